@@ -1,0 +1,318 @@
+"""The typed actions. Each re-checks its preconditions in code, whatever the policy or the ticket said."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from sqlalchemy.orm import Session
+
+from ..connectors import billing, crm, notifications, orders, scheduling
+from ..errors import InvalidInput, NotFound
+from ..store.tables import TicketRow
+from .base import Args, ExecContext, action
+
+OrderId = Field(pattern=r"^#W\d{7}$", description="Order id, e.g. #W1234567.")
+
+
+def _order_owner(s: Session, a: Any) -> str:
+    return orders.get_order(s, a.order_id).user_id
+
+
+def _user_owner(_s: Session, a: Any) -> str:
+    return str(a.user_id)
+
+
+# ---------------------------------------------------------------- orders
+class LookupOrder(Args):
+    order_id: str = OrderId
+
+
+@action(name="lookup_order", args=LookupOrder, writes=False, reversible=True, risk="low", connector="orders",
+        task_types=("order_status",), owner=_order_owner, label="Look up order")
+def lookup_order(s: Session, a: LookupOrder, ctx: ExecContext) -> dict[str, Any]:
+    """Read an order's status, items, expected delivery date and tracking numbers."""
+    return orders.order_view(s, orders.get_order(s, a.order_id))
+
+
+class RescheduleDelivery(Args):
+    order_id: str = OrderId
+    new_date: date = Field(description="New delivery date (1 to 14 days ahead, not a Sunday).")
+
+
+@action(name="reschedule_delivery", args=RescheduleDelivery, writes=True, reversible=True, risk="low",
+        connector="orders", task_types=("delivery_reschedule",), owner=_order_owner, label="Reschedule delivery")
+def reschedule_delivery(s: Session, a: RescheduleDelivery, ctx: ExecContext) -> dict[str, Any]:
+    """Move the expected delivery date of a pending or processed order."""
+    before = orders.reschedule_delivery(s, a.order_id, a.new_date, ctx.today)
+    return {"order_id": a.order_id, "expected_delivery": a.new_date.isoformat(), "undo": {"previous": before}}
+
+
+class ChangeShippingAddress(Args):
+    order_id: str = OrderId
+    address1: str = Field(min_length=3, description="Street and number.")
+    address2: str = Field(default="", description="Apartment, suite or unit.")
+    city: str = Field(min_length=2)
+    state: str = Field(pattern=r"^[A-Z]{2}$", description="Two-letter state code.")
+    country: Literal["USA"] = "USA"
+    zip: str = Field(pattern=r"^\d{5}$", description="Five-digit ZIP code.")
+
+
+@action(name="change_shipping_address", args=ChangeShippingAddress, writes=True, reversible=True, risk="medium",
+        connector="orders", task_types=("address_change",), owner=_order_owner, label="Change shipping address")
+def change_shipping_address(s: Session, a: ChangeShippingAddress, ctx: ExecContext) -> dict[str, Any]:
+    """Change the shipping address of a pending order (once per order)."""
+    new = a.model_dump(exclude={"order_id"})
+    before = orders.change_address(s, a.order_id, new)
+    return {"order_id": a.order_id, "address": new, "undo": {"previous": before}}
+
+
+class CancelOrder(Args):
+    order_id: str = OrderId
+    reason: Literal["no longer needed", "ordered by mistake"] = Field(description="Why the customer cancels.")
+
+
+def _cancel_amount(s: Session, a: CancelOrder) -> float:
+    return billing.refundable(s, a.order_id)
+
+
+@action(name="cancel_order", args=CancelOrder, writes=True, reversible=False, risk="medium", connector="orders",
+        task_types=("order_cancel",), owner=_order_owner, amount=_cancel_amount, label="Cancel order")
+def cancel_order(s: Session, a: CancelOrder, ctx: ExecContext) -> dict[str, Any]:
+    """Cancel a pending order and refund everything paid to the original payment method."""
+    orders.cancel(s, a.order_id, a.reason)
+    amount = billing.refundable(s, a.order_id)
+    refund_id = None
+    if amount > 0:
+        refund_id = billing.refund(s, a.order_id, amount, billing.original_method(s, a.order_id), "order cancelled")
+    return {"order_id": a.order_id, "status": "cancelled", "refunded": amount, "refund_id": refund_id}
+
+
+class Refund(Args):
+    order_id: str = OrderId
+    amount: float = Field(gt=0, le=100000, description="Amount in USD.")
+    reason: str = Field(min_length=3, max_length=200)
+    payment_method_id: str | None = Field(default=None, description="Defaults to the original payment method.")
+
+
+def _refund_amount(_s: Session, a: Refund) -> float:
+    return a.amount
+
+
+@action(name="refund", args=Refund, writes=True, reversible=True, risk="high", connector="billing",
+        task_types=("duplicate_charge", "return_refund", "damaged_item", "complaint"), owner=_order_owner,
+        amount=_refund_amount, label="Refund")
+def refund(s: Session, a: Refund, ctx: ExecContext) -> dict[str, Any]:
+    """Refund part or all of an order's payments (never more than was paid and not yet refunded)."""
+    method = a.payment_method_id or billing.original_method(s, a.order_id)
+    refund_id = billing.refund(s, a.order_id, a.amount, method, a.reason)
+    return {"order_id": a.order_id, "refunded": a.amount, "payment_method_id": method,
+            "undo": {"refund_id": refund_id}}
+
+
+class ReturnItems(Args):
+    order_id: str = OrderId
+    item_ids: list[str] = Field(min_length=1, description="Item ids to return.")
+    payment_method_id: str | None = Field(default=None, description="Refund destination; original by default.")
+
+
+def _return_amount(s: Session, a: ReturnItems) -> float:
+    rows = orders.items(s, a.order_id)
+    return round(sum(next((r.price for r in rows if r.item_id == i), 0.0) for i in a.item_ids), 2)
+
+
+@action(name="return_items", args=ReturnItems, writes=True, reversible=False, risk="medium", connector="orders",
+        task_types=("return_refund", "damaged_item"), owner=_order_owner, amount=_return_amount,
+        label="Return items")
+def return_items(s: Session, a: ReturnItems, ctx: ExecContext) -> dict[str, Any]:
+    """Open a return for delivered items; the refund goes to the original method or an existing gift card."""
+    method = a.payment_method_id or billing.original_method(s, a.order_id)
+    user = orders.get_order(s, a.order_id).user_id
+    if method not in {m.id for m in billing.payment_methods(s, user)}:
+        raise InvalidInput(f"payment method {method} is not one of the customer's")
+    amount = orders.request_return(s, a.order_id, a.item_ids, ctx.today)
+    refund_id = billing.refund(s, a.order_id, amount, method, "return of " + ", ".join(a.item_ids))
+    return {"order_id": a.order_id, "status": "return requested", "refunded": amount, "refund_id": refund_id}
+
+
+class ExchangeItem(Args):
+    order_id: str = OrderId
+    item_ids: list[str] = Field(min_length=1)
+    new_item_ids: list[str] = Field(min_length=1, description="One new option of the same product per item.")
+    payment_method_id: str | None = None
+
+
+@action(name="exchange_item", args=ExchangeItem, writes=True, reversible=False, risk="medium", connector="orders",
+        task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item")
+def exchange_item(s: Session, a: ExchangeItem, ctx: ExecContext) -> dict[str, Any]:
+    """Exchange delivered items for other options of the same product; settles the price difference."""
+    diff = orders.request_exchange(s, a.order_id, a.item_ids, a.new_item_ids, ctx.today)
+    method = a.payment_method_id or billing.original_method(s, a.order_id)
+    if diff < 0:
+        billing.refund(s, a.order_id, -diff, method, "exchange price difference")
+    return {"order_id": a.order_id, "status": "exchange requested", "price_difference": diff}
+
+
+# ---------------------------------------------------------------- billing
+class ResendInvoice(Args):
+    invoice_id: str = Field(pattern=r"^INV-\d{4,}$")
+
+
+def _invoice_owner(s: Session, a: ResendInvoice) -> str:
+    return billing.get_invoice(s, a.invoice_id).user_id
+
+
+@action(name="resend_invoice", args=ResendInvoice, writes=True, reversible=True, risk="low", connector="billing",
+        task_types=("resend_invoice",), owner=_invoice_owner, label="Resend invoice")
+def resend_invoice(s: Session, a: ResendInvoice, ctx: ExecContext) -> dict[str, Any]:
+    """Email an invoice again to the address on the account (never to another address)."""
+    inv = billing.mark_sent(s, a.invoice_id)
+    customer = crm.get_customer(s, inv.user_id)
+    nid = notifications.send(s, customer.email, "email", "invoice", f"Your invoice {inv.invoice_id}",
+                             f"{inv.description}: ${inv.amount:.2f}, issued {inv.issued_on.isoformat()}.",
+                             ctx.ticket_id)
+    return {"invoice_id": a.invoice_id, "sent_to": customer.email, "notification_id": nid}
+
+
+class CreditCharge(Args):
+    charge_id: str = Field(pattern=r"^CHG-\d{4,}$")
+    amount: float = Field(gt=0, le=100000)
+    reason: str = Field(min_length=3, max_length=200)
+
+
+def _charge_owner(s: Session, a: CreditCharge) -> str:
+    return billing.get_charge(s, a.charge_id).user_id
+
+
+def _credit_amount(_s: Session, a: CreditCharge) -> float:
+    return a.amount
+
+
+@action(name="credit_charge", args=CreditCharge, writes=True, reversible=True, risk="high", connector="billing",
+        task_types=("charge_dispute",), owner=_charge_owner, amount=_credit_amount, label="Credit charge")
+def credit_charge(s: Session, a: CreditCharge, ctx: ExecContext) -> dict[str, Any]:
+    """Credit all or part of a disputed charge (never more than the charge)."""
+    credited = billing.credit(s, a.charge_id, a.amount)
+    return {"charge_id": a.charge_id, "credited_total": credited, "undo": {"amount": a.amount}}
+
+
+# ---------------------------------------------------------------- CRM
+class UpdateContact(Args):
+    user_id: str
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+    phone: str | None = Field(default=None, pattern=r"^\+?[\d\s().-]{7,20}$")
+
+    @field_validator("phone")
+    @classmethod
+    def _digits(cls, v: str | None) -> str | None:
+        return v.strip() if v else v
+
+
+@action(name="update_contact_details", args=UpdateContact, writes=True, reversible=True, risk="medium",
+        connector="crm", task_types=("contact_update",), owner=_user_owner, label="Update contact details")
+def update_contact_details(s: Session, a: UpdateContact, ctx: ExecContext) -> dict[str, Any]:
+    """Update the customer's email address and/or phone number."""
+    if not a.email and not a.phone:
+        raise InvalidInput("give a new email or phone number")
+    before = crm.update_contact(s, a.user_id, str(a.email) if a.email else None, a.phone)
+    return {"user_id": a.user_id, "email": str(a.email) if a.email else None, "phone": a.phone,
+            "undo": {"previous": before}}
+
+
+class AddNote(Args):
+    user_id: str
+    body: str = Field(min_length=1, max_length=4000)
+
+
+@action(name="add_internal_note", args=AddNote, writes=True, reversible=True, risk="low", connector="crm",
+        task_types=("complaint", "data_request"), owner=_user_owner, label="Add internal note")
+def add_internal_note(s: Session, a: AddNote, ctx: ExecContext) -> dict[str, Any]:
+    """Add a note to the customer's CRM record, visible to staff only."""
+    return {"note_id": crm.add_note(s, a.user_id, ctx.actor, a.body, ctx.ticket_id)}
+
+
+# ---------------------------------------------------------------- scheduling
+class RescheduleAppointment(Args):
+    appointment_id: str = Field(pattern=r"^APT-\d{4,}$")
+    slot_id: str = Field(description="A free slot in the customer's region.")
+
+
+def _appointment_owner(s: Session, a: Any) -> str:
+    return scheduling.get_appointment(s, a.appointment_id).user_id
+
+
+@action(name="reschedule_appointment", args=RescheduleAppointment, writes=True, reversible=True, risk="low",
+        connector="scheduling", task_types=("installation_reschedule",), owner=_appointment_owner,
+        label="Reschedule appointment")
+def reschedule_appointment(s: Session, a: RescheduleAppointment, ctx: ExecContext) -> dict[str, Any]:
+    """Move an installation appointment to a free slot; the old slot is released."""
+    previous = scheduling.move(s, a.appointment_id, a.slot_id, ctx.now)
+    appt = scheduling.get_appointment(s, a.appointment_id)
+    return {"appointment_id": a.appointment_id, "start": appt.start.isoformat(timespec="minutes"),
+            "technician": appt.technician, "undo": {"previous_slot": previous}}
+
+
+class NotifyFieldTeam(Args):
+    appointment_id: str = Field(pattern=r"^APT-\d{4,}$")
+    message: str = Field(min_length=3, max_length=2000)
+
+
+@action(name="notify_field_team", args=NotifyFieldTeam, writes=True, reversible=False, risk="low",
+        connector="notifications", task_types=("installation_reschedule", "charge_dispute"),
+        owner=_appointment_owner, label="Notify field team")
+def notify_field_team(s: Session, a: NotifyFieldTeam, ctx: ExecContext) -> dict[str, Any]:
+    """Send a message to the field team about an appointment."""
+    appt = scheduling.get_appointment(s, a.appointment_id)
+    nid = notifications.send(s, f"field-team/{appt.region}", "field", "field_team",
+                             f"Appointment {appt.appointment_id}", a.message, ctx.ticket_id)
+    return {"notification_id": nid, "technician": appt.technician}
+
+
+# ---------------------------------------------------------------- conversation
+class SendReply(Args):
+    body: str = Field(min_length=1, max_length=20000)
+    subject: str = Field(default="", max_length=300)
+
+
+def _ticket_owner(s: Session, _a: Any) -> str | None:
+    return None
+
+
+@action(name="send_reply", args=SendReply, writes=True, reversible=False, risk="low", connector="notifications",
+        task_types=(), owner=_ticket_owner, label="Send reply")
+def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
+    """Send the reply to the customer on the ticket's channel and record it in the conversation."""
+    from ..store.db import utcnow
+    from ..store.tables import MessageRow
+
+    if not ctx.ticket_id:
+        raise InvalidInput("a reply needs a ticket")
+    ticket = s.get(TicketRow, ctx.ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ctx.ticket_id} not found")
+    recipient = ticket.customer_ref or "unknown sender"
+    if ticket.customer_id:
+        recipient = crm.get_customer(s, ticket.customer_id).email
+    nid = notifications.send(s, recipient, ticket.channel, "reply", a.subject or f"Re: {ticket.subject}", a.body,
+                             ctx.ticket_id)
+    s.add(MessageRow(ticket_id=ctx.ticket_id, author=ctx.actor, body=a.body, created_at=utcnow()))
+    return {"notification_id": nid, "sent_to": recipient}
+
+
+class Escalate(Args):
+    reason: str = Field(min_length=3, max_length=2000)
+    queue: Literal["supervisor", "billing", "privacy", "security", "retention"] = "supervisor"
+
+
+@action(name="escalate_to_human", args=Escalate, writes=True, reversible=True, risk="low", connector="tickets",
+        task_types=(), owner=_ticket_owner, label="Escalate to a person")
+def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, Any]:
+    """Hand the ticket to a person in the named queue with the reason."""
+    if not ctx.ticket_id:
+        raise InvalidInput("escalation needs a ticket")
+    ticket = s.get(TicketRow, ctx.ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ctx.ticket_id} not found")
+    ticket.status = "escalated"
+    return {"ticket_id": ctx.ticket_id, "queue": a.queue}

@@ -1,0 +1,64 @@
+"""Read-only views over the backend systems for planning and for the pages (no side effects, no audit)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..connectors import billing, crm, orders, scheduling
+from ..store.tables import CustomerRow
+
+
+def find_customer(s: Session, ref: str | None) -> CustomerRow | None:
+    return crm.find_customer(s, ref)
+
+
+def customer_profile(c: CustomerRow) -> dict[str, Any]:
+    return {"user_id": c.user_id, "name": f"{c.first_name} {c.last_name}", "first_name": c.first_name,
+            "email": c.email, "phone": c.phone, "tier": c.tier, "marketing_consent": c.marketing_consent,
+            "address": {k: getattr(c, k) for k in ("address1", "address2", "city", "state", "country", "zip")},
+            "customer_since": c.created_at.date().isoformat()}
+
+
+def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
+    """Everything planning may need about one customer, as plain data."""
+    c = crm.get_customer(s, user_id)
+    order_views = []
+    for o in orders.orders_for_user(s, user_id):
+        view = orders.order_view(s, o)
+        view["payments"] = [{"type": p.transaction_type, "amount": p.amount, "method": p.payment_method_id,
+                             "at": p.created_at.isoformat(timespec="minutes")} for p in billing.payments(s, o.order_id)]
+        dup = billing.duplicate_payment(s, o.order_id)
+        view["duplicate_payment"] = dup.amount if dup else None
+        view["refundable"] = billing.refundable(s, o.order_id)
+        view["variants"] = {
+            i["item_id"]: [{"item_id": v.item_id, "options": v.options, "available": v.available, "price": v.price}
+                           for v in orders.variants(s, i["product_id"])]
+            for i in view["items"]
+        }
+        order_views.append(view)
+    appts = []
+    for a in scheduling.appointments(s, user_id):
+        slots = scheduling.free_slots(s, a.region, now + timedelta(days=1), limit=200)
+        appts.append({"appointment_id": a.appointment_id, "order_id": a.order_id, "kind": a.kind,
+                      "start": a.start.isoformat(timespec="minutes"), "technician": a.technician,
+                      "status": a.status, "region": a.region,
+                      "free_slots": [{"slot_id": x.slot_id, "start": x.start.isoformat(timespec="minutes")}
+                                     for x in slots]})
+    return {
+        "profile": customer_profile(c),
+        "orders": order_views,
+        "invoices": [{"invoice_id": i.invoice_id, "order_id": i.order_id, "appointment_id": i.appointment_id,
+                      "description": i.description, "amount": i.amount, "status": i.status,
+                      "issued_on": i.issued_on.isoformat()} for i in billing.invoices(s, user_id)],
+        "charges": [{"charge_id": ch.charge_id, "kind": ch.kind, "description": ch.description, "amount": ch.amount,
+                     "credited": ch.credited, "status": ch.status, "created_on": ch.created_on.isoformat(),
+                     "invoice_id": ch.invoice_id} for ch in billing.charges(s, user_id)],
+        "appointments": appts,
+        "payment_methods": [{"id": m.id, "source": m.source, "brand": m.brand, "last_four": m.last_four}
+                            for m in billing.payment_methods(s, user_id)],
+        "notes": [{"author": n.author, "body": n.body, "at": n.created_at.isoformat(timespec="minutes")}
+                  for n in crm.notes(s, user_id)[:10]],
+    }

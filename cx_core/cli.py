@@ -1,0 +1,307 @@
+"""The command line: ``python -m cx_core COMMAND``. Bad input gives one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from pathlib import Path
+from typing import Any
+
+from . import audit, tickets
+from .config import Settings, load_settings
+from .errors import InvalidInput, TandemError
+from .models import Autonomy, Role
+
+log = logging.getLogger("tandem")
+
+
+def _services(settings: Settings | None = None) -> Any:
+    from .services import Services
+
+    return Services(settings or load_settings())
+
+
+# ------------------------------------------------------------------ demo
+def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders: int = 600,
+               process: bool = True, quiet: bool = False) -> dict[str, Any]:
+    """(Re)builds the demo world, staff users, knowledge base, classifier and a first batch of tickets."""
+    from .auth import ensure_demo_users
+    from .demo.simulator import Simulator
+    from .demo.world import build_world
+    from .store.db import utcnow
+    from .triage import train_default
+
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    now = utcnow()
+    say("building the demo world (Lumen Home)…")
+    counts = build_world(services.db, services.settings.seed, now.date(), customers=customers, orders=orders)
+    ensure_demo_users(services.db)
+    say(f"  {counts['customers']} customers, {counts['orders']} orders, {counts['appointments']} appointments, "
+        f"{counts['slots']} slots, {counts['charges']} charges")
+    say("indexing the knowledge base…")
+    services.kb.reset()
+    chunks = services.kb.ingest_paths([services.settings.articles_dir])
+    say(f"  {len(services.kb.documents())} articles, {chunks} passages")
+    say("training the task-type classifier…")
+    model = train_default(services.settings.knowledge_dir / "training" / "task_types.csv", services.embedder,
+                          services.model_path)
+    services.__dict__["intent_model"] = model
+    services.__dict__.pop("triager", None)
+    services.__dict__.pop("pipeline", None)
+    sim = Simulator(services.db, seed=services.settings.seed)
+    batch = sim.tickets(tickets_n, now, spread_minutes=180)
+    added, _ = tickets.add_tickets(services.db, batch, source="simulator")
+    processed = 0
+    if process:
+        from .worker import process_one
+
+        say(f"processing {added} tickets…")
+        while process_one(services, "demo"):
+            processed += 1
+    took = time.perf_counter() - started
+    say(f"demo ready in {took:.1f}s")
+    return {**counts, "articles": len(services.kb.documents()), "passages": chunks, "tickets": added,
+            "processed": processed, "seconds": round(took, 1)}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    services = _services()
+    if args.if_missing:
+        from .store.db import has_schema
+
+        if has_schema(services.db.engine) and services.kb.count() > 0 and services.model_path.exists():
+            print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
+            return 0
+    info = build_demo(services, tickets_n=args.tickets, customers=args.customers, orders=args.orders)
+    print(json.dumps(info))
+    return 0
+
+
+# ------------------------------------------------------------------ knowledge and tickets
+def cmd_ingest_kb(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    services = _services()
+    paths = [Path(p) for p in args.paths]
+    with tqdm(total=0, unit="doc", desc="ingesting", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        n = services.kb.ingest_paths(paths, progress)
+    print(f"{n} passages written; the knowledge base now holds {services.kb.count()} passages")
+    return 0
+
+
+def cmd_import_tickets(args: argparse.Namespace) -> int:
+    services = _services()
+    services.db.migrate()
+    good, bad = tickets.parse_ticket_file(Path(args.file))
+    for err in bad:
+        print(f"error: {args.file}: {err.message}", file=sys.stderr)
+    added, skipped = tickets.add_tickets(services.db, [t for _, t in good], source="import")
+    print(f"{added} tickets added, {skipped} already present, {len(bad)} lines refused")
+    return 1 if bad else 0
+
+
+def _throwaway_copy(settings: Settings, tmp: Path) -> Settings:
+    """Settings pointing at a private copy of the backends (SQLite), sharing the read-only knowledge index."""
+    from .store.db import has_schema, make_engine
+
+    target = tmp / "replay.db"
+    src_engine = make_engine(settings.db_url)
+    copied = False
+    if settings.db_url.startswith("sqlite:///") and has_schema(src_engine):
+        src = sqlite3.connect(settings.db_url.removeprefix("sqlite:///"))
+        dst = sqlite3.connect(str(target))
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        copied = True
+    src_engine.dispose()
+    overrides: dict[str, Any] = {"data_dir": tmp, "database_url": f"sqlite:///{target}",
+                                 "knowledge_dir": settings.knowledge_dir}
+    copy = load_settings(**overrides)
+    if settings.chroma_path.exists() and (settings.model_dir / "task_types.joblib").exists():
+        shutil.copytree(settings.chroma_path, copy.chroma_path, dirs_exist_ok=True)
+        shutil.copytree(settings.model_dir, copy.model_dir, dirs_exist_ok=True)
+    copy.__dict__["_copied_db"] = copied
+    return copy
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .policy import load_policy
+
+    settings = load_settings()
+    good, bad = tickets.parse_ticket_file(Path(args.tickets))
+    policy_override = load_policy(Path(args.policy)) if args.policy else None
+    if args.autonomy is not None and not 0 <= args.autonomy <= 4:
+        raise InvalidInput("--autonomy must be a level from 0 to 4")
+    errors_by_line = {e.line: e.message for e in bad}
+    with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
+        copy = _throwaway_copy(settings, Path(tmp))
+        services = _services(copy)
+        from .store.db import has_schema
+
+        if not has_schema(services.db.engine) or services.kb.count() == 0:
+            build_demo(services, tickets_n=0, process=False, quiet=True)
+        if policy_override is not None:
+            services.policy = lambda: policy_override  # type: ignore[method-assign]
+            services.__dict__.pop("pipeline", None)
+        lines = sorted([(n, t) for n, t in good] + [(n, None) for n in errors_by_line], key=lambda x: x[0])
+        for n, ticket in lines:
+            if ticket is None:
+                print(f"error: {args.tickets}: {errors_by_line[n]}", file=sys.stderr)
+                continue
+            tickets.add_tickets(services.db, [ticket], source="replay")
+            try:
+                result = services.pipeline.process(ticket, autonomy=args.autonomy)
+            except TandemError as exc:
+                print(f"error: {args.tickets}: line {n}: {exc}", file=sys.stderr)
+                continue
+            if args.json:
+                print(json.dumps(result.replay_record(), ensure_ascii=False), flush=True)
+            else:
+                r = result.replay_record()
+                decisions = ", ".join(f"{p['action']}={p['decision']}" for p in r["proposals"]) or "no actions"
+                print(f"{r['ticket_id']}: {r['task_type']} ({r['confidence']:.2f}) {r['urgency']} — {decisions}"
+                      + (" — ESCALATED" if r["escalated"] else ""))
+        services.close()
+    return 1 if bad else 0
+
+
+# ------------------------------------------------------------------ audit, worker, training, users
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    services = _services()
+    result = audit.verify(services.db)
+    print(result.message)
+    return 0 if result.ok else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from . import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    services = _services()
+    services.db.migrate()
+    services.pipeline  # noqa: B018 - load the models before the first ticket
+    print("worker running (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        n = worker.run(services, simulate=not args.no_simulate, once=args.once)
+    except KeyboardInterrupt:
+        return 0
+    print(f"{n} tickets processed", file=sys.stderr)
+    return 0
+
+
+def cmd_train_intents(args: argparse.Namespace) -> int:
+    from .triage import IntentModel, read_labelled_csv
+
+    services = _services()
+    texts, labels = read_labelled_csv(Path(args.file), args.text_col, args.label_col)
+    model = IntentModel.train(texts, labels, services.embedder)
+    model.save(services.model_path)
+    print(f"trained on {len(texts)} examples, {len(set(labels))} labels → {services.model_path}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from .auth import create_user
+
+    services = _services()
+    services.db.migrate()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
+    if not password:
+        raise InvalidInput("give --password or --password-stdin")
+    user = create_user(services.db, args.username, args.name or args.username, Role(args.role), password, "cli")
+    print(f"user {user.username} saved with role {user.role.value}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m cx_core", description="Tandem — the advisor copilot.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("demo", help="(re)build the demo world, knowledge base and first tickets")
+    d.add_argument("--if-missing", action="store_true", help="do nothing if a demo world already exists")
+    d.add_argument("--tickets", type=int, default=24, help="tickets to create and process (default 24)")
+    d.add_argument("--customers", type=int, default=200)
+    d.add_argument("--orders", type=int, default=600)
+    d.set_defaults(func=cmd_demo)
+
+    k = sub.add_parser("ingest-kb", help="add Markdown or text documents to the knowledge base")
+    k.add_argument("paths", nargs="+", help="files or folders")
+    k.set_defaults(func=cmd_ingest_kb)
+
+    i = sub.add_parser("import-tickets", help="add tickets from a JSONL or CSV file")
+    i.add_argument("file")
+    i.set_defaults(func=cmd_import_tickets)
+
+    r = sub.add_parser("replay", help="process tickets in a throw-away copy of the backends (dry run)")
+    r.add_argument("--tickets", required=True, help="JSONL or CSV ticket file")
+    r.add_argument("--policy", help="policy YAML to use instead of the active one")
+    r.add_argument("--autonomy", type=int, choices=[int(a) for a in Autonomy], help="force this level for every ticket")
+    r.add_argument("--json", action="store_true", help="one JSON object per ticket")
+    r.set_defaults(func=cmd_replay)
+
+    a = sub.add_parser("audit", help="audit log tools")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    v = asub.add_parser("verify", help="check the hash chain; names the first bad event")
+    v.set_defaults(func=cmd_audit_verify)
+
+    w = sub.add_parser("worker", help="process new tickets in the background (and simulate arrivals)")
+    w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets")
+    w.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    w.set_defaults(func=cmd_worker)
+
+    t = sub.add_parser("train-intents", help="train the task-type classifier on a labelled CSV")
+    t.add_argument("file")
+    t.add_argument("--text-col", default="text")
+    t.add_argument("--label-col", default="label")
+    t.set_defaults(func=cmd_train_intents)
+
+    u = sub.add_parser("users", help="staff accounts")
+    usub = u.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    ua = usub.add_parser("add", help="create or update a staff user")
+    ua.add_argument("username")
+    ua.add_argument("--role", choices=[r.value for r in Role], required=True)
+    ua.add_argument("--name")
+    ua.add_argument("--password")
+    ua.add_argument("--password-stdin", action="store_true")
+    ua.set_defaults(func=cmd_users_add)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        return int(args.func(args))
+    except TandemError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+

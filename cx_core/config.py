@@ -1,0 +1,87 @@
+"""One ``Settings`` object, read from the environment (``TANDEM_*``) and ``.streamlit/secrets.toml``."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secrets_file_values() -> dict[str, Any]:
+    """Values under ``[tandem]`` in ``.streamlit/secrets.toml``, if the file exists."""
+    path = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    section = data.get("tandem", {})
+    return section if isinstance(section, dict) else {}
+
+
+class Settings(BaseSettings):
+    """Where Tandem keeps its data and which engines it uses. Build once, pass down."""
+
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Folder for the SQLite file, Chroma and models.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="Demo knowledge base and policy.")
+    policy_file: Path | None = Field(default=None, description="Active policy YAML; default knowledge/policy.yaml.")
+    chroma_url: str = Field(default="", description="Chroma server URL; empty means a local persistent folder.")
+    seed: int = Field(default=20261121, description="Seed of the demo world.")
+    simulator_interval: float = Field(default=6.0, description="Seconds between simulated tickets.")
+    worker_poll: float = Field(default=1.0, description="Seconds between worker polls for new tickets.")
+    llm_base_url: str = Field(default="", description="OpenAI-compatible base URL; empty means the offline engine.")
+    llm_model: str = Field(default="", description="Model name for the OpenAI-compatible engine.")
+    llm_timeout: float = Field(default=20.0, description="Seconds before the offline engine answers instead.")
+
+    @field_validator("simulator_interval", "worker_poll")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tandem.db'}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def active_policy_file(self) -> Path:
+        return self.policy_file or (self.knowledge_dir / "policy.yaml")
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.knowledge_dir / "articles"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from secrets.toml, then the environment, then explicit overrides (highest)."""
+    from_secrets = {
+        key: value for key, value in _secrets_file_values().items() if f"TANDEM_{key.upper()}" not in os.environ
+    }
+    try:
+        base = Settings(**{**from_secrets, **overrides})
+    except ValueError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ConfigError("invalid setting: " + " ".join(lines[1:3])) from exc
+    base.data_dir.mkdir(parents=True, exist_ok=True)
+    return base

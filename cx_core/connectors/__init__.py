@@ -1,0 +1,1 @@
+"""One module per backend system. Only ``cx_core.actions`` imports these."""

@@ -1,0 +1,66 @@
+"""CRM: customers, contact details, consent and notes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput, NotFound
+from ..store.db import utcnow
+from ..store.tables import CrmNoteRow, CustomerRow
+
+
+def get_customer(s: Session, user_id: str) -> CustomerRow:
+    row = s.get(CustomerRow, user_id)
+    if row is None:
+        raise NotFound(f"customer {user_id} not found")
+    return row
+
+
+def find_customer(s: Session, ref: str | None) -> CustomerRow | None:
+    """The customer named by an email address or a customer id, if any."""
+    if not ref or not ref.strip():
+        return None
+    ref = ref.strip()
+    if "@" in ref:
+        return s.scalars(select(CustomerRow).where(func.lower(CustomerRow.email) == ref.lower())).first()
+    return s.get(CustomerRow, ref)
+
+
+def find_by_name_zip(s: Session, first: str, last: str, zip_code: str) -> CustomerRow | None:
+    return s.scalars(select(CustomerRow).where(
+        func.lower(CustomerRow.first_name) == first.lower(), func.lower(CustomerRow.last_name) == last.lower(),
+        CustomerRow.zip == zip_code)).first()
+
+
+def update_contact(s: Session, user_id: str, email: str | None, phone: str | None) -> dict[str, str | None]:
+    row = get_customer(s, user_id)
+    before = {"email": row.email, "phone": row.phone}
+    if email:
+        taken = s.scalars(select(CustomerRow).where(func.lower(CustomerRow.email) == email.lower(),
+                                                    CustomerRow.user_id != user_id)).first()
+        if taken:
+            raise InvalidInput("that email address belongs to another account")
+        row.email = email.lower()
+    if phone:
+        row.phone = phone
+    return before
+
+
+def restore_contact(s: Session, user_id: str, before: dict[str, str | None]) -> None:
+    row = get_customer(s, user_id)
+    if before.get("email"):
+        row.email = str(before["email"])
+    row.phone = before.get("phone")
+
+
+def add_note(s: Session, user_id: str, author: str, body: str, ticket_id: str | None) -> int:
+    get_customer(s, user_id)
+    note = CrmNoteRow(user_id=user_id, author=author, body=body, ticket_id=ticket_id, created_at=utcnow())
+    s.add(note)
+    s.flush()
+    return note.id
+
+
+def notes(s: Session, user_id: str) -> list[CrmNoteRow]:
+    return list(s.scalars(select(CrmNoteRow).where(CrmNoteRow.user_id == user_id).order_by(CrmNoteRow.id.desc())))

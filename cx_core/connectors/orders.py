@@ -1,0 +1,175 @@
+"""Orders: products and variants, orders, items and fulfilments. Hard invariants live here (τ-bench retail):
+only pending orders are cancelled or modified, only delivered items returned or exchanged, exchanges stay
+within the same product, one address change per order."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput, NotFound, PolicyDenied
+from ..store.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
+
+CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+RETURN_WINDOW_DAYS = 30
+MAX_RESCHEDULES = 2
+
+
+def get_order(s: Session, order_id: str, lock: bool = False) -> OrderRow:
+    stmt = select(OrderRow).where(OrderRow.order_id == order_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = s.scalars(stmt).first()
+    if row is None:
+        raise NotFound(f"order {order_id} not found")
+    return row
+
+
+def items(s: Session, order_id: str) -> list[OrderItemRow]:
+    return list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == order_id)
+                          .order_by(OrderItemRow.position)))
+
+
+def fulfillments(s: Session, order_id: str) -> list[FulfillmentRow]:
+    return list(s.scalars(select(FulfillmentRow).where(FulfillmentRow.order_id == order_id)))
+
+
+def orders_for_user(s: Session, user_id: str) -> list[OrderRow]:
+    return list(s.scalars(select(OrderRow).where(OrderRow.user_id == user_id).order_by(OrderRow.created_at.desc())))
+
+
+def order_view(s: Session, order: OrderRow) -> dict[str, Any]:
+    """An order as plain data (what lookup actions return and the pages show)."""
+    return {
+        "order_id": order.order_id, "user_id": order.user_id, "status": order.status,
+        "created_at": order.created_at.isoformat(timespec="minutes"),
+        "expected_delivery": order.expected_delivery.isoformat() if order.expected_delivery else None,
+        "delivered_on": order.delivered_on.isoformat() if order.delivered_on else None,
+        "address": address_of(order),
+        "items": [{"item_id": i.item_id, "product_id": i.product_id, "name": i.name, "price": i.price,
+                   "options": i.options, "status": i.status} for i in items(s, order.order_id)],
+        "tracking": [t for f in fulfillments(s, order.order_id) for t in f.tracking_ids],
+    }
+
+
+def address_of(order: OrderRow) -> dict[str, str]:
+    return {k: getattr(order, k) for k in ("address1", "address2", "city", "state", "country", "zip")}
+
+
+def get_variant(s: Session, item_id: str) -> VariantRow:
+    row = s.get(VariantRow, item_id)
+    if row is None:
+        raise NotFound(f"item {item_id} not found")
+    return row
+
+
+def product(s: Session, product_id: str) -> ProductRow:
+    row = s.get(ProductRow, product_id)
+    if row is None:
+        raise NotFound(f"product {product_id} not found")
+    return row
+
+
+def variants(s: Session, product_id: str) -> list[VariantRow]:
+    return list(s.scalars(select(VariantRow).where(VariantRow.product_id == product_id)))
+
+
+def _require_status(order: OrderRow, allowed: tuple[str, ...], what: str) -> None:
+    if order.status not in allowed:
+        raise PolicyDenied(f"order {order.order_id} is {order.status}; only {' or '.join(allowed)} orders can be {what}")
+
+
+def change_address(s: Session, order_id: str, address: dict[str, str]) -> dict[str, str]:
+    order = get_order(s, order_id, lock=True)
+    _require_status(order, ("pending",), "changed")
+    if order.address_changes >= 1:
+        raise PolicyDenied(f"the address of order {order_id} was already changed once")
+    before = address_of(order)
+    for key in ("address1", "address2", "city", "state", "country", "zip"):
+        setattr(order, key, address.get(key, "") or "")
+    order.address_changes += 1
+    return before
+
+
+def restore_address(s: Session, order_id: str, before: dict[str, str]) -> None:
+    order = get_order(s, order_id, lock=True)
+    for key, value in before.items():
+        setattr(order, key, value)
+    order.address_changes = max(0, order.address_changes - 1)
+
+
+def reschedule_delivery(s: Session, order_id: str, new_date: date, today: date) -> str | None:
+    order = get_order(s, order_id, lock=True)
+    _require_status(order, ("pending", "processed"), "rescheduled")
+    if not today + timedelta(days=1) <= new_date <= today + timedelta(days=14):
+        raise PolicyDenied("a delivery can be moved to a date between 1 and 14 days from today")
+    if new_date.weekday() == 6:
+        raise PolicyDenied("we do not deliver on Sundays")
+    extra = dict(order.extra or {})
+    if int(extra.get("reschedules", 0)) >= MAX_RESCHEDULES:
+        raise PolicyDenied(f"order {order_id} has already been rescheduled {MAX_RESCHEDULES} times")
+    before = order.expected_delivery.isoformat() if order.expected_delivery else None
+    extra["reschedules"] = int(extra.get("reschedules", 0)) + 1
+    order.extra = extra
+    order.expected_delivery = new_date
+    return before
+
+
+def cancel(s: Session, order_id: str, reason: str) -> None:
+    order = get_order(s, order_id, lock=True)
+    _require_status(order, ("pending",), "cancelled")
+    if reason not in CANCEL_REASONS:
+        raise InvalidInput(f"cancellation reason must be one of: {', '.join(CANCEL_REASONS)}")
+    order.status = "cancelled"
+    order.cancel_reason = reason
+
+
+def _delivered_items(s: Session, order: OrderRow, item_ids: list[str], today: date) -> list[OrderItemRow]:
+    _require_status(order, ("delivered",), "returned or exchanged")
+    if order.delivered_on and (today - order.delivered_on).days > RETURN_WINDOW_DAYS:
+        raise PolicyDenied(f"order {order.order_id} was delivered more than {RETURN_WINDOW_DAYS} days ago")
+    if not item_ids:
+        raise InvalidInput("name at least one item")
+    rows = [i for i in items(s, order.order_id) if i.status == "ordered"]
+    chosen: list[OrderItemRow] = []
+    for item_id in item_ids:
+        match = next((r for r in rows if r.item_id == item_id and r not in chosen), None)
+        if match is None:
+            raise InvalidInput(f"item {item_id} is not a returnable item of order {order.order_id}")
+        chosen.append(match)
+    return chosen
+
+
+def request_return(s: Session, order_id: str, item_ids: list[str], today: date) -> float:
+    """Marks items for return; returns the amount to refund for them."""
+    order = get_order(s, order_id, lock=True)
+    chosen = _delivered_items(s, order, item_ids, today)
+    for row in chosen:
+        row.status = "return requested"
+    order.status = "return requested"
+    return round(sum(r.price for r in chosen), 2)
+
+
+def request_exchange(s: Session, order_id: str, item_ids: list[str], new_item_ids: list[str], today: date) -> float:
+    """Marks items for exchange; returns the price difference (positive: the customer pays)."""
+    if len(item_ids) != len(new_item_ids):
+        raise InvalidInput("give one new item for each item to exchange")
+    order = get_order(s, order_id, lock=True)
+    chosen = _delivered_items(s, order, item_ids, today)
+    diff = 0.0
+    for row, new_id in zip(chosen, new_item_ids, strict=True):
+        new = get_variant(s, new_id)
+        if new.product_id != row.product_id:
+            raise PolicyDenied("an item can only be exchanged for another option of the same product")
+        if not new.available:
+            raise PolicyDenied(f"item {new_id} is not available")
+        if new.item_id == row.item_id:
+            raise InvalidInput("the new item must be a different option")
+        row.status = "exchange requested"
+        row.new_item_id = new_id
+        diff += new.price - row.price
+    order.status = "exchange requested"
+    return round(diff, 2)

@@ -1,0 +1,1 @@
+"""The demo world and the live ticket simulator."""

@@ -1,0 +1,124 @@
+"""Entities read from ticket text: record ids, dates, amounts, addresses, contact details, options."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+ORDER_ID = re.compile(r"#?\b(W\d{7})\b", re.IGNORECASE)
+INVOICE_ID = re.compile(r"\b(INV-?\d{4,})\b", re.IGNORECASE)
+APPOINTMENT_ID = re.compile(r"\b(APT-?\d{4,})\b", re.IGNORECASE)
+CHARGE_ID = re.compile(r"\b(CHG-?\d{4,})\b", re.IGNORECASE)
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
+AMOUNT = re.compile(r"\$\s?(\d{1,6}(?:[.,]\d{2})?)|(\d{1,6}(?:\.\d{2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)
+ADDRESS = re.compile(
+    r"(?P<address1>(?<![\w#-])\d{1,6}\s+[A-Za-z0-9.' -]{2,40}?\s(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Way"
+    r"|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy)\.?)"
+    r"(?:,?\s*(?P<address2>(?:Apt|Apartment|Suite|Unit|Floor)\.?\s*[A-Za-z0-9-]+))?"
+    r",?\s+(?P<city>[A-Za-z .'-]{2,40}?),?\s+(?P<state>[A-Z]{2}),?\s+(?P<zip>\d{5})\b"
+)
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+_MONTH_RE = "|".join(m[:3] + r"[a-z]*" for m in MONTHS)
+DATE_ISO = re.compile(r"\b(20\d{2})-(\d{1,2})-(\d{1,2})\b")
+DATE_MD = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNORECASE)
+DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\b", re.IGNORECASE)
+DATE_ORD = re.compile(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+WEEKDAY = re.compile(r"\b(next\s+)?(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+RELATIVE = re.compile(r"\b(tomorrow|day after tomorrow|next week)\b", re.IGNORECASE)
+SIZES = {"xs", "s", "m", "l", "xl", "xxl", "small", "medium", "large"}
+COLOURS = {"black", "white", "red", "blue", "green", "grey", "gray", "silver", "gold", "purple", "pink", "beige",
+           "brown", "yellow", "orange", "navy"}
+
+
+def _month(name: str) -> int:
+    return [m[:3] for m in MONTHS].index(name[:3].lower()) + 1
+
+
+def _future(d: date, today: date) -> date:
+    return d if d >= today else d.replace(year=d.year + 1)
+
+
+def find_dates(text: str, today: date) -> list[date]:
+    """Dates mentioned in ``text``, resolved to the future relative to ``today``, in order of appearance."""
+    found: list[tuple[int, date]] = []
+
+    def add(pos: int, make: Any) -> None:
+        try:
+            found.append((pos, make()))
+        except ValueError:
+            pass
+
+    for m in DATE_ISO.finditer(text):
+        add(m.start(), lambda m=m: date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    for m in DATE_MD.finditer(text):
+        add(m.start(), lambda m=m: _future(date(today.year, _month(m.group(1)), int(m.group(2))), today))
+    for m in DATE_DM.finditer(text):
+        add(m.start(), lambda m=m: _future(date(today.year, _month(m.group(2)), int(m.group(1))), today))
+    for m in DATE_ORD.finditer(text):
+        def _ordinal(m: re.Match[str] = m) -> date:
+            d = today.replace(day=int(m.group(1)))
+            if d <= today:
+                d = (today.replace(day=1) + timedelta(days=32)).replace(day=int(m.group(1)))
+            return d
+        add(m.start(), _ordinal)
+    for m in WEEKDAY.finditer(text):
+        wd = WEEKDAYS.index(m.group(2).lower())
+        ahead = (wd - today.weekday()) % 7 or 7
+        found.append((m.start(), today + timedelta(days=ahead)))
+    for m in RELATIVE.finditer(text):
+        word = m.group(1).lower()
+        delta = {"tomorrow": 1, "day after tomorrow": 2, "next week": 7}[word]
+        found.append((m.start(), today + timedelta(days=delta)))
+    seen: list[date] = []
+    for _, d in sorted(found, key=lambda x: x[0]):
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def find_amounts(text: str) -> list[float]:
+    out = []
+    for m in AMOUNT.finditer(text):
+        raw = (m.group(1) or m.group(2) or "").replace(",", ".")
+        try:
+            out.append(round(float(raw), 2))
+        except ValueError:
+            continue
+    return out
+
+
+def find_address(text: str) -> dict[str, str] | None:
+    m = ADDRESS.search(text)
+    if not m:
+        return None
+    parts = {k: (v or "").strip(" ,.") for k, v in m.groupdict().items()}
+    parts["country"] = "USA"
+    return parts
+
+
+def extract(text: str, today: date) -> dict[str, Any]:
+    """All entities as plain JSON-friendly values."""
+    lowered = text.lower()
+    words = set(re.findall(r"[a-z]+", lowered))
+    return {
+        "order_ids": list(dict.fromkeys("#" + m.upper() for m in ORDER_ID.findall(text))),
+        "invoice_ids": list(dict.fromkeys(m.upper().replace("INV", "INV-").replace("--", "-")
+                                          for m in INVOICE_ID.findall(text))),
+        "appointment_ids": list(dict.fromkeys(m.upper().replace("APT", "APT-").replace("--", "-")
+                                              for m in APPOINTMENT_ID.findall(text))),
+        "charge_ids": list(dict.fromkeys(m.upper().replace("CHG", "CHG-").replace("--", "-")
+                                         for m in CHARGE_ID.findall(text))),
+        "emails": list(dict.fromkeys(e.lower() for e in EMAIL.findall(text))),
+        "phones": list(dict.fromkeys(PHONE.findall(text))),
+        "amounts": find_amounts(text),
+        "dates": [d.isoformat() for d in find_dates(text, today)],
+        "address": find_address(text),
+        "colours": sorted(words & COLOURS),
+        "sizes": sorted(w for w in re.findall(r"\b(?:size\s+)?(xs|xxl|xl|small|medium|large)\b", lowered)),
+        "cancel_reason": "ordered by mistake" if re.search(r"mistake|wrong (?:item|thing|one)|by accident|accidental",
+                                                          lowered) else "no longer needed",
+    }

@@ -1,0 +1,42 @@
+"""Every error Tandem raises on purpose, as one tree.
+
+    TandemError                 base: anything the product reports deliberately
+    ├── InvalidInput            the user sees what to fix (bad file, bad field, bad argument)
+    ├── PolicyDenied            the advisor sees the policy reason; nothing was executed
+    ├── NotAuthorised           the signed-in role may not do this
+    ├── ConnectorUnavailable    a backend system did not answer; retry later
+    ├── NotFound                a record named in a request does not exist
+    └── ConfigError             the operator sees which setting to fix
+
+Pages map them to ``st.error`` / ``st.warning``; the CLI prints one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class TandemError(Exception):
+    """Base of every deliberate Tandem error; ``str(err)`` is one line meant for people."""
+
+
+class InvalidInput(TandemError):
+    """Input that cannot be used as given; the message says what to fix."""
+
+
+class PolicyDenied(TandemError):
+    """The policy refused an action; the message is the reason."""
+
+
+class NotAuthorised(TandemError):
+    """The caller's role does not allow the operation."""
+
+
+class ConnectorUnavailable(TandemError):
+    """A backend system could not be reached or failed; nothing was changed."""
+
+
+class NotFound(TandemError):
+    """A record named in the request does not exist."""
+
+
+class ConfigError(TandemError):
+    """A setting or configuration file is wrong; the message names it."""

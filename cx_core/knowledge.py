@@ -1,0 +1,256 @@
+"""The knowledge base: articles chunked by heading, stored in Chroma with MiniLM, retrieved by hybrid
+BM25 + dense search fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import chromadb
+import yaml
+
+from .embedding import TandemMiniLM
+from .errors import ConfigError, InvalidInput
+from .models import Passage
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+COLLECTION = "kb_chunks"
+SUPPORTED = {".md", ".markdown", ".txt"}
+RRF_K = 60
+
+
+@dataclass
+class Document:
+    doc_id: str
+    title: str
+    text: str
+    task_types: list[str] = field(default_factory=list)
+    updated: str = ""
+    source: str = ""
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    title: str
+    heading: str
+    text: str
+    task_types: list[str]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
+
+
+def parse_document(path: Path) -> Document:
+    """A Markdown or text file as a ``Document``; YAML front matter gives id, title, task_types, updated."""
+    if path.suffix.lower() not in SUPPORTED:
+        raise InvalidInput(f"{path.name}: unsupported file type '{path.suffix}' (use {', '.join(sorted(SUPPORTED))})")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name}: not UTF-8 text") from exc
+    meta: dict[str, Any] = {}
+    body = raw
+    if raw.startswith("---"):
+        parts = raw.split("---", 2)
+        if len(parts) == 3:
+            try:
+                loaded = yaml.safe_load(parts[1]) or {}
+            except yaml.YAMLError as exc:
+                raise InvalidInput(f"{path.name}: front matter is not valid YAML") from exc
+            meta = loaded if isinstance(loaded, dict) else {}
+            body = parts[2]
+    if not body.strip():
+        raise InvalidInput(f"{path.name}: the document is empty")
+    heading = re.search(r"^#\s+(.+)$", body, re.M)
+    title = str(meta.get("title") or (heading.group(1).strip() if heading else path.stem.replace("-", " ").title()))
+    return Document(
+        doc_id=str(meta.get("id") or _slug(path.stem)),
+        title=title,
+        text=body.strip(),
+        task_types=[str(t) for t in meta.get("task_types", []) or []],
+        updated=str(meta.get("updated", "")),
+        source=path.name,
+    )
+
+
+def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
+    """One chunk per ``##`` section (long sections split by paragraph), each prefixed by its title."""
+    sections: list[tuple[str, str]] = []
+    current, lines = "", []
+    for line in doc.text.splitlines():
+        if re.match(r"^#{1,3}\s+", line):
+            if "".join(lines).strip():
+                sections.append((current, "\n".join(lines).strip()))
+            current, lines = re.sub(r"^#+\s+", "", line).strip(), []
+            if current == doc.title:
+                current = ""
+        else:
+            lines.append(line)
+    if "".join(lines).strip():
+        sections.append((current, "\n".join(lines).strip()))
+    chunks: list[Chunk] = []
+    for heading, text in sections:
+        pieces, buf = [], ""
+        for para in re.split(r"\n\s*\n", text):
+            if buf and len(buf) + len(para) > max_chars:
+                pieces.append(buf)
+                buf = ""
+            buf = f"{buf}\n\n{para}".strip()
+        if buf:
+            pieces.append(buf)
+        for piece in pieces:
+            digest = hashlib.sha1(f"{doc.doc_id}|{heading}|{piece}".encode()).hexdigest()[:12]
+            chunks.append(Chunk(f"{doc.doc_id}::{digest}", doc.doc_id, doc.title, heading or doc.title, piece,
+                                doc.task_types))
+    return chunks
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+class KnowledgeBase:
+    """Chroma collection plus an in-memory BM25 index over the same chunks."""
+
+    def __init__(self, chroma_path: Path | None = None, chroma_url: str = "") -> None:
+        try:
+            if chroma_url:
+                m = re.match(r"https?://([^:/]+)(?::(\d+))?", chroma_url)
+                if not m:
+                    raise ConfigError(f"TANDEM_CHROMA_URL '{chroma_url}' is not an http(s) URL")
+                self.client: Any = chromadb.HttpClient(host=m.group(1), port=int(m.group(2) or 8000))
+            else:
+                assert chroma_path is not None
+                chroma_path.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(chroma_path),
+                                                        settings=chromadb.Settings(anonymized_telemetry=False))
+        except ValueError as exc:
+            raise ConfigError(f"cannot open the knowledge index: {exc}") from exc
+        self.collection = self.client.get_or_create_collection(COLLECTION, embedding_function=TandemMiniLM())
+        self._lock = threading.Lock()
+        self._bm25: Any = None
+        self._chunks: list[dict[str, Any]] = []
+        self._version = -1
+
+    # ------------------------------------------------------------ writing
+    def ingest(self, docs: Iterable[Document], progress: Callable[[int, int], None] | None = None) -> int:
+        """Replace each document's chunks with fresh ones; returns the number of chunks written."""
+        docs = list(docs)
+        written = 0
+        for i, doc in enumerate(docs):
+            chunks = chunk_document(doc)
+            self.collection.delete(where={"doc_id": doc.doc_id})
+            if chunks:
+                self.collection.add(
+                    ids=[c.chunk_id for c in chunks],
+                    documents=[c.text for c in chunks],
+                    metadatas=[{"doc_id": c.doc_id, "title": c.title, "heading": c.heading,
+                                "task_types": ",".join(c.task_types), "updated": doc.updated,
+                                "source": doc.source} for c in chunks],
+                )
+            written += len(chunks)
+            if progress:
+                progress(i + 1, len(docs))
+        self._version = -1
+        return written
+
+    def ingest_paths(self, paths: Iterable[Path], progress: Callable[[int, int], None] | None = None) -> int:
+        files: list[Path] = []
+        for path in paths:
+            if path.is_dir():
+                files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
+            elif path.exists():
+                files.append(path)
+            else:
+                raise InvalidInput(f"{path}: no such file or folder")
+        docs = [parse_document(p) for p in files]
+        if not docs:
+            raise InvalidInput("no documents found (supported: " + ", ".join(sorted(SUPPORTED)) + ")")
+        return self.ingest(docs, progress)
+
+    def reset(self) -> None:
+        self.client.delete_collection(COLLECTION)
+        self.collection = self.client.get_or_create_collection(COLLECTION, embedding_function=TandemMiniLM())
+        self._version = -1
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def documents(self) -> list[dict[str, Any]]:
+        got = self.collection.get(include=["metadatas"])
+        docs: dict[str, dict[str, Any]] = {}
+        for meta in got["metadatas"] or []:
+            d = docs.setdefault(str(meta["doc_id"]), {"doc_id": meta["doc_id"], "title": meta["title"],
+                                                      "updated": meta.get("updated", ""), "chunks": 0})
+            d["chunks"] += 1
+        return sorted(docs.values(), key=lambda d: d["title"])
+
+    # ------------------------------------------------------------ reading
+    def _ensure_bm25(self) -> None:
+        count = self.count()
+        if self._bm25 is not None and count == self._version:
+            return
+        with self._lock:
+            got = self.collection.get(include=["documents", "metadatas"])
+            self._chunks = [
+                {"id": cid, "text": doc, **meta}
+                for cid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            ]
+            if self._chunks:
+                corpus = [_tokens(f"{c['title']} {c['heading']} {c['text']}") for c in self._chunks]
+                retriever = bm25s.BM25()
+                retriever.index(corpus, show_progress=False)
+                self._bm25 = retriever
+            self._version = count
+
+    def _bm25_ranking(self, query: str, n: int) -> list[int]:
+        if not self._chunks or self._bm25 is None:
+            return []
+        tokens = [t for t in _tokens(query) if t]
+        if not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [i for i in order[:n] if scores[i] > 0]
+
+    def retrieve(self, query: str, k: int = 5, task_type: str | None = None) -> list[Passage]:
+        """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
+        with a small boost for articles written for ``task_type``."""
+        if not query.strip() or self.count() == 0:
+            return []
+        self._ensure_bm25()
+        n = min(max(k * 6, 20), len(self._chunks))
+        index = {c["id"]: i for i, c in enumerate(self._chunks)}
+        dense = self.collection.query(query_texts=[query[:2000]], n_results=n, include=["distances"])
+        dense_ids = [index[cid] for cid in dense["ids"][0] if cid in index]
+        fused: dict[int, float] = {}
+        for ranking in (dense_ids, self._bm25_ranking(query, n)):
+            for rank, i in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if task_type:
+            for i in fused:
+                if task_type in str(self._chunks[i].get("task_types", "")).split(","):
+                    fused[i] += 1.0 / (RRF_K + 3)
+        out: list[Passage] = []
+        seen: set[tuple[str, str]] = set()
+        for i, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+            c = self._chunks[i]
+            key = (str(c["doc_id"]), str(c["heading"]))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Passage(doc_id=str(c["doc_id"]), title=str(c["title"]), heading=str(c["heading"]),
+                               text=str(c["text"]), score=round(score, 5)))
+            if len(out) >= k:
+                break
+        return out

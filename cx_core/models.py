@@ -1,0 +1,183 @@
+"""Domain types shared by the pipeline, the actions, the store and the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    email = "email"
+    chat = "chat"
+    phone = "phone"
+    social = "social"
+
+
+class Role(StrEnum):
+    advisor = "advisor"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+ROLE_RANK = {Role.advisor: 1, Role.supervisor: 2, Role.admin: 3}
+
+
+class Autonomy(IntEnum):
+    """Autonomy levels per task type (ARCHITECTURE.md)."""
+
+    manual = 0
+    answer = 1
+    copilot = 2
+    supervised = 3
+    orchestrate = 4
+
+
+class Decision(StrEnum):
+    executed = "executed"
+    needs_approval = "needs_approval"
+    escalated = "escalated"
+    denied = "denied"
+    abstained = "abstained"
+
+
+class TicketStatus(StrEnum):
+    new = "new"
+    processing = "processing"
+    open = "open"
+    escalated = "escalated"
+    resolved = "resolved"
+
+
+class TicketIn(BaseModel):
+    """A ticket as the importers and the simulator hand it over (the ticket-file contract)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    customer: str | None = Field(default=None, description="Email or customer id; optional.")
+    channel: Channel = Channel.email
+    subject: str = ""
+    body: str = ""
+    created_at: datetime | None = None
+
+
+class Request(BaseModel):
+    """One distinct thing the customer asks for, found in the ticket text."""
+
+    intent: str
+    text: str
+    confidence: float
+
+
+class Triage(BaseModel):
+    task_type: str
+    intent: str
+    confidence: float
+    abstained: bool = False
+    requests: list[Request] = Field(default_factory=list)
+    urgency: str = "normal"
+    urgency_reasons: list[str] = Field(default_factory=list)
+    sentiment: str = "neutral"
+    sentiment_score: float = 0.0
+    frustration: float = 0.0
+    sentiment_reasons: list[str] = Field(default_factory=list)
+    language: str = "en"
+    pii: list[str] = Field(default_factory=list)
+    entities: dict[str, Any] = Field(default_factory=dict)
+
+
+class Passage(BaseModel):
+    """A retrieved piece of a knowledge-base article."""
+
+    doc_id: str
+    title: str
+    heading: str
+    text: str
+    score: float
+
+
+class Citation(BaseModel):
+    doc_id: str
+    title: str
+    heading: str
+
+
+class Draft(BaseModel):
+    summary: str
+    reply: str
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Proposal(BaseModel):
+    """A typed action the agent proposes, with the policy's decision on it."""
+
+    action: str
+    args: dict[str, Any]
+    rationale: str = ""
+    decision: Decision = Decision.needs_approval
+    reason: str = ""
+    required_role: Role = Role.advisor
+    result: dict[str, Any] | None = None
+
+
+class Customer(BaseModel):
+    user_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    tier: str = "standard"
+    verified_email: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class ProcessResult(BaseModel):
+    """Everything the pipeline concluded about one ticket."""
+
+    ticket_id: str
+    customer_id: str | None
+    triage: Triage
+    passages: list[Passage] = Field(default_factory=list)
+    draft: Draft
+    proposals: list[Proposal] = Field(default_factory=list)
+    escalated: bool = False
+    escalation_reason: str = ""
+    autonomy: int = 2
+    ms: float = 0.0
+
+    def replay_record(self) -> dict[str, Any]:
+        """The replay contract object of ARCHITECTURE.md."""
+        return {
+            "ticket_id": self.ticket_id,
+            "task_type": self.triage.task_type,
+            "intent": self.triage.intent,
+            "confidence": round(self.triage.confidence, 4),
+            "urgency": self.triage.urgency,
+            "sentiment": self.triage.sentiment,
+            "language": self.triage.language,
+            "summary": self.draft.summary,
+            "reply": self.draft.reply,
+            "citations": list(dict.fromkeys(c.doc_id for c in self.draft.citations)),
+            "proposals": [
+                {"action": p.action, "args": p.args, "decision": p.decision.value, "reason": p.reason}
+                for p in self.proposals
+            ],
+            "escalated": self.escalated,
+        }
+
+
+class AuditEvent(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    ticket_id: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str

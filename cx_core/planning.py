@@ -1,0 +1,279 @@
+"""The rule/slot planner: for each request of a ticket, the typed actions that would resolve it, with arguments
+filled from the ticket's entities and the customer's records. When an argument cannot be filled with certainty
+the step is kept but marked as missing it, so that a person decides instead of the agent guessing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .models import Request, Triage
+
+WRITE_FREE = {"order_status", "technical_question", "account_access", "payment_method"}
+
+
+@dataclass
+class Step:
+    action: str
+    args: dict[str, Any]
+    intent: str
+    rationale: str
+    missing: str = ""  # what is needed before this step can run
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
+    escalate_queue: str = ""
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{3,}", text.lower()))
+
+
+def _mentions_item(text: str, item: dict[str, Any]) -> bool:
+    name_words = _words(item["name"])
+    return bool(name_words) and name_words <= _words(text) | {"the"} or bool(name_words & _words(text) - {"order"})
+
+
+def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str
+               ) -> tuple[dict[str, Any] | None, str]:
+    """The order a request is about, or (None, what to ask)."""
+    own = {o["order_id"]: o for o in snap["orders"]}
+    named = [own[o] for o in ents.get("order_ids", []) if o in own]
+    foreign = [o for o in ents.get("order_ids", []) if o not in own]
+    if named:
+        return named[0], ""
+    if foreign:
+        return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
+    candidates = [o for o in snap["orders"] if o["status"] in statuses]
+    by_item = [o for o in candidates if any(_mentions_item(text, i) for i in o["items"])]
+    if len(by_item) == 1:
+        return by_item[0], ""
+    if len(candidates) == 1:
+        return candidates[0], ""
+    if not candidates:
+        return None, "we could not find an order on your account that this applies to; could you send the order number?"
+    return None, "could you confirm the order number (it starts with #W)?"
+
+
+def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    open_items = [i for i in order["items"] if i["status"] == "ordered"]
+    if re.search(r"\b(everything|all (?:the |of the )?items|whole order|entire order)\b", text, re.I):
+        return open_items
+    mentioned = [i for i in open_items if _mentions_item(text, i)]
+    if mentioned:
+        return mentioned[:1] if len({i["name"] for i in mentioned}) == 1 else mentioned
+    return open_items if len(open_items) == 1 else []
+
+
+def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str, Any]) -> dict[str, Any] | None:
+    wanted = {w.lower() for w in ents.get("colours", []) + ents.get("sizes", [])}
+    size_map = {"small": "s", "medium": "m", "large": "l"}
+    wanted |= {size_map[w] for w in wanted if w in size_map}
+    if not wanted:
+        return None
+    best = None
+    for v in order["variants"].get(item["item_id"], []):
+        if v["item_id"] == item["item_id"] or not v["available"]:
+            continue
+        values = {str(x).lower() for x in v["options"].values()}
+        score = len(values & wanted)
+        same = len(values & {str(x).lower() for x in item["options"].values()})
+        if score and (best is None or (score, same) > best[0]):
+            best = ((score, same), v)
+    return best[1] if best else None
+
+
+def _slot_for(appt: dict[str, Any], dates: list[str]) -> dict[str, Any] | None:
+    slots = appt["free_slots"]
+    for d in dates:
+        for slot in slots:
+            if slot["start"].startswith(d):
+                return slot
+    return slots[0] if slots and not dates else None
+
+
+def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date) -> tuple[list[Step], str]:
+    """Steps for one request, and a question for the customer if something is missing."""
+    ents = triage.entities
+    text = req.text
+    intent = req.intent
+    uid = snap["profile"]["user_id"]
+    steps: list[Step] = []
+
+    def need_order(statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
+        return pick_order(snap, ents, statuses, text + " " + " ".join(ents.get("order_ids", [])))
+
+    if intent == "order_status":
+        order, ask = need_order(("pending", "processed", "delivered"))
+        if order:
+            steps.append(Step("lookup_order", {"order_id": order["order_id"]}, intent, "customer asks about the order"))
+        return steps, ask
+    if intent == "delivery_reschedule":
+        order, ask = need_order(("pending", "processed"))
+        if not order:
+            return steps, ask
+        if not ents.get("dates"):
+            return [Step("reschedule_delivery", {"order_id": order["order_id"]}, intent, "customer wants another day",
+                         missing="new delivery date")], "which day would suit you for the delivery?"
+        steps.append(Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": ents["dates"][0]},
+                          intent, "customer asked for this date"))
+        return steps, ""
+    if intent == "address_change":
+        order, ask = need_order(("pending",))
+        if not order:
+            return steps, ask
+        if not ents.get("address"):
+            return [Step("change_shipping_address", {"order_id": order["order_id"]}, intent, "new address requested",
+                         missing="the full new address")], "could you send the full new address, including the ZIP code?"
+        steps.append(Step("change_shipping_address", {"order_id": order["order_id"], **ents["address"]}, intent,
+                          "customer gave the new address"))
+        return steps, ""
+    if intent == "order_cancel":
+        order, ask = need_order(("pending",))
+        if not order:
+            any_order, _ = need_order(("processed", "delivered", "cancelled"))
+            if any_order:
+                steps.append(Step("cancel_order", {"order_id": any_order["order_id"],
+                                                   "reason": ents.get("cancel_reason", "no longer needed")},
+                                  intent, "customer asked to cancel"))
+                return steps, ""
+            return steps, ask
+        steps.append(Step("cancel_order", {"order_id": order["order_id"],
+                                           "reason": ents.get("cancel_reason", "no longer needed")},
+                          intent, "customer asked to cancel a pending order"))
+        return steps, ""
+    if intent in {"return_refund", "damaged_item"}:
+        order, ask = need_order(("delivered",))
+        if not order:
+            return steps, ask
+        chosen = pick_items(order, text)
+        if not chosen:
+            return [Step("return_items", {"order_id": order["order_id"]}, intent, "return requested",
+                         missing="which items")], "which items from the order would you like to return?"
+        why = "item arrived damaged" if intent == "damaged_item" else "customer wants to return"
+        steps.append(Step("return_items", {"order_id": order["order_id"],
+                                           "item_ids": [i["item_id"] for i in chosen]}, intent, why))
+        return steps, ""
+    if intent == "exchange":
+        order, ask = need_order(("delivered",))
+        if not order:
+            return steps, ask
+        chosen = pick_items(order, text)
+        new = pick_new_variant(order, chosen[0], ents) if len(chosen) == 1 else None
+        if not chosen or new is None:
+            return [Step("exchange_item", {"order_id": order["order_id"]}, intent, "exchange requested",
+                         missing="the item and the new option")], \
+                "which item would you like to exchange, and for which option (size or colour)?"
+        steps.append(Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
+                                            "new_item_ids": [new["item_id"]]}, intent,
+                          f"same product, new option {new['options']}"))
+        return steps, ""
+    if intent == "duplicate_charge":
+        named = [o for o in snap["orders"] if o["order_id"] in ents.get("order_ids", [])]
+        pool = named or snap["orders"]
+        dups = [o for o in pool if o.get("duplicate_payment")]
+        if len(dups) == 1:
+            o = dups[0]
+            steps.append(Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
+                                         "reason": "duplicate charge"}, intent,
+                              f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"))
+            return steps, ""
+        if not dups:
+            return steps, "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
+        return steps, "could you tell us which order the duplicate charge is for?"
+    if intent == "resend_invoice":
+        invoices = snap["invoices"]
+        named = [i for i in invoices if i["invoice_id"] in ents.get("invoice_ids", [])]
+        by_order = [i for i in invoices if i["order_id"] and i["order_id"] in ents.get("order_ids", [])]
+        pick = (named or by_order or ([invoices[0]] if len(invoices) == 1 else []))
+        if re.search(r"instal", text, re.I) and not pick:
+            pick = [i for i in invoices if i["appointment_id"]][:1]
+        if pick:
+            steps.append(Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, intent, "customer asked"))
+            return steps, ""
+        if invoices:
+            steps.append(Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, intent,
+                              "most recent invoice", missing="which invoice"))
+        return steps, "which invoice do you need (the order number is enough)?"
+    if intent == "contact_update":
+        current = snap["profile"]
+        new_emails = [e for e in ents.get("emails", []) if e != current["email"].lower()]
+        new_phones = [p for p in ents.get("phones", []) if p != current.get("phone")]
+        args: dict[str, Any] = {"user_id": uid}
+        if new_emails:
+            args["email"] = new_emails[0]
+        if new_phones:
+            args["phone"] = new_phones[0]
+        if len(args) == 1:
+            return steps, "which details should we update, and to what?"
+        steps.append(Step("update_contact_details", args, intent, "customer gave new contact details"))
+        return steps, ""
+    if intent == "installation_reschedule":
+        appts = [a for a in snap["appointments"] if a["status"] == "booked"]
+        named = [a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])]
+        pick = named or (appts if len(appts) == 1 else [])
+        if not pick:
+            return steps, ("we could not find a booked installation on your account"
+                           if not appts else "which appointment would you like to move?")
+        appt = pick[0]
+        slot = _slot_for(appt, ents.get("dates", []))
+        if slot is None:
+            return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, intent,
+                         "no free slot on the requested day", missing="a free slot")], \
+                "we have no free slot on that day; would another day suit you?"
+        steps.append(Step("reschedule_appointment", {"appointment_id": appt["appointment_id"],
+                                                     "slot_id": slot["slot_id"]}, intent,
+                          f"first free slot {slot['start']}"))
+        steps.append(Step("notify_field_team", {"appointment_id": appt["appointment_id"],
+                                                "message": f"Appointment moved to {slot['start']} at the customer's "
+                                                           "request."}, intent, "field team must know"))
+        return steps, ""
+    if intent == "charge_dispute":
+        charges = [c for c in snap["charges"] if c["amount"] - c["credited"] > 0.005]
+        named = [c for c in charges if c["charge_id"] in ents.get("charge_ids", [])]
+        by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in ents.get("amounts", []))]
+        callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
+                                                                               r"missed|appointment", text, re.I) else []
+        pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
+        if not pick:
+            return steps, "which charge would you like us to review (the date and amount are enough)?"
+        ch = pick[0]
+        steps.append(Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                            "reason": f"customer disputes {ch['description'].lower()}"}, intent,
+                          f"{ch['description']} of {ch['amount']:.2f} disputed"))
+        return steps, ""
+    if intent == "complaint":
+        steps.append(Step("add_internal_note", {"user_id": uid, "body": f"Complaint: {text[:500]}"}, intent,
+                          "record the complaint on the customer"))
+        return steps, ""
+    if intent == "data_request":
+        steps.append(Step("add_internal_note", {"user_id": uid, "body": f"Data protection request: {text[:500]}"},
+                          intent, "privacy team handles it within 30 days"))
+        return steps, ""
+    return steps, ""
+
+
+def plan(triage: Triage, snap: dict[str, Any] | None, today: date) -> Plan:
+    """A plan for every request of the ticket, in the order the customer asked."""
+    result = Plan()
+    if triage.abstained:
+        return result
+    for req in triage.requests:
+        if snap is None:
+            if req.intent not in WRITE_FREE:
+                result.questions[req.intent] = ("we could not match your message to an account; please write from "
+                                                "the email address on your account or send your order number")
+            continue
+        steps, ask = plan_request(req, triage, snap, today)
+        seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
+        result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
+        if ask:
+            result.questions[req.intent] = ask
+        if req.intent == "data_request":
+            result.escalate_queue = "privacy"
+    return result

@@ -1,0 +1,73 @@
+"""``Services``: one object built from ``Settings`` that owns the heavy clients and is passed down."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .config import Settings, load_settings
+from .drafting import Drafter
+from .embedding import Embedder, shared_embedder
+from .knowledge import KnowledgeBase
+from .pipeline import Pipeline
+from .policy import Policy, load_policy
+from .store.db import Database
+from .triage import IntentModel, Triager, train_default
+
+TRAINING_CSV = "training/task_types.csv"
+
+
+class Services:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.db = Database(self.settings.db_url)
+        self._policy: Policy | None = None
+        self._policy_mtime = -1.0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ policy (reloaded when the file changes)
+    def policy(self) -> Policy:
+        path = self.settings.active_policy_file
+        mtime = path.stat().st_mtime if path.exists() else -1.0
+        with self._lock:
+            if self._policy is None or mtime != self._policy_mtime:
+                try:
+                    self._policy = load_policy(path)
+                    self._policy_mtime = mtime
+                except Exception:
+                    if self._policy is None:
+                        raise  # no good version to keep
+        return self._policy
+
+    # ------------------------------------------------------------ heavy parts, built on first use
+    @cached_property
+    def embedder(self) -> Embedder:
+        return shared_embedder()
+
+    @cached_property
+    def kb(self) -> KnowledgeBase:
+        return KnowledgeBase(self.settings.chroma_path, self.settings.chroma_url)
+
+    @property
+    def model_path(self) -> Path:
+        return self.settings.model_dir / "task_types.joblib"
+
+    @cached_property
+    def intent_model(self) -> IntentModel:
+        if self.model_path.exists():
+            return IntentModel.load(self.model_path)
+        return train_default(self.settings.knowledge_dir / TRAINING_CSV, self.embedder, self.model_path)
+
+    @cached_property
+    def triager(self) -> Triager:
+        esc = self.policy().escalation
+        return Triager(self.intent_model, self.embedder, abstain_below=esc.confidence_below,
+                       frustration_escalate=esc.frustration_above)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,102 @@
+"""Engine, sessions and ordered migrations; SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import ConfigError
+from .tables import Base, MigrationRow
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp (both databases store it the same way)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _initial_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+
+
+# Ordered migrations: append, never edit a released one.
+MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
+    (1, "initial schema", _initial_schema),
+]
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with SQLite tuned for a web app and a worker side by side."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"TANDEM_DATABASE_URL is not usable: {exc}") from exc
+    return engine
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply the migrations this database has not had yet; returns the versions applied."""
+    try:
+        MigrationRow.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open the database: {str(exc.orig).splitlines()[0]}") from exc
+    applied: list[int] = []
+    with Session(engine) as session:
+        done = set(session.scalars(select(MigrationRow.version)))
+    for version, name, step in MIGRATIONS:
+        if version in done:
+            continue
+        step(engine)
+        with Session(engine) as session, session.begin():
+            session.add(MigrationRow(version=version, name=name, applied_at=utcnow()))
+        applied.append(version)
+    return applied
+
+
+def has_schema(engine: Engine) -> bool:
+    return inspect(engine).has_table("tickets")
+
+
+class Database:
+    """The engine plus a session factory; ``with db.tx() as s:`` is one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def migrate(self) -> list[int]:
+        return migrate(self.engine)
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._factory() as session, session.begin():
+            yield session
+
+    def session(self) -> Session:
+        return self._factory()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,280 @@
+"""Triage: task type (MiniLM + logistic regression on labelled examples), requests, urgency, sentiment,
+language and personal data, each with the reasons behind it."""
+
+from __future__ import annotations
+
+import csv
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from langdetect import DetectorFactory, LangDetectException, detect_langs
+from sklearn.linear_model import LogisticRegression
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from . import entities
+from .embedding import Embedder
+from .errors import InvalidInput
+from .models import Request, Triage
+from .redact import find_pii
+
+DetectorFactory.seed = 0
+NONE = "none"
+UNCLASSIFIED = "unclassified"
+MAX_SENTENCES = 40
+MAX_CHARS = 6000
+
+LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
+                   r"trading standards|chargeback|better business bureau|bbb|the press|journalist)\b", re.I)
+SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
+                    r"gas leak|injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
+VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
+                        r"wheelchair|pregnan\w*)\b", re.I)
+URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
+REPEAT = re.compile(r"\b(third|3rd|fourth|4th|fifth|again|still|already (?:asked|told|wrote|called)|"
+                    r"several times|multiple times|keep (?:asking|writing|calling))\b", re.I)
+ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|fed up|"
+                   r"never again|pathetic|incompetent|terrible|awful|outrageous)\b", re.I)
+CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
+                            r"leave lumen|switch(?:ing)? provider)\b", re.I)
+
+
+_MASKS = [
+    (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
+    (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
+    (re.compile(r"\bAPT-?\d+\b", re.I), "appointment"),
+    (re.compile(r"\bCHG-?\d+\b", re.I), "charge"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "email address"),
+    (re.compile(r"\$\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
+    (re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"), "phone number"),
+]
+
+
+def normalise(text: str) -> str:
+    """Record ids, addresses and amounts replaced by their kind, so the classifier reads the request."""
+    for pattern, word in _MASKS:
+        text = pattern.sub(word, text)
+    return text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and lines of a ticket, bounded so a huge body cannot stall the pipeline."""
+    text = text[:MAX_CHARS]
+    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
+    out = [p.strip(" -*>\t") for p in parts if len(p.strip(" -*>\t")) > 1]
+    return [p[:500] for p in out[:MAX_SENTENCES]]
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+
+
+class IntentModel:
+    """Logistic regression over normalised MiniLM embeddings; probabilities serve as confidence."""
+
+    def __init__(self, clf: LogisticRegression, labels: list[str]) -> None:
+        self.clf = clf
+        self.labels = labels
+
+    @classmethod
+    def train(cls, texts: list[str], labels: list[str], embedder: Embedder, c: float = 30.0) -> IntentModel:
+        if len(set(labels)) < 2:
+            raise InvalidInput("training data needs at least two different labels")
+        x = embedder.encode([normalise(t) for t in texts])
+        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        clf.fit(x, labels)
+        return cls(clf, list(clf.classes_))
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(self.clf.predict_proba(vectors))
+
+    def predict_vectors(self, vectors: np.ndarray) -> list[Prediction]:
+        probs = self.probabilities(vectors)
+        best = probs.argmax(axis=1)
+        return [Prediction(self.labels[i], float(p[i])) for i, p in zip(best, probs, strict=True)]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"clf": self.clf, "labels": self.labels}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> IntentModel:
+        data = joblib.load(path)
+        return cls(data["clf"], data["labels"])
+
+
+def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "label") -> tuple[list[str], list[str]]:
+    """Texts and labels from a CSV; a missing column or empty file is a one-line error."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        for col in (text_col, label_col):
+            if col not in cols:
+                raise InvalidInput(f"{path}: no column '{col}' (columns are: {', '.join(cols) or 'none'})")
+        texts, labels = [], []
+        for row in reader:
+            text, label = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
+            if text and label:
+                texts.append(text)
+                labels.append(label)
+    if not texts:
+        raise InvalidInput(f"{path}: no labelled rows")
+    return texts, labels
+
+
+class Triager:
+    """Turns a ticket's text into a ``Triage``; the model and thresholds are injected."""
+
+    def __init__(self, model: IntentModel, embedder: Embedder, abstain_below: float = 0.45,
+                 frustration_escalate: float = 0.85) -> None:
+        self.model = model
+        self.embedder = embedder
+        self.abstain_below = abstain_below
+        self.frustration_escalate = frustration_escalate
+        self._vader = SentimentIntensityAnalyzer()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ task type and requests
+    def classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
+        sentences = split_sentences(body)
+        if subject.strip():
+            sentences = [subject.strip()[:300], *sentences]
+        whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
+        vectors = self.embedder.encode([normalise(whole), *[normalise(x) for x in sentences]])
+        preds = self.model.predict_vectors(vectors)
+        sentence_preds = preds[1:]
+        requests: list[Request] = []
+        for sentence, pred in zip(sentences, sentence_preds, strict=True):
+            if pred.label == NONE or pred.confidence < 0.4:
+                continue
+            known = next((r for r in requests if r.intent == pred.label), None)
+            if known is not None:
+                norm = sentence.lower().rstrip(".?! ")
+                if norm not in known.text.lower() and (known is requests[-1]):
+                    known.text += " " + sentence
+                known.confidence = max(known.confidence, pred.confidence)
+            else:
+                requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence))
+        probs = self.model.probabilities(vectors[:1])[0]
+        whole = {label: float(p) for label, p in zip(self.model.labels, probs, strict=True)}
+        if requests:
+            # the ticket's type is the request the sentences and the whole text agree on most
+            top = max(requests, key=lambda r: (r.confidence + whole.get(r.intent, 0.0)) / 2)
+            best, best_p = top.intent, max(top.confidence, whole.get(top.intent, 0.0))
+        else:
+            best = max((lbl for lbl in self.model.labels if lbl != NONE), key=lambda lbl: whole[lbl])
+            best_p = whole[best]
+            if best_p >= self.abstain_below:
+                requests.append(Request(intent=best, text=(subject or body)[:300], confidence=best_p))
+        return Prediction(best, best_p), requests
+
+    # ------------------------------------------------------------ signals
+    def sentiment(self, text: str) -> tuple[str, float, float, list[str]]:
+        with self._lock:
+            compound = float(self._vader.polarity_scores(text[:MAX_CHARS])["compound"])
+        reasons: list[str] = []
+        words = re.findall(r"[A-Za-z]{3,}", text)
+        caps = [w for w in words if w.isupper()]
+        frustration = max(0.0, -compound) * 0.45
+        if words and len(caps) / len(words) > 0.3 and len(caps) >= 3:
+            frustration += 0.25
+            reasons.append("shouting (capitals)")
+        if text.count("!") >= 3:
+            frustration += 0.1
+            reasons.append("many exclamation marks")
+        if REPEAT.search(text):
+            frustration += 0.2
+            reasons.append("repeated contact")
+        if ANGER.search(text):
+            frustration += 0.25
+            reasons.append(f"angry words ('{ANGER.search(text).group(0).lower()}')")  # type: ignore[union-attr]
+        frustration = min(1.0, frustration)
+        label = "negative" if compound <= -0.25 or frustration >= 0.5 else "positive" if compound >= 0.4 else "neutral"
+        reasons.insert(0, f"tone score {compound:+.2f}")
+        return label, compound, round(frustration, 2), reasons
+
+    @staticmethod
+    def language(text: str) -> str:
+        letters = re.sub(r"[^A-Za-zÀ-ÿ]", "", text)
+        if len(letters) < 25:
+            return "en"
+        try:
+            top = detect_langs(text[:2000])[0]
+        except LangDetectException:
+            return "en"
+        return str(top.lang) if top.prob >= 0.7 else "en"
+
+    def urgency(self, text: str, frustration: float, tier: str, channel: str) -> tuple[str, list[str]]:
+        reasons = []
+        level = 1
+        if SAFETY.search(text):
+            reasons.append(f"safety words ('{SAFETY.search(text).group(0).lower()}')")  # type: ignore[union-attr]
+            level = 3
+        if LEGAL.search(text):
+            reasons.append(f"legal words ('{LEGAL.search(text).group(0).lower()}')")  # type: ignore[union-attr]
+            level = max(level, 2)
+        if VULNERABLE.search(text):
+            reasons.append("possible vulnerability")
+            level = max(level, 2)
+        if URGENT.search(text):
+            reasons.append("asks for urgency")
+            level = max(level, 2)
+        if frustration >= 0.6:
+            reasons.append(f"frustration {frustration:.2f}")
+            level = max(level, 2)
+        if CANCEL_SERVICE.search(text):
+            reasons.append("wants to leave")
+            level = max(level, 2)
+        if tier in {"plus", "business"}:
+            reasons.append(f"{tier} customer (faster response target)")
+        if channel == "chat" and level == 1:
+            reasons.append("live chat")
+        names = {0: "low", 1: "normal", 2: "high", 3: "critical"}
+        return names[level], reasons or ["no urgency signals"]
+
+    def triage(self, subject: str, body: str, *, tier: str = "standard", channel: str = "email",
+               today: date | None = None) -> Triage:
+        text = f"{subject}\n{body}".strip()
+        today = today or datetime.now(UTC).date()
+        pred, requests = self.classify(subject, body)
+        sentiment, compound, frustration, s_reasons = self.sentiment(text)
+        urgency, u_reasons = self.urgency(text, frustration, tier, channel)
+        abstained = pred.confidence < self.abstain_below or not text
+        found: dict[str, Any] = entities.extract(text[:MAX_CHARS], today)
+        found["legal"] = bool(LEGAL.search(text))
+        found["safety"] = bool(SAFETY.search(text))
+        found["vulnerable"] = bool(VULNERABLE.search(text))
+        found["cancel_service"] = bool(CANCEL_SERVICE.search(text))
+        found["repeated_contact"] = bool(REPEAT.search(text))
+        return Triage(
+            task_type=UNCLASSIFIED if abstained else pred.label,
+            intent=pred.label,
+            confidence=round(pred.confidence, 4),
+            abstained=abstained,
+            requests=[] if abstained else requests,
+            urgency=urgency,
+            urgency_reasons=u_reasons,
+            sentiment=sentiment,
+            sentiment_score=round(compound, 3),
+            frustration=frustration,
+            sentiment_reasons=s_reasons,
+            language=self.language(text),
+            pii=find_pii(text),
+            entities=found,
+        )
+
+
+def train_default(training_csv: Path, embedder: Embedder, out: Path) -> IntentModel:
+    texts, labels = read_labelled_csv(training_csv)
+    model = IntentModel.train(texts, labels, embedder)
+    model.save(out)
+    return model
