@@ -11,7 +11,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-
 from pathlib import Path
 from typing import Any
 

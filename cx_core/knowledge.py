@@ -86,7 +86,8 @@ def parse_document(path: Path) -> Document:
 def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
     """One chunk per ``##`` section (long sections split by paragraph), each prefixed by its title."""
     sections: list[tuple[str, str]] = []
-    current, lines = "", []
+    current = ""
+    lines: list[str] = []
     for line in doc.text.splitlines():
         if re.match(r"^#{1,3}\s+", line):
             if "".join(lines).strip():

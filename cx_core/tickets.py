@@ -19,7 +19,7 @@ from .actions import ExecContext, execute
 from .actions.reads import find_customer
 from .drafting import for_customer
 from .errors import InvalidInput, NotAuthorised, NotFound
-from .models import ROLE_RANK, Decision, ProcessResult, Role, TicketIn
+from .models import ROLE_RANK, Channel, Decision, ProcessResult, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
 from .store.db import Database, utcnow
@@ -133,7 +133,7 @@ def claim_next(db: Database, worker: str) -> TicketRow | None:
 
 
 def as_ticket_in(row: TicketRow) -> TicketIn:
-    return TicketIn(id=row.id, customer=row.customer_ref, channel=row.channel, subject=row.subject, body=row.body,
+    return TicketIn(id=row.id, customer=row.customer_ref, channel=Channel(row.channel), subject=row.subject, body=row.body,
                     created_at=row.created_at)
 
 

@@ -165,14 +165,14 @@ class Triager:
             else:
                 requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence))
         probs = self.model.probabilities(vectors[:1])[0]
-        whole = {label: float(p) for label, p in zip(self.model.labels, probs, strict=True)}
+        by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs, strict=True)}
         if requests:
             # the ticket's type is the request the sentences and the whole text agree on most
-            top = max(requests, key=lambda r: (r.confidence + whole.get(r.intent, 0.0)) / 2)
-            best, best_p = top.intent, max(top.confidence, whole.get(top.intent, 0.0))
+            top = max(requests, key=lambda r: (r.confidence + by_label.get(r.intent, 0.0)) / 2)
+            best, best_p = top.intent, max(top.confidence, by_label.get(top.intent, 0.0))
         else:
-            best = max((lbl for lbl in self.model.labels if lbl != NONE), key=lambda lbl: whole[lbl])
-            best_p = whole[best]
+            best = max((lbl for lbl in self.model.labels if lbl != NONE), key=lambda lbl: by_label[lbl])
+            best_p = by_label[best]
             if best_p >= self.abstain_below:
                 requests.append(Request(intent=best, text=(subject or body)[:300], confidence=best_p))
         return Prediction(best, best_p), requests

@@ -188,10 +188,10 @@ class Simulator:
                 values["address"] = f"{rng.randint(10, 999)} {rng.choice(STREETS)}, {city}, {state} {zip_code}"
             return o.user_id, values
         if task == "duplicate_charge":
-            pool = [d for d in p.duplicates if user_id is None or d[0] == user_id]
-            if not pool:
+            dups = [d for d in p.duplicates if user_id is None or d[0] == user_id]
+            if not dups:
                 return None
-            uid, oid, amount = rng.choice(pool)
+            uid, oid, amount = rng.choice(dups)
             return uid, {**values, "order": oid, "amount": f"${amount:.2f}"}
         if task == "installation_reschedule" or task == "charge_dispute":
             if task == "charge_dispute":

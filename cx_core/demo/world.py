@@ -109,7 +109,8 @@ def _catalogue(s: Session, rng: random.Random) -> dict[str, list[VariantRow]]:
 
 
 def _customers(s: Session, rng: random.Random, fake: Faker, now: datetime, n: int) -> list[CustomerRow]:
-    people, emails = [], set()
+    people: list[CustomerRow] = []
+    emails: set[str] = set()
     while len(people) < n:
         first, last = fake.first_name(), fake.last_name()
         email = f"{first}.{last}{rng.randrange(10, 9999)}@example.com".lower()

@@ -1,0 +1,55 @@
+"""Tandem — the advisor copilot. Entry point: sign-in and role-based navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core.auth import authenticate
+from cx_core.models import ROLE_RANK, Role
+from pages.common import guarded, services, worker_status
+
+st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide")
+
+
+def sign_in() -> None:
+    left, mid, right = st.columns([1, 1.2, 1])
+    with mid:
+        st.title("Tandem")
+        st.caption("The advisor copilot for Lumen Home customer care")
+        with st.form("sign-in"):
+            username = st.text_input("Username")
+            password = st.text_input("Password", type="password")
+            if st.form_submit_button("Sign in", type="primary", use_container_width=True):
+                user = authenticate(services().db, username, password)
+                if user is None:
+                    st.error("Wrong username or password.")
+                else:
+                    st.session_state["user"] = user
+                    st.rerun()
+
+
+def main() -> None:
+    user = st.session_state.get("user")
+    if user is None:
+        guarded(sign_in)
+        return
+    pages = [st.Page("pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
+             st.Page("pages/workspace.py", title="Ticket workspace", icon=":material/support_agent:",
+                     url_path="ticket")]
+    if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor]:
+        pages.append(st.Page("pages/audit_log.py", title="Audit log", icon=":material/verified:", url_path="audit"))
+    nav = st.navigation(pages)
+    with st.sidebar:
+        st.markdown(f"**{user.display_name}**  \n{user.role.value.capitalize()}")
+        alive, text = worker_status(services())
+        st.badge("Agent running" if alive else "Agent stopped", color="green" if alive else "red",
+                 icon=":material/smart_toy:", help=text)
+        if not alive:
+            st.caption("Start it with `python -m cx_core worker` (the run command does this).")
+        if st.button("Sign out", icon=":material/logout:"):
+            st.session_state.clear()
+            st.rerun()
+    guarded(nav.run)
+
+
+main()

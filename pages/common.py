@@ -1,0 +1,107 @@
+"""Shared pieces of the pages: the services handle, the signed-in user, error display and small widgets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from cx_core.errors import (
+    ConfigError,
+    ConnectorUnavailable,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+    PolicyDenied,
+    TandemError,
+)
+from cx_core.services import Services
+from cx_core.store.db import utcnow
+from cx_core.tickets import StaffUser
+
+log = logging.getLogger("tandem.ui")
+URGENCY_COLOUR = {"critical": "red", "high": "orange", "normal": "blue", "low": "gray"}
+SENTIMENT_COLOUR = {"negative": "red", "neutral": "gray", "positive": "green"}
+STATUS_COLOUR = {"new": "gray", "processing": "gray", "open": "blue", "escalated": "orange", "resolved": "green"}
+
+
+@st.cache_resource(show_spinner=False)
+def services() -> Services:
+    """One ``Services`` per server process (database engine, policy, models on first use)."""
+    svc = Services()
+    svc.db.migrate()
+    return svc
+
+
+def current_user() -> StaffUser:
+    user = st.session_state.get("user")
+    if user is None:
+        st.stop()
+    return user  # type: ignore[no-any-return]
+
+
+def show_error(exc: Exception) -> None:
+    """The right message for the right audience; never a traceback."""
+    if isinstance(exc, (InvalidInput, NotFound)):
+        st.warning(str(exc))
+    elif isinstance(exc, PolicyDenied):
+        st.error(f"Policy: {exc}")
+    elif isinstance(exc, NotAuthorised):
+        st.error(str(exc))
+    elif isinstance(exc, ConnectorUnavailable):
+        st.warning(f"{exc} — try again in a moment.")
+    elif isinstance(exc, ConfigError):
+        st.error(f"Configuration problem: {exc}")
+    elif isinstance(exc, TandemError):
+        st.error(str(exc))
+    else:
+        log.exception("unexpected error on a page")
+        st.error("Something went wrong on our side. The details were logged for the operator; please try again.")
+
+
+def guarded(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - every error is shown, none is swallowed silently
+        show_error(exc)
+        return None
+
+
+def sla_text(due: datetime | None) -> tuple[str, str]:
+    """'12 min left' / 'breached 5 min ago' and a colour."""
+    if due is None:
+        return "—", "gray"
+    minutes = int((due - utcnow()).total_seconds() // 60)
+    if minutes < 0:
+        return f"breached {_span(-minutes)} ago", "red"
+    return f"{_span(minutes)} left", "orange" if minutes <= 30 else "green"
+
+
+def _span(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d}"
+    return f"{minutes // 1440} d"
+
+
+def label(task_type: str | None) -> str:
+    from cx_core.drafting import label as _label
+
+    return _label(task_type or "…")
+
+
+def worker_status(svc: Services) -> tuple[bool, str]:
+    from sqlalchemy import select
+
+    from cx_core.store.tables import HeartbeatRow
+
+    with svc.db.session() as s:
+        beat = s.scalars(select(HeartbeatRow).order_by(HeartbeatRow.at.desc())).first()
+    if beat is None:
+        return False, "no worker has run yet"
+    age = (utcnow() - beat.at).total_seconds()
+    return age < 30, f"last seen {int(age)} s ago"

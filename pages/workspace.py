@@ -1,0 +1,229 @@
+"""Ticket workspace: the conversation, the customer, the agent's triage, summary, proposals and reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from cx_core import tickets
+from cx_core.actions import REGISTRY
+from cx_core.actions.reads import snapshot
+from cx_core.store.db import utcnow
+from pages.common import (
+    SENTIMENT_COLOUR,
+    STATUS_COLOUR,
+    URGENCY_COLOUR,
+    current_user,
+    guarded,
+    label,
+    services,
+    sla_text,
+)
+
+REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
+                  "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
+DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
+                   "rejected": "gray", "abstained": "gray"}
+user = current_user()
+svc = services()
+ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
+
+
+def pick_ticket() -> None:
+    st.title("Ticket workspace")
+    rows, _ = tickets.inbox(svc.db, limit=30)
+    if not rows:
+        st.info("No open tickets. New tickets appear in the Inbox as they arrive.")
+        return
+    options = {r["id"]: f"{r['subject'][:70]} — {r['customer']}" for r in rows}
+    chosen = st.selectbox("Open a ticket", list(options), format_func=lambda k: options[k], index=None,
+                          placeholder="Choose a ticket, or open one from the Inbox")
+    if chosen:
+        st.query_params["ticket"] = chosen
+        st.rerun()
+
+
+def parse_value(raw: str, original: Any) -> Any:
+    if isinstance(original, list):
+        return [x.strip() for x in raw.split(",") if x.strip()]
+    if isinstance(original, float):
+        return float(raw)
+    if isinstance(original, int) and not isinstance(original, bool):
+        return int(raw)
+    return raw
+
+
+def proposal_card(p: dict[str, Any], editable: bool) -> None:
+    spec = REGISTRY.get(p["action"])
+    title = spec.label if spec else p["action"]
+    with st.container(border=True):
+        head = st.columns([3, 1.3])
+        head[0].markdown(f"**{title}**")
+        shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
+        head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending" else shown,
+                      color=DECISION_COLOUR.get(shown, "gray"))
+        args = {k: v for k, v in p["args"].items()}
+        st.markdown("  \n".join(f"`{k}` {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                                for k, v in args.items()) or "_no arguments_")
+        note = p["reason"] or p["rationale"]
+        if p["status"] == "rejected":
+            note = f"Rejected by {p['decided_by']}: {p['reject_reason']}"
+        if p["required_role"] == "supervisor" and p["status"] == "pending":
+            note += " · needs a supervisor"
+        if spec and not spec.reversible and p["status"] == "pending":
+            note += " · cannot be undone"
+        st.caption(note)
+        if not editable or p["status"] not in {"pending", "escalated"}:
+            if p["status"] == "executed" and p["result"]:
+                with st.expander("Result"):
+                    st.json(p["result"], expanded=False)
+            return
+        b = st.columns(3)
+        confirm_needed = spec is not None and not spec.reversible
+        if b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
+                       disabled=p["decision"] == "abstained"):
+            if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
+                st.session_state[f"confirm-{p['id']}"] = True
+                st.rerun()
+            run_approve(p["id"], None)
+        if st.session_state.get(f"confirm-{p['id']}"):
+            st.warning("This action cannot be undone. Approve again to confirm.")
+            if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
+                st.session_state.pop(f"confirm-{p['id']}", None)
+                run_approve(p["id"], None)
+        with b[1].popover("Edit", icon=":material/edit:"):
+            with st.form(f"edit-{p['id']}"):
+                fields = dict(args)
+                if spec is not None:
+                    for name in spec.args_model.model_fields:
+                        fields.setdefault(name, "")
+                values = {k: st.text_input(k, value=", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                          for k, v in fields.items()}
+                if st.form_submit_button("Approve with changes", type="primary"):
+                    try:
+                        edited = {k: parse_value(v, fields[k]) for k, v in values.items() if v != ""}
+                    except ValueError:
+                        st.error("A number field holds something that is not a number.")
+                    else:
+                        run_approve(p["id"], edited)
+        with b[2].popover("Reject", icon=":material/close:"):
+            with st.form(f"reject-{p['id']}"):
+                code = st.selectbox("Reason", REJECT_REASONS)
+                detail = st.text_input("Details (optional)")
+                if st.form_submit_button("Reject proposal"):
+                    guarded(lambda: tickets.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}"))
+                    st.rerun()
+
+
+def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
+    out = guarded(lambda: tickets.approve(svc.db, svc.policy(), user, proposal_id, edited))
+    if out:
+        st.session_state["flash"] = (out["status"], out["reason"])
+    st.rerun()
+
+
+def workspace(tid: str) -> None:
+    data = tickets.get_ticket(svc.db, tid)
+    t, result = data["ticket"], data["result"]
+    st.session_state["ticket"] = tid
+    st.title(t["subject"] or "(no subject)")
+    chips = st.columns([1, 1, 1, 1.6, 1, 1.6])
+    chips[0].badge(t["status"], color=STATUS_COLOUR.get(t["status"], "gray"))
+    chips[1].badge(t["channel"], color="gray", icon=":material/forum:")
+    if result is None:
+        st.info("The agent has not processed this ticket yet; it will appear here within seconds.")
+    else:
+        tri = result.triage
+        chips[2].badge(tri.urgency, color=URGENCY_COLOUR.get(tri.urgency, "gray"), help="; ".join(tri.urgency_reasons))
+        chips[3].badge(f"{label(tri.task_type)} · {tri.confidence:.0%}", color="violet",
+                       help=f"intent: {label(tri.intent)}")
+        chips[4].badge(tri.sentiment, color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
+                       help="; ".join(tri.sentiment_reasons))
+        text, colour = sla_text(t["sla_due"])
+        chips[5].badge(text, color=colour, icon=":material/timer:")
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        (st.success if flash[0] == "executed" else st.warning)(f"{flash[0].replace('_', ' ')} — {flash[1]}")
+    left, right = st.columns([1, 1.15], gap="large")
+    with left:
+        st.subheader("Conversation")
+        for m in data["messages"]:
+            with st.chat_message("user" if m["author"] == "customer" else "assistant"):
+                st.caption(f"{m['author']} · {m['at']:%d %b %H:%M}")
+                st.text(m["body"][:4000])
+        customer_card(t["customer_id"], t["customer_ref"])
+    with right:
+        if result is None:
+            return
+        if result.escalated:
+            st.warning(f"**Escalated:** {result.escalation_reason}")
+        st.subheader("Summary")
+        st.write(result.draft.summary)
+        with st.expander("Why the agent thinks so"):
+            tri = result.triage
+            st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
+                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {r.text[:160]}"
+                                  for r in tri.requests)
+                        + f"\n- **Urgency** {tri.urgency}: {'; '.join(tri.urgency_reasons)}"
+                        + f"\n- **Sentiment** {tri.sentiment}: {'; '.join(tri.sentiment_reasons)}"
+                        + f"\n- **Language** {tri.language}"
+                        + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+        st.subheader("Proposed actions")
+        props = [p for p in data["proposals"] if p["action"] != "lookup_order"]
+        if not props:
+            st.caption("No actions proposed for this ticket.")
+        for p in props:
+            proposal_card(p, editable=t["status"] != "resolved")
+        st.subheader("Reply")
+        if t["status"] == "resolved":
+            sent = [m for m in data["messages"] if m["author"] != "customer"]
+            st.success("Reply sent." if sent else "Resolved.")
+        else:
+            body = st.text_area("Suggested reply (edit before sending)", value=result.draft.reply, height=260,
+                                key=f"reply-{tid}")
+            if st.button("Send reply and resolve", type="primary", icon=":material/send:"):
+                out = guarded(lambda: tickets.send_reply(svc.db, svc.policy(), user, tid, body))
+                if out:
+                    st.session_state["flash"] = (out["status"], out["reason"])
+                    st.rerun()
+        if result.draft.citations:
+            st.caption("Sources")
+            passages = {(p.doc_id, p.heading): p for p in result.passages}
+            for i, c in enumerate(result.draft.citations, 1):
+                with st.expander(f"[{i}] {c.title} — {c.heading}"):
+                    p = passages.get((c.doc_id, c.heading))
+                    st.markdown(p.text if p else "_passage no longer in the knowledge base_")
+
+
+def customer_card(customer_id: str | None, ref: str | None) -> None:
+    st.subheader("Customer")
+    if not customer_id:
+        st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
+        return
+    with svc.db.session() as s:
+        snap = snapshot(s, customer_id, utcnow())
+    prof = snap["profile"]
+    st.markdown(f"**{prof['name']}** · {prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}  \n"
+                f"{prof['address']['address1']}, {prof['address']['city']}, {prof['address']['state']} "
+                f"{prof['address']['zip']} · customer since {prof['customer_since']}")
+    tabs = st.tabs(["Orders", "Billing", "Appointments"])
+    with tabs[0]:
+        st.dataframe([{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
+                       "expected": o["expected_delivery"] or o["delivered_on"] or "",
+                       "ship to": f"{o['address']['address1']}, {o['address']['city']}"}
+                      for o in snap["orders"]], hide_index=True, use_container_width=True)
+    with tabs[1]:
+        st.dataframe([{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
+                       "credited": c["credited"], "status": c["status"]} for c in snap["charges"]]
+                     or [{"charge": "none"}], hide_index=True, use_container_width=True)
+    with tabs[2]:
+        st.dataframe([{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
+                       "status": a["status"]} for a in snap["appointments"]] or [{"appointment": "none"}],
+                     hide_index=True, use_container_width=True)
+
+
+if ticket_id:
+    guarded(lambda: workspace(str(ticket_id)))
+else:
+    guarded(pick_ticket)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run Tandem on the embedded default: SQLite, local Chroma, offline engine, demo data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh requirements.txt
+python -m cx_core demo --if-missing
+python -m cx_core worker &
+WORKER=$!
+trap 'kill "$WORKER" 2>/dev/null || true' EXIT INT TERM
+echo "Tandem is starting on http://127.0.0.1:8501 (demo logins in README.md)" >&2
+streamlit run app.py --server.address 127.0.0.1 --server.port "${TANDEM_PORT:-8501}" \
+  --server.headless true --browser.gatherUsageStats false

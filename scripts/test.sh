@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run every check: lint, types and the whole test suite (browser tests in Debian's Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh requirements-dev.txt
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests…" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
+      || echo "chromium could not be installed: browser tests will be skipped" >&2
+  else
+    echo "chromium is not installed: browser tests will be skipped" >&2
+  fi
+fi
+ruff check cx_core pages app.py tests benchmarks
+mypy cx_core
+python -m pytest "$@"
