@@ -27,6 +27,7 @@ DetectorFactory.seed = 0
 NONE = "none"
 UNCLASSIFIED = "unclassified"
 MAX_SENTENCES = 40
+REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
 MAX_CHARS = 6000
 
 LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
@@ -147,14 +148,17 @@ class Triager:
     def classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
         sentences = split_sentences(body)
         if subject.strip():
-            sentences = [subject.strip()[:300], *sentences]
+            sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make
         whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
         vectors = self.embedder.encode([normalise(whole), *[normalise(x) for x in sentences]])
         preds = self.model.predict_vectors(vectors)
         sentence_preds = preds[1:]
         requests: list[Request] = []
-        for sentence, pred in zip(sentences, sentence_preds, strict=True):
-            if pred.label == NONE or pred.confidence < 0.4:
+        from_subject = len(sentences) - 1 if subject.strip() else -1
+        for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
+            if pred.label == NONE or pred.confidence < REQUEST_MIN:
+                continue
+            if i == from_subject and requests:
                 continue
             known = next((r for r in requests if r.intent == pred.label), None)
             if known is not None:

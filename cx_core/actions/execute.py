@@ -44,6 +44,16 @@ def idempotency_key(action: str, args: dict[str, Any], ticket_id: str | None) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
 
 
+def _rehearse(s: Any, spec: Any, parsed: Any, ctx: ExecContext) -> None:
+    """Runs the action inside a savepoint and rolls it back: a person is never asked to approve an action
+    that its own invariants would refuse (the refusal propagates as PolicyDenied / InvalidInput / NotFound)."""
+    savepoint = s.begin_nested()
+    try:
+        spec.run(s, parsed, ctx)
+    finally:
+        savepoint.rollback()
+
+
 def _audit_outcome(db: Database, ctx: ExecContext, kind: str, **data: Any) -> None:
     with db.tx() as s:
         audit.append(s, ctx.actor, kind, ctx.ticket_id, **data)
@@ -78,6 +88,8 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
             verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
                                autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
                                confidence=ctx.confidence)
+            if verdict.decision == "needs_approval" and spec.writes:
+                _rehearse(s, spec, parsed, ctx)
             if verdict.decision != "allow":
                 status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
                 audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,

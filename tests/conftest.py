@@ -1,0 +1,76 @@
+"""Shared fixtures: one demo world per test session (fixed seed and date); each test gets its own copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from cx_core.config import PROJECT_ROOT, Settings, load_settings  # noqa: E402
+from cx_core.services import Services  # noqa: E402
+
+NOW = datetime(2026, 11, 18, 9, 30)  # a Wednesday
+SHARED = PROJECT_ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach a model API: an OpenAI client built by mistake fails at once."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-unused")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A demo world, knowledge index and trained classifier, built once."""
+    from cx_core.auth import ensure_demo_users
+    from cx_core.demo.world import build_world
+    from cx_core.triage import train_default
+
+    data = tmp_path_factory.mktemp("world")
+    settings = load_settings(data_dir=data, database_url="")
+    svc = Services(settings)
+    build_world(svc.db, settings.seed, NOW.date())
+    ensure_demo_users(svc.db)
+    svc.kb.reset()
+    svc.kb.ingest_paths([settings.articles_dir])
+    train_default(settings.knowledge_dir / "training" / "task_types.csv", svc.embedder, svc.model_path)
+    svc.close()
+    return settings
+
+
+def copy_world(world: Settings, dest: Path) -> Settings:
+    dest.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(str(world.data_dir / "tandem.db"))
+    dst = sqlite3.connect(str(dest / "tandem.db"))
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    shutil.copytree(world.chroma_path, dest / "chroma", dirs_exist_ok=True)
+    shutil.copytree(world.model_dir, dest / "models", dirs_exist_ok=True)
+    return load_settings(data_dir=dest, database_url="")
+
+
+@pytest.fixture
+def services(world: Settings, tmp_path: Path) -> Iterator[Services]:
+    """Services over a private copy of the demo world."""
+    svc = Services(copy_world(world, tmp_path / "data"))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = SHARED / "data"
+    if not path.exists():
+        pytest.skip("../shared/data is not available")
+    return path

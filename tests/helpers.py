@@ -1,0 +1,65 @@
+"""Finding demo records that fit a test, by what they are rather than by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from cx_core.connectors import billing
+from cx_core.services import Services
+from cx_core.store.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
+
+
+def find_order(svc: Services, status: str, max_total: float | None = None, min_total: float | None = None,
+               single_item: bool = False, duplicate: bool = False, other_than: str | None = None) -> dict[str, Any]:
+    with svc.db.session() as s:
+        for o in s.scalars(select(OrderRow).where(OrderRow.status == status).order_by(OrderRow.order_id)):
+            if other_than and o.user_id == other_than:
+                continue
+            total = billing.refundable(s, o.order_id)
+            items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o.order_id)))
+            if max_total is not None and total > max_total:
+                continue
+            if min_total is not None and total < min_total:
+                continue
+            if single_item and len(items) != 1:
+                continue
+            if duplicate and billing.duplicate_payment(s, o.order_id) is None:
+                continue
+            c = s.get(CustomerRow, o.user_id)
+            assert c is not None
+            return {"order_id": o.order_id, "user_id": o.user_id, "email": c.email, "first_name": c.first_name,
+                    "total": total, "item": items[0].name.lower(), "item_id": items[0].item_id}
+    raise LookupError(f"no {status} order fits")
+
+
+def find_callout_with_booking(svc: Services) -> dict[str, Any]:
+    with svc.db.session() as s:
+        for ch in s.scalars(select(ChargeRow).where(ChargeRow.kind == "callout").order_by(ChargeRow.charge_id)):
+            booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.user_id == ch.user_id,
+                                                                 AppointmentRow.status == "booked")))
+            if len(booked) == 1:
+                c = s.get(CustomerRow, ch.user_id)
+                assert c is not None
+                others = [x for x in s.scalars(select(ChargeRow).where(ChargeRow.user_id == ch.user_id,
+                                                                       ChargeRow.kind == "callout"))]
+                if len(others) != 1:
+                    continue
+                return {"charge_id": ch.charge_id, "user_id": ch.user_id, "email": c.email,
+                        "appointment_id": booked[0].appointment_id, "slot_id": booked[0].slot_id}
+    raise LookupError("no call-out charge with a single booked appointment")
+
+
+def refunds(svc: Services, order_id: str) -> list[float]:
+    with svc.db.session() as s:
+        return [p.amount for p in s.scalars(select(PaymentRow).where(PaymentRow.order_id == order_id,
+                                                                     PaymentRow.transaction_type == "refund"))]
+
+
+def order(svc: Services, order_id: str) -> OrderRow:
+    with svc.db.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None
+        s.expunge(row)
+        return row
