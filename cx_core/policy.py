@@ -113,7 +113,8 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
             return Verdict("deny", f"{action} for {amount:.2f} needs a {role.value}", role)
-        return Verdict("allow", f"approved by a {actor_role.value}", role)
+        article = "an" if actor_role.value[0] in "aeiou" else "a"
+        return Verdict("allow", f"approved by {article} {actor_role.value}", role)
     if not writes:
         return Verdict("allow", "read-only", role)
     if escalate_because:

@@ -105,6 +105,7 @@ def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str =
                 s.add(TicketRow(id=t.id, customer_ref=t.customer, customer_id=cust.user_id if cust else None,
                                 channel=t.channel.value, subject=redact_secrets(t.subject)[:500],
                                 body=redact_secrets(t.body), created_at=created, source=source, status="new"))
+                s.flush()
                 s.add(MessageRow(ticket_id=t.id, author="customer", body=redact_secrets(t.body), created_at=created))
                 audit.append(s, actor, "ticket.received", t.id, channel=t.channel.value, source=source,
                              customer_id=cust.user_id if cust else None)

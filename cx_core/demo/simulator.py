@@ -182,7 +182,11 @@ class Simulator:
                 return None
             o = rng.choice(pool)
             item = rng.choice(p.items[o.order_id])
-            values.update(order=o.order_id, item=item.name.lower(), colour=self._other_colour(item))
+            invoice = next((i.invoice_id for i in p.invoices if i.order_id == o.order_id), None)
+            if task == "resend_invoice" and invoice is None:
+                return None
+            values.update(order=o.order_id, item=item.name.lower(), colour=self._other_colour(item),
+                          invoice=invoice or "")
             if task == "address_change":
                 city, state, zip_code = rng.choice(CITIES)
                 values["address"] = f"{rng.randint(10, 999)} {rng.choice(STREETS)}, {city}, {state} {zip_code}"

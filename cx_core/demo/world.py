@@ -94,6 +94,7 @@ def _catalogue(s: Session, rng: random.Random) -> dict[str, list[VariantRow]]:
     for name, category, install, options, base in CATALOGUE:
         pid = _rid(rng, 10)
         s.add(ProductRow(product_id=pid, name=name, category=category, needs_installation=install))
+        s.flush()  # parents first: inserts are not ordered by foreign key without relationships
         keys = list(options)
         combos: list[dict[str, str]] = [{}]
         for k in keys:
@@ -176,6 +177,7 @@ def _orders(s: Session, rng: random.Random, people: list[CustomerRow], methods: 
                          cancel_reason=rng.choice(["no longer needed", "ordered by mistake"])
                          if status == "cancelled" else None, extra={})
         s.add(order)
+        s.flush()
         chosen_products = rng.sample(list(variants), rng.choices([1, 2, 3], [60, 30, 10])[0])
         total = 0.0
         items = []

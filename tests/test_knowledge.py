@@ -1,0 +1,61 @@
+"""Knowledge base: heading-aware chunks, hybrid retrieval, persisted collection reopening, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cx_core.errors import InvalidInput
+from cx_core.knowledge import KnowledgeBase, chunk_document, parse_document
+from cx_core.services import Services
+
+QUERIES = {
+    "I moved, please change the shipping address on my order": "change-shipping-address",
+    "can the technician come on another day for the installation": "installation-appointments",
+    "I was charged twice for the same order": "duplicate-charges",
+    "my thermostat will not connect to wifi": "smart-thermostat-troubleshooting",
+    "the password reset email never arrives": "account-access-and-passwords",
+    "please delete all my personal data": "data-protection-requests",
+    "why was I charged a call-out fee when the technician never came": "installation-callout-charges",
+    "how long does a refund take to reach my card": "refunds-timelines",
+}
+
+
+def test_chunks_follow_headings(services: Services) -> None:
+    doc = parse_document(services.settings.articles_dir / "returns-policy.md")
+    chunks = chunk_document(doc)
+    assert doc.doc_id == "returns-policy" and "return_refund" in doc.task_types
+    assert [c.heading for c in chunks][:2] == ["Who can return and when", "How a return works"]
+
+
+@pytest.mark.parametrize("query,doc_id", QUERIES.items())
+def test_retrieval_finds_the_article(services: Services, query: str, doc_id: str) -> None:
+    hits = services.kb.retrieve(query, k=3)
+    assert doc_id in [h.doc_id for h in hits], [h.doc_id for h in hits]
+
+
+def test_collection_reopens_with_its_embedding_function(services: Services) -> None:
+    again = KnowledgeBase(services.settings.chroma_path)
+    assert again.count() == services.kb.count() > 100
+    assert "order-cancellation" in [h.doc_id for h in again.retrieve("cancel my order", k=3)]
+
+
+def test_ingest_replaces_a_document_and_refuses_bad_files(services: Services, tmp_path: Path) -> None:
+    doc = tmp_path / "loyalty.md"
+    doc.write_text("---\nid: loyalty\ntitle: Loyalty points\n---\n# Loyalty points\n\n## Earning\nOne point per "
+                   "dollar spent on orders.\n", encoding="utf-8")
+    before = services.kb.count()
+    services.kb.ingest_paths([doc])
+    services.kb.ingest_paths([doc])
+    assert services.kb.count() == before + 1
+    assert services.kb.retrieve("how many loyalty points do I earn", k=1)[0].doc_id == "loyalty"
+    bad = tmp_path / "photo.png"
+    bad.write_bytes(b"\x89PNG")
+    with pytest.raises(InvalidInput, match="unsupported file type"):
+        services.kb.ingest_paths([bad])
+    empty = tmp_path / "empty.md"
+    empty.write_text("---\nid: x\n---\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="empty"):
+        services.kb.ingest_paths([empty])
+    assert services.kb.count() == before + 1

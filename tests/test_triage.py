@@ -1,0 +1,67 @@
+"""Triage: task types on simulated tickets, signals with reasons, language, personal data, entities."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from cx_core import entities
+from cx_core.demo.simulator import Simulator, labelled
+from cx_core.redact import find_pii, redact_secrets
+from cx_core.services import Services
+from tests.conftest import NOW
+
+
+def test_task_types_on_simulated_tickets(services: Services) -> None:
+    sim = Simulator(services.db, seed=99)
+    cases = labelled(sim, 120, NOW)
+    right = 0
+    for ticket, truth in cases:
+        tri = services.triager.triage(ticket.subject, ticket.body, today=NOW.date())
+        right += tri.task_type == truth
+    assert right / len(cases) >= 0.85, f"{right}/{len(cases)}"
+
+
+def test_multi_issue_ticket_keeps_every_request_in_order(services: Services) -> None:
+    body = ("Hi, please change the delivery address of my order to 12 Oak Street, Austin, TX 78701. "
+            "Also, I was charged twice for my last order, please refund the duplicate payment. "
+            "And can you send me the invoice again?")
+    tri = services.triager.triage("", body, today=NOW.date())
+    assert [r.intent for r in tri.requests] == ["address_change", "duplicate_charge", "resend_invoice"]
+
+
+def test_signals_carry_reasons(services: Services) -> None:
+    angry = services.triager.triage("", "THIS IS THE THIRD TIME I AM WRITING!!! Absolutely unacceptable, where is "
+                                        "my refund???", today=NOW.date())
+    assert angry.sentiment == "negative" and angry.frustration >= 0.6
+    assert any("repeated" in r for r in angry.sentiment_reasons)
+    assert angry.urgency == "high"
+    danger = services.triager.triage("", "The washing machine is smoking and there are sparks", today=NOW.date())
+    assert danger.urgency == "critical" and danger.entities["safety"]
+    calm = services.triager.triage("", "How do I pair my thermostat with Google Home? Thanks!", today=NOW.date())
+    assert calm.sentiment in {"positive", "neutral"} and calm.urgency == "normal"
+
+
+def test_language_detection(services: Services) -> None:
+    assert services.triager.language("Bonjour, je voudrais annuler ma commande, merci beaucoup.") == "fr"
+    assert services.triager.language("Hola, quiero devolver el producto que compré la semana pasada.") == "es"
+    assert services.triager.language("ok") == "en"
+
+
+def test_card_numbers_found_and_removed() -> None:
+    text = "my card is 4111 1111 1111 1111 and email a@b.com, order #W1234567 phone 555-201-3344"
+    assert {"card_number", "email", "phone"} <= set(find_pii(text))
+    assert "4111" not in redact_secrets(text) and "#W1234567" in redact_secrets(text)
+    assert "card_number" not in find_pii("order 1234567890123 is late")  # fails the Luhn check
+
+
+def test_entities() -> None:
+    today = date(2026, 11, 18)  # Wednesday
+    found = entities.extract("Please ship #W1006353 to 646 Willow Street, Apt 4, Austin, TX 78701 on Friday or "
+                             "December 2. Invoice INV-100234, charge CHG-100012, $49.00", today)
+    assert found["order_ids"] == ["#W1006353"]
+    assert found["address"]["address1"] == "646 Willow Street" and found["address"]["zip"] == "78701"
+    assert found["address"]["address2"] == "Apt 4"
+    assert found["dates"][:2] == ["2026-11-20", "2026-12-02"]
+    assert found["invoice_ids"] == ["INV-100234"] and found["charge_ids"] == ["CHG-100012"]
+    assert 49.0 in found["amounts"]
+    assert entities.extract("I ordered it by mistake", today)["cancel_reason"] == "ordered by mistake"
