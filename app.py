@@ -19,7 +19,7 @@ def sign_in() -> None:
         with st.form("sign-in"):
             username = st.text_input("Username")
             password = st.text_input("Password", type="password")
-            if st.form_submit_button("Sign in", type="primary", use_container_width=True):
+            if st.form_submit_button("Sign in", type="primary", width="stretch"):
                 user = authenticate(services().db, username, password)
                 if user is None:
                     st.error("Wrong username or password.")

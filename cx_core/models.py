@@ -150,6 +150,8 @@ class ProcessResult(BaseModel):
     escalation_reason: str = ""
     autonomy: int = 2
     ms: float = 0.0
+    engine: str = "offline"
+    engine_note: str = ""
 
     def replay_record(self) -> dict[str, Any]:
         """The replay contract object of ARCHITECTURE.md."""

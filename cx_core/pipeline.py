@@ -11,6 +11,7 @@ from .actions import ExecContext, execute
 from .actions.reads import customer_profile, find_customer, snapshot
 from .drafting import Drafter, StepOutcome, for_customer, label
 from .knowledge import KnowledgeBase
+from .llm import Engine, OfflineEngine
 from .models import Decision, Passage, ProcessResult, Proposal, Role, TicketIn
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
@@ -24,7 +25,8 @@ STATUS_TO_DECISION = {
 
 class Pipeline:
     def __init__(self, db: Database, kb: KnowledgeBase, triager: Triager, drafter: Drafter,
-                 policy: Callable[[], Policy]) -> None:
+                 policy: Callable[[], Policy], engine: Engine | None = None) -> None:
+        self.engine: Engine = engine or OfflineEngine()
         self.db = db
         self.kb = kb
         self.triager = triager
@@ -83,6 +85,10 @@ class Pipeline:
 
         draft = self.drafter.draft(tri, profile, ticket.channel.value, passages, outcomes, plan.questions, escalation,
                                    level)
+        all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
+        polished = self.engine.polish(draft, all_passages, tri.language) if draft.reply else None
+        if polished is not None:
+            draft = polished.draft
         writes_pending = any(p.decision != Decision.executed for p in proposals if p.action != "lookup_order")
         informational = bool(tri.requests) and all(r.intent in planning.WRITE_FREE for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
@@ -96,9 +102,10 @@ class Pipeline:
                                       rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(
                                           out.status, Decision.denied), reason=out.reason, result=out.result or None))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
-        all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
         return ProcessResult(
             ticket_id=ticket.id, customer_id=customer.user_id if customer else None, triage=tri,
             passages=all_passages, draft=draft, proposals=proposals, escalated=escalated,
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
+            engine=polished.engine if polished else self.engine.name,
+            engine_note=polished.fallback_reason if polished else "",
         )

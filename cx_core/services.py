@@ -10,6 +10,7 @@ from .config import Settings, load_settings
 from .drafting import Drafter
 from .embedding import Embedder, shared_embedder
 from .knowledge import KnowledgeBase
+from .llm import make_engine
 from .pipeline import Pipeline
 from .policy import Policy, load_policy
 from .store.db import Database
@@ -67,7 +68,9 @@ class Services:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy)
+        s = self.settings
+        engine = make_engine(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+        return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy, engine)
 
     def close(self) -> None:
         self.db.dispose()

@@ -189,7 +189,8 @@ def store_result(db: Database, policy: Policy, result: ProcessResult) -> None:
                               status=status, result=p.result))
         audit.append(s, "agent", "ticket.processed", row.id, task_type=t.task_type, confidence=t.confidence,
                      urgency=t.urgency, sentiment=t.sentiment, autonomy=result.autonomy, escalated=result.escalated,
-                     escalation_reason=result.escalation_reason, ms=result.ms,
+                     escalation_reason=result.escalation_reason, ms=result.ms, engine=result.engine,
+                     engine_note=result.engine_note,
                      proposals=[{"action": p.action, "decision": p.decision.value, "reason": p.reason}
                                 for p in result.proposals])
         if result.escalated:

@@ -28,7 +28,7 @@ def page() -> None:
                    "ticket": e.ticket_id or "", "details": ", ".join(f"{k}={v}" for k, v in e.data.items()
                                                                      if k in {"action", "reason", "outcome",
                                                                               "task_type", "decision"})[:160],
-                   "hash": e.hash[:12]} for e in events], hide_index=True, use_container_width=True, height=560)
+                   "hash": e.hash[:12]} for e in events], hide_index=True, width="stretch", height=560)
 
 
 guarded(page)

@@ -212,15 +212,15 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
         st.dataframe([{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
                        "expected": o["expected_delivery"] or o["delivered_on"] or "",
                        "ship to": f"{o['address']['address1']}, {o['address']['city']}"}
-                      for o in snap["orders"]], hide_index=True, use_container_width=True)
+                      for o in snap["orders"]], hide_index=True, width="stretch")
     with tabs[1]:
         st.dataframe([{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
                        "credited": c["credited"], "status": c["status"]} for c in snap["charges"]]
-                     or [{"charge": "none"}], hide_index=True, use_container_width=True)
+                     or [{"charge": "none"}], hide_index=True, width="stretch")
     with tabs[2]:
         st.dataframe([{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
                        "status": a["status"]} for a in snap["appointments"]] or [{"appointment": "none"}],
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
 
 
 if ticket_id:

@@ -9,7 +9,8 @@ STAMP=".venv/.installed-$(basename "$REQS")"
 HASH=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "installing $REQS (first time takes a few minutes)…" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQS"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQS" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   echo "$HASH" > "$STAMP"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

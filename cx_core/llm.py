@@ -1,0 +1,92 @@
+"""The language engine behind a small protocol.
+
+``OfflineEngine`` (default) keeps the deterministic draft as it is. ``OpenAIEngine`` asks any
+OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp) to rewrite the draft's wording; its answer
+is parsed into the same types, citation markers must survive, and on timeout or invalid output the offline
+draft stands and the result says why. Personal data is redacted before a prompt leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from .models import Draft, Passage
+from .redact import redact_all
+
+
+@dataclass
+class Polished:
+    draft: Draft
+    engine: str
+    fallback_reason: str = ""
+
+
+class Engine(Protocol):
+    name: str
+
+    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished: ...
+
+
+class OfflineEngine:
+    """Deterministic: the extractive summary and template + knowledge reply are the answer."""
+
+    name = "offline"
+
+    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished:
+        return Polished(draft, self.name)
+
+
+class _Rewrite(BaseModel):
+    summary: str
+    reply: str
+
+
+SYSTEM = ("You rewrite customer-service drafts. Keep every fact, amount, date, order number and every citation "
+          "marker like [1] exactly as given; add no promises and no facts that are not in the draft or the sources. "
+          "Answer with JSON only: {\"summary\": str, \"reply\": str}.")
+
+
+class OpenAIEngine:
+    """Any OpenAI-compatible chat-completions endpoint."""
+
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 20.0,
+                 http_client: Any = None) -> None:
+        from openai import OpenAI
+
+        self.model = model
+        self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1,
+                             http_client=http_client)
+
+    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished:
+        sources = "\n\n".join(f"[{p.doc_id} — {p.heading}]\n{redact_all(p.text)}" for p in passages[:4])
+        prompt = (f"Language of the customer: {language}\n\nSources:\n{sources}\n\nDraft summary:\n"
+                  f"{redact_all(draft.summary)}\n\nDraft reply:\n{redact_all(draft.reply)}")
+        try:
+            answer = self.client.chat.completions.create(
+                model=self.model, temperature=0.2, max_tokens=700,
+                messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+            text = answer.choices[0].message.content or ""
+            match = re.search(r"\{.*\}", text, re.S)
+            parsed = _Rewrite.model_validate(json.loads(match.group(0) if match else text))
+        except (ValidationError, ValueError, AttributeError, IndexError) as exc:
+            return Polished(draft, OfflineEngine.name, f"the model's answer was not usable ({type(exc).__name__})")
+        except Exception as exc:  # noqa: BLE001 - any transport failure falls back to the offline answer
+            return Polished(draft, OfflineEngine.name, f"the model did not answer ({type(exc).__name__})")
+        markers = set(re.findall(r"\[\d+\]", draft.reply))
+        if not markers <= set(re.findall(r"\[\d+\]", parsed.reply)) or not parsed.reply.strip():
+            return Polished(draft, OfflineEngine.name, "the model dropped citations")
+        return Polished(Draft(summary=parsed.summary.strip() or draft.summary, reply=parsed.reply.strip(),
+                              citations=draft.citations), self.name)
+
+
+def make_engine(base_url: str, model: str, api_key: str, timeout: float) -> Engine:
+    if base_url:
+        return OpenAIEngine(base_url, model or "default", api_key, timeout)
+    return OfflineEngine()

@@ -1,0 +1,53 @@
+"""The OpenAI-compatible engine at the HTTP layer: good answers are used, bad ones fall back, PII never leaves."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from cx_core.llm import OfflineEngine, OpenAIEngine
+from cx_core.models import Citation, Draft, Passage
+
+DRAFT = Draft(summary="Ann (standard) via email. 1 request.",
+              reply="Hi Ann,\n\nI've moved the delivery of order #W1234567 to Friday 20 November. We deliver Monday "
+                    "to Saturday. [1]\n\nKind regards,\nLumen Home Customer Care",
+              citations=[Citation(doc_id="delivery-reschedule", title="Rescheduling a delivery", heading="Limits")])
+PASSAGES = [Passage(doc_id="delivery-reschedule", title="Rescheduling a delivery", heading="Limits",
+                    text="A delivery can be rescheduled twice. Call ann@example.com or 555-201-3344.", score=1.0)]
+
+
+def engine_answering(content: str | None, status: int = 200, seen: list[dict[str, object]] | None = None) -> OpenAIEngine:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if seen is not None:
+            seen.append(body)
+        if content is None:
+            return httpx.Response(status, json={"error": {"message": "down"}})
+        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                         "choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"role": "assistant", "content": content}}]})
+
+    return OpenAIEngine("http://llm.test/v1", "m", "k", http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def test_a_valid_answer_is_used_and_no_personal_data_is_sent() -> None:
+    seen: list[dict[str, object]] = []
+    reply = DRAFT.reply.replace("I've moved", "Good news: I've moved")
+    out = engine_answering(json.dumps({"summary": "Ann wants a new delivery day.", "reply": reply}), seen=seen)\
+        .polish(DRAFT, PASSAGES, "en")
+    assert out.engine == "openai" and out.draft.reply.startswith("Hi Ann,\n\nGood news")
+    assert out.draft.citations == DRAFT.citations
+    sent = json.dumps(seen)
+    assert "ann@example.com" not in sent and "555-201-3344" not in sent and "[email]" in sent
+
+
+def test_invalid_or_failing_answers_fall_back_to_the_offline_draft() -> None:
+    for engine in (engine_answering("not json at all"), engine_answering(None, status=500),
+                   engine_answering(json.dumps({"summary": "s", "reply": "Hi Ann, done."}))):
+        out = engine.polish(DRAFT, PASSAGES, "en")
+        assert out.engine == "offline" and out.draft == DRAFT and out.fallback_reason
+
+
+def test_offline_engine_keeps_the_draft() -> None:
+    assert OfflineEngine().polish(DRAFT, PASSAGES, "en").draft == DRAFT
