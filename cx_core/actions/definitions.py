@@ -9,8 +9,9 @@ from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
 from ..connectors import billing, crm, notifications, orders, scheduling
-from ..errors import InvalidInput, NotFound
-from ..store.tables import TicketRow
+from ..errors import InvalidInput
+from ..store.db import require_row, utcnow
+from ..store.tables import MessageRow, TicketRow
 from .base import Args, ExecContext, action
 
 OrderId = Field(pattern=r"^#W\d{7}$", description="Order id, e.g. #W1234567.")
@@ -279,24 +280,23 @@ def _ticket_owner(s: Session, _a: Any) -> str | None:
     return None
 
 
+def _ticket(s: Session, ctx: ExecContext) -> TicketRow:
+    if not ctx.ticket_id:
+        raise InvalidInput("this action needs a ticket")
+    return require_row(s, TicketRow, ctx.ticket_id, "ticket")
+
+
 @action(name="send_reply", args=SendReply, writes=True, reversible=False, risk="low", connector="notifications",
         task_types=(), owner=_ticket_owner, label="Send reply")
 def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     """Send the reply to the customer on the ticket's channel and record it in the conversation."""
-    from ..store.db import utcnow
-    from ..store.tables import MessageRow
-
-    if not ctx.ticket_id:
-        raise InvalidInput("a reply needs a ticket")
-    ticket = s.get(TicketRow, ctx.ticket_id)
-    if ticket is None:
-        raise NotFound(f"ticket {ctx.ticket_id} not found")
+    ticket = _ticket(s, ctx)
     recipient = ticket.customer_ref or "unknown sender"
     if ticket.customer_id:
         recipient = crm.get_customer(s, ticket.customer_id).email
     nid = notifications.send(s, recipient, ticket.channel, "reply", a.subject or f"Re: {ticket.subject}", a.body,
                              ctx.ticket_id)
-    s.add(MessageRow(ticket_id=ctx.ticket_id, author=ctx.actor, body=a.body, created_at=utcnow()))
+    s.add(MessageRow(ticket_id=ticket.id, author=ctx.actor, body=a.body, created_at=utcnow()))
     return {"notification_id": nid, "sent_to": recipient}
 
 
@@ -309,10 +309,6 @@ class Escalate(Args):
         task_types=(), owner=_ticket_owner, label="Escalate to a person")
 def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, Any]:
     """Hand the ticket to a person in the named queue with the reason."""
-    if not ctx.ticket_id:
-        raise InvalidInput("escalation needs a ticket")
-    ticket = s.get(TicketRow, ctx.ticket_id)
-    if ticket is None:
-        raise NotFound(f"ticket {ctx.ticket_id} not found")
+    ticket = _ticket(s, ctx)
     ticket.status = "escalated"
     return {"ticket_id": ctx.ticket_id, "queue": a.queue}

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound, PolicyDenied
-from ..store.db import utcnow
+from ..store.db import require_row, utcnow
 from ..store.tables import ChargeRow, InvoiceRow, PaymentMethodRow, PaymentRow
 
 
@@ -51,9 +51,7 @@ def refund(s: Session, order_id: str, amount: float, payment_method_id: str, not
     available = refundable(s, order_id)
     if amount > available + 0.005:
         raise PolicyDenied(f"refund of {amount:.2f} is above what remains paid on order {order_id} ({available:.2f})")
-    method = s.get(PaymentMethodRow, payment_method_id)
-    if method is None:
-        raise NotFound(f"payment method {payment_method_id} not found")
+    method = require_row(s, PaymentMethodRow, payment_method_id, "payment method")
     if method.source == "gift_card":
         method.balance = round((method.balance or 0.0) + amount, 2)
     row = PaymentRow(order_id=order_id, transaction_type="refund", amount=round(amount, 2),
@@ -79,10 +77,7 @@ def invoices(s: Session, user_id: str) -> list[InvoiceRow]:
 
 
 def get_invoice(s: Session, invoice_id: str) -> InvoiceRow:
-    row = s.get(InvoiceRow, invoice_id)
-    if row is None:
-        raise NotFound(f"invoice {invoice_id} not found")
-    return row
+    return require_row(s, InvoiceRow, invoice_id, "invoice")
 
 
 def mark_sent(s: Session, invoice_id: str) -> InvoiceRow:
@@ -97,10 +92,7 @@ def charges(s: Session, user_id: str) -> list[ChargeRow]:
 
 
 def get_charge(s: Session, charge_id: str) -> ChargeRow:
-    row = s.get(ChargeRow, charge_id)
-    if row is None:
-        raise NotFound(f"charge {charge_id} not found")
-    return row
+    return require_row(s, ChargeRow, charge_id, "charge")
 
 
 def credit(s: Session, charge_id: str, amount: float) -> float:

@@ -5,16 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, NotFound
-from ..store.db import utcnow
+from ..errors import InvalidInput
+from ..store.db import require_row, utcnow
 from ..store.tables import CrmNoteRow, CustomerRow
 
 
 def get_customer(s: Session, user_id: str) -> CustomerRow:
-    row = s.get(CustomerRow, user_id)
-    if row is None:
-        raise NotFound(f"customer {user_id} not found")
-    return row
+    return require_row(s, CustomerRow, user_id, "customer")
 
 
 def find_customer(s: Session, ref: str | None) -> CustomerRow | None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound, PolicyDenied
+from ..store.db import require_row
 from ..store.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
@@ -60,17 +61,11 @@ def address_of(order: OrderRow) -> dict[str, str]:
 
 
 def get_variant(s: Session, item_id: str) -> VariantRow:
-    row = s.get(VariantRow, item_id)
-    if row is None:
-        raise NotFound(f"item {item_id} not found")
-    return row
+    return require_row(s, VariantRow, item_id, "item")
 
 
 def product(s: Session, product_id: str) -> ProductRow:
-    row = s.get(ProductRow, product_id)
-    if row is None:
-        raise NotFound(f"product {product_id} not found")
-    return row
+    return require_row(s, ProductRow, product_id, "product")
 
 
 def variants(s: Session, product_id: str) -> list[VariantRow]:

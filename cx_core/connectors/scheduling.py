@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, PolicyDenied
+from ..store.db import require_row
 from ..store.tables import AppointmentRow, SlotRow
 
 
@@ -17,10 +18,7 @@ def appointments(s: Session, user_id: str) -> list[AppointmentRow]:
 
 
 def get_appointment(s: Session, appointment_id: str) -> AppointmentRow:
-    row = s.get(AppointmentRow, appointment_id)
-    if row is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    return row
+    return require_row(s, AppointmentRow, appointment_id, "appointment")
 
 
 def free_slots(s: Session, region: str, after: datetime, limit: int = 10) -> list[SlotRow]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 from .tables import Base, MigrationRow
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -69,6 +71,14 @@ def migrate(engine: Engine) -> list[int]:
             session.add(MigrationRow(version=version, name=name, applied_at=utcnow()))
         applied.append(version)
     return applied
+
+
+def require_row(s: Session, model: type[T], key: object, what: str) -> T:
+    """The row with primary key ``key``, or ``NotFound`` naming it (e.g. "invoice INV-1 not found")."""
+    row = s.get(model, key)
+    if row is None:
+        raise NotFound(f"{what} {key} not found")
+    return row
 
 
 def has_schema(engine: Engine) -> bool:
