@@ -218,6 +218,24 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .embedding import shared_embedder
+    from .evaluation import eval_intents, eval_retrieval
+
+    if args.what == "intents":
+        if not args.train or not args.test:
+            raise InvalidInput("eval intents needs --train CSV and --test CSV")
+        result = eval_intents(Path(args.train), Path(args.test), args.text_col, args.label_col, shared_embedder())
+    else:
+        if not args.documents or not args.tasks:
+            raise InvalidInput("eval retrieval needs --documents JSONL and --tasks JSON")
+        if args.k < 1:
+            raise InvalidInput("--k must be at least 1")
+        result = eval_retrieval(Path(args.documents), Path(args.tasks), args.k, shared_embedder())
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     from .auth import create_user
 
@@ -279,6 +297,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--text-col", default="text")
     t.add_argument("--label-col", default="label")
     t.set_defaults(func=cmd_train_intents)
+
+    e = sub.add_parser("eval", help="measure triage or retrieval on outside data")
+    e.add_argument("what", choices=["intents", "retrieval"])
+    e.add_argument("--train", help="intents: labelled CSV to train on")
+    e.add_argument("--test", help="intents: labelled CSV to score")
+    e.add_argument("--text-col", default="text")
+    e.add_argument("--label-col", default="category")
+    e.add_argument("--documents", help="retrieval: documents JSONL (id, title, content)")
+    e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents")
+    e.add_argument("--k", type=int, default=10)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
 
     u = sub.add_parser("users", help="staff accounts")
     usub = u.add_subparsers(dest="users_command", required=True, parser_class=_Parser)

@@ -14,9 +14,10 @@ from typing import Any
 
 import bm25s
 import chromadb
+import numpy as np
 import yaml
 
-from .embedding import TandemMiniLM
+from .embedding import TandemMiniLM, shared_embedder
 from .errors import ConfigError, InvalidInput
 from .models import Passage
 
@@ -116,6 +117,26 @@ def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
     return chunks
 
 
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def split_queries(text: str, min_chars: int = 25) -> list[str]:
+    """The sentences of a long request that are long enough to search on their own."""
+    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
+    return [p.strip() for p in parts if len(p.strip()) >= min_chars][:40]
+
+
+def boilerplate(texts: list[str], min_share: float = 0.1, min_count: int = 3) -> set[str]:
+    """Sentences repeated across many requests (role-play instructions, signatures): no signal for search."""
+    counts: dict[str, int] = {}
+    for t in texts:
+        for s in set(_norm(x) for x in split_queries(t)):
+            counts[s] = counts.get(s, 0) + 1
+    floor = max(min_count, int(min_share * len(texts)))
+    return {s for s, c in counts.items() if c >= floor}
+
+
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
@@ -154,8 +175,8 @@ class KnowledgeBase:
             if chunks:
                 self.collection.add(
                     ids=[c.chunk_id for c in chunks],
-                    documents=[c.text for c in chunks],
-                    metadatas=[{"doc_id": c.doc_id, "title": c.title, "heading": c.heading,
+                    documents=[f"{c.title} — {c.heading}\n{c.text}" for c in chunks],  # what is embedded
+                    metadatas=[{"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "body": c.text,
                                 "task_types": ",".join(c.task_types), "updated": doc.updated,
                                 "source": doc.source} for c in chunks],
                 )
@@ -204,7 +225,7 @@ class KnowledgeBase:
         with self._lock:
             got = self.collection.get(include=["documents", "metadatas"])
             self._chunks = [
-                {"id": cid, "text": doc, **meta}
+                {"id": cid, **meta, "text": meta.get("body", doc)}
                 for cid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
             ]
             if self._chunks:
@@ -224,24 +245,32 @@ class KnowledgeBase:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         return [i for i in order[:n] if scores[i] > 0]
 
-    def retrieve(self, query: str, k: int = 5, task_type: str | None = None) -> list[Passage]:
-        """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
-        with a small boost for articles written for ``task_type``."""
-        if not query.strip() or self.count() == 0:
-            return []
+    def fused(self, queries: list[str], n: int = 30, task_type: str | None = None) -> dict[int, float]:
+        """Reciprocal-rank fusion of the BM25 and dense rankings of every query, over chunk indexes."""
+        queries = [q[:2000] for q in queries if q.strip()]
+        if not queries or self.count() == 0:
+            return {}
         self._ensure_bm25()
-        n = min(max(k * 6, 20), len(self._chunks))
+        n = min(n, len(self._chunks))
         index = {c["id"]: i for i, c in enumerate(self._chunks)}
-        dense = self.collection.query(query_texts=[query[:2000]], n_results=n, include=["distances"])
-        dense_ids = [index[cid] for cid in dense["ids"][0] if cid in index]
+        dense = self.collection.query(query_texts=queries, n_results=n, include=["distances"])
         fused: dict[int, float] = {}
-        for ranking in (dense_ids, self._bm25_ranking(query, n)):
-            for rank, i in enumerate(ranking):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for q, ids in zip(queries, dense["ids"], strict=True):
+            dense_ranking = [index[cid] for cid in ids if cid in index]
+            for ranking in (dense_ranking, self._bm25_ranking(q, n)):
+                for rank, i in enumerate(ranking):
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
         if task_type:
+            boost = len(queries) / (RRF_K + 3)
             for i in fused:
                 if task_type in str(self._chunks[i].get("task_types", "")).split(","):
-                    fused[i] += 1.0 / (RRF_K + 3)
+                    fused[i] += boost
+        return fused
+
+    def retrieve(self, query: str, k: int = 5, task_type: str | None = None) -> list[Passage]:
+        """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
+        with a boost for articles written for ``task_type``."""
+        fused = self.fused([query], n=max(k * 6, 20), task_type=task_type)
         out: list[Passage] = []
         seen: set[tuple[str, str]] = set()
         for i, score in sorted(fused.items(), key=lambda kv: -kv[1]):
@@ -254,4 +283,35 @@ class KnowledgeBase:
                                text=str(c["text"]), score=round(score, 5)))
             if len(out) >= k:
                 break
+        return out
+
+    def retrieve_documents(self, query: str, k: int = 10, task_type: str | None = None,
+                           ignore: set[str] | None = None) -> list[tuple[str, float]]:
+        """Top ``k`` documents for a long request: the whole text and each of its sentences are searched
+        (BM25 and dense), all rankings fused, and each document scored by its best passages."""
+        sentences = [s for s in split_queries(query) if _norm(s) not in (ignore or set())]
+        fused = self.fused([query, *sentences], n=40, task_type=task_type)
+        per_doc: dict[str, list[float]] = {}
+        for i, score in fused.items():
+            per_doc.setdefault(str(self._chunks[i]["doc_id"]), []).append(score)
+        ranked = {d: sum(sorted(v, reverse=True)[:2]) for d, v in per_doc.items()}
+        return sorted(self._with_related(ranked).items(), key=lambda kv: -kv[1])[:k]
+
+    def _with_related(self, ranked: dict[str, float], top: int = 5, weight: float = 0.6,
+                      min_similarity: float = 0.5) -> dict[str, float]:
+        """Documents whose titles are close to the best hits' titles are raised (siblings of a product family,
+        the procedure next to the policy): score += weight × similarity × the hit's score."""
+        if not ranked:
+            return ranked
+        titles = {str(c["doc_id"]): str(c["title"]) for c in self._chunks}
+        ids = list(titles)
+        vectors = shared_embedder().encode([titles[d] for d in ids])
+        position = {d: i for i, d in enumerate(ids)}
+        best = [d for d, _ in sorted(ranked.items(), key=lambda kv: -kv[1])[:top] if d in position]
+        sims = vectors @ vectors[[position[d] for d in best]].T
+        sims = np.where(sims > min_similarity, sims, 0.0) * np.array([ranked[d] for d in best])
+        out = dict(ranked)
+        for d, lift in zip(ids, sims.max(axis=1), strict=True):
+            if lift > 0:
+                out[d] = out.get(d, 0.0) + weight * float(lift)
         return out

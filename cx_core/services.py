@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .drafting import Drafter
 from .embedding import Embedder, shared_embedder
+from .errors import ConfigError
 from .knowledge import KnowledgeBase
 from .llm import make_engine
 from .pipeline import Pipeline
@@ -17,6 +19,7 @@ from .store.db import Database
 from .triage import IntentModel, Triager, train_default
 
 TRAINING_CSV = "training/task_types.csv"
+log = logging.getLogger("tandem.services")
 
 
 class Services:
@@ -57,8 +60,15 @@ class Services:
     @cached_property
     def intent_model(self) -> IntentModel:
         if self.model_path.exists():
-            return IntentModel.load(self.model_path)
-        return train_default(self.settings.knowledge_dir / TRAINING_CSV, self.embedder, self.model_path)
+            try:
+                model = IntentModel.load(self.model_path)
+                model.embedder = self.embedder
+                return model
+            except ConfigError:
+                log.warning("the stored intent model is from an older version; retraining it")
+        model = train_default(self.settings.knowledge_dir / TRAINING_CSV, self.embedder, self.model_path)
+        model.embedder = self.embedder
+        return model
 
     @cached_property
     def triager(self) -> Triager:

@@ -14,12 +14,14 @@ from typing import Any
 import joblib
 import numpy as np
 from langdetect import DetectorFactory, LangDetectException, detect_langs
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_union
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from . import entities
 from .embedding import Embedder
-from .errors import InvalidInput
+from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
 
@@ -37,8 +39,14 @@ SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|elect
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
-REPEAT = re.compile(r"\b(third|3rd|fourth|4th|fifth|again|still|already (?:asked|told|wrote|called)|"
-                    r"several times|multiple times|keep (?:asking|writing|calling))\b", re.I)
+REPEAT = re.compile(r"\b(third time|3rd time|fourth time|4th time|fifth time|twice|two times|again|"
+                    r"already (?:asked|told|wrote|written|called)|several times|multiple times|"
+                    r"keep (?:asking|writing|calling))\b", re.I)
+PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|leak\w*|flood\w*|smok\w*|spark\w*|injur\w*|locked|"
+                     r"can'?t (?:log|sign|get)|cannot (?:log|sign|get)|haven'?t (?:received|got)|"
+                     r"never (?:arrived|came|received|turned up)|missing|faulty|defective|not working|"
+                     r"doesn'?t work|won'?t (?:work|turn on|switch on)|no (?:heating|power|water|internet|hot water)|"
+                     r"lawyer|court|chargeback|nobody|no one|still waiting)\b", re.I)
 ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|fed up|"
                    r"never again|pathetic|incompetent|terrible|awful|outrageous)\b", re.I)
 CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
@@ -75,40 +83,130 @@ def split_sentences(text: str) -> list[str]:
 class Prediction:
     label: str
     confidence: float
+    similarity: float = 1.0  # cosine similarity to the closest training example
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
 class IntentModel:
-    """Logistic regression over normalised MiniLM embeddings; probabilities serve as confidence."""
+    """Two views of a text, one calibrated decision.
 
-    def __init__(self, clf: LogisticRegression, labels: list[str]) -> None:
-        self.clf = clf
+    - dense: logistic regression over normalised MiniLM embeddings (meaning);
+    - sparse: logistic regression over word 1–2-grams and character 2–5-grams (wording, typos, ids).
+    Their log-probabilities are blended with weight ``w`` and divided by a temperature; ``w`` and the
+    temperature are fitted on a held-out tenth of the training data, then both views are refitted on all of it.
+    The cosine similarity to the nearest training example is kept as an out-of-scope signal.
+    """
+
+    def __init__(self, dense: LogisticRegression, sparse: LogisticRegression | None, vectorizer: Any,
+                 labels: list[str], weight: float, temperature: float, train_vectors: np.ndarray) -> None:
+        self.dense = dense
+        self.sparse = sparse
+        self.vectorizer = vectorizer
         self.labels = labels
+        self.weight = weight
+        self.temperature = temperature
+        self.train_vectors = np.ascontiguousarray(train_vectors, dtype=np.float32)
+        self.embedder: Embedder | None = None
+
+    # ------------------------------------------------------------ training
+    @staticmethod
+    def _fit_views(texts: list[str], vectors: np.ndarray, labels: list[str], c_dense: float,
+                   c_sparse: float) -> tuple[LogisticRegression, LogisticRegression | None, Any]:
+        dense = LogisticRegression(C=c_dense, max_iter=3000).fit(vectors, labels)
+        if len(texts) < 40:
+            return dense, None, None
+        vectorizer = make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+        )
+        sparse = LogisticRegression(C=c_sparse, max_iter=3000)
+        sparse.fit(vectorizer.fit_transform(texts), labels)
+        return dense, sparse, vectorizer
 
     @classmethod
-    def train(cls, texts: list[str], labels: list[str], embedder: Embedder, c: float = 30.0) -> IntentModel:
+    def train(cls, texts: list[str], labels: list[str], embedder: Embedder, c: float = 30.0,
+              c_sparse: float = 10.0, seed: int = 0) -> IntentModel:
         if len(set(labels)) < 2:
             raise InvalidInput("training data needs at least two different labels")
-        x = embedder.encode([normalise(t) for t in texts])
-        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-        clf.fit(x, labels)
-        return cls(clf, list(clf.classes_))
+        clean = [normalise(t) for t in texts]
+        vectors = embedder.encode(clean)
+        y = np.array(labels)
+        weight, temperature = 0.6, 1.0
+        counts = {lbl: labels.count(lbl) for lbl in set(labels)}
+        if len(texts) >= 200 and min(counts.values()) >= 3:
+            rng = np.random.default_rng(seed)
+            hold = np.zeros(len(texts), dtype=bool)
+            for lbl in counts:  # a stratified tenth
+                idx = np.flatnonzero(y == lbl)
+                hold[rng.choice(idx, size=max(1, len(idx) // 10), replace=False)] = True
+            fit_idx, cal_idx = np.flatnonzero(~hold), np.flatnonzero(hold)
+            d, sp, vec = cls._fit_views([clean[i] for i in fit_idx], vectors[fit_idx], list(y[fit_idx]), c, c_sparse)
+            probe = cls(d, sp, vec, list(d.classes_), weight, 1.0, vectors[fit_idx])
+            weight, temperature = probe._calibrate([clean[i] for i in cal_idx], vectors[cal_idx], list(y[cal_idx]))
+        dense, sparse, vectorizer = cls._fit_views(clean, vectors, labels, c, c_sparse)
+        return cls(dense, sparse, vectorizer, list(dense.classes_), weight, temperature, vectors)
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        return np.asarray(self.clf.predict_proba(vectors))
+    def _log_probs(self, texts: list[str], vectors: np.ndarray, weight: float) -> np.ndarray:
+        logp = np.log(np.clip(self.dense.predict_proba(vectors), 1e-9, 1.0))
+        if self.sparse is not None and self.vectorizer is not None:
+            sparse_p = self.sparse.predict_proba(self.vectorizer.transform(texts))
+            logp = weight * logp + (1 - weight) * np.log(np.clip(sparse_p, 1e-9, 1.0))
+        return np.asarray(logp)
 
-    def predict_vectors(self, vectors: np.ndarray) -> list[Prediction]:
-        probs = self.probabilities(vectors)
+    def _calibrate(self, texts: list[str], vectors: np.ndarray, labels: list[str]) -> tuple[float, float]:
+        """The temperature with the lowest held-out log-loss (the blend weight stays at the value measured on
+        Banking77 dev, where 0.6 beat every other weight; per-dataset choices on a tenth of the data were noise)."""
+        y = np.array([self.labels.index(lbl) if lbl in self.labels else -1 for lbl in labels])
+        keep = y >= 0
+        best_w = self.weight
+        logp = self._log_probs(texts, vectors, best_w)[keep]
+        best_t, best_loss = 1.0, float("inf")
+        for t in np.linspace(0.3, 3.0, 28):
+            p = _softmax(logp / t)
+            loss = float(-np.log(np.clip(p[np.arange(len(p)), y[keep]], 1e-12, 1.0)).mean())
+            if loss < best_loss:
+                best_t, best_loss = float(t), loss
+        return best_w, best_t
+
+    # ------------------------------------------------------------ prediction
+    def probabilities(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities for texts whose (normalised) embeddings are ``vectors``."""
+        return _softmax(self._log_probs([normalise(t) for t in texts], vectors, self.weight) / self.temperature)
+
+    def nearest_similarity(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray((vectors @ self.train_vectors.T).max(axis=1))
+
+    def predict(self, texts: list[str], vectors: np.ndarray | None = None) -> list[Prediction]:
+        if vectors is None:
+            if self.embedder is None:
+                raise RuntimeError("IntentModel.predict needs vectors or an embedder")
+            vectors = self.embedder.encode([normalise(t) for t in texts])
+        probs = self.probabilities(texts, vectors)
+        sims = self.nearest_similarity(vectors)
         best = probs.argmax(axis=1)
-        return [Prediction(self.labels[i], float(p[i])) for i, p in zip(best, probs, strict=True)]
+        return [Prediction(self.labels[i], float(p[i]), float(sim))
+                for i, p, sim in zip(best, probs, sims, strict=True)]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"clf": self.clf, "labels": self.labels}, path)
+        embedder, self.embedder = self.embedder, None
+        joblib.dump(self, path)
+        self.embedder = embedder
 
     @classmethod
     def load(cls, path: Path) -> IntentModel:
-        data = joblib.load(path)
-        return cls(data["clf"], data["labels"])
+        try:
+            model = joblib.load(path)
+        except Exception as exc:  # noqa: BLE001 - an unreadable model file is a configuration problem
+            raise ConfigError(f"{path}: the intent model cannot be read; train it again") from exc
+        if not isinstance(model, cls):
+            raise ConfigError(f"{path}: not an intent model; train it again")
+        return model
 
 
 def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "label") -> tuple[list[str], list[str]]:
@@ -150,9 +248,11 @@ class Triager:
         if subject.strip():
             sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make
         whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
-        vectors = self.embedder.encode([normalise(whole), *[normalise(x) for x in sentences]])
-        preds = self.model.predict_vectors(vectors)
-        sentence_preds = preds[1:]
+        texts = [whole, *sentences]
+        vectors = self.embedder.encode([normalise(x) for x in texts])
+        probs = self.model.probabilities(texts, vectors)
+        sentence_preds = [Prediction(self.model.labels[i], float(p[i])) for i, p in zip(probs[1:].argmax(axis=1),
+                                                                                     probs[1:], strict=True)]
         requests: list[Request] = []
         from_subject = len(sentences) - 1 if subject.strip() else -1
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
@@ -168,8 +268,7 @@ class Triager:
                 known.confidence = max(known.confidence, pred.confidence)
             else:
                 requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence))
-        probs = self.model.probabilities(vectors[:1])[0]
-        by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs, strict=True)}
+        by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs[0], strict=True)}
         if requests:
             # the ticket's type is the request the sentences and the whole text agree on most
             top = max(requests, key=lambda r: (r.confidence + by_label.get(r.intent, 0.0)) / 2)
@@ -202,7 +301,11 @@ class Triager:
             frustration += 0.25
             reasons.append(f"angry words ('{ANGER.search(text).group(0).lower()}')")  # type: ignore[union-attr]
         frustration = min(1.0, frustration)
-        label = "negative" if compound <= -0.25 or frustration >= 0.5 else "positive" if compound >= 0.4 else "neutral"
+        problem = PROBLEM.search(text)
+        if problem and compound < 0.3:
+            reasons.append(f"describes a problem ('{problem.group(0).lower()}')")
+        label = ("negative" if compound <= -0.25 or frustration >= 0.5 or (problem and compound < 0.3)
+                 else "positive" if compound >= 0.4 else "neutral")
         reasons.insert(0, f"tone score {compound:+.2f}")
         return label, compound, round(frustration, 2), reasons
 
@@ -234,6 +337,9 @@ class Triager:
             level = max(level, 2)
         if frustration >= 0.6:
             reasons.append(f"frustration {frustration:.2f}")
+            level = max(level, 2)
+        if REPEAT.search(text):
+            reasons.append("repeated contact")
             level = max(level, 2)
         if CANCEL_SERVICE.search(text):
             reasons.append("wants to leave")
