@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import sys
 import time
@@ -29,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 
+from benchmarks.results_file import write_section  # noqa: E402
 from cx_core.embedding import shared_embedder  # noqa: E402
 from cx_core.evaluation import eval_retrieval  # noqa: E402
 from cx_core.triage import IntentModel, normalise  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-START, END = "<!-- judgment:start -->", "<!-- judgment:end -->"
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -151,12 +150,7 @@ def main() -> None:
         sections += retrieval(emb) + [""]
     text = "\n".join(sections)
     print(text)
-    results = ROOT / "benchmarks" / "RESULTS.md"
-    old = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    if START in old:
-        old = old[: old.index(START)] + old[old.index(END) + len(END):]
-    results.write_text(old.rstrip() + f"\n\n{START}\n{text}\n{END}\n", encoding="utf-8")
-    json.dumps({})
+    write_section("judgment", text)
 
 
 if __name__ == "__main__":

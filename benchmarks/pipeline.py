@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.results_file import write_section  # noqa: E402
 from cx_core import tickets  # noqa: E402
 from cx_core.cli import build_demo  # noqa: E402
 from cx_core.config import load_settings  # noqa: E402
@@ -58,7 +59,7 @@ def main() -> None:
             full.append(time.perf_counter() - start)
         (raw_mean, raw_p95), (tri_mean, tri_p95), (full_mean, full_p95) = ms(raw), ms(tri), ms(full)
         lines = [
-            "# Benchmark results",
+            "## Pipeline speed",
             "",
             f"Pipeline timing, {len(batch)} simulated demo tickets, CPU only, measured {now:%Y-%m-%d} "
             "with `python benchmarks/pipeline.py`. Embedding cache cleared before every measurement.",
@@ -73,8 +74,7 @@ def main() -> None:
             "",
             f"Throughput of the full pipeline on one worker: {1000 / full_mean:.1f} tickets/s.",
         ]
-        out = Path(__file__).resolve().parent / "RESULTS.md"
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_section("pipeline", "\n".join(lines))
         print("\n".join(lines))
         svc.close()
 

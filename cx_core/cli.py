@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train-intents", help="train the task-type classifier on a labelled CSV")
     t.add_argument("file")
     t.add_argument("--text-col", default="text")
-    t.add_argument("--label-col", default="label")
+    t.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     t.set_defaults(func=cmd_train_intents)
 
     e = sub.add_parser("eval", help="measure triage or retrieval on outside data")
@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--train", help="intents: labelled CSV to train on")
     e.add_argument("--test", help="intents: labelled CSV to score")
     e.add_argument("--text-col", default="text")
-    e.add_argument("--label-col", default="category")
+    e.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     e.add_argument("--documents", help="retrieval: documents JSONL (id, title, content)")
     e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents")
     e.add_argument("--k", type=int, default=10)

@@ -245,8 +245,11 @@ class KnowledgeBase:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         return [i for i in order[:n] if scores[i] > 0]
 
-    def fused(self, queries: list[str], n: int = 30, task_type: str | None = None) -> dict[int, float]:
-        """Reciprocal-rank fusion of the BM25 and dense rankings of every query, over chunk indexes."""
+    def fused(self, queries: list[str], n: int = 30, task_type: str | None = None,
+              only_task_type: bool = False, updated_after: str | None = None) -> dict[int, float]:
+        """Reciprocal-rank fusion of the BM25 and dense rankings of every query, over chunk indexes.
+        Filters: ``only_task_type`` keeps articles written for ``task_type``; ``updated_after`` (ISO date)
+        drops articles not reviewed since then."""
         queries = [q[:2000] for q in queries if q.strip()]
         if not queries or self.count() == 0:
             return {}
@@ -260,6 +263,14 @@ class KnowledgeBase:
             for ranking in (dense_ranking, self._bm25_ranking(q, n)):
                 for rank, i in enumerate(ranking):
                     fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        def keep(i: int) -> bool:
+            c = self._chunks[i]
+            if only_task_type and task_type and task_type not in str(c.get("task_types", "")).split(","):
+                return False
+            return not (updated_after and str(c.get("updated") or "0000") < updated_after)
+
+        if only_task_type or updated_after:
+            fused = {i: v for i, v in fused.items() if keep(i)}
         if task_type:
             boost = len(queries) / (RRF_K + 3)
             for i in fused:
@@ -267,10 +278,12 @@ class KnowledgeBase:
                     fused[i] += boost
         return fused
 
-    def retrieve(self, query: str, k: int = 5, task_type: str | None = None) -> list[Passage]:
+    def retrieve(self, query: str, k: int = 5, task_type: str | None = None, only_task_type: bool = False,
+                 updated_after: str | None = None) -> list[Passage]:
         """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
-        with a boost for articles written for ``task_type``."""
-        fused = self.fused([query], n=max(k * 6, 20), task_type=task_type)
+        with a boost for articles written for ``task_type`` and optional metadata filters."""
+        fused = self.fused([query], n=max(k * 6, 20), task_type=task_type, only_task_type=only_task_type,
+                           updated_after=updated_after)
         out: list[Passage] = []
         seen: set[tuple[str, str]] = set()
         for i, score in sorted(fused.items(), key=lambda kv: -kv[1]):

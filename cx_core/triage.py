@@ -17,6 +17,7 @@ from langdetect import DetectorFactory, LangDetectException, detect_langs
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_union
+from threadpoolctl import ThreadpoolController
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from . import entities
@@ -86,6 +87,15 @@ class Prediction:
     similarity: float = 1.0  # cosine similarity to the closest training example
 
 
+_THREADPOOLS = ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """Small per-ticket matrix work runs on one BLAS thread: OpenBLAS threads spinning next to PyTorch's
+    made a 14 ms prediction take 40 ms on two cores (benchmarks/RESULTS.md)."""
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -152,6 +162,10 @@ class IntentModel:
         return cls(dense, sparse, vectorizer, list(dense.classes_), weight, temperature, vectors)
 
     def _log_probs(self, texts: list[str], vectors: np.ndarray, weight: float) -> np.ndarray:
+        with _one_blas_thread():
+            return self._blend(texts, vectors, weight)
+
+    def _blend(self, texts: list[str], vectors: np.ndarray, weight: float) -> np.ndarray:
         logp = np.log(np.clip(self.dense.predict_proba(vectors), 1e-9, 1.0))
         if self.sparse is not None and self.vectorizer is not None:
             sparse_p = self.sparse.predict_proba(self.vectorizer.transform(texts))
@@ -179,7 +193,8 @@ class IntentModel:
         return _softmax(self._log_probs([normalise(t) for t in texts], vectors, self.weight) / self.temperature)
 
     def nearest_similarity(self, vectors: np.ndarray) -> np.ndarray:
-        return np.asarray((vectors @ self.train_vectors.T).max(axis=1))
+        with _one_blas_thread():
+            return np.asarray((vectors @ self.train_vectors.T).max(axis=1))
 
     def predict(self, texts: list[str], vectors: np.ndarray | None = None) -> list[Prediction]:
         if vectors is None:
@@ -216,6 +231,8 @@ def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "labe
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         cols = reader.fieldnames or []
+        if label_col == "auto":  # the usual names, in order
+            label_col = next((c for c in ("label", "category", "intent") if c in cols), "label")
         for col in (text_col, label_col):
             if col not in cols:
                 raise InvalidInput(f"{path}: no column '{col}' (columns are: {', '.join(cols) or 'none'})")

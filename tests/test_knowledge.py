@@ -59,3 +59,11 @@ def test_ingest_replaces_a_document_and_refuses_bad_files(services: Services, tm
     with pytest.raises(InvalidInput, match="empty"):
         services.kb.ingest_paths([empty])
     assert services.kb.count() == before + 1
+
+
+def test_metadata_filters(services: Services) -> None:
+    only = services.kb.retrieve("how long does it take", k=5, task_type="installation_reschedule",
+                                only_task_type=True)
+    assert only and all(p.doc_id in {"installation-appointments", "installation-callout-charges"} for p in only)
+    fresh = services.kb.retrieve("refund to my card", k=10, updated_after="2026-09-01")
+    assert fresh and "refunds-timelines" not in {p.doc_id for p in fresh}  # last reviewed 2026-08-15

@@ -65,3 +65,28 @@ def test_entities() -> None:
     assert found["invoice_ids"] == ["INV-100234"] and found["charge_ids"] == ["CHG-100012"]
     assert 49.0 in found["amounts"]
     assert entities.extract("I ordered it by mistake", today)["cancel_reason"] == "ordered by mistake"
+
+
+def test_summaries_keep_every_request_of_simulated_multi_issue_tickets(services: Services) -> None:
+    from cx_core.demo.simulator import MULTI, TEMPLATES
+    from cx_core.drafting import label, summarise
+
+    sim = Simulator(services.db, seed=11)
+    kept = total = 0
+    for first, second in MULTI:
+        for _ in range(4):
+            got_a, got_b = sim._fill(first, None, NOW), None
+            if got_a is None:
+                continue
+            got_b = sim._fill(second, got_a[0], NOW)
+            if got_b is None:
+                continue
+            body = (sim.rng.choice(TEMPLATES[first]).format(**got_a[1]) + " "
+                    + sim.rng.choice(TEMPLATES[second]).format(**got_b[1]))
+            tri = services.triager.triage("", body, today=NOW.date())
+            intents = [r.intent for r in tri.requests]
+            total += 1
+            if first in intents and second in intents and intents.index(first) < intents.index(second):
+                summary = summarise(tri, None, "email", "")
+                kept += summary.index(label(first)) < summary.index(label(second))
+    assert total >= 15 and kept / total >= 0.8, f"{kept}/{total}"
