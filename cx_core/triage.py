@@ -122,6 +122,7 @@ class IntentModel:
         self.temperature = temperature
         self.train_vectors = np.ascontiguousarray(train_vectors, dtype=np.float32)
         self.embedder: Embedder | None = None
+        self.similarity_floor = 0.0  # below it a text is unlike anything trained: out of scope
 
     # ------------------------------------------------------------ training
     @staticmethod
@@ -146,7 +147,7 @@ class IntentModel:
         clean = [normalise(t) for t in texts]
         vectors = embedder.encode(clean)
         y = np.array(labels)
-        weight, temperature = 0.6, 1.0
+        weight, temperature, floor = 0.6, 1.0, 0.0
         counts = {lbl: labels.count(lbl) for lbl in set(labels)}
         if len(texts) >= 200 and min(counts.values()) >= 3:
             rng = np.random.default_rng(seed)
@@ -158,8 +159,12 @@ class IntentModel:
             d, sp, vec = cls._fit_views([clean[i] for i in fit_idx], vectors[fit_idx], list(y[fit_idx]), c, c_sparse)
             probe = cls(d, sp, vec, list(d.classes_), weight, 1.0, vectors[fit_idx])
             weight, temperature = probe._calibrate([clean[i] for i in cal_idx], vectors[cal_idx], list(y[cal_idx]))
+            # 5 % of genuine held-out texts fall below the floor (measured: the best out-of-scope signal)
+            floor = float(np.quantile(probe.nearest_similarity(vectors[cal_idx]), 0.05))
         dense, sparse, vectorizer = cls._fit_views(clean, vectors, labels, c, c_sparse)
-        return cls(dense, sparse, vectorizer, list(dense.classes_), weight, temperature, vectors)
+        model = cls(dense, sparse, vectorizer, list(dense.classes_), weight, temperature, vectors)
+        model.similarity_floor = floor
+        return model
 
     def _log_probs(self, texts: list[str], vectors: np.ndarray, weight: float) -> np.ndarray:
         with _one_blas_thread():
@@ -270,6 +275,7 @@ class Triager:
         probs = self.model.probabilities(texts, vectors)
         sentence_preds = [Prediction(self.model.labels[i], float(p[i])) for i, p in zip(probs[1:].argmax(axis=1),
                                                                                      probs[1:], strict=True)]
+        closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0
         requests: list[Request] = []
         from_subject = len(sentences) - 1 if subject.strip() else -1
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
@@ -295,7 +301,9 @@ class Triager:
             best_p = by_label[best]
             if best_p >= self.abstain_below:
                 requests.append(Request(intent=best, text=(subject or body)[:300], confidence=best_p))
-        return Prediction(best, best_p), requests
+        if closest < getattr(self.model, "similarity_floor", 0.0):
+            return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
+        return Prediction(best, best_p, closest), requests
 
     # ------------------------------------------------------------ signals
     def sentiment(self, text: str) -> tuple[str, float, float, list[str]]:
@@ -375,7 +383,7 @@ class Triager:
         pred, requests = self.classify(subject, body)
         sentiment, compound, frustration, s_reasons = self.sentiment(text)
         urgency, u_reasons = self.urgency(text, frustration, tier, channel)
-        abstained = pred.confidence < self.abstain_below or not text
+        abstained = pred.confidence < self.abstain_below or not text or not requests
         found: dict[str, Any] = entities.extract(text[:MAX_CHARS], today)
         found["legal"] = bool(LEGAL.search(text))
         found["safety"] = bool(SAFETY.search(text))

@@ -90,3 +90,29 @@ def test_summaries_keep_every_request_of_simulated_multi_issue_tickets(services:
                 summary = summarise(tri, None, "email", "")
                 kept += summary.index(label(first)) < summary.index(label(second))
     assert total >= 15 and kept / total >= 0.8, f"{kept}/{total}"
+
+
+def test_out_of_scope_goes_to_a_person(services: Services) -> None:
+    assert services.intent_model.similarity_floor > 0
+    for text in ("Do you sell pizza?", "What is the meaning of life?", "asdf qwerty"):
+        tri = services.triager.triage("", text, today=NOW.date())
+        assert tri.abstained and tri.task_type == "unclassified" and not tri.requests, text
+    assert not services.triager.triage("", "please cancel order #W1234567", today=NOW.date()).abstained
+
+
+def test_intent_model_survives_save_and_load(services: Services, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cx_core.triage import IntentModel
+
+    path = Path(str(tmp_path)) / "m.joblib"
+    services.intent_model.save(path)
+    again = IntentModel.load(path)
+    again.embedder = services.embedder
+    assert again.predict(["my thermostat will not connect to wifi"])[0].label == "technical_question"
+    path.write_bytes(b"not a model")
+    import pytest
+
+    from cx_core.errors import ConfigError
+    with pytest.raises(ConfigError, match="train it again"):
+        IntentModel.load(path)
