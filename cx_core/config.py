@@ -67,7 +67,16 @@ class Settings(BaseSettings):
 
     @property
     def active_policy_file(self) -> Path:
-        return self.policy_file or (self.knowledge_dir / "policy.yaml")
+        """The explicit policy file, else the admin-edited copy in data_dir, else the shipped default."""
+        if self.policy_file:
+            return self.policy_file
+        edited = self.data_dir / "policy.yaml"
+        return edited if edited.exists() else self.knowledge_dir / "policy.yaml"
+
+    @property
+    def writable_policy_file(self) -> Path:
+        """Where an admin's change is saved: the explicit file, else data_dir (the shipped file stays as is)."""
+        return self.policy_file or (self.data_dir / "policy.yaml")
 
     @property
     def articles_dir(self) -> Path:

@@ -121,6 +121,8 @@ class Proposal(BaseModel):
     reason: str = ""
     required_role: Role = Role.advisor
     result: dict[str, Any] | None = None
+    execution_key: str = ""
+    route: str = ""  # how an orchestrated step ran: planned, alternative, fallback, skipped
 
 
 class Customer(BaseModel):
@@ -152,6 +154,7 @@ class ProcessResult(BaseModel):
     ms: float = 0.0
     engine: str = "offline"
     engine_note: str = ""
+    packet: dict[str, Any] | None = None  # the context packet handed to a person on escalation
 
     def replay_record(self) -> dict[str, Any]:
         """The replay contract object of ARCHITECTURE.md."""
@@ -172,6 +175,9 @@ class ProcessResult(BaseModel):
             ],
             "escalated": self.escalated,
         }
+
+    def executed_writes(self) -> list[Proposal]:
+        return [p for p in self.proposals if p.decision == Decision.executed and p.action != "lookup_order"]
 
 
 class AuditEvent(BaseModel):

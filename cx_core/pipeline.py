@@ -4,23 +4,176 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from . import planning
-from .actions import ExecContext, execute
+from . import audit
+from .actions import REGISTRY, ExecContext, execute
+from .actions.execute import Outcome
 from .actions.reads import customer_profile, find_customer, snapshot
 from .drafting import Drafter, StepOutcome, for_customer, label
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine
-from .models import Decision, Passage, ProcessResult, Proposal, Role, TicketIn
+from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
+from .planning import Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
 from .triage import Triager
 
 STATUS_TO_DECISION = {
     "executed": Decision.executed, "needs_approval": Decision.needs_approval, "escalated": Decision.escalated,
-    "denied": Decision.denied,
+    "denied": Decision.denied, "failed": Decision.needs_approval,
 }
+
+
+@dataclass
+class StepRunner:
+    """Runs planned steps through ``execute``: one by one (levels 1-3), or as a plan (level 4) that takes the
+    alternative route when a step fails and stops, escalating, at the first step policy refuses."""
+
+    db: Database
+    policy: Policy
+    ctx: ExecContext
+    escalation: str
+    outcomes: list[StepOutcome] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+    stopped: str = ""
+    refused: dict[str, Any] | None = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _record(self, step: Step, args: dict[str, Any], decision: Decision, reason: str,
+                result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "") -> None:
+        self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing))
+        self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,
+                                       reason=reason, required_role=Role(role), result=result, execution_key=key,
+                                       route=route))
+
+    def _exec(self, action: str, args: dict[str, Any], ctx: ExecContext | None = None) -> Outcome:
+        return execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
+
+    def _args(self, step: Step) -> dict[str, Any]:
+        return step.rendered(self.results.get(step.depends_on))
+
+    def single(self, step: Step, known_customer: bool) -> None:
+        """Levels 1-3: each step on its own; what may not run alone waits for a person."""
+        if step.missing or not known_customer:
+            reason = f"needs {step.missing}" if step.missing else "no known customer on this ticket"
+            self._record(step, step.args, Decision.abstained, reason)
+            return
+        args = self._args(step)
+        out = self._exec(step.action, args)
+        if out.status == "failed":
+            out.reason += "; retry when it is back"
+        if out.status == "executed":
+            self.results[step.action] = out.result
+        self._record(step, args, STATUS_TO_DECISION.get(out.status, Decision.denied), out.reason,
+                     out.result or None, out.required_role, out.key)
+
+    def orchestrate(self, steps: list[Step]) -> None:
+        """Level 4: the plan in order. A failed step tries its alternatives, then its fallback route; a step policy
+        refuses (or one with no route left) stops the plan, and the rest waits for a person."""
+        audit_ctx = self.ctx
+        with self.db.tx() as s:
+            audit.append(s, "agent", "plan.started", audit_ctx.ticket_id,
+                         steps=[{"action": st.action, "args": st.args} for st in steps])
+        fell_back: set[str] = set()
+        for i, step in enumerate(steps):
+            if step.depends_on and step.depends_on in fell_back:
+                self._record(step, step.args, Decision.abstained, f"not needed: {step.depends_on} took another route",
+                             route="skipped")
+                continue
+            if step.missing:
+                self._stop(step, step.args, f"needs {step.missing}", "advisor", steps[i + 1:])
+                return
+            args = self._args(step)
+            out = self._exec(step.action, args)
+            route = "planned"
+            if out.status in {"denied", "failed"} and out.kind in {"invariant", "unavailable"}:
+                for alt in step.alternatives:
+                    alt_out = self._exec(step.action, alt)
+                    if alt_out.status == "executed" or alt_out.kind not in {"invariant", "unavailable"}:
+                        out, args, route = alt_out, alt, "alternative"
+                        break
+            if out.status == "failed" and step.fallback is not None:
+                fb = step.fallback
+                fb_out = self._exec(fb.action, fb.args)
+                self._record(step, args, Decision.needs_approval, out.reason, route="failed")
+                if fb_out.status == "executed":
+                    fell_back.add(step.action)
+                    self._record(fb, fb.args, Decision.executed, f"alternative route: {fb.rationale}",
+                                 fb_out.result or None, fb_out.required_role, fb_out.key, route="fallback")
+                    continue
+                out, step, args = fb_out, fb, fb.args
+            if out.status != "executed":
+                self._stop(step, args, out.reason, out.required_role, steps[i + 1:], out)
+                return
+            self.results[step.action] = out.result
+            self._record(step, args, Decision.executed, out.reason, out.result or None, out.required_role, out.key,
+                         route=route)
+        with self.db.tx() as s:
+            audit.append(s, "agent", "plan.completed", audit_ctx.ticket_id,
+                         steps=[{"action": p.action, "route": p.route, "decision": p.decision.value}
+                                for p in self.proposals])
+
+    def _stop(self, step: Step, args: dict[str, Any], reason: str, role: str, rest: list[Step],
+              out: Outcome | None = None) -> None:
+        decision = STATUS_TO_DECISION.get(out.status, Decision.denied) if out else Decision.abstained
+        if decision == Decision.executed:
+            decision = Decision.needs_approval
+        self._record(step, args, decision, reason, role=role, route="refused")
+        label_ = REGISTRY[step.action].label if step.action in REGISTRY else step.action
+        self.stopped = f"the plan stopped at '{label_}': {reason}"
+        self.refused = {"action": step.action, "args": args, "reason": reason, "required_role": role}
+        waiting = replace(self.ctx, autonomy=int(Autonomy.copilot))
+        for later in rest:  # prepared for a person, never run
+            if later.missing:
+                self._record(later, later.args, Decision.abstained, f"needs {later.missing}")
+                continue
+            later_args = self._args(later)
+            o = self._exec(later.action, later_args, waiting)
+            self._record(later, later_args, STATUS_TO_DECISION.get(o.status, Decision.denied),
+                         "waiting: the plan stopped before this step", role=o.required_role)
+        with self.db.tx() as s:
+            audit.append(s, "agent", "plan.stopped", self.ctx.ticket_id, step=step.action, args=args, reason=reason,
+                         done=[p.action for p in self.proposals if p.decision == Decision.executed])
+
+
+def suggested_next(refused: dict[str, Any] | None, reason: str) -> str:
+    if refused is not None:
+        spec = REGISTRY.get(refused["action"])
+        what = spec.label if spec else refused["action"]
+        return (f"Check and approve '{what}' as a {refused.get('required_role', 'advisor')}, or tell the customer "
+                f"why not ({refused['reason']}).")
+    if "legal" in reason or "safety" in reason:
+        return "A supervisor reads the whole conversation and answers personally before anything else is done."
+    if "vulnerable" in reason:
+        return "Call the customer back and agree the next steps with them; offer the support options."
+    if "frustration" in reason or "repeated" in reason:
+        return "Apologise, own the case end to end and give the customer a direct way back to you."
+    if "confidence" in reason:
+        return "Read the ticket, set the right task type and pick the actions by hand."
+    return "Review the ticket and decide the next step with the customer."
+
+
+def context_packet(summary: str, tri: Triage, proposals: list[Proposal], reason: str,
+                   refused: dict[str, Any] | None) -> dict[str, Any]:
+    """Everything a person needs to pick up an escalated ticket without rereading it."""
+    return {
+        "reason": reason,
+        "summary": summary,
+        "task_type": tri.task_type,
+        "urgency": tri.urgency,
+        "sentiment": tri.sentiment,
+        "entities": {k: v for k, v in tri.entities.items() if v},
+        "steps_done": [{"action": p.action, "args": p.args, "result": p.result} for p in proposals
+                       if p.decision == Decision.executed],
+        "refused": refused,
+        "waiting": [{"action": p.action, "args": p.args, "decision": p.decision.value, "reason": p.reason}
+                    for p in proposals if p.decision != Decision.executed and p.route != "refused"],
+        "suggested_next": suggested_next(refused, reason),
+    }
 
 
 class Pipeline:
@@ -47,9 +200,14 @@ class Pipeline:
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         tri = self.triager.triage(ticket.subject, ticket.body, tier=profile["tier"] if profile else "standard",
                                   channel=ticket.channel.value, today=today)
-        level = policy.level(tri.task_type) if autonomy is None else autonomy
+        if autonomy is None:
+            kinds = [r.intent for r in tri.requests] or [tri.task_type]
+            cid = customer.user_id if customer else None
+            level = min(policy.level(k, cid, ticket.channel.value) for k in kinds)
+        else:
+            level = autonomy
         if policy.kill_switch:
-            level = min(level, 2)
+            level = min(level, int(Autonomy.copilot))
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
         plan = planning.plan(tri, snap, today)
         if plan.escalate_queue and not escalation:
@@ -59,30 +217,20 @@ class Pipeline:
         for req in tri.requests:
             passages[req.intent] = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent)
 
-        outcomes: list[StepOutcome] = []
-        proposals: list[Proposal] = []
+        ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
+                          customer_id=customer.user_id if customer else None, verified=verified,
+                          task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence)
+        run = StepRunner(self.db, policy, ctx, escalation)
         if level >= 1:
-            for step in plan.steps:
-                if level < 2 and step.action != "lookup_order":
-                    continue
-                if step.missing or customer is None:
-                    reason = f"needs {step.missing}" if step.missing else "no known customer on this ticket"
-                    outcomes.append(StepOutcome(step.action, step.args, step.intent, Decision.abstained, reason, None,
-                                                step.missing))
-                    proposals.append(Proposal(action=step.action, args=step.args, rationale=step.rationale,
-                                              decision=Decision.abstained, reason=reason))
-                    continue
-                ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id, customer_id=customer.user_id,
-                                  verified=verified, task_type=tri.task_type, autonomy=level, today=today, now=now,
-                                  confidence=tri.confidence)
-                out = execute(self.db, policy, step.action, step.args, ctx, escalate_because=escalation)
-                decision = STATUS_TO_DECISION.get(out.status, Decision.denied)
-                outcomes.append(StepOutcome(step.action, step.args, step.intent, decision, out.reason,
-                                            out.result or None))
-                proposals.append(Proposal(action=step.action, args=step.args, rationale=step.rationale,
-                                          decision=decision, reason=out.reason, required_role=Role(out.required_role),
-                                          result=out.result or None))
-
+            steps = [st for st in plan.steps if level >= 2 or st.action == "lookup_order"]
+            if level >= int(Autonomy.orchestrate) and customer is not None and not escalation:
+                run.orchestrate(steps)
+            else:
+                for step in steps:
+                    run.single(step, customer is not None)
+        outcomes, proposals = run.outcomes, run.proposals
+        if run.stopped and not escalation:
+            escalation = run.stopped
         draft = self.drafter.draft(tri, profile, ticket.channel.value, passages, outcomes, plan.questions, escalation,
                                    level)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
@@ -94,18 +242,19 @@ class Pipeline:
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and draft.reply and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
         if may_send:
-            ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id, customer_id=customer.user_id if customer
-                              else None, verified=verified, task_type=tri.task_type, autonomy=max(level, 3),
-                              today=today, now=now, confidence=tri.confidence)
-            out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, ctx)
+            reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)))
+            out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
             proposals.append(Proposal(action="send_reply", args={"body": for_customer(draft.reply)},
                                       rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(
-                                          out.status, Decision.denied), reason=out.reason, result=out.result or None))
+                                          out.status, Decision.denied), reason=out.reason, result=out.result or None,
+                                      execution_key=out.key))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
+        packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
+                                run.refused) if escalated else None
         return ProcessResult(
             ticket_id=ticket.id, customer_id=customer.user_id if customer else None, triage=tri,
             passages=all_passages, draft=draft, proposals=proposals, escalated=escalated,
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,
-            engine_note=polished.fallback_reason if polished else "",
+            engine_note=polished.fallback_reason if polished else "", packet=packet,
         )

@@ -21,6 +21,17 @@ class Step:
     intent: str
     rationale: str
     missing: str = ""  # what is needed before this step can run
+    alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
+    fallback: Step | None = None  # another route when the backend does not answer
+    depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route
+    defaults: dict[str, str] = field(default_factory=dict)  # fills {placeholders} until the earlier step ran
+
+    def rendered(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Arguments with {placeholders} filled from the earlier step's result (or the planned values)."""
+        if not self.depends_on:
+            return self.args
+        fill = {**self.defaults, **{k: str(v) for k, v in (values or {}).items()}}
+        return {k: v.format_map(fill) if isinstance(v, str) else v for k, v in self.args.items()}
 
 
 @dataclass
@@ -88,13 +99,12 @@ def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str
     return best[1] if best else None
 
 
-def _slot_for(appt: dict[str, Any], dates: list[str]) -> dict[str, Any] | None:
+def _slots_for(appt: dict[str, Any], dates: list[str]) -> list[dict[str, Any]]:
+    """Free slots on the asked-for days in order, or the next free slots when no day was given."""
     slots = appt["free_slots"]
-    for d in dates:
-        for slot in slots:
-            if slot["start"].startswith(d):
-                return slot
-    return slots[0] if slots and not dates else None
+    if not dates:
+        return slots[:4]
+    return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
 
 
 def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date) -> tuple[list[Step], str]:
@@ -221,17 +231,23 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
             return steps, ("we could not find a booked installation on your account"
                            if not appts else "which appointment would you like to move?")
         appt = pick[0]
-        slot = _slot_for(appt, ents.get("dates", []))
-        if slot is None:
+        slots = _slots_for(appt, ents.get("dates", []))
+        if not slots:
             return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, intent,
                          "no free slot on the requested day", missing="a free slot")], \
                 "we have no free slot on that day; would another day suit you?"
-        steps.append(Step("reschedule_appointment", {"appointment_id": appt["appointment_id"],
-                                                     "slot_id": slot["slot_id"]}, intent,
-                          f"first free slot {slot['start']}"))
-        steps.append(Step("notify_field_team", {"appointment_id": appt["appointment_id"],
-                                                "message": f"Appointment moved to {slot['start']} at the customer's "
-                                                           "request."}, intent, "field team must know"))
+        aid = appt["appointment_id"]
+        wanted = ", ".join(ents.get("dates", [])) or "the next free day"
+        rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
+            f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
+            "Please call the customer to rebook.")}, intent, "scheduling is unavailable: the field team rebooks")
+        steps.append(Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, intent,
+                          f"first free slot {slots[0]['start']}",
+                          alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
+                          fallback=rebook))
+        steps.append(Step("notify_field_team", {"appointment_id": aid, "message": (
+            f"Appointment {aid} moved to {{start}} at the customer's request.")}, intent,
+            "field team must know", depends_on="reschedule_appointment", defaults={"start": slots[0]["start"]}))
         return steps, ""
     if intent == "charge_dispute":
         charges = [c for c in snap["charges"] if c["amount"] - c["credited"] > 0.005]

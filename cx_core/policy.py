@@ -3,21 +3,66 @@ whether an action may run alone, needs a person (and which role), escalates, or 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
-from .models import ROLE_RANK, Autonomy, Role
+from .models import ROLE_RANK, Autonomy, Channel, Role
 
 
 class Limit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     auto_max: float = Field(ge=0)
     advisor_max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limit:
+        if self.auto_max > self.advisor_max:
+            raise ValueError("auto_max must not be above advisor_max")
+        return self
+
+
+class Canary(BaseModel):
+    """A trial level for one task type: only for a share of customers and/or chosen channels."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: Autonomy
+    percent: float = Field(default=0, ge=0, le=100, description="Share of customers (stable per customer).")
+    channels: list[Channel] = Field(default_factory=list, description="Channels where the level applies.")
+
+    def applies(self, customer_id: str | None, channel: str | None) -> bool:
+        if channel and channel in {c.value for c in self.channels}:
+            return True
+        if self.percent <= 0 or not customer_id:
+            return False
+        bucket = int(hashlib.sha256(customer_id.encode()).hexdigest()[:8], 16) % 10000 / 100
+        return bucket < self.percent
+
+
+class Review(BaseModel):
+    """Which autonomous actions a supervisor sees afterwards."""
+
+    model_config = ConfigDict(extra="forbid")
+    sample_rate: float = Field(default=0.10, ge=0, le=1, description="Share of autonomous actions sampled.")
+    risk_above: float = Field(default=0.6, ge=0, le=1, description="Every action with a higher risk score.")
+
+
+class Earned(BaseModel):
+    """When the evidence recommends promoting or demoting a task type's level."""
+
+    model_config = ConfigDict(extra="forbid")
+    window_days: int = Field(default=30, ge=1, le=365)
+    min_sample: int = Field(default=20, ge=1)
+    promote_min_approval: float = Field(default=0.95, ge=0, le=1)
+    promote_max_edit: float = Field(default=0.10, ge=0, le=1)
+    max_reversal: float = Field(default=0.02, ge=0, le=1)
+    max_reopen: float = Field(default=0.05, ge=0, le=1)
+    demote_above_reject: float = Field(default=0.20, ge=0, le=1)
 
 
 class Escalation(BaseModel):
@@ -36,15 +81,22 @@ class Policy(BaseModel):
     kill_switch: bool = False
     default_autonomy: Autonomy = Autonomy.copilot
     autonomy: dict[str, Autonomy] = Field(default_factory=dict)
+    canary: dict[str, Canary] = Field(default_factory=dict)
     limits: dict[str, Limit] = Field(default_factory=dict)
     never_autonomous: list[str] = Field(default_factory=list)
     escalation: Escalation = Field(default_factory=Escalation)
+    review: Review = Field(default_factory=Review)
+    earned: Earned = Field(default_factory=Earned)
     sla_minutes: dict[str, int] = Field(default_factory=lambda: {"chat": 15, "social": 240, "phone": 240,
                                                                  "email": 1440})
 
-    def level(self, task_type: str) -> int:
-        """The autonomy level in force for a task type (the kill switch caps everything at copilot)."""
+    def level(self, task_type: str, customer_id: str | None = None, channel: str | None = None) -> int:
+        """The autonomy level in force for a task type, for this customer and channel when a canary applies.
+        The kill switch caps everything at copilot."""
         level = int(self.autonomy.get(task_type, self.default_autonomy))
+        canary = self.canary.get(task_type)
+        if canary is not None and canary.applies(customer_id, channel):
+            level = int(canary.level)
         if task_type == "unclassified":
             level = min(level, int(Autonomy.copilot))
         return min(level, int(Autonomy.copilot)) if self.kill_switch else level
@@ -62,16 +114,45 @@ def load_policy(path: Path) -> Policy:
         raise ConfigError(f"{path.name}{where}: not valid YAML") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path.name}: the policy must be a mapping of fields")
-    return parse_policy(raw, path.name)
+    return parse_policy(raw, path.name, path.read_text(encoding="utf-8"))
 
 
-def parse_policy(raw: dict[str, Any], name: str = "policy") -> Policy:
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node on the path ``loc`` (for error messages)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(k.value) == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def parse_policy(raw: dict[str, Any], name: str = "policy", text: str = "") -> Policy:
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{name}: field '{field}': {err['msg']}") from exc
+        line = _line_of(text, tuple(err["loc"])) if text else None
+        where = f" line {line}" if line else ""
+        raise ConfigError(f"{name}{where}: field '{field}': {err['msg']}") from exc
+
+
+def dump_policy(policy: Policy) -> str:
+    header = ("# Tandem policy: autonomy per task type and hard limits. Validated on load; every change is audited.\n"
+              "# Levels: 0 manual, 1 answer, 2 copilot, 3 supervised, 4 orchestrate. Amounts in USD.\n")
+    return header + yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 @dataclass
@@ -106,9 +187,27 @@ def required_role(policy: Policy, action: str, amount: float | None) -> Role:
     return Role.advisor
 
 
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def diff(old: Policy, new: Policy) -> list[dict[str, Any]]:
+    """Field-by-field differences between two policies (``version`` aside)."""
+    a = flatten(old.model_dump(mode="json", exclude={"version"}))
+    b = flatten(new.model_dump(mode="json", exclude={"version"}))
+    return [{"field": k, "before": a.get(k), "after": b.get(k)} for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
 def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None, actor_role: Role | None,
-             autonomy: int, verified: bool, escalate_because: str = "", confidence: float = 1.0) -> Verdict:
-    """Decides one action. ``actor_role`` is None when the agent would act alone."""
+             autonomy: int, verified: bool, escalate_because: str = "", confidence: float = 1.0,
+             confirm: bool = False) -> Verdict:
+    """Decides one action. ``actor_role`` is None when the agent would act alone; ``confirm`` marks an action
+    that cannot be undone, which a person always confirms before it runs."""
     role = required_role(policy, action, amount)
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
@@ -128,6 +227,8 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
                                          f"{policy.escalation.act_alone_min_confidence:.2f} for acting alone", role)
     if action in policy.never_autonomous:
         return Verdict("needs_approval", f"{action} is never done without a person", role)
+    if confirm:
+        return Verdict("needs_approval", "this cannot be undone: a person confirms it first", role)
     limit = policy.limits.get(action)
     if limit is not None and amount is not None and amount > limit.auto_max:
         return Verdict("needs_approval", f"{amount:.2f} is above the automatic limit of {limit.auto_max:.2f}", role)

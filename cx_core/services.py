@@ -29,6 +29,7 @@ class Services:
         self._policy: Policy | None = None
         self._policy_mtime = -1.0
         self._lock = threading.Lock()
+        self.policy_error = ""  # why the newest policy file was refused, if it was
 
     # ------------------------------------------------------------ policy (reloaded when the file changes)
     def policy(self) -> Policy:
@@ -38,10 +39,13 @@ class Services:
             if self._policy is None or mtime != self._policy_mtime:
                 try:
                     self._policy = load_policy(path)
-                    self._policy_mtime = mtime
-                except Exception:
+                    self.policy_error = ""
+                except ConfigError as exc:
                     if self._policy is None:
                         raise  # no good version to keep
+                    self.policy_error = f"{exc} — version {self._policy.version} stays active"
+                    log.error("policy refused: %s", self.policy_error)
+                self._policy_mtime = mtime
         return self._policy
 
     # ------------------------------------------------------------ heavy parts, built on first use

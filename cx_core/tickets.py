@@ -195,8 +195,10 @@ def store_result(db: Database, policy: Policy, result: ProcessResult) -> None:
                                 for p in result.proposals])
         if result.escalated:
             audit.append(s, "agent", "ticket.escalated", row.id, reason=result.escalation_reason,
-                         packet={"summary": result.draft.summary, "entities": t.entities,
-                                 "steps": [p.action + ": " + p.decision.value for p in result.proposals]})
+                         packet=result.packet or {"summary": result.draft.summary})
+        from .review import enqueue
+
+        enqueue(s, policy, result)
 
 
 def mark_failed(db: Database, ticket_id: str, message: str) -> None:
@@ -286,6 +288,7 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         p = s.get(ProposalRow, proposal_id)
         assert p is not None
         if out.status == "executed":
+            p.edited = edited_args is not None and edited_args != p.args
             p.status, p.result, p.args = "executed", out.result, args
         p.decided_by, p.decided_at, p.reason = user.username, utcnow(), out.reason
         audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,

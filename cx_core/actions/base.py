@@ -40,6 +40,8 @@ class ExecContext:
 
 Runner = Callable[[Session, Any, ExecContext], dict[str, Any]]
 Probe = Callable[[Session, Any], Any]
+# Undoes an executed action from its arguments and result (the compensating action of a reversal).
+Compensator = Callable[[Session, Any, dict[str, Any], ExecContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class ActionSpec:
     owner: Probe  # the customer id whose record the action touches
     amount: Probe | None = None
     label: str = ""
+    confirm: bool = False  # cannot be undone: a person confirms before it ever runs
+    compensate: Compensator | None = None
 
     def tool_schema(self) -> dict[str, Any]:
         """OpenAI-style function schema derived from the args model."""
@@ -68,14 +72,19 @@ REGISTRY: dict[str, ActionSpec] = {}
 
 def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk: str, connector: str,
            task_types: tuple[str, ...], owner: Probe, amount: Probe | None = None,
-           label: str = "") -> Callable[[Runner], Runner]:
-    """Registers the decorated runner; its docstring becomes the tool description."""
+           label: str = "", confirm: bool = False,
+           compensate: Compensator | None = None) -> Callable[[Runner], Runner]:
+    """Registers the decorated runner; its docstring becomes the tool description. A reversible action that
+    writes must say how it is undone (``compensate``)."""
+    if writes and reversible and compensate is None:
+        raise TypeError(f"action {name} is reversible but has no compensating action")
 
     def wrap(fn: Runner) -> Runner:
         REGISTRY[name] = ActionSpec(name=name, args_model=args, run=fn, description=(fn.__doc__ or "").strip(),
                                     writes=writes, reversible=reversible, risk=risk, connector=connector,
                                     task_types=task_types, owner=owner, amount=amount,
-                                    label=label or name.replace("_", " ").capitalize())
+                                    label=label or name.replace("_", " ").capitalize(), confirm=confirm,
+                                    compensate=compensate)
         return fn
 
     return wrap

@@ -42,8 +42,16 @@ class RescheduleDelivery(Args):
     new_date: date = Field(description="New delivery date (1 to 14 days ahead, not a Sunday).")
 
 
+def _undo_reschedule_delivery(s: Session, a: RescheduleDelivery, result: dict[str, Any], ctx: ExecContext
+                              ) -> dict[str, Any]:
+    previous = result.get("undo", {}).get("previous")
+    orders.restore_delivery(s, a.order_id, date.fromisoformat(previous) if previous else None)
+    return {"order_id": a.order_id, "expected_delivery": previous}
+
+
 @action(name="reschedule_delivery", args=RescheduleDelivery, writes=True, reversible=True, risk="low",
-        connector="orders", task_types=("delivery_reschedule",), owner=_order_owner, label="Reschedule delivery")
+        connector="orders", task_types=("delivery_reschedule",), owner=_order_owner, label="Reschedule delivery",
+        compensate=_undo_reschedule_delivery)
 def reschedule_delivery(s: Session, a: RescheduleDelivery, ctx: ExecContext) -> dict[str, Any]:
     """Move the expected delivery date of a pending or processed order."""
     before = orders.reschedule_delivery(s, a.order_id, a.new_date, ctx.today)
@@ -60,8 +68,15 @@ class ChangeShippingAddress(Args):
     zip: str = Field(pattern=r"^\d{5}$", description="Five-digit ZIP code.")
 
 
+def _undo_address(s: Session, a: ChangeShippingAddress, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    previous = result.get("undo", {}).get("previous") or {}
+    orders.restore_address(s, a.order_id, previous)
+    return {"order_id": a.order_id, "address": previous}
+
+
 @action(name="change_shipping_address", args=ChangeShippingAddress, writes=True, reversible=True, risk="medium",
-        connector="orders", task_types=("address_change",), owner=_order_owner, label="Change shipping address")
+        connector="orders", task_types=("address_change",), owner=_order_owner, label="Change shipping address",
+        compensate=_undo_address)
 def change_shipping_address(s: Session, a: ChangeShippingAddress, ctx: ExecContext) -> dict[str, Any]:
     """Change the shipping address of a pending order (once per order)."""
     new = a.model_dump(exclude={"order_id"})
@@ -79,7 +94,7 @@ def _cancel_amount(s: Session, a: CancelOrder) -> float:
 
 
 @action(name="cancel_order", args=CancelOrder, writes=True, reversible=False, risk="medium", connector="orders",
-        task_types=("order_cancel",), owner=_order_owner, amount=_cancel_amount, label="Cancel order")
+        task_types=("order_cancel",), owner=_order_owner, amount=_cancel_amount, label="Cancel order", confirm=True)
 def cancel_order(s: Session, a: CancelOrder, ctx: ExecContext) -> dict[str, Any]:
     """Cancel a pending order and refund everything paid to the original payment method."""
     orders.cancel(s, a.order_id, a.reason)
@@ -101,9 +116,15 @@ def _refund_amount(_s: Session, a: Refund) -> float:
     return a.amount
 
 
+def _undo_refund(s: Session, a: Refund, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    refund_id = int(result.get("undo", {}).get("refund_id", 0))
+    billing.reverse_refund(s, refund_id)
+    return {"order_id": a.order_id, "reversed_refund": refund_id}
+
+
 @action(name="refund", args=Refund, writes=True, reversible=True, risk="high", connector="billing",
         task_types=("duplicate_charge", "return_refund", "damaged_item", "complaint"), owner=_order_owner,
-        amount=_refund_amount, label="Refund")
+        amount=_refund_amount, label="Refund", compensate=_undo_refund)
 def refund(s: Session, a: Refund, ctx: ExecContext) -> dict[str, Any]:
     """Refund part or all of an order's payments (never more than was paid and not yet refunded)."""
     method = a.payment_method_id or billing.original_method(s, a.order_id)
@@ -125,7 +146,7 @@ def _return_amount(s: Session, a: ReturnItems) -> float:
 
 @action(name="return_items", args=ReturnItems, writes=True, reversible=False, risk="medium", connector="orders",
         task_types=("return_refund", "damaged_item"), owner=_order_owner, amount=_return_amount,
-        label="Return items")
+        label="Return items", confirm=True)
 def return_items(s: Session, a: ReturnItems, ctx: ExecContext) -> dict[str, Any]:
     """Open a return for delivered items; the refund goes to the original method or an existing gift card."""
     method = a.payment_method_id or billing.original_method(s, a.order_id)
@@ -145,7 +166,7 @@ class ExchangeItem(Args):
 
 
 @action(name="exchange_item", args=ExchangeItem, writes=True, reversible=False, risk="medium", connector="orders",
-        task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item")
+        task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item", confirm=True)
 def exchange_item(s: Session, a: ExchangeItem, ctx: ExecContext) -> dict[str, Any]:
     """Exchange delivered items for other options of the same product; settles the price difference."""
     diff = orders.request_exchange(s, a.order_id, a.item_ids, a.new_item_ids, ctx.today)
@@ -164,7 +185,7 @@ def _invoice_owner(s: Session, a: ResendInvoice) -> str:
     return billing.get_invoice(s, a.invoice_id).user_id
 
 
-@action(name="resend_invoice", args=ResendInvoice, writes=True, reversible=True, risk="low", connector="billing",
+@action(name="resend_invoice", args=ResendInvoice, writes=True, reversible=False, risk="low", connector="billing",
         task_types=("resend_invoice",), owner=_invoice_owner, label="Resend invoice")
 def resend_invoice(s: Session, a: ResendInvoice, ctx: ExecContext) -> dict[str, Any]:
     """Email an invoice again to the address on the account (never to another address)."""
@@ -190,8 +211,14 @@ def _credit_amount(_s: Session, a: CreditCharge) -> float:
     return a.amount
 
 
+def _undo_credit(s: Session, a: CreditCharge, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    billing.reverse_credit(s, a.charge_id, a.amount)
+    return {"charge_id": a.charge_id, "reversed_credit": a.amount}
+
+
 @action(name="credit_charge", args=CreditCharge, writes=True, reversible=True, risk="high", connector="billing",
-        task_types=("charge_dispute",), owner=_charge_owner, amount=_credit_amount, label="Credit charge")
+        task_types=("charge_dispute",), owner=_charge_owner, amount=_credit_amount, label="Credit charge",
+        compensate=_undo_credit)
 def credit_charge(s: Session, a: CreditCharge, ctx: ExecContext) -> dict[str, Any]:
     """Credit all or part of a disputed charge (never more than the charge)."""
     credited = billing.credit(s, a.charge_id, a.amount)
@@ -210,8 +237,15 @@ class UpdateContact(Args):
         return v.strip() if v else v
 
 
+def _undo_contact(s: Session, a: UpdateContact, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    previous = result.get("undo", {}).get("previous") or {}
+    crm.restore_contact(s, a.user_id, previous)
+    return {"user_id": a.user_id, **previous}
+
+
 @action(name="update_contact_details", args=UpdateContact, writes=True, reversible=True, risk="medium",
-        connector="crm", task_types=("contact_update",), owner=_user_owner, label="Update contact details")
+        connector="crm", task_types=("contact_update",), owner=_user_owner, label="Update contact details",
+        compensate=_undo_contact)
 def update_contact_details(s: Session, a: UpdateContact, ctx: ExecContext) -> dict[str, Any]:
     """Update the customer's email address and/or phone number."""
     if not a.email and not a.phone:
@@ -226,8 +260,13 @@ class AddNote(Args):
     body: str = Field(min_length=1, max_length=4000)
 
 
+def _undo_note(s: Session, a: AddNote, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    crm.retract_note(s, int(result["note_id"]), ctx.actor)
+    return {"note_id": result["note_id"], "retracted": True}
+
+
 @action(name="add_internal_note", args=AddNote, writes=True, reversible=True, risk="low", connector="crm",
-        task_types=("complaint", "data_request"), owner=_user_owner, label="Add internal note")
+        task_types=("complaint", "data_request"), owner=_user_owner, label="Add internal note", compensate=_undo_note)
 def add_internal_note(s: Session, a: AddNote, ctx: ExecContext) -> dict[str, Any]:
     """Add a note to the customer's CRM record, visible to staff only."""
     return {"note_id": crm.add_note(s, a.user_id, ctx.actor, a.body, ctx.ticket_id)}
@@ -243,9 +282,17 @@ def _appointment_owner(s: Session, a: Any) -> str:
     return scheduling.get_appointment(s, a.appointment_id).user_id
 
 
+def _undo_appointment(s: Session, a: RescheduleAppointment, result: dict[str, Any], ctx: ExecContext
+                      ) -> dict[str, Any]:
+    previous = str(result.get("undo", {}).get("previous_slot", ""))
+    scheduling.restore(s, a.appointment_id, previous)
+    appt = scheduling.get_appointment(s, a.appointment_id)
+    return {"appointment_id": a.appointment_id, "start": appt.start.isoformat(timespec="minutes")}
+
+
 @action(name="reschedule_appointment", args=RescheduleAppointment, writes=True, reversible=True, risk="low",
         connector="scheduling", task_types=("installation_reschedule",), owner=_appointment_owner,
-        label="Reschedule appointment")
+        label="Reschedule appointment", compensate=_undo_appointment)
 def reschedule_appointment(s: Session, a: RescheduleAppointment, ctx: ExecContext) -> dict[str, Any]:
     """Move an installation appointment to a free slot; the old slot is released."""
     previous = scheduling.move(s, a.appointment_id, a.slot_id, ctx.now)
@@ -305,8 +352,14 @@ class Escalate(Args):
     queue: Literal["supervisor", "billing", "privacy", "security", "retention"] = "supervisor"
 
 
+def _undo_escalate(s: Session, a: Escalate, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    ticket = _ticket(s, ctx)
+    ticket.status = "open"
+    return {"ticket_id": ticket.id, "status": "open"}
+
+
 @action(name="escalate_to_human", args=Escalate, writes=True, reversible=True, risk="low", connector="tickets",
-        task_types=(), owner=_ticket_owner, label="Escalate to a person")
+        task_types=(), owner=_ticket_owner, label="Escalate to a person", compensate=_undo_escalate)
 def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, Any]:
     """Hand the ticket to a person in the named queue with the reason."""
     ticket = _ticket(s, ctx)

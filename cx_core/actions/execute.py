@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import audit
+from ..connectors import health
 from ..errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied, TandemError
 from ..policy import Policy, evaluate
 from ..store.db import Database, utcnow
@@ -31,6 +32,10 @@ class Outcome:
     result: dict[str, Any] = field(default_factory=dict)
     required_role: str = "advisor"
     duplicate: bool = False
+    # why it did not run: policy (a rule refused it), invariant (the record's state refused it),
+    # invalid (bad arguments or unknown action), unavailable (the backend did not answer)
+    kind: str = ""
+    key: str = ""
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -65,13 +70,13 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
     spec = REGISTRY.get(action)
     if spec is None:
         _audit_outcome(db, ctx, "action.denied", action=action, reason="not in the action registry")
-        return Outcome("denied", f"'{action}' is not an action Tandem knows")
+        return Outcome("denied", f"'{action}' is not an action Tandem knows", kind="invalid")
     try:
         parsed = spec.args_model.model_validate(args)
     except ValidationError as exc:
         reason = validation_message(exc)
         _audit_outcome(db, ctx, "action.denied", action=action, args=args, reason=reason)
-        return Outcome("denied", reason)
+        return Outcome("denied", reason, kind="invalid")
     clean = parsed.model_dump(mode="json")
     key = ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id)
     try:
@@ -79,22 +84,26 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
             previous = s.get(ExecutionRow, key)
             if previous is not None:
                 return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                               duplicate=True)
+                               duplicate=True, key=key)
             owner = spec.owner(s, parsed)
             if owner is not None and owner != ctx.customer_id:
-                raise PolicyDenied("the record does not belong to the customer on this ticket"
-                                   if ctx.customer_id else "this ticket names no known customer")
+                reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
+                          else "this ticket names no known customer")
+                audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=action, args=clean, reason=reason)
+                return Outcome("denied", reason, kind="policy")
             amount = spec.amount(s, parsed) if spec.amount else None
             verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
                                autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
-                               confidence=ctx.confidence)
+                               confidence=ctx.confidence, confirm=spec.confirm)
+            if spec.writes and verdict.decision in {"allow", "needs_approval"}:
+                health.check(spec.connector)
             if verdict.decision == "needs_approval" and spec.writes:
                 _rehearse(s, spec, parsed, ctx)
             if verdict.decision != "allow":
                 status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
                 audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,
                              reason=verdict.reason, required_role=verdict.required_role.value)
-                return Outcome(status, verdict.reason, required_role=verdict.required_role.value)
+                return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
             result = spec.run(s, parsed, ctx)
             if spec.writes:
                 s.add(ExecutionRow(idempotency_key=key, action=action, args=clean, ticket_id=ctx.ticket_id,
@@ -102,20 +111,20 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
                 s.flush()
                 audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=action, args=clean,
                              result=result, reason=verdict.reason, amount=amount, key=key)
-            return Outcome("executed", verdict.reason, result, verdict.required_role.value)
+            return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=key)
     except IntegrityError:
         with db.session() as s:
             previous = s.get(ExecutionRow, key)
             if previous is not None:
                 return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                               duplicate=True)
+                               duplicate=True, key=key)
         raise
     except (PolicyDenied, InvalidInput, NotFound) as exc:
         _audit_outcome(db, ctx, "action.denied", action=action, args=clean, reason=str(exc))
-        return Outcome("denied", str(exc))
-    except OperationalError as exc:
+        return Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
+    except (OperationalError, ConnectorUnavailable) as exc:
         reason = f"{spec.connector} is unavailable, nothing was changed"
         _audit_outcome(db, ctx, "action.failed", action=action, args=clean, reason=reason)
-        raise ConnectorUnavailable(reason) from exc
+        return Outcome("failed", reason, kind="unavailable")
     except TandemError:
         raise

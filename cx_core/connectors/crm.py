@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..store.db import require_row, utcnow
 from ..store.tables import CrmNoteRow, CustomerRow
 
@@ -61,3 +61,10 @@ def add_note(s: Session, user_id: str, author: str, body: str, ticket_id: str | 
 
 def notes(s: Session, user_id: str) -> list[CrmNoteRow]:
     return list(s.scalars(select(CrmNoteRow).where(CrmNoteRow.user_id == user_id).order_by(CrmNoteRow.id.desc())))
+
+
+def retract_note(s: Session, note_id: int, by: str) -> None:
+    note = s.get(CrmNoteRow, note_id)
+    if note is None:
+        raise NotFound(f"note {note_id} not found")
+    note.body = f"[retracted by {by}] {note.body}"

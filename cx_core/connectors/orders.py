@@ -113,6 +113,14 @@ def reschedule_delivery(s: Session, order_id: str, new_date: date, today: date) 
     return before
 
 
+def restore_delivery(s: Session, order_id: str, previous: date | None) -> None:
+    order = get_order(s, order_id, lock=True)
+    order.expected_delivery = previous
+    extra = dict(order.extra or {})
+    extra["reschedules"] = max(0, int(extra.get("reschedules", 0)) - 1)
+    order.extra = extra
+
+
 def cancel(s: Session, order_id: str, reason: str) -> None:
     order = get_order(s, order_id, lock=True)
     _require_status(order, ("pending",), "cancelled")

@@ -47,3 +47,18 @@ def move(s: Session, appointment_id: str, slot_id: str, now: datetime) -> str:
     previous = appt.slot_id
     appt.slot_id, appt.start, appt.technician = slot.slot_id, slot.start, slot.technician
     return previous
+
+
+def restore(s: Session, appointment_id: str, slot_id: str) -> None:
+    """Puts an appointment back in the slot it left, if that slot is still free."""
+    appt = get_appointment(s, appointment_id)
+    slot = s.scalars(select(SlotRow).where(SlotRow.slot_id == slot_id).with_for_update()).first()
+    if slot is None:
+        raise NotFound(f"slot {slot_id} not found")
+    if not slot.free:
+        raise PolicyDenied(f"the original slot {slot_id} has been taken since; book another one with the customer")
+    current = s.get(SlotRow, appt.slot_id)
+    if current is not None:
+        current.free = True
+    slot.free = False
+    appt.slot_id, appt.start, appt.technician = slot.slot_id, slot.start, slot.technician

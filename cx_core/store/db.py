@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,9 +26,19 @@ def _initial_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _review_and_policy_history(engine: Engine) -> None:
+    """Review queue and policy history tables; proposals remember whether a person edited them."""
+    Base.metadata.create_all(engine)  # creates only the missing tables
+    columns = {c["name"] for c in inspect(engine).get_columns("proposals")}
+    if "edited" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE proposals ADD COLUMN edited BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
+    (2, "review queue, policy history, edited proposals", _review_and_policy_history),
 ]
 
 

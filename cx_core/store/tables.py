@@ -245,6 +245,7 @@ class ProposalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ExecutionRow(Base):
@@ -258,6 +259,40 @@ class ExecutionRow(Base):
     actor: Mapped[str] = mapped_column(String(80))
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ReviewRow(Base):
+    """An autonomous action a supervisor looks at afterwards: sampled, or above the risk threshold."""
+
+    __tablename__ = "review_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(200), index=True)
+    execution_key: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    task_type: Mapped[str] = mapped_column(String(60), default="")
+    risk: Mapped[float] = mapped_column(Float, default=0.0)
+    why: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open|confirmed|flagged|reversed
+    note: Mapped[str] = mapped_column(Text, default="")
+    compensation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PolicyChangeRow(Base):
+    """Every saved version of the policy: who, why, what changed, and the full text."""
+
+    __tablename__ = "policy_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by: Mapped[str] = mapped_column(String(80))
+    why: Mapped[str] = mapped_column(Text)
+    diff: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class AuditRow(Base):

@@ -1,0 +1,164 @@
+"""Supervised autonomy, afterwards: which autonomous actions a supervisor reviews (a stable sample plus everything
+above a risk score), and what the supervisor does with them: confirm, flag, or reverse with the action's own
+compensating step. Roles are checked here, not only in the page."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .actions.base import REGISTRY, ExecContext
+from .connectors import health
+from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
+from .models import Decision, ProcessResult, Role
+from .policy import Policy
+from .store.db import Database, utcnow
+from .store.tables import ExecutionRow, ReviewRow, TicketRow
+from .tickets import StaffUser, require
+
+RISK_BASE = {"low": 0.15, "medium": 0.4, "high": 0.6}
+
+
+def risk_score(policy: Policy, action: str, amount: float | None, frustration: float, confidence: float) -> float:
+    """0..1: the action's own risk, how close the amount came to the automatic limit, the customer's mood and how
+    sure triage was."""
+    spec = REGISTRY[action]
+    score = RISK_BASE.get(spec.risk, 0.4)
+    limit = policy.limits.get(action)
+    if amount is not None and limit is not None and limit.auto_max > 0:
+        score += 0.25 * min(1.0, amount / limit.auto_max)
+    score += 0.15 * frustration + 0.2 * max(0.0, 1.0 - confidence)
+    return round(min(1.0, score), 3)
+
+
+def sampled(key: str, rate: float) -> bool:
+    """A stable draw: the same execution is always in or out of the sample."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 10000 < rate * 10000
+
+
+def enqueue(s: Session, policy: Policy, result: ProcessResult) -> int:
+    """Puts the ticket's autonomous actions that are sampled or risky in the review queue; returns how many."""
+    added = 0
+    t = result.triage
+    for p in result.proposals:
+        if p.decision != Decision.executed or not p.execution_key or p.action == "lookup_order":
+            continue
+        if s.scalar(select(func.count()).select_from(ReviewRow).where(ReviewRow.execution_key == p.execution_key)):
+            continue
+        amount = p.args.get("amount") if isinstance(p.args.get("amount"), int | float) else None
+        if amount is None and p.result and isinstance(p.result.get("refunded"), int | float):
+            amount = float(p.result["refunded"])
+        risk = risk_score(policy, p.action, amount, t.frustration, t.confidence)
+        why = ""
+        if risk > policy.review.risk_above:
+            why = f"risk {risk:.2f} is above {policy.review.risk_above:.2f}"
+        elif sampled(p.execution_key, policy.review.sample_rate):
+            why = f"random sample ({policy.review.sample_rate:.0%})"
+        if not why:
+            continue
+        s.add(ReviewRow(ticket_id=result.ticket_id, execution_key=p.execution_key, action=p.action, args=p.args,
+                        result=p.result or {}, task_type=t.task_type, risk=risk, why=why, created_at=utcnow()))
+        audit.append(s, "agent", "review.queued", result.ticket_id, action=p.action, risk=risk, why=why)
+        added += 1
+    return added
+
+
+def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, offset: int = 0
+          ) -> tuple[list[dict[str, Any]], int]:
+    """Review items, riskiest first, paged in SQL."""
+    require(user, Role.supervisor)
+    with db.session() as s:
+        stmt = select(ReviewRow)
+        if status != "all":
+            stmt = stmt.where(ReviewRow.status == status)
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = s.scalars(stmt.order_by(ReviewRow.risk.desc(), ReviewRow.id).limit(limit).offset(offset)).all()
+        subjects = dict(s.execute(select(TicketRow.id, TicketRow.subject)
+                                  .where(TicketRow.id.in_([r.ticket_id for r in rows]))).all())
+        return [{"id": r.id, "ticket_id": r.ticket_id, "subject": subjects.get(r.ticket_id, ""), "action": r.action,
+                 "label": REGISTRY[r.action].label if r.action in REGISTRY else r.action, "args": r.args,
+                 "result": r.result, "task_type": r.task_type, "risk": r.risk, "why": r.why, "status": r.status,
+                 "note": r.note, "reversible": bool(REGISTRY.get(r.action) and REGISTRY[r.action].compensate),
+                 "compensation": r.compensation, "created_at": r.created_at, "decided_by": r.decided_by}
+                for r in rows], int(total)
+
+
+def escalations(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
+    """Escalated tickets with their context packets, most urgent first."""
+    require(user, Role.supervisor)
+    with db.session() as s:
+        rows = s.scalars(select(TicketRow).where(TicketRow.status == "escalated")
+                         .order_by(TicketRow.priority.desc(), TicketRow.created_at).limit(limit)).all()
+        return [{"id": r.id, "subject": r.subject, "customer": r.customer_ref or "unknown", "task_type": r.task_type,
+                 "urgency": r.urgency, "created_at": r.created_at,
+                 "packet": (r.result or {}).get("packet") or {"reason": (r.result or {}).get("escalation_reason", ""),
+                                                                "summary": r.summary or ""}}
+                for r in rows]
+
+
+def _decide(db: Database, user: StaffUser, review_id: int, status: str, note: str) -> dict[str, Any]:
+    require(user, Role.supervisor)
+    with db.tx() as s:
+        row = s.get(ReviewRow, review_id)
+        if row is None:
+            raise NotFound(f"review item {review_id} not found")
+        if row.status != "open":
+            raise InvalidInput(f"this item is already {row.status}")
+        row.status, row.note, row.decided_by, row.decided_at = status, note.strip(), user.username, utcnow()
+        audit.append(s, user.username, f"review.{status}", row.ticket_id, review_id=review_id, action=row.action,
+                     note=note.strip())
+        return {"status": status}
+
+
+def confirm(db: Database, user: StaffUser, review_id: int, note: str = "") -> dict[str, Any]:
+    return _decide(db, user, review_id, "confirmed", note)
+
+
+def flag(db: Database, user: StaffUser, review_id: int, note: str) -> dict[str, Any]:
+    if not note.strip():
+        raise InvalidInput("say what is wrong, so the team can learn from it")
+    return _decide(db, user, review_id, "flagged", note)
+
+
+def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[str, Any]:
+    """Undoes an autonomous action with its compensating action, in one transaction with its audit event.
+    Reversing twice does nothing the second time."""
+    require(user, Role.supervisor)
+    if not note.strip():
+        raise InvalidInput("give the reason for reversing it")
+    with db.tx() as s:
+        row = s.get(ReviewRow, review_id)
+        if row is None:
+            raise NotFound(f"review item {review_id} not found")
+        if row.status == "reversed":
+            return {"status": "reversed", "compensation": row.compensation, "duplicate": True}
+        spec = REGISTRY.get(row.action)
+        if spec is None or spec.compensate is None:
+            raise InvalidInput(f"'{spec.label if spec else row.action}' cannot be undone; contact the customer instead")
+        executed = s.get(ExecutionRow, row.execution_key)
+        if executed is None:
+            raise NotFound("the execution behind this item was not found")
+        ticket = s.get(TicketRow, row.ticket_id)
+        ctx = ExecContext(actor=user.username, role=user.role, ticket_id=row.ticket_id,
+                          customer_id=ticket.customer_id if ticket else None, today=utcnow().date(), now=utcnow())
+        try:
+            health.check(spec.connector)
+            compensation = spec.compensate(s, spec.args_model.model_validate(executed.args), dict(executed.result), ctx)
+        except (PolicyDenied, InvalidInput, NotFound) as exc:
+            raise InvalidInput(f"could not reverse it: {exc}") from exc
+        except ConnectorUnavailable as exc:
+            raise ConnectorUnavailable(f"could not reverse it now: {exc}") from exc
+        row.status, row.note, row.decided_by, row.decided_at = "reversed", note.strip(), user.username, utcnow()
+        row.compensation = compensation
+        audit.append(s, user.username, "action.reversed", row.ticket_id, review_id=review_id, action=row.action,
+                     args=executed.args, compensation=compensation, note=note.strip(), key=row.execution_key)
+        return {"status": "reversed", "compensation": compensation, "duplicate": False}
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.session() as s:
+        return {k: int(v) for k, v in s.execute(select(ReviewRow.status, func.count()).group_by(ReviewRow.status))}
