@@ -8,6 +8,7 @@ _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
 _SSN = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
+_CVV = re.compile(r"\b(?:cvv2?|cvc2?|csc|security code)\b\W{0,3}\d{3,4}\b", re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b")
 
 
@@ -53,6 +54,7 @@ def redact_secrets(text: str) -> str:
     for m in reversed(_cards(text)):
         text = text[: m.start()] + "[card number removed]" + text[m.end() :]
     text = _SSN.sub("[id number removed]", text)
+    text = _CVV.sub("[security code removed]", text)
     return _IBAN.sub("[bank account removed]", text)
 
 
