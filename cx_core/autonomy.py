@@ -201,7 +201,7 @@ def earned_autonomy(db: Database, policy: Policy, now: datetime | None = None) -
                              .where(TicketRow.resolved_at.is_not(None), TicketRow.resolved_at >= since,
                                     TicketRow.customer_id.is_not(None))).all()
         customers = {r.customer_id for r in resolved}
-        contacts: dict[tuple[str, str | None], list[datetime]] = {}
+        contacts: dict[tuple[str | None, str | None], list[datetime]] = {}
         if customers:
             for cid, task_type, created in s.execute(
                     select(TicketRow.customer_id, TicketRow.task_type, TicketRow.created_at)

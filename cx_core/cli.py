@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,70 +113,44 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _throwaway_copy(settings: Settings, tmp: Path) -> Settings:
-    """Settings pointing at a private copy of the backends (SQLite), sharing the read-only knowledge index."""
-    from .store.db import has_schema, make_engine
-
-    target = tmp / "replay.db"
-    src_engine = make_engine(settings.db_url)
-    copied = False
-    if settings.db_url.startswith("sqlite:///") and has_schema(src_engine):
-        src = sqlite3.connect(settings.db_url.removeprefix("sqlite:///"))
-        dst = sqlite3.connect(str(target))
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-        copied = True
-    src_engine.dispose()
-    overrides: dict[str, Any] = {"data_dir": tmp, "database_url": f"sqlite:///{target}",
-                                 "knowledge_dir": settings.knowledge_dir}
-    copy = load_settings(**overrides)
-    if settings.chroma_path.exists() and (settings.model_dir / "task_types.joblib").exists():
-        shutil.copytree(settings.chroma_path, copy.chroma_path, dirs_exist_ok=True)
-        shutil.copytree(settings.model_dir, copy.model_dir, dirs_exist_ok=True)
-    copy.__dict__["_copied_db"] = copied
-    return copy
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
+    from . import replay
     from .policy import load_policy
 
     settings = load_settings()
     good, bad = tickets.parse_ticket_file(Path(args.tickets))
     policy_override = load_policy(Path(args.policy)) if args.policy else None
-    if args.autonomy is not None and not 0 <= args.autonomy <= 4:
-        raise InvalidInput("--autonomy must be a level from 0 to 4")
-    errors_by_line = {e.line: e.message for e in bad}
-    with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
-        copy = _throwaway_copy(settings, Path(tmp))
-        services = _services(copy)
-        from .store.db import has_schema
+    if args.compare and policy_override is None:
+        raise InvalidInput("--compare needs --policy NEW.yaml to compare with the active policy")
 
-        if not has_schema(services.db.engine) or services.kb.count() == 0:
-            build_demo(services, tickets_n=0, process=False, quiet=True)
-        if policy_override is not None:
-            services.policy = lambda: policy_override  # type: ignore[method-assign]
-            services.__dict__.pop("pipeline", None)
-        lines = sorted([(n, t) for n, t in good] + [(n, None) for n in errors_by_line], key=lambda x: x[0])
-        for n, ticket in lines:
-            if ticket is None:
-                print(f"error: {args.tickets}: {errors_by_line[n]}", file=sys.stderr)
-                continue
-            tickets.add_tickets(services.db, [ticket], source="replay")
-            try:
-                result = services.pipeline.process(ticket, autonomy=args.autonomy)
-            except TandemError as exc:
-                print(f"error: {args.tickets}: line {n}: {exc}", file=sys.stderr)
-                continue
-            if args.json:
-                print(json.dumps(result.replay_record(), ensure_ascii=False), flush=True)
-            else:
-                r = result.replay_record()
-                decisions = ", ".join(f"{p['action']}={p['decision']}" for p in r["proposals"]) or "no actions"
-                print(f"{r['ticket_id']}: {r['task_type']} ({r['confidence']:.2f}) {r['urgency']} — {decisions}"
-                      + (" — ESCALATED" if r["escalated"] else ""))
-        services.close()
+    for e in bad:
+        print(f"error: {args.tickets}: {e.message}", file=sys.stderr)
+
+    def failed(n: int, message: str) -> None:
+        print(f"error: {args.tickets}: line {n}: {message}", file=sys.stderr)
+
+    if args.compare:
+        assert policy_override is not None
+        active = load_policy(settings.active_policy_file)
+        report = replay.compare(settings, good, active, policy_override, args.autonomy)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, default=str))
+        else:
+            a, c = report["active"], report["candidate"]
+            for key in ("executed", "needs_approval", "escalated", "denied", "abstained"):
+                print(f"{key:>15}: {a['actions'][key]:>4} → {c['actions'][key]:>4}")
+            print(f"{'replies sent':>15}: {a['replies_sent']:>4} → {c['replies_sent']:>4}")
+            print(f"{len(report['differences'])} of {c['tickets']} tickets differ")
+            for d in report["differences"]:
+                print(f"  {d['ticket_id']}: {', '.join(d['active']) or '-'}  →  {', '.join(d['candidate']) or '-'}")
+        return 1 if bad else 0
+    for r in replay.run(settings, good, policy_override, args.autonomy, on_error=failed):
+        if args.json:
+            print(json.dumps(r, ensure_ascii=False), flush=True)
+        else:
+            decisions = ", ".join(f"{p['action']}={p['decision']}" for p in r["proposals"]) or "no actions"
+            print(f"{r['ticket_id']}: {r['task_type']} ({r['confidence']:.2f}) {r['urgency']} — {decisions}"
+                  + (" — ESCALATED" if r["escalated"] else ""))
     return 1 if bad else 0
 
 
@@ -280,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", help="policy YAML to use instead of the active one")
     r.add_argument("--autonomy", type=int, choices=[int(a) for a in Autonomy], help="force this level for every ticket")
     r.add_argument("--json", action="store_true", help="one JSON object per ticket")
+    r.add_argument("--compare", action="store_true",
+                   help="compare --policy with the active policy: counts and the tickets whose outcome differs")
     r.set_defaults(func=cmd_replay)
 
     a = sub.add_parser("audit", help="audit log tools")

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from . import planning
-from . import audit
+from . import audit, planning
 from .actions import REGISTRY, ExecContext, execute
 from .actions.execute import Outcome
 from .actions.reads import customer_profile, find_customer, snapshot

@@ -94,3 +94,36 @@ def test_every_command_has_help_and_bad_usage_is_one_line(tmp_path: Path) -> Non
         assert run([*cmd, "--help"], tmp_path).returncode == 0
     bad = run(["replay", "--autonomy", "9", "--tickets", "x"], tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_replay_compare_shows_counts_and_the_tickets_that_differ(world: Settings, tmp_path: Path) -> None:
+    import yaml
+
+    settings = copy_world(world, tmp_path / "data")
+    from cx_core.services import Services
+
+    svc = Services(settings)
+    o = find_order(svc, "pending")
+    svc.close()
+    path = tmp_path / "tickets.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [
+        {"id": "c1", "customer": o["email"], "channel": "email", "subject": "Address",
+         "body": f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead."},
+        {"id": "c2", "customer": o["email"], "channel": "email", "subject": "Invoice",
+         "body": "How do I reset my password? I cannot log in."},
+    ]) + "\n", encoding="utf-8")
+    raw = yaml.safe_load((PROJECT_ROOT / "knowledge" / "policy.yaml").read_text())
+    raw["autonomy"]["address_change"] = 3
+    raw["version"] = 2
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run(["replay", "--tickets", str(path), "--policy", str(candidate), "--compare", "--json"], settings.data_dir)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["active"]["version"] == 1 and report["candidate"]["version"] == 2
+    assert report["candidate"]["actions"]["executed"] == report["active"]["actions"]["executed"] + 1
+    assert [d["ticket_id"] for d in report["differences"]] == ["c1"]
+    assert "change_shipping_address=executed" in report["differences"][0]["candidate"]
+    assert "change_shipping_address=needs_approval" in report["differences"][0]["active"]
+    bad = run(["replay", "--tickets", str(path), "--compare"], settings.data_dir)
+    assert bad.returncode == 2 and "--compare needs --policy" in bad.stderr

@@ -122,7 +122,7 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
     except (PolicyDenied, InvalidInput, NotFound) as exc:
         _audit_outcome(db, ctx, "action.denied", action=action, args=clean, reason=str(exc))
         return Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
-    except (OperationalError, ConnectorUnavailable) as exc:
+    except (OperationalError, ConnectorUnavailable):
         reason = f"{spec.connector} is unavailable, nothing was changed"
         _audit_outcome(db, ctx, "action.failed", action=action, args=clean, reason=reason)
         return Outcome("failed", reason, kind="unavailable")

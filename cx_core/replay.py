@@ -1,0 +1,101 @@
+"""Replay before go-live: tickets processed in a throw-away copy of the backends (nothing real changes), under
+the active policy or a candidate one, and the comparison of the two."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import tickets
+from .config import Settings, load_settings
+from .errors import TandemError
+from .models import TicketIn
+from .policy import Policy
+
+
+def throwaway_copy(settings: Settings, tmp: Path) -> Settings:
+    """Settings pointing at a private copy of the backends (SQLite), with the knowledge index and model copied."""
+    from .store.db import has_schema, make_engine
+
+    target = tmp / "replay.db"
+    src_engine = make_engine(settings.db_url)
+    if settings.db_url.startswith("sqlite:///") and has_schema(src_engine):
+        src = sqlite3.connect(settings.db_url.removeprefix("sqlite:///"))
+        dst = sqlite3.connect(str(target))
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+    src_engine.dispose()
+    copy = load_settings(data_dir=tmp, database_url=f"sqlite:///{target}", knowledge_dir=settings.knowledge_dir,
+                         policy_file=settings.active_policy_file)
+    if settings.chroma_path.exists() and (settings.model_dir / "task_types.joblib").exists():
+        shutil.copytree(settings.chroma_path, copy.chroma_path, dirs_exist_ok=True)
+        shutil.copytree(settings.model_dir, copy.model_dir, dirs_exist_ok=True)
+    return copy
+
+
+def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | None = None,
+        autonomy: int | None = None, on_error: Callable[[int, str], None] | None = None
+        ) -> Iterator[dict[str, Any]]:
+    """Replay records (the ARCHITECTURE.md contract), one per ticket, from a fresh throw-away copy."""
+    from .cli import build_demo
+    from .services import Services
+    from .store.db import has_schema
+
+    with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
+        services = Services(throwaway_copy(settings, Path(tmp)))
+        try:
+            if not has_schema(services.db.engine) or services.kb.count() == 0:
+                build_demo(services, tickets_n=0, process=False, quiet=True)
+            if policy is not None:
+                services.policy = lambda: policy  # type: ignore[method-assign]
+            for n, ticket in items:
+                tickets.add_tickets(services.db, [ticket], source="replay")
+                try:
+                    result = services.pipeline.process(ticket, autonomy=autonomy)
+                except TandemError as exc:
+                    if on_error:
+                        on_error(n, str(exc))
+                    continue
+                yield result.replay_record()
+        finally:
+            services.close()
+
+
+def _decisions(record: dict[str, Any]) -> list[str]:
+    return [f"{p['action']}={p['decision']}" for p in record["proposals"]]
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    decisions = Counter(p["decision"] for r in records for p in r["proposals"] if p["action"] != "send_reply")
+    return {"tickets": len(records), "escalated": sum(r["escalated"] for r in records),
+            "replies_sent": sum(any(p["action"] == "send_reply" and p["decision"] == "executed"
+                                    for p in r["proposals"]) for r in records),
+            "actions": {k: decisions.get(k, 0) for k in ("executed", "needs_approval", "escalated", "denied",
+                                                          "abstained")}}
+
+
+def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Policy, candidate: Policy,
+            autonomy: int | None = None) -> dict[str, Any]:
+    """The same tickets under the active policy and a candidate, each in its own throw-away copy: counts side by
+    side and every ticket whose outcome differs."""
+    before = list(run(settings, items, active, autonomy))
+    after = list(run(settings, items, candidate, autonomy))
+    old = {r["ticket_id"]: r for r in before}
+    differences = []
+    for r in after:
+        o = old.get(r["ticket_id"])
+        if o is None:
+            continue
+        if _decisions(o) != _decisions(r) or o["escalated"] != r["escalated"]:
+            differences.append({"ticket_id": r["ticket_id"], "task_type": r["task_type"],
+                                "active": _decisions(o), "candidate": _decisions(r),
+                                "escalated": [o["escalated"], r["escalated"]]})
+    return {"active": {"version": active.version, **summarise(before)},
+            "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
