@@ -37,7 +37,11 @@ def main() -> None:
              st.Page("pages/workspace.py", title="Ticket workspace", icon=":material/support_agent:",
                      url_path="ticket")]
     if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor]:
+        pages.append(st.Page("pages/review.py", title="Review", icon=":material/fact_check:", url_path="review"))
         pages.append(st.Page("pages/audit_log.py", title="Audit log", icon=":material/verified:", url_path="audit"))
+    if ROLE_RANK[user.role] >= ROLE_RANK[Role.admin]:
+        pages.append(st.Page("pages/autonomy.py", title="Autonomy & policy", icon=":material/tune:",
+                             url_path="autonomy"))
     nav = st.navigation(pages)
     with st.sidebar:
         st.markdown(f"**{user.display_name}**  \n{user.role.value.capitalize()}")

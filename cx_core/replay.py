@@ -99,3 +99,17 @@ def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Polic
                                 "escalated": [o["escalated"], r["escalated"]]})
     return {"active": {"version": active.version, **summarise(before)},
             "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
+
+
+def recent_tickets(db: Any, task_type: str | None = None, limit: int = 20) -> list[tuple[int, TicketIn]]:
+    """The latest stored tickets (of one task type) as replay input."""
+    from sqlalchemy import select
+
+    from .store.tables import TicketRow
+
+    with db.session() as s:
+        stmt = select(TicketRow).where(TicketRow.source != "replay")
+        if task_type:
+            stmt = stmt.where(TicketRow.task_type == task_type)
+        rows = s.scalars(stmt.order_by(TicketRow.created_at.desc()).limit(limit)).all()
+        return [(i, tickets.as_ticket_in(r)) for i, r in enumerate(rows, 1)]

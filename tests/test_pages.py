@@ -84,3 +84,49 @@ def test_audit_page_for_supervisors_only(app_data: Services) -> None:
     advisor = signed_in(Role.advisor)
     advisor.switch_page("pages/audit_log.py").run()
     assert any("supervisor role" in e.value for e in advisor.error)
+
+
+def test_review_page_shows_sampled_actions_and_reverses_one(app_data: Services) -> None:
+    from cx_core.policy import Policy
+
+    raw = app_data.policy().model_dump(mode="json")
+    raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
+    policy = Policy.model_validate(raw)
+    o = find_order(app_data, "pending", other_than=None)
+    ticket = TicketIn(id="P-2", customer=o["email"], channel="email", subject="Address please", created_at=NOW,
+                      body=f"Please change the address of {o['order_id']} to 77 Birch Lane, Austin, TX 78702.")
+    tickets.add_tickets(app_data.db, [ticket], source="test")
+    tickets.store_result(app_data.db, policy, app_data.pipeline.process(ticket, now=NOW, autonomy=3))
+    at = signed_in(Role.supervisor)
+    at.switch_page("pages/review.py").run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric if m.label == "To review"] == ["2"]  # the change and the reply
+    at.text_input(key=next(t.key for t in at.text_input if t.key and t.key.startswith("rev-note-"))).input(
+        "shared mailbox")
+    at.button(key=next(b.key for b in at.button if b.key and b.key[4:].isdigit())).click().run()
+    assert not at.exception
+    from cx_core import review
+
+    assert review.counts(app_data.db).get("reversed") == 1
+    advisor = signed_in(Role.advisor)
+    advisor.switch_page("pages/review.py").run()
+    assert any("supervisor role" in e.value for e in advisor.error)
+
+
+def test_autonomy_page_for_admins_saves_a_lowered_level_and_shows_history(app_data: Services) -> None:
+    at = signed_in(Role.admin)
+    at.switch_page("pages/autonomy.py").run()
+    assert not at.exception and not at.error
+    at.selectbox[0].select("address_change").run()
+    at.selectbox[1].select(1).run()
+    at.text_input(key="level-why").input("too many edits this month").run()
+    save_button = next(b for b in at.button if b.label == "Save level")
+    assert not save_button.disabled  # lowering needs no replay
+    save_button.click().run()
+    assert not at.exception
+    from cx_core import autonomy
+
+    assert autonomy.history(app_data.db)[0]["why"] == "too many edits this month"
+    supervisor = signed_in(Role.supervisor)
+    supervisor.switch_page("pages/autonomy.py").run()
+    assert any("admin role" in e.value for e in supervisor.error)

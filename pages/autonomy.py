@@ -1,0 +1,161 @@
+"""Autonomy & policy (admins): the level of each task type with the evidence for it, a replay before a level is
+raised, limits, review sampling, the kill switch, and every change with who and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from cx_core import autonomy, replay
+from cx_core.models import Role
+from cx_core.tickets import require
+from pages.common import current_user, guarded, label, services
+
+user = current_user()
+svc = services()
+st.title("Autonomy & policy")
+LEVELS = {0: "0 · manual", 1: "1 · answer", 2: "2 · copilot", 3: "3 · supervised", 4: "4 · orchestrate"}
+REC_ICON = {"promote": "⬆ promote", "demote": "⬇ demote", "hold": "hold"}
+
+
+def save(fn: Any) -> None:
+    out = guarded(fn)
+    if out is not None:
+        st.toast(f"Saved as policy version {out['version']}", icon=":material/check:")
+        st.rerun()
+
+
+def kill_switch(policy: Any) -> None:
+    with st.container(border=True):
+        cols = st.columns([3, 2, 1.2], vertical_alignment="bottom")
+        state = "ON — every task type is at copilot or below" if policy.kill_switch else "off"
+        cols[0].markdown(f"**Kill switch:** {state}")
+        cols[0].caption("Drops every task type to copilot at once; the agent then only proposes.")
+        why = cols[1].text_input("Reason", key="kill-why", placeholder="e.g. incident 42")
+        if cols[2].button("Turn off" if policy.kill_switch else "Turn on", type="primary" if not policy.kill_switch
+                          else "secondary", icon=":material/power_settings_new:", width="stretch"):
+            save(lambda: autonomy.set_kill_switch(svc.db, svc.settings.writable_policy_file, policy, user,
+                                                  not policy.kill_switch, why))
+
+
+def evidence_table(policy: Any) -> list[Any]:
+    evidence = autonomy.earned_autonomy(svc.db, policy)
+    rows = []
+    for e in evidence:
+        r = e.as_row()
+        rows.append({"task type": label(r["task_type"]), "level": LEVELS[r["level"]], "sample": r["sample"],
+                     "approved %": r["approval_%"], "edited %": r["edit_%"], "rejected %": r["reject_%"],
+                     "autonomous": r["autonomous"], "reversed %": r["reversal_%"], "reopened %": r["reopen_%"],
+                     "recommendation": REC_ICON[r["recommendation"]] + (f" to {r['to_level']}" if r["to_level"]
+                                                                      is not None else ""),
+                     "why": r["why"]})
+    st.dataframe(rows, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 460),
+                 column_config={"why": st.column_config.TextColumn(width="large")})
+    st.caption(f"Over the last {policy.earned.window_days} days; a recommendation needs at least "
+               f"{policy.earned.min_sample} decisions. Nothing changes until an admin saves it below.")
+    return evidence
+
+
+def change_level(policy: Any, evidence: list[Any]) -> None:
+    types = sorted(set(policy.autonomy) | {e.task_type for e in evidence} - {"unclassified"})
+    recommended = next((e for e in evidence if e.recommendation != "hold"), None)
+    cols = st.columns([2, 1.6, 3])
+    task_type = cols[0].selectbox("Task type", types, format_func=label,
+                                  index=types.index(recommended.task_type) if recommended else 0)
+    current = policy.level(task_type)
+    target = cols[1].selectbox("New level", list(LEVELS), format_func=LEVELS.get,
+                               index=recommended.to_level if recommended and recommended.task_type == task_type
+                               and recommended.to_level is not None else current)
+    why = cols[2].text_input("Why", placeholder="e.g. 98% approval over 6 weeks", key="level-why")
+    key = f"replay::{task_type}::{target}"
+    raising = target > current
+    b = st.columns([1.4, 1.4, 4])
+    if b[0].button("Replay recent tickets", icon=":material/replay:", disabled=target == current):
+        items = replay.recent_tickets(svc.db, task_type, limit=15)
+        if not items:
+            st.warning(f"No stored {label(task_type)} tickets to replay yet.")
+        else:
+            raw = policy.model_dump(mode="json")
+            raw["autonomy"] = {**raw["autonomy"], task_type: target}
+            raw["version"] = policy.version + 1
+            candidate = type(policy).model_validate(raw)
+            with st.spinner(f"Replaying {len(items)} tickets twice in a throw-away copy…"):
+                st.session_state[key] = guarded(lambda: replay.compare(svc.settings, items, policy, candidate))
+    report = st.session_state.get(key)
+    if report:
+        show_report(report)
+    blocked = raising and not report
+    if b[1].button("Save level", type="primary", icon=":material/save:", disabled=target == current or blocked,
+                   help="Replay first: a raised level is saved only after you have seen what it would do."
+                   if blocked else None):
+        save(lambda: autonomy.set_level(svc.db, svc.settings.writable_policy_file, policy, user, task_type, target,
+                                        why))
+    if target != current:
+        b[2].caption(f"{label(task_type)}: {LEVELS[current]} → {LEVELS[target]}")
+
+
+def show_report(report: dict[str, Any]) -> None:
+    a, c = report["active"], report["candidate"]
+    rows = [{"outcome": k.replace("_", " "), "now": a["actions"][k], "with the change": c["actions"][k]}
+            for k in ("executed", "needs_approval", "escalated", "denied", "abstained")]
+    rows.append({"outcome": "replies sent alone", "now": a["replies_sent"], "with the change": c["replies_sent"]})
+    rows.append({"outcome": "tickets escalated", "now": a["escalated"], "with the change": c["escalated"]})
+    cols = st.columns([1.2, 2])
+    cols[0].dataframe(rows, hide_index=True, width="stretch")
+    diffs = report["differences"]
+    cols[1].markdown(f"**{len(diffs)} of {c['tickets']} tickets would be handled differently**")
+    if diffs:
+        cols[1].dataframe([{"ticket": d["ticket_id"], "now": ", ".join(d["active"]) or "—",
+                            "with the change": ", ".join(d["candidate"]) or "—"} for d in diffs],
+                          hide_index=True, width="stretch")
+
+
+def limits(policy: Any) -> None:
+    rows = [{"action": k, "alone up to": v.auto_max, "advisor up to": v.advisor_max} for k, v in policy.limits.items()]
+    edited = st.data_editor(rows, hide_index=True, width="stretch", disabled=["action"], key="limits-editor")
+    cols = st.columns([2, 2, 3], vertical_alignment="bottom")
+    rate = cols[0].number_input("Review sample %", 0, 100, int(round(policy.review.sample_rate * 100)))
+    risk = cols[1].number_input("Always review risk above", 0.0, 1.0, float(policy.review.risk_above), step=0.05)
+    why = cols[2].text_input("Why", key="limits-why")
+    if st.button("Save limits and sampling", icon=":material/save:"):
+        raw = policy.model_dump(mode="json")
+        raw["limits"] = {r["action"]: {"auto_max": r["alone up to"], "advisor_max": r["advisor up to"]}
+                         for r in edited}
+        raw["review"] = {"sample_rate": rate / 100, "risk_above": risk}
+        save(lambda: autonomy.save_policy(svc.db, svc.settings.writable_policy_file, policy, raw, user, why))
+    st.caption("Above “advisor up to”, a supervisor approves. Never autonomous: "
+               + ", ".join(a.replace("_", " ") for a in policy.never_autonomous) + ".")
+
+
+def history() -> None:
+    changes = autonomy.history(svc.db)
+    if not changes:
+        st.info("No changes yet: the shipped policy is in force.")
+        return
+    for h in changes:
+        with st.expander(f"Version {h['version']} · {h['at']:%d %b %Y %H:%M} · {h['by']} — {h['why']}"):
+            st.dataframe([{"field": d["field"], "before": str(d["before"]), "after": str(d["after"])}
+                          for d in h["diff"]], hide_index=True, width="stretch")
+
+
+def page() -> None:
+    require(user, Role.admin)
+    if svc.policy_error:
+        st.error(f"The policy file was refused: {svc.policy_error}")
+    policy = svc.policy()
+    st.caption(f"Policy version {policy.version} · levels: 0 manual, 1 answer, 2 copilot, 3 supervised, "
+               "4 orchestrate")
+    kill_switch(policy)
+    levels, limit_tab, hist = st.tabs(["Levels and evidence", "Limits and review", "History"])
+    with levels:
+        evidence = evidence_table(policy)
+        st.subheader("Change a level")
+        change_level(policy, evidence)
+    with limit_tab:
+        limits(policy)
+    with hist:
+        history()
+
+
+guarded(page)
