@@ -193,6 +193,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .embedding import shared_embedder
     from .evaluation import eval_intents, eval_retrieval
 
+    if args.what == "actions":
+        from .tau import evaluate
+
+        if not args.db or not args.tasks:
+            raise InvalidInput("eval actions needs --db db.json and --tasks tasks.json (τ-bench retail)")
+        full = evaluate(Path(args.db), Path(args.tasks))
+        if args.details:
+            Path(args.details).write_text(json.dumps(full, indent=1), encoding="utf-8")
+        result = {k: full[k] for k in ("n", "proposed", "exact", "precision", "coverage", "db_match",
+                                       "policy_violations")}
+        print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        return 0
     if args.what == "intents":
         if not args.train or not args.test:
             raise InvalidInput("eval intents needs --train CSV and --test CSV")
@@ -271,14 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     t.set_defaults(func=cmd_train_intents)
 
-    e = sub.add_parser("eval", help="measure triage or retrieval on outside data")
-    e.add_argument("what", choices=["intents", "retrieval"])
+    e = sub.add_parser("eval", help="measure triage, retrieval or actions on outside data")
+    e.add_argument("what", choices=["intents", "retrieval", "actions"])
     e.add_argument("--train", help="intents: labelled CSV to train on")
     e.add_argument("--test", help="intents: labelled CSV to score")
     e.add_argument("--text-col", default="text")
     e.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     e.add_argument("--documents", help="retrieval: documents JSONL (id, title, content)")
-    e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents")
+    e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents; actions: τ-bench retail tasks")
+    e.add_argument("--db", help="actions: τ-bench retail db.json")
+    e.add_argument("--details", help="actions: write every task's proposed and expected actions to this file")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)

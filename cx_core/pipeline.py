@@ -11,7 +11,7 @@ from typing import Any
 from . import audit, planning
 from .actions import REGISTRY, ExecContext, execute
 from .actions.execute import Outcome
-from .actions.reads import customer_profile, find_customer, snapshot
+from .actions.reads import customer_profile, find_customer, identify_customer, snapshot
 from .drafting import Drafter, StepOutcome, for_customer, label
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine
@@ -193,6 +193,8 @@ class Pipeline:
         policy = self.policy()
         with self.db.session() as s:
             customer = find_customer(s, ticket.customer)
+            if customer is None and not (ticket.customer or "").strip():
+                customer = identify_customer(s, f"{ticket.subject}\n{ticket.body}")  # identified, never verified
             snap = snapshot(s, customer.user_id, now) if customer else None
             profile = customer_profile(customer) if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
@@ -208,7 +210,7 @@ class Pipeline:
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
-        plan = planning.plan(tri, snap, today)
+        plan = planning.plan(tri, snap, today, f"{ticket.subject}\n{ticket.body}")
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
 

@@ -12,6 +12,9 @@ from typing import Any
 from .models import Request, Triage
 
 WRITE_FREE = {"order_status", "technical_question", "account_access", "payment_method"}
+# A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
+CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
+                         r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
 
 
 @dataclass
@@ -45,9 +48,14 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]{3,}", text.lower()))
 
 
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
 def _mentions_item(text: str, item: dict[str, Any]) -> bool:
-    name_words = _words(item["name"])
-    return bool(name_words) and name_words <= _words(text) | {"the"} or bool(name_words & _words(text) - {"order"})
+    """The item's full product name appears in the text (singular or plural)."""
+    name_words = {_stem(w) for w in _words(item["name"])}
+    return bool(name_words) and name_words <= {_stem(w) for w in _words(text)}
 
 
 def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str
@@ -95,8 +103,10 @@ def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str
         score = len(values & wanted)
         same = len(values & {str(x).lower() for x in item["options"].values()})
         if score and (best is None or (score, same) > best[0]):
-            best = ((score, same), v)
-    return best[1] if best else None
+            best = ((score, same), v, False)
+        elif best is not None and score and (score, same) == best[0]:
+            best = (best[0], best[1], True)  # a tie: the customer has to choose
+    return best[1] if best and not best[2] else None
 
 
 def _slots_for(appt: dict[str, Any], dates: list[str]) -> list[dict[str, Any]]:
@@ -107,7 +117,19 @@ def _slots_for(appt: dict[str, Any], dates: list[str]) -> list[dict[str, Any]]:
     return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
 
 
-def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date) -> tuple[list[Step], str]:
+_ACTION_FOR = {"delivery_reschedule": "reschedule_delivery", "address_change": "change_shipping_address",
+               "order_cancel": "cancel_order", "return_refund": "return_items", "damaged_item": "return_items",
+               "exchange": "exchange_item", "duplicate_charge": "refund", "resend_invoice": "resend_invoice",
+               "contact_update": "update_contact_details", "installation_reschedule": "reschedule_appointment",
+               "charge_dispute": "credit_charge"}
+
+
+def triage_text(triage: Triage, fallback: str) -> str:
+    return " ".join(r.text for r in triage.requests) or fallback
+
+
+def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date, full_text: str = ""
+                 ) -> tuple[list[Step], str]:
     """Steps for one request, and a question for the customer if something is missing."""
     ents = triage.entities
     text = req.text
@@ -118,6 +140,9 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     def need_order(statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
         return pick_order(snap, ents, statuses, text + " " + " ".join(ents.get("order_ids", [])))
 
+    if intent not in WRITE_FREE and CONDITIONAL.search(full_text or triage_text(triage, text)):
+        return [Step(_ACTION_FOR.get(intent, "add_internal_note"), {}, intent, "the request depends on a condition",
+                     missing="a person's decision on the customer's conditions")], ""
     if intent == "order_status":
         order, ask = need_order(("pending", "processed", "delivered"))
         if order:
@@ -274,7 +299,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     return steps, ""
 
 
-def plan(triage: Triage, snap: dict[str, Any] | None, today: date) -> Plan:
+def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
     """A plan for every request of the ticket, in the order the customer asked."""
     result = Plan()
     if triage.abstained:
@@ -285,7 +310,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date) -> Plan:
                 result.questions[req.intent] = ("we could not match your message to an account; please write from "
                                                 "the email address on your account or send your order number")
             continue
-        steps, ask = plan_request(req, triage, snap, today)
+        steps, ask = plan_request(req, triage, snap, today, text)
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
         if ask:

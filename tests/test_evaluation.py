@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,16 @@ def test_eval_retrieval_beats_both_baselines(shared_data: Path) -> None:
     for name in ("tandem", "bm25", "dense"):
         assert set(result[name]) == {"recall_at_k", "ndcg_at_k"}
     assert result["tandem"]["recall_at_k"] > max(result["bm25"]["recall_at_k"], result["dense"]["recall_at_k"])
+
+
+def test_eval_actions_prints_the_contract_on_tau_bench_retail(shared_data: Path, tmp_path: Path) -> None:
+    retail = shared_data / "tau_bench" / "retail"
+    env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "cx_core", "eval", "actions", "--db", str(retail / "db.json"),
+                          "--tasks", str(retail / "tasks_train.json"), "--json"], env=env, capture_output=True,
+                         text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
+    assert result["n"] == 74 and result["policy_violations"] == 0
+    assert result["proposed"] <= result["n"] and result["exact"] <= result["proposed"]

@@ -15,6 +15,10 @@ def find_customer(s: Session, ref: str | None) -> CustomerRow | None:
     return crm.find_customer(s, ref)
 
 
+def identify_customer(s: Session, text: str) -> CustomerRow | None:
+    return crm.identify(s, text)
+
+
 def customer_profile(c: CustomerRow) -> dict[str, Any]:
     return {"user_id": c.user_id, "name": f"{c.first_name} {c.last_name}", "first_name": c.first_name,
             "email": c.email, "phone": c.phone, "tier": c.tier, "marketing_consent": c.marketing_consent,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,35 @@ def find_by_name_zip(s: Session, first: str, last: str, zip_code: str) -> Custom
     return s.scalars(select(CustomerRow).where(
         func.lower(CustomerRow.first_name) == first.lower(), func.lower(CustomerRow.last_name) == last.lower(),
         CustomerRow.zip == zip_code)).first()
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_USER_ID = re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b")
+_NAME = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b")
+_ZIP = re.compile(r"(?<![\d#W])\d{5}(?!\d)")
+
+
+def identify(s: Session, text: str) -> CustomerRow | None:
+    """The one customer a ticket's text identifies (an email, a customer id, or a full name with a ZIP code);
+    None when nothing or more than one customer matches. Identified, not verified: the sender still has to
+    prove it is them before the agent acts alone."""
+    found: dict[str, CustomerRow] = {}
+    for email in _EMAIL.findall(text):
+        c = find_customer(s, email)
+        if c is not None:
+            found[c.user_id] = c
+    for uid in _USER_ID.findall(text):
+        c = s.get(CustomerRow, uid)
+        if c is not None:
+            found[c.user_id] = c
+    if not found:
+        zips = set(_ZIP.findall(text))
+        for first, last in _NAME.findall(text):
+            for z in zips:
+                c = find_by_name_zip(s, first, last, z)
+                if c is not None:
+                    found[c.user_id] = c
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def update_contact(s: Session, user_id: str, email: str | None, phone: str | None) -> dict[str, str | None]:
