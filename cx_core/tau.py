@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput
-from .models import Decision, TicketIn
+from .models import Channel, Decision, TicketIn
 from .store.db import Database
 from .store.tables import (
     CustomerRow,
@@ -91,7 +91,7 @@ def ticket_of(task: dict[str, Any]) -> TicketIn:
     if not isinstance(ins, dict) or not ins.get("reason_for_call"):
         raise InvalidInput(f"task {task.get('id')}: no user_scenario.instructions.reason_for_call")
     body = f"{ins['reason_for_call'].strip()}\n\n{(ins.get('known_info') or '').strip()}"
-    return TicketIn(id=f"tau-{task['id']}", channel="email", subject="", body=body, created_at=LOADED_AT)
+    return TicketIn(id=f"tau-{task['id']}", channel=Channel.email, subject="", body=body, created_at=LOADED_AT)
 
 
 def _norm(name: str, args: dict[str, Any]) -> str:
