@@ -77,8 +77,9 @@ def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, 
             stmt = stmt.where(ReviewRow.status == status)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = s.scalars(stmt.order_by(ReviewRow.risk.desc(), ReviewRow.id).limit(limit).offset(offset)).all()
-        subjects = dict(s.execute(select(TicketRow.id, TicketRow.subject)
-                                  .where(TicketRow.id.in_([r.ticket_id for r in rows]))).all())
+        subjects = {tid: subject or body[:90] for tid, subject, body in s.execute(
+            select(TicketRow.id, TicketRow.subject, TicketRow.body).where(
+                TicketRow.id.in_([r.ticket_id for r in rows])))}
         return [{"id": r.id, "ticket_id": r.ticket_id, "subject": subjects.get(r.ticket_id, ""), "action": r.action,
                  "label": REGISTRY[r.action].label if r.action in REGISTRY else r.action, "args": r.args,
                  "result": r.result, "task_type": r.task_type, "risk": r.risk, "why": r.why, "status": r.status,
@@ -93,7 +94,7 @@ def escalations(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(TicketRow.status == "escalated")
                          .order_by(TicketRow.priority.desc(), TicketRow.created_at).limit(limit)).all()
-        return [{"id": r.id, "subject": r.subject, "customer": r.customer_ref or "unknown", "task_type": r.task_type,
+        return [{"id": r.id, "subject": r.subject or r.body[:90], "customer": r.customer_ref or "unknown", "task_type": r.task_type,
                  "urgency": r.urgency, "created_at": r.created_at,
                  "packet": (r.result or {}).get("packet") or {"reason": (r.result or {}).get("escalation_reason", ""),
                                                                 "summary": r.summary or ""}}

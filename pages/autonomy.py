@@ -42,8 +42,12 @@ def kill_switch(policy: Any) -> None:
 def evidence_table(policy: Any) -> list[Any]:
     evidence = autonomy.earned_autonomy(svc.db, policy)
     rows = []
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.0f} %"
+
     for e in evidence:
-        r = e.as_row()
+        r = {k: pct(v) if k.endswith("_%") else v for k, v in e.as_row().items()}
         rows.append({"task type": label(r["task_type"]), "level": LEVELS[r["level"]], "sample": r["sample"],
                      "approved %": r["approval_%"], "edited %": r["edit_%"], "rejected %": r["reject_%"],
                      "autonomous": r["autonomous"], "reversed %": r["reversal_%"], "reopened %": r["reopen_%"],

@@ -76,7 +76,7 @@ def escalation(item: dict[str, Any]) -> None:
             st.markdown(f"**Summary:** {p['summary']}")
         cols = st.columns(2)
         done = p.get("steps_done") or []
-        cols[0].markdown("**Done**\n\n" + ("\n".join(f"- {d['action'].replace('_', ' ')}" for d in done) or "nothing"))
+        cols[0].markdown("**Done:** " + (", ".join(d["action"].replace("_", " ") for d in done) or "nothing yet"))
         refused = p.get("refused")
         if refused:
             cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {refused['reason']}")
