@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from cx_core.auth import authenticate
+from cx_core.auth import authenticate, refresh
 from cx_core.models import ROLE_RANK, Role
 from pages.common import guarded, services, worker_status
 
@@ -30,19 +32,30 @@ def sign_in() -> None:
 
 def main() -> None:
     user = st.session_state.get("user")
+    if user is not None:  # the account as it is now: a changed role applies at once, a deactivated one signs out
+        user = refresh(services().db, user)
+        if user is None:
+            st.session_state.clear()
+        else:
+            st.session_state["user"] = user
     if user is None:
         guarded(sign_in)
         return
-    pages = [st.Page("pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
-             st.Page("pages/workspace.py", title="Ticket workspace", icon=":material/support_agent:",
-                     url_path="ticket")]
-    if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor]:
-        pages.append(st.Page("pages/review.py", title="Review", icon=":material/fact_check:", url_path="review"))
-        pages.append(st.Page("pages/audit_log.py", title="Audit log", icon=":material/verified:", url_path="audit"))
-    if ROLE_RANK[user.role] >= ROLE_RANK[Role.admin]:
-        pages.append(st.Page("pages/autonomy.py", title="Autonomy & policy", icon=":material/tune:",
-                             url_path="autonomy"))
-    nav = st.navigation(pages)
+    rank = ROLE_RANK[user.role]
+    sections: dict[str, list[Any]] = {"Work": [
+        st.Page("pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
+        st.Page("pages/workspace.py", title="Ticket workspace", icon=":material/support_agent:", url_path="ticket"),
+        st.Page("pages/knowledge.py", title="Knowledge base", icon=":material/menu_book:", url_path="knowledge")]}
+    if rank >= ROLE_RANK[Role.supervisor]:
+        sections["Operations"] = [
+            st.Page("pages/review.py", title="Review", icon=":material/fact_check:", url_path="review"),
+            st.Page("pages/insights.py", title="Insights", icon=":material/monitoring:", url_path="insights"),
+            st.Page("pages/audit_log.py", title="Audit log", icon=":material/verified:", url_path="audit")]
+    if rank >= ROLE_RANK[Role.admin]:
+        sections["Administration"] = [
+            st.Page("pages/autonomy.py", title="Autonomy & policy", icon=":material/tune:", url_path="autonomy"),
+            st.Page("pages/users.py", title="Users and roles", icon=":material/group:", url_path="users")]
+    nav = st.navigation(sections)
     with st.sidebar:
         st.markdown(f"**{user.display_name}**  \n{user.role.value.capitalize()}")
         alive, text = worker_status(services())

@@ -6,13 +6,14 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
 
 from . import audit
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .models import Role
 from .store.db import Database, utcnow
 from .store.tables import StaffUserRow
-from .tickets import StaffUser
+from .tickets import StaffUser, require
 
 _hasher = PasswordHasher()
 DEMO_USERS = [("ada", "Ada Advisor", Role.advisor, "advisor-demo"),
@@ -55,3 +56,64 @@ def ensure_demo_users(db: Database) -> None:
         missing = [u for u in DEMO_USERS if s.get(StaffUserRow, u[0]) is None]
     for username, name, role, password in missing:
         create_user(db, username, name, role, password)
+
+
+# ------------------------------------------------------------------ administration (admins only)
+def list_users(db: Database, admin: StaffUser) -> list[dict[str, object]]:
+    require(admin, Role.admin)
+    with db.session() as s:
+        rows = s.scalars(select(StaffUserRow).order_by(StaffUserRow.username)).all()
+        return [{"username": r.username, "name": r.display_name, "role": r.role, "active": r.active,
+                 "created": r.created_at} for r in rows]
+
+
+def add_user(db: Database, admin: StaffUser, username: str, display_name: str, role: Role, password: str) -> StaffUser:
+    """A new account (an existing username is refused, so nobody's password is overwritten by accident)."""
+    require(admin, Role.admin)
+    username = username.strip().lower()
+    if not display_name.strip():
+        raise InvalidInput("name: give the person's name as colleagues know it")
+    with db.session() as s:
+        if s.get(StaffUserRow, username) is not None:
+            raise InvalidInput(f"username: '{username}' is taken; pick another or edit that account")
+    return create_user(db, username, display_name.strip(), role, password, actor=admin.username)
+
+
+def update_user(db: Database, admin: StaffUser, username: str, *, role: Role | None = None,
+                active: bool | None = None, password: str | None = None) -> None:
+    """Change a role, (de)activate, or set a new password; the last active admin cannot be removed."""
+    require(admin, Role.admin)
+    if password is not None and len(password) < 8:
+        raise InvalidInput("password: at least 8 characters")
+    with db.tx() as s:
+        row = s.get(StaffUserRow, username)
+        if row is None:
+            raise NotFound(f"user {username} not found")
+        losing_admin = row.role == Role.admin.value and row.active and (
+            (role is not None and role != Role.admin) or active is False)
+        if losing_admin:
+            admins = s.scalar(select(func.count()).select_from(StaffUserRow).where(
+                StaffUserRow.role == Role.admin.value, StaffUserRow.active.is_(True))) or 0
+            if admins <= 1:
+                raise InvalidInput("this is the last active admin: make someone else admin first")
+        changes: dict[str, object] = {}
+        if role is not None and role.value != row.role:
+            changes["role"] = [row.role, role.value]
+            row.role = role.value
+        if active is not None and active != row.active:
+            changes["active"] = [row.active, active]
+            row.active = active
+        if password is not None:
+            row.password_hash = _hasher.hash(password)
+            changes["password"] = "reset"
+        if changes:
+            audit.append(s, admin.username, "user.changed", None, username=username, **changes)
+
+
+def refresh(db: Database, user: StaffUser) -> StaffUser | None:
+    """The account as it is now: a changed role applies at once, a deactivated account is signed out."""
+    with db.session() as s:
+        row = s.get(StaffUserRow, user.username)
+    if row is None or not row.active:
+        return None
+    return StaffUser(row.username, row.display_name, Role(row.role))

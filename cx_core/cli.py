@@ -29,9 +29,11 @@ def _services(settings: Settings | None = None) -> Any:
 def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders: int = 600,
                process: bool = True, quiet: bool = False) -> dict[str, Any]:
     """(Re)builds the demo world, staff users, knowledge base, classifier and a first batch of tickets."""
+    from . import kb_docs
     from .auth import ensure_demo_users
     from .demo.simulator import Simulator
     from .demo.world import build_world
+    from .knowledge import load_paths
     from .store.db import utcnow
     from .triage import train_default
 
@@ -48,7 +50,8 @@ def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders:
         f"{counts['slots']} slots, {counts['charges']} charges")
     say("indexing the knowledge base…")
     services.kb.reset()
-    chunks = services.kb.ingest_paths([services.settings.articles_dir])
+    chunks = sum(d["passages"] for d in kb_docs.ingest(services.db, services.kb,
+                                                        load_paths([services.settings.articles_dir]), "system"))
     say(f"  {len(services.kb.documents())} articles, {chunks} passages")
     say("training the task-type classifier…")
     model = train_default(services.settings.knowledge_dir / "training" / "task_types.csv", services.embedder,
@@ -89,16 +92,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_ingest_kb(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from . import kb_docs
+    from .knowledge import load_paths
+
     services = _services()
     paths = [Path(p) for p in args.paths]
-    with tqdm(total=0, unit="doc", desc="ingesting", file=sys.stderr) as bar:
+    services.db.migrate()
+    docs = load_paths(paths)
+    with tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
-        n = services.kb.ingest_paths(paths, progress)
-    print(f"{n} passages written; the knowledge base now holds {services.kb.count()} passages")
+        done = kb_docs.ingest(services.db, services.kb, docs, args.actor, progress)
+    for d in done:
+        print(f"{d['status']:>9}  {d['doc_id']}  v{d['version']}  {d['passages']} passages")
+    print(f"the knowledge base now holds {services.kb.count()} passages")
     return 0
 
 
@@ -250,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--orders", type=int, default=600)
     d.set_defaults(func=cmd_demo)
 
-    k = sub.add_parser("ingest-kb", help="add Markdown or text documents to the knowledge base")
+    k = sub.add_parser("ingest-kb", help="add or update knowledge-base documents (Markdown, text, PDF, HTML, DOCX, "
+                                         "FAQ CSV); each change becomes a new version")
     k.add_argument("paths", nargs="+", help="files or folders")
+    k.add_argument("--actor", default="system", help="who is recorded as the uploader (default: system)")
     k.set_defaults(func=cmd_ingest_kb)
 
     i = sub.add_parser("import-tickets", help="add tickets from a JSONL or CSV file")

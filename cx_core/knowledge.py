@@ -4,6 +4,7 @@ BM25 + dense search fused by reciprocal rank."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 import threading
@@ -23,7 +24,7 @@ from .models import Passage
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 COLLECTION = "kb_chunks"
-SUPPORTED = {".md", ".markdown", ".txt"}
+SUPPORTED = {".md", ".markdown", ".txt", ".pdf", ".html", ".htm", ".docx", ".csv"}
 RRF_K = 60
 
 
@@ -52,36 +53,195 @@ def _slug(text: str) -> str:
 
 
 def parse_document(path: Path) -> Document:
-    """A Markdown or text file as a ``Document``; YAML front matter gives id, title, task_types, updated."""
-    if path.suffix.lower() not in SUPPORTED:
-        raise InvalidInput(f"{path.name}: unsupported file type '{path.suffix}' (use {', '.join(sorted(SUPPORTED))})")
+    """A file as a ``Document`` (see ``parse_upload`` for the formats)."""
     try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name}: not UTF-8 text") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    return parse_upload(path.name, data)
+
+
+def parse_upload(name: str, data: bytes) -> Document:
+    """Markdown/text (YAML front matter gives id, title, task_types, updated), PDF, HTML, DOCX, or an FAQ CSV
+    (one question and answer a row). Headings become sections; the result is Markdown-shaped text."""
+    suffix = Path(name).suffix.lower()
+    stem = Path(name).stem
+    if suffix not in SUPPORTED:
+        raise InvalidInput(f"{name}: unsupported file type '{suffix or 'none'}' (use {', '.join(sorted(SUPPORTED))})")
+    if not data.strip():
+        raise InvalidInput(f"{name}: the file is empty")
     meta: dict[str, Any] = {}
-    body = raw
+    if suffix in {".md", ".markdown", ".txt"}:
+        meta, body = _front_matter(name, _text(name, data))
+        heading = re.search(r"^#\s+(.+)$", body, re.M)
+        title = str(meta.get("title") or (heading.group(1).strip() if heading else stem.replace("-", " ").title()))
+    else:
+        title, body = {".pdf": _pdf, ".html": _html, ".htm": _html, ".docx": _docx, ".csv": _faq_csv}[suffix](name, data)
+        title = title or stem.replace("-", " ").replace("_", " ").title()
+    if not body.strip():
+        raise InvalidInput(f"{name}: no text found in the document"
+                           + (" (a scanned PDF needs text recognition first)" if suffix == ".pdf" else ""))
+    return Document(
+        doc_id=str(meta.get("id") or _slug(stem)),
+        title=title,
+        text=body.strip(),
+        task_types=[str(t) for t in meta.get("task_types", []) or []],
+        updated=str(meta.get("updated", "")),
+        source=name,
+    )
+
+
+def load_paths(paths: Iterable[Path]) -> list[Document]:
+    """Every supported file under the given files and folders, parsed (all or nothing)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InvalidInput(f"{path}: no such file or folder")
+    docs = [parse_document(p) for p in files]
+    if not docs:
+        raise InvalidInput("no documents found (supported: " + ", ".join(sorted(SUPPORTED)) + ")")
+    return docs
+
+
+def _text(name: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name}: not UTF-8 text (save it as UTF-8 and upload again)") from exc
+
+
+def _front_matter(name: str, raw: str) -> tuple[dict[str, Any], str]:
     if raw.startswith("---"):
         parts = raw.split("---", 2)
         if len(parts) == 3:
             try:
                 loaded = yaml.safe_load(parts[1]) or {}
             except yaml.YAMLError as exc:
-                raise InvalidInput(f"{path.name}: front matter is not valid YAML") from exc
-            meta = loaded if isinstance(loaded, dict) else {}
-            body = parts[2]
-    if not body.strip():
-        raise InvalidInput(f"{path.name}: the document is empty")
-    heading = re.search(r"^#\s+(.+)$", body, re.M)
-    title = str(meta.get("title") or (heading.group(1).strip() if heading else path.stem.replace("-", " ").title()))
-    return Document(
-        doc_id=str(meta.get("id") or _slug(path.stem)),
-        title=title,
-        text=body.strip(),
-        task_types=[str(t) for t in meta.get("task_types", []) or []],
-        updated=str(meta.get("updated", "")),
-        source=path.name,
-    )
+                raise InvalidInput(f"{name}: front matter is not valid YAML") from exc
+            return (loaded if isinstance(loaded, dict) else {}), parts[2]
+    return {}, raw
+
+
+def _pdf(name: str, data: bytes) -> tuple[str, str]:
+    """Each page's text; short title-case lines ending without a full stop become headings."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise InvalidInput(f"{name}: the PDF is password-protected (upload an unprotected copy)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = str((reader.metadata.get("/Title") if reader.metadata else "") or "").strip()
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{name}: not a readable PDF ({str(exc)[:80]})") from exc
+    lines: list[str] = []
+    for page in pages:
+        for line in page.splitlines():
+            line = line.strip()
+            if not line:
+                lines.append("")
+            elif _looks_like_heading(line):
+                lines += ["", f"## {line}", ""]
+            else:
+                lines.append(line)
+        lines.append("")
+    body = "\n".join(lines)
+    first = next((ln.lstrip("# ") for ln in lines if ln.strip()), "")
+    return meta_title or first[:120], body
+
+
+def _looks_like_heading(line: str) -> bool:
+    words = line.split()
+    return (1 <= len(words) <= 9 and line[-1] not in ".,;:" and line[0].isupper()
+            and sum(w[0].isupper() for w in words if w[0].isalpha()) >= max(1, len(words) // 2)
+            and not re.search(r"\d{3,}", line))
+
+
+def _html(name: str, data: bytes) -> tuple[str, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "form"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    out: list[str] = []
+    for el in (soup.body or soup).find_all(["h1", "h2", "h3", "h4", "p", "li", "td", "pre", "blockquote"]):
+        text = el.get_text(" ", strip=True)
+        if not text:
+            continue
+        if el.name in {"h1", "h2", "h3", "h4"}:
+            level = min(int(el.name[1]), 3)
+            title = title or (text if level == 1 else "")
+            out += ["", "#" * level + " " + text, ""]
+        elif el.name == "li":
+            out.append(f"- {text}")
+        elif el.name == "td" and el.find_parent("td") is None:
+            out.append(text)
+        elif el.find_parent(["li", "td"]) is None:
+            out += [text, ""]
+    return title, "\n".join(out)
+
+
+def _docx(name: str, data: bytes) -> tuple[str, str]:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise InvalidInput(f"{name}: not a readable Word (.docx) file") from exc
+    title = (document.core_properties.title or "").strip()
+    out: list[str] = []
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        level = re.match(r"Heading (\d)", style)
+        if style == "Title":
+            title = title or text
+            out += [f"# {text}", ""]
+        elif level:
+            out += ["", "#" * min(int(level.group(1)) + 1, 3) + " " + text, ""]
+        elif "List" in style:
+            out.append(f"- {text}")
+        else:
+            out += [text, ""]
+    for table in document.tables:
+        for row in table.rows:
+            out.append(" | ".join(cell.text.strip() for cell in row.cells))
+        out.append("")
+    return title, "\n".join(out)
+
+
+def _faq_csv(name: str, data: bytes) -> tuple[str, str]:
+    """An FAQ sheet: a question column and an answer column (``question``/``answer``, or ``q``/``a``)."""
+    import csv
+
+    rows = list(csv.reader(io.StringIO(_text(name, data))))
+    if not rows:
+        raise InvalidInput(f"{name}: the CSV is empty")
+    header = [h.strip().lower() for h in rows[0]]
+    q = next((header.index(h) for h in ("question", "q", "title") if h in header), None)
+    a = next((header.index(h) for h in ("answer", "a", "response", "body") if h in header), None)
+    if q is None or a is None:
+        raise InvalidInput(f"{name}: an FAQ CSV needs a 'question' and an 'answer' column "
+                           f"(found: {', '.join(rows[0][:6]) or 'none'})")
+    out: list[str] = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(q, a):
+            if any(cell.strip() for cell in row):
+                raise InvalidInput(f"{name}: line {line_no} has {len(row)} columns, expected at least {max(q, a) + 1}")
+            continue
+        if row[q].strip() and row[a].strip():
+            out += [f"## {row[q].strip()}", "", row[a].strip(), ""]
+    return "", "\n".join(out)
 
 
 def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
@@ -162,48 +322,69 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._chunks: list[dict[str, Any]] = []
-        self._version = -1
+        self._version: tuple[int, int] = (-1, -1)
 
     # ------------------------------------------------------------ writing
-    def ingest(self, docs: Iterable[Document], progress: Callable[[int, int], None] | None = None) -> int:
-        """Replace each document's chunks with fresh ones; returns the number of chunks written."""
-        docs = list(docs)
-        written = 0
-        for i, doc in enumerate(docs):
-            chunks = chunk_document(doc)
+    def ingest(self, docs: Iterable[Document], progress: Callable[[int, int], None] | None = None,
+               batch: int = 32) -> int:
+        """Replace each document's chunks with fresh ones; returns the number of chunks written.
+        ``progress(done, total)`` counts passages embedded, so a long PDF moves the bar too."""
+        plan = [(doc, chunk_document(doc)) for doc in docs]
+        total = sum(len(chunks) for _, chunks in plan)
+        done = 0
+        if progress:
+            progress(0, total)
+        for doc, chunks in plan:
             self.collection.delete(where={"doc_id": doc.doc_id})
-            if chunks:
+            for start in range(0, len(chunks), batch):
+                part = chunks[start:start + batch]
                 self.collection.add(
-                    ids=[c.chunk_id for c in chunks],
-                    documents=[f"{c.title} — {c.heading}\n{c.text}" for c in chunks],  # what is embedded
+                    ids=[c.chunk_id for c in part],
+                    documents=[f"{c.title} — {c.heading}\n{c.text}" for c in part],  # what is embedded
                     metadatas=[{"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "body": c.text,
                                 "task_types": ",".join(c.task_types), "updated": doc.updated,
-                                "source": doc.source} for c in chunks],
+                                "source": doc.source} for c in part],
                 )
-            written += len(chunks)
-            if progress:
-                progress(i + 1, len(docs))
-        self._version = -1
-        return written
+                done += len(part)
+                if progress:
+                    progress(done, total)
+        self._bump()
+        return done
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove every chunk of ``doc_id``; returns how many there were."""
+        got = self.collection.get(where={"doc_id": doc_id}, include=[])
+        if got["ids"]:
+            self.collection.delete(ids=got["ids"])
+            self._bump()
+        return len(got["ids"])
+
+    def chunks_of(self, doc_id: str) -> list[dict[str, Any]]:
+        """The passages of one document as stored (heading and text), in a stable order."""
+        got = self.collection.get(where={"doc_id": doc_id}, include=["metadatas"])
+        return [{"id": cid, "heading": m.get("heading", ""), "text": m.get("body", "")}
+                for cid, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+
+    def _generation(self) -> int:
+        """A counter kept in the collection's metadata, raised by every write, so that every process
+        (app, worker) notices a replaced document even when the number of passages is unchanged."""
+        try:
+            meta = self.client.get_collection(COLLECTION, embedding_function=TandemMiniLM()).metadata or {}
+        except Exception:  # noqa: BLE001 - the collection was reset under us; the count check still applies
+            return -1
+        return int(meta.get("generation", 0))
+
+    def _bump(self) -> None:
+        self.collection.modify(metadata={"generation": self._generation() + 1})
+        self._version = (-1, -1)
 
     def ingest_paths(self, paths: Iterable[Path], progress: Callable[[int, int], None] | None = None) -> int:
-        files: list[Path] = []
-        for path in paths:
-            if path.is_dir():
-                files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
-            elif path.exists():
-                files.append(path)
-            else:
-                raise InvalidInput(f"{path}: no such file or folder")
-        docs = [parse_document(p) for p in files]
-        if not docs:
-            raise InvalidInput("no documents found (supported: " + ", ".join(sorted(SUPPORTED)) + ")")
-        return self.ingest(docs, progress)
+        return self.ingest(load_paths(paths), progress)
 
     def reset(self) -> None:
         self.client.delete_collection(COLLECTION)
         self.collection = self.client.get_or_create_collection(COLLECTION, embedding_function=TandemMiniLM())
-        self._version = -1
+        self._version = (-1, -1)
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -219,8 +400,8 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------ reading
     def _ensure_bm25(self) -> None:
-        count = self.count()
-        if self._bm25 is not None and count == self._version:
+        stamp = (self.count(), self._generation())
+        if self._bm25 is not None and stamp == self._version:
             return
         with self._lock:
             got = self.collection.get(include=["documents", "metadatas"])
@@ -233,7 +414,7 @@ class KnowledgeBase:
                 retriever = bm25s.BM25()
                 retriever.index(corpus, show_progress=False)
                 self._bm25 = retriever
-            self._version = count
+            self._version = stamp
 
     def _bm25_ranking(self, query: str, n: int) -> list[int]:
         if not self._chunks or self._bm25 is None:
@@ -246,7 +427,8 @@ class KnowledgeBase:
         return [i for i in order[:n] if scores[i] > 0]
 
     def fused(self, queries: list[str], n: int = 30, task_type: str | None = None,
-              only_task_type: bool = False, updated_after: str | None = None) -> dict[int, float]:
+              only_task_type: bool = False, updated_after: str | None = None,
+              similarity: dict[int, float] | None = None) -> dict[int, float]:
         """Reciprocal-rank fusion of the BM25 and dense rankings of every query, over chunk indexes.
         Filters: ``only_task_type`` keeps articles written for ``task_type``; ``updated_after`` (ISO date)
         drops articles not reviewed since then."""
@@ -258,8 +440,12 @@ class KnowledgeBase:
         index = {c["id"]: i for i, c in enumerate(self._chunks)}
         dense = self.collection.query(query_texts=queries, n_results=n, include=["distances"])
         fused: dict[int, float] = {}
-        for q, ids in zip(queries, dense["ids"], strict=True):
+        for q, ids, dists in zip(queries, dense["ids"], dense["distances"] or [], strict=True):
             dense_ranking = [index[cid] for cid in ids if cid in index]
+            if similarity is not None:  # cosine similarity, for an absolute sense of how good a match is
+                for cid, dist in zip(ids, dists, strict=True):
+                    if cid in index:
+                        similarity[index[cid]] = max(similarity.get(index[cid], -1.0), 1.0 - float(dist))
             for ranking in (dense_ranking, self._bm25_ranking(q, n)):
                 for rank, i in enumerate(ranking):
                     fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -282,8 +468,9 @@ class KnowledgeBase:
                  updated_after: str | None = None) -> list[Passage]:
         """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
         with a boost for articles written for ``task_type`` and optional metadata filters."""
+        sims: dict[int, float] = {}
         fused = self.fused([query], n=max(k * 6, 20), task_type=task_type, only_task_type=only_task_type,
-                           updated_after=updated_after)
+                           updated_after=updated_after, similarity=sims)
         out: list[Passage] = []
         seen: set[tuple[str, str]] = set()
         for i, score in sorted(fused.items(), key=lambda kv: -kv[1]):
@@ -293,7 +480,8 @@ class KnowledgeBase:
                 continue
             seen.add(key)
             out.append(Passage(doc_id=str(c["doc_id"]), title=str(c["title"]), heading=str(c["heading"]),
-                               text=str(c["text"]), score=round(score, 5)))
+                               text=str(c["text"]), score=round(score, 5),
+                               similarity=round(sims.get(i, 0.0), 4)))
             if len(out) >= k:
                 break
         return out

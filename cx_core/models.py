@@ -97,6 +97,7 @@ class Passage(BaseModel):
     heading: str
     text: str
     score: float
+    similarity: float = 0.0  # cosine similarity of the passage to the query (0 when not searched densely)
 
 
 class Citation(BaseModel):

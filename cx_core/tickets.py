@@ -23,7 +23,7 @@ from .models import ROLE_RANK, Channel, Decision, ProcessResult, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
 from .store.db import Database, utcnow
-from .store.tables import MessageRow, ProposalRow, TicketRow
+from .store.tables import MessageRow, ProposalRow, StaffUserRow, TicketRow
 
 URGENCY_RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}
 MAX_BODY = 100_000
@@ -210,15 +210,44 @@ def mark_failed(db: Database, ticket_id: str, message: str) -> None:
 
 
 # ------------------------------------------------------------------ inbox and workspace
+@dataclass
+class InboxFilter:
+    """What the inbox shows; empty tuples mean "any"."""
+
+    statuses: tuple[str, ...] = ("new", "processing", "open", "escalated")
+    task_types: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+    sentiments: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    assigned: str = "anyone"  # anyone | mine | unassigned
+    me: str = ""
+    search: str = ""
+
+
+def _filtered(f: InboxFilter) -> Any:
+    stmt = select(TicketRow).where(TicketRow.status.in_(f.statuses))
+    for column, wanted in ((TicketRow.task_type, f.task_types), (TicketRow.urgency, f.urgencies),
+                           (TicketRow.sentiment, f.sentiments), (TicketRow.channel, f.channels)):
+        if wanted:
+            stmt = stmt.where(column.in_(wanted))
+    if f.assigned == "mine":
+        stmt = stmt.where(TicketRow.assigned_to == f.me)
+    elif f.assigned == "unassigned":
+        stmt = stmt.where(TicketRow.assigned_to.is_(None))
+    if f.search.strip():
+        like = f"%{f.search.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(TicketRow.subject).like(like), func.lower(TicketRow.body).like(like),
+                              func.lower(TicketRow.id).like(like), func.lower(TicketRow.customer_ref).like(like)))
+    return stmt
+
+
 def inbox(db: Database, *, statuses: tuple[str, ...] = ("new", "processing", "open", "escalated"),
-          search: str = "", limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Tickets for the inbox, most urgent first, then nearest SLA; paged in SQL."""
+          search: str = "", limit: int = 50, offset: int = 0,
+          where: InboxFilter | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Tickets for the inbox, most urgent first, then nearest SLA; filtered and paged in SQL."""
+    f = where or InboxFilter(statuses=statuses, search=search)
     with db.session() as s:
-        stmt = select(TicketRow).where(TicketRow.status.in_(statuses))
-        if search.strip():
-            like = f"%{search.strip().lower()}%"
-            stmt = stmt.where(or_(func.lower(TicketRow.subject).like(like), func.lower(TicketRow.body).like(like),
-                                  func.lower(TicketRow.id).like(like), func.lower(TicketRow.customer_ref).like(like)))
+        stmt = _filtered(f)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = s.scalars(stmt.order_by(TicketRow.priority.desc(), TicketRow.sla_due.asc().nulls_last(),
                                        TicketRow.created_at.asc()).limit(limit).offset(offset)).all()
@@ -228,13 +257,67 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ("new", "processing", "op
         return [{"id": r.id, "subject": r.subject or r.body[:80], "customer": r.customer_ref or "unknown",
                  "channel": r.channel, "status": r.status, "task_type": r.task_type or "…",
                  "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
-                 "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0))}
-                for r in rows], int(total)
+                 "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0)),
+                 "assigned_to": r.assigned_to} for r in rows], int(total)
 
 
-def counts(db: Database) -> dict[str, int]:
+def counts(db: Database, me: str = "") -> dict[str, int]:
+    """Tickets per status, plus ``mine`` (open work assigned to ``me``) and ``unassigned`` open work."""
     with db.session() as s:
-        return {k: int(v) for k, v in s.execute(select(TicketRow.status, func.count()).group_by(TicketRow.status))}
+        out = {k: int(v) for k, v in s.execute(select(TicketRow.status, func.count()).group_by(TicketRow.status))}
+        active = TicketRow.status.in_(("open", "escalated"))
+        out["unassigned"] = int(s.scalar(select(func.count()).where(active, TicketRow.assigned_to.is_(None))) or 0)
+        if me:
+            out["mine"] = int(s.scalar(select(func.count()).where(active, TicketRow.assigned_to == me)) or 0)
+        return out
+
+
+def filter_options(db: Database) -> dict[str, list[str]]:
+    """The values present, for the inbox's filter menus."""
+    with db.session() as s:
+        return {name: sorted(v for v in s.scalars(select(col).distinct()) if v)
+                for name, col in (("task_types", TicketRow.task_type), ("urgencies", TicketRow.urgency),
+                                  ("sentiments", TicketRow.sentiment), ("channels", TicketRow.channel))}
+
+
+def assign(db: Database, user: StaffUser, ticket_id: str, to: str | None) -> str | None:
+    """Claim (``to`` = yourself), hand over or release a ticket, so two people never work it unknowingly.
+    Advisors claim free tickets and release their own; taking someone else's ticket needs a supervisor."""
+    require(user, Role.advisor)
+    with db.tx() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        current = row.assigned_to
+        if current == to:
+            return current
+        is_supervisor = ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor]
+        if not is_supervisor:
+            if to not in (None, user.username):
+                raise NotAuthorised("only a supervisor assigns tickets to someone else")
+            if current not in (None, user.username):
+                raise InvalidInput(f"{current} is working on this ticket; ask them or a supervisor to hand it over")
+        if to is not None:
+            target = s.get(StaffUserRow, to)
+            if target is None or not target.active:
+                raise InvalidInput(f"there is no active user '{to}'")
+        row.assigned_to, row.assigned_at = to, (utcnow() if to else None)
+        audit.append(s, user.username, "ticket.assigned" if to else "ticket.released", ticket_id,
+                     previous=current, to=to)
+        return to
+
+
+def _check_not_taken(db: Database | Any, user: StaffUser, ticket_id: str) -> None:
+    """An advisor cannot act on a ticket another person has claimed (supervisors can, knowingly).
+    ``db`` is a database or an open session."""
+    if isinstance(db, Database):
+        with db.session() as s:
+            row = s.get(TicketRow, ticket_id)
+    else:
+        row = db.get(TicketRow, ticket_id)
+    owner = row.assigned_to if row is not None else None
+    if owner and owner != user.username and ROLE_RANK[user.role] < ROLE_RANK[Role.supervisor]:
+        raise InvalidInput(f"{owner} is working on this ticket; ask them or a supervisor to hand it over")
 
 
 def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
@@ -249,7 +332,7 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
             "ticket": {c: getattr(row, c) for c in ("id", "customer_ref", "customer_id", "channel", "subject", "body",
                                                     "created_at", "status", "priority", "sla_due", "task_type",
                                                     "confidence", "urgency", "sentiment", "language", "summary",
-                                                    "error")},
+                                                    "error", "assigned_to", "resolved_at", "processed_at")},
             "result": ProcessResult.model_validate(row.result) if row.result else None,
             "messages": [{"author": m.author, "body": m.body, "at": m.created_at} for m in messages],
             "proposals": [{c: getattr(p, c) for c in ("id", "action", "args", "rationale", "decision", "reason",
@@ -281,6 +364,7 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         if p.status not in {"pending", "escalated"}:
             raise InvalidInput(f"this proposal is {p.status} and cannot be approved")
         ticket_id, action, args = p.ticket_id, p.action, dict(edited_args if edited_args is not None else p.args)
+    _check_not_taken(db, user, ticket_id)
     ctx = _context(db, user, ticket_id, policy)
     ctx.idempotency_key = f"proposal:{proposal_id}"
     out = execute(db, policy, action, args, ctx)
@@ -304,6 +388,7 @@ def reject(db: Database, user: StaffUser, proposal_id: int, reason: str) -> None
         p = s.get(ProposalRow, proposal_id)
         if p is None:
             raise NotFound(f"proposal {proposal_id} not found")
+        _check_not_taken(s, user, p.ticket_id)
         if p.status != "pending" and p.status != "escalated":
             raise InvalidInput(f"this proposal is {p.status} and cannot be rejected")
         p.status, p.reject_reason, p.decided_by, p.decided_at = "rejected", reason.strip(), user.username, utcnow()
@@ -317,6 +402,7 @@ def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, bo
     require(user, Role.advisor)
     if not body.strip():
         raise InvalidInput("the reply is empty")
+    _check_not_taken(db, user, ticket_id)
     ctx = _context(db, user, ticket_id, policy)
     out = execute(db, policy, "send_reply", {"body": for_customer(body)}, ctx)
     if out.status == "executed" and resolve:

@@ -105,3 +105,21 @@ def worker_status(svc: Services) -> tuple[bool, str]:
         return False, "no worker has run yet"
     age = (utcnow() - beat.at).total_seconds()
     return age < 30, f"last seen {int(age)} s ago"
+
+
+def packet_view(p: dict[str, Any]) -> None:
+    """An escalation's context packet: why, summary, steps done, the refused step, what waits, what next."""
+    st.markdown(f"**Why:** {p.get('reason', '')}")
+    if p.get("summary"):
+        st.markdown(f"**Summary:** {p['summary']}")
+    cols = st.columns(2)
+    done = p.get("steps_done") or []
+    cols[0].markdown("**Done:** " + (", ".join(d["action"].replace("_", " ") for d in done) or "nothing yet"))
+    refused = p.get("refused")
+    if refused:
+        cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {refused['reason']}")
+    waiting = p.get("waiting") or []
+    if waiting:
+        cols[1].markdown("**Waiting:** " + ", ".join(w["action"].replace("_", " ") for w in waiting))
+    if p.get("suggested_next"):
+        st.info(p["suggested_next"], icon=":material/lightbulb:")

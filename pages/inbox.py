@@ -1,4 +1,4 @@
-"""Inbox: live queue, most urgent first, SLA countdowns."""
+"""Inbox: the live queue, most urgent first, with SLA countdowns, filters, search, paging and claiming."""
 
 from __future__ import annotations
 
@@ -8,45 +8,84 @@ from cx_core import tickets
 from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
-current_user()
-st.title("Inbox")
-
-top = st.columns([2.4, 2.6])
-search = top[0].text_input("Search", placeholder="subject, customer email or ticket id", label_visibility="collapsed")
-view = top[1].segmented_control("Queue", ["Needs action", "Escalated", "Resolved", "All"], default="Needs action",
-                                label_visibility="collapsed")
 STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",), "Resolved": ("resolved",),
             "All": ("new", "processing", "open", "escalated", "resolved")}
+WHO = {"anyone": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
+user = current_user()
+svc = services()
+st.title("Inbox")
+
+
+def reset_page() -> None:
+    st.session_state["inbox_page"] = 0
+
+
+top = st.columns([2.2, 2.3, 1.7, 0.9], vertical_alignment="bottom")
+search = top[0].text_input("Search", placeholder="subject, text, customer email or ticket id",
+                           label_visibility="collapsed", on_change=reset_page, key="inbox-search")
+view = top[1].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
+                                key="inbox-view", on_change=reset_page) or "Needs action"
+who = top[2].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
+                               label_visibility="collapsed", on_change=reset_page) or "anyone"
+options = guarded(lambda: tickets.filter_options(svc.db)) or {}
+with top[3].popover("Filters", icon=":material/filter_list:", width="stretch"):
+    chosen = {
+        "task_types": st.multiselect("Task type", options.get("task_types", []), format_func=label,
+                                     key="f-task", on_change=reset_page),
+        "urgencies": st.multiselect("Urgency", options.get("urgencies", []), key="f-urgency", on_change=reset_page),
+        "sentiments": st.multiselect("Sentiment", options.get("sentiments", []), key="f-sentiment",
+                                     on_change=reset_page),
+        "channels": st.multiselect("Channel", options.get("channels", []), key="f-channel", on_change=reset_page),
+    }
+active = [f"{label(v) if k == 'task_types' else v}" for k, vs in chosen.items() for v in vs]
+if active:
+    st.caption("Filtered by " + ", ".join(active))
+where = tickets.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search,
+                            **{k: tuple(v) for k, v in chosen.items()})
 page_no = int(st.session_state.get("inbox_page", 0))
+
+
+def take(ticket_id: str, to: str | None) -> None:
+    guarded(lambda: tickets.assign(svc.db, user, ticket_id, to))
 
 
 @st.fragment(run_every=5)
 def live_queue() -> None:
-    svc = services()
-    counts = tickets.counts(svc.db)
-    m = st.columns(4)
+    counts = tickets.counts(svc.db, me=user.username)
+    m = st.columns(5)
     m[0].metric("Waiting for the agent", counts.get("new", 0) + counts.get("processing", 0))
     m[1].metric("Open", counts.get("open", 0))
-    m[2].metric("Escalated", counts.get("escalated", 0))
-    m[3].metric("Resolved", counts.get("resolved", 0))
-    rows, total = tickets.inbox(svc.db, statuses=STATUSES[view or "Needs action"], search=search,
-                                limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
+    m[2].metric("Mine", counts.get("mine", 0), help="Open or escalated tickets assigned to you")
+    m[3].metric("Unassigned", counts.get("unassigned", 0), help="Open or escalated tickets nobody has taken")
+    m[4].metric("Escalated", counts.get("escalated", 0))
+    rows, total = tickets.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
     if not rows:
-        st.info("No tickets here right now. New tickets appear automatically.")
+        st.info("No tickets match. New tickets appear here automatically." if (search or active or who != "anyone")
+                else "No tickets here right now. New tickets appear automatically.")
+        st.session_state["inbox_pages"] = 1
         return
     for r in rows:
         with st.container(border=True):
-            c = st.columns([0.8, 4.4, 1.6, 1.4, 1.0], vertical_alignment="center")
+            c = st.columns([0.8, 4.2, 1.6, 1.35, 1.15, 0.9], vertical_alignment="center")
             c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
             c[1].page_link("pages/workspace.py", label=f"**{r['subject'][:90] or '(no subject)'}**",
                            query_params={"ticket": r["id"]})
-            c[1].caption(f"`{r['customer']}` · {r['channel']} · {r['created_at']:%d %b %H:%M}")
+            c[1].caption(f"`{r['customer']}` · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
             c[2].badge(label(r["task_type"]), color="violet")
             if r["pending"]:
                 c[2].caption(f"{r['pending']} proposal{'s' if r['pending'] > 1 else ''} to review")
             text, colour = sla_text(r["sla_due"])
             c[3].badge(text, color=colour, icon=":material/timer:")
-            c[4].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
+            owner = r["assigned_to"]
+            if owner == user.username:
+                c[4].button("Release", key=f"rel-{r['id']}", icon=":material/person_remove:", type="tertiary",
+                            on_click=take, args=(r["id"], None), help="You are working on this ticket")
+            elif owner:
+                c[4].badge(owner, icon=":material/person:", color="gray")
+            elif r["status"] in {"open", "escalated"}:
+                c[4].button("Take", key=f"take-{r['id']}", icon=":material/person_add:", type="secondary",
+                            on_click=take, args=(r["id"], user.username), help="Assign this ticket to yourself")
+            c[5].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
     pages = max(1, -(-total // PAGE_SIZE))
     st.session_state["inbox_pages"] = pages
     st.caption(f"Page {page_no + 1} of {pages} · {total} tickets")

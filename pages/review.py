@@ -10,7 +10,7 @@ import streamlit as st
 from cx_core import review
 from cx_core.models import Role
 from cx_core.tickets import require
-from pages.common import current_user, guarded, label, services
+from pages.common import current_user, guarded, label, packet_view, services
 
 user = current_user()
 svc = services()
@@ -71,20 +71,7 @@ def escalation(item: dict[str, Any]) -> None:
         head[0].caption(f"`{item['customer']}` · {item['created_at']:%d %b %H:%M}")
         head[1].badge(label(item["task_type"]), color="violet")
         head[2].badge(item["urgency"] or "normal", color="orange")
-        st.markdown(f"**Why:** {p.get('reason', '')}")
-        if p.get("summary"):
-            st.markdown(f"**Summary:** {p['summary']}")
-        cols = st.columns(2)
-        done = p.get("steps_done") or []
-        cols[0].markdown("**Done:** " + (", ".join(d["action"].replace("_", " ") for d in done) or "nothing yet"))
-        refused = p.get("refused")
-        if refused:
-            cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {refused['reason']}")
-        waiting = p.get("waiting") or []
-        if waiting:
-            cols[1].markdown("**Waiting:** " + ", ".join(w["action"].replace("_", " ") for w in waiting))
-        if p.get("suggested_next"):
-            st.info(p["suggested_next"], icon=":material/lightbulb:")
+        packet_view(p)
 
 
 def page() -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import streamlit as st
+from pydantic import ValidationError
 
 from cx_core import tickets
 from cx_core.actions import REGISTRY
 from cx_core.actions.reads import snapshot
+from cx_core.models import ROLE_RANK, Role
 from cx_core.store.db import utcnow
 from pages.common import (
     SENTIMENT_COLOUR,
@@ -17,6 +21,7 @@ from pages.common import (
     current_user,
     guarded,
     label,
+    packet_view,
     services,
     sla_text,
 )
@@ -44,17 +49,40 @@ def pick_ticket() -> None:
         st.rerun()
 
 
-def parse_value(raw: str, original: Any) -> Any:
-    if isinstance(original, list):
+def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
+    """A widget that fits the argument's type: dates, amounts, choices, lists and text."""
+    kind = field.annotation
+    options = get_args(kind) if get_origin(kind) is Literal else ()
+    base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
+        else kind
+    shown = name.replace("_", " ")
+    if options:
+        return st.selectbox(shown, options, index=options.index(value) if value in options else 0, key=key,
+                            help=field.description)
+    if base is date:
+        try:
+            current = date.fromisoformat(str(value)) if value else utcnow().date()
+        except ValueError:
+            current = utcnow().date()
+        return st.date_input(shown, value=current, key=key, help=field.description).isoformat()
+    if base in (float, int):
+        return st.number_input(shown, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
+                               format="%.0f" if base is int else "%.2f", key=key, help=field.description)
+    if get_origin(base) is list:
+        raw = st.text_input(shown, value=", ".join(map(str, value or [])), key=key,
+                            help=(field.description or "") + " Separate several with commas.")
         return [x.strip() for x in raw.split(",") if x.strip()]
-    if isinstance(original, float):
-        return float(raw)
-    if isinstance(original, int) and not isinstance(original, bool):
-        return int(raw)
-    return raw
+    raw = st.text_input(shown, value="" if value is None else str(value), key=key, help=field.description)
+    return raw.strip() or None
 
 
-def proposal_card(p: dict[str, Any], editable: bool) -> None:
+def first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
+    return f"{where.replace('_', ' ')}: {err.get('msg', 'invalid value')}"
+
+
+def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None) -> None:
     spec = REGISTRY.get(p["action"])
     title = spec.label if spec else p["action"]
     with st.container(border=True):
@@ -82,7 +110,7 @@ def proposal_card(p: dict[str, Any], editable: bool) -> None:
         b = st.columns(3)
         confirm_needed = spec is not None and not spec.reversible
         if b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
-                       disabled=p["decision"] == "abstained"):
+                       disabled=p["decision"] == "abstained", shortcut=shortcut):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
                 st.rerun()
@@ -94,17 +122,17 @@ def proposal_card(p: dict[str, Any], editable: bool) -> None:
                 run_approve(p["id"], None)
         with b[1].popover("Edit", icon=":material/edit:"):
             with st.form(f"edit-{p['id']}"):
-                fields = dict(args)
+                values = {}
                 if spec is not None:
-                    for name in spec.args_model.model_fields:
-                        fields.setdefault(name, "")
-                values = {k: st.text_input(k, value=", ".join(map(str, v)) if isinstance(v, list) else str(v))
-                          for k, v in fields.items()}
+                    for name, field in spec.args_model.model_fields.items():
+                        values[name] = arg_widget(name, field, args.get(name), f"arg-{p['id']}-{name}")
                 if st.form_submit_button("Approve with changes", type="primary"):
+                    edited = {k: v for k, v in values.items() if v not in (None, "", [])}
                     try:
-                        edited = {k: parse_value(v, fields[k]) for k, v in values.items() if v != ""}
-                    except ValueError:
-                        st.error("A number field holds something that is not a number.")
+                        if spec is not None:
+                            spec.args_model.model_validate(edited)
+                    except ValidationError as exc:
+                        st.error(first_error(exc))
                     else:
                         run_approve(p["id"], edited)
         with b[2].popover("Reject", icon=":material/close:"):
@@ -142,6 +170,7 @@ def workspace(tid: str) -> None:
                        help="; ".join(tri.sentiment_reasons))
         text, colour = sla_text(t["sla_due"])
         chips[5].badge(text, color=colour, icon=":material/timer:")
+    assignment_bar(t)
     flash = st.session_state.pop("flash", None)
     if flash:
         (st.success if flash[0] == "executed" else st.warning)(f"{flash[0].replace('_', ' ')} — {flash[1]}")
@@ -153,11 +182,16 @@ def workspace(tid: str) -> None:
                 st.caption(f"{m['author']} · {m['at']:%d %b %H:%M}")
                 st.text(m["body"][:4000])
         customer_card(t["customer_id"], t["customer_ref"])
+        st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
+                   "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
     with right:
         if result is None:
             return
         if result.escalated:
             st.warning(f"**Escalated:** {result.escalation_reason}")
+            if result.packet:
+                with st.expander("Context packet", icon=":material/inventory_2:"):
+                    packet_view(result.packet)
         st.subheader("Summary")
         st.write(result.draft.summary)
         with st.expander("Why the agent thinks so"):
@@ -173,8 +207,10 @@ def workspace(tid: str) -> None:
         props = [p for p in data["proposals"] if p["action"] != "lookup_order"]
         if not props:
             st.caption("No actions proposed for this ticket.")
+        first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
+                      and p["decision"] != "abstained"), None)
         for p in props:
-            proposal_card(p, editable=t["status"] != "resolved")
+            proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None)
         st.subheader("Reply")
         if t["status"] == "resolved":
             sent = [m for m in data["messages"] if m["author"] != "customer"]
@@ -182,7 +218,7 @@ def workspace(tid: str) -> None:
         else:
             body = st.text_area("Suggested reply (edit before sending)", value=result.draft.reply, height=260,
                                 key=f"reply-{tid}")
-            if st.button("Send reply and resolve", type="primary", icon=":material/send:"):
+            if st.button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter"):
                 out = guarded(lambda: tickets.send_reply(svc.db, svc.policy(), user, tid, body))
                 if out:
                     st.session_state["flash"] = (out["status"], out["reason"])
@@ -194,6 +230,44 @@ def workspace(tid: str) -> None:
                 with st.expander(f"[{i}] {c.title} — {c.heading}"):
                     p = passages.get((c.doc_id, c.heading))
                     st.markdown(p.text if p else "_passage no longer in the knowledge base_")
+
+
+def assignment_bar(t: dict[str, Any]) -> None:
+    """Who works this ticket: advisors take it when they open it; nobody works someone else's unknowingly."""
+    owner = t["assigned_to"]
+    active = t["status"] in {"open", "escalated"}
+    if owner is None and active and user.role == Role.advisor:
+        owner = guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+        t["assigned_to"] = owner
+    bar = st.columns([3.2, 1.2, 1.2, 1.2], vertical_alignment="center")
+    if owner == user.username:
+        bar[0].caption(":material/person: Assigned to you")
+        if bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
+            guarded(lambda: tickets.assign(svc.db, user, t["id"], None))
+            st.rerun()
+    elif owner:
+        bar[0].warning(f"**{owner}** is working on this ticket.", icon=":material/person:")
+        if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor] and bar[1].button("Take over", icon=":material/swap_horiz:"):
+            guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+            st.rerun()
+    elif active and bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
+        guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+        st.rerun()
+    if bar[2].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
+        nxt = guarded(lambda: next_ticket(t["id"]))
+        if nxt:
+            st.query_params["ticket"] = nxt
+            st.rerun()
+        else:
+            st.toast("No other free ticket right now.")
+    if bar[3].button("Inbox", icon=":material/inbox:", shortcut="Alt+I", type="tertiary"):
+        st.switch_page("pages/inbox.py")
+
+
+def next_ticket(current: str) -> str | None:
+    rows, _ = tickets.inbox(svc.db, where=tickets.InboxFilter(statuses=("open", "escalated"), assigned="unassigned"),
+                            limit=2)
+    return next((r["id"] for r in rows if r["id"] != current), None)
 
 
 def customer_card(customer_id: str | None, ref: str | None) -> None:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cx_core import tickets
+from cx_core.auth import create_user
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
@@ -32,6 +33,8 @@ def app_data(world: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                       body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
     tickets.add_tickets(svc.db, [ticket], source="test")
     tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    for role in Role:
+        create_user(svc.db, f"test-{role.value}", f"Test {role.value}", role, "password-123")
     yield svc
     svc.close()
     st.cache_resource.clear()

@@ -42,7 +42,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def pg(pg_url: str) -> Iterator[Database]:
     db = Database(pg_url)
-    assert db.migrate() == [1, 2]
+    assert db.migrate() == [1, 2, 3]
     assert db.migrate() == []  # migrations are recorded and never re-run
     build_world(db, 20261121, NOW.date(), customers=30, orders=90)
     yield db

@@ -35,10 +35,23 @@ def _review_and_policy_history(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE proposals ADD COLUMN edited BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
+def _assignment_and_kb_versions(engine: Engine) -> None:
+    """Tickets can be assigned to an advisor; knowledge-base documents keep their versions."""
+    Base.metadata.create_all(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("tickets")}
+    with engine.begin() as conn:
+        if "assigned_to" not in columns:
+            conn.execute(text("ALTER TABLE tickets ADD COLUMN assigned_to VARCHAR(80)"))
+            conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tickets_assigned_to ON tickets (assigned_to)"))
+        if "assigned_at" not in columns:
+            conn.execute(text(f"ALTER TABLE tickets ADD COLUMN assigned_at {'DATETIME' if engine.dialect.name == 'sqlite' else 'TIMESTAMP'}"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
     (2, "review queue, policy history, edited proposals", _review_and_policy_history),
+    (3, "ticket assignment, knowledge-base versions", _assignment_and_kb_versions),
 ]
 
 

@@ -216,6 +216,8 @@ class TicketRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    assigned_to: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -293,6 +295,25 @@ class PolicyChangeRow(Base):
     why: Mapped[str] = mapped_column(Text)
     diff: Mapped[list[Any]] = mapped_column(JSON, default=list)
     text: Mapped[str] = mapped_column(Text)
+
+
+class KbVersionRow(Base):
+    """One uploaded version of a knowledge-base document (the newest one not deleted is live)."""
+
+    __tablename__ = "kb_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(String(120), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(300), default="")
+    format: Mapped[str] = mapped_column(String(20), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    task_types: Mapped[str] = mapped_column(String(300), default="")
+    updated: Mapped[str] = mapped_column(String(20), default="")
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditRow(Base):

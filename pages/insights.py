@@ -1,0 +1,128 @@
+"""Insights (supervisors and admins): outcome metrics by task type, channel and day, the impact matrix and CSV."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from cx_core import insights
+from cx_core.models import Role
+from cx_core.store.db import utcnow
+from cx_core.tickets import require
+from pages.common import current_user, guarded, label, services
+
+user = current_user()
+svc = services()
+st.title("Insights")
+PERCENT = {"auto_resolution", "escalation", "fcr", "sla_compliance", "acceptance", "edit_rate", "reply_edit_rate"}
+
+
+def fmt(metric: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if metric in PERCENT:
+        return f"{value:.0%}"
+    if metric == "cost_per_ticket":
+        return f"€{value:.2f}"
+    if metric == "handle_min":
+        return f"{value:.1f} min"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def table(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    if key == "task_type" and not frame.empty:
+        frame[key] = frame[key].map(label)
+    return frame.rename(columns={key: key.replace("_", " ").capitalize(), **insights.LABELS})
+
+
+def main() -> None:
+    require(user, Role.supervisor)
+    top = st.columns([1.2, 1.6, 3])
+    days = top[0].selectbox("Period", [1, 7, 30, 90], index=2, format_func=lambda d: f"Last {d} day{'s' * (d > 1)}")
+    split = top[1].segmented_control("Break down by", ["task_type", "channel", "tier", "day"], default="task_type",
+                                     format_func=lambda k: k.replace("_", " ").capitalize()) or "task_type"
+    s = svc.settings
+    facts = insights.ticket_facts(svc.db, utcnow() - timedelta(days=days), advisor_cost_per_hour=s.advisor_cost_per_hour,
+                                  agent_cost_per_ticket=s.agent_cost_per_ticket)
+    if not facts:
+        st.info("No processed tickets in this period yet. Metrics appear as soon as the agent has handled tickets.")
+        return
+    total = insights.summarise(facts)
+    keys = ["auto_resolution", "escalation", "fcr", "csat_proxy", "sla_compliance", "handle_min", "acceptance",
+            "edit_rate", "reply_edit_rate", "cost_per_ticket"]
+    for row in (keys[:5], keys[5:]):
+        cols = st.columns(5)
+        for c, k in zip(cols, row, strict=True):
+            c.metric(insights.LABELS[k], fmt(k, total[k]))
+    st.caption(f"{total['tickets']} processed tickets. Cost uses €{s.advisor_cost_per_hour:g} an advisor hour and "
+               f"€{s.agent_cost_per_ticket:g} of agent compute a ticket (settings TANDEM_ADVISOR_COST_PER_HOUR, "
+               "TANDEM_AGENT_COST_PER_TICKET).")
+    rows = insights.by(facts, split)
+    chart_tab, matrix_tab, table_tab, help_tab = st.tabs(["Charts", "Impact matrix", "Table and export", "Definitions"])
+    with chart_tab:
+        frame = pd.DataFrame(rows)
+        if split == "task_type":
+            frame["task_type"] = frame["task_type"].map(label)
+        c1, c2 = st.columns(2)
+        rates = frame.melt(id_vars=[split], value_vars=["auto_resolution", "escalation", "fcr", "sla_compliance"],
+                           var_name="metric", value_name="share").dropna()
+        rates["metric"] = rates["metric"].map(insights.LABELS)
+        kind = alt.X(f"{split}:N", title=None, sort=None if split == "day" else "-y")
+        with c1:
+            st.markdown("**Volume**")
+            st.altair_chart(alt.Chart(frame).mark_bar(color="#5b6ee1").encode(
+                x=kind, y=alt.Y("tickets:Q", title="tickets"), tooltip=[split, "tickets"]).properties(height=260),
+                width="stretch")
+        with c2:
+            st.markdown("**Outcome rates**")
+            st.altair_chart(alt.Chart(rates).mark_bar().encode(
+                x=alt.X(f"{split}:N", title=None), xOffset="metric:N",
+                y=alt.Y("share:Q", axis=alt.Axis(format="%"), title=None, scale=alt.Scale(domain=[0, 1])),
+                color=alt.Color("metric:N", legend=alt.Legend(orient="bottom", title=None)),
+                tooltip=[split, "metric", alt.Tooltip("share:Q", format=".0%")]).properties(height=260),
+                width="stretch")
+        c3, c4 = st.columns(2)
+        with c3:
+            st.markdown("**Handle time (minutes, people-resolved tickets)**")
+            st.altair_chart(alt.Chart(frame.dropna(subset=["handle_min"])).mark_bar(color="#e59f3c").encode(
+                x=alt.X(f"{split}:N", title=None), y=alt.Y("handle_min:Q", title="minutes"),
+                tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
+        with c4:
+            st.markdown("**Cost per ticket (€)**")
+            st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
+                x=alt.X(f"{split}:N", title=None), y=alt.Y("cost_per_ticket:Q", title="€"),
+                tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
+    with matrix_tab:
+        matrix = insights.impact_matrix(facts)
+        mframe = pd.DataFrame(matrix)
+        mframe["task type"] = mframe["task_type"].map(label)
+        st.markdown("Volume against complexity for each task type: automate the high-volume, low-complexity work "
+                    "first; use assisted automation where complexity is medium and volume low.")
+        points = alt.Chart(mframe).mark_circle(size=220, opacity=0.8).encode(
+            x=alt.X("complexity:Q", scale=alt.Scale(domain=[0, 1]), title="complexity (0–1)"),
+            y=alt.Y("volume:Q", title="tickets"), color=alt.Color("advice:N", legend=alt.Legend(orient="bottom",
+                                                                                            title=None, columns=2)),
+            tooltip=["task type", "volume", "complexity", "advice"])
+        names = points.mark_text(dy=-14, fontSize=11).encode(text="task type:N", color=alt.value("#444"))
+        rules = alt.Chart(pd.DataFrame({"x": [0.25, 0.5]})).mark_rule(strokeDash=[4, 4], color="#bbb").encode(x="x:Q")
+        st.altair_chart((rules + points + names).properties(height=380), width="stretch")
+        st.dataframe(mframe[["task type", "volume", "complexity", "auto_resolution", "advice"]], hide_index=True,
+                     width="stretch", column_config={"auto_resolution": st.column_config.NumberColumn(
+                         "auto-resolution", format="percent")})
+    with table_tab:
+        st.dataframe(table(rows, split), hide_index=True, width="stretch")
+        e1, e2, _ = st.columns([1, 1, 3])
+        e1.download_button("Download this table (CSV)", insights.to_csv(rows), file_name=f"tandem-insights-{split}.csv",
+                           mime="text/csv", icon=":material/download:")
+        e2.download_button("Download per-ticket facts (CSV)", insights.to_csv(facts), file_name="tandem-tickets.csv",
+                           mime="text/csv", icon=":material/download:")
+    with help_tab:
+        st.markdown(insights.__doc__ or "")
+
+
+guarded(main)

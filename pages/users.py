@@ -1,0 +1,62 @@
+"""Users and roles (admins): create accounts, change roles, deactivate, set a new password."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cx_core import auth
+from cx_core.models import Role
+from pages.common import current_user, guarded, services
+
+user = current_user()
+svc = services()
+st.title("Users and roles")
+ROLES = [Role.advisor, Role.supervisor, Role.admin]
+ROLE_HELP = ("**Advisor**: inbox, tickets, approve within limits. **Supervisor**: also review, escalations, audit, "
+             "insights, knowledge uploads, approvals above advisor limits. **Admin**: also autonomy, policy and users.")
+
+
+def main() -> None:
+    flash = st.session_state.pop("users-flash", None)
+    if flash:
+        st.success(flash)
+    users = auth.list_users(svc.db, user)
+    st.caption(ROLE_HELP)
+    st.dataframe([{"Username": u["username"], "Name": u["name"], "Role": str(u["role"]).capitalize(),
+                   "Active": u["active"], "Since": f"{u['created']:%d %b %Y}"} for u in users],
+                 hide_index=True, width="stretch")
+    left, right = st.columns(2, gap="large")
+    with left, st.container(border=True):
+        st.subheader("Add a user")
+        with st.form("add-user", clear_on_submit=True):
+            username = st.text_input("Username", placeholder="e.g. jo.martin")
+            name = st.text_input("Name", placeholder="Jo Martin")
+            role = st.selectbox("Role", ROLES, format_func=lambda r: r.value.capitalize())
+            password = st.text_input("First password", type="password", help="At least 8 characters; share it "
+                                                                              "privately and ask them to change it.")
+            if st.form_submit_button("Create user", type="primary"):
+                made = guarded(lambda: auth.add_user(svc.db, user, username, name, role, password))
+                if made:
+                    st.session_state["users-flash"] = f"{made.display_name} can now sign in as {made.username}."
+                    st.rerun()
+    with right, st.container(border=True):
+        st.subheader("Change a user")
+        names = {u["username"]: f"{u['name']} ({u['username']})" for u in users}
+        who = st.selectbox("User", list(names), format_func=lambda k: names[k], key="edit-who")
+        current = next(u for u in users if u["username"] == who)
+        with st.form("edit-user"):
+            role = st.selectbox("Role", ROLES, index=ROLES.index(Role(str(current["role"]))),
+                                format_func=lambda r: r.value.capitalize())
+            active = st.toggle("Active (can sign in)", value=bool(current["active"]))
+            password = st.text_input("New password (leave empty to keep)", type="password")
+            if st.form_submit_button("Save changes", type="primary"):
+                done = guarded(lambda: auth.update_user(svc.db, user, str(who), role=role, active=active,
+                                                        password=password or None) or True)
+                if done:
+                    st.session_state["users-flash"] = f"Saved {names[str(who)]}."
+                    st.rerun()
+    st.caption("Single sign-on: put your identity provider in front with Streamlit's OIDC login (README, "
+               "'Single sign-on'); roles stay managed here.")
+
+
+guarded(main)
