@@ -69,6 +69,10 @@ def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders:
         say(f"processing {added} tickets…")
         while process_one(services, "demo"):
             processed += 1
+        from .demo.history import work_some
+
+        worked = work_some(services)
+        say(f"  {worked} tickets already handled by the demo advisor")
     took = time.perf_counter() - started
     say(f"demo ready in {took:.1f}s")
     return {**counts, "articles": len(services.kb.documents()), "passages": chunks, "tickets": added,

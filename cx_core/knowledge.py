@@ -323,6 +323,21 @@ class KnowledgeBase:
         self._bm25: Any = None
         self._chunks: list[dict[str, Any]] = []
         self._version: tuple[int, int] = (-1, -1)
+        self._chroma_path = None if chroma_url else chroma_path
+        self._known_generation: int | None = None
+
+    def _reopen(self) -> None:
+        """Another process (the app, the worker, the command line) changed a local index: its vectors are read
+        afresh from disk, since an open local client keeps the ones it loaded."""
+        if self._chroma_path is None:
+            return  # a Chroma server is shared and always current
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a stale client is best effort
+            pass
+        self.client = chromadb.PersistentClient(path=str(self._chroma_path),
+                                                settings=chromadb.Settings(anonymized_telemetry=False))
+        self.collection = self.client.get_or_create_collection(COLLECTION, embedding_function=TandemMiniLM())
 
     # ------------------------------------------------------------ writing
     def ingest(self, docs: Iterable[Document], progress: Callable[[int, int], None] | None = None,
@@ -375,7 +390,9 @@ class KnowledgeBase:
         return int(meta.get("generation", 0))
 
     def _bump(self) -> None:
-        self.collection.modify(metadata={"generation": self._generation() + 1})
+        new = self._generation() + 1
+        self.collection.modify(metadata={"generation": new})
+        self._known_generation = new
         self._version = (-1, -1)
 
     def ingest_paths(self, paths: Iterable[Path], progress: Callable[[int, int], None] | None = None) -> int:
@@ -404,6 +421,9 @@ class KnowledgeBase:
         if self._bm25 is not None and stamp == self._version:
             return
         with self._lock:
+            if self._known_generation is not None and stamp[1] != self._known_generation:
+                self._reopen()
+            self._known_generation = stamp[1]
             got = self.collection.get(include=["documents", "metadatas"])
             self._chunks = [
                 {"id": cid, **meta, "text": meta.get("body", doc)}

@@ -216,7 +216,12 @@ class Pipeline:
 
         passages: dict[str, list[Passage]] = {}
         for req in tri.requests:
-            passages[req.intent] = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent)
+            # articles written for the task type are favoured, but a closer passage from any article (a new
+            # upload not yet tagged, a question beside the task type) is not shut out
+            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent)
+            found += self.kb.retrieve(req.text, k=2)
+            unique = {(p.doc_id, p.heading): p for p in found}
+            passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
 
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
                           customer_id=customer.user_id if customer else None, verified=verified,

@@ -20,15 +20,16 @@ def reset_page() -> None:
     st.session_state["inbox_page"] = 0
 
 
-top = st.columns([2.2, 2.3, 1.7, 0.9], vertical_alignment="bottom")
-search = top[0].text_input("Search", placeholder="subject, text, customer email or ticket id",
+top = st.columns([5, 1.1], vertical_alignment="bottom")
+search = top[0].text_input("Search", placeholder="Search subject, text, customer email or ticket id",
                            label_visibility="collapsed", on_change=reset_page, key="inbox-search")
-view = top[1].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
+row = st.columns([3, 2.4, 1.2], vertical_alignment="center")
+view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
                                 key="inbox-view", on_change=reset_page) or "Needs action"
-who = top[2].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
+who = row[1].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
                                label_visibility="collapsed", on_change=reset_page) or "anyone"
 options = guarded(lambda: tickets.filter_options(svc.db)) or {}
-with top[3].popover("Filters", icon=":material/filter_list:", width="stretch"):
+with top[1].popover("Filters", icon=":material/filter_list:", width="stretch"):
     chosen = {
         "task_types": st.multiselect("Task type", options.get("task_types", []), format_func=label,
                                      key="f-task", on_change=reset_page),
@@ -39,7 +40,7 @@ with top[3].popover("Filters", icon=":material/filter_list:", width="stretch"):
     }
 active = [f"{label(v) if k == 'task_types' else v}" for k, vs in chosen.items() for v in vs]
 if active:
-    st.caption("Filtered by " + ", ".join(active))
+    row[2].caption("Filtered: " + ", ".join(active))
 where = tickets.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search,
                             **{k: tuple(v) for k, v in chosen.items()})
 page_no = int(st.session_state.get("inbox_page", 0))
@@ -66,7 +67,7 @@ def live_queue() -> None:
         return
     for r in rows:
         with st.container(border=True):
-            c = st.columns([0.8, 4.2, 1.6, 1.35, 1.15, 0.9], vertical_alignment="center")
+            c = st.columns([0.7, 3.3, 1.5, 1.8, 1.2, 0.85], vertical_alignment="center")
             c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
             c[1].page_link("pages/workspace.py", label=f"**{r['subject'][:90] or '(no subject)'}**",
                            query_params={"ticket": r["id"]})
@@ -84,7 +85,8 @@ def live_queue() -> None:
                 c[4].badge(owner, icon=":material/person:", color="gray")
             elif r["status"] in {"open", "escalated"}:
                 c[4].button("Take", key=f"take-{r['id']}", icon=":material/person_add:", type="secondary",
-                            on_click=take, args=(r["id"], user.username), help="Assign this ticket to yourself")
+                            on_click=take, args=(r["id"], user.username), help="Assign this ticket to yourself",
+                            width="stretch")
             c[5].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
     pages = max(1, -(-total // PAGE_SIZE))
     st.session_state["inbox_pages"] = pages

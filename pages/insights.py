@@ -42,7 +42,7 @@ def table(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
 
 def main() -> None:
     require(user, Role.supervisor)
-    top = st.columns([1.2, 1.6, 3])
+    top = st.columns([1.2, 2.6, 2])
     days = top[0].selectbox("Period", [1, 7, 30, 90], index=2, format_func=lambda d: f"Last {d} day{'s' * (d > 1)}")
     split = top[1].segmented_control("Break down by", ["task_type", "channel", "tier", "day"], default="task_type",
                                      format_func=lambda k: k.replace("_", " ").capitalize()) or "task_type"
@@ -68,34 +68,40 @@ def main() -> None:
         frame = pd.DataFrame(rows)
         if split == "task_type":
             frame["task_type"] = frame["task_type"].map(label)
-        c1, c2 = st.columns(2)
-        rates = frame.melt(id_vars=[split], value_vars=["auto_resolution", "escalation", "fcr", "sla_compliance"],
-                           var_name="metric", value_name="share").dropna()
-        rates["metric"] = rates["metric"].map(insights.LABELS)
-        kind = alt.X(f"{split}:N", title=None, sort=None if split == "day" else "-y")
+        c1, c2 = st.columns([1, 1.4])
+        names = alt.Y(f"{split}:N", title=None, sort="ascending" if split == "day" else "-x",
+                      axis=alt.Axis(labelLimit=180, labelOverlap=False))
         with c1:
             st.markdown("**Volume**")
             st.altair_chart(alt.Chart(frame).mark_bar(color="#5b6ee1").encode(
-                x=kind, y=alt.Y("tickets:Q", title="tickets"), tooltip=[split, "tickets"]).properties(height=260),
-                width="stretch")
+                y=names, x=alt.X("tickets:Q", title="tickets"), tooltip=[split, "tickets"]).properties(
+                height=max(160, 26 * len(frame))), width="stretch")
         with c2:
             st.markdown("**Outcome rates**")
-            st.altair_chart(alt.Chart(rates).mark_bar().encode(
-                x=alt.X(f"{split}:N", title=None), xOffset="metric:N",
-                y=alt.Y("share:Q", axis=alt.Axis(format="%"), title=None, scale=alt.Scale(domain=[0, 1])),
-                color=alt.Color("metric:N", legend=alt.Legend(orient="bottom", title=None)),
-                tooltip=[split, "metric", alt.Tooltip("share:Q", format=".0%")]).properties(height=260),
-                width="stretch")
+            rates = frame.melt(id_vars=[split], value_vars=["auto_resolution", "escalation", "fcr", "sla_compliance"],
+                               var_name="metric", value_name="share").dropna()
+            rates["metric"] = rates["metric"].map({"auto_resolution": "Auto", "escalation": "Escalated",
+                                                   "fcr": "FCR", "sla_compliance": "SLA met"})
+            base = alt.Chart(rates).encode(y=alt.Y(f"{split}:N", title=None,
+                                                   axis=alt.Axis(labelLimit=180, labelOverlap=False)),
+                                           x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")))
+            cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                                                            legend=None),
+                                            tooltip=[split, "metric", alt.Tooltip("share:Q", format=".0%")])
+            text = base.mark_text(fontSize=11).encode(text=alt.Text("share:Q", format=".0%"),
+                                                      color=alt.condition("datum.share > 0.6", alt.value("white"),
+                                                                          alt.value("#333")))
+            st.altair_chart((cells + text).properties(height=max(160, 26 * len(frame))), width="stretch")
         c3, c4 = st.columns(2)
         with c3:
             st.markdown("**Handle time (minutes, people-resolved tickets)**")
             st.altair_chart(alt.Chart(frame.dropna(subset=["handle_min"])).mark_bar(color="#e59f3c").encode(
-                x=alt.X(f"{split}:N", title=None), y=alt.Y("handle_min:Q", title="minutes"),
+                y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
                 tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
         with c4:
             st.markdown("**Cost per ticket (€)**")
             st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
-                x=alt.X(f"{split}:N", title=None), y=alt.Y("cost_per_ticket:Q", title="€"),
+                y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title="€"),
                 tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
     with matrix_tab:
         matrix = insights.impact_matrix(facts)

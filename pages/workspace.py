@@ -239,7 +239,7 @@ def assignment_bar(t: dict[str, Any]) -> None:
     if owner is None and active and user.role == Role.advisor:
         owner = guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
         t["assigned_to"] = owner
-    bar = st.columns([3.2, 1.2, 1.2, 1.2], vertical_alignment="center")
+    bar = st.columns([2.6, 1.3, 1.7, 1.3], vertical_alignment="center")
     if owner == user.username:
         bar[0].caption(":material/person: Assigned to you")
         if bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,19 +36,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def app(world: Settings, tmp_path: Path) -> Iterator[tuple[str, Services, dict[str, str]]]:
+@pytest.fixture(scope="module")
+def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Services, dict[str, str]]]:
+    """One ``streamlit run`` for the journeys: B-1 waits for an advisor; B-2 was handled alone at level 3 and
+    sampled for review."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     pytest.importorskip("playwright")
-    settings = copy_world(world, tmp_path / "data")
+    from cx_core.policy import Policy
+
+    settings = copy_world(world, tmp_path_factory.mktemp("browser") / "data")
     svc = Services(settings)
     o = find_order(svc, "pending")
     ticket = TicketIn(id="B-1", customer=o["email"], channel="email", subject="Browser test: new address",
                       created_at=NOW, body=f"Hello, please ship order {o['order_id']} to 12 Oak Street, Austin, "
                                            f"TX 78701 instead. Thanks, {o['first_name']}")
-    tickets.add_tickets(svc.db, [ticket], source="test")
+    o2 = find_order(svc, "pending", other_than=o["user_id"])
+    sampled = TicketIn(id="B-2", customer=o2["email"], channel="email", subject="Browser test: sampled change",
+                       created_at=NOW, body=f"Please change the address of {o2['order_id']} to 77 Birch Lane, "
+                                            "Austin, TX 78702.")
+    tickets.add_tickets(svc.db, [ticket, sampled], source="test")
     tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    raw = svc.policy().model_dump(mode="json")
+    raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
+    tickets.store_result(svc.db, Policy.model_validate(raw), svc.pipeline.process(sampled, now=NOW, autonomy=3))
     port = _free_port()
     env = {**os.environ, "TANDEM_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -63,39 +75,158 @@ def app(world: Settings, tmp_path: Path) -> Iterator[tuple[str, Services, dict[s
                 time.sleep(0.5)
         else:
             pytest.fail("streamlit did not start")
-        yield url, svc, o
+        yield url, svc, {**o, "sampled_order": o2["order_id"]}
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         svc.close()
 
 
-def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Services, dict[str, str]]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def browser_page(app: tuple[str, Services, dict[str, str]]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
 
-    url, svc, o = app
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(url)
-        page.get_by_role("textbox", name="Username").fill("ada")
-        page.get_by_role("textbox", name="Password").fill("advisor-demo")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Waiting for the agent")).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "advisor-inbox.png"), full_page=True)
-        page.get_by_role("link", name="Browser test: new address").click()
-        expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Change shipping address")).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "advisor-ticket.png"), full_page=True)
-        page.get_by_role("button", name="Approve").click()
-        expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
-        assert order(svc, o["order_id"]).address1 == "12 Oak Street"
-        page.get_by_role("button", name="Send reply and resolve").click()
-        expect(page.get_by_text("Reply sent.")).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)
+        yield page
         browser.close()
+
+
+def sign_in(page: Any, url: str, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Waiting for the agent")).to_be_visible(timeout=30_000)
+
+
+def choose(page: Any, box: str, option: str) -> None:
+    """Pick ``option`` in the select box labelled ``box``: type to filter, Enter to take the first match."""
+    field = page.get_by_test_id("stSelectbox").filter(has_text=box).first.locator("input")
+    field.click()
+    field.fill(option)
+    page.get_by_role("option", name=option).first.wait_for(timeout=10_000)
+    field.press("Enter")
+
+
+def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Services, dict[str, str]],
+                                                         browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    url, svc, o = app
+    page = browser_page
+    sign_in(page, url, "ada", "advisor-demo")
+    page.screenshot(path=str(ARTIFACTS / "advisor-inbox.png"), full_page=True)
+    page.get_by_role("link", name="Browser test: new address").click()
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Change shipping address")).to_be_visible()
+    expect(page.get_by_text("Assigned to you")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "advisor-ticket.png"), full_page=True)
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
+    assert order(svc, o["order_id"]).address1 == "12 Oak Street"
+    page.get_by_role("button", name="Send reply and resolve").click()
+    expect(page.get_by_text("Reply sent.")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)
     kinds = [e.kind for e in audit.events(svc.db, ticket_id="B-1")]
-    assert {"proposal.approved", "action.executed", "ticket.resolved"} <= set(kinds)
+    assert {"ticket.assigned", "proposal.approved", "action.executed", "ticket.resolved"} <= set(kinds)
     assert tickets.get_ticket(svc.db, "B-1")["ticket"]["status"] == "resolved"
     assert audit.verify(svc.db).ok
+
+
+def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Services, dict[str, str]],
+                                                         browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    url, svc, o = app
+    before = order(svc, o["sampled_order"]).address1
+    assert before == "77 Birch Lane"  # the agent changed it alone
+    page = browser_page
+    sign_in(page, url, "sam", "supervisor-demo")
+    page.get_by_role("link", name="Review").click()
+    expect(page.get_by_text("Change shipping address — Browser test: sampled change")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "supervisor-review.png"), full_page=True)
+    page.get_by_role("button", name="Reverse").first.click()
+    page.get_by_role("textbox", name="Why reverse it?").fill("customer wrote from a shared mailbox")
+    page.get_by_role("button", name="Reverse now").click()
+    expect(page.get_by_text("Change shipping address — Browser test: sampled change")).to_have_count(0,
+                                                                                                 timeout=30_000)
+    page.get_by_role("radio", name="Reversed").click()
+    expect(page.get_by_text("Reversed by sam")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "supervisor-reversed.png"), full_page=True)
+    assert order(svc, o["sampled_order"]).address1 != "77 Birch Lane"
+    kinds = [e.kind for e in audit.events(svc.db, ticket_id="B-2")]
+    assert "action.reversed" in kinds and audit.verify(svc.db).ok
+
+
+def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, str]], browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from cx_core import autonomy
+    from cx_core.policy import load_policy
+
+    url, svc, _ = app
+    page = browser_page
+    sign_in(page, url, "root", "admin-demo")
+    page.get_by_role("link", name="Autonomy & policy").click()
+    expect(page.get_by_role("button", name="Replay recent tickets")).to_be_visible(timeout=30_000)
+    choose(page, "Task type", "change address")
+    page.wait_for_timeout(1500)  # the level box follows the chosen task type
+    choose(page, "New level", "supervised")
+    expect(page.get_by_role("button", name="Save level")).to_be_disabled()  # replay first
+    page.get_by_role("textbox", name="Why").first.fill("pilot after six weeks at 97% approval")
+    page.get_by_role("button", name="Replay recent tickets").click()
+    expect(page.get_by_text("tickets would be handled differently")).to_be_visible(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "admin-replay.png"), full_page=True)
+    page.get_by_role("button", name="Save level").click()
+    for _ in range(60):  # the page saves, then reruns
+        path = svc.settings.writable_policy_file
+        if path.exists() and load_policy(path).level("address_change") == 3:
+            break
+        page.wait_for_timeout(500)
+    assert load_policy(svc.settings.writable_policy_file).level("address_change") == 3
+    page.screenshot(path=str(ARTIFACTS / "admin-saved.png"), full_page=True)
+    assert autonomy.history(svc.db)[0]["why"] == "pilot after six weeks at 97% approval"
+    assert "policy.changed" in {e.kind for e in audit.events(svc.db)}
+
+
+def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services, dict[str, str]],
+                                                       browser_page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.test_operations import pdf_bytes
+
+    url, svc, o = app
+    sections = [("Saturday Installations", "Installations on Saturdays are available in every region from 8 am "
+                 "to 1 pm. A Saturday installation appointment costs nothing extra and is booked like any other "
+                 "slot.")]
+    sections += [(f"Model Notes {i}", f"Model {i} of the appliance range has its own care notes: clean the "
+                  f"filter every {i % 9 + 2} weeks and keep the vents free.") for i in range(1, 120)]
+    pdf = tmp_path / "weekend-service-guide.pdf"
+    pdf.write_bytes(pdf_bytes("Weekend Service Guide", sections))
+    page = browser_page
+    sign_in(page, url, "sam", "supervisor-demo")
+    page.get_by_role("link", name="Knowledge base").click()
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("input[type=file]").first.set_input_files(str(pdf))
+    expect(page.get_by_role("button", name="Add to the knowledge base")).to_be_enabled(timeout=30_000)
+    page.get_by_role("button", name="Add to the knowledge base").click()
+    expect(page.get_by_text("Embedding passages")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "kb-upload-progress.png"), full_page=True)
+    expect(page.get_by_text("Knowledge base updated")).to_be_visible(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "kb-uploaded.png"), full_page=True)
+    ticket = TicketIn(id="B-3", customer=o["email"], channel="email", subject="Browser test: Saturday installation",
+                      created_at=NOW, body="Do you do installations on Saturdays? I work all week and would like my "
+                                           "installation appointment on a Saturday morning.")
+    tickets.add_tickets(svc.db, [ticket], source="test")
+    result = svc.pipeline.process(ticket, now=NOW)
+    tickets.store_result(svc.db, svc.policy(), result)
+    assert "weekend-service-guide" in {c.doc_id for c in result.draft.citations}
+    page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("link", name="Browser test: Saturday installation").click()
+    expect(page.get_by_text("Weekend Service Guide — Saturday Installations").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "kb-cited.png"), full_page=True)

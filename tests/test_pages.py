@@ -133,3 +133,50 @@ def test_autonomy_page_for_admins_saves_a_lowered_level_and_shows_history(app_da
     supervisor = signed_in(Role.supervisor)
     supervisor.switch_page("pages/autonomy.py").run()
     assert any("admin role" in e.value for e in supervisor.error)
+
+
+def test_knowledge_page_lists_documents_and_only_editors_upload(app_data: Services) -> None:
+    at = signed_in(Role.advisor)
+    at.switch_page("pages/knowledge.py").run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric if m.label == "Documents"] == [str(len(app_data.kb.documents()))]
+    assert any("Supervisors and admins add documents" in i.value for i in at.info)
+    sup = signed_in(Role.supervisor)
+    sup.switch_page("pages/knowledge.py").run()
+    assert not sup.exception and not any("Supervisors and admins add" in i.value for i in sup.info)
+    sup.selectbox[0].select(app_data.kb.documents()[0]["doc_id"]).run()
+    assert not sup.exception and any(b.label == "Delete for good" for b in sup.button)
+
+
+def test_insights_page_for_supervisors(app_data: Services) -> None:
+    at = signed_in(Role.supervisor)
+    at.switch_page("pages/insights.py").run()
+    assert not at.exception and not at.error
+    assert {"Auto-resolution", "SLA compliance", "Cost per ticket"} <= {m.label for m in at.metric}
+    advisor = signed_in(Role.advisor)
+    advisor.switch_page("pages/insights.py").run()
+    assert any("supervisor role" in e.value for e in advisor.error)
+
+
+def test_users_page_creates_a_user(app_data: Services) -> None:
+    at = signed_in(Role.admin)
+    at.switch_page("pages/users.py").run()
+    assert not at.exception and not at.error
+    at.text_input[0].input("jo.martin")
+    at.text_input[1].input("Jo Martin")
+    at.text_input[2].input("first-pass-1")
+    next(b for b in at.button if b.label == "Create user").click().run()
+    assert not at.exception
+    from cx_core.auth import authenticate
+
+    assert authenticate(app_data.db, "jo.martin", "first-pass-1") is not None
+    sup = signed_in(Role.supervisor)
+    sup.switch_page("pages/users.py").run()
+    assert any("admin role" in e.value for e in sup.error)
+
+
+def test_inbox_take_assigns_the_ticket(app_data: Services) -> None:
+    at = signed_in(Role.advisor).run()
+    next(b for b in at.button if b.key == "take-P-1").click().run()
+    assert not at.exception
+    assert tickets.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"

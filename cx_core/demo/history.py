@@ -1,0 +1,60 @@
+"""A morning of advisor work on the demo tickets, so that Insights, Review and the audit log start with history:
+advisors take tickets, approve or reject proposals (with reason codes, sometimes editing the reply) and reply."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from .. import tickets
+from ..errors import TandemError
+from ..models import Role
+from ..services import Services
+from ..store.tables import ProposalRow, TicketRow
+from ..tickets import StaffUser
+
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+REASONS = ["Wrong details (order, item, amount or date)", "Customer must confirm first"]
+
+
+def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
+    """Resolve about ``share`` of the open tickets as an advisor would; returns how many were resolved."""
+    rng = random.Random(seed)
+    with services.db.session() as s:
+        open_ids = list(s.scalars(select(TicketRow.id).where(TicketRow.status == "open").order_by(TicketRow.created_at)))
+    chosen = [t for t in open_ids if rng.random() < share]
+    policy = services.policy()
+    done = 0
+    for tid in chosen:
+        try:
+            tickets.assign(services.db, ADVISOR, tid, ADVISOR.username)
+            data = tickets.get_ticket(services.db, tid)
+            for p in data["proposals"]:
+                if p["status"] != "pending" or p["decision"] == "abstained" or p["action"] == "lookup_order":
+                    continue
+                if rng.random() < 0.15:
+                    tickets.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
+                else:
+                    tickets.approve(services.db, policy, ADVISOR, p["id"])
+            result = data["result"]
+            if result is None:
+                continue
+            reply = result.draft.reply
+            if rng.random() < 0.3:
+                reply = reply.replace("Kind regards", "Thanks for your patience,\n\nKind regards", 1) + "\n"
+            out = tickets.send_reply(services.db, policy, ADVISOR, tid, reply)
+            if out["status"] != "executed":
+                continue
+        except TandemError:
+            continue
+        with services.db.tx() as s:  # a believable handle time: picked up 3–25 minutes before the reply
+            row = s.get(TicketRow, tid)
+            if row is not None and row.resolved_at is not None:
+                row.assigned_at = row.resolved_at - timedelta(minutes=rng.uniform(3, 25))
+                for p in s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == tid)):
+                    if p.decided_at is not None:
+                        p.decided_at = row.assigned_at + timedelta(minutes=rng.uniform(1, 3))
+        done += 1
+    return done
