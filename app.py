@@ -6,11 +6,18 @@ from typing import Any
 
 import streamlit as st
 
-from cx_core.auth import authenticate, refresh
+from cx_core.auth import authenticate, refresh, sso_user
 from cx_core.models import ROLE_RANK, Role
 from pages.common import guarded, services, worker_status
 
 st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide")
+
+
+def sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file: local accounts only
+        return False
 
 
 def sign_in() -> None:
@@ -18,6 +25,17 @@ def sign_in() -> None:
     with mid:
         st.title("Tandem")
         st.caption("The advisor copilot for Lumen Home customer care")
+        if sso_configured():
+            if st.user.is_logged_in:
+                user = sso_user(services().db, str(st.user.get("email") or ""))
+                if user is not None:
+                    st.session_state["user"] = user
+                    st.rerun()
+                st.error("Your account is not set up in Tandem yet; ask an admin to add you in Users and roles.")
+                st.button("Sign out of single sign-on", on_click=st.logout)
+            else:
+                st.button("Sign in with single sign-on", type="primary", on_click=st.login, width="stretch")
+            st.divider()
         with st.form("sign-in"):
             username = st.text_input("Username")
             password = st.text_input("Password", type="password")
@@ -65,6 +83,8 @@ def main() -> None:
             st.caption("Start it with `python -m cx_core worker` (the run command does this).")
         if st.button("Sign out", icon=":material/logout:"):
             st.session_state.clear()
+            if sso_configured() and st.user.is_logged_in:
+                st.logout()
             st.rerun()
     guarded(nav.run)
 

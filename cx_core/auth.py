@@ -117,3 +117,16 @@ def refresh(db: Database, user: StaffUser) -> StaffUser | None:
     if row is None or not row.active:
         return None
     return StaffUser(row.username, row.display_name, Role(row.role))
+
+
+def sso_user(db: Database, email: str) -> StaffUser | None:
+    """The active account for someone signed in by the identity provider: the username is the local part of
+    their e-mail. Roles stay managed in Tandem; an unknown or deactivated person gets no access."""
+    local = (email or "").split("@", 1)[0].strip().lower()
+    if not local:
+        return None
+    with db.session() as s:
+        row = s.get(StaffUserRow, local)
+    if row is None or not row.active:
+        return None
+    return StaffUser(row.username, row.display_name, Role(row.role))

@@ -95,9 +95,13 @@ def main() -> None:
         c3, c4 = st.columns(2)
         with c3:
             st.markdown("**Handle time (minutes, people-resolved tickets)**")
-            st.altair_chart(alt.Chart(frame.dropna(subset=["handle_min"])).mark_bar(color="#e59f3c").encode(
-                y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
-                tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
+            handled = frame.dropna(subset=["handle_min"])
+            if handled.empty:
+                st.caption("No tickets resolved by people in this period.")
+            else:
+                st.altair_chart(alt.Chart(handled).mark_bar(color="#e59f3c").encode(
+                    y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
+                    tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
         with c4:
             st.markdown("**Cost per ticket (€)**")
             st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(

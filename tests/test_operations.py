@@ -135,6 +135,8 @@ def test_admins_manage_users_and_changes_apply_at_once(services: Services) -> No
     assert jo is not None and jo.role == Role.advisor
     auth.update_user(db, ADMIN, "jo.martin", role=Role.supervisor)
     assert auth.refresh(db, jo).role == Role.supervisor  # type: ignore[union-attr]
+    assert auth.sso_user(db, "Jo.Martin@lumen.example").username == "jo.martin"  # type: ignore[union-attr]
+    assert auth.sso_user(db, "stranger@lumen.example") is None
     auth.update_user(db, ADMIN, "jo.martin", password="second-pass-2")
     assert auth.authenticate(db, "jo.martin", "first-pass-1") is None
     auth.update_user(db, ADMIN, "jo.martin", active=False)
