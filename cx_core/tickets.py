@@ -272,6 +272,15 @@ def counts(db: Database, me: str = "") -> dict[str, int]:
         return out
 
 
+def customer_tickets(db: Database, customer_id: str, exclude: str = "", limit: int = 10) -> list[dict[str, Any]]:
+    """The customer's other tickets, newest first (the workspace's contact history)."""
+    with db.session() as s:
+        rows = s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude)
+                         .order_by(TicketRow.created_at.desc()).limit(limit)).all()
+        return [{"id": r.id, "subject": r.subject or r.body[:80], "created_at": r.created_at, "status": r.status,
+                 "task_type": r.task_type or "…"} for r in rows]
+
+
 def filter_options(db: Database) -> dict[str, list[str]]:
     """The values present, for the inbox's filter menus."""
     with db.session() as s:

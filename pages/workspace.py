@@ -281,7 +281,7 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
     st.markdown(f"**{prof['name']}** · {prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}  \n"
                 f"{prof['address']['address1']}, {prof['address']['city']}, {prof['address']['state']} "
                 f"{prof['address']['zip']} · customer since {prof['customer_since']}")
-    tabs = st.tabs(["Orders", "Billing", "Appointments"])
+    tabs = st.tabs(["Orders", "Billing", "Invoices", "Appointments", "Past tickets"])
     with tabs[0]:
         st.dataframe([{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
                        "expected": o["expected_delivery"] or o["delivered_on"] or "",
@@ -292,6 +292,18 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
                        "credited": c["credited"], "status": c["status"]} for c in snap["charges"]]
                      or [{"charge": "none"}], hide_index=True, width="stretch")
     with tabs[2]:
+        st.dataframe([{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
+                       "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]]
+                     or [{"invoice": "none"}], hide_index=True, width="stretch")
+    with tabs[4]:
+        past = tickets.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
+        if past:
+            for r in past:
+                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {r['subject'][:70]}"
+                             f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
+        else:
+            st.caption("No earlier tickets from this customer.")
+    with tabs[3]:
         st.dataframe([{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
                        "status": a["status"]} for a in snap["appointments"]] or [{"appointment": "none"}],
                      hide_index=True, width="stretch")

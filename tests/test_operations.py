@@ -177,6 +177,7 @@ def test_claiming_filters_and_counts(services: Services) -> None:
     chats, _ = tickets.inbox(db, where=tickets.InboxFilter(statuses=("open", "escalated"), channels=("chat",)))
     assert [r["id"] for r in chats] == ["A-1"]
     assert "chat" in tickets.filter_options(db)["channels"]
+    assert {r["id"] for r in tickets.customer_tickets(db, o["user_id"], exclude="A-0")} >= {"A-1", "A-2"}
     assert [e.kind for e in audit.events(db, ticket_id="A-0")].count("ticket.assigned") == 2
 
 
