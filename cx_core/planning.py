@@ -5,11 +5,12 @@ the step is kept but marked as missing it, so that a person decides instead of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from .models import Request, Triage
+from .order_requests import ORDER_INTENTS, interpret
 
 WRITE_FREE = {"order_status", "technical_question", "account_access", "payment_method"}
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
@@ -304,13 +305,30 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     result = Plan()
     if triage.abstained:
         return result
+    order_reqs = [r for r in triage.requests if r.intent in ORDER_INTENTS]
+    reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs else None
+    if reading is not None and reading.steps:
+        intent_of = {"cancel_order": "order_cancel", "change_shipping_address": "address_change",
+                     "update_default_address": "address_change", "return_items": "return_refund"}
+        kinds = {r.intent for r in order_reqs}
+        for action, args, why in reading.steps:
+            intent = intent_of.get(action, "exchange")
+            if intent == "return_refund" and "damaged_item" in kinds:
+                intent = "damaged_item"
+            result.steps.append(Step(action, args, intent, why))
     for req in triage.requests:
         if snap is None:
             if req.intent not in WRITE_FREE:
                 result.questions[req.intent] = ("we could not match your message to an account; please write from "
                                                 "the email address on your account or send your order number")
             continue
+        if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
+            continue
         steps, ask = plan_request(req, triage, snap, today, text)
+        if reading is not None and reading.unsure and reading.found and req.intent in ORDER_INTENTS:
+            steps = [replace(st, missing=st.missing or reading.unsure) for st in steps] or [
+                Step(_ACTION_FOR.get(req.intent, "add_internal_note"), {}, req.intent, "the request needs a person",
+                     missing=reading.unsure)]
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
         if ask:

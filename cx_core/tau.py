@@ -30,7 +30,8 @@ from .store.tables import (
 LOADED_AT = datetime(2024, 5, 1, 12, 0)
 # Tandem action -> τ-bench retail tool
 TAU_NAME = {"cancel_order": "cancel_pending_order", "change_shipping_address": "modify_pending_order_address",
-            "return_items": "return_delivered_order_items", "exchange_item": "exchange_delivered_order_items"}
+            "return_items": "return_delivered_order_items", "exchange_item": "exchange_delivered_order_items",
+            "modify_order_items": "modify_pending_order_items", "update_default_address": "modify_user_address"}
 WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_address", "modify_pending_order_items",
                "return_delivered_order_items", "exchange_delivered_order_items", "modify_user_address",
                "transfer_to_human_agents"}
@@ -43,6 +44,28 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: not valid JSON ({exc})") from exc
+
+
+def read_tasks(path: Path) -> Any:
+    """τ-bench tasks: tau2's JSON list, or v1's JSON lines (``instruction`` and ``actions`` with ``kwargs``),
+    which become the same ticket form."""
+    if path.suffix != ".jsonl":
+        return read_json(path)
+    if not path.exists():
+        raise InvalidInput(f"{path}: file not found")
+    tasks = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            v1 = json.loads(line)
+            tasks.append({"id": str(v1.get("task_index", n)),
+                          "user_scenario": {"instructions": {"reason_for_call": v1["instruction"], "known_info": ""}},
+                          "evaluation_criteria": {"actions": [{"name": a["name"], "arguments": a.get("kwargs", {})}
+                                                              for a in v1.get("actions", [])]}})
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task ({exc})") from exc
+    return tasks
 
 
 def load_db(db: Database, data: dict[str, Any]) -> dict[str, int]:
@@ -101,8 +124,9 @@ def _norm(name: str, args: dict[str, Any]) -> str:
         a["item_ids"], a["new_item_ids"] = [p[0] for p in pairs], [p[1] for p in pairs]
     elif "item_ids" in a:
         a["item_ids"] = sorted(a["item_ids"])
-    if name == "modify_pending_order_address":
-        a = {k: a.get(k, "") or "" for k in ("order_id", "address1", "address2", "city", "state", "country", "zip")}
+    if name in {"modify_pending_order_address", "modify_user_address"}:
+        key = "order_id" if name == "modify_pending_order_address" else "user_id"
+        a = {k: a.get(k, "") or "" for k in (key, "address1", "address2", "city", "state", "country", "zip")}
     return name + json.dumps(a, sort_keys=True)
 
 
@@ -113,9 +137,9 @@ def expected_writes(task: dict[str, Any]) -> list[str]:
 
 def tau_args(action: str, args: dict[str, Any], original_method: Callable[[str], str]) -> dict[str, Any]:
     a = dict(args)
-    if action in {"return_items", "exchange_item"} and not a.get("payment_method_id"):
+    if action in {"return_items", "exchange_item", "modify_order_items"} and not a.get("payment_method_id"):
         a["payment_method_id"] = original_method(a["order_id"])  # what the action uses when none is given
-    if action == "change_shipping_address":
+    if action in {"change_shipping_address", "update_default_address"}:
         a.setdefault("address2", "")
         a.setdefault("country", "USA")
     return a
@@ -124,12 +148,15 @@ def tau_args(action: str, args: dict[str, Any], original_method: Callable[[str],
 def rule_violations(data: dict[str, Any], user_id: str | None, name: str, args: dict[str, Any]) -> list[str]:
     """τ-bench retail's rules, checked on the original data, independently of Tandem's own checks."""
     problems = []
+    if name == "modify_user_address":
+        return [] if user_id is not None and args.get("user_id") == user_id else ["not the identified customer"]
     order = data["orders"].get(args.get("order_id", ""))
     if order is None:
         return ["unknown order"]
     if user_id is None or order["user_id"] != user_id:
         problems.append("the order is not the identified customer's")
     need = {"cancel_pending_order": "pending", "modify_pending_order_address": "pending",
+            "modify_pending_order_items": "pending",
             "return_delivered_order_items": "delivered", "exchange_delivered_order_items": "delivered"}.get(name)
     if need and order["status"] != need:
         problems.append(f"order is {order['status']}, not {need}")
@@ -159,7 +186,7 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
     from .services import Services
 
     data = read_json(db_path)
-    tasks = read_json(tasks_path)
+    tasks = read_tasks(tasks_path)
     if not isinstance(tasks, list):
         raise InvalidInput(f"{tasks_path}: expected a list of tasks (τ-bench tau2 format)")
     started = time.perf_counter()
@@ -192,6 +219,12 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
                 want = expected_writes(task)
                 n += 1
                 status = "abstained"
+                why = ("triage abstained" if result.triage.abstained else
+                       f"escalated: {result.escalation_reason}" if result.escalated else
+                       "no write proposed" if not writes else "; ".join(
+                           f"{p.action}: {p.decision.value} ({p.reason})" for p in writes
+                           if p.decision not in {Decision.needs_approval, Decision.executed}
+                           or p.action not in TAU_NAME)) if unsure else ""
                 if not unsure:
                     proposed += 1
                     hit = ours == want
@@ -202,7 +235,8 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
                         violations += bool(rule_violations(data, result.customer_id, name, args))
                     status = "exact" if hit else "wrong"
                 outcomes[status] += 1
-                per_task.append({"id": task.get("id"), "status": status, "proposed": ours, "expected": want})
+                per_task.append({"id": task.get("id"), "status": status, "why": why, "proposed": ours,
+                                 "expected": want})
                 if progress:
                     progress(i + 1, len(tasks))
         finally:

@@ -58,14 +58,17 @@ def reschedule_delivery(s: Session, a: RescheduleDelivery, ctx: ExecContext) -> 
     return {"order_id": a.order_id, "expected_delivery": a.new_date.isoformat(), "undo": {"previous": before}}
 
 
-class ChangeShippingAddress(Args):
-    order_id: str = OrderId
+class Address(Args):
     address1: str = Field(min_length=3, description="Street and number.")
     address2: str = Field(default="", description="Apartment, suite or unit.")
     city: str = Field(min_length=2)
     state: str = Field(pattern=r"^[A-Z]{2}$", description="Two-letter state code.")
     country: Literal["USA"] = "USA"
     zip: str = Field(pattern=r"^\d{5}$", description="Five-digit ZIP code.")
+
+
+class ChangeShippingAddress(Address):
+    order_id: str = OrderId
 
 
 def _undo_address(s: Session, a: ChangeShippingAddress, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
@@ -176,6 +179,51 @@ def exchange_item(s: Session, a: ExchangeItem, ctx: ExecContext) -> dict[str, An
     return {"order_id": a.order_id, "status": "exchange requested", "price_difference": diff}
 
 
+class ModifyOrderItems(Args):
+    order_id: str = OrderId
+    item_ids: list[str] = Field(min_length=1, description="Item ids of the pending order to change.")
+    new_item_ids: list[str] = Field(min_length=1, description="One new option of the same product per item.")
+    payment_method_id: str | None = Field(default=None, description="Pays or receives the price difference; "
+                                                                    "the original method by default.")
+
+
+def _modify_amount(s: Session, a: ModifyOrderItems) -> float:
+    rows = orders.items(s, a.order_id)
+    old = sum(next((r.price for r in rows if r.item_id == i), 0.0) for i in a.item_ids)
+    new = sum(orders.get_variant(s, i).price for i in a.new_item_ids)
+    return round(abs(new - old), 2)
+
+
+def _undo_modify(s: Session, a: ModifyOrderItems, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    undo = result.get("undo", {})
+    orders.restore_items(s, a.order_id, undo.get("items", []))
+    if undo.get("payment_id"):
+        billing.reverse_charge(s, int(undo["payment_id"]))
+    if undo.get("refund_id"):
+        billing.reverse_refund(s, int(undo["refund_id"]))
+    return {"order_id": a.order_id, "items": [i["item_id"] for i in undo.get("items", [])]}
+
+
+@action(name="modify_order_items", args=ModifyOrderItems, writes=True, reversible=True, risk="medium",
+        connector="orders", task_types=("exchange",), owner=_order_owner, amount=_modify_amount,
+        label="Change items of a pending order", compensate=_undo_modify)
+def modify_order_items(s: Session, a: ModifyOrderItems, ctx: ExecContext) -> dict[str, Any]:
+    """Change items of a pending order to other options of the same products (once per order); the price
+    difference is charged to, or refunded to, the payment method."""
+    method = a.payment_method_id or billing.original_method(s, a.order_id)
+    user = orders.get_order(s, a.order_id).user_id
+    if method not in {m.id for m in billing.payment_methods(s, user)}:
+        raise InvalidInput(f"payment method {method} is not one of the customer's")
+    diff, before = orders.modify_items(s, a.order_id, a.item_ids, a.new_item_ids)
+    undo: dict[str, Any] = {"items": before}
+    if diff > 0:
+        undo["payment_id"] = billing.charge(s, a.order_id, diff, method, "item change price difference")
+    elif diff < 0:
+        undo["refund_id"] = billing.refund(s, a.order_id, -diff, method, "item change price difference")
+    return {"order_id": a.order_id, "status": orders.ITEMS_MODIFIED, "price_difference": diff,
+            "payment_method_id": method, "undo": undo}
+
+
 # ---------------------------------------------------------------- billing
 class ResendInvoice(Args):
     invoice_id: str = Field(pattern=r"^INV-\d{4,}$")
@@ -253,6 +301,27 @@ def update_contact_details(s: Session, a: UpdateContact, ctx: ExecContext) -> di
     before = crm.update_contact(s, a.user_id, str(a.email) if a.email else None, a.phone)
     return {"user_id": a.user_id, "email": str(a.email) if a.email else None, "phone": a.phone,
             "undo": {"previous": before}}
+
+
+class UpdateDefaultAddress(Address):
+    user_id: str
+
+
+def _undo_default_address(s: Session, a: UpdateDefaultAddress, result: dict[str, Any], ctx: ExecContext
+                          ) -> dict[str, Any]:
+    previous = result.get("undo", {}).get("previous") or {}
+    crm.update_address(s, a.user_id, previous)
+    return {"user_id": a.user_id, "address": previous}
+
+
+@action(name="update_default_address", args=UpdateDefaultAddress, writes=True, reversible=True, risk="low",
+        connector="crm", task_types=("address_change", "contact_update"), owner=_user_owner,
+        label="Update default address", compensate=_undo_default_address)
+def update_default_address(s: Session, a: UpdateDefaultAddress, ctx: ExecContext) -> dict[str, Any]:
+    """Change the customer's default address (orders already placed keep theirs)."""
+    new = a.model_dump(exclude={"user_id"})
+    before = crm.update_address(s, a.user_id, new)
+    return {"user_id": a.user_id, "address": new, "undo": {"previous": before}}
 
 
 class AddNote(Args):

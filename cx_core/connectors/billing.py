@@ -61,14 +61,40 @@ def refund(s: Session, order_id: str, amount: float, payment_method_id: str, not
     return row.id
 
 
-def reverse_refund(s: Session, refund_id: int) -> None:
-    row = s.get(PaymentRow, refund_id)
-    if row is None or row.transaction_type != "refund":
-        raise NotFound(f"refund {refund_id} not found")
+def charge(s: Session, order_id: str, amount: float, payment_method_id: str, note: str) -> int:
+    """Takes an extra payment on an order (a price difference); a gift card must cover it."""
+    if amount <= 0:
+        raise InvalidInput("the amount to charge must be greater than 0")
+    method = require_row(s, PaymentMethodRow, payment_method_id, "payment method")
+    if method.source == "gift_card":
+        if (method.balance or 0.0) + 0.005 < amount:
+            raise PolicyDenied(f"gift card {payment_method_id} holds {method.balance or 0.0:.2f}, "
+                               f"less than the {amount:.2f} to pay")
+        method.balance = round((method.balance or 0.0) - amount, 2)
+    row = PaymentRow(order_id=order_id, transaction_type="payment", amount=round(amount, 2),
+                     payment_method_id=payment_method_id, created_at=utcnow(), note=note[:200])
+    s.add(row)
+    s.flush()
+    return row.id
+
+
+def _void(s: Session, row_id: int, kind: str) -> None:
+    """Removes a payment or refund row, giving a gift card back what the row had moved."""
+    row = s.get(PaymentRow, row_id)
+    if row is None or row.transaction_type != kind:
+        raise NotFound(f"{kind} {row_id} not found")
     method = s.get(PaymentMethodRow, row.payment_method_id)
     if method is not None and method.source == "gift_card":
-        method.balance = round((method.balance or 0.0) - row.amount, 2)
+        method.balance = round((method.balance or 0.0) + (row.amount if kind == "payment" else -row.amount), 2)
     s.delete(row)
+
+
+def reverse_charge(s: Session, payment_id: int) -> None:
+    _void(s, payment_id, "payment")
+
+
+def reverse_refund(s: Session, refund_id: int) -> None:
+    _void(s, refund_id, "refund")
 
 
 def invoices(s: Session, user_id: str) -> list[InvoiceRow]:

@@ -61,6 +61,18 @@ def identify(s: Session, text: str) -> CustomerRow | None:
     return next(iter(found.values())) if len(found) == 1 else None
 
 
+ADDRESS_FIELDS = ("address1", "address2", "city", "state", "country", "zip")
+
+
+def update_address(s: Session, user_id: str, address: dict[str, str]) -> dict[str, str]:
+    """Sets the customer's default address; returns the one it replaces."""
+    c = get_customer(s, user_id)
+    before = {k: getattr(c, k) for k in ADDRESS_FIELDS}
+    for key in ADDRESS_FIELDS:
+        setattr(c, key, address.get(key, "") or "")
+    return before
+
+
 def update_contact(s: Session, user_id: str, email: str | None, phone: str | None) -> dict[str, str | None]:
     row = get_customer(s, user_id)
     before = {"email": row.email, "phone": row.phone}

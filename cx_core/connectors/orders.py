@@ -15,6 +15,8 @@ from ..store.db import require_row
 from ..store.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+ITEMS_MODIFIED = "pending (item modified)"
+PENDING = ("pending", ITEMS_MODIFIED)
 RETURN_WINDOW_DAYS = 30
 MAX_RESCHEDULES = 2
 
@@ -79,7 +81,7 @@ def _require_status(order: OrderRow, allowed: tuple[str, ...], what: str) -> Non
 
 def change_address(s: Session, order_id: str, address: dict[str, str]) -> dict[str, str]:
     order = get_order(s, order_id, lock=True)
-    _require_status(order, ("pending",), "changed")
+    _require_status(order, PENDING, "changed")
     if order.address_changes >= 1:
         raise PolicyDenied(f"the address of order {order_id} was already changed once")
     before = address_of(order)
@@ -123,7 +125,7 @@ def restore_delivery(s: Session, order_id: str, previous: date | None) -> None:
 
 def cancel(s: Session, order_id: str, reason: str) -> None:
     order = get_order(s, order_id, lock=True)
-    _require_status(order, ("pending",), "cancelled")
+    _require_status(order, PENDING, "cancelled")
     if reason not in CANCEL_REASONS:
         raise InvalidInput(f"cancellation reason must be one of: {', '.join(CANCEL_REASONS)}")
     order.status = "cancelled"
@@ -164,15 +166,56 @@ def request_exchange(s: Session, order_id: str, item_ids: list[str], new_item_id
     chosen = _delivered_items(s, order, item_ids, today)
     diff = 0.0
     for row, new_id in zip(chosen, new_item_ids, strict=True):
-        new = get_variant(s, new_id)
-        if new.product_id != row.product_id:
-            raise PolicyDenied("an item can only be exchanged for another option of the same product")
-        if not new.available:
-            raise PolicyDenied(f"item {new_id} is not available")
-        if new.item_id == row.item_id:
-            raise InvalidInput("the new item must be a different option")
+        new = _new_variant(s, row, new_id)
         row.status = "exchange requested"
         row.new_item_id = new_id
         diff += new.price - row.price
     order.status = "exchange requested"
     return round(diff, 2)
+
+
+def _new_variant(s: Session, row: OrderItemRow, new_id: str) -> VariantRow:
+    new = get_variant(s, new_id)
+    if new.product_id != row.product_id:
+        raise PolicyDenied("an item can only be changed to another option of the same product")
+    if not new.available:
+        raise PolicyDenied(f"item {new_id} is not available")
+    if new.item_id == row.item_id:
+        raise InvalidInput("the new item must be a different option")
+    return new
+
+
+def modify_items(s: Session, order_id: str, item_ids: list[str], new_item_ids: list[str]
+                 ) -> tuple[float, list[dict[str, Any]]]:
+    """Changes items of a pending order to other options of the same products, once per order. Returns the
+    price difference (positive: the customer pays) and the items as they were, for a reversal."""
+    if not item_ids or len(item_ids) != len(new_item_ids):
+        raise InvalidInput("give one new item for each item to change")
+    order = get_order(s, order_id, lock=True)
+    if order.status == ITEMS_MODIFIED:
+        raise PolicyDenied(f"the items of order {order_id} were already changed once")
+    _require_status(order, ("pending",), "modified")
+    rows = items(s, order_id)
+    chosen: list[OrderItemRow] = []
+    for item_id in item_ids:
+        match = next((r for r in rows if r.item_id == item_id and r not in chosen), None)
+        if match is None:
+            raise InvalidInput(f"item {item_id} is not in order {order_id}")
+        chosen.append(match)
+    before, diff = [], 0.0
+    for row, new_id in zip(chosen, new_item_ids, strict=True):
+        new = _new_variant(s, row, new_id)
+        before.append({"position": row.position, "item_id": row.item_id, "options": row.options, "price": row.price})
+        diff += new.price - row.price
+        row.item_id, row.options, row.price = new.item_id, dict(new.options), new.price
+    order.status = ITEMS_MODIFIED
+    return round(diff, 2), before
+
+
+def restore_items(s: Session, order_id: str, before: list[dict[str, Any]]) -> None:
+    order = get_order(s, order_id, lock=True)
+    rows = {r.position: r for r in items(s, order_id)}
+    for old in before:
+        row = rows[int(old["position"])]
+        row.item_id, row.options, row.price = old["item_id"], old["options"], float(old["price"])
+    order.status = "pending"

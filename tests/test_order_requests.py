@@ -1,0 +1,230 @@
+"""Reading what a customer wants done with their orders: grounded in their records, unsure rather than wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cx_core.actions import ExecContext, execute
+from cx_core.connectors import orders as orders_connector
+from cx_core.models import Role
+from cx_core.order_requests import interpret
+from cx_core.services import Services
+from cx_core.store.tables import CustomerRow, OrderItemRow, PaymentRow, VariantRow
+from tests.conftest import NOW
+from tests.helpers import find_order, order
+
+SHIRTS = [
+    {"item_id": "S-BLUE-M", "options": {"color": "blue", "size": "M", "material": "cotton"}, "available": True,
+     "price": 20.0},
+    {"item_id": "S-BLUE-L", "options": {"color": "blue", "size": "L", "material": "cotton"}, "available": True,
+     "price": 21.0},
+    {"item_id": "S-RED-M", "options": {"color": "red", "size": "M", "material": "cotton"}, "available": True,
+     "price": 22.0},
+    {"item_id": "S-RED-MP", "options": {"color": "red", "size": "M", "material": "polyester"}, "available": True,
+     "price": 23.0},
+    {"item_id": "S-BLACK-M", "options": {"color": "black", "size": "M", "material": "cotton"}, "available": False,
+     "price": 24.0},
+]
+LAMPS = [
+    {"item_id": "L-1", "options": {"brightness": "high", "color": "white"}, "available": True, "price": 40.0},
+    {"item_id": "L-2", "options": {"brightness": "low", "color": "white"}, "available": True, "price": 30.0},
+    {"item_id": "L-3", "options": {"brightness": "low", "color": "black"}, "available": True, "price": 25.0},
+]
+HOME = {"address1": "1 Main Street", "address2": "", "city": "Austin", "state": "TX", "country": "USA",
+        "zip": "78701"}
+NYC = {"address1": "5 Park Avenue", "address2": "Apt 2", "city": "New York", "state": "NY", "country": "USA",
+       "zip": "10016"}
+
+
+def _item(item_id: str, name: str, options: dict[str, str], price: float) -> dict[str, Any]:
+    return {"item_id": item_id, "product_id": name, "name": name, "price": price, "options": options,
+            "status": "ordered"}
+
+
+def _order(oid: str, status: str, items: list[dict[str, Any]], address: dict[str, str] = HOME,
+           method: str = "credit_card_1") -> dict[str, Any]:
+    variants = {i["item_id"]: SHIRTS if i["name"] == "T-Shirt" else LAMPS for i in items}
+    return {"order_id": oid, "status": status, "items": items, "address": address, "variants": variants,
+            "payments": [{"type": "payment", "amount": sum(i["price"] for i in items), "method": method}]}
+
+
+def snap() -> dict[str, Any]:
+    shirt = _item("S-BLUE-M", "T-Shirt", SHIRTS[0]["options"], 20.0)
+    lamp = _item("L-1", "Desk Lamp", LAMPS[0]["options"], 40.0)
+    pending_shirt = _item("S-BLUE-L", "T-Shirt", SHIRTS[1]["options"], 21.0)
+    return {
+        "profile": {"user_id": "ana_lee_1234", "address": HOME},
+        "orders": [_order("#W1000001", "delivered", [shirt, lamp]),
+                   _order("#W1000002", "pending", [pending_shirt], address=NYC, method="gift_card_9"),
+                   _order("#W1000003", "pending", [_item("L-2", "Desk Lamp", LAMPS[1]["options"], 30.0)])],
+        "payment_methods": [{"id": "credit_card_1", "source": "credit_card", "brand": "visa"},
+                            {"id": "gift_card_9", "source": "gift_card", "brand": None},
+                            {"id": "paypal_3", "source": "paypal", "brand": None}],
+    }
+
+
+def steps(text: str) -> list[tuple[str, dict[str, Any]]]:
+    reading = interpret(text, snap())
+    assert not reading.unsure, reading.unsure
+    return [(a, args) for a, args, _ in reading.steps]
+
+
+def unsure(text: str) -> str:
+    reading = interpret(text, snap())
+    assert not reading.steps
+    assert reading.found and reading.unsure
+    return reading.unsure
+
+
+def test_returns_the_named_delivered_item_to_the_original_method() -> None:
+    assert steps("I'd like to return the desk lamp I received.") == [
+        ("return_items", {"order_id": "#W1000001", "item_ids": ["L-1"], "payment_method_id": "credit_card_1"})]
+
+
+def test_everything_except_keeps_the_named_item() -> None:
+    assert steps("Please return everything from order #W1000001 except the lamp.")[0][1]["item_ids"] == ["S-BLUE-M"]
+
+
+def test_refund_to_a_gift_card_is_allowed_but_not_to_another_card() -> None:
+    assert steps("Return the desk lamp I received, refund to my gift card please.")[0][1]["payment_method_id"] \
+        == "gift_card_9"
+    assert "original payment method" in unsure("Return the desk lamp I received and refund it to PayPal.")
+
+
+def test_exchange_keeps_the_options_not_spoken_of() -> None:
+    assert steps("I want to exchange the t-shirt I received for a red one.") == [
+        ("exchange_item", {"order_id": "#W1000001", "item_ids": ["S-BLUE-M"], "new_item_ids": ["S-RED-M"],
+                           "payment_method_id": "credit_card_1"})]
+
+
+def test_a_preference_breaks_a_tie_and_an_unavailable_option_is_never_picked() -> None:
+    assert steps("Exchange the t-shirt I received for a red one, preferably polyester.")[0][1]["new_item_ids"] \
+        == ["S-RED-MP"]
+    assert "no available" in unsure("Exchange the t-shirt I received for a black one.")
+
+
+def test_one_size_up_and_the_cheapest() -> None:
+    assert steps("Exchange the t-shirt I received for one size bigger.")[0][1]["new_item_ids"] == ["S-BLUE-L"]
+    assert steps("Change my pending desk lamp to the cheapest one.")[0][1]["new_item_ids"] == ["L-3"]
+
+
+def test_pending_items_are_changed_not_exchanged_with_the_named_payment_method() -> None:
+    assert steps("Please change the pending t-shirt to a red one, size M, and use my gift card.") == [
+        ("modify_order_items", {"order_id": "#W1000002", "item_ids": ["S-BLUE-L"], "new_item_ids": ["S-RED-M"],
+                                "payment_method_id": "gift_card_9"})]
+
+
+def test_option_pairs_name_the_item_and_the_new_options() -> None:
+    text = ("For #W1000001, exchange T-Shirt {'color': 'blue', 'size': 'M', 'material': 'cotton'} to "
+            "{'color': 'red', 'material': 'polyester'}")
+    assert steps(text)[0][1]["new_item_ids"] == ["S-RED-MP"]
+
+
+def test_cancel_needs_a_reason_and_whole_orders() -> None:
+    assert steps("Cancel order #W1000003, I ordered it by mistake.") == [
+        ("cancel_order", {"order_id": "#W1000003", "reason": "ordered by mistake"})]
+    assert "reason for cancelling" in unsure("Cancel order #W1000003 please.")
+    assert steps("Cancel all my pending orders, I no longer need them.") == [
+        ("cancel_order", {"order_id": "#W1000002", "reason": "no longer needed"}),
+        ("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]
+
+
+def test_addresses_from_the_text_another_order_or_a_city_on_record() -> None:
+    new = "Please change the address of order #W1000003 to 12 Oak Street, Dallas, TX 75201."
+    assert steps(new)[0] == ("change_shipping_address", {"order_id": "#W1000003", "address1": "12 Oak Street",
+                                                         "address2": "", "city": "Dallas", "state": "TX",
+                                                         "country": "USA", "zip": "75201"})
+    assert steps("Change the address of order #W1000003 to be the same as order #W1000002.")[0][1]["city"] \
+        == "New York"
+    moved = steps("Change the shipping address of order #W1000003 to my NYC address, along with my default address.")
+    assert [a for a, _ in moved] == ["change_shipping_address", "update_default_address"]
+    assert moved[1][1]["user_id"] == "ana_lee_1234" and moved[1][1]["zip"] == "10016"
+    titled = steps("Address change\nPlease change the address of order #W1000003 to 12 Oak Street, Dallas, TX 75201.")
+    assert titled == steps(new)  # a subject line's bare verb names nothing
+
+
+@pytest.mark.parametrize("text, why", [
+    ("Return the desk lamp. If that is not possible, cancel my pending order.", "condition"),
+    ("Exchange the t-shirt I received for a red one, but then you regret it.", "change their mind"),
+    ("Return the lamp and the shirt and the watch from order #W1000009.", "not on the customer's account"),
+    ("I want to exchange the desk lamp I received for a brighter one.", "compare"),
+    ("Exchange the t-shirt I received for a 64GB one.", "not an option"),
+    ("Change my desk lamp to a white one.", "more than one Desk Lamp"),
+])
+def test_unsure_rather_than_wrong(text: str, why: str) -> None:
+    assert why in unsure(text)
+
+
+def test_a_question_alone_asks_for_nothing() -> None:
+    reading = interpret("How long does a return take? I'm only asking for now.", snap())
+    assert not reading.steps and "without wanting it done" in reading.unsure
+    assert not interpret("Where is my parcel?", snap()).found
+
+
+def ctx(customer_id: str, role: Role | None = Role.advisor) -> ExecContext:
+    return ExecContext(actor="tester", role=role, ticket_id="T-1", customer_id=customer_id, autonomy=2,
+                       today=NOW.date(), now=NOW)
+
+
+def test_modify_order_items_once_settles_the_difference_and_reverses(services: Services) -> None:
+    o = find_order(services, "pending")
+    with services.db.session() as s:
+        row = s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o["order_id"])).first()
+        assert row is not None
+        other = s.scalars(select(VariantRow).where(VariantRow.product_id == row.product_id,
+                                                   VariantRow.item_id != row.item_id,
+                                                   VariantRow.available.is_(True))).first()
+        assert other is not None
+        old_id, new_id, diff = row.item_id, other.item_id, round(other.price - row.price, 2)
+        paid_before = len(list(s.scalars(select(PaymentRow).where(PaymentRow.order_id == o["order_id"]))))
+    args = {"order_id": o["order_id"], "item_ids": [old_id], "new_item_ids": [new_id]}
+    out = execute(services.db, services.policy(), "modify_order_items", args, ctx(o["user_id"], Role.supervisor))
+    assert out.status == "executed", out.reason
+    assert order(services, o["order_id"]).status == orders_connector.ITEMS_MODIFIED
+    assert out.result["price_difference"] == diff
+    again = execute(services.db, services.policy(), "modify_order_items", {**args, "item_ids": [new_id],
+                    "new_item_ids": [old_id]}, ctx(o["user_id"], Role.supervisor))
+    assert again.status == "denied" and "already changed once" in again.reason
+    with services.db.tx() as s:
+        from cx_core.actions import REGISTRY
+        spec = REGISTRY["modify_order_items"]
+        spec.compensate(s, spec.args_model.model_validate(args), out.result, ctx(o["user_id"]))  # type: ignore[misc]
+    with services.db.session() as s:
+        rows = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o["order_id"])))
+        assert old_id in {r.item_id for r in rows}
+        assert len(list(s.scalars(select(PaymentRow).where(PaymentRow.order_id == o["order_id"])))) == paid_before
+    assert order(services, o["order_id"]).status == "pending"
+
+
+def test_modify_order_items_refuses_delivered_orders_and_other_products(services: Services) -> None:
+    o = find_order(services, "delivered")
+    out = execute(services.db, services.policy(), "modify_order_items",
+                  {"order_id": o["order_id"], "item_ids": [o["item_id"]], "new_item_ids": [o["item_id"]]},
+                  ctx(o["user_id"], Role.supervisor))
+    assert out.status == "denied" and "only pending" in out.reason
+
+
+def test_update_default_address_and_its_reversal(services: Services) -> None:
+    o = find_order(services, "pending")
+    new = {"user_id": o["user_id"], "address1": "44 Lake Road", "city": "Boise", "state": "ID", "zip": "83702"}
+    with services.db.session() as s:
+        c = s.get(CustomerRow, o["user_id"])
+        assert c is not None
+        before = c.address1
+    out = execute(services.db, services.policy(), "update_default_address", new, ctx(o["user_id"]))
+    assert out.status == "executed", out.reason
+    with services.db.session() as s:
+        c = s.get(CustomerRow, o["user_id"])
+        assert c is not None and c.address1 == "44 Lake Road" and c.city == "Boise"
+    bad = execute(services.db, services.policy(), "update_default_address", {**new, "zip": "8370"}, ctx(o["user_id"]))
+    assert bad.status == "denied" and "zip" in bad.reason
+    with services.db.tx() as s:
+        from cx_core.actions import REGISTRY
+        spec = REGISTRY["update_default_address"]
+        spec.compensate(s, spec.args_model.model_validate(new), out.result, ctx(o["user_id"]))  # type: ignore[misc]
+    with services.db.session() as s:
+        c = s.get(CustomerRow, o["user_id"])
+        assert c is not None and c.address1 == before
