@@ -51,6 +51,14 @@ SYSTEM = ("You rewrite customer-service drafts. Keep every fact, amount, date, o
           "Answer with JSON only: {\"summary\": str, \"reply\": str}.")
 
 
+_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": ["summary", "reply"],
+                           "properties": {"summary": {"type": "string"}, "reply": {"type": "string"}}}
+RESPONSE_FORMATS: list[Any] = [
+    {"type": "json_schema", "json_schema": {"name": "rewrite", "schema": _SCHEMA, "strict": True}},
+    {"type": "json_object", "schema": _SCHEMA},
+]
+
+
 class OpenAIEngine:
     """Any OpenAI-compatible chat-completions endpoint."""
 
@@ -61,18 +69,39 @@ class OpenAIEngine:
         from openai import OpenAI
 
         self.model = model
+        self.format_level = 0  # index into RESPONSE_FORMATS of the form this server takes (past the end: none)
+        self.format_confirmed = False
         self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1,
                              http_client=http_client)
+
+    def _complete(self, prompt: str) -> str:
+        """The model's answer, constrained to the rewrite's JSON schema where the server can: OpenAI's
+        ``json_schema`` format (OpenAI, vLLM, Ollama, llama.cpp's own server), else the ``json_object`` + schema
+        form (llama-cpp-python, Anyscale), else plain text. Servers refuse a form they do not know in different
+        ways (400, 422, even 500), so until one form has worked, a refusal moves on to the next form; the form
+        that worked is kept, and later errors are errors."""
+        from openai import APIStatusError
+
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+        kwargs: dict[str, Any] = {"model": self.model, "temperature": 0.2, "max_tokens": 700, "messages": messages}
+        while True:
+            form = RESPONSE_FORMATS[self.format_level] if self.format_level < len(RESPONSE_FORMATS) else None
+            try:
+                answer = self.client.chat.completions.create(**kwargs, **({"response_format": form} if form else {}))
+            except APIStatusError as exc:
+                if self.format_confirmed or form is None or exc.status_code not in {400, 404, 415, 422, 500, 501}:
+                    raise
+                self.format_level += 1
+                continue
+            self.format_confirmed = True
+            return answer.choices[0].message.content or ""
 
     def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished:
         sources = "\n\n".join(f"[{p.doc_id} — {p.heading}]\n{redact_all(p.text)}" for p in passages[:4])
         prompt = (f"Language of the customer: {language}\n\nSources:\n{sources}\n\nDraft summary:\n"
                   f"{redact_all(draft.summary)}\n\nDraft reply:\n{redact_all(draft.reply)}")
         try:
-            answer = self.client.chat.completions.create(
-                model=self.model, temperature=0.2, max_tokens=700,
-                messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
-            text = answer.choices[0].message.content or ""
+            text = self._complete(prompt)
             match = re.search(r"\{.*\}", text, re.S)
             parsed = _Rewrite.model_validate(json.loads(match.group(0) if match else text))
         except (ValidationError, ValueError, AttributeError, IndexError) as exc:

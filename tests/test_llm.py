@@ -51,3 +51,25 @@ def test_invalid_or_failing_answers_fall_back_to_the_offline_draft() -> None:
 
 def test_offline_engine_keeps_the_draft() -> None:
     assert OfflineEngine().polish(DRAFT, PASSAGES, "en").draft == DRAFT
+
+
+def test_a_server_without_schema_formats_is_asked_again_without_them() -> None:
+    seen: list[dict[str, object]] = []
+    reply = DRAFT.reply.replace("I've moved", "Good news: I've moved")
+    good = json.dumps({"summary": "Ann wants a new delivery day.", "reply": reply})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if "response_format" in body:
+            status = 400 if body["response_format"]["type"] == "json_schema" else 422
+            return httpx.Response(status, json={"error": {"message": "response_format is not supported"}})
+        return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                         "choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"role": "assistant", "content": good}}]})
+
+    engine = OpenAIEngine("http://llm.test/v1", "m", "k", http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    assert engine.polish(DRAFT, PASSAGES, "en").engine == "openai"
+    assert engine.polish(DRAFT, PASSAGES, "en").engine == "openai"
+    formats = [b.get("response_format", {}).get("type") for b in seen]  # type: ignore[attr-defined]
+    assert formats == ["json_schema", "json_object", None, None]  # each form tried once, the answer remembered
