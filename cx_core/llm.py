@@ -29,7 +29,8 @@ class Polished:
 class Engine(Protocol):
     name: str
 
-    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished: ...
+    def polish(self, draft: Draft, passages: list[Passage], language: str,
+               names: list[str] | None = None) -> Polished: ...
 
 
 class OfflineEngine:
@@ -37,7 +38,8 @@ class OfflineEngine:
 
     name = "offline"
 
-    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished:
+    def polish(self, draft: Draft, passages: list[Passage], language: str,
+               names: list[str] | None = None) -> Polished:
         return Polished(draft, self.name)
 
 
@@ -96,10 +98,21 @@ class OpenAIEngine:
             self.format_confirmed = True
             return answer.choices[0].message.content or ""
 
-    def polish(self, draft: Draft, passages: list[Passage], language: str) -> Polished:
-        sources = "\n\n".join(f"[{p.doc_id} — {p.heading}]\n{redact_all(p.text)}" for p in passages[:4])
+    def polish(self, draft: Draft, passages: list[Passage], language: str,
+               names: list[str] | None = None) -> Polished:
+        """``names`` (the customer's first and last name) are replaced by markers before the prompt leaves and
+        put back in the answer, so the model never sees who the customer is."""
+        masks = _name_masks(names or [])
+
+        def hide(text: str) -> str:
+            text = redact_all(text)
+            for marker, pattern, _ in masks:
+                text = pattern.sub(marker, text)
+            return text
+
+        sources = "\n\n".join(f"[{p.doc_id} — {p.heading}]\n{hide(p.text)}" for p in passages[:4])
         prompt = (f"Language of the customer: {language}\n\nSources:\n{sources}\n\nDraft summary:\n"
-                  f"{redact_all(draft.summary)}\n\nDraft reply:\n{redact_all(draft.reply)}")
+                  f"{hide(draft.summary)}\n\nDraft reply:\n{hide(draft.reply)}")
         try:
             text = self._complete(prompt)
             match = re.search(r"\{.*\}", text, re.S)
@@ -111,8 +124,21 @@ class OpenAIEngine:
         markers = set(re.findall(r"\[\d+\]", draft.reply))
         if not markers <= set(re.findall(r"\[\d+\]", parsed.reply)) or not parsed.reply.strip():
             return Polished(draft, OfflineEngine.name, "the model dropped citations")
-        return Polished(Draft(summary=parsed.summary.strip() or draft.summary, reply=parsed.reply.strip(),
-                              citations=draft.citations), self.name)
+
+        def unhide(text: str) -> str:
+            for marker, _, name in masks:
+                text = text.replace(marker, name)
+            return text
+
+        return Polished(Draft(summary=unhide(parsed.summary.strip()) or draft.summary,
+                              reply=unhide(parsed.reply.strip()), citations=draft.citations), self.name)
+
+
+def _name_masks(names: list[str]) -> list[tuple[str, re.Pattern[str], str]]:
+    """A marker, a whole-word pattern and the name itself for each name; names of one or two letters are left
+    alone (they would mask ordinary words)."""
+    kept = [n.strip() for n in names if len(n.strip()) > 2]
+    return [(f"[name {i + 1}]", re.compile(rf"\b{re.escape(n)}\b", re.I), n) for i, n in enumerate(kept)]
 
 
 def make_engine(base_url: str, model: str, api_key: str, timeout: float) -> Engine:

@@ -240,7 +240,8 @@ class Pipeline:
         draft = self.drafter.draft(tri, profile, ticket.channel.value, passages, outcomes, plan.questions, escalation,
                                    level)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
-        polished = self.engine.polish(draft, all_passages, tri.language) if draft.reply else None
+        names = str(profile["name"]).split() if profile else []
+        polished = self.engine.polish(draft, all_passages, tri.language, names) if draft.reply else None
         if polished is not None:
             draft = polished.draft
         writes_pending = any(p.decision != Decision.executed for p in proposals if p.action != "lookup_order")

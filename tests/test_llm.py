@@ -42,6 +42,15 @@ def test_a_valid_answer_is_used_and_no_personal_data_is_sent() -> None:
     assert "ann@example.com" not in sent and "555-201-3344" not in sent and "[email]" in sent
 
 
+def test_the_customer_s_name_never_leaves_and_comes_back_in_the_answer() -> None:
+    seen: list[dict[str, object]] = []
+    answer = {"summary": "[name 1] wants a new delivery day.",
+              "reply": DRAFT.reply.replace("Hi Ann,", "Dear [name 1],").replace("I've moved", "Good news: I've moved")}
+    out = engine_answering(json.dumps(answer), seen=seen).polish(DRAFT, PASSAGES, "en", names=["Ann", "Lee"])
+    assert "Ann" not in json.dumps(seen) and "[name 1]" in json.dumps(seen)
+    assert out.engine == "openai" and out.draft.reply.startswith("Dear Ann,") and out.draft.summary.startswith("Ann ")
+
+
 def test_invalid_or_failing_answers_fall_back_to_the_offline_draft() -> None:
     for engine in (engine_answering("not json at all"), engine_answering(None, status=500),
                    engine_answering(json.dumps({"summary": "s", "reply": "Hi Ann, done."}))):

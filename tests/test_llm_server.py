@@ -85,7 +85,7 @@ def recording_client(sent: list[dict[str, object]]) -> httpx.Client:
 def test_a_real_server_answers_in_the_same_types_or_the_offline_draft_stands(server: str) -> None:
     sent: list[dict[str, object]] = []
     engine = OpenAIEngine(server, "smollm2", timeout=120, http_client=recording_client(sent))
-    out = engine.polish(DRAFT, PASSAGES, "en")
+    out = engine.polish(DRAFT, PASSAGES, "en", names=["Ann", "Lee"])
     # llama-cpp-python refuses OpenAI's json_schema form and takes json_object with the schema
     forms = [b["response_format"]["type"] for b in sent]  # type: ignore[index]
     assert forms[0] == "json_schema" and forms[-1] == "json_object" and engine.format_level == 1
@@ -97,6 +97,7 @@ def test_a_real_server_answers_in_the_same_types_or_the_offline_draft_stands(ser
         assert out.engine == "offline" and out.draft == DRAFT and out.fallback_reason
     wire = json.dumps(sent)
     assert "ann@example.com" not in wire and "555-201-3344" not in wire and "[email]" in wire
+    assert "Ann" not in wire and "[name 1]" in wire
 
 
 def test_a_ticket_through_the_pipeline_with_the_real_server(services: Services, server: str) -> None:
