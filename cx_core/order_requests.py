@@ -46,6 +46,7 @@ _EXCEPT = re.compile(r"\b(?:except(?: for)?|but not|other than|apart from|beside
                      re.I)
 _ITEM_ID = re.compile(r"(?<![\d#W])\d{10}(?!\d)")
 _DICT = re.compile(r"\{[^{}]*\}")
+_METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
 
 _ALIASES = {"t-shirt": ("tshirt", "t shirt", "tee"), "e-reader": ("ereader", "e reader", "kindle"),
             "bookshelf": ("book shelf", "shelf", "shelves", "bookshelves"), "jigsaw puzzle": ("jigsaw", "puzzle"),
@@ -146,7 +147,14 @@ def _plural(text: str, product: str) -> bool:
 def _split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:also|lastly|finally|then|and then|additionally)\b,?\s)", text,
                      flags=re.I)
-    return [p.strip(" .") for p in parts if p and p.strip(" .")]
+    out: list[str] = []
+    for part in (p.strip(" .") for p in parts if p and p.strip(" .")):
+        if out and out[-1].endswith(";") and not _VERB.search(part) and (
+                ":" in out[-1] or re.match(r"(?:via|using|with|paid with|pay with)\b", part, re.I)):
+            out[-1] = out[-1][:-1] + ", " + part  # "Return #W…: Kettle; Wall Clock;" is one list, "…; via X" one request
+        else:
+            out.append(part)
+    return out
 
 
 def _sentence_ops(sentence: str) -> list[tuple[str, str]]:
@@ -265,7 +273,7 @@ def _dict_pairs(text: str, snap: dict[str, Any], order_ids: list[str]) -> list[t
         sentence_orders = [o for o in order_ids if o.lstrip("#") in before]
         pool = _eligible(snap, ("delivered", "pending"), sentence_orders[-1:] or order_ids)
         fits = [x for x in pool if _mention_strength(m.group(1), x.item["name"]) == 2
-                and all(str(x.item["options"].get(k, "")).lower() == v.lower() for k, v in current.items())
+                and all(str(_lower_keys(x.item["options"]).get(k, "")).lower() == v.lower() for k, v in current.items())
                 and (x.order["order_id"], id(x.item)) not in used]
         if len({x.order["order_id"] for x in fits}) != 1:
             raise Unsure(f"the {m.group(1).strip()} with those options is not on exactly one order")
@@ -273,6 +281,10 @@ def _dict_pairs(text: str, snap: dict[str, Any], order_ids: list[str]) -> list[t
         used.add((x.order["order_id"], id(x.item)))
         out.append((x, _target_variant(wanted, x.item, x.order["variants"].get(x.item["item_id"], []))))
     return out
+
+
+def _lower_keys(options: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in options.items()}
 
 
 def _dicts(segment: str) -> list[dict[str, str]]:
@@ -370,6 +382,11 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
     extreme_key: str | None = None
     cheapest = bool(re.search(r"\b(?:cheapest|least expensive|lowest price)\b", spec, re.I))
     dearest = bool(re.search(r"\b(?:most expensive|priciest|highest price)\b", spec, re.I))
+    if dicts and not dicts[-1]:  # "to {}": the same options, an identical replacement
+        identical = by_id.get(item["item_id"])
+        if identical is None or not identical["available"]:
+            raise Unsure(f"the same {item['name']} is not available for a replacement")
+        return identical
     if dicts:
         wanted = dicts[-1]
         keys = {k.lower(): k for v in variants for k in v["options"]}
@@ -441,8 +458,24 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
     return fits[0]
 
 
+def _method_ids(text: str, snap: dict[str, Any]) -> list[str]:
+    """Payment method ids written out (``gift_card_7219486``); raises ``Unsure`` for one that is not the
+    customer's."""
+    own = {str(m["id"]) for m in snap.get("payment_methods", [])}
+    found = list(dict.fromkeys(_METHOD_ID.findall(text)))
+    strangers = [m for m in found if m not in own]
+    if strangers:
+        raise Unsure(f"payment method {strangers[0]} is not on the customer's account")
+    return found
+
+
 def _payment(text: str, snap: dict[str, Any]) -> str | None:
     """The payment method the customer named, None when none; raises ``Unsure`` when the name fits several."""
+    ids = _method_ids(text, snap)
+    if len(ids) == 1:
+        return ids[0]
+    if ids:
+        raise Unsure("more than one payment method is named")
     low = _norm(text)
     named = [kind for kind, pattern in _METHOD_WORDS if re.search(pattern, low)]
     if not named:
@@ -522,10 +555,33 @@ def interpret(text: str, snap: dict[str, Any]) -> Reading:
     except Unsure as why:
         reading.steps = []
         reading.unsure = str(why)
+        # it was about orders even when the doubt came before the verbs were read: no other planner guesses
+        reading.found = reading.found or bool(_PAIR.search(text)) or any(
+            _sentence_ops(x) for x in _split_sentences(text))
     return reading
 
 
+def _methods_per_order(text: str, snap: dict[str, Any]) -> dict[str, str]:
+    """Order → the payment method id written out in the sentence that asks for something on that order."""
+    out: dict[str, str] = {}
+    for sentence in _split_sentences(text):
+        ids = _method_ids(sentence, snap)
+        if len(ids) > 1:
+            raise Unsure("more than one payment method is named for one request")
+        if not ids:
+            continue
+        copied = re.findall(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
+        for found in re.findall(r"#?\b(W\d{7})\b", sentence, re.I):
+            oid = "#" + found.upper()
+            if found.upper() in {c.upper() for c in copied}:
+                continue
+            if out.setdefault(oid, ids[0]) != ids[0]:
+                raise Unsure(f"two payment methods are named for order {oid}")
+    return out
+
+
 def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
+    original = text
     order_ids = list(dict.fromkeys("#" + m.upper() for m in re.findall(r"#?\b(W\d{7})\b", text, re.I)))
     own = {o["order_id"] for o in snap["orders"]}
     preferences = []
@@ -571,7 +627,9 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     unknown = [o for o in order_ids if o not in own]
     if unknown:
         raise Unsure(f"order {unknown[0]} is not on the customer's account")
-    method = _payment(text, snap)
+    written = _method_ids(original, snap)
+    method = written[0] if len(written) == 1 else _payment(_METHOD_ID.sub(" ", original), snap)
+    method_for = _methods_per_order(original, snap)
     steps: list[tuple[str, dict[str, Any], str]] = []
     returns: dict[str, list[_Item]] = {}
     changes: dict[str, list[tuple[_Item, dict[str, Any]]]] = {}
@@ -580,7 +638,7 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     cancels: list[str] = []
     addresses: list[tuple[str, dict[str, str]]] = []
     default_address: dict[str, str] | None = None
-    reading_reason = ""
+    cancel_reasons: dict[str, str] = {}
     for verb, segment, sentence in ops:
         if "the listed items" in segment and not _mentions_any(segment.replace("the listed items", ""), snap):
             continue
@@ -638,7 +696,8 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
             reason = _cancel_reason(segment) if re.search(r"mistake|need|mind|accident", segment, re.I) \
                 else _cancel_reason(text)
             cancels += [o for o in chosen_ids if o not in cancels]
-            reading_reason = reason
+            for oid in chosen_ids:
+                cancel_reasons[oid] = reason
             continue
         if verb == "return" or verb.startswith("send back"):
             items = _resolve_items(segment, _eligible(snap, ("delivered",), seg_orders), hints=hints)
@@ -673,8 +732,8 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
             dicts = _DICT.findall(spec)
             if len(dicts) >= 2:
                 current = _dicts(dicts[0])[0]
-                if any(str(x.item["options"].get(k, "")).lower() != v.lower() for k, v in current.items()
-                       if k in x.item["options"]):
+                options = _lower_keys(x.item["options"])
+                if any(str(options.get(k, "")).lower() != v.lower() for k, v in current.items() if k in options):
                     continue
             target_text = re.split(r"\b(?:to|for|into|with)\b", spec, maxsplit=1)
             words = target_text[1] if len(target_text) > 1 else spec
@@ -686,7 +745,7 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     # exchanges and item changes are one call per order, with every item of that order
     for oid, pairs in changes.items():
         order = pairs[0][0].order
-        pm = method or _original(order)
+        pm = method_for.get(oid) or method or _original(order)
         if order["status"] == "delivered":
             steps.append(("exchange_item", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in pairs],
                                             "new_item_ids": [p[1]["item_id"] for p in pairs],
@@ -697,10 +756,13 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
         steps.append(("change_shipping_address", {"order_id": oid, **target}, "the customer gave the new address"))
     for oid, pairs in changes.items():
         order = pairs[0][0].order
+        if order["status"] == "pending" and any(p[0].item["item_id"] == p[1]["item_id"] for p in pairs):
+            raise Unsure(f"the options asked for on order {oid} are the ones it already has")
         if order["status"] == "pending":
             steps.append(("modify_order_items", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in pairs],
                                                  "new_item_ids": [p[1]["item_id"] for p in pairs],
-                                                 "payment_method_id": method or _original(order)},
+                                                 "payment_method_id": method_for.get(oid) or method
+                                                 or _original(order)},
                           "pending order, options asked for: " + "; ".join(
                               f"{p[0].item['name']} → {p[1]['options']}" for p in pairs)))
     if default_address is not None:
@@ -709,11 +771,12 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     for oid in cancels:
         if oid in changes or oid in returns:
             raise Unsure(f"order {oid} is both to be cancelled and changed")
-        steps.append(("cancel_order", {"order_id": oid, "reason": reading_reason}, "the customer asked to cancel"))
+        steps.append(("cancel_order", {"order_id": oid, "reason": cancel_reasons[oid]}, "the customer asked to cancel"))
     for oid, xs in returns.items():
         order = xs[0].order
-        pm = method or _original(order)
-        if method and method != _original(order) and not method.startswith("gift_card"):
+        named = method_for.get(oid) or method
+        pm = named or _original(order)
+        if named and named != _original(order) and not named.startswith("gift_card"):
             raise Unsure("a refund goes to the original payment method or a gift card")
         steps.append(("return_items", {"order_id": oid, "item_ids": [x.item["item_id"] for x in xs],
                                        "payment_method_id": pm},

@@ -148,7 +148,7 @@ class IntentModel:
         vectors = embedder.encode(clean)
         y = np.array(labels)
         weight, temperature, floor = 0.6, 1.0, 0.0
-        counts = {lbl: labels.count(lbl) for lbl in set(labels)}
+        counts = {lbl: labels.count(lbl) for lbl in sorted(set(labels))}  # sorted: the split must not follow hashing
         if len(texts) >= 200 and min(counts.values()) >= 3:
             rng = np.random.default_rng(seed)
             hold = np.zeros(len(texts), dtype=bool)

@@ -164,14 +164,16 @@ def return_items(s: Session, a: ReturnItems, ctx: ExecContext) -> dict[str, Any]
 class ExchangeItem(Args):
     order_id: str = OrderId
     item_ids: list[str] = Field(min_length=1)
-    new_item_ids: list[str] = Field(min_length=1, description="One new option of the same product per item.")
+    new_item_ids: list[str] = Field(min_length=1, description="One option of the same product per item: another "
+                                    "option, or the same one for an identical replacement.")
     payment_method_id: str | None = None
 
 
 @action(name="exchange_item", args=ExchangeItem, writes=True, reversible=False, risk="medium", connector="orders",
         task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item", confirm=True)
 def exchange_item(s: Session, a: ExchangeItem, ctx: ExecContext) -> dict[str, Any]:
-    """Exchange delivered items for other options of the same product; settles the price difference."""
+    """Exchange delivered items for other options of the same product (or an identical replacement); settles the
+    price difference."""
     diff = orders.request_exchange(s, a.order_id, a.item_ids, a.new_item_ids, ctx.today)
     method = a.payment_method_id or billing.original_method(s, a.order_id)
     if diff < 0:

@@ -166,7 +166,7 @@ def request_exchange(s: Session, order_id: str, item_ids: list[str], new_item_id
     chosen = _delivered_items(s, order, item_ids, today)
     diff = 0.0
     for row, new_id in zip(chosen, new_item_ids, strict=True):
-        new = _new_variant(s, row, new_id)
+        new = _new_variant(s, row, new_id, identical_ok=True)  # a faulty unit can be replaced by the same one
         row.status = "exchange requested"
         row.new_item_id = new_id
         diff += new.price - row.price
@@ -174,13 +174,13 @@ def request_exchange(s: Session, order_id: str, item_ids: list[str], new_item_id
     return round(diff, 2)
 
 
-def _new_variant(s: Session, row: OrderItemRow, new_id: str) -> VariantRow:
+def _new_variant(s: Session, row: OrderItemRow, new_id: str, identical_ok: bool = False) -> VariantRow:
     new = get_variant(s, new_id)
     if new.product_id != row.product_id:
         raise PolicyDenied("an item can only be changed to another option of the same product")
     if not new.available:
         raise PolicyDenied(f"item {new_id} is not available")
-    if new.item_id == row.item_id:
+    if new.item_id == row.item_id and not identical_ok:
         raise InvalidInput("the new item must be a different option")
     return new
 
