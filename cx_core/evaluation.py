@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import time
@@ -15,23 +14,19 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from .embedding import Embedder
 from .errors import InvalidInput
+from .files import json_lines, read_json
 from .knowledge import Document, KnowledgeBase, _tokens, boilerplate
 
 
 # ------------------------------------------------------------------ retrieval
 def load_documents(path: Path) -> list[Document]:
     """Documents from JSONL with ``id``, ``title``, ``content`` (τ³ banking_knowledge format)."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
     docs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, raw in json_lines(path, "a JSON object with id, title, content"):
         try:
-            raw = json.loads(line)
             docs.append(Document(doc_id=str(raw["id"]), title=str(raw.get("title", "")),
                                  text=str(raw.get("content") or raw.get("text") or "")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"{path}: line {n}: expected a JSON object with id, title, content") from exc
     if not docs:
         raise InvalidInput(f"{path}: no documents")
@@ -40,12 +35,7 @@ def load_documents(path: Path) -> list[Document]:
 
 def load_retrieval_tasks(path: Path) -> list[tuple[str, str, list[str]]]:
     """(task id, query, relevant doc ids): the query is the task's user instructions."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    raw = read_json(path)
     out = []
     for i, task in enumerate(raw if isinstance(raw, list) else []):
         instr = (task.get("user_scenario") or {}).get("instructions")

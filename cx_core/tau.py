@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput
+from .files import json_lines, read_json
 from .models import Channel, Decision, TicketIn
 from .store.db import Database
 from .store.tables import (
@@ -37,34 +38,20 @@ WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_address", "modify_p
                "transfer_to_human_agents"}
 
 
-def read_json(path: Path) -> Any:
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: not valid JSON ({exc})") from exc
-
-
 def read_tasks(path: Path) -> Any:
     """τ-bench tasks: tau2's JSON list, or v1's JSON lines (``instruction`` and ``actions`` with ``kwargs``),
     which become the same ticket form."""
     if path.suffix != ".jsonl":
         return read_json(path)
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
     tasks = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, v1 in json_lines(path, "a τ-bench v1 task"):
         try:
-            v1 = json.loads(line)
             tasks.append({"id": str(v1.get("task_index", n)),
                           "user_scenario": {"instructions": {"reason_for_call": v1["instruction"], "known_info": ""}},
                           "evaluation_criteria": {"actions": [{"name": a["name"], "arguments": a.get("kwargs", {})}
                                                               for a in v1.get("actions", [])]}})
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task ({exc})") from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task (missing {exc})") from exc
     return tasks
 
 

@@ -127,3 +127,22 @@ def test_replay_compare_shows_counts_and_the_tickets_that_differ(world: Settings
     assert "change_shipping_address=needs_approval" in report["differences"][0]["active"]
     bad = run(["replay", "--tickets", str(path), "--compare"], settings.data_dir)
     assert bad.returncode == 2 and "--compare needs --policy" in bad.stderr
+
+
+def test_eval_files_that_cannot_be_read_are_one_line_naming_the_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "title": "A", "content": "x"}\n{"id": "b", "title": \n', encoding="utf-8")
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text("[]", encoding="utf-8")
+    out = run(["eval", "retrieval", "--documents", str(docs), "--tasks", str(tasks), "--json"], tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "line 2 is not valid JSON" in out.stderr
+    v1 = tmp_path / "v1.jsonl"
+    v1.write_text('{"task_index": 0, "actions": []}\n', encoding="utf-8")
+    db = tmp_path / "db.json"
+    db.write_text("{", encoding="utf-8")
+    bad_db = run(["eval", "actions", "--db", str(db), "--tasks", str(v1), "--json"], tmp_path)
+    assert bad_db.returncode == 2 and bad_db.stderr.count("\n") == 1 and "db.json: not valid JSON" in bad_db.stderr
+    db.write_text('{"products": {}, "users": {}, "orders": {}}', encoding="utf-8")
+    bad_task = run(["eval", "actions", "--db", str(db), "--tasks", str(v1), "--json"], tmp_path)
+    assert bad_task.returncode == 2 and bad_task.stderr.count("\n") == 1
+    assert "line 1 is not a τ-bench v1 task" in bad_task.stderr

@@ -74,3 +74,15 @@ def test_eval_actions_prints_the_contract_on_tau_bench_retail(shared_data: Path,
     assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
     assert result["n"] == 74 and result["policy_violations"] == 0
     assert result["proposed"] <= result["n"] and result["exact"] <= result["proposed"]
+
+
+def test_eval_actions_reads_v1_task_lines_and_stays_precise(shared_data: Path, tmp_path: Path) -> None:
+    retail = shared_data / "tau_bench" / "retail"
+    env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "cx_core", "eval", "actions", "--db", str(retail / "db.json"),
+                          "--tasks", str(retail / "v1_tasks_dev.jsonl"), "--json"], env=env, capture_output=True,
+                         text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n"] == 20 and result["policy_violations"] == 0
+    assert result["proposed"] == 0 or result["precision"] >= 0.95  # precision first: unsure tickets go to a person
