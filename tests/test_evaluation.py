@@ -63,26 +63,24 @@ def test_eval_retrieval_beats_both_baselines(shared_data: Path) -> None:
     assert result["tandem"]["recall_at_k"] > max(result["bm25"]["recall_at_k"], result["dense"]["recall_at_k"])
 
 
-def test_eval_actions_prints_the_contract_on_tau_bench_retail(shared_data: Path, tmp_path: Path) -> None:
+def eval_actions(shared_data: Path, tasks: str, tmp_path: Path) -> dict[str, float]:
     retail = shared_data / "tau_bench" / "retail"
     env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-m", "cx_core", "eval", "actions", "--db", str(retail / "db.json"),
-                          "--tasks", str(retail / "tasks_train.json"), "--json"], env=env, capture_output=True,
+                          "--tasks", str(retail / tasks), "--json"], env=env, capture_output=True,
                          text=True, cwd=PROJECT_ROOT, timeout=900)
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    return dict(json.loads(out.stdout))
+
+
+def test_eval_actions_prints_the_contract_on_tau_bench_retail(shared_data: Path, tmp_path: Path) -> None:
+    result = eval_actions(shared_data, "tasks_train.json", tmp_path)
     assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
     assert result["n"] == 74 and result["policy_violations"] == 0
     assert result["proposed"] <= result["n"] and result["exact"] <= result["proposed"]
 
 
 def test_eval_actions_reads_v1_task_lines_and_stays_precise(shared_data: Path, tmp_path: Path) -> None:
-    retail = shared_data / "tau_bench" / "retail"
-    env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "cx_core", "eval", "actions", "--db", str(retail / "db.json"),
-                          "--tasks", str(retail / "v1_tasks_dev.jsonl"), "--json"], env=env, capture_output=True,
-                         text=True, cwd=PROJECT_ROOT, timeout=900)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = eval_actions(shared_data, "v1_tasks_dev.jsonl", tmp_path)
     assert result["n"] == 20 and result["policy_violations"] == 0
     assert result["proposed"] == 0 or result["precision"] >= 0.95  # precision first: unsure tickets go to a person
