@@ -201,6 +201,7 @@ class Pipeline:
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         tri = self.triager.triage(ticket.subject, ticket.body, tier=profile["tier"] if profile else "standard",
                                   channel=ticket.channel.value, today=today)
+        tri = planning.grounded(tri, snap, f"{ticket.subject}\n{ticket.body}")
         if autonomy is None:
             kinds = [r.intent for r in tri.requests] or [tri.task_type]
             cid = customer.user_id if customer else None

@@ -300,6 +300,38 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     return steps, ""
 
 
+READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "address_change",
+                  "update_default_address": "address_change", "return_items": "return_refund",
+                  "exchange_item": "exchange", "modify_order_items": "exchange"}
+
+
+def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
+    """A ticket the classifier could not place, but whose order requests the reading settles with certainty
+    against the customer's own records, goes ahead as those requests (the classifier knows the company's
+    example tickets, not every way of writing). The classifier's confidence is kept as it was."""
+    if not triage.abstained or snap is None or not text.strip():
+        return triage
+    reading = interpret(text, snap)
+    if not reading.steps:
+        return triage
+    requests: dict[str, Request] = {}
+    low = text.lower()
+
+    def asked_at(args: dict[str, Any]) -> int:  # requests keep the order the customer wrote them in
+        at = low.find(str(args.get("order_id", "")).lstrip("#").lower()) if args.get("order_id") else -1
+        return at if at >= 0 else len(low)
+
+    for action, _, why in sorted(reading.steps, key=lambda st: asked_at(st[1])):
+        intent = READING_INTENT[action]
+        if intent in requests:
+            requests[intent].text += "; " + why
+        else:
+            requests[intent] = Request(intent=intent, text=why, confidence=triage.confidence)
+    first = next(iter(requests))
+    return triage.model_copy(update={"task_type": first, "intent": first, "abstained": False,
+                                     "requests": list(requests.values())})
+
+
 def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
     """A plan for every request of the ticket, in the order the customer asked."""
     result = Plan()
@@ -308,11 +340,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     order_reqs = [r for r in triage.requests if r.intent in ORDER_INTENTS]
     reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs else None
     if reading is not None and reading.steps:
-        intent_of = {"cancel_order": "order_cancel", "change_shipping_address": "address_change",
-                     "update_default_address": "address_change", "return_items": "return_refund"}
         kinds = {r.intent for r in order_reqs}
         for action, args, why in reading.steps:
-            intent = intent_of.get(action, "exchange")
+            intent = READING_INTENT[action]
             if intent == "return_refund" and "damaged_item" in kinds:
                 intent = "damaged_item"
             result.steps.append(Step(action, args, intent, why))

@@ -271,3 +271,17 @@ def test_update_default_address_and_its_reversal(services: Services) -> None:
     with services.db.session() as s:
         c = s.get(CustomerRow, o["user_id"])
         assert c is not None and c.address1 == before
+
+
+def test_a_certain_reading_carries_a_ticket_the_classifier_could_not_place() -> None:
+    from cx_core.models import Triage
+    from cx_core.planning import grounded
+
+    placed_nowhere = Triage(task_type="unclassified", intent="unclassified", confidence=0.52, abstained=True)
+    text = "Return #W1000001 via credit_card_1: T-Shirt; Desk Lamp; Cancel order #W1000003 because no longer needed."
+    tri = grounded(placed_nowhere, snap(), text)
+    assert not tri.abstained and tri.task_type == "return_refund" and tri.confidence == 0.52
+    assert [r.intent for r in tri.requests] == ["return_refund", "order_cancel"]  # in the order asked
+    unsure_text = "Return the desk lamp. If that is not possible, cancel my pending order."
+    assert grounded(placed_nowhere, snap(), unsure_text).abstained  # a doubt leaves it with a person
+    assert grounded(placed_nowhere, None, text).abstained  # no customer, no reading
