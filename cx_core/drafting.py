@@ -16,6 +16,12 @@ from .redact import redact_secrets
 
 INTERNAL = re.compile(r"\b(advisors?|the customer|customers can|ask the|ask whether|hand (?:it|the case)|"
                       r"escalate|supervisor|do not argue|record the|log it|we use them)\b", re.I)
+# a section written for staff: its heading says so, or the whole article is internal
+STAFF_SECTION = re.compile(r"\((?:staff|internal)\)\s*$|^internal\b", re.I)
+# what staff are told to pass on is meant for the customer: "Tell the customer (that) X" → "X"
+TELL = re.compile(r"^(?:tell|explain to|remind|let) the customer(?: know)?(?: that)?\s+|^explain that\s+", re.I)
+ASK = re.compile(r"^ask the customer to\s+", re.I)
+MIN_QUOTE = 0.35  # cosine similarity below which a knowledge sentence says nothing about the request
 LABELS = {
     "order_status": "order status", "delivery_reschedule": "reschedule delivery", "address_change": "change address",
     "order_cancel": "cancel order", "return_refund": "return / refund", "exchange": "exchange",
@@ -139,17 +145,24 @@ class Drafter:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    def best_sentences(self, request: str, passages: list[Passage], n: int = 2) -> list[tuple[str, Passage]]:
-        """The ``n`` customer-facing knowledge sentences closest to the request, from the top passages,
-        kept in their reading order. Instructions written for staff are never quoted to customers."""
+    def best_sentences(self, request: str, passages: list[Passage], n: int = 2,
+                       skip: set[str] | None = None) -> list[tuple[str, Passage]]:
+        """Up to ``n`` customer-facing knowledge sentences close to the request (cosine ≥ ``MIN_QUOTE``), from the
+        top passages, kept in their reading order. Instructions written for staff are never quoted to customers,
+        except what staff are told to tell the customer; sentences in ``skip`` (already quoted) are not repeated."""
         pool: list[tuple[str, Passage, int]] = []
         for rank, p in enumerate(passages):
-            pool.extend((sent, p, rank) for sent in _sentences(p.text) if not INTERNAL.search(sent))
-        if not pool:
+            staff = bool(STAFF_SECTION.search(p.heading) or STAFF_SECTION.search(p.title))
+            for sent in _sentences(p.text):
+                sent = customer_facing(sent, staff)
+                if sent and sent not in (skip or set()):
+                    pool.append((sent, p, rank))
+        if not pool or n <= 0:
             return []
         vecs = self.embedder.encode([request, *[x[0] for x in pool]])
-        sims = vecs[1:] @ vecs[0] - 0.03 * np.array([x[2] for x in pool])
-        order = sorted(np.argsort(-sims)[:n].tolist())
+        raw = vecs[1:] @ vecs[0]
+        sims = raw - 0.03 * np.array([x[2] for x in pool])
+        order = sorted(i for i in np.argsort(-sims)[:n].tolist() if raw[i] >= MIN_QUOTE)
         return [(pool[i][0], pool[i][1]) for i in order]
 
     def draft(self, triage: Triage, customer: dict[str, Any] | None, channel: str,
@@ -175,20 +188,52 @@ class Drafter:
         if triage.abstained or not requests:
             paragraphs.append("Thank you for your message. A colleague is reviewing it and will reply shortly; if you "
                               "can, please include your order number and what you would like us to do.")
+        quoted: set[str] = set()
         for req in requests:
-            lines = [s for o in outcomes if o.intent == req.intent if (s := action_sentence(o))]
+            mine = [o for o in outcomes if o.intent == req.intent]
+            lines = [s for o in mine if (s := action_sentence(o))]
             if escalation and not lines:
                 lines.append("A specialist colleague will review this personally and get back to you.")
             if req.intent in questions:
                 q = questions[req.intent].rstrip(".")
                 lines.append(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
-            for sentence, p in self.best_sentences(req.text, passages.get(req.intent, [])[:3]):
+            # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
+            # action; two when the customer only asked
+            if escalation or any(o.decision == Decision.escalated for o in mine):
+                query, n = req.text, 0
+            elif denied := [o for o in mine if o.decision == Decision.denied]:
+                query, n = denied[0].reason, 1
+            elif any(o.action not in {"lookup_order", "send_reply"} and o.decision != Decision.abstained
+                     for o in mine):
+                query, n = req.text, 1
+            else:
+                query, n = req.text, 2
+            for sentence, p in self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted):
+                quoted.add(sentence)
                 lines.append(f"{sentence} [{cite(p)}]")
             if lines:
                 paragraphs.append(" ".join(lines))
         reply = f"Hi {first},\n\n" + "\n\n".join(redact_secrets(p) for p in paragraphs) + \
             "\n\nKind regards,\nLumen Home Customer Care"
         return Draft(summary=summary, reply=reply, citations=citations)
+
+
+def customer_facing(sentence: str, staff_section: bool) -> str:
+    """The sentence as it may be quoted to a customer, or '' when it is an instruction for staff."""
+    told = TELL.sub("", sentence)
+    if told != sentence:
+        sentence = _to_customer(told)
+    elif ASK.search(sentence):
+        sentence = "Please " + _to_customer(ASK.sub("", sentence))
+    elif staff_section:
+        return ""
+    return "" if INTERNAL.search(sentence) else sentence[0].upper() + sentence[1:]
+
+
+def _to_customer(text: str) -> str:
+    text = re.sub(r"\bthe customer's\b", "your", text, flags=re.I)
+    text = re.sub(r"\b(?:the customer|they|them)\b", "you", text, flags=re.I)
+    return re.sub(r"\btheir\b", "your", text, flags=re.I)
 
 
 def for_customer(reply: str) -> str:

@@ -65,7 +65,12 @@ def find_dates(text: str, today: date) -> list[date]:
                 d = (today.replace(day=1) + timedelta(days=32)).replace(day=int(m.group(1)))
             return d
         add(m.start(), _ordinal)
+    explicit = {pos for pos, _ in found}
     for m in WEEKDAY.finditer(text):
+        after = text[m.end():]
+        starts = {m.end() + g.end() for g in (re.match(r"[\s,]*", after), re.match(r"[\s,]*(?:the\s+)?", after)) if g}
+        if starts & explicit:
+            continue  # "Friday 27 November" is one date, not also the next Friday
         wd = WEEKDAYS.index(m.group(2).lower())
         ahead = (wd - today.weekday()) % 7 or 7
         found.append((m.start(), today + timedelta(days=ahead)))

@@ -238,6 +238,11 @@ class Pipeline:
         outcomes, proposals = run.outcomes, run.proposals
         if run.stopped and not escalation:
             escalation = run.stopped
+        for o in outcomes:  # a refusal is explained from the rule behind it, so that passage comes first
+            if o.decision == Decision.denied and o.reason:
+                why = self.kb.retrieve(f"{label(o.intent)}: {o.reason}", k=2, task_type=o.intent)
+                known = {(p.doc_id, p.heading) for p in why}
+                passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
         draft = self.drafter.draft(tri, profile, ticket.channel.value, passages, outcomes, plan.questions, escalation,
                                    level)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())

@@ -26,7 +26,7 @@ def test_chunks_follow_headings(services: Services) -> None:
     doc = parse_document(services.settings.articles_dir / "returns-policy.md")
     chunks = chunk_document(doc)
     assert doc.doc_id == "returns-policy" and "return_refund" in doc.task_types
-    assert [c.heading for c in chunks][:2] == ["Who can return and when", "How a return works"]
+    assert [c.heading for c in chunks][:2] == ["Who can return and when", "How a return works (staff)"]
 
 
 @pytest.mark.parametrize("query,doc_id", QUERIES.items())
@@ -67,3 +67,17 @@ def test_metadata_filters(services: Services) -> None:
     assert only and all(p.doc_id in {"installation-appointments", "installation-callout-charges"} for p in only)
     fresh = services.kb.retrieve("refund to my card", k=10, updated_after="2026-09-01")
     assert fresh and "refunds-timelines" not in {p.doc_id for p in fresh}  # last reviewed 2026-08-15
+
+
+def test_replies_quote_what_customers_may_read_and_what_staff_are_told_to_say() -> None:
+    from cx_core.drafting import customer_facing
+
+    assert customer_facing("Check the order's payment history for two payments of the same amount.", True) == ""
+    assert customer_facing("Tell the customer the refund takes 5 to 7 business days to appear on a card.", True) \
+        == "The refund takes 5 to 7 business days to appear on a card."
+    assert customer_facing("Ask the customer to check with neighbours and safe places.", False) \
+        == "Please check with neighbours and safe places."
+    assert customer_facing("Tell the customer that one colleague owns the case and will update them.", True) \
+        == "One colleague owns the case and will update you."
+    assert customer_facing("The thermostat uses 2.4 GHz Wi-Fi only.", False) == "The thermostat uses 2.4 GHz Wi-Fi only."
+    assert customer_facing("Advisors may credit up to $500 with a reason.", False) == ""
