@@ -4,7 +4,7 @@ from the retrieved knowledge (numbered citations) and says what was done or is n
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -20,7 +20,10 @@ INTERNAL = re.compile(r"\b(advisors?|the customer|customers can|ask the|ask whet
 STAFF_SECTION = re.compile(r"\((?:staff|internal)\)\s*$|^internal\b", re.I)
 # what staff are told to pass on is meant for the customer: "Tell the customer (that) X" → "X"
 TELL = re.compile(r"^(?:tell|explain to|remind|let) the customer(?: know)?(?: that)?\s+|^explain that\s+", re.I)
-ASK = re.compile(r"^ask the customer to\s+", re.I)
+ASK = re.compile(r"^(?:ask|tell|remind|advise) the customer to\s+", re.I)
+# a list item that is not a sentence of its own ("- Any charge billed twice.") is quoted with its lead-in
+DETERMINER = re.compile(r"^(?:a|an|any|each|every|all|no|some)\b", re.I)
+FRAGMENT = re.compile(r"^(?:[^A-Z0-9]|[^.:]{1,40}:\s)")
 MIN_QUOTE = 0.35  # cosine similarity below which a knowledge sentence says nothing about the request
 LABELS = {
     "order_status": "order status", "delivery_reschedule": "reschedule delivery", "address_change": "change address",
@@ -42,6 +45,7 @@ class StepOutcome:
     reason: str
     result: dict[str, Any] | None
     missing: str = ""
+    planned: dict[str, str] = field(default_factory=dict)  # what the step will give once approved (a slot's start)
 
 
 def label(intent: str) -> str:
@@ -70,13 +74,35 @@ def summarise(triage: Triage, customer: dict[str, Any] | None, channel: str, esc
     return " ".join(parts)
 
 
-def _sentences(text: str) -> list[str]:
+def _sentences(text: str, heading: str = "") -> list[str]:
+    """The sentences of a passage; a list item that cannot stand alone carries its lead-in (the line before the
+    list when it ends in ':', else the section heading): "When we credit: any charge billed twice."."""
     text = re.sub(r"\*\*|__|`", "", text)
-    lines = [re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", ln).strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith("|")]
     out: list[str] = []
-    for ln in lines:
-        out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", ln) if len(s.strip()) > 20)
+    section = re.sub(r"\s*\((?:staff|internal)\)\s*$", "", heading, flags=re.I).strip()
+    lead = section
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            lead = section  # a blank line ends the list a lead-in introduced
+        if not line or line.startswith("|"):
+            continue
+        item = re.match(r"^(?:[-*]|\d+\.)\s+(.*)", line)
+        if item is None:
+            if line.endswith(":"):
+                lead = line[:-1].strip() + " "  # a sentence that the list completes
+                continue
+            out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.strip()) > 20)
+            continue
+        line = item.group(1).strip()
+        if DETERMINER.search(line) or FRAGMENT.search(line):
+            if not lead:
+                continue
+            glue = "" if lead.endswith(" ") else ": "
+            line = f"{lead}{glue}{line[0].lower() + line[1:] if DETERMINER.search(line) else line}".rstrip(";,")
+            out.append(line if line.endswith((".", "!", "?")) else line + ".")
+            continue
+        out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.strip()) > 20)
     return out
 
 
@@ -131,9 +157,11 @@ def action_sentence(o: StepOutcome) -> str:
             f": email {a['email']}" if a.get("email") else "") + (f", phone {a['phone']}" if a.get("phone") else "")
             + ".",
         "reschedule_appointment": lambda: ("I've moved your installation appointment" + (
-            f" to {_day(r['start'])}" if r.get("start") else "") + "; you'll get a confirmation by email."),
+            f" to {_day(start)}" if (start := r.get("start") or o.planned.get("start")) else "")
+            + "; you'll get a confirmation by email."),
         "notify_field_team": lambda: "",
-        "add_internal_note": lambda: "",
+        "add_internal_note": lambda: ("I've recorded your complaint on your account, so that everyone who helps "
+                                      "you knows what happened." if o.intent == "complaint" else ""),
     }
     make = done.get(o.action)
     return make() if make else ""
@@ -146,14 +174,14 @@ class Drafter:
         self.embedder = embedder
 
     def best_sentences(self, request: str, passages: list[Passage], n: int = 2,
-                       skip: set[str] | None = None) -> list[tuple[str, Passage]]:
+                       skip: set[str] | None = None, topical: bool = False) -> list[tuple[str, Passage]]:
         """Up to ``n`` customer-facing knowledge sentences close to the request (cosine ≥ ``MIN_QUOTE``), from the
         top passages, kept in their reading order. Instructions written for staff are never quoted to customers,
         except what staff are told to tell the customer; sentences in ``skip`` (already quoted) are not repeated."""
         pool: list[tuple[str, Passage, int]] = []
         for rank, p in enumerate(passages):
             staff = bool(STAFF_SECTION.search(p.heading) or STAFF_SECTION.search(p.title))
-            for sent in _sentences(p.text):
+            for sent in _sentences(p.text, p.heading):
                 sent = customer_facing(sent, staff)
                 if sent and sent not in (skip or set()):
                     pool.append((sent, p, rank))
@@ -161,6 +189,9 @@ class Drafter:
             return []
         vecs = self.embedder.encode([request, *[x[0] for x in pool]])
         raw = vecs[1:] @ vecs[0]
+        if topical:  # judged with its section's heading too, which says what it is about ("Pairing with Google
+            # Home: to pair, open Integrations…"); the sentence alone is quoted
+            raw = (raw + self.embedder.encode([f"{x[1].heading}: {x[0]}" for x in pool]) @ vecs[0]) / 2
         sims = raw - 0.03 * np.array([x[2] for x in pool])
         order = sorted(i for i in np.argsort(-sims)[:n].tolist() if raw[i] >= MIN_QUOTE)
         return [(pool[i][0], pool[i][1]) for i in order]
@@ -189,12 +220,14 @@ class Drafter:
             paragraphs.append("Thank you for your message. A colleague is reviewing it and will reply shortly; if you "
                               "can, please include your order number and what you would like us to do.")
         quoted: set[str] = set()
+        asked: set[str] = set()
         for req in requests:
             mine = [o for o in outcomes if o.intent == req.intent]
             lines = [s for o in mine if (s := action_sentence(o))]
             if escalation and not lines:
                 lines.append("A specialist colleague will review this personally and get back to you.")
-            if req.intent in questions:
+            if req.intent in questions and questions[req.intent] not in asked:
+                asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")
                 lines.append(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
@@ -203,12 +236,12 @@ class Drafter:
                 query, n = req.text, 0
             elif denied := [o for o in mine if o.decision == Decision.denied]:
                 query, n = denied[0].reason, 1
-            elif any(o.action not in {"lookup_order", "send_reply"} and o.decision != Decision.abstained
-                     for o in mine):
+            elif any(o.action != "send_reply" and o.decision != Decision.abstained for o in mine):
                 query, n = req.text, 1
             else:
                 query, n = req.text, 2
-            for sentence, p in self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted):
+            for sentence, p in self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted,
+                                                   topical=n == 2):
                 quoted.add(sentence)
                 lines.append(f"{sentence} [{cite(p)}]")
             if lines:
@@ -221,10 +254,10 @@ class Drafter:
 def customer_facing(sentence: str, staff_section: bool) -> str:
     """The sentence as it may be quoted to a customer, or '' when it is an instruction for staff."""
     told = TELL.sub("", sentence)
-    if told != sentence:
-        sentence = _to_customer(told)
-    elif ASK.search(sentence):
+    if ASK.search(sentence):
         sentence = "Please " + _to_customer(ASK.sub("", sentence))
+    elif told != sentence:
+        sentence = _to_customer(told)
     elif staff_section:
         return ""
     return "" if INTERNAL.search(sentence) else sentence[0].upper() + sentence[1:]

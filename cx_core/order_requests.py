@@ -703,8 +703,10 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
             items = _resolve_items(segment, _eligible(snap, ("delivered",), seg_orders), hints=hints)
             if not items:
                 raise Unsure("which delivered items to return is not clear")
-            for x in items:
-                returns.setdefault(x.order["order_id"], []).append(x)
+            for x in items:  # an item asked for twice (a subject line repeating the message) is returned once
+                to_return = returns.setdefault(x.order["order_id"], [])
+                if all(y.item is not x.item for y in to_return):
+                    to_return.append(x)
             continue
         # exchange / change / modify: each named item with the words that follow it
         pool = _eligible(snap, ("delivered", "pending"), seg_orders)
@@ -741,7 +743,9 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
                 words = spec[spec.rfind("{"):]
             variants = x.order["variants"].get(x.item["item_id"], [])
             new = _target_variant(words + " " + " ".join(preferences), x.item, variants)
-            changes.setdefault(x.order["order_id"], []).append((x, new))
+            asked_to = changes.setdefault(x.order["order_id"], [])
+            if all(y.item is not x.item for y, _ in asked_to):
+                asked_to.append((x, new))
     # exchanges and item changes are one call per order, with every item of that order
     for oid, pairs in changes.items():
         order = pairs[0][0].order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,19 @@ STATUS_TO_DECISION = {
 }
 
 
+ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
+
+
+def whole_text(subject: str, body: str) -> str:
+    """Subject and body as one text to read requests from; a subject that only repeats the body's opening words
+    (often cut off mid-word) is left out, so that nothing is asked for twice."""
+    head = re.sub(r"\s+", " ", subject).strip().lower()
+    if not head:
+        return body
+    cut = head if len(head) < 60 else head.rsplit(" ", 1)[0]  # a long subject may end in a cut-off word
+    return body if cut in re.sub(r"\s+", " ", body).lower() else f"{subject}\n{body}"
+
+
 @dataclass
 class StepRunner:
     """Runs planned steps through ``execute``: one by one (levels 1-3), or as a plan (level 4) that takes the
@@ -44,7 +58,8 @@ class StepRunner:
 
     def _record(self, step: Step, args: dict[str, Any], decision: Decision, reason: str,
                 result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "") -> None:
-        self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing))
+        self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing,
+                                         step.defaults))
         self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,
                                        reason=reason, required_role=Role(role), result=result, execution_key=key,
                                        route=route))
@@ -191,36 +206,40 @@ class Pipeline:
         now = now or utcnow()
         today = now.date()
         policy = self.policy()
+        text = whole_text(ticket.subject, ticket.body)
         with self.db.session() as s:
             customer = find_customer(s, ticket.customer)
             if customer is None and not (ticket.customer or "").strip():
-                customer = identify_customer(s, f"{ticket.subject}\n{ticket.body}")  # identified, never verified
+                customer = identify_customer(s, text)  # identified, never verified
             snap = snapshot(s, customer.user_id, now) if customer else None
             profile = customer_profile(customer) if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         tri = self.triager.triage(ticket.subject, ticket.body, tier=profile["tier"] if profile else "standard",
                                   channel=ticket.channel.value, today=today)
-        tri = planning.grounded(tri, snap, f"{ticket.subject}\n{ticket.body}")
-        if autonomy is None:
-            kinds = [r.intent for r in tri.requests] or [tri.task_type]
-            cid = customer.user_id if customer else None
-            level = min(policy.level(k, cid, ticket.channel.value) for k in kinds)
-        else:
-            level = autonomy
+        tri = planning.grounded(tri, snap, text)
+        kinds = [r.intent for r in tri.requests] or [tri.task_type]
+        cid = customer.user_id if customer else None
+        # each request keeps its own task type's level (a copilot request is still proposed beside an answer-level
+        # question); the ticket acts alone only as far as its lowest level allows
+        levels = {k: policy.level(k, cid, ticket.channel.value) if autonomy is None else autonomy for k in kinds}
+        level = min(levels.values())
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
-        plan = planning.plan(tri, snap, today, f"{ticket.subject}\n{ticket.body}")
+        plan = planning.plan(tri, snap, today, text)
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
 
         passages: dict[str, list[Passage]] = {}
         for req in tri.requests:
-            # articles written for the task type are favoured, but a closer passage from any article (a new
-            # upload not yet tagged, a question beside the task type) is not shut out
-            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent)
-            found += self.kb.retrieve(req.text, k=2)
+            # a request to act is explained from the articles written for its task type (a damaged soundbar from
+            # the damage policy, not the soundbar set-up guide); a question is answered from whichever article is
+            # closest, so a new upload not yet tagged is not shut out
+            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent,
+                                     only_task_type=req.intent not in ANSWERED_FROM_ANY)
+            if req.intent in ANSWERED_FROM_ANY or not found:
+                found += self.kb.retrieve(req.text, k=2)
             unique = {(p.doc_id, p.heading): p for p in found}
             passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
 
@@ -228,8 +247,13 @@ class Pipeline:
                           customer_id=customer.user_id if customer else None, verified=verified,
                           task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence)
         run = StepRunner(self.db, policy, ctx, escalation)
-        if level >= 1:
-            steps = [st for st in plan.steps if level >= 2 or st.action == "lookup_order"]
+
+        def allowed(step: Step) -> bool:
+            own = levels.get(step.intent, level)
+            return own >= int(Autonomy.copilot) or (own >= int(Autonomy.answer) and step.action == "lookup_order")
+
+        steps = [st for st in plan.steps if allowed(st)]
+        if steps:
             if level >= int(Autonomy.orchestrate) and customer is not None and not escalation:
                 run.orchestrate(steps)
             else:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from .entities import find_dates
 from .models import Request, Triage
 from .order_requests import ORDER_INTENTS, interpret
 
@@ -110,11 +111,42 @@ def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str
     return best[1] if best and not best[2] else None
 
 
-def _slots_for(appt: dict[str, Any], dates: list[str]) -> list[dict[str, Any]]:
-    """Free slots on the asked-for days in order, or the next free slots when no day was given."""
+def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date
+                     ) -> tuple[dict[str, Any] | None, list[str], set[str]]:
+    """The booked appointment a request is about, and the days the customer wants instead. A day the customer
+    names that is an appointment's current day says which appointment it is ("I can't be home on Wednesday"),
+    not where to move it."""
+    appts = [a for a in snap["appointments"] if a["status"] == "booked"]
+    dates = ents.get("dates", [])
+    items = {o["order_id"]: o["items"] for o in snap["orders"]}
+    for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
+                  [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
+                  [a for a in appts if a["start"][:10] in dates],
+                  [a for a in appts if any(_mentions_item(text, i) for i in items.get(a["order_id"], []))],
+                  appts):
+        if len(found) == 1:
+            appt = found[0]
+            day = appt["start"][:10]
+            refused = {d.isoformat() for part in re.split(r"(?<=[.!?;])\s+", text) if CANNOT.search(part)
+                       for d in find_dates(part, today)}  # "Wednesday doesn't work": not a day to move to
+            others = [d for d in dates if d != day and d not in refused]
+            if others or CANNOT.search(text):
+                return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
+            return appt, dates, set()  # "move it to Friday 27 November", the day it is on: another time that day
+        if len(found) > 1:
+            break
+    return None, [], set()
+
+
+CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)
+
+
+def _slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None) -> list[dict[str, Any]]:
+    """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
+    customer did not rule out."""
     slots = appt["free_slots"]
     if not dates:
-        return slots[:4]
+        return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
     return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
 
 
@@ -188,6 +220,9 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
         if not order:
             return steps, ask
         chosen = pick_items(order, text)
+        if not chosen and full_text:  # "The mesh system isn't right for us. How do I return it?"
+            named = pick_items(order, full_text)
+            chosen = named if len(named) == 1 else []
         if not chosen:
             return [Step("return_items", {"order_id": order["order_id"]}, intent, "return requested",
                          missing="which items")], "which items from the order would you like to return?"
@@ -250,25 +285,23 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
         steps.append(Step("update_contact_details", args, intent, "customer gave new contact details"))
         return steps, ""
     if intent == "installation_reschedule":
-        appts = [a for a in snap["appointments"] if a["status"] == "booked"]
-        named = [a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])]
-        pick = named or (appts if len(appts) == 1 else [])
-        if not pick:
+        appt, wanted_dates, avoid = pick_appointment(snap, ents, text, today)
+        if appt is None:
             return steps, ("we could not find a booked installation on your account"
-                           if not appts else "which appointment would you like to move?")
-        appt = pick[0]
-        slots = _slots_for(appt, ents.get("dates", []))
+                           if not any(a["status"] == "booked" for a in snap["appointments"])
+                           else "which appointment would you like to move?")
+        slots = _slots_for(appt, wanted_dates, avoid)
         if not slots:
             return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, intent,
                          "no free slot on the requested day", missing="a free slot")], \
                 "we have no free slot on that day; would another day suit you?"
         aid = appt["appointment_id"]
-        wanted = ", ".join(ents.get("dates", [])) or "the next free day"
+        wanted = ", ".join(wanted_dates) or "the next free day"
         rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
             f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
             "Please call the customer to rebook.")}, intent, "scheduling is unavailable: the field team rebooks")
         steps.append(Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, intent,
-                          f"first free slot {slots[0]['start']}",
+                          f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
                           alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
                           fallback=rebook))
         steps.append(Step("notify_field_team", {"appointment_id": aid, "message": (

@@ -54,6 +54,23 @@ CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscript
                             r"leave lumen|switch(?:ing)? provider)\b", re.I)
 
 
+# A short sentence that names no record of its own and follows a request it belongs to is part of that
+# request, whatever it reads like alone: "is Saturday 28 November free?" after an installation to rebook,
+# "Please refund one." after a double charge.
+FOLLOW_UP = {"installation_reschedule": {"delivery_reschedule"}, "duplicate_charge": {"return_refund"},
+             "charge_dispute": {"return_refund"}}
+FOLLOW_UP_WORDS = 6
+_RECORD = re.compile(r"#?\bW\d{7}\b|\b(?:INV|APT|CHG)-?\d+\b", re.I)
+
+
+FOLLOW_UP_P = 0.2  # or a longer one that still reads, in part, as the request before it
+
+
+def follows(previous: Request | None, label: str, sentence: str, p_previous: float) -> bool:
+    return (previous is not None and label in FOLLOW_UP.get(previous.intent, set()) and not _RECORD.search(sentence)
+            and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
+
+
 _MASKS = [
     (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
     (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
@@ -282,6 +299,11 @@ class Triager:
             if pred.label == NONE or pred.confidence < REQUEST_MIN:
                 continue
             if i == from_subject and requests:
+                continue
+            p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
+                if requests and requests[-1].intent in self.model.labels else 0.0
+            if requests and follows(requests[-1], pred.label, sentence, p_previous):
+                requests[-1].text += " " + sentence
                 continue
             known = next((r for r in requests if r.intent == pred.label), None)
             if known is not None:
