@@ -448,10 +448,11 @@ class KnowledgeBase:
 
     def fused(self, queries: list[str], n: int = 30, task_type: str | None = None,
               only_task_type: bool = False, updated_after: str | None = None,
-              similarity: dict[int, float] | None = None) -> dict[int, float]:
+              similarity: dict[int, float] | None = None, untagged: bool = False) -> dict[int, float]:
         """Reciprocal-rank fusion of the BM25 and dense rankings of every query, over chunk indexes.
-        Filters: ``only_task_type`` keeps articles written for ``task_type``; ``updated_after`` (ISO date)
-        drops articles not reviewed since then."""
+        Filters: ``only_task_type`` keeps articles written for ``task_type`` (and, with ``untagged``, articles
+        written for no task type in particular, such as a new upload); ``updated_after`` (ISO date) drops articles
+        not reviewed since then."""
         queries = [q[:2000] for q in queries if q.strip()]
         if not queries or self.count() == 0:
             return {}
@@ -471,7 +472,8 @@ class KnowledgeBase:
                     fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
         def keep(i: int) -> bool:
             c = self._chunks[i]
-            if only_task_type and task_type and task_type not in str(c.get("task_types", "")).split(","):
+            tags = [t for t in str(c.get("task_types", "")).split(",") if t]
+            if only_task_type and task_type and task_type not in tags and not (untagged and not tags):
                 return False
             return not (updated_after and str(c.get("updated") or "0000") < updated_after)
 
@@ -480,17 +482,18 @@ class KnowledgeBase:
         if task_type:
             boost = len(queries) / (RRF_K + 3)
             for i in fused:
-                if task_type in str(self._chunks[i].get("task_types", "")).split(","):
+                tags = str(self._chunks[i].get("task_types", ""))
+                if task_type in tags.split(",") or (untagged and not tags):  # untagged: written for any type
                     fused[i] += boost
         return fused
 
     def retrieve(self, query: str, k: int = 5, task_type: str | None = None, only_task_type: bool = False,
-                 updated_after: str | None = None) -> list[Passage]:
+                 updated_after: str | None = None, untagged: bool = False) -> list[Passage]:
         """Top ``k`` passages for ``query``: BM25 and dense rankings fused (RRF), one passage per heading,
         with a boost for articles written for ``task_type`` and optional metadata filters."""
         sims: dict[int, float] = {}
         fused = self.fused([query], n=max(k * 6, 20), task_type=task_type, only_task_type=only_task_type,
-                           updated_after=updated_after, similarity=sims)
+                           updated_after=updated_after, similarity=sims, untagged=untagged)
         out: list[Passage] = []
         seen: set[tuple[str, str]] = set()
         for i, score in sorted(fused.items(), key=lambda kv: -kv[1]):

@@ -234,11 +234,14 @@ class Pipeline:
         passages: dict[str, list[Passage]] = {}
         for req in tri.requests:
             # a request to act is explained from the articles written for its task type (a damaged soundbar from
-            # the damage policy, not the soundbar set-up guide); a question is answered from whichever article is
-            # closest, so a new upload not yet tagged is not shut out
+            # the damage policy, not the soundbar set-up guide) or for none in particular (a new upload not yet
+            # tagged); a question is answered from whichever article is closest
+            strict = req.intent not in ANSWERED_FROM_ANY
             found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent,
-                                     only_task_type=req.intent not in ANSWERED_FROM_ANY)
-            if req.intent in ANSWERED_FROM_ANY or not found:
+                                     only_task_type=strict, untagged=True)
+            if strict:
+                found += self.kb.retrieve(req.text, k=2, task_type=req.intent, only_task_type=True, untagged=True)
+            if not strict or not found:
                 found += self.kb.retrieve(req.text, k=2)
             unique = {(p.doc_id, p.heading): p for p in found}
             passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
