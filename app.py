@@ -6,7 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from cx_core.auth import authenticate, refresh, sso_user
+from cx_core.auth import Throttle, authenticate, refresh, sso_user
+from cx_core.errors import NotAuthorised
 from cx_core.models import ROLE_RANK, Role
 from pages.common import guarded, services, worker_status
 
@@ -18,6 +19,19 @@ def sso_configured() -> bool:
         return "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file: local accounts only
         return False
+
+
+def client_address() -> str:
+    """Where a sign-in attempt comes from, for throttling: the reverse proxy's header when one is configured
+    (its last address, the one the proxy itself saw), else the connection's address ("localhost" locally)."""
+    header = services().settings.client_address_header
+    if header:
+        values = st.context.headers.get_all(header)
+        last = values[-1].split(",")[-1].strip() if values else ""
+        if last:
+            return last
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "localhost"
 
 
 def sign_in() -> None:
@@ -40,7 +54,13 @@ def sign_in() -> None:
             username = st.text_input("Username")
             password = st.text_input("Password", type="password")
             if st.form_submit_button("Sign in", type="primary", width="stretch"):
-                user = authenticate(services().db, username, password)
+                svc = services()
+                try:
+                    user = authenticate(svc.db, username, password, client_address(),
+                                        limits=Throttle.from_settings(svc.settings))
+                except NotAuthorised as exc:  # waiting after failed attempts, or locked: one line, no detail
+                    st.error(str(exc))
+                    return
                 if user is None:
                     st.error("Wrong username or password.")
                 else:

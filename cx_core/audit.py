@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from .errors import InvalidInput
 from .models import AuditEvent
 from .redact import redact_secrets
 from .store.db import Database, utcnow
@@ -56,6 +58,31 @@ def append(s: Session, actor: str, kind: str, ticket_id: str | None = None, **da
     return seq
 
 
+def append_many(s: Session, actor: str, kind: str, events: list[tuple[str | None, dict[str, Any]]]) -> None:
+    """Adds one ``kind`` event per (ticket id, data) pair, in order, inside the caller's transaction: the same
+    chain as that many :func:`append` calls, with the head locked and moved once and the rows inserted together
+    (bulk intake)."""
+    if not events:
+        return
+    if s.get(AuditHeadRow, 1) is None:
+        s.add(AuditHeadRow(id=1, seq=0, hash=GENESIS))
+        s.flush()
+    s.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq + len(events)))
+    head = s.scalars(select(AuditHeadRow).where(AuditHeadRow.id == 1).execution_options(populate_existing=True)).one()
+    seq, prev = head.seq - len(events), head.hash
+    rows = []
+    for ticket_id, data in events:
+        seq += 1
+        at, text = utcnow(), _canonical(data)
+        digest = _digest(seq, at, actor, kind, ticket_id, text, prev)
+        rows.append({"seq": seq, "at": at, "actor": actor, "kind": kind, "ticket_id": ticket_id, "data": text,
+                     "prev_hash": prev, "hash": digest})
+        prev = digest
+    s.execute(insert(AuditRow), rows)
+    head.hash = prev
+    s.flush()
+
+
 @dataclass
 class VerifyResult:
     ok: bool
@@ -63,8 +90,48 @@ class VerifyResult:
     message: str
 
 
-def verify(db: Database) -> VerifyResult:
-    """Walks the chain in order; the first event whose link or hash does not match is named."""
+def head(db: Database) -> tuple[int, str] | None:
+    """The chain's newest event as (sequence number, hash), or None before anything was recorded."""
+    with db.session() as s:
+        row = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
+        return (row.seq, row.hash) if row is not None else None
+
+
+def anchor(db: Database) -> str:
+    """The current head as ``SEQ:HASH``, to keep outside the database (a ticket system, a signed e-mail, paper):
+    a chain rewritten from its first event verifies on its own, but no longer contains a kept anchor."""
+    found = head(db)
+    if found is None:
+        raise InvalidInput("no audit events yet: there is nothing to anchor")
+    return f"{found[0]}:{found[1]}"
+
+
+def parse_anchor(text: str) -> tuple[int | None, str]:
+    seq, _, digest = text.strip().rpartition(":")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest) or (seq and not seq.isdigit()):
+        raise InvalidInput("--anchor: give the SEQ:HASH (or the 64-hex-digit hash) that 'audit anchor' printed")
+    return (int(seq) if seq else None), digest
+
+
+def verify(db: Database, anchor_text: str = "") -> VerifyResult:
+    """Walks the chain in order; the first event whose link or hash does not match is named. With an anchor kept
+    from ``anchor``, the chain must still contain that event, with that hash, at that place."""
+    want = parse_anchor(anchor_text) if anchor_text else None
+    result = _walk(db)
+    if not result.ok or want is None:
+        return result
+    seq, digest = want
+    with db.session() as s:
+        stmt = select(AuditRow).where(AuditRow.hash == digest)
+        row = s.scalars(stmt.where(AuditRow.seq == seq) if seq is not None else stmt).first()
+    if row is None:
+        where = f"event {seq}" if seq is not None else "any event"
+        return VerifyResult(False, result.count, f"the chain no longer contains the anchor: {where} does not have "
+                                                 f"hash {digest[:12]}…, so the log was rewritten after it was kept")
+    return VerifyResult(True, result.count, f"{result.message}; it contains the anchor (event {row.seq})")
+
+
+def _walk(db: Database) -> VerifyResult:
     prev = GENESIS
     count = 0
     expected_seq = 1
@@ -84,6 +151,8 @@ def verify(db: Database) -> VerifyResult:
     if head is not None and (head.seq != count or head.hash != prev):
         return VerifyResult(False, count, f"the chain ends at event {count} but the head says {head.seq}: "
                                           "events were removed from the end")
+    if count == 0:
+        return VerifyResult(True, 0, "no audit events yet: nothing has been recorded in this data folder")
     return VerifyResult(True, count, f"audit chain intact: {count} events")
 
 

@@ -27,7 +27,7 @@ LEVEL_NAMES = {0: "manual", 1: "answer", 2: "copilot", 3: "supervised", 4: "orch
 def save_policy(db: Database, path: Path, current: Policy, new: Policy | dict[str, Any], user: StaffUser,
                 why: str) -> dict[str, Any]:
     """Validates and saves a new policy version; the file is replaced atomically and the change is audited."""
-    require(user, Role.admin)
+    user = require(user, Role.admin, db)
     if not why.strip():
         raise InvalidInput("say why the policy changes (it goes in the audit log)")
     raw = new.model_dump(mode="json") if isinstance(new, Policy) else dict(new)

@@ -94,35 +94,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ knowledge and tickets
 def cmd_ingest_kb(args: argparse.Namespace) -> int:
+    """Every file is read within the size limits before the index is opened; the good ones are stored, and each
+    refused one gets its own line on stderr (exit code 2)."""
     from tqdm import tqdm
 
     from . import kb_docs
-    from .knowledge import load_paths
+    from .knowledge import IngestLimits
 
-    services = _services()
-    paths = [Path(p) for p in args.paths]
+    settings = load_settings()
+    parsed = kb_docs.parse_paths([Path(p) for p in args.paths], IngestLimits.from_settings(settings))
+    if all(isinstance(doc, InvalidInput) for _, doc in parsed):
+        for _, err in parsed:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    services = _services(settings)
     services.db.migrate()
-    docs = load_paths(paths)
     with tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
-        done = kb_docs.ingest(services.db, services.kb, docs, args.actor, progress)
+        done = kb_docs.store(services.db, services.kb, parsed, args.actor, progress)
     for d in done:
-        print(f"{d['status']:>9}  {d['doc_id']}  v{d['version']}  {d['passages']} passages")
+        if d["status"] == "refused":
+            print(f"error: {d['reason']}", file=sys.stderr)
+        else:
+            print(f"{d['status']:>9}  {d['doc_id']}  v{d['version']}  {d['passages']} passages")
     print(f"the knowledge base now holds {services.kb.count()} passages")
-    return 0
+    return 2 if any(d["status"] == "refused" for d in done) else 0
 
 
 def cmd_import_tickets(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     services = _services()
     services.db.migrate()
     good, bad = tickets.parse_ticket_file(Path(args.file))
     for err in bad:
         print(f"error: {args.file}: {err.message}", file=sys.stderr)
-    added, skipped = tickets.add_tickets(services.db, [t for _, t in good], source="import")
+    # the bar shows on a terminal only (disable=None), so piped and logged output stays one line per problem
+    with tqdm(total=len(good), unit="ticket", desc="storing", file=sys.stderr, disable=None) as bar:
+        added, skipped = tickets.add_tickets(services.db, [t for _, t in good], source="import",
+                                             progress=bar.update)
     print(f"{added} tickets added, {skipped} already present, {len(bad)} lines refused")
     return 1 if bad else 0
 
@@ -171,9 +185,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ audit, worker, training, users
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     services = _services()
-    result = audit.verify(services.db)
+    services.db.migrate()  # a data folder where nothing ran yet has an empty chain, not an error
+    result = audit.verify(services.db, args.anchor or "")
     print(result.message)
     return 0 if result.ok else 1
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    services = _services()
+    services.db.migrate()
+    print(audit.anchor(services.db))
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -246,6 +268,17 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    from .auth import unlock_account
+
+    services = _services()
+    services.db.migrate()
+    done = unlock_account(services.db, args.username, "cli")
+    print(f"{done['username']} can sign in again ({done['failures']} failed attempts cleared"
+          + (", lock lifted)" if done["was_locked"] else ")"))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2
@@ -286,7 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="audit log tools")
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     v = asub.add_parser("verify", help="check the hash chain; names the first bad event")
+    v.add_argument("--anchor", metavar="SEQ:HASH", help="an anchor printed earlier by 'audit anchor': the chain must "
+                   "still contain it (catches a log rewritten from its first event)")
     v.set_defaults(func=cmd_audit_verify)
+    an = asub.add_parser("anchor", help="print the chain's current head (SEQ:HASH) to keep outside the database")
+    an.set_defaults(func=cmd_audit_anchor)
 
     w = sub.add_parser("worker", help="process new tickets in the background (and simulate arrivals)")
     w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets")
@@ -322,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password")
     ua.add_argument("--password-stdin", action="store_true")
     ua.set_defaults(func=cmd_users_add)
+    uu = usub.add_parser("unlock", help="let an account locked (or made to wait) after failed sign-ins sign in again")
+    uu.add_argument("username", help="the name the failed sign-ins were made with")
+    uu.set_defaults(func=cmd_users_unlock)
     return p
 
 

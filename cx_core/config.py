@@ -41,14 +41,40 @@ class Settings(BaseSettings):
     seed: int = Field(default=20261121, description="Seed of the demo world.")
     simulator_interval: float = Field(default=6.0, description="Seconds between simulated tickets.")
     worker_poll: float = Field(default=1.0, description="Seconds between worker polls for new tickets.")
+    lease_seconds: float = Field(default=60.0, description="Seconds a worker's claim on a ticket lasts unless renewed; "
+                                 "a dead worker's tickets are taken back after it.")
     llm_base_url: str = Field(default="", description="OpenAI-compatible base URL; empty means the offline engine.")
     llm_model: str = Field(default="", description="Model name for the OpenAI-compatible engine.")
     llm_timeout: float = Field(default=20.0, description="Seconds before the offline engine answers instead.")
     advisor_cost_per_hour: float = Field(default=36.0, description="Loaded cost of an advisor hour (Insights).")
     agent_cost_per_ticket: float = Field(default=0.02, description="Compute cost of the agent per ticket (Insights).")
     llm_api_key: str = Field(default="", validation_alias="OPENAI_API_KEY", description="Key for the LLM server.")
+    sign_in_delay_after: int = Field(default=5, ge=1, description="Failed sign-ins of one account before each "
+                                                                  "further attempt waits (2 s, 4 s, 8 s…).")
+    sign_in_lock_after: int = Field(default=20, ge=2, description="Failed sign-ins of one account, within the "
+                                                                 "window, that lock it until an admin unlocks it.")
+    sign_in_window_minutes: int = Field(default=1440, ge=1, description="An account's failures are forgotten "
+                                                                        "after this long without one.")
+    sign_in_client_delay_after: int = Field(default=10, ge=1, description="Failed sign-ins from one client "
+                                                                          "address before its attempts wait.")
+    sign_in_client_window_minutes: int = Field(default=60, ge=1, description="A client's failures are forgotten "
+                                                                             "after this long without one.")
+    sign_in_max_delay_seconds: int = Field(default=900, ge=1, description="The longest wait between attempts.")
+    client_address_header: str = Field(default="", description="Header a reverse proxy sets to the client address "
+                                                               "(e.g. X-Forwarded-For, last address used); empty "
+                                                               "means the connection's own address.")
+    max_upload_mb: int = Field(default=20, ge=1, description="Largest knowledge file accepted, in MB (upload page, "
+                                                             "ingest-kb); keep server.maxUploadSize in "
+                                                             ".streamlit/config.toml at least this big.")
+    max_unpacked_mb: int = Field(default=50, ge=1, description="Most text a knowledge file may unpack to, in MB: a "
+                                                               "DOCX's parts, a PDF stream, a document's text.")
+    max_document_parts: int = Field(default=1000, ge=1, description="Most files inside one DOCX (a zip).")
+    max_pdf_pages: int = Field(default=1000, ge=1, description="Most pages in one PDF.")
+    allowed_link_hosts: str = Field(default="", description="Comma-separated hosts whose links and images stay live "
+                                                            "in knowledge passages (and their subdomains); empty "
+                                                            "means none.")
 
-    @field_validator("simulator_interval", "worker_poll")
+    @field_validator("simulator_interval", "worker_poll", "lease_seconds")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import numpy as np
 
 from .embedding import Embedder
-from .models import Citation, Decision, Draft, Passage, Request, Triage
+from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .redact import redact_secrets
+from .wording import DONE, WAITING, WORDING, claimed_actions, day, sentence
 
 INTERNAL = re.compile(r"\b(advisors?|the customer|customers can|ask the|ask whether|hand (?:it|the case)|"
                       r"escalate|supervisor|do not argue|record the|log it|we use them)\b", re.I)
@@ -106,65 +106,114 @@ def _sentences(text: str, heading: str = "") -> list[str]:
     return out
 
 
-def _money(x: float) -> str:
-    return f"${x:,.2f}"
-
-
-def _day(iso: str) -> str:
-    try:
-        d = date.fromisoformat(iso[:10])
-    except ValueError:
-        return iso
-    text = d.strftime("%A %d %B").replace(" 0", " ")
-    return text + (f" at {iso[11:16]}" if len(iso) > 10 else "")
-
-
 def action_sentence(o: StepOutcome) -> str:
-    """What we did (or will do once approved), what policy refused, or what we still need."""
-    a, r = o.args, (o.result or {})
-    if o.decision == Decision.abstained:
-        return ""
-    if o.decision == Decision.denied:
-        return f"I'm sorry, I can't do that: {o.reason}."
-    if o.decision == Decision.escalated:
-        return "I've passed this to a specialist colleague who will review it personally and get back to you."
-    if o.action == "lookup_order":
-        if not r:
-            return f"I'm checking order {a.get('order_id')} for you."
-        text = f"Your order {r['order_id']} is {r['status']}"
-        if r.get("expected_delivery") and r["status"] in {"pending", "processed"}:
-            text += f" and is expected on {_day(r['expected_delivery'])}"
-        if r.get("delivered_on") and r["status"] == "delivered":
-            text += f"; it was delivered on {_day(r['delivered_on'])}"
-        if r.get("tracking"):
-            text += f" (tracking number {r['tracking'][0]})"
-        return text + "."
-    done = {
-        "reschedule_delivery": lambda: f"I've moved the delivery of order {a['order_id']} to {_day(a['new_date'])}.",
-        "change_shipping_address": lambda: (f"I've changed the shipping address of order {a['order_id']} to "
-                                            f"{a['address1']}{', ' + a['address2'] if a.get('address2') else ''}, "
-                                            f"{a['city']}, {a['state']} {a['zip']}."),
-        "cancel_order": lambda: (f"I've cancelled order {a['order_id']}; everything you paid will be refunded to "
-                                 "your original payment method."),
-        "return_items": lambda: (f"I've opened a return for order {a['order_id']}: you'll receive a prepaid label "
-                                 "by email, and the refund goes to your original payment method."),
-        "exchange_item": lambda: (f"I've arranged the exchange on order {a['order_id']}; return instructions are on "
-                                  "their way by email and the new item ships when we receive the old one."),
-        "refund": lambda: f"I've refunded {_money(float(a['amount']))} on order {a['order_id']}.",
-        "resend_invoice": lambda: f"I've sent invoice {a['invoice_id']} again to the email address on your account.",
-        "credit_charge": lambda: f"I've credited {_money(float(a['amount']))} for charge {a['charge_id']}.",
-        "update_contact_details": lambda: "I've updated your contact details" + (
-            f": email {a['email']}" if a.get("email") else "") + (f", phone {a['phone']}" if a.get("phone") else "")
-            + ".",
-        "reschedule_appointment": lambda: ("I've moved your installation appointment" + (
-            f" to {_day(start)}" if (start := r.get("start") or o.planned.get("start")) else "")
-            + "; you'll get a confirmation by email."),
-        "notify_field_team": lambda: "",
-        "add_internal_note": lambda: ("I've recorded your complaint on your account, so that everyone who helps "
-                                      "you knows what happened." if o.intent == "complaint" else ""),
-    }
-    make = done.get(o.action)
-    return make() if make else ""
+    """The reply's sentence for an outcome at processing time (see ``outcome_sentence``)."""
+    status = {"executed": "executed", "escalated": "escalated", "denied": "denied"}.get(o.decision.value, "pending")
+    return outcome_sentence(o.action, o.args, o.result, o.planned, o.intent, o.decision.value, status, o.reason)
+
+
+def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] | None, planned: dict[str, str],
+                     intent: str, decision: str, status: str, reason: str = "", note: str = "") -> str:
+    """What the reply says about one proposal in its current state: what was done once it ran; what happens next
+    while it waits (never that it is done); why not, when policy refused it as the agent planned it; nothing (or
+    the advisor's own words, ``note``) once a person rejected it or it was refused on approval."""
+    if action == "lookup_order":
+        return _lookup_sentence(args, result or {}) if status == "executed" or result else ""
+    if status == "executed":
+        return sentence(action, DONE, args, result, planned, intent)
+    if decision == "denied":
+        return f"I'm sorry, I can't do that: {reason}." if reason else ""
+    if status in {"rejected", "denied", "failed"}:
+        return note.strip()
+    if decision == "abstained":
+        return ""  # the question for what is missing is asked instead
+    if status == "escalated" or decision == "escalated":
+        return "A specialist colleague will review this personally and get back to you."
+    return sentence(action, WAITING, args, result, planned, intent)
+
+
+def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
+    if not r:
+        return f"I'm checking order {a.get('order_id')} for you."
+    text = f"Your order {r['order_id']} is {r['status']}"
+    if r.get("expected_delivery") and r["status"] in {"pending", "processed"}:
+        text += f" and is expected on {day(r['expected_delivery'])}"
+    if r.get("delivered_on") and r["status"] == "delivered":
+        text += f"; it was delivered on {day(r['delivered_on'])}"
+    if r.get("tracking"):
+        text += f" (tracking number {r['tracking'][0]})"
+    return text + "."
+
+
+@dataclass
+class ProposalState:
+    """A proposal as it stands now: what the reply's sentence about it is made from."""
+
+    action: str
+    args: dict[str, Any]
+    decision: str
+    status: str
+    result: dict[str, Any] | None = None
+    reason: str = ""
+    note: str = ""  # what the advisor chose to tell the customer instead, when rejecting it
+
+
+def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[ReplyPart]:
+    """The reply's parts with every action sentence worded for its proposal's current state; the knowledge quoted
+    beside an action stays only while the action's own sentence does."""
+    out: list[ReplyPart] = []
+    kept: dict[int, bool] = {}
+    for part in parts:
+        if part.kind == "action" and part.proposal is not None and part.proposal in states:
+            st_ = states[part.proposal]
+            text = outcome_sentence(st_.action, st_.args, st_.result, part.planned, part.intent, st_.decision,
+                                    st_.status, st_.reason, st_.note)
+            kept[part.proposal] = kept.get(part.proposal, False) or bool(text)
+            out.append(part.model_copy(update={"text": text}))
+        elif part.kind == "support" and part.proposal is not None and part.proposal in states:
+            st_ = states[part.proposal]
+            stays = st_.status in {"executed", "pending", "escalated"} or st_.decision == "denied"
+            out.append(part if stays else part.model_copy(update={"text": ""}))
+        else:
+            out.append(part)
+    # a quote beside an action whose sentence is gone goes too, wherever it stands
+    return [p.model_copy(update={"text": ""}) if p.kind == "support" and p.proposal is not None
+            and p.proposal in kept and not kept[p.proposal] else p for p in out]
+
+
+def render(parts: list[ReplyPart]) -> str:
+    """The reply text: the sentences of a paragraph joined by a space, paragraphs by a blank line, empty ones
+    left out."""
+    paragraphs: dict[int, list[str]] = {}
+    for p in parts:
+        if p.text.strip():
+            paragraphs.setdefault(p.paragraph, []).append(p.text.strip())
+    return "\n\n".join(" ".join(v) for _, v in sorted(paragraphs.items()))
+
+
+def merge_edits(edited: str, before: list[ReplyPart], after: list[ReplyPart]) -> str:
+    """The advisor's edited reply with each action sentence (and its quote) changed as ``after`` says, so a
+    decision rewords the draft without losing the advisor's edits to other sentences. A sentence the advisor
+    rewrote is theirs and is left as they wrote it; a sentence that appears where there was none goes after the
+    sentence it follows in the draft (or before the sign-off)."""
+    text = edited
+    for i, (old, new) in enumerate(zip(before, after, strict=True)):
+        if old.text == new.text or old.kind == "text":
+            continue
+        if old.text and old.text in text:
+            text = text.replace(old.text, new.text, 1)
+        elif not old.text and new.text:
+            anchor = next((p.text for p in reversed(after[:i]) if p.text and p.text in text
+                           and p.paragraph == new.paragraph), "")
+            if anchor:
+                text = text.replace(anchor, f"{anchor} {new.text}", 1)
+            else:
+                sign_off = next((p.text for p in after if p.kind == "text" and p.paragraph == after[-1].paragraph
+                                 and p.text in text), "")
+                text = text.replace(sign_off, f"{new.text}\n\n{sign_off}", 1) if sign_off else f"{text}\n\n{new.text}"
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"[ \t]+\n|\n[ \t]+", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 class Drafter:
@@ -183,7 +232,8 @@ class Drafter:
             staff = bool(STAFF_SECTION.search(p.heading) or STAFF_SECTION.search(p.title))
             for sent in _sentences(p.text, p.heading):
                 sent = customer_facing(sent, staff)
-                if sent and sent not in (skip or set()):
+                # a rule worded as something done ("the order was cancelled") is never quoted: it would read as a claim
+                if sent and sent not in (skip or set()) and not claimed_actions(sent, strict=True):
                     pool.append((sent, p, rank))
         if not pool or n <= 0:
             return []
@@ -212,43 +262,58 @@ class Drafter:
             citations.append(Citation(doc_id=p.doc_id, title=p.title, heading=p.heading))
             return len(citations)
 
-        paragraphs: list[str] = []
+        parts: list[ReplyPart] = [ReplyPart(text=f"Hi {first},", paragraph=0)]
+
+        def say(text: str, kind: str = "text", proposal: int | None = None, **extra: Any) -> None:
+            parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
+                                   proposal=proposal, **extra))
+
+        paragraph = 1
         if triage.sentiment == "negative":
-            paragraphs.append("I'm sorry for the trouble, and thank you for your patience.")
+            say("I'm sorry for the trouble, and thank you for your patience.")
         requests: list[Request] = triage.requests
         if triage.abstained or not requests:
-            paragraphs.append("Thank you for your message. A colleague is reviewing it and will reply shortly; if you "
-                              "can, please include your order number and what you would like us to do.")
+            paragraph += 1
+            say("Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
+                "include your order number and what you would like us to do.")
         quoted: set[str] = set()
         asked: set[str] = set()
         for req in requests:
-            mine = [o for o in outcomes if o.intent == req.intent]
-            lines = [s for o in mine if (s := action_sentence(o))]
-            if escalation and not lines:
-                lines.append("A specialist colleague will review this personally and get back to you.")
+            paragraph += 1
+            mine = [(i, o) for i, o in enumerate(outcomes) if o.intent == req.intent]
+            spoke = False
+            for i, o in mine:
+                if text := action_sentence(o):
+                    say(text, "action", i, intent=o.intent, planned=dict(o.planned))
+                    spoke = True
+                elif o.action in WORDING or o.action == "lookup_order":
+                    # silent now (it waits for details), but it has words once a person decides
+                    say("", "action", i, intent=o.intent, planned=dict(o.planned))
+            if escalation and not spoke:
+                say("A specialist colleague will review this personally and get back to you.")
             if req.intent in questions and questions[req.intent] not in asked:
                 asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")
-                lines.append(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
+                say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
-            # action; two when the customer only asked
-            if escalation or any(o.decision == Decision.escalated for o in mine):
+            # action (it stays only while the action's sentence does); two when the customer only asked
+            beside: int | None = None
+            if escalation or any(o.decision == Decision.escalated for _, o in mine):
                 query, n = req.text, 0
-            elif denied := [o for o in mine if o.decision == Decision.denied]:
-                query, n = denied[0].reason, 1
-            elif any(o.action != "send_reply" and o.decision != Decision.abstained for o in mine):
-                query, n = req.text, 1
+            elif denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
+                (beside, first_denied), n = denied[0], 1
+                query = first_denied.reason
+            elif acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
+                query, n, beside = req.text, 1, acting[0]
             else:
                 query, n = req.text, 2
-            for sentence, p in self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted,
-                                                   topical=n == 2):
-                quoted.add(sentence)
-                lines.append(f"{sentence} [{cite(p)}]")
-            if lines:
-                paragraphs.append(" ".join(lines))
-        reply = f"Hi {first},\n\n" + "\n\n".join(redact_secrets(p) for p in paragraphs) + \
-            "\n\nKind regards,\nLumen Home Customer Care"
-        return Draft(summary=summary, reply=reply, citations=citations)
+            for quote, p in self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2):
+                quoted.add(quote)
+                say(f"{quote} [{cite(p)}]", "support" if beside is not None else "text", beside)
+        paragraph += 1
+        say("Kind regards,\nLumen Home Customer Care")
+        reply = render(parts)
+        return Draft(summary=summary, reply=reply, citations=citations, parts=parts)
 
 
 def customer_facing(sentence: str, staff_section: bool) -> str:

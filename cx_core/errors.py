@@ -2,9 +2,12 @@
 
     TandemError                 base: anything the product reports deliberately
     ├── InvalidInput            the user sees what to fix (bad file, bad field, bad argument)
+    │   └── ReplyHeld           a reply would tell the customer something that has not happened
     ├── PolicyDenied            the advisor sees the policy reason; nothing was executed
     ├── NotAuthorised           the signed-in role may not do this
     ├── ConnectorUnavailable    a backend system did not answer; retry later
+    ├── DatabaseBusy            Tandem's database stayed locked by other writers; retry in a moment
+    ├── LeaseLost               a worker no longer holds the ticket it was processing; another one has it
     ├── NotFound                a record named in a request does not exist
     └── ConfigError             the operator sees which setting to fix
 
@@ -22,6 +25,15 @@ class InvalidInput(TandemError):
     """Input that cannot be used as given; the message says what to fix."""
 
 
+class ReplyHeld(InvalidInput):
+    """A reply was not sent: it speaks of an action that has not run, or the ticket still has undecided proposals.
+    ``overridable`` is False when the reply says an action was done that was not: that is never sent."""
+
+    def __init__(self, message: str, overridable: bool) -> None:
+        super().__init__(message)
+        self.overridable = overridable
+
+
 class PolicyDenied(TandemError):
     """The policy refused an action; the message is the reason."""
 
@@ -32,6 +44,14 @@ class NotAuthorised(TandemError):
 
 class ConnectorUnavailable(TandemError):
     """A backend system could not be reached or failed; nothing was changed."""
+
+
+class DatabaseBusy(TandemError):
+    """Other writers held the database's lock past every retry; nothing was changed. Contention, not an outage."""
+
+
+class LeaseLost(TandemError):
+    """The worker's claim on a ticket expired and was taken back; what it had not yet done is left to the new holder."""
 
 
 class NotFound(TandemError):

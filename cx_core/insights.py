@@ -17,9 +17,7 @@ Definitions (shown on the page too):
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,13 +171,3 @@ def impact_matrix(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"task_type": task_type, "volume": n, "complexity": round(complexity, 3),
                     "auto_resolution": _share([f["auto_resolved"] for f in fs]), "advice": advice})
     return sorted(out, key=lambda r: (-r["volume"], r["complexity"]))
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()

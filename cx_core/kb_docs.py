@@ -8,20 +8,29 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from . import audit
 from .errors import InvalidInput, NotFound
-from .knowledge import Document, KnowledgeBase, chunk_document, parse_upload
+from .knowledge import (
+    DEFAULT_LIMITS,
+    Document,
+    IngestLimits,
+    KnowledgeBase,
+    chunk_document,
+    find_files,
+    parse_document,
+    parse_upload,
+)
 from .models import ProcessResult, Role
 from .store.db import Database, utcnow
 from .store.tables import KbVersionRow, TicketRow
 from .tickets import StaffUser, require
 
 EDITOR_ROLE = Role.supervisor  # who may upload, replace and delete documents
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 WEAK_MATCH = 0.45  # best passage's cosine similarity below this: the base had no good answer
 Progress = Callable[[int, int], None]
 
@@ -66,29 +75,85 @@ def ingest(db: Database, kb: KnowledgeBase, docs: Iterable[Document], actor: str
     return out
 
 
+Parsed = list[tuple[str, Document | InvalidInput]]  # each file's name with its document, or why it was refused
+
+
+def parse_files(files: list[tuple[str, bytes]], limits: IngestLimits = DEFAULT_LIMITS) -> Parsed:
+    """Each uploaded file parsed on its own, within ``limits``."""
+    out: Parsed = []
+    for name, data in files:
+        try:
+            out.append((name, parse_upload(name, data, limits)))
+        except InvalidInput as exc:
+            out.append((name, exc))
+    return out
+
+
+def parse_paths(paths: Iterable[Path], limits: IngestLimits = DEFAULT_LIMITS) -> Parsed:
+    """Each supported file under the given files and folders parsed on its own, within ``limits`` (a file over the
+    size limit is refused before it is read); a path that does not exist is refused like a bad file."""
+    out: Parsed = []
+    for path in paths:
+        try:
+            files = find_files([path])
+        except InvalidInput as exc:
+            out.append((str(path), exc))
+            continue
+        for file in files:
+            try:
+                out.append((str(file), parse_document(file, limits)))
+            except InvalidInput as exc:
+                out.append((str(file), exc))
+    return out
+
+
+def store(db: Database, kb: KnowledgeBase, parsed: Parsed, actor: str,
+          progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Index the good files of a batch and say, per file in order, what was stored (``added``, ``replaced``,
+    ``unchanged``, with version and passages) or ``refused`` and why: a bad file never costs its neighbours
+    their upload. A second file that would become the same document as an earlier one is refused."""
+    outcomes: list[dict[str, Any]] = []
+    good: list[tuple[int, Document]] = []
+    owner: dict[str, str] = {}
+    for name, doc in parsed:
+        if isinstance(doc, InvalidInput):
+            outcomes.append({"file": name, "status": "refused", "reason": str(doc)})
+        elif doc.doc_id in owner:
+            outcomes.append({"file": name, "status": "refused",
+                             "reason": f"{name}: would become the document '{doc.doc_id}' like {owner[doc.doc_id]} "
+                                       "in the same batch; rename one of them"})
+        else:
+            owner[doc.doc_id] = name
+            good.append((len(outcomes), doc))
+            outcomes.append({"file": name})
+    stored = ingest(db, kb, [doc for _, doc in good], actor, progress) if good else []
+    for (at, _), out in zip(good, stored, strict=True):
+        outcomes[at].update(out)
+    return outcomes
+
+
 def upload(db: Database, kb: KnowledgeBase, user: StaffUser, files: list[tuple[str, bytes]],
-           replace: str | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Parse every file first (one bad file stores nothing), then index them. ``replace`` makes the single
-    uploaded file the new version of that document, whatever its file name."""
-    require(user, EDITOR_ROLE)
+           replace: str | None = None, progress: Progress | None = None,
+           limits: IngestLimits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    """The upload page: every file parsed on its own within ``limits``, the good ones stored (see ``store`` for
+    the per-file outcome). ``replace`` makes the single uploaded file the new version of that document, whatever
+    its file name."""
+    user = require(user, EDITOR_ROLE, db)
     if not files:
         raise InvalidInput("choose at least one file to upload")
     if replace and len(files) != 1:
         raise InvalidInput("replace takes exactly one file")
-    docs: list[Document] = []
-    for name, data in files:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise InvalidInput(f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES // 10**6} MB limit")
-        doc = parse_upload(name, data)
-        if replace:
-            doc.doc_id = replace
-        docs.append(doc)
-    return ingest(db, kb, docs, user.username, progress)
+    parsed = parse_files(files, limits)
+    if replace:
+        for _, doc in parsed:
+            if isinstance(doc, Document):
+                doc.doc_id = replace
+    return store(db, kb, parsed, user.username, progress)
 
 
 def delete(db: Database, kb: KnowledgeBase, user: StaffUser, doc_id: str, why: str) -> int:
     """Remove a document from the base (its version history stays); returns the passages removed."""
-    require(user, EDITOR_ROLE)
+    user = require(user, EDITOR_ROLE, db)
     if not why.strip():
         raise InvalidInput("say why the document is deleted (it goes in the audit log)")
     removed = kb.delete_document(doc_id)

@@ -18,14 +18,17 @@ import chromadb
 import numpy as np
 import yaml
 
+from .config import Settings
 from .embedding import TandemMiniLM, shared_embedder
 from .errors import ConfigError, InvalidInput
 from .models import Passage
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # a malformed PDF is refused in one line, not warned about
 COLLECTION = "kb_chunks"
 SUPPORTED = {".md", ".markdown", ".txt", ".pdf", ".html", ".htm", ".docx", ".csv"}
 RRF_K = 60
+MB = 1024 * 1024
 
 
 @dataclass
@@ -52,22 +55,56 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
 
 
-def parse_document(path: Path) -> Document:
-    """A file as a ``Document`` (see ``parse_upload`` for the formats)."""
+@dataclass(frozen=True)
+class IngestLimits:
+    """How big a knowledge file may be, checked on every ingest path (upload page, ``ingest-kb``, any caller of
+    ``parse_upload``) before anything is inflated or parsed: a small DOCX or PDF can unpack to gigabytes."""
+
+    file_bytes: int  # the file as uploaded or on disk
+    unpacked_bytes: int  # a DOCX's parts together, one PDF stream, the text of any document
+    parts: int  # files inside a DOCX
+    pages: int  # pages of a PDF
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestLimits:
+        return cls(file_bytes=settings.max_upload_mb * MB, unpacked_bytes=settings.max_unpacked_mb * MB,
+                   parts=settings.max_document_parts, pages=settings.max_pdf_pages)
+
+    def too_big(self, name: str, what: str, size: int, limit: int, setting: str) -> InvalidInput:
+        return InvalidInput(f"{name}: {what} {_mb(size)}, over the {_mb(limit)} limit ({setting})")
+
+
+def _mb(size: int) -> str:
+    return f"{size / MB:.0f} MB" if size >= 10 * MB else f"{size / MB:.1f} MB"
+
+
+DEFAULT_LIMITS = IngestLimits.from_settings(Settings.model_construct())
+
+
+def parse_document(path: Path, limits: IngestLimits = DEFAULT_LIMITS) -> Document:
+    """A file as a ``Document`` (see ``parse_upload`` for the formats); a file over the size limit is refused
+    before it is read."""
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > limits.file_bytes:
+            raise limits.too_big(path.name, "the file is", size, limits.file_bytes, "TANDEM_MAX_UPLOAD_MB")
+        with path.open("rb") as fh:
+            data = fh.read(limits.file_bytes + 1)  # a device or a growing file stops at the limit too
     except OSError as exc:
         raise InvalidInput(f"{path.name}: cannot be read ({exc.strerror})") from exc
-    return parse_upload(path.name, data)
+    return parse_upload(path.name, data, limits)
 
 
-def parse_upload(name: str, data: bytes) -> Document:
+def parse_upload(name: str, data: bytes, limits: IngestLimits = DEFAULT_LIMITS) -> Document:
     """Markdown/text (YAML front matter gives id, title, task_types, updated), PDF, HTML, DOCX, or an FAQ CSV
-    (one question and answer a row). Headings become sections; the result is Markdown-shaped text."""
+    (one question and answer a row). Headings become sections; the result is Markdown-shaped text. A file over
+    ``limits`` is refused with one line naming it and the limit."""
     suffix = Path(name).suffix.lower()
     stem = Path(name).stem
     if suffix not in SUPPORTED:
         raise InvalidInput(f"{name}: unsupported file type '{suffix or 'none'}' (use {', '.join(sorted(SUPPORTED))})")
+    if len(data) > limits.file_bytes:
+        raise limits.too_big(name, "the file is", len(data), limits.file_bytes, "TANDEM_MAX_UPLOAD_MB")
     if not data.strip():
         raise InvalidInput(f"{name}: the file is empty")
     meta: dict[str, Any] = {}
@@ -76,8 +113,11 @@ def parse_upload(name: str, data: bytes) -> Document:
         heading = re.search(r"^#\s+(.+)$", body, re.M)
         title = str(meta.get("title") or (heading.group(1).strip() if heading else stem.replace("-", " ").title()))
     else:
-        title, body = {".pdf": _pdf, ".html": _html, ".htm": _html, ".docx": _docx, ".csv": _faq_csv}[suffix](name, data)
+        parser = {".pdf": _pdf, ".html": _html, ".htm": _html, ".docx": _docx, ".csv": _faq_csv}[suffix]
+        title, body = parser(name, data, limits)
         title = title or stem.replace("-", " ").replace("_", " ").title()
+    if len(body) > limits.unpacked_bytes:
+        raise limits.too_big(name, "its text is", len(body), limits.unpacked_bytes, "TANDEM_MAX_UNPACKED_MB")
     if not body.strip():
         raise InvalidInput(f"{name}: no text found in the document"
                            + (" (a scanned PDF needs text recognition first)" if suffix == ".pdf" else ""))
@@ -91,20 +131,27 @@ def parse_upload(name: str, data: bytes) -> Document:
     )
 
 
-def load_paths(paths: Iterable[Path]) -> list[Document]:
-    """Every supported file under the given files and folders, parsed (all or nothing)."""
+def find_files(paths: Iterable[Path]) -> list[Path]:
+    """Every supported file under the given files and folders, in order; a path that does not exist is refused."""
+    paths = list(paths)
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED and p.is_file()))
         elif path.exists():
             files.append(path)
         else:
             raise InvalidInput(f"{path}: no such file or folder")
-    docs = [parse_document(p) for p in files]
-    if not docs:
-        raise InvalidInput("no documents found (supported: " + ", ".join(sorted(SUPPORTED)) + ")")
-    return docs
+    if not files:
+        raise InvalidInput(f"{', '.join(map(str, paths)) or 'no path given'}: no documents found (supported: "
+                           + ", ".join(sorted(SUPPORTED)) + ")")
+    return files
+
+
+def load_paths(paths: Iterable[Path], limits: IngestLimits = DEFAULT_LIMITS) -> list[Document]:
+    """Every supported file under the given files and folders, parsed (all or nothing: for a shipped set such as
+    the demo articles; ``kb_docs.parse_paths`` and ``kb_docs.store`` keep the good files of a mixed batch)."""
+    return [parse_document(p, limits) for p in find_files(paths)]
 
 
 def _text(name: str, data: bytes) -> str:
@@ -126,22 +173,43 @@ def _front_matter(name: str, raw: str) -> tuple[dict[str, Any], str]:
     return {}, raw
 
 
-def _pdf(name: str, data: bytes) -> tuple[str, str]:
-    """Each page's text; short title-case lines ending without a full stop become headings."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _pdf(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
+    """Each page's text; short title-case lines ending without a full stop become headings. pypdf's own output
+    limits are set to ours, so a stream that inflates past them stops there."""
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError, PyPdfError
 
+    cap = limits.unpacked_bytes
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise InvalidInput(f"{name}: the PDF is password-protected (upload an unprotected copy)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        meta_title = str((reader.metadata.get("/Title") if reader.metadata else "") or "").strip()
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(f"{name}: not a readable PDF ({str(exc)[:80]})") from exc
+        with apply_configuration(zlib_maximum_output_length=cap, lzw_maximum_output_length=cap,
+                                 run_length_maximum_output_length=cap, brotli_maximum_output_length=cap,
+                                 jbig2_maximum_output_length=cap, array_based_stream_maximum_output_length=cap,
+                                 maximum_declared_stream_length=cap, image_maximum_buffer_size=cap,
+                                 stream_decoding_work_maximum_length=cap):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise InvalidInput(f"{name}: the PDF is password-protected (upload an unprotected copy)")
+            if len(reader.pages) > limits.pages:
+                raise InvalidInput(f"{name}: {len(reader.pages)} pages, over the {limits.pages} page limit "
+                                   "(TANDEM_MAX_PDF_PAGES)")
+            pages: list[str] = []
+            size = 0
+            for page in reader.pages:
+                pages.append(page.extract_text() or "")
+                if not pages[-1].strip():
+                    page.get_contents()  # text extraction passes over a stream it could not unpack: say why
+                size += len(pages[-1])
+                if size > cap:
+                    raise limits.too_big(name, "its text is", size, cap, "TANDEM_MAX_UNPACKED_MB")
+            meta_title = str((reader.metadata.get("/Title") if reader.metadata else "") or "").strip()
+    except LimitReachedError as exc:
+        raise InvalidInput(f"{name}: a part of the PDF unpacks to more than the {_mb(cap)} limit "
+                           "(TANDEM_MAX_UNPACKED_MB)") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InvalidInput(f"{name}: not a readable PDF ({' '.join(str(exc).split())[:80]})") from exc
     lines: list[str] = []
-    for page in pages:
-        for line in page.splitlines():
+    for text in pages:
+        for line in text.splitlines():
             line = line.strip()
             if not line:
                 lines.append("")
@@ -162,9 +230,15 @@ def _looks_like_heading(line: str) -> bool:
             and not re.search(r"\d{3,}", line))
 
 
-def _html(name: str, data: bytes) -> tuple[str, str]:
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
+
+
+def _html(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
+    if re.search(rb"<!ENTITY", data, re.I):
+        raise InvalidInput(f"{name}: the page declares XML entities (a 'billion laughs' pattern web pages never "
+                           "need); save it as plain HTML")
     soup = BeautifulSoup(data, "html.parser")
     for tag in soup(["script", "style", "nav", "footer", "header", "noscript", "form"]):
         tag.decompose()
@@ -187,14 +261,45 @@ def _html(name: str, data: bytes) -> tuple[str, str]:
     return title, "\n".join(out)
 
 
-def _docx(name: str, data: bytes) -> tuple[str, str]:
+def _repack_docx(name: str, data: bytes, limits: IngestLimits) -> bytes:
+    """The DOCX re-packed from its parts, each read no further than its declared size: python-docx reads a part
+    whole, and zipfile inflates all of it before cutting it to that size, so a part that lies about its size
+    would still take gigabytes. Refused: too many parts, declared sizes over the unpacked limit, a part that does
+    not match its declared size and checksum, and XML that declares a DTD (Word never writes one; its entities
+    are the 'billion laughs' expansion)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if len(infos) > limits.parts:
+                raise InvalidInput(f"{name}: {len(infos)} parts, over the {limits.parts} part limit "
+                                   "(TANDEM_MAX_DOCUMENT_PARTS)")
+            total = sum(i.file_size for i in infos)
+            if total > limits.unpacked_bytes:
+                raise limits.too_big(name, "it unpacks to", total, limits.unpacked_bytes, "TANDEM_MAX_UNPACKED_MB")
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as clean:
+                for info in infos:
+                    with zf.open(info) as part:
+                        body = part.read(info.file_size)  # stops at the declared size and checks the CRC there
+                    if info.filename.lower().endswith((".xml", ".rels")) and _DTD.search(body):
+                        raise InvalidInput(f"{name}: {info.filename} declares a DTD or XML entities, which Word "
+                                           "never writes (a 'billion laughs' pattern); save it again from Word")
+                    clean.writestr(info.filename, body)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise InvalidInput(f"{name}: not a readable Word (.docx) file ({' '.join(str(exc).split())[:80]})") from exc
+    return out.getvalue()
+
+
+def _docx(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
     import zipfile
 
     import docx
 
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        document = docx.Document(io.BytesIO(_repack_docx(name, data, limits)))
+    except (zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as exc:  # lxml's XMLSyntaxError is one
         raise InvalidInput(f"{name}: not a readable Word (.docx) file") from exc
     title = (document.core_properties.title or "").strip()
     out: list[str] = []
@@ -220,19 +325,27 @@ def _docx(name: str, data: bytes) -> tuple[str, str]:
     return title, "\n".join(out)
 
 
-def _faq_csv(name: str, data: bytes) -> tuple[str, str]:
+FAQ_QUESTION = ("question", "q", "title")
+FAQ_ANSWER = ("answer", "a", "response", "body")
+
+
+def _faq_csv(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
     """An FAQ sheet: a question column and an answer column (``question``/``answer``, or ``q``/``a``)."""
     import csv
 
-    rows = list(csv.reader(io.StringIO(_text(name, data))))
+    try:
+        rows = list(csv.reader(io.StringIO(_text(name, data))))
+    except csv.Error as exc:
+        raise InvalidInput(f"{name}: not a readable CSV ({exc})") from exc
     if not rows:
         raise InvalidInput(f"{name}: the CSV is empty")
     header = [h.strip().lower() for h in rows[0]]
-    q = next((header.index(h) for h in ("question", "q", "title") if h in header), None)
-    a = next((header.index(h) for h in ("answer", "a", "response", "body") if h in header), None)
+    q = next((header.index(h) for h in FAQ_QUESTION if h in header), None)
+    a = next((header.index(h) for h in FAQ_ANSWER if h in header), None)
     if q is None or a is None:
-        raise InvalidInput(f"{name}: an FAQ CSV needs a 'question' and an 'answer' column "
-                           f"(found: {', '.join(rows[0][:6]) or 'none'})")
+        found = ", ".join(f"'{h.strip()[:40]}'" for h in rows[0][:8] if h.strip()) or "none"
+        raise InvalidInput(f"{name}: an FAQ CSV needs a 'question' and an 'answer' column; found {found}, expected "
+                           f"one of {', '.join(FAQ_QUESTION)} and one of {', '.join(FAQ_ANSWER)}")
     out: list[str] = []
     for line_no, row in enumerate(rows[1:], start=2):
         if len(row) <= max(q, a):
@@ -241,6 +354,9 @@ def _faq_csv(name: str, data: bytes) -> tuple[str, str]:
             continue
         if row[q].strip() and row[a].strip():
             out += [f"## {row[q].strip()}", "", row[a].strip(), ""]
+    if not out:
+        raise InvalidInput(f"{name}: no row has both a question and an answer (columns "
+                           f"'{rows[0][q].strip()}' and '{rows[0][a].strip()}')")
     return "", "\n".join(out)
 
 

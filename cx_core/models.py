@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class Channel(StrEnum):
@@ -51,17 +51,30 @@ class TicketStatus(StrEnum):
     resolved = "resolved"
 
 
+MAX_BODY_CHARS = 200_000  # a ticket's message (about 60 printed pages)
+MAX_SUBJECT_CHARS = 500
+
+
 class TicketIn(BaseModel):
     """A ticket as the importers and the simulator hand it over (the ticket-file contract)."""
 
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
-    customer: str | None = Field(default=None, description="Email or customer id; optional.")
+    customer: str | None = Field(default=None, max_length=200, description="Email or customer id; optional.")
     channel: Channel = Channel.email
     subject: str = ""
     body: str = ""
     created_at: datetime | None = None
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _within_limit(cls, value: str, info: ValidationInfo) -> str:
+        """Kept whole up to the limit and refused beyond it, never cut without a word."""
+        limit = MAX_SUBJECT_CHARS if info.field_name == "subject" else MAX_BODY_CHARS
+        if len(value) > limit:
+            raise ValueError(f"{len(value):,} characters; the limit is {limit:,}")
+        return value
 
 
 class Request(BaseModel):
@@ -106,10 +119,25 @@ class Citation(BaseModel):
     heading: str
 
 
+class ReplyPart(BaseModel):
+    """One sentence of a reply (or its greeting or sign-off). A sentence about an action belongs to that action's
+    proposal (its index in ``ProcessResult.proposals``), so that its wording can follow the proposal's state: done
+    once executed, never claimed while it waits, gone once rejected. ``support`` is the knowledge quoted beside an
+    action: it stays only while the action's own sentence does."""
+
+    text: str
+    paragraph: int = 0
+    kind: Literal["text", "action", "support"] = "text"
+    proposal: int | None = None
+    intent: str = ""
+    planned: dict[str, str] = Field(default_factory=dict)  # what the step gives once approved (a slot's start)
+
+
 class Draft(BaseModel):
     summary: str
     reply: str
     citations: list[Citation] = Field(default_factory=list)
+    parts: list[ReplyPart] = Field(default_factory=list)  # the reply sentence by sentence (empty once rewritten)
 
 
 class Proposal(BaseModel):

@@ -15,12 +15,13 @@ from .actions.execute import Outcome
 from .actions.reads import customer_profile, find_customer, identify_customer, snapshot
 from .drafting import Drafter, StepOutcome, for_customer, label
 from .knowledge import KnowledgeBase
-from .llm import Engine, OfflineEngine
+from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
 from .planning import Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
 from .triage import Triager
+from .wording import WORDING, claimed_actions
 
 STATUS_TO_DECISION = {
     "executed": Decision.executed, "needs_approval": Decision.needs_approval, "escalated": Decision.escalated,
@@ -200,8 +201,10 @@ class Pipeline:
         self.drafter = drafter
         self.policy = policy
 
-    def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None) -> ProcessResult:
-        """Everything the agent concludes and may do for one ticket; side effects only through ``execute``."""
+    def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
+                claim: str | None = None) -> ProcessResult:
+        """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
+        under a worker's ``claim`` only while that worker still holds the ticket."""
         started = time.perf_counter()
         now = now or utcnow()
         today = now.date()
@@ -248,7 +251,8 @@ class Pipeline:
 
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
                           customer_id=customer.user_id if customer else None, verified=verified,
-                          task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence)
+                          task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
+                          claim=claim)
         run = StepRunner(self.db, policy, ctx, escalation)
 
         def allowed(step: Step) -> bool:
@@ -275,8 +279,14 @@ class Pipeline:
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
         names = str(profile["name"]).split() if profile else []
         polished = self.engine.polish(draft, all_passages, tri.language, names) if draft.reply else None
-        if polished is not None:
-            draft = polished.draft
+        if polished is not None and polished.draft is not draft:
+            ran = {p.action for p in proposals if p.decision == Decision.executed}
+            false = [a for a in claimed_actions(polished.draft.reply) if a not in ran]
+            if false:  # a rewrite never says an action was done that did not run
+                polished = Polished(draft, OfflineEngine.name,
+                                    f"the model's reply said {WORDING[false[0]].noun} was done, and it was not")
+            else:
+                draft = polished.draft
         writes_pending = any(p.decision != Decision.executed for p in proposals if p.action != "lookup_order")
         informational = bool(tri.requests) and all(r.intent in planning.WRITE_FREE for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions

@@ -14,7 +14,7 @@ from . import audit
 from .actions.base import REGISTRY, ExecContext
 from .connectors import health
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from .models import Decision, ProcessResult, Role
+from .models import Decision, ProcessResult, Proposal, Role
 from .policy import Policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, ReviewRow, TicketRow
@@ -42,35 +42,41 @@ def sampled(key: str, rate: float) -> bool:
 
 def enqueue(s: Session, policy: Policy, result: ProcessResult) -> int:
     """Puts the ticket's autonomous actions that are sampled or risky in the review queue; returns how many."""
-    added = 0
     t = result.triage
-    for p in result.proposals:
-        if p.decision != Decision.executed or not p.execution_key or p.action == "lookup_order":
-            continue
-        if s.scalar(select(func.count()).select_from(ReviewRow).where(ReviewRow.execution_key == p.execution_key)):
-            continue
-        amount = p.args.get("amount") if isinstance(p.args.get("amount"), int | float) else None
-        if amount is None and p.result and isinstance(p.result.get("refunded"), int | float):
-            amount = float(p.result["refunded"])
-        risk = risk_score(policy, p.action, amount, t.frustration, t.confidence)
-        why = ""
-        if risk > policy.review.risk_above:
-            why = f"risk {risk:.2f} is above {policy.review.risk_above:.2f}"
-        elif sampled(p.execution_key, policy.review.sample_rate):
-            why = f"random sample ({policy.review.sample_rate:.0%})"
-        if not why:
-            continue
-        s.add(ReviewRow(ticket_id=result.ticket_id, execution_key=p.execution_key, action=p.action, args=p.args,
-                        result=p.result or {}, task_type=t.task_type, risk=risk, why=why, created_at=utcnow()))
-        audit.append(s, "agent", "review.queued", result.ticket_id, action=p.action, risk=risk, why=why)
-        added += 1
-    return added
+    return sum(enqueue_one(s, policy, result.ticket_id, p, t.task_type, t.frustration, t.confidence)
+               for p in result.proposals)
+
+
+def enqueue_one(s: Session, policy: Policy, ticket_id: str, p: Proposal, task_type: str, frustration: float,
+                confidence: float) -> bool:
+    """Queues one executed proposal for review when it is sampled or risky; once per execution, however often the
+    ticket's result is stored. Returns whether it was queued now."""
+    if p.decision != Decision.executed or not p.execution_key or p.action == "lookup_order":
+        return False
+    if s.scalar(select(func.count()).select_from(ReviewRow).where(ReviewRow.execution_key == p.execution_key)):
+        return False
+    amount = p.args.get("amount") if isinstance(p.args.get("amount"), int | float) else None
+    if amount is None and p.result and isinstance(p.result.get("refunded"), int | float):
+        amount = float(p.result["refunded"])
+    risk = risk_score(policy, p.action, amount, frustration, confidence)
+    why = ""
+    if risk > policy.review.risk_above:
+        why = f"risk {risk:.2f} is above {policy.review.risk_above:.2f}"
+    elif sampled(p.execution_key, policy.review.sample_rate):
+        why = f"random sample ({policy.review.sample_rate:.0%})"
+    if not why:
+        return False
+    s.add(ReviewRow(ticket_id=ticket_id, execution_key=p.execution_key, action=p.action, args=p.args,
+                    result=p.result or {}, task_type=task_type, risk=risk, why=why, created_at=utcnow()))
+    s.flush()
+    audit.append(s, "agent", "review.queued", ticket_id, action=p.action, risk=risk, why=why)
+    return True
 
 
 def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, offset: int = 0
           ) -> tuple[list[dict[str, Any]], int]:
     """Review items, riskiest first, paged in SQL."""
-    require(user, Role.supervisor)
+    require(user, Role.supervisor, db)
     with db.session() as s:
         stmt = select(ReviewRow)
         if status != "all":
@@ -90,7 +96,7 @@ def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, 
 
 def escalations(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
     """Escalated tickets with their context packets, most urgent first."""
-    require(user, Role.supervisor)
+    require(user, Role.supervisor, db)
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(TicketRow.status == "escalated")
                          .order_by(TicketRow.priority.desc(), TicketRow.created_at).limit(limit)).all()
@@ -102,7 +108,7 @@ def escalations(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str
 
 
 def _decide(db: Database, user: StaffUser, review_id: int, status: str, note: str) -> dict[str, Any]:
-    require(user, Role.supervisor)
+    user = require(user, Role.supervisor, db)
     with db.tx() as s:
         row = s.get(ReviewRow, review_id)
         if row is None:
@@ -128,7 +134,7 @@ def flag(db: Database, user: StaffUser, review_id: int, note: str) -> dict[str, 
 def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[str, Any]:
     """Undoes an autonomous action with its compensating action, in one transaction with its audit event.
     Reversing twice does nothing the second time."""
-    require(user, Role.supervisor)
+    user = require(user, Role.supervisor, db)
     if not note.strip():
         raise InvalidInput("give the reason for reversing it")
     with db.tx() as s:

@@ -5,28 +5,35 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from . import audit
 from .actions import ExecContext, execute
+from .actions.execute import Outcome
 from .actions.reads import find_customer
-from .drafting import for_customer
-from .errors import InvalidInput, NotAuthorised, NotFound
-from .models import ROLE_RANK, Channel, Decision, ProcessResult, Role, TicketIn
+from .drafting import ProposalState, for_customer, recompose, render
+from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
+from .models import ROLE_RANK, Channel, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
+from .store import fulltext
 from .store.db import Database, utcnow
-from .store.tables import MessageRow, ProposalRow, StaffUserRow, TicketRow
+from .store.tables import ExecutionRow, MessageRow, ProposalRow, StaffUserRow, TicketRow
+from .wording import WORDING, claimed_actions, claims, names
 
 URGENCY_RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}
-MAX_BODY = 100_000
 
 
 @dataclass
@@ -36,10 +43,26 @@ class StaffUser:
     role: Role
 
 
-def require(user: StaffUser, role: Role) -> None:
-    """Roles are enforced here, in the core, not only by hiding pages."""
-    if ROLE_RANK[user.role] < ROLE_RANK[role]:
-        raise NotAuthorised(f"this needs the {role.value} role; you are signed in as {user.role.value}")
+def current(db: Database, user: StaffUser) -> StaffUser:
+    """The account as stored now: the object a page holds may predate a deactivation or a role change."""
+    with db.session() as s:
+        row = s.get(StaffUserRow, user.username)
+    if row is None:
+        raise NotAuthorised("your account no longer exists; sign in again")
+    if not row.active:
+        raise NotAuthorised("your account was deactivated; sign in again")
+    return StaffUser(row.username, row.display_name, Role(row.role))
+
+
+def require(user: StaffUser, role: Role, db: Database | None = None) -> StaffUser:
+    """Roles are enforced here, in the core, not only by hiding pages. Every call that changes something passes
+    ``db``: the account is re-read, so a stale session of someone deactivated or demoted since is refused.
+    Returns the user as stored, to act as from here on (their role now, not the one they signed in with)."""
+    stored = current(db, user) if db is not None else user
+    if ROLE_RANK[stored.role] < ROLE_RANK[role]:
+        now = "your role is now" if stored.role != user.role else "you are signed in as"
+        raise NotAuthorised(f"this needs the {role.value} role; {now} {stored.role.value}")
+    return stored
 
 
 # ------------------------------------------------------------------ intake
@@ -83,54 +106,196 @@ def parse_ticket_file(path: Path) -> tuple[list[tuple[int, TicketIn]], list[Pars
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "ticket"
-            bad.append(ParseError(n, f"line {n}: field '{field}': {err['msg']}"))
+            bad.append(ParseError(n, f"line {n}: field '{field}': {err['msg'].removeprefix('Value error, ')}"))
             continue
-        if len(ticket.body) > MAX_BODY:
-            ticket.body = ticket.body[:MAX_BODY]
         good.append((n, ticket))
     return good, bad
 
 
-def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str = "intake") -> tuple[int, int]:
-    """Stores new tickets (duplicates by id are skipped); returns (added, skipped)."""
+IMPORT_BATCH = 500
+
+
+def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str = "intake",
+                progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Stores new tickets, a few hundred per transaction, each still its own ``ticket.received`` audit event;
+    duplicates by id (stored already, or repeated in ``tickets``) are skipped. ``progress`` is told how many
+    tickets each batch handled. Returns (added, skipped)."""
     added = skipped = 0
-    for t in tickets:
+    for start in range(0, len(tickets), IMPORT_BATCH):
+        batch = tickets[start:start + IMPORT_BATCH]
         try:
-            with db.tx() as s:
-                if s.get(TicketRow, t.id) is not None:
-                    skipped += 1
-                    continue
-                cust = find_customer(s, t.customer)
-                created = (t.created_at.replace(tzinfo=None) if t.created_at else utcnow())
-                s.add(TicketRow(id=t.id, customer_ref=t.customer, customer_id=cust.user_id if cust else None,
-                                channel=t.channel.value, subject=redact_secrets(t.subject)[:500],
-                                body=redact_secrets(t.body), created_at=created, source=source, status="new"))
-                s.flush()
-                s.add(MessageRow(ticket_id=t.id, author="customer", body=redact_secrets(t.body), created_at=created))
-                audit.append(s, actor, "ticket.received", t.id, channel=t.channel.value, source=source,
-                             customer_id=cust.user_id if cust else None)
-                added += 1
-        except IntegrityError:
-            skipped += 1
+            got = _add_batch(db, batch, source, actor)
+        except IntegrityError:  # another writer stored one of these ids meanwhile: this batch one by one
+            got = (0, 0)
+            for t in batch:
+                try:
+                    one = _add_batch(db, [t], source, actor)
+                except IntegrityError:
+                    one = (0, 1)
+                got = (got[0] + one[0], got[1] + one[1])
+        added, skipped = added + got[0], skipped + got[1]
+        if progress is not None:
+            progress(len(batch))
     return added, skipped
 
 
-def claim_next(db: Database, worker: str) -> TicketRow | None:
-    """Claims the oldest new ticket (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a guarded update on SQLite)."""
+def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> tuple[int, int]:
+    """One transaction: the tickets not stored yet, their first message and one audit event each, in order."""
     with db.tx() as s:
-        stmt = select(TicketRow).where(TicketRow.status == "new").order_by(TicketRow.created_at).limit(1)
+        seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
+        customers: dict[str | None, str | None] = {}
+        fresh: list[tuple[TicketIn, str | None]] = []
+        rows: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
+        for t in batch:
+            if t.id in seen:
+                continue
+            seen.add(t.id)
+            if t.customer not in customers:
+                cust = find_customer(s, t.customer)
+                customers[t.customer] = cust.user_id if cust else None
+            customer_id = customers[t.customer]
+            created = t.created_at.replace(tzinfo=None) if t.created_at else utcnow()
+            body = redact_secrets(t.body)
+            rows.append({"id": t.id, "customer_ref": t.customer, "customer_id": customer_id,
+                         "channel": t.channel.value, "subject": redact_secrets(t.subject)[:500], "body": body,
+                         "created_at": created, "source": source, "status": "new"})
+            messages.append({"ticket_id": t.id, "author": "customer", "body": body, "created_at": created})
+            fresh.append((t, customer_id))
+        if fresh:
+            s.execute(insert(TicketRow), rows)
+            s.execute(insert(MessageRow), messages)
+            audit.append_many(s, actor, "ticket.received", [
+                (t.id, {"channel": t.channel.value, "source": source, "customer_id": customer_id})
+                for t, customer_id in fresh])
+        return len(fresh), len(batch) - len(fresh)
+
+
+def _waiting(now: datetime) -> Any:
+    """A ticket a worker may claim: new, or held by a worker whose lease ran out (it died, or hung past it).
+    A ticket left in processing without a lease (claimed before leases existed) is taken back at once."""
+    return or_(TicketRow.status == "new",
+               and_(TicketRow.status == "processing",
+                    or_(TicketRow.lease_until.is_(None), TicketRow.lease_until < now)))
+
+
+def claim_next(db: Database, worker: str, lease_seconds: float = 60.0) -> TicketRow | None:
+    """Claims the oldest waiting ticket for ``lease_seconds`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a guarded
+    update on SQLite). The returned row's ``claimed_by`` is this claim's token: the worker renews the lease with it
+    while it works (``renew_lease``) and stores the result with it; once the lease has run out, any worker (or the
+    app, ``release_expired``) takes the ticket back, so a killed worker strands nothing."""
+    claim = f"{worker[:70]}/{uuid.uuid4().hex[:8]}"
+
+    def take(s: Session) -> TicketRow | None:
+        now = utcnow()
+        stmt = select(TicketRow).where(_waiting(now)).order_by(TicketRow.created_at).limit(1)
         if not db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         row = s.scalars(stmt).first()
         if row is None:
             return None
-        done = s.execute(update(TicketRow).where(TicketRow.id == row.id, TicketRow.status == "new")
-                         .values(status="processing", claimed_by=worker))
+        was, previous = row.status, row.claimed_by
+        done = s.execute(update(TicketRow).where(TicketRow.id == row.id, _waiting(now))
+                         .values(status="processing", claimed_by=claim,
+                                 lease_until=now + timedelta(seconds=lease_seconds)),
+                         execution_options={"synchronize_session": False})
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        if was == "processing":
+            audit.append(s, "agent", "ticket.lease_expired", row.id, previous=previous, taken_by=claim)
         s.expunge(row)
-        row.status = "processing"
+        row.status, row.claimed_by = "processing", claim
         return row
+
+    return db.run(take)
+
+
+def renew_lease(db: Database, ticket_id: str, claim: str, lease_seconds: float) -> bool:
+    """Extends the claim's lease (the worker's heartbeat while it processes the ticket); False when the claim was
+    lost, the ticket having been taken back by another worker."""
+    def extend(s: Session) -> bool:
+        done = s.execute(update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.claimed_by == claim,
+                                                 TicketRow.status == "processing")
+                         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)),
+                         execution_options={"synchronize_session": False})
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+    return db.run(extend)
+
+
+def release(db: Database, ticket_id: str, claim: str, reason: str) -> bool:
+    """Puts a ticket the worker still holds back in the queue at once (a worker told to stop mid-ticket); what
+    that attempt already executed is recorded by the next one. False when the claim was already lost."""
+    def give_back(s: Session) -> bool:
+        done = s.execute(update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.claimed_by == claim,
+                                                 TicketRow.status == "processing")
+                         .values(status="new", claimed_by=None, lease_until=None),
+                         execution_options={"synchronize_session": False})
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        audit.append(s, "agent", "ticket.requeued", ticket_id, previous=claim, reason=reason)
+        return True
+
+    return db.run(give_back)
+
+
+def release_expired(db: Database) -> int:
+    """Puts every ticket whose worker's lease ran out back in the queue (the app calls it, so a dead worker's
+    tickets come back even when no other worker is running); returns how many."""
+    def give_back(s: Session) -> int:
+        now = utcnow()
+        expired = s.execute(select(TicketRow.id, TicketRow.claimed_by).where(
+            TicketRow.status == "processing", or_(TicketRow.lease_until.is_(None), TicketRow.lease_until < now))).all()
+        n = 0
+        for ticket_id, previous in expired:
+            done = s.execute(update(TicketRow).where(TicketRow.id == ticket_id, _waiting(now),
+                                                     TicketRow.status == "processing")
+                             .values(status="new", claimed_by=None, lease_until=None),
+                             execution_options={"synchronize_session": False})
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                audit.append(s, "agent", "ticket.lease_expired", ticket_id, previous=previous, taken_by=None)
+                n += 1
+        return n
+
+    return db.run(give_back)
+
+
+_SWEPT: dict[str, float] = {}
+_SWEEP_LOCK = threading.Lock()
+
+
+def sweep_expired(db: Database, every: float = 30.0) -> int:
+    """``release_expired`` at most once every ``every`` seconds per database: the live inbox calls it on each refresh,
+    so a dead worker's tickets come back to the queue even while no worker runs."""
+    with _SWEEP_LOCK:
+        now = time.monotonic()
+        if now - _SWEPT.get(db.url, -every) < every:
+            return 0
+        _SWEPT[db.url] = now
+    return release_expired(db)
+
+
+def _held(s: Session, ticket_id: str, claim: str | None) -> TicketRow:
+    """The ticket row, locked until commit; with a ``claim``, only while that claim still holds the ticket."""
+    row = s.get(TicketRow, ticket_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} not found")
+    if claim is not None and (row.claimed_by != claim or row.status != "processing"):
+        raise LeaseLost(f"ticket {ticket_id} was taken back from this worker; its new holder finishes it")
+    return row
+
+
+def _unrecorded_executions(s: Session, ticket_id: str, known: set[str]) -> list[Proposal]:
+    """The agent's executions on the ticket that no proposal records yet (an attempt interrupted between running an
+    action and storing the ticket's result), as executed proposals."""
+    recorded = set(s.scalars(select(ProposalRow.execution_key).where(ProposalRow.ticket_id == ticket_id,
+                                                                     ProposalRow.execution_key.is_not(None))))
+    rows = s.scalars(select(ExecutionRow).where(ExecutionRow.ticket_id == ticket_id, ExecutionRow.actor == "agent")
+                     .order_by(ExecutionRow.created_at)).all()
+    return [Proposal(action=e.action, args=dict(e.args), rationale="run by an earlier attempt that was interrupted",
+                     decision=Decision.executed, reason="done before the worker stopped; recorded on the next attempt",
+                     result=dict(e.result), execution_key=e.idempotency_key)
+            for e in rows if e.idempotency_key not in known | recorded]
 
 
 def as_ticket_in(row: TicketRow) -> TicketIn:
@@ -155,58 +320,83 @@ def sla_due(policy: Policy, created: datetime, channel: str, urgency: str, tier:
     return created + timedelta(minutes=minutes)
 
 
-def store_result(db: Database, policy: Policy, result: ProcessResult) -> None:
-    """Writes the pipeline's conclusions on the ticket and its proposals, and audits them."""
-    with db.tx() as s:
-        row = s.get(TicketRow, result.ticket_id)
-        if row is None:
-            raise NotFound(f"ticket {result.ticket_id} not found")
+def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str | None = None) -> None:
+    """Writes the pipeline's conclusions on the ticket and its proposals, and audits them, once: with the worker's
+    ``claim``, only while that claim still holds the ticket (``LeaseLost`` otherwise). Executions of an earlier,
+    interrupted attempt that the result does not mention are recorded too, as executed proposals with their review
+    samples, so no side effect is left without a trace on its ticket."""
+    def write(s: Session) -> None:
+        row = _held(s, result.ticket_id, claim)
+        done = _unrecorded_executions(s, row.id, {p.execution_key for p in result.proposals if p.execution_key})
+        outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
         if row.customer_id:
-            from .actions.reads import find_customer as _find
-
-            c = _find(s, row.customer_id)
+            c = find_customer(s, row.customer_id)
             tier = c.tier if c else tier
-        t = result.triage
+        t = outcome.triage
         row.task_type, row.confidence, row.urgency = t.task_type, t.confidence, t.urgency
-        row.sentiment, row.language, row.summary = t.sentiment, t.language, result.draft.summary
-        row.result = result.model_dump(mode="json")
-        row.priority = priority_of(result, tier)
+        row.sentiment, row.language, row.summary = t.sentiment, t.language, outcome.draft.summary
+        row.result = outcome.model_dump(mode="json")
+        row.priority = priority_of(outcome, tier)
         row.sla_due = sla_due(policy, row.created_at, row.channel, t.urgency, tier)
         row.processed_at = utcnow()
-        sent = any(p.action == "send_reply" and p.decision == Decision.executed for p in result.proposals)
-        row.status = "escalated" if result.escalated else "resolved" if sent else "open"
+        row.lease_until = None
+        sent = any(p.action == "send_reply" and p.decision == Decision.executed for p in outcome.proposals)
+        row.status = "escalated" if outcome.escalated else "resolved" if sent else "open"
         if sent:
             row.resolved_at = utcnow()
         s.query(ProposalRow).filter(ProposalRow.ticket_id == row.id, ProposalRow.status == "pending").delete()
-        for i, p in enumerate(result.proposals):
+        for i, p in enumerate(outcome.proposals):
             if p.action == "send_reply":
                 continue
             status = {"executed": "executed", "needs_approval": "pending", "escalated": "escalated",
                       "denied": "denied", "abstained": "pending"}[p.decision.value]
             s.add(ProposalRow(ticket_id=row.id, position=i, action=p.action, args=p.args, rationale=p.rationale,
                               decision=p.decision.value, reason=p.reason, required_role=p.required_role.value,
-                              status=status, result=p.result))
+                              status=status, result=p.result,
+                              execution_key=p.execution_key if p.decision == Decision.executed and p.execution_key
+                              else None))
         audit.append(s, "agent", "ticket.processed", row.id, task_type=t.task_type, confidence=t.confidence,
-                     urgency=t.urgency, sentiment=t.sentiment, autonomy=result.autonomy, escalated=result.escalated,
-                     escalation_reason=result.escalation_reason, ms=result.ms, engine=result.engine,
-                     engine_note=result.engine_note,
+                     urgency=t.urgency, sentiment=t.sentiment, autonomy=outcome.autonomy, escalated=outcome.escalated,
+                     escalation_reason=outcome.escalation_reason, ms=outcome.ms, engine=outcome.engine,
+                     engine_note=outcome.engine_note,
                      proposals=[{"action": p.action, "decision": p.decision.value, "reason": p.reason}
-                                for p in result.proposals])
-        if result.escalated:
-            audit.append(s, "agent", "ticket.escalated", row.id, reason=result.escalation_reason,
-                         packet=result.packet or {"summary": result.draft.summary})
+                                for p in outcome.proposals])
+        if outcome.escalated:
+            audit.append(s, "agent", "ticket.escalated", row.id, reason=outcome.escalation_reason,
+                         packet=outcome.packet or {"summary": outcome.draft.summary})
         from .review import enqueue
 
-        enqueue(s, policy, result)
+        enqueue(s, policy, outcome)
+
+    db.run(write)
 
 
-def mark_failed(db: Database, ticket_id: str, message: str) -> None:
-    with db.tx() as s:
-        row = s.get(TicketRow, ticket_id)
-        if row is not None:
-            row.status, row.error = "open", message[:2000]
-            audit.append(s, "agent", "ticket.failed", ticket_id, error=message[:500])
+def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = None,
+                policy: Policy | None = None) -> None:
+    """Hands a ticket the agent could not process to the advisors, with the error; with the worker's ``claim``, only
+    while it still holds the ticket (``LeaseLost`` otherwise). What the failed attempt had already executed is
+    recorded as executed proposals (and, given the ``policy``, their review samples)."""
+    from .review import enqueue_one
+
+    def write(s: Session) -> None:
+        row = _held(s, ticket_id, claim)
+        row.status, row.error, row.lease_until = "open", message[:2000], None
+        done = _unrecorded_executions(s, ticket_id, set())
+        first = int(s.scalar(select(func.count()).select_from(ProposalRow).where(ProposalRow.ticket_id == ticket_id))
+                    or 0)
+        for i, p in enumerate(done, first):
+            s.add(ProposalRow(ticket_id=ticket_id, position=i, action=p.action, args=p.args, rationale=p.rationale,
+                              decision=p.decision.value, reason=p.reason, required_role=p.required_role.value,
+                              status="executed", result=p.result, execution_key=p.execution_key))
+            if policy is not None:
+                # nothing is known of the customer's mood or of triage's certainty: reviewed as if unsure
+                enqueue_one(s, policy, ticket_id, p, row.task_type or "unclassified", frustration=0.0,
+                            confidence=0.0)
+        audit.append(s, "agent", "ticket.failed", ticket_id, error=message[:500],
+                     recorded=[p.action for p in done])
+
+    db.run(write)
 
 
 # ------------------------------------------------------------------ inbox and workspace
@@ -224,7 +414,12 @@ class InboxFilter:
     search: str = ""
 
 
-def _filtered(f: InboxFilter) -> Any:
+ACTIVE = ("new", "processing", "open", "escalated")
+FACETS = {"task_types": "task_type", "urgencies": "urgency", "sentiments": "sentiment", "channels": "channel"}
+
+
+def _filtered(f: InboxFilter, dialect: str) -> tuple[Any, Any]:
+    """The inbox's query and, when searching, its relevance order (best first); ``None`` without a search."""
     stmt = select(TicketRow).where(TicketRow.status.in_(f.statuses))
     for column, wanted in ((TicketRow.task_type, f.task_types), (TicketRow.urgency, f.urgencies),
                            (TicketRow.sentiment, f.sentiments), (TicketRow.channel, f.channels)):
@@ -234,23 +429,25 @@ def _filtered(f: InboxFilter) -> Any:
         stmt = stmt.where(TicketRow.assigned_to == f.me)
     elif f.assigned == "unassigned":
         stmt = stmt.where(TicketRow.assigned_to.is_(None))
-    if f.search.strip():
-        like = f"%{f.search.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(TicketRow.subject).like(like), func.lower(TicketRow.body).like(like),
-                              func.lower(TicketRow.id).like(like), func.lower(TicketRow.customer_ref).like(like)))
-    return stmt
+    if not f.search.strip():
+        return stmt, None
+    terms = fulltext.parse(f.search)
+    if not terms:  # nothing but punctuation: no ticket can match
+        return stmt.where(false()), None
+    return fulltext.restrict(stmt, dialect, terms)
 
 
-def inbox(db: Database, *, statuses: tuple[str, ...] = ("new", "processing", "open", "escalated"),
-          search: str = "", limit: int = 50, offset: int = 0,
+def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "", limit: int = 50, offset: int = 0,
           where: InboxFilter | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Tickets for the inbox, most urgent first, then nearest SLA; filtered and paged in SQL."""
+    """Tickets for the inbox, most urgent first, then nearest SLA (with a search: most relevant first); filtered
+    and paged in SQL through indexes, so a page costs what its filters select, not what the store holds."""
     f = where or InboxFilter(statuses=statuses, search=search)
     with db.session() as s:
-        stmt = _filtered(f)
+        stmt, relevance = _filtered(f, db.engine.dialect.name)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = s.scalars(stmt.order_by(TicketRow.priority.desc(), TicketRow.sla_due.asc().nulls_last(),
-                                       TicketRow.created_at.asc()).limit(limit).offset(offset)).all()
+        order = [TicketRow.priority.desc(), TicketRow.sla_due.asc().nulls_last(), TicketRow.created_at.asc()]
+        rows = s.scalars(stmt.order_by(*([relevance] if relevance is not None else []), *order)
+                         .limit(limit).offset(offset)).all()
         pending = dict(s.execute(select(ProposalRow.ticket_id, func.count()).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")
             .group_by(ProposalRow.ticket_id)).all())
@@ -262,9 +459,13 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ("new", "processing", "op
 
 
 def counts(db: Database, me: str = "") -> dict[str, int]:
-    """Tickets per status, plus ``mine`` (open work assigned to ``me``) and ``unassigned`` open work."""
+    """Tickets per status of the live queue (new, processing, open, escalated; absent when none), plus ``mine``
+    (open or escalated work assigned to ``me``) and ``unassigned`` open or escalated work. Counted from the
+    tickets themselves through the (status, assigned_to) index, so they cannot drift from the truth and cost
+    what the live queue holds, never the resolved history."""
     with db.session() as s:
-        out = {k: int(v) for k, v in s.execute(select(TicketRow.status, func.count()).group_by(TicketRow.status))}
+        out = {k: int(v) for k, v in s.execute(select(TicketRow.status, func.count())
+                                                .where(TicketRow.status.in_(ACTIVE)).group_by(TicketRow.status))}
         active = TicketRow.status.in_(("open", "escalated"))
         out["unassigned"] = int(s.scalar(select(func.count()).where(active, TicketRow.assigned_to.is_(None))) or 0)
         if me:
@@ -273,7 +474,8 @@ def counts(db: Database, me: str = "") -> dict[str, int]:
 
 
 def customer_tickets(db: Database, customer_id: str, exclude: str = "", limit: int = 10) -> list[dict[str, Any]]:
-    """The customer's other tickets, newest first (the workspace's contact history)."""
+    """The customer's other tickets, newest first (the workspace's contact history), read backwards along the
+    (customer_id, created_at) index."""
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude)
                          .order_by(TicketRow.created_at.desc()).limit(limit)).all()
@@ -282,17 +484,26 @@ def customer_tickets(db: Database, customer_id: str, exclude: str = "", limit: i
 
 
 def filter_options(db: Database) -> dict[str, list[str]]:
-    """The values present, for the inbox's filter menus."""
+    """The values present, for the inbox's filter menus. Each column's index is walked from one distinct value to
+    the next (a recursive query, one index seek per value), so the cost follows the number of values, not of
+    tickets."""
     with db.session() as s:
-        return {name: sorted(v for v in s.scalars(select(col).distinct()) if v)
-                for name, col in (("task_types", TicketRow.task_type), ("urgencies", TicketRow.urgency),
-                                  ("sentiments", TicketRow.sentiment), ("channels", TicketRow.channel))}
+        return {name: sorted(v for v in s.scalars(text(_DISTINCT.format(column=column))) if v)
+                for name, column in FACETS.items()}
+
+
+# A loose index scan: the smallest value, then repeatedly the smallest value above the previous one.
+_DISTINCT = """WITH RECURSIVE v(x) AS (
+    SELECT (SELECT {column} FROM tickets WHERE {column} IS NOT NULL ORDER BY {column} LIMIT 1)
+    UNION ALL
+    SELECT (SELECT {column} FROM tickets WHERE {column} > v.x ORDER BY {column} LIMIT 1) FROM v WHERE v.x IS NOT NULL
+) SELECT x FROM v WHERE x IS NOT NULL"""
 
 
 def assign(db: Database, user: StaffUser, ticket_id: str, to: str | None) -> str | None:
     """Claim (``to`` = yourself), hand over or release a ticket, so two people never work it unknowingly.
     Advisors claim free tickets and release their own; taking someone else's ticket needs a supervisor."""
-    require(user, Role.advisor)
+    user = require(user, Role.advisor, db)
     with db.tx() as s:
         row = s.get(TicketRow, ticket_id)
         if row is None:
@@ -344,9 +555,9 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
                                                     "error", "assigned_to", "resolved_at", "processed_at")},
             "result": ProcessResult.model_validate(row.result) if row.result else None,
             "messages": [{"author": m.author, "body": m.body, "at": m.created_at} for m in messages],
-            "proposals": [{c: getattr(p, c) for c in ("id", "action", "args", "rationale", "decision", "reason",
-                                                       "required_role", "status", "result", "decided_by",
-                                                       "reject_reason")} for p in proposals],
+            "proposals": [{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
+                                                       "reason", "required_role", "status", "result", "decided_by",
+                                                       "reject_reason", "customer_note")} for p in proposals],
         }
 
 
@@ -363,7 +574,7 @@ def _context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> E
 def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             edited_args: dict[str, Any] | None = None) -> dict[str, Any]:
     """Executes a proposal on a person's approval; ``execute`` re-checks policy and the person's role."""
-    require(user, Role.advisor)
+    user = require(user, Role.advisor, db)
     with db.session() as s:
         p = s.get(ProposalRow, proposal_id)
         if p is None:
@@ -376,21 +587,30 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
     _check_not_taken(db, user, ticket_id)
     ctx = _context(db, user, ticket_id, policy)
     ctx.idempotency_key = f"proposal:{proposal_id}"
-    out = execute(db, policy, action, args, ctx)
-    with db.tx() as s:
-        p = s.get(ProposalRow, proposal_id)
-        assert p is not None
+
+    def record(s: Session, out: Outcome) -> None:
+        # in the execution's own transaction: an executed action is never left with a pending proposal
+        p = s.get(ProposalRow, proposal_id, with_for_update=True)
+        if p is None or p.status == "executed":
+            return
         if out.status == "executed":
             p.edited = edited_args is not None and edited_args != p.args
-            p.status, p.result, p.args = "executed", out.result, args
+            p.status, p.result, p.args, p.execution_key = "executed", out.result, args, out.key
+        elif out.status == "denied" and out.kind != "invalid":
+            # it can never run as proposed (the order moved on, the record is not the customer's): its sentence
+            # leaves the reply; arguments an advisor mistyped stay pending, to be corrected
+            p.status = "denied"
         p.decided_by, p.decided_at, p.reason = user.username, utcnow(), out.reason
         audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,
                      edited=edited_args is not None, outcome=out.status, reason=out.reason)
+
+    out = execute(db, policy, action, args, ctx, after=record)
     return {"status": out.status, "reason": out.reason, "result": out.result}
 
 
-def reject(db: Database, user: StaffUser, proposal_id: int, reason: str) -> None:
-    require(user, Role.advisor)
+def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_instead: str = "") -> None:
+    """Rejects a proposal; its sentence leaves the reply, replaced by ``say_instead`` when the advisor gives it."""
+    user = require(user, Role.advisor, db)
     if not reason.strip():
         raise InvalidInput("give a reason for rejecting the proposal")
     with db.tx() as s:
@@ -401,23 +621,117 @@ def reject(db: Database, user: StaffUser, proposal_id: int, reason: str) -> None
         if p.status != "pending" and p.status != "escalated":
             raise InvalidInput(f"this proposal is {p.status} and cannot be rejected")
         p.status, p.reject_reason, p.decided_by, p.decided_at = "rejected", reason.strip(), user.username, utcnow()
+        p.customer_note = say_instead.strip() or None
         audit.append(s, user.username, "proposal.rejected", p.ticket_id, proposal_id=proposal_id, action=p.action,
-                     reason=reason.strip())
+                     reason=reason.strip(), say_instead=say_instead.strip())
+
+
+def proposal_states(proposals: list[dict[str, Any]]) -> dict[int, ProposalState]:
+    """The ticket's proposals by position, as the reply's wording needs them."""
+    return {p["position"]: ProposalState(p["action"], dict(p["args"]), p["decision"], p["status"], p["result"],
+                                         p["reason"], p.get("customer_note") or "") for p in proposals}
+
+
+def reply_draft(data: dict[str, Any]) -> tuple[list[ReplyPart], str]:
+    """The agent's reply as it reads now, for a ticket from ``get_ticket``: every action sentence worded for its
+    proposal's current state. A reply rewritten by a language model has no parts and stays as written."""
+    result: ProcessResult | None = data["result"]
+    if result is None:
+        return [], ""
+    if not result.draft.parts:
+        return [], result.draft.reply
+    parts = recompose(result.draft.parts, proposal_states(data["proposals"]))
+    return parts, render(parts)
+
+
+UNDECIDED = {"pending", "escalated"}
+
+
+def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple[str, bool]]:
+    """Why ``body`` may not be sent on this ticket as it stands, each with whether a person may override it:
+    a sentence that says an action was done when it was not (never overridable); a sentence about an action that
+    still waits for a decision; resolving while proposals are undecided; a claim of an action nobody proposed."""
+    props = [p for p in data["proposals"] if p["action"] in WORDING]
+    problems: list[tuple[str, bool]] = []
+    for action in {p["action"] for p in props} | set(claimed_actions(body)):
+        mine = [p for p in props if p["action"] == action]
+        done = [p for p in mine if p["status"] == "executed"]
+        not_done = [p for p in mine if p["status"] != "executed"]
+        noun = WORDING[action].noun
+        for said in claims(body, action):
+            if _accounted(said, action, props):
+                continue
+            if not mine:
+                problems.append((f"The reply says {noun} is done, but no such action ran on this ticket: remove "
+                                 f"\"{_clip(said)}\", or send anyway if it was done elsewhere", True))
+            elif not_done and not (done and any(names(said, p["args"], action) for p in done)
+                                   and not any(names(said, p["args"], action) for p in not_done)):
+                state = not_done[0]["status"]
+                state = "it still waits for a decision" if state in UNDECIDED else f"it was {state}"
+                problems.append((f"{noun[0].upper() + noun[1:]} has not been done ({state}): remove the sentence "
+                                 f"that says it was: \"{_clip(said)}\"", False))
+    parts, _ = reply_draft(data)
+    for part in parts:
+        if part.kind != "action" or part.proposal is None or not part.text or part.text not in body:
+            continue
+        p = next((x for x in props if x["position"] == part.proposal), None)
+        if p is not None and p["status"] in UNDECIDED:
+            problems.append((f"Approve or reject {WORDING[p['action']].noun} first, or remove the sentence about it",
+                             True))
+    if resolve:
+        waiting = [p for p in data["proposals"] if p["status"] in UNDECIDED and p["action"] != "lookup_order"]
+        if waiting:
+            what = ", ".join(dict.fromkeys(WORDING[p["action"]].noun if p["action"] in WORDING
+                                           else p["action"].replace("_", " ") for p in waiting))
+            problems.append((f"{len(waiting)} proposed action{'s' if len(waiting) > 1 else ''} still wait"
+                             f"{'' if len(waiting) > 1 else 's'} for a decision ({what}): approve or reject "
+                             f"{'them' if len(waiting) > 1 else 'it'} first, or resolve anyway", True))
+    return list(dict.fromkeys(problems))
+
+
+def _accounted(said: str, action: str, props: list[dict[str, Any]]) -> bool:
+    """A sentence that also reads as another action which did run, on the record it names, speaks of that one
+    ("I've changed the shipping address of order #W1" is no claim that the account's address changed)."""
+    for p in props:
+        if p["action"] != action and p["status"] == "executed" and claims(said, p["action"]):
+            if names(said, p["args"], p["action"]) or not WORDING[p["action"]].ids:
+                return True
+    return False
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    text = for_customer(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, body: str,
-               resolve: bool = True) -> dict[str, Any]:
-    """Sends the (edited) reply through ``execute`` and resolves the ticket."""
-    require(user, Role.advisor)
+               resolve: bool = True, override: str = "") -> dict[str, Any]:
+    """Sends the (edited) reply through ``execute`` and, with ``resolve``, resolves the ticket; otherwise the ticket
+    waits for the customer. A reply that says an action was done when it was not is refused, always; one that
+    speaks of an undecided action, or resolves a ticket whose proposals are undecided, is refused unless the
+    advisor sends anyway with a reason (``override``), which is audited."""
+    user = require(user, Role.advisor, db)
     if not body.strip():
         raise InvalidInput("the reply is empty")
     _check_not_taken(db, user, ticket_id)
+    problems = reply_problems(get_ticket(db, ticket_id), body, resolve)
+    hard = [m for m, overridable in problems if not overridable]
+    if hard:
+        raise ReplyHeld(hard[0], overridable=False)
+    if problems and not override.strip():
+        raise ReplyHeld(problems[0][0], overridable=True)
     ctx = _context(db, user, ticket_id, policy)
+    if problems:
+        with db.tx() as s:
+            audit.append(s, user.username, "reply.override", ticket_id, reason=override.strip(),
+                         problems=[m for m, _ in problems], resolve=resolve)
     out = execute(db, policy, "send_reply", {"body": for_customer(body)}, ctx)
-    if out.status == "executed" and resolve:
+    if out.status == "executed":
         with db.tx() as s:
             row = s.get(TicketRow, ticket_id)
-            if row is not None:
+            if row is not None and resolve:
                 row.status, row.resolved_at = "resolved", utcnow()
                 audit.append(s, user.username, "ticket.resolved", ticket_id)
+            elif row is not None:
+                audit.append(s, user.username, "ticket.replied", ticket_id, resolved=False)
     return {"status": out.status, "reason": out.reason, "result": out.result}

@@ -1,18 +1,29 @@
-"""The background worker: claims new tickets and processes them; optionally feeds the live simulator."""
+"""The background worker: claims waiting tickets and processes them; optionally feeds the live simulator.
+
+A claim is a lease (``TANDEM_LEASE_SECONDS``) that a thread renews while the ticket is processed, so a worker that
+dies (``kill -9``, a lost machine) strands nothing: its ticket is taken back once the lease runs out. Ctrl-C or
+SIGTERM lets the ticket in hand finish and then stops; a second one puts that ticket back in the queue at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import tickets
 from .demo.simulator import Simulator
-from .errors import TandemError
+from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
-from .store.db import utcnow
+from .store.db import Database, utcnow
 from .store.tables import HeartbeatRow
 
 log = logging.getLogger("tandem.worker")
@@ -27,42 +38,114 @@ def heartbeat(services: Services, name: str, info: dict[str, int]) -> None:
             row.at, row.info = utcnow(), info
 
 
+@contextmanager
+def keep_lease(db: Database, ticket_id: str, claim: str, seconds: float) -> Iterator[None]:
+    """Renews the claim's lease every third of its length while the block runs, from a thread, so a long ticket
+    is never taken back from a live worker."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 3):
+            try:
+                if not tickets.renew_lease(db, ticket_id, claim, seconds):
+                    log.warning("ticket %s was taken back by another worker", ticket_id)
+                    return
+            except (TandemError, SQLAlchemyError) as exc:  # the next beat tries again; the lease has slack
+                log.warning("could not renew the lease on ticket %s: %s", ticket_id, exc)
+
+    beat = threading.Thread(target=renew, name=f"lease {ticket_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beat.join()
+
+
+def _give_up(services: Services, ticket_id: str, claim: str, message: str) -> None:
+    """Hands the ticket to the advisors with the error, unless another worker holds it by now."""
+    try:
+        tickets.mark_failed(services.db, ticket_id, message, claim=claim, policy=services.policy())
+    except LeaseLost:
+        log.warning("ticket %s failed here but another worker holds it now", ticket_id)
+
+
 def process_one(services: Services, name: str) -> bool:
-    """Processes the next new ticket, if any. A failure marks that ticket and never stops the worker."""
-    row = tickets.claim_next(services.db, name)
+    """Processes the next waiting ticket, if any. A failure marks that ticket and never stops the worker; a busy
+    database puts the ticket back in the queue; a lost lease leaves it to the worker that holds it now."""
+    lease = services.settings.lease_seconds
+    row = tickets.claim_next(services.db, name, lease)
     if row is None:
         return False
+    claim = row.claimed_by or ""
     try:
-        result = services.pipeline.process(tickets.as_ticket_in(row))
-        tickets.store_result(services.db, services.policy(), result)
+        with keep_lease(services.db, row.id, claim, lease):
+            result = services.pipeline.process(tickets.as_ticket_in(row), claim=claim)
+            tickets.store_result(services.db, services.policy(), result, claim=claim)
+    except LeaseLost as exc:
+        log.warning("ticket %s: %s", row.id, exc)
+    except DatabaseBusy as exc:
+        log.warning("ticket %s goes back to the queue: %s", row.id, exc)
+        try:
+            tickets.release(services.db, row.id, claim, str(exc))
+        except DatabaseBusy:
+            log.warning("ticket %s comes back when its lease runs out", row.id)
     except TandemError as exc:
-        tickets.mark_failed(services.db, row.id, str(exc))
+        _give_up(services, row.id, claim, str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad ticket must not stop the queue; it is recorded
         log.exception("ticket %s failed", row.id)
-        tickets.mark_failed(services.db, row.id, f"processing failed: {type(exc).__name__}: {exc}")
+        _give_up(services, row.id, claim, f"processing failed: {type(exc).__name__}: {exc}")
+    except BaseException:  # stopped at once (a second Ctrl-C): the ticket goes back to the queue now
+        tickets.release(services.db, row.id, claim, "the worker was stopped while processing it")
+        raise
     return True
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (the ticket in hand finishes); a second one stops at once. Only the main
+    thread can take signals; elsewhere the caller's ``stop`` event is the only way to stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.info("%s: finishing the ticket in hand, then stopping (again to stop at once)",
+                 signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(services: Services, simulate: bool = True, once: bool = False,
         stop: threading.Event | None = None) -> int:
-    """Runs until ``stop`` is set (or, with ``once``, until the queue is empty). Returns tickets processed."""
+    """Runs until ``stop`` is set or a SIGINT/SIGTERM arrives (or, with ``once``, until no ticket is waiting).
+    Returns tickets processed."""
     name = f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event()
     sim = Simulator(services.db, seed=int(time.time())) if simulate else None
     next_ticket = time.monotonic()
     processed = 0
     last_beat = 0.0
-    while not stop.is_set():
-        if time.monotonic() - last_beat > 5:
-            heartbeat(services, name, {"processed": processed})
-            last_beat = time.monotonic()
-        if sim is not None and time.monotonic() >= next_ticket:
-            tickets.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator")
-            next_ticket = time.monotonic() + services.settings.simulator_interval
-        if process_one(services, name):
-            processed += 1
-            continue
-        if once:
-            break
-        stop.wait(services.settings.worker_poll)
+    with _stopping_on_signals(stop):
+        while not stop.is_set():
+            if time.monotonic() - last_beat > 5:
+                heartbeat(services, name, {"processed": processed})
+                last_beat = time.monotonic()
+            if sim is not None and time.monotonic() >= next_ticket:
+                tickets.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator")
+                next_ticket = time.monotonic() + services.settings.simulator_interval
+            if process_one(services, name):
+                processed += 1
+                continue
+            if once:
+                break
+            stop.wait(services.settings.worker_poll)
     return processed

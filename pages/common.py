@@ -18,6 +18,7 @@ from cx_core.errors import (
     PolicyDenied,
     TandemError,
 )
+from cx_core.safe_text import escape_markdown, safe_markdown
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.tickets import StaffUser
@@ -109,17 +110,23 @@ def worker_status(svc: Services) -> tuple[bool, str]:
 
 def packet_view(p: dict[str, Any]) -> None:
     """An escalation's context packet: why, summary, steps done, the refused step, what waits, what next."""
-    st.markdown(f"**Why:** {p.get('reason', '')}")
+    st.markdown(f"**Why:** {escape_markdown(p.get('reason', ''))}")  # reason and summary quote the customer
     if p.get("summary"):
-        st.markdown(f"**Summary:** {p['summary']}")
+        st.markdown(f"**Summary:** {escape_markdown(p['summary'])}")
     cols = st.columns(2)
     done = p.get("steps_done") or []
     cols[0].markdown("**Done:** " + (", ".join(d["action"].replace("_", " ") for d in done) or "nothing yet"))
     refused = p.get("refused")
     if refused:
-        cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {refused['reason']}")
+        cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {escape_markdown(refused['reason'])}")
     waiting = p.get("waiting") or []
     if waiting:
         cols[1].markdown("**Waiting:** " + ", ".join(w["action"].replace("_", " ") for w in waiting))
     if p.get("suggested_next"):
-        st.info(p["suggested_next"], icon=":material/lightbulb:")
+        st.info(escape_markdown(p["suggested_next"]), icon=":material/lightbulb:")
+
+
+def show_passage(text: str) -> None:
+    """A knowledge passage with its formatting; images and links stay live only for the hosts the admin allowed
+    (``TANDEM_ALLOWED_LINK_HOSTS``)."""
+    st.markdown(safe_markdown(text, services().settings.allowed_link_hosts))

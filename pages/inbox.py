@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core import tickets
+from cx_core.safe_text import inline_code, one_line
 from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
@@ -52,6 +53,7 @@ def take(ticket_id: str, to: str | None) -> None:
 
 @st.fragment(run_every=5)
 def live_queue() -> None:
+    guarded(lambda: tickets.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
     counts = tickets.counts(svc.db, me=user.username)
     m = st.columns(5)
     m[0].metric("Waiting for the agent", counts.get("new", 0) + counts.get("processing", 0))
@@ -69,9 +71,9 @@ def live_queue() -> None:
         with st.container(border=True):
             c = st.columns([0.7, 3.3, 1.5, 1.8, 1.2, 0.85], vertical_alignment="center")
             c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
-            c[1].page_link("pages/workspace.py", label=f"**{r['subject'][:90] or '(no subject)'}**",
+            c[1].page_link("pages/workspace.py", label=f"**{one_line(r['subject'], 90) or '(no subject)'}**",
                            query_params={"ticket": r["id"]})
-            c[1].caption(f"`{r['customer']}` · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
+            c[1].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
             c[2].badge(label(r["task_type"]), color="violet")
             if r["pending"]:
                 c[2].caption(f"{r['pending']} proposal{'s' if r['pending'] > 1 else ''} to review")

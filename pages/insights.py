@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cx_core import insights
+from cx_core import exports, insights
 from cx_core.models import Role
 from cx_core.store.db import utcnow
 from cx_core.tickets import require
@@ -127,9 +127,9 @@ def main() -> None:
     with table_tab:
         st.dataframe(table(rows, split), hide_index=True, width="stretch")
         e1, e2, _ = st.columns([1, 1, 3])
-        e1.download_button("Download this table (CSV)", insights.to_csv(rows), file_name=f"tandem-insights-{split}.csv",
+        e1.download_button("Download this table (CSV)", exports.to_csv(rows), file_name=f"tandem-insights-{split}.csv",
                            mime="text/csv", icon=":material/download:")
-        e2.download_button("Download per-ticket facts (CSV)", insights.to_csv(facts), file_name="tandem-tickets.csv",
+        e2.download_button("Download per-ticket facts (CSV)", exports.to_csv(facts), file_name="tandem-tickets.csv",
                            mime="text/csv", icon=":material/download:")
     with help_tab:
         st.markdown(insights.__doc__ or "")

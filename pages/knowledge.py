@@ -8,13 +8,17 @@ from typing import Any
 import streamlit as st
 
 from cx_core import kb_docs
-from cx_core.knowledge import SUPPORTED
+from cx_core.knowledge import SUPPORTED, IngestLimits
 from cx_core.models import ROLE_RANK
-from pages.common import current_user, guarded, label, services
+from cx_core.safe_text import escape_markdown, inline_code, one_line
+from pages.common import current_user, guarded, label, services, show_passage
 
 user = current_user()
 svc = services()
 editor = ROLE_RANK[user.role] >= ROLE_RANK[kb_docs.EDITOR_ROLE]
+limits = IngestLimits.from_settings(svc.settings)
+# what the uploader states and refuses in the browser: Tandem's own limit, unless Streamlit's server takes less
+upload_mb = min(svc.settings.max_upload_mb, int(st.get_option("server.maxUploadSize")))
 st.title("Knowledge base")
 
 
@@ -29,12 +33,24 @@ def upload_files(files: list[Any], replace: str | None, key: str) -> None:
         bar.progress(done / total if total else 1.0, text=f"Embedding passages: {done} of {total}")
 
     payload = [(f.name, f.getvalue()) for f in files]
-    out = guarded(lambda: kb_docs.upload(svc.db, svc.kb, user, payload, replace=replace, progress=progress))
+    out = guarded(lambda: kb_docs.upload(svc.db, svc.kb, user, payload, replace=replace, progress=progress,
+                                         limits=limits))
     bar.empty()
     if out:
         st.session_state["kb-flash"] = out
         st.session_state[key] = st.session_state.get(key, 0) + 1  # a fresh uploader
         st.rerun()
+
+
+def upload_outcome(outcome: list[dict[str, Any]]) -> None:
+    """Per file: what was stored, and what was refused and why."""
+    stored = [f for f in outcome if f["status"] != "refused"]
+    if stored:
+        st.success("Knowledge base updated: " + "; ".join(
+            f"{one_line(f['title'])} — {f['status']} (v{f['version']}, {f['passages']} passages)" for f in stored))
+    for f in outcome:
+        if f["status"] == "refused":
+            st.warning(f"Not stored: {escape_markdown(f['reason'])}", icon=":material/block:")
 
 
 def documents_tab(docs: list[dict[str, Any]]) -> None:
@@ -56,15 +72,15 @@ def documents_tab(docs: list[dict[str, Any]]) -> None:
 
 def document_detail(d: dict[str, Any]) -> None:
     with st.container(border=True):
-        st.subheader(d["title"])
-        st.caption(f"`{d['doc_id']}` · version {d['version']} · {d['passages']} passages · updated {when(d['updated'])}"
-                   + (f" · uploaded by {d['uploaded_by']}" if d["uploaded_by"] else ""))
+        st.subheader(one_line(d["title"]))
+        st.caption(f"{inline_code(str(d['doc_id']))} · version {d['version']} · {d['passages']} passages · updated "
+                   f"{when(d['updated'])}" + (f" · uploaded by {one_line(d['uploaded_by'])}" if d["uploaded_by"] else ""))
         left, right = st.columns([1.6, 1], gap="large")
         with left:
             st.markdown("**Passages** (what the agent retrieves and cites)")
             for c in svc.kb.chunks_of(d["doc_id"]):
-                with st.expander(c["heading"] or d["title"]):
-                    st.markdown(c["text"])
+                with st.expander(one_line(c["heading"] or d["title"])):
+                    show_passage(c["text"])
         with right:
             st.markdown("**Versions**")
             st.dataframe([{"Version": v["version"], "File": v["source"], "Passages": v["passages"], "By": v["by"],
@@ -73,7 +89,8 @@ def document_detail(d: dict[str, Any]) -> None:
                          hide_index=True, width="stretch")
             if editor:
                 key = f"replace-{d['doc_id']}-{st.session_state.get('replace-key', 0)}"
-                new = st.file_uploader("Replace with a new version", type=[s.lstrip(".") for s in SUPPORTED], key=key)
+                new = st.file_uploader("Replace with a new version", type=[s.lstrip(".") for s in SUPPORTED], key=key,
+                                       max_upload_size=upload_mb, help=f"Up to {upload_mb} MB.")
                 if new is not None and st.button("Upload new version", type="primary", key=f"do-{key}"):
                     upload_files([new], d["doc_id"], "replace-key")
                 with st.popover("Delete document", icon=":material/delete:"):
@@ -81,7 +98,7 @@ def document_detail(d: dict[str, Any]) -> None:
                     if st.button("Delete for good", type="primary", key=f"del-{d['doc_id']}", disabled=not why.strip()):
                         removed = guarded(lambda: kb_docs.delete(svc.db, svc.kb, user, d["doc_id"], why))
                         if removed is not None:
-                            st.session_state["kb-flash-text"] = f"Deleted {d['title']} ({removed} passages)."
+                            st.session_state["kb-flash-text"] = f"Deleted {one_line(d['title'])} ({removed} passages)."
                             st.rerun()
 
 
@@ -93,8 +110,9 @@ def upload_tab() -> None:
                 "name again makes a new version. Headings become the passages the agent cites.")
     key = f"uploader-{st.session_state.get('upload-key', 0)}"
     files = st.file_uploader("Documents", type=[s.lstrip(".") for s in SUPPORTED], accept_multiple_files=True,
-                             key=key, help="Markdown, text, PDF, HTML, Word (.docx) or an FAQ CSV with question and "
-                                           "answer columns; up to 20 MB each.")
+                             key=key, max_upload_size=upload_mb,
+                             help="Markdown, text, PDF, HTML, Word (.docx) or an FAQ CSV with question and answer "
+                                  f"columns; up to {upload_mb} MB each. Each file is stored or refused on its own.")
     if st.button("Add to the knowledge base", type="primary", icon=":material/upload:", disabled=not files):
         upload_files(list(files or []), None, "upload-key")
 
@@ -122,7 +140,7 @@ def health_tab(docs: list[dict[str, Any]]) -> None:
     if g["questions"]:
         for q in g["questions"][:8]:
             st.markdown(f"- **{label(q['intent'])}** — {q['tickets']} tickets, e.g. "
-                        + "; ".join(f"“{e[:70]}”" for e in q["examples"]))
+                        + "; ".join(f"“{one_line(e, 70)}”" for e in q["examples"]))
     else:
         st.success("Every frequent question found a good passage.")
 
@@ -134,8 +152,8 @@ def search_tab() -> None:
         if not passages:
             st.info("Nothing found.")
         for p in passages:
-            with st.expander(f"{p.title} — {p.heading} · match {p.similarity:.2f}"):
-                st.markdown(p.text)
+            with st.expander(f"{one_line(p.title)} — {one_line(p.heading)} · match {p.similarity:.2f}"):
+                show_passage(p.text)
 
 
 def main() -> None:
@@ -144,8 +162,7 @@ def main() -> None:
             st.success(msg)
     flash = st.session_state.pop("kb-flash", None)
     if flash:
-        st.success("Knowledge base updated: " + "; ".join(
-            f"{f['title']} — {f['status']} (v{f['version']}, {f['passages']} passages)" for f in flash))
+        upload_outcome(flash)
     docs = kb_docs.documents(svc.db, svc.kb)
     m = st.columns(4)
     m[0].metric("Documents", len(docs))

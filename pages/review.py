@@ -9,6 +9,7 @@ import streamlit as st
 
 from cx_core import review
 from cx_core.models import Role
+from cx_core.safe_text import escape_markdown, inline_code, one_line
 from cx_core.tickets import require
 from pages.common import current_user, guarded, label, packet_view, services
 
@@ -26,18 +27,18 @@ def args_text(args: dict[str, Any]) -> str:
 def sampled_item(item: dict[str, Any]) -> None:
     with st.container(border=True):
         head = st.columns([4.2, 1.2, 1.4], vertical_alignment="center")
-        head[0].markdown(f"**{item['label']}** — {item['subject'] or item['ticket_id']}")
-        head[0].caption(f"{args_text(item['args'])[:220]}")
+        head[0].markdown(f"**{item['label']}** — {one_line(item['subject'] or item['ticket_id'])}")
+        head[0].caption(one_line(args_text(item["args"]), 220))
         head[1].badge(label(item["task_type"]), color="violet")
         colour = "red" if item["risk"] > 0.6 else "orange" if item["risk"] > 0.4 else "gray"
         head[2].badge(f"risk {item['risk']:.2f}", color=colour, help=f"In the queue because: {item['why']}")
         head[0].page_link("pages/workspace.py", label="Open the ticket", icon=":material/open_in_new:",
                           query_params={"ticket": item["ticket_id"]})
         if item["status"] != "open":
-            st.caption(f"{item['status'].capitalize()} by {item['decided_by']}" + (f": {item['note']}" if item["note"]
-                                                                                      else ""))
+            st.caption(f"{item['status'].capitalize()} by {item['decided_by']}"
+                       + (f": {escape_markdown(item['note'])}" if item["note"] else ""))
             if item["compensation"]:
-                st.caption(f"Undone: {args_text(item['compensation'])}")
+                st.caption(f"Undone: {one_line(args_text(item['compensation']))}")
             return
         buttons = st.columns([1, 1, 1.3, 3])
         if buttons[0].button("Confirm", key=f"confirm-{item['id']}", icon=":material/check:"):
@@ -66,9 +67,9 @@ def escalation(item: dict[str, Any]) -> None:
     p = item["packet"] or {}
     with st.container(border=True):
         head = st.columns([4.2, 1.2, 1.2], vertical_alignment="center")
-        head[0].page_link("pages/workspace.py", label=f"**{item['subject'] or item['id']}**",
+        head[0].page_link("pages/workspace.py", label=f"**{one_line(item['subject'] or item['id'])}**",
                           query_params={"ticket": item["id"]})
-        head[0].caption(f"`{item['customer']}` · {item['created_at']:%d %b %H:%M}")
+        head[0].caption(f"{inline_code(item['customer'] or '')} · {item['created_at']:%d %b %H:%M}")
         head[1].badge(label(item["task_type"]), color="violet")
         head[2].badge(item["urgency"] or "normal", color="orange")
         packet_view(p)

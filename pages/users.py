@@ -55,8 +55,33 @@ def main() -> None:
                 if done:
                     st.session_state["users-flash"] = f"Saved {names[str(who)]}."
                     st.rerun()
+    sign_in_locks()
     st.caption("Single sign-on: put your identity provider in front with Streamlit's OIDC login (README, "
                "'Single sign-on'); roles stay managed here.")
+
+
+def sign_in_locks() -> None:
+    """Names locked or made to wait after failed sign-ins, and the admin's unlock (audited)."""
+    locks = auth.sign_in_locks(svc.db, user)
+    with st.container(border=True):
+        st.subheader("Locked sign-ins")
+        st.caption(f"After {svc.settings.sign_in_delay_after} failed sign-ins an account waits longer before each "
+                   f"attempt; after {svc.settings.sign_in_lock_after} it is locked until you unlock it here. Names "
+                   "that are not accounts are counted the same way, so nobody can find out which names exist.")
+        if not locks:
+            st.caption("No account is locked or waiting.")
+            return
+        st.dataframe([{"Username": r["username"], "Account": "yes" if r["known"] else "no such account",
+                       "State": "locked" if r["locked"] else f"waits until {r['waiting_until']:%H:%M:%S}",
+                       "Failures": r["failures"], "Last attempt": f"{r['last_attempt']:%d %b %H:%M}",
+                       "From": r["client"]} for r in locks], hide_index=True, width="stretch")
+        who = st.selectbox("Account to unlock", [r["username"] for r in locks], key="unlock-who")
+        if st.button("Unlock", icon=":material/lock_open:", help="Clears the failed attempts and the wait of the "
+                                                                  "address they came from; recorded in the audit log"):
+            done = guarded(lambda: auth.unlock(svc.db, user, str(who)))
+            if done:
+                st.session_state["users-flash"] = f"{who} can sign in again."
+                st.rerun()
 
 
 guarded(main)

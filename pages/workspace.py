@@ -9,10 +9,12 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import tickets
+from cx_core import drafting, tickets
 from cx_core.actions import REGISTRY
 from cx_core.actions.reads import snapshot
+from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
+from cx_core.safe_text import escape_markdown, inline_code, one_line
 from cx_core.store.db import utcnow
 from pages.common import (
     SENTIMENT_COLOUR,
@@ -23,6 +25,8 @@ from pages.common import (
     label,
     packet_view,
     services,
+    show_error,
+    show_passage,
     sla_text,
 )
 
@@ -92,7 +96,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending" else shown,
                       color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
-        st.markdown("  \n".join(f"`{k}` {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        st.markdown("  \n".join(f"{inline_code(k)} {one_line(', '.join(map(str, v)) if isinstance(v, list) else str(v))}"
                                 for k, v in args.items()) or "_no arguments_")
         note = p["reason"] or p["rationale"]
         if p["status"] == "rejected":
@@ -101,7 +105,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             note += " · needs a supervisor"
         if spec and not spec.reversible and p["status"] == "pending":
             note += " · cannot be undone"
-        st.caption(note)
+        st.caption(escape_markdown(note))
         if not editable or p["status"] not in {"pending", "escalated"}:
             if p["status"] == "executed" and p["result"]:
                 with st.expander("Result"):
@@ -139,8 +143,12 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             with st.form(f"reject-{p['id']}"):
                 code = st.selectbox("Reason", REJECT_REASONS)
                 detail = st.text_input("Details (optional)")
+                instead = st.text_area("Tell the customer instead (optional)", height=80,
+                                       help="Replaces this action's sentence in the reply; left empty, the "
+                                            "sentence is removed.")
                 if st.form_submit_button("Reject proposal"):
-                    guarded(lambda: tickets.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}"))
+                    guarded(lambda: tickets.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
+                                                   say_instead=instead))
                     st.rerun()
 
 
@@ -155,7 +163,7 @@ def workspace(tid: str) -> None:
     data = tickets.get_ticket(svc.db, tid)
     t, result = data["ticket"], data["result"]
     st.session_state["ticket"] = tid
-    st.title(t["subject"] or "(no subject)")
+    st.title(one_line(t["subject"]) or "(no subject)")
     chips = st.columns([1, 1, 1, 1.6, 1, 1.6])
     chips[0].badge(t["status"], color=STATUS_COLOUR.get(t["status"], "gray"))
     chips[1].badge(t["channel"], color="gray", icon=":material/forum:")
@@ -193,14 +201,14 @@ def workspace(tid: str) -> None:
                 with st.expander("Context packet", icon=":material/inventory_2:"):
                     packet_view(result.packet)
         st.subheader("Summary")
-        st.write(result.draft.summary)
+        st.markdown(escape_markdown(result.draft.summary))
         with st.expander("Why the agent thinks so"):
             tri = result.triage
             st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
-                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {r.text[:160]}"
+                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
                                   for r in tri.requests)
-                        + f"\n- **Urgency** {tri.urgency}: {'; '.join(tri.urgency_reasons)}"
-                        + f"\n- **Sentiment** {tri.sentiment}: {'; '.join(tri.sentiment_reasons)}"
+                        + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
+                        + f"\n- **Sentiment** {tri.sentiment}: {one_line('; '.join(tri.sentiment_reasons))}"
                         + f"\n- **Language** {tri.language}"
                         + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
         st.subheader("Proposed actions")
@@ -216,20 +224,64 @@ def workspace(tid: str) -> None:
             sent = [m for m in data["messages"] if m["author"] != "customer"]
             st.success("Reply sent." if sent else "Resolved.")
         else:
-            body = st.text_area("Suggested reply (edit before sending)", value=result.draft.reply, height=260,
-                                key=f"reply-{tid}")
-            if st.button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter"):
-                out = guarded(lambda: tickets.send_reply(svc.db, svc.policy(), user, tid, body))
-                if out:
-                    st.session_state["flash"] = (out["status"], out["reason"])
-                    st.rerun()
+            reply_box(tid, data)
         if result.draft.citations:
             st.caption("Sources")
             passages = {(p.doc_id, p.heading): p for p in result.passages}
             for i, c in enumerate(result.draft.citations, 1):
-                with st.expander(f"[{i}] {c.title} — {c.heading}"):
+                with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
                     p = passages.get((c.doc_id, c.heading))
-                    st.markdown(p.text if p else "_passage no longer in the knowledge base_")
+                    if p:
+                        show_passage(p.text)
+                    else:
+                        st.caption("The passage is no longer in the knowledge base.")
+
+
+def reply_box(tid: str, data: dict[str, Any]) -> None:
+    """The suggested reply. A decision on a proposal rewords that action's sentence (done once it ran, gone once
+    rejected) and keeps the advisor's own edits to the rest. Sending is checked in the core: a reply that says an
+    action was done when it was not is refused; one about an undecided action can be sent anyway, with a reason."""
+    key, parts_key = f"reply-{tid}", f"reply-parts-{tid}"
+    parts, text = tickets.reply_draft(data)
+    if key not in st.session_state:
+        st.session_state[key], st.session_state[parts_key] = text, parts
+    elif parts and st.session_state.get(parts_key) != parts:
+        before = st.session_state.get(parts_key) or parts
+        st.session_state[key] = drafting.merge_edits(st.session_state[key], before, parts)
+        st.session_state[parts_key] = parts
+        st.toast("The reply now says what was decided.", icon=":material/edit_note:")
+    body = st.text_area("Suggested reply (edit before sending)", height=260, key=key)
+    send = st.columns([1.4, 1.6, 1])
+    resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
+    keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
+                               help="Send the reply and keep the ticket open, e.g. while the customer answers a "
+                                    "question")
+    if resolve or keep_open:
+        st.session_state.pop(f"held-{tid}", None)
+        try:
+            out = tickets.send_reply(svc.db, svc.policy(), user, tid, body, resolve=resolve)
+        except ReplyHeld as exc:
+            st.session_state[f"held-{tid}"] = (str(exc), exc.overridable, resolve)
+        except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
+            show_error(exc)
+        else:
+            st.session_state["flash"] = (out["status"], out["reason"])
+            st.rerun()
+    held = st.session_state.get(f"held-{tid}")
+    if held:
+        message, overridable, wanted_resolve = held
+        st.warning(message, icon=":material/block:")
+        if overridable:
+            with st.form(f"override-{tid}"):
+                why = st.text_input("Send anyway: why (recorded in the audit log)",
+                                    placeholder="e.g. the customer asked for this wording")
+                if st.form_submit_button("Send anyway"):
+                    out = guarded(lambda: tickets.send_reply(svc.db, svc.policy(), user, tid, body,
+                                                             resolve=wanted_resolve, override=why))
+                    if out:
+                        st.session_state.pop(f"held-{tid}", None)
+                        st.session_state["flash"] = (out["status"], out["reason"])
+                        st.rerun()
 
 
 def assignment_bar(t: dict[str, Any]) -> None:
@@ -278,9 +330,10 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
     with svc.db.session() as s:
         snap = snapshot(s, customer_id, utcnow())
     prof = snap["profile"]
-    st.markdown(f"**{prof['name']}** · {prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}  \n"
-                f"{prof['address']['address1']}, {prof['address']['city']}, {prof['address']['state']} "
-                f"{prof['address']['zip']} · customer since {prof['customer_since']}")
+    st.markdown(f"**{one_line(prof['name'])}** · " + one_line(  # contact details can come from a customer's message
+        f"{prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}") + "  \n" + one_line(
+        f"{prof['address']['address1']}, {prof['address']['city']}, {prof['address']['state']} "
+        f"{prof['address']['zip']} · customer since {prof['customer_since']}"))
     tabs = st.tabs(["Orders", "Billing", "Invoices", "Appointments", "Past tickets"])
     with tabs[0]:
         st.dataframe([{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
@@ -299,7 +352,7 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
         past = tickets.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
         if past:
             for r in past:
-                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {r['subject'][:70]}"
+                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(r['subject'], 70)}"
                              f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
         else:
             st.caption("No earlier tickets from this customer.")

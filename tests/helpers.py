@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from cx_core.connectors import billing
@@ -63,3 +68,25 @@ def order(svc: Services, order_id: str) -> OrderRow:
         assert row is not None
         s.expunge(row)
         return row
+
+
+PG_ADMIN_URL = os.environ.get("TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def fresh_pg_database(prefix: str = "tandem") -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL server, dropped afterwards (connections and all);
+    skips the test when no server answers."""
+    psycopg = pytest.importorskip("psycopg")
+    raw = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(raw, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

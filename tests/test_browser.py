@@ -230,3 +230,136 @@ def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services,
     page.get_by_role("link", name="Browser test: Saturday installation").click()
     expect(page.get_by_text("Weekend Service Guide — Saturday Installations").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "kb-cited.png"), full_page=True)
+
+
+@pytest.fixture
+def beacon() -> Iterator[tuple[int, list[str]]]:
+    """A local web server that records every request it gets: a tracking image or a clicked link lands here."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Record(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            seen.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], seen
+    server.shutdown()
+
+
+@pytest.mark.hostile
+def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple[str, Services, dict[str, str]],
+                                                                      browser_page: Any,
+                                                                      beacon: tuple[int, list[str]]) -> None:
+    """A ticket and a knowledge document carrying a tracking image, an HTML image, a link and a bare URL to a local
+    beacon: the inbox, the workspace (its citations open), the review queue, the escalations and the knowledge page
+    show them, and the beacon receives nothing and the pages hold no anchor or image pointing at it."""
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from cx_core import kb_docs
+    from cx_core.knowledge import parse_upload
+    from cx_core.policy import Policy
+    from cx_core.safe_text import WORD_JOINER
+    from cx_core.store.tables import CustomerRow, OrderRow, TicketRow
+
+    url, svc, o = app
+    port, seen = beacon
+    host = f"127.0.0.1:{port}"
+    shown = f"http:{WORD_JOINER}//{host}"  # how a URL in plain text reads on the page: the same, and not a link
+
+    def bait(tag: str) -> str:
+        return (f"![x](http://{host}/{tag}.png) <img src=\"http://{host}/{tag}-img.png\"> "
+                f"[click here](http://{host}/{tag}-phish) http://{host}/{tag}-bare")
+
+    guide = (f"# Beacon Guide\n\n## Recycling old appliances {bait('heading')}\n\nWe take your old fridge, washer "
+             f"or oven away for recycling when we deliver the new one; the haul-away is free. {bait('kb')}\n\n"
+             f"- **Book it** on the order page [portal](http://{host}/kb-list)\n")
+    kb_docs.ingest(svc.db, svc.kb, [parse_upload("beacon-guide.md", guide.encode())], "sam")
+    with svc.db.session() as s:  # a customer of its own: each order's address changes only once
+        busy = {o["user_id"], order(svc, o["sampled_order"]).user_id}
+        row = s.scalars(select(OrderRow).where(OrderRow.status == "pending", OrderRow.user_id.not_in(busy))
+                        .order_by(OrderRow.order_id.desc())).first()
+        assert row is not None
+        customer = s.get(CustomerRow, row.user_id)
+        assert customer is not None
+        o2 = {"order_id": row.order_id, "email": customer.email}
+    hostile = [TicketIn(id="H-1", customer=o["email"], channel="email", created_at=NOW,
+                        subject=f"Old fridge recycling {bait('subject')}",
+                        body=f"Will you take my old fridge away for recycling when you deliver the new one? "
+                             f"{bait('body')}"),
+               TicketIn(id="H-2", customer=o2["email"], channel="email", created_at=NOW, subject="Address change",
+                        body=f"Please change the address of {o2['order_id']} to 9 Elm Road, Austin, TX 78703."),
+               TicketIn(id="H-3", customer=o["email"], channel="email", created_at=NOW,
+                        subject=f"My lawyer will hear of this {bait('escalated')}",
+                        body=f"My lawyer is taking legal action about order {o['order_id']}. {bait('esc-body')}")]
+    tickets.add_tickets(svc.db, hostile, source="test")
+    result = svc.pipeline.process(hostile[0], now=NOW)
+    assert "beacon-guide" in {c.doc_id for c in result.draft.citations}
+    tickets.store_result(svc.db, svc.policy(), result)
+    raw = svc.policy().model_dump(mode="json")
+    raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
+    sampled = svc.pipeline.process(hostile[1], now=NOW, autonomy=3)
+    tickets.store_result(svc.db, Policy.model_validate(raw), sampled)
+    assert order(svc, o2["order_id"]).address1 == "9 Elm Road"  # done alone, so sampled for review
+    with svc.db.tx() as s:  # the subject the reviewer sees (the clean one let the agent act alone)
+        row = s.get(TicketRow, "H-2")
+        assert row is not None
+        row.subject = f"Address change {bait('sampled')}"
+    escalated = svc.pipeline.process(hostile[2], now=NOW)
+    assert escalated.escalated
+    tickets.store_result(svc.db, svc.policy(), escalated)
+    page = browser_page
+
+    def harmless(where: str) -> None:
+        page.wait_for_timeout(1500)  # images and late elements have had their chance to load
+        for kind, found in (("a live link to", f"a[href*='{host}']"), ("an image from", f"img[src*='{host}']")):
+            where_found = [el.evaluate("e => (e.closest('[data-testid^=st]') || e).getAttribute('data-testid') + ': '"
+                                       " + e.outerHTML.slice(0, 160)") for el in page.locator(found).all()]
+            assert not where_found, f"{where}: {kind} the beacon in {where_found}"
+        assert seen == [], f"{where}: the beacon was called: {seen}"
+
+    def open_expanders() -> None:
+        for summary in page.locator("[data-testid='stExpander'] details:not([open]) > summary").all():
+            if summary.is_visible():  # not those of another tab
+                summary.click()
+
+    sign_in(page, url, "ada", "advisor-demo")
+    expect(page.get_by_text(f"![x]({shown}/subject.png)").first).to_be_visible(timeout=30_000)  # as text
+    harmless("inbox")
+    page.get_by_role("link", name="Old fridge recycling").first.click()
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"http://{host}/body-bare").first).to_be_visible()  # the message, as st.text
+    open_expanders()
+    expect(page.get_by_text("the haul-away is free").first).to_be_visible(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "hostile-ticket.png"), full_page=True)
+    harmless("workspace")
+
+    sign_in(page, url, "sam", "supervisor-demo")
+    page.get_by_role("link", name="Review").click()
+    expect(page.get_by_text(f"{shown}/sampled-bare").first).to_be_visible(timeout=30_000)
+    harmless("review queue")
+    page.get_by_role("tab", name="Escalations").click()
+    expect(page.get_by_text(f"{shown}/escalated-bare").first).to_be_visible(timeout=30_000)
+    harmless("escalations")
+    page.get_by_role("link", name="Knowledge base").click()
+    choose(page, "Open a document", "Beacon Guide")
+    expect(page.get_by_text("Passages (what the agent retrieves and cites)")).to_be_visible(timeout=30_000)
+    open_expanders()
+    expect(page.get_by_text(f"{shown}/kb-bare").first).to_be_visible(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "hostile-knowledge.png"), full_page=True)
+    harmless("knowledge page")
+    page.get_by_role("tab", name="Search").click()
+    page.get_by_role("textbox", name="Try a question").fill("recycling my old fridge")
+    page.get_by_role("textbox", name="Try a question").press("Enter")
+    expect(page.get_by_text("Beacon Guide —").first).to_be_visible(timeout=30_000)
+    open_expanders()
+    harmless("knowledge search")

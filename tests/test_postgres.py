@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,34 +13,23 @@ from cx_core.config import Settings, load_settings
 from cx_core.demo.world import build_world
 from cx_core.models import Role, TicketIn
 from cx_core.policy import load_policy
-from cx_core.store.db import Database
+from cx_core.store.db import MIGRATIONS, Database
 from tests.conftest import NOW
+from tests.helpers import fresh_pg_database
 
 pytestmark = pytest.mark.postgres
-ADMIN_URL = os.environ.get("TANDEM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    raw = ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(raw, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    name = f"tandem_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def pg(pg_url: str) -> Iterator[Database]:
     db = Database(pg_url)
-    assert db.migrate() == [1, 2, 3]
+    assert db.migrate() == [v for v, _, _ in MIGRATIONS]
     assert db.migrate() == []  # migrations are recorded and never re-run
     build_world(db, 20261121, NOW.date(), customers=30, orders=90)
     yield db

@@ -53,7 +53,7 @@ def adversarial(svc: Services) -> list[dict[str, Any]]:
          "body": "The heater you installed is sparking and there is smoke in the kitchen. Move my appointment."},
         {"id": "RT-empty", "customer": mine["email"], "subject": "", "body": ""},
         {"id": "RT-huge", "customer": mine["email"], "subject": "Log",
-         "body": (f"Please cancel {mine['order_id']}. " + "lorem ipsum dolor " * 12000)},
+         "body": (f"Please cancel {mine['order_id']}. " + "lorem ipsum dolor " * 10000)},
     ]
 
 

@@ -33,6 +33,7 @@ class ExecContext:
     signals: dict[str, Any] = field(default_factory=dict)
     confidence: float = 1.0
     idempotency_key: str | None = None
+    claim: str | None = None  # the worker's lease on the ticket: its actions run only while it still holds it
     today: date = field(default_factory=lambda: datetime.now().date())
     now: datetime = field(default_factory=datetime.now)
     dry_run: bool = False

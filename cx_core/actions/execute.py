@@ -3,24 +3,32 @@
 Order of checks: the action exists; its arguments validate; the record belongs to the ticket's customer;
 policy (re-checked for a person's approval too: a click is input, not permission); the idempotency key has
 not run before; then the connector call and the audit event commit together in one transaction.
+
+An agent working under a worker's claim on the ticket acts only while that worker still holds it, so whoever
+holds the ticket next sees every execution; and an action an interrupted earlier attempt already ran on the
+ticket waits for a person instead of running a second time with arguments read from the changed records.
+A database lock is contention: the transaction runs again, and is never reported as a system being down.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from .. import audit
 from ..connectors import health
-from ..errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied, TandemError
-from ..policy import Policy, evaluate
+from ..errors import ConnectorUnavailable, InvalidInput, LeaseLost, NotFound, PolicyDenied
+from ..policy import Policy, Verdict, evaluate
 from ..store.db import Database, utcnow
-from ..store.tables import ExecutionRow
+from ..store.tables import ExecutionRow, TicketRow
 from . import definitions as _definitions  # noqa: F401 - registers the actions
 from .base import REGISTRY, ExecContext
 
@@ -59,72 +67,117 @@ def _rehearse(s: Any, spec: Any, parsed: Any, ctx: ExecContext) -> None:
         savepoint.rollback()
 
 
-def _audit_outcome(db: Database, ctx: ExecContext, kind: str, **data: Any) -> None:
-    with db.tx() as s:
+def _require_claim(s: Session, ctx: ExecContext) -> None:
+    """The worker still holds the ticket. The row lock (PostgreSQL) or the write lock (SQLite) keeps it so until
+    this transaction commits, so a worker taking the ticket back always sees this execution."""
+    row = s.execute(select(TicketRow.claimed_by, TicketRow.status).where(TicketRow.id == ctx.ticket_id)
+                    .with_for_update()).first()
+    if row is None or row.claimed_by != ctx.claim or row.status != "processing":
+        raise LeaseLost(f"ticket {ctx.ticket_id} was taken back from this worker; its new holder finishes it")
+
+
+def _ran_in_earlier_attempt(s: Session, action: str, ctx: ExecContext) -> bool:
+    """Whether an earlier, interrupted attempt on this ticket already ran ``action`` (with other arguments: the
+    same ones share the key and come back as already done)."""
+    return bool(s.scalar(select(func.count()).select_from(ExecutionRow).where(
+        ExecutionRow.ticket_id == ctx.ticket_id, ExecutionRow.action == action, ExecutionRow.actor == ctx.actor,
+        ExecutionRow.claim.is_distinct_from(ctx.claim))))
+
+
+# Records the caller's side of an outcome (a proposal marked executed) in the transaction that records the outcome.
+Recorder = Callable[[Session, Outcome], None]
+
+
+def _audit_outcome(db: Database, ctx: ExecContext, out: Outcome, after: Recorder | None, kind: str,
+                   **data: Any) -> Outcome:
+    def write(s: Session) -> None:
         audit.append(s, ctx.actor, kind, ctx.ticket_id, **data)
+        if after is not None:
+            after(s, out)
+
+    db.run(write)
+    return out
 
 
 def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx: ExecContext,
-            escalate_because: str = "") -> Outcome:
-    """Runs ``action`` with ``args`` for ``ctx`` if policy allows; every outcome is audited."""
+            escalate_because: str = "", after: Recorder | None = None) -> Outcome:
+    """Runs ``action`` with ``args`` for ``ctx`` if policy allows; every outcome is audited. ``after`` is called
+    once with the outcome inside the transaction that records it, so what the caller writes about an execution
+    commits together with the execution itself, or not at all."""
     spec = REGISTRY.get(action)
     if spec is None:
-        _audit_outcome(db, ctx, "action.denied", action=action, reason="not in the action registry")
-        return Outcome("denied", f"'{action}' is not an action Tandem knows", kind="invalid")
+        return _audit_outcome(db, ctx, Outcome("denied", f"'{action}' is not an action Tandem knows", kind="invalid"),
+                              after, "action.denied", action=action, reason="not in the action registry")
     try:
         parsed = spec.args_model.model_validate(args)
     except ValidationError as exc:
         reason = validation_message(exc)
-        _audit_outcome(db, ctx, "action.denied", action=action, args=args, reason=reason)
-        return Outcome("denied", reason, kind="invalid")
+        return _audit_outcome(db, ctx, Outcome("denied", reason, kind="invalid"), after, "action.denied",
+                              action=action, args=args, reason=reason)
     clean = parsed.model_dump(mode="json")
     key = ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id)
+
+    def attempt(s: Session) -> Outcome:
+        out = decide(s)
+        if after is not None:
+            after(s, out)
+        return out
+
+    def decide(s: Session) -> Outcome:
+        previous = s.get(ExecutionRow, key)
+        if previous is not None:
+            return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
+                           duplicate=True, key=key)
+        owner = spec.owner(s, parsed)
+        if owner is not None and owner != ctx.customer_id:
+            reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
+                      else "this ticket names no known customer")
+            audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=action, args=clean, reason=reason)
+            return Outcome("denied", reason, kind="policy")
+        amount = spec.amount(s, parsed) if spec.amount else None
+        verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
+                           autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
+                           confidence=ctx.confidence, confirm=spec.confirm)
+        if (spec.writes and verdict.decision == "allow" and ctx.claim and ctx.role is None
+                and _ran_in_earlier_attempt(s, action, ctx)):
+            verdict = Verdict("needs_approval", f"an interrupted earlier attempt already ran '{spec.label}' on this "
+                                                "ticket; a person confirms before it runs again", verdict.required_role)
+        if spec.writes and verdict.decision in {"allow", "needs_approval"}:
+            health.check(spec.connector)
+        if verdict.decision == "needs_approval" and spec.writes:
+            _rehearse(s, spec, parsed, ctx)
+        if verdict.decision != "allow":
+            status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
+            audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,
+                         reason=verdict.reason, required_role=verdict.required_role.value)
+            return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
+        if spec.writes and ctx.claim:
+            _require_claim(s, ctx)
+        result = spec.run(s, parsed, ctx)
+        if spec.writes:
+            s.add(ExecutionRow(idempotency_key=key, action=action, args=clean, ticket_id=ctx.ticket_id,
+                               actor=ctx.actor, result=result, created_at=utcnow(), claim=ctx.claim))
+            s.flush()
+            audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=action, args=clean,
+                         result=result, reason=verdict.reason, amount=amount, key=key)
+        return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=key)
+
     try:
-        with db.tx() as s:
-            previous = s.get(ExecutionRow, key)
-            if previous is not None:
-                return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                               duplicate=True, key=key)
-            owner = spec.owner(s, parsed)
-            if owner is not None and owner != ctx.customer_id:
-                reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
-                          else "this ticket names no known customer")
-                audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=action, args=clean, reason=reason)
-                return Outcome("denied", reason, kind="policy")
-            amount = spec.amount(s, parsed) if spec.amount else None
-            verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
-                               autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
-                               confidence=ctx.confidence, confirm=spec.confirm)
-            if spec.writes and verdict.decision in {"allow", "needs_approval"}:
-                health.check(spec.connector)
-            if verdict.decision == "needs_approval" and spec.writes:
-                _rehearse(s, spec, parsed, ctx)
-            if verdict.decision != "allow":
-                status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
-                audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,
-                             reason=verdict.reason, required_role=verdict.required_role.value)
-                return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
-            result = spec.run(s, parsed, ctx)
-            if spec.writes:
-                s.add(ExecutionRow(idempotency_key=key, action=action, args=clean, ticket_id=ctx.ticket_id,
-                                   actor=ctx.actor, result=result, created_at=utcnow()))
-                s.flush()
-                audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=action, args=clean,
-                             result=result, reason=verdict.reason, amount=amount, key=key)
-            return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=key)
-    except IntegrityError:
+        return db.run(attempt)
+    except IntegrityError:  # the same key committed concurrently: that run is the one
         with db.session() as s:
             previous = s.get(ExecutionRow, key)
-            if previous is not None:
-                return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                               duplicate=True, key=key)
-        raise
+        if previous is None:
+            raise
+        out = Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True,
+                      key=key)
+        if after is not None:
+            db.run(lambda s: after(s, out))
+        return out
     except (PolicyDenied, InvalidInput, NotFound) as exc:
-        _audit_outcome(db, ctx, "action.denied", action=action, args=clean, reason=str(exc))
-        return Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
-    except (OperationalError, ConnectorUnavailable):
+        out = Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
+        return _audit_outcome(db, ctx, out, after, "action.denied", action=action, args=clean, reason=str(exc))
+    except (OperationalError, ConnectorUnavailable):  # a lock is retried above and never lands here
         reason = f"{spec.connector} is unavailable, nothing was changed"
-        _audit_outcome(db, ctx, "action.failed", action=action, args=clean, reason=reason)
-        return Outcome("failed", reason, kind="unavailable")
-    except TandemError:
-        raise
+        return _audit_outcome(db, ctx, Outcome("failed", reason, kind="unavailable"), after, "action.failed",
+                              action=action, args=clean, reason=reason)

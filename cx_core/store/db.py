@@ -7,14 +7,43 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from ..errors import ConfigError, NotFound
-from .tables import Base, MigrationRow
+from ..errors import ConfigError, DatabaseBusy, NotFound
+from . import fulltext
+from .tables import INBOX_INDEXES, Base, MigrationRow
 
 T = TypeVar("T")
+
+# SQLSTATEs of a PostgreSQL transaction that lost a race for a lock: serialization failure, deadlock, lock not available
+_PG_LOCK_STATES = {"40001", "40P01", "55P03"}
+_SQLITE_LOCK_WORDS = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True when ``exc`` means another writer held a lock: the work was rolled back and can run again as it is.
+    A lock is contention, never a sign that a system is down."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _PG_LOCK_STATES:
+        return True
+    return any(words in str(exc.orig).lower() for words in _SQLITE_LOCK_WORDS)
+
+
+def retrying(attempts: int = 5) -> Retrying:
+    """Tenacity's retry loop for whole transactions that lost a lock race: a short random backoff, then
+    ``DatabaseBusy`` (one line for people) if the database stayed locked."""
+    return Retrying(retry=retry_if_exception(is_lock_error), stop=stop_after_attempt(attempts),
+                    wait=wait_random_exponential(multiplier=0.05, max=2.0),
+                    retry_error_callback=_still_locked)
+
+
+def _still_locked(state: Any) -> Any:
+    raise DatabaseBusy("the database stayed locked by other writers; nothing was changed, try again in a moment") \
+        from state.outcome.exception()
 
 
 def utcnow() -> datetime:
@@ -47,11 +76,57 @@ def _assignment_and_kb_versions(engine: Engine) -> None:
             conn.execute(text(f"ALTER TABLE tickets ADD COLUMN assigned_at {'DATETIME' if engine.dialect.name == 'sqlite' else 'TIMESTAMP'}"))
 
 
+def _leases(engine: Engine) -> None:
+    """Processing claims are leases: who holds the ticket and until when (a dead worker's tickets come back).
+    Executions remember the claim they ran under; proposals name the execution behind them."""
+    Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    columns = {table: {c["name"] for c in inspector.get_columns(table)} for table in ("tickets", "executions", "proposals")}
+    timestamp = "DATETIME" if engine.dialect.name == "sqlite" else "TIMESTAMP"
+    with engine.begin() as conn:
+        if "lease_until" not in columns["tickets"]:
+            # tickets left in 'processing' before leases existed have none, and so come back at once
+            conn.execute(text(f"ALTER TABLE tickets ADD COLUMN lease_until {timestamp}"))
+        if "claim" not in columns["executions"]:
+            conn.execute(text("ALTER TABLE executions ADD COLUMN claim VARCHAR(80)"))
+        if "execution_key" not in columns["proposals"]:
+            conn.execute(text("ALTER TABLE proposals ADD COLUMN execution_key VARCHAR(128)"))
+            conn.execute(text("CREATE INDEX IF NOT EXISTS ix_proposals_execution_key ON proposals (execution_key)"))
+
+
+def _inbox_at_scale(engine: Engine) -> None:
+    """Indexes that match the inbox's order and filters, and a full-text index over tickets kept in step by the
+    database (FTS5 and triggers on SQLite, a generated ``tsvector`` with GIN on PostgreSQL), built from the
+    tickets already stored."""
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for index in INBOX_INDEXES:
+            index.create(conn, checkfirst=True)  # create_all skips the indexes of tables that already exist
+        fulltext.install(conn)
+
+
+def _sign_in_throttling(engine: Engine) -> None:
+    """Failed sign-ins are counted per account and per client; accounts lock after repeated failures."""
+    Base.metadata.create_all(engine)
+
+
+def _reply_notes(engine: Engine) -> None:
+    """A rejected proposal can carry what the advisor tells the customer instead."""
+    columns = {c["name"] for c in inspect(engine).get_columns("proposals")}
+    if "customer_note" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE proposals ADD COLUMN customer_note TEXT"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
     (2, "review queue, policy history, edited proposals", _review_and_policy_history),
     (3, "ticket assignment, knowledge-base versions", _assignment_and_kb_versions),
+    (4, "processing leases", _leases),
+    (5, "inbox indexes, kept counts, full-text search", _inbox_at_scale),
+    (6, "sign-in throttling and account locks", _sign_in_throttling),
+    (7, "what the customer is told instead of a rejected action", _reply_notes),
 ]
 
 
@@ -69,6 +144,15 @@ def make_engine(url: str) -> Engine:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+                # SQLAlchemy emits BEGIN itself (below), so that a write transaction can ask for the lock up front
+                dbapi_conn.isolation_level = None
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Connection) -> None:
+                # IMMEDIATE waits (busy_timeout) for the write lock at the start; a DEFERRED transaction that read
+                # first fails at its first write, without waiting, whenever another writer committed in between
+                mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         else:
             engine = create_engine(url, pool_pre_ping=True)
@@ -125,9 +209,40 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        with self._factory() as session, session.begin():
-            yield session
+        """A session in one write transaction: committed on success, rolled back on any error.
+
+        On SQLite the write lock is taken when the transaction starts (``BEGIN IMMEDIATE``), so a transaction
+        that reads and then writes queues behind other writers instead of failing; taking the lock is retried
+        when another writer held it for longer than the busy timeout."""
+        session = retrying()(self._writing_session)
+        with session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+
+    def _writing_session(self) -> Session:
+        session = self._factory()
+        try:
+            session.begin()
+            if self.is_sqlite:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one write transaction, run again from the start when it lost a lock race (a PostgreSQL
+        deadlock or serialization failure, a SQLite lock held past the busy timeout); ``DatabaseBusy`` when
+        the database stayed locked. Only for work whose sole effects are in that transaction."""
+        def once() -> T:
+            with self.tx() as s:
+                return work(s)
+
+        return retrying()(once)
 
     def session(self) -> Session:
         return self._factory()

@@ -216,6 +216,8 @@ class TicketRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # a claim is a lease: the worker holding the ticket renews it while it works; once past, anyone takes it back
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     assigned_to: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -248,6 +250,10 @@ class ProposalRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the advisor chose to tell the customer instead of the rejected action (replaces its sentence in the reply)
+    customer_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the side effect behind an executed proposal (``executions.idempotency_key``)
+    execution_key: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
 
 
 class ExecutionRow(Base):
@@ -261,6 +267,8 @@ class ExecutionRow(Base):
     actor: Mapped[str] = mapped_column(String(80))
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # the worker's claim on the ticket it ran under (an interrupted attempt's work is told apart from a retry's)
+    claim: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class ReviewRow(Base):
@@ -362,3 +370,35 @@ class MigrationRow(Base):
 
 
 Index("ix_tickets_queue", TicketRow.status, TicketRow.priority)
+
+
+class SignInThrottleRow(Base):
+    """Failed sign-ins of one account name (known or not, so names cannot be probed) or of one client address.
+
+    ``failures`` counts wrong passwords and attempts refused while waiting; it is forgotten after a quiet
+    window, reset by a successful sign-in (accounts) and cleared when an admin unlocks the account.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # account | client
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)  # the username tried, or the address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # attempts refused in a row without a check
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_client: Mapped[str] = mapped_column(String(200), default="")  # accounts: where the last failure came from
+
+
+# Inbox at scale: every index leads with what the inbox filters or orders by, so a page, the queue counts and the
+# "mine" view read the live queue (new, processing, open, escalated) and not the history of resolved tickets;
+# the one-column indexes let the filter menus step from value to value instead of scanning every ticket.
+INBOX_INDEXES = (
+    Index("ix_tickets_inbox", TicketRow.status, TicketRow.priority.desc(), TicketRow.sla_due, TicketRow.created_at),
+    Index("ix_tickets_status_assigned", TicketRow.status, TicketRow.assigned_to),
+    Index("ix_tickets_customer_created", TicketRow.customer_id, TicketRow.created_at),
+    Index("ix_tickets_task_type", TicketRow.task_type),
+    Index("ix_tickets_urgency", TicketRow.urgency),
+    Index("ix_tickets_sentiment", TicketRow.sentiment),
+    Index("ix_tickets_channel", TicketRow.channel),
+)

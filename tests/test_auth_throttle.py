@@ -1,0 +1,307 @@
+"""Sign-in throttling (per account and per client, locks, admin unlock, audit) and the stored account re-read on
+every call that changes something, so a stale session of a deactivated or demoted person does nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cx_core import auth, autonomy, kb_docs, review, tickets
+from cx_core.auth import LOCKED, Throttle, authenticate
+from cx_core.config import PROJECT_ROOT, Settings
+from cx_core.errors import InvalidInput, NotAuthorised
+from cx_core.models import Role, TicketIn
+from cx_core.services import Services
+from cx_core.store.db import Database
+from cx_core.store.tables import AuditRow
+from cx_core.tickets import StaffUser
+from tests.conftest import NOW, copy_world
+from tests.helpers import find_order, fresh_pg_database
+
+ADMIN = StaffUser("root", "Robin Admin", Role.admin)
+SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+T0 = datetime(2026, 11, 18, 9, 0)
+
+
+def _fresh(db: Database) -> Database:
+    db.migrate()
+    auth.ensure_demo_users(db)
+    return db
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = _fresh(Database(f"sqlite:///{tmp_path / 'tandem.db'}"))
+    yield database
+    database.dispose()
+
+
+def attempt(db: Database, name: str, password: str, client: str = "10.0.0.1", at: datetime = T0) -> str:
+    """'ok', 'wrong' or the refusal line."""
+    try:
+        user = authenticate(db, name, password, client, now=at)
+    except NotAuthorised as exc:
+        return str(exc)
+    return "ok" if user is not None else "wrong"
+
+
+def events(db: Database, kind: str) -> list[dict[str, object]]:
+    with db.session() as s:
+        return [json.loads(r.data) | {"actor": r.actor}
+                for r in s.scalars(select(AuditRow).where(AuditRow.kind == kind).order_by(AuditRow.seq))]
+
+
+# ---------------------------------------------------------------- throttling
+def test_twenty_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(db: Database) -> None:
+    outcomes = [attempt(db, "ada", f"guess-{i}") for i in range(20)]
+    assert outcomes[:5] == ["wrong"] * 5  # then every attempt waits, and attempts made while waiting count
+    assert all(o.startswith("Too many failed sign-ins; wait") for o in outcomes[5:19])
+    assert outcomes[19] == LOCKED
+    assert attempt(db, "ada", "advisor-demo") == LOCKED  # the right password is refused while locked
+    assert attempt(db, "ada", "advisor-demo", "10.9.9.9", T0 + timedelta(days=3)) == LOCKED  # from anywhere, later
+    locks = auth.sign_in_locks(db, ADMIN)
+    assert [(r["username"], r["known"], r["locked"], r["client"]) for r in locks] == [("ada", True, True, "10.0.0.1")]
+    assert [e["username"] for e in events(db, "signin.locked")] == ["ada"]
+    refused = events(db, "signin.refused")
+    assert {e["reason"] for e in refused} == {"waiting", "locked"} and len(refused) <= 4  # bursts, not every try
+
+    with pytest.raises(NotAuthorised, match="admin role"):
+        auth.unlock(db, StaffUser("sam", "Sam", Role.supervisor), "ada")
+    auth.unlock(db, ADMIN, "ada")
+    assert events(db, "signin.unlocked")[-1].items() >= {"actor": "root", "username": "ada", "was_locked": True}.items()
+    assert auth.sign_in_locks(db, ADMIN) == []
+    assert attempt(db, "ada", "advisor-demo") == "ok"  # from the address that was locked out, at once
+    with pytest.raises(InvalidInput, match="nothing to unlock"):
+        auth.unlock(db, ADMIN, "ada")
+
+
+def test_waits_grow_and_a_successful_sign_in_resets_the_count(db: Database) -> None:
+    at = T0
+    for _ in range(5):
+        assert attempt(db, "sam", "nope-nope", at=at) == "wrong"
+    assert attempt(db, "sam", "supervisor-demo", at=at) == "Too many failed sign-ins; wait 2 s and try again."
+    at += timedelta(seconds=3)
+    assert attempt(db, "sam", "nope-nope", at=at) == "wrong"  # the 7th failure (the refused one counted too)
+    assert attempt(db, "sam", "nope-nope", at=at + timedelta(seconds=1)) == (
+        "Too many failed sign-ins; wait 7 s and try again.")
+    at += timedelta(seconds=9)
+    assert attempt(db, "sam", "supervisor-demo", at=at) == "ok"
+    elsewhere = "10.0.0.2"  # this address has nine failures of its own now; the account's count is what is reset
+    assert attempt(db, "sam", "nope-nope", elsewhere, at) == "wrong"
+    assert attempt(db, "sam", "supervisor-demo", elsewhere, at) == "ok"
+
+
+def test_the_wrong_password_that_reaches_the_limit_is_told_the_account_is_locked(db: Database) -> None:
+    limits = Throttle(delay_after=50, lock_after=20, client_delay_after=50)  # no waits: every password is checked
+
+    def one(password: str) -> str:
+        try:
+            return "ok" if authenticate(db, "ada", password, "10.0.0.3", limits=limits, now=T0) else "wrong"
+        except NotAuthorised as exc:
+            return str(exc)
+
+    assert [one(f"guess-{i}") for i in range(20)] == ["wrong"] * 19 + [LOCKED]
+    assert one("advisor-demo") == LOCKED
+
+
+def test_failures_are_forgotten_after_a_quiet_window(db: Database) -> None:
+    limits = Throttle(window=timedelta(hours=1))
+    for i in range(8):
+        try:
+            authenticate(db, "ada", "wrong-one", "10.0.0.7", limits=limits, now=T0 + timedelta(seconds=i))
+        except NotAuthorised:
+            pass
+    later = T0 + timedelta(hours=2)
+    assert authenticate(db, "ada", "advisor-demo", "10.0.0.8", limits=limits, now=later) is not None
+
+
+def test_unknown_names_are_throttled_and_locked_exactly_like_accounts(db: Database) -> None:
+    known = [attempt(db, "root", "not-it-123", "10.0.0.1") for _ in range(21)]
+    unknown = [attempt(db, "nobody", "not-it-123", "10.0.0.2") for _ in range(21)]
+    assert known == unknown and known[-1] == LOCKED
+    locks = {r["username"]: r for r in auth.sign_in_locks(db, ADMIN)}
+    assert locks["nobody"]["known"] is False and locks["root"]["known"] is True
+
+
+def test_one_client_trying_many_names_is_slowed_down_but_others_are_not(db: Database) -> None:
+    assert [attempt(db, f"user{i}", "spray-123", "203.0.113.5") for i in range(10)] == ["wrong"] * 10
+    assert attempt(db, "ada", "advisor-demo", "203.0.113.5").startswith("Too many failed sign-ins; wait")
+    assert attempt(db, "ada", "advisor-demo", "198.51.100.7") == "ok"  # the account itself is not held back
+    assert attempt(db, "ada", "advisor-demo", "203.0.113.5", T0 + timedelta(seconds=3)) == "ok"
+    assert events(db, "signin.refused")[0].items() >= {"client": "203.0.113.5", "reason": "waiting"}.items()
+
+
+def _at_once(db: Database, username: str, net: str, n: int = 12) -> list[str]:
+    """``n`` wrong passwords for ``username`` from ``n`` clients at the same moment."""
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def go(i: int) -> None:
+        out = attempt(db, username, f"guess-{i}", f"{net}.{i}")
+        with lock:
+            results.append(out)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_attempts_at_the_same_moment_cannot_slip_past_the_wait(db: Database) -> None:
+    results = _at_once(db, "ada", "10.1.0")
+    assert results.count("wrong") == 5 and len(results) == 12  # only five passwords were ever checked
+
+
+def test_cli_unlocks_an_account_in_one_line(db: Database, tmp_path: Path) -> None:
+    for i in range(20):
+        attempt(db, "ada", f"guess-{i}")
+    env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    env.pop("TANDEM_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cx_core", "users", "unlock", *args], env=env,
+                              capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
+
+    done = run("ada")
+    assert done.returncode == 0 and "ada can sign in again" in done.stdout, done.stderr
+    assert events(db, "signin.unlocked")[-1]["actor"] == "cli"
+    assert attempt(db, "ada", "advisor-demo") == "ok"
+    again = run("ada")
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1 and "nothing to unlock" in again.stderr
+
+
+# ---------------------------------------------------------------- the stored account on every change
+def _pending_proposal(svc: Services) -> tuple[str, int]:
+    o = find_order(svc, "pending")
+    ticket = TicketIn(id="S-1", customer=o["email"], channel="email", subject="New address", created_at=NOW,
+                      body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
+    tickets.add_tickets(svc.db, [ticket], source="test")
+    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    pending = [p for p in tickets.get_ticket(svc.db, "S-1")["proposals"] if p["status"] == "pending"]
+    assert pending
+    return "S-1", pending[0]["id"]
+
+
+def test_a_deactivated_advisors_stale_session_changes_nothing(services: Services) -> None:
+    db, policy = services.db, services.policy()
+    ticket_id, proposal_id = _pending_proposal(services)
+    auth.update_user(db, ADMIN, "ada", active=False)
+    deactivated = "your account was deactivated; sign in again"
+    with pytest.raises(NotAuthorised, match=deactivated):
+        tickets.approve(db, policy, ADVISOR, proposal_id)
+    with pytest.raises(NotAuthorised, match=deactivated):
+        tickets.reject(db, ADVISOR, proposal_id, "not needed")
+    with pytest.raises(NotAuthorised, match=deactivated):
+        tickets.send_reply(db, policy, ADVISOR, ticket_id, "Done, thank you.")
+    with pytest.raises(NotAuthorised, match=deactivated):
+        tickets.assign(db, ADVISOR, ticket_id, "ada")
+    data = tickets.get_ticket(db, ticket_id)
+    assert data["ticket"]["assigned_to"] is None and data["ticket"]["status"] != "resolved"
+    assert next(p for p in data["proposals"] if p["id"] == proposal_id)["status"] == "pending"
+    assert auth.refresh(db, ADVISOR) is None
+    auth.update_user(db, ADMIN, "ada", active=True)
+    assert tickets.assign(db, ADVISOR, ticket_id, "ada") == "ada"
+
+
+def test_a_demoted_supervisors_stale_session_cannot_do_supervisor_things(services: Services) -> None:
+    db = services.db
+    ticket_id, _ = _pending_proposal(services)
+    auth.update_user(db, ADMIN, "sam", role=Role.advisor)
+    now_advisor = "this needs the supervisor role; your role is now advisor"
+    with pytest.raises(NotAuthorised, match=now_advisor):
+        review.confirm(db, SUPERVISOR, 1)
+    with pytest.raises(NotAuthorised, match=now_advisor):
+        review.reverse(db, SUPERVISOR, 1, "wrong refund")
+    with pytest.raises(NotAuthorised, match=now_advisor):
+        kb_docs.upload(db, services.kb, SUPERVISOR, [("gift.md", b"# Gift wrap\n\n## Prices\nFour dollars.\n")])
+    with pytest.raises(NotAuthorised, match="only a supervisor assigns"):  # acts with the role it has now
+        tickets.assign(db, SUPERVISOR, ticket_id, "ada")
+    assert tickets.assign(db, SUPERVISOR, ticket_id, "sam") == "sam"  # advisor things still work
+
+
+def test_a_demoted_admins_stale_session_cannot_change_policy_or_users(services: Services) -> None:
+    db = services.db
+    auth.add_user(db, ADMIN, "robin2", "Robin Two", Role.admin, "second-admin-1")
+    auth.update_user(db, StaffUser("robin2", "Robin Two", Role.admin), "root", role=Role.supervisor)
+    policy = services.policy()
+    with pytest.raises(NotAuthorised, match="this needs the admin role; your role is now supervisor"):
+        autonomy.set_level(db, services.settings.writable_policy_file, policy, ADMIN, "order_status", 0, "test")
+    with pytest.raises(NotAuthorised, match="your role is now supervisor"):
+        auth.update_user(db, ADMIN, "ada", active=False)
+    with pytest.raises(NotAuthorised, match="your role is now supervisor"):
+        auth.unlock(db, ADMIN, "ada")
+
+
+# ---------------------------------------------------------------- the sign-in page and the admin's page
+@pytest.fixture
+def app_db(world: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    settings = copy_world(world, tmp_path / "data")
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(settings.data_dir))
+    import streamlit as st
+
+    st.cache_resource.clear()
+    svc = Services(settings)
+    yield svc
+    svc.close()
+    st.cache_resource.clear()
+
+
+def test_sign_in_page_says_the_account_is_locked_and_the_admin_unlocks_it(app_db: Services) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app = str(PROJECT_ROOT / "app.py")
+    for i in range(20):
+        try:
+            authenticate(app_db.db, "ada", f"guess-{i}", "localhost")
+        except NotAuthorised:
+            pass
+    at = AppTest.from_file(app, default_timeout=60).run()
+    at.text_input[0].input("ada")
+    at.text_input[1].input("advisor-demo")
+    at.button[0].click().run()
+    assert not at.exception and "user" not in at.session_state
+    assert [e.value for e in at.error] == [LOCKED]
+
+    admin = AppTest.from_file(app, default_timeout=60)
+    admin.session_state["user"] = ADMIN
+    admin.switch_page("pages/users.py").run()
+    assert not admin.exception and not admin.error
+    next(b for b in admin.button if b.label == "Unlock").click().run()
+    assert not admin.exception
+    assert any("ada can sign in again" in s.value for s in admin.success)
+    assert authenticate(app_db.db, "ada", "advisor-demo", "localhost") is not None
+
+
+# ---------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Database]:
+    with fresh_pg_database() as url:
+        database = _fresh(Database(url))
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+@pytest.mark.postgres
+def test_throttling_and_locks_on_postgres(pg: Database) -> None:
+    results = _at_once(pg, "sam", "10.2.0")
+    assert results.count("wrong") == 5 and len(results) == 12
+    while attempt(pg, "sam", "guess") != LOCKED:
+        pass
+    assert attempt(pg, "sam", "supervisor-demo") == LOCKED
+    assert [r["username"] for r in auth.sign_in_locks(pg, ADMIN)] == ["sam"]
+    auth.unlock(pg, ADMIN, "sam")
+    assert attempt(pg, "sam", "supervisor-demo", "10.2.0.1") == "ok"

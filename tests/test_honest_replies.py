@@ -1,0 +1,218 @@
+"""A reply never tells a customer something that did not happen: each action sentence follows its proposal's state
+(done once executed, not claimed while it waits, gone once rejected or refused), sending is checked in the core,
+and an advisor's edits survive a decision."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import pytest
+
+from cx_core import tickets
+from cx_core.demo.simulator import TEMPLATES, Simulator
+from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
+from cx_core.errors import ReplyHeld
+from cx_core.llm import Polished
+from cx_core.models import Channel, Draft, Role, TicketIn
+from cx_core.services import Services
+from cx_core.tickets import StaffUser
+from cx_core.wording import WORDING, claimed_actions, claims
+from tests.conftest import NOW
+from tests.helpers import find_order
+
+ADA = StaffUser("ada", "Ada Advisor", Role.advisor)
+# an outside reader's test of a claim: a first-person or passive past/perfect form of an action verb
+PAST_CLAIM = re.compile(
+    r"\b(?:I've|I have|I|we've|we have|we|has been|have been|had been|was|were|is now|are now)\s+(?:\w+\s+){0,2}?"
+    r"(?:moved|changed|cancell?ed|opened|arranged|refunded|re-?sent|sent|credited|updated|recorded|rescheduled|"
+    r"processed|issued|booked|reimbursed|exchanged|replaced|returned)\b", re.I)
+SAMPLE_ARGS: dict[str, dict[str, Any]] = {
+    "reschedule_delivery": {"order_id": "#W1000001", "new_date": "2026-11-28"},
+    "change_shipping_address": {"order_id": "#W1000001", "address1": "1 Main St", "city": "Austin", "state": "TX",
+                                "zip": "73301"},
+    "cancel_order": {"order_id": "#W1000001", "reason": "no longer needed"},
+    "return_items": {"order_id": "#W1000001", "item_ids": ["1"]},
+    "exchange_item": {"order_id": "#W1000001", "item_ids": ["1"], "new_item_ids": ["2"]},
+    "modify_order_items": {"order_id": "#W1000001", "item_ids": ["1"], "new_item_ids": ["2"]},
+    "refund": {"order_id": "#W1000001", "amount": 24.0, "reason": "charged twice"},
+    "resend_invoice": {"invoice_id": "INV-0001"},
+    "credit_charge": {"charge_id": "CHG-0001", "amount": 49.0, "reason": "technician late"},
+    "update_contact_details": {"user_id": "u1", "phone": "415-555-0142"},
+    "update_default_address": {"user_id": "u1", "address1": "1 Main St", "city": "Austin", "state": "TX",
+                               "zip": "73301"},
+    "reschedule_appointment": {"appointment_id": "APT-0001", "slot_id": "S-1"},
+    "add_internal_note": {"user_id": "u1", "body": "complaint"},
+}
+
+
+def test_every_action_is_worded_for_every_state_and_only_done_claims_it() -> None:
+    assert set(SAMPLE_ARGS) == set(WORDING)
+    for action, args in SAMPLE_ARGS.items():
+        planned = {"start": "2026-11-28T08:00"}
+        done = outcome_sentence(action, args, {}, planned, "complaint", "needs_approval", "executed")
+        assert done and claims(done, action), f"{action}: its done sentence must read as done: {done}"
+        waiting = outcome_sentence(action, args, None, planned, "complaint", "needs_approval", "pending")
+        escalated = outcome_sentence(action, args, None, planned, "complaint", "escalated", "escalated")
+        refused = outcome_sentence(action, args, None, planned, "complaint", "denied", "denied",
+                                   "order #W1000001 is delivered; only pending orders can be changed")
+        for state, text in (("waiting", waiting), ("escalated", escalated), ("refused", refused)):
+            assert text, f"{action} says nothing while {state}"
+            assert not claimed_actions(text), f"{action} {state} claims: {text}"
+            assert not PAST_CLAIM.search(text), f"{action} {state} reads as done: {text}"
+        for status in ("rejected", "denied", "failed"):
+            assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status) == ""
+            note = "We'll look at other options with you tomorrow."
+            assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status, "", note) == note
+
+
+def _ticket_for(sim: Simulator, task: str, n: int) -> TicketIn | None:
+    rng = random.Random(n)
+    for _ in range(20):
+        got = sim._fill(task, None, NOW)
+        if got is None or got[0] is None:
+            continue
+        uid, values = got
+        customer = sim.pools.customers[uid]
+        body = f"Hello,\n\n{rng.choice(TEMPLATES[task]).format(**values)}\n\nThanks,\n{customer.first_name}"
+        return TicketIn(id=f"H-{n}-{task}", customer=customer.email, channel=Channel.email, subject="", body=body,
+                        created_at=NOW)
+    return None
+
+
+@pytest.fixture
+def fresh_tickets(services: Services) -> list[TicketIn]:
+    sim = Simulator(services.db, seed=11)
+    tasks = ["delivery_reschedule", "address_change", "order_cancel", "return_refund", "exchange", "damaged_item",
+             "duplicate_charge", "resend_invoice", "contact_update", "installation_reschedule", "charge_dispute",
+             "complaint"]
+    out = [t for n, task in enumerate(tasks) if (t := _ticket_for(sim, task, n)) is not None]
+    assert len(out) == len(tasks)
+    return out
+
+
+@pytest.mark.parametrize("level", [2, 3])
+def test_no_reply_claims_an_action_that_did_not_run(services: Services, fresh_tickets: list[TicketIn],
+                                                    level: int) -> None:
+    writes = 0
+    for t in fresh_tickets:
+        tickets.add_tickets(services.db, [t], source="test")
+        r = services.pipeline.process(t, now=NOW, autonomy=level)
+        ran = {p.action for p in r.proposals if p.decision.value == "executed"}
+        not_run = {p.action for p in r.proposals if p.decision.value != "executed"} - ran
+        writes += sum(1 for p in r.proposals if p.action in WORDING)
+        said = claimed_actions(r.draft.reply)
+        assert not set(said) & not_run, f"{t.id} at level {level}: {said}\n{r.draft.reply}"
+        if level == 2:
+            assert not ran - {"lookup_order"}, f"{t.id}: nothing runs alone at copilot level"
+            assert not PAST_CLAIM.search(r.draft.reply), f"{t.id}: {r.draft.reply}"
+    assert writes >= 10  # the tickets asked for real actions
+
+
+def _processed(services: Services, ticket_id: str, body: str, customer: str) -> dict[str, Any]:
+    t = TicketIn(id=ticket_id, customer=customer, subject="", body=body, created_at=NOW)
+    tickets.add_tickets(services.db, [t], source="test")
+    result = services.pipeline.process(t, now=NOW, autonomy=2)
+    tickets.store_result(services.db, services.policy(), result)
+    return tickets.get_ticket(services.db, ticket_id)
+
+
+def test_sending_checks_what_the_reply_says_against_what_ran(services: Services) -> None:
+    o = find_order(services, "delivered", duplicate=True)
+    data = _processed(services, "H-refund", f"My card was charged twice for order {o['order_id']}. Please refund one.",
+                      o["email"])
+    refund = next(p for p in data["proposals"] if p["action"] == "refund")
+    assert refund["status"] == "pending"
+    parts, draft = tickets.reply_draft(data)
+    assert "I'm arranging a refund" in draft and not claims(draft, "refund")
+    # the draft speaks of the undecided refund: held, but the advisor may send anyway with a reason
+    with pytest.raises(ReplyHeld) as held:
+        tickets.send_reply(services.db, services.policy(), ADA, "H-refund", draft)
+    assert held.value.overridable and "Approve or reject the refund first" in str(held.value)
+    # a sentence that says the refund was done is never sent, not even with a reason
+    lie = draft.replace(next(p.text for p in parts if p.kind == "action"),
+                        f"I've refunded $10.00 on order {o['order_id']}.")
+    for why in ("", "customer insisted"):
+        with pytest.raises(ReplyHeld) as held:
+            tickets.send_reply(services.db, services.policy(), ADA, "H-refund", lie, override=why)
+        assert not held.value.overridable and "has not been done" in str(held.value)
+    # approved: the sentence now says it was done, the advisor's own edit survives, and it sends
+    edited = draft.replace("Hi ", "Dear ", 1) + "\n\nP.S. Thank you for spotting it."
+    tickets.approve(services.db, services.policy(), ADA, refund["id"])
+    data = tickets.get_ticket(services.db, "H-refund")
+    after, _ = tickets.reply_draft(data)
+    merged = merge_edits(edited, parts, after)
+    assert merged.startswith("Dear ") and "P.S. Thank you for spotting it." in merged
+    assert "I've refunded" in merged and "I'm arranging" not in merged
+    out = tickets.send_reply(services.db, services.policy(), ADA, "H-refund", merged)
+    assert out["status"] == "executed"
+    assert tickets.get_ticket(services.db, "H-refund")["ticket"]["status"] == "resolved"
+
+
+def test_a_rejected_action_leaves_the_reply_and_the_advisors_words_take_its_place(services: Services) -> None:
+    o = find_order(services, "delivered", duplicate=True)
+    data = _processed(services, "H-reject", f"I was charged twice for order {o['order_id']}, please refund it.",
+                      o["email"])
+    refund = next(p for p in data["proposals"] if p["action"] == "refund")
+    tickets.reject(services.db, ADA, refund["id"], "Customer must confirm first",
+                   say_instead="Could you confirm which of the two payments you would like back?")
+    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "H-reject"))
+    assert "Could you confirm which of the two payments" in text
+    assert "refund" not in " ".join(claimed_actions(text)) and "I'm arranging a refund" not in text
+    assert tickets.send_reply(services.db, services.policy(), ADA, "H-reject", text)["status"] == "executed"
+
+
+def test_resolving_with_undecided_proposals_is_asked_and_an_override_is_audited(services: Services) -> None:
+    o = find_order(services, "delivered", duplicate=True)
+    _processed(services, "H-open", f"Order {o['order_id']} was charged twice. Refund please.", o["email"])
+    plain = "Hi,\n\nThank you, we are looking into it.\n\nKind regards"
+    with pytest.raises(ReplyHeld) as held:
+        tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain)
+    assert held.value.overridable and "wait" in str(held.value) and "approve or reject" in str(held.value)
+    # sent without resolving: nothing claimed, nothing undecided is resolved
+    assert tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain, resolve=False)["status"] == "executed"
+    assert tickets.get_ticket(services.db, "H-open")["ticket"]["status"] != "resolved"
+    out = tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain, override="customer closed it by phone")
+    assert out["status"] == "executed"
+    from cx_core import audit
+
+    kinds = [(e.kind, e.data) for e in audit.events(services.db, "H-open")]
+    assert any(k == "reply.override" and d["reason"] == "customer closed it by phone" for k, d in kinds)
+
+
+def test_recompose_keeps_quotes_only_beside_a_sentence_that_stays() -> None:
+    from cx_core.models import ReplyPart
+
+    parts = [ReplyPart(text="Hi Ann,", paragraph=0),
+             ReplyPart(text="", paragraph=1, kind="action", proposal=0, intent="duplicate_charge"),
+             ReplyPart(text="Refunds reach your card within 5 days. [1]", paragraph=1, kind="support", proposal=0),
+             ReplyPart(text="Kind regards,\nLumen Home Customer Care", paragraph=2)]
+    args = SAMPLE_ARGS["refund"]
+    waiting = recompose(parts, {0: ProposalState("refund", args, "needs_approval", "pending")})
+    assert "I'm arranging a refund" in render(waiting) and "[1]" in render(waiting)
+    gone = recompose(parts, {0: ProposalState("refund", args, "needs_approval", "rejected")})
+    assert render(gone) == "Hi Ann,\n\nKind regards,\nLumen Home Customer Care"
+    done = recompose(parts, {0: ProposalState("refund", args, "needs_approval", "executed", {})})
+    assert "I've refunded $24.00" in render(done)
+    assert merge_edits(render(waiting).replace("Hi Ann", "Hello Ann"), waiting, gone) == (
+        "Hello Ann,\n\nKind regards,\nLumen Home Customer Care")
+
+
+def test_a_rewrite_that_claims_an_action_that_did_not_run_is_not_used(services: Services) -> None:
+    o = find_order(services, "delivered", duplicate=True)
+
+    class Boastful:
+        name = "openai"
+
+        def polish(self, draft: Draft, passages: Any, language: str, names: Any = None) -> Polished:
+            return Polished(Draft(summary=draft.summary, reply=f"Hi,\n\nI've refunded you in full on order "
+                                  f"{o['order_id']}.\n\nBye", citations=draft.citations), "openai")
+
+    services.pipeline.engine = Boastful()
+    t = TicketIn(id="H-llm", customer=o["email"], body=f"Charged twice for {o['order_id']}, refund one please.",
+                 created_at=NOW)
+    tickets.add_tickets(services.db, [t], source="test")
+    r = services.pipeline.process(t, now=NOW, autonomy=2)
+    assert r.engine == "offline" and "said the refund was done" in r.engine_note
+    assert "I'm arranging a refund" in r.draft.reply
