@@ -26,13 +26,13 @@ from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from benchmarks.results_file import write_section  # noqa: E402
 from cx_core import audit, tickets  # noqa: E402
-from cx_core.actions.reads import find_customer  # noqa: E402
-from cx_core.demo.simulator import Simulator  # noqa: E402
-from cx_core.demo.world import build_world  # noqa: E402
 from cx_core.models import TicketIn  # noqa: E402
 from cx_core.redact import redact_secrets  # noqa: E402
 from cx_core.store.db import Database, utcnow  # noqa: E402
 from cx_core.store.tables import MessageRow, TicketRow  # noqa: E402
+from domains.lumen.demo.simulator import Simulator  # noqa: E402
+from domains.lumen.demo.world import build_world  # noqa: E402
+from domains.lumen.records import find_customer  # noqa: E402
 
 PG_ADMIN = os.environ.get("TANDEM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

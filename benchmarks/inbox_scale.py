@@ -49,8 +49,8 @@ def cli(args: list[str], data: Path, url: str = "") -> float:
 
 def history_file(small_url: str, n: int, path: Path) -> None:
     """``n`` simulated tickets about the demo's customers, spread over the two years before the demo."""
-    from cx_core.demo.simulator import Simulator
     from cx_core.store.db import Database, utcnow
+    from domains.lumen.demo.simulator import Simulator
 
     db = Database(small_url)
     sim = Simulator(db, seed=99)

@@ -23,8 +23,8 @@ from benchmarks.results_file import write_section  # noqa: E402
 from cx_core import tickets  # noqa: E402
 from cx_core.cli import build_demo  # noqa: E402
 from cx_core.config import load_settings  # noqa: E402
-from cx_core.demo.simulator import Simulator  # noqa: E402
 from cx_core.services import Services  # noqa: E402
+from domains.lumen.demo.simulator import Simulator  # noqa: E402
 
 
 def ms(samples: list[float]) -> tuple[float, float]:

@@ -26,9 +26,9 @@ from sqlalchemy import func, select  # noqa: E402
 
 from benchmarks.results_file import write_section  # noqa: E402
 from cx_core import tickets  # noqa: E402
-from cx_core.demo.simulator import Simulator  # noqa: E402
 from cx_core.store.db import Database, utcnow  # noqa: E402
 from cx_core.store.tables import TicketRow  # noqa: E402
+from domains.lumen.demo.simulator import Simulator  # noqa: E402
 
 PG_ADMIN = os.environ.get("TANDEM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CORES = os.cpu_count() or 1

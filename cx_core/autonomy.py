@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from . import audit
+from .domain import vocabulary
 from .errors import InvalidInput
 from .models import Autonomy, Role
 from .policy import Policy, diff, dump_policy, parse_policy
@@ -32,7 +33,7 @@ def save_policy(db: Database, path: Path, current: Policy, new: Policy | dict[st
         raise InvalidInput("say why the policy changes (it goes in the audit log)")
     raw = new.model_dump(mode="json") if isinstance(new, Policy) else dict(new)
     raw["version"] = current.version + 1
-    candidate = parse_policy(raw, "new policy")
+    candidate = parse_policy(raw, "new policy", known=vocabulary())
     changes = diff(current, candidate)
     if not changes:
         raise InvalidInput("nothing changed")

@@ -26,13 +26,12 @@ def _services(settings: Settings | None = None) -> Any:
 
 
 # ------------------------------------------------------------------ demo
-def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders: int = 600,
-               process: bool = True, quiet: bool = False) -> dict[str, Any]:
-    """(Re)builds the demo world, staff users, knowledge base, classifier and a first batch of tickets."""
+def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False, **sizes: int
+               ) -> dict[str, Any]:
+    """(Re)builds the domain's demo world, staff users, knowledge base, classifier and a first batch of tickets;
+    ``sizes`` (e.g. customers=200) go to the pack's world builder."""
     from . import kb_docs
     from .auth import ensure_demo_users
-    from .demo.simulator import Simulator
-    from .demo.world import build_world
     from .knowledge import load_paths
     from .store.db import utcnow
     from .triage import train_default
@@ -43,11 +42,11 @@ def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders:
 
     started = time.perf_counter()
     now = utcnow()
-    say("building the demo world (Lumen Home)…")
-    counts = build_world(services.db, services.settings.seed, now.date(), customers=customers, orders=orders)
+    demo = services.pack.module("demo")
+    say(f"building the demo world ({services.pack.title})…")
+    counts = demo.build_world(services.db, services.settings.seed, now.date(), **sizes)
     ensure_demo_users(services.db)
-    say(f"  {counts['customers']} customers, {counts['orders']} orders, {counts['appointments']} appointments, "
-        f"{counts['slots']} slots, {counts['charges']} charges")
+    say(f"  {demo.summary(counts)}")
     say("indexing the knowledge base…")
     services.kb.reset()
     chunks = sum(d["passages"] for d in kb_docs.ingest(services.db, services.kb,
@@ -59,7 +58,7 @@ def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders:
     services.__dict__["intent_model"] = model
     services.__dict__.pop("triager", None)
     services.__dict__.pop("pipeline", None)
-    sim = Simulator(services.db, seed=services.settings.seed)
+    sim = demo.Simulator(services.db, seed=services.settings.seed)
     batch = sim.tickets(tickets_n, now, spread_minutes=180)
     added, _ = tickets.add_tickets(services.db, batch, source="simulator")
     processed = 0
@@ -69,9 +68,7 @@ def build_demo(services: Any, tickets_n: int = 24, customers: int = 200, orders:
         say(f"processing {added} tickets…")
         while process_one(services, "demo"):
             processed += 1
-        from .demo.history import work_some
-
-        worked = work_some(services)
+        worked = demo.work_some(services)
         say(f"  {worked} tickets already handled by the demo advisor")
     took = time.perf_counter() - started
     say(f"demo ready in {took:.1f}s")
@@ -87,7 +84,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if has_schema(services.db.engine) and services.kb.count() > 0 and services.model_path.exists():
             print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
             return 0
-    info = build_demo(services, tickets_n=args.tickets, customers=args.customers, orders=args.orders)
+    sizes = {k: v for k, v in (("customers", args.customers), ("orders", args.orders)) if v is not None}
+    info = build_demo(services, tickets_n=args.tickets, **sizes)
     print(json.dumps(info))
     return 0
 
@@ -143,11 +141,12 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from . import replay
+    from .domain import find, vocabulary
     from .policy import load_policy
 
     settings = load_settings()
     good, bad = tickets.parse_ticket_file(Path(args.tickets))
-    policy_override = load_policy(Path(args.policy)) if args.policy else None
+    policy_override = load_policy(Path(args.policy), vocabulary(find(settings.domain))) if args.policy else None
     if args.compare and policy_override is None:
         raise InvalidInput("--compare needs --policy NEW.yaml to compare with the active policy")
 
@@ -230,11 +229,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import eval_intents, eval_retrieval
 
     if args.what == "actions":
-        from .tau import evaluate
+        from .domain import find
 
+        pack = find(args.domain or load_settings().domain)
         if not args.db or not args.tasks:
-            raise InvalidInput("eval actions needs --db db.json and --tasks tasks.json (τ-bench retail)")
-        full = evaluate(Path(args.db), Path(args.tasks))
+            raise InvalidInput(f"eval actions needs --db and --tasks (τ-bench data for the {pack.name} domain)")
+        full = pack.module("evaluation").evaluate(Path(args.db), Path(args.tasks))
         if args.details:
             Path(args.details).write_text(json.dumps(full, indent=1), encoding="utf-8")
         result = {k: full[k] for k in ("n", "proposed", "exact", "precision", "coverage", "db_match",
@@ -293,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="(re)build the demo world, knowledge base and first tickets")
     d.add_argument("--if-missing", action="store_true", help="do nothing if a demo world already exists")
     d.add_argument("--tickets", type=int, default=24, help="tickets to create and process (default 24)")
-    d.add_argument("--customers", type=int, default=200)
-    d.add_argument("--orders", type=int, default=600)
+    d.add_argument("--customers", type=int, default=None, help="size of the demo world (the pack's default)")
+    d.add_argument("--orders", type=int, default=None, help="orders in the demo world (domains that have orders)")
     d.set_defaults(func=cmd_demo)
 
     k = sub.add_parser("ingest-kb", help="add or update knowledge-base documents (Markdown, text, PDF, HTML, DOCX, "
@@ -344,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     e.add_argument("--documents", help="retrieval: documents JSONL (id, title, content)")
     e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents; actions: τ-bench retail tasks")
-    e.add_argument("--db", help="actions: τ-bench retail db.json")
+    e.add_argument("--db", help="actions: the τ-bench database of the domain (retail db.json, airline folder)")
+    e.add_argument("--domain", help="actions: the domain pack to evaluate (default TANDEM_DOMAIN)")
     e.add_argument("--details", help="actions: write every task's proposed and expected actions to this file")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--json", action="store_true")

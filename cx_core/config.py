@@ -7,9 +7,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain import DEFAULT_DOMAIN, find
 from .errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +36,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Folder for the SQLite file, Chroma and models.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
-    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="Demo knowledge base and policy.")
-    policy_file: Path | None = Field(default=None, description="Active policy YAML; default knowledge/policy.yaml.")
+    domain: str = Field(default="lumen", description="The domain pack served: a folder under domains/ or an "
+                                                     "installed 'tandem.domains' entry point.")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="Knowledge base, training examples "
+                                "and default policy; default: the domain pack's own.")
+    policy_file: Path | None = Field(default=None, description="Active policy YAML; default the domain pack's.")
     chroma_url: str = Field(default="", description="Chroma server URL; empty means a local persistent folder.")
     seed: int = Field(default=20261121, description="Seed of the demo world.")
     simulator_interval: float = Field(default=6.0, description="Seconds between simulated tickets.")
@@ -81,6 +85,18 @@ class Settings(BaseSettings):
             raise ValueError("must be greater than 0")
         return value
 
+    @model_validator(mode="after")
+    def _pack_defaults(self) -> Settings:
+        """Another domain than the demo company keeps its own data folder and reads its pack's knowledge."""
+        if self.domain == DEFAULT_DOMAIN:
+            return self
+        pack = find(self.domain)
+        if "knowledge_dir" not in self.model_fields_set:
+            self.knowledge_dir = pack.knowledge_dir
+        if "data_dir" not in self.model_fields_set:
+            self.data_dir = PROJECT_ROOT / "data" / pack.name
+        return self
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'tandem.db'}"
@@ -118,6 +134,8 @@ def load_settings(**overrides: Any) -> Settings:
     }
     try:
         base = Settings(**{**from_secrets, **overrides})
+    except ConfigError:
+        raise
     except ValueError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise ConfigError("invalid setting: " + " ".join(lines[1:3])) from exc

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .domain import active
 from .embedding import Embedder
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .redact import redact_secrets
@@ -25,15 +26,6 @@ ASK = re.compile(r"^(?:ask|tell|remind|advise) the customer to\s+", re.I)
 DETERMINER = re.compile(r"^(?:a|an|any|each|every|all|no|some)\b", re.I)
 FRAGMENT = re.compile(r"^(?:[^A-Z0-9]|[^.:]{1,40}:\s)")
 MIN_QUOTE = 0.35  # cosine similarity below which a knowledge sentence says nothing about the request
-LABELS = {
-    "order_status": "order status", "delivery_reschedule": "reschedule delivery", "address_change": "change address",
-    "order_cancel": "cancel order", "return_refund": "return / refund", "exchange": "exchange",
-    "damaged_item": "damaged item", "duplicate_charge": "duplicate charge", "resend_invoice": "resend invoice",
-    "contact_update": "update contact details", "payment_method": "payment method",
-    "installation_reschedule": "reschedule installation", "charge_dispute": "charge dispute",
-    "technical_question": "technical question", "account_access": "account access", "complaint": "complaint",
-    "data_request": "data protection request", "unclassified": "unclassified",
-}
 
 
 @dataclass
@@ -49,7 +41,7 @@ class StepOutcome:
 
 
 def label(intent: str) -> str:
-    return LABELS.get(intent, intent.replace("_", " "))
+    return "unclassified" if intent == "unclassified" else active().label(intent)
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -311,7 +303,7 @@ class Drafter:
                 quoted.add(quote)
                 say(f"{quote} [{cite(p)}]", "support" if beside is not None else "text", beside)
         paragraph += 1
-        say("Kind regards,\nLumen Home Customer Care")
+        say(active().brand.signature)
         reply = render(parts)
         return Draft(summary=summary, reply=reply, citations=citations, parts=parts)
 

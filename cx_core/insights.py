@@ -24,9 +24,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .domain import active
 from .models import ProcessResult
 from .store.db import Database, utcnow
-from .store.tables import CustomerRow, MessageRow, ProposalRow, TicketRow
+from .store.tables import MessageRow, ProposalRow, TicketRow
 
 REPEAT_DAYS = 7
 METRICS = ["tickets", "auto_resolution", "escalation", "handle_min", "fcr", "csat_proxy", "sla_compliance",
@@ -45,7 +46,7 @@ def ticket_facts(db: Database, since: datetime, now: datetime | None = None, adv
         rows = s.scalars(select(TicketRow).where(TicketRow.created_at >= since,
                                                  TicketRow.processed_at.is_not(None))).all()
         ids = [r.id for r in rows]
-        tiers = dict(s.execute(select(CustomerRow.user_id, CustomerRow.tier)).all())
+        tiers = active().module("records").tiers(s)
         props: dict[str, list[ProposalRow]] = defaultdict(list)
         replies: dict[str, list[MessageRow]] = defaultdict(list)
         for start in range(0, len(ids), 500):

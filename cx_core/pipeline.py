@@ -9,15 +9,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from . import audit, planning
+from . import audit
 from .actions import REGISTRY, ExecContext, execute
 from .actions.execute import Outcome
-from .actions.reads import customer_profile, find_customer, identify_customer, snapshot
+from .domain import DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
-from .planning import Step
+from .plans import Plan, Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
 from .triage import Triager
@@ -193,13 +193,17 @@ def context_packet(summary: str, tri: Triage, proposals: list[Proposal], reason:
 
 class Pipeline:
     def __init__(self, db: Database, kb: KnowledgeBase, triager: Triager, drafter: Drafter,
-                 policy: Callable[[], Policy], engine: Engine | None = None) -> None:
+                 policy: Callable[[], Policy], engine: Engine | None = None, pack: DomainPack | None = None
+                 ) -> None:
         self.engine: Engine = engine or OfflineEngine()
+        self.pack = pack or active()
         self.db = db
         self.kb = kb
         self.triager = triager
         self.drafter = drafter
         self.policy = policy
+        # a rehearsal (replay, evaluation) previews every write and changes nothing, here or in any outside system
+        self.rehearsal = False
 
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
                 claim: str | None = None) -> ProcessResult:
@@ -210,19 +214,20 @@ class Pipeline:
         today = now.date()
         policy = self.policy()
         text = whole_text(ticket.subject, ticket.body)
+        records, planner = self.pack.module("records"), self.pack.module("planner")
         with self.db.session() as s:
-            customer = find_customer(s, ticket.customer)
+            customer = records.lookup(s, ticket.customer)
             if customer is None and not (ticket.customer or "").strip():
-                customer = identify_customer(s, text)  # identified, never verified
-            snap = snapshot(s, customer.user_id, now) if customer else None
-            profile = customer_profile(customer) if customer else None
+                customer = records.identify(s, text)  # identified, never verified
+            snap = records.snapshot(s, customer.id, now) if customer else None
+            profile = dict(customer.profile) if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()
-        tri = self.triager.triage(ticket.subject, ticket.body, tier=profile["tier"] if profile else "standard",
+        tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel.value, today=today)
-        tri = planning.grounded(tri, snap, text)
+        tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
-        cid = customer.user_id if customer else None
+        cid = customer.id if customer else None
         # each request keeps its own task type's level (a copilot request is still proposed beside an answer-level
         # question); the ticket acts alone only as far as its lowest level allows
         levels = {k: policy.level(k, cid, ticket.channel.value) if autonomy is None else autonomy for k in kinds}
@@ -230,7 +235,7 @@ class Pipeline:
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
-        plan = planning.plan(tri, snap, today, text)
+        plan: Plan = planner.plan(tri, snap, today, text)
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
 
@@ -250,9 +255,9 @@ class Pipeline:
             passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
 
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
-                          customer_id=customer.user_id if customer else None, verified=verified,
+                          customer_id=customer.id if customer else None, verified=verified,
                           task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
-                          claim=claim)
+                          claim=claim, dry_run=self.rehearsal)
         run = StepRunner(self.db, policy, ctx, escalation)
 
         def allowed(step: Step) -> bool:
@@ -288,7 +293,8 @@ class Pipeline:
             else:
                 draft = polished.draft
         writes_pending = any(p.decision != Decision.executed for p in proposals if p.action != "lookup_order")
-        informational = bool(tri.requests) and all(r.intent in planning.WRITE_FREE for r in tri.requests)
+        informational = bool(tri.requests) and all(r.intent in self.pack.informational
+                                                                     for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and draft.reply and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
         if may_send:
@@ -302,7 +308,7 @@ class Pipeline:
         packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
                                 run.refused) if escalated else None
         return ProcessResult(
-            ticket_id=ticket.id, customer_id=customer.user_id if customer else None, triage=tri,
+            ticket_id=ticket.id, customer_id=customer.id if customer else None, triage=tri,
             passages=all_passages, draft=draft, proposals=proposals, escalated=escalated,
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,

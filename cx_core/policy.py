@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .domain import Vocabulary
 from .errors import ConfigError
 from .models import ROLE_RANK, Autonomy, Channel, Role
 
@@ -102,8 +103,9 @@ class Policy(BaseModel):
         return min(level, int(Autonomy.copilot)) if self.kill_switch else level
 
 
-def load_policy(path: Path) -> Policy:
-    """Reads and validates a policy file; errors name the file and the field."""
+def load_policy(path: Path, known: Vocabulary | None = None) -> Policy:
+    """Reads and validates a policy file, and with ``known`` checks every name in it against the active domain;
+    errors name the file, the line and the field."""
     if not path.exists():
         raise ConfigError(f"{path}: policy file not found")
     try:
@@ -114,7 +116,7 @@ def load_policy(path: Path) -> Policy:
         raise ConfigError(f"{path.name}{where}: not valid YAML") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path.name}: the policy must be a mapping of fields")
-    return parse_policy(raw, path.name, path.read_text(encoding="utf-8"))
+    return parse_policy(raw, path.name, path.read_text(encoding="utf-8"), known)
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
@@ -138,15 +140,55 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def parse_policy(raw: dict[str, Any], name: str = "policy", text: str = "") -> Policy:
+def parse_policy(raw: dict[str, Any], name: str = "policy", text: str = "", known: Vocabulary | None = None
+                 ) -> Policy:
+    """Validates a policy; with ``known`` (the active domain's task types, actions and channels) a name the domain
+    does not have is refused with its line and field instead of being silently ignored."""
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        line = _line_of(text, tuple(err["loc"])) if text else None
-        where = f" line {line}" if line else ""
-        raise ConfigError(f"{name}{where}: field '{field}': {err['msg']}") from exc
+        raise _located(name, text, tuple(err["loc"]), err["msg"]) from exc
+    if known is not None:
+        problem = unknown_names(policy, known)
+        if problem:
+            loc, msg = problem[0]
+            raise _located(name, text, loc, msg)
+    return policy
+
+
+def _located(name: str, text: str, loc: tuple[Any, ...], msg: str) -> ConfigError:
+    field = ".".join(str(p) for p in loc)
+    line = _line_of(text, loc) if text else None
+    where = f" line {line}" if line else ""
+    return ConfigError(f"{name}{where}: field '{field}': {msg}")
+
+
+def unknown_names(policy: Policy, known: Vocabulary) -> list[tuple[tuple[Any, ...], str]]:
+    """Every name in the policy that the domain does not have, as (field path, message), in file order."""
+    def hint(kind: str, values: frozenset[str]) -> str:
+        return f"{kind}s are: {', '.join(sorted(values))}"
+
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for section in ("autonomy", "canary"):
+        for task_type in getattr(policy, section):
+            if task_type not in known.task_types:
+                out.append(((section, task_type), f"unknown task type '{task_type}' ("
+                            f"{hint('task type', known.task_types)})"))
+    for action in policy.limits:
+        if action not in known.actions:
+            out.append((("limits", action), f"unknown action '{action}' ({hint('action', known.actions)})"))
+    for i, action in enumerate(policy.never_autonomous):
+        if action not in known.actions:
+            out.append((("never_autonomous", i), f"unknown action '{action}' ({hint('action', known.actions)})"))
+    for channel in policy.sla_minutes:
+        if channel not in known.channels:
+            out.append((("sla_minutes", channel), f"unknown channel '{channel}' ({hint('channel', known.channels)})"))
+    for task_type, canary in policy.canary.items():
+        for i, ch in enumerate(canary.channels):
+            if ch.value not in known.channels:
+                out.append((("canary", task_type, "channels", i), f"unknown channel '{ch.value}'"))
+    return out
 
 
 def dump_policy(policy: Policy) -> str:

@@ -55,6 +55,7 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
                 build_demo(services, tickets_n=0, process=False, quiet=True)
             if policy is not None:
                 services.policy = lambda: policy  # type: ignore[method-assign]
+            services.pipeline.rehearsal = True  # nothing acts, here or outside
             for n, ticket in items:
                 tickets.add_tickets(services.db, [ticket], source="replay")
                 try:

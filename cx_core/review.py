@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, health
 from .actions.base import REGISTRY, ExecContext
-from .connectors import health
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
 from .models import Decision, ProcessResult, Proposal, Role
 from .policy import Policy

@@ -7,6 +7,7 @@ import threading
 from functools import cached_property
 from pathlib import Path
 
+from . import domain
 from .config import Settings, load_settings
 from .drafting import Drafter
 from .embedding import Embedder, shared_embedder
@@ -25,6 +26,7 @@ log = logging.getLogger("tandem.services")
 class Services:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
+        self.pack = domain.use(domain.find(self.settings.domain))
         self.db = Database(self.settings.db_url)
         self._policy: Policy | None = None
         self._policy_mtime = -1.0
@@ -32,21 +34,36 @@ class Services:
         self.policy_error = ""  # why the newest policy file was refused, if it was
 
     # ------------------------------------------------------------ policy (reloaded when the file changes)
+    def vocabulary(self) -> domain.Vocabulary:
+        """The task types, actions and channels a policy of this domain may name."""
+        return domain.vocabulary(self.pack)
+
     def policy(self) -> Policy:
         path = self.settings.active_policy_file
         mtime = path.stat().st_mtime if path.exists() else -1.0
         with self._lock:
             if self._policy is None or mtime != self._policy_mtime:
                 try:
-                    self._policy = load_policy(path)
+                    self._policy = load_policy(path, self.vocabulary())
                     self.policy_error = ""
                 except ConfigError as exc:
-                    if self._policy is None:
-                        raise  # no good version to keep
-                    self.policy_error = f"{exc} — version {self._policy.version} stays active"
+                    if self._policy is not None:
+                        self.policy_error = f"{exc} — version {self._policy.version} stays active"
+                    else:
+                        self._policy = self._shipped_policy(path, exc)
                     log.error("policy refused: %s", self.policy_error)
                 self._policy_mtime = mtime
         return self._policy
+
+    def _shipped_policy(self, refused: Path, exc: ConfigError) -> Policy:
+        """An edited policy refused at start (e.g. it names an action this domain does not have): the domain's
+        shipped policy is in force until an admin fixes it, and the refusal is shown to admins."""
+        shipped = self.settings.knowledge_dir / "policy.yaml"
+        if refused == shipped or self.settings.policy_file:
+            raise exc  # nothing safer to fall back to
+        policy = load_policy(shipped, self.vocabulary())
+        self.policy_error = f"{exc} — the shipped policy (version {policy.version}) is in force until it is fixed"
+        return policy
 
     # ------------------------------------------------------------ heavy parts, built on first use
     @cached_property
@@ -84,7 +101,7 @@ class Services:
     def pipeline(self) -> Pipeline:
         s = self.settings
         engine = make_engine(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
-        return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy, engine)
+        return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy, engine, self.pack)
 
     def close(self) -> None:
         self.db.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .actions import ExecContext, execute
 from .actions.execute import Outcome
-from .actions.reads import find_customer
+from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
 from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
 from .models import ROLE_RANK, Channel, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
@@ -141,6 +141,7 @@ def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str =
 
 def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> tuple[int, int]:
     """One transaction: the tickets not stored yet, their first message and one audit event each, in order."""
+    records = active().module("records")
     with db.tx() as s:
         seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
         customers: dict[str | None, str | None] = {}
@@ -152,8 +153,8 @@ def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> 
                 continue
             seen.add(t.id)
             if t.customer not in customers:
-                cust = find_customer(s, t.customer)
-                customers[t.customer] = cust.user_id if cust else None
+                cust = records.lookup(s, t.customer)
+                customers[t.customer] = cust.id if cust else None
             customer_id = customers[t.customer]
             created = t.created_at.replace(tzinfo=None) if t.created_at else utcnow()
             body = redact_secrets(t.body)
@@ -331,7 +332,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
         if row.customer_id:
-            c = find_customer(s, row.customer_id)
+            c = active().module("records").lookup(s, row.customer_id)
             tier = c.tier if c else tier
         t = outcome.triage
         row.task_type, row.confidence, row.urgency = t.task_type, t.confidence, t.urgency

@@ -51,7 +51,7 @@ PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|leak\w*|flood\w*|smok\w
 ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|fed up|"
                    r"never again|pathetic|incompetent|terrible|awful|outrageous)\b", re.I)
 CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
-                            r"leave lumen|switch(?:ing)? provider)\b", re.I)
+                            r"leave (?:you|your company)|switch(?:ing)? provider)\b", re.I)
 
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that

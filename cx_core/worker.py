@@ -20,7 +20,6 @@ from types import FrameType
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import tickets
-from .demo.simulator import Simulator
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
 from .store.db import Database, utcnow
@@ -130,7 +129,7 @@ def run(services: Services, simulate: bool = True, once: bool = False,
     Returns tickets processed."""
     name = f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event()
-    sim = Simulator(services.db, seed=int(time.time())) if simulate else None
+    sim = services.pack.module("demo").Simulator(services.db, seed=int(time.time())) if simulate else None
     next_ticket = time.monotonic()
     processed = 0
     last_beat = 0.0

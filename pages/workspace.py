@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from cx_core import drafting, tickets
 from cx_core.actions import REGISTRY
-from cx_core.actions.reads import snapshot
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, inline_code, one_line
@@ -328,39 +327,21 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
         st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
         return
     with svc.db.session() as s:
-        snap = snapshot(s, customer_id, utcnow())
-    prof = snap["profile"]
-    st.markdown(f"**{one_line(prof['name'])}** · " + one_line(  # contact details can come from a customer's message
-        f"{prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}") + "  \n" + one_line(
-        f"{prof['address']['address1']}, {prof['address']['city']}, {prof['address']['state']} "
-        f"{prof['address']['zip']} · customer since {prof['customer_since']}"))
-    tabs = st.tabs(["Orders", "Billing", "Invoices", "Appointments", "Past tickets"])
-    with tabs[0]:
-        st.dataframe([{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
-                       "expected": o["expected_delivery"] or o["delivered_on"] or "",
-                       "ship to": f"{o['address']['address1']}, {o['address']['city']}"}
-                      for o in snap["orders"]], hide_index=True, width="stretch")
-    with tabs[1]:
-        st.dataframe([{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
-                       "credited": c["credited"], "status": c["status"]} for c in snap["charges"]]
-                     or [{"charge": "none"}], hide_index=True, width="stretch")
-    with tabs[2]:
-        st.dataframe([{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
-                       "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]]
-                     or [{"invoice": "none"}], hide_index=True, width="stretch")
-    with tabs[4]:
-        past = tickets.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
-        if past:
+        card = svc.pack.module("records").card(s, customer_id, utcnow())
+    # contact details can come from a customer's message: one line of plain text each
+    st.markdown(f"**{one_line(card['headline'])}** · " + one_line(card["contact"]) + "  \n" + one_line(card["details"]))
+    names = [*card["tabs"], "Past tickets"]
+    for tab, name in zip(st.tabs(names), names, strict=True):
+        with tab:
+            if name != "Past tickets":
+                st.dataframe(card["tabs"][name] or [{name.lower(): "none"}], hide_index=True, width="stretch")
+                continue
+            past = tickets.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
+            if not past:
+                st.caption("No earlier tickets from this customer.")
             for r in past:
                 st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(r['subject'], 70)}"
                              f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
-        else:
-            st.caption("No earlier tickets from this customer.")
-    with tabs[3]:
-        st.dataframe([{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
-                       "status": a["status"]} for a in snap["appointments"]] or [{"appointment": "none"}],
-                     hide_index=True, width="stretch")
-
 
 if ticket_id:
     guarded(lambda: workspace(str(ticket_id)))

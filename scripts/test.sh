@@ -17,6 +17,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is not installed: browser tests will be skipped" >&2
   fi
 fi
-ruff check cx_core pages app.py tests benchmarks
-mypy cx_core
+ruff check cx_core domains pages app.py tests benchmarks
+mypy cx_core domains
 python -m pytest "$@"

@@ -32,8 +32,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A demo world, knowledge index and trained classifier, built once."""
     from cx_core.auth import ensure_demo_users
-    from cx_core.demo.world import build_world
     from cx_core.triage import train_default
+    from domains.lumen.demo.world import build_world
 
     data = tmp_path_factory.mktemp("world")
     settings = load_settings(data_dir=data, database_url="")

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core.connectors import billing
 from cx_core.services import Services
-from cx_core.store.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
+from domains.lumen.connectors import billing
+from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
 
 
 def find_order(svc: Services, status: str, max_total: float | None = None, min_total: float | None = None,

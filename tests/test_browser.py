@@ -269,7 +269,8 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     from cx_core.knowledge import parse_upload
     from cx_core.policy import Policy
     from cx_core.safe_text import WORD_JOINER
-    from cx_core.store.tables import CustomerRow, OrderRow, TicketRow
+    from cx_core.store.tables import TicketRow
+    from domains.lumen.tables import CustomerRow, OrderRow
 
     url, svc, o = app
     port, seen = beacon

@@ -12,11 +12,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from cx_core import audit, tickets, worker
-from cx_core.demo.simulator import Simulator
 from cx_core.errors import DatabaseBusy
 from cx_core.services import Services
 from cx_core.store.db import Database, is_lock_error, retrying, utcnow
 from cx_core.store.tables import ProposalRow, TicketRow
+from domains.lumen.demo.simulator import Simulator
 
 
 def _hammer(db: Database, stop: threading.Event, counts: Counter[str]) -> None:

@@ -24,11 +24,11 @@ from sqlalchemy import func, select, update
 
 from cx_core import audit, tickets, worker
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
-from cx_core.demo.simulator import Simulator
-from cx_core.demo.world import build_world
 from cx_core.services import Services
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, ExecutionRow, ProposalRow, ReviewRow, TicketRow
+from domains.lumen.demo.simulator import Simulator
+from domains.lumen.demo.world import build_world
 from tests.conftest import NOW, copy_world
 from tests.helpers import find_order, fresh_pg_database
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from cx_core import tickets
-from cx_core.demo.simulator import TEMPLATES, Simulator
 from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
 from cx_core.errors import ReplyHeld
 from cx_core.llm import Polished
@@ -19,6 +18,7 @@ from cx_core.models import Channel, Draft, Role, TicketIn
 from cx_core.services import Services
 from cx_core.tickets import StaffUser
 from cx_core.wording import WORDING, claimed_actions, claims
+from domains.lumen.demo.simulator import TEMPLATES, Simulator
 from tests.conftest import NOW
 from tests.helpers import find_order
 

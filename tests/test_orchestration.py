@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core import audit, pipeline, review, tickets
-from cx_core.connectors import health
+from cx_core import audit, health, review, tickets
 from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.policy import Policy
 from cx_core.services import Services
-from cx_core.store.tables import AppointmentRow, ChargeRow, NotificationRow, OrderRow, ReviewRow, SlotRow
+from cx_core.store.tables import NotificationRow, ReviewRow
 from cx_core.tickets import StaffUser
+from domains.lumen import planner
+from domains.lumen.tables import AppointmentRow, ChargeRow, OrderRow, SlotRow
 from tests.conftest import NOW
 from tests.helpers import find_callout_with_booking, find_order, order
 
@@ -78,7 +79,7 @@ def test_level_4_runs_the_plan_across_systems(services: Services) -> None:
 
 def test_a_slot_taken_meanwhile_takes_the_next_free_slot(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     c = find_callout_with_booking(services)
-    original = pipeline.planning.plan
+    original = planner.plan
     taken: list[str] = []
 
     def plan_then_someone_books(*args: Any, **kw: Any) -> Any:
@@ -91,7 +92,7 @@ def test_a_slot_taken_meanwhile_takes_the_next_free_slot(services: Services, mon
         taken.append(step.args["slot_id"])
         return plan
 
-    monkeypatch.setattr(pipeline.planning, "plan", plan_then_someone_books)
+    monkeypatch.setattr(planner, "plan", plan_then_someone_books)
     result = run(services, "O-2", c["email"], BODY, 4)
     moved = next(p for p in result.proposals if p.action == "reschedule_appointment")
     assert moved.decision == Decision.executed and moved.route == "alternative"

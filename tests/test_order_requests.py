@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from cx_core.actions import ExecContext, execute
-from cx_core.connectors import orders as orders_connector
 from cx_core.models import Role
-from cx_core.order_requests import interpret
 from cx_core.services import Services
-from cx_core.store.tables import CustomerRow, OrderItemRow, PaymentRow, VariantRow
+from domains.lumen.connectors import orders as orders_connector
+from domains.lumen.order_requests import interpret
+from domains.lumen.tables import CustomerRow, OrderItemRow, PaymentRow, VariantRow
 from tests.conftest import NOW
 from tests.helpers import find_order, order
 
@@ -275,7 +275,7 @@ def test_update_default_address_and_its_reversal(services: Services) -> None:
 
 def test_a_certain_reading_carries_a_ticket_the_classifier_could_not_place() -> None:
     from cx_core.models import Triage
-    from cx_core.planning import grounded
+    from domains.lumen.planner import grounded
 
     placed_nowhere = Triage(task_type="unclassified", intent="unclassified", confidence=0.52, abstained=True)
     text = "Return #W1000001 via credit_card_1: T-Shirt; Desk Lamp; Cancel order #W1000003 because no longer needed."

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from cx_core import domain
 from cx_core.config import PROJECT_ROOT
 from cx_core.errors import ConfigError
 from cx_core.models import Role
 from cx_core.policy import escalation_reason, evaluate, load_policy, parse_policy
 
-POLICY = load_policy(PROJECT_ROOT / "knowledge" / "policy.yaml")
+KNOWN = domain.vocabulary(domain.find("lumen"))
+POLICY = load_policy(PROJECT_ROOT / "knowledge" / "policy.yaml", KNOWN)
 
 
 def decide(**kw: object) -> str:
@@ -43,6 +45,42 @@ def test_wrong_field_is_named() -> None:
         parse_policy({"version": 1, "surprise": True})
 
 
+def test_every_name_is_checked_against_the_domain(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
+    cases = [("never_autonomous: [escalate_to_human", "never_autonomous: [no_such_action, escalate_to_human",
+              "never_autonomous.0", "no_such_action", "unknown action"),
+             ("  complaint: 2\n", "  complaint: 2\n  flying_carpet: 2\n", "autonomy.flying_carpet",
+              "flying_carpet", "unknown task type"),
+             ("  refund: {auto_max", "  refund_everything: {auto_max: 1, advisor_max: 2}\n  refund: {auto_max",
+              "limits.refund_everything", "refund_everything", "unknown action"),
+             ("  chat: 15", "  chat: 15\n  fax: 60", "sla_minutes.fax", "fax", "unknown channel")]
+    for old, new, field, name, message in cases:
+        assert old in text, old
+        bad = tmp_path / "policy.yaml"
+        bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"policy.yaml line \\d+: field '{field}': {message} '{name}'") as err:
+            load_policy(bad, KNOWN)
+        line = int(str(err.value).split(" line ")[1].split(":")[0])
+        assert name in bad.read_text(encoding="utf-8").splitlines()[line - 1]
+        assert load_policy(bad).version >= 1  # without a domain to check against, names are not judged
+
+
+def test_an_edited_policy_naming_a_lost_action_falls_back_to_the_shipped_one(tmp_path: Path) -> None:
+    from cx_core.config import load_settings
+    from cx_core.services import Services
+
+    settings = load_settings(data_dir=tmp_path, database_url="")
+    text = (PROJECT_ROOT / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
+    (tmp_path / "policy.yaml").write_text(text.replace("never_autonomous: [escalate_to_human",
+                                                       "never_autonomous: [close_account, escalate_to_human"))
+    svc = Services(settings)
+    try:
+        assert svc.policy().version == POLICY.version
+        assert "close_account" in svc.policy_error and "shipped policy" in svc.policy_error
+    finally:
+        svc.close()
+
+
 def test_decision_matrix() -> None:
     assert decide() == "allow"
     assert decide(autonomy=2) == "needs_approval"
@@ -54,7 +92,7 @@ def test_decision_matrix() -> None:
     assert decide(actor_role=Role.advisor, amount=400.0) == "allow"
     assert decide(actor_role=Role.advisor, amount=900.0) == "deny"  # above advisor_max 500
     assert decide(actor_role=Role.supervisor, amount=900.0) == "allow"
-    assert decide(action="update_payment_method") == "needs_approval"  # never autonomous
+    assert decide(action="escalate_to_human") == "needs_approval"  # never autonomous
 
 
 def test_kill_switch_caps_every_level() -> None:

@@ -10,10 +10,10 @@ import pytest
 from cx_core import audit, tickets
 from cx_core.actions import ExecContext, execute
 from cx_core.config import Settings, load_settings
-from cx_core.demo.world import build_world
 from cx_core.models import Role, TicketIn
 from cx_core.policy import load_policy
 from cx_core.store.db import MIGRATIONS, Database
+from domains.lumen.demo.world import build_world
 from tests.conftest import NOW
 from tests.helpers import fresh_pg_database
 
@@ -39,7 +39,7 @@ def pg(pg_url: str) -> Iterator[Database]:
 def _pending(db: Database) -> tuple[str, str]:
     from sqlalchemy import select
 
-    from cx_core.store.tables import OrderRow
+    from domains.lumen.tables import OrderRow
 
     with db.session() as s:
         o = s.scalars(select(OrderRow).where(OrderRow.status == "pending").order_by(OrderRow.order_id)).first()

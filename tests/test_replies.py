@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 from cx_core import tickets
-from cx_core.actions.reads import snapshot
 from cx_core.drafting import _sentences, customer_facing
 from cx_core.models import Decision, ProcessResult, TicketIn
 from cx_core.pipeline import whole_text
 from cx_core.services import Services
-from cx_core.store.tables import AppointmentRow
+from domains.lumen.records import snapshot
+from domains.lumen.tables import AppointmentRow
 from tests.conftest import NOW
 from tests.helpers import find_callout_with_booking, find_order
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from cx_core import audit, tickets
 from cx_core.models import TicketIn
 from cx_core.services import Services
-from cx_core.store.tables import AppointmentRow, ChargeRow, NotificationRow
+from cx_core.store.tables import NotificationRow
+from domains.lumen.tables import AppointmentRow, ChargeRow
 from tests.conftest import NOW
 from tests.helpers import find_callout_with_booking, find_order, order, refunds
 

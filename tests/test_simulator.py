@@ -7,11 +7,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from cx_core.demo.simulator import WEIGHTS, Simulator, labelled
-from cx_core.demo.world import build_world
 from cx_core.services import Services
 from cx_core.store.db import Database
-from cx_core.store.tables import AppointmentRow, CustomerRow, InvoiceRow, OrderRow, SlotRow
+from domains.lumen.demo.simulator import WEIGHTS, Simulator, labelled
+from domains.lumen.demo.world import build_world
+from domains.lumen.tables import AppointmentRow, CustomerRow, InvoiceRow, OrderRow, SlotRow
 from tests.conftest import NOW
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from cx_core import entities
-from cx_core.demo.simulator import Simulator, labelled
 from cx_core.redact import find_pii, redact_secrets
 from cx_core.services import Services
+from domains.lumen.demo.simulator import Simulator, labelled
 from tests.conftest import NOW
 
 
@@ -68,8 +68,8 @@ def test_entities() -> None:
 
 
 def test_summaries_keep_every_request_of_simulated_multi_issue_tickets(services: Services) -> None:
-    from cx_core.demo.simulator import MULTI, TEMPLATES
     from cx_core.drafting import label, summarise
+    from domains.lumen.demo.simulator import MULTI, TEMPLATES
 
     sim = Simulator(services.db, seed=11)
     kept = total = 0

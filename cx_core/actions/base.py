@@ -41,6 +41,9 @@ class ExecContext:
 
 Runner = Callable[[Session, Any, ExecContext], dict[str, Any]]
 Probe = Callable[[Session, Any], Any]
+# What running the action would change, with no side effect anywhere: arguments and preconditions checked against
+# the current records (refusals raise as the run would), nothing written, no outside system called.
+Previewer = Callable[[Session, Any, ExecContext], dict[str, Any]]
 # Undoes an executed action from its arguments and result (the compensating action of a reversal).
 Compensator = Callable[[Session, Any, dict[str, Any], ExecContext], dict[str, Any]]
 
@@ -61,6 +64,21 @@ class ActionSpec:
     label: str = ""
     confirm: bool = False  # cannot be undone: a person confirms before it ever runs
     compensate: Compensator | None = None
+    preview: Previewer | None = None
+    # Writes only the database Tandem owns: a run inside a rolled-back savepoint changes nothing anywhere, so it can
+    # serve as the preview. An action that reaches an outside system says so (local=False) and brings a preview.
+    local: bool = True
+
+    def check(self, s: Session, args: Any, ctx: ExecContext) -> dict[str, Any]:
+        """What running would change, with no side effect: the action's own preview, or a run of a local action
+        inside a savepoint that is rolled back. Refusals raise exactly as the run would raise them."""
+        if self.preview is not None:
+            return self.preview(s, args, ctx)
+        savepoint = s.begin_nested()
+        try:
+            return self.run(s, args, ctx)
+        finally:
+            savepoint.rollback()
 
     def tool_schema(self) -> dict[str, Any]:
         """OpenAI-style function schema derived from the args model."""
@@ -68,24 +86,73 @@ class ActionSpec:
                                                  "parameters": self.args_model.model_json_schema()}}
 
 
+# The actions in force: the engine's own (replies, escalation, notes) and the active domain pack's.
 REGISTRY: dict[str, ActionSpec] = {}
+_PACKS: dict[str, dict[str, ActionSpec]] = {}  # a pack's module prefix → its actions
+_LOOSE: dict[tuple[str, str], ActionSpec] = {}  # registered outside any known pack: (module, name) → spec
+_active: list[str] = []  # the active pack's module prefix, when one is
+
+
+def _pack_of(module: str) -> str | None:
+    return next((p for p in _PACKS if module == p or module.startswith(p + ".")), None)
+
+
+def _register(module: str, spec: ActionSpec) -> None:
+    pack = _pack_of(module)
+    if pack is None:
+        _LOOSE[(module, spec.name)] = spec
+        REGISTRY[spec.name] = spec
+        return
+    _PACKS[pack][spec.name] = spec
+    if _active and _active[0] == pack:
+        REGISTRY[spec.name] = spec
+
+
+def use_pack(prefix: str, modules: tuple[str, ...]) -> dict[str, ActionSpec]:
+    """Makes the pack whose modules live under ``prefix`` the active one: its actions (importing ``modules``
+    registers them) join the engine's, and any other pack's leave. Returns the pack's own actions."""
+    import importlib
+
+    known = _PACKS.setdefault(prefix, {})
+    for key in [k for k in _LOOSE if k[0] == prefix or k[0].startswith(prefix + ".")]:
+        known[key[1]] = _LOOSE.pop(key)  # imported before the pack was known
+    _active[:] = [prefix]
+    for module in modules:
+        importlib.import_module(module)
+    REGISTRY.clear()
+    REGISTRY.update({name: spec for (_m, name), spec in _LOOSE.items()})
+    REGISTRY.update(known)
+    return dict(known)
+
+
+def forget(name: str) -> None:
+    """Removes an action everywhere (an action registered for a test or a pack being reloaded)."""
+    REGISTRY.pop(name, None)
+    for key in [k for k in _LOOSE if k[1] == name]:
+        del _LOOSE[key]
+    for specs in _PACKS.values():
+        specs.pop(name, None)
 
 
 def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk: str, connector: str,
            task_types: tuple[str, ...], owner: Probe, amount: Probe | None = None,
            label: str = "", confirm: bool = False,
-           compensate: Compensator | None = None) -> Callable[[Runner], Runner]:
+           compensate: Compensator | None = None, preview: Previewer | None = None,
+           local: bool = True) -> Callable[[Runner], Runner]:
     """Registers the decorated runner; its docstring becomes the tool description. A reversible action that
-    writes must say how it is undone (``compensate``)."""
+    writes must say how it is undone (``compensate``); one that writes outside Tandem's own database must say what
+    it would change without doing it (``preview``)."""
     if writes and reversible and compensate is None:
         raise TypeError(f"action {name} is reversible but has no compensating action")
+    if writes and not local and preview is None:
+        raise TypeError(f"action {name} reaches an outside system but has no preview")
 
     def wrap(fn: Runner) -> Runner:
-        REGISTRY[name] = ActionSpec(name=name, args_model=args, run=fn, description=(fn.__doc__ or "").strip(),
+        _register(fn.__module__, ActionSpec(name=name, args_model=args, run=fn, description=(fn.__doc__ or "").strip(),
                                     writes=writes, reversible=reversible, risk=risk, connector=connector,
                                     task_types=task_types, owner=owner, amount=amount,
                                     label=label or name.replace("_", " ").capitalize(), confirm=confirm,
-                                    compensate=compensate)
+                                    compensate=compensate, preview=preview, local=local))
         return fn
 
     return wrap

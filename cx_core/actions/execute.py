@@ -23,13 +23,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..connectors import health
+from .. import audit, health
 from ..errors import ConnectorUnavailable, InvalidInput, LeaseLost, NotFound, PolicyDenied
 from ..policy import Policy, Verdict, evaluate
 from ..store.db import Database, utcnow
 from ..store.tables import ExecutionRow, TicketRow
-from . import definitions as _definitions  # noqa: F401 - registers the actions
+from . import conversation as _conversation  # noqa: F401 - registers the engine's own actions
 from .base import REGISTRY, ExecContext
 
 
@@ -55,16 +54,6 @@ def validation_message(exc: ValidationError) -> str:
 def idempotency_key(action: str, args: dict[str, Any], ticket_id: str | None) -> str:
     payload = json.dumps([action, args, ticket_id], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
-
-
-def _rehearse(s: Any, spec: Any, parsed: Any, ctx: ExecContext) -> None:
-    """Runs the action inside a savepoint and rolls it back: a person is never asked to approve an action
-    that its own invariants would refuse (the refusal propagates as PolicyDenied / InvalidInput / NotFound)."""
-    savepoint = s.begin_nested()
-    try:
-        spec.run(s, parsed, ctx)
-    finally:
-        savepoint.rollback()
 
 
 def _require_claim(s: Session, ctx: ExecContext) -> None:
@@ -145,12 +134,20 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         if spec.writes and verdict.decision in {"allow", "needs_approval"}:
             health.check(spec.connector)
         if verdict.decision == "needs_approval" and spec.writes:
-            _rehearse(s, spec, parsed, ctx)
+            # a person is never asked to approve what the action's own invariants would refuse; the check has no
+            # side effect (the action's preview), so nothing acts before approval
+            spec.check(s, parsed, ctx)
         if verdict.decision != "allow":
             status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
             audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,
                          reason=verdict.reason, required_role=verdict.required_role.value)
             return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
+        if spec.writes and ctx.dry_run:  # a rehearsal (replay, evaluation): what would change, nothing changes
+            result = spec.check(s, parsed, ctx)
+            audit.append(s, ctx.actor, "action.rehearsed", ctx.ticket_id, action=action, args=clean,
+                         result=result, reason=verdict.reason, amount=amount)
+            return Outcome("executed", f"{verdict.reason} (rehearsal: nothing was changed)", result,
+                           verdict.required_role.value, key=key)
         if spec.writes and ctx.claim:
             _require_claim(s, ctx)
         result = spec.run(s, parsed, ctx)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, select, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -130,6 +130,14 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
 ]
 
 
+# The active domain pack's own tables (its systems' records), created beside the engine's.
+_PACK_TABLES: list[MetaData] = []
+
+
+def use_pack_tables(metadata: MetaData | None) -> None:
+    _PACK_TABLES[:] = [metadata] if metadata is not None else []
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with SQLite tuned for a web app and a worker side by side."""
     try:
@@ -177,6 +185,8 @@ def migrate(engine: Engine) -> list[int]:
         with Session(engine) as session, session.begin():
             session.add(MigrationRow(version=version, name=name, applied_at=utcnow()))
         applied.append(version)
+    for metadata in _PACK_TABLES:
+        metadata.create_all(engine)  # only the missing tables
     return applied
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entities import find_address
+from cx_core.entities import find_address
 
 ORDER_INTENTS = {"return_refund", "damaged_item", "exchange", "order_cancel", "address_change"}
 

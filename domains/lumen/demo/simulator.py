@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..models import Channel, TicketIn
-from ..store.db import Database
-from ..store.tables import AppointmentRow, ChargeRow, CustomerRow, InvoiceRow, OrderItemRow, OrderRow, PaymentRow
+from cx_core.models import Channel, TicketIn
+from cx_core.store.db import Database
+from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, InvoiceRow, OrderItemRow, OrderRow, PaymentRow
 
 TEMPLATES: dict[str, list[str]] = {
     "order_status": [

@@ -5,45 +5,21 @@ the step is kept but marked as missing it, so that a person decides instead of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from .entities import find_dates
-from .models import Request, Triage
-from .order_requests import ORDER_INTENTS, interpret
+from cx_core.entities import find_dates
+from cx_core.models import Request, Triage
+from cx_core.plans import Plan, Step
+from domains.lumen import PACK
+from domains.lumen.order_requests import ORDER_INTENTS, interpret
 
-WRITE_FREE = {"order_status", "technical_question", "account_access", "payment_method"}
+WRITE_FREE = PACK.informational
+
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
 CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
                          r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
-
-
-@dataclass
-class Step:
-    action: str
-    args: dict[str, Any]
-    intent: str
-    rationale: str
-    missing: str = ""  # what is needed before this step can run
-    alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
-    fallback: Step | None = None  # another route when the backend does not answer
-    depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route
-    defaults: dict[str, str] = field(default_factory=dict)  # fills {placeholders} until the earlier step ran
-
-    def rendered(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Arguments with {placeholders} filled from the earlier step's result (or the planned values)."""
-        if not self.depends_on:
-            return self.args
-        fill = {**self.defaults, **{k: str(v) for k, v in (values or {}).items()}}
-        return {k: v.format_map(fill) if isinstance(v, str) else v for k, v in self.args.items()}
-
-
-@dataclass
-class Plan:
-    steps: list[Step] = field(default_factory=list)
-    questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
-    escalate_queue: str = ""
 
 
 def _words(text: str) -> set[str]:

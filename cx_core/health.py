@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import ConnectorUnavailable
+from .errors import ConnectorUnavailable
 
 _down: set[str] = set()
 

@@ -10,10 +10,10 @@ from typing import Any
 from faker import Faker
 from sqlalchemy.orm import Session
 
-from ..store.db import Database
-from ..store.tables import (
+from cx_core.store.db import Database
+from cx_core.store.tables import Base
+from domains.lumen.tables import (
     AppointmentRow,
-    Base,
     ChargeRow,
     CustomerRow,
     FulfillmentRow,

@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
-from .files import json_lines, read_json
-from .models import Channel, Decision, TicketIn
-from .store.db import Database
-from .store.tables import (
+from cx_core.errors import InvalidInput
+from cx_core.files import json_lines, read_json
+from cx_core.models import Channel, Decision, TicketIn
+from cx_core.store.db import Database
+from domains.lumen.tables import (
     CustomerRow,
     FulfillmentRow,
     OrderItemRow,
@@ -167,10 +167,10 @@ def rule_violations(data: dict[str, Any], user_id: str | None, name: str, args: 
 
 def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Runs every task as a ticket through the pipeline and scores the proposals (see ARCHITECTURE.md)."""
-    from . import tickets
-    from .config import load_settings
-    from .connectors import billing
-    from .services import Services
+    from cx_core import tickets
+    from cx_core.config import load_settings
+    from cx_core.services import Services
+    from domains.lumen.connectors import billing
 
     data = read_json(db_path)
     tasks = read_tasks(tasks_path)
@@ -184,6 +184,7 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
         services = Services(settings)
         try:
             services.db.migrate()
+            services.pipeline.rehearsal = True  # nothing acts, here or outside
             load_db(services.db, data)
             if services.kb.count() == 0:
                 services.kb.ingest_paths([settings.articles_dir])

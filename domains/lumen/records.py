@@ -5,10 +5,34 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..connectors import billing, crm, orders, scheduling
-from ..store.tables import CustomerRow
+from cx_core.domain import Customer
+from domains.lumen.connectors import billing, crm, orders, scheduling
+from domains.lumen.tables import CustomerRow
+
+
+def _customer(c: CustomerRow) -> Customer:
+    return Customer(id=c.user_id, name=f"{c.first_name} {c.last_name}", email=c.email, tier=c.tier,
+                    profile=customer_profile(c))
+
+
+def lookup(s: Session, ref: str | None) -> Customer | None:
+    """The customer a ticket names (an email or a customer id)."""
+    c = crm.find_customer(s, ref)
+    return _customer(c) if c else None
+
+
+def identify(s: Session, text: str) -> Customer | None:
+    """The customer a ticket's text points to (identified, never verified)."""
+    c = crm.identify(s, text)
+    return _customer(c) if c else None
+
+
+def tiers(s: Session) -> dict[str, str]:
+    """Every customer's service tier, by customer id."""
+    return dict(s.execute(select(CustomerRow.user_id, CustomerRow.tier)).all())  # type: ignore[arg-type]
 
 
 def find_customer(s: Session, ref: str | None) -> CustomerRow | None:
@@ -65,4 +89,28 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                             for m in billing.payment_methods(s, user_id)],
         "notes": [{"author": n.author, "body": n.body, "at": n.created_at.isoformat(timespec="minutes")}
                   for n in crm.notes(s, user_id)[:10]],
+    }
+
+
+def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
+    """The customer card advisors see beside a ticket: a headline, contact and details lines, and one table per
+    system (rows of plain values)."""
+    snap = snapshot(s, user_id, now)
+    prof = snap["profile"]
+    a = prof["address"]
+    return {
+        "headline": prof["name"],
+        "contact": f"{prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}",
+        "details": f"{a['address1']}, {a['city']}, {a['state']} {a['zip']} · customer since {prof['customer_since']}",
+        "tabs": {
+            "Orders": [{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
+                        "expected": o["expected_delivery"] or o["delivered_on"] or "",
+                        "ship to": f"{o['address']['address1']}, {o['address']['city']}"} for o in snap["orders"]],
+            "Billing": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
+                         "credited": c["credited"], "status": c["status"]} for c in snap["charges"]],
+            "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
+                          "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]],
+            "Appointments": [{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
+                              "status": a["status"]} for a in snap["appointments"]],
+        },
     }

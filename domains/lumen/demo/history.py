@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from .. import tickets
-from ..errors import TandemError
-from ..models import Role
-from ..services import Services
-from ..store.tables import ProposalRow, TicketRow
-from ..tickets import StaffUser
+from cx_core import tickets
+from cx_core.errors import TandemError
+from cx_core.models import Role
+from cx_core.services import Services
+from cx_core.store.tables import ProposalRow, TicketRow
+from cx_core.tickets import StaffUser
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 REASONS = ["Wrong details (order, item, amount or date)", "Customer must confirm first"]

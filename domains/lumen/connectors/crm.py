@@ -7,9 +7,9 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, NotFound
-from ..store.db import require_row, utcnow
-from ..store.tables import CrmNoteRow, CustomerRow
+from cx_core.errors import InvalidInput, NotFound
+from cx_core.store.db import require_row, utcnow
+from domains.lumen.tables import CrmNoteRow, CustomerRow
 
 
 def get_customer(s: Session, user_id: str) -> CustomerRow:

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import NotFound, PolicyDenied
-from ..store.db import require_row
-from ..store.tables import AppointmentRow, SlotRow
+from cx_core.errors import NotFound, PolicyDenied
+from cx_core.store.db import require_row
+from domains.lumen.tables import AppointmentRow, SlotRow
 
 
 def appointments(s: Session, user_id: str) -> list[AppointmentRow]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store.db import utcnow
-from ..store.tables import NotificationRow
+from .store.db import utcnow
+from .store.tables import NotificationRow
 
 
 def send(s: Session, recipient: str, channel: str, kind: str, subject: str, body: str,

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, NotFound, PolicyDenied
-from ..store.db import require_row
-from ..store.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
+from cx_core.errors import InvalidInput, NotFound, PolicyDenied
+from cx_core.store.db import require_row
+from domains.lumen.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 ITEMS_MODIFIED = "pending (item modified)"

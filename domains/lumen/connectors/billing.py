@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, NotFound, PolicyDenied
-from ..store.db import require_row, utcnow
-from ..store.tables import ChargeRow, InvoiceRow, PaymentMethodRow, PaymentRow
+from cx_core.errors import InvalidInput, NotFound, PolicyDenied
+from cx_core.store.db import require_row, utcnow
+from domains.lumen.tables import ChargeRow, InvoiceRow, PaymentMethodRow, PaymentRow
 
 
 def payment_methods(s: Session, user_id: str) -> list[PaymentMethodRow]:

@@ -8,11 +8,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
-from ..connectors import billing, crm, notifications, orders, scheduling
-from ..errors import InvalidInput
-from ..store.db import require_row, utcnow
-from ..store.tables import MessageRow, TicketRow
-from .base import Args, ExecContext, action
+from cx_core import outbox as notifications
+from cx_core.actions.base import Args, ExecContext, action
+from cx_core.errors import InvalidInput
+from domains.lumen.connectors import billing, crm, orders, scheduling
 
 OrderId = Field(pattern=r"^#W\d{7}$", description="Order id, e.g. #W1234567.")
 
@@ -386,53 +385,3 @@ def notify_field_team(s: Session, a: NotifyFieldTeam, ctx: ExecContext) -> dict[
     nid = notifications.send(s, f"field-team/{appt.region}", "field", "field_team",
                              f"Appointment {appt.appointment_id}", a.message, ctx.ticket_id)
     return {"notification_id": nid, "technician": appt.technician}
-
-
-# ---------------------------------------------------------------- conversation
-class SendReply(Args):
-    body: str = Field(min_length=1, max_length=20000)
-    subject: str = Field(default="", max_length=300)
-
-
-def _ticket_owner(s: Session, _a: Any) -> str | None:
-    return None
-
-
-def _ticket(s: Session, ctx: ExecContext) -> TicketRow:
-    if not ctx.ticket_id:
-        raise InvalidInput("this action needs a ticket")
-    return require_row(s, TicketRow, ctx.ticket_id, "ticket")
-
-
-@action(name="send_reply", args=SendReply, writes=True, reversible=False, risk="low", connector="notifications",
-        task_types=(), owner=_ticket_owner, label="Send reply")
-def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
-    """Send the reply to the customer on the ticket's channel and record it in the conversation."""
-    ticket = _ticket(s, ctx)
-    recipient = ticket.customer_ref or "unknown sender"
-    if ticket.customer_id:
-        recipient = crm.get_customer(s, ticket.customer_id).email
-    nid = notifications.send(s, recipient, ticket.channel, "reply", a.subject or f"Re: {ticket.subject}", a.body,
-                             ctx.ticket_id)
-    s.add(MessageRow(ticket_id=ticket.id, author=ctx.actor, body=a.body, created_at=utcnow()))
-    return {"notification_id": nid, "sent_to": recipient}
-
-
-class Escalate(Args):
-    reason: str = Field(min_length=3, max_length=2000)
-    queue: Literal["supervisor", "billing", "privacy", "security", "retention"] = "supervisor"
-
-
-def _undo_escalate(s: Session, a: Escalate, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
-    ticket = _ticket(s, ctx)
-    ticket.status = "open"
-    return {"ticket_id": ticket.id, "status": "open"}
-
-
-@action(name="escalate_to_human", args=Escalate, writes=True, reversible=True, risk="low", connector="tickets",
-        task_types=(), owner=_ticket_owner, label="Escalate to a person", compensate=_undo_escalate)
-def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, Any]:
-    """Hand the ticket to a person in the named queue with the reason."""
-    ticket = _ticket(s, ctx)
-    ticket.status = "escalated"
-    return {"ticket_id": ctx.ticket_id, "queue": a.queue}

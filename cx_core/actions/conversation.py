@@ -1,0 +1,65 @@
+"""The engine's own actions, the same in every domain: replying to the customer and handing a ticket to a person."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from .. import outbox
+from ..domain import active
+from ..errors import InvalidInput
+from ..store.db import require_row, utcnow
+from ..store.tables import MessageRow, TicketRow
+from .base import Args, ExecContext, action
+
+
+class SendReply(Args):
+    body: str = Field(min_length=1, max_length=20000)
+    subject: str = Field(default="", max_length=300)
+
+
+def _ticket_owner(s: Session, _a: Any) -> str | None:
+    return None
+
+
+def _ticket(s: Session, ctx: ExecContext) -> TicketRow:
+    if not ctx.ticket_id:
+        raise InvalidInput("this action needs a ticket")
+    return require_row(s, TicketRow, ctx.ticket_id, "ticket")
+
+
+@action(name="send_reply", args=SendReply, writes=True, reversible=False, risk="low", connector="notifications",
+        task_types=(), owner=_ticket_owner, label="Send reply")
+def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
+    """Send the reply to the customer on the ticket's channel and record it in the conversation."""
+    ticket = _ticket(s, ctx)
+    recipient = ticket.customer_ref or "unknown sender"
+    customer = active().module("records").lookup(s, ticket.customer_id) if ticket.customer_id else None
+    if customer is not None:
+        recipient = customer.email
+    nid = outbox.send(s, recipient, ticket.channel, "reply", a.subject or f"Re: {ticket.subject}", a.body,
+                             ctx.ticket_id)
+    s.add(MessageRow(ticket_id=ticket.id, author=ctx.actor, body=a.body, created_at=utcnow()))
+    return {"notification_id": nid, "sent_to": recipient}
+
+
+class Escalate(Args):
+    reason: str = Field(min_length=3, max_length=2000)
+    queue: Literal["supervisor", "billing", "privacy", "security", "retention"] = "supervisor"
+
+
+def _undo_escalate(s: Session, a: Escalate, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    ticket = _ticket(s, ctx)
+    ticket.status = "open"
+    return {"ticket_id": ticket.id, "status": "open"}
+
+
+@action(name="escalate_to_human", args=Escalate, writes=True, reversible=True, risk="low", connector="tickets",
+        task_types=(), owner=_ticket_owner, label="Escalate to a person", compensate=_undo_escalate)
+def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, Any]:
+    """Hand the ticket to a person in the named queue with the reason."""
+    ticket = _ticket(s, ctx)
+    ticket.status = "escalated"
+    return {"ticket_id": ctx.ticket_id, "queue": a.queue}

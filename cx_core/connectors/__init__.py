@@ -1,1 +1,0 @@
-"""One module per backend system. Only ``cx_core.actions`` imports these."""

@@ -1,1 +1,0 @@
-"""The demo world and the live ticket simulator."""

@@ -1,0 +1,199 @@
+"""Domain packs. Everything a company's own business is made of comes from the active pack: its task types, typed
+actions and the systems they reach, its customer records, request readers, policy, knowledge articles, labelled
+examples, brand, locale and demo world. The engine knows none of them.
+
+A pack is found by name among the ``tandem.domains`` entry points (a team ``pip install``s its own) or as a
+folder ``domains/<name>/`` beside the engine, whose package exposes ``PACK``. ``TANDEM_DOMAIN`` picks it.
+A pack's ``__init__`` stays light (names and paths); its Python parts are named by module and imported on use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DOMAIN = "lumen"
+ENTRY_POINT_GROUP = "tandem.domains"
+CHANNELS = ("email", "chat", "phone", "social")
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer as the engine sees one; ``profile`` holds what the pack shows and drafts from (at least
+    ``name`` and ``first_name``)."""
+
+    id: str
+    name: str
+    email: str
+    tier: str = "standard"
+    profile: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Brand:
+    """Who the replies come from."""
+
+    name: str
+    signature: str  # the sign-off under every reply
+    sender: str = ""  # the address replies are sent from
+
+
+@dataclass(frozen=True)
+class Locale:
+    currency: str = "USD"
+    time_zone: str = "UTC"
+    date_format: str = "%A %d %B %Y"
+    phone_example: str = ""
+
+
+@dataclass(frozen=True)
+class DomainPack:
+    """One company's business, as data and named modules.
+
+    ``modules`` names the pack's Python parts by role: ``actions`` (importing it registers the typed actions),
+    ``records`` (``lookup(session, ref)`` and ``identify(session, text)`` → ``Customer``, ``snapshot(session,
+    customer_id, now)`` → what planning reads, ``tiers(session)``), ``planner`` (``plan(triage, snapshot, today,
+    text)`` → ``Plan``, optionally ``grounded(triage, snapshot, text)``), ``demo`` (``build_world``,
+    ``Simulator``, ``work_some``, ``summary``), ``tables`` (``METADATA``: the pack's own tables) and
+    ``evaluation`` (``evaluate(db_path, tasks_path)``: its τ-bench scorer).
+    """
+
+    name: str
+    title: str
+    package: str  # the pack's Python package: every module under it belongs to the pack
+    root: Path  # the pack's folder
+    task_types: Mapping[str, str]  # name → the label people read
+    brand: Brand
+    modules: Mapping[str, str]
+    locale: Locale = field(default_factory=Locale)
+    knowledge: Path | None = None  # knowledge folder (articles/, training/, policy.yaml); default root/knowledge
+    informational: frozenset[str] = frozenset()  # task types answered from knowledge, with no action to propose
+    channels: tuple[str, ...] = CHANNELS
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.knowledge or self.root / "knowledge"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.knowledge_dir / "policy.yaml"
+
+    def module(self, role: str) -> ModuleType:
+        """The pack's module for ``role``; a pack without one is told so in one line."""
+        name = self.modules.get(role)
+        if not name:
+            raise ConfigError(f"domain '{self.name}' has no {role} module")
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"domain '{self.name}': its {role} module {name} cannot be imported ({exc})") from exc
+
+    def has(self, role: str) -> bool:
+        return bool(self.modules.get(role))
+
+    def label(self, task_type: str) -> str:
+        return self.task_types.get(task_type, task_type.replace("_", " "))
+
+    def activate(self) -> dict[str, Any]:
+        """Puts the pack's typed actions in force beside the engine's (importing its actions module runs the
+        ``@action`` decorators) and returns the pack's own."""
+        from .actions.base import use_pack
+        from .store.db import use_pack_tables
+
+        use_pack_tables(self.module("tables").METADATA if self.has("tables") else None)
+        try:
+            return use_pack(self.package, (self.modules["actions"],) if self.has("actions") else ())
+        except ImportError as exc:
+            raise ConfigError(f"domain '{self.name}': its actions cannot be imported ({exc})") from exc
+
+
+def _from_entry_points(name: str) -> DomainPack | None:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            try:
+                pack = ep.load()
+            except Exception as exc:  # a broken third-party pack is reported, not raised as a traceback
+                raise ConfigError(f"domain '{name}' (entry point {ep.value}) cannot be loaded: {exc}") from exc
+            return _checked(pack, f"entry point {ep.value}")
+    return None
+
+
+def _from_folder(name: str) -> DomainPack | None:
+    folder = PROJECT_ROOT / "domains" / name
+    if not (folder / "__init__.py").exists():
+        return None
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    try:
+        module = importlib.import_module(f"domains.{name}")
+    except ImportError as exc:
+        raise ConfigError(f"domain '{name}' in {folder} cannot be imported: {exc}") from exc
+    return _checked(getattr(module, "PACK", None), f"{folder}/__init__.py")
+
+
+def _checked(pack: Any, where: str) -> DomainPack:
+    if not isinstance(pack, DomainPack):
+        raise ConfigError(f"{where}: expected a DomainPack named PACK, found {type(pack).__name__}")
+    return pack
+
+
+def available() -> list[str]:
+    """Every pack that can be selected: installed entry points and folders under domains/."""
+    names = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    folder = PROJECT_ROOT / "domains"
+    if folder.is_dir():
+        names |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
+    return sorted(names)
+
+
+@cache
+def find(name: str) -> DomainPack:
+    """The pack called ``name``; an unknown name is one line that lists the ones there are."""
+    pack = _from_entry_points(name) or _from_folder(name)
+    if pack is None:
+        raise ConfigError(f"unknown domain '{name}': set TANDEM_DOMAIN to one of {', '.join(available()) or 'none'}")
+    return pack
+
+
+_current: list[DomainPack] = []
+
+
+def use(pack: DomainPack) -> DomainPack:
+    """Makes ``pack`` the one this process serves: its actions are put in force."""
+    pack.activate()
+    _current[:] = [pack]
+    return pack
+
+
+def active() -> DomainPack:
+    """The pack this process serves (``TANDEM_DOMAIN``, default the demo company) once one was chosen."""
+    if not _current:
+        use(find(os.environ.get("TANDEM_DOMAIN") or DEFAULT_DOMAIN))
+    return _current[0]
+
+
+def vocabulary(pack: DomainPack | None = None) -> Vocabulary:
+    """The names a policy of this domain may use."""
+    from .actions.base import REGISTRY
+
+    pack = use(pack) if pack is not None else active()
+    return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"}, actions=frozenset(REGISTRY),
+                      channels=frozenset(pack.channels))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    task_types: frozenset[str]
+    actions: frozenset[str]
+    channels: frozenset[str]

@@ -1,0 +1,34 @@
+"""What a planner hands the engine: the steps (typed actions with arguments) that would resolve a ticket's
+requests, what must be asked first, and where the ticket goes when no one here may handle it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Step:
+    action: str
+    args: dict[str, Any]
+    intent: str
+    rationale: str
+    missing: str = ""  # what is needed before this step can run
+    alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
+    fallback: Step | None = None  # another route when the backend does not answer
+    depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route
+    defaults: dict[str, str] = field(default_factory=dict)  # fills {placeholders} until the earlier step ran
+
+    def rendered(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Arguments with {placeholders} filled from the earlier step's result (or the planned values)."""
+        if not self.depends_on:
+            return self.args
+        fill = {**self.defaults, **{k: str(v) for k, v in (values or {}).items()}}
+        return {k: v.format_map(fill) if isinstance(v, str) else v for k, v in self.args.items()}
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
+    escalate_queue: str = ""
