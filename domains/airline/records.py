@@ -1,0 +1,143 @@
+"""Read-only views of the airline's members for the engine: lookup, identification, the customer card and the
+snapshot planning reads. No side effects."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cx_core.errors import PolicyDenied, TandemError
+
+from . import backend
+from .tables import AirlineCompensationRow, AirlineReservationRow, AirlineUserRow
+
+entity_patterns: dict[str, str] = {
+    # six capitals or digits; some real ids have no digit (e.g. HATHAT), so candidates are confirmed against records
+    "reservation_id": r"(?<![A-Za-z0-9])[A-Z0-9]{6}(?![A-Za-z0-9])",
+    "user_id": r"\b[a-z]+(?:_[a-z]+)+_\d{3,6}\b",
+    "flight_number": r"\b[A-Z][A-Z0-9]{1,2}\d{1,4}\b",
+    "airport": r"\b[A-Z]{3}\b",
+    "date": r"\b20\d{2}-\d{2}-\d{2}\b",
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "payment_id": r"\b(?:credit_card|gift_card|certificate)_\d+\b",
+}
+_RESERVATION = re.compile(entity_patterns["reservation_id"])
+_USER = re.compile(entity_patterns["user_id"])
+_EMAIL = re.compile(entity_patterns["email"])
+
+
+def _by_ref(s: Session, ref: str | None) -> AirlineUserRow | None:
+    if not ref or not ref.strip():
+        return None
+    ref = ref.strip()
+    if "@" in ref:
+        return s.scalars(select(AirlineUserRow).where(func.lower(AirlineUserRow.email) == ref.lower())).first()
+    return s.get(AirlineUserRow, ref)
+
+
+def find_customer(s: Session, ref: str | None) -> dict[str, Any] | None:
+    """The member named by a user id or an email address (its customer card), or None."""
+    u = _by_ref(s, ref)
+    return customer_card(s, u.user_id) if u is not None else None
+
+
+def identify_customer(s: Session, text: str) -> str | None:
+    """The one member a message points to: a known email, a user id, or a reservation id (its owner). None when
+    nothing or more than one member matches. Identified, not verified."""
+    found: set[str] = set()
+    for email in _EMAIL.findall(text or ""):
+        u = _by_ref(s, email)
+        if u is not None:
+            found.add(u.user_id)
+    for uid in _USER.findall(text or ""):
+        if s.get(AirlineUserRow, uid) is not None:
+            found.add(uid)
+    codes = set(_RESERVATION.findall(text or ""))
+    if codes:
+        found.update(s.scalars(select(AirlineReservationRow.user_id)
+                               .where(AirlineReservationRow.reservation_id.in_(codes))))
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _method(m: dict[str, Any]) -> dict[str, Any]:
+    out = {"id": m["id"], "source": m["source"], "label": backend.method_label(m)}
+    if m["source"] != "credit_card":
+        out["balance"] = m.get("amount", 0)
+    return out
+
+
+def customer_card(s: Session, user_id: str) -> dict[str, Any]:
+    """Who the member is, at a glance: name, email, membership, reservations, saved payment methods (labels only:
+    a card shows its brand and last four digits)."""
+    u = backend.user_row(s, user_id)
+    rows = backend.reservations_of(s, user_id)
+    return {"user_id": u.user_id, "name": f"{u.first_name} {u.last_name}", "email": u.email,
+            "membership": u.membership, "reservations": len(rows),
+            "active_reservations": sum(1 for r in rows if r.status != "cancelled"),
+            "payment_methods": [backend.method_label(m) for m in u.payment_methods.values()]}
+
+
+def _verdict(fn: Any, s: Session, args: dict[str, Any], now: datetime) -> str:
+    try:
+        plan = fn(s, args, now)
+    except PolicyDenied as exc:
+        return f"refused: {exc}"
+    except TandemError as exc:
+        return f"not possible: {exc}"
+    basis = plan.get("basis")
+    return "allowed" + (f": {'; '.join(basis)}" if basis else "")
+
+
+def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
+    """Everything a planner may need about one member, as plain data: the profile, every reservation with its
+    flights and their status on their dates, and what the policy says about cancelling or changing each."""
+    clock = backend.airline_now(now)
+    u = backend.user_row(s, user_id)
+    compensated = {c.reservation_id: {"certificate_id": c.certificate_id, "amount": c.amount,
+                                      "complaint": c.complaint}
+                   for c in s.scalars(select(AirlineCompensationRow).where(AirlineCompensationRow.user_id == user_id))}
+    reservations = []
+    for r in backend.reservations_of(s, user_id):
+        legs = backend.legs_of(s, r)
+        flights = []
+        for f, leg in zip(r.flights, legs, strict=True):
+            flights.append({**f, "status": leg.status, "flown": leg.flown(clock),
+                            "departure": leg.departure.isoformat(timespec="minutes"),
+                            "arrival": leg.arrival.isoformat(timespec="minutes"),
+                            **(leg.instance.times if leg.instance is not None else {})})
+        pax = len(r.passengers)
+        view = backend.reservation_view(r)
+        view.update({
+            "flights": flights, "passenger_count": pax,
+            "paid_total": backend.money(sum(p["amount"] for p in r.payment_history)),
+            "hours_since_booking": round((clock - r.created_at).total_seconds() / 3600, 1),
+            "booked_within_24h": clock - r.created_at <= backend.CANCEL_WINDOW,
+            "any_flown": any(f["flown"] for f in flights), "all_flown": all(f["flown"] for f in flights),
+            "free_bag_allowance": backend.free_bag_allowance(u.membership, r.cabin, pax),
+            "compensated": compensated.get(r.reservation_id),
+            "changes": [{"at": h.get("at"), "action": h.get("action")} for h in r.history or []],
+        })
+        if r.status != "cancelled":
+            rid = r.reservation_id
+            view["policy"] = {
+                "cancel": _verdict(backend.preview_cancel_reservation, s, {"reservation_id": rid}, clock),
+                "cancel_for_health_or_weather": _verdict(backend.preview_cancel_reservation, s,
+                                                         {"reservation_id": rid, "reason": "health"}, clock),
+                "change_flights": ("refused: basic economy flights cannot be changed" if r.cabin == "basic_economy"
+                                   else "refused: every flight has been flown" if view["all_flown"]
+                                   else "allowed for flights not yet flown (same origin, destination, trip type)"),
+                "change_cabin": ("refused: a flight has already been flown" if view["any_flown"] else "allowed"),
+                "add_bags": "refused: every flight has been flown" if view["all_flown"] else "allowed",
+            }
+        reservations.append(view)
+    profile = backend.user_view(u)
+    profile["payment_methods"] = [_method(m) for m in u.payment_methods.values()]
+    return {"now": clock.isoformat(timespec="minutes"), "user": profile, "reservations": reservations,
+            "rules": {"bag_fee": backend.BAG_FEE, "insurance_fee_per_passenger": backend.INSURANCE_FEE,
+                      "free_bags_per_passenger": backend.FREE_BAGS[u.membership],
+                      "compensation_per_passenger": backend.COMPENSATION_PER_PASSENGER,
+                      "compensation_eligible_membership": u.membership in ("silver", "gold")}}
