@@ -181,6 +181,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+# ------------------------------------------------------------------ domain packs
+def cmd_domain_check(args: argparse.Namespace) -> int:
+    """Every problem of a pack, one line each (FILE: FIELD: what to fix), then the count; exit 1 when any."""
+    from .domain_check import check
+
+    found = check(args.path)
+    for problem in found:
+        print(problem)
+    print(found.summary())
+    return 1 if found else 0
+
+
 # ------------------------------------------------------------------ audit, worker, training, users
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     services = _services()
@@ -324,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_audit_verify)
     an = asub.add_parser("anchor", help="print the chain's current head (SEQ:HASH) to keep outside the database")
     an.set_defaults(func=cmd_audit_anchor)
+
+    dm = sub.add_parser("domain", help="domain pack tools")
+    dsub = dm.add_subparsers(dest="domain_command", required=True, parser_class=_Parser)
+    dc = dsub.add_parser("check", help="list every problem of a domain pack (its file and field), without loading "
+                                       "any model; exit 1 when there is one",
+                         description="Checks a domain pack as the engine will use it: PACK, the modules it names "
+                                     "by role, the actions they register, the articles, the labelled examples, the "
+                                     "policy and the recipes. Prints one line per problem, 'FILE: FIELD: what is "
+                                     "wrong and what to fix', then the number of problems (or that the pack is "
+                                     "ready). Exit 0 when there is none, 1 when there is any.")
+    dc.add_argument("path", metavar="PATH", help="the pack's folder (e.g. domains/lumen) or a pack's name")
+    dc.set_defaults(func=cmd_domain_check)
 
     w = sub.add_parser("worker", help="process new tickets in the background (and simulate arrivals)")
     w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets")

@@ -1,0 +1,618 @@
+"""``domain check``: every problem of a domain pack before it is served, each with its file and field.
+
+A pack is checked the way the engine will use it — its ``PACK``, the modules it names by role, its knowledge
+folder (articles, labelled examples, policy) and its recipes — and every problem becomes a ``Problem`` naming
+the file, the field and what to fix. Nothing here raises: a pack that cannot even be imported is one problem.
+The check imports the pack's modules but loads no model and opens no database.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .domain import CHANNELS, ENTRY_POINT_GROUP, PROJECT_ROOT, DomainPack, Vocabulary, available
+
+MIN_EXAMPLES = 5  # labelled examples per task type the classifier needs
+NOT_A_REQUEST = "none"  # the training label of sentences that ask for nothing (``triage.NONE``)
+UNCLASSIFIED = "unclassified"  # what triage answers when unsure (``triage.UNCLASSIFIED``): never a label
+RESERVED = (NOT_A_REQUEST, UNCLASSIFIED)
+
+# What the engine calls in each role's module: "name(arguments)" (the engine's call) and what it is for. A bare
+# name is checked for presence only.
+ROLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "records": (("lookup(session, ref)", "the Customer for an id or email, or None"),
+                ("identify(session, text)", "the Customer a message's text names, or None"),
+                ("snapshot(session, customer_id, now)", "what the planner reads about a customer"),
+                ("tiers(session)", "customer id → service tier")),
+    "planner": (("plan(triage, snapshot, today, text)", "the Plan of steps for a triaged ticket"),),
+    "demo": (("build_world(db, seed, today)", "builds the demo world and returns its counts"),
+             ("Simulator", "makes simulated tickets: Simulator(db, seed=...)"),
+             ("work_some(services)", "handles a few demo tickets as an advisor would"),
+             ("summary(counts)", "one line about the world built")),
+    "tables": (("METADATA", "the sqlalchemy MetaData of the pack's own tables"),),
+    "evaluation": (("evaluate(db_path, tasks_path)", "scores the pack on τ-bench tasks"),),
+    "actions": (),
+}
+OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
+    "records": (("card(session, customer_id, now)", "the customer card the workspace shows"),),
+    "planner": (("grounded(triage, snapshot, text)", "the triage corrected by what the records say"),),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing to fix: the file it is in, the field (or name) in that file, and what is wrong."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class Findings(list[Problem]):
+    """The problems of one pack, in the order found; ``name`` and ``counts`` (task types, actions, articles,
+    examples, policy version) describe the pack for the summary line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = ""
+        self.counts: dict[str, int] = {}
+
+    def add(self, file: Path | str, field: str, message: str) -> None:
+        self.append(Problem(_shown(file), field, message))
+
+    def summary(self) -> str:
+        """The last line of the command: the number of problems, or that the pack is ready and what it holds."""
+        if self:
+            return f"{len(self)} problem{'s' if len(self) != 1 else ''}"
+        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in self.counts.items() if what != "policy"]
+        if "policy" in self.counts:
+            held.append(f"policy version {self.counts['policy']}")
+        return f"domain '{self.name}' is ready: {', '.join(held)}"
+
+
+def check(path_or_name: str | Path) -> Findings:
+    """Every problem of the pack in the folder ``path_or_name`` (or the pack of that name: a folder under
+    ``domains/`` or an installed ``tandem.domains`` entry point), as a list; empty when the pack is ready.
+    The engine's action registry is left as it was found."""
+    found = Findings()
+    with _registry_kept():
+        try:
+            _check(str(path_or_name), found)
+        except Exception as exc:  # a bug of the checker on a strange pack is still one line, not a traceback
+            found.add(str(path_or_name), "check", f"stopped early: {type(exc).__name__}: {exc}")
+    return found
+
+
+# ------------------------------------------------------------------ finding and importing the pack
+@dataclass
+class _Where:
+    folder: Path
+    init: Path  # where PACK is defined
+    expected_name: str
+    import_path: str  # the folder's dotted import path ('' for an entry point's pack)
+
+
+def _check(arg: str, found: Findings) -> None:
+    where_pack = _load(arg, found)
+    if where_pack is None:
+        return
+    where, pack = where_pack
+    found.name = str(pack.name)
+    _check_pack(pack, where, found)
+    own = _check_modules(pack, where, found)
+    _check_knowledge(pack, where, own, found)
+    _check_recipes(pack, where, own, found)
+
+
+def _load(arg: str, found: Findings) -> tuple[_Where, DomainPack] | None:
+    """The pack's folder and ``PACK``, or None after adding the one problem that stops the check."""
+    folder = Path(arg)
+    if not folder.is_dir() and re.fullmatch(r"[A-Za-z_]\w*", arg) and (PROJECT_ROOT / "domains" / arg).is_dir():
+        folder = PROJECT_ROOT / "domains" / arg
+    if folder.is_dir():
+        return _load_folder(folder.resolve(), found)
+    point = next((ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == arg), None)
+    if point is None:
+        found.add(arg, "PATH", f"no pack folder and no installed pack named '{arg}': give the folder that holds the "
+                               f"pack's __init__.py, or one of: {', '.join(available()) or 'none'}")
+        return None
+    try:
+        value = point.load()
+    except Exception as exc:
+        file, line = _site(exc, None, None)
+        found.add(file or f"entry point {point.value}", "PACK", f"{_at(line)}the pack cannot be imported: "
+                                                                f"{_exc(exc)}")
+        return None
+    module = sys.modules.get(point.module)
+    init = Path(getattr(module, "__file__", None) or point.value)
+    if not isinstance(value, DomainPack):
+        found.add(init, "PACK", f"entry point {point.value} is a {type(value).__name__}, not a DomainPack")
+        return None
+    folder = Path(value.root) if isinstance(value.root, Path) else init.parent
+    return _Where(folder, init, point.name, _import_path(folder) or ""), value
+
+
+def _import_path(folder: Path) -> str | None:
+    """The dotted name the folder is imported by (its parents holding an ``__init__.py`` included)."""
+    if not (folder / "__init__.py").exists():
+        return None
+    parts = [folder.name]
+    parent = folder.parent
+    while (parent / "__init__.py").exists() and parent != parent.parent:
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts)
+
+
+def _load_folder(folder: Path, found: Findings) -> tuple[_Where, DomainPack] | None:
+    init = folder / "__init__.py"
+    dotted = _import_path(folder)
+    if dotted is None:
+        found.add(init, "PACK", f"{folder} has no __init__.py: a pack is a Python package whose __init__.py "
+                                "defines PACK = DomainPack(...)")
+        return None
+    if not all(part.isidentifier() for part in dotted.split(".")):
+        found.add(init, "PACK", f"'{dotted}' cannot be imported (each folder name must be a Python identifier): "
+                                "rename the folder")
+        return None
+    base = folder.parents[dotted.count(".")]
+    if str(base) not in sys.path:
+        sys.path.insert(0, str(base))
+    try:
+        module = importlib.import_module(dotted)
+    except BaseException as exc:  # SystemExit from a pack's import is a problem too
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        file, line = _site(exc, init, folder)
+        found.add(file or init, "PACK", f"{_at(line)}the pack cannot be imported: {_exc(exc)}")
+        return None
+    where = _Where(folder, init, folder.name, dotted)
+    loaded_from = Path(getattr(module, "__file__", None) or "")
+    if loaded_from.resolve() != init.resolve():
+        found.add(init, "PACK", f"the name '{dotted}' is already taken by {loaded_from or 'another module'}: rename "
+                                "the folder (or check the pack from its own project)")
+        return None
+    pack = getattr(module, "PACK", None)
+    if pack is None:
+        found.add(init, "PACK", "not defined: add PACK = DomainPack(name=..., title=..., package=..., root=..., "
+                                "task_types=..., brand=..., modules=...)")
+        return None
+    if not isinstance(pack, DomainPack):
+        found.add(init, "PACK", f"is a {type(pack).__name__}, not a cx_core.domain.DomainPack")
+        return None
+    return where, pack
+
+
+# ------------------------------------------------------------------ PACK itself
+def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
+    init = where.init
+    if pack.name != where.expected_name:
+        found.add(init, "PACK.name", f"is '{pack.name}' but the pack is found as '{where.expected_name}' (its "
+                                     f"folder or entry point): set name=\"{where.expected_name}\"")
+    if where.import_path and pack.package != where.import_path:
+        found.add(init, "PACK.package", f"is '{pack.package}' but the folder is imported as '{where.import_path}': "
+                                        f"set package=\"{where.import_path}\"")
+    if not isinstance(pack.root, Path) or pack.root.resolve() != where.folder.resolve():
+        found.add(init, "PACK.root", f"is {pack.root} but the pack's folder is {where.folder}: set "
+                                     "root=Path(__file__).resolve().parent")
+    if not isinstance(pack.task_types, Mapping) or not pack.task_types:
+        found.add(init, "PACK.task_types", "is empty: give each task type a label people read, e.g. "
+                                           "{\"plan_change\": \"change plan\"}")
+    else:
+        for name, label in pack.task_types.items():
+            if not isinstance(label, str) or not label.strip():
+                found.add(init, f"PACK.task_types.{name}", "has no label: give the words people read for it")
+            if name in RESERVED:
+                found.add(init, f"PACK.task_types.{name}", f"'{name}' is reserved by the engine (sentences that ask "
+                                                           "for nothing / triage unsure): choose another name")
+        for name in sorted(set(pack.informational) - set(pack.task_types)):
+            found.add(init, "PACK.informational", f"'{name}' is not one of the pack's task types"
+                                                  f"{_suggest(name, pack.task_types)}")
+    for channel in pack.channels:
+        if channel not in CHANNELS:
+            found.add(init, "PACK.channels", f"'{channel}' is not a channel the engine has (channels are: "
+                                             f"{', '.join(CHANNELS)})")
+    for key in ("name", "signature"):
+        if not str(getattr(pack.brand, key, "") or "").strip():
+            found.add(init, f"PACK.brand.{key}", "is empty: every reply is signed with the brand's name and "
+                                                 "signature")
+
+
+# ------------------------------------------------------------------ modules by role
+def _check_modules(pack: DomainPack, where: _Where, found: Findings) -> dict[str, Any] | None:
+    """Checks every module the pack names; returns the pack's own actions (None when they could not be loaded)."""
+    init = where.init
+    own: dict[str, Any] | None = None if pack.has("actions") else {}
+    for role, name in pack.modules.items():
+        field = f"PACK.modules.{role}"
+        if role not in ROLES:
+            close = difflib.get_close_matches(role, ROLES, n=1, cutoff=0.75)
+            if close:  # a typo disables a part of the pack without a word; another name is the pack's own
+                found.add(init, field, f"unknown role '{role}': did you mean '{close[0]}'?")
+            continue
+        if not name:
+            found.add(init, field, "names no module: give the module's dotted name or leave the role out")
+            continue
+        package = where.import_path or pack.package  # a wrong PACK.package is reported once, above
+        if package and name != package and not name.startswith(package + "."):
+            found.add(init, field, f"'{name}' is not under the pack's package '{package}': name a module of the "
+                                   f"pack (e.g. '{package}.{role}'); the engine counts only those as the pack's")
+        if role == "actions":
+            own = _check_actions(pack, name, where, found)
+            continue
+        module = _import(role, name, where, found)
+        if module is None:
+            continue
+        file = Path(getattr(module, "__file__", None) or init)
+        for sig, what in ROLES[role]:
+            _need(module, role, name, sig, what, file, found, required=True)
+        for sig, what in OPTIONAL.get(role, ()):
+            _need(module, role, name, sig, what, file, found, required=False)
+        if role == "tables":
+            _check_tables(module, file, found)
+    return own
+
+
+def _import(role: str, name: str, where: _Where, found: Findings) -> ModuleType | None:
+    """The module, or None after adding why it cannot be imported (on its own file and line when it has one)."""
+    field = f"PACK.modules.{role}"
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        spec = None
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        if isinstance(exc, ModuleNotFoundError) and exc.name == name:
+            found.add(where.init, field, f"there is no module '{name}': create it or correct the name")
+            return None
+        origin = Path(spec.origin) if spec is not None and spec.origin and spec.origin != "built-in" else None
+        file, line = _site(exc, origin, where.folder)
+        found.add(file or origin or where.init, "import" if (file or origin) else field,
+                  f"{_at(line)}the {role} module {name} cannot be imported: {_exc(exc)}")
+        return None
+
+
+def _need(module: ModuleType, role: str, name: str, sig: str, what: str, file: Path, found: Findings,
+          required: bool) -> None:
+    attr = sig.split("(")[0]
+    value = getattr(module, attr, None)
+    if value is None:
+        if required:
+            found.add(file, attr, f"missing: the {role} module ({name}) must define {sig} — {what}")
+        return
+    if "(" not in sig:
+        return
+    if not callable(value):
+        found.add(file, attr, f"is a {type(value).__name__}, not a function: define {sig} — {what}")
+        return
+    n_args = len([a for a in sig[sig.index("(") + 1:-1].split(",") if a.strip()])
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*([None] * n_args))
+    except TypeError:
+        found.add(file, attr, f"{attr}{signature} cannot be called as {sig}: the engine passes {n_args} "
+                              f"argument{'s' if n_args != 1 else ''}")
+
+
+def _check_tables(module: ModuleType, file: Path, found: Findings) -> None:
+    from sqlalchemy import MetaData
+
+    from .store.tables import Base
+
+    metadata = getattr(module, "METADATA", None)
+    if metadata is None:
+        return
+    if not isinstance(metadata, MetaData):
+        found.add(file, "METADATA", f"is a {type(metadata).__name__}, not a sqlalchemy MetaData (use "
+                                    "Base.metadata of the pack's DeclarativeBase)")
+        return
+    for table in sorted(set(metadata.tables) & set(Base.metadata.tables)):
+        found.add(file, "METADATA", f"table '{table}' has the name of one of the engine's tables: rename it "
+                                    "(only missing tables are created, so the pack's would never be)")
+
+
+def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) -> dict[str, Any] | None:
+    """Puts the pack's actions in force as ``DomainPack.activate`` does and checks each one."""
+    from . import actions as _engine_actions  # noqa: F401 - registers the engine's own actions
+    from .actions.base import use_pack
+
+    field = "PACK.modules.actions"
+    if _import("actions", name, where, found) is None:
+        return None
+    # a module outside the pack's package (reported above) is claimed under its own parent package, so that its
+    # actions are still checked and none is left registered loose, in force for every pack after this one
+    package = where.import_path or pack.package
+    prefix = package if name == package or name.startswith(package + ".") else name.rpartition(".")[0]
+    try:
+        own = use_pack(prefix or name, (name,))
+    except Exception as exc:
+        found.add(where.init, field, f"its actions cannot be put in force: {_exc(exc)}")
+        return None
+    module = sys.modules.get(name)
+    file = Path(getattr(module, "__file__", None) or where.init)
+    if not own:
+        found.add(file, "@action", f"importing {name} registers no action: decorate each runner with "
+                                   "@cx_core.actions.base.action(name=..., ...)")
+    for action_name, spec in sorted(own.items()):
+        at = _file_of(spec.run) or file
+        if spec.writes and not spec.local and spec.preview is None:
+            found.add(at, f"{action_name}.preview", "the action writes to an outside system (local=False) but has "
+                                                    "no preview: add preview=... that says what it would change "
+                                                    "without changing anything")
+        if spec.writes and spec.reversible and spec.compensate is None:
+            found.add(at, f"{action_name}.compensate", "the action is reversible but has no compensating action: "
+                                                       "add compensate=... or set reversible=False")
+        for task_type in spec.task_types:
+            if isinstance(pack.task_types, Mapping) and task_type not in pack.task_types:
+                found.add(at, f"{action_name}.task_types", f"'{task_type}' is not one of the pack's task types"
+                                                           f"{_suggest(task_type, pack.task_types)}")
+    return own
+
+
+def _file_of(fn: Callable[..., Any]) -> Path | None:
+    try:
+        return Path(inspect.getsourcefile(fn) or "") or None
+    except TypeError:
+        return None
+
+
+# ------------------------------------------------------------------ knowledge: articles, examples, policy
+def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> None:
+    folder = pack.knowledge_dir
+    if not folder.is_dir():
+        found.add(where.init, "PACK.knowledge", f"the knowledge folder {_shown(folder)} does not exist: create it "
+                                                "with articles/, training/task_types.csv and policy.yaml (or point "
+                                                "knowledge= at the folder that has them)")
+        return
+    found.counts["task type"] = len(pack.task_types)
+    if own is not None:
+        found.counts["action"] = len(own)
+    articles = folder / "articles"
+    if not articles.is_dir():
+        found.add(articles, "articles/", "missing: add the folder with at least one Markdown article (.md) the "
+                                         "replies can quote")
+    else:
+        found.counts["article"] = n = sum(1 for _ in articles.rglob("*.md"))
+        if not n:
+            found.add(articles, "*.md", "no article: add at least one Markdown article (.md) the replies can quote")
+    _check_training(pack, folder / "training" / "task_types.csv", found)
+    _check_policy(pack, own, found)
+
+
+def _check_training(pack: DomainPack, path: Path, found: Findings) -> None:
+    """The labelled examples exactly as the trainer reads them (columns ``text`` and ``label``), line by line."""
+    if not path.is_file():
+        found.add(path, "file", f"missing: add a CSV with the columns text,label and at least {MIN_EXAMPLES} "
+                                "examples of each task type")
+        return
+    counts = dict.fromkeys(pack.task_types, 0)
+    examples = 0
+    header: list[str] | None = None
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            while True:
+                line = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                if not any(cell.strip() for cell in row):
+                    continue
+                if header is None:
+                    header = [c.strip() for c in row]
+                    missing = [c for c in ("text", "label") if c not in header]
+                    if missing:
+                        bom = " (the file starts with a byte-order mark: save it as UTF-8 without BOM)" \
+                            if header[0].startswith("\ufeff") else ""
+                        found.add(path, "columns", f"line {line}: no column {' or '.join(repr(m) for m in missing)}"
+                                                   f" (columns are: {', '.join(header)}): the first line must name "
+                                                   f"the columns text,label{bom}")
+                        return
+                    continue
+                cells = dict(zip(header, row, strict=False))
+                text, label = (cells.get("text") or "").strip(), (cells.get("label") or "").strip()
+                if not label:
+                    found.add(path, "label", f"line {line}: no label: the trainer skips this row (give a task type, "
+                                             f"or '{NOT_A_REQUEST}' for a sentence that asks for nothing)")
+                    continue
+                if not text:
+                    found.add(path, "text", f"line {line}: no text: the trainer skips this row")
+                    continue
+                examples += 1
+                if label in counts:
+                    counts[label] += 1
+                elif label == UNCLASSIFIED:
+                    found.add(path, "label", f"line {line}: '{UNCLASSIFIED}' is what triage answers when unsure and "
+                                             f"is never trained: use a task type, or '{NOT_A_REQUEST}'")
+                elif label != NOT_A_REQUEST:
+                    found.add(path, "label", f"line {line}: '{label}' is not a task type of '{pack.name}'"
+                                             f"{_suggest(label, pack.task_types)}")
+    except UnicodeDecodeError as exc:
+        found.add(path, "file", f"is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8")
+        return
+    except csv.Error as exc:
+        found.add(path, "file", f"line {reader.line_num}: not a readable CSV ({exc})")
+        return
+    if header is None:
+        found.add(path, "columns", "the file is empty: the first line must name the columns text,label")
+        return
+    found.counts["training example"] = examples
+    for task_type, n in counts.items():
+        if n < MIN_EXAMPLES:
+            found.add(path, "label", f"task type '{task_type}' has {n} example{'s' if n != 1 else ''}: add at least "
+                                     f"{MIN_EXAMPLES - n} more (the classifier needs {MIN_EXAMPLES} of each)")
+
+
+def _check_policy(pack: DomainPack, own: dict[str, Any] | None, found: Findings) -> None:
+    """The policy as ``policy.load_policy`` reads it, but every problem instead of the first: the same messages,
+    each with its field and line."""
+    from .actions.base import REGISTRY
+    from .policy import Policy, _line_of, unknown_names
+
+    path = pack.policy_file
+    if not path.is_file():
+        found.add(path, "file", "missing: add the pack's policy (version, autonomy per task type, limits per action)")
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        found.add(path, "file", f"is not UTF-8 text ({exc.reason}): save it as UTF-8")
+        return
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        found.add(path, "file", f"{_at(mark.line + 1 if mark is not None else None)}not valid YAML"
+                                f" ({getattr(exc, 'problem', None) or exc})")
+        return
+    if not isinstance(raw, dict):
+        found.add(path, "file", "the policy must be a mapping of fields (version: 1, autonomy: ..., limits: ...)")
+        return
+
+    def located(loc: tuple[Any, ...], msg: str) -> None:
+        found.add(path, ".".join(str(p) for p in loc) or "policy", f"{_at(_line_of(text, loc))}{msg}")
+
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            located(tuple(err["loc"]), err["msg"])
+        return
+    found.counts["policy"] = policy.version
+    known = Vocabulary(task_types=frozenset(pack.task_types) | {UNCLASSIFIED}, actions=frozenset(REGISTRY),
+                       channels=frozenset(pack.channels))
+    for loc, msg in unknown_names(policy, known):
+        if own is None and loc[0] in ("limits", "never_autonomous"):
+            continue  # the pack's actions could not be loaded (reported above): every name of theirs would show
+        located(loc, msg)
+
+
+# ------------------------------------------------------------------ recipes (cx_core.recipes, when there is one)
+def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> None:
+    path = where.folder / "recipes.yaml"
+    if not path.is_file():
+        return
+    try:
+        recipes = importlib.import_module("cx_core.recipes")
+    except ImportError:
+        return  # an engine without recipes: nothing to check them with
+    except Exception as exc:
+        found.add(path, "recipes", f"cannot be checked: the engine's cx_core.recipes fails to import ({_exc(exc)})")
+        return
+    check_file = getattr(recipes, "check_file", None)
+    if not callable(check_file):
+        return
+    from .actions.base import REGISTRY
+
+    try:
+        params = inspect.signature(check_file).parameters
+        if "pack" in params:
+            result = check_file(path, pack)
+        else:
+            kwargs: dict[str, Any] = {}
+            if "actions" in params:
+                kwargs["actions"] = sorted(REGISTRY)
+            if "task_types" in params:
+                kwargs["task_types"] = sorted(pack.task_types)
+            if "resolvers" in params:
+                planner = sys.modules.get(pack.modules.get("planner", ""))
+                resolvers = getattr(planner, "RESOLVERS", None)
+                if isinstance(resolvers, Mapping):
+                    kwargs["resolvers"] = sorted(resolvers)
+            result = check_file(path, **kwargs)
+        for field, message in result:
+            if own is None and "unknown action" in str(message):
+                continue  # the pack's actions could not be loaded (reported above)
+            found.add(path, str(field) or "recipes", str(message))
+    except Exception as exc:
+        found.add(path, "recipes", f"cannot be checked: {_exc(exc)}")
+
+
+# ------------------------------------------------------------------ helpers
+@contextmanager
+def _registry_kept() -> Iterator[None]:
+    """The engine's actions in force (and the active pack's prefix) as they were before the check."""
+    from .actions import base
+
+    registry, active = dict(base.REGISTRY), list(base._active)
+    try:
+        yield
+    finally:
+        base.REGISTRY.clear()
+        base.REGISTRY.update(registry)
+        base._active[:] = active
+
+
+def _site(exc: BaseException, file: Path | None, folder: Path | None) -> tuple[Path | None, int | None]:
+    """Where an import failed: the file and line of a syntax error, else the deepest frame in ``file`` or, failing
+    that, in the pack's folder."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return Path(exc.filename), exc.lineno
+    frames = traceback.extract_tb(exc.__traceback__)
+    for want in ([file] if file else []) + [None]:
+        for frame in reversed(frames):
+            here = Path(frame.filename)
+            if (want is not None and here == want) or (want is None and folder and _inside(here, folder)):
+                return here, frame.lineno
+    return None, None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _exc(exc: BaseException) -> str:
+    """The exception as one line (a syntax error without its file and line: the problem names them)."""
+    text = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc).strip()
+    text = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _at(line: int | None) -> str:
+    return f"line {line}: " if line else ""
+
+
+def _suggest(name: str, known: Mapping[str, Any] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    if close:
+        return f": did you mean '{close[0]}'?"
+    return f" (task types are: {', '.join(sorted(known))})"
+
+
+def _shown(path: Path | str) -> str:
+    """A path as people type it: relative to the working folder when it is inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

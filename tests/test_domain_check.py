@@ -1,0 +1,195 @@
+"""``domain check``: the shipped pack is ready, and each fault of a broken pack is one line naming its file and field."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from cx_core.actions.base import REGISTRY
+from cx_core.config import PROJECT_ROOT
+from cx_core.domain_check import NOT_A_REQUEST, UNCLASSIFIED, Problem, check
+
+INIT = '''
+from pathlib import Path
+
+from cx_core.domain import Brand, DomainPack
+
+PACK = DomainPack(
+    name="{pkg}", title="Acme Telecom", package="{pkg}", root=Path(__file__).resolve().parent,
+    task_types={{"plan_change": "change plan", "outage": "outage report"}}, informational=frozenset({{"outage"}}),
+    brand=Brand(name="Acme", signature="Best regards,\\nAcme Care"),
+    modules={{"actions": "{pkg}.actions", "records": "{pkg}.records", "planner": "{pkg}.planner"}},
+)
+'''
+ACTIONS = '''
+from cx_core.actions.base import Args, action
+
+
+class ChangePlan(Args):
+    customer_id: str
+    plan: str
+
+
+@action(name="{pkg}_change_plan", args=ChangePlan, writes=True, reversible=False, risk="low", connector="crm",
+        task_types=("plan_change",), owner=lambda s, a: a.customer_id)
+def change_plan(s, args, ctx):
+    """Moves the customer to another plan."""
+    return {{"plan": args.plan}}
+'''
+RECORDS = '''
+def lookup(session, ref):
+    return None
+
+
+def identify(session, text):
+    return None
+
+
+def snapshot(session, customer_id, now):
+    return {}
+
+
+def tiers(session):
+    return {}
+'''
+PLANNER = '''
+def plan(triage, snapshot, today, text=""):
+    return None
+'''
+POLICY = '''version: 1
+autonomy:
+  plan_change: 2
+  outage: 1
+limits:
+  {pkg}_change_plan: {{auto_max: 0, advisor_max: 100}}
+never_autonomous: [escalate_to_human]
+'''
+EXAMPLES = {"plan_change": ["I want a cheaper plan", "move me to the unlimited plan", "change my plan please",
+                            "can I switch to the family plan", "downgrade my contract"],
+            "outage": ["my internet is down", "no signal since this morning", "is there an outage in Leeds",
+                       "the broadband keeps dropping", "no service at all today"],
+            NOT_A_REQUEST: ["thanks", "hello there"]}
+
+
+def make_pack(tmp_path: Path) -> Path:
+    """A small pack that passes every check, in its own folder (a package importable from ``tmp_path``)."""
+    pkg = f"acme_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / pkg
+    (folder / "knowledge" / "articles").mkdir(parents=True)
+    (folder / "knowledge" / "training").mkdir()
+    (folder / "__init__.py").write_text(INIT.format(pkg=pkg), encoding="utf-8")
+    (folder / "actions.py").write_text(ACTIONS.format(pkg=pkg), encoding="utf-8")
+    (folder / "records.py").write_text(RECORDS, encoding="utf-8")
+    (folder / "planner.py").write_text(PLANNER, encoding="utf-8")
+    (folder / "knowledge" / "articles" / "plans.md").write_text("# Changing plans\n\nAny day.\n", encoding="utf-8")
+    rows = ["text,label"] + [f"{text},{label}" for label, texts in EXAMPLES.items() for text in texts]
+    (folder / "knowledge" / "training" / "task_types.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "knowledge" / "policy.yaml").write_text(POLICY.format(pkg=pkg), encoding="utf-8")
+    return folder
+
+
+def run_check(target: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "cx_core", "domain", "check", target], env=env, capture_output=True,
+                          text=True, cwd=PROJECT_ROOT, timeout=120)
+
+
+def only(problems: list[Problem], file: str, field: str) -> Problem:
+    hits = [p for p in problems if Path(p.file).name == file and p.field == field]
+    assert len(hits) == 1, f"expected one problem on {file}: {field}, got {[str(p) for p in problems]}"
+    return hits[0]
+
+
+def test_the_shipped_pack_is_ready() -> None:
+    out = run_check("domains/lumen")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines() == [out.stdout.strip()]
+    assert out.stdout.startswith("domain 'lumen' is ready: 17 task types, ")
+    assert "articles" in out.stdout and "training examples" in out.stdout and "policy version 1" in out.stdout
+
+
+def test_a_good_pack_has_no_problem_and_the_registry_is_left_as_it_was(tmp_path: Path) -> None:
+    before = dict(REGISTRY)
+    found = check(make_pack(tmp_path))
+    assert list(found) == [], [str(p) for p in found]
+    assert found.summary() == ("domain '" + found.name + "' is ready: 2 task types, 1 action, 1 article, "
+                               "12 training examples, policy version 1")
+    assert REGISTRY == before
+
+
+def test_each_fault_is_reported_with_its_file_and_field(tmp_path: Path) -> None:
+    folder = make_pack(tmp_path)
+    pkg = folder.name
+    csv = folder / "knowledge" / "training" / "task_types.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "switch me to the business plan,plan_chnage")  # line 4 of the file
+    lines.append(f"please tell me something,{UNCLASSIFIED}")
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    policy = folder / "knowledge" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("[escalate_to_human]",
+                                                                 "[escalate_to_human, refund_everything]"))
+    records = folder / "records.py"
+    records.write_text(records.read_text(encoding="utf-8").replace("def identify(", "def _identify("))
+    (folder / "planner.py").write_text("import no_such_module_anywhere\n\n" + PLANNER, encoding="utf-8")
+
+    found = check(folder)
+
+    bad = only([p for p in found if "plan_chnage" in p.message], "task_types.csv", "label")
+    assert bad.message.startswith("line 4: 'plan_chnage' is not a task type") and "did you mean 'plan_change'" in \
+        bad.message
+    assert bad.file.endswith(f"{pkg}/knowledge/training/task_types.csv")
+    assert any(p.field == "label" and p.message.startswith(f"line {len(lines)}: '{UNCLASSIFIED}'") for p in found)
+    unknown = only(found, "policy.yaml", "never_autonomous.1")
+    assert unknown.message.startswith("line 7: unknown action 'refund_everything' (actions are: ")
+    assert f"{pkg}_change_plan" in unknown.message  # the pack's own actions are known to its policy
+    missing = only(found, "records.py", "identify")
+    assert "must define identify(session, text)" in missing.message
+    broken = only(found, "planner.py", "import")
+    assert broken.message.startswith("line 1: the planner module") and "No module named 'no_such_module_anywhere'" \
+        in broken.message
+    assert len(found) == 5, [str(p) for p in found]
+    assert found.summary() == "5 problems"
+
+
+def test_pack_fields_and_too_few_examples(tmp_path: Path) -> None:
+    folder = make_pack(tmp_path)
+    init = folder / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8").replace(f'name="{folder.name}"', 'name="acme"')
+                    .replace('frozenset({"outage"})', 'frozenset({"outage", "outages"})'), encoding="utf-8")
+    csv = folder / "knowledge" / "training" / "task_types.csv"
+    csv.write_text("\n".join(x for x in csv.read_text(encoding="utf-8").splitlines() if "no signal" not in x) + "\n",
+                   encoding="utf-8")
+    found = check(folder)
+    assert only(found, "__init__.py", "PACK.name").message.endswith(f'set name="{folder.name}"')
+    assert "'outages' is not one of the pack's task types" in only(found, "__init__.py", "PACK.informational").message
+    assert only(found, "task_types.csv", "label").message.startswith("task type 'outage' has 4 examples: add at least "
+                                                                     "1 more")
+    assert len(found) == 3, [str(p) for p in found]
+
+
+def test_a_pack_that_cannot_be_imported_is_one_problem(tmp_path: Path) -> None:
+    folder = make_pack(tmp_path)
+    (folder / "__init__.py").write_text("PACK = (\n", encoding="utf-8")
+    found = check(folder)
+    assert len(found) == 1 and Path(found[0].file).name == "__init__.py" and found[0].field == "PACK"
+    assert found[0].message.startswith("line 1: the pack cannot be imported: SyntaxError")
+
+
+def test_the_command_prints_one_line_per_problem_and_exits_1(tmp_path: Path) -> None:
+    folder = make_pack(tmp_path)
+    records = folder / "records.py"
+    records.write_text(records.read_text(encoding="utf-8").replace("def tiers(", "def _tiers("))
+    out = run_check(str(folder))
+    assert out.returncode == 1 and out.stderr == ""
+    assert out.stdout.splitlines() == [f"{folder / 'records.py'}: tiers: missing: the records module "
+                                       f"({folder.name}.records) must define tiers(session) — customer id → service "
+                                       "tier", "1 problem"]
+
+
+def test_the_reserved_labels_are_the_triage_ones() -> None:
+    from cx_core import triage
+
+    assert (NOT_A_REQUEST, UNCLASSIFIED) == (triage.NONE, triage.UNCLASSIFIED)
