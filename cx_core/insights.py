@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .actions.base import is_read
 from .domain import active
 from .models import ProcessResult
 from .store.db import Database, utcnow
@@ -104,7 +105,7 @@ def _facts(r: TicketRow, props: list[ProposalRow], replies: list[MessageRow], co
         "decided": len(decided), "approved": len(approved), "edited": sum(bool(p.edited) for p in approved),
         "reply_edited": reply_edited,
         "requests": len(result.triage.requests) if result else 1,
-        "actions": sum(1 for p in props if p.action not in {"lookup_order"}),
+        "actions": sum(1 for p in props if not is_read(p.action)),
         "cost": (handle or 0.0) * rate / 60 + agent_cost,
     }
 

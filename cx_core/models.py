@@ -152,6 +152,7 @@ class Proposal(BaseModel):
     result: dict[str, Any] | None = None
     execution_key: str = ""
     route: str = ""  # how an orchestrated step ran: planned, alternative, fallback, skipped
+    refused_by: str = ""  # a denial's source: policy (limits, levels), invariant (the domain's own rule), invalid
 
 
 class Customer(BaseModel):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import audit
-from .actions import REGISTRY, ExecContext, execute
+from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label
@@ -58,12 +58,13 @@ class StepRunner:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _record(self, step: Step, args: dict[str, Any], decision: Decision, reason: str,
-                result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "") -> None:
+                result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "",
+                refused_by: str = "") -> None:
         self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing,
                                          step.defaults))
         self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,
                                        reason=reason, required_role=Role(role), result=result, execution_key=key,
-                                       route=route))
+                                       route=route, refused_by=refused_by if decision == Decision.denied else ""))
 
     def _exec(self, action: str, args: dict[str, Any], ctx: ExecContext | None = None) -> Outcome:
         return execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
@@ -84,7 +85,7 @@ class StepRunner:
         if out.status == "executed":
             self.results[step.action] = out.result
         self._record(step, args, STATUS_TO_DECISION.get(out.status, Decision.denied), out.reason,
-                     out.result or None, out.required_role, out.key)
+                     out.result or None, out.required_role, out.key, refused_by=out.kind)
 
     def orchestrate(self, steps: list[Step]) -> None:
         """Level 4: the plan in order. A failed step tries its alternatives, then its fallback route; a step policy
@@ -262,7 +263,7 @@ class Pipeline:
 
         def allowed(step: Step) -> bool:
             own = levels.get(step.intent, level)
-            return own >= int(Autonomy.copilot) or (own >= int(Autonomy.answer) and step.action == "lookup_order")
+            return own >= int(Autonomy.copilot) or (own >= int(Autonomy.answer) and is_read(step.action))
 
         steps = [st for st in plan.steps if allowed(st)]
         if steps:
@@ -292,7 +293,7 @@ class Pipeline:
                                     f"the model's reply said {WORDING[false[0]].noun} was done, and it was not")
             else:
                 draft = polished.draft
-        writes_pending = any(p.decision != Decision.executed for p in proposals if p.action != "lookup_order")
+        writes_pending = any(p.decision != Decision.executed for p in proposals if not is_read(p.action))
         informational = bool(tri.requests) and all(r.intent in self.pack.informational
                                                                      for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions

@@ -32,3 +32,4 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
     escalate_queue: str = ""
+    no_action: list[str] = field(default_factory=list)  # requests this domain knows no action for

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, health
-from .actions.base import REGISTRY, ExecContext
+from .actions.base import REGISTRY, ExecContext, is_read
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
 from .models import Decision, ProcessResult, Proposal, Role
 from .policy import Policy
@@ -50,7 +50,7 @@ def enqueue_one(s: Session, policy: Policy, ticket_id: str, p: Proposal, task_ty
                 confidence: float) -> bool:
     """Queues one executed proposal for review when it is sampled or risky; once per execution, however often the
     ticket's result is stored. Returns whether it was queued now."""
-    if p.decision != Decision.executed or not p.execution_key or p.action == "lookup_order":
+    if p.decision != Decision.executed or not p.execution_key or is_read(p.action):
         return False
     if s.scalar(select(func.count()).select_from(ReviewRow).where(ReviewRow.execution_key == p.execution_key)):
         return False

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
-from .actions import ExecContext, execute
+from .actions import ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
@@ -680,7 +680,7 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
             problems.append((f"Approve or reject {WORDING[p['action']].noun} first, or remove the sentence about it",
                              True))
     if resolve:
-        waiting = [p for p in data["proposals"] if p["status"] in UNDECIDED and p["action"] != "lookup_order"]
+        waiting = [p for p in data["proposals"] if p["status"] in UNDECIDED and not is_read(p["action"])]
         if waiting:
             what = ", ".join(dict.fromkeys(WORDING[p["action"]].noun if p["action"] in WORDING
                                            else p["action"].replace("_", " ") for p in waiting))

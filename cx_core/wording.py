@@ -195,7 +195,10 @@ def claims(text: str, action: str, strict: bool = False) -> list[str]:
 
 def claimed_actions(text: str, strict: bool = False) -> dict[str, list[str]]:
     """Every action some sentence of ``text`` says was done, with those sentences."""
-    return {a: found for a in WORDING if (found := claims(text, a, strict))}
+    from .actions.base import inactive_actions
+
+    elsewhere = inactive_actions()
+    return {a: found for a in WORDING if a not in elsewhere and (found := claims(text, a, strict))}
 
 
 def _conditional(s: str) -> bool:

@@ -40,6 +40,12 @@ class ExecContext:
 
 
 Runner = Callable[[Session, Any, ExecContext], dict[str, Any]]
+
+
+def is_read(name: str) -> bool:
+    """The action only reads (a look-up an answer may make alone); unknown names are not reads."""
+    spec = REGISTRY.get(name)
+    return spec is not None and not spec.writes
 Probe = Callable[[Session, Any], Any]
 # What running the action would change, with no side effect anywhere: arguments and preconditions checked against
 # the current records (refusals raise as the run would), nothing written, no outside system called.
@@ -123,6 +129,11 @@ def use_pack(prefix: str, modules: tuple[str, ...]) -> dict[str, ActionSpec]:
     REGISTRY.update({name: spec for (_m, name), spec in _LOOSE.items()})
     REGISTRY.update(known)
     return dict(known)
+
+
+def inactive_actions() -> set[str]:
+    """The actions of packs that are not the active one (their wording never applies to this pack's replies)."""
+    return {name for prefix, specs in _PACKS.items() if prefix not in _active for name in specs} - set(REGISTRY)
 
 
 def forget(name: str) -> None:

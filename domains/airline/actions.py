@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cx_core.actions.base import Args, ExecContext, action
 
-from . import backend
+from . import backend, wording  # noqa: F401  (registers how replies speak of these actions)
 
 CONNECTOR = "airline"
 Cabin = Literal["basic_economy", "economy", "business"]

@@ -131,6 +131,7 @@ def _flights(s: Session, rng: random.Random, today: date, n: int) -> list[Airlin
     while len(pairs) * 2 < n:
         pairs.append(extra.pop())
     rows: list[AirlineFlightRow] = []
+    dated: list[AirlineFlightDateRow] = []
     number = 1
     for a, b in pairs:
         minutes = rng.choice(range(70, 330, 10))
@@ -150,11 +151,13 @@ def _flights(s: Session, rng: random.Random, today: date, n: int) -> list[Airlin
             rows.append(f)
             for offset in range(-DAYS_AROUND, DAYS_AROUND + 1):
                 day = today + timedelta(days=offset)
-                s.add(AirlineFlightDateRow(
+                dated.append(AirlineFlightDateRow(
                     flight_number=f.flight_number, date=day, status="available",
                     available_seats={"basic_economy": rng.randint(8, 20), "economy": rng.randint(8, 20),
                                      "business": rng.randint(4, 12)},
                     prices={c: max(30, int(p * rng.uniform(0.8, 1.3))) for c, p in fares.items()}, times={}))
+    s.flush()  # the flights exist before their dated instances (foreign keys are enforced)
+    s.add_all(dated)
     return rows
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
 
 from . import backend
@@ -141,3 +142,54 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                       "free_bags_per_passenger": backend.FREE_BAGS[u.membership],
                       "compensation_per_passenger": backend.COMPENSATION_PER_PASSENGER,
                       "compensation_eligible_membership": u.membership in ("silver", "gold")}}
+
+
+# ---------------------------------------------------------------- what the engine calls
+def _customer(s: Session, u: AirlineUserRow) -> Customer:
+    return Customer(id=u.user_id, name=f"{u.first_name} {u.last_name}", email=u.email, tier=u.membership,
+                    profile={"user_id": u.user_id, "name": f"{u.first_name} {u.last_name}",
+                             "first_name": u.first_name, "email": u.email, "membership": u.membership,
+                             "tier": u.membership})
+
+
+def lookup(s: Session, ref: str | None) -> Customer | None:
+    """The member a ticket names (an email address or a user id)."""
+    u = _by_ref(s, ref)
+    return _customer(s, u) if u is not None else None
+
+
+def identify(s: Session, text: str) -> Customer | None:
+    """The one member a ticket's text points to (identified, never verified)."""
+    uid = identify_customer(s, text)
+    u = s.get(AirlineUserRow, uid) if uid else None
+    return _customer(s, u) if u is not None else None
+
+
+def tiers(s: Session) -> dict[str, str]:
+    """Every member's level, by user id."""
+    return dict(s.execute(select(AirlineUserRow.user_id, AirlineUserRow.membership)).all())  # type: ignore[arg-type]
+
+
+def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
+    """The member card advisors see beside a ticket: a headline, contact and details, and one table per subject."""
+    snap = snapshot(s, user_id, now)
+    u = snap["user"]
+    name = f"{u['name']['first_name']} {u['name']['last_name']}"
+    return {
+        "headline": name,
+        "contact": f"{u['membership']} member · {u['email']}",
+        "details": f"born {u['dob']} · {len(snap['reservations'])} reservations",
+        "tabs": {
+            "Reservations": [{"reservation": r["reservation_id"], "status": r["status"] or "active",
+                              "trip": f"{r['origin']} → {r['destination']} ({r['flight_type'].replace('_', ' ')})",
+                              "cabin": r["cabin"].replace("_", " "),
+                              "flights": ", ".join(f"{f['flight_number']} {f['date']}" for f in r["flights"]),
+                              "passengers": r["passenger_count"], "bags": r["total_baggages"],
+                              "insurance": r["insurance"]} for r in snap["reservations"]],
+            "Flights": [{"reservation": r["reservation_id"], "flight": f["flight_number"], "date": f["date"],
+                         "from": f["origin"], "to": f["destination"], "status": f["status"]}
+                        for r in snap["reservations"] for f in r["flights"]],
+            "Payment methods": [{"method": m["label"], "balance": m.get("balance", "")}
+                                for m in u["payment_methods"]],
+        },
+    }

@@ -108,3 +108,4 @@ class AirlineCompensationRow(AirlineBase):
 
 
 ALL_TABLES = (AirlineCompensationRow, AirlineReservationRow, AirlineFlightDateRow, AirlineFlightRow, AirlineUserRow)
+METADATA = AirlineBase.metadata

@@ -5,17 +5,16 @@ same pipeline at copilot level, and the proposed write actions compared with the
 from __future__ import annotations
 
 import json
-import tempfile
-import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cx_core.action_eval import Score
+from cx_core.action_eval import evaluate as run_tasks
 from cx_core.errors import InvalidInput
-from cx_core.files import json_lines, read_json
-from cx_core.models import Channel, Decision, TicketIn
+from cx_core.files import read_json
+from cx_core.models import Decision, ProcessResult
 from cx_core.store.db import Database
 from domains.lumen.tables import (
     CustomerRow,
@@ -36,23 +35,6 @@ TAU_NAME = {"cancel_order": "cancel_pending_order", "change_shipping_address": "
 WRITE_TOOLS = {"cancel_pending_order", "modify_pending_order_address", "modify_pending_order_items",
                "return_delivered_order_items", "exchange_delivered_order_items", "modify_user_address",
                "transfer_to_human_agents"}
-
-
-def read_tasks(path: Path) -> Any:
-    """τ-bench tasks: tau2's JSON list, or v1's JSON lines (``instruction`` and ``actions`` with ``kwargs``),
-    which become the same ticket form."""
-    if path.suffix != ".jsonl":
-        return read_json(path)
-    tasks = []
-    for n, v1 in json_lines(path, "a τ-bench v1 task"):
-        try:
-            tasks.append({"id": str(v1.get("task_index", n)),
-                          "user_scenario": {"instructions": {"reason_for_call": v1["instruction"], "known_info": ""}},
-                          "evaluation_criteria": {"actions": [{"name": a["name"], "arguments": a.get("kwargs", {})}
-                                                              for a in v1.get("actions", [])]}})
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task (missing {exc})") from exc
-    return tasks
 
 
 def load_db(db: Database, data: dict[str, Any]) -> dict[str, int]:
@@ -94,14 +76,6 @@ def load_db(db: Database, data: dict[str, Any]) -> dict[str, int]:
                                  amount=float(pay["amount"]), payment_method_id=pay["payment_method_id"],
                                  created_at=LOADED_AT))
     return {k: len(data[k]) for k in ("products", "users", "orders")}
-
-
-def ticket_of(task: dict[str, Any]) -> TicketIn:
-    ins = task.get("user_scenario", {}).get("instructions", {})
-    if not isinstance(ins, dict) or not ins.get("reason_for_call"):
-        raise InvalidInput(f"task {task.get('id')}: no user_scenario.instructions.reason_for_call")
-    body = f"{ins['reason_for_call'].strip()}\n\n{(ins.get('known_info') or '').strip()}"
-    return TicketIn(id=f"tau-{task['id']}", channel=Channel.email, subject="", body=body, created_at=LOADED_AT)
 
 
 def _norm(name: str, args: dict[str, Any]) -> str:
@@ -165,73 +139,38 @@ def rule_violations(data: dict[str, Any], user_id: str | None, name: str, args: 
     return problems
 
 
-def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Runs every task as a ticket through the pipeline and scores the proposals (see ARCHITECTURE.md)."""
-    from cx_core import tickets
-    from cx_core.config import load_settings
-    from cx_core.services import Services
+def _score(data: dict[str, Any]) -> Any:
     from domains.lumen.connectors import billing
 
+    def score(task: dict[str, Any], result: ProcessResult, services: Any) -> Score:
+        writes = [p for p in result.proposals if p.action not in {"lookup_order", "send_reply"}]
+        unsure = (not writes or any(p.decision not in {Decision.needs_approval, Decision.executed}
+                                    for p in writes) or any(p.action not in TAU_NAME for p in writes)
+                  or result.escalated or result.triage.abstained)
+        with services.db.session() as s:
+            ours = sorted(_norm(TAU_NAME[p.action], tau_args(p.action, p.args,
+                                                              lambda o: billing.original_method(s, o)))
+                          for p in writes if p.action in TAU_NAME
+                          and p.decision in {Decision.needs_approval, Decision.executed})
+        want = expected_writes(task)
+        if unsure:
+            why = ("triage abstained" if result.triage.abstained else
+                   f"escalated: {result.escalation_reason}" if result.escalated else
+                   "no write proposed" if not writes else "; ".join(
+                       f"{p.action}: {p.decision.value} ({p.reason})" for p in writes
+                       if p.decision not in {Decision.needs_approval, Decision.executed}
+                       or p.action not in TAU_NAME))
+            return Score("abstained", why, ours, want)
+        violations = 0
+        for name_args in ours:
+            name, args = name_args[: name_args.index("{")], json.loads(name_args[name_args.index("{"):])
+            violations += bool(rule_violations(data, result.customer_id, name, args))
+        return Score("exact" if ours == want else "wrong", "", ours, want, violations)
+    return score
+
+
+def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Runs every task as a ticket through the pipeline and scores the proposals (see ARCHITECTURE.md)."""
     data = read_json(db_path)
-    tasks = read_tasks(tasks_path)
-    if not isinstance(tasks, list):
-        raise InvalidInput(f"{tasks_path}: expected a list of tasks (τ-bench tau2 format)")
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tandem-tau-") as tmp:
-        base = load_settings()
-        settings = load_settings(data_dir=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'tau.db'}",
-                                 knowledge_dir=base.knowledge_dir, policy_file=base.active_policy_file)
-        services = Services(settings)
-        try:
-            services.db.migrate()
-            services.pipeline.rehearsal = True  # nothing acts, here or outside
-            load_db(services.db, data)
-            if services.kb.count() == 0:
-                services.kb.ingest_paths([settings.articles_dir])
-            n = proposed = exact = db_match = violations = 0
-            per_task: list[dict[str, Any]] = []
-            outcomes: Counter[str] = Counter()
-            for i, task in enumerate(tasks):
-                ticket = ticket_of(task)
-                tickets.add_tickets(services.db, [ticket], source="eval")
-                result = services.pipeline.process(ticket, now=datetime(2024, 5, 15, 12, 0), autonomy=2)
-                writes = [p for p in result.proposals if p.action not in {"lookup_order", "send_reply"}]
-                unsure = (not writes or any(p.decision not in {Decision.needs_approval, Decision.executed}
-                                            for p in writes) or any(p.action not in TAU_NAME for p in writes)
-                          or result.escalated or result.triage.abstained)
-                with services.db.session() as s:
-                    ours = sorted(_norm(TAU_NAME[p.action], tau_args(p.action, p.args,
-                                                                      lambda o: billing.original_method(s, o)))
-                                  for p in writes if p.action in TAU_NAME
-                                  and p.decision in {Decision.needs_approval, Decision.executed})
-                want = expected_writes(task)
-                n += 1
-                status = "abstained"
-                why = ("triage abstained" if result.triage.abstained else
-                       f"escalated: {result.escalation_reason}" if result.escalated else
-                       "no write proposed" if not writes else "; ".join(
-                           f"{p.action}: {p.decision.value} ({p.reason})" for p in writes
-                           if p.decision not in {Decision.needs_approval, Decision.executed}
-                           or p.action not in TAU_NAME)) if unsure else ""
-                if not unsure:
-                    proposed += 1
-                    hit = ours == want
-                    exact += hit
-                    db_match += hit  # equal write sets leave the database in the same state
-                    for name_args in ours:
-                        name, args = name_args[: name_args.index("{")], json.loads(name_args[name_args.index("{"):])
-                        violations += bool(rule_violations(data, result.customer_id, name, args))
-                    status = "exact" if hit else "wrong"
-                outcomes[status] += 1
-                per_task.append({"id": task.get("id"), "status": status, "why": why, "proposed": ours,
-                                 "expected": want})
-                if progress:
-                    progress(i + 1, len(tasks))
-        finally:
-            services.close()
-    return {"n": n, "proposed": proposed, "exact": exact,
-            "precision": round(exact / proposed, 4) if proposed else 0.0,
-            "coverage": round(proposed / n, 4) if n else 0.0,
-            "db_match": round(db_match / proposed, 4) if proposed else 0.0,
-            "policy_violations": violations, "seconds": round(time.perf_counter() - started, 1),
-            "tasks": per_task}
+    return run_tasks("lumen", tasks_path, lambda services: load_db(services.db, data), _score(data),
+                     now=datetime(2024, 5, 15, 12, 0), loaded_at=LOADED_AT, progress=progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domains.lumen.demo.history import work_some
+from cx_core.demo_history import work_some
 from domains.lumen.demo.simulator import Simulator
 from domains.lumen.demo.world import build_world
 

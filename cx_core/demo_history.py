@@ -1,4 +1,4 @@
-"""A morning of advisor work on the demo tickets, so that Insights, Review and the audit log start with history:
+"""A morning of advisor work on any pack's demo tickets, so that Insights, Review and the audit log start with history:
 advisors take tickets, approve or reject proposals (with reason codes, sometimes editing the reply) and reply."""
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from cx_core import tickets
-from cx_core.errors import TandemError
-from cx_core.models import Role
-from cx_core.services import Services
-from cx_core.store.tables import ProposalRow, TicketRow
-from cx_core.tickets import StaffUser
+from . import tickets
+from .actions.base import is_read
+from .errors import TandemError
+from .models import Role
+from .services import Services
+from .store.tables import ProposalRow, TicketRow
+from .tickets import StaffUser
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 REASONS = ["Wrong details (order, item, amount or date)", "Customer must confirm first"]
@@ -32,7 +33,7 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
             tickets.assign(services.db, ADVISOR, tid, ADVISOR.username)
             data = tickets.get_ticket(services.db, tid)
             for p in data["proposals"]:
-                if p["status"] != "pending" or p["decision"] == "abstained" or p["action"] == "lookup_order":
+                if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
                     continue
                 if rng.random() < 0.15:
                     tickets.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
@@ -43,7 +44,8 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
                 continue
             reply = result.draft.reply
             if rng.random() < 0.3:
-                reply = reply.replace("Kind regards", "Thanks for your patience,\n\nKind regards", 1) + "\n"
+                sign_off = services.pack.brand.signature.split("\n")[0]
+                reply = reply.replace(sign_off, "Thanks for your patience,\n\n" + sign_off, 1) + "\n"
             out = tickets.send_reply(services.db, policy, ADVISOR, tid, reply)
             if out["status"] != "executed":
                 continue

@@ -1,0 +1,111 @@
+"""``eval actions``: a domain's τ-bench tasks as tickets through the same pipeline the app runs, at copilot level,
+in a throw-away store where every write is only previewed. The pack loads its τ-bench data and scores each
+ticket's proposals against the task's expected writes; this module runs the tickets and adds up the scores."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+from .files import json_lines, read_json
+from .models import Channel, ProcessResult, TicketIn
+
+
+def read_tasks(path: Path) -> list[dict[str, Any]]:
+    """τ-bench tasks: tau2's JSON list, or v1's JSON lines (``instruction`` and ``actions`` with ``kwargs``),
+    which become the same form."""
+    if path.suffix != ".jsonl":
+        raw = read_json(path)
+        if not isinstance(raw, list):
+            raise InvalidInput(f"{path}: expected a list of tasks (τ-bench tau2 format)")
+        return raw
+    tasks = []
+    for n, v1 in json_lines(path, "a τ-bench v1 task"):
+        try:
+            tasks.append({"id": str(v1.get("task_index", n)),
+                          "user_scenario": {"instructions": {"reason_for_call": v1["instruction"], "known_info": ""}},
+                          "evaluation_criteria": {"actions": [{"name": a["name"], "arguments": a.get("kwargs", {})}
+                                                              for a in v1.get("actions", [])]}})
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task (missing {exc})") from exc
+    return tasks
+
+
+def ticket_of(task: dict[str, Any], created_at: datetime) -> TicketIn:
+    """The ticket a task's customer would write: its ``reason_for_call`` and ``known_info``, no customer given."""
+    ins = task.get("user_scenario", {}).get("instructions", {})
+    if not isinstance(ins, dict) or not ins.get("reason_for_call"):
+        raise InvalidInput(f"task {task.get('id')}: no user_scenario.instructions.reason_for_call")
+    body = f"{ins['reason_for_call'].strip()}\n\n{(ins.get('known_info') or '').strip()}"
+    return TicketIn(id=f"tau-{task['id']}", channel=Channel.email, subject="", body=body, created_at=created_at)
+
+
+@dataclass
+class Score:
+    """One task: ``status`` is exact, wrong or abstained (no firm conclusion: a person decides); ``refused`` when
+    the firm conclusion was a refusal under the domain's rules."""
+
+    status: str
+    why: str = ""
+    proposed: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+    violations: int = 0
+    refused: bool = False
+
+
+Scorer = Callable[[dict[str, Any], ProcessResult, Any], Score]
+
+
+def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], score: Scorer, now: datetime,
+             loaded_at: datetime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Runs every task as a ticket in ``domain`` and adds up the scores (the JSON keys of ARCHITECTURE.md, plus ``refused``)."""
+    from . import tickets
+    from .config import load_settings
+    from .services import Services
+
+    tasks = read_tasks(tasks_path)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tandem-tau-") as tmp:
+        base = load_settings(domain=domain)
+        settings = load_settings(domain=domain, data_dir=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'tau.db'}",
+                                 knowledge_dir=base.knowledge_dir, policy_file=base.active_policy_file)
+        services = Services(settings)
+        try:
+            services.db.migrate()
+            services.pipeline.rehearsal = True  # nothing acts, here or outside
+            load_world(services)
+            if services.kb.count() == 0:
+                services.kb.ingest_paths([settings.articles_dir])
+            per_task: list[dict[str, Any]] = []
+            count: Counter[str] = Counter()
+            violations = refused = 0
+            for i, task in enumerate(tasks):
+                ticket = ticket_of(task, loaded_at)
+                tickets.add_tickets(services.db, [ticket], source="eval")
+                result = services.pipeline.process(ticket, now=now, autonomy=2)
+                sc = score(task, result, services)
+                count[sc.status] += 1
+                violations += sc.violations
+                refused += sc.refused and sc.status != "abstained"
+                per_task.append({"id": task.get("id"), "status": sc.status, "why": sc.why, "proposed": sc.proposed,
+                                 "expected": sc.expected, **({"refused": True} if sc.refused else {})})
+                if progress:
+                    progress(i + 1, len(tasks))
+        finally:
+            services.close()
+    n = len(tasks)
+    proposed = count["exact"] + count["wrong"]
+    exact = count["exact"]
+    return {"n": n, "proposed": proposed, "exact": exact,
+            "precision": round(exact / proposed, 4) if proposed else 0.0,
+            "coverage": round(proposed / n, 4) if n else 0.0,
+            "db_match": round(exact / proposed, 4) if proposed else 0.0,  # equal write sets leave equal databases
+            "policy_violations": violations, "refused": refused, "seconds": round(time.perf_counter() - started, 1),
+            "tasks": per_task}

@@ -1,0 +1,398 @@
+"""Recipes: what resolves each task type, written as data by the domain pack (``recipes.yaml``).
+
+A recipe is the ordered actions that resolve one task type. Each argument is bound to
+
+- ``entity: NAME`` — a value read from the message (the engine's entities, the pack's ``patterns`` and ``words``);
+- ``record: COLLECTION`` — a record of the customer's snapshot chosen by a declared rule: the ones ``where`` keeps
+  (``field: value``, ``field: {not: value}``), then the one the message names by ``key`` (``named_by`` entity),
+  else the one the message's other entities point to (``narrow_by``: dates, places, flight numbers found among the
+  record's values), else the only one left; ``pick: each`` takes every record kept when the message says ``all``;
+- ``step: ACTION`` with ``field`` — an earlier step's result (filled in when that step has run);
+- ``const: VALUE``;
+- ``resolver: NAME`` — a function of the pack's own, for what data cannot say.
+
+What cannot be bound with certainty is marked missing, with what to ask, and a person decides: nothing is guessed.
+A task type without a recipe proposes nothing and says so (``Plan.no_action``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .models import Request, Triage
+from .plans import Plan, Step
+
+BINDING_KINDS = ("entity", "record", "step", "const", "resolver")
+
+
+class Unbound(Exception):
+    """An argument that cannot be bound with certainty: ``need`` says what a person must decide (shown to the
+    advisor), ``ask`` the question for the customer when the customer can settle it."""
+
+    def __init__(self, need: str, ask: str = "") -> None:
+        super().__init__(need)
+        self.need = need
+        self.ask = ask
+
+
+@dataclass(frozen=True)
+class Binding:
+    kind: str
+    name: str = ""
+    value: Any = None
+    field: str = ""  # record: the field bound (default: key); step: the result field
+    key: str = ""  # record: the field that identifies it
+    where: Mapping[str, Any] = dc_field(default_factory=dict)
+    named_by: str = ""
+    narrow_by: tuple[str, ...] = ()
+    pick: str = "one"  # one | each
+    newest_by: str = ""  # the field that orders records in time: "my most recent booking" takes the newest
+    ask: str = ""
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    action: str
+    args: Mapping[str, Binding]
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    task_type: str
+    steps: tuple[StepSpec, ...]
+    hold_if: tuple[re.Pattern[str], ...] = ()  # wording that makes the request a person's call
+
+
+@dataclass(frozen=True)
+class Book:
+    """Every recipe of a pack, and how entities are read from a message."""
+
+    recipes: Mapping[str, Recipe]
+    patterns: Mapping[str, re.Pattern[str]] = dc_field(default_factory=dict)
+    words: Mapping[str, Mapping[str, tuple[str, ...]]] = dc_field(default_factory=dict)
+    hold_if: tuple[re.Pattern[str], ...] = ()
+    all_words: re.Pattern[str] | None = None
+    latest_words: re.Pattern[str] | None = None
+
+    def entities(self, text: str, found: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """The engine's entities plus the pack's own: each pattern's matches and each word list's values, in the
+        order they appear in the text."""
+        out: dict[str, list[Any]] = {k: list(v) if isinstance(v, list) else [v] for k, v in found.items() if v}
+        for name, rx in self.patterns.items():
+            hits = list(dict.fromkeys(m.group(1) if rx.groups else m.group(0) for m in rx.finditer(text)))
+            if hits:
+                out[name] = hits
+        low = text.lower()
+        for name, values in self.words.items():
+            at: dict[str, int] = {}
+            for value, phrases in values.items():
+                for p in phrases:
+                    m = re.search(rf"(?<![a-z0-9]){re.escape(p.lower())}(?![a-z0-9])", low)
+                    if m and (value not in at or m.start() < at[value]):
+                        at[value] = m.start()
+            if at:
+                out[name] = sorted(at, key=lambda v: at[v])
+        return out
+
+
+@dataclass
+class Context:
+    """What a binding or a resolver may read: the request, the whole message, its entities, the customer's
+    snapshot, today, and the arguments already bound for this step (a chosen record under ``@COLLECTION``)."""
+
+    request: Request
+    text: str
+    entities: dict[str, list[Any]]
+    snapshot: dict[str, Any]
+    today: date
+    bound: dict[str, Any] = dc_field(default_factory=dict)
+    latest: bool = False  # the message asks about the newest record ("my most recent booking")
+
+
+Resolver = Callable[[Context], Any]
+
+
+# ------------------------------------------------------------------ loading
+def _binding(raw: Any, where: str) -> Binding:
+    if not isinstance(raw, dict):
+        return Binding("const", value=raw)
+    kinds = [k for k in BINDING_KINDS if k in raw]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: give exactly one of {', '.join(BINDING_KINDS)}")
+    kind = kinds[0]
+    pick = str(raw.get("pick", "one"))
+    if pick not in ("one", "each"):
+        raise ConfigError(f"{where}: pick must be 'one' or 'each', not '{pick}'")
+    return Binding(kind=kind, name="" if kind == "const" else str(raw[kind]), value=raw.get("const"),
+                   field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
+                   named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
+                   newest_by=str(raw.get("newest_by", "")),
+                   ask=str(raw.get("ask", "")), default=raw.get("default"))
+
+
+def _regexes(raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
+    try:
+        return tuple(re.compile(p, re.I) for p in (raw or []))
+    except (re.error, TypeError) as exc:
+        raise ConfigError(f"{where}: not a list of regular expressions ({exc})") from exc
+
+
+def parse(data: Any, source: str = "recipes.yaml") -> Book:
+    """A book from the YAML's data; anything malformed is one line naming the field."""
+    if not isinstance(data, dict) or not isinstance(data.get("recipes"), dict):
+        raise ConfigError(f"{source}: expected a mapping with 'recipes'")
+    recipes = {}
+    for task_type, spec in data["recipes"].items():
+        where = f"{source}: recipes.{task_type}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list):
+            raise ConfigError(f"{where}: expected 'steps', a list")
+        steps = []
+        for i, st in enumerate(spec["steps"]):
+            if not isinstance(st, dict) or not st.get("action"):
+                raise ConfigError(f"{where}.steps[{i}]: expected 'action'")
+            args = st.get("args") or {}
+            if not isinstance(args, dict):
+                raise ConfigError(f"{where}.steps[{i}].args: expected a mapping")
+            steps.append(StepSpec(str(st["action"]), {k: _binding(v, f"{where}.steps[{i}].args.{k}")
+                                                      for k, v in args.items()}, str(st.get("why", ""))))
+        recipes[str(task_type)] = Recipe(str(task_type), tuple(steps), _regexes(spec.get("hold_if"), where))
+    try:
+        patterns = {str(k): re.compile(str(v)) for k, v in (data.get("patterns") or {}).items()}
+    except re.error as exc:
+        raise ConfigError(f"{source}: patterns: {exc}") from exc
+    words = {str(k): {str(val): tuple(str(p) for p in ps) for val, ps in (vals or {}).items()}
+             for k, vals in (data.get("words") or {}).items()}
+    special = {}
+    for key in ("all_words", "latest_words"):
+        try:
+            special[key] = re.compile(str(data[key]), re.I) if data.get(key) else None
+        except re.error as exc:
+            raise ConfigError(f"{source}: {key}: {exc}") from exc
+    return Book(recipes, patterns, words, _regexes(data.get("hold_if"), f"{source}: hold_if"), **special)
+
+
+@cache
+def load(path: Path) -> Book:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from exc
+    return parse(data, str(path))
+
+
+def check_file(path: Path, pack: Any) -> list[tuple[str, str]]:
+    """Every problem of a pack's recipe file as (field, message), against the pack's own actions, task types and
+    resolvers (its planner's ``RESOLVERS``)."""
+    from .actions.base import REGISTRY
+
+    pack.activate()
+    planner = pack.module("planner") if pack.has("planner") else None
+    return problems(path, REGISTRY, pack.task_types, getattr(planner, "RESOLVERS", {}))
+
+
+def problems(path: Path, actions: Iterable[str], task_types: Iterable[str],
+             resolvers: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """Every problem of a recipe file as (field, message): unreadable, an unknown task type, action or resolver,
+    a step result used before its step."""
+    try:
+        book = load.__wrapped__(path)
+    except ConfigError as exc:
+        return [("", str(exc).split(": ", 1)[-1])]
+    known_actions, known_types, known_resolvers = set(actions), set(task_types), set(resolvers)
+    found: list[tuple[str, str]] = []
+    for tt, recipe in book.recipes.items():
+        if tt not in known_types:
+            found.append((f"recipes.{tt}", f"unknown task type '{tt}'"))
+        earlier: set[str] = set()
+        for i, st in enumerate(recipe.steps):
+            at = f"recipes.{tt}.steps[{i}]"
+            if st.action not in known_actions:
+                found.append((f"{at}.action", f"unknown action '{st.action}'"))
+            for arg, b in st.args.items():
+                if b.kind == "resolver" and b.name not in known_resolvers:
+                    found.append((f"{at}.args.{arg}", f"unknown resolver '{b.name}'"))
+                if b.kind == "step" and b.name not in earlier:
+                    found.append((f"{at}.args.{arg}", f"step '{b.name}' does not come before this one"))
+            earlier.add(st.action)
+    return found
+
+
+# ------------------------------------------------------------------ binding
+def _scalars(value: Any) -> Iterable[str]:
+    if isinstance(value, Mapping):
+        for v in value.values():
+            yield from _scalars(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _scalars(v)
+    elif value is not None:
+        yield str(value).lower()
+
+
+def _keeps(record: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    for name, want in where.items():
+        have = record.get(name)
+        if isinstance(want, dict) and "not" in want:
+            if have == want["not"]:
+                return False
+        elif isinstance(want, list):
+            if have not in want:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
+    """The records a binding chooses; raises ``Unbound`` when the choice is not certain."""
+    pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where)]
+    key = b.key or b.field
+    everything = [r for r in ctx.snapshot.get(b.name) or []]
+    named = [str(v).lower() for v in ctx.entities.get(b.named_by, [])] if b.named_by else []
+    if named:
+        mine = {str(r.get(key)).lower(): r for r in everything}
+        picked = [mine[n] for n in named if n in mine]
+        if not picked:
+            raise Unbound(f"{named[0].upper()} is not on this customer's account",
+                          f"we could not find {named[0].upper()} on your account; could you check it?")
+        return picked  # a record the customer names is the one meant, whatever its state (the action says why not)
+    if each:
+        if not pool:
+            raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
+        return pool
+    for hint in b.narrow_by:
+        values = {str(v).lower() for v in ctx.entities.get(hint, [])}
+        if values:
+            narrowed = [r for r in pool if values & set(_scalars(r))]
+            if narrowed:
+                pool = narrowed
+    if len(pool) > 1 and ctx.latest and b.newest_by:
+        return [max(pool, key=lambda r: str(r.get(b.newest_by) or ""))]
+    if len(pool) == 1:
+        return pool
+    raise Unbound(f"which of the customer's {b.name.replace('_', ' ')} is meant", b.ask)
+
+
+def _bind(b: Binding, ctx: Context, resolvers: Mapping[str, Resolver]) -> Any:
+    if b.kind == "const":
+        return b.value
+    if b.kind == "entity":
+        found = ctx.entities.get(b.name) or []
+        if len(set(map(str, found))) == 1:
+            return found[0]
+        if not found and b.default is not None:
+            return b.default
+        raise Unbound(f"the {b.name.replace('_', ' ')}" if not found else f"which {b.name.replace('_', ' ')} is meant",
+                      b.ask)
+    if b.kind == "resolver":
+        fn = resolvers.get(b.name)
+        if fn is None:
+            raise ConfigError(f"recipes: unknown resolver '{b.name}'")
+        return fn(ctx)
+    if b.kind == "step":
+        return "{" + b.field + "}"
+    raise ConfigError(f"recipes: unknown binding kind '{b.kind}'")
+
+
+def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mapping[str, Resolver],
+               each: bool, done_actions: list[str], asks: list[str]) -> list[Step]:
+    """One step per record chosen (a ``pick: each`` record under ``all``), arguments bound in order."""
+    record_args = [(name, b) for name, b in spec.args.items() if b.kind == "record"]
+    choices: list[dict[str, Any] | None] = [None]
+    unbound: Unbound | None = None
+    if record_args:
+        name, b = record_args[0]
+        try:
+            choices = list(records(b, ctx_base, each and b.pick == "each"))
+        except Unbound as exc:
+            unbound = exc
+    out = []
+    for chosen in choices:
+        ctx = Context(ctx_base.request, ctx_base.text, ctx_base.entities, ctx_base.snapshot, ctx_base.today,
+                      latest=ctx_base.latest)
+        args: dict[str, Any] = {}
+        first: Unbound | None = unbound
+        depends = ""
+        for name, b in spec.args.items():
+            if b.kind == "record":
+                if chosen is None:
+                    continue
+                if b is record_args[0][1]:
+                    rec = chosen
+                else:
+                    try:
+                        rec = records(b, ctx, False)[0]
+                    except Unbound as exc:
+                        first = first or exc
+                        continue
+                ctx.bound["@" + b.name] = rec
+                args[name] = rec.get(b.field or b.key)
+                ctx.bound[name] = args[name]
+                continue
+            if b.kind == "step":
+                depends = b.name
+            if first is not None and b.kind == "resolver":
+                continue  # a resolver reads the chosen record: nothing to resolve without it
+            try:
+                args[name] = _bind(b, ctx, resolvers)
+                ctx.bound[name] = args[name]
+            except Unbound as exc:
+                first = first or exc
+        if depends and depends not in done_actions:
+            depends = ""
+        out.append(Step(spec.action, args, req.intent, spec.why or f"recipe for {req.intent.replace('_', ' ')}",
+                        missing=first.need if first else "", depends_on=depends))
+        if first is not None and first.ask:
+            asks.append(first.ask)
+    return out
+
+
+def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, text: str,
+         resolvers: Mapping[str, Resolver] | None = None, write_free: Iterable[str] = ()) -> Plan:
+    """A plan for every request of the ticket, in the order the customer asked."""
+    result = Plan()
+    if triage.abstained:
+        return result
+    resolvers = resolvers or {}
+    quiet = set(write_free)
+    entities = book.entities(text, triage.entities)
+    for req in triage.requests:
+        recipe = book.recipes.get(req.intent)
+        if recipe is None:
+            if req.intent not in quiet:
+                result.no_action.append(req.intent)
+            continue
+        if snap is None:
+            if req.intent not in quiet and recipe.steps:
+                result.questions[req.intent] = ("we could not match your message to an account; please write from "
+                                                "the email address on your account or send your reference")
+            continue
+        held = next((rx for rx in recipe.hold_if + book.hold_if if rx.search(req.text) or rx.search(text)), None)
+        each = bool(book.all_words and (book.all_words.search(req.text) or book.all_words.search(text)))
+        latest = bool(book.latest_words and book.latest_words.search(text))
+        ctx = Context(req, text, entities, snap, today, latest=latest)
+        done: list[str] = []
+        for spec in recipe.steps:
+            asks: list[str] = []
+            steps = _steps_for(spec, req, ctx, resolvers, each, done, asks)
+            if held is not None:
+                steps = [Step(st.action, st.args, st.intent, "the request depends on a condition",
+                              missing="a person's decision on the customer's conditions") for st in steps]
+            seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
+            result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
+            done.append(spec.action)
+            if asks and held is None and req.intent not in result.questions:
+                result.questions[req.intent] = asks[0]
+    return result

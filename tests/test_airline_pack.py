@@ -1,0 +1,198 @@
+"""The airline pack on the same engine: its demo world, recipes, pages, a browser journey and its τ-bench
+evaluation, with the engine unchanged. Each test leaves the demo company's pack in force again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cx_core import domain, recipes, tickets
+from cx_core.auth import create_user
+from cx_core.cli import build_demo
+from cx_core.config import PROJECT_ROOT, Settings, load_settings
+from cx_core.models import Decision, Role, TicketIn
+from cx_core.services import Services
+from cx_core.tickets import StaffUser
+from domains.airline import demo as airline_demo
+
+NOW = datetime(2026, 11, 18, 14, 0)
+PACK_DIR = PROJECT_ROOT / "domains" / "airline"
+
+
+@pytest.fixture(scope="module")
+def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The airline's demo world, knowledge and classifier, built once (no tickets yet)."""
+    settings = load_settings(domain="airline", data_dir=tmp_path_factory.mktemp("airline"), database_url="")
+    svc = Services(settings)
+    build_demo(svc, tickets_n=0, process=False, quiet=True)
+    for role in Role:
+        create_user(svc.db, f"test-{role.value}", f"Test {role.value}", role, "password-123")
+    svc.close()
+    yield settings
+    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+
+
+@pytest.fixture
+def svc(airline: Settings) -> Iterator[Services]:
+    s = Services(airline)
+    yield s
+    s.close()
+    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+
+
+def test_the_pack_is_complete_and_its_recipes_name_only_what_it_has() -> None:
+    pack = domain.find("airline")
+    assert pack.title == "Horizon Air Travel" and pack.brand.signature.endswith("Customer Care")
+    assert recipes.check_file(PACK_DIR / "recipes.yaml", pack) == []
+    known = domain.vocabulary(pack)
+    assert {"cancel_reservation", "send_certificate", "send_reply"} <= known.actions
+    assert "refund" not in known.actions  # the demo company's actions are not the airline's
+    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+
+
+def test_scenario_tickets_are_read_as_their_task_type(svc: Services) -> None:
+    rows = [json.loads(line) for line in (PACK_DIR / "scenarios.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    right = sum(svc.triager.triage(r["subject"], r["body"], today=NOW.date()).task_type == r["expect_task_type"]
+                for r in rows)
+    assert len(rows) >= 40 and right / len(rows) >= 0.85, f"{right} of {len(rows)}"
+
+
+def test_cancellations_follow_the_airlines_rules_and_nothing_acts_before_approval(svc: Services) -> None:
+    with svc.db.session() as s:
+        made = airline_demo.demo_tickets(s, 36, seed=3, now=NOW)
+    cancels = [t for t in made if t["task_type"] == "cancel_booking"][:4]
+    assert {t["expected"] for t in cancels} == {"allowed", "refused"}
+    for t in cancels:
+        ticket = TicketIn(id=t["id"], customer=t["customer"], channel="email", subject=t["subject"], body=t["body"],
+                          created_at=NOW)
+        tickets.add_tickets(svc.db, [ticket], source="test")
+        result = svc.pipeline.process(ticket, now=NOW)
+        tickets.store_result(svc.db, svc.policy(), result)
+        [cancel] = [p for p in result.proposals if p.action == "cancel_reservation"]
+        assert cancel.args["reservation_id"] == t["reservation_id"]
+        if t["expected"] == "allowed":
+            assert cancel.decision == Decision.needs_approval, cancel.reason
+        else:
+            assert cancel.decision == Decision.denied and cancel.refused_by == "invariant"
+            assert "cannot be cancelled" in cancel.reason or "already" in cancel.reason
+        assert result.draft.reply.rstrip().endswith("Horizon Air Travel Customer Care")
+        assert "order" not in result.draft.reply.lower()  # no word of the demo company's business
+    with svc.db.session() as s:
+        from domains.airline.tables import AirlineReservationRow
+
+        assert all(s.get(AirlineReservationRow, t["reservation_id"]).status != "cancelled"  # type: ignore[union-attr]
+                   for t in cancels if t["expected"] == "allowed")
+
+
+def _signed_in(role: Role) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.session_state["user"] = StaffUser(f"test-{role.value}", f"Test {role.value}", role)
+    return at
+
+
+def test_the_pages_serve_the_airline(svc: Services, airline: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamlit as st
+
+    with svc.db.session() as s:
+        [t] = [x for x in airline_demo.demo_tickets(s, 9, seed=5, now=NOW) if x["task_type"] == "add_baggage"][:1]
+    ticket = TicketIn(id="AIR-PAGE-1", customer=t["customer"], channel="email", subject=t["subject"], body=t["body"],
+                      created_at=NOW)
+    tickets.add_tickets(svc.db, [ticket], source="test")
+    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    monkeypatch.setenv("TANDEM_DOMAIN", "airline")
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(airline.data_dir))
+    st.cache_resource.clear()
+    try:
+        inbox = _signed_in(Role.advisor).run()
+        assert not inbox.exception
+        at = _signed_in(Role.advisor)
+        at.query_params["ticket"] = "AIR-PAGE-1"
+        at.switch_page("pages/workspace.py").run()
+        assert not at.exception
+        shown = " ".join(str(m.value) for m in at.markdown)
+        assert t["reservation_id"] in shown
+        for role, page in ((Role.supervisor, "pages/review.py"), (Role.admin, "pages/autonomy.py"),
+                           (Role.supervisor, "pages/insights.py")):
+            other = _signed_in(role)
+            other.switch_page(page).run()
+            assert not other.exception, page
+    finally:
+        st.cache_resource.clear()
+
+
+@pytest.mark.browser
+def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
+    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port, sign_in
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    pytest.importorskip("playwright")
+    from playwright.sync_api import expect, sync_playwright
+
+    with svc.db.session() as s:
+        made = airline_demo.demo_tickets(s, 36, seed=11, now=NOW)
+    t = next(x for x in made if x["task_type"] == "cancel_booking" and x["expected"] == "allowed")
+    ticket = TicketIn(id="AIR-B-1", customer=t["customer"], channel="email", subject="Browser test: cancel booking",
+                      body=t["body"], created_at=NOW)
+    tickets.add_tickets(svc.db, [ticket], source="test")
+    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    port = _free_port()
+    env = {**os.environ, "TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start")
+        ARTIFACTS.mkdir(exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            sign_in(page, url, "ada", "advisor-demo")
+            page.get_by_role("link", name="Browser test: cancel booking").click()
+            expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "airline-ticket.png"), full_page=True)
+            page.get_by_role("button", name="Approve").first.click()
+            expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    from domains.airline.tables import AirlineReservationRow
+
+    with svc.db.session() as s:
+        row = s.get(AirlineReservationRow, t["reservation_id"])
+        assert row is not None and row.status == "cancelled"
+
+
+def test_eval_actions_on_tau_bench_airline_meets_its_targets(shared_data: Path, tmp_path: Path) -> None:
+    folder = shared_data / "tau_bench" / "airline"
+    env = {**os.environ, "TANDEM_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    env.pop("TANDEM_DOMAIN", None)
+    out = subprocess.run([sys.executable, "-m", "cx_core", "eval", "actions", "--domain", "airline", "--db",
+                          str(folder), "--tasks", str(folder / "tasks_train.json"), "--json"], env=env,
+                         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert out.returncode == 0, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout)
+    assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
+    assert result["n"] == 30 and result["policy_violations"] == 0
+    assert result["precision"] >= 0.95 and result["coverage"] >= 0.25

@@ -1,0 +1,106 @@
+"""The recipe planner: task types resolved by data, every argument bound with certainty or left to a person."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cx_core import recipes
+from cx_core.errors import ConfigError
+from cx_core.models import Request, Triage
+
+BOOK = {
+    "patterns": {"booking_id": r"\b(BK\d{3})\b"},
+    "words": {"reason": {"health": ["sick", "hospital"], "weather": ["storm"]}},
+    "all_words": r"\ball (?:of )?my bookings\b",
+    "latest_words": r"\bmost recent booking\b",
+    "hold_if": [r"\bunless\b"],
+    "recipes": {
+        "cancel": {"steps": [{"action": "cancel_booking", "args": {
+            "booking_id": {"record": "bookings", "key": "id", "named_by": "booking_id", "pick": "each",
+                           "where": {"status": {"not": "cancelled"}}, "narrow_by": ["dates"],
+                           "newest_by": "made", "ask": "which booking should we cancel?"},
+            "reason": {"entity": "reason", "default": "other"},
+            "note": {"const": "customer asked"}}}]},
+        "refund": {"steps": [
+            {"action": "cancel_booking", "args": {"booking_id": {"record": "bookings", "key": "id",
+                                                                 "named_by": "booking_id"}}},
+            {"action": "refund", "args": {"amount": {"step": "cancel_booking", "field": "refund"},
+                                          "method": {"resolver": "method"}}}]},
+    },
+}
+SNAP = {"bookings": [{"id": "BK001", "status": "open", "date": "2026-12-01", "made": "2026-10-01"},
+                     {"id": "BK002", "status": "open", "date": "2026-12-05", "made": "2026-11-01"},
+                     {"id": "BK003", "status": "cancelled", "date": "2026-12-09", "made": "2026-11-10"}]}
+
+
+def _triage(intent: str, text: str, **entities: Any) -> Triage:
+    return Triage(task_type=intent, intent=intent, confidence=0.9, urgency="normal", sentiment="neutral",
+                  language="en", entities=entities, requests=[Request(intent=intent, text=text, confidence=0.9)])
+
+
+def _plan(intent: str, text: str, **entities: Any) -> Any:
+    book = recipes.parse(BOOK)
+    return recipes.plan(book, _triage(intent, text, **entities), SNAP, date(2026, 11, 20), text,
+                        {"method": lambda ctx: "card_1"})
+
+
+def test_a_named_record_an_entity_and_a_constant_bind() -> None:
+    plan = _plan("cancel", "Please cancel BK002, I'm sick.")
+    [step] = plan.steps
+    assert step.action == "cancel_booking" and not step.missing
+    assert step.args == {"booking_id": "BK002", "reason": "health", "note": "customer asked"}
+
+
+def test_an_unnamed_record_is_chosen_by_the_rule_or_left_to_a_person() -> None:
+    by_date = _plan("cancel", "Cancel my trip on 5 December", dates=["2026-12-05"])
+    assert by_date.steps[0].args["booking_id"] == "BK002" and by_date.steps[0].args["reason"] == "other"
+    unsure = _plan("cancel", "Cancel my trip please")
+    assert unsure.steps[0].missing and "booking_id" not in unsure.steps[0].args
+    assert unsure.questions == {"cancel": "which booking should we cancel?"}
+    newest = _plan("cancel", "Cancel my most recent booking")
+    assert newest.steps[0].args["booking_id"] == "BK002"  # the newest that is still open
+
+
+def test_all_takes_every_record_the_rule_keeps_and_a_condition_holds_it() -> None:
+    every = _plan("cancel", "Please cancel all of my bookings")
+    assert [s.args["booking_id"] for s in every.steps] == ["BK001", "BK002"]
+    held = _plan("cancel", "Cancel BK001 unless you can move it")
+    assert held.steps[0].missing == "a person's decision on the customer's conditions"
+
+
+def test_a_record_not_on_the_account_is_never_guessed() -> None:
+    plan = _plan("cancel", "Cancel BK999 please")
+    assert plan.steps[0].missing and "BK999" in plan.questions["cancel"]
+
+
+def test_later_steps_take_earlier_results_and_resolvers() -> None:
+    plan = _plan("refund", "Refund BK001")
+    first, second = plan.steps
+    assert first.args == {"booking_id": "BK001"}
+    assert second.depends_on == "cancel_booking" and second.args == {"amount": "{refund}", "method": "card_1"}
+    assert second.rendered({"refund": 120}) == {"amount": "120", "method": "card_1"}
+
+
+def test_a_request_with_no_recipe_says_no_action_is_known() -> None:
+    plan = _plan("complaint", "Your service is bad")
+    assert plan.steps == [] and plan.no_action == ["complaint"]
+
+
+def test_a_malformed_book_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    bad = {"recipes": {"cancel": {"steps": [{"action": "x", "args": {"a": {"entity": "e", "const": 1}}}]}}}
+    with pytest.raises(ConfigError, match=r"recipes.cancel.steps\[0\].args.a: give exactly one of"):
+        recipes.parse(bad)
+    path = tmp_path / "recipes.yaml"
+    path.write_text(yaml.safe_dump({"recipes": {"cancel": {"steps": [
+        {"action": "no_such_action", "args": {"a": {"resolver": "nobody"}, "b": {"step": "later"}}}]},
+        "unknown_type": {"steps": []}}}), encoding="utf-8")
+    found = dict(recipes.problems(path, {"cancel_booking"}, {"cancel"}, {"method"}))
+    assert found == {"recipes.cancel.steps[0].action": "unknown action 'no_such_action'",
+                     "recipes.cancel.steps[0].args.a": "unknown resolver 'nobody'",
+                     "recipes.cancel.steps[0].args.b": "step 'later' does not come before this one",
+                     "recipes.unknown_type": "unknown task type 'unknown_type'"}
