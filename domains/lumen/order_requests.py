@@ -2,16 +2,25 @@
 address — item by item, grounded in their own records: which of their items each phrase names, which option
 of the same product the words describe, which payment method they named. Whatever it cannot settle with
 certainty (a condition, a change of mind, an item it cannot tell apart, an option two variants share) makes
-the whole reading unsure, and a person decides: precision before coverage."""
+the whole reading unsure, and a person decides: precision before coverage.
+
+The catalogue's words (other names customers use for products, words that name none on their own, synonyms of
+option values, size words) are data, read once from ``catalogue.yaml`` beside this file; the words of the
+language (numbers, "everything", "except", verbs) are here."""
 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cx_core.entities import find_address
+from cx_core.errors import ConfigError
 
 ORDER_INTENTS = {"return_refund", "damaged_item", "exchange", "order_cancel", "address_change"}
 
@@ -48,32 +57,112 @@ _ITEM_ID = re.compile(r"(?<![\d#W])\d{10}(?!\d)")
 _DICT = re.compile(r"\{[^{}]*\}")
 _METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
 
-_ALIASES = {"t-shirt": ("tshirt", "t shirt", "tee"), "e-reader": ("ereader", "e reader", "kindle"),
-            "bookshelf": ("book shelf", "shelf", "shelves", "bookshelves"), "jigsaw puzzle": ("jigsaw", "puzzle"),
-            "headphones": ("headphone", "headset"), "sneakers": ("sneaker",), "hiking boots": ("boot", "boots"),
-            "running shoes": ("shoe", "shoes"), "luggage set": ("luggage", "suitcase"),
-            "cycling helmet": ("helmet",), "vacuum cleaner": ("vacuum", "cleaner", "hoover"),
-            "portable charger": ("charger", "power bank"), "wireless earbuds": ("earbud", "earbuds"),
-            "smart watch": ("smartwatch",), "wristwatch": ("watch",), "bicycle": ("bike",),
-            "smartphone": ("phone",), "sunglasses": ("glasses",), "skateboard": ("board",),
-            "dumbbell set": ("dumbbell", "dumbbells", "weights"), "patio umbrella": ("umbrella",),
-            "led light bulb": ("light bulb", "bulb", "bulbs"), "indoor security camera": ("security camera",),
-            "espresso machine": ("coffee machine", "espresso maker"), "coffee maker": ("coffee machine",)}
-# words that do not name a product on their own
-_GENERIC = {"smart", "wireless", "electric", "portable", "digital", "mechanical", "gaming", "running", "hiking",
-            "office", "pet", "desk", "water", "tea", "coffee", "air", "garden", "makeup", "indoor", "action",
-            "bluetooth", "security", "cycling", "wall", "yoga", "light", "led", "set", "machine", "maker", "kit",
-            "patio", "the", "and"}
+# words of the language, not of the catalogue: they never name a product on their own either
+_FUNCTION_WORDS = {"the", "and"}
 _NUMBERS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
             "nine": "9", "ten": "10"}
-_SIZE_WORDS = {"extra small": "XS", "extra large": "XL", "x-large": "XL", "xx-large": "XXL", "small": "S",
-               "medium": "M", "large": "L"}
-_VALUE_WORDS = {"softshell": ("soft shell", "soft material", "soft"), "hardshell": ("hard shell", "hard material"),
-                "stainless steel": ("steel",), "space grey": ("space gray",), "grey": ("gray",), "gray": ("grey",),
-                "none": (), "rgb": ("rgb backlight",)}
-_SIZE_ORDER = ["XS", "S", "M", "L", "XL", "XXL"]
 _METHOD_WORDS = [("gift_card", r"gift ?cards?|\bgc\b"), ("paypal", r"pay ?pal"),
                  ("credit_card", r"credit ?cards?|\bvisa\b|master ?card|\bamex\b|american express|(?<!gift )(?<!gift)\bcard\b")]
+
+
+# Lumen's product and option words (aliases, generic words, option synonyms, sizes); tests point this elsewhere
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
+_SECTIONS = ("aliases", "generic_words", "option_values", "sizes", "size_order")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The words customers use for the catalogue's products and options, as read from the pack's catalogue file."""
+
+    aliases: dict[str, tuple[str, ...]]  # product name → other names of it
+    generic: frozenset[str]  # words of product names that do not name a product on their own
+    value_words: dict[str, tuple[str, ...]]  # option value → other words for it
+    size_words: dict[str, str]  # "extra large" → "XL"
+    size_order: tuple[str, ...]  # size codes, smallest first
+    size_pattern: str  # a size word or code followed by "size"/"sized" ("medium sized", "xl size")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML whose mappings refuse a repeated key (plain YAML keeps the last one without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: the base class says so
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} appears twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _word(path: Path, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: {where}: expected a word, got {value!r} (quote words such as \"no\" or \"8\")")
+    return value.strip()
+
+
+def _words(path: Path, where: str, value: Any, lower: bool = True) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {where}: expected a list of words like [a, b], got {value!r}")
+    words = (_word(path, f"{where}[{i}]", w) for i, w in enumerate(value))
+    return tuple(w.lower() if lower else w for w in words)
+
+
+def _mapping(path: Path, where: str, value: Any) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {where}: expected a mapping of word: value, got {value!r}")
+    return value
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Reads and checks a catalogue file; anything wrong raises ``ConfigError`` naming the file and the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: catalogue file cannot be read ({exc.strerror or exc})") from exc
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}{where}: {problem}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected the sections {', '.join(_SECTIONS)}")
+    unknown = [str(k) for k in raw if k not in _SECTIONS]
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: not a section (the sections are {', '.join(_SECTIONS)})")
+    missing = [k for k in _SECTIONS if k not in raw]
+    if missing:
+        raise ConfigError(f"{path}: {missing[0]}: section missing")
+    aliases = {_word(path, "aliases", k).lower(): _words(path, f"aliases.{k}", v)
+               for k, v in _mapping(path, "aliases", raw["aliases"]).items()}
+    generic = _words(path, "generic_words", raw["generic_words"])
+    for i, w in enumerate(generic):
+        if not re.fullmatch(r"[a-z]+", w):
+            raise ConfigError(f"{path}: generic_words[{i}]: {w!r} is not a single word of letters")
+    values = {_word(path, "option_values", k).lower(): _words(path, f"option_values.{k}", v)
+              for k, v in _mapping(path, "option_values", raw["option_values"]).items()}
+    order = _words(path, "size_order", raw["size_order"], lower=False)  # codes as the options write them
+    sizes = {_word(path, "sizes", k).lower(): _word(path, f"sizes.{k}", v)
+             for k, v in _mapping(path, "sizes", raw["sizes"]).items()}
+    for word, code in sizes.items():
+        if code not in order:
+            raise ConfigError(f"{path}: sizes.{word}: {code!r} is not in size_order")
+    names = sorted(set(sizes) | {c.lower() for c in sizes.values()}, key=lambda w: (-len(w), w))
+    pattern = rf"\b({'|'.join(re.escape(n) for n in names)})(?: |-)?sized?\b|\bsize (?:of )?([a-z0-9.]+)\b"
+    return Catalogue(aliases, frozenset(generic), values, sizes, order, pattern)
+
+
+@functools.cache
+def catalogue() -> Catalogue:
+    """The pack's catalogue words, read once from ``CATALOGUE_FILE`` (``catalogue.cache_clear()`` reads it again)."""
+    return load_catalogue(CATALOGUE_FILE)
 
 
 @dataclass
@@ -109,14 +198,15 @@ def _names_for(product: str) -> tuple[list[str], list[str]]:
     """Strong names (the full name and its aliases) and weak ones (a distinctive single word) of a product."""
     name = product.lower()
     strong = [name, name.replace("-", ""), name.replace("-", " ")]
-    strong += list(_ALIASES.get(name, ()))
+    cat = catalogue()
+    strong += list(cat.aliases.get(name, ()))
     words = re.findall(r"[a-z]+", name)
     weak = []
     if words:
         head = words[-1]
-        if head not in _GENERIC:
+        if head not in cat.generic and head not in _FUNCTION_WORDS:
             weak += [head, head.rstrip("s"), head + "s", head + "es"]
-        if words[0] not in _GENERIC and len(words) > 1:
+        if words[0] not in cat.generic and words[0] not in _FUNCTION_WORDS and len(words) > 1:
             weak.append(words[0])
     return strong, [w for w in weak if len(w) > 2]
 
@@ -191,7 +281,7 @@ def _option_words(item: dict[str, Any], text: str) -> int:
         v = str(value)
         if len(v) <= 3 and (v.isupper() or v.isdigit()):
             n += bool(re.search(rf"\bsize {re.escape(v.lower())}\b|\b{re.escape(v.lower())} size\b", _flat(text)))
-            n += any(code == v and _has(text, w) for w, code in _SIZE_WORDS.items())
+            n += any(code == v and _has(text, w) for w, code in catalogue().size_words.items())
         elif v.lower() not in {"yes", "no", "none"}:
             n += _has(text, v)
     return n
@@ -311,12 +401,12 @@ def _wanted_options(spec: str, item: dict[str, Any], variants: list[dict[str, An
         for k, x in v["options"].items():
             keys.setdefault(k, set()).add(str(x))
     wanted: dict[str, set[str]] = {}
+    cat = catalogue()
     size_key = next((k for k in keys if k.lower() == "size"), None)
     if size_key:  # "medium sized", "size 8", "s size": the size, before the same words can mean anything else
-        for m in list(re.finditer(r"\b(extra small|extra large|small|medium|large|xxl|xl|xs|s|m|l)(?: |-)?sized?\b|"
-                                  r"\bsize (?:of )?([a-z0-9.]+)\b", text)):
+        for m in list(re.finditer(cat.size_pattern, text)):
             word = (m.group(1) or m.group(2) or "").lower()
-            code = _SIZE_WORDS.get(word, word)
+            code = cat.size_words.get(word, word)
             value = next((v for v in keys[size_key] if v.lower() in {word, code.lower()}), None)
             if value is not None:
                 wanted.setdefault(size_key, set()).add(value)
@@ -337,10 +427,10 @@ def _wanted_options(spec: str, item: dict[str, Any], variants: list[dict[str, An
                 if re.search(rf"\bsize (?:of )?{re.escape(low)}\b|\b{re.escape(low)} size\b", text):
                     wanted.setdefault(key, set()).add(value)
                 continue
-            if _has(text, value) or any(_has(text, w) for w in _VALUE_WORDS.get(low, ())):
+            if _has(text, value) or any(_has(text, w) for w in cat.value_words.get(low, ())):
                 wanted.setdefault(key, set()).add(value)
         if "size" in key.lower() and not wanted.get(key) and key != size_key:
-            for word, code in _SIZE_WORDS.items():
+            for word, code in cat.size_words.items():
                 if code in values and _has(text, word):
                     wanted.setdefault(key, set()).add(code)
     known = {_flat(str(x)) for vals in keys.values() for x in vals}
@@ -399,12 +489,13 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
                          " ", spec, flags=re.I)
         step = re.search(r"\b(?:one|a) size (smaller|bigger|larger|up|down)\b", spec_wo, re.I)
         size_key = next((k for k in item["options"] if k.lower() == "size"), None)
-        if step and size_key and str(item["options"][size_key]) in _SIZE_ORDER:
-            at = _SIZE_ORDER.index(str(item["options"][size_key])) + (1 if step.group(1).lower() in
-                                                                      {"bigger", "larger", "up"} else -1)
-            if not 0 <= at < len(_SIZE_ORDER):
+        sizes = catalogue().size_order
+        if step and size_key and str(item["options"][size_key]) in sizes:
+            at = sizes.index(str(item["options"][size_key])) + (1 if step.group(1).lower() in
+                                                                {"bigger", "larger", "up"} else -1)
+            if not 0 <= at < len(sizes):
                 raise Unsure("there is no size beyond the current one")
-            spec_wo = spec_wo.replace(step.group(0), f" size {_SIZE_ORDER[at]} ")
+            spec_wo = spec_wo.replace(step.group(0), f" size {sizes[at]} ")
         extreme = re.search(r"\b(maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest)\s+"
                             r"([a-z][a-z ]*?)(?= capacity\b|[,.;]|$| and\b| but\b| with\b)", _norm(spec_wo))
         extreme_key = next((k for k in item["options"] if extreme and _flat(k) in _flat(extreme.group(2))), None)
