@@ -185,6 +185,7 @@ class ProcessResult(BaseModel):
     engine: str = "offline"
     engine_note: str = ""
     packet: dict[str, Any] | None = None  # the context packet handed to a person on escalation
+    no_action: list[str] = Field(default_factory=list)  # requests the domain knows no action for
 
     def replay_record(self) -> dict[str, Any]:
         """The replay contract object of ARCHITECTURE.md."""

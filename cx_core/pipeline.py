@@ -313,5 +313,5 @@ class Pipeline:
             passages=all_passages, draft=draft, proposals=proposals, escalated=escalated,
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,
-            engine_note=polished.fallback_reason if polished else "", packet=packet,
+            engine_note=polished.fallback_reason if polished else "", packet=packet, no_action=plan.no_action,
         )

@@ -10,7 +10,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from cx_core import drafting, tickets
-from cx_core.actions import REGISTRY
+from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, inline_code, one_line
@@ -211,8 +211,11 @@ def workspace(tid: str) -> None:
                         + f"\n- **Language** {tri.language}"
                         + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
         st.subheader("Proposed actions")
-        props = [p for p in data["proposals"] if p["action"] != "lookup_order"]
-        if not props:
+        props = [p for p in data["proposals"] if not is_read(p["action"])]
+        unknown = ", ".join(label(k) for k in result.no_action) if result else ""
+        if unknown:
+            st.caption(f"No action is known for: {unknown}. The reply answers from the knowledge base.")
+        elif not props:
             st.caption("No actions proposed for this ticket.")
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
                       and p["decision"] != "abstained"), None)

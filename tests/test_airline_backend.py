@@ -704,14 +704,16 @@ def test_records_find_identify_card_and_snapshot(s: Session) -> None:
 # ---------------------------------------------------------------- actions
 @pytest.mark.shared
 def test_actions_register_with_previews_and_probes(s: Session) -> None:
-    from cx_core.actions.base import REGISTRY, ExecContext, forget
+    from cx_core import domain
+    from cx_core.actions.base import ExecContext
     from domains.airline import actions
 
     names = ["get_user_details", "get_reservation_details", "get_flight_status", "search_direct_flight",
              "search_onestop_flight", "list_all_airports", "cancel_reservation", "update_reservation_flights",
              "update_reservation_baggages", "update_reservation_passengers", "book_reservation", "send_certificate"]
     try:
-        specs = {n: REGISTRY[n] for n in names}
+        own = domain.find("airline").activate()
+        specs = {n: own[n] for n in names}
         for spec in specs.values():
             assert spec.connector == "airline" and spec.tool_schema()["function"]["parameters"]
             if spec.writes:
@@ -737,8 +739,7 @@ def test_actions_register_with_previews_and_probes(s: Session) -> None:
         with pytest.raises(ValueError):
             actions.CancelReservation.model_validate({"reservation_id": "ehglp3"})
     finally:
-        for n in names:
-            forget(n)
+        domain.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 # ---------------------------------------------------------------- demo world

@@ -172,7 +172,10 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
             expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "airline-ticket.png"), full_page=True)
             page.get_by_role("button", name="Approve").first.click()
+            expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
             expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "airline-approved.png"), full_page=True)
             browser.close()
     finally:
         proc.terminate()
