@@ -195,10 +195,9 @@ def claims(text: str, action: str, strict: bool = False) -> list[str]:
 
 def claimed_actions(text: str, strict: bool = False) -> dict[str, list[str]]:
     """Every action some sentence of ``text`` says was done, with those sentences."""
-    from .actions.base import inactive_actions
+    from .actions.base import speaks_of
 
-    elsewhere = inactive_actions()
-    return {a: found for a in WORDING if a not in elsewhere and (found := claims(text, a, strict))}
+    return {a: found for a in WORDING if speaks_of(a) and (found := claims(text, a, strict))}
 
 
 def _conditional(s: str) -> bool:

@@ -47,24 +47,52 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
 }
 
 
+AIRLINE_ARGS: dict[str, dict[str, Any]] = {
+    "cancel_reservation": {"reservation_id": "ZFA04Y"},
+    "update_reservation_flights": {"reservation_id": "ZFA04Y", "cabin": "business", "payment_id": "credit_card_1",
+                                   "flights": [{"flight_number": "HAT001", "date": "2026-12-01"}]},
+    "update_reservation_baggages": {"reservation_id": "ZFA04Y", "total_baggages": 2, "nonfree_baggages": 0,
+                                    "payment_id": "credit_card_1"},
+    "update_reservation_passengers": {"reservation_id": "ZFA04Y", "passengers": []},
+    "book_reservation": {"origin": "JFK", "destination": "SEA"},
+    "send_certificate": {"reservation_id": "ZFA04Y", "amount": 100},
+}
+
+
+def _worded_honestly(action: str, args: dict[str, Any]) -> None:
+    planned = {"start": "2026-11-28T08:00"}
+    done = outcome_sentence(action, args, {}, planned, "complaint", "needs_approval", "executed")
+    assert done and claims(done, action), f"{action}: its done sentence must read as done: {done}"
+    waiting = outcome_sentence(action, args, None, planned, "complaint", "needs_approval", "pending")
+    escalated = outcome_sentence(action, args, None, planned, "complaint", "escalated", "escalated")
+    refused = outcome_sentence(action, args, None, planned, "complaint", "denied", "denied",
+                               "order #W1000001 is delivered; only pending orders can be changed")
+    for state, text in (("waiting", waiting), ("escalated", escalated), ("refused", refused)):
+        assert text, f"{action} says nothing while {state}"
+        assert not claimed_actions(text), f"{action} {state} claims: {text}"
+        assert not claims(text, action), f"{action} {state} claims itself: {text}"
+        assert not PAST_CLAIM.search(text), f"{action} {state} reads as done: {text}"
+    for status in ("rejected", "denied", "failed"):
+        assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status) == ""
+        note = "We'll look at other options with you tomorrow."
+        assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status, "", note) == note
+
+
 def test_every_action_is_worded_for_every_state_and_only_done_claims_it() -> None:
-    assert set(SAMPLE_ARGS) == set(WORDING)
+    from domains.airline.wording import AIRLINE_WORDING
+
+    assert set(SAMPLE_ARGS) == set(WORDING) - set(AIRLINE_WORDING)
     for action, args in SAMPLE_ARGS.items():
-        planned = {"start": "2026-11-28T08:00"}
-        done = outcome_sentence(action, args, {}, planned, "complaint", "needs_approval", "executed")
-        assert done and claims(done, action), f"{action}: its done sentence must read as done: {done}"
-        waiting = outcome_sentence(action, args, None, planned, "complaint", "needs_approval", "pending")
-        escalated = outcome_sentence(action, args, None, planned, "complaint", "escalated", "escalated")
-        refused = outcome_sentence(action, args, None, planned, "complaint", "denied", "denied",
-                                   "order #W1000001 is delivered; only pending orders can be changed")
-        for state, text in (("waiting", waiting), ("escalated", escalated), ("refused", refused)):
-            assert text, f"{action} says nothing while {state}"
-            assert not claimed_actions(text), f"{action} {state} claims: {text}"
-            assert not PAST_CLAIM.search(text), f"{action} {state} reads as done: {text}"
-        for status in ("rejected", "denied", "failed"):
-            assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status) == ""
-            note = "We'll look at other options with you tomorrow."
-            assert outcome_sentence(action, args, None, planned, "complaint", "needs_approval", status, "", note) == note
+        _worded_honestly(action, args)
+
+
+def test_the_airlines_writes_are_worded_honestly_too() -> None:
+    from domains.airline.wording import AIRLINE_WORDING
+
+    writes = {a for a, w in AIRLINE_WORDING.items() if w.claimed.pattern != "(?!)"}
+    assert set(AIRLINE_ARGS) == writes
+    for action, args in AIRLINE_ARGS.items():
+        _worded_honestly(action, args)
 
 
 def _ticket_for(sim: Simulator, task: str, n: int) -> TicketIn | None:

@@ -131,9 +131,12 @@ def use_pack(prefix: str, modules: tuple[str, ...]) -> dict[str, ActionSpec]:
     return dict(known)
 
 
-def inactive_actions() -> set[str]:
-    """The actions of packs that are not the active one (their wording never applies to this pack's replies)."""
-    return {name for prefix, specs in _PACKS.items() if prefix not in _active for name in specs} - set(REGISTRY)
+def speaks_of(name: str) -> bool:
+    """Whether a reply in this process can speak of ``name``: once a pack is active, only the actions in force;
+    before, any action not known to belong to another pack."""
+    if _active:
+        return name in REGISTRY
+    return not any(name in specs for specs in _PACKS.values())
 
 
 def forget(name: str) -> None:
