@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cx_core.config import PROJECT_ROOT
 from cx_core.services import Services
 from domains.lumen.connectors import billing
 from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
@@ -90,3 +96,33 @@ def fresh_pg_database(prefix: str = "tandem") -> Iterator[str]:
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_app(env: dict[str, str]) -> Iterator[str]:
+    """A real ``streamlit run app.py`` on a free port with ``env`` added; yields its URL once it is healthy."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=PROJECT_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from cx_core.models import Decision, Role, TicketIn
 from cx_core.services import Services
 from cx_core.tickets import StaffUser
 from domains.airline import demo as airline_demo
+from tests.helpers import running_app
 
 NOW = datetime(2026, 11, 18, 14, 0)
 PACK_DIR = PROJECT_ROOT / "domains" / "airline"
@@ -134,7 +133,7 @@ def test_the_pages_serve_the_airline(svc: Services, airline: Settings, monkeypat
 
 @pytest.mark.browser
 def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
-    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port, sign_in
+    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
@@ -148,38 +147,21 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
                       body=t["body"], created_at=NOW)
     tickets.add_tickets(svc.db, [ticket], source="test")
     tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
-    port = _free_port()
-    env = {**os.environ, "TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start")
+    with running_app({"TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir)}) as url, \
+            sync_playwright() as p:
         ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            sign_in(page, url, "ada", "advisor-demo")
-            page.get_by_role("link", name="Browser test: cancel booking").click()
-            expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "airline-ticket.png"), full_page=True)
-            page.get_by_role("button", name="Approve").first.click()
-            expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
-            page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
-            expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "airline-approved.png"), full_page=True)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        sign_in(page, url, "ada", "advisor-demo")
+        page.get_by_role("link", name="Browser test: cancel booking").click()
+        expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "airline-ticket.png"), full_page=True)
+        page.get_by_role("button", name="Approve").first.click()
+        expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
+        expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "airline-approved.png"), full_page=True)
+        browser.close()
     from domains.airline.tables import AirlineReservationRow
 
     with svc.db.session() as s:

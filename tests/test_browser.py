@@ -3,13 +3,7 @@ approves the proposal, sends the reply, and the backend has changed."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +15,13 @@ from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import TicketIn
 from cx_core.services import Services
 from tests.conftest import NOW, copy_world
-from tests.helpers import find_order, order
+from tests.helpers import find_order, order, running_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -60,25 +48,10 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     raw = svc.policy().model_dump(mode="json")
     raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
     tickets.store_result(svc.db, Policy.model_validate(raw), svc.pipeline.process(sampled, now=NOW, autonomy=3))
-    port = _free_port()
-    env = {**os.environ, "TANDEM_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start")
-        yield url, svc, {**o, "sampled_order": o2["order_id"]}
+        with running_app({"TANDEM_DATA_DIR": str(settings.data_dir)}) as url:
+            yield url, svc, {**o, "sampled_order": o2["order_id"]}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         svc.close()
 
 
