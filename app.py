@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
+from cx_core import sessions
 from cx_core.auth import Throttle, authenticate, refresh, sso_user
 from cx_core.errors import NotAuthorised
 from cx_core.models import ROLE_RANK, Role
+from cx_core.sessions import SessionKeys
+from cx_core.tickets import StaffUser
 from pages.common import guarded, services, worker_status
 
 st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide")
@@ -34,16 +38,108 @@ def client_address() -> str:
     return address if isinstance(address, str) and address else "localhost"
 
 
+@st.cache_resource(show_spinner=False)
+def session_keys() -> SessionKeys:
+    return SessionKeys.from_settings(services().settings)
+
+
+def keep_cookie(token: str) -> None:
+    """Asks the browser to keep ``token`` for the session's lifetime (written at the end of this run)."""
+    st.session_state["cookie"] = ("keep", token)
+
+
+def forget_cookie(token: str) -> None:
+    """Asks the browser to drop the cookie, but only while it still holds ``token``: a tab that signs out never
+    removes the cookie of a newer sign-in made in another tab."""
+    st.session_state["cookie"] = ("forget", token)
+
+
+def write_cookie(where: Any) -> None:
+    """Writes the pending cookie change on the app's own origin (a one-line script, no iframe)."""
+    pending = st.session_state.pop("cookie", None)
+    if pending is None:
+        return
+    keys = session_keys()
+    keep = pending[0] == "keep"
+    value, only_if = (pending[1], "") if keep else ("", pending[1])
+    max_age = int(keys.lifetime.total_seconds()) if keep else 0
+    code = f"""<script>(() => {{
+  const name = {json.dumps(keys.cookie_name)}, value = {json.dumps(value)}, onlyIf = {json.dumps(only_if)};
+  const held = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  if (onlyIf && (!held || held.slice(name.length + 1) !== onlyIf)) return;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `${{name}}=${{value}}; Path=/; Max-Age={max_age}; SameSite=Strict${{secure}}`;
+}})();</script>"""
+    with where:
+        st.html(code, unsafe_allow_javascript=True, width="content")
+
+
+def begin_session(user: StaffUser) -> None:
+    """Signs ``user`` in for this browser: a server-side session whose token the cookie keeps across reloads
+    and new tabs."""
+    keys = session_keys()
+    token = sessions.start(services().db, user, client_address(), keys=keys)
+    st.session_state.update(user=user, session_token=token)
+    keep_cookie(token)
+
+
+def signed_in_user() -> StaffUser | None:
+    """The account this browser is signed in as, as stored now (its current role), or None. A session is checked
+    on every run, so sign-out elsewhere, an expired session or a deactivated account signs out at the next click;
+    a new tab or a reload resumes the session from the cookie."""
+    db, keys = services().db, session_keys()
+    user: StaffUser | None = st.session_state.get("user")
+    token: str | None = st.session_state.get("session_token")
+    if user is None:
+        token = st.context.cookies.get(keys.cookie_name)
+        if not isinstance(token, str) or not token or token == st.session_state.get("ended_token"):
+            return None
+        user = sessions.resume(db, token, keys=keys)
+        if user is None:
+            st.session_state["ended_token"] = token  # tried once per tab, then removed from the browser
+            forget_cookie(token)
+            return None
+        st.session_state.update(user=user, session_token=token)
+        return user
+    user = sessions.resume(db, token, keys=keys) if token else refresh(db, user)
+    if user is None:
+        st.session_state.clear()
+        if token:
+            st.session_state["ended_token"] = token
+            forget_cookie(token)
+        return None
+    st.session_state["user"] = user
+    return user
+
+
+def sign_out(user: StaffUser) -> None:
+    """Ends every session of the account, in every browser and tab, and forgets this browser's cookie."""
+    sessions.end_all(services().db, user.username)
+    token = st.session_state.get("session_token")
+    st.session_state.clear()
+    if token:
+        st.session_state["ended_token"] = token
+        forget_cookie(token)
+    if sso_configured() and st.user.is_logged_in:
+        st.logout()
+    st.rerun()
+
+
 def sign_in() -> None:
     left, mid, right = st.columns([1, 1.2, 1])
     with mid:
         st.title("Tandem")
         st.caption("The advisor copilot for Lumen Home customer care")
         if sso_configured():
-            if st.user.is_logged_in:
+            if st.user.is_logged_in and st.session_state.get("ended_token") and not st.session_state.get("sso_again"):
+                # this tab's session ended (signed out here or elsewhere): signing in again is the person's choice
+                st.button("Sign in with single sign-on", type="primary", width="stretch",
+                          on_click=lambda: st.session_state.update(sso_again=True))
+            elif st.user.is_logged_in:
+                st.session_state.pop("sso_again", None)
                 user = sso_user(services().db, str(st.user.get("email") or ""))
                 if user is not None:
-                    st.session_state["user"] = user
+                    begin_session(user)
                     st.rerun()
                 st.error("Your account is not set up in Tandem yet; ask an admin to add you in Users and roles.")
                 st.button("Sign out of single sign-on", on_click=st.logout)
@@ -64,36 +160,59 @@ def sign_in() -> None:
                 if user is None:
                     st.error("Wrong username or password.")
                 else:
-                    st.session_state["user"] = user
+                    begin_session(user)
                     st.rerun()
 
 
-def main() -> None:
-    user = st.session_state.get("user")
-    if user is not None:  # the account as it is now: a changed role applies at once, a deactivated one signs out
-        user = refresh(services().db, user)
-        if user is None:
-            st.session_state.clear()
-        else:
-            st.session_state["user"] = user
-    if user is None:
+# (section, the role it needs, file, title, icon, address); the first page is the landing page
+PAGES: list[tuple[str, Role, str, str, str, str]] = [
+    ("Work", Role.advisor, "pages/inbox.py", "Inbox", ":material/inbox:", "inbox"),
+    ("Work", Role.advisor, "pages/workspace.py", "Ticket workspace", ":material/support_agent:", "ticket"),
+    ("Work", Role.advisor, "pages/knowledge.py", "Knowledge base", ":material/menu_book:", "knowledge"),
+    ("Operations", Role.supervisor, "pages/review.py", "Review", ":material/fact_check:", "review"),
+    ("Operations", Role.supervisor, "pages/insights.py", "Insights", ":material/monitoring:", "insights"),
+    ("Operations", Role.supervisor, "pages/audit_log.py", "Audit log", ":material/verified:", "audit"),
+    ("Administration", Role.admin, "pages/autonomy.py", "Autonomy & policy", ":material/tune:", "autonomy"),
+    ("Administration", Role.admin, "pages/users.py", "Users and roles", ":material/group:", "users"),
+]
+
+
+def signed_out() -> None:
+    """The sign-in page alone, with no page list, at every page's address: a link opened while signed out
+    (a ticket, the review queue…) is kept, and opens once the person has signed in."""
+    def sign_in_page() -> None:
         guarded(sign_in)
+
+    pages = [st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
+    pages += [st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path=address)
+              for *_, address in PAGES]
+    wanted = st.navigation(pages, position="hidden")
+    if wanted.url_path:
+        st.session_state["after_sign_in"] = (wanted.url_path, {k: v[:200] for k, v in st.query_params.items()})
+    else:
+        st.session_state.pop("after_sign_in", None)
+    wanted.run()
+    write_cookie(st.container())
+
+
+def main() -> None:
+    user = guarded(signed_in_user)
+    if user is None:
+        signed_out()
         return
     rank = ROLE_RANK[user.role]
-    sections: dict[str, list[Any]] = {"Work": [
-        st.Page("pages/inbox.py", title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
-        st.Page("pages/workspace.py", title="Ticket workspace", icon=":material/support_agent:", url_path="ticket"),
-        st.Page("pages/knowledge.py", title="Knowledge base", icon=":material/menu_book:", url_path="knowledge")]}
-    if rank >= ROLE_RANK[Role.supervisor]:
-        sections["Operations"] = [
-            st.Page("pages/review.py", title="Review", icon=":material/fact_check:", url_path="review"),
-            st.Page("pages/insights.py", title="Insights", icon=":material/monitoring:", url_path="insights"),
-            st.Page("pages/audit_log.py", title="Audit log", icon=":material/verified:", url_path="audit")]
-    if rank >= ROLE_RANK[Role.admin]:
-        sections["Administration"] = [
-            st.Page("pages/autonomy.py", title="Autonomy & policy", icon=":material/tune:", url_path="autonomy"),
-            st.Page("pages/users.py", title="Users and roles", icon=":material/group:", url_path="users")]
+    sections: dict[str, list[Any]] = {}
+    for n, (section, role, file, title, icon, address) in enumerate(PAGES):
+        if rank >= ROLE_RANK[role]:
+            sections.setdefault(section, []).append(
+                st.Page(file, title=title, icon=icon, url_path=address, default=n == 0))
     nav = st.navigation(sections)
+    after = st.session_state.pop("after_sign_in", None)
+    if after:  # the link opened before signing in, when this role may see that page
+        target = next((p for pages in sections.values() for p in pages if p.url_path == after[0]), None)
+        if target is not None:
+            st.switch_page(target, query_params=after[1])
+    write_cookie(st.sidebar)
     with st.sidebar:
         st.markdown(f"**{user.display_name}**  \n{user.role.value.capitalize()}")
         alive, text = worker_status(services())
@@ -102,10 +221,7 @@ def main() -> None:
         if not alive:
             st.caption("Start it with `python -m cx_core worker` (the run command does this).")
         if st.button("Sign out", icon=":material/logout:"):
-            st.session_state.clear()
-            if sso_configured() and st.user.is_logged_in:
-                st.logout()
-            st.rerun()
+            sign_out(user)
     guarded(nav.run)
 
 

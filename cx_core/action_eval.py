@@ -1,6 +1,21 @@
 """``eval actions``: a domain's τ-bench tasks as tickets through the same pipeline the app runs, at copilot level,
 in a throw-away store where every write is only previewed. The pack loads its τ-bench data and scores each
-ticket's proposals against the task's expected writes; this module runs the tickets and adds up the scores."""
+ticket's proposals against the task's expected writes; this module runs the tickets and adds up the scores.
+
+Two views of the same run:
+
+- per ticket (the keys of ARCHITECTURE.md): a ticket is *proposed* when the agent reached a firm conclusion on it
+  (nothing left to a person), and *exact* when its proposed writes equal the expected ones;
+  ``precision = exact / proposed`` and ``coverage = proposed / n``.
+- per request (``request_recall``, ``request_precision``): a *request* is one expected write call of a task
+  (τ-bench calls a write once per order or per record, so each call is one thing the customer asked for; two
+  calls of the same action on the same record with the same arguments count twice). A transfer to a person is
+  not counted: its only argument is a free-text summary that no proposal can equal, and the agent's counterpart,
+  an escalation, is scored per ticket. A proposed write is every write the agent put before the advisor ready to
+  approve (needs approval or executed), on every ticket, decided or not. A request is *read* when a proposed
+  write equals it exactly (same action, same arguments); ``request_recall = read / requests`` and
+  ``request_precision = proposed writes equal to an expected one / proposed writes``; the counts are
+  ``requests``, ``requests_proposed`` and ``requests_read``."""
 
 from __future__ import annotations
 
@@ -60,12 +75,24 @@ class Score:
     refused: bool = False
 
 
+def request_counts(proposed: list[str], expected: list[str], unmatchable: frozenset[str] = frozenset()
+                   ) -> tuple[int, int, int]:
+    """(requests, proposed writes, requests read) of one task: each expected write call is a request unless its
+    action is ``unmatchable``; a proposed write reads at most one request equal to it (a multiset match)."""
+    wanted = Counter(w for w in expected if w[: w.find("{")] not in unmatchable)
+    ours = Counter(proposed)
+    return sum(wanted.values()), sum(ours.values()), sum((wanted & ours).values())
+
+
 Scorer = Callable[[dict[str, Any], ProcessResult, Any], Score]
 
 
 def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], score: Scorer, now: datetime,
-             loaded_at: datetime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Runs every task as a ticket in ``domain`` and adds up the scores (the JSON keys of ARCHITECTURE.md, plus ``refused``)."""
+             loaded_at: datetime, progress: Callable[[int, int], None] | None = None,
+             unmatchable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Runs every task as a ticket in ``domain`` and adds up the scores: the JSON keys of ARCHITECTURE.md, plus
+    ``refused`` and the per-request view (module text); ``unmatchable`` names expected write actions that are not
+    counted as requests."""
     from . import tickets
     from .config import load_settings
     from .services import Services
@@ -86,6 +113,7 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
             per_task: list[dict[str, Any]] = []
             count: Counter[str] = Counter()
             violations = refused = 0
+            requests = [0, 0, 0]  # expected, proposed, read
             for i, task in enumerate(tasks):
                 ticket = ticket_of(task, loaded_at)
                 tickets.add_tickets(services.db, [ticket], source="eval")
@@ -94,8 +122,11 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
                 count[sc.status] += 1
                 violations += sc.violations
                 refused += sc.refused and sc.status != "abstained"
+                counts = request_counts(sc.proposed, sc.expected, unmatchable)
+                requests = [a + b for a, b in zip(requests, counts, strict=True)]
                 per_task.append({"id": task.get("id"), "status": sc.status, "why": sc.why, "proposed": sc.proposed,
-                                 "expected": sc.expected, **({"refused": True} if sc.refused else {})})
+                                 "expected": sc.expected, "requests_read": counts[2],
+                                 **({"refused": True} if sc.refused else {})})
                 if progress:
                     progress(i + 1, len(tasks))
         finally:
@@ -107,5 +138,8 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
             "precision": round(exact / proposed, 4) if proposed else 0.0,
             "coverage": round(proposed / n, 4) if n else 0.0,
             "db_match": round(exact / proposed, 4) if proposed else 0.0,  # equal write sets leave equal databases
-            "policy_violations": violations, "refused": refused, "seconds": round(time.perf_counter() - started, 1),
-            "tasks": per_task}
+            "policy_violations": violations, "refused": refused,
+            "request_recall": round(requests[2] / requests[0], 4) if requests[0] else 0.0,
+            "request_precision": round(requests[2] / requests[1], 4) if requests[1] else 0.0,
+            "requests": requests[0], "requests_proposed": requests[1], "requests_read": requests[2],
+            "seconds": round(time.perf_counter() - started, 1), "tasks": per_task}

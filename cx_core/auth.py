@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, sessions
 from .config import Settings
 from .errors import InvalidInput, NotAuthorised, NotFound
 from .models import Role
@@ -51,6 +51,8 @@ def create_user(db: Database, username: str, display_name: str, role: Role, pass
         if row is None:
             row = StaffUserRow(username=username, created_at=utcnow())
             s.add(row)
+        else:
+            sessions.revoke_all(s, username, "new password", actor)  # a new password signs the old ones out
         row.display_name, row.role, row.password_hash, row.active = display_name, role.value, _hasher.hash(password), True
         audit.append(s, actor, "user.saved", None, username=username, role=role.value)
     return StaffUser(username, display_name, role)
@@ -239,7 +241,8 @@ def add_user(db: Database, admin: StaffUser, username: str, display_name: str, r
 
 def update_user(db: Database, admin: StaffUser, username: str, *, role: Role | None = None,
                 active: bool | None = None, password: str | None = None) -> None:
-    """Change a role, (de)activate, or set a new password; the last active admin cannot be removed."""
+    """Change a role, (de)activate, or set a new password; the last active admin cannot be removed. A deactivated
+    account or a new password ends the person's sessions in every browser; a new role applies on their next click."""
     admin = require(admin, Role.admin, db)
     if password is not None and len(password) < 8:
         raise InvalidInput("password: at least 8 characters")
@@ -266,6 +269,8 @@ def update_user(db: Database, admin: StaffUser, username: str, *, role: Role | N
             changes["password"] = "reset"
         if changes:
             audit.append(s, admin.username, "user.changed", None, username=username, **changes)
+        if not row.active or password is not None:  # signed out everywhere at once; a new role needs no new session
+            sessions.revoke_all(s, username, "deactivated" if not row.active else "new password", admin.username)
 
 
 def sign_in_locks(db: Database, admin: StaffUser, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain import DEFAULT_DOMAIN, find
@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     client_address_header: str = Field(default="", description="Header a reverse proxy sets to the client address "
                                                                "(e.g. X-Forwarded-For, last address used); empty "
                                                                "means the connection's own address.")
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="How long a browser stays signed in "
+                                 "after signing in (across reloads and new tabs), in hours.")
+    session_secret: SecretStr = Field(default=SecretStr(""), description="Key that signs session tokens; empty "
+                                      "means a random key made once and kept in data_dir/session.key. Give every "
+                                      "app server of one database the same key; changing it signs everyone out.")
     max_upload_mb: int = Field(default=20, ge=1, description="Largest knowledge file accepted, in MB (upload page, "
                                                              "ingest-kb); keep server.maxUploadSize in "
                                                              ".streamlit/config.toml at least this big.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from . import audit
+from . import audit, contacts
 from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
@@ -174,9 +174,12 @@ def suggested_next(refused: dict[str, Any] | None, reason: str) -> str:
 
 
 def context_packet(summary: str, tri: Triage, proposals: list[Proposal], reason: str,
-                   refused: dict[str, Any] | None) -> dict[str, Any]:
-    """Everything a person needs to pick up an escalated ticket without rereading it."""
+                   refused: dict[str, Any] | None, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything a person needs to pick up an escalated ticket without rereading it, with the customer's earlier
+    tickets about the same problem."""
     return {
+        "history": [{"id": h["id"], "at": h["at"].isoformat(timespec="minutes"), "subject": h["subject"],
+                     "status": h["status"]} for h in history or []],
         "reason": reason,
         "summary": summary,
         "task_type": tri.task_type,
@@ -236,6 +239,10 @@ class Pipeline:
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
+        # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
+        contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
+        if not escalation and contact.number >= policy.escalation.repeated_contact:
+            escalation = contact.reason(label(tri.task_type).lower())
         plan: Plan = planner.plan(tri, snap, today, text)
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
@@ -307,7 +314,7 @@ class Pipeline:
                                       execution_key=out.key))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
         packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
-                                run.refused) if escalated else None
+                                run.refused, contact.earlier) if escalated else None
         return ProcessResult(
             ticket_id=ticket.id, customer_id=customer.id if customer else None, triage=tri,
             passages=all_passages, draft=draft, proposals=proposals, escalated=escalated,

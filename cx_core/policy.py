@@ -215,6 +215,9 @@ def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float
         return "the customer may be vulnerable"
     if signals.get("cancel_service"):
         return "the customer wants to close an account or cancel a service"
+    if int(signals.get("contacts") or 1) >= e.repeated_contact:
+        return (f"the customer has written at least {int(signals['contacts'])} times about this (a person answers "
+                f"from contact {e.repeated_contact} on)")
     if frustration > e.frustration_above:
         return f"frustration {frustration:.2f} is above {e.frustration_above:.2f}"
     if confidence < e.confidence_below:

@@ -5,6 +5,7 @@ compensating step. Roles are checked here, not only in the page."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from . import audit, health
 from .actions.base import REGISTRY, ExecContext, is_read
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from .models import Decision, ProcessResult, Proposal, Role
+from .models import Decision, ProcessResult, Proposal, ReplyPart, Role
 from .policy import Policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, ReviewRow, TicketRow
@@ -162,7 +163,43 @@ def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[st
         row.compensation = compensation
         audit.append(s, user.username, "action.reversed", row.ticket_id, review_id=review_id, action=row.action,
                      args=executed.args, compensation=compensation, note=note.strip(), key=row.execution_key)
+        if ticket is not None:
+            reopen_for_reversal(s, ticket, spec.label or row.action, dict(executed.args), user)
         return {"status": "reversed", "compensation": compensation, "duplicate": False}
+
+
+def reversal_message(ticket: TicketRow, what: str, args: dict[str, Any]) -> list[ReplyPart]:
+    """The message that tells the customer an action taken for them was undone: a draft for the advisor to check
+    and send, never sent by itself."""
+    from .domain import active
+
+    result = ProcessResult.model_validate(ticket.result) if ticket.result else None
+    first = (result.draft.parts[0].text if result and result.draft.parts else "Hello,").strip()
+    records = ", ".join(str(v) for k, v in args.items() if k.endswith("_id") and isinstance(v, (str, int)))
+    about = f"the {what.lower()}" + (f" for {records}" if records else "")
+    return [ReplyPart(text=first, paragraph=0),
+            ReplyPart(text=f"I'm writing about {about} we made for you earlier. On review, a colleague found it "
+                           "should not have been made, and it has been reversed.", paragraph=1),
+            ReplyPart(text="I'm sorry for the confusion. If you have any questions, or would like us to look at "
+                           "your request again, just reply to this message.", paragraph=1),
+            ReplyPart(text=active().brand.signature, paragraph=2)]
+
+
+def reopen_for_reversal(s: Session, ticket: TicketRow, what: str, args: dict[str, Any], user: StaffUser) -> None:
+    """After a reversal the ticket goes back to work: open again for the advisor who had it (or the queue), with a
+    drafted message to the customer in place of the reply, which now said something no longer true."""
+    from .drafting import render
+
+    parts = reversal_message(ticket, what, args)
+    if ticket.result:
+        result = ProcessResult.model_validate(ticket.result)
+        draft = result.draft.model_copy(update={"parts": parts, "reply": render(parts), "citations": []})
+        ticket.result = result.model_copy(update={"draft": draft}).model_dump(mode="json")
+    was = ticket.status
+    ticket.status, ticket.resolved_at = "open", None
+    ticket.sla_due = utcnow() + timedelta(hours=4)
+    audit.append(s, user.username, "ticket.reopened", ticket.id, was=was, reason=f"{what} was reversed",
+                 assigned_to=ticket.assigned_to)
 
 
 def counts(db: Database) -> dict[str, int]:

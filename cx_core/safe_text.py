@@ -163,3 +163,49 @@ class _Writer:
 def _plain_url(url: str) -> bool:
     """A URL that fits in ``<…>`` as it is (markdown-it has already percent-encoded the rest)."""
     return not re.search(r"[<>\s\\]", url)
+
+
+# ---------------------------------------------------------------- plain text for customers
+_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?[^)\s>]*>?(?:\s+\"[^\"\n]*\")?\s*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
+_MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>", re.I)
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_EM = re.compile(r"(?<![\w*\\])\*(?=[^\s*])([^*\n]*?[^\s*\\])\*(?![\w*])|(?<![\w\\])_(?=[^\s_])([^_\n]*?[^\s_\\])_(?!\w)")
+_MD_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_MD_CODE = re.compile(r"(`+)\s?(.+?)\s?\1")
+_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
+_MD_SETEXT = re.compile(r"^[ \t]{0,3}(?:=+|-{2,})[ \t]*$", re.M)
+_MD_RULE = re.compile(r"^[ \t]{0,3}(?:(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$", re.M)
+_MD_QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?", re.M)
+_MD_BULLET = re.compile(r"^([ \t]*)[*+][ \t]+", re.M)
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def plain_text(text: str) -> str:
+    """``text`` with its Markdown syntax taken out, for a channel that shows characters as they are (e-mail, SMS,
+    a phone script, social replies): emphasis, code and strike marks go, a heading or quote keeps its words, a link
+    keeps its words and, when it points to a web or mail address, the address in brackets ("the returns page
+    (https://…)"), an image keeps its description, bullets become "- ". Line breaks and the words stay as written;
+    an asterisk that marks nothing ("5 * 3", "*") stays."""
+    text = _MD_IMAGE.sub(lambda m: m.group(1), text)
+
+    def link(m: re.Match[str]) -> str:
+        words, url = m.group(1), m.group(2)
+        if re.match(r"(?:https?|mailto):", url, re.I) and url.removeprefix("mailto:") != words:
+            return f"{words} ({url.removeprefix('mailto:')})"
+        return words
+
+    text = _MD_LINK.sub(link, text)
+    text = _MD_AUTOLINK.sub(r"\1", text)
+    text = _MD_CODE.sub(lambda m: m.group(2), text)
+    for _ in range(2):  # nested emphasis ("***both***")
+        text = _MD_STRONG.sub(r"\2", text)
+        text = _MD_EM.sub(lambda m: m.group(1) or m.group(2), text)
+    text = _MD_STRIKE.sub(r"\1", text)
+    text = _MD_HEADING.sub(r"\1", text)
+    text = _MD_SETEXT.sub("", text)
+    text = _MD_RULE.sub("", text)
+    text = _MD_QUOTE.sub("", text)
+    text = _MD_BULLET.sub(r"\1- ", text)
+    text = _MD_ESCAPE.sub(r"\1", text)
+    return re.sub(r"\n{3,}", "\n\n", text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,7 +26,7 @@ from .actions.execute import Outcome
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
 from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
-from .models import ROLE_RANK, Channel, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
+from .models import ROLE_RANK, Autonomy, Channel, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
 from .store import fulltext
@@ -413,6 +414,7 @@ class InboxFilter:
     assigned: str = "anyone"  # anyone | mine | unassigned
     me: str = ""
     search: str = ""
+    order: str = "sla"  # sla: nearest first-response target first | priority: most urgent first | newest
 
 
 ACTIVE = ("new", "processing", "open", "escalated")
@@ -438,21 +440,52 @@ def _filtered(f: InboxFilter, dialect: str) -> tuple[Any, Any]:
     return fulltext.restrict(stmt, dialect, terms)
 
 
+_MARKUP = [(re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links and images: their words
+           (re.compile(r"<[^>]{1,200}>"), " "),  # tags
+           (re.compile(r"(\*\*|__|~~|`+)"), ""),  # emphasis and code marks
+           (re.compile(r"(?m)^\s{0,3}(#{1,6}|>|[-*+]|\d+[.)])\s+"), ""),  # headings, quotes, list marks
+           (re.compile(r"(?<!\w)[*_](\S[^*_]*\S|\S)[*_](?!\w)"), r"\1")]  # single emphasis
+
+
+def plain(text: str) -> str:
+    """A subject or message as plain words on one line, for previews: markdown and tags gone, their words kept."""
+    out = text or ""
+    for pattern, repl in _MARKUP:
+        out = pattern.sub(repl, out)
+    return " ".join(out.split())
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" when anything was cut."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return head.rstrip(" ,;:-") + "…"
+
+
+ORDERS: dict[str, list[Any]] = {
+    "sla": [TicketRow.sla_due.asc().nulls_last(), TicketRow.priority.desc(), TicketRow.created_at.asc()],
+    "priority": [TicketRow.priority.desc(), TicketRow.sla_due.asc().nulls_last(), TicketRow.created_at.asc()],
+    "newest": [TicketRow.created_at.desc()],
+}
+
+
 def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "", limit: int = 50, offset: int = 0,
           where: InboxFilter | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Tickets for the inbox, most urgent first, then nearest SLA (with a search: most relevant first); filtered
+    """Tickets for the inbox in the filter's order, by default the nearest first-response target first (with a
+    search: most relevant first); filtered
     and paged in SQL through indexes, so a page costs what its filters select, not what the store holds."""
     f = where or InboxFilter(statuses=statuses, search=search)
     with db.session() as s:
         stmt, relevance = _filtered(f, db.engine.dialect.name)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        order = [TicketRow.priority.desc(), TicketRow.sla_due.asc().nulls_last(), TicketRow.created_at.asc()]
+        order = ORDERS.get(f.order, ORDERS["sla"])
         rows = s.scalars(stmt.order_by(*([relevance] if relevance is not None else []), *order)
                          .limit(limit).offset(offset)).all()
         pending = dict(s.execute(select(ProposalRow.ticket_id, func.count()).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")
             .group_by(ProposalRow.ticket_id)).all())
-        return [{"id": r.id, "subject": r.subject or r.body[:80], "customer": r.customer_ref or "unknown",
+        return [{"id": r.id, "subject": plain(r.subject) or plain(r.body)[:300], "customer": r.customer_ref or "unknown",
                  "channel": r.channel, "status": r.status, "task_type": r.task_type or "…",
                  "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
                  "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0)),
@@ -627,6 +660,154 @@ def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_ins
                      reason=reason.strip(), say_instead=say_instead.strip())
 
 
+# ------------------------------------------------------------------ actions a person adds
+def addable_actions() -> list[str]:
+    """The writes an advisor may add to a ticket by hand: every write of the actions in force but the reply and
+    the escalation, which have their own buttons."""
+    from .actions import REGISTRY
+
+    return sorted((n for n, spec in REGISTRY.items() if spec.writes and n not in {"send_reply", "escalate_to_human"}),
+                  key=lambda n: REGISTRY[n].label or n)
+
+
+def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
+    """The customer's own records as choices for an action's fields, by field name: every ``…_id`` value found in
+    the snapshot (an order's ``order_id``, its items' ``item_id``, an appointment's free ``slot_id``…), the ``id``
+    of a record listed under a plural key (``payment_methods`` gives ``payment_method_id``), and the other options
+    of a product (``variants``) as ``new_item_id``; each with a short label a person recognises."""
+    out: dict[str, dict[str, str]] = {}
+
+    def describe(record: dict[str, Any], key: str) -> str:
+        bits = []
+        for k in ("name", "description", "options", "kind", "status", "start", "date", "brand", "last_four", "label",
+                  "origin", "destination", "amount", "price"):
+            v = record.get(k)
+            if isinstance(v, dict):
+                v = " ".join(str(x) for x in v.values())
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
+                bits.append(str(v).replace("T", " ") if k == "start" else str(v))
+        return f"{record[key]} · {' · '.join(bits[:3])}" if bits else str(record[key])
+
+    def walk(value: Any, parent: str, prefix: str = "") -> None:
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if key.endswith("_id") and isinstance(v, (str, int)) and not isinstance(v, bool) and str(v):
+                    out.setdefault(prefix + key, {}).setdefault(str(v), describe(value, key))
+                elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
+                    out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), describe(value, key))
+                if key == "variants":
+                    walk(v, key, "new_")
+                elif isinstance(v, (dict, list)) and key not in {"payments", "changes", "notes"}:
+                    walk(v, key, prefix)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, parent, prefix)
+
+    walk(snapshot or {}, "")
+    return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, str]]]:
+    """``record_choices`` for the customer on a ticket (none when the ticket names no known customer)."""
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if not row.customer_id:
+            return {}
+        snap = active().module("records").snapshot(s, row.customer_id, utcnow())
+    return record_choices(snap)
+
+
+def add_action(db: Database, policy: Policy, user: StaffUser, ticket_id: str, action: str,
+               args: dict[str, Any]) -> dict[str, Any]:
+    """A proposal a person adds to a ticket by hand, held to everything the agent's own are: its arguments
+    validated, its owner checked against the ticket's customer, policy decided and the change rehearsed against the
+    records with no side effect. Nothing runs here: it waits for approval like any proposal (and for a supervisor
+    above the advisor's limit). A refusal raises one line and stores nothing."""
+    from .actions import REGISTRY
+    from .actions.execute import validation_message
+
+    user = require(user, Role.advisor, db)
+    spec = REGISTRY.get(action)
+    if spec is None or not spec.writes or action not in addable_actions():
+        raise InvalidInput(f"action: '{action}' is not an action that can be added here")
+    try:
+        clean = spec.args_model.model_validate(args).model_dump(mode="json")
+    except ValidationError as exc:
+        raise InvalidInput(f"{spec.label}: {validation_message(exc).replace('_', ' ')}") from exc
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if row.status not in {"open", "escalated"}:
+            raise InvalidInput(f"this ticket is {row.status}; actions are added to open or escalated tickets")
+    _check_not_taken(db, user, ticket_id)
+    ctx = _context(db, user, ticket_id, policy)
+    # decided as the agent's own proposals are (a person approves it), and only rehearsed, never run, here
+    ctx.role, ctx.autonomy, ctx.dry_run = None, int(Autonomy.copilot), True
+    box: dict[str, Any] = {}
+
+    def record(s: Session, out: Outcome) -> None:
+        if out.status != "needs_approval":
+            return
+        position = (s.scalar(select(func.max(ProposalRow.position)).where(ProposalRow.ticket_id == ticket_id))
+                    or 0) + 1
+        role = out.required_role or Role.advisor.value
+        p = ProposalRow(ticket_id=ticket_id, position=max(position, 1000), action=action, args=clean,
+                        rationale=f"added by {user.display_name}", decision=Decision.needs_approval.value,
+                        reason="checked against the customer's records; waits for approval"
+                        + (f" by a {role}" if role != Role.advisor.value else ""),
+                        required_role=role, status="pending")
+        s.add(p)
+        s.flush()
+        box["id"] = p.id
+        audit.append(s, user.username, "proposal.added", ticket_id, proposal_id=p.id, action=action, args=clean,
+                     required_role=role)
+
+    out = execute(db, policy, action, clean, ctx, after=record)
+    if "id" not in box:
+        why = "it was already done on this ticket" if out.duplicate else out.reason or "it cannot be done here"
+        raise InvalidInput(f"{spec.label}: {why}")
+    return {"id": box["id"], "status": "pending", "required_role": out.required_role or Role.advisor.value}
+
+
+def added_parts(parts: list[ReplyPart], proposals: list[dict[str, Any]]) -> list[ReplyPart]:
+    """The reply's parts with a sentence for every proposal a person added, in a paragraph of their own before
+    the sign-off (whose paragraph moves down by one)."""
+    known = {p.proposal for p in parts if p.proposal is not None}
+    extra = [p for p in proposals if p["position"] >= 1000 and p["position"] not in known]
+    if not extra or not parts:
+        return parts
+    last = max(p.paragraph for p in parts)
+    head = [p for p in parts if p.paragraph != last]
+    tail = [p.model_copy(update={"paragraph": last + 1}) for p in parts if p.paragraph == last]
+    from .actions import REGISTRY
+
+    def intent(action: str) -> str:
+        spec = REGISTRY.get(action)
+        return spec.task_types[0] if spec is not None and spec.task_types else ""
+
+    return [*head, *(ReplyPart(text="", paragraph=last, kind="action", proposal=p["position"],
+                               intent=intent(p["action"])) for p in extra), *tail]
+
+
+def align(before: list[ReplyPart], after: list[ReplyPart]) -> list[ReplyPart]:
+    """``before`` with an empty part where ``after`` has a sentence for a proposal ``before`` did not know (one a
+    person added since), so the two can be compared part by part."""
+    if len(before) == len(after):
+        return before
+    known = {p.proposal for p in before if p.proposal is not None}
+    rest = iter(before)
+    out = []
+    for part in after:
+        if part.kind == "action" and part.proposal is not None and part.proposal not in known:
+            out.append(part.model_copy(update={"text": ""}))
+        else:
+            out.append(next(rest, part.model_copy(update={"text": ""})))
+    return out
+
+
 def proposal_states(proposals: list[dict[str, Any]]) -> dict[int, ProposalState]:
     """The ticket's proposals by position, as the reply's wording needs them."""
     return {p["position"]: ProposalState(p["action"], dict(p["args"]), p["decision"], p["status"], p["result"],
@@ -641,7 +822,7 @@ def reply_draft(data: dict[str, Any]) -> tuple[list[ReplyPart], str]:
         return [], ""
     if not result.draft.parts:
         return [], result.draft.reply
-    parts = recompose(result.draft.parts, proposal_states(data["proposals"]))
+    parts = recompose(added_parts(result.draft.parts, data["proposals"]), proposal_states(data["proposals"]))
     return parts, render(parts)
 
 

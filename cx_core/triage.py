@@ -34,24 +34,120 @@ REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
 MAX_CHARS = 6000
 
 LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
-                   r"trading standards|chargeback|better business bureau|bbb|the press|journalist)\b", re.I)
+                   r"trading standards|charge-?backs?|charge backs?|better business bureau|bbb|the press|journalist)\b",
+                   re.I)
+# a threat to take the money back or the matter elsewhere: treated like legal words (a person answers it)
+THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transaction|amount)) (?:with|through) "
+                    r"(?:my|the) (?:bank|card|credit card)|(?:call|contact|ask|go to|tell) my bank to (?:reverse|stop|"
+                    r"block|dispute)|reverse the (?:payment|charge|transaction)|report (?:you|this|it|your company|"
+                    r"the company)(?: \w+)? to|(?:leave|write|post) (?:a |an )?(?:bad|negative|terrible|1-star|"
+                    r"one-star) review|consumer protection)\b", re.I)
 SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
                     r"gas leak|injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
-REPEAT = re.compile(r"\b(third time|3rd time|fourth time|4th time|fifth time|twice|two times|again|"
-                    r"already (?:asked|told|wrote|written|called)|several times|multiple times|"
-                    r"keep (?:asking|writing|calling))\b", re.I)
-PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|leak\w*|flood\w*|smok\w*|spark\w*|injur\w*|locked|"
-                     r"can'?t (?:log|sign|get)|cannot (?:log|sign|get)|haven'?t (?:received|got)|"
-                     r"never (?:arrived|came|received|turned up)|missing|faulty|defective|not working|"
+# writing about the same thing before: "third time", "I already asked twice", "writing again", "no reply to my email"
+_CONTACT = (r"(?:writ\w*|wrote|ask\w*|call\w*|contact\w*|e-?mail\w*|messag\w*|chas\w*|rang|ring\w*|phon\w*|"
+            r"complain\w*|told you|tell you|report\w*|reach\w* out|follow\w* up|been in touch)")
+_NTH = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "thrid": 3, "tird": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
+        "sixth": 6, "6th": 6, "tenth": 10, "umpteenth": 5, "nth": 5}
+_TIMES = {"twice": 2, "two": 2, "2": 2, "three": 3, "3": 3, "four": 4, "4": 4, "five": 5, "5": 5, "several": 3,
+          "multiple": 3, "many": 3, "countless": 5, "numerous": 3, "so many": 3}
+NTH_CONTACT = re.compile(rf"\b({'|'.join(_NTH)}) (?:time|e-?mail|message|request|call|attempt|contact|ticket|letter|"
+                         rf"chat|follow-up|reminder)s?\b", re.I)
+TIMES_CONTACT = re.compile(rf"\b{_CONTACT} (?:\w+ ){{0,3}}?(twice|(?:two|three|four|five|several|multiple|many|"
+                           r"countless|numerous|so many|\d) times)\b|\b(twice|(?:two|three|several|multiple|many|\d) "
+                           rf"times) (?:already|now|before|now already)\b", re.I)
+AGAIN_CONTACT = re.compile(rf"\b(?:{_CONTACT} (?:\w+ ){{0,3}}?again|yet again|once again|again and again|"
+                           rf"already {_CONTACT}|keep {_CONTACT}|{_CONTACT}\b[^.!?\n]{{0,40}}\band again|still (?:no|not|haven'?t|hasn'?t|waiting for) "
+                           r"(?:a |any )?(?:reply|response|answer|word|call ?back)|(?:no|never (?:got|had|received) "
+                           r"(?:a|any)) (?:reply|response|answer|call ?back) (?:to|from|on)|heard nothing|"
+                           r"(?:nobody|no one|no-one) (?:has )?(?:got back|gotten back|replied|responded|answered|"
+                           r"called (?:me )?back|calls? (?:me )?back|came back to me)|my (?:last|previous|earlier) "
+                           r"(?:e-?mail|message|ticket|call|request)s?)\b", re.I)
+AND_AGAIN = re.compile(rf"\b{_CONTACT}\b[^.!?\n]{{0,40}}\band again\b", re.I)  # two contacts before this one
+REPEAT = re.compile(rf"{NTH_CONTACT.pattern}|{TIMES_CONTACT.pattern}|{AGAIN_CONTACT.pattern}", re.I)
+PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|dented|scratched|torn|ripped|leak\w*|flood\w*|smok\w*|"
+                     r"spark\w*|injur\w*|locked|can'?t (?:log|sign|get)|cannot (?:log|sign|get)|"
+                     r"haven'?t (?:received|got (?:my|the|it|them|any|a refund))|hasn'?t (?:arrived|come|been)|never (?:arrived|came|received|turned up|showed up)|"
+                     r"didn'?t (?:arrive|come|turn up|show up)|missing|faulty|defective|not working|stopped working|"
                      r"doesn'?t work|won'?t (?:work|turn on|switch on)|no (?:heating|power|water|internet|hot water)|"
-                     r"lawyer|court|chargeback|nobody|no one|still waiting)\b", re.I)
-ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|fed up|"
-                   r"never again|pathetic|incompetent|terrible|awful|outrageous)\b", re.I)
+                     r"nobody|no one|still waiting|wrong (?:item|size|colou?r|product|"
+                     r"order|address|amount)|overcharged|charged twice|double charged)\b", re.I)
+ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|livid|fed up|"
+                   r"sick of|sick and tired|never again|pathetic|incompetent|terrible|awful|outrageous|appalling|"
+                   r"shocking|disgrace\w*|shambles|rip-?off|fuck\w*|shit\w*|crap|bullshit)\b", re.I)
+# a grievance put in words: a complaint, disappointment, a service that failed the customer
+COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|dissatisf\w*|discontent\w*|"
+                       r"disappoint\w*|unhappy|not (?:happy|satisfied|pleased|impressed|good enough|acceptable|ok)|"
+                       r"(?:don'?t|do not|didn'?t|did not|dont) like|let ?down|poor (?:service|experience|quality|"
+                       r"communication|support)|bad (?:service|experience)|expected (?:far |much |a lot )?better|"
+                       r"do better|rude|dismissive|unprofessional|unhelpful|waste of (?:time|money)|"
+                       r"(?:nobody|no one|no-one) (?:explained|helped|cares?|bothered|told)|no (?:help|explanation|"
+                       r"apology|announcements?|information|updates?)|without (?:any )?(?:warning|notice|explanation))",
+                       re.I)
+# "consumercomplaint", "mycomplaint": the grievance word inside a run-together word
+_COMPLAINT_INSIDE = re.compile(r"(?<=[a-z])complain\w*", re.I)
+STILL = re.compile(r"\bstill (?:not|no|nothing|haven'?t|hasn'?t|isn'?t|doesn'?t|don'?t|can'?t|waiting|broken|"
+                   r"charged|missing|no sign|not (?:arrived|received|fixed|refunded|working))\b", re.I)
 CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
                             r"leave (?:you|your company)|switch(?:ing)? provider)\b", re.I)
+# a threat to go elsewhere, short of asking to close anything
+LEAVE = re.compile(r"\b(?:take my (?:business|money|custom) elsewhere|(?:never|won'?t|will not|not going to) "
+                   r"(?:buy|order|shop|fly|book|use you|deal)\w* (?:\w+ )?(?:from|with|again)|(?:go|going|switch\w*|"
+                   r"mov\w*) to (?:a |your )?competitors?|last time I (?:buy|order|shop|fly|book|use)|"
+                   r"(?:look\w*|shop\w*) (?:around|elsewhere)|(?:lost|losing) (?:a|me as a) (?:loyal )?customer)\b",
+                   re.I)
+# words that name what is asked for, not how the customer feels ("cancel my order", "charged $40"), and courtesy
+# formulas that say nothing about the matter ("thanks", "kind regards", "I'd like"): neither moves the tone score
+_NEUTRAL_WORDS = ("cancel", "cancelled", "canceled", "cancelling", "canceling", "cancellation", "charged", "charge",
+                  "charges")
+_COURTESY = re.compile(r"\b(?:many thanks|thanks (?:so much|a lot|in advance)|thank you(?: (?:so|very) much)?"
+                       r"(?: in advance)?(?: for your help)?|thanks|thx|kind(?:est)? regards|best regards|regards|"
+                       r"best wishes|cheers|please|pls|plz|i(?:'d| would) like|would like|could you|can you|"
+                       r"help me|hi|hello|dear|good (?:morning|afternoon|evening))\b", re.I)
+_OWN_SLIP = re.compile(r"\b(?:by mistake|in error|by accident|accidentally|no longer (?:need|needed|required|want|"
+                       r"wanted)|don'?t need (?:it|them) any ?more)\b", re.I)
+
+def contacts(text: str) -> int:
+    """How many times the customer says they have been in touch about this, counting this message: "third time"
+    → 3, "I already asked twice" → 3, "writing again" → 2; 1 when nothing says so."""
+    n = 1
+    for m in NTH_CONTACT.finditer(text):
+        n = max(n, _NTH.get(m.group(1).lower(), 2))
+    for m in TIMES_CONTACT.finditer(text):
+        said = (m.group(1) or m.group(2) or "").lower()
+        word = said.removesuffix(" times")
+        times = int(word) if word.isdigit() else _TIMES.get(word, 2)
+        n = max(n, times + 1)  # asked twice before: this is the third time
+    if AND_AGAIN.search(text):
+        n = max(n, 3)
+    if n == 1 and AGAIN_CONTACT.search(text):
+        n = 2
+    return n
+
+
+def signals(text: str) -> dict[str, Any]:
+    """What policy escalates on (``policy.escalation_reason``): legal words or a threat to dispute the payment,
+    safety, vulnerability, leaving, and how many times the customer has been in touch about it."""
+    n = contacts(text)
+    return {"legal": bool(LEGAL.search(text) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
+            "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
+            "contacts": n, "repeated_contact": n > 1}
+
+
+def _ordinal(n: int) -> str:
+    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
+
+
+def tone_analyzer() -> SentimentIntensityAnalyzer:
+    """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no
+    feeling."""
+    vader = SentimentIntensityAnalyzer()
+    for word in _NEUTRAL_WORDS:
+        vader.lexicon.pop(word, None)
+    return vader
 
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -278,7 +374,7 @@ class Triager:
         self.embedder = embedder
         self.abstain_below = abstain_below
         self.frustration_escalate = frustration_escalate
-        self._vader = SentimentIntensityAnalyzer()
+        self._vader = tone_analyzer()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ task type and requests
@@ -329,29 +425,57 @@ class Triager:
 
     # ------------------------------------------------------------ signals
     def sentiment(self, text: str) -> tuple[str, float, float, list[str]]:
+        """The tone (negative, neutral, positive), VADER's compound score, frustration (0–1) and the reasons.
+
+        VADER reads the words; a grievance it cannot see is read from what the customer says: a complaint or
+        disappointment, writing again about the same thing, a threat (legal, a chargeback, reporting us, leaving),
+        angry words, shouting and exclamation marks, a problem still not solved. Any of these reads negative;
+        a problem described with courtesy ("arrived damaged, I'd like my money back, thanks!") is read without the
+        courtesy formulas, which say nothing about the matter."""
+        text = text[:MAX_CHARS]
+        # "ordered it by mistake", "no longer needed": the customer's own change of mind, no grievance; a question
+        # ("is my flight delayed?") asks about a state and says nothing of how the customer feels about it
+        plain = " ".join(s for s in re.split(r"(?<=[.!?])\s+|\n+", _OWN_SLIP.sub(" ", text))
+                         if not s.rstrip().endswith("?"))
         with self._lock:
-            compound = float(self._vader.polarity_scores(text[:MAX_CHARS])["compound"])
+            compound = float(self._vader.polarity_scores(plain)["compound"])
+            core = float(self._vader.polarity_scores(_COURTESY.sub(" ", plain))["compound"])
         reasons: list[str] = []
-        words = re.findall(r"[A-Za-z]{3,}", text)
-        caps = [w for w in words if w.isupper()]
         frustration = max(0.0, -compound) * 0.45
+        grievance = False
+
+        def found(weight: float, why: str, grieves: bool = True) -> None:
+            nonlocal frustration, grievance
+            frustration += weight
+            reasons.append(why)
+            grievance = grievance or grieves
+
+        words = re.findall(r"\b[A-Za-z]{4,}\b", text)  # "HAT186", "ORD" and "SFO" are codes, not shouting
+        caps = [w for w in words if w.isupper()]
         if words and len(caps) / len(words) > 0.3 and len(caps) >= 3:
-            frustration += 0.25
-            reasons.append("shouting (capitals)")
-        if text.count("!") >= 3:
-            frustration += 0.1
-            reasons.append("many exclamation marks")
-        if REPEAT.search(text):
-            frustration += 0.2
-            reasons.append("repeated contact")
-        if ANGER.search(text):
-            frustration += 0.25
-            reasons.append(f"angry words ('{ANGER.search(text).group(0).lower()}')")  # type: ignore[union-attr]
-        frustration = min(1.0, frustration)
+            found(0.25, "shouting (capitals)")
+        bangs = text.count("!")
+        if bangs >= 2 or "?!" in text or "!?" in text:
+            found(0.15 if bangs >= 3 else 0.1, "many exclamation marks" if bangs >= 3 else "exclamation marks",
+                  grieves=compound < 0.5)
+        n = contacts(text)
+        if n > 1:
+            found(0.2 + 0.1 * (n >= 3), f"repeated contact ({'at least ' if n >= 3 else ''}{_ordinal(n)} time)")
+        if m := ANGER.search(text):
+            found(0.25, f"angry words ('{m.group(0).lower()}')")
+        if m := (LEGAL.search(text) or THREAT.search(text)):
+            found(0.25, f"threatens action ('{m.group(0).lower()}')")
+        if m := LEAVE.search(text):
+            found(0.2, f"threatens to leave ('{m.group(0).lower()}')")
+        if m := (COMPLAINT.search(text) or _COMPLAINT_INSIDE.search(text)):
+            found(0.15, f"complains ('{m.group(0).lower()}')")
+        if m := STILL.search(text):
+            found(0.1, f"still not solved ('{m.group(0).lower()}')")
         problem = PROBLEM.search(text)
-        if problem and compound < 0.3:
-            reasons.append(f"describes a problem ('{problem.group(0).lower()}')")
-        label = ("negative" if compound <= -0.25 or frustration >= 0.5 or (problem and compound < 0.3)
+        if problem and core < 0.3:
+            found(0.1, f"describes a problem ('{problem.group(0).lower()}')")
+        frustration = min(1.0, frustration)
+        label = ("negative" if compound <= -0.4 or frustration >= 0.5 or grievance
                  else "positive" if compound >= 0.4 else "neutral")
         reasons.insert(0, f"tone score {compound:+.2f}")
         return label, compound, round(frustration, 2), reasons
@@ -373,8 +497,8 @@ class Triager:
         if SAFETY.search(text):
             reasons.append(f"safety words ('{SAFETY.search(text).group(0).lower()}')")  # type: ignore[union-attr]
             level = 3
-        if LEGAL.search(text):
-            reasons.append(f"legal words ('{LEGAL.search(text).group(0).lower()}')")  # type: ignore[union-attr]
+        if legal := (LEGAL.search(text) or THREAT.search(text)):
+            reasons.append(f"legal words ('{legal.group(0).lower()}')")
             level = max(level, 2)
         if VULNERABLE.search(text):
             reasons.append("possible vulnerability")
@@ -388,7 +512,7 @@ class Triager:
         if REPEAT.search(text):
             reasons.append("repeated contact")
             level = max(level, 2)
-        if CANCEL_SERVICE.search(text):
+        if CANCEL_SERVICE.search(text) or LEAVE.search(text):
             reasons.append("wants to leave")
             level = max(level, 2)
         if tier in {"plus", "business"}:
@@ -407,11 +531,7 @@ class Triager:
         urgency, u_reasons = self.urgency(text, frustration, tier, channel)
         abstained = pred.confidence < self.abstain_below or not text or not requests
         found: dict[str, Any] = entities.extract(text[:MAX_CHARS], today)
-        found["legal"] = bool(LEGAL.search(text))
-        found["safety"] = bool(SAFETY.search(text))
-        found["vulnerable"] = bool(VULNERABLE.search(text))
-        found["cancel_service"] = bool(CANCEL_SERVICE.search(text))
-        found["repeated_contact"] = bool(REPEAT.search(text))
+        found.update(signals(text))
         return Triage(
             task_type=UNCLASSIFIED if abstained else pred.label,
             intent=pred.label,

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from cx_core import autonomy, replay
+from cx_core.actions import REGISTRY
 from cx_core.models import Role
 from cx_core.tickets import require
 from pages.common import current_user, guarded, label, services
@@ -110,13 +111,15 @@ def show_report(report: dict[str, Any]) -> None:
     diffs = report["differences"]
     cols[1].markdown(f"**{len(diffs)} of {c['tickets']} tickets would be handled differently**")
     if diffs:
-        cols[1].dataframe([{"ticket": d["ticket_id"], "now": ", ".join(d["active"]) or "—",
-                            "with the change": ", ".join(d["candidate"]) or "—"} for d in diffs],
+        cols[1].dataframe([{"ticket": d["ticket_id"], "now": ", ".join(map(decision_text, d["active"])) or "—",
+                            "with the change": ", ".join(map(decision_text, d["candidate"])) or "—"} for d in diffs],
                           hide_index=True, width="stretch")
 
 
 def limits(policy: Any) -> None:
-    rows = [{"action": k, "alone up to": v.auto_max, "advisor up to": v.advisor_max} for k, v in policy.limits.items()]
+    rows = [{"action": action_name(k), "alone up to": v.auto_max, "advisor up to": v.advisor_max}
+            for k, v in policy.limits.items()]
+    names = {action_name(k): k for k in policy.limits}
     edited = st.data_editor(rows, hide_index=True, width="stretch", disabled=["action"], key="limits-editor")
     cols = st.columns([2, 2, 3], vertical_alignment="bottom")
     rate = cols[0].number_input("Review sample %", 0, 100, int(round(policy.review.sample_rate * 100)))
@@ -124,12 +127,35 @@ def limits(policy: Any) -> None:
     why = cols[2].text_input("Why", key="limits-why")
     if st.button("Save limits and sampling", icon=":material/save:"):
         raw = policy.model_dump(mode="json")
-        raw["limits"] = {r["action"]: {"auto_max": r["alone up to"], "advisor_max": r["advisor up to"]}
+        raw["limits"] = {names.get(r["action"], r["action"]): {"auto_max": r["alone up to"], "advisor_max": r["advisor up to"]}
                          for r in edited}
         raw["review"] = {"sample_rate": rate / 100, "risk_above": risk}
         save(lambda: autonomy.save_policy(svc.db, svc.settings.writable_policy_file, policy, raw, user, why))
     st.caption("Above “advisor up to”, a supervisor approves. Never autonomous: "
-               + ", ".join(a.replace("_", " ") for a in policy.never_autonomous) + ".")
+               + ", ".join(action_name(a) for a in policy.never_autonomous) + ".")
+
+
+def action_name(name: str) -> str:
+    """An action as people say it ("Refund"), from its registered label; a name no action has, in words."""
+    spec = REGISTRY.get(name)
+    return spec.label if spec and spec.label else name.replace("_", " ").capitalize()
+
+
+def decision_text(entry: str) -> str:
+    """A replayed decision ("refund=needs_approval") in words: "Refund: needs approval"."""
+    name, _, decision = entry.partition("=")
+    return f"{action_name(name)}: {decision.replace('_', ' ')}" if decision else action_name(name)
+
+
+def setting_name(field: str) -> str:
+    """A changed policy field in words: "autonomy.order_status" → "Autonomy · Order status"."""
+    head, _, rest = field.partition(".")
+    words = head.replace("_", " ").capitalize()
+    if not rest:
+        return words
+    tail = label(rest) if head == "autonomy" else action_name(rest.split(".")[0]) + (
+        " · " + rest.split(".", 1)[1].replace("_", " ") if "." in rest else "")
+    return f"{words} · {tail}"
 
 
 def history() -> None:
@@ -139,7 +165,7 @@ def history() -> None:
         return
     for h in changes:
         with st.expander(f"Version {h['version']} · {h['at']:%d %b %Y %H:%M} · {h['by']} — {h['why']}"):
-            st.dataframe([{"field": d["field"], "before": str(d["before"]), "after": str(d["after"])}
+            st.dataframe([{"setting": setting_name(d["field"]), "before": str(d["before"]), "after": str(d["after"])}
                           for d in h["diff"]], hide_index=True, width="stretch")
 
 

@@ -18,7 +18,7 @@ from cx_core.errors import (
     PolicyDenied,
     TandemError,
 )
-from cx_core.safe_text import escape_markdown, safe_markdown
+from cx_core.safe_text import escape_markdown, one_line, safe_markdown
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.tickets import StaffUser
@@ -122,6 +122,11 @@ def packet_view(p: dict[str, Any]) -> None:
     waiting = p.get("waiting") or []
     if waiting:
         cols[1].markdown("**Waiting:** " + ", ".join(w["action"].replace("_", " ") for w in waiting))
+    history = p.get("history") or []
+    if history:
+        st.markdown("**Earlier contacts:** " + "; ".join(
+            f"{str(h.get('at', ''))[:10]} · {escape_markdown(one_line(str(h.get('subject', '')), 60))} ({h.get('status', '')})"
+            for h in history))
     if p.get("suggested_next"):
         st.info(escape_markdown(p["suggested_next"]), icon=":material/lightbulb:")
 

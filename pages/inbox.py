@@ -1,4 +1,4 @@
-"""Inbox: the live queue, most urgent first, with SLA countdowns, filters, search, paging and claiming."""
+"""Inbox: the live queue, the soonest response due first, with SLA countdowns, filters, search, paging and claiming."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ PAGE_SIZE = 15
 STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",), "Resolved": ("resolved",),
             "All": ("new", "processing", "open", "escalated", "resolved")}
 WHO = {"anyone": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
+ORDERS = {"sla": "Response due soonest", "priority": "Most urgent", "newest": "Newest"}
 user = current_user()
 svc = services()
 st.title("Inbox")
@@ -24,7 +25,7 @@ def reset_page() -> None:
 top = st.columns([5, 1.1], vertical_alignment="bottom")
 search = top[0].text_input("Search", placeholder="Search subject, text, customer email or ticket id",
                            label_visibility="collapsed", on_change=reset_page, key="inbox-search")
-row = st.columns([3, 2.4, 1.2], vertical_alignment="center")
+row = st.columns([3, 2.4, 1.4], vertical_alignment="center")
 view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
                                 key="inbox-view", on_change=reset_page) or "Needs action"
 who = row[1].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
@@ -39,10 +40,12 @@ with top[1].popover("Filters", icon=":material/filter_list:", width="stretch"):
                                      on_change=reset_page),
         "channels": st.multiselect("Channel", options.get("channels", []), key="f-channel", on_change=reset_page),
     }
+    order = st.radio("Order", list(ORDERS), format_func=ORDERS.get, key="inbox-order", on_change=reset_page,
+                     help="By default the ticket whose first-response target comes soonest is first")
 active = [f"{label(v) if k == 'task_types' else v}" for k, vs in chosen.items() for v in vs]
 if active:
     row[2].caption("Filtered: " + ", ".join(active))
-where = tickets.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search,
+where = tickets.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search, order=order,
                             **{k: tuple(v) for k, v in chosen.items()})
 page_no = int(st.session_state.get("inbox_page", 0))
 
@@ -71,8 +74,10 @@ def live_queue() -> None:
         with st.container(border=True):
             c = st.columns([0.7, 3.3, 1.5, 1.8, 1.2, 0.85], vertical_alignment="center")
             c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
-            c[1].page_link("pages/workspace.py", label=f"**{one_line(r['subject'], 90) or '(no subject)'}**",
-                           query_params={"ticket": r["id"]})
+            subject = r["subject"]
+            c[1].page_link("pages/workspace.py", label=f"**{one_line(tickets.cut_words(subject, 90))}**" if subject
+                           else ":gray[No subject]", query_params={"ticket": r["id"]},
+                           help=one_line(subject, 300) if len(subject) > 90 else None)
             c[1].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
             c[2].badge(label(r["task_type"]), color="violet")
             if r["pending"]:

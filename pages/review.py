@@ -54,12 +54,14 @@ def sampled_item(item: dict[str, Any]) -> None:
                               help="This action cannot be undone; contact the customer instead.")
             return
         with buttons[2].popover("Reverse", icon=":material/undo:"):
-            st.caption("Runs the compensating action now and records it in the audit log.")
+            st.caption("Runs the compensating action now and records it in the audit log. The ticket reopens for its "
+                       "advisor with a message to the customer drafted.")
             note = st.text_input("Why reverse it?", key=f"rev-note-{item['id']}")
             if st.button("Reverse now", key=f"rev-{item['id']}", type="primary"):
                 out = guarded(lambda: review.reverse(svc.db, user, item["id"], note))
                 if out is not None:
-                    st.toast("Reversed", icon=":material/undo:")
+                    st.toast("Reversed. The ticket is open again with a message to the customer drafted.",
+                             icon=":material/undo:")
                     st.rerun()
 
 

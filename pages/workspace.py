@@ -13,7 +13,7 @@ from cx_core import drafting, tickets
 from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
-from cx_core.safe_text import escape_markdown, inline_code, one_line
+from cx_core.safe_text import escape_markdown, one_line
 from cx_core.store.db import utcnow
 from pages.common import (
     SENTIMENT_COLOUR,
@@ -58,7 +58,7 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     options = get_args(kind) if get_origin(kind) is Literal else ()
     base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
         else kind
-    shown = name.replace("_", " ")
+    shown = field_name(name)
     if options:
         return st.selectbox(shown, options, index=options.index(value) if value in options else 0, key=key,
                             help=field.description)
@@ -79,13 +79,57 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     return raw.strip() or None
 
 
+def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str, list[tuple[str, str]]]) -> Any:
+    """``arg_widget``, except that a record field offers the customer's own records to choose from."""
+    single = choices.get(name)
+    many = choices.get(name[:-1]) if name.endswith("_ids") else None
+    if single:
+        ids = [c[0] for c in single]
+        labels = dict(single)
+        current = str(value) if value is not None else None
+        if current and current not in labels:
+            ids, labels = [current, *ids], {**labels, current: current}
+        return st.selectbox(field_name(name), ids, index=ids.index(current) if current in ids else None,
+                            format_func=labels.get, key=key, help=field.description, placeholder="Choose…")
+    if many:
+        ids = [c[0] for c in many]
+        labels = dict(many)
+        current = [str(v) for v in value or []]
+        ids = [*[v for v in current if v not in labels], *ids]
+        return st.multiselect(field_name(name), ids, default=[v for v in current if v in ids],
+                              format_func=lambda v: labels.get(v, v), key=key, help=field.description)
+    return arg_widget(name, field, value, key)
+
+
 def first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
     return f"{where.replace('_', ' ')}: {err.get('msg', 'invalid value')}"
 
 
-def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None) -> None:
+def field_name(name: str) -> str:
+    """An argument as a person says it: "item_ids" → "Items", "new_slot_id" → "New slot"."""
+    words = name.removesuffix("_ids").removesuffix("_id").replace("_", " ")
+    return (words + ("s" if name.endswith("_ids") and not words.endswith("s") else "")).capitalize()
+
+
+def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
+    """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
+    known = dict(choices.get(name if not name.endswith("_ids") else name[:-1], []))
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(known.get(str(v), str(v)) for v in values)
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """An executed action's result as one line of plain words; nested details are left to the audit log."""
+    bits = [f"{k.replace('_', ' ')} {v}" for k, v in result.items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()][:6]
+    return "; ".join(bits)
+
+
+def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None,
+                  choices: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    choices = choices or {}
     spec = REGISTRY.get(p["action"])
     title = spec.label if spec else p["action"]
     with st.container(border=True):
@@ -95,8 +139,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending" else shown,
                       color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
-        st.markdown("  \n".join(f"{inline_code(k)} {one_line(', '.join(map(str, v)) if isinstance(v, list) else str(v))}"
-                                for k, v in args.items()) or "_no arguments_")
+        st.markdown("  \n".join(f"**{field_name(k)}:** {one_line(value_text(k, v, choices), 160)}"
+                                for k, v in args.items()) or "_no details_")
         note = p["reason"] or p["rationale"]
         if p["status"] == "rejected":
             note = f"Rejected by {p['decided_by']}: {p['reject_reason']}"
@@ -106,9 +150,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             note += " · cannot be undone"
         st.caption(escape_markdown(note))
         if not editable or p["status"] not in {"pending", "escalated"}:
-            if p["status"] == "executed" and p["result"]:
-                with st.expander("Result"):
-                    st.json(p["result"], expanded=False)
+            if p["status"] == "executed" and p["result"] and result_text(p["result"]):
+                st.caption("Done: " + one_line(result_text(p["result"]), 300))
             return
         b = st.columns(3)
         confirm_needed = spec is not None and not spec.reversible
@@ -128,7 +171,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                 values = {}
                 if spec is not None:
                     for name, field in spec.args_model.model_fields.items():
-                        values[name] = arg_widget(name, field, args.get(name), f"arg-{p['id']}-{name}")
+                        values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices)
                 if st.form_submit_button("Approve with changes", type="primary"):
                     edited = {k: v for k, v in values.items() if v not in (None, "", [])}
                     try:
@@ -162,32 +205,45 @@ def workspace(tid: str) -> None:
     data = tickets.get_ticket(svc.db, tid)
     t, result = data["ticket"], data["result"]
     st.session_state["ticket"] = tid
-    st.title(one_line(t["subject"]) or "(no subject)")
-    chips = st.columns([1, 1, 1, 1.6, 1, 1.6])
-    chips[0].badge(t["status"], color=STATUS_COLOUR.get(t["status"], "gray"))
-    chips[1].badge(t["channel"], color="gray", icon=":material/forum:")
+    subject = one_line(t["subject"], 140)
+    head = st.columns([3.2, 2.8], vertical_alignment="center")
+    if subject:
+        head[0].markdown(f"#### {subject}", help=escape_markdown(" ".join(t["subject"].split())))
+    else:
+        head[0].markdown("#### :gray[No subject]")
+    with head[1]:
+        chips = st.container(horizontal=True, gap="small")
+        chips.badge(t["status"], color=STATUS_COLOUR.get(t["status"], "gray"))
+        chips.badge(t["channel"], color="gray", icon=":material/forum:")
+        if result is not None:
+            tri = result.triage
+            chips.badge(tri.urgency, color=URGENCY_COLOUR.get(tri.urgency, "gray"),
+                        help="; ".join(tri.urgency_reasons))
+            chips.badge(f"{label(tri.task_type)} · {tri.confidence:.0%}", color="violet",
+                        help=f"Read as: {label(tri.intent)}")
+            chips.badge(tri.sentiment, color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
+                        help="; ".join(tri.sentiment_reasons))
+        if t["status"] != "resolved":
+            text, colour = sla_text(t["sla_due"])
+            chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
     if result is None:
         st.info("The agent has not processed this ticket yet; it will appear here within seconds.")
-    else:
-        tri = result.triage
-        chips[2].badge(tri.urgency, color=URGENCY_COLOUR.get(tri.urgency, "gray"), help="; ".join(tri.urgency_reasons))
-        chips[3].badge(f"{label(tri.task_type)} · {tri.confidence:.0%}", color="violet",
-                       help=f"intent: {label(tri.intent)}")
-        chips[4].badge(tri.sentiment, color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
-                       help="; ".join(tri.sentiment_reasons))
-        text, colour = sla_text(t["sla_due"])
-        chips[5].badge(text, color=colour, icon=":material/timer:")
     assignment_bar(t)
     flash = st.session_state.pop("flash", None)
     if flash:
-        (st.success if flash[0] == "executed" else st.warning)(f"{flash[0].replace('_', ' ')} — {flash[1]}")
-    left, right = st.columns([1, 1.15], gap="large")
+        (st.success if flash[0] in {"executed", "pending"} else st.warning)(
+            f"{flash[0].replace('_', ' ').capitalize()}: {flash[1]}")
+    left, right = st.columns([1, 1.25], gap="medium")
     with left:
-        st.subheader("Conversation")
-        for m in data["messages"]:
-            with st.chat_message("user" if m["author"] == "customer" else "assistant"):
-                st.caption(f"{m['author']} · {m['at']:%d %b %H:%M}")
-                st.text(m["body"][:4000])
+        st.markdown("**Conversation**")
+        with st.container(height=300, border=False):
+            for m in data["messages"]:
+                with st.chat_message("user" if m["author"] == "customer" else "assistant"):
+                    st.caption(f"{m['author']} · {m['at']:%d %b %H:%M}")
+                    st.text(m["body"][:4000])
+        if result is not None:
+            st.markdown("**Summary**")
+            st.markdown(escape_markdown(result.draft.summary))
         customer_card(t["customer_id"], t["customer_ref"])
         st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
                    "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
@@ -195,23 +251,13 @@ def workspace(tid: str) -> None:
         if result is None:
             return
         if result.escalated:
-            st.warning(f"**Escalated:** {result.escalation_reason}")
+            st.warning(f"**Escalated:** {escape_markdown(result.escalation_reason)}")
             if result.packet:
                 with st.expander("Context packet", icon=":material/inventory_2:"):
                     packet_view(result.packet)
-        st.subheader("Summary")
-        st.markdown(escape_markdown(result.draft.summary))
-        with st.expander("Why the agent thinks so"):
-            tri = result.triage
-            st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
-                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
-                                  for r in tri.requests)
-                        + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
-                        + f"\n- **Sentiment** {tri.sentiment}: {one_line('; '.join(tri.sentiment_reasons))}"
-                        + f"\n- **Language** {tri.language}"
-                        + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
-        st.subheader("Proposed actions")
+        choices = guarded(lambda: tickets.ticket_choices(svc.db, tid)) or {}
         props = [p for p in data["proposals"] if not is_read(p["action"])]
+        st.markdown("**Proposed actions**")
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
             st.caption(f"No action is known for: {unknown}. The reply answers from the knowledge base.")
@@ -220,11 +266,13 @@ def workspace(tid: str) -> None:
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
                       and p["decision"] != "abstained"), None)
         for p in props:
-            proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None)
-        st.subheader("Reply")
+            proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
+                          choices=choices)
+        if t["status"] in {"open", "escalated"}:
+            add_action(tid, choices)
         if t["status"] == "resolved":
             sent = [m for m in data["messages"] if m["author"] != "customer"]
-            st.success("Reply sent." if sent else "Resolved.")
+            st.success("Reply sent and ticket resolved." if sent else "Resolved.")
         else:
             reply_box(tid, data)
         if result.draft.citations:
@@ -237,6 +285,48 @@ def workspace(tid: str) -> None:
                         show_passage(p.text)
                     else:
                         st.caption("The passage is no longer in the knowledge base.")
+        with st.expander("Why the agent thinks so", icon=":material/psychology:"):
+            tri = result.triage
+            st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
+                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
+                                  for r in tri.requests)
+                        + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
+                        + f"\n- **Sentiment** {tri.sentiment}, frustration {tri.frustration:.2f}: "
+                        + one_line('; '.join(tri.sentiment_reasons))
+                        + f"\n- **Language** {tri.language}"
+                        + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+
+
+def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
+    """An action the agent did not propose, added by the advisor: any write in force, its fields offering the
+    customer's own records; checked and rehearsed like the agent's own, then approved like them."""
+    names = tickets.addable_actions()
+    if not names:
+        return
+    with st.popover("Add an action", icon=":material/add:"):
+        name = st.selectbox("Action", names, index=None, placeholder="Choose an action…", key=f"add-{tid}",
+                            format_func=lambda n: REGISTRY[n].label or n.replace("_", " "))
+        if not name:
+            st.caption("The action is checked against the customer's records and policy, then waits for approval "
+                       "like the agent's own proposals.")
+            return
+        spec = REGISTRY[name]
+        if spec.description:
+            st.caption(escape_markdown(spec.description))
+        with st.form(f"add-form-{tid}-{name}"):
+            values = {field: field_widget(field, info, None, f"add-{tid}-{name}-{field}", choices)
+                      for field, info in spec.args_model.model_fields.items()}
+            if st.form_submit_button("Check and add", type="primary"):
+                wanted = {k: v for k, v in values.items() if v not in (None, "", [])}
+                try:
+                    out = tickets.add_action(svc.db, svc.policy(), user, tid, name, wanted)
+                except Exception as exc:  # noqa: BLE001 - one line, the form keeps what was typed
+                    show_error(exc)
+                else:
+                    role = out["required_role"]
+                    st.session_state["flash"] = ("pending", f"{spec.label} added; it waits for approval"
+                                                 + (f" by a {role}" if role != "advisor" else "") + ".")
+                    st.rerun()
 
 
 def reply_box(tid: str, data: dict[str, Any]) -> None:
@@ -248,11 +338,15 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     if key not in st.session_state:
         st.session_state[key], st.session_state[parts_key] = text, parts
     elif parts and st.session_state.get(parts_key) != parts:
-        before = st.session_state.get(parts_key) or parts
-        st.session_state[key] = drafting.merge_edits(st.session_state[key], before, parts)
+        before = tickets.align(st.session_state.get(parts_key) or parts, parts)
+        if len(before) != len(parts) or any((a.kind, a.proposal) != (b.kind, b.proposal)
+                                            for a, b in zip(before, parts, strict=True)):
+            st.session_state[key] = text  # a new draft altogether (the ticket was reopened): start from it
+        else:
+            st.session_state[key] = drafting.merge_edits(st.session_state[key], before, parts)
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
-    body = st.text_area("Suggested reply (edit before sending)", height=260, key=key)
+    body = st.text_area("Suggested reply (edit before sending)", height=170, key=key)
     send = st.columns([1.4, 1.6, 1])
     resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
@@ -295,10 +389,12 @@ def assignment_bar(t: dict[str, Any]) -> None:
         t["assigned_to"] = owner
     bar = st.columns([2.6, 1.3, 1.7, 1.3], vertical_alignment="center")
     if owner == user.username:
-        bar[0].caption(":material/person: Assigned to you")
-        if bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
+        bar[0].caption(":material/person: Assigned to you" if active else ":material/person: Handled by you")
+        if active and bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
             guarded(lambda: tickets.assign(svc.db, user, t["id"], None))
             st.rerun()
+    elif owner and not active:
+        bar[0].caption(f":material/person: Handled by {owner}")
     elif owner:
         bar[0].warning(f"**{owner}** is working on this ticket.", icon=":material/person:")
         if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor] and bar[1].button("Take over", icon=":material/swap_horiz:"):
@@ -325,7 +421,7 @@ def next_ticket(current: str) -> str | None:
 
 
 def customer_card(customer_id: str | None, ref: str | None) -> None:
-    st.subheader("Customer")
+    st.markdown("**Customer**")
     if not customer_id:
         st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
         return

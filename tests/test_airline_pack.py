@@ -159,7 +159,7 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
         page.get_by_role("button", name="Approve").first.click()
         expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
-        expect(page.get_by_text("executed —")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Executed:")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "airline-approved.png"), full_page=True)
         browser.close()
     from domains.airline.tables import AirlineReservationRow
@@ -178,6 +178,11 @@ def test_eval_actions_on_tau_bench_airline_meets_its_targets(shared_data: Path, 
                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
     assert out.returncode == 0, out.stderr
     result: dict[str, Any] = json.loads(out.stdout)
-    assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
+    assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations",
+                           "request_recall", "request_precision", "requests", "requests_proposed", "requests_read"}
     assert result["n"] == 30 and result["policy_violations"] == 0
     assert result["precision"] >= 0.95 and result["coverage"] >= 0.25
+    # the per-request view: every expected write but a transfer to a person is a request
+    assert 0.0 <= result["request_recall"] <= 1.0 and 0.0 <= result["request_precision"] <= 1.0
+    assert 0 <= result["requests_read"] <= min(result["requests"], result["requests_proposed"])
+    assert result["requests"] == 26 and result["request_precision"] >= 0.95

@@ -121,10 +121,14 @@ def test_counts_and_menus_match_a_recount(services: Services) -> None:
         "sentiments": sorted({r.sentiment for r in rows if r.sentiment}),
         "channels": sorted({r.channel for r in rows if r.channel})}
     for statuses in (("new", "processing", "open"), ("escalated",), ("resolved",), ALL):
-        page, total = tickets.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone")), limit=500)
+        page, total = tickets.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone"),
+                                                          order="priority"), limit=500)
         expected = [r for r in rows if r.status in statuses and r.channel in ("chat", "phone")]
         assert total == len(expected) == len(page)
         assert [p["priority"] for p in page] == sorted((p["priority"] for p in page), reverse=True)
+        by_due, _ = tickets.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone")), limit=500)
+        due = [p["sla_due"] for p in by_due if p["sla_due"] is not None]
+        assert due == sorted(due) and all(p["sla_due"] is None for p in by_due[len(due):])  # the default
 
 
 def test_bulk_intake_keeps_one_audit_event_per_ticket(services: Services) -> None:

@@ -167,15 +167,89 @@ def test_an_empty_option_list_is_an_identical_replacement_not_a_change() -> None
 
 
 @pytest.mark.parametrize("text, why", [
-    ("Return the desk lamp. If that is not possible, cancel my pending order.", "condition"),
+    ("Return the desk lamp if the refund is more than $30.", "condition"),
     ("Exchange the t-shirt I received for a red one, but then you regret it.", "change their mind"),
     ("Return the lamp and the shirt and the watch from order #W1000009.", "not on the customer's account"),
-    ("I want to exchange the desk lamp I received for a brighter one.", "compare"),
+    ("I want to exchange the desk lamp I received for a nicer one.", "compare"),
     ("Exchange the t-shirt I received for a 64GB one.", "not an option"),
     ("Change my desk lamp to a white one.", "more than one Desk Lamp"),
 ])
 def test_unsure_rather_than_wrong(text: str, why: str) -> None:
     assert why in unsure(text)
+
+
+def test_each_request_is_read_on_its_own() -> None:
+    # one request the reading cannot settle leaves the others standing, and says why
+    reading = interpret("Cancel order #W1000003, I ordered it by mistake. Also exchange the t-shirt I received for "
+                        "a 64GB one.", snap())
+    assert [(a, args) for a, args, _ in reading.steps] == [
+        ("cancel_order", {"order_id": "#W1000003", "reason": "ordered by mistake"})]
+    assert "not an option" in reading.unsure
+    # a doubt that speaks of nothing in particular holds every request
+    held = interpret("Cancel order #W1000003 by mistake. If the agent says no, do whatever you think is best.", snap())
+    assert not held.steps and "condition" in held.unsure
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a fallback applies only when the request cannot be done under the rules or with what is in stock
+    ("Return the desk lamp. If that is not possible, cancel my pending order.",
+     [("return_items", {"order_id": "#W1000001", "item_ids": ["L-1"], "payment_method_id": "credit_card_1"})]),
+    ("Return the pending desk lamp. If it cannot be returned, cancel it since I no longer need it.",
+     [("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]),
+    ("Remove the pending desk lamp from my order. If removing one item is not possible, cancel the whole order, "
+     "I ordered it by mistake.", [("cancel_order", {"order_id": "#W1000003", "reason": "ordered by mistake"})]),
+    # meaning, not phrasing: a refund for a received item is a return; a reason other than a mistake
+    ("The desk lamp I received is faulty and I want a full refund.",
+     [("return_items", {"order_id": "#W1000001", "item_ids": ["L-1"], "payment_method_id": "credit_card_1"})]),
+    ("Please cancel order #W1000003 since we found it cheaper elsewhere.",
+     [("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]),
+    ("I no longer need the pending desk lamp.", [("cancel_order", {"order_id": "#W1000003",
+                                                                   "reason": "no longer needed"})]),
+    # "if" meaning "whether" is no condition
+    ("I want to know if my parcel has shipped, and please cancel order #W1000003 as I ordered it by mistake.",
+     [("cancel_order", {"order_id": "#W1000003", "reason": "ordered by mistake"})]),
+    # comparisons with the current option, and another item of the customer's as the model
+    ("Exchange the desk lamp I received for a dimmer one.",
+     [("exchange_item", {"order_id": "#W1000001", "item_ids": ["L-1"], "new_item_ids": ["L-2"],
+                         "payment_method_id": "credit_card_1"})]),
+    ("Exchange the t-shirt I received for a slightly bigger one.",
+     [("exchange_item", {"order_id": "#W1000001", "item_ids": ["S-BLUE-M"], "new_item_ids": ["S-BLUE-L"],
+                         "payment_method_id": "credit_card_1"})]),
+    ("Change the pending desk lamp to the same type as the one I already received.",
+     [("modify_order_items", {"order_id": "#W1000003", "item_ids": ["L-2"], "new_item_ids": ["L-1"],
+                              "payment_method_id": "credit_card_1"})]),
+    # a refund method that is not allowed, with a fallback to one that is
+    ("Return the desk lamp I received and refund to paypal. If refund to paypal is not possible, refund to the "
+     "gift card.", [("return_items", {"order_id": "#W1000001", "item_ids": ["L-1"],
+                                      "payment_method_id": "gift_card_9"})]),
+])
+def test_requests_read_for_their_meaning(text: str, expected: list[tuple[str, dict[str, Any]]]) -> None:
+    assert steps(text) == expected
+
+
+@pytest.mark.parametrize("text, why", [
+    ("Exchange the t-shirt I received for a red one. If the agent asks for confirmation, only exchange the lamp.",
+     "condition"),
+    ("Return the desk lamp I received. And the other one too.", "other"),  # the other lamp is not delivered
+    ("Cancel my pending desk lamp order.", "reason"),  # no reason given: a person asks
+    ("Return the desk lamp I received and refund to paypal.", "original payment method"),
+    ("I want a full refund.", "not clear"),
+])
+def test_unsure_when_the_meaning_is_not_settled(text: str, why: str) -> None:
+    assert why in unsure(text)
+
+
+def test_a_partly_settled_message_proposes_what_is_settled_and_holds_the_rest() -> None:
+    from cx_core.models import Request, Triage
+    from domains.lumen.planner import plan
+
+    text = "Cancel order #W1000003, I ordered it by mistake. Also exchange the t-shirt I received for a 64GB one."
+    tri = Triage(task_type="order_cancel", intent="order_cancel", confidence=0.9,
+                 requests=[Request(intent="order_cancel", text=text, confidence=0.9)])
+    got = plan(tri, snap(), NOW.date(), text)
+    firm = [(st.action, st.args) for st in got.steps if not st.missing]
+    assert firm == [("cancel_order", {"order_id": "#W1000003", "reason": "ordered by mistake"})]
+    assert any(st.missing and "not an option" in st.missing for st in got.steps)  # a person decides the rest
 
 
 def test_a_question_alone_asks_for_nothing() -> None:
@@ -282,6 +356,6 @@ def test_a_certain_reading_carries_a_ticket_the_classifier_could_not_place() -> 
     tri = grounded(placed_nowhere, snap(), text)
     assert not tri.abstained and tri.task_type == "return_refund" and tri.confidence == 0.52
     assert [r.intent for r in tri.requests] == ["return_refund", "order_cancel"]  # in the order asked
-    unsure_text = "Return the desk lamp. If that is not possible, cancel my pending order."
+    unsure_text = "Return the desk lamp. If the refund is under $30, cancel my pending order."
     assert grounded(placed_nowhere, snap(), unsure_text).abstained  # a doubt leaves it with a person
     assert grounded(placed_nowhere, None, text).abstained  # no customer, no reading

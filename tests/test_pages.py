@@ -199,3 +199,21 @@ def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_d
     assert reply.value.startswith("Hello ") and "I've changed the shipping address" in reply.value
     next(b for b in at.button if b.label == "Send reply and resolve").click().run()
     assert not at.exception and tickets.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
+
+
+def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
+    at = signed_in(Role.advisor)
+    at.query_params["ticket"] = "P-1"
+    at.switch_page("pages/workspace.py").run()
+    assert not at.exception
+    at.selectbox(key="add-P-1").select("refund").run()
+    order_box = at.selectbox(key="add-P-1-refund-order_id")
+    assert order_box.options and all(" · " in o for o in order_box.options)  # the customer's orders, described
+    order_box.set_value(order_box.options[0].split(" · ")[0])
+    at.number_input(key="add-P-1-refund-amount").set_value(5.0)
+    at.text_input(key="add-P-1-refund-reason").input("goodwill gesture")
+    next(b for b in at.button if b.label == "Check and add").click().run()
+    assert not at.exception and not at.error
+    added = [p for p in tickets.get_ticket(app_data.db, "P-1")["proposals"] if p["action"] == "refund"]
+    assert len(added) == 1 and added[0]["status"] == "pending" and added[0]["rationale"].startswith("added by")
+    assert any("Refund" in m.value for m in at.markdown)

@@ -39,7 +39,7 @@ def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     customer = active().module("records").lookup(s, ticket.customer_id) if ticket.customer_id else None
     if customer is not None:
         recipient = customer.email
-    nid = outbox.send(s, recipient, ticket.channel, "reply", a.subject or f"Re: {ticket.subject}", a.body,
+    nid = outbox.send(s, recipient, ticket.channel, "reply", a.subject or _subject(ticket.subject, ticket.channel), a.body,
                              ctx.ticket_id)
     s.add(MessageRow(ticket_id=ticket.id, author=ctx.actor, body=a.body, created_at=utcnow()))
     return {"notification_id": nid, "sent_to": recipient}
@@ -63,3 +63,9 @@ def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, An
     ticket = _ticket(s, ctx)
     ticket.status = "escalated"
     return {"ticket_id": ctx.ticket_id, "queue": a.queue}
+
+
+def _subject(ticket_subject: str, channel: str) -> str:
+    from ..drafting import reply_subject
+
+    return reply_subject(ticket_subject, channel)

@@ -118,6 +118,11 @@ def _reply_notes(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE proposals ADD COLUMN customer_note TEXT"))
 
 
+def _staff_sessions(engine: Engine) -> None:
+    """Signed-in browser sessions kept on the server (token hashes, expiry, revocation)."""
+    Base.metadata.create_all(engine)
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -127,6 +132,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (5, "inbox indexes, kept counts, full-text search", _inbox_at_scale),
     (6, "sign-in throttling and account locks", _sign_in_throttling),
     (7, "what the customer is told instead of a rejected action", _reply_notes),
+    (8, "server-side sign-in sessions", _staff_sessions),
 ]
 
 

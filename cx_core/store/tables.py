@@ -1,5 +1,5 @@
-"""SQLAlchemy tables of the engine: the ticket queue, proposals, executions, reviews, the outbox, staff and the
-audit log. A domain pack keeps its own systems' tables on a base of its own."""
+"""SQLAlchemy tables of the engine: the ticket queue, proposals, executions, reviews, the outbox, staff, their
+sessions and the audit log. A domain pack keeps its own systems' tables on a base of its own."""
 
 from __future__ import annotations
 
@@ -222,6 +222,21 @@ class SignInThrottleRow(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_client: Mapped[str] = mapped_column(String(200), default="")  # accounts: where the last failure came from
+
+
+class StaffSessionRow(Base):
+    """A browser's signed-in session. Only the SHA-256 of the token's secret part is kept, so the table cannot be
+    used to sign in; a session ends when it expires or is revoked (sign-out, deactivation, a new password)."""
+
+    __tablename__ = "staff_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    client: Mapped[str] = mapped_column(String(200), default="")  # the address it was started from
 
 
 # Inbox at scale: every index leads with what the inbox filters or orders by, so a page, the queue counts and the

@@ -141,4 +141,5 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
         with services.db.tx() as s:
             load_tau(s, folder)
 
-    return run_tasks("airline", tasks_path, load, _score(data), now=TAU_NOW, loaded_at=TAU_NOW, progress=progress)
+    return run_tasks("airline", tasks_path, load, _score(data), now=TAU_NOW, loaded_at=TAU_NOW, progress=progress,
+                     unmatchable=frozenset({"transfer_to_human_agents"}))

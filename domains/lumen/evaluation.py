@@ -173,4 +173,5 @@ def evaluate(db_path: Path, tasks_path: Path, progress: Callable[[int, int], Non
     """Runs every task as a ticket through the pipeline and scores the proposals (see ARCHITECTURE.md)."""
     data = read_json(db_path)
     return run_tasks("lumen", tasks_path, lambda services: load_db(services.db, data), _score(data),
-                     now=datetime(2024, 5, 15, 12, 0), loaded_at=LOADED_AT, progress=progress)
+                     now=datetime(2024, 5, 15, 12, 0), loaded_at=LOADED_AT, progress=progress,
+                     unmatchable=frozenset({"transfer_to_human_agents"}))

@@ -1,8 +1,13 @@
 """Reads what a customer wants done with their orders — return, exchange, change items, cancel, change an
-address — item by item, grounded in their own records: which of their items each phrase names, which option
-of the same product the words describe, which payment method they named. Whatever it cannot settle with
-certainty (a condition, a change of mind, an item it cannot tell apart, an option two variants share) makes
-the whole reading unsure, and a person decides: precision before coverage.
+address — request by request and item by item, grounded in their own records: which of their items each phrase
+names (or "it", "the other one", "in the same order" stand for), which option of the same product the words
+describe (values, comparisons with the current one, another item of theirs as the model), which payment method
+and reason they gave, and what they want instead if a request cannot be done ("if that is not possible, …",
+applied only when the records or the shop's rules say so). Whatever it cannot settle with certainty (a
+condition on the conversation, a change of mind, an item it cannot tell apart, an option two variants share)
+holds the requests on the orders it speaks of — all of them when it names none — and a person decides those:
+precision before coverage. The requests it did settle are still read (``Reading.steps`` beside
+``Reading.unsure``).
 
 The catalogue's words (other names customers use for products, words that name none on their own, synonyms of
 option values, size words) are data, read once from ``catalogue.yaml`` beside this file; the words of the
@@ -24,12 +29,14 @@ from cx_core.errors import ConfigError
 
 ORDER_INTENTS = {"return_refund", "damaged_item", "exchange", "order_cancel", "address_change"}
 
-_VERB = re.compile(r"\b(return|exchange|swap|switch|change|modify|upgrade|downgrade|replace|cancel|adjust|update|"
+_VERB = re.compile(r"\b(return|exchange|swap|switch|change|modify|upgrade|downgrade|replace|cancel|adjust|update|remove|"
                    r"send back|ship (?:it|them|order|my order)?\s*to)\w*", re.I)
 _NEGATED = re.compile(r"(?:\bnot|\bnever|n't|\bnor)\s+(?:\w+\s+){0,2}$", re.I)
 _CONDITION = re.compile(r"\b(?:if|unless|otherwise|in case|whether|once|as long as|provided)\b", re.I)
 _PREFERENCE = re.compile(r"\bif\b[^.]*\b(?:multiple|several|both|more than one|many)\b[^.]*\b(?:available|options?)\b"
                          r"[^.,]*,\s*(?:you |i )?(?:would )?(?:prefer|like|want|choose|pick)\b", re.I)
+_PREFERENCE_IF = re.compile(r"(?:,\s*)?(?:and\s+)?(?:you |i )?(?:would )?prefer\w*\b[^.;]*?\bif\b[^.;]*?\b(?:multiple|"
+                            r"several|both|more than one|many)\b[^.;]*?\b(?:available|options?)\b", re.I)
 _MIND = re.compile(r"\b(?:regrets?|change (?:your|my|his|her) mind|changes? (?:it|them) back|back to the original|"
                    r"undo|reverse|then decide|later decide|on second thought|initially|eventually|indecisive|"
                    r"undecided|at first)\b", re.I)
@@ -39,7 +46,8 @@ _HOLD = re.compile(r"\b(?:not sure yet|don'?t process|do not process|don'?t do a
 _HINT = re.compile(r"\bwhich ([a-z][a-z -]*?)\b[^,]*,\s*(?:it is|it's|they are|mention|say)\b(.*)", re.I)
 _ACTIONISH = re.compile(r"\b(?:return|exchange|swap|switch|change|modify|upgrade|cancel|refund|keep|proceed|"
                         r"transfer|do|go (?:for|with)|get|use|pay|buy|order|remove|add)\w*\b", re.I)
-_QUESTION = re.compile(r"^\s*(?:you (?:also )?(?:want|would like|wish) to (?:know|check|ask|confirm|find out|"
+_QUESTION = re.compile(r"^\s*(?:(?:finally|lastly|also|then|and|but|additionally|first|second|next)\b,?\s*)*"
+                       r"(?:you (?:also )?(?:want|would like|wish) to (?:know|check|ask|confirm|find out|"
                        r"inquire)|ask\b|you wonder|what|how|which|when|is|are|can|could)\b", re.I)
 _ASKING = re.compile(r"^\s*(?:how|what|when|where|why|which|is|are|does|do|will)\b[^?]*\?\s*$", re.I)
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")
@@ -48,7 +56,7 @@ _RELATIVE = re.compile(r"\b(?:bigger|smaller|larger|lower|higher|less|more(?! ex
                        r"lighter|heavier|upgrade|downgrade|similar|or above|or below|at least|at most|"
                        r"different|taller|wider|narrower|thinner|thicker|newer|older|warmer|cooler|stronger|"
                        r"weaker|quieter|louder|closer|nicer)\b", re.I)
-_ALL = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|"
+_ALL = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|the (?:items|things)|"
                   r"(?:whole|entire) order|all (?:that|i|you) (?:ordered|bought|received))\b", re.I)
 _ALL_PENDING = re.compile(r"\ball (?:of )?(?:my |your |the )?(?:possible |current )?(?:pending |open )?orders?\b", re.I)
 _EXCEPT = re.compile(r"\b(?:except(?: for)?|but not|other than|apart from|besides|excluding|but (?:keep|leave))\b",
@@ -167,7 +175,8 @@ def catalogue() -> Catalogue:
 
 @dataclass
 class Reading:
-    """What the text asks for: typed steps ready for ``execute`` (action, args, why), or why it is unsure."""
+    """What the text asks for: typed steps ready for ``execute`` (action, args, why) for the requests it settled,
+    and why the rest (or all of it, when there are no steps) is unsure."""
 
     steps: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
     unsure: str = ""
@@ -176,6 +185,16 @@ class Reading:
 
 class Unsure(Exception):
     pass
+
+
+class Impossible(Unsure):
+    """The request is clear but cannot be done under the shop's rules or with what is in stock (a fact of the
+    records, not a doubt of the reading): a fallback the customer gave ("if not possible, …") applies. ``items``
+    are the items the request spoke of, which the fallback's "it" stands for."""
+
+    def __init__(self, why: str, items: list[_Item] | None = None) -> None:
+        super().__init__(why)
+        self.items = items or []
 
 
 def _norm(text: str) -> str:
@@ -235,23 +254,49 @@ def _plural(text: str, product: str) -> bool:
 
 
 def _split_sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:also|lastly|finally|then|and then|additionally)\b,?\s)", text,
-                     flags=re.I)
+    parts: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
+        # "… Also cancel …" starts another request, unless a condition opened before it governs it
+        pieces = re.split(r"\s+(?=(?:also|lastly|finally|then|and then|additionally)\b,?\s)", sentence, flags=re.I)
+        for i, piece in enumerate(pieces):
+            if parts and i and (_CONDITION.search(parts[-1]) or not _VERB.search(piece) or not _VERB.search(parts[-1])):
+                parts[-1] += " " + piece
+            else:
+                parts.append(piece)
     out: list[str] = []
     for part in (p.strip(" .") for p in parts if p and p.strip(" .")):
         if out and out[-1].endswith(";") and not _VERB.search(part) and (
                 ":" in out[-1] or re.match(r"(?:via|using|with|paid with|pay with)\b", part, re.I)):
             out[-1] = out[-1][:-1] + ", " + part  # "Return #W…: Kettle; Wall Clock;" is one list, "…; via X" one request
+        elif out and out[-1].endswith(","):
+            out[-1] = out[-1] + " " + part  # "If the tablet is returned, also cancel …": one sentence, one condition
         else:
             out.append(part)
     return out
 
 
-def _sentence_ops(sentence: str) -> list[tuple[str, str]]:
-    """The (verb, segment) pairs of a sentence: each verb with the words up to the next verb."""
+_NOUN_BEFORE = re.compile(r"\b(?:the|a|an|this|that|these|those|my|your|his|her|our|their|its|any|some|no|each|"
+                          r"every|of|for|life|easy|quick|free)\s+$", re.I)
+_WANT_BE = re.compile(r"\b(?:needs?|has|have|must|should|wants?|would like|like)\s+(?:\w+\s+)?to be\s+$|"
+                      r"\b(?:must|should)\s+be\s+$", re.I)
+_WHEN_BEFORE = re.compile(r"\b(?:when|once|until|after|before|till) (?:you|i|we|they|he|she)\s+$", re.I)
+_BE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were|get|got|gets)\s+$", re.I)
+
+
+def _sentence_ops(sentence: str, passive: bool = False) -> list[tuple[str, str]]:
+    """The (verb, segment) pairs of a sentence: each verb with the words up to the next verb. A verb's word used
+    as a noun ("the return is complete", "life changes", "clicky switches") or, unless ``passive``, in the passive
+    ("the camera to be exchanged") asks for nothing."""
     hits = []
     for m in _VERB.finditer(sentence):
-        if _NEGATED.search(sentence[: m.start()][-40:]):
+        prefix = sentence[: m.start()]
+        if _NEGATED.search(prefix[-40:]) or _NOUN_BEFORE.search(prefix[-12:]) or _WHEN_BEFORE.search(prefix[-16:]):
+            continue
+        word = m.group(0).lower()
+        if word.endswith("s") and " " not in word and not re.search(r"\b(?:it|he|she|who|which)\s+$", prefix[-10:],
+                                                                    re.I):
+            continue
+        if word.endswith("ed") and not passive and _BE_BEFORE.search(prefix[-10:]) and not _WANT_BE.search(prefix[-30:]):
             continue
         hits.append(m)
     out = []
@@ -259,6 +304,25 @@ def _sentence_ops(sentence: str) -> list[tuple[str, str]]:
         end = hits[i + 1].start() if i + 1 < len(hits) else len(sentence)
         out.append((m.group(1).lower(), sentence[m.start(): end]))
     return out
+
+
+_WHETHER = re.compile(r"\b(?:know|check|ask|asks|wonder|see|find out|confirm|verify|inquire|understand|curious|sure)\b",
+                      re.I)
+
+
+def _conditional(sentence: str) -> bool:
+    """The sentence puts a condition on something ("if", "unless", "otherwise"); an "if" that means "whether"
+    ("you want to know if the order has shipped") does not."""
+    for m in _CONDITION.finditer(sentence):
+        if m.group(0).lower() in {"if", "whether"}:
+            prefix = sentence[: m.start()]
+            asks = list(_WHETHER.finditer(prefix))
+            if asks and not _sentence_ops(prefix[asks[-1].end():]):
+                continue
+            if m.group(0).lower() == "whether":
+                continue
+        return True
+    return False
 
 
 @dataclass
@@ -451,15 +515,104 @@ def _wanted_options(spec: str, item: dict[str, Any], variants: list[dict[str, An
         if key in out:
             continue
         mentioned = _has(text, key) or _has(text, key.split()[-1]) and len(key.split()[-1]) > 3
-        kept = re.search(rf"\b(?:same|keep(?:ing)?(?: the)?|current|existing)\s+(?:\w+\s+)?{re.escape(_flat(key))}",
+        kept = re.search(rf"\b(?:same|keep(?:ing)?(?: the)?|current|existing)\s+{_KEPT_LIST}{re.escape(_flat(key))}",
                          text)
         if mentioned and not kept:
             raise Unsure(f"the message speaks of the {key} without a value that can be matched")
     return out
 
 
-def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, Any]:
-    """The one option of the same product the words describe; raises ``Unsure`` otherwise."""
+_UP = {"bigger", "larger", "higher", "more", "longer", "brighter", "heavier", "taller", "wider", "thicker", "faster",
+       "stronger", "louder", "greater", "bigger-sized"}
+_DOWN = {"smaller", "lower", "less", "fewer", "shorter", "dimmer", "narrower", "thinner", "slower", "weaker",
+         "quieter"}
+_ORDINALS = (("low", "medium", "high"), ("small", "medium", "large"), ("slow", "medium", "fast"),
+             ("light", "medium", "heavy"), ("short", "medium", "long"))
+_COMPARE = re.compile(r"\b(?:(?P<amount>\d+(?:\.\d+)?)\s+)?(?P<degree>slightly |a (?:bit|little) |one step |"
+                      r"the next )?(?P<word>" + "|".join(sorted(_UP | _DOWN)) + r")\b(?:\s+(?P<what>[a-z]+(?: [a-z]+)?))?"
+                      r"|\b(?P<amount2>\d+(?:\.\d+)?)\s+(?P<what2>[a-z]+)\s+(?P<word2>more|less|fewer)\b", re.I)
+
+
+def _soft_options(text: str, item: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """What the customer would prefer ("prefer i5 over i7, and silver or black than other colors"): for each
+    option, the values named first in each preference; words it cannot place are left out (a preference only
+    breaks ties)."""
+    out: dict[str, set[str]] = {}
+    for clause in re.split(r"\bprefer\w*\b|\bideally\b|\bif possible\b", text, flags=re.I):
+        first = re.split(r"\s*(?:>|\bthan\b|\bover\b|\brather than\b|\binstead of\b)", clause, maxsplit=1,
+                         flags=re.I)[0]
+        for part in re.split(r",|;|\band\b|\bor\b|/|\(|\)", first, flags=re.I):
+            if not part.strip():
+                continue
+            try:
+                found = _wanted_options(part, item, variants)
+            except Unsure:
+                continue
+            for key, value in found.items():
+                out.setdefault(key, set()).add(value)
+    return out
+
+
+def _rank(value: Any) -> float | None:
+    """Where an option value stands among its kind: its number, its size code, or a low/medium/high word."""
+    text = str(value)
+    number = re.search(r"\d+(?:\.\d+)?", text)
+    if number:
+        return float(number.group(0))
+    sizes = catalogue().size_order
+    if text in sizes:
+        return float(sizes.index(text))
+    for scale in _ORDINALS:
+        if text.lower() in scale:
+            return float(scale.index(text.lower()))
+    return None
+
+
+def _comparison(spec: str, item: dict[str, Any], variants: list[dict[str, Any]]
+                ) -> tuple[str, bool, float | None, bool, str] | None:
+    """A comparison with the current option ("a slightly lower resolution", "1000 more pieces", "a shorter one"):
+    (option key, up, amount or None, nearest, the words without it); None when there is none. Raises ``Unsure``
+    when it cannot be placed on one option whose values can be ordered ("a more fancy theme")."""
+    found = [m for m in _COMPARE.finditer(spec)
+             if not (m.group("word") or "").lower() == "more" or not (m.group("what") or "").startswith("expensive")]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise Unsure("several comparisons need a person to weigh the options")
+    m = found[0]
+    word = (m.group("word") or m.group("word2")).lower()
+    what = (m.group("what") or m.group("what2") or "").lower()
+    keys = [k for k in item["options"] if all(_rank(v["options"].get(k)) is not None for v in variants)]
+    named = [k for k in keys if what and (_flat(what).startswith(_flat(k)) or _flat(k) in _flat(what)
+                                          or _flat(k).split()[-1] == _flat(what).split()[0])]
+    stem = re.sub(r"(?:er|est)$", "", word)
+    words = [w for w in _flat(what).split() if w not in {"one", "version", "model", "variant", "item", "kind"}]
+    if what and not named:
+        subject = words[0] if words else stem
+        by_word = [k for k in keys if len(subject) >= 4 and _flat(k).startswith(subject[:5])]
+        known = {w for v in variants for k, x in v["options"].items() for w in _flat(f"{k} {x}").split()}
+        if by_word:
+            named = by_word  # "a less bright one": brightness
+        elif any(w not in known for w in words):
+            raise Unsure(f"“{m.group(0).strip()}” needs a person to compare the options")
+    by_stem = [k for k in keys if len(stem) >= 4 and _flat(k).startswith(stem[:5])]
+    key = (named or by_stem or (keys if len(keys) == 1 else [None]))[0]
+    if key is None:
+        raise Unsure(f"“{m.group(0).strip()}” needs a person to compare the options")
+    amount = m.group("amount") or m.group("amount2")
+    end = m.end() if (named and what and m.group("what")) or m.group("what2") else m.end("word")
+    rest = spec[: m.start()] + " " + spec[end:]
+    return key, word in _UP, float(amount) if amount else None, bool(m.group("degree")), rest
+
+
+# "the same material and color": options named in a list after "same" or "keep"
+_KEPT_LIST = r"(?:\w+\s+)?(?:[a-z]+(?:\s+[a-z]+)?\s+(?:and|or|&)\s+)?"
+
+
+def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, Any]], strict: bool = False
+                    ) -> dict[str, Any]:
+    """The one option of the same product the words describe; raises ``Unsure`` otherwise, or ``Impossible`` when
+    none in stock has what was asked for (with ``strict``, also when an option not spoken of would change)."""
     by_id = {v["item_id"]: v for v in variants}
     ids = [i for i in _ITEM_ID.findall(spec) if i in by_id and i != item["item_id"]]
     if len(set(ids)) == 1:
@@ -467,9 +620,10 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
     if ids:
         raise Unsure("several item numbers are given for one item")
     dicts = _dicts(spec)
-    soft: dict[str, str] = {}
+    soft: dict[str, set[str]] = {}
     extreme: re.Match[str] | None = None
     extreme_key: str | None = None
+    compare: tuple[str, bool, float | None, bool, str] | None = None
     cheapest = bool(re.search(r"\b(?:cheapest|least expensive|lowest price)\b", spec, re.I))
     dearest = bool(re.search(r"\b(?:most expensive|priciest|highest price)\b", spec, re.I))
     if dicts and not dicts[-1]:  # "to {}": the same options, an identical replacement
@@ -501,32 +655,52 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
         extreme_key = next((k for k in item["options"] if extreme and _flat(k) in _flat(extreme.group(2))), None)
         if extreme and extreme_key:
             spec_wo = re.sub(re.escape(extreme.group(0)), " ", _norm(spec_wo), count=1)
+        compare = _comparison(spec_wo, item, variants)
+        if compare is not None:  # "a slightly lower resolution", "1000 more pieces", "a shorter one"
+            spec_wo = compare[4]
         relative = _RELATIVE.search(spec_wo)
         if relative:
             raise Unsure(f"“{relative.group(0)}” needs a person to compare the options")
         parts = re.split(r"\b(?:prefer(?:ably|ring|s|red)?|ideally|if possible)\b", spec_wo, maxsplit=1)
         hard, soft_text = parts[0], (parts[1] if len(parts) > 1 else "")
         wanted = _wanted_options(hard, item, variants)
-        soft = _wanted_options(soft_text, item, variants) if soft_text.strip() else {}
+        soft = _soft_options(soft_text, item, variants) if soft_text.strip() else {}
         free = set(item["options"]) - set(wanted) if (cheapest or dearest) else set()
         free |= set(soft) - set(wanted)
+        if compare is not None:
+            free.add(compare[0])
         if extreme and extreme_key:
             free.add(extreme_key)
         same = {k for k in item["options"] if re.search(
-            rf"\b(?:same|keep(?:ing)?(?: the)?)\s+(?:\w+\s+)?{re.escape(_flat(k))}", _flat(spec))}
+            rf"\b(?:same|keep(?:ing)?(?: the)?)\s+{_KEPT_LIST}{re.escape(_flat(k))}", _flat(spec))}
         free -= same
-        if not wanted and not (cheapest or dearest or extreme_key):
+        if not wanted and not (cheapest or dearest or extreme_key or compare):
             raise Unsure("the new option is not described")
     fits = [v for v in variants if v["available"] and v["item_id"] != item["item_id"]
             and all(str(v["options"].get(k, "")).lower() == str(x).lower() for k, x in wanted.items())]
+    if not dicts and compare is not None:
+        key, up, amount, nearest, _ = compare
+        now = _rank(item["options"][key])
+        if now is None:
+            raise Unsure(f"the {key} options cannot be compared")
+        ranked = [(v, r) for v in fits for r in [_rank(v["options"].get(key))]
+                  if r is not None and (r > now if up else r < now)]
+        if amount is not None:
+            ranked = [(v, r) for v, r in ranked if abs(abs(r - now) - amount) < 1e-6]
+        elif nearest and ranked:
+            gap = min(abs(r - now) for _, r in ranked)
+            ranked = [(v, r) for v, r in ranked if abs(r - now) == gap]
+        fits = [v for v, _ in ranked]
     if not fits:
-        raise Unsure(f"no available {item['name']} has the options asked for")
+        raise Impossible(f"no available {item['name']} has the options asked for")
     # options the customer did not speak of stay as they are, as far as the catalogue allows
     kept = [sum(str(v["options"].get(k)) == str(item["options"].get(k)) for k in item["options"]
                 if k not in wanted and k not in free) for v in fits]
+    if strict and max(kept) < len([k for k in item["options"] if k not in wanted and k not in free]):
+        raise Impossible(f"no available {item['name']} has exactly the options asked for")
     fits = [v for v, n in zip(fits, kept, strict=True) if n == max(kept)]
     if not dicts and soft:
-        preferred = [v for v in fits if all(str(v["options"].get(k)) == x for k, x in soft.items()
+        preferred = [v for v in fits if all(str(v["options"].get(k)) in x for k, x in soft.items()
                                             if k not in wanted)]
         fits = preferred or [v for v in fits if all(str(v["options"].get(k)) == str(item["options"].get(k))
                                                      for k in soft if k not in wanted)] or fits
@@ -586,17 +760,38 @@ def _original(order: dict[str, Any]) -> str | None:
     return next((p["method"] for p in order.get("payments", []) if p["type"] == "payment"), None)
 
 
-def _cancel_reason(text: str) -> str:
-    low = _norm(text)
-    if re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low):
-        return "ordered by mistake"
-    if re.search(r"no longer need|don'?t need|do not need|not need(?:ed)? any ?more|changed? my mind|"
-                 r"no need for|won'?t need|not needed", low):
+def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tuple[str, ...] = ()) -> str:
+    """The reason for a cancellation: the one the request gives, or the message around it, or a detail given
+    elsewhere ("if asked for the reason, say it was a mistake"). A reason other than a mistake ("we found it
+    cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed."""
+    def said(text: str) -> str:
+        low = _norm(text)
+        mistake = bool(re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low))
+        unneeded = bool(re.search(r"no longer need|don'?t need|do not need|not need(?:ed)? any ?more|changed? my mind|"
+                                  r"no need for|won'?t need|not needed", low))
+        if mistake and unneeded:
+            raise Unsure("the message gives two reasons for cancelling")
+        return "ordered by mistake" if mistake else "no longer needed" if unneeded else ""
+
+    for text in (segment, sentence):
+        if said(text):
+            return said(text)
+    last = [p for p in re.split(r"(?<=[.!?;])\s+|\n+", before) if p.strip()][-1:]
+    around = " ".join(last + [sentence or segment])
+    if said(around):
+        return said(around)
+    for text in more:
+        if text and said(text):
+            return said(text)
+    if _REASON.search(around) or any(_REASON.search(t) for t in more[:1] if t):
         return "no longer needed"
     raise Unsure("the reason for cancelling is not given (no longer needed, or ordered by mistake)")
 
 
-def _address_target(segment: str, whole: str, snap: dict[str, Any]) -> dict[str, str]:
+def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = "") -> dict[str, str]:
+    """The address a request asks for: written out, copied from an order, the one on the account, the one on
+    record in a city named ("my NYC address", "my daughter's address" where she lives), or the new home an
+    order of theirs was sent to."""
     for d in _dicts(segment):
         if {"address1", "city", "zip"} <= set(d):
             return {k: d.get(k, "") or "" for k in ("address1", "address2", "city", "state", "country", "zip")}
@@ -615,9 +810,24 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any]) -> dict[str,
     place = _places(re.split(r"\bto\b", segment, maxsplit=1)[-1])
     known = {(a["address1"], a["zip"]): a for a in [o["address"] for o in snap["orders"]]
              + [snap["profile"]["address"]]}
+    fields = ("address1", "address2", "city", "state", "country", "zip")
+    person = re.search(r"\b(?:my|your|his|her|our|their)\s+([a-z]+)'s\s+(?:address|place|home|house|apartment)",
+                       place, re.I)
+    if person:  # "my daughter's address" and, elsewhere, "my daughter lives in Chicago"
+        lives = re.search(rf"\b{re.escape(person.group(1))}\b[^.;]*?\b(?:lives?|living|stays?|moved|is)\s+(?:now\s+)?"
+                          r"(?:in|at|to)\s+([^.;,]+)", text, re.I)
+        place = _places(lives.group(1)) if lives else ""
     named = [a for a in known.values() if a.get("city") and _has(place, a["city"])]
     if len(named) == 1:  # "my NYC address": the one address on record in that city
-        return {k: named[0].get(k, "") for k in ("address1", "address2", "city", "state", "country", "zip")}
+        return {k: named[0].get(k, "") for k in fields}
+    new_home = re.search(r"\bnew (?:home|house|address|place|apartment|flat)\b", place, re.I)
+    if new_home and not named:  # "the new home", where an order of theirs was sent ("… bought a lamp sent there")
+        told = [x for x in re.split(r"(?<=[.!?;])\s+", text) if re.search(
+            r"\bnew (?:home|house|address|place|apartment|flat)\b", x, re.I) and x.strip() != whole.strip()]
+        homes = {(o["address"]["address1"], o["address"]["zip"]): o["address"] for x in told
+                 for o in snap["orders"] if any(_mention_strength(x, i["name"]) == 2 for i in o["items"])}
+        if len(homes) == 1:
+            return {k: next(iter(homes.values())).get(k, "") for k in fields}
     raise Unsure("the new address is not given in full")
 
 
@@ -639,7 +849,8 @@ def _same_address(a: dict[str, str], b: dict[str, str]) -> bool:
 
 
 def interpret(text: str, snap: dict[str, Any]) -> Reading:
-    """The order operations a ticket asks for, or why a person has to read it."""
+    """The order operations a ticket asks for: each request read on its own, so that one the reading cannot
+    settle leaves the others standing (``steps`` and ``unsure`` both set), or why a person has to read it all."""
     reading = Reading()
     try:
         _interpret(text, snap, reading)
@@ -652,230 +863,715 @@ def interpret(text: str, snap: dict[str, Any]) -> Reading:
     return reading
 
 
-def _methods_per_order(text: str, snap: dict[str, Any]) -> dict[str, str]:
-    """Order → the payment method id written out in the sentence that asks for something on that order."""
-    out: dict[str, str] = {}
-    for sentence in _split_sentences(text):
-        ids = _method_ids(sentence, snap)
-        if len(ids) > 1:
-            raise Unsure("more than one payment method is named for one request")
-        if not ids:
-            continue
-        copied = re.findall(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
-        for found in re.findall(r"#?\b(W\d{7})\b", sentence, re.I):
-            oid = "#" + found.upper()
-            if found.upper() in {c.upper() for c in copied}:
+@dataclass
+class _Unit:
+    """One request of the message: the verbs of a sentence, and what the customer wants instead if it cannot
+    be done (a fallback's verbs, or only another payment method)."""
+
+    ops: list[tuple[str, str, str]]  # (verb, segment, sentence)
+    sentence: str
+    fallback: list[tuple[str, str, str]] | None = None
+    fallback_sentence: str = ""
+
+
+@dataclass
+class _State:
+    returns: dict[str, list[_Item]] = field(default_factory=dict)
+    changes: dict[str, list[tuple[_Item, dict[str, Any]]]] = field(default_factory=dict)
+    cancels: dict[str, str] = field(default_factory=dict)  # order → reason
+    addresses: dict[str, dict[str, str]] = field(default_factory=dict)
+    default_address: dict[str, str] | None = None
+    methods: dict[str, set[str]] = field(default_factory=dict)  # order → methods the requests on it named
+    items: list[_Item] = field(default_factory=list)  # the items the last request spoke of ("the other one")
+
+    def copy(self) -> _State:
+        return _State({k: list(v) for k, v in self.returns.items()}, {k: list(v) for k, v in self.changes.items()},
+                      dict(self.cancels), dict(self.addresses), self.default_address,
+                      {k: set(v) for k, v in self.methods.items()}, list(self.items))
+
+    def orders(self) -> set[str]:
+        return set(self.returns) | set(self.changes) | set(self.cancels) | set(self.addresses)
+
+
+@dataclass
+class _Context:
+    snap: dict[str, Any]
+    text: str  # the whole message, as read (option lists already taken out)
+    order_ids: list[str]
+    hints: list[tuple[str, str]]
+    preferences: list[str]
+    details: list[str] = field(default_factory=list)  # sentences that ask nothing but may give a detail
+    around: str = ""  # the request a fallback replaces, for details it gave (a reason)
+    strict: bool = False  # the request has a fallback: an option not spoken of must not change, and what the
+    # shop's rules refuse is known here (without one, the action itself refuses it and says why)
+
+
+# "if that is not possible", "if it cannot be returned", "if removing one item is not possible", "otherwise"
+_IF = re.compile(r"^\W*(?:(?:and|but|also|then|so)\s+)*(?:if|in case|should)\s+(?P<cond>[^,]+?)\s*,\s*(?:then\s+)?"
+                 r"(?P<then>.+)$", re.I | re.S)
+_ELSE = re.compile(r"^\W*(?:(?:and|but)\s+)?(?:otherwise|if not|else|failing that|if that fails)\b,?\s*(?P<then>.+)$",
+                   re.I | re.S)
+_NOT = re.compile(r"\b(?:not|no|cannot|unable|impossible|unavailable|none)\b|n't\b", re.I)
+_POSSIBLE = re.compile(r"\b(?:possible|impossible|available|unavailable|able|way|doable|work|works|worked|in stock|"
+                       r"can|could|cannot|allowed)\b|n't be\b|can't\b", re.I)
+# a condition on what someone says or does in the conversation, or on a fact the reading does not check
+_OTHER_PARTY = re.compile(r"\b(?:agent|they|he|she|someone|anyone|asks?|asked|says?|said|tells?|told|offers?|"
+                          r"propos\w*|confirm\w*|agrees?|insists?|help|allow\w*|let)\b|\$|\d|\b(?:price|cost|"
+                          r"cheaper|expensive|less than|more than|over|under|above|below|shipped|arriv\w*|"
+                          r"deliver\w*|time|days?|weeks?|still)\b", re.I)
+_PARTIAL = re.compile(r"\b(?:cancel\w*|remov\w*|delet\w*)\b.{0,30}\b(?:partial\w*|part|one|some|single|"
+                      r"individual|just|only|an?)\b.{0,12}\b(?:items?|things?|products?|of (?:the|an|my|your) "
+                      r"order)\b|\b(?:partial|partially)\b.{0,20}\bcancel\w*", re.I)
+_REMOVE = re.compile(r"\b(?:remove|take (?:it |them )?(?:off|out)|delete|drop)\b", re.I)
+_PAY_CHANGE = re.compile(r"\bchange (?:the |my |your )?payment(?: method)? to\b", re.I)
+_ANAPHOR = re.compile(r"\b(?:it|them|this one|that one|these|those|this|that|the same one|one|the item|the product)\b",
+                      re.I)
+_OTHER_ONE = re.compile(r"\bthe other (?:one|item|ones|items)\b", re.I)
+_CHEAPER_ONE = re.compile(r"\bthe (more|less) expensive (?:one|item)\b|\bthe (cheaper|cheapest|pricier|priciest|"
+                          r"dearer|dearest)\s+(?:one|item)\b", re.I)
+_ASKED = re.compile(r"\b(?:if|when|once)\s+(?:the agent |they |he |she |someone )?(?:asks?|asked)\b", re.I)
+_UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|want)\b", re.I)
+_REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
+                     r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
+_REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
+                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)
+
+
+def _fallback(sentence: str) -> tuple[str, str] | None:
+    """(condition, what to do) when the sentence says what to do if something cannot be done; None otherwise.
+    The condition is "" when it only says "otherwise", or names the request it is about ("removing one item")."""
+    m = _ELSE.match(sentence)
+    if m:
+        return "", m.group("then")
+    m = _IF.match(sentence)
+    if not m:
+        return None
+    cond = m.group("cond")
+    if _rule(cond) is False and _NOT.search(cond):
+        return cond, m.group("then")
+    if not (_NOT.search(cond) and _POSSIBLE.search(cond)) or _OTHER_PARTY.search(cond):
+        return None
+    rest = [w for w in re.findall(r"[a-z']+", cond.lower()) if w not in _PLAIN_CONDITION]
+    if rest and _cond_kind(cond) is None:
+        return None  # "if you can't get a coupon": a condition on something else
+    return cond, m.group("then")
+
+
+_PLAIN_CONDITION = {"this", "that", "it", "they", "there", "so", "is", "are", "was", "were", "be", "isn't", "aren't",
+                    "not", "no", "possible", "available", "in", "stock", "work", "works", "doable", "an", "option",
+                    "a", "way", "any", "to", "do", "the", "same", "item", "items", "one", "does", "doesn't",
+                    "don't", "can", "can't", "cannot", "done", "exact", "that's", "it's", "isnt", "n't"}
+
+
+def _if_possible(sentence: str) -> tuple[str, str] | None:
+    """(condition, what to do) for "if <something> is possible, <do this>" (the opposite of a fallback)."""
+    m = _IF.match(sentence)
+    if not m or _NOT.search(m.group("cond")) or not re.search(r"\bpossible\b", m.group("cond"), re.I):
+        return None
+    return m.group("cond"), m.group("then")
+
+
+def _rule(cond: str) -> bool | None:
+    """Whether what a condition speaks of can be done under the shop's rules, when the words say so on their own:
+    part of an order cannot be cancelled, an item cannot be removed from one. None: the words do not say."""
+    if _PARTIAL.search(cond) or re.search(r"\bremov\w*\b.{0,20}\b(?:items?|one|it|them)\b", cond, re.I):
+        return False
+    return None
+
+
+def _kind(verb: str) -> str:
+    return {"swap": "exchange", "switch": "exchange", "replace": "exchange", "modify": "exchange",
+            "upgrade": "exchange", "downgrade": "exchange", "adjust": "exchange", "update": "exchange",
+            "change": "exchange", "send back": "return", "unneeded": "cancel", "refund": "return"}.get(verb, verb)
+
+
+def _cond_kind(cond: str) -> str | None:
+    """The kind of request a condition names ("if it cannot be returned": return), or None."""
+    m = re.search(r"\b(return|exchang|swap|switch|chang|modif|upgrad|cancel|remov|refund)\w*", cond, re.I)
+    if not m:
+        return None
+    word = m.group(1).lower()
+    return {"exchang": "exchange", "swap": "exchange", "switch": "exchange", "chang": "exchange",
+            "modif": "exchange", "upgrad": "exchange", "remov": "remove", "refund": "return"}.get(word, word)
+
+
+def _sentence_methods(sentence: str, snap: dict[str, Any]) -> set[str]:
+    """The payment methods a sentence names (ids or words); raises ``Unsure`` when words fit several."""
+    ids = _method_ids(sentence, snap)
+    if ids:
+        return set(ids)
+    found = _payment(sentence, snap)
+    return {found} if found else set()
+
+
+def _preferred_method(sentence: str, snap: dict[str, Any]) -> set[str]:
+    """"you prefer PayPal over a gift card": the method named first after "prefer"."""
+    m = re.search(r"\bprefer\w*\b(.*)", sentence, re.I)
+    if not m:
+        return set()
+    first = re.split(r"\b(?:than|over|rather than|to|instead of|but|and then|then)\b|>|,", m.group(1), maxsplit=1)[0]
+    return _sentence_methods(first, snap)
+
+
+def _earlier_items(ctx: _Context, before: str, pool: list[_Item], hints: list[tuple[str, str]]) -> list[_Item]:
+    """The items "it" or "them" stands for: the last ones named before, in the same sentence or earlier."""
+    parts = [p for p in re.split(r"(?<=[.!?;])\s+|\n+|,\s*(?:and\s+)?|\s+and\s+", before) if p.strip()]
+    for part in reversed(parts[-6:]):
+        try:
+            found = _resolve_items(part, pool, allow_all=False, hints=hints)
+        except Impossible:
+            raise
+        except Unsure:
+            return []
+        if found:
+            return found
+    return []
+
+
+def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, context: list[_Item]) -> None:
+    """One verb of a request, added to the state; raises ``Unsure`` (or ``Impossible``) when it cannot be settled.
+    ``context`` holds the items a fallback's "it" or "that order" stands for."""
+    snap, text, order_ids, hints = ctx.snap, ctx.text, ctx.order_ids, ctx.hints
+    if _PAY_CHANGE.match(segment):
+        return  # "change payment to …" names the method for that order's requests
+    if "the listed items" in segment and not _mentions_any(segment.replace("the listed items", ""), snap):
+        return
+    ref = re.search(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
+    in_sentence = [o for o in order_ids if o.lstrip("#").lower() in sentence.lower()
+                   and not (ref and o == "#" + ref.group(1).upper())]
+    context_orders = list(dict.fromkeys(x.order["order_id"] for x in context))
+    same_order = list(dict.fromkeys(x.order["order_id"] for x in st.items)) if re.search(
+        r"\b(?:in|from|of) the same order\b", sentence, re.I) and not in_sentence else []
+    seg_orders = [o for o in in_sentence if o.lstrip("#").lower() in segment.lower()] or in_sentence or \
+        context_orders or same_order
+    if not seg_orders and len(order_ids) == 1:  # the one order the message names, unless the words name another's item
+        inside = _eligible(snap, ("delivered", "pending", "pending (item modified)", "processed"), order_ids)
+        outside = _eligible(snap, ("delivered", "pending", "pending (item modified)", "processed"), [])
+        names = {x.item["name"] for x in inside}
+        if not any(_mention_strength(segment, x.item["name"]) for x in outside if x.item["name"] not in names):
+            seg_orders = list(order_ids)
+    at = text.find(sentence)
+    before = (text[:at] if at >= 0 else "") + sentence[: max(sentence.find(segment), 0)]
+    pending_states = ("pending", "pending (item modified)")
+
+    def items_of(pool: list[_Item], allow_all: bool = True) -> list[_Item]:
+        other = _OTHER_ONE.search(segment)
+        found = _resolve_items(segment[: other.start()] if other else segment, pool, allow_all=allow_all, hints=hints)
+        if other and (found or st.items):  # "the lamp and the other one too", "… and the other one too"
+            before_items = found or st.items
+            names = {x.item["name"] for x in before_items}
+            everywhere = [x for x in _eligible(snap, ("delivered", "pending", "processed"), [])
+                          if x.item["name"] in names and all(x.item is not y.item for y in before_items)]
+            others = [x for x in pool if any(x.item is y.item for y in everywhere)]
+            if len(everywhere) != 1 or len(others) != 1:
+                raise Unsure("which other item is meant is not clear, or it cannot be done the same way")
+            found = found + others
+        if not found and _ANAPHOR.search(segment[len(verb):][:40]):  # "return it", "cancel that one as well"
+            found = [x for x in context if any(x.item is y.item for y in pool)] or \
+                _earlier_items(ctx, before, pool, hints)
+        cheap = _CHEAPER_ONE.search(segment)
+        if cheap and len(found) > 1:  # "the more expensive one" of the two named
+            word = (cheap.group(1) or cheap.group(2)).lower()
+            top = max if word in {"more", "pricier", "priciest", "dearer", "dearest"} else min
+            best = top(x.item["price"] for x in found)
+            found = [x for x in found if x.item["price"] == best]
+            if len(found) != 1:
+                raise Unsure("the items cost the same; which one is meant is not clear")
+        return found
+
+    if re.search(r"(?<!e-mail )(?<!email )\baddress\b", segment, re.I) or verb.startswith("ship"):
+        target = _address_target(segment, sentence, snap, text)
+        head = re.split(r"\bto\b", segment, maxsplit=1)[0]
+        if re.search(r"\b(?:user|default|profile|account|home)\b[^.]{0,20}\baddress", head, re.I) or \
+                re.search(r"\b(?:user|default|profile|account)\s+address", sentence, re.I) and \
+                re.search(r"\b(?:and|along with|as well as|plus) (?:also )?(?:my |your |the )?"
+                          r"(?:user |default |profile )+address", sentence, re.I):
+            st.default_address = target
+        pending = [o for o in snap["orders"] if o["status"] in pending_states]
+        if _ALL_PENDING.search(segment):
+            chosen = pending
+        elif seg_orders:
+            chosen = [o for o in snap["orders"] if o["order_id"] in seg_orders]
+        elif re.search(r"\border", head, re.I):
+            by_city = [o for o in pending if _has(_places(head), o["address"]["city"])]
+            by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
+            chosen = by_city or list({o["order_id"]: o for o in by_item}.values()) or pending
+            if len(chosen) > 1:  # "my wrong order": the one not already going there
+                chosen = [o for o in chosen if not _same_address(o["address"], target)] or chosen
+            if len(chosen) != 1:
+                raise Unsure("which order's address to change is not clear")
+        else:
+            chosen = []
+        for o in chosen:
+            if o["status"] not in pending_states and ctx.strict:
+                raise Impossible(f"order {o['order_id']} has left the warehouse; its address cannot change")
+            if not _same_address(o["address"], target):
+                st.addresses[o["order_id"]] = target
+        if not chosen and st.default_address is None:
+            raise Unsure("which address to change is not clear")
+        return
+    if verb == "unneeded":  # "you no longer need the boots": cancelled if the order has not left yet
+        found = _resolve_items(segment, _eligible(snap, pending_states + ("delivered", "processed"), seg_orders),
+                               allow_all=False, hints=hints)
+        if not found:
+            return
+        if any(x.order["status"] not in pending_states for x in found):
+            raise Unsure("some of the items no longer needed have already been sent")
+        _apply("cancel", "cancel " + segment, sentence, st, ctx, found)
+        return
+    if verb == "refund":  # "I want a full refund" for an item: returned if delivered, cancelled if not sent yet
+        scope = _eligible(snap, ("delivered",) + pending_states, seg_orders)
+        found = items_of(scope)
+        if not found and len(seg_orders) == 1 and re.search(r"\b(?:the|this|that|my|your|current) order\b", segment,
+                                                            re.I):
+            found = scope  # "not receive the current order and get a full refund"
+        states = {x.order["status"] in pending_states for x in found}
+        if not found or len(states) > 1:
+            raise Unsure("which item the refund is for is not clear")
+        if states == {False}:
+            _apply("return", segment, sentence, st, ctx, found)
+        else:
+            _apply("cancel", segment, sentence, st, ctx, found)
+        return
+    if verb == "cancel" or _REMOVE.match(segment):
+        if _ALL_PENDING.search(segment):
+            chosen_ids = [o["order_id"] for o in snap["orders"] if o["status"] in pending_states]
+            named: list[_Item] = []
+        else:
+            whole_order = bool(re.search(r"^\w+\s+(?:\w+\s+)?(?:the |my |your |this |that |whole |entire |full |"
+                                         r"complete |pending )*orders?\b", segment, re.I))
+            named = [] if whole_order and not context else items_of(
+                _eligible(snap, pending_states, seg_orders), allow_all=False)
+            if not named and context and not whole_order:
+                named = list(context)
+            if named:
+                chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in named))
+            elif seg_orders:
+                chosen_ids = seg_orders
+            else:
+                elsewhere = _resolve_items(segment, _eligible(snap, ("processed", "delivered"), []), allow_all=False)
+                if elsewhere:
+                    st.items = elsewhere
+                    raise Impossible(f"the {elsewhere[0].item['name']} has been sent; only a pending order can be "
+                                     "cancelled")
+                raise Unsure("which order to cancel is not clear")
+        if named:
+            st.items = named
+            if not re.search(r"\b(?:whole|entire|full|complete)\b", segment, re.I):
+                for x in named:
+                    if any(i["name"] not in {y.item["name"] for y in named} for i in x.order["items"]):
+                        raise Impossible(f"only whole orders can be cancelled and {x.order['order_id']} holds "
+                                         "other items too")
+        if _REMOVE.match(segment) and named:
+            raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
+        if not chosen_ids:
+            raise Unsure("there is no pending order to cancel")
+        by_id = {o["order_id"]: o for o in snap["orders"]}
+        for oid in chosen_ids:  # the action refuses it and says why; a fallback the customer gave applies instead
+            if by_id.get(oid, {}).get("status") not in pending_states and ctx.strict:
+                raise Impossible(f"order {oid} is no longer pending and cannot be cancelled")
+        reason = _cancel_reason(segment, sentence, before, (ctx.around, *ctx.details))
+        for oid in chosen_ids:
+            st.cancels[oid] = reason
+        return
+    if verb == "return" or verb.startswith("send back"):
+        if not re.search(r"[a-z0-9]", segment[len(verb):], re.I):
+            return  # "… when you return": the verb alone names nothing
+        pool = _eligible(snap, ("delivered",), seg_orders)
+        items = items_of(pool)
+        if items and re.search(r"\b(?:pending|just (?:ordered|placed)|not (?:yet )?(?:arrived|delivered|"
+                               r"received))\b", segment, re.I):
+            items = []  # "return the pending lamp" is not the lamp that was delivered
+        if not items:
+            pending = _resolve_items(segment, _eligible(snap, ("pending", "processed"), seg_orders),
+                                     allow_all=False) or ([x for x in context if x.order["status"] != "delivered"]
+                                                          if _ANAPHOR.search(segment) else [])
+            if pending:
+                st.items = pending
+                raise Impossible(f"the {pending[0].item['name']} has not been delivered yet and cannot be returned")
+            raise Unsure("which delivered items to return is not clear")
+        for x in items:  # an item asked for twice (a subject line repeating the message) is returned once
+            to_return = st.returns.setdefault(x.order["order_id"], [])
+            if all(y.item is not x.item for y in to_return):
+                to_return.append(x)
+        st.items = items
+        return
+    # exchange / change / modify: each named item with the words that follow it
+    pool = _eligible(snap, ("delivered", "pending"), seg_orders)
+    items = _resolve_items(segment, pool, allow_all=False, hints=hints)
+    if not items and re.match(r"\w+ed\b", segment):  # "the puzzle in the same order also needs to be exchanged"
+        items = _resolve_items(sentence[: sentence.find(segment)], pool, allow_all=False, hints=hints)
+    if not items and re.match(r"\w+ (?:it|them)\b", segment):  # "you received a laptop and want to exchange it"
+        earlier = sentence[: sentence.find(segment)]
+        items = _resolve_items(earlier, pool, allow_all=False, hints=hints)
+        if not items and context:
+            items = [x for x in context if any(x.item is y.item for y in pool)]
+        segment = earlier + " " + segment[segment.find(" "):]
+    if not items and len(segment.split()) <= 2:
+        return  # a bare verb ("Address change", a subject line) names nothing to change
+    if not items:
+        raise Unsure("which item to change is not clear")
+    st.items = items
+    for x in items:
+        spec = segment
+        if len({y.item["name"] for y in items}) > 1:
+            strong, weak = _names_for(x.item["name"])
+            starts = [m.start() for n in strong + weak for m in re.finditer(rf"\b{re.escape(n)}\b", segment, re.I)]
+            others = [m.start() for y in items if y.item["name"] != x.item["name"]
+                      for n in _names_for(y.item["name"])[0] + _names_for(y.item["name"])[1]
+                      for m in re.finditer(rf"\b{re.escape(n)}\b", segment, re.I)]
+            begin = min(starts) if starts else 0
+            after = [p for p in others if p > begin]
+            spec = segment[begin: min(after) if after else len(segment)]
+        dicts = _DICT.findall(spec)
+        if len(dicts) >= 2:
+            current = _dicts(dicts[0])[0]
+            options = _lower_keys(x.item["options"])
+            if any(str(options.get(k, "")).lower() != v.lower() for k, v in current.items() if k in options):
                 continue
-            if out.setdefault(oid, ids[0]) != ids[0]:
-                raise Unsure(f"two payment methods are named for order {oid}")
-    return out
+        target_text = re.split(r"\b(?:to|for|into|with)\b", spec, maxsplit=1)
+        words = target_text[1] if len(target_text) > 1 else spec
+        if dicts:
+            words = spec[spec.rfind("{"):]
+        variants = x.order["variants"].get(x.item["item_id"], [])
+        like = _like_other(spec, x, snap)
+        if like is not None:  # "to the same type as the one I already received"
+            words = repr(like)
+        new = _target_variant(words + " " + " ".join(ctx.preferences), x.item, variants, strict=ctx.strict)
+        asked_to = st.changes.setdefault(x.order["order_id"], [])
+        if all(y.item is not x.item for y, _ in asked_to):
+            asked_to.append((x, new))
+
+
+def _repeats(unit: _Unit, verbs: list[tuple[str, str]], sentence: str, snap: dict[str, Any]) -> bool:
+    """The verbs only say the last request again ("return it because …", "return it for a full refund"): the
+    same kind of request about "it", naming nothing new, with no word that adds a request ("also", "too")."""
+    kinds = {_kind(v) for v, _, _ in unit.ops}
+    if re.search(r"\b(?:other|too|as well|also|both|another|additionally|plus|all|every\w*)\b", sentence, re.I):
+        return False
+    return all(_kind(v) in kinds and re.search(r"\b(?:it|them|the item|the product)\b", seg[len(v):], re.I)
+               and not _mentions_any(seg, snap)
+               and not re.search(r"#?\bW\d{7}\b|\d{10}|\{", seg) for v, seg in verbs)
+
+
+def _run(ops: list[tuple[str, str, str]], sentence: str, st: _State, ctx: _Context, context: list[_Item],
+         extra: str = "") -> _State | Unsure:
+    """The state after one request's verbs, or why they cannot be done (an ``Impossible`` carries the items it
+    spoke of in ``items``, for a fallback's "it")."""
+    trial = st.copy()
+    before = trial.orders()
+    try:
+        for verb, segment, where in ops:
+            _apply(verb, segment, where, trial, ctx, context)
+        named = _sentence_methods(sentence, ctx.snap) or (_sentence_methods(extra, ctx.snap) if extra else set())
+    except Impossible as why:
+        why.items = why.items or trial.items
+        return why
+    except Unsure as why:
+        return why
+    if len(named) > 1:
+        return Unsure("more than one payment method is named for one request")
+    touched = (trial.orders() - before) | {o for o in trial.orders() if o.lstrip("#") in sentence}
+    for oid in touched:
+        trial.methods.setdefault(oid, set()).update(named)
+        if oid in trial.returns and named:
+            method = next(iter(named))
+            if method != _original(trial.returns[oid][0].order) and not method.startswith("gift_card"):
+                return Impossible("a refund goes to the original payment method or a gift card",
+                                  trial.returns[oid])
+    return trial
+
+
+_SAME_AS = re.compile(r"\bsame (?P<what>[a-z]+(?: [a-z]+)?) as (?:the one|the \w+|what|that|those|mine)\b[^.;]*?"
+                      r"\b(?P<where>received|got|bought|own|have|had|delivered|other order|before|last time|"
+                      r"already)\b|\b(?:the )?(?P<what2>type|kind|model|one|version|variant) (?:that is |that's |which is )?"
+                      r"in (?:my|your|the) (?P<where2>pending|other) order\b", re.I)
+
+
+def _like_other(spec: str, x: _Item, snap: dict[str, Any]) -> dict[str, str] | None:
+    """The options of the customer's other item of the same product that the words point to ("the same type as
+    the one you already received"): all of them, or the option named; None when the words say no such thing."""
+    m = _SAME_AS.search(spec)
+    if not m:
+        return None
+    where = (m.group("where") or m.group("where2")).lower()
+    received = where in {"received", "got", "delivered", "already", "before", "last time"}
+    others = [i for o in snap["orders"] if o["order_id"] != x.order["order_id"]
+              and (o["status"] == "delivered" or not received) and (o["status"] == "pending" or where != "pending")
+              for i in o["items"] if i["name"] == x.item["name"]]
+    kinds = {tuple(sorted((str(k), str(v)) for k, v in i["options"].items())) for i in others}
+    if len(kinds) != 1:
+        raise Unsure(f"which other {x.item['name']} is meant is not clear")
+    options = dict(next(iter(kinds)))
+    what = (m.group("what") or m.group("what2")).lower()
+    if what.split()[-1] in {"one", "model", "kind", "version", "item", "thing", "type", "variant", "options", "specs"}:
+        return options  # "the same type as the one I received": that very variant
+    keys = [k for k in options if _flat(k) == _flat(what) or _flat(k) == _flat(what.split()[-1])]
+    if keys:
+        return {keys[0]: options[keys[0]]}
+    raise Unsure(f"“same {what}” is not an option of the {x.item['name']}")
+
+
+def _referents(sentence: str, snap: dict[str, Any], order_ids: list[str]) -> set[str] | None:
+    """The orders (and "address", "user") a sentence speaks of; None when it names none of them."""
+    refs = {o for o in order_ids if o.lstrip("#").lower() in sentence.lower()}
+    for o in snap["orders"]:
+        if any(_mention_strength(sentence, i["name"]) for i in o["items"]):
+            refs.add(o["order_id"])
+    if re.search(r"\baddress", sentence, re.I):
+        refs.add("address")
+    return refs or None
 
 
 def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     original = text
     order_ids = list(dict.fromkeys("#" + m.upper() for m in re.findall(r"#?\b(W\d{7})\b", text, re.I)))
     own = {o["order_id"] for o in snap["orders"]}
-    preferences = []
-    ops: list[tuple[str, str, str]] = []  # (verb, segment, sentence)
-    hints: list[tuple[str, str]] = []
+    general: list[str] = []  # sentences that may name a payment method or a reason for every request
+    ctx = _Context(snap, text, order_ids, [], [], general)
+    units: list[_Unit] = []
+    doubts: list[tuple[str, str]] = []  # (sentence, why): a condition or a change of mind, and what it touches
     mind = False
     pairs = _dict_pairs(text, snap, order_ids)
     if pairs:  # the pairs are read; what else the sentences ask is read without them
         text = _PAIR.sub(" the listed items ", text)
+        ctx.text = text
     asked = False
     for sentence in _split_sentences(text):
-        asked = asked or bool(_sentence_ops(sentence))
+        asked = asked or bool(_VERB.search(sentence))  # spoken of, even as a noun ("a return")
         hint = _HINT.search(sentence)
         if hint and not _sentence_ops(hint.group(2)):
-            hints.append((hint.group(1), hint.group(2)))
+            ctx.hints.append((hint.group(1), hint.group(2)))
             continue
         verbs = _sentence_ops(sentence)
         if _HOLD.search(sentence):
             continue
         if _MIND.search(sentence):
             mind = True
+            doubts.append((sentence, "the customer may change their mind; a person confirms what to do"))
             continue
-        if _CONDITION.search(sentence):
-            if _PREFERENCE.search(sentence):
-                preferences.append(sentence.split(",", 1)[-1])
+        if _conditional(sentence):
+            pref = _PREFERENCE.search(sentence) or _PREFERENCE_IF.search(sentence)
+            if pref:  # "if both are available, you prefer art": a tie-breaker, not a condition on the request
+                ctx.preferences.append(sentence.split(",", 1)[-1] if pref.re is _PREFERENCE else pref.group(0))
+                sentence = (sentence[: pref.start()] + sentence[pref.end():]).strip(" ,")
+                verbs = _sentence_ops(sentence)
+                if not verbs or _conditional(sentence):
+                    continue
+        if _conditional(sentence):
+            fallback = _fallback(sentence)
+            if fallback is not None:
+                cond, then = fallback
+                then_ops = _sentence_ops(then, passive=True)  # "see if it can be cancelled"
+                if _conditional(then) or _MIND.search(then):
+                    doubts.append((sentence, "the request depends on a condition; a person decides"))
+                    continue
+                kind = _cond_kind(cond)
+                target = next((u for u in reversed(units) if kind is None or kind in
+                               {"remove" if _REMOVE.match(seg) else _kind(v) for v, seg, _ in u.ops}), None)
+                if target is None and _rule(cond) is False:
+                    if then_ops:  # "if cancelling part of an order is not possible, cancel the whole order"
+                        units.append(_Unit([(v, seg, then) for v, seg in then_ops], then))
+                    continue
+                if target is not None and target.fallback is None:
+                    target.fallback = [(v, seg, then) for v, seg in then_ops]
+                    target.fallback_sentence = then
+                    continue
+                doubts.append((sentence, "the request depends on a condition; a person decides"))
+                continue
+            possible = _if_possible(sentence)
+            if possible is not None and _rule(possible[0]) is False:
+                continue  # "if cancelling part of the order is possible, …": it is not, so that request falls
+            if not verbs and (re.search(r"\b(?:pay\w*|refund\w*|charge\w*)\b", sentence, re.I) or _ASKED.search(sentence)):
+                general.append(sentence)  # "if the agent asks how to pay, you prefer PayPal": a detail, not a request
+                continue
+            because = re.search(r"\bbecause\b", sentence, re.I)
+            if because and verbs and not _sentence_ops(sentence[: because.end()]) \
+                    and not _conditional(sentence[because.end():]):
+                said = sentence[because.end():]  # "if asked, wait, because you also want to return the watch"
+                units.append(_Unit([(v, seg, said) for v, seg in _sentence_ops(said)], said))
                 continue
             if verbs or _ACTIONISH.search(sentence):
                 reading.found = reading.found or bool(verbs)
-                raise Unsure("the request depends on a condition; a person decides")
+                doubts.append((sentence, "the request depends on a condition; a person decides"))
             continue
         if _QUESTION.search(sentence) and not verbs or _ASKING.search(sentence):
             continue
-        ops += [(v, seg, sentence) for v, seg in verbs]
-    if not ops and not pairs:
-        if asked:
+        refund = _REFUND.search(sentence)
+        if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]):
+            verbs = [("refund", sentence)]  # "the earbuds are faulty and I want a full refund"
+        if not verbs and units and len(sentence.split()) <= 10 and not _WHETHER.search(sentence) and \
+                re.search(r"\b(?:too|as well|also)\b", sentence, re.I) and (
+                _OTHER_ONE.search(sentence) or _mentions_any(sentence, snap)):
+            verbs = [(units[-1].ops[-1][0], units[-1].ops[-1][0] + " " + sentence)]  # "… and the other one too"
+        unneeded = _UNNEEDED.search(sentence)
+        if not verbs and unneeded and _mentions_any(sentence[unneeded.end():], snap):
+            verbs = [("unneeded", sentence[unneeded.start():])]  # "I no longer need the boots and the watch"
+        if verbs and units and _repeats(units[-1], verbs, sentence, snap):
+            units[-1].sentence += " " + sentence  # "return it because …": the same request, said again
+        elif verbs:
+            units.append(_Unit([(v, seg, sentence) for v, seg in verbs], sentence))
+        else:
+            general.append(sentence)
+    if not units and not pairs:
+        if asked or doubts:
             reading.found = True
-            raise Unsure("the customer may change their mind; a person confirms what to do" if mind else
+            raise Unsure(doubts[0][1] if doubts else
+                         "the customer may change their mind; a person confirms what to do" if mind else
                          "the customer asks about it without wanting it done yet")
         return
     reading.found = True
-    if mind:
-        raise Unsure("the customer may change their mind; a person confirms what to do")
     unknown = [o for o in order_ids if o not in own]
     if unknown:
         raise Unsure(f"order {unknown[0]} is not on the customer's account")
-    written = _method_ids(original, snap)
-    method = written[0] if len(written) == 1 else _payment(_METHOD_ID.sub(" ", original), snap)
-    method_for = _methods_per_order(original, snap)
-    steps: list[tuple[str, dict[str, Any], str]] = []
-    returns: dict[str, list[_Item]] = {}
-    changes: dict[str, list[tuple[_Item, dict[str, Any]]]] = {}
+    st = _State()
     for x, new in pairs:
-        changes.setdefault(x.order["order_id"], []).append((x, new))
-    cancels: list[str] = []
-    addresses: list[tuple[str, dict[str, str]]] = []
-    default_address: dict[str, str] | None = None
-    cancel_reasons: dict[str, str] = {}
-    for verb, segment, sentence in ops:
-        if "the listed items" in segment and not _mentions_any(segment.replace("the listed items", ""), snap):
-            continue
-        ref = re.search(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
-        in_sentence = [o for o in order_ids if o.lstrip("#").lower() in sentence.lower()
-                       and not (ref and o == "#" + ref.group(1).upper())]
-        seg_orders = [o for o in in_sentence if o.lstrip("#").lower() in segment.lower()] or in_sentence or (
-            order_ids if len(order_ids) == 1 else [])
-        if re.search(r"(?<!e-mail )(?<!email )\baddress\b", segment, re.I) or verb.startswith("ship"):
-            target = _address_target(segment, sentence, snap)
-            head = re.split(r"\bto\b", segment, maxsplit=1)[0]
-            if re.search(r"\b(?:user|default|profile|account|home)\b[^.]{0,20}\baddress", head, re.I) or \
-                    re.search(r"\b(?:user|default|profile|account)\s+address", sentence, re.I) and \
-                    re.search(r"\b(?:and|along with|as well as|plus) (?:also )?(?:my |your |the )?"
-                              r"(?:user |default |profile )+address", sentence, re.I):
-                default_address = target
-            pending = [o for o in snap["orders"] if o["status"] in ("pending", "pending (item modified)")]
-            if _ALL_PENDING.search(segment):
-                chosen = pending
-            elif seg_orders:
-                chosen = [o for o in snap["orders"] if o["order_id"] in seg_orders]
-            elif re.search(r"\border", head, re.I):
-                by_city = [o for o in pending if _has(_places(head), o["address"]["city"])]
-                by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
-                chosen = by_city or list({o["order_id"]: o for o in by_item}.values()) or pending
-                if len(chosen) != 1:
-                    raise Unsure("which order's address to change is not clear")
+        st.changes.setdefault(x.order["order_id"], []).append((x, new))
+    # each request on its own: what it cannot settle stays with it (and the orders it speaks of)
+    for unit in units:
+        ctx.strict = unit.fallback is not None
+        primary = _run(unit.ops, unit.sentence, st, ctx, [])
+        ctx.strict = False
+        if isinstance(primary, Impossible) and unit.fallback is not None:
+            spoken = primary.items
+            prefer = re.search(r"\bprefer", unit.fallback_sentence, re.I)
+            if not unit.fallback and prefer:
+                # "if no exact item is available, you prefer i5 over i7": the same request, with those preferences
+                ctx.preferences.append(unit.fallback_sentence[prefer.start():])
+                outcome = _run(unit.ops, unit.sentence, st, ctx, [])
+                ctx.preferences.pop()
+                if isinstance(outcome, Unsure):
+                    doubts.append((unit.sentence + " " + unit.fallback_sentence, str(outcome)))
+                else:
+                    st = outcome
+                continue
+            if not unit.fallback and not _sentence_methods(unit.fallback_sentence, snap):
+                doubts.append((unit.sentence + " " + unit.fallback_sentence, str(primary)))
+                continue
+            ops = unit.fallback or [(v, seg, unit.sentence) for v, seg, _ in unit.ops]  # only another method
+            ctx.around = unit.sentence
+            outcome = _run(ops, unit.fallback_sentence, st, ctx, spoken,
+                           extra=unit.sentence if not unit.fallback else "")
+            ctx.around = ""
+            if isinstance(outcome, Unsure):
+                doubts.append((unit.sentence + " " + unit.fallback_sentence, str(outcome)))
             else:
-                chosen = []
-            for o in chosen:
-                if not _same_address(o["address"], target):
-                    addresses.append((o["order_id"], target))
-            if not chosen and default_address is None:
-                raise Unsure("which address to change is not clear")
-            continue
-        if verb == "cancel":
-            pending = [o for o in snap["orders"] if o["status"] in ("pending", "pending (item modified)")]
-            if _ALL_PENDING.search(segment):
-                chosen_ids = [o["order_id"] for o in pending]
-            elif seg_orders:
-                chosen_ids = seg_orders
-            else:
-                items = _resolve_items(segment, _eligible(snap, ("pending", "pending (item modified)"), []),
-                                       allow_all=False)
-                if not items:
-                    raise Unsure("which order to cancel is not clear")
-                for x in items:
-                    others = [i for i in x.order["items"] if i["name"] not in {y.item["name"] for y in items}]
-                    if others:
-                        raise Unsure(f"only whole orders can be cancelled and {x.order['order_id']} holds "
-                                     "other items too")
-                chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in items))
-            if not chosen_ids:
-                raise Unsure("there is no pending order to cancel")
-            reason = _cancel_reason(segment) if re.search(r"mistake|need|mind|accident", segment, re.I) \
-                else _cancel_reason(text)
-            cancels += [o for o in chosen_ids if o not in cancels]
-            for oid in chosen_ids:
-                cancel_reasons[oid] = reason
-            continue
-        if verb == "return" or verb.startswith("send back"):
-            items = _resolve_items(segment, _eligible(snap, ("delivered",), seg_orders), hints=hints)
-            if not items:
-                raise Unsure("which delivered items to return is not clear")
-            for x in items:  # an item asked for twice (a subject line repeating the message) is returned once
-                to_return = returns.setdefault(x.order["order_id"], [])
-                if all(y.item is not x.item for y in to_return):
-                    to_return.append(x)
-            continue
-        # exchange / change / modify: each named item with the words that follow it
-        pool = _eligible(snap, ("delivered", "pending"), seg_orders)
-        items = _resolve_items(segment, pool, allow_all=False, hints=hints)
-        if not items and re.match(r"\w+ (?:it|them)\b", segment):  # "you received a laptop and want to exchange it"
-            earlier = sentence[: sentence.find(segment)]
-            items = _resolve_items(earlier, pool, allow_all=False, hints=hints)
-            segment = earlier + " " + segment[segment.find(" "):]
-        if not items and len(segment.split()) <= 2:
-            continue  # a bare verb ("Address change", a subject line) names nothing to change
-        if not items:
-            raise Unsure("which item to change is not clear")
-        for x in items:
-            spec = segment
-            if len({y.item["name"] for y in items}) > 1:
-                strong, weak = _names_for(x.item["name"])
-                starts = [m.start() for n in strong + weak for m in re.finditer(rf"\b{re.escape(n)}\b",
-                                                                                 segment, re.I)]
-                others = [m.start() for y in items if y.item["name"] != x.item["name"]
-                          for n in _names_for(y.item["name"])[0] + _names_for(y.item["name"])[1]
-                          for m in re.finditer(rf"\b{re.escape(n)}\b", segment, re.I)]
-                begin = min(starts) if starts else 0
-                after = [p for p in others if p > begin]
-                spec = segment[begin: min(after) if after else len(segment)]
-            dicts = _DICT.findall(spec)
-            if len(dicts) >= 2:
-                current = _dicts(dicts[0])[0]
-                options = _lower_keys(x.item["options"])
-                if any(str(options.get(k, "")).lower() != v.lower() for k, v in current.items() if k in options):
-                    continue
-            target_text = re.split(r"\b(?:to|for|into|with)\b", spec, maxsplit=1)
-            words = target_text[1] if len(target_text) > 1 else spec
-            if dicts:
-                words = spec[spec.rfind("{"):]
-            variants = x.order["variants"].get(x.item["item_id"], [])
-            new = _target_variant(words + " " + " ".join(preferences), x.item, variants)
-            asked_to = changes.setdefault(x.order["order_id"], [])
-            if all(y.item is not x.item for y, _ in asked_to):
-                asked_to.append((x, new))
+                st = outcome
+        elif isinstance(primary, Unsure):
+            doubts.append((unit.sentence, str(primary)))
+        else:
+            st = primary
+    steps: list[tuple[str, dict[str, Any], str]] = []
+    by_order = _order_methods(original, snap)
+    general_methods: set[str] = set()
+    general_unsure = ""
+    for sentence in general:
+        try:
+            general_methods |= _preferred_method(sentence, snap) or _sentence_methods(sentence, snap)
+        except Unsure as doubt:
+            general_unsure = str(doubt)
+    blocked: set[str] = set()
+    whole = ""
+    for sentence, reason in doubts:
+        refs = _referents(sentence, snap, order_ids)
+        if refs is None:
+            whole = whole or reason
+        else:
+            blocked |= refs
+
+    def method(oid: str, order: dict[str, Any]) -> str | None:
+        if oid in by_order:
+            return by_order[oid]
+        named = st.methods.get(oid, set())
+        if len(named) > 1:
+            raise Unsure(f"two payment methods are named for order {oid}")
+        if named:
+            return next(iter(named))
+        if general_unsure:
+            raise Unsure(general_unsure)
+        if len(general_methods) > 1:
+            raise Unsure("more than one payment method is named")
+        return next(iter(general_methods)) if general_methods else None
+
     # exchanges and item changes are one call per order, with every item of that order
-    for oid, pairs in changes.items():
-        order = pairs[0][0].order
-        pm = method_for.get(oid) or method or _original(order)
+    for oid, changed in st.changes.items():
+        order = changed[0][0].order
         if order["status"] == "delivered":
-            steps.append(("exchange_item", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in pairs],
-                                            "new_item_ids": [p[1]["item_id"] for p in pairs],
-                                            "payment_method_id": pm},
+            steps.append(("exchange_item", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in changed],
+                                            "new_item_ids": [p[1]["item_id"] for p in changed],
+                                            "payment_method_id": method(oid, order) or _original(order)},
                           "same product, options asked for: " + "; ".join(
-                              f"{p[0].item['name']} → {p[1]['options']}" for p in pairs)))
-    for oid, target in addresses:
-        steps.append(("change_shipping_address", {"order_id": oid, **target}, "the customer gave the new address"))
-    for oid, pairs in changes.items():
-        order = pairs[0][0].order
-        if order["status"] == "pending" and any(p[0].item["item_id"] == p[1]["item_id"] for p in pairs):
+                              f"{p[0].item['name']} → {p[1]['options']}" for p in changed)))
+    for oid, address in st.addresses.items():
+        steps.append(("change_shipping_address", {"order_id": oid, **address}, "the customer gave the new address"))
+    for oid, changed in st.changes.items():
+        order = changed[0][0].order
+        if order["status"] == "pending" and any(p[0].item["item_id"] == p[1]["item_id"] for p in changed):
             raise Unsure(f"the options asked for on order {oid} are the ones it already has")
         if order["status"] == "pending":
-            steps.append(("modify_order_items", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in pairs],
-                                                 "new_item_ids": [p[1]["item_id"] for p in pairs],
-                                                 "payment_method_id": method_for.get(oid) or method
-                                                 or _original(order)},
+            steps.append(("modify_order_items", {"order_id": oid, "item_ids": [p[0].item["item_id"] for p in changed],
+                                                 "new_item_ids": [p[1]["item_id"] for p in changed],
+                                                 "payment_method_id": method(oid, order) or _original(order)},
                           "pending order, options asked for: " + "; ".join(
-                              f"{p[0].item['name']} → {p[1]['options']}" for p in pairs)))
-    if default_address is not None:
-        steps.append(("update_default_address", {"user_id": snap["profile"]["user_id"], **default_address},
+                              f"{p[0].item['name']} → {p[1]['options']}" for p in changed)))
+    if st.default_address is not None:
+        steps.append(("update_default_address", {"user_id": snap["profile"]["user_id"], **st.default_address},
                       "the customer asked to change the address on the account"))
-    for oid in cancels:
-        if oid in changes or oid in returns:
+    for oid, reason in st.cancels.items():
+        if oid in st.changes or oid in st.returns:
             raise Unsure(f"order {oid} is both to be cancelled and changed")
-        steps.append(("cancel_order", {"order_id": oid, "reason": cancel_reasons[oid]}, "the customer asked to cancel"))
-    for oid, xs in returns.items():
+        steps.append(("cancel_order", {"order_id": oid, "reason": reason}, "the customer asked to cancel"))
+    for oid, xs in st.returns.items():
         order = xs[0].order
-        named = method_for.get(oid) or method
-        pm = named or _original(order)
+        named = method(oid, order)
         if named and named != _original(order) and not named.startswith("gift_card"):
-            raise Unsure("a refund goes to the original payment method or a gift card")
+            doubts.append(("", "a refund goes to the original payment method or a gift card"))
+            blocked.add(oid)
         steps.append(("return_items", {"order_id": oid, "item_ids": [x.item["item_id"] for x in xs],
-                                       "payment_method_id": pm},
+                                       "payment_method_id": named or _original(order)},
                       "the customer asked to return " + ", ".join(x.item["name"] for x in xs)))
-    if not steps:
-        raise Unsure("nothing to change: the records already match the request")
-    reading.steps = steps
+    if whole:
+        raise Unsure(whole)
+    firm = [s for s in steps if not _touches(s, blocked)]
+    if doubts:
+        reading.unsure = next(why for _, why in doubts)
+    if not firm:
+        raise Unsure(reading.unsure or "nothing to change: the records already match the request")
+    reading.steps = firm
+
+
+def _touches(step: tuple[str, dict[str, Any], str], blocked: set[str]) -> bool:
+    action, args, _ = step
+    if action == "update_default_address":
+        return "address" in blocked or "user" in blocked
+    if action == "change_shipping_address" and "address" in blocked:
+        return True
+    return str(args.get("order_id")) in blocked
+
+
+def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
+    """Order → the payment method named in a sentence that names that order: a sentence that asks for something
+    on it ("For #W…, exchange … via paypal_…") before one that only says "change payment to …"."""
+    found: dict[str, dict[int, set[str]]] = {}
+    for sentence in _split_sentences(text):
+        ids = _method_ids(sentence, snap)
+        if not ids:
+            try:
+                ids = sorted(_sentence_methods(sentence, snap))
+            except Unsure:
+                continue
+        if not ids:
+            continue
+        strength = 1 if _PAY_CHANGE.search(sentence) and len(_sentence_ops(sentence)) <= 1 else 2
+        copied = re.findall(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
+        for oid in re.findall(r"#?\b(W\d{7})\b", sentence, re.I):
+            if oid.upper() in {c.upper() for c in copied}:
+                continue
+            found.setdefault("#" + oid.upper(), {}).setdefault(strength, set()).update(ids)
+    out: dict[str, str] = {}
+    for oid, by_strength in found.items():
+        best = by_strength[max(by_strength)]
+        if len(best) > 1:
+            raise Unsure(f"two payment methods are named for order {oid}")
+        out[oid] = next(iter(best))
+    return out

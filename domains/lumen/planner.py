@@ -139,7 +139,17 @@ def triage_text(triage: Triage, fallback: str) -> str:
 
 def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date, full_text: str = ""
                  ) -> tuple[list[Step], str]:
-    """Steps for one request, and a question for the customer if something is missing."""
+    """Steps for one request, and a question for the customer if something is missing. A request that would act
+    while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
+    steps, ask = _plan_request(req, triage, snap, today, full_text)
+    if req.intent not in WRITE_FREE and steps and CONDITIONAL.search(full_text or triage_text(triage, req.text)):
+        return [replace(st, missing=st.missing or "a person's decision on the customer's conditions")
+                for st in steps], ask
+    return steps, ask
+
+
+def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date, full_text: str = ""
+                  ) -> tuple[list[Step], str]:
     ents = triage.entities
     text = req.text
     intent = req.intent
@@ -149,9 +159,6 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     def need_order(statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
         return pick_order(snap, ents, statuses, text + " " + " ".join(ents.get("order_ids", [])))
 
-    if intent not in WRITE_FREE and CONDITIONAL.search(full_text or triage_text(triage, text)):
-        return [Step(_ACTION_FOR.get(intent, "add_internal_note"), {}, intent, "the request depends on a condition",
-                     missing="a person's decision on the customer's conditions")], ""
     if intent == "order_status":
         order, ask = need_order(("pending", "processed", "delivered"))
         if order:
@@ -317,7 +324,8 @@ READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "ad
 def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     """A ticket the classifier could not place, but whose order requests the reading settles with certainty
     against the customer's own records, goes ahead as those requests (the classifier knows the company's
-    example tickets, not every way of writing). The classifier's confidence is kept as it was."""
+    example tickets, not every way of writing); a request the reading could not settle still waits for a person
+    (``plan`` says so). The classifier's confidence is kept as it was."""
     if not triage.abstained or snap is None or not text.strip():
         return triage
     reading = interpret(text, snap)
@@ -355,6 +363,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if intent == "return_refund" and "damaged_item" in kinds:
                 intent = "damaged_item"
             result.steps.append(Step(action, args, intent, why))
+        if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
+            first = order_reqs[0].intent if order_reqs else "order_cancel"
+            result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,
+                                     "part of the message needs a person", missing=reading.unsure))
     for req in triage.requests:
         if snap is None:
             if req.intent not in WRITE_FREE:

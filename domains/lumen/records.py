@@ -92,6 +92,17 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
+def payment_row(order: dict[str, Any]) -> dict[str, Any]:
+    """One order's money in one row: what was paid, what was refunded already and what can still be refunded,
+    with each movement and its method, so a refund is never decided blind."""
+    paid = round(sum(p["amount"] for p in order["payments"] if p["type"] == "payment"), 2)
+    refunded = round(sum(p["amount"] for p in order["payments"] if p["type"] == "refund"), 2)
+    moves = "; ".join(f"{p['type']} {p['amount']:.2f} on {p['at'][:10]} ({p['method']})" for p in order["payments"])
+    return {"order": order["order_id"], "paid": paid, "refunded": refunded,
+            "refundable now": round(float(order["refundable"]), 2),
+            "charged twice": order["duplicate_payment"] or "", "movements": moves}
+
+
 def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     """The customer card advisors see beside a ticket: a headline, contact and details lines, and one table per
     system (rows of plain values)."""
@@ -106,7 +117,8 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
             "Orders": [{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
                         "expected": o["expected_delivery"] or o["delivered_on"] or "",
                         "ship to": f"{o['address']['address1']}, {o['address']['city']}"} for o in snap["orders"]],
-            "Billing": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
+            "Payments": [payment_row(o) for o in snap["orders"] if o["payments"]],
+            "Charges": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
                          "credited": c["credited"], "status": c["status"]} for c in snap["charges"]],
             "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
                           "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]],

@@ -1,0 +1,138 @@
+"""What an advisor decides on in the workspace: actions they add by hand (checked, rehearsed, approved and audited
+like the agent's own), the customer's records offered as choices, repeat contacts escalated with their history,
+a reversal that reopens its ticket with a message drafted, the money on an order, and the inbox's order and
+previews."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cx_core import audit, review, tickets
+from cx_core.errors import InvalidInput
+from cx_core.models import Role, TicketIn
+from cx_core.services import Services
+from cx_core.tickets import StaffUser
+from tests.conftest import NOW
+from tests.helpers import find_order, order, refunds
+
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
+
+
+def processed(svc: Services, ticket_id: str, email: str, body: str, subject: str = "A question",
+              at: timedelta = timedelta(0)) -> dict:
+    t = TicketIn(id=ticket_id, customer=email, subject=subject, body=body, created_at=NOW + at)
+    tickets.add_tickets(svc.db, [t], source="test")
+    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=NOW + at))
+    return tickets.get_ticket(svc.db, ticket_id)
+
+
+def test_an_added_action_is_checked_waits_for_approval_and_is_worded_in_the_reply(services: Services) -> None:
+    o = find_order(services, "delivered", max_total=400, min_total=20)
+    data = processed(services, "ADD-1", o["email"], "Hello, can you send me a copy of my invoice please?")
+    choices = tickets.ticket_choices(services.db, "ADD-1")
+    assert o["order_id"] in dict(choices["order_id"]) and o["item_id"] in dict(choices["item_id"])
+    assert dict(choices["order_id"])[o["order_id"]].startswith(o["order_id"] + " · ")
+    before = refunds(services, o["order_id"])
+
+    out = tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-1", "refund",
+                             {"order_id": o["order_id"], "amount": 10.0, "reason": "goodwill"})
+    assert out["status"] == "pending"
+    assert refunds(services, o["order_id"]) == before  # rehearsed, nothing ran
+    data = tickets.get_ticket(services.db, "ADD-1")
+    added = next(p for p in data["proposals"] if p["id"] == out["id"])
+    assert added["status"] == "pending" and added["rationale"] == "added by Ada Advisor"
+    _, text = tickets.reply_draft(data)
+    assert "refund" in text.lower() and "refunded" not in text.lower()  # said as waiting, never as done
+    events = audit.events(services.db, ticket_id="ADD-1")
+    assert any(e.kind == "proposal.added" for e in events)
+
+    done = tickets.approve(services.db, services.policy(), ADVISOR, out["id"])
+    assert done["status"] == "executed" and len(refunds(services, o["order_id"])) == len(before) + 1
+    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "ADD-1"))
+    assert "refund" in text.lower()
+
+
+def test_an_added_action_is_refused_in_one_line_and_nothing_is_stored(services: Services) -> None:
+    o = find_order(services, "delivered", max_total=400, min_total=20)
+    other = find_order(services, "delivered", other_than=o["user_id"])
+    processed(services, "ADD-2", o["email"], "Hello, can you send me a copy of my invoice please?")
+    count = len(tickets.get_ticket(services.db, "ADD-2")["proposals"])
+    cases = [("refund", {"order_id": o["order_id"], "amount": "lots", "reason": "x"}, "amount"),
+             ("refund", {"order_id": other["order_id"], "amount": 5.0, "reason": "goodwill"}, "customer"),
+             ("refund", {"order_id": o["order_id"], "amount": o["total"] + 1000, "reason": "goodwill"}, "Refund: "),
+             ("send_reply", {"body": "hi"}, "not an action that can be added"),
+             ("no_such_action", {}, "not an action that can be added")]
+    for action, args, says in cases:
+        with pytest.raises(InvalidInput, match=says) as err:
+            tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-2", action, args)
+        assert "\n" not in str(err.value)
+    assert len(tickets.get_ticket(services.db, "ADD-2")["proposals"]) == count
+
+
+def test_an_added_refund_above_the_advisor_limit_waits_for_a_supervisor(services: Services) -> None:
+    o = find_order(services, "delivered", min_total=600)
+    processed(services, "ADD-3", o["email"], "Hello, can you send me a copy of my invoice please?")
+    out = tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-3", "refund",
+                             {"order_id": o["order_id"], "amount": 550.0, "reason": "goodwill"})
+    assert out["required_role"] == "supervisor"
+
+
+def test_the_third_contact_about_one_problem_is_escalated_with_its_history(services: Services) -> None:
+    o = find_order(services, "pending")
+    body = f"Where is my order {o['order_id']}? It has not arrived yet."
+    first = processed(services, "REP-1", o["email"], body, "Where is my order")
+    second = processed(services, "REP-2", o["email"], body, "Where is my order", at=timedelta(days=2))
+    assert first["ticket"]["status"] != "escalated" and second["ticket"]["status"] != "escalated"
+    third = processed(services, "REP-3", o["email"], body, "Where is my order", at=timedelta(days=4))
+    result = third["result"]
+    assert third["ticket"]["status"] == "escalated" and "third contact" in result.escalation_reason
+    assert [h["id"] for h in result.packet["history"]] == ["REP-1", "REP-2"]
+
+
+def test_a_message_that_says_it_is_a_third_contact_is_escalated(services: Services) -> None:
+    o = find_order(services, "pending")
+    data = processed(services, "REP-9", o["email"], f"This is the third time I'm writing about order {o['order_id']}. "
+                     "Where is it?", "Order")
+    assert data["ticket"]["status"] == "escalated"
+    reason = data["result"].escalation_reason
+    assert "third contact" in reason or "at least 3 times" in reason
+
+
+def test_a_reversal_reopens_the_ticket_with_a_message_drafted(services: Services) -> None:
+    from tests.test_orchestration import run, with_policy
+
+    with_policy(services, review={"sample_rate": 1.0, "risk_above": 1.0})
+    o = find_order(services, "pending")
+    run(services, "REV-1", o["email"], f"Please change the address of {o['order_id']} to 12 Oak Street, Austin, "
+                                       "TX 73301.", 3)
+    item = next(i for i in review.queue(services.db, SUPERVISOR)[0] if i["ticket_id"] == "REV-1")
+    review.reverse(services.db, SUPERVISOR, item["id"], "the customer wrote from a shared mailbox")
+    data = tickets.get_ticket(services.db, "REV-1")
+    assert data["ticket"]["status"] == "open" and data["ticket"]["resolved_at"] is None
+    _, text = tickets.reply_draft(data)
+    assert "reversed" in text and o["order_id"] in text
+    assert order(services, o["order_id"]).address1 != "12 Oak Street"
+    assert "ticket.reopened" in [e.kind for e in audit.events(services.db, ticket_id="REV-1")]
+
+
+def test_the_customer_card_shows_what_was_paid_refunded_and_is_refundable(services: Services) -> None:
+    from cx_core.domain import active
+    from cx_core.store.db import utcnow
+
+    o = find_order(services, "delivered", max_total=400, min_total=20)
+    with services.db.session() as s:
+        card = active().module("records").card(s, o["user_id"], utcnow())
+    row = next(r for r in card["tabs"]["Payments"] if r["order"] == o["order_id"])
+    assert row["refundable now"] == pytest.approx(o["total"]) and row["paid"] >= row["refundable now"]
+    assert "payment" in row["movements"]
+
+
+def test_inbox_previews_are_plain_words_cut_at_a_word() -> None:
+    assert tickets.plain("**Refund** for [my order](http://x.example) `now`") == "Refund for my order now"
+    assert tickets.plain("# Heading\n> quoted\n- item") == "Heading quoted item"
+    cut = tickets.cut_words("The quick brown fox jumps over the lazy dog", 18)
+    assert cut == "The quick brown…" and len(cut) <= 19
+    assert tickets.cut_words("short", 18) == "short"
