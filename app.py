@@ -174,6 +174,7 @@ PAGES: list[tuple[str, Role, str, str, str, str]] = [
     ("Operations", Role.supervisor, "pages/audit_log.py", "Audit log", ":material/verified:", "audit"),
     ("Administration", Role.admin, "pages/autonomy.py", "Autonomy & policy", ":material/tune:", "autonomy"),
     ("Administration", Role.admin, "pages/users.py", "Users and roles", ":material/group:", "users"),
+    ("Administration", Role.admin, "pages/channels.py", "Channels", ":material/cable:", "channels"),
 ]
 
 

@@ -49,11 +49,11 @@ def one_by_one(db: Database, batch: list[TicketIn], source: str, actor: str = "i
                 cust = find_customer(s, t.customer)
                 created = (t.created_at.replace(tzinfo=None) if t.created_at else utcnow())
                 s.add(TicketRow(id=t.id, customer_ref=t.customer, customer_id=cust.user_id if cust else None,
-                                channel=t.channel.value, subject=redact_secrets(t.subject)[:500],
+                                channel=t.channel, subject=redact_secrets(t.subject)[:500],
                                 body=redact_secrets(t.body), created_at=created, source=source, status="new"))
                 s.flush()
                 s.add(MessageRow(ticket_id=t.id, author="customer", body=redact_secrets(t.body), created_at=created))
-                audit.append(s, actor, "ticket.received", t.id, channel=t.channel.value, source=source,
+                audit.append(s, actor, "ticket.received", t.id, channel=t.channel, source=source,
                              customer_id=cust.user_id if cust else None)
                 added += 1
         except IntegrityError:

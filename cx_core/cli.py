@@ -218,10 +218,61 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services.pipeline  # noqa: B018 - load the models before the first ticket
     print("worker running (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
-        n = worker.run(services, simulate=not args.no_simulate, once=args.once)
+        n = worker.run(services, simulate=not args.no_simulate, once=args.once, deliver=not args.no_deliver,
+                       channels=not args.no_mailbox)
     except KeyboardInterrupt:
         return 0
     print(f"{n} tickets processed", file=sys.stderr)
+    return 0
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Delivers the outbox's messages through their channels until stopped (or, with --once, what is due now)."""
+    import threading
+
+    from . import delivery
+    from .worker import stopping_on_signals
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    services = _services()
+    services.db.migrate()
+    if args.once:
+        print(f"{delivery.run_once(services.db, services.settings)} messages tried", file=sys.stderr)
+        return 0
+    stop = threading.Event()
+    print("dispatcher running (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    with stopping_on_signals(stop):
+        delivery.run(services.db, services.settings, stop)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from .api import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    services = _services()
+    services.db.migrate()
+    serve(services, args.host, args.port)
+    return 0
+
+
+def cmd_api_token(args: argparse.Namespace) -> int:
+    from . import api_tokens
+
+    services = _services()
+    services.db.migrate()
+    if args.token_command == "create":
+        token_id, token = api_tokens.create(services.db, args.name, "cli")
+        print(token)
+        print(f"token {token_id} '{args.name}' created; it is shown once, keep it now", file=sys.stderr)
+    elif args.token_command == "list":
+        for t in api_tokens.list_tokens(services.db):
+            state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
+            used = f"last used {t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never used"
+            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}, {used}")
+    else:
+        api_tokens.revoke(services.db, args.id, "cli")
+        print(f"token {args.id} revoked")
     return 0
 
 
@@ -352,8 +403,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="process new tickets in the background (and simulate arrivals)")
     w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets")
+    w.add_argument("--no-deliver", action="store_true", help="leave outgoing messages to a separate 'dispatch' process")
+    w.add_argument("--no-mailbox", action="store_true", help="do not read the configured mailbox here")
     w.add_argument("--once", action="store_true", help="stop when the queue is empty")
     w.set_defaults(func=cmd_worker)
+
+    ds = sub.add_parser("dispatch", help="deliver outgoing messages (replies by e-mail, to helpdesks, webhooks) with "
+                                         "retries; the worker does this too")
+    ds.add_argument("--once", action="store_true", help="deliver what is due now, then stop")
+    ds.set_defaults(func=cmd_dispatch)
+
+    ap = sub.add_parser("api", help="serve the inbound HTTP API and helpdesk webhooks (OpenAPI at "
+                                    "/api/v1/openapi.json)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=8600, help="port (default 8600)")
+    ap.set_defaults(func=cmd_api)
+
+    at = sub.add_parser("api-token", help="tokens for the inbound API")
+    atsub = at.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    atc = atsub.add_parser("create", help="create a token and print it once (only its hash is kept)")
+    atc.add_argument("name", help="what the token is for, e.g. 'web form'")
+    atc.set_defaults(func=cmd_api_token)
+    atl = atsub.add_parser("list", help="list tokens (never the tokens themselves)")
+    atl.set_defaults(func=cmd_api_token)
+    atr = atsub.add_parser("revoke", help="revoke a token: calls with it get 401 from now on")
+    atr.add_argument("id", type=int, help="the token's number, from 'api-token list'")
+    atr.set_defaults(func=cmd_api_token)
 
     t = sub.add_parser("train-intents", help="train the task-type classifier on a labelled CSV")
     t.add_argument("file")

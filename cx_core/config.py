@@ -83,6 +83,59 @@ class Settings(BaseSettings):
                                                             "in knowledge passages (and their subdomains); empty "
                                                             "means none.")
 
+    # ---- delivery: the outbox's dispatcher
+    delivery_max_attempts: int = Field(default=12, ge=1, description="Attempts at delivering one outgoing message "
+                                       "before it is marked failed (shown on the ticket and the Channels page).")
+    delivery_retry_seconds: float = Field(default=5.0, gt=0, description="Wait before the first retry; doubled "
+                                          "after each failure, up to delivery_retry_max_seconds.")
+    delivery_retry_max_seconds: float = Field(default=900.0, gt=0, description="The longest wait between retries.")
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, description="How long a dispatcher holds a message it "
+                                          "is delivering; a dead dispatcher's messages are retried after it.")
+    delivery_poll: float = Field(default=1.0, gt=0, description="Seconds between the dispatcher's looks at the "
+                                 "outbox.")
+    # ---- inbound API and webhooks
+    api_max_body_kb: int = Field(default=256, ge=1, description="Largest request body the API and webhooks accept, "
+                                 "in KB (larger: 413).")
+    webhook_max_age_seconds: int = Field(default=300, ge=1, description="A signed webhook whose timestamp is older "
+                                         "(or further ahead) than this is refused.")
+    outbound_webhook_url: str = Field(default="", description="Where replies to tickets that came in through the "
+                                      "API are POSTed (signed); empty: they are read with GET /api/v1/tickets/ID.")
+    outbound_webhook_secret: SecretStr = Field(default=SecretStr(""), description="Key that signs outbound "
+                                               "webhooks (X-Tandem-Signature).")
+    # ---- e-mail: a mailbox polled over IMAP, replies over SMTP
+    imap_host: str = Field(default="", description="IMAP server of the support mailbox; empty: no mailbox.")
+    imap_port: int = Field(default=993, description="IMAP port (993 with TLS, 143 without).")
+    imap_ssl: bool = Field(default=True, description="IMAP over TLS.")
+    imap_user: str = Field(default="", description="IMAP login.")
+    imap_password: SecretStr = Field(default=SecretStr(""), description="IMAP password.")
+    imap_folder: str = Field(default="INBOX", description="The folder new mail arrives in.")
+    imap_poll_seconds: float = Field(default=30.0, gt=0, description="Seconds between looks at the mailbox when the "
+                                     "server offers no IDLE (with IDLE, new mail is read as it arrives).")
+    smtp_host: str = Field(default="", description="SMTP server replies are sent through; empty: no e-mail out.")
+    smtp_port: int = Field(default=587, description="SMTP port (587 with STARTTLS, 465 with TLS, 25 plain).")
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|ssl|none)$", description="starttls, ssl or "
+                               "none.")
+    smtp_user: str = Field(default="", description="SMTP login (empty: no login).")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
+    mail_from: str = Field(default="", description="The From address of replies, e.g. 'Lumen Care "
+                           "<care@example.com>'; default the domain's sender.")
+    # ---- helpdesks: Chatwoot, Zendesk, django-helpdesk
+    chatwoot_url: str = Field(default="", description="Chatwoot's base URL, e.g. https://chat.example.com.")
+    chatwoot_account_id: str = Field(default="", description="The Chatwoot account the inbox belongs to.")
+    chatwoot_api_token: SecretStr = Field(default=SecretStr(""), description="An agent's or bot's api_access_token.")
+    chatwoot_webhook_secret: SecretStr = Field(default=SecretStr(""), description="The webhook's secret "
+                                               "(verifies X-Chatwoot-Signature).")
+    zendesk_url: str = Field(default="", description="https://YOUR-SUBDOMAIN.zendesk.com")
+    zendesk_email: str = Field(default="", description="The agent e-mail the API token belongs to.")
+    zendesk_api_token: SecretStr = Field(default=SecretStr(""), description="A Zendesk API token.")
+    zendesk_webhook_secret: SecretStr = Field(default=SecretStr(""), description="The webhook's signing secret "
+                                              "(verifies X-Zendesk-Webhook-Signature).")
+    helpdesk_url: str = Field(default="", description="django-helpdesk's base URL, e.g. https://help.example.com.")
+    helpdesk_user: str = Field(default="", description="A django-helpdesk staff user for its REST API.")
+    helpdesk_password: SecretStr = Field(default=SecretStr(""), description="That user's password.")
+    helpdesk_webhook_token: SecretStr = Field(default=SecretStr(""), description="The token in the webhook URL "
+                                              "django-helpdesk calls (?token=…); its webhooks are not signed.")
+
     @field_validator("simulator_interval", "worker_poll", "lease_seconds")
     @classmethod
     def _positive(cls, value: float) -> float:

@@ -25,7 +25,26 @@ from .errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DOMAIN = "lumen"
 ENTRY_POINT_GROUP = "tandem.domains"
-CHANNELS = ("email", "chat", "phone", "social")
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A way customers reach the company, with its first-response target (the policy's ``sla_minutes`` may
+    override it). ``live`` channels are conversations in real time (chat, phone); the others wait for an answer."""
+
+    name: str
+    label: str = ""
+    sla_minutes: int = 1440
+    live: bool = False
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+DEFAULT_CHANNELS = (ChannelSpec("email", "E-mail", 1440), ChannelSpec("chat", "Chat", 15, live=True),
+                    ChannelSpec("phone", "Phone", 240, live=True), ChannelSpec("social", "Social media", 240))
+CHANNELS = tuple(c.name for c in DEFAULT_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +98,20 @@ class DomainPack:
     locale: Locale = field(default_factory=Locale)
     knowledge: Path | None = None  # knowledge folder (articles/, training/, policy.yaml); default root/knowledge
     informational: frozenset[str] = frozenset()  # task types answered from knowledge, with no action to propose
-    channels: tuple[str, ...] = CHANNELS
+    channels: tuple[ChannelSpec | str, ...] = DEFAULT_CHANNELS  # a bare name takes the engine's defaults
+
+    @property
+    def channel_specs(self) -> tuple[ChannelSpec, ...]:
+        known = {c.name: c for c in DEFAULT_CHANNELS}
+        return tuple(c if isinstance(c, ChannelSpec) else known.get(c, ChannelSpec(c)) for c in self.channels)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channel_specs)
+
+    def channel(self, name: str) -> ChannelSpec:
+        """The channel called ``name`` (a channel the pack does not list gets the engine's defaults)."""
+        return next((c for c in self.channel_specs if c.name == name), ChannelSpec(name))
 
     @property
     def knowledge_dir(self) -> Path:
@@ -189,7 +221,7 @@ def vocabulary(pack: DomainPack | None = None) -> Vocabulary:
 
     pack = use(pack) if pack is not None else active()
     return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"}, actions=frozenset(REGISTRY),
-                      channels=frozenset(pack.channels))
+                      channels=frozenset(pack.channel_names))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .domain import CHANNELS, ENTRY_POINT_GROUP, PROJECT_ROOT, DomainPack, Vocabulary, available
+from .domain import ENTRY_POINT_GROUP, PROJECT_ROOT, ChannelSpec, DomainPack, Vocabulary, available
 
 MIN_EXAMPLES = 5  # labelled examples per task type the classifier needs
 NOT_A_REQUEST = "none"  # the training label of sentences that ask for nothing (``triage.NONE``)
@@ -228,10 +228,17 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
         for name in sorted(set(pack.informational) - set(pack.task_types)):
             found.add(init, "PACK.informational", f"'{name}' is not one of the pack's task types"
                                                   f"{_suggest(name, pack.task_types)}")
-    for channel in pack.channels:
-        if channel not in CHANNELS:
-            found.add(init, "PACK.channels", f"'{channel}' is not a channel the engine has (channels are: "
-                                             f"{', '.join(CHANNELS)})")
+    for i, channel in enumerate(pack.channels):
+        spec = channel if isinstance(channel, ChannelSpec) else None
+        name: object = spec.name if spec else channel
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", name):
+            found.add(init, f"PACK.channels.{i}", f"{name!r} is not a channel name: use lower-case letters, digits "
+                                                  "and _ (at most 20), e.g. 'whatsapp'")
+        elif spec is not None and not (isinstance(spec.sla_minutes, int) and spec.sla_minutes > 0):
+            found.add(init, f"PACK.channels.{name}.sla_minutes", "must be a whole number of minutes above 0")
+    names = [c.name if isinstance(c, ChannelSpec) else c for c in pack.channels]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        found.add(init, "PACK.channels", f"'{name}' is listed twice")
     for key in ("name", "signature"):
         if not str(getattr(pack.brand, key, "") or "").strip():
             found.add(init, f"PACK.brand.{key}", "is empty: every reply is signed with the brand's name and "
@@ -506,7 +513,7 @@ def _check_policy(pack: DomainPack, own: dict[str, Any] | None, found: Findings)
         return
     found.counts["policy"] = policy.version
     known = Vocabulary(task_types=frozenset(pack.task_types) | {UNCLASSIFIED}, actions=frozenset(REGISTRY),
-                       channels=frozenset(pack.channels))
+                       channels=frozenset(pack.channel_names))
     for loc, msg in unknown_names(policy, known):
         if own is None and loc[0] in ("limits", "never_autonomous"):
             continue  # the pack's actions could not be loaded (reported above): every name of theirs would show

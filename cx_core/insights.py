@@ -55,7 +55,7 @@ def ticket_facts(db: Database, since: datetime, now: datetime | None = None, adv
             for p in s.scalars(select(ProposalRow).where(ProposalRow.ticket_id.in_(part))):
                 props[p.ticket_id].append(p)
             for m in s.scalars(select(MessageRow).where(MessageRow.ticket_id.in_(part),
-                                                        MessageRow.author != "customer")):
+                                                        MessageRow.direction == "out")):
                 replies[m.ticket_id].append(m)
         contacts: dict[str, list[datetime]] = defaultdict(list)
         for cid, at in s.execute(select(TicketRow.customer_id, TicketRow.created_at)

@@ -62,10 +62,22 @@ class TicketIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=200)
     customer: str | None = Field(default=None, max_length=200, description="Email or customer id; optional.")
-    channel: Channel = Channel.email
+    channel: str = Field(default="email", description="A channel of the active domain (email, chat, phone…).")
     subject: str = ""
     body: str = ""
     created_at: datetime | None = None
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _known_channel(cls, value: Any) -> str:
+        """One of the active domain's channels (its pack lists them, each with its response target)."""
+        from .domain import active
+
+        name = str(value.value if isinstance(value, Channel) else value).strip().lower()
+        names = active().channel_names
+        if name not in names:
+            raise ValueError(f"'{value}' is not a channel here (channels are: {', '.join(names)})")
+        return name
 
     @field_validator("subject", "body")
     @classmethod

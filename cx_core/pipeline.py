@@ -53,6 +53,8 @@ class StepRunner:
     escalation: str
     outcomes: list[StepOutcome] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
+    # what people and the agent already decided on this ticket (it is being read again after the customer wrote)
+    prior: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""
     refused: dict[str, Any] | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -72,6 +74,38 @@ class StepRunner:
     def _args(self, step: Step) -> dict[str, Any]:
         return step.rendered(self.results.get(step.depends_on))
 
+    def _earlier(self, step: Step, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """What was decided before on this ticket about the same action: ``done`` (the same arguments ran),
+        ``rejected`` (a person turned the same arguments down) or ``again`` (it ran with other arguments, so it
+        never runs alone a second time)."""
+        same = [p for p in self.prior if p["action"] == step.action]
+        for status in ("executed", "rejected"):
+            for p in same:
+                if p["status"] == status and p["args"] == args:
+                    return ("done" if status == "executed" else "rejected"), p
+        ran = next((p for p in same if p["status"] == "executed"), None)
+        return ("again", ran) if ran is not None and not is_read(step.action) else None
+
+    def _settled(self, step: Step, args: dict[str, Any]) -> bool:
+        """Records a step already decided on this ticket instead of running it again; True when it was."""
+        earlier = self._earlier(step, args)
+        if earlier is None or earlier[0] == "again":
+            return False
+        what, p = earlier
+        if what == "done":
+            self.results[step.action] = dict(p["result"] or {})
+            self._record(step, args, Decision.executed, "done earlier on this ticket", p["result"] or None,
+                         key=p["execution_key"] or "", route="earlier")
+        return True
+
+    def _again_ctx(self, step: Step, args: dict[str, Any]) -> ExecContext | None:
+        """A context that makes a person decide, for an action that already ran on this ticket with other
+        arguments (a customer writing again never makes the agent repeat a change alone)."""
+        earlier = self._earlier(step, args)
+        if earlier is None or earlier[0] != "again":
+            return None
+        return replace(self.ctx, autonomy=min(self.ctx.autonomy, int(Autonomy.copilot)))
+
     def single(self, step: Step, known_customer: bool) -> None:
         """Levels 1-3: each step on its own; what may not run alone waits for a person."""
         if step.missing or not known_customer:
@@ -79,7 +113,12 @@ class StepRunner:
             self._record(step, step.args, Decision.abstained, reason)
             return
         args = self._args(step)
-        out = self._exec(step.action, args)
+        if self._settled(step, args):
+            return
+        again = self._again_ctx(step, args)
+        out = self._exec(step.action, args, again)
+        if again is not None and out.status == "needs_approval":
+            out.reason = f"{REGISTRY[step.action].label} already ran on this ticket; a person decides on it again"
         if out.status == "failed":
             out.reason += "; retry when it is back"
         if out.status == "executed":
@@ -104,6 +143,14 @@ class StepRunner:
                 self._stop(step, step.args, f"needs {step.missing}", "advisor", steps[i + 1:])
                 return
             args = self._args(step)
+            if self._settled(step, args):
+                continue
+            again = self._again_ctx(step, args)
+            if again is not None:
+                held = self._exec(step.action, args, again)
+                self._stop(step, args, f"{REGISTRY[step.action].label} already ran on this ticket; a person decides "
+                                       "on it again", held.required_role, steps[i + 1:], held)
+                return
             out = self._exec(step.action, args)
             route = "planned"
             if out.status in {"denied", "failed"} and out.kind in {"invariant", "unavailable"}:
@@ -210,9 +257,11 @@ class Pipeline:
         self.rehearsal = False
 
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
-                claim: str | None = None) -> ProcessResult:
+                claim: str | None = None, prior: list[dict[str, Any]] | None = None) -> ProcessResult:
         """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
-        under a worker's ``claim`` only while that worker still holds the ticket."""
+        under a worker's ``claim`` only while that worker still holds the ticket. ``prior`` is what was decided on
+        the ticket before it was read again: the same action with the same arguments is not run twice, one a person
+        rejected is not proposed again, and one that ran with other arguments waits for a person."""
         started = time.perf_counter()
         now = now or utcnow()
         today = now.date()
@@ -228,13 +277,13 @@ class Pipeline:
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
-                                  channel=ticket.channel.value, today=today)
+                                  channel=ticket.channel, today=today)
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
         cid = customer.id if customer else None
         # each request keeps its own task type's level (a copilot request is still proposed beside an answer-level
         # question); the ticket acts alone only as far as its lowest level allows
-        levels = {k: policy.level(k, cid, ticket.channel.value) if autonomy is None else autonomy for k in kinds}
+        levels = {k: policy.level(k, cid, ticket.channel) if autonomy is None else autonomy for k in kinds}
         level = min(levels.values())
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
@@ -266,7 +315,7 @@ class Pipeline:
                           customer_id=customer.id if customer else None, verified=verified,
                           task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
                           claim=claim, dry_run=self.rehearsal)
-        run = StepRunner(self.db, policy, ctx, escalation)
+        run = StepRunner(self.db, policy, ctx, escalation, prior=list(prior or []))
 
         def allowed(step: Step) -> bool:
             own = levels.get(step.intent, level)
@@ -287,7 +336,7 @@ class Pipeline:
                 why = self.kb.retrieve(f"{label(o.intent)}: {o.reason}", k=2, task_type=o.intent)
                 known = {(p.doc_id, p.heading) for p in why}
                 passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
-        draft = self.drafter.draft(tri, profile, ticket.channel.value, passages, outcomes, plan.questions, escalation,
+        draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,
                                    level)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
         names = str(profile["name"]).split() if profile else []

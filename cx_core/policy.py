@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .domain import Vocabulary
 from .errors import ConfigError
-from .models import ROLE_RANK, Autonomy, Channel, Role
+from .models import ROLE_RANK, Autonomy, Role
 
 
 class Limit(BaseModel):
@@ -34,10 +34,10 @@ class Canary(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: Autonomy
     percent: float = Field(default=0, ge=0, le=100, description="Share of customers (stable per customer).")
-    channels: list[Channel] = Field(default_factory=list, description="Channels where the level applies.")
+    channels: list[str] = Field(default_factory=list, description="Channels where the level applies.")
 
     def applies(self, customer_id: str | None, channel: str | None) -> bool:
-        if channel and channel in {c.value for c in self.channels}:
+        if channel and channel in set(self.channels):
             return True
         if self.percent <= 0 or not customer_id:
             return False
@@ -88,8 +88,16 @@ class Policy(BaseModel):
     escalation: Escalation = Field(default_factory=Escalation)
     review: Review = Field(default_factory=Review)
     earned: Earned = Field(default_factory=Earned)
-    sla_minutes: dict[str, int] = Field(default_factory=lambda: {"chat": 15, "social": 240, "phone": 240,
-                                                                 "email": 1440})
+    # first-response targets by channel, over the domain's own (each channel of the pack brings its default)
+    sla_minutes: dict[str, int] = Field(default_factory=dict)
+
+    def sla_for(self, channel: str) -> int:
+        """Minutes to the first response on ``channel``: this policy's, else the domain's default for it."""
+        if channel in self.sla_minutes:
+            return int(self.sla_minutes[channel])
+        from .domain import active
+
+        return active().channel(channel).sla_minutes
 
     def level(self, task_type: str, customer_id: str | None = None, channel: str | None = None) -> int:
         """The autonomy level in force for a task type, for this customer and channel when a canary applies.
@@ -186,8 +194,8 @@ def unknown_names(policy: Policy, known: Vocabulary) -> list[tuple[tuple[Any, ..
             out.append((("sla_minutes", channel), f"unknown channel '{channel}' ({hint('channel', known.channels)})"))
     for task_type, canary in policy.canary.items():
         for i, ch in enumerate(canary.channels):
-            if ch.value not in known.channels:
-                out.append((("canary", task_type, "channels", i), f"unknown channel '{ch.value}'"))
+            if ch not in known.channels:
+                out.append((("canary", task_type, "channels", i), f"unknown channel '{ch}'"))
     return out
 
 

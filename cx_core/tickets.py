@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from . import audit
 from .actions import ExecContext, execute, is_read
 from .actions.execute import Outcome
+from .conversations import customer_text, unread_customer_message
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
 from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
-from .models import ROLE_RANK, Autonomy, Channel, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
+from .models import ROLE_RANK, Autonomy, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
 from .store import fulltext
@@ -142,35 +143,47 @@ def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str =
 
 def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> tuple[int, int]:
     """One transaction: the tickets not stored yet, their first message and one audit event each, in order."""
-    records = active().module("records")
     with db.tx() as s:
-        seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
-        customers: dict[str | None, str | None] = {}
-        fresh: list[tuple[TicketIn, str | None]] = []
-        rows: list[dict[str, Any]] = []
-        messages: list[dict[str, Any]] = []
-        for t in batch:
-            if t.id in seen:
-                continue
-            seen.add(t.id)
-            if t.customer not in customers:
-                cust = records.lookup(s, t.customer)
-                customers[t.customer] = cust.id if cust else None
-            customer_id = customers[t.customer]
-            created = t.created_at.replace(tzinfo=None) if t.created_at else utcnow()
-            body = redact_secrets(t.body)
-            rows.append({"id": t.id, "customer_ref": t.customer, "customer_id": customer_id,
-                         "channel": t.channel.value, "subject": redact_secrets(t.subject)[:500], "body": body,
-                         "created_at": created, "source": source, "status": "new"})
-            messages.append({"ticket_id": t.id, "author": "customer", "body": body, "created_at": created})
-            fresh.append((t, customer_id))
-        if fresh:
-            s.execute(insert(TicketRow), rows)
-            s.execute(insert(MessageRow), messages)
-            audit.append_many(s, actor, "ticket.received", [
-                (t.id, {"channel": t.channel.value, "source": source, "customer_id": customer_id})
-                for t, customer_id in fresh])
-        return len(fresh), len(batch) - len(fresh)
+        added = insert_tickets(s, batch, source, actor)
+        return len(added), len(batch) - len(added)
+
+
+def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
+                   extras: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
+    event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
+    ``message`` the first message's own). Returns the ids added."""
+    records = active().module("records")
+    extras = extras or {}
+    seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
+    customers: dict[str | None, str | None] = {}
+    fresh: list[tuple[TicketIn, str | None]] = []
+    rows: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for t in batch:
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        if t.customer not in customers:
+            cust = records.lookup(s, t.customer)
+            customers[t.customer] = cust.id if cust else None
+        customer_id = customers[t.customer]
+        created = t.created_at.replace(tzinfo=None) if t.created_at else utcnow()
+        body = redact_secrets(t.body)
+        extra = dict(extras.get(t.id, {}))
+        message = {"author": "customer", "direction": "in", "channel": t.channel, **extra.pop("message", {})}
+        rows.append({"id": t.id, "customer_ref": t.customer, "customer_id": customer_id,
+                     "channel": t.channel, "subject": redact_secrets(t.subject)[:500], "body": body,
+                     "created_at": created, "source": source, "status": "new", "external_ref": None, **extra})
+        messages.append({"ticket_id": t.id, "body": body, "created_at": created, "external_id": None, **message})
+        fresh.append((t, customer_id))
+    if fresh:
+        s.execute(insert(TicketRow), rows)
+        s.execute(insert(MessageRow), messages)
+        audit.append_many(s, actor, "ticket.received", [
+            (t.id, {"channel": t.channel, "source": source, "customer_id": customer_id})
+            for t, customer_id in fresh])
+    return [t.id for t, _ in fresh]
 
 
 def _waiting(now: datetime) -> Any:
@@ -300,8 +313,21 @@ def _unrecorded_executions(s: Session, ticket_id: str, known: set[str]) -> list[
             for e in rows if e.idempotency_key not in known | recorded]
 
 
+def for_agent(db: Database, row: TicketRow) -> tuple[TicketIn, int | None, list[dict[str, Any]]]:
+    """The ticket as the agent reads it: the whole conversation's customer messages as its text, the newest
+    message that text includes, and what was decided on the ticket before (executed and rejected proposals)."""
+    with db.session() as s:
+        body, latest = customer_text(s, row.id, row.body)
+        prior = [{"action": p.action, "args": dict(p.args), "status": p.status, "result": p.result,
+                  "execution_key": p.execution_key}
+                 for p in s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == row.id,
+                                                              ProposalRow.status.in_(("executed", "rejected")))
+                                    .order_by(ProposalRow.id))]
+    return as_ticket_in(row).model_copy(update={"body": body}), latest, prior
+
+
 def as_ticket_in(row: TicketRow) -> TicketIn:
-    return TicketIn(id=row.id, customer=row.customer_ref, channel=Channel(row.channel), subject=row.subject, body=row.body,
+    return TicketIn(id=row.id, customer=row.customer_ref, channel=row.channel, subject=row.subject, body=row.body,
                     created_at=row.created_at)
 
 
@@ -314,7 +340,7 @@ def priority_of(result: ProcessResult, tier: str) -> int:
 
 
 def sla_due(policy: Policy, created: datetime, channel: str, urgency: str, tier: str) -> datetime:
-    minutes = policy.sla_minutes.get(channel, 1440)
+    minutes = policy.sla_for(channel)
     if tier in {"plus", "business"}:
         minutes = max(5, minutes // 3)
     if urgency in {"critical", "high"}:
@@ -322,11 +348,16 @@ def sla_due(policy: Policy, created: datetime, channel: str, urgency: str, tier:
     return created + timedelta(minutes=minutes)
 
 
-def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str | None = None) -> None:
+def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str | None = None,
+                 read_through: int | None = None) -> None:
     """Writes the pipeline's conclusions on the ticket and its proposals, and audits them, once: with the worker's
     ``claim``, only while that claim still holds the ticket (``LeaseLost`` otherwise). Executions of an earlier,
     interrupted attempt that the result does not mention are recorded too, as executed proposals with their review
-    samples, so no side effect is left without a trace on its ticket."""
+    samples, so no side effect is left without a trace on its ticket.
+
+    A ticket read again (the customer wrote since) keeps what people decided: proposals still waiting are replaced
+    by the new ones, decided ones stay (an executed one the new result repeats is the same row). ``read_through`` is
+    the newest message the result has read: when the customer wrote after it, the ticket is read again."""
     def write(s: Session) -> None:
         row = _held(s, result.ticket_id, claim)
         done = _unrecorded_executions(s, row.id, {p.execution_key for p in result.proposals if p.execution_key})
@@ -347,9 +378,23 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         row.status = "escalated" if outcome.escalated else "resolved" if sent else "open"
         if sent:
             row.resolved_at = utcnow()
-        s.query(ProposalRow).filter(ProposalRow.ticket_id == row.id, ProposalRow.status == "pending").delete()
+        row.read_through = read_through if read_through is not None else row.read_through
+        if unread_customer_message(s, row.id, read_through):
+            row.status = "new"  # the customer wrote while this was read: read the whole conversation again
+        s.query(ProposalRow).filter(ProposalRow.ticket_id == row.id, ProposalRow.decided_by.is_(None),
+                                    ProposalRow.position < 1000,  # those a person added stay
+                                    ProposalRow.status.in_(("pending", "escalated"))).delete()
+        kept = {k.execution_key: k for k in s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == row.id))
+                if k.execution_key}
+        for k in s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == row.id, ProposalRow.position >= 0,
+                                                     ProposalRow.position < 1000)):
+            k.position = -k.id  # decided on an earlier reading: history now, unless this reading names it again
+        s.flush()
         for i, p in enumerate(outcome.proposals):
             if p.action == "send_reply":
+                continue
+            if p.execution_key and p.execution_key in kept:
+                kept[p.execution_key].position = i
                 continue
             status = {"executed": "executed", "needs_approval": "pending", "escalated": "escalated",
                       "denied": "denied", "abstained": "pending"}[p.decision.value]
@@ -489,7 +534,7 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "",
                  "channel": r.channel, "status": r.status, "task_type": r.task_type or "…",
                  "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
                  "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0)),
-                 "assigned_to": r.assigned_to} for r in rows], int(total)
+                 "assigned_to": r.assigned_to, "customer_replied": bool(r.customer_replied)} for r in rows], int(total)
 
 
 def counts(db: Database, me: str = "") -> dict[str, int]:
@@ -499,7 +544,8 @@ def counts(db: Database, me: str = "") -> dict[str, int]:
     what the live queue holds, never the resolved history."""
     with db.session() as s:
         out = {k: int(v) for k, v in s.execute(select(TicketRow.status, func.count())
-                                                .where(TicketRow.status.in_(ACTIVE)).group_by(TicketRow.status))}
+                                                .where(TicketRow.status.in_((*ACTIVE, "waiting")))
+                                                .group_by(TicketRow.status))}
         active = TicketRow.status.in_(("open", "escalated"))
         out["unassigned"] = int(s.scalar(select(func.count()).where(active, TicketRow.assigned_to.is_(None))) or 0)
         if me:
@@ -586,13 +632,21 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
             "ticket": {c: getattr(row, c) for c in ("id", "customer_ref", "customer_id", "channel", "subject", "body",
                                                     "created_at", "status", "priority", "sla_due", "task_type",
                                                     "confidence", "urgency", "sentiment", "language", "summary",
-                                                    "error", "assigned_to", "resolved_at", "processed_at")},
+                                                    "error", "assigned_to", "resolved_at", "processed_at",
+                                                    "read_through", "customer_replied", "source")},
             "result": ProcessResult.model_validate(row.result) if row.result else None,
-            "messages": [{"author": m.author, "body": m.body, "at": m.created_at} for m in messages],
+            "messages": [{"author": m.author, "body": m.body, "at": m.created_at, "direction": m.direction}
+                         for m in messages],
             "proposals": [{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
                                                        "reason", "required_role", "status", "result", "decided_by",
                                                        "reject_reason", "customer_note")} for p in proposals],
         }
+
+
+def processing_mark(db: Database, ticket_id: str) -> datetime | None:
+    """When the agent last finished reading the ticket (the workspace follows it live)."""
+    with db.session() as s:
+        return s.scalar(select(TicketRow.processed_at).where(TicketRow.id == ticket_id))
 
 
 def _context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
@@ -740,8 +794,8 @@ def add_action(db: Database, policy: Policy, user: StaffUser, ticket_id: str, ac
         row = s.get(TicketRow, ticket_id)
         if row is None:
             raise NotFound(f"ticket {ticket_id} not found")
-        if row.status not in {"open", "escalated"}:
-            raise InvalidInput(f"this ticket is {row.status}; actions are added to open or escalated tickets")
+        if row.status not in {"open", "escalated", "waiting"}:
+            raise InvalidInput(f"this ticket is {row.status}; actions are added to open, escalated or waiting tickets")
     _check_not_taken(db, user, ticket_id)
     ctx = _context(db, user, ticket_id, policy)
     # decided as the agent's own proposals are (a person approves it), and only rehearsed, never run, here
@@ -889,7 +943,7 @@ def _clip(text: str, limit: int = 90) -> str:
 def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, body: str,
                resolve: bool = True, override: str = "") -> dict[str, Any]:
     """Sends the (edited) reply through ``execute`` and, with ``resolve``, resolves the ticket; otherwise the ticket
-    waits for the customer. A reply that says an action was done when it was not is refused, always; one that
+    waits for the customer (status ``waiting``) until they answer. A reply that says an action was done when it was not is refused, always; one that
     speaks of an undecided action, or resolves a ticket whose proposals are undecided, is refused unless the
     advisor sends anyway with a reason (``override``), which is audited."""
     user = require(user, Role.advisor, db)
@@ -915,5 +969,6 @@ def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, bo
                 row.status, row.resolved_at = "resolved", utcnow()
                 audit.append(s, user.username, "ticket.resolved", ticket_id)
             elif row is not None:
+                row.status = "waiting"  # on the customer: their answer reopens it for the agent
                 audit.append(s, user.username, "ticket.replied", ticket_id, resolved=False)
     return {"status": out.status, "reason": out.reason, "result": out.result}

@@ -13,13 +13,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import tickets
+from . import delivery, tickets
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
 from .store.db import Database, utcnow
@@ -79,8 +79,9 @@ def process_one(services: Services, name: str) -> bool:
     claim = row.claimed_by or ""
     try:
         with keep_lease(services.db, row.id, claim, lease):
-            result = services.pipeline.process(tickets.as_ticket_in(row), claim=claim)
-            tickets.store_result(services.db, services.policy(), result, claim=claim)
+            ticket, read_through, prior = tickets.for_agent(services.db, row)
+            result = services.pipeline.process(ticket, claim=claim, prior=prior)
+            tickets.store_result(services.db, services.policy(), result, claim=claim, read_through=read_through)
     except LeaseLost as exc:
         log.warning("ticket %s: %s", row.id, exc)
     except DatabaseBusy as exc:
@@ -101,7 +102,7 @@ def process_one(services: Services, name: str) -> bool:
 
 
 @contextmanager
-def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``stop`` (the ticket in hand finishes); a second one stops at once. Only the main
     thread can take signals; elsewhere the caller's ``stop`` event is the only way to stop."""
     if threading.current_thread() is not threading.main_thread():
@@ -123,17 +124,49 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def _beside(target: Callable[[threading.Event], object], stop: threading.Event, name: str) -> Iterator[None]:
+    """Runs ``target(stop)`` in a thread for as long as the block runs."""
+    def guarded() -> None:
+        try:
+            target(stop)
+        except Exception:  # noqa: BLE001 - logged; the worker goes on processing tickets
+            log.exception("%s stopped", name)
+
+    thread = threading.Thread(target=guarded, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def run(services: Services, simulate: bool = True, once: bool = False,
-        stop: threading.Event | None = None) -> int:
+        stop: threading.Event | None = None, deliver: bool = True, channels: bool = True) -> int:
     """Runs until ``stop`` is set or a SIGINT/SIGTERM arrives (or, with ``once``, until no ticket is waiting).
+    Beside the tickets it delivers the outbox (``deliver``) and reads the configured mailbox (``channels``).
     Returns tickets processed."""
-    name = f"{socket.gethostname()}:{os.getpid()}"
     stop = stop or threading.Event()
+    with ExitStack() as beside:
+        if deliver and not once:
+            beside.enter_context(_beside(lambda ev: delivery.run(services.db, services.settings, ev),
+                                         threading.Event(), "delivery"))
+        if channels and not once and services.settings.imap_host:
+            from .channels import email
+
+            beside.enter_context(_beside(lambda ev: email.watch(services.db, services.settings, ev),
+                                         threading.Event(), "mailbox"))
+        return _process(services, simulate, once, stop)
+
+
+def _process(services: Services, simulate: bool, once: bool, stop: threading.Event) -> int:
+    name = f"{socket.gethostname()}:{os.getpid()}"
     sim = services.pack.module("demo").Simulator(services.db, seed=int(time.time())) if simulate else None
     next_ticket = time.monotonic()
     processed = 0
     last_beat = 0.0
-    with _stopping_on_signals(stop):
+    with stopping_on_signals(stop):
         while not stop.is_set():
             if time.monotonic() - last_beat > 5:
                 heartbeat(services, name, {"processed": processed})

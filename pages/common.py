@@ -26,7 +26,8 @@ from cx_core.tickets import StaffUser
 log = logging.getLogger("tandem.ui")
 URGENCY_COLOUR = {"critical": "red", "high": "orange", "normal": "blue", "low": "gray"}
 SENTIMENT_COLOUR = {"negative": "red", "neutral": "gray", "positive": "green"}
-STATUS_COLOUR = {"new": "gray", "processing": "gray", "open": "blue", "escalated": "orange", "resolved": "green"}
+STATUS_COLOUR = {"new": "gray", "processing": "gray", "open": "blue", "escalated": "orange", "waiting": "violet",
+                 "resolved": "green"}
 
 
 @st.cache_resource(show_spinner=False)

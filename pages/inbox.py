@@ -9,8 +9,9 @@ from cx_core.safe_text import inline_code, one_line
 from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
-STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",), "Resolved": ("resolved",),
-            "All": ("new", "processing", "open", "escalated", "resolved")}
+STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",),
+            "Waiting on customer": ("waiting",), "Resolved": ("resolved",),
+            "All": ("new", "processing", "open", "escalated", "waiting", "resolved")}
 WHO = {"anyone": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
 ORDERS = {"sla": "Response due soonest", "priority": "Most urgent", "newest": "Newest"}
 user = current_user()
@@ -58,12 +59,13 @@ def take(ticket_id: str, to: str | None) -> None:
 def live_queue() -> None:
     guarded(lambda: tickets.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
     counts = tickets.counts(svc.db, me=user.username)
-    m = st.columns(5)
+    m = st.columns(6)
     m[0].metric("Waiting for the agent", counts.get("new", 0) + counts.get("processing", 0))
     m[1].metric("Open", counts.get("open", 0))
     m[2].metric("Mine", counts.get("mine", 0), help="Open or escalated tickets assigned to you")
     m[3].metric("Unassigned", counts.get("unassigned", 0), help="Open or escalated tickets nobody has taken")
     m[4].metric("Escalated", counts.get("escalated", 0))
+    m[5].metric("On the customer", counts.get("waiting", 0), help="Replied and waiting for the customer's answer")
     rows, total = tickets.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
     if not rows:
         st.info("No tickets match. New tickets appear here automatically." if (search or active or who != "anyone")
@@ -79,6 +81,9 @@ def live_queue() -> None:
                            else ":gray[No subject]", query_params={"ticket": r["id"]},
                            help=one_line(subject, 300) if len(subject) > 90 else None)
             c[1].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
+            if r["customer_replied"]:
+                c[1].badge("customer replied", color="blue", icon=":material/reply:",
+                           help="The customer wrote again since the last reply; the agent has read the whole thread")
             c[2].badge(label(r["task_type"]), color="violet")
             if r["pending"]:
                 c[2].caption(f"{r['pending']} proposal{'s' if r['pending'] > 1 else ''} to review")
@@ -90,7 +95,7 @@ def live_queue() -> None:
                             on_click=take, args=(r["id"], None), help="You are working on this ticket")
             elif owner:
                 c[4].badge(owner, icon=":material/person:", color="gray")
-            elif r["status"] in {"open", "escalated"}:
+            elif r["status"] in {"open", "escalated", "waiting"}:
                 c[4].button("Take", key=f"take-{r['id']}", icon=":material/person_add:", type="secondary",
                             on_click=take, args=(r["id"], user.username), help="Assign this ticket to yourself",
                             width="stretch")

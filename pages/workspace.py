@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import drafting, tickets
+from cx_core import conversations, drafting, tickets
 from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
@@ -236,11 +236,8 @@ def workspace(tid: str) -> None:
     left, right = st.columns([1, 1.25], gap="medium")
     with left:
         st.markdown("**Conversation**")
-        with st.container(height=300, border=False):
-            for m in data["messages"]:
-                with st.chat_message("user" if m["author"] == "customer" else "assistant"):
-                    st.caption(f"{m['author']} · {m['at']:%d %b %H:%M}")
-                    st.text(m["body"][:4000])
+        live_thread(tid, int(t["read_through"] or 0), t["processed_at"])
+        note_box(tid)
         if result is not None:
             st.markdown("**Summary**")
             st.markdown(escape_markdown(result.draft.summary))
@@ -268,10 +265,10 @@ def workspace(tid: str) -> None:
         for p in props:
             proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
                           choices=choices)
-        if t["status"] in {"open", "escalated"}:
+        if t["status"] in {"open", "escalated", "waiting"}:
             add_action(tid, choices)
         if t["status"] == "resolved":
-            sent = [m for m in data["messages"] if m["author"] != "customer"]
+            sent = [m for m in data["messages"] if m["direction"] == "out"]
             st.success("Reply sent and ticket resolved." if sent else "Resolved.")
         else:
             reply_box(tid, data)
@@ -295,6 +292,49 @@ def workspace(tid: str) -> None:
                         + one_line('; '.join(tri.sentiment_reasons))
                         + f"\n- **Language** {tri.language}"
                         + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+
+
+DELIVERY = {"pending": ("sending…", "gray"), "sending": ("sending…", "gray"), "delivered": ("delivered", "green"),
+            "retrying": ("not delivered, retrying", "orange"), "failed": ("not delivered", "red")}
+
+
+@st.fragment(run_every=3)
+def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
+    """The thread, refreshed every few seconds: a customer's new message appears as it arrives, and once the agent
+    has read it again the whole workspace follows (new triage, proposals and reply)."""
+    messages = guarded(lambda: conversations.thread(svc.db, tid)) or []
+    with st.container(height=320, border=False):
+        for m in messages:
+            if m["direction"] == "note":
+                with st.chat_message("note", avatar=":material/sticky_note_2:"):
+                    st.caption(f"Internal note · {m['author']} · {m['at']:%d %b %H:%M} · never sent")
+                    st.text(m["body"][:4000])
+                continue
+            with st.chat_message("user" if m["direction"] == "in" else "assistant"):
+                who = "customer" if m["direction"] == "in" else m["author"]
+                line = f"{who} · {m['at']:%d %b %H:%M}"
+                if m["direction"] == "in" and read_through and m["id"] > read_through:
+                    line += " · new: the agent is reading it"
+                st.caption(line)
+                st.text(m["body"][:4000])
+                d = m["delivery"]
+                if d is not None and d["destination"] != "local":
+                    text, colour = DELIVERY.get(d["status"], (d["status"], "gray"))
+                    why = f"{d['error']} (attempt {d['attempts']})" if d["error"] else None
+                    st.badge(f"{text} · {d['destination']}", color=colour, icon=":material/outbox:", help=why)
+    now = tickets.processing_mark(svc.db, tid)
+    if now is not None and now != processed_at:
+        st.rerun(scope="app")  # the agent finished reading the conversation again: show its new conclusions
+
+
+def note_box(tid: str) -> None:
+    """An internal note for colleagues: kept on the thread, never sent, never read as the customer's words."""
+    with st.popover("Add an internal note", icon=":material/sticky_note_2:"):
+        with st.form(f"note-{tid}", clear_on_submit=True):
+            text = st.text_area("Note (only staff see it)", height=90)
+            if st.form_submit_button("Add note"):
+                if guarded(lambda: conversations.add_note(svc.db, user, tid, text)):
+                    st.rerun()
 
 
 def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
@@ -383,7 +423,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
 def assignment_bar(t: dict[str, Any]) -> None:
     """Who works this ticket: advisors take it when they open it; nobody works someone else's unknowingly."""
     owner = t["assigned_to"]
-    active = t["status"] in {"open", "escalated"}
+    active = t["status"] in {"open", "escalated", "waiting"}
     if owner is None and active and user.role == Role.advisor:
         owner = guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
         t["assigned_to"] = owner

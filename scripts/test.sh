@@ -17,6 +17,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is not installed: browser tests will be skipped" >&2
   fi
 fi
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's dovecot for the email tests…" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) >/dev/null \
+      || echo "dovecot could not be installed: email tests will be skipped" >&2
+  else
+    echo "dovecot is not installed: email tests will be skipped" >&2
+  fi
+fi
 ruff check cx_core domains pages app.py tests benchmarks
 mypy cx_core domains
 python -m pytest "$@"

@@ -102,7 +102,7 @@ def test_the_demo_companys_drafts_can_be_sent_as_written(services: Services) -> 
     for ticket, level in lumen_tickets(services):
         tickets.add_tickets(services.db, [ticket], source="test")
         result = services.pipeline.process(ticket, now=NOW, autonomy=level)
-        problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel.value)]
+        problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel)]
     assert not problems, "\n".join(problems)
 
 
@@ -132,7 +132,7 @@ def test_the_airlines_drafts_can_be_sent_as_written(airline: Settings) -> None:
         for ticket in items:
             tickets.add_tickets(svc.db, [ticket], source="test")
             result = svc.pipeline.process(ticket, now=AIR_NOW)
-            problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel.value)]
+            problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel)]
             if ticket.id == "AIR-028":  # a cancelled flight: its compensation, never a fragment of the rule
                 assert not any(q.endswith(("or.", "and.")) for q in quotes(result))
         assert not problems, "\n".join(problems)

@@ -38,7 +38,7 @@ def test_simulated_tickets_reference_real_records(services: Services) -> None:
         orders = {o for o in s.scalars(select(OrderRow.order_id))}
     mentioned = [m for t in batch for m in re.findall(r"#W\d{7}", t.body)]
     assert mentioned and all(m in orders for m in mentioned)
-    channels = Counter(t.channel.value for t in batch)
+    channels = Counter(t.channel for t in batch)
     assert set(channels) == {"email", "chat", "phone", "social"}
     assert any(len(t.body) > 200 for t in batch) and any(len(t.body) < 80 for t in batch)
     assert any(t.customer is None for t in batch)

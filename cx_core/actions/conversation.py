@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from .. import outbox
 from ..domain import active
 from ..errors import InvalidInput
-from ..store.db import require_row, utcnow
-from ..store.tables import MessageRow, TicketRow
+from ..store.db import require_row
+from ..store.tables import TicketRow
 from .base import Args, ExecContext, action
 
 
@@ -37,12 +37,13 @@ def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     ticket = _ticket(s, ctx)
     recipient = ticket.customer_ref or "unknown sender"
     customer = active().module("records").lookup(s, ticket.customer_id) if ticket.customer_id else None
-    if customer is not None:
+    if customer is not None and ticket.source not in outbox.REPLY_DESTINATIONS:
         recipient = customer.email
-    nid = outbox.send(s, recipient, ticket.channel, "reply", a.subject or _subject(ticket.subject, ticket.channel), a.body,
-                             ctx.ticket_id)
-    s.add(MessageRow(ticket_id=ticket.id, author=ctx.actor, body=a.body, created_at=utcnow()))
-    return {"notification_id": nid, "sent_to": recipient}
+    sender = active().brand.sender
+    queued = outbox.reply(s, ticket, recipient, a.subject or _subject(ticket.subject, ticket.channel), a.body,
+                          ctx.actor, sender.rsplit("@", 1)[-1] if "@" in sender else "")
+    ticket.customer_replied = False
+    return {"notification_id": queued["notification_id"], "sent_to": recipient, "via": queued["destination"]}
 
 
 class Escalate(Args):

@@ -14,7 +14,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from ..errors import ConfigError, DatabaseBusy, NotFound
 from . import fulltext
-from .tables import INBOX_INDEXES, Base, MigrationRow
+from .tables import CONVERSATION_INDEXES, INBOX_INDEXES, Base, MigrationRow
 
 T = TypeVar("T")
 
@@ -123,6 +123,38 @@ def _staff_sessions(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _conversations(engine: Engine) -> None:
+    """Tickets are conversations: messages have a direction, a channel and an outside id (unique); tickets know the
+    conversation they came from, whether the customer wrote again and what the agent has read. The outbox becomes
+    a delivery queue (status, attempts, idempotency key); webhook deliveries, API tokens and channel cursors get
+    tables of their own. Messages and replies stored before are kept as sent."""
+    Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    cols = {t: {c["name"] for c in inspector.get_columns(t)} for t in ("tickets", "ticket_messages", "notify_outbox")}
+    ts = "DATETIME" if engine.dialect.name == "sqlite" else "TIMESTAMP"
+    false = "0" if engine.dialect.name == "sqlite" else "FALSE"
+    adds = {
+        "tickets": [("external_ref", "VARCHAR(400)"), ("customer_replied", f"BOOLEAN NOT NULL DEFAULT {false}"),
+                    ("read_through", "INTEGER")],
+        "ticket_messages": [("direction", "VARCHAR(10) NOT NULL DEFAULT 'in'"), ("channel", "VARCHAR(20)"),
+                            ("external_id", "VARCHAR(400)")],
+        "notify_outbox": [("destination", "VARCHAR(20) NOT NULL DEFAULT 'local'"),
+                          ("status", "VARCHAR(20) NOT NULL DEFAULT 'delivered'"), ("idempotency_key", "VARCHAR(200)"),
+                          ("message_id", "INTEGER"), ("headers", "JSON"), ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+                          ("next_attempt_at", ts), ("lease_until", ts), ("last_error", "TEXT"), ("delivered_at", ts),
+                          ("remote_id", "VARCHAR(300)")],
+    }
+    with engine.begin() as conn:
+        for table, columns in adds.items():
+            for name, kind in columns:
+                if name not in cols[table]:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+        if "direction" not in cols["ticket_messages"]:
+            conn.execute(text("UPDATE ticket_messages SET direction = 'out' WHERE author <> 'customer'"))
+        for index in CONVERSATION_INDEXES:
+            index.create(conn, checkfirst=True)
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -133,6 +165,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (6, "sign-in throttling and account locks", _sign_in_throttling),
     (7, "what the customer is told instead of a rejected action", _reply_notes),
     (8, "server-side sign-in sessions", _staff_sessions),
+    (9, "conversations, delivery queue, webhooks, API tokens", _conversations),
 ]
 
 

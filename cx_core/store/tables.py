@@ -16,6 +16,10 @@ class Base(DeclarativeBase):
 
 # ---------------------------------------------------------------- Notifications
 class NotificationRow(Base):
+    """One outgoing message (a reply to a customer, a note to the field team), written in the transaction that
+    decided it and delivered afterwards by the dispatcher through its ``destination`` channel, with retries; the
+    ``idempotency_key`` is what the receiving system de-duplicates by (an e-mail's Message-ID, a helpdesk's key)."""
+
     __tablename__ = "notify_outbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recipient: Mapped[str] = mapped_column(String(200))
@@ -25,6 +29,18 @@ class NotificationRow(Base):
     body: Mapped[str] = mapped_column(Text)
     ticket_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    destination: Mapped[str] = mapped_column(String(20), default="local")  # the channel adapter that delivers it
+    # pending → sending (a dispatcher holds it) → delivered; retrying after a failure; failed once it gave up
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the conversation's message it carries
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # threading: message_id, in_reply_to…
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    remote_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the receiving system's own id
 
 
 # ---------------------------------------------------------------- Ticket queue
@@ -56,15 +72,29 @@ class TicketRow(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the conversation in the system the ticket came from (``chatwoot:42``, ``email:<root Message-ID>``), unique
+    external_ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # the customer wrote again since the last reply (the inbox marks it); cleared by the next reply sent
+    customer_replied: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the newest message the agent's result has read (a message after it means the ticket is read again)
+    read_through: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class MessageRow(Base):
+    """One message of a ticket's conversation: from the customer (``in``), to the customer (``out``: the agent's or
+    an advisor's reply) or an internal ``note``; ``external_id`` is its id in the system it came from or went to,
+    prefixed by that system (``email:<Message-ID>``, ``chatwoot:123``), unique, so a delivery seen twice adds
+    nothing."""
+
     __tablename__ = "ticket_messages"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
     author: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    direction: Mapped[str] = mapped_column(String(10), default="in")  # in | out | note
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
 
 class ProposalRow(Base):
@@ -196,6 +226,42 @@ class HeartbeatRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class WebhookDeliveryRow(Base):
+    """A signed webhook delivery, recorded once by its delivery id: a retried delivery is acknowledged, not read."""
+
+    __tablename__ = "webhook_deliveries"
+    provider: Mapped[str] = mapped_column(String(30), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event: Mapped[str] = mapped_column(String(60), default="")
+    ticket_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiTokenRow(Base):
+    """A token for the inbound API. Only the SHA-256 of the token is kept; ``prefix`` lets people tell them apart."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class ChannelCursorRow(Base):
+    """How far a polled channel has read (a mailbox's UIDVALIDITY and last UID, a helpdesk's last change)."""
+
+    __tablename__ = "channel_cursors"
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class MigrationRow(Base):
     __tablename__ = "schema_migrations"
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -250,4 +316,13 @@ INBOX_INDEXES = (
     Index("ix_tickets_urgency", TicketRow.urgency),
     Index("ix_tickets_sentiment", TicketRow.sentiment),
     Index("ix_tickets_channel", TicketRow.channel),
+)
+
+# Conversations and delivery: outside ids are unique (a delivery seen twice adds nothing), and the dispatcher reads
+# what is due through its own index.
+CONVERSATION_INDEXES = (
+    Index("ux_tickets_external_ref", TicketRow.external_ref, unique=True),
+    Index("ux_ticket_messages_external_id", MessageRow.external_id, unique=True),
+    Index("ux_notify_outbox_idempotency_key", NotificationRow.idempotency_key, unique=True),
+    Index("ix_outbox_due", NotificationRow.status, NotificationRow.next_attempt_at),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cx_core.domain import Brand, DomainPack, Locale
+from cx_core.domain import DEFAULT_CHANNELS, Brand, ChannelSpec, DomainPack, Locale
 
 ROOT = Path(__file__).resolve().parent
 
@@ -29,6 +29,7 @@ PACK = DomainPack(
     informational=frozenset({"order_status", "technical_question", "account_access", "payment_method"}),
     brand=Brand(name="Lumen Home", signature="Kind regards,\nLumen Home Customer Care", sender="care@lumenhome.example"),
     locale=Locale(currency="USD", time_zone="America/Chicago", phone_example="+1 512 555 0142"),
+    channels=(*DEFAULT_CHANNELS, ChannelSpec("whatsapp", "WhatsApp", 60, live=True)),
     modules={"actions": "domains.lumen.actions", "records": "domains.lumen.records", "planner": "domains.lumen.planner",
              "demo": "domains.lumen.demo", "tables": "domains.lumen.tables", "evaluation": "domains.lumen.evaluation"},
 )

@@ -1,0 +1,241 @@
+"""Conversations: a ticket is a thread of messages from the customer, replies to the customer and internal notes.
+
+Every way in — the inbound API, signed helpdesk webhooks, a polled mailbox, file import — hands a message to
+``receive``. A message already seen (its outside id) adds nothing. One that belongs to a ticket — the ticket's id,
+the conversation it came from (a Chatwoot conversation, a helpdesk ticket), or an e-mail's ``In-Reply-To`` and
+``References`` — joins that ticket, which goes back to the agent to be read again as a whole; otherwise it opens a
+new ticket. Status moves new → open → waiting (on the customer) → resolved, and a customer's message reopens.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import InvalidInput, NotFound
+from .models import MAX_BODY_CHARS, TicketIn
+from .redact import redact_secrets
+from .store.db import Database, utcnow
+from .store.tables import MessageRow, TicketRow
+
+DIRECTIONS = ("in", "out", "note")
+# a ticket the customer's message sends back to the agent; "new" and "processing" are on their way already
+REREAD = {"open", "waiting", "resolved", "escalated"}
+
+
+@dataclass
+class Inbound:
+    """One message as a channel hands it over. Ids are the source's own; Tandem prefixes them with ``source``."""
+
+    source: str  # api | email | chatwoot | zendesk | helpdesk | import | simulator
+    body: str
+    subject: str = ""
+    customer: str | None = None  # e-mail address or customer id
+    channel: str = "email"
+    external_id: str | None = None  # the message's id in its source (an e-mail's Message-ID)
+    conversation: str | None = None  # the thread's id in its source (a Chatwoot conversation, a helpdesk ticket)
+    references: tuple[str, ...] = ()  # ids of earlier messages of the same source this one answers
+    ticket_id: str | None = None  # Tandem's ticket id, when the caller knows it
+    created_at: datetime | None = None
+    author: str = "customer"
+    direction: str = "in"  # in: from the customer; out: a reply someone sent in the source system; note: internal
+
+
+@dataclass
+class Received:
+    ticket_id: str
+    message_id: int | None
+    created: bool  # a new ticket was opened
+    duplicate: bool  # seen before: nothing was added
+    reopened: bool = False  # the ticket goes back to the agent to be read again
+
+
+def outside_id(source: str, value: str | None) -> str | None:
+    """An outside id as stored: prefixed by its source, so that two systems' ids never meet."""
+    value = (value or "").strip()
+    return f"{source}:{value}"[:400] if value else None
+
+
+def receive(db: Database, msg: Inbound) -> Received:
+    """Stores ``msg`` once: as a follow-up of the ticket it belongs to (which is read again), or as a new ticket.
+    A message whose outside id is stored already changes nothing. Bad input raises ``InvalidInput`` naming the
+    field, and nothing is stored."""
+    if msg.direction not in DIRECTIONS:
+        raise InvalidInput(f"direction: must be one of {', '.join(DIRECTIONS)}")
+    if not msg.body.strip():
+        raise InvalidInput("body: the message is empty")
+    if len(msg.body) > MAX_BODY_CHARS:
+        raise InvalidInput(f"body: {len(msg.body):,} characters; the limit is {MAX_BODY_CHARS:,}")
+    for attempt in range(3):
+        try:
+            return db.run(lambda s: _receive(s, msg))
+        except IntegrityError:  # the same message or conversation arrived at the same moment: read it again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive(s: Session, msg: Inbound) -> Received:
+    ext = outside_id(msg.source, msg.external_id)
+    if ext is not None:
+        seen = s.execute(select(MessageRow.id, MessageRow.ticket_id).where(MessageRow.external_id == ext)).first()
+        if seen is not None:
+            return Received(seen.ticket_id, seen.id, created=False, duplicate=True)
+    row = _thread_of(s, msg)
+    if row is None:
+        return _open(s, msg, ext)
+    return _follow_up(s, row, msg, ext)
+
+
+def _thread_of(s: Session, msg: Inbound) -> TicketRow | None:
+    """The ticket ``msg`` belongs to: named by id, by its conversation, or by the messages it answers."""
+    if msg.ticket_id:
+        row = s.get(TicketRow, msg.ticket_id, with_for_update=True)
+        if row is not None:
+            return row
+    ref = outside_id(msg.source, msg.conversation)
+    if ref is not None:
+        row = s.scalars(select(TicketRow).where(TicketRow.external_ref == ref).with_for_update()).first()
+        if row is not None:
+            return row
+    answered = [x for x in (outside_id(msg.source, r) for r in msg.references) if x]
+    if answered:
+        found = s.scalars(select(MessageRow.ticket_id).where(MessageRow.external_id.in_(answered))
+                          .order_by(MessageRow.id.desc())).first()
+        if found is not None:
+            return s.get(TicketRow, found, with_for_update=True)
+    return None
+
+
+def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
+    from .tickets import insert_tickets
+
+    ref = outside_id(msg.source, msg.conversation) or (ext if msg.source == "email" else None)
+    ticket_id = msg.ticket_id or _new_id(msg)
+    try:
+        ticket = TicketIn(id=ticket_id, customer=msg.customer, channel=msg.channel, subject=msg.subject,
+                          body=msg.body, created_at=msg.created_at)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "message"
+        raise InvalidInput(f"{field}: {err['msg'].removeprefix('Value error, ')}") from exc
+    ids = insert_tickets(s, [ticket], msg.source, "intake", extras={ticket.id: {
+        "external_ref": ref, "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author,
+                                         "direction": msg.direction}}})
+    first = s.scalar(select(MessageRow.id).where(MessageRow.ticket_id == ticket.id).order_by(MessageRow.id))
+    return Received(ticket.id, first, created=bool(ids), duplicate=not ids)
+
+
+def _new_id(msg: Inbound) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", (msg.conversation or "").strip()).strip("-")[:60]
+    return f"{msg.source}-{base}" if base and msg.source != "email" else f"{msg.source}-{uuid.uuid4().hex[:12]}"
+
+
+def _follow_up(s: Session, row: TicketRow, msg: Inbound, ext: str | None) -> Received:
+    """Adds the message to the ticket's thread; a customer's message sends the ticket back to the agent (a
+    resolved or waiting ticket reopens), and the inbox marks that the customer replied."""
+    at = msg.created_at.replace(tzinfo=None) if msg.created_at else utcnow()
+    m = MessageRow(ticket_id=row.id, author=msg.author[:80], body=redact_secrets(msg.body), created_at=at,
+                   direction=msg.direction, channel=msg.channel if msg.channel else row.channel, external_id=ext)
+    s.add(m)
+    s.flush()
+    reopened = False
+    if msg.direction == "in":
+        row.customer_replied = True
+        was = row.status
+        if was in REREAD:
+            row.status, row.claimed_by, row.lease_until = "new", None, None
+            reopened = True
+            if was == "resolved":
+                row.resolved_at = None
+                audit.append(s, "intake", "ticket.reopened", row.id, by="customer", previous=was)
+    audit.append(s, "intake", "message.received", row.id, source=msg.source, direction=msg.direction,
+                 message_id=m.id, external_id=ext, reread=reopened)
+    return Received(row.id, m.id, created=False, duplicate=False, reopened=reopened)
+
+
+def add_note(db: Database, user: Any, ticket_id: str, body: str) -> int:
+    """An internal note on the ticket's thread: seen by staff, never sent, never read as the customer's words."""
+    from .models import Role
+    from .tickets import require
+
+    user = require(user, Role.advisor, db)
+    if not body.strip():
+        raise InvalidInput("the note is empty")
+    if len(body) > 20_000:
+        raise InvalidInput(f"the note has {len(body):,} characters; the limit is 20,000")
+
+    def write(s: Session) -> int:
+        if s.get(TicketRow, ticket_id) is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        m = MessageRow(ticket_id=ticket_id, author=user.username, body=redact_secrets(body.strip()),
+                       created_at=utcnow(), direction="note", channel="internal")
+        s.add(m)
+        s.flush()
+        audit.append(s, user.username, "note.added", ticket_id, message_id=m.id)
+        return m.id
+
+    return db.run(write)
+
+
+def customer_text(s: Session, ticket_id: str, fallback: str) -> tuple[str, int | None]:
+    """What the customer has written on the ticket, oldest first, as the text the agent reads, and the newest
+    message id it includes. With one message it is that message; the newest text is kept whole within the limit."""
+    rows = s.execute(select(MessageRow.id, MessageRow.body).where(MessageRow.ticket_id == ticket_id,
+                                                                 MessageRow.direction == "in")
+                     .order_by(MessageRow.id)).all()
+    latest = s.scalar(select(func.max(MessageRow.id)).where(MessageRow.ticket_id == ticket_id))
+    if len(rows) <= 1:
+        return (rows[0].body if rows else fallback), latest
+    parts: list[str] = []
+    room = MAX_BODY_CHARS
+    for r in reversed(rows):
+        if len(r.body) + 2 > room:
+            break
+        parts.append(r.body)
+        room -= len(r.body) + 2
+    return "\n\n".join(reversed(parts)) or rows[-1].body[-MAX_BODY_CHARS:], latest
+
+
+def unread_customer_message(s: Session, ticket_id: str, read_through: int | None) -> bool:
+    """Whether the customer wrote after the message the agent's result has read."""
+    q = select(func.count()).select_from(MessageRow).where(MessageRow.ticket_id == ticket_id,
+                                                           MessageRow.direction == "in")
+    if read_through is not None:
+        q = q.where(MessageRow.id > read_through)
+    return bool(read_through is not None and s.scalar(q))
+
+
+def thread(db: Database, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's messages in order, each with its delivery state when it went out."""
+    from .store.tables import NotificationRow
+
+    with db.session() as s:
+        rows = s.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket_id).order_by(MessageRow.id)).all()
+        sent = {n.message_id: n for n in s.scalars(select(NotificationRow).where(
+            NotificationRow.ticket_id == ticket_id, NotificationRow.message_id.is_not(None)))}
+        out = []
+        for m in rows:
+            n = sent.get(m.id)
+            out.append({"id": m.id, "author": m.author, "body": m.body, "at": m.created_at, "direction": m.direction,
+                        "channel": m.channel, "external_id": m.external_id,
+                        "delivery": None if n is None else {"status": n.status, "destination": n.destination,
+                                                            "attempts": n.attempts, "error": n.last_error,
+                                                            "next_attempt_at": n.next_attempt_at,
+                                                            "delivered_at": n.delivered_at}})
+        return out
+
+
+def last_message_id(db: Database, ticket_id: str) -> int:
+    """The newest message's id on the ticket (0 when none): the workspace compares it to show arrivals live."""
+    with db.session() as s:
+        return int(s.scalar(select(func.max(MessageRow.id)).where(MessageRow.ticket_id == ticket_id)) or 0)

@@ -1,0 +1,208 @@
+"""A ticket is a conversation: follow-ups join their ticket by id, conversation or e-mail thread, are read once, send
+the ticket back to the agent to read the whole thread again (decisions kept, nothing run twice, nothing rejected
+proposed again), and move it through new → open → waiting → resolved, a customer's message reopening it."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from cx_core import audit, conversations, outbox, tickets, worker
+from cx_core.conversations import Inbound
+from cx_core.errors import InvalidInput
+from cx_core.models import Role
+from cx_core.services import Services
+from cx_core.store.tables import ExecutionRow, MessageRow, NotificationRow, ProposalRow, TicketRow
+from cx_core.tickets import StaffUser
+from tests.helpers import find_order
+
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+
+
+def _ticket(svc: Services, ticket_id: str) -> TicketRow:
+    with svc.db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def _work(svc: Services) -> None:
+    while worker.process_one(svc, "test"):
+        pass
+
+
+def _count(svc: Services, model: type, *where: object) -> int:
+    with svc.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def test_a_message_is_stored_once_and_follow_ups_join_their_ticket(services: Services) -> None:
+    o = find_order(services, "pending")
+    first = conversations.receive(services.db, Inbound(source="chatwoot", conversation="77", external_id="m1",
+                                                       customer=o["email"], channel="chat",
+                                                       body="Where is my order?"))
+    assert first.created and not first.duplicate and first.ticket_id == "chatwoot-77"
+    again = conversations.receive(services.db, Inbound(source="chatwoot", conversation="77", external_id="m1",
+                                                       customer=o["email"], channel="chat",
+                                                       body="Where is my order?"))
+    assert again.duplicate and again.ticket_id == first.ticket_id
+    more = conversations.receive(services.db, Inbound(source="chatwoot", conversation="77", external_id="m2",
+                                                      body=f"It is order {o['order_id']}."))
+    assert more.ticket_id == first.ticket_id and not more.created and not more.duplicate
+    by_id = conversations.receive(services.db, Inbound(source="api", ticket_id=first.ticket_id, external_id="x9",
+                                                       body="Any news?"))
+    assert by_id.ticket_id == first.ticket_id
+    assert _count(services, TicketRow) == 1
+    assert _count(services, MessageRow, MessageRow.ticket_id == first.ticket_id) == 3
+    # the same id in another system is another message
+    other = conversations.receive(services.db, Inbound(source="zendesk", conversation="77", external_id="m1",
+                                                       body="Hello from Zendesk"))
+    assert other.created and other.ticket_id != first.ticket_id
+
+
+def test_bad_messages_are_refused_in_one_line_and_nothing_is_stored(services: Services) -> None:
+    for msg, says in ((Inbound(source="api", body="  "), "body: the message is empty"),
+                      (Inbound(source="api", body="hi", channel="pigeon"), "channel"),
+                      (Inbound(source="api", body="x" * 200_001), "the limit is 200,000")):
+        try:
+            conversations.receive(services.db, msg)
+        except InvalidInput as exc:
+            assert says in str(exc) and "\n" not in str(exc)
+        else:
+            raise AssertionError(f"accepted {msg}")
+    assert _count(services, TicketRow) == 0 and _count(services, MessageRow) == 0
+
+
+def test_a_follow_up_is_read_with_the_whole_thread_keeping_what_was_decided(services: Services) -> None:
+    o = find_order(services, "pending")
+    services.settings.policy_file = None
+    got = conversations.receive(services.db, Inbound(
+        source="api", ticket_id="CONV-1", customer=o["email"], subject="New address",
+        body=f"Hi, I've moved. Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead."))
+    _work(services)
+    data = tickets.get_ticket(services.db, got.ticket_id)
+    change = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
+    assert change["status"] == "pending" and data["ticket"]["status"] == "open"
+    assert tickets.approve(services.db, services.policy(), ADVISOR, change["id"])["status"] == "executed"
+    parts, text = tickets.reply_draft(tickets.get_ticket(services.db, got.ticket_id))
+    tickets.send_reply(services.db, services.policy(), ADVISOR, got.ticket_id, text, resolve=False)
+    assert _ticket(services, got.ticket_id).status == "waiting"
+    assert not _ticket(services, got.ticket_id).customer_replied
+
+    follow = conversations.receive(services.db, Inbound(
+        source="api", ticket_id=got.ticket_id, external_id="f-1",
+        body=f"Thank you! Could you also send me a copy of the invoice for order {o['order_id']}?"))
+    assert follow.reopened
+    row = _ticket(services, got.ticket_id)
+    assert row.status == "new" and row.customer_replied
+    _work(services)
+
+    data = tickets.get_ticket(services.db, got.ticket_id)
+    assert data["ticket"]["status"] in {"open", "escalated"}
+    changes = [p for p in data["proposals"] if p["action"] == "change_shipping_address"]
+    assert len(changes) == 1 and changes[0]["status"] == "executed"  # kept, never run again
+    assert _count(services, ExecutionRow, ExecutionRow.action == "change_shipping_address") == 1
+    assert any(p["action"] == "resend_invoice" and p["status"] == "pending" for p in data["proposals"])
+    assert data["result"] is not None and "invoice" in data["result"].draft.summary.lower()
+    kinds = [e.kind for e in audit.events(services.db, ticket_id=got.ticket_id)]
+    assert kinds.count("ticket.processed") == 2 and "message.received" in kinds
+
+
+def test_a_rejected_proposal_is_not_proposed_again_when_the_customer_writes(services: Services) -> None:
+    o = find_order(services, "pending")
+    conversations.receive(services.db, Inbound(
+        source="api", ticket_id="CONV-2", customer=o["email"], subject="Address",
+        body=f"Please ship order {o['order_id']} to 9 Elm Road, Dallas, TX 75201."))
+    _work(services)
+    change = next(p for p in tickets.get_ticket(services.db, "CONV-2")["proposals"]
+                  if p["action"] == "change_shipping_address")
+    tickets.reject(services.db, ADVISOR, change["id"], "Customer must confirm first")
+    conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-2", external_id="again",
+                                               body="Hello? Any news on this?"))
+    _work(services)
+    props = [p for p in tickets.get_ticket(services.db, "CONV-2")["proposals"]
+             if p["action"] == "change_shipping_address"]
+    assert [p["status"] for p in props] == ["rejected"]
+
+
+def test_a_resolved_ticket_reopens_when_the_customer_answers(services: Services) -> None:
+    o = find_order(services, "delivered")
+    conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-3", customer=o["email"],
+                                               body="How do I pair my smart thermostat with the app?"))
+    _work(services)
+    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "CONV-3"))
+    if _ticket(services, "CONV-3").status != "resolved":
+        tickets.send_reply(services.db, services.policy(), ADVISOR, "CONV-3", text or "Here is how.", resolve=True,
+                           override="test")
+    assert _ticket(services, "CONV-3").status == "resolved"
+    conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-3", external_id="r1",
+                                               body="That did not work, the app still cannot find it."))
+    row = _ticket(services, "CONV-3")
+    assert row.status == "new" and row.resolved_at is None and row.customer_replied
+    assert any(e.kind == "ticket.reopened" for e in audit.events(services.db, ticket_id="CONV-3"))
+    _work(services)
+    assert _ticket(services, "CONV-3").status in {"open", "escalated", "resolved"}
+    assert _ticket(services, "CONV-3").read_through == conversations.last_message_id(services.db, "CONV-3")
+
+
+def test_an_email_reply_is_threaded_and_the_customers_answer_finds_the_ticket(services: Services) -> None:
+    o = find_order(services, "delivered")
+    conversations.receive(services.db, Inbound(source="email", external_id="<abc@customer.test>",
+                                               customer=o["email"], subject="Invoice",
+                                               body="Hello, could you send me a copy of my last invoice?"))
+    ticket_id = services.db.session().scalar(select(TicketRow.id))
+    assert ticket_id and ticket_id.startswith("email-")
+    _work(services)
+    data = tickets.get_ticket(services.db, ticket_id)
+    for p in data["proposals"]:
+        if p["status"] == "pending" and p["decision"] != "abstained":
+            tickets.approve(services.db, services.policy(), ADVISOR, p["id"])
+    _, text = tickets.reply_draft(tickets.get_ticket(services.db, ticket_id))
+    tickets.send_reply(services.db, services.policy(), ADVISOR, ticket_id, text or "Done.", resolve=False,
+                       override="test")
+    with services.db.session() as s:
+        sent = s.scalars(select(NotificationRow).where(NotificationRow.ticket_id == ticket_id,
+                                                       NotificationRow.kind == "reply")).one()
+        assert sent.destination == "email" and sent.status == "pending" and sent.recipient == o["email"]
+        assert sent.headers["in_reply_to"] == "<abc@customer.test>"
+        assert sent.headers["references"] == ["<abc@customer.test>"]
+        assert sent.subject.startswith("Re: ")
+        message_id = sent.headers["message_id"]
+    answer = conversations.receive(services.db, Inbound(
+        source="email", external_id="<def@customer.test>", customer=o["email"], subject="Re: Invoice",
+        references=("<abc@customer.test>", message_id), body="Thanks, got it."))
+    assert answer.ticket_id == ticket_id and answer.reopened
+
+
+def test_internal_notes_stay_internal(services: Services) -> None:
+    o = find_order(services, "delivered")
+    got = conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-5", customer=o["email"],
+                                                     body="Where is my refund?"))
+    conversations.add_note(services.db, ADVISOR, got.ticket_id, "Called billing, they are on it.")
+    with services.db.session() as s:
+        text, _ = conversations.customer_text(s, got.ticket_id, "")
+    assert "billing" not in text
+    thread = conversations.thread(services.db, got.ticket_id)
+    assert [m["direction"] for m in thread] == ["in", "note"]
+    assert _ticket(services, got.ticket_id).status == "new" and not _ticket(services, got.ticket_id).customer_replied
+    try:
+        conversations.add_note(services.db, ADVISOR, got.ticket_id, "   ")
+    except InvalidInput as exc:
+        assert str(exc) == "the note is empty"
+
+
+def test_replies_to_imported_tickets_stay_local_and_are_marked_delivered(services: Services) -> None:
+    from cx_core import delivery
+
+    o = find_order(services, "delivered")
+    got = conversations.receive(services.db, Inbound(source="import", ticket_id="CONV-6", customer=o["email"],
+                                                     body="Please send me my invoice."))
+    with services.db.tx() as s:
+        row = s.get(TicketRow, got.ticket_id)
+        assert row is not None
+        outbox.reply(s, row, o["email"], "Re: invoice", "Here it is.", "ada", "lumenhome.example")
+    assert delivery.run_once(services.db, services.settings) == 1
+    with services.db.session() as s:
+        n = s.scalars(select(NotificationRow).where(NotificationRow.ticket_id == got.ticket_id)).one()
+        assert n.status == "delivered" and n.destination == "local" and n.attempts == 1
+    assert _count(services, ProposalRow) == 0
