@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     helpdesk_url: str = Field(default="", description="django-helpdesk's base URL, e.g. https://help.example.com.")
     helpdesk_user: str = Field(default="", description="A django-helpdesk staff user for its REST API.")
     helpdesk_password: SecretStr = Field(default=SecretStr(""), description="That user's password.")
+    helpdesk_poll_seconds: float = Field(default=60.0, gt=0, description="Seconds between looks at django-helpdesk's "
+                                         "open tickets, catching what a lost webhook missed.")
     helpdesk_webhook_token: SecretStr = Field(default=SecretStr(""), description="The token in the webhook URL "
                                               "django-helpdesk calls (?token=…); its webhooks are not signed.")
 

@@ -157,6 +157,11 @@ def run(services: Services, simulate: bool = True, once: bool = False,
 
             beside.enter_context(_beside(lambda ev: email.watch(services.db, services.settings, ev),
                                          threading.Event(), "mailbox"))
+        if channels and not once and services.settings.helpdesk_url:
+            from .channels import helpdesk
+
+            beside.enter_context(_beside(lambda ev: helpdesk.watch(services.db, services.settings, ev),
+                                         threading.Event(), "helpdesk"))
         return _process(services, simulate, once, stop)
 
 

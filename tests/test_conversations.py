@@ -4,6 +4,8 @@ proposed again), and move it through new → open → waiting → resolved, a cu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from cx_core import audit, conversations, outbox, tickets, worker
@@ -206,3 +208,44 @@ def test_replies_to_imported_tickets_stay_local_and_are_marked_delivered(service
         n = s.scalars(select(NotificationRow).where(NotificationRow.ticket_id == got.ticket_id)).one()
         assert n.status == "delivered" and n.destination == "local" and n.attempts == 1
     assert _count(services, ProposalRow) == 0
+
+
+def test_a_store_from_before_conversations_keeps_its_messages_and_replies(tmp_path: Path) -> None:
+    """Upgrading: the customer's messages stay theirs, earlier replies count as sent and delivered."""
+    from datetime import datetime
+
+    from sqlalchemy import text
+
+    from cx_core.store.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    db.migrate()
+    new_columns = {"tickets": ("external_ref", "customer_replied", "read_through"),
+                   "ticket_messages": ("direction", "channel", "external_id"),
+                   "notify_outbox": ("destination", "status", "idempotency_key", "message_id", "headers", "attempts",
+                                     "next_attempt_at", "lease_until", "last_error", "delivered_at", "remote_id")}
+    with db.engine.begin() as conn:  # back to the schema of the release before conversations
+        for index in ("ux_tickets_external_ref", "ux_ticket_messages_external_id",
+                      "ux_notify_outbox_idempotency_key", "ix_outbox_due"):
+            conn.execute(text(f"DROP INDEX {index}"))
+        for table, columns in new_columns.items():
+            for column in columns:
+                conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(text("DELETE FROM schema_migrations WHERE version = 9"))
+        at = datetime(2026, 1, 2, 3, 4)
+        conn.execute(text("INSERT INTO tickets (id, channel, subject, body, created_at, source, status, priority) "
+                          "VALUES ('OLD-1', 'email', 's', 'b', :at, 'import', 'resolved', 0)"), {"at": at})
+        conn.execute(text("INSERT INTO ticket_messages (ticket_id, author, body, created_at) VALUES "
+                          "('OLD-1', 'customer', 'hello', :at), ('OLD-1', 'ada', 'hi there', :at)"), {"at": at})
+        conn.execute(text("INSERT INTO notify_outbox (recipient, channel, kind, subject, body, ticket_id, created_at) "
+                          "VALUES ('a@b.c', 'email', 'reply', 'Re', 'hi there', 'OLD-1', :at)"), {"at": at})
+    assert db.migrate() == [9]
+    assert [m["direction"] for m in conversations.thread(db, "OLD-1")] == ["in", "out"]
+    with db.session() as s:
+        n = s.scalars(select(NotificationRow)).one()
+        assert n.status == "delivered" and n.destination == "local"
+        old = s.get(TicketRow, "OLD-1")
+        assert old is not None and not old.customer_replied and old.external_ref is None
+    got = conversations.receive(db, Inbound(source="api", ticket_id="OLD-1", external_id="n1", body="Me again"))
+    assert got.reopened
+    db.dispose()

@@ -98,3 +98,54 @@ def test_skip_locked_never_hands_a_ticket_to_two_workers(pg: Database) -> None:
 def test_settings_accept_a_postgres_url(pg_url: str) -> None:
     settings = load_settings(database_url=pg_url)
     assert settings.db_url.startswith("postgresql")
+
+
+def test_a_message_delivered_at_once_by_many_is_stored_once_on_postgres(pg: Database) -> None:
+    from sqlalchemy import func, select
+
+    from cx_core import conversations
+    from cx_core.conversations import Inbound
+    from cx_core.store.tables import MessageRow, TicketRow
+
+    results: list[conversations.Received] = []
+
+    def deliver(n: int) -> None:
+        got = conversations.receive(pg, Inbound(source="chatwoot", conversation="pg-1", external_id="same",
+                                                body="Where is my parcel?", channel="chat"))
+        results.append(got)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with pg.session() as s:
+        assert s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.id == "chatwoot-pg-1")) == 1
+        assert s.scalar(select(func.count()).select_from(MessageRow)
+                        .where(MessageRow.external_id == "chatwoot:same")) == 1
+    assert sum(1 for r in results if not r.duplicate) == 1 and {r.ticket_id for r in results} == {"chatwoot-pg-1"}
+
+
+def test_two_dispatchers_never_take_the_same_message_on_postgres(pg: Database) -> None:
+    from cx_core import conversations, delivery, outbox
+    from cx_core.conversations import Inbound
+    from cx_core.store.tables import TicketRow
+
+    got = conversations.receive(pg, Inbound(source="api", ticket_id="PG-OUT", body="A question?"))
+    with pg.tx() as s:
+        row = s.get(TicketRow, got.ticket_id)
+        assert row is not None
+        for i in range(30):
+            outbox.reply(s, row, "someone@example.net", "Re", f"Answer {i}", "agent", "example.com")
+    taken: list[list[int]] = [[], []]
+
+    def take(n: int) -> None:
+        while batch := delivery.claim(pg, limit=3, lease_seconds=60):
+            taken[n] += [m.id for m in batch]
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken[0]) + len(taken[1]) == 30 and not set(taken[0]) & set(taken[1])
