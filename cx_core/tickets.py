@@ -300,13 +300,17 @@ def _held(s: Session, ticket_id: str, claim: str | None) -> TicketRow:
     return row
 
 
-def _unrecorded_executions(s: Session, ticket_id: str, known: set[str]) -> list[Proposal]:
+def _unrecorded_executions(s: Session, ticket_id: str, known: set[str], since: datetime | None = None
+                           ) -> list[Proposal]:
     """The agent's executions on the ticket that no proposal records yet (an attempt interrupted between running an
-    action and storing the ticket's result), as executed proposals."""
+    action and storing the ticket's result), as executed proposals; ``since`` is when the ticket's last reading was
+    stored (what ran before it belongs to that reading, like the reply it sent)."""
     recorded = set(s.scalars(select(ProposalRow.execution_key).where(ProposalRow.ticket_id == ticket_id,
                                                                      ProposalRow.execution_key.is_not(None))))
-    rows = s.scalars(select(ExecutionRow).where(ExecutionRow.ticket_id == ticket_id, ExecutionRow.actor == "agent")
-                     .order_by(ExecutionRow.created_at)).all()
+    q = select(ExecutionRow).where(ExecutionRow.ticket_id == ticket_id, ExecutionRow.actor == "agent")
+    if since is not None:
+        q = q.where(ExecutionRow.created_at > since)
+    rows = s.scalars(q.order_by(ExecutionRow.created_at)).all()
     return [Proposal(action=e.action, args=dict(e.args), rationale="run by an earlier attempt that was interrupted",
                      decision=Decision.executed, reason="done before the worker stopped; recorded on the next attempt",
                      result=dict(e.result), execution_key=e.idempotency_key)
@@ -360,7 +364,8 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
     the newest message the result has read: when the customer wrote after it, the ticket is read again."""
     def write(s: Session) -> None:
         row = _held(s, result.ticket_id, claim)
-        done = _unrecorded_executions(s, row.id, {p.execution_key for p in result.proposals if p.execution_key})
+        done = _unrecorded_executions(s, row.id, {p.execution_key for p in result.proposals if p.execution_key},
+                                      row.processed_at)
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
         if row.customer_id:
@@ -429,7 +434,7 @@ def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = 
     def write(s: Session) -> None:
         row = _held(s, ticket_id, claim)
         row.status, row.error, row.lease_until = "open", message[:2000], None
-        done = _unrecorded_executions(s, ticket_id, set())
+        done = _unrecorded_executions(s, ticket_id, set(), row.processed_at)
         first = int(s.scalar(select(func.count()).select_from(ProposalRow).where(ProposalRow.ticket_id == ticket_id))
                     or 0)
         for i, p in enumerate(done, first):

@@ -213,8 +213,12 @@ def workspace(tid: str) -> None:
         head[0].markdown("#### :gray[No subject]")
     with head[1]:
         chips = st.container(horizontal=True, gap="small")
-        chips.badge(t["status"], color=STATUS_COLOUR.get(t["status"], "gray"))
-        chips.badge(t["channel"], color="gray", icon=":material/forum:")
+        chips.badge("waiting on customer" if t["status"] == "waiting" else t["status"],
+                    color=STATUS_COLOUR.get(t["status"], "gray"))
+        chips.badge(svc.pack.channel(t["channel"]).shown, color="gray", icon=":material/forum:",
+                    help=f"Came in through {t['source']}")
+        if t["customer_replied"]:
+            chips.badge("customer replied", color="blue", icon=":material/reply:")
         if result is not None:
             tri = result.triage
             chips.badge(tri.urgency, color=URGENCY_COLOUR.get(tri.urgency, "gray"),

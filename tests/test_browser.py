@@ -410,3 +410,40 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         expect(page.get_by_role("button", name="Release")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
         browser.close()
+
+
+def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Services, dict[str, str]],
+                                                            browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from cx_core import conversations, worker
+    from cx_core.conversations import Inbound
+
+    url, svc, o = app
+    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-4", customer=o["email"],
+                                          subject="Browser test: a conversation",
+                                          body="Hello, how do I pair my smart thermostat with the app?"))
+    while worker.process_one(svc, "browser"):
+        pass
+    page = browser_page
+    sign_in(page, url, "ada", "advisor-demo")
+    page.goto(f"{url}/ticket?ticket=B-4")
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    follow_up = "Thanks. Also, could you send me a copy of my last invoice?"
+    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-4", external_id="live-1", body=follow_up))
+    expect(page.get_by_text(follow_up)).to_be_visible(timeout=20_000)  # no reload: the thread follows
+    expect(page.get_by_text("new: the agent is reading it")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "follow-up-arrived.png"), full_page=True)
+    while worker.process_one(svc, "browser"):
+        pass
+    expect(page.get_by_text("new: the agent is reading it")).to_have_count(0, timeout=20_000)
+    expect(page.get_by_text("customer replied").first).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Add an internal note").click()
+    page.get_by_role("textbox", name="Note (only staff see it)").fill("Checked the invoice in billing first.")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_text("Checked the invoice in billing first.")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "follow-up-read.png"), full_page=True)
+    thread = conversations.thread(svc.db, "B-4")
+    directions = [m["direction"] for m in thread]
+    assert directions.count("in") == 2 and directions[-1] == "note"
+    assert tickets.get_ticket(svc.db, "B-4")["ticket"]["status"] in {"open", "escalated", "resolved"}

@@ -249,3 +249,18 @@ def test_a_store_from_before_conversations_keeps_its_messages_and_replies(tmp_pa
     got = conversations.receive(db, Inbound(source="api", ticket_id="OLD-1", external_id="n1", body="Me again"))
     assert got.reopened
     db.dispose()
+
+
+def test_a_reply_sent_on_an_earlier_reading_does_not_resolve_the_next_one(services: Services) -> None:
+    o = find_order(services, "delivered")
+    conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-7", customer=o["email"],
+                                               body="Hi, my smart thermostat won't connect to the Wi-Fi. What should "
+                                                    "I do?"))
+    _work(services)
+    assert _ticket(services, "CONV-7").status == "resolved"  # answered alone at level 1
+    conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-7", external_id="inv",
+                                               body="Thanks. Also, could you send me a copy of my last invoice?"))
+    _work(services)
+    data = tickets.get_ticket(services.db, "CONV-7")
+    assert data["ticket"]["status"] == "open"  # the invoice waits for an advisor
+    assert [m["direction"] for m in conversations.thread(services.db, "CONV-7")] == ["in", "out", "in"]
