@@ -228,17 +228,7 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
         for name in sorted(set(pack.informational) - set(pack.task_types)):
             found.add(init, "PACK.informational", f"'{name}' is not one of the pack's task types"
                                                   f"{_suggest(name, pack.task_types)}")
-    for i, channel in enumerate(pack.channels):
-        spec = channel if isinstance(channel, ChannelSpec) else None
-        name: object = spec.name if spec else channel
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", name):
-            found.add(init, f"PACK.channels.{i}", f"{name!r} is not a channel name: use lower-case letters, digits "
-                                                  "and _ (at most 20), e.g. 'whatsapp'")
-        elif spec is not None and not (isinstance(spec.sla_minutes, int) and spec.sla_minutes > 0):
-            found.add(init, f"PACK.channels.{name}.sla_minutes", "must be a whole number of minutes above 0")
-    names = [c.name if isinstance(c, ChannelSpec) else c for c in pack.channels]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        found.add(init, "PACK.channels", f"'{name}' is listed twice")
+    _check_channels(found, init, pack.channels)
     for key in ("name", "signature"):
         if not str(getattr(pack.brand, key, "") or "").strip():
             found.add(init, f"PACK.brand.{key}", "is empty: every reply is signed with the brand's name and "
@@ -607,6 +597,23 @@ def _exc(exc: BaseException) -> str:
 
 def _at(line: int | None) -> str:
     return f"line {line}: " if line else ""
+
+
+def _check_channels(found: Findings, init: Path, channels: tuple[Any, ...]) -> None:
+    """Each channel a pack lists: a plain lower-case name, a response target above 0 minutes, listed once."""
+    names: list[str] = []
+    for i, channel in enumerate(channels):
+        spec = channel if isinstance(channel, ChannelSpec) else None
+        name = spec.name if spec else channel
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", name):
+            found.add(init, f"PACK.channels.{i}", f"{name!r} is not a channel name: use lower-case letters, digits "
+                                                  "and _ (at most 20), e.g. 'whatsapp'")
+            continue
+        names.append(name)
+        if spec is not None and not (isinstance(spec.sla_minutes, int) and spec.sla_minutes > 0):
+            found.add(init, f"PACK.channels.{name}.sla_minutes", "must be a whole number of minutes above 0")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        found.add(init, "PACK.channels", f"'{name}' is listed twice")
 
 
 def _suggest(name: str, known: Mapping[str, Any] | frozenset[str]) -> str:

@@ -193,3 +193,17 @@ def test_the_reserved_labels_are_the_triage_ones() -> None:
     from cx_core import triage
 
     assert (NOT_A_REQUEST, UNCLASSIFIED) == (triage.NONE, triage.UNCLASSIFIED)
+
+
+def test_channels_are_checked_as_data() -> None:
+    from cx_core.domain import ChannelSpec
+    from cx_core.domain_check import Findings, _check_channels
+
+    found = Findings()
+    _check_channels(found, Path("domains/acme/__init__.py"),
+                    (ChannelSpec("whatsapp", "WhatsApp", 60), "email", "Bad Name", ChannelSpec("sms", sla_minutes=0),
+                     "email"))
+    lines = [str(p) for p in found]
+    assert any("PACK.channels.2" in x and "not a channel name" in x for x in lines)
+    assert any("PACK.channels.sms.sla_minutes" in x for x in lines)
+    assert any("'email' is listed twice" in x for x in lines) and len(lines) == 3
