@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,7 +40,7 @@ class Inbound:
     body: str
     subject: str = ""
     customer: str | None = None  # e-mail address or customer id
-    channel: str = "email"
+    channel: str = ""  # a new ticket's channel (default e-mail); a follow-up keeps its ticket's unless given
     external_id: str | None = None  # the message's id in its source (an e-mail's Message-ID)
     conversation: str | None = None  # the thread's id in its source (a Chatwoot conversation, a helpdesk ticket)
     references: tuple[str, ...] = ()  # ids of earlier messages of the same source this one answers
@@ -122,7 +122,7 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
     ref = outside_id(msg.source, msg.conversation) or (ext if msg.source == "email" else None)
     ticket_id = msg.ticket_id or _new_id(msg)
     try:
-        ticket = TicketIn(id=ticket_id, customer=msg.customer, channel=msg.channel, subject=msg.subject,
+        ticket = TicketIn(id=ticket_id, customer=msg.customer, channel=msg.channel or "email", subject=msg.subject,
                           body=msg.body, created_at=msg.created_at)
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -143,7 +143,7 @@ def _new_id(msg: Inbound) -> str:
 def _follow_up(s: Session, row: TicketRow, msg: Inbound, ext: str | None) -> Received:
     """Adds the message to the ticket's thread; a customer's message sends the ticket back to the agent (a
     resolved or waiting ticket reopens), and the inbox marks that the customer replied."""
-    at = msg.created_at.replace(tzinfo=None) if msg.created_at else utcnow()
+    at = naive_utc(msg.created_at) if msg.created_at else utcnow()
     m = MessageRow(ticket_id=row.id, author=msg.author[:80], body=redact_secrets(msg.body), created_at=at,
                    direction=msg.direction, channel=msg.channel if msg.channel else row.channel, external_id=ext)
     s.add(m)
@@ -161,6 +161,11 @@ def _follow_up(s: Session, row: TicketRow, msg: Inbound, ext: str | None) -> Rec
     audit.append(s, "intake", "message.received", row.id, source=msg.source, direction=msg.direction,
                  message_id=m.id, external_id=ext, reread=reopened)
     return Received(row.id, m.id, created=False, duplicate=False, reopened=reopened)
+
+
+def naive_utc(at: datetime) -> datetime:
+    """A time as stored (naive UTC): one with an offset is converted first, one without is taken as UTC."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def add_note(db: Database, user: Any, ticket_id: str, body: str) -> int:

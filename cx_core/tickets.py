@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .actions import ExecContext, execute, is_read
 from .actions.execute import Outcome
-from .conversations import customer_text, unread_customer_message
+from .conversations import customer_text, naive_utc, unread_customer_message
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
 from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
@@ -168,7 +168,7 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
             cust = records.lookup(s, t.customer)
             customers[t.customer] = cust.id if cust else None
         customer_id = customers[t.customer]
-        created = t.created_at.replace(tzinfo=None) if t.created_at else utcnow()
+        created = naive_utc(t.created_at) if t.created_at else utcnow()
         body = redact_secrets(t.body)
         extra = dict(extras.get(t.id, {}))
         message = {"author": "customer", "direction": "in", "channel": t.channel, **extra.pop("message", {})}

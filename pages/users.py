@@ -1,10 +1,13 @@
-"""Users and roles (admins): create accounts, change roles, deactivate, set a new password."""
+"""Users and roles (admins): create accounts, change roles, deactivate, set a new password; unlock sign-ins;
+make and revoke tokens for the inbound API."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
-from cx_core import auth
+from cx_core import api_tokens, auth
 from cx_core.models import Role
 from pages.common import current_user, guarded, services
 
@@ -56,8 +59,61 @@ def main() -> None:
                     st.session_state["users-flash"] = f"Saved {names[str(who)]}."
                     st.rerun()
     sign_in_locks()
+    api_tokens_section()
     st.caption("Single sign-on: put your identity provider in front with Streamlit's OIDC login (README, "
                "'Single sign-on'); roles stay managed here.")
+
+
+def api_tokens_section() -> None:
+    """Tokens for the inbound API: the list, a new token shown once, and revoking one (both audited)."""
+    with st.container(border=True):
+        st.subheader("API tokens")
+        st.caption("Systems that send tickets to Tandem's inbound API (`python -m cx_core api`) call it with "
+                   "`Authorization: Bearer TOKEN`. Only a hash of each token is kept; revoking one refuses its "
+                   "calls at once.")
+        made = st.session_state.pop("api-token-made", None)
+        if made:
+            st.success(f"Token “{made['name']}” created. Copy it now:")
+            st.code(made["token"], language=None)
+            st.warning("It will not be shown again: Tandem keeps only its hash. If it is lost, revoke it and "
+                       "create another.")
+        tokens = api_tokens.list_tokens(svc.db)
+        if tokens:
+            st.dataframe([{"Name": t["name"], "Token": f"{t['prefix']}…", "Created": _when(t["created_at"]),
+                           "By": t["created_by"], "Last used": _when(t["last_used_at"]) or "never",
+                           "State": f"revoked {_when(t['revoked_at'])}" if t["revoked_at"] else "active"}
+                          for t in tokens], hide_index=True, width="stretch")
+        else:
+            st.caption("No API token yet.")
+        left, right = st.columns(2, gap="large")
+        with left, st.form("new-api-token", clear_on_submit=True):
+            name = st.text_input("What the token is for", max_chars=80, placeholder="e.g. web contact form")
+            if st.form_submit_button("Create token", type="primary"):
+                created = guarded(lambda: api_tokens.create_for(svc.db, user, name))
+                if created:
+                    st.session_state["api-token-made"] = {"name": " ".join(name.split()), "token": created[1]}
+                    st.rerun()
+        active = {t["id"]: f"{t['name']} ({t['prefix']}…)" for t in tokens if not t["revoked_at"]}
+        with right:
+            if not active:
+                return
+            which = st.selectbox("Token to revoke", list(active), format_func=lambda k: active[k],
+                                 key="revoke-token")
+            sure = st.checkbox("Calls with this token will be refused from now on", key="revoke-token-sure")
+            if st.button("Revoke", icon=":material/key_off:", disabled=not sure,
+                         help="Recorded in the audit log; cannot be undone"):
+                def revoke() -> bool:
+                    api_tokens.revoke_for(svc.db, user, int(which))
+                    return True
+
+                if guarded(revoke):
+                    st.session_state["users-flash"] = f"Token {active[int(which)]} revoked."
+                    st.session_state.pop("revoke-token-sure", None)
+                    st.rerun()
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%d %b %Y %H:%M}" if at else ""
 
 
 def sign_in_locks() -> None:
