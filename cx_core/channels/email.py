@@ -4,25 +4,27 @@ New mail becomes a ticket, or a follow-up of the ticket its ``In-Reply-To``/``Re
 ``Message-ID`` of their own (the outbox row's key, fixed before the first try) with ``In-Reply-To`` and
 ``References``, so the customer's mail client threads them and their answer comes back to the same ticket. The
 mailbox is read from a cursor (UIDVALIDITY and the last UID read), kept after each message is stored, and every
-message is stored once by its Message-ID, so a restart or a second reader doubles nothing. Flags are left as they
-are: people may read the same mailbox.
+message is stored once by its Message-ID (or, for a mail without one, an id made from its content), so a restart, a
+rebuilt mailbox or a second reader doubles nothing. Flags are left as they are: people may read the same mailbox.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import logging
 import re
 import smtplib
 import ssl
 import threading
+import time
 from datetime import UTC
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, NavigableString
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -30,32 +32,101 @@ from ..conversations import Inbound, receive
 from ..delivery import DeliveryFailed, Outgoing
 from ..domain import active
 from ..errors import InvalidInput, TandemError
+from ..models import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from ..store.db import Database, utcnow
 from ..store.tables import ChannelCursorRow
 
 log = logging.getLogger("tandem.email")
 
-_QUOTE_HEADER = re.compile(r"^(On .{4,200} wrote:|Le .{4,200} a écrit ?:|Am .{4,200} schrieb .{0,80}:|"
-                           r"-{2,} ?Original Message ?-{2,}|From: .+)\s*$", re.IGNORECASE)
+_ATTRIBUTION = r"On .{4,200} wrote:|Le .{4,200} a écrit ?:|Am .{4,200} schrieb .{0,80}:"
+_QUOTE_HEADER = re.compile(rf"^({_ATTRIBUTION}|-{{2,}} ?Original Message ?-{{2,}}|_{{10,}}|From: .+)\s*$",
+                           re.IGNORECASE)
+_WRAPPED_ATTRIBUTION = re.compile(rf"^({_ATTRIBUTION})\s*$", re.IGNORECASE)
 _IDS = re.compile(r"<[^<>\s]+>")
+_CUT = "\n\n[The rest of this mail is too long to keep here; it is in the support mailbox.]"
+_PARAGRAPHS = ("blockquote", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p", "pre", "table", "ul")
+_LINES = ("address", "article", "aside", "center", "dd", "div", "dt", "fieldset", "figure", "footer", "form",
+          "header", "li", "main", "nav", "section", "tr")
+_SOFT, _HARD = "\x01", "\x02"
+
+
+def _header(msg: Message, name: str) -> str:
+    """A header's value as text; as written in the mail when it is too malformed to be decoded (a broken address
+    list, an empty ``<>``), so one badly made header never makes the mail unreadable."""
+    try:
+        return str(msg.get(name) or "")
+    except Exception:  # noqa: BLE001 - the email package raises assorted errors on malformed headers
+        return next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
 
 
 def _ids(value: str | None) -> list[str]:
     return _IDS.findall(value or "")
 
 
+def _message_id(value: str) -> str:
+    """The ``<id>`` of a Message-ID header, also when a mailer left out the angle brackets; '' when there is none."""
+    found = _ids(value)
+    if found:
+        return found[0]
+    bare = value.strip()
+    return f"<{bare}>" if "@" in bare and not any(c.isspace() or c in "<>" for c in bare) else ""
+
+
+def _content_id(msg: Message, raw: bytes) -> str:
+    """An id for a mail that has no Message-ID, made from what it says (sender, recipients, date, subject, body), so
+    the same mail read again — after a restart, from a rebuilt mailbox with new UIDs, from another folder — is
+    recognised."""
+    digest = hashlib.sha256()
+    for name in ("From", "To", "Cc", "Date", "Subject"):
+        digest.update(f"{name}: {' '.join(_header(msg, name).split())}\n".encode("utf-8", "replace"))
+    parts = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)
+    digest.update(parts[1] if len(parts) > 1 else b"")
+    return f"<{digest.hexdigest()[:40]}@no-message-id.tandem>"
+
+
 def new_text(body: str) -> str:
     """What the customer wrote in this mail: the quoted earlier conversation below it (``> …`` lines, an "On … wrote:"
-    header and what follows) and a signature after ``-- `` left out; the whole text when nothing else remains."""
+    header, also when the mail client wrapped it over two lines, and what follows) and a signature after ``-- `` left
+    out; the whole text when nothing else remains."""
     kept: list[str] = []
-    for line in body.replace("\r\n", "\n").split("\n"):
-        if _QUOTE_HEADER.match(line.strip()) or line.rstrip() == "--":
+    lines = body.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _QUOTE_HEADER.match(stripped) or line.rstrip() == "--" or (
+                following and _WRAPPED_ATTRIBUTION.match(f"{stripped} {following}")):
             break
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
     text = "\n".join(kept).strip()
     return text or body.strip()
+
+
+def _html_text(html: str) -> str:
+    """The text of an HTML mail as a person reads it: paragraphs apart, a line per line break, block and list item,
+    the words of a line together, and no styles, scripts or page title."""
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["head", "style", "script", "title", "template"]):
+        tag.decompose()
+    for node in soup.find_all(string=True):
+        if type(node) is NavigableString and node.find_parent("pre") is None:
+            node.replace_with(re.sub(r"\s+", " ", str(node)))
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for names, mark in ((_PARAGRAPHS, _HARD), (_LINES, _SOFT)):
+        for tag in soup.find_all(names):
+            tag.insert_before(mark)
+            tag.insert_after(mark)
+    for cell in soup.find_all(["td", "th"]):
+        cell.insert_after(" ")
+
+    def breaks(run: re.Match[str]) -> str:
+        return "\n\n" if _HARD in run[0] or run[0].count("\n") else "\n"
+
+    text = re.sub(rf"[ \t\n]*[{_SOFT}{_HARD}][{_SOFT}{_HARD} \t\n]*", breaks, soup.get_text())
+    lines = [line.strip(" \t") for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _body(msg: Message) -> str:
@@ -69,36 +140,54 @@ def _body(msg: Message) -> str:
     except (LookupError, ValueError):  # an unknown charset: read what can be read
         content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
     if part.get_content_type() == "text/html":
-        content = BeautifulSoup(content, "html.parser").get_text("\n")
+        return _html_text(str(content))
     return str(content)
 
 
 def automatic(msg: Message) -> bool:
     """An out-of-office, a bounce or a list mail: never a customer's message (and never answered)."""
-    auto = (msg.get("Auto-Submitted") or "no").strip().lower()
-    return (auto != "no" or (msg.get("Precedence") or "").strip().lower() in {"bulk", "junk", "list", "auto_reply"}
-            or bool(msg.get("X-Autoreply")) or bool(msg.get("X-Autorespond"))
+    auto = (_header(msg, "Auto-Submitted") or "no").strip().lower()
+    return (auto != "no" or _header(msg, "Precedence").strip().lower() in {"bulk", "junk", "list", "auto_reply"}
+            or bool(_header(msg, "X-Autoreply")) or bool(_header(msg, "X-Autorespond"))
+            or _header(msg, "Return-Path").strip() == "<>"
             or (msg.get_content_type() == "multipart/report"))
 
 
+def _text(msg: Message, subject: str) -> str:
+    """The customer's words: the mail's new text; the subject when the body says nothing more (a mail written in
+    its subject line); the names of the attached files when there is no text at all. Cut, saying so, at the
+    length a message may have."""
+    text = new_text(_body(msg))
+    if not text:
+        parts = msg.iter_attachments() if isinstance(msg, EmailMessage) else []
+        attached = [str(p.get_filename()) for p in parts if p.get_filename()]
+        text = subject or (f"(no text; attached: {', '.join(attached)})" if attached else "")
+    return text if len(text) <= MAX_BODY_CHARS else text[:MAX_BODY_CHARS - len(_CUT)] + _CUT
+
+
 def parse(raw: bytes, own_addresses: set[str] | None = None, fallback_id: str = "") -> Inbound | None:
-    """A received mail as a message for ``conversations.receive``; None for automatic mail and Tandem's own."""
+    """A received mail as a message for ``conversations.receive``; None for automatic mail and Tandem's own.
+
+    A mail without a Message-ID gets ``fallback_id``, else an id made from its content. It joins a ticket only
+    through the messages it answers (``In-Reply-To``, ``References``) that Tandem stored: the first id of a thread
+    someone else started (a newsletter two customers answer) never ties two customers' mail together."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    sender = parseaddr(str(msg.get("From") or ""))[1].strip().lower()
+    sender = parseaddr(_header(msg, "From"))[1].strip().lower()
     if automatic(msg) or not sender or sender in (own_addresses or set()):
         return None
-    message_id = (_ids(str(msg.get("Message-ID") or "")) or [fallback_id])[0]
-    references = [*_ids(str(msg.get("References") or "")), *_ids(str(msg.get("In-Reply-To") or ""))]
+    message_id = _message_id(_header(msg, "Message-ID")) or fallback_id or _content_id(msg, raw)
+    references = [*_ids(_header(msg, "References")), *_ids(_header(msg, "In-Reply-To"))]
     try:
-        when = parsedate_to_datetime(str(msg.get("Date"))) if msg.get("Date") else None
+        date = _header(msg, "Date")
+        when = parsedate_to_datetime(date) if date else None
         created = when.astimezone(UTC).replace(tzinfo=None) if when and when.tzinfo else when
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         created = None
     created = created if created is not None and created <= utcnow() else None
-    return Inbound(source="email", body=new_text(_body(msg)), subject=" ".join(str(msg.get("Subject") or "").split()),
-                   customer=sender, channel="email", external_id=message_id or None,
-                   conversation=(references[0] if references else message_id) or None,
-                   references=tuple(dict.fromkeys(references)), created_at=created)
+    subject = " ".join(_header(msg, "Subject").split())[:MAX_SUBJECT_CHARS]
+    return Inbound(source="email", body=_text(msg, subject), subject=subject, customer=sender, channel="email",
+                   external_id=message_id, conversation=message_id,
+                   references=tuple(r for r in dict.fromkeys(references) if r != message_id), created_at=created)
 
 
 def _own(settings: Settings) -> set[str]:
@@ -113,7 +202,7 @@ def poll_once(db: Database, settings: Settings, client: Any) -> int:
     folder = settings.imap_folder
     info = client.select_folder(folder, readonly=True)
     validity = int(info.get(b"UIDVALIDITY", 0))
-    name = f"imap:{settings.imap_user}@{settings.imap_host}/{folder}"
+    name = _cursor_name(settings)
     cursor = _cursor(db, name)
     last = int(cursor.get("last_uid", 0)) if int(cursor.get("uidvalidity", -1)) == validity else 0
     uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
@@ -122,7 +211,12 @@ def poll_once(db: Database, settings: Settings, client: Any) -> int:
     for uid in uids:
         fetched = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
         raw = fetched.get(b"BODY[]") or b""
-        msg = parse(raw, own, fallback_id=f"<uid-{validity}-{uid}@{settings.imap_host}>") if raw else None
+        try:
+            msg = parse(raw, own) if raw else None
+        except Exception as exc:  # noqa: BLE001 - one unreadable mail must not stop the mailbox; it stays there
+            log.warning("mail %s in %s could not be read and is left for a person: %s: %s", uid, folder,
+                        type(exc).__name__, exc)
+            msg = None
         if msg is not None:
             try:
                 got = receive(db, msg)
@@ -131,6 +225,12 @@ def poll_once(db: Database, settings: Settings, client: Any) -> int:
                 log.warning("mail %s from %s not stored: %s", uid, msg.customer, exc)
         _save_cursor(db, name, {"uidvalidity": validity, "last_uid": uid})
     return stored
+
+
+def _cursor_name(settings: Settings) -> str:
+    """The mailbox's cursor key: login, server and folder (a long one shortened with a hash to fit the column)."""
+    name = f"imap:{settings.imap_user}@{settings.imap_host}/{settings.imap_folder}"
+    return name if len(name) <= 120 else f"{name[:95]}#{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
 
 def _cursor(db: Database, name: str) -> dict[str, Any]:
@@ -163,7 +263,8 @@ def connect(settings: Settings) -> Any:
 
 def watch(db: Database, settings: Settings, stop: threading.Event) -> None:
     """Reads the mailbox until ``stop``: with IDLE, new mail is read as the server announces it (and at least every
-    few minutes); without it, every ``imap_poll_seconds``. A lost connection is opened again with growing waits."""
+    ``imap_poll_seconds``, 25 s at most, which also keeps the connection alive); without it, every
+    ``imap_poll_seconds``. ``stop`` is seen within a second. A lost connection is opened again with growing waits."""
     wait = 1.0
     while not stop.is_set():
         client = None
@@ -177,7 +278,10 @@ def watch(db: Database, settings: Settings, stop: threading.Event) -> None:
                 if idle:
                     client.idle()
                     try:
-                        client.idle_check(timeout=min(settings.imap_poll_seconds, 25.0))
+                        until = time.monotonic() + min(settings.imap_poll_seconds, 25.0)
+                        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+                            if client.idle_check(timeout=min(left, 1.0)):
+                                break
                     finally:
                         client.idle_done()
                 else:
@@ -242,16 +346,24 @@ class EmailDeliverer:
                 if s.smtp_user:
                     smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
                 smtp.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"the mail server refused the address {item.recipient}: {exc}", retry=False) from exc
+        except smtplib.SMTPRecipientsRefused as exc:  # 5xx: the address does not exist; 4xx: later (greylisting)
+            code, answer = next(iter(exc.recipients.values()), (550, b""))
+            raise DeliveryFailed(f"the mail server refused the address {item.recipient}: {code} {_text_of(answer)}"
+                                 .strip(), retry=not 500 <= code < 600) from exc
         except smtplib.SMTPResponseException as exc:
             permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code not in {530, 535}
-            reason = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-            raise DeliveryFailed(f"the mail server answered {exc.smtp_code}: {reason}", retry=not permanent) from exc
+            raise DeliveryFailed(f"the mail server answered {exc.smtp_code}: {_text_of(exc.smtp_error)}",
+                                 retry=not permanent) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(f"the mail server {s.smtp_host}:{s.smtp_port} did not take the message: {exc}") \
                 from exc
         return str(msg["Message-ID"])
+
+
+def _text_of(answer: bytes | str) -> str:
+    """An SMTP server's answer as one line of text."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    return " ".join(text.split())
 
 
 def from_settings(settings: Settings) -> EmailDeliverer | None:
