@@ -231,18 +231,23 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     import threading
 
     from . import delivery
-    from .worker import stopping_on_signals
+    from .stopping import stopping_on_signals
+
+    from . import domain
+    from .store.db import Database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    services = _services()
-    services.db.migrate()
+    settings = load_settings()
+    domain.use(domain.find(settings.domain))  # no models: a dispatcher starts in a second
+    db = Database(settings.db_url)
+    db.migrate()
     if args.once:
-        print(f"{delivery.run_once(services.db, services.settings)} messages tried", file=sys.stderr)
+        print(f"{delivery.run_once(db, settings)} messages tried", file=sys.stderr)
         return 0
     stop = threading.Event()
     print("dispatcher running (Ctrl-C stops it)", file=sys.stderr, flush=True)
     with stopping_on_signals(stop):
-        delivery.run(services.db, services.settings, stop)
+        delivery.run(db, settings, stop)
     return 0
 
 

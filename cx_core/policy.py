@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .domain import Vocabulary
 from .errors import ConfigError
@@ -35,6 +35,18 @@ class Canary(BaseModel):
     level: Autonomy
     percent: float = Field(default=0, ge=0, le=100, description="Share of customers (stable per customer).")
     channels: list[str] = Field(default_factory=list, description="Channels where the level applies.")
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        """Each one a channel of the active domain (its pack lists them)."""
+        from .domain import active
+
+        names = active().channel_names
+        for name in value:
+            if name not in names:
+                raise ValueError(f"'{name}' is not a channel here (channels are: {', '.join(names)})")
+        return value
 
     def applies(self, customer_id: str | None, channel: str | None) -> bool:
         if channel and channel in set(self.channels):

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import delivery, tickets
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
+from .stopping import stopping_on_signals
 from .store.db import Database, utcnow
 from .store.tables import HeartbeatRow
 
@@ -99,29 +98,6 @@ def process_one(services: Services, name: str) -> bool:
         tickets.release(services.db, row.id, claim, "the worker was stopped while processing it")
         raise
     return True
-
-
-@contextmanager
-def stopping_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` (the ticket in hand finishes); a second one stops at once. Only the main
-    thread can take signals; elsewhere the caller's ``stop`` event is the only way to stop."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        log.info("%s: finishing the ticket in hand, then stopping (again to stop at once)",
-                 signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextmanager
