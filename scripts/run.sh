@@ -6,7 +6,10 @@ source scripts/env.sh requirements.txt
 python -m cx_core demo --if-missing
 python -m cx_core worker &
 WORKER=$!
-trap 'kill "$WORKER" 2>/dev/null || true' EXIT INT TERM
-echo "Tandem is starting on http://127.0.0.1:8501 (demo logins in README.md)" >&2
+python -m cx_core api --host 127.0.0.1 --port "${TANDEM_API_PORT:-8600}" &
+API=$!
+trap 'kill "$WORKER" "$API" 2>/dev/null || true' EXIT INT TERM
+echo "Tandem is starting on http://127.0.0.1:8501 (demo logins in README.md);" \
+  "its API on http://127.0.0.1:${TANDEM_API_PORT:-8600}/api/v1/docs" >&2
 streamlit run app.py --server.address 127.0.0.1 --server.port "${TANDEM_PORT:-8501}" \
   --server.headless true --browser.gatherUsageStats false
