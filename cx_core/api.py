@@ -3,7 +3,7 @@
 
 Every way in ends in ``conversations.receive``, which only stores: the worker picks new tickets and messages up, so a
 request never waits for the pipeline. Calls carry ``Authorization: Bearer TOKEN`` (``api_tokens``), except the health
-check and the webhooks, which are verified by their own signature (Chatwoot, Zendesk) or URL token (django-helpdesk)
+check and the webhooks, which are verified by their own signature (Chatwoot, Zendesk, Zammad) or URL token (django-helpdesk)
 before their body is parsed, and recorded once by their delivery id. A body over ``TANDEM_API_MAX_BODY_KB`` is
 refused while it is read, before anything parses it. Errors are JSON ``{"detail": "one line"}``, never a traceback.
 """
@@ -344,7 +344,7 @@ def create_app(services: Any) -> FastAPI:
     channels: tuple[str, ...] = tuple(services.pack.channel_names)
     app = FastAPI(title="Tandem inbound API", version="1",
                   description="Tickets and customers' messages in, their state and Tandem's replies out; signed "
-                              "webhooks from Chatwoot, Zendesk and django-helpdesk. Calls other than the health "
+                              "webhooks from Chatwoot, Zendesk, Zammad and django-helpdesk. Calls other than the health "
                               "check and the webhooks need `Authorization: Bearer TOKEN`.",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
     app.add_middleware(Guard, db=db, max_bytes=settings.api_max_body_kb * 1024)
@@ -496,6 +496,44 @@ def create_app(services: Any) -> FastAPI:
         outcome = "seen before" if got.duplicate else "message received"
         _record(db, "zendesk", delivery, "trigger", got.ticket_id, outcome)
         return WebhookAck(status="ok", event="trigger", ticket_id=got.ticket_id, detail=outcome)
+
+    @app.post(f"{PREFIX}/webhooks/zammad", tags=["webhooks"], response_model=WebhookAck,
+              responses=_problems(401, 413, 422, 503))
+    async def zammad_webhook(request: Request) -> Any:
+        """A Zammad trigger's webhook (default payload: ``ticket`` and ``article``), verified by ``X-Hub-Signature``
+        (HMAC-SHA1 of the raw body with the webhook's signature token) and read once by ``X-Zammad-Delivery``.
+        Zammad sends no timestamp, so there is no age check: a replayed request is recognised by its delivery id,
+        and its article by its id."""
+        from .channels import zammad
+
+        secret = settings.zammad_webhook_secret.get_secret_value()
+        if not secret:
+            raise HTTPException(503, "the Zammad webhook is not set up here: set TANDEM_ZAMMAD_WEBHOOK_SECRET to "
+                                     "the webhook's HMAC SHA1 signature token")
+        signature = request.headers.get("x-hub-signature", "").strip()
+        if not signature:
+            raise HTTPException(401, "X-Hub-Signature: missing (give the Zammad webhook an HMAC SHA1 signature "
+                                     "token)")
+        raw = await request.body()
+        if not zammad.verify_signature(secret, raw, signature):
+            raise HTTPException(401, "X-Hub-Signature: does not match the body (check TANDEM_ZAMMAD_WEBHOOK_SECRET)")
+        delivery = (request.headers.get("x-zammad-delivery", "").strip() or hashlib.sha256(raw).hexdigest())[:200]
+        trigger = one_line(request.headers.get("x-zammad-trigger", ""), 60) or "trigger"
+        return await run_in_threadpool(_zammad, delivery, trigger, raw)
+
+    def _zammad(delivery: str, trigger: str, raw: bytes) -> WebhookAck:
+        from .channels import zammad
+
+        if _seen(db, "zammad", delivery):
+            return WebhookAck(status="duplicate")
+        msg, why = zammad.parse(_json_object(raw), channels)
+        if msg is None:
+            _record(db, "zammad", delivery, trigger, None, why)
+            return WebhookAck(status="ignored", event=trigger, detail=why)
+        got = receive(db, msg)
+        outcome = "seen before" if got.duplicate else "message received"
+        _record(db, "zammad", delivery, trigger, got.ticket_id, outcome)
+        return WebhookAck(status="ok", event=trigger, ticket_id=got.ticket_id, detail=outcome)
 
     @app.post(f"{PREFIX}/webhooks/helpdesk", tags=["webhooks"], response_model=WebhookAck,
               responses=_problems(401, 413, 422, 503))

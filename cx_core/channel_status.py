@@ -20,12 +20,14 @@ CHANNELS: dict[str, tuple[str, tuple[str, ...]]] = {
                  ("chatwoot_webhook_secret", "chatwoot_url", "chatwoot_account_id", "chatwoot_api_token")),
     "Zendesk": ("signed webhooks in, replies as public comments",
                 ("zendesk_webhook_secret", "zendesk_url", "zendesk_email", "zendesk_api_token")),
+    "Zammad": ("signed webhooks in, replies as ticket articles",
+               ("zammad_webhook_secret", "zammad_url", "zammad_api_token")),
     "django-helpdesk": ("webhooks in, replies as follow-ups", ("helpdesk_webhook_token", "helpdesk_url",
                                                                "helpdesk_user", "helpdesk_password")),
     "API replies": ("replies to API tickets POSTed to your webhook", ("outbound_webhook_url",)),
 }
 WEBHOOK_PATHS = {"Chatwoot": "/api/v1/webhooks/chatwoot", "Zendesk": "/api/v1/webhooks/zendesk",
-                 "django-helpdesk": "/api/v1/webhooks/helpdesk?token=…"}
+                 "Zammad": "/api/v1/webhooks/zammad", "django-helpdesk": "/api/v1/webhooks/helpdesk?token=…"}
 
 
 def _is_set(settings: Settings, name: str) -> bool:

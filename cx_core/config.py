@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr = Field(default=SecretStr(""), description="A Zendesk API token.")
     zendesk_webhook_secret: SecretStr = Field(default=SecretStr(""), description="The webhook's signing secret "
                                               "(verifies X-Zendesk-Webhook-Signature).")
+    zammad_url: str = Field(default="", description="Zammad's base URL, e.g. https://support.example.com.")
+    zammad_api_token: SecretStr = Field(default=SecretStr(""), description="An agent's Token Access token with "
+                                        "ticket.agent permission (sent as 'Authorization: Token token=…').")
+    zammad_webhook_secret: SecretStr = Field(default=SecretStr(""), description="The webhook's HMAC SHA1 signature "
+                                             "token (verifies X-Hub-Signature).")
     helpdesk_url: str = Field(default="", description="django-helpdesk's base URL, e.g. https://help.example.com.")
     helpdesk_user: str = Field(default="", description="A django-helpdesk staff user for its REST API.")
     helpdesk_password: SecretStr = Field(default=SecretStr(""), description="That user's password.")

@@ -86,7 +86,7 @@ class Kept:
 # channel adapters by destination: each module's ``from_settings(settings)`` returns a Deliverer or None
 ADAPTERS = {"email": "cx_core.channels.email", "chatwoot": "cx_core.channels.chatwoot",
             "zendesk": "cx_core.channels.zendesk", "helpdesk": "cx_core.channels.helpdesk",
-            "api": "cx_core.channels.outbound"}
+            "zammad": "cx_core.channels.zammad", "api": "cx_core.channels.outbound"}
 
 
 def deliverers(settings: Settings) -> dict[str, Deliverer]:

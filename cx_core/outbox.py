@@ -18,7 +18,7 @@ from .store.tables import MessageRow, NotificationRow, TicketRow
 
 # the destination of a reply, by the source its ticket came from
 REPLY_DESTINATIONS = {"email": "email", "chatwoot": "chatwoot", "zendesk": "zendesk", "helpdesk": "helpdesk",
-                      "api": "api"}
+                      "zammad": "zammad", "api": "api"}
 
 
 def send(s: Session, recipient: str, channel: str, kind: str, subject: str, body: str, ticket_id: str | None,

@@ -10,7 +10,7 @@ from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, l
 
 PAGE_SIZE = 15
 STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",),
-            "Waiting on customer": ("waiting",), "Resolved": ("resolved",),
+            "Waiting": ("waiting",), "Resolved": ("resolved",),
             "All": ("new", "processing", "open", "escalated", "waiting", "resolved")}
 WHO = {"anyone": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
 ORDERS = {"sla": "Response due soonest", "priority": "Most urgent", "newest": "Newest"}
@@ -26,7 +26,7 @@ def reset_page() -> None:
 top = st.columns([5, 1.1], vertical_alignment="bottom")
 search = top[0].text_input("Search", placeholder="Search subject, text, customer email or ticket id",
                            label_visibility="collapsed", on_change=reset_page, key="inbox-search")
-row = st.columns([3, 2.4, 1.4], vertical_alignment="center")
+row = st.columns([4.6, 2.5, 1], vertical_alignment="center")
 view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
                                 key="inbox-view", on_change=reset_page) or "Needs action"
 who = row[1].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",

@@ -153,7 +153,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             if p["status"] == "executed" and p["result"] and result_text(p["result"]):
                 st.caption("Done: " + one_line(result_text(p["result"]), 300))
             return
-        b = st.columns(3)
+        b = st.columns([1.5, 1, 1])
         confirm_needed = spec is not None and not spec.reversible
         if b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
                        disabled=p["decision"] == "abstained", shortcut=shortcut):
@@ -391,7 +391,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     body = st.text_area("Suggested reply (edit before sending)", height=170, key=key)
-    send = st.columns([1.4, 1.6, 1])
+    send = st.columns([1.45, 1])
     resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
