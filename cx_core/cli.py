@@ -230,10 +230,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     """Delivers the outbox's messages through their channels until stopped (or, with --once, what is due now)."""
     import threading
 
-    from . import delivery
+    from . import delivery, domain
     from .stopping import stopping_on_signals
-
-    from . import domain
     from .store.db import Database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
