@@ -175,6 +175,7 @@ PAGES: list[tuple[str, Role, str, str, str, str]] = [
     ("Administration", Role.admin, "pages/autonomy.py", "Autonomy & policy", ":material/tune:", "autonomy"),
     ("Administration", Role.admin, "pages/users.py", "Users and roles", ":material/group:", "users"),
     ("Administration", Role.admin, "pages/channels.py", "Channels", ":material/cable:", "channels"),
+    ("Administration", Role.admin, "pages/actions.py", "Actions", ":material/electrical_services:", "actions"),
 ]
 
 

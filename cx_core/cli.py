@@ -279,6 +279,67 @@ def cmd_api_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _declared() -> set[str]:
+    from .http_actions import LOADED
+
+    return {*LOADED.actions, *LOADED.mcp}
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    """Declared actions on a team's own systems: import them from an OpenAPI document, or check the pack's file."""
+    from . import domain
+    from .http_actions import actions_file, calls, openapi, spec
+
+    pack = domain.find(args.domain or load_settings().domain)
+    target = actions_file(pack.root)
+    if args.actions_command == "import-openapi":
+        from .actions.base import REGISTRY
+
+        domain.use(pack)
+        path, added, kept = openapi.import_openapi(args.spec, target, args.only or None, args.service,
+                                                   args.base_url, args.replace,
+                                                   frozenset(n for n in REGISTRY if n not in _declared()))
+        for name in added:
+            print(f"   added  {name}")
+        for name in kept:
+            print(f"    kept  {name} (already in the file; --replace to overwrite)")
+        print(f"{len(added)} actions written to {path}; review them, then: python -m cx_core actions check")
+        return 0
+    if args.actions_command == "import-mcp":
+        from .http_actions import mcp_tools
+        from .http_actions.spec import McpServer
+
+        if bool(args.command_line) == bool(args.url):
+            raise InvalidInput("give the server's --command (launched over stdio) or its --url (streamable HTTP)")
+        server = McpServer(name=args.name, command=args.command_line or None, url=args.url, trusted=args.trusted,
+                           task_types=args.task_types or [])
+        path, names = mcp_tools.import_mcp(target, server)
+        for name in names:
+            print(f"   added  {name}")
+        kind = "trusted: its annotations count" if args.trusted else "untrusted: every tool is confirmed by a person"
+        print(f"{len(names)} tools of '{args.name}' written to {path} ({kind})")
+        return 0
+    from .actions.base import REGISTRY
+
+    domain.use(pack)
+    own = frozenset(n for n in REGISTRY if n not in _declared())
+    found = openapi.check(target, own, frozenset(pack.task_types))
+    for line in found:
+        print(line)
+    path = target
+    if path.exists() and not found:
+        parsed = spec.load(path)
+        for name, service in parsed.services.items():
+            for missing in calls.missing_settings(service.base_url, service.headers):
+                print(f"note: {path}: services.{name}: {missing} is not set here (calls to {name} fail until it is)")
+        print(f"{path}: {len(parsed.actions)} actions, {len(parsed.mcp_servers)} MCP servers, no problems")
+    elif not path.exists():
+        print(f"{pack.name} declares no actions in {path}")
+    else:
+        print(f"{len(found)} problem{'s' if len(found) != 1 else ''}")
+    return 1 if found else 0
+
+
 def cmd_train_intents(args: argparse.Namespace) -> int:
     from .triage import IntentModel, read_labelled_csv
 
@@ -432,6 +493,33 @@ def build_parser() -> argparse.ArgumentParser:
     atr = atsub.add_parser("revoke", help="revoke a token: calls with it get 401 from now on")
     atr.add_argument("id", type=int, help="the token's number, from 'api-token list'")
     atr.set_defaults(func=cmd_api_token)
+
+    ac = sub.add_parser("actions", help="actions on your own systems, declared without code (HTTP, OpenAPI, MCP)")
+    acsub = ac.add_subparsers(dest="actions_command", required=True, parser_class=_Parser)
+    ai = acsub.add_parser("import-openapi", help="write actions for the operations of an OpenAPI document to the "
+                                                 "pack's actions.yaml (GET: read; others: writes a person confirms)")
+    ai.add_argument("spec", help="the OpenAPI document: a file (JSON or YAML) or an http(s) URL")
+    ai.add_argument("--domain", help="the pack to write to (default TANDEM_DOMAIN)")
+    ai.add_argument("--only", nargs="+", metavar="OPERATION", help="only these operations (operationId)")
+    ai.add_argument("--service", help="the service's name in the file (default: from the document's title)")
+    ai.add_argument("--base-url", help="the service's base URL (default: the document's first server)")
+    ai.add_argument("--replace", action="store_true", help="overwrite actions the file already has")
+    ai.set_defaults(func=cmd_actions)
+    am = acsub.add_parser("import-mcp", help="make the tools of an MCP server actions (listed now, kept in the "
+                                             "pack's actions.yaml)")
+    am.add_argument("name", help="a name for the server, e.g. vouchers")
+    am.add_argument("--command", dest="command_line", nargs=argparse.REMAINDER,
+                    help="the command that starts the server over stdio (the rest of the line)")
+    am.add_argument("--url", help="the server's streamable HTTP endpoint, e.g. https://tools.internal/mcp")
+    am.add_argument("--trusted", action="store_true", help="read the tools' annotations (read-only, destructive); "
+                                                           "without it every tool is destructive and confirmed")
+    am.add_argument("--task-types", nargs="+", help="the task types its tools serve")
+    am.add_argument("--domain", help="the pack to write to (default TANDEM_DOMAIN)")
+    am.set_defaults(func=cmd_actions)
+    ak = acsub.add_parser("check", help="every problem of the pack's declared actions, with its file and field; "
+                                        "exit 1 when there is one")
+    ak.add_argument("--domain", help="the pack to check (default TANDEM_DOMAIN)")
+    ak.set_defaults(func=cmd_actions)
 
     t = sub.add_parser("train-intents", help="train the task-type classifier on a labelled CSV")
     t.add_argument("file")

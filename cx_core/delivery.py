@@ -64,12 +64,13 @@ class DeliveryFailed(TandemError):
 
 
 class Deliverer(Protocol):
-    """A channel adapter's outgoing side: delivers one message, returns the receiving system's id for it (or
-    None), raises ``DeliveryFailed`` (or any error, taken as temporary)."""
+    """A channel adapter's outgoing side: delivers one message, returns the receiving system's id for it (or None;
+    a call to an action returns its answer as a dict), raises ``DeliveryFailed`` (or any error, taken as
+    temporary)."""
 
     name: str
 
-    def deliver(self, item: Outgoing) -> str | None: ...
+    def deliver(self, item: Outgoing) -> str | dict[str, Any] | None: ...
 
 
 class Kept:
@@ -90,10 +91,13 @@ ADAPTERS = {"email": "cx_core.channels.email", "chatwoot": "cx_core.channels.cha
 
 
 def deliverers(settings: Settings) -> dict[str, Deliverer]:
-    """The channels this installation delivers through: ``local`` always, the others when configured."""
+    """The channels this installation delivers through: ``local`` and calls to actions always, the others when
+    configured."""
     import importlib
 
-    out: dict[str, Deliverer] = {"local": Kept()}
+    from .http_actions.dispatch import ActionCaller
+
+    out: dict[str, Deliverer] = {"local": Kept(), "action": ActionCaller()}
     for name, module in ADAPTERS.items():
         try:
             made = importlib.import_module(module).from_settings(settings)
@@ -169,12 +173,19 @@ def deliver(db: Database, settings: Settings, item: Outgoing, channels: dict[str
     return _delivered(db, item, remote)
 
 
-def _delivered(db: Database, item: Outgoing, remote: str | None) -> str:
+def _delivered(db: Database, item: Outgoing, answer: str | dict[str, Any] | None) -> str:
+    remote = answer if isinstance(answer, str) else None
+
     def write(s: Session) -> str:
         row = s.get(NotificationRow, item.id, with_for_update=True)
         if row is None or row.status == "delivered":
             return "delivered"
         row.status, row.delivered_at, row.remote_id = "delivered", utcnow(), (remote or None)
+        if isinstance(answer, dict):
+            from .http_actions.dispatch import called
+
+            row.result = answer.get("result")
+            called(s, row, answer)
         row.attempts, row.lease_until, row.last_error = row.attempts + 1, None, None
         if remote and row.message_id:
             ext = f"{item.destination}:{remote}"[:400]
@@ -211,7 +222,11 @@ def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException
             row.next_attempt_at = utcnow() + timedelta(seconds=backoff(settings, row.attempts))
         else:
             row.status, row.next_attempt_at = "failed", None
-        if row.attempts == 1 or row.status == "failed":
+        if item.kind == "action_call":
+            from .http_actions.dispatch import call_failed
+
+            call_failed(s, row, exc, reason)
+        elif row.attempts == 1 or row.status == "failed":
             audit.append(s, "dispatcher", "message.failed" if row.status == "failed" else "message.retrying",
                          row.ticket_id, notification_id=row.id, destination=item.destination, reason=reason,
                          attempts=row.attempts)
@@ -220,6 +235,47 @@ def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException
     log.warning("message %s to %s not delivered (attempt %s): %s", item.id, item.destination, item.attempts + 1,
                 reason)
     return db.run(write)
+
+
+def deliver_key(db: Database, key: str, settings: Settings | None = None) -> str | None:
+    """Delivers the message with idempotency key ``key`` now, if it is due and no dispatcher holds it (a call to an
+    action made at once after its approval); returns how it ended, or None when it was not ours to send."""
+    settings = settings or default_settings()
+
+    def take(s: Session) -> Outgoing | None:
+        now = utcnow()
+        row = s.scalars(select(NotificationRow).where(NotificationRow.idempotency_key == key, _due(now))).first()
+        if row is None:
+            return None
+        done = s.execute(update(NotificationRow).where(NotificationRow.id == row.id, _due(now))
+                         .values(status="sending", lease_until=now + timedelta(seconds=settings.delivery_lease_seconds)),
+                         execution_options={"synchronize_session": False})
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return Outgoing(id=row.id, key=key, destination=row.destination, kind=row.kind, channel=row.channel,
+                        ticket_id=row.ticket_id, recipient=row.recipient, subject=row.subject, body=row.body,
+                        headers=dict(row.headers or {}), attempts=row.attempts)
+
+    item = db.run(take)
+    if item is None:
+        return None
+    from .http_actions.dispatch import ActionCaller
+
+    channels: dict[str, Deliverer] = {"action": ActionCaller()} if item.destination == "action" \
+        else deliverers(settings)
+    return deliver(db, settings, item, channels)
+
+
+_DEFAULT: list[Settings] = []
+
+
+def default_settings() -> Settings:
+    """The process's settings, read once (for deliveries started outside a dispatcher)."""
+    if not _DEFAULT:
+        from .config import load_settings
+
+        _DEFAULT.append(load_settings())
+    return _DEFAULT[0]
 
 
 def run_once(db: Database, settings: Settings, channels: dict[str, Deliverer] | None = None, limit: int = 20

@@ -145,9 +145,15 @@ class DomainPack:
 
         use_pack_tables(self.module("tables").METADATA if self.has("tables") else None)
         try:
-            return use_pack(self.package, (self.modules["actions"],) if self.has("actions") else ())
+            own = use_pack(self.package, (self.modules["actions"],) if self.has("actions") else ())
         except ImportError as exc:
             raise ConfigError(f"domain '{self.name}': its actions cannot be imported ({exc})") from exc
+        from .http_actions import register_pack
+
+        declared = register_pack(self.root, self.package, frozenset(self.task_types))
+        from .actions.base import REGISTRY
+
+        return {**own, **{name: REGISTRY[name] for name in [*declared.actions, *declared.mcp] if name in REGISTRY}}
 
 
 def _from_entry_points(name: str) -> DomainPack | None:

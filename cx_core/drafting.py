@@ -312,7 +312,7 @@ def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[
             out.append(part.model_copy(update={"text": text}))
         elif part.kind == "support" and part.proposal is not None and part.proposal in states:
             st_ = states[part.proposal]
-            stays = st_.status in {"executed", "pending", "escalated"} or st_.decision == "denied"
+            stays = st_.status in {"executed", "pending", "escalated", "calling"} or st_.decision == "denied"
             out.append(part if stays else part.model_copy(update={"text": ""}))
         else:
             out.append(part)

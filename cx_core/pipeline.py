@@ -26,6 +26,7 @@ from .wording import WORDING, claimed_actions
 STATUS_TO_DECISION = {
     "executed": Decision.executed, "needs_approval": Decision.needs_approval, "escalated": Decision.escalated,
     "denied": Decision.denied, "failed": Decision.needs_approval,
+    "calling": Decision.needs_approval,  # sent to a team's system alone; its proposal follows the answer
 }
 
 

@@ -403,11 +403,12 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                 continue
             status = {"executed": "executed", "needs_approval": "pending", "escalated": "escalated",
                       "denied": "denied", "abstained": "pending"}[p.decision.value]
+            answer = p.result
+            if p.decision == Decision.needs_approval and p.execution_key:
+                status, answer = _call_state(s, p.execution_key)  # sent to a team's system alone: as it stands
             s.add(ProposalRow(ticket_id=row.id, position=i, action=p.action, args=p.args, rationale=p.rationale,
                               decision=p.decision.value, reason=p.reason, required_role=p.required_role.value,
-                              status=status, result=p.result,
-                              execution_key=p.execution_key if p.decision == Decision.executed and p.execution_key
-                              else None))
+                              status=status, result=answer, execution_key=p.execution_key or None))
         audit.append(s, "agent", "ticket.processed", row.id, task_type=t.task_type, confidence=t.confidence,
                      urgency=t.urgency, sentiment=t.sentiment, autonomy=outcome.autonomy, escalated=outcome.escalated,
                      escalation_reason=outcome.escalation_reason, ms=outcome.ms, engine=outcome.engine,
@@ -422,6 +423,17 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         enqueue(s, policy, outcome)
 
     db.run(write)
+
+
+def _call_state(s: Session, key: str) -> tuple[str, dict[str, Any] | None]:
+    """A call the agent sent alone, as its proposal stands now (still calling, done, refused or not done), and its
+    result once done."""
+    row = s.get(ExecutionRow, key)
+    result = dict(row.result or {}) if row is not None else {"_call": "calling"}
+    state = result.get("_call")
+    if state is None:
+        return "executed", result
+    return {"refused": "denied", "failed": "failed", "unknown": "failed"}.get(state, "calling"), None
 
 
 def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = None,
@@ -674,7 +686,9 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             raise NotFound(f"proposal {proposal_id} not found")
         if p.status == "executed":
             return {"status": "executed", "reason": "already executed", "result": p.result}
-        if p.status not in {"pending", "escalated"}:
+        if p.status == "calling":
+            return {"status": "calling", "reason": "already sent; waiting for the system's answer", "result": None}
+        if p.status not in {"pending", "escalated", "failed"}:
             raise InvalidInput(f"this proposal is {p.status} and cannot be approved")
         ticket_id, action, args = p.ticket_id, p.action, dict(edited_args if edited_args is not None else p.args)
     _check_not_taken(db, user, ticket_id)
@@ -686,9 +700,10 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         p = s.get(ProposalRow, proposal_id, with_for_update=True)
         if p is None or p.status == "executed":
             return
-        if out.status == "executed":
+        if out.status in {"executed", "calling"}:  # calling: sent to the team's system, its answer comes next
             p.edited = edited_args is not None and edited_args != p.args
-            p.status, p.result, p.args, p.execution_key = "executed", out.result, args, out.key
+            p.status, p.args, p.execution_key = out.status, args, out.key
+            p.result = out.result if out.status == "executed" else None
         elif out.status == "denied" and out.kind != "invalid":
             # it can never run as proposed (the order moved on, the record is not the customer's): its sentence
             # leaves the reply; arguments an advisor mistyped stay pending, to be corrected

@@ -330,7 +330,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     choose(page, "Open a document", "Beacon Guide")
     expect(page.get_by_text("Passages (what the agent retrieves and cites)")).to_be_visible(timeout=30_000)
     open_expanders()
-    expect(page.get_by_text(f"{shown}/kb-bare").first).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(f"{shown}/kb-bare").filter(visible=True).first).to_be_visible(timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "hostile-knowledge.png"), full_page=True)
     harmless("knowledge page")
     page.get_by_role("tab", name="Search").click()

@@ -74,6 +74,9 @@ class ActionSpec:
     # Writes only the database Tandem owns: a run inside a rolled-back savepoint changes nothing anywhere, so it can
     # serve as the preview. An action that reaches an outside system says so (local=False) and brings a preview.
     local: bool = True
+    # a call to a team's own system (a declared HTTP action, an MCP tool): a write goes through the outbox and its
+    # dispatcher, so a crash or two approvals at once still make exactly one call
+    remote: Any = None
 
     def check(self, s: Session, args: Any, ctx: ExecContext) -> dict[str, Any]:
         """What running would change, with no side effect: the action's own preview, or a run of a local action

@@ -34,7 +34,7 @@ from .base import REGISTRY, ExecContext
 
 @dataclass
 class Outcome:
-    status: str  # executed | needs_approval | escalated | denied | failed
+    status: str  # executed | needs_approval | escalated | denied | failed | calling (sent, awaiting the answer)
     reason: str
     result: dict[str, Any] = field(default_factory=dict)
     required_role: str = "advisor"
@@ -115,8 +115,13 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
     def decide(s: Session) -> Outcome:
         previous = s.get(ExecutionRow, key)
         if previous is not None:
-            return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                           duplicate=True, key=key)
+            state = (previous.result or {}).get("_call") if spec.remote is not None else None
+            if state == "calling":
+                return Outcome("calling", f"already sent to {spec.connector}; waiting for its answer",
+                               duplicate=True, key=key)
+            if state not in {"failed", "unknown", "refused"}:
+                return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
+                               duplicate=True, key=key)
         owner = spec.owner(s, parsed)
         if owner is not None and owner != ctx.customer_id:
             reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
@@ -150,6 +155,8 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
                            verdict.required_role.value, key=key)
         if spec.writes and ctx.claim:
             _require_claim(s, ctx)
+        if spec.writes and spec.remote is not None:
+            return _queue_call(s, spec, clean, ctx, key, verdict, amount, previous)
         result = spec.run(s, parsed, ctx)
         if spec.writes:
             s.add(ExecutionRow(idempotency_key=key, action=action, args=clean, ticket_id=ctx.ticket_id,
@@ -160,7 +167,10 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=key)
 
     try:
-        return db.run(attempt)
+        out = db.run(attempt)
+        if out.status == "calling":
+            out = _call_now(db, out, spec.connector)
+        return out
     except IntegrityError:  # the same key committed concurrently: that run is the one
         with db.session() as s:
             previous = s.get(ExecutionRow, key)
@@ -168,6 +178,9 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
             raise
         out = Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True,
                       key=key)
+        if spec.remote is not None and (previous.result or {}).get("_call") == "calling":
+            out = Outcome("calling", f"already sent to {spec.connector}; waiting for its answer", duplicate=True,
+                          key=key)
         if after is not None:
             db.run(lambda s: after(s, out))
         return out
@@ -178,3 +191,52 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         reason = f"{spec.connector} is unavailable, nothing was changed"
         return _audit_outcome(db, ctx, Outcome("failed", reason, kind="unavailable"), after, "action.failed",
                               action=action, args=clean, reason=reason)
+
+
+def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, key: str, verdict: Verdict,
+                amount: float | None, previous: ExecutionRow | None) -> Outcome:
+    """A call to a team's own system, decided: its execution and an outbox row with the idempotency key commit with
+    the decision and its audit event; the dispatcher (or the caller, at once) makes the call. A call that failed
+    before is sent again under the same key, on a person's new approval."""
+    from .. import outbox
+    from ..store.tables import NotificationRow
+
+    if previous is not None:  # failed or of unknown outcome before: a person approved it again
+        previous.result = {"_call": "calling"}
+        row = s.scalars(select(NotificationRow).where(NotificationRow.idempotency_key == key)).first()
+        if row is not None:
+            row.status, row.next_attempt_at, row.lease_until, row.attempts = "pending", utcnow(), None, 0
+    else:
+        s.add(ExecutionRow(idempotency_key=key, action=spec.name, args=clean, ticket_id=ctx.ticket_id,
+                           actor=ctx.actor, result={"_call": "calling"}, created_at=utcnow(), claim=ctx.claim))
+        s.flush()
+        outbox.send(s, spec.connector, "action", "action_call", spec.label, json.dumps({"action": spec.name,
+                                                                                       "args": clean}),
+                    ctx.ticket_id, destination="action", key=key,
+                    headers={"actor": ctx.actor, "amount": amount, "reason": verdict.reason})
+    audit.append(s, ctx.actor, "action.calling", ctx.ticket_id, action=spec.name, args=clean, key=key,
+                 reason=verdict.reason, amount=amount, again=previous is not None)
+    return Outcome("calling", f"sent to {spec.connector}; waiting for its answer", {},
+                   verdict.required_role.value, key=key)
+
+
+def _call_now(db: Database, out: Outcome, connector: str) -> Outcome:
+    """Makes the queued call at once (the dispatcher would, a moment later) and says how it ended: done, refused,
+    or still waiting with the reason."""
+    from .. import delivery
+
+    delivery.deliver_key(db, out.key)
+    with db.session() as s:
+        row = s.get(ExecutionRow, out.key)
+        result = dict(row.result or {}) if row is not None else {}
+    state = result.get("_call")
+    if state == "calling":
+        why = result.get("last_error")
+        why = f"not done yet, retrying: {why}" if why else f"sent to {connector}; waiting for its answer"
+        return Outcome("calling", why, required_role=out.required_role, duplicate=out.duplicate, key=out.key)
+    if state == "refused":
+        return Outcome("denied", str(result.get("reason") or "refused"), kind="invariant", key=out.key)
+    if state in {"failed", "unknown"}:
+        return Outcome("failed", str(result.get("reason") or "not done"), kind="unavailable", key=out.key)
+    return Outcome("executed", out.reason if out.duplicate else f"done by {connector}", result,
+                   out.required_role, duplicate=out.duplicate, key=out.key)

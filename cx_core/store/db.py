@@ -155,6 +155,15 @@ def _conversations(engine: Engine) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _action_calls(engine: Engine) -> None:
+    """Calls to a team's own systems are recorded (status, latency, digests) and an action's answer is kept on its
+    outbox row."""
+    Base.metadata.create_all(engine)
+    if "result" not in {c["name"] for c in inspect(engine).get_columns("notify_outbox")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE notify_outbox ADD COLUMN result JSON"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -166,6 +175,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (7, "what the customer is told instead of a rejected action", _reply_notes),
     (8, "server-side sign-in sessions", _staff_sessions),
     (9, "conversations, delivery queue, webhooks, API tokens", _conversations),
+    (10, "calls to a team's own systems", _action_calls),
 ]
 
 

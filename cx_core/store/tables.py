@@ -41,6 +41,7 @@ class NotificationRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     remote_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the receiving system's own id
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # what a call to an action answered
 
 
 # ---------------------------------------------------------------- Ticket queue
@@ -251,6 +252,27 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class ActionCallRow(Base):
+    """One call to a team's own system (a declared action or an MCP tool): what was called, how it answered and
+    how long it took, never its secrets; the digests tie it to the audit log without keeping personal data."""
+
+    __tablename__ = "action_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    method: Mapped[str] = mapped_column(String(10), default="")
+    host: Mapped[str] = mapped_column(String(200), default="")
+    path: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_digest: Mapped[str] = mapped_column(String(64), default="")
+    response_digest: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class ChannelCursorRow(Base):

@@ -1,0 +1,334 @@
+"""What a declared action is: the YAML a pack keeps in ``actions.yaml`` (written by hand or by ``actions
+import-openapi``), read into these models and checked with every problem's file and field.
+
+```yaml
+services:
+  orders:                                   # a system of the team's, reached over HTTP
+    base_url: ${ORDERS_URL}                 # ${NAME}: the setting TANDEM_NAME (environment or secrets.toml)
+    headers: {Authorization: "Bearer ${ORDERS_TOKEN}"}   # secrets are references, never values
+    allowed_hosts: [orders.internal]        # default: the base URL's host
+actions:
+  - name: refund_order
+    label: Refund an order
+    description: Refund part or all of what was paid for an order.   # also what a model would see
+    effect: write                           # read | write | destructive
+    service: orders
+    method: POST
+    path: /orders/{order_id}/refunds
+    body: {amount: "{amount}", reason: "{reason}"}
+    arguments: {type: object, required: [order_id, amount, reason], properties: {…}}   # JSON Schema
+    owner: {action: get_order, args: {order_id: "{order_id}"}, field: customer_id}
+    amount: {arg: amount}
+    idempotency_key: Idempotency-Key        # the header that carries Tandem's key; retries only with it
+    preview: {method: POST, path: /orders/{order_id}/refunds/preview, body: {…}, ok: ok, reason: reason}
+    undo: {method: DELETE, path: "/refunds/{result.refund_id}"}
+    result: {refund_id: id, status: status}  # what the reply and the next steps read
+```
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME = r"^[a-z][a-z0-9_]{1,59}$"
+REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+FILE_NAME = "actions.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Service(Strict):
+    """A system the actions call."""
+
+    base_url: str = Field(description="e.g. https://orders.internal/api or ${ORDERS_URL}")
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent on every call; secrets as ${NAME}.")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Hosts calls may reach; default the base "
+                                     "URL's host.")
+    timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds before a call counts as unanswered.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith("${") and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("must start with http:// or https:// (or be a ${NAME} setting)")
+        return value.rstrip("/")
+
+
+class Call(Strict):
+    """One HTTP request, its parts templates over the arguments (``{order_id}``) and, for an undo, the result
+    (``{result.refund_id}``)."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    query: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("must start with a single / (the service's base URL comes before it)")
+        return value
+
+
+class Preview(Call):
+    """A dry-run or validation endpoint: it answers whether the call would succeed, changing nothing."""
+
+    ok: str | None = Field(default=None, description="Field of the answer that is true when it would succeed.")
+    reason: str | None = Field(default=None, description="Field of the answer that says why not.")
+
+
+class Lookup(Strict):
+    """Where a value is found: an argument, or a field of what a read action returns."""
+
+    arg: str | None = None
+    action: str | None = None
+    args: dict[str, str] = Field(default_factory=dict)
+    field: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Lookup:
+        if bool(self.arg) == bool(self.action):
+            raise ValueError("give either 'arg' (an argument) or 'action' with 'field' (a read action's answer)")
+        if self.action and not self.field:
+            raise ValueError("'field' names what the read action's answer holds")
+        return self
+
+
+class Precondition(Lookup):
+    """A condition checked through a read action before a person is asked to approve (and in replay)."""
+
+    one_of: list[Any] | None = None
+    at_least: Any = None
+    message: str = Field(min_length=3, description="What the advisor reads when it does not hold.")
+
+
+class Declared(Strict):
+    """One action of a team's own system."""
+
+    name: str = Field(pattern=NAME)
+    label: str = ""
+    description: str = Field(min_length=3)
+    effect: Literal["read", "write", "destructive"]
+    service: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    query: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    owner: Lookup | None = None
+    amount: Lookup | None = None
+    result: dict[str, str] | None = None
+    idempotency_key: str | None = Field(default=None, description="Header that carries Tandem's idempotency key.")
+    retry: int = Field(default=0, ge=0, le=10, description="Extra tries after a timeout or 5xx (reads, or calls "
+                                                             "that carry an idempotency key).")
+    preview: Preview | None = None
+    preconditions: list[Precondition] = Field(default_factory=list)
+    undo: Call | None = None
+    task_types: list[str] = Field(default_factory=list)
+    risk: Literal["low", "medium", "high"] = "medium"
+    confirm: bool | None = Field(default=None, description="A person confirms before it runs; default: destructive "
+                                 "actions and those without an undo.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Declared:
+        if not self.path.startswith("/") or self.path.startswith("//"):
+            raise ValueError("path: must start with a single /")
+        if self.effect == "read" and self.method != "GET":
+            raise ValueError(f"effect: a read is a GET, not a {self.method}; say write or destructive")
+        if self.retry and self.effect != "read" and not self.idempotency_key:
+            raise ValueError("retry: a write is retried only when it carries an idempotency key "
+                             "(idempotency_key: Idempotency-Key), or a retry could do it twice")
+        return self
+
+    def call(self) -> Call:
+        return Call(method=self.method, path=self.path, query=self.query, body=self.body, headers=self.headers)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        if self.confirm is not None:
+            return self.confirm
+        return self.effect == "destructive" or (self.effect == "write" and self.undo is None)
+
+
+class McpTool(Strict):
+    """A tool as the server listed it when it was registered (``actions import-mcp``)."""
+
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    annotations: dict[str, Any] = Field(default_factory=dict)
+
+
+class McpServer(Strict):
+    """An MCP server whose tools become actions: launched (``command``) or reached over HTTP (``url``)."""
+
+    name: str = Field(pattern=NAME)
+    command: list[str] | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    trusted: bool = Field(default=False, description="Read the tools' annotations (read-only, destructive); "
+                                                     "untrusted: every tool is destructive and confirmed.")
+    tools: list[McpTool] = Field(default_factory=list)
+    task_types: list[str] = Field(default_factory=list)
+    timeout: float = Field(default=20.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one(self) -> McpServer:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("give either 'command' (a server Tandem launches) or 'url' (one it reaches over HTTP)")
+        return self
+
+
+class ActionsFile(Strict):
+    services: dict[str, Service] = Field(default_factory=dict)
+    actions: list[Declared] = Field(default_factory=list)
+    mcp_servers: list[McpServer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> ActionsFile:
+        names = [a.name for a in self.actions]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"actions: {', '.join(twice)} declared twice")
+        return self
+
+
+def problems(path: Path, known_actions: frozenset[str] = frozenset(), task_types: frozenset[str] = frozenset()
+             ) -> list[tuple[str, str]]:
+    """Every problem of an actions file as (field, what to fix); empty when it is ready."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        return [("file", f"cannot be read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [("file", f"line {mark.line + 1}: not valid YAML ({getattr(exc, 'problem', exc)})" if mark
+                 else f"not valid YAML ({exc})")]
+    if not isinstance(raw, dict):
+        return [("file", "must be a mapping with services, actions and mcp_servers")]
+    try:
+        parsed = ActionsFile.model_validate(raw)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            where = _where(raw, err["loc"])
+            out.append((where, err["msg"].removeprefix("Value error, ")))
+        return out
+    return semantic_problems(parsed, known_actions, task_types)
+
+
+def _where(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    """A field's place, with an action named by its name rather than its index."""
+    parts: list[str] = []
+    node: Any = raw
+    for key in loc:
+        if isinstance(node, list) and isinstance(key, int) and key < len(node) and isinstance(node[key], dict) \
+                and node[key].get("name"):
+            parts.append(str(node[key]["name"]))
+        else:
+            parts.append(str(key))
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def semantic_problems(parsed: ActionsFile, known_actions: frozenset[str] = frozenset(),
+                      task_types: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """What a valid file can still get wrong: unknown services, reads that do not exist, placeholders that name no
+    argument, argument schemas that cannot be used, task types the pack does not have."""
+    from ..errors import InvalidInput
+    from .schema import model_from_schema
+
+    out: list[tuple[str, str]] = []
+    declared = {a.name: a for a in parsed.actions}
+    reads = {n for n, a in declared.items() if a.effect == "read"}
+    for a in parsed.actions:
+        where = f"actions.{a.name}"
+        if a.name in known_actions:
+            out.append((f"{where}.name", f"'{a.name}' is already an action of the pack: choose another name"))
+        if a.service not in parsed.services:
+            out.append((f"{where}.service", f"unknown service '{a.service}' (services: "
+                                            f"{', '.join(parsed.services) or 'none declared'})"))
+        try:
+            model = model_from_schema(a.name, a.arguments, f"{where}.arguments")
+            fields = set(model.model_fields)
+        except InvalidInput as exc:
+            out.append((f"{where}.arguments", str(exc).split(": ", 1)[-1]))
+            fields = set(a.arguments.get("properties") or {})
+        for part, template in (("path", a.path), ("query", a.query), ("body", a.body), ("headers", a.headers)):
+            for name in placeholders(template):
+                if name not in fields:
+                    out.append((f"{where}.{part}", f"{{{name}}} names no argument (arguments: "
+                                                   f"{', '.join(sorted(fields)) or 'none'})"))
+        for kind, lookup in (("owner", a.owner), ("amount", a.amount), *(("preconditions", p) for p in
+                                                                         a.preconditions)):
+            if lookup is None:
+                continue
+            if lookup.arg and lookup.arg not in fields:
+                out.append((f"{where}.{kind}.arg", f"'{lookup.arg}' is not an argument"))
+            if lookup.action and lookup.action not in reads:
+                out.append((f"{where}.{kind}.action", f"'{lookup.action}' is not a read action of this file"))
+        if a.effect != "read" and a.owner is None:
+            out.append((f"{where}.owner", "a write must say whose record it touches (owner: {arg: customer_id} or "
+                                          "owner: {action: a read, field: customer_id}), or no ownership is "
+                                          "checked"))
+        for t in a.task_types:
+            if task_types and t not in task_types:
+                out.append((f"{where}.task_types", f"'{t}' is not a task type of the pack"))
+    for m in parsed.mcp_servers:
+        for t in m.task_types:
+            if task_types and t not in task_types:
+                out.append((f"mcp_servers.{m.name}.task_types", f"'{t}' is not a task type of the pack"))
+    for name, service in parsed.services.items():
+        if not service.allowed_hosts and service.base_url.startswith("${"):
+            out.append((f"services.{name}.allowed_hosts", "a base URL given as a setting needs its allowed hosts "
+                                                          "listed, so a changed setting cannot send calls elsewhere"))
+    return out
+
+
+def placeholders(template: Any) -> set[str]:
+    """The argument names a template uses (``{order_id}``; ``{result.x}`` is an undo's result, not an argument)."""
+    found: set[str] = set()
+    if isinstance(template, str):
+        found |= {m for m in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template)}
+    elif isinstance(template, dict):
+        for v in template.values():
+            found |= placeholders(v)
+    elif isinstance(template, list):
+        for v in template:
+            found |= placeholders(v)
+    return found
+
+
+def load(path: Path) -> ActionsFile:
+    """The actions file, or ``ConfigError`` with its first problem (``actions check`` lists them all)."""
+    from ..errors import ConfigError
+
+    found = problems(path)
+    if found:
+        field, message = found[0]
+        raise ConfigError(f"{path}: {field}: {message}")
+    return ActionsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
