@@ -654,10 +654,24 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
             "result": ProcessResult.model_validate(row.result) if row.result else None,
             "messages": [{"author": m.author, "body": m.body, "at": m.created_at, "direction": m.direction}
                          for m in messages],
-            "proposals": [{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
-                                                       "reason", "required_role", "status", "result", "decided_by",
-                                                       "reject_reason", "customer_note")} for p in proposals],
+            "proposals": [{**{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
+                                                          "reason", "required_role", "status", "result", "decided_by",
+                                                          "reject_reason", "customer_note")},
+                           "call": _call_progress(s, p)} for p in proposals],
         }
+
+
+def _call_progress(s: Session, p: ProposalRow) -> dict[str, Any] | None:
+    """For a proposal sent to a team's own system: where its call stands (sending, retrying with the reason…)."""
+    if p.status not in {"calling", "failed"} or not p.execution_key:
+        return None
+    from .store.tables import NotificationRow
+
+    row = s.scalars(select(NotificationRow).where(NotificationRow.idempotency_key == p.execution_key)).first()
+    if row is None:
+        return None
+    return {"status": row.status, "error": row.last_error, "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at}
 
 
 def processing_mark(db: Database, ticket_id: str) -> datetime | None:

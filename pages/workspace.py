@@ -32,7 +32,8 @@ from pages.common import (
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
 DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
-                   "rejected": "gray", "abstained": "gray"}
+                   "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red"}
+SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done"}
 user = current_user()
 svc = services()
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
@@ -136,20 +137,27 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head = st.columns([3, 1.3])
         head[0].markdown(f"**{title}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
-        head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending" else shown,
-                      color=DECISION_COLOUR.get(shown, "gray"))
+        head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending"
+                      else SHOWN_STATUS.get(shown, shown), color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
         st.markdown("  \n".join(f"**{field_name(k)}:** {one_line(value_text(k, v, choices), 160)}"
                                 for k, v in args.items()) or "_no details_")
         note = p["reason"] or p["rationale"]
         if p["status"] == "rejected":
             note = f"Rejected by {p['decided_by']}: {p['reject_reason']}"
+        call = p.get("call") or {}
+        if p["status"] == "calling" and call.get("status") == "retrying":
+            note = f"Not done yet, retrying: {call.get('error') or 'no answer'} (attempt {call.get('attempts')})"
+        elif p["status"] == "calling":
+            note = f"Sent to {spec.connector if spec else 'the system'}; not done until it answers."
+        elif p["status"] == "failed":
+            note = f"Not done: {p['reason']}. Approve again to retry with the same key."
         if p["required_role"] == "supervisor" and p["status"] == "pending":
             note += " · needs a supervisor"
         if spec and not spec.reversible and p["status"] == "pending":
             note += " · cannot be undone"
         st.caption(escape_markdown(note))
-        if not editable or p["status"] not in {"pending", "escalated"}:
+        if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p["result"]):
                 st.caption("Done: " + one_line(result_text(p["result"]), 300))
             return

@@ -185,6 +185,9 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     path = actions_file(root)
     LOADED = Loaded(path=path if path.exists() else None)
     if not path.exists():
+        if path != root / FILE_NAME:  # named by TANDEM_ACTIONS_FILE, so meant to be there
+            LOADED.problems = [("file", f"{path} does not exist (TANDEM_ACTIONS_FILE)")]
+            log.error("TANDEM_ACTIONS_FILE: %s does not exist; no declared actions are in force", path)
         return LOADED
     from ..actions.base import REGISTRY
 

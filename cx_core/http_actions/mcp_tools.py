@@ -58,7 +58,8 @@ async def _session_call(server: McpServer, what: str, name: str = "", args: dict
 
             headers = {k: calls._secrets(v) for k, v in server.headers.items()}
             client = await stack.enter_async_context(create_mcp_http_client(headers=headers or None))
-            read, write = await stack.enter_async_context(streamable_http_client(str(server.url), http_client=client))
+            read, write = await stack.enter_async_context(streamable_http_client(calls._secrets(str(server.url)),
+                                                                                 http_client=client))
         session = await stack.enter_async_context(ClientSession(read, write))
         await session.initialize()
         if what == "list":
