@@ -25,7 +25,6 @@ from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_d
 from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString
-from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..conversations import Inbound, receive
@@ -34,7 +33,7 @@ from ..domain import active
 from ..errors import InvalidInput, TandemError
 from ..models import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from ..store.db import Database, utcnow
-from ..store.tables import ChannelCursorRow
+from . import cursors
 
 log = logging.getLogger("tandem.email")
 
@@ -203,7 +202,7 @@ def poll_once(db: Database, settings: Settings, client: Any) -> int:
     info = client.select_folder(folder, readonly=True)
     validity = int(info.get(b"UIDVALIDITY", 0))
     name = _cursor_name(settings)
-    cursor = _cursor(db, name)
+    cursor = cursors.read(db, name)
     last = int(cursor.get("last_uid", 0)) if int(cursor.get("uidvalidity", -1)) == validity else 0
     uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
     stored = 0
@@ -223,7 +222,7 @@ def poll_once(db: Database, settings: Settings, client: Any) -> int:
                 stored += 0 if got.duplicate else 1
             except InvalidInput as exc:  # kept in the mailbox for a person; the rest is still read
                 log.warning("mail %s from %s not stored: %s", uid, msg.customer, exc)
-        _save_cursor(db, name, {"uidvalidity": validity, "last_uid": uid})
+        cursors.save(db, name, {"uidvalidity": validity, "last_uid": uid})
     return stored
 
 
@@ -233,21 +232,8 @@ def _cursor_name(settings: Settings) -> str:
     return name if len(name) <= 120 else f"{name[:95]}#{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
 
-def _cursor(db: Database, name: str) -> dict[str, Any]:
-    with db.session() as s:
-        row = s.get(ChannelCursorRow, name)
-        return dict(row.value) if row is not None else {}
 
 
-def _save_cursor(db: Database, name: str, value: dict[str, Any]) -> None:
-    def write(s: Session) -> None:
-        row = s.get(ChannelCursorRow, name)
-        if row is None:
-            s.add(ChannelCursorRow(name=name, value=value, updated_at=utcnow()))
-        else:
-            row.value, row.updated_at = value, utcnow()
-
-    db.run(write)
 
 
 def connect(settings: Settings) -> Any:

@@ -41,7 +41,8 @@ from ..delivery import DeliveryFailed, Outgoing
 from ..domain import active
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput
 from ..store.db import Database, utcnow
-from ..store.tables import ChannelCursorRow, MessageRow, TicketRow
+from ..store.tables import MessageRow, TicketRow
+from . import cursors
 
 log = logging.getLogger("tandem.helpdesk")
 
@@ -286,15 +287,6 @@ def _cursor_name(settings: Settings) -> str:
     return f"helpdesk:{settings.helpdesk_url.strip().rstrip('/')}"[:120]
 
 
-def _save_cursor(db: Database, name: str, value: dict[str, Any]) -> None:
-    def write(s: Session) -> None:
-        row = s.get(ChannelCursorRow, name)
-        if row is None:
-            s.add(ChannelCursorRow(name=name, value=value, updated_at=utcnow()))
-        else:
-            row.value, row.updated_at = value, utcnow()
-
-    db.run(write)
 
 
 def poll_once(db: Database, settings: Settings, client: HelpdeskClient | None = None) -> int:
@@ -311,7 +303,7 @@ def poll_once(db: Database, settings: Settings, client: HelpdeskClient | None = 
                 added += store(db, ticket_messages(ticket))[1]
             except (InvalidInput, HelpdeskError, KeyError, TypeError, ValueError) as exc:
                 log.warning("helpdesk ticket %s not read: %s", listed.get("id"), exc)
-        _save_cursor(db, _cursor_name(settings), {"polled_at": utcnow().isoformat(timespec="seconds"),
+        cursors.save(db, _cursor_name(settings), {"polled_at": utcnow().isoformat(timespec="seconds"),
                                                   "open_tickets": tickets, "added": added})
         return added
     finally:
