@@ -262,3 +262,36 @@ def test_a_read_feeds_a_later_step_and_rehearsal_never_writes(world_http: World)
     writes_after = [c for c in w.orders.calls("/orders/O-2") if c["method"] != "GET"
                     and not c["path"].endswith("/preview")]
     assert writes_after == writes_before  # replay and rehearsal reach reads and dry runs only
+
+
+def test_a_timeout_is_retried_with_its_key_and_without_a_key_it_is_said_to_be_unknown(world_http: World) -> None:
+    w = world_http
+    remote = REGISTRY["create_refund"].remote
+    tid = _ticket(w, "H-7")
+    before = len(w.orders.applied("refund"))
+    pid = _refund(w, tid, 4.0)
+    remote.service.timeout = 1.0
+    try:
+        w.orders.fault("/orders/O-1/refunds", delay=2.5, count=1, method="POST")
+        out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+        assert out["status"] == "calling" and "did not answer within 1 s" in out["reason"]
+        time.sleep(2.0)  # the slow service applied it after all; the retry carries the same key
+        with w.svc.db.tx() as s:
+            s.execute(update(NotificationRow).where(NotificationRow.status == "retrying")
+                      .values(next_attempt_at=NOW.replace(year=2000)))
+        delivery.run_once(w.svc.db, w.settings)
+        assert _proposal(w, tid, pid)["status"] == "executed"
+        assert len(w.orders.applied("refund")) == before + 1  # once, though sent twice
+
+        key_header = remote.decl.idempotency_key
+        remote.decl.idempotency_key = None  # a service that takes no key: a timeout may have done it
+        try:
+            pid = _refund(w, tid, 5.0)
+            w.orders.fault("/orders/O-1/refunds", delay=2.5, count=1, method="POST")
+            out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+            assert out["status"] == "failed" and "may have been done" in out["reason"]
+            assert _proposal(w, tid, pid)["status"] == "failed"
+        finally:
+            remote.decl.idempotency_key = key_header
+    finally:
+        remote.service.timeout = 10.0
