@@ -21,9 +21,10 @@ from ..actions.base import ActionSpec, ExecContext, _register
 from ..errors import ConfigError, InvalidInput
 from . import calls
 from .schema import model_from_schema
-from .spec import FILE_NAME, NAME, McpServer, McpTool
+from .spec import NAME, McpServer, McpTool
 
-KEY_ARGUMENT = "idempotency_key"  # a tool taking this argument gets Tandem's key in it, so a retry is recognised
+KEY_ARGUMENT = "idempotency_key"
+OWNER_FIELDS = ("customer_id", "user_id", "account_id")  # a tool taking this argument gets Tandem's key in it, so a retry is recognised
 
 
 def action_name(server: McpServer, tool: McpTool) -> str:
@@ -87,7 +88,8 @@ def list_tools(server: McpServer) -> list[McpTool]:
         notes = t.annotations.model_dump(by_alias=True, exclude_none=True) if getattr(t, "annotations", None) \
             else {}
         schema = getattr(t, "input_schema", None) or getattr(t, "inputSchema", None)
-        out.append(McpTool(name=t.name, description=(t.description or "").strip(),
+        title = getattr(t, "title", None) or notes.get("title") or ""
+        out.append(McpTool(name=t.name, title=str(title), description=(t.description or "").strip(),
                            input_schema=dict(schema or {"type": "object", "properties": {}}), annotations=notes))
     return out
 
@@ -165,15 +167,21 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
     model = model_from_schema(name, schema, f"mcp_servers.{server.name}.tools.{tool.name}.inputSchema")
     remote = McpRemote(server, tool)
     kind = effect(server, tool)
-    owner_arg = next((f for f in ("customer_id", "user_id", "account_id") if f in props), None)
+    owner_arg = next((f for f in OWNER_FIELDS if f in props), None)
 
     def run(s: Session, a: Any, ctx: ExecContext) -> dict[str, Any]:
+        from ..errors import PolicyDenied
         from . import as_refusal
 
         try:
-            return remote.call(a.model_dump(mode="json"), key=ctx.idempotency_key)[0]
+            result = remote.call(a.model_dump(mode="json"), key=ctx.idempotency_key)[0]
         except calls.CallFailed as exc:
             raise as_refusal(exc) from exc
+        named = next((result[f] for f in OWNER_FIELDS if result.get(f) not in (None, "")), None)
+        if ctx.ticket_id and named is not None and str(named) != str(ctx.customer_id or ""):
+            # what a tool read back names another customer: it is not shown on this customer's ticket
+            raise PolicyDenied("the record does not belong to the customer on this ticket")
+        return result
 
     def owner(s: Session, a: Any) -> str | None:
         value = getattr(a, owner_arg, None) if owner_arg else None
@@ -192,8 +200,7 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
     return ActionSpec(name=name, args_model=model, run=run, description=description, writes=kind != "read",
                       reversible=False, risk="high" if kind == "destructive" else "medium", connector=server.name,
                       task_types=tuple(server.task_types), owner=owner, amount=amount if "amount" in props else None,
-                      label=(tool.annotations.get("title") if server.trusted else None)
-                      or tool.name.replace("_", " ").capitalize(),
+                      label=(tool.title if server.trusted else None) or tool.name.replace("_", " ").capitalize(),
                       confirm=kind != "read", preview=preview if kind != "read" else None, local=False,
                       remote=remote)
 
@@ -208,11 +215,10 @@ def register(server: McpServer, package: str) -> list[str]:
     return names
 
 
-def import_mcp(pack_root: Path, server: McpServer) -> tuple[Path, list[str]]:
-    """Lists the server's tools now and writes the server with them to the pack's actions file (replacing an earlier
-    registration of the same name)."""
+def import_mcp(target: Path, server: McpServer) -> tuple[Path, list[str]]:
+    """Lists the server's tools now and writes the server with them to the actions file ``target`` (replacing an
+    earlier registration of the same name)."""
     server = server.model_copy(update={"tools": list_tools(server)})
-    target = pack_root / FILE_NAME
     current: dict[str, Any] = {}
     if target.exists():
         current = yaml.safe_load(target.read_text(encoding="utf-8")) or {}

@@ -175,6 +175,7 @@ class McpTool(Strict):
     """A tool as the server listed it when it was registered (``actions import-mcp``)."""
 
     name: str
+    title: str = ""
     description: str = ""
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     annotations: dict[str, Any] = Field(default_factory=dict)
