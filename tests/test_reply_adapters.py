@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.store.tables import NotificationRow, TicketRow
 from tests.conftest import copy_world
-from tests.helpers import free_port
+from tests.servers.stub import JsonHandler, Seen, serving
 
 pytestmark = pytest.mark.api
 
@@ -33,13 +33,6 @@ CW_TOKEN = "cw-agent-token"
 ZD_EMAIL, ZD_TOKEN = "bot@lumen.example", "zd-api-token"
 HOOK_SECRET = "outbound-secret"
 
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -60,26 +53,13 @@ class Stub:
 
 
 def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, data: Any) -> None:
-            raw = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
+    class Handler(JsonHandler):
         def _serve(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(size) if size else b""
-            body = json.loads(raw) if raw else None
+            seen = self._seen()
+            body = seen.body
             path = self.path.split("?")[0]
             with stub.lock:
-                stub.requests.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                          body))
+                stub.requests.append(seen)
                 forced = stub.fail.get(path, [])
                 status = forced.pop(0) if forced else 200
                 stub.next_id += 1
@@ -118,12 +98,8 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="module")
 def stub() -> Iterator[tuple[Stub, str]]:
     state = Stub()
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_handler(state)) as url:
+        yield state, url
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -32,7 +32,7 @@ from cx_core.config import Settings
 from cx_core.conversations import thread
 from cx_core.store.db import utcnow
 from cx_core.store.tables import MessageRow, NotificationRow, TicketRow, WebhookDeliveryRow
-from tests.helpers import free_port
+from tests.servers.stub import JsonHandler, Seen, serving
 from tests.test_api import Api, count_messages, running_api
 
 pytestmark = pytest.mark.api
@@ -191,13 +191,6 @@ def test_the_article_type_chooses_the_channel(api: Api) -> None:
 
 
 # ------------------------------------------------------------------ replies, against a stand-in for Zammad's API
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
 
 @dataclass
 class Stub:
@@ -216,25 +209,14 @@ class Stub:
 
 
 def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, data: Any) -> None:
-            raw = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    class Handler(JsonHandler):
+        content_type = "application/json; charset=utf-8"
 
         def _serve(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(size) if size else b""
-            body = json.loads(raw) if raw else None
+            seen = self._seen()
+            body = seen.body
             with stub.lock:
-                stub.requests.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                          body))
+                stub.requests.append(seen)
                 forced = stub.fail.get(self.path, [])
                 status = forced.pop(0) if forced else 0
                 stub.next_id += 1
@@ -264,12 +246,8 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="module")
 def stub() -> Iterator[tuple[Stub, str]]:
     state = Stub()
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _handler(state))
-    runner = threading.Thread(target=server.serve_forever, daemon=True)
-    runner.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_handler(state)) as url:
+        yield state, url
 
 
 @pytest.fixture
