@@ -164,6 +164,31 @@ def _action_calls(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE notify_outbox ADD COLUMN result JSON"))
 
 
+def _owned_and_fenced(engine: Engine) -> None:
+    """Tickets know the API token that opened them; tokens have scopes, a widening flag, a rate and a daily quota
+    (with a usage table); outbox rows carry their dispatcher's fencing token and whether an attempt was handed
+    over; sign-ins remember the addresses each account signed in from."""
+    Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    cols = {t: {c["name"] for c in inspector.get_columns(t)} for t in ("tickets", "api_tokens", "notify_outbox")}
+    ts = "DATETIME" if engine.dialect.name == "sqlite" else "TIMESTAMP"
+    false = "0" if engine.dialect.name == "sqlite" else "FALSE"
+    adds = {
+        "tickets": [("api_token_id", "INTEGER")],
+        "api_tokens": [("scopes", "VARCHAR(60) NOT NULL DEFAULT 'write,read'"),
+                       ("all_tickets", f"BOOLEAN NOT NULL DEFAULT {false}"), ("rate_per_minute", "INTEGER"),
+                       ("daily_quota", "INTEGER")],
+        "notify_outbox": [("claim", "VARCHAR(80)"), ("handed_over_at", ts),
+                          ("resent_in_doubt", "INTEGER NOT NULL DEFAULT 0")],
+    }
+    with engine.begin() as conn:
+        for table, columns in adds.items():
+            for name, kind in columns:
+                if name not in cols[table]:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tickets_api_token_id ON tickets (api_token_id)"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -176,6 +201,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (8, "server-side sign-in sessions", _staff_sessions),
     (9, "conversations, delivery queue, webhooks, API tokens", _conversations),
     (10, "calls to a team's own systems", _action_calls),
+    (11, "owned tickets, scoped tokens, fenced deliveries, familiar sign-in addresses", _owned_and_fenced),
 ]
 
 

@@ -42,6 +42,14 @@ class NotificationRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     remote_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the receiving system's own id
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # what a call to an action answered
+    # the fencing token of the dispatcher that holds the row: it renews the lease with it right before each hand-over
+    # and nobody else sends a row somebody still owns
+    claim: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # when the current attempt was handed to the receiving system (cleared once its outcome is recorded): a row
+    # claimed again with this set may already have been accepted there, so its next delivery may be a duplicate
+    handed_over_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # how many times it was sent again after an attempt whose outcome a crash left unknown
+    resent_in_doubt: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # ---------------------------------------------------------------- Ticket queue
@@ -79,6 +87,8 @@ class TicketRow(Base):
     customer_replied: Mapped[bool] = mapped_column(Boolean, default=False)
     # the newest message the agent's result has read (a message after it means the ticket is read again)
     read_through: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the API token that opened the ticket (a token reads and writes only its own tickets unless widened)
+    api_token_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class MessageRow(Base):
@@ -252,6 +262,22 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # what the token may do: ``write`` (new tickets and messages), ``read`` (read tickets back), ``admin`` (both, on
+    # every ticket of every channel); comma-separated
+    scopes: Mapped[str] = mapped_column(String(60), default="write,read")
+    # an admin's explicit choice: the token reaches every ticket of every channel, not only those it opened
+    all_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: the setting's default
+    daily_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)  # new tickets and messages a day
+
+
+class ApiTokenUsageRow(Base):
+    """How many tickets and messages a token added on one day (UTC), counted against its daily quota."""
+
+    __tablename__ = "api_token_usage"
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ActionCallRow(Base):
@@ -310,6 +336,15 @@ class SignInThrottleRow(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_client: Mapped[str] = mapped_column(String(200), default="")  # accounts: where the last failure came from
+
+
+class SignInFamiliarRow(Base):
+    """A client address an account signed in from successfully: failures from elsewhere never lock it out there."""
+
+    __tablename__ = "sign_in_familiar"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    client: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class StaffSessionRow(Base):
