@@ -11,17 +11,16 @@ refused while it is read, before anything parses it. Errors are JSON ``{"detail"
 from __future__ import annotations
 
 import hashlib
-import hmac
-import importlib
 import json
 import logging
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,10 +32,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api_tokens
+from .channels import chatwoot, helpdesk, zammad, zendesk
+from .channels.webhooks import Webhook, header_value, same_signature
 from .config import Settings
-from .conversations import Inbound, receive, thread
+from .conversations import Inbound, naive_utc, receive, reserved_id_problem, thread
 from .errors import ConfigError, ConnectorUnavailable, DatabaseBusy, InvalidInput, NotAuthorised, NotFound, TandemError
-from .models import MAX_BODY_CHARS, TicketIn
+from .models import MAX_BODY_CHARS, TicketIn, control_characters, plain_id, storable_text
 from .store.db import Database, utcnow
 from .store.tables import TicketRow, WebhookDeliveryRow
 
@@ -62,9 +63,12 @@ class TicketCreate(TicketIn):
     @field_validator("id")
     @classmethod
     def _usable_in_url(cls, value: str) -> str:
-        """The id is part of the ticket's URL (``GET /api/v1/tickets/ID``)."""
+        """The id is part of the ticket's URL (``GET /api/v1/tickets/ID``) and never one a channel's tickets have."""
         if "/" in value or any(c.isspace() for c in value):
             raise ValueError("may not contain '/' or spaces (it is part of the ticket's URL)")
+        problem = reserved_id_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -79,6 +83,19 @@ class MessageCreate(BaseModel):
     author: Literal["customer"] = "customer"
     external_id: str = Field(min_length=1, max_length=300)
     created_at: datetime | None = None
+
+    @field_validator("external_id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return plain_id(value)
+
+    @field_validator("body")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        value = storable_text(value)
+        if not value.strip():
+            raise ValueError("the message is empty")
+        return value
 
 
 class TicketCreated(BaseModel):
@@ -131,8 +148,11 @@ class Problem(BaseModel):
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     text_of = {400: "Bad request", 401: "Missing, wrong or revoked token (or webhook signature)",
-               403: "Not allowed", 404: "Not found", 409: "Conflict", 413: "Body over TANDEM_API_MAX_BODY_KB",
-               422: "A field is missing or wrong; the detail names it", 503: "Try again shortly (Retry-After)"}
+               403: "The token's scopes do not allow this", 404: "Not found (or not this token's)",
+               409: "Conflict", 413: "Body over TANDEM_API_MAX_BODY_KB",
+               422: "A field is missing or wrong; the detail names it",
+               429: "Over the token's rate or daily quota, or too many wrong tokens (Retry-After)",
+               503: "Try again shortly (Retry-After)"}
     return {c: {"model": Problem, "description": text_of[c]} for c in codes}
 
 
@@ -167,9 +187,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 def _utc(at: datetime | None) -> datetime | None:
     """A time as naive UTC, the way the database keeps it (an offset is converted, not dropped)."""
-    if at is None or at.tzinfo is None:
-        return at
-    return at.astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(at) if at is not None else None
 
 
 def _as_utc(at: datetime) -> datetime:
@@ -179,11 +197,23 @@ def _as_utc(at: datetime) -> datetime:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput("request body: not valid JSON") from exc
     if not isinstance(data, dict):
         raise InvalidInput("request body: a JSON object is expected")
-    return data
+    return _storable(data)
+
+
+def _storable(value: Any) -> Any:
+    """A JSON document with every text as the database can keep it (no NUL, no half characters), read once at the
+    door so that no channel meets them."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def ticket_view(db: Database, ticket_id: str) -> dict[str, Any] | None:
@@ -204,63 +234,60 @@ def ticket_view(db: Database, ticket_id: str) -> dict[str, Any] | None:
     return view.model_dump(mode="json")
 
 
-def _seen(db: Database, provider: str, delivery: str) -> bool:
-    with db.session() as s:
-        return s.get(WebhookDeliveryRow, (provider, delivery)) is not None
-
-
-def _record(db: Database, provider: str, delivery: str, event: str, ticket_id: str | None, outcome: str) -> bool:
-    """Records a webhook delivery once; False when another request recorded it meanwhile."""
-    def write(s: Any) -> None:
-        s.add(WebhookDeliveryRow(provider=provider, delivery_id=delivery, event=event[:60], ticket_id=ticket_id,
-                                 outcome=outcome[:200], received_at=utcnow()))
-        s.flush()
-
-    try:
-        db.run(write)
-    except IntegrityError:
-        return False
-    return True
-
-
-def _fresh(at: datetime | None, settings: Settings, header: str) -> None:
-    """Refuses a signed webhook whose timestamp is missing, unreadable, too old or too far ahead (a replay)."""
-    if at is None:
-        raise HTTPException(401, f"{header}: missing or not a time")
-    age = time.time() - _as_utc(at).timestamp()
-    if abs(age) > settings.webhook_max_age_seconds:
-        raise HTTPException(401, f"{header}: {abs(age):.0f} s {'old' if age > 0 else 'ahead'}; the limit is "
-                                 f"{settings.webhook_max_age_seconds} s (TANDEM_WEBHOOK_MAX_AGE_SECONDS)")
-
-
-def _unix(value: str) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _iso(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-
-
 def _header_text(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in headers if k.lower() == name), "")
 
 
-# ------------------------------------------------------------------ the guard: tokens and body size, before routing
-class Guard:
-    """Checks the bearer token of API calls and the size of every body before the app sees the request: a body
-    over the limit is refused by its Content-Length or, without one, as soon as the bytes read pass the limit; the
-    body read is handed on whole, so nothing downstream reads more."""
+# ------------------------------------------------------------------ rates
+class Buckets:
+    """Token buckets by key, in this process: ``take`` spends one request of a key's rate a minute, or says how long
+    to wait when there is none left."""
 
-    def __init__(self, app: ASGIApp, db: Database, max_bytes: int) -> None:
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._buckets: dict[Any, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _level(self, key: Any, per_minute: int, now: float) -> float:
+        tokens, last = self._buckets.get(key, (float(per_minute), now))
+        return min(float(per_minute), tokens + (now - last) * per_minute / 60.0)
+
+    def take(self, key: Any, per_minute: int, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens = self._level(key, per_minute, now)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) * 60.0 / per_minute
+            if len(self._buckets) >= self.MAX_KEYS and key not in self._buckets:
+                self._forget_full(per_minute, now)
+            self._buckets[key] = (tokens - 1.0, now)
+            return None
+
+    def _forget_full(self, per_minute: int, now: float) -> None:
+        """Drops the keys whose buckets have filled up again (they would start full anyway)."""
+        for key in [k for k in self._buckets if self._level(k, per_minute, now) >= per_minute - 1]:
+            del self._buckets[key]
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, int(seconds + 0.999)))}
+
+
+# ------------------------------------------------------------------ the guard: tokens, rates and body size
+class Guard:
+    """Checks the bearer token and its rate before the app sees an API call, and the size of every body: a body
+    over the limit is refused by its Content-Length or, without one, as soon as the bytes read pass the limit; the
+    body read is handed on whole, so nothing downstream reads more. A client address that keeps sending missing or
+    wrong tokens gets 429 instead of 401 for a while."""
+
+    def __init__(self, app: ASGIApp, db: Database, settings: Settings) -> None:
         self.app = app
         self.db = db
-        self.max_bytes = max_bytes
+        self.settings = settings
+        self.max_bytes = settings.api_max_body_kb * 1024
+        self.rates = Buckets()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -294,21 +321,45 @@ class Guard:
             receive = _replay(bytes(body), receive)
         await self.app(scope, receive, send)
 
+    def _client(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
+        name = self.settings.client_address_header.strip().lower().encode("latin-1", "ignore")
+        if name:
+            forwarded = [x.strip() for x in _header_text(headers, name).split(",") if x.strip()]
+            if forwarded:
+                return forwarded[-1][:200]
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
     async def _authorise(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> JSONResponse | None:
         scheme, _, token = _header_text(headers, b"authorization").strip().partition(" ")
-        challenge = {"WWW-Authenticate": "Bearer"}
         if scheme.lower() != "bearer" or not token.strip():
-            return _problem(401, "missing bearer token: send 'Authorization: Bearer TOKEN' (make one with "
-                                 "'python -m cx_core api-token create NAME')", challenge)
+            return self._refused(scope, headers, "missing bearer token: send 'Authorization: Bearer TOKEN' (make "
+                                                 "one with 'python -m cx_core api-token create NAME')",
+                                 {"WWW-Authenticate": "Bearer"})
         try:
-            name = await run_in_threadpool(api_tokens.verify, self.db, token.strip())
+            grant = await run_in_threadpool(api_tokens.verify, self.db, token.strip())
         except TandemError as exc:
             return _problem(503, str(exc), {"Retry-After": str(RETRY_AFTER_SECONDS)})
-        if name is None:
-            return _problem(401, "the token is not valid or was revoked",
-                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        scope.setdefault("state", {})["api_client"] = name
+        if grant is None:
+            return self._refused(scope, headers, "the token is not valid or was revoked",
+                                 {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        per_minute = grant.rate_per_minute or self.settings.api_rate_per_minute
+        wait = self.rates.take(("token", grant.id), per_minute)
+        if wait is not None:
+            return _problem(429, f"this token's rate of {per_minute} calls a minute is used up; wait and try again",
+                            _retry_after(wait))
+        scope.setdefault("state", {})["api_grant"] = grant
         return None
+
+    def _refused(self, scope: Scope, headers: list[tuple[bytes, bytes]], line: str, challenge: dict[str, str]
+                 ) -> JSONResponse:
+        """401 for a missing or wrong token; 429 once the address sent more of them than its rate allows (a right
+        token from the same address is never held back)."""
+        wait = self.rates.take(("client", self._client(scope, headers)), self.settings.api_failed_auth_per_minute)
+        if wait is not None:
+            return _problem(429, "too many calls with a missing or wrong token from this address; wait and try "
+                                 "again", _retry_after(wait))
+        return _problem(401, line, challenge)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -328,12 +379,39 @@ bearer = HTTPBearer(auto_error=False, scheme_name="token",
                     description="A token from `python -m cx_core api-token create NAME` or the Users page.")
 
 
-def api_client(request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)) -> str:
-    """The name of the token the call was made with (checked by the guard before the request got here)."""
-    name = getattr(request.state, "api_client", None)
-    if not name:
+def api_grant(request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)) -> api_tokens.Grant:
+    """What the call's token may do (checked by the guard before the request got here)."""
+    grant = getattr(request.state, "api_grant", None)
+    if not isinstance(grant, api_tokens.Grant):
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return str(name)
+    return grant
+
+
+def _need(grant: api_tokens.Grant, scope: str) -> None:
+    if not grant.may(scope):
+        has = ", ".join(sorted(grant.scopes)) or "none"
+        raise HTTPException(403, f"this token may not {api_tokens.SCOPES[scope]} (its scopes: {has}); an admin can "
+                                 f"make one with '{scope}'")
+
+
+def _path_id(ticket_id: str) -> str:
+    bad = control_characters(ticket_id)
+    if bad:
+        raise InvalidInput(f"ticket_id: contains the control character {bad}; only printable characters are allowed "
+                           "here")
+    if len(ticket_id) > 200:
+        raise NotFound(f"ticket {ticket_id[:40]}… not found")
+    return ticket_id
+
+
+def _reachable(db: Database, grant: api_tokens.Grant, ticket_id: str) -> TicketRow | None:
+    """The ticket if this token may reach it (it opened it, or an admin let it reach every ticket), else None: a
+    ticket out of reach answers exactly like one that does not exist."""
+    with db.session() as s:
+        row = s.get(TicketRow, _path_id(ticket_id))
+    if row is None:
+        return None
+    return row if grant.reaches_every_ticket or (row.api_token_id == grant.id) else None
 
 
 # ------------------------------------------------------------------ the app
@@ -345,12 +423,22 @@ def create_app(services: Any) -> FastAPI:
     app = FastAPI(title="Tandem inbound API", version="1",
                   description="Tickets and customers' messages in, their state and Tandem's replies out; signed "
                               "webhooks from Chatwoot, Zendesk, Zammad and django-helpdesk. Calls other than the health "
-                              "check and the webhooks need `Authorization: Bearer TOKEN`.",
+                              "check and the webhooks need `Authorization: Bearer TOKEN`; a token reads and writes "
+                              "the tickets it opened, within its scopes (write, read, admin).",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
-    app.add_middleware(Guard, db=db, max_bytes=settings.api_max_body_kb * 1024)
+    app.add_middleware(Guard, db=db, settings=settings)
     _handlers(app)
+    app.include_router(_service_routes(db))
+    app.include_router(_ticket_routes(db, settings))
+    for hook in WEBHOOKS:
+        app.include_router(_webhook_route(hook, db, settings, channels))
+    return app
 
-    @app.get(f"{PREFIX}/health", tags=["service"], response_model=Health, responses=_problems(503))
+
+def _service_routes(db: Database) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["service"])
+
+    @router.get("/health", response_model=Health, responses=_problems(503))
     def health() -> Any:
         """Whether the API and its database answer (no token needed)."""
         try:
@@ -361,215 +449,170 @@ def create_app(services: Any) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": "unavailable"}, status_code=503)
         return Health(status="ok", database="ok")
 
-    @app.post(f"{PREFIX}/tickets", tags=["tickets"], status_code=201, response_model=TicketCreated,
-              responses={200: {"model": TicketView, "description": "A ticket with this id exists: it is returned "
-                                                                   "as it is, nothing is added"},
-                         **_problems(401, 413, 422, 503)})
-    def create_ticket(ticket: TicketCreate, response: Response, client: str = Depends(api_client)) -> Any:
-        """Opens a ticket (stored only: the worker reads it). The same id again returns the existing ticket with
-        200 and adds nothing."""
-        existing = ticket_view(db, ticket.id)
-        if existing is not None:
-            return JSONResponse(existing, status_code=200)
+    return router
+
+
+def _ticket_routes(db: Database, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["tickets"])
+
+    def quota(grant: api_tokens.Grant) -> None:
+        wait = api_tokens.take_quota(db, grant, settings.api_daily_quota)
+        if wait is not None:
+            raise HTTPException(429, f"this token's daily quota of {grant.daily_quota or settings.api_daily_quota:,} "
+                                     "new tickets and messages is used up; it renews at midnight UTC",
+                                _retry_after(wait))
+
+    def existing(grant: api_tokens.Grant, ticket_id: str) -> JSONResponse:
+        """A ticket id used again: the token's own ticket is returned as it is (200); another's is a conflict."""
+        if _reachable(db, grant, ticket_id) is None:
+            raise HTTPException(409, f"id: {ticket_id} is taken by a ticket this token did not open; choose "
+                                     "another id")
+        view = ticket_view(db, ticket_id) if grant.may("read") else {"id": ticket_id}
+        return JSONResponse(view, status_code=200)
+
+    @router.post("/tickets", status_code=201, response_model=TicketCreated,
+                 responses={200: {"model": TicketView, "description": "This token opened a ticket with this id "
+                                                                      "before: it is returned as it is (only its id "
+                                                                      "without the read scope), nothing is added"},
+                            **_problems(401, 403, 409, 413, 422, 429, 503)})
+    def create_ticket(ticket: TicketCreate, response: Response, grant: api_tokens.Grant = Depends(api_grant)) -> Any:
+        """Opens a ticket (stored only: the worker reads it). The same id again from the same token returns the
+        existing ticket with 200 and adds nothing; an id another client's ticket has is 409."""
+        _need(grant, "write")
+        with db.session() as s:
+            taken = s.get(TicketRow, ticket.id) is not None
+        if taken:
+            return existing(grant, ticket.id)
+        quota(grant)
         got = receive(db, Inbound(source="api", ticket_id=ticket.id, external_id=f"ticket:{ticket.id}",
                                   body=ticket.body, subject=ticket.subject, customer=ticket.customer,
-                                  channel=ticket.channel, created_at=_utc(ticket.created_at)))
+                                  channel=ticket.channel, created_at=_utc(ticket.created_at), owner_token=grant.id))
         if not got.created:
-            return JSONResponse(ticket_view(db, got.ticket_id), status_code=200)
-        log.info("%s opened ticket %s", client, got.ticket_id)
+            return existing(grant, got.ticket_id)
+        log.info("%s opened ticket %s", grant.name, got.ticket_id)
         response.headers["Location"] = f"{PREFIX}/tickets/{quote(got.ticket_id, safe='')}"
         return TicketCreated(id=got.ticket_id)
 
-    @app.post(f"{PREFIX}/tickets/{{ticket_id}}/messages", tags=["tickets"], status_code=201,
-              response_model=MessageAdded,
-              responses={200: {"model": MessageAdded, "description": "This external_id was received before: "
-                                                                     "nothing is added"},
-                         **_problems(401, 404, 409, 413, 422, 503)})
-    def add_message(ticket_id: str, message: MessageCreate, client: str = Depends(api_client)) -> Any:
+    @router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=MessageAdded,
+                 responses={200: {"model": MessageAdded, "description": "This external_id was received before: "
+                                                                        "nothing is added"},
+                            **_problems(401, 403, 404, 409, 413, 422, 429, 503)})
+    def add_message(ticket_id: str, message: MessageCreate, grant: api_tokens.Grant = Depends(api_grant)) -> Any:
         """Adds the customer's message to the ticket, which the agent reads again; the same ``external_id`` again
         adds nothing (200)."""
-        with db.session() as s:
-            row = s.get(TicketRow, ticket_id)
-            if row is None:
-                raise NotFound(f"ticket {ticket_id} not found")
-            channel = row.channel
-        got = receive(db, Inbound(source="api", ticket_id=ticket_id, external_id=message.external_id,
-                                  body=message.body, author="customer", direction="in", channel=channel,
+        _need(grant, "write")
+        row = _reachable(db, grant, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        quota(grant)
+        # a token's message ids are its own: two clients may both number their messages from 1
+        ext = f"t{grant.id}:{message.external_id}"
+        got = receive(db, Inbound(source="api", ticket_id=ticket_id, external_id=ext, body=message.body,
+                                  author="customer", direction="in", channel=row.channel,
                                   created_at=_utc(message.created_at)))
         if got.duplicate:
             if got.ticket_id != ticket_id:
                 raise HTTPException(409, f"external_id {message.external_id} was already used for a message of "
                                          f"ticket {got.ticket_id}")
             return JSONResponse({"ticket_id": got.ticket_id, "message_id": got.message_id}, status_code=200)
-        log.info("%s added message %s to ticket %s", client, got.message_id, got.ticket_id)
+        log.info("%s added message %s to ticket %s", grant.name, got.message_id, got.ticket_id)
         return MessageAdded(ticket_id=got.ticket_id, message_id=got.message_id)
 
-    @app.get(f"{PREFIX}/tickets/{{ticket_id}}", tags=["tickets"], response_model=TicketView,
-             responses=_problems(401, 404, 503))
-    def get_ticket(ticket_id: str, client: str = Depends(api_client)) -> Any:
+    @router.get("/tickets/{ticket_id}", response_model=TicketView, responses=_problems(401, 403, 404, 422, 429, 503))
+    def get_ticket(ticket_id: str, grant: api_tokens.Grant = Depends(api_grant)) -> Any:
         """The ticket's status, its conversation (customer's messages and replies, never internal notes) and the
         agent's proposals with their decisions."""
-        view = ticket_view(db, ticket_id)
+        _need(grant, "read")
+        view = ticket_view(db, ticket_id) if _reachable(db, grant, ticket_id) is not None else None
         if view is None:
             raise NotFound(f"ticket {ticket_id} not found")
         return JSONResponse(view)
 
-    # -------------------------------------------------------------- webhooks
-    @app.post(f"{PREFIX}/webhooks/chatwoot", tags=["webhooks"], response_model=WebhookAck,
-              responses=_problems(401, 413, 422, 503))
-    async def chatwoot_webhook(request: Request) -> Any:
-        """Chatwoot's account webhook (events message_created, conversation_created, conversation_status_changed),
-        verified by ``X-Chatwoot-Signature`` over ``X-Chatwoot-Timestamp`` and the raw body."""
-        from .channels import chatwoot
+    return router
 
-        secret = settings.chatwoot_webhook_secret.get_secret_value()
-        if not secret:
-            raise HTTPException(503, "the Chatwoot webhook is not set up here: set TANDEM_CHATWOOT_WEBHOOK_SECRET "
-                                     "to the webhook's secret")
-        stamp = request.headers.get("x-chatwoot-timestamp", "").strip()
-        signature = request.headers.get("x-chatwoot-signature", "").strip()
+
+# ------------------------------------------------------------------ webhooks, mounted from one table
+WEBHOOKS = (chatwoot.WEBHOOK, zendesk.WEBHOOK, zammad.WEBHOOK, helpdesk.WEBHOOK)
+
+
+def _seen(db: Database, provider: str, delivery: str) -> bool:
+    with db.session() as s:
+        return s.get(WebhookDeliveryRow, (provider, delivery)) is not None
+
+
+def _record(db: Database, provider: str, delivery: str, event: str, ticket_id: str | None, outcome: str) -> bool:
+    """Records a webhook delivery once; False when another request recorded it meanwhile."""
+    def write(s: Any) -> None:
+        s.add(WebhookDeliveryRow(provider=provider, delivery_id=delivery, event=event[:60], ticket_id=ticket_id,
+                                 outcome=storable_text(outcome)[:200], received_at=utcnow()))
+        s.flush()
+
+    try:
+        db.run(write)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _fresh(at: datetime | None, settings: Settings, header: str) -> None:
+    """Refuses a signed webhook whose timestamp is missing, unreadable, too old or too far ahead (a replay)."""
+    if at is None:
+        raise HTTPException(401, f"{header}: missing or not a time")
+    try:
+        age = time.time() - _as_utc(at).timestamp()
+    except (OverflowError, OSError, ValueError) as exc:
+        raise HTTPException(401, f"{header}: not a usable time") from exc
+    if abs(age) > settings.webhook_max_age_seconds:
+        raise HTTPException(401, f"{header}: {abs(age):.0f} s {'old' if age > 0 else 'ahead'}; the limit is "
+                                 f"{settings.webhook_max_age_seconds} s (TANDEM_WEBHOOK_MAX_AGE_SECONDS)")
+
+
+def _webhook_route(hook: Webhook, db: Database, settings: Settings, channels: tuple[str, ...]) -> APIRouter:
+    """``POST /api/v1/webhooks/{name}``: the secret set, the delivery verified (signature and age, or the URL's
+    token) before the body is parsed, read once by its delivery id, and handed to the channel."""
+    router = APIRouter(prefix=f"{PREFIX}/webhooks", tags=["webhooks"])
+
+    def verified(request: Request, raw: bytes, token: str) -> str:
+        """The delivery's id once it is verified; HTTPException (401/503) otherwise."""
+        secret_value = getattr(settings, hook.secret_setting)
+        secret = secret_value.get_secret_value() if hasattr(secret_value, "get_secret_value") else str(secret_value)
+        if not secret.strip():
+            raise HTTPException(503, f"the {hook.label} webhook is not set up here: set {hook.env}")
+        if hook.verify is None:
+            if not same_signature(secret.encode("utf-8"), token):
+                raise HTTPException(401, "token: wrong or missing (the webhook URL's ?token=)")
+            return hashlib.sha256(raw).hexdigest()
+        signature = request.headers.get(hook.signature_header, "").strip()
         if not signature:
-            raise HTTPException(401, "X-Chatwoot-Signature: missing (give the Chatwoot webhook a secret)")
-        _fresh(_unix(stamp) if stamp else None, settings, "X-Chatwoot-Timestamp")
-        raw = await request.body()
-        if not chatwoot.verify_signature(secret, stamp, raw, signature):
-            raise HTTPException(401, "X-Chatwoot-Signature: does not match the body (check "
-                                     "TANDEM_CHATWOOT_WEBHOOK_SECRET)")
-        delivery = (request.headers.get("x-chatwoot-delivery", "").strip()
-                    or hashlib.sha256(stamp.encode() + b"." + raw).hexdigest())[:200]
-        return await run_in_threadpool(_chatwoot, delivery, raw)
+            raise HTTPException(401, f"{hook.signature_header}: missing (give the {hook.label} webhook a secret)")
+        stamp = request.headers.get(hook.timestamp_header, "").strip() if hook.timestamp_header else ""
+        if hook.timestamp_header and hook.parse_time is not None:
+            _fresh(hook.parse_time(stamp) if stamp else None, settings, hook.timestamp_header)
+        if not hook.verify(secret, stamp, raw, signature):
+            raise HTTPException(401, f"{hook.signature_header}: does not match the body (check {hook.env})")
+        given = header_value(request.headers.get(hook.delivery_header, "")) if hook.delivery_header else ""
+        return given or hashlib.sha256(stamp.encode("latin-1", "replace") + b"." + raw).hexdigest()
 
-    def _chatwoot(delivery: str, raw: bytes) -> WebhookAck:
-        from .channels import chatwoot
-
-        if _seen(db, "chatwoot", delivery):
+    def handle(delivery: str, event: str, raw: bytes) -> WebhookAck:
+        if _seen(db, hook.name, delivery):
             return WebhookAck(status="duplicate")
-        event = chatwoot.parse(_json_object(raw), channels)
-        ticket_id: str | None = None
-        outcome = event.ignored
-        if event.messages:
-            got = [receive(db, m) for m in event.messages]
-            ticket_id = got[-1].ticket_id
-            added = sum(1 for g in got if not g.duplicate)
-            outcome = f"{added} message(s) received" + (f", {len(got) - added} seen before" if added < len(got)
-                                                          else "")
-        elif event.resolve:
-            ticket_id, outcome = chatwoot.resolve_conversation(db, "chatwoot", event.resolve, "chatwoot")
-        _record(db, "chatwoot", delivery, event.kind, ticket_id, outcome)
-        status: Literal["ok", "ignored"] = "ok" if (event.messages or event.resolve) else "ignored"
-        return WebhookAck(status=status, event=event.kind, ticket_id=ticket_id, detail=outcome)
+        done = hook.handle(db, settings, _json_object(raw), channels)
+        kind = done.event or event
+        _record(db, hook.name, delivery, kind, done.ticket_id, done.detail or done.status)
+        return WebhookAck(status=done.status, event=kind, ticket_id=done.ticket_id, detail=one_line(done.detail))
 
-    @app.post(f"{PREFIX}/webhooks/zendesk", tags=["webhooks"], response_model=WebhookAck,
-              responses=_problems(401, 413, 422, 503))
-    async def zendesk_webhook(request: Request) -> Any:
-        """A Zendesk trigger's webhook (JSON template in the README), verified by ``X-Zendesk-Webhook-Signature``
-        over ``X-Zendesk-Webhook-Signature-Timestamp`` and the raw body."""
-        from .channels import zendesk
-
-        secret = settings.zendesk_webhook_secret.get_secret_value()
-        if not secret:
-            raise HTTPException(503, "the Zendesk webhook is not set up here: set TANDEM_ZENDESK_WEBHOOK_SECRET to "
-                                     "the webhook's signing secret")
-        stamp = request.headers.get("x-zendesk-webhook-signature-timestamp", "").strip()
-        signature = request.headers.get("x-zendesk-webhook-signature", "").strip()
-        if not signature:
-            raise HTTPException(401, "X-Zendesk-Webhook-Signature: missing")
-        _fresh(_iso(stamp) if stamp else None, settings, "X-Zendesk-Webhook-Signature-Timestamp")
+    async def webhook(request: Request, token: str = Query("", description=f"{hook.env} (URL-token webhooks only)")
+                      ) -> Any:
         raw = await request.body()
-        if not zendesk.verify_signature(secret, stamp, raw, signature):
-            raise HTTPException(401, "X-Zendesk-Webhook-Signature: does not match the body (check "
-                                     "TANDEM_ZENDESK_WEBHOOK_SECRET)")
-        delivery = (request.headers.get("x-zendesk-webhook-invocation-id", "").strip()
-                    or hashlib.sha256(stamp.encode() + raw).hexdigest())[:200]
-        return await run_in_threadpool(_zendesk, delivery, raw)
+        delivery = verified(request, raw, token)
+        event = header_value(request.headers.get(hook.event_header, ""), 60) if hook.event_header else ""
+        return await run_in_threadpool(handle, delivery, event or "trigger", raw)
 
-    def _zendesk(delivery: str, raw: bytes) -> WebhookAck:
-        from .channels import zendesk
-
-        if _seen(db, "zendesk", delivery):
-            return WebhookAck(status="duplicate")
-        msg, why = zendesk.parse(_json_object(raw), channels)
-        if msg is None:
-            _record(db, "zendesk", delivery, "trigger", None, why)
-            return WebhookAck(status="ignored", event="trigger", detail=why)
-        got = receive(db, msg)
-        outcome = "seen before" if got.duplicate else "message received"
-        _record(db, "zendesk", delivery, "trigger", got.ticket_id, outcome)
-        return WebhookAck(status="ok", event="trigger", ticket_id=got.ticket_id, detail=outcome)
-
-    @app.post(f"{PREFIX}/webhooks/zammad", tags=["webhooks"], response_model=WebhookAck,
-              responses=_problems(401, 413, 422, 503))
-    async def zammad_webhook(request: Request) -> Any:
-        """A Zammad trigger's webhook (default payload: ``ticket`` and ``article``), verified by ``X-Hub-Signature``
-        (HMAC-SHA1 of the raw body with the webhook's signature token) and read once by ``X-Zammad-Delivery``.
-        Zammad sends no timestamp, so there is no age check: a replayed request is recognised by its delivery id,
-        and its article by its id."""
-        from .channels import zammad
-
-        secret = settings.zammad_webhook_secret.get_secret_value()
-        if not secret:
-            raise HTTPException(503, "the Zammad webhook is not set up here: set TANDEM_ZAMMAD_WEBHOOK_SECRET to "
-                                     "the webhook's HMAC SHA1 signature token")
-        signature = request.headers.get("x-hub-signature", "").strip()
-        if not signature:
-            raise HTTPException(401, "X-Hub-Signature: missing (give the Zammad webhook an HMAC SHA1 signature "
-                                     "token)")
-        raw = await request.body()
-        if not zammad.verify_signature(secret, raw, signature):
-            raise HTTPException(401, "X-Hub-Signature: does not match the body (check TANDEM_ZAMMAD_WEBHOOK_SECRET)")
-        delivery = (request.headers.get("x-zammad-delivery", "").strip() or hashlib.sha256(raw).hexdigest())[:200]
-        trigger = one_line(request.headers.get("x-zammad-trigger", ""), 60) or "trigger"
-        return await run_in_threadpool(_zammad, delivery, trigger, raw)
-
-    def _zammad(delivery: str, trigger: str, raw: bytes) -> WebhookAck:
-        from .channels import zammad
-
-        if _seen(db, "zammad", delivery):
-            return WebhookAck(status="duplicate")
-        msg, why = zammad.parse(_json_object(raw), channels)
-        if msg is None:
-            _record(db, "zammad", delivery, trigger, None, why)
-            return WebhookAck(status="ignored", event=trigger, detail=why)
-        got = receive(db, msg)
-        outcome = "seen before" if got.duplicate else "message received"
-        _record(db, "zammad", delivery, trigger, got.ticket_id, outcome)
-        return WebhookAck(status="ok", event=trigger, ticket_id=got.ticket_id, detail=outcome)
-
-    @app.post(f"{PREFIX}/webhooks/helpdesk", tags=["webhooks"], response_model=WebhookAck,
-              responses=_problems(401, 413, 422, 503))
-    async def helpdesk_webhook(request: Request, token: str = Query("", description="TANDEM_HELPDESK_WEBHOOK_TOKEN")
-                               ) -> Any:
-        """django-helpdesk's webhook (not signed): the URL's ``token`` must be TANDEM_HELPDESK_WEBHOOK_TOKEN."""
-        expected = settings.helpdesk_webhook_token.get_secret_value()
-        if not expected:
-            raise HTTPException(503, "the helpdesk webhook is not set up here: set TANDEM_HELPDESK_WEBHOOK_TOKEN")
-        if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
-            raise HTTPException(401, "token: wrong or missing (the webhook URL's ?token=)")
-        raw = await request.body()
-        return await run_in_threadpool(_helpdesk, raw)
-
-    def _helpdesk(raw: bytes) -> WebhookAck:
-        try:
-            module = importlib.import_module("cx_core.channels.helpdesk")
-        except ModuleNotFoundError as exc:
-            if exc.name != "cx_core.channels.helpdesk":
-                raise
-            module = None
-        handle = getattr(module, "handle_webhook", None)
-        if handle is None:
-            raise HTTPException(503, "the helpdesk channel is not installed")
-        delivery = hashlib.sha256(raw).hexdigest()
-        if _seen(db, "helpdesk", delivery):
-            return WebhookAck(status="duplicate")
-        result = handle(db, settings, _json_object(raw)) or {}
-        ticket_id = result.get("ticket_id")
-        detail = one_line(result.get("detail") or result.get("reason") or result.get("outcome") or "")
-        event = str(result.get("event") or "")
-        status: Literal["ok", "ignored"] = "ignored" if result.get("status") == "ignored" else "ok"
-        _record(db, "helpdesk", delivery, event, str(ticket_id) if ticket_id else None, detail or status)
-        return WebhookAck(status=status, event=event, ticket_id=str(ticket_id) if ticket_id else None, detail=detail)
-
-    return app
+    webhook.__doc__ = hook.events
+    router.add_api_route(f"/{hook.name}", webhook, methods=["POST"], response_model=WebhookAck,
+                         responses=_problems(401, 413, 422, 503), name=f"{hook.name}_webhook",
+                         description=hook.events)
+    return router
 
 
 def _handlers(app: FastAPI) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import audit, tickets
+from . import api_tokens, audit, tickets
 from .config import Settings, load_settings
 from .errors import InvalidInput, TandemError
 from .models import Autonomy, Role
@@ -128,7 +128,7 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
     services = _services()
     services.db.migrate()
-    good, bad = tickets.parse_ticket_file(Path(args.file))
+    good, bad = tickets.parse_ticket_file(Path(args.file), intake=True)
     for err in bad:
         print(f"error: {args.file}: {err.message}", file=sys.stderr)
     # the bar shows on a terminal only (disable=None), so piped and logged output stays one line per problem
@@ -260,19 +260,26 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_api_token(args: argparse.Namespace) -> int:
-    from . import api_tokens
-
     services = _services()
     services.db.migrate()
     if args.token_command == "create":
-        token_id, token = api_tokens.create(services.db, args.name, "cli")
+        token_id, token = api_tokens.create(services.db, args.name, "cli", args.scope or api_tokens.DEFAULT_SCOPES,
+                                            args.all_tickets, args.rate, args.daily_quota)
         print(token)
-        print(f"token {token_id} '{args.name}' created; it is shown once, keep it now", file=sys.stderr)
+        reach = "every ticket" if args.all_tickets or "admin" in (args.scope or ()) else "the tickets it opens"
+        print(f"token {token_id} '{args.name}' created ({', '.join(args.scope or api_tokens.DEFAULT_SCOPES)} on "
+              f"{reach}); it is shown once, keep it now", file=sys.stderr)
     elif args.token_command == "list":
-        for t in api_tokens.list_tokens(services.db):
+        for t in api_tokens.all_tokens(services.db):
             state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "active"
             used = f"last used {t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never used"
-            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {state}, {used}")
+            reach = "every ticket" if t["all_tickets"] or "admin" in t["scopes"] else "own tickets"
+            print(f"{t['id']:>4}  {t['name']:<24} {t['prefix']}…  {','.join(t['scopes'])} on {reach}  {state}, "
+                  f"{used}")
+    elif args.token_command in ("widen", "narrow"):
+        api_tokens.widen(services.db, args.id, args.token_command == "widen", "cli")
+        print(f"token {args.id} now reaches " + ("every ticket of every channel" if args.token_command == "widen"
+                                                 else "only the tickets it opened"))
     else:
         api_tokens.revoke(services.db, args.id, "cli")
         print(f"token {args.id} revoked")
@@ -487,12 +494,25 @@ def build_parser() -> argparse.ArgumentParser:
     atsub = at.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
     atc = atsub.add_parser("create", help="create a token and print it once (only its hash is kept)")
     atc.add_argument("name", help="what the token is for, e.g. 'web form'")
+    atc.add_argument("--scope", action="append", choices=sorted(api_tokens.SCOPES), metavar="SCOPE",
+                     help="write (add tickets and messages), read (read tickets back) or admin (every ticket); "
+                          "repeat for several; default: write and read")
+    atc.add_argument("--all-tickets", action="store_true", help="reach every ticket of every channel, not only the "
+                                                                "tickets the token opens")
+    atc.add_argument("--rate", type=int, metavar="N", help="requests a minute (default TANDEM_API_RATE_PER_MINUTE)")
+    atc.add_argument("--daily-quota", type=int, metavar="N", help="new tickets and messages a day (default "
+                                                                  "TANDEM_API_DAILY_QUOTA)")
     atc.set_defaults(func=cmd_api_token)
     atl = atsub.add_parser("list", help="list tokens (never the tokens themselves)")
     atl.set_defaults(func=cmd_api_token)
     atr = atsub.add_parser("revoke", help="revoke a token: calls with it get 401 from now on")
     atr.add_argument("id", type=int, help="the token's number, from 'api-token list'")
     atr.set_defaults(func=cmd_api_token)
+    for verb, what in (("widen", "let a token reach every ticket of every channel (audited)"),
+                       ("narrow", "let a token reach only the tickets it opened again (audited)")):
+        atw = atsub.add_parser(verb, help=what)
+        atw.add_argument("id", type=int, help="the token's number, from 'api-token list'")
+        atw.set_defaults(func=cmd_api_token)
 
     ac = sub.add_parser("actions", help="actions on your own systems, declared without code (HTTP, OpenAPI, MCP)")
     acsub = ac.add_subparsers(dest="actions_command", required=True, parser_class=_Parser)

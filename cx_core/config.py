@@ -98,6 +98,12 @@ class Settings(BaseSettings):
                                  "in KB (larger: 413).")
     webhook_max_age_seconds: int = Field(default=300, ge=1, description="A signed webhook whose timestamp is older "
                                          "(or further ahead) than this is refused.")
+    api_rate_per_minute: int = Field(default=600, ge=1, description="Requests one API token may make a minute "
+                                     "(beyond it: 429 with Retry-After); a token can carry its own.")
+    api_daily_quota: int = Field(default=20000, ge=1, description="New tickets and messages one API token may add "
+                                 "a day (UTC; beyond it: 429 until midnight); a token can carry its own.")
+    api_failed_auth_per_minute: int = Field(default=30, ge=1, description="Calls with a missing or wrong token one "
+                                            "client address may make a minute before it gets 429 for a while.")
     outbound_webhook_url: str = Field(default="", description="Where replies to tickets that came in through the "
                                       "API are POSTed (signed); empty: they are read with GET /api/v1/tickets/ID.")
     outbound_webhook_secret: SecretStr = Field(default=SecretStr(""), description="Key that signs outbound "

@@ -22,12 +22,16 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .errors import InvalidInput, NotFound
-from .models import MAX_BODY_CHARS, TicketIn
+from .models import MAX_BODY_CHARS, TicketIn, control_characters, storable_text
 from .redact import redact_secrets
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, TicketRow
 
 DIRECTIONS = ("in", "out", "note")
+# the systems whose conversations open tickets named after them (``zendesk-123``): such ids are theirs alone, so an
+# API call or an import can never take, shadow or pre-empt the ticket of one of their conversations
+CHANNEL_SOURCES = {"email": "e-mail", "chatwoot": "Chatwoot", "zendesk": "Zendesk", "zammad": "Zammad",
+                   "helpdesk": "django-helpdesk"}
 # a ticket the customer's message sends back to the agent; "new" and "processing" are on their way already
 REREAD = {"open", "waiting", "resolved", "escalated"}
 
@@ -48,6 +52,7 @@ class Inbound:
     created_at: datetime | None = None
     author: str = "customer"
     direction: str = "in"  # in: from the customer; out: a reply someone sent in the source system; note: internal
+    owner_token: int | None = None  # the API token that opens the ticket (it reads and writes its own tickets)
 
 
 @dataclass
@@ -65,12 +70,63 @@ def outside_id(source: str, value: str | None) -> str | None:
     return f"{source}:{value}"[:400] if value else None
 
 
+_MAILBOX_ID = re.compile(r"email-[0-9a-f]{12}", re.I)
+
+
+def reserved_by(ticket_id: str) -> str | None:
+    """The channel whose conversations' tickets are named like ``ticket_id``, or None: ``zendesk-…``,
+    ``chatwoot-…``, ``zammad-…`` and ``helpdesk-…`` belong to those systems, ``email-`` with twelve hex digits
+    to the mailbox."""
+    head = ticket_id.split("-", 1)[0].strip().lower() if "-" in ticket_id else ""
+    if head == "email":
+        return head if _MAILBOX_ID.fullmatch(ticket_id.strip()) else None
+    return head if head in CHANNEL_SOURCES else None
+
+
+def reserved_id_problem(ticket_id: str, conversation: str | None = None) -> str | None:
+    """Why ``ticket_id`` cannot be given to a ticket from the API or a file, or None. A file's ticket that names the
+    conversation it continues (``zendesk:123``) may carry that system's ticket name."""
+    source = reserved_by(ticket_id)
+    linked = (conversation or "").split(":", 1)[0].strip().lower()
+    if source is None or source == linked:
+        return None
+    return (f"ids like '{ticket_id.split('-', 1)[0]}-…' are kept for tickets that come from "
+            f"{CHANNEL_SOURCES[source]}; choose another id")
+
+
+def conversation_problem(conversation: str) -> str | None:
+    """Why ``conversation`` (``SOURCE:ID``, the helpdesk or mailbox conversation an imported ticket continues) is
+    not usable, or None."""
+    source, _, value = conversation.partition(":")
+    if source.strip().lower() not in CHANNEL_SOURCES or not value.strip():
+        return (f"'{conversation[:60]}' is not SOURCE:ID with SOURCE one of {', '.join(CHANNEL_SOURCES)} (the "
+                "system's own conversation id, e.g. zendesk:123)")
+    return None
+
+
+def _checked(msg: Inbound) -> Inbound:
+    """``msg`` with text the database can keep, or ``InvalidInput`` naming an id field that carries control
+    characters (ids are printable; a message's own text is kept as written, NUL characters aside)."""
+    for name in ("ticket_id", "customer", "external_id", "conversation", "author", "channel"):
+        value = getattr(msg, name)
+        bad = control_characters(value) if isinstance(value, str) else None
+        if bad:
+            raise InvalidInput(f"{name}: contains the control character {bad}; only printable characters are "
+                               "allowed here")
+    for ref in msg.references:
+        if control_characters(ref):
+            raise InvalidInput("references: an id contains control characters")
+    msg.body, msg.subject = storable_text(msg.body), storable_text(msg.subject)
+    return msg
+
+
 def receive(db: Database, msg: Inbound) -> Received:
     """Stores ``msg`` once: as a follow-up of the ticket it belongs to (which is read again), or as a new ticket.
     A message whose outside id is stored already changes nothing. Bad input raises ``InvalidInput`` naming the
     field, and nothing is stored."""
     if msg.direction not in DIRECTIONS:
         raise InvalidInput(f"direction: must be one of {', '.join(DIRECTIONS)}")
+    msg = _checked(msg)
     if not msg.body.strip():
         raise InvalidInput("body: the message is empty")
     if len(msg.body) > MAX_BODY_CHARS:
@@ -120,7 +176,7 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
     from .tickets import insert_tickets
 
     ref = outside_id(msg.source, msg.conversation) or (ext if msg.source == "email" else None)
-    ticket_id = msg.ticket_id or _new_id(msg)
+    ticket_id = msg.ticket_id or _free_id(s, _new_id(msg))
     try:
         ticket = TicketIn(id=ticket_id, customer=msg.customer, channel=msg.channel or "email", subject=msg.subject,
                           body=msg.body, created_at=msg.created_at)
@@ -129,8 +185,8 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
         field = ".".join(str(p) for p in err["loc"]) or "message"
         raise InvalidInput(f"{field}: {err['msg'].removeprefix('Value error, ')}") from exc
     ids = insert_tickets(s, [ticket], msg.source, "intake", extras={ticket.id: {
-        "external_ref": ref, "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author,
-                                         "direction": msg.direction}}})
+        "external_ref": ref, "api_token_id": msg.owner_token,
+        "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author, "direction": msg.direction}}})
     first = s.scalar(select(MessageRow.id).where(MessageRow.ticket_id == ticket.id).order_by(MessageRow.id))
     return Received(ticket.id, first, created=bool(ids), duplicate=not ids)
 
@@ -138,6 +194,16 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
 def _new_id(msg: Inbound) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", (msg.conversation or "").strip()).strip("-")[:60]
     return f"{msg.source}-{base}" if base and msg.source != "email" else f"{msg.source}-{uuid.uuid4().hex[:12]}"
+
+
+def _free_id(s: Session, wanted: str) -> str:
+    """``wanted``, or the first of ``wanted-2``, ``wanted-3``… that no ticket has: a conversation always opens its
+    own ticket, whatever ticket ids were taken before it arrived (by an older import, say)."""
+    candidate, n = wanted, 1
+    while s.get(TicketRow, candidate) is not None:
+        n += 1
+        candidate = f"{wanted}-{n}" if n < 20 else f"{wanted}-{uuid.uuid4().hex[:8]}"
+    return candidate
 
 
 def _follow_up(s: Session, row: TicketRow, msg: Inbound, ext: str | None) -> Received:
@@ -165,7 +231,10 @@ def _follow_up(s: Session, row: TicketRow, msg: Inbound, ext: str | None) -> Rec
 
 def naive_utc(at: datetime) -> datetime:
     """A time as stored (naive UTC): one with an offset is converted first, one without is taken as UTC."""
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+    try:
+        return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(f"created_at: {at.isoformat()} is out of range") from exc
 
 
 def add_note(db: Database, user: Any, ticket_id: str, body: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any, Literal
@@ -55,6 +56,37 @@ MAX_BODY_CHARS = 200_000  # a ticket's message (about 60 printed pages)
 MAX_SUBJECT_CHARS = 500
 
 
+def control_characters(value: str) -> str | None:
+    """A description of the first control or invisible formatting character in ``value`` (NUL, a line break, a
+    right-to-left override…), or None: ids, names and addresses may carry none of them."""
+    for ch in value:
+        if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"}:
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def plain_id(value: str) -> str:
+    """``value`` if it is usable as an id, a name or an address (no control characters), else ``ValueError`` in one
+    line naming the character."""
+    bad = control_characters(value)
+    if bad:
+        raise ValueError(f"contains the control character {bad}; only printable characters are allowed here")
+    return value
+
+
+def storable_text(value: str) -> str:
+    """Text as it can be stored on every database: NUL characters (which PostgreSQL cannot keep in text) are
+    dropped and halves of a character that JSON can smuggle in (lone surrogates) become U+FFFD; everything else is
+    kept as written."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 class TicketIn(BaseModel):
     """A ticket as the importers and the simulator hand it over (the ticket-file contract)."""
 
@@ -86,7 +118,30 @@ class TicketIn(BaseModel):
         limit = MAX_SUBJECT_CHARS if info.field_name == "subject" else MAX_BODY_CHARS
         if len(value) > limit:
             raise ValueError(f"{len(value):,} characters; the limit is {limit:,}")
-        return value
+        return storable_text(value)
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        return plain_id(value)
+
+    @field_validator("customer")
+    @classmethod
+    def _printable_customer(cls, value: str | None) -> str | None:
+        return plain_id(value) if value is not None else None
+
+
+class ImportedTicket(TicketIn):
+    """A row of a ticket file: a ticket, and optionally the conversation it continues in the helpdesk or mailbox it
+    was exported from (``zendesk:123``, ``email:<Message-ID>``), so that what that system sends next joins it and
+    the reply goes back there."""
+
+    conversation: str | None = Field(default=None, max_length=400)
+
+    @field_validator("conversation")
+    @classmethod
+    def _printable_conversation(cls, value: str | None) -> str | None:
+        return plain_id(value.strip()) if value and value.strip() else None
 
 
 class Request(BaseModel):

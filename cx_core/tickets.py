@@ -23,11 +23,17 @@ from sqlalchemy.orm import Session
 from . import audit
 from .actions import ExecContext, execute, is_read
 from .actions.execute import Outcome
-from .conversations import customer_text, naive_utc, unread_customer_message
+from .conversations import (
+    conversation_problem,
+    customer_text,
+    naive_utc,
+    reserved_id_problem,
+    unread_customer_message,
+)
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
 from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
-from .models import ROLE_RANK, Autonomy, Decision, ProcessResult, Proposal, ReplyPart, Role, TicketIn
+from .models import ROLE_RANK, Autonomy, Decision, ImportedTicket, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
 from .store import fulltext
@@ -74,8 +80,10 @@ class ParseError:
     message: str
 
 
-def parse_ticket_file(path: Path) -> tuple[list[tuple[int, TicketIn]], list[ParseError]]:
-    """Tickets from a JSONL or CSV file; each bad line becomes an error naming the line, the rest still parse."""
+def parse_ticket_file(path: Path, intake: bool = False) -> tuple[list[tuple[int, TicketIn]], list[ParseError]]:
+    """Tickets from a JSONL or CSV file; each bad line becomes an error naming the line, the rest still parse.
+    For ``intake`` (an import into the live queue), an id named like a channel's tickets is refused unless the line
+    names that channel's conversation it continues."""
     if not path.exists():
         raise InvalidInput(f"{path}: file not found")
     try:
@@ -104,14 +112,27 @@ def parse_ticket_file(path: Path) -> tuple[list[tuple[int, TicketIn]], list[Pars
             continue
         raw = {k: v for k, v in raw.items() if v not in (None, "")} if path.suffix.lower() == ".csv" else raw
         try:
-            ticket = TicketIn.model_validate(raw)
+            ticket = ImportedTicket.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "ticket"
             bad.append(ParseError(n, f"line {n}: field '{field}': {err['msg'].removeprefix('Value error, ')}"))
             continue
+        problem = _intake_problem(ticket) if intake else None
+        if problem:
+            bad.append(ParseError(n, f"line {n}: {problem}"))
+            continue
         good.append((n, ticket))
     return good, bad
+
+
+def _intake_problem(ticket: ImportedTicket) -> str | None:
+    if ticket.conversation:
+        problem = conversation_problem(ticket.conversation)
+        if problem:
+            return f"field 'conversation': {problem}"
+    problem = reserved_id_problem(ticket.id, ticket.conversation)
+    return f"field 'id': {problem}" if problem else None
 
 
 IMPORT_BATCH = 500
@@ -154,8 +175,18 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
     event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
     ``message`` the first message's own). Returns the ids added."""
     records = active().module("records")
-    extras = extras or {}
+    extras = dict(extras or {})
+    for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
+        conversation = getattr(t, "conversation", None)
+        if conversation and t.id not in extras:
+            source, _, value = conversation.partition(":")
+            extras[t.id] = {"external_ref": f"{source.strip().lower()}:{value.strip()}"[:400],
+                            "source": source.strip().lower()}
     seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
+    refs = [e["external_ref"] for e in extras.values() if e.get("external_ref")]
+    if refs:  # a conversation already here is not opened twice
+        linked = set(s.scalars(select(TicketRow.external_ref).where(TicketRow.external_ref.in_(refs))))
+        seen |= {t.id for t in batch if extras.get(t.id, {}).get("external_ref") in linked}
     customers: dict[str | None, str | None] = {}
     fresh: list[tuple[TicketIn, str | None]] = []
     rows: list[dict[str, Any]] = []
@@ -174,7 +205,8 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
         message = {"author": "customer", "direction": "in", "channel": t.channel, **extra.pop("message", {})}
         rows.append({"id": t.id, "customer_ref": t.customer, "customer_id": customer_id,
                      "channel": t.channel, "subject": redact_secrets(t.subject)[:500], "body": body,
-                     "created_at": created, "source": source, "status": "new", "external_ref": None, **extra})
+                     "created_at": created, "source": source, "status": "new", "external_ref": None,
+                     "api_token_id": None, **extra})
         messages.append({"ticket_id": t.id, "body": body, "created_at": created, "external_id": None, **message})
         fresh.append((t, customer_id))
     if fresh:

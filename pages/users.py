@@ -65,31 +65,42 @@ def main() -> None:
 
 
 def api_tokens_section() -> None:
-    """Tokens for the inbound API: the list, a new token shown once, and revoking one (both audited)."""
+    """Tokens for the inbound API: the list with what each may do, a new token shown once, widening or narrowing
+    what a token reaches, and revoking one (all audited)."""
     with st.container(border=True):
         st.subheader("API tokens")
         st.caption("Systems that send tickets to Tandem's inbound API (`python -m cx_core api`) call it with "
                    "`Authorization: Bearer TOKEN`. Only a hash of each token is kept; revoking one refuses its "
-                   "calls at once.")
+                   "calls at once. A token reads and writes only the tickets it opened unless you let it reach "
+                   "every ticket.")
         made = st.session_state.pop("api-token-made", None)
         if made:
             st.success(f"Token “{made['name']}” created. Copy it now:")
             st.code(made["token"], language=None)
             st.warning("It will not be shown again: Tandem keeps only its hash. If it is lost, revoke it and "
                        "create another.")
-        tokens = api_tokens.list_tokens(svc.db)
+        tokens = api_tokens.list_tokens(svc.db, user)
         if tokens:
-            st.dataframe([{"Name": t["name"], "Token": f"{t['prefix']}…", "Created": _when(t["created_at"]),
-                           "By": t["created_by"], "Last used": _when(t["last_used_at"]) or "never",
+            st.dataframe([{"Name": t["name"], "Token": f"{t['prefix']}…", "May": _scopes(t["scopes"]),
+                           "Reaches": _reach(t), "Rate": f"{t['rate_per_minute'] or svc.settings.api_rate_per_minute}"
+                                                         "/min",
+                           "Daily quota": f"{t['daily_quota'] or svc.settings.api_daily_quota:,}",
+                           "Created": _when(t["created_at"]), "By": t["created_by"],
+                           "Last used": _when(t["last_used_at"]) or "never",
                            "State": f"revoked {_when(t['revoked_at'])}" if t["revoked_at"] else "active"}
                           for t in tokens], hide_index=True, width="stretch")
         else:
             st.caption("No API token yet.")
         left, right = st.columns(2, gap="large")
-        with left, st.form("new-api-token", clear_on_submit=True):
+        with left, st.form("new-api-token", clear_on_submit=False):
             name = st.text_input("What the token is for", max_chars=80, placeholder="e.g. web contact form")
+            scopes = st.multiselect("It may", list(api_tokens.SCOPES), default=list(api_tokens.DEFAULT_SCOPES),
+                                    format_func=lambda k: api_tokens.SCOPES[k], key="new-token-scopes")
+            every = st.checkbox("Reach every ticket of every channel, not only the tickets it opens",
+                                key="new-token-every", help="Only for a trusted system of your own; recorded in the "
+                                                             "audit log")
             if st.form_submit_button("Create token", type="primary"):
-                created = guarded(lambda: api_tokens.create_for(svc.db, user, name))
+                created = guarded(lambda: api_tokens.create_for(svc.db, user, name, scopes, every))
                 if created:
                     st.session_state["api-token-made"] = {"name": " ".join(name.split()), "token": created[1]}
                     st.rerun()
@@ -97,8 +108,18 @@ def api_tokens_section() -> None:
         with right:
             if not active:
                 return
-            which = st.selectbox("Token to revoke", list(active), format_func=lambda k: active[k],
-                                 key="revoke-token")
+            which = st.selectbox("Token", list(active), format_func=lambda k: active[k], key="revoke-token")
+            chosen = next(t for t in tokens if t["id"] == which)
+            widened = bool(chosen["all_tickets"])
+            if "admin" not in chosen["scopes"]:
+                label = "Let it reach only the tickets it opened" if widened else "Let it reach every ticket"
+                if st.button(label, icon=":material/travel_explore:", key="widen-token",
+                             help="Recorded in the audit log"):
+                    if guarded(lambda: api_tokens.widen_for(svc.db, user, int(which), not widened) or True):
+                        st.session_state["users-flash"] = (f"Token {active[int(which)]} now reaches "
+                                                           + ("only its own tickets." if widened else
+                                                              "every ticket of every channel."))
+                        st.rerun()
             sure = st.checkbox("Calls with this token will be refused from now on", key="revoke-token-sure")
             if st.button("Revoke", icon=":material/key_off:", disabled=not sure,
                          help="Recorded in the audit log; cannot be undone"):
@@ -110,6 +131,16 @@ def api_tokens_section() -> None:
                     st.session_state["users-flash"] = f"Token {active[int(which)]} revoked."
                     st.session_state.pop("revoke-token-sure", None)
                     st.rerun()
+
+
+def _scopes(scopes: list[str]) -> str:
+    return ", ".join({"write": "add tickets", "read": "read tickets", "admin": "admin"}.get(s, s) for s in scopes)
+
+
+def _reach(token: dict[str, object]) -> str:
+    scopes = token["scopes"]
+    return "every ticket" if token["all_tickets"] or (isinstance(scopes, list) and "admin" in scopes) \
+        else "its own tickets"
 
 
 def _when(at: datetime | None) -> str:

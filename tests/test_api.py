@@ -146,7 +146,7 @@ def test_calls_without_a_valid_token_get_401(api: Api) -> None:
     assert revoked.status_code == 401
     assert revoked.headers["www-authenticate"].startswith("Bearer")
     assert count_tickets(api.db, "AUTH-1") == 0
-    listed = {t["name"]: t for t in api_tokens.list_tokens(api.db)}
+    listed = {t["name"]: t for t in api_tokens.all_tokens(api.db)}
     assert listed["to revoke"]["revoked_at"] is not None and listed["to revoke"]["last_used_at"] is not None
     assert listed["test"]["revoked_at"] is None and token not in str(listed)
 

@@ -33,11 +33,12 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..config import Settings
-from ..conversations import Inbound, outside_id
+from ..conversations import Inbound, outside_id, receive
 from ..delivery import DeliveryFailed, Outgoing
 from ..store.db import Database, utcnow
 from ..store.tables import TicketRow
 from .outbound import TIMEOUT, call, json_or_empty
+from .webhooks import Webhook, WebhookResult, list_field, same_signature, text_field
 
 SOURCE = "chatwoot"
 # Chatwoot's inbox types and the channel each one is, here (the domain's own channel names decide at the end)
@@ -68,13 +69,13 @@ def verify_signature(secret: str, timestamp: str, raw: bytes, signature: str) ->
     given = signature.strip()
     given = given[7:] if given.lower().startswith("sha256=") else given
     expected = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + b"." + raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    return same_signature(expected, given.lower())
 
 
 def channel_for(channel_type: str | None, channels: tuple[str, ...]) -> str:
     """The domain's channel for a Chatwoot inbox type: e-mail inboxes are e-mail, the web widget is chat, WhatsApp
     is ``whatsapp`` where the domain has that channel and chat otherwise, social networks are social."""
-    wanted = CHANNEL_TYPES.get(channel_type or "", "chat")
+    wanted = CHANNEL_TYPES.get(channel_type if isinstance(channel_type, str) else "", "chat")
     for name in (wanted, "chat", "email"):
         if name in channels:
             return name
@@ -83,7 +84,7 @@ def channel_for(channel_type: str | None, channels: tuple[str, ...]) -> str:
 
 def parse(payload: dict[str, Any], channels: tuple[str, ...]) -> ChatwootEvent:
     """The webhook ``payload`` as Tandem's work: the customer's messages, a resolution, or a reason to ignore it."""
-    kind = str(payload.get("event") or "")
+    kind = text_field(payload.get("event"))[:60]
     if kind == "message_created":
         conversation = payload.get("conversation")
         if not isinstance(conversation, dict):
@@ -93,7 +94,7 @@ def parse(payload: dict[str, Any], channels: tuple[str, ...]) -> ChatwootEvent:
     if kind == "conversation_created":
         found: list[Inbound] = []
         reasons: list[str] = []
-        for m in payload.get("messages") or []:
+        for m in list_field(payload.get("messages")):
             if isinstance(m, dict):
                 msg, why = _inbound(m, payload, channels)
                 if msg:
@@ -104,9 +105,9 @@ def parse(payload: dict[str, Any], channels: tuple[str, ...]) -> ChatwootEvent:
             return ChatwootEvent(kind, messages=found)
         return ChatwootEvent(kind, ignored=reasons[0] if reasons else "the conversation has no message yet")
     if kind == "conversation_status_changed":
-        status = str(payload.get("status") or "")
-        if status == "resolved" and payload.get("id") is not None:
-            return ChatwootEvent(kind, resolve=str(payload["id"]))
+        status = text_field(payload.get("status"))[:40]
+        if status == "resolved" and text_field(payload.get("id")):
+            return ChatwootEvent(kind, resolve=text_field(payload.get("id"))[:200])
         return ChatwootEvent(kind, ignored=f"the conversation is now {status or 'in an unknown state'}: nothing to do")
     return ChatwootEvent(kind, ignored=f"the event {kind or '(unnamed)'} is not used")
 
@@ -120,18 +121,18 @@ def _inbound(msg: dict[str, Any], conversation: dict[str, Any], channels: tuple[
     if msg.get("private"):
         return None, "a private note"
     sender = _dict(msg.get("sender"))
-    if str(sender.get("type") or "contact") in NOT_CONTACTS:
+    if (text_field(sender.get("type")) or "contact") in NOT_CONTACTS:
         return None, "a message from an agent or a bot"
     content = msg.get("content")
     if not isinstance(content, str) or not content.strip():
         return None, "a message without text"
-    if msg.get("id") is None or conversation.get("id") is None:
+    if not text_field(msg.get("id")) or not text_field(conversation.get("id")):
         return None, "a message without its id or its conversation's"
     contact = _dict(_dict(conversation.get("meta")).get("sender"))
-    subject = _dict(conversation.get("additional_attributes")).get("mail_subject")
-    return Inbound(source=SOURCE, body=content, subject=str(subject or "")[:300],
+    subject = text_field(_dict(conversation.get("additional_attributes")).get("mail_subject"))
+    return Inbound(source=SOURCE, body=content, subject=subject[:300],
                    customer=_customer(sender, contact), channel=channel_for(conversation.get("channel"), channels),
-                   external_id=str(msg["id"]), conversation=str(conversation["id"]),
+                   external_id=text_field(msg.get("id"))[:200], conversation=text_field(conversation.get("id"))[:200],
                    created_at=_when(msg.get("created_at"))), ""
 
 
@@ -145,14 +146,14 @@ def _customer(sender: dict[str, Any], contact: dict[str, Any]) -> str:
             value = who.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()[:200]
-    ident = sender.get("id") or contact.get("id")
-    return f"chatwoot-contact-{ident}" if ident is not None else "chatwoot-contact"
+    ident = (text_field(sender.get("id")) or text_field(contact.get("id")))[:80]
+    return f"chatwoot-contact-{ident}" if ident else "chatwoot-contact"
 
 
 def _when(value: Any) -> datetime | None:
     """Chatwoot's time of a message (unix seconds, or ISO-8601 text) as naive UTC; None when unreadable."""
     try:
-        if isinstance(value, int | float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(float(value), UTC).replace(tzinfo=None)
         if isinstance(value, str) and value.strip():
             text = value.strip().replace(" UTC", "+00:00")
@@ -184,6 +185,36 @@ def resolve_conversation(db: Database, source: str, conversation: str, actor: st
         return row.id, "resolved"
 
     return db.run(write)
+
+
+def handle(db: Database, settings: Settings, payload: dict[str, Any], channels: tuple[str, ...]) -> WebhookResult:
+    """One verified webhook: the customer's messages stored (each once), a resolved conversation's ticket resolved,
+    anything else ignored with its reason."""
+    event = parse(payload, channels)
+    if event.messages:
+        got = [receive(db, m) for m in event.messages]
+        added = sum(1 for g in got if not g.duplicate)
+        detail = f"{added} message(s) received" + (f", {len(got) - added} seen before" if added < len(got) else "")
+        return WebhookResult("ok", event.kind, got[-1].ticket_id, detail)
+    if event.resolve:
+        ticket_id, detail = resolve_conversation(db, SOURCE, event.resolve, SOURCE)
+        return WebhookResult("ok", event.kind, ticket_id, detail)
+    return WebhookResult("ignored", event.kind, None, event.ignored)
+
+
+def _unix(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+WEBHOOK = Webhook(
+    name=SOURCE, label="Chatwoot", secret_setting="chatwoot_webhook_secret", handle=handle, verify=verify_signature,
+    signature_header="X-Chatwoot-Signature", timestamp_header="X-Chatwoot-Timestamp", parse_time=_unix,
+    delivery_header="X-Chatwoot-Delivery",
+    events="Chatwoot's account webhook (events message_created, conversation_created, conversation_status_changed), "
+           "verified by ``X-Chatwoot-Signature`` over ``X-Chatwoot-Timestamp`` and the raw body.")
 
 
 class ChatwootReplies:

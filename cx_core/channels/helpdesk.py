@@ -43,6 +43,7 @@ from ..errors import ConfigError, ConnectorUnavailable, InvalidInput
 from ..store.db import Database, utcnow
 from ..store.tables import MessageRow, TicketRow
 from . import cursors
+from .webhooks import Webhook, WebhookResult, list_field, text_field
 
 log = logging.getLogger("tandem.helpdesk")
 
@@ -71,10 +72,10 @@ def _when(value: Any) -> datetime | None:
         return None
     try:
         at = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if at.tzinfo is not None:
+            at = at.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
     return at if at <= utcnow() else None
 
 
@@ -84,17 +85,17 @@ def _channel() -> str:
 
 
 def _followups(ticket: dict[str, Any]) -> list[dict[str, Any]]:
-    items = ticket.get("followup_set")
-    return sorted((f for f in items or [] if isinstance(f, dict) and isinstance(f.get("id"), int)),
+    return sorted((f for f in list_field(ticket.get("followup_set"))
+                   if isinstance(f, dict) and isinstance(f.get("id"), int) and not isinstance(f.get("id"), bool)),
                   key=lambda f: f["id"])
 
 
 def _opening(f: dict[str, Any], ticket: dict[str, Any]) -> bool:
     """Whether ``f`` (the ticket's first follow-up) only records the ticket's opening, whose text is the
     description."""
-    title = str(f.get("title") or "")
-    return title.startswith(OPENED_TITLES) or _same(str(f.get("comment") or "")) == _same(
-        str(ticket.get("description") or ""))
+    title = text_field(f.get("title"))
+    return title.startswith(OPENED_TITLES) or _same(text_field(f.get("comment"))) == _same(
+        text_field(ticket.get("description")))
 
 
 def _customer_text(comment: str) -> str:
@@ -109,14 +110,14 @@ def ticket_messages(ticket: dict[str, Any], own_user_id: int | None = None) -> l
     sent) and private ones and helpdesk's own lines (``note``). Follow-ups by ``own_user_id`` (Tandem's account, when
     known) are left out; empty ones too."""
     tid = ticket.get("id")
-    if not isinstance(tid, int):
+    if not isinstance(tid, int) or isinstance(tid, bool):
         raise InvalidInput("ticket.id: missing or not a number")
-    conversation = str(tid)
-    customer = str(ticket.get("submitter_email") or "").strip()[:200] or None
-    title = " ".join(str(ticket.get("title") or "").split())[:500]
+    conversation = str(tid)[:100]
+    customer = text_field(ticket.get("submitter_email"))[:200] or None
+    title = " ".join(text_field(ticket.get("title")).split())[:500]
     followups = _followups(ticket)
     out: list[Inbound] = []
-    opening = str(ticket.get("description") or "").strip() or title
+    opening = text_field(ticket.get("description")) or title
     if opening:
         first_at = _when(followups[0].get("date")) if followups else None
         out.append(Inbound(source=SOURCE, body=opening, subject=title, customer=customer, channel=_channel(),
@@ -127,11 +128,11 @@ def ticket_messages(ticket: dict[str, Any], own_user_id: int | None = None) -> l
         user = f.get("user")
         if own_user_id is not None and user == own_user_id:
             continue
-        comment = str(f.get("comment") or "").strip()
+        comment = text_field(f.get("comment"))
         if not comment:
             continue
-        public = bool(f.get("public"))
-        emailed = bool(f.get("message_id")) or EMAILED_TITLE in str(f.get("title") or "")
+        public = f.get("public") is True
+        emailed = bool(text_field(f.get("message_id"))) or EMAILED_TITLE in text_field(f.get("title"))
         if user is None and public and emailed:
             direction, author, body = "in", "customer", _customer_text(comment)
         elif user is not None and public:
@@ -190,6 +191,16 @@ def handle_webhook(db: Database, settings: Settings, payload: dict[str, Any]) ->
     ticket_id, added = store(db, ticket_messages(ticket))
     detail = f"{added} message{'s' if added != 1 else ''} added" if added else "nothing new"
     return {"ticket_id": ticket_id, "added": added, "event": event, "detail": detail}
+
+
+def handle(db: Database, settings: Settings, payload: dict[str, Any], channels: tuple[str, ...]) -> WebhookResult:
+    done = handle_webhook(db, settings, payload)
+    return WebhookResult("ok", done["event"], done["ticket_id"], done["detail"])
+
+
+WEBHOOK = Webhook(
+    name=SOURCE, label="django-helpdesk", secret_setting="helpdesk_webhook_token", handle=handle,
+    events="django-helpdesk's webhook (not signed): the URL's ``token`` must be TANDEM_HELPDESK_WEBHOOK_TOKEN.")
 
 
 # ------------------------------------------------------------------ the REST API

@@ -28,15 +28,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from ..config import Settings
-from ..conversations import Inbound
+from ..conversations import Inbound, receive
 from ..delivery import DeliveryFailed, Outgoing
+from ..store.db import Database
 from .outbound import TIMEOUT, call, json_or_empty
+from .webhooks import Webhook, WebhookResult, same_signature, text_field
 
 SOURCE = "zendesk"
 AGENT_ROLES = {"agent", "admin", "administrator", "light agent"}
@@ -49,7 +52,7 @@ VIA = (("mail", "email"), ("email", "email"), ("chat", "chat"), ("messag", "chat
 def verify_signature(secret: str, timestamp: str, raw: bytes, signature: str) -> bool:
     """Whether ``signature`` is Zendesk's base64(HMAC-SHA256(secret, timestamp + raw body)), in constant time."""
     digest = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + raw, hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode("ascii"), signature.strip())
+    return same_signature(base64.b64encode(digest), signature)
 
 
 def channel_for(via: str, channels: tuple[str, ...]) -> str:
@@ -84,8 +87,31 @@ def parse(payload: dict[str, Any], channels: tuple[str, ...]) -> tuple[Inbound |
                    conversation=ticket_id), ""
 
 
-def _text(value: Any) -> str:
-    return str(value).strip() if value is not None else ""
+_text = text_field
+
+
+def handle(db: Database, settings: Settings, payload: dict[str, Any], channels: tuple[str, ...]) -> WebhookResult:
+    """One verified trigger: the customer's comment stored once, anything else ignored with its reason."""
+    msg, why = parse(payload, channels)
+    if msg is None:
+        return WebhookResult("ignored", "trigger", None, why)
+    got = receive(db, msg)
+    return WebhookResult("ok", "trigger", got.ticket_id, "seen before" if got.duplicate else "message received")
+
+
+def _iso(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+WEBHOOK = Webhook(
+    name=SOURCE, label="Zendesk", secret_setting="zendesk_webhook_secret", handle=handle, verify=verify_signature,
+    signature_header="X-Zendesk-Webhook-Signature", timestamp_header="X-Zendesk-Webhook-Signature-Timestamp",
+    parse_time=_iso, delivery_header="X-Zendesk-Webhook-Invocation-Id",
+    events="A Zendesk trigger's webhook (JSON template in the README), verified by ``X-Zendesk-Webhook-Signature`` "
+           "over ``X-Zendesk-Webhook-Signature-Timestamp`` and the raw body.")
 
 
 class ZendeskReplies:
