@@ -377,8 +377,11 @@ class EmailDeliverer:
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
-    """Ends the session; the message was taken (or refused) already, so an error here changes nothing."""
+    """Ends the session; the message was taken (or refused) already, so an error here changes nothing, and a server
+    slow to say goodbye is not waited for long (the delivery is recorded after this)."""
     try:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(5)
         smtp.quit()
     except (OSError, smtplib.SMTPException):
         smtp.close()
