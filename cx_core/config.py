@@ -89,8 +89,11 @@ class Settings(BaseSettings):
     delivery_retry_seconds: float = Field(default=5.0, gt=0, description="Wait before the first retry; doubled "
                                           "after each failure, up to delivery_retry_max_seconds.")
     delivery_retry_max_seconds: float = Field(default=900.0, gt=0, description="The longest wait between retries.")
-    delivery_lease_seconds: float = Field(default=60.0, gt=0, description="How long a dispatcher holds a message it "
-                                          "is delivering; a dead dispatcher's messages are retried after it.")
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, description="How long a dispatcher holds a message "
+                                          "without renewing it: it renews it right before the hand-over and every "
+                                          "third of it while a send lasts, so a slow mail server or helpdesk never "
+                                          "lets it run out; a dead dispatcher's messages are taken over after it. "
+                                          "Keep it well above the database's longest pause.")
     delivery_poll: float = Field(default=1.0, gt=0, description="Seconds between the dispatcher's looks at the "
                                  "outbox.")
     # ---- inbound API and webhooks

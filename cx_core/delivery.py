@@ -1,12 +1,22 @@
 """The dispatcher: delivers the outbox's messages through their channel, exactly once as far as the receiving side
 can tell, and never silently fails.
 
-A message is claimed for a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), delivered with its idempotency key
-(an e-mail's ``Message-ID``, an ``Idempotency-Key`` header, a helpdesk's own check for the key), then marked
-delivered. A dispatcher killed in between leaves the message claimed; once the lease runs out another dispatcher (or
-the same one restarted) delivers it again with the same key, which the receiving side recognises. A failure is
-retried with growing waits and shows on the ticket as "not delivered, retrying"; after the last attempt the
-message is marked failed, with the reason, on the ticket and on the Channels page, where an admin retries it.
+Each message is owned by one dispatcher at a time. ``claim`` takes due messages (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL) and writes its own fencing token and a lease on each. Right before a message is handed over, its owner
+takes it again in a short transaction of its own — the lease renewed only while the row still carries its token and
+is still being sent — and skips it when another dispatcher has taken it meanwhile; during a send the lease is renewed
+every third of it, so a slow receiving system never lets a live dispatcher's lease run out. Only a dead (or frozen)
+dispatcher's messages are taken over.
+
+The moment a message leaves for the receiving system is recorded first (``handed_over_at``; for e-mail after the
+server accepted sender and recipients, right before ``DATA``). A message taken over with that mark set is "in
+doubt": the receiving side may already have it, so it is sent again with the same idempotency key (an e-mail's
+``Message-ID``, an ``Idempotency-Key`` header, a helpdesk's own check for the key), counted in ``resent_in_doubt``,
+audited and logged. A message taken over without it was certainly not handed over and is simply sent. So after a
+crash only a message the receiving side may have accepted is sent again, and nothing else.
+
+A failure is retried with growing waits and shows on the ticket as "not delivered, retrying"; after the last attempt
+the message is marked failed, with the reason, on the ticket and on the Channels page, where an admin retries it.
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ import signal
 import socket
 import threading
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,21 +64,41 @@ class Outgoing:
     headers: dict[str, Any] = field(default_factory=dict)
     conversation: str | None = None  # the ticket's conversation id in the destination system
     attempts: int = 0
+    token: str = ""  # the fencing token of the claim: the message is this dispatcher's while its row carries it
+    in_doubt: bool = False  # an earlier attempt was handed over and its outcome is unknown
+    handover: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def handing_over(self) -> None:
+        """A channel calls this right before the message leaves for the receiving system (for e-mail: before
+        ``DATA``). It records the hand-over, and raises ``NotOurs`` when another dispatcher has taken the message
+        meanwhile: then the channel must not send it."""
+        if self.handover is not None:
+            self.handover()
 
 
 class DeliveryFailed(TandemError):
     """A channel could not deliver a message. ``retry`` is False when trying again cannot help (the receiving
-    system refused the message itself)."""
+    system refused the message itself). ``in_doubt``: the message was handed over and no answer came back (a
+    connection lost or timed out after sending), so the receiving system may have it."""
 
-    def __init__(self, message: str, retry: bool = True) -> None:
+    def __init__(self, message: str, retry: bool = True, in_doubt: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
+        self.in_doubt = in_doubt
+
+
+class NotOurs(TandemError):
+    """The message was taken over by another dispatcher (this one's lease ran out): it is not sent from here."""
 
 
 class Deliverer(Protocol):
     """A channel adapter's outgoing side: delivers one message, returns the receiving system's id for it (or None;
     a call to an action returns its answer as a dict), raises ``DeliveryFailed`` (or any error, taken as
-    temporary)."""
+    temporary).
+
+    An adapter that sets ``hands_over = True`` calls ``item.handing_over()`` itself right before the request that
+    hands the message over (after its own checks, such as looking for an earlier attempt's reply); for any other,
+    the dispatcher records the hand-over just before calling ``deliver``."""
 
     name: str
 
@@ -76,6 +108,8 @@ class Deliverer(Protocol):
 class Kept:
     """Messages that stay in Tandem: replies to demo and imported tickets, notes to the field team, replies to API
     tickets when no outbound webhook is set (the API's ``GET /tickets/ID`` returns them)."""
+
+    hands_over = True  # nothing leaves Tandem
 
     def __init__(self, name: str = "local") -> None:
         self.name = name
@@ -124,8 +158,16 @@ def _due(now: datetime) -> Any:
                and_(NotificationRow.status == "sending", NotificationRow.lease_until < now))
 
 
+def new_token() -> str:
+    """A fencing token no other claim ever had (host and process first, for people reading the row)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:24]}"
+
+
 def claim(db: Database, limit: int = 20, lease_seconds: float = 60.0) -> list[Outgoing]:
-    """Claims up to ``limit`` messages that are due (or whose dispatcher's lease ran out) for ``lease_seconds``."""
+    """Claims up to ``limit`` messages that are due (or whose dispatcher's lease ran out) for ``lease_seconds``,
+    writing a new fencing token on each."""
+    token = new_token()
+
     def take(s: Session) -> list[Outgoing]:
         now = utcnow()
         stmt = select(NotificationRow.id).where(_due(now)).order_by(NotificationRow.id).limit(limit)
@@ -135,19 +177,22 @@ def claim(db: Database, limit: int = 20, lease_seconds: float = 60.0) -> list[Ou
         if not ids:
             return []
         s.execute(update(NotificationRow).where(NotificationRow.id.in_(ids), _due(now))
-                  .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds)),
+                  .values(status="sending", claim=token, lease_until=now + timedelta(seconds=lease_seconds)),
                   execution_options={"synchronize_session": False})
-        rows = s.scalars(select(NotificationRow).where(NotificationRow.id.in_(ids),
-                                                       NotificationRow.status == "sending")).all()
+        rows = s.scalars(select(NotificationRow).where(NotificationRow.id.in_(ids), NotificationRow.claim == token)
+                         .order_by(NotificationRow.id)).all()
         refs = dict(s.execute(select(TicketRow.id, TicketRow.external_ref).where(
             TicketRow.id.in_({r.ticket_id for r in rows if r.ticket_id})) ).tuples().all())
-        return [Outgoing(id=r.id, key=r.idempotency_key or f"tandem-notification-{r.id}", destination=r.destination,
-                         kind=r.kind, channel=r.channel, ticket_id=r.ticket_id, recipient=r.recipient,
-                         subject=r.subject, body=r.body, headers=dict(r.headers or {}),
-                         conversation=_conversation_id(refs.get(r.ticket_id or ""), r.destination),
-                         attempts=r.attempts) for r in rows]
+        return [_outgoing(r, token, _conversation_id(refs.get(r.ticket_id or ""), r.destination)) for r in rows]
 
     return db.run(take)
+
+
+def _outgoing(r: NotificationRow, token: str, conversation: str | None = None) -> Outgoing:
+    return Outgoing(id=r.id, key=r.idempotency_key or f"tandem-notification-{r.id}", destination=r.destination,
+                    kind=r.kind, channel=r.channel, ticket_id=r.ticket_id, recipient=r.recipient, subject=r.subject,
+                    body=r.body, headers=dict(r.headers or {}), conversation=conversation, attempts=r.attempts,
+                    token=token, in_doubt=r.handed_over_at is not None)
 
 
 def _conversation_id(ref: str | None, destination: str) -> str | None:
@@ -159,34 +204,133 @@ def _conversation_id(ref: str | None, destination: str) -> str | None:
 
 
 def deliver(db: Database, settings: Settings, item: Outgoing, channels: dict[str, Deliverer]) -> str:
-    """Delivers one claimed message and records the outcome: ``delivered``, ``retrying`` or ``failed``."""
+    """Delivers one claimed message if it is still this dispatcher's and records the outcome: ``delivered``,
+    ``retrying`` or ``failed``; ``skipped`` when another dispatcher has taken it over (it delivers it)."""
     adapter = channels.get(item.destination)
+    lease = settings.delivery_lease_seconds
     _failpoint("delivery.claimed")
+    marks = adapter is not None and bool(getattr(adapter, "hands_over", False))
+    state = {"handed_over": False}
+
+    def handover() -> None:
+        if not _take_again(db, item, lease, handover=True):
+            raise NotOurs(f"message {item.id} was taken over by another dispatcher")
+        state["handed_over"] = True
+        _failpoint("delivery.handed_over")
+
+    # the fence: still ours right before the hand-over (the channel marks the hand-over itself, or it is marked here)
+    if marks or adapter is None:
+        owned = _take_again(db, item, lease)
+    else:
+        try:
+            handover()
+            owned = True
+        except NotOurs:
+            owned = False
+    if not owned:
+        log.info("message %s to %s skipped: another dispatcher has taken it over", item.id, item.destination)
+        return "skipped"
+    item = replace(item, handover=handover if marks else None)
     try:
-        if adapter is None:
-            raise DeliveryFailed(f"no {item.destination} channel is configured here: set its settings "
-                                 "(README, 'Connect your helpdesk or mailbox') and it is delivered on the next try")
-        remote = adapter.deliver(item)
+        with _kept(db, item, lease):
+            if adapter is None:
+                raise DeliveryFailed(f"no {item.destination} channel is configured here: set its settings "
+                                     "(README, 'Connect your helpdesk or mailbox') and it is delivered on the next "
+                                     "try")
+            remote = adapter.deliver(item)
+    except NotOurs:
+        log.info("message %s to %s not sent: another dispatcher took it over during the send", item.id,
+                 item.destination)
+        return "skipped"
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message and retried or shown
-        return _failed(db, settings, item, exc)
+        return _failed(db, settings, item, exc, state["handed_over"])
     _failpoint("delivery.sent")
     return _delivered(db, item, remote)
 
 
+def _take_again(db: Database, item: Outgoing, lease: float, handover: bool = False) -> bool:
+    """Renews the lease of ``item`` if its row still carries this claim's token and is being sent; False when
+    another dispatcher has taken it. With ``handover`` it also records that the message is leaving now; a message
+    whose earlier hand-over has no recorded outcome is sent again "in doubt", counted and audited."""
+    if not handover:
+        def renew(s: Session) -> bool:
+            now = utcnow()
+            done = s.execute(update(NotificationRow).where(NotificationRow.id == item.id,
+                                                           NotificationRow.claim == item.token,
+                                                           NotificationRow.status == "sending")
+                             .values(lease_until=now + timedelta(seconds=lease)),
+                             execution_options={"synchronize_session": False})
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+        return db.run(renew)
+
+    def mark(s: Session) -> tuple[bool, datetime | None]:
+        row = s.get(NotificationRow, item.id, with_for_update=True)
+        if row is None or row.claim != item.token or row.status != "sending":
+            return False, None
+        now = utcnow()
+        earlier = row.handed_over_at
+        row.lease_until, row.handed_over_at = now + timedelta(seconds=lease), now
+        if earlier is not None:
+            row.resent_in_doubt = (row.resent_in_doubt or 0) + 1
+            audit.append(s, "dispatcher", "message.resent_in_doubt", row.ticket_id, notification_id=row.id,
+                         destination=item.destination, key=item.key, handed_over_at=earlier.isoformat(),
+                         resent_in_doubt=row.resent_in_doubt)
+        return True, earlier
+
+    owned, earlier = db.run(mark)
+    if earlier is not None:
+        log.warning("message %s to %s sent again with the same key %s: an earlier attempt (handed over at %s) "
+                    "ended without an outcome, so the receiving side may already have it", item.id,
+                    item.destination, item.key, earlier.isoformat(timespec="seconds"))
+    return owned
+
+
+@contextmanager
+def _kept(db: Database, item: Outgoing, lease: float) -> Iterator[None]:
+    """Renews the lease of the message being sent every third of it for as long as the send lasts, so a slow
+    receiving system never lets a live dispatcher's message be taken over."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease / 3):
+            try:
+                owned = _take_again(db, item, lease)
+            except Exception as exc:  # noqa: BLE001 - a busy database: try again at the next beat
+                log.warning("message %s: its lease could not be renewed: %s", item.id, exc)
+                continue
+            if not owned and not done.is_set():
+                log.warning("message %s to %s: its lease ran out during the send and another dispatcher has taken "
+                            "it over", item.id, item.destination)
+                return
+
+    keeper = threading.Thread(target=beat, name=f"lease-{item.id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def _delivered(db: Database, item: Outgoing, answer: str | dict[str, Any] | None) -> str:
+    """Records the delivery: whoever holds the row now, a message that was delivered is delivered (a dispatcher
+    that took it over meanwhile then finds it so at its own hand-over and does not send it again)."""
     remote = answer if isinstance(answer, str) else None
 
     def write(s: Session) -> str:
         row = s.get(NotificationRow, item.id, with_for_update=True)
         if row is None or row.status == "delivered":
             return "delivered"
+        if row.claim != item.token:
+            log.info("message %s to %s delivered after another dispatcher took it over: recorded as delivered",
+                     item.id, item.destination)
         row.status, row.delivered_at, row.remote_id = "delivered", utcnow(), (remote or None)
         if isinstance(answer, dict):
             from .http_actions.dispatch import called
 
             row.result = answer.get("result")
             called(s, row, answer)
-        row.attempts, row.lease_until, row.last_error = row.attempts + 1, None, None
+        row.attempts, row.lease_until, row.last_error, row.handed_over_at = row.attempts + 1, None, None, None
         if remote and row.message_id:
             ext = f"{item.destination}:{remote}"[:400]
             taken = s.scalar(select(func.count()).select_from(MessageRow).where(MessageRow.external_id == ext))
@@ -207,16 +351,24 @@ def backoff(settings: Settings, attempts: int) -> float:
     return float(wait * random.uniform(0.8, 1.2))
 
 
-def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException) -> str:
+def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException, handed_over: bool = False) -> str:
+    """Records a failed attempt, if the message is still this dispatcher's (else its new owner decides). When this
+    attempt handed the message over and the receiving system answered with a refusal, the hand-over has its outcome
+    and its mark is cleared; when no answer came back, the mark stays and the next attempt is sent in doubt."""
     reason = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
     retry = not isinstance(exc, DeliveryFailed) or exc.retry
+    answered = isinstance(exc, DeliveryFailed) and not exc.in_doubt
 
     def write(s: Session) -> str:
         row = s.get(NotificationRow, item.id, with_for_update=True)
         if row is None or row.status == "delivered":
             return "delivered"
+        if row.claim != item.token or row.status != "sending":
+            return "skipped"
         row.attempts += 1
         row.last_error, row.lease_until = reason, None
+        if handed_over and answered:
+            row.handed_over_at = None
         if retry and row.attempts < settings.delivery_max_attempts:
             row.status = "retrying"
             row.next_attempt_at = utcnow() + timedelta(seconds=backoff(settings, row.attempts))
@@ -232,9 +384,14 @@ def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException
                          attempts=row.attempts)
         return row.status
 
-    log.warning("message %s to %s not delivered (attempt %s): %s", item.id, item.destination, item.attempts + 1,
-                reason)
-    return db.run(write)
+    status = db.run(write)
+    if status == "skipped":
+        log.info("message %s to %s: its failure (%s) is not recorded here, another dispatcher has taken it over",
+                 item.id, item.destination, reason)
+    elif status != "delivered":
+        log.warning("message %s to %s not delivered (attempt %s): %s", item.id, item.destination,
+                    item.attempts + 1, reason)
+    return status
 
 
 def deliver_key(db: Database, key: str, settings: Settings | None = None) -> str | None:
@@ -242,19 +399,20 @@ def deliver_key(db: Database, key: str, settings: Settings | None = None) -> str
     action made at once after its approval); returns how it ended, or None when it was not ours to send."""
     settings = settings or default_settings()
 
+    token = new_token()
+
     def take(s: Session) -> Outgoing | None:
         now = utcnow()
         row = s.scalars(select(NotificationRow).where(NotificationRow.idempotency_key == key, _due(now))).first()
         if row is None:
             return None
         done = s.execute(update(NotificationRow).where(NotificationRow.id == row.id, _due(now))
-                         .values(status="sending", lease_until=now + timedelta(seconds=settings.delivery_lease_seconds)),
+                         .values(status="sending", claim=token,
+                                 lease_until=now + timedelta(seconds=settings.delivery_lease_seconds)),
                          execution_options={"synchronize_session": False})
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        return Outgoing(id=row.id, key=key, destination=row.destination, kind=row.kind, channel=row.channel,
-                        ticket_id=row.ticket_id, recipient=row.recipient, subject=row.subject, body=row.body,
-                        headers=dict(row.headers or {}), attempts=row.attempts)
+        return replace(_outgoing(row, token), key=key)
 
     item = db.run(take)
     if item is None:
@@ -346,6 +504,8 @@ def retry_now(db: Database, user: Any, notification_id: int) -> None:
         if row.status not in {"retrying", "failed"}:
             return
         row.status, row.next_attempt_at = "retrying", utcnow()
+        if row.destination == "action":
+            row.handed_over_at = None  # a call that may have been done is made again on a person's word
         audit.append(s, user.username, "message.retry", row.ticket_id, notification_id=row.id,
                      destination=row.destination)
 

@@ -206,6 +206,7 @@ def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, 
         row = s.scalars(select(NotificationRow).where(NotificationRow.idempotency_key == key)).first()
         if row is not None:
             row.status, row.next_attempt_at, row.lease_until, row.attempts = "pending", utcnow(), None, 0
+            row.handed_over_at = None  # whether the earlier call was done, the person has decided
     else:
         s.add(ExecutionRow(idempotency_key=key, action=spec.name, args=clean, ticket_id=ctx.ticket_id,
                            actor=ctx.actor, result={"_call": "calling"}, created_at=utcnow(), claim=ctx.claim))

@@ -221,6 +221,7 @@ class ChatwootReplies:
     """Posts replies into their Chatwoot conversation as outgoing, public messages."""
 
     name = SOURCE
+    hands_over = True
 
     def __init__(self, url: str, account_id: str, token: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
@@ -238,6 +239,7 @@ class ChatwootReplies:
         existing = self._posted(url, headers, item)
         if existing is not None:
             return existing
+        item.handing_over()
         resp = call(self.client, "POST", url, "Chatwoot", headers=headers,
                     json={"content": item.body, "message_type": "outgoing", "private": False,
                           "content_attributes": {"tandem_key": item.key}})

@@ -19,6 +19,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
@@ -28,7 +29,7 @@ from bs4 import BeautifulSoup, NavigableString
 
 from ..config import Settings
 from ..conversations import Inbound, receive
-from ..delivery import DeliveryFailed, Outgoing
+from ..delivery import DeliveryFailed, Outgoing, _failpoint
 from ..domain import active
 from ..errors import InvalidInput, TandemError
 from ..models import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
@@ -288,10 +289,34 @@ def watch(db: Database, settings: Settings, stop: threading.Event) -> None:
 
 
 # ------------------------------------------------------------------ sending replies
+class _HandingOver(smtplib.SMTP):
+    """An SMTP session that records the hand-over right before ``DATA``: the server has accepted the sender and the
+    recipients, and only from here on may it have the message."""
+
+    handover: Callable[[], None] | None = None
+    handed_over = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        if self.handover is not None:
+            self.handover()
+        self.handed_over = True
+        return super().data(msg)
+
+
+class _HandingOverSSL(smtplib.SMTP_SSL, _HandingOver):
+    """The same over TLS from the first byte (port 465)."""
+
+
 class EmailDeliverer:
-    """Sends replies over SMTP, threaded to the customer's mail."""
+    """Sends replies over SMTP, threaded to the customer's mail.
+
+    The connection, TLS, login, ``MAIL FROM`` and ``RCPT TO`` come first; the hand-over is recorded after the server
+    accepted them, right before ``DATA``. So a dispatcher that dies before then sent nothing, and the only moment a
+    crash leaves the outcome unknown is between the end of ``DATA`` and the dispatcher recording the delivery: that
+    one message is sent again, with the same ``Message-ID``."""
 
     name = "email"
+    hands_over = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -320,18 +345,19 @@ class EmailDeliverer:
     def deliver(self, item: Outgoing) -> str | None:
         s = self.settings
         msg = self.message(item)
+        smtp: _HandingOver | None = None
         try:
             if s.smtp_security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=30,
-                                                      context=ssl.create_default_context())
+                smtp = _HandingOverSSL(s.smtp_host, s.smtp_port, timeout=30, context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30)
-            with smtp:
-                if s.smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
-                smtp.send_message(msg)
+                smtp = _HandingOver(s.smtp_host, s.smtp_port, timeout=30)
+            smtp.handover = item.handing_over
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
+            smtp.send_message(msg)
+            _failpoint("email.accepted")
         except smtplib.SMTPRecipientsRefused as exc:  # 5xx: the address does not exist; 4xx: later (greylisting)
             code, answer = next(iter(exc.recipients.values()), (550, b""))
             raise DeliveryFailed(f"the mail server refused the address {item.recipient}: {code} {_text_of(answer)}"
@@ -341,9 +367,24 @@ class EmailDeliverer:
             raise DeliveryFailed(f"the mail server answered {exc.smtp_code}: {_text_of(exc.smtp_error)}",
                                  retry=not permanent) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryFailed(f"the mail server {s.smtp_host}:{s.smtp_port} did not take the message: {exc}") \
-                from exc
+            # after DATA began, a lost connection leaves unknown whether the server took the message
+            raise DeliveryFailed(f"the mail server {s.smtp_host}:{s.smtp_port} did not take the message: {exc}",
+                                 in_doubt=smtp is not None and smtp.handed_over) from exc
+        finally:
+            if smtp is not None:
+                _quit(smtp)
         return str(msg["Message-ID"])
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Ends the session; the message was taken (or refused) already, so an error here changes nothing, and a server
+    slow to say goodbye is not waited for long (the delivery is recorded after this)."""
+    try:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(5)
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _text_of(answer: bytes | str) -> str:

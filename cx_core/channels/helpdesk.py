@@ -355,6 +355,7 @@ class HelpdeskReplies:
     """Posts replies to their helpdesk ticket as public follow-ups, once."""
 
     name = SOURCE
+    hands_over = True
 
     def __init__(self, client: HelpdeskClient) -> None:
         self.client = client
@@ -372,6 +373,7 @@ class HelpdeskReplies:
             earlier = self.posted(self.client.ticket(ticket_id), item.body)
             if earlier is not None:
                 return f"f{earlier}"
+            item.handing_over()
             made = self.client.add_followup(ticket_id, item.body)
         except HelpdeskError as exc:
             raise DeliveryFailed(str(exc), retry=exc.retry) from exc

@@ -32,12 +32,15 @@ def one_line(text: str, limit: int = 200) -> str:
 def call(client: httpx.Client, method: str, url: str, system: str, **kwargs: Any) -> httpx.Response:
     """One HTTP call to ``system``; a failure becomes ``DeliveryFailed`` with one line for people: timeouts, lost
     connections, 5xx and 429 are temporary (retried), any other 4xx is a refusal (not retried)."""
+    sent = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
     try:
         resp = client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise DeliveryFailed(f"{system} did not answer within {TIMEOUT.read:.0f} s ({type(exc).__name__})") from exc
+    except httpx.TimeoutException as exc:  # once the request went out, it may have been done: in doubt
+        raise DeliveryFailed(f"{system} did not answer within {TIMEOUT.read:.0f} s ({type(exc).__name__})",
+                             in_doubt=isinstance(exc, sent)) from exc
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{system} could not be reached: {one_line(str(exc)) or type(exc).__name__}") from exc
+        raise DeliveryFailed(f"{system} could not be reached: {one_line(str(exc)) or type(exc).__name__}",
+                             in_doubt=isinstance(exc, sent)) from exc
     if resp.is_success:
         return resp
     reason = one_line(_error_text(resp))

@@ -181,6 +181,7 @@ class ZammadReplies:
     """Adds replies to their Zammad ticket as public articles by the token's agent."""
 
     name = SOURCE
+    hands_over = True
 
     def __init__(self, url: str, token: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
@@ -200,6 +201,7 @@ class ZammadReplies:
                                    "type": kind, "internal": False, "subject": item.subject}
         if kind == "email":
             article["to"] = item.recipient
+        item.handing_over()
         resp = call(self.client, "POST", f"{self.base}/api/v1/ticket_articles", "Zammad", headers=self.headers,
                     json=article)
         data = json_or_empty(resp)

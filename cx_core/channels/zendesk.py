@@ -118,6 +118,7 @@ class ZendeskReplies:
     """Adds replies to their Zendesk ticket as public comments."""
 
     name = SOURCE
+    hands_over = True
 
     def __init__(self, url: str, email: str, token: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
@@ -132,6 +133,7 @@ class ZendeskReplies:
         existing = self._posted(ticket, item)
         if existing is not None:
             return existing
+        item.handing_over()
         resp = call(self.client, "PUT", f"{self.base}/api/v2/tickets/{ticket}.json", "Zendesk", auth=self.auth,
                     headers={"Idempotency-Key": item.key, "Accept": "application/json"},
                     json={"ticket": {"comment": {"body": item.body, "public": True}}})

@@ -23,14 +23,17 @@ class CallNotDone(DeliveryFailed):
     have been done: a write without an idempotency key that timed out or failed on the server) or failed."""
 
     def __init__(self, message: str, retry: bool, outcome: str, facts: dict[str, Any]) -> None:
-        super().__init__(message, retry=retry)
+        super().__init__(message, retry=retry, in_doubt=outcome == "unknown")
         self.outcome, self.facts = outcome, facts
 
 
 class ActionCaller:
-    """Delivers the outbox's ``action_call`` rows: the action's call, with the row's key as idempotency key."""
+    """Delivers the outbox's ``action_call`` rows: the action's call, with the row's key as idempotency key. A write
+    without a key whose earlier call was sent and never answered (the dispatcher died meanwhile) is not made again:
+    it may have been done, and a person checks and decides."""
 
     name = "action"
+    hands_over = True
 
     def deliver(self, item: Outgoing) -> dict[str, Any]:
         from ..actions.base import REGISTRY
@@ -40,6 +43,10 @@ class ActionCaller:
         if spec is None or spec.remote is None:
             raise CallNotDone(f"'{payload['action']}' is no longer an action here", retry=False, outcome="failed",
                               facts={})
+        if item.in_doubt and not getattr(spec.remote, "idempotent", False):
+            raise CallNotDone("an earlier call was sent and its answer never came back: it may have been done; check "
+                              "the system before trying again", retry=False, outcome="unknown", facts={})
+        item.handing_over()
         try:
             result, facts = spec.remote.call(payload["args"], key=item.key)
         except calls.CallFailed as exc:
