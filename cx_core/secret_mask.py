@@ -117,19 +117,6 @@ def register(*values: Any) -> None:
         _known = tuple(e for v in sorted(_values, key=lambda v: (-len(v), v)) for e in _entries(v))
 
 
-def known_count() -> int:
-    """How many secret values are registered (shown nowhere; for checks and tests)."""
-    return len(_values)
-
-
-def _forget_all() -> None:
-    """Tests only: starts again with no registered values."""
-    global _known
-    with _lock:
-        _values.clear()
-        _known = ()
-
-
 # ------------------------------------------------------------------ credentials recognised by their place
 _NAMES = (r"(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
           r"credentials?)")
@@ -257,10 +244,24 @@ def _secrets_file() -> list[str]:
     return _named_secrets(found)
 
 
+def url_secrets(value: str) -> list[str]:
+    """What of a setting's value is secret: of a URL its path, query values and password (its scheme and host stay
+    readable in logs and errors: a webhook's secret is usually its path), of anything else the whole."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme in {"http", "https"} and parts.hostname:
+        return [p for p in (parts.path.strip("/"), parts.password or "", *(v for _, v in parse_qsl(parts.query)))
+                if p]
+    return [value]
+
+
 def register_settings(settings: Any) -> None:
-    """Every secret of a ``Settings``: its ``SecretStr`` fields, the model server's key, the database password; and
-    every ``TANDEM_*`` value (environment or secrets file) whose name says it is a secret."""
+    """Every secret of a ``Settings``: its ``SecretStr`` fields, the model server's key, the password of any
+    address (the database's, a helpdesk's), the outbound webhook address's path and query; and every ``TANDEM_*``
+    value (environment or secrets file) whose name says it is a secret."""
     import os
+    from urllib.parse import urlsplit
 
     from pydantic import SecretStr
 
@@ -275,6 +276,9 @@ def register_settings(settings: Any) -> None:
             values.append(make_url(url).password)
         except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is refused where it is used
             pass
+    for name in type(settings).model_fields:  # a password in any address; the outbound webhook's whole secret part
+        if name.endswith("_url") and name != "database_url" and (value := str(getattr(settings, name) or "")):
+            values += url_secrets(value) if name == "outbound_webhook_url" else [urlsplit(value).password]
     values += _named_secrets((k, v) for k, v in os.environ.items() if k.startswith("TANDEM_"))
     values += _secrets_file()
     register(*values)

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..errors import ConfigError
-from ..secret_mask import mask, register
+from ..secret_mask import mask, register, url_secrets
 from .spec import REFERENCE, Call, Service
 
 
@@ -37,7 +37,7 @@ def setting(name: str) -> str | None:
     value = _raw_setting(name)
     if value is None or not value.strip():
         return None
-    register(value)
+    register(*url_secrets(value))
     return value
 
 
