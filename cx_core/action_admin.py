@@ -92,8 +92,9 @@ def catalogue(services: Services) -> list[dict[str, Any]]:
 
 
 def missing_secrets() -> list[dict[str, Any]]:
-    """Each ``TANDEM_*`` setting a declared service (its base URL and headers, or an action's own headers) or an MCP
-    server's headers name that is not set here, with the actions whose calls fail until it is. Names only."""
+    """Each ``TANDEM_*`` setting a declared service (its base URL and headers, or an action's own headers and query)
+    or an MCP server's headers name that is not set here, with the actions whose calls fail until it is. Names
+    only."""
     from .http_actions import calls
 
     loaded = _loaded()
@@ -103,7 +104,7 @@ def missing_secrets() -> list[dict[str, Any]]:
         for setting in calls.missing_settings(service.base_url, service.headers):
             found.setdefault(("service", service_name, setting), set()).update(d.name for d in users)
         for d in users:
-            for setting in calls.missing_settings(d.headers):
+            for setting in calls.missing_settings(d.headers, d.query):
                 found.setdefault(("service", service_name, setting), set()).add(d.name)
     servers: dict[str, Any] = {}
     tools: dict[str, set[str]] = {}

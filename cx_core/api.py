@@ -669,4 +669,4 @@ class _HideUrlTokens(logging.Filter):
         return True
 
 
-_URL_TOKEN = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+_URL_TOKEN = re.compile(r"((?:^|[?&])token=)(?:\[secret removed\]|[^&\s]*)")  # masked already, or not

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from .errors import InvalidInput
 from .models import AuditEvent
 from .redact import redact_secrets
+from .secret_mask import mask
 from .store.db import Database, utcnow
 from .store.tables import AuditHeadRow, AuditRow
 
@@ -32,7 +33,9 @@ def _digest(seq: int, at: datetime, actor: str, kind: str, ticket_id: str | None
 
 
 def _canonical(data: dict[str, Any]) -> str:
-    return redact_secrets(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False))
+    """The event's data as it is hashed and kept: card numbers and the like redacted, and every secret masked
+    (``secret_mask``) before the hash is taken, so the chain verifies and can never hold one."""
+    return mask(redact_secrets(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)))
 
 
 def append(s: Session, actor: str, kind: str, ticket_id: str | None = None, **data: Any) -> int:

@@ -15,6 +15,7 @@ from . import api_tokens, audit, tickets
 from .config import Settings, load_settings
 from .errors import InvalidInput, TandemError
 from .models import Autonomy, Role
+from .secret_mask import mask
 
 log = logging.getLogger("tandem")
 
@@ -583,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except TandemError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from . import secret_mask
 from .domain import DEFAULT_DOMAIN, find
 from .errors import ConfigError
 
@@ -160,6 +161,22 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _no_blank_secrets(self) -> Settings:
+        """A secret given as blanks is a mistake (a webhook checked against "  " accepts anyone who knows it is
+        blank): refused, naming the setting. An empty value means the feature is off, as when it is not set.
+        Every secret is then made known to the masking step, so none is ever stored, shown or logged."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value if name == "llm_api_key" \
+                else None
+            if isinstance(text, str) and text and not text.strip():
+                setting = "OPENAI_API_KEY" if name == "llm_api_key" else f"TANDEM_{name.upper()}"
+                raise ConfigError(f"{setting} is set but blank: give it the {_SECRET_WHAT.get(name, 'secret')} or "
+                                  "unset it")
+        secret_mask.register_settings(self)
+        return self
+
+    @model_validator(mode="after")
     def _pack_defaults(self) -> Settings:
         """Another domain than the demo company keeps its own data folder and reads its pack's knowledge."""
         if self.domain == DEFAULT_DOMAIN:
@@ -199,6 +216,16 @@ class Settings(BaseSettings):
     @property
     def articles_dir(self) -> Path:
         return self.knowledge_dir / "articles"
+
+
+_SECRET_WHAT = {"session_secret": "key that signs sessions (16 characters or more)",
+                "outbound_webhook_secret": "key that signs outbound webhooks",
+                "imap_password": "mailbox's password", "smtp_password": "mail server's password",
+                "chatwoot_api_token": "agent's api_access_token", "chatwoot_webhook_secret": "webhook's secret",
+                "zendesk_api_token": "API token", "zendesk_webhook_secret": "webhook's signing secret",
+                "zammad_api_token": "agent's access token", "zammad_webhook_secret": "webhook's signature token",
+                "helpdesk_password": "staff user's password", "helpdesk_webhook_token": "webhook's token",
+                "llm_api_key": "model server's key"}
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from .secret_mask import mask
+
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character; CommonMark escapes them all
 # Streamlit's GitHub-flavoured Markdown turns "http://…", "www.…" and "name@host.tld" inside plain text into links
 # after parsing, escapes or not; an invisible word joiner where its patterns need two characters side by side
@@ -34,9 +36,10 @@ def escape_markdown(text: str) -> str:
 
 
 def one_line(text: str, limit: int | None = None) -> str:
-    """Escaped and on one line (whitespace runs become one space), for titles, labels and captions; cut to
-    ``limit`` characters before escaping so an escape is never cut in half."""
-    flat = " ".join(text.split())
+    """Escaped and on one line (whitespace runs become one space), for titles, labels and captions, with secrets
+    masked (an error a page shows may echo one); cut to ``limit`` characters before escaping so an escape is never
+    cut in half."""
+    flat = " ".join(mask(text).split())
     return escape_markdown(flat[:limit] if limit else flat)
 
 

@@ -19,6 +19,7 @@ from cx_core.errors import (
     TandemError,
 )
 from cx_core.safe_text import escape_markdown, one_line, safe_markdown
+from cx_core.secret_mask import mask
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.tickets import StaffUser
@@ -46,19 +47,20 @@ def current_user() -> StaffUser:
 
 
 def show_error(exc: Exception) -> None:
-    """The right message for the right audience; never a traceback."""
+    """The right message for the right audience; never a traceback, never a secret."""
+    text = mask(str(exc))
     if isinstance(exc, (InvalidInput, NotFound)):
-        st.warning(str(exc))
+        st.warning(text)
     elif isinstance(exc, PolicyDenied):
-        st.error(f"Policy: {exc}")
+        st.error(f"Policy: {text}")
     elif isinstance(exc, NotAuthorised):
-        st.error(str(exc))
+        st.error(text)
     elif isinstance(exc, ConnectorUnavailable):
-        st.warning(f"{exc} — try again in a moment.")
+        st.warning(f"{text} — try again in a moment.")
     elif isinstance(exc, ConfigError):
-        st.error(f"Configuration problem: {exc}")
+        st.error(f"Configuration problem: {text}")
     elif isinstance(exc, TandemError):
-        st.error(str(exc))
+        st.error(text)
     else:
         log.exception("unexpected error on a page")
         st.error("Something went wrong on our side. The details were logged for the operator; please try again.")

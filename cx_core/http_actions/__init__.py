@@ -199,6 +199,9 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     import yaml
 
     parsed = ActionsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    calls.register_references([[s.base_url, s.headers] for s in parsed.services.values()],
+                              [[a.path, a.query, a.headers, a.body] for a in parsed.actions],
+                              [[m.url or "", m.headers, m.command or []] for m in parsed.mcp_servers])
     for decl in parsed.actions:
         try:
             _register(f"{package}.actions_yaml", build(decl, parsed.services[decl.service], package))

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ..errors import ConfigError
+from ..secret_mask import mask, register, url_secrets
 from .spec import REFERENCE, Call, Service
 
 
@@ -25,13 +26,22 @@ class CallFailed(Exception):
 
     def __init__(self, message: str, retry: bool = False, unknown: bool = False,
                  facts: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(mask(message))  # a service's reason may echo what it was sent
         self.retry, self.unknown, self.facts = retry, unknown, facts or {}
 
 
 def setting(name: str) -> str | None:
     """``${NAME}``: the setting ``TANDEM_NAME`` from the environment, else ``name`` under ``[tandem]`` in
-    ``.streamlit/secrets.toml``."""
+    ``.streamlit/secrets.toml``; None when it is not set or only blanks. A value read is known to the masking step
+    from then on, so it is never stored, shown or logged."""
+    value = _raw_setting(name)
+    if value is None or not value.strip():
+        return None
+    register(*url_secrets(value))
+    return value
+
+
+def _raw_setting(name: str) -> str | None:
     value = os.environ.get(f"TANDEM_{name}")
     if value:
         return value
@@ -39,6 +49,14 @@ def setting(name: str) -> str | None:
 
     found = _secrets_file_values().get(name.lower())
     return str(found) if found not in (None, "") else None
+
+
+def register_references(*templates: Any) -> None:
+    """Makes the values of the settings the templates name known to the masking step (an actions file loaded)."""
+    for t in templates:
+        for text in _strings(t):
+            for name in REFERENCE.findall(text):
+                setting(name)
 
 
 def missing_settings(*templates: Any) -> list[str]:
@@ -64,10 +82,20 @@ def _secrets(text: str) -> str:
     def one(m: Any) -> str:
         value = setting(m.group(1))
         if value is None:
+            if _raw_setting(m.group(1)) is not None:
+                raise ConfigError(f"the setting TANDEM_{m.group(1)} is set but blank: give it its value or unset it")
             raise ConfigError(f"the setting TANDEM_{m.group(1)} is not set")
         return value
 
     return REFERENCE.sub(one, text)
+
+
+def _query_value(template: str, values: dict[str, Any]) -> str:
+    """A query parameter: its ``{argument}`` parts filled in and its ``${NAME}`` parts read from the settings (a
+    key some services take in the query); an argument's own text is never read for references."""
+    parts = REFERENCE.split(template)
+    return "".join(_secrets(f"${{{p}}}") if i % 2 else str(render(p, values)) if p else ""
+                   for i, p in enumerate(parts))
 
 
 def lookup(data: Any, path: str | None) -> Any:
@@ -105,7 +133,7 @@ def render(template: Any, values: dict[str, Any], quoted: bool = False) -> Any:
         text = "" if value is None else str(value)
         return quote(text, safe="") if quoted else text
 
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}", one, template)
+    return re.sub(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_.]*)\}", one, template)  # ${NAME} is a setting, not an argument
 
 
 def digest(data: bytes) -> str:
@@ -133,12 +161,12 @@ def send(service: Service, call: Call, values: dict[str, Any], key: str | None =
     headers = {k: _secrets(v) for k, v in {**service.headers, **call.headers}.items()}
     if key and key_header:
         headers[key_header] = key
-    params = {k: str(render(v, values)) for k, v in call.query.items()}
+    params = {k: _query_value(v, values) for k, v in call.query.items()}
     body = render(call.body, values) if call.body is not None else None
     raw = json.dumps(body, sort_keys=True, default=str).encode() if body is not None else b""
     if body is not None:
         headers["Content-Type"] = "application/json"
-    facts: dict[str, Any] = {"method": call.method, "host": host, "path": urlsplit(url).path,
+    facts: dict[str, Any] = {"method": call.method, "host": host, "path": declared_path(service, call, values),
                              "request_digest": digest(raw)}
     tries = 1 + (retry if idempotent else 0)
     for attempt in range(tries):
@@ -173,6 +201,19 @@ def send(service: Service, call: Call, values: dict[str, Any], key: str | None =
         raise CallFailed(f"{service_name(host)} answered {resp.status_code}: {reason}",
                          retry=resp.status_code >= 500 or resp.status_code == 429, facts=facts)
     raise AssertionError("unreachable")
+
+
+def declared_path(service: Service, call: Call, values: dict[str, Any]) -> str:
+    """The path a call reached as it is recorded: the base URL's path as declared (a ``${NAME}`` in it stays the
+    reference, so a secret in a webhook's path is never written down) and the call's own path, filled in."""
+    base = service.base_url
+    whole = REFERENCE.match(base)
+    if whole is not None and whole.start() == 0:  # the base URL is a setting: its path is the setting's business
+        rest = base[whole.end():]
+        base_path = urlsplit(rest).path if rest.startswith("/") else ""
+    else:
+        base_path = urlsplit(base).path
+    return (base_path.rstrip("/") + render(call.path, values, quoted=True))[:500]
 
 
 def service_name(host: str) -> str:

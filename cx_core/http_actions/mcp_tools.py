@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext, _register
 from ..errors import ConfigError, InvalidInput
+from ..secret_mask import mask
 from . import calls
 from .schema import model_from_schema
 from .spec import NAME, McpServer, McpTool
@@ -81,8 +82,8 @@ def list_tools(server: McpServer) -> list[McpTool]:
         tools = _run(server, "list")
     except Exception as exc:  # noqa: BLE001 - the SDK raises its own errors: one line
         inner = _unwrap(exc)
-        raise ConfigError(f"the MCP server '{server.name}' could not be reached: {type(inner).__name__}: "
-                          f"{str(inner).splitlines()[0] if str(inner) else ''}".rstrip(": ")) from exc
+        raise ConfigError(mask(f"the MCP server '{server.name}' could not be reached: {type(inner).__name__}: "
+                               f"{str(inner).splitlines()[0] if str(inner) else ''}".rstrip(": "))) from exc
     out = []
     for t in tools:
         notes = t.annotations.model_dump(by_alias=True, exclude_none=True) if getattr(t, "annotations", None) \

@@ -5,7 +5,8 @@ import-openapi``), read into these models and checked with every problem's file 
 services:
   orders:                                   # a system of the team's, reached over HTTP
     base_url: ${ORDERS_URL}                 # ${NAME}: the setting TANDEM_NAME (environment or secrets.toml)
-    headers: {Authorization: "Bearer ${ORDERS_TOKEN}"}   # secrets are references, never values
+    headers: {Authorization: "Bearer ${ORDERS_TOKEN}"}   # secrets are references, never values (also in a
+                                            # base URL's path and an action's query), and never stored
     allowed_hosts: [orders.internal]        # default: the base URL's host
 actions:
   - name: refund_order
@@ -314,7 +315,7 @@ def placeholders(template: Any) -> set[str]:
     """The argument names a template uses (``{order_id}``; ``{result.x}`` is an undo's result, not an argument)."""
     found: set[str] = set()
     if isinstance(template, str):
-        found |= {m for m in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template)}
+        found |= {m for m in re.findall(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}", template)}  # ${NAME}: a setting
     elif isinstance(template, dict):
         for v in template.values():
             found |= placeholders(v)

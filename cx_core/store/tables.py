@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .masked import MaskedJSON, MaskedString, MaskedText  # secrets masked on the way in (error texts, call paths)
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -38,10 +40,10 @@ class NotificationRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(MaskedText, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     remote_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the receiving system's own id
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # what a call to an action answered
+    result: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON, nullable=True)  # what a called action answered
     # the fencing token of the dispatcher that holds the row: it renews the lease with it right before each hand-over
     # and nobody else sends a row somebody still owns
     claim: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -72,7 +74,7 @@ class TicketRow(Base):
     sentiment: Mapped[str | None] = mapped_column(String(20), nullable=True)
     language: Mapped[str | None] = mapped_column(String(10), nullable=True)
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # a claim is a lease: the worker holding the ticket renews it while it works; once past, anyone takes it back
@@ -80,7 +82,7 @@ class TicketRow(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(MaskedText, nullable=True)
     # the conversation in the system the ticket came from (``chatwoot:42``, ``email:<root Message-ID>``), unique
     external_ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
     # the customer wrote again since the last reply (the inbox marks it); cleared by the next reply sent
@@ -117,10 +119,10 @@ class ProposalRow(Base):
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rationale: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(MaskedText, default="")
     required_role: Mapped[str] = mapped_column(String(20), default="advisor")
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON, nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -140,7 +142,7 @@ class ExecutionRow(Base):
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ticket_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     actor: Mapped[str] = mapped_column(String(80))
-    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(MaskedJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # the worker's claim on the ticket it ran under (an interrupted attempt's work is told apart from a retry's)
     claim: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -155,13 +157,13 @@ class ReviewRow(Base):
     execution_key: Mapped[str] = mapped_column(String(128), index=True)
     action: Mapped[str] = mapped_column(String(60))
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(MaskedJSON, default=dict)
     task_type: Mapped[str] = mapped_column(String(60), default="")
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     why: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open|confirmed|flagged|reversed
     note: Mapped[str] = mapped_column(Text, default="")
-    compensation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    compensation: Mapped[dict[str, Any] | None] = mapped_column(MaskedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -290,12 +292,12 @@ class ActionCallRow(Base):
     ticket_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     method: Mapped[str] = mapped_column(String(10), default="")
-    host: Mapped[str] = mapped_column(String(200), default="")
-    path: Mapped[str] = mapped_column(String(500), default="")
+    host: Mapped[str] = mapped_column(MaskedString(200), default="")
+    path: Mapped[str] = mapped_column(MaskedString(500), default="")
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(MaskedText, nullable=True)
     request_digest: Mapped[str] = mapped_column(String(64), default="")
     response_digest: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
