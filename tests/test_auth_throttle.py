@@ -1,6 +1,6 @@
 """Sign-in throttling (per client address, per account at an address, per account from new addresses; locks, admin
-unlock, audit) and the stored account re-read on every call that changes something, so a stale session of a
-deactivated or demoted person does nothing."""
+unlock, audit), the stored account re-read on every call that changes something, so a stale session of a
+deactivated or demoted person does nothing, and the role checked by every read a page guards."""
 
 from __future__ import annotations
 
@@ -12,11 +12,24 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from cx_core import auth, autonomy, kb_docs, review, tickets
+from cx_core import (
+    action_admin,
+    audit,
+    auth,
+    autonomy,
+    channel_status,
+    delivery,
+    insights,
+    kb_docs,
+    replay,
+    review,
+    tickets,
+)
 from cx_core.auth import LOCKED, LOCKED_NEW_ADDRESS, Throttle, authenticate
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.errors import InvalidInput, NotAuthorised
@@ -347,6 +360,62 @@ def test_a_demoted_admins_stale_session_cannot_change_policy_or_users(services: 
         auth.update_user(db, ADMIN, "ada", active=False)
     with pytest.raises(NotAuthorised, match="your role is now supervisor"):
         auth.unlock(db, ADMIN, "ada")
+
+
+# ---------------------------------------------------------------- every read a page guards checks the role itself
+GUARDED_READS: dict[str, tuple[Role, Any]] = {  # what the Review, Insights, Audit log, Autonomy, Users, Channels
+    "review.counts": (Role.supervisor, lambda svc, u: review.counts(svc.db, u)),  # and Actions pages read
+    "review.queue": (Role.supervisor, lambda svc, u: review.queue(svc.db, u)),
+    "review.escalations": (Role.supervisor, lambda svc, u: review.escalations(svc.db, u)),
+    "insights.ticket_facts": (Role.supervisor, lambda svc, u: insights.ticket_facts(svc.db, u, T0 - timedelta(days=9))),
+    "audit.events": (Role.supervisor, lambda svc, u: audit.events(svc.db, u)),
+    "audit.verify_for": (Role.supervisor, lambda svc, u: audit.verify_for(svc.db, u)),
+    "audit.anchor_for": (Role.supervisor, lambda svc, u: audit.anchor_for(svc.db, u)),
+    "autonomy.earned_autonomy": (Role.admin, lambda svc, u: autonomy.earned_autonomy(svc.db, u, svc.policy())),
+    "autonomy.history": (Role.admin, lambda svc, u: autonomy.history(svc.db, u)),
+    "replay.recent_tickets": (Role.admin, lambda svc, u: replay.recent_tickets(svc.db, u, limit=2)),
+    "auth.list_users": (Role.admin, lambda svc, u: auth.list_users(svc.db, u)),
+    "auth.sign_in_locks": (Role.admin, lambda svc, u: auth.sign_in_locks(svc.db, u)),
+    "channel_status.configured": (Role.admin, lambda svc, u: channel_status.configured(svc.db, u, svc.settings)),
+    "channel_status.recent_webhooks": (Role.admin, lambda svc, u: channel_status.recent_webhooks(svc.db, u)),
+    "channel_status.cursors": (Role.admin, lambda svc, u: channel_status.cursors(svc.db, u)),
+    "delivery.summary": (Role.admin, lambda svc, u: delivery.summary(svc.db, u)),
+    "delivery.problems": (Role.admin, lambda svc, u: delivery.problems(svc.db, u)),
+    "action_admin.catalogue": (Role.admin, lambda svc, u: action_admin.catalogue(svc, u)),
+    "action_admin.missing_secrets": (Role.admin, lambda svc, u: action_admin.missing_secrets(svc.db, u)),
+    "action_admin.file_problems": (Role.admin, lambda svc, u: action_admin.file_problems(svc.db, u)),
+    "action_admin.recent_calls": (Role.admin, lambda svc, u: action_admin.recent_calls(svc.db, u)),
+}
+BELOW = {Role.supervisor: Role.advisor, Role.admin: Role.supervisor}
+
+
+@pytest.fixture(scope="module")
+def staffed(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The demo world with, for each role, a person who has it, one demoted since and one deactivated since."""
+    svc = Services(copy_world(world, tmp_path_factory.mktemp("roles") / "data"))
+    auth.create_user(svc.db, "has-advisor", "has", Role.advisor, "password-123")
+    for role in (Role.supervisor, Role.admin):
+        for kind in ("has", "demoted", "gone"):
+            auth.create_user(svc.db, f"{kind}-{role.value}", kind, role, "password-123")
+        auth.update_user(svc.db, ADMIN, f"demoted-{role.value}", role=BELOW[role])
+        auth.update_user(svc.db, ADMIN, f"gone-{role.value}", active=False)
+    yield svc
+    svc.close()
+
+
+@pytest.mark.parametrize("read", sorted(GUARDED_READS))
+def test_every_read_a_page_guards_checks_the_role_in_the_core(staffed: Services, read: str) -> None:
+    role, call = GUARDED_READS[read]
+    lower = BELOW[role]
+    with pytest.raises(NotAuthorised, match=f"this needs the {role.value} role; you are signed in as {lower.value}"):
+        call(staffed, StaffUser(f"has-{lower.value}", "has", lower))  # the role below is not enough…
+    with pytest.raises(NotAuthorised, match=f"this needs the {role.value} role; your role is now {lower.value}"):
+        call(staffed, StaffUser(f"demoted-{role.value}", "demoted", role))  # …nor one the account no longer has
+    with pytest.raises(NotAuthorised, match="your account was deactivated"):
+        call(staffed, StaffUser(f"gone-{role.value}", "gone", role))
+    call(staffed, StaffUser(f"has-{role.value}", "has", role))
+    if role == Role.supervisor:
+        call(staffed, StaffUser("has-admin", "has", Role.admin))  # a higher role reads it too
 
 
 # ---------------------------------------------------------------- the sign-in page and the admin's page
