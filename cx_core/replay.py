@@ -102,6 +102,16 @@ def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Polic
             "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
 
 
+def compare_for(db: Any, user: tickets.StaffUser, settings: Settings, items: list[tuple[int, TicketIn]],
+                active: Policy, candidate: Policy) -> dict[str, Any]:
+    """``compare`` for an admin on the Autonomy page, before raising a level. ``compare`` itself checks no role:
+    the operator's ``replay --compare`` runs it."""
+    from .models import Role
+
+    tickets.require(user, Role.admin, db)
+    return compare(settings, items, active, candidate)
+
+
 def recent_tickets(db: Any, user: tickets.StaffUser, task_type: str | None = None, limit: int = 20
                    ) -> list[tuple[int, TicketIn]]:
     """The latest stored tickets (of one task type) as replay input (admins, who replay before raising a level)."""

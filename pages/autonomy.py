@@ -86,7 +86,8 @@ def change_level(policy: Any, evidence: list[Any]) -> None:
             raw["version"] = policy.version + 1
             candidate = type(policy).model_validate(raw)
             with st.spinner(f"Replaying {len(items)} tickets twice in a throw-away copy…"):
-                st.session_state[key] = guarded(lambda: replay.compare(svc.settings, items, policy, candidate))
+                st.session_state[key] = guarded(
+                    lambda: replay.compare_for(svc.db, user, svc.settings, items, policy, candidate))
     report = st.session_state.get(key)
     if report:
         show_report(report)

@@ -374,6 +374,8 @@ GUARDED_READS: dict[str, tuple[Role, Any]] = {  # what the Review, Insights, Aud
     "autonomy.earned_autonomy": (Role.admin, lambda svc, u: autonomy.earned_autonomy(svc.db, u, svc.policy())),
     "autonomy.history": (Role.admin, lambda svc, u: autonomy.history(svc.db, u)),
     "replay.recent_tickets": (Role.admin, lambda svc, u: replay.recent_tickets(svc.db, u, limit=2)),
+    "replay.compare_for": (Role.admin, lambda svc, u: replay.compare_for(svc.db, u, svc.settings, [], svc.policy(),
+                                                                      svc.policy())),
     "auth.list_users": (Role.admin, lambda svc, u: auth.list_users(svc.db, u)),
     "auth.sign_in_locks": (Role.admin, lambda svc, u: auth.sign_in_locks(svc.db, u)),
     "channel_status.configured": (Role.admin, lambda svc, u: channel_status.configured(svc.db, u, svc.settings)),
