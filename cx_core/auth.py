@@ -243,12 +243,14 @@ def _take_back(row: SignInThrottleRow, limits: Throttle, after: int) -> None:
         row.blocked_until = None
 
 
-def _settle(db: Database, limits: Throttle, name: str, client: str, now: datetime, ok: bool) -> None:
+def _settle(db: Database, limits: Throttle, name: str, client: str, now: datetime, familiar: bool, ok: bool) -> None:
     """After the password check: a failure may lock (NotAuthorised at once), and old quiet counts are dropped on
     the way. A success clears the account's count at this address, takes back the provisional failure of the
-    address (and of the account's new addresses) and makes the address familiar."""
+    address (and of the account's new addresses, when ``familiar`` was false at admission) and makes the address
+    familiar."""
     with db.tx() as s:
         rows = _rows(s, limits, name, client, now)
+        rows.familiar = familiar  # as admitted, even if a sign-in at the same moment made the address familiar
         if not ok:
             _lock_if_due(s, limits, rows, now, name, client)
             s.execute(delete(SignInThrottleRow).where(
@@ -295,9 +297,9 @@ def authenticate(db: Database, username: str, password: str, client: str = "", *
     name = _printable(username.lower(), 80)
     client = _printable(client, 100) or "unknown"
     now = now or utcnow()
-    _admit(db, limits, name, client, now)
+    familiar = _admit(db, limits, name, client, now)
     user = _check_password(db, name, password)
-    _settle(db, limits, name, client, now, ok=user is not None)
+    _settle(db, limits, name, client, now, familiar, ok=user is not None)
     return user
 
 
@@ -376,7 +378,7 @@ def sign_in_locks(db: Database, admin: StaffUser, now: datetime | None = None) -
             or_(SignInThrottleRow.locked_at.is_not(None), SignInThrottleRow.blocked_until > now))).all()
         rows = [r for r in rows if not (r.scope == CLIENT and (r.blocked_until or now) <= now)]  # an ended lock
         held = [(r, *_subject(r)) for r in rows]
-        names = {name for _, name, _ in held if name}
+        names = {name for r, name, _ in held if r.scope != CLIENT}
         known = set(s.scalars(select(StaffUserRow.username).where(StaffUserRow.username.in_(names))))
         familiar = {(u, c) for u, c in s.execute(select(SignInFamiliarRow.username, SignInFamiliarRow.client).where(
             SignInFamiliarRow.username.in_(names), SignInFamiliarRow.last_success_at >= now - Throttle().familiar_for))}
@@ -384,7 +386,7 @@ def sign_in_locks(db: Database, admin: StaffUser, now: datetime | None = None) -
             "familiar": (name, client) in familiar, "locked": r.locked_at is not None, "locked_at": r.locked_at,
             "waiting_until": r.blocked_until if r.locked_at is None or r.scope == CLIENT else None,
             "failures": r.failures, "last_attempt": r.last_attempt_at} for r, name, client in held]
-    return sorted(out, key=lambda r: (not r["locked"], not r["username"], r["username"], r["client"]))
+    return sorted(out, key=lambda r: (not r["locked"], r["scope"] == CLIENT, r["username"], r["client"]))
 
 
 def _subject(row: SignInThrottleRow) -> tuple[str, str]:

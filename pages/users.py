@@ -134,14 +134,14 @@ def sign_in_locks() -> None:
         if not locks:
             st.caption("No account or address is locked or waiting.")
             return
-        st.dataframe([{"Username": r["username"] or "any account",
-                       "Account": ("yes" if r["known"] else "no such account") if r["username"] else "",
+        st.dataframe([{"Username": r["username"] if r["scope"] != "client" else "any account",
+                       "Account": ("yes" if r["known"] else "no such account") if r["scope"] != "client" else "",
                        "From": _where(r),
                        "State": ("locked" if r["locked"] and r["scope"] != "client" else
                                  f"{'locked' if r['locked'] else 'waits'} until {r['waiting_until']:%H:%M:%S}"),
                        "Failures": r["failures"], "Last attempt": f"{r['last_attempt']:%d %b %H:%M}"}
                       for r in locks], hide_index=True, width="stretch")
-        names = list(dict.fromkeys(r["username"] for r in locks if r["username"]))
+        names = list(dict.fromkeys(r["username"] for r in locks if r["scope"] != "client"))
         if not names:
             return
         who = st.selectbox("Account to unlock", names, key="unlock-who")
