@@ -67,10 +67,11 @@ def effect(spec: ActionSpec) -> str:
     return "destructive" if spec.confirm and not spec.reversible else "write"
 
 
-def catalogue(services: Services) -> list[dict[str, Any]]:
+def catalogue(services: Services, user: StaffUser) -> list[dict[str, Any]]:
     """Every action in force with what an admin checks before trusting it: its source and effect, whether a person
     confirms it and whether it can be undone, the system it reaches (and the HTTP call of a declared one), the task
-    types it serves and its argument schema."""
+    types it serves and its argument schema (admins)."""
+    require(user, Role.admin, services.db)
     loaded = _loaded()
     pack = services.pack
     rows: list[dict[str, Any]] = []
@@ -91,12 +92,13 @@ def catalogue(services: Services) -> list[dict[str, Any]]:
     return rows
 
 
-def missing_secrets() -> list[dict[str, Any]]:
+def missing_secrets(db: Database, user: StaffUser) -> list[dict[str, Any]]:
     """Each ``TANDEM_*`` setting a declared service (its base URL and headers, or an action's own headers and query)
-    or an MCP server's headers name that is not set here, with the actions whose calls fail until it is. Names
-    only."""
+    or an MCP server's headers name that is not set here, with the actions whose calls fail until it is. Names only
+    (admins)."""
     from .http_actions import calls
 
+    require(user, Role.admin, db)
     loaded = _loaded()
     found: dict[tuple[str, str, str], set[str]] = {}
     for service_name, service in loaded.services.items():
@@ -121,9 +123,10 @@ def missing_secrets() -> list[dict[str, Any]]:
             for (kind, service_name, setting), names in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][2]))]
 
 
-def recent_calls(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def recent_calls(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
     """The latest calls made to the team's own systems, newest first: what was called, how it answered and how
-    long it took (never its secrets)."""
+    long it took (never its secrets; admins)."""
+    require(user, Role.admin, db)
     with db.session() as s:
         rows = s.scalars(select(ActionCallRow).order_by(ActionCallRow.at.desc(), ActionCallRow.id.desc())
                          .limit(max(1, limit))).all()
@@ -132,8 +135,10 @@ def recent_calls(db: Database, limit: int = 50) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def file_problems() -> list[str]:
-    """What kept the pack's ``actions.yaml`` out of force (or some of its actions and servers), one line each."""
+def file_problems(db: Database, user: StaffUser) -> list[str]:
+    """What kept the pack's ``actions.yaml`` out of force (or some of its actions and servers), one line each
+    (admins)."""
+    require(user, Role.admin, db)
     loaded = _loaded()
     where = f"{loaded.path}: " if loaded.path is not None else ""
     return [f"{where}{field}: {message}" for field, message in loaded.problems]

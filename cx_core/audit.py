@@ -116,6 +116,26 @@ def parse_anchor(text: str) -> tuple[int | None, str]:
     return (int(seq) if seq else None), digest
 
 
+def _supervisor(db: Database, user: Any) -> None:
+    from .models import Role
+    from .tickets import require
+
+    require(user, Role.supervisor, db)
+
+
+def anchor_for(db: Database, user: Any) -> str:
+    """``anchor`` for a person on the Audit log page (supervisors)."""
+    _supervisor(db, user)
+    return anchor(db)
+
+
+def verify_for(db: Database, user: Any, anchor_text: str = "") -> VerifyResult:
+    """``verify`` for a person on the Audit log page (supervisors). ``verify`` and ``anchor`` themselves check no
+    role: the operator's command line (``audit verify``, ``audit anchor``) runs them."""
+    _supervisor(db, user)
+    return verify(db, anchor_text)
+
+
 def verify(db: Database, anchor_text: str = "") -> VerifyResult:
     """Walks the chain in order; the first event whose link or hash does not match is named. With an anchor kept
     from ``anchor``, the chain must still contain that event, with that hash, at that place."""
@@ -159,7 +179,9 @@ def _walk(db: Database) -> VerifyResult:
     return VerifyResult(True, count, f"audit chain intact: {count} events")
 
 
-def events(db: Database, ticket_id: str | None = None, limit: int = 200) -> list[AuditEvent]:
+def events(db: Database, user: Any, ticket_id: str | None = None, limit: int = 200) -> list[AuditEvent]:
+    """The newest events first, all or one ticket's (the Audit log page; supervisors)."""
+    _supervisor(db, user)
     with db.session() as s:
         stmt = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
         if ticket_id:

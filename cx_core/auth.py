@@ -1,12 +1,28 @@
 """Staff accounts: argon2-hashed passwords and roles, and sign-in throttling.
 
-Failed sign-ins are counted per account name (known or not, so a name cannot be probed) and per client address.
-After ``delay_after`` failures each further attempt of that account waits 2 s, 4 s, 8 s… (at most ``max_delay``);
-attempts made while waiting are refused without checking the password and still count. ``lock_after`` failures
-within the window lock the account until an admin unlocks it (Users and roles, or ``python -m cx_core users
-unlock NAME``); while locked even the right password is refused with the same line. A client address gets the
-same growing wait after ``client_delay_after`` failures, whatever names it tries. A successful sign-in resets
-the account's count. Every lock, every burst of refused attempts and every unlock is an audit event.
+Throttling holds back whoever guesses, never the person whose account is guessed. Failed sign-ins are counted
+three ways, for names that are accounts and names that are not alike (so a name cannot be probed):
+
+* **Per client address**, whatever names it tries: after ``client_delay_after`` failures (10) each further attempt
+  from the address waits 2 s, 4 s, 8 s… (at most ``max_delay``, 15 min); after ``client_lock_after`` (50) within
+  ``client_window`` (1 h) the address is refused for every name for ``client_lock_for`` (1 h), then starts afresh.
+* **Per account and address**: after ``delay_after`` (5) failures of one account from one address, attempts of
+  that account from there wait the same way; after ``lock_after`` (20) within ``window`` (24 h) the account is
+  locked *at that address* until an admin unlocks it. Failures from one address never lock the account anywhere
+  else, so a stranger cannot lock anyone out, the admin included.
+* **Per account, from new addresses**: an address the account signed in from successfully in the last
+  ``familiar_for`` (90 days) is *familiar*; wrong passwords from every other address are also counted together.
+  After ``account_delay_after`` (25) within the window every new address waits before trying that account; after
+  ``account_lock_after`` (100) the account refuses new addresses, even with the right password, until an admin
+  unlocks it. This stops guessing spread over many addresses; familiar addresses are never held back by it. The
+  first threshold is above ``lock_after``, so one address alone never slows the account down for anybody else.
+
+Attempts made while waiting or locked are refused without checking the password and still count, for the address
+and for the account there (never for the account as a whole). A successful sign-in clears the account's count at
+that address and makes the address familiar; the count from new addresses is forgotten only after a quiet window
+or by an unlock. An admin unlock (Users and roles, or ``python -m cx_core users unlock NAME``) clears everything
+about the name, and the waits of the addresses where it was held back. Every lock, every burst of refused
+attempts and every unlock is an audit event.
 """
 
 from __future__ import annotations
@@ -28,15 +44,17 @@ from .config import Settings
 from .errors import InvalidInput, NotAuthorised, NotFound
 from .models import Role
 from .store.db import Database, utcnow
-from .store.tables import SignInThrottleRow, StaffUserRow
+from .store.tables import SignInFamiliarRow, SignInThrottleRow, StaffUserRow
 from .tickets import StaffUser, current, require
 
 _hasher = PasswordHasher()
 DEMO_USERS = [("ada", "Ada Advisor", Role.advisor, "advisor-demo"),
               ("sam", "Sam Supervisor", Role.supervisor, "supervisor-demo"),
               ("root", "Robin Admin", Role.admin, "admin-demo")]
-ACCOUNT, CLIENT = "account", "client"
+ACCOUNT, PAIR, CLIENT = "account", "pair", "client"
 LOCKED = "This account is locked after too many failed sign-ins; ask an admin to unlock it."
+LOCKED_NEW_ADDRESS = ("This account is locked to new addresses after too many failed sign-ins; sign in from where "
+                      "you usually do, or ask an admin to unlock it.")
 REFUSED_AUDIT_EVERY = 50  # a long burst of refused attempts is audited at its start and every 50 attempts
 
 
@@ -63,19 +81,28 @@ def create_user(db: Database, username: str, display_name: str, role: Role, pass
 class Throttle:
     """How failed sign-ins slow down and lock; ``from_settings`` reads the ``sign_in_*`` settings."""
 
-    delay_after: int = 5
+    delay_after: int = 5  # one account at one address
     lock_after: int = 20
     window: timedelta = timedelta(hours=24)
-    client_delay_after: int = 10
+    account_delay_after: int = 25  # one account, wrong passwords from all its unfamiliar addresses together
+    account_lock_after: int = 100
+    client_delay_after: int = 10  # one address, whatever names
+    client_lock_after: int = 50
     client_window: timedelta = timedelta(hours=1)
+    client_lock_for: timedelta = timedelta(hours=1)
     max_delay: timedelta = timedelta(minutes=15)
+    familiar_for: timedelta = timedelta(days=90)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttle:
         return cls(delay_after=settings.sign_in_delay_after, lock_after=settings.sign_in_lock_after,
                    window=timedelta(minutes=settings.sign_in_window_minutes),
+                   account_delay_after=settings.sign_in_account_delay_after,
+                   account_lock_after=settings.sign_in_account_lock_after,
                    client_delay_after=settings.sign_in_client_delay_after,
+                   client_lock_after=settings.sign_in_client_lock_after,
                    client_window=timedelta(minutes=settings.sign_in_client_window_minutes),
+                   client_lock_for=timedelta(minutes=settings.sign_in_client_lock_minutes),
                    max_delay=timedelta(seconds=settings.sign_in_max_delay_seconds))
 
     def wait(self, failures: int, after: int) -> timedelta | None:
@@ -91,96 +118,161 @@ def _wait_line(seconds: float) -> str:
     return f"Too many failed sign-ins; wait {span} and try again."
 
 
-def _throttle_rows(s: Session, name: str, client: str, now: datetime) -> tuple[SignInThrottleRow, SignInThrottleRow]:
-    """The account's and the client's rows, created when missing and locked for this transaction (the insert takes
-    SQLite's write lock; PostgreSQL locks the two rows, always account first, so attempts never deadlock)."""
-    insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
-    s.execute(insert(SignInThrottleRow).values([
-        {"scope": scope, "subject": subject, "failures": 0, "refused": 0, "last_attempt_at": now, "last_client": ""}
-        for scope, subject in ((ACCOUNT, name), (CLIENT, client))]).on_conflict_do_nothing())
-    account = s.get(SignInThrottleRow, (ACCOUNT, name), with_for_update=True, populate_existing=True)
-    source = s.get(SignInThrottleRow, (CLIENT, client), with_for_update=True, populate_existing=True)
-    assert account is not None and source is not None
-    return account, source
+def _printable(text: str, limit: int) -> str:
+    return "".join(ch for ch in text.strip() if ch.isprintable())[:limit]
 
 
-def _forget_if_quiet(row: SignInThrottleRow, window: timedelta, now: datetime) -> None:
-    if row.locked_at is None and row.failures and row.last_attempt_at < now - window:
-        row.failures, row.refused, row.blocked_until = 0, 0, None
+def _pair(name: str, client: str) -> str:
+    """The subject of an account's row at one address (a name holds no line break, so it splits back)."""
+    return f"{name}\n{client}"
 
 
-def _refuse(s: Session, limits: Throttle, account: SignInThrottleRow, source: SignInThrottleRow, now: datetime,
-            client: str) -> str | None:
-    """The line that refuses this attempt without checking the password, or None when it may be checked."""
-    if account.locked_at is not None:
-        by, line = account, LOCKED
-    else:
-        waiting = [r for r in (account, source) if r.blocked_until is not None and r.blocked_until > now]
+@dataclass
+class _Rows:
+    """The three counts one attempt touches, and whether the address is familiar to the account."""
+
+    account: SignInThrottleRow  # the account's failures from unfamiliar addresses, all together
+    pair: SignInThrottleRow  # the account's failures from this address
+    client: SignInThrottleRow  # this address's failures, whatever names
+    familiar: bool
+
+    def holding(self, now: datetime) -> tuple[SignInThrottleRow, str] | None:
+        """The row that refuses an attempt now and the line to show, or None when the password may be checked.
+        A lock wins over a wait; among waits the longest one."""
+        if self.client.locked_at is not None:
+            return self.client, _wait_line(((self.client.blocked_until or now) - now).total_seconds())
+        if self.pair.locked_at is not None:
+            return self.pair, LOCKED
+        if self.account.locked_at is not None and not self.familiar:
+            return self.account, LOCKED_NEW_ADDRESS
+        rows = [self.client, self.pair] + ([] if self.familiar else [self.account])
+        waiting = [r for r in rows if r.blocked_until is not None and r.blocked_until > now]
         if not waiting:
             return None
         by = max(waiting, key=lambda r: r.blocked_until or now)
-        line = _wait_line(((by.blocked_until or now) - now).total_seconds())
-    counted = [account, source] if by is account else [source]  # a busy client does not count against the name
-    for row in counted:
+        return by, _wait_line(((by.blocked_until or now) - now).total_seconds())
+
+    def locked_line(self, now: datetime) -> str | None:
+        held = self.holding(now)
+        return held[1] if held is not None and held[0].locked_at is not None else None
+
+
+def _rows(s: Session, limits: Throttle, name: str, client: str, now: datetime) -> _Rows:
+    """The attempt's rows, created when missing and locked for this transaction (the insert takes SQLite's write
+    lock; PostgreSQL locks the rows always in the order account, pair, client, so attempts never deadlock)."""
+    insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+    keys = ((ACCOUNT, name), (PAIR, _pair(name, client)), (CLIENT, client))
+    s.execute(insert(SignInThrottleRow).values([
+        {"scope": scope, "subject": subject, "failures": 0, "refused": 0, "last_attempt_at": now,
+         "last_client": client if scope != ACCOUNT else ""} for scope, subject in keys]).on_conflict_do_nothing())
+    account, pair, source = (s.get(SignInThrottleRow, key, with_for_update=True, populate_existing=True)
+                             for key in keys)
+    assert account is not None and pair is not None and source is not None
+    known = s.get(SignInFamiliarRow, (name, client))
+    return _Rows(account, pair, source, known is not None and known.last_success_at >= now - limits.familiar_for)
+
+
+def _forget_if_quiet(row: SignInThrottleRow, window: timedelta, now: datetime) -> None:
+    if row.scope == CLIENT and row.locked_at is not None and (row.blocked_until or now) <= now:
+        row.locked_at = None  # an address's lock ends by itself, and its count with it
+        row.failures, row.refused, row.blocked_until = 0, 0, None
+    elif row.locked_at is None and row.failures and row.last_attempt_at < now - window:
+        row.failures, row.refused, row.blocked_until = 0, 0, None
+
+
+def _refuse(s: Session, limits: Throttle, rows: _Rows, now: datetime, name: str, client: str) -> str | None:
+    """The line that refuses this attempt without checking the password, or None when it may be checked. A refused
+    attempt counts for the address and, unless the address alone is held back, for the account there."""
+    held = rows.holding(now)
+    if held is None:
+        return None
+    by, line = held
+    for row in [rows.client] if by is rows.client else [rows.pair, rows.client]:
         row.failures += 1
         row.last_attempt_at = now
     by.refused += 1
     if by.refused == 1 or by.refused % REFUSED_AUDIT_EVERY == 0:
-        audit.append(s, "sign-in", "signin.refused", None, username=account.subject, client=client,
-                     reason="locked" if line == LOCKED else "waiting", refused=by.refused, failures=by.failures,
-                     until=by.blocked_until if line != LOCKED else None)
-    if by is account:
-        _lock_if_due(s, limits, account, now, client)
-    return LOCKED if account.locked_at is not None else line
+        audit.append(s, "sign-in", "signin.refused", None, username=name, client=client, scope=by.scope,
+                     reason="locked" if by.locked_at is not None else "waiting", refused=by.refused,
+                     failures=by.failures, until=by.blocked_until)
+    _lock_if_due(s, limits, rows, now, name, client)
+    return rows.locked_line(now) or line
 
 
-def _lock_if_due(s: Session, limits: Throttle, account: SignInThrottleRow, now: datetime, client: str) -> None:
-    if account.locked_at is None and account.failures >= limits.lock_after:
-        account.locked_at, account.refused, account.blocked_until = now, 0, None  # refusals from here: a new burst
-        audit.append(s, "sign-in", "signin.locked", None, username=account.subject, client=client,
-                     failures=account.failures)
+def _lock_if_due(s: Session, limits: Throttle, rows: _Rows, now: datetime, name: str, client: str) -> None:
+    due = [(rows.pair, limits.lock_after, None), (rows.client, limits.client_lock_after, now + limits.client_lock_for)]
+    if not rows.familiar:
+        due.append((rows.account, limits.account_lock_after, None))
+    for row, after, until in due:
+        if row.locked_at is None and row.failures >= after:
+            row.locked_at, row.refused, row.blocked_until = now, 0, until  # refusals from here: a new burst
+            audit.append(s, "sign-in", "signin.locked", None, username=name, client=client, scope=row.scope,
+                         failures=row.failures, until=until)
 
 
-def _admit(db: Database, limits: Throttle, name: str, client: str, now: datetime) -> None:
+def _admit(db: Database, limits: Throttle, name: str, client: str, now: datetime) -> bool:
     """Refuses the attempt (NotAuthorised, one line) or counts it as a failure until the password proves it right,
-    so that attempts made at the same moment see each other and cannot slip past the wait."""
+    so that attempts made at the same moment see each other and cannot slip past a wait. Returns whether the
+    address is familiar to the account."""
     with db.tx() as s:
-        account, source = _throttle_rows(s, name, client, now)
-        _forget_if_quiet(account, limits.window, now)
-        _forget_if_quiet(source, limits.client_window, now)
-        line = _refuse(s, limits, account, source, now, client)
+        rows = _rows(s, limits, name, client, now)
+        _forget_if_quiet(rows.account, limits.window, now)
+        _forget_if_quiet(rows.pair, limits.window, now)
+        _forget_if_quiet(rows.client, limits.client_window, now)
+        line = _refuse(s, limits, rows, now, name, client)
         if line is None:
-            for row, after in ((account, limits.delay_after), (source, limits.client_delay_after)):
+            counted = [(rows.pair, limits.delay_after), (rows.client, limits.client_delay_after)]
+            if not rows.familiar:
+                counted.append((rows.account, limits.account_delay_after))
+                rows.account.last_client = client
+            for row, after in counted:
                 row.failures += 1
                 row.refused = 0
                 row.last_attempt_at = now
                 wait = limits.wait(row.failures, after)
                 row.blocked_until = now + wait if wait else None
-            account.last_client = client
+        familiar = rows.familiar
     if line is not None:
         raise NotAuthorised(line)
+    return familiar
 
 
-def _settle(db: Database, limits: Throttle, name: str, client: str, now: datetime, ok: bool) -> None:
-    """After the password check: a success clears the account's count and takes back the client's provisional
-    failure; a failure may lock the account (NotAuthorised at once). Old quiet counts are dropped on the way."""
+def _take_back(row: SignInThrottleRow, limits: Throttle, after: int) -> None:
+    row.failures = max(0, row.failures - 1)
+    if limits.wait(row.failures, after) is None:
+        row.blocked_until = None
+
+
+def _settle(db: Database, limits: Throttle, name: str, client: str, now: datetime, familiar: bool, ok: bool) -> None:
+    """After the password check: a failure may lock (NotAuthorised at once), and old quiet counts are dropped on
+    the way. A success clears the account's count at this address, takes back the provisional failure of the
+    address (and of the account's new addresses, when ``familiar`` was false at admission) and makes the address
+    familiar."""
     with db.tx() as s:
-        account, source = _throttle_rows(s, name, client, now)
+        rows = _rows(s, limits, name, client, now)
+        rows.familiar = familiar  # as admitted, even if a sign-in at the same moment made the address familiar
         if not ok:
-            _lock_if_due(s, limits, account, now, client)
+            _lock_if_due(s, limits, rows, now, name, client)
             s.execute(delete(SignInThrottleRow).where(
-                SignInThrottleRow.scope == ACCOUNT, SignInThrottleRow.locked_at.is_(None),
+                SignInThrottleRow.scope.in_((ACCOUNT, PAIR)), SignInThrottleRow.locked_at.is_(None),
                 SignInThrottleRow.last_attempt_at < now - limits.window))
             s.execute(delete(SignInThrottleRow).where(
-                SignInThrottleRow.scope == CLIENT, SignInThrottleRow.last_attempt_at < now - limits.client_window))
-        elif account.locked_at is None:
-            s.delete(account)
-            source.failures = max(0, source.failures - 1)
-            if limits.wait(source.failures, limits.client_delay_after) is None:
-                source.blocked_until = None
-        locked = account.locked_at is not None  # on success: locked meanwhile by attempts at the same moment
-    if locked:
-        raise NotAuthorised(LOCKED)
+                SignInThrottleRow.scope == CLIENT, SignInThrottleRow.last_attempt_at < now - limits.client_window,
+                or_(SignInThrottleRow.locked_at.is_(None), SignInThrottleRow.blocked_until <= now)))
+            s.execute(delete(SignInFamiliarRow).where(SignInFamiliarRow.last_success_at < now - limits.familiar_for))
+        line = rows.locked_line(now)  # on success: locked meanwhile by attempts at the same moment
+        if ok and line is None:
+            s.delete(rows.pair)
+            _take_back(rows.client, limits, limits.client_delay_after)
+            if not rows.familiar:
+                _take_back(rows.account, limits, limits.account_delay_after)
+            if rows.account.failures == 0 and rows.account.locked_at is None:
+                s.delete(rows.account)
+            insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+            s.execute(insert(SignInFamiliarRow).values(username=name, client=client, last_success_at=now)
+                      .on_conflict_do_update(index_elements=["username", "client"], set_={"last_success_at": now}))
+    if line is not None:
+        raise NotAuthorised(line)
 
 
 def _check_password(db: Database, name: str, password: str) -> StaffUser | None:
@@ -200,14 +292,14 @@ def authenticate(db: Database, username: str, password: str, client: str = "", *
                  limits: Throttle | None = None, now: datetime | None = None) -> StaffUser | None:
     """The user for a correct username and password, else None (the same answer for unknown and deactivated
     users). ``client`` is the address the attempt comes from. Raises NotAuthorised with the one line to show
-    while this account or client must wait, or while the account is locked (then even the right password)."""
+    while the attempt must wait, or while the account is locked there (then even the right password)."""
     limits = limits or Throttle()
-    name = username.strip().lower()[:200]
-    client = client.strip()[:200] or "unknown"
+    name = _printable(username.lower(), 80)
+    client = _printable(client, 100) or "unknown"
     now = now or utcnow()
-    _admit(db, limits, name, client, now)
+    familiar = _admit(db, limits, name, client, now)
     user = _check_password(db, name, password)
-    _settle(db, limits, name, client, now, ok=user is not None)
+    _settle(db, limits, name, client, now, familiar, ok=user is not None)
     return user
 
 
@@ -274,36 +366,61 @@ def update_user(db: Database, admin: StaffUser, username: str, *, role: Role | N
 
 
 def sign_in_locks(db: Database, admin: StaffUser, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Account names that are locked or must wait after failed sign-ins, locked first; ``known`` says whether the
-    name is an account at all (failures on unknown names are kept the same way, so nobody can probe for names)."""
+    """Where sign-ins are held back after failures, locked first, names before addresses: an account at one
+    address (``scope`` "pair", with whether the address is ``familiar``), an account to every new address
+    ("account", ``client`` empty) and a client address whatever the name ("client", ``username`` empty; its lock
+    ends by itself). ``known`` says whether the name is an account at all (unknown names are kept the same way,
+    so nobody can probe for names)."""
     require(admin, Role.admin, db)
     now = now or utcnow()
     with db.session() as s:
         rows = s.scalars(select(SignInThrottleRow).where(
-            SignInThrottleRow.scope == ACCOUNT,
             or_(SignInThrottleRow.locked_at.is_not(None), SignInThrottleRow.blocked_until > now))).all()
-        known = set(s.scalars(select(StaffUserRow.username).where(StaffUserRow.username.in_([r.subject for r in rows]))))
-    out = [{"username": r.subject, "known": r.subject in known, "locked": r.locked_at is not None,
-            "locked_at": r.locked_at, "waiting_until": r.blocked_until if r.locked_at is None else None,
-            "failures": r.failures, "last_attempt": r.last_attempt_at, "client": r.last_client} for r in rows]
-    return sorted(out, key=lambda r: (not r["locked"], r["username"]))
+        rows = [r for r in rows if not (r.scope == CLIENT and (r.blocked_until or now) <= now)]  # an ended lock
+        held = [(r, *_subject(r)) for r in rows]
+        names = {name for r, name, _ in held if r.scope != CLIENT}
+        known = set(s.scalars(select(StaffUserRow.username).where(StaffUserRow.username.in_(names))))
+        familiar = {(u, c) for u, c in s.execute(select(SignInFamiliarRow.username, SignInFamiliarRow.client).where(
+            SignInFamiliarRow.username.in_(names), SignInFamiliarRow.last_success_at >= now - Throttle().familiar_for))}
+    out = [{"username": name, "client": client, "scope": r.scope, "known": name in known,
+            "familiar": (name, client) in familiar, "locked": r.locked_at is not None, "locked_at": r.locked_at,
+            "waiting_until": r.blocked_until if r.locked_at is None or r.scope == CLIENT else None,
+            "failures": r.failures, "last_attempt": r.last_attempt_at} for r, name, client in held]
+    return sorted(out, key=lambda r: (not r["locked"], r["scope"] == CLIENT, r["username"], r["client"]))
 
 
-def unlock_account(db: Database, username: str, actor: str) -> dict[str, Any]:
-    """Clears an account name's failed sign-ins and lock, and the wait of the address its last failure came from
-    (so the person can sign in from where they were locked out); audited. For the operator's command line and
-    ``unlock``; it checks no role itself."""
-    name = username.strip().lower()
-    with db.tx() as s:
-        row = s.get(SignInThrottleRow, (ACCOUNT, name), with_for_update=True)
-        if row is None or (row.locked_at is None and row.failures == 0):
+def _subject(row: SignInThrottleRow) -> tuple[str, str]:
+    """(name, address) of a throttle row; the account's row has no address, an address's row no name."""
+    if row.scope == PAIR:
+        name, _, client = row.subject.partition("\n")
+        return name, client
+    return (row.subject, "") if row.scope == ACCOUNT else ("", row.subject)
+
+
+def unlock_account(db: Database, username: str, actor: str, now: datetime | None = None) -> dict[str, Any]:
+    """Clears everything about an account name: its failed sign-ins at every address and from new addresses, its
+    locks, and the waits of the addresses where it was held back (so the person can sign in from where they were
+    locked out); audited. For the operator's command line and ``unlock``; it checks no role itself."""
+    name = _printable(username.lower(), 80)
+    now = now or utcnow()
+    with db.tx() as s:  # rows locked in the order attempts lock them: account, pairs, clients
+        account = s.get(SignInThrottleRow, (ACCOUNT, name), with_for_update=True)
+        pairs = s.scalars(select(SignInThrottleRow).where(
+            SignInThrottleRow.scope == PAIR, SignInThrottleRow.subject.startswith(_pair(name, ""), autoescape=True))
+            .order_by(SignInThrottleRow.subject).with_for_update()).all()
+        rows = [r for r in [account, *pairs] if r is not None and (r.locked_at is not None or r.failures)]
+        if not rows:
             raise InvalidInput(f"'{name}' is not locked and has no failed sign-ins; nothing to unlock")
-        done = {"username": name, "was_locked": row.locked_at is not None, "failures": row.failures,
-                "client": row.last_client}
-        source = s.get(SignInThrottleRow, (CLIENT, row.last_client), with_for_update=True) if row.last_client else None
-        s.delete(row)
-        if source is not None:
-            s.delete(source)
+        held_at = sorted({p.last_client for p in pairs
+                          if p.locked_at is not None or (p.blocked_until is not None and p.blocked_until > now)})
+        done = {"username": name, "was_locked": any(r.locked_at is not None for r in rows),
+                "failures": max(sum(p.failures for p in pairs), account.failures if account is not None else 0),
+                "clients": held_at}
+        sources = s.scalars(select(SignInThrottleRow).where(
+            SignInThrottleRow.scope == CLIENT, SignInThrottleRow.subject.in_(held_at))
+            .order_by(SignInThrottleRow.subject).with_for_update()).all() if held_at else []
+        for row in [*([account] if account is not None else []), *pairs, *sources]:
+            s.delete(row)
         audit.append(s, actor, "signin.unlocked", None, **done)
     return done
 

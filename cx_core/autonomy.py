@@ -66,7 +66,9 @@ def set_kill_switch(db: Database, path: Path, current: Policy, user: StaffUser, 
     return save_policy(db, path, current, raw, user, why)
 
 
-def history(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def history(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
+    """The policy's versions, newest first: who changed it, when, why and what (admins)."""
+    require(user, Role.admin, db)
     with db.session() as s:
         rows = s.scalars(select(PolicyChangeRow).order_by(PolicyChangeRow.id.desc()).limit(limit)).all()
         return [{"version": r.version, "at": r.at, "by": r.by, "why": r.why, "diff": r.diff, "text": r.text}
@@ -155,9 +157,10 @@ def _recommend(ev: Evidence, policy: Policy) -> None:
     ev.reasons = bad or ["the evidence is within limits but not strong enough to promote"]
 
 
-def earned_autonomy(db: Database, policy: Policy, now: datetime | None = None) -> list[Evidence]:
+def earned_autonomy(db: Database, user: StaffUser, policy: Policy, now: datetime | None = None) -> list[Evidence]:
     """Per task type, over the policy's window: person decisions on proposals, autonomous actions, reviews,
-    reversals and reopened tickets; each with a recommendation."""
+    reversals and reopened tickets; each with a recommendation (admins)."""
+    require(user, Role.admin, db)
     now = now or utcnow()
     since = now - timedelta(days=policy.earned.window_days)
     out: dict[str, Evidence] = {}

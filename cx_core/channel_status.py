@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from .config import Settings
+from .models import Role
 from .store.db import Database
 from .store.tables import ChannelCursorRow, WebhookDeliveryRow
+from .tickets import StaffUser, require
 
 # channel → (what it does, the settings it needs)
 CHANNELS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -36,8 +38,9 @@ def _is_set(settings: Settings, name: str) -> bool:
     return bool(str(value).strip())
 
 
-def configured(settings: Settings) -> list[dict[str, Any]]:
-    """One row per channel: configured, partly (with the missing settings) or not at all."""
+def configured(db: Database, user: StaffUser, settings: Settings) -> list[dict[str, Any]]:
+    """One row per channel: configured, partly (with the missing settings) or not at all (admins)."""
+    require(user, Role.admin, db)
     rows = []
     for name, (what, needs) in CHANNELS.items():
         missing = [n for n in needs if not _is_set(settings, n)]
@@ -48,14 +51,18 @@ def configured(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def recent_webhooks(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+def recent_webhooks(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest webhook deliveries received, newest first, and what became of each (admins)."""
+    require(user, Role.admin, db)
     with db.session() as s:
         rows = s.scalars(select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.received_at.desc()).limit(limit))
         return [{"received": r.received_at, "from": r.provider, "event": r.event, "ticket": r.ticket_id or "",
                  "outcome": r.outcome} for r in rows]
 
 
-def cursors(db: Database) -> list[dict[str, Any]]:
+def cursors(db: Database, user: StaffUser) -> list[dict[str, Any]]:
+    """How far each mailbox and helpdesk reader has read (admins)."""
+    require(user, Role.admin, db)
     with db.session() as s:
         return [{"reader": r.name, "read up to": ", ".join(f"{k} {v}" for k, v in r.value.items()),
                  "updated": r.updated_at} for r in s.scalars(select(ChannelCursorRow).order_by(ChannelCursorRow.name))]

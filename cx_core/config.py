@@ -54,16 +54,23 @@ class Settings(BaseSettings):
     advisor_cost_per_hour: float = Field(default=36.0, description="Loaded cost of an advisor hour (Insights).")
     agent_cost_per_ticket: float = Field(default=0.02, description="Compute cost of the agent per ticket (Insights).")
     llm_api_key: str = Field(default="", validation_alias="OPENAI_API_KEY", description="Key for the LLM server.")
-    sign_in_delay_after: int = Field(default=5, ge=1, description="Failed sign-ins of one account before each "
-                                                                  "further attempt waits (2 s, 4 s, 8 s…).")
-    sign_in_lock_after: int = Field(default=20, ge=2, description="Failed sign-ins of one account, within the "
-                                                                 "window, that lock it until an admin unlocks it.")
+    sign_in_delay_after: int = Field(default=5, ge=1, description="Failed sign-ins of one account from one "
+                                     "address before each further attempt from there waits (2 s, 4 s, 8 s…).")
+    sign_in_lock_after: int = Field(default=20, ge=2, description="Failed sign-ins of one account from one address, "
+                                    "within the window, that lock it there until an admin unlocks it.")
+    sign_in_account_delay_after: int = Field(default=25, ge=1, description="Wrong passwords for one account from "
+                                             "addresses it never signed in from before every such address waits.")
+    sign_in_account_lock_after: int = Field(default=100, ge=2, description="Wrong passwords for one account from "
+                                            "new addresses that lock it to new addresses until an admin unlocks it.")
     sign_in_window_minutes: int = Field(default=1440, ge=1, description="An account's failures are forgotten "
                                                                         "after this long without one.")
     sign_in_client_delay_after: int = Field(default=10, ge=1, description="Failed sign-ins from one client "
                                                                           "address before its attempts wait.")
     sign_in_client_window_minutes: int = Field(default=60, ge=1, description="A client's failures are forgotten "
                                                                              "after this long without one.")
+    sign_in_client_lock_after: int = Field(default=50, ge=2, description="Failed sign-ins from one client address, "
+                                           "whatever names, that lock the address for a while.")
+    sign_in_client_lock_minutes: int = Field(default=60, ge=1, description="How long a locked client address waits.")
     sign_in_max_delay_seconds: int = Field(default=900, ge=1, description="The longest wait between attempts.")
     client_address_header: str = Field(default="", description="Header a reverse proxy sets to the client address "
                                                                "(e.g. X-Forwarded-For, last address used); empty "

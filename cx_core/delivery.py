@@ -470,8 +470,16 @@ def run(db: Database, settings: Settings, stop: threading.Event, channels: dict[
 
 
 # ------------------------------------------------------------------ what people see
-def summary(db: Database) -> dict[str, dict[str, int]]:
-    """Messages by destination and status (the Channels page's table)."""
+def _admin(db: Database, user: Any) -> None:
+    from .models import Role
+    from .tickets import require
+
+    require(user, Role.admin, db)
+
+
+def summary(db: Database, user: Any) -> dict[str, dict[str, int]]:
+    """Messages by destination and status (the Channels page's table; admins)."""
+    _admin(db, user)
     with db.session() as s:
         out: dict[str, dict[str, int]] = {}
         for dest, status, n in s.execute(select(NotificationRow.destination, NotificationRow.status, func.count())
@@ -480,8 +488,10 @@ def summary(db: Database) -> dict[str, dict[str, int]]:
         return out
 
 
-def problems(db: Database, limit: int = 100) -> list[dict[str, Any]]:
-    """Messages not delivered after a first try, newest first: what failed, why, and when it is tried again."""
+def problems(db: Database, user: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages not delivered after a first try, newest first: what failed, why, and when it is tried again
+    (admins)."""
+    _admin(db, user)
     with db.session() as s:
         rows = s.scalars(select(NotificationRow).where(NotificationRow.status.in_(("retrying", "failed")))
                          .order_by(NotificationRow.id.desc()).limit(limit)).all()

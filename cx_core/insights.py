@@ -26,9 +26,10 @@ from sqlalchemy import select
 
 from .actions.base import is_read
 from .domain import active
-from .models import ProcessResult
+from .models import ProcessResult, Role
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, ProposalRow, TicketRow
+from .tickets import StaffUser, require
 
 REPEAT_DAYS = 7
 METRICS = ["tickets", "auto_resolution", "escalation", "handle_min", "fcr", "csat_proxy", "sla_compliance",
@@ -39,9 +40,11 @@ LABELS = {"tickets": "Tickets", "auto_resolution": "Auto-resolution", "escalatio
           "reply_edit_rate": "Reply edit rate", "cost_per_ticket": "Cost per ticket"}
 
 
-def ticket_facts(db: Database, since: datetime, now: datetime | None = None, advisor_cost_per_hour: float = 36.0,
-                 agent_cost_per_ticket: float = 0.02) -> list[dict[str, Any]]:
-    """One record per processed ticket created since ``since``: the facts every metric is computed from."""
+def ticket_facts(db: Database, user: StaffUser, since: datetime, now: datetime | None = None,
+                 advisor_cost_per_hour: float = 36.0, agent_cost_per_ticket: float = 0.02) -> list[dict[str, Any]]:
+    """One record per processed ticket created since ``since``: the facts every metric is computed from
+    (supervisors)."""
+    require(user, Role.supervisor, db)
     now = now or utcnow()
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(TicketRow.created_at >= since,

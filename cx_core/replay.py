@@ -102,12 +102,25 @@ def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Polic
             "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
 
 
-def recent_tickets(db: Any, task_type: str | None = None, limit: int = 20) -> list[tuple[int, TicketIn]]:
-    """The latest stored tickets (of one task type) as replay input."""
+def compare_for(db: Any, user: tickets.StaffUser, settings: Settings, items: list[tuple[int, TicketIn]],
+                active: Policy, candidate: Policy) -> dict[str, Any]:
+    """``compare`` for an admin on the Autonomy page, before raising a level. ``compare`` itself checks no role:
+    the operator's ``replay --compare`` runs it."""
+    from .models import Role
+
+    tickets.require(user, Role.admin, db)
+    return compare(settings, items, active, candidate)
+
+
+def recent_tickets(db: Any, user: tickets.StaffUser, task_type: str | None = None, limit: int = 20
+                   ) -> list[tuple[int, TicketIn]]:
+    """The latest stored tickets (of one task type) as replay input (admins, who replay before raising a level)."""
     from sqlalchemy import select
 
+    from .models import Role
     from .store.tables import TicketRow
 
+    tickets.require(user, Role.admin, db)
     with db.session() as s:
         stmt = select(TicketRow).where(TicketRow.source != "replay")
         if task_type:

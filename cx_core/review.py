@@ -202,6 +202,8 @@ def reopen_for_reversal(s: Session, ticket: TicketRow, what: str, args: dict[str
                  assigned_to=ticket.assigned_to)
 
 
-def counts(db: Database) -> dict[str, int]:
+def counts(db: Database, user: StaffUser) -> dict[str, int]:
+    """Reviewed actions by status (supervisors)."""
+    require(user, Role.supervisor, db)
     with db.session() as s:
         return {k: int(v) for k, v in s.execute(select(ReviewRow.status, func.count()).group_by(ReviewRow.status))}

@@ -25,13 +25,13 @@ st.caption("Besides the pack's own Python actions, actions on your team's own sy
 
 def main() -> None:
     require(user, Role.admin, svc.db)
-    for line in action_admin.file_problems():
+    for line in action_admin.file_problems(svc.db, user):
         st.error(one_line(line, 400), icon=":material/error:")
-    for m in action_admin.missing_secrets():
+    for m in action_admin.missing_secrets(svc.db, user):
         used = f" ({', '.join(m['actions'])})" if m["actions"] else ""
         st.warning(f"{m['setting']} is not set: calls to {one_line(m['service'], 60)} fail until it is"
                    f"{escape_markdown(used)}", icon=":material/key:")
-    rows = action_admin.catalogue(svc)
+    rows = action_admin.catalogue(svc, user)
     st.subheader("Actions in force")
     st.dataframe([{"Action": r["label"], "Name": r["name"], "Source": r["source"], "Effect": r["effect"],
                    "Confirmed": r["confirm"], "Reversible": r["reversible"], "Service": r["service"],
@@ -100,7 +100,7 @@ def try_it(name: str) -> None:
 
 def recent_calls() -> None:
     st.subheader("Recent calls")
-    calls = action_admin.recent_calls(svc.db)
+    calls = action_admin.recent_calls(svc.db, user)
     if not calls:
         st.caption("No call to your team's own systems yet.")
         return

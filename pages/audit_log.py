@@ -22,17 +22,17 @@ def page() -> None:
                                    "from its first event still links up, but no longer contains an anchor kept "
                                    "earlier.")
     if cols[1].button("Verify the chain", icon=":material/verified:"):
-        result = guarded(lambda: audit.verify(svc.db, kept.strip()))
+        result = guarded(lambda: audit.verify_for(svc.db, user, kept.strip()))
         if result is not None:
             (st.success if result.ok else st.error)(result.message)
     if cols[2].button("Anchor", icon=":material/anchor:", help="The chain's current head, to keep outside Tandem"):
-        head = guarded(lambda: audit.anchor(svc.db))
+        head = guarded(lambda: audit.anchor_for(svc.db, user))
         if head:
             st.code(head, language=None)
             st.caption("Keep this line somewhere the database's administrators cannot change (a ticket in another "
                        "system, a signed e-mail); verify against it later.")
     ticket = st.text_input("Only events for ticket", placeholder="ticket id")
-    events = audit.events(svc.db, ticket_id=ticket.strip() or None, limit=300)
+    events = audit.events(svc.db, user, ticket_id=ticket.strip() or None, limit=300)
     if not events:
         st.info("No events yet.")
         return

@@ -41,7 +41,7 @@ def kill_switch(policy: Any) -> None:
 
 
 def evidence_table(policy: Any) -> list[Any]:
-    evidence = autonomy.earned_autonomy(svc.db, policy)
+    evidence = autonomy.earned_autonomy(svc.db, user, policy)
     rows = []
 
     def pct(v: float | None) -> str:
@@ -77,7 +77,7 @@ def change_level(policy: Any, evidence: list[Any]) -> None:
     raising = target > current
     b = st.columns([1.4, 1.4, 4])
     if b[0].button("Replay recent tickets", icon=":material/replay:", disabled=target == current):
-        items = replay.recent_tickets(svc.db, task_type, limit=15)
+        items = replay.recent_tickets(svc.db, user, task_type, limit=15)
         if not items:
             st.warning(f"No stored {label(task_type)} tickets to replay yet.")
         else:
@@ -86,7 +86,8 @@ def change_level(policy: Any, evidence: list[Any]) -> None:
             raw["version"] = policy.version + 1
             candidate = type(policy).model_validate(raw)
             with st.spinner(f"Replaying {len(items)} tickets twice in a throw-away copy…"):
-                st.session_state[key] = guarded(lambda: replay.compare(svc.settings, items, policy, candidate))
+                st.session_state[key] = guarded(
+                    lambda: replay.compare_for(svc.db, user, svc.settings, items, policy, candidate))
     report = st.session_state.get(key)
     if report:
         show_report(report)
@@ -159,7 +160,7 @@ def setting_name(field: str) -> str:
 
 
 def history() -> None:
-    changes = autonomy.history(svc.db)
+    changes = autonomy.history(svc.db, user)
     if not changes:
         st.info("No changes yet: the shipped policy is in force.")
         return

@@ -17,16 +17,16 @@ st.caption("Tickets come in from your mailbox, helpdesk or the API, and every re
 
 def main() -> None:
     st.subheader("Ways in and out")
-    st.dataframe(channel_status.configured(svc.settings), hide_index=True, width="stretch",
+    st.dataframe(channel_status.configured(svc.db, user, svc.settings), hide_index=True, width="stretch",
                  column_config={"channel": "Channel", "does": "What it does", "state": "State",
                                 "missing": "Settings still missing", "webhook": "Webhook address (on the API)"})
     st.subheader("Outgoing messages")
-    summary = delivery.summary(svc.db)
+    summary = delivery.summary(svc.db, user)
     statuses = ("delivered", "pending", "sending", "retrying", "failed")
     st.dataframe([{"destination": dest, **{k: counts.get(k, 0) for k in statuses}}
                   for dest, counts in sorted(summary.items())] or [{"destination": "nothing sent yet"}],
                  hide_index=True, width="stretch")
-    problems = delivery.problems(svc.db)
+    problems = delivery.problems(svc.db, user)
     if not problems:
         st.success("Every message has been delivered or is on its way.", icon=":material/check_circle:")
     for p in problems:
@@ -44,10 +44,10 @@ def main() -> None:
                 guarded(lambda p=p: delivery.retry_now(svc.db, user, p["id"]))
                 st.rerun()
     with st.expander("Recent webhook deliveries", icon=":material/webhook:"):
-        st.dataframe(channel_status.recent_webhooks(svc.db) or [{"received": "none yet"}], hide_index=True,
+        st.dataframe(channel_status.recent_webhooks(svc.db, user) or [{"received": "none yet"}], hide_index=True,
                      width="stretch")
     with st.expander("Mailbox and helpdesk readers", icon=":material/mark_email_read:"):
-        st.dataframe(channel_status.cursors(svc.db) or [{"reader": "none yet"}], hide_index=True, width="stretch")
+        st.dataframe(channel_status.cursors(svc.db, user) or [{"reader": "none yet"}], hide_index=True, width="stretch")
 
 
 guarded(main)

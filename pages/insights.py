@@ -47,7 +47,7 @@ def main() -> None:
     split = top[1].segmented_control("Break down by", ["task_type", "channel", "tier", "day"], default="task_type",
                                      format_func=lambda k: k.replace("_", " ").capitalize()) or "task_type"
     s = svc.settings
-    facts = insights.ticket_facts(svc.db, utcnow() - timedelta(days=days), advisor_cost_per_hour=s.advisor_cost_per_hour,
+    facts = insights.ticket_facts(svc.db, user, utcnow() - timedelta(days=days), advisor_cost_per_hour=s.advisor_cost_per_hour,
                                   agent_cost_per_ticket=s.agent_cost_per_ticket)
     if not facts:
         st.info("No processed tickets in this period yet. Metrics appear as soon as the agent has handled tickets.")

@@ -79,7 +79,7 @@ def escalation(item: dict[str, Any]) -> None:
 
 def page() -> None:
     require(user, Role.supervisor)
-    counts = review.counts(svc.db)
+    counts = review.counts(svc.db, user)
     esc = review.escalations(svc.db, user, limit=100)
     m = st.columns(4)
     m[0].metric("To review", counts.get("open", 0))

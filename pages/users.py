@@ -148,27 +148,47 @@ def _when(at: datetime | None) -> str:
 
 
 def sign_in_locks() -> None:
-    """Names locked or made to wait after failed sign-ins, and the admin's unlock (audited)."""
+    """Where sign-ins are held back after failures (an account at one address, an account to new addresses, an
+    address whatever the name), and the admin's unlock of a name (audited)."""
     locks = auth.sign_in_locks(svc.db, user)
+    s = svc.settings
     with st.container(border=True):
         st.subheader("Locked sign-ins")
-        st.caption(f"After {svc.settings.sign_in_delay_after} failed sign-ins an account waits longer before each "
-                   f"attempt; after {svc.settings.sign_in_lock_after} it is locked until you unlock it here. Names "
-                   "that are not accounts are counted the same way, so nobody can find out which names exist.")
+        st.caption(f"After {s.sign_in_delay_after} failed sign-ins of an account from one address, attempts from "
+                   f"there wait longer each time; after {s.sign_in_lock_after} the account is locked at that address "
+                   "until you unlock it here, and stays open everywhere else. Wrong passwords from addresses an "
+                   f"account never signed in from are also counted together: after {s.sign_in_account_delay_after} "
+                   f"new addresses wait, after {s.sign_in_account_lock_after} they are refused until you unlock it; "
+                   f"addresses it signed in from keep working. An address failing {s.sign_in_client_lock_after} "
+                   f"times, whatever the names, is refused for {s.sign_in_client_lock_minutes} min. Names that are "
+                   "not accounts are counted the same way, so nobody can find out which names exist.")
         if not locks:
-            st.caption("No account is locked or waiting.")
+            st.caption("No account or address is locked or waiting.")
             return
-        st.dataframe([{"Username": r["username"], "Account": "yes" if r["known"] else "no such account",
-                       "State": "locked" if r["locked"] else f"waits until {r['waiting_until']:%H:%M:%S}",
-                       "Failures": r["failures"], "Last attempt": f"{r['last_attempt']:%d %b %H:%M}",
-                       "From": r["client"]} for r in locks], hide_index=True, width="stretch")
-        who = st.selectbox("Account to unlock", [r["username"] for r in locks], key="unlock-who")
-        if st.button("Unlock", icon=":material/lock_open:", help="Clears the failed attempts and the wait of the "
-                                                                  "address they came from; recorded in the audit log"):
+        st.dataframe([{"Username": r["username"] if r["scope"] != "client" else "any account",
+                       "Account": ("yes" if r["known"] else "no such account") if r["scope"] != "client" else "",
+                       "From": _where(r),
+                       "State": ("locked" if r["locked"] and r["scope"] != "client" else
+                                 f"{'locked' if r['locked'] else 'waits'} until {r['waiting_until']:%H:%M:%S}"),
+                       "Failures": r["failures"], "Last attempt": f"{r['last_attempt']:%d %b %H:%M}"}
+                      for r in locks], hide_index=True, width="stretch")
+        names = list(dict.fromkeys(r["username"] for r in locks if r["scope"] != "client"))
+        if not names:
+            return
+        who = st.selectbox("Account to unlock", names, key="unlock-who")
+        if st.button("Unlock", icon=":material/lock_open:", help="Clears the account's failed attempts at every "
+                                                                  "address and the waits of the addresses where it "
+                                                                  "was held back; recorded in the audit log"):
             done = guarded(lambda: auth.unlock(svc.db, user, str(who)))
             if done:
                 st.session_state["users-flash"] = f"{who} can sign in again."
                 st.rerun()
+
+
+def _where(r: dict[str, object]) -> str:
+    if r["scope"] == "account":
+        return "every new address"
+    return f"{r['client']}{' (signed in from here before)' if r['familiar'] else ''}"
 
 
 guarded(main)

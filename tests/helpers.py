@@ -17,9 +17,13 @@ import pytest
 from sqlalchemy import select
 
 from cx_core.config import PROJECT_ROOT
+from cx_core.models import Role
 from cx_core.services import Services
+from cx_core.tickets import StaffUser
 from domains.lumen.connectors import billing
 from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
+
+DEMO_ADMIN = StaffUser("root", "Robin Admin", Role.admin)  # the demo world's admin, for what only admins see
 
 
 def find_order(svc: Services, status: str, max_total: float | None = None, min_total: float | None = None,

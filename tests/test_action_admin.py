@@ -128,14 +128,14 @@ def _tried(svc: Services) -> list[AuditRow]:
 
 
 def test_catalogue_lists_the_packs_actions_with_their_effects(svc: Services) -> None:
-    rows = {r["name"]: r for r in action_admin.catalogue(svc)}
+    rows = {r["name"]: r for r in action_admin.catalogue(svc, ADMIN)}
     assert rows["lookup_order"]["source"] == "pack code" and rows["lookup_order"]["effect"] == "read"
     assert rows["cancel_order"]["effect"] == "destructive" and rows["cancel_order"]["confirm"]
     assert rows["refund"]["effect"] == "write" and rows["refund"]["reversible"]
     assert rows["send_reply"]["source"] == "engine"
     assert rows["lookup_order"]["schema"]["required"] == ["order_id"]
     assert rows["lookup_order"]["method"] == "" and rows["lookup_order"]["service"] == "orders"
-    assert not action_admin.missing_secrets() and not action_admin.file_problems()
+    assert not action_admin.missing_secrets(svc.db, ADMIN) and not action_admin.file_problems(svc.db, ADMIN)
 
 
 def test_try_read_refuses_a_write_and_an_advisor(svc: Services) -> None:
@@ -163,29 +163,29 @@ def test_recent_calls_newest_first(svc: Services) -> None:
                             path="/orders/A-1", status=200, ok=True, latency_ms=12, at=now - timedelta(minutes=5)))
         s.add(ActionCallRow(action="void_shop_order", ticket_id=None, method="DELETE", host="shop.internal",
                             path="/orders/A-1", status=409, ok=False, latency_ms=30, error="already shipped", at=now))
-    calls = action_admin.recent_calls(svc.db)
+    calls = action_admin.recent_calls(svc.db, ADMIN)
     assert [c["action"] for c in calls] == ["void_shop_order", "get_shop_order"]
     assert calls[0] == {"at": now, "action": "void_shop_order", "ticket": None, "method": "DELETE",
                         "host": "shop.internal", "path": "/orders/A-1", "status": 409, "ok": False,
                         "latency_ms": 30, "error": "already shipped"}
-    assert len(action_admin.recent_calls(svc.db, limit=1)) == 1
+    assert len(action_admin.recent_calls(svc.db, ADMIN, limit=1)) == 1
 
 
 def test_declared_actions_missing_settings_and_a_tried_read(svc: Services, declared: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = {r["name"]: r for r in action_admin.catalogue(svc)}
+    rows = {r["name"]: r for r in action_admin.catalogue(svc, ADMIN)}
     assert rows["get_shop_order"]["source"] == "declared (HTTP)" and rows["get_shop_order"]["effect"] == "read"
     assert (rows["void_shop_order"]["effect"], rows["void_shop_order"]["method"],
             rows["void_shop_order"]["path"]) == ("destructive", "DELETE", "/orders/{order_id}")
     assert rows["void_shop_order"]["confirm"] and rows["lookup_order"]["source"] == "pack code"
-    assert action_admin.missing_secrets() == [{"kind": "service", "service": "shop", "setting": TOKEN,
+    assert action_admin.missing_secrets(svc.db, ADMIN) == [{"kind": "service", "service": "shop", "setting": TOKEN,
                                                "actions": ["get_shop_order", "void_shop_order"]}]
     assert action_admin.form_fields("get_shop_order")[0] | {"help": ""} == {
         "name": "order_id", "type": "string", "required": True, "help": "", "value": "A-1"}
     out = action_admin.try_read(svc.db, ADMIN, "get_shop_order", {"order_id": "A-1"})
     assert out["ok"] is False and TOKEN in out["error"] and not _Orders.seen  # nothing sent without its secret
     monkeypatch.setenv(TOKEN, "secret-value")
-    assert not action_admin.missing_secrets()
+    assert not action_admin.missing_secrets(svc.db, ADMIN)
     out = action_admin.try_read(svc.db, ADMIN, "get_shop_order", {"order_id": "A-1"})
     assert out["ok"] and out["status"] == 200 and out["result"] == {"status": "shipped", "customer_id": "C-9"}
     assert _Orders.seen[-1]["auth"] == "Bearer secret-value"
@@ -206,14 +206,14 @@ def test_a_file_with_problems_puts_nothing_in_force(svc: Services, tmp_path: Pat
     monkeypatch.setenv("TANDEM_ACTIONS_FILE", str(path))
     try:
         domain.use(domain.find("lumen"))
-        problems = action_admin.file_problems()
+        problems = action_admin.file_problems(svc.db, ADMIN)
         assert problems and all(p.startswith(f"{path}: ") for p in problems)
         assert any("void_shop_order.service: unknown service 'nowhere'" in p for p in problems)
-        assert "get_shop_order" not in {r["name"] for r in action_admin.catalogue(svc)}
+        assert "get_shop_order" not in {r["name"] for r in action_admin.catalogue(svc, ADMIN)}
     finally:
         monkeypatch.delenv("TANDEM_ACTIONS_FILE")
         domain.use(domain.find("lumen"))
-    assert not action_admin.file_problems()
+    assert not action_admin.file_problems(svc.db, ADMIN)
 
 
 def test_form_args_reads_numbers_and_keeps_text() -> None:

@@ -10,7 +10,7 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow, ExecutionRow
 from tests.conftest import NOW
-from tests.helpers import find_order, order, refunds
+from tests.helpers import DEMO_ADMIN, find_order, order, refunds
 
 
 def ctx(customer_id: str | None, role: Role | None = None, autonomy: int = 3, **kw: object) -> ExecContext:
@@ -19,7 +19,7 @@ def ctx(customer_id: str | None, role: Role | None = None, autonomy: int = 3, **
 
 
 def kinds(svc: Services) -> list[str]:
-    return [e.kind for e in reversed(audit.events(svc.db))]
+    return [e.kind for e in reversed(audit.events(svc.db, DEMO_ADMIN))]
 
 
 def test_every_action_has_a_docstring_and_a_schema() -> None:

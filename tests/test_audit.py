@@ -10,6 +10,7 @@ from sqlalchemy import delete, text, update
 from cx_core import audit
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow
+from tests.helpers import DEMO_ADMIN
 
 
 def _some_events(svc: Services, n: int = 5) -> list[int]:
@@ -25,7 +26,7 @@ def test_chain_is_intact_and_secrets_are_redacted(services: Services) -> None:
     _some_events(services)
     result = audit.verify(services.db)
     assert result.ok and result.count == before + 5
-    events = audit.events(services.db)
+    events = audit.events(services.db, DEMO_ADMIN)
     assert all("4111" not in str(e.data) for e in events)
 
 

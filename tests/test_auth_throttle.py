@@ -1,5 +1,6 @@
-"""Sign-in throttling (per account and per client, locks, admin unlock, audit) and the stored account re-read on
-every call that changes something, so a stale session of a deactivated or demoted person does nothing."""
+"""Sign-in throttling (per client address, per account at an address, per account from new addresses; locks, admin
+unlock, audit), the stored account re-read on every call that changes something, so a stale session of a
+deactivated or demoted person does nothing, and the role checked by every read a page guards."""
 
 from __future__ import annotations
 
@@ -11,12 +12,25 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from cx_core import auth, autonomy, kb_docs, review, tickets
-from cx_core.auth import LOCKED, Throttle, authenticate
+from cx_core import (
+    action_admin,
+    audit,
+    auth,
+    autonomy,
+    channel_status,
+    delivery,
+    insights,
+    kb_docs,
+    replay,
+    review,
+    tickets,
+)
+from cx_core.auth import LOCKED, LOCKED_NEW_ADDRESS, Throttle, authenticate
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Role, TicketIn
@@ -46,10 +60,11 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def attempt(db: Database, name: str, password: str, client: str = "10.0.0.1", at: datetime = T0) -> str:
+def attempt(db: Database, name: str, password: str, client: str = "10.0.0.1", at: datetime = T0,
+            limits: Throttle | None = None) -> str:
     """'ok', 'wrong' or the refusal line."""
     try:
-        user = authenticate(db, name, password, client, now=at)
+        user = authenticate(db, name, password, client, limits=limits, now=at)
     except NotAuthorised as exc:
         return str(exc)
     return "ok" if user is not None else "wrong"
@@ -61,17 +76,21 @@ def events(db: Database, kind: str) -> list[dict[str, object]]:
                 for r in s.scalars(select(AuditRow).where(AuditRow.kind == kind).order_by(AuditRow.seq))]
 
 
+WAIT = "Too many failed sign-ins; wait"
+
+
 # ---------------------------------------------------------------- throttling
-def test_twenty_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(db: Database) -> None:
+def test_twenty_wrong_passwords_lock_the_account_there_until_an_admin_unlocks_it(db: Database) -> None:
     outcomes = [attempt(db, "ada", f"guess-{i}") for i in range(20)]
     assert outcomes[:5] == ["wrong"] * 5  # then every attempt waits, and attempts made while waiting count
-    assert all(o.startswith("Too many failed sign-ins; wait") for o in outcomes[5:19])
+    assert all(o.startswith(WAIT) for o in outcomes[5:19])
     assert outcomes[19] == LOCKED
     assert attempt(db, "ada", "advisor-demo") == LOCKED  # the right password is refused while locked
-    assert attempt(db, "ada", "advisor-demo", "10.9.9.9", T0 + timedelta(days=3)) == LOCKED  # from anywhere, later
+    assert attempt(db, "ada", "advisor-demo", at=T0 + timedelta(days=3)) == LOCKED  # there, days later
     locks = auth.sign_in_locks(db, ADMIN)
-    assert [(r["username"], r["known"], r["locked"], r["client"]) for r in locks] == [("ada", True, True, "10.0.0.1")]
-    assert [e["username"] for e in events(db, "signin.locked")] == ["ada"]
+    assert [(r["username"], r["known"], r["locked"], r["client"], r["scope"]) for r in locks] == [
+        ("ada", True, True, "10.0.0.1", "pair")]
+    assert [(e["username"], e["scope"]) for e in events(db, "signin.locked")] == [("ada", "pair")]
     refused = events(db, "signin.refused")
     assert {e["reason"] for e in refused} == {"waiting", "locked"} and len(refused) <= 4  # bursts, not every try
 
@@ -83,6 +102,13 @@ def test_twenty_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(db: D
     assert attempt(db, "ada", "advisor-demo") == "ok"  # from the address that was locked out, at once
     with pytest.raises(InvalidInput, match="nothing to unlock"):
         auth.unlock(db, ADMIN, "ada")
+
+
+def test_a_lock_holds_the_account_at_that_address_only(db: Database) -> None:
+    for i in range(20):
+        attempt(db, "ada", f"guess-{i}", "10.0.0.9")
+    assert attempt(db, "ada", "advisor-demo", "10.0.0.9") == LOCKED
+    assert attempt(db, "ada", "advisor-demo", "10.9.9.9") == "ok"  # the person, wherever else they are
 
 
 def test_waits_grow_and_a_successful_sign_in_resets_the_count(db: Database) -> None:
@@ -135,19 +161,109 @@ def test_unknown_names_are_throttled_and_locked_exactly_like_accounts(db: Databa
 
 def test_one_client_trying_many_names_is_slowed_down_but_others_are_not(db: Database) -> None:
     assert [attempt(db, f"user{i}", "spray-123", "203.0.113.5") for i in range(10)] == ["wrong"] * 10
-    assert attempt(db, "ada", "advisor-demo", "203.0.113.5").startswith("Too many failed sign-ins; wait")
+    assert attempt(db, "ada", "advisor-demo", "203.0.113.5").startswith(WAIT)
     assert attempt(db, "ada", "advisor-demo", "198.51.100.7") == "ok"  # the account itself is not held back
     assert attempt(db, "ada", "advisor-demo", "203.0.113.5", T0 + timedelta(seconds=3)) == "ok"
-    assert events(db, "signin.refused")[0].items() >= {"client": "203.0.113.5", "reason": "waiting"}.items()
+    assert events(db, "signin.refused")[0].items() >= {"client": "203.0.113.5", "reason": "waiting",
+                                                       "scope": "client"}.items()
 
 
-def _at_once(db: Database, username: str, net: str, n: int = 12) -> list[str]:
-    """``n`` wrong passwords for ``username`` from ``n`` clients at the same moment."""
+def test_a_client_trying_many_names_is_locked_for_an_hour_whatever_name_it_tries(db: Database) -> None:
+    sprayer, at = "203.0.113.9", T0
+    outcomes = []
+    for i in range(60):  # one wrong password per name, each after the wait it was told
+        outcomes.append(attempt(db, f"user{i}", "spray-123", sprayer, at))
+        at += timedelta(seconds=1)
+    assert outcomes[:10] == ["wrong"] * 10 and all(o.startswith(WAIT) or o == "wrong" for o in outcomes)
+    assert outcomes[-1] == "Too many failed sign-ins; wait 60 min and try again."  # locked: 50 failures
+    locked = [e for e in events(db, "signin.locked") if e["scope"] == "client"]
+    assert len(locked) == 1 and locked[0]["client"] == sprayer
+    assert attempt(db, "ada", "advisor-demo", sprayer, at).startswith(WAIT)  # every name, the right password too
+    assert attempt(db, "ada", "advisor-demo", "198.51.100.7", at) == "ok"
+    [row] = [r for r in auth.sign_in_locks(db, ADMIN, now=at) if r["scope"] == "client"]
+    assert (row["username"], row["client"], row["locked"]) == ("", sprayer, True)
+    later = at + timedelta(minutes=61)  # the address's lock ends by itself
+    assert attempt(db, "ada", "advisor-demo", sprayer, later) == "ok"
+    assert not [r for r in auth.sign_in_locks(db, ADMIN, now=later) if r["scope"] == "client"]
+
+
+# ---------------------------------------------------------------- a stranger cannot lock anyone out
+def test_a_stranger_cannot_lock_the_admin_out(db: Database) -> None:
+    assert attempt(db, "root", "admin-demo", "10.0.0.1", T0 - timedelta(days=1)) == "ok"  # root's usual address
+    stranger = "10.0.0.66"
+    outcomes = [attempt(db, "root", f"guess-{i}", stranger, T0 + timedelta(seconds=i)) for i in range(100)]
+    assert outcomes[:5] == ["wrong"] * 5 and outcomes[5].startswith(WAIT)  # slowed down…
+    assert LOCKED in outcomes and outcomes[-1] == "Too many failed sign-ins; wait 60 min and try again."  # …locked
+    after = T0 + timedelta(seconds=100)
+    assert attempt(db, "root", "admin-demo", stranger, after) != "ok"  # not even the right password from there
+    assert attempt(db, "ada", "advisor-demo", stranger, after).startswith(WAIT)  # nor any other name
+    assert attempt(db, "root", "admin-demo", "10.0.0.1", after) == "ok"  # where root signs in: at once
+    assert attempt(db, "root", "admin-demo", "192.0.2.10", after) == "ok"  # and from a new address, first try
+    assert {(e["scope"], e["client"]) for e in events(db, "signin.locked")} == {("pair", stranger),
+                                                                               ("client", stranger)}
+    locks = {(r["scope"], r["client"]): r for r in auth.sign_in_locks(db, ADMIN, now=after)}
+    assert set(locks) == {("pair", stranger), ("client", stranger)} and locks["pair", stranger]["familiar"] is False
+    # an hour later the address may try other names again, but root stays locked there until an admin unlocks it
+    later = after + timedelta(minutes=61)
+    assert attempt(db, "ada", "advisor-demo", stranger, later) == "ok"
+    assert attempt(db, "root", "admin-demo", stranger, later) == LOCKED
+
+
+def test_guessing_spread_over_many_addresses_holds_back_new_addresses_only(db: Database) -> None:
+    limits = Throttle(account_delay_after=6, account_lock_after=12)
+    assert attempt(db, "sam", "supervisor-demo", "10.0.0.1", T0 - timedelta(days=1), limits) == "ok"  # familiar
+    at = T0
+    for i in range(6):  # six addresses, one wrong password each
+        assert attempt(db, "sam", "wrong-pass", f"198.51.100.{i}", at, limits) == "wrong"
+    assert attempt(db, "sam", "supervisor-demo", "198.51.100.50", at, limits).startswith(WAIT)  # a new address waits
+    assert attempt(db, "sam", "supervisor-demo", "10.0.0.1", at, limits) == "ok"  # the familiar one does not
+    for i in range(6, 40):  # more addresses, each after the account's wait
+        at += limits.max_delay
+        attempt(db, "sam", "wrong-pass", f"198.51.100.{i}", at, limits)
+    at += limits.max_delay
+    assert attempt(db, "sam", "supervisor-demo", "198.51.100.99", at, limits) == LOCKED_NEW_ADDRESS  # even right
+    assert attempt(db, "sam", "supervisor-demo", "10.0.0.1", at, limits) == "ok"  # never refused where familiar
+    assert [e["scope"] for e in events(db, "signin.locked")] == ["account"]
+    [row] = [r for r in auth.sign_in_locks(db, ADMIN, now=at) if r["scope"] == "account"]
+    assert (row["username"], row["client"], row["locked"]) == ("sam", "", True)
+    # an address stops being familiar 90 days after its last successful sign-in
+    assert attempt(db, "sam", "supervisor-demo", "10.0.0.1", at + timedelta(days=91), limits) == LOCKED_NEW_ADDRESS
+    auth.unlock(db, ADMIN, "sam")
+    assert attempt(db, "sam", "supervisor-demo", "198.51.100.99", at, limits) == "ok"
+
+
+def test_one_address_alone_never_slows_the_account_down_elsewhere(db: Database) -> None:
+    at = T0
+    for i in range(200):  # a patient stranger who waits as told, until the address is locked for the account
+        out = attempt(db, "ada", f"guess-{i}", "10.0.0.66", at)
+        if out == LOCKED:
+            break
+        at += timedelta(minutes=16)
+    assert out == LOCKED
+    assert attempt(db, "ada", "advisor-demo", "192.0.2.77", at) == "ok"  # a new address, no wait
+
+
+def test_unlock_clears_the_name_everywhere_and_the_waits_where_it_was_held_back(db: Database) -> None:
+    for client in ("10.0.0.7", "10.0.0.8"):
+        for i in range(20):
+            attempt(db, "ada", f"guess-{i}", client)
+    attempt(db, "user1", "spray-123", "10.0.0.9")
+    assert [r["client"] for r in auth.sign_in_locks(db, ADMIN)] == ["10.0.0.7", "10.0.0.8"]
+    done = auth.unlock(db, ADMIN, "ada")
+    assert done["was_locked"] and done["failures"] == 40 and done["clients"] == ["10.0.0.7", "10.0.0.8"]
+    assert auth.sign_in_locks(db, ADMIN) == []
+    assert attempt(db, "ada", "advisor-demo", "10.0.0.7") == attempt(db, "ada", "advisor-demo", "10.0.0.8") == "ok"
+    assert events(db, "signin.unlocked")[-1]["clients"] == ["10.0.0.7", "10.0.0.8"]
+
+
+def _at_once(db: Database, username: str, net: str, n: int = 12, same_address: bool = False,
+             limits: Throttle | None = None) -> list[str]:
+    """``n`` wrong passwords for ``username`` at the same moment, from ``n`` addresses or one."""
     results: list[str] = []
     lock = threading.Lock()
 
     def go(i: int) -> None:
-        out = attempt(db, username, f"guess-{i}", f"{net}.{i}")
+        out = attempt(db, username, f"guess-{i}", net if same_address else f"{net}.{i}", limits=limits)
         with lock:
             results.append(out)
 
@@ -160,8 +276,10 @@ def _at_once(db: Database, username: str, net: str, n: int = 12) -> list[str]:
 
 
 def test_attempts_at_the_same_moment_cannot_slip_past_the_wait(db: Database) -> None:
-    results = _at_once(db, "ada", "10.1.0")
+    results = _at_once(db, "ada", "10.1.0.1", same_address=True)
     assert results.count("wrong") == 5 and len(results) == 12  # only five passwords were ever checked
+    spread = _at_once(db, "sam", "10.1.1", limits=Throttle(account_delay_after=5))  # twelve new addresses
+    assert spread.count("wrong") == 5 and len(spread) == 12
 
 
 def test_cli_unlocks_an_account_in_one_line(db: Database, tmp_path: Path) -> None:
@@ -244,6 +362,64 @@ def test_a_demoted_admins_stale_session_cannot_change_policy_or_users(services: 
         auth.unlock(db, ADMIN, "ada")
 
 
+# ---------------------------------------------------------------- every read a page guards checks the role itself
+GUARDED_READS: dict[str, tuple[Role, Any]] = {  # what the Review, Insights, Audit log, Autonomy, Users, Channels
+    "review.counts": (Role.supervisor, lambda svc, u: review.counts(svc.db, u)),  # and Actions pages read
+    "review.queue": (Role.supervisor, lambda svc, u: review.queue(svc.db, u)),
+    "review.escalations": (Role.supervisor, lambda svc, u: review.escalations(svc.db, u)),
+    "insights.ticket_facts": (Role.supervisor, lambda svc, u: insights.ticket_facts(svc.db, u, T0 - timedelta(days=9))),
+    "audit.events": (Role.supervisor, lambda svc, u: audit.events(svc.db, u)),
+    "audit.verify_for": (Role.supervisor, lambda svc, u: audit.verify_for(svc.db, u)),
+    "audit.anchor_for": (Role.supervisor, lambda svc, u: audit.anchor_for(svc.db, u)),
+    "autonomy.earned_autonomy": (Role.admin, lambda svc, u: autonomy.earned_autonomy(svc.db, u, svc.policy())),
+    "autonomy.history": (Role.admin, lambda svc, u: autonomy.history(svc.db, u)),
+    "replay.recent_tickets": (Role.admin, lambda svc, u: replay.recent_tickets(svc.db, u, limit=2)),
+    "replay.compare_for": (Role.admin, lambda svc, u: replay.compare_for(svc.db, u, svc.settings, [], svc.policy(),
+                                                                      svc.policy())),
+    "auth.list_users": (Role.admin, lambda svc, u: auth.list_users(svc.db, u)),
+    "auth.sign_in_locks": (Role.admin, lambda svc, u: auth.sign_in_locks(svc.db, u)),
+    "channel_status.configured": (Role.admin, lambda svc, u: channel_status.configured(svc.db, u, svc.settings)),
+    "channel_status.recent_webhooks": (Role.admin, lambda svc, u: channel_status.recent_webhooks(svc.db, u)),
+    "channel_status.cursors": (Role.admin, lambda svc, u: channel_status.cursors(svc.db, u)),
+    "delivery.summary": (Role.admin, lambda svc, u: delivery.summary(svc.db, u)),
+    "delivery.problems": (Role.admin, lambda svc, u: delivery.problems(svc.db, u)),
+    "action_admin.catalogue": (Role.admin, lambda svc, u: action_admin.catalogue(svc, u)),
+    "action_admin.missing_secrets": (Role.admin, lambda svc, u: action_admin.missing_secrets(svc.db, u)),
+    "action_admin.file_problems": (Role.admin, lambda svc, u: action_admin.file_problems(svc.db, u)),
+    "action_admin.recent_calls": (Role.admin, lambda svc, u: action_admin.recent_calls(svc.db, u)),
+}
+BELOW = {Role.supervisor: Role.advisor, Role.admin: Role.supervisor}
+
+
+@pytest.fixture(scope="module")
+def staffed(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The demo world with, for each role, a person who has it, one demoted since and one deactivated since."""
+    svc = Services(copy_world(world, tmp_path_factory.mktemp("roles") / "data"))
+    auth.create_user(svc.db, "has-advisor", "has", Role.advisor, "password-123")
+    for role in (Role.supervisor, Role.admin):
+        for kind in ("has", "demoted", "gone"):
+            auth.create_user(svc.db, f"{kind}-{role.value}", kind, role, "password-123")
+        auth.update_user(svc.db, ADMIN, f"demoted-{role.value}", role=BELOW[role])
+        auth.update_user(svc.db, ADMIN, f"gone-{role.value}", active=False)
+    yield svc
+    svc.close()
+
+
+@pytest.mark.parametrize("read", sorted(GUARDED_READS))
+def test_every_read_a_page_guards_checks_the_role_in_the_core(staffed: Services, read: str) -> None:
+    role, call = GUARDED_READS[read]
+    lower = BELOW[role]
+    with pytest.raises(NotAuthorised, match=f"this needs the {role.value} role; you are signed in as {lower.value}"):
+        call(staffed, StaffUser(f"has-{lower.value}", "has", lower))  # the role below is not enough…
+    with pytest.raises(NotAuthorised, match=f"this needs the {role.value} role; your role is now {lower.value}"):
+        call(staffed, StaffUser(f"demoted-{role.value}", "demoted", role))  # …nor one the account no longer has
+    with pytest.raises(NotAuthorised, match="your account was deactivated"):
+        call(staffed, StaffUser(f"gone-{role.value}", "gone", role))
+    call(staffed, StaffUser(f"has-{role.value}", "has", role))
+    if role == Role.supervisor:
+        call(staffed, StaffUser("has-admin", "has", Role.admin))  # a higher role reads it too
+
+
 # ---------------------------------------------------------------- the sign-in page and the admin's page
 @pytest.fixture
 def app_db(world: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
@@ -274,10 +450,20 @@ def test_sign_in_page_says_the_account_is_locked_and_the_admin_unlocks_it(app_db
     assert not at.exception and "user" not in at.session_state
     assert [e.value for e in at.error] == [LOCKED]
 
+    for i in range(60):  # and an address trying many names, locked for a while whatever the name
+        try:
+            authenticate(app_db.db, f"user{i}", "spray-123", "203.0.113.9")
+        except NotAuthorised:
+            pass
     admin = AppTest.from_file(app, default_timeout=60)
     admin.session_state["user"] = ADMIN
     admin.switch_page("pages/users.py").run()
     assert not admin.exception and not admin.error
+    shown = admin.dataframe[-1].value
+    assert list(zip(shown["Username"], shown["From"], strict=True)) == [("ada", "localhost"),
+                                                                        ("any account", "203.0.113.9")]
+    assert shown["State"][0] == "locked" and shown["State"][1].startswith("locked until")
+    assert next(s for s in admin.selectbox if s.label == "Account to unlock").options == ["ada"]
     next(b for b in admin.button if b.label == "Unlock").click().run()
     assert not admin.exception
     assert any("ada can sign in again" in s.value for s in admin.success)
@@ -297,11 +483,19 @@ def pg() -> Iterator[Database]:
 
 @pytest.mark.postgres
 def test_throttling_and_locks_on_postgres(pg: Database) -> None:
-    results = _at_once(pg, "sam", "10.2.0")
+    results = _at_once(pg, "sam", "10.2.0.1", same_address=True)
     assert results.count("wrong") == 5 and len(results) == 12
-    while attempt(pg, "sam", "guess") != LOCKED:
+    spread = _at_once(pg, "ada", "10.2.1", limits=Throttle(account_delay_after=5))
+    assert spread.count("wrong") == 5 and len(spread) == 12
+    while attempt(pg, "sam", "guess", "10.2.0.1") != LOCKED:
         pass
-    assert attempt(pg, "sam", "supervisor-demo") == LOCKED
-    assert [r["username"] for r in auth.sign_in_locks(pg, ADMIN)] == ["sam"]
+    assert attempt(pg, "sam", "supervisor-demo", "10.2.0.1") == LOCKED
+    assert attempt(pg, "sam", "supervisor-demo", "10.2.0.2") == "ok"  # locked there only
+    assert [(r["username"], r["client"]) for r in auth.sign_in_locks(pg, ADMIN) if r["locked"]] == [
+        ("sam", "10.2.0.1")]
     auth.unlock(pg, ADMIN, "sam")
     assert attempt(pg, "sam", "supervisor-demo", "10.2.0.1") == "ok"
+    for i in range(100):  # a stranger on root
+        attempt(pg, "root", f"guess-{i}", "10.2.9.66", T0 + timedelta(seconds=i))
+    assert attempt(pg, "root", "admin-demo", "10.2.9.66", T0 + timedelta(seconds=100)) != "ok"
+    assert attempt(pg, "root", "admin-demo", "10.2.0.1", T0 + timedelta(seconds=100)) == "ok"

@@ -83,14 +83,14 @@ def test_policy_change_is_versioned_audited_with_who_why_and_diff(services: Serv
     assert services.settings.active_policy_file == path
     reloaded = services.policy()
     assert reloaded.version == current.version + 1 and reloaded.level("address_change") == 3
-    event = next(e for e in audit.events(services.db) if e.kind == "policy.changed")
+    event = next(e for e in audit.events(services.db, ADMIN) if e.kind == "policy.changed")
     assert event.actor == "root" and event.data["why"] == "99% approval over 6 weeks"
     assert event.data["diff"][0]["field"] == "autonomy.address_change"
     with pytest.raises(InvalidInput, match="nothing changed"):
         autonomy.set_level(services.db, path, reloaded, ADMIN, "address_change", 3, "again")
     autonomy.set_kill_switch(services.db, path, reloaded, ADMIN, True, "incident 42")
     assert services.policy().level("address_change") == 2
-    hist = autonomy.history(services.db)
+    hist = autonomy.history(services.db, ADMIN)
     assert [h["version"] for h in hist] == [current.version + 2, current.version + 1]
     assert audit.verify(services.db).ok
 
@@ -128,7 +128,7 @@ def test_earned_autonomy_recommends_with_evidence_and_a_minimum_sample(services:
         s.flush()
         s.add(ProposalRow(ticket_id="F-1", action="cancel_order", args={}, decision="needs_approval",
                           status="executed", decided_by="ada", decided_at=now))
-    ev = {e.task_type: e for e in autonomy.earned_autonomy(services.db, policy)}
+    ev = {e.task_type: e for e in autonomy.earned_autonomy(services.db, ADMIN, policy)}
     assert ev["resend_invoice"].recommendation == "promote" and ev["resend_invoice"].to_level == 3
     assert ev["resend_invoice"].approval_rate == 1.0
     assert ev["exchange"].recommendation == "demote" and "rejected" in ev["exchange"].reasons[0]

@@ -15,7 +15,7 @@ from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import TicketIn
 from cx_core.services import Services
 from tests.conftest import NOW, copy_world
-from tests.helpers import find_order, order, running_app
+from tests.helpers import DEMO_ADMIN, find_order, order, running_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -106,7 +106,7 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
     page.get_by_role("button", name="Send reply and resolve").click()
     expect(page.get_by_text("Reply sent and ticket resolved.")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)
-    kinds = [e.kind for e in audit.events(svc.db, ticket_id="B-1")]
+    kinds = [e.kind for e in audit.events(svc.db, DEMO_ADMIN, ticket_id="B-1")]
     assert {"ticket.assigned", "proposal.approved", "action.executed", "ticket.resolved"} <= set(kinds)
     assert tickets.get_ticket(svc.db, "B-1")["ticket"]["status"] == "resolved"
     assert audit.verify(svc.db).ok
@@ -133,7 +133,7 @@ def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Service
     expect(page.get_by_text("Reversed by sam")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-reversed.png"), full_page=True)
     assert order(svc, o["sampled_order"]).address1 != "77 Birch Lane"
-    kinds = [e.kind for e in audit.events(svc.db, ticket_id="B-2")]
+    kinds = [e.kind for e in audit.events(svc.db, DEMO_ADMIN, ticket_id="B-2")]
     assert "action.reversed" in kinds and audit.verify(svc.db).ok
 
 
@@ -164,8 +164,8 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
         page.wait_for_timeout(500)
     assert load_policy(svc.settings.writable_policy_file).level("address_change") == 3
     page.screenshot(path=str(ARTIFACTS / "admin-saved.png"), full_page=True)
-    assert autonomy.history(svc.db)[0]["why"] == "pilot after six weeks at 97% approval"
-    assert "policy.changed" in {e.kind for e in audit.events(svc.db)}
+    assert autonomy.history(svc.db, DEMO_ADMIN)[0]["why"] == "pilot after six weeks at 97% approval"
+    assert "policy.changed" in {e.kind for e in audit.events(svc.db, DEMO_ADMIN)}
 
 
 def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services, dict[str, str]],

@@ -15,7 +15,7 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.tables import ExecutionRow, MessageRow, NotificationRow, ProposalRow, TicketRow
 from cx_core.tickets import StaffUser
-from tests.helpers import find_order
+from tests.helpers import DEMO_ADMIN, find_order
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 
@@ -106,7 +106,7 @@ def test_a_follow_up_is_read_with_the_whole_thread_keeping_what_was_decided(serv
     assert _count(services, ExecutionRow, ExecutionRow.action == "change_shipping_address") == 1
     assert any(p["action"] == "resend_invoice" and p["status"] == "pending" for p in data["proposals"])
     assert data["result"] is not None and "invoice" in data["result"].draft.summary.lower()
-    kinds = [e.kind for e in audit.events(services.db, ticket_id=got.ticket_id)]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id=got.ticket_id)]
     assert kinds.count("ticket.processed") == 2 and "message.received" in kinds
 
 
@@ -141,7 +141,7 @@ def test_a_resolved_ticket_reopens_when_the_customer_answers(services: Services)
                                                body="That did not work, the app still cannot find it."))
     row = _ticket(services, "CONV-3")
     assert row.status == "new" and row.resolved_at is None and row.customer_replied
-    assert any(e.kind == "ticket.reopened" for e in audit.events(services.db, ticket_id="CONV-3"))
+    assert any(e.kind == "ticket.reopened" for e in audit.events(services.db, DEMO_ADMIN, ticket_id="CONV-3"))
     _work(services)
     assert _ticket(services, "CONV-3").status in {"open", "escalated", "resolved"}
     assert _ticket(services, "CONV-3").read_through == conversations.last_message_id(services.db, "CONV-3")

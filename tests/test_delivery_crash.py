@@ -23,6 +23,7 @@ from cx_core.conversations import Inbound
 from cx_core.store.db import Database
 from cx_core.store.tables import NotificationRow, TicketRow
 from tests.conftest import copy_world
+from tests.helpers import DEMO_ADMIN
 from tests.servers.sink import Sink, running_sink
 
 pytestmark = pytest.mark.crash
@@ -133,12 +134,12 @@ def test_a_channel_that_stays_down_is_shown_retrying_then_failed(setup: tuple[Se
     thread = conversations.thread(db, "D-0")
     out = next(m for m in thread if m["direction"] == "out")
     assert out["delivery"]["status"] == "retrying" and out["delivery"]["error"]
-    assert delivery.problems(db)[0]["status"] == "retrying"
+    assert delivery.problems(db, DEMO_ADMIN)[0]["status"] == "retrying"
     for _ in range(2):
         time.sleep(0.05)
         delivery.run_once(db, down)
     assert _statuses(db, ids) == Counter({"failed": 1})
-    assert delivery.problems(db)[0]["attempts"] == 3
+    assert delivery.problems(db, DEMO_ADMIN)[0]["attempts"] == 3
     # once the channel is back, an admin's retry delivers it, with the same key
     from cx_core.models import Role
     from cx_core.tickets import StaffUser

@@ -37,7 +37,7 @@ from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import ChannelCursorRow, MessageRow, NotificationRow, TicketRow
 from cx_core.tickets import StaffUser
 from tests.conftest import copy_world
-from tests.helpers import find_order, free_port
+from tests.helpers import DEMO_ADMIN, find_order, free_port
 from tests.servers.mail import MailServers
 from tests.servers.mail import mail_servers as mail_servers
 
@@ -385,7 +385,7 @@ def test_a_mail_server_that_is_down_leaves_the_reply_retrying_with_the_reason_sh
     out = next(m for m in conversations.thread(db, ticket_id) if m["direction"] == "out")
     assert out["delivery"]["status"] == "retrying" and out["delivery"]["attempts"] == 1
     assert f"127.0.0.1:{closed}" in out["delivery"]["error"] and "did not take the message" in out["delivery"]["error"]
-    [problem] = [p for p in delivery.problems(db) if p["id"] == nid]
+    [problem] = [p for p in delivery.problems(db, DEMO_ADMIN) if p["id"] == nid]
     assert problem["status"] == "retrying" and problem["error"] == out["delivery"]["error"]
     assert mail_servers.inbox(customer, password) == []
 
@@ -412,7 +412,7 @@ def test_a_refused_address_fails_at_once_with_the_servers_reason_and_a_later_ple
                               "550 5.1.1 No such user here")
     out = next(m for m in conversations.thread(db, ticket_id) if m["direction"] == "out")
     assert out["delivery"]["status"] == "failed" and "550 5.1.1 No such user here" in out["delivery"]["error"]
-    assert any(p["id"] == nid and p["status"] == "failed" for p in delivery.problems(db))
+    assert any(p["id"] == nid and p["status"] == "failed" for p in delivery.problems(db, DEMO_ADMIN))
 
     customer, password = _customer(mail_servers)
     _, later = _queue_reply(db, customer, "Hello again", "We have your message.")

@@ -20,7 +20,7 @@ from cx_core.tickets import StaffUser
 from cx_core.wording import WORDING, claimed_actions, claims
 from domains.lumen.demo.simulator import TEMPLATES, Simulator
 from tests.conftest import NOW
-from tests.helpers import find_order
+from tests.helpers import DEMO_ADMIN, find_order
 
 ADA = StaffUser("ada", "Ada Advisor", Role.advisor)
 # an outside reader's test of a claim: a first-person or passive past/perfect form of an action verb
@@ -205,7 +205,7 @@ def test_resolving_with_undecided_proposals_is_asked_and_an_override_is_audited(
     assert out["status"] == "executed"
     from cx_core import audit
 
-    kinds = [(e.kind, e.data) for e in audit.events(services.db, "H-open")]
+    kinds = [(e.kind, e.data) for e in audit.events(services.db, DEMO_ADMIN, "H-open")]
     assert any(k == "reply.override" and d["reason"] == "customer closed it by phone" for k, d in kinds)
 
 

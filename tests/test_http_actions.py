@@ -30,6 +30,7 @@ from cx_core.store.tables import ActionCallRow, NotificationRow, TicketRow
 from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
+from tests.helpers import DEMO_ADMIN
 from tests.servers.orders_service import OrdersService, running_orders_service
 
 pytestmark = pytest.mark.http_actions
@@ -135,7 +136,7 @@ def test_an_approval_makes_exactly_one_call_and_the_service_changes(world_http: 
     assert len(w.orders.applied("refund")) == before + 1
     assert tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)["status"] == "executed"  # a second click
     assert len(w.orders.applied("refund")) == before + 1
-    events = [e for e in audit.events(w.svc.db, ticket_id=tid) if e.kind == "action.executed"]
+    events = [e for e in audit.events(w.svc.db, DEMO_ADMIN, ticket_id=tid) if e.kind == "action.executed"]
     assert len(events) == 1
     call = events[0].data["call"]
     assert call["method"] == "POST" and call["path"] == "/orders/O-1/refunds" and call["status"] == 201
@@ -218,7 +219,7 @@ def test_a_500_is_retried_under_the_same_key_and_a_timeout_is_stated(world_http:
     out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
     assert out["status"] == "calling" and "retrying" in out["reason"] and "500" in out["reason"]
     assert _proposal(w, tid, pid)["status"] == "calling"  # not done, and never said to be
-    thread = delivery.problems(w.svc.db)
+    thread = delivery.problems(w.svc.db, DEMO_ADMIN)
     assert any(p["destination"] == "action" and p["status"] == "retrying" for p in thread)
     time.sleep(0.3)
     with w.svc.db.tx() as s:

@@ -18,7 +18,7 @@ from cx_core.store.db import Database
 from cx_core.store.tables import TicketRow
 from cx_core.tickets import InboxFilter, StaffUser
 from tests.conftest import NOW
-from tests.helpers import fresh_pg_database
+from tests.helpers import DEMO_ADMIN, fresh_pg_database
 
 ALL = ("new", "processing", "open", "escalated", "resolved")
 
@@ -143,7 +143,7 @@ def test_bulk_intake_keeps_one_audit_event_per_ticket(services: Services) -> Non
     assert sum(seen) == len(batch) + 3 and len(seen) == 3
     check = audit.verify(db)
     assert check.ok and check.count == before + len(batch)
-    received = [e for e in audit.events(db, limit=len(batch) + 5) if e.kind == "ticket.received"]
+    received = [e for e in audit.events(db, DEMO_ADMIN, limit=len(batch) + 5) if e.kind == "ticket.received"]
     assert Counter(e.ticket_id for e in received) == Counter(t.id for t in batch)
     stored = tickets.get_ticket(db, "B-700")
     assert "4111" not in stored["ticket"]["body"] and stored["messages"][0]["body"] == stored["ticket"]["body"]

@@ -24,7 +24,7 @@ from cx_core.models import TicketIn
 from cx_core.pipeline import Pipeline
 from cx_core.services import Services
 from tests.conftest import NOW
-from tests.helpers import find_order
+from tests.helpers import DEMO_ADMIN, find_order
 from tests.test_llm import DRAFT, PASSAGES
 
 pytestmark = pytest.mark.llm_server
@@ -120,7 +120,7 @@ def test_a_ticket_through_the_pipeline_with_the_real_server(services: Services, 
     assert online.engine in {"openai", "offline"}
     assert online.engine == "openai" or online.engine_note
     tickets.store_result(services.db, services.policy(), online)
-    event = [e for e in audit.events(services.db, ticket_id="LLM-1") if e.kind == "ticket.processed"][-1]
+    event = [e for e in audit.events(services.db, DEMO_ADMIN, ticket_id="LLM-1") if e.kind == "ticket.processed"][-1]
     assert event.data["engine"] == online.engine and event.data["engine_note"] == online.engine_note
 
 

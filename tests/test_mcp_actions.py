@@ -31,6 +31,7 @@ from cx_core.store.tables import ExecutionRow, NotificationRow, TicketRow
 from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
+from tests.helpers import DEMO_ADMIN
 from tests.servers.mcp_server import (
     TOOL_NAMES,
     WELCOME_VOUCHER,
@@ -257,7 +258,7 @@ def test_an_approved_voucher_is_issued_once_with_tandems_key(mcp_world: McpWorld
     assert p["status"] == "executed" and p["result"]["code"] == out["result"]["code"]
     assert _approve(w, pid)["status"] == "executed"  # a second click
     assert len(w.server.calls()) == before + 1
-    events = [e for e in audit.events(w.svc.db, ticket_id=tid) if e.kind == "action.executed"]
+    events = [e for e in audit.events(w.svc.db, DEMO_ADMIN, ticket_id=tid) if e.kind == "action.executed"]
     assert len(events) == 1 and events[0].data["call"]["method"] == "MCP"
     assert events[0].data["call"]["path"] == "tools/issue_voucher" and events[0].data["call"]["status"] == 200
     assert key not in str(events[0].data["call"])
@@ -300,7 +301,7 @@ def test_a_tools_error_is_a_one_line_refusal_and_is_not_retried(mcp_world: McpWo
     assert _proposal(w, tid, pid)["status"] == "denied"
     delivery.run_once(w.svc.db, w.settings)
     assert [c["is_error"] for c in _calls(w.stdio, "lookup_voucher")] == [True]
-    assert not [p for p in delivery.problems(w.svc.db) if p["ticket_id"] == tid and p["status"] == "retrying"]
+    assert not [p for p in delivery.problems(w.svc.db, DEMO_ADMIN) if p["ticket_id"] == tid and p["status"] == "retrying"]
     with pytest.raises(InvalidInput, match="denied and cannot be approved"):
         _approve(w, pid)
     assert len(_calls(w.stdio, "lookup_voucher")) == 1
@@ -318,10 +319,10 @@ def test_a_server_that_is_down_leaves_the_call_retrying(mcp_world: McpWorld) -> 
     assert out["reason"].startswith("not done yet, retrying:") and "vouchers_spare" in out["reason"]
     assert "\n" not in out["reason"] and took < 15, (out, took)
     assert _proposal(w, tid, pid)["status"] == "calling"  # not done, and never said to be
-    waiting = [p for p in delivery.problems(w.svc.db) if p["ticket_id"] == tid]
+    waiting = [p for p in delivery.problems(w.svc.db, DEMO_ADMIN) if p["ticket_id"] == tid]
     assert [(p["destination"], p["status"], p["attempts"]) for p in waiting] == [("action", "retrying", 1)]
     assert "could not be reached" in waiting[0]["error"]
-    kinds = [e.kind for e in reversed(audit.events(w.svc.db, ticket_id=tid)) if e.kind.startswith("action.")]
+    kinds = [e.kind for e in reversed(audit.events(w.svc.db, DEMO_ADMIN, ticket_id=tid)) if e.kind.startswith("action.")]
     assert kinds[-2:] == ["action.calling", "action.retrying"] and "action.executed" not in kinds
     assert _approve(w, pid)["status"] == "calling"  # a second click sends nothing more
 

@@ -19,7 +19,7 @@ from cx_core.tickets import StaffUser
 from domains.lumen import planner
 from domains.lumen.tables import AppointmentRow, ChargeRow, OrderRow, SlotRow
 from tests.conftest import NOW
-from tests.helpers import find_callout_with_booking, find_order, order
+from tests.helpers import DEMO_ADMIN, find_callout_with_booking, find_order, order
 
 SUPERVISOR = StaffUser("sam", "Sam", Role.supervisor)
 ADVISOR = StaffUser("ada", "Ada", Role.advisor)
@@ -73,7 +73,7 @@ def test_level_4_runs_the_plan_across_systems(services: Services) -> None:
     assert credited(services, c["charge_id"]) == pytest.approx(49.0)
     note = next(p for p in result.proposals if p.action == "notify_field_team").args["message"]
     assert appointment(services, c["appointment_id"]).start.isoformat(timespec="minutes") in note
-    kinds = [e.kind for e in audit.events(services.db, ticket_id="O-1")]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="O-1")]
     assert kinds.count("action.executed") == 4 and "plan.started" in kinds and "plan.completed" in kinds
 
 
@@ -114,7 +114,7 @@ def test_scheduling_down_takes_the_field_team_route(services: Services) -> None:
         body = s.scalars(select(NotificationRow.body).where(NotificationRow.ticket_id == "O-3",
                                                            NotificationRow.channel == "field")).one()
     assert "call the customer to rebook" in body
-    assert "action.failed" in [e.kind for e in audit.events(services.db, ticket_id="O-3")]
+    assert "action.failed" in [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="O-3")]
 
 
 def test_a_step_policy_refuses_stops_the_plan_and_escalates_with_a_context_packet(services: Services) -> None:
@@ -132,7 +132,7 @@ def test_a_step_policy_refuses_stops_the_plan_and_escalates_with_a_context_packe
     assert {w["action"] for w in packet["waiting"]} >= {"reschedule_appointment"}
     assert packet["summary"] and "approve" in packet["suggested_next"].lower()
     assert appointment(services, c["appointment_id"]).slot_id == c["slot_id"]
-    kinds = [e.kind for e in audit.events(services.db, ticket_id="O-4")]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="O-4")]
     assert "plan.stopped" in kinds and "ticket.escalated" in kinds
     esc = review.escalations(services.db, SUPERVISOR)
     assert esc[0]["id"] == "O-4" and esc[0]["packet"]["refused"]["action"] == "credit_charge"
@@ -170,7 +170,7 @@ def test_sampled_autonomous_action_is_reversed_by_a_supervisor(services: Service
     row = order(services, o["order_id"])
     assert row.address1 == before and row.address_changes == 0
     assert review.reverse(services.db, SUPERVISOR, item["id"], "again")["duplicate"]
-    kinds = [e.kind for e in audit.events(services.db, ticket_id="V-1")]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="V-1")]
     assert kinds.count("action.reversed") == 1 and "review.queued" in kinds
     assert audit.verify(services.db).ok
 
@@ -188,7 +188,7 @@ def test_risky_actions_are_always_reviewed_and_confirm_or_flag_closes_them(servi
     review.flag(services.db, SUPERVISOR, actions["credit_charge"]["id"], "should have asked for the visit log")
     with pytest.raises(InvalidInput, match="already flagged"):
         review.confirm(services.db, SUPERVISOR, actions["credit_charge"]["id"])
-    assert review.counts(services.db).get("flagged") == 1
+    assert review.counts(services.db, DEMO_ADMIN).get("flagged") == 1
 
 
 def test_reversing_a_moved_appointment_whose_old_slot_is_gone_changes_nothing(services: Services) -> None:

@@ -15,7 +15,7 @@ from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.tickets import StaffUser
 from tests.conftest import NOW, copy_world
-from tests.helpers import find_order
+from tests.helpers import DEMO_ADMIN, find_order
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -110,7 +110,7 @@ def test_review_page_shows_sampled_actions_and_reverses_one(app_data: Services) 
     assert not at.exception
     from cx_core import review
 
-    assert review.counts(app_data.db).get("reversed") == 1
+    assert review.counts(app_data.db, DEMO_ADMIN).get("reversed") == 1
     advisor = signed_in(Role.advisor)
     advisor.switch_page("pages/review.py").run()
     assert any("supervisor role" in e.value for e in advisor.error)
@@ -129,7 +129,7 @@ def test_autonomy_page_for_admins_saves_a_lowered_level_and_shows_history(app_da
     assert not at.exception
     from cx_core import autonomy
 
-    assert autonomy.history(app_data.db)[0]["why"] == "too many edits this month"
+    assert autonomy.history(app_data.db, DEMO_ADMIN)[0]["why"] == "too many edits this month"
     supervisor = signed_in(Role.supervisor)
     supervisor.switch_page("pages/autonomy.py").run()
     assert any("admin role" in e.value for e in supervisor.error)
@@ -156,6 +156,16 @@ def test_insights_page_for_supervisors(app_data: Services) -> None:
     advisor = signed_in(Role.advisor)
     advisor.switch_page("pages/insights.py").run()
     assert any("supervisor role" in e.value for e in advisor.error)
+
+
+def test_channels_page_for_admins_only(app_data: Services) -> None:
+    at = signed_in(Role.admin)
+    at.switch_page("pages/channels.py").run()
+    assert not at.exception and not at.error
+    assert "Channels" in [t.value for t in at.title]
+    supervisor = signed_in(Role.supervisor)
+    supervisor.switch_page("pages/channels.py").run()
+    assert not supervisor.exception and any("admin role" in e.value for e in supervisor.error)
 
 
 def test_users_page_creates_a_user(app_data: Services) -> None:

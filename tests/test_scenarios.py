@@ -16,7 +16,7 @@ from cx_core.services import Services
 from cx_core.store.tables import NotificationRow
 from domains.lumen.tables import AppointmentRow, ChargeRow
 from tests.conftest import NOW
-from tests.helpers import find_callout_with_booking, find_order, order, refunds
+from tests.helpers import DEMO_ADMIN, find_callout_with_booking, find_order, order, refunds
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
 
@@ -56,7 +56,7 @@ def test_scenario(services: Services, path: Path) -> None:
     for doc in exp.get("citations", []):
         assert doc in result.replay_record()["citations"]
     check_state(services, exp.get("state", {}), values, ticket.id)
-    kinds = [e.kind for e in audit.events(services.db, ticket_id=ticket.id)]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id=ticket.id)]
     for kind in exp.get("audit", []):
         assert kind in kinds, kinds
     assert audit.verify(services.db).ok

@@ -41,6 +41,7 @@ from cx_core.store.tables import ActionCallRow, NotificationRow, TicketRow
 from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
+from tests.helpers import DEMO_ADMIN
 from tests.servers.stub import JsonHandler, serving
 
 pytestmark = pytest.mark.http_actions
@@ -389,8 +390,8 @@ def test_secrets_planted_in_paths_headers_queries_and_echoed_errors_are_never_st
     assert any(r.error and MARK in r.error and "422" in r.error for r in rows)
     assert MARK in (problems.get(("helpdesk", "failed")) or ""), problems
     assert MARK in (problems.get(("email", "retrying")) or problems.get(("email", "failed")) or ""), problems
-    w.shown += [json.dumps(x, default=str) for x in (delivery.problems(w.svc.db), action_admin.recent_calls(
-        w.svc.db), tickets.get_ticket(w.svc.db, tid), audit.events(w.svc.db, limit=500))]
+    w.shown += [json.dumps(x, default=str) for x in (delivery.problems(w.svc.db, DEMO_ADMIN), action_admin.recent_calls(
+        w.svc.db, DEMO_ADMIN), tickets.get_ticket(w.svc.db, tid), audit.events(w.svc.db, DEMO_ADMIN, limit=500))]
     assert audit.verify(w.svc.db).ok
 
     # the measure: no planted secret, in any encoding, in the database file, its WAL, the logs or the pages

@@ -15,7 +15,7 @@ from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.tickets import StaffUser
 from tests.conftest import NOW
-from tests.helpers import find_order, order, refunds
+from tests.helpers import DEMO_ADMIN, find_order, order, refunds
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
@@ -46,7 +46,7 @@ def test_an_added_action_is_checked_waits_for_approval_and_is_worded_in_the_repl
     assert added["status"] == "pending" and added["rationale"] == "added by Ada Advisor"
     _, text = tickets.reply_draft(data)
     assert "refund" in text.lower() and "refunded" not in text.lower()  # said as waiting, never as done
-    events = audit.events(services.db, ticket_id="ADD-1")
+    events = audit.events(services.db, DEMO_ADMIN, ticket_id="ADD-1")
     assert any(e.kind == "proposal.added" for e in events)
 
     done = tickets.approve(services.db, services.policy(), ADVISOR, out["id"])
@@ -115,7 +115,7 @@ def test_a_reversal_reopens_the_ticket_with_a_message_drafted(services: Services
     _, text = tickets.reply_draft(data)
     assert "reversed" in text and o["order_id"] in text
     assert order(services, o["order_id"]).address1 != "12 Oak Street"
-    assert "ticket.reopened" in [e.kind for e in audit.events(services.db, ticket_id="REV-1")]
+    assert "ticket.reopened" in [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="REV-1")]
 
 
 def test_the_customer_card_shows_what_was_paid_refunded_and_is_refundable(services: Services) -> None:
