@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from cx_core import audit, tickets
 from cx_core.actions import ExecContext, execute
@@ -13,6 +14,7 @@ from cx_core.config import Settings, load_settings
 from cx_core.models import Role, TicketIn
 from cx_core.policy import load_policy
 from cx_core.store.db import MIGRATIONS, Database
+from cx_core.store.tables import AuditRow
 from domains.lumen.demo.world import build_world
 from tests.conftest import NOW
 from tests.helpers import fresh_pg_database
@@ -149,3 +151,17 @@ def test_two_dispatchers_never_take_the_same_message_on_postgres(pg: Database) -
     for t in threads:
         t.join()
     assert len(taken[0]) + len(taken[1]) == 30 and not set(taken[0]) & set(taken[1])
+
+
+def test_nul_in_any_text_never_fails_a_transaction_on_postgres(pg: Database) -> None:
+    """A NUL typed into a sign-in name, a search or a note reaches PostgreSQL as text it can keep."""
+    from cx_core import auth, conversations
+    from cx_core.tickets import StaffUser
+
+    auth.ensure_demo_users(pg)
+    assert auth.authenticate(pg, "ro\x00ot", "wrong password", "10.9.9.9") is None
+    assert isinstance(tickets.inbox(pg, search="kettle\x00"), list | tuple | dict)
+    tickets.add_tickets(pg, [TicketIn(id="NUL-1", subject="Kettle", body="It broke.")], source="import")
+    conversations.add_note(pg, StaffUser("ada", "Ada Advisor", Role.advisor), "NUL-1", "called\x00 back")
+    with pg.session() as s:
+        assert [e.data for e in s.scalars(select(AuditRow).where(AuditRow.kind == "note.added"))]

@@ -239,9 +239,27 @@ def make_engine(url: str) -> Engine:
 
         else:
             engine = create_engine(url, pool_pre_ping=True)
+
+            @event.listens_for(engine, "before_cursor_execute", retval=True)
+            def _no_nul(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                        executemany: bool) -> tuple[str, Any]:
+                # PostgreSQL text cannot hold NUL: whatever reached this far without being refused loses it here
+                # rather than failing the transaction (ids and names are refused with a line long before)
+                return statement, _without_nul(parameters)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(f"TANDEM_DATABASE_URL is not usable: {exc}") from exc
     return engine
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()} if any(
+            isinstance(v, str | list | tuple | dict) for v in value.values()) else value
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
 
 
 def migrate(engine: Engine) -> list[int]:
