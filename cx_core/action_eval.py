@@ -15,10 +15,15 @@ Two views of the same run:
   approve (needs approval or executed), on every ticket, decided or not. A request is *read* when a proposed
   write equals it exactly (same action, same arguments); ``request_recall = read / requests`` and
   ``request_precision = proposed writes equal to an expected one / proposed writes``; the counts are
-  ``requests``, ``requests_proposed`` and ``requests_read``."""
+  ``requests``, ``requests_proposed`` and ``requests_read``.
+
+Every run also reports its two halves (``halves``): the tasks shuffled with a fixed seed (``SPLIT_SEED``) and
+cut in two, a *tune* half that rules may be changed from and a *check* half that is only ever measured, so that a
+rule written for one task's wording shows as a gap between the halves."""
 
 from __future__ import annotations
 
+import random
 import tempfile
 import time
 from collections import Counter
@@ -51,6 +56,26 @@ def read_tasks(path: Path) -> list[dict[str, Any]]:
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"{path}: line {n} is not a τ-bench v1 task (missing {exc})") from exc
     return tasks
+
+
+SPLIT_SEED = 20261124
+
+
+def halves(ids: list[str], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """Each task id's half, ``tune`` or ``check``: the ids in file order shuffled by ``random.Random(seed)``, the first
+    half (rounded up) to tune on."""
+    order = list(dict.fromkeys(ids))
+    random.Random(seed).shuffle(order)
+    cut = (len(order) + 1) // 2
+    return {tid: ("tune" if i < cut else "check") for i, tid in enumerate(order)}
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    exact = sum(1 for r in rows if r["status"] == "exact")
+    proposed = exact + sum(1 for r in rows if r["status"] == "wrong")
+    return {"n": n, "proposed": proposed, "exact": exact, "precision": round(exact / proposed, 4) if proposed else 0.0,
+            "coverage": round(proposed / n, 4) if n else 0.0, "ids": [r["id"] for r in rows]}
 
 
 def ticket_of(task: dict[str, Any], created_at: datetime) -> TicketIn:
@@ -134,6 +159,10 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
     n = len(tasks)
     proposed = count["exact"] + count["wrong"]
     exact = count["exact"]
+    half_of = halves([str(t["id"]) for t in per_task])
+    for t in per_task:
+        t["half"] = half_of[str(t["id"])]
+    split = {h: _summary([t for t in per_task if t["half"] == h]) for h in ("tune", "check")}
     return {"n": n, "proposed": proposed, "exact": exact,
             "precision": round(exact / proposed, 4) if proposed else 0.0,
             "coverage": round(proposed / n, 4) if n else 0.0,
@@ -142,4 +171,5 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
             "request_recall": round(requests[2] / requests[0], 4) if requests[0] else 0.0,
             "request_precision": round(requests[2] / requests[1], 4) if requests[1] else 0.0,
             "requests": requests[0], "requests_proposed": requests[1], "requests_read": requests[2],
-            "seconds": round(time.perf_counter() - started, 1), "tasks": per_task}
+            "halves": {h: {k: v for k, v in part.items() if k != "ids"} for h, part in split.items()},
+            "split_seed": SPLIT_SEED, "seconds": round(time.perf_counter() - started, 1), "tasks": per_task}

@@ -374,7 +374,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             Path(args.details).write_text(json.dumps(full, indent=1), encoding="utf-8")
         result = {k: full[k] for k in ("n", "proposed", "exact", "precision", "coverage", "db_match",
                                        "policy_violations", "request_recall", "request_precision", "requests",
-                                       "requests_proposed", "requests_read")}
+                                       "requests_proposed", "requests_read", "halves", "split_seed")}
         print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
         return 0
     if args.what == "intents":
