@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from . import audit, contacts
+from . import audit, contacts, plan_check
 from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
@@ -323,6 +323,12 @@ class Pipeline:
             return own >= int(Autonomy.copilot) or (own >= int(Autonomy.answer) and is_read(step.action))
 
         steps = [st for st in plan.steps if allowed(st)]
+        if customer is not None and len(steps) > 1:  # the plan as a whole: combined, and rehearsed together
+            checked = plan_check.check(self.db, steps, ctx)
+            steps = checked.steps
+            for intent, question in checked.questions.items():
+                plan.questions[intent] = (f"{plan.questions[intent]} {question}" if intent in plan.questions
+                                          else question)
         if steps:
             if level >= int(Autonomy.orchestrate) and customer is not None and not escalation:
                 run.orchestrate(steps)

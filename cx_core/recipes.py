@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from . import qualifiers
+from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
@@ -85,6 +87,19 @@ class Book:
     hold_if: tuple[re.Pattern[str], ...] = ()
     all_words: re.Pattern[str] | None = None
     latest_words: re.Pattern[str] | None = None
+
+    def spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Where in ``text`` each of the pack's own entities was read (its patterns' matches, its words' phrases)."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for name, rx in self.patterns.items():
+            out.setdefault(name, []).extend(m.span() for m in rx.finditer(text))
+        low = text.lower()
+        for name, values in self.words.items():
+            for phrases in values.values():
+                for p in phrases:
+                    out.setdefault(name, []).extend(
+                        m.span() for m in re.finditer(rf"(?<![a-z0-9]){re.escape(p.lower())}(?![a-z0-9])", low))
+        return out
 
     def entities(self, text: str, found: Mapping[str, Any]) -> dict[str, list[Any]]:
         """The engine's entities plus the pack's own: each pattern's matches and each word list's values, in the
@@ -359,9 +374,45 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
     return out
 
 
+# an entity bound to one of these names is the reading of that kind of qualifier ("afternoon" bound to a slot)
+KIND_ENTITIES = {qualifiers.TIME_OF_DAY: {"time_of_day", "part_of_day", "slot", "time"},
+                 qualifiers.BOUND: {"amount", "amounts", "price", "budget", "max_price"},
+                 qualifiers.QUANTITY: {"quantity", "count", "number"}}
+_INFO_QUESTION = re.compile(r"^\W*(?:why|what|how|when|where|who|which|is|are|was|were|does|do|did|has|have|had)\b"
+                            r"[^?]*\?\s*$", re.I)
+
+
+def acts(request_text: str) -> bool:
+    """Whether a request asks for something to be done, not only to know something: a request whose every
+    sentence is a question about the matter ("is it the installation fee?") gets answered, and nothing is done."""
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", request_text.strip()) if x.strip()]
+    return not sentences or not all(_INFO_QUESTION.match(x) for x in sentences)
+
+
+def _used(book: Book, req: Request, recipe: Recipe, each: bool, latest: bool) -> qualifiers.Binding:
+    """What the recipe's reading of a request used of its words: the conditions it holds for a person, "all" when it
+    takes every record, "my most recent" when it takes the newest, and the entities its steps were bound to."""
+    text = req.text
+    used = qualifiers.Binding()
+    for rx in recipe.hold_if + book.hold_if:
+        used.uses(rx, text)
+    if each:
+        used.uses(book.all_words, text)
+    if latest:
+        used.uses(book.latest_words, text)
+    spans = book.spans(text)
+    bound_entities = {b.name for spec in recipe.steps for b in spec.args.values() if b.kind == "entity"}
+    for name in bound_entities:
+        used.spans.extend(spans.get(name, []))
+        used.kinds |= {kind for kind, names in KIND_ENTITIES.items() if name in names}
+    return used
+
+
 def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, text: str,
          resolvers: Mapping[str, Resolver] | None = None, write_free: Iterable[str] = ()) -> Plan:
-    """A plan for every request of the ticket, in the order the customer asked."""
+    """A plan for every request of the ticket, in the order the customer asked. A request that only asks to know
+    something gets no write; a write whose request says something the recipe does not read (an exception, a bound,
+    a superlative, a time of day, a quantity, a condition) waits for a person, with those words shown."""
     result = Plan()
     if triage.abstained:
         return result
@@ -384,12 +435,21 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         latest = bool(book.latest_words and book.latest_words.search(text))
         ctx = Context(req, text, entities, snap, today, latest=latest)
         done: list[str] = []
+        doing = acts(req.text)
         for spec in recipe.steps:
             asks: list[str] = []
             steps = _steps_for(spec, req, ctx, resolvers, each, done, asks)
+            if not doing:
+                steps = [st for st in steps if is_read(st.action)]
             if held is not None:
                 steps = [Step(st.action, st.args, st.intent, "the request depends on a condition",
                               missing="a person's decision on the customer's conditions") for st in steps]
+            else:
+                loose = qualifiers.unbound(req.text, _used(book, req, recipe, each, latest))
+                if loose:
+                    steps = [st if st.missing or is_read(st.action) else
+                             Step(st.action, st.args, st.intent, st.rationale, missing=qualifiers.need(loose),
+                                  depends_on=st.depends_on) for st in steps]
             seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
             result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
             done.append(spec.action)

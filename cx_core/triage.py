@@ -167,6 +167,28 @@ def follows(previous: Request | None, label: str, sentence: str, p_previous: flo
             and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
 
 
+# what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a
+# question, an imperative), a new-request marker, a problem reported, or a record of its own
+ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|need|needs|please|pls|plz|can you|"
+                 r"could you|would you|will you|can i|could i|may i|can we|let me|help|how|when|what|where|why|"
+                 r"which|whether|is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
+                 r"asking|must|have to|has to|should|kindly|i'?ll need|i'm after)\b", re.I)
+NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
+                         r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
+_IMPERATIVE = re.compile(r"^\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
+                         r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
+                         r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
+                         re.I)
+
+
+def opens_request(sentence: str) -> bool:
+    """Whether ``sentence`` asks for something of its own. One that only says something about the request before
+    it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a phrase serves
+    one request, and a word inside it never opens another."""
+    return bool(ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence)
+                or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence))
+
+
 _MASKS = [
     (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
     (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
@@ -398,7 +420,8 @@ class Triager:
                 continue
             p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
                 if requests and requests[-1].intent in self.model.labels else 0.0
-            if requests and follows(requests[-1], pred.label, sentence, p_previous):
+            if requests and (follows(requests[-1], pred.label, sentence, p_previous)
+                             or (pred.label != requests[-1].intent and not opens_request(sentence))):
                 requests[-1].text += " " + sentence
                 continue
             known = next((r for r in requests if r.intent == pred.label), None)

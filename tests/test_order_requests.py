@@ -359,3 +359,28 @@ def test_a_certain_reading_carries_a_ticket_the_classifier_could_not_place() -> 
     unsure_text = "Return the desk lamp. If the refund is under $30, cancel my pending order."
     assert grounded(placed_nowhere, snap(), unsure_text).abstained  # a doubt leaves it with a person
     assert grounded(placed_nowhere, None, text).abstained  # no customer, no reading
+
+
+@pytest.mark.parametrize("text", ["Please return everything from order #W1000001 but the lamp.",
+                                  "Return all items of order #W1000001 except for the desk lamp.",
+                                  "I want to return everything in #W1000001, apart from the lamp."])
+def test_every_way_of_saying_all_but_keeps_the_named_item(text: str) -> None:
+    assert steps(text)[0][1]["item_ids"] == ["S-BLUE-M"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Exchange the t-shirt I received for the best one I can get for what I paid.", "“best”, “for what I paid”"),
+    ("Change my pending desk lamp to one that costs less than $35.", "“less than $35”"),
+    ("Exchange the t-shirt I received for the newest colour.", "“newest”"),
+])
+def test_a_superlative_or_a_bound_it_cannot_apply_leaves_the_request_to_a_person(text: str, words: str) -> None:
+    why = unsure(text)
+    assert words in why and why.startswith("a person to apply what the customer said")
+
+
+def test_a_qualifier_holds_the_requests_on_the_orders_it_speaks_of() -> None:
+    snapshot = snap()
+    snapshot["orders"][2]["items"][0]["name"] = snapshot["orders"][2]["items"][0]["product_id"] = "Wall Clock"
+    reading = interpret("Return the desk lamp I received. Also change the wall clock of order #W1000003 to one under "
+                        "$35.", snapshot)
+    assert [a for a, _, _ in reading.steps] == ["return_items"] and "“under $35”" in reading.unsure

@@ -77,6 +77,8 @@ class ActionSpec:
     # a call to a team's own system (a declared HTTP action, an MCP tool): a write goes through the outbox and its
     # dispatcher, so a crash or two approvals at once still make exactly one call
     remote: Any = None
+    # list arguments two calls on the same record may be joined by (the items of one return): such steps combine
+    combine: tuple[str, ...] = ()
 
     def check(self, s: Session, args: Any, ctx: ExecContext) -> dict[str, Any]:
         """What running would change, with no side effect: the action's own preview, or a run of a local action
@@ -155,7 +157,7 @@ def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk:
            task_types: tuple[str, ...], owner: Probe, amount: Probe | None = None,
            label: str = "", confirm: bool = False,
            compensate: Compensator | None = None, preview: Previewer | None = None,
-           local: bool = True) -> Callable[[Runner], Runner]:
+           local: bool = True, combine: tuple[str, ...] = ()) -> Callable[[Runner], Runner]:
     """Registers the decorated runner; its docstring becomes the tool description. A reversible action that
     writes must say how it is undone (``compensate``); one that writes outside Tandem's own database must say what
     it would change without doing it (``preview``)."""
@@ -169,7 +171,7 @@ def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk:
                                     writes=writes, reversible=reversible, risk=risk, connector=connector,
                                     task_types=task_types, owner=owner, amount=amount,
                                     label=label or name.replace("_", " ").capitalize(), confirm=confirm,
-                                    compensate=compensate, preview=preview, local=local))
+                                    compensate=compensate, preview=preview, local=local, combine=combine))
         return fn
 
     return wrap

@@ -148,7 +148,7 @@ def _return_amount(s: Session, a: ReturnItems) -> float:
 
 @action(name="return_items", args=ReturnItems, writes=True, reversible=False, risk="medium", connector="orders",
         task_types=("return_refund", "damaged_item"), owner=_order_owner, amount=_return_amount,
-        label="Return items", confirm=True)
+        label="Return items", confirm=True, combine=("item_ids",))
 def return_items(s: Session, a: ReturnItems, ctx: ExecContext) -> dict[str, Any]:
     """Open a return for delivered items; the refund goes to the original method or an existing gift card."""
     method = a.payment_method_id or billing.original_method(s, a.order_id)
@@ -169,7 +169,8 @@ class ExchangeItem(Args):
 
 
 @action(name="exchange_item", args=ExchangeItem, writes=True, reversible=False, risk="medium", connector="orders",
-        task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item", confirm=True)
+        task_types=("exchange", "damaged_item"), owner=_order_owner, label="Exchange item", confirm=True,
+        combine=("item_ids", "new_item_ids"))
 def exchange_item(s: Session, a: ExchangeItem, ctx: ExecContext) -> dict[str, Any]:
     """Exchange delivered items for other options of the same product (or an identical replacement); settles the
     price difference."""
@@ -207,7 +208,7 @@ def _undo_modify(s: Session, a: ModifyOrderItems, result: dict[str, Any], ctx: E
 
 @action(name="modify_order_items", args=ModifyOrderItems, writes=True, reversible=True, risk="medium",
         connector="orders", task_types=("exchange",), owner=_order_owner, amount=_modify_amount,
-        label="Change items of a pending order", compensate=_undo_modify)
+        label="Change items of a pending order", compensate=_undo_modify, combine=("item_ids", "new_item_ids"))
 def modify_order_items(s: Session, a: ModifyOrderItems, ctx: ExecContext) -> dict[str, Any]:
     """Change items of a pending order to other options of the same products (once per order); the price
     difference is charged to, or refunded to, the payment method."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from cx_core import qualifiers
 from cx_core.entities import find_address
 from cx_core.errors import ConfigError
 
@@ -59,8 +60,6 @@ _RELATIVE = re.compile(r"\b(?:bigger|smaller|larger|lower|higher|less|more(?! ex
 _ALL = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|the (?:items|things)|"
                   r"(?:whole|entire) order|all (?:that|i|you) (?:ordered|bought|received))\b", re.I)
 _ALL_PENDING = re.compile(r"\ball (?:of )?(?:my |your |the )?(?:possible |current )?(?:pending |open )?orders?\b", re.I)
-_EXCEPT = re.compile(r"\b(?:except(?: for)?|but not|other than|apart from|besides|excluding|but (?:keep|leave))\b",
-                     re.I)
 _ITEM_ID = re.compile(r"(?<![\d#W])\d{10}(?!\d)")
 _DICT = re.compile(r"\{[^{}]*\}")
 _METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
@@ -371,9 +370,9 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
                    hints: list[tuple[str, str]] | None = None) -> list[_Item]:
     """Items of ``pool`` that the segment names; raises ``Unsure`` when a name fits several items."""
     include, exclude = segment, ""
-    if _EXCEPT.search(segment):
-        parts = _EXCEPT.split(segment, maxsplit=1)
-        include, exclude = parts[0], parts[1]
+    cut = qualifiers.split_exception(segment)
+    if cut is not None:
+        include, exclude = cut
     names = sorted({x.item["name"] for x in pool})
     excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
     if exclude and not excluded:
@@ -1429,6 +1428,10 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
         st.changes.setdefault(x.order["order_id"], []).append((x, new))
     # each request on its own: what it cannot settle stays with it (and the orders it speaks of)
     for unit in units:
+        loose = _loose_words(unit.sentence + " " + unit.fallback_sentence)
+        if loose:
+            doubts.append((unit.sentence, qualifiers.need(loose)))
+            continue
         ctx.strict = unit.fallback is not None
         primary = _run(unit.ops, unit.sentence, st, ctx, [])
         ctx.strict = False
@@ -1538,6 +1541,19 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     if not firm:
         raise Unsure(reading.unsure or "nothing to change: the records already match the request")
     reading.steps = firm
+
+
+# what this reading applies: conditions (held, or read as fallbacks), exceptions (``_resolve_items``), and the
+# superlatives that pick an option (``_target_variant``); any other superlative, bound or quantity goes to a person
+_SUPERLATIVES_READ = re.compile(r"\b(?:cheapest|least expensive|lowest price|most expensive|priciest|highest price|"
+                                r"maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest)\b", re.I)
+
+
+def _loose_words(request: str) -> list[qualifiers.Qualifier]:
+    """The qualifiers of one request that this reading does not apply."""
+    binding = qualifiers.Binding(kinds={qualifiers.CONDITION, qualifiers.EXCEPTION})
+    binding.uses(_SUPERLATIVES_READ, request)
+    return qualifiers.unbound(request, binding, (qualifiers.SUPERLATIVE, qualifiers.BOUND, qualifiers.QUANTITY))
 
 
 def _touches(step: tuple[str, dict[str, Any], str], blocked: set[str]) -> bool:
