@@ -47,8 +47,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|"
         r"\b(?:before|after|by|around|between)\s+\d{1,2}(?::\d{2})?\s*(?:am|pm|h|o'?clock)?(?!\w)", re.I),
     QUANTITY: re.compile(
-        r"\b(?:only|just)\s+(?:one|two|three|\d+|a\s+single|half)\b|\b(?:one|two|three|four|five|\d+|both|half|some|"
-        r"several|a\s+few|a\s+couple)\s+of\s+(?:them|those|these|the|my|our|it)\b", re.I),
+        r"\b(?:only|just)\s+(?:one|two|three|\d+|a\s+single|half)\b|\b(?:return|cancel|exchange|change|refund|replace|"
+        r"keep|send|ship|add|remove|book|move|swap|upgrade|downgrade)\s+(?:only\s+|just\s+)?(?:one|two|three|four|five|"
+        r"\d+|both|half|some|several|a\s+few|a\s+couple)\s+of\b", re.I),
 }
 
 

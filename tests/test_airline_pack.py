@@ -179,7 +179,9 @@ def test_eval_actions_on_tau_bench_airline_meets_its_targets(shared_data: Path, 
     assert out.returncode == 0, out.stderr
     result: dict[str, Any] = json.loads(out.stdout)
     assert set(result) == {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations",
-                           "request_recall", "request_precision", "requests", "requests_proposed", "requests_read"}
+                           "request_recall", "request_precision", "requests", "requests_proposed", "requests_read",
+                           "halves", "split_seed"}
+    assert result["halves"]["tune"]["n"] + result["halves"]["check"]["n"] == result["n"]
     assert result["n"] == 30 and result["policy_violations"] == 0
     assert result["precision"] >= 0.95 and result["coverage"] >= 0.25
     # the per-request view: every expected write but a transfer to a person is a request

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,14 @@ def eval_actions(shared_data: Path, tasks: str, tmp_path: Path) -> dict[str, flo
 
 CONTRACT = {"n", "proposed", "exact", "precision", "coverage", "db_match", "policy_violations"}
 PER_REQUEST = {"request_recall", "request_precision", "requests", "requests_proposed", "requests_read"}
+HALVES = {"halves", "split_seed"}
+
+
+def check_halves(result: dict[str, Any]) -> None:
+    """Both halves of the fixed split are reported, and they add up to the whole."""
+    tune, check = result["halves"]["tune"], result["halves"]["check"]
+    assert tune["n"] + check["n"] == result["n"] and tune["proposed"] + check["proposed"] == result["proposed"]
+    assert tune["exact"] + check["exact"] == result["exact"]
 
 
 def check_requests(result: dict[str, float]) -> None:
@@ -100,7 +109,8 @@ def test_a_request_is_one_expected_write_read_at_most_once() -> None:
 
 def test_eval_actions_prints_the_contract_on_tau_bench_retail(shared_data: Path, tmp_path: Path) -> None:
     result = eval_actions(shared_data, "tasks_train.json", tmp_path)
-    assert set(result) == CONTRACT | PER_REQUEST  # every key of the contract, plus the per-request view
+    assert set(result) == CONTRACT | PER_REQUEST | HALVES  # the contract, the per-request view and the halves
+    check_halves(result)
     assert result["n"] == 74 and result["policy_violations"] == 0
     assert result["proposed"] <= result["n"] and result["exact"] <= result["proposed"]
     # measured 0.419 at precision 1.00 (benchmarks/RESULTS.md); each request of a message is read on its own
