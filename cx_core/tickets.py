@@ -174,7 +174,7 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
     """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
     event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
     ``message`` the first message's own). Returns the ids added."""
-    records = active().module("records")
+    records = active().records()
     extras = dict(extras or {})
     for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
         conversation = getattr(t, "conversation", None)
@@ -401,7 +401,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
         if row.customer_id:
-            c = active().module("records").lookup(s, row.customer_id)
+            c = active().records().lookup(s, row.customer_id)
             tier = c.tier if c else tier
         t = outcome.triage
         row.task_type, row.confidence, row.urgency = t.task_type, t.confidence, t.urgency
@@ -411,6 +411,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         row.sla_due = sla_due(policy, row.created_at, row.channel, t.urgency, tier)
         row.processed_at = utcnow()
         row.lease_until = None
+        row.error = None  # read without a failure this time
         sent = any(p.action == "send_reply" and p.decision == Decision.executed for p in outcome.proposals)
         row.status = "escalated" if outcome.escalated else "resolved" if sent else "open"
         if sent:
