@@ -476,9 +476,11 @@ def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = 
     recorded as executed proposals (and, given the ``policy``, their review samples)."""
     from .review import enqueue_one
 
+    reason = failure_line(message)
+
     def write(s: Session) -> None:
         row = _held(s, ticket_id, claim)
-        row.status, row.error, row.lease_until = "open", message[:2000], None
+        row.status, row.error, row.lease_until = "open", reason, None
         done = _unrecorded_executions(s, ticket_id, set(), row.processed_at)
         first = int(s.scalar(select(func.count()).select_from(ProposalRow).where(ProposalRow.ticket_id == ticket_id))
                     or 0)
@@ -490,10 +492,64 @@ def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = 
                 # nothing is known of the customer's mood or of triage's certainty: reviewed as if unsure
                 enqueue_one(s, policy, ticket_id, p, row.task_type or "unclassified", frustration=0.0,
                             confidence=0.0)
-        audit.append(s, "agent", "ticket.failed", ticket_id, error=message[:500],
+        audit.append(s, "agent", "ticket.failed", ticket_id, error=reason,
                      recorded=[p.action for p in done])
 
     db.run(write)
+
+
+def failure_line(message: str) -> str:
+    """Why the agent could not process a ticket, as the one line people read (the traceback is in the worker's
+    log, never on screen)."""
+    words = " ".join(str(message).split())
+    return words if len(words) <= 300 else words[:299].rstrip() + "…"
+
+
+def _retry(s: Session, row: TicketRow, actor: str) -> None:
+    audit.append(s, actor, "ticket.retried", row.id, error=row.error)
+    row.status, row.error, row.claimed_by, row.lease_until = "new", None, None, None
+
+
+def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
+    """Puts a ticket the agent failed on back in the queue, for the agent to read again (advisors; audited
+    ``ticket.retried``)."""
+    user = require(user, Role.advisor, db)
+
+    def write(s: Session) -> None:
+        row = s.get(TicketRow, ticket_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if row.status in {"new", "processing"}:
+            raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
+        if not row.error:
+            raise InvalidInput(f"the agent did not fail on ticket {ticket_id}")
+        _retry(s, row, user.username)
+
+    db.run(write)
+
+
+def retry_failed(db: Database, ticket_ids: list[str] | None = None, actor: str = "cli") -> list[str]:
+    """Puts the named tickets (or every ticket the agent failed on) back in the queue; returns their ids. An id
+    that is not a failed ticket is refused in one line, and nothing is changed."""
+    def write(s: Session) -> list[str]:
+        if ticket_ids:
+            rows = []
+            for tid in ticket_ids:
+                row = s.get(TicketRow, tid, with_for_update=True)
+                if row is None:
+                    raise NotFound(f"ticket {tid} not found")
+                if not row.error or row.status in {"new", "processing"}:
+                    raise InvalidInput(f"ticket {tid} has not failed (it is {row.status})")
+                rows.append(row)
+        else:
+            rows = list(s.scalars(select(TicketRow).where(TicketRow.error.is_not(None),
+                                                          TicketRow.status.not_in(("new", "processing")))
+                                  .order_by(TicketRow.created_at)))
+        for row in rows:
+            _retry(s, row, actor)
+        return [r.id for r in rows]
+
+    return db.run(write)
 
 
 # ------------------------------------------------------------------ inbox and workspace
@@ -836,7 +892,7 @@ def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, st
             raise NotFound(f"ticket {ticket_id} not found")
         if not row.customer_id:
             return {}
-        snap = active().module("records").snapshot(s, row.customer_id, utcnow())
+        snap = active().records().snapshot(s, row.customer_id, utcnow())
     return record_choices(snap)
 
 
