@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .domain import DomainPack
     from .plans import Plan
     from .store.db import Database
+    from .tickets import StaffUser
 
 FILE_NAME = "card.yaml"
 VIEW_SECONDS = 300.0  # how long a ticket view's reads are kept when the ticket does not change
@@ -514,13 +515,15 @@ def ticket_version(db: Database, ticket_id: str) -> tuple[Any, ...]:
     return (str(row.processed_at), row.status, row.customer_id, last, tuple(tuple(d) for d in decided))
 
 
-def customer_view(db: Database, pack: DomainPack, ticket_id: str, customer_id: str, now: datetime | None = None,
-                  fresh: bool = False) -> dict[str, Any]:
+def customer_view(db: Database, pack: DomainPack, user: StaffUser, ticket_id: str, customer_id: str,
+                  now: datetime | None = None, fresh: bool = False) -> dict[str, Any]:
     """The card and the record choices (``tickets.record_choices``) for the customer on a ticket, read once per
-    version of the ticket (``fresh`` reads again)."""
+    version of the ticket (``fresh`` reads again; advisors)."""
+    from .models import Role
     from .store.db import utcnow
-    from .tickets import record_choices
+    from .tickets import record_choices, require
 
+    require(user, Role.advisor, db)
     version = ticket_version(db, ticket_id)
     key = (db.url, pack.name, ticket_id, customer_id, version)
     with _VIEWS_LOCK:

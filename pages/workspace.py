@@ -500,7 +500,7 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
         st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
         return None
     fresh = bool(st.session_state.pop(f"card-fresh-{tid}", False))
-    view = guarded(lambda: declared_records.customer_view(svc.db, svc.pack, tid, customer_id, fresh=fresh))
+    view = guarded(lambda: declared_records.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))
     if not view:
         return None
     card = view["card"]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cx_core import declared_records, domain, tickets
-from cx_core.auth import authenticate
+from cx_core.auth import authenticate, create_user
 from cx_core.cli import main
 from cx_core.config import Settings, load_settings
 from cx_core.errors import ConfigError
@@ -314,23 +314,23 @@ def test_the_cards_reads_are_made_once_per_ticket_view(packs: Path, tmp_path: Pa
     tickets.add_tickets(db, [TicketIn(id=f"K-{i}", customer="dana@kestrel-customer.example", channel="email",
                                       subject="reading", body="my reading is 12345", created_at=NOW)
                              for i in (1, 2)], source="test")
-    Energy.calls.clear()
-    for tid in ("K-1", "K-2"):
-        for _rerun in range(5):
-            view = declared_records.customer_view(db, pack, tid, "C1")
-            assert view["card"]["headline"] == "Dana Fox"
-            assert [c[0] for c in view["choices"]["account_id"]] == ["A1", "A2"]
-    per_view = 2  # the customer and their accounts
-    assert len(Energy.calls) == 2 * per_view, Energy.calls
     from cx_core.auth import create_user
     from cx_core.conversations import add_note
 
     ada = create_user(db, "ada", "Ada", Role.advisor, "password-123")
+    Energy.calls.clear()
+    for tid in ("K-1", "K-2"):
+        for _rerun in range(5):
+            view = declared_records.customer_view(db, pack, ada, tid, "C1")
+            assert view["card"]["headline"] == "Dana Fox"
+            assert [c[0] for c in view["choices"]["account_id"]] == ["A1", "A2"]
+    per_view = 2  # the customer and their accounts
+    assert len(Energy.calls) == 2 * per_view, Energy.calls
     add_note(db, ada, "K-1", "customer called")  # a change on the ticket: the next view reads again
-    declared_records.customer_view(db, pack, "K-1", "C1")
-    declared_records.customer_view(db, pack, "K-1", "C1")
+    declared_records.customer_view(db, pack, ada, "K-1", "C1")
+    declared_records.customer_view(db, pack, ada, "K-1", "C1")
     assert len(Energy.calls) == 3 * per_view
-    declared_records.customer_view(db, pack, "K-1", "C1", fresh=True)  # "read again" asks now
+    declared_records.customer_view(db, pack, ada, "K-1", "C1", fresh=True)  # "read again" asks now
     assert len(Energy.calls) == 4 * per_view
 
 
@@ -412,7 +412,8 @@ def test_a_profile_without_tier_or_names_runs_through_the_pipeline(packs: Path, 
         result = svc.pipeline.process(ticket, now=NOW)
         assert result.customer_id == "C9" and result.draft.reply.startswith("Hi there,")
         assert "(standard)" in result.draft.summary
-        view = declared_records.customer_view(svc.db, svc.pack, "K-20", "C9")  # the card falls back to the profile
+        ada = create_user(svc.db, "ada", "Ada", Role.advisor, "password-123")
+        view = declared_records.customer_view(svc.db, svc.pack, ada, "K-20", "C9")  # the card: from the profile
         assert view["card"]["headline"] == "the customer" and view["card"]["contact"] == "standard"
     finally:
         svc.close()
@@ -444,3 +445,39 @@ def test_two_installations_never_send_the_same_idempotency_key(tmp_path: Path) -
     key = outbound_key(a, "proposal:1")
     assert key == f"tandem-{a.install_id}-proposal:1" and outbound_key(a, key) == key
     assert outbound_key(b, "proposal:1") != key
+
+
+def test_the_workspace_reads_the_card_once_however_often_the_page_reruns(kestrel: Services,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ticket views, each opened and rerun three times: two calls each (the customer and their accounts)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from cx_core import worker
+    from cx_core.config import PROJECT_ROOT
+
+    create_user(kestrel.db, "ada", "Ada", Role.advisor, "password-123")
+    tickets.add_tickets(kestrel.db, [TicketIn(id=f"K-3{i}", customer="dana@kestrel-customer.example", channel="email",
+                                              subject="Tariffs", body="Which tariff am I on?", created_at=NOW)
+                                     for i in (1, 2)], source="test")
+    while worker.process_one(kestrel, "test"):
+        pass
+    monkeypatch.setenv("TANDEM_DOMAIN", kestrel.pack.name)
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(kestrel.settings.data_dir))
+    st.cache_resource.clear()
+    try:
+        per_view = []
+        for tid in ("K-31", "K-32"):
+            Energy.calls.clear()
+            at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+            at.session_state["user"] = tickets.StaffUser("ada", "Ada", Role.advisor)
+            at.query_params["ticket"] = tid
+            at.switch_page("pages/workspace.py").run()
+            for _ in range(3):
+                at.run()
+            assert not at.exception
+            assert any("Dana Fox" in m.value for m in at.markdown)
+            per_view.append(len(Energy.calls))
+        assert per_view == [2, 2], Energy.calls
+    finally:
+        st.cache_resource.clear()
