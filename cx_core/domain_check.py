@@ -85,7 +85,9 @@ class Findings(list[Problem]):
         """The last line of the command: the number of problems, or that the pack is ready and what it holds."""
         if self:
             return f"{len(self)} problem{'s' if len(self) != 1 else ''}"
-        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in self.counts.items() if what != "policy"]
+        order = ["task type", "action", "article", "training example"]
+        counts = sorted(self.counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in counts if what != "policy"]
         if "policy" in self.counts:
             held.append(f"policy version {self.counts['policy']}")
         return f"domain '{self.name}' is ready: {', '.join(held)}"
