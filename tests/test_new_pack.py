@@ -481,3 +481,22 @@ def test_the_workspace_reads_the_card_once_however_often_the_page_reruns(kestrel
         assert per_view == [2, 2], Energy.calls
     finally:
         st.cache_resource.clear()
+
+
+def test_a_base_url_given_as_a_setting_is_kept_when_importing_from_an_address(tmp_path: Path) -> None:
+    from cx_core.http_actions.openapi import import_openapi
+
+    doc = {"openapi": "3.1.0", "info": {"title": "Energy"}, "servers": [{"url": "/v1"}],
+           "paths": {"/customers/{customer_id}": {"get": {"operationId": "getCustomer", "parameters": [
+               {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}]}}}}
+
+    class Document(JsonHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(200, doc)
+
+    with serving(Document) as url:
+        path, added, _ = import_openapi(f"{url}/openapi.json", tmp_path / "actions.yaml", base_url="${ENERGY_URL}")
+        assert added == ["get_customer"]
+        assert "base_url: ${ENERGY_URL}\n" in path.read_text(encoding="utf-8")
+        import_openapi(f"{url}/openapi.json", tmp_path / "other.yaml")  # the document's own server, relative to it
+        assert f"base_url: {url}/v1\n" in (tmp_path / "other.yaml").read_text(encoding="utf-8")
