@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import threading
 import time
@@ -32,7 +33,7 @@ from .conversations import (
 )
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
-from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
+from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld, TandemError
 from .models import ROLE_RANK, Autonomy, Decision, ImportedTicket, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
@@ -40,6 +41,8 @@ from .store import fulltext
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, MessageRow, ProposalRow, StaffUserRow, TicketRow
 from .wording import WORDING, claimed_actions, claims, names
+
+log = logging.getLogger("tandem.tickets")
 
 URGENCY_RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}
 
@@ -196,7 +199,11 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
             continue
         seen.add(t.id)
         if t.customer not in customers:
-            cust = records.lookup(s, t.customer)
+            try:
+                cust = records.lookup(s, t.customer)
+            except TandemError as exc:  # the team's records do not answer: the customer is found when it is read
+                log.warning("ticket %s: its customer could not be looked up now: %s", t.id, exc)
+                cust = None
             customers[t.customer] = cust.id if cust else None
         customer_id = customers[t.customer]
         created = naive_utc(t.created_at) if t.created_at else utcnow()
@@ -400,8 +407,14 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                                       row.processed_at)
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
+        if row.customer_id is None and outcome.customer_id and (row.customer_ref or "").strip():
+            row.customer_id = outcome.customer_id  # the sender's own record, not found when the ticket came in
         if row.customer_id:
-            c = active().records().lookup(s, row.customer_id)
+            try:
+                c = active().records().lookup(s, row.customer_id)
+            except TandemError as exc:  # the team's records do not answer now: the standard targets apply
+                log.warning("ticket %s: the customer's tier could not be read: %s", row.id, exc)
+                c = None
             tier = c.tier if c else tier
         t = outcome.triage
         row.task_type, row.confidence, row.urgency = t.task_type, t.confidence, t.urgency

@@ -500,3 +500,17 @@ def test_a_base_url_given_as_a_setting_is_kept_when_importing_from_an_address(tm
         assert "base_url: ${ENERGY_URL}\n" in path.read_text(encoding="utf-8")
         import_openapi(f"{url}/openapi.json", tmp_path / "other.yaml")  # the document's own server, relative to it
         assert f"base_url: {url}/v1\n" in (tmp_path / "other.yaml").read_text(encoding="utf-8")
+
+
+def test_a_ticket_that_arrives_while_the_teams_records_are_down_finds_its_customer_when_read(
+        kestrel: Services, monkeypatch: pytest.MonkeyPatch, energy: str) -> None:
+    from cx_core import worker
+
+    monkeypatch.setenv("TANDEM_KESTREL_URL", "http://127.0.0.1:9")  # nothing answers there
+    ticket = TicketIn(id="K-40", customer="dana@kestrel-customer.example", channel="email", subject="Tariffs",
+                      body="Which tariff am I on?", created_at=NOW)
+    assert tickets.add_tickets(kestrel.db, [ticket], source="test") == (1, 0)  # stored all the same
+    assert tickets.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] is None
+    monkeypatch.setenv("TANDEM_KESTREL_URL", energy)
+    assert worker.process_one(kestrel, "test")
+    assert tickets.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] == "C1"
