@@ -514,3 +514,20 @@ def test_a_ticket_that_arrives_while_the_teams_records_are_down_finds_its_custom
     monkeypatch.setenv("TANDEM_KESTREL_URL", energy)
     assert worker.process_one(kestrel, "test")
     assert tickets.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] == "C1"
+
+
+def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(packs: Path, tmp_path: Path) -> None:
+    from cx_core import http_actions
+    from cx_core.actions.base import REGISTRY
+
+    name = pack_name()
+    write_pack(packs, name, actions=ACTIONS.replace("path: /accounts/{account_id}/readings",
+                                                    "path: accounts/{account_id}/readings"))
+    svc = Services(settings_for(name, tmp_path / "data"))  # the policy names it in limits and never_autonomous
+    try:
+        assert svc.policy().never_autonomous == ["submit_reading"] and svc.policy_error == ""
+        assert "submit_reading" not in REGISTRY and {"find_customer", "get_account"} <= set(REGISTRY)
+        assert list(http_actions.LOADED.refused) == ["submit_reading"]
+        assert http_actions.LOADED.refused["submit_reading"].startswith("path: must start with a single /")
+    finally:
+        svc.close()
