@@ -312,8 +312,16 @@ class DeclaredRecords:
         return self._snapshot(s, customer_id, strict=True)
 
     def _snapshot(self, s: Any, customer_id: str, strict: bool) -> dict[str, Any]:
-        customer = self._by(s, self.customer_spec.get, {"id": customer_id, "customer_id": customer_id})
+        unread: dict[str, str] = {}
+        try:
+            customer = self._by(s, self.customer_spec.get, {"id": customer_id, "customer_id": customer_id})
+        except TandemError as exc:
+            if strict:
+                raise
+            customer, unread["profile"] = None, str(exc)
         snap: dict[str, Any] = {"profile": dict(customer.profile) if customer is not None else {"id": customer_id}}
+        if unread:
+            snap["_unread"] = unread
         values = {"customer_id": customer_id, "id": customer_id, "profile": snap["profile"]}
         for name, read in self.spec.reads.items():
             try:

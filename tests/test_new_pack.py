@@ -19,7 +19,7 @@ from cx_core import declared_records, domain, tickets
 from cx_core.auth import authenticate, create_user
 from cx_core.cli import main
 from cx_core.config import Settings, load_settings
-from cx_core.errors import ConfigError
+from cx_core.errors import ConfigError, ConnectorUnavailable
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.store.db import Database
@@ -531,3 +531,18 @@ def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(
         assert http_actions.LOADED.refused["submit_reading"].startswith("path: must start with a single /")
     finally:
         svc.close()
+
+
+def test_the_card_says_what_could_not_be_read_when_the_service_is_down(packs: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    name = pack_name()
+    write_pack(packs, name)
+    pack = domain.use(domain.find(name))
+    monkeypatch.setenv("TANDEM_KESTREL_URL", "http://127.0.0.1:9")
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.session() as s:
+        card = pack.records().card(s, "C1", NOW)
+        with pytest.raises(ConnectorUnavailable, match="could not be reached"):
+            pack.records().snapshot(s, "C1", NOW)  # the agent's own reading fails, and the ticket says why
+    assert card["headline"] == "C1" and card["tabs"] == {"Accounts": []}
+    assert set(card["unread"]) == {"profile", "accounts"}
