@@ -546,3 +546,14 @@ def test_the_card_says_what_could_not_be_read_when_the_service_is_down(packs: Pa
             pack.records().snapshot(s, "C1", NOW)  # the agent's own reading fails, and the ticket says why
     assert card["headline"] == "C1" and card["tabs"] == {"Accounts": []}
     assert set(card["unread"]) == {"profile", "accounts"}
+
+
+def test_actions_check_lists_what_is_kept_out_and_why(packs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = pack_name()
+    write_pack(packs, name, actions=ACTIONS.replace("action: get_account, args", "action: get_acount, args"))
+    assert main(["actions", "check", "--domain", name]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("actions.yaml: actions.submit_reading.owner.action: 'get_acount' is not a read action of "
+                           "this file")
+    assert out[-2] == "not in force: submit_reading (each for the problem named above); 4 in force"
+    assert out[-1] == "1 problem"
