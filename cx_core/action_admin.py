@@ -144,6 +144,13 @@ def file_problems(db: Database, user: StaffUser) -> list[str]:
     return [f"{where}{field}: {message}" for field, message in loaded.problems]
 
 
+def not_in_force(db: Database, user: StaffUser) -> list[dict[str, str]]:
+    """The declared actions (and MCP servers) the actions file keeps out of force, each with why; every other one is
+    in force (admins)."""
+    require(user, Role.admin, db)
+    return [{"name": name, "reason": reason} for name, reason in sorted(_loaded().refused.items())]
+
+
 def _spec(name: str) -> ActionSpec:
     spec = REGISTRY.get(name)
     if spec is None:

@@ -78,7 +78,13 @@ def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: 
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    services = _services()
+    return _demo(_services(), args)
+
+
+def _demo(services: Any, args: argparse.Namespace) -> int:
+    if not services.pack.has_demo:  # a team's own pack: everything but a demo world
+        print(f"{services.pack.title} has no demo world; preparing what it needs instead", file=sys.stderr)
+        return _setup(services)
     if args.if_missing:
         from .store.db import has_schema
 
@@ -88,6 +94,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sizes = {k: v for k, v in (("customers", args.customers), ("orders", args.orders)) if v is not None}
     info = build_demo(services, tickets_n=args.tickets, **sizes)
     print(json.dumps(info))
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """What any pack needs before it runs: a pack with a demo world gets it (once), any other its schema,
+    knowledge index, classifier and a first admin."""
+    services = _services()
+    if services.pack.has_demo:
+        done = _demo(services, argparse.Namespace(if_missing=True, tickets=24, customers=None, orders=None))
+        print("sign in with a demo login (README.md: ada, sam or root)", file=sys.stderr)
+        return done
+    return _setup(services)
+
+
+def _setup(services: Any) -> int:
+    from .setup import first_admin, prepare
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    say(f"preparing {services.pack.title} (data in {services.settings.data_dir})…")
+    info = prepare(services, say)
+    made = first_admin(services)
+    if made is not None:
+        username, password = made
+        if password is None:
+            say(f"first admin '{username}' created with the password in TANDEM_ADMIN_PASSWORD")
+        else:  # shown once, here; only its hash is stored
+            print(f"\nFirst admin created. Sign in as '{username}' with this password (shown only now; change it "
+                  f"in Users and roles):\n\n    {password}\n", file=sys.stderr, flush=True)
+    say(f"{services.pack.title} is ready: {info['articles']} articles"
+        + (", classifier trained" if info["trained"] else ""))
     return 0
 
 
@@ -216,11 +254,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     services = _services()
     services.db.migrate()
+    if args.retry_failed is not None:
+        again = tickets.retry_failed(services.db, args.retry_failed or None)
+        print(f"{len(again)} failed ticket{'s' if len(again) != 1 else ''} back in the queue"
+              + (f": {', '.join(again)}" if again else ""), file=sys.stderr, flush=True)
     services.pipeline  # noqa: B018 - load the models before the first ticket
     print("worker running (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
-        n = worker.run(services, simulate=not args.no_simulate, once=args.once, deliver=not args.no_deliver,
-                       channels=not args.no_mailbox)
+        n = worker.run(services, simulate=not args.no_simulate and services.pack.has_demo, once=args.once,
+                       deliver=not args.no_deliver, channels=not args.no_mailbox)
     except KeyboardInterrupt:
         return 0
     print(f"{n} tickets processed", file=sys.stderr)
@@ -238,7 +280,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings()
     domain.use(domain.find(settings.domain))  # no models: a dispatcher starts in a second
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, pack=settings.domain)
     db.migrate()
     if args.once:
         print(f"{delivery.run_once(db, settings)} messages tried", file=sys.stderr)
@@ -327,22 +369,30 @@ def cmd_actions(args: argparse.Namespace) -> int:
         kind = "trusted: its annotations count" if args.trusted else "untrusted: every tool is confirmed by a person"
         print(f"{len(names)} tools of '{args.name}' written to {path} ({kind})")
         return 0
+    from . import http_actions
     from .actions.base import REGISTRY
 
+    logging.getLogger("tandem.http_actions").setLevel(logging.CRITICAL)  # its problems are printed below instead
     domain.use(pack)
     own = frozenset(n for n in REGISTRY if n not in _declared())
     found = openapi.check(target, own, frozenset(pack.task_types))
     for line in found:
         print(line)
     path = target
-    if path.exists() and not found:
-        parsed = spec.load(path)
-        for name, service in parsed.services.items():
-            for missing in calls.missing_settings(service.base_url, service.headers):
-                print(f"note: {path}: services.{name}: {missing} is not set here (calls to {name} fail until it is)")
-        print(f"{path}: {len(parsed.actions)} actions, {len(parsed.mcp_servers)} MCP servers, no problems")
-    elif not path.exists():
+    if not path.exists():
         print(f"{pack.name} declares no actions in {path}")
+        return 0
+    loaded = http_actions.LOADED
+    for name, service in loaded.services.items():
+        for missing in calls.missing_settings(service.base_url, service.headers):
+            print(f"note: {path}: services.{name}: {missing} is not set here (calls to {name} fail until it is)")
+    in_force = len(loaded.actions) + len(loaded.mcp)
+    if loaded.refused:
+        print(f"not in force: {', '.join(sorted(loaded.refused))} (each for the problem named above); "
+              f"{in_force} in force")
+    if not found:
+        parsed = spec.load(path)
+        print(f"{path}: {len(parsed.actions)} actions, {len(parsed.mcp_servers)} MCP servers, no problems")
     else:
         print(f"{len(found)} problem{'s' if len(found) != 1 else ''}")
     return 1 if found else 0
@@ -433,6 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--orders", type=int, default=None, help="orders in the demo world (domains that have orders)")
     d.set_defaults(func=cmd_demo)
 
+    su = sub.add_parser("setup", help="prepare the pack before it runs: its schema, knowledge index, classifier and "
+                                      "a first admin (a pack with a demo world: the demo, once)",
+                        description="Safe at every start: what is there is kept, changed articles become new "
+                                    "versions and changed labelled examples retrain the classifier. When there is no "
+                                    "staff account yet, creates 'admin' with TANDEM_ADMIN_PASSWORD, or with a random "
+                                    "password printed once here.")
+    su.set_defaults(func=cmd_setup)
+
     k = sub.add_parser("ingest-kb", help="add or update knowledge-base documents (Markdown, text, PDF, HTML, DOCX, "
                                          "FAQ CSV); each change becomes a new version")
     k.add_argument("paths", nargs="+", help="files or folders")
@@ -473,11 +531,15 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("path", metavar="PATH", help="the pack's folder (e.g. domains/lumen) or a pack's name")
     dc.set_defaults(func=cmd_domain_check)
 
-    w = sub.add_parser("worker", help="process new tickets in the background (and simulate arrivals)")
-    w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets")
+    w = sub.add_parser("worker", help="process new tickets in the background (and, for a pack with a demo world, "
+                                      "simulate arrivals)")
+    w.add_argument("--no-simulate", action="store_true", help="do not create simulated tickets (a pack without a "
+                                                              "demo world never does)")
     w.add_argument("--no-deliver", action="store_true", help="leave outgoing messages to a separate 'dispatch' process")
     w.add_argument("--no-mailbox", action="store_true", help="do not read the configured mailbox here")
     w.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    w.add_argument("--retry-failed", nargs="*", metavar="TICKET_ID", default=None,
+                   help="first put tickets the agent failed on back in the queue: the ones named, or every one")
     w.set_defaults(func=cmd_worker)
 
     ds = sub.add_parser("dispatch", help="deliver outgoing messages (replies by e-mail, to helpdesks, webhooks) with "

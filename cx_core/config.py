@@ -91,6 +91,10 @@ class Settings(BaseSettings):
                                                             "in knowledge passages (and their subdomains); empty "
                                                             "means none.")
 
+    admin_password: SecretStr = Field(default=SecretStr(""), description="Password of the first admin ('admin') "
+                                      "that setup creates when there is no staff account yet; empty: a random one, "
+                                      "printed once.")
+
     # ---- delivery: the outbox's dispatcher
     delivery_max_attempts: int = Field(default=12, ge=1, description="Attempts at delivering one outgoing message "
                                        "before it is marked failed (shown on the ticket and the Channels page).")
@@ -226,6 +230,7 @@ class Settings(BaseSettings):
 
 
 _SECRET_WHAT = {"session_secret": "key that signs sessions (16 characters or more)",
+                "admin_password": "first admin's password (8 characters or more)",
                 "outbound_webhook_secret": "key that signs outbound webhooks",
                 "imap_password": "mailbox's password", "smtp_password": "mail server's password",
                 "chatwoot_api_token": "agent's api_access_token", "chatwoot_webhook_secret": "webhook's secret",

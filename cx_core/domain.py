@@ -47,16 +47,46 @@ DEFAULT_CHANNELS = (ChannelSpec("email", "E-mail", 1440), ChannelSpec("chat", "C
 CHANNELS = tuple(c.name for c in DEFAULT_CHANNELS)
 
 
+# What the engine reads of a customer's profile, and what it takes when a pack leaves a field out (or empty).
+PROFILE_DEFAULTS: Mapping[str, str] = {"tier": "standard", "first_name": "there", "name": "the customer"}
+
+
 @dataclass(frozen=True)
 class Customer:
-    """A customer as the engine sees one; ``profile`` holds what the pack shows and drafts from (at least
-    ``name`` and ``first_name``)."""
+    """A customer as the engine sees one. Only ``id`` is required; every other field is optional with a documented
+    default (``PROFILE_DEFAULTS``): ``tier`` "standard", ``name`` the e-mail's name or "the customer", and in the
+    profile ``first_name`` the name's first word, else "there" ("Hi there,"). ``profile`` holds what the pack shows
+    and drafts from; ``shown_profile()`` is it with those fields always there."""
 
     id: str
-    name: str
-    email: str
+    name: str = ""
+    email: str = ""
     tier: str = "standard"
     profile: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", str(self.id))
+        object.__setattr__(self, "name", str(self.name or "").strip())
+        object.__setattr__(self, "email", str(self.email or "").strip())
+        object.__setattr__(self, "tier", str(self.tier or "").strip() or PROFILE_DEFAULTS["tier"])
+        object.__setattr__(self, "profile", dict(self.profile or {}))
+
+    def shown_profile(self) -> dict[str, Any]:
+        """The profile with every field the engine reads filled in: ``id``, ``name``, ``first_name``, ``email`` and
+        ``tier`` from the profile when it has them, else from the customer, else their defaults."""
+        out = dict(self.profile)
+
+        def given(key: str) -> str:
+            value = out.get(key)
+            return str(value).strip() if value not in (None, "") else ""
+
+        name = given("name") or self.name or (self.email.split("@")[0] if self.email else "") \
+            or PROFILE_DEFAULTS["name"]
+        first = given("first_name") or (name.split()[0] if given("name") or self.name else "") \
+            or PROFILE_DEFAULTS["first_name"]
+        out.update(id=given("id") or self.id, name=name, first_name=first, email=given("email") or self.email,
+                   tier=given("tier") or self.tier)
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,6 +164,27 @@ class DomainPack:
     def has(self, role: str) -> bool:
         return bool(self.modules.get(role))
 
+    @property
+    def has_demo(self) -> bool:
+        """Whether the pack brings a demo world (and a simulator of tickets); a team's own pack usually does not."""
+        return self.has("demo")
+
+    def records(self) -> Any:
+        """The customer records the engine reads (``lookup``, ``identify``, ``snapshot``, ``tiers``, ``card``): the
+        pack's records module; else the ones its ``card.yaml`` declares over its read actions; else none (no ticket
+        names a known customer, so nothing acts on anyone's record)."""
+        from . import declared_records
+
+        return declared_records.records_of(self)
+
+    def planner(self) -> Any:
+        """What turns a triaged ticket into steps (``plan``, optionally ``grounded``): the pack's planner module;
+        else its ``recipes.yaml`` read by the engine's recipe planner; else a planner that proposes no action (the
+        ticket is still triaged, summarised and answered from the knowledge base)."""
+        from . import declared_records
+
+        return declared_records.planner_of(self)
+
     def label(self, task_type: str) -> str:
         return self.task_types.get(task_type, task_type.replace("_", " "))
 
@@ -167,16 +218,35 @@ def _from_entry_points(name: str) -> DomainPack | None:
     return None
 
 
+def pack_dirs() -> list[Path]:
+    """Where packs are looked for by folder: ``domains/`` beside the engine, then each folder ``TANDEM_PACKS_DIR``
+    lists (separated by ``:``), for a team that keeps its pack in its own repository."""
+    extra = os.environ.get("TANDEM_PACKS_DIR", "")
+    return [PROJECT_ROOT / "domains", *(Path(p).expanduser().resolve() for p in extra.split(os.pathsep) if p.strip())]
+
+
 def _from_folder(name: str) -> DomainPack | None:
-    folder = PROJECT_ROOT / "domains" / name
-    if not (folder / "__init__.py").exists():
+    if not name.isidentifier():
         return None
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
+    for base in pack_dirs():
+        folder = base / name
+        if (folder / "__init__.py").exists():
+            break
+    else:
+        return None
+    inside = base == PROJECT_ROOT / "domains"
+    root = PROJECT_ROOT if inside else base
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    dotted = f"domains.{name}" if inside else name
     try:
-        module = importlib.import_module(f"domains.{name}")
+        module = importlib.import_module(dotted)
     except ImportError as exc:
         raise ConfigError(f"domain '{name}' in {folder} cannot be imported: {exc}") from exc
+    loaded_from = Path(getattr(module, "__file__", None) or "")
+    if loaded_from.resolve() != (folder / "__init__.py").resolve():
+        raise ConfigError(f"domain '{name}' in {folder}: the name '{dotted}' is already taken by "
+                          f"{loaded_from or 'another module'}: rename the pack's folder")
     return _checked(getattr(module, "PACK", None), f"{folder}/__init__.py")
 
 
@@ -189,9 +259,9 @@ def _checked(pack: Any, where: str) -> DomainPack:
 def available() -> list[str]:
     """Every pack that can be selected: installed entry points and folders under domains/."""
     names = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    folder = PROJECT_ROOT / "domains"
-    if folder.is_dir():
-        names |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
+    for folder in pack_dirs():
+        if folder.is_dir():
+            names |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists() and p.name.isidentifier()}
     return sorted(names)
 
 
@@ -222,11 +292,15 @@ def active() -> DomainPack:
 
 
 def vocabulary(pack: DomainPack | None = None) -> Vocabulary:
-    """The names a policy of this domain may use."""
+    """The names a policy of this domain may use: its task types and channels, and its actions — those in force, and
+    those its actions file declares but keeps out for a problem of their own (a limit on one of them is harmless,
+    and refusing the whole policy for it would take every other action's limits away too)."""
+    from . import http_actions
     from .actions.base import REGISTRY
 
     pack = use(pack) if pack is not None else active()
-    return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"}, actions=frozenset(REGISTRY),
+    return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"},
+                      actions=frozenset(REGISTRY) | frozenset(http_actions.LOADED.refused),
                       channels=frozenset(pack.channel_names))
 
 

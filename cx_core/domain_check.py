@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .domain import ENTRY_POINT_GROUP, PROJECT_ROOT, ChannelSpec, DomainPack, Vocabulary, available
+from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, Vocabulary, available, pack_dirs
+from .errors import ConfigError
 
 MIN_EXAMPLES = 5  # labelled examples per task type the classifier needs
 NOT_A_REQUEST = "none"  # the training label of sentences that ask for nothing (``triage.NONE``)
@@ -84,7 +85,9 @@ class Findings(list[Problem]):
         """The last line of the command: the number of problems, or that the pack is ready and what it holds."""
         if self:
             return f"{len(self)} problem{'s' if len(self) != 1 else ''}"
-        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in self.counts.items() if what != "policy"]
+        order = ["task type", "action", "article", "training example"]
+        counts = sorted(self.counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in counts if what != "policy"]
         if "policy" in self.counts:
             held.append(f"policy version {self.counts['policy']}")
         return f"domain '{self.name}' is ready: {', '.join(held)}"
@@ -120,15 +123,17 @@ def _check(arg: str, found: Findings) -> None:
     found.name = str(pack.name)
     _check_pack(pack, where, found)
     own = _check_modules(pack, where, found)
-    _check_knowledge(pack, where, own, found)
-    _check_recipes(pack, where, own, found)
+    refused = _check_declared(pack, where, own, found)
+    _check_knowledge(pack, where, own, refused, found)
+    _check_recipes(pack, where, own, refused, found)
+    _check_card(pack, where, refused, found)
 
 
 def _load(arg: str, found: Findings) -> tuple[_Where, DomainPack] | None:
     """The pack's folder and ``PACK``, or None after adding the one problem that stops the check."""
     folder = Path(arg)
-    if not folder.is_dir() and re.fullmatch(r"[A-Za-z_]\w*", arg) and (PROJECT_ROOT / "domains" / arg).is_dir():
-        folder = PROJECT_ROOT / "domains" / arg
+    if not folder.is_dir() and re.fullmatch(r"[A-Za-z_]\w*", arg):
+        folder = next((base / arg for base in pack_dirs() if (base / arg).is_dir()), folder)
     if folder.is_dir():
         return _load_folder(folder.resolve(), found)
     point = next((ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == arg), None)
@@ -238,6 +243,7 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
 # ------------------------------------------------------------------ modules by role
 def _check_modules(pack: DomainPack, where: _Where, found: Findings) -> dict[str, Any] | None:
     """Checks every module the pack names; returns the pack's own actions (None when they could not be loaded)."""
+    from . import actions as _engine_actions  # noqa: F401 - the engine's own actions (replies, escalation) are in force
     init = where.init
     own: dict[str, Any] | None = None if pack.has("actions") else {}
     for role, name in pack.modules.items():
@@ -372,6 +378,40 @@ def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) 
     return own
 
 
+def _check_declared(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> dict[str, str]:
+    """The pack's ``actions.yaml`` (HTTP calls by hand or from OpenAPI, MCP servers' tools) read entry by entry as
+    the engine reads it: each entry's own problems first, then what follows from them. Puts the declared actions in
+    force for the rest of the check (the policy and the recipes may name them); returns those kept out, with why."""
+    from . import http_actions
+    from .actions.base import REGISTRY, use_pack
+    from .http_actions import actions_file, loading
+
+    path = actions_file(pack.root)
+    if not path.exists():
+        if path != pack.root / "actions.yaml":
+            found.add(path, "file", "does not exist (TANDEM_ACTIONS_FILE names it): create it or unset the setting")
+        return {}
+    known = frozenset(REGISTRY) if own is not None else frozenset()
+    task_types = frozenset(pack.task_types) if isinstance(pack.task_types, Mapping) else frozenset()
+    reading = loading.read(path, known, task_types)
+    for field_name, message in reading.problems:
+        found.add(path, field_name, message)
+    package = where.import_path or pack.package
+    if own is not None:
+        use_pack(package, ())  # the pack's own (checked above) and its declared ones, together, as in the engine
+    loaded = http_actions.put_in_force(reading, package, path)
+    http_actions.LOADED = loaded
+    for field_name, message in loaded.problems[len(reading.problems):]:  # an action that could not be built
+        found.add(path, field_name, message)
+    if own is not None:
+        found.counts["action"] = len(own) + len(loaded.actions) + len(loaded.mcp)
+    return dict(loaded.refused)
+
+
+def _not_in_force(name: str, refused: Mapping[str, str]) -> str:
+    return f"'{name}', which is not in force because: {refused[name]} (fix it in actions.yaml)"
+
+
 def _file_of(fn: Callable[..., Any]) -> Path | None:
     try:
         return Path(inspect.getsourcefile(fn) or "") or None
@@ -380,7 +420,8 @@ def _file_of(fn: Callable[..., Any]) -> Path | None:
 
 
 # ------------------------------------------------------------------ knowledge: articles, examples, policy
-def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> None:
+def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None, refused: Mapping[str, str],
+                     found: Findings) -> None:
     folder = pack.knowledge_dir
     if not folder.is_dir():
         found.add(where.init, "PACK.knowledge", f"the knowledge folder {_shown(folder)} does not exist: create it "
@@ -389,7 +430,7 @@ def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None
         return
     found.counts["task type"] = len(pack.task_types)
     if own is not None:
-        found.counts["action"] = len(own)
+        found.counts.setdefault("action", len(own))
     articles = folder / "articles"
     if not articles.is_dir():
         found.add(articles, "articles/", "missing: add the folder with at least one Markdown article (.md) the "
@@ -399,7 +440,7 @@ def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None
         if not n:
             found.add(articles, "*.md", "no article: add at least one Markdown article (.md) the replies can quote")
     _check_training(pack, folder / "training" / "task_types.csv", found)
-    _check_policy(pack, own, found)
+    _check_policy(pack, own, refused, found)
 
 
 def _check_training(pack: DomainPack, path: Path, found: Findings) -> None:
@@ -467,7 +508,8 @@ def _check_training(pack: DomainPack, path: Path, found: Findings) -> None:
                                      f"{MIN_EXAMPLES - n} more (the classifier needs {MIN_EXAMPLES} of each)")
 
 
-def _check_policy(pack: DomainPack, own: dict[str, Any] | None, found: Findings) -> None:
+def _check_policy(pack: DomainPack, own: dict[str, Any] | None, refused: Mapping[str, str],
+                  found: Findings) -> None:
     """The policy as ``policy.load_policy`` reads it, but every problem instead of the first: the same messages,
     each with its field and line."""
     from .actions.base import REGISTRY
@@ -505,13 +547,19 @@ def _check_policy(pack: DomainPack, own: dict[str, Any] | None, found: Findings)
     known = Vocabulary(task_types=frozenset(pack.task_types) | {UNCLASSIFIED}, actions=frozenset(REGISTRY),
                        channels=frozenset(pack.channel_names))
     for loc, msg in unknown_names(policy, known):
-        if own is None and loc[0] in ("limits", "never_autonomous"):
-            continue  # the pack's actions could not be loaded (reported above): every name of theirs would show
+        if loc[0] in ("limits", "never_autonomous"):
+            name = str(loc[1]) if loc[0] == "limits" else policy.never_autonomous[int(loc[1])]
+            if name in refused:  # a consequence of the declared action's own problem, reported above
+                located(loc, f"names {_not_in_force(name, refused)}")
+                continue
+            if own is None:
+                continue  # the pack's actions could not be loaded (reported above): every name of theirs would show
         located(loc, msg)
 
 
 # ------------------------------------------------------------------ recipes (cx_core.recipes, when there is one)
-def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> None:
+def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, refused: Mapping[str, str],
+                   found: Findings) -> None:
     path = where.folder / "recipes.yaml"
     if not path.is_file():
         return
@@ -522,28 +570,23 @@ def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, 
     except Exception as exc:
         found.add(path, "recipes", f"cannot be checked: the engine's cx_core.recipes fails to import ({_exc(exc)})")
         return
-    check_file = getattr(recipes, "check_file", None)
-    if not callable(check_file):
+    problems = getattr(recipes, "problems", None)
+    if not callable(problems):
         return
     from .actions.base import REGISTRY
 
+    planner = sys.modules.get(pack.modules.get("planner", "")) if pack.has("planner") else None
+    resolvers = getattr(planner, "RESOLVERS", None)
     try:
-        params = inspect.signature(check_file).parameters
-        if "pack" in params:
-            result = check_file(path, pack)
-        else:
-            kwargs: dict[str, Any] = {}
-            if "actions" in params:
-                kwargs["actions"] = sorted(REGISTRY)
-            if "task_types" in params:
-                kwargs["task_types"] = sorted(pack.task_types)
-            if "resolvers" in params:
-                planner = sys.modules.get(pack.modules.get("planner", ""))
-                resolvers = getattr(planner, "RESOLVERS", None)
-                if isinstance(resolvers, Mapping):
-                    kwargs["resolvers"] = sorted(resolvers)
-            result = check_file(path, **kwargs)
+        # against what this check put in force, the declared actions included
+        result = problems(path, sorted(REGISTRY), sorted(pack.task_types),
+                          sorted(resolvers) if isinstance(resolvers, Mapping) else ())
         for field, message in result:
+            named = re.fullmatch(r"unknown action '(.+)'", str(message))
+            if named and named.group(1) in refused:  # a consequence of the declared action's problem (above)
+                step = str(field).removesuffix(".action")
+                found.add(path, str(field), f"recipe step {step} uses action {_not_in_force(named.group(1), refused)}")
+                continue
             if own is None and "unknown action" in str(message):
                 continue  # the pack's actions could not be loaded (reported above)
             found.add(path, str(field) or "recipes", str(message))
@@ -551,19 +594,49 @@ def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, 
         found.add(path, "recipes", f"cannot be checked: {_exc(exc)}")
 
 
+def _check_card(pack: DomainPack, where: _Where, refused: Mapping[str, str], found: Findings) -> None:
+    """``card.yaml``, when the pack declares its card (and, without a records module, its customers) there: each
+    read it names is a read action in force."""
+    from . import declared_records
+    from .actions.base import REGISTRY
+
+    path = declared_records.card_file(where.folder)
+    if not path.is_file():
+        return
+    problems = declared_records.problems(path, REGISTRY, refused)
+    for field_name, message in problems:
+        found.add(path, field_name, message)
+    if problems:
+        return
+    try:
+        spec = declared_records.load(where.folder)
+    except ConfigError:
+        return
+    if spec is not None and spec.customer is None and not pack.has("records"):
+        found.add(path, "customer", "missing: with no records module, say how a ticket's sender becomes a customer "
+                                    "(customer: {find: a read by e-mail, get: a read by id})")
+
+
 # ------------------------------------------------------------------ helpers
 @contextmanager
 def _registry_kept() -> Iterator[None]:
     """The engine's actions in force (and the active pack's prefix) as they were before the check."""
+    from . import http_actions
     from .actions import base
 
-    registry, active = dict(base.REGISTRY), list(base._active)
+    registry, active, loaded = dict(base.REGISTRY), list(base._active), http_actions.LOADED
+    loose, packs = dict(base._LOOSE), {k: dict(v) for k, v in base._PACKS.items()}
     try:
         yield
     finally:
         base.REGISTRY.clear()
         base.REGISTRY.update(registry)
         base._active[:] = active
+        base._LOOSE.clear()
+        base._LOOSE.update(loose)
+        base._PACKS.clear()
+        base._PACKS.update(packs)
+        http_actions.LOADED = loaded
 
 
 def _site(exc: BaseException, file: Path | None, folder: Path | None) -> tuple[Path | None, int | None]:

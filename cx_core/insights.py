@@ -50,7 +50,7 @@ def ticket_facts(db: Database, user: StaffUser, since: datetime, now: datetime |
         rows = s.scalars(select(TicketRow).where(TicketRow.created_at >= since,
                                                  TicketRow.processed_at.is_not(None))).all()
         ids = [r.id for r in rows]
-        tiers = active().module("records").tiers(s)
+        tiers = active().records().tiers(s)
         props: dict[str, list[ProposalRow]] = defaultdict(list)
         replies: dict[str, list[MessageRow]] = defaultdict(list)
         for start in range(0, len(ids), 500):

@@ -268,13 +268,13 @@ class Pipeline:
         today = now.date()
         policy = self.policy()
         text = whole_text(ticket.subject, ticket.body)
-        records, planner = self.pack.module("records"), self.pack.module("planner")
+        records, planner = self.pack.records(), self.pack.planner()
         with self.db.session() as s:
             customer = records.lookup(s, ticket.customer)
             if customer is None and not (ticket.customer or "").strip():
                 customer = records.identify(s, text)  # identified, never verified
             snap = records.snapshot(s, customer.id, now) if customer else None
-            profile = dict(customer.profile) if customer else None
+            profile = customer.shown_profile() if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
@@ -362,7 +362,7 @@ class Pipeline:
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and draft.reply and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
         if may_send:
-            reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)))
+            reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
             out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
             proposals.append(Proposal(action="send_reply", args={"body": for_customer(draft.reply)},
                                       rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(

@@ -270,9 +270,11 @@ def diff(old: Policy, new: Policy) -> list[dict[str, Any]]:
 
 def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None, actor_role: Role | None,
              autonomy: int, verified: bool, escalate_because: str = "", confidence: float = 1.0,
-             confirm: bool = False) -> Verdict:
+             confirm: bool = False, in_force: int | None = None) -> Verdict:
     """Decides one action. ``actor_role`` is None when the agent would act alone; ``confirm`` marks an action
-    that cannot be undone, which a person always confirms before it runs."""
+    that cannot be undone, which a person always confirms before it runs. ``in_force`` is the task type's level when
+    the engine decides under another one (an answer sent alone at level 1 is decided as a level-3 send): the reason
+    names the level in force."""
     role = required_role(policy, action, amount)
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
@@ -297,4 +299,6 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     limit = policy.limits.get(action)
     if limit is not None and amount is not None and amount > limit.auto_max:
         return Verdict("needs_approval", f"{amount:.2f} is above the automatic limit of {limit.auto_max:.2f}", role)
-    return Verdict("allow", f"within policy at autonomy level {autonomy}", role)
+    level = autonomy if in_force is None else in_force
+    name = Autonomy(level).name if level in set(Autonomy) else ""
+    return Verdict("allow", f"within policy at autonomy level {level}" + (f" ({name})" if name else ""), role)

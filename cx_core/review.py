@@ -151,7 +151,8 @@ def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[st
             raise NotFound("the execution behind this item was not found")
         ticket = s.get(TicketRow, row.ticket_id)
         ctx = ExecContext(actor=user.username, role=user.role, ticket_id=row.ticket_id,
-                          customer_id=ticket.customer_id if ticket else None, today=utcnow().date(), now=utcnow())
+                          customer_id=ticket.customer_id if ticket else None, today=utcnow().date(), now=utcnow(),
+                          idempotency_key=row.execution_key)  # an undo's key is its execution's: unique, and stable
         try:
             health.check(spec.connector)
             compensation = spec.compensate(s, spec.args_model.model_validate(executed.args), dict(executed.result), ctx)

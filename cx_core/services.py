@@ -27,7 +27,7 @@ class Services:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.pack = domain.use(domain.find(self.settings.domain))
-        self.db = Database(self.settings.db_url)
+        self.db = Database(self.settings.db_url, pack=self.pack.name)
         self._policy: Policy | None = None
         self._policy_mtime = -1.0
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import threading
 import time
@@ -32,7 +33,7 @@ from .conversations import (
 )
 from .domain import active
 from .drafting import ProposalState, for_customer, recompose, render
-from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld
+from .errors import InvalidInput, LeaseLost, NotAuthorised, NotFound, ReplyHeld, TandemError
 from .models import ROLE_RANK, Autonomy, Decision, ImportedTicket, ProcessResult, Proposal, ReplyPart, Role, TicketIn
 from .policy import Policy
 from .redact import redact_secrets
@@ -40,6 +41,8 @@ from .store import fulltext
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, MessageRow, ProposalRow, StaffUserRow, TicketRow
 from .wording import WORDING, claimed_actions, claims, names
+
+log = logging.getLogger("tandem.tickets")
 
 URGENCY_RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}
 
@@ -174,7 +177,7 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
     """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
     event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
     ``message`` the first message's own). Returns the ids added."""
-    records = active().module("records")
+    records = active().records()
     extras = dict(extras or {})
     for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
         conversation = getattr(t, "conversation", None)
@@ -196,7 +199,11 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
             continue
         seen.add(t.id)
         if t.customer not in customers:
-            cust = records.lookup(s, t.customer)
+            try:
+                cust = records.lookup(s, t.customer)
+            except TandemError as exc:  # the team's records do not answer: the customer is found when it is read
+                log.warning("ticket %s: its customer could not be looked up now: %s", t.id, exc)
+                cust = None
             customers[t.customer] = cust.id if cust else None
         customer_id = customers[t.customer]
         created = naive_utc(t.created_at) if t.created_at else utcnow()
@@ -400,8 +407,14 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                                       row.processed_at)
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
         tier = "standard"
+        if row.customer_id is None and outcome.customer_id and (row.customer_ref or "").strip():
+            row.customer_id = outcome.customer_id  # the sender's own record, not found when the ticket came in
         if row.customer_id:
-            c = active().module("records").lookup(s, row.customer_id)
+            try:
+                c = active().records().lookup(s, row.customer_id)
+            except TandemError as exc:  # the team's records do not answer now: the standard targets apply
+                log.warning("ticket %s: the customer's tier could not be read: %s", row.id, exc)
+                c = None
             tier = c.tier if c else tier
         t = outcome.triage
         row.task_type, row.confidence, row.urgency = t.task_type, t.confidence, t.urgency
@@ -411,6 +424,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         row.sla_due = sla_due(policy, row.created_at, row.channel, t.urgency, tier)
         row.processed_at = utcnow()
         row.lease_until = None
+        row.error = None  # read without a failure this time
         sent = any(p.action == "send_reply" and p.decision == Decision.executed for p in outcome.proposals)
         row.status = "escalated" if outcome.escalated else "resolved" if sent else "open"
         if sent:
@@ -475,9 +489,11 @@ def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = 
     recorded as executed proposals (and, given the ``policy``, their review samples)."""
     from .review import enqueue_one
 
+    reason = failure_line(message)
+
     def write(s: Session) -> None:
         row = _held(s, ticket_id, claim)
-        row.status, row.error, row.lease_until = "open", message[:2000], None
+        row.status, row.error, row.lease_until = "open", reason, None
         done = _unrecorded_executions(s, ticket_id, set(), row.processed_at)
         first = int(s.scalar(select(func.count()).select_from(ProposalRow).where(ProposalRow.ticket_id == ticket_id))
                     or 0)
@@ -489,10 +505,64 @@ def mark_failed(db: Database, ticket_id: str, message: str, claim: str | None = 
                 # nothing is known of the customer's mood or of triage's certainty: reviewed as if unsure
                 enqueue_one(s, policy, ticket_id, p, row.task_type or "unclassified", frustration=0.0,
                             confidence=0.0)
-        audit.append(s, "agent", "ticket.failed", ticket_id, error=message[:500],
+        audit.append(s, "agent", "ticket.failed", ticket_id, error=reason,
                      recorded=[p.action for p in done])
 
     db.run(write)
+
+
+def failure_line(message: str) -> str:
+    """Why the agent could not process a ticket, as the one line people read (the traceback is in the worker's
+    log, never on screen)."""
+    words = " ".join(str(message).split())
+    return words if len(words) <= 300 else words[:299].rstrip() + "…"
+
+
+def _retry(s: Session, row: TicketRow, actor: str) -> None:
+    audit.append(s, actor, "ticket.retried", row.id, error=row.error)
+    row.status, row.error, row.claimed_by, row.lease_until = "new", None, None, None
+
+
+def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
+    """Puts a ticket the agent failed on back in the queue, for the agent to read again (advisors; audited
+    ``ticket.retried``)."""
+    user = require(user, Role.advisor, db)
+
+    def write(s: Session) -> None:
+        row = s.get(TicketRow, ticket_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if row.status in {"new", "processing"}:
+            raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
+        if not row.error:
+            raise InvalidInput(f"the agent did not fail on ticket {ticket_id}")
+        _retry(s, row, user.username)
+
+    db.run(write)
+
+
+def retry_failed(db: Database, ticket_ids: list[str] | None = None, actor: str = "cli") -> list[str]:
+    """Puts the named tickets (or every ticket the agent failed on) back in the queue; returns their ids. An id
+    that is not a failed ticket is refused in one line, and nothing is changed."""
+    def write(s: Session) -> list[str]:
+        if ticket_ids:
+            rows = []
+            for tid in ticket_ids:
+                row = s.get(TicketRow, tid, with_for_update=True)
+                if row is None:
+                    raise NotFound(f"ticket {tid} not found")
+                if not row.error or row.status in {"new", "processing"}:
+                    raise InvalidInput(f"ticket {tid} has not failed (it is {row.status})")
+                rows.append(row)
+        else:
+            rows = list(s.scalars(select(TicketRow).where(TicketRow.error.is_not(None),
+                                                          TicketRow.status.not_in(("new", "processing")))
+                                  .order_by(TicketRow.created_at)))
+        for row in rows:
+            _retry(s, row, actor)
+        return [r.id for r in rows]
+
+    return db.run(write)
 
 
 # ------------------------------------------------------------------ inbox and workspace
@@ -835,7 +905,7 @@ def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, st
             raise NotFound(f"ticket {ticket_id} not found")
         if not row.customer_id:
             return {}
-        snap = active().module("records").snapshot(s, row.customer_id, utcnow())
+        snap = active().records().snapshot(s, row.customer_id, utcnow())
     return record_choices(snap)
 
 

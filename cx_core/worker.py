@@ -90,6 +90,7 @@ def process_one(services: Services, name: str) -> bool:
         except DatabaseBusy:
             log.warning("ticket %s comes back when its lease runs out", row.id)
     except TandemError as exc:
+        log.warning("ticket %s failed: %s", row.id, exc)
         _give_up(services, row.id, claim, str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad ticket must not stop the queue; it is recorded
         log.exception("ticket %s failed", row.id)
@@ -143,7 +144,8 @@ def run(services: Services, simulate: bool = True, once: bool = False,
 
 def _process(services: Services, simulate: bool, once: bool, stop: threading.Event) -> int:
     name = f"{socket.gethostname()}:{os.getpid()}"
-    sim = services.pack.module("demo").Simulator(services.db, seed=int(time.time())) if simulate else None
+    sim = services.pack.module("demo").Simulator(services.db, seed=int(time.time())) \
+        if simulate and services.pack.has_demo else None
     next_ticket = time.monotonic()
     processed = 0
     last_beat = 0.0

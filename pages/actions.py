@@ -31,6 +31,13 @@ def main() -> None:
         used = f" ({', '.join(m['actions'])})" if m["actions"] else ""
         st.warning(f"{m['setting']} is not set: calls to {one_line(m['service'], 60)} fail until it is"
                    f"{escape_markdown(used)}", icon=":material/key:")
+    out = action_admin.not_in_force(svc.db, user)
+    if out:
+        st.subheader("Not in force")
+        st.caption("Each of these has a problem of its own in the actions file (or depends on one that has); every "
+                   "other action is in force.")
+        st.dataframe([{"Name": r["name"], "Why": one_line(r["reason"], 300)} for r in out], hide_index=True,
+                     width="stretch")
     rows = action_admin.catalogue(svc, user)
     st.subheader("Actions in force")
     st.dataframe([{"Action": r["label"], "Name": r["name"], "Source": r["source"], "Effect": r["effect"],

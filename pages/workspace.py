@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import conversations, drafting, tickets
+from cx_core import conversations, declared_records, drafting, tickets
 from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
@@ -238,7 +238,9 @@ def workspace(tid: str) -> None:
         if t["status"] != "resolved":
             text, colour = sla_text(t["sla_due"])
             chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
-    if result is None:
+    if t["error"] and t["status"] not in {"new", "processing"}:
+        failed_bar(t)
+    elif result is None:
         st.info("The agent has not processed this ticket yet; it will appear here within seconds.")
     assignment_bar(t)
     flash = st.session_state.pop("flash", None)
@@ -253,7 +255,7 @@ def workspace(tid: str) -> None:
         if result is not None:
             st.markdown("**Summary**")
             st.markdown(escape_markdown(result.draft.summary))
-        customer_card(t["customer_id"], t["customer_ref"])
+        view = customer_card(tid, t["customer_id"], t["customer_ref"])
         st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
                    "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
     with right:
@@ -264,7 +266,7 @@ def workspace(tid: str) -> None:
             if result.packet:
                 with st.expander("Context packet", icon=":material/inventory_2:"):
                     packet_view(result.packet)
-        choices = guarded(lambda: tickets.ticket_choices(svc.db, tid)) or {}
+        choices = (view or {}).get("choices") or {}
         props = [p for p in data["proposals"] if not is_read(p["action"])]
         st.markdown("**Proposed actions**")
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
@@ -472,15 +474,46 @@ def next_ticket(current: str) -> str | None:
     return next((r["id"] for r in rows if r["id"] != current), None)
 
 
-def customer_card(customer_id: str | None, ref: str | None) -> None:
+def failed_bar(t: dict[str, Any]) -> None:
+    """The agent could not read this ticket: why, in one line (the details are in the worker's log), and a way to
+    let it try again once the cause is fixed."""
+    bar = st.columns([4, 1.4], vertical_alignment="center")
+    bar[0].error(f"The agent could not process this ticket: {one_line(t['error'], 300)}",
+                 icon=":material/error:")
+    if ROLE_RANK[user.role] >= ROLE_RANK[Role.advisor] and bar[1].button(
+            "Run the agent again", icon=":material/replay:", key=f"retry-{t['id']}",
+            help="Puts the ticket back in the queue; the agent reads the whole conversation again"):
+        try:
+            tickets.retry(svc.db, user, t["id"])
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            show_error(exc)
+        else:
+            st.session_state["flash"] = ("pending", "The ticket is back in the queue; the agent reads it again.")
+            st.rerun()
+
+
+def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[str, Any] | None:
+    """The customer's card, read once per version of the ticket (the workspace's reruns never call the team's
+    systems again); *Read again* asks them now."""
     st.markdown("**Customer**")
     if not customer_id:
         st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
-        return
-    with svc.db.session() as s:
-        card = svc.pack.module("records").card(s, customer_id, utcnow())
+        return None
+    fresh = bool(st.session_state.pop(f"card-fresh-{tid}", False))
+    view = guarded(lambda: declared_records.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))
+    if not view:
+        return None
+    card = view["card"]
     # contact details can come from a customer's message: one line of plain text each
-    st.markdown(f"**{one_line(card['headline'])}** · " + one_line(card["contact"]) + "  \n" + one_line(card["details"]))
+    head = st.columns([6, 1], vertical_alignment="center")
+    head[0].markdown(f"**{one_line(card['headline'])}** · " + one_line(card["contact"]) + "  \n"
+                     + one_line(card["details"]))
+    if head[1].button("", icon=":material/refresh:", key=f"card-refresh-{tid}", type="tertiary",
+                      help="Read the customer's records again"):
+        st.session_state[f"card-fresh-{tid}"] = True
+        st.rerun()
+    for name, why in (card.get("unread") or {}).items():
+        st.caption(f"{escape_markdown(name)}: not read ({escape_markdown(one_line(why, 200))})")
     names = [*card["tabs"], "Past tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
@@ -493,6 +526,7 @@ def customer_card(customer_id: str | None, ref: str | None) -> None:
             for r in past:
                 st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(r['subject'], 70)}"
                              f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
+    return view
 
 if ticket_id:
     guarded(lambda: workspace(str(ticket_id)))

@@ -198,7 +198,7 @@ def test_declared_actions_missing_settings_and_a_tried_read(svc: Services, decla
     assert all("secret-value" not in json.dumps(e) for e in events)
 
 
-def test_a_file_with_problems_puts_nothing_in_force(svc: Services, tmp_path: Path,
+def test_an_action_with_a_problem_is_kept_out_alone(svc: Services, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     path = _declared_file(tmp_path / "broken", "http://127.0.0.1:9")
     path.write_text(path.read_text(encoding="utf-8").replace("service: shop\n    method", "service: nowhere\n"
@@ -209,7 +209,10 @@ def test_a_file_with_problems_puts_nothing_in_force(svc: Services, tmp_path: Pat
         problems = action_admin.file_problems(svc.db, ADMIN)
         assert problems and all(p.startswith(f"{path}: ") for p in problems)
         assert any("void_shop_order.service: unknown service 'nowhere'" in p for p in problems)
-        assert "get_shop_order" not in {r["name"] for r in action_admin.catalogue(svc, ADMIN)}
+        names = {r["name"] for r in action_admin.catalogue(svc, ADMIN)}
+        assert "get_shop_order" in names and "void_shop_order" not in names  # the others stay in force
+        assert action_admin.not_in_force(svc.db, ADMIN) == [
+            {"name": "void_shop_order", "reason": "service: unknown service 'nowhere' (services: shop)"}]
     finally:
         monkeypatch.delenv("TANDEM_ACTIONS_FILE")
         domain.use(domain.find("lumen"))

@@ -387,6 +387,7 @@ GUARDED_READS: dict[str, tuple[Role, Any]] = {  # what the Review, Insights, Aud
     "action_admin.missing_secrets": (Role.admin, lambda svc, u: action_admin.missing_secrets(svc.db, u)),
     "action_admin.file_problems": (Role.admin, lambda svc, u: action_admin.file_problems(svc.db, u)),
     "action_admin.recent_calls": (Role.admin, lambda svc, u: action_admin.recent_calls(svc.db, u)),
+    "action_admin.not_in_force": (Role.admin, lambda svc, u: action_admin.not_in_force(svc.db, u)),
 }
 BELOW = {Role.supervisor: Role.advisor, Role.admin: Role.supervisor}
 

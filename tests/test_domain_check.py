@@ -207,3 +207,110 @@ def test_channels_are_checked_as_data() -> None:
     assert any("PACK.channels.2" in x and "not a channel name" in x for x in lines)
     assert any("PACK.channels.sms.sla_minutes" in x for x in lines)
     assert any("'email' is listed twice" in x for x in lines) and len(lines) == 3
+
+
+# ------------------------------------------------------------------ actions declared in actions.yaml (HTTP, OpenAPI, MCP)
+DECLARED = '''services:
+  billing:
+    base_url: https://billing.acme.example
+actions:
+  - name: get_invoice
+    description: One invoice with its customer.
+    effect: read
+    service: billing
+    path: /invoices/{invoice_id}
+    arguments: {type: object, required: [invoice_id], properties: {invoice_id: {type: string}}}
+  - name: credit_invoice
+    description: Credits part of an invoice.
+    effect: write
+    service: billing
+    method: POST
+    path: /invoices/{invoice_id}/credits
+    body: {amount: "{amount}"}
+    arguments: {type: object, required: [invoice_id, amount], properties: {invoice_id: {type: string},
+                amount: {type: number}}}
+    owner: {action: get_invoice, args: {invoice_id: "{invoice_id}"}, field: customer_id}
+    amount: {arg: amount}
+    task_types: [plan_change]
+  - name: resend_invoice
+    description: Sends an invoice again.
+    effect: write
+    service: billing
+    method: POST
+    path: /invoices/{invoice_id}/resend
+    arguments: {type: object, required: [invoice_id], properties: {invoice_id: {type: string}}}
+    owner: {action: get_invoice, args: {invoice_id: "{invoice_id}"}, field: customer_id}
+mcp_servers:
+  - name: vouchers
+    url: https://tools.acme.example/mcp
+    tools:
+      - name: issue_voucher
+        input_schema: {type: object, properties: {customer_id: {type: string}, amount: {type: number}}}
+'''
+RECIPES = '''recipes:
+  plan_change:
+    steps:
+      - action: credit_invoice
+        args: {invoice_id: {entity: invoice_id}, amount: {const: 5}}
+'''
+
+
+def declared_pack(tmp_path: Path) -> Path:
+    folder = make_pack(tmp_path)
+    (folder / "actions.yaml").write_text(DECLARED, encoding="utf-8")
+    (folder / "recipes.yaml").write_text(RECIPES, encoding="utf-8")
+    policy = folder / "knowledge" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace(
+        "never_autonomous: [escalate_to_human]",
+        "  credit_invoice: {auto_max: 0, advisor_max: 50}\n  vouchers_issue_voucher: {auto_max: 10, advisor_max: 20}\n"
+        "never_autonomous: [escalate_to_human, resend_invoice]"), encoding="utf-8")
+    return folder
+
+
+def test_policy_and_recipes_may_name_every_source_of_actions(tmp_path: Path) -> None:
+    before = dict(REGISTRY)
+    found = check(declared_pack(tmp_path))
+    assert list(found) == [], [str(p) for p in found]
+    assert "5 actions" in found.summary()  # its Python one, three declared, one MCP tool
+    assert REGISTRY == before
+
+
+def test_a_bad_declared_action_is_named_first_and_its_consequences_say_so(tmp_path: Path) -> None:
+    folder = declared_pack(tmp_path)
+    actions = folder / "actions.yaml"
+    actions.write_text(DECLARED.replace("path: /invoices/{invoice_id}/credits", "path: invoices/{invoice_id}/credits"),
+                       encoding="utf-8")
+    found = check(folder)
+    lines = [str(p) for p in found]
+    assert Path(found[0].file).name == "actions.yaml" and found[0].field == "actions.credit_invoice.path", lines
+    assert "must start with a single /" in found[0].message
+    limit = only(found, "policy.yaml", "limits.credit_invoice")
+    assert "names 'credit_invoice', which is not in force because: path:" in limit.message
+    step = only(found, "recipes.yaml", "recipes.plan_change.steps[0].action")
+    assert step.message.startswith("recipe step recipes.plan_change.steps[0] uses action 'credit_invoice', which is "
+                                   "not in force because: path:")
+    assert not any("unknown action" in line for line in lines), lines  # nobody blamed for the action's own problem
+    assert len(found) == 3, lines
+
+
+def test_one_bad_declared_action_takes_out_only_itself_and_what_reads_through_it(tmp_path: Path) -> None:
+    from cx_core.http_actions import loading
+
+    folder = declared_pack(tmp_path)
+    path = folder / "actions.yaml"
+    path.write_text(DECLARED.replace("effect: read\n    service: billing\n    path: /invoices/{invoice_id}\n",
+                                     "effect: read\n    service: billing\n    path: /invoices/{invoice_id}\n"
+                                     "    method: POST\n"), encoding="utf-8")
+    reading = loading.read(path)
+    assert [a.name for a in reading.actions] == [] and [m.name for m in reading.mcp_servers] == ["vouchers"]
+    assert reading.refused["get_invoice"].startswith("effect: a read is a GET, not a POST")
+    assert reading.refused["credit_invoice"].startswith("uses 'get_invoice', which is not in force because: effect:")
+    assert [f for f, _ in reading.problems] == ["actions.get_invoice.effect", "actions.credit_invoice.owner.action",
+                                                "actions.resend_invoice.owner.action"]
+    path.write_text(DECLARED.replace("base_url: https://billing.acme.example", "base_url: billing.acme.example"),
+                    encoding="utf-8")
+    reading = loading.read(path)
+    assert reading.actions == [] and list(reading.refused) == ["get_invoice", "credit_invoice", "resend_invoice"]
+    assert reading.problems[0][0] == "services.billing.base_url"
+    assert reading.refused["get_invoice"].startswith("the service 'billing' is not in force because: base_url:")
+    assert [m.name for m in reading.mcp_servers] == ["vouchers"]  # another source stays in force

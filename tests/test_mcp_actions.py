@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from cx_core import audit, conversations, delivery, domain, tickets
 from cx_core.actions import REGISTRY, ExecContext, execute
+from cx_core.actions.execute import outbound_key
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.conversations import Inbound
 from cx_core.errors import InvalidInput
@@ -247,7 +248,7 @@ def test_an_approved_voucher_is_issued_once_with_tandems_key(mcp_world: McpWorld
     out = _approve(w, pid)
     assert out["status"] == "executed", out
     assert out["result"]["customer_id"] == mine and out["result"]["replayed"] is False
-    key = f"proposal:{pid}"
+    key = outbound_key(w.svc.db, f"proposal:{pid}")  # this installation's id in front: never repeated elsewhere
     calls = w.server.calls()[before:]
     assert [(c["tool"], c["arguments"], c["is_error"]) for c in calls] == [
         ("issue_voucher", {"customer_id": mine, "amount": 12.5, "reason": "late delivery", "idempotency_key": key},
@@ -279,8 +280,9 @@ def test_an_approved_voucher_is_issued_once_with_tandems_key(mcp_world: McpWorld
             t.join(timeout=60)
         assert "executed" in results and set(results) <= {"executed", "calling"}, results
         assert _proposal(w, tid, pid)["status"] == "executed"
-        assert len(_calls(w.server, "issue_voucher", f"proposal:{pid}")) == 1
-        assert len([v for v in w.server.vouchers() if v["idempotency_key"] == f"proposal:{pid}"]) == 1
+        sent = outbound_key(w.svc.db, f"proposal:{pid}")
+        assert len(_calls(w.server, "issue_voucher", sent)) == 1
+        assert len([v for v in w.server.vouchers() if v["idempotency_key"] == sent]) == 1
     assert audit.verify(w.svc.db).ok
 
 
@@ -341,6 +343,6 @@ def test_an_untrusted_stdio_server_issues_an_approved_voucher_once(mcp_world: Mc
     calls = _calls(w.stdio, "issue_voucher")
     assert [(c["arguments"], c["is_error"]) for c in calls] == [
         ({"customer_id": w.customers[0]["id"], "amount": 7, "reason": "late delivery",
-          "idempotency_key": f"proposal:{pid}"}, False)]
-    assert [v["idempotency_key"] for v in w.stdio.vouchers()] == [f"proposal:{pid}"]
+          "idempotency_key": outbound_key(w.svc.db, f"proposal:{pid}")}, False)]
+    assert [v["idempotency_key"] for v in w.stdio.vouchers()] == [outbound_key(w.svc.db, f"proposal:{pid}")]
     assert len(w.server.calls()) == http_before  # the other registration of the same tools was not reached

@@ -37,6 +37,7 @@ class ExecContext:
     today: date = field(default_factory=lambda: datetime.now().date())
     now: datetime = field(default_factory=datetime.now)
     dry_run: bool = False
+    in_force: int | None = None  # the task type's own level, when the engine acts under another (an answer alone)
 
 
 Runner = Callable[[Session, Any, ExecContext], dict[str, Any]]

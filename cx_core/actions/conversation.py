@@ -36,7 +36,7 @@ def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     """Send the reply to the customer on the ticket's channel and record it in the conversation."""
     ticket = _ticket(s, ctx)
     recipient = ticket.customer_ref or "unknown sender"
-    customer = active().module("records").lookup(s, ticket.customer_id) if ticket.customer_id else None
+    customer = active().records().lookup(s, ticket.customer_id) if ticket.customer_id else None
     if customer is not None and ticket.source not in outbox.REPLY_DESTINATIONS:
         recipient = customer.email
     sender = active().brand.sender

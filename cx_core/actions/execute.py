@@ -56,6 +56,25 @@ def idempotency_key(action: str, args: dict[str, Any], ticket_id: str | None) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
 
 
+def outbound_key(db: Database, key: str) -> str:
+    """The key a call to another system carries: this installation's id in front, so that the same ticket, proposal
+    or arguments in a rebuilt or another installation never send a key the system has seen before; the same call
+    retried keeps it."""
+    prefix = f"tandem-{db.install_id}-"
+    return key if key.startswith(prefix) else f"{prefix}{key}"
+
+
+def _key_for(db: Database, spec: Any, key: str) -> str:
+    """An action's idempotency key: for a call to a team's own system, the outbound one (a call already queued under
+    the key it had before installations had ids keeps that key, so it is never made twice)."""
+    if spec.remote is None:
+        return key
+    with db.session() as s:
+        if s.get(ExecutionRow, key) is not None:
+            return key
+    return outbound_key(db, key)
+
+
 def _require_claim(s: Session, ctx: ExecContext) -> None:
     """The worker still holds the ticket. The row lock (PostgreSQL) or the write lock (SQLite) keeps it so until
     this transaction commits, so a worker taking the ticket back always sees this execution."""
@@ -104,7 +123,7 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         return _audit_outcome(db, ctx, Outcome("denied", reason, kind="invalid"), after, "action.denied",
                               action=action, args=args, reason=reason)
     clean = parsed.model_dump(mode="json")
-    key = ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id)
+    key = _key_for(db, spec, ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id))
 
     def attempt(s: Session) -> Outcome:
         out = decide(s)
@@ -131,7 +150,7 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         amount = spec.amount(s, parsed) if spec.amount else None
         verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
                            autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
-                           confidence=ctx.confidence, confirm=spec.confirm)
+                           confidence=ctx.confidence, confirm=spec.confirm, in_force=ctx.in_force)
         if (spec.writes and verdict.decision == "allow" and ctx.claim and ctx.role is None
                 and _ran_in_earlier_attempt(s, action, ctx)):
             verdict = Verdict("needs_approval", f"an interrupted earlier attempt already ran '{spec.label}' on this "

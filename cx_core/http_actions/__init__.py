@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext, _register, forget
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from . import calls
+from . import calls, loading
 from .schema import model_from_schema
-from .spec import FILE_NAME, ActionsFile, Declared, Lookup, Service, problems
+from .spec import FILE_NAME, Declared, Lookup, Service
 
 log = logging.getLogger("tandem.http_actions")
 
@@ -32,6 +32,7 @@ class Loaded:
     services: dict[str, Service] = field(default_factory=dict)
     mcp: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # a declared action or MCP server kept out → why
 
 
 LOADED = Loaded()
@@ -177,8 +178,9 @@ def actions_file(root: Path) -> Path:
 
 
 def register_pack(root: Path, package: str, task_types: frozenset[str] = frozenset()) -> Loaded:
-    """Puts the actions declared in the pack's actions file in force for the pack; a file with problems puts none
-    of them in force and keeps the problems (the Actions page and ``actions check`` show them)."""
+    """Puts the actions declared in the pack's actions file in force for the pack, entry by entry: an action with a
+    problem (or on a service with one, or reading through an action kept out) stays out alone, with its reason,
+    and every other is in force. The problems are kept for the Actions page and ``actions check``, and logged."""
     global LOADED
     for name in list(LOADED.actions) + LOADED.mcp:
         forget(name)
@@ -191,14 +193,22 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
         return LOADED
     from ..actions.base import REGISTRY
 
-    found = problems(path, frozenset(REGISTRY), task_types)
-    if found:
-        LOADED.problems = found
-        log.error("%s: %s: %s (its declared actions are not in force)", path, *found[0])
-        return LOADED
-    import yaml
+    reading = loading.read(path, frozenset(REGISTRY), task_types)
+    LOADED = put_in_force(reading, package, path)
+    for field_name, message in LOADED.problems:
+        log.error("%s: %s: %s", path, field_name, message)
+    if LOADED.refused:
+        log.error("%s: not in force: %s", path, ", ".join(sorted(LOADED.refused)))
+    return LOADED
 
-    parsed = ActionsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+def put_in_force(reading: loading.Reading, package: str, path: Path | None = None) -> Loaded:
+    """Registers what a reading of an actions file allows; an action (or MCP tool) that cannot be built stays out
+    alone, with its reason."""
+    out = Loaded(path=path, problems=list(reading.problems), refused=dict(reading.refused))
+    if reading.whole_file:
+        return out
+    parsed = reading.file
     calls.register_references([[s.base_url, s.headers] for s in parsed.services.values()],
                               [[a.path, a.query, a.headers, a.body] for a in parsed.actions],
                               [[m.url or "", m.headers, m.command or []] for m in parsed.mcp_servers])
@@ -206,16 +216,22 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
         try:
             _register(f"{package}.actions_yaml", build(decl, parsed.services[decl.service], package))
         except InvalidInput as exc:
-            LOADED.problems.append((f"actions.{decl.name}", str(exc)))
+            out.problems.append((f"actions.{decl.name}", str(exc)))
+            out.refused[decl.name] = str(exc)
             continue
-        LOADED.actions[decl.name] = decl
-    LOADED.services = dict(parsed.services)
+        out.actions[decl.name] = decl
+    out.services = dict(parsed.services)
     if parsed.mcp_servers:
         from . import mcp_tools
 
         for server in parsed.mcp_servers:
-            try:
-                LOADED.mcp += mcp_tools.register(server, package)
-            except ConfigError as exc:
-                LOADED.problems.append((f"mcp_servers.{server.name}", str(exc)))
-    return LOADED
+            for tool in server.tools:
+                try:
+                    spec = mcp_tools.build(server, tool)
+                except (InvalidInput, ConfigError) as exc:
+                    out.problems.append((f"mcp_servers.{server.name}.tools.{tool.name}", str(exc)))
+                    out.refused[mcp_tools.action_name(server, tool)] = str(exc)
+                    continue
+                _register(f"{package}.actions_yaml", spec)
+                out.mcp.append(spec.name)
+    return out

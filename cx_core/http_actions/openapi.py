@@ -238,7 +238,7 @@ def import_openapi(source: str, target: Path, only: list[str] | None = None, ser
     service = service or title
     servers = doc.get("servers") or []
     url = base_url or (servers[0].get("url") if servers and isinstance(servers[0], dict) else "")
-    if url and not urlsplit(url).scheme and origin.startswith(("http://", "https://")):
+    if url and not url.startswith("${") and not urlsplit(url).scheme and origin.startswith(("http://", "https://")):
         url = urljoin(origin, url)
     if not url and origin.startswith(("http://", "https://")):
         parts = urlsplit(origin)

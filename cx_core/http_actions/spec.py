@@ -35,7 +35,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME = r"^[a-z][a-z0-9_]{1,59}$"
 REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
@@ -218,43 +218,11 @@ class ActionsFile(Strict):
 
 def problems(path: Path, known_actions: frozenset[str] = frozenset(), task_types: frozenset[str] = frozenset()
              ) -> list[tuple[str, str]]:
-    """Every problem of an actions file as (field, what to fix); empty when it is ready."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError) as exc:
-        return [("file", f"cannot be read: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [("file", f"line {mark.line + 1}: not valid YAML ({getattr(exc, 'problem', exc)})" if mark
-                 else f"not valid YAML ({exc})")]
-    if not isinstance(raw, dict):
-        return [("file", "must be a mapping with services, actions and mcp_servers")]
-    try:
-        parsed = ActionsFile.model_validate(raw)
-    except ValidationError as exc:
-        out = []
-        for err in exc.errors():
-            where = _where(raw, err["loc"])
-            out.append((where, err["msg"].removeprefix("Value error, ")))
-        return out
-    return semantic_problems(parsed, known_actions, task_types)
+    """Every problem of an actions file as (field, what to fix), each entry's own first and what follows from them
+    after; empty when it is ready (``loading.read``)."""
+    from .loading import read
 
-
-def _where(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
-    """A field's place, with an action named by its name rather than its index."""
-    parts: list[str] = []
-    node: Any = raw
-    for key in loc:
-        if isinstance(node, list) and isinstance(key, int) and key < len(node) and isinstance(node[key], dict) \
-                and node[key].get("name"):
-            parts.append(str(node[key]["name"]))
-        else:
-            parts.append(str(key))
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            node = None
-    return ".".join(parts)
+    return read(path, known_actions, task_types).problems
 
 
 def semantic_problems(parsed: ActionsFile, known_actions: frozenset[str] = frozenset(),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, select, text
@@ -14,7 +16,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from ..errors import ConfigError, DatabaseBusy, NotFound
 from . import fulltext
-from .tables import CONVERSATION_INDEXES, INBOX_INDEXES, Base, MigrationRow
+from .tables import CONVERSATION_INDEXES, INBOX_INDEXES, Base, MetaRow, MigrationRow
 
 T = TypeVar("T")
 
@@ -189,6 +191,11 @@ def _owned_and_fenced(engine: Engine) -> None:
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tickets_api_token_id ON tickets (api_token_id)"))
 
 
+def _store_meta(engine: Engine) -> None:
+    """The store's own facts: the pack it belongs to and the installation's id (written at the first migrate)."""
+    Base.metadata.create_all(engine)
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -202,6 +209,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (9, "conversations, delivery queue, webhooks, API tokens", _conversations),
     (10, "calls to a team's own systems", _action_calls),
     (11, "owned tickets, scoped tokens, fenced deliveries, familiar sign-in addresses", _owned_and_fenced),
+    (12, "the pack a store belongs to, the installation's id", _store_meta),
 ]
 
 
@@ -262,8 +270,40 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def migrate(engine: Engine) -> list[int]:
-    """Apply the migrations this database has not had yet; returns the versions applied."""
+def meta(engine: Engine, key: str, default: Callable[[], str] | None = None) -> str | None:
+    """The store's fact ``key``; with ``default``, written once when it is not there yet (the first writer wins)."""
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(engine) as session:
+        row = session.get(MetaRow, key)
+        if row is not None or default is None:
+            return row.value if row is not None else None
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(MetaRow(key=key, value=default(), at=utcnow()))
+    except IntegrityError:
+        pass  # written meanwhile by another process: that one stands
+    with Session(engine) as session:
+        row = session.get(MetaRow, key)
+        return row.value if row is not None else None
+
+
+def claim_for_pack(engine: Engine, pack: str) -> None:
+    """Writes the pack a new store belongs to; a store of another pack stops here with one line. Two packs never
+    share one database (their records, tickets, policy and audit would mix)."""
+    owner = meta(engine, "pack", lambda: pack)
+    if owner is not None and owner != pack:
+        if engine.dialect.name == "sqlite":
+            where = f"this data folder ({Path(engine.url.database or '').parent}) belongs to pack '{owner}'; " \
+                    "give TANDEM_DATA_DIR another folder"
+        else:
+            where = f"this database belongs to pack '{owner}'; give TANDEM_DATABASE_URL another database"
+        raise ConfigError(f"{where} or use TANDEM_DOMAIN={owner}")
+
+
+def migrate(engine: Engine, pack: str | None = None) -> list[int]:
+    """Apply the migrations this database has not had yet; returns the versions applied. With ``pack``, the store
+    is the pack's (written at the first migrate, checked at every later one)."""
     try:
         MigrationRow.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     except OperationalError as exc:
@@ -278,6 +318,8 @@ def migrate(engine: Engine) -> list[int]:
         with Session(engine) as session, session.begin():
             session.add(MigrationRow(version=version, name=name, applied_at=utcnow()))
         applied.append(version)
+    if pack:
+        claim_for_pack(engine, pack)
     for metadata in _PACK_TABLES:
         metadata.create_all(engine)  # only the missing tables
     return applied
@@ -298,17 +340,28 @@ def has_schema(engine: Engine) -> bool:
 class Database:
     """The engine plus a session factory; ``with db.tx() as s:`` is one transaction."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pack: str | None = None) -> None:
         self.url = url
+        self.pack = pack  # the pack this store belongs to, checked at migrate
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._install_id: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def migrate(self) -> list[int]:
-        return migrate(self.engine)
+        return migrate(self.engine, self.pack)
+
+    @property
+    def install_id(self) -> str:
+        """This installation's random id, made once and kept in the store: every idempotency key sent to another
+        system carries it, so keys never repeat after a rebuild or across installations."""
+        if self._install_id is None:
+            self._install_id = meta(self.engine, "install_id", lambda: secrets.token_hex(6))
+        assert self._install_id is not None
+        return self._install_id
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

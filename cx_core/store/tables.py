@@ -319,6 +319,16 @@ class MigrationRow(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class MetaRow(Base):
+    """Facts about this store itself: the pack it belongs to (``pack``) and this installation's random id
+    (``install_id``, in every idempotency key sent to another system), each written once."""
+
+    __tablename__ = "tandem_meta"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 Index("ix_tickets_queue", TicketRow.status, TicketRow.priority)
 
 

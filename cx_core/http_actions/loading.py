@@ -1,0 +1,209 @@
+"""Reading an actions file entry by entry: each service, action and MCP server is checked on its own, so one that is
+wrong is kept out of force alone (with the actions of a service that is wrong, and those that read through an
+action kept out), and every other stays in force.
+
+Every problem is ``(field, what to fix)``, the field naming the entry (``actions.create_refund.path``). Problems of
+an entry itself come first, in the file's order; then what follows from them (``actions.create_refund.owner.action:
+uses 'get_order', which is not in force because: …``), so the real cause is always read first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .spec import ActionsFile, Declared, McpServer, Service, semantic_problems
+
+SECTIONS = ("services", "actions", "mcp_servers")
+
+
+@dataclass
+class Reading:
+    """An actions file, entry by entry: what can be put in force, every problem, and why each entry that cannot is
+    kept out (its first problem, or the entry it depends on)."""
+
+    services: dict[str, Service] = field(default_factory=dict)
+    actions: list[Declared] = field(default_factory=list)
+    mcp_servers: list[McpServer] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # an action's (or MCP server's) name → why it is out
+    whole_file: bool = False  # the file itself cannot be read: nothing of it is in force
+
+    @property
+    def file(self) -> ActionsFile:
+        return ActionsFile.model_construct(services=self.services, actions=self.actions,
+                                           mcp_servers=self.mcp_servers)
+
+
+def _errors(exc: ValidationError, where: str, fields: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """Each error as (field, message); a check of the whole entry that names one of its fields ("path: must start
+    with a single /") is told on that field."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        message = err["msg"].removeprefix("Value error, ")
+        named = re.match(r"([a-z_]+): (.+)", message, re.S)
+        if not loc and named and named.group(1) in fields:
+            loc, message = [named.group(1)], named.group(2)
+        out.append((".".join([where, *loc]), message))
+    return out
+
+
+def _valid(model: type[BaseModel], raw: Any, where: str, out: list[tuple[str, str]]) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        out.extend(_errors(exc, where, frozenset(model.model_fields)))
+        return None
+
+
+def _because(problems: list[tuple[str, str]], where: str) -> str:
+    """Why an entry is kept out: its first problem, its field relative to the entry."""
+    field_, message = problems[0]
+    rest = field_[len(where) + 1:] if field_.startswith(where + ".") else ""
+    return f"{rest}: {message}" if rest else message
+
+
+def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: frozenset[str] = frozenset()
+         ) -> Reading:
+    """The file at ``path`` entry by entry. ``known_actions`` are the actions already in force (a declared one may
+    not take their names); ``task_types`` the pack's."""
+    out = Reading()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        out.problems, out.whole_file = [("file", f"cannot be read: {exc}")], True
+        return out
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        out.problems = [("file", f"line {mark.line + 1}: not valid YAML ({getattr(exc, 'problem', exc)})" if mark
+                         else f"not valid YAML ({exc})")]
+        out.whole_file = True
+        return out
+    if not isinstance(raw, dict):
+        out.problems, out.whole_file = [("file", "must be a mapping with services, actions and mcp_servers")], True
+        return out
+    own: list[tuple[str, str]] = []  # problems of the entries themselves
+    follow: list[tuple[str, str]] = []  # what follows from them
+    for key in raw:
+        if key not in SECTIONS:
+            own.append((str(key), f"unknown section (sections are: {', '.join(SECTIONS)})"))
+    bad_services: dict[str, str] = {}
+    services = raw.get("services") or {}
+    if not isinstance(services, dict):
+        own.append(("services", "must be a mapping of service names to their base_url, headers, allowed_hosts"))
+        services = {}
+    for name, body in services.items():
+        where = f"services.{name}"
+        found: list[tuple[str, str]] = []
+        service = _valid(Service, body, where, found)
+        if service is None:
+            own.extend(found)
+            bad_services[str(name)] = _because(found, where)
+        else:
+            out.services[str(name)] = service
+    actions = raw.get("actions") or []
+    if not isinstance(actions, list):
+        own.append(("actions", "must be a list of actions, each starting with '- name: ...'"))
+        actions = []
+    seen: set[str] = set()
+    entries: list[tuple[str, Declared]] = []
+    for i, body in enumerate(actions):
+        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
+        where = f"actions.{name}"
+        if name in seen:
+            own.append((f"{where}.name", f"'{name}' is declared twice: give each action its own name"))
+            continue
+        seen.add(name)
+        found = []
+        decl = _valid(Declared, body, where, found)
+        if decl is None:
+            own.extend(found)
+            out.refused[name] = _because(found, where)
+            continue
+        entries.append((name, decl))
+    servers = raw.get("mcp_servers") or []
+    if not isinstance(servers, list):
+        own.append(("mcp_servers", "must be a list of servers, each starting with '- name: ...'"))
+        servers = []
+    for i, body in enumerate(servers):
+        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
+        where = f"mcp_servers.{name}"
+        found = []
+        server = _valid(McpServer, body, where, found)
+        if server is None:
+            own.extend(found)
+            out.refused[name] = _because(found, where)
+        else:
+            out.mcp_servers.append(server)
+    # what a readable entry can still get wrong (unknown services, reads that are not there, placeholders…): each
+    # problem belongs to its entry; one about a service or a read kept out is a consequence, told as such
+    semantic = semantic_problems(_as_checked(out.services, bad_services, [d for _, d in entries], out.mcp_servers),
+                                 known_actions, task_types)
+    kept_out_reads = {n for n in out.refused}
+    for field_, message in semantic:
+        parts = field_.split(".")
+        name = parts[1] if len(parts) > 1 else ""
+        if parts[0] == "actions" and len(parts) > 3 and parts[-1] == "action" and _names_refused(
+                message, kept_out_reads):
+            continue  # told below as a consequence of the read kept out
+        own.append((field_, message))
+        if parts[0] in ("actions", "mcp_servers") and name and name not in out.refused:
+            out.refused[name] = _because([(field_, message)], f"{parts[0]}.{name}")
+        if parts[0] == "services" and name and name not in bad_services:
+            bad_services[name] = _because([(field_, message)], f"services.{name}")
+    # consequences: an action on a service kept out, or reading through an action kept out, is kept out too
+    changed = True
+    while changed:
+        changed = False
+        for name, decl in entries:
+            if name in out.refused:
+                continue
+            why: tuple[str, str] | None = None
+            if decl.service in bad_services:
+                why = (f"actions.{name}.service", f"the service '{decl.service}' is not in force because: "
+                                                  f"{bad_services[decl.service]}")
+            else:
+                for kind, lookup in _lookups(decl):
+                    if lookup.action and lookup.action in out.refused:
+                        why = (f"actions.{name}.{kind}.action", f"uses '{lookup.action}', which is not in force "
+                                                                f"because: {out.refused[lookup.action]}")
+                        break
+            if why is not None:
+                follow.append(why)
+                out.refused[name] = why[1]
+                changed = True
+    out.actions = [d for n, d in entries if n not in out.refused]
+    out.mcp_servers = [m for m in out.mcp_servers if m.name not in out.refused]
+    out.services = {n: s for n, s in out.services.items() if n not in bad_services}
+    out.problems = own + follow
+    return out
+
+
+def _as_checked(services: dict[str, Service], bad: dict[str, str], actions: list[Declared],
+                servers: list[McpServer]) -> ActionsFile:
+    """The file as the semantic checks see it: a service kept out still counts as declared, so its actions are told
+    as a consequence of it rather than as naming an unknown service."""
+    stand_in = Service.model_construct(base_url="https://kept-out.invalid", headers={},
+                                       allowed_hosts=["kept-out.invalid"], timeout=10.0)
+    return ActionsFile.model_construct(services={**services, **dict.fromkeys(bad, stand_in)}, actions=actions,
+                                       mcp_servers=servers)
+
+
+def _names_refused(message: str, refused: set[str]) -> bool:
+    return any(f"'{name}' is not a read action" in message for name in refused)
+
+
+def _lookups(decl: Declared) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    if decl.owner is not None:
+        found.append(("owner", decl.owner))
+    if decl.amount is not None:
+        found.append(("amount", decl.amount))
+    found += [(f"preconditions.{i}", p) for i, p in enumerate(decl.preconditions)]
+    return found
