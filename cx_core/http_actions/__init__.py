@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext, _register, forget
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from . import calls
+from ..wording import declare, forget_declared
+from . import calls, wording
 from .schema import model_from_schema
 from .spec import FILE_NAME, ActionsFile, Declared, Lookup, Service, problems
 
@@ -182,6 +183,7 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     global LOADED
     for name in list(LOADED.actions) + LOADED.mcp:
         forget(name)
+    forget_declared()
     path = actions_file(root)
     LOADED = Loaded(path=path if path.exists() else None)
     if not path.exists():
@@ -208,6 +210,7 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
         except InvalidInput as exc:
             LOADED.problems.append((f"actions.{decl.name}", str(exc)))
             continue
+        declare(decl.name, wording.build(decl.name, decl.label, decl.arguments, decl.effect, decl.wording))
         LOADED.actions[decl.name] = decl
     LOADED.services = dict(parsed.services)
     if parsed.mcp_servers:
