@@ -13,6 +13,7 @@ import numpy as np
 from .actions.base import is_read
 from .domain import active
 from .embedding import Embedder
+from .knowledge import paragraphs
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .redact import redact_secrets
 from .safe_text import plain_text
@@ -119,6 +120,10 @@ CLOSED_LEAD = re.compile(r"\b(?:true|false|done|following|below|these|those|case
                          r"reasons|apply|applies|possible|allowed|required|needed)\s*$", re.I)
 JOINED = re.compile(r"(?:,\s*|\s+)(or|and)\s*[,;.]?\s*$", re.I)
 LABELLED = re.compile(r"^(?:[^.:]|\.(?=\d)){1,40}:\s")
+# a sentence that stops where it cannot end: a word that needs what follows it
+DANGLING = re.compile(r"\b(?:a|an|the|by|of|to|for|with|from|in|on|at|into|onto|and|or|but|if|when|than|as|is|are|"
+                      r"be|your|our|their|its|this|that|these|those|will|can|must|should|may|until|before|after|"
+                      r"about|via|per)\s*[,;:—-]?$", re.I)
 ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|approx|incl|no|nos|vs|mr|mrs|ms|dr|st|min|max|ca)\.$", re.I)
 # a clause with a verb of its own, or an instruction: a list item that stands alone as a sentence
 FINITE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|so|then)\s+)(?:\w+\s+){0,4}?(?:is|are|was|were|be|been|has|have|had|"
@@ -191,7 +196,7 @@ def _sentences(text: str, heading: str = "") -> list[str]:
     sentence; an item that names its subject ("Gift card: immediately.") stands as it is. A sentence that leans on
     the one before it ("It cannot be added later.") is kept with it; a worked example ("Example: a silver member
     books…") is never quoted, as it is somebody else's case."""
-    text = plain_text(text).replace("`", "")
+    text = plain_text(paragraphs(text)).replace("`", "")
     section = re.sub(r"\s*\((?:staff|internal)\)\s*$", "", plain_text(heading), flags=re.I).strip()
     units: list[str] = []
     lead = ""  # the sentence the list below completes (from a line ending in ':')
@@ -229,7 +234,11 @@ def _sentences(text: str, heading: str = "") -> list[str]:
                 lead = sentences.pop().rstrip(":").strip()
             for sent in sentences:
                 if EXAMPLE.search(sent):
-                    break  # the example and what follows it on its line
+                    break  # the example and what follows it in its paragraph
+                if not sent.endswith((".", "!", "?", ":", ")", '"', "”")):
+                    if DANGLING.search(sent):
+                        continue  # a line that stops mid-sentence is never quoted cut
+                    sent = _finish(sent)
                 emit(sent)
             continue
         body = item.group(1).strip()
