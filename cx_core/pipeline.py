@@ -13,7 +13,7 @@ from . import audit, contacts
 from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
-from .drafting import Drafter, StepOutcome, for_customer, label
+from .drafting import Drafter, StepOutcome, for_customer, label, sendable
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
@@ -354,7 +354,7 @@ class Pipeline:
         informational = bool(tri.requests) and all(r.intent in self.pack.informational
                                                                      for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
-                    and draft.reply and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
+                    and sendable(draft) and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
         if may_send:
             reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)))
             out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
