@@ -114,6 +114,9 @@ class StepRunner:
             self._record(step, step.args, Decision.abstained, reason)
             return
         args = self._args(step)
+        if step.unfilled(args):  # the step it reads from did not run (refused, or waiting for a person)
+            self._record(step, args, Decision.abstained, f"needs {step.depends_on} to run first")
+            return
         if self._settled(step, args):
             return
         again = self._again_ctx(step, args)
@@ -144,6 +147,9 @@ class StepRunner:
                 self._stop(step, step.args, f"needs {step.missing}", "advisor", steps[i + 1:])
                 return
             args = self._args(step)
+            if step.unfilled(args):
+                self._stop(step, args, f"needs {step.depends_on} to run first", "advisor", steps[i + 1:])
+                return
             if self._settled(step, args):
                 continue
             again = self._again_ctx(step, args)
@@ -196,6 +202,9 @@ class StepRunner:
                 self._record(later, later.args, Decision.abstained, f"needs {later.missing}")
                 continue
             later_args = self._args(later)
+            if later.unfilled(later_args):
+                self._record(later, later_args, Decision.abstained, f"needs {later.depends_on} to run first")
+                continue
             o = self._exec(later.action, later_args, waiting)
             self._record(later, later_args, STATUS_TO_DECISION.get(o.status, Decision.denied),
                          "waiting: the plan stopped before this step", role=o.required_role)
