@@ -118,6 +118,8 @@ EXAMPLE = re.compile(r"^(?:(?:example|for example|for instance)\b|e\.g\.)", re.I
 # a lead-in that is a whole clause: its items follow a colon ("some things can no longer be done: the cabin…")
 CLOSED_LEAD = re.compile(r"\b(?:true|false|done|following|below|these|those|cases|rules|steps|options|ways|things|"
                          r"reasons|apply|applies|possible|allowed|required|needed)\s*$", re.I)
+# a lead-in that is a condition of its own ("If the light stays red after a restart:"), before what to do
+CONDITION_LEAD = re.compile(r"^(?:if|when|whenever|once|before|after|unless|while|as soon as)\b", re.I)
 JOINED = re.compile(r"(?:,\s*|\s+)(or|and)\s*[,;.]?\s*$", re.I)
 LABELLED = re.compile(r"^(?:[^.:]|\.(?=\d)){1,40}:\s")
 # a sentence that stops where it cannot end: a word that needs what follows it
@@ -181,11 +183,15 @@ def _lower(item: str) -> str:
 def _complete(lead: str, item: str) -> str:
     """A list item read with the lead-in it completes: "The charge is credited in full when" + "the technician
     arrived late;" → "The charge is credited in full when the technician arrived late."; "…at least one of these is
-    true" + "it was made less than 24 hours ago" → "…is true: it was made less than 24 hours ago."."""
+    true" + "it was made less than 24 hours ago" → "…is true: it was made less than 24 hours ago."; a condition
+    before an instruction takes a comma: "If the light stays red" + "check the cable" → "If the light stays red,
+    check the cable."."""
     lead = lead.rstrip(" :")
     if LABELLED.search(item):  # "…on the bookings they make" + "gold: 2 in economy" → "…make (gold: 2 in economy)."
         return f"{lead} ({_lower(item).rstrip(' .;,')})."
-    return _finish(f"{lead}{': ' if CLOSED_LEAD.search(lead) else ' '}{_lower(item)}")
+    joint = ": " if CLOSED_LEAD.search(lead) else ", " if CONDITION_LEAD.search(lead) and IMPERATIVE.search(item) \
+        else " "
+    return _finish(f"{lead}{joint}{_lower(item)}")
 
 
 def _sentences(text: str, heading: str = "") -> list[str]:

@@ -217,3 +217,33 @@ def test_an_imported_write_gets_words_to_edit_and_a_read_none(tmp_path: Path) ->
     assert said[DONE] == "Done: credit a fee on a bill (bill {bill_id}, amount {amount:money})."
     assert not re.search(r"\{reason", " ".join(said.values()))
     assert not [line for line in openapi.check(target, frozenset(), frozenset()) if ".wording" in line]
+
+
+def test_an_mcp_tool_gets_words_from_its_title_and_a_re_import_keeps_the_ones_it_was_given() -> None:
+    from cx_core.http_actions.mcp_tools import _worded
+    from cx_core.http_actions.spec import McpServer, McpTool
+
+    server = McpServer(name="vouchers", url="https://tools.internal/mcp", trusted=True)
+    schema = {"type": "object", "required": ["customer_id", "amount"],
+              "properties": {"customer_id": {"type": "string"}, "amount": {"type": "number"},
+                             "idempotency_key": {"type": "string"}}}
+    tools = [McpTool(name="issue_voucher", title="Issue a voucher", input_schema=schema),
+             McpTool(name="find_voucher", title="Find a voucher", input_schema=schema,
+                     annotations={"readOnlyHint": True})]
+    fresh = {t.name: t for t in _worded(server, tools, {})}
+    said = fresh["issue_voucher"].wording
+    assert said is not None and said.done == "Done: issue a voucher (amount {amount:money})."
+    assert fresh["find_voucher"].wording is None  # a read says nothing until its facts are written
+    edited = {"mcp_servers": [{"name": "vouchers", "tools": [
+        {"name": "issue_voucher", "wording": {"done": "I've sent you a voucher worth {amount:money}."}}]}]}
+    again = {t.name: t for t in _worded(server, tools, edited)}
+    kept = again["issue_voucher"].wording
+    assert kept is not None and kept.done == "I've sent you a voucher worth {amount:money}." and kept.proposed is None
+
+
+def test_a_declared_action_named_like_another_packs_keeps_that_packs_words_once_it_goes() -> None:
+    before = wording.WORDING["refund"]
+    wording.declare("refund", declared.build("refund", "Refund a payment", REFUND_ARGS, "write", None))
+    assert wording.WORDING["refund"] is not before
+    wording.forget_declared()
+    assert wording.WORDING["refund"] is before
