@@ -62,7 +62,7 @@ class StepOutcome:
 
 HANDED_OVER = "A specialist colleague will review this personally and get back to you."
 # a reply with nothing else to say says what happens next, never only hello and goodbye
-NEXT = "Thank you for your message. A colleague is looking at it and will get back to you shortly."
+NEXT = "A colleague is looking at your message and will get back to you shortly."
 APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really )?sorry\b|\bapologi[sz]e|\bapologies\b",
                      re.I)
 

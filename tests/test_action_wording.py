@@ -146,8 +146,7 @@ def test_each_state_of_a_proposal_rewords_its_sentence(registered: Any) -> None:
     assert "I haven't been able to confirm this yet" in reads("needs_approval", "failed")
     assert "We'll call you tomorrow instead." in reads("needs_approval", "denied", "We'll call you tomorrow instead.")
     rejected = reads("needs_approval", "rejected")  # a person said no, and wrote nothing for the customer
-    assert rejected.split("\n\n")[1] == "Thank you for your message. A colleague is looking at it and will get " \
-                                        "back to you shortly."
+    assert rejected.split("\n\n")[1] == "A colleague is looking at your message and will get back to you shortly."
 
 
 def test_a_read_says_nothing_unless_its_facts_say_what_it_found() -> None:
