@@ -37,7 +37,9 @@ TIME_OF_DAY = {
     "evening": re.compile(r"\b(?:evenings?|tonight|after work|after (?:5|6|five|six)\s*(?:pm|p\.m\.|o'?clock)?)\b",
                           re.I),
 }
-CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|\b([01]?\d|2[0-3]):([0-5]\d)\b", re.I)
+# a time asked for ("at 2pm", "around 14:30"), not hours described ("I work 9am to 5pm")
+CLOCK = re.compile(r"\b(?:at|around|about|after|before|by|for)\s+(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|"
+                   r"([01]?\d|2[0-3]):([0-5]\d)\b)", re.I)
 NOT_THEN = re.compile(r"\b(?:not|no|never|can'?t|cannot|can not|won'?t|unable|except|other than|rather than|"
                       r"instead of)\b[^.;!?,]{0,30}$", re.I)
 GREETING = re.compile(r"\bgood\s+(?:morning|afternoon|evening)\b", re.I)

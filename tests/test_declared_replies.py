@@ -17,12 +17,12 @@ import pytest
 import yaml
 from sqlalchemy import update
 
-from cx_core import delivery, domain, kb_docs, tickets
+from cx_core import delivery, domain, http_actions, kb_docs, tickets
 from cx_core.actions import REGISTRY
 from cx_core.auth import ensure_demo_users
 from cx_core.config import load_settings
 from cx_core.drafting import NEXT
-from cx_core.http_actions import LOADED, openapi
+from cx_core.http_actions import openapi
 from cx_core.knowledge import load_paths
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.services import Services
@@ -78,7 +78,7 @@ def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harbor]:
         mp.setenv("TANDEM_ACTIONS_FILE", str(target))
         svc = Services(load_settings(domain="harbor", data_dir=folder / "data", database_url=""))
         try:
-            assert not LOADED.problems, LOADED.problems
+            assert not http_actions.LOADED.problems, http_actions.LOADED.problems
             svc.db.migrate()
             ensure_demo_users(svc.db)
             svc.kb.reset()
@@ -87,7 +87,9 @@ def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harbor]:
             yield Harbor(svc, orders, target)
         finally:
             svc.close()
+    assert "cancel_order" in http_actions.LOADED.actions  # Harbor declared one, named like the demo company's own
     domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    assert REGISTRY["cancel_order"].remote is None  # which is still the demo company's own, once Harbor leaves
 
 
 def scenarios() -> list[TicketIn]:

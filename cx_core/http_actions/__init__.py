@@ -182,7 +182,7 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     of them in force and keeps the problems (the Actions page and ``actions check`` show them)."""
     global LOADED
     for name in list(LOADED.actions) + LOADED.mcp:
-        forget(name)
+        forget(name, declared=True)  # a pack's own action of the same name stays
     forget_declared()
     path = actions_file(root)
     LOADED = Loaded(path=path if path.exists() else None)
