@@ -8,11 +8,11 @@ from typing import Any
 import streamlit as st
 
 from cx_core import sessions
+from cx_core.access import StaffUser
 from cx_core.auth import Throttle, authenticate, refresh, sso_user
 from cx_core.errors import NotAuthorised
 from cx_core.models import ROLE_RANK, Role
 from cx_core.sessions import SessionKeys
-from cx_core.tickets import StaffUser
 from pages.common import guarded, services, worker_status
 
 st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide")

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx  # noqa: E402
 
 from benchmarks.results_file import write_section  # noqa: E402
-from cx_core import api_tokens, conversations, delivery, outbox, tickets  # noqa: E402
+from cx_core import api_tokens, conversations, delivery, desk, outbox  # noqa: E402
 from cx_core.config import load_settings  # noqa: E402
 from cx_core.conversations import Inbound  # noqa: E402
 from cx_core.domain import find, use  # noqa: E402
@@ -54,7 +54,7 @@ def intake(db: Database, n: int) -> dict[str, float]:
     again = per_second(n, started)
     batch = [TicketIn(id=f"I-{i}", body=body) for i in range(n)]
     started = time.perf_counter()
-    tickets.add_tickets(db, batch, source="import")
+    desk.add_tickets(db, batch, source="import")
     return {"new": new, "follow": follow, "again": again, "import": per_second(n, started)}
 
 

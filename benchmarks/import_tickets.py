@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from sqlalchemy.exc import IntegrityError  # noqa: E402
 
 from benchmarks.results_file import write_section  # noqa: E402
-from cx_core import audit, tickets  # noqa: E402
+from cx_core import audit, conversations  # noqa: E402
 from cx_core.models import TicketIn  # noqa: E402
 from cx_core.redact import redact_secrets  # noqa: E402
 from cx_core.store.db import Database, utcnow  # noqa: E402
@@ -93,7 +93,7 @@ def measure(name: str, url_old: str, url_new: str, url_cli: str, data: Path, n: 
         world(url)
     batch = simulated(url_new, n, "N")
     old = rate(one_by_one, Database(url_old), batch[:n_old])
-    new = rate(tickets.add_tickets, Database(url_new), batch)
+    new = rate(conversations.add_tickets, Database(url_new), batch)
     path = data / "tickets.jsonl"
     path.write_text("".join(json.dumps({**t.model_dump(mode="json"), "id": f"C-{t.id}"}) + "\n" for t in batch),
                     encoding="utf-8")
@@ -104,7 +104,7 @@ def measure(name: str, url_old: str, url_new: str, url_cli: str, data: Path, n: 
     end_to_end = n / (time.perf_counter() - started)
     return (f"### {name}\n\n| path | tickets | tickets/s | × former |\n|---|---|---|---|\n"
             f"| former: one transaction and audit append per ticket | {n_old:,} | {old:,.0f} | 1.0× |\n"
-            f"| `add_tickets`: {tickets.IMPORT_BATCH} per transaction, one audit event each | {n:,} | {new:,.0f} | "
+            f"| `add_tickets`: {conversations.IMPORT_BATCH} per transaction, one audit event each | {n:,} | {new:,.0f} | "
             f"{new / old:.1f}× |\n"
             f"| `python -m cx_core import-tickets FILE.jsonl` end to end (start, parse, store) | {n:,} | "
             f"{end_to_end:,.0f} | {end_to_end / old:.1f}× |\n")

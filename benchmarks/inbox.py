@@ -32,16 +32,16 @@ def main() -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from streamlit.testing.v1 import AppTest
 
-    from cx_core import tickets
+    from cx_core import desk
+    from cx_core.access import StaffUser
     from cx_core.services import Services
-    from cx_core.tickets import StaffUser
 
     svc = Services()
     sql_ms = []
     for _ in range(args.runs):
         t = time.perf_counter()
-        tickets.inbox(svc.db, where=tickets.InboxFilter(statuses=("new", "processing", "open")), limit=15)
-        tickets.counts(svc.db, me="ada")
+        desk.inbox(svc.db, where=desk.InboxFilter(statuses=("new", "processing", "open")), limit=15)
+        desk.counts(svc.db, me="ada")
         sql_ms.append((time.perf_counter() - t) * 1000)
     from cx_core.models import Role
 

@@ -151,36 +151,36 @@ def search_terms(url: str) -> dict[str, str]:
 
 
 def measures(url: str, terms: dict[str, str]) -> dict[str, Callable[[], Any]]:
-    from cx_core import tickets
+    from cx_core import desk
+    from cx_core.desk import InboxFilter
     from cx_core.store.db import Database
-    from cx_core.tickets import InboxFilter
 
     db = Database(url)
 
     def search(q: str) -> Callable[[], Any]:
-        return lambda: tickets.inbox(db, where=InboxFilter(statuses=ALL, search=q), limit=15)
+        return lambda: desk.inbox(db, where=InboxFilter(statuses=ALL, search=q), limit=15)
 
     return {
         "one inbox page (Needs action, 15 tickets)":
-            lambda: tickets.inbox(db, where=InboxFilter(statuses=("new", "processing", "open")), limit=15),
-        "queue counts": lambda: tickets.counts(db, me="ada"),
-        "filter menus": lambda: tickets.filter_options(db),
+            lambda: desk.inbox(db, where=InboxFilter(statuses=("new", "processing", "open")), limit=15),
+        "queue counts": lambda: desk.counts(db, me="ada"),
+        "filter menus": lambda: desk.filter_options(db),
         "mine (open and escalated, assigned to me)":
-            lambda: tickets.inbox(db, where=InboxFilter(statuses=("open", "escalated"), assigned="mine", me="ada"),
+            lambda: desk.inbox(db, where=InboxFilter(statuses=("open", "escalated"), assigned="mine", me="ada"),
                                   limit=15),
         **{f"search, {kind}: `{q}`": search(q) for kind, q in terms.items()},
         "one inbox page (All, history included, 15 tickets)":
-            lambda: tickets.inbox(db, where=InboxFilter(statuses=ALL), limit=15),
+            lambda: desk.inbox(db, where=InboxFilter(statuses=ALL), limit=15),
     }
 
 
 def matches(url: str, q: str) -> int:
-    from cx_core import tickets
+    from cx_core import desk
+    from cx_core.desk import InboxFilter
     from cx_core.store.db import Database
-    from cx_core.tickets import InboxFilter
 
     db = Database(url)
-    found = tickets.inbox(db, where=InboxFilter(statuses=ALL, search=q), limit=1)[1]
+    found = desk.inbox(db, where=InboxFilter(statuses=ALL, search=q), limit=1)[1]
     db.dispose()
     return found
 
@@ -203,10 +203,10 @@ def workspace_child(runs: int) -> None:
     from sqlalchemy import select
     from streamlit.testing.v1 import AppTest
 
+    from cx_core.access import StaffUser
     from cx_core.models import Role
     from cx_core.services import Services
     from cx_core.store.tables import TicketRow
-    from cx_core.tickets import StaffUser
 
     svc = Services()
     with svc.db.session() as s:  # the first open ticket of the live queue: the same one in both stores

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.results_file import write_section  # noqa: E402
-from cx_core import tickets  # noqa: E402
+from cx_core import desk  # noqa: E402
 from cx_core.cli import build_demo  # noqa: E402
 from cx_core.config import load_settings  # noqa: E402
 from cx_core.services import Services  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
         build_demo(svc, tickets_n=0, process=False, quiet=True)
         now = datetime.now()
         batch = Simulator(svc.db, seed=5).tickets(args.tickets, now)
-        tickets.add_tickets(svc.db, batch, source="bench")
+        desk.add_tickets(svc.db, batch, source="bench")
         svc.pipeline.process(batch[0], now=now)  # warm-up: models loaded, indexes built
         raw, tri, full = [], [], []
         for t in batch:

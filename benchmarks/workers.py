@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from sqlalchemy import func, select  # noqa: E402
 
 from benchmarks.results_file import write_section  # noqa: E402
-from cx_core import tickets  # noqa: E402
+from cx_core import desk  # noqa: E402
 from cx_core.store.db import Database, utcnow  # noqa: E402
 from cx_core.store.tables import TicketRow  # noqa: E402
 from domains.lumen.demo.simulator import Simulator  # noqa: E402
@@ -66,7 +66,7 @@ def one_round(db: Database, sim: Simulator, env: dict[str, str], workers: int, n
             batch = sim.tickets(workers * 2, utcnow())
             for j, t in enumerate(batch):
                 t.id = f"{warm}{i}-{j}"
-            tickets.add_tickets(db, batch, source="bench")
+            desk.add_tickets(db, batch, source="bench")
             wait_until(lambda: left(db, warm) == 0, 600)
             if claimers(db, warm) >= workers:
                 break
@@ -75,7 +75,7 @@ def one_round(db: Database, sim: Simulator, env: dict[str, str], workers: int, n
         for j, t in enumerate(batch):
             t.id = f"{prefix}{j:04d}"
         started = time.perf_counter()
-        tickets.add_tickets(db, batch, source="bench")
+        desk.add_tickets(db, batch, source="bench")
         wait_until(lambda: left(db, prefix) == 0, 1800)
         return n / (time.perf_counter() - started)
     finally:

@@ -13,12 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from . import audit
+from .access import StaffUser, require
 from .actions.base import REGISTRY, ActionSpec, ExecContext
 from .errors import ConfigError, InvalidInput, NotFound, TandemError
 from .models import Role
 from .store.db import Database
 from .store.tables import ActionCallRow
-from .tickets import StaffUser, require
 
 if TYPE_CHECKING:
     from .services import Services

@@ -118,7 +118,7 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
     """Runs every task as a ticket in ``domain`` and adds up the scores: the JSON keys of ARCHITECTURE.md, plus
     ``refused`` and the per-request view (module text); ``unmatchable`` names expected write actions that are not
     counted as requests."""
-    from . import tickets
+    from . import desk
     from .config import load_settings
     from .services import Services
 
@@ -141,7 +141,7 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
             requests = [0, 0, 0]  # expected, proposed, read
             for i, task in enumerate(tasks):
                 ticket = ticket_of(task, loaded_at)
-                tickets.add_tickets(services.db, [ticket], source="eval")
+                desk.add_tickets(services.db, [ticket], source="eval")
                 result = services.pipeline.process(ticket, now=now, autonomy=2)
                 sc = score(task, result, services)
                 count[sc.status] += 1

@@ -218,7 +218,7 @@ def _storable(value: Any) -> Any:
 
 def ticket_view(db: Database, ticket_id: str) -> dict[str, Any] | None:
     """The ticket as API clients read it: status, the conversation without internal notes, and the proposals."""
-    from .tickets import get_ticket
+    from .desk import get_ticket
 
     with db.session() as s:
         row = s.get(TicketRow, ticket_id)

@@ -117,8 +117,8 @@ def parse_anchor(text: str) -> tuple[int | None, str]:
 
 
 def _supervisor(db: Database, user: Any) -> None:
+    from .access import require
     from .models import Role
-    from .tickets import require
 
     require(user, Role.supervisor, db)
 

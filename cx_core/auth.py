@@ -40,12 +40,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import audit, sessions
+from .access import StaffUser, current, require
 from .config import Settings
 from .errors import InvalidInput, NotAuthorised, NotFound
 from .models import Role
 from .store.db import Database, utcnow
 from .store.tables import SignInFamiliarRow, SignInThrottleRow, StaffUserRow
-from .tickets import StaffUser, current, require
 
 _hasher = PasswordHasher()
 DEMO_USERS = [("ada", "Ada Advisor", Role.advisor, "advisor-demo"),

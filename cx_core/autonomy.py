@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from . import audit
+from .access import StaffUser, require
 from .domain import vocabulary
 from .errors import InvalidInput
 from .models import Autonomy, Role
 from .policy import Policy, diff, dump_policy, parse_policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, PolicyChangeRow, ProposalRow, ReviewRow, TicketRow
-from .tickets import StaffUser, require
 
 LEVEL_NAMES = {0: "manual", 1: "answer", 2: "copilot", 3: "supervised", 4: "orchestrate"}
 

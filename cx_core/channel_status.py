@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .access import StaffUser, require
 from .config import Settings
 from .models import Role
 from .store.db import Database
 from .store.tables import ChannelCursorRow, WebhookDeliveryRow
-from .tickets import StaffUser, require
 
 # channel → (what it does, the settings it needs)
 CHANNELS: dict[str, tuple[str, tuple[str, ...]]] = {

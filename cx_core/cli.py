@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import api_tokens, audit, tickets
+from . import api_tokens, audit, desk
 from .config import Settings, load_settings
 from .errors import InvalidInput, TandemError
 from .models import Autonomy, Role
@@ -61,7 +61,7 @@ def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: 
     services.__dict__.pop("pipeline", None)
     sim = demo.Simulator(services.db, seed=services.settings.seed)
     batch = sim.tickets(tickets_n, now, spread_minutes=180)
-    added, _ = tickets.add_tickets(services.db, batch, source="simulator")
+    added, _ = desk.add_tickets(services.db, batch, source="simulator")
     processed = 0
     if process:
         from .worker import process_one
@@ -167,12 +167,12 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
     services = _services()
     services.db.migrate()
-    good, bad = tickets.parse_ticket_file(Path(args.file), intake=True)
+    good, bad = desk.parse_ticket_file(Path(args.file), intake=True)
     for err in bad:
         print(f"error: {args.file}: {err.message}", file=sys.stderr)
     # the bar shows on a terminal only (disable=None), so piped and logged output stays one line per problem
     with tqdm(total=len(good), unit="ticket", desc="storing", file=sys.stderr, disable=None) as bar:
-        added, skipped = tickets.add_tickets(services.db, [t for _, t in good], source="import",
+        added, skipped = desk.add_tickets(services.db, [t for _, t in good], source="import",
                                              progress=bar.update)
     print(f"{added} tickets added, {skipped} already present, {len(bad)} lines refused")
     return 1 if bad else 0
@@ -184,7 +184,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .policy import load_policy
 
     settings = load_settings()
-    good, bad = tickets.parse_ticket_file(Path(args.tickets))
+    good, bad = desk.parse_ticket_file(Path(args.tickets))
     policy_override = load_policy(Path(args.policy), vocabulary(find(settings.domain))) if args.policy else None
     if args.compare and policy_override is None:
         raise InvalidInput("--compare needs --policy NEW.yaml to compare with the active policy")
@@ -255,7 +255,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = _services()
     services.db.migrate()
     if args.retry_failed is not None:
-        again = tickets.retry_failed(services.db, args.retry_failed or None)
+        again = desk.retry_failed(services.db, args.retry_failed or None)
         print(f"{len(again)} failed ticket{'s' if len(again) != 1 else ''} back in the queue"
               + (f": {', '.join(again)}" if again else ""), file=sys.stderr, flush=True)
     services.pipeline  # noqa: B018 - load the models before the first ticket

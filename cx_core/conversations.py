@@ -1,4 +1,5 @@
-"""Conversations: a ticket is a thread of messages from the customer, replies to the customer and internal notes.
+"""Conversations and intake: a ticket is a thread of messages from the customer, replies to the customer and
+internal notes.
 
 Every way in — the inbound API, signed helpdesk webhooks, a polled mailbox, file import — hands a message to
 ``receive``. A message already seen (its outside id) adds nothing. One that belongs to a ticket — the ticket's id,
@@ -9,23 +10,33 @@ new ticket. Status moves new → open → waiting (on the customer) → resolved
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
-from .errors import InvalidInput, NotFound
-from .models import MAX_BODY_CHARS, TicketIn, control_characters, storable_text
+from .access import require
+from .domain import active
+from .errors import InvalidInput, NotFound, TandemError
+from .models import MAX_BODY_CHARS, ImportedTicket, Role, TicketIn, control_characters, storable_text
 from .redact import redact_secrets
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, TicketRow
+
+log = logging.getLogger("tandem.conversations")
 
 DIRECTIONS = ("in", "out", "note")
 # the systems whose conversations open tickets named after them (``zendesk-123``): such ids are theirs alone, so an
@@ -173,8 +184,6 @@ def _thread_of(s: Session, msg: Inbound) -> TicketRow | None:
 
 
 def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
-    from .tickets import insert_tickets
-
     ref = outside_id(msg.source, msg.conversation) or (ext if msg.source == "email" else None)
     ticket_id = msg.ticket_id or _free_id(s, _new_id(msg))
     try:
@@ -239,9 +248,6 @@ def naive_utc(at: datetime) -> datetime:
 
 def add_note(db: Database, user: Any, ticket_id: str, body: str) -> int:
     """An internal note on the ticket's thread: seen by staff, never sent, never read as the customer's words."""
-    from .models import Role
-    from .tickets import require
-
     user = require(user, Role.advisor, db)
     if not body.strip():
         raise InvalidInput("the note is empty")
@@ -313,3 +319,154 @@ def last_message_id(db: Database, ticket_id: str) -> int:
     """The newest message's id on the ticket (0 when none): the workspace compares it to show arrivals live."""
     with db.session() as s:
         return int(s.scalar(select(func.max(MessageRow.id)).where(MessageRow.ticket_id == ticket_id)) or 0)
+
+
+# ------------------------------------------------------------------ intake: tickets from files and the simulator
+@dataclass
+class ParseError:
+    line: int
+    message: str
+
+
+def parse_ticket_file(path: Path, intake: bool = False) -> tuple[list[tuple[int, TicketIn]], list[ParseError]]:
+    """Tickets from a JSONL or CSV file; each bad line becomes an error naming the line, the rest still parse.
+    For ``intake`` (an import into the live queue), an id named like a channel's tickets is refused unless the line
+    names that channel's conversation it continues."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text") from exc
+    good: list[tuple[int, TicketIn]] = []
+    bad: list[ParseError] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if "id" not in (reader.fieldnames or []):
+            raise InvalidInput(f"{path}: CSV needs a header with at least an 'id' column")
+        rows: list[tuple[int, Any]] = [(reader.line_num, row) for row in reader]
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((n, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                bad.append(ParseError(n, f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})"))
+    for n, raw in rows:
+        if not isinstance(raw, dict):
+            bad.append(ParseError(n, f"line {n}: expected a JSON object with id, channel, subject, body"))
+            continue
+        raw = {k: v for k, v in raw.items() if v not in (None, "")} if path.suffix.lower() == ".csv" else raw
+        try:
+            ticket = ImportedTicket.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "ticket"
+            bad.append(ParseError(n, f"line {n}: field '{field}': {err['msg'].removeprefix('Value error, ')}"))
+            continue
+        problem = _intake_problem(ticket) if intake else None
+        if problem:
+            bad.append(ParseError(n, f"line {n}: {problem}"))
+            continue
+        good.append((n, ticket))
+    return good, bad
+
+
+def _intake_problem(ticket: ImportedTicket) -> str | None:
+    if ticket.conversation:
+        problem = conversation_problem(ticket.conversation)
+        if problem:
+            return f"field 'conversation': {problem}"
+    problem = reserved_id_problem(ticket.id, ticket.conversation)
+    return f"field 'id': {problem}" if problem else None
+
+
+IMPORT_BATCH = 500
+
+
+def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str = "intake",
+                progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Stores new tickets, a few hundred per transaction, each still its own ``ticket.received`` audit event;
+    duplicates by id (stored already, or repeated in ``tickets``) are skipped. ``progress`` is told how many
+    tickets each batch handled. Returns (added, skipped)."""
+    added = skipped = 0
+    for start in range(0, len(tickets), IMPORT_BATCH):
+        batch = tickets[start:start + IMPORT_BATCH]
+        try:
+            got = _add_batch(db, batch, source, actor)
+        except IntegrityError:  # another writer stored one of these ids meanwhile: this batch one by one
+            got = (0, 0)
+            for t in batch:
+                try:
+                    one = _add_batch(db, [t], source, actor)
+                except IntegrityError:
+                    one = (0, 1)
+                got = (got[0] + one[0], got[1] + one[1])
+        added, skipped = added + got[0], skipped + got[1]
+        if progress is not None:
+            progress(len(batch))
+    return added, skipped
+
+
+def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> tuple[int, int]:
+    """One transaction: the tickets not stored yet, their first message and one audit event each, in order."""
+    with db.tx() as s:
+        added = insert_tickets(s, batch, source, actor)
+        return len(added), len(batch) - len(added)
+
+
+def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
+                   extras: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
+    event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
+    ``message`` the first message's own). Returns the ids added."""
+    records = active().records()
+    extras = dict(extras or {})
+    for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
+        conversation = getattr(t, "conversation", None)
+        if conversation and t.id not in extras:
+            source, _, value = conversation.partition(":")
+            extras[t.id] = {"external_ref": f"{source.strip().lower()}:{value.strip()}"[:400],
+                            "source": source.strip().lower()}
+    seen = set(s.scalars(select(TicketRow.id).where(TicketRow.id.in_({t.id for t in batch}))))
+    refs = [e["external_ref"] for e in extras.values() if e.get("external_ref")]
+    if refs:  # a conversation already here is not opened twice
+        linked = set(s.scalars(select(TicketRow.external_ref).where(TicketRow.external_ref.in_(refs))))
+        seen |= {t.id for t in batch if extras.get(t.id, {}).get("external_ref") in linked}
+    customers: dict[str | None, str | None] = {}
+    fresh: list[tuple[TicketIn, str | None]] = []
+    rows: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for t in batch:
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        if t.customer not in customers:
+            try:
+                cust = records.lookup(s, t.customer)
+            except TandemError as exc:  # the team's records do not answer: the customer is found when it is read
+                log.warning("ticket %s: its customer could not be looked up now: %s", t.id, exc)
+                cust = None
+            customers[t.customer] = cust.id if cust else None
+        customer_id = customers[t.customer]
+        created = naive_utc(t.created_at) if t.created_at else utcnow()
+        body = redact_secrets(t.body)
+        extra = dict(extras.get(t.id, {}))
+        message = {"author": "customer", "direction": "in", "channel": t.channel, **extra.pop("message", {})}
+        rows.append({"id": t.id, "customer_ref": t.customer, "customer_id": customer_id,
+                     "channel": t.channel, "subject": redact_secrets(t.subject)[:500], "body": body,
+                     "created_at": created, "source": source, "status": "new", "external_ref": None,
+                     "api_token_id": None, **extra})
+        messages.append({"ticket_id": t.id, "body": body, "created_at": created, "external_id": None, **message})
+        fresh.append((t, customer_id))
+    if fresh:
+        s.execute(insert(TicketRow), rows)
+        s.execute(insert(MessageRow), messages)
+        audit.append_many(s, actor, "ticket.received", [
+            (t.id, {"channel": t.channel, "source": source, "customer_id": customer_id})
+            for t, customer_id in fresh])
+    return [t.id for t, _ in fresh]
+
+

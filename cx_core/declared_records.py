@@ -42,10 +42,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, TandemError
 
 if TYPE_CHECKING:
+    from .access import StaffUser
     from .domain import DomainPack
     from .plans import Plan
     from .store.db import Database
-    from .tickets import StaffUser
 
 FILE_NAME = "card.yaml"
 VIEW_SECONDS = 300.0  # how long a ticket view's reads are kept when the ticket does not change
@@ -525,11 +525,12 @@ def ticket_version(db: Database, ticket_id: str) -> tuple[Any, ...]:
 
 def customer_view(db: Database, pack: DomainPack, user: StaffUser, ticket_id: str, customer_id: str,
                   now: datetime | None = None, fresh: bool = False) -> dict[str, Any]:
-    """The card and the record choices (``tickets.record_choices``) for the customer on a ticket, read once per
+    """The card and the record choices (``desk.record_choices``) for the customer on a ticket, read once per
     version of the ticket (``fresh`` reads again; advisors)."""
+    from .access import require
+    from .desk import record_choices
     from .models import Role
     from .store.db import utcnow
-    from .tickets import record_choices, require
 
     require(user, Role.advisor, db)
     version = ticket_version(db, ticket_id)

@@ -471,8 +471,8 @@ def run(db: Database, settings: Settings, stop: threading.Event, channels: dict[
 
 # ------------------------------------------------------------------ what people see
 def _admin(db: Database, user: Any) -> None:
+    from .access import require
     from .models import Role
-    from .tickets import require
 
     require(user, Role.admin, db)
 
@@ -502,8 +502,8 @@ def problems(db: Database, user: Any, limit: int = 100) -> list[dict[str, Any]]:
 
 def retry_now(db: Database, user: Any, notification_id: int) -> None:
     """An admin sends a failed or waiting message again now (its key unchanged, so it is never doubled)."""
+    from .access import require
     from .models import Role
-    from .tickets import require
 
     user = require(user, Role.admin, db)
 

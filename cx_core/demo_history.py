@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from . import tickets
+from . import desk
+from .access import StaffUser
 from .actions.base import is_read
 from .errors import TandemError
 from .models import Role
 from .services import Services
 from .store.tables import ProposalRow, TicketRow
-from .tickets import StaffUser
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 REASONS = ["Wrong details (order, item, amount or date)", "Customer must confirm first"]
@@ -30,15 +30,15 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
     done = 0
     for tid in chosen:
         try:
-            tickets.assign(services.db, ADVISOR, tid, ADVISOR.username)
-            data = tickets.get_ticket(services.db, tid)
+            desk.assign(services.db, ADVISOR, tid, ADVISOR.username)
+            data = desk.get_ticket(services.db, tid)
             for p in data["proposals"]:
                 if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
                     continue
                 if rng.random() < 0.15:
-                    tickets.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
+                    desk.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
                 else:
-                    tickets.approve(services.db, policy, ADVISOR, p["id"])
+                    desk.approve(services.db, policy, ADVISOR, p["id"])
             result = data["result"]
             if result is None:
                 continue
@@ -46,7 +46,7 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
             if rng.random() < 0.3:
                 sign_off = services.pack.brand.signature.split("\n")[0]
                 reply = reply.replace(sign_off, "Thanks for your patience,\n\n" + sign_off, 1) + "\n"
-            out = tickets.send_reply(services.db, policy, ADVISOR, tid, reply)
+            out = desk.send_reply(services.db, policy, ADVISOR, tid, reply)
             if out["status"] != "executed":
                 continue
         except TandemError:

@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .access import StaffUser, require
 from .actions.base import is_read
 from .domain import active
 from .models import ProcessResult, Role
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, ProposalRow, TicketRow
-from .tickets import StaffUser, require
 
 REPEAT_DAYS = 7
 METRICS = ["tickets", "auto_resolution", "escalation", "handle_min", "fcr", "csat_proxy", "sla_compliance",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import audit
+from .access import StaffUser, require
 from .errors import InvalidInput, NotFound
 from .knowledge import (
     DEFAULT_LIMITS,
@@ -28,7 +29,6 @@ from .knowledge import (
 from .models import ProcessResult, Role
 from .store.db import Database, utcnow
 from .store.tables import KbVersionRow, TicketRow
-from .tickets import StaffUser, require
 
 EDITOR_ROLE = Role.supervisor  # who may upload, replace and delete documents
 WEAK_MATCH = 0.45  # best passage's cosine similarity below this: the base had no good answer

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import tickets
+from . import desk
 from .config import Settings, load_settings
 from .errors import TandemError
 from .models import TicketIn
@@ -57,7 +57,7 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
                 services.policy = lambda: policy  # type: ignore[method-assign]
             services.pipeline.rehearsal = True  # nothing acts, here or outside
             for n, ticket in items:
-                tickets.add_tickets(services.db, [ticket], source="replay")
+                desk.add_tickets(services.db, [ticket], source="replay")
                 try:
                     result = services.pipeline.process(ticket, autonomy=autonomy)
                 except TandemError as exc:
@@ -102,17 +102,17 @@ def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Polic
             "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
 
 
-def compare_for(db: Any, user: tickets.StaffUser, settings: Settings, items: list[tuple[int, TicketIn]],
+def compare_for(db: Any, user: desk.StaffUser, settings: Settings, items: list[tuple[int, TicketIn]],
                 active: Policy, candidate: Policy) -> dict[str, Any]:
     """``compare`` for an admin on the Autonomy page, before raising a level. ``compare`` itself checks no role:
     the operator's ``replay --compare`` runs it."""
     from .models import Role
 
-    tickets.require(user, Role.admin, db)
+    desk.require(user, Role.admin, db)
     return compare(settings, items, active, candidate)
 
 
-def recent_tickets(db: Any, user: tickets.StaffUser, task_type: str | None = None, limit: int = 20
+def recent_tickets(db: Any, user: desk.StaffUser, task_type: str | None = None, limit: int = 20
                    ) -> list[tuple[int, TicketIn]]:
     """The latest stored tickets (of one task type) as replay input (admins, who replay before raising a level)."""
     from sqlalchemy import select
@@ -120,10 +120,10 @@ def recent_tickets(db: Any, user: tickets.StaffUser, task_type: str | None = Non
     from .models import Role
     from .store.tables import TicketRow
 
-    tickets.require(user, Role.admin, db)
+    desk.require(user, Role.admin, db)
     with db.session() as s:
         stmt = select(TicketRow).where(TicketRow.source != "replay")
         if task_type:
             stmt = stmt.where(TicketRow.task_type == task_type)
         rows = s.scalars(stmt.order_by(TicketRow.created_at.desc()).limit(limit)).all()
-        return [(i, tickets.as_ticket_in(r)) for i, r in enumerate(rows, 1)]
+        return [(i, desk.as_ticket_in(r)) for i, r in enumerate(rows, 1)]

@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, health
+from .access import StaffUser, require
 from .actions.base import REGISTRY, ExecContext, is_read
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
 from .models import Decision, ProcessResult, Proposal, ReplyPart, Role
 from .policy import Policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, ReviewRow, TicketRow
-from .tickets import StaffUser, require
 
 RISK_BASE = {"low": 0.15, "medium": 0.4, "high": 0.6}
 

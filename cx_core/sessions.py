@@ -26,12 +26,12 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
+from .access import StaffUser
 from .config import Settings
 from .errors import ConfigError, DatabaseBusy
 from .models import Role
 from .store.db import Database, utcnow
 from .store.tables import StaffSessionRow, StaffUserRow
-from .tickets import StaffUser
 
 log = logging.getLogger("tandem.sessions")
 KEY_FILE = "session.key"

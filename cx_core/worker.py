@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import delivery, tickets
+from . import delivery, desk
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
 from .stopping import stopping_on_signals
@@ -45,7 +45,7 @@ def keep_lease(db: Database, ticket_id: str, claim: str, seconds: float) -> Iter
     def renew() -> None:
         while not done.wait(seconds / 3):
             try:
-                if not tickets.renew_lease(db, ticket_id, claim, seconds):
+                if not desk.renew_lease(db, ticket_id, claim, seconds):
                     log.warning("ticket %s was taken back by another worker", ticket_id)
                     return
             except (TandemError, SQLAlchemyError) as exc:  # the next beat tries again; the lease has slack
@@ -63,7 +63,7 @@ def keep_lease(db: Database, ticket_id: str, claim: str, seconds: float) -> Iter
 def _give_up(services: Services, ticket_id: str, claim: str, message: str) -> None:
     """Hands the ticket to the advisors with the error, unless another worker holds it by now."""
     try:
-        tickets.mark_failed(services.db, ticket_id, message, claim=claim, policy=services.policy())
+        desk.mark_failed(services.db, ticket_id, message, claim=claim, policy=services.policy())
     except LeaseLost:
         log.warning("ticket %s failed here but another worker holds it now", ticket_id)
 
@@ -72,21 +72,21 @@ def process_one(services: Services, name: str) -> bool:
     """Processes the next waiting ticket, if any. A failure marks that ticket and never stops the worker; a busy
     database puts the ticket back in the queue; a lost lease leaves it to the worker that holds it now."""
     lease = services.settings.lease_seconds
-    row = tickets.claim_next(services.db, name, lease)
+    row = desk.claim_next(services.db, name, lease)
     if row is None:
         return False
     claim = row.claimed_by or ""
     try:
         with keep_lease(services.db, row.id, claim, lease):
-            ticket, read_through, prior = tickets.for_agent(services.db, row)
+            ticket, read_through, prior = desk.for_agent(services.db, row)
             result = services.pipeline.process(ticket, claim=claim, prior=prior)
-            tickets.store_result(services.db, services.policy(), result, claim=claim, read_through=read_through)
+            desk.store_result(services.db, services.policy(), result, claim=claim, read_through=read_through)
     except LeaseLost as exc:
         log.warning("ticket %s: %s", row.id, exc)
     except DatabaseBusy as exc:
         log.warning("ticket %s goes back to the queue: %s", row.id, exc)
         try:
-            tickets.release(services.db, row.id, claim, str(exc))
+            desk.release(services.db, row.id, claim, str(exc))
         except DatabaseBusy:
             log.warning("ticket %s comes back when its lease runs out", row.id)
     except TandemError as exc:
@@ -96,7 +96,7 @@ def process_one(services: Services, name: str) -> bool:
         log.exception("ticket %s failed", row.id)
         _give_up(services, row.id, claim, f"processing failed: {type(exc).__name__}: {exc}")
     except BaseException:  # stopped at once (a second Ctrl-C): the ticket goes back to the queue now
-        tickets.release(services.db, row.id, claim, "the worker was stopped while processing it")
+        desk.release(services.db, row.id, claim, "the worker was stopped while processing it")
         raise
     return True
 
@@ -155,7 +155,7 @@ def _process(services: Services, simulate: bool, once: bool, stop: threading.Eve
                 heartbeat(services, name, {"processed": processed})
                 last_beat = time.monotonic()
             if sim is not None and time.monotonic() >= next_ticket:
-                tickets.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator")
+                desk.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator")
                 next_ticket = time.monotonic() + services.settings.simulator_interval
             if process_one(services, name):
                 processed += 1

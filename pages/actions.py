@@ -9,9 +9,9 @@ from typing import Any
 import streamlit as st
 
 from cx_core import action_admin
+from cx_core.access import require
 from cx_core.models import Role
 from cx_core.safe_text import escape_markdown, inline_code, one_line
-from cx_core.tickets import require
 from pages.common import current_user, guarded, services
 
 user = current_user()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core import audit, exports
+from cx_core.access import require
 from cx_core.models import Role
-from cx_core.tickets import require
 from pages.common import current_user, guarded, services
 
 user = current_user()

@@ -8,9 +8,9 @@ from typing import Any
 import streamlit as st
 
 from cx_core import autonomy, replay
+from cx_core.access import require
 from cx_core.actions import REGISTRY
 from cx_core.models import Role
-from cx_core.tickets import require
 from pages.common import current_user, guarded, label, services
 
 user = current_user()

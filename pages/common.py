@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from cx_core.access import StaffUser
 from cx_core.errors import (
     ConfigError,
     ConnectorUnavailable,
@@ -22,7 +23,6 @@ from cx_core.safe_text import escape_markdown, one_line, safe_markdown
 from cx_core.secret_mask import mask
 from cx_core.services import Services
 from cx_core.store.db import utcnow
-from cx_core.tickets import StaffUser
 
 log = logging.getLogger("tandem.ui")
 URGENCY_COLOUR = {"critical": "red", "high": "orange", "normal": "blue", "low": "gray"}

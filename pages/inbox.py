@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cx_core import tickets
+from cx_core import desk
 from cx_core.safe_text import inline_code, one_line
 from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
@@ -31,7 +31,7 @@ view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action",
                                 key="inbox-view", on_change=reset_page) or "Needs action"
 who = row[1].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
                                label_visibility="collapsed", on_change=reset_page) or "anyone"
-options = guarded(lambda: tickets.filter_options(svc.db)) or {}
+options = guarded(lambda: desk.filter_options(svc.db)) or {}
 with top[1].popover("Filters", icon=":material/filter_list:", width="stretch"):
     chosen = {
         "task_types": st.multiselect("Task type", options.get("task_types", []), format_func=label,
@@ -46,19 +46,19 @@ with top[1].popover("Filters", icon=":material/filter_list:", width="stretch"):
 active = [f"{label(v) if k == 'task_types' else v}" for k, vs in chosen.items() for v in vs]
 if active:
     row[2].caption("Filtered: " + ", ".join(active))
-where = tickets.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search, order=order,
+where = desk.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search, order=order,
                             **{k: tuple(v) for k, v in chosen.items()})
 page_no = int(st.session_state.get("inbox_page", 0))
 
 
 def take(ticket_id: str, to: str | None) -> None:
-    guarded(lambda: tickets.assign(svc.db, user, ticket_id, to))
+    guarded(lambda: desk.assign(svc.db, user, ticket_id, to))
 
 
 @st.fragment(run_every=5)
 def live_queue() -> None:
-    guarded(lambda: tickets.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
-    counts = tickets.counts(svc.db, me=user.username)
+    guarded(lambda: desk.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
+    counts = desk.counts(svc.db, me=user.username)
     m = st.columns(6)
     m[0].metric("Waiting for the agent", counts.get("new", 0) + counts.get("processing", 0))
     m[1].metric("Open", counts.get("open", 0))
@@ -66,7 +66,7 @@ def live_queue() -> None:
     m[3].metric("Unassigned", counts.get("unassigned", 0), help="Open or escalated tickets nobody has taken")
     m[4].metric("Escalated", counts.get("escalated", 0))
     m[5].metric("On the customer", counts.get("waiting", 0), help="Replied and waiting for the customer's answer")
-    rows, total = tickets.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
+    rows, total = desk.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
     if not rows:
         st.info("No tickets match. New tickets appear here automatically." if (search or active or who != "anyone")
                 else "No tickets here right now. New tickets appear automatically.")
@@ -77,7 +77,7 @@ def live_queue() -> None:
             c = st.columns([0.7, 3.3, 1.5, 1.8, 1.2, 0.85], vertical_alignment="center")
             c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
             subject = r["subject"]
-            c[1].page_link("pages/workspace.py", label=f"**{one_line(tickets.cut_words(subject, 90))}**" if subject
+            c[1].page_link("pages/workspace.py", label=f"**{one_line(desk.cut_words(subject, 90))}**" if subject
                            else ":gray[No subject]", query_params={"ticket": r["id"]},
                            help=one_line(subject, 300) if len(subject) > 90 else None)
             c[1].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")

@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from cx_core import exports, insights
+from cx_core.access import require
 from cx_core.models import Role
 from cx_core.store.db import utcnow
-from cx_core.tickets import require
 from pages.common import current_user, guarded, label, services
 
 user = current_user()

@@ -8,9 +8,9 @@ from typing import Any
 import streamlit as st
 
 from cx_core import review
+from cx_core.access import require
 from cx_core.models import Role
 from cx_core.safe_text import escape_markdown, inline_code, one_line
-from cx_core.tickets import require
 from pages.common import current_user, guarded, label, packet_view, services
 
 user = current_user()

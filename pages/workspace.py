@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import conversations, declared_records, drafting, tickets
+from cx_core import conversations, declared_records, desk, drafting
 from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
@@ -41,7 +41,7 @@ ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
 
 def pick_ticket() -> None:
     st.title("Ticket workspace")
-    rows, _ = tickets.inbox(svc.db, limit=30)
+    rows, _ = desk.inbox(svc.db, limit=30)
     if not rows:
         st.info("No open tickets. New tickets appear in the Inbox as they arrive.")
         return
@@ -197,20 +197,20 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                        help="Replaces this action's sentence in the reply; left empty, the "
                                             "sentence is removed.")
                 if st.form_submit_button("Reject proposal"):
-                    guarded(lambda: tickets.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
+                    guarded(lambda: desk.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
                                                    say_instead=instead))
                     st.rerun()
 
 
 def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
-    out = guarded(lambda: tickets.approve(svc.db, svc.policy(), user, proposal_id, edited))
+    out = guarded(lambda: desk.approve(svc.db, svc.policy(), user, proposal_id, edited))
     if out:
         st.session_state["flash"] = (out["status"], out["reason"])
     st.rerun()
 
 
 def workspace(tid: str) -> None:
-    data = tickets.get_ticket(svc.db, tid)
+    data = desk.get_ticket(svc.db, tid)
     t, result = data["ticket"], data["result"]
     st.session_state["ticket"] = tid
     subject = one_line(t["subject"], 140)
@@ -336,7 +336,7 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
                     text, colour = DELIVERY.get(d["status"], (d["status"], "gray"))
                     why = f"{d['error']} (attempt {d['attempts']})" if d["error"] else None
                     st.badge(f"{text} · {d['destination']}", color=colour, icon=":material/outbox:", help=why)
-    now = tickets.processing_mark(svc.db, tid)
+    now = desk.processing_mark(svc.db, tid)
     if now is not None and now != processed_at:
         st.rerun(scope="app")  # the agent finished reading the conversation again: show its new conclusions
 
@@ -354,7 +354,7 @@ def note_box(tid: str) -> None:
 def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
     """An action the agent did not propose, added by the advisor: any write in force, its fields offering the
     customer's own records; checked and rehearsed like the agent's own, then approved like them."""
-    names = tickets.addable_actions()
+    names = desk.addable_actions()
     if not names:
         return
     with st.popover("Add an action", icon=":material/add:"):
@@ -373,7 +373,7 @@ def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
             if st.form_submit_button("Check and add", type="primary"):
                 wanted = {k: v for k, v in values.items() if v not in (None, "", [])}
                 try:
-                    out = tickets.add_action(svc.db, svc.policy(), user, tid, name, wanted)
+                    out = desk.add_action(svc.db, svc.policy(), user, tid, name, wanted)
                 except Exception as exc:  # noqa: BLE001 - one line, the form keeps what was typed
                     show_error(exc)
                 else:
@@ -388,11 +388,11 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     rejected) and keeps the advisor's own edits to the rest. Sending is checked in the core: a reply that says an
     action was done when it was not is refused; one about an undecided action can be sent anyway, with a reason."""
     key, parts_key = f"reply-{tid}", f"reply-parts-{tid}"
-    parts, text = tickets.reply_draft(data)
+    parts, text = desk.reply_draft(data)
     if key not in st.session_state:
         st.session_state[key], st.session_state[parts_key] = text, parts
     elif parts and st.session_state.get(parts_key) != parts:
-        before = tickets.align(st.session_state.get(parts_key) or parts, parts)
+        before = desk.align(st.session_state.get(parts_key) or parts, parts)
         if len(before) != len(parts) or any((a.kind, a.proposal) != (b.kind, b.proposal)
                                             for a, b in zip(before, parts, strict=True)):
             st.session_state[key] = text  # a new draft altogether (the ticket was reopened): start from it
@@ -409,7 +409,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:
-            out = tickets.send_reply(svc.db, svc.policy(), user, tid, body, resolve=resolve)
+            out = desk.send_reply(svc.db, svc.policy(), user, tid, body, resolve=resolve)
         except ReplyHeld as exc:
             st.session_state[f"held-{tid}"] = (str(exc), exc.overridable, resolve)
         except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
@@ -426,7 +426,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                 why = st.text_input("Send anyway: why (recorded in the audit log)",
                                     placeholder="e.g. the customer asked for this wording")
                 if st.form_submit_button("Send anyway"):
-                    out = guarded(lambda: tickets.send_reply(svc.db, svc.policy(), user, tid, body,
+                    out = guarded(lambda: desk.send_reply(svc.db, svc.policy(), user, tid, body,
                                                              resolve=wanted_resolve, override=why))
                     if out:
                         st.session_state.pop(f"held-{tid}", None)
@@ -439,23 +439,23 @@ def assignment_bar(t: dict[str, Any]) -> None:
     owner = t["assigned_to"]
     active = t["status"] in {"open", "escalated", "waiting"}
     if owner is None and active and user.role == Role.advisor:
-        owner = guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+        owner = guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
         t["assigned_to"] = owner
     bar = st.columns([2.6, 1.3, 1.7, 1.3], vertical_alignment="center")
     if owner == user.username:
         bar[0].caption(":material/person: Assigned to you" if active else ":material/person: Handled by you")
         if active and bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
-            guarded(lambda: tickets.assign(svc.db, user, t["id"], None))
+            guarded(lambda: desk.assign(svc.db, user, t["id"], None))
             st.rerun()
     elif owner and not active:
         bar[0].caption(f":material/person: Handled by {owner}")
     elif owner:
         bar[0].warning(f"**{owner}** is working on this ticket.", icon=":material/person:")
         if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor] and bar[1].button("Take over", icon=":material/swap_horiz:"):
-            guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+            guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
             st.rerun()
     elif active and bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
-        guarded(lambda: tickets.assign(svc.db, user, t["id"], user.username))
+        guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
         st.rerun()
     if bar[2].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
         nxt = guarded(lambda: next_ticket(t["id"]))
@@ -469,7 +469,7 @@ def assignment_bar(t: dict[str, Any]) -> None:
 
 
 def next_ticket(current: str) -> str | None:
-    rows, _ = tickets.inbox(svc.db, where=tickets.InboxFilter(statuses=("open", "escalated"), assigned="unassigned"),
+    rows, _ = desk.inbox(svc.db, where=desk.InboxFilter(statuses=("open", "escalated"), assigned="unassigned"),
                             limit=2)
     return next((r["id"] for r in rows if r["id"] != current), None)
 
@@ -484,7 +484,7 @@ def failed_bar(t: dict[str, Any]) -> None:
             "Run the agent again", icon=":material/replay:", key=f"retry-{t['id']}",
             help="Puts the ticket back in the queue; the agent reads the whole conversation again"):
         try:
-            tickets.retry(svc.db, user, t["id"])
+            desk.retry(svc.db, user, t["id"])
         except Exception as exc:  # noqa: BLE001 - one line, never a traceback
             show_error(exc)
         else:
@@ -520,7 +520,7 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
             if name != "Past tickets":
                 st.dataframe(card["tabs"][name] or [{name.lower(): "none"}], hide_index=True, width="stretch")
                 continue
-            past = tickets.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
+            past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
             if not past:
                 st.caption("No earlier tickets from this customer.")
             for r in past:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cx_core.access import StaffUser
 from cx_core.config import PROJECT_ROOT
 from cx_core.models import Role
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from domains.lumen.connectors import billing
 from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from cx_core import action_admin, domain
+from cx_core.access import StaffUser
 from cx_core.auth import create_user
 from cx_core.config import PROJECT_ROOT, load_settings
 from cx_core.errors import InvalidInput, NotAuthorised
@@ -23,7 +24,6 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.store.tables import ActionCallRow, AuditRow
-from cx_core.tickets import StaffUser
 
 APP = str(PROJECT_ROOT / "app.py")
 ADMIN = StaffUser("test-admin", "Test admin", Role.admin)

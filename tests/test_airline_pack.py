@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cx_core import domain, recipes, tickets
+from cx_core import desk, domain, recipes
+from cx_core.access import StaffUser
 from cx_core.auth import create_user
 from cx_core.cli import build_demo
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.models import Decision, Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from domains.airline import demo as airline_demo
 from tests.helpers import running_app
 
@@ -76,9 +76,9 @@ def test_cancellations_follow_the_airlines_rules_and_nothing_acts_before_approva
     for t in cancels:
         ticket = TicketIn(id=t["id"], customer=t["customer"], channel="email", subject=t["subject"], body=t["body"],
                           created_at=NOW)
-        tickets.add_tickets(svc.db, [ticket], source="test")
+        desk.add_tickets(svc.db, [ticket], source="test")
         result = svc.pipeline.process(ticket, now=NOW)
-        tickets.store_result(svc.db, svc.policy(), result)
+        desk.store_result(svc.db, svc.policy(), result)
         [cancel] = [p for p in result.proposals if p.action == "cancel_reservation"]
         assert cancel.args["reservation_id"] == t["reservation_id"]
         if t["expected"] == "allowed":
@@ -108,8 +108,8 @@ def test_the_pages_serve_the_airline(svc: Services, airline: Settings, monkeypat
         [t] = [x for x in airline_demo.demo_tickets(s, 9, seed=5, now=NOW) if x["task_type"] == "add_baggage"][:1]
     ticket = TicketIn(id="AIR-PAGE-1", customer=t["customer"], channel="email", subject=t["subject"], body=t["body"],
                       created_at=NOW)
-    tickets.add_tickets(svc.db, [ticket], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
     monkeypatch.setenv("TANDEM_DOMAIN", "airline")
     monkeypatch.setenv("TANDEM_DATA_DIR", str(airline.data_dir))
     st.cache_resource.clear()
@@ -145,8 +145,8 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
     t = next(x for x in made if x["task_type"] == "cancel_booking" and x["expected"] == "allowed")
     ticket = TicketIn(id="AIR-B-1", customer=t["customer"], channel="email", subject="Browser test: cancel booking",
                       body=t["body"], created_at=NOW)
-    tickets.add_tickets(svc.db, [ticket], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
     with running_app({"TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir)}) as url, \
             sync_playwright() as p:
         ARTIFACTS.mkdir(exist_ok=True)

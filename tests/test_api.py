@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import func, select
 
 from cx_core import api_tokens
+from cx_core.access import StaffUser
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.conversations import add_note
 from cx_core.models import Role
 from cx_core.store.db import Database
 from cx_core.store.tables import MessageRow, TicketRow
-from cx_core.tickets import StaffUser
 from tests.conftest import copy_world
 from tests.helpers import free_port
 

@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import func, select
 
 from cx_core import api_tokens
+from cx_core.access import StaffUser
 from cx_core.config import Settings
 from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, MessageRow, TicketRow
-from cx_core.tickets import StaffUser
 from tests.helpers import fresh_pg_database
 from tests.test_api import Api, cli, running_api, ticket
 from tests.test_webhooks import conversation_created, message_created, post_chatwoot

@@ -24,12 +24,13 @@ from cx_core import (
     autonomy,
     channel_status,
     delivery,
+    desk,
     insights,
     kb_docs,
     replay,
     review,
-    tickets,
 )
+from cx_core.access import StaffUser
 from cx_core.auth import LOCKED, LOCKED_NEW_ADDRESS, Throttle, authenticate
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.errors import InvalidInput, NotAuthorised
@@ -37,7 +38,6 @@ from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.store.db import Database
 from cx_core.store.tables import AuditRow
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW, copy_world
 from tests.helpers import find_order, fresh_pg_database
 
@@ -305,9 +305,9 @@ def _pending_proposal(svc: Services) -> tuple[str, int]:
     o = find_order(svc, "pending")
     ticket = TicketIn(id="S-1", customer=o["email"], channel="email", subject="New address", created_at=NOW,
                       body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
-    tickets.add_tickets(svc.db, [ticket], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
-    pending = [p for p in tickets.get_ticket(svc.db, "S-1")["proposals"] if p["status"] == "pending"]
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    pending = [p for p in desk.get_ticket(svc.db, "S-1")["proposals"] if p["status"] == "pending"]
     assert pending
     return "S-1", pending[0]["id"]
 
@@ -318,19 +318,19 @@ def test_a_deactivated_advisors_stale_session_changes_nothing(services: Services
     auth.update_user(db, ADMIN, "ada", active=False)
     deactivated = "your account was deactivated; sign in again"
     with pytest.raises(NotAuthorised, match=deactivated):
-        tickets.approve(db, policy, ADVISOR, proposal_id)
+        desk.approve(db, policy, ADVISOR, proposal_id)
     with pytest.raises(NotAuthorised, match=deactivated):
-        tickets.reject(db, ADVISOR, proposal_id, "not needed")
+        desk.reject(db, ADVISOR, proposal_id, "not needed")
     with pytest.raises(NotAuthorised, match=deactivated):
-        tickets.send_reply(db, policy, ADVISOR, ticket_id, "Done, thank you.")
+        desk.send_reply(db, policy, ADVISOR, ticket_id, "Done, thank you.")
     with pytest.raises(NotAuthorised, match=deactivated):
-        tickets.assign(db, ADVISOR, ticket_id, "ada")
-    data = tickets.get_ticket(db, ticket_id)
+        desk.assign(db, ADVISOR, ticket_id, "ada")
+    data = desk.get_ticket(db, ticket_id)
     assert data["ticket"]["assigned_to"] is None and data["ticket"]["status"] != "resolved"
     assert next(p for p in data["proposals"] if p["id"] == proposal_id)["status"] == "pending"
     assert auth.refresh(db, ADVISOR) is None
     auth.update_user(db, ADMIN, "ada", active=True)
-    assert tickets.assign(db, ADVISOR, ticket_id, "ada") == "ada"
+    assert desk.assign(db, ADVISOR, ticket_id, "ada") == "ada"
 
 
 def test_a_demoted_supervisors_stale_session_cannot_do_supervisor_things(services: Services) -> None:
@@ -345,8 +345,8 @@ def test_a_demoted_supervisors_stale_session_cannot_do_supervisor_things(service
     with pytest.raises(NotAuthorised, match=now_advisor):
         kb_docs.upload(db, services.kb, SUPERVISOR, [("gift.md", b"# Gift wrap\n\n## Prices\nFour dollars.\n")])
     with pytest.raises(NotAuthorised, match="only a supervisor assigns"):  # acts with the role it has now
-        tickets.assign(db, SUPERVISOR, ticket_id, "ada")
-    assert tickets.assign(db, SUPERVISOR, ticket_id, "sam") == "sam"  # advisor things still work
+        desk.assign(db, SUPERVISOR, ticket_id, "ada")
+    assert desk.assign(db, SUPERVISOR, ticket_id, "sam") == "sam"  # advisor things still work
 
 
 def test_a_demoted_admins_stale_session_cannot_change_policy_or_users(services: Services) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cx_core import audit, autonomy, tickets
+from cx_core import audit, autonomy, desk
+from cx_core.access import StaffUser
 from cx_core.errors import ConfigError, InvalidInput, NotAuthorised
 from cx_core.models import Role, TicketIn
 from cx_core.policy import load_policy, parse_policy
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.store.tables import ProposalRow, TicketRow
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW
 from tests.helpers import find_order
 
@@ -102,7 +102,7 @@ def test_kill_switch_stops_an_autonomous_action(services: Services) -> None:
     o = find_order(services, "pending")
     t = TicketIn(id="K-1", customer=o["email"], subject="Address",
                  body=f"Please change the address of {o['order_id']} to 12 Oak Street, Austin, TX 73301.")
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     result = services.pipeline.process(t, now=NOW)
     assert result.autonomy == 2
     assert not result.executed_writes()

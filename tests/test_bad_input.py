@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
 from cx_core.models import MAX_BODY_CHARS
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow
@@ -68,7 +68,7 @@ def test_a_long_ticket_is_kept_whole_and_one_over_the_limit_is_refused_by_line(t
         {"id": "long", "channel": "email", "body": whole},
         {"id": "too-long", "channel": "email", "body": "x" * (MAX_BODY_CHARS + 1)},
         {"id": "ok", "channel": "chat", "body": "hello"}]) + "\n", encoding="utf-8")
-    good, bad = tickets.parse_ticket_file(path)
+    good, bad = desk.parse_ticket_file(path)
     assert [t.id for _, t in good] == ["long", "ok"] and good[0][1].body == whole
     assert [b.message for b in bad] == [f"line 2: field 'body': {MAX_BODY_CHARS + 1:,} characters; the limit is "
                                         f"{MAX_BODY_CHARS:,}"]

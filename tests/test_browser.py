@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import TicketIn
 from cx_core.services import Services
@@ -43,11 +43,11 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     sampled = TicketIn(id="B-2", customer=o2["email"], channel="email", subject="Browser test: sampled change",
                        created_at=NOW, body=f"Please change the address of {o2['order_id']} to 77 Birch Lane, "
                                             "Austin, TX 78702.")
-    tickets.add_tickets(svc.db, [ticket, sampled], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    desk.add_tickets(svc.db, [ticket, sampled], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
     raw = svc.policy().model_dump(mode="json")
     raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
-    tickets.store_result(svc.db, Policy.model_validate(raw), svc.pipeline.process(sampled, now=NOW, autonomy=3))
+    desk.store_result(svc.db, Policy.model_validate(raw), svc.pipeline.process(sampled, now=NOW, autonomy=3))
     try:
         with running_app({"TANDEM_DATA_DIR": str(settings.data_dir)}) as url:
             yield url, svc, {**o, "sampled_order": o2["order_id"]}
@@ -108,7 +108,7 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
     page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)
     kinds = [e.kind for e in audit.events(svc.db, DEMO_ADMIN, ticket_id="B-1")]
     assert {"ticket.assigned", "proposal.approved", "action.executed", "ticket.resolved"} <= set(kinds)
-    assert tickets.get_ticket(svc.db, "B-1")["ticket"]["status"] == "resolved"
+    assert desk.get_ticket(svc.db, "B-1")["ticket"]["status"] == "resolved"
     assert audit.verify(svc.db).ok
 
 
@@ -196,9 +196,9 @@ def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services,
     ticket = TicketIn(id="B-3", customer=o["email"], channel="email", subject="Browser test: Saturday installation",
                       created_at=NOW, body="Do you do installations on Saturdays? I work all week and would like my "
                                            "installation appointment on a Saturday morning.")
-    tickets.add_tickets(svc.db, [ticket], source="test")
+    desk.add_tickets(svc.db, [ticket], source="test")
     result = svc.pipeline.process(ticket, now=NOW)
-    tickets.store_result(svc.db, svc.policy(), result)
+    desk.store_result(svc.db, svc.policy(), result)
     assert "weekend-service-guide" in {c.doc_id for c in result.draft.citations}
     page.get_by_role("link", name="Inbox").click()
     page.get_by_role("link", name="Browser test: Saturday installation").click()
@@ -276,14 +276,14 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
                TicketIn(id="H-3", customer=o["email"], channel="email", created_at=NOW,
                         subject=f"My lawyer will hear of this {bait('escalated')}",
                         body=f"My lawyer is taking legal action about order {o['order_id']}. {bait('esc-body')}")]
-    tickets.add_tickets(svc.db, hostile, source="test")
+    desk.add_tickets(svc.db, hostile, source="test")
     result = svc.pipeline.process(hostile[0], now=NOW)
     assert "beacon-guide" in {c.doc_id for c in result.draft.citations}
-    tickets.store_result(svc.db, svc.policy(), result)
+    desk.store_result(svc.db, svc.policy(), result)
     raw = svc.policy().model_dump(mode="json")
     raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
     sampled = svc.pipeline.process(hostile[1], now=NOW, autonomy=3)
-    tickets.store_result(svc.db, Policy.model_validate(raw), sampled)
+    desk.store_result(svc.db, Policy.model_validate(raw), sampled)
     assert order(svc, o2["order_id"]).address1 == "9 Elm Road"  # done alone, so sampled for review
     with svc.db.tx() as s:  # the subject the reviewer sees (the clean one let the agent act alone)
         row = s.get(TicketRow, "H-2")
@@ -291,7 +291,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
         row.subject = f"Address change {bait('sampled')}"
     escalated = svc.pipeline.process(hostile[2], now=NOW)
     assert escalated.escalated
-    tickets.store_result(svc.db, svc.policy(), escalated)
+    desk.store_result(svc.db, svc.policy(), escalated)
     page = browser_page
 
     def harmless(where: str) -> None:
@@ -367,9 +367,9 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
                       body=f"My order {row.order_id} arrived with a cracked lid. I would like the money back, please."),
              TicketIn(id="W-2", customer=email, channel="email", created_at=NOW, subject="Browser test: done already",
                       body=f"Where is my order {row.order_id}?")]
-    tickets.add_tickets(svc.db, fresh, source="test")
+    desk.add_tickets(svc.db, fresh, source="test")
     for t in fresh:
-        tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=NOW))
+        desk.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=NOW))
     with svc.db.tx() as s:
         done = s.get(TicketRow, "W-2")
         assert done is not None
@@ -399,7 +399,7 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         page.get_by_role("textbox", name="Reason").fill("goodwill gesture")
         page.get_by_role("button", name="Check and add").click()
         expect(page.get_by_text("Refund added; it waits for approval")).to_be_visible(timeout=30_000)
-        added = [p for p in tickets.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
+        added = [p for p in desk.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
         assert [p["action"] for p in added] == ["refund"] and added[0]["status"] == "pending"
         page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
         page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
@@ -446,4 +446,4 @@ def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Serv
     thread = conversations.thread(svc.db, "B-4")
     directions = [m["direction"] for m in thread]
     assert directions.count("in") == 2 and directions[-1] == "note"
-    assert tickets.get_ticket(svc.db, "B-4")["ticket"]["status"] in {"open", "escalated", "resolved"}
+    assert desk.get_ticket(svc.db, "B-4")["ticket"]["status"] in {"open", "escalated", "resolved"}

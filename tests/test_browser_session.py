@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from cx_core import auth, tickets
+from cx_core import auth, desk
+from cx_core.access import StaffUser
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW, copy_world
 from tests.helpers import running_app
 
@@ -37,7 +37,7 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     pytest.importorskip("playwright")
     settings = copy_world(world, tmp_path_factory.mktemp("browser-session") / "data")
     svc = Services(settings)
-    tickets.add_tickets(svc.db, [TicketIn(id="S-1", channel="email", subject=SUBJECT, created_at=NOW,
+    desk.add_tickets(svc.db, [TicketIn(id="S-1", channel="email", subject=SUBJECT, created_at=NOW,
                                           body="Hello, my parcel has not arrived yet. Where is it?")], source="test")
     auth.create_user(svc.db, "kim", "Kim Advisor", Role.advisor, "kim-password-1")
     try:

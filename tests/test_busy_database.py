@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from cx_core import audit, tickets, worker
+from cx_core import audit, desk, worker
 from cx_core.errors import DatabaseBusy
 from cx_core.services import Services
 from cx_core.store.db import Database, is_lock_error, retrying, utcnow
@@ -37,7 +37,7 @@ def _hammer(db: Database, stop: threading.Event, counts: Counter[str]) -> None:
 def test_a_hundred_and_twenty_tickets_under_steady_writes_mark_nothing_unavailable(services: Services) -> None:
     sim = Simulator(services.db, seed=21)
     batch = sim.tickets(120, utcnow() - timedelta(minutes=1))
-    tickets.add_tickets(services.db, batch, source="test")
+    desk.add_tickets(services.db, batch, source="test")
     stop, counts = threading.Event(), Counter[str]()
     writers = [threading.Thread(target=_hammer, args=(services.db, stop, counts)) for _ in range(1)]
     for w in writers:

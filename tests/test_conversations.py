@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cx_core import audit, conversations, outbox, tickets, worker
+from cx_core import audit, conversations, desk, outbox, worker
+from cx_core.access import StaffUser
 from cx_core.conversations import Inbound
 from cx_core.errors import InvalidInput
 from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.tables import ExecutionRow, MessageRow, NotificationRow, ProposalRow, TicketRow
-from cx_core.tickets import StaffUser
 from tests.helpers import DEMO_ADMIN, find_order
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
@@ -82,12 +82,12 @@ def test_a_follow_up_is_read_with_the_whole_thread_keeping_what_was_decided(serv
         source="api", ticket_id="CONV-1", customer=o["email"], subject="New address",
         body=f"Hi, I've moved. Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead."))
     _work(services)
-    data = tickets.get_ticket(services.db, got.ticket_id)
+    data = desk.get_ticket(services.db, got.ticket_id)
     change = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
     assert change["status"] == "pending" and data["ticket"]["status"] == "open"
-    assert tickets.approve(services.db, services.policy(), ADVISOR, change["id"])["status"] == "executed"
-    parts, text = tickets.reply_draft(tickets.get_ticket(services.db, got.ticket_id))
-    tickets.send_reply(services.db, services.policy(), ADVISOR, got.ticket_id, text, resolve=False)
+    assert desk.approve(services.db, services.policy(), ADVISOR, change["id"])["status"] == "executed"
+    parts, text = desk.reply_draft(desk.get_ticket(services.db, got.ticket_id))
+    desk.send_reply(services.db, services.policy(), ADVISOR, got.ticket_id, text, resolve=False)
     assert _ticket(services, got.ticket_id).status == "waiting"
     assert not _ticket(services, got.ticket_id).customer_replied
 
@@ -99,7 +99,7 @@ def test_a_follow_up_is_read_with_the_whole_thread_keeping_what_was_decided(serv
     assert row.status == "new" and row.customer_replied
     _work(services)
 
-    data = tickets.get_ticket(services.db, got.ticket_id)
+    data = desk.get_ticket(services.db, got.ticket_id)
     assert data["ticket"]["status"] in {"open", "escalated"}
     changes = [p for p in data["proposals"] if p["action"] == "change_shipping_address"]
     assert len(changes) == 1 and changes[0]["status"] == "executed"  # kept, never run again
@@ -116,13 +116,13 @@ def test_a_rejected_proposal_is_not_proposed_again_when_the_customer_writes(serv
         source="api", ticket_id="CONV-2", customer=o["email"], subject="Address",
         body=f"Please ship order {o['order_id']} to 9 Elm Road, Dallas, TX 75201."))
     _work(services)
-    change = next(p for p in tickets.get_ticket(services.db, "CONV-2")["proposals"]
+    change = next(p for p in desk.get_ticket(services.db, "CONV-2")["proposals"]
                   if p["action"] == "change_shipping_address")
-    tickets.reject(services.db, ADVISOR, change["id"], "Customer must confirm first")
+    desk.reject(services.db, ADVISOR, change["id"], "Customer must confirm first")
     conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-2", external_id="again",
                                                body="Hello? Any news on this?"))
     _work(services)
-    props = [p for p in tickets.get_ticket(services.db, "CONV-2")["proposals"]
+    props = [p for p in desk.get_ticket(services.db, "CONV-2")["proposals"]
              if p["action"] == "change_shipping_address"]
     assert [p["status"] for p in props] == ["rejected"]
 
@@ -132,9 +132,9 @@ def test_a_resolved_ticket_reopens_when_the_customer_answers(services: Services)
     conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-3", customer=o["email"],
                                                body="How do I pair my smart thermostat with the app?"))
     _work(services)
-    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "CONV-3"))
+    _, text = desk.reply_draft(desk.get_ticket(services.db, "CONV-3"))
     if _ticket(services, "CONV-3").status != "resolved":
-        tickets.send_reply(services.db, services.policy(), ADVISOR, "CONV-3", text or "Here is how.", resolve=True,
+        desk.send_reply(services.db, services.policy(), ADVISOR, "CONV-3", text or "Here is how.", resolve=True,
                            override="test")
     assert _ticket(services, "CONV-3").status == "resolved"
     conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-3", external_id="r1",
@@ -155,12 +155,12 @@ def test_an_email_reply_is_threaded_and_the_customers_answer_finds_the_ticket(se
     ticket_id = services.db.session().scalar(select(TicketRow.id))
     assert ticket_id and ticket_id.startswith("email-")
     _work(services)
-    data = tickets.get_ticket(services.db, ticket_id)
+    data = desk.get_ticket(services.db, ticket_id)
     for p in data["proposals"]:
         if p["status"] == "pending" and p["decision"] != "abstained":
-            tickets.approve(services.db, services.policy(), ADVISOR, p["id"])
-    _, text = tickets.reply_draft(tickets.get_ticket(services.db, ticket_id))
-    tickets.send_reply(services.db, services.policy(), ADVISOR, ticket_id, text or "Done.", resolve=False,
+            desk.approve(services.db, services.policy(), ADVISOR, p["id"])
+    _, text = desk.reply_draft(desk.get_ticket(services.db, ticket_id))
+    desk.send_reply(services.db, services.policy(), ADVISOR, ticket_id, text or "Done.", resolve=False,
                        override="test")
     with services.db.session() as s:
         sent = s.scalars(select(NotificationRow).where(NotificationRow.ticket_id == ticket_id,
@@ -261,6 +261,6 @@ def test_a_reply_sent_on_an_earlier_reading_does_not_resolve_the_next_one(servic
     conversations.receive(services.db, Inbound(source="api", ticket_id="CONV-7", external_id="inv",
                                                body="Thanks. Also, could you send me a copy of my last invoice?"))
     _work(services)
-    data = tickets.get_ticket(services.db, "CONV-7")
+    data = desk.get_ticket(services.db, "CONV-7")
     assert data["ticket"]["status"] == "open"  # the invoice waits for an advisor
     assert [m["direction"] for m in conversations.thread(services.db, "CONV-7")] == ["in", "out", "in"]

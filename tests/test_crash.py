@@ -22,7 +22,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select, update
 
-from cx_core import audit, tickets, worker
+from cx_core import audit, desk, worker
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.services import Services
 from cx_core.store.db import Database, utcnow
@@ -49,7 +49,7 @@ def _acting_policy(settings: Settings) -> None:
 def _queue(db: Database, n: int) -> list[str]:
     sim = Simulator(db, seed=5)
     batch = sim.tickets(n, utcnow() - timedelta(minutes=5))
-    tickets.add_tickets(db, batch, source="test")
+    desk.add_tickets(db, batch, source="test")
     return [t.id for t in batch]
 
 
@@ -142,17 +142,17 @@ def test_kill_the_worker_50_times_on_postgres(pg_data: tuple[Settings, str]) -> 
 
 def test_an_expired_lease_is_taken_back_by_a_worker_and_by_the_app(services: Services) -> None:
     ids = _queue(services.db, 2)
-    first = tickets.claim_next(services.db, "dead-worker", lease_seconds=60)
+    first = desk.claim_next(services.db, "dead-worker", lease_seconds=60)
     assert first is not None and first.id == ids[0]
     # a live lease holds: the next worker takes the other ticket
-    second = tickets.claim_next(services.db, "other", lease_seconds=60)
+    second = desk.claim_next(services.db, "other", lease_seconds=60)
     assert second is not None and second.id == ids[1]
-    assert tickets.claim_next(services.db, "third", lease_seconds=60) is None
+    assert desk.claim_next(services.db, "third", lease_seconds=60) is None
     with services.db.tx() as s:  # both holders died a minute ago
         s.execute(update(TicketRow).values(lease_until=utcnow() - timedelta(seconds=1)))
-    again = tickets.claim_next(services.db, "rescuer", lease_seconds=60)
+    again = desk.claim_next(services.db, "rescuer", lease_seconds=60)
     assert again is not None and again.id == ids[0] and again.claimed_by != first.claimed_by
-    assert tickets.release_expired(services.db) == 1  # the app takes back the other one
+    assert desk.release_expired(services.db) == 1  # the app takes back the other one
     with services.db.session() as s:
         assert s.get(TicketRow, ids[1]).status == "new"  # type: ignore[union-attr]
         kinds = s.scalars(select(AuditRow.kind).where(AuditRow.kind == "ticket.lease_expired")).all()
@@ -160,9 +160,9 @@ def test_an_expired_lease_is_taken_back_by_a_worker_and_by_the_app(services: Ser
     # the dead worker's late result is refused: the ticket belongs to its new holder
     from cx_core.errors import LeaseLost
 
-    result = services.pipeline.process(tickets.as_ticket_in(first), now=NOW, claim=first.claimed_by)
+    result = services.pipeline.process(desk.as_ticket_in(first), now=NOW, claim=first.claimed_by)
     with pytest.raises(LeaseLost):
-        tickets.store_result(services.db, services.policy(), result, claim=first.claimed_by)
+        desk.store_result(services.db, services.policy(), result, claim=first.claimed_by)
 
 
 def test_an_action_run_before_a_crash_is_recorded_not_run_again(services: Services) -> None:
@@ -171,10 +171,10 @@ def test_an_action_run_before_a_crash_is_recorded_not_run_again(services: Servic
     t = Simulator(services.db, seed=3).ticket(utcnow())
     t = t.model_copy(update={"id": "CRASH-1", "customer": o["email"], "subject": "",
                              "body": f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead."})
-    tickets.add_tickets(services.db, [t], source="test")
-    row = tickets.claim_next(services.db, "doomed", lease_seconds=60)
+    desk.add_tickets(services.db, [t], source="test")
+    row = desk.claim_next(services.db, "doomed", lease_seconds=60)
     assert row is not None
-    r = services.pipeline.process(tickets.as_ticket_in(row), claim=row.claimed_by)  # acts, then dies unstored
+    r = services.pipeline.process(desk.as_ticket_in(row), claim=row.claimed_by)  # acts, then dies unstored
     with services.db.session() as s:
         ran = s.scalars(select(ExecutionRow).where(ExecutionRow.ticket_id == "CRASH-1")).all()
     assert sorted(e.action for e in ran) == ["change_shipping_address", "send_reply"], \
@@ -182,7 +182,7 @@ def test_an_action_run_before_a_crash_is_recorded_not_run_again(services: Servic
     with services.db.tx() as s:
         s.execute(update(TicketRow).values(lease_until=utcnow() - timedelta(seconds=1)))
     assert worker.process_one(services, "rescuer")
-    data = tickets.get_ticket(services.db, "CRASH-1")
+    data = desk.get_ticket(services.db, "CRASH-1")
     with services.db.session() as s:
         assert s.scalar(select(func.count()).select_from(ExecutionRow)
                         .where(ExecutionRow.ticket_id == "CRASH-1")) == 2  # neither ran a second time
@@ -196,14 +196,14 @@ def test_ctrl_c_finishes_the_ticket_in_hand(services: Services, monkeypatch: pyt
     _queue(services.db, 3)
     stop = threading.Event()
     seen: list[bool] = []
-    original = tickets.store_result
+    original = desk.store_result
 
     def slow_store(*args: object, **kwargs: object) -> None:
         stop.set()  # the stop arrives mid-ticket
         original(*args, **kwargs)  # type: ignore[arg-type]
         seen.append(True)
 
-    monkeypatch.setattr(tickets, "store_result", slow_store)
+    monkeypatch.setattr(desk, "store_result", slow_store)
     n = worker.run(services, simulate=False, stop=stop)
     assert n == 1 and seen == [True]
     with services.db.session() as s:

@@ -17,7 +17,8 @@ import pytest
 import yaml
 from sqlalchemy import update
 
-from cx_core import delivery, domain, http_actions, kb_docs, tickets
+from cx_core import delivery, desk, domain, http_actions, kb_docs
+from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY
 from cx_core.auth import ensure_demo_users
 from cx_core.config import load_settings
@@ -27,7 +28,6 @@ from cx_core.knowledge import load_paths
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.services import Services
 from cx_core.store.tables import NotificationRow
-from cx_core.tickets import StaffUser
 from cx_core.triage import train_default
 from cx_core.wording import claims
 from tests.conftest import NOW
@@ -98,10 +98,10 @@ def scenarios() -> list[TicketIn]:
 
 
 def process(h: Harbor, ticket: TicketIn, store: bool = False) -> ProcessResult:
-    tickets.add_tickets(h.svc.db, [ticket], source="test")
+    desk.add_tickets(h.svc.db, [ticket], source="test")
     result = h.svc.pipeline.process(ticket, now=NOW)
     if store:
-        tickets.store_result(h.svc.db, h.svc.policy(), result)
+        desk.store_result(h.svc.db, h.svc.policy(), result)
     return result
 
 
@@ -150,18 +150,18 @@ def test_a_ticket_solved_by_a_declared_action_speaks_of_it_in_every_state(harbor
     def refund_ticket(ticket_id: str, order_id: str, customer: str = "dana@example.com") -> tuple[dict[str, Any], int]:
         body = f"Hello, please refund order {order_id}, it is not what I ordered."
         process(h, TicketIn(id=ticket_id, customer=customer, subject="Refund", body=body, created_at=NOW), store=True)
-        data = tickets.get_ticket(h.svc.db, ticket_id)
+        data = desk.get_ticket(h.svc.db, ticket_id)
         refund = next(p for p in data["proposals"] if p["action"] == "create_refund")
         return data, int(refund["id"])
 
     def reply(ticket_id: str) -> str:
-        return tickets.reply_draft(tickets.get_ticket(h.svc.db, ticket_id))[1]
+        return desk.reply_draft(desk.get_ticket(h.svc.db, ticket_id))[1]
 
     # proposed, then done once approved: the service's own answer
     data, pid = refund_ticket("HD-done", "O-3001")
     before = reply("HD-done")
     assert "I've asked a colleague to approve this: refund an order (order O-3001, amount £30.00)." in before
-    assert tickets.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "executed"
+    assert desk.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "executed"
     after = reply("HD-done")
     assert "Done: refund an order (order O-3001, amount £30.00)." in after and "approve this" not in after
     assert claims(after, "create_refund")
@@ -170,7 +170,7 @@ def test_a_ticket_solved_by_a_declared_action_speaks_of_it_in_every_state(harbor
     # refused by the service (a 4xx): what happens instead, no blame, nothing claimed
     _, pid = refund_ticket("HD-refused", "O-3002", "sam@example.com")
     h.orders.fault("/orders/O-3002/refunds", status=409, count=1, method="POST")
-    assert tickets.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "denied"
+    assert desk.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "denied"
     text = reply("HD-refused")
     assert "I wasn't able to do this as asked: refund an order (order O-3002, amount £20.00). A colleague will " \
            "look at what we can do instead and get back to you." in text
@@ -179,7 +179,7 @@ def test_a_ticket_solved_by_a_declared_action_speaks_of_it_in_every_state(harbor
     # a 500: retried under the same key, under way meanwhile, done once the service answers
     _, pid = refund_ticket("HD-waiting", "O-3003")
     h.orders.fault("/orders/O-3003/refunds", status=500, count=1, method="POST")
-    assert tickets.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "calling"
+    assert desk.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "calling"
     text = reply("HD-waiting")
     assert "Your request is under way: refund an order (order O-3003, amount £25.00)." in text
     assert not claims(text, "create_refund")
@@ -198,7 +198,7 @@ def test_a_ticket_solved_by_a_declared_action_speaks_of_it_in_every_state(harbor
     remote.service.timeout = 1.0
     try:
         h.orders.fault("/orders/O-3004/refunds", delay=2.5, count=1, method="POST")
-        assert tickets.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "failed"
+        assert desk.approve(h.svc.db, h.svc.policy(), ADA, pid)["status"] == "failed"
     finally:
         remote.decl.idempotency_key, remote.service.timeout = key, 10.0
     text = reply("HD-failed")
@@ -220,8 +220,8 @@ def test_a_reply_with_nothing_to_say_says_what_happens_next_and_is_not_sent_alon
     # a proposal rejected with nothing to tell the customer: its sentence goes, the order's facts stay
     process(h, TicketIn(id="HN-2", customer="dana@example.com", subject="Refund",
                         body="Please refund order O-1001.", created_at=NOW), store=True)
-    data = tickets.get_ticket(h.svc.db, "HN-2")
+    data = desk.get_ticket(h.svc.db, "HN-2")
     pid = next(int(p["id"]) for p in data["proposals"] if p["action"] == "create_refund")
-    tickets.reject(h.svc.db, ADA, pid, "duplicate of another ticket")
-    text = tickets.reply_draft(tickets.get_ticket(h.svc.db, "HN-2"))[1]
+    desk.reject(h.svc.db, ADA, pid, "duplicate of another ticket")
+    text = desk.reply_draft(desk.get_ticket(h.svc.db, "HN-2"))[1]
     assert "Order O-1001 is delivered and came to £120.00." in text and "refund an order" not in text

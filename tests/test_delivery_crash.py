@@ -141,8 +141,8 @@ def test_a_channel_that_stays_down_is_shown_retrying_then_failed(setup: tuple[Se
     assert _statuses(db, ids) == Counter({"failed": 1})
     assert delivery.problems(db, DEMO_ADMIN)[0]["attempts"] == 3
     # once the channel is back, an admin's retry delivers it, with the same key
+    from cx_core.access import StaffUser
     from cx_core.models import Role
-    from cx_core.tickets import StaffUser
 
     delivery.retry_now(db, StaffUser("root", "Root", Role.admin), ids[0])
     up = load_settings(data_dir=settings.data_dir, database_url="", outbound_webhook_url=f"{sink.url}/hooks")

@@ -26,7 +26,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete, func, select
 
-from cx_core import conversations, delivery, outbox, tickets, worker
+from cx_core import conversations, delivery, outbox, worker
+from cx_core import desk as the_desk
+from cx_core.access import StaffUser
 from cx_core.channels import email as mailbox
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import Inbound
@@ -35,7 +37,6 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import ChannelCursorRow, MessageRow, NotificationRow, TicketRow
-from cx_core.tickets import StaffUser
 from tests.conftest import copy_world
 from tests.helpers import DEMO_ADMIN, find_order, free_port
 from tests.servers.mail import MailServers
@@ -187,9 +188,9 @@ def test_a_mail_is_answered_in_its_thread_and_the_customers_answer_joins_the_sam
         assert len(uids) == 1 and b"\\Seen" not in client.get_flags(uids)[uids[0]]
 
     assert worker.process_one(desk, "test")
-    _, draft = tickets.reply_draft(tickets.get_ticket(desk.db, row.id))
+    _, draft = the_desk.reply_draft(the_desk.get_ticket(desk.db, row.id))
     text = draft or f"Hello {o['first_name']}, your invoice is attached to your account."
-    sent = tickets.send_reply(desk.db, desk.policy(), ADVISOR, row.id, text, resolve=False, override="test")
+    sent = the_desk.send_reply(desk.db, desk.policy(), ADVISOR, row.id, text, resolve=False, override="test")
     assert sent["status"] == "executed"
     assert delivery.run_once(desk.db, desk.settings) == 1
 

@@ -24,16 +24,17 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from cx_core import delivery
+from cx_core.access import StaffUser
 from cx_core.channels import helpdesk
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import thread
 from cx_core.delivery import DeliveryFailed, Outgoing
+from cx_core.desk import send_reply
 from cx_core.errors import InvalidInput
 from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import Database
 from cx_core.store.tables import NotificationRow, TicketRow, WebhookDeliveryRow
-from cx_core.tickets import StaffUser, send_reply
 from cx_core.worker import process_one
 from tests.conftest import copy_world
 from tests.helpers import find_order, free_port

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from cx_core import tickets
+from cx_core import desk
+from cx_core.access import StaffUser
 from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
 from cx_core.errors import ReplyHeld
 from cx_core.llm import Polished
 from cx_core.models import Channel, Draft, Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from cx_core.wording import WORDING, claimed_actions, claims
 from domains.lumen.demo.simulator import TEMPLATES, Simulator
 from tests.conftest import NOW
@@ -125,7 +125,7 @@ def test_no_reply_claims_an_action_that_did_not_run(services: Services, fresh_ti
                                                     level: int) -> None:
     writes = 0
     for t in fresh_tickets:
-        tickets.add_tickets(services.db, [t], source="test")
+        desk.add_tickets(services.db, [t], source="test")
         r = services.pipeline.process(t, now=NOW, autonomy=level)
         ran = {p.action for p in r.proposals if p.decision.value == "executed"}
         not_run = {p.action for p in r.proposals if p.decision.value != "executed"} - ran
@@ -140,10 +140,10 @@ def test_no_reply_claims_an_action_that_did_not_run(services: Services, fresh_ti
 
 def _processed(services: Services, ticket_id: str, body: str, customer: str) -> dict[str, Any]:
     t = TicketIn(id=ticket_id, customer=customer, subject="", body=body, created_at=NOW)
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     result = services.pipeline.process(t, now=NOW, autonomy=2)
-    tickets.store_result(services.db, services.policy(), result)
-    return tickets.get_ticket(services.db, ticket_id)
+    desk.store_result(services.db, services.policy(), result)
+    return desk.get_ticket(services.db, ticket_id)
 
 
 def test_sending_checks_what_the_reply_says_against_what_ran(services: Services) -> None:
@@ -152,30 +152,30 @@ def test_sending_checks_what_the_reply_says_against_what_ran(services: Services)
                       o["email"])
     refund = next(p for p in data["proposals"] if p["action"] == "refund")
     assert refund["status"] == "pending"
-    parts, draft = tickets.reply_draft(data)
+    parts, draft = desk.reply_draft(data)
     assert "I'm arranging a refund" in draft and not claims(draft, "refund")
     # the draft speaks of the undecided refund: held, but the advisor may send anyway with a reason
     with pytest.raises(ReplyHeld) as held:
-        tickets.send_reply(services.db, services.policy(), ADA, "H-refund", draft)
+        desk.send_reply(services.db, services.policy(), ADA, "H-refund", draft)
     assert held.value.overridable and "Approve or reject the refund first" in str(held.value)
     # a sentence that says the refund was done is never sent, not even with a reason
     lie = draft.replace(next(p.text for p in parts if p.kind == "action"),
                         f"I've refunded $10.00 on order {o['order_id']}.")
     for why in ("", "customer insisted"):
         with pytest.raises(ReplyHeld) as held:
-            tickets.send_reply(services.db, services.policy(), ADA, "H-refund", lie, override=why)
+            desk.send_reply(services.db, services.policy(), ADA, "H-refund", lie, override=why)
         assert not held.value.overridable and "has not been done" in str(held.value)
     # approved: the sentence now says it was done, the advisor's own edit survives, and it sends
     edited = draft.replace("Hi ", "Dear ", 1) + "\n\nP.S. Thank you for spotting it."
-    tickets.approve(services.db, services.policy(), ADA, refund["id"])
-    data = tickets.get_ticket(services.db, "H-refund")
-    after, _ = tickets.reply_draft(data)
+    desk.approve(services.db, services.policy(), ADA, refund["id"])
+    data = desk.get_ticket(services.db, "H-refund")
+    after, _ = desk.reply_draft(data)
     merged = merge_edits(edited, parts, after)
     assert merged.startswith("Dear ") and "P.S. Thank you for spotting it." in merged
     assert "I've refunded" in merged and "I'm arranging" not in merged
-    out = tickets.send_reply(services.db, services.policy(), ADA, "H-refund", merged)
+    out = desk.send_reply(services.db, services.policy(), ADA, "H-refund", merged)
     assert out["status"] == "executed"
-    assert tickets.get_ticket(services.db, "H-refund")["ticket"]["status"] == "resolved"
+    assert desk.get_ticket(services.db, "H-refund")["ticket"]["status"] == "resolved"
 
 
 def test_a_rejected_action_leaves_the_reply_and_the_advisors_words_take_its_place(services: Services) -> None:
@@ -183,12 +183,12 @@ def test_a_rejected_action_leaves_the_reply_and_the_advisors_words_take_its_plac
     data = _processed(services, "H-reject", f"I was charged twice for order {o['order_id']}, please refund it.",
                       o["email"])
     refund = next(p for p in data["proposals"] if p["action"] == "refund")
-    tickets.reject(services.db, ADA, refund["id"], "Customer must confirm first",
+    desk.reject(services.db, ADA, refund["id"], "Customer must confirm first",
                    say_instead="Could you confirm which of the two payments you would like back?")
-    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "H-reject"))
+    _, text = desk.reply_draft(desk.get_ticket(services.db, "H-reject"))
     assert "Could you confirm which of the two payments" in text
     assert "refund" not in " ".join(claimed_actions(text)) and "I'm arranging a refund" not in text
-    assert tickets.send_reply(services.db, services.policy(), ADA, "H-reject", text)["status"] == "executed"
+    assert desk.send_reply(services.db, services.policy(), ADA, "H-reject", text)["status"] == "executed"
 
 
 def test_resolving_with_undecided_proposals_is_asked_and_an_override_is_audited(services: Services) -> None:
@@ -196,12 +196,12 @@ def test_resolving_with_undecided_proposals_is_asked_and_an_override_is_audited(
     _processed(services, "H-open", f"Order {o['order_id']} was charged twice. Refund please.", o["email"])
     plain = "Hi,\n\nThank you, we are looking into it.\n\nKind regards"
     with pytest.raises(ReplyHeld) as held:
-        tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain)
+        desk.send_reply(services.db, services.policy(), ADA, "H-open", plain)
     assert held.value.overridable and "wait" in str(held.value) and "approve or reject" in str(held.value)
     # sent without resolving: nothing claimed, nothing undecided is resolved
-    assert tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain, resolve=False)["status"] == "executed"
-    assert tickets.get_ticket(services.db, "H-open")["ticket"]["status"] != "resolved"
-    out = tickets.send_reply(services.db, services.policy(), ADA, "H-open", plain, override="customer closed it by phone")
+    assert desk.send_reply(services.db, services.policy(), ADA, "H-open", plain, resolve=False)["status"] == "executed"
+    assert desk.get_ticket(services.db, "H-open")["ticket"]["status"] != "resolved"
+    out = desk.send_reply(services.db, services.policy(), ADA, "H-open", plain, override="customer closed it by phone")
     assert out["status"] == "executed"
     from cx_core import audit
 
@@ -240,7 +240,7 @@ def test_a_rewrite_that_claims_an_action_that_did_not_run_is_not_used(services: 
     services.pipeline.engine = Boastful()
     t = TicketIn(id="H-llm", customer=o["email"], body=f"Charged twice for {o['order_id']}, refund one please.",
                  created_at=NOW)
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     r = services.pipeline.process(t, now=NOW, autonomy=2)
     assert r.engine == "offline" and "said the refund was done" in r.engine_note
     assert "I'm arranging a refund" in r.draft.reply

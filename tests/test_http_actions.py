@@ -18,7 +18,8 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from cx_core import audit, conversations, delivery, domain, tickets
+from cx_core import audit, conversations, delivery, desk, domain
+from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY, ExecContext, execute
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.conversations import Inbound
@@ -27,7 +28,6 @@ from cx_core.models import Role
 from cx_core.plans import Step
 from cx_core.services import Services
 from cx_core.store.tables import ActionCallRow, NotificationRow, TicketRow
-from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
 from tests.helpers import DEMO_ADMIN
@@ -88,12 +88,12 @@ def _ticket(w: World, ticket_id: str, customer: int = 0) -> str:
 
 
 def _refund(w: World, ticket_id: str, amount: float, order_id: str = "O-1") -> int:
-    return int(tickets.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, "create_refund",
+    return int(desk.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, "create_refund",
                                   {"order_id": order_id, "amount": amount, "reason": "goodwill"})["id"])
 
 
 def _proposal(w: World, ticket_id: str, pid: int) -> dict[str, Any]:
-    return next(p for p in tickets.get_ticket(w.svc.db, ticket_id)["proposals"] if p["id"] == pid)
+    return next(p for p in desk.get_ticket(w.svc.db, ticket_id)["proposals"] if p["id"] == pid)
 
 
 def test_the_openapi_import_declares_reads_and_confirmed_writes_and_checks_clean(world_http: World) -> None:
@@ -129,12 +129,12 @@ def test_an_approval_makes_exactly_one_call_and_the_service_changes(world_http: 
     assert _proposal(w, tid, pid)["status"] == "pending"
     assert not [c for c in w.orders.calls("/orders/O-1/refunds") if c["method"] == "POST" and
                 not c["path"].endswith("/preview")]  # previewed with the dry run, nothing written yet
-    out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+    out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
     assert out["status"] == "executed", out
     p = _proposal(w, tid, pid)
     assert p["status"] == "executed" and p["result"]["amount"] == 12.5
     assert len(w.orders.applied("refund")) == before + 1
-    assert tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)["status"] == "executed"  # a second click
+    assert desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)["status"] == "executed"  # a second click
     assert len(w.orders.applied("refund")) == before + 1
     events = [e for e in audit.events(w.svc.db, DEMO_ADMIN, ticket_id=tid) if e.kind == "action.executed"]
     assert len(events) == 1
@@ -144,7 +144,7 @@ def test_an_approval_makes_exactly_one_call_and_the_service_changes(world_http: 
     with w.svc.db.session() as s:
         row = s.scalars(select(ActionCallRow).where(ActionCallRow.ticket_id == tid)).one()
         assert row.ok and row.latency_ms is not None
-    _, text = tickets.reply_draft(tickets.get_ticket(w.svc.db, tid))
+    _, text = desk.reply_draft(desk.get_ticket(w.svc.db, tid))
     assert audit.verify(w.svc.db).ok
 
 
@@ -169,7 +169,7 @@ def test_two_approvals_at_once_make_one_call_each_time(world_http: World) -> Non
 
         def approve(pid: int = pid, gate: threading.Barrier = gate, results: list[str] = results) -> None:
             gate.wait()
-            results.append(tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)["status"])
+            results.append(desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)["status"])
 
         threads = [threading.Thread(target=approve) for _ in range(2)]
         for t in threads:
@@ -192,8 +192,8 @@ def test_killed_between_the_decision_and_the_call_it_calls_once_after_restart(wo
     env = {**os.environ, "TANDEM_ACTIONS_FILE": str(w.folder / "actions.yaml"), "TANDEM_DATA_DIR":
            str(w.settings.data_dir), "TANDEM_FAILPOINT": "delivery.claimed", "TANDEM_DELIVERY_LEASE_SECONDS": "1",
            "HF_HUB_OFFLINE": "1"}
-    script = ("from cx_core.services import Services; from cx_core import tickets; from cx_core.models import Role;"
-              f"svc = Services(); tickets.approve(svc.db, svc.policy(), tickets.StaffUser('ada', 'Ada', Role.advisor),"
+    script = ("from cx_core.services import Services; from cx_core import desk; from cx_core.models import Role;"
+              f"svc = Services(); desk.approve(svc.db, svc.policy(), desk.StaffUser('ada', 'Ada', Role.advisor),"
               f" {pid})")
     dead = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=180)
     assert dead.returncode == -9, dead.stderr.decode()[-2000:]
@@ -216,7 +216,7 @@ def test_a_500_is_retried_under_the_same_key_and_a_timeout_is_stated(world_http:
     before = len(w.orders.applied("refund"))
     pid = _refund(w, tid, 3.0)
     w.orders.fault("/orders/O-1/refunds", status=500, count=1, method="POST")
-    out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+    out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
     assert out["status"] == "calling" and "retrying" in out["reason"] and "500" in out["reason"]
     assert _proposal(w, tid, pid)["status"] == "calling"  # not done, and never said to be
     thread = delivery.problems(w.svc.db, DEMO_ADMIN)
@@ -231,7 +231,7 @@ def test_a_500_is_retried_under_the_same_key_and_a_timeout_is_stated(world_http:
 
     refused = _refund(w, tid, 2.0)
     w.orders.fault("/orders/O-1/refunds", status=409, count=1, method="POST")
-    out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, refused)
+    out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, refused)
     assert out["status"] == "denied" and "409" in out["reason"]
     assert _proposal(w, tid, refused)["status"] == "denied"
     assert len(w.orders.applied("refund")) == before + 1
@@ -274,7 +274,7 @@ def test_a_timeout_is_retried_with_its_key_and_without_a_key_it_is_said_to_be_un
     remote.service.timeout = 1.0
     try:
         w.orders.fault("/orders/O-1/refunds", delay=2.5, count=1, method="POST")
-        out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+        out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
         assert out["status"] == "calling" and "did not answer within 1 s" in out["reason"]
         time.sleep(2.0)  # the slow service applied it after all; the retry carries the same key
         with w.svc.db.tx() as s:
@@ -289,7 +289,7 @@ def test_a_timeout_is_retried_with_its_key_and_without_a_key_it_is_said_to_be_un
         try:
             pid = _refund(w, tid, 5.0)
             w.orders.fault("/orders/O-1/refunds", delay=2.5, count=1, method="POST")
-            out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+            out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
             assert out["status"] == "failed" and "may have been done" in out["reason"]
             assert _proposal(w, tid, pid)["status"] == "failed"
         finally:

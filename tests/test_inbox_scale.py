@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
+from cx_core.access import StaffUser
+from cx_core.desk import InboxFilter
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.store import fulltext
 from cx_core.store.db import Database
 from cx_core.store.tables import TicketRow
-from cx_core.tickets import InboxFilter, StaffUser
 from tests.conftest import NOW
 from tests.helpers import DEMO_ADMIN, fresh_pg_database
 
@@ -33,13 +34,13 @@ SEARCH_TICKETS = [
 
 
 def ids(db: Database, query: str, statuses: tuple[str, ...] = ALL) -> list[str]:
-    rows, total = tickets.inbox(db, where=InboxFilter(statuses=statuses, search=query), limit=50)
+    rows, total = desk.inbox(db, where=InboxFilter(statuses=statuses, search=query), limit=50)
     assert total == len(rows)
     return [r["id"] for r in rows]
 
 
 def check_search(db: Database) -> None:
-    tickets.add_tickets(db, SEARCH_TICKETS, source="test")
+    desk.add_tickets(db, SEARCH_TICKETS, source="test")
     assert ids(db, "charged") == ["S-0001"]  # a word, in the subject and the body
     assert sorted(ids(db, "twice")) == ["S-0001", "S-0002"]
     assert ids(db, "twice refund") == ["S-0001"]  # plain words are ANDed
@@ -55,7 +56,7 @@ def check_search(db: Database) -> None:
     for hostile in ('"', "***", "AND OR NOT (", "a:b|c&d!e", "') OR 1=1 --", "x*", "NEAR(", "'", "\\"):
         assert ids(db, hostile) == []  # never an error, never syntax
     # relevance first: the ticket whose subject says it ranks above one that only mentions it in passing
-    tickets.add_tickets(db, [TicketIn(id="S-0004", channel="email", subject="Refund", created_at=NOW,
+    desk.add_tickets(db, [TicketIn(id="S-0004", channel="email", subject="Refund", created_at=NOW,
                                       body="Refund please: refund the refund for the kettle.")], source="test")
     assert ids(db, "refund")[0] == "S-0004"
     # within the inbox's filters
@@ -90,12 +91,12 @@ def test_counts_and_menus_match_a_recount(services: Services) -> None:
     db = services.db
     batch = [TicketIn(id=f"C-{i}", channel=["email", "chat", "phone"][i % 3], subject=f"Case {i}", body="Help",
                       created_at=NOW + timedelta(minutes=i)) for i in range(30)]
-    tickets.add_tickets(db, batch, source="test")
+    desk.add_tickets(db, batch, source="test")
     for i in range(8):  # the worker claims some, fails one
-        claimed = tickets.claim_next(db, "w1")
+        claimed = desk.claim_next(db, "w1")
         assert claimed is not None
         if i == 0:
-            tickets.mark_failed(db, claimed.id, "boom")
+            desk.mark_failed(db, claimed.id, "boom")
     with db.tx() as s:  # the pipeline's conclusions, escalations and resolutions, as other code writes them
         for i, row in enumerate(s.scalars(select(TicketRow).where(TicketRow.id.like("C-%")))):
             if i % 4 == 0:
@@ -105,28 +106,28 @@ def test_counts_and_menus_match_a_recount(services: Services) -> None:
             elif i % 7 == 2:
                 row.status, row.task_type, row.sentiment = "resolved", "order_status", "positive"
     ada = StaffUser("ada", "Ada Advisor", Role.advisor)
-    open_now = [r["id"] for r in tickets.inbox(db, where=InboxFilter(statuses=("open",)), limit=5)[0]]
-    tickets.assign(db, ada, open_now[0], "ada")
+    open_now = [r["id"] for r in desk.inbox(db, where=InboxFilter(statuses=("open",)), limit=5)[0]]
+    desk.assign(db, ada, open_now[0], "ada")
 
     with db.session() as s:
         rows = s.scalars(select(TicketRow)).all()
     live = [r for r in rows if r.status in ("open", "escalated")]
-    want = {k: v for k, v in Counter(r.status for r in rows).items() if k in tickets.ACTIVE}
+    want = {k: v for k, v in Counter(r.status for r in rows).items() if k in desk.ACTIVE}
     want["unassigned"] = sum(1 for r in live if r.assigned_to is None)
     want["mine"] = sum(1 for r in live if r.assigned_to == "ada")
-    assert tickets.counts(db, me="ada") == want and want["mine"] == 1
-    assert tickets.filter_options(db) == {
+    assert desk.counts(db, me="ada") == want and want["mine"] == 1
+    assert desk.filter_options(db) == {
         "task_types": sorted({r.task_type for r in rows if r.task_type}),
         "urgencies": sorted({r.urgency for r in rows if r.urgency}),
         "sentiments": sorted({r.sentiment for r in rows if r.sentiment}),
         "channels": sorted({r.channel for r in rows if r.channel})}
     for statuses in (("new", "processing", "open"), ("escalated",), ("resolved",), ALL):
-        page, total = tickets.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone"),
+        page, total = desk.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone"),
                                                           order="priority"), limit=500)
         expected = [r for r in rows if r.status in statuses and r.channel in ("chat", "phone")]
         assert total == len(expected) == len(page)
         assert [p["priority"] for p in page] == sorted((p["priority"] for p in page), reverse=True)
-        by_due, _ = tickets.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone")), limit=500)
+        by_due, _ = desk.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone")), limit=500)
         due = [p["sla_due"] for p in by_due if p["sla_due"] is not None]
         assert due == sorted(due) and all(p["sla_due"] is None for p in by_due[len(due):])  # the default
 
@@ -135,17 +136,17 @@ def test_bulk_intake_keeps_one_audit_event_per_ticket(services: Services) -> Non
     db = services.db
     before = audit.verify(db).count
     batch = [TicketIn(id=f"B-{i}", channel="email", subject=f"Bulk {i}", body=f"Card 4111 1111 1111 1111 #{i}",
-                      customer="nobody@example.com", created_at=NOW) for i in range(tickets.IMPORT_BATCH * 2 + 50)]
-    tickets.add_tickets(db, batch[:10], source="test")
+                      customer="nobody@example.com", created_at=NOW) for i in range(desk.IMPORT_BATCH * 2 + 50)]
+    desk.add_tickets(db, batch[:10], source="test")
     seen: list[int] = []
-    added, skipped = tickets.add_tickets(db, batch + batch[:3], source="import", progress=seen.append)
+    added, skipped = desk.add_tickets(db, batch + batch[:3], source="import", progress=seen.append)
     assert (added, skipped) == (len(batch) - 10, 13)  # stored before, and repeated in the same call
     assert sum(seen) == len(batch) + 3 and len(seen) == 3
     check = audit.verify(db)
     assert check.ok and check.count == before + len(batch)
     received = [e for e in audit.events(db, DEMO_ADMIN, limit=len(batch) + 5) if e.kind == "ticket.received"]
     assert Counter(e.ticket_id for e in received) == Counter(t.id for t in batch)
-    stored = tickets.get_ticket(db, "B-700")
+    stored = desk.get_ticket(db, "B-700")
     assert "4111" not in stored["ticket"]["body"] and stored["messages"][0]["body"] == stored["ticket"]["body"]
     assert ids(db, "bulk 700") == ["B-700"]
 
@@ -153,7 +154,7 @@ def test_bulk_intake_keeps_one_audit_event_per_ticket(services: Services) -> Non
 def test_an_existing_database_gets_its_search_index_built(services: Services) -> None:
     """Upgrading a store that has tickets already: the migration indexes them."""
     db = services.db
-    tickets.add_tickets(db, SEARCH_TICKETS, source="test")
+    desk.add_tickets(db, SEARCH_TICKETS, source="test")
     with db.tx() as s:
         s.execute(text("DROP TABLE tickets_fts"))
         for trigger in ("insert", "update", "delete"):
@@ -183,15 +184,15 @@ def test_search_on_postgres(pg: Database) -> None:
 @pytest.mark.postgres
 def test_counts_menus_and_bulk_intake_on_postgres(pg: Database) -> None:
     batch = [TicketIn(id=f"P-{i}", channel=["email", "chat"][i % 2], subject=f"Case {i}", body="Help",
-                      created_at=NOW + timedelta(minutes=i)) for i in range(tickets.IMPORT_BATCH + 20)]
-    assert tickets.add_tickets(pg, batch + batch[:2], source="import") == (len(batch), 2)
+                      created_at=NOW + timedelta(minutes=i)) for i in range(desk.IMPORT_BATCH + 20)]
+    assert desk.add_tickets(pg, batch + batch[:2], source="import") == (len(batch), 2)
     for _ in range(5):
-        assert tickets.claim_next(pg, "w1") is not None
+        assert desk.claim_next(pg, "w1") is not None
     with pg.tx() as s:
         s.execute(update(TicketRow).where(TicketRow.id.in_(["P-1", "P-2", "P-3"]))
                   .values(status="open", task_type="refund", urgency="high", sentiment="negative"))
-    assert tickets.counts(pg) == {"new": len(batch) - 5, "processing": 2, "open": 3, "unassigned": 3}
-    assert tickets.filter_options(pg) == {"task_types": ["refund"], "urgencies": ["high"],
+    assert desk.counts(pg) == {"new": len(batch) - 5, "processing": 2, "open": 3, "unassigned": 3}
+    assert desk.filter_options(pg) == {"task_types": ["refund"], "urgencies": ["high"],
                                           "sentiments": ["negative"], "channels": ["chat", "email"]}
     check = audit.verify(pg)
     assert check.ok and check.count == len(batch)

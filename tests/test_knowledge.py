@@ -151,7 +151,7 @@ def test_a_reply_quotes_a_hard_wrapped_article_in_whole_sentences(services: Serv
 
     from sqlalchemy import select
 
-    from cx_core import tickets
+    from cx_core import desk
     from cx_core.models import TicketIn
     from domains.lumen.tables import CustomerRow
     from tests.test_reply_text import check, quotes
@@ -164,7 +164,7 @@ def test_a_reply_quotes_a_hard_wrapped_article_in_whole_sentences(services: Serv
     ticket = TicketIn(id="KB-WRAP-1", customer=email, channel="email", subject="Lumen Hub",
                       body="Hello, how long do I hold the button to restart my Lumen Hub?",
                       created_at=datetime(2026, 11, 18, 9, 30))
-    tickets.add_tickets(services.db, [ticket], source="test")
+    desk.add_tickets(services.db, [ticket], source="test")
     result = services.pipeline.process(ticket, now=ticket.created_at, autonomy=1)
     found = quotes(result)
     assert any(q.startswith("Restart your hub by holding the button on its back for 10 seconds") for q in found), \

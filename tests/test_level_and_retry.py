@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cx_core import audit, tickets, worker
+from cx_core import audit, desk, worker
+from cx_core.access import StaffUser
 from cx_core.cli import main
 from cx_core.config import PROJECT_ROOT
 from cx_core.errors import InvalidInput, TandemError
 from cx_core.models import Decision, Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW
 from tests.helpers import DEMO_ADMIN, find_order
 
@@ -25,7 +25,7 @@ def test_an_answer_sent_alone_at_level_1_says_level_1(services: Services) -> Non
     o = find_order(services, "delivered")
     t = TicketIn(id="L-1", customer=o["email"], channel="email", subject="Order status",
                  body=f"Hello, where is my order #{o['order_id']}? Has it been delivered?", created_at=NOW)
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     result = services.pipeline.process(t, now=NOW)
     assert result.autonomy == 1
     [sent] = [p for p in result.proposals if p.action == "send_reply"]
@@ -39,7 +39,7 @@ def test_an_action_done_alone_at_level_3_says_level_3(services: Services) -> Non
     o = find_order(services, "pending")
     t = TicketIn(id="L-3", customer=o["email"], channel="email", subject="New address", created_at=NOW,
                  body=f"Please change the address of {o['order_id']} to 12 Oak Street, Austin, TX 73301.")
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     result = services.pipeline.process(t, now=NOW, autonomy=3)
     done = result.executed_writes()
     assert [p.action for p in done][:1] == ["change_shipping_address"], result.proposals
@@ -49,7 +49,7 @@ def test_an_action_done_alone_at_level_3_says_level_3(services: Services) -> Non
 # ------------------------------------------------------------------ a failed ticket, run again
 def _failed(svc: Services, ticket_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     o = find_order(svc, "pending")
-    tickets.add_tickets(svc.db, [TicketIn(id=ticket_id, customer=o["email"], channel="email", subject="Where is it",
+    desk.add_tickets(svc.db, [TicketIn(id=ticket_id, customer=o["email"], channel="email", subject="Where is it",
                                           body=f"Where is order #{o['order_id']}?", created_at=NOW)], source="test")
 
     def broken(*_a: object, **_k: object) -> None:
@@ -63,19 +63,19 @@ def _failed(svc: Services, ticket_id: str, monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_failed_ticket_says_why_in_one_line_and_runs_again(services: Services,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _failed(services, "F-1", monkeypatch)
-    t = tickets.get_ticket(services.db, "F-1")["ticket"]
+    t = desk.get_ticket(services.db, "F-1")["ticket"]
     assert t["status"] == "open" and t["error"] == "processing failed: KeyError: 'tier'"
     assert not worker.process_one(services, "test-worker")  # never taken again by itself
-    tickets.retry(services.db, ADVISOR, "F-1")
+    desk.retry(services.db, ADVISOR, "F-1")
     with pytest.raises(InvalidInput, match="already waiting for the agent"):
-        tickets.retry(services.db, ADVISOR, "F-1")
+        desk.retry(services.db, ADVISOR, "F-1")
     events = [e for e in audit.events(services.db, DEMO_ADMIN, ticket_id="F-1") if e.kind == "ticket.retried"]
     assert len(events) == 1 and events[0].actor == "ada" and events[0].data["error"].startswith("processing failed")
     assert worker.process_one(services, "test-worker")
-    t = tickets.get_ticket(services.db, "F-1")["ticket"]
+    t = desk.get_ticket(services.db, "F-1")["ticket"]
     assert t["error"] is None and t["status"] in {"open", "resolved", "escalated"}
     with pytest.raises(InvalidInput, match="the agent did not fail on ticket F-1"):
-        tickets.retry(services.db, ADVISOR, "F-1")
+        desk.retry(services.db, ADVISOR, "F-1")
 
 
 def test_the_worker_runs_failed_tickets_again_from_the_command_line(services: Services, tmp_path: Path,
@@ -84,14 +84,14 @@ def test_the_worker_runs_failed_tickets_again_from_the_command_line(services: Se
     _failed(services, "F-2", monkeypatch)
     _failed(services, "F-3", monkeypatch)
     with pytest.raises(TandemError, match="ticket F-4 not found"):
-        tickets.retry_failed(services.db, ["F-2", "F-4"])
-    assert tickets.get_ticket(services.db, "F-2")["ticket"]["error"]  # nothing changed
+        desk.retry_failed(services.db, ["F-2", "F-4"])
+    assert desk.get_ticket(services.db, "F-2")["ticket"]["error"]  # nothing changed
     monkeypatch.setenv("TANDEM_DATA_DIR", str(services.settings.data_dir))
     assert main(["worker", "--retry-failed", "F-2", "--once", "--no-deliver", "--no-mailbox"]) == 0
     assert "1 failed ticket back in the queue: F-2" in capsys.readouterr().err
-    assert tickets.get_ticket(services.db, "F-2")["ticket"]["error"] is None
-    assert tickets.get_ticket(services.db, "F-3")["ticket"]["error"]
-    assert tickets.retry_failed(services.db) == ["F-3"]
+    assert desk.get_ticket(services.db, "F-2")["ticket"]["error"] is None
+    assert desk.get_ticket(services.db, "F-3")["ticket"]["error"]
+    assert desk.retry_failed(services.db) == ["F-3"]
 
 
 def test_the_workspace_shows_the_failure_in_one_line_and_a_button_to_run_again(
@@ -114,7 +114,7 @@ def test_the_workspace_shows_the_failure_in_one_line_and_a_button_to_run_again(
         [again] = [b for b in at.button if b.label == "Run the agent again"]
         again.click().run()
         assert not at.exception
-        t = tickets.get_ticket(services.db, "F-5")["ticket"]
+        t = desk.get_ticket(services.db, "F-5")["ticket"]
         assert t["status"] == "new" and t["error"] is None
         assert [e.actor for e in audit.events(services.db, DEMO_ADMIN, ticket_id="F-5")
                 if e.kind == "ticket.retried"] == ["ada"]

@@ -106,9 +106,9 @@ def test_a_ticket_through_the_pipeline_with_the_real_server(services: Services, 
     o = find_order(services, "pending")
     ticket = TicketIn(id="LLM-1", customer=o["email"], channel="email", subject="Where is my order?",
                       created_at=NOW, body=f"Hi, when will order {o['order_id']} arrive? Thanks, {o['first_name']}")
-    from cx_core import tickets
+    from cx_core import desk
 
-    tickets.add_tickets(services.db, [ticket], source="test")
+    desk.add_tickets(services.db, [ticket], source="test")
     offline = services.pipeline.process(ticket, now=NOW)
     p = services.pipeline
     online = Pipeline(services.db, services.kb, services.triager, p.drafter, services.policy,
@@ -119,7 +119,7 @@ def test_a_ticket_through_the_pipeline_with_the_real_server(services: Services, 
     assert online.draft.citations == offline.draft.citations
     assert online.engine in {"openai", "offline"}
     assert online.engine == "openai" or online.engine_note
-    tickets.store_result(services.db, services.policy(), online)
+    desk.store_result(services.db, services.policy(), online)
     event = [e for e in audit.events(services.db, DEMO_ADMIN, ticket_id="LLM-1") if e.kind == "ticket.processed"][-1]
     assert event.data["engine"] == online.engine and event.data["engine_note"] == online.engine_note
 

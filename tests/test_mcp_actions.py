@@ -19,7 +19,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from cx_core import audit, conversations, delivery, domain, tickets
+from cx_core import audit, conversations, delivery, desk, domain
+from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY, ExecContext, execute
 from cx_core.actions.execute import outbound_key
 from cx_core.config import PROJECT_ROOT, Settings
@@ -29,7 +30,6 @@ from cx_core.http_actions import LOADED
 from cx_core.models import Autonomy, Role
 from cx_core.services import Services
 from cx_core.store.tables import ExecutionRow, NotificationRow, TicketRow
-from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
 from tests.helpers import DEMO_ADMIN
@@ -137,15 +137,15 @@ def _agent(w: McpWorld, ticket_id: str) -> ExecContext:
 
 def _add(w: McpWorld, ticket_id: str, action: str, args: dict[str, Any]) -> int:
     """An advisor adds ``action`` to the ticket; returns the proposal's id."""
-    return int(tickets.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, action, args)["id"])
+    return int(desk.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, action, args)["id"])
 
 
 def _approve(w: McpWorld, pid: int) -> dict[str, Any]:
-    return tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+    return desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
 
 
 def _proposal(w: McpWorld, ticket_id: str, pid: int) -> dict[str, Any]:
-    return next(p for p in tickets.get_ticket(w.svc.db, ticket_id)["proposals"] if p["id"] == pid)
+    return next(p for p in desk.get_ticket(w.svc.db, ticket_id)["proposals"] if p["id"] == pid)
 
 
 def _calls(store: McpStore | McpHttpServer, tool: str, key: str | None = None) -> list[dict[str, Any]]:
@@ -203,7 +203,7 @@ def test_annotations_count_for_the_trusted_server_only(mcp_world: McpWorld) -> N
     assert not REGISTRY["vouchers_local_close_account"].remote.idempotent
     assert REGISTRY["vouchers_local_issue_voucher"].remote.idempotent  # it takes the key, so a retry is recognised
     assert {f"vouchers_{t}" for t in ("issue_voucher", "close_account")} | {f"vouchers_local_{t}" for t in
-                                                                             TOOL_NAMES} <= set(tickets.addable_actions())
+                                                                             TOOL_NAMES} <= set(desk.addable_actions())
 
     # even a look-up of the untrusted server waits for a person at the highest autonomy, and asking calls nothing
     tid = _ticket(w, "M-0")

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cx_core import declared_records, domain, tickets
+from cx_core import declared_records, desk, domain
 from cx_core.auth import authenticate, create_user
 from cx_core.cli import main
 from cx_core.config import Settings, load_settings
@@ -311,7 +311,7 @@ def test_the_cards_reads_are_made_once_per_ticket_view(packs: Path, tmp_path: Pa
     pack = domain.use(domain.find(name))
     db = Database(f"sqlite:///{tmp_path / 'x.db'}", pack=name)
     db.migrate()
-    tickets.add_tickets(db, [TicketIn(id=f"K-{i}", customer="dana@kestrel-customer.example", channel="email",
+    desk.add_tickets(db, [TicketIn(id=f"K-{i}", customer="dana@kestrel-customer.example", channel="email",
                                       subject="reading", body="my reading is 12345", created_at=NOW)
                              for i in (1, 2)], source="test")
     from cx_core.auth import create_user
@@ -362,11 +362,11 @@ def kestrel(packs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 def test_the_worker_runs_a_pack_without_a_demo_and_without_a_simulator(kestrel: Services) -> None:
     from cx_core import worker
 
-    tickets.add_tickets(kestrel.db, [TicketIn(id="K-10", customer="dana@kestrel-customer.example", channel="email",
+    desk.add_tickets(kestrel.db, [TicketIn(id="K-10", customer="dana@kestrel-customer.example", channel="email",
                                               subject="Meter reading", body="Hello, my meter reading is 12345.",
                                               created_at=NOW)], source="test")
     assert worker.run(kestrel, simulate=True, once=True, deliver=False, channels=False) == 1
-    data = tickets.get_ticket(kestrel.db, "K-10")
+    data = desk.get_ticket(kestrel.db, "K-10")
     assert data["ticket"]["error"] is None and data["ticket"]["customer_id"] == "C1"
     result = data["result"]
     assert result.triage.task_type == "meter_reading"
@@ -408,7 +408,7 @@ def test_a_profile_without_tier_or_names_runs_through_the_pipeline(packs: Path, 
         ticket = TicketIn(id="K-20", customer="dana@kestrel-customer.example", channel="email",
                           subject="tariffs", body="What is the difference between fixed and variable?",
                           created_at=NOW)
-        tickets.add_tickets(svc.db, [ticket], source="test")
+        desk.add_tickets(svc.db, [ticket], source="test")
         result = svc.pipeline.process(ticket, now=NOW)
         assert result.customer_id == "C9" and result.draft.reply.startswith("Hi there,")
         assert "(standard)" in result.draft.summary
@@ -457,7 +457,7 @@ def test_the_workspace_reads_the_card_once_however_often_the_page_reruns(kestrel
     from cx_core.config import PROJECT_ROOT
 
     create_user(kestrel.db, "ada", "Ada", Role.advisor, "password-123")
-    tickets.add_tickets(kestrel.db, [TicketIn(id=f"K-3{i}", customer="dana@kestrel-customer.example", channel="email",
+    desk.add_tickets(kestrel.db, [TicketIn(id=f"K-3{i}", customer="dana@kestrel-customer.example", channel="email",
                                               subject="Tariffs", body="Which tariff am I on?", created_at=NOW)
                                      for i in (1, 2)], source="test")
     while worker.process_one(kestrel, "test"):
@@ -470,7 +470,7 @@ def test_the_workspace_reads_the_card_once_however_often_the_page_reruns(kestrel
         for tid in ("K-31", "K-32"):
             Energy.calls.clear()
             at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
-            at.session_state["user"] = tickets.StaffUser("ada", "Ada", Role.advisor)
+            at.session_state["user"] = desk.StaffUser("ada", "Ada", Role.advisor)
             at.query_params["ticket"] = tid
             at.switch_page("pages/workspace.py").run()
             for _ in range(3):
@@ -509,11 +509,11 @@ def test_a_ticket_that_arrives_while_the_teams_records_are_down_finds_its_custom
     monkeypatch.setenv("TANDEM_KESTREL_URL", "http://127.0.0.1:9")  # nothing answers there
     ticket = TicketIn(id="K-40", customer="dana@kestrel-customer.example", channel="email", subject="Tariffs",
                       body="Which tariff am I on?", created_at=NOW)
-    assert tickets.add_tickets(kestrel.db, [ticket], source="test") == (1, 0)  # stored all the same
-    assert tickets.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] is None
+    assert desk.add_tickets(kestrel.db, [ticket], source="test") == (1, 0)  # stored all the same
+    assert desk.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] is None
     monkeypatch.setenv("TANDEM_KESTREL_URL", energy)
     assert worker.process_one(kestrel, "test")
-    assert tickets.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] == "C1"
+    assert desk.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] == "C1"
 
 
 def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(packs: Path, tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from cx_core import audit, auth, exports, insights, kb_docs, tickets
+from cx_core import audit, auth, desk, exports, insights, kb_docs
+from cx_core.access import StaffUser
 from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.knowledge import parse_upload
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW
 from tests.helpers import find_order
 
@@ -110,10 +110,10 @@ def test_stale_documents_and_gaps(services: Services) -> None:
     o = find_order(services, "pending")
     t = TicketIn(id="G-1", customer=o["email"], channel="email", subject="Thermostat offline", created_at=NOW,
                  body="Hi, my smart thermostat keeps dropping off the wifi. How do I get it to reconnect?")
-    tickets.add_tickets(services.db, [t], source="test")
+    desk.add_tickets(services.db, [t], source="test")
     result = services.pipeline.process(t, now=NOW)
     assert result.passages and all(0 < p.similarity <= 1 for p in result.passages)
-    tickets.store_result(services.db, services.policy(), result)
+    desk.store_result(services.db, services.policy(), result)
     later = NOW + timedelta(days=400)
     docs = kb_docs.documents(services.db, services.kb, now=later, window_days=500)
     cited = {c.doc_id for c in result.draft.citations}
@@ -153,31 +153,31 @@ def test_claiming_filters_and_counts(services: Services) -> None:
     batch = [TicketIn(id=f"A-{i}", customer=o["email"], channel=ch, subject=f"Question {i}", created_at=NOW,
                       body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
              for i, ch in enumerate(["email", "chat", "email"])]
-    tickets.add_tickets(db, batch, source="test")
+    desk.add_tickets(db, batch, source="test")
     for t in batch:
-        tickets.store_result(db, services.policy(), services.pipeline.process(t, now=NOW))
+        desk.store_result(db, services.policy(), services.pipeline.process(t, now=NOW))
     other = StaffUser("ben", "Ben", Role.advisor)
     auth.create_user(db, "ben", "Ben", Role.advisor, "password-123")
-    assert tickets.assign(db, ADVISOR, "A-0", "ada") == "ada"
+    assert desk.assign(db, ADVISOR, "A-0", "ada") == "ada"
     with pytest.raises(InvalidInput, match="ada is working on this ticket"):
-        tickets.assign(db, other, "A-0", "ben")
+        desk.assign(db, other, "A-0", "ben")
     with pytest.raises(NotAuthorised):
-        tickets.assign(db, ADVISOR, "A-1", "ben")
-    pending = [p for p in tickets.get_ticket(db, "A-0")["proposals"] if p["status"] == "pending"]
+        desk.assign(db, ADVISOR, "A-1", "ben")
+    pending = [p for p in desk.get_ticket(db, "A-0")["proposals"] if p["status"] == "pending"]
     with pytest.raises(InvalidInput, match="ada is working"):
-        tickets.send_reply(db, services.policy(), other, "A-0", "Hello")
+        desk.send_reply(db, services.policy(), other, "A-0", "Hello")
     if pending:
         with pytest.raises(InvalidInput, match="ada is working"):
-            tickets.reject(db, other, pending[0]["id"], "not mine")
-    assert tickets.assign(db, SUPERVISOR, "A-0", "ben") == "ben"  # a supervisor hands it over
-    counts = tickets.counts(db, me="ben")
+            desk.reject(db, other, pending[0]["id"], "not mine")
+    assert desk.assign(db, SUPERVISOR, "A-0", "ben") == "ben"  # a supervisor hands it over
+    counts = desk.counts(db, me="ben")
     assert counts["mine"] == 1 and counts["unassigned"] >= 2
-    mine, n = tickets.inbox(db, where=tickets.InboxFilter(statuses=("open", "escalated"), assigned="mine", me="ben"))
+    mine, n = desk.inbox(db, where=desk.InboxFilter(statuses=("open", "escalated"), assigned="mine", me="ben"))
     assert n == 1 and mine[0]["id"] == "A-0"
-    chats, _ = tickets.inbox(db, where=tickets.InboxFilter(statuses=("open", "escalated"), channels=("chat",)))
+    chats, _ = desk.inbox(db, where=desk.InboxFilter(statuses=("open", "escalated"), channels=("chat",)))
     assert [r["id"] for r in chats] == ["A-1"]
-    assert "chat" in tickets.filter_options(db)["channels"]
-    assert {r["id"] for r in tickets.customer_tickets(db, o["user_id"], exclude="A-0")} >= {"A-1", "A-2"}
+    assert "chat" in desk.filter_options(db)["channels"]
+    assert {r["id"] for r in desk.customer_tickets(db, o["user_id"], exclude="A-0")} >= {"A-1", "A-2"}
     assert [e.kind for e in audit.events(db, ADMIN, ticket_id="A-0")].count("ticket.assigned") == 2
 
 
@@ -188,15 +188,15 @@ def test_insights_metrics_and_matrix(services: Services) -> None:
     batch = [TicketIn(id=f"I-{i}", customer=o["email"], channel="email", subject=f"Order {i}", created_at=NOW,
                       body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
              for i in range(2)]
-    tickets.add_tickets(db, batch, source="test")
+    desk.add_tickets(db, batch, source="test")
     for t in batch:
-        tickets.store_result(db, policy, services.pipeline.process(t, now=NOW))
-    tickets.assign(db, ADVISOR, "I-0", "ada")
-    for p in tickets.get_ticket(db, "I-0")["proposals"]:
+        desk.store_result(db, policy, services.pipeline.process(t, now=NOW))
+    desk.assign(db, ADVISOR, "I-0", "ada")
+    for p in desk.get_ticket(db, "I-0")["proposals"]:
         if p["status"] == "pending" and p["decision"] != "abstained":
-            tickets.approve(db, policy, ADVISOR, p["id"])
-    draft = tickets.get_ticket(db, "I-0")["result"].draft.reply
-    assert tickets.send_reply(db, policy, ADVISOR, "I-0", draft + "\n\nP.S. Sorry for the trouble.")["status"] == \
+            desk.approve(db, policy, ADVISOR, p["id"])
+    draft = desk.get_ticket(db, "I-0")["result"].draft.reply
+    assert desk.send_reply(db, policy, ADVISOR, "I-0", draft + "\n\nP.S. Sorry for the trouble.")["status"] == \
         "executed"
     facts = insights.ticket_facts(db, ADMIN, NOW - timedelta(days=1), now=NOW + timedelta(hours=1))
     assert len(facts) == 2

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core import audit, health, review, tickets
+from cx_core import audit, desk, health, review
+from cx_core.access import StaffUser
 from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.policy import Policy
 from cx_core.services import Services
 from cx_core.store.tables import NotificationRow, ReviewRow
-from cx_core.tickets import StaffUser
 from domains.lumen import planner
 from domains.lumen.tables import AppointmentRow, ChargeRow, OrderRow, SlotRow
 from tests.conftest import NOW
@@ -39,9 +39,9 @@ def with_policy(svc: Services, **changes: Any) -> Policy:
 
 def run(svc: Services, ticket_id: str, customer: str, body: str, level: int) -> ProcessResult:
     t = TicketIn(id=ticket_id, customer=customer, subject="Installation and a charge", body=body, created_at=NOW)
-    tickets.add_tickets(svc.db, [t], source="test")
+    desk.add_tickets(svc.db, [t], source="test")
     result = svc.pipeline.process(t, now=NOW, autonomy=level)
-    tickets.store_result(svc.db, svc.policy(), result)
+    desk.store_result(svc.db, svc.policy(), result)
     return result
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cx_core import tickets
+from cx_core import desk
+from cx_core.access import StaffUser
 from cx_core.auth import create_user
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW, copy_world
 from tests.helpers import DEMO_ADMIN, find_order
 
@@ -31,8 +31,8 @@ def app_data(world: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     o = find_order(svc, "pending")
     ticket = TicketIn(id="P-1", customer=o["email"], channel="email", subject="New address", created_at=NOW,
                       body=f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead.")
-    tickets.add_tickets(svc.db, [ticket], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
     for role in Role:
         create_user(svc.db, f"test-{role.value}", f"Test {role.value}", role, "password-123")
     yield svc
@@ -98,8 +98,8 @@ def test_review_page_shows_sampled_actions_and_reverses_one(app_data: Services) 
     o = find_order(app_data, "pending", other_than=None)
     ticket = TicketIn(id="P-2", customer=o["email"], channel="email", subject="Address please", created_at=NOW,
                       body=f"Please change the address of {o['order_id']} to 77 Birch Lane, Austin, TX 78702.")
-    tickets.add_tickets(app_data.db, [ticket], source="test")
-    tickets.store_result(app_data.db, policy, app_data.pipeline.process(ticket, now=NOW, autonomy=3))
+    desk.add_tickets(app_data.db, [ticket], source="test")
+    desk.store_result(app_data.db, policy, app_data.pipeline.process(ticket, now=NOW, autonomy=3))
     at = signed_in(Role.supervisor)
     at.switch_page("pages/review.py").run()
     assert not at.exception and not at.error
@@ -189,7 +189,7 @@ def test_inbox_take_assigns_the_ticket(app_data: Services) -> None:
     at = signed_in(Role.advisor).run()
     next(b for b in at.button if b.key == "take-P-1").click().run()
     assert not at.exception
-    assert tickets.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
+    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
 
 
 def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_data: Services) -> None:
@@ -208,7 +208,7 @@ def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_d
     reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
     assert reply.value.startswith("Hello ") and "I've changed the shipping address" in reply.value
     next(b for b in at.button if b.label == "Send reply and resolve").click().run()
-    assert not at.exception and tickets.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
+    assert not at.exception and desk.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
 
 
 def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
@@ -224,6 +224,6 @@ def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
     at.text_input(key="add-P-1-refund-reason").input("goodwill gesture")
     next(b for b in at.button if b.label == "Check and add").click().run()
     assert not at.exception and not at.error
-    added = [p for p in tickets.get_ticket(app_data.db, "P-1")["proposals"] if p["action"] == "refund"]
+    added = [p for p in desk.get_ticket(app_data.db, "P-1")["proposals"] if p["action"] == "refund"]
     assert len(added) == 1 and added[0]["status"] == "pending" and added[0]["rationale"].startswith("added by")
     assert any("Refund" in m.value for m in at.markdown)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
 from cx_core.actions import ExecContext, execute
 from cx_core.config import Settings, load_settings
 from cx_core.models import Role, TicketIn
@@ -80,12 +80,12 @@ def test_concurrent_audit_appends_keep_one_chain(pg: Database) -> None:
 def test_skip_locked_never_hands_a_ticket_to_two_workers(pg: Database) -> None:
     batch = [TicketIn(id=f"pg-{i}", channel="email", subject="hi", body="where is my order?", created_at=NOW)
              for i in range(30)]
-    tickets.add_tickets(pg, batch, source="test")
+    desk.add_tickets(pg, batch, source="test")
     claimed: list[str] = []
     lock = threading.Lock()
 
     def claim(name: str) -> None:
-        while (row := tickets.claim_next(pg, name)) is not None:
+        while (row := desk.claim_next(pg, name)) is not None:
             with lock:
                 claimed.append(row.id)
 
@@ -156,12 +156,12 @@ def test_two_dispatchers_never_take_the_same_message_on_postgres(pg: Database) -
 def test_nul_in_any_text_never_fails_a_transaction_on_postgres(pg: Database) -> None:
     """A NUL typed into a sign-in name, a search or a note reaches PostgreSQL as text it can keep."""
     from cx_core import auth, conversations
-    from cx_core.tickets import StaffUser
+    from cx_core.access import StaffUser
 
     auth.ensure_demo_users(pg)
     assert auth.authenticate(pg, "ro\x00ot", "wrong password", "10.9.9.9") is None
-    assert isinstance(tickets.inbox(pg, search="kettle\x00"), list | tuple | dict)
-    tickets.add_tickets(pg, [TicketIn(id="NUL-1", subject="Kettle", body="It broke.")], source="import")
+    assert isinstance(desk.inbox(pg, search="kettle\x00"), list | tuple | dict)
+    desk.add_tickets(pg, [TicketIn(id="NUL-1", subject="Kettle", body="It broke.")], source="import")
     conversations.add_note(pg, StaffUser("ada", "Ada Advisor", Role.advisor), "NUL-1", "called\x00 back")
     with pg.session() as s:
         assert [e.data for e in s.scalars(select(AuditRow).where(AuditRow.kind == "note.added"))]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
 from cx_core.actions import REGISTRY
 from cx_core.models import Decision, TicketIn
 from cx_core.services import Services
@@ -65,10 +65,10 @@ def processed(services: Services) -> tuple[Services, list[Any], dict[str, str]]:
     results = []
     for raw in raws:
         t = TicketIn(created_at=NOW, channel="email", **raw)
-        tickets.add_tickets(services.db, [t], source="test")
-        stored = tickets.as_ticket_in(_row(services, t.id))
+        desk.add_tickets(services.db, [t], source="test")
+        stored = desk.as_ticket_in(_row(services, t.id))
         result = services.pipeline.process(stored, now=NOW, autonomy=4)
-        tickets.store_result(services.db, services.policy(), result)
+        desk.store_result(services.db, services.policy(), result)
         results.append(result)
     return services, results, before
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cx_core import tickets
+from cx_core import desk
 from cx_core.drafting import _sentences, customer_facing
 from cx_core.models import Decision, ProcessResult, TicketIn
 from cx_core.pipeline import whole_text
@@ -18,7 +18,7 @@ from tests.helpers import find_callout_with_booking, find_order
 
 def process(svc: Services, ticket_id: str, customer: str, subject: str, body: str) -> ProcessResult:
     t = TicketIn(id=ticket_id, customer=customer, subject=subject, body=body, created_at=NOW)
-    tickets.add_tickets(svc.db, [t], source="test")
+    desk.add_tickets(svc.db, [t], source="test")
     return svc.pipeline.process(t, now=NOW)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cx_core import domain, tickets
+from cx_core import desk, domain
 from cx_core.cli import build_demo
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.drafting import (
@@ -127,7 +127,7 @@ def lumen_tickets(svc: Services) -> Iterator[tuple[TicketIn, int | None]]:
 def test_the_demo_companys_drafts_can_be_sent_as_written(services: Services) -> None:
     problems: list[str] = []
     for ticket, level in lumen_tickets(services):
-        tickets.add_tickets(services.db, [ticket], source="test")
+        desk.add_tickets(services.db, [ticket], source="test")
         result = services.pipeline.process(ticket, now=NOW, autonomy=level)
         problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel, ticket.body)]
     assert not problems, "\n".join(problems)
@@ -157,7 +157,7 @@ def test_the_airlines_drafts_can_be_sent_as_written(airline: Settings) -> None:
                            created_at=AIR_NOW) for t in made]
         problems: list[str] = []
         for ticket in items:
-            tickets.add_tickets(svc.db, [ticket], source="test")
+            desk.add_tickets(svc.db, [ticket], source="test")
             result = svc.pipeline.process(ticket, now=AIR_NOW)
             problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel, ticket.body)]
             if ticket.id == "AIR-028":  # a cancelled flight: its compensation, never a fragment of the rule

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core import audit, tickets
+from cx_core import audit, desk
 from cx_core.models import TicketIn
 from cx_core.services import Services
 from cx_core.store.tables import NotificationRow
@@ -35,9 +35,9 @@ def test_scenario(services: Services, path: Path) -> None:
     values.update(find_callout_with_booking(services) if pick.get("callout") else find_order(services, **pick["order"]))
     raw = {k: fill(v, values) for k, v in sc["ticket"].items()}
     ticket = TicketIn(id=f"S-{path.stem}", created_at=NOW, **raw)
-    tickets.add_tickets(services.db, [ticket], source="test")
+    desk.add_tickets(services.db, [ticket], source="test")
     result = services.pipeline.process(ticket, now=NOW, autonomy=sc.get("autonomy"))
-    tickets.store_result(services.db, services.policy(), result)
+    desk.store_result(services.db, services.policy(), result)
     exp = sc["expect"]
     tri = result.triage
     if "task_type" in exp:

@@ -28,7 +28,8 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from cx_core import action_admin, audit, conversations, delivery, domain, outbox, secret_mask, tickets
+from cx_core import action_admin, audit, conversations, delivery, desk, domain, outbox, secret_mask
+from cx_core.access import StaffUser
 from cx_core.actions import ExecContext, execute
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import Inbound
@@ -38,7 +39,6 @@ from cx_core.models import Role
 from cx_core.secret_mask import MARK, mask
 from cx_core.services import Services
 from cx_core.store.tables import ActionCallRow, NotificationRow, TicketRow
-from cx_core.tickets import StaffUser
 from domains.lumen.tables import CustomerRow
 from tests.conftest import NOW, copy_world
 from tests.helpers import DEMO_ADMIN
@@ -305,8 +305,8 @@ def _ticket(w: World, ticket_id: str) -> str:
 
 def _approve(w: World, ticket_id: str, action: str, args: dict[str, Any]) -> dict[str, Any]:
     """An advisor adds the action and approves it: the call goes through the outbox and the dispatcher."""
-    pid = int(tickets.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, action, args)["id"])
-    out = tickets.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
+    pid = int(desk.add_action(w.svc.db, w.svc.policy(), ADVISOR, ticket_id, action, args)["id"])
+    out = desk.approve(w.svc.db, w.svc.policy(), ADVISOR, pid)
     w.shown.append(json.dumps(out, default=str))
     return out
 
@@ -391,7 +391,7 @@ def test_secrets_planted_in_paths_headers_queries_and_echoed_errors_are_never_st
     assert MARK in (problems.get(("helpdesk", "failed")) or ""), problems
     assert MARK in (problems.get(("email", "retrying")) or problems.get(("email", "failed")) or ""), problems
     w.shown += [json.dumps(x, default=str) for x in (delivery.problems(w.svc.db, DEMO_ADMIN), action_admin.recent_calls(
-        w.svc.db, DEMO_ADMIN), tickets.get_ticket(w.svc.db, tid), audit.events(w.svc.db, DEMO_ADMIN, limit=500))]
+        w.svc.db, DEMO_ADMIN), desk.get_ticket(w.svc.db, tid), audit.events(w.svc.db, DEMO_ADMIN, limit=500))]
     assert audit.verify(w.svc.db).ok
 
     # the measure: no planted secret, in any encoding, in the database file, its WAL, the logs or the pages

@@ -16,13 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from cx_core import auth, sessions
+from cx_core.access import StaffUser
 from cx_core.config import load_settings
 from cx_core.errors import ConfigError
 from cx_core.models import Role
 from cx_core.sessions import SessionKeys
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, StaffSessionRow
-from cx_core.tickets import StaffUser
 from tests.helpers import fresh_pg_database
 
 ADMIN = StaffUser("root", "Robin Admin", Role.admin)

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from cx_core import audit, review, tickets
+from cx_core import audit, desk, review
+from cx_core.access import StaffUser
 from cx_core.errors import InvalidInput
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.conftest import NOW
 from tests.helpers import DEMO_ADMIN, find_order, order, refunds
 
@@ -24,34 +24,34 @@ SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
 def processed(svc: Services, ticket_id: str, email: str, body: str, subject: str = "A question",
               at: timedelta = timedelta(0)) -> dict:
     t = TicketIn(id=ticket_id, customer=email, subject=subject, body=body, created_at=NOW + at)
-    tickets.add_tickets(svc.db, [t], source="test")
-    tickets.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=NOW + at))
-    return tickets.get_ticket(svc.db, ticket_id)
+    desk.add_tickets(svc.db, [t], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=NOW + at))
+    return desk.get_ticket(svc.db, ticket_id)
 
 
 def test_an_added_action_is_checked_waits_for_approval_and_is_worded_in_the_reply(services: Services) -> None:
     o = find_order(services, "delivered", max_total=400, min_total=20)
     data = processed(services, "ADD-1", o["email"], "Hello, can you send me a copy of my invoice please?")
-    choices = tickets.ticket_choices(services.db, "ADD-1")
+    choices = desk.ticket_choices(services.db, "ADD-1")
     assert o["order_id"] in dict(choices["order_id"]) and o["item_id"] in dict(choices["item_id"])
     assert dict(choices["order_id"])[o["order_id"]].startswith(o["order_id"] + " · ")
     before = refunds(services, o["order_id"])
 
-    out = tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-1", "refund",
+    out = desk.add_action(services.db, services.policy(), ADVISOR, "ADD-1", "refund",
                              {"order_id": o["order_id"], "amount": 10.0, "reason": "goodwill"})
     assert out["status"] == "pending"
     assert refunds(services, o["order_id"]) == before  # rehearsed, nothing ran
-    data = tickets.get_ticket(services.db, "ADD-1")
+    data = desk.get_ticket(services.db, "ADD-1")
     added = next(p for p in data["proposals"] if p["id"] == out["id"])
     assert added["status"] == "pending" and added["rationale"] == "added by Ada Advisor"
-    _, text = tickets.reply_draft(data)
+    _, text = desk.reply_draft(data)
     assert "refund" in text.lower() and "refunded" not in text.lower()  # said as waiting, never as done
     events = audit.events(services.db, DEMO_ADMIN, ticket_id="ADD-1")
     assert any(e.kind == "proposal.added" for e in events)
 
-    done = tickets.approve(services.db, services.policy(), ADVISOR, out["id"])
+    done = desk.approve(services.db, services.policy(), ADVISOR, out["id"])
     assert done["status"] == "executed" and len(refunds(services, o["order_id"])) == len(before) + 1
-    _, text = tickets.reply_draft(tickets.get_ticket(services.db, "ADD-1"))
+    _, text = desk.reply_draft(desk.get_ticket(services.db, "ADD-1"))
     assert "refund" in text.lower()
 
 
@@ -59,7 +59,7 @@ def test_an_added_action_is_refused_in_one_line_and_nothing_is_stored(services: 
     o = find_order(services, "delivered", max_total=400, min_total=20)
     other = find_order(services, "delivered", other_than=o["user_id"])
     processed(services, "ADD-2", o["email"], "Hello, can you send me a copy of my invoice please?")
-    count = len(tickets.get_ticket(services.db, "ADD-2")["proposals"])
+    count = len(desk.get_ticket(services.db, "ADD-2")["proposals"])
     cases = [("refund", {"order_id": o["order_id"], "amount": "lots", "reason": "x"}, "amount"),
              ("refund", {"order_id": other["order_id"], "amount": 5.0, "reason": "goodwill"}, "customer"),
              ("refund", {"order_id": o["order_id"], "amount": o["total"] + 1000, "reason": "goodwill"}, "Refund: "),
@@ -67,15 +67,15 @@ def test_an_added_action_is_refused_in_one_line_and_nothing_is_stored(services: 
              ("no_such_action", {}, "not an action that can be added")]
     for action, args, says in cases:
         with pytest.raises(InvalidInput, match=says) as err:
-            tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-2", action, args)
+            desk.add_action(services.db, services.policy(), ADVISOR, "ADD-2", action, args)
         assert "\n" not in str(err.value)
-    assert len(tickets.get_ticket(services.db, "ADD-2")["proposals"]) == count
+    assert len(desk.get_ticket(services.db, "ADD-2")["proposals"]) == count
 
 
 def test_an_added_refund_above_the_advisor_limit_waits_for_a_supervisor(services: Services) -> None:
     o = find_order(services, "delivered", min_total=600)
     processed(services, "ADD-3", o["email"], "Hello, can you send me a copy of my invoice please?")
-    out = tickets.add_action(services.db, services.policy(), ADVISOR, "ADD-3", "refund",
+    out = desk.add_action(services.db, services.policy(), ADVISOR, "ADD-3", "refund",
                              {"order_id": o["order_id"], "amount": 550.0, "reason": "goodwill"})
     assert out["required_role"] == "supervisor"
 
@@ -110,9 +110,9 @@ def test_a_reversal_reopens_the_ticket_with_a_message_drafted(services: Services
                                        "TX 73301.", 3)
     item = next(i for i in review.queue(services.db, SUPERVISOR)[0] if i["ticket_id"] == "REV-1")
     review.reverse(services.db, SUPERVISOR, item["id"], "the customer wrote from a shared mailbox")
-    data = tickets.get_ticket(services.db, "REV-1")
+    data = desk.get_ticket(services.db, "REV-1")
     assert data["ticket"]["status"] == "open" and data["ticket"]["resolved_at"] is None
-    _, text = tickets.reply_draft(data)
+    _, text = desk.reply_draft(data)
     assert "reversed" in text and o["order_id"] in text
     assert order(services, o["order_id"]).address1 != "12 Oak Street"
     assert "ticket.reopened" in [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="REV-1")]
@@ -131,8 +131,8 @@ def test_the_customer_card_shows_what_was_paid_refunded_and_is_refundable(servic
 
 
 def test_inbox_previews_are_plain_words_cut_at_a_word() -> None:
-    assert tickets.plain("**Refund** for [my order](http://x.example) `now`") == "Refund for my order now"
-    assert tickets.plain("# Heading\n> quoted\n- item") == "Heading quoted item"
-    cut = tickets.cut_words("The quick brown fox jumps over the lazy dog", 18)
+    assert desk.plain("**Refund** for [my order](http://x.example) `now`") == "Refund for my order now"
+    assert desk.plain("# Heading\n> quoted\n- item") == "Heading quoted item"
+    cut = desk.cut_words("The quick brown fox jumps over the lazy dog", 18)
     assert cut == "The quick brown…" and len(cut) <= 19
-    assert tickets.cut_words("short", 18) == "short"
+    assert desk.cut_words("short", 18) == "short"

@@ -1,0 +1,56 @@
+"""The advisor's desk: the one face the pages import.
+
+- ``queue``: the work queue (claims and leases for the agent, results, failures put back);
+- ``inbox``: filters, search, counts, who has which ticket, the ticket as the workspace reads it;
+- ``decisions``: approve, reject and add actions (every approval goes through ``execute``);
+- ``reply``: the reply's checks and its sending.
+
+Access (``StaffUser``, ``require``) and intake (``add_tickets``, ``parse_ticket_file``) live in their own modules and
+are named here for the pages and the command line.
+"""
+
+from __future__ import annotations
+
+from ..access import StaffUser, current, require
+from ..conversations import IMPORT_BATCH, ParseError, add_tickets, insert_tickets, parse_ticket_file
+from .decisions import add_action, addable_actions, approve, record_choices, reject, ticket_choices
+from .inbox import (
+    ACTIVE,
+    FACETS,
+    InboxFilter,
+    assign,
+    counts,
+    customer_tickets,
+    cut_words,
+    filter_options,
+    get_ticket,
+    inbox,
+    plain,
+    processing_mark,
+)
+from .queue import (
+    as_ticket_in,
+    claim_next,
+    failure_line,
+    for_agent,
+    mark_failed,
+    priority_of,
+    release,
+    release_expired,
+    renew_lease,
+    retry,
+    retry_failed,
+    sla_due,
+    store_result,
+    sweep_expired,
+)
+from .reply import UNDECIDED, added_parts, align, proposal_states, reply_draft, reply_problems, send_reply
+
+__all__ = [
+    "ACTIVE", "FACETS", "IMPORT_BATCH", "UNDECIDED", "InboxFilter", "ParseError", "StaffUser", "add_action", "add_tickets",
+    "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current",
+    "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox",
+    "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
+    "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
+    "require", "retry", "retry_failed", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
+]

@@ -1,0 +1,201 @@
+"""An advisor's decisions on proposals: approve (through ``execute``, which checks policy and the role again),
+reject with what to tell the customer instead, and actions a person adds under the same checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import audit
+from ..access import StaffUser, require
+from ..actions import REGISTRY, ExecContext, execute
+from ..actions.execute import Outcome, validation_message
+from ..domain import active
+from ..errors import InvalidInput, NotFound
+from ..models import Autonomy, Decision, Role
+from ..policy import Policy
+from ..store.db import Database, utcnow
+from ..store.tables import ProposalRow, TicketRow
+from .inbox import check_not_taken
+
+
+def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        return ExecContext(actor=user.username, role=user.role, ticket_id=ticket_id, customer_id=row.customer_id,
+                           task_type=row.task_type or "unclassified", autonomy=policy.level(row.task_type or ""),
+                           today=utcnow().date(), now=utcnow())
+
+
+def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
+            edited_args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Executes a proposal on a person's approval; ``execute`` re-checks policy and the person's role."""
+    user = require(user, Role.advisor, db)
+    with db.session() as s:
+        p = s.get(ProposalRow, proposal_id)
+        if p is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        if p.status == "executed":
+            return {"status": "executed", "reason": "already executed", "result": p.result}
+        if p.status == "calling":
+            return {"status": "calling", "reason": "already sent; waiting for the system's answer", "result": None}
+        if p.status not in {"pending", "escalated", "failed"}:
+            raise InvalidInput(f"this proposal is {p.status} and cannot be approved")
+        ticket_id, action, args = p.ticket_id, p.action, dict(edited_args if edited_args is not None else p.args)
+    check_not_taken(db, user, ticket_id)
+    ctx = decision_context(db, user, ticket_id, policy)
+    ctx.idempotency_key = f"proposal:{proposal_id}"
+
+    def record(s: Session, out: Outcome) -> None:
+        # in the execution's own transaction: an executed action is never left with a pending proposal
+        p = s.get(ProposalRow, proposal_id, with_for_update=True)
+        if p is None or p.status == "executed":
+            return
+        if out.status in {"executed", "calling"}:  # calling: sent to the team's system, its answer comes next
+            p.edited = edited_args is not None and edited_args != p.args
+            p.status, p.args, p.execution_key = out.status, args, out.key
+            p.result = out.result if out.status == "executed" else None
+        elif out.status == "denied" and out.kind != "invalid":
+            # it can never run as proposed (the order moved on, the record is not the customer's): its sentence
+            # leaves the reply; arguments an advisor mistyped stay pending, to be corrected
+            p.status = "denied"
+        p.decided_by, p.decided_at, p.reason = user.username, utcnow(), out.reason
+        audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,
+                     edited=edited_args is not None, outcome=out.status, reason=out.reason)
+
+    out = execute(db, policy, action, args, ctx, after=record)
+    return {"status": out.status, "reason": out.reason, "result": out.result}
+
+
+def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_instead: str = "") -> None:
+    """Rejects a proposal; its sentence leaves the reply, replaced by ``say_instead`` when the advisor gives it."""
+    user = require(user, Role.advisor, db)
+    if not reason.strip():
+        raise InvalidInput("give a reason for rejecting the proposal")
+    with db.tx() as s:
+        p = s.get(ProposalRow, proposal_id)
+        if p is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        check_not_taken(s, user, p.ticket_id)
+        if p.status != "pending" and p.status != "escalated":
+            raise InvalidInput(f"this proposal is {p.status} and cannot be rejected")
+        p.status, p.reject_reason, p.decided_by, p.decided_at = "rejected", reason.strip(), user.username, utcnow()
+        p.customer_note = say_instead.strip() or None
+        audit.append(s, user.username, "proposal.rejected", p.ticket_id, proposal_id=proposal_id, action=p.action,
+                     reason=reason.strip(), say_instead=say_instead.strip())
+
+
+# ------------------------------------------------------------------ actions a person adds
+def addable_actions() -> list[str]:
+    """The writes an advisor may add to a ticket by hand: every write of the actions in force but the reply and
+    the escalation, which have their own buttons."""
+
+    return sorted((n for n, spec in REGISTRY.items() if spec.writes and n not in {"send_reply", "escalate_to_human"}),
+                  key=lambda n: REGISTRY[n].label or n)
+
+
+def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
+    """The customer's own records as choices for an action's fields, by field name: every ``…_id`` value found in
+    the snapshot (an order's ``order_id``, its items' ``item_id``, an appointment's free ``slot_id``…), the ``id``
+    of a record listed under a plural key (``payment_methods`` gives ``payment_method_id``), and the other options
+    of a product (``variants``) as ``new_item_id``; each with a short label a person recognises."""
+    out: dict[str, dict[str, str]] = {}
+
+    def describe(record: dict[str, Any], key: str) -> str:
+        bits = []
+        for k in ("name", "description", "options", "kind", "status", "start", "date", "brand", "last_four", "label",
+                  "origin", "destination", "amount", "price"):
+            v = record.get(k)
+            if isinstance(v, dict):
+                v = " ".join(str(x) for x in v.values())
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
+                bits.append(str(v).replace("T", " ") if k == "start" else str(v))
+        return f"{record[key]} · {' · '.join(bits[:3])}" if bits else str(record[key])
+
+    def walk(value: Any, parent: str, prefix: str = "") -> None:
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if key.endswith("_id") and isinstance(v, (str, int)) and not isinstance(v, bool) and str(v):
+                    out.setdefault(prefix + key, {}).setdefault(str(v), describe(value, key))
+                elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
+                    out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), describe(value, key))
+                if key == "variants":
+                    walk(v, key, "new_")
+                elif isinstance(v, (dict, list)) and key not in {"payments", "changes", "notes"}:
+                    walk(v, key, prefix)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, parent, prefix)
+
+    walk(snapshot or {}, "")
+    return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, str]]]:
+    """``record_choices`` for the customer on a ticket (none when the ticket names no known customer)."""
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if not row.customer_id:
+            return {}
+        snap = active().records().snapshot(s, row.customer_id, utcnow())
+    return record_choices(snap)
+
+
+def add_action(db: Database, policy: Policy, user: StaffUser, ticket_id: str, action: str,
+               args: dict[str, Any]) -> dict[str, Any]:
+    """A proposal a person adds to a ticket by hand, held to everything the agent's own are: its arguments
+    validated, its owner checked against the ticket's customer, policy decided and the change rehearsed against the
+    records with no side effect. Nothing runs here: it waits for approval like any proposal (and for a supervisor
+    above the advisor's limit). A refusal raises one line and stores nothing."""
+
+    user = require(user, Role.advisor, db)
+    spec = REGISTRY.get(action)
+    if spec is None or not spec.writes or action not in addable_actions():
+        raise InvalidInput(f"action: '{action}' is not an action that can be added here")
+    try:
+        clean = spec.args_model.model_validate(args).model_dump(mode="json")
+    except ValidationError as exc:
+        raise InvalidInput(f"{spec.label}: {validation_message(exc).replace('_', ' ')}") from exc
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if row.status not in {"open", "escalated", "waiting"}:
+            raise InvalidInput(f"this ticket is {row.status}; actions are added to open, escalated or waiting tickets")
+    check_not_taken(db, user, ticket_id)
+    ctx = decision_context(db, user, ticket_id, policy)
+    # decided as the agent's own proposals are (a person approves it), and only rehearsed, never run, here
+    ctx.role, ctx.autonomy, ctx.dry_run = None, int(Autonomy.copilot), True
+    box: dict[str, Any] = {}
+
+    def record(s: Session, out: Outcome) -> None:
+        if out.status != "needs_approval":
+            return
+        position = (s.scalar(select(func.max(ProposalRow.position)).where(ProposalRow.ticket_id == ticket_id))
+                    or 0) + 1
+        role = out.required_role or Role.advisor.value
+        p = ProposalRow(ticket_id=ticket_id, position=max(position, 1000), action=action, args=clean,
+                        rationale=f"added by {user.display_name}", decision=Decision.needs_approval.value,
+                        reason="checked against the customer's records; waits for approval"
+                        + (f" by a {role}" if role != Role.advisor.value else ""),
+                        required_role=role, status="pending")
+        s.add(p)
+        s.flush()
+        box["id"] = p.id
+        audit.append(s, user.username, "proposal.added", ticket_id, proposal_id=p.id, action=action, args=clean,
+                     required_role=role)
+
+    out = execute(db, policy, action, clean, ctx, after=record)
+    if "id" not in box:
+        why = "it was already done on this ticket" if out.duplicate else out.reason or "it cannot be done here"
+        raise InvalidInput(f"{spec.label}: {why}")
+    return {"id": box["id"], "status": "pending", "required_role": out.required_role or Role.advisor.value}
+
+
