@@ -37,7 +37,7 @@ from .channels.webhooks import Webhook, header_value, same_signature
 from .config import Settings
 from .conversations import Inbound, naive_utc, receive, reserved_id_problem, thread
 from .errors import ConfigError, ConnectorUnavailable, DatabaseBusy, InvalidInput, NotAuthorised, NotFound, TandemError
-from .models import MAX_BODY_CHARS, TicketIn, control_characters, plain_id, storable_text
+from .models import MAX_BODY_CHARS, TicketIn, control_characters, plain_id, storable_text, unknown_channel
 from .store.db import Database, utcnow
 from .store.tables import TicketRow, WebhookDeliveryRow
 
@@ -429,7 +429,7 @@ def create_app(services: Any) -> FastAPI:
     app.add_middleware(Guard, db=db, settings=settings)
     _handlers(app)
     app.include_router(_service_routes(db))
-    app.include_router(_ticket_routes(db, settings))
+    app.include_router(_ticket_routes(db, settings, channels))
     for hook in WEBHOOKS:
         app.include_router(_webhook_route(hook, db, settings, channels))
     return app
@@ -452,7 +452,7 @@ def _service_routes(db: Database) -> APIRouter:
     return router
 
 
-def _ticket_routes(db: Database, settings: Settings) -> APIRouter:
+def _ticket_routes(db: Database, settings: Settings, channels: tuple[str, ...]) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["tickets"])
 
     def quota(grant: api_tokens.Grant) -> None:
@@ -479,6 +479,8 @@ def _ticket_routes(db: Database, settings: Settings) -> APIRouter:
         """Opens a ticket (stored only: the worker reads it). The same id again from the same token returns the
         existing ticket with 200 and adds nothing; an id another client's ticket has is 409."""
         _need(grant, "write")
+        if ticket.channel not in channels:
+            raise InvalidInput(f"channel: {unknown_channel(ticket.channel, channels)}")
         with db.session() as s:
             taken = s.get(TicketRow, ticket.id) is not None
         if taken:

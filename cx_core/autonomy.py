@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from . import audit
 from .access import StaffUser, require
-from .domain import vocabulary
 from .errors import InvalidInput
 from .models import Autonomy, Role
+from .packs import vocabulary
 from .policy import Policy, diff, dump_policy, parse_policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, PolicyChangeRow, ProposalRow, ReviewRow, TicketRow

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import api_tokens, audit, desk
+from . import api_tokens, audit, desk, packs
 from .config import Settings, load_settings
 from .errors import InvalidInput, TandemError
 from .models import Autonomy, Role
@@ -167,7 +167,7 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
     services = _services()
     services.db.migrate()
-    good, bad = desk.parse_ticket_file(Path(args.file), intake=True)
+    good, bad = desk.parse_ticket_file(Path(args.file), intake=True, channels=services.pack.channel_names)
     for err in bad:
         print(f"error: {args.file}: {err.message}", file=sys.stderr)
     # the bar shows on a terminal only (disable=None), so piped and logged output stays one line per problem
@@ -180,11 +180,12 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from . import replay
-    from .domain import find, vocabulary
+    from .domain import find
+    from .packs import vocabulary
     from .policy import load_policy
 
     settings = load_settings()
-    good, bad = desk.parse_ticket_file(Path(args.tickets))
+    good, bad = desk.parse_ticket_file(Path(args.tickets), channels=find(settings.domain).channel_names)
     policy_override = load_policy(Path(args.policy), vocabulary(find(settings.domain))) if args.policy else None
     if args.compare and policy_override is None:
         raise InvalidInput("--compare needs --policy NEW.yaml to compare with the active policy")
@@ -279,7 +280,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings()
-    domain.use(domain.find(settings.domain))  # no models: a dispatcher starts in a second
+    packs.use(domain.find(settings.domain))  # no models: a dispatcher starts in a second
     db = Database(settings.db_url, pack=settings.domain)
     db.migrate()
     if args.once:
@@ -345,7 +346,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     if args.actions_command == "import-openapi":
         from .actions.base import REGISTRY
 
-        domain.use(pack)
+        packs.use(pack)
         path, added, kept = openapi.import_openapi(args.spec, target, args.only or None, args.service,
                                                    args.base_url, args.replace,
                                                    frozenset(n for n in REGISTRY if n not in _declared()))
@@ -373,7 +374,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     from .actions.base import REGISTRY
 
     logging.getLogger("tandem.http_actions").setLevel(logging.CRITICAL)  # its problems are printed below instead
-    domain.use(pack)
+    packs.use(pack)
     own = frozenset(n for n in REGISTRY if n not in _declared())
     found = openapi.check(target, own, frozenset(pack.task_types))
     for line in found:

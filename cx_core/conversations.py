@@ -27,11 +27,19 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, packs
 from .access import require
 from .domain import active
 from .errors import InvalidInput, NotFound, TandemError
-from .models import MAX_BODY_CHARS, ImportedTicket, Role, TicketIn, control_characters, storable_text
+from .models import (
+    MAX_BODY_CHARS,
+    ImportedTicket,
+    Role,
+    TicketIn,
+    control_characters,
+    storable_text,
+    unknown_channel,
+)
 from .redact import redact_secrets
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, TicketRow
@@ -186,6 +194,9 @@ def _thread_of(s: Session, msg: Inbound) -> TicketRow | None:
 def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
     ref = outside_id(msg.source, msg.conversation) or (ext if msg.source == "email" else None)
     ticket_id = msg.ticket_id or _free_id(s, _new_id(msg))
+    channels = active().channel_names
+    if (msg.channel or "email") not in channels:
+        raise InvalidInput(f"channel: {unknown_channel(msg.channel or 'email', channels)}")
     try:
         ticket = TicketIn(id=ticket_id, customer=msg.customer, channel=msg.channel or "email", subject=msg.subject,
                           body=msg.body, created_at=msg.created_at)
@@ -328,10 +339,11 @@ class ParseError:
     message: str
 
 
-def parse_ticket_file(path: Path, intake: bool = False) -> tuple[list[tuple[int, TicketIn]], list[ParseError]]:
+def parse_ticket_file(path: Path, intake: bool = False, channels: tuple[str, ...] | None = None
+                      ) -> tuple[list[tuple[int, TicketIn]], list[ParseError]]:
     """Tickets from a JSONL or CSV file; each bad line becomes an error naming the line, the rest still parse.
     For ``intake`` (an import into the live queue), an id named like a channel's tickets is refused unless the line
-    names that channel's conversation it continues."""
+    names that channel's conversation it continues. ``channels``: the domain's, which each ticket's must be one of."""
     if not path.exists():
         raise InvalidInput(f"{path}: file not found")
     try:
@@ -360,7 +372,7 @@ def parse_ticket_file(path: Path, intake: bool = False) -> tuple[list[tuple[int,
             continue
         raw = {k: v for k, v in raw.items() if v not in (None, "")} if path.suffix.lower() == ".csv" else raw
         try:
-            ticket = ImportedTicket.model_validate(raw)
+            ticket = ImportedTicket.model_validate(raw, context={"channels": channels} if channels else None)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "ticket"
@@ -422,7 +434,7 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
     """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
     event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
     ``message`` the first message's own). Returns the ids added."""
-    records = active().records()
+    records = packs.records(active())
     extras = dict(extras or {})
     for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
         conversation = getattr(t, "conversation", None)

@@ -20,17 +20,14 @@ The snapshot a recipe's ``record:`` bindings and the card read is ``{"profile": 
 by name>: <its answer>}``. A pack that keeps its records in Python (``records`` module) may still declare only the
 ``card:`` here, over what its ``snapshot`` returns.
 
-The card's reads are made once per ticket view: ``customer_view`` keeps what it read for a ticket until the ticket
-changes (a message, the agent's new reading, a decision on a proposal) or for ``VIEW_SECONDS``, so the workspace's
-reruns never call the team's systems again.
+The workspace reads the card once per ticket view (``cx_core.desk.customer``), so its reruns never call the team's
+systems again.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -42,14 +39,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, TandemError
 
 if TYPE_CHECKING:
-    from .access import StaffUser
     from .domain import DomainPack
     from .plans import Plan
-    from .store.db import Database
 
 FILE_NAME = "card.yaml"
-VIEW_SECONDS = 300.0  # how long a ticket view's reads are kept when the ticket does not change
-_VIEWS_KEPT = 256
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CUSTOMER_FIELDS = ("id", "name", "first_name", "email", "tier")
@@ -501,61 +494,3 @@ def render_card(spec: CardSpec | None, snap: Mapping[str, Any]) -> dict[str, Any
 
 
 # ------------------------------------------------------------------ one ticket view's reads, kept
-_VIEWS: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
-_VIEWS_LOCK = threading.Lock()
-
-
-def ticket_version(db: Database, ticket_id: str) -> tuple[Any, ...]:
-    """What changes when the customer's records may have: the agent's new reading, a new message, a decision on a
-    proposal, a reply sent. Read from Tandem's own tables only."""
-    from sqlalchemy import func, select
-
-    from .store.tables import MessageRow, ProposalRow, TicketRow
-
-    with db.session() as s:
-        row = s.execute(select(TicketRow.processed_at, TicketRow.status, TicketRow.customer_id)
-                        .where(TicketRow.id == ticket_id)).first()
-        if row is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        last = s.scalar(select(func.max(MessageRow.id)).where(MessageRow.ticket_id == ticket_id))
-        decided = tuple(s.execute(select(ProposalRow.id, ProposalRow.status)
-                                  .where(ProposalRow.ticket_id == ticket_id).order_by(ProposalRow.id)).all())
-    return (str(row.processed_at), row.status, row.customer_id, last, tuple(tuple(d) for d in decided))
-
-
-def customer_view(db: Database, pack: DomainPack, user: StaffUser, ticket_id: str, customer_id: str,
-                  now: datetime | None = None, fresh: bool = False) -> dict[str, Any]:
-    """The card and the record choices (``desk.record_choices``) for the customer on a ticket, read once per
-    version of the ticket (``fresh`` reads again; advisors)."""
-    from .access import require
-    from .desk import record_choices
-    from .models import Role
-    from .store.db import utcnow
-
-    require(user, Role.advisor, db)
-    version = ticket_version(db, ticket_id)
-    key = (db.url, pack.name, ticket_id, customer_id, version)
-    with _VIEWS_LOCK:
-        kept = _VIEWS.get(key)
-        if kept is not None and not fresh and time.monotonic() - kept[0] < VIEW_SECONDS:
-            _VIEWS.move_to_end(key)
-            return kept[1]
-    records = pack.records()
-    now = now or utcnow()
-    with db.session() as s:
-        if callable(getattr(records, "view", None)):
-            card, snap = records.view(s, customer_id, now)
-        else:
-            card = records.card(s, customer_id, now)
-            try:
-                snap = records.snapshot(s, customer_id, now)
-            except TandemError:
-                snap = {}
-    view = {"card": card, "choices": record_choices(snap)}
-    with _VIEWS_LOCK:
-        for old in [k for k in _VIEWS if k[:4] == key[:4]]:
-            _VIEWS.pop(old, None)
-        _VIEWS[key] = (time.monotonic(), view)
-        while len(_VIEWS) > _VIEWS_KEPT:
-            _VIEWS.popitem(last=False)
-    return view

@@ -24,20 +24,20 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
+from .channels.base import Deliverer, DeliveryFailed, Kept, NotOurs, Outgoing, failpoint
 from .config import Settings
 from .errors import ConfigError, NotFound, TandemError
 from .store.db import Database, utcnow
@@ -46,76 +46,6 @@ from .store.tables import MessageRow, NotificationRow, TicketRow
 log = logging.getLogger("tandem.delivery")
 
 UNDELIVERED = ("pending", "sending", "retrying", "failed")
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One message to deliver, as a channel adapter sees it."""
-
-    id: int
-    key: str  # the idempotency key: the same message delivered twice carries the same key
-    destination: str
-    kind: str
-    channel: str
-    ticket_id: str | None
-    recipient: str
-    subject: str
-    body: str
-    headers: dict[str, Any] = field(default_factory=dict)
-    conversation: str | None = None  # the ticket's conversation id in the destination system
-    attempts: int = 0
-    token: str = ""  # the fencing token of the claim: the message is this dispatcher's while its row carries it
-    in_doubt: bool = False  # an earlier attempt was handed over and its outcome is unknown
-    handover: Callable[[], None] | None = field(default=None, compare=False, repr=False)
-
-    def handing_over(self) -> None:
-        """A channel calls this right before the message leaves for the receiving system (for e-mail: before
-        ``DATA``). It records the hand-over, and raises ``NotOurs`` when another dispatcher has taken the message
-        meanwhile: then the channel must not send it."""
-        if self.handover is not None:
-            self.handover()
-
-
-class DeliveryFailed(TandemError):
-    """A channel could not deliver a message. ``retry`` is False when trying again cannot help (the receiving
-    system refused the message itself). ``in_doubt``: the message was handed over and no answer came back (a
-    connection lost or timed out after sending), so the receiving system may have it."""
-
-    def __init__(self, message: str, retry: bool = True, in_doubt: bool = False) -> None:
-        super().__init__(message)
-        self.retry = retry
-        self.in_doubt = in_doubt
-
-
-class NotOurs(TandemError):
-    """The message was taken over by another dispatcher (this one's lease ran out): it is not sent from here."""
-
-
-class Deliverer(Protocol):
-    """A channel adapter's outgoing side: delivers one message, returns the receiving system's id for it (or None;
-    a call to an action returns its answer as a dict), raises ``DeliveryFailed`` (or any error, taken as
-    temporary).
-
-    An adapter that sets ``hands_over = True`` calls ``item.handing_over()`` itself right before the request that
-    hands the message over (after its own checks, such as looking for an earlier attempt's reply); for any other,
-    the dispatcher records the hand-over just before calling ``deliver``."""
-
-    name: str
-
-    def deliver(self, item: Outgoing) -> str | dict[str, Any] | None: ...
-
-
-class Kept:
-    """Messages that stay in Tandem: replies to demo and imported tickets, notes to the field team, replies to API
-    tickets when no outbound webhook is set (the API's ``GET /tickets/ID`` returns them)."""
-
-    hands_over = True  # nothing leaves Tandem
-
-    def __init__(self, name: str = "local") -> None:
-        self.name = name
-
-    def deliver(self, item: Outgoing) -> str | None:
-        return None
 
 
 # channel adapters by destination: each module's ``from_settings(settings)`` returns a Deliverer or None
@@ -144,12 +74,6 @@ def deliverers(settings: Settings) -> dict[str, Deliverer]:
     if "api" not in out:
         out["api"] = Kept("api")
     return out
-
-
-def _failpoint(name: str) -> None:
-    """Fault injection for the crash tests: ``TANDEM_FAILPOINT=name`` kills this process right here."""
-    if os.environ.get("TANDEM_FAILPOINT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _due(now: datetime) -> Any:
@@ -208,7 +132,7 @@ def deliver(db: Database, settings: Settings, item: Outgoing, channels: dict[str
     ``retrying`` or ``failed``; ``skipped`` when another dispatcher has taken it over (it delivers it)."""
     adapter = channels.get(item.destination)
     lease = settings.delivery_lease_seconds
-    _failpoint("delivery.claimed")
+    failpoint("delivery.claimed")
     marks = adapter is not None and bool(getattr(adapter, "hands_over", False))
     state = {"handed_over": False}
 
@@ -216,7 +140,7 @@ def deliver(db: Database, settings: Settings, item: Outgoing, channels: dict[str
         if not _take_again(db, item, lease, handover=True):
             raise NotOurs(f"message {item.id} was taken over by another dispatcher")
         state["handed_over"] = True
-        _failpoint("delivery.handed_over")
+        failpoint("delivery.handed_over")
 
     # the fence: still ours right before the hand-over (the channel marks the hand-over itself, or it is marked here)
     if marks or adapter is None:
@@ -244,7 +168,7 @@ def deliver(db: Database, settings: Settings, item: Outgoing, channels: dict[str
         return "skipped"
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message and retried or shown
         return _failed(db, settings, item, exc, state["handed_over"])
-    _failpoint("delivery.sent")
+    failpoint("delivery.sent")
     return _delivered(db, item, remote)
 
 

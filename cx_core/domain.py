@@ -15,12 +15,17 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .models import Triage
+    from .plans import Plan
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DOMAIN = "lumen"
@@ -87,6 +92,46 @@ class Customer:
         out.update(id=given("id") or self.id, name=name, first_name=first, email=given("email") or self.email,
                    tier=given("tier") or self.tier)
         return out
+
+
+# ------------------------------------------------------------------ the roles a pack's parts play
+@runtime_checkable
+class Records(Protocol):
+    """A pack's customer records, as the engine reads them (``session`` is a SQLAlchemy session of the store)."""
+
+    def lookup(self, session: Any, ref: str | None) -> Customer | None:
+        """The customer an e-mail address or customer id names, or None."""
+
+    def identify(self, session: Any, text: str) -> Customer | None:
+        """The customer a message's text names (an id, an e-mail, a name and ZIP), or None; never verified."""
+
+    def snapshot(self, session: Any, customer_id: str, now: datetime) -> dict[str, Any]:
+        """Everything planning reads about the customer: their records by collection."""
+
+    def tiers(self, session: Any) -> dict[str, str]:
+        """Each customer id's tier (Insights splits by it)."""
+
+    def card(self, session: Any, customer_id: str, now: datetime) -> dict[str, Any]:
+        """The customer card: a headline, a contact line, a details line and one table per system."""
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """What turns a triaged ticket into steps."""
+
+    def plan(self, triage: Triage, snapshot: dict[str, Any] | None, today: date, text: str = "") -> Plan:
+        """The steps (typed actions with arguments) that would resolve the ticket's requests."""
+
+
+@runtime_checkable
+class Demo(Protocol):
+    """A pack's demo world: a seeded company and a live simulator of tickets."""
+
+    def build_world(self, db: Any, seed: int, today: date) -> Any:
+        """Builds the demo world into the store."""
+
+    def summary(self, db: Any) -> dict[str, Any]:
+        """What the demo world holds, in counts."""
 
 
 @dataclass(frozen=True)
@@ -169,42 +214,8 @@ class DomainPack:
         """Whether the pack brings a demo world (and a simulator of tickets); a team's own pack usually does not."""
         return self.has("demo")
 
-    def records(self) -> Any:
-        """The customer records the engine reads (``lookup``, ``identify``, ``snapshot``, ``tiers``, ``card``): the
-        pack's records module; else the ones its ``card.yaml`` declares over its read actions; else none (no ticket
-        names a known customer, so nothing acts on anyone's record)."""
-        from . import declared_records
-
-        return declared_records.records_of(self)
-
-    def planner(self) -> Any:
-        """What turns a triaged ticket into steps (``plan``, optionally ``grounded``): the pack's planner module;
-        else its ``recipes.yaml`` read by the engine's recipe planner; else a planner that proposes no action (the
-        ticket is still triaged, summarised and answered from the knowledge base)."""
-        from . import declared_records
-
-        return declared_records.planner_of(self)
-
     def label(self, task_type: str) -> str:
         return self.task_types.get(task_type, task_type.replace("_", " "))
-
-    def activate(self) -> dict[str, Any]:
-        """Puts the pack's typed actions in force beside the engine's (importing its actions module runs the
-        ``@action`` decorators) and returns the pack's own."""
-        from .actions.base import use_pack
-        from .store.db import use_pack_tables
-
-        use_pack_tables(self.module("tables").METADATA if self.has("tables") else None)
-        try:
-            own = use_pack(self.package, (self.modules["actions"],) if self.has("actions") else ())
-        except ImportError as exc:
-            raise ConfigError(f"domain '{self.name}': its actions cannot be imported ({exc})") from exc
-        from .http_actions import register_pack
-
-        declared = register_pack(self.root, self.package, frozenset(self.task_types))
-        from .actions.base import REGISTRY
-
-        return {**own, **{name: REGISTRY[name] for name in [*declared.actions, *declared.mcp] if name in REGISTRY}}
 
 
 def _from_entry_points(name: str) -> DomainPack | None:
@@ -277,31 +288,20 @@ def find(name: str) -> DomainPack:
 _current: list[DomainPack] = []
 
 
-def use(pack: DomainPack) -> DomainPack:
-    """Makes ``pack`` the one this process serves: its actions are put in force."""
-    pack.activate()
+def serve(pack: DomainPack) -> DomainPack:
+    """Records ``pack`` as the one this process serves. Only the composition root (``cx_core.packs.use``, called by
+    ``Services``, the command line and the test set-up) calls it, after putting the pack's actions in force."""
     _current[:] = [pack]
     return pack
 
 
 def active() -> DomainPack:
-    """The pack this process serves (``TANDEM_DOMAIN``, default the demo company) once one was chosen."""
+    """The pack this process serves. Nothing here puts a pack in force: a process that never built ``Services`` (or
+    called ``cx_core.packs.use``) is told so in one line."""
     if not _current:
-        use(find(os.environ.get("TANDEM_DOMAIN") or DEFAULT_DOMAIN))
+        raise ConfigError("no domain pack is in force in this process: build Services (or call cx_core.packs.use) "
+                          "first")
     return _current[0]
-
-
-def vocabulary(pack: DomainPack | None = None) -> Vocabulary:
-    """The names a policy of this domain may use: its task types and channels, and its actions — those in force, and
-    those its actions file declares but keeps out for a problem of their own (a limit on one of them is harmless,
-    and refusing the whole policy for it would take every other action's limits away too)."""
-    from . import http_actions
-    from .actions.base import REGISTRY
-
-    pack = use(pack) if pack is not None else active()
-    return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"},
-                      actions=frozenset(REGISTRY) | frozenset(http_actions.LOADED.refused),
-                      channels=frozenset(pack.channel_names))
 
 
 @dataclass(frozen=True)

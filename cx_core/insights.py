@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from . import packs
 from .access import StaffUser, require
 from .actions.base import is_read
 from .domain import active
@@ -50,7 +51,7 @@ def ticket_facts(db: Database, user: StaffUser, since: datetime, now: datetime |
         rows = s.scalars(select(TicketRow).where(TicketRow.created_at >= since,
                                                  TicketRow.processed_at.is_not(None))).all()
         ids = [r.id for r in rows]
-        tiers = active().records().tiers(s)
+        tiers = packs.records(active()).tiers(s)
         props: dict[str, list[ProposalRow]] = defaultdict(list)
         replies: dict[str, list[MessageRow]] = defaultdict(list)
         for start in range(0, len(ids), 500):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -56,6 +57,11 @@ MAX_BODY_CHARS = 200_000  # a ticket's message (about 60 printed pages)
 MAX_SUBJECT_CHARS = 500
 
 
+def unknown_channel(value: Any, names: Any) -> str:
+    """The one line that refuses a channel the domain does not have."""
+    return f"'{value}' is not a channel here (channels are: {', '.join(names)})"
+
+
 def control_characters(value: str) -> str | None:
     """A description of the first control or invisible formatting character in ``value`` (NUL, a line break, a
     right-to-left override…), or None: ids, names and addresses may carry none of them."""
@@ -101,14 +107,16 @@ class TicketIn(BaseModel):
 
     @field_validator("channel", mode="before")
     @classmethod
-    def _known_channel(cls, value: Any) -> str:
-        """One of the active domain's channels (its pack lists them, each with its response target)."""
-        from .domain import active
-
+    def _known_channel(cls, value: Any, info: ValidationInfo) -> str:
+        """A channel name; when the caller gives the domain's channels (``context={"channels": …}``), one of them.
+        The model itself reaches for no domain: intake checks the channel against the pack it serves."""
         name = str(value.value if isinstance(value, Channel) else value).strip().lower()
-        names = active().channel_names
-        if name not in names:
-            raise ValueError(f"'{value}' is not a channel here (channels are: {', '.join(names)})")
+        names = (info.context or {}).get("channels") if isinstance(info.context, dict) else None
+        if names is not None:
+            if name not in names:
+                raise ValueError(unknown_channel(value, names))
+        elif not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", name):
+            raise ValueError(f"'{value}' is not a channel name (lower-case letters, digits and '_')")
         return name
 
     @field_validator("subject", "body")

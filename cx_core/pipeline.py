@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from . import audit, contacts, plan_check
+from . import audit, contacts, packs, plan_check
 from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
@@ -277,7 +277,7 @@ class Pipeline:
         today = now.date()
         policy = self.policy()
         text = whole_text(ticket.subject, ticket.body)
-        records, planner = self.pack.records(), self.pack.planner()
+        records, planner = packs.records(self.pack), packs.planner(self.pack)
         with self.db.session() as s:
             customer = records.lookup(s, ticket.customer)
             if customer is None and not (ticket.customer or "").strip():

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from . import qualifiers
+from . import packs, qualifiers
 from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
@@ -212,7 +212,7 @@ def check_file(path: Path, pack: Any) -> list[tuple[str, str]]:
     resolvers (its planner's ``RESOLVERS``)."""
     from .actions.base import REGISTRY
 
-    pack.activate()
+    packs.put_in_force(pack)
     planner = pack.module("planner") if pack.has("planner") else None
     return problems(path, REGISTRY, pack.task_types, getattr(planner, "RESOLVERS", {}))
 

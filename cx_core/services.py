@@ -7,7 +7,7 @@ import threading
 from functools import cached_property
 from pathlib import Path
 
-from . import domain
+from . import domain, packs
 from .config import Settings, load_settings
 from .drafting import Drafter
 from .embedding import Embedder, shared_embedder
@@ -26,7 +26,7 @@ log = logging.getLogger("tandem.services")
 class Services:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
-        self.pack = domain.use(domain.find(self.settings.domain))
+        self.pack = packs.use(domain.find(self.settings.domain))
         self.db = Database(self.settings.db_url, pack=self.pack.name)
         self._policy: Policy | None = None
         self._policy_mtime = -1.0
@@ -36,7 +36,7 @@ class Services:
     # ------------------------------------------------------------ policy (reloaded when the file changes)
     def vocabulary(self) -> domain.Vocabulary:
         """The task types, actions and channels a policy of this domain may name."""
-        return domain.vocabulary(self.pack)
+        return packs.vocabulary(self.pack)
 
     def policy(self) -> Policy:
         path = self.settings.active_policy_file

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import conversations, declared_records, desk, drafting
+from cx_core import conversations, desk, drafting
 from cx_core.actions import REGISTRY, is_read
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
@@ -500,7 +500,7 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
         st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
         return None
     fresh = bool(st.session_state.pop(f"card-fresh-{tid}", False))
-    view = guarded(lambda: declared_records.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))
+    view = guarded(lambda: desk.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))
     if not view:
         return None
     card = view["card"]

@@ -21,6 +21,15 @@ NOW = datetime(2026, 11, 18, 9, 30)  # a Wednesday
 SHARED = PROJECT_ROOT.parent / "shared"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _demo_pack_in_force() -> None:
+    """The demo company is the pack in force unless a test puts another in force (as ``Services`` does)."""
+    from cx_core import packs
+    from cx_core.domain import DEFAULT_DOMAIN
+
+    packs.use_named(DEFAULT_DOMAIN)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach a model API: an OpenAI client built by mistake fails at once."""

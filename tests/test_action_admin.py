@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from cx_core import action_admin, domain
+from cx_core import action_admin, domain, packs
 from cx_core.access import StaffUser
 from cx_core.auth import create_user
 from cx_core.config import PROJECT_ROOT, load_settings
@@ -116,10 +116,10 @@ def declared(svc: Services, tmp_path: Path, orders_system: str, monkeypatch: pyt
     """The demo pack with an actions file kept outside it (``TANDEM_ACTIONS_FILE``); the pack as shipped after."""
     path = _declared_file(tmp_path / "outside", orders_system)
     monkeypatch.setenv("TANDEM_ACTIONS_FILE", str(path))
-    domain.use(domain.find("lumen"))
+    packs.use(domain.find("lumen"))
     yield path
     monkeypatch.delenv("TANDEM_ACTIONS_FILE")
-    domain.use(domain.find("lumen"))
+    packs.use(domain.find("lumen"))
 
 
 def _tried(svc: Services) -> list[AuditRow]:
@@ -205,7 +205,7 @@ def test_an_action_with_a_problem_is_kept_out_alone(svc: Services, tmp_path: Pat
                                                              "    method"), encoding="utf-8")
     monkeypatch.setenv("TANDEM_ACTIONS_FILE", str(path))
     try:
-        domain.use(domain.find("lumen"))
+        packs.use(domain.find("lumen"))
         problems = action_admin.file_problems(svc.db, ADMIN)
         assert problems and all(p.startswith(f"{path}: ") for p in problems)
         assert any("void_shop_order.service: unknown service 'nowhere'" in p for p in problems)
@@ -215,12 +215,12 @@ def test_an_action_with_a_problem_is_kept_out_alone(svc: Services, tmp_path: Pat
             {"name": "void_shop_order", "reason": "service: unknown service 'nowhere' (services: shop)"}]
     finally:
         monkeypatch.delenv("TANDEM_ACTIONS_FILE")
-        domain.use(domain.find("lumen"))
+        packs.use(domain.find("lumen"))
     assert not action_admin.file_problems(svc.db, ADMIN)
 
 
 def test_form_args_reads_numbers_and_keeps_text() -> None:
-    domain.use(domain.find("lumen"))
+    packs.use(domain.find("lumen"))
     assert action_admin.form_args("refund", {"order_id": " #W1234567 ", "amount": "12.5", "reason": "",
                                              "payment_method_id": ""}) == {"order_id": "#W1234567", "amount": 12.5}
 

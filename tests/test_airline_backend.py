@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
+from cx_core import packs
 from cx_core.errors import InvalidInput, NotFound, PolicyDenied
 from domains.airline import backend as B
 from domains.airline import demo, records
@@ -712,7 +713,7 @@ def test_actions_register_with_previews_and_probes(s: Session) -> None:
              "search_onestop_flight", "list_all_airports", "cancel_reservation", "update_reservation_flights",
              "update_reservation_baggages", "update_reservation_passengers", "book_reservation", "send_certificate"]
     try:
-        own = domain.find("airline").activate()
+        own = packs.put_in_force(domain.find("airline"))
         specs = {n: own[n] for n in names}
         for spec in specs.values():
             assert spec.connector == "airline" and spec.tool_schema()["function"]["parameters"]
@@ -739,7 +740,7 @@ def test_actions_register_with_previews_and_probes(s: Session) -> None:
         with pytest.raises(ValueError):
             actions.CancelReservation.model_validate({"reservation_id": "ehglp3"})
     finally:
-        domain.use(domain.find(domain.DEFAULT_DOMAIN))
+        packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 # ---------------------------------------------------------------- demo world

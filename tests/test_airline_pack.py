@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cx_core import desk, domain, recipes
+from cx_core import desk, domain, packs, recipes
 from cx_core.access import StaffUser
 from cx_core.auth import create_user
 from cx_core.cli import build_demo
@@ -39,7 +39,7 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         create_user(svc.db, f"test-{role.value}", f"Test {role.value}", role, "password-123")
     svc.close()
     yield settings
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 @pytest.fixture
@@ -47,17 +47,17 @@ def svc(airline: Settings) -> Iterator[Services]:
     s = Services(airline)
     yield s
     s.close()
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def test_the_pack_is_complete_and_its_recipes_name_only_what_it_has() -> None:
     pack = domain.find("airline")
     assert pack.title == "Horizon Air Travel" and pack.brand.signature.endswith("Customer Care")
     assert recipes.check_file(PACK_DIR / "recipes.yaml", pack) == []
-    known = domain.vocabulary(pack)
+    known = packs.vocabulary(pack)
     assert {"cancel_reservation", "send_certificate", "send_reply"} <= known.actions
     assert "refund" not in known.actions  # the demo company's actions are not the airline's
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def test_scenario_tickets_are_read_as_their_task_type(svc: Services) -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import update
 
-from cx_core import delivery, desk, domain, http_actions, kb_docs
+from cx_core import delivery, desk, domain, http_actions, kb_docs, packs
 from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY
 from cx_core.auth import ensure_demo_users
@@ -67,7 +67,7 @@ def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harbor]:
         orders.seed(CUSTOMERS, ORDERS)
         mp.setattr(domain, "_from_folder", lambda name: PACK if name == "harbor" else original(name))
         mp.delenv("TANDEM_ACTIONS_FILE", raising=False)
-        domain.use(domain.find("harbor"))
+        packs.use(domain.find("harbor"))
         target = folder / "actions.yaml"
         openapi.import_openapi(f"{orders.url}/openapi.json", target, taken=frozenset(REGISTRY))
         declared = yaml.safe_load(target.read_text(encoding="utf-8"))
@@ -88,7 +88,7 @@ def harbor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harbor]:
         finally:
             svc.close()
     assert "cancel_order" in http_actions.LOADED.actions  # Harbor declared one, named like the demo company's own
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
     assert REGISTRY["cancel_order"].remote is None  # which is still the demo company's own, once Harbor leaves
 
 

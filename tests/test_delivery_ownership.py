@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from cx_core import conversations, delivery, outbox
+from cx_core.channels.base import DeliveryFailed, Outgoing
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import Inbound
-from cx_core.delivery import DeliveryFailed, Outgoing
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, NotificationRow, TicketRow
 from domains.lumen import tables as lumen_tables

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cx_core import domain
+from cx_core import domain, packs
 from cx_core.config import PROJECT_ROOT, load_settings
 from cx_core.errors import ConfigError
 
@@ -42,7 +42,7 @@ def test_the_demo_company_is_a_pack_found_by_name() -> None:
     assert pack.name == "lumen" and pack.package == "domains.lumen"
     assert "order_status" in pack.task_types and pack.brand.signature.endswith("Customer Care")
     assert "lumen" in domain.available()
-    known = domain.vocabulary(pack)
+    known = packs.vocabulary(pack)
     assert {"refund", "send_reply", "escalate_to_human"} <= known.actions
     assert "complaint" in known.task_types and "email" in known.channels
 

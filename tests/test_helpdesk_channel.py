@@ -26,9 +26,9 @@ from sqlalchemy import select, update
 from cx_core import delivery
 from cx_core.access import StaffUser
 from cx_core.channels import helpdesk
+from cx_core.channels.base import DeliveryFailed, Outgoing
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import thread
-from cx_core.delivery import DeliveryFailed, Outgoing
 from cx_core.desk import send_reply
 from cx_core.errors import InvalidInput
 from cx_core.models import Role

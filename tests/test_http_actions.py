@@ -18,7 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from cx_core import audit, conversations, delivery, desk, domain
+from cx_core import audit, conversations, delivery, desk, domain, packs
 from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY, ExecContext, execute
 from cx_core.config import PROJECT_ROOT, Settings
@@ -65,7 +65,7 @@ def world_http(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         previous = os.environ.get("TANDEM_ACTIONS_FILE")
         os.environ["TANDEM_ACTIONS_FILE"] = str(target)
         try:
-            domain.use(domain.find("lumen"))
+            packs.use(domain.find("lumen"))
             assert not LOADED.problems, LOADED.problems
             yield World(svc, orders, folder, customers)
         finally:
@@ -73,7 +73,7 @@ def world_http(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 os.environ.pop("TANDEM_ACTIONS_FILE", None)
             else:
                 os.environ["TANDEM_ACTIONS_FILE"] = previous
-            domain.use(domain.find("lumen"))
+            packs.use(domain.find("lumen"))
             svc.close()
 
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from cx_core import audit, conversations, delivery, desk, domain
+from cx_core import audit, conversations, delivery, desk, domain, packs
 from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY, ExecContext, execute
 from cx_core.actions.execute import outbound_key
@@ -106,7 +106,7 @@ def mcp_world(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 registered["vouchers_spare"] = _register(env, "vouchers_spare", "--trusted", "--url", spare.url)
             # the spare server is gone: its registration now points at a closed port
             os.environ["TANDEM_ACTIONS_FILE"] = str(target)
-            domain.use(domain.find("lumen"))
+            packs.use(domain.find("lumen"))
             assert not LOADED.problems, LOADED.problems
             yield McpWorld(svc, server, stdio_db, target, env, customers, registered)
     finally:
@@ -114,7 +114,7 @@ def mcp_world(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
             os.environ.pop("TANDEM_ACTIONS_FILE", None)
         else:
             os.environ["TANDEM_ACTIONS_FILE"] = previous
-        domain.use(domain.find("lumen"))
+        packs.use(domain.find("lumen"))
         svc.close()
 
 

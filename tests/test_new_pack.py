@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cx_core import declared_records, desk, domain
+from cx_core import desk, domain, packs
 from cx_core.auth import authenticate, create_user
 from cx_core.cli import main
 from cx_core.config import Settings, load_settings
@@ -196,7 +196,7 @@ def energy() -> Iterator[str]:
 
 
 @pytest.fixture
-def packs(tmp_path: Path, energy: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def pack_dirs(tmp_path: Path, energy: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A folder of packs named by ``TANDEM_PACKS_DIR``; the demo company is in force again afterwards."""
     base = tmp_path / "packs"
     base.mkdir()
@@ -209,7 +209,7 @@ def packs(tmp_path: Path, energy: str, monkeypatch: pytest.MonkeyPatch) -> Itera
     yield base
     monkeypatch.delenv("TANDEM_PACKS_DIR")
     domain.find.cache_clear()
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def pack_name() -> str:
@@ -231,9 +231,9 @@ def set_up(name: str, data: Path, capsys: pytest.CaptureFixture[str], monkeypatc
 
 # ------------------------------------------------------------------ set-up and the first admin
 def test_setup_prepares_a_pack_without_a_demo_and_prints_the_first_admins_password_once(
-        packs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        pack_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     name = pack_name()
-    write_pack(packs, name)
+    write_pack(pack_dirs, name)
     data = tmp_path / "data"
     err = set_up(name, data, capsys, monkeypatch)
     found = re.search(r"Sign in as 'admin' with this password.*\n\n {4}(\S+)\n", err)
@@ -253,10 +253,10 @@ def test_setup_prepares_a_pack_without_a_demo_and_prints_the_first_admins_passwo
     assert "password" not in again and "0 new or changed" in again  # nothing made twice, nothing printed twice
 
 
-def test_the_first_admin_takes_the_password_given(packs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_the_first_admin_takes_the_password_given(pack_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     name = pack_name()
-    write_pack(packs, name)
+    write_pack(pack_dirs, name)
     monkeypatch.setenv("TANDEM_ADMIN_PASSWORD", "kestrel-admin-2026")
     err = set_up(name, tmp_path / "data", capsys, monkeypatch)
     assert "kestrel-admin-2026" not in err and "TANDEM_ADMIN_PASSWORD" in err
@@ -267,11 +267,11 @@ def test_the_first_admin_takes_the_password_given(packs: Path, tmp_path: Path, c
         svc.close()
 
 
-def test_demo_if_missing_prepares_a_pack_without_a_demo_module(packs: Path, tmp_path: Path,
+def test_demo_if_missing_prepares_a_pack_without_a_demo_module(pack_dirs: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     name = pack_name()
-    write_pack(packs, name)
+    write_pack(pack_dirs, name)
     monkeypatch.setenv("TANDEM_DOMAIN", name)
     monkeypatch.setenv("TANDEM_DATA_DIR", str(tmp_path / "data"))
     assert main(["demo", "--if-missing"]) == 0
@@ -280,11 +280,11 @@ def test_demo_if_missing_prepares_a_pack_without_a_demo_module(packs: Path, tmp_
 
 
 # ------------------------------------------------------------------ records and card declared over read actions
-def test_customers_are_found_and_the_card_is_built_from_card_yaml(packs: Path, tmp_path: Path) -> None:
+def test_customers_are_found_and_the_card_is_built_from_card_yaml(pack_dirs: Path, tmp_path: Path) -> None:
     name = pack_name()
-    write_pack(packs, name)
-    pack = domain.use(domain.find(name))
-    records = pack.records()
+    write_pack(pack_dirs, name)
+    pack = packs.use(domain.find(name))
+    records = packs.records(pack)
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     with db.session() as s:
         dana = records.lookup(s, "Dana@kestrel-customer.example")
@@ -303,12 +303,12 @@ def test_customers_are_found_and_the_card_is_built_from_card_yaml(packs: Path, t
                                          {"account": "A2", "fuel": "electricity", "balance": 3.0}]}
 
 
-def test_the_cards_reads_are_made_once_per_ticket_view(packs: Path, tmp_path: Path) -> None:
+def test_the_cards_reads_are_made_once_per_ticket_view(pack_dirs: Path, tmp_path: Path) -> None:
     """Two ticket views with reruns: the team's service is asked once per view, and again once the ticket
     changes (a decision, a message) — never on a rerun."""
     name = pack_name()
-    write_pack(packs, name)
-    pack = domain.use(domain.find(name))
+    write_pack(pack_dirs, name)
+    pack = packs.use(domain.find(name))
     db = Database(f"sqlite:///{tmp_path / 'x.db'}", pack=name)
     db.migrate()
     desk.add_tickets(db, [TicketIn(id=f"K-{i}", customer="dana@kestrel-customer.example", channel="email",
@@ -321,26 +321,26 @@ def test_the_cards_reads_are_made_once_per_ticket_view(packs: Path, tmp_path: Pa
     Energy.calls.clear()
     for tid in ("K-1", "K-2"):
         for _rerun in range(5):
-            view = declared_records.customer_view(db, pack, ada, tid, "C1")
+            view = desk.customer_view(db, pack, ada, tid, "C1")
             assert view["card"]["headline"] == "Dana Fox"
             assert [c[0] for c in view["choices"]["account_id"]] == ["A1", "A2"]
     per_view = 2  # the customer and their accounts
     assert len(Energy.calls) == 2 * per_view, Energy.calls
     add_note(db, ada, "K-1", "customer called")  # a change on the ticket: the next view reads again
-    declared_records.customer_view(db, pack, ada, "K-1", "C1")
-    declared_records.customer_view(db, pack, ada, "K-1", "C1")
+    desk.customer_view(db, pack, ada, "K-1", "C1")
+    desk.customer_view(db, pack, ada, "K-1", "C1")
     assert len(Energy.calls) == 3 * per_view
-    declared_records.customer_view(db, pack, ada, "K-1", "C1", fresh=True)  # "read again" asks now
+    desk.customer_view(db, pack, ada, "K-1", "C1", fresh=True)  # "read again" asks now
     assert len(Energy.calls) == 4 * per_view
 
 
-def test_a_card_yaml_naming_a_write_or_an_unknown_read_is_reported(packs: Path) -> None:
+def test_a_card_yaml_naming_a_write_or_an_unknown_read_is_reported(pack_dirs: Path) -> None:
     from cx_core.domain_check import check
 
     name = pack_name()
     bad = CARD.replace("action: list_accounts", "action: list_acounts").replace(
         "find: {action: find_customer", "find: {action: submit_reading")
-    folder = write_pack(packs, name, card=bad)
+    folder = write_pack(pack_dirs, name, card=bad)
     found = [str(p) for p in check(folder)]
     assert any("card.yaml: customer.find.action: 'submit_reading' changes records" in p for p in found), found
     assert any("card.yaml: reads.accounts.action: 'list_acounts' is not an action of the pack" in p
@@ -349,10 +349,10 @@ def test_a_card_yaml_naming_a_write_or_an_unknown_read_is_reported(packs: Path) 
 
 # ------------------------------------------------------------------ the agent on such a pack
 @pytest.fixture
-def kestrel(packs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def kestrel(pack_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     name = pack_name()
-    write_pack(packs, name)
+    write_pack(pack_dirs, name)
     set_up(name, tmp_path / "data", capsys, monkeypatch)
     svc = Services(settings_for(name, tmp_path / "data"))
     yield svc
@@ -397,11 +397,11 @@ def tiers(session):
 '''
 
 
-def test_a_profile_without_tier_or_names_runs_through_the_pipeline(packs: Path, tmp_path: Path,
+def test_a_profile_without_tier_or_names_runs_through_the_pipeline(pack_dirs: Path, tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     name = pack_name()
-    write_pack(packs, name, records=RECORDS_WITHOUT_PROFILE, card="", recipes=None)
+    write_pack(pack_dirs, name, records=RECORDS_WITHOUT_PROFILE, card="", recipes=None)
     set_up(name, tmp_path / "data", capsys, monkeypatch)
     svc = Services(settings_for(name, tmp_path / "data"))
     try:
@@ -413,16 +413,16 @@ def test_a_profile_without_tier_or_names_runs_through_the_pipeline(packs: Path, 
         assert result.customer_id == "C9" and result.draft.reply.startswith("Hi there,")
         assert "(standard)" in result.draft.summary
         ada = create_user(svc.db, "ada", "Ada", Role.advisor, "password-123")
-        view = declared_records.customer_view(svc.db, svc.pack, ada, "K-20", "C9")  # the card: from the profile
+        view = desk.customer_view(svc.db, svc.pack, ada, "K-20", "C9")  # the card: from the profile
         assert view["card"]["headline"] == "the customer" and view["card"]["contact"] == "standard"
     finally:
         svc.close()
 
 
 # ------------------------------------------------------------------ one data folder, one pack
-def test_a_data_folder_belongs_to_one_pack(packs: Path, tmp_path: Path) -> None:
+def test_a_data_folder_belongs_to_one_pack(pack_dirs: Path, tmp_path: Path) -> None:
     name = pack_name()
-    write_pack(packs, name)
+    write_pack(pack_dirs, name)
     data = tmp_path / "data"
     Services(settings_for(name, data)).db.migrate()
     lumen = Services(load_settings(domain="lumen", data_dir=data, database_url=""))
@@ -516,12 +516,12 @@ def test_a_ticket_that_arrives_while_the_teams_records_are_down_finds_its_custom
     assert desk.get_ticket(kestrel.db, "K-40")["ticket"]["customer_id"] == "C1"
 
 
-def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(packs: Path, tmp_path: Path) -> None:
+def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(pack_dirs: Path, tmp_path: Path) -> None:
     from cx_core import http_actions
     from cx_core.actions.base import REGISTRY
 
     name = pack_name()
-    write_pack(packs, name, actions=ACTIONS.replace("path: /accounts/{account_id}/readings",
+    write_pack(pack_dirs, name, actions=ACTIONS.replace("path: /accounts/{account_id}/readings",
                                                     "path: accounts/{account_id}/readings"))
     svc = Services(settings_for(name, tmp_path / "data"))  # the policy names it in limits and never_autonomous
     try:
@@ -533,24 +533,24 @@ def test_a_bad_declared_action_keeps_the_policy_and_every_other_action_in_force(
         svc.close()
 
 
-def test_the_card_says_what_could_not_be_read_when_the_service_is_down(packs: Path, tmp_path: Path,
+def test_the_card_says_what_could_not_be_read_when_the_service_is_down(pack_dirs: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     name = pack_name()
-    write_pack(packs, name)
-    pack = domain.use(domain.find(name))
+    write_pack(pack_dirs, name)
+    pack = packs.use(domain.find(name))
     monkeypatch.setenv("TANDEM_KESTREL_URL", "http://127.0.0.1:9")
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     with db.session() as s:
-        card = pack.records().card(s, "C1", NOW)
+        card = packs.records(pack).card(s, "C1", NOW)
         with pytest.raises(ConnectorUnavailable, match="could not be reached"):
-            pack.records().snapshot(s, "C1", NOW)  # the agent's own reading fails, and the ticket says why
+            packs.records(pack).snapshot(s, "C1", NOW)  # the agent's own reading fails, and the ticket says why
     assert card["headline"] == "C1" and card["tabs"] == {"Accounts": []}
     assert set(card["unread"]) == {"profile", "accounts"}
 
 
-def test_actions_check_lists_what_is_kept_out_and_why(packs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_actions_check_lists_what_is_kept_out_and_why(pack_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     name = pack_name()
-    write_pack(packs, name, actions=ACTIONS.replace("action: get_account, args", "action: get_acount, args"))
+    write_pack(pack_dirs, name, actions=ACTIONS.replace("action: get_account, args", "action: get_acount, args"))
     assert main(["actions", "check", "--domain", name]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("actions.yaml: actions.submit_reading.owner.action: 'get_acount' is not a read action of "

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cx_core import domain
+from cx_core import domain, packs
 from cx_core.config import PROJECT_ROOT
 from cx_core.errors import ConfigError
 from cx_core.models import Role
 from cx_core.policy import escalation_reason, evaluate, load_policy, parse_policy
 
-KNOWN = domain.vocabulary(domain.find("lumen"))
+KNOWN = packs.vocabulary(domain.find("lumen"))
 POLICY = load_policy(PROJECT_ROOT / "knowledge" / "policy.yaml", KNOWN)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cx_core import desk, domain
+from cx_core import desk, domain, packs
 from cx_core.cli import build_demo
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.drafting import (
@@ -140,7 +140,7 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     build_demo(svc, tickets_n=0, process=False, quiet=True)
     svc.close()
     yield settings
-    domain.use(domain.find(domain.DEFAULT_DOMAIN))
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def test_the_airlines_drafts_can_be_sent_as_written(airline: Settings) -> None:
@@ -165,7 +165,7 @@ def test_the_airlines_drafts_can_be_sent_as_written(airline: Settings) -> None:
         assert not problems, "\n".join(problems)
     finally:
         svc.close()
-        domain.use(domain.find(domain.DEFAULT_DOMAIN))
+        packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def test_what_is_sent_on_a_plain_text_channel_carries_no_markdown() -> None:

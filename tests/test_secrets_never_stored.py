@@ -28,7 +28,7 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from cx_core import action_admin, audit, conversations, delivery, desk, domain, outbox, secret_mask
+from cx_core import action_admin, audit, conversations, delivery, desk, domain, outbox, packs, secret_mask
 from cx_core.access import StaffUser
 from cx_core.actions import ExecContext, execute
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
@@ -288,7 +288,7 @@ def secret_world(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-            domain.use(domain.find("lumen"))
+            packs.use(domain.find("lumen"))
             svc.close()
             smtp.close()
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from .. import outbox
+from .. import outbox, packs
 from ..domain import active
 from ..errors import InvalidInput
 from ..store.db import require_row
@@ -36,7 +36,7 @@ def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     """Send the reply to the customer on the ticket's channel and record it in the conversation."""
     ticket = _ticket(s, ctx)
     recipient = ticket.customer_ref or "unknown sender"
-    customer = active().records().lookup(s, ticket.customer_id) if ticket.customer_id else None
+    customer = packs.records(active()).lookup(s, ticket.customer_id) if ticket.customer_id else None
     if customer is not None and ticket.source not in outbox.REPLY_DESTINATIONS:
         recipient = customer.email
     sender = active().brand.sender

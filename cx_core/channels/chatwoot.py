@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..config import Settings
 from ..conversations import Inbound, outside_id, receive
-from ..delivery import DeliveryFailed, Outgoing
 from ..store.db import Database, utcnow
 from ..store.tables import TicketRow
+from .base import DeliveryFailed, Outgoing
 from .outbound import TIMEOUT, call, json_or_empty
 from .webhooks import Webhook, WebhookResult, list_field, same_signature, text_field
 

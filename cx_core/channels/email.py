@@ -29,12 +29,12 @@ from bs4 import BeautifulSoup, NavigableString
 
 from ..config import Settings
 from ..conversations import Inbound, receive
-from ..delivery import DeliveryFailed, Outgoing, _failpoint
 from ..domain import active
 from ..errors import InvalidInput, TandemError
 from ..models import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from ..store.db import Database, utcnow
 from . import cursors
+from .base import DeliveryFailed, Outgoing, failpoint
 
 log = logging.getLogger("tandem.email")
 
@@ -357,7 +357,7 @@ class EmailDeliverer:
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
             smtp.send_message(msg)
-            _failpoint("email.accepted")
+            failpoint("email.accepted")
         except smtplib.SMTPRecipientsRefused as exc:  # 5xx: the address does not exist; 4xx: later (greylisting)
             code, answer = next(iter(exc.recipients.values()), (550, b""))
             raise DeliveryFailed(f"the mail server refused the address {item.recipient}: {code} {_text_of(answer)}"

@@ -37,12 +37,12 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..conversations import Inbound, outside_id, receive
-from ..delivery import DeliveryFailed, Outgoing
 from ..domain import active
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput
 from ..store.db import Database, utcnow
 from ..store.tables import MessageRow, TicketRow
 from . import cursors
+from .base import DeliveryFailed, Outgoing
 from .webhooks import Webhook, WebhookResult, list_field, text_field
 
 log = logging.getLogger("tandem.helpdesk")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from ..config import Settings
-from ..delivery import DeliveryFailed, Outgoing
+from .base import DeliveryFailed, Outgoing
 
 TIMEOUT = httpx.Timeout(10.0)
 

@@ -32,10 +32,10 @@ import httpx
 
 from ..config import Settings
 from ..conversations import Inbound, receive
-from ..delivery import DeliveryFailed, Outgoing
 from ..domain import active
 from ..models import MAX_BODY_CHARS
 from ..store.db import Database
+from .base import DeliveryFailed, Outgoing
 from .email import _html_text, new_text
 from .outbound import TIMEOUT, call, json_or_empty
 from .webhooks import Webhook, WebhookResult, same_signature, text_field

@@ -36,8 +36,8 @@ import httpx
 
 from ..config import Settings
 from ..conversations import Inbound, receive
-from ..delivery import DeliveryFailed, Outgoing
 from ..store.db import Database
+from .base import DeliveryFailed, Outgoing
 from .outbound import TIMEOUT, call, json_or_empty
 from .webhooks import Webhook, WebhookResult, same_signature, text_field
 

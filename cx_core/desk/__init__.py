@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..access import StaffUser, current, require
 from ..conversations import IMPORT_BATCH, ParseError, add_tickets, insert_tickets, parse_ticket_file
+from .customer import customer_view, ticket_version
 from .decisions import add_action, addable_actions, approve, record_choices, reject, ticket_choices
 from .inbox import (
     ACTIVE,
@@ -48,7 +49,7 @@ from .reply import UNDECIDED, added_parts, align, proposal_states, reply_draft, 
 
 __all__ = [
     "ACTIVE", "FACETS", "IMPORT_BATCH", "UNDECIDED", "InboxFilter", "ParseError", "StaffUser", "add_action", "add_tickets",
-    "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current",
+    "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "ticket_version",
     "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
     "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, packs
 from ..access import StaffUser, require
 from ..actions import REGISTRY, ExecContext, execute
 from ..actions.execute import Outcome, validation_message
@@ -144,7 +144,7 @@ def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, st
             raise NotFound(f"ticket {ticket_id} not found")
         if not row.customer_id:
             return {}
-        snap = active().records().snapshot(s, row.customer_id, utcnow())
+        snap = packs.records(active()).snapshot(s, row.customer_id, utcnow())
     return record_choices(snap)
 
 

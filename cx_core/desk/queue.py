@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, packs
 from ..access import StaffUser, require
 from ..conversations import (
     customer_text,
@@ -218,7 +218,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
             row.customer_id = outcome.customer_id  # the sender's own record, not found when the ticket came in
         if row.customer_id:
             try:
-                c = active().records().lookup(s, row.customer_id)
+                c = packs.records(active()).lookup(s, row.customer_id)
             except TandemError as exc:  # the team's records do not answer now: the standard targets apply
                 log.warning("ticket %s: the customer's tier could not be read: %s", row.id, exc)
                 c = None

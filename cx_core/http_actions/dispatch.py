@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..delivery import DeliveryFailed, Outgoing
+from ..channels.base import DeliveryFailed, Outgoing
 from ..errors import ConfigError
 from ..store.db import utcnow
 from ..store.tables import ActionCallRow, ExecutionRow, NotificationRow, ProposalRow
