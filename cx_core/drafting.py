@@ -13,10 +13,23 @@ import numpy as np
 from .actions.base import is_read
 from .domain import active
 from .embedding import Embedder
+from .knowledge import paragraphs
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .redact import redact_secrets
 from .safe_text import plain_text
-from .wording import CONFIRM, DONE, WAITING, WORDING, claimed_actions, day, sentence
+from .wording import (
+    CONFIRM,
+    DONE,
+    FAILED,
+    PROPOSED,
+    REFUSED,
+    WAITING,
+    WORDING,
+    claimed_actions,
+    day,
+    has_words,
+    sentence,
+)
 
 INTERNAL = re.compile(r"\b(advisors?|the customer|a customer|customers can|ask the|ask whether|tell them|"
                       r"hand (?:it|the case)|"
@@ -48,6 +61,8 @@ class StepOutcome:
 
 
 HANDED_OVER = "A specialist colleague will review this personally and get back to you."
+# a reply with nothing else to say says what happens next, never only hello and goodbye
+NEXT = "A colleague is looking at your message and will get back to you shortly."
 APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really )?sorry\b|\bapologi[sz]e|\bapologies\b",
                      re.I)
 
@@ -103,8 +118,14 @@ EXAMPLE = re.compile(r"^(?:(?:example|for example|for instance)\b|e\.g\.)", re.I
 # a lead-in that is a whole clause: its items follow a colon ("some things can no longer be done: the cabin…")
 CLOSED_LEAD = re.compile(r"\b(?:true|false|done|following|below|these|those|cases|rules|steps|options|ways|things|"
                          r"reasons|apply|applies|possible|allowed|required|needed)\s*$", re.I)
+# a lead-in that is a condition of its own ("If the light stays red after a restart:"), before what to do
+CONDITION_LEAD = re.compile(r"^(?:if|when|whenever|once|before|after|unless|while|as soon as)\b", re.I)
 JOINED = re.compile(r"(?:,\s*|\s+)(or|and)\s*[,;.]?\s*$", re.I)
 LABELLED = re.compile(r"^(?:[^.:]|\.(?=\d)){1,40}:\s")
+# a sentence that stops where it cannot end: a word that needs what follows it
+DANGLING = re.compile(r"\b(?:a|an|the|by|of|to|for|with|from|in|on|at|into|onto|and|or|but|if|when|than|as|is|are|"
+                      r"be|your|our|their|its|this|that|these|those|will|can|must|should|may|until|before|after|"
+                      r"about|via|per)\s*[,;:—-]?$", re.I)
 ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|approx|incl|no|nos|vs|mr|mrs|ms|dr|st|min|max|ca)\.$", re.I)
 # a clause with a verb of its own, or an instruction: a list item that stands alone as a sentence
 FINITE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|so|then)\s+)(?:\w+\s+){0,4}?(?:is|are|was|were|be|been|has|have|had|"
@@ -162,11 +183,15 @@ def _lower(item: str) -> str:
 def _complete(lead: str, item: str) -> str:
     """A list item read with the lead-in it completes: "The charge is credited in full when" + "the technician
     arrived late;" → "The charge is credited in full when the technician arrived late."; "…at least one of these is
-    true" + "it was made less than 24 hours ago" → "…is true: it was made less than 24 hours ago."."""
+    true" + "it was made less than 24 hours ago" → "…is true: it was made less than 24 hours ago."; a condition
+    before an instruction takes a comma: "If the light stays red" + "check the cable" → "If the light stays red,
+    check the cable."."""
     lead = lead.rstrip(" :")
     if LABELLED.search(item):  # "…on the bookings they make" + "gold: 2 in economy" → "…make (gold: 2 in economy)."
         return f"{lead} ({_lower(item).rstrip(' .;,')})."
-    return _finish(f"{lead}{': ' if CLOSED_LEAD.search(lead) else ' '}{_lower(item)}")
+    joint = ": " if CLOSED_LEAD.search(lead) else ", " if CONDITION_LEAD.search(lead) and IMPERATIVE.search(item) \
+        else " "
+    return _finish(f"{lead}{joint}{_lower(item)}")
 
 
 def _sentences(text: str, heading: str = "") -> list[str]:
@@ -177,7 +202,7 @@ def _sentences(text: str, heading: str = "") -> list[str]:
     sentence; an item that names its subject ("Gift card: immediately.") stands as it is. A sentence that leans on
     the one before it ("It cannot be added later.") is kept with it; a worked example ("Example: a silver member
     books…") is never quoted, as it is somebody else's case."""
-    text = plain_text(text).replace("`", "")
+    text = plain_text(paragraphs(text)).replace("`", "")
     section = re.sub(r"\s*\((?:staff|internal)\)\s*$", "", plain_text(heading), flags=re.I).strip()
     units: list[str] = []
     lead = ""  # the sentence the list below completes (from a line ending in ':')
@@ -215,7 +240,11 @@ def _sentences(text: str, heading: str = "") -> list[str]:
                 lead = sentences.pop().rstrip(":").strip()
             for sent in sentences:
                 if EXAMPLE.search(sent):
-                    break  # the example and what follows it on its line
+                    break  # the example and what follows it in its paragraph
+                if not sent.endswith((".", "!", "?", ":", ")", '"', "”")):
+                    if DANGLING.search(sent):
+                        continue  # a line that stops mid-sentence is never quoted cut
+                    sent = _finish(sent)
                 emit(sent)
             continue
         body = item.group(1).strip()
@@ -249,13 +278,17 @@ def action_sentence(o: StepOutcome) -> str:
 def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] | None, planned: dict[str, str],
                      intent: str, decision: str, status: str, reason: str = "", note: str = "") -> str:
     """What the reply says about one proposal in its current state: what was done once it ran; what happens next
-    while it waits (never that it is done); why not, when policy refused it as the agent planned it; nothing (or
-    the advisor's own words, ``note``) once a person rejected it or it was refused on approval."""
+    while a person decides and while its system answers (never that it is done); why not, when policy refused it
+    as the agent planned it (in the action's own words for a refusal, when it has them); once a person rejected it,
+    nothing or the advisor's own words (``note``); refused or failed after approval, the advisor's words, else what
+    the action says happens instead."""
     if action == "lookup_order":
         return _lookup_sentence(args, result or {}) if status == "executed" or result else ""
     if status == "executed":
         return sentence(action, DONE, args, result, planned, intent)
     if decision == "denied":  # no apology here: the reply's one apology opens it, when the customer is upset
+        if has_words(action, REFUSED) and (own := sentence(action, REFUSED, args, None, planned, intent, reason)):
+            return own
         if not reason:
             return ""
         reason = reason.rstrip(" .")
@@ -263,12 +296,14 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
             return f"Unfortunately, {reason}."  # the reason says it cannot be done: "…, reservation X cannot be…"
         return f"Unfortunately, I can't do that: {reason}."
     if status in {"rejected", "denied", "failed"}:
-        return note.strip()
+        if note.strip() or status == "rejected":
+            return note.strip()
+        return sentence(action, REFUSED if status == "denied" else FAILED, args, None, planned, intent, reason)
     if decision == "abstained":
         return ""  # the question for what is missing is asked instead
     if status == "escalated" or decision == "escalated":
         return HANDED_OVER
-    return sentence(action, WAITING, args, result, planned, intent)
+    return sentence(action, WAITING if status == "calling" else PROPOSED, args, result, planned, intent)
 
 
 def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
@@ -317,8 +352,40 @@ def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[
         else:
             out.append(part)
     # a quote beside an action whose sentence is gone goes too, wherever it stands
-    return [p.model_copy(update={"text": ""}) if p.kind == "support" and p.proposal is not None
-            and p.proposal in kept and not kept[p.proposal] else p for p in out]
+    return with_next([p.model_copy(update={"text": ""}) if p.kind == "support" and p.proposal is not None
+                      and p.proposal in kept and not kept[p.proposal] else p for p in out])
+
+
+def _says_something(parts: list[ReplyPart]) -> bool:
+    """Whether the reply says anything between its greeting and its sign-off, besides an apology and ``NEXT``."""
+    return any(p.text.strip() and p.kind != "next" and not (p.kind == "text" and p.paragraph == 1
+                                                           and APOLOGY.search(p.text))
+               for p in parts[1:-1])
+
+
+def with_next(parts: list[ReplyPart]) -> list[ReplyPart]:
+    """The parts with their ``next`` part saying what happens next exactly when nothing else is said."""
+    if not any(p.kind == "next" for p in parts):
+        return parts
+    text = "" if _says_something(parts) else NEXT
+    return [p.model_copy(update={"text": text}) if p.kind == "next" else p for p in parts]
+
+
+def sendable(draft: Draft) -> bool:
+    """Whether a draft says something of its own, so it may go out without a person: a reply that would only say a
+    colleague is looking at it is for a colleague to answer. A rewritten draft (no parts) is judged by its text."""
+    return bool(draft.reply.strip()) and (not draft.parts or _says_something(draft.parts))
+
+
+PARTS_OF_DAY = ("morning", "afternoon", "evening")
+
+
+def answered(question: str, triage: Triage) -> bool:
+    """A question the customer's message already answers: one offering times of day ("morning or afternoon?")
+    when the message names exactly one of them ("Saturday afternoon")."""
+    offered = {w for w in PARTS_OF_DAY if re.search(rf"\b{w}s?\b", question, re.I)}
+    said = {str(w).lower() for w in triage.entities.get("time_of_day") or []}
+    return len(offered) >= 2 and len(said) == 1 and said <= offered
 
 
 def render(parts: list[ReplyPart]) -> str:
@@ -590,7 +657,8 @@ class Drafter:
                     say("", "action", i, intent=o.intent, planned=dict(o.planned))
             if escalation and not spoke and not any(p.text == HANDED_OVER for p in parts):
                 say(HANDED_OVER)
-            if req.intent in questions and questions[req.intent] not in asked:
+            if req.intent in questions and questions[req.intent] not in asked \
+                    and not answered(questions[req.intent], triage):
                 asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")
                 say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
@@ -618,7 +686,10 @@ class Drafter:
                 quoted.add(quote)
                 say(f"{quote} [{cite(p)}]", "support" if beside is not None else "text", beside)
         paragraph += 1
+        say("", "next")  # what happens next, when the reply would otherwise say nothing
+        paragraph += 1
         say(active().brand.signature)
+        parts = with_next(parts)
         reply = render(parts)
         return Draft(summary=summary, reply=reply, citations=citations, parts=parts)
 

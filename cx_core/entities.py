@@ -1,4 +1,5 @@
-"""Entities read from ticket text: record ids, dates, amounts, addresses, contact details, options."""
+"""Entities read from ticket text: record ids, dates and times of day, amounts, addresses, contact details,
+options."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\
 DATE_ORD = re.compile(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 WEEKDAY = re.compile(r"\b(next\s+)?(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 RELATIVE = re.compile(r"\b(tomorrow|day after tomorrow|next week)\b", re.IGNORECASE)
+# a part of the day the customer names ("Saturday afternoon", "after lunch", "any time before noon")
+TIME_OF_DAY = {
+    "morning": re.compile(r"\b(?:mornings?|a\.?m\.?(?![a-z])|before (?:noon|midday|lunch)|first thing)\b", re.I),
+    "afternoon": re.compile(r"\b(?:afternoons?|p\.?m\.?(?![a-z])|after (?:noon|midday|lunch))\b", re.I),
+    "evening": re.compile(r"\b(?:evenings?|tonight|after work|after (?:5|6|five|six)\s*(?:pm|p\.m\.|o'?clock)?)\b",
+                          re.I),
+}
+# a time asked for ("at 2pm", "around 14:30"), not hours described ("I work 9am to 5pm")
+CLOCK = re.compile(r"\b(?:at|around|about|after|before|by|for)\s+(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|"
+                   r"([01]?\d|2[0-3]):([0-5]\d)\b)", re.I)
+NOT_THEN = re.compile(r"\b(?:not|no|never|can'?t|cannot|can not|won'?t|unable|except|other than|rather than|"
+                      r"instead of)\b[^.;!?,]{0,30}$", re.I)
+GREETING = re.compile(r"\bgood\s+(?:morning|afternoon|evening)\b", re.I)
 SIZES = {"xs", "s", "m", "l", "xl", "xxl", "small", "medium", "large"}
 COLOURS = {"black", "white", "red", "blue", "green", "grey", "gray", "silver", "gold", "purple", "pink", "beige",
            "brown", "yellow", "orange", "navy"}
@@ -85,6 +99,31 @@ def find_dates(text: str, today: date) -> list[date]:
     return seen
 
 
+def part_of_day(hour: int) -> str:
+    """morning (before 12:00), afternoon (12:00 to 17:00) or evening."""
+    return "morning" if hour < 12 else "afternoon" if hour < 17 else "evening"
+
+
+def find_times_of_day(text: str) -> list[str]:
+    """The parts of the day the customer asks for ("morning", "afternoon", "evening"), in order of appearance,
+    from words ("Saturday afternoon", "before lunch") or clock times ("2pm", "14:30"); a part they rule out ("not in
+    the morning", "I can't do mornings") is not one of them."""
+    text = GREETING.sub(lambda m: " " * len(m.group(0)), text)  # "Good morning," is a greeting, not a time
+    found: list[tuple[int, str]] = []
+    for part, rx in TIME_OF_DAY.items():
+        for m in rx.finditer(text):
+            found.append((m.start(), part))
+    for m in CLOCK.finditer(text):
+        if m.group(1):
+            hour = int(m.group(1)) % 12 + (12 if m.group(3).lower().startswith("p") else 0)
+        else:
+            hour = int(m.group(4))
+        if 0 <= hour < 24:
+            found.append((m.start(), part_of_day(hour)))
+    ruled_out = {part for at, part in found if NOT_THEN.search(text[max(0, at - 40):at])}
+    return list(dict.fromkeys(part for _, part in sorted(found) if part not in ruled_out))
+
+
 def find_amounts(text: str) -> list[float]:
     out = []
     for m in AMOUNT.finditer(text):
@@ -121,6 +160,7 @@ def extract(text: str, today: date) -> dict[str, Any]:
         "phones": list(dict.fromkeys(PHONE.findall(text))),
         "amounts": find_amounts(text),
         "dates": [d.isoformat() for d in find_dates(text, today)],
+        "time_of_day": find_times_of_day(text),
         "address": find_address(text),
         "colours": sorted(words & COLOURS),
         "sizes": sorted(w for w in re.findall(r"\b(?:size\s+)?(xs|xxl|xl|small|medium|large)\b", lowered)),

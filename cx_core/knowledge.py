@@ -51,6 +51,53 @@ class Chunk:
     task_types: list[str]
 
 
+# a line that starts a Markdown block of its own: heading, list item, table row, code fence, rule, setext underline
+_BLOCK = re.compile(r"^[ \t]{0,3}(?:#{1,6}(?:[ \t]|$)|[-*+•][ \t]|\d{1,3}[.)][ \t]|\||```|~~~|(?:[-*_][ \t]*){3,}$|"
+                    r"=+[ \t]*$|-+[ \t]*$|<)")
+_ITEM = re.compile(r"^[ \t]{0,3}(?:[-*+•]|\d{1,3}[.)])[ \t]")
+_QUOTE_LINE = re.compile(r"^[ \t]{0,3}>[ \t]?")
+
+
+def paragraphs(text: str) -> str:
+    """Markdown read as paragraphs, whatever column it was wrapped at: the lines of a paragraph become one line, a
+    list item's wrapped lines join the item (indented, or going on in lower case), and a quote's lines join the
+    quote. Headings, list items, tables, code blocks, rules, blank lines and hard breaks (two spaces or a backslash
+    at the end of a line) stay where they are, so "Restart your router by / holding the button…" is read as the one
+    sentence it is."""
+    out: list[str] = []
+    fence = False
+    open_ = ""  # what the last line out is, when a wrapped line may go on from it: "prose", "item" or "quote"
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        body = line.strip()
+        if body.startswith(("```", "~~~")):
+            fence, open_ = not fence, ""
+            out.append(line)
+            continue
+        if fence or not body:
+            out.append(line)
+            open_ = ""
+            continue
+        hard = raw.endswith("  ") or line.endswith("\\")
+        quote = _QUOTE_LINE.match(line)
+        if quote and open_ == "quote":
+            out[-1] = out[-1].rstrip("\\ ") + " " + line[quote.end():].strip()
+        elif quote:
+            out.append(line)
+            open_ = "quote"
+        elif _BLOCK.match(line):  # (a setext heading's underline too: nothing goes on from it)
+            out.append(line)
+            open_ = "item" if _ITEM.match(line) else ""
+        elif open_ == "prose" or (open_ == "item" and (raw[:1] in " \t" or body[:1].islower())):
+            out[-1] = out[-1].rstrip("\\ ") + " " + body
+        else:
+            out.append(line)
+            open_ = "prose"
+        if hard:
+            open_ = ""
+    return "\n".join(out)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "document"
 
@@ -96,9 +143,10 @@ def parse_document(path: Path, limits: IngestLimits = DEFAULT_LIMITS) -> Documen
 
 
 def parse_upload(name: str, data: bytes, limits: IngestLimits = DEFAULT_LIMITS) -> Document:
-    """Markdown/text (YAML front matter gives id, title, task_types, updated), PDF, HTML, DOCX, or an FAQ CSV
-    (one question and answer a row). Headings become sections; the result is Markdown-shaped text. A file over
-    ``limits`` is refused with one line naming it and the limit."""
+    """Markdown/text (YAML front matter gives id, title, task_types, updated, audience), PDF, HTML, DOCX, or an FAQ
+    CSV (one question and answer a row). Headings become sections; the result is Markdown-shaped text, read as
+    paragraphs whatever column the file was wrapped at. A file over ``limits`` is refused with one line naming it
+    and the limit."""
     suffix = Path(name).suffix.lower()
     stem = Path(name).stem
     if suffix not in SUPPORTED:
@@ -110,8 +158,11 @@ def parse_upload(name: str, data: bytes, limits: IngestLimits = DEFAULT_LIMITS) 
     meta: dict[str, Any] = {}
     if suffix in {".md", ".markdown", ".txt"}:
         meta, body = _front_matter(name, _text(name, data))
+        body = paragraphs(body)
         heading = re.search(r"^#\s+(.+)$", body, re.M)
         title = str(meta.get("title") or (heading.group(1).strip() if heading else stem.replace("-", " ").title()))
+        if _internal(meta) and not re.match(r"^internal\b", title, re.I):
+            title = f"Internal: {title}"  # for staff: guides advisors and the agent, never quoted to a customer
     else:
         parser = {".pdf": _pdf, ".html": _html, ".htm": _html, ".docx": _docx, ".csv": _faq_csv}[suffix]
         title, body = parser(name, data, limits)
@@ -121,14 +172,21 @@ def parse_upload(name: str, data: bytes, limits: IngestLimits = DEFAULT_LIMITS) 
     if not body.strip():
         raise InvalidInput(f"{name}: no text found in the document"
                            + (" (a scanned PDF needs text recognition first)" if suffix == ".pdf" else ""))
+    types = meta.get("task_types", []) or []
     return Document(
         doc_id=str(meta.get("id") or _slug(stem)),
         title=title,
         text=body.strip(),
-        task_types=[str(t) for t in meta.get("task_types", []) or []],
+        task_types=[str(t).strip() for t in (types.split(",") if isinstance(types, str) else types) if str(t).strip()],
         updated=str(meta.get("updated", "")),
         source=name,
     )
+
+
+def _internal(meta: dict[str, Any]) -> bool:
+    """Front matter that says the document is for staff: ``audience: staff`` (or ``internal``), ``internal: true``."""
+    audience = str(meta.get("audience") or "").strip().lower()
+    return audience in {"staff", "internal", "advisors", "agents"} or meta.get("internal") is True
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
@@ -216,9 +274,10 @@ def _pdf(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
             elif _looks_like_heading(line):
                 lines += ["", f"## {line}", ""]
             else:
-                lines.append(line)
-        lines.append("")
-    body = "\n".join(lines)
+                lines.append(re.sub(r"^[•◦▪●‣∙]\s*", "- ", line))
+        if lines and lines[-1].strip().endswith((".", "!", "?", ":")) or lines and lines[-1].startswith("## "):
+            lines.append("")  # a page that ends mid-sentence goes on with the next page's first line
+    body = paragraphs("\n".join(lines))
     first = next((ln.lstrip("# ") for ln in lines if ln.strip()), "")
     return meta_title or first[:120], body
 

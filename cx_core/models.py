@@ -190,11 +190,12 @@ class ReplyPart(BaseModel):
     """One sentence of a reply (or its greeting or sign-off). A sentence about an action belongs to that action's
     proposal (its index in ``ProcessResult.proposals``), so that its wording can follow the proposal's state: done
     once executed, never claimed while it waits, gone once rejected. ``support`` is the knowledge quoted beside an
-    action: it stays only while the action's own sentence does."""
+    action: it stays only while the action's own sentence does. ``next`` says what happens next, and only when the
+    reply would otherwise say nothing beyond its greeting and sign-off."""
 
     text: str
     paragraph: int = 0
-    kind: Literal["text", "action", "support"] = "text"
+    kind: Literal["text", "action", "support", "next"] = "text"
     proposal: int | None = None
     intent: str = ""
     planned: dict[str, str] = Field(default_factory=dict)  # what the step gives once approved (a slot's start)

@@ -13,7 +13,7 @@ from . import audit, contacts, plan_check
 from .actions import REGISTRY, ExecContext, execute, is_read
 from .actions.execute import Outcome
 from .domain import DomainPack, active
-from .drafting import Drafter, StepOutcome, for_customer, label
+from .drafting import Drafter, StepOutcome, for_customer, label, sendable
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
@@ -114,6 +114,9 @@ class StepRunner:
             self._record(step, step.args, Decision.abstained, reason)
             return
         args = self._args(step)
+        if step.unfilled(args):  # the step it reads from did not run (refused, or waiting for a person)
+            self._record(step, args, Decision.abstained, f"needs {step.depends_on} to run first")
+            return
         if self._settled(step, args):
             return
         again = self._again_ctx(step, args)
@@ -144,6 +147,9 @@ class StepRunner:
                 self._stop(step, step.args, f"needs {step.missing}", "advisor", steps[i + 1:])
                 return
             args = self._args(step)
+            if step.unfilled(args):
+                self._stop(step, args, f"needs {step.depends_on} to run first", "advisor", steps[i + 1:])
+                return
             if self._settled(step, args):
                 continue
             again = self._again_ctx(step, args)
@@ -196,6 +202,9 @@ class StepRunner:
                 self._record(later, later.args, Decision.abstained, f"needs {later.missing}")
                 continue
             later_args = self._args(later)
+            if later.unfilled(later_args):
+                self._record(later, later_args, Decision.abstained, f"needs {later.depends_on} to run first")
+                continue
             o = self._exec(later.action, later_args, waiting)
             self._record(later, later_args, STATUS_TO_DECISION.get(o.status, Decision.denied),
                          "waiting: the plan stopped before this step", role=o.required_role)
@@ -360,7 +369,7 @@ class Pipeline:
         informational = bool(tri.requests) and all(r.intent in self.pack.informational
                                                                      for r in tri.requests)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
-                    and draft.reply and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
+                    and sendable(draft) and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
         if may_send:
             reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
             out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)

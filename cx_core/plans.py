@@ -3,6 +3,7 @@ requests, what must be asked first, and where the ticket goes when no one here m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,25 @@ class Step:
     defaults: dict[str, str] = field(default_factory=dict)  # fills {placeholders} until the earlier step ran
 
     def rendered(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Arguments with {placeholders} filled from the earlier step's result (or the planned values)."""
+        """Arguments with {placeholders} filled from the earlier step's result (or the planned values); one that
+        nothing fills stays as it is (``unfilled`` says so)."""
         if not self.depends_on:
             return self.args
-        fill = {**self.defaults, **{k: str(v) for k, v in (values or {}).items()}}
+        fill = _Keep({**self.defaults, **{k: str(v) for k, v in (values or {}).items()}})
         return {k: v.format_map(fill) if isinstance(v, str) else v for k, v in self.args.items()}
+
+    def unfilled(self, args: dict[str, Any]) -> bool:
+        """Whether ``args`` still wait for the earlier step's result (it did not run: there is nothing to act
+        with)."""
+        return bool(self.depends_on) and any(isinstance(v, str) and re.search(r"\{[A-Za-z_]\w*\}", v)
+                                             for v in args.values())
+
+
+class _Keep(dict[str, str]):
+    """Placeholders nothing fills are kept as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 @dataclass

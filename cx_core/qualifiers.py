@@ -33,9 +33,11 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:if|unless|otherwise|in\s+case|as\s+long\s+as|provided(?:\s+that)?|only\s+when|only\s+if|even\s+if|"
         r"assuming|depending\s+on)\b", re.I),
     SUPERLATIVE: re.compile(
-        r"\b(?:best|cheapest|least\s+expensive|most\s+expensive|priciest|dearest|lowest|highest|largest|smallest|"
-        r"biggest|newest|latest|oldest|earliest|fastest|slowest|longest|shortest|lightest|heaviest|nearest|closest|"
-        r"worst)\b|\b(?:most|least)\s+(?!of\b|likely\b|recent(?:ly)?\b|times?\b|days?\b)[a-z]{3,}\b", re.I),
+        r"(?<!\bat\s)(?<!\bat\sthe\s)\b(?:best(?!\s+(?:regards|wishes|friends?|mates?|buddy|man|woman|part|"
+        r"interests?|efforts?))|cheapest|least\s+expensive|most\s+expensive|priciest|dearest|lowest|highest|largest|"
+        r"smallest|biggest|newest|latest|oldest|earliest|fastest|slowest|longest|shortest|lightest|heaviest|nearest|"
+        r"closest|worst)\b|\b(?:most|least)\s+(?!of\b|likely\b|recent(?:ly)?\b|times?\b|days?\b|probably\b|"
+        r"importantly\b|important\b)[a-z]{3,}\b", re.I),
     BOUND: re.compile(
         rf"\b(?:under|below|over|above|within|at\s+most|at\s+least|no\s+more\s+than|no\s+less\s+than|not\s+more\s+than|"
         rf"less\s+than|more\s+than|up\s+to|lower\s+than|higher\s+than|greater\s+than|max(?:imum)?\s+of|"

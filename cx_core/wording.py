@@ -2,9 +2,13 @@
 
 An action's sentence follows its proposal: once executed it says what was done ("I've moved …"); while the
 proposal waits for a person it says what happens next and never claims the result ("I'm arranging to move …");
-once rejected or refused after approval it is gone, or replaced by what the advisor chose to say. ``claims``
-reads any sentence (the agent's, the advisor's, a language model's) for a statement, in the past or present
-perfect, that an action was carried out, so that nothing is sent that says an action ran when it did not.
+once rejected it is gone, or replaced by what the advisor chose to say; refused or failed after approval it says
+what happens instead when the action has words for that. ``claims`` reads any sentence (the agent's, the
+advisor's, a language model's) for a statement, in the past or present perfect, that an action was carried out,
+so that nothing is sent that says an action ran when it did not.
+
+Actions written in Python carry their wording here (``WORDING``); actions declared as data (``actions.yaml``)
+carry templates, filled by ``fill`` and registered beside them with ``declare``.
 """
 
 from __future__ import annotations
@@ -15,12 +19,30 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-# the proposal states a reply sentence can be in (``ProposalRow.status``, plus the decision taken at processing)
-DONE, WAITING, GONE = "done", "waiting", "gone"
+# the states a reply sentence can be in: proposed (a person decides), waiting (approved and sent, the system's
+# answer to come), done, refused (by the system or policy), failed (not done now), gone (rejected: nothing to say)
+PROPOSED, WAITING, DONE, REFUSED, FAILED, GONE = "proposed", "waiting", "done", "refused", "failed", "gone"
+STATES = (PROPOSED, WAITING, DONE, REFUSED, FAILED)
 
 
 def money(x: float) -> str:
     return f"${x:,.2f}"
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "AUD": "A$", "CAD": "C$", "NZD": "NZ$"}
+
+
+def money_in(x: float, currency: str = "") -> str:
+    """An amount as people read it in ``currency`` (the active pack's by default): "$84.20", "€15.00", "84.20 CHF"."""
+    if not currency:
+        from .domain import _current  # the pack in force, if one is (never chosen here: that would activate it)
+
+        currency = _current[0].locale.currency if _current else "USD"
+    code = currency.upper()
+    symbol = _SYMBOLS.get(code)
+    if code == "JPY":
+        return f"¥{x:,.0f}"
+    return f"{'-' if x < 0 else ''}{symbol}{abs(x):,.2f}" if symbol else f"{x:,.2f} {code}"
 
 
 def day(iso: str) -> str:
@@ -45,13 +67,19 @@ def _contact(a: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class Wording:
     """An action's sentence once done and while it waits; ``noun`` names it in an advisor's instructions and
-    ``claimed`` matches a sentence that says it was done."""
+    ``claimed`` matches a sentence that says it was done. ``proposed`` (a person decides; default: ``waiting``),
+    ``refused`` and ``failed`` (after approval: what happens instead) are optional; ``explicit`` names the states
+    whose words someone wrote for this action, rather than a default."""
 
     noun: str
     done: Callable[[dict[str, Any], dict[str, Any], dict[str, str]], str]
     waiting: Callable[[dict[str, Any], dict[str, str]], str]
     claimed: re.Pattern[str]
     ids: tuple[str, ...] = field(default=("order_id",))
+    proposed: Callable[[dict[str, Any], dict[str, str]], str] | None = None
+    refused: Callable[[dict[str, Any], dict[str, str]], str] | None = None
+    failed: Callable[[dict[str, Any], dict[str, str]], str] | None = None
+    explicit: frozenset[str] = frozenset()
 
 
 def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
@@ -162,17 +190,30 @@ WORDING: dict[str, Wording] = {
 
 
 def sentence(action: str, state: str, args: dict[str, Any], result: dict[str, Any] | None = None,
-             planned: dict[str, str] | None = None, intent: str = "") -> str:
-    """The reply's sentence for ``action`` in ``state`` (``DONE``, ``WAITING`` or ``GONE``); '' when the action
-    says nothing to the customer in that state (or its arguments are incomplete)."""
+             planned: dict[str, str] | None = None, intent: str = "", reason: str = "") -> str:
+    """The reply's sentence for ``action`` in ``state`` (one of ``STATES``, or ``GONE``); '' when the action says
+    nothing to the customer in that state (or its arguments are incomplete)."""
     w = WORDING.get(action)
     if w is None or state == GONE:
         return ""
-    extra = {**(planned or {}), "intent": intent}
+    extra = {**(planned or {}), "intent": intent, "reason": reason}
     try:
-        return w.done(args, result or {}, extra) if state == DONE else w.waiting(args, extra)
-    except (KeyError, TypeError, ValueError):
+        if state == DONE:
+            return w.done(args, result or {}, extra)
+        if state == WAITING:
+            return w.waiting(args, extra)
+        if state == PROPOSED:
+            return (w.proposed or w.waiting)(args, extra)
+        said = w.refused if state == REFUSED else w.failed if state == FAILED else None
+        return said(args, extra) if said is not None else ""
+    except (KeyError, TypeError, ValueError, IndexError):
         return ""
+
+
+def has_words(action: str, state: str) -> bool:
+    """Whether someone wrote ``action``'s words for ``state`` (not a default)."""
+    w = WORDING.get(action)
+    return w is not None and state in w.explicit
 
 
 def split_sentences(text: str) -> list[str]:
@@ -210,3 +251,164 @@ def names(sentence_text: str, args: dict[str, Any], action: str) -> bool:
     w = WORDING.get(action)
     ids = [str(args[k]) for k in (w.ids if w else ()) if args.get(k)]
     return any(i.lower() in sentence_text.lower() for i in ids)
+
+
+# ------------------------------------------------------------------ templates: the words of actions declared as data
+# "{order_id}", "{amount:money}", "{result.fees.0.amount:money}", "{reason}": a field, with an optional format
+FIELD = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(?::\s*([A-Za-z_]+)\s*)?\}")
+FORMATS = {"money": "an amount in the pack's currency ($84.20)", "date": "a date as people read it (Saturday 28 "
+           "November)", "number": "a number with thousands separators", "list": "items joined (a, b and c)",
+           "lower": "in lower case"}
+_TEMPLATE_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9{\"“(])")
+
+
+class _Missing(Exception):
+    """A field a template names that has no value to show: its sentence is left out."""
+
+
+def template_fields(template: str) -> list[tuple[str, str]]:
+    """Every field a template names, as (dotted path, format or '')."""
+    return [(m.group(1), m.group(2) or "") for m in FIELD.finditer(template or "")]
+
+
+def _at(values: Any, path: str) -> Any:
+    node = values
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.2f}"
+
+
+def _show(value: Any, fmt: str, currency: str) -> str:
+    """A value as the reply shows it; ``_Missing`` when there is nothing to show."""
+    if value is None or value == "" or value == [] or isinstance(value, dict):
+        raise _Missing
+    if isinstance(value, list) or fmt == "list":
+        items = [_show(v, "" if fmt == "list" else fmt, currency) for v in (value if isinstance(value, list)
+                                                                             else [value])]
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if fmt in {"money", "number"}:
+        try:
+            x = float(value)
+        except (TypeError, ValueError) as exc:
+            raise _Missing from exc
+        return money_in(x, currency) if fmt == "money" else _number(x)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        text = _number(value)
+    else:
+        text = " ".join(str(value).split())
+    if fmt == "date":
+        text = day(text)
+    elif fmt == "lower":
+        text = text.lower()
+    elif fmt:
+        raise _Missing  # a format nobody knows (``actions check`` names it)
+    if len(text) > 200:
+        raise _Missing  # a blob, not a fact a sentence can carry
+    return text
+
+
+def fill(template: str, args: dict[str, Any], result: dict[str, Any] | None = None, reason: str = "",
+         currency: str = "") -> str:
+    """A template's text with its fields filled from the action's arguments (``{order_id}``), what it returned
+    (``{result.refund_id}``) and why it was refused (``{reason}``). Each sentence of the template stands or goes
+    whole: a sentence naming a field with no value is left out, never sent half-written."""
+    values = {**args, "result": result or {}, "reason": reason}
+    out: list[str] = []
+    for part in _TEMPLATE_SENTENCE.split((template or "").strip()):
+        try:
+            out.append(FIELD.sub(lambda m: _show(_at(values, m.group(1)), m.group(2) or "", currency), part))
+        except _Missing:
+            continue
+    return " ".join(s for s in out if s.strip())
+
+
+def _past(verb: str) -> str:
+    """A pattern for the past forms of a verb ("refund" → "refunded", "send" → "sent", "cancel" → "cancelled")."""
+    irregular = {"send": "sent", "resend": "re-?sent", "make": "made", "set": "set", "reset": "reset",
+                 "pay": "paid", "give": "given|gave", "take": "taken|took", "put": "put", "hold": "held",
+                 "buy": "bought", "get": "got|gotten", "find": "found", "leave": "left", "keep": "kept",
+                 "write": "written|wrote", "tell": "told", "bring": "brought", "run": "run|ran", "do": "done|did"}
+    verb = verb.lower()
+    if verb in irregular:
+        return irregular[verb]
+    if verb.endswith("e"):
+        return re.escape(verb) + "d"
+    if re.search(r"[^aeiou]y$", verb):
+        return re.escape(verb[:-1]) + "ied"
+    return re.escape(verb) + re.escape(verb[-1]) + "?ed"
+
+
+_LABEL_STOP = frozenset("a an the of to for on in at by from with and or your my our their its this that new "
+                        "one some all any".split())
+
+
+def claim_pattern(label: str, verbs: list[str] | None = None, topic: list[str] | None = None) -> re.Pattern[str]:
+    """What a sentence that says a declared action was done looks like: a done-form of one of ``verbs`` (default:
+    the past of the label's first word, "Refund an order" → "refunded") naming the ``topic`` (default: the label's
+    other words), or the default done sentence ("Done: refund an order …")."""
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", label)
+    if verbs is None:
+        verbs_rx = _past(words[0]) if words else ""
+    else:
+        verbs_rx = "|".join(re.escape(v.strip()) for v in verbs if v.strip())
+    if topic is None:
+        nouns = [w.lower() for w in words[1:] if w.lower() not in _LABEL_STOP and len(w) > 2]
+        topic_rx = "|".join(re.escape(n[:-1] if n.endswith("s") and len(n) > 4 else n) for n in nouns)
+    else:
+        topic_rx = "|".join(re.escape(t.strip()) for t in topic if t.strip())
+    done = rf"^\W*done\s*:\s*{re.escape(lower_first(label))}" if label else r"(?!)"
+    if not verbs_rx:
+        return re.compile(done, re.I | re.S)
+    return re.compile(rf"(?:{_claim(verbs_rx, topic_rx).pattern})|(?:{done})", re.I | re.S)
+
+
+def lower_first(label: str) -> str:
+    """A label inside a sentence: "Refund an order" → "refund an order"; "MCP lookup" and "PayPal refund" stay."""
+    first = label.split(" ", 1)[0]
+    if len(first) > 1 and (first.isupper() or any(c.isupper() for c in first[1:])):
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def templated(noun: str, templates: dict[str, str], claimed: re.Pattern[str], ids: tuple[str, ...] = (),
+              explicit: frozenset[str] = frozenset(), currency: str = "") -> Wording:
+    """The wording of an action declared as data: one template per state (``STATES``), filled by ``fill``."""
+
+    def state(name: str) -> Callable[[dict[str, Any], dict[str, str]], str]:
+        return lambda a, p: fill(templates.get(name) or "", a, None, p.get("reason", ""), currency)
+
+    return Wording(noun, lambda a, r, p: fill(templates.get(DONE) or "", a, r, p.get("reason", ""), currency),
+                   state(WAITING), claimed, ids, proposed=state(PROPOSED), refused=state(REFUSED),
+                   failed=state(FAILED), explicit=explicit)
+
+
+# the declared actions' wording in force, with what each replaced (None: nothing), so a reload puts it back
+_DECLARED: dict[str, Wording | None] = {}
+
+
+def declare(name: str, wording: Wording) -> None:
+    """Puts a declared action's wording in force beside the pack's own."""
+    if name not in _DECLARED:
+        _DECLARED[name] = WORDING.get(name)
+    WORDING[name] = wording
+
+
+def forget_declared() -> None:
+    """Takes every declared action's wording out (the actions file is being read again)."""
+    for name, before in _DECLARED.items():
+        if before is None:
+            WORDING.pop(name, None)
+        else:
+            WORDING[name] = before
+    _DECLARED.clear()

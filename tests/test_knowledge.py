@@ -82,3 +82,91 @@ def test_replies_quote_what_customers_may_read_and_what_staff_are_told_to_say() 
         == "One colleague owns the case and will update you."
     assert customer_facing("The thermostat uses 2.4 GHz Wi-Fi only.", False) == "The thermostat uses 2.4 GHz Wi-Fi only."
     assert customer_facing("Advisors may credit up to $500 with a reason.", False) == ""
+
+
+HARD_WRAPPED = """---
+id: hub-restart
+title: Restarting the Lumen Hub
+task_types: technical_question
+updated: 2026-10-02
+---
+# Restarting the Lumen Hub
+
+## Restart the hub
+When the hub stops answering, restart it. Restart your hub by
+holding the button on its back for 10 seconds, until the ring
+turns white. Wait two minutes before you open the app again.
+
+Before you restart it:
+- make sure the hub is plugged into the wall socket and not
+  into a power strip;
+- check that the router next to it
+is switched on.
+
+## Factory reset (staff)
+A factory reset erases the hub's schedules; tell the customer
+that the schedules have to be set up again afterwards.
+"""
+
+
+def test_a_hard_wrapped_article_is_read_as_paragraphs_and_lists_stay_lists(tmp_path: Path) -> None:
+    from cx_core.drafting import _sentences
+    from cx_core.knowledge import paragraphs
+
+    path = tmp_path / "hub.md"
+    path.write_text(HARD_WRAPPED, encoding="utf-8")
+    doc = parse_document(path)
+    assert doc.doc_id == "hub-restart" and doc.task_types == ["technical_question"] and doc.updated == "2026-10-02"
+    restart = chunk_document(doc)[0]
+    assert restart.heading == "Restart the hub"
+    assert ("Restart your hub by holding the button on its back for 10 seconds, until the ring turns white."
+            in restart.text)
+    assert "\n- make sure the hub is plugged into the wall socket and not into a power strip;\n" in restart.text
+    assert "\n- check that the router next to it is switched on." in restart.text
+    quotable = _sentences(restart.text, restart.heading)
+    assert "Restart your hub by holding the button on its back for 10 seconds, until the ring turns white." \
+        in quotable
+    assert not [s for s in quotable if s.endswith(("by.", "the.", "not.", " and."))], quotable
+    # passages stored before articles were read as paragraphs are quoted whole too
+    wrapped = "Restart your hub by\nholding the button for 10 seconds.\nWait two minutes."
+    assert _sentences(wrapped)[0] == "Restart your hub by holding the button for 10 seconds."
+    assert paragraphs("| a | b |\n| c | d |\n```\nline one\nline two\n```") == \
+        "| a | b |\n| c | d |\n```\nline one\nline two\n```"  # tables and code keep their lines
+
+
+def test_front_matter_marks_a_document_for_staff(tmp_path: Path) -> None:
+    path = tmp_path / "escalations.md"
+    path.write_text("---\ntitle: Escalation paths\naudience: staff\ntask_types: [complaint, damaged_item]\n---\n"
+                    "## Who takes what\nSafety reports go to the product safety team the same day.\n",
+                    encoding="utf-8")
+    doc = parse_document(path)
+    assert doc.title == "Internal: Escalation paths" and doc.task_types == ["complaint", "damaged_item"]
+    from cx_core.drafting import STAFF_SECTION
+
+    assert STAFF_SECTION.search(doc.title)  # guides advisors and the agent, never quoted to a customer
+
+
+def test_a_reply_quotes_a_hard_wrapped_article_in_whole_sentences(services: Services, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from cx_core import tickets
+    from cx_core.models import TicketIn
+    from domains.lumen.tables import CustomerRow
+    from tests.test_reply_text import check, quotes
+
+    path = tmp_path / "hub.md"
+    path.write_text(HARD_WRAPPED, encoding="utf-8")
+    services.kb.ingest_paths([path])
+    with services.db.session() as s:
+        email = s.scalars(select(CustomerRow.email).order_by(CustomerRow.user_id).limit(1)).one()
+    ticket = TicketIn(id="KB-WRAP-1", customer=email, channel="email", subject="Lumen Hub",
+                      body="Hello, how long do I hold the button to restart my Lumen Hub?",
+                      created_at=datetime(2026, 11, 18, 9, 30))
+    tickets.add_tickets(services.db, [ticket], source="test")
+    result = services.pipeline.process(ticket, now=ticket.created_at, autonomy=1)
+    found = quotes(result)
+    assert any(q.startswith("Restart your hub by holding the button on its back for 10 seconds") for q in found), \
+        result.draft.reply
+    assert not check(result, ticket.subject, ticket.channel), check(result, ticket.subject, ticket.channel)

@@ -94,3 +94,50 @@ def test_list_items_are_quoted_with_their_lead_in_and_instructions_turn_to_the_c
     assert _sentences("- Any charge billed twice.", "") == []
     assert customer_facing("Tell the customer to reset their password.", True) == "Please reset your password."
 
+
+
+def test_the_part_of_the_day_the_customer_named_is_booked_and_never_asked_for_again(services: Services) -> None:
+    callout = find_callout_with_booking(services)
+    with services.db.session() as s:
+        appt = s.get(AppointmentRow, callout["appointment_id"])
+        assert appt is not None
+        current = appt.start.date()
+        snap = snapshot(s, callout["user_id"], NOW)
+    free = next(a for a in snap["appointments"] if a["appointment_id"] == callout["appointment_id"])["free_slots"]
+    days = [x["start"][:10] for x in free if x["start"][:10] != current.isoformat()]
+    day = next(d for d in days if any(x["start"].startswith(d) and int(x["start"][11:13]) < 12 for x in free)
+               and any(x["start"].startswith(d) and int(x["start"][11:13]) >= 12 for x in free))
+    asked = date.fromisoformat(day).strftime("%A %d %B").replace(" 0", " ")
+    r = process(services, "R-afternoon", callout["email"], "",
+                f"Good morning, could the technician come on {asked} in the afternoon instead?")
+    assert r.triage.entities["time_of_day"] == ["afternoon"]  # "Good morning" greets; it asks for no time
+    move = next(p for p in r.proposals if p.action == "reschedule_appointment")
+    start = next(x["start"] for x in free if x["slot_id"] == move.args["slot_id"])
+    assert start[:10] == day and int(start[11:13]) >= 12, start
+    assert "morning or" not in r.draft.reply.lower()
+
+
+def test_a_recipe_binds_the_time_of_day_from_the_message_and_a_question_it_answers_is_not_put() -> None:
+    from cx_core.drafting import answered
+    from cx_core.entities import extract
+    from cx_core.models import Request, Triage
+    from cx_core.recipes import parse, plan
+
+    book = parse({"recipes": {"callback": {"steps": [{"action": "book_callback", "args": {
+        "day": {"entity": "dates", "ask": "which day suits you?"},
+        "time_of_day": {"entity": "time_of_day", "ask": "would the morning or the afternoon suit you better?"}}}]}}})
+    ask = "would the morning or the afternoon suit you better?"
+
+    def read(text: str) -> tuple[Triage, dict[str, object], str]:
+        triage = Triage(task_type="callback", intent="callback", confidence=0.9, entities=extract(text, NOW.date()),
+                        requests=[Request(intent="callback", text=text, confidence=0.9)])
+        got = plan(book, triage, {}, NOW.date(), text)
+        return triage, got.steps[0].args, got.questions.get("callback", "")
+
+    triage, args, question = read("Please call me back on Saturday afternoon.")
+    assert args == {"day": "2026-11-21", "time_of_day": "afternoon"} and question == ""
+    assert answered(ask, triage)  # were a pack still to ask it, the reply would not put it
+    triage, args, question = read("Please call me back on Saturday.")
+    assert "time_of_day" not in args and question == ask and not answered(ask, triage)
+    triage, args, question = read("Call me Saturday, not in the morning please, afternoon is fine.")
+    assert args["time_of_day"] == "afternoon"

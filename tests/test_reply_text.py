@@ -1,6 +1,7 @@
 """Text a customer can receive: every draft over the demo scenarios (the demo company's and the airline's) is plain
-text on a plain-text channel, apologises at most once, puts no "Re:" where the customer wrote none, and quotes
-knowledge only as complete sentences, each once and each about the customer's own case."""
+text on a plain-text channel, apologises at most once, puts no "Re:" where the customer wrote none, says something
+between its greeting and its sign-off, asks nothing the customer already said, and quotes knowledge only as complete
+sentences, each once and each about the customer's own case."""
 
 from __future__ import annotations
 
@@ -54,13 +55,39 @@ def complete(sentence: str) -> bool:
             and sentence.count("(") == sentence.count(")"))
 
 
-def check(result: ProcessResult, subject: str, channel: str) -> list[str]:
+ALTERNATIVES = re.compile(r"\b([a-z]+)\s+or\s+(?:in\s+)?(?:the\s+|a\s+|an\s+)?([a-z]+)\b", re.I)
+
+
+def asked_already(reply: str, body: str) -> list[str]:
+    """The reply's questions that offer a choice the customer already made ("morning or afternoon?" to a customer
+    who wrote "Saturday afternoon")."""
+    out = []
+    for sent in split_sentences(for_customer(reply)):
+        if not sent.endswith("?"):
+            continue
+        for a, b in ALTERNATIVES.findall(sent):
+            named = {w for w in (a, b) if re.search(rf"\b{re.escape(w)}s?\b", body, re.I)}
+            if len(named) == 1:
+                out.append(sent)
+    return out
+
+
+def says_nothing(reply: str) -> bool:
+    """A reply that is only its greeting and sign-off (an apology alone says nothing either)."""
+    middle = [p for p in reply.split("\n\n")[1:-1] if p.strip()]
+    return not any(not APOLOGY.search(s) for p in middle for s in split_sentences(p))
+
+
+def check(result: ProcessResult, subject: str, channel: str, body: str = "") -> list[str]:
     """What an advisor would have to rewrite before sending; [] when nothing."""
     problems: list[str] = []
     reply = result.draft.reply
     sent = for_customer(reply, channel)
     if not reply:
         return problems
+    if says_nothing(reply):
+        problems.append("nothing between the greeting and the sign-off")
+    problems += [f"asks what the ticket already says: {q!r}" for q in asked_already(reply, body)]
     for text, where in ((reply, "draft"), (sent, "sent")):
         if channel not in RENDERS_MARKDOWN and (m := MARKDOWN.search(text)):
             problems.append(f"markdown {m.group(0)!r} in the {where} reply")
@@ -102,7 +129,7 @@ def test_the_demo_companys_drafts_can_be_sent_as_written(services: Services) -> 
     for ticket, level in lumen_tickets(services):
         tickets.add_tickets(services.db, [ticket], source="test")
         result = services.pipeline.process(ticket, now=NOW, autonomy=level)
-        problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel)]
+        problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel, ticket.body)]
     assert not problems, "\n".join(problems)
 
 
@@ -132,7 +159,7 @@ def test_the_airlines_drafts_can_be_sent_as_written(airline: Settings) -> None:
         for ticket in items:
             tickets.add_tickets(svc.db, [ticket], source="test")
             result = svc.pipeline.process(ticket, now=AIR_NOW)
-            problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel)]
+            problems += [f"{ticket.id}: {p}" for p in check(result, ticket.subject, ticket.channel, ticket.body)]
             if ticket.id == "AIR-028":  # a cancelled flight: its compensation, never a fragment of the rule
                 assert not any(q.endswith(("or.", "and.")) for q in quotes(result))
         assert not problems, "\n".join(problems)

@@ -145,13 +145,19 @@ def speaks_of(name: str) -> bool:
     return not any(name in specs for specs in _PACKS.values())
 
 
-def forget(name: str) -> None:
-    """Removes an action everywhere (an action registered for a test or a pack being reloaded)."""
-    REGISTRY.pop(name, None)
-    for key in [k for k in _LOOSE if k[1] == name]:
+def forget(name: str, declared: bool = False) -> None:
+    """Removes an action everywhere (an action registered for a test or a pack being reloaded); with ``declared``,
+    only where it is one declared in an actions file (another pack's own action of the same name stays)."""
+    def gone(spec: ActionSpec | None) -> bool:
+        return spec is not None and (not declared or spec.remote is not None)
+
+    if gone(REGISTRY.get(name)):
+        del REGISTRY[name]
+    for key in [k for k, spec in _LOOSE.items() if k[1] == name and gone(spec)]:
         del _LOOSE[key]
     for specs in _PACKS.values():
-        specs.pop(name, None)
+        if gone(specs.get(name)):
+            del specs[name]
 
 
 def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk: str, connector: str,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext, _register, forget
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from . import calls, loading
+from ..wording import declare, forget_declared
+from . import calls, loading, wording
 from .schema import model_from_schema
 from .spec import FILE_NAME, Declared, Lookup, Service
 
@@ -183,7 +184,8 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     and every other is in force. The problems are kept for the Actions page and ``actions check``, and logged."""
     global LOADED
     for name in list(LOADED.actions) + LOADED.mcp:
-        forget(name)
+        forget(name, declared=True)  # a pack's own action of the same name stays
+    forget_declared()
     path = actions_file(root)
     LOADED = Loaded(path=path if path.exists() else None)
     if not path.exists():
@@ -219,6 +221,7 @@ def put_in_force(reading: loading.Reading, package: str, path: Path | None = Non
             out.problems.append((f"actions.{decl.name}", str(exc)))
             out.refused[decl.name] = str(exc)
             continue
+        declare(decl.name, wording.build(decl.name, decl.label, decl.arguments, decl.effect, decl.wording))
         out.actions[decl.name] = decl
     out.services = dict(parsed.services)
     if parsed.mcp_servers:
@@ -233,5 +236,7 @@ def put_in_force(reading: loading.Reading, package: str, path: Path | None = Non
                     out.refused[mcp_tools.action_name(server, tool)] = str(exc)
                     continue
                 _register(f"{package}.actions_yaml", spec)
+                declare(spec.name, wording.build(spec.name, spec.label, tool.input_schema,
+                                                 mcp_tools.effect(server, tool), tool.wording))
                 out.mcp.append(spec.name)
     return out

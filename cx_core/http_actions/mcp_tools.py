@@ -208,21 +208,46 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
 
 def register(server: McpServer, package: str) -> list[str]:
     """Puts the server's registered tools in force as actions; returns their names."""
+    from ..wording import declare
+    from . import wording
+
     names = []
     for tool in server.tools:
         spec = build(server, tool)
         _register(f"{package}.actions_yaml", spec)
+        declare(spec.name, wording.build(spec.name, spec.label, tool.input_schema, effect(server, tool),
+                                         tool.wording))
         names.append(spec.name)
     return names
 
 
+def _worded(server: McpServer, tools: list[McpTool], current: dict[str, Any]) -> list[McpTool]:
+    """The tools with the reply's words for each: kept from an earlier registration of the server (the team may
+    have edited them), else written from the tool's title (none for a read)."""
+    from .spec import ActionWording
+    from .wording import written
+
+    before: dict[str, Any] = {}
+    for m in current.get("mcp_servers") or []:
+        if isinstance(m, dict) and m.get("name") == server.name:
+            before = {str(t.get("name")): t.get("wording") for t in m.get("tools") or [] if isinstance(t, dict)}
+    out = []
+    for tool in tools:
+        said = before.get(tool.name)
+        if said is None:
+            label = (tool.title if server.trusted else "") or tool.name.replace("_", " ").capitalize()
+            said = written(label, tool.input_schema, effect(server, tool))
+        out.append(tool.model_copy(update={"wording": ActionWording.model_validate(said) if said else None}))
+    return out
+
+
 def import_mcp(target: Path, server: McpServer) -> tuple[Path, list[str]]:
     """Lists the server's tools now and writes the server with them to the actions file ``target`` (replacing an
-    earlier registration of the same name)."""
-    server = server.model_copy(update={"tools": list_tools(server)})
+    earlier registration of the same name, whose tools keep the words the team gave them)."""
     current: dict[str, Any] = {}
     if target.exists():
         current = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+    server = server.model_copy(update={"tools": _worded(server, list_tools(server), current)})
     servers = [m for m in current.get("mcp_servers") or [] if isinstance(m, dict) and m.get("name") != server.name]
     servers.append(server.model_dump(mode="json", exclude_none=True))
     current["mcp_servers"] = servers

@@ -2,7 +2,9 @@
 ``actions.yaml`` for an admin to read and adjust. A GET becomes a read; anything else a write that a person confirms
 until an admin says otherwise. Path, query and body parameters become one argument schema; whose record a write
 touches is found through the read of the same resource when its answer names a customer, and an ``amount`` argument
-is the amount policy limits apply to. Actions already in the file are kept as they are."""
+is the amount policy limits apply to. Each write gets a ``wording:`` block from its summary (what the reply says of
+it while proposed, waiting, done, refused or failed) for the team to edit. Actions already in the file are kept as
+they are."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import yaml
 
 from ..errors import InvalidInput
 from .spec import problems
+from .wording import written
 
 METHODS = ("get", "post", "put", "patch", "delete")
 OWNER_FIELDS = ("customer_id", "customerId", "user_id", "userId", "owner_id", "account_id")
@@ -268,6 +271,9 @@ def import_openapi(source: str, target: Path, only: list[str] | None = None, ser
         _owner_by_read(decl, reads)
         if decl["name"] in taken:
             decl["name"] = snake(f"{service}_{decl['name']}")
+        said = written(decl["label"], decl["arguments"], decl["effect"])
+        if said:
+            decl["wording"] = said  # the reply's words in each state, from the summary: the team edits them
     current: dict[str, Any] = {}
     if target.exists():
         current = yaml.safe_load(target.read_text(encoding="utf-8")) or {}

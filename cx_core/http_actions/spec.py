@@ -24,6 +24,14 @@ actions:
     preview: {method: POST, path: /orders/{order_id}/refunds/preview, body: {…}, ok: ok, reason: reason}
     undo: {method: DELETE, path: "/refunds/{result.refund_id}"}
     result: {refund_id: id, status: status}  # what the reply and the next steps read
+    wording:                                # what the reply says of it, by state; default: from the label
+      proposed: "I've asked a colleague to approve a refund of {amount:money} on order {order_id}."
+      waiting: "A refund of {amount:money} on order {order_id} is on its way to our payments team."
+      done: "I've refunded {amount:money} on order {order_id} (refund {result.refund_id})."
+      refused: "The refund on order {order_id} could not be made this way; a colleague will call you."
+      failed: "The refund on order {order_id} has not gone through yet; we'll try again and confirm."
+      verbs: [refunded, reimbursed]         # a sentence claiming it was done…
+      topic: [refund, order]                # …and naming it (so nothing says it ran when it did not)
 ```
 """
 
@@ -118,6 +126,31 @@ class Precondition(Lookup):
     message: str = Field(min_length=3, description="What the advisor reads when it does not hold.")
 
 
+class ActionWording(Strict):
+    """What the reply says of an action in each state, as templates: ``{order_id}`` an argument,
+    ``{result.refund_id}`` a field of what it returned (once done), ``{reason}`` why it was refused, each with an
+    optional format (``{amount:money}``, ``{new_date:date}``). A sentence naming a field with no value is left out.
+    A state left out gets the default built from the label; ``""`` says nothing in that state."""
+
+    proposed: str | None = Field(default=None, description="The agent proposes it; a person decides.")
+    waiting: str | None = Field(default=None, description="Approved and sent; the system's answer is to come.")
+    done: str | None = Field(default=None, description="It ran: past tense; may use {result.x}.")
+    refused: str | None = Field(default=None, description="The system or policy refused it: what happens instead.")
+    failed: str | None = Field(default=None, description="It could not be done now: what happens next.")
+    facts: str | None = Field(default=None, description="A read: what it found that the customer may be told.")
+    noun: str | None = Field(default=None, description="How an advisor's messages name it (\"the refund\").")
+    verbs: list[str] | None = Field(default=None, description="Verbs of a sentence saying it was done "
+                                    "(refunded, reimbursed).")
+    topic: list[str] | None = Field(default=None, description="Words such a sentence names (refund, order).")
+
+    @field_validator("verbs", "topic", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [w.strip() for w in re.split(r"[,|]", value) if w.strip()]
+        return value
+
+
 class Declared(Strict):
     """One action of a team's own system."""
 
@@ -145,6 +178,7 @@ class Declared(Strict):
     risk: Literal["low", "medium", "high"] = "medium"
     confirm: bool | None = Field(default=None, description="A person confirms before it runs; default: destructive "
                                  "actions and those without an undo.")
+    wording: ActionWording | None = None
 
     @field_validator("method", mode="before")
     @classmethod
@@ -180,6 +214,7 @@ class McpTool(Strict):
     description: str = ""
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     annotations: dict[str, Any] = Field(default_factory=dict)
+    wording: ActionWording | None = None
 
 
 class McpServer(Strict):
@@ -268,10 +303,22 @@ def semantic_problems(parsed: ActionsFile, known_actions: frozenset[str] = froze
         for t in a.task_types:
             if task_types and t not in task_types:
                 out.append((f"{where}.task_types", f"'{t}' is not a task type of the pack"))
+        if a.wording is not None:
+            from .wording import template_problems
+
+            out += template_problems(a.wording, f"{where}.wording", fields, a.effect == "read",
+                                     set(a.result) if a.result else None)
     for m in parsed.mcp_servers:
         for t in m.task_types:
             if task_types and t not in task_types:
                 out.append((f"mcp_servers.{m.name}.task_types", f"'{t}' is not a task type of the pack"))
+        for tool in m.tools:
+            if tool.wording is not None:
+                from .wording import template_problems
+
+                out += template_problems(tool.wording, f"mcp_servers.{m.name}.tools.{tool.name}.wording",
+                                         set(tool.input_schema.get("properties") or {}),
+                                         bool(m.trusted and tool.annotations.get("readOnlyHint") is True), None)
     for name, service in parsed.services.items():
         if not service.allowed_hosts and service.base_url.startswith("${"):
             out.append((f"services.{name}.allowed_hosts", "a base URL given as a setting needs its allowed hosts "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .masked import MaskedJSON, MaskedString, MaskedText  # secrets masked on the way in (error texts, call paths)
@@ -51,7 +51,7 @@ class NotificationRow(Base):
     # claimed again with this set may already have been accepted there, so its next delivery may be a duplicate
     handed_over_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # how many times it was sent again after an attempt whose outcome a crash left unknown
-    resent_in_doubt: Mapped[int] = mapped_column(Integer, default=0)
+    resent_in_doubt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 # ---------------------------------------------------------------- Ticket queue
@@ -266,9 +266,9 @@ class ApiTokenRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # what the token may do: ``write`` (new tickets and messages), ``read`` (read tickets back), ``admin`` (both, on
     # every ticket of every channel); comma-separated
-    scopes: Mapped[str] = mapped_column(String(60), default="write,read")
+    scopes: Mapped[str] = mapped_column(String(60), default="write,read", server_default="write,read")
     # an admin's explicit choice: the token reaches every ticket of every channel, not only those it opened
-    all_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_tickets: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: the setting's default
     daily_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)  # new tickets and messages a day
 

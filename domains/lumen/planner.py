@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from cx_core.entities import find_dates
+from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
 from domains.lumen import PACK
@@ -117,10 +117,11 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
 CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)
 
 
-def _slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None) -> list[dict[str, Any]]:
+def _slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
+               parts: list[str] | None = None) -> list[dict[str, Any]]:
     """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
-    customer did not rule out."""
-    slots = appt["free_slots"]
+    customer did not rule out; in the part of the day the customer asked for, when they named one."""
+    slots = [x for x in appt["free_slots"] if not parts or part_of_day(int(x["start"][11:13])) in parts]
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
     return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
@@ -273,7 +274,7 @@ def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: dat
             return steps, ("we could not find a booked installation on your account"
                            if not any(a["status"] == "booked" for a in snap["appointments"])
                            else "which appointment would you like to move?")
-        slots = _slots_for(appt, wanted_dates, avoid)
+        slots = _slots_for(appt, wanted_dates, avoid, ents.get("time_of_day"))
         if not slots:
             return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, intent,
                          "no free slot on the requested day", missing="a free slot")], \
