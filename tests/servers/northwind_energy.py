@@ -509,8 +509,8 @@ class Store:
     def check_reading(self, db: sqlite3.Connection, account_id: str, reading: int) -> dict[str, Any]:
         acc = self.account(db, account_id)
         if reading < acc["last_reading"]:
-            raise HttpError(422, f"a reading of {reading} is lower than the last reading, {acc['last_reading']} on "
-                                 f"{acc['last_read_on']}: check the digits")
+            raise HttpError(422, f"a reading of {reading} is lower than the last one we have ({acc['last_reading']}, "
+                                 f"read on {acc['last_read_on']})")
         if reading - acc["last_reading"] > 20000:
             raise HttpError(422, f"a reading of {reading} is {reading - acc['last_reading']} units above the last "
                                  f"one: check the digits")
@@ -808,6 +808,7 @@ def create_app(db_path: Path, today: date | None = None, token: str = "") -> Fas
             first = today.replace(day=acc["payment_day"])
             if first <= today:
                 first = (first.replace(day=1) + timedelta(days=32)).replace(day=acc["payment_day"])
+            first = _weekday_on_or_after(first)  # collected on the next working day
             cur = db.execute("INSERT INTO plans (account_id, amount_cents, instalments, first_due, status) VALUES "
                              "(?, ?, ?, ?, 'active')", (account_id, cents(body.amount), body.instalments,
                                                         first.isoformat()))
