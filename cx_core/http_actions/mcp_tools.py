@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from ..actions.base import ActionSpec, ExecContext, _register
+from ..actions.base import ActionSpec, ExecContext
 from ..errors import ConfigError, InvalidInput
 from ..secret_mask import mask
 from . import calls
@@ -204,21 +204,6 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
                       label=(tool.title if server.trusted else None) or tool.name.replace("_", " ").capitalize(),
                       confirm=kind != "read", preview=preview if kind != "read" else None, local=False,
                       remote=remote)
-
-
-def register(server: McpServer, package: str) -> list[str]:
-    """Puts the server's registered tools in force as actions; returns their names."""
-    from ..wording import declare
-    from . import wording
-
-    names = []
-    for tool in server.tools:
-        spec = build(server, tool)
-        _register(f"{package}.actions_yaml", spec)
-        declare(spec.name, wording.build(spec.name, spec.label, tool.input_schema, effect(server, tool),
-                                         tool.wording))
-        names.append(spec.name)
-    return names
 
 
 def _worded(server: McpServer, tools: list[McpTool], current: dict[str, Any]) -> list[McpTool]:
