@@ -39,6 +39,13 @@ def _digest(doc: Document) -> str:
     return hashlib.sha256(f"{doc.title}\n{doc.text}".encode()).hexdigest()
 
 
+def _tags(doc: Document | KbVersionRow) -> tuple[str, str]:
+    """What a document's front matter says of it beside its text: the task types it is written for, and when it was
+    last reviewed. A change to either is a change of the document."""
+    kinds = doc.task_types if isinstance(doc.task_types, str) else ",".join(doc.task_types)
+    return kinds[:300], (doc.updated or "")[:20]
+
+
 def ingest(db: Database, kb: KnowledgeBase, docs: Iterable[Document], actor: str,
            progress: Progress | None = None) -> list[dict[str, Any]]:
     """Index ``docs`` and record a new version of each; a document whose text has not changed is left as it is."""
@@ -52,7 +59,7 @@ def ingest(db: Database, kb: KnowledgeBase, docs: Iterable[Document], actor: str
         latest = _latest(s, [d.doc_id for d in docs])
     indexed = {str(d["doc_id"]) for d in kb.documents()}
     changed = [d for d in docs if d.doc_id not in latest or latest[d.doc_id].sha256 != _digest(d)
-               or latest[d.doc_id].deleted or d.doc_id not in indexed]
+               or latest[d.doc_id].deleted or d.doc_id not in indexed or _tags(latest[d.doc_id]) != _tags(d)]
     counts = {d.doc_id: len(chunk_document(d)) for d in changed}
     kb.ingest(changed, progress)
     out: list[dict[str, Any]] = []

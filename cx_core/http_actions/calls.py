@@ -90,9 +90,12 @@ def _secrets(text: str) -> str:
     return REFERENCE.sub(one, text)
 
 
-def _query_value(template: str, values: dict[str, Any]) -> str:
+def _query_value(template: str, values: dict[str, Any]) -> str | None:
     """A query parameter: its ``{argument}`` parts filled in and its ``${NAME}`` parts read from the settings (a
-    key some services take in the query); an argument's own text is never read for references."""
+    key some services take in the query); an argument's own text is never read for references. None when the
+    parameter is one optional argument that was not given: the parameter is then left out, never sent as "None"."""
+    if render(template, values) is None:
+        return None
     parts = REFERENCE.split(template)
     return "".join(_secrets(f"${{{p}}}") if i % 2 else str(render(p, values)) if p else ""
                    for i, p in enumerate(parts))
@@ -161,7 +164,7 @@ def send(service: Service, call: Call, values: dict[str, Any], key: str | None =
     headers = {k: _secrets(v) for k, v in {**service.headers, **call.headers}.items()}
     if key and key_header:
         headers[key_header] = key
-    params = {k: _query_value(v, values) for k, v in call.query.items()}
+    params = {k: v for k, v in ((k, _query_value(t, values)) for k, t in call.query.items()) if v is not None}
     body = render(call.body, values) if call.body is not None else None
     raw = json.dumps(body, sort_keys=True, default=str).encode() if body is not None else b""
     if body is not None:
