@@ -27,12 +27,13 @@ import httpx
 import pytest
 import yaml
 
-from cx_core import domain, tickets, wording
+from cx_core import desk as tandem_desk
+from cx_core import domain, packs, wording
+from cx_core.access import StaffUser
 from cx_core.actions.base import REGISTRY
 from cx_core.config import PROJECT_ROOT, load_settings
 from cx_core.models import Role
 from cx_core.services import Services
-from cx_core.tickets import StaffUser
 from tests.helpers import free_port
 from tests.servers.northwind_energy import NorthwindService, running_northwind
 
@@ -155,10 +156,10 @@ class Desk:
         return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
 
     def proposals(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [p for p in tickets.get_ticket(self.svc.db, ticket_id)["proposals"] if p["action"] != "send_reply"]
+        return [p for p in tandem_desk.get_ticket(self.svc.db, ticket_id)["proposals"] if p["action"] != "send_reply"]
 
     def reply(self, ticket_id: str) -> str:
-        return tickets.reply_draft(tickets.get_ticket(self.svc.db, ticket_id))[1]
+        return tandem_desk.reply_draft(tandem_desk.get_ticket(self.svc.db, ticket_id))[1]
 
 
 def _free_days(service: NorthwindService) -> tuple[date, date]:
@@ -241,7 +242,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
             except subprocess.TimeoutExpired:
                 api.kill()
             log.close()
-            domain.use(domain.find(domain.DEFAULT_DOMAIN))
+            packs.use(domain.find(domain.DEFAULT_DOMAIN))
 
 
 def _content(reply: str) -> str:
@@ -301,7 +302,7 @@ def test_actions_yaml_is_the_import_of_the_services_openapi_document_reviewed(de
 # ------------------------------------------------------------------ the agent on the tickets
 def test_each_ticket_is_read_for_its_customer_and_task_type(desk: Desk) -> None:
     for c in desk.cases:
-        data = tickets.get_ticket(desk.svc.db, c.id)
+        data = tandem_desk.get_ticket(desk.svc.db, c.id)
         assert data["ticket"]["error"] is None, (c.id, data["ticket"]["error"])
         assert data["ticket"]["customer_id"], c.id
         assert data["result"].triage.task_type == c.task_type, (c.id, data["result"].triage.requests)
@@ -349,9 +350,9 @@ def test_one_approval_makes_exactly_one_call_with_an_idempotency_key(desk: Desk)
         before = desk.reply(c.id)
         assert c.proposed in before, (c.id, before)  # what happens next, while a person decides
         assert c.done not in before and not wording.claims(before, p["action"]), before  # never done before it ran
-        out = tickets.approve(desk.svc.db, desk.svc.policy(), ADA, p["id"])
+        out = tandem_desk.approve(desk.svc.db, desk.svc.policy(), ADA, p["id"])
         assert out["status"] == "executed", (c.id, out)
-        assert tickets.approve(desk.svc.db, desk.svc.policy(), ADA, p["id"])["status"] == "executed"  # clicked twice
+        assert tandem_desk.approve(desk.svc.db, desk.svc.policy(), ADA, p["id"])["status"] == "executed"  # clicked twice
         calls = [w for w in desk.service.writes() if w["path"] == c.path]
         assert len(calls) == 1, (c.id, calls)
         assert calls[0]["idempotency_key"] and calls[0]["idempotency_key"].startswith("tandem-"), calls[0]
