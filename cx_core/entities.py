@@ -13,7 +13,9 @@ APPOINTMENT_ID = re.compile(r"\b(APT-?\d{4,})\b", re.IGNORECASE)
 CHARGE_ID = re.compile(r"\b(CHG-?\d{4,})\b", re.IGNORECASE)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
-AMOUNT = re.compile(r"\$\s?(\d{1,6}(?:[.,]\d{2})?)|(\d{1,6}(?:\.\d{2})?)\s?(?:dollars|usd)\b", re.IGNORECASE)
+# an amount of money in any of the usual currencies: "$40", "£12.50", "€9,99", "40 dollars", "12 pounds", "9 EUR"
+AMOUNT = re.compile(r"[$£€]\s?(\d{1,6}(?:[.,]\d{2})?)|(\d{1,6}(?:\.\d{2})?)\s?(?:dollars?|usd|pounds?|gbp|quid|"
+                    r"euros?|eur)\b", re.IGNORECASE)
 ADDRESS = re.compile(
     r"(?P<address1>(?<![\w#-])\d{1,6}\s+[A-Za-z0-9.' -]{2,40}?\s(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Way"
     r"|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy)\.?)"

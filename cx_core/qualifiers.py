@@ -19,7 +19,7 @@ from dataclasses import dataclass
 EXCEPTION, CONDITION, SUPERLATIVE, BOUND, TIME_OF_DAY, QUANTITY = (
     "exception", "condition", "superlative", "bound", "time of day", "quantity")
 
-_MONEY = r"(?:\$\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*(?:dollars?|bucks|usd|eur|euros?|pounds?|gbp))"
+_MONEY = r"(?:[$£€]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s*(?:dollars?|bucks|usd|eur|euros?|pounds?|quid|gbp))"
 PATTERNS: dict[str, re.Pattern[str]] = {
     EXCEPTION: re.compile(
         r"\b(?:all|everything|every(?:one| one| item| order)?|each|anything|the\s+rest)\b[^.,;:!?()]{0,60}?"

@@ -43,7 +43,8 @@ THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transac
                     r"the company)(?: \w+)? to|(?:leave|write|post) (?:a |an )?(?:bad|negative|terrible|1-star|"
                     r"one-star) review|consumer protection)\b", re.I)
 SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
-                    r"gas leak|injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
+                    r"gas leak|(?:smell|smells|smelling|smelt|smelled)\s+(?:of\s+)?gas|gas\s+smell|carbon monoxide|co alarm|"
+                    r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
@@ -181,12 +182,22 @@ _IMPERATIVE = re.compile(r"^\W*(?:please\s+)?(?:cancel|change|move|return|exchan
                          re.I)
 
 
+# a reason or a judgement: what a customer says about the request before it, not a request of its own
+_REASON_OR_VERDICT = re.compile(r"\b(?:because|since|as|so|too|that's why|which is why|the reason|reason is|"
+                                r"(?:too |very |really |so )?(?:expensive|dear|pricey|cheap|slow|fast|bad|poor|unreliable|"
+                                r"useless|good|great)|can(?:no|')t afford|not worth|no longer (?:need|use|want))\b",
+                                re.I)
+
+
 def opens_request(sentence: str) -> bool:
-    """Whether ``sentence`` asks for something of its own. One that only says something about the request before
-    it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a phrase serves
-    one request, and a word inside it never opens another."""
-    return bool(ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence)
-                or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence))
+    """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
+    request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a
+    phrase serves one request, and a word inside it never opens another. A statement that gives something (a
+    reading, a date, a problem) stands as its own request."""
+    if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
+            or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
+        return True
+    return not _REASON_OR_VERDICT.search(sentence)
 
 
 _MASKS = [
