@@ -6,12 +6,11 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import api_tokens, audit, desk, packs
+from . import api_tokens, audit, desk, packs, setup
 from .config import Settings, load_settings
 from .errors import InvalidInput, TandemError
 from .models import Autonomy, Role
@@ -27,56 +26,6 @@ def _services(settings: Settings | None = None) -> Any:
 
 
 # ------------------------------------------------------------------ demo
-def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False, **sizes: int
-               ) -> dict[str, Any]:
-    """(Re)builds the domain's demo world, staff users, knowledge base, classifier and a first batch of tickets;
-    ``sizes`` (e.g. customers=200) go to the pack's world builder."""
-    from . import kb_docs
-    from .auth import ensure_demo_users
-    from .knowledge import load_paths
-    from .store.db import utcnow
-    from .triage import train_default
-
-    def say(msg: str) -> None:
-        if not quiet:
-            print(msg, file=sys.stderr, flush=True)
-
-    started = time.perf_counter()
-    now = utcnow()
-    demo = services.pack.module("demo")
-    say(f"building the demo world ({services.pack.title})…")
-    counts = demo.build_world(services.db, services.settings.seed, now.date(), **sizes)
-    ensure_demo_users(services.db)
-    say(f"  {demo.summary(counts)}")
-    say("indexing the knowledge base…")
-    services.kb.reset()
-    chunks = sum(d["passages"] for d in kb_docs.ingest(services.db, services.kb,
-                                                        load_paths([services.settings.articles_dir]), "system"))
-    say(f"  {len(services.kb.documents())} articles, {chunks} passages")
-    say("training the task-type classifier…")
-    model = train_default(services.settings.knowledge_dir / "training" / "task_types.csv", services.embedder,
-                          services.model_path)
-    services.__dict__["intent_model"] = model
-    services.__dict__.pop("triager", None)
-    services.__dict__.pop("pipeline", None)
-    sim = demo.Simulator(services.db, seed=services.settings.seed)
-    batch = sim.tickets(tickets_n, now, spread_minutes=180)
-    added, _ = desk.add_tickets(services.db, batch, source="simulator")
-    processed = 0
-    if process:
-        from .worker import process_one
-
-        say(f"processing {added} tickets…")
-        while process_one(services, "demo"):
-            processed += 1
-        worked = demo.work_some(services)
-        say(f"  {worked} tickets already handled by the demo advisor")
-    took = time.perf_counter() - started
-    say(f"demo ready in {took:.1f}s")
-    return {**counts, "articles": len(services.kb.documents()), "passages": chunks, "tickets": added,
-            "processed": processed, "seconds": round(took, 1)}
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     return _demo(_services(), args)
 
@@ -92,7 +41,7 @@ def _demo(services: Any, args: argparse.Namespace) -> int:
             print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
             return 0
     sizes = {k: v for k, v in (("customers", args.customers), ("orders", args.orders)) if v is not None}
-    info = build_demo(services, tickets_n=args.tickets, **sizes)
+    info = setup.build_demo(services, tickets_n=args.tickets, **sizes)
     print(json.dumps(info))
     return 0
 
@@ -339,7 +288,7 @@ def _declared() -> set[str]:
 def cmd_actions(args: argparse.Namespace) -> int:
     """Declared actions on a team's own systems: import them from an OpenAPI document, or check the pack's file."""
     from . import domain
-    from .http_actions import actions_file, calls, openapi, spec
+    from .http_actions import actions_file, calls, loading, openapi
 
     pack = domain.find(args.domain or load_settings().domain)
     target = actions_file(pack.root)
@@ -392,7 +341,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
         print(f"not in force: {', '.join(sorted(loaded.refused))} (each for the problem named above); "
               f"{in_force} in force")
     if not found:
-        parsed = spec.load(path)
+        parsed = loading.load(path)
         print(f"{path}: {len(parsed.actions)} actions, {len(parsed.mcp_servers)} MCP servers, no problems")
     else:
         print(f"{len(found)} problem{'s' if len(found) != 1 else ''}")

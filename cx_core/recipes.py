@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from . import packs, qualifiers
+from . import qualifiers
 from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
@@ -205,16 +205,6 @@ def load(path: Path) -> Book:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from exc
     return parse(data, str(path))
-
-
-def check_file(path: Path, pack: Any) -> list[tuple[str, str]]:
-    """Every problem of a pack's recipe file as (field, message), against the pack's own actions, task types and
-    resolvers (its planner's ``RESOLVERS``)."""
-    from .actions.base import REGISTRY
-
-    packs.put_in_force(pack)
-    planner = pack.module("planner") if pack.has("planner") else None
-    return problems(path, REGISTRY, pack.task_types, getattr(planner, "RESOLVERS", {}))
 
 
 def problems(path: Path, actions: Iterable[str], task_types: Iterable[str],

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import desk
+from . import desk, setup
 from .config import Settings, load_settings
 from .errors import TandemError
 from .models import TicketIn
@@ -44,7 +44,6 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
         autonomy: int | None = None, on_error: Callable[[int, str], None] | None = None
         ) -> Iterator[dict[str, Any]]:
     """Replay records (the ARCHITECTURE.md contract), one per ticket, from a fresh throw-away copy."""
-    from .cli import build_demo
     from .services import Services
     from .store.db import has_schema
 
@@ -52,7 +51,7 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
         services = Services(throwaway_copy(settings, Path(tmp)))
         try:
             if not has_schema(services.db.engine) or services.kb.count() == 0:
-                build_demo(services, tickets_n=0, process=False, quiet=True)
+                setup.build_demo(services, tickets_n=0, process=False, quiet=True)
             if policy is not None:
                 services.policy = lambda: policy  # type: ignore[method-assign]
             services.pipeline.rehearsal = True  # nothing acts, here or outside

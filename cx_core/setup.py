@@ -8,14 +8,22 @@ A pack with a demo module gets its demo world instead (``demo``), with the demo 
 from __future__ import annotations
 
 import secrets
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 
+from . import desk, kb_docs
+from .auth import create_user, ensure_demo_users
+from .knowledge import load_paths
 from .models import Role
 from .secret_mask import register
+from .store.db import utcnow
 from .store.tables import StaffUserRow
+from .triage import train_default
+from .worker import process_one
 
 FIRST_ADMIN = "admin"
 
@@ -25,8 +33,6 @@ def first_admin(services: Any) -> tuple[str, str | None] | None:
     when it is set, else with a random password returned here once (to be shown once, never stored in clear: only
     its hash is kept, and the masking step knows it, so no log line can hold it). Returns (username, the generated
     password or None), or None when there were staff accounts already."""
-    from .auth import create_user
-
     with services.db.session() as s:
         if int(s.scalar(select(func.count()).select_from(StaffUserRow)) or 0):
             return None
@@ -39,10 +45,6 @@ def first_admin(services: Any) -> tuple[str, str | None] | None:
 
 def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
     """The schema, the knowledge index and the classifier of the pack, brought up to date."""
-    from . import kb_docs
-    from .knowledge import load_paths
-    from .triage import train_default
-
     services.db.migrate()
     settings = services.settings
     articles = settings.articles_dir
@@ -65,3 +67,45 @@ def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> di
         services.__dict__.pop("pipeline", None)
         trained = True
     return {"articles": len(services.kb.documents()), "passages": passages, "trained": trained}
+
+
+def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False, **sizes: int
+               ) -> dict[str, Any]:
+    """(Re)builds the domain's demo world, staff users, knowledge base, classifier and a first batch of tickets;
+    ``sizes`` (e.g. customers=200) go to the pack's world builder."""
+    def say(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    now = utcnow()
+    demo = services.pack.module("demo")
+    say(f"building the demo world ({services.pack.title})…")
+    counts = demo.build_world(services.db, services.settings.seed, now.date(), **sizes)
+    ensure_demo_users(services.db)
+    say(f"  {demo.summary(counts)}")
+    say("indexing the knowledge base…")
+    services.kb.reset()
+    chunks = sum(d["passages"] for d in kb_docs.ingest(services.db, services.kb,
+                                                        load_paths([services.settings.articles_dir]), "system"))
+    say(f"  {len(services.kb.documents())} articles, {chunks} passages")
+    say("training the task-type classifier…")
+    model = train_default(services.settings.knowledge_dir / "training" / "task_types.csv", services.embedder,
+                          services.model_path)
+    services.__dict__["intent_model"] = model
+    services.__dict__.pop("triager", None)
+    services.__dict__.pop("pipeline", None)
+    sim = demo.Simulator(services.db, seed=services.settings.seed)
+    batch = sim.tickets(tickets_n, now, spread_minutes=180)
+    added, _ = desk.add_tickets(services.db, batch, source="simulator")
+    processed = 0
+    if process:
+        say(f"processing {added} tickets…")
+        while process_one(services, "demo"):
+            processed += 1
+        worked = demo.work_some(services)
+        say(f"  {worked} tickets already handled by the demo advisor")
+    took = time.perf_counter() - started
+    say(f"demo ready in {took:.1f}s")
+    return {**counts, "articles": len(services.kb.documents()), "passages": chunks, "tickets": added,
+            "processed": processed, "seconds": round(took, 1)}

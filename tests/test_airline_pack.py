@@ -17,11 +17,12 @@ from streamlit.testing.v1 import AppTest
 
 from cx_core import desk, domain, packs, recipes
 from cx_core.access import StaffUser
+from cx_core.actions.base import REGISTRY
 from cx_core.auth import create_user
-from cx_core.cli import build_demo
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.models import Decision, Role, TicketIn
 from cx_core.services import Services
+from cx_core.setup import build_demo
 from domains.airline import demo as airline_demo
 from tests.helpers import running_app
 
@@ -53,7 +54,9 @@ def svc(airline: Settings) -> Iterator[Services]:
 def test_the_pack_is_complete_and_its_recipes_name_only_what_it_has() -> None:
     pack = domain.find("airline")
     assert pack.title == "Horizon Air Travel" and pack.brand.signature.endswith("Customer Care")
-    assert recipes.check_file(PACK_DIR / "recipes.yaml", pack) == []
+    packs.put_in_force(pack)
+    resolvers = getattr(pack.module("planner"), "RESOLVERS", {})
+    assert recipes.problems(PACK_DIR / "recipes.yaml", REGISTRY, pack.task_types, resolvers) == []
     known = packs.vocabulary(pack)
     assert {"cancel_reservation", "send_certificate", "send_reply"} <= known.actions
     assert "refund" not in known.actions  # the demo company's actions are not the airline's

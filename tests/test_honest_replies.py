@@ -12,6 +12,7 @@ import pytest
 
 from cx_core import desk
 from cx_core.access import StaffUser
+from cx_core.actions.base import speaks_of
 from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
 from cx_core.errors import ReplyHeld
 from cx_core.llm import Polished
@@ -81,7 +82,8 @@ def _worded_honestly(action: str, args: dict[str, Any]) -> None:
 def test_every_action_is_worded_for_every_state_and_only_done_claims_it() -> None:
     from domains.airline.wording import AIRLINE_WORDING
 
-    assert set(SAMPLE_ARGS) == set(WORDING) - set(AIRLINE_WORDING)
+    # the wording of the actions in force (another pack's, put in force by an earlier test, has left with it)
+    assert set(SAMPLE_ARGS) == {a for a in WORDING if speaks_of(a)} - set(AIRLINE_WORDING)
     for action, args in SAMPLE_ARGS.items():
         _worded_honestly(action, args)
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from cx_core import desk, domain, packs
-from cx_core.cli import build_demo
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.drafting import (
     APOLOGY,
@@ -29,6 +28,7 @@ from cx_core.drafting import (
 from cx_core.models import Passage, ProcessResult, TicketIn
 from cx_core.safe_text import plain_text
 from cx_core.services import Services
+from cx_core.setup import build_demo
 from cx_core.wording import split_sentences
 from tests.conftest import NOW
 from tests.helpers import find_callout_with_booking, find_order

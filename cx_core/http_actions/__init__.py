@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext, _register, forget
-from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
+from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, PolicyDenied
 from ..wording import declare, forget_declared
-from . import calls, loading, wording
+from . import calls, loading, mcp_tools, wording
+from .calls import as_refusal
 from .schema import model_from_schema
 from .spec import FILE_NAME, Declared, Lookup, Service
 
@@ -37,19 +38,6 @@ class Loaded:
 
 
 LOADED = Loaded()
-
-
-def as_refusal(exc: calls.CallFailed | ConfigError) -> Exception:
-    """A failed call as the engine's errors: the system refused it (4xx: nothing changed, the reason shown), the
-    record is not there (404), or the system is unavailable (retry later)."""
-    if isinstance(exc, ConfigError):
-        return ConnectorUnavailable(str(exc))
-    status = exc.facts.get("status")
-    if status == 404:
-        return NotFound(str(exc))
-    if isinstance(status, int) and 400 <= status < 500 and status != 429:
-        return PolicyDenied(str(exc))
-    return ConnectorUnavailable(str(exc))
 
 
 @dataclass
@@ -225,8 +213,6 @@ def put_in_force(reading: loading.Reading, package: str, path: Path | None = Non
         out.actions[decl.name] = decl
     out.services = dict(parsed.services)
     if parsed.mcp_servers:
-        from . import mcp_tools
-
         for server in parsed.mcp_servers:
             for tool in server.tools:
                 try:

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConnectorUnavailable, NotFound, PolicyDenied
 from ..secret_mask import mask, register, url_secrets
 from .spec import REFERENCE, Call, Service
 
@@ -240,3 +240,16 @@ def mapped(data: Any, mapping: dict[str, str] | None) -> dict[str, Any]:
     if mapping:
         return {name: lookup(data, path) for name, path in mapping.items()}
     return dict(data) if isinstance(data, dict) else {"response": data}
+
+
+def as_refusal(exc: CallFailed | ConfigError) -> Exception:
+    """A failed call as the engine's errors: the system refused it (4xx: nothing changed, the reason shown), the
+    record is not there (404), or the system is unavailable (retry later)."""
+    if isinstance(exc, ConfigError):
+        return ConnectorUnavailable(str(exc))
+    status = exc.facts.get("status")
+    if status == 404:
+        return NotFound(str(exc))
+    if isinstance(status, int) and 400 <= status < 500 and status != 429:
+        return PolicyDenied(str(exc))
+    return ConnectorUnavailable(str(exc))

@@ -21,8 +21,10 @@ from ..actions.base import ActionSpec, ExecContext
 from ..errors import ConfigError, InvalidInput
 from ..secret_mask import mask
 from . import calls
+from .calls import as_refusal
 from .schema import model_from_schema
-from .spec import NAME, McpServer, McpTool
+from .spec import NAME, ActionWording, McpServer, McpTool
+from .wording import written
 
 KEY_ARGUMENT = "idempotency_key"
 OWNER_FIELDS = ("customer_id", "user_id", "account_id")  # a tool taking this argument gets Tandem's key in it, so a retry is recognised
@@ -172,7 +174,6 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
 
     def run(s: Session, a: Any, ctx: ExecContext) -> dict[str, Any]:
         from ..errors import PolicyDenied
-        from . import as_refusal
 
         try:
             result = remote.call(a.model_dump(mode="json"), key=ctx.idempotency_key)[0]
@@ -209,8 +210,6 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
 def _worded(server: McpServer, tools: list[McpTool], current: dict[str, Any]) -> list[McpTool]:
     """The tools with the reply's words for each: kept from an earlier registration of the server (the team may
     have edited them), else written from the tool's title (none for a read)."""
-    from .spec import ActionWording
-    from .wording import written
 
     before: dict[str, Any] = {}
     for m in current.get("mcp_servers") or []:

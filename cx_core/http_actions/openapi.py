@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 
 from ..errors import InvalidInput
-from .spec import problems
+from .loading import problems
 from .wording import written
 
 METHODS = ("get", "post", "put", "patch", "delete")

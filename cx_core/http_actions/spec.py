@@ -38,11 +38,9 @@ actions:
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME = r"^[a-z][a-z0-9_]{1,59}$"
@@ -249,103 +247,3 @@ class ActionsFile(Strict):
         if twice:
             raise ValueError(f"actions: {', '.join(twice)} declared twice")
         return self
-
-
-def problems(path: Path, known_actions: frozenset[str] = frozenset(), task_types: frozenset[str] = frozenset()
-             ) -> list[tuple[str, str]]:
-    """Every problem of an actions file as (field, what to fix), each entry's own first and what follows from them
-    after; empty when it is ready (``loading.read``)."""
-    from .loading import read
-
-    return read(path, known_actions, task_types).problems
-
-
-def semantic_problems(parsed: ActionsFile, known_actions: frozenset[str] = frozenset(),
-                      task_types: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """What a valid file can still get wrong: unknown services, reads that do not exist, placeholders that name no
-    argument, argument schemas that cannot be used, task types the pack does not have."""
-    from ..errors import InvalidInput
-    from .schema import model_from_schema
-
-    out: list[tuple[str, str]] = []
-    declared = {a.name: a for a in parsed.actions}
-    reads = {n for n, a in declared.items() if a.effect == "read"}
-    for a in parsed.actions:
-        where = f"actions.{a.name}"
-        if a.name in known_actions:
-            out.append((f"{where}.name", f"'{a.name}' is already an action of the pack: choose another name"))
-        if a.service not in parsed.services:
-            out.append((f"{where}.service", f"unknown service '{a.service}' (services: "
-                                            f"{', '.join(parsed.services) or 'none declared'})"))
-        try:
-            model = model_from_schema(a.name, a.arguments, f"{where}.arguments")
-            fields = set(model.model_fields)
-        except InvalidInput as exc:
-            out.append((f"{where}.arguments", str(exc).split(": ", 1)[-1]))
-            fields = set(a.arguments.get("properties") or {})
-        for part, template in (("path", a.path), ("query", a.query), ("body", a.body), ("headers", a.headers)):
-            for name in placeholders(template):
-                if name not in fields:
-                    out.append((f"{where}.{part}", f"{{{name}}} names no argument (arguments: "
-                                                   f"{', '.join(sorted(fields)) or 'none'})"))
-        for kind, lookup in (("owner", a.owner), ("amount", a.amount), *(("preconditions", p) for p in
-                                                                         a.preconditions)):
-            if lookup is None:
-                continue
-            if lookup.arg and lookup.arg not in fields:
-                out.append((f"{where}.{kind}.arg", f"'{lookup.arg}' is not an argument"))
-            if lookup.action and lookup.action not in reads:
-                out.append((f"{where}.{kind}.action", f"'{lookup.action}' is not a read action of this file"))
-        if a.effect != "read" and a.owner is None:
-            out.append((f"{where}.owner", "a write must say whose record it touches (owner: {arg: customer_id} or "
-                                          "owner: {action: a read, field: customer_id}), or no ownership is "
-                                          "checked"))
-        for t in a.task_types:
-            if task_types and t not in task_types:
-                out.append((f"{where}.task_types", f"'{t}' is not a task type of the pack"))
-        if a.wording is not None:
-            from .wording import template_problems
-
-            out += template_problems(a.wording, f"{where}.wording", fields, a.effect == "read",
-                                     set(a.result) if a.result else None)
-    for m in parsed.mcp_servers:
-        for t in m.task_types:
-            if task_types and t not in task_types:
-                out.append((f"mcp_servers.{m.name}.task_types", f"'{t}' is not a task type of the pack"))
-        for tool in m.tools:
-            if tool.wording is not None:
-                from .wording import template_problems
-
-                out += template_problems(tool.wording, f"mcp_servers.{m.name}.tools.{tool.name}.wording",
-                                         set(tool.input_schema.get("properties") or {}),
-                                         bool(m.trusted and tool.annotations.get("readOnlyHint") is True), None)
-    for name, service in parsed.services.items():
-        if not service.allowed_hosts and service.base_url.startswith("${"):
-            out.append((f"services.{name}.allowed_hosts", "a base URL given as a setting needs its allowed hosts "
-                                                          "listed, so a changed setting cannot send calls elsewhere"))
-    return out
-
-
-def placeholders(template: Any) -> set[str]:
-    """The argument names a template uses (``{order_id}``; ``{result.x}`` is an undo's result, not an argument)."""
-    found: set[str] = set()
-    if isinstance(template, str):
-        found |= {m for m in re.findall(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}", template)}  # ${NAME}: a setting
-    elif isinstance(template, dict):
-        for v in template.values():
-            found |= placeholders(v)
-    elif isinstance(template, list):
-        for v in template:
-            found |= placeholders(v)
-    return found
-
-
-def load(path: Path) -> ActionsFile:
-    """The actions file, or ``ConfigError`` with its first problem (``actions check`` lists them all)."""
-    from ..errors import ConfigError
-
-    found = problems(path)
-    if found:
-        field, message = found[0]
-        raise ConfigError(f"{path}: {field}: {message}")
-    return ActionsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
