@@ -37,14 +37,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A demo world, knowledge index and trained classifier, built once."""
+def _build_world(data: Path) -> Settings:
     from cx_core.auth import ensure_demo_users
     from cx_core.triage import train_default
     from domains.lumen.demo.world import build_world
 
-    data = tmp_path_factory.mktemp("world")
     settings = load_settings(data_dir=data, database_url="")
     svc = Services(settings)
     build_world(svc.db, settings.seed, NOW.date())
@@ -54,6 +51,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     train_default(settings.knowledge_dir / "training" / "task_types.csv", svc.embedder, svc.model_path)
     svc.close()
     return settings
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Settings:
+    """A demo world, knowledge index and trained classifier, built once per test run: the first test process to
+    need it builds it, the others (``pytest -n``) wait for it and read the same one; tests work on copies."""
+    if worker_id == "master":
+        return _build_world(tmp_path_factory.mktemp("world"))
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent  # shared by every process of this run
+    data, done = root / "world", root / "world.built"
+    with FileLock(str(root / "world.lock")):
+        if not done.exists():
+            shutil.rmtree(data, ignore_errors=True)
+            _build_world(data)
+            done.touch()
+    return load_settings(data_dir=data, database_url="")
 
 
 def copy_world(world: Settings, dest: Path) -> Settings:
