@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from . import audit
+from . import audit, http_actions
 from .access import StaffUser, require
 from .actions.base import REGISTRY, ActionSpec, ExecContext
 from .errors import ConfigError, InvalidInput, NotFound, TandemError
+from .http_actions import calls, mcp_tools
 from .models import Role
 from .store.db import Database
 from .store.tables import ActionCallRow
@@ -32,7 +33,6 @@ _TEXT_TYPES = {"string", ""}  # a form's text is passed as typed; other types ar
 
 def _loaded() -> Any:
     """The active pack's declared actions (read at call time: loading a pack replaces the object)."""
-    from . import http_actions
 
     return http_actions.LOADED
 
@@ -59,7 +59,6 @@ def effect(spec: ActionSpec) -> str:
         return str(decl.effect)
     remote = spec.remote
     if spec.name in _loaded().mcp and remote is not None and hasattr(remote, "server"):
-        from .http_actions import mcp_tools
 
         return mcp_tools.effect(remote.server, remote.tool)
     if not spec.writes:
@@ -96,7 +95,6 @@ def missing_secrets(db: Database, user: StaffUser) -> list[dict[str, Any]]:
     """Each ``TANDEM_*`` setting a declared service (its base URL and headers, or an action's own headers and query)
     or an MCP server's headers name that is not set here, with the actions whose calls fail until it is. Names only
     (admins)."""
-    from .http_actions import calls
 
     require(user, Role.admin, db)
     loaded = _loaded()
@@ -245,7 +243,6 @@ def try_read(db: Database, user: StaffUser, name: str, args: dict[str, Any]) -> 
     reads call the system, a pack's own read runs on the database without changing it. Recorded in the audit log
     (``action.tried``). A refusal, a timeout or a missing setting comes back as ``ok`` False with the one-line
     reason; writes are never tried here, since trying one would change the customer's records."""
-    from .http_actions import calls
 
     actor = require(user, Role.admin, db)
     spec = _spec(name)

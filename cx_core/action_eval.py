@@ -33,9 +33,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import desk
+from .config import load_settings
 from .errors import InvalidInput
 from .files import json_lines, read_json
 from .models import Channel, ProcessResult, TicketIn
+from .services import Services
 
 
 def read_tasks(path: Path) -> list[dict[str, Any]]:
@@ -118,9 +121,6 @@ def evaluate(domain: str, tasks_path: Path, load_world: Callable[[Any], Any], sc
     """Runs every task as a ticket in ``domain`` and adds up the scores: the JSON keys of ARCHITECTURE.md, plus
     ``refused`` and the per-request view (module text); ``unmatchable`` names expected write actions that are not
     counted as requests."""
-    from . import desk
-    from .config import load_settings
-    from .services import Services
 
     tasks = read_tasks(tasks_path)
     started = time.perf_counter()

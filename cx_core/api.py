@@ -36,6 +36,7 @@ from .channels import chatwoot, helpdesk, zammad, zendesk
 from .channels.webhooks import Webhook, header_value, same_signature
 from .config import Settings
 from .conversations import Inbound, naive_utc, receive, reserved_id_problem, thread
+from .desk import get_ticket
 from .errors import ConfigError, ConnectorUnavailable, DatabaseBusy, InvalidInput, NotAuthorised, NotFound, TandemError
 from .models import MAX_BODY_CHARS, TicketIn, control_characters, plain_id, storable_text, unknown_channel
 from .store.db import Database, utcnow
@@ -218,7 +219,6 @@ def _storable(value: Any) -> Any:
 
 def ticket_view(db: Database, ticket_id: str) -> dict[str, Any] | None:
     """The ticket as API clients read it: status, the conversation without internal notes, and the proposals."""
-    from .desk import get_ticket
 
     with db.session() as s:
         row = s.get(TicketRow, ticket_id)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import audit
+from .access import require
 from .errors import InvalidInput, NotFound
 from .models import Role
 from .store.db import Database, utcnow
@@ -127,7 +128,6 @@ def all_tokens(db: Database) -> list[dict[str, Any]]:
 
 def list_tokens(db: Database, user: Any) -> list[dict[str, Any]]:
     """``all_tokens`` for a signed-in admin (the Users page): the role is checked here, in the core."""
-    from .access import require
 
     require(user, Role.admin, db)
     return all_tokens(db)
@@ -211,7 +211,6 @@ def take_quota(db: Database, grant: Grant, default_quota: int, now: datetime | N
 def create_for(db: Database, user: Any, name: str, scopes: Any = DEFAULT_SCOPES, all_tickets: bool = False,
                rate_per_minute: int | None = None, daily_quota: int | None = None) -> tuple[int, str]:
     """``create`` for a signed-in admin (the Users page): the role is checked here, in the core."""
-    from .access import require
 
     admin = require(user, Role.admin, db)
     return create(db, name, admin.username, scopes, all_tickets, rate_per_minute, daily_quota)
@@ -219,7 +218,6 @@ def create_for(db: Database, user: Any, name: str, scopes: Any = DEFAULT_SCOPES,
 
 def revoke_for(db: Database, user: Any, token_id: int) -> None:
     """``revoke`` for a signed-in admin (the Users page): the role is checked here, in the core."""
-    from .access import require
 
     admin = require(user, Role.admin, db)
     revoke(db, token_id, admin.username)
@@ -227,7 +225,6 @@ def revoke_for(db: Database, user: Any, token_id: int) -> None:
 
 def widen_for(db: Database, user: Any, token_id: int, all_tickets: bool) -> None:
     """``widen`` for a signed-in admin (the Users page): the role is checked here, in the core."""
-    from .access import require
 
     admin = require(user, Role.admin, db)
     widen(db, token_id, all_tickets, admin.username)

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from .access import require
 from .errors import InvalidInput
-from .models import AuditEvent
+from .models import AuditEvent, Role
 from .redact import redact_secrets
 from .secret_mask import mask
 from .store.db import Database, utcnow
@@ -117,8 +118,6 @@ def parse_anchor(text: str) -> tuple[int | None, str]:
 
 
 def _supervisor(db: Database, user: Any) -> None:
-    from .access import require
-    from .models import Role
 
     require(user, Role.supervisor, db)
 

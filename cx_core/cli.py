@@ -10,17 +10,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import api_tokens, audit, desk, packs, setup
+from . import api_tokens, audit, delivery, desk, domain, http_actions, kb_docs, packs, setup, worker
+from .actions.base import REGISTRY
+from .auth import create_user, unlock_account
 from .config import Settings, load_settings
+from .domain import find
+from .domain_check import check
 from .errors import InvalidInput, TandemError
+from .http_actions import actions_file, calls, loading, mcp_tools, openapi
+from .http_actions.spec import McpServer
+from .knowledge import IngestLimits
 from .models import Autonomy, Role
+from .packs import vocabulary
+from .policy import load_policy
 from .secret_mask import mask
+from .setup import first_admin, prepare
+from .stopping import stopping_on_signals
+from .store.db import Database, has_schema
 
 log = logging.getLogger("tandem")
 
 
 def _services(settings: Settings | None = None) -> Any:
-    from .services import Services
+    from .services import Services  # the models' libraries load only for the commands that read tickets
 
     return Services(settings or load_settings())
 
@@ -35,7 +47,6 @@ def _demo(services: Any, args: argparse.Namespace) -> int:
         print(f"{services.pack.title} has no demo world; preparing what it needs instead", file=sys.stderr)
         return _setup(services)
     if args.if_missing:
-        from .store.db import has_schema
 
         if has_schema(services.db.engine) and services.kb.count() > 0 and services.model_path.exists():
             print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
@@ -58,7 +69,6 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _setup(services: Any) -> int:
-    from .setup import first_admin, prepare
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -84,8 +94,6 @@ def cmd_ingest_kb(args: argparse.Namespace) -> int:
     refused one gets its own line on stderr (exit code 2)."""
     from tqdm import tqdm
 
-    from . import kb_docs
-    from .knowledge import IngestLimits
 
     settings = load_settings()
     parsed = kb_docs.parse_paths([Path(p) for p in args.paths], IngestLimits.from_settings(settings))
@@ -128,10 +136,7 @@ def cmd_import_tickets(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from . import replay
-    from .domain import find
-    from .packs import vocabulary
-    from .policy import load_policy
+    from . import replay  # builds Services: the models' libraries load only here
 
     settings = load_settings()
     good, bad = desk.parse_ticket_file(Path(args.tickets), channels=find(settings.domain).channel_names)
@@ -173,7 +178,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ domain packs
 def cmd_domain_check(args: argparse.Namespace) -> int:
     """Every problem of a pack, one line each (FILE: FIELD: what to fix), then the count; exit 1 when any."""
-    from .domain_check import check
 
     found = check(args.path)
     for problem in found:
@@ -199,7 +203,6 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from . import worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     services = _services()
@@ -223,9 +226,6 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     """Delivers the outbox's messages through their channels until stopped (or, with --once, what is due now)."""
     import threading
 
-    from . import delivery, domain
-    from .stopping import stopping_on_signals
-    from .store.db import Database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings()
@@ -243,7 +243,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from .api import serve
+    from .api import serve  # the web server's libraries load only for this command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     services = _services()
@@ -280,20 +280,15 @@ def cmd_api_token(args: argparse.Namespace) -> int:
 
 
 def _declared() -> set[str]:
-    from .http_actions import LOADED
-
-    return {*LOADED.actions, *LOADED.mcp}
+    return {*http_actions.LOADED.actions, *http_actions.LOADED.mcp}
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
     """Declared actions on a team's own systems: import them from an OpenAPI document, or check the pack's file."""
-    from . import domain
-    from .http_actions import actions_file, calls, loading, openapi
 
     pack = domain.find(args.domain or load_settings().domain)
     target = actions_file(pack.root)
     if args.actions_command == "import-openapi":
-        from .actions.base import REGISTRY
 
         packs.use(pack)
         path, added, kept = openapi.import_openapi(args.spec, target, args.only or None, args.service,
@@ -306,8 +301,6 @@ def cmd_actions(args: argparse.Namespace) -> int:
         print(f"{len(added)} actions written to {path}; review them, then: python -m cx_core actions check")
         return 0
     if args.actions_command == "import-mcp":
-        from .http_actions import mcp_tools
-        from .http_actions.spec import McpServer
 
         if bool(args.command_line) == bool(args.url):
             raise InvalidInput("give the server's --command (launched over stdio) or its --url (streamable HTTP)")
@@ -319,9 +312,6 @@ def cmd_actions(args: argparse.Namespace) -> int:
         kind = "trusted: its annotations count" if args.trusted else "untrusted: every tool is confirmed by a person"
         print(f"{len(names)} tools of '{args.name}' written to {path} ({kind})")
         return 0
-    from . import http_actions
-    from .actions.base import REGISTRY
-
     logging.getLogger("tandem.http_actions").setLevel(logging.CRITICAL)  # its problems are printed below instead
     packs.use(pack)
     own = frozenset(n for n in REGISTRY if n not in _declared())
@@ -349,7 +339,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
 
 def cmd_train_intents(args: argparse.Namespace) -> int:
-    from .triage import IntentModel, read_labelled_csv
+    from .triage import IntentModel, read_labelled_csv  # trains a model: its libraries load only here
 
     services = _services()
     texts, labels = read_labelled_csv(Path(args.file), args.text_col, args.label_col)
@@ -360,11 +350,11 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    # the evaluations load the embedding model and the classifier's libraries only for this command
     from .embedding import shared_embedder
     from .evaluation import eval_intents, eval_retrieval
 
     if args.what == "actions":
-        from .domain import find
 
         pack = find(args.domain or load_settings().domain)
         if not args.db or not args.tasks:
@@ -392,7 +382,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from .auth import create_user
 
     services = _services()
     services.db.migrate()
@@ -405,7 +394,6 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_unlock(args: argparse.Namespace) -> int:
-    from .auth import unlock_account
 
     services = _services()
     services.db.migrate()

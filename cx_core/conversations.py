@@ -42,7 +42,7 @@ from .models import (
 )
 from .redact import redact_secrets
 from .store.db import Database, utcnow
-from .store.tables import MessageRow, TicketRow
+from .store.tables import MessageRow, NotificationRow, TicketRow
 
 log = logging.getLogger("tandem.conversations")
 
@@ -308,7 +308,6 @@ def unread_customer_message(s: Session, ticket_id: str, read_through: int | None
 
 def thread(db: Database, ticket_id: str) -> list[dict[str, Any]]:
     """The ticket's messages in order, each with its delivery state when it went out."""
-    from .store.tables import NotificationRow
 
     with db.session() as s:
         rows = s.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket_id).order_by(MessageRow.id)).all()

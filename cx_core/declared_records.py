@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .actions.base import REGISTRY, ExecContext
+from .domain import Customer
 from .errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, TandemError
+from .http_actions import as_refusal, calls
+from .http_actions.calls import lookup
+from .plans import Plan
+from .recipes import load as load_recipes
+from .recipes import plan
 
 if TYPE_CHECKING:
     from .domain import DomainPack
@@ -189,8 +196,6 @@ def load(root: Path) -> CardFile | None:
 def call_read(s: Any, read: Read, values: dict[str, Any]) -> Any:
     """The part of a read action's answer that ``read.field`` names, for ``values`` (``{customer_id}``…).
     ``NotFound`` when the system has no such record; ``ConnectorUnavailable`` when it does not answer."""
-    from .actions.base import REGISTRY, ExecContext
-    from .http_actions import as_refusal, calls
 
     spec = REGISTRY.get(read.action)
     if spec is None:
@@ -214,7 +219,6 @@ def call_read(s: Any, read: Read, values: dict[str, Any]) -> Any:
 
 def field_of(record: Mapping[str, Any], path: str | None, usual: tuple[str, ...]) -> Any:
     """A field of a record: where ``path`` says, else the first of the usual names it has."""
-    from .http_actions.calls import lookup
 
     if path:
         return lookup(record, path)
@@ -242,7 +246,6 @@ class DeclaredRecords:
         self.customer_spec = spec.customer
 
     def _customer(self, record: dict[str, Any] | None) -> Any:
-        from .domain import Customer
 
         if record is None:
             return None
@@ -399,8 +402,6 @@ class RecipePlanner:
         self.path, self.write_free = path, write_free
 
     def plan(self, triage: Any, snapshot: dict[str, Any] | None, today: Any, text: str = "") -> Plan:
-        from .recipes import load as load_recipes
-        from .recipes import plan
 
         return plan(load_recipes(self.path), triage, snapshot, today, text, {}, write_free=self.write_free)
 
@@ -413,7 +414,6 @@ class NoPlanner:
         self.write_free = write_free
 
     def plan(self, triage: Any, snapshot: dict[str, Any] | None, today: Any, text: str = "") -> Plan:
-        from .plans import Plan
 
         out = Plan()
         if not getattr(triage, "abstained", False):
@@ -444,7 +444,6 @@ def _text(value: Any) -> str:
 
 def fill(template: str, snap: Mapping[str, Any]) -> str:
     """``"{profile.name}"`` with the snapshot's values; a template whose placeholders are all empty is empty."""
-    from .http_actions.calls import lookup
 
     names = _PLACEHOLDER.findall(template)
     values = {n: _text(lookup(snap, n)) for n in names}
@@ -464,7 +463,6 @@ def _cell(value: Any) -> Any:
 
 
 def table(spec: Table, snap: Mapping[str, Any]) -> list[dict[str, Any]]:
-    from .http_actions.calls import lookup
 
     value = lookup(snap, spec.rows)
     if isinstance(value, Mapping) and set(value) == {"response"}:

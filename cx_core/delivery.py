@@ -37,9 +37,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
+from .access import require
 from .channels.base import Deliverer, DeliveryFailed, Kept, NotOurs, Outgoing, failpoint
-from .config import Settings
+from .config import Settings, load_settings
 from .errors import ConfigError, NotFound, TandemError
+from .http_actions.dispatch import ActionCaller, call_failed, called
+from .models import Role
 from .store.db import Database, utcnow
 from .store.tables import MessageRow, NotificationRow, TicketRow
 
@@ -59,7 +62,6 @@ def deliverers(settings: Settings) -> dict[str, Deliverer]:
     configured."""
     import importlib
 
-    from .http_actions.dispatch import ActionCaller
 
     out: dict[str, Deliverer] = {"local": Kept(), "action": ActionCaller()}
     for name, module in ADAPTERS.items():
@@ -250,7 +252,6 @@ def _delivered(db: Database, item: Outgoing, answer: str | dict[str, Any] | None
                      item.id, item.destination)
         row.status, row.delivered_at, row.remote_id = "delivered", utcnow(), (remote or None)
         if isinstance(answer, dict):
-            from .http_actions.dispatch import called
 
             row.result = answer.get("result")
             called(s, row, answer)
@@ -299,7 +300,6 @@ def _failed(db: Database, settings: Settings, item: Outgoing, exc: BaseException
         else:
             row.status, row.next_attempt_at = "failed", None
         if item.kind == "action_call":
-            from .http_actions.dispatch import call_failed
 
             call_failed(s, row, exc, reason)
         elif row.attempts == 1 or row.status == "failed":
@@ -341,7 +341,6 @@ def deliver_key(db: Database, key: str, settings: Settings | None = None) -> str
     item = db.run(take)
     if item is None:
         return None
-    from .http_actions.dispatch import ActionCaller
 
     channels: dict[str, Deliverer] = {"action": ActionCaller()} if item.destination == "action" \
         else deliverers(settings)
@@ -354,7 +353,6 @@ _DEFAULT: list[Settings] = []
 def default_settings() -> Settings:
     """The process's settings, read once (for deliveries started outside a dispatcher)."""
     if not _DEFAULT:
-        from .config import load_settings
 
         _DEFAULT.append(load_settings())
     return _DEFAULT[0]
@@ -395,8 +393,6 @@ def run(db: Database, settings: Settings, stop: threading.Event, channels: dict[
 
 # ------------------------------------------------------------------ what people see
 def _admin(db: Database, user: Any) -> None:
-    from .access import require
-    from .models import Role
 
     require(user, Role.admin, db)
 
@@ -426,8 +422,6 @@ def problems(db: Database, user: Any, limit: int = 100) -> list[dict[str, Any]]:
 
 def retry_now(db: Database, user: Any, notification_id: int) -> None:
     """An admin sends a failed or waiting message again now (its key unchanged, so it is never doubled)."""
-    from .access import require
-    from .models import Role
 
     user = require(user, Role.admin, db)
 

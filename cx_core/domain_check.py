@@ -27,8 +27,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from . import declared_records, http_actions
+from .actions import base
+from .actions.base import REGISTRY, use_pack
 from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, Vocabulary, available, pack_dirs
 from .errors import ConfigError
+from .http_actions import actions_file, loading
+from .policy import Policy, _line_of, unknown_names
+from .store.tables import Base
 
 MIN_EXAMPLES = 5  # labelled examples per task type the classifier needs
 NOT_A_REQUEST = "none"  # the training label of sentences that ask for nothing (``triage.NONE``)
@@ -243,7 +249,6 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
 # ------------------------------------------------------------------ modules by role
 def _check_modules(pack: DomainPack, where: _Where, found: Findings) -> dict[str, Any] | None:
     """Checks every module the pack names; returns the pack's own actions (None when they could not be loaded)."""
-    from . import actions as _engine_actions  # noqa: F401 - the engine's own actions (replies, escalation) are in force
     init = where.init
     own: dict[str, Any] | None = None if pack.has("actions") else {}
     for role, name in pack.modules.items():
@@ -326,7 +331,6 @@ def _need(module: ModuleType, role: str, name: str, sig: str, what: str, file: P
 def _check_tables(module: ModuleType, file: Path, found: Findings) -> None:
     from sqlalchemy import MetaData
 
-    from .store.tables import Base
 
     metadata = getattr(module, "METADATA", None)
     if metadata is None:
@@ -342,8 +346,6 @@ def _check_tables(module: ModuleType, file: Path, found: Findings) -> None:
 
 def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) -> dict[str, Any] | None:
     """Puts the pack's actions in force as ``DomainPack.activate`` does and checks each one."""
-    from . import actions as _engine_actions  # noqa: F401 - registers the engine's own actions
-    from .actions.base import use_pack
 
     field = "PACK.modules.actions"
     if _import("actions", name, where, found) is None:
@@ -382,9 +384,6 @@ def _check_declared(pack: DomainPack, where: _Where, own: dict[str, Any] | None,
     """The pack's ``actions.yaml`` (HTTP calls by hand or from OpenAPI, MCP servers' tools) read entry by entry as
     the engine reads it: each entry's own problems first, then what follows from them. Puts the declared actions in
     force for the rest of the check (the policy and the recipes may name them); returns those kept out, with why."""
-    from . import http_actions
-    from .actions.base import REGISTRY, use_pack
-    from .http_actions import actions_file, loading
 
     path = actions_file(pack.root)
     if not path.exists():
@@ -512,8 +511,6 @@ def _check_policy(pack: DomainPack, own: dict[str, Any] | None, refused: Mapping
                   found: Findings) -> None:
     """The policy as ``policy.load_policy`` reads it, but every problem instead of the first: the same messages,
     each with its field and line."""
-    from .actions.base import REGISTRY
-    from .policy import Policy, _line_of, unknown_names
 
     path = pack.policy_file
     if not path.is_file():
@@ -573,7 +570,6 @@ def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, 
     problems = getattr(recipes, "problems", None)
     if not callable(problems):
         return
-    from .actions.base import REGISTRY
 
     planner = sys.modules.get(pack.modules.get("planner", "")) if pack.has("planner") else None
     resolvers = getattr(planner, "RESOLVERS", None)
@@ -597,8 +593,6 @@ def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, 
 def _check_card(pack: DomainPack, where: _Where, refused: Mapping[str, str], found: Findings) -> None:
     """``card.yaml``, when the pack declares its card (and, without a records module, its customers) there: each
     read it names is a read action in force."""
-    from . import declared_records
-    from .actions.base import REGISTRY
 
     path = declared_records.card_file(where.folder)
     if not path.is_file():
@@ -621,8 +615,6 @@ def _check_card(pack: DomainPack, where: _Where, refused: Mapping[str, str], fou
 @contextmanager
 def _registry_kept() -> Iterator[None]:
     """The engine's actions in force (and the active pack's prefix) as they were before the check."""
-    from . import http_actions
-    from .actions import base
 
     registry, active, loaded = dict(base.REGISTRY), list(base._active), http_actions.LOADED
     loose, packs = dict(base._LOOSE), {k: dict(v) for k, v in base._PACKS.items()}

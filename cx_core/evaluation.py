@@ -16,6 +16,7 @@ from .embedding import Embedder
 from .errors import InvalidInput
 from .files import json_lines, read_json
 from .knowledge import Document, KnowledgeBase, _tokens, boilerplate
+from .triage import IntentModel, read_labelled_csv
 
 
 # ------------------------------------------------------------------ retrieval
@@ -97,7 +98,6 @@ def eval_retrieval(documents: Path, tasks_path: Path, k: int, embedder: Embedder
 # ------------------------------------------------------------------ intents
 def eval_intents(train: Path, test: Path, text_col: str, label_col: str, embedder: Embedder) -> dict[str, Any]:
     """Trains the app's intent model on ``train`` and scores it on ``test``."""
-    from .triage import IntentModel, read_labelled_csv
 
     x_train, y_train = read_labelled_csv(train, text_col, label_col)
     x_test, y_test = read_labelled_csv(test, text_col, label_col)

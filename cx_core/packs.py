@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from . import declared_records, domain, http_actions
+from .actions import conversation as _engine_actions  # noqa: F401 - the engine's own actions, in force with every pack
 from .actions.base import REGISTRY, ActionSpec, use_pack
 from .domain import Demo, DomainPack, Planner, Records, Vocabulary
 from .errors import ConfigError

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from . import audit, contacts, packs, plan_check
-from .actions import REGISTRY, ExecContext, execute, is_read
-from .actions.execute import Outcome
+from .actions import REGISTRY, ExecContext, is_read
+from .actions.execute import Outcome, execute
 from .domain import DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label, sendable
 from .knowledge import KnowledgeBase

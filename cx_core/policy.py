@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .domain import Vocabulary
+from .domain import Vocabulary, active
 from .errors import ConfigError
 from .models import ROLE_RANK, Autonomy, Role
 
@@ -40,7 +40,6 @@ class Canary(BaseModel):
     @classmethod
     def _known_channels(cls, value: list[str]) -> list[str]:
         """Each one a channel of the active domain (its pack lists them)."""
-        from .domain import active
 
         names = active().channel_names
         for name in value:
@@ -107,7 +106,6 @@ class Policy(BaseModel):
         """Minutes to the first response on ``channel``: this policy's, else the domain's default for it."""
         if channel in self.sla_minutes:
             return int(self.sla_minutes[channel])
-        from .domain import active
 
         return active().channel(channel).sla_minutes
 

@@ -14,13 +14,15 @@ from typing import Any
 from . import desk, setup
 from .config import Settings, load_settings
 from .errors import TandemError
-from .models import TicketIn
+from .models import Role, TicketIn
 from .policy import Policy
+from .services import Services
+from .store.db import has_schema, make_engine
+from .store.tables import TicketRow
 
 
 def throwaway_copy(settings: Settings, tmp: Path) -> Settings:
     """Settings pointing at a private copy of the backends (SQLite), with the knowledge index and model copied."""
-    from .store.db import has_schema, make_engine
 
     target = tmp / "replay.db"
     src_engine = make_engine(settings.db_url)
@@ -44,8 +46,6 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
         autonomy: int | None = None, on_error: Callable[[int, str], None] | None = None
         ) -> Iterator[dict[str, Any]]:
     """Replay records (the ARCHITECTURE.md contract), one per ticket, from a fresh throw-away copy."""
-    from .services import Services
-    from .store.db import has_schema
 
     with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
         services = Services(throwaway_copy(settings, Path(tmp)))
@@ -105,7 +105,6 @@ def compare_for(db: Any, user: desk.StaffUser, settings: Settings, items: list[t
                 active: Policy, candidate: Policy) -> dict[str, Any]:
     """``compare`` for an admin on the Autonomy page, before raising a level. ``compare`` itself checks no role:
     the operator's ``replay --compare`` runs it."""
-    from .models import Role
 
     desk.require(user, Role.admin, db)
     return compare(settings, items, active, candidate)
@@ -116,8 +115,6 @@ def recent_tickets(db: Any, user: desk.StaffUser, task_type: str | None = None, 
     """The latest stored tickets (of one task type) as replay input (admins, who replay before raising a level)."""
     from sqlalchemy import select
 
-    from .models import Role
-    from .store.tables import TicketRow
 
     desk.require(user, Role.admin, db)
     with db.session() as s:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from . import audit, health
 from .access import StaffUser, require
 from .actions.base import REGISTRY, ExecContext, is_read
+from .domain import active
+from .drafting import render
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
 from .models import Decision, ProcessResult, Proposal, ReplyPart, Role
 from .policy import Policy
@@ -172,7 +174,6 @@ def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[st
 def reversal_message(ticket: TicketRow, what: str, args: dict[str, Any]) -> list[ReplyPart]:
     """The message that tells the customer an action taken for them was undone: a draft for the advisor to check
     and send, never sent by itself."""
-    from .domain import active
 
     result = ProcessResult.model_validate(ticket.result) if ticket.result else None
     first = (result.draft.parts[0].text if result and result.draft.parts else "Hello,").strip()
@@ -189,7 +190,6 @@ def reversal_message(ticket: TicketRow, what: str, args: dict[str, Any]) -> list
 def reopen_for_reversal(s: Session, ticket: TicketRow, what: str, args: dict[str, Any], user: StaffUser) -> None:
     """After a reversal the ticket goes back to work: open again for the advisor who had it (or the queue), with a
     drafted message to the customer in place of the reply, which now said something no longer true."""
-    from .drafting import render
 
     parts = reversal_message(ticket, what, args)
     if ticket.result:

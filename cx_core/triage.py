@@ -9,14 +9,11 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
 from langdetect import DetectorFactory, LangDetectException, detect_langs
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_union
 from threadpoolctl import ThreadpoolController
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -25,6 +22,9 @@ from .embedding import Embedder
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 DetectorFactory.seed = 0
 NONE = "none"
@@ -274,6 +274,12 @@ class IntentModel:
     @staticmethod
     def _fit_views(texts: list[str], vectors: np.ndarray, labels: list[str], c_dense: float,
                    c_sparse: float) -> tuple[LogisticRegression, LogisticRegression | None, Any]:
+        # scikit-learn loads only where a model is trained (a second and a half that commands never reading
+        # tickets do not pay); a saved model brings it in as it is read
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_union
+
         dense = LogisticRegression(C=c_dense, max_iter=3000).fit(vectors, labels)
         if len(texts) < 40:
             return dense, None, None

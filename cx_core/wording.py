@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from .actions.base import speaks_of
+from .domain import _current
+
 # the states a reply sentence can be in: proposed (a person decides), waiting (approved and sent, the system's
 # answer to come), done, refused (by the system or policy), failed (not done now), gone (rejected: nothing to say)
 PROPOSED, WAITING, DONE, REFUSED, FAILED, GONE = "proposed", "waiting", "done", "refused", "failed", "gone"
@@ -35,7 +38,6 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "A
 def money_in(x: float, currency: str = "") -> str:
     """An amount as people read it in ``currency`` (the active pack's by default): "$84.20", "€15.00", "84.20 CHF"."""
     if not currency:
-        from .domain import _current  # the pack in force, if one is (never chosen here: that would activate it)
 
         currency = _current[0].locale.currency if _current else "USD"
     code = currency.upper()
@@ -236,7 +238,6 @@ def claims(text: str, action: str, strict: bool = False) -> list[str]:
 
 def claimed_actions(text: str, strict: bool = False) -> dict[str, list[str]]:
     """Every action some sentence of ``text`` says was done, with those sentences."""
-    from .actions.base import speaks_of
 
     return {a: found for a in WORDING if speaks_of(a) and (found := claims(text, a, strict))}
 

@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import delivery, desk
+from .channels import email, helpdesk
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
 from .stopping import stopping_on_signals
@@ -130,12 +131,10 @@ def run(services: Services, simulate: bool = True, once: bool = False,
             beside.enter_context(_beside(lambda ev: delivery.run(services.db, services.settings, ev),
                                          threading.Event(), "delivery"))
         if channels and not once and services.settings.imap_host:
-            from .channels import email
 
             beside.enter_context(_beside(lambda ev: email.watch(services.db, services.settings, ev),
                                          threading.Event(), "mailbox"))
         if channels and not once and services.settings.helpdesk_url:
-            from .channels import helpdesk
 
             beside.enter_context(_beside(lambda ev: helpdesk.watch(services.db, services.settings, ev),
                                          threading.Event(), "helpdesk"))

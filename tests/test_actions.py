@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from cx_core import audit
-from cx_core.actions import REGISTRY, ExecContext, execute
+from cx_core.actions import REGISTRY, ExecContext
+from cx_core.actions.execute import execute
 from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow, ExecutionRow

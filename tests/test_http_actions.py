@@ -20,7 +20,8 @@ from sqlalchemy import select, update
 
 from cx_core import audit, conversations, delivery, desk, domain, packs
 from cx_core.access import StaffUser
-from cx_core.actions import REGISTRY, ExecContext, execute
+from cx_core.actions import REGISTRY, ExecContext
+from cx_core.actions.execute import execute
 from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.conversations import Inbound
 from cx_core.http_actions import LOADED, openapi

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cx_core.actions import ExecContext, execute
+from cx_core.actions import ExecContext
+from cx_core.actions.execute import execute
 from cx_core.models import Role
 from cx_core.services import Services
 from domains.lumen.connectors import orders as orders_connector

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from cx_core import audit, desk
-from cx_core.actions import ExecContext, execute
+from cx_core.actions import ExecContext
+from cx_core.actions.execute import execute
 from cx_core.config import Settings, load_settings
 from cx_core.models import Role, TicketIn
 from cx_core.policy import load_policy

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cx_core.actions import REGISTRY, ExecContext, execute
+from cx_core.actions import REGISTRY, ExecContext
 from cx_core.actions.base import Args, action, forget
+from cx_core.actions.execute import execute
 from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.tables import ExecutionRow

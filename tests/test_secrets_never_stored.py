@@ -30,7 +30,8 @@ from sqlalchemy import select, update
 
 from cx_core import action_admin, audit, conversations, delivery, desk, domain, outbox, packs, secret_mask
 from cx_core.access import StaffUser
-from cx_core.actions import ExecContext, execute
+from cx_core.actions import ExecContext
+from cx_core.actions.execute import execute
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
 from cx_core.conversations import Inbound
 from cx_core.errors import ConfigError

@@ -1,6 +1,6 @@
-"""Typed actions, their registry and the single ``execute`` chokepoint."""
+"""Typed actions and their registry (``base``), the engine's own actions (``conversation``) and the single
+``execute`` chokepoint (``execute``), imported from its module so that reading the registry never loads it."""
 
 from .base import REGISTRY, ActionSpec, ExecContext, is_read
-from .execute import Outcome, execute, idempotency_key
 
-__all__ = ["REGISTRY", "ActionSpec", "ExecContext", "Outcome", "execute", "idempotency_key", "is_read"]
+__all__ = ["REGISTRY", "ActionSpec", "ExecContext", "is_read"]

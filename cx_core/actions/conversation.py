@@ -7,8 +7,10 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from .. import outbox, packs
+from .. import outbox
+from ..declared_records import records_of
 from ..domain import active
+from ..drafting import reply_subject
 from ..errors import InvalidInput
 from ..store.db import require_row
 from ..store.tables import TicketRow
@@ -36,7 +38,7 @@ def send_reply(s: Session, a: SendReply, ctx: ExecContext) -> dict[str, Any]:
     """Send the reply to the customer on the ticket's channel and record it in the conversation."""
     ticket = _ticket(s, ctx)
     recipient = ticket.customer_ref or "unknown sender"
-    customer = packs.records(active()).lookup(s, ticket.customer_id) if ticket.customer_id else None
+    customer = records_of(active()).lookup(s, ticket.customer_id) if ticket.customer_id else None
     if customer is not None and ticket.source not in outbox.REPLY_DESTINATIONS:
         recipient = customer.email
     sender = active().brand.sender
@@ -67,6 +69,5 @@ def escalate_to_human(s: Session, a: Escalate, ctx: ExecContext) -> dict[str, An
 
 
 def _subject(ticket_subject: str, channel: str) -> str:
-    from ..drafting import reply_subject
 
     return reply_subject(ticket_subject, channel)

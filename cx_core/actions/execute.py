@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .. import audit, health
+from .. import audit, delivery, health, outbox
 from ..errors import ConnectorUnavailable, InvalidInput, LeaseLost, NotFound, PolicyDenied
 from ..policy import Policy, Verdict, evaluate
 from ..store.db import Database, utcnow
-from ..store.tables import ExecutionRow, TicketRow
+from ..store.tables import ExecutionRow, NotificationRow, TicketRow
 from . import conversation as _conversation  # noqa: F401 - registers the engine's own actions
 from .base import REGISTRY, ExecContext
 
@@ -217,8 +217,6 @@ def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, 
     """A call to a team's own system, decided: its execution and an outbox row with the idempotency key commit with
     the decision and its audit event; the dispatcher (or the caller, at once) makes the call. A call that failed
     before is sent again under the same key, on a person's new approval."""
-    from .. import outbox
-    from ..store.tables import NotificationRow
 
     if previous is not None:  # failed or of unknown outcome before: a person approved it again
         previous.result = {"_call": "calling"}
@@ -243,7 +241,6 @@ def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, 
 def _call_now(db: Database, out: Outcome, connector: str) -> Outcome:
     """Makes the queued call at once (the dispatcher would, a moment later) and says how it ended: done, refused,
     or still waiting with the reason."""
-    from .. import delivery
 
     delivery.deliver_key(db, out.key)
     with db.session() as s:

@@ -30,7 +30,7 @@ from bs4 import BeautifulSoup, NavigableString
 from ..config import Settings
 from ..conversations import Inbound, receive
 from ..domain import active
-from ..errors import InvalidInput, TandemError
+from ..errors import ConfigError, InvalidInput, TandemError
 from ..models import MAX_BODY_CHARS, MAX_SUBJECT_CHARS
 from ..store.db import Database, utcnow
 from . import cursors
@@ -323,7 +323,6 @@ class EmailDeliverer:
         brand = active().brand
         self.sender = settings.mail_from or (f"{brand.name} <{brand.sender}>" if brand.sender else "")
         if not self.sender:
-            from ..errors import ConfigError
 
             raise ConfigError("set TANDEM_MAIL_FROM: replies by e-mail need a From address")
 

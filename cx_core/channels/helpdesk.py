@@ -43,6 +43,7 @@ from ..store.db import Database, utcnow
 from ..store.tables import MessageRow, TicketRow
 from . import cursors
 from .base import DeliveryFailed, Outgoing
+from .email import new_text
 from .webhooks import Webhook, WebhookResult, list_field, text_field
 
 log = logging.getLogger("tandem.helpdesk")
@@ -99,7 +100,6 @@ def _opening(f: dict[str, Any], ticket: dict[str, Any]) -> bool:
 
 
 def _customer_text(comment: str) -> str:
-    from .email import new_text
 
     return new_text(comment)
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from .. import audit, packs
 from ..access import StaffUser, require
-from ..actions import REGISTRY, ExecContext, execute
-from ..actions.execute import Outcome, validation_message
+from ..actions import REGISTRY, ExecContext
+from ..actions.execute import Outcome, execute, validation_message
 from ..domain import active
 from ..errors import InvalidInput, NotFound
 from ..models import Autonomy, Decision, Role

@@ -7,7 +7,8 @@ from typing import Any
 
 from .. import audit
 from ..access import StaffUser, require
-from ..actions import REGISTRY, execute, is_read
+from ..actions import REGISTRY, is_read
+from ..actions.execute import execute
 from ..drafting import ProposalState, for_customer, recompose, render
 from ..errors import InvalidInput, ReplyHeld
 from ..models import ProcessResult, ReplyPart, Role

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..actions.base import ActionSpec, ExecContext, _register, forget
+from ..actions.base import REGISTRY, ActionSpec, ExecContext, _register, forget
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, PolicyDenied
 from ..wording import declare, forget_declared
 from . import calls, loading, mcp_tools, wording
@@ -60,7 +60,6 @@ class HttpRemote:
 
 def _read(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """A declared read, called on behalf of another action (its owner, its amount, a precondition)."""
-    from ..actions.base import REGISTRY
 
     spec = REGISTRY.get(name)
     if spec is None or not isinstance(spec.remote, HttpRemote):
@@ -181,7 +180,6 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
             LOADED.problems = [("file", f"{path} does not exist (TANDEM_ACTIONS_FILE)")]
             log.error("TANDEM_ACTIONS_FILE: %s does not exist; no declared actions are in force", path)
         return LOADED
-    from ..actions.base import REGISTRY
 
     reading = loading.read(path, frozenset(REGISTRY), task_types)
     LOADED = put_in_force(reading, package, path)

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ..config import _secrets_file_values
 from ..errors import ConfigError, ConnectorUnavailable, NotFound, PolicyDenied
 from ..secret_mask import mask, register, url_secrets
 from .spec import REFERENCE, Call, Service
@@ -45,7 +46,6 @@ def _raw_setting(name: str) -> str | None:
     value = os.environ.get(f"TANDEM_{name}")
     if value:
         return value
-    from ..config import _secrets_file_values
 
     found = _secrets_file_values().get(name.lower())
     return str(found) if found not in (None, "") else None

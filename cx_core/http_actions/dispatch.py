@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..actions.base import REGISTRY
 from ..channels.base import DeliveryFailed, Outgoing
 from ..errors import ConfigError
 from ..store.db import utcnow
@@ -36,7 +37,6 @@ class ActionCaller:
     hands_over = True
 
     def deliver(self, item: Outgoing) -> dict[str, Any]:
-        from ..actions.base import REGISTRY
 
         payload = json.loads(item.body)
         spec = REGISTRY.get(payload["action"])

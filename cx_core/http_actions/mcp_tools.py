@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from ..actions.base import ActionSpec, ExecContext
-from ..errors import ConfigError, InvalidInput
+from ..errors import ConfigError, InvalidInput, PolicyDenied
 from ..secret_mask import mask
 from . import calls
 from .calls import as_refusal
@@ -173,7 +173,6 @@ def build(server: McpServer, tool: McpTool) -> ActionSpec:
     owner_arg = next((f for f in OWNER_FIELDS if f in props), None)
 
     def run(s: Session, a: Any, ctx: ExecContext) -> dict[str, Any]:
-        from ..errors import PolicyDenied
 
         try:
             result = remote.call(a.model_dump(mode="json"), key=ctx.idempotency_key)[0]
