@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.results_file import write_section  # noqa: E402
 from cx_core import desk  # noqa: E402
-from cx_core.cli import build_demo  # noqa: E402
 from cx_core.config import load_settings  # noqa: E402
 from cx_core.services import Services  # noqa: E402
+from cx_core.setup import build_demo  # noqa: E402
 from domains.lumen.demo.simulator import Simulator  # noqa: E402
 
 

@@ -12,10 +12,11 @@ import bm25s
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from .documents import Document
 from .embedding import Embedder
 from .errors import InvalidInput
 from .files import json_lines, read_json
-from .knowledge import Document, KnowledgeBase, _tokens, boilerplate
+from .knowledge import KnowledgeBase, _tokens, boilerplate
 from .triage import IntentModel, read_labelled_csv
 
 

@@ -15,17 +15,9 @@ from sqlalchemy import select
 
 from . import audit
 from .access import StaffUser, require
+from .documents import DEFAULT_LIMITS, Document, IngestLimits, find_files, parse_document, parse_upload
 from .errors import InvalidInput, NotFound
-from .knowledge import (
-    DEFAULT_LIMITS,
-    Document,
-    IngestLimits,
-    KnowledgeBase,
-    chunk_document,
-    find_files,
-    parse_document,
-    parse_upload,
-)
+from .knowledge import KnowledgeBase, chunk_document
 from .models import ProcessResult, Role
 from .store.db import Database, utcnow
 from .store.tables import KbVersionRow, TicketRow

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from . import desk, kb_docs
 from .auth import create_user, ensure_demo_users
-from .knowledge import load_paths
+from .documents import load_paths
 from .models import Role
 from .secret_mask import register
 from .store.db import utcnow

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from cx_core import kb_docs
-from cx_core.knowledge import SUPPORTED, IngestLimits
+from cx_core.documents import SUPPORTED, IngestLimits
 from cx_core.models import ROLE_RANK
 from cx_core.safe_text import escape_markdown, inline_code, one_line
 from pages.common import current_user, guarded, label, services, show_passage

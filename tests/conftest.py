@@ -54,10 +54,10 @@ def _build_world(data: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Settings:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A demo world, knowledge index and trained classifier, built once per test run: the first test process to
     need it builds it, the others (``pytest -n``) wait for it and read the same one; tests work on copies."""
-    if worker_id == "master":
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # one test process
         return _build_world(tmp_path_factory.mktemp("world"))
     from filelock import FileLock
 

@@ -240,7 +240,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     from sqlalchemy import select
 
     from cx_core import kb_docs
-    from cx_core.knowledge import parse_upload
+    from cx_core.documents import parse_upload
     from cx_core.policy import Policy
     from cx_core.safe_text import WORD_JOINER
     from cx_core.store.tables import TicketRow

@@ -22,9 +22,9 @@ from cx_core.access import StaffUser
 from cx_core.actions import REGISTRY
 from cx_core.auth import ensure_demo_users
 from cx_core.config import load_settings
+from cx_core.documents import load_paths
 from cx_core.drafting import NEXT
 from cx_core.http_actions import openapi
-from cx_core.knowledge import load_paths
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.services import Services
 from cx_core.store.tables import NotificationRow

@@ -20,8 +20,8 @@ import pytest
 from cx_core import exports, kb_docs
 from cx_core.access import StaffUser
 from cx_core.config import PROJECT_ROOT, Settings
+from cx_core.documents import DEFAULT_LIMITS, MB, IngestLimits, parse_upload
 from cx_core.errors import InvalidInput
-from cx_core.knowledge import DEFAULT_LIMITS, MB, IngestLimits, parse_upload
 from cx_core.models import Role
 from cx_core.safe_text import WORD_JOINER, escape_markdown, inline_code, safe_markdown
 from cx_core.services import Services

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from cx_core.documents import parse_document
 from cx_core.errors import InvalidInput
-from cx_core.knowledge import KnowledgeBase, chunk_document, parse_document
+from cx_core.knowledge import KnowledgeBase, chunk_document
 from cx_core.services import Services
 
 QUERIES = {
@@ -110,8 +111,8 @@ that the schedules have to be set up again afterwards.
 
 
 def test_a_hard_wrapped_article_is_read_as_paragraphs_and_lists_stay_lists(tmp_path: Path) -> None:
-    from cx_core.drafting import _sentences
-    from cx_core.knowledge import paragraphs
+    from cx_core.documents import paragraphs
+    from cx_core.passages import quotable_sentences
 
     path = tmp_path / "hub.md"
     path.write_text(HARD_WRAPPED, encoding="utf-8")
@@ -123,13 +124,13 @@ def test_a_hard_wrapped_article_is_read_as_paragraphs_and_lists_stay_lists(tmp_p
             in restart.text)
     assert "\n- make sure the hub is plugged into the wall socket and not into a power strip;\n" in restart.text
     assert "\n- check that the router next to it is switched on." in restart.text
-    quotable = _sentences(restart.text, restart.heading)
+    quotable = quotable_sentences(restart.text, restart.heading)
     assert "Restart your hub by holding the button on its back for 10 seconds, until the ring turns white." \
         in quotable
     assert not [s for s in quotable if s.endswith(("by.", "the.", "not.", " and."))], quotable
     # passages stored before articles were read as paragraphs are quoted whole too
     wrapped = "Restart your hub by\nholding the button for 10 seconds.\nWait two minutes."
-    assert _sentences(wrapped)[0] == "Restart your hub by holding the button for 10 seconds."
+    assert quotable_sentences(wrapped)[0] == "Restart your hub by holding the button for 10 seconds."
     assert paragraphs("| a | b |\n| c | d |\n```\nline one\nline two\n```") == \
         "| a | b |\n| c | d |\n```\nline one\nline two\n```"  # tables and code keep their lines
 

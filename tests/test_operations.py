@@ -10,8 +10,8 @@ import pytest
 
 from cx_core import audit, auth, desk, exports, insights, kb_docs
 from cx_core.access import StaffUser
+from cx_core.documents import parse_upload
 from cx_core.errors import InvalidInput, NotAuthorised
-from cx_core.knowledge import parse_upload
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from tests.conftest import NOW

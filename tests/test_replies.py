@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from cx_core import desk
-from cx_core.drafting import _sentences, customer_facing
+from cx_core.drafting import customer_facing
 from cx_core.models import Decision, ProcessResult, TicketIn
+from cx_core.passages import quotable_sentences
 from cx_core.pipeline import whole_text
 from cx_core.services import Services
 from domains.lumen.records import snapshot
@@ -86,12 +87,12 @@ def test_one_question_is_put_once_however_many_requests_need_it(services: Servic
 def test_list_items_are_quoted_with_their_lead_in_and_instructions_turn_to_the_customer() -> None:
     text = ("The charge is credited in full when:\n- the technician arrived late;\n- we moved it ourselves.\n\n"
             "- Any charge billed twice.\n- Restart the router from the app.")
-    got = _sentences(text, "When we credit")
+    got = quotable_sentences(text, "When we credit")
     assert got == ["The charge is credited in full when the technician arrived late.",
                    "The charge is credited in full when we moved it ourselves.",
                    "When we credit: any charge billed twice.",
                    "Restart the router from the app."]
-    assert _sentences("- Any charge billed twice.", "") == []
+    assert quotable_sentences("- Any charge billed twice.", "") == []
     assert customer_facing("Tell the customer to reset their password.", True) == "Please reset your password."
 
 

@@ -16,16 +16,9 @@ import pytest
 
 from cx_core import desk, domain, packs
 from cx_core.config import PROJECT_ROOT, Settings, load_settings
-from cx_core.drafting import (
-    APOLOGY,
-    RENDERS_MARKDOWN,
-    _same_point,
-    _sentences,
-    for_customer,
-    other_case,
-    reply_subject,
-)
+from cx_core.drafting import APOLOGY, RENDERS_MARKDOWN, for_customer, reply_subject
 from cx_core.models import Passage, ProcessResult, TicketIn
+from cx_core.passages import other_case, quotable_sentences, same_point
 from cx_core.safe_text import plain_text
 from cx_core.services import Services
 from cx_core.setup import build_demo
@@ -104,7 +97,7 @@ def check(result: ProcessResult, subject: str, channel: str, body: str = "") -> 
             problems.append(f"cut-off quote {q!r}")
     for i, a in enumerate(found):
         for b in found[i + 1:]:
-            if a == b or _same_point(a, b):
+            if a == b or same_point(a, b):
                 problems.append(f"the same point quoted twice: {a!r} / {b!r}")
     return problems
 
@@ -191,16 +184,16 @@ def test_list_items_are_quoted_whole_and_examples_never() -> None:
     text = ("Compensation is a travel certificate that can be used on a future booking. It is available when you:\n"
             "- are a **silver** or **gold** member, **or**\n- have **travel insurance** on the booking, **or**\n"
             "- are flying **business**.\nRegular members travelling in economy without insurance are not eligible.")
-    assert _sentences(text, "Who can receive compensation") == [
+    assert quotable_sentences(text, "Who can receive compensation") == [
         "Compensation is a travel certificate that can be used on a future booking. It is available when you are a "
         "silver or gold member, have travel insurance on the booking, or are flying business.",
         "Regular members travelling in economy without insurance are not eligible."]
     example = ("The allowance depends on the cabin.\n\nExample: a silver member books economy for three people. "
                "Each traveller has 2 free bags, so the booking includes 6 free bags.")
-    assert _sentences(example, "Free bags") == ["The allowance depends on the cabin."]
-    assert _sentences("Name changes need proof (e.g. marriage certificate) and are handled by a person.") == [
+    assert quotable_sentences(example, "Free bags") == ["The allowance depends on the cabin."]
+    assert quotable_sentences("Name changes need proof (e.g. marriage certificate) and are handled by a person.") == [
         "Name changes need proof (e.g. marriage certificate) and are handled by a person."]
-    assert _sentences("Insurance is offered once, while booking.\nIt cannot be added to an existing booking later.") \
+    assert quotable_sentences("Insurance is offered once, while booking.\nIt cannot be added to an existing booking later.") \
         == ["Insurance is offered once, while booking. It cannot be added to an existing booking later."]
 
 

@@ -400,7 +400,7 @@ def test_an_articles_front_matter_changed_is_a_new_version(desk: Desk) -> None:
     """Setting the task types an article is written for (or its review date) is a change ``setup`` and ``ingest-kb``
     index again, even when its text is the same."""
     from cx_core import kb_docs
-    from cx_core.knowledge import parse_document
+    from cx_core.documents import parse_document
 
     doc = parse_document(PACK_DIR / "knowledge" / "articles" / "direct-debit.md")
     assert kb_docs.ingest(desk.svc.db, desk.svc.kb, [doc], "test")[0]["status"] == "unchanged"
