@@ -31,6 +31,6 @@ PACK = DomainPack(
     brand=Brand(name=_BRAND["name"], signature=_BRAND["signature"], sender=_BRAND.get("sender", "")),
     locale=Locale(**_BRAND.get("locale", {})),
     modules={"actions": "domains.airline.actions", "records": "domains.airline.records",
-             "planner": "domains.airline.planner", "demo": "domains.airline.world",
+             "planner": "domains.airline.planner", "demo": "domains.airline.demo",
              "tables": "domains.airline.tables", "evaluation": "domains.airline.evaluation"},
 )
