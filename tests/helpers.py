@@ -20,7 +20,7 @@ from cx_core.access import StaffUser
 from cx_core.config import PROJECT_ROOT
 from cx_core.models import Role
 from cx_core.services import Services
-from domains.lumen.connectors import billing
+from domains.lumen.backend import billing
 from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderItemRow, OrderRow, PaymentRow
 
 DEMO_ADMIN = StaffUser("root", "Robin Admin", Role.admin)  # the demo world's admin, for what only admins see

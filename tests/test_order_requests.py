@@ -11,7 +11,7 @@ from cx_core.actions import ExecContext
 from cx_core.actions.execute import execute
 from cx_core.models import Role
 from cx_core.services import Services
-from domains.lumen.connectors import orders as orders_connector
+from domains.lumen.backend import orders as orders_connector
 from domains.lumen.order_requests import interpret
 from domains.lumen.tables import CustomerRow, OrderItemRow, PaymentRow, VariantRow
 from tests.conftest import NOW

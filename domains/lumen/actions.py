@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from cx_core import outbox as notifications
 from cx_core.actions.base import Args, ExecContext, action
 from cx_core.errors import InvalidInput
-from domains.lumen.connectors import billing, crm, orders, scheduling
+from domains.lumen import wording  # noqa: F401  (registers how replies speak of these actions)
+from domains.lumen.backend import billing, crm, orders, scheduling
 
 OrderId = Field(pattern=r"^#W\d{7}$", description="Order id, e.g. #W1234567.")
 

@@ -16,6 +16,7 @@ from cx_core.errors import InvalidInput
 from cx_core.files import read_json
 from cx_core.models import Decision, ProcessResult
 from cx_core.store.db import Database
+from domains.lumen.backend import billing
 from domains.lumen.tables import (
     CustomerRow,
     FulfillmentRow,
@@ -140,8 +141,6 @@ def rule_violations(data: dict[str, Any], user_id: str | None, name: str, args: 
 
 
 def _score(data: dict[str, Any]) -> Any:
-    from domains.lumen.connectors import billing
-
     def score(task: dict[str, Any], result: ProcessResult, services: Any) -> Score:
         writes = [p for p in result.proposals if p.action not in {"lookup_order", "send_reply"}]
         unsure = (not writes or any(p.decision not in {Decision.needs_approval, Decision.executed}

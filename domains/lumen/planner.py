@@ -5,7 +5,8 @@ the step is kept but marked as missing it, so that a person decides instead of t
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -149,172 +150,211 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     return steps, ask
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """One request as the planner reads it: its intent and words, the ticket's entities, the customer's records,
+    the day, and the whole message."""
+
+    intent: str
+    text: str
+    ents: dict[str, Any]
+    snap: dict[str, Any]
+    today: date
+    full_text: str
+
+    @property
+    def uid(self) -> str:
+        return str(self.snap["profile"]["user_id"])
+
+    def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
+        """The order the request is about among those in ``statuses``, or (None, what to ask)."""
+        return pick_order(self.snap, self.ents, statuses, self.text + " " + " ".join(self.ents.get("order_ids", [])))
+
+
+Planned = tuple[list[Step], str]
+
+
+def _order_status(r: _Asked) -> Planned:
+    order, ask = r.order(("pending", "processed", "delivered"))
+    if not order:
+        return [], ask
+    return [Step("lookup_order", {"order_id": order["order_id"]}, r.intent, "customer asks about the order")], ask
+
+
+def _delivery_reschedule(r: _Asked) -> Planned:
+    order, ask = r.order(("pending", "processed"))
+    if not order:
+        return [], ask
+    if not r.ents.get("dates"):
+        return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, "customer wants another day",
+                     missing="new delivery date")], "which day would suit you for the delivery?"
+    return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": r.ents["dates"][0]},
+                 r.intent, "customer asked for this date")], ""
+
+
+def _address_change(r: _Asked) -> Planned:
+    order, ask = r.order(("pending",))
+    if not order:
+        return [], ask
+    if not r.ents.get("address"):
+        return [Step("change_shipping_address", {"order_id": order["order_id"]}, r.intent, "new address requested",
+                     missing="the full new address")], "could you send the full new address, including the ZIP code?"
+    return [Step("change_shipping_address", {"order_id": order["order_id"], **r.ents["address"]}, r.intent,
+                 "customer gave the new address")], ""
+
+
+def _order_cancel(r: _Asked) -> Planned:
+    reason = r.ents.get("cancel_reason", "no longer needed")
+    order, ask = r.order(("pending",))
+    if not order:
+        any_order, _ = r.order(("processed", "delivered", "cancelled"))
+        if any_order:
+            return [Step("cancel_order", {"order_id": any_order["order_id"], "reason": reason}, r.intent,
+                         "customer asked to cancel")], ""
+        return [], ask
+    return [Step("cancel_order", {"order_id": order["order_id"], "reason": reason}, r.intent,
+                 "customer asked to cancel a pending order")], ""
+
+
+def _return_items(r: _Asked) -> Planned:
+    order, ask = r.order(("delivered",))
+    if not order:
+        return [], ask
+    chosen = pick_items(order, r.text)
+    if not chosen and r.full_text:  # "The mesh system isn't right for us. How do I return it?"
+        named = pick_items(order, r.full_text)
+        chosen = named if len(named) == 1 else []
+    if not chosen:
+        return [Step("return_items", {"order_id": order["order_id"]}, r.intent, "return requested",
+                     missing="which items")], "which items from the order would you like to return?"
+    why = "item arrived damaged" if r.intent == "damaged_item" else "customer wants to return"
+    return [Step("return_items", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
+                 r.intent, why)], ""
+
+
+def _exchange(r: _Asked) -> Planned:
+    order, ask = r.order(("delivered",))
+    if not order:
+        return [], ask
+    chosen = pick_items(order, r.text)
+    new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
+    if not chosen or new is None:
+        return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
+                     missing="the item and the new option")], \
+            "which item would you like to exchange, and for which option (size or colour)?"
+    return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
+                                   "new_item_ids": [new["item_id"]]}, r.intent,
+                 f"same product, new option {new['options']}")], ""
+
+
+def _duplicate_charge(r: _Asked) -> Planned:
+    named = [o for o in r.snap["orders"] if o["order_id"] in r.ents.get("order_ids", [])]
+    dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
+    if len(dups) == 1:
+        o = dups[0]
+        return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
+                                "reason": "duplicate charge"}, r.intent,
+                     f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}")], ""
+    if not dups:
+        return [], "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
+    return [], "could you tell us which order the duplicate charge is for?"
+
+
+def _resend_invoice(r: _Asked) -> Planned:
+    invoices = r.snap["invoices"]
+    named = [i for i in invoices if i["invoice_id"] in r.ents.get("invoice_ids", [])]
+    by_order = [i for i in invoices if i["order_id"] and i["order_id"] in r.ents.get("order_ids", [])]
+    pick = (named or by_order or ([invoices[0]] if len(invoices) == 1 else []))
+    if re.search(r"instal", r.text, re.I) and not pick:
+        pick = [i for i in invoices if i["appointment_id"]][:1]
+    if pick:
+        return [Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, r.intent, "customer asked")], ""
+    steps = [Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, r.intent, "most recent invoice",
+                  missing="which invoice")] if invoices else []
+    return steps, "which invoice do you need (the order number is enough)?"
+
+
+def _contact_update(r: _Asked) -> Planned:
+    current = r.snap["profile"]
+    new_emails = [e for e in r.ents.get("emails", []) if e != current["email"].lower()]
+    new_phones = [p for p in r.ents.get("phones", []) if p != current.get("phone")]
+    args: dict[str, Any] = {"user_id": r.uid}
+    if new_emails:
+        args["email"] = new_emails[0]
+    if new_phones:
+        args["phone"] = new_phones[0]
+    if len(args) == 1:
+        return [], "which details should we update, and to what?"
+    return [Step("update_contact_details", args, r.intent, "customer gave new contact details")], ""
+
+
+def _installation_reschedule(r: _Asked) -> Planned:
+    appt, wanted_dates, avoid = pick_appointment(r.snap, r.ents, r.text, r.today)
+    if appt is None:
+        return [], ("we could not find a booked installation on your account"
+                    if not any(a["status"] == "booked" for a in r.snap["appointments"])
+                    else "which appointment would you like to move?")
+    slots = _slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"))
+    if not slots:
+        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
+                     "no free slot on the requested day", missing="a free slot")], \
+            "we have no free slot on that day; would another day suit you?"
+    aid = appt["appointment_id"]
+    wanted = ", ".join(wanted_dates) or "the next free day"
+    rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
+        f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
+        "Please call the customer to rebook.")}, r.intent, "scheduling is unavailable: the field team rebooks")
+    return [Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, r.intent,
+                 f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
+                 alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
+                 fallback=rebook),
+            Step("notify_field_team", {"appointment_id": aid, "message": (
+                f"Appointment {aid} moved to {{start}} at the customer's request.")}, r.intent,
+                "field team must know", depends_on="reschedule_appointment", defaults={"start": slots[0]["start"]})], ""
+
+
+def _charge_dispute(r: _Asked) -> Planned:
+    charges = [c for c in r.snap["charges"] if c["amount"] - c["credited"] > 0.005]
+    named = [c for c in charges if c["charge_id"] in r.ents.get("charge_ids", [])]
+    by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in r.ents.get("amounts", []))]
+    callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
+                                                                           r"missed|appointment", r.text, re.I) else []
+    pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
+    if not pick:
+        return [], "which charge would you like us to review (the date and amount are enough)?"
+    ch = pick[0]
+    return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                   "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
+                 f"{ch['description']} of {ch['amount']:.2f} disputed")], ""
+
+
+def _complaint(r: _Asked) -> Planned:
+    return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
+                 "record the complaint on the customer")], ""
+
+
+def _data_request(r: _Asked) -> Planned:
+    return [Step("add_internal_note", {"user_id": r.uid, "body": f"Data protection request: {r.text[:500]}"},
+                 r.intent, "privacy team handles it within 30 days")], ""
+
+
+# how each kind of request is planned; a kind not here (a question the reply answers) plans no action
+_PLANNERS: dict[str, Callable[[_Asked], Planned]] = {
+    "order_status": _order_status, "delivery_reschedule": _delivery_reschedule, "address_change": _address_change,
+    "order_cancel": _order_cancel, "return_refund": _return_items, "damaged_item": _return_items,
+    "exchange": _exchange, "duplicate_charge": _duplicate_charge, "resend_invoice": _resend_invoice,
+    "contact_update": _contact_update, "installation_reschedule": _installation_reschedule,
+    "charge_dispute": _charge_dispute, "complaint": _complaint, "data_request": _data_request,
+}
+
+
 def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date, full_text: str = ""
-                  ) -> tuple[list[Step], str]:
-    ents = triage.entities
-    text = req.text
-    intent = req.intent
-    uid = snap["profile"]["user_id"]
-    steps: list[Step] = []
-
-    def need_order(statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
-        return pick_order(snap, ents, statuses, text + " " + " ".join(ents.get("order_ids", [])))
-
-    if intent == "order_status":
-        order, ask = need_order(("pending", "processed", "delivered"))
-        if order:
-            steps.append(Step("lookup_order", {"order_id": order["order_id"]}, intent, "customer asks about the order"))
-        return steps, ask
-    if intent == "delivery_reschedule":
-        order, ask = need_order(("pending", "processed"))
-        if not order:
-            return steps, ask
-        if not ents.get("dates"):
-            return [Step("reschedule_delivery", {"order_id": order["order_id"]}, intent, "customer wants another day",
-                         missing="new delivery date")], "which day would suit you for the delivery?"
-        steps.append(Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": ents["dates"][0]},
-                          intent, "customer asked for this date"))
-        return steps, ""
-    if intent == "address_change":
-        order, ask = need_order(("pending",))
-        if not order:
-            return steps, ask
-        if not ents.get("address"):
-            return [Step("change_shipping_address", {"order_id": order["order_id"]}, intent, "new address requested",
-                         missing="the full new address")], "could you send the full new address, including the ZIP code?"
-        steps.append(Step("change_shipping_address", {"order_id": order["order_id"], **ents["address"]}, intent,
-                          "customer gave the new address"))
-        return steps, ""
-    if intent == "order_cancel":
-        order, ask = need_order(("pending",))
-        if not order:
-            any_order, _ = need_order(("processed", "delivered", "cancelled"))
-            if any_order:
-                steps.append(Step("cancel_order", {"order_id": any_order["order_id"],
-                                                   "reason": ents.get("cancel_reason", "no longer needed")},
-                                  intent, "customer asked to cancel"))
-                return steps, ""
-            return steps, ask
-        steps.append(Step("cancel_order", {"order_id": order["order_id"],
-                                           "reason": ents.get("cancel_reason", "no longer needed")},
-                          intent, "customer asked to cancel a pending order"))
-        return steps, ""
-    if intent in {"return_refund", "damaged_item"}:
-        order, ask = need_order(("delivered",))
-        if not order:
-            return steps, ask
-        chosen = pick_items(order, text)
-        if not chosen and full_text:  # "The mesh system isn't right for us. How do I return it?"
-            named = pick_items(order, full_text)
-            chosen = named if len(named) == 1 else []
-        if not chosen:
-            return [Step("return_items", {"order_id": order["order_id"]}, intent, "return requested",
-                         missing="which items")], "which items from the order would you like to return?"
-        why = "item arrived damaged" if intent == "damaged_item" else "customer wants to return"
-        steps.append(Step("return_items", {"order_id": order["order_id"],
-                                           "item_ids": [i["item_id"] for i in chosen]}, intent, why))
-        return steps, ""
-    if intent == "exchange":
-        order, ask = need_order(("delivered",))
-        if not order:
-            return steps, ask
-        chosen = pick_items(order, text)
-        new = pick_new_variant(order, chosen[0], ents) if len(chosen) == 1 else None
-        if not chosen or new is None:
-            return [Step("exchange_item", {"order_id": order["order_id"]}, intent, "exchange requested",
-                         missing="the item and the new option")], \
-                "which item would you like to exchange, and for which option (size or colour)?"
-        steps.append(Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
-                                            "new_item_ids": [new["item_id"]]}, intent,
-                          f"same product, new option {new['options']}"))
-        return steps, ""
-    if intent == "duplicate_charge":
-        named = [o for o in snap["orders"] if o["order_id"] in ents.get("order_ids", [])]
-        pool = named or snap["orders"]
-        dups = [o for o in pool if o.get("duplicate_payment")]
-        if len(dups) == 1:
-            o = dups[0]
-            steps.append(Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
-                                         "reason": "duplicate charge"}, intent,
-                              f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"))
-            return steps, ""
-        if not dups:
-            return steps, "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
-        return steps, "could you tell us which order the duplicate charge is for?"
-    if intent == "resend_invoice":
-        invoices = snap["invoices"]
-        named = [i for i in invoices if i["invoice_id"] in ents.get("invoice_ids", [])]
-        by_order = [i for i in invoices if i["order_id"] and i["order_id"] in ents.get("order_ids", [])]
-        pick = (named or by_order or ([invoices[0]] if len(invoices) == 1 else []))
-        if re.search(r"instal", text, re.I) and not pick:
-            pick = [i for i in invoices if i["appointment_id"]][:1]
-        if pick:
-            steps.append(Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, intent, "customer asked"))
-            return steps, ""
-        if invoices:
-            steps.append(Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, intent,
-                              "most recent invoice", missing="which invoice"))
-        return steps, "which invoice do you need (the order number is enough)?"
-    if intent == "contact_update":
-        current = snap["profile"]
-        new_emails = [e for e in ents.get("emails", []) if e != current["email"].lower()]
-        new_phones = [p for p in ents.get("phones", []) if p != current.get("phone")]
-        args: dict[str, Any] = {"user_id": uid}
-        if new_emails:
-            args["email"] = new_emails[0]
-        if new_phones:
-            args["phone"] = new_phones[0]
-        if len(args) == 1:
-            return steps, "which details should we update, and to what?"
-        steps.append(Step("update_contact_details", args, intent, "customer gave new contact details"))
-        return steps, ""
-    if intent == "installation_reschedule":
-        appt, wanted_dates, avoid = pick_appointment(snap, ents, text, today)
-        if appt is None:
-            return steps, ("we could not find a booked installation on your account"
-                           if not any(a["status"] == "booked" for a in snap["appointments"])
-                           else "which appointment would you like to move?")
-        slots = _slots_for(appt, wanted_dates, avoid, ents.get("time_of_day"))
-        if not slots:
-            return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, intent,
-                         "no free slot on the requested day", missing="a free slot")], \
-                "we have no free slot on that day; would another day suit you?"
-        aid = appt["appointment_id"]
-        wanted = ", ".join(wanted_dates) or "the next free day"
-        rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
-            f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
-            "Please call the customer to rebook.")}, intent, "scheduling is unavailable: the field team rebooks")
-        steps.append(Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, intent,
-                          f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
-                          alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
-                          fallback=rebook))
-        steps.append(Step("notify_field_team", {"appointment_id": aid, "message": (
-            f"Appointment {aid} moved to {{start}} at the customer's request.")}, intent,
-            "field team must know", depends_on="reschedule_appointment", defaults={"start": slots[0]["start"]}))
-        return steps, ""
-    if intent == "charge_dispute":
-        charges = [c for c in snap["charges"] if c["amount"] - c["credited"] > 0.005]
-        named = [c for c in charges if c["charge_id"] in ents.get("charge_ids", [])]
-        by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in ents.get("amounts", []))]
-        callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
-                                                                               r"missed|appointment", text, re.I) else []
-        pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
-        if not pick:
-            return steps, "which charge would you like us to review (the date and amount are enough)?"
-        ch = pick[0]
-        steps.append(Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
-                                            "reason": f"customer disputes {ch['description'].lower()}"}, intent,
-                          f"{ch['description']} of {ch['amount']:.2f} disputed"))
-        return steps, ""
-    if intent == "complaint":
-        steps.append(Step("add_internal_note", {"user_id": uid, "body": f"Complaint: {text[:500]}"}, intent,
-                          "record the complaint on the customer"))
-        return steps, ""
-    if intent == "data_request":
-        steps.append(Step("add_internal_note", {"user_id": uid, "body": f"Data protection request: {text[:500]}"},
-                          intent, "privacy team handles it within 30 days"))
-        return steps, ""
-    return steps, ""
+                  ) -> Planned:
+    """Steps for one request, planned by its kind, and what to ask the customer."""
+    planner = _PLANNERS.get(req.intent)
+    if planner is None:
+        return [], ""
+    return planner(_Asked(req.intent, req.text, triage.entities, snap, today, full_text))
 
 
 READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "address_change",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cx_core.domain import Customer
-from domains.lumen.connectors import billing, crm, orders, scheduling
+from domains.lumen.backend import billing, crm, orders, scheduling
 from domains.lumen.tables import CustomerRow
 
 

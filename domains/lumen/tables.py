@@ -1,7 +1,7 @@
 """Lumen Home's backend systems as tables: CRM, Orders, Billing and Scheduling.
 
 The Orders/Billing/CRM tables are a superset of the τ-bench retail schema (users, products with variants,
-orders with items, fulfilments and payment history), so its ``db.json`` loads into the same connectors.
+orders with items, fulfilments and payment history), so its ``db.json`` loads into the same backend.
 """
 
 from __future__ import annotations

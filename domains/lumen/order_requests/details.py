@@ -1,0 +1,194 @@
+"""The details a request carries beside its items: the payment method the customer named (an id, or words that
+fit one of their methods), the reason for a cancellation, and the address they want (written out, copied from an
+order, the account's, or one on record named by its city or by who lives there)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cx_core.entities import find_address
+
+from .base import Unsure
+from .items import _mention_strength
+from .sentences import _PAY_CHANGE, _has, _norm, _sentence_ops, _split_sentences
+from .variants import _dicts
+
+_METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
+_METHOD_WORDS = [("gift_card", r"gift ?cards?|\bgc\b"), ("paypal", r"pay ?pal"),
+                 ("credit_card", r"credit ?cards?|\bvisa\b|master ?card|\bamex\b|american express|(?<!gift )(?<!gift)\bcard\b")]
+
+
+def _method_ids(text: str, snap: dict[str, Any]) -> list[str]:
+    """Payment method ids written out (``gift_card_7219486``); raises ``Unsure`` for one that is not the
+    customer's."""
+    own = {str(m["id"]) for m in snap.get("payment_methods", [])}
+    found = list(dict.fromkeys(_METHOD_ID.findall(text)))
+    strangers = [m for m in found if m not in own]
+    if strangers:
+        raise Unsure(f"payment method {strangers[0]} is not on the customer's account")
+    return found
+
+
+def _payment(text: str, snap: dict[str, Any]) -> str | None:
+    """The payment method the customer named, None when none; raises ``Unsure`` when the name fits several."""
+    ids = _method_ids(text, snap)
+    if len(ids) == 1:
+        return ids[0]
+    if ids:
+        raise Unsure("more than one payment method is named")
+    low = _norm(text)
+    named = [kind for kind, pattern in _METHOD_WORDS if re.search(pattern, low)]
+    if not named:
+        return None
+    if len(named) > 1:
+        raise Unsure("more than one payment method is named")
+    methods = [m for m in snap.get("payment_methods", []) if m["source"] == named[0]]
+    brands = [m for m in methods if m.get("brand") and re.search(rf"\b{re.escape(m['brand'].lower())}\b", low)]
+    if brands:
+        methods = brands
+    if len(methods) != 1:
+        raise Unsure(f"the customer has {len(methods) or 'no'} {named[0].replace('_', ' ')} payment methods")
+    return str(methods[0]["id"])
+
+
+def _original(order: dict[str, Any]) -> str | None:
+    return next((p["method"] for p in order.get("payments", []) if p["type"] == "payment"), None)
+
+
+def _sentence_methods(sentence: str, snap: dict[str, Any]) -> set[str]:
+    """The payment methods a sentence names (ids or words); raises ``Unsure`` when words fit several."""
+    ids = _method_ids(sentence, snap)
+    if ids:
+        return set(ids)
+    found = _payment(sentence, snap)
+    return {found} if found else set()
+
+
+def _preferred_method(sentence: str, snap: dict[str, Any]) -> set[str]:
+    """"you prefer PayPal over a gift card": the method named first after "prefer"."""
+    m = re.search(r"\bprefer\w*\b(.*)", sentence, re.I)
+    if not m:
+        return set()
+    first = re.split(r"\b(?:than|over|rather than|to|instead of|but|and then|then)\b|>|,", m.group(1), maxsplit=1)[0]
+    return _sentence_methods(first, snap)
+
+
+def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
+    """Order → the payment method named in a sentence that names that order: a sentence that asks for something
+    on it ("For #W…, exchange … via paypal_…") before one that only says "change payment to …"."""
+    found: dict[str, dict[int, set[str]]] = {}
+    for sentence in _split_sentences(text):
+        ids = _method_ids(sentence, snap)
+        if not ids:
+            try:
+                ids = sorted(_sentence_methods(sentence, snap))
+            except Unsure:
+                continue
+        if not ids:
+            continue
+        strength = 1 if _PAY_CHANGE.search(sentence) and len(_sentence_ops(sentence)) <= 1 else 2
+        copied = re.findall(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
+        for oid in re.findall(r"#?\b(W\d{7})\b", sentence, re.I):
+            if oid.upper() in {c.upper() for c in copied}:
+                continue
+            found.setdefault("#" + oid.upper(), {}).setdefault(strength, set()).update(ids)
+    out: dict[str, str] = {}
+    for oid, by_strength in found.items():
+        best = by_strength[max(by_strength)]
+        if len(best) > 1:
+            raise Unsure(f"two payment methods are named for order {oid}")
+        out[oid] = next(iter(best))
+    return out
+
+
+_REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
+                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)
+
+
+def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tuple[str, ...] = ()) -> str:
+    """The reason for a cancellation: the one the request gives, or the message around it, or a detail given
+    elsewhere ("if asked for the reason, say it was a mistake"). A reason other than a mistake ("we found it
+    cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed."""
+    def said(text: str) -> str:
+        low = _norm(text)
+        mistake = bool(re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low))
+        unneeded = bool(re.search(r"no longer need|don'?t need|do not need|not need(?:ed)? any ?more|changed? my mind|"
+                                  r"no need for|won'?t need|not needed", low))
+        if mistake and unneeded:
+            raise Unsure("the message gives two reasons for cancelling")
+        return "ordered by mistake" if mistake else "no longer needed" if unneeded else ""
+
+    for text in (segment, sentence):
+        if said(text):
+            return said(text)
+    last = [p for p in re.split(r"(?<=[.!?;])\s+|\n+", before) if p.strip()][-1:]
+    around = " ".join(last + [sentence or segment])
+    if said(around):
+        return said(around)
+    for text in more:
+        if text and said(text):
+            return said(text)
+    if _REASON.search(around) or any(_REASON.search(t) for t in more[:1] if t):
+        return "no longer needed"
+    raise Unsure("the reason for cancelling is not given (no longer needed, or ordered by mistake)")
+
+
+def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = "") -> dict[str, str]:
+    """The address a request asks for: written out, copied from an order, the one on the account, the one on
+    record in a city named ("my NYC address", "my daughter's address" where she lives), or the new home an
+    order of theirs was sent to."""
+    for d in _dicts(segment):
+        if {"address1", "city", "zip"} <= set(d):
+            return {k: d.get(k, "") or "" for k in ("address1", "address2", "city", "state", "country", "zip")}
+    found = find_address(segment) or find_address(whole)
+    if found:
+        return {k: found.get(k, "") for k in ("address1", "address2", "city", "state", "country", "zip")}
+    same = re.search(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", segment, re.I)
+    if same:
+        ref = next((o for o in snap["orders"] if o["order_id"] == "#" + same.group(1).upper()), None)
+        if ref is None:
+            raise Unsure("the order whose address is to be copied is not the customer's")
+        return dict(ref["address"])
+    if re.search(r"\bto (?:my|your|the) (?:default|profile|account|home|user)(?: default)? address|"
+                 r"\baddress (?:on|in) (?:my|your|the) (?:profile|account)", segment, re.I):
+        return dict(snap["profile"]["address"])
+    place = _places(re.split(r"\bto\b", segment, maxsplit=1)[-1])
+    known = {(a["address1"], a["zip"]): a for a in [o["address"] for o in snap["orders"]]
+             + [snap["profile"]["address"]]}
+    fields = ("address1", "address2", "city", "state", "country", "zip")
+    person = re.search(r"\b(?:my|your|his|her|our|their)\s+([a-z]+)'s\s+(?:address|place|home|house|apartment)",
+                       place, re.I)
+    if person:  # "my daughter's address" and, elsewhere, "my daughter lives in Chicago"
+        lives = re.search(rf"\b{re.escape(person.group(1))}\b[^.;]*?\b(?:lives?|living|stays?|moved|is)\s+(?:now\s+)?"
+                          r"(?:in|at|to)\s+([^.;,]+)", text, re.I)
+        place = _places(lives.group(1)) if lives else ""
+    named = [a for a in known.values() if a.get("city") and _has(place, a["city"])]
+    if len(named) == 1:  # "my NYC address": the one address on record in that city
+        return {k: named[0].get(k, "") for k in fields}
+    new_home = re.search(r"\bnew (?:home|house|address|place|apartment|flat)\b", place, re.I)
+    if new_home and not named:  # "the new home", where an order of theirs was sent ("… bought a lamp sent there")
+        told = [x for x in re.split(r"(?<=[.!?;])\s+", text) if re.search(
+            r"\bnew (?:home|house|address|place|apartment|flat)\b", x, re.I) and x.strip() != whole.strip()]
+        homes = {(o["address"]["address1"], o["address"]["zip"]): o["address"] for x in told
+                 for o in snap["orders"] if any(_mention_strength(x, i["name"]) == 2 for i in o["items"])}
+        if len(homes) == 1:
+            return {k: next(iter(homes.values())).get(k, "") for k in fields}
+    raise Unsure("the new address is not given in full")
+
+
+_PLACES = {r"\bnyc\b|\bnew york city\b|\bbig apple\b|\bmanhattan\b": "New York",
+           r"\bwashington,? d\.?c\.?|\bd\.?c\.?\b": "Washington", r"\bla\b": "Los Angeles",
+           r"\bsf\b": "San Francisco", r"\bphilly\b": "Philadelphia"}
+
+
+def _places(text: str) -> str:
+    """Common names of cities written as they are on addresses."""
+    for pattern, city in _PLACES.items():
+        text = re.sub(pattern, city, text, flags=re.I)
+    return text
+
+
+def _same_address(a: dict[str, str], b: dict[str, str]) -> bool:
+    return all((a.get(k) or "").strip().lower() == (b.get(k) or "").strip().lower()
+               for k in ("address1", "address2", "city", "state", "zip"))

@@ -1,0 +1,155 @@
+"""Which of the customer's items the words name: by a product's names (strong: its name and aliases; weak: a
+distinctive word of it), told apart by the order's state and the item's options when they own several of one
+product, "everything" with its exceptions, and the orders a sentence speaks of."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cx_core import qualifiers
+
+from .base import Unsure, _Item
+from .catalogue_words import catalogue
+from .sentences import _flat, _has
+
+# words of the language, not of the catalogue: they never name a product on their own either
+_FUNCTION_WORDS = {"the", "and"}
+_ALL = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|the (?:items|things)|"
+                  r"(?:whole|entire) order|all (?:that|i|you) (?:ordered|bought|received))\b", re.I)
+
+
+def _names_for(product: str) -> tuple[list[str], list[str]]:
+    """Strong names (the full name and its aliases) and weak ones (a distinctive single word) of a product."""
+    name = product.lower()
+    strong = [name, name.replace("-", ""), name.replace("-", " ")]
+    cat = catalogue()
+    strong += list(cat.aliases.get(name, ()))
+    words = re.findall(r"[a-z]+", name)
+    weak = []
+    if words:
+        head = words[-1]
+        if head not in cat.generic and head not in _FUNCTION_WORDS:
+            weak += [head, head.rstrip("s"), head + "s", head + "es"]
+        if words[0] not in cat.generic and words[0] not in _FUNCTION_WORDS and len(words) > 1:
+            weak.append(words[0])
+    return strong, [w for w in weak if len(w) > 2]
+
+
+def _mention_strength(text: str, product: str) -> int:
+    strong, weak = _names_for(product)
+    if any(_has(text, n) or _has(text, n + "s") for n in strong):
+        return 2
+    return 1 if any(_has(text, w) for w in weak) else 0
+
+
+def _plural(text: str, product: str) -> bool:
+    """The text speaks of several of this product ("both", "two", "all", or the plural name)."""
+    strong, weak = _names_for(product)
+    flat = _flat(text)
+    if not product.lower().endswith("s") and any(a.endswith("s") and _has(text, a) for a in strong[3:]):
+        return True  # "bookshelves"
+    for n in strong + weak:
+        n = _flat(n)
+        if n.endswith("s") or not n:
+            continue
+        if re.search(rf"(?<![a-z0-9]){re.escape(n)}(?:s|es)(?![a-z0-9])", flat) or re.search(
+                rf"\b(?:both|two|three|all|these|them)\b(?: [a-z]+){{0,3}} {re.escape(n)}", flat):
+            return True
+    return False
+
+
+def _eligible(snap: dict[str, Any], statuses: tuple[str, ...], order_ids: list[str]) -> list[_Item]:
+    own = [o for o in snap["orders"] if o["status"] in statuses]
+    if order_ids:
+        own = [o for o in own if o["order_id"] in order_ids]
+    return [_Item(o, i) for o in own for i in o["items"] if i.get("status", "ordered") == "ordered"]
+
+
+def _option_words(item: dict[str, Any], text: str) -> int:
+    """How many of the item's own option values the text names (to tell two items of one product apart)."""
+    n = 0
+    for value in item["options"].values():
+        v = str(value)
+        if len(v) <= 3 and (v.isupper() or v.isdigit()):
+            n += bool(re.search(rf"\bsize {re.escape(v.lower())}\b|\b{re.escape(v.lower())} size\b", _flat(text)))
+            n += any(code == v and _has(text, w) for w, code in catalogue().size_words.items())
+        elif v.lower() not in {"yes", "no", "none"}:
+            n += _has(text, v)
+    return n
+
+
+def _narrow(matches: list[_Item], head: str, name: str, hints: list[tuple[str, str]]) -> list[_Item]:
+    """Among several items of one product, the one the words describe (status, options, a hint), or all."""
+    if re.search(r"\bpending\b|\b(?:just )?(?:ordered|placed)\b", head, re.I):
+        matches = [x for x in matches if x.order["status"].startswith("pending")] or matches
+    elif re.search(r"\b(?:received|delivered|got)\b", head, re.I):
+        matches = [x for x in matches if x.order["status"] == "delivered"] or matches
+    if len({x.item["item_id"] + x.order["order_id"] for x in matches}) <= 1:
+        return matches
+    described = head + " " + " ".join(h for what, h in hints if _mention_strength(what, name))
+    scores = [_option_words(x.item, described) for x in matches]
+    best = max(scores)
+    if best and scores.count(best) == 1:
+        return [matches[scores.index(best)]]
+    return matches
+
+
+def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
+                   hints: list[tuple[str, str]] | None = None) -> list[_Item]:
+    """Items of ``pool`` that the segment names; raises ``Unsure`` when a name fits several items."""
+    include, exclude = segment, ""
+    cut = qualifiers.split_exception(segment)
+    if cut is not None:
+        include, exclude = cut
+    names = sorted({x.item["name"] for x in pool})
+    excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
+    if exclude and not excluded:
+        raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
+    if allow_all and _ALL.search(include):
+        orders = {x.order["order_id"] for x in pool}
+        if len(orders) != 1:
+            raise Unsure("“everything” fits more than one order; the order number is needed")
+        return [x for x in pool if x.item["name"] not in excluded]
+    if not any(_mention_strength(include, n) for n in names):
+        orders = {x.order["order_id"] for x in pool}
+        if len(orders) == 1 and len(pool) == 1 and re.search(r"\b(?:it|this|that|the item|my order)\b", include, re.I):
+            return pool  # "return it" about an order with a single item
+        return []
+    strengths = {n: _mention_strength(include, n) for n in names}
+    best = max(strengths.values())
+    chosen_names = [n for n, v in strengths.items() if v == best]
+    if best == 1 and len(chosen_names) > 1:
+        raise Unsure(f"“{include.strip()[:60]}” could be any of: {', '.join(chosen_names)}")
+    head = re.split(r"\b(?:to|into|for a|for an|for the|for one)\b", include, maxsplit=1)[0]
+    groups = {n: [x for x in pool if x.item["name"] == n] for n in chosen_names}
+    if re.search(r"\b(?:same|one) order\b", include, re.I) and len(chosen_names) > 1:
+        common = set.intersection(*({x.order["order_id"] for x in g} for g in groups.values()))
+        if len(common) == 1:
+            groups = {n: [x for x in g if x.order["order_id"] in common] for n, g in groups.items()}
+    chosen = []
+    for n, matches in groups.items():
+        if len(matches) > 1 and _plural(include, n):  # "all my small t-shirts": those the options describe
+            scores = [_option_words(x.item, head) for x in matches]
+            matches = [x for x, sc in zip(matches, scores, strict=True) if sc == max(scores)]
+        elif len(matches) > 1:
+            matches = _narrow(matches, head, n, hints or [])
+            if len(matches) > 1:
+                raise Unsure(f"the customer has more than one {n}; which one is meant is not clear")
+        chosen += matches
+    return chosen
+
+
+def _mentions_any(text: str, snap: dict[str, Any]) -> bool:
+    return any(_mention_strength(text, i["name"]) for o in snap["orders"] for i in o["items"])
+
+
+def _referents(sentence: str, snap: dict[str, Any], order_ids: list[str]) -> set[str] | None:
+    """The orders (and "address", "user") a sentence speaks of; None when it names none of them."""
+    refs = {o for o in order_ids if o.lstrip("#").lower() in sentence.lower()}
+    for o in snap["orders"]:
+        if any(_mention_strength(sentence, i["name"]) for i in o["items"]):
+            refs.add(o["order_id"])
+    if re.search(r"\baddress", sentence, re.I):
+        refs.add("address")
+    return refs or None

@@ -1,0 +1,229 @@
+"""The whole message read sentence by sentence: which sentences ask for something done with an order (each a
+request, with what the customer wants instead if it cannot be done), which only hint, prefer, ask or give a
+detail, and which hold a request for a person (a condition, a change of mind), with the words that tell them
+apart; then each request settled and the steps written (``steps``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Reading, Unsure
+from .items import _mentions_any
+from .sentences import (
+    _NEGATED,
+    _OTHER_ONE,
+    _PAIR,
+    _REMOVE,
+    _VERB,
+    _WHETHER,
+    _cond_kind,
+    _conditional,
+    _fallback,
+    _if_possible,
+    _kind,
+    _rule,
+    _sentence_ops,
+    _split_sentences,
+)
+from .state import _Context, _State, _Unit
+from .steps import _settle, _write_steps
+from .variants import _dict_pairs
+
+ORDER_INTENTS = {"return_refund", "damaged_item", "exchange", "order_cancel", "address_change"}
+
+
+def interpret(text: str, snap: dict[str, Any]) -> Reading:
+    """The order operations a ticket asks for: each request read on its own, so that one the reading cannot
+    settle leaves the others standing (``steps`` and ``unsure`` both set), or why a person has to read it all."""
+    reading = Reading()
+    try:
+        _interpret(text, snap, reading)
+    except Unsure as why:
+        reading.steps = []
+        reading.unsure = str(why)
+        # it was about orders even when the doubt came before the verbs were read: no other planner guesses
+        reading.found = reading.found or bool(_PAIR.search(text)) or any(
+            _sentence_ops(x) for x in _split_sentences(text))
+    return reading
+
+
+# what a sentence is, besides a request: a preference that breaks ties, a change of mind, a request held, a hint
+# about which item is meant, a question, a detail for when the agent asks, "I no longer need …", "a full refund"
+_PREFERENCE = re.compile(r"\bif\b[^.]*\b(?:multiple|several|both|more than one|many)\b[^.]*\b(?:available|options?)\b"
+                         r"[^.,]*,\s*(?:you |i )?(?:would )?(?:prefer|like|want|choose|pick)\b", re.I)
+_PREFERENCE_IF = re.compile(r"(?:,\s*)?(?:and\s+)?(?:you |i )?(?:would )?prefer\w*\b[^.;]*?\bif\b[^.;]*?\b(?:multiple|"
+                            r"several|both|more than one|many)\b[^.;]*?\b(?:available|options?)\b", re.I)
+_MIND = re.compile(r"\b(?:regrets?|change (?:your|my|his|her) mind|changes? (?:it|them) back|back to the original|"
+                   r"undo|reverse|then decide|later decide|on second thought|initially|eventually|indecisive|"
+                   r"undecided|at first)\b", re.I)
+
+# the customer asks about something without wanting it done yet
+_HOLD = re.compile(r"\b(?:not sure yet|don'?t process|do not process|don'?t do anything|do not do anything|"
+                   r"hold off|wait before|(?:just|only) (?:check|ask)\w*)\b", re.I)
+_HINT = re.compile(r"\bwhich ([a-z][a-z -]*?)\b[^,]*,\s*(?:it is|it's|they are|mention|say)\b(.*)", re.I)
+_ACTIONISH = re.compile(r"\b(?:return|exchange|swap|switch|change|modify|upgrade|cancel|refund|keep|proceed|"
+                        r"transfer|do|go (?:for|with)|get|use|pay|buy|order|remove|add)\w*\b", re.I)
+_QUESTION = re.compile(r"^\s*(?:(?:finally|lastly|also|then|and|but|additionally|first|second|next)\b,?\s*)*"
+                       r"(?:you (?:also )?(?:want|would like|wish) to (?:know|check|ask|confirm|find out|"
+                       r"inquire)|ask\b|you wonder|what|how|which|when|is|are|can|could)\b", re.I)
+_ASKING = re.compile(r"^\s*(?:how|what|when|where|why|which|is|are|does|do|will)\b[^?]*\?\s*$", re.I)
+_ASKED = re.compile(r"\b(?:if|when|once)\s+(?:the agent |they |he |she |someone )?(?:asks?|asked)\b", re.I)
+_UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|want)\b", re.I)
+_REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
+                     r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
+
+
+@dataclass
+class _Message:
+    """What the sentences of a message ask, as they are read one by one."""
+
+    units: list[_Unit] = field(default_factory=list)  # the requests, in the order the customer wrote them
+    doubts: list[tuple[str, str]] = field(default_factory=list)  # (sentence, why): a condition or a change of
+    # mind, and what it touches
+    general: list[str] = field(default_factory=list)  # sentences that may name a payment method or a reason for
+    # every request
+    asked: bool = False  # an order's verb is spoken of, even as a noun ("a return")
+    mind: bool = False  # the customer may change their mind
+
+
+def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
+    original = text
+    order_ids = list(dict.fromkeys("#" + m.upper() for m in re.findall(r"#?\b(W\d{7})\b", text, re.I)))
+    msg = _Message()
+    ctx = _Context(snap, text, order_ids, [], [], msg.general)
+    pairs = _dict_pairs(text, snap, order_ids)
+    if pairs:  # the pairs are read; what else the sentences ask is read without them
+        text = _PAIR.sub(" the listed items ", text)
+        ctx.text = text
+    for sentence in _split_sentences(text):
+        _read_sentence(sentence, ctx, msg, reading)
+    if not msg.units and not pairs:
+        if msg.asked or msg.doubts:
+            reading.found = True
+            raise Unsure(msg.doubts[0][1] if msg.doubts else
+                         "the customer may change their mind; a person confirms what to do" if msg.mind else
+                         "the customer asks about it without wanting it done yet")
+        return
+    reading.found = True
+    own = {o["order_id"] for o in snap["orders"]}
+    unknown = [o for o in order_ids if o not in own]
+    if unknown:
+        raise Unsure(f"order {unknown[0]} is not on the customer's account")
+    st = _State()
+    for x, new in pairs:
+        st.changes.setdefault(x.order["order_id"], []).append((x, new))
+    # each request on its own: what it cannot settle stays with it (and the orders it speaks of)
+    for unit in msg.units:
+        st = _settle(unit, st, ctx, msg.doubts)
+    _write_steps(st, ctx, original, msg.doubts, reading)
+
+
+def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading) -> None:
+    """One sentence of the message: a hint about an item, a preference, a request, a detail, or a doubt that a
+    person resolves."""
+    msg.asked = msg.asked or bool(_VERB.search(sentence))  # spoken of, even as a noun ("a return")
+    hint = _HINT.search(sentence)
+    if hint and not _sentence_ops(hint.group(2)):
+        ctx.hints.append((hint.group(1), hint.group(2)))
+        return
+    verbs = _sentence_ops(sentence)
+    if _HOLD.search(sentence):
+        return
+    if _MIND.search(sentence):
+        msg.mind = True
+        msg.doubts.append((sentence, "the customer may change their mind; a person confirms what to do"))
+        return
+    if _conditional(sentence):
+        pref = _PREFERENCE.search(sentence) or _PREFERENCE_IF.search(sentence)
+        if pref:  # "if both are available, you prefer art": a tie-breaker, not a condition on the request
+            ctx.preferences.append(sentence.split(",", 1)[-1] if pref.re is _PREFERENCE else pref.group(0))
+            sentence = (sentence[: pref.start()] + sentence[pref.end():]).strip(" ,")
+            verbs = _sentence_ops(sentence)
+            if not verbs or _conditional(sentence):
+                return
+    if _conditional(sentence):
+        _read_condition(sentence, verbs, msg, reading)
+    elif not (_QUESTION.search(sentence) and not verbs or _ASKING.search(sentence)):
+        _read_request(sentence, verbs, ctx.snap, msg)
+
+
+def _read_condition(sentence: str, verbs: list[tuple[str, str]], msg: _Message, reading: Reading) -> None:
+    """A sentence with a condition: what to do if an earlier request cannot be done, a detail ("if the agent asks
+    how to pay, …"), a request with its reason after "because", or a request a person decides."""
+    fallback = _fallback(sentence)
+    if fallback is not None:
+        _read_fallback(sentence, fallback, msg)
+        return
+    possible = _if_possible(sentence)
+    if possible is not None and _rule(possible[0]) is False:
+        return  # "if cancelling part of the order is possible, …": it is not, so that request falls
+    if not verbs and (re.search(r"\b(?:pay\w*|refund\w*|charge\w*)\b", sentence, re.I) or _ASKED.search(sentence)):
+        msg.general.append(sentence)  # "if the agent asks how to pay, you prefer PayPal": a detail, not a request
+        return
+    because = re.search(r"\bbecause\b", sentence, re.I)
+    if because and verbs and not _sentence_ops(sentence[: because.end()]) \
+            and not _conditional(sentence[because.end():]):
+        said = sentence[because.end():]  # "if asked, wait, because you also want to return the watch"
+        msg.units.append(_Unit([(v, seg, said) for v, seg in _sentence_ops(said)], said))
+        return
+    if verbs or _ACTIONISH.search(sentence):
+        reading.found = reading.found or bool(verbs)
+        msg.doubts.append((sentence, "the request depends on a condition; a person decides"))
+
+
+def _read_fallback(sentence: str, fallback: tuple[str, str], msg: _Message) -> None:
+    """What to do if a request cannot be done: the fallback of the last request of the kind the condition names
+    (or of the last request), a request of its own when the shop's rules already refuse what the condition
+    speaks of, or a doubt."""
+    cond, then = fallback
+    then_ops = _sentence_ops(then, passive=True)  # "see if it can be cancelled"
+    if _conditional(then) or _MIND.search(then):
+        msg.doubts.append((sentence, "the request depends on a condition; a person decides"))
+        return
+    kind = _cond_kind(cond)
+    target = next((u for u in reversed(msg.units) if kind is None or kind in
+                   {"remove" if _REMOVE.match(seg) else _kind(v) for v, seg, _ in u.ops}), None)
+    if target is None and _rule(cond) is False:
+        if then_ops:  # "if cancelling part of an order is not possible, cancel the whole order"
+            msg.units.append(_Unit([(v, seg, then) for v, seg in then_ops], then))
+        return
+    if target is not None and target.fallback is None:
+        target.fallback = [(v, seg, then) for v, seg in then_ops]
+        target.fallback_sentence = then
+        return
+    msg.doubts.append((sentence, "the request depends on a condition; a person decides"))
+
+
+def _read_request(sentence: str, verbs: list[tuple[str, str]], snap: dict[str, Any], msg: _Message) -> None:
+    """A sentence that asks for something done (a verb, "I want a full refund", "I no longer need …", "… and the
+    other one too"), says the last request again, or gives a detail."""
+    units = msg.units
+    refund = _REFUND.search(sentence)
+    if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]):
+        verbs = [("refund", sentence)]  # "the earbuds are faulty and I want a full refund"
+    if not verbs and units and len(sentence.split()) <= 10 and not _WHETHER.search(sentence) and \
+            re.search(r"\b(?:too|as well|also)\b", sentence, re.I) and (
+            _OTHER_ONE.search(sentence) or _mentions_any(sentence, snap)):
+        verbs = [(units[-1].ops[-1][0], units[-1].ops[-1][0] + " " + sentence)]  # "… and the other one too"
+    unneeded = _UNNEEDED.search(sentence)
+    if not verbs and unneeded and _mentions_any(sentence[unneeded.end():], snap):
+        verbs = [("unneeded", sentence[unneeded.start():])]  # "I no longer need the boots and the watch"
+    if verbs and units and _repeats(units[-1], verbs, sentence, snap):
+        units[-1].sentence += " " + sentence  # "return it because …": the same request, said again
+    elif verbs:
+        units.append(_Unit([(v, seg, sentence) for v, seg in verbs], sentence))
+    else:
+        msg.general.append(sentence)
+
+
+def _repeats(unit: _Unit, verbs: list[tuple[str, str]], sentence: str, snap: dict[str, Any]) -> bool:
+    """The verbs only say the last request again ("return it because …", "return it for a full refund"): the
+    same kind of request about "it", naming nothing new, with no word that adds a request ("also", "too")."""
+    kinds = {_kind(v) for v, _, _ in unit.ops}
+    if re.search(r"\b(?:other|too|as well|also|both|another|additionally|plus|all|every\w*)\b", sentence, re.I):
+        return False
+    return all(_kind(v) in kinds and re.search(r"\b(?:it|them|the item|the product)\b", seg[len(v):], re.I)
+               and not _mentions_any(seg, snap)
+               and not re.search(r"#?\bW\d{7}\b|\d{10}|\{", seg) for v, seg in verbs)

@@ -1,0 +1,111 @@
+"""What a reply says about each of Lumen Home's actions: once done, and while it waits for a person (never that it
+is done). Registered beside the engine's wording when the pack's actions are imported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
+
+
+def _address(a: dict[str, Any]) -> str:
+    return (f"{a['address1']}{', ' + a['address2'] if a.get('address2') else ''}, {a['city']}, {a['state']} "
+            f"{a['zip']}")
+
+
+def _contact(a: dict[str, Any]) -> str:
+    return (f": email {a['email']}" if a.get("email") else "") + (f", phone {a['phone']}" if a.get("phone") else "")
+
+
+def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
+    start = r.get("start") or planned.get("start") or ""
+    return f" to {day(start)}" if start else ""
+
+
+LUMEN_WORDING = {
+    "reschedule_delivery": Wording(
+        "the delivery date change",
+        lambda a, r, p: f"I've moved the delivery of order {a['order_id']} to {day(a['new_date'])}.",
+        lambda a, p: f"I'm arranging to move the delivery of order {a['order_id']} to {day(a['new_date'])}. {CONFIRM}",
+        _claim(r"moved|rescheduled|changed|re-?booked|arranged|updated|set", r"deliver")),
+    "change_shipping_address": Wording(
+        "the address change",
+        lambda a, r, p: f"I've changed the shipping address of order {a['order_id']} to {_address(a)}.",
+        lambda a, p: f"I'm arranging to change the shipping address of order {a['order_id']} to {_address(a)}. "
+                     f"{CONFIRM}",
+        _claim(r"changed|updated|corrected|amended|moved|set", r"address")),
+    "cancel_order": Wording(
+        "the cancellation",
+        lambda a, r, p: (f"I've cancelled order {a['order_id']}; everything you paid will be refunded to your "
+                         "original payment method."),
+        lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}; once it goes through, everything you "
+                      f"paid goes back to your original payment method. {CONFIRM}"),
+        _claim(r"cancell?ed|called off|stopped")),
+    "return_items": Wording(
+        "the return",
+        lambda a, r, p: (f"I've opened a return for order {a['order_id']}: you'll receive a prepaid label by email, "
+                         "and the refund goes to your original payment method."),
+        lambda a, p: (f"I'm arranging a return for order {a['order_id']}; once it is open you'll receive a prepaid "
+                      f"label by email, and the refund goes to your original payment method."),
+        _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
+               r"return")),
+    "exchange_item": Wording(
+        "the exchange",
+        lambda a, r, p: (f"I've arranged the exchange on order {a['order_id']}; return instructions are on their way "
+                         "by email and the new item ships when we receive the old one."),
+        lambda a, p: (f"I'm arranging the exchange on order {a['order_id']}; once it is confirmed, return "
+                      "instructions follow by email and the new item ships when we receive the old one."),
+        _claim(r"arranged|processed|accepted|approved|opened|started|booked|exchanged|swapped|replaced|set up",
+               r"exchange|replace|swap")),
+    "refund": Wording(
+        "the refund",
+        lambda a, r, p: f"I've refunded {money(float(a['amount']))} on order {a['order_id']}.",
+        lambda a, p: f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}. {CONFIRM}",
+        _claim(r"refunded|reimbursed|credited|paid back|returned (?:the|your) money|issued|processed|sent|made",
+               r"refund|reimburs|money back|credited|paid back")),
+    "modify_order_items": Wording(
+        "the item change",
+        lambda a, r, p: (f"I've changed the items on order {a['order_id']} as you asked; any price difference goes "
+                         "to or from your payment method."),
+        lambda a, p: (f"I'm arranging the item change on order {a['order_id']}; any price difference goes to or from "
+                      f"your payment method. {CONFIRM}"),
+        _claim(r"changed|updated|swapped|replaced|modified|amended|switched", r"item|order|option|size|colou?r")),
+    "update_default_address": Wording(
+        "the account address change",
+        lambda a, r, p: f"I've updated the address on your account to {_address(a)}.",
+        lambda a, p: f"I'm arranging to update the address on your account to {_address(a)}. {CONFIRM}",
+        _claim(r"changed|updated|corrected|amended|saved|set", r"address"), ()),
+    "resend_invoice": Wording(
+        "the invoice",
+        lambda a, r, p: f"I've sent invoice {a['invoice_id']} again to the email address on your account.",
+        lambda a, p: f"I'm arranging for invoice {a['invoice_id']} to be sent again to the email address on your "
+                     "account.",
+        _claim(r"re-?sent|sent|e-?mailed|forwarded|attached", r"invoice|receipt"), ("invoice_id",)),
+    "credit_charge": Wording(
+        "the credit",
+        lambda a, r, p: f"I've credited {money(float(a['amount']))} for charge {a['charge_id']}.",
+        lambda a, p: f"I'm arranging a credit of {money(float(a['amount']))} for charge {a['charge_id']}. {CONFIRM}",
+        _claim(r"credited|refunded|reversed|waived|removed|cancell?ed|written off|issued|applied",
+               r"charge|credit|fee|refund"), ("charge_id",)),
+    "update_contact_details": Wording(
+        "the contact details change",
+        lambda a, r, p: "I've updated your contact details" + _contact(a) + ".",
+        lambda a, p: "I'm arranging the update of your contact details" + _contact(a) + f". {CONFIRM}",
+        _claim(r"updated|changed|corrected|amended|replaced|saved|set", r"contact|e-?mail|phone|number|details"),
+        ()),
+    "reschedule_appointment": Wording(
+        "the appointment change",
+        lambda a, r, p: ("I've moved your installation appointment" + _when(a, r, p)
+                         + "; you'll get a confirmation by email."),
+        lambda a, p: ("I'm arranging to move your installation appointment" + _when(a, {}, p) + ". " + CONFIRM),
+        _claim(r"moved|rescheduled|changed|re-?booked|booked|arranged|set", r"appointment|installation|technician|"
+               r"engineer|visit"), ("appointment_id",)),
+    "add_internal_note": Wording(
+        "the complaint record",
+        lambda a, r, p: ("I've recorded your complaint on your account, so that everyone who helps you knows what "
+                         "happened.") if p.get("intent") == "complaint" else "",
+        lambda a, p: ("I'll record your complaint on your account, so that everyone who helps you knows what "
+                      "happened.") if p.get("intent") == "complaint" else "",
+        _claim(r"recorded|logged|noted|filed|registered", r"complaint"), ()),
+}
+WORDING.update(LUMEN_WORDING)
