@@ -8,7 +8,6 @@ The check imports the pack's modules but loads no model and opens no database.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import importlib
 import importlib.metadata
@@ -16,30 +15,20 @@ import importlib.util
 import inspect
 import re
 import sys
-import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from . import declared_records, http_actions
+from . import http_actions
 from .actions import base
 from .actions.base import REGISTRY, use_pack
-from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, Vocabulary, available, pack_dirs
-from .errors import ConfigError
+from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, pack_dirs
+from .findings import Findings, Where, at_line, exc_text, file_of, site, suggest
 from .http_actions import actions_file, loading
-from .policy import Policy, _line_of, unknown_names
+from .pack_content import RESERVED, check_card, check_knowledge, check_recipes
 from .store.tables import Base
-
-MIN_EXAMPLES = 5  # labelled examples per task type the classifier needs
-NOT_A_REQUEST = "none"  # the training label of sentences that ask for nothing (``triage.NONE``)
-UNCLASSIFIED = "unclassified"  # what triage answers when unsure (``triage.UNCLASSIFIED``): never a label
-RESERVED = (NOT_A_REQUEST, UNCLASSIFIED)
 
 # What the engine calls in each role's module: "name(arguments)" (the engine's call) and what it is for. A bare
 # name is checked for presence only.
@@ -63,42 +52,6 @@ OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing to fix: the file it is in, the field (or name) in that file, and what is wrong."""
-
-    file: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
-
-
-class Findings(list[Problem]):
-    """The problems of one pack, in the order found; ``name`` and ``counts`` (task types, actions, articles,
-    examples, policy version) describe the pack for the summary line."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.name = ""
-        self.counts: dict[str, int] = {}
-
-    def add(self, file: Path | str, field: str, message: str) -> None:
-        self.append(Problem(_shown(file), field, message))
-
-    def summary(self) -> str:
-        """The last line of the command: the number of problems, or that the pack is ready and what it holds."""
-        if self:
-            return f"{len(self)} problem{'s' if len(self) != 1 else ''}"
-        order = ["task type", "action", "article", "training example"]
-        counts = sorted(self.counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
-        held = [f"{n} {what}{'s' if n != 1 else ''}" for what, n in counts if what != "policy"]
-        if "policy" in self.counts:
-            held.append(f"policy version {self.counts['policy']}")
-        return f"domain '{self.name}' is ready: {', '.join(held)}"
-
-
 def check(path_or_name: str | Path) -> Findings:
     """Every problem of the pack in the folder ``path_or_name`` (or the pack of that name: a folder under
     ``domains/`` or an installed ``tandem.domains`` entry point), as a list; empty when the pack is ready.
@@ -113,14 +66,6 @@ def check(path_or_name: str | Path) -> Findings:
 
 
 # ------------------------------------------------------------------ finding and importing the pack
-@dataclass
-class _Where:
-    folder: Path
-    init: Path  # where PACK is defined
-    expected_name: str
-    import_path: str  # the folder's dotted import path ('' for an entry point's pack)
-
-
 def _check(arg: str, found: Findings) -> None:
     where_pack = _load(arg, found)
     if where_pack is None:
@@ -130,12 +75,12 @@ def _check(arg: str, found: Findings) -> None:
     _check_pack(pack, where, found)
     own = _check_modules(pack, where, found)
     refused = _check_declared(pack, where, own, found)
-    _check_knowledge(pack, where, own, refused, found)
-    _check_recipes(pack, where, own, refused, found)
-    _check_card(pack, where, refused, found)
+    check_knowledge(pack, where, own, refused, found)
+    check_recipes(pack, where, own, refused, found)
+    check_card(pack, where, refused, found)
 
 
-def _load(arg: str, found: Findings) -> tuple[_Where, DomainPack] | None:
+def _load(arg: str, found: Findings) -> tuple[Where, DomainPack] | None:
     """The pack's folder and ``PACK``, or None after adding the one problem that stops the check."""
     folder = Path(arg)
     if not folder.is_dir() and re.fullmatch(r"[A-Za-z_]\w*", arg):
@@ -150,9 +95,9 @@ def _load(arg: str, found: Findings) -> tuple[_Where, DomainPack] | None:
     try:
         value = point.load()
     except Exception as exc:
-        file, line = _site(exc, None, None)
-        found.add(file or f"entry point {point.value}", "PACK", f"{_at(line)}the pack cannot be imported: "
-                                                                f"{_exc(exc)}")
+        file, line = site(exc, None, None)
+        found.add(file or f"entry point {point.value}", "PACK", f"{at_line(line)}the pack cannot be imported: "
+                                                                f"{exc_text(exc)}")
         return None
     module = sys.modules.get(point.module)
     init = Path(getattr(module, "__file__", None) or point.value)
@@ -160,7 +105,7 @@ def _load(arg: str, found: Findings) -> tuple[_Where, DomainPack] | None:
         found.add(init, "PACK", f"entry point {point.value} is a {type(value).__name__}, not a DomainPack")
         return None
     folder = Path(value.root) if isinstance(value.root, Path) else init.parent
-    return _Where(folder, init, point.name, _import_path(folder) or ""), value
+    return Where(folder, init, point.name, _import_path(folder) or ""), value
 
 
 def _import_path(folder: Path) -> str | None:
@@ -175,7 +120,7 @@ def _import_path(folder: Path) -> str | None:
     return ".".join(parts)
 
 
-def _load_folder(folder: Path, found: Findings) -> tuple[_Where, DomainPack] | None:
+def _load_folder(folder: Path, found: Findings) -> tuple[Where, DomainPack] | None:
     init = folder / "__init__.py"
     dotted = _import_path(folder)
     if dotted is None:
@@ -194,10 +139,10 @@ def _load_folder(folder: Path, found: Findings) -> tuple[_Where, DomainPack] | N
     except BaseException as exc:  # SystemExit from a pack's import is a problem too
         if isinstance(exc, KeyboardInterrupt):
             raise
-        file, line = _site(exc, init, folder)
-        found.add(file or init, "PACK", f"{_at(line)}the pack cannot be imported: {_exc(exc)}")
+        file, line = site(exc, init, folder)
+        found.add(file or init, "PACK", f"{at_line(line)}the pack cannot be imported: {exc_text(exc)}")
         return None
-    where = _Where(folder, init, folder.name, dotted)
+    where = Where(folder, init, folder.name, dotted)
     loaded_from = Path(getattr(module, "__file__", None) or "")
     if loaded_from.resolve() != init.resolve():
         found.add(init, "PACK", f"the name '{dotted}' is already taken by {loaded_from or 'another module'}: rename "
@@ -215,7 +160,7 @@ def _load_folder(folder: Path, found: Findings) -> tuple[_Where, DomainPack] | N
 
 
 # ------------------------------------------------------------------ PACK itself
-def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
+def _check_pack(pack: DomainPack, where: Where, found: Findings) -> None:
     init = where.init
     if pack.name != where.expected_name:
         found.add(init, "PACK.name", f"is '{pack.name}' but the pack is found as '{where.expected_name}' (its "
@@ -238,7 +183,7 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
                                                            "for nothing / triage unsure): choose another name")
         for name in sorted(set(pack.informational) - set(pack.task_types)):
             found.add(init, "PACK.informational", f"'{name}' is not one of the pack's task types"
-                                                  f"{_suggest(name, pack.task_types)}")
+                                                  f"{suggest(name, pack.task_types)}")
     _check_channels(found, init, pack.channels)
     for key in ("name", "signature"):
         if not str(getattr(pack.brand, key, "") or "").strip():
@@ -247,7 +192,7 @@ def _check_pack(pack: DomainPack, where: _Where, found: Findings) -> None:
 
 
 # ------------------------------------------------------------------ modules by role
-def _check_modules(pack: DomainPack, where: _Where, found: Findings) -> dict[str, Any] | None:
+def _check_modules(pack: DomainPack, where: Where, found: Findings) -> dict[str, Any] | None:
     """Checks every module the pack names; returns the pack's own actions (None when they could not be loaded)."""
     init = where.init
     own: dict[str, Any] | None = None if pack.has("actions") else {}
@@ -281,7 +226,7 @@ def _check_modules(pack: DomainPack, where: _Where, found: Findings) -> dict[str
     return own
 
 
-def _import(role: str, name: str, where: _Where, found: Findings) -> ModuleType | None:
+def _import(role: str, name: str, where: Where, found: Findings) -> ModuleType | None:
     """The module, or None after adding why it cannot be imported (on its own file and line when it has one)."""
     field = f"PACK.modules.{role}"
     try:
@@ -297,9 +242,9 @@ def _import(role: str, name: str, where: _Where, found: Findings) -> ModuleType 
             found.add(where.init, field, f"there is no module '{name}': create it or correct the name")
             return None
         origin = Path(spec.origin) if spec is not None and spec.origin and spec.origin != "built-in" else None
-        file, line = _site(exc, origin, where.folder)
+        file, line = site(exc, origin, where.folder)
         found.add(file or origin or where.init, "import" if (file or origin) else field,
-                  f"{_at(line)}the {role} module {name} cannot be imported: {_exc(exc)}")
+                  f"{at_line(line)}the {role} module {name} cannot be imported: {exc_text(exc)}")
         return None
 
 
@@ -344,7 +289,7 @@ def _check_tables(module: ModuleType, file: Path, found: Findings) -> None:
                                     "(only missing tables are created, so the pack's would never be)")
 
 
-def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) -> dict[str, Any] | None:
+def _check_actions(pack: DomainPack, name: str, where: Where, found: Findings) -> dict[str, Any] | None:
     """Puts the pack's actions in force as ``DomainPack.activate`` does and checks each one."""
 
     field = "PACK.modules.actions"
@@ -357,7 +302,7 @@ def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) 
     try:
         own = use_pack(prefix or name, (name,))
     except Exception as exc:
-        found.add(where.init, field, f"its actions cannot be put in force: {_exc(exc)}")
+        found.add(where.init, field, f"its actions cannot be put in force: {exc_text(exc)}")
         return None
     module = sys.modules.get(name)
     file = Path(getattr(module, "__file__", None) or where.init)
@@ -365,7 +310,7 @@ def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) 
         found.add(file, "@action", f"importing {name} registers no action: decorate each runner with "
                                    "@cx_core.actions.base.action(name=..., ...)")
     for action_name, spec in sorted(own.items()):
-        at = _file_of(spec.run) or file
+        at = file_of(spec.run) or file
         if spec.writes and not spec.local and spec.preview is None:
             found.add(at, f"{action_name}.preview", "the action writes to an outside system (local=False) but has "
                                                     "no preview: add preview=... that says what it would change "
@@ -376,11 +321,11 @@ def _check_actions(pack: DomainPack, name: str, where: _Where, found: Findings) 
         for task_type in spec.task_types:
             if isinstance(pack.task_types, Mapping) and task_type not in pack.task_types:
                 found.add(at, f"{action_name}.task_types", f"'{task_type}' is not one of the pack's task types"
-                                                           f"{_suggest(task_type, pack.task_types)}")
+                                                           f"{suggest(task_type, pack.task_types)}")
     return own
 
 
-def _check_declared(pack: DomainPack, where: _Where, own: dict[str, Any] | None, found: Findings) -> dict[str, str]:
+def _check_declared(pack: DomainPack, where: Where, own: dict[str, Any] | None, found: Findings) -> dict[str, str]:
     """The pack's ``actions.yaml`` (HTTP calls by hand or from OpenAPI, MCP servers' tools) read entry by entry as
     the engine reads it: each entry's own problems first, then what follows from them. Puts the declared actions in
     force for the rest of the check (the policy and the recipes may name them); returns those kept out, with why."""
@@ -407,211 +352,6 @@ def _check_declared(pack: DomainPack, where: _Where, own: dict[str, Any] | None,
     return dict(loaded.refused)
 
 
-def _not_in_force(name: str, refused: Mapping[str, str]) -> str:
-    return f"'{name}', which is not in force because: {refused[name]} (fix it in actions.yaml)"
-
-
-def _file_of(fn: Callable[..., Any]) -> Path | None:
-    try:
-        return Path(inspect.getsourcefile(fn) or "") or None
-    except TypeError:
-        return None
-
-
-# ------------------------------------------------------------------ knowledge: articles, examples, policy
-def _check_knowledge(pack: DomainPack, where: _Where, own: dict[str, Any] | None, refused: Mapping[str, str],
-                     found: Findings) -> None:
-    folder = pack.knowledge_dir
-    if not folder.is_dir():
-        found.add(where.init, "PACK.knowledge", f"the knowledge folder {_shown(folder)} does not exist: create it "
-                                                "with articles/, training/task_types.csv and policy.yaml (or point "
-                                                "knowledge= at the folder that has them)")
-        return
-    found.counts["task type"] = len(pack.task_types)
-    if own is not None:
-        found.counts.setdefault("action", len(own))
-    articles = folder / "articles"
-    if not articles.is_dir():
-        found.add(articles, "articles/", "missing: add the folder with at least one Markdown article (.md) the "
-                                         "replies can quote")
-    else:
-        found.counts["article"] = n = sum(1 for _ in articles.rglob("*.md"))
-        if not n:
-            found.add(articles, "*.md", "no article: add at least one Markdown article (.md) the replies can quote")
-    _check_training(pack, folder / "training" / "task_types.csv", found)
-    _check_policy(pack, own, refused, found)
-
-
-def _check_training(pack: DomainPack, path: Path, found: Findings) -> None:
-    """The labelled examples exactly as the trainer reads them (columns ``text`` and ``label``), line by line."""
-    if not path.is_file():
-        found.add(path, "file", f"missing: add a CSV with the columns text,label and at least {MIN_EXAMPLES} "
-                                "examples of each task type")
-        return
-    counts = dict.fromkeys(pack.task_types, 0)
-    examples = 0
-    header: list[str] | None = None
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            while True:
-                line = reader.line_num + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                if not any(cell.strip() for cell in row):
-                    continue
-                if header is None:
-                    header = [c.strip() for c in row]
-                    missing = [c for c in ("text", "label") if c not in header]
-                    if missing:
-                        bom = " (the file starts with a byte-order mark: save it as UTF-8 without BOM)" \
-                            if header[0].startswith("\ufeff") else ""
-                        found.add(path, "columns", f"line {line}: no column {' or '.join(repr(m) for m in missing)}"
-                                                   f" (columns are: {', '.join(header)}): the first line must name "
-                                                   f"the columns text,label{bom}")
-                        return
-                    continue
-                cells = dict(zip(header, row, strict=False))
-                text, label = (cells.get("text") or "").strip(), (cells.get("label") or "").strip()
-                if not label:
-                    found.add(path, "label", f"line {line}: no label: the trainer skips this row (give a task type, "
-                                             f"or '{NOT_A_REQUEST}' for a sentence that asks for nothing)")
-                    continue
-                if not text:
-                    found.add(path, "text", f"line {line}: no text: the trainer skips this row")
-                    continue
-                examples += 1
-                if label in counts:
-                    counts[label] += 1
-                elif label == UNCLASSIFIED:
-                    found.add(path, "label", f"line {line}: '{UNCLASSIFIED}' is what triage answers when unsure and "
-                                             f"is never trained: use a task type, or '{NOT_A_REQUEST}'")
-                elif label != NOT_A_REQUEST:
-                    found.add(path, "label", f"line {line}: '{label}' is not a task type of '{pack.name}'"
-                                             f"{_suggest(label, pack.task_types)}")
-    except UnicodeDecodeError as exc:
-        found.add(path, "file", f"is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8")
-        return
-    except csv.Error as exc:
-        found.add(path, "file", f"line {reader.line_num}: not a readable CSV ({exc})")
-        return
-    if header is None:
-        found.add(path, "columns", "the file is empty: the first line must name the columns text,label")
-        return
-    found.counts["training example"] = examples
-    for task_type, n in counts.items():
-        if n < MIN_EXAMPLES:
-            found.add(path, "label", f"task type '{task_type}' has {n} example{'s' if n != 1 else ''}: add at least "
-                                     f"{MIN_EXAMPLES - n} more (the classifier needs {MIN_EXAMPLES} of each)")
-
-
-def _check_policy(pack: DomainPack, own: dict[str, Any] | None, refused: Mapping[str, str],
-                  found: Findings) -> None:
-    """The policy as ``policy.load_policy`` reads it, but every problem instead of the first: the same messages,
-    each with its field and line."""
-
-    path = pack.policy_file
-    if not path.is_file():
-        found.add(path, "file", "missing: add the pack's policy (version, autonomy per task type, limits per action)")
-        return
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        found.add(path, "file", f"is not UTF-8 text ({exc.reason}): save it as UTF-8")
-        return
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        found.add(path, "file", f"{_at(mark.line + 1 if mark is not None else None)}not valid YAML"
-                                f" ({getattr(exc, 'problem', None) or exc})")
-        return
-    if not isinstance(raw, dict):
-        found.add(path, "file", "the policy must be a mapping of fields (version: 1, autonomy: ..., limits: ...)")
-        return
-
-    def located(loc: tuple[Any, ...], msg: str) -> None:
-        found.add(path, ".".join(str(p) for p in loc) or "policy", f"{_at(_line_of(text, loc))}{msg}")
-
-    try:
-        policy = Policy.model_validate(raw)
-    except ValidationError as exc:
-        for err in exc.errors():
-            located(tuple(err["loc"]), err["msg"])
-        return
-    found.counts["policy"] = policy.version
-    known = Vocabulary(task_types=frozenset(pack.task_types) | {UNCLASSIFIED}, actions=frozenset(REGISTRY),
-                       channels=frozenset(pack.channel_names))
-    for loc, msg in unknown_names(policy, known):
-        if loc[0] in ("limits", "never_autonomous"):
-            name = str(loc[1]) if loc[0] == "limits" else policy.never_autonomous[int(loc[1])]
-            if name in refused:  # a consequence of the declared action's own problem, reported above
-                located(loc, f"names {_not_in_force(name, refused)}")
-                continue
-            if own is None:
-                continue  # the pack's actions could not be loaded (reported above): every name of theirs would show
-        located(loc, msg)
-
-
-# ------------------------------------------------------------------ recipes (cx_core.recipes, when there is one)
-def _check_recipes(pack: DomainPack, where: _Where, own: dict[str, Any] | None, refused: Mapping[str, str],
-                   found: Findings) -> None:
-    path = where.folder / "recipes.yaml"
-    if not path.is_file():
-        return
-    try:
-        recipes = importlib.import_module("cx_core.recipes")
-    except ImportError:
-        return  # an engine without recipes: nothing to check them with
-    except Exception as exc:
-        found.add(path, "recipes", f"cannot be checked: the engine's cx_core.recipes fails to import ({_exc(exc)})")
-        return
-    problems = getattr(recipes, "problems", None)
-    if not callable(problems):
-        return
-
-    planner = sys.modules.get(pack.modules.get("planner", "")) if pack.has("planner") else None
-    resolvers = getattr(planner, "RESOLVERS", None)
-    try:
-        # against what this check put in force, the declared actions included
-        result = problems(path, sorted(REGISTRY), sorted(pack.task_types),
-                          sorted(resolvers) if isinstance(resolvers, Mapping) else ())
-        for field, message in result:
-            named = re.fullmatch(r"unknown action '(.+)'", str(message))
-            if named and named.group(1) in refused:  # a consequence of the declared action's problem (above)
-                step = str(field).removesuffix(".action")
-                found.add(path, str(field), f"recipe step {step} uses action {_not_in_force(named.group(1), refused)}")
-                continue
-            if own is None and "unknown action" in str(message):
-                continue  # the pack's actions could not be loaded (reported above)
-            found.add(path, str(field) or "recipes", str(message))
-    except Exception as exc:
-        found.add(path, "recipes", f"cannot be checked: {_exc(exc)}")
-
-
-def _check_card(pack: DomainPack, where: _Where, refused: Mapping[str, str], found: Findings) -> None:
-    """``card.yaml``, when the pack declares its card (and, without a records module, its customers) there: each
-    read it names is a read action in force."""
-
-    path = declared_records.card_file(where.folder)
-    if not path.is_file():
-        return
-    problems = declared_records.problems(path, REGISTRY, refused)
-    for field_name, message in problems:
-        found.add(path, field_name, message)
-    if problems:
-        return
-    try:
-        spec = declared_records.load(where.folder)
-    except ConfigError:
-        return
-    if spec is not None and spec.customer is None and not pack.has("records"):
-        found.add(path, "customer", "missing: with no records module, say how a ticket's sender becomes a customer "
-                                    "(customer: {find: a read by e-mail, get: a read by id})")
-
-
-# ------------------------------------------------------------------ helpers
 @contextmanager
 def _registry_kept() -> Iterator[None]:
     """The engine's actions in force (and the active pack's prefix) as they were before the check."""
@@ -631,39 +371,6 @@ def _registry_kept() -> Iterator[None]:
         http_actions.LOADED = loaded
 
 
-def _site(exc: BaseException, file: Path | None, folder: Path | None) -> tuple[Path | None, int | None]:
-    """Where an import failed: the file and line of a syntax error, else the deepest frame in ``file`` or, failing
-    that, in the pack's folder."""
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return Path(exc.filename), exc.lineno
-    frames = traceback.extract_tb(exc.__traceback__)
-    for want in ([file] if file else []) + [None]:
-        for frame in reversed(frames):
-            here = Path(frame.filename)
-            if (want is not None and here == want) or (want is None and folder and _inside(here, folder)):
-                return here, frame.lineno
-    return None, None
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _exc(exc: BaseException) -> str:
-    """The exception as one line (a syntax error without its file and line: the problem names them)."""
-    text = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc).strip()
-    text = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _at(line: int | None) -> str:
-    return f"line {line}: " if line else ""
-
-
 def _check_channels(found: Findings, init: Path, channels: tuple[Any, ...]) -> None:
     """Each channel a pack lists: a plain lower-case name, a response target above 0 minutes, listed once."""
     names: list[str] = []
@@ -681,17 +388,3 @@ def _check_channels(found: Findings, init: Path, channels: tuple[Any, ...]) -> N
         found.add(init, "PACK.channels", f"'{name}' is listed twice")
 
 
-def _suggest(name: str, known: Mapping[str, Any] | frozenset[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    if close:
-        return f": did you mean '{close[0]}'?"
-    return f" (task types are: {', '.join(sorted(known))})"
-
-
-def _shown(path: Path | str) -> str:
-    """A path as people type it: relative to the working folder when it is inside it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)

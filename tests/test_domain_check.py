@@ -10,7 +10,9 @@ from pathlib import Path
 
 from cx_core.actions.base import REGISTRY
 from cx_core.config import PROJECT_ROOT
-from cx_core.domain_check import NOT_A_REQUEST, UNCLASSIFIED, Problem, check
+from cx_core.domain_check import check
+from cx_core.findings import Problem
+from cx_core.pack_content import NOT_A_REQUEST, UNCLASSIFIED
 
 INIT = '''
 from pathlib import Path
@@ -197,7 +199,8 @@ def test_the_reserved_labels_are_the_triage_ones() -> None:
 
 def test_channels_are_checked_as_data() -> None:
     from cx_core.domain import ChannelSpec
-    from cx_core.domain_check import Findings, _check_channels
+    from cx_core.domain_check import _check_channels
+    from cx_core.findings import Findings
 
     found = Findings()
     _check_channels(found, Path("domains/acme/__init__.py"),
