@@ -263,6 +263,20 @@ def merge_edits(edited: str, before: list[ReplyPart], after: list[ReplyPart]) ->
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str
+                   ) -> tuple[str, int, int | None, bool]:
+    """What to search the request's passages for, how many sentences to quote, which outcome they stand beside
+    (None: on their own) and whether it is a refusal."""
+    if escalation or any(o.decision == Decision.escalated for _, o in mine):
+        return req.text, 0, None, False
+    if denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
+        return denied[0][1].reason, 1, denied[0][0], True
+    if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
+        # the fact beside an action explains its outcome ("processed": what that status means)
+        return " ".join([req.text, *said]), 1, acting[0], False
+    return req.text, 2, None, False
+
+
 class Drafter:
     """Picks the knowledge sentences closest to each request and writes the reply around the outcomes."""
 
@@ -368,18 +382,7 @@ class Drafter:
                 say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
             # action (it stays only while the action's sentence does); two when the customer only asked
-            beside: int | None = None
-            denied: list[tuple[int, StepOutcome]] = []
-            if escalation or any(o.decision == Decision.escalated for _, o in mine):
-                query, n = req.text, 0
-            elif denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
-                (beside, first_denied), n = denied[0], 1
-                query = first_denied.reason
-            elif acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
-                # the fact beside an action explains its outcome ("processed": what that status means)
-                query, n, beside = " ".join([req.text, *said]), 1, acting[0]
-            else:
-                query, n = req.text, 2
+            query, n, beside, denied = _what_to_quote(req, mine, said, escalation)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             stated = statements(req.text)[0]  # what the customer asks is no fact about their case
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,

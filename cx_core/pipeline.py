@@ -12,11 +12,11 @@ from typing import Any
 from . import audit, contacts, packs, plan_check
 from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
-from .domain import DomainPack, active
+from .domain import Customer, DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label, sendable
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
-from .models import Autonomy, Decision, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
+from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
 from .plans import Plan, Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
@@ -266,6 +266,77 @@ class Pipeline:
         # a rehearsal (replay, evaluation) previews every write and changes nothing, here or in any outside system
         self.rehearsal = False
 
+    def _customer(self, ticket: TicketIn, text: str, now: datetime
+                  ) -> tuple[Customer | None, Any, dict[str, Any] | None, bool]:
+        """The customer the ticket is from (named by its sender, else identified by its text, never verified
+        then), what the planner reads about them, the profile a reply may use, and whether the sender is verified."""
+        records = packs.records(self.pack)
+        with self.db.session() as s:
+            customer = records.lookup(s, ticket.customer)
+            if customer is None and not (ticket.customer or "").strip():
+                customer = records.identify(s, text)  # identified, never verified
+            snap = records.snapshot(s, customer.id, now) if customer else None
+            profile = customer.shown_profile() if customer else None
+        verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
+            and customer.email.lower() == (ticket.customer or "").strip().lower()
+        return customer, snap, profile, verified
+
+    def _passages(self, tri: Triage) -> dict[str, list[Passage]]:
+        """The three closest knowledge passages for each request."""
+        passages: dict[str, list[Passage]] = {}
+        for req in tri.requests:
+            # a request to act is explained from the articles written for its task type (a damaged item from the
+            # damage policy, not the item's set-up guide) or for none in particular (a new upload not yet
+            # tagged); a question is answered from whichever article is closest
+            strict = req.intent not in ANSWERED_FROM_ANY
+            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent,
+                                     only_task_type=strict, untagged=True)
+            if strict:
+                found += self.kb.retrieve(req.text, k=2, task_type=req.intent, only_task_type=True, untagged=True)
+            if not strict or not found:
+                found += self.kb.retrieve(req.text, k=2)
+            unique = {(p.doc_id, p.heading): p for p in found}
+            passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
+        return passages
+
+    def _explain_refusals(self, outcomes: list[StepOutcome], passages: dict[str, list[Passage]]) -> None:
+        """A refusal is explained from the rule behind it, so that passage comes first."""
+        for o in outcomes:
+            if o.decision == Decision.denied and o.reason:
+                why = self.kb.retrieve(f"{label(o.intent)}: {o.reason}", k=2, task_type=o.intent)
+                known = {(p.doc_id, p.heading) for p in why}
+                passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
+
+    def _polished(self, draft: Draft, passages: list[Passage], tri: Triage, profile: dict[str, Any] | None,
+                  proposals: list[Proposal]) -> tuple[Draft, Polished | None]:
+        """The draft as the model rewrote it, unless the rewrite says an action was done that did not run."""
+        names = str(profile["name"]).split() if profile else []
+        polished = self.engine.polish(draft, passages, tri.language, names) if draft.reply else None
+        if polished is not None and polished.draft is not draft:
+            ran = {p.action for p in proposals if p.decision == Decision.executed}
+            false = [a for a in claimed_actions(polished.draft.reply) if a not in ran]
+            if false:
+                polished = Polished(draft, OfflineEngine.name,
+                                    f"the model's reply said {WORDING[false[0]].noun} was done, and it was not")
+            else:
+                draft = polished.draft
+        return draft, polished
+
+    def _answers_alone(self, tri: Triage, level: int, proposals: list[Proposal]) -> bool:
+        """Whether the level lets the reply go without a person: questions only from level 1, and once every write
+        has run from level 3."""
+        writes_pending = any(p.decision != Decision.executed for p in proposals if not is_read(p.action))
+        informational = bool(tri.requests) and all(r.intent in self.pack.informational for r in tri.requests)
+        return (level >= 1 and informational) or (level >= 3 and not writes_pending)
+
+    def _send(self, policy: Policy, ctx: ExecContext, draft: Draft, level: int) -> Proposal:
+        """Sends the reply through ``execute`` as the agent, within autonomy."""
+        reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
+        out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
+        return Proposal(action="send_reply", args={"body": for_customer(draft.reply)},
+                        rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(out.status, Decision.denied),
+                        reason=out.reason, result=out.result or None, execution_key=out.key)
+
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
                 claim: str | None = None, prior: list[dict[str, Any]] | None = None) -> ProcessResult:
         """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
@@ -277,15 +348,8 @@ class Pipeline:
         today = now.date()
         policy = self.policy()
         text = whole_text(ticket.subject, ticket.body)
-        records, planner = packs.records(self.pack), packs.planner(self.pack)
-        with self.db.session() as s:
-            customer = records.lookup(s, ticket.customer)
-            if customer is None and not (ticket.customer or "").strip():
-                customer = records.identify(s, text)  # identified, never verified
-            snap = records.snapshot(s, customer.id, now) if customer else None
-            profile = customer.shown_profile() if customer else None
-        verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
-            and customer.email.lower() == (ticket.customer or "").strip().lower()
+        planner = packs.planner(self.pack)
+        customer, snap, profile, verified = self._customer(ticket, text, now)
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=today)
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
@@ -306,21 +370,7 @@ class Pipeline:
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
 
-        passages: dict[str, list[Passage]] = {}
-        for req in tri.requests:
-            # a request to act is explained from the articles written for its task type (a damaged soundbar from
-            # the damage policy, not the soundbar set-up guide) or for none in particular (a new upload not yet
-            # tagged); a question is answered from whichever article is closest
-            strict = req.intent not in ANSWERED_FROM_ANY
-            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent,
-                                     only_task_type=strict, untagged=True)
-            if strict:
-                found += self.kb.retrieve(req.text, k=2, task_type=req.intent, only_task_type=True, untagged=True)
-            if not strict or not found:
-                found += self.kb.retrieve(req.text, k=2)
-            unique = {(p.doc_id, p.heading): p for p in found}
-            passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
-
+        passages = self._passages(tri)
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
                           customer_id=customer.id if customer else None, verified=verified,
                           task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
@@ -347,36 +397,15 @@ class Pipeline:
         outcomes, proposals = run.outcomes, run.proposals
         if run.stopped and not escalation:
             escalation = run.stopped
-        for o in outcomes:  # a refusal is explained from the rule behind it, so that passage comes first
-            if o.decision == Decision.denied and o.reason:
-                why = self.kb.retrieve(f"{label(o.intent)}: {o.reason}", k=2, task_type=o.intent)
-                known = {(p.doc_id, p.heading) for p in why}
-                passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
+        self._explain_refusals(outcomes, passages)
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,
                                    level)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
-        names = str(profile["name"]).split() if profile else []
-        polished = self.engine.polish(draft, all_passages, tri.language, names) if draft.reply else None
-        if polished is not None and polished.draft is not draft:
-            ran = {p.action for p in proposals if p.decision == Decision.executed}
-            false = [a for a in claimed_actions(polished.draft.reply) if a not in ran]
-            if false:  # a rewrite never says an action was done that did not run
-                polished = Polished(draft, OfflineEngine.name,
-                                    f"the model's reply said {WORDING[false[0]].noun} was done, and it was not")
-            else:
-                draft = polished.draft
-        writes_pending = any(p.decision != Decision.executed for p in proposals if not is_read(p.action))
-        informational = bool(tri.requests) and all(r.intent in self.pack.informational
-                                                                     for r in tri.requests)
+        draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
-                    and sendable(draft) and ((level >= 1 and informational) or (level >= 3 and not writes_pending)))
-        if may_send:
-            reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
-            out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
-            proposals.append(Proposal(action="send_reply", args={"body": for_customer(draft.reply)},
-                                      rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(
-                                          out.status, Decision.denied), reason=out.reason, result=out.result or None,
-                                      execution_key=out.key))
+                    and sendable(draft))
+        if may_send and self._answers_alone(tri, level, proposals):
+            proposals.append(self._send(policy, ctx, draft, level))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
         packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
                                 run.refused, contact.earlier) if escalated else None

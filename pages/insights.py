@@ -40,6 +40,72 @@ def table(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
     return frame.rename(columns={key: key.replace("_", " ").capitalize(), **insights.LABELS})
 
 
+def charts(rows: list[dict[str, Any]], split: str) -> None:
+    """Volume, outcome rates, handle time and cost per ticket, by the chosen breakdown."""
+    frame = pd.DataFrame(rows)
+    if split == "task_type":
+        frame["task_type"] = frame["task_type"].map(label)
+    c1, c2 = st.columns([1, 1.4])
+    names = alt.Y(f"{split}:N", title=None, sort="ascending" if split == "day" else "-x",
+                  axis=alt.Axis(labelLimit=180, labelOverlap=False))
+    with c1:
+        st.markdown("**Volume**")
+        st.altair_chart(alt.Chart(frame).mark_bar(color="#5b6ee1").encode(
+            y=names, x=alt.X("tickets:Q", title="tickets"), tooltip=[split, "tickets"]).properties(
+            height=max(160, 26 * len(frame))), width="stretch")
+    with c2:
+        st.markdown("**Outcome rates**")
+        rates = frame.melt(id_vars=[split], value_vars=["auto_resolution", "escalation", "fcr", "sla_compliance"],
+                           var_name="metric", value_name="share").dropna()
+        rates["metric"] = rates["metric"].map({"auto_resolution": "Auto", "escalation": "Escalated",
+                                               "fcr": "FCR", "sla_compliance": "SLA met"})
+        base = alt.Chart(rates).encode(y=alt.Y(f"{split}:N", title=None,
+                                               axis=alt.Axis(labelLimit=180, labelOverlap=False)),
+                                       x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")))
+        cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                                                        legend=None),
+                                        tooltip=[split, "metric", alt.Tooltip("share:Q", format=".0%")])
+        text = base.mark_text(fontSize=11).encode(text=alt.Text("share:Q", format=".0%"),
+                                                  color=alt.condition("datum.share > 0.6", alt.value("white"),
+                                                                      alt.value("#333")))
+        st.altair_chart((cells + text).properties(height=max(160, 26 * len(frame))), width="stretch")
+    c3, c4 = st.columns(2)
+    with c3:
+        st.markdown("**Handle time (minutes, people-resolved tickets)**")
+        handled = frame.dropna(subset=["handle_min"])
+        if handled.empty:
+            st.caption("No tickets resolved by people in this period.")
+        else:
+            st.altair_chart(alt.Chart(handled).mark_bar(color="#e59f3c").encode(
+                y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
+                tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
+    with c4:
+        st.markdown("**Cost per ticket (€)**")
+        st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
+            y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title="€"),
+            tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
+
+
+def impact_matrix(facts: list[dict[str, Any]]) -> None:
+    """Volume against complexity for each task type, with the advice for each."""
+    matrix = insights.impact_matrix(facts)
+    mframe = pd.DataFrame(matrix)
+    mframe["task type"] = mframe["task_type"].map(label)
+    st.markdown("Volume against complexity for each task type: automate the high-volume, low-complexity work "
+                "first; use assisted automation where complexity is medium and volume low.")
+    points = alt.Chart(mframe).mark_circle(size=220, opacity=0.8).encode(
+        x=alt.X("complexity:Q", scale=alt.Scale(domain=[0, 1]), title="complexity (0–1)"),
+        y=alt.Y("volume:Q", title="tickets"), color=alt.Color("advice:N", legend=alt.Legend(orient="bottom",
+                                                                                        title=None, columns=2)),
+        tooltip=["task type", "volume", "complexity", "advice"])
+    names = points.mark_text(dy=-14, fontSize=11).encode(text="task type:N", color=alt.value("#444"))
+    rules = alt.Chart(pd.DataFrame({"x": [0.25, 0.5]})).mark_rule(strokeDash=[4, 4], color="#bbb").encode(x="x:Q")
+    st.altair_chart((rules + points + names).properties(height=380), width="stretch")
+    st.dataframe(mframe[["task type", "volume", "complexity", "auto_resolution", "advice"]], hide_index=True,
+                 width="stretch", column_config={"auto_resolution": st.column_config.NumberColumn(
+                     "auto-resolution", format="percent")})
+
+
 def main() -> None:
     require(user, Role.supervisor)
     top = st.columns([1.2, 2.6, 2])
@@ -65,65 +131,9 @@ def main() -> None:
     rows = insights.by(facts, split)
     chart_tab, matrix_tab, table_tab, help_tab = st.tabs(["Charts", "Impact matrix", "Table and export", "Definitions"])
     with chart_tab:
-        frame = pd.DataFrame(rows)
-        if split == "task_type":
-            frame["task_type"] = frame["task_type"].map(label)
-        c1, c2 = st.columns([1, 1.4])
-        names = alt.Y(f"{split}:N", title=None, sort="ascending" if split == "day" else "-x",
-                      axis=alt.Axis(labelLimit=180, labelOverlap=False))
-        with c1:
-            st.markdown("**Volume**")
-            st.altair_chart(alt.Chart(frame).mark_bar(color="#5b6ee1").encode(
-                y=names, x=alt.X("tickets:Q", title="tickets"), tooltip=[split, "tickets"]).properties(
-                height=max(160, 26 * len(frame))), width="stretch")
-        with c2:
-            st.markdown("**Outcome rates**")
-            rates = frame.melt(id_vars=[split], value_vars=["auto_resolution", "escalation", "fcr", "sla_compliance"],
-                               var_name="metric", value_name="share").dropna()
-            rates["metric"] = rates["metric"].map({"auto_resolution": "Auto", "escalation": "Escalated",
-                                                   "fcr": "FCR", "sla_compliance": "SLA met"})
-            base = alt.Chart(rates).encode(y=alt.Y(f"{split}:N", title=None,
-                                                   axis=alt.Axis(labelLimit=180, labelOverlap=False)),
-                                           x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")))
-            cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]),
-                                                            legend=None),
-                                            tooltip=[split, "metric", alt.Tooltip("share:Q", format=".0%")])
-            text = base.mark_text(fontSize=11).encode(text=alt.Text("share:Q", format=".0%"),
-                                                      color=alt.condition("datum.share > 0.6", alt.value("white"),
-                                                                          alt.value("#333")))
-            st.altair_chart((cells + text).properties(height=max(160, 26 * len(frame))), width="stretch")
-        c3, c4 = st.columns(2)
-        with c3:
-            st.markdown("**Handle time (minutes, people-resolved tickets)**")
-            handled = frame.dropna(subset=["handle_min"])
-            if handled.empty:
-                st.caption("No tickets resolved by people in this period.")
-            else:
-                st.altair_chart(alt.Chart(handled).mark_bar(color="#e59f3c").encode(
-                    y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
-                    tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
-        with c4:
-            st.markdown("**Cost per ticket (€)**")
-            st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
-                y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title="€"),
-                tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
+        charts(rows, split)
     with matrix_tab:
-        matrix = insights.impact_matrix(facts)
-        mframe = pd.DataFrame(matrix)
-        mframe["task type"] = mframe["task_type"].map(label)
-        st.markdown("Volume against complexity for each task type: automate the high-volume, low-complexity work "
-                    "first; use assisted automation where complexity is medium and volume low.")
-        points = alt.Chart(mframe).mark_circle(size=220, opacity=0.8).encode(
-            x=alt.X("complexity:Q", scale=alt.Scale(domain=[0, 1]), title="complexity (0–1)"),
-            y=alt.Y("volume:Q", title="tickets"), color=alt.Color("advice:N", legend=alt.Legend(orient="bottom",
-                                                                                            title=None, columns=2)),
-            tooltip=["task type", "volume", "complexity", "advice"])
-        names = points.mark_text(dy=-14, fontSize=11).encode(text="task type:N", color=alt.value("#444"))
-        rules = alt.Chart(pd.DataFrame({"x": [0.25, 0.5]})).mark_rule(strokeDash=[4, 4], color="#bbb").encode(x="x:Q")
-        st.altair_chart((rules + points + names).properties(height=380), width="stretch")
-        st.dataframe(mframe[["task type", "volume", "complexity", "auto_resolution", "advice"]], hide_index=True,
-                     width="stretch", column_config={"auto_resolution": st.column_config.NumberColumn(
-                         "auto-resolution", format="percent")})
+        impact_matrix(facts)
     with table_tab:
         st.dataframe(table(rows, split), hide_index=True, width="stretch")
         e1, e2, _ = st.columns([1, 1, 3])

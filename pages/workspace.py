@@ -209,10 +209,8 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
     st.rerun()
 
 
-def workspace(tid: str) -> None:
-    data = desk.get_ticket(svc.db, tid)
-    t, result = data["ticket"], data["result"]
-    st.session_state["ticket"] = tid
+def ticket_header(t: dict[str, Any], result: Any) -> None:
+    """The ticket's subject and its chips: status, channel, triage and the time left to the first response."""
     subject = one_line(t["subject"], 140)
     head = st.columns([3.2, 2.8], vertical_alignment="center")
     if subject:
@@ -238,6 +236,40 @@ def workspace(tid: str) -> None:
         if t["status"] != "resolved":
             text, colour = sla_text(t["sla_due"])
             chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
+
+
+def sources(result: Any) -> None:
+    """The passages the reply cites, each in an expander."""
+    if not result.draft.citations:
+        return
+    st.caption("Sources")
+    passages = {(p.doc_id, p.heading): p for p in result.passages}
+    for i, c in enumerate(result.draft.citations, 1):
+        with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
+            p = passages.get((c.doc_id, c.heading))
+            if p:
+                show_passage(p.text)
+            else:
+                st.caption("The passage is no longer in the knowledge base.")
+
+
+def why_the_agent_thinks_so(tri: Any) -> None:
+    with st.expander("Why the agent thinks so", icon=":material/psychology:"):
+        st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
+                    + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
+                              for r in tri.requests)
+                    + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
+                    + f"\n- **Sentiment** {tri.sentiment}, frustration {tri.frustration:.2f}: "
+                    + one_line('; '.join(tri.sentiment_reasons))
+                    + f"\n- **Language** {tri.language}"
+                    + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+
+
+def workspace(tid: str) -> None:
+    data = desk.get_ticket(svc.db, tid)
+    t, result = data["ticket"], data["result"]
+    st.session_state["ticket"] = tid
+    ticket_header(t, result)
     if t["error"] and t["status"] not in {"new", "processing"}:
         failed_bar(t)
     elif result is None:
@@ -286,26 +318,8 @@ def workspace(tid: str) -> None:
             st.success("Reply sent and ticket resolved." if sent else "Resolved.")
         else:
             reply_box(tid, data)
-        if result.draft.citations:
-            st.caption("Sources")
-            passages = {(p.doc_id, p.heading): p for p in result.passages}
-            for i, c in enumerate(result.draft.citations, 1):
-                with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
-                    p = passages.get((c.doc_id, c.heading))
-                    if p:
-                        show_passage(p.text)
-                    else:
-                        st.caption("The passage is no longer in the knowledge base.")
-        with st.expander("Why the agent thinks so", icon=":material/psychology:"):
-            tri = result.triage
-            st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
-                        + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
-                                  for r in tri.requests)
-                        + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
-                        + f"\n- **Sentiment** {tri.sentiment}, frustration {tri.frustration:.2f}: "
-                        + one_line('; '.join(tri.sentiment_reasons))
-                        + f"\n- **Language** {tri.language}"
-                        + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+        sources(result)
+        why_the_agent_thinks_so(result.triage)
 
 
 DELIVERY = {"pending": ("sending…", "gray"), "sending": ("sending…", "gray"), "delivered": ("delivered", "green"),

@@ -29,7 +29,7 @@ from ..policy import Policy, Verdict, evaluate
 from ..store.db import Database, utcnow
 from ..store.tables import ExecutionRow, NotificationRow, TicketRow
 from . import conversation as _conversation  # noqa: F401 - registers the engine's own actions
-from .base import REGISTRY, ExecContext
+from .base import REGISTRY, ActionSpec, ExecContext
 
 
 @dataclass
@@ -107,6 +107,20 @@ def _audit_outcome(db: Database, ctx: ExecContext, out: Outcome, after: Recorder
     return out
 
 
+@dataclass
+class _Asked:
+    """One call of ``execute``: the action, its parsed and cleaned arguments, its idempotency key and context."""
+
+    action: str
+    spec: ActionSpec
+    parsed: Any
+    clean: dict[str, Any]
+    key: str
+    ctx: ExecContext
+    policy: Policy
+    escalate_because: str
+
+
 def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx: ExecContext,
             escalate_because: str = "", after: Recorder | None = None) -> Outcome:
     """Runs ``action`` with ``args`` for ``ctx`` if policy allows; every outcome is audited. ``after`` is called
@@ -124,85 +138,21 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
                               action=action, args=args, reason=reason)
     clean = parsed.model_dump(mode="json")
     key = _key_for(db, spec, ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id))
+    asked = _Asked(action, spec, parsed, clean, key, ctx, policy, escalate_because)
 
     def attempt(s: Session) -> Outcome:
-        out = decide(s)
+        out = _decide(s, asked)
         if after is not None:
             after(s, out)
         return out
-
-    def decide(s: Session) -> Outcome:
-        previous = s.get(ExecutionRow, key)
-        if previous is not None:
-            state = (previous.result or {}).get("_call") if spec.remote is not None else None
-            if state == "calling":
-                return Outcome("calling", f"already sent to {spec.connector}; waiting for its answer",
-                               duplicate=True, key=key)
-            if state not in {"failed", "unknown", "refused"}:
-                return Outcome("executed", "already done (same idempotency key)", dict(previous.result),
-                               duplicate=True, key=key)
-        owner = spec.owner(s, parsed)
-        if owner is not None and owner != ctx.customer_id:
-            reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
-                      else "this ticket names no known customer")
-            audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=action, args=clean, reason=reason)
-            return Outcome("denied", reason, kind="policy")
-        amount = spec.amount(s, parsed) if spec.amount else None
-        verdict = evaluate(policy, action=action, writes=spec.writes, amount=amount, actor_role=ctx.role,
-                           autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=escalate_because,
-                           confidence=ctx.confidence, confirm=spec.confirm, in_force=ctx.in_force)
-        if (spec.writes and verdict.decision == "allow" and ctx.claim and ctx.role is None
-                and _ran_in_earlier_attempt(s, action, ctx)):
-            verdict = Verdict("needs_approval", f"an interrupted earlier attempt already ran '{spec.label}' on this "
-                                                "ticket; a person confirms before it runs again", verdict.required_role)
-        if spec.writes and verdict.decision in {"allow", "needs_approval"}:
-            health.check(spec.connector)
-        if verdict.decision == "needs_approval" and spec.writes:
-            # a person is never asked to approve what the action's own invariants would refuse; the check has no
-            # side effect (the action's preview), so nothing acts before approval
-            spec.check(s, parsed, ctx)
-        if verdict.decision != "allow":
-            status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
-            audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=action, args=clean,
-                         reason=verdict.reason, required_role=verdict.required_role.value)
-            return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
-        if spec.writes and ctx.dry_run:  # a rehearsal (replay, evaluation): what would change, nothing changes
-            result = spec.check(s, parsed, ctx)
-            audit.append(s, ctx.actor, "action.rehearsed", ctx.ticket_id, action=action, args=clean,
-                         result=result, reason=verdict.reason, amount=amount)
-            return Outcome("executed", f"{verdict.reason} (rehearsal: nothing was changed)", result,
-                           verdict.required_role.value, key=key)
-        if spec.writes and ctx.claim:
-            _require_claim(s, ctx)
-        if spec.writes and spec.remote is not None:
-            return _queue_call(s, spec, clean, ctx, key, verdict, amount, previous)
-        result = spec.run(s, parsed, ctx)
-        if spec.writes:
-            s.add(ExecutionRow(idempotency_key=key, action=action, args=clean, ticket_id=ctx.ticket_id,
-                               actor=ctx.actor, result=result, created_at=utcnow(), claim=ctx.claim))
-            s.flush()
-            audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=action, args=clean,
-                         result=result, reason=verdict.reason, amount=amount, key=key)
-        return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=key)
 
     try:
         out = db.run(attempt)
         if out.status == "calling":
             out = _call_now(db, out, spec.connector)
         return out
-    except IntegrityError:  # the same key committed concurrently: that run is the one
-        with db.session() as s:
-            previous = s.get(ExecutionRow, key)
-        if previous is None:
-            raise
-        out = Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True,
-                      key=key)
-        if spec.remote is not None and (previous.result or {}).get("_call") == "calling":
-            out = Outcome("calling", f"already sent to {spec.connector}; waiting for its answer", duplicate=True,
-                          key=key)
-        if after is not None:
-            db.run(lambda s: after(s, out))
-        return out
+    except IntegrityError as exc:  # the same key committed concurrently: that run is the one
+        return _done_concurrently(db, asked, after, exc)
     except (PolicyDenied, InvalidInput, NotFound) as exc:
         out = Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
         return _audit_outcome(db, ctx, out, after, "action.denied", action=action, args=clean, reason=str(exc))
@@ -210,6 +160,100 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
         reason = f"{spec.connector} is unavailable, nothing was changed"
         return _audit_outcome(db, ctx, Outcome("failed", reason, kind="unavailable"), after, "action.failed",
                               action=action, args=clean, reason=reason)
+
+
+def _done_concurrently(db: Database, a: _Asked, after: Recorder | None, exc: IntegrityError) -> Outcome:
+    """The outcome of the run that committed the same key first."""
+    with db.session() as s:
+        previous = s.get(ExecutionRow, a.key)
+    if previous is None:
+        raise exc
+    out = Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True, key=a.key)
+    if a.spec.remote is not None and (previous.result or {}).get("_call") == "calling":
+        out = Outcome("calling", f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
+                      key=a.key)
+    if after is not None:
+        db.run(lambda s: after(s, out))
+    return out
+
+
+def _already(previous: ExecutionRow | None, a: _Asked) -> Outcome | None:
+    """What an earlier run with the same key settles: done, or still waiting for the service's answer."""
+    if previous is None:
+        return None
+    state = (previous.result or {}).get("_call") if a.spec.remote is not None else None
+    if state == "calling":
+        return Outcome("calling", f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
+                       key=a.key)
+    if state not in {"failed", "unknown", "refused"}:
+        return Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True,
+                       key=a.key)
+    return None
+
+
+def _verdict(s: Session, a: _Asked, amount: float | None) -> Verdict:
+    """The policy's verdict, held for a person when an interrupted earlier attempt already ran the write."""
+    spec, ctx = a.spec, a.ctx
+    verdict = evaluate(a.policy, action=a.action, writes=spec.writes, amount=amount, actor_role=ctx.role,
+                       autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=a.escalate_because,
+                       confidence=ctx.confidence, confirm=spec.confirm, in_force=ctx.in_force)
+    if (spec.writes and verdict.decision == "allow" and ctx.claim and ctx.role is None
+            and _ran_in_earlier_attempt(s, a.action, ctx)):
+        verdict = Verdict("needs_approval", f"an interrupted earlier attempt already ran '{spec.label}' on this "
+                                            "ticket; a person confirms before it runs again", verdict.required_role)
+    if spec.writes and verdict.decision in {"allow", "needs_approval"}:
+        health.check(spec.connector)
+    if verdict.decision == "needs_approval" and spec.writes:
+        # a person is never asked to approve what the action's own invariants would refuse; the check has no
+        # side effect (the action's preview), so nothing acts before approval
+        spec.check(s, a.parsed, ctx)
+    return verdict
+
+
+def _decide(s: Session, a: _Asked) -> Outcome:
+    spec, ctx = a.spec, a.ctx
+    previous = s.get(ExecutionRow, a.key)
+    settled = _already(previous, a)
+    if settled is not None:
+        return settled
+    owner = spec.owner(s, a.parsed)
+    if owner is not None and owner != ctx.customer_id:
+        reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
+                  else "this ticket names no known customer")
+        audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=a.action, args=a.clean, reason=reason)
+        return Outcome("denied", reason, kind="policy")
+    amount = spec.amount(s, a.parsed) if spec.amount else None
+    verdict = _verdict(s, a, amount)
+    if verdict.decision != "allow":
+        status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
+        audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=a.action, args=a.clean,
+                     reason=verdict.reason, required_role=verdict.required_role.value)
+        return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
+    return _act(s, a, verdict, amount, previous)
+
+
+def _act(s: Session, a: _Asked, verdict: Verdict, amount: float | None, previous: ExecutionRow | None) -> Outcome:
+    """Runs an allowed action: a rehearsal only checks, a declared one is queued for its service, a write is
+    recorded under its key."""
+    spec, ctx = a.spec, a.ctx
+    if spec.writes and ctx.dry_run:  # a rehearsal (replay, evaluation): what would change, nothing changes
+        result = spec.check(s, a.parsed, ctx)
+        audit.append(s, ctx.actor, "action.rehearsed", ctx.ticket_id, action=a.action, args=a.clean,
+                     result=result, reason=verdict.reason, amount=amount)
+        return Outcome("executed", f"{verdict.reason} (rehearsal: nothing was changed)", result,
+                       verdict.required_role.value, key=a.key)
+    if spec.writes and ctx.claim:
+        _require_claim(s, ctx)
+    if spec.writes and spec.remote is not None:
+        return _queue_call(s, spec, a.clean, ctx, a.key, verdict, amount, previous)
+    result = spec.run(s, a.parsed, ctx)
+    if spec.writes:
+        s.add(ExecutionRow(idempotency_key=a.key, action=a.action, args=a.clean, ticket_id=ctx.ticket_id,
+                           actor=ctx.actor, result=result, created_at=utcnow(), claim=ctx.claim))
+        s.flush()
+        audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=a.action, args=a.clean,
+                     result=result, reason=verdict.reason, amount=amount, key=a.key)
+    return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=a.key)
 
 
 def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, key: str, verdict: Verdict,

@@ -77,25 +77,46 @@ def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: fr
     """The file at ``path`` entry by entry. ``known_actions`` are the actions already in force (a declared one may
     not take their names); ``task_types`` the pack's."""
     out = Reading()
+    raw = _raw(path, out)
+    if raw is None:
+        return out
+    own: list[tuple[str, str]] = []  # problems of the entries themselves
+    for key in raw:
+        if key not in SECTIONS:
+            own.append((str(key), f"unknown section (sections are: {', '.join(SECTIONS)})"))
+    bad_services = _read_services(raw, out, own)
+    entries = _read_actions(raw, out, own)
+    _read_servers(raw, out, own)
+    _semantic(out, entries, bad_services, own, known_actions, task_types)
+    follow = _consequences(out, entries, bad_services)
+    out.actions = [d for n, d in entries if n not in out.refused]
+    out.mcp_servers = [m for m in out.mcp_servers if m.name not in out.refused]
+    out.services = {n: s for n, s in out.services.items() if n not in bad_services}
+    out.problems = own + follow
+    return out
+
+
+def _raw(path: Path, out: Reading) -> dict[str, Any] | None:
+    """The file's mapping, or None with the whole file's problem in ``out``."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError) as exc:
         out.problems, out.whole_file = [("file", f"cannot be read: {exc}")], True
-        return out
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         out.problems = [("file", f"line {mark.line + 1}: not valid YAML ({getattr(exc, 'problem', exc)})" if mark
                          else f"not valid YAML ({exc})")]
         out.whole_file = True
-        return out
+        return None
     if not isinstance(raw, dict):
         out.problems, out.whole_file = [("file", "must be a mapping with services, actions and mcp_servers")], True
-        return out
-    own: list[tuple[str, str]] = []  # problems of the entries themselves
-    follow: list[tuple[str, str]] = []  # what follows from them
-    for key in raw:
-        if key not in SECTIONS:
-            own.append((str(key), f"unknown section (sections are: {', '.join(SECTIONS)})"))
+        return None
+    return raw
+
+
+def _read_services(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]]) -> dict[str, str]:
+    """The services that read well go into ``out``; returns the others with why."""
     bad_services: dict[str, str] = {}
     services = raw.get("services") or {}
     if not isinstance(services, dict):
@@ -110,6 +131,11 @@ def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: fr
             bad_services[str(name)] = _because(found, where)
         else:
             out.services[str(name)] = service
+    return bad_services
+
+
+def _read_actions(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]]) -> list[tuple[str, Declared]]:
+    """The actions that read well, by name; the others are refused in ``out``."""
     actions = raw.get("actions") or []
     if not isinstance(actions, list):
         own.append(("actions", "must be a list of actions, each starting with '- name: ...'"))
@@ -123,13 +149,18 @@ def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: fr
             own.append((f"{where}.name", f"'{name}' is declared twice: give each action its own name"))
             continue
         seen.add(name)
-        found = []
+        found: list[tuple[str, str]] = []
         decl = _valid(Declared, body, where, found)
         if decl is None:
             own.extend(found)
             out.refused[name] = _because(found, where)
             continue
         entries.append((name, decl))
+    return entries
+
+
+def _read_servers(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]]) -> None:
+    """The MCP servers that read well go into ``out``; the others are refused there."""
     servers = raw.get("mcp_servers") or []
     if not isinstance(servers, list):
         own.append(("mcp_servers", "must be a list of servers, each starting with '- name: ...'"))
@@ -137,55 +168,63 @@ def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: fr
     for i, body in enumerate(servers):
         name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
         where = f"mcp_servers.{name}"
-        found = []
+        found: list[tuple[str, str]] = []
         server = _valid(McpServer, body, where, found)
         if server is None:
             own.extend(found)
             out.refused[name] = _because(found, where)
         else:
             out.mcp_servers.append(server)
-    # what a readable entry can still get wrong (unknown services, reads that are not there, placeholders…): each
-    # problem belongs to its entry; one about a service or a read kept out is a consequence, told as such
+
+
+def _semantic(out: Reading, entries: list[tuple[str, Declared]], bad_services: dict[str, str],
+              own: list[tuple[str, str]], known_actions: frozenset[str], task_types: frozenset[str]) -> None:
+    """What a readable entry can still get wrong (unknown services, reads that are not there, placeholders…): each
+    problem belongs to its entry; one about a service or a read kept out is a consequence, told as such."""
     semantic = semantic_problems(_as_checked(out.services, bad_services, [d for _, d in entries], out.mcp_servers),
                                  known_actions, task_types)
-    kept_out_reads = {n for n in out.refused}
+    kept_out_reads = set(out.refused)
     for field_, message in semantic:
         parts = field_.split(".")
         name = parts[1] if len(parts) > 1 else ""
         if parts[0] == "actions" and len(parts) > 3 and parts[-1] == "action" and _names_refused(
                 message, kept_out_reads):
-            continue  # told below as a consequence of the read kept out
+            continue  # told as a consequence of the read kept out
         own.append((field_, message))
         if parts[0] in ("actions", "mcp_servers") and name and name not in out.refused:
             out.refused[name] = _because([(field_, message)], f"{parts[0]}.{name}")
         if parts[0] == "services" and name and name not in bad_services:
             bad_services[name] = _because([(field_, message)], f"services.{name}")
-    # consequences: an action on a service kept out, or reading through an action kept out, is kept out too
+
+
+def _consequences(out: Reading, entries: list[tuple[str, Declared]], bad_services: dict[str, str]
+                  ) -> list[tuple[str, str]]:
+    """An action on a service kept out, or reading through an action kept out, is kept out too."""
+    follow: list[tuple[str, str]] = []
     changed = True
     while changed:
         changed = False
         for name, decl in entries:
             if name in out.refused:
                 continue
-            why: tuple[str, str] | None = None
-            if decl.service in bad_services:
-                why = (f"actions.{name}.service", f"the service '{decl.service}' is not in force because: "
-                                                  f"{bad_services[decl.service]}")
-            else:
-                for kind, lookup in _lookups(decl):
-                    if lookup.action and lookup.action in out.refused:
-                        why = (f"actions.{name}.{kind}.action", f"uses '{lookup.action}', which is not in force "
-                                                                f"because: {out.refused[lookup.action]}")
-                        break
+            why = _kept_out_because(decl, name, out, bad_services)
             if why is not None:
                 follow.append(why)
                 out.refused[name] = why[1]
                 changed = True
-    out.actions = [d for n, d in entries if n not in out.refused]
-    out.mcp_servers = [m for m in out.mcp_servers if m.name not in out.refused]
-    out.services = {n: s for n, s in out.services.items() if n not in bad_services}
-    out.problems = own + follow
-    return out
+    return follow
+
+
+def _kept_out_because(decl: Declared, name: str, out: Reading, bad_services: dict[str, str]
+                      ) -> tuple[str, str] | None:
+    if decl.service in bad_services:
+        return (f"actions.{name}.service", f"the service '{decl.service}' is not in force because: "
+                                           f"{bad_services[decl.service]}")
+    for kind, lookup in _lookups(decl):
+        if lookup.action and lookup.action in out.refused:
+            return (f"actions.{name}.{kind}.action", f"uses '{lookup.action}', which is not in force "
+                                                     f"because: {out.refused[lookup.action]}")
+    return None
 
 
 def _as_checked(services: dict[str, Service], bad: dict[str, str], actions: list[Declared],
