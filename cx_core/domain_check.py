@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import http_actions
+from . import http_actions, wording
 from .actions import base
 from .actions.base import REGISTRY, use_pack
 from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, pack_dirs
@@ -354,13 +354,18 @@ def _check_declared(pack: DomainPack, where: Where, own: dict[str, Any] | None, 
 
 @contextmanager
 def _registry_kept() -> Iterator[None]:
-    """The engine's actions in force (and the active pack's prefix) as they were before the check."""
-
+    """The engine's actions in force (and the active pack's prefix), and their wording, as they were before the
+    check."""
     registry, active, loaded = dict(base.REGISTRY), list(base._active), http_actions.LOADED
     loose, packs = dict(base._LOOSE), {k: dict(v) for k, v in base._PACKS.items()}
+    worded, declared = dict(wording.WORDING), dict(wording._DECLARED)
     try:
         yield
     finally:
+        wording.WORDING.clear()
+        wording.WORDING.update(worded)
+        wording._DECLARED.clear()
+        wording._DECLARED.update(declared)
         base.REGISTRY.clear()
         base.REGISTRY.update(registry)
         base._active[:] = active
