@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     domain: str = Field(default="lumen", description="The domain pack served: a folder under domains/ or an "
                                                      "installed 'tandem.domains' entry point.")
-    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="Knowledge base, training examples "
-                                "and default policy; default: the domain pack's own.")
+    knowledge_dir: Path = Field(default=Path(), description="Knowledge base, training examples and default policy; "
+                                "default: the domain pack's own knowledge folder.")
     policy_file: Path | None = Field(default=None, description="Active policy YAML; default the domain pack's.")
     chroma_url: str = Field(default="", description="Chroma server URL; empty means a local persistent folder.")
     seed: int = Field(default=20261121, description="Seed of the demo world.")
@@ -189,13 +189,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _pack_defaults(self) -> Settings:
-        """Another domain than the demo company keeps its own data folder and reads its pack's knowledge."""
-        if self.domain == DEFAULT_DOMAIN:
-            return self
+        """The pack's knowledge folder unless another is set; a pack other than the default keeps its own data
+        folder."""
         pack = find(self.domain)
         if "knowledge_dir" not in self.model_fields_set:
             self.knowledge_dir = pack.knowledge_dir
-        if "data_dir" not in self.model_fields_set:
+        if self.domain != DEFAULT_DOMAIN and "data_dir" not in self.model_fields_set:
             self.data_dir = PROJECT_ROOT / "data" / pack.name
         return self
 

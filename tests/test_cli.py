@@ -112,7 +112,7 @@ def test_replay_compare_shows_counts_and_the_tickets_that_differ(world: Settings
         {"id": "c2", "customer": o["email"], "channel": "email", "subject": "Invoice",
          "body": "How do I reset my password? I cannot log in."},
     ]) + "\n", encoding="utf-8")
-    raw = yaml.safe_load((PROJECT_ROOT / "knowledge" / "policy.yaml").read_text())
+    raw = yaml.safe_load((PROJECT_ROOT / "domains" / "lumen" / "knowledge" / "policy.yaml").read_text())
     raw["autonomy"]["address_change"] = 3
     raw["version"] = 2
     candidate = tmp_path / "candidate.yaml"

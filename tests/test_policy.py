@@ -13,7 +13,7 @@ from cx_core.models import Role
 from cx_core.policy import escalation_reason, evaluate, load_policy, parse_policy
 
 KNOWN = packs.vocabulary(domain.find("lumen"))
-POLICY = load_policy(PROJECT_ROOT / "knowledge" / "policy.yaml", KNOWN)
+POLICY = load_policy(PROJECT_ROOT / "domains" / "lumen" / "knowledge" / "policy.yaml", KNOWN)
 
 
 def decide(**kw: object) -> str:
@@ -46,7 +46,7 @@ def test_wrong_field_is_named() -> None:
 
 
 def test_every_name_is_checked_against_the_domain(tmp_path: Path) -> None:
-    text = (PROJECT_ROOT / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
+    text = (PROJECT_ROOT / "domains" / "lumen" / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
     cases = [("never_autonomous: [escalate_to_human", "never_autonomous: [no_such_action, escalate_to_human",
               "never_autonomous.0", "no_such_action", "unknown action"),
              ("  complaint: 2\n", "  complaint: 2\n  flying_carpet: 2\n", "autonomy.flying_carpet",
@@ -70,7 +70,7 @@ def test_an_edited_policy_naming_a_lost_action_falls_back_to_the_shipped_one(tmp
     from cx_core.services import Services
 
     settings = load_settings(data_dir=tmp_path, database_url="")
-    text = (PROJECT_ROOT / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
+    text = (PROJECT_ROOT / "domains" / "lumen" / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
     (tmp_path / "policy.yaml").write_text(text.replace("never_autonomous: [escalate_to_human",
                                                        "never_autonomous: [close_account, escalate_to_human"))
     svc = Services(settings)

@@ -1,5 +1,5 @@
 """Lumen Home, the demo company: a home-electronics retailer with installation appointments (orders, billing,
-CRM, scheduling). Its knowledge, examples and policy are in ``knowledge/`` at the top of the project."""
+CRM, scheduling). Its knowledge, examples and policy are in ``knowledge/`` beside this file, as every pack's."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ PACK = DomainPack(
     title="Lumen Home",
     package="domains.lumen",
     root=ROOT,
-    knowledge=ROOT.parent.parent / "knowledge",
     task_types=TASK_TYPES,
     informational=frozenset({"order_status", "technical_question", "account_access", "payment_method"}),
     brand=Brand(name="Lumen Home", signature="Kind regards,\nLumen Home Customer Care", sender="care@lumenhome.example"),
