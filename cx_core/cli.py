@@ -85,7 +85,7 @@ def _add_domain(sub: Any) -> None:
                                      "policy and the recipes. Prints one line per problem, 'FILE: FIELD: what is "
                                      "wrong and what to fix', then the number of problems (or that the pack is "
                                      "ready). Exit 0 when there is none, 1 when there is any.")
-    dc.add_argument("path", metavar="PATH", help="the pack's folder (e.g. domains/lumen) or a pack's name")
+    dc.add_argument("path", metavar="PATH", help="the pack's folder (e.g. domains/acme) or a pack's name")
     dc.set_defaults(func=commands.cmd_domain_check)
 
 
@@ -189,7 +189,7 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("--label-col", default="auto", help="default: label, category or intent, whichever exists")
     e.add_argument("--documents", help="retrieval: documents JSONL (id, title, content)")
     e.add_argument("--tasks", help="retrieval: tasks JSON with required_documents; actions: τ-bench retail tasks")
-    e.add_argument("--db", help="actions: the τ-bench database of the domain (retail db.json, airline folder)")
+    e.add_argument("--db", help="actions: the τ-bench database of the domain (a db.json file or a folder of tables)")
     e.add_argument("--domain", help="actions: the domain pack to evaluate (default TANDEM_DOMAIN)")
     e.add_argument("--details", help="actions: write every task's proposed and expected actions to this file")
     e.add_argument("--k", type=int, default=10)

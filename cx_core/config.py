@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Folder for the SQLite file, Chroma and models.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir.")
-    domain: str = Field(default="lumen", description="The domain pack served: a folder under domains/ or an "
+    domain: str = Field(default=DEFAULT_DOMAIN, description="The domain pack served: a folder under domains/ or an "
                                                      "installed 'tandem.domains' entry point.")
     knowledge_dir: Path = Field(default=Path(), description="Knowledge base, training examples and default policy; "
                                 "default: the domain pack's own knowledge folder.")
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
                                "none.")
     smtp_user: str = Field(default="", description="SMTP login (empty: no login).")
     smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
-    mail_from: str = Field(default="", description="The From address of replies, e.g. 'Lumen Care "
+    mail_from: str = Field(default="", description="The From address of replies, e.g. 'Acme Care "
                            "<care@example.com>'; default the domain's sender.")
     # ---- helpdesks: Chatwoot, Zendesk, django-helpdesk
     chatwoot_url: str = Field(default="", description="Chatwoot's base URL, e.g. https://chat.example.com.")

@@ -141,7 +141,7 @@ def _refusal(s: Any, steps: list[Step], parsed: dict[int, Any], earlier: list[in
 
 
 def _record_words(a: dict[str, Any], b: dict[str, Any]) -> str:
-    """The record two steps share, as people name it ("order W1000016"), from an ``…_id`` argument both carry."""
+    """The record two steps share, as people name it ("order 1001"), from an ``…_id`` argument both carry."""
     for key, value in a.items():
         if key.endswith("_id") and isinstance(value, str) and value and b.get(key) == value:
             return f"{key[:-3].replace('_', ' ')} {value}"

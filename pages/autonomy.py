@@ -7,9 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from cx_core import autonomy, replay
+from cx_core import autonomy, desk, replay
 from cx_core.access import require
-from cx_core.actions import REGISTRY
 from cx_core.models import Role
 from pages.common import current_user, guarded, label, services
 
@@ -138,7 +137,7 @@ def limits(policy: Any) -> None:
 
 def action_name(name: str) -> str:
     """An action as people say it ("Refund"), from its registered label; a name no action has, in words."""
-    spec = REGISTRY.get(name)
+    spec = desk.REGISTRY.get(name)
     return spec.label if spec and spec.label else name.replace("_", " ").capitalize()
 
 

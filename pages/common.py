@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from cx_core import desk
 from cx_core.access import StaffUser
 from cx_core.errors import (
     ConfigError,
@@ -22,7 +23,6 @@ from cx_core.errors import (
 from cx_core.safe_text import escape_markdown, one_line, safe_markdown
 from cx_core.secret_mask import mask
 from cx_core.services import Services
-from cx_core.store.db import utcnow
 
 log = logging.getLogger("tandem.ui")
 URGENCY_COLOUR = {"critical": "red", "high": "orange", "normal": "blue", "low": "gray"}
@@ -78,7 +78,7 @@ def sla_text(due: datetime | None) -> tuple[str, str]:
     """'12 min left' / 'breached 5 min ago' and a colour."""
     if due is None:
         return "—", "gray"
-    minutes = int((due - utcnow()).total_seconds() // 60)
+    minutes = int((due - desk.utcnow()).total_seconds() // 60)
     if minutes < 0:
         return f"breached {_span(-minutes)} ago", "red"
     return f"{_span(minutes)} left", "orange" if minutes <= 30 else "green"
@@ -93,21 +93,14 @@ def _span(minutes: int) -> str:
 
 
 def label(task_type: str | None) -> str:
-    from cx_core.drafting import label as _label
-
-    return _label(task_type or "…")
+    return desk.label(task_type or "…")
 
 
 def worker_status(svc: Services) -> tuple[bool, str]:
-    from sqlalchemy import select
-
-    from cx_core.store.tables import HeartbeatRow
-
-    with svc.db.session() as s:
-        beat = s.scalars(select(HeartbeatRow).order_by(HeartbeatRow.at.desc())).first()
-    if beat is None:
+    seen = desk.worker_seen(svc.db)
+    if seen is None:
         return False, "no worker has run yet"
-    age = (utcnow() - beat.at).total_seconds()
+    age = (desk.utcnow() - seen).total_seconds()
     return age < 30, f"last seen {int(age)} s ago"
 
 

@@ -9,10 +9,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cx_core import exports, insights
+from cx_core import desk, exports, insights
 from cx_core.access import require
 from cx_core.models import Role
-from cx_core.store.db import utcnow
 from pages.common import current_user, guarded, label, services
 
 user = current_user()
@@ -113,7 +112,7 @@ def main() -> None:
     split = top[1].segmented_control("Break down by", ["task_type", "channel", "tier", "day"], default="task_type",
                                      format_func=lambda k: k.replace("_", " ").capitalize()) or "task_type"
     s = svc.settings
-    facts = insights.ticket_facts(svc.db, user, utcnow() - timedelta(days=days), advisor_cost_per_hour=s.advisor_cost_per_hour,
+    facts = insights.ticket_facts(svc.db, user, desk.utcnow() - timedelta(days=days), advisor_cost_per_hour=s.advisor_cost_per_hour,
                                   agent_cost_per_ticket=s.agent_cost_per_ticket)
     if not facts:
         st.info("No processed tickets in this period yet. Metrics appear as soon as the agent has handled tickets.")

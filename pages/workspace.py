@@ -9,12 +9,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import conversations, desk, drafting
-from cx_core.actions import REGISTRY, is_read
+from cx_core import desk
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, one_line
-from cx_core.store.db import utcnow
 from pages.common import (
     SENTIMENT_COLOUR,
     STATUS_COLOUR,
@@ -65,9 +63,9 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
                             help=field.description)
     if base is date:
         try:
-            current = date.fromisoformat(str(value)) if value else utcnow().date()
+            current = date.fromisoformat(str(value)) if value else desk.utcnow().date()
         except ValueError:
-            current = utcnow().date()
+            current = desk.utcnow().date()
         return st.date_input(shown, value=current, key=key, help=field.description).isoformat()
     if base in (float, int):
         return st.number_input(shown, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
@@ -131,7 +129,7 @@ def result_text(result: dict[str, Any]) -> str:
 def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None,
                   choices: dict[str, list[tuple[str, str]]] | None = None) -> None:
     choices = choices or {}
-    spec = REGISTRY.get(p["action"])
+    spec = desk.REGISTRY.get(p["action"])
     title = spec.label if spec else p["action"]
     with st.container(border=True):
         head = st.columns([3, 1.3])
@@ -299,7 +297,7 @@ def workspace(tid: str) -> None:
                 with st.expander("Context packet", icon=":material/inventory_2:"):
                     packet_view(result.packet)
         choices = (view or {}).get("choices") or {}
-        props = [p for p in data["proposals"] if not is_read(p["action"])]
+        props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
         st.markdown("**Proposed actions**")
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
@@ -330,7 +328,7 @@ DELIVERY = {"pending": ("sending…", "gray"), "sending": ("sending…", "gray")
 def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
     """The thread, refreshed every few seconds: a customer's new message appears as it arrives, and once the agent
     has read it again the whole workspace follows (new triage, proposals and reply)."""
-    messages = guarded(lambda: conversations.thread(svc.db, tid)) or []
+    messages = guarded(lambda: desk.thread(svc.db, tid)) or []
     with st.container(height=320, border=False):
         for m in messages:
             if m["direction"] == "note":
@@ -361,7 +359,7 @@ def note_box(tid: str) -> None:
         with st.form(f"note-{tid}", clear_on_submit=True):
             text = st.text_area("Note (only staff see it)", height=90)
             if st.form_submit_button("Add note"):
-                if guarded(lambda: conversations.add_note(svc.db, user, tid, text)):
+                if guarded(lambda: desk.add_note(svc.db, user, tid, text)):
                     st.rerun()
 
 
@@ -373,12 +371,12 @@ def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
         return
     with st.popover("Add an action", icon=":material/add:"):
         name = st.selectbox("Action", names, index=None, placeholder="Choose an action…", key=f"add-{tid}",
-                            format_func=lambda n: REGISTRY[n].label or n.replace("_", " "))
+                            format_func=lambda n: desk.REGISTRY[n].label or n.replace("_", " "))
         if not name:
             st.caption("The action is checked against the customer's records and policy, then waits for approval "
                        "like the agent's own proposals.")
             return
-        spec = REGISTRY[name]
+        spec = desk.REGISTRY[name]
         if spec.description:
             st.caption(escape_markdown(spec.description))
         with st.form(f"add-form-{tid}-{name}"):
@@ -411,7 +409,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                             for a, b in zip(before, parts, strict=True)):
             st.session_state[key] = text  # a new draft altogether (the ticket was reopened): start from it
         else:
-            st.session_state[key] = drafting.merge_edits(st.session_state[key], before, parts)
+            st.session_state[key] = desk.merge_edits(st.session_state[key], before, parts)
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     body = st.text_area("Suggested reply (edit before sending)", height=170, key=key)

@@ -5,14 +5,19 @@
 - ``decisions``: approve, reject and add actions (every approval goes through ``execute``);
 - ``reply``: the reply's checks and its sending.
 
-Access (``StaffUser``, ``require``) and intake (``add_tickets``, ``parse_ticket_file``) live in their own modules and
-are named here for the pages and the command line.
+Access (``StaffUser``, ``require``), intake (``add_tickets``, ``parse_ticket_file``), the thread and its notes
+(``thread``, ``add_note``), the actions the desk may show (``REGISTRY``, ``is_read``), the words for a task type
+(``label``) and for merging an advisor's edits (``merge_edits``) live in their own modules and are named here for
+the pages and the command line.
 """
 
 from __future__ import annotations
 
 from ..access import StaffUser, current, require
-from ..conversations import IMPORT_BATCH, ParseError, add_tickets, insert_tickets, parse_ticket_file
+from ..actions.base import REGISTRY, is_read
+from ..conversations import IMPORT_BATCH, ParseError, add_note, add_tickets, insert_tickets, parse_ticket_file, thread
+from ..drafting import label, merge_edits
+from ..store.db import utcnow
 from .customer import customer_view, ticket_version
 from .decisions import add_action, addable_actions, approve, record_choices, reject, ticket_choices
 from .inbox import (
@@ -44,10 +49,12 @@ from .queue import (
     sla_due,
     store_result,
     sweep_expired,
+    worker_seen,
 )
 from .reply import UNDECIDED, added_parts, align, proposal_states, reply_draft, reply_problems, send_reply
 
 __all__ = [
+    "REGISTRY", "add_note", "is_read", "label", "merge_edits", "thread", "utcnow", "worker_seen",
     "ACTIVE", "FACETS", "IMPORT_BATCH", "UNDECIDED", "InboxFilter", "ParseError", "StaffUser", "add_action", "add_tickets",
     "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "ticket_version",
     "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox",

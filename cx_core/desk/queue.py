@@ -25,7 +25,7 @@ from ..models import Decision, ProcessResult, Proposal, Role, TicketIn
 from ..policy import Policy
 from ..review import enqueue, enqueue_one
 from ..store.db import Database, utcnow
-from ..store.tables import ExecutionRow, ProposalRow, TicketRow
+from ..store.tables import ExecutionRow, HeartbeatRow, ProposalRow, TicketRow
 
 log = logging.getLogger("tandem.desk")
 
@@ -370,3 +370,8 @@ def retry_failed(db: Database, ticket_ids: list[str] | None = None, actor: str =
     return db.run(write)
 
 
+def worker_seen(db: Database) -> datetime | None:
+    """When a worker last said it was alive (None: no worker has run yet)."""
+    with db.session() as s:
+        beat = s.scalars(select(HeartbeatRow).order_by(HeartbeatRow.at.desc())).first()
+    return beat.at if beat is not None else None

@@ -120,7 +120,7 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
 
 def _accounted(said: str, action: str, props: list[dict[str, Any]]) -> bool:
     """A sentence that also reads as another action which did run, on the record it names, speaks of that one
-    ("I've changed the shipping address of order #W1" is no claim that the account's address changed)."""
+    ("I've changed the shipping address of order 1001" is no claim that the account's address changed)."""
     for p in props:
         if p["action"] != action and p["status"] == "executed" and claims(said, p["action"]):
             if names(said, p["args"], p["action"]) or not WORDING[p["action"]].ids:
