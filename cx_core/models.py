@@ -45,6 +45,26 @@ class Decision(StrEnum):
     abstained = "abstained"
 
 
+class Status(StrEnum):
+    """What ``execute`` did with one action, and the proposal's decision it becomes."""
+
+    executed = "executed"
+    needs_approval = "needs_approval"
+    escalated = "escalated"
+    denied = "denied"
+    failed = "failed"  # the system did not answer: a person decides again
+    calling = "calling"  # sent to a team's system alone; its proposal follows the answer
+
+    @property
+    def decision(self) -> Decision:
+        return _DECISION_OF[self]
+
+
+_DECISION_OF = {Status.executed: Decision.executed, Status.needs_approval: Decision.needs_approval,
+                Status.escalated: Decision.escalated, Status.denied: Decision.denied,
+                Status.failed: Decision.needs_approval, Status.calling: Decision.needs_approval}
+
+
 class TicketStatus(StrEnum):
     new = "new"
     processing = "processing"

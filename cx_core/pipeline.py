@@ -23,13 +23,6 @@ from .store.db import Database, utcnow
 from .triage import Triager
 from .wording import WORDING, claimed_actions
 
-STATUS_TO_DECISION = {
-    "executed": Decision.executed, "needs_approval": Decision.needs_approval, "escalated": Decision.escalated,
-    "denied": Decision.denied, "failed": Decision.needs_approval,
-    "calling": Decision.needs_approval,  # sent to a team's system alone; its proposal follows the answer
-}
-
-
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
 
@@ -127,7 +120,7 @@ class StepRunner:
             out.reason += "; retry when it is back"
         if out.status == "executed":
             self.results[step.action] = out.result
-        self._record(step, args, STATUS_TO_DECISION.get(out.status, Decision.denied), out.reason,
+        self._record(step, args, out.status.decision, out.reason,
                      out.result or None, out.required_role, out.key, refused_by=out.kind)
 
     def orchestrate(self, steps: list[Step]) -> None:
@@ -189,7 +182,7 @@ class StepRunner:
 
     def _stop(self, step: Step, args: dict[str, Any], reason: str, role: str, rest: list[Step],
               out: Outcome | None = None) -> None:
-        decision = STATUS_TO_DECISION.get(out.status, Decision.denied) if out else Decision.abstained
+        decision = out.status.decision if out else Decision.abstained
         if decision == Decision.executed:
             decision = Decision.needs_approval
         self._record(step, args, decision, reason, role=role, route="refused")
@@ -206,7 +199,7 @@ class StepRunner:
                 self._record(later, later_args, Decision.abstained, f"needs {later.depends_on} to run first")
                 continue
             o = self._exec(later.action, later_args, waiting)
-            self._record(later, later_args, STATUS_TO_DECISION.get(o.status, Decision.denied),
+            self._record(later, later_args, o.status.decision,
                          "waiting: the plan stopped before this step", role=o.required_role)
         with self.db.tx() as s:
             audit.append(s, "agent", "plan.stopped", self.ctx.ticket_id, step=step.action, args=args, reason=reason,
@@ -334,7 +327,7 @@ class Pipeline:
         reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
         out = execute(self.db, policy, "send_reply", {"body": for_customer(draft.reply)}, reply_ctx)
         return Proposal(action="send_reply", args={"body": for_customer(draft.reply)},
-                        rationale="answer within autonomy", decision=STATUS_TO_DECISION.get(out.status, Decision.denied),
+                        rationale="answer within autonomy", decision=out.status.decision,
                         reason=out.reason, result=out.result or None, execution_key=out.key)
 
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +216,19 @@ def dump_policy(policy: Policy) -> str:
     return header + yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+class Ruling(StrEnum):
+    """What policy rules for one action: it may run, a person approves it first, a person takes the ticket, or it
+    may not run at all."""
+
+    allow = "allow"
+    needs_approval = "needs_approval"
+    escalate = "escalate"
+    deny = "deny"
+
+
 @dataclass
 class Verdict:
-    decision: str  # allow | needs_approval | escalate | deny
+    decision: Ruling
     reason: str
     required_role: Role = Role.advisor
 
@@ -276,27 +287,27 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     role = required_role(policy, action, amount)
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
-            return Verdict("deny", f"{action} for {amount:.2f} needs a {role.value}", role)
+            return Verdict(Ruling.deny, f"{action} for {amount:.2f} needs a {role.value}", role)
         article = "an" if actor_role.value[0] in "aeiou" else "a"
-        return Verdict("allow", f"approved by {article} {actor_role.value}", role)
+        return Verdict(Ruling.allow, f"approved by {article} {actor_role.value}", role)
     if not writes:
-        return Verdict("allow", "read-only", role)
+        return Verdict(Ruling.allow, "read-only", role)
     if escalate_because:
-        return Verdict("escalate", escalate_because, role)
+        return Verdict(Ruling.escalate, escalate_because, role)
     if not verified:
-        return Verdict("needs_approval", "the sender is not verified as the customer", role)
+        return Verdict(Ruling.needs_approval, "the sender is not verified as the customer", role)
     if autonomy < int(Autonomy.supervised):
-        return Verdict("needs_approval", f"autonomy level {autonomy}: an advisor approves", role)
+        return Verdict(Ruling.needs_approval, f"autonomy level {autonomy}: an advisor approves", role)
     if confidence < policy.escalation.act_alone_min_confidence:
-        return Verdict("needs_approval", f"triage confidence {confidence:.2f} is below "
+        return Verdict(Ruling.needs_approval, f"triage confidence {confidence:.2f} is below "
                                          f"{policy.escalation.act_alone_min_confidence:.2f} for acting alone", role)
     if action in policy.never_autonomous:
-        return Verdict("needs_approval", f"{action} is never done without a person", role)
+        return Verdict(Ruling.needs_approval, f"{action} is never done without a person", role)
     if confirm:
-        return Verdict("needs_approval", "this cannot be undone: a person confirms it first", role)
+        return Verdict(Ruling.needs_approval, "this cannot be undone: a person confirms it first", role)
     limit = policy.limits.get(action)
     if limit is not None and amount is not None and amount > limit.auto_max:
-        return Verdict("needs_approval", f"{amount:.2f} is above the automatic limit of {limit.auto_max:.2f}", role)
+        return Verdict(Ruling.needs_approval, f"{amount:.2f} is above the automatic limit of {limit.auto_max:.2f}", role)
     level = autonomy if in_force is None else in_force
     name = Autonomy(level).name if level in set(Autonomy) else ""
-    return Verdict("allow", f"within policy at autonomy level {level}" + (f" ({name})" if name else ""), role)
+    return Verdict(Ruling.allow, f"within policy at autonomy level {level}" + (f" ({name})" if name else ""), role)

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from .. import audit, delivery, health, outbox
 from ..errors import ConnectorUnavailable, InvalidInput, LeaseLost, NotFound, PolicyDenied
-from ..policy import Policy, Verdict, evaluate
+from ..models import Status
+from ..policy import Policy, Ruling, Verdict, evaluate
 from ..store.db import Database, utcnow
 from ..store.tables import ExecutionRow, NotificationRow, TicketRow
 from . import conversation as _conversation  # noqa: F401 - registers the engine's own actions
@@ -34,7 +35,7 @@ from .base import REGISTRY, ActionSpec, ExecContext
 
 @dataclass
 class Outcome:
-    status: str  # executed | needs_approval | escalated | denied | failed | calling (sent, awaiting the answer)
+    status: Status
     reason: str
     result: dict[str, Any] = field(default_factory=dict)
     required_role: str = "advisor"
@@ -128,13 +129,13 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
     commits together with the execution itself, or not at all."""
     spec = REGISTRY.get(action)
     if spec is None:
-        return _audit_outcome(db, ctx, Outcome("denied", f"'{action}' is not an action Tandem knows", kind="invalid"),
+        return _audit_outcome(db, ctx, Outcome(Status.denied, f"'{action}' is not an action Tandem knows", kind="invalid"),
                               after, "action.denied", action=action, reason="not in the action registry")
     try:
         parsed = spec.args_model.model_validate(args)
     except ValidationError as exc:
         reason = validation_message(exc)
-        return _audit_outcome(db, ctx, Outcome("denied", reason, kind="invalid"), after, "action.denied",
+        return _audit_outcome(db, ctx, Outcome(Status.denied, reason, kind="invalid"), after, "action.denied",
                               action=action, args=args, reason=reason)
     clean = parsed.model_dump(mode="json")
     key = _key_for(db, spec, ctx.idempotency_key or idempotency_key(action, clean, ctx.ticket_id))
@@ -148,17 +149,17 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
 
     try:
         out = db.run(attempt)
-        if out.status == "calling":
+        if out.status == Status.calling:
             out = _call_now(db, out, spec.connector)
         return out
     except IntegrityError as exc:  # the same key committed concurrently: that run is the one
         return _done_concurrently(db, asked, after, exc)
     except (PolicyDenied, InvalidInput, NotFound) as exc:
-        out = Outcome("denied", str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
+        out = Outcome(Status.denied, str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
         return _audit_outcome(db, ctx, out, after, "action.denied", action=action, args=clean, reason=str(exc))
     except (OperationalError, ConnectorUnavailable):  # a lock is retried above and never lands here
         reason = f"{spec.connector} is unavailable, nothing was changed"
-        return _audit_outcome(db, ctx, Outcome("failed", reason, kind="unavailable"), after, "action.failed",
+        return _audit_outcome(db, ctx, Outcome(Status.failed, reason, kind="unavailable"), after, "action.failed",
                               action=action, args=clean, reason=reason)
 
 
@@ -168,9 +169,9 @@ def _done_concurrently(db: Database, a: _Asked, after: Recorder | None, exc: Int
         previous = s.get(ExecutionRow, a.key)
     if previous is None:
         raise exc
-    out = Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True, key=a.key)
+    out = Outcome(Status.executed, "already done (same idempotency key)", dict(previous.result), duplicate=True, key=a.key)
     if a.spec.remote is not None and (previous.result or {}).get("_call") == "calling":
-        out = Outcome("calling", f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
+        out = Outcome(Status.calling, f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
                       key=a.key)
     if after is not None:
         db.run(lambda s: after(s, out))
@@ -183,10 +184,10 @@ def _already(previous: ExecutionRow | None, a: _Asked) -> Outcome | None:
         return None
     state = (previous.result or {}).get("_call") if a.spec.remote is not None else None
     if state == "calling":
-        return Outcome("calling", f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
+        return Outcome(Status.calling, f"already sent to {a.spec.connector}; waiting for its answer", duplicate=True,
                        key=a.key)
     if state not in {"failed", "unknown", "refused"}:
-        return Outcome("executed", "already done (same idempotency key)", dict(previous.result), duplicate=True,
+        return Outcome(Status.executed, "already done (same idempotency key)", dict(previous.result), duplicate=True,
                        key=a.key)
     return None
 
@@ -197,13 +198,13 @@ def _verdict(s: Session, a: _Asked, amount: float | None) -> Verdict:
     verdict = evaluate(a.policy, action=a.action, writes=spec.writes, amount=amount, actor_role=ctx.role,
                        autonomy=ctx.autonomy, verified=ctx.verified, escalate_because=a.escalate_because,
                        confidence=ctx.confidence, confirm=spec.confirm, in_force=ctx.in_force)
-    if (spec.writes and verdict.decision == "allow" and ctx.claim and ctx.role is None
+    if (spec.writes and verdict.decision == Ruling.allow and ctx.claim and ctx.role is None
             and _ran_in_earlier_attempt(s, a.action, ctx)):
-        verdict = Verdict("needs_approval", f"an interrupted earlier attempt already ran '{spec.label}' on this "
+        verdict = Verdict(Ruling.needs_approval, f"an interrupted earlier attempt already ran '{spec.label}' on this "
                                             "ticket; a person confirms before it runs again", verdict.required_role)
-    if spec.writes and verdict.decision in {"allow", "needs_approval"}:
+    if spec.writes and verdict.decision in {Ruling.allow, Ruling.needs_approval}:
         health.check(spec.connector)
-    if verdict.decision == "needs_approval" and spec.writes:
+    if verdict.decision == Ruling.needs_approval and spec.writes:
         # a person is never asked to approve what the action's own invariants would refuse; the check has no
         # side effect (the action's preview), so nothing acts before approval
         spec.check(s, a.parsed, ctx)
@@ -221,11 +222,12 @@ def _decide(s: Session, a: _Asked) -> Outcome:
         reason = ("the record does not belong to the customer on this ticket" if ctx.customer_id
                   else "this ticket names no known customer")
         audit.append(s, ctx.actor, "action.denied", ctx.ticket_id, action=a.action, args=a.clean, reason=reason)
-        return Outcome("denied", reason, kind="policy")
+        return Outcome(Status.denied, reason, kind="policy")
     amount = spec.amount(s, a.parsed) if spec.amount else None
     verdict = _verdict(s, a, amount)
-    if verdict.decision != "allow":
-        status = {"needs_approval": "needs_approval", "escalate": "escalated"}.get(verdict.decision, "denied")
+    if verdict.decision != Ruling.allow:
+        status = {Ruling.needs_approval: Status.needs_approval, Ruling.escalate: Status.escalated}.get(
+            verdict.decision, Status.denied)
         audit.append(s, ctx.actor, f"action.{status}", ctx.ticket_id, action=a.action, args=a.clean,
                      reason=verdict.reason, required_role=verdict.required_role.value)
         return Outcome(status, verdict.reason, required_role=verdict.required_role.value, kind="policy")
@@ -240,7 +242,7 @@ def _act(s: Session, a: _Asked, verdict: Verdict, amount: float | None, previous
         result = spec.check(s, a.parsed, ctx)
         audit.append(s, ctx.actor, "action.rehearsed", ctx.ticket_id, action=a.action, args=a.clean,
                      result=result, reason=verdict.reason, amount=amount)
-        return Outcome("executed", f"{verdict.reason} (rehearsal: nothing was changed)", result,
+        return Outcome(Status.executed, f"{verdict.reason} (rehearsal: nothing was changed)", result,
                        verdict.required_role.value, key=a.key)
     if spec.writes and ctx.claim:
         _require_claim(s, ctx)
@@ -253,7 +255,7 @@ def _act(s: Session, a: _Asked, verdict: Verdict, amount: float | None, previous
         s.flush()
         audit.append(s, ctx.actor, "action.executed", ctx.ticket_id, action=a.action, args=a.clean,
                      result=result, reason=verdict.reason, amount=amount, key=a.key)
-    return Outcome("executed", verdict.reason, result, verdict.required_role.value, key=a.key)
+    return Outcome(Status.executed, verdict.reason, result, verdict.required_role.value, key=a.key)
 
 
 def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, key: str, verdict: Verdict,
@@ -278,7 +280,7 @@ def _queue_call(s: Session, spec: Any, clean: dict[str, Any], ctx: ExecContext, 
                     headers={"actor": ctx.actor, "amount": amount, "reason": verdict.reason})
     audit.append(s, ctx.actor, "action.calling", ctx.ticket_id, action=spec.name, args=clean, key=key,
                  reason=verdict.reason, amount=amount, again=previous is not None)
-    return Outcome("calling", f"sent to {spec.connector}; waiting for its answer", {},
+    return Outcome(Status.calling, f"sent to {spec.connector}; waiting for its answer", {},
                    verdict.required_role.value, key=key)
 
 
@@ -294,10 +296,10 @@ def _call_now(db: Database, out: Outcome, connector: str) -> Outcome:
     if state == "calling":
         why = result.get("last_error")
         why = f"not done yet, retrying: {why}" if why else f"sent to {connector}; waiting for its answer"
-        return Outcome("calling", why, required_role=out.required_role, duplicate=out.duplicate, key=out.key)
+        return Outcome(Status.calling, why, required_role=out.required_role, duplicate=out.duplicate, key=out.key)
     if state == "refused":
-        return Outcome("denied", str(result.get("reason") or "refused"), kind="invariant", key=out.key)
+        return Outcome(Status.denied, str(result.get("reason") or "refused"), kind="invariant", key=out.key)
     if state in {"failed", "unknown"}:
-        return Outcome("failed", str(result.get("reason") or "not done"), kind="unavailable", key=out.key)
-    return Outcome("executed", out.reason if out.duplicate else f"done by {connector}", result,
+        return Outcome(Status.failed, str(result.get("reason") or "not done"), kind="unavailable", key=out.key)
+    return Outcome(Status.executed, out.reason if out.duplicate else f"done by {connector}", result,
                    out.required_role, duplicate=out.duplicate, key=out.key)
