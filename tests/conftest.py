@@ -21,6 +21,21 @@ NOW = datetime(2026, 11, 18, 9, 30)  # a Wednesday
 SHARED = PROJECT_ROOT.parent / "shared"
 
 
+# the files that take longest start first, so the two test processes (``pytest -n 2``) finish together instead of
+# one waiting on a long file picked up last; the rest keep their order
+LONGEST_FIRST = ("test_evaluation.py", "test_crash.py", "test_eval_actions.py", "test_airline_pack.py",
+                 "test_third_pack.py", "test_api_attacks.py", "test_reply_text.py", "test_api_schemathesis.py",
+                 "test_browser.py", "test_cli.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a file, and among the rest, the order is kept
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _demo_pack_in_force() -> None:
     """The demo company is the pack in force unless a test puts another in force (as ``Services`` does)."""
