@@ -384,8 +384,10 @@ def _faq_csv(name: str, data: bytes, limits: IngestLimits) -> tuple[str, str]:
     a = next((header.index(h) for h in FAQ_ANSWER if h in header), None)
     if q is None or a is None:
         found = ", ".join(f"'{h.strip()[:40]}'" for h in rows[0][:8] if h.strip()) or "none"
-        raise InvalidInput(f"{name}: an FAQ CSV needs a 'question' and an 'answer' column; found {found}, expected "
-                           f"one of {', '.join(FAQ_QUESTION)} and one of {', '.join(FAQ_ANSWER)}")
+        missing = [f"no {what} column (name one {', '.join(names)})" for what, names, at in
+                   (("question", FAQ_QUESTION, q), ("answer", FAQ_ANSWER, a)) if at is None]
+        raise InvalidInput(f"{name}: an FAQ CSV needs a question and an answer column: {' and '.join(missing)}; "
+                           f"the header has {found}")
     out: list[str] = []
     for line_no, row in enumerate(rows[1:], start=2):
         if len(row) <= max(q, a):

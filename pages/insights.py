@@ -12,6 +12,7 @@ import streamlit as st
 from cx_core import desk, exports, insights
 from cx_core.access import require
 from cx_core.models import Role
+from cx_core.wording import money_in
 from pages.common import current_user, guarded, label, services
 
 user = current_user()
@@ -26,7 +27,7 @@ def fmt(metric: str, value: Any) -> str:
     if metric in PERCENT:
         return f"{value:.0%}"
     if metric == "cost_per_ticket":
-        return f"€{value:.2f}"
+        return money_in(float(value), svc.pack.locale.currency)
     if metric == "handle_min":
         return f"{value:.1f} min"
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -79,9 +80,9 @@ def charts(rows: list[dict[str, Any]], split: str) -> None:
                 y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
                 tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
     with c4:
-        st.markdown("**Cost per ticket (€)**")
+        st.markdown(f"**Cost per ticket ({svc.pack.locale.currency})**")
         st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
-            y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title="€"),
+            y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title=svc.pack.locale.currency),
             tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
 
 
@@ -124,8 +125,9 @@ def main() -> None:
         cols = st.columns(5)
         for c, k in zip(cols, row, strict=True):
             c.metric(insights.LABELS[k], fmt(k, total[k]))
-    st.caption(f"{total['tickets']} processed tickets. Cost uses €{s.advisor_cost_per_hour:g} an advisor hour and "
-               f"€{s.agent_cost_per_ticket:g} of agent compute a ticket (settings TANDEM_ADVISOR_COST_PER_HOUR, "
+    currency = svc.pack.locale.currency
+    st.caption(f"{total['tickets']} processed tickets. Cost uses {money_in(s.advisor_cost_per_hour, currency)} an "
+               f"advisor hour and {money_in(s.agent_cost_per_ticket, currency)} of agent compute a ticket (settings TANDEM_ADVISOR_COST_PER_HOUR, "
                "TANDEM_AGENT_COST_PER_TICKET).")
     rows = insights.by(facts, split)
     chart_tab, matrix_tab, table_tab, help_tab = st.tabs(["Charts", "Impact matrix", "Table and export", "Definitions"])

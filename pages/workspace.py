@@ -207,6 +207,21 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
     st.rerun()
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_cell(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """A record's rows as text, one type per column (nested values written out), so every table draws alike."""
+    return [{str(k): _cell(v) for k, v in row.items()} for row in rows or []]
+
+
 def ticket_header(t: dict[str, Any], result: Any) -> None:
     """The ticket's subject and its chips: status, channel, triage and the time left to the first response."""
     subject = one_line(t["subject"], 140)
@@ -275,7 +290,7 @@ def workspace(tid: str) -> None:
     assignment_bar(t)
     flash = st.session_state.pop("flash", None)
     if flash:
-        (st.success if flash[0] in {"executed", "pending"} else st.warning)(
+        (st.success if flash[0] in {"executed", "pending", "sent"} else st.warning)(
             f"{flash[0].replace('_', ' ').capitalize()}: {flash[1]}")
     left, right = st.columns([1, 1.25], gap="medium")
     with left:
@@ -336,7 +351,9 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
                     st.caption(f"Internal note · {m['author']} · {m['at']:%d %b %H:%M} · never sent")
                     st.text(m["body"][:4000])
                 continue
-            with st.chat_message("user" if m["direction"] == "in" else "assistant"):
+            by_agent = m["direction"] != "in" and m["author"] in {"agent", "tandem"}
+            avatar = None if m["direction"] == "in" else ":material/smart_toy:" if by_agent else ":material/support_agent:"
+            with st.chat_message("user" if m["direction"] == "in" else "assistant", avatar=avatar):
                 who = "customer" if m["direction"] == "in" else m["author"]
                 line = f"{who} · {m['at']:%d %b %H:%M}"
                 if m["direction"] == "in" and read_through and m["id"] > read_through:
@@ -395,13 +412,26 @@ def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
                     st.rerun()
 
 
+def _sent(tid: str, out: dict[str, Any], resolved: bool) -> None:
+    """What the advisor is told once a reply went out (or why it did not), then the page again."""
+    if out["status"] == "executed":
+        st.session_state[f"sent-{tid}"] = True
+        st.session_state["flash"] = ("sent", "the reply went to the customer; " + (
+            "the ticket is resolved" if resolved else "the ticket waits for the customer's answer"))
+    else:
+        st.session_state["flash"] = (out["status"], out["reason"])
+    st.rerun()
+
+
 def reply_box(tid: str, data: dict[str, Any]) -> None:
     """The suggested reply. A decision on a proposal rewords that action's sentence (done once it ran, gone once
     rejected) and keeps the advisor's own edits to the rest. Sending is checked in the core: a reply that says an
     action was done when it was not is refused; one about an undecided action can be sent anyway, with a reason."""
     key, parts_key = f"reply-{tid}", f"reply-parts-{tid}"
     parts, text = desk.reply_draft(data)
-    if key not in st.session_state:
+    if st.session_state.pop(f"sent-{tid}", False):  # sent: the composer starts empty, never one click from a resend
+        st.session_state[key], st.session_state[parts_key] = "", parts
+    elif key not in st.session_state:
         st.session_state[key], st.session_state[parts_key] = text, parts
     elif parts and st.session_state.get(parts_key) != parts:
         before = desk.align(st.session_state.get(parts_key) or parts, parts)
@@ -427,8 +457,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
             show_error(exc)
         else:
-            st.session_state["flash"] = (out["status"], out["reason"])
-            st.rerun()
+            _sent(tid, out, resolve)
     held = st.session_state.get(f"held-{tid}")
     if held:
         message, overridable, wanted_resolve = held
@@ -442,8 +471,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                                              resolve=wanted_resolve, override=why))
                     if out:
                         st.session_state.pop(f"held-{tid}", None)
-                        st.session_state["flash"] = (out["status"], out["reason"])
-                        st.rerun()
+                        _sent(tid, out, wanted_resolve)
 
 
 def assignment_bar(t: dict[str, Any]) -> None:
@@ -530,7 +558,8 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
             if name != "Past tickets":
-                st.dataframe(card["tabs"][name] or [{name.lower(): "none"}], hide_index=True, width="stretch")
+                st.dataframe(shown_rows(card["tabs"][name]) or [{name.lower(): "none"}], hide_index=True,
+                             width="stretch")
                 continue
             past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
             if not past:

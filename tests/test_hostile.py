@@ -220,8 +220,9 @@ def test_a_mixed_batch_stores_the_good_files_and_says_why_the_others_were_not(se
         ("returns-note.txt", b"# Returns note again\n\nSame id as the Markdown file."),
     ])
     assert [o["status"] for o in out] == ["added", "refused", "refused", "added", "refused"]
-    assert out[1]["reason"] == ("prices.csv: an FAQ CSV needs a 'question' and an 'answer' column; found 'item', "
-                                "'price', expected one of question, q, title and one of answer, a, response, body")
+    assert out[1]["reason"] == ("prices.csv: an FAQ CSV needs a question and an answer column: no question column "
+                                "(name one question, q, title) and no answer column (name one answer, a, response, "
+                                "body); the header has 'item', 'price'")
     assert out[2]["reason"].startswith("bomb.docx: it unpacks to 1025 MB, over the 50 MB limit")
     assert "would become the document 'returns-note' like returns-note.md" in out[4]["reason"]
     assert {"gift-faq", "returns-note"} <= {d["doc_id"] for d in kb.documents()}

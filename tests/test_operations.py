@@ -66,7 +66,7 @@ def test_every_supported_format_becomes_sections() -> None:
 @pytest.mark.parametrize(("name", "data", "says"), [
     ("x.pdf", b"not a pdf", "not a readable PDF"),
     ("x.docx", b"PK", "not a readable Word"),
-    ("x.csv", b"a,b\n1,2\n", "needs a 'question' and an 'answer' column"),
+    ("x.csv", b"a,b\n1,2\n", "needs a question and an answer column: no question column"),
     ("x.exe", b"MZ", "unsupported file type"),
     ("x.md", b"   ", "empty"),
 ])
