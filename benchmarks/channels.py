@@ -26,8 +26,8 @@ from cx_core import api_tokens, conversations, delivery, desk, outbox  # noqa: E
 from cx_core.config import load_settings  # noqa: E402
 from cx_core.conversations import Inbound  # noqa: E402
 from cx_core.domain import find  # noqa: E402
-from cx_core.packs import use  # noqa: E402
 from cx_core.models import TicketIn  # noqa: E402
+from cx_core.packs import use  # noqa: E402
 from cx_core.store.db import Database  # noqa: E402
 from cx_core.store.tables import TicketRow  # noqa: E402
 from domains.lumen.demo.world import build_world  # noqa: E402
