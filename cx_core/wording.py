@@ -176,7 +176,8 @@ def template_fields(template: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2) or "") for m in FIELD.finditer(template or "")]
 
 
-def _at(values: Any, path: str) -> Any:
+def at_path(values: Any, path: str) -> Any:
+    """``values`` at a dot path (``customer.id``, ``items.0.sku``); None when it is not there."""
     node = values
     for part in path.split("."):
         if isinstance(node, dict):
@@ -232,7 +233,7 @@ def fill(template: str, args: dict[str, Any], result: dict[str, Any] | None = No
     out: list[str] = []
     for part in _TEMPLATE_SENTENCE.split((template or "").strip()):
         try:
-            out.append(FIELD.sub(lambda m: _show(_at(values, m.group(1)), m.group(2) or "", currency), part))
+            out.append(FIELD.sub(lambda m: _show(at_path(values, m.group(1)), m.group(2) or "", currency), part))
         except _Missing:
             continue
     return " ".join(s for s in out if s.strip())

@@ -18,6 +18,7 @@ import httpx
 from ..config import _secrets_file_values
 from ..errors import ConfigError, ConnectorUnavailable, NotFound, PolicyDenied
 from ..secret_mask import mask, register, url_secrets
+from ..wording import at_path
 from .spec import REFERENCE, Call, Service
 
 
@@ -103,17 +104,7 @@ def _query_value(template: str, values: dict[str, Any]) -> str | None:
 
 def lookup(data: Any, path: str | None) -> Any:
     """``data`` at a dot path (``customer.id``, ``items.0.sku``); None when it is not there."""
-    if not path:
-        return data
-    node = data
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    return at_path(data, path) if path else data
 
 
 def render(template: Any, values: dict[str, Any], quoted: bool = False) -> Any:
