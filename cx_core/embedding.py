@@ -1,9 +1,13 @@
-"""The shipped MiniLM sentence encoder: loaded once by path, batched, cached per text."""
+"""The shipped MiniLM sentence encoder: loaded once by path, batched, cached per text: in the process, and, when
+``TANDEM_EMBEDDING_CACHE`` names a file, on disk for every process that names the same file (a rebuilt index, a
+re-run evaluation and the test processes of one run embed each text once)."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sqlite3
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -20,13 +24,63 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DIM = 384
+MODEL_ID = "all-MiniLM-L6-v2"  # part of every cache key: another model never reads these vectors
+log = logging.getLogger("tandem.embedding")
+
+
+class DiskCache:
+    """Vectors by key in one SQLite file that several processes share (WAL, waits while another writes). Any error
+    turns it off for this process with a warning: the cache never stops embedding."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self.off = False
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        return self._db
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        if self.off or not keys:
+            return {}
+        try:
+            found: dict[str, np.ndarray] = {}
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                rows = self._conn().execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})",
+                                            part).fetchall()
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows if len(v) == DIM * 4)
+            return found
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return {}
+
+    def put(self, vectors: dict[str, np.ndarray]) -> None:
+        if self.off or not vectors:
+            return
+        try:
+            with self._conn() as db:
+                db.executemany("INSERT OR IGNORE INTO vectors (key, vec) VALUES (?, ?)",
+                               [(k, v.astype(np.float32).tobytes()) for k, v in vectors.items()])
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        self.off = True
+        log.warning("the embedding cache %s is not used from now on: %s", self.path, exc)
 
 
 class Embedder:
     """Normalised MiniLM embeddings with an in-process LRU cache keyed by the text's hash."""
 
-    def __init__(self, cache_size: int = 20000) -> None:
+    def __init__(self, cache_size: int = 20000, disk: str | None = None) -> None:
         self._model: Any = None
+        path = os.environ.get("TANDEM_EMBEDDING_CACHE", "") if disk is None else disk
+        self._disk = DiskCache(path) if path.strip() else None
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
@@ -51,7 +105,7 @@ class Embedder:
 
     @staticmethod
     def _key(text: str) -> str:
-        return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
+        return hashlib.blake2b(f"{MODEL_ID}\n{text}".encode("utf-8", "replace"), digest_size=16).hexdigest()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embeddings (n × 384, L2-normalised) for ``texts``; cached texts are not re-encoded."""
@@ -65,24 +119,27 @@ class Embedder:
                     self._cache.move_to_end(key)
                 elif key not in missing:
                     missing[key] = text
-        if missing:
+        fresh = self._disk.get(list(missing)) if self._disk is not None and missing else {}
+        todo = {k: t for k, t in missing.items() if k not in fresh}
+        if todo:
             model = self._load()
             self.calls += 1
             vectors = model.encode(
-                [t if t.strip() else "(empty)" for t in missing.values()],
+                [t if t.strip() else "(empty)" for t in todo.values()],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 show_progress_bar=False,
                 convert_to_numpy=True,
             ).astype(np.float32)
+            made = dict(zip(todo, vectors, strict=True))
+            if self._disk is not None:
+                self._disk.put(made)
+            fresh.update(made)
+        if fresh:
             with self._lock:
-                for key, vec in zip(missing, vectors, strict=True):
-                    self._cache[key] = vec
+                self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-            fresh = dict(zip(missing, vectors, strict=True))
-        else:
-            fresh = {}
         with self._lock:
             return np.stack([fresh[k] if k in fresh else self._cache[k] for k in keys])
 

@@ -103,7 +103,7 @@ class StepRunner:
     def single(self, step: Step, known_customer: bool) -> None:
         """Levels 1-3: each step on its own; what may not run alone waits for a person."""
         if step.missing or not known_customer:
-            reason = f"needs {step.missing}" if step.missing else "no known customer on this ticket"
+            reason = step.waiting_reason() if step.missing else "no known customer on this ticket"
             self._record(step, step.args, Decision.abstained, reason)
             return
         args = self._args(step)
@@ -113,8 +113,15 @@ class StepRunner:
         if self._settled(step, args):
             return
         again = self._again_ctx(step, args)
+        if step.held and again is None:  # prepared and checked, for a person to approve
+            again = replace(self.ctx, autonomy=min(self.ctx.autonomy, int(Autonomy.copilot)))
         out = self._exec(step.action, args, again)
-        if again is not None and out.status == "needs_approval":
+        if step.held and out.kind == "invalid":  # its details are not all known yet: a person fills them in
+            self._record(step, args, Decision.abstained, step.waiting_reason())
+            return
+        if step.held and out.status == "needs_approval":
+            out.reason = step.waiting_reason()
+        elif again is not None and out.status == "needs_approval":
             out.reason = f"{REGISTRY[step.action].label} already ran on this ticket; a person decides on it again"
         if out.status == "failed":
             out.reason += "; retry when it is back"
@@ -137,7 +144,7 @@ class StepRunner:
                              route="skipped")
                 continue
             if step.missing:
-                self._stop(step, step.args, f"needs {step.missing}", "advisor", steps[i + 1:])
+                self._stop(step, step.args, step.waiting_reason(), "advisor", steps[i + 1:])
                 return
             args = self._args(step)
             if step.unfilled(args):
@@ -145,6 +152,14 @@ class StepRunner:
                 return
             if self._settled(step, args):
                 continue
+            if step.held:
+                held = self._exec(step.action, args, replace(self.ctx, autonomy=int(Autonomy.copilot)))
+                if held.kind == "invalid":  # its details are not all known yet: a person fills them in
+                    self._stop(step, args, step.waiting_reason(), "advisor", steps[i + 1:])
+                else:
+                    self._stop(step, args, step.waiting_reason() if held.status == "needs_approval" else held.reason,
+                               held.required_role, steps[i + 1:], held)
+                return
             again = self._again_ctx(step, args)
             if again is not None:
                 held = self._exec(step.action, args, again)
@@ -192,7 +207,7 @@ class StepRunner:
         waiting = replace(self.ctx, autonomy=int(Autonomy.copilot))
         for later in rest:  # prepared for a person, never run
             if later.missing:
-                self._record(later, later.args, Decision.abstained, f"needs {later.missing}")
+                self._record(later, later.args, Decision.abstained, later.waiting_reason())
                 continue
             later_args = self._args(later)
             if later.unfilled(later_args):

@@ -14,7 +14,8 @@ class Step:
     args: dict[str, Any]
     intent: str
     rationale: str
-    missing: str = ""  # what is needed before this step can run
+    missing: str = ""  # what is needed before this step can run, as a noun phrase ("the full new address")
+    held: str = ""  # why a person decides before it runs, as a clause ("the customer may change their mind")
     alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
     fallback: Step | None = None  # another route when the backend does not answer
     depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route
@@ -33,6 +34,16 @@ class Step:
         with)."""
         return bool(self.depends_on) and any(isinstance(v, str) and re.search(r"\{[A-Za-z_]\w*\}", v)
                                              for v in args.values())
+
+
+    def waiting_reason(self) -> str:
+        """Why this step waits for a person, as an advisor reads it: the fact that is missing, and why a person
+        decides."""
+        if self.missing and self.held:
+            return f"needs {self.missing}: {self.held}"
+        if self.missing:
+            return f"needs {self.missing}"
+        return f"a person decides, because {self.held}" if self.held else ""
 
 
 class _Keep(dict[str, str]):

@@ -433,7 +433,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
                 steps = [st for st in steps if is_read(st.action)]
             if held is not None:
                 steps = [Step(st.action, st.args, st.intent, "the request depends on a condition",
-                              missing="a person's decision on the customer's conditions") for st in steps]
+                              missing=st.missing, held="the customer sets a condition on it") for st in steps]
             else:
                 loose = qualifiers.unbound(req.text, _used(book, req, recipe, each, latest))
                 if loose:

@@ -1,6 +1,7 @@
-"""Supervised autonomy, afterwards: which autonomous actions a supervisor reviews (a stable sample plus everything
-above a risk score), and what the supervisor does with them: confirm, flag, or reverse with the action's own
-compensating step. Roles are checked here, not only in the page."""
+"""Supervised autonomy, afterwards: every action the agent took alone is recorded for supervisors; a stable sample
+plus everything above a risk score is put in front of them to review (status ``open``), the rest stays findable
+(``unsampled``). A supervisor confirms, flags, or reverses one with the action's own compensating step, from Review
+or from its ticket. Roles are checked here, not only in the page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from . import audit, health
@@ -20,8 +21,9 @@ from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
 from .models import Decision, ProcessResult, Proposal, ReplyPart, Role
 from .policy import Policy
 from .store.db import Database, utcnow
-from .store.tables import ExecutionRow, ReviewRow, TicketRow
+from .store.tables import ExecutionRow, ProposalRow, ReviewRow, TicketRow
 
+UNDECIDED = ("open", "unsampled")  # what a supervisor may still confirm, flag or reverse
 RISK_BASE = {"low": 0.15, "medium": 0.4, "high": 0.6}
 
 
@@ -51,8 +53,9 @@ def enqueue(s: Session, policy: Policy, result: ProcessResult) -> int:
 
 def enqueue_one(s: Session, policy: Policy, ticket_id: str, p: Proposal, task_type: str, frustration: float,
                 confidence: float) -> bool:
-    """Queues one executed proposal for review when it is sampled or risky; once per execution, however often the
-    ticket's result is stored. Returns whether it was queued now."""
+    """Records one executed proposal for supervisors, once per execution however often the ticket's result is
+    stored: to review (``open``) when it is sampled or risky, otherwise ``unsampled`` (listed, not queued).
+    Returns whether it was queued for review now."""
     if p.decision != Decision.executed or not p.execution_key or is_read(p.action):
         return False
     if s.scalar(select(func.count()).select_from(ReviewRow).where(ReviewRow.execution_key == p.execution_key)):
@@ -66,25 +69,30 @@ def enqueue_one(s: Session, policy: Policy, ticket_id: str, p: Proposal, task_ty
         why = f"risk {risk:.2f} is above {policy.review.risk_above:.2f}"
     elif sampled(p.execution_key, policy.review.sample_rate):
         why = f"random sample ({policy.review.sample_rate:.0%})"
-    if not why:
-        return False
+    status = "open" if why else "unsampled"
     s.add(ReviewRow(ticket_id=ticket_id, execution_key=p.execution_key, action=p.action, args=p.args,
-                    result=p.result or {}, task_type=task_type, risk=risk, why=why, created_at=utcnow()))
+                    result=p.result or {}, task_type=task_type, risk=risk, status=status,
+                    why=why or "not in the sample: within the limits, below the risk threshold",
+                    created_at=utcnow()))
     s.flush()
-    audit.append(s, "agent", "review.queued", ticket_id, action=p.action, risk=risk, why=why)
-    return True
+    if why:
+        audit.append(s, "agent", "review.queued", ticket_id, action=p.action, risk=risk, why=why)
+    return bool(why)
 
 
 def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, offset: int = 0
           ) -> tuple[list[dict[str, Any]], int]:
-    """Review items, riskiest first, paged in SQL."""
+    """Review items, paged in SQL: with ``status="all"`` every action the agent took alone, those to review first;
+    within a status, riskiest first."""
     require(user, Role.supervisor, db)
     with db.session() as s:
         stmt = select(ReviewRow)
         if status != "all":
             stmt = stmt.where(ReviewRow.status == status)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = s.scalars(stmt.order_by(ReviewRow.risk.desc(), ReviewRow.id).limit(limit).offset(offset)).all()
+        first = case((ReviewRow.status == "open", 0), (ReviewRow.status == "flagged", 1), else_=2)
+        rows = s.scalars(stmt.order_by(first, ReviewRow.risk.desc(), ReviewRow.id.desc())
+                         .limit(limit).offset(offset)).all()
         subjects = {tid: subject or body[:90] for tid, subject, body in s.execute(
             select(TicketRow.id, TicketRow.subject, TicketRow.body).where(
                 TicketRow.id.in_([r.ticket_id for r in rows])))}
@@ -94,6 +102,18 @@ def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, 
                  "note": r.note, "reversible": bool(REGISTRY.get(r.action) and REGISTRY[r.action].compensate),
                  "compensation": r.compensation, "created_at": r.created_at, "decided_by": r.decided_by}
                 for r in rows], int(total)
+
+
+def for_ticket(db: Database, user: StaffUser, ticket_id: str) -> dict[str, dict[str, Any]]:
+    """The actions the agent took alone on one ticket, by execution key, as a supervisor acts on them from the
+    ticket: the review item's id, its status and whether the action can be undone. Empty for other roles."""
+    if user.role not in (Role.supervisor, Role.admin):
+        return {}
+    with db.session() as s:
+        rows = s.scalars(select(ReviewRow).where(ReviewRow.ticket_id == ticket_id)).all()
+        return {r.execution_key: {"id": r.id, "status": r.status, "why": r.why,
+                                  "reversible": bool(REGISTRY.get(r.action) and REGISTRY[r.action].compensate)}
+                for r in rows}
 
 
 def escalations(db: Database, user: StaffUser, limit: int = 50) -> list[dict[str, Any]]:
@@ -115,7 +135,7 @@ def _decide(db: Database, user: StaffUser, review_id: int, status: str, note: st
         row = s.get(ReviewRow, review_id)
         if row is None:
             raise NotFound(f"review item {review_id} not found")
-        if row.status != "open":
+        if row.status not in UNDECIDED:
             raise InvalidInput(f"this item is already {row.status}")
         row.status, row.note, row.decided_by, row.decided_at = status, note.strip(), user.username, utcnow()
         audit.append(s, user.username, f"review.{status}", row.ticket_id, review_id=review_id, action=row.action,
@@ -164,6 +184,9 @@ def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[st
             raise ConnectorUnavailable(f"could not reverse it now: {exc}") from exc
         row.status, row.note, row.decided_by, row.decided_at = "reversed", note.strip(), user.username, utcnow()
         row.compensation = compensation
+        for proposal in s.scalars(select(ProposalRow).where(ProposalRow.execution_key == row.execution_key)):
+            proposal.status, proposal.decided_by, proposal.decided_at = "reversed", user.username, utcnow()
+            proposal.reject_reason = note.strip()
         audit.append(s, user.username, "action.reversed", row.ticket_id, review_id=review_id, action=row.action,
                      args=executed.args, compensation=compensation, note=note.strip(), key=row.execution_key)
         if ticket is not None:
@@ -185,6 +208,20 @@ def reversal_message(ticket: TicketRow, what: str, args: dict[str, Any]) -> list
             ReplyPart(text="I'm sorry for the confusion. If you have any questions, or would like us to look at "
                            "your request again, just reply to this message.", paragraph=1),
             ReplyPart(text=active().brand.signature, paragraph=2)]
+
+
+def reversal_text(db: Database, user: StaffUser, review_id: int) -> str:
+    """The message that would tell the customer of this item's reversal, for the supervisor to read and edit."""
+    require(user, Role.supervisor, db)
+    with db.session() as s:
+        row = s.get(ReviewRow, review_id)
+        if row is None:
+            raise NotFound(f"review item {review_id} not found")
+        ticket = s.get(TicketRow, row.ticket_id)
+        spec = REGISTRY.get(row.action)
+        if ticket is None:
+            return ""
+        return render(reversal_message(ticket, (spec.label if spec else "") or row.action, dict(row.args)))
 
 
 def reopen_for_reversal(s: Session, ticket: TicketRow, what: str, args: dict[str, Any], user: StaffUser) -> None:

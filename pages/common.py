@@ -131,3 +131,26 @@ def show_passage(text: str) -> None:
     """A knowledge passage with its formatting; images and links stay live only for the hosts the admin allowed
     (``TANDEM_ALLOWED_LINK_HOSTS``)."""
     st.markdown(safe_markdown(text, services().settings.allowed_link_hosts))
+
+
+def reverse_popover(where: Any, review_id: int, key: str) -> None:
+    """Reverse an action the agent took alone: the reason, the message to the customer (drafted, editable) and
+    whether it goes now; the compensating action runs and both are audited."""
+    svc, user = services(), current_user()
+    with where.popover("Reverse", icon=":material/undo:"):
+        st.caption("Runs the action's undo now and records it in the audit log.")
+        note = st.text_input("Why reverse it?", key=f"rev-note-{key}")
+        text = st.session_state.get(f"rev-text-{key}") or guarded(
+            lambda: desk.reversal_text(svc.db, user, review_id)) or ""
+        message = st.text_area("Message to the customer", value=text, height=150, key=f"rev-msg-{key}")
+        tell = st.checkbox("Send it to the customer now", value=True, key=f"rev-tell-{key}",
+                           help="Unticked, the ticket reopens with this message drafted for its advisor.")
+        if st.button("Reverse now", key=f"rev-{key}", type="primary"):
+            out = guarded(lambda: desk.reverse_and_tell(svc.db, svc.policy(), user, review_id, note,
+                                                        message if tell else ""))
+            if out is not None:
+                told = ("The customer was told." if out["told"] else
+                        f"The message could not be sent ({out['told_reason']}); it is drafted on the ticket."
+                        if tell else "The ticket is open again with a message to the customer drafted.")
+                st.session_state["flash"] = ("reversed", told)
+                st.rerun()

@@ -7,21 +7,22 @@ from typing import Any
 
 import streamlit as st
 
-from cx_core import review
+from cx_core import review, shown
 from cx_core.access import require
 from cx_core.models import Role
 from cx_core.safe_text import escape_markdown, inline_code, one_line
-from pages.common import current_user, guarded, label, packet_view, services
+from pages.common import current_user, guarded, label, packet_view, reverse_popover, services
 
 user = current_user()
 svc = services()
 st.title("Review")
-STATUS = {"To review": "open", "Flagged": "flagged", "Reversed": "reversed", "Confirmed": "confirmed", "All": "all"}
+STATUS = {"To review": "open", "Everything the agent did": "all", "Flagged": "flagged", "Reversed": "reversed",
+          "Confirmed": "confirmed"}
 PAGE_SIZE = 15
 
 
 def args_text(args: dict[str, Any]) -> str:
-    return " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in args.items() if k != "message" and v not in ("", None))
+    return shown.pairs(args)
 
 
 def sampled_item(item: dict[str, Any]) -> None:
@@ -34,12 +35,14 @@ def sampled_item(item: dict[str, Any]) -> None:
         head[2].badge(f"risk {item['risk']:.2f}", color=colour, help=f"In the queue because: {item['why']}")
         head[0].page_link("pages/workspace.py", label="Open the ticket", icon=":material/open_in_new:",
                           query_params={"ticket": item["ticket_id"]})
-        if item["status"] != "open":
+        if item["status"] not in ("open", "unsampled"):
             st.caption(f"{item['status'].capitalize()} by {item['decided_by']}"
                        + (f": {escape_markdown(item['note'])}" if item["note"] else ""))
             if item["compensation"]:
                 st.caption(f"Undone: {one_line(args_text(item['compensation']))}")
             return
+        if item["status"] == "unsampled":
+            st.caption(f"Done by the agent alone {item['created_at']:%d %b %H:%M}; not in the review sample.")
         buttons = st.columns([1, 1, 1.3, 3])
         if buttons[0].button("Confirm", key=f"confirm-{item['id']}", icon=":material/check:"):
             guarded(lambda: review.confirm(svc.db, user, item["id"]))
@@ -53,16 +56,7 @@ def sampled_item(item: dict[str, Any]) -> None:
             buttons[2].button("Reverse", key=f"rev-off-{item['id']}", disabled=True, icon=":material/undo:",
                               help="This action cannot be undone; contact the customer instead.")
             return
-        with buttons[2].popover("Reverse", icon=":material/undo:"):
-            st.caption("Runs the compensating action now and records it in the audit log. The ticket reopens for its "
-                       "advisor with a message to the customer drafted.")
-            note = st.text_input("Why reverse it?", key=f"rev-note-{item['id']}")
-            if st.button("Reverse now", key=f"rev-{item['id']}", type="primary"):
-                out = guarded(lambda: review.reverse(svc.db, user, item["id"], note))
-                if out is not None:
-                    st.toast("Reversed. The ticket is open again with a message to the customer drafted.",
-                             icon=":material/undo:")
-                    st.rerun()
+        reverse_popover(buttons[2], item["id"], f"r{item['id']}")
 
 
 def escalation(item: dict[str, Any]) -> None:
@@ -79,6 +73,9 @@ def escalation(item: dict[str, Any]) -> None:
 
 def page() -> None:
     require(user, Role.supervisor)
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(f"Reversed. {flash[1]}", icon=":material/undo:")
     counts = review.counts(svc.db, user)
     esc = review.escalations(svc.db, user, limit=100)
     m = st.columns(4)
@@ -93,7 +90,8 @@ def page() -> None:
         items, total = review.queue(svc.db, user, STATUS[view or "To review"], limit=PAGE_SIZE,
                                     offset=page_no * PAGE_SIZE)
         if not items:
-            st.info("Nothing to review here. Sampled and risky autonomous actions appear as the agent works.")
+            st.info("Nothing here. Every action the agent takes alone is listed under \"Everything the agent "
+                    "did\"; sampled and risky ones also wait under \"To review\".")
         for item in items:
             sampled_item(item)
         pages = max(1, -(-total // PAGE_SIZE))

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import desk
+from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, one_line
@@ -21,6 +21,7 @@ from pages.common import (
     guarded,
     label,
     packet_view,
+    reverse_popover,
     services,
     show_error,
     show_passage,
@@ -30,8 +31,8 @@ from pages.common import (
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
 DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
-                   "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red"}
-SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done"}
+                   "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red", "reversed": "gray"}
+SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done"}
 user = current_user()
 svc = services()
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
@@ -57,24 +58,25 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     options = get_args(kind) if get_origin(kind) is Literal else ()
     base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
         else kind
-    shown = field_name(name)
+    title = field_name(name)
     if options:
-        return st.selectbox(shown, options, index=options.index(value) if value in options else 0, key=key,
+        return st.selectbox(title, options, index=options.index(value) if value in options else 0, key=key,
+                            format_func=shown.value,
                             help=field.description)
     if base is date:
         try:
             current = date.fromisoformat(str(value)) if value else desk.utcnow().date()
         except ValueError:
             current = desk.utcnow().date()
-        return st.date_input(shown, value=current, key=key, help=field.description).isoformat()
+        return st.date_input(title, value=current, key=key, help=field.description).isoformat()
     if base in (float, int):
-        return st.number_input(shown, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
+        return st.number_input(title, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
                                format="%.0f" if base is int else "%.2f", key=key, help=field.description)
     if get_origin(base) is list:
-        raw = st.text_input(shown, value=", ".join(map(str, value or [])), key=key,
+        raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
                             help=(field.description or "") + " Separate several with commas.")
         return [x.strip() for x in raw.split(",") if x.strip()]
-    raw = st.text_input(shown, value="" if value is None else str(value), key=key, help=field.description)
+    raw = st.text_input(title, value="" if value is None else str(value), key=key, help=field.description)
     return raw.strip() or None
 
 
@@ -107,27 +109,51 @@ def first_error(exc: ValidationError) -> str:
 
 
 def field_name(name: str) -> str:
-    """An argument as a person says it: "item_ids" → "Items", "new_slot_id" → "New slot"."""
-    words = name.removesuffix("_ids").removesuffix("_id").replace("_", " ")
-    return (words + ("s" if name.endswith("_ids") and not words.endswith("s") else "")).capitalize()
+    return shown.field(name)
 
 
 def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
     """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
     known = dict(choices.get(name if not name.endswith("_ids") else name[:-1], []))
     values = value if isinstance(value, list) else [value]
-    return ", ".join(known.get(str(v), str(v)) for v in values)
+    return ", ".join(known.get(str(v), shown.value(v)) if not isinstance(v, dict) else shown.value(v) for v in values)
 
 
 def result_text(result: dict[str, Any]) -> str:
     """An executed action's result as one line of plain words; nested details are left to the audit log."""
-    bits = [f"{k.replace('_', ' ')} {v}" for k, v in result.items()
-            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()][:6]
+    bits = [f"{shown.field(k).lower()} {shown.value(v)}" for k, v in result.items()
+            if not k.startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+            and str(v).strip()][:6]
     return "; ".join(bits)
 
 
+def proposal_note(p: dict[str, Any], spec: Any) -> str:
+    """Why a proposal stands as it does, in one line: the agent's reason, who decided, what a call waits for."""
+    note = p["reason"] or p["rationale"]
+    if p["status"] == "rejected":
+        note = f"Rejected by {p['decided_by']}: {p['reject_reason']}"
+    elif p["status"] == "reversed":
+        note = f"Done by the agent, then reversed by {p['decided_by']}: {p['reject_reason']}"
+    elif p["status"] == "executed" and p["decision"] == "executed":
+        note = "Done by the agent alone, within its limits. " + note
+    call = p.get("call") or {}
+    if p["status"] == "calling" and call.get("status") == "retrying":
+        note = f"Not done yet, retrying: {call.get('error') or 'no answer'} (attempt {call.get('attempts')})"
+    elif p["status"] == "calling":
+        note = f"Sent to {spec.connector if spec else 'the system'}; not done until it answers."
+    elif p["status"] == "failed":
+        note = f"Not done: {p['reason']}. Approve again to retry with the same key."
+    if p["required_role"] == "supervisor" and p["status"] == "pending":
+        note += " · needs a supervisor"
+    if spec and not spec.reversible and p["status"] == "pending":
+        note += " · cannot be undone"
+    return note[:1].upper() + note[1:]
+
+
 def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None,
-                  choices: dict[str, list[tuple[str, str]]] | None = None) -> None:
+                  choices: dict[str, list[tuple[str, str]]] | None = None, alone: dict[str, Any] | None = None) -> None:
+    """One proposed action: its details, why, and what a person may do with it now; ``alone`` is the review record
+    of an action the agent took by itself, which a supervisor may reverse here."""
     choices = choices or {}
     spec = desk.REGISTRY.get(p["action"])
     title = spec.label if spec else p["action"]
@@ -140,24 +166,15 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         args = {k: v for k, v in p["args"].items()}
         st.markdown("  \n".join(f"**{field_name(k)}:** {one_line(value_text(k, v, choices), 160)}"
                                 for k, v in args.items()) or "_no details_")
-        note = p["reason"] or p["rationale"]
-        if p["status"] == "rejected":
-            note = f"Rejected by {p['decided_by']}: {p['reject_reason']}"
-        call = p.get("call") or {}
-        if p["status"] == "calling" and call.get("status") == "retrying":
-            note = f"Not done yet, retrying: {call.get('error') or 'no answer'} (attempt {call.get('attempts')})"
-        elif p["status"] == "calling":
-            note = f"Sent to {spec.connector if spec else 'the system'}; not done until it answers."
-        elif p["status"] == "failed":
-            note = f"Not done: {p['reason']}. Approve again to retry with the same key."
-        if p["required_role"] == "supervisor" and p["status"] == "pending":
-            note += " · needs a supervisor"
-        if spec and not spec.reversible and p["status"] == "pending":
-            note += " · cannot be undone"
-        st.caption(escape_markdown(note))
+        st.caption(escape_markdown(proposal_note(p, spec)))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p["result"]):
                 st.caption("Done: " + one_line(result_text(p["result"]), 300))
+            if alone and alone["status"] in ("open", "unsampled") and p["status"] == "executed":
+                if alone["reversible"]:
+                    reverse_popover(st, alone["id"], f"t{p['id']}")
+                else:
+                    st.caption("This action cannot be undone; contact the customer instead.")
             return
         b = st.columns([1.5, 1, 1])
         confirm_needed = spec is not None and not spec.reversible
@@ -207,19 +224,9 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
     st.rerun()
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {_cell(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
 def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
     """A record's rows as text, one type per column (nested values written out), so every table draws alike."""
-    return [{str(k): _cell(v) for k, v in row.items()} for row in rows or []]
+    return [{shown.field(str(k)): shown.value(v) for k, v in row.items()} for row in rows or []]
 
 
 def ticket_header(t: dict[str, Any], result: Any) -> None:
@@ -290,7 +297,7 @@ def workspace(tid: str) -> None:
     assignment_bar(t)
     flash = st.session_state.pop("flash", None)
     if flash:
-        (st.success if flash[0] in {"executed", "pending", "sent"} else st.warning)(
+        (st.success if flash[0] in {"executed", "pending", "sent", "reversed"} else st.warning)(
             f"{flash[0].replace('_', ' ').capitalize()}: {flash[1]}")
     left, right = st.columns([1, 1.25], gap="medium")
     with left:
@@ -321,9 +328,10 @@ def workspace(tid: str) -> None:
             st.caption("No actions proposed for this ticket.")
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
                       and p["decision"] != "abstained"), None)
+        alone = desk.reversible_on(svc.db, user, tid)
         for p in props:
             proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
-                          choices=choices)
+                          choices=choices, alone=alone.get(p.get("execution_key") or ""))
         if t["status"] in {"open", "escalated", "waiting"}:
             add_action(tid, choices)
         if t["status"] == "resolved":

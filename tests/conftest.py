@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,15 @@ SHARED = PROJECT_ROOT.parent / "shared"
 LONGEST_FIRST = ("test_evaluation.py", "test_crash.py", "test_eval_actions.py", "test_airline_pack.py",
                  "test_third_pack.py", "test_api_attacks.py", "test_reply_text.py", "test_api_schemathesis.py",
                  "test_browser.py", "test_cli.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One embedding cache for the whole run: both test processes and every command they start embed a text once
+    (the controller sets it before the test processes start; they and their subprocesses inherit it)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("TANDEM_EMBEDDING_CACHE"):
+        folder = Path(tempfile.mkdtemp(prefix="tandem-test-embeddings-"))
+        os.environ["TANDEM_EMBEDDING_CACHE"] = str(folder / "vectors.sqlite")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,10 +27,13 @@ DEMO_ADMIN = StaffUser("root", "Robin Admin", Role.admin)  # the demo world's ad
 
 
 def find_order(svc: Services, status: str, max_total: float | None = None, min_total: float | None = None,
-               single_item: bool = False, duplicate: bool = False, other_than: str | None = None) -> dict[str, Any]:
+               single_item: bool = False, duplicate: bool = False, other_than: str | tuple[str, ...] | None = ()
+               ) -> dict[str, Any]:
+    """The first order in ``status`` that fits, of a customer not in ``other_than``."""
+    others = (other_than,) if isinstance(other_than, str) else tuple(other_than or ())
     with svc.db.session() as s:
         for o in s.scalars(select(OrderRow).where(OrderRow.status == status).order_by(OrderRow.order_id)):
-            if other_than and o.user_id == other_than:
+            if o.user_id in others:
                 continue
             total = billing.refundable(s, o.order_id)
             items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o.order_id)))
@@ -130,3 +133,14 @@ def running_app(env: dict[str, str]) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def outside_env() -> dict[str, str]:
+    """This process's environment without Tandem's settings (a subprocess configured from scratch), keeping the
+    test run's shared embedding cache."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_") or k == "TANDEM_EMBEDDING_CACHE"}
+
+
+def cache_env() -> dict[str, str]:
+    """The test run's shared embedding cache, for a subprocess given a minimal environment."""
+    return {k: v for k, v in os.environ.items() if k == "TANDEM_EMBEDDING_CACHE"}

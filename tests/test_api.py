@@ -3,7 +3,6 @@ called over HTTP with tokens made by the command line."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from cx_core.models import Role
 from cx_core.store.db import Database
 from cx_core.store.tables import MessageRow, TicketRow
 from tests.conftest import copy_world
-from tests.helpers import free_port
+from tests.helpers import free_port, outside_env
 
 pytestmark = pytest.mark.api
 
@@ -63,7 +62,7 @@ def new_token(env: dict[str, str], name: str) -> tuple[int, str]:
 def running_api(world: Settings, data: Path, extra_env: dict[str, str] | None = None) -> Iterator[Api]:
     """The real API server on a free port over a copy of the demo world, with a token named 'test'."""
     settings = copy_world(world, data)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")},
+    env = {**outside_env(),
            "TANDEM_DATA_DIR": str(data), "TANDEM_DATABASE_URL": "", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "OPENAI_API_KEY": "test-key-unused",
            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", **(extra_env or {})}

@@ -50,7 +50,7 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     desk.store_result(svc.db, Policy.model_validate(raw), svc.pipeline.process(sampled, now=NOW, autonomy=3))
     try:
         with running_app({"TANDEM_DATA_DIR": str(settings.data_dir)}) as url:
-            yield url, svc, {**o, "sampled_order": o2["order_id"]}
+            yield url, svc, {**o, "sampled_order": o2["order_id"], "sampled_user": o2["user_id"]}
     finally:
         svc.close()
 
@@ -127,8 +127,7 @@ def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Service
     page.get_by_role("button", name="Reverse").first.click()
     page.get_by_role("textbox", name="Why reverse it?").fill("customer wrote from a shared mailbox")
     page.get_by_role("button", name="Reverse now").click()
-    expect(page.get_by_text("Change shipping address — Browser test: sampled change")).to_have_count(0,
-                                                                                                 timeout=30_000)
+    expect(page.get_by_text("Reversed. The customer was told.")).to_be_visible(timeout=30_000)
     page.get_by_role("radio", name="Reversed").click()
     expect(page.get_by_text("Reversed by sam")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-reversed.png"), full_page=True)
@@ -143,7 +142,7 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     from cx_core import autonomy
     from cx_core.policy import load_policy
 
-    url, svc, _ = app
+    url, svc, first = app
     page = browser_page
     sign_in(page, url, "root", "admin-demo")
     page.get_by_role("link", name="Autonomy & policy").click()
@@ -166,6 +165,34 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     page.screenshot(path=str(ARTIFACTS / "admin-saved.png"), full_page=True)
     assert autonomy.history(svc.db, DEMO_ADMIN)[0]["why"] == "pilot after six weeks at 97% approval"
     assert "policy.changed" in {e.kind for e in audit.events(svc.db, DEMO_ADMIN)}
+
+    # the agent now acts alone on a new request, and a supervisor finds it and reverses it from its ticket
+    alone = Services(svc.settings)
+    o = find_order(alone, "pending", other_than=(first["user_id"], first["sampled_user"]))
+    ticket = TicketIn(id="B-3", customer=o["email"], channel="email", subject="Browser test: level 3",
+                      created_at=NOW, body=f"Please send order {o['order_id']} to 5 Cedar Court, Austin, TX 78703.")
+    desk.add_tickets(alone.db, [ticket], source="test")
+    desk.store_result(alone.db, alone.policy(), alone.pipeline.process(ticket, now=NOW))
+    alone.close()
+    assert order(svc, o["order_id"]).address1 == "5 Cedar Court"
+    sign_in(page, url, "sam", "supervisor-demo")
+    page.get_by_role("link", name="Review").click()
+    page.get_by_role("radio", name="Everything the agent did").click()
+    expect(page.get_by_text("Change shipping address — Browser test: level 3")).to_be_visible(timeout=30_000)
+    page.goto(f"{url}/ticket?ticket=B-3")
+    expect(page.get_by_text("Done by the agent alone")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "supervisor-ticket-level3.png"), full_page=True)
+    page.get_by_role("button", name="Reverse").first.click()
+    page.get_by_role("textbox", name="Why reverse it?").fill("the customer has moved again")
+    page.get_by_role("button", name="Reverse now").click()
+    expect(page.get_by_text("The customer was told.")).to_be_visible(timeout=30_000)
+    assert order(svc, o["order_id"]).address1 != "5 Cedar Court"
+    data = desk.get_ticket(svc.db, "B-3")
+    assert data["messages"][-1]["direction"] == "out" and "reversed" in data["messages"][-1]["body"]
+    events = audit.events(svc.db, DEMO_ADMIN, ticket_id="B-3")
+    by_kind = {e.kind: e for e in events}
+    assert by_kind["action.executed"].actor == "agent" and by_kind["action.reversed"].actor == "sam"
+    assert "reversal.told" in by_kind and audit.verify(svc.db).ok
 
 
 def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services, dict[str, str]],

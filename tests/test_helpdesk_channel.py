@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
 import secrets
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from cx_core.store.db import Database
 from cx_core.store.tables import NotificationRow, TicketRow, WebhookDeliveryRow
 from cx_core.worker import process_one
 from tests.conftest import copy_world
-from tests.helpers import find_order, free_port
+from tests.helpers import find_order, free_port, outside_env
 from tests.servers import helpdesk as harness
 from tests.servers.helpdesk import HelpdeskAPIError, HelpdeskServer
 
@@ -77,7 +76,7 @@ def stack(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     copy_world(world, data)
     token = secrets.token_urlsafe(16)
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")},
+    env = {**outside_env(),
            "TANDEM_DATA_DIR": str(data), "TANDEM_DATABASE_URL": "", "TANDEM_HELPDESK_WEBHOOK_TOKEN": token,
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OPENAI_API_KEY": "test-key-unused",
            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}

@@ -175,6 +175,38 @@ def test_sampled_autonomous_action_is_reversed_by_a_supervisor(services: Service
     assert audit.verify(services.db).ok
 
 
+def test_every_action_the_agent_took_alone_is_findable_and_reversible_from_its_ticket(services: Services) -> None:
+    with_policy(services, review={"sample_rate": 0.0, "risk_above": 1.0})  # nothing sampled, nothing risky
+    o = find_order(services, "pending")
+    before = order(services, o["order_id"]).address1
+    run(services, "V-4", o["email"], f"Please change the address of {o['order_id']} to 9 Elm Road, Austin, TX "
+                                     "73301.", 3)
+    assert not [i for i in review.queue(services.db, SUPERVISOR)[0] if i["ticket_id"] == "V-4"]  # not to review
+    everything, _ = review.queue(services.db, SUPERVISOR, "all")
+    item = next(i for i in everything if i["ticket_id"] == "V-4" and i["action"] == "change_shipping_address")
+    assert item["status"] == "unsampled" and item["reversible"]
+    assert desk.reversible_on(services.db, ADVISOR, "V-4") == {}  # advisors see no reversal
+    on_ticket = desk.reversible_on(services.db, SUPERVISOR, "V-4")
+    assert [v["id"] for v in on_ticket.values()].count(item["id"]) == 1
+    message = desk.reversal_text(services.db, SUPERVISOR, item["id"])
+    assert "reversed" in message and o["order_id"] in message
+    with pytest.raises(NotAuthorised):
+        desk.reverse_and_tell(services.db, services.policy(), ADVISOR, item["id"], "wrong", message)
+    out = desk.reverse_and_tell(services.db, services.policy(), SUPERVISOR, item["id"], "shared mailbox", message)
+    assert out["status"] == "reversed" and out["told"], out
+    assert order(services, o["order_id"]).address1 == before
+    data = desk.get_ticket(services.db, "V-4")
+    moved = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
+    assert moved["status"] == "reversed" and moved["decided_by"] == "sam"
+    assert data["ticket"]["status"] == "waiting" and data["messages"][-1]["direction"] == "out"
+    assert "reversed" in data["messages"][-1]["body"]
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="V-4")]
+    assert kinds.count("action.reversed") == 1 and kinds.count("reversal.told") == 1
+    again = desk.reverse_and_tell(services.db, services.policy(), SUPERVISOR, item["id"], "again", message)
+    assert again["duplicate"] and not again["told"]  # the customer is not told twice
+    assert audit.verify(services.db).ok
+
+
 def test_risky_actions_are_always_reviewed_and_confirm_or_flag_closes_them(services: Services) -> None:
     with_policy(services, review={"sample_rate": 0.0, "risk_above": 0.5})
     c = find_callout_with_booking(services)

@@ -70,7 +70,7 @@ def test_all_takes_every_record_the_rule_keeps_and_a_condition_holds_it() -> Non
     every = _plan("cancel", "Please cancel all of my bookings")
     assert [s.args["booking_id"] for s in every.steps] == ["BK001", "BK002"]
     held = _plan("cancel", "Cancel BK001 unless you can move it")
-    assert held.steps[0].missing == "a person's decision on the customer's conditions"
+    assert held.steps[0].held == "the customer sets a condition on it"
 
 
 def test_a_record_not_on_the_account_is_never_guessed() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from cx_core.actions.base import REGISTRY
 from cx_core.config import PROJECT_ROOT, load_settings
 from cx_core.models import Role
 from cx_core.services import Services
-from tests.helpers import free_port
+from tests.helpers import free_port, outside_env
 from tests.servers.northwind_energy import NorthwindService, running_northwind
 
 pytestmark = [pytest.mark.http_actions, pytest.mark.api]
@@ -178,7 +177,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     folder = tmp_path_factory.mktemp("northwind")
     data = folder / "data"
     with running_northwind(folder / "service", token=SERVICE_TOKEN) as service, pytest.MonkeyPatch.context() as mp:
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")},
+        env = {**outside_env(),
                "TANDEM_DOMAIN": "northwind", "TANDEM_DATA_DIR": str(data), "TANDEM_DATABASE_URL": "",
                "TANDEM_NORTHWIND_URL": service.url, "TANDEM_NORTHWIND_TOKEN": SERVICE_TOKEN,
                "TANDEM_ADMIN_PASSWORD": "northwind-admin-2026", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",

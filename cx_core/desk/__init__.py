@@ -3,7 +3,8 @@
 - ``queue``: the work queue (claims and leases for the agent, results, failures put back);
 - ``inbox``: filters, search, counts, who has which ticket, the ticket as the workspace reads it;
 - ``decisions``: approve, reject and add actions (every approval goes through ``execute``);
-- ``reply``: the reply's checks and its sending.
+- ``reply``: the reply's checks and its sending;
+- ``reversal``: undoing what the agent did alone, and telling the customer.
 
 Access (``StaffUser``, ``require``), intake (``add_tickets``, ``parse_ticket_file``), the thread and its notes
 (``thread``, ``add_note``), the actions the desk may show (``REGISTRY``, ``is_read``), the words for a task type
@@ -17,6 +18,8 @@ from ..access import StaffUser, current, require
 from ..actions.base import REGISTRY, is_read
 from ..conversations import IMPORT_BATCH, ParseError, add_note, add_tickets, insert_tickets, parse_ticket_file, thread
 from ..drafting import label, merge_edits
+from ..review import for_ticket as reversible_on
+from ..review import reversal_text
 from ..store.db import utcnow
 from .customer import customer_view, ticket_version
 from .decisions import add_action, addable_actions, approve, record_choices, reject, ticket_choices
@@ -52,6 +55,7 @@ from .queue import (
     worker_seen,
 )
 from .reply import UNDECIDED, added_parts, align, proposal_states, reply_draft, reply_problems, send_reply
+from .reversal import reverse_and_tell
 
 __all__ = [
     "REGISTRY", "add_note", "is_read", "label", "merge_edits", "thread", "utcnow", "worker_seen",
@@ -60,5 +64,5 @@ __all__ = [
     "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
     "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
-    "require", "retry", "retry_failed", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
+    "require", "retry", "retry_failed", "reversal_text", "reverse_and_tell", "reversible_on", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
 ]

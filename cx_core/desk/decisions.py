@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit, packs
+from .. import audit, packs, shown
 from ..access import StaffUser, require
 from ..actions import REGISTRY, ExecContext
 from ..actions.execute import Outcome, execute, validation_message
@@ -114,7 +114,7 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
             if isinstance(v, dict):
                 v = " ".join(str(x) for x in v.values())
             if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
-                bits.append(str(v).replace("T", " ") if k == "start" else str(v))
+                bits.append(shown.value(v))
         return f"{record[key]} · {' · '.join(bits[:3])}" if bits else str(record[key])
 
     def walk(value: Any, parent: str, prefix: str = "") -> None:

@@ -212,7 +212,7 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
                          for m in messages],
             "proposals": [{**{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
                                                           "reason", "required_role", "status", "result", "decided_by",
-                                                          "reject_reason", "customer_note")},
+                                                          "reject_reason", "customer_note", "execution_key")},
                            "call": _call_progress(s, p)} for p in proposals],
         }
 

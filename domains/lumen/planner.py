@@ -145,8 +145,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
     steps, ask = _plan_request(req, triage, snap, today, full_text)
     if req.intent not in WRITE_FREE and steps and CONDITIONAL.search(full_text or triage_text(triage, req.text)):
-        return [replace(st, missing=st.missing or "a person's decision on the customer's conditions")
-                for st in steps], ask
+        return [replace(st, held=st.held or "the customer sets a condition on it") for st in steps], ask
     return steps, ask
 
 
@@ -407,7 +406,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"
             result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,
-                                     "part of the message needs a person", missing=reading.unsure))
+                                     "part of the message needs a person", missing="the details of the request",
+                                     held=reading.unsure))
     for req in triage.requests:
         if snap is None:
             if req.intent not in WRITE_FREE:
@@ -418,9 +418,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             continue
         steps, ask = plan_request(req, triage, snap, today, text)
         if reading is not None and reading.unsure and reading.found and req.intent in ORDER_INTENTS:
-            steps = [replace(st, missing=st.missing or reading.unsure) for st in steps] or [
+            steps = [replace(st, held=st.held or reading.unsure) for st in steps] or [
                 Step(_ACTION_FOR.get(req.intent, "add_internal_note"), {}, req.intent, "the request needs a person",
-                     missing=reading.unsure)]
+                     missing="the details of the request", held=reading.unsure)]
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
         if ask:
