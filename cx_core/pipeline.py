@@ -112,16 +112,12 @@ class StepRunner:
             return
         if self._settled(step, args):
             return
-        again = self._again_ctx(step, args)
-        if step.held and again is None:  # prepared and checked, for a person to approve
-            again = replace(self.ctx, autonomy=min(self.ctx.autonomy, int(Autonomy.copilot)))
-        out = self._exec(step.action, args, again)
-        if step.held and out.kind == "invalid":  # its details are not all known yet: a person fills them in
+        if step.held:  # prepared for a person, who approves it as it stands or changes it: never proposed as sure
             self._record(step, args, Decision.abstained, step.waiting_reason())
             return
-        if step.held and out.status == "needs_approval":
-            out.reason = step.waiting_reason()
-        elif again is not None and out.status == "needs_approval":
+        again = self._again_ctx(step, args)
+        out = self._exec(step.action, args, again)
+        if again is not None and out.status == "needs_approval":
             out.reason = f"{REGISTRY[step.action].label} already ran on this ticket; a person decides on it again"
         if out.status == "failed":
             out.reason += "; retry when it is back"
@@ -153,12 +149,7 @@ class StepRunner:
             if self._settled(step, args):
                 continue
             if step.held:
-                held = self._exec(step.action, args, replace(self.ctx, autonomy=int(Autonomy.copilot)))
-                if held.kind == "invalid":  # its details are not all known yet: a person fills them in
-                    self._stop(step, args, step.waiting_reason(), "advisor", steps[i + 1:])
-                else:
-                    self._stop(step, args, step.waiting_reason() if held.status == "needs_approval" else held.reason,
-                               held.required_role, steps[i + 1:], held)
+                self._stop(step, args, step.waiting_reason(), "advisor", steps[i + 1:])
                 return
             again = self._again_ctx(step, args)
             if again is not None:

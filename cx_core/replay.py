@@ -88,17 +88,35 @@ def compare(settings: Settings, items: list[tuple[int, TicketIn]], active: Polic
     before = list(run(settings, items, active, autonomy))
     after = list(run(settings, items, candidate, autonomy))
     old = {r["ticket_id"]: r for r in before}
+    subjects = {t.id: t.subject or t.body[:60] for _, t in items}
     differences = []
     for r in after:
         o = old.get(r["ticket_id"])
         if o is None:
             continue
         if _decisions(o) != _decisions(r) or o["escalated"] != r["escalated"]:
-            differences.append({"ticket_id": r["ticket_id"], "task_type": r["task_type"],
+            differences.append({"ticket_id": r["ticket_id"], "subject": subjects.get(r["ticket_id"], ""),
+                                "task_type": r["task_type"],
                                 "active": _decisions(o), "candidate": _decisions(r),
                                 "escalated": [o["escalated"], r["escalated"]]})
+    changed = {d["ticket_id"] for d in differences}
     return {"active": {"version": active.version, **summarise(before)},
-            "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences}
+            "candidate": {"version": candidate.version, **summarise(after)}, "differences": differences,
+            "held": held_by([r for r in after if r["ticket_id"] not in changed])}
+
+
+def held_by(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why the tickets the change leaves as they are still wait for a person: each reason (a limit, a missing fact,
+    a rule) with the tickets it holds, the most common first. A ticket with nothing waiting is not listed."""
+    tickets: dict[str, list[str]] = {}
+    for r in records:
+        for p in r["proposals"]:
+            if p["action"] == "send_reply" or p["decision"] == "executed" or not p.get("reason"):
+                continue
+            reason = str(p["reason"]).strip()
+            if r["ticket_id"] not in tickets.setdefault(reason, []):
+                tickets[reason].append(r["ticket_id"])
+    return [{"reason": reason, "tickets": ids} for reason, ids in sorted(tickets.items(), key=lambda kv: -len(kv[1]))]
 
 
 def compare_for(db: Any, user: desk.StaffUser, settings: Settings, items: list[tuple[int, TicketIn]],

@@ -36,6 +36,8 @@ MAX_CHARS = 6000
 LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
                    r"trading standards|charge-?backs?|charge backs?|better business bureau|bbb|the press|journalist)\b",
                    re.I)
+# what reads as a legal word but names a street or a person ("12 Cedar Court", "Sue Miller"): not a legal signal
+NOT_LEGAL = re.compile(r"(?-i:\b[A-Z][a-z]+ (?:Court|Ct)\b|\bSue\b(?! (?:you|them|him|her|the|your|us)\b))")
 # a threat to take the money back or the matter elsewhere: treated like legal words (a person answers it)
 THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transaction|amount)) (?:with|through) "
                     r"(?:my|the) (?:bank|card|credit card)|(?:call|contact|ask|go to|tell) my bank to (?:reverse|stop|"
@@ -133,7 +135,7 @@ def signals(text: str) -> dict[str, Any]:
     """What policy escalates on (``policy.escalation_reason``): legal words or a threat to dispute the payment,
     safety, vulnerability, leaving, and how many times the customer has been in touch about it."""
     n = contacts(text)
-    return {"legal": bool(LEGAL.search(text) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
+    return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1}
 
@@ -503,7 +505,7 @@ class Triager:
             found(0.2 + 0.1 * (n >= 3), f"repeated contact ({'at least ' if n >= 3 else ''}{_ordinal(n)} time)")
         if m := ANGER.search(text):
             found(0.25, f"angry words ('{m.group(0).lower()}')")
-        if m := (LEGAL.search(text) or THREAT.search(text)):
+        if m := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):
             found(0.25, f"threatens action ('{m.group(0).lower()}')")
         if m := LEAVE.search(text):
             found(0.2, f"threatens to leave ('{m.group(0).lower()}')")
@@ -537,7 +539,7 @@ class Triager:
         if SAFETY.search(text):
             reasons.append(f"safety words ('{SAFETY.search(text).group(0).lower()}')")  # type: ignore[union-attr]
             level = 3
-        if legal := (LEGAL.search(text) or THREAT.search(text)):
+        if legal := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):
             reasons.append(f"legal words ('{legal.group(0).lower()}')")
             level = max(level, 2)
         if VULNERABLE.search(text):

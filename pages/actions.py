@@ -40,7 +40,7 @@ def main() -> None:
                      width="stretch")
     rows = action_admin.catalogue(svc, user)
     st.subheader("Actions in force")
-    st.dataframe([{"Action": r["label"], "Name": r["name"], "Source": r["source"], "Effect": r["effect"],
+    st.dataframe([{"Action": r["label"], "Source": r["source"], "Effect": r["effect"],
                    "Confirmed": r["confirm"], "Reversible": r["reversible"], "Service": r["service"],
                    "Call": f"{r['method']} {r['path']}".strip()} for r in rows], hide_index=True, width="stretch")
     if not rows:
@@ -69,8 +69,11 @@ def details(row: dict[str, Any]) -> None:
         if row["task_type_labels"]:
             facts.append("for " + ", ".join(one_line(t, 60) for t in row["task_type_labels"]))
         st.caption(" · ".join(facts))
-        with st.expander("Argument schema", icon=":material/data_object:"):
-            st.json(row["schema"])
+        with st.expander("Arguments", icon=":material/data_object:"):
+            fields = action_admin.form_fields(row["name"])
+            st.dataframe([{"Argument": f["name"], "Type": f["type"], "Required": "yes" if f["required"] else "no",
+                           "What it is": f["help"]} for f in fields] or [{"Argument": "none"}], hide_index=True,
+                         width="stretch")
         if row["effect"] == "read":
             try_it(row["name"])
         else:

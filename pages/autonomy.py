@@ -10,6 +10,7 @@ import streamlit as st
 from cx_core import autonomy, desk, replay
 from cx_core.access import require
 from cx_core.models import Role
+from cx_core.safe_text import escape_markdown, one_line
 from pages.common import current_user, guarded, label, services
 
 user = current_user()
@@ -110,15 +111,22 @@ def show_report(report: dict[str, Any]) -> None:
     cols[0].dataframe(rows, hide_index=True, width="stretch")
     diffs = report["differences"]
     cols[1].markdown(f"**{len(diffs)} of {c['tickets']} tickets would be handled differently**")
+    held = report.get("held") or []
+    if held:
+        cols[1].markdown("**What still holds the others for a person:**  \n" + "  \n".join(
+            f"{len(h['tickets'])} ticket{'s' if len(h['tickets']) != 1 else ''}: "
+            f"{escape_markdown(one_line(h['reason'][:1].upper() + h['reason'][1:], 200))}" for h in held[:6]))
+        cols[1].caption("Limits per action and the review sample are on the Limits tab.")
     if diffs:
-        cols[1].dataframe([{"ticket": d["ticket_id"], "now": ", ".join(map(decision_text, d["active"])) or "—",
+        cols[1].dataframe([{"ticket": d.get("subject") or d["ticket_id"], "now": ", ".join(map(decision_text, d["active"])) or "—",
                             "with the change": ", ".join(map(decision_text, d["candidate"])) or "—"} for d in diffs],
                           hide_index=True, width="stretch")
 
 
 def limits(policy: Any) -> None:
-    rows = [{"action": action_name(k), "alone up to": v.auto_max, "advisor up to": v.advisor_max}
-            for k, v in policy.limits.items()]
+    money = svc.pack.locale.currency
+    alone, advisor = f"alone up to ({money})", f"advisor up to ({money})"
+    rows = [{"action": action_name(k), alone: v.auto_max, advisor: v.advisor_max} for k, v in policy.limits.items()]
     names = {action_name(k): k for k in policy.limits}
     edited = st.data_editor(rows, hide_index=True, width="stretch", disabled=["action"], key="limits-editor")
     cols = st.columns([2, 2, 3], vertical_alignment="bottom")
@@ -127,11 +135,11 @@ def limits(policy: Any) -> None:
     why = cols[2].text_input("Why", key="limits-why")
     if st.button("Save limits and sampling", icon=":material/save:"):
         raw = policy.model_dump(mode="json")
-        raw["limits"] = {names.get(r["action"], r["action"]): {"auto_max": r["alone up to"], "advisor_max": r["advisor up to"]}
+        raw["limits"] = {names.get(r["action"], r["action"]): {"auto_max": r[alone], "advisor_max": r[advisor]}
                          for r in edited}
         raw["review"] = {"sample_rate": rate / 100, "risk_above": risk}
         save(lambda: autonomy.save_policy(svc.db, svc.settings.writable_policy_file, policy, raw, user, why))
-    st.caption("Above “advisor up to”, a supervisor approves. Never autonomous: "
+    st.caption(f"Amounts in {money}. Above “advisor up to”, a supervisor approves. Never autonomous: "
                + ", ".join(action_name(a) for a in policy.never_autonomous) + ".")
 
 

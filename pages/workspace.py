@@ -161,7 +161,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head = st.columns([3, 1.3])
         head[0].markdown(f"**{title}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
-        head[1].badge("needs details" if p["decision"] == "abstained" and p["status"] == "pending"
+        head[1].badge(("needs a decision" if complete(p["args"], spec) else "needs details")
+                      if p["decision"] == "abstained" and p["status"] == "pending"
                       else SHOWN_STATUS.get(shown, shown), color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
         st.markdown("  \n".join(f"**{field_name(k)}:** {one_line(value_text(k, v, choices), 160)}"
@@ -177,15 +178,19 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                     st.caption("This action cannot be undone; contact the customer instead.")
             return
         b = st.columns([1.5, 1, 1])
-        confirm_needed = spec is not None and not spec.reversible
+        unsure = p["decision"] == "abstained"
+        confirm_needed = spec is not None and (not spec.reversible or unsure)
         if b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
-                       disabled=p["decision"] == "abstained", shortcut=shortcut):
+                       disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
+                       help="Some details are missing: use Edit to fill them in." if unsure else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
                 st.rerun()
             run_approve(p["id"], None)
         if st.session_state.get(f"confirm-{p['id']}"):
-            st.warning("This action cannot be undone. Approve again to confirm.")
+            st.warning(f"The agent did not propose this as sure ({proposal_note(p, spec)[:1].lower()}"
+                       f"{proposal_note(p, spec)[1:]}). Approve it as it stands?" if unsure else
+                       "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
                 st.session_state.pop(f"confirm-{p['id']}", None)
                 run_approve(p["id"], None)
@@ -215,6 +220,17 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                     guarded(lambda: desk.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
                                                    say_instead=instead))
                     st.rerun()
+
+
+def complete(args: dict[str, Any], spec: Any) -> bool:
+    """Whether the proposal's details are all there (an unsure one can then be approved as it stands)."""
+    if spec is None:
+        return False
+    try:
+        spec.args_model.model_validate(args)
+    except ValidationError:
+        return False
+    return True
 
 
 def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:

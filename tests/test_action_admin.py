@@ -246,8 +246,8 @@ def test_actions_page_lists_the_packs_actions_for_admins_only(app_data: Services
     at = _page(ADMIN).run()
     assert not at.exception and not at.error
     listed = at.dataframe[0].value
-    assert {"lookup_order", "refund", "cancel_order"} <= set(listed["Name"])
-    assert set(listed.loc[listed["Name"] == "lookup_order", "Source"]) == {"pack code"}
+    assert {"Look up order", "Refund", "Cancel order"} <= set(listed["Action"])
+    assert set(listed.loc[listed["Action"] == "Look up order", "Source"]) == {"pack code"}
     at.selectbox(key="action-pick").select("lookup_order").run()
     assert not at.exception and any(b.label == "Try it" for b in at.button)
     advisor = _page(ADVISOR).run()

@@ -3,6 +3,8 @@ approves the proposal, sends the reply, and the backend has changed."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,19 +169,18 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     assert "policy.changed" in {e.kind for e in audit.events(svc.db, DEMO_ADMIN)}
 
     # the agent now acts alone on a new request, and a supervisor finds it and reverses it from its ticket
-    alone = Services(svc.settings)
-    o = find_order(alone, "pending", other_than=(first["user_id"], first["sampled_user"]))
-    ticket = TicketIn(id="B-3", customer=o["email"], channel="email", subject="Browser test: level 3",
-                      created_at=NOW, body=f"Please send order {o['order_id']} to 5 Cedar Court, Austin, TX 78703.")
-    desk.add_tickets(alone.db, [ticket], source="test")
-    desk.store_result(alone.db, alone.policy(), alone.pipeline.process(ticket, now=NOW))
-    alone.close()
+    assert svc.policy().level("address_change") == 3  # the saved file is in force
+    o = find_order(svc, "pending", other_than=(first["user_id"], first["sampled_user"]))
+    ticket = TicketIn(id="B-L3", customer=o["email"], channel="email", subject="Browser test: level 3",
+                      created_at=NOW, body=f"Please change the address of {o['order_id']} to 5 Cedar Court, Austin, TX 78703.")
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=NOW))
     assert order(svc, o["order_id"]).address1 == "5 Cedar Court"
     sign_in(page, url, "sam", "supervisor-demo")
     page.get_by_role("link", name="Review").click()
     page.get_by_role("radio", name="Everything the agent did").click()
     expect(page.get_by_text("Change shipping address — Browser test: level 3")).to_be_visible(timeout=30_000)
-    page.goto(f"{url}/ticket?ticket=B-3")
+    page.goto(f"{url}/ticket?ticket=B-L3")
     expect(page.get_by_text("Done by the agent alone")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-ticket-level3.png"), full_page=True)
     page.get_by_role("button", name="Reverse").first.click()
@@ -187,9 +188,9 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     page.get_by_role("button", name="Reverse now").click()
     expect(page.get_by_text("The customer was told.")).to_be_visible(timeout=30_000)
     assert order(svc, o["order_id"]).address1 != "5 Cedar Court"
-    data = desk.get_ticket(svc.db, "B-3")
+    data = desk.get_ticket(svc.db, "B-L3")
     assert data["messages"][-1]["direction"] == "out" and "reversed" in data["messages"][-1]["body"]
-    events = audit.events(svc.db, DEMO_ADMIN, ticket_id="B-3")
+    events = audit.events(svc.db, DEMO_ADMIN, ticket_id="B-L3")
     by_kind = {e.kind: e for e in events}
     assert by_kind["action.executed"].actor == "agent" and by_kind["action.reversed"].actor == "sam"
     assert "reversal.told" in by_kind and audit.verify(svc.db).ok
@@ -481,3 +482,63 @@ def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Serv
     directions = [m["direction"] for m in thread]
     assert directions.count("in") == 2 and directions[-1] == "note"
     assert desk.get_ticket(svc.db, "B-4")["ticket"]["status"] in {"open", "escalated", "resolved"}
+
+
+RAW = {"a dict": re.compile(r"\{\s*['\"][A-Za-z_]+['\"]\s*:"),
+       "a timestamp": re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"),
+       "a code word": re.compile(r"(?<![\w./-])[a-z]+(?:_[a-z]+)+(?![\w./-])")}
+
+
+def raw_on_screen(text: str) -> list[str]:
+    """Internals a person should not have to read: dicts, ISO timestamps, snake_case code words."""
+    return [f"{what}: {m.group(0)}" for what, rx in RAW.items() for m in rx.finditer(text)]
+
+
+def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, dict[str, str]],
+                                                      browser_page: Any) -> None:
+    """Every page an admin reaches, and a ticket with its customer's tabs, read as text: values are written as
+    people read them (dates, names, words), never a dict, an ISO timestamp or a code word; only a name set as code,
+    which one copies, may look like one."""
+    from playwright.sync_api import expect
+
+    url, _, _ = app
+    page = browser_page
+    sign_in(page, url, "root", "admin-demo")
+    found: dict[str, list[str]] = {}
+
+    def read(where: str) -> None:
+        page.wait_for_timeout(1500)
+        for el in page.locator("[data-testid='stExpander'] summary").all():
+            if el.is_visible() and el.get_attribute("aria-expanded") != "true":
+                el.click()
+        text = page.evaluate("""() => {  // what a person reads: icons (ligature names) are not text
+            const main = document.querySelector("[data-testid='stMain']").cloneNode(true);
+            // icons, and names set as code: what an admin copies (a command, an action's name)
+            main.querySelectorAll("[data-testid='stIconMaterial'], .material-symbols-rounded, [translate='no'], code")
+                .forEach(e => e.remove());
+            document.body.appendChild(main);
+            const text = main.innerText;
+            main.remove();
+            return text;
+        }""")
+        grid = " ".join(page.locator("[data-testid='stDataFrame']").all_inner_texts())
+        bad = raw_on_screen(text + " " + grid)
+        if bad:
+            found[where] = sorted(set(bad))
+
+    for address in ("inbox", "knowledge", "review", "insights", "audit", "autonomy", "users", "channels",
+                    "actions"):
+        page.goto(f"{url}/{address}")
+        expect(page.locator("[data-testid='stMain']")).to_be_visible(timeout=30_000)
+        read(address)
+        for tab in page.get_by_role("tab").all()[1:]:
+            tab.click()
+            read(f"{address} › {tab.inner_text()}")
+    page.goto(f"{url}/ticket?ticket=B-1")
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    read("ticket")
+    for tab in page.get_by_role("tab").all():
+        tab.click()
+        read(f"ticket › {tab.inner_text()}")
+    (ARTIFACTS / "raw-on-screen.json").write_text(json.dumps(found, indent=1))
+    assert not found, found

@@ -161,6 +161,27 @@ def return_items(s: Session, a: ReturnItems, ctx: ExecContext) -> dict[str, Any]
     return {"order_id": a.order_id, "status": "return requested", "refunded": amount, "refund_id": refund_id}
 
 
+class BookRepair(Args):
+    order_id: str = OrderId
+    item_ids: list[str] = Field(min_length=1, description="The faulty items.")
+    fault: str = Field(min_length=3, max_length=1000, description="What is wrong, in the customer's words.")
+
+
+def _undo_repair(s: Session, a: BookRepair, result: dict[str, Any], ctx: ExecContext) -> dict[str, Any]:
+    orders.cancel_repair(s, a.order_id, str(result["repair_id"]))
+    return {"order_id": a.order_id, "repair_id": result["repair_id"], "status": "repair cancelled"}
+
+
+@action(name="book_repair", args=BookRepair, writes=True, reversible=True, risk="low", connector="orders",
+        task_types=("damaged_item", "technical_question"), owner=_order_owner, label="Book a warranty repair",
+        compensate=_undo_repair)
+def book_repair(s: Session, a: BookRepair, ctx: ExecContext) -> dict[str, Any]:
+    """Book a free warranty repair for delivered items under the two-year warranty: a courier collects them (large
+    appliances are repaired at home). The route for a fault after the 30-day return window."""
+    booked = orders.book_repair(s, a.order_id, a.item_ids, a.fault, ctx.today)
+    return {"order_id": a.order_id, "status": "repair booked", **booked}
+
+
 class ExchangeItem(Args):
     order_id: str = OrderId
     item_ids: list[str] = Field(min_length=1)

@@ -14,6 +14,7 @@ from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
 from domains.lumen import PACK
+from domains.lumen.backend.orders import RETURN_WINDOW_DAYS
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 
 WRITE_FREE = PACK.informational
@@ -226,9 +227,27 @@ def _return_items(r: _Asked) -> Planned:
     if not chosen:
         return [Step("return_items", {"order_id": order["order_id"]}, r.intent, "return requested",
                      missing="which items")], "which items from the order would you like to return?"
+    if r.intent == "damaged_item" and _past_return_window(order, r.today):  # the warranty covers it: a repair
+        return [Step("book_repair", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen],
+                                     "fault": _fault(r.text or r.full_text)}, r.intent,
+                     "a fault after the 30-day return window: covered by the two-year warranty")], ""
     why = "item arrived damaged" if r.intent == "damaged_item" else "customer wants to return"
     return [Step("return_items", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
                  r.intent, why)], ""
+
+
+def _past_return_window(order: dict[str, Any], today: date) -> bool:
+    delivered = order.get("delivered_on")
+    try:
+        return bool(delivered) and (today - date.fromisoformat(str(delivered))).days > RETURN_WINDOW_DAYS
+    except ValueError:
+        return False
+
+
+def _fault(text: str) -> str:
+    """The customer's description of the fault, as one line for the repair booking."""
+    words = " ".join(text.split())
+    return (words if len(words) <= 300 else words[:299] + "…") or "fault reported by the customer"
 
 
 def _exchange(r: _Asked) -> Planned:
@@ -402,6 +421,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             intent = READING_INTENT[action]
             if intent == "return_refund" and "damaged_item" in kinds:
                 intent = "damaged_item"
+            order = next((o for o in snap["orders"] if o["order_id"] == args.get("order_id")), None) if snap else None
+            if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
+                action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
+                args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
             result.steps.append(Step(action, args, intent, why))
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"

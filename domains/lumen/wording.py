@@ -22,7 +22,21 @@ def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
     return f" to {day(start)}" if start else ""
 
 
+def _refund_of(r: dict[str, Any]) -> str:
+    amount = r.get("refunded")
+    return money(float(amount)) if isinstance(amount, int | float) and not isinstance(amount, bool) else "the refund"
+
+
 LUMEN_WORDING = {
+    "book_repair": Wording(
+        "the warranty repair",
+        lambda a, r, p: (f"Your items are covered by our two-year warranty, so I've booked a free repair for order "
+                         f"{a['order_id']} (reference {r.get('repair_id', '')}): a courier will contact you by email "
+                         "to arrange the collection, and large appliances are repaired at your home."),
+        lambda a, p: (f"Your items are covered by our two-year warranty, so I'm arranging a free repair for order "
+                      f"{a['order_id']}: once it is booked, a courier will contact you by email to arrange the "
+                      f"collection. {CONFIRM}"),
+        _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(
         "the delivery date change",
         lambda a, r, p: f"I've moved the delivery of order {a['order_id']} to {day(a['new_date'])}.",
@@ -44,9 +58,11 @@ LUMEN_WORDING = {
     "return_items": Wording(
         "the return",
         lambda a, r, p: (f"I've opened a return for order {a['order_id']}: you'll receive a prepaid label by email, "
-                         "and the refund goes to your original payment method."),
+                         f"and {_refund_of(r)} goes back to your original payment method as soon as the parcel is "
+                         "scanned at the drop-off point."),
         lambda a, p: (f"I'm arranging a return for order {a['order_id']}; once it is open you'll receive a prepaid "
-                      f"label by email, and the refund goes to your original payment method."),
+                      f"label by email, and the refund goes to your original payment method as soon as the parcel "
+                      "is scanned."),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
                r"return")),
     "exchange_item": Wording(

@@ -18,6 +18,7 @@ CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 ITEMS_MODIFIED = "pending (item modified)"
 PENDING = ("pending", ITEMS_MODIFIED)
 RETURN_WINDOW_DAYS = 30
+WARRANTY_DAYS = 730  # the manufacturer's warranty: two years from delivery (Warranty and repairs)
 MAX_RESCHEDULES = 2
 
 
@@ -156,6 +157,48 @@ def request_return(s: Session, order_id: str, item_ids: list[str], today: date) 
         row.status = "return requested"
     order.status = "return requested"
     return round(sum(r.price for r in chosen), 2)
+
+
+def book_repair(s: Session, order_id: str, item_ids: list[str], fault: str, today: date) -> dict[str, Any]:
+    """Books a warranty repair (collection, or at home for large appliances) for delivered items still under the
+    two-year warranty; returns the repair's reference and what happens next."""
+    order = get_order(s, order_id, lock=True)
+    _require_status(order, ("delivered",), "repaired under warranty")
+    if order.delivered_on and (today - order.delivered_on).days > WARRANTY_DAYS:
+        raise PolicyDenied(f"order {order_id} was delivered more than two years ago, so its warranty has ended")
+    if not item_ids:
+        raise InvalidInput("name at least one item")
+    rows = [i for i in items(s, order_id) if i.status == "ordered"]
+    chosen: list[OrderItemRow] = []
+    for item_id in item_ids:
+        match = next((r for r in rows if r.item_id == item_id and r not in chosen), None)
+        if match is None:
+            raise InvalidInput(f"item {item_id} is not an item of order {order_id} that can be repaired")
+        chosen.append(match)
+    repairs = list((order.extra or {}).get("repairs", []))
+    reference = f"RP-{order_id.lstrip('#W')}-{len(repairs) + 1}"
+    for row in chosen:
+        row.status = "repair booked"
+    repairs.append({"repair_id": reference, "item_ids": list(item_ids), "fault": fault[:1000],
+                    "booked_on": today.isoformat(), "status": "booked"})
+    order.extra = {**(order.extra or {}), "repairs": repairs}
+    return {"repair_id": reference, "items": [r.name for r in chosen]}
+
+
+def cancel_repair(s: Session, order_id: str, repair_id: str) -> None:
+    """Undoes a booked repair: its items are as they were, the booking is marked cancelled."""
+    order = get_order(s, order_id, lock=True)
+    repairs = list((order.extra or {}).get("repairs", []))
+    booked = next((r for r in repairs if r.get("repair_id") == repair_id), None)
+    if booked is None or booked.get("status") != "booked":
+        raise InvalidInput(f"repair {repair_id} is not booked on order {order_id}")
+    left = list(booked["item_ids"])
+    for row in items(s, order_id):
+        if row.status == "repair booked" and row.item_id in left:
+            row.status = "ordered"
+            left.remove(row.item_id)
+    repairs = [{**r, "status": "cancelled"} if r is booked else r for r in repairs]
+    order.extra = {**(order.extra or {}), "repairs": repairs}
 
 
 def request_exchange(s: Session, order_id: str, item_ids: list[str], new_item_ids: list[str], today: date) -> float:
