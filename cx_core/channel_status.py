@@ -39,14 +39,14 @@ def _is_set(settings: Settings, name: str) -> bool:
 
 
 def configured(db: Database, user: StaffUser, settings: Settings) -> list[dict[str, Any]]:
-    """One row per channel: configured, partly (with the missing settings) or not at all (admins)."""
+    """One row per channel: configured, partly or not at all, with the settings it still needs (admins)."""
     require(user, Role.admin, db)
     rows = []
     for name, (what, needs) in CHANNELS.items():
         missing = [n for n in needs if not _is_set(settings, n)]
         state = "not set up" if len(missing) == len(needs) else "missing settings" if missing else "ready"
         rows.append({"channel": name, "does": what, "state": state,
-                     "missing": ", ".join(f"TANDEM_{m.upper()}" for m in missing) if state != "not set up" else "",
+                     "missing": ", ".join(f"TANDEM_{m.upper()}" for m in missing),
                      "webhook": WEBHOOK_PATHS.get(name, "")})
     return rows
 

@@ -327,7 +327,7 @@ class Drafter:
 
     def draft(self, triage: Triage, customer: dict[str, Any] | None, channel: str,
               passages: dict[str, list[Passage]], outcomes: list[StepOutcome], questions: dict[str, str],
-              escalation: str, autonomy: int) -> Draft:
+              escalation: str, autonomy: int, notices: list[str] | None = None) -> Draft:
         summary = summarise(triage, customer, channel, escalation)
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
@@ -350,6 +350,8 @@ class Drafter:
         paragraph = 1
         if triage.sentiment == "negative":  # the reply's one apology
             say(empathy(triage, channel))
+        for notice in notices or []:  # what the customer should hear first
+            say(notice)
         requests: list[Request] = triage.requests
         if triage.abstained or not requests:
             paragraph += 1

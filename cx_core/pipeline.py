@@ -36,6 +36,12 @@ def whole_text(subject: str, body: str) -> str:
     return body if cut in re.sub(r"\s+", " ", body).lower() else f"{subject}\n{body}"
 
 
+# what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
+ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
+                   "security we can only act on it from that address, so please write to us from it and we'll take "
+                   "it from there")
+
+
 @dataclass
 class StepRunner:
     """Runs planned steps through ``execute``: one by one (levels 1-3), or as a plan (level 4) that takes the
@@ -280,6 +286,23 @@ class Pipeline:
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         return customer, snap, profile, verified
 
+    def _plan(self, planner: Any, tri: Triage, snap: dict[str, Any] | None, today: Any, ticket: TicketIn,
+              text: str) -> Plan:
+        """The pack's plan; when the sender is on no account but the message names one, its questions say why
+        nothing is done from here instead of asking for what the customer gave."""
+        plan: Plan = planner.plan(tri, snap, today, text)
+        if snap is None and plan.questions and self._named_elsewhere(ticket, text):
+            plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
+        return plan
+
+    def _named_elsewhere(self, ticket: TicketIn, text: str) -> bool:
+        """Whether a message from an address on no account names a customer in its text (their id, a booking):
+        the reply says why nothing is done from here, rather than asking for what the customer already gave."""
+        if not (ticket.customer or "").strip():
+            return False
+        with self.db.session() as s:
+            return packs.records(self.pack).identify(s, text) is not None
+
     def _passages(self, tri: Triage) -> dict[str, list[Passage]]:
         """The three closest knowledge passages for each request."""
         passages: dict[str, list[Passage]] = {}
@@ -365,7 +388,7 @@ class Pipeline:
         contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
         if not escalation and contact.number >= policy.escalation.repeated_contact:
             escalation = contact.reason(label(tri.task_type).lower())
-        plan: Plan = planner.plan(tri, snap, today, text)
+        plan = self._plan(planner, tri, snap, today, ticket, text)
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
 
@@ -398,7 +421,7 @@ class Pipeline:
             escalation = run.stopped
         self._explain_refusals(outcomes, passages)
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,
-                                   level)
+                                   level, plan.notices)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
         draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions

@@ -59,3 +59,5 @@ class Plan:
     questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
     escalate_queue: str = ""
     no_action: list[str] = field(default_factory=list)  # requests this domain knows no action for
+    # what the customer should hear first, whatever they asked (a flight of theirs that the company cancelled)
+    notices: list[str] = field(default_factory=list)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from cx_core import desk
@@ -16,15 +18,19 @@ WHO = {"anyone": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
 ORDERS = {"sla": "Response due soonest", "priority": "Most urgent", "newest": "Newest"}
 user = current_user()
 svc = services()
-st.title("Inbox")
+# ten tickets on a laptop screen: a tighter page top and one line per ticket
+st.html("<style>.block-container{padding-top:2.2rem}.st-key-inbox-rows [data-testid='stVerticalBlock']{gap:.15rem}"
+        ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.1rem 0}"
+        "</style>")
 
 
 def reset_page() -> None:
     st.session_state["inbox_page"] = 0
 
 
-top = st.columns([5, 1.1], vertical_alignment="bottom")
-search = top[0].text_input("Search", placeholder="Search subject, text, customer email or ticket id",
+top = st.columns([0.9, 5, 1.1], vertical_alignment="center")
+top[0].markdown("### Inbox")
+search = top[1].text_input("Search", placeholder="Search subject, text, customer email or ticket id",
                            label_visibility="collapsed", on_change=reset_page, key="inbox-search")
 row = st.columns([4.6, 2.5, 1], vertical_alignment="center")
 view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action", label_visibility="collapsed",
@@ -32,7 +38,7 @@ view = row[0].segmented_control("Queue", list(STATUSES), default="Needs action",
 who = row[1].segmented_control("Whose", list(WHO), format_func=WHO.get, default="anyone", key="inbox-who",
                                label_visibility="collapsed", on_change=reset_page) or "anyone"
 options = guarded(lambda: desk.filter_options(svc.db)) or {}
-with top[1].popover("Filters", icon=":material/filter_list:", width="stretch"):
+with top[2].popover("Filters", icon=":material/filter_list:", width="stretch"):
     chosen = {
         "task_types": st.multiselect("Task type", options.get("task_types", []), format_func=label,
                                      key="f-task", on_change=reset_page),
@@ -55,51 +61,52 @@ def take(ticket_id: str, to: str | None) -> None:
     guarded(lambda: desk.assign(svc.db, user, ticket_id, to))
 
 
+def ticket_row(r: dict[str, Any]) -> None:
+    """One ticket on one line: urgency, subject (the link), who and when, task type, time left, owner, status."""
+    c = st.columns([0.75, 3.6, 2.3, 1.5, 1.5, 0.95, 0.85], vertical_alignment="center")
+    c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
+    subject = r["subject"]
+    c[1].page_link("pages/workspace.py", label=f"**{one_line(desk.cut_words(subject, 70))}**" if subject
+                   else ":gray[No subject]", query_params={"ticket": r["id"]},
+                   help=one_line(subject, 300) if len(subject) > 70 else None)
+    replied = " · :blue[customer replied]" if r["customer_replied"] else ""
+    c[2].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · "
+                 f"{r['sentiment']}{replied}")
+    pending = f" · {r['pending']} to review" if r["pending"] else ""
+    c[3].badge(label(r["task_type"]) + pending, color="violet")
+    text, colour = sla_text(r["sla_due"])
+    c[4].badge(text, color=colour, icon=":material/timer:")
+    owner = r["assigned_to"]
+    if owner == user.username:
+        c[5].button("Release", key=f"rel-{r['id']}", icon=":material/person_remove:", type="tertiary",
+                    on_click=take, args=(r["id"], None), help="You are working on this ticket")
+    elif owner:
+        c[5].badge(owner, icon=":material/person:", color="gray")
+    elif r["status"] in {"open", "escalated", "waiting"}:
+        c[5].button("Take", key=f"take-{r['id']}", type="secondary", on_click=take, args=(r["id"], user.username),
+                    help="Assign this ticket to yourself", width="stretch")
+    c[6].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
+
+
 @st.fragment(run_every=5)
 def live_queue() -> None:
     guarded(lambda: desk.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
     counts = desk.counts(svc.db, me=user.username)
-    m = st.columns(6)
-    m[0].metric("Waiting for the agent", counts.get("new", 0) + counts.get("processing", 0))
-    m[1].metric("Open", counts.get("open", 0))
-    m[2].metric("Mine", counts.get("mine", 0), help="Open or escalated tickets assigned to you")
-    m[3].metric("Unassigned", counts.get("unassigned", 0), help="Open or escalated tickets nobody has taken")
-    m[4].metric("Escalated", counts.get("escalated", 0))
-    m[5].metric("On the customer", counts.get("waiting", 0), help="Replied and waiting for the customer's answer")
+    waiting = counts.get("new", 0) + counts.get("processing", 0)
+    st.caption(f"Waiting for the agent **{waiting}** · Open **{counts.get('open', 0)}** · Mine "
+               f"**{counts.get('mine', 0)}** · Unassigned **{counts.get('unassigned', 0)}** · Escalated "
+               f"**{counts.get('escalated', 0)}** · On the customer **{counts.get('waiting', 0)}**",
+               help="Mine: open or escalated tickets assigned to you. Unassigned: open or escalated tickets nobody "
+                    "has taken. On the customer: replied and waiting for the customer's answer.")
     rows, total = desk.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
     if not rows:
         st.info("No tickets match. New tickets appear here automatically." if (search or active or who != "anyone")
                 else "No tickets here right now. New tickets appear automatically.")
         st.session_state["inbox_pages"] = 1
         return
-    for r in rows:
-        with st.container(border=True):
-            c = st.columns([0.7, 3.3, 1.5, 1.8, 1.2, 0.85], vertical_alignment="center")
-            c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
-            subject = r["subject"]
-            c[1].page_link("pages/workspace.py", label=f"**{one_line(desk.cut_words(subject, 90))}**" if subject
-                           else ":gray[No subject]", query_params={"ticket": r["id"]},
-                           help=one_line(subject, 300) if len(subject) > 90 else None)
-            c[1].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · {r['sentiment']}")
-            if r["customer_replied"]:
-                c[1].badge("customer replied", color="blue", icon=":material/reply:",
-                           help="The customer wrote again since the last reply; the agent has read the whole thread")
-            c[2].badge(label(r["task_type"]), color="violet")
-            if r["pending"]:
-                c[2].caption(f"{r['pending']} proposal{'s' if r['pending'] > 1 else ''} to review")
-            text, colour = sla_text(r["sla_due"])
-            c[3].badge(text, color=colour, icon=":material/timer:")
-            owner = r["assigned_to"]
-            if owner == user.username:
-                c[4].button("Release", key=f"rel-{r['id']}", icon=":material/person_remove:", type="tertiary",
-                            on_click=take, args=(r["id"], None), help="You are working on this ticket")
-            elif owner:
-                c[4].badge(owner, icon=":material/person:", color="gray")
-            elif r["status"] in {"open", "escalated", "waiting"}:
-                c[4].button("Take", key=f"take-{r['id']}", icon=":material/person_add:", type="secondary",
-                            on_click=take, args=(r["id"], user.username), help="Assign this ticket to yourself",
-                            width="stretch")
-            c[5].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
+    with st.container(key="inbox-rows"):
+        for r in rows:
+            ticket_row(r)
     pages = max(1, -(-total // PAGE_SIZE))
     st.session_state["inbox_pages"] = pages
     st.caption(f"Page {page_no + 1} of {pages} · {total} tickets")

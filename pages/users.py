@@ -31,7 +31,8 @@ def main() -> None:
     left, right = st.columns(2, gap="large")
     with left, st.container(border=True):
         st.subheader("Add a user")
-        with st.form("add-user", clear_on_submit=True):
+        gen = int(st.session_state.get("add-user-gen", 0))  # a new form after a success; a refusal keeps what was typed
+        with st.form(f"add-user-{gen}"):
             username = st.text_input("Username", placeholder="e.g. jo.martin")
             name = st.text_input("Name", placeholder="Jo Martin")
             role = st.selectbox("Role", ROLES, format_func=lambda r: r.value.capitalize())
@@ -41,6 +42,7 @@ def main() -> None:
                 made = guarded(lambda: auth.add_user(svc.db, user, username, name, role, password))
                 if made:
                     st.session_state["users-flash"] = f"{made.display_name} can now sign in as {made.username}."
+                    st.session_state["add-user-gen"] = gen + 1
                     st.rerun()
     with right, st.container(border=True):
         st.subheader("Change a user")

@@ -98,6 +98,49 @@ def test_cancellations_follow_the_airlines_rules_and_nothing_acts_before_approva
                    for t in cancels if t["expected"] == "allowed")
 
 
+def test_a_booking_named_from_another_address_is_explained_not_asked_for_again(svc: Services) -> None:
+    """The sender's address is on no account, but the message gives a booking code: the reply says why nothing is
+    done from here (identified, not verified) instead of asking for the reference the customer just gave."""
+    from sqlalchemy import select
+
+    from domains.airline.tables import AirlineReservationRow
+
+    with svc.db.session() as s:
+        code = s.scalars(select(AirlineReservationRow.reservation_id).order_by(AirlineReservationRow.reservation_id)
+                         ).first()
+    ticket = TicketIn(id="AIR-ELSEWHERE", customer="someone.else@example.org", channel="email",
+                      subject="Cancel my trip", body=f"Please cancel my reservation {code}, I can no longer travel.",
+                      created_at=NOW)
+    desk.add_tickets(svc.db, [ticket], source="test")
+    result = svc.pipeline.process(ticket, now=NOW)
+    reply = result.draft.reply
+    assert "another email address" in reply and "could not match" not in reply
+    assert "send your reference" not in reply and not result.executed_writes()
+
+
+def test_a_flight_the_airline_cancelled_is_spoken_of_first(svc: Services) -> None:
+    """A member writes about anything; a flight of theirs that the airline cancelled opens the reply, with what
+    they may do about it."""
+    from sqlalchemy import select
+
+    from domains.airline.planner import disrupted
+    from domains.airline.tables import AirlineUserRow
+
+    records = packs.records(svc.pack)
+    with svc.db.session() as s:
+        users = s.scalars(select(AirlineUserRow).order_by(AirlineUserRow.user_id)).all()
+        hit = next(((u, notes) for u in users
+                    if (notes := disrupted(records.snapshot(s, u.user_id, NOW)))), None)
+    assert hit is not None, "the demo world has a member with a flight the airline cancelled"
+    member, notes = hit
+    ticket = TicketIn(id="AIR-DISRUPTED", customer=member.email, channel="email", subject="Baggage question",
+                      body="How many checked bags can I take for free?", created_at=NOW)
+    desk.add_tickets(svc.db, [ticket], source="test")
+    reply = svc.pipeline.process(ticket, now=NOW).draft.reply
+    assert notes[0] in reply and "cancelled by us" in reply and "full refund" in reply
+    assert notes[0] in reply.split("\n\n")[1]  # first, right after the greeting
+
+
 def _signed_in(role: Role) -> AppTest:
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.session_state["user"] = StaffUser(f"test-{role.value}", f"Test {role.value}", role)

@@ -378,7 +378,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
 
 def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple[str, Services, dict[str, str]]
                                                                       ) -> None:
-    """At 1366×768 the reply and the proposals are on screen without scrolling; an advisor adds the refund the
+    """At 1366×768 ten inbox rows, the reply and the proposals are on screen without scrolling; an advisor adds the refund the
     agent did not propose, which waits for approval; a resolved ticket shows no countdown and no Release; the
     inbox cuts a long subject at a word and keeps previews free of markup."""
     from playwright.sync_api import expect, sync_playwright
@@ -413,6 +413,11 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         sign_in(page, url, "ada", "advisor-demo")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
+        rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
+        above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
+        assert len(rows) >= 10 and len(above) >= 10, f"{len(above)} of {len(rows)} tickets above the fold"
         link = page.get_by_role("link", name="Browser test: my parcel arrived")
         expect(link).to_be_visible(timeout=30_000)
         shown = link.inner_text().strip()

@@ -111,6 +111,8 @@ def test_replay_compare_shows_counts_and_the_tickets_that_differ(world: Settings
          "body": f"Please ship order {o['order_id']} to 12 Oak Street, Austin, TX 78701 instead."},
         {"id": "c2", "customer": o["email"], "channel": "email", "subject": "Invoice",
          "body": "How do I reset my password? I cannot log in."},
+        {"id": "c3", "customer": o["email"], "channel": "email", "subject": "Cancel",
+         "body": f"Please cancel order {o['order_id']}, I ordered it by mistake."},
     ]) + "\n", encoding="utf-8")
     raw = yaml.safe_load((PROJECT_ROOT / "domains" / "lumen" / "knowledge" / "policy.yaml").read_text())
     raw["autonomy"]["address_change"] = 3
@@ -125,6 +127,8 @@ def test_replay_compare_shows_counts_and_the_tickets_that_differ(world: Settings
     assert [d["ticket_id"] for d in report["differences"]] == ["c1"]
     assert "change_shipping_address=executed" in report["differences"][0]["candidate"]
     assert "change_shipping_address=needs_approval" in report["differences"][0]["active"]
+    held = {t: h["reason"] for h in report["held"] for t in h["tickets"]}  # why the unchanged ones still wait
+    assert set(held) == {"c3"} and held["c3"], report["held"]
     bad = run(["replay", "--tickets", str(path), "--compare"], settings.data_dir)
     assert bad.returncode == 2 and "--compare needs --policy" in bad.stderr
 

@@ -36,6 +36,7 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
     "cancel_order": {"order_id": "#W1000001", "reason": "no longer needed"},
     "return_items": {"order_id": "#W1000001", "item_ids": ["1"]},
     "exchange_item": {"order_id": "#W1000001", "item_ids": ["1"], "new_item_ids": ["2"]},
+    "book_repair": {"order_id": "#W1000001", "item_ids": ["1"], "fault": "the screen flickers"},
     "modify_order_items": {"order_id": "#W1000001", "item_ids": ["1"], "new_item_ids": ["2"]},
     "refund": {"order_id": "#W1000001", "amount": 24.0, "reason": "charged twice"},
     "resend_invoice": {"invoice_id": "INV-0001"},

@@ -61,7 +61,7 @@ def test_sign_in_form_and_wrong_password(app_data: Services) -> None:
 def test_inbox_renders(app_data: Services) -> None:
     at = signed_in(Role.advisor).run()
     assert not at.exception
-    assert any(m.label == "Open" for m in at.metric)
+    assert any("Waiting for the agent" in c.value and "Open" in c.value for c in at.caption)
 
 
 def test_workspace_renders_a_ticket(app_data: Services) -> None:

@@ -13,6 +13,7 @@ from cx_core.models import Triage
 from cx_core.plans import Plan
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
+from cx_core.wording import day
 
 from . import PACK
 from .backend import COMPENSATION_PER_PASSENGER
@@ -157,5 +158,24 @@ RESOLVERS: dict[str, Resolver] = {f.__name__: f for f in (
 
 
 def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
-    """A plan for every request of the ticket, from the airline's recipes."""
-    return recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
+    """A plan for every request of the ticket, from the airline's recipes; a flight of the member's that the
+    airline cancelled is spoken of first, whatever they asked."""
+    made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
+    made.notices = disrupted(snap)
+    return made
+
+
+def disrupted(snap: dict[str, Any] | None) -> list[str]:
+    """One sentence per active reservation with a flight the airline cancelled and not yet flown: what happened and
+    what the member may do (the knowledge base's rule: a cancelled flight allows a cancellation with a refund)."""
+    out = []
+    for r in (snap or {}).get("reservations", []):
+        if r.get("status") == "cancelled":
+            continue
+        gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
+        if gone:
+            f = gone[0]
+            out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
+                       f"{r['reservation_id']}, was cancelled by us: you can cancel that booking for a full refund, "
+                       "or we can move you to another flight.")
+    return out[:2]

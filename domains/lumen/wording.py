@@ -34,8 +34,8 @@ LUMEN_WORDING = {
                          f"{a['order_id']} (reference {r.get('repair_id', '')}): a courier will contact you by email "
                          "to arrange the collection, and large appliances are repaired at your home."),
         lambda a, p: (f"Your items are covered by our two-year warranty, so I'm arranging a free repair for order "
-                      f"{a['order_id']}: once it is booked, a courier will contact you by email to arrange the "
-                      f"collection. {CONFIRM}"),
+                      f"{a['order_id']}; a courier will then contact you by email to arrange the collection. "
+                      f"{CONFIRM}"),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(
         "the delivery date change",

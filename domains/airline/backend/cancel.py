@@ -34,14 +34,20 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
     if basis:
         return basis
     hours = int((now - r.created_at).total_seconds() // 3600)
+    age = f"{hours} hours" if hours < 48 else f"{hours // 24} days"
     if not r.insurance:
-        cover = "no travel insurance"
+        cover = "it has no travel insurance"
     elif reason is None:
-        cover = "travel insurance only covers health or weather reasons and no reason was given"
+        cover = "its travel insurance covers only health or weather reasons, and no reason was given"
     else:
-        cover = f"travel insurance does not cover '{reason.replace('_', ' ')}' (only health or weather)"
-    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled: booked {hours} hours ago (over 24), "
-                       f"no flight cancelled by the airline, {r.cabin.replace('_', ' ')} cabin, {cover}")
+        cover = f"its travel insurance covers only health or weather reasons, not {reason.replace('_', ' ')}"
+    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: it was booked {age} ago "
+                       f"(a refund needs a booking under 24 hours old), none of its flights was cancelled by the "
+                       f"airline, {_a(r.cabin.replace('_', ' '))} booking does not qualify, and {cover}")
+
+
+def _a(words: str) -> str:
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
 def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, now: datetime) -> dict[str, Any]:
