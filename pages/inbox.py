@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from cx_core import desk
-from cx_core.safe_text import inline_code, one_line
-from pages.common import STATUS_COLOUR, URGENCY_COLOUR, current_user, guarded, label, services, sla_text
+from cx_core.safe_text import escape_markdown, inline_code, one_line
+from pages.common import URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
 STATUSES = {"Needs action": ("new", "processing", "open"), "Escalated": ("escalated",),
@@ -20,7 +20,8 @@ user = current_user()
 svc = services()
 # ten tickets on a laptop screen: a tighter page top and one line per ticket
 st.html("<style>.block-container{padding-top:2.2rem}.st-key-inbox-rows [data-testid='stVerticalBlock']{gap:.15rem}"
-        ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.1rem 0}"
+        ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.2rem 0}"
+        ".st-key-inbox-rows [data-testid='stCaptionContainer'] p{margin:0;line-height:1.25}"
         "</style>")
 
 
@@ -62,30 +63,33 @@ def take(ticket_id: str, to: str | None) -> None:
 
 
 def ticket_row(r: dict[str, Any]) -> None:
-    """One ticket on one line: urgency, subject (the link), who and when, task type, time left, owner, status."""
-    c = st.columns([0.75, 3.6, 2.3, 1.5, 1.5, 0.95, 0.85], vertical_alignment="center")
-    c[0].badge(r["urgency"], color=URGENCY_COLOUR.get(r["urgency"], "gray"))
+    """One ticket in two short lines: the subject (the link) over who, when and how they feel; the task type over
+    urgency and status; the time left; who has it."""
+    c = st.columns([5.2, 2.1, 1.6, 1.1], vertical_alignment="center", gap="small")
     subject = r["subject"]
-    c[1].page_link("pages/workspace.py", label=f"**{one_line(desk.cut_words(subject, 70))}**" if subject
+    c[0].page_link("pages/workspace.py", label=f"**{one_line(desk.cut_words(subject, 70))}**" if subject
                    else ":gray[No subject]", query_params={"ticket": r["id"]},
                    help=one_line(subject, 300) if len(subject) > 70 else None)
     replied = " · :blue[customer replied]" if r["customer_replied"] else ""
-    c[2].caption(f"{inline_code(r['customer'])} · {r['channel']} · {r['created_at']:%d %b %H:%M} · "
-                 f"{r['sentiment']}{replied}")
+    c[0].caption(f"{inline_code(one_line(r['customer'], 60))} · {r['channel']} · "
+                 f"{r['created_at']:%d %b %H:%M} · {r['sentiment']}{replied}")
     pending = f" · {r['pending']} to review" if r["pending"] else ""
-    c[3].badge(label(r["task_type"]) + pending, color="violet")
+    if r["task_type"]:
+        c[1].badge(label(r["task_type"]), color="violet")
+        c[1].caption(f":{URGENCY_COLOUR.get(r['urgency'], 'gray')}[{r['urgency']}] · {r['status']}{pending}")
+    else:
+        c[1].caption("The agent is reading it…")
     text, colour = sla_text(r["sla_due"])
-    c[4].badge(text, color=colour, icon=":material/timer:")
+    c[2].badge(text, color=colour, icon=":material/timer:")
     owner = r["assigned_to"]
     if owner == user.username:
-        c[5].button("Release", key=f"rel-{r['id']}", icon=":material/person_remove:", type="tertiary",
-                    on_click=take, args=(r["id"], None), help="You are working on this ticket")
+        c[3].button("Release", key=f"rel-{r['id']}", type="tertiary", on_click=take, args=(r["id"], None),
+                    help="You are working on this ticket")
     elif owner:
-        c[5].badge(owner, icon=":material/person:", color="gray")
+        c[3].caption(f":material/person: {escape_markdown(one_line(owner, 30))}")
     elif r["status"] in {"open", "escalated", "waiting"}:
-        c[5].button("Take", key=f"take-{r['id']}", type="secondary", on_click=take, args=(r["id"], user.username),
+        c[3].button("Take", key=f"take-{r['id']}", type="secondary", on_click=take, args=(r["id"], user.username),
                     help="Assign this ticket to yourself", width="stretch")
-    c[6].badge(r["status"], color=STATUS_COLOUR.get(r["status"], "gray"))
 
 
 @st.fragment(run_every=5)

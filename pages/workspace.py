@@ -135,7 +135,7 @@ def proposal_note(p: dict[str, Any], spec: Any) -> str:
     elif p["status"] == "reversed":
         note = f"Done by the agent, then reversed by {p['decided_by']}: {p['reject_reason']}"
     elif p["status"] == "executed" and p["decision"] == "executed":
-        note = "Done by the agent alone, within its limits. " + note
+        note = "Done by the agent alone, within its limits" + ("" if note.startswith("within policy") else f": {note}")
     call = p.get("call") or {}
     if p["status"] == "calling" and call.get("status") == "retrying":
         note = f"Not done yet, retrying: {call.get('error') or 'no answer'} (attempt {call.get('attempts')})"

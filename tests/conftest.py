@@ -23,10 +23,11 @@ SHARED = PROJECT_ROOT.parent / "shared"
 
 
 # the files that take longest start first, so the two test processes (``pytest -n 2``) finish together instead of
-# one waiting on a long file picked up last; the rest keep their order
-LONGEST_FIRST = ("test_evaluation.py", "test_crash.py", "test_eval_actions.py", "test_airline_pack.py",
-                 "test_third_pack.py", "test_api_attacks.py", "test_reply_text.py", "test_api_schemathesis.py",
-                 "test_browser.py", "test_cli.py")
+# one waiting on a long file picked up last; the scheduler deals files out in turn, so the longest two go to
+# different processes; the rest keep their order
+LONGEST_FIRST = ("test_evaluation.py", "test_eval_actions.py", "test_crash.py", "test_airline_pack.py",
+                 "test_third_pack.py", "test_browser.py", "test_api_attacks.py", "test_order_requests.py",
+                 "test_api_schemathesis.py", "test_reply_text.py", "test_cli.py", "test_delivery_ownership.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
