@@ -258,11 +258,31 @@ def _exchange(r: _Asked) -> Planned:
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
-                     missing="the item and the new option")], \
-            "which item would you like to exchange, and for which option (size or colour)?"
+                     missing="the item and the new option")], _exchange_question(order, chosen, r.ents)
     return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
                                    "new_item_ids": [new["item_id"]]}, r.intent,
                  f"same product, new option {new['options']}")], ""
+
+
+def _exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents: dict[str, Any]) -> str:
+    """What to ask when the new option is not settled, naming what exists: the options the item is sold in now,
+    and, when the customer named one it does not come in, saying so."""
+    if len(chosen) != 1:
+        return "which item would you like to exchange, and for which option (size or colour)?"
+    item = chosen[0]
+    others = [v for v in order["variants"].get(item["item_id"], []) if v["available"] and v["item_id"] != item["item_id"]]
+    if not others:
+        return (f"the {item['name']} is not available in another option at the moment; would you like a return or a "
+                "replacement of the same one instead?")
+    wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
+    fits = [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
+    shown = fits or others
+    offered = "; ".join(", ".join(str(x) for x in v["options"].values()) for v in shown[:6])
+    if wanted and not fits:
+        lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
+    else:
+        lead = f"the {item['name']} is available as {offered}"
+    return f"{lead}. Which would you like?"
 
 
 def _duplicate_charge(r: _Asked) -> Planned:

@@ -1,0 +1,43 @@
+"""An exchange whose new option is not settled asks with what exists: the options the item is sold in now, and,
+when the customer named one it does not come in, that it does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cx_core import packs
+from cx_core.models import TicketIn
+from cx_core.services import Services
+from tests.conftest import NOW
+
+
+def delivered_with_options(svc: Services) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A customer, a delivered single-item order of theirs, and its item, whose product is sold in other options
+    none of which is purple."""
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow
+
+    records = packs.records(svc.pack)
+    with svc.db.session() as s:
+        for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id)):
+            snap = records.snapshot(s, c.user_id, NOW)
+            for o in snap["orders"]:
+                if o["status"] != "delivered" or len(o["items"]) != 1:
+                    continue
+                item = o["items"][0]
+                others = [v for v in o["variants"].get(item["item_id"], []) if v["available"]
+                          and v["item_id"] != item["item_id"]]
+                if others and not any("purple" in str(v["options"]).lower() for v in others):
+                    return {"email": c.email}, o, item
+    raise LookupError("no delivered single-item order with other options")
+
+
+def test_an_option_that_is_not_sold_is_named_with_what_is(services: Services) -> None:
+    customer, o, item = delivered_with_options(services)
+    t = TicketIn(id="EX-1", customer=customer["email"], channel="email", subject="Exchange",
+                 body=f"I'd like to exchange the {item['name']} from order {o['order_id']} for a purple one.",
+                 created_at=NOW)
+    reply = services.pipeline.process(t, now=NOW).draft.reply
+    assert "does not come in purple" in reply and "is available as" in reply, reply
+    assert "(size or colour)" not in reply
