@@ -78,6 +78,8 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Waiting for the agent")).to_be_visible(timeout=30_000)
+    # the session cookie is written by the page just after it signs in: a new page load needs it
+    page.wait_for_function("document.cookie.includes('tandem_session_')", timeout=30_000)
 
 
 def choose(page: Any, box: str, option: str) -> None:
@@ -543,7 +545,6 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
             tab.click()
             read(f"{address} › {tab.inner_text()}")
     page.goto(f"{url}/ticket?ticket=B-1")
-    page.wait_for_timeout(3000)  # the previous page's last rerun settles before the session is read again
     expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
     read("ticket")
     for tab in page.get_by_role("tab").all():
