@@ -18,7 +18,7 @@ from .actions.base import REGISTRY, ExecContext, is_read
 from .domain import active
 from .drafting import render
 from .errors import ConnectorUnavailable, InvalidInput, NotFound, PolicyDenied
-from .models import Decision, ProcessResult, Proposal, ReplyPart, Role
+from .models import ROLE_RANK, Decision, ProcessResult, Proposal, ReplyPart, Role
 from .policy import Policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, ProposalRow, ReviewRow, TicketRow
@@ -107,7 +107,7 @@ def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, 
 def for_ticket(db: Database, user: StaffUser, ticket_id: str) -> dict[str, dict[str, Any]]:
     """The actions the agent took alone on one ticket, by execution key, as a supervisor acts on them from the
     ticket: the review item's id, its status and whether the action can be undone. Empty for other roles."""
-    if user.role not in (Role.supervisor, Role.admin):
+    if ROLE_RANK[user.role] < ROLE_RANK[Role.supervisor]:
         return {}
     with db.session() as s:
         rows = s.scalars(select(ReviewRow).where(ReviewRow.ticket_id == ticket_id)).all()

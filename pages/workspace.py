@@ -188,8 +188,9 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                 st.rerun()
             run_approve(p["id"], None)
         if st.session_state.get(f"confirm-{p['id']}"):
-            st.warning(f"The agent did not propose this as sure ({proposal_note(p, spec)[:1].lower()}"
-                       f"{proposal_note(p, spec)[1:]}). Approve it as it stands?" if unsure else
+            why = proposal_note(p, spec)
+            st.warning(f"The agent did not propose this as sure ({why[:1].lower()}{why[1:]}). Approve it as it "
+                       "stands?" if unsure else
                        "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
                 st.session_state.pop(f"confirm-{p['id']}", None)

@@ -91,6 +91,13 @@ def choose(page: Any, box: str, option: str) -> None:
     field.press("Enter")
 
 
+def reverse(page: Any, why: str) -> None:
+    """A supervisor reverses the first reversible action on the page, telling the customer (the default)."""
+    page.get_by_role("button", name="Reverse").first.click()
+    page.get_by_role("textbox", name="Why reverse it?").fill(why)
+    page.get_by_role("button", name="Reverse now").click()
+
+
 def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Services, dict[str, str]],
                                                          browser_page: Any) -> None:
     from playwright.sync_api import expect
@@ -128,9 +135,7 @@ def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Service
     page.get_by_role("link", name="Review").click()
     expect(page.get_by_text("Change shipping address — Browser test: sampled change")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-review.png"), full_page=True)
-    page.get_by_role("button", name="Reverse").first.click()
-    page.get_by_role("textbox", name="Why reverse it?").fill("customer wrote from a shared mailbox")
-    page.get_by_role("button", name="Reverse now").click()
+    reverse(page, "customer wrote from a shared mailbox")
     expect(page.get_by_text("Reversed. The customer was told.")).to_be_visible(timeout=30_000)
     page.get_by_role("radio", name="Reversed").click()
     expect(page.get_by_text("Reversed by sam")).to_be_visible(timeout=30_000)
@@ -185,9 +190,7 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     page.goto(f"{url}/ticket?ticket=B-L3")
     expect(page.get_by_text("Done by the agent alone")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-ticket-level3.png"), full_page=True)
-    page.get_by_role("button", name="Reverse").first.click()
-    page.get_by_role("textbox", name="Why reverse it?").fill("the customer has moved again")
-    page.get_by_role("button", name="Reverse now").click()
+    reverse(page, "the customer has moved again")
     expect(page.get_by_text("The customer was told.")).to_be_visible(timeout=30_000)
     assert order(svc, o["order_id"]).address1 != "5 Cedar Court"
     data = desk.get_ticket(svc.db, "B-L3")

@@ -137,6 +137,11 @@ def _delivered_items(s: Session, order: OrderRow, item_ids: list[str], today: da
     _require_status(order, ("delivered",), "returned or exchanged")
     if order.delivered_on and (today - order.delivered_on).days > RETURN_WINDOW_DAYS:
         raise PolicyDenied(f"order {order.order_id} was delivered more than {RETURN_WINDOW_DAYS} days ago")
+    return _ordered_items(s, order, item_ids, "a returnable item")
+
+
+def _ordered_items(s: Session, order: OrderRow, item_ids: list[str], what: str) -> list[OrderItemRow]:
+    """The order's items still as ordered that ``item_ids`` name, each once (``what`` names them in the error)."""
     if not item_ids:
         raise InvalidInput("name at least one item")
     rows = [i for i in items(s, order.order_id) if i.status == "ordered"]
@@ -144,7 +149,7 @@ def _delivered_items(s: Session, order: OrderRow, item_ids: list[str], today: da
     for item_id in item_ids:
         match = next((r for r in rows if r.item_id == item_id and r not in chosen), None)
         if match is None:
-            raise InvalidInput(f"item {item_id} is not a returnable item of order {order.order_id}")
+            raise InvalidInput(f"item {item_id} is not {what} of order {order.order_id}")
         chosen.append(match)
     return chosen
 
@@ -166,15 +171,7 @@ def book_repair(s: Session, order_id: str, item_ids: list[str], fault: str, toda
     _require_status(order, ("delivered",), "repaired under warranty")
     if order.delivered_on and (today - order.delivered_on).days > WARRANTY_DAYS:
         raise PolicyDenied(f"order {order_id} was delivered more than two years ago, so its warranty has ended")
-    if not item_ids:
-        raise InvalidInput("name at least one item")
-    rows = [i for i in items(s, order_id) if i.status == "ordered"]
-    chosen: list[OrderItemRow] = []
-    for item_id in item_ids:
-        match = next((r for r in rows if r.item_id == item_id and r not in chosen), None)
-        if match is None:
-            raise InvalidInput(f"item {item_id} is not an item of order {order_id} that can be repaired")
-        chosen.append(match)
+    chosen = _ordered_items(s, order, item_ids, "an item that can be repaired")
     repairs = list((order.extra or {}).get("repairs", []))
     reference = f"RP-{order_id.lstrip('#W')}-{len(repairs) + 1}"
     for row in chosen:
