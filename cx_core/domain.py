@@ -106,7 +106,9 @@ class Records(Protocol):
         """The customer a message's text names (an id, an e-mail, a name and ZIP), or None; never verified."""
 
     def snapshot(self, session: Any, customer_id: str, now: datetime) -> dict[str, Any]:
-        """Everything planning reads about the customer: their records by collection."""
+        """Everything planning reads about the customer: their records by collection. A records module may also
+        have ``for_message(session, snapshot, text, now)``, which returns the snapshot with what the message's
+        own words name looked up (what is for sale on the dates and places it names)."""
 
     def tiers(self, session: Any) -> dict[str, str]:
         """Each customer id's tier (Insights splits by it)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -277,6 +278,15 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
     return req.text, 2, None, False
 
 
+def _cite(citations: list[Citation], p: Passage) -> int:
+    """The number a passage is cited by in this reply (a new one the first time)."""
+    for i, c in enumerate(citations, 1):
+        if c.doc_id == p.doc_id and c.heading == p.heading:
+            return i
+    citations.append(Citation(doc_id=p.doc_id, title=p.title, heading=p.heading))
+    return len(citations)
+
+
 class Drafter:
     """Picks the knowledge sentences closest to each request and writes the reply around the outcomes."""
 
@@ -333,13 +343,7 @@ class Drafter:
             return Draft(summary=summary, reply="", citations=[])
         first = customer["first_name"] if customer else "there"
         citations: list[Citation] = []
-
-        def cite(p: Passage) -> int:
-            for i, c in enumerate(citations, 1):
-                if c.doc_id == p.doc_id and c.heading == p.heading:
-                    return i
-            citations.append(Citation(doc_id=p.doc_id, title=p.title, heading=p.heading))
-            return len(citations)
+        cite = partial(_cite, citations)
 
         parts: list[ReplyPart] = [ReplyPart(text=f"Hi {first},", paragraph=0)]
 
@@ -350,8 +354,9 @@ class Drafter:
         paragraph = 1
         if triage.sentiment == "negative":  # the reply's one apology
             say(empathy(triage, channel))
-        for notice in notices or []:  # what the customer should hear first
+        for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)
+            paragraph += 1
         requests: list[Request] = triage.requests
         if triage.abstained or not requests:
             paragraph += 1
@@ -377,19 +382,25 @@ class Drafter:
                     say("", "action", i, intent=o.intent, planned=dict(o.planned))
             if escalation and not spoke and not any(p.text == HANDED_OVER for p in parts):
                 say(HANDED_OVER)
+            asking = False
             if req.intent in questions and questions[req.intent] not in asked \
                     and not answered(questions[req.intent], triage):
                 asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")
                 say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
+                asking = True
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
-            # action (it stays only while the action's sentence does); two when the customer only asked
+            # action (it stays only while the action's sentence does); two when the customer only asked; beside a
+            # question, one, and only when it is close (the question is what the customer needs to read)
             query, n, beside, denied = _what_to_quote(req, mine, said, escalation)
+            if asking and beside is None:
+                n = min(n, 1)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             stated = statements(req.text)[0]  # what the customer asks is no fact about their case
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
                                         facts=" ".join([stated, *said]), level=level, said=said,
-                                        least=MIN_QUOTE if beside is None or denied else BESIDE_READ_MIN
+                                        least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
+                                        else BESIDE_READ_MIN
                                         if is_read(outcomes[beside].action) else BESIDE_MIN)
             for quote, p in found:
                 quoted.add(quote)

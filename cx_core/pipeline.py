@@ -281,6 +281,9 @@ class Pipeline:
             if customer is None and not (ticket.customer or "").strip():
                 customer = records.identify(s, text)  # identified, never verified
             snap = records.snapshot(s, customer.id, now) if customer else None
+            about = getattr(records, "for_message", None)  # optional: what the message's own words look up
+            if snap is not None and about is not None:
+                snap = about(s, snap, text, now)
             profile = customer.shown_profile() if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()

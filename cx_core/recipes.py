@@ -41,10 +41,11 @@ class Unbound(Exception):
     """An argument that cannot be bound with certainty: ``need`` says what a person must decide (shown to the
     advisor), ``ask`` the question for the customer when the customer can settle it."""
 
-    def __init__(self, need: str, ask: str = "") -> None:
+    def __init__(self, need: str, ask: str = "", final: bool = False) -> None:
         super().__init__(need)
         self.need = need
         self.ask = ask
+        self.final = final  # nothing else can make the step run (a rule refuses it): no further fact is asked for
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,9 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     key = b.key or b.field
     everything = [r for r in ctx.snapshot.get(b.name) or []]
     named = [str(v).lower() for v in ctx.entities.get(b.named_by, [])] if b.named_by else []
+    if b.named_by and not named:  # a code the pattern misses ("YNKEDB") still names a record written out in full
+        named = [str(r.get(key)).lower() for r in everything if len(str(r.get(key) or "")) >= 5
+                 and re.search(rf"(?<![A-Za-z0-9]){re.escape(str(r.get(key)))}(?![A-Za-z0-9])", ctx.text)]
     if named:
         mine = {str(r.get(key)).lower(): r for r in everything}
         picked = [mine[n] for n in named if n in mine]
@@ -328,7 +332,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         ctx = Context(ctx_base.request, ctx_base.text, ctx_base.entities, ctx_base.snapshot, ctx_base.today,
                       latest=ctx_base.latest)
         args: dict[str, Any] = {}
-        first: Unbound | None = unbound
+        gaps: list[Unbound] = [unbound] if unbound is not None else []
+        no_record = unbound is not None
         depends = ""
         for name, b in spec.args.items():
             if b.kind == "record":
@@ -340,7 +345,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                     try:
                         rec = records(b, ctx, False)[0]
                     except Unbound as exc:
-                        first = first or exc
+                        gaps.append(exc)
+                        no_record = True
                         continue
                 ctx.bound["@" + b.name] = rec
                 args[name] = rec.get(b.field or b.key)
@@ -348,20 +354,39 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                 continue
             if b.kind == "step":
                 depends = b.name
-            if first is not None and b.kind == "resolver":
+            if no_record and b.kind == "resolver":
                 continue  # a resolver reads the chosen record: nothing to resolve without it
             try:
                 args[name] = _bind(b, ctx, resolvers)
                 ctx.bound[name] = args[name]
             except Unbound as exc:
-                first = first or exc
+                gaps.append(exc)
+                if exc.final:
+                    gaps = [exc]
+                    break
         if depends and depends not in done_actions:
             depends = ""
+        final = gaps[0].need if gaps and gaps[0].final else ""
         out.append(Step(spec.action, args, req.intent, spec.why or f"recipe for {req.intent.replace('_', ' ')}",
-                        missing=first.need if first else "", depends_on=depends))
-        if first is not None and first.ask:
-            asks.append(first.ask)
+                        missing="" if final else _together([g.need for g in gaps]), held=final,
+                        depends_on=depends))
+        questions = list(dict.fromkeys(g.ask for g in gaps if g.ask))
+        if questions:
+            asks.append(questions[0] if len(questions) == 1 else " ".join(_as_question(q) for q in questions))
     return out
+
+
+def _together(needs: list[str]) -> str:
+    """Every missing fact of a step in one noun phrase: "A", "A and B", "A, B and C"."""
+    needs = list(dict.fromkeys(n for n in needs if n))
+    return needs[0] if len(needs) == 1 else ", ".join(needs[:-1]) + " and " + needs[-1] if needs else ""
+
+
+def _as_question(ask: str) -> str:
+    """One question of several, as its own sentence: a capital first and a question mark last."""
+    ask = ask.strip()
+    end = "" if ask.endswith(("?", ".")) else "." if "?" in ask else "?"
+    return ask[:1].upper() + ask[1:] + end
 
 
 # an entity bound to one of these names is the reading of that kind of qualifier ("afternoon" bound to a slot)

@@ -157,8 +157,15 @@ def get_user_details(s: Session, a: GetUserDetails, ctx: ExecContext) -> dict[st
         connector=CONNECTOR, task_types=("booking_status", *BOOKING_TASKS), owner=_reservation_owner,
         label="Look up reservation")
 def get_reservation_details(s: Session, a: GetReservationDetails, ctx: ExecContext) -> dict[str, Any]:
-    """Get a reservation: trip, cabin, flights with prices, passengers, payments, bags, insurance, booking time."""
-    return backend.get_reservation(s, a.reservation_id)
+    """Get a reservation: trip, cabin, flights with prices, passengers, payments, bags, insurance, booking time;
+    beside it, each flight's departure and status and the free checked bags the booking includes."""
+    out = backend.get_reservation(s, a.reservation_id)
+    r = backend.reservation_row(s, a.reservation_id)
+    out["schedule"] = [{"flight_number": leg.number, "date": leg.day.isoformat(), "status": leg.status,
+                        "departure": leg.departure.isoformat(timespec="minutes")} for leg in backend.legs_of(s, r)]
+    member = backend.user_row(s, r.user_id)
+    out["free_bag_allowance"] = backend.free_bag_allowance(member.membership, r.cabin, len(r.passengers))
+    return out
 
 
 @action(name="get_flight_status", args=GetFlightStatus, writes=False, reversible=True, risk="low",

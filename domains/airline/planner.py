@@ -13,16 +13,24 @@ from cx_core.models import Triage
 from cx_core.plans import Plan
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
-from cx_core.wording import day
+from cx_core.wording import day, money
 
-from . import PACK
-from .backend import COMPENSATION_PER_PASSENGER
+from . import PACK, costs, reading
+from .backend import COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
 _CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
 _BECAUSE = re.compile(r"\b(?:because|due to)\b", re.I)
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
+_LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
+                      re.I)
+_ASKS = re.compile(r"\?|^\s*(?:what|how|when|where|which|who|why|can|could|do|does|did|is|are|was|will|would|may|"
+                   r"should|have|has)\b|\b(?:tell me|let me know|wondering|want to know|need to know|confirm)\b", re.I)
+_CANCEL_WORD = re.compile(r"\bcancel", re.I)
+_BOOKING_WRITES = ("cancel_reservation", "update_reservation_flights", "update_reservation_baggages",
+                   "update_reservation_passengers")
+_CABIN_WORD = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
 
 
 def _record(ctx: Context) -> dict[str, Any]:
@@ -62,10 +70,27 @@ def cancel_reason(ctx: Context) -> str | None:
     return None
 
 
+def _refused(ctx: Context, change: str) -> str:
+    """Why the airline's rules refuse this change on the booking, or ""."""
+    verdict = str((ctx.bound.get("@reservations", {}).get("policy") or {}).get(change, ""))
+    return verdict.split(": ", 1)[1] if verdict.startswith("refused: ") else ""
+
+
 def new_cabin(ctx: Context) -> str:
-    current = ctx.bound.get("@reservations", {}).get("cabin")
-    wanted = [c for c in ctx.entities.get("cabin") or [] if c != current]
+    if why := _refused(ctx, "change_cabin"):
+        rid = ctx.bound["@reservations"]["reservation_id"]
+        raise Unbound(f"the airline's rules refuse it: {why}, and the cabin is the same on every flight",
+                      f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}, and a new "
+                      "cabin applies to every flight of a booking. If you would like, a colleague can look at other "
+                      "options for your next trip.", final=True)
+    rec = ctx.bound.get("@reservations", {})
+    wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]
     if len(wanted) == 1:
+        blocked = (rec.get("cabin_blocked") or {}).get(wanted[0])
+        if blocked:
+            raise Unbound(f"the cabin cannot be had: {blocked}",
+                          f"I'm sorry, but reservation {rec['reservation_id']} cannot move to "
+                          f"{_CABIN_WORD.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])
     raise Unbound("which cabin the booking should move to", "which cabin would you like: economy or business?")
 
@@ -78,37 +103,194 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
+def _for_sale(ctx: Context, origin: str, destination: str, when: str) -> list[dict[str, Any]] | None:
+    """The direct flights for sale on a route and date that the message pointed to (None: not looked up)."""
+    for sale in ctx.snapshot.get("for_sale") or []:
+        if (sale["origin"], sale["destination"], sale["date"]) == (origin, destination, when):
+            return list(sale["flights"])
+    return None
+
+
+def _pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pax: int,
+          same: str = "") -> dict[str, str]:
+    """The one direct flight that fits: the same flight number on the new date, else the only one for sale with
+    seats; several: the member chooses, and the question lists them with their fares."""
+    sale = _for_sale(ctx, origin, destination, when)
+    if sale is None:
+        raise Unbound("the new flights (an advisor picks them from the search with the member)")
+    fits = [f for f in sale if int((f.get("seats") or {}).get(cabin, 0)) >= pax and cabin in (f.get("prices") or {})]
+    chosen = [f for f in fits if f["flight_number"] == same] or (fits if len(fits) == 1 else [])
+    if chosen:
+        return {"flight_number": chosen[0]["flight_number"], "date": when}
+    on = day(when)
+    if not fits:
+        raise Unbound(f"a flight: no direct flight from {origin} to {destination} has {pax} {_CABIN_WORD[cabin]} "
+                      f"seat{'s' if pax != 1 else ''} on {on}",
+                      f"there is no direct flight from {origin} to {destination} with {_CABIN_WORD[cabin]} seats "
+                      f"left on {on}: would another day suit you?")
+    listed = ", ".join(f"{f['flight_number']} at {f['departure']} ({money(float(f['prices'][cabin]))})"
+                       for f in fits[:4])
+    raise Unbound(f"which flight on {on} the member wants ({len(fits)} for sale)",
+                  f"on {on} we have {listed} in {_CABIN_WORD[cabin]}, per passenger: which would you like?")
+
+
 def new_flights(ctx: Context) -> list[dict[str, str]]:
-    raise Unbound("the new flights (an advisor picks them from the search with the member)")
+    """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
+    rec = ctx.bound.get("@reservations")
+    cabin = str(ctx.bound.get("cabin") or "")
+    if rec is None:  # a new booking
+        if ctx.bound.get("flight_type") != "one_way" or not cabin:
+            raise Unbound("the new flights (an advisor picks them from the search with the member)")
+        dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
+        if len(dates) != 1:
+            raise Unbound("the date of the flight", "which date would you like to fly?")
+        pax = len(ctx.bound.get("passengers") or []) or 1
+        return [_pick(ctx, str(ctx.bound["origin"]), str(ctx.bound["destination"]), dates[0], cabin, pax)]
+    if why := _refused(ctx, "change_flights"):
+        upgrade = "basic economy" in why and not _refused(ctx, "change_cabin")
+        raise Unbound(f"the airline's rules refuse it: {why}", final=True, ask=
+                      f"I'm sorry, but reservation {rec['reservation_id']} cannot move to other flights: {why}."
+                      + (" You can upgrade it to economy first, on the same flights, and then change the flights: "
+                         "would you like me to price that for you?" if upgrade else ""))
+    ahead = [f for f in rec["flights"] if not f.get("flown")]
+    mentioned = {str(d) for d in ctx.entities.get("dates") or []}
+    new = sorted(mentioned - {f["date"] for f in rec["flights"]})
+    named = [f for f in ahead if f["date"] in mentioned]
+    moving = named if len(named) == 1 else ahead if len(ahead) == 1 else []
+    if len(new) != 1 or len(moving) != 1:
+        raise Unbound("the new flights (an advisor picks them from the search with the member)")
+    leg = moving[0]
+    picked = _pick(ctx, leg["origin"], leg["destination"], new[0], cabin, int(rec.get("passenger_count") or 1),
+                   same=leg["flight_number"])
+    return [picked if f is leg else {"flight_number": f["flight_number"], "date": f["date"]}
+            for f in rec["flights"]]
+
+
+def _member_as_passenger(ctx: Context) -> dict[str, str]:
+    user = ctx.snapshot["user"]
+    return {"first_name": user["name"]["first_name"], "last_name": user["name"]["last_name"], "dob": user["dob"]}
 
 
 def new_passengers(ctx: Context) -> list[dict[str, str]]:
-    raise Unbound("the passengers' full names and dates of birth")
+    """Who travels: on a booking, the named traveller replaced by the one given with a date of birth (or taken off:
+    the airline's rules then say whether the number may change); on a new booking, the member alone ("just me"),
+    or with the travellers the message gives with their dates of birth."""
+    born = reading.people_born(ctx.text)
+    rec = ctx.bound.get("@reservations")
+    if rec is not None:
+        current = [dict(p) for p in rec.get("passengers") or []]
+        named = reading.named(ctx.text, current)
+        me = ctx.snapshot["user"]["name"]
+        if len(named) > 1:  # the member signing their own message is not the traveller they write about
+            named = [i for i in named if (current[i]["first_name"], current[i]["last_name"])
+                     != (me["first_name"], me["last_name"])]
+        if len(born) == 1 and (len(named) == 1 or len(current) == 1):
+            at = named[0] if named else 0
+            return [born[0] if i == at else p for i, p in enumerate(current)]
+        if not born and len(named) == 1 and _LEAVING.search(ctx.text):
+            who = current[named[0]]["first_name"]
+            raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
+                          f"I'm sorry, but {who} cannot be taken off the booking: "
+                          f"{_refused(ctx, 'remove_passenger')}. {who} can be replaced by another traveller (send us "
+                          "their full name and date of birth), or, if you would rather, a colleague can look at what "
+                          "else can be done with the booking.", final=True)
+        raise Unbound("the new traveller's full name and date of birth",
+                      "what are the new traveller's full name and date of birth, as on their ID?")
+    if reading.travelling_alone(ctx.text) and not born:
+        return [_member_as_passenger(ctx)]
+    who = reading.companion(ctx.text)
+    if who and len(born) == 1:
+        return [_member_as_passenger(ctx), born[0]]
+    if born and not who:
+        return born
+    if who:
+        raise Unbound(f"your {who}'s full name and date of birth",
+                      f"what are your {who}'s full name and date of birth, as on their ID?")
+    raise Unbound("the passengers' full names and dates of birth",
+                  "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
 
 
 def trip_origin(ctx: Context) -> str:
-    raise Unbound("where the trip starts")
+    found = reading.places(ctx.text)
+    if len(found) >= 2:
+        return found[0]
+    raise Unbound("where the trip starts and ends", "where does the trip start and end?")
 
 
 def trip_destination(ctx: Context) -> str:
-    raise Unbound("where the trip goes")
+    found = reading.places(ctx.text)
+    if len(found) >= 2:
+        return found[1]
+    raise Unbound("where the trip starts and ends", "where does the trip start and end?")
 
 
 def trip_type(ctx: Context) -> str:
-    raise Unbound("one way or round trip")
+    kind = reading.trip_type(ctx.text)
+    if kind is None:
+        raise Unbound("one way or round trip", "is it one way or a round trip?")
+    return kind
+
+
+def booking_cabin(ctx: Context) -> str:
+    said = reading.cabin(ctx.text)
+    if said is None:
+        raise Unbound("which cabin", "which cabin would you like: basic economy, economy or business?")
+    return said
+
+
+def booking_bags(ctx: Context) -> int:
+    n = reading.bags(ctx.text)
+    if n is None:
+        raise Unbound("how many checked bags", "how many checked bags will you bring?")
+    return n
+
+
+def booking_bags_paid(ctx: Context) -> int:
+    total = int(ctx.bound.get("total_baggages", booking_bags(ctx)))
+    cabin = str(ctx.bound.get("cabin") or booking_cabin(ctx))
+    pax = len(ctx.bound.get("passengers") or []) or 1
+    return max(total - free_bag_allowance(str(ctx.snapshot["user"]["membership"]), cabin, pax), 0)
 
 
 def payment_split(ctx: Context) -> list[dict[str, Any]]:
-    raise Unbound("which saved payment methods pay, and how much each")
+    """A new booking paid in full by the one saved method the member named (or their only one), once its total is
+    known (fares for every traveller, insurance, paid bags)."""
+    method = payment(ctx)
+    total = costs.booking_total(ctx.snapshot, dict(ctx.bound)) if {"flights", "passengers", "insurance",
+                                                              "nonfree_baggages"} <= set(ctx.bound) else None
+    if total is None:
+        raise Unbound("how much the saved payment method pays (once the flights are chosen)")
+    return [{"payment_id": method, "amount": total}]
 
 
 def insurance(ctx: Context) -> str:
-    raise Unbound("whether the member wants travel insurance")
+    said = reading.insurance(ctx.text)
+    if said is None:
+        raise Unbound("whether the member wants travel insurance",
+                      f"would you like travel insurance ({money(INSURANCE_FEE)} per passenger)? It refunds the trip "
+                      "if you have to cancel for a health or weather reason")
+    return said
+
+
+def _methods(ctx: Context) -> list[str]:
+    """The saved payment methods that can pay for this, as one phrase: "your Visa card ending 1234 or your gift card
+    ($80 left)" (a travel certificate pays only for a new booking; an empty gift card pays nothing)."""
+    booking = "@reservations" not in ctx.bound
+    labels = [f"your {m['label']}" for m in ctx.snapshot["user"].get("payment_methods") or []
+              if (m["source"] == "credit_card" or float(m.get("balance") or 0) > 0)
+              and (booking or m["source"] != "certificate")]
+    return labels or ["a saved payment method"]
 
 
 def payment(ctx: Context) -> str:
-    """The saved payment method the member named (its id, or a card's last four digits), or the only one saved."""
+    """The saved payment method the member named (its id, or a card's last four digits), or the only one saved;
+    bags the free allowance covers cost nothing, so the card on file is named only for the record."""
     methods = ctx.snapshot["user"].get("payment_methods") or []
+    rec = ctx.bound.get("@reservations") or {}
+    cards_on_file = [m["id"] for m in methods if m.get("source") == "credit_card"]
+    if rec and "nonfree_baggages" in ctx.bound and int(ctx.bound["nonfree_baggages"]) <= int(rec.get("nonfree_baggages") or 0) \
+            and cards_on_file:
+        return str(cards_on_file[0])
     ids = {m["id"] for m in methods}
     named = [p for p in ctx.entities.get("payment_id") or [] if p in ids]
     if len(set(named)) == 1:
@@ -122,8 +304,10 @@ def payment(ctx: Context) -> str:
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
     if len(cards_saved) == 1 and _CARD.search(ctx.text):
         return str(cards_saved[0])  # "my card on file": the member has one
-    raise Unbound("which saved payment method pays any difference",
-                  "which of your saved payment methods should we use for any difference in price?")
+    usable = _methods(ctx)
+    raise Unbound("which saved payment method pays",
+                  f"shall we charge it to {usable[0]}?" if len(usable) == 1 else
+                  f"which of your saved payment methods should we use: {', '.join(usable[:-1])} or {usable[-1]}?")
 
 
 def _bags_added(ctx: Context) -> int:
@@ -154,23 +338,50 @@ def compensation(ctx: Context) -> int:
 RESOLVERS: dict[str, Resolver] = {f.__name__: f for f in (
     member, flight_date, cancel_reason, new_cabin, same_cabin, same_flights, new_flights, new_passengers,
     trip_origin, trip_destination, trip_type, payment_split, insurance, payment, bags_total, bags_paid,
-    compensation)}
+    compensation, booking_cabin, booking_bags, booking_bags_paid)}
+
+
+def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
+    """The requests as the member meant them. A request read as cancelling a booking whose message never says
+    cancel, but says a traveller is not coming ("take them off"), is about who travels: taking one person off is a
+    passenger change, which the airline's rules then judge (the classifier hears "refund" and thinks of a
+    cancellation). A question-type request that asks nothing ("No bags, no insurance.") beside another request is a
+    detail of that one, not a question to answer."""
+    requests = list(triage.requests)
+    if not _CANCEL_WORD.search(text) and _LEAVING.search(text):
+        requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
+                    for r in requests]
+    stated = [r for r in requests if r.intent in PACK.informational and not _ASKS.search(r.text)]
+    if stated and len(stated) < len(requests):
+        requests = [r for r in requests if r not in stated]
+    if requests == triage.requests:
+        return triage
+    first = requests[0].intent
+    return triage.model_copy(update={"requests": requests, "task_type": first, "intent": first})
 
 
 def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
     """A plan for every request of the ticket, from the airline's recipes; a flight of the member's that the
     airline cancelled is spoken of first, whatever they asked."""
     made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
-    made.notices = disrupted(snap)
+    acting = {str(s.args.get("reservation_id")) for s in made.steps
+              if s.action in ("cancel_reservation", "update_reservation_flights")}
+    changed = {str(s.args.get("reservation_id")) for s in made.steps if s.action in _BOOKING_WRITES}
+    asked = {r.intent for r in triage.requests if "?" in r.text}
+    # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
+    made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
+                                                and str(s.args.get("reservation_id")) in changed)]
+    made.notices = disrupted(snap, acting) + costs.sentences(made, snap)
     return made
 
 
-def disrupted(snap: dict[str, Any] | None) -> list[str]:
+def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None) -> list[str]:
     """One sentence per active reservation with a flight the airline cancelled and not yet flown: what happened and
-    what the member may do (the knowledge base's rule: a cancelled flight allows a cancellation with a refund)."""
+    what the member may do (the knowledge base's rule: a cancelled flight allows a cancellation with a refund).
+    A reservation the plan already cancels or changes (``acting``) needs no such offer."""
     out = []
     for r in (snap or {}).get("reservations", []):
-        if r.get("status") == "cancelled":
+        if r.get("status") == "cancelled" or r["reservation_id"] in (acting or set()):
             continue
         gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
         if gone:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
 
-from . import backend
+from . import backend, reading
 from .tables import AirlineCompensationRow, AirlineReservationRow, AirlineUserRow
 
 entity_patterns: dict[str, str] = {
@@ -93,6 +93,55 @@ def _verdict(fn: Any, s: Session, args: dict[str, Any], now: datetime) -> str:
     return "allowed" + (f": {'; '.join(basis)}" if basis else "")
 
 
+def _cabin_costs(r: AirlineReservationRow, legs: list[backend.Leg], clock: datetime
+                 ) -> tuple[dict[str, int], dict[str, str]]:
+    """What moving the whole booking to each other cabin on the same flights costs (negative: refunded), at
+    today's fares; and, for a cabin that cannot be had, why (the first flight that does not sell it)."""
+    paid = sum(int(f["price"]) for f in r.flights)
+    costs, blocked = {}, {}
+    for cabin in ("basic_economy", "economy", "business"):
+        if cabin == r.cabin:
+            continue
+        word = cabin.replace("_", " ")
+        short = next((leg for leg in legs if not leg.bookable(clock) or leg.seats(cabin) < len(r.passengers)), None)
+        if short is not None:
+            blocked[cabin] = (f"flight {short.label()} is cancelled" if short.status == "cancelled" else
+                              f"flight {short.label()} has no {word} seats left for {len(r.passengers)}"
+                              if short.bookable(clock) else f"flight {short.label()} is no longer for sale")
+            continue
+        try:
+            costs[cabin] = (sum(leg.price(cabin) for leg in legs) - paid) * len(r.passengers)
+        except PolicyDenied as exc:
+            blocked[cabin] = str(exc)
+    return costs, blocked
+
+
+def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> dict[str, Any]:
+    """The snapshot with the direct flights for sale that the message's words point to: between the first two
+    airports it names, and on the routes of the member's bookings, on each date it names."""
+    from cx_core.entities import find_dates
+
+    clock = backend.airline_now(now)
+    days = [d for d in find_dates(text, clock.date()) if d > clock.date()][:3]
+    if not days:
+        return snap
+    routes: list[tuple[str, str]] = []
+    places = reading.places(text)
+    if len(places) >= 2:
+        routes.append((places[0], places[1]))
+    for r in snap.get("reservations", []):
+        if r.get("status") != "cancelled" and not r.get("all_flown"):
+            routes.extend((f["origin"], f["destination"]) for f in r["flights"] if not f.get("flown"))
+    sale = []
+    for origin, destination in list(dict.fromkeys(routes))[:6]:
+        for d in days:
+            flights = [{"flight_number": f["flight_number"], "departure": f["scheduled_departure_time_est"][:5],
+                        "prices": f["prices"], "seats": f["available_seats"]}
+                       for f in backend.search_direct(s, origin, destination, d)]
+            sale.append({"origin": origin, "destination": destination, "date": d.isoformat(), "flights": flights})
+    return {**snap, "for_sale": sale}
+
+
 def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     """Everything a planner may need about one member, as plain data: the profile, every reservation with its
     flights and their status on their dates, and what the policy says about cancelling or changing each."""
@@ -122,8 +171,11 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
             "compensated": compensated.get(r.reservation_id),
             "changes": [{"at": h.get("at"), "action": h.get("action")} for h in r.history or []],
         })
+        if r.status != "cancelled" and not view["any_flown"]:
+            view["cabin_costs"], view["cabin_blocked"] = _cabin_costs(r, legs, clock)
         if r.status != "cancelled":
             rid = r.reservation_id
+            flown = [leg.label() for leg in legs if leg.flown(clock)]
             view["policy"] = {
                 "cancel": _verdict(backend.preview_cancel_reservation, s, {"reservation_id": rid}, clock),
                 "cancel_for_health_or_weather": _verdict(backend.preview_cancel_reservation, s,
@@ -131,8 +183,10 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                 "change_flights": ("refused: basic economy flights cannot be changed" if r.cabin == "basic_economy"
                                    else "refused: every flight has been flown" if view["all_flown"]
                                    else "allowed for flights not yet flown (same origin, destination, trip type)"),
-                "change_cabin": ("refused: a flight has already been flown" if view["any_flown"] else "allowed"),
+                "change_cabin": (f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
                 "add_bags": "refused: every flight has been flown" if view["all_flown"] else "allowed",
+                "remove_passenger": (f"refused: the number of travellers on a booking cannot change once it is made "
+                                     f"(reservation {rid} has {pax}), so one seat cannot be refunded on its own"),
             }
         reservations.append(view)
     profile = backend.user_view(u)

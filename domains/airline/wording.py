@@ -24,28 +24,55 @@ def _refund(r: dict[str, Any]) -> str:
 _NEVER = re.compile(r"(?!)")  # a look-up is never "done" in a way a reply could claim falsely
 
 
+def _leaves(r: dict[str, Any]) -> str:
+    """Each flight with its departure: "HAT039 on Friday 11 December at 06:00 (cancelled)"."""
+    times = {(f["flight_number"], f["date"]): f for f in r.get("schedule") or []}
+    out = []
+    for f in r.get("flights") or []:
+        known = times.get((f["flight_number"], f["date"]), {})
+        when = day(str(known.get("departure") or f["date"]))
+        state = known.get("status")
+        note = " (cancelled)" if state == "cancelled" else " (delayed)" if state == "delayed" else ""
+        out.append(f"{f['flight_number']} from {f.get('origin', '')} to {f.get('destination', '')} on {when}{note}"
+                   .replace(" from  to ", " "))
+    return "; ".join(out)
+
+
 def _booking(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
     if not r:
         return ""
     pax = len(r.get("passengers") or [])
-    bags = r.get("total_baggages", 0)
+    bags = int(r.get("total_baggages") or 0)
     trip = "round trip" if r.get("flight_type") == "round_trip" else "one way"
+    free = r.get("free_bag_allowance")
+    allowance = ("" if free is None else " Your fare includes no free checked bags; each one is $50." if not free
+                 else f" Your fare includes {free} free checked bag{'s' if free != 1 else ''}"
+                      f"{' in all' if pax > 1 else ''}; each one beyond that is $50.")
     return (f"Reservation {r['reservation_id']} is {trip} from {r['origin']} to {r['destination']} in "
-            f"{_CABIN.get(r.get('cabin', ''), r.get('cabin', ''))}: {_flights(r)}; {pax} passenger"
-            f"{'s' if pax != 1 else ''}, {bags} checked bag{'s' if bags != 1 else ''}"
-            f"{', travel insurance' if r.get('insurance') == 'yes' else ''}"
-            f"{' (cancelled)' if r.get('status') == 'cancelled' else ''}.")
+            f"{_CABIN.get(r.get('cabin', ''), r.get('cabin', ''))}{' (cancelled)' if r.get('status') == 'cancelled' else ''}"
+            f", departing (Eastern time): {_leaves(r)}. {pax} passenger{'s' if pax != 1 else ''}, "
+            f"{bags or 'no'} checked bag{'s' if bags != 1 else ''} booked"
+            f"{', travel insurance' if r.get('insurance') == 'yes' else ''}.{allowance}")
 
 
 def _status(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
     if not r:
         return ""
-    state = {"available": "scheduled", "on time": "on time", "delayed": "delayed", "flying": "in the air",
-             "landed": "landed", "cancelled": "cancelled"}.get(str(r.get("status")), str(r.get("status")))
-    when = r.get("estimated_departure_time_est") or r.get("actual_departure_time_est") or \
-        f"{r['date']} {r.get('scheduled_departure_time_est', '')}".strip()
-    return (f"Flight {r['flight_number']} from {r['origin']} to {r['destination']} on {day(r['date'])} is {state} "
-            f"(departure {when} Eastern time).")
+    state = str(r.get("status"))
+    planned = f"{r['date']} {str(r.get('scheduled_departure_time_est', ''))[:5]}".strip()
+    head = f"Flight {r['flight_number']} from {r['origin']} to {r['destination']} on {day(r['date'])}"
+    if state == "cancelled":
+        return f"{head} is cancelled."
+    if state == "landed":
+        return f"{head} has landed (it left at {str(r.get('actual_departure_time_est') or planned)[11:16]} Eastern time)."
+    if state == "flying":
+        return f"{head} is in the air (it left at {str(r.get('actual_departure_time_est') or planned)[11:16]} Eastern time)."
+    if state == "delayed":
+        expected = str(r.get("estimated_departure_time_est") or "")
+        return (f"{head} is delayed: it is now expected to leave at {day(expected)[-5:] if expected else 'a time not yet set'}"
+                f" Eastern time instead of {planned[11:16]}.")
+    when = str(r.get("estimated_departure_time_est") or planned)
+    return f"{head} is {'on time' if state == 'on time' else 'scheduled'} to leave at {when[11:16]} Eastern time."
 
 
 AIRLINE_WORDING = {

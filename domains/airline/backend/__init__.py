@@ -29,7 +29,7 @@ from domains.airline.backend.changes import (
     update_reservation_passengers,
 )
 from domains.airline.backend.compensation import preview_send_certificate, send_certificate
-from domains.airline.backend.lookup import Leg, legs_of, user_row
+from domains.airline.backend.lookup import Leg, legs_of, reservation_row, user_row
 from domains.airline.backend.policy import (
     AIRPORT_CITIES,
     BAG_FEE,
@@ -70,7 +70,7 @@ __all__ = [
     "legs_of", "list_airports", "load_tau", "method_label", "money", "money_at_stake", "preview_book_reservation",
     "preview_cancel_reservation", "preview_send_certificate", "preview_update_reservation_baggages",
     "preview_update_reservation_flights", "preview_update_reservation_passengers", "reservation_view",
-    "reservations_of", "restore_passengers", "search_direct", "search_onestop", "send_certificate",
+    "reservation_row", "reservations_of", "restore_passengers", "search_direct", "search_onestop", "send_certificate",
     "update_reservation_baggages", "update_reservation_flights", "update_reservation_passengers", "user_row",
     "user_view",
 ]

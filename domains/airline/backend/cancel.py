@@ -64,7 +64,7 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
     flown = [leg for leg in legs if leg.flown(clock)]
     if flown:
         raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled: flight {flown[0].label()} has "
-                           "already been flown (a human agent has to handle it)")
+                           "already been flown, so a colleague in our reservations team has to look at it")
     basis = _cancel_basis(r, legs, reason, clock)
     u = user_row(s, r.user_id)
     net: dict[str, float] = {}

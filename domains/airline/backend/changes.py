@@ -157,8 +157,9 @@ def preview_update_reservation_passengers(s: Session, args: Mapping[str, Any] | 
     passengers = _passengers(a.get("passengers"))
     _active(r)
     if len(passengers) != len(r.passengers):
-        raise PolicyDenied(f"the number of passengers cannot change: reservation {r.reservation_id} has "
-                           f"{len(r.passengers)}, {len(passengers)} given")
+        raise PolicyDenied(f"the number of travellers on a booking cannot change once it is made (reservation "
+                           f"{r.reservation_id} has {len(r.passengers)}), so one seat cannot be refunded on its own; "
+                           "a traveller can be replaced by someone else instead")
     flown = [leg for leg in legs_of(s, r) if leg.flown(airline_now(now))]
     if flown:
         raise PolicyDenied(f"passengers cannot be changed once travel has started: flight {flown[0].label()} has "

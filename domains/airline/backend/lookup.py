@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from cx_core.errors import NotFound, PolicyDenied
+from cx_core.wording import day as day_name
 from domains.airline.backend.policy import FLOWN_STATUSES
 from domains.airline.tables import AirlineFlightDateRow, AirlineFlightRow, AirlineReservationRow, AirlineUserRow
 
@@ -25,6 +26,11 @@ def _reservation(s: Session, reservation_id: str) -> AirlineReservationRow:
     if row is None:
         raise NotFound(f"reservation {reservation_id} not found")
     return row
+
+
+def reservation_row(s: Session, reservation_id: str) -> AirlineReservationRow:
+    """A reservation's row (NotFound names it when there is none)."""
+    return _reservation(s, reservation_id)
 
 
 def _flight(s: Session, flight_number: str) -> AirlineFlightRow:
@@ -86,11 +92,12 @@ class Leg:
     def price(self, cabin: str) -> int:
         prices = self.instance.prices if self.instance is not None else None
         if not prices or cabin not in prices:
-            raise PolicyDenied(f"flight {self.number} on {self.day.isoformat()} has no {cabin} fare for sale")
+            raise PolicyDenied(f"flight {self.label()} has no {cabin.replace('_', ' ')} fare for sale")
         return int(prices[cabin])
 
     def label(self) -> str:
-        return f"{self.number} on {self.day.isoformat()}"
+        """The flight as a customer reads it: "HAT003 on Sunday 22 November"."""
+        return f"{self.number} on {day_name(self.day.isoformat())}"
 
 
 def _leg(s: Session, flight_number: str, day: date) -> Leg:

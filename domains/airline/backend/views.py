@@ -7,6 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from cx_core.wording import money
 from domains.airline.backend.lookup import Leg
 from domains.airline.tables import AirlineReservationRow, AirlineUserRow
 
@@ -19,10 +20,11 @@ def _segment(leg: Leg, price: int) -> dict[str, Any]:
 def method_label(method: Mapping[str, Any]) -> str:
     source = method.get("source")
     if source == "credit_card":
-        return f"{str(method.get('brand', 'card')).title()} card ending {method.get('last_four', '????')}"
+        brand = str(method.get("brand", "card")).title()
+        return f"{brand}{'' if brand.lower().endswith('card') else ' card'} ending {method.get('last_four', '????')}"
     if source == "gift_card":
-        return f"gift card ({method.get('amount', 0)} left)"
-    return f"travel certificate ({method.get('amount', 0)})"
+        return f"gift card ({money(float(method.get('amount', 0)))} left)"
+    return f"travel certificate ({money(float(method.get('amount', 0)))})"
 
 
 def user_view(u: AirlineUserRow) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""What a planned change would cost the member, in one sentence each, from the fares and the bag rules the
+snapshot carries: a member who asks "what would it cost?" is told before anything runs, and one who did not ask
+still knows what they approve. Nothing is said when a price is not known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cx_core.plans import Plan, Step
+from cx_core.wording import day, money
+
+from .backend import BAG_FEE, INSURANCE_FEE
+
+_CABIN = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
+
+
+def _reservation(snap: dict[str, Any], rid: Any) -> dict[str, Any] | None:
+    return next((r for r in snap.get("reservations", []) if r["reservation_id"] == rid), None)
+
+
+def _fare(snap: dict[str, Any], flight: dict[str, Any], cabin: str) -> int | None:
+    for sale in snap.get("for_sale") or []:
+        if sale["date"] != flight["date"]:
+            continue
+        for f in sale["flights"]:
+            if f["flight_number"] == flight["flight_number"] and cabin in f.get("prices", {}):
+                return int(f["prices"][cabin])
+    return None
+
+
+def _bags(step: Step, r: dict[str, Any]) -> str:
+    total, paid = step.args.get("total_baggages"), step.args.get("nonfree_baggages")
+    if total is None or paid is None:
+        return ""
+    if r.get("all_flown"):
+        return ""
+    added, new_paid = int(total) - int(r.get("total_baggages") or 0), int(paid) - int(r.get("nonfree_baggages") or 0)
+    if added <= 0:
+        return ""
+    head = (f"Adding {added} checked bag{'s' if added != 1 else ''} brings reservation {r['reservation_id']} to "
+            f"{total}")
+    if new_paid <= 0:
+        return f"{head}, all within your free allowance, so there is nothing to pay."
+    return (f"{head}; {new_paid} of them {'is' if new_paid == 1 else 'are'} beyond your free allowance, at "
+            f"{money(BAG_FEE)} each: {money(new_paid * BAG_FEE)} in total.")
+
+
+def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
+    cabin, flights = step.args.get("cabin"), step.args.get("flights")
+    if not cabin or not flights:
+        return ""
+    same = sorted((f["flight_number"], f["date"]) for f in flights) == \
+        sorted((f["flight_number"], f["date"]) for f in r["flights"])
+    pax = int(r.get("passenger_count") or 1)
+    if same:
+        cost = (r.get("cabin_costs") or {}).get(cabin)
+        what = f"Moving reservation {r['reservation_id']} to {_CABIN[cabin]} on the same flights"
+    else:
+        kept = {(f["flight_number"], f["date"]): int(f["price"]) for f in r["flights"]}
+        fares = [kept.get((f["flight_number"], f["date"])) if cabin == r["cabin"] else None for f in flights]
+        fares = [x if x is not None else _fare(snap, f, cabin) for x, f in zip(fares, flights, strict=True)]
+        cost = None if None in fares else (sum(int(x or 0) for x in fares) - sum(kept.values())) * pax
+        moved = [f for f in flights if (f["flight_number"], f["date"]) not in kept]
+        what = "Moving to " + " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved)
+    if cost is None:
+        return ""
+    who = f" for all {pax} passengers" if pax > 1 else ""
+    if cost > 0:
+        return f"{what} costs {money(cost)} more{who} at today's fares."
+    if cost < 0:
+        return f"{what} costs {money(-cost)} less{who} at today's fares; the difference is refunded."
+    return f"{what} costs the same as what you paid."
+
+
+def _booking(step: Step, snap: dict[str, Any]) -> str:
+    args = step.args
+    if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
+            or "nonfree_baggages" not in args:
+        return ""
+    total = booking_total(snap, args)
+    if total is None:
+        return ""
+    pax = len(args["passengers"])
+    f = args["flights"][0]
+    leaves = next((x["departure"] for s in snap.get("for_sale") or [] if s["date"] == f["date"]
+                   for x in s["flights"] if x["flight_number"] == f["flight_number"]), "")
+    return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])}"
+            f"{' leaves at ' + leaves + ' (Eastern time) and' if leaves else ''} has {_CABIN[str(args['cabin'])]} "
+            f"seats; the trip comes to "
+            f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
+            f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"
+            f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}.")
+
+
+def booking_total(snap: dict[str, Any], args: dict[str, Any]) -> int | None:
+    """A new booking's price from the fares for sale: every traveller on every flight, insurance, paid bags."""
+    pax = len(args.get("passengers") or [])
+    fares = 0
+    for f in args.get("flights") or []:
+        sale = next((x for s in snap.get("for_sale") or [] if s["date"] == f["date"] for x in s["flights"]
+                     if x["flight_number"] == f["flight_number"]), None)
+        if sale is None or str(args.get("cabin")) not in sale["prices"]:
+            return None
+        fares += int(sale["prices"][str(args["cabin"])]) * pax
+    return fares + (INSURANCE_FEE * pax if args.get("insurance") == "yes" else 0) \
+        + BAG_FEE * int(args.get("nonfree_baggages") or 0)
+
+
+def _travellers(step: Step, r: dict[str, Any]) -> str:
+    new = step.args.get("passengers")
+    if not new or r.get("any_flown"):  # once travel has started nobody changes: the refusal says so
+        return ""
+    old = [dict(p) for p in r.get("passengers") or []]
+    gone = [p for p in old if p not in new]
+    came = [p for p in new if p not in old]
+    if len(gone) == 1 and len(came) == 1:
+        return (f"On reservation {r['reservation_id']}, {_who(gone[0])} would be replaced by {_who(came[0])}, "
+                f"born {day(came[0]['dob']).split(' ', 1)[1]} {came[0]['dob'][:4]}.")
+    return ""
+
+
+def _who(p: dict[str, Any]) -> str:
+    return f"{p['first_name']} {p['last_name']}"
+
+
+def sentences(plan: Plan, snap: dict[str, Any] | None) -> list[str]:
+    """One sentence per planned change whose price or effect is known: bags, cabin, flights, travellers, a new
+    booking."""
+    out: list[str] = []
+    for step in plan.steps:
+        r = _reservation(snap or {}, step.args.get("reservation_id"))
+        if step.action == "update_reservation_baggages" and r is not None:
+            said = _bags(step, r)
+        elif step.action == "update_reservation_flights" and r is not None:
+            said = _flights(step, r, snap or {})
+        elif step.action == "update_reservation_passengers" and r is not None:
+            said = _travellers(step, r)
+        elif step.action == "book_reservation":
+            said = _booking(step, snap or {})
+        else:
+            said = ""
+        if said and said not in out:
+            out.append(said)
+    return out

@@ -1,0 +1,125 @@
+"""The airline's drafts answer what the member wrote: what a change costs, the travellers and the trip read once
+from the message (never asked again), a refusal with the rule and what can be done instead, times as people read
+them. Tickets come from the demo simulator's own seeds, one of each kind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from cx_core import domain, packs
+from cx_core.config import Settings, load_settings
+from cx_core.models import Decision, TicketIn
+from cx_core.services import Services
+from cx_core.setup import build_demo
+from domains.airline import demo as airline_demo
+
+NOW = datetime(2026, 11, 18, 14, 0)
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    settings: Settings = load_settings(domain="airline", data_dir=tmp_path_factory.mktemp("air"), database_url="")
+    s = Services(settings)
+    build_demo(s, tickets_n=0, process=False, quiet=True)
+    yield s
+    s.close()
+    packs.use(domain.find(domain.DEFAULT_DOMAIN))
+
+
+@pytest.fixture(scope="module")
+def made(svc: Services) -> list[dict[str, Any]]:
+    with svc.db.session() as s:
+        return [t for seed in (11, 12, 13) for t in airline_demo.demo_tickets(s, 14, seed=seed, now=NOW)]
+
+
+def _run(svc: Services, t: dict[str, Any]) -> Any:
+    ticket = TicketIn(id=f"{t['id']}-{abs(hash(t['body'])) % 10**6}", customer=t["customer"], channel="email",
+                      subject=t["subject"], body=t["body"], created_at=NOW)
+    return svc.pipeline.process(ticket, now=NOW)
+
+
+def _of(made: list[dict[str, Any]], kind: str, expected: str | None = None, needle: str = "") -> list[dict[str, Any]]:
+    return [t for t in made if t["task_type"] == kind and (expected is None or t["expected"] == expected)
+            and needle in t["body"]]
+
+
+def test_a_new_booking_reads_the_trip_the_travellers_and_the_bags_and_asks_only_what_is_missing(
+        svc: Services, made: list[dict[str, Any]]) -> None:
+    tickets = _of(made, "new_booking", needle="just me")
+    assert tickets
+    for t in tickets:
+        r = _run(svc, t)
+        [book] = [p for p in r.proposals if p.action == "book_reservation"]
+        a = book.args
+        assert (a["flight_type"], a["total_baggages"], a["nonfree_baggages"], a["insurance"]) == ("one_way", 0, 0, "no")
+        assert len(a["passengers"]) == 1 and a["passengers"][0]["dob"]
+        assert a["origin"] in t["body"] and a["destination"] in t["body"]
+        reply = r.draft.reply
+        assert "date of birth" not in reply and "bags can be added" not in reply.lower()
+        assert "how many checked bags" not in reply and "insurance" not in reply.lower()
+        if "flights" in a:  # the one flight that day, priced
+            assert a["flights"][0]["flight_number"] in reply and "$" in reply
+        if book.decision == Decision.abstained:  # what is left is the member's to say: which flight, how to pay
+            assert "?" in reply
+
+
+def test_a_traveller_replaced_with_a_date_of_birth_is_read_once(svc: Services, made: list[dict[str, Any]]) -> None:
+    tickets = _of(made, "change_passenger", needle="born")
+    assert tickets
+    for t in tickets:
+        r = _run(svc, t)
+        [change] = [p for p in r.proposals if p.action == "update_reservation_passengers"]
+        assert change.decision != Decision.abstained, change.reason
+        assert t["passenger"] in change.args["passengers"]
+        assert "full name and date of birth" not in r.draft.reply  # nothing asked again
+        assert f"{t['passenger']['first_name']} {t['passenger']['last_name']}, born" in r.draft.reply
+
+
+def test_taking_a_traveller_off_is_refused_with_the_rule_and_what_can_be_done(svc: Services,
+                                                                             made: list[dict[str, Any]]) -> None:
+    tickets = _of(made, "change_passenger", needle="take them off")
+    assert tickets
+    for t in tickets:
+        r = _run(svc, t)
+        assert not any(p.action == "cancel_reservation" for p in r.proposals)  # one traveller is no cancellation
+        reply = r.draft.reply
+        assert "cannot be taken off" in reply and "replaced" in reply
+
+
+def test_bags_and_cabin_changes_say_what_they_cost(svc: Services, made: list[dict[str, Any]]) -> None:
+    for t in _of(made, "add_baggage"):
+        reply = _run(svc, t).draft.reply
+        assert "nothing to pay" in reply or re.search(r"\$\d+\.\d\d in total", reply), reply
+    for t in _of(made, "change_cabin"):
+        r = _run(svc, t)
+        reply = r.draft.reply
+        if t["expected"] == "refused":  # the rule, and no payment asked for a change that cannot happen
+            assert ("can no longer be changed" in reply or "cannot move to" in reply) and "payment" not in reply, reply
+        else:
+            assert re.search(r"costs \$[\d,]+\.\d\d (?:more|less)", reply), reply
+
+
+def test_a_flight_moved_to_the_next_day_is_bound_to_that_days_flight(svc: Services,
+                                                                     made: list[dict[str, Any]]) -> None:
+    tickets = _of(made, "change_flight", expected="allowed")
+    assert tickets
+    for t in tickets:
+        r = _run(svc, t)
+        [change] = [p for p in r.proposals if p.action == "update_reservation_flights"]
+        assert change.args["flights"][0]["date"] == t["new_date"], change.reason
+        assert change.args["flights"][0]["flight_number"] == t["flight_number"]
+        assert not any(p.action == "get_reservation_details" for p in r.proposals)  # the old booking is not read out
+
+
+def test_times_read_as_people_read_them(svc: Services, made: list[dict[str, Any]]) -> None:
+    for kind in ("flight_status", "booking_status"):
+        for t in _of(made, kind):
+            reply = _run(svc, t).draft.reply
+            assert not ISO_TIME.search(reply) and " 0 " not in reply, reply
+            assert "Eastern time" in reply, reply
