@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
@@ -27,6 +25,7 @@ from pages.common import (
     show_passage,
     sla_text,
 )
+from pages.fields import field_name, field_widget, first_error, value_text
 
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
@@ -50,73 +49,6 @@ def pick_ticket() -> None:
     if chosen:
         st.query_params["ticket"] = chosen
         st.rerun()
-
-
-def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
-    """A widget that fits the argument's type: dates, amounts, choices, lists and text."""
-    kind = field.annotation
-    options = get_args(kind) if get_origin(kind) is Literal else ()
-    base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
-        else kind
-    title = field_name(name)
-    if options:
-        return st.selectbox(title, options, index=options.index(value) if value in options else 0, key=key,
-                            format_func=shown.value,
-                            help=field.description)
-    if base is date:
-        try:
-            current = date.fromisoformat(str(value)) if value else desk.utcnow().date()
-        except ValueError:
-            current = desk.utcnow().date()
-        return st.date_input(title, value=current, key=key, help=field.description).isoformat()
-    if base in (float, int):
-        return st.number_input(title, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
-                               format="%.0f" if base is int else "%.2f", key=key, help=field.description)
-    if get_origin(base) is list:
-        raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
-                            help=(field.description or "") + " Separate several with commas.")
-        return [x.strip() for x in raw.split(",") if x.strip()]
-    raw = st.text_input(title, value="" if value is None else str(value), key=key, help=field.description)
-    return raw.strip() or None
-
-
-def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str, list[tuple[str, str]]]) -> Any:
-    """``arg_widget``, except that a record field offers the customer's own records to choose from."""
-    single = choices.get(name)
-    many = choices.get(name[:-1]) if name.endswith("_ids") else None
-    if single:
-        ids = [c[0] for c in single]
-        labels = dict(single)
-        current = str(value) if value is not None else None
-        if current and current not in labels:
-            ids, labels = [current, *ids], {**labels, current: current}
-        return st.selectbox(field_name(name), ids, index=ids.index(current) if current in ids else None,
-                            format_func=labels.get, key=key, help=field.description, placeholder="Choose…")
-    if many:
-        ids = [c[0] for c in many]
-        labels = dict(many)
-        current = [str(v) for v in value or []]
-        ids = [*[v for v in current if v not in labels], *ids]
-        return st.multiselect(field_name(name), ids, default=[v for v in current if v in ids],
-                              format_func=lambda v: labels.get(v, v), key=key, help=field.description)
-    return arg_widget(name, field, value, key)
-
-
-def first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
-    return f"{where.replace('_', ' ')}: {err.get('msg', 'invalid value')}"
-
-
-def field_name(name: str) -> str:
-    return shown.field(name)
-
-
-def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
-    """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
-    known = dict(choices.get(name if not name.endswith("_ids") else name[:-1], []))
-    values = value if isinstance(value, list) else [value]
-    return ", ".join(known.get(str(v), shown.value(v)) if not isinstance(v, dict) else shown.value(v) for v in values)
 
 
 def result_text(result: dict[str, Any]) -> str:
@@ -199,8 +131,10 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             with st.form(f"edit-{p['id']}"):
                 values = {}
                 if spec is not None:
+                    found = guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}
                     for name, field in spec.args_model.model_fields.items():
-                        values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices)
+                        values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices,
+                                                    found.get(name))
                 if st.form_submit_button("Approve with changes", type="primary"):
                     edited = {k: v for k, v in values.items() if v not in (None, "", [])}
                     try:

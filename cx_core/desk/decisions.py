@@ -3,6 +3,7 @@ reject with what to tell the customer instead, and actions a person adds under t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -134,6 +135,18 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
 
     walk(snapshot or {}, "")
     return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def field_options(db: Database, action: str, args: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """What the pack's systems offer for an action's fields now, by field (each value as JSON, with a label a
+    person reads): the flights for sale on a booking's route around its dates, say. Empty when the pack searches
+    for nothing."""
+    search = getattr(packs.records(active()), "field_options", None)
+    if search is None:
+        return {}
+    with db.session() as s:
+        found = search(s, action, dict(args), utcnow())
+    return {field: [(json.dumps(v, sort_keys=True), text) for v, text in options] for field, options in found.items()}
 
 
 def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, str]]]:

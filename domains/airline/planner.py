@@ -319,6 +319,10 @@ def _bags_added(ctx: Context) -> int:
 
 
 def bags_total(ctx: Context) -> int:
+    if why := _refused(ctx, "add_bags"):
+        raise Unbound(f"the airline's rules refuse it: {why}",
+                      f"I'm sorry, but no bags can be added to reservation {ctx.bound['@reservations']['reservation_id']}"
+                      f": {why}. For a new trip, bags can be added when you book it.", final=True)
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
 
 

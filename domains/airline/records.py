@@ -3,8 +3,9 @@ snapshot planning reads. No side effects."""
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
+from cx_core.wording import day, money
 
 from . import backend, reading
 from .tables import AirlineCompensationRow, AirlineReservationRow, AirlineUserRow
@@ -247,3 +249,51 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                                 for m in u["payment_methods"]],
         },
     }
+
+
+def field_options(s: Session, action: str, args: dict[str, Any], now: datetime) -> dict[str, list[tuple[Any, str]]]:
+    """The flights an advisor may pick for a change of flights or a new booking: the direct flights for sale on
+    the trip's routes, three days either side of its dates (or of the coming week), with each flight the booking
+    already has; labelled with the day, times, fare and seats left in the cabin."""
+    if action not in ("update_reservation_flights", "book_reservation"):
+        return {}
+    clock = backend.airline_now(now)
+    cabin = str(args.get("cabin") or "economy")
+    current = [f for f in args.get("flights") or [] if isinstance(f, dict)]
+    legs: list[tuple[str, str, date]] = []
+    if args.get("reservation_id"):
+        try:
+            r = backend.reservation_row(s, str(args["reservation_id"]))
+        except TandemError:
+            return {}
+        cabin = str(args.get("cabin") or r.cabin)
+        current = current or [{"flight_number": f["flight_number"], "date": f["date"]} for f in r.flights]
+        legs = [(f["origin"], f["destination"], date.fromisoformat(f["date"])) for f in r.flights]
+    elif args.get("origin") and args.get("destination"):
+        days = [date.fromisoformat(f["date"]) for f in current if f.get("date")] or [clock.date() + timedelta(days=4)]
+        legs = [(str(args["origin"]), str(args["destination"]), days[0])]
+        if args.get("flight_type") == "round_trip":
+            legs.append((str(args["destination"]), str(args["origin"]), days[-1] + timedelta(days=3)))
+    options: dict[str, str] = {}
+    for f in current:
+        options[json.dumps({"flight_number": f["flight_number"], "date": f["date"]}, sort_keys=True)] = \
+            f"{f['flight_number']} · {day(f['date'])} (now on the booking)"
+    for origin, destination, around in legs:
+        for shift in range(-3, 4):
+            when = around + timedelta(days=shift)
+            if when <= clock.date():
+                continue
+            for f in backend.search_direct(s, origin, destination, when):
+                key = json.dumps({"flight_number": f["flight_number"], "date": when.isoformat()}, sort_keys=True)
+                if key in options:
+                    continue
+                price = f["prices"].get(cabin)
+                options[key] = (f"{f['flight_number']} · {origin} → {destination} · {day(when.isoformat())} · "
+                                f"{f['scheduled_departure_time_est'][:5]}–{f['scheduled_arrival_time_est'][:5]} · "
+                                + (f"{_CABIN_WORD.get(cabin, cabin)} {money(float(price))} · "
+                                   f"{f['available_seats'].get(cabin, 0)} seats" if price is not None else
+                                   f"no {_CABIN_WORD.get(cabin, cabin)} fare"))
+    return {"flights": [(json.loads(k), v) for k, v in options.items()]}
+
+
+_CABIN_WORD = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}

@@ -1,0 +1,101 @@
+"""The widgets an advisor fills an action's details with: one that fits each argument's type, the customer's own
+records to choose from, and what a search of the company's systems found (the flights for sale on a route)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+import streamlit as st
+from pydantic import ValidationError
+
+from cx_core import desk, shown
+
+
+def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
+    """A widget that fits the argument's type: dates, amounts, choices, lists and text."""
+    kind = field.annotation
+    options = get_args(kind) if get_origin(kind) is Literal else ()
+    base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
+        else kind
+    title = field_name(name)
+    if options:
+        return st.selectbox(title, options, index=options.index(value) if value in options else 0, key=key,
+                            format_func=shown.value,
+                            help=field.description)
+    if base is date:
+        try:
+            current = date.fromisoformat(str(value)) if value else desk.utcnow().date()
+        except ValueError:
+            current = desk.utcnow().date()
+        return st.date_input(title, value=current, key=key, help=field.description).isoformat()
+    if base in (float, int):
+        return st.number_input(title, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
+                               format="%.0f" if base is int else "%.2f", key=key, help=field.description)
+    if get_origin(base) is list:
+        raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
+                            help=(field.description or "") + " Separate several with commas.")
+        return [x.strip() for x in raw.split(",") if x.strip()]
+    raw = st.text_input(title, value="" if value is None else str(value), key=key, help=field.description)
+    return raw.strip() or None
+
+
+def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str, list[tuple[str, str]]],
+                 found: list[tuple[str, str]] | None = None) -> Any:
+    """``arg_widget``, except that a record field offers the customer's own records to choose from, and a field the
+    pack searches for (``found``: each value as JSON, with its label) offers what the search found."""
+    if found:
+        return searched_widget(name, field, value, key, found)
+    single = choices.get(name)
+    many = choices.get(name[:-1]) if name.endswith("_ids") else None
+    if single:
+        ids = [c[0] for c in single]
+        labels = dict(single)
+        current = str(value) if value is not None else None
+        if current and current not in labels:
+            ids, labels = [current, *ids], {**labels, current: current}
+        return st.selectbox(field_name(name), ids, index=ids.index(current) if current in ids else None,
+                            format_func=labels.get, key=key, help=field.description, placeholder="Choose…")
+    if many:
+        ids = [c[0] for c in many]
+        labels = dict(many)
+        current = [str(v) for v in value or []]
+        ids = [*[v for v in current if v not in labels], *ids]
+        return st.multiselect(field_name(name), ids, default=[v for v in current if v in ids],
+                              format_func=lambda v: labels.get(v, v), key=key, help=field.description)
+    return arg_widget(name, field, value, key)
+
+
+def first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
+    return f"{where.replace('_', ' ')}: {err.get('msg', 'invalid value')}"
+
+
+def field_name(name: str) -> str:
+    return shown.field(name)
+
+
+def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
+    """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
+    known = dict(choices.get(name if not name.endswith("_ids") else name[:-1], []))
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(known.get(str(v), shown.value(v)) if not isinstance(v, dict) else shown.value(v) for v in values)
+
+
+def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tuple[str, str]]) -> Any:
+    """A pick among what a search found (several for a list field: the flights of a trip, in order), the current
+    value chosen to begin with."""
+    labels = dict(found)
+    current = [json.dumps(v, sort_keys=True) for v in (value if isinstance(value, list) else [value]) if v]
+    ids = [*[c for c in current if c not in labels], *labels]
+    show = {**labels, **{c: shown.value(json.loads(c)) for c in current if c not in labels}}
+    if get_origin(field.annotation) is list or isinstance(value, list):
+        picked = st.multiselect(field_name(name), ids, default=current, format_func=show.get, key=key,
+                                help=(field.description or "") + " Found for sale now; pick each in travel order.")
+        return [json.loads(v) for v in picked]
+    one = st.selectbox(field_name(name), ids, index=ids.index(current[0]) if current else None,
+                       format_func=show.get, key=key, help=field.description, placeholder="Choose…")
+    return json.loads(one) if one else None
