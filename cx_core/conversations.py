@@ -207,6 +207,10 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
     ids = insert_tickets(s, [ticket], msg.source, "intake", extras={ticket.id: {
         "external_ref": ref, "api_token_id": msg.owner_token,
         "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author, "direction": msg.direction}}})
+    if not ids and ext is not None:  # the same message was stored a moment ago, under the ticket it opened
+        seen = s.execute(select(MessageRow.id, MessageRow.ticket_id).where(MessageRow.external_id == ext)).first()
+        if seen is not None:
+            return Received(seen.ticket_id, seen.id, created=False, duplicate=True)
     first = s.scalar(select(MessageRow.id).where(MessageRow.ticket_id == ticket.id).order_by(MessageRow.id))
     return Received(ticket.id, first, created=bool(ids), duplicate=not ids)
 
