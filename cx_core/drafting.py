@@ -16,6 +16,7 @@ from .domain import active
 from .embedding import Embedder
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
+from .plans import ASKS_ONLY
 from .redact import redact_secrets
 from .safe_text import plain_text
 from .wording import (
@@ -29,6 +30,7 @@ from .wording import (
     claimed_actions,
     day,
     has_words,
+    offer,
     sentence,
 )
 
@@ -140,8 +142,8 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
         if note.strip() or status == "rejected":
             return note.strip()
         return sentence(action, REFUSED if status == "denied" else FAILED, args, None, planned, intent, reason)
-    if decision == "abstained":
-        return ""  # the question for what is missing is asked instead
+    if decision == "abstained":  # the question for what is missing is asked instead; what was only asked about
+        return offer(action, args) if reason.endswith(ASKS_ONLY) else ""  # is offered
     if status == "escalated" or decision == "escalated":
         return HANDED_OVER
     return sentence(action, WAITING if status == "calling" else PROPOSED, args, result, planned, intent)
@@ -150,7 +152,9 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
 def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
     if not r:
         return f"I'm checking order {a.get('order_id')} for you."
-    text = f"Your order {r['order_id']} is {r['status']}"
+    state = {"pending": "confirmed and waiting to be packed", "processed": "packed and on its way to you",
+             "delivered": "delivered", "cancelled": "cancelled"}.get(str(r["status"]), str(r["status"]))
+    text = f"Your order {r['order_id']} is {state}"
     if r.get("expected_delivery") and r["status"] in {"pending", "processed"}:
         text += f" and is expected on {day(r['expected_delivery'])}"
     if r.get("delivered_on") and r["status"] == "delivered":
@@ -273,8 +277,10 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
     if denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
         return denied[0][1].reason, 1, denied[0][0], True
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
-        # the fact beside an action explains its outcome ("processed": what that status means)
-        return " ".join([req.text, *said]), 1, acting[0], False
+        # beside a look-up, the fact that explains what it found ("processed": what that status means); beside a
+        # change, nothing: what is done is what the customer needs to read, and a rule quoted there reads as filler
+        writes = [i for i, o in mine if i in acting and not is_read(o.action)]
+        return " ".join([req.text, *said]), 0 if writes else 1, acting[0], False
     return req.text, 2, None, False
 
 

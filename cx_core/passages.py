@@ -196,7 +196,8 @@ def restates(quote: str, said: str) -> bool:
     return bool(wq) and len(wq & _words(said)) / len(wq) >= 0.6
 
 
-ASKS_FOR = re.compile(r"^(?:please\s+)?(?:give|send|tell|provide|share|include|quote|let)\s+us\b|^we (?:will )?need "
+ASKS_FOR = re.compile(r"^(?:(?:to|if|when|for)\b[^,]{0,60},\s*)?(?:please\s+)?(?:give|send|tell|provide|share|include|"
+                      r"quote|let)\s+us\b|^we (?:will )?need "
                       r"(?:your|the|a|to know)\b|^what we need\b|^(?:please\s+)?have (?:your|the)\b.*\bready\b", re.I)
 # "A duplicate charge is a second payment…": what a thing is, which a customer who was charged twice knows already
 DEFINITION = re.compile(r"^(?:an?|the)\s+(?:[\w-]+\s+){0,2}[\w-]+\s+(?:is|means)\s+(?:an?|the|when)\b", re.I)

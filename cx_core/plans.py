@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# why a step that could run waits: the customer only asks about it ("How do I return it?"); the reply offers it
+ASKS_ONLY = "the customer asks about it without wanting it done yet"
+
 
 @dataclass
 class Step:

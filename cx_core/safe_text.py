@@ -43,6 +43,13 @@ def one_line(text: str, limit: int | None = None) -> str:
     return escape_markdown(flat[:limit] if limit else flat)
 
 
+def code_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line, secrets masked, as a code span: shown exactly as written (an e-mail address with no
+    escapes in it), and never a link."""
+    flat = " ".join(mask(text).split())
+    return inline_code(flat[:limit] if limit else flat)
+
+
 def inline_code(text: str) -> str:
     """``text`` on one line as a code span whose fence no backtick inside can close."""
     flat = " ".join(text.split())

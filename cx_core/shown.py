@@ -7,6 +7,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from .wording import money_in
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 _CODE_WORD = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # snake_case words without digits: a code, not an id
@@ -39,7 +41,7 @@ def value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.2f}".rstrip("0").rstrip(".") if v != int(v) else f"{int(v):,}"
     if isinstance(v, dict):
-        return ", ".join(value(x) for x in v.values() if x not in (None, "", [], {}))
+        return _record(v)
     if isinstance(v, list | tuple):
         return "; ".join(value(x) for x in v) if any(isinstance(x, dict) for x in v) else ", ".join(
             value(x) for x in v)
@@ -54,6 +56,28 @@ def value(v: Any) -> str:
     if _CODE_WORD.match(text):
         return text.replace("_", " ")
     return text
+
+
+_NAME_PART = re.compile(r"(?:^|_)(?:first|middle|last|given|family)_?name$")
+_BIRTH = {"dob", "date_of_birth", "birth_date", "birthday"}
+_MONEY = {"amount", "price", "total", "balance", "fare", "cost"}
+
+
+def _record(v: dict[str, Any]) -> str:
+    """A small record as a phrase: name parts as one name, a birth date as "born …", an amount as money."""
+    out, name = [], []
+    for k, x in v.items():
+        if x in (None, "", [], {}):
+            continue
+        if _NAME_PART.search(k) and isinstance(x, str):
+            name.append(x)
+        elif k in _BIRTH:
+            out.append(f"born {value(x)}")
+        elif k in _MONEY and isinstance(x, int | float) and not isinstance(x, bool):
+            out.append(money_in(float(x)))
+        else:
+            out.append(value(x))
+    return ", ".join([" ".join(name)] * bool(name) + out)
 
 
 def pairs(values: dict[str, Any], skip: tuple[str, ...] = ("message",)) -> str:

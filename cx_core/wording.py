@@ -116,6 +116,16 @@ def sentence(action: str, state: str, args: dict[str, Any], result: dict[str, An
         return ""
 
 
+def offer(action: str, args: dict[str, Any]) -> str:
+    """The reply's offer of an action the customer only asked about: "If you would like me to arrange the return
+    for order #W1005060, just reply to this message and I'll start it." '' for an action with no words."""
+    w = WORDING.get(action)
+    if w is None or not w.noun:
+        return ""
+    named = next((f" for {k.removesuffix('_id').replace('_', ' ')} {args[k]}" for k in w.ids if args.get(k)), "")
+    return f"If you would like me to arrange {w.noun}{named}, just reply to this message and I'll start it."
+
+
 def has_words(action: str, state: str) -> bool:
     """Whether someone wrote ``action``'s words for ``state`` (not a default)."""
     w = WORDING.get(action)

@@ -4,6 +4,7 @@ records to choose from, and what a search of the company's systems found (the fl
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -20,7 +21,7 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     options = get_args(kind) if get_origin(kind) is Literal else ()
     base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
         else kind
-    title = field_name(name)
+    title = field_name(name, field)
     if options:
         return st.selectbox(title, options, index=options.index(value) if value in options else 0, key=key,
                             format_func=shown.value,
@@ -52,18 +53,18 @@ def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str,
     many = choices.get(name[:-1]) if name.endswith("_ids") else None
     if single:
         ids = [c[0] for c in single]
-        labels = dict(single)
+        labels = {k: said_as(text) for k, text in single}
         current = str(value) if value is not None else None
         if current and current not in labels:
             ids, labels = [current, *ids], {**labels, current: current}
-        return st.selectbox(field_name(name), ids, index=ids.index(current) if current in ids else None,
+        return st.selectbox(field_name(name, field), ids, index=ids.index(current) if current in ids else None,
                             format_func=labels.get, key=key, help=field.description, placeholder="Choose…")
     if many:
         ids = [c[0] for c in many]
-        labels = dict(many)
+        labels = {k: said_as(text) for k, text in many}
         current = [str(v) for v in value or []]
         ids = [*[v for v in current if v not in labels], *ids]
-        return st.multiselect(field_name(name), ids, default=[v for v in current if v in ids],
+        return st.multiselect(field_name(name, field), ids, default=[v for v in current if v in ids],
                               format_func=lambda v: labels.get(v, v), key=key, help=field.description)
     return arg_widget(name, field, value, key)
 
@@ -74,15 +75,31 @@ def first_error(exc: ValidationError) -> str:
     return f"{where.replace('_', ' ')}: {err.get('msg', 'invalid value')}"
 
 
-def field_name(name: str) -> str:
-    return shown.field(name)
+def field_name(name: str, field: Any = None) -> str:
+    """A field as a person says it: the title its action gives it ("Checked bags"), else its name in words."""
+    title = getattr(field, "title", None)
+    return str(title) if title else shown.field(name)
+
+
+_MACHINE_ID = re.compile(r"^(?:\w+_\w+|\d{6,})$")  # "credit_card_4315301", "6970132219": nobody reads these
+
+
+def said_as(text: str) -> str:
+    """A record's choice label as a person reads it: an id people copy stays in front ("#W1234567 · delivered"),
+    a machine's id gives way to what it is ("Mastercard ending 8062", "Electric Kettle")."""
+    ident, _, rest = text.partition(" · ")
+    return rest if rest and _MACHINE_ID.match(ident) else text
 
 
 def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
     """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
-    known = dict(choices.get(name if not name.endswith("_ids") else name[:-1], []))
+    known = {k: said_as(text) for k, text in choices.get(name if not name.endswith("_ids") else name[:-1], [])}
     values = value if isinstance(value, list) else [value]
-    return ", ".join(known.get(str(v), shown.value(v)) if not isinstance(v, dict) else shown.value(v) for v in values)
+    if any(isinstance(v, dict) for v in values):  # a record inside: the ids in it said as what they are
+        named = {k: said_as(text) for options in choices.values() for k, text in options}
+        return "; ".join(shown.value({k: named.get(str(x), x) if isinstance(x, str) else x for k, x in v.items()})
+                         if isinstance(v, dict) else shown.value(v) for v in values)
+    return ", ".join(known.get(str(v), shown.value(v)) for v in values)
 
 
 def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tuple[str, str]]) -> Any:
@@ -93,9 +110,9 @@ def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tup
     ids = [*[c for c in current if c not in labels], *labels]
     show = {**labels, **{c: shown.value(json.loads(c)) for c in current if c not in labels}}
     if get_origin(field.annotation) is list or isinstance(value, list):
-        picked = st.multiselect(field_name(name), ids, default=current, format_func=show.get, key=key,
+        picked = st.multiselect(field_name(name, field), ids, default=current, format_func=show.get, key=key,
                                 help=(field.description or "") + " Found for sale now; pick each in travel order.")
         return [json.loads(v) for v in picked]
-    one = st.selectbox(field_name(name), ids, index=ids.index(current[0]) if current else None,
+    one = st.selectbox(field_name(name, field), ids, index=ids.index(current[0]) if current else None,
                        format_func=show.get, key=key, help=field.description, placeholder="Choose…")
     return json.loads(one) if one else None

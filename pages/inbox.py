@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from cx_core import desk
-from cx_core.safe_text import escape_markdown, inline_code, one_line
+from cx_core.safe_text import code_line, escape_markdown, one_line
 from pages.common import URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
@@ -71,7 +71,7 @@ def ticket_row(r: dict[str, Any]) -> None:
                    else ":gray[No subject]", query_params={"ticket": r["id"]},
                    help=one_line(subject, 300) if len(subject) > 70 else None)
     replied = " · :blue[customer replied]" if r["customer_replied"] else ""
-    c[0].caption(f"{inline_code(one_line(r['customer'], 60))} · {r['channel']} · "
+    c[0].caption(f"{code_line(r['customer'], 60)} · {r['channel']} · "
                  f"{r['created_at']:%d %b %H:%M} · {r['sentiment']}{replied}")
     pending = f" · {r['pending']} to review" if r["pending"] else ""
     if r["task_type"]:

@@ -97,8 +97,9 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                       if p["decision"] == "abstained" and p["status"] == "pending"
                       else SHOWN_STATUS.get(shown, shown), color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
-        st.markdown("  \n".join(f"**{field_name(k)}:** {one_line(value_text(k, v, choices), 160)}"
-                                for k, v in args.items()) or "_no details_")
+        fields = spec.args_model.model_fields if spec else {}
+        st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** {one_line(value_text(k, v, choices), 160)}"
+                                for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p["result"]):
@@ -401,7 +402,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
             st.session_state[key] = desk.merge_edits(st.session_state[key], before, parts)
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
-    body = st.text_area("Suggested reply (edit before sending)", height=170, key=key)
+    lines = sum(1 + len(line) // 95 for line in str(st.session_state.get(key) or "").splitlines())
+    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 320), key=key)
     send = st.columns([1.45, 1])
     resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",

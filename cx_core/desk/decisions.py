@@ -108,6 +108,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
     out: dict[str, dict[str, str]] = {}
 
     def describe(record: dict[str, Any], key: str) -> str:
+        if record.get("brand") and record.get("last_four"):  # a card as people name it
+            return f"{record[key]} · {str(record['brand']).title()} ending {record['last_four']}"
         bits = []
         for k in ("name", "description", "options", "kind", "status", "start", "date", "brand", "last_four", "label",
                   "origin", "destination", "amount", "price"):

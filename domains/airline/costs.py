@@ -41,8 +41,10 @@ def _bags(step: Step, r: dict[str, Any]) -> str:
             f"{total}")
     if new_paid <= 0:
         return f"{head}, all within your free allowance, so there is nothing to pay."
-    return (f"{head}; {new_paid} of them {'is' if new_paid == 1 else 'are'} beyond your free allowance, at "
-            f"{money(BAG_FEE)} each: {money(new_paid * BAG_FEE)} in total.")
+    if new_paid == 1:
+        return f"{head}; one of them is beyond your free allowance, so there is {money(BAG_FEE)} to pay."
+    return (f"{head}; {new_paid} of them are beyond your free allowance, at {money(BAG_FEE)} each: "
+            f"{money(new_paid * BAG_FEE)} in total.")
 
 
 def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
@@ -89,7 +91,15 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
             f"seats; the trip comes to "
             f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
             f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"
-            f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}.")
+            f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}{_paid_with(args, snap)}.")
+
+
+def _paid_with(args: dict[str, Any], snap: dict[str, Any]) -> str:
+    """", paid with your Visa card ending 3681" for the saved methods a booking's payment names."""
+    labels = {m["id"]: m["label"] for m in (snap.get("user") or {}).get("payment_methods") or []}
+    named = [labels.get(str(p.get("payment_id")), "") for p in args.get("payment_methods") or []]
+    named = [f"your {x}" for x in named if x]
+    return f", paid with {' and '.join(named)}" if named else ""
 
 
 def booking_total(snap: dict[str, Any], args: dict[str, Any]) -> int | None:

@@ -27,6 +27,11 @@ _LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot 
                       re.I)
 _ASKS = re.compile(r"\?|^\s*(?:what|how|when|where|which|who|why|can|could|do|does|did|is|are|was|will|would|may|"
                    r"should|have|has)\b|\b(?:tell me|let me know|wondering|want to know|need to know|confirm)\b", re.I)
+_CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
+                           r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
+                           r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
+_REASON_IDIOM = re.compile(r"\bplans? (?:have |has |had )?changed\b|\bchanged? (?:my|our|his|her) mind\b|\bchange of "
+                           r"(?:plans?|mind)\b", re.I)
 _CANCEL_WORD = re.compile(r"\bcancel", re.I)
 _BOOKING_WRITES = ("cancel_reservation", "update_reservation_flights", "update_reservation_baggages",
                    "update_reservation_passengers")
@@ -80,9 +85,9 @@ def new_cabin(ctx: Context) -> str:
     if why := _refused(ctx, "change_cabin"):
         rid = ctx.bound["@reservations"]["reservation_id"]
         raise Unbound(f"the airline's rules refuse it: {why}, and the cabin is the same on every flight",
-                      f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}, and a new "
-                      "cabin applies to every flight of a booking. If you would like, a colleague can look at other "
-                      "options for your next trip.", final=True)
+                      f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}, and a "
+                      "cabin is the same on every flight of a booking, so it can only change before the first one.",
+                      final=True)
     rec = ctx.bound.get("@reservations", {})
     wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]
     if len(wanted) == 1:
@@ -350,12 +355,15 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     cancel, but says a traveller is not coming ("take them off"), is about who travels: taking one person off is a
     passenger change, which the airline's rules then judge (the classifier hears "refund" and thinks of a
     cancellation). A question-type request that asks nothing ("No bags, no insurance.") beside another request is a
-    detail of that one, not a question to answer."""
+    detail of that one, not a question to answer; so is a change that names nothing to change ("My plans have
+    changed." beside a cancellation)."""
     requests = list(triage.requests)
     if not _CANCEL_WORD.search(text) and _LEAVING.search(text):
         requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
                     for r in requests]
-    stated = [r for r in requests if r.intent in PACK.informational and not _ASKS.search(r.text)]
+    stated = [r for r in requests if (r.intent in PACK.informational and not _ASKS.search(r.text))
+              or (r.intent in ("change_flight", "change_cabin")
+                  and not _CHANGE_ASKED.search(_REASON_IDIOM.sub(" ", r.text)))]
     if stated and len(stated) < len(requests):
         requests = [r for r in requests if r not in stated]
     if requests == triage.requests:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cx_core import shown
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
 from cx_core.wording import day, money
@@ -234,12 +235,12 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     return {
         "headline": name,
         "contact": f"{u['membership']} member · {u['email']}",
-        "details": f"born {u['dob']} · {len(snap['reservations'])} reservations",
+        "details": f"born {shown.value(u['dob'])} · {len(snap['reservations'])} reservations",
         "tabs": {
             "Reservations": [{"reservation": r["reservation_id"], "status": r["status"] or "active",
                               "trip": f"{r['origin']} → {r['destination']} ({r['flight_type'].replace('_', ' ')})",
                               "cabin": r["cabin"].replace("_", " "),
-                              "flights": ", ".join(f"{f['flight_number']} {f['date']}" for f in r["flights"]),
+                              "flights": ", ".join(f"{f['flight_number']} {shown.value(f['date'])}" for f in r["flights"]),
                               "passengers": r["passenger_count"], "bags": r["total_baggages"],
                               "insurance": r["insurance"]} for r in snap["reservations"]],
             "Flights": [{"reservation": r["reservation_id"], "flight": f["flight_number"], "date": f["date"],

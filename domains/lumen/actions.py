@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cx_core import outbox as notifications
 from cx_core.actions.base import Args, ExecContext, action
 from cx_core.errors import InvalidInput
+from cx_core.wording import day
 from domains.lumen import wording  # noqa: F401  (registers how replies speak of these actions)
 from domains.lumen.backend import billing, crm, orders, scheduling
 
@@ -59,12 +60,12 @@ def reschedule_delivery(s: Session, a: RescheduleDelivery, ctx: ExecContext) -> 
 
 
 class Address(Args):
-    address1: str = Field(min_length=3, description="Street and number.")
-    address2: str = Field(default="", description="Apartment, suite or unit.")
+    address1: str = Field(min_length=3, title="Street", description="Street and number.")
+    address2: str = Field(default="", title="Apartment or suite", description="Apartment, suite or unit.")
     city: str = Field(min_length=2)
     state: str = Field(pattern=r"^[A-Z]{2}$", description="Two-letter state code.")
     country: Literal["USA"] = "USA"
-    zip: str = Field(pattern=r"^\d{5}$", description="Five-digit ZIP code.")
+    zip: str = Field(pattern=r"^\d{5}$", title="ZIP code", description="Five-digit ZIP code.")
 
 
 class ChangeShippingAddress(Address):
@@ -390,7 +391,8 @@ def reschedule_appointment(s: Session, a: RescheduleAppointment, ctx: ExecContex
     """Move an installation appointment to a free slot; the old slot is released."""
     previous = scheduling.move(s, a.appointment_id, a.slot_id, ctx.now)
     appt = scheduling.get_appointment(s, a.appointment_id)
-    return {"appointment_id": a.appointment_id, "start": appt.start.isoformat(timespec="minutes"),
+    start = appt.start.isoformat(timespec="minutes")
+    return {"appointment_id": a.appointment_id, "start": start, "when": day(start),
             "technician": appt.technician, "undo": {"previous_slot": previous}}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
+from cx_core.wording import day
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
@@ -172,6 +173,8 @@ class _Asked:
 
 
 Planned = tuple[list[Step], str]
+_COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
+_ORDER_REF = re.compile(r"#?W\d{7}\b")
 
 
 def _order_status(r: _Asked) -> Planned:
@@ -347,8 +350,9 @@ def _installation_reschedule(r: _Asked) -> Planned:
                  alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
                  fallback=rebook),
             Step("notify_field_team", {"appointment_id": aid, "message": (
-                f"Appointment {aid} moved to {{start}} at the customer's request.")}, r.intent,
-                "field team must know", depends_on="reschedule_appointment", defaults={"start": slots[0]["start"]})], ""
+                f"Appointment {aid} moved to {{when}} at the customer's request.")}, r.intent,
+                "field team must know", depends_on="reschedule_appointment",
+                defaults={"when": day(slots[0]["start"])})], ""
 
 
 def _charge_dispute(r: _Asked) -> Planned:
@@ -367,8 +371,15 @@ def _charge_dispute(r: _Asked) -> Planned:
 
 
 def _complaint(r: _Asked) -> Planned:
+    """A complaint the customer makes ("I want to make a formal complaint") is recorded on their account, and when
+    it names no order, they are asked what it is about; a remark of frustration ("fed up with waiting") is no
+    complaint to record: the reply's apology and its answer are what it needs."""
+    if not _COMPLAINS.search(r.full_text):
+        return [], ""
+    named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
-                 "record the complaint on the customer")], ""
+                 "record the complaint on the customer")], \
+        "" if named else "so that we can look into it, which order is it about, and what happened?"
 
 
 def _data_request(r: _Asked) -> Planned:
@@ -395,6 +406,8 @@ def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: dat
     return planner(_Asked(req.intent, req.text, triage.entities, snap, today, full_text))
 
 
+_MONEY_OR_ORDER = {"order_status", "delivery_reschedule", "address_change", "order_cancel", "return_refund",
+                   "damaged_item", "exchange", "duplicate_charge", "charge_dispute"}
 READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "address_change",
                   "update_default_address": "address_change", "return_items": "return_refund",
                   "exchange_item": "exchange", "modify_order_items": "exchange"}
@@ -404,12 +417,21 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     """A ticket the classifier could not place, but whose order requests the reading settles with certainty
     against the customer's own records, goes ahead as those requests (the classifier knows the company's
     example tickets, not every way of writing); a request the reading could not settle still waits for a person
-    (``plan`` says so). The classifier's confidence is kept as it was."""
-    if not triage.abstained or snap is None or not text.strip():
+    (``plan`` says so). The classifier's confidence is kept as it was. A placed ticket keeps its requests, and
+    gains an order request the classifier missed but the reading settles ("return the TV (#W…) for a refund I need
+    a copy of invoice…" read as the invoice alone)."""
+    if snap is None or not text.strip():
         return triage
     reading = interpret(text, snap)
     if not reading.steps:
         return triage
+    if not triage.abstained:
+        have = {r.intent for r in triage.requests}
+        if have & _MONEY_OR_ORDER:  # the classifier placed an order or money request: the reading adds nothing
+            return triage
+        missed = [(READING_INTENT[a], why) for a, _, why in reading.steps if READING_INTENT[a] not in have]
+        extra = {intent: Request(intent=intent, text=why, confidence=triage.confidence) for intent, why in missed}
+        return triage.model_copy(update={"requests": [*triage.requests, *extra.values()]}) if extra else triage
     requests: dict[str, Request] = {}
     low = text.lower()
 

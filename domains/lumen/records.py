@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cx_core import shown
 from cx_core.domain import Customer
 from domains.lumen.backend import billing, crm, orders, scheduling
 from domains.lumen.tables import CustomerRow
@@ -112,10 +113,10 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     return {
         "headline": prof["name"],
         "contact": f"{prof['tier']} · {prof['email']} · {prof['phone'] or 'no phone'}",
-        "details": f"{a['address1']}, {a['city']}, {a['state']} {a['zip']} · customer since {prof['customer_since']}",
+        "details": f"{a['address1']}, {a['city']}, {a['state']} {a['zip']} · customer since {shown.value(prof['customer_since'])}",
         "tabs": {
-            "Orders": [{"order": o["order_id"], "status": o["status"], "items": ", ".join(i["name"] for i in o["items"]),
-                        "expected": o["expected_delivery"] or o["delivered_on"] or "",
+            "Orders": [{"order": o["order_id"], "status": _order_state(o),
+                        "items": ", ".join(i["name"] for i in o["items"]),
                         "ship to": f"{o['address']['address1']}, {o['address']['city']}"} for o in snap["orders"]],
             "Payments": [payment_row(o) for o in snap["orders"] if o["payments"]],
             "Charges": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
@@ -126,3 +127,14 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                               "status": a["status"]} for a in snap["appointments"]],
         },
     }
+
+
+def _order_state(o: dict[str, Any]) -> str:
+    """An order's state with its day, first thing a person reads: "delivered 22 Sep 2026", "pending, due 26 Nov
+    2026"."""
+    if o.get("delivered_on"):
+        return f"{o['status']} {shown.value(o['delivered_on'])}" if o["status"] == "delivered" else \
+            f"{o['status']} (delivered {shown.value(o['delivered_on'])})"
+    if o.get("expected_delivery"):
+        return f"{o['status']}, due {shown.value(o['expected_delivery'])}"
+    return str(o["status"])

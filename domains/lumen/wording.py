@@ -3,6 +3,7 @@ is done). Registered beside the engine's wording when the pack's actions are imp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
@@ -25,6 +26,12 @@ def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
 def _refund_of(r: dict[str, Any]) -> str:
     amount = r.get("refunded")
     return money(float(amount)) if isinstance(amount, int | float) and not isinstance(amount, bool) else "the refund"
+
+
+def _charge(a: dict[str, Any]) -> str:
+    """The charge as the customer knows it ("the call-out charge"), else by its reference."""
+    said = re.match(r"customer disputes (?:the |a )?(.+)", str(a.get("reason") or ""), re.I)
+    return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
 
 
 LUMEN_WORDING = {
@@ -99,8 +106,9 @@ LUMEN_WORDING = {
         _claim(r"re-?sent|sent|e-?mailed|forwarded|attached", r"invoice|receipt"), ("invoice_id",)),
     "credit_charge": Wording(
         "the credit",
-        lambda a, r, p: f"I've credited {money(float(a['amount']))} for charge {a['charge_id']}.",
-        lambda a, p: f"I'm arranging a credit of {money(float(a['amount']))} for charge {a['charge_id']}. {CONFIRM}",
+        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a)}; it goes back to your "
+                         "original payment method within 5 to 7 business days."),
+        lambda a, p: f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a)}. {CONFIRM}",
         _claim(r"credited|refunded|reversed|waived|removed|cancell?ed|written off|issued|applied",
                r"charge|credit|fee|refund"), ("charge_id",)),
     "update_contact_details": Wording(

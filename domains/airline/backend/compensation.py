@@ -71,8 +71,10 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
             raise PolicyDenied(f"no compensation: no flight of reservation {r.reservation_id} is delayed")
         changed = r.status == "cancelled" or any(h.get("action") == "update_flights" for h in r.history or [])
         if not changed:
-            raise PolicyDenied("a delay is compensated only after the reservation has been changed or cancelled at "
-                               f"the member's request; reservation {r.reservation_id} is unchanged")
+            raise PolicyDenied(f"for a delayed flight, we offer a travel certificate once you have chosen to change "
+                               f"or cancel the booking, and reservation {r.reservation_id} has not been changed yet; "
+                               "if the delay no longer suits you, we can move you to another flight or, where the "
+                               "rules allow, cancel the booking, and the certificate follows")
     per = COMPENSATION_PER_PASSENGER[complaint]
     due = per * len(r.passengers)
     if amount != due:

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cx_core.plans import ASKS_ONLY
+
 from .base import Reading, Unsure
 from .items import _mentions_any
 from .sentences import (
@@ -104,7 +106,7 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
             reading.found = True
             raise Unsure(msg.doubts[0][1] if msg.doubts else
                          "the customer may change their mind; a person confirms what to do" if msg.mind else
-                         "the customer asks about it without wanting it done yet")
+                         ASKS_ONLY)
         return
     reading.found = True
     own = {o["order_id"] for o in snap["orders"]}

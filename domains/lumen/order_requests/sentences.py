@@ -63,6 +63,8 @@ _NOUN_BEFORE = re.compile(r"\b(?:the|a|an|this|that|these|those|my|your|his|her|
 _WANT_BE = re.compile(r"\b(?:needs?|has|have|must|should|wants?|would like|like)\s+(?:\w+\s+)?to be\s+$|"
                       r"\b(?:must|should)\s+be\s+$", re.I)
 _WHEN_BEFORE = re.compile(r"\b(?:when|once|until|after|before|till) (?:you|i|we|they|he|she)\s+$", re.I)
+_IDIOM_AFTER = re.compile(r"\s+(?:(?:my|our|his|her|their|your) mind|of (?:mind|heart|plans?))\b", re.I)
+_IDIOM_BEFORE = re.compile(r"\bplans?\s+(?:have\s+|has\s+|had\s+)?$", re.I)
 _BE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were|get|got|gets)\s+$", re.I)
 
 
@@ -75,6 +77,8 @@ def _sentence_ops(sentence: str, passive: bool = False) -> list[tuple[str, str]]
         prefix = sentence[: m.start()]
         if _NEGATED.search(prefix[-40:]) or _NOUN_BEFORE.search(prefix[-12:]) or _WHEN_BEFORE.search(prefix[-16:]):
             continue
+        if _IDIOM_AFTER.match(sentence[m.end():]) or _IDIOM_BEFORE.search(prefix[-30:]):
+            continue  # "changed my mind", "my plans have changed": a reason, not a change asked for
         word = m.group(0).lower()
         if word.endswith("s") and " " not in word and not re.search(r"\b(?:it|he|she|who|which)\s+$", prefix[-10:],
                                                                     re.I):
