@@ -34,6 +34,7 @@ DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange"
 SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done"}
 user = current_user()
 svc = services()
+st.html("<style>.block-container{padding-top:2.2rem}</style>")  # the ticket starts at the top of the screen
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
 
 

@@ -215,7 +215,7 @@ def cancel_reservation(s: Session, a: CancelReservation, ctx: ExecContext) -> di
 
 @action(name="update_reservation_flights", args=UpdateReservationFlights, writes=True, reversible=False,
         risk="high", connector=CONNECTOR, task_types=("change_flight", "change_cabin"), owner=_reservation_owner,
-        amount=_amount("update_reservation_flights"), label="Change flights",
+        amount=_amount("update_reservation_flights"), label="Change flights or cabin",
         confirm=True, preview=_preview(backend.preview_update_reservation_flights))
 def update_reservation_flights(s: Session, a: UpdateReservationFlights, ctx: ExecContext) -> dict[str, Any]:
     """Change a reservation's flights and/or cabin (list every flight of the new reservation). Same origin,

@@ -261,7 +261,8 @@ def _exchange(r: _Asked) -> Planned:
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
-                     missing="the item and the new option")], _exchange_question(order, chosen, r.ents)
+                     missing="the new option (the customer chooses among those sold)" if len(chosen) == 1
+                     else "the item and the new option")], _exchange_question(order, chosen, r.ents)
     return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
                                    "new_item_ids": [new["item_id"]]}, r.intent,
                  f"same product, new option {new['options']}")], ""
@@ -280,12 +281,30 @@ def _exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents
     wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
     fits = [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
     shown = fits or others
-    offered = "; ".join(", ".join(str(x) for x in v["options"].values()) for v in shown[:6])
+    offered = _options_said([v["options"] for v in shown[:6]])
     if wanted and not fits:
         lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
     else:
         lead = f"the {item['name']} is available as {offered}"
     return f"{lead}. Which would you like?"
+
+
+def _options_said(options: list[dict[str, Any]]) -> str:
+    """Options as a person says them: "black, white or blue"; "the standard model in black or white, or the mop
+    combo in black" when they differ in two ways."""
+    def either(words: list[str]) -> str:
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+    values = [[str(x) for x in o.values()] for o in options]
+    if all(len(v) == 1 for v in values):
+        return either([v[0] for v in values])
+    if all(len(v) == 2 for v in values):
+        groups: dict[str, list[str]] = {}
+        for first, second in values:
+            groups.setdefault(first, []).append(second)
+        said = [f"{first} in {either(seconds)}" for first, seconds in groups.items()]
+        return ", or ".join(said) if any(len(s) > 1 for s in groups.values()) else either(said)
+    return "; ".join(", ".join(v) for v in values)
 
 
 def _duplicate_charge(r: _Asked) -> Planned:
