@@ -282,9 +282,11 @@ def workspace(tid: str) -> None:
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
                       and p["decision"] != "abstained"), None)
         alone = desk.reversible_on(svc.db, user, tid)
-        for p in props:
-            proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
-                          choices=choices, alone=alone.get(p.get("execution_key") or ""))
+        # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
+        with st.container(height=310 if len(props) > 1 else "content", key="proposal-list"):
+            for p in props:
+                proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
+                              choices=choices, alone=alone.get(p.get("execution_key") or ""))
         if t["status"] in {"open", "escalated", "waiting"}:
             add_action(tid, choices)
         if t["status"] == "resolved":
@@ -404,7 +406,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 95 for line in str(st.session_state.get(key) or "").splitlines())
-    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 320), key=key)
+    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 210), key=key)
     send = st.columns([1.45, 1])
     resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
