@@ -45,6 +45,7 @@ def test_language_detection(services: Services) -> None:
     assert services.triager.language("Bonjour, je voudrais annuler ma commande, merci beaucoup.") == "fr"
     assert services.triager.language("Hola, quiero devolver el producto que compré la semana pasada.") == "es"
     assert services.triager.language("ok") == "en"
+    assert services.triager.language("Good morning,\n\nrobot vacuum came broken!! order #W1001858\n\nCheers,\nBrenda") == "en"
 
 
 def test_card_numbers_found_and_removed() -> None:
