@@ -13,6 +13,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from cx_core import desk, shown
+from cx_core.wording import money_in
 
 
 def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
@@ -81,6 +82,7 @@ def field_name(name: str, field: Any = None) -> str:
     return str(title) if title else shown.field(name)
 
 
+_MONEY_FIELDS = {"amount", "price", "total", "refund_amount", "credit", "fee"}
 _MACHINE_ID = re.compile(r"^(?:\w+_\w+|\d{6,})$")  # "credit_card_4315301", "6970132219": nobody reads these
 
 
@@ -99,6 +101,8 @@ def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]])
         named = {k: said_as(text) for options in choices.values() for k, text in options}
         return "; ".join(shown.value({k: named.get(str(x), x) if isinstance(x, str) else x for k, x in v.items()})
                          if isinstance(v, dict) else shown.value(v) for v in values)
+    if name in _MONEY_FIELDS and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return ", ".join(money_in(float(v)) for v in values)  # "$49.00", in the pack's currency
     return ", ".join(known.get(str(v), shown.value(v)) for v in values)
 
 
