@@ -527,15 +527,12 @@ class Triager:
         letters = re.sub(r"[^A-Za-zÀ-ÿ]", "", text)
         if len(letters) < 25:
             return "en"
-        try:
+        try:  # a short message in English words other languages share ("robot vacuum came broken") stays English
             found = detect_langs(text[:2000])
         except LangDetectException:
             return "en"
-        top = found[0]
         english = next((x.prob for x in found if x.lang == "en"), 0.0)
-        # a short message of English words that other languages share ("robot vacuum came broken") stays English
-        # unless another language is close to certain
-        return str(top.lang) if top.prob >= 0.7 and english < 0.1 else "en"
+        return str(found[0].lang) if found[0].prob >= 0.7 and english < 0.1 else "en"
 
     def urgency(self, text: str, frustration: float, tier: str, channel: str) -> tuple[str, list[str]]:
         reasons = []
