@@ -17,7 +17,7 @@ from .drafting import Drafter, StepOutcome, for_customer, label, sendable
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
-from .plans import Plan, Step
+from .plans import ASKS_ONLY, Plan, Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
 from .triage import Triager
@@ -119,6 +119,11 @@ class StepRunner:
         if self._settled(step, args):
             return
         if step.held:  # prepared for a person, who approves it as it stands or changes it: never proposed as sure
+            if step.held == ASKS_ONLY:  # only asked about: offered in the reply, unless the rules refuse it anyway
+                check = self._exec(step.action, args, replace(self.ctx, autonomy=int(Autonomy.copilot)))
+                if check.status.decision == Decision.denied:
+                    self._record(step, args, Decision.denied, check.reason, refused_by=check.kind)
+                    return
             self._record(step, args, Decision.abstained, step.waiting_reason())
             return
         again = self._again_ctx(step, args)

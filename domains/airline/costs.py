@@ -76,6 +76,16 @@ def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
 
 def _booking(step: Step, snap: dict[str, Any]) -> str:
     args = step.args
+    if args.get("flights") and args.get("cabin") and not ({"passengers", "insurance", "nonfree_baggages"} <= set(args)):
+        f = args["flights"][0]  # the flight is found, the rest is still to settle: its time and fare per traveller
+        sale = next((x for s in snap.get("for_sale") or [] if s["date"] == f["date"] for x in s["flights"]
+                     if x["flight_number"] == f["flight_number"]), None)
+        cabin = str(args["cabin"])
+        if sale is None or cabin not in sale["prices"]:
+            return ""
+        return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])} "
+                f"leaves at {sale['departure']} (Eastern time); the {_CABIN[cabin]} fare is "
+                f"{money(float(sale['prices'][cabin]))} per traveller.")
     if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
             or "nonfree_baggages" not in args:
         return ""

@@ -50,9 +50,14 @@ def member(ctx: Context) -> str:
 
 
 def flight_date(ctx: Context) -> str:
+    """The date the member names; when one of their bookings has that flight on that day of the year, the
+    booking's date (a day already past is the one flown or missed, not the same day next year)."""
     dates = ctx.entities.get("dates") or []
     if len(set(dates)) == 1:
-        return str(dates[0])
+        number, day_of_year = ctx.bound.get("flight_number"), str(dates[0])[5:]
+        booked = [f["date"] for r in ctx.snapshot.get("reservations", []) for f in r.get("flights", [])
+                  if f["flight_number"] == number and str(f["date"])[5:] == day_of_year]
+        return str(booked[0]) if len(set(booked)) == 1 else str(dates[0])
     raise Unbound("the date of the flight", "which date is the flight?")
 
 
@@ -398,7 +403,9 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None) -> li
         gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
         if gone:
             f = gone[0]
+            offer = ("we can move you to another flight, or a colleague in our reservations team can look at a "
+                     "refund for the part of the trip not flown" if r.get("any_flown") else
+                     "you can cancel that booking for a full refund, or we can move you to another flight")
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
-                       f"{r['reservation_id']}, was cancelled by us: you can cancel that booking for a full refund, "
-                       "or we can move you to another flight.")
+                       f"{r['reservation_id']}, was cancelled by us: {offer}.")
     return out[:2]

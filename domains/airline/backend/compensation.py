@@ -58,17 +58,20 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
     if r.cabin == "business":
         eligible.append("business cabin")
     if not eligible:
-        raise PolicyDenied(f"no compensation: {u.user_id} is a regular member without travel insurance flying "
-                           f"{r.cabin.replace('_', ' ')}")
+        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: certificates go "
+                           "to silver and gold members, to bookings with travel insurance and to business class, and "
+                           f"this {r.cabin.replace('_', ' ')} booking has none of these")
     legs = _legs_ever(s, r)
     if complaint == "cancelled_flight":
         hit = [leg for leg in legs if leg.status == "cancelled"]
         if not hit:
-            raise PolicyDenied(f"no compensation: no flight of reservation {r.reservation_id} was cancelled")
+            raise PolicyDenied(f"we cannot offer a certificate: no flight of reservation {r.reservation_id} was "
+                               "cancelled")
     else:
         hit = [leg for leg in legs if leg.status == "delayed"]
         if not hit:
-            raise PolicyDenied(f"no compensation: no flight of reservation {r.reservation_id} is delayed")
+            raise PolicyDenied(f"we cannot offer a certificate: no flight of reservation {r.reservation_id} is "
+                               "delayed")
         changed = r.status == "cancelled" or any(h.get("action") == "update_flights" for h in r.history or [])
         if not changed:
             raise PolicyDenied(f"for a delayed flight, we offer a travel certificate once you have chosen to change "

@@ -33,7 +33,7 @@ def flight_status(s: Session, flight_number: str, day: date | str) -> dict[str, 
     d = _day(day, "date")
     leg = _leg(s, flight_number.strip().upper(), d)
     if leg.instance is None:
-        raise NotFound(f"flight {leg.number} does not operate on {d.isoformat()}")
+        raise NotFound(f"flight {leg.number} does not operate on {leg.label().split(' on ', 1)[1]}")
     out: dict[str, Any] = {"flight_number": leg.number, "date": d.isoformat(), "origin": leg.flight.origin,
                            "destination": leg.flight.destination, "status": leg.status,
                            "scheduled_departure_time_est": leg.flight.scheduled_departure_time_est,

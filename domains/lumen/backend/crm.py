@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from cx_core.errors import InvalidInput, NotFound
 from cx_core.store.db import require_row, utcnow
-from domains.lumen.tables import CrmNoteRow, CustomerRow
+from domains.lumen.tables import CrmNoteRow, CustomerRow, OrderRow
 
 
 def get_customer(s: Session, user_id: str) -> CustomerRow:
@@ -35,11 +35,13 @@ def find_by_name_zip(s: Session, first: str, last: str, zip_code: str) -> Custom
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _USER_ID = re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b")
 _NAME = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b")
+_ORDER_ID = re.compile(r"#?W(\d{7})\b")
 _ZIP = re.compile(r"(?<![\d#W])\d{5}(?!\d)")
 
 
 def identify(s: Session, text: str) -> CustomerRow | None:
-    """The one customer a ticket's text identifies (an email, a customer id, or a full name with a ZIP code);
+    """The one customer a ticket's text identifies (an email, a customer id, an order number, or a full name with a
+    ZIP code);
     None when nothing or more than one customer matches. Identified, not verified: the sender still has to
     prove it is them before the agent acts alone."""
     found: dict[str, CustomerRow] = {}
@@ -51,6 +53,12 @@ def identify(s: Session, text: str) -> CustomerRow | None:
         c = s.get(CustomerRow, uid)
         if c is not None:
             found[c.user_id] = c
+    orders = {f"#W{n}" for n in _ORDER_ID.findall(text)}
+    if orders:  # an order number names the customer who placed it
+        for uid in s.scalars(select(OrderRow.user_id).where(OrderRow.order_id.in_(orders))):
+            c = s.get(CustomerRow, uid)
+            if c is not None:
+                found[c.user_id] = c
     if not found:
         zips = set(_ZIP.findall(text))
         for first, last in _NAME.findall(text):

@@ -27,7 +27,7 @@ def _has(text: str, phrase: str) -> bool:
 
 
 _VERB = re.compile(r"\b(return|exchange|swap|switch|change|modify|upgrade|downgrade|replace|cancel|adjust|update|remove|"
-                   r"send back|ship (?:it|them|order|my order)?\s*to)\w*", re.I)
+                   r"send back|ship (?:it|them|(?:my |the )?order(?:\s+#?W\d{7})?|#?W\d{7})?\s*to)\w*", re.I)
 _NEGATED = re.compile(r"(?:\bnot|\bnever|n't|\bnor)\s+(?:\w+\s+){0,2}$", re.I)
 _CONDITION = re.compile(r"\b(?:if|unless|otherwise|in case|whether|once|as long as|provided)\b", re.I)
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")
