@@ -156,7 +156,9 @@ def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
              "delivered": "delivered", "cancelled": "cancelled"}.get(str(r["status"]), str(r["status"]))
     text = f"Your order {r['order_id']} is {state}"
     if r.get("expected_delivery") and r["status"] in {"pending", "processed"}:
-        text += f" and is expected on {day(r['expected_delivery'])}"
+        text += f"; it is expected on {day(r['expected_delivery'])}"
+    if r["status"] == "pending" and not r.get("tracking"):
+        text += " (a tracking number follows by email once it is packed)"
     if r.get("delivered_on") and r["status"] == "delivered":
         text += f"; it was delivered on {day(r['delivered_on'])}"
     if r.get("tracking"):

@@ -144,6 +144,14 @@ def _pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pa
                   f"on {on} we have {listed} in {_CABIN_WORD[cabin]}, per passenger: which would you like?")
 
 
+def _same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: int) -> dict[str, str] | None:
+    """The same flight number on another day, when it is for sale there with seats in the cabin."""
+    sale = _for_sale(ctx, leg["origin"], leg["destination"], when) or []
+    return next(({"flight_number": f["flight_number"], "date": when} for f in sale
+                 if f["flight_number"] == leg["flight_number"] and int((f.get("seats") or {}).get(cabin, 0)) >= pax
+                 and cabin in (f.get("prices") or {})), None)
+
+
 def new_flights(ctx: Context) -> list[dict[str, str]]:
     """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
     rec = ctx.bound.get("@reservations")
@@ -166,6 +174,13 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     mentioned = {str(d) for d in ctx.entities.get("dates") or []}
     new = sorted(mentioned - {f["date"] for f in rec["flights"]})
     named = [f for f in ahead if f["date"] in mentioned]
+    if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
+        pax = int(rec.get("passenger_count") or 1)
+        same = [_same_flight(ctx, f, new[0], cabin, pax) for f in named]
+        if all(same):
+            moved = {(f["flight_number"], f["date"]): s for f, s in zip(named, same, strict=True)}
+            return [moved.get((f["flight_number"], f["date"])) or
+                    {"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]
     moving = named if len(named) == 1 else ahead if len(ahead) == 1 else []
     if len(new) != 1 or len(moving) != 1:
         raise Unbound("the new flights (an advisor picks them from the search with the member)")

@@ -13,7 +13,7 @@ from typing import Any
 from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
-from cx_core.wording import day
+from cx_core.wording import day, money
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
@@ -383,6 +383,14 @@ def _charge_dispute(r: _Asked) -> Planned:
     pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
     if not pick:
         return [], "which charge would you like us to review (the date and amount are enough)?"
+    if len(pick) > 1 and not named:  # two alike (two call-outs of $49): the day named settles it, else ask
+        alike = [c for c in pick if c in callout] if by_amount and callout else pick
+        dated = [c for c in alike if c["created_on"] in {str(d) for d in r.ents.get("dates", [])}]
+        pick = dated or alike
+        if len(pick) > 1:
+            return [], "which charge do you mean: " + " or ".join(
+                f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
+                for c in pick[:3]) + "?"
     ch = pick[0]
     return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                    "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
