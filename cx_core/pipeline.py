@@ -119,12 +119,17 @@ class StepRunner:
         if self._settled(step, args):
             return
         if step.held:  # prepared for a person, who approves it as it stands or changes it: never proposed as sure
-            if step.held == ASKS_ONLY:  # only asked about: offered in the reply, unless the rules refuse it anyway
-                check = self._exec(step.action, args, replace(self.ctx, autonomy=int(Autonomy.copilot)))
-                if check.status.decision == Decision.denied:
-                    self._record(step, args, Decision.denied, check.reason, refused_by=check.kind)
-                    return
-            self._record(step, args, Decision.abstained, step.waiting_reason())
+            # checked as a person would approve it: one that already ran (before a crash) is recorded as done; one
+            # only asked about is offered in the reply, unless the rules refuse it anyway
+            check = self._exec(step.action, args, replace(self.ctx, autonomy=int(Autonomy.copilot)))
+            if check.status.decision == Decision.executed:
+                self.results[step.action] = check.result
+                self._record(step, args, Decision.executed, check.reason, check.result or None, check.required_role,
+                             check.key, refused_by=check.kind)
+            elif step.held == ASKS_ONLY and check.status.decision == Decision.denied:
+                self._record(step, args, Decision.denied, check.reason, refused_by=check.kind)
+            else:
+                self._record(step, args, Decision.abstained, step.waiting_reason())
             return
         again = self._again_ctx(step, args)
         out = self._exec(step.action, args, again)
