@@ -9,9 +9,7 @@ from typing import Any
 from cx_core.plans import Plan, Step
 from cx_core.wording import day, money
 
-from .backend import BAG_FEE, INSURANCE_FEE
-
-_CABIN = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
+from .backend import BAG_FEE, CABIN_WORDS, INSURANCE_FEE
 
 
 def _reservation(snap: dict[str, Any], rid: Any) -> dict[str, Any] | None:
@@ -56,7 +54,7 @@ def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
     pax = int(r.get("passenger_count") or 1)
     if same:
         cost = (r.get("cabin_costs") or {}).get(cabin)
-        what = f"Moving reservation {r['reservation_id']} to {_CABIN[cabin]} on the same flights"
+        what = f"Moving reservation {r['reservation_id']} to {CABIN_WORDS[cabin]} on the same flights"
     else:
         kept = {(f["flight_number"], f["date"]): int(f["price"]) for f in r["flights"]}
         fares = [kept.get((f["flight_number"], f["date"])) if cabin == r["cabin"] else None for f in flights]
@@ -84,7 +82,7 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
         if sale is None or cabin not in sale["prices"]:
             return ""
         return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])} "
-                f"leaves at {sale['departure']} (Eastern time); the {_CABIN[cabin]} fare is "
+                f"leaves at {sale['departure']} (Eastern time); the {CABIN_WORDS[cabin]} fare is "
                 f"{money(float(sale['prices'][cabin]))} per traveller.")
     if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
             or "nonfree_baggages" not in args:
@@ -97,7 +95,7 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
     leaves = next((x["departure"] for s in snap.get("for_sale") or [] if s["date"] == f["date"]
                    for x in s["flights"] if x["flight_number"] == f["flight_number"]), "")
     return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])}"
-            f"{' leaves at ' + leaves + ' (Eastern time) and' if leaves else ''} has {_CABIN[str(args['cabin'])]} "
+            f"{' leaves at ' + leaves + ' (Eastern time) and' if leaves else ''} has {CABIN_WORDS[str(args['cabin'])]} "
             f"seats; the trip comes to "
             f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
             f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"

@@ -16,7 +16,7 @@ from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import day, money
 
 from . import PACK, costs, reading
-from .backend import COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
+from .backend import CABIN_WORDS, COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
@@ -35,7 +35,6 @@ _REASON_IDIOM = re.compile(r"\bplans? (?:have |has |had )?changed\b|\bchanged? (
 _CANCEL_WORD = re.compile(r"\bcancel", re.I)
 _BOOKING_WRITES = ("cancel_reservation", "update_reservation_flights", "update_reservation_baggages",
                    "update_reservation_passengers")
-_CABIN_WORD = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
 
 
 def _record(ctx: Context) -> dict[str, Any]:
@@ -100,7 +99,7 @@ def new_cabin(ctx: Context) -> str:
         if blocked:
             raise Unbound(f"the cabin cannot be had: {blocked}",
                           f"I'm sorry, but reservation {rec['reservation_id']} cannot move to "
-                          f"{_CABIN_WORD.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
+                          f"{CABIN_WORDS.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])
     raise Unbound("which cabin the booking should move to", "which cabin would you like: economy or business?")
 
@@ -134,14 +133,14 @@ def _pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pa
         return {"flight_number": chosen[0]["flight_number"], "date": when}
     on = day(when)
     if not fits:
-        raise Unbound(f"a flight: no direct flight from {origin} to {destination} has {pax} {_CABIN_WORD[cabin]} "
+        raise Unbound(f"a flight: no direct flight from {origin} to {destination} has {pax} {CABIN_WORDS[cabin]} "
                       f"seat{'s' if pax != 1 else ''} on {on}",
-                      f"there is no direct flight from {origin} to {destination} with {_CABIN_WORD[cabin]} seats "
+                      f"there is no direct flight from {origin} to {destination} with {CABIN_WORDS[cabin]} seats "
                       f"left on {on}: would another day suit you?")
     listed = ", ".join(f"{f['flight_number']} at {f['departure']} ({money(float(f['prices'][cabin]))})"
                        for f in fits[:4])
     raise Unbound(f"which flight on {on} the member wants ({len(fits)} for sale)",
-                  f"on {on} we have {listed} in {_CABIN_WORD[cabin]}, per passenger: which would you like?")
+                  f"on {on} we have {listed} in {CABIN_WORDS[cabin]}, per passenger: which would you like?")
 
 
 def _same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: int) -> dict[str, str] | None:
@@ -235,39 +234,38 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                   "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
 
 
-def trip_origin(ctx: Context) -> str:
+def _said(value: Any, need: str, ask: str) -> Any:
+    """What the message says, else what a person must still settle (and the question for the member)."""
+    if value is None:
+        raise Unbound(need, ask)
+    return value
+
+
+def _place(ctx: Context, which: int) -> str:
     found = reading.places(ctx.text)
-    if len(found) >= 2:
-        return found[0]
-    raise Unbound("where the trip starts and ends", "where does the trip start and end?")
+    return str(_said(found[which] if len(found) >= 2 else None, "where the trip starts and ends",
+                     "where does the trip start and end?"))
+
+
+def trip_origin(ctx: Context) -> str:
+    return _place(ctx, 0)
 
 
 def trip_destination(ctx: Context) -> str:
-    found = reading.places(ctx.text)
-    if len(found) >= 2:
-        return found[1]
-    raise Unbound("where the trip starts and ends", "where does the trip start and end?")
+    return _place(ctx, 1)
 
 
 def trip_type(ctx: Context) -> str:
-    kind = reading.trip_type(ctx.text)
-    if kind is None:
-        raise Unbound("one way or round trip", "is it one way or a round trip?")
-    return kind
+    return str(_said(reading.trip_type(ctx.text), "one way or round trip", "is it one way or a round trip?"))
 
 
 def booking_cabin(ctx: Context) -> str:
-    said = reading.cabin(ctx.text)
-    if said is None:
-        raise Unbound("which cabin", "which cabin would you like: basic economy, economy or business?")
-    return said
+    return str(_said(reading.cabin(ctx.text), "which cabin",
+                     "which cabin would you like: basic economy, economy or business?"))
 
 
 def booking_bags(ctx: Context) -> int:
-    n = reading.bags(ctx.text)
-    if n is None:
-        raise Unbound("how many checked bags", "how many checked bags will you bring?")
-    return n
+    return int(_said(reading.bags(ctx.text), "how many checked bags", "how many checked bags will you bring?"))
 
 
 def booking_bags_paid(ctx: Context) -> int:

@@ -291,10 +291,9 @@ def field_options(s: Session, action: str, args: dict[str, Any], now: datetime) 
                 price = f["prices"].get(cabin)
                 options[key] = (f"{f['flight_number']} · {origin} → {destination} · {day(when.isoformat())} · "
                                 f"{f['scheduled_departure_time_est'][:5]}–{f['scheduled_arrival_time_est'][:5]} · "
-                                + (f"{_CABIN_WORD.get(cabin, cabin)} {money(float(price))} · "
+                                + (f"{backend.CABIN_WORDS.get(cabin, cabin)} {money(float(price))} · "
                                    f"{f['available_seats'].get(cabin, 0)} seats" if price is not None else
-                                   f"no {_CABIN_WORD.get(cabin, cabin)} fare"))
+                                   f"no {backend.CABIN_WORDS.get(cabin, cabin)} fare"))
     return {"flights": [(json.loads(k), v) for k, v in options.items()]}
 
 
-_CABIN_WORD = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}

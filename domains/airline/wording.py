@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
-
-_CABIN = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
+from domains.airline.backend.policy import CABIN_WORDS
 
 
 def _flights(a: dict[str, Any]) -> str:
@@ -49,7 +48,7 @@ def _booking(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
                  else f" Your fare includes {free} free checked bag{'s' if free != 1 else ''}"
                       f"{' in all' if pax > 1 else ''}; each one beyond that is $50.")
     return (f"Reservation {r['reservation_id']} is {trip} from {r['origin']} to {r['destination']} in "
-            f"{_CABIN.get(r.get('cabin', ''), r.get('cabin', ''))}{' (cancelled)' if r.get('status') == 'cancelled' else ''}"
+            f"{CABIN_WORDS.get(r.get('cabin', ''), r.get('cabin', ''))}{' (cancelled)' if r.get('status') == 'cancelled' else ''}"
             f", departing (Eastern time): {_leaves(r)}. {pax} passenger{'s' if pax != 1 else ''}, "
             f"{bags or 'no'} checked bag{'s' if bags != 1 else ''} booked"
             f"{', travel insurance' if r.get('insurance') == 'yes' else ''}.{allowance}")
@@ -86,9 +85,9 @@ AIRLINE_WORDING = {
         _claim(r"cancell?ed|refunded", r"reservation|booking|flight"), ("reservation_id",)),
     "update_reservation_flights": Wording(
         "the change of flights or cabin",
-        lambda a, r, p: (f"I've changed reservation {a['reservation_id']} to {_CABIN[a['cabin']]}: "
+        lambda a, r, p: (f"I've changed reservation {a['reservation_id']} to {CABIN_WORDS[a['cabin']]}: "
                          f"{_flights(a)}."),
-        lambda a, p: (f"I'm arranging the change of reservation {a['reservation_id']} to {_CABIN[a['cabin']]} "
+        lambda a, p: (f"I'm arranging the change of reservation {a['reservation_id']} to {CABIN_WORDS[a['cabin']]} "
                       f"({_flights(a)}). {CONFIRM}"),
         _claim(r"changed|moved|upgraded|downgraded|rebooked|switched|updated", r"reservation|booking|flight|cabin"),
         ("reservation_id",)),

@@ -34,6 +34,7 @@ from domains.airline.backend.policy import (
     AIRPORT_CITIES,
     BAG_FEE,
     BOOKING_PAYMENT_LIMITS,
+    CABIN_WORDS,
     CANCEL_REASONS,
     CANCEL_WINDOW,
     COMPENSATION_PER_PASSENGER,
@@ -63,7 +64,7 @@ from domains.airline.backend.views import method_label, reservation_view, user_v
 from domains.airline.backend.writes import PREVIEWS, WRITES, money_at_stake
 
 __all__ = [
-    "AIRPORT_CITIES", "BAG_FEE", "BOOKING_PAYMENT_LIMITS", "CANCEL_REASONS", "CANCEL_WINDOW",
+    "AIRPORT_CITIES", "BAG_FEE", "BOOKING_PAYMENT_LIMITS", "CABIN_WORDS", "CANCEL_REASONS", "CANCEL_WINDOW",
     "COMPENSATION_PER_PASSENGER", "EST", "FLOWN_STATUSES", "FREE_BAGS", "INSURANCE_FEE", "INSURED_REASONS",
     "MAX_PASSENGERS", "PREVIEWS", "TAU_NOW", "WRITES", "Leg", "airline_now", "book_reservation",
     "cancel_reservation", "flight_status", "free_bag_allowance", "get_reservation", "get_user", "is_flown",

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 EST = timezone(timedelta(hours=-5), "EST")
 TAU_NOW = datetime(2024, 5, 15, 15, 0, 0)  # τ-bench airline's current time (policy.md), airline clock
 
+CABIN_WORDS = {"basic_economy": "basic economy", "economy": "economy", "business": "business"}
 BAG_FEE = 50  # dollars per checked bag beyond the free allowance
 INSURANCE_FEE = 30  # dollars per passenger
 MAX_PASSENGERS = 5
