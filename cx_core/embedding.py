@@ -124,7 +124,7 @@ class Embedder:
         if todo:
             model = self._load()
             self.calls += 1
-            made = {}
+            made: dict[str, np.ndarray] = {}
             for group in _alike_lengths(list(todo.items()), batch_size):
                 vectors = model.encode(
                     [t if t.strip() else "(empty)" for _, t in group],
