@@ -69,11 +69,15 @@ APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really 
 
 
 def empathy(triage: Triage, channel: str) -> str:
-    """The reply's one apology, for a customer who is upset: one who had to come back about it is told so."""
+    """The reply's one apology, for a customer who is upset, in the words of what upset them: one who had to come
+    back about it, or has been waiting, is told so; a problem only mentioned in passing ("Monday doesn't work any
+    more") gets none."""
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
-        return f"I'm sorry you have had to {how} again about this, and thank you for your patience."
-    return "I'm sorry for the trouble, and thank you for your patience."
+        return f"I'm sorry you have had to {how} again about this."
+    if triage.entities.get("waiting"):
+        return "I'm sorry you have been kept waiting."
+    return "I'm sorry for the trouble." if triage.frustration >= 0.2 else ""
 
 
 def said_once(text: str, before: list[str]) -> str:
@@ -277,7 +281,11 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
     if escalation or any(o.decision == Decision.escalated for _, o in mine):
         return req.text, 0, None, False
     if denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
-        return denied[0][1].reason, 1, denied[0][0], True
+        # a refusal said in full carries its rule and the way forward: a quoted rule beside it says it twice
+        return denied[0][1].reason, 0 if said else 1, denied[0][0], True
+    if any(not is_read(o.action) and o.action != "send_reply" for _, o in mine):
+        # a change that waits for the customer's answer: the question is what they need to read
+        return req.text, 0, None, False
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
         # beside a look-up, the fact that explains what it found ("processed": what that status means); beside a
         # change, nothing: what is done is what the customer needs to read, and a rule quoted there reads as filler
@@ -360,8 +368,8 @@ class Drafter:
                                    proposal=proposal, **extra))
 
         paragraph = 1
-        if triage.sentiment == "negative":  # the reply's one apology
-            say(empathy(triage, channel))
+        if triage.sentiment == "negative" and (sorry := empathy(triage, channel)):  # the reply's one apology
+            say(sorry)
         for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)
             paragraph += 1

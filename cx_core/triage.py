@@ -94,6 +94,7 @@ COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|diss
 _COMPLAINT_INSIDE = re.compile(r"(?<=[a-z])complain\w*", re.I)
 STILL = re.compile(r"\bstill (?:not|no|nothing|haven'?t|hasn'?t|isn'?t|doesn'?t|don'?t|can'?t|waiting|broken|"
                    r"charged|missing|no sign|not (?:arrived|received|fixed|refunded|working))\b", re.I)
+WAITING = re.compile(r"\b(?:(?:kept|been|still|fed up(?: with| of)?) waiting|waited|(?:no|any) (?:update|news)s?)\b", re.I)
 CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
                             r"leave (?:you|your company)|switch(?:ing)? provider)\b", re.I)
 # a threat to go elsewhere, short of asking to close anything
@@ -132,17 +133,15 @@ def contacts(text: str) -> int:
 
 
 def signals(text: str) -> dict[str, Any]:
-    """What policy escalates on (``policy.escalation_reason``): legal words or a threat to dispute the payment,
-    safety, vulnerability, leaving, and how many times the customer has been in touch about it."""
+    """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting)."""
     n = contacts(text)
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
-            "contacts": n, "repeated_contact": n > 1}
+            "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text))}
 
 
 def _ordinal(n: int) -> str:
     return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
-
 
 def tone_analyzer() -> SentimentIntensityAnalyzer:
     """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no

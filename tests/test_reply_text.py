@@ -66,9 +66,10 @@ def asked_already(reply: str, body: str) -> list[str]:
 
 
 def says_nothing(reply: str) -> bool:
-    """A reply that is only its greeting and sign-off (an apology alone says nothing either)."""
+    """A reply that is only its greeting and sign-off (an apology alone says nothing either; "I'm sorry, but …" goes
+    on to say something)."""
     middle = [p for p in reply.split("\n\n")[1:-1] if p.strip()]
-    return not any(not APOLOGY.search(s) for p in middle for s in split_sentences(p))
+    return not any(not APOLOGY.search(s) or ", but " in s for p in middle for s in split_sentences(p))
 
 
 def check(result: ProcessResult, subject: str, channel: str, body: str = "") -> list[str]:

@@ -395,30 +395,37 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     airline cancelled is spoken of first, whatever they asked."""
     made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
     acting = {str(s.args.get("reservation_id")) for s in made.steps
-              if s.action in ("cancel_reservation", "update_reservation_flights")}
+              if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held}
+    about = {str(s.args["reservation_id"]) for s in made.steps if s.args.get("reservation_id")}
     changed = {str(s.args.get("reservation_id")) for s in made.steps if s.action in _BOOKING_WRITES}
     asked = {r.intent for r in triage.requests if "?" in r.text}
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    made.notices = disrupted(snap, acting) + costs.sentences(made, snap)
+    made.notices = disrupted(snap, acting, about, today) + costs.sentences(made, snap)
     return made
 
 
-def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None) -> list[str]:
+def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about: set[str] | None = None,
+              today: date | None = None) -> list[str]:
     """One sentence per active reservation with a flight the airline cancelled and not yet flown: what happened and
-    what the member may do (the knowledge base's rule: a cancelled flight allows a cancellation with a refund).
-    A reservation the plan already cancels or changes (``acting``) needs no such offer."""
+    what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a refund; an
+    economy or business booking may instead move to another flight, a basic-economy one may not, and no flight is
+    moved into the past). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
+    the message is ``about`` some bookings, only theirs are spoken of."""
     out = []
     for r in (snap or {}).get("reservations", []):
-        if r.get("status") == "cancelled" or r["reservation_id"] in (acting or set()):
+        if r.get("status") == "cancelled" or r["reservation_id"] in (acting or set()) \
+                or (about and r["reservation_id"] not in about):
             continue
         gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
         if gone:
             f = gone[0]
-            offer = ("we can move you to another flight, or a colleague in our reservations team can look at a "
-                     "refund for the part of the trip not flown" if r.get("any_flown") else
-                     "you can cancel that booking for a full refund, or we can move you to another flight")
+            movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
+            offer = ("a colleague in our reservations team can look at a refund for the part of the trip not "
+                     "flown" + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
+                     else "you can cancel that booking for a full refund"
+                     + (", or we can move you to another flight" if movable else ""))
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
     return out[:2]

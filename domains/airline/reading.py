@@ -104,12 +104,9 @@ def companion(text: str) -> str | None:
 
 
 def named(text: str, people: list[dict[str, str]]) -> list[int]:
-    """Which of these travellers the message names: by first and last name, else by a first name only one of them
-    has."""
+    """Which of these travellers the message names: by first and last name, or by a first name only one of them
+    has ("Natalie can't come… Steven Novak" names both)."""
     flat = " ".join(text.split()).lower()
-    full = [i for i, p in enumerate(people) if f"{p['first_name']} {p['last_name']}".lower() in flat]
-    if full:
-        return full
     firsts = [p["first_name"].lower() for p in people]
-    return [i for i, first in enumerate(firsts)
-            if firsts.count(first) == 1 and re.search(rf"\b{re.escape(first)}\b", flat)]
+    return [i for i, p in enumerate(people) if f"{p['first_name']} {p['last_name']}".lower() in flat
+            or (firsts.count(firsts[i]) == 1 and re.search(rf"\b{re.escape(firsts[i])}\b", flat))]

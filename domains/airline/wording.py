@@ -80,8 +80,8 @@ AIRLINE_WORDING = {
     "cancel_reservation": Wording(
         "the cancellation of the booking",
         lambda a, r, p: f"I've cancelled reservation {a['reservation_id']}.{_refund(r)}",
-        lambda a, p: (f"I'm arranging the cancellation of reservation {a['reservation_id']}; once it goes through, "
-                      f"what you paid goes back to the original payment method within 5 to 7 business days. {CONFIRM}"),
+        lambda a, p: (f"I'm arranging the cancellation of reservation {a['reservation_id']}, and what you paid will go "
+                      f"back to the original payment method within 5 to 7 business days. {CONFIRM}"),
         _claim(r"cancell?ed|refunded", r"reservation|booking|flight"), ("reservation_id",)),
     "update_reservation_flights": Wording(
         "the change of flights or cabin",

@@ -15,7 +15,9 @@ def _address(a: dict[str, Any]) -> str:
 
 
 def _contact(a: dict[str, Any]) -> str:
-    return (f": email {a['email']}" if a.get("email") else "") + (f", phone {a['phone']}" if a.get("phone") else "")
+    """ "your email address to … and your phone number to …": what changes, each to its new value."""
+    return " and ".join([*([f"your email address to {a['email']}"] if a.get("email") else []),
+                         *([f"your phone number to {a['phone']}"] if a.get("phone") else [])]) or "your contact details"
 
 
 def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
@@ -59,8 +61,8 @@ LUMEN_WORDING = {
         "the cancellation",
         lambda a, r, p: (f"I've cancelled order {a['order_id']}; everything you paid will be refunded to your "
                          "original payment method."),
-        lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}; once it goes through, everything you "
-                      f"paid goes back to your original payment method. {CONFIRM}"),
+        lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}, and everything you paid will go back "
+                      f"to your original payment method. {CONFIRM}"),
         _claim(r"cancell?ed|called off|stopped")),
     "return_items": Wording(
         "the return",
@@ -82,8 +84,10 @@ LUMEN_WORDING = {
                r"exchange|replace|swap")),
     "refund": Wording(
         "the refund",
-        lambda a, r, p: f"I've refunded {money(float(a['amount']))} on order {a['order_id']}.",
-        lambda a, p: f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}. {CONFIRM}",
+        lambda a, r, p: (f"I've refunded {money(float(a['amount']))} on order {a['order_id']}, to the payment method "
+                         "you paid with (on a card it shows within 5 to 7 business days)."),
+        lambda a, p: (f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}, to the payment "
+                      f"method you paid with (on a card it shows within 5 to 7 business days). {CONFIRM}"),
         _claim(r"refunded|reimbursed|credited|paid back|returned (?:the|your) money|issued|processed|sent|made",
                r"refund|reimburs|money back|credited|paid back")),
     "modify_order_items": Wording(
@@ -113,8 +117,8 @@ LUMEN_WORDING = {
                r"charge|credit|fee|refund"), ("charge_id",)),
     "update_contact_details": Wording(
         "the contact details change",
-        lambda a, r, p: "I've updated your contact details" + _contact(a) + ".",
-        lambda a, p: "I'm arranging the update of your contact details" + _contact(a) + f". {CONFIRM}",
+        lambda a, r, p: f"I've updated {_contact(a)}.",
+        lambda a, p: f"I'm arranging to update {_contact(a)}. {CONFIRM}",
         _claim(r"updated|changed|corrected|amended|replaced|saved|set", r"contact|e-?mail|phone|number|details"),
         ()),
     "reschedule_appointment": Wording(
