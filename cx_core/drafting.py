@@ -80,6 +80,23 @@ def empathy(triage: Triage, channel: str) -> str:
     return "I'm sorry for the trouble." if triage.frustration >= 0.2 else ""
 
 
+_SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"
+                       r"yours|hello|hi|dear|sent from .*)\W*$", re.I)
+
+
+def signed_name(body: str) -> str:
+    """The first name a message is signed with ("…\n\nThanks,\nMelanie" → "Melanie"); '' when it has no such
+    line: a last line of one to three capitalised words, none a sign-off formula."""
+    lines = [ln.strip() for ln in body.strip().splitlines() if ln.strip()]
+    if len(lines) < 2 or _SIGN_OFF.match(lines[-1]):
+        return ""
+    words = lines[-1].rstrip(".,!").split()
+    if 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Z][a-z'’-]+\.?", w) for w in words) \
+            and words[0].lower() not in {"please", "help", "urgent", "order", "the", "my", "no", "yes"}:
+        return words[0]
+    return ""
+
+
 def said_once(text: str, before: list[str]) -> str:
     """``text`` without what the reply says already: '' when it is said whole (two escalated requests share one
     sentence), and the promise to confirm by email only the first time."""
@@ -357,7 +374,7 @@ class Drafter:
         summary = summarise(triage, customer, channel, escalation)
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
-        first = customer["first_name"] if customer else "there"
+        first = customer["first_name"] if customer else str(triage.entities.get("signed") or "there")
         citations: list[Citation] = []
         cite = partial(_cite, citations)
 
@@ -439,7 +456,16 @@ def customer_facing(sentence: str, staff_section: bool) -> str:
         sentence = _to_customer(re.sub(r"\b(and|but|or),? that\s", r"\1 ", told))
     elif staff_section:
         return ""
+    elif SPOKEN_OF.match(sentence):  # "Customers change cards themselves in…" → "You change cards yourself in…"
+        rest = SPOKEN_OF.sub("", sentence, count=1)
+        modal = re.match(r"(?:can|cannot|can't|may|must|should|will|need|do|does|are|have)\b", rest, re.I)
+        sentence = _to_customer(("you " if modal else "you can ") + rest.replace("themselves", "yourself"))
     return "" if INTERNAL.search(sentence) else sentence[0].upper() + sentence[1:]
+
+
+# a knowledge sentence about customers in the third person, which a reply says to the customer ("you")
+SPOKEN_OF = re.compile(r"(?:customers|the customer(?= (?:can|cannot|can't|may|must|should|will|need to|does not|"
+                       r"doesn't)\b))\s+", re.I)
 
 
 def _to_customer(text: str) -> str:

@@ -13,7 +13,7 @@ from . import audit, contacts, packs, plan_check
 from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
 from .domain import Customer, DomainPack, active
-from .drafting import Drafter, StepOutcome, for_customer, label, sendable
+from .drafting import Drafter, StepOutcome, for_customer, label, sendable, signed_name
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
@@ -388,6 +388,7 @@ class Pipeline:
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=today)
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
+        tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
         cid = customer.id if customer else None
         # each request keeps its own task type's level (a copilot request is still proposed beside an answer-level
@@ -404,7 +405,6 @@ class Pipeline:
         plan = self._plan(planner, tri, snap, today, ticket, text)
         if plan.escalate_queue and not escalation:
             escalation = "data protection requests are handled by the privacy team"
-
         passages = self._passages(tri)
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
                           customer_id=customer.id if customer else None, verified=verified,

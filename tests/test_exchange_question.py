@@ -3,6 +3,7 @@ when the customer named one it does not come in, that it does not."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from cx_core import packs
@@ -11,9 +12,9 @@ from cx_core.services import Services
 from tests.conftest import NOW
 
 
-def delivered_with_options(svc: Services) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A customer, a delivered single-item order of theirs, and its item, whose product is sold in other options
-    none of which is purple."""
+def delivered_with_options(svc: Services, recent: bool = True) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A customer, a delivered single-item order of theirs (within the 30-day window, or, not ``recent``, past it),
+    and its item, whose product is sold in other options none of which is purple."""
     from sqlalchemy import select
 
     from domains.lumen.tables import CustomerRow
@@ -23,7 +24,8 @@ def delivered_with_options(svc: Services) -> tuple[dict[str, Any], dict[str, Any
         for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id)):
             snap = records.snapshot(s, c.user_id, NOW)
             for o in snap["orders"]:
-                if o["status"] != "delivered" or len(o["items"]) != 1:
+                if o["status"] != "delivered" or len(o["items"]) != 1 or not o.get("delivered_on") \
+                        or ((NOW.date() - date.fromisoformat(str(o["delivered_on"]))).days <= 30) != recent:
                     continue
                 item = o["items"][0]
                 others = [v for v in o["variants"].get(item["item_id"], []) if v["available"]
@@ -41,3 +43,14 @@ def test_an_option_that_is_not_sold_is_named_with_what_is(services: Services) ->
     reply = services.pipeline.process(t, now=NOW).draft.reply
     assert "does not come in purple" in reply and "is available as" in reply, reply
     assert "(size or colour)" not in reply
+
+
+def test_an_exchange_past_the_window_is_refused_with_the_warranty_and_asks_nothing(services: Services) -> None:
+    customer, o, item = delivered_with_options(services, recent=False)
+    t = TicketIn(id="EX-2", customer=customer["email"], channel="email", subject="Exchange",
+                 body=f"I'd like to exchange the {item['name']} from order {o['order_id']} for a purple one.",
+                 created_at=NOW)
+    result = services.pipeline.process(t, now=NOW)
+    reply = result.draft.reply
+    assert "more than 30 days ago" in reply and "warranty" in reply and "?" not in reply, reply
+    assert [(p.action, p.decision.value) for p in result.proposals] == [("exchange_item", "abstained")]

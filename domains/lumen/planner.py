@@ -15,7 +15,7 @@ from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
 from cx_core.wording import day, money
 from domains.lumen import PACK
-from domains.lumen.backend.orders import RETURN_WINDOW_DAYS
+from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 
 WRITE_FREE = PACK.informational
@@ -258,6 +258,10 @@ def _exchange(r: _Asked) -> Planned:
     if not order:
         return [], ask
     chosen = pick_items(order, r.text)
+    if _past_return_window(order, r.today):  # refused whatever the new option: the rule and the way forward
+        why = past_window(order["order_id"])
+        return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
+                     r.intent, "exchange requested", held=why)], f"Unfortunately, {why}"
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
@@ -519,4 +523,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.questions[req.intent] = ask
         if req.intent == "data_request":
             result.escalate_queue = "privacy"
+    if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
+        result.questions[order_reqs[0].intent] = (
+            f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")
     return result

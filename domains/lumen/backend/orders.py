@@ -133,12 +133,16 @@ def cancel(s: Session, order_id: str, reason: str) -> None:
     order.cancel_reason = reason
 
 
+def past_window(order_id: str) -> str:
+    """Why an order delivered too long ago is neither returned nor exchanged, and the way the policy leaves open."""
+    return (f"order {order_id} was delivered more than {RETURN_WINDOW_DAYS} days ago, so it can no longer be returned "
+            "or exchanged; if something is faulty, our two-year warranty covers a free repair")
+
+
 def _delivered_items(s: Session, order: OrderRow, item_ids: list[str], today: date) -> list[OrderItemRow]:
     _require_status(order, ("delivered",), "returned or exchanged")
     if order.delivered_on and (today - order.delivered_on).days > RETURN_WINDOW_DAYS:
-        raise PolicyDenied(f"order {order.order_id} was delivered more than {RETURN_WINDOW_DAYS} days ago, so it can "
-                           "no longer be returned or exchanged; if something is faulty, our two-year warranty covers "
-                           "a free repair")
+        raise PolicyDenied(past_window(order.order_id))
     return _ordered_items(s, order, item_ids, "a returnable item")
 
 

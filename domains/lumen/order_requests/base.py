@@ -16,6 +16,7 @@ class Reading:
     steps: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
     unsure: str = ""
     found: bool = False  # the text asks for something done with an order at all
+    asks: dict[str, str] = field(default_factory=dict)  # for a reason a request cannot be done: what to ask instead
 
 
 class Unsure(Exception):
@@ -27,9 +28,10 @@ class Impossible(Unsure):
     records, not a doubt of the reading): a fallback the customer gave ("if not possible, …") applies. ``items``
     are the items the request spoke of, which the fallback's "it" stands for."""
 
-    def __init__(self, why: str, items: list[_Item] | None = None) -> None:
+    def __init__(self, why: str, items: list[_Item] | None = None, ask: str = "") -> None:
         super().__init__(why)
         self.items = items or []
+        self.ask = ask  # the way forward the rules leave, as a question to the customer
 
 
 @dataclass

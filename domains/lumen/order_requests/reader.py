@@ -102,7 +102,7 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     original = text
     order_ids = list(dict.fromkeys("#" + m.upper() for m in re.findall(r"#?\b(W\d{7})\b", text, re.I)))
     msg = _Message()
-    ctx = _Context(snap, text, order_ids, [], [], msg.general)
+    ctx = _Context(snap, text, order_ids, [], [], msg.general, asks=reading.asks)
     pairs = _dict_pairs(text, snap, order_ids)
     if pairs:  # the pairs are read; what else the sentences ask is read without them
         text = _PAIR.sub(" the listed items ", text)

@@ -52,4 +52,5 @@ class _Context:
     preferences: list[str]
     details: list[str] = field(default_factory=list)  # sentences that ask nothing but may give a detail
     around: str = ""  # the request a fallback replaces, for details it gave (a reason)
+    asks: dict[str, str] = field(default_factory=dict)  # ``Reading.asks``, filled as requests are found impossible
     strict: bool = False  # the request has a fallback: an option not spoken of must not change, and what the

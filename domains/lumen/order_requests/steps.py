@@ -32,9 +32,16 @@ def _settle(unit: _Unit, st: _State, ctx: _Context, doubts: list[tuple[str, str]
     if isinstance(primary, Impossible) and unit.fallback is not None:
         return _fall_back(unit, primary, st, ctx, doubts)
     if isinstance(primary, Unsure):
-        doubts.append((unit.sentence, str(primary)))
+        doubts.append((unit.sentence, _doubt(primary, ctx)))
         return st
     return primary
+
+
+def _doubt(why: Unsure, ctx: _Context) -> str:
+    """Why a request waits for a person; an impossible one keeps the way forward to ask the customer."""
+    if isinstance(why, Impossible) and why.ask:
+        ctx.asks[str(why)] = why.ask
+    return str(why)
 
 
 # what this reading applies: conditions (held, or read as fallbacks), exceptions (``_resolve_items``), and the
@@ -63,7 +70,7 @@ def _fall_back(unit: _Unit, primary: Impossible, st: _State, ctx: _Context, doub
         outcome = _run(unit.ops, unit.sentence, st, ctx, [])
         ctx.preferences.pop()
     elif not unit.fallback and not _sentence_methods(unit.fallback_sentence, ctx.snap):
-        doubts.append((unit.sentence + " " + unit.fallback_sentence, str(primary)))
+        doubts.append((unit.sentence + " " + unit.fallback_sentence, _doubt(primary, ctx)))
         return st
     else:
         ops = unit.fallback or [(v, seg, unit.sentence) for v, seg, _ in unit.ops]  # only another method
@@ -72,7 +79,7 @@ def _fall_back(unit: _Unit, primary: Impossible, st: _State, ctx: _Context, doub
                        extra=unit.sentence if not unit.fallback else "")
         ctx.around = ""
     if isinstance(outcome, Unsure):
-        doubts.append((unit.sentence + " " + unit.fallback_sentence, str(outcome)))
+        doubts.append((unit.sentence + " " + unit.fallback_sentence, _doubt(outcome, ctx)))
         return st
     return outcome
 

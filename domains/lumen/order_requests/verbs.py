@@ -221,9 +221,12 @@ def _cancel(v: _Verb) -> None:
         st.items = named
         if not re.search(r"\b(?:whole|entire|full|complete)\b", segment, re.I):
             for x in named:
-                if any(i["name"] not in {y.item["name"] for y in named} for i in x.order["items"]):
-                    raise Impossible(f"only whole orders can be cancelled and {x.order['order_id']} holds "
-                                     "other items too")
+                others = [i["name"] for i in x.order["items"] if i["name"] not in {y.item["name"] for y in named}]
+                if others:
+                    raise Impossible(f"only whole orders can be cancelled, and order {x.order['order_id']} also "
+                                     f"holds the {_listed(list(dict.fromkeys(others)))}",
+                                     ask=f"would you like me to cancel the whole order, or keep it and return the "
+                                     f"{_listed([y.item['name'] for y in named])} once it arrives?")
     if _REMOVE.match(segment) and named:
         raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
     if not chosen_ids:
@@ -235,6 +238,11 @@ def _cancel(v: _Verb) -> None:
     reason = _cancel_reason(segment, v.sentence, v.before, (v.ctx.around, *v.ctx.details))
     for oid in chosen_ids:
         st.cancels[oid] = reason
+
+
+def _listed(names: list[str]) -> str:
+    names = list(dict.fromkeys(names))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _return(v: _Verb) -> None:
