@@ -375,6 +375,7 @@ class Drafter:
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
         first = customer["first_name"] if customer else str(triage.entities.get("signed") or "there")
+        handed = str(triage.entities.get("handed_over") or HANDED_OVER)
         citations: list[Citation] = []
         cite = partial(_cite, citations)
 
@@ -405,6 +406,7 @@ class Drafter:
             said: list[str] = []
             for i, o in mine:
                 full = action_sentence(o)
+                full = handed if full == HANDED_OVER else full
                 if text := said_once(full, [p.text for p in parts]):
                     say(text, "action", i, intent=o.intent, planned=dict(o.planned))
                     said.append(text)
@@ -413,8 +415,8 @@ class Drafter:
                     # silent now (it waits for details, or another request says it), but it has words once a
                     # person decides
                     say("", "action", i, intent=o.intent, planned=dict(o.planned))
-            if escalation and not spoke and not any(p.text == HANDED_OVER for p in parts):
-                say(HANDED_OVER)
+            if escalation and not spoke and not any(p.text == handed for p in parts):
+                say(handed)
             asking = False
             if req.intent in questions and questions[req.intent] not in asked \
                     and not answered(questions[req.intent], triage):

@@ -403,11 +403,11 @@ class Pipeline:
         if not escalation and contact.number >= policy.escalation.repeated_contact:
             escalation = contact.reason(label(tri.task_type).lower())
         plan = self._plan(planner, tri, snap, today, ticket, text)
-        if plan.escalate_queue and not escalation:
-            escalation = "data protection requests are handled by the privacy team"
+        if (plan.escalate_queue or plan.escalate_because) and not escalation:
+            escalation = plan.escalate_because or "data protection requests are handled by the privacy team"
+            tri.entities["handed_over"] = plan.handed_over  # what the customer is told instead of "a colleague…"
         passages = self._passages(tri)
-        ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id,
-                          customer_id=customer.id if customer else None, verified=verified,
+        ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id, customer_id=cid, verified=verified,
                           task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
                           claim=claim, dry_run=self.rehearsal)
         run = StepRunner(self.db, policy, ctx, escalation, prior=list(prior or []))

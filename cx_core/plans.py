@@ -61,6 +61,8 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
     escalate_queue: str = ""
+    escalate_because: str = ""  # why the whole ticket goes to a person (a formal complaint), in the advisor's words
+    handed_over: str = ""  # what the customer is told of it, instead of the engine's "a colleague will review this"
     no_action: list[str] = field(default_factory=list)  # requests this domain knows no action for
     # what the customer should hear first, whatever they asked (a flight of theirs that the company cancelled)
     notices: list[str] = field(default_factory=list)

@@ -175,6 +175,9 @@ class _Asked:
 Planned = tuple[list[Step], str]
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
 _ORDER_REF = re.compile(r"#?W\d{7}\b")
+FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
+                      "everything you have told us; we answer formal complaints within 5 business days.")
+FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bcomplain|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
 
 
 def _order_status(r: _Asked) -> Planned:
@@ -408,8 +411,9 @@ def _complaint(r: _Asked) -> Planned:
     if not _COMPLAINS.search(r.full_text):
         return [], ""
     named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
+    formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
-                 "record the complaint on the customer")], \
+                 "record the complaint on the customer", defaults=formal)], \
         "" if named else "so that we can look into it, which order is it about, and what happened?"
 
 
@@ -523,6 +527,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.questions[req.intent] = ask
         if req.intent == "data_request":
             result.escalate_queue = "privacy"
+        if req.intent == "complaint" and FORMAL.search(text or req.text):
+            result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
+            result.handed_over = FORMAL_HANDED_OVER
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
         result.questions[order_reqs[0].intent] = (
             f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")

@@ -36,6 +36,12 @@ def _charge(a: dict[str, Any]) -> str:
     return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
 
 
+# the knowledge base's rule for a formal complaint: logged, handed to a supervisor, answered within 5 business days
+FORMAL_DONE = ("I've recorded your formal complaint and passed it to a supervisor, who now owns your case; we answer "
+               "formal complaints within 5 business days.")
+FORMAL_WAITING = ("I'm recording your formal complaint and passing it to a supervisor, who will own your case; we "
+                  "answer formal complaints within 5 business days.")
+
 LUMEN_WORDING = {
     "book_repair": Wording(
         "the warranty repair",
@@ -130,10 +136,10 @@ LUMEN_WORDING = {
                r"engineer|visit"), ("appointment_id",)),
     "add_internal_note": Wording(
         "the complaint record",
-        lambda a, r, p: ("I've recorded your complaint on your account, so that everyone who helps you knows what "
-                         "happened.") if p.get("intent") == "complaint" else "",
-        lambda a, p: ("I'll record your complaint on your account, so that everyone who helps you knows what "
-                      "happened.") if p.get("intent") == "complaint" else "",
+        lambda a, r, p: (FORMAL_DONE if p.get("formal") else "I've recorded your complaint on your account, so "
+                         "that everyone who helps you knows what happened.") if p.get("intent") == "complaint" else "",
+        lambda a, p: (FORMAL_WAITING if p.get("formal") else "I'll record your complaint on your account, so that "
+                      "everyone who helps you knows what happened.") if p.get("intent") == "complaint" else "",
         _claim(r"recorded|logged|noted|filed|registered", r"complaint"), ()),
 }
 WORDING.update(LUMEN_WORDING)
