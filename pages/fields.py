@@ -90,7 +90,7 @@ def said_as(text: str) -> str:
     """A record's choice label as a person reads it: an id people copy stays in front ("#W1234567 · delivered"),
     a machine's id gives way to what it is ("Mastercard ending 8062", "Electric Kettle")."""
     ident, _, rest = text.partition(" · ")
-    return rest if rest and _MACHINE_ID.match(ident) else text
+    return rest[:1].upper() + rest[1:] if rest and _MACHINE_ID.match(ident) else text
 
 
 def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:

@@ -111,8 +111,10 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
         if record.get("brand") and record.get("last_four"):  # a card as people name it
             return f"{record[key]} · {str(record['brand']).title()} ending {record['last_four']}"
         bits = []
-        for k in ("name", "description", "options", "kind", "status", "start", "date", "brand", "last_four", "label",
-                  "origin", "destination", "amount", "price"):
+        for k in ("name", "description", "source", "options", "kind", "status", "start", "date", "brand", "last_four",
+                  "label", "origin", "destination", "amount", "price"):
+            if k == "kind" and record.get("description"):  # "Call-out charge" says it; "callout" is its code
+                continue
             v = record.get(k)
             if isinstance(v, dict):
                 v = " ".join(str(x) for x in v.values())
@@ -122,9 +124,14 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
 
     def walk(value: Any, parent: str, prefix: str = "") -> None:
         if isinstance(value, dict):
+            own = next((k for k in value if k.endswith("_id")), "")  # the record's own id; later ones refer on
             for key, v in value.items():
                 if key.endswith("_id") and isinstance(v, (str, int)) and not isinstance(v, bool) and str(v):
-                    out.setdefault(prefix + key, {}).setdefault(str(v), describe(value, key))
+                    # an invoice names its appointment: the appointment's own record says what it is
+                    if key == own:
+                        out.setdefault(prefix + key, {})[str(v)] = describe(value, key)
+                    else:
+                        out.setdefault(prefix + key, {}).setdefault(str(v), str(v))
                 elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
                     out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), describe(value, key))
                 if key == "variants":

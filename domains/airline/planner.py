@@ -173,6 +173,10 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     mentioned = {str(d) for d in ctx.entities.get("dates") or []}
     new = sorted(mentioned - {f["date"] for f in rec["flights"]})
     named = [f for f in ahead if f["date"] in mentioned]
+    if new and all(d < ctx.today.isoformat() for d in new):  # no flight is moved into the past
+        raise Unbound(f"the date asked for has passed ({day(new[0])})", final=True, ask=(
+            f"I'm sorry, but {day(new[0])} has already passed, so no flight can be booked for it. Which other date "
+            "would suit you?"))
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
         pax = int(rec.get("passenger_count") or 1)
         same = [_same_flight(ctx, f, new[0], cabin, pax) for f in named]
@@ -395,7 +399,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     airline cancelled is spoken of first, whatever they asked."""
     made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
     acting = {str(s.args.get("reservation_id")) for s in made.steps
-              if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held}
+              if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held and not s.missing}
     about = {str(s.args["reservation_id"]) for s in made.steps if s.args.get("reservation_id")}
     changed = {str(s.args.get("reservation_id")) for s in made.steps if s.action in _BOOKING_WRITES}
     asked = {r.intent for r in triage.requests if "?" in r.text}
