@@ -442,7 +442,8 @@ def assignment_bar(t: dict[str, Any]) -> None:
     """Who works this ticket: advisors take it when they open it; nobody works someone else's unknowingly."""
     owner = t["assigned_to"]
     active = t["status"] in {"open", "escalated", "waiting"}
-    if owner is None and active and user.role == Role.advisor:
+    released = st.session_state.setdefault("released", set())  # given back here: not taken again on the rerun
+    if owner is None and active and user.role == Role.advisor and t["id"] not in released:
         owner = guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
         t["assigned_to"] = owner
     bar = st.columns([2.6, 1.3, 1.7, 1.3], vertical_alignment="center")
@@ -450,6 +451,8 @@ def assignment_bar(t: dict[str, Any]) -> None:
         bar[0].caption(":material/person: Assigned to you" if active else ":material/person: Handled by you")
         if active and bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
             guarded(lambda: desk.assign(svc.db, user, t["id"], None))
+            released.add(t["id"])
+            st.toast("Released: the ticket is back in the queue for anyone to take.")
             st.rerun()
     elif owner and not active:
         bar[0].caption(f":material/person: Handled by {owner}")
@@ -460,6 +463,7 @@ def assignment_bar(t: dict[str, Any]) -> None:
             st.rerun()
     elif active and bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
         guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
+        released.discard(t["id"])
         st.rerun()
     if bar[2].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
         nxt = guarded(lambda: next_ticket(t["id"]))

@@ -235,7 +235,7 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     return {
         "headline": name,
         "contact": f"{u['membership']} member · {u['email']}",
-        "details": f"born {shown.value(u['dob'])} · {len(snap['reservations'])} reservations",
+        "details": f"born {shown.value(u['dob'])} · {len(snap['reservations'])} reservation{'' if len(snap['reservations']) == 1 else 's'}",
         "tabs": {
             "Reservations": [{"reservation": r["reservation_id"], "status": r["status"] or "active",
                               "trip": f"{r['origin']} → {r['destination']} ({r['flight_type'].replace('_', ' ')})",

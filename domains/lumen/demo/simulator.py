@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from cx_core.desk.inbox import cut_words
 from cx_core.models import Channel, TicketIn
 from cx_core.store.db import Database
 from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, InvoiceRow, OrderItemRow, OrderRow, PaymentRow
@@ -276,7 +277,7 @@ class Simulator:
         elif roll < 0.07:
             sender = None
         self.counter += 1
-        subject = "" if channel == Channel.chat else re.sub(r"[.?!].*$", "", texts[0])[:70]
+        subject = "" if channel == Channel.chat else cut_words(re.sub(r"[.?!].*$", "", texts[0]), 70)
         stamp = now.strftime("%Y%m%d%H%M%S")
         return TicketIn(id=f"T-{stamp}-{self.counter:04d}-{rng.randint(100, 999)}", customer=sender,
                         channel=channel, subject=subject, body=body, created_at=now)
