@@ -439,7 +439,7 @@ class Drafter:
                                         if is_read(outcomes[beside].action) else BESIDE_MIN)
             for quote, p in found:
                 quoted.add(quote)
-                say(f"{quote} [{cite(p)}]", "support" if beside is not None else "text", beside)
+                say(f"{framed(quote, p.heading)} [{cite(p)}]", "support" if beside is not None else "text", beside)
         paragraph += 1
         say("", "next")  # what happens next, when the reply would otherwise say nothing
         paragraph += 1
@@ -447,6 +447,23 @@ class Drafter:
         parts = with_next(parts)
         reply = render(parts)
         return Draft(summary=summary, reply=reply, citations=citations, parts=parts)
+
+
+_VERB = re.compile(r"\b(?:is|are|was|were|be|been|can|cannot|can't|could|will|won't|would|may|might|must|should|"
+                   r"has|have|had|do|does|did|don't|doesn't|need|needs|go|goes|get|gets|take|takes|make|makes|pay|"
+                   r"pays|use|uses|add|adds|show|shows|cover|covers|send|sends|keep|keeps|apply|applies|\w+ed|"
+                   r"\w{3,}es)\b", re.I)
+_WHAT_WE = re.compile(r"^what we (\w+)$", re.I)
+
+
+def framed(quote: str, heading: str) -> str:
+    """A knowledge sentence that is no sentence on its own (a list under "What we accept") said with its heading:
+    "We accept credit and debit cards…"."""
+    if _VERB.search(quote) or ":" in quote or not heading.strip():
+        return quote
+    if m := _WHAT_WE.match(heading.strip()):
+        return f"We {m.group(1).lower()} {quote[:1].lower()}{quote[1:]}"
+    return f"{heading.strip().rstrip(':')}: {quote}"
 
 
 def customer_facing(sentence: str, staff_section: bool) -> str:

@@ -75,12 +75,12 @@ def guarded(fn: Callable[[], Any]) -> Any:
 
 
 def sla_text(due: datetime | None) -> tuple[str, str]:
-    """'12 min left' / 'breached 5 min ago' and a colour."""
+    """'12 min left' / 'overdue 5 min' and a colour."""
     if due is None:
         return "—", "gray"
     minutes = int((due - desk.utcnow()).total_seconds() // 60)
     if minutes < 0:
-        return f"breached {_span(-minutes)} ago", "red"
+        return f"overdue {_span(-minutes)}", "red"
     return f"{_span(minutes)} left", "orange" if minutes <= 30 else "green"
 
 

@@ -522,6 +522,12 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
         st.rerun()
     for name, why in (card.get("unread") or {}).items():
         st.caption(f"{escape_markdown(name)}: not read ({escape_markdown(one_line(why, 200))})")
+    past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
+    still = [r for r in past if r["status"] in {"new", "open", "escalated", "waiting"}]
+    if still:  # the same matter asked twice is answered (and refunded) once
+        st.warning(f"{len(still)} more open ticket{'s' if len(still) > 1 else ''} from this customer (Past tickets): "
+                   + "; ".join(f"“{one_line(desk.cut_words(r['subject'], 50))}” ({r['status']})" for r in still[:2])
+                   + (" …" if len(still) > 2 else ""), icon=":material/content_copy:")
     names = [*card["tabs"], "Past tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
@@ -529,7 +535,6 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
                 st.dataframe(shown_rows(card["tabs"][name]) or [{name.lower(): "none"}], hide_index=True,
                              width="stretch")
                 continue
-            past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
             if not past:
                 st.caption("No earlier tickets from this customer.")
             for r in past:

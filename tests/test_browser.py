@@ -454,7 +454,7 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         main = page.locator("[data-testid='stMain']").inner_text()
-        assert " left" not in main and "breached" not in main
+        assert " left" not in main and "overdue" not in main
         expect(page.get_by_role("button", name="Release")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
         browser.close()
