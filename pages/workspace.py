@@ -215,7 +215,7 @@ def sources(result: Any) -> None:
     """The passages the reply cites, each in an expander."""
     if not result.draft.citations:
         return
-    st.caption("Sources")
+    st.caption("Sources (the reply's [1], [2] markers; the customer receives the reply without them)")
     passages = {(p.doc_id, p.heading): p for p in result.passages}
     for i, c in enumerate(result.draft.citations, 1):
         with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
@@ -406,7 +406,9 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 95 for line in str(st.session_state.get(key) or "").splitlines())
-    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 210), key=key)
+    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 210), key=key,
+                        help="Markers such as [1] point to the sources listed below the reply; they are taken out "
+                             "of what the customer receives.")
     send = st.columns([1.45, 1])
     resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
