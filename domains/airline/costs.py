@@ -132,8 +132,8 @@ def _travellers(step: Step, r: dict[str, Any]) -> str:
     gone = [p for p in old if p not in new]
     came = [p for p in new if p not in old]
     if len(gone) == 1 and len(came) == 1:
-        return (f"On reservation {r['reservation_id']}, {_who(gone[0])} would be replaced by {_who(came[0])}, "
-                f"born {day(came[0]['dob']).split(' ', 1)[1]} {came[0]['dob'][:4]}.")
+        return (f"Replacing {_who(gone[0])} with {_who(came[0])} on reservation {r['reservation_id']} costs "
+                "nothing: the fare stays with the seat.")
     return ""
 
 
