@@ -399,9 +399,28 @@ def _charge_dispute(r: _Asked) -> Planned:
                 f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
                 for c in pick[:3]) + "?"
     ch = pick[0]
-    return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
-                                   "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
-                 f"{ch['description']} of {ch['amount']:.2f} disputed")], ""
+    credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                    "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
+                  f"{ch['description']} of {ch['amount']:.2f} disputed")
+    visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" and _NO_SHOW.search(r.full_text or r.text) else None
+    if visit is None:
+        return [credit], ""
+    # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
+    return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
+        f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
+        f"say the technician did not come to appointment {visit['appointment_id']}. Please check the visit "
+        "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
+
+
+_NO_SHOW = re.compile(r"(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)|"
+                      r"no[- ]show|no one (?:came|turned up|showed up)|nobody (?:came|turned up|showed up)",
+                      re.I)
+
+
+def _visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:
+    """The visit a call-out charge was billed for: the customer's last appointment on or before the charge's day."""
+    before = [a for a in snap["appointments"] if str(a.get("start", ""))[:10] <= str(charge["created_on"])[:10]]
+    return max(before, key=lambda a: str(a["start"]), default=None)
 
 
 def _complaint(r: _Asked) -> Planned:

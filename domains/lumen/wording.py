@@ -116,9 +116,10 @@ LUMEN_WORDING = {
         _claim(r"re-?sent|sent|e-?mailed|forwarded|attached", r"invoice|receipt"), ("invoice_id",)),
     "credit_charge": Wording(
         "the credit",
-        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a)}; it goes back to your "
-                         "original payment method within 5 to 7 business days."),
-        lambda a, p: f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a)}. {CONFIRM}",
+        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a)}; the credit shows on your "
+                         "next invoice."),
+        lambda a, p: (f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a)}; it will show on your "
+                      f"next invoice. {CONFIRM}"),
         _claim(r"credited|refunded|reversed|waived|removed|cancell?ed|written off|issued|applied",
                r"charge|credit|fee|refund"), ("charge_id",)),
     "update_contact_details": Wording(
