@@ -412,6 +412,7 @@ def _charge_dispute(r: _Asked) -> Planned:
         "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
 
 
+_MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
 _NO_SHOW = re.compile(r"(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)|"
                       r"no[- ]show|no one (?:came|turned up|showed up)|nobody (?:came|turned up|showed up)",
                       re.I)
@@ -549,6 +550,13 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if req.intent == "complaint" and FORMAL.search(text or req.text):
             result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
             result.handed_over = FORMAL_HANDED_OVER
+    moved = [st for st in result.steps if st.action == "change_shipping_address"]
+    if moved and snap is not None and _MOVED.search(text) and "address_change" not in result.questions \
+            and not any(st.action == "update_default_address" for st in result.steps) \
+            and snap.get("profile", {}).get("address", {}).get("address1") != moved[0].args.get("address1"):
+        # the knowledge base: a new address on an order leaves the account's as it was; ask whether both change
+        result.questions["address_change"] = ("would you also like the address on your account changed, so that "
+                                              "future orders go there too?")
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
         result.questions[order_reqs[0].intent] = (
             f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")
