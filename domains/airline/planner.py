@@ -232,7 +232,7 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
     if born and not who:
         return born
     if who:
-        raise Unbound(f"your {who}'s full name and date of birth",
+        raise Unbound(f"the {who}'s full name and date of birth",
                       f"what are your {who}'s full name and date of birth, as on their ID?")
     raise Unbound("the passengers' full names and dates of birth",
                   "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
@@ -286,7 +286,8 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
     total = costs.booking_total(ctx.snapshot, dict(ctx.bound)) if {"flights", "passengers", "insurance",
                                                               "nonfree_baggages"} <= set(ctx.bound) else None
     if total is None:
-        raise Unbound("how much the saved payment method pays (once the flights are chosen)")
+        waiting = "the flights are chosen" if "flights" not in ctx.bound else "every traveller is known"
+        raise Unbound(f"the amount to charge (known once {waiting})")
     return [{"payment_id": method, "amount": total}]
 
 
