@@ -227,3 +227,16 @@ def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
     added = [p for p in desk.get_ticket(app_data.db, "P-1")["proposals"] if p["action"] == "refund"]
     assert len(added) == 1 and added[0]["status"] == "pending" and added[0]["rationale"].startswith("added by")
     assert any("Refund" in m.value for m in at.markdown)
+
+
+def test_release_in_the_workspace_gives_the_ticket_back_for_good(app_data: Services) -> None:
+    at = signed_in(Role.advisor)
+    at.query_params["ticket"] = "P-1"
+    at.switch_page("pages/workspace.py").run()  # opening it takes it
+    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
+    next(b for b in at.button if b.label == "Release").click().run()
+    assert not at.exception
+    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] is None  # not taken again on the rerun
+    assert any(b.label == "Take" for b in at.button)
+    next(b for b in at.button if b.label == "Take").click().run()
+    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
