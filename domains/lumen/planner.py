@@ -242,6 +242,15 @@ def _return_items(r: _Asked) -> Planned:
                  r.intent, why)], ""
 
 
+def _cancelled(order: dict[str, Any]) -> dict[str, str]:
+    """What a cancellation takes away and gives back, for its sentence: "the EV Charger and the Wi-Fi Mesh System",
+    "$1,035.59"."""
+    names = list(dict.fromkeys(f"the {i['name']}" for i in order["items"]))
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    refundable = order.get("refundable")
+    return {"items": listed, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
+
+
 def _past_return_window(order: dict[str, Any], today: date) -> bool:
     delivered = order.get("delivered_on")
     try:
@@ -522,7 +531,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
                 action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
                 args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
-            result.steps.append(Step(action, args, intent, why))
+            result.steps.append(Step(action, args, intent, why, defaults=_cancelled(order) if action ==
+                                     "cancel_order" and order else {}))
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"
             result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,

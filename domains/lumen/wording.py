@@ -67,8 +67,10 @@ LUMEN_WORDING = {
         "the cancellation",
         lambda a, r, p: (f"I've cancelled order {a['order_id']}; everything you paid will be refunded to your "
                          "original payment method."),
-        lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}, and everything you paid will go back "
-                      f"to your original payment method. {CONFIRM}"),
+        lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}"
+                      + (f" ({p['items']})" if p.get("items") else "")
+                      + f", and everything you paid{' (' + p['paid'] + ')' if p.get('paid') else ''} will go back to "
+                      f"your original payment method. {CONFIRM}"),
         _claim(r"cancell?ed|called off|stopped")),
     "return_items": Wording(
         "the return",
