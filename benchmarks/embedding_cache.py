@@ -7,6 +7,10 @@ labelled examples embedded three ways in one run, side by side.
 - first fill: the same, writing each vector to the file;
 - another process, cache warm: a new embedder (nothing in memory) reads every vector from the file.
 
+And what batching texts of alike length saves when a long text comes with its short sentences (as a long request
+is searched whole and sentence by sentence): each passage with its sentences, given to the model in one call (every
+batch padded to its longest text) against ``Embedder.encode`` (batches of alike length).
+
 The model is loaded before timing in each case, so the numbers are encoding and cache work only. Results go to
 benchmarks/RESULTS.md (the section between the embedding-cache markers).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import tempfile
 import time
@@ -46,6 +51,33 @@ def timed(embedder: Embedder, batch: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def requests() -> list[list[str]]:
+    """Each knowledge passage with its sentences: a long text among short ones, as a long request is searched."""
+    out = []
+    for d in load_paths([PACK / "articles"]):
+        for c in chunk_document(d):
+            sentences = [x for x in re.split(r"(?<=[.!?])\s+", c.text) if x.strip()]
+            if len(sentences) >= 3:
+                out.append([f"{c.title} — {c.heading}\n{c.text}", *sentences])
+    return out
+
+
+def padded(embedder: Embedder, groups: list[list[str]]) -> float:
+    model = embedder._load()  # noqa: SLF001 - the model's load is not what is measured
+    started = time.perf_counter()
+    for group in groups:
+        model.encode(group, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    return time.perf_counter() - started
+
+
+def alike(embedder: Embedder, groups: list[list[str]]) -> float:
+    embedder._load()  # noqa: SLF001
+    started = time.perf_counter()
+    for group in groups:
+        embedder.encode(group)
+    return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md as it is")
@@ -56,6 +88,8 @@ def main() -> int:
         none = timed(Embedder(disk=""), batch)
         fill = timed(Embedder(disk=path), batch)
         warm = timed(Embedder(disk=path), batch)
+    groups = requests()
+    raw, grouped = padded(Embedder(disk=""), groups), alike(Embedder(disk=""), groups)
     text = "\n".join([
         f"## Embedding cache (measured {time.strftime('%Y-%m-%d')}, `python benchmarks/embedding_cache.py`)",
         "",
@@ -67,6 +101,14 @@ def main() -> int:
         f"| no cache file (a fresh process) | {none:.2f} | 1.00× |",
         f"| first fill of the cache file | {fill:.2f} | {fill / none:.2f}× |",
         f"| another process, cache warm | {warm:.3f} | {warm / none:.3f}× |",
+        "",
+        f"{len(groups)} passages searched whole and sentence by sentence ({sum(map(len, groups))} texts, one call "
+        "each, no cache):",
+        "",
+        "| batching | seconds | vs one padded batch |",
+        "|---|---|---|",
+        f"| all of a request's texts in one batch (padded to the longest) | {raw:.2f} | 1.00× |",
+        f"| texts of alike length together (`Embedder.encode`) | {grouped:.2f} | {grouped / raw:.2f}× |",
     ])
     print(text)
     if not args.no_write:
