@@ -77,7 +77,7 @@ def empathy(triage: Triage, channel: str) -> str:
         return f"I'm sorry you have had to {how} again about this."
     if triage.entities.get("waiting"):
         return "I'm sorry you have been kept waiting."
-    return "I'm sorry for the trouble." if triage.frustration >= 0.2 else ""
+    return "I'm sorry for the trouble." if triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 else ""
 
 
 _SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"

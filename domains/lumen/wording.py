@@ -45,10 +45,10 @@ FORMAL_WAITING = ("I'm recording your formal complaint and passing it to a super
 LUMEN_WORDING = {
     "book_repair": Wording(
         "the warranty repair",
-        lambda a, r, p: (f"Your items are covered by our two-year warranty, so I've booked a free repair for order "
+        lambda a, r, p: (f"The fault is covered by our two-year warranty, so I've booked a free repair for order "
                          f"{a['order_id']} (reference {r.get('repair_id', '')}): a courier will contact you by email "
                          "to arrange the collection, and large appliances are repaired at your home."),
-        lambda a, p: (f"Your items are covered by our two-year warranty, so I'm arranging a free repair for order "
+        lambda a, p: (f"The fault is covered by our two-year warranty, so I'm arranging a free repair for order "
                       f"{a['order_id']}; a courier will then contact you by email to arrange the collection. "
                       f"{CONFIRM}"),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
