@@ -387,7 +387,25 @@ def _installation_reschedule(r: _Asked) -> Planned:
             Step("notify_field_team", {"appointment_id": aid, "message": (
                 f"Appointment {aid} moved to {{when}} at the customer's request.")}, r.intent,
                 "field team must know", depends_on="reschedule_appointment",
-                defaults={"when": day(slots[0]["start"])})], ""
+                defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
+
+
+def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
+    """The knowledge base: a call-out charge that came from the appointment being rescheduled now is credited in
+    full. The charge is the open call-out charge of the amount the appointment's invoice billed (one, else none)."""
+    billed = {round(float(i["amount"]), 2) for i in snap["invoices"] if i.get("appointment_id") == aid}
+    open_ = [c for c in snap["charges"] if c["kind"] == "callout" and round(float(c["amount"]), 2) in billed
+             and c["amount"] - c["credited"] > 0.005]
+    if len(open_) != 1:
+        return []
+    ch = open_[0]
+    return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                   "reason": f"customer disputes the {ch['description'].lower()} on that "
+                                             "appointment"}, intent,
+                 _WAIVER)]
+
+
+_WAIVER = "a call-out charge from the appointment being rescheduled is credited in full"
 
 
 def _charge_dispute(r: _Asked) -> Planned:
@@ -560,6 +578,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if req.intent == "complaint" and FORMAL.search(text or req.text):
             result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
             result.handed_over = FORMAL_HANDED_OVER
+    credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
+    result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
     moved = [st for st in result.steps if st.action == "change_shipping_address"]
     if moved and snap is not None and _MOVED.search(text) and "address_change" not in result.questions \
             and not any(st.action == "update_default_address" for st in result.steps) \
