@@ -244,10 +244,19 @@ class Simulator:
         self.seed = seed
         self.rng = random.Random(seed)
         self.counter = 0
+        self.sent: set[str] = set()  # a message already written is not written again word for word
 
     def tickets(self, n: int, now: datetime, spread_minutes: int = 0) -> list[TicketIn]:
+        raw: list[dict[str, Any]] = []
         with self.db.session() as s:
-            raw = demo_tickets(s, n, self.rng.randint(0, 10**6), now)
+            for _ in range(4):  # a few draws: the same booking's same request would flood the queue otherwise
+                drawn = demo_tickets(s, n, self.rng.randint(0, 10**6), now)
+                for t in [t for t in drawn if t["body"] not in self.sent][: n - len(raw)]:
+                    self.sent.add(t["body"])
+                    raw.append(t)
+                if len(raw) >= n:
+                    break
+            raw += drawn[: n - len(raw)]  # a small world may have said everything once: then it says it again
         out = []
         for i, t in enumerate(raw):
             at = now - timedelta(minutes=spread_minutes * (len(raw) - i) / max(len(raw), 1)) if spread_minutes else now
