@@ -457,13 +457,12 @@ _WHAT_WE = re.compile(r"^what we (\w+)$", re.I)
 
 
 def framed(quote: str, heading: str) -> str:
-    """A knowledge sentence that is no sentence on its own (a list under "What we accept") said with its heading:
-    "We accept credit and debit cards…"."""
-    if _VERB.search(quote) or ":" in quote or not heading.strip():
+    """A knowledge sentence that is no sentence on its own, under a heading that says what it is ("What we
+    accept": "Credit and debit cards…"), said as one: "We accept credit and debit cards…"."""
+    m = _WHAT_WE.match(heading.strip())
+    if m is None or _VERB.search(quote) or ":" in quote:
         return quote
-    if m := _WHAT_WE.match(heading.strip()):
-        return f"We {m.group(1).lower()} {quote[:1].lower()}{quote[1:]}"
-    return f"{heading.strip().rstrip(':')}: {quote}"
+    return f"We {m.group(1).lower()} {quote[:1].lower()}{quote[1:]}"
 
 
 def customer_facing(sentence: str, staff_section: bool) -> str:
