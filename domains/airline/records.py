@@ -243,8 +243,8 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                               "flights": ", ".join(f"{f['flight_number']} {shown.value(f['date'])}" for f in r["flights"]),
                               "passengers": r["passenger_count"], "bags": r["total_baggages"],
                               "insurance": r["insurance"]} for r in snap["reservations"]],
-            "Flights": [{"reservation": r["reservation_id"], "flight": f["flight_number"], "date": f["date"],
-                         "from": f["origin"], "to": f["destination"], "status": f["status"]}
+            "Flights": [{"flight": f["flight_number"], "date": f["date"], "status": f["status"],
+                         "route": f"{f['origin']} → {f['destination']}", "reservation": r["reservation_id"]}
                         for r in snap["reservations"] for f in r["flights"]],
             "Payment methods": [{"method": m["label"], "balance": m.get("balance", "")}
                                 for m in u["payment_methods"]],
