@@ -33,6 +33,7 @@ from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
+from .wording import listed
 
 BINDING_KINDS = ("entity", "record", "step", "const", "resolver")
 
@@ -378,8 +379,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
 
 def _together(needs: list[str]) -> str:
     """Every missing fact of a step in one noun phrase: "A", "A and B", "A, B and C"."""
-    needs = list(dict.fromkeys(n for n in needs if n))
-    return needs[0] if len(needs) == 1 else ", ".join(needs[:-1]) + " and " + needs[-1] if needs else ""
+    return listed(list(dict.fromkeys(n for n in needs if n)))
 
 
 def _as_question(ask: str) -> str:

@@ -143,6 +143,7 @@ def signals(text: str) -> dict[str, Any]:
 def _ordinal(n: int) -> str:
     return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
 
+
 def tone_analyzer() -> SentimentIntensityAnalyzer:
     """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no
     feeling."""

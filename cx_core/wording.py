@@ -199,6 +199,11 @@ def at_path(values: Any, path: str) -> Any:
     return node
 
 
+def listed(items: list[str]) -> str:
+    """Items as a sentence names them: "a", "a and b", "a, b and c"; '' for none."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
 def _number(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,.2f}"
 
@@ -210,7 +215,7 @@ def _show(value: Any, fmt: str, currency: str) -> str:
     if isinstance(value, list) or fmt == "list":
         items = [_show(v, "" if fmt == "list" else fmt, currency) for v in (value if isinstance(value, list)
                                                                              else [value])]
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+        return listed(items)
     if fmt in {"money", "number"}:
         try:
             x = float(value)

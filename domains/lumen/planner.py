@@ -13,7 +13,7 @@ from typing import Any
 from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
-from cx_core.wording import day, money
+from cx_core.wording import day, listed, money
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
@@ -245,10 +245,9 @@ def _return_items(r: _Asked) -> Planned:
 def _cancelled(order: dict[str, Any]) -> dict[str, str]:
     """What a cancellation takes away and gives back, for its sentence: "the EV Charger and the Wi-Fi Mesh System",
     "$1,035.59"."""
-    names = list(dict.fromkeys(f"the {i['name']}" for i in order["items"]))
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     refundable = order.get("refundable")
-    return {"items": listed, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
+    items = listed(list(dict.fromkeys(f"the {i['name']}" for i in order["items"])))
+    return {"items": items, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
 
 
 def _past_return_window(order: dict[str, Any], today: date) -> bool:

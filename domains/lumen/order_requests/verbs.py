@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cx_core.wording import listed
+
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _resolve_items
@@ -224,9 +226,9 @@ def _cancel(v: _Verb) -> None:
                 others = [i["name"] for i in x.order["items"] if i["name"] not in {y.item["name"] for y in named}]
                 if others:
                     raise Impossible(f"only whole orders can be cancelled, and order {x.order['order_id']} also "
-                                     f"holds the {_listed(list(dict.fromkeys(others)))}",
+                                     f"holds the {listed(list(dict.fromkeys(others)))}",
                                      ask=f"would you like me to cancel the whole order, or keep it and return the "
-                                     f"{_listed([y.item['name'] for y in named])} once it arrives?")
+                                     f"{listed(list(dict.fromkeys(y.item['name'] for y in named)))} once it arrives?")
     if _REMOVE.match(segment) and named:
         raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
     if not chosen_ids:
@@ -238,11 +240,6 @@ def _cancel(v: _Verb) -> None:
     reason = _cancel_reason(segment, v.sentence, v.before, (v.ctx.around, *v.ctx.details))
     for oid in chosen_ids:
         st.cancels[oid] = reason
-
-
-def _listed(names: list[str]) -> str:
-    names = list(dict.fromkeys(names))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _return(v: _Verb) -> None:
