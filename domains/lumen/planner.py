@@ -574,9 +574,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.questions[req.intent] = ask
         if req.intent == "data_request":
             result.escalate_queue = "privacy"
-        if req.intent == "complaint" and FORMAL.search(text or req.text):
-            result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
-            result.handed_over = FORMAL_HANDED_OVER
+    if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
+        # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor
+        result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
+        result.handed_over = FORMAL_HANDED_OVER
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
     moved = [st for st in result.steps if st.action == "change_shipping_address"]
