@@ -301,8 +301,9 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
         # a refusal said in full carries its rule and the way forward: a quoted rule beside it says it twice
         return denied[0][1].reason, 0 if said else 1, denied[0][0], True
     if any(not is_read(o.action) and o.action != "send_reply" for _, o in mine):
-        # a change that waits for the customer's answer: the question is what they need to read
-        return req.text, 0, None, False
+        # a change that waits for the customer's answer: the question is what they need to read, and the answer
+        # to theirs when they asked how it works ("How do I return it?")
+        return req.text, 1 if _HOW.search(req.text) else 0, None, False
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
         # beside a look-up, the fact that explains what it found ("processed": what that status means); beside a
         # change, nothing: what is done is what the customer needs to read, and a rule quoted there reads as filler
@@ -453,6 +454,7 @@ _VERB = re.compile(r"\b(?:is|are|was|were|be|been|can|cannot|can't|could|will|wo
                    r"has|have|had|do|does|did|don't|doesn't|need|needs|go|goes|get|gets|take|takes|make|makes|pay|"
                    r"pays|use|uses|add|adds|show|shows|cover|covers|send|sends|keep|keeps|apply|applies|\w+ed|"
                    r"\w{3,}es)\b", re.I)
+_HOW = re.compile(r"\b(?:how|what|when|where|why|which|is there|do you|does it)\b[^?]*\?", re.I)
 _WHAT_WE = re.compile(r"^what we (\w+)$", re.I)
 
 

@@ -199,9 +199,9 @@ def at_path(values: Any, path: str) -> Any:
     return node
 
 
-def listed(items: list[str]) -> str:
-    """Items as a sentence names them: "a", "a and b", "a, b and c"; '' for none."""
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+def listed(items: list[str], last: str = "and") -> str:
+    """Items as a sentence names them: "a", "a and b", "a, b and c" (or "a, b or c"); '' for none."""
+    return ", ".join(items[:-1]) + f" {last} " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _number(x: float) -> str:

@@ -147,3 +147,43 @@ def test_the_editor_offers_the_flights_for_sale_around_the_bookings_dates(svc: S
     assert any("(now on the booking)" in x for x in labels) and all("$" in x for x in labels[1:] if "fare" not in x)
     assert not any(ISO_TIME.search(x) for x in labels)
     assert desk.field_options(svc.db, "send_certificate", {}) == {}
+
+
+def _bookings(svc: Services) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(member, reservation) for every active reservation of the demo world, as the planner sees them."""
+    from sqlalchemy import select
+
+    from domains.airline.records import snapshot
+    from domains.airline.tables import AirlineUserRow
+
+    with svc.db.session() as s:
+        ids = list(s.scalars(select(AirlineUserRow.user_id)))
+        snaps = [snapshot(s, uid, NOW) for uid in ids]
+    return [(snap["user"], r) for snap in snaps for r in snap["reservations"] if r.get("status") != "cancelled"]
+
+
+def test_what_a_booking_can_still_take_follows_its_flights(svc: Services) -> None:
+    bookings = _bookings(svc)
+    stranded = [(u, r) for u, r in bookings if r["policy"]["add_bags"].startswith("refused: flight")]
+    started = [(u, r) for u, r in bookings if r["any_flown"] and not r["all_flown"]]
+    late = [(u, r) for u, r in bookings if any(f["status"] == "delayed" and not f["flown"] for f in r["flights"])]
+    assert stranded and started and late
+    u, r = stranded[0]  # its only flight left was cancelled by the airline: no bags go on it
+    out = _run(svc, {"id": "BAG", "customer": u["email"], "subject": "",
+                     "body": f"Please add one checked bag to reservation {r['reservation_id']}."})
+    assert not any(p.action == "update_reservation_baggages" and p.decision != Decision.abstained
+                   for p in out.proposals)
+    assert "no bags can be added" in out.draft.reply and "cancelled by the airline" in out.draft.reply
+    u, r = started[0]  # travel has started: the travellers can no longer change, and no one offers it
+    who = r["passengers"][0]
+    out = _run(svc, {"id": "PAX", "customer": u["email"], "subject": "",
+                     "body": f"On reservation {r['reservation_id']}, {who['first_name']} {who['last_name']} "
+                             "can't come any more, please take them off."})
+    assert not any(p.action in ("update_reservation_passengers", "cancel_reservation")
+                   and p.decision != Decision.abstained for p in out.proposals)
+    assert "cannot change" in out.draft.reply and "replaced" not in out.draft.reply, out.draft.reply
+    u, r = late[0]  # a delay on the booking the member writes about is said first
+    flight = next(f for f in r["flights"] if f["status"] == "delayed")
+    out = _run(svc, {"id": "LATE", "customer": u["email"], "subject": "",
+                     "body": f"What is the status of my reservation {r['reservation_id']}?"})
+    assert f"flight {flight['flight_number']}" in out.draft.reply and "is delayed" in out.draft.reply

@@ -385,3 +385,16 @@ def test_a_qualifier_holds_the_requests_on_the_orders_it_speaks_of() -> None:
     reading = interpret("Return the desk lamp I received. Also change the wall clock of order #W1000003 to one under "
                         "$35.", snapshot)
     assert [a for a, _, _ in reading.steps] == ["return_items"] and "“under $35”" in reading.unsure
+
+
+def test_a_new_address_asked_for_without_the_word_change() -> None:
+    oak = {"address1": "12 Oak Street", "city": "Dallas", "zip": "75201"}
+    for text in ("The delivery address on #W1000003 is wrong, it should be 12 Oak Street, Dallas, TX 75201.",
+                 "hi, the address on my order W1000003 is wrong. it should be 12 Oak Street, Dallas, TX 75201",
+                 "can u send my desk lamp to 12 Oak Street, Dallas, TX 75201?"):
+        (action, args), = steps(text)
+        assert action == "change_shipping_address" and args["order_id"] == "#W1000003", text
+        assert oak.items() <= args.items(), text
+    # a question about the address asks for nothing; a replacement sent somewhere is not an address change
+    assert not interpret("Is 1 Main Street, Austin, TX 78701 the address on #W1000003?", snap()).steps
+    assert not interpret("Please send a replacement to 12 Oak Street, Dallas, TX 75201.", snap()).steps

@@ -165,10 +165,13 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
         return [_pick(ctx, str(ctx.bound["origin"]), str(ctx.bound["destination"]), dates[0], cabin, pax)]
     if why := _refused(ctx, "change_flights"):
         upgrade = "basic economy" in why and not _refused(ctx, "change_cabin")
+        cost = (rec.get("cabin_costs") or {}).get("economy")
+        priced = "" if cost is None else f" for {money(cost)}" if cost > 0 else " at no extra cost"
         raise Unbound(f"the airline's rules refuse it: {why}", final=True, ask=
                       f"I'm sorry, but reservation {rec['reservation_id']} cannot move to other flights: {why}."
-                      + (" You can upgrade it to economy first, on the same flights, and then change the flights: "
-                         "would you like me to price that for you?" if upgrade else ""))
+                      + (f" You can upgrade it to economy first, on the same flights{priced}, and then change the "
+                         "flights; any difference in fare is charged or refunded then. Would you like to do that?"
+                         if upgrade else ""))
     ahead = [f for f in rec["flights"] if not f.get("flown")]
     mentioned = {str(d) for d in ctx.entities.get("dates") or []}
     new = sorted(mentioned - {f["date"] for f in rec["flights"]})
@@ -215,6 +218,11 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         if len(born) == 1 and (len(named) == 1 or len(current) == 1):
             at = named[0] if named else 0
             return [born[0] if i == at else p for i, p in enumerate(current)]
+        if not born and (why := _refused(ctx, "change_passengers")):  # the action would refuse: no name asked for
+            raise Unbound(f"the airline's rules refuse it: {why}",
+                          f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}. "
+                          "If you would like, a colleague can look at what else can be done with the booking.",
+                          final=True)
         if not born and len(named) == 1 and _LEAVING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
@@ -413,10 +421,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
 
 def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about: set[str] | None = None,
               today: date | None = None) -> list[str]:
-    """One sentence per active reservation with a flight the airline cancelled and not yet flown: what happened and
-    what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a refund; an
-    economy or business booking may instead move to another flight, a basic-economy one may not, and no flight is
-    moved into the past). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
+    """One sentence per active reservation with a flight the airline cancelled or delayed and not yet flown: what
+    happened and what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a
+    refund; an economy or business booking may instead move to another flight, a basic-economy one may not, and no
+    flight is moved into the past; a delay: when the flight is now expected to leave). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
     the message is ``about`` some bookings, only theirs are spoken of."""
     out = []
     for r in (snap or {}).get("reservations", []):
@@ -433,4 +441,10 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
                      + (", or we can move you to another flight" if movable else ""))
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
+        elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
+            f = late[0]
+            expected = str(f.get("estimated_departure_time_est") or "")[11:16]
+            out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
+                       f"{r['reservation_id']}, is delayed" + (f": it is now expected to leave at {expected}."
+                                                               if expected else "."))
     return out[:2]

@@ -17,6 +17,7 @@ from cx_core.wording import day, listed, money
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
+from domains.lumen.questions import exchange_question, which_items
 
 WRITE_FREE = PACK.informational
 
@@ -232,7 +233,7 @@ def _return_items(r: _Asked) -> Planned:
         chosen = named if len(named) == 1 else []
     if not chosen:
         return [Step("return_items", {"order_id": order["order_id"]}, r.intent, "return requested",
-                     missing="which items")], "which items from the order would you like to return?"
+                     missing="which items")], which_items(order, "return")
     if r.intent == "damaged_item" and _past_return_window(order, r.today):  # the warranty covers it: a repair
         return [Step("book_repair", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen],
                                      "fault": _fault(r.text or r.full_text)}, r.intent,
@@ -277,49 +278,10 @@ def _exchange(r: _Asked) -> Planned:
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
                      missing="the new option (the customer chooses among those sold)" if len(chosen) == 1
-                     else "the item and the new option")], _exchange_question(order, chosen, r.ents)
+                     else "the item and the new option")], exchange_question(order, chosen, r.ents)
     return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
                                    "new_item_ids": [new["item_id"]]}, r.intent,
                  f"same product, new option {new['options']}")], ""
-
-
-def _exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents: dict[str, Any]) -> str:
-    """What to ask when the new option is not settled, naming what exists: the options the item is sold in now,
-    and, when the customer named one it does not come in, saying so."""
-    if len(chosen) != 1:
-        return "which item would you like to exchange, and for which option (size or colour)?"
-    item = chosen[0]
-    others = [v for v in order["variants"].get(item["item_id"], []) if v["available"] and v["item_id"] != item["item_id"]]
-    if not others:
-        return (f"the {item['name']} is not available in another option at the moment; would you like a return or a "
-                "replacement of the same one instead?")
-    wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
-    fits = [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
-    shown = fits or others
-    offered = _options_said([v["options"] for v in shown[:6]])
-    if wanted and not fits:
-        lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
-    else:
-        lead = f"the {item['name']} is available as {offered}"
-    return f"{lead}. Which would you like?"
-
-
-def _options_said(options: list[dict[str, Any]]) -> str:
-    """Options as a person says them: "black, white or blue"; "the standard model in black or white, or the mop
-    combo in black" when they differ in two ways."""
-    def either(words: list[str]) -> str:
-        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-    values = [[str(x) for x in o.values()] for o in options]
-    if all(len(v) == 1 for v in values):
-        return either([v[0] for v in values])
-    if all(len(v) == 2 for v in values):
-        groups: dict[str, list[str]] = {}
-        for first, second in values:
-            groups.setdefault(first, []).append(second)
-        said = [f"{first} in {either(seconds)}" for first, seconds in groups.items()]
-        return ", or ".join(said) if any(len(s) > 1 for s in groups.values()) else either(said)
-    return "; ".join(", ".join(v) for v in values)
 
 
 def _duplicate_charge(r: _Asked) -> Planned:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from domains.airline.backend.booking import book_reservation, preview_book_reservation
 from domains.airline.backend.cancel import cancel_reservation, preview_cancel_reservation
 from domains.airline.backend.changes import (
+    no_flight_left,
     preview_update_reservation_baggages,
     preview_update_reservation_flights,
     preview_update_reservation_passengers,
@@ -68,8 +69,8 @@ __all__ = [
     "COMPENSATION_PER_PASSENGER", "EST", "FLOWN_STATUSES", "FREE_BAGS", "INSURANCE_FEE", "INSURED_REASONS",
     "MAX_PASSENGERS", "PREVIEWS", "TAU_NOW", "WRITES", "Leg", "airline_now", "book_reservation",
     "cancel_reservation", "flight_status", "free_bag_allowance", "get_reservation", "get_user", "is_flown",
-    "legs_of", "list_airports", "load_tau", "method_label", "money", "money_at_stake", "preview_book_reservation",
-    "preview_cancel_reservation", "preview_send_certificate", "preview_update_reservation_baggages",
+    "legs_of", "list_airports", "load_tau", "method_label", "money", "money_at_stake", "no_flight_left",
+    "preview_book_reservation", "preview_cancel_reservation", "preview_send_certificate", "preview_update_reservation_baggages",
     "preview_update_reservation_flights", "preview_update_reservation_passengers", "reservation_view",
     "reservation_row", "reservations_of", "restore_passengers", "search_direct", "search_onestop", "send_certificate",
     "update_reservation_baggages", "update_reservation_flights", "update_reservation_passengers", "user_row",

@@ -15,7 +15,7 @@ from cx_core.errors import InvalidInput, PolicyDenied
 from domains.airline.backend.arguments import _as_dict, _choice, _flight_refs, _int, _passengers, _text
 from domains.airline.backend.checks import _active, _change_payment, _check_bookable, _check_route, _check_timing
 from domains.airline.backend.ledger import _apply_change_payment, _history, _move_seats
-from domains.airline.backend.lookup import _leg, _reservation, legs_of, user_row
+from domains.airline.backend.lookup import Leg, _leg, _reservation, legs_of, user_row
 from domains.airline.backend.policy import BAG_FEE, FREE_BAGS, airline_now, free_bag_allowance
 from domains.airline.backend.views import _segment, reservation_view
 from domains.airline.tables import CABINS
@@ -98,6 +98,14 @@ def update_reservation_flights(s: Session, args: Mapping[str, Any] | BaseModel, 
     return {**plan, "reservation": reservation_view(r)}
 
 
+def no_flight_left(legs: list[Leg], clock: datetime) -> str:
+    """Why bags cannot go on a booking whose every flight still to fly was cancelled by the airline, or ""."""
+    ahead = [leg for leg in legs if not leg.flown(clock)]
+    if ahead and all(leg.status == "cancelled" for leg in ahead):
+        return f"flight {ahead[0].label()} was cancelled by the airline, so the booking has no flight left to check bags onto"
+    return ""
+
+
 # ---------------------------------------------------------------- update_reservation_baggages
 def preview_update_reservation_baggages(s: Session, args: Mapping[str, Any] | BaseModel,
                                         now: datetime) -> dict[str, Any]:
@@ -112,6 +120,8 @@ def preview_update_reservation_baggages(s: Session, args: Mapping[str, Any] | Ba
     legs = legs_of(s, r)
     if legs and all(leg.flown(clock) for leg in legs):
         raise PolicyDenied(f"every flight of reservation {r.reservation_id} has already been flown")
+    if why := no_flight_left(legs, clock):
+        raise PolicyDenied(why)
     if total < r.total_baggages:
         raise PolicyDenied(f"checked bags can be added but not removed: reservation {r.reservation_id} has "
                            f"{r.total_baggages}, {total} requested")

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cx_core.entities import find_address
 from cx_core.plans import ASKS_ONLY
 
 from .base import Reading, Unsure
@@ -79,8 +80,14 @@ _QUESTION = re.compile(r"^\s*(?:(?:finally|lastly|also|then|and|but|additionally
                        r"(?:you (?:also )?(?:want|would like|wish) to (?:know|check|ask|confirm|find out|"
                        r"inquire)|ask\b|you wonder|what|how|which|when|is|are|can|could)\b", re.I)
 _ASKING = re.compile(r"^\s*(?:how|what|when|where|why|which|is|are|does|do|will)\b[^?]*\?\s*$", re.I)
+_WANTS = re.compile(r"\b(?:please|pls|i'?d like|i would like|i want|i need|i'?d love|can (?:i|you)|could (?:i|you)|"
+                    r"would you|send me)\b", re.I)
 _ASKED = re.compile(r"\b(?:if|when|once)\s+(?:the agent |they |he |she |someone )?(?:asks?|asked)\b", re.I)
 _UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|want)\b", re.I)
+# "the delivery address on #W… is wrong, it should be 219 Pine Drive, …": a change asked for without its verb
+_ADDRESS_FIX = re.compile(r"\baddress\b[^.?!]{0,80}?\b(?:is|was|'s) (?:wrong|incorrect|not right|outdated|old)\b|"
+                          r"\baddress\b[^.?!]{0,60}?\b(?:should|must|needs? to|has to|was meant to) (?:be|read|say)\b|"
+                          r"\b(?:correct|right|proper) (?:shipping |delivery )?address (?:is|should be)\b", re.I)
 _REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
                      r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
 
@@ -96,6 +103,9 @@ class _Message:
     # every request
     asked: bool = False  # an order's verb is spoken of, even as a noun ("a return")
     mind: bool = False  # the customer may change their mind
+    wants: bool = False  # an order's verb spoken of in words that ask for it ("I'd like a return", "please send a
+    # replacement")
+    wrong_address: str = ""  # "the address on my order is wrong", the new one still to come
 
 
 def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
@@ -110,6 +120,9 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     for sentence in _split_sentences(text):
         _read_sentence(sentence, ctx, msg, reading)
     if not msg.units and not pairs:
+        if msg.wants and not msg.doubts:  # "I'd like a return for order #W…": wanted, the details still to ask
+            reading.found = True
+            return
         if msg.asked or msg.doubts:
             reading.found = True
             raise Unsure(msg.doubts[0][1] if msg.doubts else
@@ -134,6 +147,8 @@ def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading
     """One sentence of the message: a hint about an item, a preference, a request, a detail, or a doubt that a
     person resolves."""
     msg.asked = msg.asked or bool(_VERB.search(sentence))  # spoken of, even as a noun ("a return")
+    msg.wants = msg.wants or bool(_VERB.search(sentence) and _WANTS.search(sentence) and not _HOLD.search(sentence)
+                                  and not _ASKING.search(sentence) and not _conditional(sentence))
     hint = _HINT.search(sentence)
     if hint and not _sentence_ops(hint.group(2)):
         ctx.hints.append((hint.group(1), hint.group(2)))
@@ -211,6 +226,12 @@ def _read_request(sentence: str, verbs: list[tuple[str, str]], snap: dict[str, A
     other one too"), says the last request again, or gives a detail."""
     units = msg.units
     refund = _REFUND.search(sentence)
+    if not verbs and (_ADDRESS_FIX.search(sentence) or msg.wrong_address) and find_address(sentence):
+        # the address said to be wrong, and the right one in the same sentence or the next
+        sentence = sentence if _ADDRESS_FIX.search(sentence) else msg.wrong_address + " " + sentence
+        verbs = [("change", sentence)]
+    elif not verbs and _ADDRESS_FIX.search(sentence):
+        msg.wrong_address = sentence
     if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]):
         verbs = [("refund", sentence)]  # "the earbuds are faulty and I want a full refund"
     if not verbs and units and len(sentence.split()) <= 10 and not _WHETHER.search(sentence) and \

@@ -27,7 +27,11 @@ def _has(text: str, phrase: str) -> bool:
 
 
 _VERB = re.compile(r"\b(return|exchange|swap|switch|change|modify|upgrade|downgrade|replace|cancel|adjust|update|remove|"
-                   r"send back|ship (?:it|them|(?:my |the )?order(?:\s+#?W\d{7})?|#?W\d{7})?\s*to)\w*", re.I)
+                   r"send back|ship (?:it|them|(?:my |the )?order(?:\s+#?W\d{7})?|#?W\d{7})?\s*to|"
+                   # "can you send my smart TV to 290 Elm Street", "deliver it to my new address instead"
+                   r"(?:send|deliver|redirect|forward)(?:\s+(?!to\b|(?:an?|another|new|replacement|refund|e-?mail|invoice|"
+                   r"receipt|label|link|code|details|info\w*)\b)[\w#'-]+){0,4}\s+to(?=\s+(?:\d|(?:my|the|our|his|"
+                   r"her|their|this|that)\s+(?:[\w']+\s+){0,2}address\b)))\w*", re.I)
 _NEGATED = re.compile(r"(?:\bnot|\bnever|n't|\bnor)\s+(?:\w+\s+){0,2}$", re.I)
 _CONDITION = re.compile(r"\b(?:if|unless|otherwise|in case|whether|once|as long as|provided)\b", re.I)
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")

@@ -41,6 +41,9 @@ class _Verb:
     before: str
 
 
+_SHIP_TO = re.compile(r"(?:ship|send|deliver|redirect|forward)\b(?!\s+back\b)", re.I)
+
+
 def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, context: list[_Item]) -> None:
     """One verb of a request, added to the state; raises ``Unsure`` (or ``Impossible``) when it cannot be settled.
     ``context`` holds the items a fallback's "it" or "that order" stands for."""
@@ -52,7 +55,7 @@ def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, co
     at = ctx.text.find(sentence)
     before = (ctx.text[:at] if at >= 0 else "") + sentence[: max(sentence.find(segment), 0)]
     v = _Verb(verb, segment, sentence, st, ctx, context, orders, before)
-    if re.search(r"(?<!e-mail )(?<!email )\baddress\b", segment, re.I) or verb.startswith("ship"):
+    if re.search(r"(?<!e-mail )(?<!email )\baddress\b", segment, re.I) or _SHIP_TO.match(verb):
         _change_address(v)
     elif verb == "unneeded":  # "you no longer need the boots": cancelled if the order has not left yet
         _unneeded(v)
@@ -148,7 +151,7 @@ def _change_address(v: _Verb) -> None:
         chosen = pending
     elif v.orders:
         chosen = [o for o in snap["orders"] if o["order_id"] in v.orders]
-    elif re.search(r"\border", head, re.I):
+    elif re.search(r"\border", head, re.I) or _mentions_any(head, snap):  # "send my desk lamp to …"
         by_city = [o for o in pending if _has(_places(head), o["address"]["city"])]
         by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
         chosen = by_city or list({o["order_id"]: o for o in by_item}.values()) or pending

@@ -1,0 +1,55 @@
+"""The questions Lumen's planner asks when a request does not name enough: which items of an order, which of the
+options an item is sold in (and that the one named is not)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from cx_core.wording import listed
+
+
+def which_items(order: dict[str, Any], what: str, also: str = "") -> str:
+    """The question for an order whose items the message does not name, naming them."""
+    names = list(dict.fromkeys(f"the {i['name']}" for i in order["items"]))
+    asked = f"which items from order {order['order_id']} would you like to {what}"
+    if len(names) > 6:  # too many to read out: the customer sees them in their account
+        return f"{asked}{', ' + also if also else ''}?"
+    return f"{asked} ({listed(names, 'or')}), {also}?" if also else f"{asked}: {listed(names, 'or')}?"
+
+
+def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents: dict[str, Any]) -> str:
+    """What to ask when the new option is not settled, naming what exists: the options the item is sold in now,
+    and, when the customer named one it does not come in, saying so."""
+    if len(chosen) != 1:
+        return which_items(order, "exchange", "and for which option (size or colour)")
+    item = chosen[0]
+    others = [v for v in order["variants"].get(item["item_id"], []) if v["available"] and v["item_id"] != item["item_id"]]
+    if not others:
+        return (f"the {item['name']} is not available in another option at the moment; would you like a return or a "
+                "replacement of the same one instead?")
+    wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
+    fits = [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
+    shown = fits or others
+    offered = options_said([v["options"] for v in shown[:6]])
+    if wanted and not fits:
+        lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
+    else:
+        lead = f"the {item['name']} is available as {offered}"
+    return f"{lead}. Which would you like?"
+
+
+def options_said(options: list[dict[str, Any]]) -> str:
+    """Options as a person says them: "black, white or blue"; "the standard model in black or white, or the mop
+    combo in black" when they differ in two ways."""
+    either = partial(listed, last="or")
+    values = [[str(x) for x in o.values()] for o in options]
+    if all(len(v) == 1 for v in values):
+        return either([v[0] for v in values])
+    if all(len(v) == 2 for v in values):
+        groups: dict[str, list[str]] = {}
+        for first, second in values:
+            groups.setdefault(first, []).append(second)
+        said = [f"{first} in {either(seconds)}" for first, seconds in groups.items()]
+        return ", or ".join(said) if any(len(s) > 1 for s in groups.values()) else either(said)
+    return "; ".join(", ".join(v) for v in values)
