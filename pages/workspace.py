@@ -409,11 +409,20 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 210), key=key,
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "
                              "of what the customer receives.")
-    send = st.columns([1.45, 1])
-    resolve = send[0].button("Send reply and resolve", type="primary", icon=":material/send:", shortcut="Ctrl+Enter")
+    # a reply that asks the customer something or promises word back leaves the ticket open by default
+    follow_up = desk.promises_follow_up(str(body or ""))
+    send = st.columns([1.3, 1.1, 0.9])
+    resolve = send[0].button("Send reply and resolve", type="secondary" if follow_up else "primary",
+                             icon=":material/send:", shortcut=None if follow_up else "Ctrl+Enter",
+                             help="The reply asks or promises something: keep the ticket open instead"
+                             if follow_up else None)
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
+                               type="primary" if follow_up else "secondary",
+                               shortcut="Ctrl+Enter" if follow_up else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
+    if data["ticket"]["status"] in ("open", "waiting"):
+        _escalate_button(send[2], tid)
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:
@@ -438,6 +447,17 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                     if out:
                         st.session_state.pop(f"held-{tid}", None)
                         _sent(tid, out, wanted_resolve)
+
+
+def _escalate_button(place: Any, tid: str) -> None:
+    """Hand the ticket to a supervisor, with the reason they will read first."""
+    with place.popover("Escalate", icon=":material/supervisor_account:", use_container_width=True), \
+            st.form(f"escalate-{tid}", border=False):
+        why = st.text_input("Why does a supervisor need it?", placeholder="e.g. the customer asks for a manager")
+        if st.form_submit_button("Escalate to a supervisor", type="primary") and \
+                guarded(lambda: desk.escalate(svc.db, user, tid, why) or True):
+            st.toast("Escalated: the ticket is in the supervisors' queue with your reason.")
+            st.rerun()
 
 
 def assignment_bar(t: dict[str, Any]) -> None:

@@ -136,3 +136,31 @@ def test_inbox_previews_are_plain_words_cut_at_a_word() -> None:
     cut = desk.cut_words("The quick brown fox jumps over the lazy dog", 18)
     assert cut == "The quick brown…" and len(cut) <= 19
     assert desk.cut_words("short", 18) == "short"
+
+
+def test_an_advisor_escalates_with_a_reason_and_a_supervisor_finds_it_free(services: Services) -> None:
+    o = find_order(services, "delivered", max_total=400, min_total=20)
+    processed(services, "ESC-1", o["email"], "Hello, can you send me a copy of my invoice please?")
+    desk.assign(services.db, SUPERVISOR, "ESC-1", "sam")
+    with pytest.raises(InvalidInput, match="sam is working on this ticket"):  # not someone else's ticket
+        desk.escalate(services.db, ADVISOR, "ESC-1", "mine now")
+    desk.assign(services.db, SUPERVISOR, "ESC-1", "ada")
+    with pytest.raises(InvalidInput, match="say why"):
+        desk.escalate(services.db, ADVISOR, "ESC-1", "   ")
+    with pytest.raises(InvalidInput, match="under 500"):
+        desk.escalate(services.db, ADVISOR, "ESC-1", "x" * 501)
+    assert desk.get_ticket(services.db, "ESC-1")["ticket"]["status"] == "open"  # nothing changed by the refusals
+    desk.escalate(services.db, ADVISOR, "ESC-1", "The customer asks for a manager.")
+    data = desk.get_ticket(services.db, "ESC-1")
+    assert data["ticket"]["status"] == "escalated" and data["ticket"]["assigned_to"] is None
+    assert data["result"].escalated and data["result"].escalation_reason == "ada asked for a supervisor: The customer asks for a manager."
+    assert any(e.kind == "ticket.escalated" for e in audit.events(services.db, DEMO_ADMIN, ticket_id="ESC-1"))
+    with pytest.raises(InvalidInput, match="only an open or waiting ticket"):
+        desk.escalate(services.db, ADVISOR, "ESC-1", "again")
+
+
+def test_a_reply_that_asks_or_promises_keeps_the_ticket_open_by_default() -> None:
+    assert desk.promises_follow_up("Which day would suit you?")
+    assert desk.promises_follow_up("I'm arranging it. I'll confirm by email as soon as it goes through.")
+    assert desk.promises_follow_up("A colleague in billing will get back to you within a day.")
+    assert not desk.promises_follow_up("I've refunded $20.00 on order #W1000001. Kind regards")

@@ -180,6 +180,28 @@ def assign(db: Database, user: StaffUser, ticket_id: str, to: str | None) -> str
         return to
 
 
+def escalate(db: Database, user: StaffUser, ticket_id: str, reason: str) -> None:
+    """An advisor hands a ticket to a supervisor, saying why: it joins the escalated queue, free for a supervisor
+    to take, with the reason in front of them and in the audit log."""
+    user = require(user, Role.advisor, db)
+    why = " ".join(str(reason or "").split())
+    if not why:
+        raise InvalidInput("say why the ticket needs a supervisor (one sentence is enough)")
+    if len(why) > 500:
+        raise InvalidInput(f"the reason is {len(why)} characters long; keep it under 500")
+    with db.tx() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        check_not_taken(s, user, ticket_id)
+        if row.status not in ("open", "waiting"):
+            raise InvalidInput(f"ticket {ticket_id} is {row.status}; only an open or waiting ticket can be escalated")
+        result = dict(row.result or {})
+        result.update(escalated=True, escalation_reason=f"{user.username} asked for a supervisor: {why}")
+        row.result, row.status, row.assigned_to, row.assigned_at = result, "escalated", None, None
+        audit.append(s, user.username, "ticket.escalated", ticket_id, reason=why)
+
+
 def check_not_taken(db: Database | Any, user: StaffUser, ticket_id: str) -> None:
     """An advisor cannot act on a ticket another person has claimed (supervisors can, knowingly).
     ``db`` is a database or an open session."""

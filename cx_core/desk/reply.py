@@ -3,6 +3,7 @@ that did not run, nothing undecided left behind unless the advisor says why), an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import audit
@@ -131,6 +132,17 @@ def _accounted(said: str, action: str, props: list[dict[str, Any]]) -> bool:
 def _clip(text: str, limit: int = 90) -> str:
     text = for_customer(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# a reply that waits for something: a question to the customer, or word promised back
+_FOLLOW_UP = re.compile(r"\?|\b(?:I'll|I will|we'll|we will|(?:a |my |our )?colleague (?:\w+ ){0,6}?will|"
+                        r"supervisor (?:\w+ ){0,6}?will)\s+(?:\w+ ){0,2}?(?:confirm|get back|come back|reply|write|"
+                        r"let you know|update|contact|be in touch|follow up|call|email)\b", re.I)
+
+
+def promises_follow_up(body: str) -> bool:
+    """Whether a reply asks the customer something or promises them word back, so the ticket should stay open."""
+    return bool(_FOLLOW_UP.search(body))
 
 
 def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, body: str,

@@ -238,9 +238,28 @@ def _return_items(r: _Asked) -> Planned:
         return [Step("book_repair", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen],
                                      "fault": _fault(r.text or r.full_text)}, r.intent,
                      "a fault after the 30-day return window: covered by the two-year warranty")], ""
+    ids = [i["item_id"] for i in chosen]
+    names = listed(list(dict.fromkeys(f"the {i['name']}" for i in chosen)))
+    sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
+               for i in chosen)
+    if r.intent == "damaged_item" and _REPLACEMENT.search(r.full_text or r.text):  # the same item, sent again
+        if not sold:
+            return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent,
+                         "item arrived damaged; the same one is out of stock", missing="whether a refund will do")], (
+                f"{names} {'are' if len(chosen) > 1 else 'is'} out of stock at the moment, so we cannot send a replacement yet; would you like a full "
+                "refund instead, or to wait until it is back?")
+        return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": ids, "new_item_ids": ids},
+                     r.intent, "item arrived damaged: the customer asks for a replacement of the same one",
+                     defaults={"items": names})], ""
     why = "item arrived damaged" if r.intent == "damaged_item" else "customer wants to return"
-    return [Step("return_items", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
-                 r.intent, why)], ""
+    other = (f"if you would rather have a replacement of {names}, just reply and I'll arrange that instead"
+             if r.intent == "damaged_item" and sold and not _REFUND_ASKED.search(r.full_text or r.text) else "")
+    return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent, why)], other
+
+
+_REFUND_ASKED = re.compile(r"\b(?:refund\w*|money back|reimburs\w*)\b", re.I)
+_REPLACEMENT = re.compile(r"\b(?:replacement|replace (?:it|them)|(?:a |another )?new one|send (?:me |us )?another)\b",
+                          re.I)
 
 
 def _cancelled(order: dict[str, Any]) -> dict[str, str]:
@@ -500,6 +519,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         return result
     order_reqs = [r for r in triage.requests if r.intent in ORDER_INTENTS]
     reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs else None
+    if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
+            any(r.intent == "damaged_item" for r in order_reqs):
+        reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
     if reading is not None and reading.steps:
         kinds = {r.intent for r in order_reqs}
         for action, args, why in reading.steps:

@@ -25,6 +25,17 @@ def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
     return f" to {day(start)}" if start else ""
 
 
+def _swap(a: dict[str, Any], planned: dict[str, str]) -> str:
+    """ "a replacement of the Robot Vacuum" when the same item is sent again, else "the exchange"."""
+    if a.get("item_ids") and a.get("item_ids") == a.get("new_item_ids"):
+        return f"a replacement of {planned['items']}" if planned.get("items") else "a replacement"
+    return "the exchange"
+
+
+def _one(a: dict[str, Any]) -> str:
+    return "one" if a.get("item_ids") and a.get("item_ids") == a.get("new_item_ids") else "item"
+
+
 def _refund_of(r: dict[str, Any]) -> str:
     amount = r.get("refunded")
     return money(float(amount)) if isinstance(amount, int | float) and not isinstance(amount, bool) else "the refund"
@@ -84,10 +95,10 @@ LUMEN_WORDING = {
                r"return")),
     "exchange_item": Wording(
         "the exchange",
-        lambda a, r, p: (f"I've arranged the exchange on order {a['order_id']}; return instructions are on their way "
-                         "by email and the new item ships when we receive the old one."),
-        lambda a, p: (f"I'm arranging the exchange on order {a['order_id']}; once it is confirmed, return "
-                      "instructions follow by email and the new item ships when we receive the old one."),
+        lambda a, r, p: (f"I've arranged {_swap(a, p)} on order {a['order_id']}; return instructions are on their way "
+                         f"by email and the new {_one(a)} ships when we receive the old one."),
+        lambda a, p: (f"I'm arranging {_swap(a, p)} on order {a['order_id']}; once it is confirmed, return "
+                      f"instructions follow by email and the new {_one(a)} ships when we receive the old one."),
         _claim(r"arranged|processed|accepted|approved|opened|started|booked|exchanged|swapped|replaced|set up",
                r"exchange|replace|swap")),
     "refund": Wording(
