@@ -127,7 +127,7 @@ def summarise(triage: Triage, customer: dict[str, Any] | None, channel: str, esc
         parts.append(f"{n} request{'s' if n > 1 else ''}: " + " ".join(
             f"({i}) {label(r.intent)}: \"{_short(redact_secrets(r.text))}\"" for i, r in enumerate(triage.requests, 1)))
     if triage.sentiment == "negative":
-        parts.append(f"Customer is upset (frustration {triage.frustration:.2f}).")
+        parts.append("Customer is very upset." if triage.frustration >= 0.6 else "Customer is upset.")
     if escalation:
         parts.append(f"Needs a person: {escalation}.")
     return " ".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
@@ -11,6 +12,7 @@ from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, one_line
+from cx_core.wording import WORDING
 from pages.common import (
     SENTIMENT_COLOUR,
     STATUS_COLOUR,
@@ -52,11 +54,19 @@ def pick_ticket() -> None:
         st.rerun()
 
 
-def result_text(result: dict[str, Any]) -> str:
-    """An executed action's result as one line of plain words; nested details are left to the audit log."""
-    bits = [f"{shown.field(k).lower()} {shown.value(v)}" for k, v in result.items()
-            if not k.startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)
-            and str(v).strip()][:6]
+def result_text(p: dict[str, Any]) -> str:
+    """What an executed action did, in one line of plain words: its own sentence (the one the reply says), else
+    its result's plain values; nested details are left to the audit log."""
+    w = WORDING.get(p["action"])
+    try:
+        said = w.done(p["args"], p["result"], {}) if w else ""
+    except (KeyError, TypeError, ValueError):
+        said = ""
+    if said:
+        return re.sub(r"^I(?:'ve| have) (\w)", lambda m: m.group(1).upper(), said)
+    bits = [f"{shown.field(k).lower()} {shown.value(v)}" for k, v in p["result"].items()
+            if not k.startswith("_") and k not in ("action", "user_id") and isinstance(v, (str, int, float))
+            and not isinstance(v, bool) and str(v).strip()][:6]
     return "; ".join(bits)
 
 
@@ -103,8 +113,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
-            if p["status"] == "executed" and p["result"] and result_text(p["result"]):
-                st.caption("Done: " + one_line(result_text(p["result"]), 300))
+            if p["status"] == "executed" and p["result"] and result_text(p):
+                st.caption("Done: " + escape_markdown(one_line(result_text(p), 300)))
             if alone and alone["status"] in ("open", "unsampled") and p["status"] == "executed":
                 if alone["reversible"]:
                     reverse_popover(st, alone["id"], f"t{p['id']}")
@@ -411,8 +421,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
     follow_up = desk.promises_follow_up(str(body or ""))
-    send = st.columns([1.3, 1.1, 0.9])
-    resolve = send[0].button("Send reply and resolve", type="secondary" if follow_up else "primary",
+    send = st.columns(2)
+    resolve = send[0].button("Send and resolve", type="secondary" if follow_up else "primary",
                              icon=":material/send:", shortcut=None if follow_up else "Ctrl+Enter",
                              help="The reply asks or promises something: keep the ticket open instead"
                              if follow_up else None)
@@ -421,8 +431,6 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                shortcut="Ctrl+Enter" if follow_up else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
-    if data["ticket"]["status"] in ("open", "waiting"):
-        _escalate_button(send[2], tid)
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:
@@ -451,7 +459,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
 
 def _escalate_button(place: Any, tid: str) -> None:
     """Hand the ticket to a supervisor, with the reason they will read first."""
-    with place.popover("Escalate", icon=":material/supervisor_account:", use_container_width=True), \
+    with place.popover("Escalate", icon=":material/supervisor_account:"), \
             st.form(f"escalate-{tid}", border=False):
         why = st.text_input("Why does a supervisor need it?", placeholder="e.g. the customer asks for a manager")
         if st.form_submit_button("Escalate to a supervisor", type="primary") and \
@@ -468,7 +476,9 @@ def assignment_bar(t: dict[str, Any]) -> None:
     if owner is None and active and user.role == Role.advisor and t["id"] not in released:
         owner = guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
         t["assigned_to"] = owner
-    bar = st.columns([2.6, 1.3, 1.7, 1.3], vertical_alignment="center")
+    bar = st.columns([1.9, 1.2, 1.3, 1.7, 1.2], vertical_alignment="center")
+    if t["status"] in ("open", "waiting") and owner in (None, user.username):
+        _escalate_button(bar[2], t["id"])
     if owner == user.username:
         bar[0].caption(":material/person: Assigned to you" if active else ":material/person: Handled by you")
         if active and bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
@@ -487,14 +497,14 @@ def assignment_bar(t: dict[str, Any]) -> None:
         guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
         released.discard(t["id"])
         st.rerun()
-    if bar[2].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
+    if bar[3].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
         nxt = guarded(lambda: next_ticket(t["id"]))
         if nxt:
             st.query_params["ticket"] = nxt
             st.rerun()
         else:
             st.toast("No other free ticket right now.")
-    if bar[3].button("Inbox", icon=":material/inbox:", shortcut="Alt+I", type="tertiary"):
+    if bar[4].button("Inbox", icon=":material/inbox:", shortcut="Alt+I", type="tertiary"):
         st.switch_page("pages/inbox.py")
 
 
@@ -547,13 +557,13 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
     still = [r for r in past if r["status"] in {"new", "open", "escalated", "waiting"}]
     if still:  # the same matter asked twice is answered (and refunded) once
-        st.warning(f"{len(still)} more open ticket{'s' if len(still) > 1 else ''} from this customer (Past tickets): "
+        st.warning(f"{len(still)} more open ticket{'s' if len(still) > 1 else ''} from this customer (Tickets tab): "
                    + "; ".join(f"“{one_line(desk.cut_words(r['subject'], 50))}” ({r['status']})" for r in still[:2])
                    + (" …" if len(still) > 2 else ""), icon=":material/content_copy:")
-    names = [*card["tabs"], "Past tickets"]
+    names = [*card["tabs"], "Tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
-            if name != "Past tickets":
+            if name != "Tickets":
                 st.dataframe(shown_rows(card["tabs"][name]) or [{name.lower(): "none"}], hide_index=True,
                              width="stretch")
                 continue

@@ -114,7 +114,7 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
     page.get_by_role("button", name="Approve").click()
     expect(page.get_by_text("Executed:")).to_be_visible(timeout=30_000)
     assert order(svc, o["order_id"]).address1 == "12 Oak Street"
-    page.get_by_role("button", name="Send reply and resolve").click()
+    page.get_by_role("button", name="Send and resolve").click()
     expect(page.get_by_text("Reply sent and ticket resolved.")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)
     kinds = [e.kind for e in audit.events(svc.db, DEMO_ADMIN, ticket_id="B-1")]

@@ -199,7 +199,7 @@ def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_d
     reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
     assert "I'm arranging to change the shipping address" in reply.value and "I've changed" not in reply.value
     reply.input(reply.value.replace("Hi ", "Hello ", 1)).run()
-    next(b for b in at.button if b.label == "Send reply and resolve").click().run()
+    next(b for b in at.button if b.label == "Send and resolve").click().run()
     assert not at.exception
     assert any("Approve or reject the address change first" in w.value for w in at.warning)
     assert any(b.label == "Send anyway" for b in at.button)  # an audited override is offered
@@ -207,7 +207,7 @@ def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_d
     assert not at.exception
     reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
     assert reply.value.startswith("Hello ") and "I've changed the shipping address" in reply.value
-    next(b for b in at.button if b.label == "Send reply and resolve").click().run()
+    next(b for b in at.button if b.label == "Send and resolve").click().run()
     assert not at.exception and desk.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
 
 

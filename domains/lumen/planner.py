@@ -46,6 +46,9 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     own = {o["order_id"]: o for o in snap["orders"]}
     named = [own[o] for o in ents.get("order_ids", []) if o in own]
     foreign = [o for o in ents.get("order_ids", []) if o not in own]
+    if len(named) > 1:  # "order #W1 … my robot vacuum (order #W2)": the one holding the item the words name
+        holding = [o for o in named if any(_mentions_item(text, i) for i in o["items"])]
+        named = holding if len(holding) == 1 else named
     if named:
         return named[0], ""
     if foreign:

@@ -123,7 +123,7 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                          "credited": c["credited"], "status": c["status"]} for c in snap["charges"]],
             "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
                           "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]],
-            "Appointments": [{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
+            "Visits": [{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
                               "status": a["status"]} for a in snap["appointments"]],
         },
     }
