@@ -39,10 +39,9 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
                     desk.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
                 else:
                     desk.approve(services.db, policy, ADVISOR, p["id"])
-            result = data["result"]
-            if result is None:
+            if data["result"] is None:
                 continue
-            reply = result.draft.reply
+            _, reply = desk.reply_draft(desk.get_ticket(services.db, tid))  # the draft as decided: no rejected offer
             if rng.random() < 0.3:
                 sign_off = services.pack.brand.signature.split("\n")[0]
                 reply = reply.replace(sign_off, "Thanks for your patience,\n\n" + sign_off, 1) + "\n"

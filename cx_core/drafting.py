@@ -291,10 +291,21 @@ def merge_edits(edited: str, before: list[ReplyPart], after: list[ReplyPart]) ->
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str
-                   ) -> tuple[str, int, int | None, bool]:
+def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str,
+                   asked: str | None = None) -> tuple[str, int, int | None, bool]:
     """What to search the request's passages for, how many sentences to quote, which outcome they stand beside
-    (None: on their own) and whether it is a refusal."""
+    (None: on their own) and whether it is a refusal. Beside a question ``asked``, one at most; beside what the
+    plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), the rule behind it."""
+    query, n, beside, denied = _quote_plan(req, mine, said, escalation)
+    if asked is not None and beside is None:
+        n = min(n, 1)
+        if not asked.rstrip().endswith("?"):
+            query = f"{query} {asked}"
+    return query, n, beside, denied
+
+
+def _quote_plan(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str
+                ) -> tuple[str, int, int | None, bool]:
     if escalation or any(o.decision == Decision.escalated for _, o in mine):
         return req.text, 0, None, False
     if denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
@@ -303,7 +314,8 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
     if any(not is_read(o.action) and o.action != "send_reply" for _, o in mine):
         # a change that waits for the customer's answer: the question is what they need to read, and the answer
         # to theirs when they asked how it works ("How do I return it?")
-        return req.text, 1 if _HOW.search(req.text) else 0, None, False
+        waits = any(o.decision == Decision.abstained and not is_read(o.action) for _, o in mine)
+        return req.text, 1 if waits and _HOW.search(req.text) else 0, None, False
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
         # beside a look-up, the fact that explains what it found ("processed": what that status means); beside a
         # change, nothing: what is done is what the customer needs to read, and a rule quoted there reads as filler
@@ -428,9 +440,8 @@ class Drafter:
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
             # action (it stays only while the action's sentence does); two when the customer only asked; beside a
             # question, one, and only when it is close (the question is what the customer needs to read)
-            query, n, beside, denied = _what_to_quote(req, mine, said, escalation)
-            if asking and beside is None:
-                n = min(n, 1)
+            query, n, beside, denied = _what_to_quote(req, mine, said, escalation,
+                                                      questions[req.intent] if asking else None)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             stated = statements(req.text)[0]  # what the customer asks is no fact about their case
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,

@@ -342,6 +342,15 @@ class Pipeline:
                 known = {(p.doc_id, p.heading) for p in why}
                 passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
 
+    def _explain_answers(self, questions: dict[str, str], passages: dict[str, list[Passage]]) -> None:
+        """What the plan tells the customer instead of asking ("the $49.00 is the call-out charge …") is explained
+        from the rule behind it, so that passage comes first."""
+        for intent, said in questions.items():
+            if said and not said.rstrip().endswith("?"):
+                why = self.kb.retrieve(f"{label(intent)}: {said}", k=1, task_type=intent)
+                known = {(p.doc_id, p.heading) for p in why}
+                passages[intent] = why + [p for p in passages.get(intent, []) if (p.doc_id, p.heading) not in known]
+
     def _polished(self, draft: Draft, passages: list[Passage], tri: Triage, profile: dict[str, Any] | None,
                   proposals: list[Proposal]) -> tuple[Draft, Polished | None]:
         """The draft as the model rewrote it, unless the rewrite says an action was done that did not run."""
@@ -433,6 +442,7 @@ class Pipeline:
         if run.stopped and not escalation:
             escalation = run.stopped
         self._explain_refusals(outcomes, passages)
+        self._explain_answers(plan.questions, passages)
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,
                                    level, plan.notices)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())

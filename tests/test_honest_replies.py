@@ -21,7 +21,7 @@ from cx_core.services import Services
 from cx_core.wording import WORDING, claimed_actions, claims
 from domains.lumen.demo.simulator import TEMPLATES, Simulator
 from tests.conftest import NOW
-from tests.helpers import DEMO_ADMIN, find_order
+from tests.helpers import DEMO_ADMIN, find_callout_with_booking, find_order
 
 ADA = StaffUser("ada", "Ada Advisor", Role.advisor)
 # an outside reader's test of a claim: a first-person or passive past/perfect form of an action verb
@@ -247,3 +247,15 @@ def test_a_rewrite_that_claims_an_action_that_did_not_run_is_not_used(services: 
     r = services.pipeline.process(t, now=NOW, autonomy=2)
     assert r.engine == "offline" and "said the refund was done" in r.engine_note
     assert "I'm arranging a refund" in r.draft.reply
+
+
+def test_a_charge_asked_about_is_explained_and_only_a_dispute_is_credited(services: Services) -> None:
+    c = find_callout_with_booking(services)
+    asked = _processed(services, "H-what", "Why is there a $49 charge on my account? I don't understand it.",
+                       c["email"])
+    assert not asked["proposals"]  # nothing to credit: the customer asked what it is
+    _, draft = desk.reply_draft(asked)
+    assert "call-out charge" in draft and "$49.00" in draft and "tell us why" in draft
+    disputed = _processed(services, "H-dispute", "I was charged $49 for a call-out but the technician never came. "
+                          "Please remove it.", c["email"])
+    assert any(p["action"] == "credit_charge" for p in disputed["proposals"])

@@ -70,7 +70,7 @@ def test_workspace_renders_a_ticket(app_data: Services) -> None:
     at.switch_page("pages/workspace.py").run()
     assert not at.exception
     assert any(b.label == "Approve" for b in at.button)
-    assert any("Send reply" in b.label for b in at.button)
+    assert any(b.label.startswith("Send") for b in at.button)
 
 
 def test_workspace_unknown_ticket_is_a_warning_not_a_crash(app_data: Services) -> None:

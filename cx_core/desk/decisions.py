@@ -20,6 +20,7 @@ from ..models import Autonomy, Decision, Role
 from ..policy import Policy
 from ..store.db import Database, utcnow
 from ..store.tables import ProposalRow, TicketRow
+from ..wording import money_in
 from .inbox import check_not_taken
 
 
@@ -119,7 +120,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
             if isinstance(v, dict):
                 v = " ".join(str(x) for x in v.values())
             if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
-                bits.append(shown.value(v))
+                bits.append(money_in(float(v)) if k in ("amount", "price") and isinstance(v, int | float)
+                            else shown.value(v))
         return f"{record[key]} · {' · '.join(bits[:3])}" if bits else str(record[key])
 
     def walk(value: Any, parent: str, prefix: str = "") -> None:

@@ -409,6 +409,15 @@ def _charge_dispute(r: _Asked) -> Planned:
                 f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
                 for c in pick[:3]) + "?"
     ch = pick[0]
+    text = r.full_text or r.text
+    if _WHAT_IS.search(r.text) and not _DISPUTES.search(text) and not _NO_SHOW.search(text):
+        # asked what it is, not to take it off: what it was for, and how to dispute it
+        visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" else None
+        return [], (f"the {money(ch['amount'])} charged on {day(ch['created_on'])} is the "
+                    f"{ch['description'].lower()}" + (f" for your appointment on {day(visit['start'])}"
+                                                      if visit else "") +
+                    "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
+                    "straight away")
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
                   f"{ch['description']} of {ch['amount']:.2f} disputed")
@@ -426,6 +435,9 @@ _MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartm
 _NO_SHOW = re.compile(r"(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)|"
                       r"no[- ]show|no one (?:came|turned up|showed up)|nobody (?:came|turned up|showed up)",
                       re.I)
+_WHAT_IS = re.compile(r"\b(?:why|what)\b[^.?!]*\?|\b(?:don'?t|do not) (?:understand|recogni[sz]e|know)\b", re.I)
+_DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) off|reverse|dispute|unfair|not fair|"
+                       r"shouldn'?t|should not|never agreed|wrong|ridiculous|cancel|money back|late)\b", re.I)
 
 
 def _visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from cx_core import shown
 from cx_core.domain import Customer
+from cx_core.wording import money
 from domains.lumen.backend import billing, crm, orders, scheduling
 from domains.lumen.tables import CustomerRow
 
@@ -93,12 +94,24 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def payment_row(order: dict[str, Any]) -> dict[str, Any]:
+def method_label(method_id: str, methods: list[dict[str, Any]]) -> str:
+    """A payment method as people name it: "Amex ending 0252", "PayPal", "gift card"."""
+    m = next((x for x in methods if x["id"] == method_id), None)
+    if m is None:
+        return method_id
+    if m.get("brand") and m.get("last_four"):
+        return f"{str(m['brand']).title()} ending {m['last_four']}"
+    return {"paypal": "PayPal", "gift_card": "gift card", "credit_card": "card"}.get(str(m["source"]),
+                                                                                    str(m["source"]).replace("_", " "))
+
+
+def payment_row(order: dict[str, Any], methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One order's money in one row: what was paid, what was refunded already and what can still be refunded,
     with each movement and its method, so a refund is never decided blind."""
     paid = round(sum(p["amount"] for p in order["payments"] if p["type"] == "payment"), 2)
     refunded = round(sum(p["amount"] for p in order["payments"] if p["type"] == "refund"), 2)
-    moves = "; ".join(f"{p['type']} {p['amount']:.2f} on {p['at'][:10]} ({p['method']})" for p in order["payments"])
+    moves = "; ".join(f"{p['type']} {money(p['amount'])} on {shown.value(p['at'][:10])} "
+                      f"({method_label(p['method'], methods or [])})" for p in order["payments"])
     return {"order": order["order_id"], "paid": paid, "refunded": refunded,
             "refundable now": round(float(order["refundable"]), 2),
             "charged twice": order["duplicate_payment"] or "", "movements": moves}
@@ -118,7 +131,7 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
             "Orders": [{"order": o["order_id"], "status": _order_state(o),
                         "items": ", ".join(i["name"] for i in o["items"]),
                         "ship to": f"{o['address']['address1']}, {o['address']['city']}"} for o in snap["orders"]],
-            "Payments": [payment_row(o) for o in snap["orders"] if o["payments"]],
+            "Payments": [payment_row(o, snap["payment_methods"]) for o in snap["orders"] if o["payments"]],
             "Charges": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
                          "credited": c["credited"], "status": c["status"]} for c in snap["charges"]],
             "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
