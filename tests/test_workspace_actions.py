@@ -164,3 +164,12 @@ def test_a_reply_that_asks_or_promises_keeps_the_ticket_open_by_default() -> Non
     assert desk.promises_follow_up("I'm arranging it. I'll confirm by email as soon as it goes through.")
     assert desk.promises_follow_up("A colleague in billing will get back to you within a day.")
     assert not desk.promises_follow_up("I've refunded $20.00 on order #W1000001. Kind regards")
+
+
+def test_a_payment_names_its_method_as_people_read_it_not_its_amount() -> None:
+    snap = {"reservations": [{"reservation_id": "ABC123",
+                              "payment_history": [{"payment_id": "credit_card_1", "amount": 135}]}],
+            "user": {"payment_methods": [{"id": "credit_card_1", "source": "credit_card",
+                                          "label": "Visa ending 3681"}]}}
+    [(value, text)] = desk.record_choices(snap)["payment_id"]
+    assert value == "credit_card_1" and "Visa ending 3681" in text and "135" not in text

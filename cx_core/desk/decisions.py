@@ -135,7 +135,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                     else:
                         out.setdefault(prefix + key, {}).setdefault(str(v), str(v))
                 elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
-                    out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), describe(value, key))
+                    owners[str(v)] = describe(value, key)
+                    out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), owners[str(v)])
                 if key == "variants":
                     walk(v, key, "new_")
                 elif isinstance(v, (dict, list)) and key not in {"payments", "changes", "notes"}:
@@ -144,8 +145,10 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
             for v in value:
                 walk(v, parent, prefix)
 
+    owners: dict[str, str] = {}  # a value's label from the record it is the id of ("Visa ending 3681")
     walk(snapshot or {}, "")
-    return {k: sorted(v.items()) for k, v in out.items()}
+    # a payment's ``payment_id`` names a payment method: it reads as that method, not as the payment's amount
+    return {k: sorted((x, owners.get(x, text)) for x, text in v.items()) for k, v in out.items()}
 
 
 def field_options(db: Database, action: str, args: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
