@@ -431,7 +431,7 @@ class Drafter:
             if escalation and not spoke and not any(p.text == handed for p in parts):
                 say(handed)
             asking = False
-            if req.intent in questions and questions[req.intent] not in asked \
+            if req.intent in questions and questions[req.intent] not in asked and not escalation \
                     and not answered(questions[req.intent], triage):
                 asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")

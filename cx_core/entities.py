@@ -169,3 +169,39 @@ def extract(text: str, today: date) -> dict[str, Any]:
         "cancel_reason": "ordered by mistake" if re.search(r"mistake|wrong (?:item|thing|one)|by accident|accidental",
                                                           lowered) else "no longer needed",
     }
+
+
+# ------------------------------------------------------------------ a ticket's text as the classifier reads it
+MAX_SENTENCES = 40
+MAX_CHARS = 6000
+
+_MASKS = [
+    (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
+    (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
+    (re.compile(r"\bAPT-?\d+\b", re.I), "appointment"),
+    (re.compile(r"\bCHG-?\d+\b", re.I), "charge"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "email address"),
+    (re.compile(r"\$\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
+    (re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"), "phone number"),
+]
+
+
+def normalise(text: str) -> str:
+    """Record ids, addresses and amounts replaced by their kind, so the classifier reads the request."""
+    for pattern, word in _MASKS:
+        text = pattern.sub(word, text)
+    return text
+
+
+# a second request run on without a full stop ("… for a refund CAN YOU RESEND THE INVOICE", "… for a refund Please
+# could you email me …"): a capitalised opener after a lower-case word starts a sentence
+_RUN_ON = (r"(?<=[a-z0-9)])\s+(?=(?:Please|PLEASE|Can you|CAN YOU|Could you|COULD YOU|Can I|CAN I|Could I|COULD I|"
+           r"I NEED|I WANT|I'D LIKE)\b)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and lines of a ticket, bounded so a huge body cannot stall the pipeline."""
+    text = text[:MAX_CHARS]
+    parts = re.split(r"(?<=[.!?])\s+|\n+|" + _RUN_ON, text)
+    out = [p.strip(" -*>\t") for p in parts if len(p.strip(" -*>\t")) > 1]
+    return [p[:500] for p in out[:MAX_SENTENCES]]

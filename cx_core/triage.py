@@ -19,6 +19,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from . import entities
 from .embedding import Embedder
+from .entities import MAX_CHARS, normalise, split_sentences
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
@@ -29,9 +30,7 @@ if TYPE_CHECKING:
 DetectorFactory.seed = 0
 NONE = "none"
 UNCLASSIFIED = "unclassified"
-MAX_SENTENCES = 40
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
-MAX_CHARS = 6000
 
 LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
                    r"trading standards|charge-?backs?|charge backs?|better business bureau|bbb|the press|journalist)\b",
@@ -200,32 +199,6 @@ def opens_request(sentence: str) -> bool:
             or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
         return True
     return not _REASON_OR_VERDICT.search(sentence)
-
-
-_MASKS = [
-    (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
-    (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
-    (re.compile(r"\bAPT-?\d+\b", re.I), "appointment"),
-    (re.compile(r"\bCHG-?\d+\b", re.I), "charge"),
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "email address"),
-    (re.compile(r"\$\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
-    (re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"), "phone number"),
-]
-
-
-def normalise(text: str) -> str:
-    """Record ids, addresses and amounts replaced by their kind, so the classifier reads the request."""
-    for pattern, word in _MASKS:
-        text = pattern.sub(word, text)
-    return text
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and lines of a ticket, bounded so a huge body cannot stall the pipeline."""
-    text = text[:MAX_CHARS]
-    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
-    out = [p.strip(" -*>\t") for p in parts if len(p.strip(" -*>\t")) > 1]
-    return [p[:500] for p in out[:MAX_SENTENCES]]
 
 
 @dataclass

@@ -398,3 +398,23 @@ def test_a_new_address_asked_for_without_the_word_change() -> None:
     # a question about the address asks for nothing; a replacement sent somewhere is not an address change
     assert not interpret("Is 1 Main Street, Austin, TX 78701 the address on #W1000003?", snap()).steps
     assert not interpret("Please send a replacement to 12 Oak Street, Dallas, TX 75201.", snap()).steps
+
+
+def test_a_device_that_will_not_switch_on_asks_for_no_exchange() -> None:
+    for text in ("My desk lamp from order #W1000001 arrived cracked and it won't switch on.",
+                 "I can't get the lamp to switch on."):
+        reading = interpret(text, snap())
+        assert not reading.steps and not reading.unsure, text
+
+
+def test_an_item_named_by_its_kind_or_misspelt_is_the_one_meant() -> None:
+    from domains.lumen.picking import pick_items
+
+    order = {"items": [{"name": n, "status": "ordered", "item_id": n} for n in
+                       ("Smart Speaker", "Washing Machine", "Smart Thermostat", "Wi-Fi Mesh System", "Smart TV",
+                        "Coffee Machine")]}
+    said = {"my thermostat arrived cracked": ["Smart Thermostat"], "return the mesh system": ["Wi-Fi Mesh System"],
+            "the smrat tv is broken": ["Smart TV"], "the coffe machine leaks": ["Coffee Machine"],
+            "the machine leaks": [], "my smart home is great": []}  # two machines: which is not said
+    for text, names in said.items():
+        assert [i["name"] for i in pick_items(order, text)] == names, text

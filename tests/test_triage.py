@@ -117,3 +117,13 @@ def test_intent_model_survives_save_and_load(services: Services, tmp_path: objec
     from cx_core.errors import ConfigError
     with pytest.raises(ConfigError, match="train it again"):
         IntentModel.load(path)
+
+
+def test_a_second_request_run_on_without_a_full_stop_is_its_own_sentence() -> None:
+    from cx_core.entities import split_sentences
+
+    assert split_sentences("want to return the headphones (#W1004152) for a refund CAN YOU RESEND THE INVOICE") == [
+        "want to return the headphones (#W1004152) for a refund", "CAN YOU RESEND THE INVOICE"]
+    assert len(split_sentences("return the lamp for a refund Please could you email me the invoice?")) == 2
+    assert len(split_sentences("I think I need a new one. Please help")) == 2
+    assert split_sentences("Please can you move it") == ["Please can you move it"]

@@ -163,6 +163,12 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             raise Unbound("the date of the flight", "which date would you like to fly?")
         pax = len(ctx.bound.get("passengers") or []) or 1
         return [_pick(ctx, str(ctx.bound["origin"]), str(ctx.bound["destination"]), dates[0], cabin, pax)]
+    mentioned = {str(d) for d in ctx.entities.get("dates") or []}
+    new = sorted(mentioned - {f["date"] for f in rec["flights"]})
+    if new and all(d < ctx.today.isoformat() for d in new):  # no flight is moved into the past, whatever the cabin
+        raise Unbound(f"the date asked for has passed ({day(new[0])})", final=True, ask=(
+            f"I'm sorry, but {day(new[0])} has already passed, so no flight can be booked for it. Which other date "
+            "would suit you?"))
     if why := _refused(ctx, "change_flights"):
         upgrade = "basic economy" in why and not _refused(ctx, "change_cabin")
         cost = (rec.get("cabin_costs") or {}).get("economy")
@@ -173,13 +179,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
                          "flights; any difference in fare is charged or refunded then. Would you like to do that?"
                          if upgrade else ""))
     ahead = [f for f in rec["flights"] if not f.get("flown")]
-    mentioned = {str(d) for d in ctx.entities.get("dates") or []}
-    new = sorted(mentioned - {f["date"] for f in rec["flights"]})
     named = [f for f in ahead if f["date"] in mentioned]
-    if new and all(d < ctx.today.isoformat() for d in new):  # no flight is moved into the past
-        raise Unbound(f"the date asked for has passed ({day(new[0])})", final=True, ask=(
-            f"I'm sorry, but {day(new[0])} has already passed, so no flight can be booked for it. Which other date "
-            "would suit you?"))
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
         pax = int(rec.get("passenger_count") or 1)
         same = [_same_flight(ctx, f, new[0], cabin, pax) for f in named]

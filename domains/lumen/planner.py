@@ -17,6 +17,7 @@ from cx_core.wording import day, listed, money
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
+from domains.lumen.picking import mentions_item, pick_items
 from domains.lumen.questions import exchange_question, which_items
 
 WRITE_FREE = PACK.informational
@@ -26,20 +27,6 @@ CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:o
                          r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]{3,}", text.lower()))
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if word.endswith("s") and len(word) > 3 else word
-
-
-def _mentions_item(text: str, item: dict[str, Any]) -> bool:
-    """The item's full product name appears in the text (singular or plural)."""
-    name_words = {_stem(w) for w in _words(item["name"])}
-    return bool(name_words) and name_words <= {_stem(w) for w in _words(text)}
-
-
 def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str
                ) -> tuple[dict[str, Any] | None, str]:
     """The order a request is about, or (None, what to ask)."""
@@ -47,14 +34,14 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     named = [own[o] for o in ents.get("order_ids", []) if o in own]
     foreign = [o for o in ents.get("order_ids", []) if o not in own]
     if len(named) > 1:  # "order #W1 … my robot vacuum (order #W2)": the one holding the item the words name
-        holding = [o for o in named if any(_mentions_item(text, i) for i in o["items"])]
+        holding = [o for o in named if any(mentions_item(text, i) for i in o["items"])]
         named = holding if len(holding) == 1 else named
     if named:
         return named[0], ""
     if foreign:
         return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
     candidates = [o for o in snap["orders"] if o["status"] in statuses]
-    by_item = [o for o in candidates if any(_mentions_item(text, i) for i in o["items"])]
+    by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
     if len(by_item) == 1:
         return by_item[0], ""
     if len(candidates) == 1:
@@ -62,16 +49,6 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     if not candidates:
         return None, "we could not find an order on your account that this applies to; could you send the order number?"
     return None, "could you confirm the order number (it starts with #W)?"
-
-
-def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
-    open_items = [i for i in order["items"] if i["status"] == "ordered"]
-    if re.search(r"\b(everything|all (?:the |of the )?items|whole order|entire order)\b", text, re.I):
-        return open_items
-    mentioned = [i for i in open_items if _mentions_item(text, i)]
-    if mentioned:
-        return mentioned[:1] if len({i["name"] for i in mentioned}) == 1 else mentioned
-    return open_items if len(open_items) == 1 else []
 
 
 def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str, Any]) -> dict[str, Any] | None:
@@ -105,7 +82,7 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
     for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
                   [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
                   [a for a in appts if a["start"][:10] in dates],
-                  [a for a in appts if any(_mentions_item(text, i) for i in items.get(a["order_id"], []))],
+                  [a for a in appts if any(mentions_item(text, i) for i in items.get(a["order_id"], []))],
                   appts):
         if len(found) == 1:
             appt = found[0]
@@ -353,6 +330,14 @@ def _installation_reschedule(r: _Asked) -> Planned:
         return [], ("we could not find a booked installation on your account"
                     if not any(a["status"] == "booked" for a in r.snap["appointments"])
                     else "which appointment would you like to move?")
+    said = [(bool(CANNOT.search(part)), d.isoformat()) for part in re.split(r"(?<=[.!?;])\s+", r.full_text or r.text)
+            for d in find_dates(part, r.today)]
+    own = appt["start"][:10]
+    if (True, own) in said and (False, own) in said and not [d for d in wanted_dates if d != own]:
+        # "I can't be home Thursday … could the technician come Thursday?": the day it already is
+        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
+                     "the day asked for is the appointment's own day", missing="the new day")], \
+            f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?"
     slots = _slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"))
     if not slots:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
@@ -577,6 +562,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor
         result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
         result.handed_over = FORMAL_HANDED_OVER
+        result.questions = {}  # the supervisor who owns the case asks or offers what is still open
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
     moved = [st for st in result.steps if st.action == "change_shipping_address"]

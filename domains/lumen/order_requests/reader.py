@@ -19,7 +19,6 @@ from .sentences import (
     _OTHER_ONE,
     _PAIR,
     _REMOVE,
-    _VERB,
     _WHETHER,
     _cond_kind,
     _conditional,
@@ -29,6 +28,7 @@ from .sentences import (
     _rule,
     _sentence_ops,
     _split_sentences,
+    _spoken_of,
 )
 from .state import _Context, _State, _Unit
 from .steps import _settle, _write_steps
@@ -146,8 +146,9 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
 def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading) -> None:
     """One sentence of the message: a hint about an item, a preference, a request, a detail, or a doubt that a
     person resolves."""
-    msg.asked = msg.asked or bool(_VERB.search(sentence))  # spoken of, even as a noun ("a return")
-    msg.wants = msg.wants or bool(_VERB.search(sentence) and _WANTS.search(sentence) and not _HOLD.search(sentence)
+    spoken = _spoken_of(sentence)
+    msg.asked = msg.asked or spoken  # spoken of, even as a noun ("a return")
+    msg.wants = msg.wants or bool(spoken and _WANTS.search(sentence) and not _HOLD.search(sentence)
                                   and not _ASKING.search(sentence) and not _conditional(sentence))
     hint = _HINT.search(sentence)
     if hint and not _sentence_ops(hint.group(2)):

@@ -69,6 +69,7 @@ _WANT_BE = re.compile(r"\b(?:needs?|has|have|must|should|wants?|would like|like)
 _WHEN_BEFORE = re.compile(r"\b(?:when|once|until|after|before|till) (?:you|i|we|they|he|she)\s+$", re.I)
 _IDIOM_AFTER = re.compile(r"\s+(?:(?:my|our|his|her|their|your) mind|of (?:mind|heart|plans?))\b", re.I)
 _IDIOM_BEFORE = re.compile(r"\bplans?\s+(?:have\s+|has\s+|had\s+)?$", re.I)
+_ON_OFF = re.compile(r"\s+(?:back\s+)?(?:on|off)\b", re.I)
 _BE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were|get|got|gets)\s+$", re.I)
 
 
@@ -81,8 +82,9 @@ def _sentence_ops(sentence: str, passive: bool = False) -> list[tuple[str, str]]
         prefix = sentence[: m.start()]
         if _NEGATED.search(prefix[-40:]) or _NOUN_BEFORE.search(prefix[-12:]) or _WHEN_BEFORE.search(prefix[-16:]):
             continue
-        if _IDIOM_AFTER.match(sentence[m.end():]) or _IDIOM_BEFORE.search(prefix[-30:]):
-            continue  # "changed my mind", "my plans have changed": a reason, not a change asked for
+        if _IDIOM_AFTER.match(sentence[m.end():]) or _IDIOM_BEFORE.search(prefix[-30:]) or \
+                m.group(0).lower().startswith("switch") and _ON_OFF.match(sentence[m.end():]):
+            continue  # "changed my mind", "my plans have changed", "it won't switch on": not a change asked for
         word = m.group(0).lower()
         if word.endswith("s") and " " not in word and not re.search(r"\b(?:it|he|she|who|which)\s+$", prefix[-10:],
                                                                     re.I):
@@ -95,6 +97,17 @@ def _sentence_ops(sentence: str, passive: bool = False) -> list[tuple[str, str]]
         end = hits[i + 1].start() if i + 1 < len(hits) else len(sentence)
         out.append((m.group(1).lower(), sentence[m.start(): end]))
     return out
+
+
+def _spoken_of(sentence: str) -> bool:
+    """An order's verb is spoken of, even as a noun ("a return"), and not only denied ("it won't switch on",
+    "I don't want to cancel")."""
+    for m in _VERB.finditer(sentence):
+        prefix = sentence[: m.start()]
+        if not _NEGATED.search(prefix[-40:]) and not (m.group(0).lower().startswith("switch")
+                                                       and _ON_OFF.match(sentence[m.end():])):
+            return True
+    return False
 
 
 _WHETHER = re.compile(r"\b(?:know|check|ask|asks|wonder|see|find out|confirm|verify|inquire|understand|curious|sure)\b",
