@@ -259,3 +259,24 @@ def test_a_charge_asked_about_is_explained_and_only_a_dispute_is_credited(servic
     disputed = _processed(services, "H-dispute", "I was charged $49 for a call-out but the technician never came. "
                           "Please remove it.", c["email"])
     assert any(p["action"] == "credit_charge" for p in disputed["proposals"])
+
+
+def test_moving_house_names_the_other_orders_still_due_at_the_old_address(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow, OrderRow
+
+    with services.db.session() as s:
+        rows = list(s.scalars(select(OrderRow).where(OrderRow.status == "pending").order_by(OrderRow.order_id)))
+        by_user: dict[str, list[OrderRow]] = {}
+        for o in rows:
+            by_user.setdefault(o.user_id, []).append(o)
+        uid, mine = next((u, os) for u, os in by_user.items() if len(os) >= 2
+                         and len({(o.address1, o.zip) for o in os}) == 1)
+        c = s.get(CustomerRow, uid)
+        assert c is not None
+        email, first, second = c.email, mine[0].order_id, mine[1].order_id.lower()
+    data = _processed(services, "H-moved", f"I have moved house. Please ship order {first} to 12 Oak Street, "
+                      "Dallas, TX 75201.", email)
+    _, draft = desk.reply_draft(data)
+    assert f"order {second}" in draft.lower() and "also due at your old address" in draft, draft

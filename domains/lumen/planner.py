@@ -570,8 +570,15 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             and not any(st.action == "update_default_address" for st in result.steps) \
             and snap.get("profile", {}).get("address", {}).get("address1") != moved[0].args.get("address1"):
         # the knowledge base: a new address on an order leaves the account's as it was; ask whether both change
-        result.questions["address_change"] = ("would you also like the address on your account changed, so that "
-                                              "future orders go there too?")
+        changing = {st.args.get("order_id") for st in moved}
+        old = {(o["address"]["address1"], o["address"]["zip"]) for o in snap["orders"] if o["order_id"] in changing}
+        also = [f"order {o['order_id']} ({listed([i['name'] for i in o['items']])})" for o in snap["orders"]
+                if o["status"] == "pending" and o["order_id"] not in changing
+                and (o["address"]["address1"], o["address"]["zip"]) in old]
+        result.questions["address_change"] = (
+            (f"{listed(also)} {'is' if len(also) == 1 else 'are'} also due at your old address; shall I change "
+             f"{'that' if len(also) == 1 else 'those'} too? And would" if also else "would")
+            + " you also like the address on your account changed, so that future orders go there too?")
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
         result.questions[order_reqs[0].intent] = (
             f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")
