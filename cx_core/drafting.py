@@ -77,7 +77,8 @@ def empathy(triage: Triage, channel: str) -> str:
         return f"I'm sorry you have had to {how} again about this."
     if triage.entities.get("waiting"):
         return "I'm sorry you have been kept waiting."
-    return "I'm sorry for the trouble." if triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 else ""
+    upset = triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")
+    return "I'm sorry for the trouble." if upset else ""
 
 
 _SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"
@@ -399,7 +400,8 @@ class Drafter:
                                    proposal=proposal, **extra))
 
         paragraph = 1
-        if triage.sentiment == "negative" and (sorry := empathy(triage, channel)):  # the reply's one apology
+        if (triage.sentiment == "negative" or triage.entities.get("problem")) and (sorry := empathy(triage, channel)):
+            # the reply's one apology
             say(sorry)
         for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)

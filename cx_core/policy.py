@@ -248,9 +248,11 @@ def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float
         return (f"the customer has written at least {int(signals['contacts'])} times about this (a person answers "
                 f"from contact {e.repeated_contact} on)")
     if frustration > e.frustration_above:
-        return f"frustration {frustration:.2f} is above {e.frustration_above:.2f}"
+        return (f"the customer is very upset (frustration {frustration:.0%}; a person takes over above "
+                f"{e.frustration_above:.0%})")
     if confidence < e.confidence_below:
-        return f"triage confidence {confidence:.2f} is below {e.confidence_below:.2f}"
+        return (f"the agent is not sure what the customer asks ({confidence:.0%} sure; a person reads it below "
+                f"{e.confidence_below:.0%})")
     return ""
 
 

@@ -132,11 +132,27 @@ def contacts(text: str) -> int:
 
 
 def signals(text: str) -> dict[str, Any]:
-    """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting)."""
+    """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting, a
+    problem the customer reports)."""
     n = contacts(text)
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
-            "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text))}
+            "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
+            "problem": _problem(text)}
+
+
+def _problem(text: str) -> bool:
+    """The customer reports something wrong (broken, missing, charged twice, "you cancelled my flight"); a day that
+    "doesn't work" for them is no problem of ours."""
+    return bool(_DONE_TO.search(text)) or any(
+        not (re.match(r"doesn'?t work|not working", m.group(0), re.I)
+             and re.search(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+$", text[:m.start()][-25:], re.I))
+        for m in PROBLEM.finditer(text))
+
+
+# something the company did to the customer ("you cancelled my flight", "you lost my parcel")
+_DONE_TO = re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) (?:cancell?ed|lost|broke|damaged|missed) (?:my|our)\b",
+                      re.I)
 
 
 def _ordinal(n: int) -> str:

@@ -105,6 +105,6 @@ def test_kill_switch_caps_every_level() -> None:
 def test_escalation_reasons() -> None:
     assert "safety" in escalation_reason(POLICY, {"safety": True}, 0.9, 0.0)
     assert "legal" in escalation_reason(POLICY, {"legal": True}, 0.9, 0.0)
-    assert "confidence" in escalation_reason(POLICY, {}, 0.2, 0.0)
+    assert "not sure what the customer asks" in escalation_reason(POLICY, {}, 0.2, 0.0)
     assert "frustration" in escalation_reason(POLICY, {}, 0.9, 0.95)
     assert escalation_reason(POLICY, {}, 0.9, 0.1) == ""
