@@ -198,6 +198,8 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
     head = st.columns([3.2, 2.8], vertical_alignment="center")
     if subject:
         head[0].markdown(f"#### {subject}", help=escape_markdown(" ".join(t["subject"].split())))
+    elif (opening := one_line(desk.cut_words(" ".join(str(t.get("body") or "").split()), 70))):
+        head[0].markdown(f"#### :gray[{opening}]", help="No subject: the first words of the message")
     else:
         head[0].markdown("#### :gray[No subject]")
     with head[1]:
@@ -283,7 +285,7 @@ def workspace(tid: str) -> None:
                     packet_view(result.packet)
         choices = (view or {}).get("choices") or {}
         props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
-        st.markdown("**Proposed actions**")
+        st.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
             st.caption(f"No action is known for: {unknown}. The reply answers from the knowledge base.")
