@@ -493,6 +493,8 @@ def customer_facing(sentence: str, staff_section: bool) -> str:
         rest = SPOKEN_OF.sub("", sentence, count=1)
         modal = re.match(r"(?:can|cannot|can't|may|must|should|will|need|do|does|are|have)\b", rest, re.I)
         sentence = _to_customer(("you " if modal else "you can ") + rest.replace("themselves", "yourself"))
+    elif re.search(r"\b(?:after that|then|now|once \w+(?: \w+)?),? " + SPOKEN_OF.pattern, sentence, re.I):
+        sentence = _to_customer(sentence)  # "After that the customer can try again" → "After that you can try again"
     return "" if INTERNAL.search(sentence) else sentence[0].upper() + sentence[1:]
 
 
