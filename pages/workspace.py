@@ -114,7 +114,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         st.caption(escape_markdown(proposal_note(p, spec)))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p):
-                st.caption("Done: " + escape_markdown(one_line(result_text(p), 300)))
+                st.caption("Done: " + one_line(result_text(p), 300))  # one_line escapes it
             if alone and alone["status"] in ("open", "unsampled") and p["status"] == "executed":
                 if alone["reversible"]:
                     reverse_popover(st, alone["id"], f"t{p['id']}")
@@ -422,7 +422,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
-    follow_up = desk.promises_follow_up(str(body or ""))
+    follow_up = desk.promises_follow_up(str(body or "")) or data["ticket"]["status"] == "escalated"
     send = st.columns(2)
     resolve = send[0].button("Send and resolve", type="secondary" if follow_up else "primary",
                              icon=":material/send:", shortcut=None if follow_up else "Ctrl+Enter",

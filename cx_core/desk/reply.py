@@ -136,8 +136,9 @@ def _clip(text: str, limit: int = 90) -> str:
 
 # a reply that waits for something: a question to the customer, or word promised back
 _FOLLOW_UP = re.compile(r"\?|\b(?:I'll|I will|we'll|we will|(?:a |my |our )?colleague (?:\w+ ){0,6}?will|"
-                        r"supervisor (?:\w+ ){0,6}?will)\s+(?:\w+ ){0,2}?(?:confirm|get back|come back|reply|write|"
-                        r"let you know|update|contact|be in touch|follow up|call|email)\b", re.I)
+                        r"supervisor,? (?:\w+ ){0,6}?will)\s+(?:\w+ ){0,2}?(?:confirm|get back|come back|reply|write|"
+                        r"let you know|update|contact|be in touch|follow up|call|email|look at|review|answer)\b",
+                        re.I)
 
 
 def promises_follow_up(body: str) -> bool:
