@@ -338,18 +338,20 @@ class Pipeline:
         """A refusal is explained from the rule behind it, so that passage comes first."""
         for o in outcomes:
             if o.decision == Decision.denied and o.reason:
-                why = self.kb.retrieve(f"{label(o.intent)}: {o.reason}", k=2, task_type=o.intent)
-                known = {(p.doc_id, p.heading) for p in why}
-                passages[o.intent] = why + [p for p in passages.get(o.intent, []) if (p.doc_id, p.heading) not in known]
+                self._rule_first(passages, o.intent, o.reason, 2)
 
     def _explain_answers(self, questions: dict[str, str], passages: dict[str, list[Passage]]) -> None:
         """What the plan tells the customer instead of asking ("the $49.00 is the call-out charge …") is explained
         from the rule behind it, so that passage comes first."""
         for intent, said in questions.items():
             if said and not said.rstrip().endswith("?"):
-                why = self.kb.retrieve(f"{label(intent)}: {said}", k=1, task_type=intent)
-                known = {(p.doc_id, p.heading) for p in why}
-                passages[intent] = why + [p for p in passages.get(intent, []) if (p.doc_id, p.heading) not in known]
+                self._rule_first(passages, intent, said, 1)
+
+    def _rule_first(self, passages: dict[str, list[Passage]], intent: str, said: str, k: int) -> None:
+        """The ``k`` passages closest to what the reply says for ``intent``, put before that request's own."""
+        why = self.kb.retrieve(f"{label(intent)}: {said}", k=k, task_type=intent)
+        known = {(p.doc_id, p.heading) for p in why}
+        passages[intent] = why + [p for p in passages.get(intent, []) if (p.doc_id, p.heading) not in known]
 
     def _polished(self, draft: Draft, passages: list[Passage], tri: Triage, profile: dict[str, Any] | None,
                   proposals: list[Proposal]) -> tuple[Draft, Polished | None]:

@@ -44,3 +44,8 @@ def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
     if mentioned:
         return mentioned[:1] if len({i["name"] for i in mentioned}) == 1 else mentioned
     return open_items if len(open_items) == 1 else []
+
+
+def the_names(items: list[dict[str, Any]]) -> list[str]:
+    """Items as a reply names them, each product once: ["the Soundbar", "the Smart TV"]."""
+    return list(dict.fromkeys(f"the {i['name']}" for i in items))

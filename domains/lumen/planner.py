@@ -17,7 +17,7 @@ from cx_core.wording import day, listed, money
 from domains.lumen import PACK
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.picking import mentions_item, pick_items
+from domains.lumen.picking import mentions_item, pick_items, the_names
 from domains.lumen.questions import exchange_question, which_items
 
 WRITE_FREE = PACK.informational
@@ -219,7 +219,7 @@ def _return_items(r: _Asked) -> Planned:
                                      "fault": _fault(r.text or r.full_text)}, r.intent,
                      "a fault after the 30-day return window: covered by the two-year warranty")], ""
     ids = [i["item_id"] for i in chosen]
-    names = listed(list(dict.fromkeys(f"the {i['name']}" for i in chosen)))
+    names = listed(the_names(chosen))
     sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
                for i in chosen)
     if r.intent == "damaged_item" and _REPLACEMENT.search(r.full_text or r.text):  # the same item, sent again
@@ -246,7 +246,7 @@ def _cancelled(order: dict[str, Any]) -> dict[str, str]:
     """What a cancellation takes away and gives back, for its sentence: "the EV Charger and the Wi-Fi Mesh System",
     "$1,035.59"."""
     refundable = order.get("refundable")
-    items = listed(list(dict.fromkeys(f"the {i['name']}" for i in order["items"])))
+    items = listed(the_names(order["items"]))
     return {"items": items, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from cx_core.wording import listed
 
+from .picking import the_names
+
 
 def which_items(order: dict[str, Any], what: str, also: str = "") -> str:
     """The question for an order whose items the message does not name, naming them."""
-    names = list(dict.fromkeys(f"the {i['name']}" for i in order["items"]))
+    names = the_names(order["items"])
     asked = f"which items from order {order['order_id']} would you like to {what}"
     if len(names) > 6:  # too many to read out: the customer sees them in their account
         return f"{asked}{', ' + also if also else ''}?"
