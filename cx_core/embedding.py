@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
+from tqdm import tqdm
 
 from .errors import ConfigError
 
@@ -22,6 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# sentence-transformers opens a (hidden) tqdm bar on every encode, and tqdm's default lock is a semaphore that
+# forked processes share: one killed while holding it would block every other process forever. A lock of this
+# process alone, and no monitor thread (a thread holding a lock at a fork leaves it held in the child).
+tqdm.set_lock(threading.RLock())
+tqdm.monitor_interval = 0
 
 DIM = 384
 MODEL_ID = "all-MiniLM-L6-v2"  # part of every cache key: another model never reads these vectors

@@ -9,9 +9,11 @@ JSON line: how many workers were killed and how long the last one took to finish
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import random
+import select as io_select
 import signal
 import sys
 import time
@@ -26,6 +28,7 @@ def _worker(services: object, ready: int) -> None:
     from cx_core.services import Services
 
     assert isinstance(services, Services)
+    faulthandler.enable()  # a worker that hangs prints where when the driver aborts it
     services.db.engine.dispose(close=False)  # never share the parent's pooled connections
     _ = services.pipeline  # the knowledge index opened: killed from here on, a worker may hold a ticket
     os.write(ready, b"1")
@@ -66,12 +69,25 @@ def _drain(services: object) -> None:
     from cx_core.services import Services
 
     assert isinstance(services, Services)
+    faulthandler.enable()
     services.db.engine.dispose(close=False)
     deadline = time.monotonic() + 300
     while _waiting(services) and time.monotonic() < deadline:
         if not worker.run(services, simulate=False, once=True):
             time.sleep(0.2)
     sys.exit(0 if not _waiting(services) else 3)
+
+
+def _wait(pid: int, seconds: float) -> int:
+    """The child's exit status; one still running after ``seconds`` is aborted with its stack on stderr."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGABRT)
+    return os.waitpid(pid, 0)[1]
 
 
 def main() -> int:
@@ -91,6 +107,10 @@ def main() -> int:
         ready_r, ready_w = os.pipe()
         pid = _fork(_worker, services, ready_w)
         os.close(ready_w)
+        if not io_select.select([ready_r], [], [], 120)[0]:  # never ready: its stack on stderr, and the run fails
+            os.kill(pid, signal.SIGABRT)
+            os.waitpid(pid, 0)
+            raise SystemExit("a worker was not ready after 120 s (its stack is above)")
         os.read(ready_r, 1)
         os.close(ready_r)
         time.sleep(rng.uniform(0.05, 0.6))  # long enough to claim, process and store a ticket or two
@@ -99,7 +119,7 @@ def main() -> int:
     killing = time.monotonic() - started
     started = time.monotonic()
     pid = _fork(_drain, services)
-    _, status = os.waitpid(pid, 0)
+    status = _wait(pid, 360)
     print(json.dumps({"kills": kills, "killing_s": round(killing, 1), "drain_s": round(time.monotonic() - started, 1),
                       "drain_exit": os.waitstatus_to_exitcode(status)}))
     return 0

