@@ -22,6 +22,12 @@ def when(value: date | datetime) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def card(brand: Any, last_four: Any) -> str:
+    """A card as people name it, in a sentence too: "Visa card ending 3681", "Mastercard ending 0252"."""
+    name = str(brand).title()
+    return f"{name}{'' if name.lower().endswith('card') else ' card'} ending {last_four}"
+
+
 def field(name: str) -> str:
     """An argument or column as a person says it: ``item_ids`` → ``Items``, ``new_slot_id`` → ``New slot``."""
     words = name.removesuffix("_ids").removesuffix("_id").replace("_", " ").strip()

@@ -84,13 +84,15 @@ def field_name(name: str, field: Any = None) -> str:
 
 _MONEY_FIELDS = {"amount", "price", "total", "refund_amount", "credit", "fee"}
 _MACHINE_ID = re.compile(r"^(?:\w+_\w+|\d{6,})$")  # "credit_card_4315301", "6970132219": nobody reads these
+_ONLY_A_TIME = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}(?:, \d\d:\d\d)?$")  # a free slot is its time
 
 
 def said_as(text: str) -> str:
     """A record's choice label as a person reads it: an id people copy stays in front ("#W1234567 · delivered"),
-    a machine's id gives way to what it is ("Mastercard ending 8062", "Electric Kettle")."""
+    a machine's id gives way to what it is ("Mastercard ending 8062", "Electric Kettle"), and a record that is
+    only a time reads as that time ("30 Nov 2026, 09:00", not "SL-00271 · 30 Nov 2026, 09:00")."""
     ident, _, rest = text.partition(" · ")
-    return rest[:1].upper() + rest[1:] if rest and _MACHINE_ID.match(ident) else text
+    return rest[:1].upper() + rest[1:] if rest and (_MACHINE_ID.match(ident) or _ONLY_A_TIME.match(rest)) else text
 
 
 def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:

@@ -173,3 +173,15 @@ def test_a_payment_names_its_method_as_people_read_it_not_its_amount() -> None:
                                           "label": "Visa ending 3681"}]}}
     [(value, text)] = desk.record_choices(snap)["payment_id"]
     assert value == "credit_card_1" and "Visa ending 3681" in text and "135" not in text
+
+
+def test_a_free_slot_reads_as_its_time_and_an_order_keeps_its_number() -> None:
+    from pages.fields import said_as, value_text
+
+    snap = {"orders": [{"order_id": "#W1000001", "status": "delivered"}],
+            "appointments": [{"appointment_id": "APT-1", "kind": "installation", "start": "2026-11-29T10:00",
+                              "free_slots": [{"slot_id": "SL-00271", "start": "2026-11-30T09:00"}]}]}
+    choices = desk.record_choices(snap)
+    assert value_text("slot_id", "SL-00271", choices) == "30 Nov 2026, 09:00"
+    assert value_text("order_id", "#W1000001", choices).startswith("#W1000001 · ")
+    assert said_as("credit_card_1 · Visa ending 3681") == "Visa ending 3681"

@@ -110,7 +110,7 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
 
     def describe(record: dict[str, Any], key: str) -> str:
         if record.get("brand") and record.get("last_four"):  # a card as people name it
-            return f"{record[key]} · {str(record['brand']).title()} ending {record['last_four']}"
+            return f"{record[key]} · {shown.card(record['brand'], record['last_four'])}"
         bits = []
         for k in ("name", "description", "source", "options", "kind", "status", "start", "date", "brand", "last_four",
                   "label", "origin", "destination", "amount", "price"):
@@ -145,7 +145,7 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
             for v in value:
                 walk(v, parent, prefix)
 
-    owners: dict[str, str] = {}  # a value's label from the record it is the id of ("Visa ending 3681")
+    owners: dict[str, str] = {}  # a value's label from the record it is the id of ("Visa card ending 3681")
     walk(snapshot or {}, "")
     # a payment's ``payment_id`` names a payment method: it reads as that method, not as the payment's amount
     return {k: sorted((x, owners.get(x, text)) for x, text in v.items()) for k, v in out.items()}

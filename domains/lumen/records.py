@@ -95,12 +95,12 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
 
 
 def method_label(method_id: str, methods: list[dict[str, Any]]) -> str:
-    """A payment method as people name it: "Amex ending 0252", "PayPal", "gift card"."""
+    """A payment method as people name it: "Amex card ending 0252", "PayPal", "gift card"."""
     m = next((x for x in methods if x["id"] == method_id), None)
     if m is None:
         return method_id
     if m.get("brand") and m.get("last_four"):
-        return f"{str(m['brand']).title()} ending {m['last_four']}"
+        return shown.card(m["brand"], m["last_four"])
     return {"paypal": "PayPal", "gift_card": "gift card", "credit_card": "card"}.get(str(m["source"]),
                                                                                     str(m["source"]).replace("_", " "))
 

@@ -7,6 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from cx_core import shown
 from cx_core.wording import money
 from domains.airline.backend.lookup import Leg
 from domains.airline.tables import AirlineReservationRow, AirlineUserRow
@@ -20,8 +21,7 @@ def _segment(leg: Leg, price: int) -> dict[str, Any]:
 def method_label(method: Mapping[str, Any]) -> str:
     source = method.get("source")
     if source == "credit_card":
-        brand = str(method.get("brand", "card")).title()
-        return f"{brand}{'' if brand.lower().endswith('card') else ' card'} ending {method.get('last_four', '????')}"
+        return shown.card(method.get("brand", "card"), method.get("last_four", "????"))
     if source == "gift_card":
         return f"gift card ({money(float(method.get('amount', 0)))} left)"
     return f"travel certificate ({money(float(method.get('amount', 0)))})"
