@@ -130,3 +130,11 @@ def test_no_file_or_function_too_long_to_hold() -> None:
                     and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
                 long_functions.append(f"{path.relative_to(PROJECT_ROOT)}:{node.name}")
     assert long_files == [] and long_functions == []
+
+
+def test_no_control_character_hides_in_the_source() -> None:
+    """A backspace where ``\\b`` was meant (written through an unescaped string) silently turns a pattern off."""
+    bad = [f"{p.relative_to(PROJECT_ROOT)}:{n}" for p in _files() + sorted((PROJECT_ROOT / "tests").glob("*.py"))
+           for n, line in enumerate(p.read_text().splitlines(), 1)
+           if any(ord(c) < 32 and c != "\t" for c in line)]
+    assert not bad, bad

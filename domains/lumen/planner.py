@@ -19,6 +19,7 @@ from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
 from domains.lumen.questions import exchange_question, which_items
+from domains.lumen.wording import WAIVED
 
 WRITE_FREE = PACK.informational
 
@@ -360,16 +361,18 @@ def _installation_reschedule(r: _Asked) -> Planned:
 
 def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
     """The knowledge base: a call-out charge that came from the appointment being rescheduled now is credited in
-    full. The charge is the open call-out charge of the amount the appointment's invoice billed (one, else none)."""
-    billed = {round(float(i["amount"]), 2) for i in snap["invoices"] if i.get("appointment_id") == aid}
-    open_ = [c for c in snap["charges"] if c["kind"] == "callout" and round(float(c["amount"]), 2) in billed
-             and c["amount"] - c["credited"] > 0.005]
+    full. The charge is the open call-out charge on the appointment's invoice (else of the amount it billed): one,
+    else none."""
+    invoices = [i for i in snap["invoices"] if i.get("appointment_id") == aid]
+    billed = {round(float(i["amount"]), 2) for i in invoices}
+    open_ = [c for c in snap["charges"] if c["kind"] == "callout" and c["amount"] - c["credited"] > 0.005
+             and (c.get("invoice_id") in {i["invoice_id"] for i in invoices} if c.get("invoice_id")
+                  else round(float(c["amount"]), 2) in billed)]
     if len(open_) != 1:
         return []
     ch = open_[0]
     return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
-                                   "reason": f"customer disputes the {ch['description'].lower()} on that "
-                                             "appointment"}, intent,
+                                   "reason": f"{ch['description'].lower()} {WAIVED}"}, intent,
                  _WAIVER)]
 
 
@@ -417,8 +420,8 @@ def _charge_dispute(r: _Asked) -> Planned:
 
 
 _MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
-_NO_SHOW = re.compile(r"(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)|"
-                      r"no[- ]show|no one (?:came|turned up|showed up)|nobody (?:came|turned up|showed up)",
+_NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
+                      r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
                       re.I)
 _WHAT_IS = re.compile(r"\b(?:why|what)\b[^.?!]*\?|\b(?:don'?t|do not) (?:understand|recogni[sz]e|know)\b", re.I)
 _DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) off|reverse|dispute|unfair|not fair|"
@@ -426,9 +429,13 @@ _DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) o
 
 
 def _visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:
-    """The visit a call-out charge was billed for: the customer's last appointment on or before the charge's day."""
+    """The visit a call-out charge was billed for: the appointment its invoice names, else the customer's last
+    appointment on or before the charge's day, else their only one."""
+    billed = {i.get("appointment_id") for i in snap["invoices"] if i["invoice_id"] == charge.get("invoice_id")}
+    named = [a for a in snap["appointments"] if a["appointment_id"] in billed]
     before = [a for a in snap["appointments"] if str(a.get("start", ""))[:10] <= str(charge["created_on"])[:10]]
-    return max(before, key=lambda a: str(a["start"]), default=None)
+    only = snap["appointments"] if len(snap["appointments"]) == 1 else []
+    return max(named or before or only, key=lambda a: str(a["start"]), default=None)
 
 
 def _complaint(r: _Asked) -> Planned:

@@ -41,9 +41,16 @@ def _refund_of(r: dict[str, Any]) -> str:
     return money(float(amount)) if isinstance(amount, int | float) and not isinstance(amount, bool) else "the refund"
 
 
+WAIVED = "waived: its appointment is rebooked"  # a credit's reason under the rebooking rule; its sentence says so
+
+
 def _charge(a: dict[str, Any]) -> str:
     """The charge as the customer knows it ("the call-out charge"), else by its reference."""
-    said = re.match(r"customer disputes (?:the |a )?(.+)", str(a.get("reason") or ""), re.I)
+    reason = str(a.get("reason") or "")
+    if reason.endswith(WAIVED):  # the knowledge base's waiver, said with its reason
+        return (f"the {reason[:-len(WAIVED)].strip()} billed for that appointment, which we waive when a visit is "
+                "rebooked")
+    said = re.match(r"customer disputes (?:the |a )?(.+)", reason, re.I)
     return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
 
 
