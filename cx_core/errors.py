@@ -38,6 +38,11 @@ class PolicyDenied(TandemError):
     """The policy refused an action; the message is the reason."""
 
 
+class HandedOver(PolicyDenied):
+    """Refused here, and the rules send the case to a person ("a colleague in our reservations team will look at
+    it"): the message is the reason, and the ticket is escalated so that the promised person does take it."""
+
+
 class NotAuthorised(TandemError):
     """The caller's role does not allow the operation."""
 

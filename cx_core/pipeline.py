@@ -56,6 +56,7 @@ class StepRunner:
     # what people and the agent already decided on this ticket (it is being read again after the customer wrote)
     prior: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""
+    handed_over: str = ""  # a refusal whose rules send the case to a person: the ticket goes to one
     refused: dict[str, Any] | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -69,7 +70,10 @@ class StepRunner:
                                        route=route, refused_by=refused_by if decision == Decision.denied else ""))
 
     def _exec(self, action: str, args: dict[str, Any], ctx: ExecContext | None = None) -> Outcome:
-        return execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
+        out = execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
+        if out.hand_over and not self.handed_over:
+            self.handed_over = f"{REGISTRY[action].label or action}: {out.reason}"
+        return out
 
     def _args(self, step: Step) -> dict[str, Any]:
         return step.rendered(self.results.get(step.depends_on))
@@ -441,8 +445,8 @@ class Pipeline:
                 for step in steps:
                     run.single(step, customer is not None)
         outcomes, proposals = run.outcomes, run.proposals
-        if run.stopped and not escalation:
-            escalation = run.stopped
+        if (run.stopped or run.handed_over) and not escalation:
+            escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)
         self._explain_answers(plan.questions, passages)
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,

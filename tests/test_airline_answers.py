@@ -187,3 +187,13 @@ def test_what_a_booking_can_still_take_follows_its_flights(svc: Services) -> Non
     out = _run(svc, {"id": "LATE", "customer": u["email"], "subject": "",
                      "body": f"What is the status of my reservation {r['reservation_id']}?"})
     assert f"flight {flight['flight_number']}" in out.draft.reply and "is delayed" in out.draft.reply
+
+
+def test_a_cancellation_refused_because_travel_started_goes_to_the_reservations_team(svc: Services) -> None:
+    u, r = next((u, r) for u, r in _bookings(svc) if r["any_flown"])
+    out = _run(svc, {"id": "FLOWN", "customer": u["email"], "subject": "",
+                     "body": f"Please cancel reservation {r['reservation_id']} and refund me."})
+    refused = next(p for p in out.proposals if p.action == "cancel_reservation")
+    assert refused.decision == Decision.denied and "already been flown" in refused.reason
+    # the reply promises a colleague: the ticket is handed to a person, so the promise is kept
+    assert "colleague" in out.draft.reply and out.escalated and "already been flown" in out.escalation_reason

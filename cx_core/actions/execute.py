@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from .. import audit, delivery, health, outbox
-from ..errors import ConnectorUnavailable, InvalidInput, LeaseLost, NotFound, PolicyDenied
+from ..errors import ConnectorUnavailable, HandedOver, InvalidInput, LeaseLost, NotFound, PolicyDenied
 from ..models import Status
 from ..policy import Policy, Ruling, Verdict, evaluate
 from ..store.db import Database, utcnow
@@ -44,6 +44,7 @@ class Outcome:
     # invalid (bad arguments or unknown action), unavailable (the backend did not answer)
     kind: str = ""
     key: str = ""
+    hand_over: bool = False  # refused, and the rules send the case to a person (``HandedOver``)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -155,7 +156,8 @@ def execute(db: Database, policy: Policy, action: str, args: dict[str, Any], ctx
     except IntegrityError as exc:  # the same key committed concurrently: that run is the one
         return _done_concurrently(db, asked, after, exc)
     except (PolicyDenied, InvalidInput, NotFound) as exc:
-        out = Outcome(Status.denied, str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid")
+        out = Outcome(Status.denied, str(exc), kind="invariant" if isinstance(exc, PolicyDenied) else "invalid",
+                      hand_over=isinstance(exc, HandedOver))
         return _audit_outcome(db, ctx, out, after, "action.denied", action=action, args=clean, reason=str(exc))
     except (OperationalError, ConnectorUnavailable):  # a lock is retried above and never lands here
         reason = f"{spec.connector} is unavailable, nothing was changed"

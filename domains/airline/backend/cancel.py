@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from cx_core.errors import InvalidInput, PolicyDenied
+from cx_core.errors import HandedOver, InvalidInput, PolicyDenied
 from domains.airline.backend.arguments import _as_dict, _text
 from domains.airline.backend.ledger import _history, _move_seats
 from domains.airline.backend.lookup import Leg, _reservation, legs_of, user_row
@@ -63,7 +63,7 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
     legs = legs_of(s, r)
     flown = [leg for leg in legs if leg.flown(clock)]
     if flown:
-        raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled: flight {flown[0].label()} has "
+        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled: flight {flown[0].label()} has "
                            "already been flown, so neither a cancellation nor a refund can be made from here; a "
                            "colleague in our reservations team will look at your request and write to you")
     basis = _cancel_basis(r, legs, reason, clock)
