@@ -132,7 +132,20 @@ def test_times_read_as_people_read_them(svc: Services, made: list[dict[str, Any]
         for t in _of(made, kind):
             reply = _run(svc, t).draft.reply
             assert not ISO_TIME.search(reply) and " 0 " not in reply, reply
-            assert "Eastern time" in reply, reply
+            # each departure on its airport's clock (the systems keep Eastern time)
+            assert "local time" in reply and "Eastern time" not in reply, reply
+
+
+def test_a_departure_is_said_on_the_airports_own_clock() -> None:
+    from domains.airline.backend import at_airport
+    from domains.airline.wording import clock
+
+    assert at_airport("LAX", "2024-05-16T09:05") == ("06:05 local time", None)
+    assert at_airport("JFK", "2024-05-16 09:05") == ("09:05 local time", None)
+    assert at_airport("PHX", "2024-05-16T09:05")[0] == "06:05 local time"  # Arizona keeps no summer time
+    assert at_airport("PHX", "2024-12-16T09:05")[0] == "07:05 local time"
+    assert clock("SEA", "2024-05-16T01:30") == "22:30 local time on Wednesday 15 May"
+    assert clock("XYZ", "2024-05-16T09:05") == "09:05 Eastern time"  # an airport of no known zone
 
 
 def test_the_editor_offers_the_flights_for_sale_around_the_bookings_dates(svc: Services,

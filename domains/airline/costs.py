@@ -10,6 +10,7 @@ from cx_core.plans import Plan, Step
 from cx_core.wording import day, money
 
 from .backend import BAG_FEE, CABIN_WORDS, INSURANCE_FEE
+from .wording import clock
 
 
 def _reservation(snap: dict[str, Any], rid: Any) -> dict[str, Any] | None:
@@ -82,7 +83,7 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
         if sale is None or cabin not in sale["prices"]:
             return ""
         return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])} "
-                f"leaves at {sale['departure']} (Eastern time); the {CABIN_WORDS[cabin]} fare is "
+                f"leaves at {clock(args['origin'], f['date'] + 'T' + sale['departure'])}; the {CABIN_WORDS[cabin]} fare is "
                 f"{money(float(sale['prices'][cabin]))} per traveller.")
     if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
             or "nonfree_baggages" not in args:
@@ -95,7 +96,8 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
     leaves = next((x["departure"] for s in snap.get("for_sale") or [] if s["date"] == f["date"]
                    for x in s["flights"] if x["flight_number"] == f["flight_number"]), "")
     return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])}"
-            f"{' leaves at ' + leaves + ' (Eastern time) and' if leaves else ''} has {CABIN_WORDS[str(args['cabin'])]} "
+            f"{' leaves at ' + clock(args['origin'], f['date'] + 'T' + leaves) + ' and' if leaves else ''} has "
+            f"{CABIN_WORDS[str(args['cabin'])]} "
             f"seats; the trip comes to "
             f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
             f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"

@@ -17,6 +17,7 @@ from cx_core.wording import day, money
 
 from . import PACK, costs, reading
 from .backend import CABIN_WORDS, COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
+from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
@@ -137,8 +138,8 @@ def _pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pa
                       f"seat{'s' if pax != 1 else ''} on {on}",
                       f"there is no direct flight from {origin} to {destination} with {CABIN_WORDS[cabin]} seats "
                       f"left on {on}: would another day suit you?")
-    listed = ", ".join(f"{f['flight_number']} at {f['departure']} ({money(float(f['prices'][cabin]))})"
-                       for f in fits[:4])
+    listed = ", ".join(f"{f['flight_number']} at {clock(origin, when + 'T' + f['departure'])} "
+                       f"({money(float(f['prices'][cabin]))})" for f in fits[:4])
     raise Unbound(f"which flight on {on} the member wants ({len(fits)} for sale)",
                   f"on {on} we have {listed} in {CABIN_WORDS[cabin]}, per passenger: which would you like?")
 
@@ -443,7 +444,8 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
             f = late[0]
-            expected = str(f.get("estimated_departure_time_est") or "")[11:16]
+            expected = str(f.get("estimated_departure_time_est") or "")
+            expected = clock(str(f.get("origin") or ""), expected) if len(expected) >= 16 else ""
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, is delayed" + (f": it is now expected to leave at {expected}."
                                                                if expected else "."))

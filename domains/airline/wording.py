@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
-from domains.airline.backend.policy import CABIN_WORDS
+from domains.airline.backend.policy import CABIN_WORDS, at_airport
 
 
 def _flights(a: dict[str, Any]) -> str:
@@ -23,13 +23,21 @@ def _refund(r: dict[str, Any]) -> str:
 _NEVER = re.compile(r"(?!)")  # a look-up is never "done" in a way a reply could claim falsely
 
 
+def clock(airport: str, when: str) -> str:
+    """A departure as the traveller reads it at ``airport``: "06:05 local time" (with the day, when the airport's
+    day is not the Eastern one: "22:30 local time on Wednesday 15 May")."""
+    said, other_day = at_airport(airport, when)
+    return f"{said} on {day(other_day.isoformat())}" if other_day else said
+
+
 def _leaves(r: dict[str, Any]) -> str:
     """Each flight with its departure: "HAT039 on Friday 11 December at 06:00 (cancelled)"."""
     times = {(f["flight_number"], f["date"]): f for f in r.get("schedule") or []}
     out = []
     for f in r.get("flights") or []:
         known = times.get((f["flight_number"], f["date"]), {})
-        when = day(str(known.get("departure") or f["date"]))
+        leaves = str(known.get("departure") or "")
+        when = day(str(f["date"])) + (f" at {clock(f.get('origin', ''), leaves)}" if len(leaves) >= 16 else "")
         state = known.get("status")
         note = " (cancelled)" if state == "cancelled" else " (delayed)" if state == "delayed" else ""
         out.append(f"{f['flight_number']} from {f.get('origin', '')} to {f.get('destination', '')} on {when}{note}"
@@ -49,7 +57,7 @@ def _booking(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
                       f"{' in all' if pax > 1 else ''}; each one beyond that is $50.")
     return (f"Reservation {r['reservation_id']} is {trip} from {r['origin']} to {r['destination']} in "
             f"{CABIN_WORDS.get(r.get('cabin', ''), r.get('cabin', ''))}{' (cancelled)' if r.get('status') == 'cancelled' else ''}"
-            f", departing (Eastern time): {_leaves(r)}. {pax} passenger{'s' if pax != 1 else ''}, "
+            f", departing: {_leaves(r)}. {pax} passenger{'s' if pax != 1 else ''}, "
             f"{bags or 'no'} checked bag{'s' if bags != 1 else ''} booked"
             f"{', travel insurance' if r.get('insurance') == 'yes' else ''}.{allowance}")
 
@@ -58,20 +66,23 @@ def _status(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
     if not r:
         return ""
     state = str(r.get("status"))
-    planned = f"{r['date']} {str(r.get('scheduled_departure_time_est', ''))[:5]}".strip()
+    planned = f"{r['date']}T{str(r.get('scheduled_departure_time_est', ''))[:5]}"
     head = f"Flight {r['flight_number']} from {r['origin']} to {r['destination']} on {day(r['date'])}"
+
+    def at(when: str) -> str:
+        return clock(r["origin"], when)
+
     if state == "cancelled":
         return f"{head} is cancelled."
-    if state == "landed":
-        return f"{head} has landed (it left at {str(r.get('actual_departure_time_est') or planned)[11:16]} Eastern time)."
-    if state == "flying":
-        return f"{head} is in the air (it left at {str(r.get('actual_departure_time_est') or planned)[11:16]} Eastern time)."
+    if state in ("landed", "flying"):
+        return (f"{head} {'has landed' if state == 'landed' else 'is in the air'} (it left at "
+                f"{at(str(r.get('actual_departure_time_est') or planned))}).")
     if state == "delayed":
         expected = str(r.get("estimated_departure_time_est") or "")
-        return (f"{head} is delayed: it is now expected to leave at {day(expected)[-5:] if expected else 'a time not yet set'}"
-                f" Eastern time instead of {planned[11:16]}.")
+        return (f"{head} is delayed: it is now expected to leave at "
+                f"{at(expected) if expected else 'a time not yet set'} instead of {at(planned)}.")
     when = str(r.get("estimated_departure_time_est") or planned)
-    return f"{head} is {'on time' if state == 'on time' else 'scheduled'} to leave at {when[11:16]} Eastern time."
+    return f"{head} is {'on time' if state == 'on time' else 'scheduled'} to leave at {at(when)}."
 
 
 AIRLINE_WORDING = {

@@ -47,6 +47,7 @@ from domains.airline.backend.policy import (
     MAX_PASSENGERS,
     TAU_NOW,
     airline_now,
+    at_airport,
     free_bag_allowance,
     money,
 )
@@ -67,7 +68,7 @@ from domains.airline.backend.writes import PREVIEWS, WRITES, money_at_stake
 __all__ = [
     "AIRPORT_CITIES", "BAG_FEE", "BOOKING_PAYMENT_LIMITS", "CABIN_WORDS", "CANCEL_REASONS", "CANCEL_WINDOW",
     "COMPENSATION_PER_PASSENGER", "EST", "FLOWN_STATUSES", "FREE_BAGS", "INSURANCE_FEE", "INSURED_REASONS",
-    "MAX_PASSENGERS", "PREVIEWS", "TAU_NOW", "WRITES", "Leg", "airline_now", "book_reservation",
+    "MAX_PASSENGERS", "PREVIEWS", "TAU_NOW", "WRITES", "Leg", "airline_now", "at_airport", "book_reservation",
     "cancel_reservation", "flight_status", "free_bag_allowance", "get_reservation", "get_user", "is_flown",
     "legs_of", "list_airports", "load_tau", "method_label", "money", "money_at_stake", "no_flight_left",
     "preview_book_reservation", "preview_cancel_reservation", "preview_send_certificate", "preview_update_reservation_baggages",

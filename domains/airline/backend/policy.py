@@ -3,7 +3,8 @@ clock: the moment the rules are judged at, and how money is rounded."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 EST = timezone(timedelta(hours=-5), "EST")
 TAU_NOW = datetime(2024, 5, 15, 15, 0, 0)  # τ-bench airline's current time (policy.md), airline clock
@@ -33,6 +34,31 @@ AIRPORT_CITIES = {
     "IAH": "Houston", "LAS": "Las Vegas", "MCO": "Orlando", "EWR": "Newark", "CLT": "Charlotte",
     "MSP": "Minneapolis", "DTW": "Detroit", "PHL": "Philadelphia", "LGA": "LaGuardia",
 }
+
+
+# Each airport's time zone: the systems keep every time in Eastern time, the traveller reads the airport's clock.
+AIRPORT_ZONES = {
+    "SFO": "America/Los_Angeles", "LAX": "America/Los_Angeles", "SEA": "America/Los_Angeles",
+    "LAS": "America/Los_Angeles", "PHX": "America/Phoenix", "DEN": "America/Denver", "ORD": "America/Chicago",
+    "DFW": "America/Chicago", "IAH": "America/Chicago", "MSP": "America/Chicago", "JFK": "America/New_York",
+    "LGA": "America/New_York", "EWR": "America/New_York", "BOS": "America/New_York", "PHL": "America/New_York",
+    "ATL": "America/New_York", "MIA": "America/New_York", "MCO": "America/New_York", "CLT": "America/New_York",
+    "DTW": "America/Detroit",
+}
+
+
+def at_airport(airport: str, when: str) -> tuple[str, date | None]:
+    """A time of the schedule ("2024-05-16T09:05", New York's clock) as the airport's own clock reads it: ("06:05
+    local time", the local day when it is not the Eastern one); an airport of no known zone keeps Eastern time."""
+    try:
+        eastern = datetime.fromisoformat(str(when).replace(" ", "T")[:16]).replace(tzinfo=ZoneInfo("America/New_York"))
+    except ValueError:
+        return str(when)[11:16], None
+    zone = AIRPORT_ZONES.get(str(airport).upper())
+    if zone is None:
+        return f"{eastern:%H:%M} Eastern time", None
+    local = eastern.astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M} local time", local.date() if local.date() != eastern.date() else None
 
 
 def airline_now(now: datetime) -> datetime:
