@@ -16,7 +16,7 @@ from .domain import Customer, DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label, sendable, signed_name
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
-from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, TicketIn, Triage
+from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
 from .plans import ASKS_ONLY, Plan, Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
@@ -112,6 +112,9 @@ class StepRunner:
 
     def single(self, step: Step, known_customer: bool) -> None:
         """Levels 1-3: each step on its own; what may not run alone waits for a person."""
+        if step.refused:
+            self._record(step, step.args, Decision.denied, step.refused, refused_by="invariant")
+            return
         if step.missing or not known_customer:
             reason = step.waiting_reason() if step.missing else "no known customer on this ticket"
             self._record(step, step.args, Decision.abstained, reason)
@@ -159,6 +162,10 @@ class StepRunner:
                 self._record(step, step.args, Decision.abstained, f"not needed: {step.depends_on} took another route",
                              route="skipped")
                 continue
+            if step.refused:
+                self._stop(step, step.args, step.refused, "advisor", steps[i + 1:],
+                           Outcome(Status.denied, step.refused, kind="invariant"))
+                return
             if step.missing:
                 self._stop(step, step.args, step.waiting_reason(), "advisor", steps[i + 1:])
                 return
@@ -211,7 +218,7 @@ class StepRunner:
         decision = out.status.decision if out else Decision.abstained
         if decision == Decision.executed:
             decision = Decision.needs_approval
-        self._record(step, args, decision, reason, role=role, route="refused")
+        self._record(step, args, decision, reason, role=role, route="refused", refused_by=out.kind if out else "")
         label_ = REGISTRY[step.action].label if step.action in REGISTRY else step.action
         self.stopped = f"the plan stopped at '{label_}': {reason}"
         self.refused = {"action": step.action, "args": args, "reason": reason, "required_role": role}

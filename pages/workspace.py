@@ -33,7 +33,7 @@ REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, 
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
 DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
                    "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red", "reversed": "gray"}
-SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done"}
+SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done", "denied": "refused by the rules"}
 user = current_user()
 svc = services()
 st.html("<style>.block-container{padding-top:2.2rem}</style>")  # the ticket starts at the top of the screen

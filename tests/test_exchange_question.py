@@ -53,4 +53,5 @@ def test_an_exchange_past_the_window_is_refused_with_the_warranty_and_asks_nothi
     result = services.pipeline.process(t, now=NOW)
     reply = result.draft.reply
     assert "more than 30 days ago" in reply and "warranty" in reply and "?" not in reply, reply
-    assert [(p.action, p.decision.value) for p in result.proposals] == [("exchange_item", "abstained")]
+    # recorded as refused by the rule (an advisor sees why, and nothing waits for approval)
+    assert [(p.action, p.decision.value, p.refused_by) for p in result.proposals] == [("exchange_item", "denied", "invariant")]

@@ -273,7 +273,7 @@ def _exchange(r: _Asked) -> Planned:
     if _past_return_window(order, r.today):  # refused whatever the new option: the rule and the way forward
         why = past_window(order["order_id"])
         return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
-                     r.intent, "exchange requested", held=why)], f"Unfortunately, {why}"
+                     r.intent, "exchange requested", refused=why)], ""
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
