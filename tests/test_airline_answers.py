@@ -210,3 +210,15 @@ def test_a_cancellation_refused_because_travel_started_goes_to_the_reservations_
     assert refused.decision == Decision.denied and "already been flown" in refused.reason
     # the reply promises a colleague: the ticket is handed to a person, so the promise is kept
     assert "colleague" in out.draft.reply and out.escalated and "already been flown" in out.escalation_reason
+
+
+def test_my_card_on_file_with_two_cards_saved_asks_which_naming_only_the_cards(svc: Services) -> None:
+    u, r = next((u, r) for u, r in _bookings(svc)
+                if sum(m["source"] == "credit_card" for m in u["payment_methods"]) > 1
+                and not r["any_flown"] and r["policy"]["add_bags"].startswith("allowed"))
+    out = _run(svc, {"id": "CARD", "customer": u["email"], "subject": "",
+                     "body": f"Please add two checked bags to reservation {r['reservation_id']} and charge my card "
+                             "on file."})
+    cards = [m["label"] for m in u["payment_methods"] if m["source"] == "credit_card"]
+    assert "Which card should we use" in out.draft.reply, out.draft.reply
+    assert all(c in out.draft.reply for c in cards) and "gift card" not in out.draft.reply.split("Which card")[1]

@@ -13,7 +13,7 @@ from cx_core.models import Triage
 from cx_core.plans import Plan
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
-from cx_core.wording import day, money
+from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
 from .backend import CABIN_WORDS, COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
@@ -341,6 +341,10 @@ def payment(ctx: Context) -> str:
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
     if len(cards_saved) == 1 and _CARD.search(ctx.text):
         return str(cards_saved[0])  # "my card on file": the member has one
+    if len(cards_saved) > 1 and _CARD.search(ctx.text):  # "my card": which of their cards
+        named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
+        raise Unbound("which of the member's cards pays",
+                      f"which card should we use: {listed(named_cards, last='or')}?")
     usable = _methods(ctx)
     raise Unbound("which saved payment method pays",
                   f"shall we charge it to {usable[0]}?" if len(usable) == 1 else
