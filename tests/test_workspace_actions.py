@@ -185,3 +185,11 @@ def test_a_free_slot_reads_as_its_time_and_an_order_keeps_its_number() -> None:
     assert value_text("slot_id", "SL-00271", choices) == "30 Nov 2026, 09:00"
     assert value_text("order_id", "#W1000001", choices).startswith("#W1000001 · ")
     assert said_as("credit_card_1 · Visa ending 3681") == "Visa ending 3681"
+
+
+def test_an_items_other_options_are_offered_under_its_product_name() -> None:
+    snap = {"orders": [{"order_id": "#W1000001", "items": [{"item_id": "1111111", "name": "Desk Lamp"}],
+                        "variants": {"1111111": [{"item_id": "2222222", "options": {"color": "black"},
+                                                  "available": True, "price": 25.0}]}}]}
+    [(value, text)] = desk.record_choices(snap)["new_item_id"]
+    assert value == "2222222" and "Desk Lamp" in text and "black" in text

@@ -137,7 +137,15 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                 elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
                     owners[str(v)] = describe(value, key)
                     out.setdefault(prefix + parent[:-1] + "_id", {}).setdefault(str(v), owners[str(v)])
-                if key == "variants":
+                if key == "variants" and isinstance(v, dict):  # each item's other options, named by its product
+                    names = {str(i.get("item_id")): i.get("name") for i in value.get("items") or []
+                             if isinstance(i, dict)}
+                    for item, options in v.items():
+                        for o in options if isinstance(options, list) else []:
+                            if isinstance(o, dict) and o.get("item_id"):
+                                named = {**o, "name": o.get("name") or names.get(str(item)) or ""}
+                                out.setdefault("new_item_id", {})[str(o["item_id"])] = describe(named, "item_id")
+                elif key == "variants":
                     walk(v, key, "new_")
                 elif isinstance(v, (dict, list)) and key not in {"payments", "changes", "notes"}:
                     walk(v, key, prefix)
