@@ -384,7 +384,8 @@ class Drafter:
 
     def draft(self, triage: Triage, customer: dict[str, Any] | None, channel: str,
               passages: dict[str, list[Passage]], outcomes: list[StepOutcome], questions: dict[str, str],
-              escalation: str, autonomy: int, notices: list[str] | None = None) -> Draft:
+              escalation: str, autonomy: int, notices: list[str] | None = None,
+              asides: list[str] | None = None) -> Draft:
         summary = summarise(triage, customer, channel, escalation)
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
@@ -392,7 +393,6 @@ class Drafter:
         handed = str(triage.entities.get("handed_over") or HANDED_OVER)
         citations: list[Citation] = []
         cite = partial(_cite, citations)
-
         parts: list[ReplyPart] = [ReplyPart(text=f"Hi {first},", paragraph=0)]
 
         def say(text: str, kind: str = "text", proposal: int | None = None, **extra: Any) -> None:
@@ -455,12 +455,13 @@ class Drafter:
                 quoted.add(quote)
                 say(f"{framed(quote, p.heading)} [{cite(p)}]", "support" if beside is not None else "text", beside)
         paragraph += 1
+        for aside in asides or []:  # worth knowing, after the answers
+            say(aside)
         say("", "next")  # what happens next, when the reply would otherwise say nothing
         paragraph += 1
         say(active().brand.signature)
         parts = with_next(parts)
-        reply = render(parts)
-        return Draft(summary=summary, reply=reply, citations=citations, parts=parts)
+        return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
 
 
 _VERB = re.compile(r"\b(?:is|are|was|were|be|been|can|cannot|can't|could|will|won't|would|may|might|must|should|"

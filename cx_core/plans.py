@@ -67,3 +67,5 @@ class Plan:
     no_action: list[str] = field(default_factory=list)  # requests this domain knows no action for
     # what the customer should hear first, whatever they asked (a flight of theirs that the company cancelled)
     notices: list[str] = field(default_factory=list)
+    # what the customer should also know, said after the answers (a disruption on a booking they did not write about)
+    asides: list[str] = field(default_factory=list)

@@ -118,9 +118,10 @@ def test_a_booking_named_from_another_address_is_explained_not_asked_for_again(s
     assert "send your reference" not in reply and not result.executed_writes()
 
 
-def test_a_flight_the_airline_cancelled_is_spoken_of_first(svc: Services) -> None:
-    """A member writes about anything; a flight of theirs that the airline cancelled opens the reply, with what
-    they may do about it."""
+def test_a_flight_the_airline_cancelled_is_spoken_of_after_another_answer_and_first_when_written_about(
+        svc: Services) -> None:
+    """A member writes about anything; a flight of theirs that the airline cancelled is spoken of, with what they
+    may do about it: after the answer to what they asked, and first when they write about that booking."""
     from sqlalchemy import select
 
     from domains.airline.planner import disrupted
@@ -129,16 +130,23 @@ def test_a_flight_the_airline_cancelled_is_spoken_of_first(svc: Services) -> Non
     records = packs.records(svc.pack)
     with svc.db.session() as s:
         users = s.scalars(select(AirlineUserRow).order_by(AirlineUserRow.user_id)).all()
-        hit = next(((u, notes) for u in users
-                    if (notes := disrupted(records.snapshot(s, u.user_id, NOW)))), None)
+        hit = next(((u, notes, snap) for u in users
+                    if (notes := disrupted(snap := records.snapshot(s, u.user_id, NOW)))), None)
     assert hit is not None, "the demo world has a member with a flight the airline cancelled"
-    member, notes = hit
+    member, notes, snap = hit
     ticket = TicketIn(id="AIR-DISRUPTED", customer=member.email, channel="email", subject="Baggage question",
                       body="How many checked bags can I take for free?", created_at=NOW)
     desk.add_tickets(svc.db, [ticket], source="test")
     reply = svc.pipeline.process(ticket, now=NOW).draft.reply
     assert notes[0] in reply and "cancelled by us" in reply and "full refund" in reply
-    assert notes[0] in reply.split("\n\n")[1]  # first, right after the greeting
+    paragraphs = reply.split("\n\n")
+    assert notes[0] not in paragraphs[1] and notes[0] in paragraphs[-2]  # the answer first, then the news
+    rid = next(r["reservation_id"] for r in snap["reservations"] if r["reservation_id"] in notes[0])
+    ticket = TicketIn(id="AIR-DISRUPTED-2", customer=member.email, channel="email", subject="",
+                      body=f"What is happening with reservation {rid}?", created_at=NOW)
+    desk.add_tickets(svc.db, [ticket], source="test")
+    reply = svc.pipeline.process(ticket, now=NOW).draft.reply
+    assert notes[0] in reply.split("\n\n")[1]  # the booking written about: first, right after the greeting
 
 
 def _signed_in(role: Role) -> AppTest:

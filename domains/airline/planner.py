@@ -21,6 +21,7 @@ from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
+_DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
 _CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
 _BECAUSE = re.compile(r"\b(?:because|due to)\b", re.I)
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
@@ -420,7 +421,11 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    made.notices = disrupted(snap, acting, about, today) + costs.sentences(made, snap)
+    news = disrupted(snap, acting, about, today)
+    if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
+        made.notices = news + costs.sentences(made, snap)
+    else:  # a disruption on a booking the member did not write about: after the answer
+        made.notices, made.asides = costs.sentences(made, snap), news
     return made
 
 
