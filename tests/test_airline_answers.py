@@ -222,3 +222,15 @@ def test_my_card_on_file_with_two_cards_saved_asks_which_naming_only_the_cards(s
     cards = [m["label"] for m in u["payment_methods"] if m["source"] == "credit_card"]
     assert "Which card should we use" in out.draft.reply, out.draft.reply
     assert all(c in out.draft.reply for c in cards) and "gift card" not in out.draft.reply.split("Which card")[1]
+
+
+def test_a_bag_allowance_question_gets_the_members_own_numbers(svc: Services) -> None:
+    from domains.airline.backend import FREE_BAGS
+
+    u, r = next((u, r) for u, r in _bookings(svc) if not r["all_flown"])
+    out = _run(svc, {"id": "ALLOW", "customer": u["email"], "subject": "",
+                     "body": f"How many bags can I check for free on {r['reservation_id']}?"})
+    per = FREE_BAGS[u["membership"]]
+    assert f"As a {u['membership']} member" in out.draft.reply and f"{per['economy'] or 'none'} in economy" in \
+        out.draft.reply, out.draft.reply
+    assert f"Reservation {r['reservation_id']} is in" in out.draft.reply and "free on it in all" in out.draft.reply

@@ -16,7 +16,7 @@ from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
-from .backend import CABIN_WORDS, COMPENSATION_PER_PASSENGER, INSURANCE_FEE, free_bag_allowance
+from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
 from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
@@ -426,7 +426,30 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         made.notices = news + costs.sentences(made, snap)
     else:  # a disruption on a booking the member did not write about: after the answer
         made.notices, made.asides = costs.sentences(made, snap), news
+    if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
+        made.notices.append(bags)  # the member's own allowance, before the rule's wording
     return made
+
+
+def allowance(snap: dict[str, Any] | None, text: str) -> str:
+    """The member's own free checked bags (policy: by membership and cabin, per passenger), and on the booking the
+    message names (or their only one still to fly) how many that makes in all; '' for no known member."""
+    level = str(((snap or {}).get("user") or {}).get("membership") or "")
+    if level not in FREE_BAGS:
+        return ""
+    per = FREE_BAGS[level]
+    said = (f"As a {level} member, your free checked bags per passenger are "
+            + listed([f"{per[c] or 'none'} in {CABIN_WORDS[c]}" for c in ("basic_economy", "economy", "business")])
+            + f"; each bag beyond that is {money(BAG_FEE)}.")
+    live = [r for r in (snap or {}).get("reservations", []) if r.get("status") != "cancelled" and not r.get("all_flown")]
+    named = [r for r in live if r["reservation_id"] in text] or (live if len(live) == 1 else [])
+    if len(named) != 1 or named[0].get("free_bag_allowance") is None:
+        return said
+    r = named[0]
+    pax, free = len(r.get("passengers") or []), int(r["free_bag_allowance"])
+    return (f"{said} Reservation {r['reservation_id']} is in {CABIN_WORDS.get(str(r.get('cabin')), r.get('cabin'))} "
+            f"for {pax} passenger{'s' if pax != 1 else ''}, so {free or 'no'} checked bag{'s' if free != 1 else ''} "
+            f"{'are' if free != 1 else 'is'} free on it in all.")
 
 
 def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about: set[str] | None = None,
