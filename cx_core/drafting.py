@@ -44,6 +44,7 @@ TELL = re.compile(r"^(?:tell|explain to|remind|let) the customer(?: know)?(?: th
 ASK = re.compile(r"^(?:ask|tell|remind|advise) the customer to\s+", re.I)
 # a list item that is not a sentence of its own ("- Any charge billed twice.") is quoted with its lead-in
 MIN_QUOTE = 0.35  # cosine similarity below which a knowledge sentence says nothing about the request
+SAME_SECTION = 0.03  # a second sentence from the first one's section (the rest of its steps) is preferred by this
 SECOND_QUOTE_GAP = 0.15  # a second sentence is quoted only when it answers nearly as well as the first
 BESIDE_MIN = 0.45  # beside an action that answers the request itself, a fact must be closer still to be worth adding
 BESIDE_READ_MIN = 0.55  # beside what a look-up found (an order's status, a booking), closer again
@@ -372,7 +373,9 @@ class Drafter:
             raw = (raw + self.embedder.encode([f"{x[1].heading}: {x[0]}" for x in pool]) @ vecs[0]) / 2
         sims = raw - 0.03 * np.array([x[2] for x in pool])
         chosen: list[int] = []
-        for i in np.argsort(-sims).tolist():
+        order = np.argsort(-sims).tolist()
+        while order:
+            i = order.pop(0)
             if len(chosen) == n or raw[i] < least or (chosen and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
                 break
             quote = pool[i][0]
@@ -380,6 +383,9 @@ class Drafter:
                                                                                    for q in skip or ()) \
                     and not any(restates(quote, x) for x in said) and not (said and DEFINITION.search(quote)):
                 chosen.append(i)
+                if len(chosen) == 1:  # the first quote's own section reads on as one answer: its next steps first
+                    near = sims + SAME_SECTION * np.array([x[1] is pool[i][1] for x in pool])
+                    order.sort(key=lambda j: -near[j])
         return [(pool[i][0], pool[i][1]) for i in sorted(chosen)]
 
     def draft(self, triage: Triage, customer: dict[str, Any] | None, channel: str,
