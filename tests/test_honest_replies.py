@@ -280,3 +280,14 @@ def test_moving_house_names_the_other_orders_still_due_at_the_old_address(servic
                       "Dallas, TX 75201.", email)
     _, draft = desk.reply_draft(data)
     assert f"order {second}" in draft.lower() and "also due at your old address" in draft, draft
+
+
+def test_an_unhappy_message_that_names_nothing_is_asked_what_it_is_about(services: Services) -> None:
+    c = find_order(services, "delivered")
+    _, alone = desk.reply_draft(_processed(services, "H-unhappy", "I am really disappointed with the service lately. "
+                                           "Nobody calls back.", c["email"]))
+    assert "which order or request is this about?" in alone and "A colleague" not in alone, alone
+    _, both = desk.reply_draft(_processed(services, "H-unhappy-2", "I am really disappointed with the service "
+                                          f"lately. Also, please resend the invoice for order {c['order_id']}.",
+                                          c["email"]))
+    assert "which order or request" not in both, both

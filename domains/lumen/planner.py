@@ -157,6 +157,7 @@ class _Asked:
 Planned = tuple[list[Step], str]
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
 _ORDER_REF = re.compile(r"#?W\d{7}\b")
+_WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
                       "everything you have told us; we answer formal complaints within 5 business days.")
 FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bcomplain|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
@@ -441,10 +442,11 @@ def _visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | 
 def _complaint(r: _Asked) -> Planned:
     """A complaint the customer makes ("I want to make a formal complaint") is recorded on their account, and when
     it names no order, they are asked what it is about; a remark of frustration ("fed up with waiting") is no
-    complaint to record: the reply's apology and its answer are what it needs."""
-    if not _COMPLAINS.search(r.full_text):
-        return [], ""
+    complaint to record: the reply's apology and its answer are what it needs (and, when it names nothing, the
+    question what it is about)."""
     named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
+    if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
+        return [], "" if named else _WHAT_ABOUT
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
@@ -565,6 +567,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.questions[req.intent] = ask
         if req.intent == "data_request":
             result.escalate_queue = "privacy"
+    if len(triage.requests) > 1 and result.questions.get("complaint") == _WHAT_ABOUT:
+        del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor
         result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
