@@ -291,3 +291,11 @@ def test_an_unhappy_message_that_names_nothing_is_asked_what_it_is_about(service
                                           f"lately. Also, please resend the invoice for order {c['order_id']}.",
                                           c["email"]))
     assert "which order or request" not in both, both
+
+
+def test_a_technician_who_came_late_has_the_visit_report_checked_too(services: Services) -> None:
+    c = find_callout_with_booking(services)
+    late = _processed(services, "H-late", "Please remove the $49 call-out charge, your engineer was 3 hours late.",
+                      c["email"])
+    notes = [p["args"].get("message", "") for p in late["proposals"] if p["action"] == "notify_field_team"]
+    assert any(p["action"] == "credit_charge" for p in late["proposals"]) and any("came late" in n for n in notes)

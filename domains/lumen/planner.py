@@ -410,20 +410,23 @@ def _charge_dispute(r: _Asked) -> Planned:
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
                   f"{ch['description']} of {ch['amount']:.2f} disputed")
-    visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" and _NO_SHOW.search(r.full_text or r.text) else None
+    no_show, late = _NO_SHOW.search(text), _LATE.search(text)
+    visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
     if visit is None:
         return [credit], ""
     # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
     return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
         f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
-        f"say the technician did not come to appointment {visit['appointment_id']}. Please check the visit "
-        "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
+        f"say the technician {'did not come' if no_show else 'came late'} to appointment "
+        f"{visit['appointment_id']}. Please check the visit report.")}, r.intent,
+                         "a disputed visit: the field team checks its report")], ""
 
 
 _MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
 _NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                       r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
                       re.I)
+_LATE = re.compile(r"\b(?:late|hours? behind|kept me waiting)\b", re.I)
 _WHAT_IS = re.compile(r"\b(?:why|what)\b[^.?!]*\?|\b(?:don'?t|do not) (?:understand|recogni[sz]e|know)\b", re.I)
 _DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) off|reverse|dispute|unfair|not fair|"
                        r"shouldn'?t|should not|never agreed|wrong|ridiculous|cancel|money back|late)\b", re.I)
