@@ -205,3 +205,15 @@ def split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?])\s+|\n+|" + _RUN_ON, text)
     out = [p.strip(" -*>\t") for p in parts if len(p.strip(" -*>\t")) > 1]
     return [p[:500] for p in out[:MAX_SENTENCES]]
+
+
+def whole_text(subject: str, body: str) -> str:
+    """Subject and body as one text to read requests from; a subject that only repeats the body's opening words
+    (often cut off mid-word) is left out, so that nothing is asked for twice."""
+    head = re.sub(r"\s+", " ", subject).strip().lower()
+    if not head:
+        return body
+    clipped = head.endswith(("…", "..."))  # "… to Thursday 26…": cut off, its last word maybe too
+    head = head.rstrip("…. ")
+    cut = head if len(head) < 60 and not clipped else head.rsplit(" ", 1)[0]  # a long one may end mid-word
+    return body if cut in re.sub(r"\s+", " ", body).lower() else f"{subject}\n{body}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,6 +13,7 @@ from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
 from .domain import Customer, DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label, sendable, signed_name
+from .entities import whole_text
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
@@ -24,16 +24,6 @@ from .triage import Triager
 from .wording import WORDING, claimed_actions
 
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
-
-
-def whole_text(subject: str, body: str) -> str:
-    """Subject and body as one text to read requests from; a subject that only repeats the body's opening words
-    (often cut off mid-word) is left out, so that nothing is asked for twice."""
-    head = re.sub(r"\s+", " ", subject).strip().lower()
-    if not head:
-        return body
-    cut = head if len(head) < 60 else head.rsplit(" ", 1)[0]  # a long subject may end in a cut-off word
-    return body if cut in re.sub(r"\s+", " ", body).lower() else f"{subject}\n{body}"
 
 
 # what a reply asks when the sender's address is on no account but the message names one (identified, not verified)

@@ -19,7 +19,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from . import entities
 from .embedding import Embedder
-from .entities import MAX_CHARS, normalise, split_sentences
+from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
@@ -556,7 +556,7 @@ class Triager:
 
     def triage(self, subject: str, body: str, *, tier: str = "standard", channel: str = "email",
                today: date | None = None) -> Triage:
-        text = f"{subject}\n{body}".strip()
+        text = whole_text(subject, body).strip()  # a subject that repeats the body is read once
         today = today or datetime.now(UTC).date()
         pred, requests = self.classify(subject, body)
         sentiment, compound, frustration, s_reasons = self.sentiment(text)

@@ -7,9 +7,9 @@ from datetime import date
 
 from cx_core import desk
 from cx_core.drafting import customer_facing
+from cx_core.entities import whole_text
 from cx_core.models import Decision, ProcessResult, TicketIn
 from cx_core.passages import quotable_sentences
-from cx_core.pipeline import whole_text
 from cx_core.services import Services
 from domains.lumen.records import snapshot
 from domains.lumen.tables import AppointmentRow
@@ -75,6 +75,10 @@ def test_a_subject_repeating_the_body_asks_for_nothing_twice(services: Services)
     r = process(services, "R-subject", o["email"], sentence[:70], f"Hello,\n\n{sentence}\n\nThanks")
     ret = [p for p in r.proposals if p.action == "return_items"]
     assert len(ret) == 1 and len(ret[0].args.get("item_ids", [])) == len(set(ret[0].args.get("item_ids", [])))
+    # a subject cut off mid-date ("… to Thursday 26…") is no second day: only the body's date is read
+    cut = services.triager.triage("Please move my installation to Thursday 26…",
+                                  "Please move my installation to Thursday 26 November.", today=NOW.date())
+    assert cut.entities["dates"] == ["2026-11-26"]
 
 
 def test_one_question_is_put_once_however_many_requests_need_it(services: Services) -> None:
