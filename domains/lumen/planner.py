@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from cx_core.entities import find_dates, part_of_day
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
 from cx_core.wording import day, listed, money
 from domains.lumen import PACK
+from domains.lumen.appointments import days_said, pick_appointment, slots_for
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
@@ -70,46 +70,6 @@ def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str
         elif best is not None and score and (score, same) == best[0]:
             best = (best[0], best[1], True)  # a tie: the customer has to choose
     return best[1] if best and not best[2] else None
-
-
-def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date
-                     ) -> tuple[dict[str, Any] | None, list[str], set[str]]:
-    """The booked appointment a request is about, and the days the customer wants instead. A day the customer
-    names that is an appointment's current day says which appointment it is ("I can't be home on Wednesday"),
-    not where to move it."""
-    appts = [a for a in snap["appointments"] if a["status"] == "booked"]
-    dates = ents.get("dates", [])
-    items = {o["order_id"]: o["items"] for o in snap["orders"]}
-    for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
-                  [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
-                  [a for a in appts if a["start"][:10] in dates],
-                  [a for a in appts if any(mentions_item(text, i) for i in items.get(a["order_id"], []))],
-                  appts):
-        if len(found) == 1:
-            appt = found[0]
-            day = appt["start"][:10]
-            refused = {d.isoformat() for part in re.split(r"(?<=[.!?;])\s+", text) if CANNOT.search(part)
-                       for d in find_dates(part, today)}  # "Wednesday doesn't work": not a day to move to
-            others = [d for d in dates if d != day and d not in refused]
-            if others or CANNOT.search(text):
-                return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
-            return appt, dates, set()  # "move it to Friday 27 November", the day it is on: another time that day
-        if len(found) > 1:
-            break
-    return None, [], set()
-
-
-CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)
-
-
-def _slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
-               parts: list[str] | None = None) -> list[dict[str, Any]]:
-    """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
-    customer did not rule out; in the part of the day the customer asked for, when they named one."""
-    slots = [x for x in appt["free_slots"] if not parts or part_of_day(int(x["start"][11:13])) in parts]
-    if not dates:
-        return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
-    return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
 
 
 _ACTION_FOR = {"delivery_reschedule": "reschedule_delivery", "address_change": "change_shipping_address",
@@ -332,15 +292,14 @@ def _installation_reschedule(r: _Asked) -> Planned:
         return [], ("we could not find a booked installation on your account"
                     if not any(a["status"] == "booked" for a in r.snap["appointments"])
                     else "which appointment would you like to move?")
-    said = [(bool(CANNOT.search(part)), d.isoformat()) for part in re.split(r"(?<=[.!?;])\s+", r.full_text or r.text)
-            for d in find_dates(part, r.today)]
     own = appt["start"][:10]
+    said = days_said(r.full_text or r.text, r.today, own)
     if (True, own) in said and (False, own) in said and not [d for d in wanted_dates if d != own]:
         # "I can't be home Thursday … could the technician come Thursday?": the day it already is
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "the day asked for is the appointment's own day", missing="the new day")], \
             f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?"
-    slots = _slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"))
+    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"))
     if not slots:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "no free slot on the requested day", missing="a free slot")], \

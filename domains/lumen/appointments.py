@@ -1,0 +1,78 @@
+"""Which booked installation a message is about, the days the customer names for it (and those they rule out),
+and the free slots that fit."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from cx_core.entities import find_dates, part_of_day
+from domains.lumen.picking import mentions_item
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_WEEKDAY_ONLY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
+
+
+def said_as_weekday(text: str, today: date, own: str) -> set[str]:
+    """The days read from a bare weekday ("on Friday") that the appointment's own day falls on: the customer
+    means that appointment's Friday, not the next one (read as ``own`` by ``days_said``)."""
+    weekday = date.fromisoformat(own).strftime("%A").lower()
+    bare = {m.group(1).lower() for m in _WEEKDAY_ONLY.finditer(text)}
+    if weekday not in bare:
+        return set()
+    ahead = (date.fromisoformat(own).weekday() - today.weekday()) % 7 or 7
+    nxt = today + timedelta(days=ahead)
+    return {nxt.isoformat()} - {own}
+
+
+def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:
+    """Each day the message names, sentence by sentence, with whether the sentence rules it out ("I can't be
+    home on Friday"); a bare weekday that the appointment falls on is the appointment's own day."""
+    out = []
+    for part in _SENTENCE.split(text):
+        moved = said_as_weekday(part, today, own)
+        for d in find_dates(part, today):
+            out.append((bool(CANNOT.search(part)), own if d.isoformat() in moved else d.isoformat()))
+    return out
+
+
+def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date
+                     ) -> tuple[dict[str, Any] | None, list[str], set[str]]:
+    """The booked appointment a request is about, and the days the customer wants instead. A day the customer
+    names that is an appointment's current day says which appointment it is ("I can't be home on Wednesday"),
+    not where to move it."""
+    appts = [a for a in snap["appointments"] if a["status"] == "booked"]
+    dates = ents.get("dates", [])
+    items = {o["order_id"]: o["items"] for o in snap["orders"]}
+    for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
+                  [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
+                  [a for a in appts if a["start"][:10] in dates],
+                  [a for a in appts if any(mentions_item(text, i) for i in items.get(a["order_id"], []))],
+                  appts):
+        if len(found) == 1:
+            appt = found[0]
+            day = appt["start"][:10]
+            said = days_said(text, today, day)
+            refused = {d for cannot, d in said if cannot}  # "Wednesday doesn't work": not a day to move to
+            dates = [d for d in dates if d not in said_as_weekday(text, today, day)]
+            others = [d for d in dates if d != day and d not in refused]
+            if others or CANNOT.search(text):
+                return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
+            return appt, dates, set()  # "move it to Friday 27 November", the day it is on: another time that day
+        if len(found) > 1:
+            break
+    return None, [], set()
+
+
+CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)
+
+
+def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
+               parts: list[str] | None = None) -> list[dict[str, Any]]:
+    """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
+    customer did not rule out; in the part of the day the customer asked for, when they named one."""
+    slots = [x for x in appt["free_slots"] if not parts or part_of_day(int(x["start"][11:13])) in parts]
+    if not dates:
+        return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
+    return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
