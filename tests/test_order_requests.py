@@ -418,3 +418,13 @@ def test_an_item_named_by_its_kind_or_misspelt_is_the_one_meant() -> None:
             "the machine leaks": [], "my smart home is great": []}  # two machines: which is not said
     for text, names in said.items():
         assert [i["name"] for i in pick_items(order, text)] == names, text
+
+
+def test_an_order_cancelled_for_one_of_its_items_asks_whole_order_or_that_item() -> None:
+    two = snap()
+    two["orders"].append(_order("#W1000004", "pending", [_item("L-3", "Desk Lamp", LAMPS[2]["options"], 25.0),
+                                                        _item("S-RED-M", "T-Shirt", SHIRTS[2]["options"], 22.0)]))
+    asked = interpret("I ordered the dsek lamp by mistake, please cancel order #W1000004.", two)
+    assert not asked.steps and "only whole orders" in asked.unsure and "T-Shirt" in asked.unsure
+    whole = interpret("Please cancel the whole order #W1000004, I ordered the desk lamp by mistake.", two)
+    assert [a for a, _, _ in whole.steps] == ["cancel_order"] and not whole.unsure

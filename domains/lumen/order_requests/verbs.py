@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cx_core.wording import listed
+from domains.lumen.picking import mentions_item
 
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
@@ -197,6 +198,17 @@ def _refund(v: _Verb) -> None:
         _apply("cancel", v.segment, v.sentence, v.st, v.ctx, found)
 
 
+def _whole_orders_only(order: dict[str, Any], said: list[str]) -> None:
+    """Raises the whole-orders-only refusal, with the way forward, when the order holds more than the items
+    ``said``."""
+    others = [i["name"] for i in order["items"] if i["name"] not in set(said)]
+    if others:
+        raise Impossible(f"only whole orders can be cancelled, and order {order['order_id']} also holds the "
+                         f"{listed(list(dict.fromkeys(others)))}",
+                         ask=f"would you like me to cancel the whole order, or keep it and return the "
+                             f"{listed(list(dict.fromkeys(said)))} once it arrives?")
+
+
 def _cancel(v: _Verb) -> None:
     """A cancellation (or an item to remove) of the pending orders the words name, whole orders only, for the
     reason the customer gave."""
@@ -226,12 +238,16 @@ def _cancel(v: _Verb) -> None:
         st.items = named
         if not re.search(r"\b(?:whole|entire|full|complete)\b", segment, re.I):
             for x in named:
-                others = [i["name"] for i in x.order["items"] if i["name"] not in {y.item["name"] for y in named}]
-                if others:
-                    raise Impossible(f"only whole orders can be cancelled, and order {x.order['order_id']} also "
-                                     f"holds the {listed(list(dict.fromkeys(others)))}",
-                                     ask=f"would you like me to cancel the whole order, or keep it and return the "
-                                     f"{listed(list(dict.fromkeys(y.item['name'] for y in named)))} once it arrives?")
+                _whole_orders_only(x.order, [y.item["name"] for y in named])
+    elif len(chosen_ids) == 1 and not re.search(r"\b(?:whole|entire|full|complete|all|everything)\b",
+                                                v.before + " " + v.sentence, re.I):
+        # "I ordered the speaker by mistake, please cancel order #W…": the order, for one of its items
+        order = next((o for o in snap["orders"] if o["order_id"] == chosen_ids[0]), None)
+        words, items = v.before + " " + v.sentence, (order or {}).get("items", [])
+        said = [i["name"] for i in items if mentions_item(words, i)] or \
+            [i["name"] for i in items if mentions_item(words, i, close=True)]  # "the smrat speaker"
+        if order and said:
+            _whole_orders_only(order, said)
     if _REMOVE.match(segment) and named:
         raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
     if not chosen_ids:
