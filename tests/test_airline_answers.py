@@ -234,3 +234,18 @@ def test_a_bag_allowance_question_gets_the_members_own_numbers(svc: Services) ->
     assert f"As a {u['membership']} member" in out.draft.reply and f"{per['economy'] or 'none'} in economy" in \
         out.draft.reply, out.draft.reply
     assert f"Reservation {r['reservation_id']} is in" in out.draft.reply and "free on it in all" in out.draft.reply
+
+
+def test_a_delayed_flight_past_its_time_reads_departed_where_it_counts_as_flown(svc: Services) -> None:
+    from datetime import timedelta
+
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if any(f["status"] == "delayed" for f in r["flights"]))
+    f = next(f for f in r["flights"] if f["status"] == "delayed")
+    later = datetime.fromisoformat(f["estimated_departure_time_est"]) + timedelta(hours=2)
+    with svc.db.session() as s:
+        again = next(x for x in snapshot(s, u["user_id"], later)["reservations"]
+                     if x["reservation_id"] == r["reservation_id"])
+    seen = next(x for x in again["flights"] if x["flight_number"] == f["flight_number"] and x["date"] == f["date"])
+    assert seen["flown"] and seen["status"] == "departed"  # never "delayed" beside "already flown"
