@@ -119,7 +119,8 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 def summarise(triage: Triage, customer: dict[str, Any] | None, channel: str, escalation: str) -> str:
-    who = f"{customer['name']} ({customer['tier']})" if customer else "Unknown sender"
+    who = f"{customer['name']} ({customer['tier']}{'; named in the message, not verified' if customer.get('unverified') else ''})" \
+        if customer else "Unknown sender"
     parts = [f"{who} via {channel}."]
     if triage.abstained:
         parts.append(f"No request recognised with confidence (best guess: {label(triage.intent)}, "

@@ -26,6 +26,9 @@ from .wording import WORDING, claimed_actions
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
 
+# what a reply says instead of reading out records to a sender not verified as their holder
+ONLY_THE_HOLDER = ("for your security, I can share the details of an account only with its holder: please write to us "
+                   "from the email address on your account and we'll take it from there")
 # what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
 ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
                    "security we can only act on it from that address, so please write to us from it and we'll take "
@@ -289,7 +292,8 @@ class Pipeline:
         records = packs.records(self.pack)
         with self.db.session() as s:
             customer = records.lookup(s, ticket.customer)
-            if customer is None and not (ticket.customer or "").strip():
+            named_only = customer is None and not (ticket.customer or "").strip()
+            if named_only:
                 customer = records.identify(s, text)  # identified, never verified
             snap = records.snapshot(s, customer.id, now) if customer else None
             about = getattr(records, "for_message", None)  # optional: what the message's own words look up
@@ -298,6 +302,8 @@ class Pipeline:
             profile = customer.shown_profile() if customer else None
         verified = customer is not None and bool(ticket.customer) and "@" in (ticket.customer or "") \
             and customer.email.lower() == (ticket.customer or "").strip().lower()
+        if profile is not None and named_only:
+            profile = {**profile, "unverified": True}  # named in the message only: the summary says so
         return customer, snap, profile, verified
 
     def _plan(self, planner: Any, tri: Triage, snap: dict[str, Any] | None, today: Any, ticket: TicketIn,
@@ -308,6 +314,18 @@ class Pipeline:
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
         return plan
+
+    @staticmethod
+    def _for_sender(outcomes: list[StepOutcome], plan: Plan, unverified: bool) -> list[StepOutcome]:
+        """What the reply may speak of: to a sender not verified as the customer (a message with no address that
+        names an order), nothing read from the records is said back; it says why, and the advisor sees it all."""
+        if not unverified:
+            return outcomes
+        read = [o for o in outcomes if is_read(o.action) and o.decision == Decision.executed]
+        for o in read:
+            plan.questions.setdefault(o.intent, ONLY_THE_HOLDER)
+        return [replace(o, decision=Decision.abstained, reason=ONLY_THE_HOLDER, result=None) if o in read else o
+                for o in outcomes]
 
     def _named_elsewhere(self, ticket: TicketIn, text: str) -> bool:
         """Whether a message from an address on no account names a customer in its text (their id, a booking):
@@ -441,7 +459,7 @@ class Pipeline:
             else:
                 for step in steps:
                     run.single(step, customer is not None)
-        outcomes, proposals = run.outcomes, run.proposals
+        outcomes, proposals = self._for_sender(run.outcomes, plan, bool((profile or {}).get("unverified"))), run.proposals
         if (run.stopped or run.handed_over) and not escalation:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)

@@ -299,3 +299,16 @@ def test_a_technician_who_came_late_has_the_visit_report_checked_too(services: S
                       c["email"])
     notes = [p["args"].get("message", "") for p in late["proposals"] if p["action"] == "notify_field_team"]
     assert any(p["action"] == "credit_charge" for p in late["proposals"]) and any("came late" in n for n in notes)
+
+
+def test_a_message_with_no_address_that_names_an_order_reads_nothing_back(services: Services) -> None:
+    o = find_order(services, "pending")
+    t = TicketIn(id="H-noaddr", customer="", channel="phone", subject="", created_at=NOW,
+                 body=f"Call notes: customer says could you let me know where order {o['order_id']} is? It still "
+                      "hasn't arrived.")
+    result = services.pipeline.process(t, now=NOW)
+    assert result.customer_id == o["user_id"] and "not verified" in result.draft.summary
+    assert "only with its holder" in result.draft.reply and o["order_id"] not in result.draft.reply
+    assert "tracking" not in result.draft.reply and "expected" not in result.draft.reply, result.draft.reply
+    # the advisor still sees what was read
+    assert [(p.action, p.decision.value) for p in result.proposals] == [("lookup_order", "executed")]
