@@ -376,8 +376,8 @@ def _charge_dispute(r: _Asked) -> Planned:
     # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
     return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
         f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
-        f"say the technician {'did not come' if no_show else 'came late'} to appointment "
-        f"{visit['appointment_id']}. Please check the visit report.")}, r.intent,
+        f"say the technician {'did not come' if no_show else 'came late'} for the visit billed on "
+        f"{day(ch['created_on'])} (appointment {visit['appointment_id']}). Please check the visit report.")}, r.intent,
                          "a disputed visit: the field team checks its report")], ""
 
 
