@@ -394,6 +394,7 @@ class Drafter:
               escalation: str, autonomy: int, notices: list[str] | None = None,
               asides: list[str] | None = None) -> Draft:
         summary = summarise(triage, customer, channel, escalation)
+        escalation = escalation if "handed_over" in triage.entities else ""  # a team takes over; else a full answer
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
         first = customer["first_name"] if customer else str(triage.entities.get("signed") or "there")
@@ -405,7 +406,6 @@ class Drafter:
         def say(text: str, kind: str = "text", proposal: int | None = None, **extra: Any) -> None:
             parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
                                    proposal=proposal, **extra))
-
         paragraph = 1
         if (triage.sentiment == "negative" or triage.entities.get("problem")) and (sorry := empathy(triage, channel)):
             # the reply's one apology

@@ -402,6 +402,17 @@ class Pipeline:
                         rationale="answer within autonomy", decision=out.status.decision,
                         reason=out.reason, result=out.result or None, execution_key=out.key)
 
+    def _escalation(self, policy: Policy, tri: Triage, cid: str | None, kinds: list[str], ticket: TicketIn,
+                    now: datetime, text: str) -> tuple[str, Any]:
+        """Why the ticket goes to a person before any plan (policy: unsure, very upset; a repeated contact), and the
+        customer's earlier contacts about it."""
+        escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
+        # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
+        contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
+        if not escalation and contact.number >= policy.escalation.repeated_contact:
+            escalation = contact.reason(label(tri.task_type).lower())
+        return escalation, contact
+
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
                 claim: str | None = None, prior: list[dict[str, Any]] | None = None) -> ProcessResult:
         """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
@@ -427,20 +438,19 @@ class Pipeline:
         level = min(levels.values())
         if policy.kill_switch:
             level = min(level, int(Autonomy.copilot))
-        escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
-        # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
-        contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
-        if not escalation and contact.number >= policy.escalation.repeated_contact:
-            escalation = contact.reason(label(tri.task_type).lower())
+        escalation, contact = self._escalation(policy, tri, cid, kinds, ticket, now, text)
         plan = self._plan(planner, tri, snap, today, ticket, text)
         if (plan.escalate_queue or plan.escalate_because) and not escalation:
             escalation = plan.escalate_because or "data protection requests are handled by the privacy team"
             tri.entities["handed_over"] = plan.handed_over  # what the customer is told instead of "a colleague…"
         passages = self._passages(tri)
+        # escalated: nothing runs alone; a team that takes the case over (privacy) holds its steps, else the person
+        # it escalates to approves them as proposed
         ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.id, customer_id=cid, verified=verified,
-                          task_type=tri.task_type, autonomy=level, today=today, now=now, confidence=tri.confidence,
-                          claim=claim, dry_run=self.rehearsal)
-        run = StepRunner(self.db, policy, ctx, escalation, prior=list(prior or []))
+                          task_type=tri.task_type, autonomy=min(level, int(Autonomy.copilot)) if escalation else level,
+                          today=today, now=now, confidence=tri.confidence, claim=claim, dry_run=self.rehearsal)
+        run = StepRunner(self.db, policy, ctx, escalation if "handed_over" in tri.entities else "",
+                         prior=list(prior or []))
 
         def allowed(step: Step) -> bool:
             own = levels.get(step.intent, level)

@@ -193,3 +193,15 @@ def test_an_items_other_options_are_offered_under_its_product_name() -> None:
                                                   "available": True, "price": 25.0}]}}]}
     [(value, text)] = desk.record_choices(snap)["new_item_id"]
     assert value == "2222222" and "Desk Lamp" in text and "black" in text
+
+
+def test_an_escalated_ticket_drafts_the_full_answer_for_the_person_who_takes_it(services: Services) -> None:
+    o = find_order(services, "pending")
+    data = processed(services, "REP-FULL", o["email"], f"This is the third time I'm writing! Please move the delivery "
+                     f"of order {o['order_id']} to Monday 23 November.", "Delivery")
+    result = data["result"]
+    assert data["ticket"]["status"] == "escalated"
+    move = next(p for p in result.proposals if p.action == "reschedule_delivery")
+    assert move.decision.value == "needs_approval"  # nothing runs alone; the person approves it as proposed
+    assert "move the delivery of order" in result.draft.reply and "specialist colleague" not in result.draft.reply
+    assert "again about this" in result.draft.reply  # the apology for writing again
