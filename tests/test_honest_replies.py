@@ -312,3 +312,26 @@ def test_a_message_with_no_address_that_names_an_order_reads_nothing_back(servic
     assert "tracking" not in result.draft.reply and "expected" not in result.draft.reply, result.draft.reply
     # the advisor still sees what was read
     assert [(p.action, p.decision.value) for p in result.proposals] == [("lookup_order", "executed")]
+
+
+def test_i_dont_want_it_any_more_after_a_refund_request_cancels_no_other_order(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
+
+    with services.db.session() as s:  # a customer with one pending order and a delivered one
+        found = None
+        for c in s.scalars(select(OrderRow.user_id).where(OrderRow.status == "pending")).all():
+            orders = s.scalars(select(OrderRow).where(OrderRow.user_id == c)).all()
+            if [o.status for o in orders].count("pending") == 1 and any(o.status == "delivered" for o in orders):
+                d = next(o for o in orders if o.status == "delivered")
+                found = (c, s.scalars(select(OrderItemRow.name).where(OrderItemRow.order_id == d.order_id)).first())
+                break
+    assert found is not None
+    uid, item = found
+    with services.db.session() as s:
+        email = s.get(CustomerRow, uid).email  # type: ignore[union-attr]
+    t = TicketIn(id="H-itref", customer=email, subject="", created_at=NOW,
+                 body=f"Can I get a refund for the {item}? I don't want it anymore.")
+    result = services.pipeline.process(t, now=NOW)
+    assert not any(p.action == "cancel_order" for p in result.proposals), result.proposals

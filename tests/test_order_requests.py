@@ -428,3 +428,8 @@ def test_an_order_cancelled_for_one_of_its_items_asks_whole_order_or_that_item()
     assert not asked.steps and "only whole orders" in asked.unsure and "T-Shirt" in asked.unsure
     whole = interpret("Please cancel the whole order #W1000004, I ordered the desk lamp by mistake.", two)
     assert [a for a, _, _ in whole.steps] == ["cancel_order"] and not whole.unsure
+
+
+def test_i_dont_want_it_any_more_is_a_reason_for_cancelling() -> None:
+    assert steps("Please cancel order #W1000003. I don't want it anymore.") == [
+        ("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]

@@ -28,9 +28,10 @@ CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:o
                          r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
 
 
-def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str
+def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str, whole: str = ""
                ) -> tuple[dict[str, Any] | None, str]:
-    """The order a request is about, or (None, what to ask)."""
+    """The order a request is about, or (None, what to ask); the only order in ``statuses`` is not assumed when the
+    ``whole`` message names an item of another order ("a refund for the dishwasher? I don't want it any more")."""
     own = {o["order_id"]: o for o in snap["orders"]}
     named = [own[o] for o in ents.get("order_ids", []) if o in own]
     foreign = [o for o in ents.get("order_ids", []) if o not in own]
@@ -45,7 +46,8 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
     if len(by_item) == 1:
         return by_item[0], ""
-    if len(candidates) == 1:
+    elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
+    if len(candidates) == 1 and not elsewhere:
         return candidates[0], ""
     if not candidates:
         return None, "we could not find an order on your account that this applies to; could you send the order number?"
@@ -111,7 +113,8 @@ class _Asked:
 
     def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
         """The order the request is about among those in ``statuses``, or (None, what to ask)."""
-        return pick_order(self.snap, self.ents, statuses, self.text + " " + " ".join(self.ents.get("order_ids", [])))
+        return pick_order(self.snap, self.ents, statuses, self.text + " " + " ".join(self.ents.get("order_ids", [])),
+                          self.full_text)
 
 
 Planned = tuple[list[Step], str]
@@ -381,6 +384,7 @@ def _charge_dispute(r: _Asked) -> Planned:
                          "a disputed visit: the field team checks its report")], ""
 
 
+_A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
 _MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
 _NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                       r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
@@ -453,6 +457,10 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     (``plan`` says so). The classifier's confidence is kept as it was. A placed ticket keeps its requests, and
     gains an order request the classifier missed but the reading settles ("return the TV (#W…) for a refund I need
     a copy of invoice…" read as the invoice alone)."""
+    kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and _A_REASON.search(
+        r.text) and not re.search(r"\bcancel", r.text, re.I))]  # "… a refund for the X? I don't want it any more."
+    if len(kept) < len(triage.requests):
+        triage = triage.model_copy(update={"requests": kept})
     if snap is None or not text.strip():
         return triage
     reading = interpret(text, snap)
