@@ -158,9 +158,9 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         legs = backend.legs_of(s, r)
         flights = []
         for f, leg in zip(r.flights, legs, strict=True):
-            gone = leg.flown(clock)  # a flight past its time has left, whatever its last status said
-            flights.append({**f, "status": "departed" if gone and leg.status not in backend.FLOWN_STATUSES
-                            else leg.status, "flown": gone,
+            left = leg.flown(clock)  # a flight past its time has left, whatever its last status said
+            flights.append({**f, "status": "departed" if left and leg.status not in backend.FLOWN_STATUSES
+                            else leg.status, "flown": left,
                             "departure": leg.departure.isoformat(timespec="minutes"),
                             "arrival": leg.arrival.isoformat(timespec="minutes"),
                             **(leg.instance.times if leg.instance is not None else {})})
