@@ -83,8 +83,8 @@ def ticket_row(r: dict[str, Any]) -> None:
     c[2].badge(text, color=colour, icon=":material/timer:")
     owner = r["assigned_to"]
     if owner == user.username:
-        c[3].button("Release", key=f"rel-{r['id']}", type="tertiary", on_click=take, args=(r["id"], None),
-                    help="You are working on this ticket")
+        c[3].button("Release", key=f"rel-{r['id']}", type="secondary", on_click=take, args=(r["id"], None),
+                    help="You are working on this ticket: give it back to the queue", width="stretch")
     elif owner:
         c[3].caption(f":material/person: {escape_markdown(one_line(owner, 30))}")
     elif r["status"] in {"open", "escalated", "waiting"}:

@@ -64,10 +64,10 @@ def result_text(p: dict[str, Any]) -> str:
         said = ""
     if said:
         return re.sub(r"^I(?:'ve| have) (\w)", lambda m: m.group(1).upper(), said)
-    bits = [f"{shown.field(k).lower()} {shown.value(v)}" for k, v in p["result"].items()
-            if not k.startswith("_") and k not in ("action", "user_id") and isinstance(v, (str, int, float))
-            and not isinstance(v, bool) and str(v).strip()][:6]
-    return "; ".join(bits)
+    plain = {k: v for k, v in p["result"].items() if not k.startswith("_") and k not in ("action", "user_id")
+             and isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()}
+    words = {k: v for k, v in plain.items() if isinstance(v, str)} or plain  # a bare number is a record's id
+    return "; ".join(f"{shown.field(k).lower()} {shown.value(v)}" for k, v in list(words.items())[:6])
 
 
 def proposal_note(p: dict[str, Any], spec: Any) -> str:
@@ -417,8 +417,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
             st.session_state[key] = desk.merge_edits(st.session_state[key], before, parts)
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
-    lines = sum(1 + len(line) // 95 for line in str(st.session_state.get(key) or "").splitlines())
-    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 24, 170), 210), key=key,
+    lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
+    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 320), key=key,
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
@@ -566,8 +566,10 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
             if name != "Tickets":
-                st.dataframe(shown_rows(card["tabs"][name]) or [{name.lower(): "none"}], hide_index=True,
-                             width="stretch")
+                rows = shown_rows(card["tabs"][name]) or [{name.lower(): "none"}]
+                widest = max(rows[0], key=lambda k: max(len(str(r.get(k, ""))) for r in rows))
+                st.dataframe(rows, hide_index=True, width="stretch",  # the longest column gets the room
+                             column_config={widest: st.column_config.TextColumn(width="large")})
                 continue
             if not past:
                 st.caption("No earlier tickets from this customer.")

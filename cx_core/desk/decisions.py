@@ -116,6 +116,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                   "label", "origin", "destination", "amount", "price"):
             if k == "kind" and record.get("description"):  # "Call-out charge" says it; "callout" is its code
                 continue
+            if k == "status" and record.get("options"):  # an item is what it is ("Desk Lamp · white"), not "ordered"
+                continue
             v = record.get(k)
             if isinstance(v, dict):
                 v = " ".join(str(x) for x in v.values())
