@@ -273,8 +273,10 @@ def workspace(tid: str) -> None:
             st.markdown("**Summary**")
             st.markdown(escape_markdown(result.draft.summary))
         view = customer_card(tid, t["customer_id"], t["customer_ref"])
-        st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
-                   "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
+    if view:  # below both columns, full width
+        records_tabs(view)
+    st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
+               "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
     with right:
         if result is None:
             return
@@ -548,8 +550,9 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     card = view["card"]
     # contact details can come from a customer's message: one line of plain text each
     head = st.columns([6, 1], vertical_alignment="center")
-    head[0].markdown(f"**{one_line(card['headline'])}** · " + one_line(card["contact"]) + "  \n"
-                     + one_line(card["details"]))
+    # a phone number never breaks across lines (non-breaking hyphens)
+    contact = re.sub(r"(?<=\d)-(?=\d)", "\u2011", one_line(card["contact"]))
+    head[0].markdown(f"**{one_line(card['headline'])}** · " + contact + "  \n" + one_line(card["details"]))
     if head[1].button("", icon=":material/refresh:", key=f"card-refresh-{tid}", type="tertiary",
                       help="Read the customer's records again"):
         st.session_state[f"card-fresh-{tid}"] = True
@@ -562,6 +565,12 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
         st.warning(f"{len(still)} more open ticket{'s' if len(still) > 1 else ''} from this customer (Tickets tab): "
                    + "; ".join(f"“{one_line(desk.cut_words(r['subject'], 50))}” ({r['status']})" for r in still[:2])
                    + (" …" if len(still) > 2 else ""), icon=":material/content_copy:")
+    return {**view, "past": past}
+
+
+def records_tabs(view: dict[str, Any]) -> None:
+    """The customer's records, one tab each, across the whole width so that their columns can be read."""
+    card, past = view["card"], view["past"]
     names = [*card["tabs"], "Tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
@@ -576,7 +585,6 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
             for r in past:
                 st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(r['subject'], 70)}"
                              f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
-    return view
 
 if ticket_id:
     guarded(lambda: workspace(str(ticket_id)))
