@@ -106,8 +106,8 @@ AIRLINE_WORDING = {
         "the checked bags",
         lambda a, r, p: (f"I've updated reservation {a['reservation_id']} to {a['total_baggages']} checked "
                          f"bag{'s' if a['total_baggages'] != 1 else ''}."),
-        lambda a, p: (f"I'm arranging {a['total_baggages']} checked bag{'s' if a['total_baggages'] != 1 else ''} "
-                      f"on reservation {a['reservation_id']}. {CONFIRM}"),
+        lambda a, p: (f"I'm arranging for reservation {a['reservation_id']} to have {a['total_baggages']} checked "
+                      f"bag{'s' if a['total_baggages'] != 1 else ''} in all. {CONFIRM}"),
         _claim(r"added|updated|booked|included", r"bag|luggage|suitcase"), ("reservation_id",)),
     "update_reservation_passengers": Wording(
         "the passenger change",
