@@ -502,6 +502,8 @@ class Triager:
             found(0.15, f"complains ('{m.group(0).lower()}')")
         if m := STILL.search(text):
             found(0.1, f"still not solved ('{m.group(0).lower()}')")
+        if m := _DONE_TO.search(text):  # "you cancelled my flight… what are you going to do?"
+            found(0.15, f"says we did it ('{m.group(0).lower()}')")
         problem = PROBLEM.search(text)
         if problem and core < 0.3:
             found(0.1, f"describes a problem ('{problem.group(0).lower()}')")

@@ -54,6 +54,7 @@ def test_a_damaged_item_asking_for_the_money_back_reads_negative_however_polite(
     "I am really disappointed with the service I've had lately. Nobody calls back.",
     "If this is not sorted by Friday I will take my business elsewhere.",
     "Absolutely unacceptable, worst service ever.",
+    "Hello, you cancelled my flight to Denver tomorrow. What are you going to do about it?",
 ])
 def test_grievances_read_negative(reader: Triager, text: str) -> None:
     label, frustration, _ = read(reader, text)
