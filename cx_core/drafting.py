@@ -377,8 +377,11 @@ class Drafter:
         order = np.argsort(-sims).tolist()
         while order:
             i = order.pop(0)
-            if len(chosen) == n or raw[i] < least or (chosen and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
+            kin = bool(chosen) and pool[i][1] is pool[chosen[0]][1]  # the first one's section: its next step
+            if len(chosen) == n:
                 break
+            if raw[i] < least or (chosen and not kin and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
+                continue
             quote = pool[i][0]
             if not any(same_point(quote, pool[j][0]) for j in chosen) and not any(same_point(quote, q)
                                                                                    for q in skip or ()) \

@@ -335,3 +335,11 @@ def test_i_dont_want_it_any_more_after_a_refund_request_cancels_no_other_order(s
                  body=f"Can I get a refund for the {item}? I don't want it anymore.")
     result = services.pipeline.process(t, now=NOW)
     assert not any(p.action == "cancel_order" for p in result.proposals), result.proposals
+
+
+def test_a_question_about_refunds_arranges_nothing_and_asks_for_no_items(services: Services) -> None:
+    o = find_order(services, "delivered")
+    t = TicketIn(id="H-howlong", customer=o["email"], subject="", created_at=NOW, body="How long does a refund take?")
+    result = services.pipeline.process(t, now=NOW)
+    assert not [p for p in result.proposals if p.action != "send_reply"], result.proposals
+    assert "Which items" not in result.draft.reply and "[1]" in result.draft.reply

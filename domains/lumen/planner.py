@@ -89,6 +89,8 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
                  ) -> tuple[list[Step], str]:
     """Steps for one request, and a question for the customer if something is missing. A request that would act
     while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
+    if req.intent in _MONEY_OR_ORDER and _ONLY_ASKS.match(req.text) and not triage.entities.get("order_ids"):
+        return [], ""  # "How long does a refund take?": the knowledge base answers; nothing is arranged
     steps, ask = _plan_request(req, triage, snap, today, full_text)
     if req.intent not in WRITE_FREE and steps and CONDITIONAL.search(full_text or triage_text(triage, req.text)):
         return [replace(st, held=st.held or "the customer sets a condition on it") for st in steps], ask
@@ -384,6 +386,8 @@ def _charge_dispute(r: _Asked) -> Planned:
                          "a disputed visit: the field team checks its report")], ""
 
 
+_ONLY_ASKS = re.compile(r"^\W*(?:how (?:long|much|many|soon)|when (?:will|do|does|would)|what (?:is|are|happens)|"
+                        r"do you|does it|is there|are there)\b[^?]*\?\W*$", re.I)
 _A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
 _MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
 _NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
