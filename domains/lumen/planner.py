@@ -454,6 +454,23 @@ READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "ad
                   "exchange_item": "exchange", "modify_order_items": "exchange"}
 
 
+def _one_field_note(steps: list[Step]) -> None:
+    """One message to the field team per appointment: a disputed visit's note rides on the note of its move (and on
+    the move's fallback, when scheduling does not answer)."""
+    moves = {st.args.get("appointment_id"): st for st in steps if st.action == "reschedule_appointment"}
+    for note in [st for st in steps if st.action == "notify_field_team" and not st.depends_on]:
+        move = moves.get(note.args.get("appointment_id"))
+        told = next((st for st in steps if st.action == "notify_field_team" and st.depends_on and
+                     st.args.get("appointment_id") == note.args.get("appointment_id")), None)
+        if move is None or told is None:
+            continue
+        told.args = {**told.args, "message": f"{told.args['message']} {note.args['message']}"}
+        if move.fallback is not None:
+            move.fallback.args = {**move.fallback.args,
+                                  "message": f"{move.fallback.args['message']} {note.args['message']}"}
+        steps.remove(note)
+
+
 def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     """A ticket the classifier could not place, but whose order requests the reading settles with certainty
     against the customer's own records, goes ahead as those requests (the classifier knows the company's
@@ -548,6 +565,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
         result.handed_over = FORMAL_HANDED_OVER
         result.questions = {}  # the supervisor who owns the case asks or offers what is still open
+    _one_field_note(result.steps)
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
     moved = [st for st in result.steps if st.action == "change_shipping_address"]
