@@ -420,7 +420,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
-    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 320), key=key,
+    # as tall as the reply needs, up to what keeps it above the fold of a laptop screen beside the first proposal
+    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 205), key=key,
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
