@@ -338,7 +338,7 @@ def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
     ch = open_[0]
     return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                    "reason": f"{ch['description'].lower()} {WAIVED}"}, intent,
-                 _WAIVER)]
+                 _WAIVER, depends_on="reschedule_appointment")]  # waived only when the visit is rebooked
 
 
 _WAIVER = "a call-out charge from the appointment being rescheduled is credited in full"
