@@ -32,20 +32,20 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
         try:
             desk.assign(services.db, ADVISOR, tid, ADVISOR.username)
             data = desk.get_ticket(services.db, tid)
+            turned_down = ""  # once one step is turned down, the steps after it (which may build on it) are too
             for p in data["proposals"]:
                 if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
                     continue
-                if rng.random() < 0.15:
-                    desk.reject(services.db, ADVISOR, p["id"], rng.choice(REASONS))
+                if turned_down or rng.random() < 0.15:
+                    turned_down = turned_down or rng.choice(REASONS)
+                    desk.reject(services.db, ADVISOR, p["id"], turned_down)
                 else:
                     desk.approve(services.db, policy, ADVISOR, p["id"])
             if data["result"] is None:
                 continue
             _, reply = desk.reply_draft(desk.get_ticket(services.db, tid))  # the draft as decided: no rejected offer
-            if rng.random() < 0.3:
-                sign_off = services.pack.brand.signature.split("\n")[0]
-                reply = reply.replace(sign_off, "Thanks for your patience,\n\n" + sign_off, 1) + "\n"
-            out = desk.send_reply(services.db, policy, ADVISOR, tid, reply)
+            # a reply that asks the customer something waits for their answer, as the workspace's default send does
+            out = desk.send_reply(services.db, policy, ADVISOR, tid, reply, resolve=not desk.promises_follow_up(reply))
             if out["status"] != "executed":
                 continue
         except TandemError:

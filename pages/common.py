@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from cx_core import desk
+from cx_core import desk, shown
 from cx_core.access import StaffUser
 from cx_core.errors import (
     ConfigError,
@@ -121,7 +121,8 @@ def packet_view(p: dict[str, Any]) -> None:
     history = p.get("history") or []
     if history:
         st.markdown("**Earlier contacts:** " + "; ".join(
-            f"{str(h.get('at', ''))[:10]} · {escape_markdown(one_line(str(h.get('subject', '')), 60))} ({h.get('status', '')})"
+            f"{shown.value(str(h.get('at', ''))[:10])} · {escape_markdown(one_line(str(h.get('subject', '')), 60))} "
+            f"({h.get('status', '')})"
             for h in history))
     if p.get("suggested_next"):
         st.info(escape_markdown(p["suggested_next"]), icon=":material/lightbulb:")

@@ -79,6 +79,10 @@ def ticket_row(r: dict[str, Any]) -> None:
         c[1].caption(f":{URGENCY_COLOUR.get(r['urgency'], 'gray')}[{r['urgency']}] · {r['status']}{pending}")
     else:
         c[1].caption("The agent is reading it…")
+    if r["status"] == "resolved":  # no clock runs on a resolved ticket, and nobody holds it any more
+        c[2].badge("resolved", color="green", icon=":material/check:")
+        c[3].caption(f":material/person: {escape_markdown(one_line(r['assigned_to'], 30))}" if r["assigned_to"] else "")
+        return
     text, colour = sla_text(r["sla_due"])
     c[2].badge(text, color=colour, icon=":material/timer:")
     owner = r["assigned_to"]

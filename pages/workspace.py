@@ -12,7 +12,7 @@ from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, one_line
-from cx_core.wording import WORDING
+from cx_core.wording import WORDING, money_in
 from pages.common import (
     SENTIMENT_COLOUR,
     STATUS_COLOUR,
@@ -33,6 +33,7 @@ REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, 
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
 DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
                    "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red", "reversed": "gray"}
+_WORDS = {"message", "body", "fault", "reason", "note"}  # fields of free text, shown whole
 SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done", "denied": "refused by the rules"}
 user = current_user()
 svc = services()
@@ -109,7 +110,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                       else SHOWN_STATUS.get(shown, shown), color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
         fields = spec.args_model.model_fields if spec else {}
-        st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** {one_line(value_text(k, v, choices), 160)}"
+        st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** "  # a message is read whole
+                                f"{one_line(value_text(k, v, choices), 600 if k in _WORDS else 160)}"
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
@@ -187,9 +189,14 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
     st.rerun()
 
 
+_MONEY = re.compile(r"amount|price|total|paid|refund|credit|fee|balance|cost|charge", re.I)
+
+
 def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    """A record's rows as text, one type per column (nested values written out), so every table draws alike."""
-    return [{shown.field(str(k)): shown.value(v) for k, v in row.items()} for row in rows or []]
+    """A record's rows as text, one type per column (nested values written out), so every table draws alike; a
+    sum of money in the pack's currency ("$1,001.00")."""
+    return [{shown.field(str(k)): money_in(float(v)) if _MONEY.search(str(k)) and isinstance(v, int | float)
+             and not isinstance(v, bool) else shown.value(v) for k, v in row.items()} for row in rows or []]
 
 
 def ticket_header(t: dict[str, Any], result: Any) -> None:
@@ -584,7 +591,7 @@ def records_tabs(view: dict[str, Any]) -> None:
             if not past:
                 st.caption("No earlier tickets from this customer.")
             for r in past:
-                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(r['subject'], 70)}"
+                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(desk.cut_words(r['subject'], 70))}"
                              f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
 
 if ticket_id:

@@ -64,11 +64,11 @@ LUMEN_WORDING = {
     "book_repair": Wording(
         "the warranty repair",
         lambda a, r, p: (f"The fault is covered by our two-year warranty, so I've booked a free repair for order "
-                         f"{a['order_id']} (reference {r.get('repair_id', '')}): a courier will contact you by email "
-                         "to arrange the collection, and large appliances are repaired at your home."),
+                         f"{a['order_id']} (reference {r.get('repair_id', '')}): we'll contact you by email to "
+                         "arrange it (a collection, or for a large appliance a repair at your home)."),
         lambda a, p: (f"The fault is covered by our two-year warranty, so I'm arranging a free repair for order "
-                      f"{a['order_id']}; a courier will then contact you by email to arrange the collection. "
-                      f"{CONFIRM}"),
+                      f"{a['order_id']}; we'll then contact you by email to arrange it (a collection, or for a large "
+                      f"appliance a repair at your home). {CONFIRM}"),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(
         "the delivery date change",
