@@ -37,9 +37,9 @@ def _bags(step: Step, r: dict[str, Any]) -> str:
     if added <= 0:
         return ""
     head = (f"Adding {added} checked bag{'s' if added != 1 else ''} brings reservation {r['reservation_id']} to "
-            f"{total}")
+            f"{total} checked bag{'s' if int(total) != 1 else ''} in all")
     if new_paid <= 0:
-        return f"{head}, all within your free allowance, so there is nothing to pay."
+        return f"{head}, within your free allowance, so there is nothing to pay."
     if new_paid == 1:
         return f"{head}; one of them is beyond your free allowance, so there is {money(BAG_FEE)} to pay."
     return (f"{head}; {new_paid} of them are beyond your free allowance, at {money(BAG_FEE)} each: "
