@@ -196,7 +196,11 @@ def normalise(text: str) -> str:
 # a second request run on without a full stop ("… for a refund CAN YOU RESEND THE INVOICE", "… for a refund Please
 # could you email me …"): a capitalised opener after a lower-case word starts a sentence
 _RUN_ON = (r"(?<=[a-z0-9)])\s+(?=(?:Please|PLEASE|Can you|CAN YOU|Could you|COULD YOU|Can I|CAN I|Could I|COULD I|"
-           r"I NEED|I WANT|I'D LIKE)\b)")
+           r"I NEED|I WANT|I'D LIKE)\b)|"
+           # "… for a refund can you resend the invoice": a second request run on in lower case, unless the words
+           # before ask it ("when can you", "if you could")
+           r"(?<=[a-z0-9)])(?<!\bwhen)(?<!\bhow)(?<!\bwhere)(?<!\bwhat)(?<!\bwhy)(?<!\bif)(?<!\band)(?<!\bor)"
+           r"(?<!\bbut)(?<!\bso)(?<!\bthat)(?<!\bwho)(?<!\bwhich)(?<!\bplease)(?<!\bPlease)\s+(?=(?:can|could) you\b)")
 
 
 def split_sentences(text: str) -> list[str]:

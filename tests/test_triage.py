@@ -127,3 +127,7 @@ def test_a_second_request_run_on_without_a_full_stop_is_its_own_sentence() -> No
     assert len(split_sentences("return the lamp for a refund Please could you email me the invoice?")) == 2
     assert len(split_sentences("I think I need a new one. Please help")) == 2
     assert split_sentences("Please can you move it") == ["Please can you move it"]
+    assert split_sentences("return the plug (#W1002797) for a refund can you resend the invoice for #W1002073") == [
+        "return the plug (#W1002797) for a refund", "can you resend the invoice for #W1002073"]
+    assert len(split_sentences("tell me when can you deliver it")) == 1  # the words before ask it
+    assert len(split_sentences("I wonder if you could help")) == 1
