@@ -122,3 +122,24 @@ def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tup
     one = st.selectbox(field_name(name, field), ids, index=ids.index(current[0]) if current else None,
                        format_func=show.get, key=key, help=field.description, placeholder="Choose…")
     return json.loads(one) if one else None
+
+
+def sender_moved(sender: str | None, contact: str) -> str:
+    """A warning when the ticket's sender is no longer the account's email address (the customer changed it since,
+    or someone else wrote from an old address); '' when they match or the card shows no address."""
+    sender = (sender or "").strip().lower()
+    shown_emails = re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", contact.lower())
+    if "@" not in sender or not shown_emails or sender in shown_emails:
+        return ""
+    return (f"The sender ({sender}) is not the account's email address now ({shown_emails[0]}): check who wrote before "
+            "sharing account details.")
+
+
+_MONEY = re.compile(r"amount|price|total|paid|refund|credit|fee|balance|cost|charge", re.I)
+
+
+def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """A record's rows as text, one type per column (nested values written out), so every table draws alike; a
+    sum of money in the pack's currency ("$1,001.00")."""
+    return [{shown.field(str(k)): money_in(float(v)) if _MONEY.search(str(k)) and isinstance(v, int | float)
+             and not isinstance(v, bool) else shown.value(v) for k, v in row.items()} for row in rows or []]

@@ -12,7 +12,7 @@ from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.safe_text import escape_markdown, one_line
-from cx_core.wording import WORDING, money_in
+from cx_core.wording import WORDING
 from pages.common import (
     SENTIMENT_COLOUR,
     STATUS_COLOUR,
@@ -27,7 +27,7 @@ from pages.common import (
     show_passage,
     sla_text,
 )
-from pages.fields import field_name, field_widget, first_error, value_text
+from pages.fields import field_name, field_widget, first_error, sender_moved, shown_rows, value_text
 
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
@@ -187,16 +187,6 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
     if out:
         st.session_state["flash"] = (out["status"], out["reason"])
     st.rerun()
-
-
-_MONEY = re.compile(r"amount|price|total|paid|refund|credit|fee|balance|cost|charge", re.I)
-
-
-def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    """A record's rows as text, one type per column (nested values written out), so every table draws alike; a
-    sum of money in the pack's currency ("$1,001.00")."""
-    return [{shown.field(str(k)): money_in(float(v)) if _MONEY.search(str(k)) and isinstance(v, int | float)
-             and not isinstance(v, bool) else shown.value(v) for k, v in row.items()} for row in rows or []]
 
 
 def ticket_header(t: dict[str, Any], result: Any) -> None:
@@ -565,6 +555,8 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
                       help="Read the customer's records again"):
         st.session_state[f"card-fresh-{tid}"] = True
         st.rerun()
+    if moved := sender_moved(ref, card["contact"]):
+        st.warning(moved, icon=":material/alternate_email:")
     for name, why in (card.get("unread") or {}).items():
         st.caption(f"{escape_markdown(name)}: not read ({escape_markdown(one_line(why, 200))})")
     past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))

@@ -205,3 +205,14 @@ def test_an_escalated_ticket_drafts_the_full_answer_for_the_person_who_takes_it(
     assert move.decision.value == "needs_approval"  # nothing runs alone; the person approves it as proposed
     assert "move the delivery of order" in result.draft.reply and "specialist colleague" not in result.draft.reply
     assert "again about this" in result.draft.reply  # the apology for writing again
+
+
+def test_a_sender_who_is_no_longer_the_accounts_address_is_flagged_and_money_reads_as_money() -> None:
+    from pages.fields import sender_moved, shown_rows
+
+    contact = "plus · karen.castro.94@mailbox.org · 238-719-7136"
+    assert "karen.castro986@example.com" in sender_moved("karen.castro986@example.com", contact)
+    assert sender_moved("Karen.Castro.94@mailbox.org", contact) == ""
+    assert sender_moved("", contact) == "" and sender_moved("a@b.com", "plus · no address") == ""
+    [row] = shown_rows([{"paid": 1001, "order_id": "#W1000001", "credited": 0.0}])
+    assert row["Paid"] == "$1,001.00" and row["Credited"] == "$0.00" and "#W1000001" in row.values()
