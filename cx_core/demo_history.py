@@ -4,6 +4,7 @@ advisors take tickets, approve or reject proposals (with reason codes, sometimes
 from __future__ import annotations
 
 import random
+from contextlib import suppress
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -47,8 +48,10 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
             # a reply that asks the customer something waits for their answer, as the workspace's default send does
             out = desk.send_reply(services.db, policy, ADVISOR, tid, reply, resolve=not desk.promises_follow_up(reply))
             if out["status"] != "executed":
-                continue
-        except TandemError:
+                raise TandemError("not sent")
+        except TandemError:  # left for the advisors on shift: back in the queue, held by nobody
+            with suppress(TandemError):
+                desk.assign(services.db, ADVISOR, tid, None)
             continue
         with services.db.tx() as s:  # a believable handle time: picked up 3–25 minutes before the reply
             row = s.get(TicketRow, tid)

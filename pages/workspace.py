@@ -195,7 +195,7 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
     head = st.columns([3.2, 2.8], vertical_alignment="center")
     if subject:
         head[0].markdown(f"#### {subject}", help=escape_markdown(" ".join(t["subject"].split())))
-    elif (opening := one_line(desk.cut_words(" ".join(str(t.get("body") or "").split()), 70))):
+    elif (opening := one_line(desk.cut_words(desk.opening(str(t.get("body") or "")), 70))):
         head[0].markdown(f"#### :gray[{opening}]", help="No subject: the first words of the message")
     else:
         head[0].markdown("#### :gray[No subject]")

@@ -216,3 +216,9 @@ def test_a_sender_who_is_no_longer_the_accounts_address_is_flagged_and_money_rea
     assert sender_moved("", contact) == "" and sender_moved("a@b.com", "plus · no address") == ""
     [row] = shown_rows([{"paid": 1001, "order_id": "#W1000001", "credited": 0.0}])
     assert row["Paid"] == "$1,001.00" and row["Credited"] == "$0.00" and "#W1000001" in row.values()
+
+
+def test_a_ticket_without_a_subject_is_titled_by_its_words_not_its_greeting() -> None:
+    assert desk.opening("Good morning,\n\nPlease cancel reservation 11JPES") == "Please cancel reservation 11JPES"
+    assert desk.opening("Dear Lumen Home team,\n\nMy lamp is broken") == "My lamp is broken"
+    assert desk.opening("High time you answered") == "High time you answered"

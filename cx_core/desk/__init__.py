@@ -35,6 +35,7 @@ from .inbox import (
     filter_options,
     get_ticket,
     inbox,
+    opening,
     plain,
     processing_mark,
 )
@@ -71,7 +72,7 @@ __all__ = [
     "REGISTRY", "add_note", "is_read", "label", "merge_edits", "thread", "utcnow", "worker_seen",
     "ACTIVE", "FACETS", "IMPORT_BATCH", "UNDECIDED", "InboxFilter", "ParseError", "StaffUser", "add_action", "add_tickets",
     "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "escalate", "promises_follow_up", "ticket_version",
-    "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox",
+    "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox", "opening",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
     "field_options", "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
     "require", "retry", "retry_failed", "reversal_text", "reverse_and_tell", "reversible_on", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",

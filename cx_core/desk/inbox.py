@@ -73,6 +73,16 @@ def plain(text: str) -> str:
     return " ".join(out.split())
 
 
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear\b[^,\n]{0,40}|good (?:morning|afternoon|evening))\b[^\n,!.]{0,20}"
+                       r"[,!.]?\s*", re.I)
+
+
+def opening(body: str) -> str:
+    """A message's first words for a title where it has no subject: the greeting ("Hi,", "Good morning,") left
+    out."""
+    return plain(_GREETING.sub("", body or "", count=1))
+
+
 def cut_words(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters at a word boundary, with "…" when anything was cut."""
     if len(text) <= limit:
@@ -103,7 +113,7 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "",
         pending = dict(s.execute(select(ProposalRow.ticket_id, func.count()).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")
             .group_by(ProposalRow.ticket_id)).all())
-        return [{"id": r.id, "subject": plain(r.subject) or plain(r.body)[:300], "customer": r.customer_ref or "unknown",
+        return [{"id": r.id, "subject": plain(r.subject) or opening(r.body)[:300], "customer": r.customer_ref or "unknown",
                  "channel": r.channel, "status": r.status, "task_type": r.task_type or "…",
                  "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
                  "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0)),
@@ -132,7 +142,7 @@ def customer_tickets(db: Database, customer_id: str, exclude: str = "", limit: i
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude)
                          .order_by(TicketRow.created_at.desc()).limit(limit)).all()
-        return [{"id": r.id, "subject": r.subject or r.body[:80], "created_at": r.created_at, "status": r.status,
+        return [{"id": r.id, "subject": r.subject or opening(r.body)[:80], "created_at": r.created_at, "status": r.status,
                  "task_type": r.task_type or "…"} for r in rows]
 
 
