@@ -39,7 +39,8 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
                     continue
                 if turned_down or rng.random() < 0.15:
                     turned_down = turned_down or rng.choice(REASONS)
-                    desk.reject(services.db, ADVISOR, p["id"], turned_down)
+                    if _still_pending(services, p["id"]):  # not already rejected with a step it depends on
+                        desk.reject(services.db, ADVISOR, p["id"], turned_down)
                 else:
                     desk.approve(services.db, policy, ADVISOR, p["id"])
             if data["result"] is None:
@@ -62,3 +63,9 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
                         p.decided_at = row.assigned_at + timedelta(minutes=rng.uniform(1, 3))
         done += 1
     return done
+
+
+def _still_pending(services: Services, proposal_id: int) -> bool:
+    with services.db.session() as s:
+        row = s.get(ProposalRow, proposal_id)
+        return row is not None and row.status == "pending"

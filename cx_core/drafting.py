@@ -4,7 +4,7 @@ from the retrieved knowledge (numbered citations) and says what was done or is n
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -72,14 +72,61 @@ APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really 
 def empathy(triage: Triage, channel: str) -> str:
     """The reply's one apology, for a customer who is upset, in the words of what upset them: one who had to come
     back about it, or has been waiting, is told so; a problem only mentioned in passing ("Monday doesn't work any
-    more") gets none."""
+    more") gets none. An illness or a loss the customer tells of is acknowledged, however calmly it is told."""
+    said = _NOT_OURS.sub(" ", " ".join(r.text for r in triage.requests))
+    if life := next((words for pattern, words in _LIFE if pattern.search(said)), ""):
+        return life
+    if not (triage.sentiment == "negative" or triage.entities.get("problem")):
+        return ""
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
         return f"I'm sorry you have had to {how} again about this."
     if triage.entities.get("waiting"):
         return "I'm sorry you have been kept waiting."
-    upset = triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")
-    return "I'm sorry for the trouble." if upset else ""
+    if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
+        return ""
+    return next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "I'm sorry for the trouble.")
+
+
+# "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed
+_NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+(?:doesn'?t|does not|won'?t|"
+                       r"isn'?t|is not) work\w*(?: for (?:me|us))?(?: any ?more)?", re.I)
+# what happened in the customer's life, said before anything else
+_LIFE: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?:passed away|died|funeral|bereave\w*|death in (?:the|my|our) family)\b", re.I),
+     "I'm very sorry for your loss."),
+    (re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I), "I'm sorry to hear about your health, and I hope "
+     "all goes well."),
+    (re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b", re.I),
+     "I'm sorry to hear you have been unwell."),
+]
+
+
+# the apology in the words of what went wrong, most specific first; whatever the business, these are the customer's
+# own words for it (a visit or a delivery that never came, a double charge, a thing that arrived broken)
+_SORRY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) cancell?ed (?:my|our) (flight|booking|order|appointment|"
+                r"visit|trip|reservation)\b", re.I), lambda m: f"I'm sorry your {m.group(1).lower()} was cancelled."),
+    (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show)\b", re.I),
+     lambda m: "I'm sorry nobody came as arranged."),
+    (re.compile(r"\b(?:\d+|an?|one|two|three|several) (?:hours?|hrs?) late\b|\b(?:came|turned up|arrived|showed up) "
+                r"(?:very |really |so )?late\b", re.I), lambda m: "I'm sorry we were late."),
+    (re.compile(r"\b(?:charged (?:me )?twice|double[- ]charged|charged (?:two|2) times|same payment (?:of \S+ )?"
+                r"(?:two|2) times)\b", re.I), lambda m: "I'm sorry about the double charge."),
+    (re.compile(r"\bovercharged\b", re.I), lambda m: "I'm sorry you were overcharged."),
+    (re.compile(r"\b(?:delayed|delays?)\b", re.I), lambda m: "I'm sorry about the delay."),
+    (re.compile(r"\bwrong (item|size|colou?r|product|model)\b", re.I),
+     lambda m: f"I'm sorry you received the wrong {m.group(1).lower()}."),
+    (re.compile(r"\b(?:arrived|came|delivered|turned up)\b[^.!?]{0,40}\b(?:broken|damaged|cracked|smashed|dented|"
+                r"scratched|torn)\b|\b(?:broken|damaged|cracked|smashed|dented)\b[^.!?]{0,25}\b(?:in (?:delivery|"
+                r"transit)|on arrival)\b", re.I), lambda m: "I'm sorry it arrived damaged."),
+    (re.compile(r"\b(?:faulty|defective|stopped working|not working|doesn'?t work|won'?t (?:work|turn on|switch on))\b",
+                re.I), lambda m: "I'm sorry it isn't working as it should."),
+    (re.compile(r"\b(?:locked out|account (?:is |was |has been |got )?locked|can'?t (?:log|sign) ?in|cannot (?:log|sign) "
+                r"?in)\b", re.I), lambda m: "I'm sorry you can't get into your account."),
+    (re.compile(r"\b(?:hasn'?t (?:arrived|come)|never arrived|haven'?t (?:received|got) (?:it|them|my|the)|not (?:yet )?"
+                r"arrived)\b", re.I), lambda m: "I'm sorry it hasn't reached you yet."),
+]
 
 
 _SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"
@@ -169,7 +216,7 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
     if decision == "abstained":  # the question for what is missing is asked instead; what was only asked about
         return offer(action, args) if reason.endswith(ASKS_ONLY) else ""  # is offered
     if status == "escalated" or decision == "escalated":
-        return HANDED_OVER
+        return planned.get("handed_over") or HANDED_OVER
     return sentence(action, WAITING if status == "calling" else PROPOSED, args, result, planned, intent)
 
 
@@ -410,8 +457,7 @@ class Drafter:
             parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
                                    proposal=proposal, **extra))
         paragraph = 1
-        if (triage.sentiment == "negative" or triage.entities.get("problem")) and (sorry := empathy(triage, channel)):
-            # the reply's one apology
+        if sorry := empathy(triage, channel):  # the reply's one apology
             say(sorry)
         for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)
@@ -430,16 +476,15 @@ class Drafter:
             spoke = False
             said: list[str] = []
             for i, o in mine:
-                full = action_sentence(o)
-                full = handed if full == HANDED_OVER else full
+                full, planned = _handed(action_sentence(o), handed, o.planned)
                 if text := said_once(full, [p.text for p in parts]):
-                    say(text, "action", i, intent=o.intent, planned=dict(o.planned))
+                    say(text, "action", i, intent=o.intent, planned=planned)
                     said.append(text)
                     spoke = True
                 elif full or o.action in WORDING or o.action == "lookup_order":
                     # silent now (it waits for details, or another request says it), but it has words once a
                     # person decides
-                    say("", "action", i, intent=o.intent, planned=dict(o.planned))
+                    say("", "action", i, intent=o.intent, planned=planned)
             if escalation and not spoke and not any(p.text == handed for p in parts):
                 say(handed)
             asking = False
@@ -457,7 +502,7 @@ class Drafter:
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             stated = statements(req.text)[0]  # what the customer asks is no fact about their case
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
-                                        facts=" ".join([stated, *said]), level=level, said=said,
+                                        facts=" ".join([stated, *said, *(notices or [])]), level=level, said=said,
                                         least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
                                         else BESIDE_READ_MIN
                                         if is_read(outcomes[beside].action) else BESIDE_MIN)
@@ -472,6 +517,14 @@ class Drafter:
         say(active().brand.signature)
         parts = with_next(parts)
         return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
+
+
+def _handed(full: str, handed: str, planned: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """An action's sentence, in the team's own words when the case is handed over; those words stay with the
+    sentence (``planned``) for whenever it is worded again."""
+    if full == HANDED_OVER:
+        return handed, {**planned, "handed_over": handed}
+    return full, dict(planned)
 
 
 _VERB = re.compile(r"\b(?:is|are|was|were|be|been|can|cannot|can't|could|will|won't|would|may|might|must|should|"

@@ -249,6 +249,7 @@ class Proposal(BaseModel):
     execution_key: str = ""
     route: str = ""  # how an orchestrated step ran: planned, alternative, fallback, skipped
     refused_by: str = ""  # a denial's source: policy (limits, levels), invariant (the domain's own rule), invalid
+    depends_on: str = ""  # the action of this plan it needs to have run first
 
 
 class Customer(BaseModel):

@@ -27,8 +27,8 @@ ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
 
 # what a reply says instead of reading out records to a sender not verified as their holder
-ONLY_THE_HOLDER = ("for your security, I can share the details of an account only with its holder: please write to us "
-                   "from the email address on your account and we'll take it from there")
+ONLY_THE_HOLDER = ("for your security, I can look into an account or change anything on it only with its holder: please "
+                   "write to us from the email address on your account and we'll take it from there")
 # what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
 ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
                    "security we can only act on it from that address, so please write to us from it and we'll take "
@@ -60,7 +60,8 @@ class StepRunner:
                                          step.defaults))
         self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,
                                        reason=reason, required_role=Role(role), result=result, execution_key=key,
-                                       route=route, refused_by=refused_by if decision == Decision.denied else ""))
+                                       route=route, refused_by=refused_by if decision == Decision.denied else "",
+                                       depends_on=step.depends_on))
 
     def _exec(self, action: str, args: dict[str, Any], ctx: ExecContext | None = None) -> Outcome:
         out = execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
@@ -316,16 +317,22 @@ class Pipeline:
         return plan
 
     @staticmethod
-    def _for_sender(outcomes: list[StepOutcome], plan: Plan, unverified: bool) -> list[StepOutcome]:
+    def _for_sender(outcomes: list[StepOutcome], proposals: list[Proposal], plan: Plan,
+                    unverified: bool) -> list[StepOutcome]:
         """What the reply may speak of: to a sender not verified as the customer (a message with no address that
-        names an order), nothing read from the records is said back; it says why, and the advisor sees it all."""
+        names an order), nothing read from the records is said back and nothing is promised (the knowledge base:
+        change nothing for a sender not verified); it says why, and the advisor sees it all and decides."""
         if not unverified:
             return outcomes
-        read = [o for o in outcomes if is_read(o.action) and o.decision == Decision.executed]
-        for o in read:
-            plan.questions.setdefault(o.intent, ONLY_THE_HOLDER)
-        return [replace(o, decision=Decision.abstained, reason=ONLY_THE_HOLDER, result=None) if o in read else o
-                for o in outcomes]
+        # the planner's questions, notices and asides speak of the records ("order #W… is also due at your old
+        # address"): the holder hears them, from the account's address
+        plan.questions = dict.fromkeys({*plan.questions, *(o.intent for o in outcomes)}, ONLY_THE_HOLDER)
+        plan.notices, plan.asides = [], []
+        for p in proposals:  # a person who has checked who the customer is may still approve them, knowingly
+            if p.decision == Decision.needs_approval and not is_read(p.action):
+                p.decision, p.reason = Decision.abstained, "the sender is not verified as the customer: check who " \
+                    "they are before approving"
+        return [replace(o, decision=Decision.abstained, reason=ONLY_THE_HOLDER, result=None) for o in outcomes]
 
     def _named_elsewhere(self, ticket: TicketIn, text: str) -> bool:
         """Whether a message from an address on no account names a customer in its text (their id, a booking):
@@ -469,7 +476,8 @@ class Pipeline:
             else:
                 for step in steps:
                     run.single(step, customer is not None)
-        outcomes, proposals = self._for_sender(run.outcomes, plan, bool((profile or {}).get("unverified"))), run.proposals
+        outcomes, proposals = self._for_sender(run.outcomes, run.proposals, plan,
+                                               bool((profile or {}).get("unverified"))), run.proposals
         if (run.stopped or run.handed_over) and not escalation:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)

@@ -23,6 +23,29 @@ from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
+from .signals import (
+    ANGER,
+    CANCEL_SERVICE,
+    COMPLAINT,
+    COMPLAINT_INSIDE,
+    COURTESY,
+    DONE_TO,
+    LEAVE,
+    LEGAL,
+    NEUTRAL_WORDS,
+    NOT_LEGAL,
+    OWN_SLIP,
+    PROBLEM,
+    REPEAT,
+    SAFETY,
+    STILL,
+    THREAT,
+    URGENT,
+    VULNERABLE,
+    contacts,
+    ordinal,
+    signals,
+)
 
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
@@ -32,138 +55,11 @@ NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
 
-LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
-                   r"trading standards|charge-?backs?|charge backs?|better business bureau|bbb|the press|journalist)\b",
-                   re.I)
-# what reads as a legal word but names a street or a person ("12 Cedar Court", "Sue Miller"): not a legal signal
-NOT_LEGAL = re.compile(r"(?-i:\b[A-Z][a-z]+ (?:Court|Ct)\b|\bSue\b(?! (?:you|them|him|her|the|your|us)\b))")
-# a threat to take the money back or the matter elsewhere: treated like legal words (a person answers it)
-THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transaction|amount)) (?:with|through) "
-                    r"(?:my|the) (?:bank|card|credit card)|(?:call|contact|ask|go to|tell) my bank to (?:reverse|stop|"
-                    r"block|dispute)|reverse the (?:payment|charge|transaction)|report (?:you|this|it|your company|"
-                    r"the company)(?: \w+)? to|(?:leave|write|post) (?:a |an )?(?:bad|negative|terrible|1-star|"
-                    r"one-star) review|consumer protection)\b", re.I)
-SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
-                    r"gas leak|(?:smell|smells|smelling|smelt|smelled)\s+(?:of\s+)?gas|gas\s+smell|carbon monoxide|co alarm|"
-                    r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
-VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
-                        r"wheelchair|pregnan\w*)\b", re.I)
-URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
-# writing about the same thing before: "third time", "I already asked twice", "writing again", "no reply to my email"
-_CONTACT = (r"(?:writ\w*|wrote|ask\w*|call\w*|contact\w*|e-?mail\w*|messag\w*|chas\w*|rang|ring\w*|phon\w*|"
-            r"complain\w*|told you|tell you|report\w*|reach\w* out|follow\w* up|been in touch)")
-_NTH = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "thrid": 3, "tird": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
-        "sixth": 6, "6th": 6, "tenth": 10, "umpteenth": 5, "nth": 5}
-_TIMES = {"twice": 2, "two": 2, "2": 2, "three": 3, "3": 3, "four": 4, "4": 4, "five": 5, "5": 5, "several": 3,
-          "multiple": 3, "many": 3, "countless": 5, "numerous": 3, "so many": 3}
-NTH_CONTACT = re.compile(rf"\b({'|'.join(_NTH)}) (?:time|e-?mail|message|request|call|attempt|contact|ticket|letter|"
-                         rf"chat|follow-up|reminder)s?\b", re.I)
-TIMES_CONTACT = re.compile(rf"\b{_CONTACT} (?:\w+ ){{0,3}}?(twice|(?:two|three|four|five|several|multiple|many|"
-                           r"countless|numerous|so many|\d) times)\b|\b(twice|(?:two|three|several|multiple|many|\d) "
-                           rf"times) (?:already|now|before|now already)\b", re.I)
-AGAIN_CONTACT = re.compile(rf"\b(?:{_CONTACT} (?:\w+ ){{0,3}}?again|yet again|once again|again and again|"
-                           rf"already {_CONTACT}|keep {_CONTACT}|{_CONTACT}\b[^.!?\n]{{0,40}}\band again|still (?:no|not|haven'?t|hasn'?t|waiting for) "
-                           r"(?:a |any )?(?:reply|response|answer|word|call ?back)|(?:no|never (?:got|had|received) "
-                           r"(?:a|any)) (?:reply|response|answer|call ?back) (?:to|from|on)|heard nothing|"
-                           r"(?:nobody|no one|no-one) (?:has )?(?:got back|gotten back|replied|responded|answered|"
-                           r"called (?:me )?back|calls? (?:me )?back|came back to me)|my (?:last|previous|earlier) "
-                           r"(?:e-?mail|message|ticket|call|request)s?)\b", re.I)
-AND_AGAIN = re.compile(rf"\b{_CONTACT}\b[^.!?\n]{{0,40}}\band again\b", re.I)  # two contacts before this one
-REPEAT = re.compile(rf"{NTH_CONTACT.pattern}|{TIMES_CONTACT.pattern}|{AGAIN_CONTACT.pattern}", re.I)
-PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|dented|scratched|torn|ripped|leak\w*|flood\w*|smok\w*|"
-                     r"spark\w*|injur\w*|locked|can'?t (?:log|sign|get)|cannot (?:log|sign|get)|"
-                     r"haven'?t (?:received|got (?:my|the|it|them|any|a refund))|hasn'?t (?:arrived|come|been)|never (?:arrived|came|received|turned up|showed up)|"
-                     r"didn'?t (?:arrive|come|turn up|show up)|missing|faulty|defective|not working|stopped working|"
-                     r"doesn'?t work|won'?t (?:work|turn on|switch on)|no (?:heating|power|water|internet|hot water)|"
-                     r"nobody|no one|still waiting|wrong (?:item|size|colou?r|product|"
-                     r"order|address|amount)|overcharged|charged twice|double charged)\b", re.I)
-ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|livid|fed up|"
-                   r"sick of|sick and tired|never again|pathetic|incompetent|terrible|awful|outrageous|appalling|"
-                   r"shocking|disgrace\w*|shambles|rip-?off|fuck\w*|shit\w*|crap|bullshit)\b", re.I)
-# a grievance put in words: a complaint, disappointment, a service that failed the customer
-COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|dissatisf\w*|discontent\w*|"
-                       r"disappoint\w*|unhappy|not (?:happy|satisfied|pleased|impressed|good enough|acceptable|ok)|"
-                       r"(?:don'?t|do not|didn'?t|did not|dont) like|let ?down|poor (?:service|experience|quality|"
-                       r"communication|support)|bad (?:service|experience)|expected (?:far |much |a lot )?better|"
-                       r"do better|rude|dismissive|unprofessional|unhelpful|waste of (?:time|money)|"
-                       r"(?:nobody|no one|no-one) (?:explained|helped|cares?|bothered|told)|no (?:help|explanation|"
-                       r"apology|announcements?|information|updates?)|without (?:any )?(?:warning|notice|explanation))",
-                       re.I)
-# "consumercomplaint", "mycomplaint": the grievance word inside a run-together word
-_COMPLAINT_INSIDE = re.compile(r"(?<=[a-z])complain\w*", re.I)
-STILL = re.compile(r"\bstill (?:not|no|nothing|haven'?t|hasn'?t|isn'?t|doesn'?t|don'?t|can'?t|waiting|broken|"
-                   r"charged|missing|no sign|not (?:arrived|received|fixed|refunded|working))\b", re.I)
-WAITING = re.compile(r"\b(?:(?:kept|been|still|fed up(?: with| of)?) waiting|waited|(?:no|any) (?:update|news)s?)\b", re.I)
-CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
-                            r"leave (?:you|your company)|switch(?:ing)? provider)\b", re.I)
-# a threat to go elsewhere, short of asking to close anything
-LEAVE = re.compile(r"\b(?:take my (?:business|money|custom) elsewhere|(?:never|won'?t|will not|not going to) "
-                   r"(?:buy|order|shop|fly|book|use you|deal)\w* (?:\w+ )?(?:from|with|again)|(?:go|going|switch\w*|"
-                   r"mov\w*) to (?:a |your )?competitors?|last time I (?:buy|order|shop|fly|book|use)|"
-                   r"(?:look\w*|shop\w*) (?:around|elsewhere)|(?:lost|losing) (?:a|me as a) (?:loyal )?customer)\b",
-                   re.I)
-# words that name what is asked for, not how the customer feels ("cancel my order", "charged $40"), and courtesy
-# formulas that say nothing about the matter ("thanks", "kind regards", "I'd like"): neither moves the tone score
-_NEUTRAL_WORDS = ("cancel", "cancelled", "canceled", "cancelling", "canceling", "cancellation", "charged", "charge",
-                  "charges")
-_COURTESY = re.compile(r"\b(?:many thanks|thanks (?:so much|a lot|in advance)|thank you(?: (?:so|very) much)?"
-                       r"(?: in advance)?(?: for your help)?|thanks|thx|kind(?:est)? regards|best regards|regards|"
-                       r"best wishes|cheers|please|pls|plz|i(?:'d| would) like|would like|could you|can you|"
-                       r"help me|hi|hello|dear|good (?:morning|afternoon|evening))\b", re.I)
-_OWN_SLIP = re.compile(r"\b(?:by mistake|in error|by accident|accidentally|no longer (?:need|needed|required|want|"
-                       r"wanted)|don'?t need (?:it|them) any ?more)\b", re.I)
-
-def contacts(text: str) -> int:
-    """How many times the customer says they have been in touch about this, counting this message: "third time"
-    → 3, "I already asked twice" → 3, "writing again" → 2; 1 when nothing says so."""
-    n = 1
-    for m in NTH_CONTACT.finditer(text):
-        n = max(n, _NTH.get(m.group(1).lower(), 2))
-    for m in TIMES_CONTACT.finditer(text):
-        said = (m.group(1) or m.group(2) or "").lower()
-        word = said.removesuffix(" times")
-        times = int(word) if word.isdigit() else _TIMES.get(word, 2)
-        n = max(n, times + 1)  # asked twice before: this is the third time
-    if AND_AGAIN.search(text):
-        n = max(n, 3)
-    if n == 1 and AGAIN_CONTACT.search(text):
-        n = 2
-    return n
-
-
-def signals(text: str) -> dict[str, Any]:
-    """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting, a
-    problem the customer reports)."""
-    n = contacts(text)
-    return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
-            "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
-            "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
-            "problem": _problem(text)}
-
-
-def _problem(text: str) -> bool:
-    """The customer reports something wrong (broken, missing, charged twice, "you cancelled my flight"); a day that
-    "doesn't work" for them is no problem of ours."""
-    return bool(_DONE_TO.search(text)) or any(
-        not (re.match(r"doesn'?t work|not working", m.group(0), re.I)
-             and re.search(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+$", text[:m.start()][-25:], re.I))
-        for m in PROBLEM.finditer(text))
-
-
-# something the company did to the customer ("you cancelled my flight", "you lost my parcel")
-_DONE_TO = re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) (?:cancell?ed|lost|broke|damaged|missed) (?:my|our)\b",
-                      re.I)
-
-
-def _ordinal(n: int) -> str:
-    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
-
-
 def tone_analyzer() -> SentimentIntensityAnalyzer:
     """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no
     feeling."""
     vader = SentimentIntensityAnalyzer()
-    for word in _NEUTRAL_WORDS:
+    for word in NEUTRAL_WORDS:
         vader.lexicon.pop(word, None)
     return vader
 
@@ -421,10 +317,15 @@ class Triager:
         closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0
         requests: list[Request] = []
         from_subject = len(sentences) - 1 if subject.strip() else -1
+        lead = ""
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
             if pred.label == NONE or pred.confidence < REQUEST_MIN:
                 continue
             if i == from_subject and requests:
+                continue
+            sentence, lead = (f"{lead} {sentence}" if lead else sentence), ""
+            if self._leads_in(sentences, sentence_preds, i, from_subject):
+                lead = sentence  # "The lamp isn't right for us. How do I return it?": the context of what follows
                 continue
             p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
                 if requests and requests[-1].intent in self.model.labels else 0.0
@@ -454,6 +355,20 @@ class Triager:
             return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
         return Prediction(best, best_p, closest), requests
 
+    @staticmethod
+    def _leads_in(sentences: list[str], preds: list[Prediction], i: int, from_subject: int) -> bool:
+        """Whether sentence ``i`` only sets the scene for the next one: it asks nothing, reports no problem, names
+        no record and gives no figure, and the next sentence opens a request of another kind."""
+        sentence, nxt = sentences[i], i + 1
+        if nxt >= len(sentences) or nxt == from_subject or re.search(r"\d", sentence):
+            return False
+        if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
+                or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
+            return False
+        after = preds[nxt]
+        return after.label not in (NONE, preds[i].label, *FOLLOW_UP.get(preds[i].label, ())) \
+            and after.confidence >= REQUEST_MIN and opens_request(sentences[nxt])
+
     # ------------------------------------------------------------ signals
     def sentiment(self, text: str) -> tuple[str, float, float, list[str]]:
         """The tone (negative, neutral, positive), VADER's compound score, frustration (0–1) and the reasons.
@@ -466,11 +381,11 @@ class Triager:
         text = text[:MAX_CHARS]
         # "ordered it by mistake", "no longer needed": the customer's own change of mind, no grievance; a question
         # ("is my flight delayed?") asks about a state and says nothing of how the customer feels about it
-        plain = " ".join(s for s in re.split(r"(?<=[.!?])\s+|\n+", _OWN_SLIP.sub(" ", text))
+        plain = " ".join(s for s in re.split(r"(?<=[.!?])\s+|\n+", OWN_SLIP.sub(" ", text))
                          if not s.rstrip().endswith("?"))
         with self._lock:
             compound = float(self._vader.polarity_scores(plain)["compound"])
-            core = float(self._vader.polarity_scores(_COURTESY.sub(" ", plain))["compound"])
+            core = float(self._vader.polarity_scores(COURTESY.sub(" ", plain))["compound"])
         reasons: list[str] = []
         frustration = max(0.0, -compound) * 0.45
         grievance = False
@@ -491,25 +406,25 @@ class Triager:
                   grieves=compound < 0.5)
         n = contacts(text)
         if n > 1:
-            found(0.2 + 0.1 * (n >= 3), f"repeated contact ({'at least ' if n >= 3 else ''}{_ordinal(n)} time)")
+            found(0.2 + 0.1 * (n >= 3), f"repeated contact ({'at least ' if n >= 3 else ''}{ordinal(n)} time)")
         if m := ANGER.search(text):
             found(0.25, f"angry words ('{m.group(0).lower()}')")
         if m := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):
             found(0.25, f"threatens action ('{m.group(0).lower()}')")
         if m := LEAVE.search(text):
             found(0.2, f"threatens to leave ('{m.group(0).lower()}')")
-        if m := (COMPLAINT.search(text) or _COMPLAINT_INSIDE.search(text)):
+        if m := (COMPLAINT.search(text) or COMPLAINT_INSIDE.search(text)):
             found(0.15, f"complains ('{m.group(0).lower()}')")
         if m := STILL.search(text):
             found(0.1, f"still not solved ('{m.group(0).lower()}')")
-        if m := _DONE_TO.search(text):  # "you cancelled my flight… what are you going to do?"
+        if m := DONE_TO.search(text):  # "you cancelled my flight… what are you going to do?"
             found(0.15, f"says we did it ('{m.group(0).lower()}')")
         problem = PROBLEM.search(text)
         if problem and core < 0.3:
             found(0.1, f"describes a problem ('{problem.group(0).lower()}')")
         frustration = min(1.0, frustration)
         label = ("negative" if compound <= -0.4 or frustration >= 0.5 or grievance
-                 else "positive" if compound >= 0.4 else "neutral")
+                 else "positive" if compound >= 0.4 and not problem else "neutral")
         reasons.insert(0, f"tone score {compound:+.2f}")
         return label, compound, round(frustration, 2), reasons
 

@@ -91,6 +91,8 @@ def proposal_note(p: dict[str, Any], spec: Any) -> str:
         note += " · needs a supervisor"
     if spec and not spec.reversible and p["status"] == "pending":
         note += " · cannot be undone"
+    if p.get("depends_on") and p["status"] == "pending" and (first := desk.REGISTRY.get(p["depends_on"])):
+        note += f" · runs after '{first.label}'"
     return note[:1].upper() + note[1:]
 
 
@@ -241,10 +243,13 @@ def why_the_agent_thinks_so(tri: Any) -> None:
                     + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
                               for r in tri.requests)
                     + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
-                    + f"\n- **Sentiment** {tri.sentiment}, frustration {tri.frustration:.2f}: "
+                    + f"\n- **Sentiment** {tri.sentiment}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
                     + one_line('; '.join(tri.sentiment_reasons))
                     + f"\n- **Language** {tri.language}"
                     + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+
+
+_MOOD = ("little", "some", "high")
 
 
 def workspace(tid: str) -> None:
@@ -471,13 +476,10 @@ def _escalate_button(place: Any, tid: str) -> None:
 
 
 def assignment_bar(t: dict[str, Any]) -> None:
-    """Who works this ticket: advisors take it when they open it; nobody works someone else's unknowingly."""
+    """Who works this ticket: a free one is taken with its first decision (or Take), not by reading it; nobody
+    works someone else's unknowingly."""
     owner = t["assigned_to"]
     active = t["status"] in {"open", "escalated", "waiting"}
-    released = st.session_state.setdefault("released", set())  # given back here: not taken again on the rerun
-    if owner is None and active and user.role == Role.advisor and t["id"] not in released:
-        owner = guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
-        t["assigned_to"] = owner
     bar = st.columns([1.9, 1.2, 1.3, 1.7, 1.2], vertical_alignment="center")
     if t["status"] in ("open", "waiting") and owner in (None, user.username):
         _escalate_button(bar[2], t["id"])
@@ -485,7 +487,6 @@ def assignment_bar(t: dict[str, Any]) -> None:
         bar[0].caption(":material/person: Assigned to you" if active else ":material/person: Handled by you")
         if active and bar[1].button("Release", icon=":material/person_remove:", type="tertiary"):
             guarded(lambda: desk.assign(svc.db, user, t["id"], None))
-            released.add(t["id"])
             st.toast("Released: the ticket is back in the queue for anyone to take.")
             st.rerun()
     elif owner and not active:
@@ -495,10 +496,11 @@ def assignment_bar(t: dict[str, Any]) -> None:
         if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor] and bar[1].button("Take over", icon=":material/swap_horiz:"):
             guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
             st.rerun()
-    elif active and bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
-        guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
-        released.discard(t["id"])
-        st.rerun()
+    elif active:
+        bar[0].caption(":material/person_outline: Free: your first decision takes it")
+        if bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
+            guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
+            st.rerun()
     if bar[3].button("Next ticket", icon=":material/skip_next:", shortcut="Alt+N", help="The most urgent free ticket"):
         nxt = guarded(lambda: next_ticket(t["id"]))
         if nxt:

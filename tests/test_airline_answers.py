@@ -249,3 +249,26 @@ def test_a_delayed_flight_past_its_time_reads_departed_where_it_counts_as_flown(
                      if x["reservation_id"] == r["reservation_id"])
     seen = next(x for x in again["flights"] if x["flight_number"] == f["flight_number"] and x["date"] == f["date"])
     assert seen["flown"] and seen["status"] == "departed"  # never "delayed" beside "already flown"
+
+
+def test_my_card_on_file_for_money_back_on_a_booking_is_the_card_that_paid_for_it(svc: Services) -> None:
+    """Two cards saved: money coming back from a change goes to the card that paid for the booking; a charge still
+    asks which card."""
+    from cx_core.models import Request
+    from cx_core.recipes import Context, Unbound
+    from domains.airline.planner import payment
+
+    u, r = next((u, r) for u, r in _bookings(svc)
+                if sum(m["source"] == "credit_card" for m in u["payment_methods"]) > 1 and not r["any_flown"]
+                and r["cabin"] != "basic_economy"
+                and len({p["payment_id"] for p in r["payment_history"]}) == 1
+                and r["payment_history"][0]["payment_id"].startswith("credit_card"))
+    snap = {"user": u, "reservations": [r], "for_sale": []}
+    same = [{"flight_number": f["flight_number"], "date": f["date"]} for f in r["flights"]]
+    ctx = Context(Request(intent="change_flight", text="x", confidence=1.0), "Please use my card on file.", {}, snap,
+                  NOW.date(), bound={"@reservations": r, "cabin": r["cabin"], "flights": same})
+    assert payment(ctx) == r["payment_history"][0]["payment_id"]  # the same fare: nothing to charge
+    dearer = {**ctx.bound, "nonfree_baggages": int(r["nonfree_baggages"]) + 1}
+    dearer.pop("flights")
+    with pytest.raises(Unbound, match="which of the member's cards"):
+        payment(Context(ctx.request, ctx.text, {}, snap, NOW.date(), bound=dearer))

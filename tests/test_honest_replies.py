@@ -14,7 +14,7 @@ from cx_core import desk
 from cx_core.access import StaffUser
 from cx_core.actions.base import speaks_of
 from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
-from cx_core.errors import ReplyHeld
+from cx_core.errors import InvalidInput, ReplyHeld
 from cx_core.llm import Polished
 from cx_core.models import Channel, Draft, Role, TicketIn
 from cx_core.services import Services
@@ -343,3 +343,26 @@ def test_a_question_about_refunds_arranges_nothing_and_asks_for_no_items(service
     result = services.pipeline.process(t, now=NOW)
     assert not [p for p in result.proposals if p.action != "send_reply"], result.proposals
     assert "Which items" not in result.draft.reply and "[1]" in result.draft.reply
+
+
+def test_a_step_that_needs_another_waits_for_it_and_goes_when_it_is_rejected(services: Services) -> None:
+    """The field team is told of a new visit only once the visit moved: approving the note first is refused with
+    what to approve first; rejecting the move rejects the note (and the waived call-out charge) with it."""
+    c = find_callout_with_booking(services)
+    data = _processed(services, "H-dep", "Nobody can be home for the installation, please move it to next Tuesday "
+                      "and take off the call-out charge.", c["email"])
+    by = {p["action"]: p for p in data["proposals"]}
+    move, note = by["reschedule_appointment"], by["notify_field_team"]
+    assert note["depends_on"] == "reschedule_appointment" and move["status"] == "pending"
+    with pytest.raises(InvalidInput, match="approve 'Reschedule appointment' first"):
+        desk.approve(services.db, services.policy(), ADA, note["id"])
+    desk.reject(services.db, ADA, move["id"], "Customer must confirm first")
+    after = {p["action"]: p for p in desk.get_ticket(services.db, "H-dep")["proposals"]}
+    assert after["notify_field_team"]["status"] == "rejected"
+    assert "'Reschedule appointment', which this step depends on, was rejected" in after["notify_field_team"][
+        "reject_reason"]
+    if "credit_charge" in after:
+        assert after["credit_charge"]["status"] == "rejected"
+    with pytest.raises(InvalidInput, match="rejected and cannot be approved"):
+        desk.approve(services.db, services.policy(), ADA, note["id"])
+    assert desk.get_ticket(services.db, "H-dep")["ticket"]["assigned_to"] == "ada"  # the first decision took it

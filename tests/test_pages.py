@@ -229,14 +229,14 @@ def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
     assert any("Refund" in m.value for m in at.markdown)
 
 
-def test_release_in_the_workspace_gives_the_ticket_back_for_good(app_data: Services) -> None:
+def test_reading_a_ticket_takes_nothing_and_release_gives_it_back_for_good(app_data: Services) -> None:
     at = signed_in(Role.advisor)
     at.query_params["ticket"] = "P-1"
-    at.switch_page("pages/workspace.py").run()  # opening it takes it
+    at.switch_page("pages/workspace.py").run()
+    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] is None  # opening it to read claims nothing
+    next(b for b in at.button if b.label == "Take").click().run()
     assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
     next(b for b in at.button if b.label == "Release").click().run()
     assert not at.exception
     assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] is None  # not taken again on the rerun
     assert any(b.label == "Take" for b in at.button)
-    next(b for b in at.button if b.label == "Take").click().run()
-    assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"

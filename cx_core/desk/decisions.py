@@ -21,7 +21,7 @@ from ..policy import Policy
 from ..store.db import Database, utcnow
 from ..store.tables import ProposalRow, TicketRow
 from ..wording import money_in
-from .inbox import check_not_taken
+from .inbox import taking
 
 
 def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
@@ -49,7 +49,8 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         if p.status not in {"pending", "escalated", "failed"}:
             raise InvalidInput(f"this proposal is {p.status} and cannot be approved")
         ticket_id, action, args = p.ticket_id, p.action, dict(edited_args if edited_args is not None else p.args)
-    check_not_taken(db, user, ticket_id)
+        _check_dependency(s, p)
+    taking(db, user, ticket_id)
     ctx = decision_context(db, user, ticket_id, policy)
     ctx.idempotency_key = f"proposal:{proposal_id}"
 
@@ -83,13 +84,56 @@ def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_ins
         p = s.get(ProposalRow, proposal_id)
         if p is None:
             raise NotFound(f"proposal {proposal_id} not found")
-        check_not_taken(s, user, p.ticket_id)
+        taking(s, user, p.ticket_id)
         if p.status != "pending" and p.status != "escalated":
             raise InvalidInput(f"this proposal is {p.status} and cannot be rejected")
         p.status, p.reject_reason, p.decided_by, p.decided_at = "rejected", reason.strip(), user.username, utcnow()
         p.customer_note = say_instead.strip() or None
         audit.append(s, user.username, "proposal.rejected", p.ticket_id, proposal_id=proposal_id, action=p.action,
                      reason=reason.strip(), say_instead=say_instead.strip())
+        _reject_dependents(s, user, p)
+
+
+def _label(action: str) -> str:
+    spec = REGISTRY.get(action)
+    return (spec.label if spec else "") or action.replace("_", " ")
+
+
+def _dependency(s: Session, p: ProposalRow) -> ProposalRow | None:
+    """The step of the same plan ``p`` needs to have run first (the nearest one before it), if it is on the ticket."""
+    if not p.depends_on:
+        return None
+    return s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == p.ticket_id,
+                                               ProposalRow.action == p.depends_on,
+                                               ProposalRow.position < p.position)
+                     .order_by(ProposalRow.position.desc()).limit(1)).first()
+
+
+def _check_dependency(s: Session, p: ProposalRow) -> None:
+    """A step runs only after the one it depends on: never once that one was turned down."""
+    first = _dependency(s, p)
+    if first is None or first.status == "executed":
+        return
+    what = _label(first.action)
+    if first.status in {"rejected", "denied", "reversed"}:
+        raise InvalidInput(f"this step depends on '{what}', which was {first.status}: add it again by hand if it is "
+                           "still wanted")
+    raise InvalidInput(f"approve '{what}' first: this step depends on it")
+
+
+def _reject_dependents(s: Session, user: StaffUser, first: ProposalRow) -> None:
+    """Rejecting a step rejects the open steps of its plan that need it (and those that need them)."""
+    later = s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == first.ticket_id,
+                                                ProposalRow.position > first.position,
+                                                ProposalRow.status.in_(("pending", "escalated")))
+                      .order_by(ProposalRow.position)).all()
+    for p in later:
+        dep = _dependency(s, p)
+        if dep is not None and dep.status == "rejected":
+            p.status, p.decided_by, p.decided_at = "rejected", user.username, utcnow()
+            p.reject_reason = f"'{_label(dep.action)}', which this step depends on, was rejected"
+            audit.append(s, user.username, "proposal.rejected", p.ticket_id, proposal_id=p.id, action=p.action,
+                         reason=p.reject_reason, because_of=first.id)
 
 
 # ------------------------------------------------------------------ actions a person adds
@@ -206,7 +250,7 @@ def add_action(db: Database, policy: Policy, user: StaffUser, ticket_id: str, ac
             raise NotFound(f"ticket {ticket_id} not found")
         if row.status not in {"open", "escalated", "waiting"}:
             raise InvalidInput(f"this ticket is {row.status}; actions are added to open, escalated or waiting tickets")
-    check_not_taken(db, user, ticket_id)
+    taking(db, user, ticket_id)
     ctx = decision_context(db, user, ticket_id, policy)
     # decided as the agent's own proposals are (a person approves it), and only rehearsed, never run, here
     ctx.role, ctx.autonomy, ctx.dry_run = None, int(Autonomy.copilot), True

@@ -225,6 +225,21 @@ def check_not_taken(db: Database | Any, user: StaffUser, ticket_id: str) -> None
         raise InvalidInput(f"{owner} is working on this ticket; ask them or a supervisor to hand it over")
 
 
+def taking(db: Database | Any, user: StaffUser, ticket_id: str) -> None:
+    """Before a decision on a ticket: nobody else works it (``check_not_taken``), and a free one is taken by the
+    person deciding, so that opening a ticket to read it never claims it. ``db`` is a database or an open session."""
+    if isinstance(db, Database):
+        with db.tx() as s:
+            taking(s, user, ticket_id)
+        return
+    check_not_taken(db, user, ticket_id)
+    row = db.get(TicketRow, ticket_id)
+    if row is not None and row.assigned_to is None and row.status in {"open", "escalated", "waiting"}:
+        row.assigned_to, row.assigned_at = user.username, utcnow()
+        audit.append(db, user.username, "ticket.assigned", ticket_id, previous=None, to=user.username,
+                     on="first decision")
+
+
 def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
     with db.session() as s:
         row = s.get(TicketRow, ticket_id)
@@ -244,7 +259,7 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
                          for m in messages],
             "proposals": [{**{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
                                                           "reason", "required_role", "status", "result", "decided_by",
-                                                          "reject_reason", "customer_note", "execution_key")},
+                                                          "reject_reason", "customer_note", "execution_key", "depends_on")},
                            "call": _call_progress(s, p)} for p in proposals],
         }
 

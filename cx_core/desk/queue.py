@@ -261,7 +261,8 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                 status, answer = _call_state(s, p.execution_key)  # sent to a team's system alone: as it stands
             s.add(ProposalRow(ticket_id=row.id, position=i, action=p.action, args=p.args, rationale=p.rationale,
                               decision=p.decision.value, reason=p.reason, required_role=p.required_role.value,
-                              status=status, result=answer, execution_key=p.execution_key or None))
+                              status=status, result=answer, execution_key=p.execution_key or None,
+                              depends_on=p.depends_on or None))
         audit.append(s, "agent", "ticket.processed", row.id, task_type=t.task_type, confidence=t.confidence,
                      urgency=t.urgency, sentiment=t.sentiment, autonomy=outcome.autonomy, escalated=outcome.escalated,
                      escalation_reason=outcome.escalation_reason, ms=outcome.ms, engine=outcome.engine,

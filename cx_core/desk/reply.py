@@ -18,7 +18,7 @@ from ..store.db import Database, utcnow
 from ..store.tables import TicketRow
 from ..wording import WORDING, claimed_actions, claims, names
 from .decisions import decision_context
-from .inbox import check_not_taken, get_ticket
+from .inbox import get_ticket, taking
 
 
 def added_parts(parts: list[ReplyPart], proposals: list[dict[str, Any]]) -> list[ReplyPart]:
@@ -155,7 +155,7 @@ def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, bo
     user = require(user, Role.advisor, db)
     if not body.strip():
         raise InvalidInput("the reply is empty")
-    check_not_taken(db, user, ticket_id)
+    taking(db, user, ticket_id)
     problems = reply_problems(get_ticket(db, ticket_id), body, resolve)
     hard = [m for m, overridable in problems if not overridable]
     if hard:

@@ -196,6 +196,14 @@ def _store_meta(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _step_dependencies(engine: Engine) -> None:
+    """A proposal knows the step of its plan it needs to have run first."""
+    Base.metadata.create_all(engine)
+    if "depends_on" not in {c["name"] for c in inspect(engine).get_columns("proposals")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE proposals ADD COLUMN depends_on VARCHAR(60)"))
+
+
 # Ordered migrations: append, never edit a released one.
 MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (1, "initial schema", _initial_schema),
@@ -210,6 +218,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Engine], None]]] = [
     (10, "calls to a team's own systems", _action_calls),
     (11, "owned tickets, scoped tokens, fenced deliveries, familiar sign-in addresses", _owned_and_fenced),
     (12, "the pack a store belongs to, the installation's id", _store_meta),
+    (13, "proposals that need another step to run first", _step_dependencies),
 ]
 
 

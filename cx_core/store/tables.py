@@ -131,6 +131,8 @@ class ProposalRow(Base):
     customer_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     # the side effect behind an executed proposal (``executions.idempotency_key``)
     execution_key: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # the action of the same plan this one needs to have run first (rejecting that one rejects this one too)
+    depends_on: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
 
 class ExecutionRow(Base):

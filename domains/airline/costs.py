@@ -46,25 +46,31 @@ def _bags(step: Step, r: dict[str, Any]) -> str:
             f"{money(new_paid * BAG_FEE)} in total.")
 
 
+def change_cost(args: dict[str, Any], r: dict[str, Any], snap: dict[str, Any]) -> int | None:
+    """What moving reservation ``r`` to ``args``' cabin and flights costs at today's fares, for all its travellers
+    (negative: refunded); None when a fare is not known."""
+    cabin, flights = args.get("cabin"), args.get("flights")
+    if not cabin or not flights:
+        return None
+    pax = int(r.get("passenger_count") or 1)
+    kept = {(f["flight_number"], f["date"]): int(f["price"]) for f in r["flights"]}
+    if sorted(kept) == sorted((f["flight_number"], f["date"]) for f in flights):
+        return 0 if cabin == r["cabin"] else (r.get("cabin_costs") or {}).get(cabin)
+    fares = [kept.get((f["flight_number"], f["date"])) if cabin == r["cabin"] else None for f in flights]
+    fares = [x if x is not None else _fare(snap, f, cabin) for x, f in zip(fares, flights, strict=True)]
+    return None if None in fares else (sum(int(x or 0) for x in fares) - sum(kept.values())) * pax
+
+
 def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
     cabin, flights = step.args.get("cabin"), step.args.get("flights")
-    if not cabin or not flights:
+    cost = change_cost(step.args, r, snap)
+    if cost is None or not cabin or not flights:
         return ""
-    same = sorted((f["flight_number"], f["date"]) for f in flights) == \
-        sorted((f["flight_number"], f["date"]) for f in r["flights"])
     pax = int(r.get("passenger_count") or 1)
-    if same:
-        cost = (r.get("cabin_costs") or {}).get(cabin)
-        what = f"Moving reservation {r['reservation_id']} to {CABIN_WORDS[cabin]} on the same flights"
-    else:
-        kept = {(f["flight_number"], f["date"]): int(f["price"]) for f in r["flights"]}
-        fares = [kept.get((f["flight_number"], f["date"])) if cabin == r["cabin"] else None for f in flights]
-        fares = [x if x is not None else _fare(snap, f, cabin) for x, f in zip(fares, flights, strict=True)]
-        cost = None if None in fares else (sum(int(x or 0) for x in fares) - sum(kept.values())) * pax
-        moved = [f for f in flights if (f["flight_number"], f["date"]) not in kept]
-        what = "Moving to " + " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved)
-    if cost is None:
-        return ""
+    kept = {(f["flight_number"], f["date"]) for f in r["flights"]}
+    moved = [f for f in flights if (f["flight_number"], f["date"]) not in kept]
+    what = ("Moving to " + " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved) if moved
+            else f"Moving reservation {r['reservation_id']} to {CABIN_WORDS[cabin]} on the same flights")
     who = f" for all {pax} passengers" if pax > 1 else ""
     if cost > 0:
         return f"{what} costs {money(cost)} more{who} at today's fares."

@@ -342,6 +342,10 @@ def payment(ctx: Context) -> str:
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
     if len(cards_saved) == 1 and _CARD.search(ctx.text):
         return str(cards_saved[0])  # "my card on file": the member has one
+    paid_with = {str(h.get("payment_id")) for h in rec.get("payment_history") or []} & set(cards_saved)
+    cost = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
+    if len(cards_saved) > 1 and _CARD.search(ctx.text) and len(paid_with) == 1 and cost is not None and cost <= 0:
+        return paid_with.pop()  # "my card on file" for money back on this booking: the card that paid for it
     if len(cards_saved) > 1 and _CARD.search(ctx.text):  # "my card": which of their cards
         named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
         raise Unbound("which of the member's cards pays",
@@ -442,7 +446,9 @@ def allowance(snap: dict[str, Any] | None, text: str) -> str:
             + listed([f"{per[c] or 'none'} in {CABIN_WORDS[c]}" for c in ("basic_economy", "economy", "business")])
             + f"; each bag beyond that is {money(BAG_FEE)}.")
     live = [r for r in (snap or {}).get("reservations", []) if r.get("status") != "cancelled" and not r.get("all_flown")]
-    named = [r for r in live if r["reservation_id"] in text] or (live if len(live) == 1 else [])
+    mentioned = {r["reservation_id"] for r in (snap or {}).get("reservations", []) if r["reservation_id"] in text}
+    # a booking the message names, even one already flown, is the one it asks about: never another of theirs
+    named = [r for r in live if r["reservation_id"] in mentioned] if mentioned else live if len(live) == 1 else []
     if len(named) != 1 or named[0].get("free_bag_allowance") is None:
         return said
     r = named[0]

@@ -51,15 +51,11 @@ def _booking(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:
     pax = len(r.get("passengers") or [])
     bags = int(r.get("total_baggages") or 0)
     trip = "round trip" if r.get("flight_type") == "round_trip" else "one way"
-    free = r.get("free_bag_allowance")
-    allowance = ("" if free is None else " Your fare includes no free checked bags; each one is $50." if not free
-                 else f" Your fare includes {free} free checked bag{'s' if free != 1 else ''}"
-                      f"{' in all' if pax > 1 else ''}; each one beyond that is $50.")
     return (f"Reservation {r['reservation_id']} is {trip} from {r['origin']} to {r['destination']} in "
             f"{CABIN_WORDS.get(r.get('cabin', ''), r.get('cabin', ''))}{' (cancelled)' if r.get('status') == 'cancelled' else ''}"
             f", departing: {_leaves(r)}. {pax} passenger{'s' if pax != 1 else ''}, "
             f"{bags or 'no'} checked bag{'s' if bags != 1 else ''} booked"
-            f"{', travel insurance' if r.get('insurance') == 'yes' else ''}.{allowance}")
+            f"{', travel insurance' if r.get('insurance') == 'yes' else ''}.")
 
 
 def _status(a: dict[str, Any], r: dict[str, Any], p: dict[str, str]) -> str:

@@ -18,7 +18,7 @@ from domains.lumen.appointments import days_said, pick_appointment, slots_for
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
-from domains.lumen.questions import exchange_question, which_items
+from domains.lumen.questions import exchange_question, missing_option, which_items
 from domains.lumen.wording import WAIVED
 
 WRITE_FREE = PACK.informational
@@ -243,7 +243,7 @@ def _exchange(r: _Asked) -> Planned:
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
-                     missing="the new option (the customer chooses among those sold)" if len(chosen) == 1
+                     missing=missing_option(order, chosen[0], r.ents) if len(chosen) == 1
                      else "the item and the new option")], exchange_question(order, chosen, r.ents)
     return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
                                    "new_item_ids": [new["item_id"]]}, r.intent,
@@ -549,7 +549,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             continue
         steps, ask = plan_request(req, triage, snap, today, text)
         if reading is not None and reading.unsure and reading.found and req.intent in ORDER_INTENTS:
-            steps = [replace(st, held=st.held or reading.unsure) for st in steps] or [
+            steps = [st if st.missing else replace(st, held=st.held or reading.unsure) for st in steps] or [
                 Step(_ACTION_FOR.get(req.intent, "add_internal_note"), {}, req.intent, "the request needs a person",
                      missing="the details of the request", held=reading.unsure)]
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}

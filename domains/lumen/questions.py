@@ -30,8 +30,7 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
     if not others:
         return (f"the {item['name']} is not available in another option at the moment; would you like a return or a "
                 "replacement of the same one instead?")
-    wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
-    fits = [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
+    wanted, fits = _fitting(others, ents)
     shown = fits or others
     offered = options_said([v["options"] for v in shown[:6]])
     if wanted and not fits:
@@ -39,6 +38,22 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
     else:
         lead = f"the {item['name']} is available as {offered}"
     return f"{lead}. Which would you like?"
+
+
+def _fitting(others: list[dict[str, Any]], ents: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The options the customer named (colours, sizes) and the variants on sale that have one of them."""
+    wanted = [str(w).lower() for w in ents.get("colours", []) + ents.get("sizes", [])]
+    return wanted, [v for v in others if wanted and set(wanted) & {str(x).lower() for x in v["options"].values()}]
+
+
+def missing_option(order: dict[str, Any], item: dict[str, Any], ents: dict[str, Any]) -> str:
+    """What an exchange of one item still needs, as the advisor reads it: the option the customer named when it is
+    not sold ("the Washing Machine is not sold in black"), else only that the customer picks one."""
+    others = [v for v in order["variants"].get(item["item_id"], []) if v["available"] and v["item_id"] != item["item_id"]]
+    wanted, fits = _fitting(others, ents)
+    if wanted and not fits:
+        return f"the new option: the {item['name']} is not sold in {' '.join(wanted)}, so the customer picks one that is"
+    return "the new option (the customer chooses among those sold)"
 
 
 def options_said(options: list[dict[str, Any]]) -> str:

@@ -64,8 +64,8 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
     flown = [leg for leg in legs if leg.flown(clock)]
     if flown:
         raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled: flight {flown[0].label()} has "
-                           "already been flown, so neither a cancellation nor a refund can be made from here; a "
-                           "colleague in our reservations team will look at your request and write to you")
+                           "already been flown; a colleague in our reservations team will look at your request and "
+                           "write to you")
     basis = _cancel_basis(r, legs, reason, clock)
     u = user_row(s, r.user_id)
     net: dict[str, float] = {}

@@ -1,0 +1,134 @@
+"""What a customer's words signal beyond their request: legal or safety words, vulnerability, urgency, writing
+again about the same thing, waiting, a problem reported, anger, complaints and threats to leave. Triage reads
+urgency, tone and escalation from them; the reply apologises for what they say went wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LEGAL = re.compile(r"\b(lawyer|attorney|solicitor|court|sue|suing|legal action|small claims|regulator|ombudsman|"
+                   r"trading standards|charge-?backs?|charge backs?|better business bureau|bbb|the press|journalist)\b",
+                   re.I)
+# what reads as a legal word but names a street or a person ("12 Cedar Court", "Sue Miller"): not a legal signal
+NOT_LEGAL = re.compile(r"(?-i:\b[A-Z][a-z]+ (?:Court|Ct)\b|\bSue\b(?! (?:you|them|him|her|the|your|us)\b))")
+# a threat to take the money back or the matter elsewhere: treated like legal words (a person answers it)
+THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transaction|amount)) (?:with|through) "
+                    r"(?:my|the) (?:bank|card|credit card)|(?:call|contact|ask|go to|tell) my bank to (?:reverse|stop|"
+                    r"block|dispute)|reverse the (?:payment|charge|transaction)|report (?:you|this|it|your company|"
+                    r"the company)(?: \w+)? to|(?:leave|write|post) (?:a |an )?(?:bad|negative|terrible|1-star|"
+                    r"one-star) review|consumer protection)\b", re.I)
+SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
+                    r"gas leak|(?:smell|smells|smelling|smelt|smelled)\s+(?:of\s+)?gas|gas\s+smell|carbon monoxide|co alarm|"
+                    r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
+VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
+                        r"wheelchair|pregnan\w*)\b", re.I)
+URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
+# writing about the same thing before: "third time", "I already asked twice", "writing again", "no reply to my email"
+_CONTACT = (r"(?:writ\w*|wrote|ask\w*|call\w*|contact\w*|e-?mail\w*|messag\w*|chas\w*|rang|ring\w*|phon\w*|"
+            r"complain\w*|told you|tell you|report\w*|reach\w* out|follow\w* up|been in touch)")
+_NTH = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "thrid": 3, "tird": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
+        "sixth": 6, "6th": 6, "tenth": 10, "umpteenth": 5, "nth": 5}
+_TIMES = {"twice": 2, "two": 2, "2": 2, "three": 3, "3": 3, "four": 4, "4": 4, "five": 5, "5": 5, "several": 3,
+          "multiple": 3, "many": 3, "countless": 5, "numerous": 3, "so many": 3}
+NTH_CONTACT = re.compile(rf"\b({'|'.join(_NTH)}) (?:time|e-?mail|message|request|call|attempt|contact|ticket|letter|"
+                         rf"chat|follow-up|reminder)s?\b", re.I)
+TIMES_CONTACT = re.compile(rf"\b{_CONTACT} (?:\w+ ){{0,3}}?(twice|(?:two|three|four|five|several|multiple|many|"
+                           r"countless|numerous|so many|\d) times)\b|\b(twice|(?:two|three|several|multiple|many|\d) "
+                           rf"times) (?:already|now|before|now already)\b", re.I)
+AGAIN_CONTACT = re.compile(rf"\b(?:{_CONTACT} (?:\w+ ){{0,3}}?again|yet again|once again|again and again|"
+                           rf"already {_CONTACT}|keep {_CONTACT}|{_CONTACT}\b[^.!?\n]{{0,40}}\band again|still (?:no|not|haven'?t|hasn'?t|waiting for) "
+                           r"(?:a |any )?(?:reply|response|answer|word|call ?back)|(?:no|never (?:got|had|received) "
+                           r"(?:a|any)) (?:reply|response|answer|call ?back) (?:to|from|on)|heard nothing|"
+                           r"(?:nobody|no one|no-one) (?:has )?(?:got back|gotten back|replied|responded|answered|"
+                           r"called (?:me )?back|calls? (?:me )?back|came back to me)|my (?:last|previous|earlier) "
+                           r"(?:e-?mail|message|ticket|call|request)s?)\b", re.I)
+AND_AGAIN = re.compile(rf"\b{_CONTACT}\b[^.!?\n]{{0,40}}\band again\b", re.I)  # two contacts before this one
+REPEAT = re.compile(rf"{NTH_CONTACT.pattern}|{TIMES_CONTACT.pattern}|{AGAIN_CONTACT.pattern}", re.I)
+PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|dented|scratched|torn|ripped|leak\w*|flood\w*|smok\w*|"
+                     r"spark\w*|injur\w*|locked|can'?t (?:log|sign|get)|cannot (?:log|sign|get)|"
+                     r"haven'?t (?:received|got (?:my|the|it|them|any|a refund))|hasn'?t (?:arrived|come|been)|never (?:arrived|came|received|turned up|showed up)|"
+                     r"didn'?t (?:arrive|come|turn up|show up)|missing|faulty|defective|not working|stopped working|"
+                     r"doesn'?t work|won'?t (?:work|turn on|switch on)|no (?:heating|power|water|internet|hot water)|"
+                     r"nobody|no one|still waiting|wrong (?:item|size|colou?r|product|"
+                     r"order|address|amount)|overcharged|charged twice|double charged)\b", re.I)
+ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|livid|fed up|"
+                   r"sick of|sick and tired|never again|pathetic|incompetent|terrible|awful|outrageous|appalling|"
+                   r"shocking|disgrace\w*|shambles|rip-?off|fuck\w*|shit\w*|crap|bullshit)\b", re.I)
+# a grievance put in words: a complaint, disappointment, a service that failed the customer
+COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|dissatisf\w*|discontent\w*|"
+                       r"disappoint\w*|unhappy|not (?:happy|satisfied|pleased|impressed|good enough|acceptable|ok)|"
+                       r"(?:don'?t|do not|didn'?t|did not|dont) like|let ?down|poor (?:service|experience|quality|"
+                       r"communication|support)|bad (?:service|experience)|expected (?:far |much |a lot )?better|"
+                       r"do better|rude|dismissive|unprofessional|unhelpful|waste of (?:time|money)|"
+                       r"(?:nobody|no one|no-one) (?:explained|helped|cares?|bothered|told)|no (?:help|explanation|"
+                       r"apology|announcements?|information|updates?)|without (?:any )?(?:warning|notice|explanation))",
+                       re.I)
+# "consumercomplaint", "mycomplaint": the grievance word inside a run-together word
+COMPLAINT_INSIDE = re.compile(r"(?<=[a-z])complain\w*", re.I)
+STILL = re.compile(r"\bstill (?:not|no|nothing|haven'?t|hasn'?t|isn'?t|doesn'?t|don'?t|can'?t|waiting|broken|"
+                   r"charged|missing|no sign|not (?:arrived|received|fixed|refunded|working))\b", re.I)
+WAITING = re.compile(r"\b(?:(?:kept|been|still|fed up(?: with| of)?) waiting|waited|(?:no|any) (?:update|news)s?)\b", re.I)
+CANCEL_SERVICE = re.compile(r"\b(close my account|cancel my (?:account|subscription|service|care plan|broadband)|"
+                            r"leave (?:you|your company)|switch(?:ing)? provider)\b", re.I)
+# a threat to go elsewhere, short of asking to close anything
+LEAVE = re.compile(r"\b(?:take my (?:business|money|custom) elsewhere|(?:never|won'?t|will not|not going to) "
+                   r"(?:buy|order|shop|fly|book|use you|deal)\w* (?:\w+ )?(?:from|with|again)|(?:go|going|switch\w*|"
+                   r"mov\w*) to (?:a |your )?competitors?|last time I (?:buy|order|shop|fly|book|use)|"
+                   r"(?:look\w*|shop\w*) (?:around|elsewhere)|(?:lost|losing) (?:a|me as a) (?:loyal )?customer)\b",
+                   re.I)
+# words that name what is asked for, not how the customer feels ("cancel my order", "charged $40"), and courtesy
+# formulas that say nothing about the matter ("thanks", "kind regards", "I'd like"): neither moves the tone score
+NEUTRAL_WORDS = ("cancel", "cancelled", "canceled", "cancelling", "canceling", "cancellation", "charged", "charge",
+                  "charges")
+COURTESY = re.compile(r"\b(?:many thanks|thanks (?:so much|a lot|in advance)|thank you(?: (?:so|very) much)?"
+                       r"(?: in advance)?(?: for your help)?|thanks|thx|kind(?:est)? regards|best regards|regards|"
+                       r"best wishes|cheers|please|pls|plz|i(?:'d| would) like|would like|could you|can you|"
+                       r"help me|hi|hello|dear|good (?:morning|afternoon|evening))\b", re.I)
+OWN_SLIP = re.compile(r"\b(?:by mistake|in error|by accident|accidentally|no longer (?:need|needed|required|want|"
+                       r"wanted)|don'?t need (?:it|them) any ?more)\b", re.I)
+
+def contacts(text: str) -> int:
+    """How many times the customer says they have been in touch about this, counting this message: "third time"
+    → 3, "I already asked twice" → 3, "writing again" → 2; 1 when nothing says so."""
+    n = 1
+    for m in NTH_CONTACT.finditer(text):
+        n = max(n, _NTH.get(m.group(1).lower(), 2))
+    for m in TIMES_CONTACT.finditer(text):
+        said = (m.group(1) or m.group(2) or "").lower()
+        word = said.removesuffix(" times")
+        times = int(word) if word.isdigit() else _TIMES.get(word, 2)
+        n = max(n, times + 1)  # asked twice before: this is the third time
+    if AND_AGAIN.search(text):
+        n = max(n, 3)
+    if n == 1 and AGAIN_CONTACT.search(text):
+        n = 2
+    return n
+
+
+def signals(text: str) -> dict[str, Any]:
+    """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting, a
+    problem the customer reports)."""
+    n = contacts(text)
+    return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
+            "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
+            "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
+            "problem": _problem(text)}
+
+
+def _problem(text: str) -> bool:
+    """The customer reports something wrong (broken, missing, charged twice, "you cancelled my flight"); a day that
+    "doesn't work" for them is no problem of ours."""
+    return bool(DONE_TO.search(text)) or any(
+        not (re.match(r"doesn'?t work|not working", m.group(0), re.I)
+             and re.search(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+$", text[:m.start()][-25:], re.I))
+        for m in PROBLEM.finditer(text))
+
+
+# something the company did to the customer ("you cancelled my flight", "you lost my parcel")
+DONE_TO = re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) (?:cancell?ed|lost|broke|damaged|missed) (?:my|our)\b",
+                      re.I)
+
+
+def ordinal(n: int) -> str:
+    return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
