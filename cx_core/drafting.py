@@ -16,7 +16,7 @@ from .domain import active
 from .embedding import Embedder
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
-from .plans import ASKS_ONLY
+from .plans import ASKS_ONLY, NOT_VERIFIED
 from .redact import redact_secrets
 from .safe_text import plain_text
 from .wording import (
@@ -217,6 +217,8 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
         return offer(action, args) if reason.endswith(ASKS_ONLY) else ""  # is offered
     if status == "escalated" or decision == "escalated":
         return planned.get("handed_over") or HANDED_OVER
+    if reason.startswith(NOT_VERIFIED):  # a person checks who wrote first: nothing is promised before then
+        return ""
     return sentence(action, WAITING if status == "calling" else PROPOSED, args, result, planned, intent)
 
 

@@ -66,7 +66,8 @@ class StepRunner:
     def _exec(self, action: str, args: dict[str, Any], ctx: ExecContext | None = None) -> Outcome:
         out = execute(self.db, self.policy, action, args, ctx or self.ctx, escalate_because=self.escalation)
         if out.hand_over and not self.handed_over:
-            self.handed_over = f"{REGISTRY[action].label or action}: {out.reason}"
+            # the rule, for the person it goes to; what the customer is told is the refusal's own sentence
+            self.handed_over = f"{REGISTRY[action].label or action}: {out.reason.split(';')[0]}"
         return out
 
     def _args(self, step: Step) -> dict[str, Any]:
@@ -267,7 +268,10 @@ def context_packet(summary: str, tri: Triage, proposals: list[Proposal], reason:
                        if p.decision == Decision.executed],
         "refused": refused,
         "waiting": [{"action": p.action, "args": p.args, "decision": p.decision.value, "reason": p.reason}
-                    for p in proposals if p.decision != Decision.executed and p.route != "refused"],
+                    for p in proposals if p.decision not in (Decision.executed, Decision.denied)
+                    and p.route != "refused"],
+        "refused_steps": [{"action": p.action, "args": p.args, "reason": p.reason} for p in proposals
+                          if p.decision == Decision.denied],
         "suggested_next": suggested_next(refused, reason),
     }
 
@@ -317,8 +321,7 @@ class Pipeline:
         return plan
 
     @staticmethod
-    def _for_sender(outcomes: list[StepOutcome], proposals: list[Proposal], plan: Plan,
-                    unverified: bool) -> list[StepOutcome]:
+    def _for_sender(outcomes: list[StepOutcome], plan: Plan, unverified: bool) -> list[StepOutcome]:
         """What the reply may speak of: to a sender not verified as the customer (a message with no address that
         names an order), nothing read from the records is said back and nothing is promised (the knowledge base:
         change nothing for a sender not verified); it says why, and the advisor sees it all and decides."""
@@ -328,10 +331,6 @@ class Pipeline:
         # address"): the holder hears them, from the account's address
         plan.questions = dict.fromkeys({*plan.questions, *(o.intent for o in outcomes)}, ONLY_THE_HOLDER)
         plan.notices, plan.asides = [], []
-        for p in proposals:  # a person who has checked who the customer is may still approve them, knowingly
-            if p.decision == Decision.needs_approval and not is_read(p.action):
-                p.decision, p.reason = Decision.abstained, "the sender is not verified as the customer: check who " \
-                    "they are before approving"
         return [replace(o, decision=Decision.abstained, reason=ONLY_THE_HOLDER, result=None) for o in outcomes]
 
     def _named_elsewhere(self, ticket: TicketIn, text: str) -> bool:
@@ -476,8 +475,7 @@ class Pipeline:
             else:
                 for step in steps:
                     run.single(step, customer is not None)
-        outcomes, proposals = self._for_sender(run.outcomes, run.proposals, plan,
-                                               bool((profile or {}).get("unverified"))), run.proposals
+        outcomes, proposals = self._for_sender(run.outcomes, plan, bool((profile or {}).get("unverified"))), run.proposals
         if (run.stopped or run.handed_over) and not escalation:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)

@@ -9,6 +9,8 @@ from typing import Any
 
 # why a step that could run waits: the customer only asks about it ("How do I return it?"); the reply offers it
 ASKS_ONLY = "the customer asks about it without wanting it done yet"
+# why a write waits when the message's sender is not verified as the customer: the reply promises nothing of it
+NOT_VERIFIED = "the sender is not verified as the customer"
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .domain import Vocabulary, active
 from .errors import ConfigError
 from .models import ROLE_RANK, Autonomy, Role
+from .plans import NOT_VERIFIED
 
 
 class Limit(BaseModel):
@@ -297,7 +298,7 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     if escalate_because:
         return Verdict(Ruling.escalate, escalate_because, role)
     if not verified:
-        return Verdict(Ruling.needs_approval, "the sender is not verified as the customer", role)
+        return Verdict(Ruling.needs_approval, NOT_VERIFIED, role)
     if autonomy < int(Autonomy.supervised):
         return Verdict(Ruling.needs_approval, f"autonomy level {autonomy}: an advisor approves", role)
     if confidence < policy.escalation.act_alone_min_confidence:

@@ -110,14 +110,21 @@ def packet_view(p: dict[str, Any]) -> None:
     if p.get("summary"):
         st.markdown(f"**Summary:** {escape_markdown(p['summary'])}")
     cols = st.columns(2)
+
+    def what(action: str) -> str:
+        spec = desk.REGISTRY.get(action)
+        return (spec.label if spec else "") or action.replace("_", " ")
+
     done = p.get("steps_done") or []
-    cols[0].markdown("**Done:** " + (", ".join(d["action"].replace("_", " ") for d in done) or "nothing yet"))
+    cols[0].markdown("**Done:** " + (", ".join(what(d["action"]) for d in done) or "nothing yet"))
     refused = p.get("refused")
     if refused:
-        cols[1].markdown(f"**Stopped at:** {refused['action'].replace('_', ' ')} — {escape_markdown(refused['reason'])}")
+        cols[1].markdown(f"**Stopped at:** {what(refused['action'])} — {escape_markdown(refused['reason'])}")
+    for r in p.get("refused_steps") or []:
+        cols[1].markdown(f"**Refused by the rules:** {what(r['action'])}")
     waiting = p.get("waiting") or []
     if waiting:
-        cols[1].markdown("**Waiting:** " + ", ".join(w["action"].replace("_", " ") for w in waiting))
+        cols[1].markdown("**Waiting for a decision:** " + ", ".join(what(w["action"]) for w in waiting))
     history = p.get("history") or []
     if history:
         st.markdown("**Earlier contacts:** " + "; ".join(

@@ -73,8 +73,8 @@ def test_scenario_tickets_are_read_as_their_task_type(svc: Services) -> None:
 
 def test_cancellations_follow_the_airlines_rules_and_nothing_acts_before_approval(svc: Services) -> None:
     with svc.db.session() as s:
-        made = airline_demo.demo_tickets(s, 36, seed=3, now=NOW)
-    cancels = [t for t in made if t["task_type"] == "cancel_booking"][:4]
+        made = airline_demo.demo_tickets(s, 72, seed=3, now=NOW)
+    cancels = [t for t in made if t["task_type"] == "cancel_booking"][:8]
     assert {t["expected"] for t in cancels} == {"allowed", "refused"}
     for t in cancels:
         ticket = TicketIn(id=t["id"], customer=t["customer"], channel="email", subject=t["subject"], body=t["body"],

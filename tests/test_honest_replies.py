@@ -366,3 +366,20 @@ def test_a_step_that_needs_another_waits_for_it_and_goes_when_it_is_rejected(ser
     with pytest.raises(InvalidInput, match="rejected and cannot be approved"):
         desk.approve(services.db, services.policy(), ADA, note["id"])
     assert desk.get_ticket(services.db, "H-dep")["ticket"]["assigned_to"] == "ada"  # the first decision took it
+
+
+def test_a_change_asked_in_a_message_with_no_address_is_promised_nothing(services: Services) -> None:
+    """Named in the message only: the change waits for a person who checks who wrote, and the reply neither
+    promises it nor speaks of the customer's other orders, now or once it is worded again from the proposals."""
+    o = find_order(services, "pending")
+    t = TicketIn(id="H-noaddr-move", customer="", channel="email", subject="I've just moved house", created_at=NOW,
+                 body=f"I've just moved house. Please ship order {o['order_id']} to 783 Maple Avenue, Columbus, OH "
+                      "43215 instead.")
+    desk.add_tickets(services.db, [t], source="test")
+    result = services.pipeline.process(t, now=NOW, autonomy=2)
+    desk.store_result(services.db, services.policy(), result)
+    move = next(p for p in result.proposals if p.action == "change_shipping_address")
+    assert move.reason.startswith("the sender is not verified")
+    _, reply = desk.reply_draft(desk.get_ticket(services.db, "H-noaddr-move"))
+    for text in (result.draft.reply, reply):
+        assert "only with its holder" in text and "arranging" not in text and "old address" not in text, text

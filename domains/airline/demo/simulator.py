@@ -32,10 +32,10 @@ def _when(d: str) -> str:
     return f"{day:%B} {day.day}"
 
 
-def demo_tickets(s: Session, n: int, seed: int, now: datetime | None = None) -> list[dict[str, Any]]:
+def demo_tickets(s: Session, n: int, seed: int, now: datetime | None = None, start: int = 0) -> list[dict[str, Any]]:
     """``n`` customer messages about real demo records, spread over every task type, each with the records it names
-    and what the policy would do (``expected``: allowed, refused or info; ``why``). Same world, seed and ``now``,
-    same tickets."""
+    and what the policy would do (``expected``: allowed, refused or info; ``why``); the task types take turns from
+    the ``start``-th. Same world, seed, ``now`` and ``start``, same tickets."""
     rng = random.Random(seed)
     clock = backend.airline_now(now or datetime.combine(date.today(), time(BUILD_HOUR)))
     users = {u.user_id: u for u in s.scalars(select(AirlineUserRow).order_by(AirlineUserRow.user_id))}
@@ -47,7 +47,7 @@ def demo_tickets(s: Session, n: int, seed: int, now: datetime | None = None) -> 
     attempts = 0
     while len(out) < n and attempts < n * 20:
         attempts += 1
-        maker = makers[len(out) % len(makers)]
+        maker = makers[(len(out) + start) % len(makers)]
         ticket = maker(s, rng, clock, users, active)
         if ticket is None:
             continue
@@ -84,7 +84,9 @@ def _ticket(task: str, r: AirlineReservationRow | None, user_id: str, subject: s
 
 def _cancel_ticket(s: Session, rng: random.Random, clock: datetime, users: dict[str, AirlineUserRow],
                    active: list[AirlineReservationRow]) -> dict[str, Any] | None:
-    r = rng.choice(active)
+    # most people cancel a trip still ahead of them; now and then one asks about a trip already taken
+    ahead = [x for x in active if _unflown(s, x, clock)]
+    r = rng.choice(active if rng.random() < 0.2 or not ahead else ahead)
     reason = rng.choice(list(CANCEL_TEXTS))
     if reason == "airline_cancelled" and not any(leg.status == "cancelled" for leg in backend.legs_of(s, r)):
         reason = "change_of_plan"
@@ -250,7 +252,7 @@ class Simulator:
         raw: list[dict[str, Any]] = []
         with self.db.session() as s:
             for _ in range(4):  # a few draws: the same booking's same request would flood the queue otherwise
-                drawn = demo_tickets(s, n, self.rng.randint(0, 10**6), now)
+                drawn = demo_tickets(s, n, self.rng.randint(0, 10**6), now, start=self.counter + len(raw))
                 for t in [t for t in drawn if t["body"] not in self.sent][: n - len(raw)]:
                     self.sent.add(t["body"])
                     raw.append(t)
