@@ -502,7 +502,8 @@ class Drafter:
             query, n, beside, denied = _what_to_quote(req, mine, said, escalation,
                                                       questions[req.intent] if asking else None)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
-            stated = statements(req.text)[0]  # what the customer asks is no fact about their case
+            # what the customer asks is no fact about their case, but what they call theirs is ("my card")
+            stated = " ".join([statements(req.text)[0], *_MINE.findall(req.text)])
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
                                         facts=" ".join([stated, *said, *(notices or [])]), level=level, said=said,
                                         least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
@@ -519,6 +520,9 @@ class Drafter:
         say(active().brand.signature)
         parts = with_next(parts)
         return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
+
+
+_MINE = re.compile(r"\b(?:my|our) ((?:[a-z]+ ){0,2}[a-z]+)", re.I)  # what the customer calls theirs: "my debit card"
 
 
 def _handed(full: str, handed: str, planned: dict[str, str]) -> tuple[str, dict[str, str]]:

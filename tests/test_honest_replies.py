@@ -383,3 +383,19 @@ def test_a_change_asked_in_a_message_with_no_address_is_promised_nothing(service
     _, reply = desk.reply_draft(desk.get_ticket(services.db, "H-noaddr-move"))
     for text in (result.draft.reply, reply):
         assert "only with its holder" in text and "arranging" not in text and "old address" not in text, text
+
+
+def test_an_item_already_sent_back_is_traced_not_returned_again(services: Services) -> None:
+    o = find_order(services, "delivered")
+    data = _processed(services, "H-sentback", f"I sent it back last week (order {o['order_id']}). When will I get my "
+                      "refund?", o["email"])
+    assert not [p for p in data["proposals"] if p["action"] == "return_items"]
+    _, draft = desk.reply_draft(data)
+    assert "tracking number" in draft and "arranging a return" not in draft, draft
+
+
+def test_how_long_a_refund_takes_to_my_card_is_answered_from_the_timelines(services: Services) -> None:
+    o = find_order(services, "delivered")
+    _, draft = desk.reply_draft(_processed(services, "H-howlong", "How long does a refund take to reach my card?",
+                                           o["email"]))
+    assert "5 to 7 business days" in draft and "payment history" not in draft, draft

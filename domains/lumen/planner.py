@@ -18,7 +18,7 @@ from domains.lumen.appointments import days_said, pick_appointment, slots_for
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
-from domains.lumen.questions import exchange_question, missing_option, which_items
+from domains.lumen.questions import exchange_question, missing_option, sent_back, which_items
 from domains.lumen.wording import WAIVED
 
 WRITE_FREE = PACK.informational
@@ -91,6 +91,8 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
     if req.intent in _MONEY_OR_ORDER and _ONLY_ASKS.match(req.text) and not triage.entities.get("order_ids"):
         return [], ""  # "How long does a refund take?": the knowledge base answers; nothing is arranged
+    if req.intent == "return_refund" and (back := sent_back(snap, triage.entities, full_text or req.text)):
+        return [], back  # already on its way back: nothing to arrange again
     steps, ask = _plan_request(req, triage, snap, today, full_text)
     if req.intent not in WRITE_FREE and steps and CONDITIONAL.search(full_text or triage_text(triage, req.text)):
         return [replace(st, held=st.held or "the customer sets a condition on it") for st in steps], ask
@@ -522,6 +524,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
             any(r.intent == "damaged_item" for r in order_reqs):
         reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
+    if reading is not None and snap is not None and sent_back(snap, triage.entities, text):
+        reading.steps = [st for st in reading.steps if st[0] != "return_items"]
     if reading is not None and reading.steps:
         kinds = {r.intent for r in order_reqs}
         for action, args, why in reading.steps:

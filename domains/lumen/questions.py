@@ -3,6 +3,7 @@ options an item is sold in (and that the one named is not)."""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -70,3 +71,26 @@ def options_said(options: list[dict[str, Any]]) -> str:
         said = [f"{first} in {either(seconds)}" for first, seconds in groups.items()]
         return ", or ".join(said) if any(len(s) > 1 for s in groups.values()) else either(said)
     return "; ".join(", ".join(v) for v in values)
+
+
+# the customer says the parcel is already on its way back: the return was made, not asked for
+_SENT_BACK = re.compile(r"\b(?:I|we)(?:'ve| have)? (?:already )?(?:returned|sent|posted|shipped|mailed) (?:it|them|the "
+                        r"[\w -]{1,40}?|my [\w -]{1,40}?)? ?back\b|\b(?:I|we)(?:'ve| have)? (?:already )?returned\b|"
+                        r"\b(?:I|we)(?:'ve| have)? (?:already )?dropped (?:it|them|the parcel|the package) off\b", re.I)
+
+
+def sent_back(snap: dict[str, Any], ents: dict[str, Any], text: str) -> str | None:
+    """For "I returned the lamp from order #W… last week, when is my refund?": what to tell the customer instead of
+    arranging a return again (the return on record and when its refund comes, or that none is on record yet and
+    what traces it); None when the message does not say the item was already sent back, or names no order."""
+    if not _SENT_BACK.search(text):
+        return None
+    named = [o for o in snap.get("orders", []) if o["order_id"] in ents.get("order_ids", [])]
+    if len(named) != 1:
+        return None
+    oid = named[0]["order_id"]
+    if named[0].get("status") == "return requested":
+        return (f"the return of order {oid} is on record: the refund goes to your original payment method as soon "
+                "as the parcel is scanned at our warehouse")
+    return (f"I can't see the return of order {oid} on our side yet; could you send us the tracking number or the "
+            "drop-off receipt, so that we can trace the parcel?")
