@@ -4,7 +4,7 @@ from the retrieved knowledge (numbered citations) and says what was done or is n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -14,6 +14,7 @@ import numpy as np
 from .actions.base import is_read
 from .domain import active
 from .embedding import Embedder
+from .empathy import empathy
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
 from .plans import ASKS_ONLY, NOT_VERIFIED
@@ -67,66 +68,6 @@ HANDED_OVER = "A specialist colleague will review this personally and get back t
 NEXT = "A colleague is looking at your message and will get back to you shortly."
 APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really )?sorry\b|\bapologi[sz]e|\bapologies\b",
                      re.I)
-
-
-def empathy(triage: Triage, channel: str) -> str:
-    """The reply's one apology, for a customer who is upset, in the words of what upset them: one who had to come
-    back about it, or has been waiting, is told so; a problem only mentioned in passing ("Monday doesn't work any
-    more") gets none. An illness or a loss the customer tells of is acknowledged, however calmly it is told."""
-    said = _NOT_OURS.sub(" ", " ".join(r.text for r in triage.requests))
-    if life := next((words for pattern, words in _LIFE if pattern.search(said)), ""):
-        return life
-    if not (triage.sentiment == "negative" or triage.entities.get("problem")):
-        return ""
-    if int(triage.entities.get("contacts") or 1) > 1:
-        how = "write to us" if channel in {"email", "social"} else "contact us"
-        return f"I'm sorry you have had to {how} again about this."
-    if triage.entities.get("waiting"):
-        return "I'm sorry you have been kept waiting."
-    if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
-        return ""
-    return next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "I'm sorry for the trouble.")
-
-
-# "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed
-_NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+(?:doesn'?t|does not|won'?t|"
-                       r"isn'?t|is not) work\w*(?: for (?:me|us))?(?: any ?more)?", re.I)
-# what happened in the customer's life, said before anything else
-_LIFE: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:passed away|died|funeral|bereave\w*|death in (?:the|my|our) family)\b", re.I),
-     "I'm very sorry for your loss."),
-    (re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I), "I'm sorry to hear about your health, and I hope "
-     "all goes well."),
-    (re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b", re.I),
-     "I'm sorry to hear you have been unwell."),
-]
-
-
-# the apology in the words of what went wrong, most specific first; whatever the business, these are the customer's
-# own words for it (a visit or a delivery that never came, a double charge, a thing that arrived broken)
-_SORRY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) cancell?ed (?:my|our) (flight|booking|order|appointment|"
-                r"visit|trip|reservation)\b", re.I), lambda m: f"I'm sorry your {m.group(1).lower()} was cancelled."),
-    (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show)\b", re.I),
-     lambda m: "I'm sorry nobody came as arranged."),
-    (re.compile(r"\b(?:\d+|an?|one|two|three|several) (?:hours?|hrs?) late\b|\b(?:came|turned up|arrived|showed up) "
-                r"(?:very |really |so )?late\b", re.I), lambda m: "I'm sorry we were late."),
-    (re.compile(r"\b(?:charged (?:me )?twice|double[- ]charged|charged (?:two|2) times|same payment (?:of \S+ )?"
-                r"(?:two|2) times)\b", re.I), lambda m: "I'm sorry about the double charge."),
-    (re.compile(r"\bovercharged\b", re.I), lambda m: "I'm sorry you were overcharged."),
-    (re.compile(r"\b(?:delayed|delays?)\b", re.I), lambda m: "I'm sorry about the delay."),
-    (re.compile(r"\bwrong (item|size|colou?r|product|model)\b", re.I),
-     lambda m: f"I'm sorry you received the wrong {m.group(1).lower()}."),
-    (re.compile(r"\b(?:arrived|came|delivered|turned up)\b[^.!?]{0,40}\b(?:broken|damaged|cracked|smashed|dented|"
-                r"scratched|torn)\b|\b(?:broken|damaged|cracked|smashed|dented)\b[^.!?]{0,25}\b(?:in (?:delivery|"
-                r"transit)|on arrival)\b", re.I), lambda m: "I'm sorry it arrived damaged."),
-    (re.compile(r"\b(?:faulty|defective|stopped working|not working|doesn'?t work|won'?t (?:work|turn on|switch on))\b",
-                re.I), lambda m: "I'm sorry it isn't working as it should."),
-    (re.compile(r"\b(?:locked out|account (?:is |was |has been |got )?locked|can'?t (?:log|sign) ?in|cannot (?:log|sign) "
-                r"?in)\b", re.I), lambda m: "I'm sorry you can't get into your account."),
-    (re.compile(r"\b(?:hasn'?t (?:arrived|come)|never arrived|haven'?t (?:received|got) (?:it|them|my|the)|not (?:yet )?"
-                r"arrived)\b", re.I), lambda m: "I'm sorry it hasn't reached you yet."),
-]
 
 
 _SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"
@@ -503,7 +444,7 @@ class Drafter:
                                                       questions[req.intent] if asking else None)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             # what the customer asks is no fact about their case, but what they call theirs is ("my card")
-            stated = " ".join([statements(req.text)[0], *_MINE.findall(req.text)])
+            stated = " ".join([statements(req.text)[0], *(m.group(0) for m in _MINE.finditer(req.text))])
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
                                         facts=" ".join([stated, *said, *(notices or [])]), level=level, said=said,
                                         least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
@@ -522,7 +463,7 @@ class Drafter:
         return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
 
 
-_MINE = re.compile(r"\b(?:my|our) ((?:[a-z]+ ){0,2}[a-z]+)", re.I)  # what the customer calls theirs: "my debit card"
+_MINE = re.compile(r"\b(?:my|our) (?:[a-z]+ ){0,2}[a-z]+", re.I)  # what the customer calls theirs: "my debit card"
 
 
 def _handed(full: str, handed: str, planned: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -271,7 +271,12 @@ def other_case(pool: list[tuple[str, Passage, int]], facts: str, level: str = ""
         """The facts name this case by a word that sets it apart ("cancelled" for "Cancelled flight" beside
         "Delayed flight")."""
         shared = set.intersection(*(_stems(c) for c in cases))
-        return bool((_stems(case) - shared or _stems(case)) & told)
+        distinct = _stems(case) - shared or _stems(case)
+        # a case of several words is named as a phrase ("on time" is not named by "on Thursday … local time"), or
+        # by its last word as the customer's own ("my card" names "credit or debit card")
+        last = case.lower().split()[-1]
+        return (case.lower() in known or bool(re.search(rf"\b(?:my|our) (?:\w+ )?{re.escape(last)}\b", known))
+                if len(distinct) > 1 else bool(distinct & told))
 
     groups: dict[tuple[str, ...], list[tuple[int, str]]] = {}
     for i, (sent, p, _) in enumerate(pool):

@@ -300,7 +300,8 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     if not verified:
         return Verdict(Ruling.needs_approval, NOT_VERIFIED, role)
     if autonomy < int(Autonomy.supervised):
-        return Verdict(Ruling.needs_approval, f"autonomy level {autonomy}: an advisor approves", role)
+        return Verdict(Ruling.needs_approval, f"an advisor approves it: the agent only proposes this kind of request "
+                                              f"(autonomy level {autonomy})", role)
     if confidence < policy.escalation.act_alone_min_confidence:
         return Verdict(Ruling.needs_approval, f"triage confidence {confidence:.2f} is below "
                                          f"{policy.escalation.act_alone_min_confidence:.2f} for acting alone", role)

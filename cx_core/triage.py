@@ -425,7 +425,9 @@ class Triager:
         frustration = min(1.0, frustration)
         label = ("negative" if compound <= -0.4 or frustration >= 0.5 or grievance
                  else "positive" if compound >= 0.4 and not problem else "neutral")
-        reasons.insert(0, f"tone score {compound:+.2f}")
+        # the words' own tone comes first; what reads as a grievance beyond the words follows
+        reasons.insert(0, "the words read warm" if compound >= 0.4 else "the words read harsh" if compound <= -0.4
+                       else "the words read plain")
         return label, compound, round(frustration, 2), reasons
 
     @staticmethod

@@ -107,9 +107,10 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head = st.columns([3, 1.3])
         head[0].markdown(f"**{title}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
+        shown = "denied" if shown == "pending" and "rules refuse it" in p["reason"] else shown  # held, as asked
         head[1].badge(("needs a decision" if complete(p["args"], spec) else "needs details")
-                      if p["decision"] == "abstained" and p["status"] == "pending"
-                      else SHOWN_STATUS.get(shown, shown), color=DECISION_COLOUR.get(shown, "gray"))
+                      if p["decision"] == "abstained" and shown == "pending" else SHOWN_STATUS.get(shown, shown),
+                      color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items()}
         fields = spec.args_model.model_fields if spec else {}
         st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** "  # a message is read whole

@@ -399,3 +399,18 @@ def test_how_long_a_refund_takes_to_my_card_is_answered_from_the_timelines(servi
     _, draft = desk.reply_draft(_processed(services, "H-howlong", "How long does a refund take to reach my card?",
                                            o["email"]))
     assert "5 to 7 business days" in draft and "payment history" not in draft, draft
+
+
+def test_a_double_charge_refund_says_where_the_money_goes_and_when(services: Services) -> None:
+    from domains.lumen.records import refund_route
+
+    o = find_order(services, "delivered", duplicate=True)
+    data = _processed(services, "H-dup-route", f"My card was charged twice for order {o['order_id']}. Please refund "
+                      "one.", o["email"])
+    _, draft = desk.reply_draft(data)
+    with services.db.session() as s:
+        from domains.lumen.records import snapshot
+        snap = snapshot(s, o["user_id"], NOW)
+    order = next(x for x in snap["orders"] if x["order_id"] == o["order_id"])
+    route = refund_route(order, order["duplicate_payment"], snap["payment_methods"])
+    assert route and f"to your {route['paid_with']}, where it shows {route['lands']}" in draft, draft

@@ -71,7 +71,7 @@ def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
     moved = [f for f in flights if (f["flight_number"], f["date"]) not in kept]
     what = ("Moving to " + " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved) if moved
             else f"Moving reservation {r['reservation_id']} to {CABIN_WORDS[cabin]} on the same flights")
-    who = f" for all {pax} passengers" if pax > 1 else ""
+    who = " for both passengers" if pax == 2 else f" for all {pax} passengers" if pax > 1 else ""
     if cost > 0:
         return f"{what} costs {money(cost)} more{who} at today's fares."
     if cost < 0:

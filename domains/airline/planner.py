@@ -23,7 +23,7 @@ RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
 _DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
 _CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
-_BECAUSE = re.compile(r"\b(?:because|due to)\b", re.I)
+_BECAUSE = re.compile(r"\b(?:because|due to|since)\b|, so (?:I|we)\b", re.I)  # a reason given for it
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
 _LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
                       re.I)
@@ -174,7 +174,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     if why := _refused(ctx, "change_flights"):
         upgrade = "basic economy" in why and not _refused(ctx, "change_cabin")
         cost = (rec.get("cabin_costs") or {}).get("economy")
-        priced = "" if cost is None else f" for {money(cost)}" if cost > 0 else " at no extra cost"
+        pax = int(rec.get("passenger_count") or 1)
+        priced = "" if cost is None else " at no extra cost" if cost <= 0 else f" for {money(cost)}" + (
+            "" if pax == 1 else " for both passengers" if pax == 2 else f" for all {pax} passengers")
         raise Unbound(f"the airline's rules refuse it: {why}", final=True, ask=
                       f"I'm sorry, but reservation {rec['reservation_id']} cannot move to other flights: {why}."
                       + (f" You can upgrade it to economy first, on the same flights{priced}, and then change the "
@@ -314,9 +316,11 @@ def _methods(ctx: Context) -> list[str]:
     """The saved payment methods that can pay for this, as one phrase: "your Visa card ending 1234 or your gift card
     ($80 left)" (a travel certificate pays only for a new booking; an empty gift card pays nothing)."""
     booking = "@reservations" not in ctx.bound
+    rec = ctx.bound.get("@reservations") or {}
+    need = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
     labels = [f"your {m['label']}" for m in ctx.snapshot["user"].get("payment_methods") or []
-              if (m["source"] == "credit_card" or float(m.get("balance") or 0) > 0)
-              and (booking or m["source"] != "certificate")]
+              if (m["source"] == "credit_card" or float(m.get("balance") or 0) >= max(need or 0, 0.01))
+              and (booking or m["source"] != "certificate")]  # a balance too small to pay it is not offered
     return labels or ["a saved payment method"]
 
 

@@ -19,6 +19,7 @@ from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
 from domains.lumen.questions import exchange_question, missing_option, sent_back, which_items
+from domains.lumen.records import refund_route
 from domains.lumen.wording import WAIVED
 
 WRITE_FREE = PACK.informational
@@ -127,6 +128,8 @@ _ORDER_REF = re.compile(r"#?W\d{7}\b")
 _WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
                       "everything you have told us; we answer formal complaints within 5 business days.")
+PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
+                       "answer within 30 days.")
 FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bcomplain|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
 
 
@@ -259,7 +262,8 @@ def _duplicate_charge(r: _Asked) -> Planned:
         o = dups[0]
         return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
                                 "reason": "duplicate charge"}, r.intent,
-                     f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}")], ""
+                     f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}",
+                     defaults=refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])))], ""
     if not dups:
         return [], "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
     return [], "could you tell us which order the duplicate charge is for?"
@@ -547,7 +551,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if snap is None:
             if req.intent not in WRITE_FREE:
                 result.questions[req.intent] = ("we could not match your message to an account; please write from "
-                                                "the email address on your account or send your order number")
+                                                "the email address on your account" + (
+                                                    "" if req.intent == "data_request" else  # the holder alone
+                                                    " or send your order number"))
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
             continue
@@ -561,7 +567,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if ask:
             result.questions[req.intent] = ask
         if req.intent == "data_request":
-            result.escalate_queue = "privacy"
+            result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER
     if len(triage.requests) > 1 and result.questions.get("complaint") == _WHAT_ABOUT:
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):

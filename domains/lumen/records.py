@@ -105,6 +105,19 @@ def method_label(method_id: str, methods: list[dict[str, Any]]) -> str:
                                                                                     str(m["source"]).replace("_", " "))
 
 
+def refund_route(order: dict[str, Any], amount: float, methods: list[dict[str, Any]]) -> dict[str, str]:
+    """Where a refund of ``amount`` on ``order`` goes and when it shows, when one payment method paid that amount:
+    ``{"paid_with": "gift card", "lands": "at once"}`` (the refund timelines article); {} otherwise."""
+    paid = {p["method"] for p in order.get("payments", []) if p["type"] == "payment" and abs(p["amount"] - amount) < 0.005}
+    if len(paid) != 1:
+        return {}
+    method = paid.pop()
+    source = next((str(m["source"]) for m in methods if m["id"] == method), "")
+    return {"paid_with": method_label(method, methods),
+            "lands": {"gift_card": "at once", "paypal": "within 3 to 5 business days"}.get(source,
+                                                                                         "within 5 to 7 business days")}
+
+
 def payment_row(order: dict[str, Any], methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One order's money in one row: what was paid, what was refunded already and what can still be refunded,
     with each movement and its method, so a refund is never decided blind."""

@@ -9,6 +9,12 @@ from typing import Any
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
 
 
+def _refunded_to(p: dict[str, str]) -> str:
+    """Where the refund goes and when it shows: the method that paid, when the plan knows it."""
+    if p.get("paid_with") and p.get("lands"):
+        return f", to your {p['paid_with']}, where it shows {p['lands']}"
+    return ", to the payment method you paid with (on a card it shows within 5 to 7 business days)"
+
 def _address(a: dict[str, Any]) -> str:
     return (f"{a['address1']}{', ' + a['address2'] if a.get('address2') else ''}, {a['city']}, {a['state']} "
             f"{a['zip']}")
@@ -110,10 +116,9 @@ LUMEN_WORDING = {
                r"exchange|replace|swap")),
     "refund": Wording(
         "the refund",
-        lambda a, r, p: (f"I've refunded {money(float(a['amount']))} on order {a['order_id']}, to the payment method "
-                         "you paid with (on a card it shows within 5 to 7 business days)."),
-        lambda a, p: (f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}, to the payment "
-                      f"method you paid with (on a card it shows within 5 to 7 business days). {CONFIRM}"),
+        lambda a, r, p: f"I've refunded {money(float(a['amount']))} on order {a['order_id']}{_refunded_to(p)}.",
+        lambda a, p: (f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}{_refunded_to(p)}. "
+                      f"{CONFIRM}"),
         _claim(r"refunded|reimbursed|credited|paid back|returned (?:the|your) money|issued|processed|sent|made",
                r"refund|reimburs|money back|credited|paid back")),
     "modify_order_items": Wording(
@@ -157,10 +162,10 @@ LUMEN_WORDING = {
                r"engineer|visit"), ("appointment_id",)),
     "add_internal_note": Wording(
         "the complaint record",
-        lambda a, r, p: (FORMAL_DONE if p.get("formal") else "I've recorded your complaint on your account, so "
-                         "that everyone who helps you knows what happened.") if p.get("intent") == "complaint" else "",
-        lambda a, p: (FORMAL_WAITING if p.get("formal") else "I'll record your complaint on your account, so that "
-                      "everyone who helps you knows what happened.") if p.get("intent") == "complaint" else "",
+        lambda a, r, p: (FORMAL_DONE if p.get("formal") else "I've recorded your complaint on your account, where "
+                         "everyone who helps you will see it.") if p.get("intent") == "complaint" else "",
+        lambda a, p: (FORMAL_WAITING if p.get("formal") else "I'll record your complaint on your account, where "
+                      "everyone who helps you will see it.") if p.get("intent") == "complaint" else "",
         _claim(r"recorded|logged|noted|filed|registered", r"complaint"), ()),
 }
 WORDING.update(LUMEN_WORDING)

@@ -43,7 +43,9 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
         cover = f"its travel insurance covers only health or weather reasons, not {reason.replace('_', ' ')}"
     raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: it was booked {age} ago "
                        f"(a refund needs a booking under 24 hours old), none of its flights was cancelled by the "
-                       f"airline, {_a(r.cabin.replace('_', ' '))} booking does not qualify, and {cover}")
+                       f"airline, {_a(r.cabin.replace('_', ' '))} booking does not qualify, and {cover}; "
+                       + ("its flights can still be changed to other dates instead" if r.cabin != "basic_economy" else
+                          "it can still be upgraded to economy, and its flights then changed to other dates"))
 
 
 def _a(words: str) -> str:
