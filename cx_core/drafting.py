@@ -101,8 +101,13 @@ def label(intent: str) -> str:
     return "unclassified" if intent == "unclassified" else active().label(intent)
 
 
+# how a phone advisor's notes start ("Call notes: customer says …"): the summary keeps what was said
+_NOTES = re.compile(r"^\W*(?:call|phone|chat) notes?:\s*(?:the )?(?:customer|caller) (?:says|said|asks|asked|wants)"
+                    r"(?: that)?\s*", re.I)
+
+
 def _short(text: str, limit: int = 160) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = _NOTES.sub("", re.sub(r"\s+", " ", text).strip())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -246,8 +246,10 @@ def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float
     if signals.get("cancel_service"):
         return "the customer wants to close an account or cancel a service"
     if int(signals.get("contacts") or 1) >= e.repeated_contact:
-        return (f"the customer has written at least {int(signals['contacts'])} times about this (a person answers "
-                f"from contact {e.repeated_contact} on)")
+        n = int(signals["contacts"])
+        nth = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
+        return (f"this is at least the customer's {nth} contact about it, by their own words or their earlier "
+                f"tickets (a person answers from contact {e.repeated_contact} on)")
     if frustration > e.frustration_above:
         return (f"the customer is very upset (frustration {frustration:.0%}; a person takes over above "
                 f"{e.frustration_above:.0%})")

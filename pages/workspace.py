@@ -68,7 +68,7 @@ def result_text(p: dict[str, Any]) -> str:
     plain = {k: v for k, v in p["result"].items() if not k.startswith("_") and k not in ("action", "user_id")
              and isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()}
     words = {k: v for k, v in plain.items() if isinstance(v, str)} or plain  # a bare number is a record's id
-    return "; ".join(f"{shown.field(k).lower()} {shown.value(v)}" for k, v in list(words.items())[:6])
+    return "; ".join(f"{shown.field(k)}: {shown.value(v)}" for k, v in list(words.items())[:6])
 
 
 def proposal_note(p: dict[str, Any], spec: Any) -> str:
@@ -247,7 +247,7 @@ def why_the_agent_thinks_so(tri: Any) -> None:
                     + f"\n- **Sentiment** {tri.sentiment}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
                     + one_line('; '.join(tri.sentiment_reasons))
                     + f"\n- **Language** {tri.language}"
-                    + (f"\n- **Personal data found** {', '.join(tri.pii)}" if tri.pii else ""))
+                    + (f"\n- **Personal data found:** {', '.join(tri.pii)}" if tri.pii else ""))
 
 
 _MOOD = ("little", "some", "high")
@@ -542,7 +542,8 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     systems again); *Read again* asks them now."""
     st.markdown("**Customer**")
     if not customer_id:
-        st.info(f"No customer record matches the sender ({ref or 'no address given'}). The agent acts on no record.")
+        st.info(f"No customer record matches the sender ({ref or 'no address given'}): nothing changes on an "
+                "account until someone has checked who wrote.")
         return None
     fresh = bool(st.session_state.pop(f"card-fresh-{tid}", False))
     view = guarded(lambda: desk.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))

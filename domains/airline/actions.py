@@ -111,8 +111,8 @@ class UpdateReservationFlights(Args):
 
 class UpdateReservationBaggages(Args):
     reservation_id: str = ReservationId
-    total_baggages: int = Field(ge=0, le=50, title="Checked bags", description="The new total number of checked bags.")
-    nonfree_baggages: int = Field(ge=0, le=50, title="Paid bags", description="How many of them are paid for.")
+    total_baggages: int = Field(ge=0, le=50, title="Checked bags in all", description="The new total number of checked bags.")
+    nonfree_baggages: int = Field(ge=0, le=50, title="Of them, paid", description="How many of them are paid for.")
     payment_id: str = PaymentId
 
 
@@ -130,8 +130,8 @@ class BookReservation(Args):
     flights: list[FlightInfo] = Field(min_length=1, max_length=12)
     passengers: list[Passenger] = Field(min_length=1, max_length=9)
     payment_methods: list[PaymentPart] = Field(min_length=1, max_length=5)
-    total_baggages: int = Field(ge=0, le=50, title="Checked bags")
-    nonfree_baggages: int = Field(ge=0, le=50, title="Paid bags")
+    total_baggages: int = Field(ge=0, le=50, title="Checked bags in all")
+    nonfree_baggages: int = Field(ge=0, le=50, title="Of them, paid")
     insurance: Literal["yes", "no"]
 
 

@@ -242,7 +242,9 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         "contact": f"{u['membership']} member · {u['email']}",
         "details": f"born {shown.value(u['dob'])} · {len(snap['reservations'])} reservation{'' if len(snap['reservations']) == 1 else 's'}",
         "tabs": {
-            "Reservations": [{"reservation": r["reservation_id"], "status": r["status"] or "active",
+            "Reservations": [{"reservation": r["reservation_id"],  # a trip already taken is not "active"
+                              "status": "flown" if r.get("all_flown") and r["status"] != "cancelled"
+                              else r["status"] or "active",
                               "trip": f"{r['origin']} → {r['destination']} ({r['flight_type'].replace('_', ' ')})",
                               "cabin": r["cabin"].replace("_", " "),
                               "flights": ", ".join(f"{f['flight_number']} {shown.value(f['date'])}" for f in r["flights"]),
