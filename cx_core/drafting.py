@@ -414,7 +414,7 @@ class Drafter:
         if triage.abstained or not requests:
             paragraph += 1
             say("Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
-                "include your order number and what you would like us to do.")
+                "include your reference number (order, booking or account) and what you would like us to do.")
         quoted: set[str] = set()
         asked: set[str] = set()
         level = str((customer or {}).get("tier") or "")
