@@ -458,7 +458,7 @@ class Triager:
             reasons.append("asks for urgency")
             level = max(level, 2)
         if frustration >= 0.6:
-            reasons.append(f"frustration {frustration:.2f}")
+            reasons.append(f"very upset (frustration {frustration:.0%})")
             level = max(level, 2)
         if REPEAT.search(text):
             reasons.append("repeated contact")

@@ -414,3 +414,33 @@ def test_a_double_charge_refund_says_where_the_money_goes_and_when(services: Ser
     order = next(x for x in snap["orders"] if x["order_id"] == o["order_id"])
     route = refund_route(order, order["duplicate_payment"], snap["payment_methods"])
     assert route and f"to your {route['paid_with']}, where it shows {route['lands']}" in draft, draft
+
+
+def test_a_formal_complaint_misspelt_still_goes_to_a_supervisor(services: Services) -> None:
+    o = find_order(services, "delivered")
+    data = _processed(services, "H-formal-typo", f"Order {o['order_id']} arrived broken. I want to make a formal "
+                      "cmplaint about how this was handled.", o["email"])
+    assert data["ticket"]["status"] == "escalated"
+    _, draft = desk.reply_draft(data)
+    assert "formal complaint to a supervisor" in draft and "5 business days" in draft, draft
+
+
+def test_the_invoice_resent_is_the_one_of_the_order_the_request_names(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow, InvoiceRow
+
+    with services.db.session() as s:
+        rows = list(s.scalars(select(InvoiceRow).where(InvoiceRow.order_id.is_not(None)).order_by(InvoiceRow.invoice_id)))
+        by_user: dict[str, list[InvoiceRow]] = {}
+        for i in rows:
+            by_user.setdefault(i.user_id, []).append(i)
+        uid, mine = next((u, xs) for u, xs in by_user.items() if len({x.order_id for x in xs}) >= 2)
+        customer = s.get(CustomerRow, uid)
+        assert customer is not None
+        first, second = mine[0], next(x for x in mine if x.order_id != mine[0].order_id)
+        email = customer.email
+    data = _processed(services, "H-invoice-pick", f"Order {first.order_id} is fine. Please resend the invoice for "
+                      f"{second.order_id}.", email)
+    sent = [p["args"]["invoice_id"] for p in data["proposals"] if p["action"] == "resend_invoice"]
+    assert sent == [second.invoice_id], sent

@@ -91,8 +91,9 @@ def new_cabin(ctx: Context) -> str:
     if why := _refused(ctx, "change_cabin"):
         rid = ctx.bound["@reservations"]["reservation_id"]
         raise Unbound(f"the airline's rules refuse it: {why}, and the cabin is the same on every flight",
-                      f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}, and a "
-                      "cabin is the same on every flight of a booking, so it can only change before the first one.",
+                      f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}"
+                      + (", and a cabin is the same on every flight of a booking, so it can only change before the first "
+                         "one." if len(ctx.bound["@reservations"].get("flights") or []) > 1 else "."),
                       final=True)
     rec = ctx.bound.get("@reservations", {})
     wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]

@@ -130,7 +130,7 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
-FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bcomplain|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
+FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bc\w{0,2}mpl[ai]\w*|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
 
 
 def _order_status(r: _Asked) -> Planned:
@@ -273,7 +273,8 @@ def _resend_invoice(r: _Asked) -> Planned:
     invoices = r.snap["invoices"]
     named = [i for i in invoices if i["invoice_id"] in r.ents.get("invoice_ids", [])]
     by_order = [i for i in invoices if i["order_id"] and i["order_id"] in r.ents.get("order_ids", [])]
-    pick = (named or by_order or ([invoices[0]] if len(invoices) == 1 else []))
+    own = [i for i in by_order if i["order_id"] in r.text]  # the order this request names, not another one's
+    pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
     if re.search(r"instal", r.text, re.I) and not pick:
         pick = [i for i in invoices if i["appointment_id"]][:1]
     if pick:

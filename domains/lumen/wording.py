@@ -101,7 +101,7 @@ LUMEN_WORDING = {
         lambda a, r, p: (f"I've opened a return for order {a['order_id']}: you'll receive a prepaid label by email, "
                          f"and {_refund_of(r)} goes back to your original payment method as soon as the parcel is "
                          "scanned at the drop-off point."),
-        lambda a, p: (f"I'm arranging a return for order {a['order_id']}; once it is open you'll receive a prepaid "
+        lambda a, p: (f"I'm arranging a return for order {a['order_id']}; once the return is open you'll receive a prepaid "
                       f"label by email, and the refund goes to your original payment method as soon as the parcel "
                       "is scanned."),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
