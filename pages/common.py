@@ -11,6 +11,7 @@ import streamlit as st
 
 from cx_core import desk, shown
 from cx_core.access import StaffUser
+from cx_core.actions import action_label
 from cx_core.errors import (
     ConfigError,
     ConnectorUnavailable,
@@ -110,21 +111,16 @@ def packet_view(p: dict[str, Any]) -> None:
     if p.get("summary"):
         st.markdown(f"**Summary:** {escape_markdown(p['summary'])}")
     cols = st.columns(2)
-
-    def what(action: str) -> str:
-        spec = desk.REGISTRY.get(action)
-        return (spec.label if spec else "") or action.replace("_", " ")
-
     done = p.get("steps_done") or []
-    cols[0].markdown("**Done:** " + (", ".join(what(d["action"]) for d in done) or "nothing yet"))
+    cols[0].markdown("**Done:** " + (", ".join(action_label(d["action"]) for d in done) or "nothing yet"))
     refused = p.get("refused")
     if refused:
-        cols[1].markdown(f"**Stopped at:** {what(refused['action'])} — {escape_markdown(refused['reason'])}")
+        cols[1].markdown(f"**Stopped at:** {action_label(refused['action'])} — {escape_markdown(refused['reason'])}")
     for r in p.get("refused_steps") or []:
-        cols[1].markdown(f"**Refused by the rules:** {what(r['action'])}")
+        cols[1].markdown(f"**Refused by the rules:** {action_label(r['action'])}")
     waiting = p.get("waiting") or []
     if waiting:
-        cols[1].markdown("**Waiting for a decision:** " + ", ".join(what(w["action"]) for w in waiting))
+        cols[1].markdown("**Waiting for a decision:** " + ", ".join(action_label(w["action"]) for w in waiting))
     history = p.get("history") or []
     if history:
         st.markdown("**Earlier contacts:** " + "; ".join(

@@ -47,6 +47,12 @@ def is_read(name: str) -> bool:
     """The action only reads (a look-up an answer may make alone); unknown names are not reads."""
     spec = REGISTRY.get(name)
     return spec is not None and not spec.writes
+
+
+def action_label(name: str) -> str:
+    """An action as people name it: its label, else its name in words ("notify field team")."""
+    spec = REGISTRY.get(name)
+    return (spec.label if spec else "") or name.replace("_", " ")
 Probe = Callable[[Session, Any], Any]
 # What running the action would change, with no side effect anywhere: arguments and preconditions checked against
 # the current records (refusals raise as the run would), nothing written, no outside system called.

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit, packs, shown
 from ..access import StaffUser, require
-from ..actions import REGISTRY, ExecContext
+from ..actions import REGISTRY, ExecContext, action_label
 from ..actions.execute import Outcome, execute, validation_message
 from ..domain import active
 from ..errors import InvalidInput, NotFound
@@ -94,11 +94,6 @@ def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_ins
         _reject_dependents(s, user, p)
 
 
-def _label(action: str) -> str:
-    spec = REGISTRY.get(action)
-    return (spec.label if spec else "") or action.replace("_", " ")
-
-
 def _dependency(s: Session, p: ProposalRow) -> ProposalRow | None:
     """The step of the same plan ``p`` needs to have run first (the nearest one before it), if it is on the ticket."""
     if not p.depends_on:
@@ -114,7 +109,7 @@ def _check_dependency(s: Session, p: ProposalRow) -> None:
     first = _dependency(s, p)
     if first is None or first.status == "executed":
         return
-    what = _label(first.action)
+    what = action_label(first.action)
     if first.status in {"rejected", "denied", "reversed"}:
         raise InvalidInput(f"this step depends on '{what}', which was {first.status}: add it again by hand if it is "
                            "still wanted")
@@ -131,7 +126,7 @@ def _reject_dependents(s: Session, user: StaffUser, first: ProposalRow) -> None:
         dep = _dependency(s, p)
         if dep is not None and dep.status == "rejected":
             p.status, p.decided_by, p.decided_at = "rejected", user.username, utcnow()
-            p.reject_reason = f"'{_label(dep.action)}', which this step depends on, was rejected"
+            p.reject_reason = f"'{action_label(dep.action)}', which this step depends on, was rejected"
             audit.append(s, user.username, "proposal.rejected", p.ticket_id, proposal_id=p.id, action=p.action,
                          reason=p.reject_reason, because_of=first.id)
 
