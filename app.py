@@ -15,7 +15,8 @@ from cx_core.models import ROLE_RANK, Role
 from cx_core.sessions import SessionKeys
 from pages.common import guarded, services, worker_status
 
-st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide")
+# a narrow sidebar (its width in pixels): the ticket and its records get the room at 1366 px
+st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide", initial_sidebar_state=220)
 
 
 def sso_configured() -> bool:

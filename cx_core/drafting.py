@@ -293,12 +293,11 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
                    asked: str | None = None) -> tuple[str, int, int | None, bool]:
     """What to search the request's passages for, how many sentences to quote, which outcome they stand beside
     (None: on their own) and whether it is a refusal. Beside a question ``asked``, one at most; beside what the
-    plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), the rule behind it."""
+    plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), none."""
     query, n, beside, denied = _quote_plan(req, mine, said, escalation)
     if asked is not None and beside is None:
-        n = min(n, 1)
-        if not asked.rstrip().endswith("?"):
-            query = f"{query} {asked}"
+        # the plan's own answer from the records ("your free checked bags are…") needs no rule quoted beside it
+        n = min(n, 0 if not asked.rstrip().endswith("?") else 1)
     return query, n, beside, denied
 
 
@@ -315,10 +314,11 @@ def _quote_plan(req: Request, mine: list[tuple[int, StepOutcome]], said: list[st
         waits = any(o.decision == Decision.abstained and not is_read(o.action) for _, o in mine)
         return req.text, 1 if waits and _HOW.search(req.text) else 0, None, False
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
-        # beside a look-up, the fact that explains what it found ("processed": what that status means); beside a
-        # change, nothing: what is done is what the customer needs to read, and a rule quoted there reads as filler
+        # beside a look-up that says nothing itself, the fact that explains what it found; beside one that says
+        # what it found in words ("has landed"), or a change, nothing: a glossary line or a rule quoted there
+        # reads as filler, or contradicts it ("On time: …" beside a flight that has landed)
         writes = [i for i, o in mine if i in acting and not is_read(o.action)]
-        return " ".join([req.text, *said]), 0 if writes else 1, acting[0], False
+        return " ".join([req.text, *said]), 0 if writes or said else 1, acting[0], False
     return req.text, 2, None, False
 
 
@@ -378,6 +378,8 @@ class Drafter:
             if raw[i] < least or (chosen and not kin and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
                 continue
             quote = pool[i][0]
+            if _BACK.match(quote) and not (i - 1 in chosen and pool[i - 1][1] is pool[i][1]):
+                continue  # "After that you can try again": only after the sentence it follows
             if not any(same_point(quote, pool[j][0]) for j in chosen) and not any(same_point(quote, q)
                                                                                    for q in skip or ()) \
                     and not any(restates(quote, x) for x in said) and not (said and DEFINITION.search(quote)):
@@ -451,7 +453,8 @@ class Drafter:
             # what the customer asks is no fact about their case, but what they call theirs is ("my card")
             stated = " ".join([statements(req.text)[0], *(m.group(0) for m in _MINE.finditer(req.text))])
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
-                                        facts=" ".join([stated, *said, *(notices or [])]), level=level, said=said,
+                                        facts=" ".join([stated, *said, *(notices or [])]), level=level,
+                                        said=[*said, *(notices or [])],  # a notice says it already: no quote
                                         least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
                                         else BESIDE_READ_MIN
                                         if is_read(outcomes[beside].action) else BESIDE_MIN)
@@ -468,6 +471,8 @@ class Drafter:
         return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
 
 
+# a sentence that leans on the one before it ("After that…", "In that case…"), quoted only after it
+_BACK = re.compile(r"(?:after that|then|this|these|those|that|otherwise|in that case|if so|if not)\b", re.I)
 _MINE = re.compile(r"\b(?:my|our) (?:[a-z]+ ){0,2}[a-z]+", re.I)  # what the customer calls theirs: "my debit card"
 
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from .models import Triage
+from .signals import life
 
 
 def empathy(triage: Triage, channel: str) -> str:
@@ -14,10 +15,13 @@ def empathy(triage: Triage, channel: str) -> str:
     back about it, or has been waiting, is told so; a problem only mentioned in passing ("Monday doesn't work any
     more") gets none. An illness or a loss the customer tells of is acknowledged, however calmly it is told."""
     said = _NOT_OURS.sub(" ", " ".join(r.text for r in triage.requests))
-    if life := next((words for pattern, words in _LIFE if pattern.search(said)), ""):
-        return life
+    if event := str(triage.entities.get("life") or life(said)):
+        return _LIFE[event]
     if not (triage.sentiment == "negative" or triage.entities.get("problem")):
         return ""
+    if unanswered := _UNANSWERED.search(said):
+        return ("I'm sorry nobody called you back." if re.search(r"call|rang|ring|phone", unanswered.group(0), re.I)
+                else "I'm sorry nobody got back to you.")
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
         return f"I'm sorry you have had to {how} again about this."
@@ -31,15 +35,14 @@ def empathy(triage: Triage, channel: str) -> str:
 # "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed
 _NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+(?:doesn'?t|does not|won'?t|"
                        r"isn'?t|is not) work\w*(?: for (?:me|us))?(?: any ?more)?", re.I)
-# what happened in the customer's life, said before anything else
-_LIFE: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:passed away|died|funeral|bereave\w*|death in (?:the|my|our) family)\b", re.I),
-     "I'm very sorry for your loss."),
-    (re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I), "I'm sorry to hear about your health, and I hope "
-     "all goes well."),
-    (re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b", re.I),
-     "I'm sorry to hear you have been unwell."),
-]
+_LIFE = {"loss": "I'm very sorry for your loss.",
+         "health": "I'm sorry to hear about your health, and I hope all goes well.",
+         "unwell": "I'm sorry to hear you have been unwell."}
+# nobody answered or called back: said in those words, whatever the count of contacts
+_UNANSWERED = re.compile(r"\b(?:nobody|no one|no-one) (?:has |ever )?(?:called|calls?|rang|rings?|phoned|phones?) "
+                         r"(?:me |us )?back|\bnever (?:called|rang|phoned) (?:me |us )?back|\b(?:nobody|no one|no-one) "
+                         r"(?:has |ever )?(?:got back|gets back|gotten back|replied|replies|responded|answered) "
+                         r"|\bstill (?:no|waiting for a|waiting for the) (?:call ?back|reply|response|answer)\b", re.I)
 
 
 # the apology in the words of what went wrong, most specific first; whatever the business, these are the customer's

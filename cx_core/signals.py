@@ -51,7 +51,8 @@ PROBLEM = re.compile(r"\b(broken|damaged|cracked|smashed|dented|scratched|torn|r
                      r"didn'?t (?:arrive|come|turn up|show up)|missing|faulty|defective|not working|stopped working|"
                      r"doesn'?t work|won'?t (?:work|turn on|switch on)|no (?:heating|power|water|internet|hot water)|"
                      r"nobody|no one|still waiting|wrong (?:item|size|colou?r|product|"
-                     r"order|address|amount)|overcharged|charged twice|double charged)\b", re.I)
+                     r"order|address|amount)|overcharged|charged twice|double charged|(?:hours?|hrs?) late|(?:came|turned up|"
+                     r"showed up) (?:very |really |so )?late)\b", re.I)
 ANGER = re.compile(r"\b(unacceptable|ridiculous|disgusting|useless|worst|scam|joke|furious|angry|livid|fed up|"
                    r"sick of|sick and tired|never again|pathetic|incompetent|terrible|awful|outrageous|appalling|"
                    r"shocking|disgrace\w*|shambles|rip-?off|fuck\w*|shit\w*|crap|bullshit)\b", re.I)
@@ -113,7 +114,21 @@ def signals(text: str) -> dict[str, Any]:
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
-            "problem": _problem(text)}
+            "problem": _problem(text), "life": life(text)}
+
+
+# what happened in the customer's life, acknowledged however calmly it is told, wherever in the message it is
+LIFE: list[tuple[str, re.Pattern[str]]] = [
+    ("loss", re.compile(r"\b(?:passed away|died|funeral|bereave\w*|death in (?:the|my|our) family)\b", re.I)),
+    ("health", re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I)),
+    ("unwell", re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b",
+                          re.I)),
+]
+
+
+def life(text: str) -> str:
+    """The event in the customer's life the message tells of ("loss", "health", "unwell"), or ""."""
+    return next((key for key, pattern in LIFE if pattern.search(text)), "")
 
 
 def _problem(text: str) -> bool:

@@ -74,6 +74,7 @@ class Wording:
     refused: Callable[[dict[str, Any], dict[str, str]], str] | None = None
     failed: Callable[[dict[str, Any], dict[str, str]], str] | None = None
     explicit: frozenset[str] = frozenset()
+    how: str = ""  # what happens once it is started, for a customer who asks how ("you'll receive a prepaid label…")
 
 
 CONFIRM = "I'll confirm by email as soon as it goes through."
@@ -122,8 +123,22 @@ def offer(action: str, args: dict[str, Any]) -> str:
     w = WORDING.get(action)
     if w is None or not w.noun:
         return ""
-    named = next((f" for {k.removesuffix('_id').replace('_', ' ')} {args[k]}" for k in w.ids if args.get(k)), "")
-    return f"If you would like me to arrange {w.noun}{named}, just reply to this message and I'll start it."
+    if w.how:  # "How do I return it?": how it goes, then the offer
+        return (f"I can arrange {w.noun}{_named(w, args)} for you: {w.how}. Just reply to this message if you would "
+                "like me to start it.")
+    return f"If you would like me to arrange {w.noun}{_named(w, args)}, just reply to this message and I'll start it."
+
+
+def _named(w: Wording, args: dict[str, Any]) -> str:
+    return next((f" for {k.removesuffix('_id').replace('_', ' ')} {args[k]}" for k in w.ids if args.get(k)), "")
+
+
+def also_decided(steps: list[tuple[str, dict[str, Any]]]) -> str:
+    """For a case handed to a person: what else of the message they decide ("They will also decide on the warranty
+    repair for order #W1001789."), so the reply leaves no request unspoken; '' when nothing else is."""
+    nouns = list(dict.fromkeys(f"{w.noun}{_named(w, args)}" for action, args in steps
+                               if (w := WORDING.get(action)) is not None and w.noun))
+    return f"They will also decide on {listed(nouns)}." if nouns else ""
 
 
 def has_words(action: str, state: str) -> bool:

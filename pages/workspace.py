@@ -24,9 +24,9 @@ from pages.common import (
     reverse_popover,
     services,
     show_error,
-    show_passage,
     sla_text,
 )
+from pages.explain import sources, why_the_agent_thinks_so
 from pages.fields import field_name, field_widget, first_error, sender_moved, shown_rows, value_text
 
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
@@ -37,7 +37,8 @@ _WORDS = {"message", "body", "fault", "reason", "note"}  # fields of free text, 
 SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done", "denied": "refused by the rules"}
 user = current_user()
 svc = services()
-st.html("<style>.block-container{padding-top:2.2rem}</style>")  # the ticket starts at the top of the screen
+# the ticket starts at the top of the screen and uses the width
+st.html("<style>.block-container{padding-top:2.2rem;padding-left:2rem;padding-right:2rem}</style>")
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
 
 
@@ -117,6 +118,10 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                 f"{one_line(value_text(k, v, choices), 600 if k in _WORDS else 160)}"
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
+        if elsewhere := p.get("done_elsewhere"):
+            st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
+                       elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
+                       " approving it would do it a second time.", icon=":material/content_copy:")
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p):
                 st.caption("Done: " + one_line(result_text(p), 300))  # one_line escapes it
@@ -223,36 +228,6 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
             chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
 
 
-def sources(result: Any) -> None:
-    """The passages the reply cites, each in an expander."""
-    if not result.draft.citations:
-        return
-    st.caption("Sources (the reply's [1], [2] markers; the customer receives the reply without them)")
-    passages = {(p.doc_id, p.heading): p for p in result.passages}
-    for i, c in enumerate(result.draft.citations, 1):
-        with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
-            p = passages.get((c.doc_id, c.heading))
-            if p:
-                show_passage(p.text)
-            else:
-                st.caption("The passage is no longer in the knowledge base.")
-
-
-def why_the_agent_thinks_so(tri: Any) -> None:
-    with st.expander("Why the agent thinks so", icon=":material/psychology:"):
-        st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
-                    + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
-                              for r in tri.requests)
-                    + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
-                    + f"\n- **Sentiment** {tri.sentiment}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
-                    + one_line('; '.join(tri.sentiment_reasons))
-                    + f"\n- **Language** {tri.language}"
-                    + (f"\n- **Personal data found:** {', '.join(tri.pii)}" if tri.pii else ""))
-
-
-_MOOD = ("little", "some", "high")
-
-
 def workspace(tid: str) -> None:
     data = desk.get_ticket(svc.db, tid)
     t, result = data["ticket"], data["result"]
@@ -293,7 +268,7 @@ def workspace(tid: str) -> None:
         st.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
-            st.caption(f"No action is known for: {unknown}. The reply answers from the knowledge base.")
+            st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
         elif not props:
             st.caption("No actions proposed for this ticket.")
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
@@ -580,9 +555,10 @@ def records_tabs(view: dict[str, Any]) -> None:
         with tab:
             if name != "Tickets":
                 rows = shown_rows(card["tabs"][name]) or [{name.lower(): "none"}]
-                widest = max(rows[0], key=lambda k: max(len(str(r.get(k, ""))) for r in rows))
-                st.dataframe(rows, hide_index=True, width="stretch",  # the longest column gets the room
-                             column_config={widest: st.column_config.TextColumn(width="large")})
+                # a static table: every cell wraps and reads whole (no cut "Ship to" or flights); the records are
+                # data, so each cell is escaped, never Markdown
+                st.table([{escape_markdown(k): escape_markdown(v) for k, v in r.items()} for r in rows],
+                         hide_index=True, border="horizontal")
                 continue
             if not past:
                 st.caption("No earlier tickets from this customer.")

@@ -155,14 +155,14 @@ def test_cancel_within_24_hours_of_booking(s: Session) -> None:
     plan = B.preview_cancel_reservation(s, {"reservation_id": "K1NW8N"}, NOW)  # basic economy, booked 23 h ago
     assert plan["basis"][0].startswith("booked within the last 24 hours")
     assert plan["refunds"] == [{"payment_id": "gift_card_6136092", "source": "gift_card", "amount": 567}]
-    with pytest.raises(PolicyDenied, match="under 24 hours old"):
+    with pytest.raises(PolicyDenied, match="within 24 hours of booking"):
         B.preview_cancel_reservation(s, {"reservation_id": "K1NW8N"}, NOW + timedelta(hours=2))
 
 
 @pytest.mark.shared
 def test_cancel_business_allowed_basic_economy_refused(s: Session, raw: dict[str, Any]) -> None:
     assert B.preview_cancel_reservation(s, {"reservation_id": "8C8K4E"}, NOW)["basis"] == ["business cabin"]
-    with pytest.raises(PolicyDenied, match="a basic economy booking does not qualify, and it has no travel insurance"):
+    with pytest.raises(PolicyDenied, match="this basic economy booking was made .* ago, without travel insurance"):
         B.preview_cancel_reservation(s, {"reservation_id": "EHGLP3", "reason": "change_of_plan"}, NOW)
     rid = _find(raw, lambda r, u, st: r["cabin"] == "economy" and r["insurance"] == "no" and _old(r)
                 and all(x == "available" for x in st))
@@ -191,7 +191,7 @@ def test_cancel_when_the_airline_cancelled_a_flight(s: Session, raw: dict[str, A
     assert "was cancelled by the airline" in plan["basis"][0]
     other = _find(raw, lambda r, u, st: "cancelled" not in st and all(x == "available" for x in st)
                   and r["cabin"] == "economy" and r["insurance"] == "no" and _old(r))
-    with pytest.raises(PolicyDenied, match="none of its flights was cancelled by the airline"):
+    with pytest.raises(PolicyDenied, match="none of its flights was cancelled by us"):
         B.preview_cancel_reservation(s, {"reservation_id": other, "reason": "airline_cancelled"}, NOW)
 
 

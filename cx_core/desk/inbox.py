@@ -260,8 +260,25 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
             "proposals": [{**{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
                                                           "reason", "required_role", "status", "result", "decided_by",
                                                           "reject_reason", "customer_note", "execution_key", "depends_on")},
-                           "call": _call_progress(s, p)} for p in proposals],
+                           "call": _call_progress(s, p), "done_elsewhere": _done_elsewhere(s, row, p)}
+                          for p in proposals],
         }
+
+
+def _done_elsewhere(s: Session, row: TicketRow, p: ProposalRow) -> dict[str, Any] | None:
+    """A pending proposal whose very action (same arguments) already ran for this customer from another ticket,
+    e.g. the same request sent twice: the ticket it ran on and when, so it is not done a second time unseen."""
+    if p.status != "pending" or not row.customer_id:
+        return None
+    done = s.execute(select(ProposalRow, TicketRow.subject).join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
+                     .where(TicketRow.customer_id == row.customer_id, ProposalRow.ticket_id != row.id,
+                            ProposalRow.action == p.action, ProposalRow.status == "executed")
+                     .order_by(ProposalRow.decided_at.desc())).all()
+    same = next(((q, subject) for q, subject in done if q.args == p.args), None)
+    if same is None:
+        return None
+    return {"ticket_id": same[0].ticket_id, "subject": same[1], "decided_at": same[0].decided_at,
+            "decided_by": same[0].decided_by}
 
 
 def _call_progress(s: Session, p: ProposalRow) -> dict[str, Any] | None:

@@ -436,7 +436,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     else:  # a disruption on a booking the member did not write about: after the answer
         made.notices, made.asides = costs.sentences(made, snap), news
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
-        made.notices.append(bags)  # the member's own allowance, before the rule's wording
+        made.questions.setdefault("baggage_question", bags)  # the answer: the member's own allowance
     return made
 
 

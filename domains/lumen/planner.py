@@ -12,13 +12,13 @@ from typing import Any
 
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
-from cx_core.wording import day, listed, money
+from cx_core.wording import also_decided, day, listed, money
 from domains.lumen import PACK
 from domains.lumen.appointments import days_said, pick_appointment, slots_for
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.picking import mentions_item, pick_items, the_names
-from domains.lumen.questions import exchange_question, missing_option, sent_back, which_items
+from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
 from domains.lumen.records import refund_route
 from domains.lumen.wording import WAIVED
 
@@ -189,7 +189,9 @@ def _return_items(r: _Asked) -> Planned:
     if r.intent == "damaged_item" and _past_return_window(order, r.today):  # the warranty covers it: a repair
         return [Step("book_repair", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen],
                                      "fault": _fault(r.text or r.full_text)}, r.intent,
-                     "a fault after the 30-day return window: covered by the two-year warranty")], ""
+                     "a fault after the 30-day return window: covered by the two-year warranty",
+                     defaults={"visit": "a technician's visit at your home" if any(i.get("at_home") for i in chosen)
+                               else "its collection"})], ""
     ids = [i["item_id"] for i in chosen]
     names = listed(the_names(chosen))
     sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
@@ -396,7 +398,6 @@ def _charge_dispute(r: _Asked) -> Planned:
 _ONLY_ASKS = re.compile(r"^\W*(?:how (?:long|much|many|soon)|when (?:will|do|does|would)|what (?:is|are|happens)|"
                         r"do you|does it|is there|are there)\b[^?]*\?\W*$", re.I)
 _A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
-_MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
 _NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                       r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
                       re.I)
@@ -574,25 +575,14 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor
         result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
-        result.handed_over = FORMAL_HANDED_OVER
+        result.handed_over = " ".join(filter(None, [FORMAL_HANDED_OVER, also_decided(
+            [(st.action, st.args) for st in result.steps if st.action != "add_internal_note"])]))
         result.questions = {}  # the supervisor who owns the case asks or offers what is still open
     _one_field_note(result.steps)
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
-    moved = [st for st in result.steps if st.action == "change_shipping_address"]
-    if moved and snap is not None and _MOVED.search(text) and "address_change" not in result.questions \
-            and not any(st.action == "update_default_address" for st in result.steps) \
-            and snap.get("profile", {}).get("address", {}).get("address1") != moved[0].args.get("address1"):
-        # the knowledge base: a new address on an order leaves the account's as it was; ask whether both change
-        changing = {st.args.get("order_id") for st in moved}
-        old = {(o["address"]["address1"], o["address"]["zip"]) for o in snap["orders"] if o["order_id"] in changing}
-        also = [f"order {o['order_id']} ({listed([i['name'] for i in o['items']])})" for o in snap["orders"]
-                if o["status"] == "pending" and o["order_id"] not in changing
-                and (o["address"]["address1"], o["address"]["zip"]) in old]
-        result.questions["address_change"] = (
-            (f"{listed(also)} {'is' if len(also) == 1 else 'are'} also due at your old address; shall I change "
-             f"{'that' if len(also) == 1 else 'those'} too? And would" if also else "would")
-            + " you also like the address on your account changed, so that future orders go there too?")
+    if ask := also_moved(result.steps, result.questions, snap, text):
+        result.questions["address_change"] = ask
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
         result.questions[order_reqs[0].intent] = (
             f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")

@@ -94,3 +94,24 @@ def sent_back(snap: dict[str, Any], ents: dict[str, Any], text: str) -> str | No
                 "as the parcel is scanned at our warehouse")
     return (f"I can't see the return of order {oid} on our side yet; could you send us the tracking number or the "
             "drop-off receipt, so that we can trace the parcel?")
+
+
+_MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
+
+
+def also_moved(steps: list[Any], questions: dict[str, str], snap: dict[str, Any] | None, text: str) -> str:
+    """A customer who moved and changes an order's address: the knowledge base leaves the account's address as it
+    was, so ask whether it changes too, and name their other orders still due at the old address; '' otherwise."""
+    moved = [st for st in steps if st.action == "change_shipping_address"]
+    if not moved or snap is None or not _MOVED.search(text) or "address_change" in questions \
+            or any(st.action == "update_default_address" for st in steps) \
+            or snap.get("profile", {}).get("address", {}).get("address1") == moved[0].args.get("address1"):
+        return ""
+    changing = {st.args.get("order_id") for st in moved}
+    old = {(o["address"]["address1"], o["address"]["zip"]) for o in snap["orders"] if o["order_id"] in changing}
+    also = [f"order {o['order_id']} ({listed([i['name'] for i in o['items']])})" for o in snap["orders"]
+            if o["status"] == "pending" and o["order_id"] not in changing
+            and (o["address"]["address1"], o["address"]["zip"]) in old]
+    return ((f"{listed(also)} {'is' if len(also) == 1 else 'are'} also due at your old address; shall I change "
+             f"{'that' if len(also) == 1 else 'those'} too? And would" if also else "would")
+            + " you also like the address on your account changed, so that future orders go there too?")

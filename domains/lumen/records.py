@@ -58,6 +58,8 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     order_views = []
     for o in orders.orders_for_user(s, user_id):
         view = orders.order_view(s, o)
+        for item in view["items"]:  # large appliances are repaired at home, the rest collected
+            item["at_home"] = orders.product(s, item["product_id"]).needs_installation
         view["payments"] = [{"type": p.transaction_type, "amount": p.amount, "method": p.payment_method_id,
                              "at": p.created_at.isoformat(timespec="minutes")} for p in billing.payments(s, o.order_id)]
         dup = billing.duplicate_payment(s, o.order_id)
@@ -143,9 +145,10 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         "tabs": {
             "Orders": [{"order": o["order_id"], "status": _order_state(o),
                         "items": ", ".join(i["name"] for i in o["items"]),
-                        "ship to": f"{o['address']['address1']}, {o['address']['city']}"} for o in snap["orders"]],
+                        "ship to": f"{o['address']['address1']}, {o['address']['city']}",
+                        "tracking": ", ".join(o["tracking"])} for o in snap["orders"]],
             "Payments": [payment_row(o, snap["payment_methods"]) for o in snap["orders"] if o["payments"]],
-            "Charges": [{"charge": c["charge_id"], "what": c["description"], "amount": c["amount"],
+            "Charges": [{"charge": c["charge_id"], "on": c["created_on"], "what": c["description"], "amount": c["amount"],
                          "credited": c["credited"], "status": c["status"]} for c in snap["charges"]],
             "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
                           "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]],

@@ -60,6 +60,11 @@ def _charge(a: dict[str, Any]) -> str:
     return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
 
 
+def _repair_visit(planned: dict[str, str]) -> str:
+    """How a repair happens (the knowledge base: large appliances are repaired at home, the rest collected)."""
+    return planned.get("visit") or "a collection, or for a large appliance a technician's visit at your home"
+
+
 # the knowledge base's rule for a formal complaint: logged, handed to a supervisor, answered within 5 business days
 FORMAL_DONE = ("I've recorded your formal complaint and passed it to a supervisor, who now owns your case; we answer "
                "formal complaints within 5 business days.")
@@ -71,10 +76,9 @@ LUMEN_WORDING = {
         "the warranty repair",
         lambda a, r, p: (f"The fault is covered by our two-year warranty, so I've booked a free repair for order "
                          f"{a['order_id']} (reference {r.get('repair_id', '')}): we'll contact you by email to "
-                         "arrange it (a collection, or for a large appliance a repair at your home)."),
+                         f"arrange {_repair_visit(p)}."),
         lambda a, p: (f"The fault is covered by our two-year warranty, so I'm arranging a free repair for order "
-                      f"{a['order_id']}; we'll then contact you by email to arrange it (a collection, or for a large "
-                      f"appliance a repair at your home). {CONFIRM}"),
+                      f"{a['order_id']}; we'll then email you to arrange {_repair_visit(p)}."),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(
         "the delivery date change",
@@ -105,7 +109,9 @@ LUMEN_WORDING = {
                       f"label by email, and the refund goes to your original payment method as soon as the parcel "
                       "is scanned."),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
-               r"return")),
+               r"return"),
+        how=("you'll receive a prepaid return label and the drop-off points by email, and the refund goes to your "
+             "original payment method as soon as the parcel is scanned")),
     "exchange_item": Wording(
         "the exchange",
         lambda a, r, p: (f"I've arranged {_swap(a, p)} on order {a['order_id']}; return instructions are on their way "

@@ -36,20 +36,18 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
     hours = int((now - r.created_at).total_seconds() // 3600)
     age = f"{hours} hours" if hours < 48 else f"{hours // 24} days"
     if not r.insurance:
-        cover = "it has no travel insurance"
+        cover = "without travel insurance"
     elif reason is None:
-        cover = "its travel insurance covers only health or weather reasons, and no reason was given"
+        cover = "and its travel insurance needs a health or weather reason, which was not given"
     else:
-        cover = f"its travel insurance covers only health or weather reasons, not {reason.replace('_', ' ')}"
-    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: it was booked {age} ago "
-                       f"(a refund needs a booking under 24 hours old), none of its flights was cancelled by the "
-                       f"airline, {_a(r.cabin.replace('_', ' '))} booking does not qualify, and {cover}; "
+        cover = f"and its travel insurance does not cover {reason.replace('_', ' ')}"
+    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: a refund is possible within "
+                       "24 hours of booking, for a business booking, when we have cancelled one of its flights, or "
+                       f"with travel insurance for health or weather reasons, and this {r.cabin.replace('_', ' ')} "
+                       f"booking was made {age} ago, {cover}"
+                       + (", and none of its flights was cancelled by us; " if reason == "airline_cancelled" else "; ")
                        + ("its flights can still be changed to other dates instead" if r.cabin != "basic_economy" else
                           "it can still be upgraded to economy, and its flights then changed to other dates"))
-
-
-def _a(words: str) -> str:
-    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
 def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, now: datetime) -> dict[str, Any]:

@@ -209,6 +209,9 @@ class Simulator:
             if not pool_a:
                 return None
             a = rng.choice(pool_a)
+            if a.start.date() == day:  # the customer asks for another day than the one booked
+                values["date"] = (day + timedelta(days=2 if day.weekday() == 5 else 1)).strftime("%A %d %B") \
+                    .replace(" 0", " ")
             return a.user_id, {**values, "appt": a.appointment_id,
                                "appt_day": a.start.strftime("%A").replace(" 0", " ")}
         if task == "contact_update":

@@ -1,0 +1,40 @@
+"""Why the agent answered as it did, beside a ticket: the passages its reply cites and how it read the message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from cx_core.safe_text import one_line
+from pages.common import label, show_passage
+
+
+def sources(result: Any) -> None:
+    """The passages the reply cites, each in an expander."""
+    if not result.draft.citations:
+        return
+    st.caption("Sources (the reply's [1], [2] markers; the customer receives the reply without them)")
+    passages = {(p.doc_id, p.heading): p for p in result.passages}
+    for i, c in enumerate(result.draft.citations, 1):
+        with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
+            p = passages.get((c.doc_id, c.heading))
+            if p:
+                show_passage(p.text)
+            else:
+                st.caption("The passage is no longer in the knowledge base.")
+
+
+def why_the_agent_thinks_so(tri: Any) -> None:
+    with st.expander("Why the agent thinks so", icon=":material/psychology:"):
+        st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
+                    + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
+                              for r in tri.requests)
+                    + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
+                    + f"\n- **Sentiment** {tri.sentiment}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
+                    + one_line('; '.join(tri.sentiment_reasons))
+                    + f"\n- **Language** {tri.language}"
+                    + (f"\n- **Personal data found:** {', '.join(tri.pii)}" if tri.pii else ""))
+
+
+_MOOD = ("little", "some", "high")
