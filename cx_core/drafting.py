@@ -20,6 +20,7 @@ from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, rest
 from .plans import ASKS_ONLY, NOT_VERIFIED
 from .redact import redact_secrets
 from .safe_text import plain_text
+from .signals import CALL_NOTES
 from .wording import (
     CONFIRM,
     DONE,
@@ -101,13 +102,8 @@ def label(intent: str) -> str:
     return "unclassified" if intent == "unclassified" else active().label(intent)
 
 
-# how a phone advisor's notes start ("Call notes: customer says …"): the summary keeps what was said
-_NOTES = re.compile(r"^\W*(?:call|phone|chat) notes?:\s*(?:the )?(?:customer|caller) (?:says|said|asks|asked|wants)"
-                    r"(?: that)?\s*", re.I)
-
-
 def _short(text: str, limit: int = 160) -> str:
-    text = _NOTES.sub("", re.sub(r"\s+", " ", text).strip())
+    text = CALL_NOTES.sub("", re.sub(r"\s+", " ", text).strip())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
@@ -290,14 +286,17 @@ def merge_edits(edited: str, before: list[ReplyPart], after: list[ReplyPart]) ->
 
 
 def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str,
-                   asked: str | None = None) -> tuple[str, int, int | None, bool]:
+                   asked: str | None = None, answered: bool = False) -> tuple[str, int, int | None, bool]:
     """What to search the request's passages for, how many sentences to quote, which outcome they stand beside
     (None: on their own) and whether it is a refusal. Beside a question ``asked``, one at most; beside what the
-    plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), none."""
+    plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), the rule behind it."""
     query, n, beside, denied = _quote_plan(req, mine, said, escalation)
+    if answered:  # the records answered it (``Plan.answers``): a rule quoted beside it says it twice
+        return query, 0, beside, denied
     if asked is not None and beside is None:
-        # the plan's own answer from the records ("your free checked bags are…") needs no rule quoted beside it
-        n = min(n, 0 if not asked.rstrip().endswith("?") else 1)
+        n = min(n, 1)
+        if not asked.rstrip().endswith("?"):
+            query = f"{query} {asked}"
     return query, n, beside, denied
 
 
@@ -447,8 +446,8 @@ class Drafter:
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
             # action (it stays only while the action's sentence does); two when the customer only asked; beside a
             # question, one, and only when it is close (the question is what the customer needs to read)
-            query, n, beside, denied = _what_to_quote(req, mine, said, escalation,
-                                                      questions[req.intent] if asking else None)
+            query, n, beside, denied = _what_to_quote(req, mine, said, escalation, questions[req.intent] if asking
+                                                      else None, req.intent in triage.entities.get("answered", ()))
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             # what the customer asks is no fact about their case, but what they call theirs is ("my card")
             stated = " ".join([statements(req.text)[0], *(m.group(0) for m in _MINE.finditer(req.text))])

@@ -50,7 +50,8 @@ _UNANSWERED = re.compile(r"\b(?:nobody|no one|no-one) (?:has |ever )?(?:called|c
 _SORRY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) cancell?ed (?:my|our) (flight|booking|order|appointment|"
                 r"visit|trip|reservation)\b", re.I), lambda m: f"I'm sorry your {m.group(1).lower()} was cancelled."),
-    (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show)\b", re.I),
+    (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show|(?:nobody|no one|"
+                r"no-one) (?:came|turned up|showed up))\b", re.I),
      lambda m: "I'm sorry nobody came as arranged."),
     (re.compile(r"\b(?:\d+|an?|one|two|three|several) (?:hours?|hrs?) late\b|\b(?:came|turned up|arrived|showed up) "
                 r"(?:very |really |so )?late\b", re.I), lambda m: "I'm sorry we were late."),

@@ -480,8 +480,9 @@ class Pipeline:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)
         self._explain_answers(plan.questions, passages)
-        draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes, plan.questions, escalation,
-                                   level, plan.notices, plan.asides)
+        tri.entities["answered"] = sorted(plan.answers)  # the records answer these: no knowledge quote beside them
+        draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes,
+                                   {**plan.answers, **plan.questions}, escalation, level, plan.notices, plan.asides)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())
         draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions

@@ -63,6 +63,9 @@ class _Keep(dict[str, str]):
 class Plan:
     steps: list[Step] = field(default_factory=list)
     questions: dict[str, str] = field(default_factory=dict)  # intent -> what we must ask the customer
+    # intent -> the answer the records give ("your free checked bags are…"): said in place of a knowledge quote,
+    # and, unlike a question, no reason to wait for the customer
+    answers: dict[str, str] = field(default_factory=dict)
     escalate_queue: str = ""
     escalate_because: str = ""  # why the whole ticket goes to a person (a formal complaint), in the advisor's words
     handed_over: str = ""  # what the customer is told of it, instead of the engine's "a colleague will review this"

@@ -292,7 +292,9 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     role = required_role(policy, action, amount)
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
-            return Verdict(Ruling.deny, f"{action} for {amount:.2f} needs a {role.value}", role)
+            what = action.replace("_", " ") + (f" of {amount:,.2f} {active().locale.currency}" if amount is not None
+                                               else "")
+            return Verdict(Ruling.deny, f"{what} needs a {role.value} to approve it", role)
         article = "an" if actor_role.value[0] in "aeiou" else "a"
         return Verdict(Ruling.allow, f"approved by {article} {actor_role.value}", role)
     if not writes:
@@ -302,8 +304,9 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     if not verified:
         return Verdict(Ruling.needs_approval, NOT_VERIFIED, role)
     if autonomy < int(Autonomy.supervised):
-        return Verdict(Ruling.needs_approval, f"an advisor approves it: the agent only proposes this kind of request "
-                                              f"(autonomy level {autonomy})", role)
+        return Verdict(Ruling.needs_approval, "an advisor approves it: for this kind of request the agent proposes "
+                                              "and a person decides" + ("" if autonomy == int(Autonomy.copilot) else
+                                                                        f" (autonomy level {autonomy})"), role)
     if confidence < policy.escalation.act_alone_min_confidence:
         return Verdict(Ruling.needs_approval, f"triage confidence {confidence:.2f} is below "
                                          f"{policy.escalation.act_alone_min_confidence:.2f} for acting alone", role)

@@ -147,3 +147,8 @@ DONE_TO = re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) (?:cancell?ed|lo
 
 def ordinal(n: int) -> str:
     return {2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
+
+
+# how a phone advisor's notes start ("Call notes: customer says …"): the summary keeps what was said
+CALL_NOTES = re.compile(r"^\W*(?:call|phone|chat) notes?:\s*(?:the )?(?:customer|caller) (?:says|said|asks|asked|wants)"
+                    r"(?: that)?\s*", re.I)

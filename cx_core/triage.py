@@ -426,8 +426,9 @@ class Triager:
         label = ("negative" if compound <= -0.4 or frustration >= 0.5 or grievance
                  else "positive" if compound >= 0.4 and not problem else "neutral")
         # the words' own tone comes first; what reads as a grievance beyond the words follows
-        reasons.insert(0, "the words read warm" if compound >= 0.4 else "the words read harsh" if compound <= -0.4
-                       else "the words read plain")
+        tone = "warm" if compound >= 0.4 else "harsh" if compound <= -0.4 else "plain"
+        reasons.insert(0, f"the words read {tone}" + (", but what they say is a grievance"
+                                                      if label == "negative" and tone != "harsh" else ""))
         return label, compound, round(frustration, 2), reasons
 
     @staticmethod

@@ -118,10 +118,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                 f"{one_line(value_text(k, v, choices), 600 if k in _WORDS else 160)}"
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
-        if elsewhere := p.get("done_elsewhere"):
-            st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
-                       elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
-                       " approving it would do it a second time.", icon=":material/content_copy:")
+        done_elsewhere(p.get("done_elsewhere"))
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p):
                 st.caption("Done: " + one_line(result_text(p), 300))  # one_line escapes it
@@ -134,7 +131,9 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         b = st.columns([1.5, 1, 1])
         unsure = p["decision"] == "abstained"
         confirm_needed = spec is not None and (not spec.reversible or unsure)
-        if b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
+        if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
+            b[0].caption("Refused as asked: edit it, or reject it.")
+        elif b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
                        disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
@@ -177,6 +176,14 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                     guarded(lambda: desk.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
                                                    say_instead=instead))
                     st.rerun()
+
+
+def done_elsewhere(elsewhere: dict[str, Any] | None) -> None:
+    """The same action, same details, already ran for this customer from another ticket (a request sent twice)."""
+    if elsewhere:
+        st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
+                   elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
+                   " approving it would do it a second time.", icon=":material/content_copy:")
 
 
 def complete(args: dict[str, Any], spec: Any) -> bool:
@@ -299,7 +306,9 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
     """The thread, refreshed every few seconds: a customer's new message appears as it arrives, and once the agent
     has read it again the whole workspace follows (new triage, proposals and reply)."""
     messages = guarded(lambda: desk.thread(svc.db, tid)) or []
-    with st.container(height=320, border=False):
+    # a short thread is shown whole, the customer's first words at the top; a long one scrolls, newest at the foot
+    lines = sum(3 + len(m["body"][:4000]) // 55 + m["body"][:4000].count("\n") for m in messages)
+    with st.container(height="content" if lines <= 16 else 320, border=False):
         for m in messages:
             if m["direction"] == "note":
                 with st.chat_message("note", avatar=":material/sticky_note_2:"):
@@ -386,8 +395,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     parts, text = desk.reply_draft(data)
     if st.session_state.pop(f"sent-{tid}", False):  # sent: the composer starts empty, never one click from a resend
         st.session_state[key], st.session_state[parts_key] = "", parts
-    elif key not in st.session_state:
-        st.session_state[key], st.session_state[parts_key] = text, parts
+    elif key not in st.session_state:  # a reply already sent since the agent's last reading is not offered again
+        st.session_state[key], st.session_state[parts_key] = ("" if answered_at(data) else text), parts
     elif parts and st.session_state.get(parts_key) != parts:
         before = desk.align(st.session_state.get(parts_key) or parts, parts)
         if len(before) != len(parts) or any((a.kind, a.proposal) != (b.kind, b.proposal)
@@ -399,7 +408,9 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
     # as tall as the reply needs, up to what keeps it above the fold of a laptop screen beside the first proposal
-    body = st.text_area("Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 205), key=key,
+    sent = answered_at(data)
+    body = st.text_area(f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and not
+                        st.session_state.get(key) else "Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 205), key=key,
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
@@ -438,6 +449,13 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                     if out:
                         st.session_state.pop(f"held-{tid}", None)
                         _sent(tid, out, wanted_resolve)
+
+
+def answered_at(data: dict[str, Any]) -> Any:
+    """When a reply went out after the agent last read the ticket (its draft is answered), else None."""
+    read = data["ticket"]["processed_at"]
+    return max((m["at"] for m in data["messages"] if m["direction"] == "out" and read and m["at"] >= read),
+               default=None)
 
 
 def _escalate_button(place: Any, tid: str) -> None:
@@ -554,7 +572,10 @@ def records_tabs(view: dict[str, Any]) -> None:
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
             if name != "Tickets":
-                rows = shown_rows(card["tabs"][name]) or [{name.lower(): "none"}]
+                rows = shown_rows(card["tabs"][name])
+                if not rows:
+                    st.caption(f"No {name.lower()} on record for this customer.")
+                    continue
                 # a static table: every cell wraps and reads whole (no cut "Ship to" or flights); the records are
                 # data, so each cell is escaped, never Markdown
                 st.table([{escape_markdown(k): escape_markdown(v) for k, v in r.items()} for r in rows],

@@ -240,3 +240,16 @@ def test_reading_a_ticket_takes_nothing_and_release_gives_it_back_for_good(app_d
     assert not at.exception
     assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] is None  # not taken again on the rerun
     assert any(b.label == "Take" for b in at.button)
+
+
+def test_a_reply_already_sent_is_never_offered_again_in_a_new_session(app_data: Services) -> None:
+    data = desk.get_ticket(app_data.db, "P-1")
+    _, text = desk.reply_draft(data)
+    advisor = StaffUser("test-advisor", "Test advisor", Role.advisor)
+    desk.send_reply(app_data.db, app_data.policy(), advisor, "P-1", text, resolve=False, override="sent as drafted")
+    at = signed_in(Role.advisor)  # another session: nothing of the send is in it
+    at.query_params["ticket"] = "P-1"
+    at.switch_page("pages/workspace.py").run()
+    assert not at.exception
+    box = next(t for t in at.text_area if t.key == "reply-P-1")
+    assert box.value == "" and box.label.startswith("Follow-up (the suggested reply went out at")

@@ -3,6 +3,7 @@ reject with what to tell the customer instead, and actions a person adds under t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -16,12 +17,12 @@ from ..actions import REGISTRY, ExecContext, action_label
 from ..actions.execute import Outcome, execute, validation_message
 from ..domain import active
 from ..errors import InvalidInput, NotFound
-from ..models import Autonomy, Decision, Role
+from ..models import ROLE_RANK, Autonomy, Decision, Role
 from ..policy import Policy
 from ..store.db import Database, utcnow
 from ..store.tables import ProposalRow, TicketRow
 from ..wording import money_in
-from .inbox import taking
+from .inbox import escalate, taking
 
 
 def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
@@ -63,6 +64,11 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             p.edited = edited_args is not None and edited_args != p.args
             p.status, p.args, p.execution_key = out.status, args, out.key
             p.result = out.result if out.status == "executed" else None
+        elif out.status == "denied" and above(out):
+            p.required_role = out.required_role  # it waits for someone who may approve it: nothing is refused
+            audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,
+                         edited=edited_args is not None, outcome="referred", reason=out.reason)
+            return
         elif out.status == "denied" and out.kind != "invalid":
             # it can never run as proposed (the order moved on, the record is not the customer's): its sentence
             # leaves the reply; arguments an advisor mistyped stay pending, to be corrected
@@ -71,7 +77,16 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,
                      edited=edited_args is not None, outcome=out.status, reason=out.reason)
 
+    def above(out: Outcome) -> bool:  # the approver's role is below what the amount needs
+        needed = next((r for r in Role if r.value == out.required_role), None)
+        return out.kind == "policy" and needed is not None and ROLE_RANK[needed] > ROLE_RANK[user.role]
+
     out = execute(db, policy, action, args, ctx, after=record)
+    if out.status == "denied" and above(out):  # a refund above the advisor's limit goes to a supervisor, waiting
+        with contextlib.suppress(InvalidInput):  # already escalated: it is in the supervisors' queue
+            escalate(db, user, ticket_id, f"approving it needs a {out.required_role}: {out.reason}")
+        return {"status": "escalated", "reason": f"{out.reason}; the ticket is in the {out.required_role}s' queue, "
+                                                 "the proposal waiting for them", "result": None}
     return {"status": out.status, "reason": out.reason, "result": out.result}
 
 

@@ -19,7 +19,7 @@ from . import backend, wording  # noqa: F401  (registers how replies speak of th
 CONNECTOR = "airline"
 Cabin = Literal["basic_economy", "economy", "business"]
 ReservationId = Field(pattern=r"^[A-Z0-9]{6}$", description="Reservation id, six capitals or digits, e.g. ZFA04Y.")
-UserId = Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$", description="Member's user id, e.g. sara_doe_496.")
+UserId = Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$", title="Member", description="Member's user id, e.g. sara_doe_496.")
 Airport = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. JFK.")
 FlightNumber = Field(pattern=r"^[A-Z0-9]{2,3}\d{1,4}$", description="Flight number, e.g. HAT001.")
 PaymentId = Field(pattern=r"^(credit_card|gift_card|certificate)_\d{1,12}$",

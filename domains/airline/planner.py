@@ -431,13 +431,37 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
     news = disrupted(snap, acting, about, today)
+    if under_way := [r["reservation_id"] for r in (snap or {}).get("reservations", []) if r["reservation_id"] in about
+                     and r.get("status") != "cancelled" and r.get("any_flown") and any(
+                         f.get("status") == "cancelled" and not f.get("flown") for f in r.get("flights", []))]:
+        # the policy: a trip already under way is the reservations team's; the member is told it went to them
+        made.escalate_because = ("a flight we cancelled on a trip already under way: the reservations team decides "
+                                 "a refund for the part not flown")
+        made.handed_over = (f"I've passed reservation {under_way[0]} to a colleague in our reservations team, who "
+                            "will look at a refund for the part of the trip not flown, and at your message, and "
+                            "write to you.")
+        news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
+    elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
+        made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
-    else:  # a disruption on a booking the member did not write about: after the answer
-        made.notices, made.asides = costs.sentences(made, snap), news
+    else:  # a disruption on a booking the member did not write about: after the answer, one sentence
+        ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]
+        made.notices, made.asides = costs.sentences(made, snap), news if len(news) < 2 else [
+            f"I can also see flights we cancelled or delayed on your reservations {listed(ids)}; just reply if you "
+            "would like me to go through what you can do about them."]
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
-        made.questions.setdefault("baggage_question", bags)  # the answer: the member's own allowance
+        made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
+
+
+# what a member whose trip is under way may have when we cancelled a flight of it: the reservations team's to decide
+_UNFLOWN = "a colleague in our reservations team can look at a refund for the part of the trip not flown"
+# a refusal's offer of a colleague ("If you would like, a colleague can look at…"), left out beside a notice that
+# makes the same offer
+_ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what else can be done with the booking\.|"
+                            r",? or, if you would rather, a colleague can look at what else can be done with the "
+                            r"booking(?=\.)")
 
 
 def allowance(snap: dict[str, Any] | None, text: str) -> str:
@@ -479,8 +503,7 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
         if gone:
             f = gone[0]
             movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
-            offer = ("a colleague in our reservations team can look at a refund for the part of the trip not "
-                     "flown" + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
+            offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
                      else "you can cancel that booking for a full refund"
                      + (", or we can move you to another flight" if movable else ""))
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "

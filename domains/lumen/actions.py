@@ -300,7 +300,7 @@ def credit_charge(s: Session, a: CreditCharge, ctx: ExecContext) -> dict[str, An
 
 # ---------------------------------------------------------------- CRM
 class UpdateContact(Args):
-    user_id: str
+    user_id: str = Field(title="Customer")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
     phone: str | None = Field(default=None, pattern=r"^\+?[\d\s().-]{7,20}$")
 
@@ -329,7 +329,7 @@ def update_contact_details(s: Session, a: UpdateContact, ctx: ExecContext) -> di
 
 
 class UpdateDefaultAddress(Address):
-    user_id: str
+    user_id: str = Field(title="Customer")
 
 
 def _undo_default_address(s: Session, a: UpdateDefaultAddress, result: dict[str, Any], ctx: ExecContext
@@ -350,7 +350,7 @@ def update_default_address(s: Session, a: UpdateDefaultAddress, ctx: ExecContext
 
 
 class AddNote(Args):
-    user_id: str
+    user_id: str = Field(title="Customer")
     body: str = Field(min_length=1, max_length=4000)
 
 
@@ -369,7 +369,7 @@ def add_internal_note(s: Session, a: AddNote, ctx: ExecContext) -> dict[str, Any
 # ---------------------------------------------------------------- scheduling
 class RescheduleAppointment(Args):
     appointment_id: str = Field(pattern=r"^APT-\d{4,}$")
-    slot_id: str = Field(description="A free slot in the customer's region.")
+    slot_id: str = Field(title="New time", description="A free slot in the customer's region.")
 
 
 def _appointment_owner(s: Session, a: Any) -> str:

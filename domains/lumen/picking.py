@@ -8,6 +8,8 @@ import re
 from difflib import get_close_matches
 from typing import Any
 
+from cx_core.wording import day, listed, money
+
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]{2,}", text.lower()))  # "tv" is a word of "Smart TV"
@@ -49,3 +51,43 @@ def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
 def the_names(items: list[dict[str, Any]]) -> list[str]:
     """Items as a reply names them, each product once: ["the Soundbar", "the Smart TV"]."""
     return list(dict.fromkeys(f"the {i['name']}" for i in items))
+
+
+def swap_words(order: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
+    """What an exchange swaps, for its sentence: {"swap": "the exchange of the Coffee Machine for the silver one"}
+    (the options that change), or {} when the records do not say."""
+    items = {i["item_id"]: i for i in order.get("items", [])}
+    old_ids, new_ids = list(args.get("item_ids") or []), list(args.get("new_item_ids") or [])
+    if len(old_ids) != 1 or len(new_ids) != 1 or old_ids == new_ids or old_ids[0] not in items:
+        return {}
+    old = items[old_ids[0]]
+    new = next((v for v in order.get("variants", {}).get(old["item_id"], []) if v["item_id"] == new_ids[0]), None)
+    if new is None:
+        return {}
+    changed = [str(v) for k, v in (new.get("options") or {}).items() if (old.get("options") or {}).get(k) != v]
+    return {"swap": f"the exchange of the {old['name']} for the {' '.join(changed)} one"} if changed else {}
+
+
+def cancelled_words(order: dict[str, Any]) -> dict[str, str]:
+    """What a cancellation takes away and gives back, for its sentence: "the EV Charger and the Wi-Fi Mesh System",
+    "$1,035.59"."""
+    refundable = order.get("refundable")
+    items = listed(the_names(order["items"]))
+    return {"items": items, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
+
+
+def planned_words(action: str, args: dict[str, Any], order: dict[str, Any] | None) -> dict[str, str]:
+    """What a step read from the message is worded with: what a cancellation takes away, how a repair happens,
+    what an exchange swaps."""
+    if order is None:
+        return {}
+    if action == "book_repair":
+        return repair_words(order, [i for i in order["items"] if i["item_id"] in args.get("item_ids", [])])
+    return cancelled_words(order) if action == "cancel_order" else swap_words(order, args)
+
+
+def repair_words(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, str]:
+    """How a warranty repair happens (the knowledge base: large appliances at home, the rest collected) and the day
+    the order was delivered, which puts it past the return window."""
+    return {"visit": "a technician's visit at your home" if any(i.get("at_home") for i in items)
+            else "its collection", **({"delivered": day(order["delivered_on"])} if order.get("delivered_on") else {})}

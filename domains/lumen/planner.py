@@ -12,12 +12,13 @@ from typing import Any
 
 from cx_core.models import Request, Triage
 from cx_core.plans import Plan, Step
+from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed, money
 from domains.lumen import PACK
 from domains.lumen.appointments import days_said, pick_appointment, slots_for
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.picking import mentions_item, pick_items, the_names
+from domains.lumen.picking import mentions_item, pick_items, planned_words, repair_words, swap_words, the_names
 from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
 from domains.lumen.records import refund_route
 from domains.lumen.wording import WAIVED
@@ -190,8 +191,7 @@ def _return_items(r: _Asked) -> Planned:
         return [Step("book_repair", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen],
                                      "fault": _fault(r.text or r.full_text)}, r.intent,
                      "a fault after the 30-day return window: covered by the two-year warranty",
-                     defaults={"visit": "a technician's visit at your home" if any(i.get("at_home") for i in chosen)
-                               else "its collection"})], ""
+                     defaults=repair_words(order, chosen))], ""
     ids = [i["item_id"] for i in chosen]
     names = listed(the_names(chosen))
     sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
@@ -216,14 +216,6 @@ _REPLACEMENT = re.compile(r"\b(?:replacement|replace (?:it|them)|(?:a |another )
                           re.I)
 
 
-def _cancelled(order: dict[str, Any]) -> dict[str, str]:
-    """What a cancellation takes away and gives back, for its sentence: "the EV Charger and the Wi-Fi Mesh System",
-    "$1,035.59"."""
-    refundable = order.get("refundable")
-    items = listed(the_names(order["items"]))
-    return {"items": items, **({"paid": money(float(refundable))} if isinstance(refundable, int | float) else {})}
-
-
 def _past_return_window(order: dict[str, Any], today: date) -> bool:
     delivered = order.get("delivered_on")
     try:
@@ -233,8 +225,9 @@ def _past_return_window(order: dict[str, Any], today: date) -> bool:
 
 
 def _fault(text: str) -> str:
-    """The customer's description of the fault, as one line for the repair booking."""
-    words = " ".join(text.split())
+    """The customer's description of the fault, as one line for the repair booking (without a phone advisor's
+    "Call notes: customer says")."""
+    words = CALL_NOTES.sub("", " ".join(text.split()))
     return (words if len(words) <= 300 else words[:299] + "…") or "fault reported by the customer"
 
 
@@ -242,7 +235,7 @@ def _exchange(r: _Asked) -> Planned:
     order, ask = r.order(("delivered",))
     if not order:
         return [], ask
-    chosen = pick_items(order, r.text)
+    chosen = pick_items(order, r.text) or (pick_items(order, r.full_text) if r.full_text else [])
     if _past_return_window(order, r.today):  # refused whatever the new option: the rule and the way forward
         why = past_window(order["order_id"])
         return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
@@ -252,9 +245,9 @@ def _exchange(r: _Asked) -> Planned:
         return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
                      missing=missing_option(order, chosen[0], r.ents) if len(chosen) == 1
                      else "the item and the new option")], exchange_question(order, chosen, r.ents)
-    return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]],
-                                   "new_item_ids": [new["item_id"]]}, r.intent,
-                 f"same product, new option {new['options']}")], ""
+    args = {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]], "new_item_ids": [new["item_id"]]}
+    return [Step("exchange_item", args, r.intent, f"same product, new option {new['options']}",
+                 defaults=swap_words(order, args))], ""
 
 
 def _duplicate_charge(r: _Asked) -> Planned:
@@ -542,8 +535,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
                 action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
                 args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
-            result.steps.append(Step(action, args, intent, why, defaults=_cancelled(order) if action ==
-                                     "cancel_order" and order else {}))
+            result.steps.append(Step(action, args, intent, why, defaults=planned_words(action, args, order)))
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"
             result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,
@@ -552,10 +544,12 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     for req in triage.requests:
         if snap is None:
             if req.intent not in WRITE_FREE:
-                result.questions[req.intent] = ("we could not match your message to an account; please write from "
-                                                "the email address on your account" + (
-                                                    "" if req.intent == "data_request" else  # the holder alone
-                                                    " or send your order number"))
+                result.questions[req.intent] = (
+                    "to protect your data, we act on a data protection request only when it comes from the email "
+                    "address on your account: please write to us from that address, and our privacy team will "
+                    "answer within 30 days" if req.intent == "data_request" else  # the holder alone
+                    "we could not match your message to an account; please write from the email address on your "
+                    "account or send your order number")
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
             continue
@@ -581,6 +575,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     _one_field_note(result.steps)
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
+    if any(st.rationale == _WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
+            "which charge do you mean"):  # the visit moved now names its charge: the one its waiver credits
+        del result.questions["charge_dispute"]
     if ask := also_moved(result.steps, result.questions, snap, text):
         result.questions["address_change"] = ask
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead

@@ -35,7 +35,7 @@ def _swap(a: dict[str, Any], planned: dict[str, str]) -> str:
     """ "a replacement of the Robot Vacuum" when the same item is sent again, else "the exchange"."""
     if a.get("item_ids") and a.get("item_ids") == a.get("new_item_ids"):
         return f"a replacement of {planned['items']}" if planned.get("items") else "a replacement"
-    return "the exchange"
+    return planned.get("swap") or "the exchange"
 
 
 def _one(a: dict[str, Any]) -> str:
@@ -60,6 +60,14 @@ def _charge(a: dict[str, Any]) -> str:
     return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
 
 
+def _warranty(a: dict[str, Any], planned: dict[str, str]) -> str:
+    """Why a repair and not a return: the order's delivery day, past the 30-day window, and the warranty."""
+    if planned.get("delivered"):
+        return (f"Order {a['order_id']} was delivered on {planned['delivered']}, more than 30 days ago, so the fault "
+                "is covered by our two-year warranty rather than a return")
+    return f"The fault on order {a['order_id']} is covered by our two-year warranty"
+
+
 def _repair_visit(planned: dict[str, str]) -> str:
     """How a repair happens (the knowledge base: large appliances are repaired at home, the rest collected)."""
     return planned.get("visit") or "a collection, or for a large appliance a technician's visit at your home"
@@ -74,11 +82,10 @@ FORMAL_WAITING = ("I'm recording your formal complaint and passing it to a super
 LUMEN_WORDING = {
     "book_repair": Wording(
         "the warranty repair",
-        lambda a, r, p: (f"The fault is covered by our two-year warranty, so I've booked a free repair for order "
-                         f"{a['order_id']} (reference {r.get('repair_id', '')}): we'll contact you by email to "
-                         f"arrange {_repair_visit(p)}."),
-        lambda a, p: (f"The fault is covered by our two-year warranty, so I'm arranging a free repair for order "
-                      f"{a['order_id']}; we'll then email you to arrange {_repair_visit(p)}."),
+        lambda a, r, p: (f"{_warranty(a, p)}, so I've booked a free repair (reference {r.get('repair_id', '')}): "
+                         f"we'll contact you by email to arrange {_repair_visit(p)}."),
+        lambda a, p: (f"{_warranty(a, p)}, so I'm arranging a free repair; we'll then email you to arrange "
+                      f"{_repair_visit(p)}. If you can, reply with a photo or a short video of the fault."),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(
         "the delivery date change",

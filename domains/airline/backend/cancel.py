@@ -63,8 +63,9 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
     legs = legs_of(s, r)
     flown = [leg for leg in legs if leg.flown(clock)]
     if flown:
-        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled: flight {flown[0].label()} has "
-                           "already been flown; a colleague in our reservations team will look at your request and "
+        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled here: flight {flown[0].label()} has "
+                           "already been flown; I've passed your request to a colleague in our reservations team, who "
+                           "will look at what can be done for the part of the trip not flown, a refund included, and "
                            "write to you")
     basis = _cancel_basis(r, legs, reason, clock)
     u = user_row(s, r.user_id)

@@ -280,7 +280,7 @@ class Simulator:
         elif roll < 0.07:
             sender = None
         self.counter += 1
-        subject = "" if channel == Channel.chat else cut_words(re.sub(r"[.?!].*$", "", texts[0]), 70)
+        subject = "" if channel == Channel.chat else cut_words(re.sub(r"[.?!](?:\s.*)?$", "", texts[0]), 70)
         stamp = now.strftime("%Y%m%d%H%M%S")
         return TicketIn(id=f"T-{stamp}-{self.counter:04d}-{rng.randint(100, 999)}", customer=sender,
                         channel=channel, subject=subject, body=body, created_at=now)

@@ -298,6 +298,10 @@ def _change_items(v: _Verb) -> None:
         items = _resolve_items(earlier, pool, allow_all=False, hints=hints)
         if not items and v.context:
             items = [x for x in v.context if any(x.item is y.item for y in pool)]
+        if not items:  # "The mesh system is lovely but I wanted it in silver. Can I swap it?": the sentence before
+            told = [d for d in v.ctx.details if _resolve_items(d, pool, allow_all=False, hints=hints)]
+            earlier = told[-1] if len(told) == 1 else earlier
+            items = _resolve_items(earlier, pool, allow_all=False, hints=hints) if told else []
         segment = earlier + " " + segment[segment.find(" "):]
     if not items and len(segment.split()) <= 2:
         return  # a bare verb ("Address change", a subject line) names nothing to change

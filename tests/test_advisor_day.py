@@ -1,0 +1,102 @@
+"""What an advisor reads on a busy day, on real demo records: the same request sent twice is flagged once done, a
+formal complaint handed over still names what else its supervisor decides, "How do I return it?" is answered with
+how, a knowledge sentence that leans on the one before is never quoted alone, and a refusal offers a colleague
+once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from cx_core import desk
+from cx_core.access import StaffUser
+from cx_core.models import Passage, Role
+from cx_core.services import Services
+from cx_core.wording import also_decided, offer
+from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
+from tests.conftest import NOW
+from tests.helpers import find_order
+from tests.test_workspace_actions import processed
+
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
+
+
+def recent_delivery(svc: Services) -> dict[str, str]:
+    """A single-item order delivered within the return window, and its customer's address."""
+    with svc.db.session() as s:
+        for o in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
+            items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o.order_id)))
+            if o.delivered_on and (NOW.date() - o.delivered_on).days < 20 and len(items) == 1:
+                c = s.get(CustomerRow, o.user_id)
+                assert c is not None
+                return {"order_id": o.order_id, "email": c.email, "item": items[0].name.lower()}
+    raise LookupError("no recent single-item delivery")
+
+
+def test_the_same_change_done_from_another_ticket_is_flagged_before_it_is_approved_twice(services: Services) -> None:
+    o = find_order(services, "pending")
+    body = f"Please send order {o['order_id']} to 12 Elm Street, Springfield, IL 62704 instead."
+    first = processed(services, "TWICE-1", o["email"], body)
+    second = processed(services, "TWICE-2", o["email"], body, at=timedelta(minutes=5))
+    move = next(p for p in first["proposals"] if p["action"] == "change_shipping_address")
+    again = next(p for p in second["proposals"] if p["action"] == "change_shipping_address")
+    assert again["done_elsewhere"] is None  # nothing ran yet
+    assert desk.approve(services.db, services.policy(), ADVISOR, move["id"])["status"] == "executed"
+    flagged = next(p for p in desk.get_ticket(services.db, "TWICE-2")["proposals"] if p["id"] == again["id"])
+    assert flagged["done_elsewhere"]["ticket_id"] == "TWICE-1" and flagged["done_elsewhere"]["decided_by"] == "ada"
+    assert next(p for p in desk.get_ticket(services.db, "TWICE-1")["proposals"]
+                if p["id"] == move["id"])["done_elsewhere"] is None  # the one that ran is not flagged
+
+
+def test_a_formal_complaint_handed_over_names_the_other_request_its_supervisor_decides(services: Services) -> None:
+    o = recent_delivery(services)
+    data = processed(services, "FORMAL-1", o["email"],
+                     f"My {o['item']} from order {o['order_id']} arrived broken. I want to make a formal complaint "
+                     "about how my order was handled.")
+    reply = data["result"].draft.reply
+    assert "formal complaint" in reply and "supervisor" in reply
+    assert f"They will also decide on the return for order {o['order_id']}." in reply
+
+
+def test_how_do_i_return_it_is_answered_with_how_and_the_offer(services: Services) -> None:
+    o = recent_delivery(services)
+    data = processed(services, "HOW-1", o["email"],
+                     f"The {o['item']} isn't right for us. How do I return it? Order {o['order_id']}.")
+    reply = data["result"].draft.reply
+    assert "prepaid return label" in reply and "Just reply to this message" in reply
+    assert "I'm arranging" not in reply  # only offered: the customer asked how
+
+
+def test_an_offer_says_how_it_goes_when_its_action_tells() -> None:
+    said = offer("return_items", {"order_id": "#W1000001"})
+    assert said.startswith("I can arrange the return for order #W1000001 for you: ")
+    assert offer("reschedule_delivery", {"order_id": "#W1000001"}).startswith("If you would like me to arrange")
+    assert also_decided([("return_items", {"order_id": "#W1"}), ("book_repair", {"order_id": "#W2"})]) == (
+        "They will also decide on the return for order #W1 and the warranty repair for order #W2.")
+    assert also_decided([]) == ""
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_never_quoted_alone(services: Services) -> None:
+    p = Passage(doc_id="acc", title="Account access", heading="Locked account", score=1.0,
+                text="After 5 failed attempts the account locks for 30 minutes. After that the customer can try "
+                     "again or reset the password.")
+    quotes = [q for q, _ in services.pipeline.drafter.best_sentences("Can I try again or reset the password?", [p],
+                                                                      n=1, least=0.0)]
+    assert quotes and not quotes[0].startswith("After that")
+
+
+def test_an_advisor_approving_above_their_limit_refers_it_to_a_supervisor_refusing_nothing(services: Services) -> None:
+    o = find_order(services, "delivered", min_total=600)
+    processed(services, "LIMIT-1", o["email"], "Hello, can you send me a copy of my invoice please?")
+    added = desk.add_action(services.db, services.policy(), ADVISOR, "LIMIT-1", "refund",
+                            {"order_id": o["order_id"], "amount": 550.0, "reason": "goodwill"})
+    policy = services.policy()
+    out = desk.approve(services.db, policy, ADVISOR, added["id"])
+    assert out["status"] == "escalated" and "needs a supervisor" in out["reason"] and "USD" in out["reason"]
+    data = desk.get_ticket(services.db, "LIMIT-1")
+    waiting = next(p for p in data["proposals"] if p["id"] == added["id"])
+    assert waiting["status"] == "pending" and waiting["required_role"] == "supervisor"  # nothing refused
+    assert data["ticket"]["status"] == "escalated"  # in the supervisors' queue
+    assert desk.approve(services.db, policy, SUPERVISOR, added["id"])["status"] == "executed"
