@@ -378,7 +378,10 @@ class Drafter:
                 continue
             quote = pool[i][0]
             if _BACK.match(quote) and not (i - 1 in chosen and pool[i - 1][1] is pool[i][1]):
-                continue  # "After that you can try again": only after the sentence it follows
+                if i - 1 in order and pool[i - 1][1] is pool[i][1]:  # "After that you can try again": only after
+                    order.remove(i - 1)                                # the sentence it follows, so that one first
+                    order[:0] = [i - 1, i]
+                continue
             if not any(same_point(quote, pool[j][0]) for j in chosen) and not any(same_point(quote, q)
                                                                                    for q in skip or ()) \
                     and not any(restates(quote, x) for x in said) and not (said and DEFINITION.search(quote)):

@@ -19,9 +19,11 @@ def empathy(triage: Triage, channel: str) -> str:
         return _LIFE[event]
     if not (triage.sentiment == "negative" or triage.entities.get("problem")):
         return ""
-    if unanswered := _UNANSWERED.search(said):
-        return ("I'm sorry nobody called you back." if re.search(r"call|rang|ring|phone", unanswered.group(0), re.I)
-                else "I'm sorry nobody got back to you.")
+    what = next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "")
+    if unanswered := _UNANSWERED.search(said):  # said with what went wrong, when the message names it too
+        nobody = ("nobody called you back" if re.search(r"call|rang|ring|phone", unanswered.group(0), re.I)
+                  else "nobody got back to you")
+        return f"{what[:-1]}, and that {nobody}." if what else f"I'm sorry {nobody}."
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
         return f"I'm sorry you have had to {how} again about this."
@@ -29,7 +31,7 @@ def empathy(triage: Triage, channel: str) -> str:
         return "I'm sorry you have been kept waiting."
     if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
         return ""
-    return next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "I'm sorry for the trouble.")
+    return what or "I'm sorry for the trouble."
 
 
 # "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed

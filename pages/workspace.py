@@ -216,7 +216,7 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
         head[0].markdown("#### :gray[No subject]")
     with head[1]:
         chips = st.container(horizontal=True, gap="small")
-        chips.badge("waiting on customer" if t["status"] == "waiting" else t["status"],
+        chips.badge(_TICKET_STATE.get(t["status"], t["status"]),
                     color=STATUS_COLOUR.get(t["status"], "gray"))
         chips.badge(svc.pack.channel(t["channel"]).shown, color="gray", icon=":material/forum:",
                     help=f"Came in through {t['source']}")
@@ -585,7 +585,11 @@ def records_tabs(view: dict[str, Any]) -> None:
                 st.caption("No earlier tickets from this customer.")
             for r in past:
                 st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(desk.cut_words(r['subject'], 70))}"
-                             f" · {label(r['task_type'])} · {r['status']}", query_params={"ticket": r["id"]})
+                             f" · {label(r['task_type']) if r['task_type'] else 'not read yet'}"
+                             f" · {_TICKET_STATE.get(r['status'], r['status'])}", query_params={"ticket": r["id"]})
+
+
+_TICKET_STATE = {"waiting": "waiting on customer", "processing": "being read by the agent", "new": "new"}
 
 if ticket_id:
     guarded(lambda: workspace(str(ticket_id)))

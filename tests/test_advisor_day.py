@@ -100,3 +100,31 @@ def test_an_advisor_approving_above_their_limit_refers_it_to_a_supervisor_refusi
     assert waiting["status"] == "pending" and waiting["required_role"] == "supervisor"  # nothing refused
     assert data["ticket"]["status"] == "escalated"  # in the supervisors' queue
     assert desk.approve(services.db, policy, SUPERVISOR, added["id"])["status"] == "executed"
+
+
+def test_an_item_named_in_the_sentence_before_can_i_swap_it_is_exchanged_with_its_words(services: Services) -> None:
+    from domains.lumen.records import snapshot
+
+    with services.db.session() as s:
+        for o in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
+            if not o.delivered_on or (NOW.date() - o.delivered_on).days >= 20:
+                continue
+            view = next(v for v in snapshot(s, o.user_id, NOW)["orders"] if v["order_id"] == o.order_id)
+            for item in view["items"]:
+                other = [v for v in view["variants"][item["item_id"]] if v["available"] and v["options"].get("color")
+                         and v["options"].get("color") != item["options"].get("color")
+                         and all(v["options"].get(k) == x for k, x in item["options"].items() if k != "color")]
+                names = [i["name"] for i in view["items"]]
+                if other and names.count(item["name"]) == 1:
+                    c = s.get(CustomerRow, o.user_id)
+                    assert c is not None
+                    email, oid, name, colour = c.email, o.order_id, item["name"], other[0]["options"]["color"]
+                    break
+            else:
+                continue
+            break
+    data = processed(services, "SWAP-1", email, f"the {name.lower()} from {oid} is lovely but I wanted it in "
+                                                f"{colour}. Can I swap it?")
+    swap = next(p for p in data["proposals"] if p["action"] == "exchange_item")
+    assert swap["args"].get("new_item_ids") and swap["decision"] == "needs_approval"
+    assert f"the exchange of the {name} for the {colour} one" in data["result"].draft.reply

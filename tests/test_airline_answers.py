@@ -272,3 +272,34 @@ def test_my_card_on_file_for_money_back_on_a_booking_is_the_card_that_paid_for_i
     dearer.pop("flights")
     with pytest.raises(Unbound, match="which of the member's cards"):
         payment(Context(ctx.request, ctx.text, {}, snap, NOW.date(), bound=dearer))
+
+
+def test_a_trip_under_way_with_a_flight_we_cancelled_goes_to_the_reservations_team(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if r["any_flown"] and not r["all_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    ahead = next(f for f in mine["flights"] if not f["flown"])
+    ahead["status"] = "cancelled"  # we cancel the flight still ahead of a trip under way
+    text = f"What is happening with my reservation {r['reservation_id']}?"
+    made = plan(svc.triager.triage("", text), snap, NOW.date(), text)
+    assert "reservations team" in made.escalate_because
+    assert made.handed_over.startswith(f"I've passed reservation {r['reservation_id']} to a colleague in our "
+                                       "reservations team")
+    told = " ".join(made.notices)
+    assert f"flight {ahead['flight_number']}" in told and "can look at a refund" not in told  # said once, as done
+
+
+def test_a_refused_cancellation_states_its_rule_once_in_words(svc: Services) -> None:
+    plain = [(u, r) for u, r in _bookings(svc) if not r["any_flown"] and r["cabin"] == "economy"
+             and "within 24 hours of booking" in r["policy"]["cancel"]]
+    if not plain:
+        pytest.skip("this demo world has no economy booking refused a refund")
+    u, r = plain[0]
+    out = _run(svc, {"id": "NOREFUND", "customer": u["email"], "subject": "",
+                     "body": f"Please cancel reservation {r['reservation_id']}, my plans changed. I want a refund."})
+    assert "a refund is possible within 24 hours of booking" in out.draft.reply, out.draft.reply
+    assert "does not qualify" not in out.draft.reply and "under 24 hours old" not in out.draft.reply

@@ -298,7 +298,9 @@ def _installation_reschedule(r: _Asked) -> Planned:
     if appt is None:
         return [], ("we could not find a booked installation on your account"
                     if not any(a["status"] == "booked" for a in r.snap["appointments"])
-                    else "which appointment would you like to move?")
+                    else "which appointment would you like to move: " + listed(
+                        [f"the {a['kind']} on {day(a['start'])}" for a in r.snap["appointments"]
+                         if a["status"] == "booked"][:3], "or") + "?")
     own = appt["start"][:10]
     said = days_said(r.full_text or r.text, r.today, own)
     if (True, own) in said and (False, own) in said and not [d for d in wanted_dates if d != own]:
