@@ -20,7 +20,8 @@ user = current_user()
 svc = services()
 # ten tickets on a laptop screen: a tighter page top and one line per ticket
 st.html("<style>.block-container{padding-top:2.2rem}.st-key-inbox-rows [data-testid='stVerticalBlock']{gap:.15rem}"
-        ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.2rem 0 .5rem}"
+        ".st-key-inbox-rows [data-testid='stColumn'] [data-testid='stVerticalBlock']{gap:0}"
+        ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.15rem 0 .5rem}"
         ".st-key-inbox-rows [data-testid='stCaptionContainer'] p{margin:0;line-height:1.25}"
         "</style>")
 

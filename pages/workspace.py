@@ -308,7 +308,7 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
     messages = guarded(lambda: desk.thread(svc.db, tid)) or []
     # a short thread is shown whole, the customer's first words at the top; a long one scrolls, newest at the foot
     lines = sum(3 + len(m["body"][:4000]) // 55 + m["body"][:4000].count("\n") for m in messages)
-    with st.container(height="content" if lines <= 16 else 320, border=False):
+    with st.container(height="content" if lines <= 26 else 320, border=False):
         for m in messages:
             if m["direction"] == "note":
                 with st.chat_message("note", avatar=":material/sticky_note_2:"):

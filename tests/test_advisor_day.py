@@ -102,29 +102,42 @@ def test_an_advisor_approving_above_their_limit_refers_it_to_a_supervisor_refusi
     assert desk.approve(services.db, policy, SUPERVISOR, added["id"])["status"] == "executed"
 
 
-def test_an_item_named_in_the_sentence_before_can_i_swap_it_is_exchanged_with_its_words(services: Services) -> None:
+def swappable(svc: Services) -> dict[str, str]:
+    """A recent delivery with an item (named once on its order) sold in another colour, all else the same."""
     from domains.lumen.records import snapshot
 
-    with services.db.session() as s:
+    with svc.db.session() as s:
         for o in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
             if not o.delivered_on or (NOW.date() - o.delivered_on).days >= 20:
                 continue
             view = next(v for v in snapshot(s, o.user_id, NOW)["orders"] if v["order_id"] == o.order_id)
+            names = [i["name"] for i in view["items"]]
             for item in view["items"]:
                 other = [v for v in view["variants"][item["item_id"]] if v["available"] and v["options"].get("color")
                          and v["options"].get("color") != item["options"].get("color")
                          and all(v["options"].get(k) == x for k, x in item["options"].items() if k != "color")]
-                names = [i["name"] for i in view["items"]]
                 if other and names.count(item["name"]) == 1:
                     c = s.get(CustomerRow, o.user_id)
                     assert c is not None
-                    email, oid, name, colour = c.email, o.order_id, item["name"], other[0]["options"]["color"]
-                    break
-            else:
-                continue
-            break
-    data = processed(services, "SWAP-1", email, f"the {name.lower()} from {oid} is lovely but I wanted it in "
-                                                f"{colour}. Can I swap it?")
+                    return {"email": c.email, "order_id": o.order_id, "name": item["name"],
+                            "colour": other[0]["options"]["color"], "now": str(item["options"]["color"])}
+    raise LookupError("no recent delivery with an item in another colour")
+
+
+def test_an_item_named_in_the_sentence_before_can_i_swap_it_is_exchanged_with_its_words(services: Services) -> None:
+    x = swappable(services)
+    data = processed(services, "SWAP-1", x["email"], f"the {x['name'].lower()} from {x['order_id']} is lovely but I "
+                                                     f"wanted it in {x['colour']}. Can I swap it?")
     swap = next(p for p in data["proposals"] if p["action"] == "exchange_item")
     assert swap["args"].get("new_item_ids") and swap["decision"] == "needs_approval"
-    assert f"the exchange of the {name} for the {colour} one" in data["result"].draft.reply
+    assert f"the exchange of the {x['name']} for the {x['colour']} one" in data["result"].draft.reply
+
+
+def test_an_exchange_to_the_colour_it_already_has_is_said_so_never_swapped_for_another_size(
+        services: Services) -> None:
+    x = swappable(services)
+    data = processed(services, "SWAP-2", x["email"], f"the {x['name'].lower()} from {x['order_id']} is lovely but I "
+                                                     f"wanted it in {x['now']}. Can I swap it?")
+    reply = data["result"].draft.reply
+    assert f"is already {x['now']}" in reply and "which other option would you like instead?" in reply.lower()
+    assert "I'm arranging" not in reply

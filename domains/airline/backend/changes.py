@@ -173,7 +173,8 @@ def preview_update_reservation_passengers(s: Session, args: Mapping[str, Any] | 
     flown = [leg for leg in legs_of(s, r) if leg.flown(airline_now(now))]
     if flown:
         raise PolicyDenied(f"passengers cannot be changed once travel has started: flight {flown[0].label()} has "
-                           "already been flown")
+                           "already been flown; if you would like, a colleague can look at what else can be done with "
+                           "the booking")
     if passengers == r.passengers:
         raise InvalidInput(f"reservation {r.reservation_id} already has exactly these passengers")
     return {"action": "update_reservation_passengers", "reservation_id": r.reservation_id, "user_id": r.user_id,

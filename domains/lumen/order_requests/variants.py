@@ -250,6 +250,11 @@ def _target_variant(spec: str, item: dict[str, Any], variants: list[dict[str, An
             raise Unsure(f"the same {item['name']} is not available for a replacement")
         return identical
     asked = _listed(dicts[-1], variants) if dicts else _described(spec, item, variants, cheapest, dearest)
+    if asked.wanted and asked.compare is None and not asked.soft and all(
+            str(item["options"].get(k, "")).lower() == str(x).lower() for k, x in asked.wanted.items()):
+        said = " ".join(str(x) for x in asked.wanted.values())  # "I wanted it in black" of a black one
+        raise Impossible(f"the {item['name']} ordered is already {said}",
+                         ask="which other option would you like instead?")
     fits = [v for v in variants if v["available"] and v["item_id"] != item["item_id"]
             and all(str(v["options"].get(k, "")).lower() == str(x).lower() for k, x in asked.wanted.items())]
     if asked.compare is not None:
