@@ -34,7 +34,8 @@ REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, 
 DECISION_COLOUR = {"executed": "green", "pending": "blue", "escalated": "orange", "denied": "red",
                    "rejected": "gray", "abstained": "gray", "calling": "violet", "failed": "red", "reversed": "gray"}
 _WORDS = {"message", "body", "fault", "reason", "note"}  # fields of free text, shown whole
-_CODE = re.compile(r"^[A-Z]{2,4}-\d{3,}$")  # a record's code ("SL-00241") with nothing said of it
+# a record's code ("SL-00241") with nothing said of it: once its action is done, the "Done:" line says what it was
+_CODE = re.compile(r"^[A-Z]{2,4}-\d{3,}$")
 SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done", "denied": "refused by the rules"}
 user = current_user()
 svc = services()
@@ -113,7 +114,6 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head[1].badge(("needs a decision" if complete(p["args"], spec) else "needs details")
                       if p["decision"] == "abstained" and shown == "pending" else SHOWN_STATUS.get(shown, shown),
                       color=DECISION_COLOUR.get(shown, "gray"))
-        # once done, a record that no longer exists as a choice (the free slot it took) is said by "Done:" below
         args = {k: v for k, v in p["args"].items() if not (p["status"] == "executed" and isinstance(v, str)
                                                            and _CODE.match(v) and value_text(k, v, choices) == v)}
         fields = spec.args_model.model_fields if spec else {}
