@@ -399,7 +399,7 @@ class Drafter:
         escalation = escalation if "handed_over" in triage.entities else ""  # a team takes over; else a full answer
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
-        first = customer["first_name"] if customer else str(triage.entities.get("signed") or "there")
+        first = _first_name(customer, triage)
         handed = str(triage.entities.get("handed_over") or HANDED_OVER)
         citations: list[Citation] = []
         cite = partial(_cite, citations)
@@ -476,6 +476,14 @@ class Drafter:
 # a sentence that leans on the one before it ("After that…", "In that case…"), quoted only after it
 _BACK = re.compile(r"(?:after that|then|this|these|those|that|otherwise|in that case|if so|if not)\b", re.I)
 _MINE = re.compile(r"\b(?:my|our) (?:[a-z]+ ){0,2}[a-z]+", re.I)  # what the customer calls theirs: "my debit card"
+
+
+def _first_name(customer: dict[str, Any] | None, triage: Triage) -> str:
+    """Whom the reply greets: the customer, or a sender not verified as the account's holder by the name they signed
+    with (never the account's, which would tell a stranger whose it is)."""
+    if customer and not customer.get("unverified"):
+        return str(customer["first_name"])
+    return str(triage.entities.get("signed") or "there")
 
 
 def _handed(full: str, handed: str, planned: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -446,8 +446,8 @@ class Pipeline:
             level = min(level, int(Autonomy.copilot))
         escalation, contact = self._escalation(policy, tri, cid, kinds, ticket, now, text)
         plan = self._plan(planner, tri, snap, today, ticket, text)
-        if (plan.escalate_queue or plan.escalate_because) and not escalation:
-            escalation = plan.escalate_because or "data protection requests are handled by the privacy team"
+        if plan.escalate_queue or plan.escalate_because:  # a team takes it over, whatever else escalated it
+            escalation = escalation or plan.escalate_because or "data protection requests are handled by the privacy team"
             tri.entities["handed_over"] = plan.handed_over  # what the customer is told instead of "a colleague…"
         passages = self._passages(tri)
         # escalated: nothing runs alone; a team that takes the case over (privacy) holds its steps, else the person

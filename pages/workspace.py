@@ -273,7 +273,7 @@ def workspace(tid: str) -> None:
             if result.packet:
                 with st.expander("Context packet", icon=":material/inventory_2:"):
                     packet_view(result.packet)
-        choices = (view or {}).get("choices") or {}
+        choices = (view or {}).get("choices") or guarded(lambda: desk.ticket_choices(svc.db, tid)) or {}
         props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
         st.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""

@@ -141,3 +141,21 @@ def test_an_exchange_to_the_colour_it_already_has_is_said_so_never_swapped_for_a
     reply = data["result"].draft.reply
     assert f"is already {x['now']}" in reply and "which other option would you like instead?" in reply.lower()
     assert "I'm arranging" not in reply
+
+
+def test_the_weekday_of_a_visit_names_it_among_several_booked() -> None:
+    from datetime import date
+
+    from domains.lumen.appointments import pick_appointment
+
+    def visit(aid: str, start: str) -> dict[str, object]:
+        return {"appointment_id": aid, "order_id": "", "status": "booked", "start": start, "free_slots": []}
+
+    snap = {"appointments": [visit("APT-1", "2026-12-02T16:00"), visit("APT-2", "2026-12-04T10:00")], "orders": []}
+    text = "I can't be home for the installation on Friday. Could the technician come on Monday 30 November?"
+    appt, wanted, _ = pick_appointment(snap, {"dates": ["2026-11-30"]}, text, date(2026, 11, 25))
+    assert appt is not None and appt["appointment_id"] == "APT-2" and wanted == ["2026-11-30"]
+    # a weekday with a date is a day asked for, never the visit's own weekday
+    appt, _, _ = pick_appointment(snap, {"dates": []}, "Could the technician come on Friday 11 December?",
+                                  date(2026, 11, 25))
+    assert appt is None  # which of the two is not said: the reply asks, naming both

@@ -301,5 +301,5 @@ def test_a_refused_cancellation_states_its_rule_once_in_words(svc: Services) -> 
     u, r = plain[0]
     out = _run(svc, {"id": "NOREFUND", "customer": u["email"], "subject": "",
                      "body": f"Please cancel reservation {r['reservation_id']}, my plans changed. I want a refund."})
-    assert "a refund is possible within 24 hours of booking" in out.draft.reply, out.draft.reply
+    assert "A refund is possible only within 24 hours of booking" in out.draft.reply, out.draft.reply
     assert "does not qualify" not in out.draft.reply and "under 24 hours old" not in out.draft.reply

@@ -310,6 +310,8 @@ def test_a_message_with_no_address_that_names_an_order_reads_nothing_back(servic
     assert result.customer_id == o["user_id"] and "not verified" in result.draft.summary
     assert "only with its holder" in result.draft.reply and o["order_id"] not in result.draft.reply
     assert "tracking" not in result.draft.reply and "expected" not in result.draft.reply, result.draft.reply
+    # greeted as a stranger: the account holder's name would tell whoever wrote whose account it is
+    assert result.draft.reply.startswith("Hi there,") and o["first_name"] not in result.draft.reply
     # the advisor still sees what was read
     assert [(p.action, p.decision.value) for p in result.proposals] == [("lookup_order", "executed")]
 

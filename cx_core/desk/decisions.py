@@ -228,14 +228,17 @@ def field_options(db: Database, action: str, args: dict[str, Any]) -> dict[str, 
 
 
 def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, str]]]:
-    """``record_choices`` for the customer on a ticket (none when the ticket names no known customer)."""
+    """``record_choices`` for the customer on a ticket, or the account its message names (none when it names no
+    known customer)."""
     with db.session() as s:
         row = s.get(TicketRow, ticket_id)
         if row is None:
             raise NotFound(f"ticket {ticket_id} not found")
-        if not row.customer_id:
+        # the account the message named, when its sender is not verified: its records are named for the advisor
+        customer_id = row.customer_id or (row.result or {}).get("customer_id")
+        if not customer_id:
             return {}
-        snap = packs.records(active()).snapshot(s, row.customer_id, utcnow())
+        snap = packs.records(active()).snapshot(s, customer_id, utcnow())
     return record_choices(snap)
 
 

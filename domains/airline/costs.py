@@ -40,10 +40,13 @@ def _bags(step: Step, r: dict[str, Any]) -> str:
             f"{total} checked bag{'s' if int(total) != 1 else ''} in all")
     if new_paid <= 0:
         return f"{head}, within your free allowance, so there is nothing to pay."
-    if new_paid == 1:
-        return f"{head}; one of them is beyond your free allowance, so there is {money(BAG_FEE)} to pay."
-    return (f"{head}; {new_paid} of them are beyond your free allowance, at {money(BAG_FEE)} each: "
-            f"{money(new_paid * BAG_FEE)} in total.")
+    # said as the proposal shows it: the bags in all and, of them, the paid ones (earlier paid bags included)
+    paid_in_all = f", {paid} of them paid" if int(paid) != new_paid else ""
+    new = ("the new one" if added == 1 else f"the {added} new ones") if new_paid == added else \
+        f"{new_paid} of the new ones"
+    tail = (f"so there is {money(BAG_FEE)} to pay" if new_paid == 1 else
+            f"at {money(BAG_FEE)} each: {money(new_paid * BAG_FEE)} in total")
+    return f"{head}{paid_in_all}; {new} {'is' if new_paid == 1 else 'are'} beyond your free allowance, {tail}."
 
 
 def change_cost(args: dict[str, Any], r: dict[str, Any], snap: dict[str, Any]) -> int | None:

@@ -371,9 +371,14 @@ def _bags_added(ctx: Context) -> int:
 
 def bags_total(ctx: Context) -> int:
     if why := _refused(ctx, "add_bags"):
-        raise Unbound(f"the airline's rules refuse it: {why}",
-                      f"I'm sorry, but no bags can be added to reservation {ctx.bound['@reservations']['reservation_id']}"
-                      f": {why}. For a new trip, bags can be added when you book it.", final=True)
+        rid = ctx.bound["@reservations"]["reservation_id"]
+        ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
+                 and r.get("status") != "cancelled" and not r.get("all_flown")]  # a trip of theirs still to fly
+        raise Unbound(f"the airline's rules refuse it: {why}", f"I'm sorry, but no bags can be added to reservation "
+                      f"{rid}: {why}. " + (f"If you meant your reservation {ahead[0]['reservation_id']} "
+                                           f"({ahead[0].get('origin', '')} to {ahead[0].get('destination', '')}), "
+                                           "just reply and I'll add them there." if len(ahead) == 1 else
+                                           "For a new trip, bags can be added when you book it."), final=True)
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
 
 
@@ -445,11 +450,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
-    else:  # a disruption on a booking the member did not write about: after the answer, one sentence
-        ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]
-        made.notices, made.asides = costs.sentences(made, snap), news if len(news) < 2 else [
-            f"I can also see flights we cancelled or delayed on your reservations {listed(ids)}; just reply if you "
-            "would like me to go through what you can do about them."]
+        made.asides = _also(disrupted(snap, acting | about, None, today)) if about else []  # their other bookings
+    else:  # a disruption on a booking the member did not write about: after the answer
+        made.notices, made.asides = costs.sentences(made, snap), _also(news)
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
@@ -462,6 +465,16 @@ _UNFLOWN = "a colleague in our reservations team can look at a refund for the pa
 _ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what else can be done with the booking\.|"
                             r",? or, if you would rather, a colleague can look at what else can be done with the "
                             r"booking(?=\.)")
+
+
+def _also(news: list[str]) -> list[str]:
+    """Disruptions on bookings the message is not about, after the answer: one said whole, several in one
+    sentence."""
+    if len(news) < 2:
+        return news
+    ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]
+    return [f"I can also see flights we cancelled or delayed on your reservations {listed(ids)}; just reply if you "
+            "would like me to go through what you can do about them."]
 
 
 def allowance(snap: dict[str, Any] | None, text: str) -> str:
@@ -510,8 +523,10 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
             f = late[0]
-            expected = str(f.get("estimated_departure_time_est") or "")
-            expected = clock(str(f.get("origin") or ""), expected) if len(expected) >= 16 else ""
+            iso = str(f.get("estimated_departure_time_est") or "")
+            expected = clock(str(f.get("origin") or ""), iso) if len(iso) >= 16 else ""
+            if expected and " on " not in expected and iso[:10] != str(f["date"]):  # past midnight: the day too
+                expected += f" on {day(iso[:10])}"
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, is delayed" + (f": it is now expected to leave at {expected}."
                                                                if expected else "."))

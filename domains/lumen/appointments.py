@@ -48,6 +48,9 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
     for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
                   [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
                   [a for a in appts if a["start"][:10] in dates],
+                  # "I can't be home for the installation on Friday": the weekday alone names the visit on it
+                  [a for a in appts if re.search(rf"\b{date.fromisoformat(a['start'][:10]):%A}s?\b(?!,?\s+\d)", text,
+                                                 re.I)],
                   [a for a in appts if any(mentions_item(text, i) for i in items.get(a["order_id"], []))],
                   appts):
         if len(found) == 1:

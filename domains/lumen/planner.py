@@ -578,8 +578,11 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
     if any(st.rationale == _WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
-            "which charge do you mean"):  # the visit moved now names its charge: the one its waiver credits
+            "which charge do you mean"):  # the visit moved names the charge disputed: credited for the customer's reason
         del result.questions["charge_dispute"]
+        result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
+                                intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)")
+                        if st.rationale == _WAIVER else st for st in result.steps]
     if ask := also_moved(result.steps, result.questions, snap, text):
         result.questions["address_change"] = ask
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead

@@ -82,9 +82,9 @@ FORMAL_WAITING = ("I'm recording your formal complaint and passing it to a super
 LUMEN_WORDING = {
     "book_repair": Wording(
         "the warranty repair",
-        lambda a, r, p: (f"{_warranty(a, p)}, so I've booked a free repair (reference {r.get('repair_id', '')}): "
+        lambda a, r, p: (f"{_warranty(a, p)}: I've booked a free repair (reference {r.get('repair_id', '')}), and "
                          f"we'll contact you by email to arrange {_repair_visit(p)}."),
-        lambda a, p: (f"{_warranty(a, p)}, so I'm arranging a free repair; we'll then email you to arrange "
+        lambda a, p: (f"{_warranty(a, p)}: I'm arranging a free repair, and we'll then email you to arrange "
                       f"{_repair_visit(p)}. If you can, reply with a photo or a short video of the fault."),
         _claim(r"booked|arranged|scheduled|set up|registered|opened", r"repair")),
     "reschedule_delivery": Wording(

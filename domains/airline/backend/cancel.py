@@ -41,13 +41,14 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
         cover = "and its travel insurance needs a health or weather reason, which was not given"
     else:
         cover = f"and its travel insurance does not cover {reason.replace('_', ' ')}"
-    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: a refund is possible within "
-                       "24 hours of booking, for a business booking, when we have cancelled one of its flights, or "
-                       f"with travel insurance for health or weather reasons, and this {r.cabin.replace('_', ' ')} "
-                       f"booking was made {age} ago, {cover}"
-                       + (", and none of its flights was cancelled by us; " if reason == "airline_cancelled" else "; ")
-                       + ("its flights can still be changed to other dates instead" if r.cabin != "basic_economy" else
-                          "it can still be upgraded to economy, and its flights then changed to other dates"))
+    way = ("Its flights can still be changed to other dates instead" if r.cabin != "basic_economy" else
+           "It can still be upgraded to economy, and its flights then changed to other dates")
+    raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: this "
+                       f"{r.cabin.replace('_', ' ')} booking was made {age} ago, {cover}"
+                       + (", and none of its flights was cancelled by us" if reason == "airline_cancelled" else "")
+                       + ". A refund is possible only within 24 hours of booking, for a business booking, when we "
+                         "have cancelled one of its flights, or with travel insurance for health or weather reasons. "
+                       + way)
 
 
 def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, now: datetime) -> dict[str, Any]:
