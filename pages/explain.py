@@ -1,4 +1,5 @@
-"""Why the agent answered as it did, beside a ticket: the passages its reply cites and how it read the message."""
+"""Why the agent answered as it did, beside a ticket: the passages its reply cites, how it read the message, and
+the same action done or waiting elsewhere for the customer."""
 
 from __future__ import annotations
 
@@ -38,3 +39,14 @@ def why_the_agent_thinks_so(tri: Any) -> None:
 
 
 _MOOD = ("little", "some", "high")
+
+
+def done_elsewhere(elsewhere: dict[str, Any] | None) -> None:
+    """The same action, same details, already ran for this customer from another ticket (a request sent twice)."""
+    if elsewhere and elsewhere.get("pending"):
+        st.warning(f"Also proposed on the ticket “{one_line(elsewhere['subject'] or '', 60)}”, still waiting: approve "
+                   "it on one ticket only.", icon=":material/content_copy:")
+    elif elsewhere:
+        st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
+                   elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
+                   " approving it would do it a second time.", icon=":material/content_copy:")

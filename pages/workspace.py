@@ -26,7 +26,7 @@ from pages.common import (
     show_error,
     sla_text,
 )
-from pages.explain import sources, why_the_agent_thinks_so
+from pages.explain import done_elsewhere, sources, why_the_agent_thinks_so
 from pages.fields import field_name, field_widget, first_error, sender_moved, shown_rows, value_text
 
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
@@ -179,14 +179,6 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                     guarded(lambda: desk.reject(svc.db, user, p["id"], f"{code}{': ' + detail if detail else ''}",
                                                    say_instead=instead))
                     st.rerun()
-
-
-def done_elsewhere(elsewhere: dict[str, Any] | None) -> None:
-    """The same action, same details, already ran for this customer from another ticket (a request sent twice)."""
-    if elsewhere:
-        st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
-                   elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
-                   " approving it would do it a second time.", icon=":material/content_copy:")
 
 
 def complete(args: dict[str, Any], spec: Any) -> bool:

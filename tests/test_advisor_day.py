@@ -42,10 +42,11 @@ def test_the_same_change_done_from_another_ticket_is_flagged_before_it_is_approv
     second = processed(services, "TWICE-2", o["email"], body, at=timedelta(minutes=5))
     move = next(p for p in first["proposals"] if p["action"] == "change_shipping_address")
     again = next(p for p in second["proposals"] if p["action"] == "change_shipping_address")
-    assert again["done_elsewhere"] is None  # nothing ran yet
+    assert again["done_elsewhere"]["pending"] and again["done_elsewhere"]["ticket_id"] == "TWICE-1"  # waiting twice
     assert desk.approve(services.db, services.policy(), ADVISOR, move["id"])["status"] == "executed"
     flagged = next(p for p in desk.get_ticket(services.db, "TWICE-2")["proposals"] if p["id"] == again["id"])
     assert flagged["done_elsewhere"]["ticket_id"] == "TWICE-1" and flagged["done_elsewhere"]["decided_by"] == "ada"
+    assert not flagged["done_elsewhere"]["pending"]
     assert next(p for p in desk.get_ticket(services.db, "TWICE-1")["proposals"]
                 if p["id"] == move["id"])["done_elsewhere"] is None  # the one that ran is not flagged
 

@@ -197,8 +197,10 @@ def test_an_items_other_options_are_offered_under_its_product_name() -> None:
 
 def test_an_escalated_ticket_drafts_the_full_answer_for_the_person_who_takes_it(services: Services) -> None:
     o = find_order(services, "pending")
+    due = order(services, o["order_id"]).expected_delivery
+    asked = "Tuesday 24 November" if due is not None and due.isoformat() == "2026-11-23" else "Monday 23 November"
     data = processed(services, "REP-FULL", o["email"], f"This is the third time I'm writing! Please move the delivery "
-                     f"of order {o['order_id']} to Monday 23 November.", "Delivery")
+                     f"of order {o['order_id']} to {asked}.", "Delivery")
     result = data["result"]
     assert data["ticket"]["status"] == "escalated"
     move = next(p for p in result.proposals if p.action == "reschedule_delivery")

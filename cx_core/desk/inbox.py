@@ -270,15 +270,19 @@ def _done_elsewhere(s: Session, row: TicketRow, p: ProposalRow) -> dict[str, Any
     e.g. the same request sent twice: the ticket it ran on and when, so it is not done a second time unseen."""
     if p.status != "pending" or not row.customer_id:
         return None
-    done = s.execute(select(ProposalRow, TicketRow.subject).join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
+    done = s.execute(select(ProposalRow, TicketRow.subject, TicketRow.status)
+                     .join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
                      .where(TicketRow.customer_id == row.customer_id, ProposalRow.ticket_id != row.id,
-                            ProposalRow.action == p.action, ProposalRow.status == "executed")
+                            ProposalRow.action == p.action, ProposalRow.status.in_(("executed", "pending")))
                      .order_by(ProposalRow.decided_at.desc())).all()
-    same = next(((q, subject) for q, subject in done if q.args == p.args), None)
+    # done already; else waiting on another open ticket too (the same request sent twice): approve it on one only
+    same = next(((q, subject) for q, subject, _ in done if q.args == p.args and q.status == "executed"), None) or next(
+        ((q, subject) for q, subject, status in done if q.args == p.args and status in ("open", "escalated", "waiting")),
+        None)
     if same is None:
         return None
     return {"ticket_id": same[0].ticket_id, "subject": same[1], "decided_at": same[0].decided_at,
-            "decided_by": same[0].decided_by}
+            "decided_by": same[0].decided_by, "pending": same[0].status == "pending"}
 
 
 def _call_progress(s: Session, p: ProposalRow) -> dict[str, Any] | None:

@@ -94,8 +94,8 @@ AIRLINE_WORDING = {
         "the change of flights or cabin",
         lambda a, r, p: (f"I've changed reservation {a['reservation_id']} to {CABIN_WORDS[a['cabin']]}: "
                          f"{_flights(a)}."),
-        lambda a, p: (f"I'm arranging the change of reservation {a['reservation_id']} to {CABIN_WORDS[a['cabin']]} "
-                      f"({_flights(a)}). {CONFIRM}"),
+        lambda a, p: (f"I'm arranging the change of reservation {a['reservation_id']} to {_flights(a)}"
+                      f" in {CABIN_WORDS[a['cabin']]}. {CONFIRM}"),
         _claim(r"changed|moved|upgraded|downgraded|rebooked|switched|updated", r"reservation|booking|flight|cabin"),
         ("reservation_id",)),
     "update_reservation_baggages": Wording(

@@ -148,6 +148,8 @@ def _delivery_reschedule(r: _Asked) -> Planned:
     if not r.ents.get("dates"):
         return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, "customer wants another day",
                      missing="new delivery date")], "which day would suit you for the delivery?"
+    if order.get("expected_delivery") == r.ents["dates"][0]:  # the day asked for is the day it is due already
+        return [], f"order {order['order_id']} is already due on {day(order['expected_delivery'])}, the day you ask for"
     return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": r.ents["dates"][0]},
                  r.intent, "customer asked for this date")], ""
 

@@ -255,7 +255,8 @@ def _appointments(s: Session, rng: random.Random, made: list[dict[str, Any]], sl
                                  slot_id=f"SL-PAST-{n}", start=start,
                                  technician=rng.choice(TECHNICIANS[o["region"]]),
                                  status="completed", region=o["region"]))
-            appts.append({"id": aid, "user_id": o["user_id"], "status": "completed", "order_id": o["order_id"]})
+            appts.append({"id": aid, "user_id": o["user_id"], "status": "completed", "order_id": o["order_id"],
+                          "day": start.date()})
     s.flush()
     return appts
 
@@ -273,12 +274,15 @@ def _charges(s: Session, rng: random.Random, appts: list[dict[str, Any]], made: 
         if rng.random() < 0.45:
             n += 1
             inv = f"INV-{200000 + n}"
+            # a visit that happened is billed on its day; one still booked, for a change made too late before an
+            # earlier window, in the last days
+            issued, charged = (today - timedelta(days=rng.randint(1, 12)), today - timedelta(days=rng.randint(1, 12)))
+            issued, charged = (a["day"], a["day"]) if a.get("day") else (issued, min(issued, charged))
             s.add(InvoiceRow(invoice_id=inv, user_id=a["user_id"], order_id=None, appointment_id=a["id"],
                              description=f"Call-out charge, appointment {a['id']}", amount=49.0, status="paid",
-                             issued_on=today - timedelta(days=rng.randint(1, 12))))
+                             issued_on=issued))
             s.add(ChargeRow(charge_id=f"CHG-{n}", user_id=a["user_id"], invoice_id=inv, kind="callout",
-                            description="Call-out charge", amount=49.0, status="charged",
-                            created_on=today - timedelta(days=rng.randint(1, 12))))
+                            description="Call-out charge", amount=49.0, status="charged", created_on=charged))
             count += 1
     for o in made:
         if o["status"] in {"processed", "delivered"} and rng.random() < 0.12:
