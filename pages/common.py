@@ -75,8 +75,10 @@ def guarded(fn: Callable[[], Any]) -> Any:
         return None
 
 
-def sla_text(due: datetime | None) -> tuple[str, str]:
-    """'12 min left' / 'overdue 5 min' and a colour."""
+def sla_text(due: datetime | None, status: str = "") -> tuple[str, str]:
+    """'12 min left' / 'overdue 5 min' and a colour; a ticket waiting on the customer had its reply: no clock."""
+    if status == "waiting":
+        return "replied", "gray"
     if due is None:
         return "—", "gray"
     minutes = int((due - desk.utcnow()).total_seconds() // 60)

@@ -84,7 +84,7 @@ def ticket_row(r: dict[str, Any]) -> None:
         c[2].badge("resolved", color="green", icon=":material/check:")
         c[3].caption(f":material/person: {escape_markdown(one_line(r['assigned_to'], 30))}" if r["assigned_to"] else "")
         return
-    text, colour = sla_text(r["sla_due"])
+    text, colour = sla_text(r["sla_due"], r["status"])
     c[2].badge(text, color=colour, icon=":material/timer:")
     owner = r["assigned_to"]
     if owner == user.username:

@@ -226,7 +226,7 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
             chips.badge(tri.sentiment, color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
                         help="; ".join(tri.sentiment_reasons))
         if t["status"] != "resolved":
-            text, colour = sla_text(t["sla_due"])
+            text, colour = sla_text(t["sla_due"], t["status"])
             chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
 
 
