@@ -160,3 +160,10 @@ def test_the_weekday_of_a_visit_names_it_among_several_booked() -> None:
     appt, _, _ = pick_appointment(snap, {"dates": []}, "Could the technician come on Friday 11 December?",
                                   date(2026, 11, 25))
     assert appt is None  # which of the two is not said: the reply asks, naming both
+
+
+def test_a_formal_complaint_typed_fast_is_still_one() -> None:
+    from domains.lumen.planner import FORMAL
+
+    assert FORMAL.search("I want to make a foraml copmlaint about how my odrer was handled.")
+    assert FORMAL.search("I wish to complain formally.") and not FORMAL.search("the formula is complex")

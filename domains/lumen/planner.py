@@ -131,7 +131,8 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
-FORMAL = re.compile(r"\bformal(?:ly)?\b[^.!?]{0,40}\bc\w{0,2}mpl[ai]\w*|\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
+FORMAL = re.compile(r"\b(?:formal|foraml|fromal|formla|fomral)(?:ly)?\b[^.!?]{0,40}\bc\w{0,2}(?:mpl|pml)[ai]\w*|\bcomplain\w*\b"
+                    r"[^.!?]{0,20}\bformally\b", re.I)  # typed fast: "a foraml copmlaint"
 
 
 def _order_status(r: _Asked) -> Planned:
