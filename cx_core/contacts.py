@@ -3,6 +3,7 @@ task type and from what the message itself says ("this is the third time I've wr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from .store.db import Database
 from .store.tables import TicketRow
 from .triage import contacts as said_contacts
+from .wording import day
 
 WINDOW = timedelta(days=30)
 
@@ -47,3 +49,36 @@ def count(db: Database, customer_id: str | None, task_types: list[str], ticket_i
                         "task_type": r.task_type} for r in rows]
     counted = len(earlier) + 1
     return Contacts(number=max(counted, said_contacts(text)), earlier=earlier)
+
+
+def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The customer's other tickets still open (open, escalated or waiting on them), newest first, at most three:
+    what a vague message ("nobody calls back") is likely about."""
+    with db.session() as s:
+        rows = s.scalars(select(TicketRow).where(
+            TicketRow.customer_id == customer_id, TicketRow.id != ticket_id,
+            TicketRow.status.in_(("open", "escalated", "waiting")), TicketRow.created_at <= now)
+            .order_by(TicketRow.created_at.desc()).limit(3)).all()
+        return [{"id": r.id, "at": r.created_at.date().isoformat(), "subject": (r.subject or r.body)[:120],
+                 "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or ""} for r in rows]
+
+
+def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
+    """When a cancellation and another request speak of the same record across two open tickets of the customer
+    (one message asks to cancel a booking, another to upgrade it), the reply says it sees both and asks which they
+    want: one sentence, or ''."""
+    ids = sorted({str(v) for st in steps for k, v in st.args.items() if k.endswith("_id") and k != "user_id"
+                  and isinstance(v, str) and len(v.lstrip("#")) >= 5})
+    cancels = any("cancel" in st.intent for st in steps)
+    for t in open_tickets or []:
+        other = str(t.get("task_type") or "")
+        hit = next((i for i in ids if re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])), None)
+        if not hit or cancels == ("cancel" in other) or any(w in other for w in ("complaint", "compensation")):
+            continue
+        said, when = " ".join(str(t["subject"]).split()).rstrip(".?! "), day(t["at"])
+        if cancels:
+            return (f"I can also see your message of {when} about {hit} (\"{said}\"); if you would rather have that "
+                    "than the cancellation, just tell us.")
+        return (f"I can also see your message of {when} asking to cancel {hit} (\"{said}\"); please tell us which "
+                "you would like: this change, or the cancellation.")
+    return ""

@@ -26,7 +26,9 @@ def empathy(triage: Triage, channel: str) -> str:
         return f"{what[:-1]}, and that {nobody}." if what else f"I'm sorry {nobody}."
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
-        return f"I'm sorry you have had to {how} again about this."
+        # what went wrong first, when the message names it: "I'm sorry nobody came as arranged, and that…"
+        return f"{what[:-1]}, and that you have had to {how} again about it." if what else \
+            f"I'm sorry you have had to {how} again about this."
     if triage.entities.get("waiting"):
         return "I'm sorry you have been kept waiting."
     if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):

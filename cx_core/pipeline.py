@@ -28,11 +28,11 @@ ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
 # what a reply says instead of reading out records to a sender not verified as their holder
 ONLY_THE_HOLDER = ("for your security, I can look into an account or change anything on it only with its holder: please "
-                   "write to us from the email address on your account and we'll take it from there")
+                   "write to us from the email address on your account, and we'll deal with your request straight away")
 # what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
 ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
-                   "security we can only act on it from that address, so please write to us from it and we'll take "
-                   "it from there")
+                   "security we can only act on it from that address, so please write to us from it, and we'll deal with "
+                   "your request straight away")
 
 
 @dataclass
@@ -309,6 +309,8 @@ class Pipeline:
             and customer.email.lower() == (ticket.customer or "").strip().lower()
         if profile is not None and named_only:
             profile = {**profile, "unverified": True}  # named in the message only: the summary says so
+        if snap is not None and customer is not None and verified and not self.rehearsal:  # what it may be about
+            snap = {**snap, "open_tickets": contacts.open_elsewhere(self.db, customer.id, ticket.id, now)}
         return customer, snap, profile, verified
 
     def _plan(self, planner: Any, tri: Triage, snap: dict[str, Any] | None, today: Any, ticket: TicketIn,
@@ -318,6 +320,8 @@ class Pipeline:
         plan: Plan = planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
+        if also := contacts.same_record(plan.steps, (snap or {}).get("open_tickets")):
+            plan.asides.append(also)
         return plan
 
     @staticmethod
@@ -434,6 +438,7 @@ class Pipeline:
         customer, snap, profile, verified = self._customer(ticket, text, now)
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=today)
+        tri.entities["verified"] = verified  # what the pack may read beyond what was asked is the holder's alone
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
@@ -442,8 +447,7 @@ class Pipeline:
         # question); the ticket acts alone only as far as its lowest level allows
         levels = {k: policy.level(k, cid, ticket.channel) if autonomy is None else autonomy for k in kinds}
         level = min(levels.values())
-        if policy.kill_switch:
-            level = min(level, int(Autonomy.copilot))
+        level = min(level, int(Autonomy.copilot)) if policy.kill_switch else level
         escalation, contact = self._escalation(policy, tri, cid, kinds, ticket, now, text)
         plan = self._plan(planner, tri, snap, today, ticket, text)
         if plan.escalate_queue or plan.escalate_because:  # a team takes it over, whatever else escalated it

@@ -304,9 +304,9 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     if not verified:
         return Verdict(Ruling.needs_approval, NOT_VERIFIED, role)
     if autonomy < int(Autonomy.supervised):
-        return Verdict(Ruling.needs_approval, "an advisor approves it: for this kind of request the agent proposes "
-                                              "and a person decides" + ("" if autonomy == int(Autonomy.copilot) else
-                                                                        f" (autonomy level {autonomy})"), role)
+        return Verdict(Ruling.needs_approval, "an advisor approves it: " + (
+            "for this kind of request the agent proposes and a person decides" if autonomy == int(Autonomy.copilot)
+            else "for this kind of request the agent answers questions alone, and a person decides on actions"), role)
     if confidence < policy.escalation.act_alone_min_confidence:
         return Verdict(Ruling.needs_approval, f"triage confidence {confidence:.2f} is below "
                                          f"{policy.escalation.act_alone_min_confidence:.2f} for acting alone", role)
@@ -316,7 +316,9 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
         return Verdict(Ruling.needs_approval, "this cannot be undone: a person confirms it first", role)
     limit = policy.limits.get(action)
     if limit is not None and amount is not None and amount > limit.auto_max:
-        return Verdict(Ruling.needs_approval, f"{amount:.2f} is above the automatic limit of {limit.auto_max:.2f}", role)
+        cur = active().locale.currency
+        return Verdict(Ruling.needs_approval, f"{amount:,.2f} {cur} is above the automatic limit of "
+                                              f"{limit.auto_max:,.2f} {cur}", role)
     level = autonomy if in_force is None else in_force
     name = Autonomy(level).name if level in set(Autonomy) else ""
     return Verdict(Ruling.allow, f"within policy at autonomy level {level}" + (f" ({name})" if name else ""), role)

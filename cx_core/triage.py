@@ -135,6 +135,9 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
+_ENGLISH = frozenset("i my me you your we our it its is was are were be been the a an and or but to of for in on at "
+                     "with this that have has had not no can could would will please want do did don't i'm it's".split())
+
 class IntentModel:
     """Two views of a text, one calibrated decision.
 
@@ -441,6 +444,10 @@ class Triager:
         except LangDetectException:
             return "en"
         english = next((x.prob for x in found if x.lang == "en"), 0.0)
+        words = re.findall(r"[a-z']+", text.lower())
+        # English function words in every sentence ("my order came, I want it") are English whatever names it cites
+        if words and sum(w in _ENGLISH for w in words) / len(words) >= 0.2:
+            return "en"
         return str(found[0].lang) if found[0].prob >= 0.7 and english < 0.1 else "en"
 
     def urgency(self, text: str, frustration: float, tier: str, channel: str) -> tuple[str, list[str]]:

@@ -19,7 +19,7 @@ ORDERS = {"sla": "Response due soonest", "priority": "Most urgent", "newest": "N
 user = current_user()
 svc = services()
 # ten tickets on a laptop screen: a tighter page top and one line per ticket
-st.html("<style>.block-container{padding-top:2.2rem}.st-key-inbox-rows [data-testid='stVerticalBlock']{gap:.15rem}"
+st.html("<style>.block-container{padding-top:2.2rem}.st-key-inbox-rows{gap:.15rem !important}"
         ".st-key-inbox-rows [data-testid='stColumn'] [data-testid='stVerticalBlock']{gap:0}"
         ".st-key-inbox-rows [data-testid='stHorizontalBlock']{border-bottom:1px solid #e5e7eb;padding:.15rem 0 .5rem}"
         ".st-key-inbox-rows [data-testid='stCaptionContainer'] p{margin:0;line-height:1.25}"
@@ -76,7 +76,9 @@ def ticket_row(r: dict[str, Any]) -> None:
                  f"{r['created_at']:%d %b %H:%M} · {r['sentiment']}{replied}")
     pending = f" · {r['pending']} to review" if r["pending"] else ""
     if r["task_type"]:
-        c[1].badge(label(r["task_type"]), color="violet")
+        asked = r["requests"] or [r["task_type"]]  # the first thing the customer asks names the ticket
+        c[1].badge(label(asked[0]) + (f" +{len(asked) - 1}" if len(asked) > 1 else ""), color="violet",
+                   help=", ".join(label(a) for a in asked) if len(asked) > 1 else None)
         c[1].caption(f":{URGENCY_COLOUR.get(r['urgency'], 'gray')}[{r['urgency']}] · {r['status']}{pending}")
     else:
         c[1].caption("The agent is reading it…")

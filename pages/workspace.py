@@ -410,14 +410,14 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                              "of what the customer receives.")
     # a reply that asks the customer something or promises word back leaves the ticket open by default
     follow_up = desk.promises_follow_up(str(body or "")) or data["ticket"]["status"] == "escalated"
-    send = st.columns(2)
-    resolve = send[0].button("Send and resolve", type="secondary" if follow_up else "primary",
-                             icon=":material/send:", shortcut=None if follow_up else "Ctrl+Enter",
+    send, empty = st.columns(2), not str(body or "").strip()  # an empty composer offers no send as the way on
+    resolve = send[0].button("Send and resolve", type="secondary" if follow_up or empty else "primary",
+                             icon=":material/send:", shortcut=None if follow_up or empty else "Ctrl+Enter",
                              help="The reply asks or promises something: keep the ticket open instead"
                              if follow_up else None)
     keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
-                               type="primary" if follow_up else "secondary",
-                               shortcut="Ctrl+Enter" if follow_up else None,
+                               type="primary" if follow_up and not empty else "secondary",
+                               shortcut="Ctrl+Enter" if follow_up and not empty else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
     if resolve or keep_open:

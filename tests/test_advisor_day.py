@@ -63,11 +63,16 @@ def test_a_formal_complaint_handed_over_names_the_other_request_its_supervisor_d
 
 def test_how_do_i_return_it_is_answered_with_how_and_the_offer(services: Services) -> None:
     o = recent_delivery(services)
-    data = processed(services, "HOW-1", o["email"],
-                     f"The {o['item']} isn't right for us. How do I return it? Order {o['order_id']}.")
+    data = processed(services, "HOW-1", o["email"], f"How do I return an item? Order {o['order_id']}.")
     reply = data["result"].draft.reply
     assert "prepaid return label" in reply and "Just reply to this message" in reply
-    assert "I'm arranging" not in reply  # only offered: the customer asked how
+    assert "I'm arranging a return" not in reply  # only offered: the customer asked how
+    # the item is unwanted ("isn't right for us"): asking how to send it back is asking for the return
+    data = processed(services, "HOW-2", o["email"],
+                     f"The {o['item']} isn't right for us. How do I return it? Order {o['order_id']}.")
+    reply = data["result"].draft.reply
+    assert "I'm arranging a return" in reply and "prepaid label" in reply and "Just reply" not in reply
+    assert [p.action for p in data["result"].proposals if p.action != "refund"] == ["return_items"]
 
 
 def test_an_offer_says_how_it_goes_when_its_action_tells() -> None:

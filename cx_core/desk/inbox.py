@@ -115,9 +115,17 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "",
             .group_by(ProposalRow.ticket_id)).all())
         return [{"id": r.id, "subject": plain(r.subject) or opening(r.body)[:300], "customer": r.customer_ref or "unknown",
                  "channel": r.channel, "status": r.status, "task_type": r.task_type or "…",
-                 "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
+                 "requests": _requests(r), "urgency": r.urgency or "…", "sentiment": r.sentiment or "…", "priority": r.priority,
                  "sla_due": r.sla_due, "created_at": r.created_at, "pending": int(pending.get(r.id, 0)),
                  "assigned_to": r.assigned_to, "customer_replied": bool(r.customer_replied)} for r in rows], int(total)
+
+
+def _requests(r: TicketRow) -> list[str]:
+    """The kinds of request the agent read in the ticket, in the order the customer wrote them (the ticket's task
+    type alone when it read none)."""
+    said = [str(q.get("intent")) for q in ((r.result or {}).get("triage") or {}).get("requests") or []
+            if isinstance(q, dict) and q.get("intent")]
+    return list(dict.fromkeys(said)) or ([r.task_type] if r.task_type else [])
 
 
 def counts(db: Database, me: str = "") -> dict[str, int]:

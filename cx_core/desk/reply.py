@@ -141,6 +141,18 @@ _FOLLOW_UP = re.compile(r"\?|\b(?:I'll|I will|we'll|we will|(?:a |my |our )?coll
                         re.I)
 
 
+# word back that a person of ours still owes (not the email confirming an action that runs): the ticket is ours
+_OURS_NEXT = re.compile(r"\b(?:(?:a |my |our )?colleague|supervisor|team),? (?:\w+ ){0,6}?will\s+(?:\w+ ){0,2}?"
+                        r"(?:get back|come back|reply|write|contact|be in touch|follow up|call|look at|review|answer)\b|"
+                        r"\b(?:is|are) looking (?:at|into) (?:your|this)\b", re.I)
+
+
+def owes_word_back(body: str) -> bool:
+    """Whether a reply tells the customer that a person of ours comes back to them: the ticket stays with us
+    (open), not on the customer."""
+    return bool(_OURS_NEXT.search(body))
+
+
 def promises_follow_up(body: str) -> bool:
     """Whether a reply asks the customer something or promises them word back, so the ticket should stay open."""
     return bool(_FOLLOW_UP.search(body))
@@ -174,7 +186,8 @@ def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, bo
             if row is not None and resolve:
                 row.status, row.resolved_at = "resolved", utcnow()
                 audit.append(s, user.username, "ticket.resolved", ticket_id)
-            elif row is not None:
-                row.status = "waiting"  # on the customer: their answer reopens it for the agent
+            elif row is not None:  # on the customer (their answer reopens it), or on us when we owe them word
+                row.status = ("escalated" if row.status == "escalated" else "open") if owes_word_back(body) \
+                    else "waiting"
                 audit.append(s, user.username, "ticket.replied", ticket_id, resolved=False)
     return {"status": out.status, "reason": out.reason, "result": out.result}

@@ -36,17 +36,16 @@ def _bags(step: Step, r: dict[str, Any]) -> str:
     added, new_paid = int(total) - int(r.get("total_baggages") or 0), int(paid) - int(r.get("nonfree_baggages") or 0)
     if added <= 0:
         return ""
-    head = (f"Adding {added} checked bag{'s' if added != 1 else ''} brings reservation {r['reservation_id']} to "
-            f"{total} checked bag{'s' if int(total) != 1 else ''} in all")
+    # the bags in all are the action's own sentence: this one says what the new ones cost
+    rid = r["reservation_id"]
     if new_paid <= 0:
-        return f"{head}, within your free allowance, so there is nothing to pay."
-    # said as the proposal shows it: the bags in all and, of them, the paid ones (earlier paid bags included)
-    paid_in_all = f", {paid} of them paid" if int(paid) != new_paid else ""
-    new = ("the new one" if added == 1 else f"the {added} new ones") if new_paid == added else \
-        f"{new_paid} of the new ones"
+        return (f"The {'new bag is' if added == 1 else f'{added} new bags are'} within your free allowance on "
+                f"reservation {rid}, so there is nothing to pay.")
+    of = ("The new bag is" if added == 1 else f"The {added} new bags are" if new_paid == added
+          else f"Of the {added} new bags, {new_paid} {'is' if new_paid == 1 else 'are'}")
     tail = (f"so there is {money(BAG_FEE)} to pay" if new_paid == 1 else
             f"at {money(BAG_FEE)} each: {money(new_paid * BAG_FEE)} in total")
-    return f"{head}{paid_in_all}; {new} {'is' if new_paid == 1 else 'are'} beyond your free allowance, {tail}."
+    return f"{of} beyond your free allowance on reservation {rid}, {tail}."
 
 
 def change_cost(args: dict[str, Any], r: dict[str, Any], snap: dict[str, Any]) -> int | None:

@@ -5,12 +5,13 @@ certain raises ``Unbound`` with what a person must decide; nothing is guessed.""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cx_core.models import Triage
-from cx_core.plans import Plan
+from cx_core.plans import Plan, Step
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import day, listed, money
@@ -93,7 +94,8 @@ def new_cabin(ctx: Context) -> str:
         raise Unbound(f"the airline's rules refuse it: {why}, and the cabin is the same on every flight",
                       f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}"
                       + (", and a cabin is the same on every flight of a booking, so it can only change before the first "
-                         "one." if len(ctx.bound["@reservations"].get("flights") or []) > 1 else "."),
+                         "one." if len(ctx.bound["@reservations"].get("flights") or []) > 1
+                         and not ctx.bound["@reservations"].get("all_flown") else "."),
                       final=True)
     rec = ctx.bound.get("@reservations", {})
     wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]
@@ -224,10 +226,11 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
             at = named[0] if named else 0
             return [born[0] if i == at else p for i, p in enumerate(current)]
         if not born and (why := _refused(ctx, "change_passengers")):  # the action would refuse: no name asked for
-            raise Unbound(f"the airline's rules refuse it: {why}",
-                          f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}. "
-                          "If you would like, a colleague can look at what else can be done with the booking.",
-                          final=True)
+            raise Unbound(f"the airline's rules refuse it: {why}", (
+                f"the trip on reservation {rec['reservation_id']} has already been flown, so there is nothing left on "
+                "it to change; if you meant another booking, just send us its reference" if rec.get("all_flown") else
+                f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}. "
+                "If you would like, a colleague can look at what else can be done with the booking."), final=True)
         if not born and len(named) == 1 and _LEAVING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
@@ -436,15 +439,18 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
     news = disrupted(snap, acting, about, today)
-    if under_way := [r["reservation_id"] for r in (snap or {}).get("reservations", []) if r["reservation_id"] in about
-                     and r.get("status") != "cancelled" and r.get("any_flown") and any(
-                         f.get("status") == "cancelled" and not f.get("flown") for f in r.get("flights", []))]:
+    made.steps = [_ours(s, snap) for s in made.steps]
+    if under_way := [(r["reservation_id"], gone[0]) for r in (snap or {}).get("reservations", [])
+                     if r["reservation_id"] in about and r.get("status") != "cancelled" and r.get("any_flown")
+                     and (gone := [f for f in r.get("flights", []) if f.get("status") == "cancelled"
+                                   and not f.get("flown")])]:
         # the policy: a trip already under way is the reservations team's; the member is told it went to them
+        rid, f = under_way[0]
         made.escalate_because = ("a flight we cancelled on a trip already under way: the reservations team decides "
                                  "a refund for the part not flown")
-        made.handed_over = (f"I've passed reservation {under_way[0]} to a colleague in our reservations team, who "
-                            "will look at a refund for the part of the trip not flown, and at your message, and "
-                            "write to you.")
+        made.handed_over = (f"I've passed reservation {rid} to our reservations team, who will look at a refund for "
+                            f"flight {f['flight_number']} on {day(str(f['date']))}, which we cancelled, and write to "
+                            "you.")
         news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
@@ -456,6 +462,19 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
+
+
+def _ours(step: Step, snap: dict[str, Any] | None) -> Step:
+    """A cancellation of a booking with a flight we cancelled: for that reason, and said so."""
+    if step.action != "cancel_reservation" or step.held or step.missing:
+        return step
+    r: dict[str, Any] = next((x for x in (snap or {}).get("reservations", [])
+                              if x["reservation_id"] == step.args.get("reservation_id")), {})
+    gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled"]
+    if not gone:
+        return step
+    return replace(step, args={**step.args, "reason": "airline_cancelled"}, defaults={
+        **step.defaults, "we_cancelled": f"{gone[0]['flight_number']} on {day(str(gone[0]['date']))}"})
 
 
 # what a member whose trip is under way may have when we cancelled a flight of it: the reservations team's to decide

@@ -188,10 +188,12 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                 "change_flights": ("refused: basic economy flights cannot be changed" if r.cabin == "basic_economy"
                                    else "refused: every flight has been flown" if view["all_flown"]
                                    else "allowed for flights not yet flown (same origin, destination, trip type)"),
-                "change_cabin": (f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
+                "change_cabin": ("refused: every flight has been flown" if view["all_flown"] else
+                                 f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
                 "add_bags": ("refused: every flight has been flown" if view["all_flown"]
                              else f"refused: {gone}" if (gone := backend.no_flight_left(legs, clock)) else "allowed"),
-                "change_passengers": (f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
+                "change_passengers": ("refused: every flight has been flown" if view["all_flown"] else
+                                      f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
                 "remove_passenger": (f"refused: the number of travellers on a booking cannot change once it is made "
                                      f"(reservation {rid} has {pax}), so one seat cannot be refunded on its own"),
             }

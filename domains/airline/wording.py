@@ -20,6 +20,11 @@ def _refund(r: dict[str, Any]) -> str:
         if total else ""
 
 
+def _as_we(p: dict[str, str]) -> str:
+    """A cancellation's cause, when it is ours: "As we cancelled flight HAT049 on Wednesday 18 November, "."""
+    return f"As we cancelled flight {p['we_cancelled']}, " if p.get("we_cancelled") else ""
+
+
 _NEVER = re.compile(r"(?!)")  # a look-up is never "done" in a way a reply could claim falsely
 
 
@@ -86,9 +91,9 @@ AIRLINE_WORDING = {
     "get_flight_status": Wording("the flight status look-up", _status, lambda a, p: "", _NEVER, ()),
     "cancel_reservation": Wording(
         "the cancellation of the booking",
-        lambda a, r, p: f"I've cancelled reservation {a['reservation_id']}.{_refund(r)}",
-        lambda a, p: (f"I'm arranging the cancellation of reservation {a['reservation_id']}, and what you paid will go "
-                      f"back to the original payment method within 5 to 7 business days. {CONFIRM}"),
+        lambda a, r, p: f"{_as_we(p)}I've cancelled reservation {a['reservation_id']}.{_refund(r)}",
+        lambda a, p: (f"{_as_we(p)}I'm arranging the cancellation of reservation {a['reservation_id']}, and what you "
+                      f"paid will go back to the original payment method within 5 to 7 business days. {CONFIRM}"),
         _claim(r"cancell?ed|refunded", r"reservation|booking|flight"), ("reservation_id",)),
     "update_reservation_flights": Wording(
         "the change of flights or cabin",

@@ -79,3 +79,13 @@ def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = N
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
     return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
+
+
+def visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:
+    """The visit a call-out charge was billed for: the appointment its invoice names, else the customer's last
+    appointment on or before the charge's day, else their only one."""
+    billed = {i.get("appointment_id") for i in snap["invoices"] if i["invoice_id"] == charge.get("invoice_id")}
+    named = [a for a in snap["appointments"] if a["appointment_id"] in billed]
+    before = [a for a in snap["appointments"] if str(a.get("start", ""))[:10] <= str(charge["created_on"])[:10]]
+    only = snap["appointments"] if len(snap["appointments"]) == 1 else []
+    return max(named or before or only, key=lambda a: str(a["start"]), default=None)

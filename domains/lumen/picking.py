@@ -83,7 +83,18 @@ def planned_words(action: str, args: dict[str, Any], order: dict[str, Any] | Non
         return {}
     if action == "book_repair":
         return repair_words(order, [i for i in order["items"] if i["item_id"] in args.get("item_ids", [])])
+    if action == "return_items":
+        return return_words(order, args)
     return cancelled_words(order) if action == "cancel_order" else swap_words(order, args)
+
+
+def return_words(order: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
+    """What a return of part of an order sends back ("the Smart Plug"), for its sentence; {} for the whole order."""
+    ids = set(args.get("item_ids") or [])
+    back = [i for i in order.get("items", []) if i["item_id"] in ids]
+    if not back or len(back) == len(order.get("items", [])):
+        return {}
+    return {"items": listed(the_names(back))}
 
 
 def repair_words(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, str]:
@@ -91,3 +102,49 @@ def repair_words(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str
     the order was delivered, which puts it past the return window."""
     return {"visit": "a technician's visit at your home" if any(i.get("at_home") for i in items)
             else "its collection", **({"delivered": day(order["delivered_on"])} if order.get("delivered_on") else {})}
+
+
+def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str, whole: str = ""
+               ) -> tuple[dict[str, Any] | None, str]:
+    """The order a request is about, or (None, what to ask); the only order in ``statuses`` is not assumed when the
+    ``whole`` message names an item of another order ("a refund for the dishwasher? I don't want it any more")."""
+    own = {o["order_id"]: o for o in snap["orders"]}
+    named = [own[o] for o in ents.get("order_ids", []) if o in own]
+    foreign = [o for o in ents.get("order_ids", []) if o not in own]
+    if len(named) > 1:  # "order #W1 … my robot vacuum (order #W2)": the one holding the item the words name
+        holding = [o for o in named if any(mentions_item(text, i) for i in o["items"])]
+        named = holding if len(holding) == 1 else named
+    if named:
+        return named[0], ""
+    if foreign:
+        return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
+    candidates = [o for o in snap["orders"] if o["status"] in statuses]
+    by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
+    if len(by_item) == 1:
+        return by_item[0], ""
+    elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
+    if len(candidates) == 1 and not elsewhere:
+        return candidates[0], ""
+    if not candidates:
+        return None, "we could not find an order on your account that this applies to; could you send the order number?"
+    return None, "could you confirm the order number (it starts with #W)?"
+
+
+def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str, Any]) -> dict[str, Any] | None:
+    wanted = {w.lower() for w in ents.get("colours", []) + ents.get("sizes", [])}
+    size_map = {"small": "s", "medium": "m", "large": "l"}
+    wanted |= {size_map[w] for w in wanted if w in size_map}
+    if not wanted:
+        return None
+    best = None
+    for v in order["variants"].get(item["item_id"], []):
+        if v["item_id"] == item["item_id"] or not v["available"]:
+            continue
+        values = {str(x).lower() for x in v["options"].values()}
+        score = len(values & wanted)
+        same = len(values & {str(x).lower() for x in item["options"].values()})
+        if score and (best is None or (score, same) > best[0]):
+            best = ((score, same), v, False)
+        elif best is not None and score and (score, same) == best[0]:
+            best = (best[0], best[1], True)  # a tie: the customer has to choose
+    return best[1] if best and not best[2] else None

@@ -10,70 +10,36 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
-from cx_core.plans import Plan, Step
+from cx_core.plans import ASKS_ONLY, Plan, Step
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed, money
 from domains.lumen import PACK
-from domains.lumen.appointments import days_said, pick_appointment, slots_for
+from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
+from domains.lumen.noticed import noticed_twice
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.picking import mentions_item, pick_items, planned_words, repair_words, swap_words, the_names
+from domains.lumen.phrases import A_REASON, DISPUTES, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
+from domains.lumen.picking import (
+    pick_items,
+    pick_new_variant,
+    pick_order,
+    planned_words,
+    repair_words,
+    return_words,
+    swap_words,
+    the_names,
+)
 from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
 from domains.lumen.records import refund_route
-from domains.lumen.wording import WAIVED
+from domains.lumen.wording import DUPLICATE, WAIVED
 
 WRITE_FREE = PACK.informational
 
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
 CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
                          r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
-
-
-def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str, whole: str = ""
-               ) -> tuple[dict[str, Any] | None, str]:
-    """The order a request is about, or (None, what to ask); the only order in ``statuses`` is not assumed when the
-    ``whole`` message names an item of another order ("a refund for the dishwasher? I don't want it any more")."""
-    own = {o["order_id"]: o for o in snap["orders"]}
-    named = [own[o] for o in ents.get("order_ids", []) if o in own]
-    foreign = [o for o in ents.get("order_ids", []) if o not in own]
-    if len(named) > 1:  # "order #W1 … my robot vacuum (order #W2)": the one holding the item the words name
-        holding = [o for o in named if any(mentions_item(text, i) for i in o["items"])]
-        named = holding if len(holding) == 1 else named
-    if named:
-        return named[0], ""
-    if foreign:
-        return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
-    candidates = [o for o in snap["orders"] if o["status"] in statuses]
-    by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
-    if len(by_item) == 1:
-        return by_item[0], ""
-    elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
-    if len(candidates) == 1 and not elsewhere:
-        return candidates[0], ""
-    if not candidates:
-        return None, "we could not find an order on your account that this applies to; could you send the order number?"
-    return None, "could you confirm the order number (it starts with #W)?"
-
-
-def pick_new_variant(order: dict[str, Any], item: dict[str, Any], ents: dict[str, Any]) -> dict[str, Any] | None:
-    wanted = {w.lower() for w in ents.get("colours", []) + ents.get("sizes", [])}
-    size_map = {"small": "s", "medium": "m", "large": "l"}
-    wanted |= {size_map[w] for w in wanted if w in size_map}
-    if not wanted:
-        return None
-    best = None
-    for v in order["variants"].get(item["item_id"], []):
-        if v["item_id"] == item["item_id"] or not v["available"]:
-            continue
-        values = {str(x).lower() for x in v["options"].values()}
-        score = len(values & wanted)
-        same = len(values & {str(x).lower() for x in item["options"].values()})
-        if score and (best is None or (score, same) > best[0]):
-            best = ((score, same), v, False)
-        elif best is not None and score and (score, same) == best[0]:
-            best = (best[0], best[1], True)  # a tie: the customer has to choose
-    return best[1] if best and not best[2] else None
 
 
 _ACTION_FOR = {"delivery_reschedule": "reschedule_delivery", "address_change": "change_shipping_address",
@@ -91,7 +57,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
                  ) -> tuple[list[Step], str]:
     """Steps for one request, and a question for the customer if something is missing. A request that would act
     while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
-    if req.intent in _MONEY_OR_ORDER and _ONLY_ASKS.match(req.text) and not triage.entities.get("order_ids"):
+    if req.intent in _MONEY_OR_ORDER and ONLY_ASKS.match(req.text) and not triage.entities.get("order_ids"):
         return [], ""  # "How long does a refund take?": the knowledge base answers; nothing is arranged
     if req.intent == "return_refund" and (back := sent_back(snap, triage.entities, full_text or req.text)):
         return [], back  # already on its way back: nothing to arrange again
@@ -131,8 +97,6 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
-FORMAL = re.compile(r"\b(?:formal|foraml|fromal|formla|fomral)(?:ly)?\b[^.!?]{0,40}\bc\w{0,2}(?:mpl|pml)[ai]\w*|\bcomplain\w*\b"
-                    r"[^.!?]{0,20}\bformally\b", re.I)  # typed fast: "a foraml copmlaint"
 
 
 def _order_status(r: _Asked) -> Planned:
@@ -211,7 +175,8 @@ def _return_items(r: _Asked) -> Planned:
     why = "item arrived damaged" if r.intent == "damaged_item" else "customer wants to return"
     other = (f"if you would rather have a replacement of {names}, just reply and I'll arrange that instead"
              if r.intent == "damaged_item" and sold and not _REFUND_ASKED.search(r.full_text or r.text) else "")
-    return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent, why)], other
+    return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent, why,
+                 defaults=return_words(order, {"item_ids": ids}))], other
 
 
 _REFUND_ASKED = re.compile(r"\b(?:refund\w*|money back|reimburs\w*)\b", re.I)
@@ -254,14 +219,20 @@ def _exchange(r: _Asked) -> Planned:
 
 
 def _duplicate_charge(r: _Asked) -> Planned:
-    named = [o for o in r.snap["orders"] if o["order_id"] in r.ents.get("order_ids", [])]
+    noticed = r.ents.get("noticed_twice") or ""  # found on the records, not written of
+    said = {"#" + x.lstrip("#").upper() for x in _ORDER_REF.findall(r.text)}  # the order this request names
+    named = [o for o in r.snap["orders"] if o["order_id"] in (said or set(r.ents.get("order_ids", [])))]
     dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
+    if noticed:
+        dups = [o for o in r.snap["orders"] if o["order_id"] == noticed]
     if len(dups) == 1:
         o = dups[0]
         return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
-                                "reason": "duplicate charge"}, r.intent,
-                     f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}",
-                     defaults=refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])))], ""
+                                "reason": DUPLICATE}, r.intent,
+                     f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"
+                     + (" (found on the records)" if noticed else ""),
+                     defaults={**refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])),
+                               **({"noticed": "yes"} if noticed else {})})], ""
     if not dups:
         return [], "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
     return [], "could you tell us which order the duplicate charge is for?"
@@ -299,11 +270,11 @@ def _contact_update(r: _Asked) -> Planned:
 def _installation_reschedule(r: _Asked) -> Planned:
     appt, wanted_dates, avoid = pick_appointment(r.snap, r.ents, r.text, r.today)
     if appt is None:
-        return [], ("we could not find a booked installation on your account"
-                    if not any(a["status"] == "booked" for a in r.snap["appointments"])
-                    else "which appointment would you like to move: " + listed(
-                        [f"the {a['kind']} on {day(a['start'])}" for a in r.snap["appointments"]
-                         if a["status"] == "booked"][:3], "or") + "?")
+        booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
+        if not booked:
+            return [], "we could not find a booked installation on your account"
+        return [], _free_on(booked, r.ents.get("dates", [])) + "which appointment would you like to move: " + \
+            listed([f"the {a['kind']} on {day(a['start'])}" for a in booked][:3], "or") + "?"
     own = appt["start"][:10]
     said = days_said(r.full_text or r.text, r.today, own)
     if (True, own) in said and (False, own) in said and not [d for d in wanted_dates if d != own]:
@@ -329,6 +300,15 @@ def _installation_reschedule(r: _Asked) -> Planned:
                 f"Appointment {aid} moved to {{when}} at the customer's request.")}, r.intent,
                 "field team must know", depends_on="reschedule_appointment",
                 defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
+
+
+def _free_on(booked: list[dict[str, Any]], dates: list[str]) -> str:
+    """Before asking which visit to move, the answer to "is Friday 4 December free?": the free times that day."""
+    if not dates:
+        return ""
+    times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, dates[:1])})
+    return (f"{day(dates[0])} has free times at {listed(times[:4])}; " if times
+            else f"{day(dates[0])} has no free time left; ")
 
 
 def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
@@ -370,49 +350,35 @@ def _charge_dispute(r: _Asked) -> Planned:
                 for c in pick[:3]) + "?"
     ch = pick[0]
     text = r.full_text or r.text
-    if _WHAT_IS.search(r.text) and not _DISPUTES.search(text) and not _NO_SHOW.search(text):
+    if WHAT_IS.search(r.text) and not DISPUTES.search(text) and not NO_SHOW.search(text):
         # asked what it is, not to take it off: what it was for, and how to dispute it
-        visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" else None
+        visit = visit_of(ch, r.snap) if ch["kind"] == "callout" else None
         return [], (f"the {money(ch['amount'])} charged on {day(ch['created_on'])} is the "
                     f"{ch['description'].lower()}" + (f" for your appointment on {day(visit['start'])}"
                                                       if visit else "") +
                     "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
                     "straight away")
+    no_show, late = NO_SHOW.search(text), LATE.search(text)
+    seen = visit_of(ch, r.snap) if ch["kind"] == "callout" else None  # which charge, and why: its day and visit
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
-                  f"{ch['description']} of {ch['amount']:.2f} disputed")
-    no_show, late = _NO_SHOW.search(text), _LATE.search(text)
-    visit = _visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
+                  f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
+                      f"billed on {day(ch['created_on'])}" + (" for the technician's visit booked that day"
+                                                              if seen and str(seen["start"])[:10] == str(ch["created_on"])[:10]
+                                                              else ""))})
+    visit = visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
     if visit is None:
         return [credit], ""
     # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
+    # a visit still ahead of the charge is the one on file, not the one billed: said as such, never as billed
+    billed = (f"the visit billed on {day(ch['created_on'])} (appointment {visit['appointment_id']})"
+              if str(visit.get("start", ""))[:10] <= str(ch["created_on"])[:10] else
+              f"the visit billed on {day(ch['created_on'])} (the appointment on file is {visit['appointment_id']} on "
+              f"{day(str(visit['start']))})")
     return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
         f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
-        f"say the technician {'did not come' if no_show else 'came late'} for the visit billed on "
-        f"{day(ch['created_on'])} (appointment {visit['appointment_id']}). Please check the visit report.")}, r.intent,
-                         "a disputed visit: the field team checks its report")], ""
-
-
-_ONLY_ASKS = re.compile(r"^\W*(?:how (?:long|much|many|soon)|when (?:will|do|does|would)|what (?:is|are|happens)|"
-                        r"do you|does it|is there|are there)\b[^?]*\?\W*$", re.I)
-_A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
-_NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
-                      r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
-                      re.I)
-_LATE = re.compile(r"\b(?:late|hours? behind|kept me waiting)\b", re.I)
-_WHAT_IS = re.compile(r"\b(?:why|what)\b[^.?!]*\?|\b(?:don'?t|do not) (?:understand|recogni[sz]e|know)\b", re.I)
-_DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) off|reverse|dispute|unfair|not fair|"
-                       r"shouldn'?t|should not|never agreed|wrong|ridiculous|cancel|money back|late)\b", re.I)
-
-
-def _visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:
-    """The visit a call-out charge was billed for: the appointment its invoice names, else the customer's last
-    appointment on or before the charge's day, else their only one."""
-    billed = {i.get("appointment_id") for i in snap["invoices"] if i["invoice_id"] == charge.get("invoice_id")}
-    named = [a for a in snap["appointments"] if a["appointment_id"] in billed]
-    before = [a for a in snap["appointments"] if str(a.get("start", ""))[:10] <= str(charge["created_on"])[:10]]
-    only = snap["appointments"] if len(snap["appointments"]) == 1 else []
-    return max(named or before or only, key=lambda a: str(a["start"]), default=None)
+        f"say the technician {'did not come' if no_show else 'came late'} for {billed}. Please check the visit "
+        "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
 
 
 def _complaint(r: _Asked) -> Planned:
@@ -422,11 +388,22 @@ def _complaint(r: _Asked) -> Planned:
     question what it is about)."""
     named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
-        return [], "" if named else _WHAT_ABOUT
+        return [], "" if named else _about_open(r.snap) or _WHAT_ABOUT
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
         "" if named else "so that we can look into it, which order is it about, and what happened?"
+
+
+def _about_open(snap: dict[str, Any]) -> str:
+    """What a message that names nothing is most likely about: the customer's newest ticket still open, asked by
+    its own words ("is this about your message of Wednesday 25 November, 'The delivery address … is wrong'?")."""
+    mine = snap.get("open_tickets") or []
+    if not mine:
+        return ""
+    said = " ".join(str(mine[0]["subject"]).split()).rstrip(".?! ")
+    return (f"is this about your message of {day(mine[0]['at'])}, \"{said}\"? If it is something else, which order "
+            "or request is it about?")
 
 
 def _data_request(r: _Asked) -> Planned:
@@ -484,12 +461,19 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     (``plan`` says so). The classifier's confidence is kept as it was. A placed ticket keeps its requests, and
     gains an order request the classifier missed but the reading settles ("return the TV (#W…) for a refund I need
     a copy of invoice…" read as the invoice alone)."""
-    kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and _A_REASON.search(
+    kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and A_REASON.search(
         r.text) and not re.search(r"\bcancel", r.text, re.I))]  # "… a refund for the X? I don't want it any more."
     if len(kept) < len(triage.requests):
         triage = triage.model_copy(update={"requests": kept})
+    if not triage.abstained and (twice := TWICE.search(text)) and \
+            not {r.intent for r in triage.requests} & {"duplicate_charge", "charge_dispute"}:
+        # "…and you also took the money twice": a second request inside another's sentence
+        said = next((x for x in split_sentences(text) if twice.group(0) in x), twice.group(0))
+        triage = triage.model_copy(update={"requests": [*triage.requests, Request(
+            intent="duplicate_charge", text=said, confidence=triage.confidence)]})
     if snap is None or not text.strip():
         return triage
+    triage = noticed_twice(triage, snap, text)
     reading = interpret(text, snap)
     if not reading.steps:
         return triage
@@ -528,6 +512,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
             any(r.intent == "damaged_item" for r in order_reqs):
         reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
+    if reading is not None and reading.unsure == ASKS_ONLY and UNWANTED.search(text):
+        reading.unsure = ""  # "The kettle isn't right for us. How do I return it?": the return is wanted
     if reading is not None and snap is not None and sent_back(snap, triage.entities, text):
         reading.steps = [st for st in reading.steps if st[0] != "return_items"]
     if reading is not None and reading.steps:
@@ -569,7 +555,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.questions[req.intent] = ask
         if req.intent == "data_request":
             result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER
-    if len(triage.requests) > 1 and result.questions.get("complaint") == _WHAT_ABOUT:
+    if len(triage.requests) > 1 and "which order or request is" in result.questions.get("complaint", ""):
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor

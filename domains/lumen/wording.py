@@ -8,12 +8,31 @@ from typing import Any
 
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
 
+DUPLICATE = "duplicate charge"  # the reason a refund of a payment taken twice carries
+
 
 def _refunded_to(p: dict[str, str]) -> str:
     """Where the refund goes and when it shows: the method that paid, when the plan knows it."""
     if p.get("paid_with") and p.get("lands"):
         return f", to your {p['paid_with']}, where it shows {p['lands']}"
     return ", to the payment method you paid with (on a card it shows within 5 to 7 business days)"
+
+
+def _refunded(a: dict[str, Any]) -> str:
+    """What is refunded: the amount on the order, or the second of two payments when it was charged twice."""
+    what = "the duplicate payment of " if a.get("reason") == DUPLICATE else ""
+    return f"{what}{money(float(a['amount']))} on order {a['order_id']}"
+
+
+def _noticed(a: dict[str, Any], p: dict[str, str]) -> str:
+    """A double charge the customer did not write about, found on their records: said before its refund."""
+    return f"I also noticed that order {a['order_id']} was charged twice, so " if p.get("noticed") else ""
+
+
+def _of(a: dict[str, Any], p: dict[str, str]) -> str:
+    """What a return sends back: "of the Smart Plug from order #W…" when part of the order, else "for order #W…"."""
+    return f"of {p['items']} from order {a['order_id']}" if p.get("items") else f"for order {a['order_id']}"
+
 
 def _address(a: dict[str, Any]) -> str:
     return (f"{a['address1']}{', ' + a['address2'] if a.get('address2') else ''}, {a['city']}, {a['state']} "
@@ -50,14 +69,16 @@ def _refund_of(r: dict[str, Any]) -> str:
 WAIVED = "waived: its appointment is rebooked"  # a credit's reason under the rebooking rule; its sentence says so
 
 
-def _charge(a: dict[str, Any]) -> str:
-    """The charge as the customer knows it ("the call-out charge"), else by its reference."""
+def _charge(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
+    """The charge as the customer knows it ("the call-out charge billed on Saturday 14 November"), else by its
+    reference."""
     reason = str(a.get("reason") or "")
     if reason.endswith(WAIVED):  # the knowledge base's waiver, said with its reason
         return (f"the {reason[:-len(WAIVED)].strip()} billed for that appointment, which we waive when a visit is "
                 "rebooked")
     said = re.match(r"customer disputes (?:the |a )?(.+)", reason, re.I)
-    return f"the {said.group(1).strip().rstrip('.')}" if said else f"charge {a['charge_id']}"
+    billed = f" {(p or {})['billed']}" if (p or {}).get("billed") else ""
+    return f"the {said.group(1).strip().rstrip('.')}{billed}" if said else f"charge {a['charge_id']}"
 
 
 def _warranty(a: dict[str, Any], planned: dict[str, str]) -> str:
@@ -109,10 +130,10 @@ LUMEN_WORDING = {
         _claim(r"cancell?ed|called off|stopped")),
     "return_items": Wording(
         "the return",
-        lambda a, r, p: (f"I've opened a return for order {a['order_id']}: you'll receive a prepaid label by email, "
+        lambda a, r, p: (f"I've opened a return {_of(a, p)}: you'll receive a prepaid label by email, "
                          f"and {_refund_of(r)} goes back to your original payment method as soon as the parcel is "
                          "scanned at the drop-off point."),
-        lambda a, p: (f"I'm arranging a return for order {a['order_id']}; once the return is open you'll receive a prepaid "
+        lambda a, p: (f"I'm arranging a return {_of(a, p)}; once the return is open you'll receive a prepaid "
                       f"label by email, and the refund goes to your original payment method as soon as the parcel "
                       "is scanned."),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
@@ -129,9 +150,8 @@ LUMEN_WORDING = {
                r"exchange|replace|swap")),
     "refund": Wording(
         "the refund",
-        lambda a, r, p: f"I've refunded {money(float(a['amount']))} on order {a['order_id']}{_refunded_to(p)}.",
-        lambda a, p: (f"I'm arranging a refund of {money(float(a['amount']))} on order {a['order_id']}{_refunded_to(p)}. "
-                      f"{CONFIRM}"),
+        lambda a, r, p: f"{_noticed(a, p)}I've refunded {_refunded(a)}{_refunded_to(p)}.",
+        lambda a, p: f"{_noticed(a, p)}I'm arranging a refund of {_refunded(a)}{_refunded_to(p)}. {CONFIRM}",
         _claim(r"refunded|reimbursed|credited|paid back|returned (?:the|your) money|issued|processed|sent|made",
                r"refund|reimburs|money back|credited|paid back")),
     "modify_order_items": Wording(
@@ -154,9 +174,9 @@ LUMEN_WORDING = {
         _claim(r"re-?sent|sent|e-?mailed|forwarded|attached", r"invoice|receipt"), ("invoice_id",)),
     "credit_charge": Wording(
         "the credit",
-        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a)}; the credit shows on your "
+        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a, p)}; the credit shows on your "
                          "next invoice."),
-        lambda a, p: (f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a)}; it will show on your "
+        lambda a, p: (f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a, p)}; it will show on your "
                       f"next invoice. {CONFIRM}"),
         _claim(r"credited|refunded|reversed|waived|removed|cancell?ed|written off|issued|applied",
                r"charge|credit|fee|refund"), ("charge_id",)),

@@ -170,7 +170,12 @@ def preview_update_reservation_passengers(s: Session, args: Mapping[str, Any] | 
         raise PolicyDenied(f"the number of travellers on a booking cannot change once it is made (reservation "
                            f"{r.reservation_id} has {len(r.passengers)}), so one seat cannot be refunded on its own; "
                            "a traveller can be replaced by someone else instead")
-    flown = [leg for leg in legs_of(s, r) if leg.flown(airline_now(now))]
+    legs = legs_of(s, r)
+    flown = [leg for leg in legs if leg.flown(airline_now(now))]
+    if flown and len(flown) == len(legs):  # a trip already made: nothing on it is left to change
+        raise PolicyDenied(f"the trip on reservation {r.reservation_id} has already been flown (flight "
+                           f"{flown[-1].label()}), so there is nothing left on it to change; if you meant another "
+                           "booking, just send us its reference")
     if flown:
         raise PolicyDenied(f"passengers cannot be changed once travel has started: flight {flown[0].label()} has "
                            "already been flown; if you would like, a colleague can look at what else can be done with "

@@ -61,9 +61,9 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
         # (a flight we cancelled: the member is told first what they may do about it, by the disruption notice)
         way = ("" if complaint == "cancelled_flight" else "; if the delay no longer suits you, we can move you to "
                "another flight or, where the rules allow, cancel the booking")
-        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: certificates go "
-                           "to silver and gold members, to bookings with travel insurance and to business class, and "
-                           f"this {r.cabin.replace('_', ' ')} booking has none of these{way}")
+        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: it is a "
+                           f"{r.cabin.replace('_', ' ')} booking without travel insurance, which does not qualify for "
+                           f"one{way}")
     legs = _legs_ever(s, r)
     if complaint == "cancelled_flight":
         hit = [leg for leg in legs if leg.status == "cancelled"]

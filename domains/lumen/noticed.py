@@ -1,0 +1,29 @@
+"""What the customer's records show that their message did not ask about, and the reply takes up anyway: a payment
+taken twice on one of their orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cx_core.models import Request, Triage
+from cx_core.wording import money
+from domains.lumen.phrases import FORMAL
+
+
+def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
+    """A payment taken twice on the customer's orders, not yet refunded and not written of: the reply refunds it
+    too (the order the message names first, else their latest such order). Never for a sender not verified as the
+    customer, nor beside a formal complaint or a question the customer did not ask about an order."""
+    if triage.abstained or not triage.entities.get("verified") or FORMAL.search(text) or \
+            any(r.intent in {"duplicate_charge", "data_request"} for r in triage.requests):
+        return triage
+    twice = [o for o in snap["orders"] if o.get("duplicate_payment")]
+    named = [o for o in twice if o["order_id"] in triage.entities.get("order_ids", [])]
+    found = (named or sorted(twice, key=lambda o: str(o.get("created_at", "")), reverse=True))[:1]
+    if not found:
+        return triage
+    oid = found[0]["order_id"]
+    return triage.model_copy(update={
+        "entities": {**triage.entities, "noticed_twice": oid},
+        "requests": [*triage.requests, Request(intent="duplicate_charge", text=f"(order {oid} shows two payments of "
+                     f"{money(found[0]['duplicate_payment'])}: found on the records)", confidence=triage.confidence)]})

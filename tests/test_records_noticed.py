@@ -1,0 +1,126 @@
+"""What the records show beyond what the message asks, on real demo records: a payment taken twice is refunded even
+when the customer wrote about something else (never for a sender not verified as them); a double charge named
+inside another request's sentence is still read; a vague complaint is asked about the customer's ticket still
+open; a cancellation and a change of the same order on two tickets are named together; a return of part of an
+order names what goes back; a reply that owes the customer word back keeps the ticket with us."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from cx_core import desk
+from cx_core.access import StaffUser
+from cx_core.desk.reply import owes_word_back
+from cx_core.models import Role
+from cx_core.services import Services
+from cx_core.triage import Triager
+from domains.lumen.backend import billing
+from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
+from tests.conftest import NOW
+from tests.helpers import find_order
+from tests.test_workspace_actions import processed
+
+ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+
+
+def twice_and_another(svc: Services) -> dict[str, str]:
+    """A customer with a payment taken twice on one order and a pending order without one."""
+    with svc.db.session() as s:
+        for o in s.scalars(select(OrderRow).where(OrderRow.status == "pending").order_by(OrderRow.order_id)):
+            if billing.duplicate_payment(s, o.order_id) is not None:
+                continue
+            twice = [x for x in s.scalars(select(OrderRow).where(OrderRow.user_id == o.user_id))
+                     if billing.duplicate_payment(s, x.order_id) is not None]
+            if len(twice) == 1:
+                c = s.get(CustomerRow, o.user_id)
+                assert c is not None
+                return {"order_id": o.order_id, "twice": twice[0].order_id, "email": c.email}
+    raise LookupError("no customer with a double charge and another pending order")
+
+
+def test_a_payment_taken_twice_is_refunded_though_the_message_is_about_another_order(services: Services) -> None:
+    c = twice_and_another(services)
+    data = processed(services, "SEEN-1", c["email"], f"Where is my order {c['order_id']}?")
+    refund = [p for p in data["proposals"] if p["action"] == "refund"]
+    assert [p["args"]["order_id"] for p in refund] == [c["twice"]] and refund[0]["args"]["reason"] == "duplicate charge"
+    reply = data["result"].draft.reply
+    assert f"I also noticed that order {c['twice']} was charged twice, so I'm arranging a refund of the duplicate " \
+           "payment of" in reply
+    assert reply.index(c["order_id"]) < reply.index("I also noticed")  # what they asked comes first
+    # the same message with no address on it: nothing read from the records is said, nothing extra proposed
+    stranger = processed(services, "SEEN-2", "", f"Where is my order {c['order_id']}?")
+    assert "charged twice" not in stranger["result"].draft.reply
+    assert not [p for p in stranger["proposals"] if p["action"] == "refund"]
+
+
+def test_a_double_charge_inside_another_requests_sentence_is_refunded_too(services: Services) -> None:
+    o = find_order(services, "delivered", duplicate=True)
+    data = processed(services, "SEEN-3", o["email"],
+                     f"I want to send back the {o['item']} from {o['order_id']}, and you also took the money twice")
+    assert any(p["action"] == "refund" and p["args"]["order_id"] == o["order_id"]
+               and p["args"]["reason"] == "duplicate charge" for p in data["proposals"])
+    assert "I also noticed" not in data["result"].draft.reply  # the customer said it: nothing to notice
+
+
+def test_a_vague_complaint_is_asked_about_the_customers_ticket_still_open(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "OPEN-1", o["email"], f"Can you send order {o['order_id']} to 12 Elm Street, Springfield, "
+              "IL 62704 instead?", subject="New address for my order")
+    data = processed(services, "OPEN-2", o["email"], "I am really disappointed with the service lately. Nobody calls "
+                     "back.", at=timedelta(minutes=30))
+    assert 'Is this about your message of Wednesday 18 November, "New address for my order"?' in \
+        data["result"].draft.reply
+
+
+def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_together(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "BOTH-1", o["email"], f"Please cancel order {o['order_id']}, I changed my mind.",
+              subject="Cancel my order")
+    data = processed(services, "BOTH-2", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, "
+                     "Springfield, IL 62704 instead.", at=timedelta(minutes=10))
+    assert (f"I can also see your message of Wednesday 18 November asking to cancel {o['order_id']} (\"Cancel my "
+            "order\"); please tell us which you would like: this change, or the cancellation.") \
+        in data["result"].draft.reply
+
+
+def test_a_return_of_part_of_an_order_names_what_goes_back(services: Services) -> None:
+    found = None
+    with services.db.session() as s:
+        for order in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
+            items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == order.order_id)))
+            if len({i.name for i in items}) == 2 and len(items) == 2 and order.delivered_on \
+                    and (NOW.date() - order.delivered_on).days < 20:
+                customer = s.get(CustomerRow, order.user_id)
+                assert customer is not None
+                found = (order.order_id, items[0].name, customer.email)
+                break
+    assert found is not None
+    order_id, item, email = found
+    data = processed(services, "PART-1", email,
+                     f"I'd like to send back the {item.lower()} from order {order_id} and get my money back.")
+    back = next(p for p in data["proposals"] if p["action"] == "return_items")
+    assert back["decision"] == "needs_approval" and len(back["args"]["item_ids"]) == 1
+    assert f"a return of the {item} from order {order_id}" in data["result"].draft.reply
+
+
+def test_a_reply_that_owes_word_back_keeps_the_ticket_with_us(services: Services) -> None:
+    assert owes_word_back("A colleague is looking at your message and will get back to you shortly.")
+    assert not owes_word_back("Which colour would you like?")
+    o = find_order(services, "pending")
+    processed(services, "OWED-1", o["email"], "Hello, can you send me a copy of my invoice please?")
+    desk.send_reply(services.db, services.policy(), ADVISOR, "OWED-1",
+                    "Hi,\n\nA colleague is looking at your message and will get back to you shortly.", resolve=False,
+                    override="the invoice waits for a colleague")
+    assert desk.get_ticket(services.db, "OWED-1")["ticket"]["status"] == "open"
+    processed(services, "OWED-2", o["email"], "Hello, can you send me a copy of my invoice please?")
+    desk.send_reply(services.db, services.policy(), ADVISOR, "OWED-2", "Hi,\n\nWhich order is it for?",
+                    resolve=False, override="asking first")
+    assert desk.get_ticket(services.db, "OWED-2")["ticket"]["status"] == "waiting"
+
+
+def test_an_english_message_full_of_names_and_codes_reads_as_english() -> None:
+    assert Triager.language("Robot vacuum RV-200 kaput, my order W1234567 came broken and I want it fixed") == "en"
+    assert Triager.language("Ik wil mijn bestelling retourneren, het pakket is beschadigd en ik wil mijn geld terug") \
+        == "nl"
