@@ -260,14 +260,20 @@ def workspace(tid: str) -> None:
     with right:
         if result is None:
             return
-        if result.escalated:
-            st.warning(f"**Escalated:** {escape_markdown(result.escalation_reason)}")
-            if result.packet:
-                with st.expander("Context packet", icon=":material/inventory_2:"):
+        if result.escalated:  # the reason, and beside it the packet a supervisor reads: one line of the screen
+            why, packet = st.columns([4, 1.3], vertical_alignment="center") if result.packet else (st, None)
+            why.warning(f"**Escalated:** {escape_markdown(result.escalation_reason)}")
+            if packet is not None:
+                with packet.popover("Packet", icon=":material/inventory_2:", width="stretch",
+                                    help="The context packet: what a supervisor needs to take the case over"):
                     packet_view(result.packet)
         choices = (view or {}).get("choices") or guarded(lambda: desk.ticket_choices(svc.db, tid)) or {}
         props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
-        st.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
+        head, more = st.columns([3, 1.3], vertical_alignment="center")  # the heading, and beside it adding one
+        head.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
+        if t["status"] in {"open", "escalated", "waiting"}:
+            with more:
+                add_action(tid, choices)
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
             st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
@@ -281,8 +287,6 @@ def workspace(tid: str) -> None:
             for p in props:
                 proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
                               choices=choices, alone=alone.get(p.get("execution_key") or ""))
-        if t["status"] in {"open", "escalated", "waiting"}:
-            add_action(tid, choices)
         if t["status"] == "resolved":
             sent = [m for m in data["messages"] if m["direction"] == "out"]
             st.success("Reply sent and ticket resolved." if sent else "Resolved.")
@@ -345,7 +349,7 @@ def add_action(tid: str, choices: dict[str, list[tuple[str, str]]]) -> None:
     names = desk.addable_actions()
     if not names:
         return
-    with st.popover("Add an action", icon=":material/add:"):
+    with st.popover("Add an action", icon=":material/add:", width="stretch"):
         name = st.selectbox("Action", names, index=None, placeholder="Choose an action…", key=f"add-{tid}",
                             format_func=lambda n: desk.REGISTRY[n].label or n.replace("_", " "))
         if not name:
