@@ -392,10 +392,11 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     action was done when it was not is refused; one about an undecided action can be sent anyway, with a reason."""
     key, parts_key = f"reply-{tid}", f"reply-parts-{tid}"
     parts, text = desk.reply_draft(data)
+    sent = answered_at(data)
     if st.session_state.pop(f"sent-{tid}", False):  # sent: the composer starts empty, never one click from a resend
         st.session_state[key], st.session_state[parts_key] = "", parts
     elif key not in st.session_state:  # a reply already sent since the agent's last reading is not offered again
-        st.session_state[key], st.session_state[parts_key] = ("" if answered_at(data) else text), parts
+        st.session_state[key], st.session_state[parts_key] = ("" if sent else text), parts
     elif parts and st.session_state.get(parts_key) != parts:
         before = desk.align(st.session_state.get(parts_key) or parts, parts)
         if len(before) != len(parts) or any((a.kind, a.proposal) != (b.kind, b.proposal)
@@ -407,7 +408,6 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
     # as tall as the reply needs, up to what keeps it above the fold of a laptop screen beside the first proposal
-    sent = answered_at(data)
     body = st.text_area(f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and not
                         st.session_state.get(key) else "Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 205), key=key,
                         help="Markers such as [1] point to the sources listed below the reply; they are taken out "

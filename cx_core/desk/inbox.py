@@ -256,6 +256,7 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
         messages = s.scalars(select(MessageRow).where(MessageRow.ticket_id == ticket_id).order_by(MessageRow.id)).all()
         proposals = s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == ticket_id)
                               .order_by(ProposalRow.position)).all()
+        elsewhere = _elsewhere(s, row, list(proposals))
         return {
             "ticket": {c: getattr(row, c) for c in ("id", "customer_ref", "customer_id", "channel", "subject", "body",
                                                     "created_at", "status", "priority", "sla_due", "task_type",
@@ -268,25 +269,33 @@ def get_ticket(db: Database, ticket_id: str) -> dict[str, Any]:
             "proposals": [{**{c: getattr(p, c) for c in ("id", "position", "action", "args", "rationale", "decision",
                                                           "reason", "required_role", "status", "result", "decided_by",
                                                           "reject_reason", "customer_note", "execution_key", "depends_on")},
-                           "call": _call_progress(s, p), "done_elsewhere": _done_elsewhere(s, row, p)}
+                           "call": _call_progress(s, p), "done_elsewhere": _done_elsewhere(elsewhere, p)}
                           for p in proposals],
         }
 
 
-def _done_elsewhere(s: Session, row: TicketRow, p: ProposalRow) -> dict[str, Any] | None:
+def _elsewhere(s: Session, row: TicketRow, proposals: list[ProposalRow]) -> list[Any]:
+    """The customer's proposals on their other tickets that ran or wait, for the actions this ticket has pending:
+    one query for the whole ticket."""
+    actions = {p.action for p in proposals if p.status == "pending"}
+    if not actions or not row.customer_id:
+        return []
+    return list(s.execute(select(ProposalRow, TicketRow.subject, TicketRow.status)
+                          .join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
+                          .where(TicketRow.customer_id == row.customer_id, ProposalRow.ticket_id != row.id,
+                                 ProposalRow.action.in_(actions), ProposalRow.status.in_(("executed", "pending")))
+                          .order_by(ProposalRow.decided_at.desc())).all())
+
+
+def _done_elsewhere(done: list[Any], p: ProposalRow) -> dict[str, Any] | None:
     """A pending proposal whose very action (same arguments) already ran for this customer from another ticket,
     e.g. the same request sent twice: the ticket it ran on and when, so it is not done a second time unseen."""
-    if p.status != "pending" or not row.customer_id:
+    if p.status != "pending":
         return None
-    done = s.execute(select(ProposalRow, TicketRow.subject, TicketRow.status)
-                     .join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
-                     .where(TicketRow.customer_id == row.customer_id, ProposalRow.ticket_id != row.id,
-                            ProposalRow.action == p.action, ProposalRow.status.in_(("executed", "pending")))
-                     .order_by(ProposalRow.decided_at.desc())).all()
     # done already; else waiting on another open ticket too (the same request sent twice): approve it on one only
-    same = next(((q, subject) for q, subject, _ in done if q.args == p.args and q.status == "executed"), None) or next(
-        ((q, subject) for q, subject, status in done if q.args == p.args and status in ("open", "escalated", "waiting")),
-        None)
+    mine = [(q, subject, status) for q, subject, status in done if q.action == p.action and q.args == p.args]
+    same = next(((q, subject) for q, subject, _ in mine if q.status == "executed"), None) or next(
+        ((q, subject) for q, subject, status in mine if status in ("open", "escalated", "waiting")), None)
     if same is None:
         return None
     return {"ticket_id": same[0].ticket_id, "subject": same[1], "decided_at": same[0].decided_at,

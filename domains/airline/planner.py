@@ -438,7 +438,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    news = disrupted(snap, acting, about, today)
+    news = [_known(n, text) for n in disrupted(snap, acting, about, today)]
     made.steps = [_ours(s, snap) for s in made.steps]
     if under_way := [(r["reservation_id"], gone[0]) for r in (snap or {}).get("reservations", [])
                      if r["reservation_id"] in about and r.get("status") != "cancelled" and r.get("any_flown")
@@ -462,6 +462,19 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
+
+
+def _known(news: str, text: str) -> str:
+    """A disruption the member writes about is no news to them: what they may do, said from it ("As we cancelled
+    flight HAT049 on Wednesday 2 December, you can cancel reservation VKJVUE for a full refund…")."""
+    m = re.match(r"I can see that flight (\w+) on (.+?), on your reservation (\w+), (was cancelled by us|is delayed)"
+                 r"(?:: (.+))?$", news)
+    if m is None or not re.search(rf"\b{m.group(1)}\b", text, re.I):
+        return news
+    if m.group(4) == "is delayed":
+        return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
+    return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
+        (m.group(5) or "").replace("that booking", f"reservation {m.group(3)}")
 
 
 def _ours(step: Step, snap: dict[str, Any] | None) -> Step:

@@ -23,7 +23,8 @@ def method_label(method: Mapping[str, Any]) -> str:
     if source == "credit_card":
         return shown.card(method.get("brand", "card"), method.get("last_four", "????"))
     if source == "gift_card":
-        return f"gift card ({money(float(method.get('amount', 0)))} left)"
+        left = float(method.get("amount", 0) or 0)
+        return f"gift card ({money(left)} left)" if left > 0 else "gift card (used up)"
     return f"travel certificate ({money(float(method.get('amount', 0)))})"
 
 
