@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .store.db import Database
-from .store.tables import TicketRow
+from .store.tables import ProposalRow, TicketRow
 from .triage import contacts as said_contacts
 from .wording import day
 
@@ -52,15 +52,19 @@ def count(db: Database, customer_id: str | None, task_types: list[str], ticket_i
 
 
 def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime) -> list[dict[str, Any]]:
-    """The customer's other tickets still open (open, escalated or waiting on them), newest first, at most three:
-    what a vague message ("nobody calls back") is likely about."""
+    """The customer's other tickets still open (open, escalated or waiting on them), newest first, at most three,
+    each with its actions still waiting for a person: what a vague message ("nobody calls back") is likely about,
+    and what is already under way."""
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(
             TicketRow.customer_id == customer_id, TicketRow.id != ticket_id,
             TicketRow.status.in_(("open", "escalated", "waiting")), TicketRow.created_at <= now)
             .order_by(TicketRow.created_at.desc()).limit(3)).all()
+        waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args).where(
+            ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")).all()
         return [{"id": r.id, "at": r.created_at.date().isoformat(), "subject": (r.subject or r.body)[:120],
-                 "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or ""} for r in rows]
+                 "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
+                 "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id]} for r in rows]
 
 
 def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:

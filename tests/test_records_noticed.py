@@ -49,6 +49,9 @@ def test_a_payment_taken_twice_is_refunded_though_the_message_is_about_another_o
     assert f"I also noticed that order {c['twice']} was charged twice, so I'm arranging a refund of the duplicate " \
            "payment of" in reply
     assert reply.index(c["order_id"]) < reply.index("I also noticed")  # what they asked comes first
+    # their next message, while that refund still waits on the first ticket: not proposed a second time
+    again = processed(services, "SEEN-1b", c["email"], "Can you send me a copy of my invoice?", at=timedelta(minutes=5))
+    assert not [p for p in again["proposals"] if p["action"] == "refund"]
     # the same message with no address on it: nothing read from the records is said, nothing extra proposed
     stranger = processed(services, "SEEN-2", "", f"Where is my order {c['order_id']}?")
     assert "charged twice" not in stranger["result"].draft.reply

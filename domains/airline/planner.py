@@ -169,7 +169,11 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
         pax = len(ctx.bound.get("passengers") or []) or 1
         return [_pick(ctx, str(ctx.bound["origin"]), str(ctx.bound["destination"]), dates[0], cabin, pax)]
     mentioned = {str(d) for d in ctx.entities.get("dates") or []}
-    new = sorted(mentioned - {f["date"] for f in rec["flights"]})
+    said = list(dict.fromkeys(str(d) for d in ctx.entities.get("dates") or []))
+    booked = {f["date"] for f in rec["flights"]}
+    if len(said) == 2 and said[1] in booked and said[0] not in booked:  # "from the 12th to the 13th", on the 13th
+        return [{"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]  # already there
+    new = sorted(mentioned - booked)
     if new and all(d < ctx.today.isoformat() for d in new):  # no flight is moved into the past, whatever the cabin
         raise Unbound(f"the date asked for has passed ({day(new[0])})", final=True, ask=(
             f"I'm sorry, but {day(new[0])} has already passed, so no flight can be booked for it. Which other date "
@@ -440,6 +444,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                                 and str(s.args.get("reservation_id")) in changed)]
     news = [_known(n, text) for n in disrupted(snap, acting, about, today)]
     made.steps = [_ours(s, snap) for s in made.steps]
+    for step in [s for s in made.steps if _already(s, snap)]:  # asked again once done: said, not proposed again
+        made.steps.remove(step)
+        made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask
+        made.answers[step.intent] = _already(step, snap)
     if under_way := [(r["reservation_id"], gone[0]) for r in (snap or {}).get("reservations", [])
                      if r["reservation_id"] in about and r.get("status") != "cancelled" and r.get("any_flown")
                      and (gone := [f for f in r.get("flights", []) if f.get("status") == "cancelled"
@@ -475,6 +483,22 @@ def _known(news: str, text: str) -> str:
         return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
     return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
         (m.group(5) or "").replace("that booking", f"reservation {m.group(3)}")
+
+
+def _already(step: Step, snap: dict[str, Any] | None) -> str:
+    """A change of flights to the very flights and cabin the booking already has (asked again after it was done):
+    what the booking is, or ''."""
+    if step.action != "update_reservation_flights" or step.held or not step.args.get("flights"):
+        return ""
+    r = next((x for x in (snap or {}).get("reservations", []) if x["reservation_id"] == step.args["reservation_id"]),
+             None)
+    if r is None or r.get("cabin") != step.args.get("cabin") or sorted(
+            (f["flight_number"], str(f["date"])) for f in r.get("flights", [])) != sorted(
+            (f["flight_number"], str(f["date"])) for f in step.args["flights"]):
+        return ""
+    on = listed([f"{f['flight_number']} on {day(str(f['date']))}" for f in step.args["flights"]])
+    return (f"reservation {r['reservation_id']} is already booked on {on}, in "
+            f"{CABIN_WORDS.get(str(r['cabin']), r['cabin'])}, so nothing needs to change")
 
 
 def _ours(step: Step, snap: dict[str, Any] | None) -> Step:

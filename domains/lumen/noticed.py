@@ -17,7 +17,9 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
     if triage.abstained or not triage.entities.get("verified") or FORMAL.search(text) or \
             any(r.intent in {"duplicate_charge", "data_request"} for r in triage.requests):
         return triage
-    twice = [o for o in snap["orders"] if o.get("duplicate_payment")]
+    waiting = {str(p["args"].get("order_id")) for t in snap.get("open_tickets") or [] for p in t.get("pending") or []
+               if p["action"] == "refund"}  # already proposed on another open ticket: not twice
+    twice = [o for o in snap["orders"] if o.get("duplicate_payment") and o["order_id"] not in waiting]
     named = [o for o in twice if o["order_id"] in triage.entities.get("order_ids", [])]
     found = (named or sorted(twice, key=lambda o: str(o.get("created_at", "")), reverse=True))[:1]
     if not found:

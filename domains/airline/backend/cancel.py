@@ -63,6 +63,11 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
         raise PolicyDenied(f"reservation {r.reservation_id} is already cancelled")
     legs = legs_of(s, r)
     flown = [leg for leg in legs if leg.flown(clock)]
+    if flown and len(flown) == len(legs):  # the whole trip's time has passed: what can be refunded, if anything
+        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled here: its "
+                         f"{'flight has' if len(legs) == 1 else 'flights have'} already left (flight "
+                         f"{flown[-1].label()}); I've passed your request to a colleague in our reservations team, "
+                         "who will look at whether anything can be refunded, and write to you")
     if flown:
         raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled here: flight {flown[0].label()} has "
                            "already been flown; I've passed your request to a colleague in our reservations team, who "
