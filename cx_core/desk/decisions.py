@@ -165,6 +165,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
     def describe(record: dict[str, Any], key: str) -> str:
         if record.get("brand") and record.get("last_four"):  # a card as people name it
             return f"{record[key]} · {shown.card(record['brand'], record['last_four'])}"
+        if isinstance(record.get("label"), str) and record["label"].strip():  # the records' own name for it
+            return f"{record[key]} · {record['label']}"
         bits = []
         for k in ("name", "description", "source", "options", "kind", "status", "start", "date", "brand", "last_four",
                   "label", "origin", "destination", "amount", "price"):

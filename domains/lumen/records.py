@@ -89,7 +89,8 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                      "credited": ch.credited, "status": ch.status, "created_on": ch.created_on.isoformat(),
                      "invoice_id": ch.invoice_id} for ch in billing.charges(s, user_id)],
         "appointments": appts,
-        "payment_methods": [{"id": m.id, "source": m.source, "brand": m.brand, "last_four": m.last_four}
+        "payment_methods": [{"id": m.id, "source": m.source, "brand": m.brand, "last_four": m.last_four,
+                             **({} if m.brand else {"label": source_words(m.source)})}
                             for m in billing.payment_methods(s, user_id)],
         "notes": [{"author": n.author, "body": n.body, "at": n.created_at.isoformat(timespec="minutes")}
                   for n in crm.notes(s, user_id)[:10]],
@@ -103,8 +104,12 @@ def method_label(method_id: str, methods: list[dict[str, Any]]) -> str:
         return method_id
     if m.get("brand") and m.get("last_four"):
         return shown.card(m["brand"], m["last_four"])
-    return {"paypal": "PayPal", "gift_card": "gift card", "credit_card": "card"}.get(str(m["source"]),
-                                                                                    str(m["source"]).replace("_", " "))
+    return source_words(str(m["source"]))
+
+
+def source_words(source: str) -> str:
+    """A kind of payment method as people name it: "PayPal", "gift card"."""
+    return {"paypal": "PayPal", "gift_card": "gift card", "credit_card": "card"}.get(source, source.replace("_", " "))
 
 
 def refund_route(order: dict[str, Any], amount: float, methods: list[dict[str, Any]]) -> dict[str, str]:
