@@ -17,7 +17,7 @@ from .embedding import Embedder
 from .empathy import empathy
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
-from .plans import ASKS_ONLY, NOT_VERIFIED
+from .plans import ASKS_ONLY, HOLDER_ONLY, NOT_VERIFIED
 from .redact import redact_secrets
 from .safe_text import plain_text
 from .signals import CALL_NOTES
@@ -291,8 +291,8 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
     (None: on their own) and whether it is a refusal. Beside a question ``asked``, one at most; beside what the
     plan tells the customer instead of asking ("the $49.00 is the call-out charge …"), the rule behind it."""
     query, n, beside, denied = _quote_plan(req, mine, said, escalation)
-    if answered:  # the records answered it (``Plan.answers``): a rule quoted beside it says it twice
-        return query, 0, beside, denied
+    if answered:  # the records answered it (``Plan.answers``), or only the holder may hear of it: a rule quoted
+        return query, 0, beside, denied  # beside it says it twice, or says what is not theirs to hear
     if asked is not None and beside is None:
         n = min(n, 1)
         if not asked.rstrip().endswith("?"):
@@ -402,8 +402,7 @@ class Drafter:
         first = _first_name(customer, triage)
         handed = str(triage.entities.get("handed_over") or HANDED_OVER)
         citations: list[Citation] = []
-        cite = partial(_cite, citations)
-        parts: list[ReplyPart] = [ReplyPart(text=f"Hi {first},", paragraph=0)]
+        cite, parts = partial(_cite, citations), [ReplyPart(text=f"Hi {first},", paragraph=0)]
 
         def say(text: str, kind: str = "text", proposal: int | None = None, **extra: Any) -> None:
             parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
@@ -419,14 +418,14 @@ class Drafter:
             paragraph += 1
             say("Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
                 "include your reference number (order, booking or account) and what you would like us to do.")
-        quoted: set[str] = set()
-        asked: set[str] = set()
-        level = str((customer or {}).get("tier") or "")
+        quoted, asked = set[str](), set[str]()
+        # nothing quoted where the records answered, nor to a sender who may hear nothing of an account but why
+        quiet = {r.intent for r in requests} if set(questions.values()) & set(HOLDER_ONLY) else \
+            set(triage.entities.get("answered", ()))
         for req in requests:
             paragraph += 1
             mine = [(i, o) for i, o in enumerate(outcomes) if o.intent == req.intent]
-            spoke = False
-            said: list[str] = []
+            spoke, said = False, list[str]()
             for i, o in mine:
                 full, planned = _handed(action_sentence(o), handed, o.planned)
                 if text := said_once(full, [p.text for p in parts]):
@@ -450,12 +449,13 @@ class Drafter:
             # action (it stays only while the action's sentence does); two when the customer only asked; beside a
             # question, one, and only when it is close (the question is what the customer needs to read)
             query, n, beside, denied = _what_to_quote(req, mine, said, escalation, questions[req.intent] if asking
-                                                      else None, req.intent in triage.entities.get("answered", ()))
+                                                      else None, req.intent in quiet)
             # a quote that repeats what the reply already says (a refusal's reason, a status) adds nothing
             # what the customer asks is no fact about their case, but what they call theirs is ("my card")
             stated = " ".join([statements(req.text)[0], *(m.group(0) for m in _MINE.finditer(req.text))])
             found = self.best_sentences(query, passages.get(req.intent, [])[:3], n, quoted, topical=n == 2,
-                                        facts=" ".join([stated, *said, *(notices or [])]), level=level,
+                                        facts=" ".join([stated, *said, *(notices or [])]),
+                                        level=str((customer or {}).get("tier") or ""),
                                         said=[*said, *(notices or [])],  # a notice says it already: no quote
                                         least=(BESIDE_MIN if asking else MIN_QUOTE) if beside is None or denied
                                         else BESIDE_READ_MIN
@@ -469,8 +469,7 @@ class Drafter:
         say("", "next")  # what happens next, when the reply would otherwise say nothing
         paragraph += 1
         say(active().brand.signature)
-        parts = with_next(parts)
-        return Draft(summary=summary, reply=render(parts), citations=citations, parts=parts)
+        return Draft(summary=summary, reply=render(parts := with_next(parts)), citations=citations, parts=parts)
 
 
 # a sentence that leans on the one before it ("After that…", "In that case…"), quoted only after it

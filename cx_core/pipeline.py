@@ -17,22 +17,13 @@ from .entities import whole_text
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
-from .plans import ASKS_ONLY, Plan, Step
+from .plans import ANOTHER_ADDRESS, ASKS_ONLY, ONLY_THE_HOLDER, Plan, Step
 from .policy import Policy, escalation_reason
 from .store.db import Database, utcnow
 from .triage import Triager
 from .wording import WORDING, claimed_actions
 
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
-
-
-# what a reply says instead of reading out records to a sender not verified as their holder
-ONLY_THE_HOLDER = ("for your security, I can look into an account or change anything on it only with its holder: please "
-                   "write to us from the email address on your account, and we'll deal with your request straight away")
-# what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
-ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
-                   "security we can only act on it from that address, so please write to us from it, and we'll deal with "
-                   "your request straight away")
 
 
 @dataclass

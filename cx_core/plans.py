@@ -9,6 +9,15 @@ from typing import Any
 
 # why a step that could run waits: the customer only asks about it ("How do I return it?"); the reply offers it
 ASKS_ONLY = "the customer asks about it without wanting it done yet"
+# what a reply says instead of reading out records to a sender not verified as their holder
+ONLY_THE_HOLDER = ("for your security, I can look into an account or change anything on it only with its holder: please "
+                   "write to us from the email address on your account, and we'll deal with your request straight away")
+# what a reply asks when the sender's address is on no account but the message names one (identified, not verified)
+ANOTHER_ADDRESS = ("the details you gave belong to an account registered with another email address; for your "
+                   "security we can only act on it from that address, so please write to us from it, and we'll deal with "
+                   "your request straight away")
+# said instead of anything about the records: nothing from the knowledge base is quoted beside it
+HOLDER_ONLY = (ONLY_THE_HOLDER, ANOTHER_ADDRESS)
 # why a write waits when the message's sender is not verified as the customer: the reply promises nothing of it
 NOT_VERIFIED = "the sender is not verified as the customer"
 
