@@ -26,7 +26,7 @@ def empathy(triage: Triage, channel: str) -> str:
         return f"{what[:-1]}, and that {nobody}." if what else f"I'm sorry {nobody}."
     if int(triage.entities.get("contacts") or 1) > 1:
         how = "write to us" if channel in {"email", "social"} else "contact us"
-        # what went wrong first, when the message names it: "I'm sorry nobody came as arranged, and that…"
+        # what went wrong first, when the message names it: "I'm sorry to hear nobody came as arranged, and that…"
         return f"{what[:-1]}, and that you have had to {how} again about it." if what else \
             f"I'm sorry you have had to {how} again about this."
     if triage.entities.get("waiting"):
@@ -56,9 +56,9 @@ _SORRY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 r"visit|trip|reservation)\b", re.I), lambda m: f"I'm sorry your {m.group(1).lower()} was cancelled."),
     (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show|(?:nobody|no one|"
                 r"no-one) (?:came|turned up|showed up))\b", re.I),
-     lambda m: "I'm sorry nobody came as arranged."),
+     lambda m: "I'm sorry to hear nobody came as arranged."),
     (re.compile(r"\b(?:\d+|an?|one|two|three|several) (?:hours?|hrs?) late\b|\b(?:came|turned up|arrived|showed up) "
-                r"(?:very |really |so )?late\b", re.I), lambda m: "I'm sorry we were late."),
+                r"(?:very |really |so )?late\b", re.I), lambda m: "I'm sorry to hear we were late."),
     (re.compile(r"\b(?:charged (?:me )?twice|double[- ]charged|charged (?:two|2) times|same payment (?:of \S+ )?"
                 r"(?:two|2) times)\b", re.I), lambda m: "I'm sorry about the double charge."),
     (re.compile(r"\bovercharged\b", re.I), lambda m: "I'm sorry you were overcharged."),

@@ -410,6 +410,8 @@ class Pipeline:
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
         # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
         contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
+        # the reply's apology counts the earlier tickets too, not only what the message says of itself
+        tri.entities["contacts"] = max(int(tri.entities.get("contacts") or 1), contact.number)
         if not escalation and contact.number >= policy.escalation.repeated_contact:
             escalation = contact.reason(label(tri.task_type).lower())
         return escalation, contact

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from cx_core import desk
 from cx_core.safe_text import one_line
 from pages.common import label, show_passage
 
@@ -43,10 +44,13 @@ _MOOD = ("little", "some", "high")
 
 def done_elsewhere(elsewhere: dict[str, Any] | None) -> None:
     """The same action, same details, already ran for this customer from another ticket (a request sent twice)."""
-    if elsewhere and elsewhere.get("pending"):
-        st.warning(f"Also proposed on the ticket “{one_line(elsewhere['subject'] or '', 60)}”, still waiting: approve "
-                   "it on one ticket only.", icon=":material/content_copy:")
-    elif elsewhere:
+    if not elsewhere:
+        return
+    subject = one_line(desk.cut_words(" ".join(str(elsewhere["subject"] or "").split()), 60))
+    if elsewhere.get("pending"):
+        st.warning(f"Also proposed on the ticket “{subject}”, still waiting: approve it on one ticket only.",
+                   icon=":material/content_copy:")
+    else:
         st.warning("Already done for this customer" + (f" on {elsewhere['decided_at']:%d %b}" if
-                   elsewhere["decided_at"] else "") + f", from the ticket “{one_line(elsewhere['subject'] or '', 60)}”:"
-                   " approving it would do it a second time.", icon=":material/content_copy:")
+                   elsewhere["decided_at"] else "") + f", from the ticket “{subject}”: approving it would do it a "
+                   "second time.", icon=":material/content_copy:")

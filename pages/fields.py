@@ -13,7 +13,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from cx_core import desk, shown
+from cx_core.safe_text import escape_markdown, one_line
 from cx_core.wording import money_in
+from pages.common import label
 
 
 def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
@@ -143,3 +145,41 @@ def shown_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, str]]:
     sum of money in the pack's currency ("$1,001.00")."""
     return [{shown.field(str(k)): money_in(float(v)) if _MONEY.search(str(k)) and isinstance(v, int | float)
              and not isinstance(v, bool) else shown.value(v) for k, v in row.items()} for row in rows or []]
+
+
+def complete(args: dict[str, Any], spec: Any) -> bool:
+    """Whether the proposal's details are all there (an unsure one can then be approved as it stands)."""
+    if spec is None:
+        return False
+    try:
+        spec.args_model.model_validate(args)
+    except ValidationError:
+        return False
+    return True
+
+
+def records_tabs(view: dict[str, Any]) -> None:
+    """The customer's records, one tab each, across the whole width so that their columns can be read."""
+    card, past = view["card"], view["past"]
+    names = [*card["tabs"], "Tickets"]
+    for tab, name in zip(st.tabs(names), names, strict=True):
+        with tab:
+            if name != "Tickets":
+                rows = shown_rows(card["tabs"][name])
+                if not rows:
+                    st.caption(f"No {name.lower()} on record for this customer.")
+                    continue
+                # a static table: every cell wraps and reads whole (no cut "Ship to" or flights); the records are
+                # data, so each cell is escaped, never Markdown
+                st.table([{escape_markdown(k): escape_markdown(v) for k, v in r.items()} for r in rows],
+                         hide_index=True, border="horizontal")
+                continue
+            if not past:
+                st.caption("No earlier tickets from this customer.")
+            for r in past:
+                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(desk.cut_words(r['subject'], 70))}"
+                             f" · {label(r['task_type']) if r['task_type'] else 'not read yet'}"
+                             f" · {TICKET_STATE.get(r['status'], r['status'])}", query_params={"ticket": r["id"]})
+
+
+TICKET_STATE = {"waiting": "waiting on customer", "processing": "being read by the agent", "new": "new"}

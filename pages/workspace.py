@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
+from cx_core.plans import NOT_VERIFIED
 from cx_core.safe_text import escape_markdown, one_line
 from cx_core.wording import WORDING
 from pages.common import (
@@ -27,7 +28,16 @@ from pages.common import (
     sla_text,
 )
 from pages.explain import done_elsewhere, sources, why_the_agent_thinks_so
-from pages.fields import field_name, field_widget, first_error, sender_moved, shown_rows, value_text
+from pages.fields import (
+    TICKET_STATE,
+    complete,
+    field_name,
+    field_widget,
+    first_error,
+    records_tabs,
+    sender_moved,
+    value_text,
+)
 
 REJECT_REASONS = ["Wrong action for this request", "Wrong details (order, item, amount or date)",
                   "Customer must confirm first", "Against policy", "Duplicate of another action", "Other"]
@@ -133,12 +143,15 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             return
         b = st.columns([1.5, 1, 1])
         unsure = p["decision"] == "abstained"
-        confirm_needed = spec is not None and (not spec.reversible or unsure)
+        stranger = p["reason"] == NOT_VERIFIED  # approved only once the advisor knows who wrote: asked twice
+        confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Refused as asked: edit it, or reject it.")
-        elif b[0].button("Approve", key=f"approve-{p['id']}", type="primary", icon=":material/check:",
-                       disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
-                       help="Some details are missing: use Edit to fill them in." if unsure else None):
+        elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger else "primary",
+                       icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
+                       help="Some details are missing: use Edit to fill them in." if unsure else
+                       "The sender is not verified as the customer: approve only once you know who wrote."
+                       if stranger else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
                 st.rerun()
@@ -146,28 +159,12 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         if st.session_state.get(f"confirm-{p['id']}"):
             why = proposal_note(p, spec)
             st.warning(f"The agent did not propose this as sure ({why[:1].lower()}{why[1:]}). Approve it as it "
-                       "stands?" if unsure else
+                       "stands?" if unsure or stranger else
                        "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
                 st.session_state.pop(f"confirm-{p['id']}", None)
                 run_approve(p["id"], None)
-        with b[1].popover("Edit", icon=":material/edit:"):
-            with st.form(f"edit-{p['id']}"):
-                values = {}
-                if spec is not None:
-                    found = guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}
-                    for name, field in spec.args_model.model_fields.items():
-                        values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices,
-                                                    found.get(name))
-                if st.form_submit_button("Approve with changes", type="primary"):
-                    edited = {k: v for k, v in values.items() if v not in (None, "", [])}
-                    try:
-                        if spec is not None:
-                            spec.args_model.model_validate(edited)
-                    except ValidationError as exc:
-                        st.error(first_error(exc))
-                    else:
-                        run_approve(p["id"], edited)
+        edit_popover(b[1], p, spec, args, choices)
         with b[2].popover("Reject", icon=":material/close:"):
             with st.form(f"reject-{p['id']}"):
                 code = st.selectbox("Reason", REJECT_REASONS)
@@ -181,15 +178,26 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                     st.rerun()
 
 
-def complete(args: dict[str, Any], spec: Any) -> bool:
-    """Whether the proposal's details are all there (an unsure one can then be approved as it stands)."""
-    if spec is None:
-        return False
-    try:
-        spec.args_model.model_validate(args)
-    except ValidationError:
-        return False
-    return True
+def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
+                 choices: dict[str, list[tuple[str, str]]]) -> None:
+    """The proposal's fields, as the records offer them, to approve with changes."""
+    with where.popover("Edit", icon=":material/edit:"):
+        with st.form(f"edit-{p['id']}"):
+            values = {}
+            if spec is not None:
+                found = guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}
+                for name, field in spec.args_model.model_fields.items():
+                    values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices,
+                                                found.get(name))
+            if st.form_submit_button("Approve with changes", type="primary"):
+                edited = {k: v for k, v in values.items() if v not in (None, "", [])}
+                try:
+                    if spec is not None:
+                        spec.args_model.model_validate(edited)
+                except ValidationError as exc:
+                    st.error(first_error(exc))
+                else:
+                    run_approve(p["id"], edited)
 
 
 def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
@@ -211,7 +219,7 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
         head[0].markdown("#### :gray[No subject]")
     with head[1]:
         chips = st.container(horizontal=True, gap="small")
-        chips.badge(_TICKET_STATE.get(t["status"], t["status"]),
+        chips.badge(TICKET_STATE.get(t["status"], t["status"]),
                     color=STATUS_COLOUR.get(t["status"], "gray"))
         chips.badge(svc.pack.channel(t["channel"]).shown, color="gray", icon=":material/forum:",
                     help=f"Came in through {t['source']}")
@@ -280,7 +288,7 @@ def workspace(tid: str) -> None:
         elif not props:
             st.caption("No actions proposed for this ticket.")
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
-                      and p["decision"] != "abstained"), None)
+                      and p["decision"] != "abstained" and p["reason"] != NOT_VERIFIED), None)
         alone = desk.reversible_on(svc.db, user, tid)
         # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
         with st.container(height=310 if len(props) > 1 else "content", key="proposal-list"):
@@ -563,32 +571,6 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
                    + (" …" if len(still) > 2 else ""), icon=":material/content_copy:")
     return {**view, "past": past}
 
-
-def records_tabs(view: dict[str, Any]) -> None:
-    """The customer's records, one tab each, across the whole width so that their columns can be read."""
-    card, past = view["card"], view["past"]
-    names = [*card["tabs"], "Tickets"]
-    for tab, name in zip(st.tabs(names), names, strict=True):
-        with tab:
-            if name != "Tickets":
-                rows = shown_rows(card["tabs"][name])
-                if not rows:
-                    st.caption(f"No {name.lower()} on record for this customer.")
-                    continue
-                # a static table: every cell wraps and reads whole (no cut "Ship to" or flights); the records are
-                # data, so each cell is escaped, never Markdown
-                st.table([{escape_markdown(k): escape_markdown(v) for k, v in r.items()} for r in rows],
-                         hide_index=True, border="horizontal")
-                continue
-            if not past:
-                st.caption("No earlier tickets from this customer.")
-            for r in past:
-                st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(desk.cut_words(r['subject'], 70))}"
-                             f" · {label(r['task_type']) if r['task_type'] else 'not read yet'}"
-                             f" · {_TICKET_STATE.get(r['status'], r['status'])}", query_params={"ticket": r["id"]})
-
-
-_TICKET_STATE = {"waiting": "waiting on customer", "processing": "being read by the agent", "new": "new"}
 
 if ticket_id:
     guarded(lambda: workspace(str(ticket_id)))

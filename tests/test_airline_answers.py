@@ -289,7 +289,7 @@ def test_a_trip_under_way_with_a_flight_we_cancelled_goes_to_the_reservations_te
     made = plan(svc.triager.triage("", text), snap, NOW.date(), text)
     assert "reservations team" in made.escalate_because
     assert made.handed_over.startswith(f"I've passed reservation {r['reservation_id']} to our reservations team, "
-                                       f"who will look at a refund for flight {ahead['flight_number']} on ")
+                                       f"who will look at a refund for the cancelled flight, {ahead['flight_number']}")
     told = " ".join(made.notices)
     assert f"flight {ahead['flight_number']}" in told and "can look at a refund" not in told  # said once, as done
 

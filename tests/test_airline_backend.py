@@ -434,6 +434,22 @@ def test_booking_applies_what_the_preview_said(s: Session) -> None:
 
 # ---------------------------------------------------------------- compensation
 @pytest.mark.shared
+def test_certificates_of_two_members_never_share_an_id(s: Session, raw: dict[str, Any]) -> None:
+    """The first certificate of each member would be numbered alike: the second member's takes the next number."""
+    eligible = [(rid, r) for rid, r in raw["reservations"].items()
+                if raw["users"][r["user_id"]]["membership"] in ("silver", "gold")
+                and "cancelled" in [_status(raw, f) for f in r["flights"]]]
+    picked: dict[str, tuple[str, dict[str, Any]]] = {}
+    for rid, r in eligible:
+        picked.setdefault(r["user_id"], (rid, r))
+    (rid1, r1), (rid2, r2) = list(picked.values())[:2]
+    ids = [B.send_certificate(s, {"user_id": r["user_id"], "reservation_id": rid, "complaint": "cancelled_flight",
+                                  "amount": 100 * len(r["passengers"])}, NOW)["certificate_id"]
+           for rid, r in ((rid1, r1), (rid2, r2))]
+    assert ids[0] != ids[1]
+
+
+@pytest.mark.shared
 def test_certificate_for_a_cancelled_flight(s: Session, raw: dict[str, Any]) -> None:
     rid = _find(raw, lambda r, u, st: "cancelled" in st and u["membership"] == "silver" and r["cabin"] == "economy"
                 and r["insurance"] == "no")

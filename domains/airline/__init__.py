@@ -17,7 +17,7 @@ TASK_TYPES = {
     "booking_status": "booking details", "flight_status": "flight status", "baggage_question": "baggage question",
     "account_access": "account and profile", "cancel_booking": "cancel booking", "change_flight": "change flights",
     "change_cabin": "change cabin", "add_baggage": "add checked bags", "change_passenger": "change passengers",
-    "new_booking": "new booking", "delay_compensation": "delay or cancellation compensation",
+    "new_booking": "new booking", "delay_compensation": "disruption compensation",
     "complaint": "complaint",
 }
 

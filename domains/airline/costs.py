@@ -170,3 +170,15 @@ def sentences(plan: Plan, snap: dict[str, Any] | None) -> list[str]:
         if said and said not in out:
             out.append(said)
     return out
+
+
+def to_pay(step: Step, snap: dict[str, Any]) -> int | None:
+    """What a planned change of flights, cabin or bags would charge the member, when known (0 or less: nothing)."""
+    r = _reservation(snap, step.args.get("reservation_id"))
+    if r is None:
+        return None
+    if step.action == "update_reservation_flights":
+        return change_cost(step.args, r, snap)
+    if step.action == "update_reservation_baggages" and step.args.get("nonfree_baggages") is not None:
+        return (int(step.args["nonfree_baggages"]) - int(r.get("nonfree_baggages") or 0)) * BAG_FEE
+    return None

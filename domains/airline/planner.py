@@ -5,19 +5,19 @@ certain raises ``Unbound`` with what a person must decide; nothing is guessed.""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cx_core.models import Triage
-from cx_core.plans import Plan, Step
+from cx_core.plans import Plan
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
+from .settled import already, known, ours, price_first
 from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
@@ -91,7 +91,8 @@ def _refused(ctx: Context, change: str) -> str:
 def new_cabin(ctx: Context) -> str:
     if why := _refused(ctx, "change_cabin"):
         rid = ctx.bound["@reservations"]["reservation_id"]
-        raise Unbound(f"the airline's rules refuse it: {why}, and the cabin is the same on every flight",
+        raise Unbound(f"the airline's rules refuse it: {why}" + (
+            "" if ctx.bound["@reservations"].get("all_flown") else ", and the cabin is the same on every flight"),
                       f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}"
                       + (", and a cabin is the same on every flight of a booking, so it can only change before the first "
                          "one." if len(ctx.bound["@reservations"].get("flights") or []) > 1
@@ -349,6 +350,9 @@ def payment(ctx: Context) -> str:
     cards = [m["id"] for m in methods if m.get("source") == "credit_card" and any(m["label"].endswith(f) for f in four)]
     if len(cards) == 1:
         return str(cards[0])
+    kinds = [m["id"] for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+    if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
+        return str(kinds[0])
     if len(methods) == 1:
         return str(methods[0]["id"])
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
@@ -366,6 +370,12 @@ def payment(ctx: Context) -> str:
     raise Unbound("which saved payment method pays",
                   f"shall we charge it to {usable[0]}?" if len(usable) == 1 else
                   f"which of your saved payment methods should we use: {', '.join(usable[:-1])} or {usable[-1]}?")
+
+
+def _kind(method: dict[str, Any]) -> str:
+    """What a member calls a saved payment method: its card's brand ("Mastercard"), "gift card", "certificate"."""
+    source = str(method.get("source"))
+    return {"gift_card": "gift card", "certificate": "certificate"}.get(source) or str(method["label"]).split()[0]
 
 
 def _bags_added(ctx: Context) -> int:
@@ -442,12 +452,13 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    news = [_known(n, text) for n in disrupted(snap, acting, about, today)]
-    made.steps = [_ours(s, snap) for s in made.steps]
-    for step in [s for s in made.steps if _already(s, snap)]:  # asked again once done: said, not proposed again
+    news = [known(n, text) for n in disrupted(snap, acting, about, today)]
+    made.steps = [ours(s, snap) for s in made.steps]
+    price_first(made, snap or {}, text)
+    for step in [s for s in made.steps if already(s, snap)]:  # asked again once done: said, not proposed again
         made.steps.remove(step)
         made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask
-        made.answers[step.intent] = _already(step, snap)
+        made.answers[step.intent] = already(step, snap)
     if under_way := [(r["reservation_id"], gone[0]) for r in (snap or {}).get("reservations", [])
                      if r["reservation_id"] in about and r.get("status") != "cancelled" and r.get("any_flown")
                      and (gone := [f for f in r.get("flights", []) if f.get("status") == "cancelled"
@@ -457,8 +468,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         made.escalate_because = ("a flight we cancelled on a trip already under way: the reservations team decides "
                                  "a refund for the part not flown")
         made.handed_over = (f"I've passed reservation {rid} to our reservations team, who will look at a refund for "
-                            f"flight {f['flight_number']} on {day(str(f['date']))}, which we cancelled, and write to "
-                            "you.")
+                            f"the cancelled flight, {f['flight_number']}, and write to you.")
         news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
@@ -470,48 +480,6 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
-
-
-def _known(news: str, text: str) -> str:
-    """A disruption the member writes about is no news to them: what they may do, said from it ("As we cancelled
-    flight HAT049 on Wednesday 2 December, you can cancel reservation VKJVUE for a full refund…")."""
-    m = re.match(r"I can see that flight (\w+) on (.+?), on your reservation (\w+), (was cancelled by us|is delayed)"
-                 r"(?:: (.+))?$", news)
-    if m is None or not re.search(rf"\b{m.group(1)}\b", text, re.I):
-        return news
-    if m.group(4) == "is delayed":
-        return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
-    return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
-        (m.group(5) or "").replace("that booking", f"reservation {m.group(3)}")
-
-
-def _already(step: Step, snap: dict[str, Any] | None) -> str:
-    """A change of flights to the very flights and cabin the booking already has (asked again after it was done):
-    what the booking is, or ''."""
-    if step.action != "update_reservation_flights" or step.held or not step.args.get("flights"):
-        return ""
-    r = next((x for x in (snap or {}).get("reservations", []) if x["reservation_id"] == step.args["reservation_id"]),
-             None)
-    if r is None or r.get("cabin") != step.args.get("cabin") or sorted(
-            (f["flight_number"], str(f["date"])) for f in r.get("flights", [])) != sorted(
-            (f["flight_number"], str(f["date"])) for f in step.args["flights"]):
-        return ""
-    on = listed([f"{f['flight_number']} on {day(str(f['date']))}" for f in step.args["flights"]])
-    return (f"reservation {r['reservation_id']} is already booked on {on}, in "
-            f"{CABIN_WORDS.get(str(r['cabin']), r['cabin'])}, so nothing needs to change")
-
-
-def _ours(step: Step, snap: dict[str, Any] | None) -> Step:
-    """A cancellation of a booking with a flight we cancelled: for that reason, and said so."""
-    if step.action != "cancel_reservation" or step.held or step.missing:
-        return step
-    r: dict[str, Any] = next((x for x in (snap or {}).get("reservations", [])
-                              if x["reservation_id"] == step.args.get("reservation_id")), {})
-    gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled"]
-    if not gone:
-        return step
-    return replace(step, args={**step.args, "reason": "airline_cancelled"}, defaults={
-        **step.defaults, "we_cancelled": f"{gone[0]['flight_number']} on {day(str(gone[0]['date']))}"})
 
 
 # what a member whose trip is under way may have when we cancelled a flight of it: the reservations team's to decide

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
+from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, listed, money
 from domains.airline.backend.policy import CABIN_WORDS, at_airport
 
 
 def _flights(a: dict[str, Any]) -> str:
-    return ", ".join(f"{f['flight_number']} on {day(str(f['date']))}" for f in a.get("flights") or [])
+    return listed([f"{f['flight_number']} on {day(str(f['date']))}" for f in a.get("flights") or []])
 
 
 def _refund(r: dict[str, Any]) -> str:

@@ -22,8 +22,9 @@ _FIRST_CERTIFICATE_NUMBER = 3221322  # τ-bench numbers new certificates certifi
 
 
 def _next_certificate_id(s: Session, u: AirlineUserRow) -> str:
-    issued = set(s.scalars(select(AirlineCompensationRow.certificate_id)
-                           .where(AirlineCompensationRow.user_id == u.user_id)))
+    """The next certificate number free both in the member's wallet and among every certificate issued (a
+    certificate's id is unique across members)."""
+    issued = set(s.scalars(select(AirlineCompensationRow.certificate_id)))
     number = _FIRST_CERTIFICATE_NUMBER
     while f"certificate_{number}" in u.payment_methods or f"certificate_{number}" in issued:
         number += 1

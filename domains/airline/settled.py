@@ -1,0 +1,78 @@
+"""What the plan says of what the member already knows or already has, and what waits for their yes: a disruption
+they write about, a change asked again once done, a cancellation caused by a flight we cancelled, a change asked
+with its price."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from cx_core.plans import Plan, Step
+from cx_core.wording import day, listed
+
+from . import costs
+from .backend import CABIN_WORDS
+
+
+def known(news: str, text: str) -> str:
+    """A disruption the member writes about is no news to them: what they may do, said from it ("As we cancelled
+    flight HAT049 on Wednesday 2 December, you can cancel reservation VKJVUE for a full refund…")."""
+    m = re.match(r"I can see that flight (\w+) on (.+?), on your reservation (\w+), (was cancelled by us|is delayed)"
+                 r"(?:: (.+))?$", news)
+    if m is None or not re.search(rf"\b{m.group(1)}\b", text, re.I):
+        return news
+    if m.group(4) == "is delayed":
+        return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
+    return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
+        (m.group(5) or "").replace("that booking", f"reservation {m.group(3)}")
+
+
+def already(step: Step, snap: dict[str, Any] | None) -> str:
+    """A change of flights to the very flights and cabin the booking already has (asked again after it was done):
+    what the booking is, or ''."""
+    if step.action != "update_reservation_flights" or step.held or not step.args.get("flights"):
+        return ""
+    r = next((x for x in (snap or {}).get("reservations", []) if x["reservation_id"] == step.args["reservation_id"]),
+             None)
+    if r is None or r.get("cabin") != step.args.get("cabin") or sorted(
+            (f["flight_number"], str(f["date"])) for f in r.get("flights", [])) != sorted(
+            (f["flight_number"], str(f["date"])) for f in step.args["flights"]):
+        return ""
+    on = listed([f"{f['flight_number']} on {day(str(f['date']))}" for f in step.args["flights"]])
+    return (f"reservation {r['reservation_id']} is already booked on {on}, in "
+            f"{CABIN_WORDS.get(str(r['cabin']), r['cabin'])}, so nothing needs to change")
+
+
+# the member asks the price before deciding ("What would it cost?"): told first, never charged unasked
+PRICE_ASKED = re.compile(r"\bwhat (?:would|will|does|did) (?:it|that|this) cost\b|\bhow much (?:would|will|does|is|"
+                          r"extra)\b|\bwhat(?:'s| is| would be) the (?:price|cost|difference)\b|\bprice difference\b",
+                          re.I)
+
+
+def price_first(made: Plan, snap: dict[str, Any], text: str) -> None:
+    """A change the member would pay for, asked with its price: the price is said and the change waits for their
+    yes (the card it would go on named)."""
+    if not PRICE_ASKED.search(text):
+        return
+    labels = {m["id"]: m["label"] for m in (snap.get("user") or {}).get("payment_methods") or []}
+    for i, st in enumerate(made.steps):
+        cost = costs.to_pay(st, snap) if not (st.held or st.missing) else None
+        if cost is None or cost <= 0:
+            continue
+        card = labels.get(str(st.args.get("payment_id") or ""), "")
+        made.steps[i] = replace(st, held="the member asked the price first and has not said yes")
+        made.questions[st.intent] = f"shall I go ahead{f', charging it to your {card}' if card else ''}?"
+
+
+def ours(step: Step, snap: dict[str, Any] | None) -> Step:
+    """A cancellation of a booking with a flight we cancelled: for that reason, and said so."""
+    if step.action != "cancel_reservation" or step.held or step.missing:
+        return step
+    r: dict[str, Any] = next((x for x in (snap or {}).get("reservations", [])
+                              if x["reservation_id"] == step.args.get("reservation_id")), {})
+    gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled"]
+    if not gone:
+        return step
+    return replace(step, args={**step.args, "reason": "airline_cancelled"}, defaults={
+        **step.defaults, "we_cancelled": f"{gone[0]['flight_number']} on {day(str(gone[0]['date']))}"})
