@@ -67,22 +67,31 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
                  "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id]} for r in rows]
 
 
-def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
-    """When a cancellation and another request speak of the same record across two open tickets of the customer
-    (one message asks to cancel a booking, another to upgrade it), the reply says it sees both and asks which they
-    want: one sentence, or ''."""
-    ids = sorted({str(v) for st in steps for k, v in st.args.items() if k.endswith("_id") and k != "user_id"
+def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None
+          ) -> tuple[str, dict[str, Any]] | None:
+    """The record (its id) that this ticket's actions and another open ticket of the customer's both speak of, when
+    one of the two cancels it and the other asks something else of it (a booking one message asks to cancel and
+    another to upgrade), with that ticket; None when there is no such pair."""
+    ids = sorted({str(v) for a in args for k, v in a.items() if k.endswith("_id") and k != "user_id"
                   and isinstance(v, str) and len(v.lstrip("#")) >= 5})
-    cancels = any("cancel" in st.intent for st in steps)
     for t in open_tickets or []:
         other = str(t.get("task_type") or "")
         hit = next((i for i in ids if re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])), None)
-        if not hit or cancels == ("cancel" in other) or any(w in other for w in ("complaint", "compensation")):
-            continue
-        said, when = " ".join(str(t["subject"]).split()).rstrip(".?! "), day(t["at"])
-        if cancels:
-            return (f"I can also see your message of {when} about {hit} (\"{said}\"); if you would rather have that "
-                    "than the cancellation, just tell us.")
-        return (f"I can also see your message of {when} asking to cancel {hit} (\"{said}\"); please tell us which "
-                "you would like: this change, or the cancellation.")
-    return ""
+        if hit and cancels != ("cancel" in other) and not any(w in other for w in ("complaint", "compensation")):
+            return hit, t
+    return None
+
+
+def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
+    """The reply's sentence when ``clash`` finds one: it sees both messages and asks which the customer wants."""
+    cancels = any("cancel" in st.intent for st in steps)
+    found = clash([st.args for st in steps], cancels, open_tickets)
+    if found is None:
+        return ""
+    hit, t = found
+    said, when = " ".join(str(t["subject"]).split()).rstrip(".?! "), day(t["at"])
+    if cancels:
+        return (f"I can also see your message of {when} about {hit} (\"{said}\"); if you would rather have that "
+                "than the cancellation, just tell us.")
+    return (f"I can also see your message of {when} asking to cancel {hit} (\"{said}\"); please tell us which you "
+            "would like: this change, or the cancellation.")

@@ -108,7 +108,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 def summarise(triage: Triage, customer: dict[str, Any] | None, channel: str, escalation: str) -> str:
-    who = f"{customer['name']} ({customer['tier']}{'; named in the message, not verified' if customer.get('unverified') else ''})" \
+    who = f"{customer['name']} ({customer['tier']}{'; identified from the message, not verified' if customer.get('unverified') else ''})" \
         if customer else "Unknown sender"
     parts = [f"{who} via {channel}."]
     if triage.abstained:
@@ -117,7 +117,9 @@ def summarise(triage: Triage, customer: dict[str, Any] | None, channel: str, esc
     elif triage.requests:
         n = len(triage.requests)
         parts.append(f"{n} request{'s' if n > 1 else ''}: " + " ".join(
-            f"({i}) {label(r.intent)}: \"{_short(redact_secrets(r.text))}\"" for i, r in enumerate(triage.requests, 1)))
+            f"({i}) {label(r.intent)}: " + (r.text.strip("()") if _FROM_RECORDS.fullmatch(r.text) else  # the records' words
+                                             f"\"{_short(redact_secrets(r.text))}\"")
+            for i, r in enumerate(triage.requests, 1)))
     if triage.sentiment == "negative":
         parts.append("Customer is very upset." if triage.frustration >= 0.6 else "Customer is upset.")
     if escalation:
@@ -474,6 +476,8 @@ class Drafter:
 
 # a sentence that leans on the one before it ("After that…", "In that case…"), quoted only after it
 _BACK = re.compile(r"(?:after that|then|this|these|those|that|otherwise|in that case|if so|if not)\b", re.I)
+# a request the records raise, not the customer ("(order #W… shows two payments of $24.62: found on the records)")
+_FROM_RECORDS = re.compile(r"\([^()]*: found on the records\)")
 _MINE = re.compile(r"\b(?:my|our) (?:[a-z]+ ){0,2}[a-z]+", re.I)  # what the customer calls theirs: "my debit card"
 
 

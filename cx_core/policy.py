@@ -16,6 +16,7 @@ from .domain import Vocabulary, active
 from .errors import ConfigError
 from .models import ROLE_RANK, Autonomy, Role
 from .plans import NOT_VERIFIED
+from .wording import money_in
 
 
 class Limit(BaseModel):
@@ -292,8 +293,7 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
     role = required_role(policy, action, amount)
     if actor_role is not None:
         if ROLE_RANK[actor_role] < ROLE_RANK[role]:
-            what = action.replace("_", " ") + (f" of {amount:,.2f} {active().locale.currency}" if amount is not None
-                                               else "")
+            what = action.replace("_", " ") + (f" of {money_in(amount)}" if amount is not None else "")
             return Verdict(Ruling.deny, f"{what} needs a {role.value} to approve it", role)
         article = "an" if actor_role.value[0] in "aeiou" else "a"
         return Verdict(Ruling.allow, f"approved by {article} {actor_role.value}", role)
@@ -316,9 +316,8 @@ def evaluate(policy: Policy, *, action: str, writes: bool, amount: float | None,
         return Verdict(Ruling.needs_approval, "this cannot be undone: a person confirms it first", role)
     limit = policy.limits.get(action)
     if limit is not None and amount is not None and amount > limit.auto_max:
-        cur = active().locale.currency
-        return Verdict(Ruling.needs_approval, f"{amount:,.2f} {cur} is above the automatic limit of "
-                                              f"{limit.auto_max:,.2f} {cur}", role)
+        return Verdict(Ruling.needs_approval, f"{money_in(amount)} is above the automatic limit of "
+                                              f"{money_in(limit.auto_max)}", role)
     level = autonomy if in_force is None else in_force
     name = Autonomy(level).name if level in set(Autonomy) else ""
     return Verdict(Ruling.allow, f"within policy at autonomy level {level}" + (f" ({name})" if name else ""), role)

@@ -277,6 +277,8 @@ def workspace(tid: str) -> None:
                     packet_view(result.packet)
         choices = (view or {}).get("choices") or guarded(lambda: desk.ticket_choices(svc.db, tid)) or {}
         props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
+        if clash := guarded(lambda: desk.clash_note(svc.db, tid)):  # a later message may undo this one's request
+            st.warning(one_line(clash), icon=":material/call_split:")
         head, more = st.columns([3, 1.3], vertical_alignment="center")  # the heading, and beside it adding one
         head.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
         if t["status"] in {"open", "escalated", "waiting"}:

@@ -320,3 +320,25 @@ def test_a_change_asked_again_once_done_is_answered_not_proposed_again(svc: Serv
     assert not [p for p in out.proposals if p.action == "update_reservation_flights"]
     assert (f"Reservation {r['reservation_id']} is already booked on {f['flight_number']} on "
             f"{day(f['date'])}") in out.draft.reply, out.draft.reply
+
+
+def test_a_name_change_on_a_booking_whose_flights_we_cancelled_waits_for_the_members_choice(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if not r["any_flown"] and r["policy"]["change_passengers"]
+                == "allowed")
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    for f in mine["flights"]:
+        f["status"] = "cancelled"  # we cancelled every flight still ahead
+    who = mine["passengers"][0]
+    text = (f"On {r['reservation_id']}, {who['first_name']} {who['last_name']} is replaced by Sofia Lane (born July "
+            "14, 1988). Can you change the name?")
+    made = plan(svc.triager.triage("Name change", text), snap, NOW.date(), text)
+    step = next(st for st in made.steps if st.action == "update_reservation_passengers")
+    assert step.held.startswith("the booking's flights were cancelled by us")
+    assert made.questions[step.intent].startswith("which would you like? Once you have chosen, I'll make the "
+                                                  "passenger change too")
+    assert any("was cancelled by us" in n for n in made.notices)

@@ -127,3 +127,15 @@ def test_an_english_message_full_of_names_and_codes_reads_as_english() -> None:
     assert Triager.language("Robot vacuum RV-200 kaput, my order W1234567 came broken and I want it fixed") == "en"
     assert Triager.language("Ik wil mijn bestelling retourneren, het pakket is beschadigd en ik wil mijn geld terug") \
         == "nl"
+
+
+def test_a_later_cancellation_of_the_same_order_is_shown_beside_the_earlier_change(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "LATER-1", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, Springfield, "
+              "IL 62704 instead.")
+    assert desk.clash_note(services.db, "LATER-1") == ""
+    processed(services, "LATER-2", o["email"], f"Please cancel order {o['order_id']}, I don't need it any more.",
+              subject="Cancel my order", at=timedelta(minutes=20))
+    assert desk.clash_note(services.db, "LATER-1") == (
+        f"The ticket “Cancel my order” of this customer, still open, asks to cancel {o['order_id']}: decide the two "
+        "together.")

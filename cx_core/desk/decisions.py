@@ -84,7 +84,7 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
     out = execute(db, policy, action, args, ctx, after=record)
     if out.status == "denied" and above(out):  # a refund above the advisor's limit goes to a supervisor, waiting
         with contextlib.suppress(InvalidInput):  # already escalated: it is in the supervisors' queue
-            escalate(db, user, ticket_id, f"approving it needs a {out.required_role}: {out.reason}")
+            escalate(db, user, ticket_id, f"{out.reason} (above {user.username}'s limit)")
         return {"status": "escalated", "reason": f"{out.reason}; the ticket is in the {out.required_role}s' queue, "
                                                  "the proposal waiting for them", "result": None}
     return {"status": out.status, "reason": out.reason, "result": out.result}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import false, func, select, text
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, contacts
 from ..access import StaffUser, require
 from ..errors import InvalidInput, NotAuthorised, NotFound
 from ..models import ROLE_RANK, ProcessResult, Role
@@ -320,3 +320,23 @@ def processing_mark(db: Database, ticket_id: str) -> datetime | None:
         return s.scalar(select(TicketRow.processed_at).where(TicketRow.id == ticket_id))
 
 
+def clash_note(db: Database, ticket_id: str) -> str:
+    """For the advisor: another open ticket of the customer's, older or newer, that cancels a record this ticket's
+    pending actions change (or changes one this ticket cancels), so the two are decided together; '' if none."""
+    with db.session() as s:
+        row = s.get(TicketRow, ticket_id)
+        if row is None or not row.customer_id:
+            return ""
+        pending = list(s.scalars(select(ProposalRow).where(ProposalRow.ticket_id == ticket_id,
+                                                           ProposalRow.status == "pending")))
+    if not pending:
+        return ""
+    cancels = any("cancel" in p.action for p in pending)
+    found = contacts.clash([p.args for p in pending], cancels, contacts.open_elsewhere(db, row.customer_id, ticket_id,
+                                                                                       utcnow()))
+    if found is None:
+        return ""
+    hit, t = found
+    said = cut_words(" ".join(str(t["subject"]).split()), 60)
+    return (f"The ticket “{said}” of this customer, still open, " + (f"asks for something else on {hit}, which this "
+            "one cancels" if cancels else f"asks to cancel {hit}") + ": decide the two together.")

@@ -17,7 +17,7 @@ from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .settled import already, known, ours, price_first
+from .settled import after_ours, already, known, ours, price_first
 from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
@@ -455,6 +455,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     news = [known(n, text) for n in disrupted(snap, acting, about, today)]
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
+    after_ours(made, snap or {})
     for step in [s for s in made.steps if already(s, snap)]:  # asked again once done: said, not proposed again
         made.steps.remove(step)
         made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from cx_core.plans import Plan, Step
-from cx_core.wording import day, listed
+from cx_core.wording import WORDING, day, listed
 
 from . import costs
 from .backend import CABIN_WORDS
@@ -76,3 +76,23 @@ def ours(step: Step, snap: dict[str, Any] | None) -> Step:
         return step
     return replace(step, args={**step.args, "reason": "airline_cancelled"}, defaults={
         **step.defaults, "we_cancelled": f"{gone[0]['flight_number']} on {day(str(gone[0]['date']))}"})
+
+
+def after_ours(made: Plan, snap: dict[str, Any]) -> None:
+    """A change to a booking whose flights still ahead were all cancelled by us (a name, bags, a cabin): it waits
+    until the member says whether they want another flight or their money back, which the notice offers first."""
+    for i, st in enumerate(made.steps):
+        if st.action not in _AFTER or st.held:
+            continue
+        r: dict[str, Any] = next((x for x in snap.get("reservations", [])
+                                  if x["reservation_id"] == st.args.get("reservation_id")), {})
+        ahead = [f for f in r.get("flights", []) if not f.get("flown")]
+        if r.get("status") == "cancelled" or not ahead or any(f.get("status") != "cancelled" for f in ahead):
+            continue
+        made.steps[i] = replace(st, held="the booking's flights were cancelled by us: the member first chooses "
+                                         "another flight or a refund")
+        made.questions[st.intent] = (f"which would you like? Once you have chosen, I'll make "
+                                     f"{WORDING[st.action].noun} too")
+
+
+_AFTER = ("update_reservation_passengers", "update_reservation_baggages")

@@ -282,7 +282,9 @@ def _installation_reschedule(r: _Asked) -> Planned:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "the day asked for is the appointment's own day", missing="the new day")], \
             f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?"
-    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"))
+    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"), busy={
+        str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
+        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]})
     if not slots:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "no free slot on the requested day", missing="a free slot")], \

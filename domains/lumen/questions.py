@@ -33,7 +33,8 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
                 "replacement of the same one instead?")
     wanted, fits = _fitting(others, ents)
     shown = fits or others
-    offered = options_said([v["options"] for v in shown[:6]])
+    # "available as a 2-pack in white, or a 3-pack…": a countable option takes its article
+    offered = re.sub(r"(?<![\w-])(\d+-(?:pack|piece|set|seater))\b", r"a \1", options_said([v["options"] for v in shown[:6]]))
     if wanted and not fits:
         lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
     else:
