@@ -139,3 +139,25 @@ def test_a_later_cancellation_of_the_same_order_is_shown_beside_the_earlier_chan
     assert desk.clash_note(services.db, "LATER-1") == (
         f"The ticket “Cancel my order” of this customer, still open, asks to cancel {o['order_id']}: decide the two "
         "together.")
+
+
+def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:
+    from domains.lumen.tables import ProductRow
+
+    found = None
+    with services.db.session() as s:
+        for order in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
+            items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == order.order_id)))
+            product = s.get(ProductRow, items[0].product_id) if len(items) == 1 else None
+            if product is not None and product.needs_installation and order.delivered_on \
+                    and (NOW.date() - order.delivered_on).days < 20:
+                customer = s.get(CustomerRow, order.user_id)
+                assert customer is not None
+                found = (order.order_id, items[0].name, customer.email)
+                break
+    assert found is not None
+    order_id, item, email = found
+    data = processed(services, "BIG-1", email,
+                     f"I'd like to send back the {item.lower()} from order {order_id} and get my money back.")
+    reply = data["result"].draft.reply
+    assert "book a collection from your home" in reply and "prepaid label" not in reply, reply

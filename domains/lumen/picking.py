@@ -89,12 +89,12 @@ def planned_words(action: str, args: dict[str, Any], order: dict[str, Any] | Non
 
 
 def return_words(order: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
-    """What a return of part of an order sends back ("the Smart Plug"), for its sentence; {} for the whole order."""
+    """What a return sends back when it is part of the order ("the Smart Plug"), and whether it is collected from
+    home (a large appliance, which is never posted), for its sentence."""
     ids = set(args.get("item_ids") or [])
     back = [i for i in order.get("items", []) if i["item_id"] in ids]
-    if not back or len(back) == len(order.get("items", [])):
-        return {}
-    return {"items": listed(the_names(back))}
+    words = {"items": listed(the_names(back))} if back and len(back) < len(order.get("items", [])) else {}
+    return {**words, **({"collected": "yes"} if any(i.get("at_home") for i in back) else {})}
 
 
 def repair_words(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, str]:

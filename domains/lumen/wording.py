@@ -130,12 +130,16 @@ LUMEN_WORDING = {
         _claim(r"cancell?ed|called off|stopped")),
     "return_items": Wording(
         "the return",
-        lambda a, r, p: (f"I've opened a return {_of(a, p)}: you'll receive a prepaid label by email, "
-                         f"and {_refund_of(r)} goes back to your original payment method as soon as the parcel is "
-                         "scanned at the drop-off point."),
-        lambda a, p: (f"I'm arranging a return {_of(a, p)}; once the return is open you'll receive a prepaid "
-                      f"label by email, and the refund goes to your original payment method as soon as the parcel "
-                      "is scanned."),
+        lambda a, r, p: (f"I've opened a return {_of(a, p)}: " + (
+            f"we'll email you to book a collection from your home, and {_refund_of(r)} goes back to your original "
+            "payment method as soon as the driver scans it at collection." if p.get("collected") else
+            f"you'll receive a prepaid label by email, and {_refund_of(r)} goes back to your original payment method "
+            "as soon as the parcel is scanned at the drop-off point.")),
+        lambda a, p: (f"I'm arranging a return {_of(a, p)}; once the return is open " + (
+            "we'll email you to book a collection from your home, and the refund goes to your original payment method "
+            "as soon as the driver scans it at collection." if p.get("collected") else
+            "you'll receive a prepaid label by email, and the refund goes to your original payment method as soon as "
+            "the parcel is scanned.")),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
                r"return"),
         how=("you'll receive a prepaid return label and the drop-off points by email, and the refund goes to your "
