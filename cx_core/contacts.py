@@ -67,13 +67,18 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
                  "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id]} for r in rows]
 
 
+def record_ids(args: list[dict[str, Any]]) -> set[str]:
+    """The records a set of actions' arguments name (an order, a booking, an appointment; not the customer)."""
+    return {str(v) for a in args for k, v in (a or {}).items() if k.endswith("_id") and k != "user_id"
+            and isinstance(v, str) and len(v.lstrip("#")) >= 5}
+
+
 def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None
           ) -> tuple[str, dict[str, Any]] | None:
     """The record (its id) that this ticket's actions and another open ticket of the customer's both speak of, when
     one of the two cancels it and the other asks something else of it (a booking one message asks to cancel and
     another to upgrade), with that ticket; None when there is no such pair."""
-    ids = sorted({str(v) for a in args for k, v in a.items() if k.endswith("_id") and k != "user_id"
-                  and isinstance(v, str) and len(v.lstrip("#")) >= 5})
+    ids = sorted(record_ids(args))
     for t in open_tickets or []:
         other = str(t.get("task_type") or "")
         hit = next((i for i in ids if re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])), None)

@@ -143,15 +143,15 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             return
         b = st.columns([1.5, 1, 1])
         unsure = p["decision"] == "abstained"
-        stranger = p["reason"] == NOT_VERIFIED  # approved only once the advisor knows who wrote: asked twice
+        # approved only on purpose, asked twice: a sender not verified, or the very action already done elsewhere
+        stranger = p["reason"] == NOT_VERIFIED or not (p.get("done_elsewhere") or {"pending": True})["pending"]
         confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Refused as asked: edit it, or reject it.")
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else
-                       "The sender is not verified as the customer: approve only once you know who wrote."
-                       if stranger else None):
+                       "Approve only once you know who wrote, or that it should be done again." if stranger else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
                 st.rerun()
@@ -290,7 +290,8 @@ def workspace(tid: str) -> None:
         elif not props:
             st.caption("No actions proposed for this ticket.")
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
-                      and p["decision"] != "abstained" and p["reason"] != NOT_VERIFIED), None)
+                      and p["decision"] != "abstained" and p["reason"] != NOT_VERIFIED
+                      and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
         alone = desk.reversible_on(svc.db, user, tid)
         # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
         with st.container(height=310 if len(props) > 1 else "content", key="proposal-list"):

@@ -7,6 +7,7 @@ order names what goes back; a reply that owes the customer word back keeps the t
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -88,19 +89,22 @@ def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_
         in data["result"].draft.reply
 
 
-def test_a_return_of_part_of_an_order_names_what_goes_back(services: Services) -> None:
-    found = None
-    with services.db.session() as s:
+def recent_order(svc: Services, fits: Any) -> tuple[str, str, str]:
+    """(order id, first item's name, customer's email) of the first order delivered within the return window whose
+    items ``fits(session, items)`` accepts."""
+    with svc.db.session() as s:
         for order in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
             items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == order.order_id)))
-            if len({i.name for i in items}) == 2 and len(items) == 2 and order.delivered_on \
-                    and (NOW.date() - order.delivered_on).days < 20:
+            if order.delivered_on and (NOW.date() - order.delivered_on).days < 20 and fits(s, items):
                 customer = s.get(CustomerRow, order.user_id)
                 assert customer is not None
-                found = (order.order_id, items[0].name, customer.email)
-                break
-    assert found is not None
-    order_id, item, email = found
+                return order.order_id, items[0].name, customer.email
+    raise LookupError("no recent delivery fits")
+
+
+def test_a_return_of_part_of_an_order_names_what_goes_back(services: Services) -> None:
+    order_id, item, email = recent_order(services, lambda s, items: len(items) == 2
+                                         and len({i.name for i in items}) == 2)
     data = processed(services, "PART-1", email,
                      f"I'd like to send back the {item.lower()} from order {order_id} and get my money back.")
     back = next(p for p in data["proposals"] if p["action"] == "return_items")
@@ -144,20 +148,38 @@ def test_a_later_cancellation_of_the_same_order_is_shown_beside_the_earlier_chan
 def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:
     from domains.lumen.tables import ProductRow
 
-    found = None
-    with services.db.session() as s:
-        for order in s.scalars(select(OrderRow).where(OrderRow.status == "delivered").order_by(OrderRow.order_id)):
-            items = list(s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == order.order_id)))
-            product = s.get(ProductRow, items[0].product_id) if len(items) == 1 else None
-            if product is not None and product.needs_installation and order.delivered_on \
-                    and (NOW.date() - order.delivered_on).days < 20:
-                customer = s.get(CustomerRow, order.user_id)
-                assert customer is not None
-                found = (order.order_id, items[0].name, customer.email)
-                break
-    assert found is not None
-    order_id, item, email = found
+    def large(s: Any, items: list[Any]) -> bool:
+        product = s.get(ProductRow, items[0].product_id) if len(items) == 1 else None
+        return product is not None and product.needs_installation
+
+    order_id, item, email = recent_order(services, large)
     data = processed(services, "BIG-1", email,
                      f"I'd like to send back the {item.lower()} from order {order_id} and get my money back.")
     reply = data["result"].draft.reply
     assert "book a collection from your home" in reply and "prepaid label" not in reply, reply
+
+
+def test_a_ticket_whose_record_changed_elsewhere_goes_back_to_the_agent(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "AGAIN-1", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, Springfield, "
+              "IL 62704 instead.")
+    assert desk.get_ticket(services.db, "AGAIN-1")["ticket"]["status"] == "open"
+    # a later message cancels the same order: the earlier ticket is read again, to see it
+    cancel = processed(services, "AGAIN-2", o["email"], f"Please cancel order {o['order_id']}, I changed my mind.",
+                       at=timedelta(minutes=10))
+    assert desk.get_ticket(services.db, "AGAIN-1")["ticket"]["status"] == "new"
+    from cx_core import audit
+    from tests.helpers import DEMO_ADMIN
+
+    assert any(e.kind == "ticket.reread" for e in audit.events(services.db, DEMO_ADMIN, ticket_id="AGAIN-1"))
+    # the cancellation runs: a ticket still open on that order is read again too
+    processed(services, "AGAIN-3", o["email"], f"Can you also move the delivery of order {o['order_id']} to Friday?",
+              at=timedelta(minutes=20))
+    with services.db.tx() as s:
+        from cx_core.store.tables import TicketRow
+        row = s.get(TicketRow, "AGAIN-3")
+        assert row is not None
+        row.status = "open"
+    step = next(p for p in cancel["proposals"] if p["action"] == "cancel_order")
+    assert desk.approve(services.db, services.policy(), ADVISOR, step["id"])["status"] == "executed"
+    assert desk.get_ticket(services.db, "AGAIN-3")["ticket"]["status"] == "new"

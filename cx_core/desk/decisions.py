@@ -23,6 +23,7 @@ from ..store.db import Database, utcnow
 from ..store.tables import ProposalRow, TicketRow
 from ..wording import money_in
 from .inbox import escalate, taking
+from .queue import reread_related
 
 
 def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
@@ -64,6 +65,9 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             p.edited = edited_args is not None and edited_args != p.args
             p.status, p.args, p.execution_key = out.status, args, out.key
             p.result = out.result if out.status == "executed" else None
+            row = s.get(TicketRow, ticket_id)
+            if out.status == "executed" and row is not None:  # what changed is seen on the customer's other tickets
+                reread_related(s, row.customer_id, [args], ticket_id, f"{action} ran on ticket {ticket_id}")
         elif out.status == "denied" and above(out):
             p.required_role = out.required_role  # it waits for someone who may approve it: nothing is refused
             audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import audit, packs
+from .. import audit, contacts, packs
 from ..access import StaffUser, require
 from ..conversations import (
     customer_text,
@@ -210,6 +210,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
     the newest message the result has read: when the customer wrote after it, the ticket is read again."""
     def write(s: Session) -> None:
         row = _held(s, result.ticket_id, claim)
+        first = row.processed_at is None  # its first reading (a reading again never sends others back)
         done = _unrecorded_executions(s, row.id, {p.execution_key for p in result.proposals if p.execution_key},
                                       row.processed_at)
         outcome = result.model_copy(update={"proposals": [*result.proposals, *done]}) if done else result
@@ -274,8 +275,43 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                          packet=outcome.packet or {"summary": outcome.draft.summary})
 
         enqueue(s, policy, outcome)
+        _clashing_again(s, row, outcome, first)
 
     db.run(write)
+
+
+def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: bool) -> None:
+    """On a ticket's first reading (a reading again never sends others back): a message that cancels what another
+    open ticket changes, or changes what it cancels, sends that one back to the agent."""
+    if not first:
+        return
+    reread_related(s, row.customer_id, [{**p.args, "_action": p.action} for p in outcome.proposals
+                                        if p.decision.value in ("needs_approval", "abstained", "escalated")],
+                   row.id, f"ticket {row.id} asks about the same record", cancels_only=True)
+
+
+def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any]], exclude: str, why: str,
+                   cancels_only: bool = False) -> list[str]:
+    """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
+    agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
+    one asked later, is then seen there. With ``cancels_only``, only where one side cancels and the other does not."""
+    ids = contacts.record_ids(args)
+    if not customer_id or not ids:
+        return []
+    cancels = any(str(a.get("_action", "")).find("cancel") >= 0 for a in args)
+    again = []
+    for row in s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude,
+                                                 TicketRow.status == "open")):
+        waiting = s.execute(select(ProposalRow.action, ProposalRow.args).where(
+            ProposalRow.ticket_id == row.id, ProposalRow.status == "pending")).all()
+        if not ids & contacts.record_ids([a for _, a in waiting]):
+            continue
+        if cancels_only and cancels == any("cancel" in action for action, _ in waiting):
+            continue
+        row.status = "new"
+        audit.append(s, "agent", "ticket.reread", row.id, reason=why)
+        again.append(row.id)
+    return again
 
 
 def _call_state(s: Session, key: str) -> tuple[str, dict[str, Any] | None]:

@@ -452,7 +452,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    news = [known(n, text) for n in disrupted(snap, acting, about, today)]
+    news = disrupted(snap, acting, about, today)
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
     after_ours(made, snap or {})
@@ -473,6 +473,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
+    news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
         made.asides = _also(disrupted(snap, acting | about, None, today)) if about else []  # their other bookings
@@ -542,8 +543,9 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             f = gone[0]
             movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
             offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
-                     else "you can cancel that booking for a full refund"
-                     + (", or we can move you to another flight" if movable else ""))
+                     else "we can move you to another flight, or cancel that booking for a full refund: just reply "
+                     "and tell us which" if movable else "you're entitled to a full refund of that booking: just reply "
+                     "and I'll cancel it for you")
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:

@@ -19,13 +19,15 @@ def known(news: str, text: str) -> str:
     """A disruption the member writes about is no news to them: what they may do, said from it ("As we cancelled
     flight HAT049 on Wednesday 2 December, you can cancel reservation VKJVUE for a full refund…")."""
     m = re.match(r"I can see that flight (\w+) on (.+?), on your reservation (\w+), (was cancelled by us|is delayed)"
-                 r"(?:: (.+))?$", news)
+                 r"(?:: (.+)|\.)$", news)
     if m is None or not re.search(rf"\b{m.group(1)}\b", text, re.I):
         return news
     if m.group(4) == "is delayed":
         return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
+    if not m.group(5):  # nothing left to offer (a team takes the booking over): the member knows the rest
+        return ""
     return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
-        (m.group(5) or "").replace("that booking", f"reservation {m.group(3)}")
+        m.group(5).replace("that booking", f"reservation {m.group(3)}")
 
 
 def already(step: Step, snap: dict[str, Any] | None) -> str:
