@@ -209,7 +209,8 @@ def test_resolving_with_undecided_proposals_is_asked_and_an_override_is_audited(
     from cx_core import audit
 
     kinds = [(e.kind, e.data) for e in audit.events(services.db, DEMO_ADMIN, "H-open")]
-    assert any(k == "reply.override" and d["reason"] == "customer closed it by phone" for k, d in kinds)
+    assert any(k == "reply.override" and d["reason"] == "customer closed it by phone" for k, d in kinds), (
+        [k for k, _ in kinds], [(p["action"], p["status"]) for p in desk.get_ticket(services.db, "H-open")["proposals"]])
 
 
 def test_recompose_keeps_quotes_only_beside_a_sentence_that_stays() -> None:
