@@ -18,7 +18,10 @@ from .services import Services
 from .store.tables import ProposalRow, TicketRow
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
-REASONS = ["Wrong details (order, item, amount or date)", "Customer must confirm first"]
+# a demo advisor turns a proposal down as a person would on an early shift: the customer confirms first, and is
+# asked to in the reply (never "wrong details" on details that are right, leaving nothing to send)
+REASONS = ["Customer must confirm first"]
+CONFIRM_FIRST = "Before I go ahead with this, could you confirm that you would like me to?"
 
 
 def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
@@ -34,13 +37,16 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
             desk.assign(services.db, ADVISOR, tid, ADVISOR.username)
             data = desk.get_ticket(services.db, tid)
             turned_down = ""  # once one step is turned down, the steps after it (which may build on it) are too
+            asked = False  # the customer is asked to confirm once, whatever was turned down
             for p in data["proposals"]:
                 if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
                     continue
                 if turned_down or rng.random() < 0.15:
                     turned_down = turned_down or rng.choice(REASONS)
                     if _still_pending(services, p["id"]):  # not already rejected with a step it depends on
-                        desk.reject(services.db, ADVISOR, p["id"], turned_down)
+                        desk.reject(services.db, ADVISOR, p["id"], turned_down,
+                                    say_instead="" if asked else CONFIRM_FIRST)
+                        asked = True
                 else:
                     desk.approve(services.db, policy, ADVISOR, p["id"])
             if data["result"] is None:

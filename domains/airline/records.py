@@ -181,18 +181,19 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         if r.status != "cancelled":
             rid = r.reservation_id
             flown = [leg.label() for leg in legs if leg.flown(clock)]
+            gone_all = "every flight has been flown" if len(legs) > 1 else "its flight has been flown"
             view["policy"] = {
                 "cancel": _verdict(backend.preview_cancel_reservation, s, {"reservation_id": rid}, clock),
                 "cancel_for_health_or_weather": _verdict(backend.preview_cancel_reservation, s,
                                                          {"reservation_id": rid, "reason": "health"}, clock),
                 "change_flights": ("refused: basic economy flights cannot be changed" if r.cabin == "basic_economy"
-                                   else "refused: every flight has been flown" if view["all_flown"]
+                                   else f"refused: {gone_all}" if view["all_flown"]
                                    else "allowed for flights not yet flown (same origin, destination, trip type)"),
-                "change_cabin": ("refused: every flight has been flown" if view["all_flown"] else
+                "change_cabin": (f"refused: {gone_all}" if view["all_flown"] else
                                  f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
-                "add_bags": ("refused: every flight has been flown" if view["all_flown"]
+                "add_bags": (f"refused: {gone_all}" if view["all_flown"]
                              else f"refused: {gone}" if (gone := backend.no_flight_left(legs, clock)) else "allowed"),
-                "change_passengers": ("refused: every flight has been flown" if view["all_flown"] else
+                "change_passengers": (f"refused: {gone_all}" if view["all_flown"] else
                                       f"refused: flight {flown[0]} has already been flown" if flown else "allowed"),
                 "remove_passenger": (f"refused: the number of travellers on a booking cannot change once it is made "
                                      f"(reservation {rid} has {pax}), so one seat cannot be refunded on its own"),
