@@ -476,8 +476,8 @@ class Drafter:
 
 # a sentence that leans on the one before it ("After that…", "In that case…"), quoted only after it
 _BACK = re.compile(r"(?:after that|then|this|these|those|that|otherwise|in that case|if so|if not)\b", re.I)
-# a request the records raise, not the customer ("(order #W… shows two payments of $24.62: found on the records)")
-_FROM_RECORDS = re.compile(r"\([^()]*: found on the records\)")
+# a request the records raise, not the customer ("(order #W… shows two payments of $24.62, found on the records.)")
+_FROM_RECORDS = re.compile(r"\([^()]*, found on the records\.\)")
 _MINE = re.compile(r"\b(?:my|our) (?:[a-z]+ ){0,2}[a-z]+", re.I)  # what the customer calls theirs: "my debit card"
 
 

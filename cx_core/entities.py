@@ -138,7 +138,9 @@ def find_amounts(text: str) -> list[float]:
 
 
 def find_address(text: str) -> dict[str, str] | None:
-    m = ADDRESS.search(text)
+    # an address typed in capitals ("459 CEDAR LANE, COLUMBUS, OH 43215") is read as written in words
+    m = ADDRESS.search(text) or ADDRESS.search(re.sub(r"\b[A-Z][A-Z'.-]{2,}\b", lambda w: w.group(0).capitalize(),
+                                                      text))
     if not m:
         return None
     parts = {k: (v or "").strip(" ,.") for k, v in m.groupdict().items()}

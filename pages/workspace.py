@@ -131,7 +131,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                 f"{one_line(value_text(k, v, choices), 600 if k in _WORDS else 160)}"
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
-        done_elsewhere(p.get("done_elsewhere"))
+        done_elsewhere(p.get("done_elsewhere") if shown != "denied" else None)  # a refusal runs nowhere twice
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p):
                 st.caption("Done: " + one_line(result_text(p), 300))  # one_line escapes it

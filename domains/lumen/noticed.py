@@ -28,4 +28,4 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
     return triage.model_copy(update={
         "entities": {**triage.entities, "noticed_twice": oid},
         "requests": [*triage.requests, Request(intent="duplicate_charge", text=f"(order {oid} shows two payments of "
-                     f"{money(found[0]['duplicate_payment'])}: found on the records)", confidence=triage.confidence)]})
+                     f"{money(found[0]['duplicate_payment'])}, found on the records.)", confidence=triage.confidence)]})

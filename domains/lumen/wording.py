@@ -18,15 +18,18 @@ def _refunded_to(p: dict[str, str]) -> str:
     return ", to the payment method you paid with (on a card it shows within 5 to 7 business days)"
 
 
-def _refunded(a: dict[str, Any]) -> str:
-    """What is refunded: the amount on the order, or the second of two payments when it was charged twice."""
-    what = "the duplicate payment of " if a.get("reason") == DUPLICATE else ""
-    return f"{what}{money(float(a['amount']))} on order {a['order_id']}"
+def _refunded(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
+    """What is refunded: the amount on the order, or the second of two payments when it was charged twice (the
+    order named once when the sentence already named it)."""
+    if a.get("reason") == DUPLICATE:
+        return f"the duplicate {money(float(a['amount']))} payment" + (
+            "" if (p or {}).get("noticed") else f" on order {a['order_id']}")
+    return f"{money(float(a['amount']))} on order {a['order_id']}"
 
 
 def _noticed(a: dict[str, Any], p: dict[str, str]) -> str:
     """A double charge the customer did not write about, found on their records: said before its refund."""
-    return f"I also noticed that order {a['order_id']} was charged twice, so " if p.get("noticed") else ""
+    return f"I also noticed that your order {a['order_id']} was charged twice, so " if p.get("noticed") else ""
 
 
 def _of(a: dict[str, Any], p: dict[str, str]) -> str:
@@ -154,8 +157,8 @@ LUMEN_WORDING = {
                r"exchange|replace|swap")),
     "refund": Wording(
         "the refund",
-        lambda a, r, p: f"{_noticed(a, p)}I've refunded {_refunded(a)}{_refunded_to(p)}.",
-        lambda a, p: f"{_noticed(a, p)}I'm arranging a refund of {_refunded(a)}{_refunded_to(p)}. {CONFIRM}",
+        lambda a, r, p: f"{_noticed(a, p)}I've refunded {_refunded(a, p)}{_refunded_to(p)}.",
+        lambda a, p: f"{_noticed(a, p)}I'm arranging a refund of {_refunded(a, p)}{_refunded_to(p)}. {CONFIRM}",
         _claim(r"refunded|reimbursed|credited|paid back|returned (?:the|your) money|issued|processed|sent|made",
                r"refund|reimburs|money back|credited|paid back")),
     "modify_order_items": Wording(
