@@ -543,9 +543,9 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             f = gone[0]
             movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
             offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
-                     else "we can move you to another flight, or cancel that booking for a full refund: just reply "
-                     "and tell us which" if movable else "you're entitled to a full refund of that booking: just reply "
-                     "and I'll cancel it for you")
+                     else "we can move you to another flight, or cancel that booking for a full refund; just reply "
+                     "and tell us which" if movable else "you're entitled to a full refund of that booking, so just "
+                     "reply and I'll cancel it for you")
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
