@@ -285,20 +285,20 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     open ticket changes, or changes what it cancels, sends that one back to the agent."""
     if not first:
         return
-    reread_related(s, row.customer_id, [{**p.args, "_action": p.action} for p in outcome.proposals
-                                        if p.decision.value in ("needs_approval", "abstained", "escalated")],
-                   row.id, f"ticket {row.id} asks about the same record", cancels_only=True)
+    waiting = [p for p in outcome.proposals if p.decision.value in ("needs_approval", "abstained", "escalated")]
+    reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks about the same record",
+                   cancels=any("cancel" in p.action for p in waiting))
 
 
 def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any]], exclude: str, why: str,
-                   cancels_only: bool = False) -> list[str]:
+                   cancels: bool | None = None) -> list[str]:
     """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
     agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
-    one asked later, is then seen there. With ``cancels_only``, only where one side cancels and the other does not."""
+    one asked later, is then seen there. Given whether these ``cancels``, only where one side cancels and the other
+    does not."""
     ids = contacts.record_ids(args)
     if not customer_id or not ids:
         return []
-    cancels = any(str(a.get("_action", "")).find("cancel") >= 0 for a in args)
     again = []
     for row in s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude,
                                                  TicketRow.status == "open")):
@@ -306,7 +306,7 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
             ProposalRow.ticket_id == row.id, ProposalRow.status == "pending")).all()
         if not ids & contacts.record_ids([a for _, a in waiting]):
             continue
-        if cancels_only and cancels == any("cancel" in action for action, _ in waiting):
+        if cancels is not None and cancels == any("cancel" in action for action, _ in waiting):
             continue
         row.status = "new"
         audit.append(s, "agent", "ticket.reread", row.id, reason=why)

@@ -456,10 +456,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
     after_ours(made, snap or {})
-    for step in [s for s in made.steps if already(s, snap)]:  # asked again once done: said, not proposed again
+    for step, said in [(s, a) for s in made.steps if (a := already(s, snap))]:  # asked again once done: said
         made.steps.remove(step)
         made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask
-        made.answers[step.intent] = already(step, snap)
+        made.answers[step.intent] = said
     if under_way := [(r["reservation_id"], gone[0]) for r in (snap or {}).get("reservations", [])
                      if r["reservation_id"] in about and r.get("status") != "cancelled" and r.get("any_flown")
                      and (gone := [f for f in r.get("flights", []) if f.get("status") == "cancelled"
