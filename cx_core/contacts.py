@@ -10,12 +10,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .domain import active
 from .store.db import Database
 from .store.tables import ProposalRow, TicketRow
 from .triage import contacts as said_contacts
 from .wording import day
 
 WINDOW = timedelta(days=30)
+# a task type named by what it asks for ("change flights", "add checked bags") reads as "asking to …"
+_VERBS = {"add", "change", "update", "reschedule", "move", "resend", "exchange", "upgrade", "book", "rebook"}
 
 
 @dataclass
@@ -62,7 +65,8 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
             .order_by(TicketRow.created_at.desc()).limit(3)).all()
         waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")).all()
-        return [{"id": r.id, "at": r.created_at.date().isoformat(), "subject": (r.subject or r.body)[:120],
+        return [{"id": r.id, "at": r.created_at.date().isoformat(), "today": r.created_at.date() == now.date(),
+                 "subject": (r.subject or r.body)[:120],
                  "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
                  "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id]} for r in rows]
 
@@ -87,6 +91,11 @@ def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str
     return None
 
 
+def sent(ticket: dict[str, Any]) -> str:
+    """When one of ``open_elsewhere``'s tickets came, after "your message": "earlier today", "of Monday 7 December"."""
+    return "earlier today" if ticket.get("today") else f"of {day(str(ticket['at']))}"
+
+
 def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
     """The reply's sentence when ``clash`` finds one: it sees both messages and asks which the customer wants."""
     cancels = any("cancel" in st.intent for st in steps)
@@ -94,9 +103,11 @@ def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> 
     if found is None:
         return ""
     hit, t = found
-    said, when = " ".join(str(t["subject"]).split()).rstrip(".?! "), day(t["at"])
-    if cancels:
-        return (f"I can also see your message of {when} about {hit} (\"{said}\"); if you would rather have that "
-                "than the cancellation, just tell us.")
-    return (f"I can also see your message of {when} asking to cancel {hit} (\"{said}\"); please tell us which you "
-            "would like: this change, or the cancellation.")
+    when = sent(t)
+    if not cancels:
+        return (f"I can also see your message {when} asking to cancel {hit}; please tell us which you would like: "
+                "this change, or the cancellation.")
+    asked = active().label(str(t.get("task_type") or ""))
+    what = (f"asking to {asked} for {hit}" if asked.split(" ")[0] in _VERBS else
+            f"about {hit} (\"{' '.join(str(t['subject']).split()).rstrip('.?! ')}\")")
+    return f"I can also see your message {when} {what}; if you would rather have that than the cancellation, just tell us."

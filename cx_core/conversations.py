@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, packs
+from . import audit, packs, repeats
 from .access import require
 from .domain import active
 from .errors import InvalidInput, NotFound, TandemError
@@ -204,9 +204,18 @@ def _open(s: Session, msg: Inbound, ext: str | None) -> Received:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "message"
         raise InvalidInput(f"{field}: {err['msg'].removeprefix('Value error, ')}") from exc
+    # a message sent again joins the sender's open ticket; a caller's own ticket id or an outside conversation
+    # (whose replies go back to it) always opens its own
+    joined: dict[str, str] | None = {} if msg.ticket_id is None and msg.conversation is None \
+        and msg.direction == "in" else None
     ids = insert_tickets(s, [ticket], msg.source, "intake", extras={ticket.id: {
         "external_ref": ref, "api_token_id": msg.owner_token,
-        "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author, "direction": msg.direction}}})
+        "message": {"external_id": ext, "channel": ticket.channel, "author": msg.author, "direction": msg.direction}}},
+        joined=joined)
+    if joined:  # the customer's message again: it joined their open ticket
+        into = joined[ticket.id]
+        last = s.scalar(select(func.max(MessageRow.id)).where(MessageRow.ticket_id == into))
+        return Received(into, last, created=False, duplicate=False)
     if not ids and ext is not None:  # the same message was stored a moment ago, under the ticket it opened
         seen = s.execute(select(MessageRow.id, MessageRow.ticket_id).where(MessageRow.external_id == ext)).first()
         if seen is not None:
@@ -292,8 +301,11 @@ def customer_text(s: Session, ticket_id: str, fallback: str) -> tuple[str, int |
     if len(rows) <= 1:
         return (rows[0].body if rows else fallback), latest
     parts: list[str] = []
-    room = MAX_BODY_CHARS
+    room, said = MAX_BODY_CHARS, set[str]()
     for r in reversed(rows):
+        if (words := " ".join(r.body.split()).casefold()) in said:
+            continue  # the same message sent again is read once
+        said.add(words)
         if len(r.body) + 2 > room:
             break
         parts.append(r.body)
@@ -402,20 +414,21 @@ IMPORT_BATCH = 500
 
 
 def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str = "intake",
-                progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+                progress: Callable[[int], None] | None = None, join_repeats: bool = False) -> tuple[int, int]:
     """Stores new tickets, a few hundred per transaction, each still its own ``ticket.received`` audit event;
-    duplicates by id (stored already, or repeated in ``tickets``) are skipped. ``progress`` is told how many
+    duplicates by id (stored already, or repeated in ``tickets``) are skipped, and with ``join_repeats`` so is a
+    message repeating a ticket of its sender still open, which joins it (``repeats``). ``progress`` is told how many
     tickets each batch handled. Returns (added, skipped)."""
     added = skipped = 0
     for start in range(0, len(tickets), IMPORT_BATCH):
         batch = tickets[start:start + IMPORT_BATCH]
         try:
-            got = _add_batch(db, batch, source, actor)
+            got = _add_batch(db, batch, source, actor, join_repeats)
         except IntegrityError:  # another writer stored one of these ids meanwhile: this batch one by one
             got = (0, 0)
             for t in batch:
                 try:
-                    one = _add_batch(db, [t], source, actor)
+                    one = _add_batch(db, [t], source, actor, join_repeats)
                 except IntegrityError:
                     one = (0, 1)
                 got = (got[0] + one[0], got[1] + one[1])
@@ -425,18 +438,20 @@ def add_tickets(db: Database, tickets: list[TicketIn], source: str, actor: str =
     return added, skipped
 
 
-def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str) -> tuple[int, int]:
+def _add_batch(db: Database, batch: list[TicketIn], source: str, actor: str, join_repeats: bool) -> tuple[int, int]:
     """One transaction: the tickets not stored yet, their first message and one audit event each, in order."""
     with db.tx() as s:
-        added = insert_tickets(s, batch, source, actor)
+        added = insert_tickets(s, batch, source, actor, joined={} if join_repeats else None)
         return len(added), len(batch) - len(added)
 
 
 def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
-                   extras: dict[str, dict[str, Any]] | None = None) -> list[str]:
+                   extras: dict[str, dict[str, Any]] | None = None,
+                   joined: dict[str, str] | None = None) -> list[str]:
     """Stores the tickets of ``batch`` not stored yet, each with its first message and a ``ticket.received`` audit
     event, in the caller's transaction; ``extras`` adds columns by ticket id (its outside conversation, and under
-    ``message`` the first message's own). Returns the ids added."""
+    ``message`` the first message's own). Given ``joined``, a message repeating a ticket of its sender still open
+    joins that ticket instead (``repeats``), and ``joined`` maps the ticket not opened to it. Returns the ids added."""
     records = packs.records(active())
     extras = dict(extras or {})
     for t in batch:  # a file's ticket that continues a helpdesk's conversation keeps its link (and its way back)
@@ -476,12 +491,21 @@ def insert_tickets(s: Session, batch: list[TicketIn], source: str, actor: str,
                      "api_token_id": None, **extra})
         messages.append({"ticket_id": t.id, "body": body, "created_at": created, "external_id": None, **message})
         fresh.append((t, customer_id))
-    if fresh:
-        s.execute(insert(TicketRow), rows)
+    aside: dict[str, str] = {}
+    if joined is not None:
+        aside = repeats.set_aside(s, rows, messages)
+        joined.update(aside)
+        fresh = [f for f in fresh if f[0].id not in aside]
+        rows = [r for r in rows if r["id"] not in aside]
+    if messages:
+        if rows:
+            s.execute(insert(TicketRow), rows)
         s.execute(insert(MessageRow), messages)
         audit.append_many(s, actor, "ticket.received", [
             (t.id, {"channel": t.channel, "source": source, "customer_id": customer_id})
             for t, customer_id in fresh])
+        audit.append_many(s, actor, "message.repeated", [(into, {"instead_of": new, "source": source})
+                                                          for new, into in aside.items()])
     return [t.id for t, _ in fresh]
 
 

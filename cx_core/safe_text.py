@@ -43,6 +43,21 @@ def one_line(text: str, limit: int | None = None) -> str:
     return escape_markdown(flat[:limit] if limit else flat)
 
 
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d[\d() -]{5,}\d")  # an e-mail address, a phone number
+
+
+def contacts_as_code(text: str, limit: int | None = None) -> str:
+    """``one_line``, except that each e-mail address and phone number in it is a code span: copied, it is exactly
+    what was written (no invisible word joiner before an "@"), on one line, and never a link."""
+    flat = " ".join(mask(text).split())
+    flat = flat[:limit] if limit else flat
+    out, at = [], 0
+    for m in _CONTACT.finditer(flat):
+        out += [escape_markdown(flat[at:m.start()]), inline_code(m.group())]
+        at = m.end()
+    return "".join(out) + escape_markdown(flat[at:])
+
+
 def code_line(text: str, limit: int | None = None) -> str:
     """``text`` on one line, secrets masked, as a code span: shown exactly as written (an e-mail address with no
     escapes in it), and never a link."""

@@ -97,7 +97,7 @@ def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: 
     services.__dict__.pop("pipeline", None)
     sim = demo.Simulator(services.db, seed=services.settings.seed)
     batch = sim.tickets(tickets_n, now, spread_minutes=180)
-    added, _ = desk.add_tickets(services.db, batch, source="simulator")
+    added, _ = desk.add_tickets(services.db, batch, source="simulator", join_repeats=True)
     processed = 0
     if process:
         say(f"processing {added} tickets…")

@@ -154,7 +154,8 @@ def _process(services: Services, simulate: bool, once: bool, stop: threading.Eve
                 heartbeat(services, name, {"processed": processed})
                 last_beat = time.monotonic()
             if sim is not None and time.monotonic() >= next_ticket:
-                desk.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator")
+                desk.add_tickets(services.db, [sim.ticket(utcnow())], source="simulator",
+                                 join_repeats=True)
                 next_ticket = time.monotonic() + services.settings.simulator_interval
             if process_one(services, name):
                 processed += 1

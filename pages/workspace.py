@@ -12,7 +12,7 @@ from cx_core import desk, shown
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.plans import NOT_VERIFIED
-from cx_core.safe_text import escape_markdown, one_line
+from cx_core.safe_text import contacts_as_code, escape_markdown, one_line
 from cx_core.wording import WORDING
 from pages.common import (
     SENTIMENT_COLOUR,
@@ -294,7 +294,7 @@ def workspace(tid: str) -> None:
                       and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
         alone = desk.reversible_on(svc.db, user, tid)
         # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
-        with st.container(height=310 if len(props) > 1 else "content", key="proposal-list"):
+        with st.container(height=265 if len(props) > 1 else "content", key="proposal-list"):
             for p in props:
                 proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
                               choices=choices, alone=alone.get(p.get("execution_key") or ""))
@@ -318,6 +318,7 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
     messages = guarded(lambda: desk.thread(svc.db, tid)) or []
     # a short thread is shown whole, the customer's first words at the top; a long one scrolls, newest at the foot
     lines = sum(3 + len(m["body"][:4000]) // 55 + m["body"][:4000].count("\n") for m in messages)
+    heard: set[str] = set()
     with st.container(height="content" if lines <= 26 else 320, border=False):
         for m in messages:
             if m["direction"] == "note":
@@ -330,6 +331,12 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
             with st.chat_message("user" if m["direction"] == "in" else "assistant", avatar=avatar):
                 who = "customer" if m["direction"] == "in" else m["author"]
                 line = f"{who} · {m['at']:%d %b %H:%M}"
+                words = " ".join(m["body"].split()).casefold()
+                if m["direction"] == "in":
+                    if words in heard:  # the customer sent the same message again: said, not shown twice
+                        st.caption(line + " · the same message again, word for word")
+                        continue
+                    heard.add(words)
                 if m["direction"] == "in" and read_through and m["id"] > read_through:
                     line += " · new: the agent is reading it"
                 st.caption(line)
@@ -418,23 +425,27 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         st.session_state[parts_key] = parts
         st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
-    # as tall as the reply needs, up to what keeps it above the fold of a laptop screen beside the first proposal
-    body = st.text_area(f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and not
-                        st.session_state.get(key) else "Suggested reply (edit before sending)", height=min(max(22 * lines + 30, 170), 205), key=key,
-                        help="Markers such as [1] point to the sources listed below the reply; they are taken out "
-                             "of what the customer receives.")
+    body = str(st.session_state.get(key) or "")  # what the box holds: the send buttons sit above it, always in view
     # a reply that asks the customer something or promises word back leaves the ticket open by default
-    follow_up = desk.promises_follow_up(str(body or "")) or data["ticket"]["status"] == "escalated"
-    send, empty = st.columns(2), not str(body or "").strip()  # an empty composer offers no send as the way on
+    follow_up = desk.promises_follow_up(body) or data["ticket"]["status"] == "escalated"
+    head, *send = st.columns([1.25, 1.45, 1.9], vertical_alignment="center")
+    empty = not body.strip()  # an empty composer offers no send as the way on
+    title = (f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and empty else
+             "Suggested reply (edit before sending)")
+    head.markdown(f"**{title.split(' (')[0]}**",
+                  help=title.split(" (")[1].rstrip(")").capitalize() + ". Markers such as [1] point to the sources "
+                       "listed below the reply; they are taken out of what the customer receives.")
     resolve = send[0].button("Send and resolve", type="secondary" if follow_up or empty else "primary",
                              icon=":material/send:", shortcut=None if follow_up or empty else "Ctrl+Enter",
-                             help="The reply asks or promises something: keep the ticket open instead"
-                             if follow_up else None)
-    keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:",
+                             width="stretch", help="The reply asks or promises something: keep the ticket open "
+                             "instead" if follow_up else None)
+    keep_open = send[1].button("Send, keep open", icon=":material/schedule_send:", width="stretch",
                                type="primary" if follow_up and not empty else "secondary",
                                shortcut="Ctrl+Enter" if follow_up and not empty else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
+    # as tall as the reply needs, up to what keeps it on a laptop screen beside the first proposal
+    st.text_area(title, height=min(max(22 * lines + 30, 170), 300), key=key, label_visibility="collapsed")
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:
@@ -555,9 +566,8 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     card = view["card"]
     # contact details can come from a customer's message: one line of plain text each
     head = st.columns([6, 1], vertical_alignment="center")
-    # a phone number never breaks across lines (non-breaking hyphens)
-    contact = re.sub(r"(?<=\d)-(?=\d)", "\u2011", one_line(card["contact"]))
-    head[0].markdown(f"**{one_line(card['headline'])}** · " + contact + "  \n" + one_line(card["details"]))
+    head[0].markdown(f"**{one_line(card['headline'])}** · " + contacts_as_code(card["contact"]) + "  \n"
+                     + one_line(card["details"]))
     if head[1].button("", icon=":material/refresh:", key=f"card-refresh-{tid}", type="tertiary",
                       help="Read the customer's records again"):
         st.session_state[f"card-fresh-{tid}"] = True

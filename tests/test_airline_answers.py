@@ -342,3 +342,29 @@ def test_a_name_change_on_a_booking_whose_flights_we_cancelled_waits_for_the_mem
     assert made.questions[step.intent].startswith("which would you like? Once you have chosen, I'll make the "
                                                   "passenger change too")
     assert any("was cancelled by us" in n for n in made.notices)
+
+
+def test_a_round_trip_is_booked_out_and_back_with_both_fares_and_every_way_to_pay(svc: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.airline.backend import search_direct
+    from domains.airline.tables import AirlineFlightRow
+
+    out_day, back_day = datetime(2026, 12, 4).date(), datetime(2026, 12, 7).date()
+    with svc.db.session() as s:  # a route flown both ways, one flight each way on those days
+        route = next((f.origin, f.destination) for f in s.scalars(select(AirlineFlightRow).order_by(
+            AirlineFlightRow.flight_number)) if len(search_direct(s, f.origin, f.destination, out_day)) == 1
+            and len(search_direct(s, f.destination, f.origin, back_day)) == 1)
+    member = next(u for u, _ in _bookings(svc) if {"credit_card", "certificate"} <= {
+        m["source"] for m in u["payment_methods"]} and sum(m["source"] == "credit_card" for m in u["payment_methods"]) == 1)
+    out = _run(svc, {"id": "ROUND", "customer": member["email"], "subject": "New booking", "body":
+                     f"I'd like to book a round trip in economy from {route[0]} to {route[1]}, leaving Friday 4 "
+                     f"December and back Monday 7 December, for me and Alex {member['name']['last_name']} (born "
+                     "1990-02-03). No bags."})
+    [book] = [p for p in out.proposals if p.action == "book_reservation"]
+    assert [f["date"] for f in book.args["flights"]] == ["2026-12-04", "2026-12-07"], book.reason
+    reply = out.draft.reply
+    assert re.search(r"and flight \w+ back on Monday 7 December at \d\d:\d\d local time; the economy fares are "
+                     r"\$[\d.,]+ and \$[\d.,]+ per traveller, \$[\d.,]+ in fares for 2 travellers on both flights",
+                     reply), reply
+    assert "travel certificate" in reply.split("Which of your saved payment methods")[1]  # it pays a new booking

@@ -438,10 +438,13 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
         reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
-        for what, el in (("the reply", reply), ("the proposals", page.get_by_text("Proposed actions")),
-                         ("the first proposal", page.get_by_role("button", name="Approve").first)):
+        for what, el in (("the proposals", page.get_by_text("Proposed actions")),
+                         ("the first proposal", page.get_by_role("button", name="Approve").first),
+                         ("sending", page.get_by_role("button", name="Send and resolve"))):
             box = el.bounding_box()
             assert box is not None and box["y"] + box["height"] <= 768, f"{what} is below the fold: {box}"
+        box = reply.bounding_box()  # the reply's first lines are on the first screen, under the send buttons
+        assert box is not None and box["y"] + 110 <= 768, f"the reply is below the fold: {box}"
         page.get_by_role("button", name="Add an action").click()
         choose(page, "Action", "Refund")
         choose(page, "Order", row.order_id)

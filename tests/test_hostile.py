@@ -23,7 +23,7 @@ from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.documents import DEFAULT_LIMITS, MB, IngestLimits, parse_upload
 from cx_core.errors import InvalidInput
 from cx_core.models import Role
-from cx_core.safe_text import WORD_JOINER, escape_markdown, inline_code, safe_markdown
+from cx_core.safe_text import WORD_JOINER, contacts_as_code, escape_markdown, inline_code, safe_markdown
 from cx_core.services import Services
 from tests.test_operations import docx_bytes, pdf_bytes
 
@@ -270,6 +270,14 @@ def test_customer_text_escapes_everything_markdown_could_act_on() -> None:
     assert not GFM_BARE_LINK.search(html) and not GFM_EMAIL.search(html)
     assert html.replace(WORD_JOINER, "").startswith("<p>Hi ![x](http://127.0.0.1:9/beacon.png) &lt;img")
     assert render(inline_code("a ` b")) == "<p><code>a ` b</code></p>\n"
+
+
+def test_contact_details_copy_exactly_and_still_link_nothing() -> None:
+    html = render(contacts_as_code(HOSTILE + " · ann.lee+home@mail.example.com · +1 512-555-0142 · `x`@y.test"))
+    assert "<code>ann.lee+home@mail.example.com</code>" in html and "<code>+1 512-555-0142</code>" in html
+    assert not any(WORD_JOINER in c for c in re.findall(r"<code>(.*?)</code>", html))
+    assert "<a " not in html and "<img" not in html
+    assert not GFM_EMAIL.search(re.sub(r"<code>.*?</code>", "", html))  # outside a code span no address is bare
 
 
 def test_knowledge_markdown_keeps_formatting_but_no_remote_image_or_foreign_link() -> None:

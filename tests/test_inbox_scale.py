@@ -126,10 +126,16 @@ def test_counts_and_menus_match_a_recount(services: Services) -> None:
                                                           order="priority"), limit=500)
         expected = [r for r in rows if r.status in statuses and r.channel in ("chat", "phone")]
         assert total == len(expected) == len(page)
-        assert [p["priority"] for p in page] == sorted((p["priority"] for p in page), reverse=True)
         by_due, _ = desk.inbox(db, where=InboxFilter(statuses=statuses, channels=("chat", "phone")), limit=500)
-        due = [p["sla_due"] for p in by_due if p["sla_due"] is not None]
-        assert due == sorted(due) and all(p["sla_due"] is None for p in by_due[len(due):])  # the default
+        for listed in (page, by_due):  # "All" lists what is still to do first, then the resolved
+            done = [p["status"] == "resolved" for p in listed]
+            assert done == sorted(done) and (statuses == ("resolved",) or any(done) == (statuses == ALL))
+        for part in (False, True):
+            same = [p for p in page if (p["status"] == "resolved") == part]
+            assert [p["priority"] for p in same] == sorted((p["priority"] for p in same), reverse=True)
+            due = [p["sla_due"] for p in by_due if (p["status"] == "resolved") == part and p["sla_due"] is not None]
+            tail = [p for p in by_due if (p["status"] == "resolved") == part][len(due):]
+            assert due == sorted(due) and all(p["sla_due"] is None for p in tail)  # the default
 
 
 def test_bulk_intake_keeps_one_audit_event_per_ticket(services: Services) -> None:

@@ -75,7 +75,7 @@ def test_a_vague_complaint_is_asked_about_the_customers_ticket_still_open(servic
               "IL 62704 instead?", subject="New address for my order")
     data = processed(services, "OPEN-2", o["email"], "I am really disappointed with the service lately. Nobody calls "
                      "back.", at=timedelta(minutes=30))
-    assert 'Is this about your message of Wednesday 18 November, "New address for my order"?' in \
+    assert 'Is this about your message earlier today, "New address for my order"?' in \
         data["result"].draft.reply
 
 
@@ -85,9 +85,12 @@ def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_
               subject="Cancel my order")
     data = processed(services, "BOTH-2", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, "
                      "Springfield, IL 62704 instead.", at=timedelta(minutes=10))
-    assert (f"I can also see your message of Wednesday 18 November asking to cancel {o['order_id']} (\"Cancel my "
-            "order\"); please tell us which you would like: this change, or the cancellation.") \
-        in data["result"].draft.reply
+    assert (f"I can also see your message earlier today asking to cancel {o['order_id']}; please tell us which you "
+            "would like: this change, or the cancellation.") in data["result"].draft.reply
+    later = processed(services, "BOTH-3", o["email"], f"Actually just cancel order {o['order_id']}, please.",
+                      subject="Cancel it", at=timedelta(days=1))
+    assert (f"I can also see your message of Wednesday 18 November asking to change address for {o['order_id']}; if "
+            "you would rather have that than the cancellation, just tell us.") in later["result"].draft.reply
 
 
 def recent_order(svc: Services, fits: Any) -> tuple[str, str, str]:

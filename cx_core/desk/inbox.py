@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, select, text
+from sqlalchemy import case, false, func, select, text
 from sqlalchemy.orm import Session
 
 from .. import audit, contacts
@@ -108,6 +108,8 @@ def inbox(db: Database, *, statuses: tuple[str, ...] = ACTIVE, search: str = "",
         stmt, relevance = _filtered(f, db.engine.dialect.name)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         order = ORDERS.get(f.order, ORDERS["sla"])
+        if "resolved" in f.statuses and len(f.statuses) > 1:  # "All": what is still to do first, the closed after
+            order = [case((TicketRow.status == "resolved", 1), else_=0), *order]
         rows = s.scalars(stmt.order_by(*([relevance] if relevance is not None else []), *order)
                          .limit(limit).offset(offset)).all()
         pending = dict(s.execute(select(ProposalRow.ticket_id, func.count()).where(

@@ -81,18 +81,41 @@ def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
     return f"{what} costs the same as what you paid."
 
 
+def _sale(snap: dict[str, Any], flight: dict[str, Any]) -> dict[str, Any] | None:
+    return next((x for s in snap.get("for_sale") or [] if s["date"] == flight["date"] for x in s["flights"]
+                 if x["flight_number"] == flight["flight_number"]), None)
+
+
+def _legs(args: dict[str, Any], snap: dict[str, Any]) -> str:
+    """"Flight HAT001 from ORD to DFW on Friday 4 December leaves at 18:00 local time", and for a round trip ", and
+    flight HAT002 back on Monday 7 December at 09:10 local time"."""
+    said = []
+    for n, f in enumerate(args["flights"][:2]):
+        sale = _sale(snap, f)
+        origin = args["origin"] if n == 0 else args["destination"]
+        at = clock(origin, f["date"] + "T" + sale["departure"]) if sale else ""
+        said.append(f"flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])}"
+                    f"{' leaves at ' + at if at else ''}" if n == 0 else
+                    f"flight {f['flight_number']} back on {day(f['date'])}{' at ' + at if at else ''}")
+    return ", and ".join(said)
+
+
 def _booking(step: Step, snap: dict[str, Any]) -> str:
     args = step.args
     if args.get("flights") and args.get("cabin") and not ({"passengers", "insurance", "nonfree_baggages"} <= set(args)):
-        f = args["flights"][0]  # the flight is found, the rest is still to settle: its time and fare per traveller
-        sale = next((x for s in snap.get("for_sale") or [] if s["date"] == f["date"] for x in s["flights"]
-                     if x["flight_number"] == f["flight_number"]), None)
-        cabin = str(args["cabin"])
-        if sale is None or cabin not in sale["prices"]:
+        cabin = str(args["cabin"])  # the flights are found, the rest is still to settle: their times and fares
+        sales = [_sale(snap, f) for f in args["flights"]]
+        if any(x is None or cabin not in x["prices"] for x in sales):
             return ""
-        return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])} "
-                f"leaves at {clock(args['origin'], f['date'] + 'T' + sale['departure'])}; the {CABIN_WORDS[cabin]} fare is "
-                f"{money(float(sale['prices'][cabin]))} per traveller.")
+        each = " and ".join(money(float(x["prices"][cabin])) for x in sales if x)
+        pax = len(args.get("passengers") or [])
+        whole = booking_total(snap, {**args, "passengers": args.get("passengers") or [{}], "insurance": "no",
+                                     "nonfree_baggages": 0})  # every flight's fare, for one traveller or for all
+        legs = " on both flights" if len(sales) == 2 else ""
+        fares = ("" if whole is None or (pax <= 1 and not legs) else
+                 f", {money(whole)} in fares for {pax} travellers{legs}" if pax > 1 else f", {money(whole)}{legs}")
+        return (f"{_legs(args, snap)[:1].upper()}{_legs(args, snap)[1:]}; the {CABIN_WORDS[cabin]} "
+                f"fare{'s are' if legs else ' is'} {each} per traveller{fares}.")
     if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
             or "nonfree_baggages" not in args:
         return ""
@@ -100,13 +123,8 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
     if total is None:
         return ""
     pax = len(args["passengers"])
-    f = args["flights"][0]
-    leaves = next((x["departure"] for s in snap.get("for_sale") or [] if s["date"] == f["date"]
-                   for x in s["flights"] if x["flight_number"] == f["flight_number"]), "")
-    return (f"Flight {f['flight_number']} from {args['origin']} to {args['destination']} on {day(f['date'])}"
-            f"{' leaves at ' + clock(args['origin'], f['date'] + 'T' + leaves) + ' and' if leaves else ''} has "
-            f"{CABIN_WORDS[str(args['cabin'])]} "
-            f"seats; the trip comes to "
+    legs = _legs(args, snap)
+    return (f"{legs[:1].upper()}{legs[1:]}, with {CABIN_WORDS[str(args['cabin'])]} seats; the trip comes to "
             f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
             f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"
             f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}{_paid_with(args, snap)}.")

@@ -157,18 +157,39 @@ def _same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: 
                  and cabin in (f.get("prices") or {})), None)
 
 
+def _booked_flights(ctx: Context, cabin: str) -> list[dict[str, str]]:
+    """A new booking's flights: one way on the one date said; a round trip out on the first of two dates and back
+    on the second, each the one flight that fits or, for either way, the member's choice (both asked at once)."""
+    dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
+    back = ctx.bound.get("flight_type") == "round_trip"
+    if len(dates) != 1 + back:
+        raise Unbound("the dates of the flights", "which dates would you like to fly out and back?" if back else
+                      "which date would you like to fly?")
+    pax = len(ctx.bound.get("passengers") or []) or 1
+    ways = [(str(ctx.bound["origin"]), str(ctx.bound["destination"])), (str(ctx.bound["destination"]),
+                                                                        str(ctx.bound["origin"]))][:1 + back]
+    legs, open_ = [], []
+    for (origin, destination), when, way in zip(ways, dates, ("out", "back"), strict=False):
+        try:
+            legs.append(_pick(ctx, origin, destination, when, cabin, pax))
+        except Unbound as exc:
+            if exc.final or not back:
+                raise
+            open_.append((way, exc))
+    if open_:
+        raise Unbound(" and ".join(f"{e.need} (the way {way})" for way, e in open_),
+                      " ".join(f"for the way {way}, {e.ask}" for way, e in open_))
+    return legs
+
+
 def new_flights(ctx: Context) -> list[dict[str, str]]:
     """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
     rec = ctx.bound.get("@reservations")
     cabin = str(ctx.bound.get("cabin") or "")
     if rec is None:  # a new booking
-        if ctx.bound.get("flight_type") != "one_way" or not cabin:
+        if ctx.bound.get("flight_type") not in ("one_way", "round_trip") or not cabin:
             raise Unbound("the new flights (an advisor picks them from the search with the member)")
-        dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
-        if len(dates) != 1:
-            raise Unbound("the date of the flight", "which date would you like to fly?")
-        pax = len(ctx.bound.get("passengers") or []) or 1
-        return [_pick(ctx, str(ctx.bound["origin"]), str(ctx.bound["destination"]), dates[0], cabin, pax)]
+        return _booked_flights(ctx, cabin)
     mentioned = {str(d) for d in ctx.entities.get("dates") or []}
     said = list(dict.fromkeys(str(d) for d in ctx.entities.get("dates") or []))
     booked = {f["date"] for f in rec["flights"]}
@@ -250,8 +271,10 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
     who = reading.companion(ctx.text)
     if who and len(born) == 1:
         return [_member_as_passenger(ctx), born[0]]
-    if born and not who:
-        return born
+    if born and not who:  # the travellers named with their dates of birth, and the member when "me and …"
+        me = _member_as_passenger(ctx)
+        named_me = any((p["first_name"], p["last_name"]) == (me["first_name"], me["last_name"]) for p in born)
+        return [me, *born] if reading.with_me(ctx.text) and not named_me else born
     if who:
         raise Unbound(f"the {who}'s full name and date of birth",
                       f"what are your {who}'s full name and date of birth, as on their ID?")

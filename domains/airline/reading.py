@@ -97,6 +97,15 @@ def travelling_alone(text: str) -> bool:
     return bool(_JUST_ME.search(text))
 
 
+_WITH_ME = re.compile(r"\b(?:[Mm]e|[Mm]yself),? and (?:[A-Z]|[Mm]y )|\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)? and (?:me|I)\b"
+                      r"|\b(?:[Ww]ith|[Aa]nd) me\b")
+
+
+def with_me(text: str) -> bool:
+    """Whether the member travels too, beside the people named: "me and Alex Lee", "Alex and I", "with me"."""
+    return bool(_WITH_ME.search(text))
+
+
 def companion(text: str) -> str | None:
     """Who travels with the member when the message says "me and my partner" (the word it uses)."""
     m = _ME_AND.search(text)

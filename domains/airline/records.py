@@ -130,8 +130,8 @@ def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> d
         return snap
     routes: list[tuple[str, str]] = []
     places = reading.places(text)
-    if len(places) >= 2:
-        routes.append((places[0], places[1]))
+    if len(places) >= 2:  # the trip asked for, and its way back
+        routes += [(places[0], places[1]), (places[1], places[0])]
     for r in snap.get("reservations", []):
         if r.get("status") != "cancelled" and not r.get("all_flown"):
             routes.extend((f["origin"], f["destination"]) for f in r["flights"] if not f.get("flown"))

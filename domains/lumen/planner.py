@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from cx_core import contacts
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, Plan, Step
@@ -404,7 +405,7 @@ def _about_open(snap: dict[str, Any]) -> str:
     if not mine:
         return ""
     said = " ".join(str(mine[0]["subject"]).split()).rstrip(".?! ")
-    return (f"is this about your message of {day(mine[0]['at'])}, \"{said}\"? If it is something else, which order "
+    return (f"is this about your message {contacts.sent(mine[0])}, \"{said}\"? If it is something else, which order "
             "or request is it about?")
 
 
