@@ -33,6 +33,8 @@ class Contacts:
         parts = [f"repeated contact: the customer's {ordinal} contact about {what}"]
         if self.earlier:
             parts.append("earlier tickets " + ", ".join(f"{e['at']:%d %b}" for e in self.earlier))
+        else:  # the message says so; no earlier ticket is on record (a call, another address)
+            parts[0] += " (as the customer says; no earlier ticket on record)"
         return "; ".join(parts)
 
 

@@ -409,7 +409,8 @@ class Triager:
                   grieves=compound < 0.5)
         n = contacts(text)
         if n > 1:
-            found(0.2 + 0.1 * (n >= 3), f"repeated contact ({'at least ' if n >= 3 else ''}{ordinal(n)} time)")
+            found(0.2 + 0.1 * (n >= 3), f"repeated contact (says it is the {'at least ' if n >= 3 else ''}"
+                                        f"{ordinal(n)} time)")
         if m := ANGER.search(text):
             found(0.25, f"angry words ('{m.group(0).lower()}')")
         if m := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):

@@ -9,6 +9,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from cx_core import desk, shown
+from cx_core.actions import action_label
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.plans import NOT_VERIFIED
@@ -81,7 +82,8 @@ def result_text(p: dict[str, Any]) -> str:
     plain = {k: v for k, v in p["result"].items() if not k.startswith("_") and k not in ("action", "user_id")
              and isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()}
     words = {k: v for k, v in plain.items() if isinstance(v, str)} or plain  # a bare number is a record's id
-    return "; ".join(f"{shown.field(k)}: {shown.value(v)}" for k, v in list(words.items())[:6])
+    details = "; ".join(f"{shown.field(k).lower()}: {shown.value(v)}" for k, v in list(words.items())[:6])
+    return action_label(p["action"]) + (f" ({details})" if details else "")  # "Notify field team (technician: …)"
 
 
 def proposal_note(p: dict[str, Any], spec: Any) -> str:
