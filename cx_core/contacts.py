@@ -83,11 +83,14 @@ def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str
           ) -> tuple[str, dict[str, Any]] | None:
     """The record (its id) that this ticket's actions and another open ticket of the customer's both speak of, when
     one of the two cancels it and the other asks something else of it (a booking one message asks to cancel and
-    another to upgrade), with that ticket; None when there is no such pair."""
+    another to upgrade) and that ticket's action on it still waits for a person (one the rules refused, or one done,
+    leaves nothing to choose between), with that ticket; None when there is no such pair."""
     ids = sorted(record_ids(args))
     for t in open_tickets or []:
         other = str(t.get("task_type") or "")
-        hit = next((i for i in ids if re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])), None)
+        live = record_ids([p.get("args") or {} for p in t.get("pending") or []])  # refused or done: nothing to weigh
+        hit = next((i for i in ids if i in live and re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])),
+                   None)
         if hit and cancels != ("cancel" in other) and not any(w in other for w in ("complaint", "compensation")):
             return hit, t
     return None

@@ -93,6 +93,18 @@ def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_
             "you would rather have that than the cancellation, just tell us.") in later["result"].draft.reply
 
 
+def test_a_cancellation_the_rules_refused_is_not_weighed_against_another_request(services: Services) -> None:
+    order_id, item, email = recent_order(services, lambda s, items: len(items) == 1)
+    refused = processed(services, "DEN-1", email, f"Please cancel order {order_id}, I ordered it by mistake.",
+                        subject="Cancel")
+    assert [p["status"] for p in refused["proposals"] if p["action"] == "cancel_order"] == ["denied"]
+    data = processed(services, "DEN-2", email, f"I'd like to send back the {item.lower()} from order {order_id} and "
+                     "get my money back.", at=timedelta(minutes=10))
+    assert any(p["action"] == "return_items" for p in data["proposals"])
+    assert "I can also see your message" not in data["result"].draft.reply
+    assert desk.clash_note(services.db, "DEN-2") == ""
+
+
 def recent_order(svc: Services, fits: Any) -> tuple[str, str, str]:
     """(order id, first item's name, customer's email) of the first order delivered within the return window whose
     items ``fits(session, items)`` accepts."""

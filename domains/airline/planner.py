@@ -478,7 +478,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     news = disrupted(snap, acting, about, today)
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
-    after_ours(made, snap or {})
+    after_ours(made, snap or {}, today)
     for step, said in [(s, a) for s in made.steps if (a := already(s, snap))]:  # asked again once done: said
         made.steps.remove(step)
         made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask
