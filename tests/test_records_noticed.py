@@ -207,3 +207,23 @@ def test_an_address_typed_in_capitals_is_read_not_asked_for_again() -> None:
     assert find_address("PLEASE SHIP ORDER #W1002697 TO 459 CEDAR LANE, COLUMBUS, OH 43215 INSTEAD.") == {
         "address1": "459 Cedar Lane", "address2": "", "city": "Columbus", "state": "OH", "zip": "43215",
         "country": "USA"}
+
+
+def test_a_customer_who_moved_hears_what_cannot_follow_them() -> None:
+    from cx_core.plans import Step
+    from domains.lumen.questions import also_moved
+
+    home = {"address1": "1 Old Road", "zip": "10001"}
+    snap = {"profile": {"address": home}, "orders": [
+        {"order_id": "#W1", "status": "pending", "address": home, "items": [{"name": "Kettle"}]},
+        {"order_id": "#W2", "status": "pending", "address": home, "items": [{"name": "Toaster"}]},
+        {"order_id": "#W3", "status": "processed", "address": home, "items": [{"name": "Fridge"}]},
+        {"order_id": "#W4", "status": "processed", "address": {"address1": "9 Else St", "zip": "2"}, "items": []}],
+        "appointments": [{"order_id": "#W3", "status": "booked", "start": "2026-12-04T10:00"},
+                         {"order_id": "#W4", "status": "booked", "start": "2026-12-05T10:00"}]}
+    step = Step("change_shipping_address", {"order_id": "#W1", "address1": "5 New Lane"}, "address_change", "")
+    said = also_moved([step], {}, snap, "We have moved house, please send order #W1 to 5 New Lane.")
+    assert said.startswith("order #W2 (Toaster) is also due at your old address; shall I change that too?")
+    assert "Order #W3 has already left for your old address, so its address can no longer change." in said
+    assert "The technician's visit on Friday 4 December at 10:00 (order #W3) is booked at your old address" in said
+    assert "#W4" not in said

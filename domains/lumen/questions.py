@@ -7,7 +7,7 @@ import re
 from functools import partial
 from typing import Any
 
-from cx_core.wording import listed
+from cx_core.wording import day, listed
 
 from .picking import the_names
 
@@ -110,9 +110,17 @@ def also_moved(steps: list[Any], questions: dict[str, str], snap: dict[str, Any]
         return ""
     changing = {st.args.get("order_id") for st in moved}
     old = {(o["address"]["address1"], o["address"]["zip"]) for o in snap["orders"] if o["order_id"] in changing}
-    also = [f"order {o['order_id']} ({listed([i['name'] for i in o['items']])})" for o in snap["orders"]
-            if o["status"] == "pending" and o["order_id"] not in changing
-            and (o["address"]["address1"], o["address"]["zip"]) in old]
+    at_old = {o["order_id"]: o for o in snap["orders"] if o["order_id"] not in changing
+              and (o["address"]["address1"], o["address"]["zip"]) in old}
+    also = [f"order {o['order_id']} ({listed([i['name'] for i in o['items']])})" for o in at_old.values()
+            if o["status"] == "pending"]
+    # what can no longer follow them: an order already on its way, a technician's visit booked there
+    gone = [f"order {o['order_id']} has already left for your old address, so its address can no longer change"
+            for o in at_old.values() if o["status"] == "processed"]
+    visits = [f"the technician's visit on {day(str(a['start']))} (order {a['order_id']}) is booked at your old address, "
+              "so tell us if it should move with you" for a in snap.get("appointments") or []
+              if a.get("status") == "booked" and (a.get("order_id") in at_old or a.get("order_id") in changing)]
+    notes = "".join(f" {n[0].upper()}{n[1:]}." for n in gone + visits)
     return ((f"{listed(also)} {'is' if len(also) == 1 else 'are'} also due at your old address; shall I change "
              f"{'that' if len(also) == 1 else 'those'} too? And would" if also else "would")
-            + " you also like the address on your account changed, so that future orders go there too?")
+            + " you also like the address on your account changed, so that future orders go there too?" + notes)
