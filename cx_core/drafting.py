@@ -177,7 +177,7 @@ def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
     if r["status"] == "pending" and not r.get("tracking"):
         text += " (a tracking number follows by email once it is packed)"
     if r.get("delivered_on") and r["status"] == "delivered":
-        text += f"; it was delivered on {day(r['delivered_on'])}"
+        text = f"Your order {r['order_id']} was delivered on {day(r['delivered_on'])}"
     if r.get("tracking"):
         text += f" (tracking number {r['tracking'][0]})"
     return text + "."

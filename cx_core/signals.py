@@ -114,7 +114,15 @@ def signals(text: str) -> dict[str, Any]:
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
-            "problem": _problem(text), "life": life(text)}
+            "problem": _problem(text), "life": life(text),
+            "gift_in_time": bool(GIFT.search(text) and IN_TIME.search(text))}
+
+
+# a present whose timing matters: acknowledged when nothing else calls for an apology
+GIFT = re.compile(r"\b(?:as|is|it's|it is|was|for) an? (?:present|gift)\b|\b(?:birthday|christmas|anniversary) "
+                  r"(?:present|gift)\b", re.I)
+IN_TIME = re.compile(r"\btiming\b|\bin time\b|\bneed (?:it|them|this) by\b|\bbefore (?:her|his|their|my|our|the) "
+                     r"(?:birthday|anniversary|party|wedding)\b|\bby (?:christmas|her birthday|his birthday)\b", re.I)
 
 
 # what happened in the customer's life, acknowledged however calmly it is told, wherever in the message it is

@@ -98,3 +98,19 @@ def test_bitext_complaints_read_negative_and_plain_requests_do_not(reader: Triag
     assert negative("complaint") >= 0.90
     for intent in ("track_order", "get_invoice"):
         assert negative(intent) <= 0.10, intent
+
+
+def test_a_present_whose_timing_matters_is_acknowledged_unless_something_went_wrong() -> None:
+    from cx_core.empathy import empathy
+    from cx_core.models import Request, Triage
+
+    def said(text: str, sentiment: str = "neutral") -> str:
+        triage = Triage(task_type="order_status", intent="order_status", confidence=0.9, sentiment=sentiment,
+                        requests=[Request(intent="order_status", text=text, confidence=0.9)], entities=signals(text))
+        return empathy(triage, "email")
+
+    assert said("I ordered this as a present, so the timing matters. Where is order #W1?") == \
+        "I understand the timing matters, as it's a present."
+    assert said("It's a birthday present. Where is order #W1?") == ""  # nothing said of timing: nothing assumed
+    assert said("I ordered this as a present, so the timing matters. It arrived damaged.", "negative") == \
+        "I'm sorry it arrived damaged."
