@@ -49,6 +49,7 @@ from .store.tables import SignInFamiliarRow, SignInThrottleRow, StaffUserRow
 
 _hasher = PasswordHasher()
 DEMO_USERS = [("ada", "Ada Advisor", Role.advisor, "advisor-demo"),
+              ("bo", "Bo Advisor", Role.advisor, "colleague-demo"),  # the colleague whose earlier work the demo shows
               ("sam", "Sam Supervisor", Role.supervisor, "supervisor-demo"),
               ("root", "Robin Admin", Role.admin, "admin-demo")]
 ACCOUNT, PAIR, CLIENT = "account", "pair", "client"

@@ -58,8 +58,8 @@ def count(db: Database, customer_id: str | None, task_types: list[str], ticket_i
 
 def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime) -> list[dict[str, Any]]:
     """The customer's other tickets still open (open, escalated or waiting on them), newest first, at most three,
-    each with its actions still waiting for a person: what a vague message ("nobody calls back") is likely about,
-    and what is already under way."""
+    each with its actions still waiting for a person and the reply drafted there: what a vague message ("nobody
+    calls back") is likely about, what is already under way and what the customer is being told."""
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(
             TicketRow.customer_id == customer_id, TicketRow.id != ticket_id,
@@ -70,7 +70,8 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
         return [{"id": r.id, "at": r.created_at.date().isoformat(), "today": r.created_at.date() == now.date(),
                  "subject": (r.subject or r.body)[:120],
                  "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
-                 "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id]} for r in rows]
+                 "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id],
+                 "said": str(((r.result or {}).get("draft") or {}).get("reply") or "")[:4000]} for r in rows]
 
 
 def record_ids(args: list[dict[str, Any]]) -> set[str]:
@@ -103,6 +104,7 @@ def sent(ticket: dict[str, Any]) -> str:
 
 def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
     """The reply's sentence when ``clash`` finds one: it sees both messages and asks which the customer wants."""
+    steps = [st for st in steps if not (st.final or st.refused)]  # one that cannot run is no choice to offer
     cancels = any("cancel" in st.intent for st in steps)
     found = clash([st.args for st in steps], cancels, open_tickets)
     if found is None:

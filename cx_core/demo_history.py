@@ -17,7 +17,7 @@ from .models import Role
 from .services import Services
 from .store.tables import ProposalRow, TicketRow
 
-ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
+ADVISOR = StaffUser("bo", "Bo Advisor", Role.advisor)  # a colleague: what the demo shows done is not yours
 # a demo advisor turns a proposal down as a person would on an early shift: the customer confirms first, and is
 # asked to in the reply (never "wrong details" on details that are right, leaving nothing to send)
 REASONS = ["Customer must confirm first"]

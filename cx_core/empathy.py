@@ -37,7 +37,7 @@ def empathy(triage: Triage, channel: str) -> str:
 
 
 # "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed
-_NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot)\s+(?:doesn'?t|does not|won'?t|"
+_NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot|trip|plans?)\s+(?:doesn'?t|does not|won'?t|"
                        r"isn'?t|is not) work\w*(?: for (?:me|us))?(?: any ?more)?", re.I)
 _GIFT = "I understand the timing matters, as it's a present."
 _LIFE = {"loss": "I'm very sorry for your loss.",
@@ -53,8 +53,10 @@ _UNANSWERED = re.compile(r"\b(?:nobody|no one|no-one) (?:has |ever )?(?:called|c
 # the apology in the words of what went wrong, most specific first; whatever the business, these are the customer's
 # own words for it (a visit or a delivery that never came, a double charge, a thing that arrived broken)
 _SORRY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) cancell?ed (?:my|our) (flight|booking|order|appointment|"
-                r"visit|trip|reservation)\b", re.I), lambda m: f"I'm sorry your {m.group(1).lower()} was cancelled."),
+    (re.compile(r"\b(?:you|you'?ve|you have|they|they'?ve) cancell?ed (one of )?(?:my|our) (flight|booking|order|"
+                r"appointment|visit|trip|reservation)s?\b", re.I),
+     lambda m: f"I'm sorry {'one of ' if m.group(1) else ''}your {m.group(2).lower()}{'s' if m.group(1) else ''} "
+               "was cancelled."),
     (re.compile(r"\b(?:never (?:came|turned up|showed up)|didn'?t (?:come|turn up|show up)|no[- ]show|(?:nobody|no one|"
                 r"no-one) (?:came|turned up|showed up))\b", re.I),
      lambda m: "I'm sorry to hear nobody came as arranged."),

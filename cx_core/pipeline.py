@@ -432,6 +432,7 @@ class Pipeline:
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=today)
         tri.entities["verified"] = verified  # what the pack may read beyond what was asked is the holder's alone
+        tri.entities["channel"] = ticket.channel  # where it came from (a data request is answered only at home)
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
         kinds = [r.intent for r in tri.requests] or [tri.task_type]

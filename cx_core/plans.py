@@ -31,6 +31,7 @@ class Step:
     missing: str = ""  # what is needed before this step can run, as a noun phrase ("the full new address")
     held: str = ""  # why a person decides before it runs, as a clause ("the customer may change their mind")
     refused: str = ""  # the rule that refuses it as asked, as a clause (the reply says it): recorded, never run
+    final: bool = False  # held because nothing the customer could add makes it run (a rule, a day gone by)
     alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
     fallback: Step | None = None  # another route when the backend does not answer
     depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route

@@ -369,7 +369,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             depends = ""
         final = gaps[0].need if gaps and gaps[0].final else ""
         out.append(Step(spec.action, args, req.intent, spec.why or f"recipe for {req.intent.replace('_', ' ')}",
-                        missing="" if final else _together([g.need for g in gaps]), held=final,
+                        missing="" if final else _together([g.need for g in gaps]), held=final, final=bool(final),
                         depends_on=depends))
         questions = list(dict.fromkeys(g.ask for g in gaps if g.ask))
         if questions:

@@ -286,6 +286,8 @@ def workspace(tid: str) -> None:
         if t["status"] in {"open", "escalated", "waiting"}:
             with more:
                 add_action(tid, choices)
+        if len(props) > 1:  # every card of the scrolling box named, so none is missed below the first
+            st.caption(" · ".join(f"{n}. {action_label(p['action'])}" for n, p in enumerate(props, 1)))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
             st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
@@ -430,8 +432,9 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     body = str(st.session_state.get(key) or "")  # what the box holds: the send buttons sit above it, always in view
     # a reply that asks the customer something or promises word back leaves the ticket open by default
     follow_up = desk.promises_follow_up(body) or data["ticket"]["status"] == "escalated"
-    head, *send = st.columns([1.25, 1.45, 1.9], vertical_alignment="center")
     empty = not body.strip()  # an empty composer offers no send as the way on
+    # the button that carries the Ctrl+Enter shortcut gets the room for it
+    head, *send = st.columns([1.25, 1.45, 1.9] if follow_up or empty else [1.25, 1.9, 1.45], vertical_alignment="center")
     title = (f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and empty else
              "Suggested reply (edit before sending)")
     head.markdown(f"**{title.split(' (')[0]}**",

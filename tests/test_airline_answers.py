@@ -368,3 +368,42 @@ def test_a_round_trip_is_booked_out_and_back_with_both_fares_and_every_way_to_pa
                      r"\$[\d.,]+ and \$[\d.,]+ per traveller, \$[\d.,]+ in fares for 2 travellers on both flights",
                      reply), reply
     assert "travel certificate" in reply.split("Which of your saved payment methods")[1]  # it pays a new booking
+
+
+def test_a_move_between_two_days_gone_by_is_said_to_be_past_not_asked_about(svc: Services) -> None:
+    from datetime import date, timedelta
+
+    u, r, gone = next((u, r, f) for u, r in _bookings(svc) for f in r["flights"]
+                      if date.fromisoformat(f["date"]) < NOW.date() - timedelta(days=1) and not r["all_flown"])
+    d = date.fromisoformat(gone["date"])
+    out = _run(svc, {"id": "PAST", "customer": u["email"], "subject": "", "body":
+                     f"Could I move my {gone['origin']}-{gone['destination']} flight on {d:%B} {d.day} to the next day, "
+                     f"{d + timedelta(days=1):%B} {(d + timedelta(days=1)).day}? Booking reference "
+                     f"{r['reservation_id']}. Please use my card on file for any difference."})
+    reply = out.draft.reply
+    assert "has already passed" in reply and "Which card" not in reply and "which card" not in reply, reply
+
+
+def test_a_disruption_is_told_once_across_the_members_open_tickets(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r, other = next((u, r, o) for u, r in _bookings(svc) for u2, o in _bookings(svc) if u2["user_id"] == u["user_id"]
+                       and o["reservation_id"] != r["reservation_id"] and not r["any_flown"] and not o["any_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    for f in mine["flights"]:
+        f["status"] = "cancelled"
+    text = f"What is the status of reservation {other['reservation_id']}?"
+
+    def told(open_tickets: list[dict[str, Any]]) -> bool:
+        made = plan(svc.triager.triage("", text), {**snap, "open_tickets": open_tickets}, NOW.date(), text)
+        return any(r["reservation_id"] in n for n in made.notices + made.asides)
+
+    other_ticket = {"id": "T0", "at": "2026-11-18", "subject": "Bags", "text": "Bags please", "task_type": "add_baggage"}
+    assert told([])
+    assert not told([{**other_ticket, "pending": [], "said": f"…reservation {r['reservation_id']}, was cancelled…"}])
+    assert not told([{**other_ticket, "pending": [{"action": "cancel_reservation", "args": {
+        "reservation_id": r["reservation_id"]}}], "said": ""}])
+    assert told([{**other_ticket, "pending": [], "said": "Your bags are added."}])

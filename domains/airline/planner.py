@@ -17,6 +17,7 @@ from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
+from .flights import booked_flights, pick, same_flight, this_trip
 from .settled import after_ours, already, known, ours, price_first
 from .wording import clock
 
@@ -102,8 +103,10 @@ def new_cabin(ctx: Context) -> str:
     wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]
     if len(wanted) == 1:
         blocked = (rec.get("cabin_blocked") or {}).get(wanted[0])
-        if blocked:
+        if blocked:  # a flight we cancelled is said by the notice, with what the member may do instead
+            gone = "is cancelled" in blocked and any(f.get("status") == "cancelled" for f in rec.get("flights") or [])
             raise Unbound(f"the cabin cannot be had: {blocked}",
+                          "I haven't changed the cabin, as that flight no longer flies" if gone else
                           f"I'm sorry, but reservation {rec['reservation_id']} cannot move to "
                           f"{CABIN_WORDS.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])
@@ -118,70 +121,6 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
-def _for_sale(ctx: Context, origin: str, destination: str, when: str) -> list[dict[str, Any]] | None:
-    """The direct flights for sale on a route and date that the message pointed to (None: not looked up)."""
-    for sale in ctx.snapshot.get("for_sale") or []:
-        if (sale["origin"], sale["destination"], sale["date"]) == (origin, destination, when):
-            return list(sale["flights"])
-    return None
-
-
-def _pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pax: int,
-          same: str = "") -> dict[str, str]:
-    """The one direct flight that fits: the same flight number on the new date, else the only one for sale with
-    seats; several: the member chooses, and the question lists them with their fares."""
-    sale = _for_sale(ctx, origin, destination, when)
-    if sale is None:
-        raise Unbound("the new flights (an advisor picks them from the search with the member)")
-    fits = [f for f in sale if int((f.get("seats") or {}).get(cabin, 0)) >= pax and cabin in (f.get("prices") or {})]
-    chosen = [f for f in fits if f["flight_number"] == same] or (fits if len(fits) == 1 else [])
-    if chosen:
-        return {"flight_number": chosen[0]["flight_number"], "date": when}
-    on = day(when)
-    if not fits:
-        raise Unbound(f"a flight: no direct flight from {origin} to {destination} has {pax} {CABIN_WORDS[cabin]} "
-                      f"seat{'s' if pax != 1 else ''} on {on}",
-                      f"there is no direct flight from {origin} to {destination} with {CABIN_WORDS[cabin]} seats "
-                      f"left on {on}: would another day suit you?")
-    listed = ", ".join(f"{f['flight_number']} at {clock(origin, when + 'T' + f['departure'])} "
-                       f"({money(float(f['prices'][cabin]))})" for f in fits[:4])
-    raise Unbound(f"which flight on {on} the member wants ({len(fits)} for sale)",
-                  f"on {on} we have {listed} in {CABIN_WORDS[cabin]}, per passenger: which would you like?")
-
-
-def _same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: int) -> dict[str, str] | None:
-    """The same flight number on another day, when it is for sale there with seats in the cabin."""
-    sale = _for_sale(ctx, leg["origin"], leg["destination"], when) or []
-    return next(({"flight_number": f["flight_number"], "date": when} for f in sale
-                 if f["flight_number"] == leg["flight_number"] and int((f.get("seats") or {}).get(cabin, 0)) >= pax
-                 and cabin in (f.get("prices") or {})), None)
-
-
-def _booked_flights(ctx: Context, cabin: str) -> list[dict[str, str]]:
-    """A new booking's flights: one way on the one date said; a round trip out on the first of two dates and back
-    on the second, each the one flight that fits or, for either way, the member's choice (both asked at once)."""
-    dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
-    back = ctx.bound.get("flight_type") == "round_trip"
-    if len(dates) != 1 + back:
-        raise Unbound("the dates of the flights", "which dates would you like to fly out and back?" if back else
-                      "which date would you like to fly?")
-    pax = len(ctx.bound.get("passengers") or []) or 1
-    ways = [(str(ctx.bound["origin"]), str(ctx.bound["destination"])), (str(ctx.bound["destination"]),
-                                                                        str(ctx.bound["origin"]))][:1 + back]
-    legs, open_ = [], []
-    for (origin, destination), when, way in zip(ways, dates, ("out", "back"), strict=False):
-        try:
-            legs.append(_pick(ctx, origin, destination, when, cabin, pax))
-        except Unbound as exc:
-            if exc.final or not back:
-                raise
-            open_.append((way, exc))
-    if open_:
-        raise Unbound(" and ".join(f"{e.need} (the way {way})" for way, e in open_),
-                      " ".join(f"for the way {way}, {e.ask}" for way, e in open_))
-    return legs
-
-
 def new_flights(ctx: Context) -> list[dict[str, str]]:
     """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
     rec = ctx.bound.get("@reservations")
@@ -189,9 +128,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     if rec is None:  # a new booking
         if ctx.bound.get("flight_type") not in ("one_way", "round_trip") or not cabin:
             raise Unbound("the new flights (an advisor picks them from the search with the member)")
-        return _booked_flights(ctx, cabin)
-    mentioned = {str(d) for d in ctx.entities.get("dates") or []}
-    said = list(dict.fromkeys(str(d) for d in ctx.entities.get("dates") or []))
+        return booked_flights(ctx, cabin)
+    said = this_trip(ctx, rec)
+    mentioned = set(said)
     booked = {f["date"] for f in rec["flights"]}
     if len(said) == 2 and said[1] in booked and said[0] not in booked:  # "from the 12th to the 13th", on the 13th
         return [{"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]  # already there
@@ -215,7 +154,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     named = [f for f in ahead if f["date"] in mentioned]
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
         pax = int(rec.get("passenger_count") or 1)
-        same = [_same_flight(ctx, f, new[0], cabin, pax) for f in named]
+        same = [same_flight(ctx, f, new[0], cabin, pax) for f in named]
         if all(same):
             moved = {(f["flight_number"], f["date"]): s for f, s in zip(named, same, strict=True)}
             return [moved.get((f["flight_number"], f["date"])) or
@@ -224,7 +163,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     if len(new) != 1 or len(moving) != 1:
         raise Unbound("the new flights (an advisor picks them from the search with the member)")
     leg = moving[0]
-    picked = _pick(ctx, leg["origin"], leg["destination"], new[0], cabin, int(rec.get("passenger_count") or 1),
+    picked = pick(ctx, leg["origin"], leg["destination"], new[0], cabin, int(rec.get("passenger_count") or 1),
                    same=leg["flight_number"])
     return [picked if f is leg else {"flight_number": f["flight_number"], "date": f["date"]}
             for f in rec["flights"]]
@@ -475,7 +414,11 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    news = disrupted(snap, acting, about, today)
+    # a booking another open ticket of theirs asks to cancel, or whose reply tells of it already: not told again
+    elsewhere = {r["reservation_id"] for r in (snap or {}).get("reservations", []) for t in (snap or {}).get(
+        "open_tickets") or [] if r["reservation_id"] in t.get("said", "") or any(
+            "cancel" in p["action"] and p["args"].get("reservation_id") == r["reservation_id"] for p in t["pending"])}
+    news = disrupted(snap, acting | (elsewhere - about), about, today)
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
     after_ours(made, snap or {}, today)
@@ -499,7 +442,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
-        made.asides = _also(disrupted(snap, acting | about, None, today)) if about else []  # their other bookings
+        made.asides = _also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
     else:  # a disruption on a booking the member did not write about: after the answer
         made.notices, made.asides = costs.sentences(made, snap), _also(news)
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):

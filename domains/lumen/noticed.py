@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from cx_core.models import Request, Triage
-from cx_core.wording import money
+from cx_core.wording import day, money
 from domains.lumen.phrases import FORMAL
+from domains.lumen.records import refund_route
 
 
 def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
@@ -29,3 +30,19 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
         "entities": {**triage.entities, "noticed_twice": oid},
         "requests": [*triage.requests, Request(intent="duplicate_charge", text=f"(order {oid} shows two payments of "
                      f"{money(found[0]['duplicate_payment'])}, found on the records.)", confidence=triage.confidence)]})
+
+
+def refunded_already(order: dict[str, Any], methods: list[dict[str, Any]]) -> str:
+    """For an order paid twice whose second payment was refunded since: what the customer is told ("the duplicate
+    payment of $236.03 on order #W1002603 was refunded on Wednesday 25 November, to your gift card, where it shows
+    at once"); '' when the order shows no such refund."""
+    paid = [p for p in order.get("payments") or [] if p["type"] == "payment"]
+    twice = {round(p["amount"], 2) for p in paid if sum(abs(q["amount"] - p["amount"]) < 0.005 for q in paid) > 1}
+    back = [p for p in order.get("payments") or [] if p["type"] == "refund" and round(p["amount"], 2) in twice]
+    if not back:
+        return ""
+    refund = back[-1]
+    route = refund_route(order, refund["amount"], methods)
+    where = f", to your {route['paid_with']}, where it shows {route['lands']}" if route else ""
+    return (f"the duplicate payment of {money(refund['amount'])} on order {order['order_id']} was refunded on "
+            f"{day(str(refund['at'])[:10])}{where}")

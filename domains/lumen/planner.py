@@ -19,7 +19,7 @@ from cx_core.wording import also_decided, day, listed, money
 from domains.lumen import PACK
 from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
-from domains.lumen.noticed import noticed_twice
+from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.phrases import A_REASON, DISPUTES, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
 from domains.lumen.picking import (
@@ -98,6 +98,8 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
+PRIVACY_CHECK = (" As it reached us here, they will first confirm it is you by writing to the email address on your "
+                 "account, the only place personal data is ever sent.")
 
 
 def _order_status(r: _Asked) -> Planned:
@@ -234,6 +236,9 @@ def _duplicate_charge(r: _Asked) -> Planned:
                      + (" (found on the records)" if noticed else ""),
                      defaults={**refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])),
                                **({"noticed": "yes"} if noticed else {})})], ""
+    done = [back for o in named or r.snap["orders"] if (back := refunded_already(o, r.snap.get("payment_methods", [])))]
+    if not dups and done:  # refunded since the customer wrote, or before: said, never asked for again
+        return [], done[0] + "."
     if not dups:
         return [], "we could not find a duplicate payment on your orders; could you send the date and amount from your statement?"
     return [], "could you tell us which order the duplicate charge is for?"
@@ -556,8 +561,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
         if ask:
             result.questions[req.intent] = ask
-        if req.intent == "data_request":
-            result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER
+        if req.intent == "data_request":  # the knowledge base: only from the email on file, or verified by phone
+            away = triage.entities.get("channel", "email") not in ("email", "phone")
+            result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER + (PRIVACY_CHECK if away else "")
     if len(triage.requests) > 1 and "which order or request is" in result.questions.get("complaint", ""):
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):

@@ -62,8 +62,9 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
         # (a flight we cancelled: the member is told first what they may do about it, by the disruption notice)
         way = ("" if complaint == "cancelled_flight" else "; if the delay no longer suits you, we can move you to "
                "another flight or, where the rules allow, cancel the booking")
-        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: it is a "
-                           f"{r.cabin.replace('_', ' ')} booking without travel insurance, which does not qualify for "
+        cabin = r.cabin.replace("_", " ")
+        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: it is "
+                           f"{'an' if cabin[0] in 'aeiou' else 'a'} {cabin} booking without travel insurance, which does not qualify for "
                            f"one{way}")
     legs = _legs_ever(s, r)
     if complaint == "cancelled_flight":
@@ -78,10 +79,12 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
                                "delayed")
         changed = r.status == "cancelled" or any(h.get("action") == "update_flights" for h in r.history or [])
         if not changed:
-            raise PolicyDenied(f"for a delayed flight, we offer a travel certificate once you have chosen to change "
-                               f"or cancel the booking, and reservation {r.reservation_id} has not been changed yet; "
-                               "if the delay no longer suits you, we can move you to another flight or, where the "
-                               "rules allow, cancel the booking, and the certificate follows")
+            way = ("a basic economy booking cannot move to another flight, but where the rules allow (with travel "
+                   "insurance, for a health or weather reason) we can cancel it" if r.cabin == "basic_economy" else
+                   "we can move you to another flight or, where the rules allow, cancel the booking")
+            raise PolicyDenied(f"for a delayed flight, a travel certificate comes with a change or cancellation of the "
+                               f"booking, and reservation {r.reservation_id} has not been changed; if the new time no "
+                               f"longer suits you, {way}, and the certificate follows")
     per = COMPENSATION_PER_PASSENGER[complaint]
     due = per * len(r.passengers)
     if amount != due:

@@ -1,0 +1,94 @@
+"""The flights a booking's words point to: the one direct flight for sale that fits a date (or the member's choice
+among several, listed with fares), a round trip out and back, and the dates a message about a booking names."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cx_core.recipes import Context, Unbound
+from cx_core.wording import day, money
+
+from .backend import CABIN_WORDS
+from .wording import clock
+
+
+def _for_sale(ctx: Context, origin: str, destination: str, when: str) -> list[dict[str, Any]] | None:
+    """The direct flights for sale on a route and date that the message pointed to (None: not looked up)."""
+    for sale in ctx.snapshot.get("for_sale") or []:
+        if (sale["origin"], sale["destination"], sale["date"]) == (origin, destination, when):
+            return list(sale["flights"])
+    return None
+
+
+def pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pax: int,
+          same: str = "") -> dict[str, str]:
+    """The one direct flight that fits: the same flight number on the new date, else the only one for sale with
+    seats; several: the member chooses, and the question lists them with their fares."""
+    sale = _for_sale(ctx, origin, destination, when)
+    if sale is None:
+        raise Unbound("the new flights (an advisor picks them from the search with the member)")
+    fits = [f for f in sale if int((f.get("seats") or {}).get(cabin, 0)) >= pax and cabin in (f.get("prices") or {})]
+    chosen = [f for f in fits if f["flight_number"] == same] or (fits if len(fits) == 1 else [])
+    if chosen:
+        return {"flight_number": chosen[0]["flight_number"], "date": when}
+    on = day(when)
+    if not fits:
+        raise Unbound(f"a flight: no direct flight from {origin} to {destination} has {pax} {CABIN_WORDS[cabin]} "
+                      f"seat{'s' if pax != 1 else ''} on {on}",
+                      f"there is no direct flight from {origin} to {destination} with {CABIN_WORDS[cabin]} seats "
+                      f"left on {on}: would another day suit you?")
+    listed = ", ".join(f"{f['flight_number']} at {clock(origin, when + 'T' + f['departure'])} "
+                       f"({money(float(f['prices'][cabin]))})" for f in fits[:4])
+    raise Unbound(f"which flight on {on} the member wants ({len(fits)} for sale)",
+                  f"on {on} we have {listed} in {CABIN_WORDS[cabin]}, per passenger: which would you like?")
+
+
+def same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: int) -> dict[str, str] | None:
+    """The same flight number on another day, when it is for sale there with seats in the cabin."""
+    sale = _for_sale(ctx, leg["origin"], leg["destination"], when) or []
+    return next(({"flight_number": f["flight_number"], "date": when} for f in sale
+                 if f["flight_number"] == leg["flight_number"] and int((f.get("seats") or {}).get(cabin, 0)) >= pax
+                 and cabin in (f.get("prices") or {})), None)
+
+
+def booked_flights(ctx: Context, cabin: str) -> list[dict[str, str]]:
+    """A new booking's flights: one way on the one date said; a round trip out on the first of two dates and back
+    on the second, each the one flight that fits or, for either way, the member's choice (both asked at once)."""
+    dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
+    back = ctx.bound.get("flight_type") == "round_trip"
+    if len(dates) != 1 + back:
+        raise Unbound("the dates of the flights", "which dates would you like to fly out and back?" if back else
+                      "which date would you like to fly?")
+    pax = len(ctx.bound.get("passengers") or []) or 1
+    ways = [(str(ctx.bound["origin"]), str(ctx.bound["destination"])), (str(ctx.bound["destination"]),
+                                                                        str(ctx.bound["origin"]))][:1 + back]
+    legs, open_ = [], []
+    for (origin, destination), when, way in zip(ways, dates, ("out", "back"), strict=False):
+        try:
+            legs.append(pick(ctx, origin, destination, when, cabin, pax))
+        except Unbound as exc:
+            if exc.final or not back:
+                raise
+            open_.append((way, exc))
+    if open_:
+        raise Unbound(" and ".join(f"{e.need} (the way {way})" for way, e in open_),
+                      " ".join(f"for the way {way}, {e.ask}" for way, e in open_))
+    return legs
+
+
+def this_trip(ctx: Context, rec: dict[str, Any]) -> list[str]:
+    """The dates a message about a booking names, in order: a day and month read as next year's ("November 18",
+    written a week later) is this year's when this year's is within a fortnight of the booking's flights."""
+    booked = [date.fromisoformat(str(f["date"])) for f in rec.get("flights") or []]
+    out = []
+    for raw in ctx.entities.get("dates") or []:
+        d = date.fromisoformat(str(raw)[:10])
+        try:
+            back = d.replace(year=d.year - 1)
+        except ValueError:  # 29 February
+            back = d
+        if (d - ctx.today).days > 300 and any(abs((back - b).days) <= 14 for b in booked):
+            d = back
+        out.append(d.isoformat())
+    return list(dict.fromkeys(out))
