@@ -75,7 +75,7 @@ def test_a_vague_complaint_is_asked_about_the_customers_ticket_still_open(servic
               "IL 62704 instead?", subject="New address for my order")
     data = processed(services, "OPEN-2", o["email"], "I am really disappointed with the service lately. Nobody calls "
                      "back.", at=timedelta(minutes=30))
-    assert 'Is this about your message earlier today, "New address for my order"?' in \
+    assert 'Is this about your message earlier today, "New address for my order"? That request is under way with us.' in \
         data["result"].draft.reply
 
 

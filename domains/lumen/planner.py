@@ -351,7 +351,10 @@ def _charge_dispute(r: _Asked) -> Planned:
     if len(pick) > 1 and not named:  # two alike (two call-outs of $49): the day named settles it, else ask
         alike = [c for c in pick if c in callout] if by_amount and callout else pick
         dated = [c for c in alike if c["created_on"] in {str(d) for d in r.ents.get("dates", [])}]
-        pick = dated or alike
+        told = r.full_text or r.text  # a visit they say came late, or not at all, is one whose day has come
+        came = [c for c in alike if (NO_SHOW.search(told) or LATE.search(told)) and (v := visit_of(c, r.snap))
+                and str(v["start"])[:10] <= r.today.isoformat()]
+        pick = dated or (came if len(came) == 1 else alike)
         if len(pick) > 1:
             return [], "which charge do you mean: " + " or ".join(
                 f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
@@ -410,8 +413,10 @@ def _about_open(snap: dict[str, Any]) -> str:
     if not mine:
         return ""
     said = " ".join(str(mine[0]["subject"]).split()).rstrip(".?! ")
-    return (f"is this about your message {contacts.sent(mine[0])}, \"{said}\"? If it is something else, which order "
-            "or request is it about?")
+    said = said[:1].upper() + said[1:]  # their words, as a sentence
+    under_way = " That request is under way with us." if mine[0].get("pending") else ""
+    return (f"is this about your message {contacts.sent(mine[0])}, \"{said}\"?{under_way} If it is something else, "
+            "which order or request is it about?")
 
 
 def _data_request(r: _Asked) -> Planned:
