@@ -48,6 +48,7 @@ ASK = re.compile(r"^(?:ask|tell|remind|advise) the customer to\s+", re.I)
 MIN_QUOTE = 0.35  # cosine similarity below which a knowledge sentence says nothing about the request
 SAME_SECTION = 0.03  # a second sentence from the first one's section (the rest of its steps) is preferred by this
 SECOND_QUOTE_GAP = 0.15  # a second sentence is quoted only when it answers nearly as well as the first
+KIN_SLACK = 0.1  # the first quote's section reads on (its next step) a little below MIN_QUOTE: it is the answer
 BESIDE_MIN = 0.45  # beside an action that answers the request itself, a fact must be closer still to be worth adding
 BESIDE_READ_MIN = 0.55  # beside what a look-up found (an order's status, a booking), closer again
 
@@ -374,9 +375,10 @@ class Drafter:
         while order:
             i = order.pop(0)
             kin = bool(chosen) and pool[i][1] is pool[chosen[0]][1]  # the first one's section: its next step
-            if len(chosen) == n:
+            one_section = all(pool[j][1] is pool[chosen[0]][1] for j in chosen)
+            if len(chosen) >= n + (kin and one_section and n > 1):  # a section's steps read whole: one more of them
                 break
-            if raw[i] < least or (chosen and not kin and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
+            if raw[i] < least - KIN_SLACK * kin or (chosen and not kin and sims[i] < sims[chosen[0]] - SECOND_QUOTE_GAP):
                 continue
             quote = pool[i][0]
             if _BACK.match(quote) and not (i - 1 in chosen and pool[i - 1][1] is pool[i][1]):

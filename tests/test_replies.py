@@ -146,3 +146,15 @@ def test_a_recipe_binds_the_time_of_day_from_the_message_and_a_question_it_answe
     assert "time_of_day" not in args and question == ask and not answered(ask, triage)
     triage, args, question = read("Call me Saturday, not in the morning please, afternoon is fine.")
     assert args["time_of_day"] == "afternoon"
+
+
+def test_a_how_to_answer_reads_its_sections_steps_whole(services: Services) -> None:
+    from tests.helpers import find_order
+    from tests.test_workspace_actions import processed
+
+    o = find_order(services, "delivered")
+    wifi = processed(services, "HOW-1", o["email"], "My smart thermostat won't connect to the Wi-Fi, what should I do?")
+    reply = wifi["result"].draft.reply
+    assert all(step in reply for step in ("2.4 GHz Wi-Fi only", "network is not hidden", "Settings → Restart")), reply
+    pair = processed(services, "HOW-2", o["email"], "How do I pair my thermostat with Apple Home?")
+    assert "open Integrations in the Lumen Home app" in pair["result"].draft.reply  # the step itself, not only who
