@@ -43,16 +43,18 @@ def one_line(text: str, limit: int | None = None) -> str:
     return escape_markdown(flat[:limit] if limit else flat)
 
 
-_CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d[\d() -]{5,}\d")  # an e-mail address, a phone number
+_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_CONTACT = re.compile(rf"{_EMAIL}|\+?\d[\d() -]{{5,}}\d")  # an e-mail address, a phone number
 
 
-def contacts_as_code(text: str, limit: int | None = None) -> str:
-    """``one_line``, except that each e-mail address and phone number in it is a code span: copied, it is exactly
-    what was written (no invisible word joiner before an "@"), on one line, and never a link."""
+def contacts_as_code(text: str, limit: int | None = None, phones: bool = True) -> str:
+    """``one_line``, except that each e-mail address (and phone number, unless ``phones`` is False: in prose an
+    order number's digits are no phone) in it is a code span: copied, it is exactly what was written (no invisible
+    word joiner before an "@"), on one line, and never a link."""
     flat = " ".join(mask(text).split())
     flat = flat[:limit] if limit else flat
     out, at = [], 0
-    for m in _CONTACT.finditer(flat):
+    for m in (_CONTACT if phones else re.compile(_EMAIL)).finditer(flat):
         out += [escape_markdown(flat[at:m.start()]), inline_code(m.group())]
         at = m.end()
     return "".join(out) + escape_markdown(flat[at:])

@@ -51,7 +51,9 @@ SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "execu
 user = current_user()
 svc = services()
 # the ticket starts at the top of the screen and uses the width
-st.html("<style>.block-container{padding-top:2.2rem;padding-left:2rem;padding-right:2rem}</style>")
+# an e-mail address or phone number (a code span) never breaks across lines
+st.html("<style>.block-container{padding-top:2.2rem;padding-left:2rem;padding-right:2rem}"
+        "[data-testid='stMarkdownContainer'] p code{white-space:nowrap}</style>")
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
 
 
@@ -130,7 +132,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                                                            and _CODE.match(v) and value_text(k, v, choices) == v)}
         fields = spec.args_model.model_fields if spec else {}
         st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** "  # a message is read whole
-                                f"{one_line(value_text(k, v, choices), 600 if k in _WORDS else 160)}"
+                                f"{contacts_as_code(value_text(k, v, choices), 600 if k in _WORDS else 160, phones=False)}"
                                 for k, v in args.items() if v not in ("", None, [], {})) or "_no details_")
         st.caption(escape_markdown(proposal_note(p, spec)))
         done_elsewhere(p.get("done_elsewhere") if shown != "denied" else None)  # a refusal runs nowhere twice
@@ -211,7 +213,7 @@ def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
 
 def ticket_header(t: dict[str, Any], result: Any) -> None:
     """The ticket's subject and its chips: status, channel, triage and the time left to the first response."""
-    subject = one_line(t["subject"], 140)
+    subject = contacts_as_code(t["subject"], 140, phones=False)
     head = st.columns([3.2, 2.8], vertical_alignment="center")
     if subject:
         head[0].markdown(f"#### {subject}", help=escape_markdown(" ".join(t["subject"].split())))
@@ -261,7 +263,7 @@ def workspace(tid: str) -> None:
         note_box(tid)
         if result is not None:
             st.markdown("**Summary**")
-            st.markdown(escape_markdown(result.draft.summary))
+            st.markdown(contacts_as_code(result.draft.summary, phones=False))  # an address in it copies exactly
         view = customer_card(tid, t["customer_id"], t["customer_ref"])
     if view:  # below both columns, full width
         records_tabs(view)
@@ -450,7 +452,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
     # as tall as the reply needs, up to what keeps it on a laptop screen beside the first proposal
-    st.text_area(title, height=min(max(22 * lines + 30, 170), 300), key=key, label_visibility="collapsed")
+    st.text_area(title, height=min(max(22 * lines + 30, 170), 420), key=key, label_visibility="collapsed")
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:

@@ -227,3 +227,21 @@ def test_a_customer_who_moved_hears_what_cannot_follow_them() -> None:
     assert "Order #W3 has already left for your old address, so its address can no longer change." in said
     assert "The technician's visit on Friday 4 December at 10:00 (order #W3) is booked at your old address" in said
     assert "#W4" not in said
+
+
+def test_a_double_charge_noticed_on_one_ticket_and_asked_on_the_next_is_refunded_once(services: Services) -> None:
+    from cx_core.models import TicketIn
+
+    c = twice_and_another(services)
+    first = processed(services, "ONCE-1", c["email"], f"Where is my order {c['order_id']}?")
+    assert [p["args"]["order_id"] for p in first["proposals"] if p["action"] == "refund"] == [c["twice"]]
+    asked = processed(services, "ONCE-2", c["email"], f"You charged me twice for order {c['twice']}, please refund one.",
+                      at=timedelta(minutes=20))
+    assert [p["args"]["order_id"] for p in asked["proposals"] if p["action"] == "refund"] == [c["twice"]]
+    assert desk.get_ticket(services.db, "ONCE-1")["ticket"]["status"] == "new"  # sent back to be read again
+    row = desk.get_ticket(services.db, "ONCE-1")["ticket"]
+    again = TicketIn(id="ONCE-1", customer=c["email"], subject=row["subject"], body=row["body"], created_at=NOW)
+    desk.store_result(services.db, services.policy(), services.pipeline.process(again, now=NOW + timedelta(minutes=21)))
+    now_first = desk.get_ticket(services.db, "ONCE-1")
+    assert not [p for p in now_first["proposals"] if p["action"] == "refund" and p["status"] == "pending"]
+    assert "charged twice" not in now_first["result"].draft.reply

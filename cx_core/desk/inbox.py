@@ -282,7 +282,8 @@ def _elsewhere(s: Session, row: TicketRow, proposals: list[ProposalRow]) -> list
     actions = {p.action for p in proposals if p.status == "pending"}
     if not actions or not row.customer_id:
         return []
-    return list(s.execute(select(ProposalRow, TicketRow.subject, TicketRow.status)
+    return list(s.execute(select(ProposalRow, func.coalesce(func.nullif(TicketRow.subject, ""),
+                                                           func.substr(TicketRow.body, 1, 80)), TicketRow.status)
                           .join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
                           .where(TicketRow.customer_id == row.customer_id, ProposalRow.ticket_id != row.id,
                                  ProposalRow.action.in_(actions), ProposalRow.status.in_(("executed", "pending")))

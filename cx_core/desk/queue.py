@@ -288,14 +288,16 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     waiting = [p for p in outcome.proposals if p.decision.value in ("needs_approval", "abstained", "escalated")]
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks about the same record",
                    cancels=any("cancel" in p.action for p in waiting))
+    for p in waiting:  # the same action on the same record (a refund one noticed, the other asked): read again
+        reread_related(s, row.customer_id, [p.args], row.id, f"ticket {row.id} asks for the same", action=p.action)
 
 
 def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any]], exclude: str, why: str,
-                   cancels: bool | None = None) -> list[str]:
+                   cancels: bool | None = None, action: str = "") -> list[str]:
     """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
     agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
     one asked later, is then seen there. Given whether these ``cancels``, only where one side cancels and the other
-    does not."""
+    does not; given an ``action``, only where that very action waits on one of them."""
     ids = contacts.record_ids(args)
     if not customer_id or not ids:
         return []
@@ -304,7 +306,7 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
                                                  TicketRow.status == "open")):
         waiting = s.execute(select(ProposalRow.action, ProposalRow.args).where(
             ProposalRow.ticket_id == row.id, ProposalRow.status == "pending")).all()
-        if not ids & contacts.record_ids([a for _, a in waiting]):
+        if not ids & contacts.record_ids([a for w, a in waiting if not action or w == action]):
             continue
         if cancels is not None and cancels == any("cancel" in action for action, _ in waiting):
             continue

@@ -97,7 +97,7 @@ def new_cabin(ctx: Context) -> str:
                       f"I'm sorry, but the cabin of reservation {rid} can no longer be changed: {why}"
                       + (", and a cabin is the same on every flight of a booking, so it can only change before the first "
                          "one." if len(ctx.bound["@reservations"].get("flights") or []) > 1
-                         and not ctx.bound["@reservations"].get("all_flown") else "."),
+                         and not ctx.bound["@reservations"].get("all_flown") else "." + _another(ctx, rid)),
                       final=True)
     rec = ctx.bound.get("@reservations", {})
     wanted = [c for c in ctx.entities.get("cabin") or [] if c != rec.get("cabin")]
@@ -111,6 +111,18 @@ def new_cabin(ctx: Context) -> str:
                           f"{CABIN_WORDS.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])
     raise Unbound("which cabin the booking should move to", "which cabin would you like: economy or business?")
+
+
+def _another(ctx: Context, rid: str) -> str:
+    """For a cabin change asked on a trip already flown: the member's one trip not yet started, offered instead
+    (a cabin changes only before the first flight)."""
+    if not ctx.bound["@reservations"].get("all_flown"):
+        return ""
+    ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
+             and r.get("status") != "cancelled" and not r.get("any_flown")]
+    return (f" If you meant your reservation {ahead[0]['reservation_id']} ({ahead[0].get('origin', '')} to "
+            f"{ahead[0].get('destination', '')}), just reply and I'll price it there." if len(ahead) == 1 else
+            " If you meant another booking, just send us its reference.")
 
 
 def same_cabin(ctx: Context) -> str:
@@ -520,6 +532,7 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             expected = clock(str(f.get("origin") or ""), iso) if len(iso) >= 16 else ""
             if expected and " on " not in expected and iso[:10] != str(f["date"]):  # past midnight: the day too
                 expected += f" on {day(iso[:10])}"
+            expected = expected.removesuffix(f" on {day(str(f['date']))}")  # the flight's own day, said already
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, is delayed" + (f": it is now expected to leave at {expected}."
                                                                if expected else "."))

@@ -85,14 +85,18 @@ class _Asked:
         return str(self.snap["profile"]["user_id"])
 
     def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
-        """The order the request is about among those in ``statuses``, or (None, what to ask)."""
-        return pick_order(self.snap, self.ents, statuses, self.text + " " + " ".join(self.ents.get("order_ids", [])),
+        """The order the request is about among those in ``statuses``, or (None, what to ask): one its own words
+        name first ("…where order #W2 is?" beside "ship order #W1 to…"), else those the message names."""
+        said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in _ORDER_REF.findall(self.text)))
+        ents = {**self.ents, "order_ids": said} if said else self.ents
+        return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
                           self.full_text)
 
 
 Planned = tuple[list[Step], str]
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
 _ORDER_REF = re.compile(r"#?W\d{7}\b")
+_NO_CALL = re.compile(r"\b(?:call(?:s|ed)?|rang|rings?|phoned?)\s+(?:me\s+|us\s+)?back\b", re.I)
 _WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
                       "everything you have told us; we answer formal complaints within 5 business days.")
@@ -399,7 +403,9 @@ def _complaint(r: _Asked) -> Planned:
     question what it is about)."""
     named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
-        return [], "" if named else _about_open(r.snap) or _WHAT_ABOUT
+        ring = " If you would rather we called you, reply with a good time and the number to ring." \
+            if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
+        return [], "" if named else (_about_open(r.snap) or _WHAT_ABOUT) + ring
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
