@@ -431,8 +431,7 @@ class Pipeline:
         customer, snap, profile, verified = self._customer(ticket, text, now)
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=today)
-        tri.entities["verified"] = verified  # what the pack may read beyond what was asked is the holder's alone
-        tri.entities["channel"] = ticket.channel  # where it came from (a data request is answered only at home)
+        tri.entities.update(verified=verified, channel=ticket.channel)  # reading beyond the asked: the holder's alone
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
