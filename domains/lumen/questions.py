@@ -39,7 +39,7 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
         lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
     else:
         lead = f"the {item['name']} is available as {offered}"
-    return f"{lead}. Which would you like?"
+    return f"{lead}. Which would you like? If none of these suits you, you can return it for a refund instead."
 
 
 def _fitting(others: list[dict[str, Any]], ents: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
