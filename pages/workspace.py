@@ -289,7 +289,7 @@ def workspace(tid: str) -> None:
             with more:
                 add_action(tid, choices)
         if len(props) > 1:  # every card of the scrolling box named, so none is missed below the first
-            st.caption(" · ".join(f"{n}. {action_label(p['action'])}" for n, p in enumerate(props, 1)))
+            st.caption("In this box: " + " · ".join(action_label(p["action"]) for p in props))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
             st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
@@ -573,7 +573,9 @@ def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[st
     card = view["card"]
     # contact details can come from a customer's message: one line of plain text each
     head = st.columns([6, 1], vertical_alignment="center")
-    head[0].markdown(f"**{one_line(card['headline'])}** · " + contacts_as_code(card["contact"]) + "  \n"
+    # a separator stays with what it follows: a wrapped line never starts with "·"
+    head[0].markdown(f"**{one_line(card['headline'])}** · " + contacts_as_code(card["contact"]).replace(" · ", "\u00a0· ")
+                     + "  \n"
                      + one_line(card["details"]))
     if head[1].button("", icon=":material/refresh:", key=f"card-refresh-{tid}", type="tertiary",
                       help="Read the customer's records again"):
