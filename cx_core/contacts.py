@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .actions.base import is_read
 from .domain import active
 from .store.db import Database
 from .store.tables import ProposalRow, TicketRow
@@ -17,6 +18,7 @@ from .triage import contacts as said_contacts
 from .wording import day
 
 WINDOW = timedelta(days=30)
+_BESIDE = ("complaint", "compensation")  # task types whose actions (a note, a gesture) never clash with a record's
 # a task type named by what it asks for ("change flights", "add checked bags") reads as "asking to …"
 _VERBS = {"add", "change", "update", "reschedule", "move", "resend", "exchange", "upgrade", "book", "rebook"}
 
@@ -92,7 +94,7 @@ def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str
         live = record_ids([p.get("args") or {} for p in t.get("pending") or []])  # refused or done: nothing to weigh
         hit = next((i for i in ids if i in live and re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])),
                    None)
-        if hit and cancels != ("cancel" in other) and not any(w in other for w in ("complaint", "compensation")):
+        if hit and cancels != ("cancel" in other) and not any(w in other for w in _BESIDE):
             return hit, t
     return None
 
@@ -104,7 +106,9 @@ def sent(ticket: dict[str, Any]) -> str:
 
 def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
     """The reply's sentence when ``clash`` finds one: it sees both messages and asks which the customer wants."""
-    steps = [st for st in steps if not (st.final or st.refused)]  # one that cannot run is no choice to offer
+    # one that cannot run is no choice to offer; a complaint's gesture sits beside a cancellation, never against it
+    steps = [st for st in steps if not (st.final or st.refused or is_read(st.action)
+                                        or any(w in st.intent for w in _BESIDE))]
     cancels = any("cancel" in st.intent for st in steps)
     found = clash([st.args for st in steps], cancels, open_tickets)
     if found is None:

@@ -14,7 +14,7 @@ import numpy as np
 from .actions.base import is_read
 from .domain import active
 from .embedding import Embedder
-from .empathy import empathy
+from .empathy import GIFT, empathy
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
 from .plans import ASKS_ONLY, HOLDER_ONLY, NOT_VERIFIED
@@ -412,7 +412,8 @@ class Drafter:
             parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
                                    proposal=proposal, **extra))
         paragraph = 1
-        if sorry := empathy(triage, channel):  # the reply's one apology
+        sorry = empathy(triage, channel)  # the reply's one apology; a present's timing never leads into a refusal
+        if sorry and not (sorry == GIFT and any(o.decision == Decision.denied for o in outcomes)):
             say(sorry)
         for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)

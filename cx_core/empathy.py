@@ -18,7 +18,7 @@ def empathy(triage: Triage, channel: str) -> str:
     if event := str(triage.entities.get("life") or life(said)):
         return _LIFE[event]
     if not (triage.sentiment == "negative" or triage.entities.get("problem")):
-        return _GIFT if triage.entities.get("gift_in_time") else ""
+        return GIFT if triage.entities.get("gift_in_time") else ""
     what = next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "")
     if unanswered := _UNANSWERED.search(said):  # said with what went wrong, when the message names it too
         nobody = ("nobody called you back" if re.search(r"call|rang|ring|phone", unanswered.group(0), re.I)
@@ -32,14 +32,14 @@ def empathy(triage: Triage, channel: str) -> str:
     if triage.entities.get("waiting"):
         return "I'm sorry you have been kept waiting."
     if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
-        return _GIFT if triage.entities.get("gift_in_time") else ""
+        return GIFT if triage.entities.get("gift_in_time") else ""
     return what or "I'm sorry for the trouble."
 
 
 # "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed
 _NOT_OURS = re.compile(r"\b(?:\w+day|morning|afternoon|evening|time|date|slot|trip|plans?)\s+(?:doesn'?t|does not|won'?t|"
                        r"isn'?t|is not) work\w*(?: for (?:me|us))?(?: any ?more)?", re.I)
-_GIFT = "I understand the timing matters, as it's a present."
+GIFT = "I understand the timing matters, as it's a present."
 _LIFE = {"loss": "I'm very sorry for your loss.",
          "health": "I'm sorry to hear about your health, and I hope all goes well.",
          "unwell": "I'm sorry to hear you have been unwell."}

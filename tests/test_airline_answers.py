@@ -407,3 +407,26 @@ def test_a_disruption_is_told_once_across_the_members_open_tickets(svc: Services
     assert not told([{**other_ticket, "pending": [{"action": "cancel_reservation", "args": {
         "reservation_id": r["reservation_id"]}}], "said": ""}])
     assert told([{**other_ticket, "pending": [], "said": "Your bags are added."}])
+
+
+def test_a_disruption_whose_booking_another_message_cancels_says_that_cancellation_is_with_us(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if not r["any_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    for f in mine["flights"]:
+        f["status"] = "cancelled"
+    f0 = mine["flights"][0]
+    text = f"You cancelled my flight {f0['flight_number']} without any real notice. Booking {r['reservation_id']}."
+    cancel = {"id": "T0", "at": "2026-11-18", "today": True, "subject": "Cancel", "text": f"Cancel {r['reservation_id']}",
+              "task_type": "cancel_booking", "said": "", "pending": [{"action": "cancel_reservation", "args": {
+                  "reservation_id": r["reservation_id"]}}]}
+    made = plan(svc.triager.triage("Complaint", text), {**snap, "open_tickets": [cancel]}, NOW.date(), text)
+    said = " ".join(made.notices)
+    assert "just reply and I'll cancel" not in said and "just reply and tell us which" not in said, said
+    assert "the cancellation you asked for in your other message is with us" in said
+    from cx_core.contacts import same_record
+    assert same_record(made.steps, [cancel]) == ""  # a complaint's gesture is no choice against the cancellation

@@ -245,3 +245,17 @@ def test_a_double_charge_noticed_on_one_ticket_and_asked_on_the_next_is_refunded
     now_first = desk.get_ticket(services.db, "ONCE-1")
     assert not [p for p in now_first["proposals"] if p["action"] == "refund" and p["status"] == "pending"]
     assert "charged twice" not in now_first["result"].draft.reply
+
+
+def test_a_double_charge_on_an_order_another_message_cancels_is_not_refunded_beside_it(services: Services) -> None:
+    c = twice_and_another(services)
+    with services.db.session() as s:
+        pending = s.get(OrderRow, c["twice"])
+        assert pending is not None
+        is_pending = pending.status == "pending"
+    if not is_pending:
+        return  # the cancellation would be refused: nothing to weigh
+    processed(services, "CAN-1", c["email"], f"Please cancel order {c['twice']}, I ordered it by mistake.",
+              subject="Cancel")
+    data = processed(services, "CAN-2", c["email"], f"Where is my order {c['order_id']}?", at=timedelta(minutes=5))
+    assert not [p for p in data["proposals"] if p["action"] == "refund"]

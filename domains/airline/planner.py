@@ -452,6 +452,12 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
+    asked = {str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
+             if p["action"] == "cancel_reservation"}  # the cancellation another message of theirs asks for
+    news = [n.replace(", so just reply and I'll cancel it for you", "; the cancellation you asked for in your other "
+                      "message is with us, and comes with a full refund").replace(
+        "; just reply and tell us which", "; the cancellation you asked for in your other message is with us, unless "
+        "you would rather move") if any(rid in n for rid in asked) else n for n in news]
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
         made.asides = _also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings

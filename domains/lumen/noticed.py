@@ -19,7 +19,7 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
             any(r.intent in {"duplicate_charge", "data_request"} for r in triage.requests):
         return triage
     waiting = {str(p["args"].get("order_id")) for t in snap.get("open_tickets") or [] for p in t.get("pending") or []
-               if p["action"] == "refund"}  # already proposed on another open ticket: not twice
+               if p["action"] in ("refund", "cancel_order")}  # refunded, or cancelled in full, on another ticket
     twice = [o for o in snap["orders"] if o.get("duplicate_payment") and o["order_id"] not in waiting]
     named = [o for o in twice if o["order_id"] in triage.entities.get("order_ids", [])]
     found = (named or sorted(twice, key=lambda o: str(o.get("created_at", "")), reverse=True))[:1]

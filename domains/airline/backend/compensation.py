@@ -79,8 +79,13 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
                                "delayed")
         changed = r.status == "cancelled" or any(h.get("action") == "update_flights" for h in r.history or [])
         if not changed:
-            way = ("a basic economy booking cannot move to another flight, but where the rules allow (with travel "
-                   "insurance, for a health or weather reason) we can cancel it" if r.cabin == "basic_economy" else
+            if r.cabin == "basic_economy" and not r.insurance:  # neither a change nor a refund is possible
+                raise PolicyDenied(f"for a delayed flight, a travel certificate comes with a change or cancellation "
+                                   f"of the booking, and reservation {r.reservation_id}, a basic economy booking "
+                                   "without travel insurance, can be neither moved to another flight nor cancelled "
+                                   "for a refund")
+            way = ("a basic economy booking cannot move to another flight, but with its travel insurance we can "
+                   "cancel it for a health or weather reason" if r.cabin == "basic_economy" else
                    "we can move you to another flight or, where the rules allow, cancel the booking")
             raise PolicyDenied(f"for a delayed flight, a travel certificate comes with a change or cancellation of the "
                                f"booking, and reservation {r.reservation_id} has not been changed; if the new time no "
