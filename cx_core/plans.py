@@ -20,6 +20,8 @@ ANOTHER_ADDRESS = ("the details you gave belong to an account registered with an
 HOLDER_ONLY = (ONLY_THE_HOLDER, ANOTHER_ADDRESS)
 # why a write waits when the message's sender is not verified as the customer: the reply promises nothing of it
 NOT_VERIFIED = "the sender is not verified as the customer"
+# ends the rationale of a step the records raised, not the message (a payment taken twice, noticed)
+NOTICED = " (found on the records)"
 
 
 @dataclass

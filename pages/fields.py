@@ -13,8 +13,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from cx_core import desk, shown
+from cx_core.actions import action_label
 from cx_core.safe_text import escape_markdown, one_line
-from cx_core.wording import money_in
+from cx_core.wording import WORDING, money_in
 from pages.common import label
 
 
@@ -183,3 +184,20 @@ def records_tabs(view: dict[str, Any]) -> None:
 
 
 TICKET_STATE = {"waiting": "waiting on customer", "processing": "being read by the agent", "new": "new"}
+
+
+def result_text(p: dict[str, Any]) -> str:
+    """What an executed action did, in one line of plain words: its own sentence (the one the reply says), else
+    its result's plain values; nested details are left to the audit log."""
+    w = WORDING.get(p["action"])
+    try:
+        said = w.done(p["args"], p["result"], {}) if w else ""
+    except (KeyError, TypeError, ValueError):
+        said = ""
+    if said:
+        return re.sub(r"^I(?:'ve| have) (\w)", lambda m: m.group(1).upper(), said)
+    plain = {k: v for k, v in p["result"].items() if not k.startswith("_") and k not in ("action", "user_id")
+             and isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()}
+    words = {k: v for k, v in plain.items() if isinstance(v, str)} or plain  # a bare number is a record's id
+    details = "; ".join(f"{shown.field(k).lower()}: {shown.value(v)}" for k, v in list(words.items())[:6])
+    return action_label(p["action"]) + (f" ({details})" if details else "")  # "Notify field team (technician: …)"

@@ -8,13 +8,12 @@ from typing import Any
 import streamlit as st
 from pydantic import ValidationError
 
-from cx_core import desk, shown
+from cx_core import desk
 from cx_core.actions import action_label
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.plans import NOT_VERIFIED
 from cx_core.safe_text import contacts_as_code, escape_markdown, one_line
-from cx_core.wording import WORDING
 from pages.common import (
     SENTIMENT_COLOUR,
     STATUS_COLOUR,
@@ -36,6 +35,7 @@ from pages.fields import (
     field_widget,
     first_error,
     records_tabs,
+    result_text,
     sender_moved,
     value_text,
 )
@@ -71,21 +71,10 @@ def pick_ticket() -> None:
         st.rerun()
 
 
-def result_text(p: dict[str, Any]) -> str:
-    """What an executed action did, in one line of plain words: its own sentence (the one the reply says), else
-    its result's plain values; nested details are left to the audit log."""
-    w = WORDING.get(p["action"])
-    try:
-        said = w.done(p["args"], p["result"], {}) if w else ""
-    except (KeyError, TypeError, ValueError):
-        said = ""
-    if said:
-        return re.sub(r"^I(?:'ve| have) (\w)", lambda m: m.group(1).upper(), said)
-    plain = {k: v for k, v in p["result"].items() if not k.startswith("_") and k not in ("action", "user_id")
-             and isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip()}
-    words = {k: v for k, v in plain.items() if isinstance(v, str)} or plain  # a bare number is a record's id
-    details = "; ".join(f"{shown.field(k).lower()}: {shown.value(v)}" for k, v in list(words.items())[:6])
-    return action_label(p["action"]) + (f" ({details})" if details else "")  # "Notify field team (technician: …)"
+def _above_me(p: dict[str, Any]) -> bool:
+    """A proposal only a higher role approves (a supervisor's, for an advisor)."""
+    need = next((r for r in Role if r.value == p.get("required_role")), Role.advisor)
+    return ROLE_RANK[user.role] < ROLE_RANK[need]
 
 
 def proposal_note(p: dict[str, Any], spec: Any) -> str:
@@ -148,7 +137,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         b = st.columns([1.5, 1, 1])
         unsure = p["decision"] == "abstained"
         # approved only on purpose, asked twice: a sender not verified, or the very action already done elsewhere
-        stranger = p["reason"] == NOT_VERIFIED or not (p.get("done_elsewhere") or {"pending": True})["pending"]
+        stranger = p["reason"] == NOT_VERIFIED or not (p.get("done_elsewhere") or {"pending": True})["pending"] \
+            or _above_me(p)  # a supervisor's to approve: the advisor's click only refers it
         confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Refused as asked: edit it, or reject it.")
@@ -295,7 +285,7 @@ def workspace(tid: str) -> None:
             st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
         elif not props:
             st.caption("No actions proposed for this ticket.")
-        first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"}
+        first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"} and not _above_me(p)
                       and p["decision"] != "abstained" and p["reason"] != NOT_VERIFIED
                       and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
         alone = desk.reversible_on(svc.db, user, tid)

@@ -8,14 +8,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from cx_core import audit, desk, worker
 from cx_core.errors import DatabaseBusy
 from cx_core.services import Services
 from cx_core.store.db import Database, is_lock_error, retrying, utcnow
-from cx_core.store.tables import ProposalRow, TicketRow
+from cx_core.store.tables import AuditRow, ProposalRow, TicketRow
 from domains.lumen.demo.simulator import Simulator
 
 
@@ -50,7 +50,9 @@ def test_a_hundred_and_twenty_tickets_under_steady_writes_mark_nothing_unavailab
         stop.set()
         for w in writers:
             w.join()
-    assert done == 120
+    with services.db.session() as s:  # a ticket another one sent back (the same record) is read twice
+        again = s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.kind == "ticket.reread")) or 0
+    assert done == 120 + again
     assert counts["writes"] > 120  # the store really was busy throughout
     with services.db.session() as s:
         proposals = s.scalars(select(ProposalRow).where(ProposalRow.ticket_id.in_([t.id for t in batch]))).all()

@@ -22,6 +22,7 @@ from ..conversations import (
 from ..domain import active
 from ..errors import InvalidInput, LeaseLost, NotFound, TandemError
 from ..models import Decision, ProcessResult, Proposal, Role, TicketIn
+from ..plans import NOTICED
 from ..policy import Policy
 from ..review import enqueue, enqueue_one
 from ..store.db import Database, utcnow
@@ -288,7 +289,7 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     waiting = [p for p in outcome.proposals if p.decision.value in ("needs_approval", "abstained", "escalated")]
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks about the same record",
                    cancels=any("cancel" in p.action for p in waiting))
-    for p in waiting:  # the same action on the same record (a refund one noticed, the other asked): read again
+    for p in waiting:  # what another ticket only noticed on the records, this one asks for: read that one again
         reread_related(s, row.customer_id, [p.args], row.id, f"ticket {row.id} asks for the same", action=p.action)
 
 
@@ -297,18 +298,19 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
     """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
     agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
     one asked later, is then seen there. Given whether these ``cancels``, only where one side cancels and the other
-    does not; given an ``action``, only where that very action waits on one of them."""
+    does not; given an ``action``, only where that very action waits there, raised from the records, not asked."""
     ids = contacts.record_ids(args)
     if not customer_id or not ids:
         return []
     again = []
     for row in s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id, TicketRow.id != exclude,
                                                  TicketRow.status == "open")):
-        waiting = s.execute(select(ProposalRow.action, ProposalRow.args).where(
+        waiting = s.execute(select(ProposalRow.action, ProposalRow.args, ProposalRow.rationale).where(
             ProposalRow.ticket_id == row.id, ProposalRow.status == "pending")).all()
-        if not ids & contacts.record_ids([a for w, a in waiting if not action or w == action]):
+        if not ids & contacts.record_ids([a for w, a, why in waiting if not action or (w == action
+                                                                                       and why.endswith(NOTICED))]):
             continue
-        if cancels is not None and cancels == any("cancel" in action for action, _ in waiting):
+        if cancels is not None and cancels == any("cancel" in act for act, _, _ in waiting):
             continue
         row.status = "new"
         audit.append(s, "agent", "ticket.reread", row.id, reason=why)

@@ -13,7 +13,7 @@ from typing import Any
 from cx_core import contacts
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
-from cx_core.plans import ASKS_ONLY, Plan, Step
+from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed, money
 from domains.lumen import PACK
@@ -237,7 +237,7 @@ def _duplicate_charge(r: _Asked) -> Planned:
         return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
                                 "reason": DUPLICATE}, r.intent,
                      f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"
-                     + (" (found on the records)" if noticed else ""),
+                     + (NOTICED if noticed else ""),
                      defaults={**refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])),
                                **({"noticed": "yes"} if noticed else {})})], ""
     done = [back for o in named or r.snap["orders"] if (back := refunded_already(o, r.snap.get("payment_methods", [])))]
