@@ -14,14 +14,16 @@ from .access import StaffUser
 from .actions.base import is_read
 from .errors import TandemError
 from .models import Role
+from .plans import NOTICED
 from .services import Services
 from .store.tables import ProposalRow, TicketRow
+from .wording import WORDING
 
 ADVISOR = StaffUser("bo", "Bo Advisor", Role.advisor)  # a colleague: what the demo shows done is not yours
 # a demo advisor turns a proposal down as a person would on an early shift: the customer confirms first, and is
 # asked to in the reply (never "wrong details" on details that are right, leaving nothing to send)
 REASONS = ["Customer must confirm first"]
-CONFIRM_FIRST = "Before I go ahead with this, could you confirm that you would like me to?"
+CONFIRM_FIRST = "Before I go ahead with {noun}, could you confirm that you would like me to?"
 
 
 def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
@@ -41,11 +43,13 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
             for p in data["proposals"]:
                 if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
                     continue
-                if turned_down or rng.random() < 0.15:
+                noticed = p["rationale"].endswith(NOTICED)  # raised from the records: nothing for them to confirm
+                if (turned_down or rng.random() < 0.15) and not noticed:
                     turned_down = turned_down or rng.choice(REASONS)
                     if _still_pending(services, p["id"]):  # not already rejected with a step it depends on
+                        noun = WORDING[p["action"]].noun if p["action"] in WORDING else "this"
                         desk.reject(services.db, ADVISOR, p["id"], turned_down,
-                                    say_instead="" if asked else CONFIRM_FIRST)
+                                    say_instead="" if asked else CONFIRM_FIRST.format(noun=noun))
                         asked = True
                 else:
                     desk.approve(services.db, policy, ADVISOR, p["id"])

@@ -259,3 +259,16 @@ def test_a_double_charge_on_an_order_another_message_cancels_is_not_refunded_bes
               subject="Cancel")
     data = processed(services, "CAN-2", c["email"], f"Where is my order {c['order_id']}?", at=timedelta(minutes=5))
     assert not [p for p in data["proposals"] if p["action"] == "refund"]
+
+
+def test_contact_details_change_only_from_the_address_on_file_or_a_call(services: Services) -> None:
+    from cx_core.models import TicketIn
+
+    o = find_order(services, "pending")
+    said = "My new phone number is 512-555-0199, please update my account."
+    for channel, proposed in (("chat", False), ("social", False), ("email", True), ("phone", True)):
+        t = TicketIn(id=f"PHONE-{channel}", customer=o["email"], channel=channel, subject="", body=said, created_at=NOW)
+        result = services.pipeline.process(t, now=NOW)
+        assert any(p.action == "update_contact_details" for p in result.proposals) == proposed, channel
+        if not proposed:
+            assert "email address on your account" in result.draft.reply and "512-555-0199" not in result.draft.reply

@@ -274,6 +274,9 @@ def _contact_update(r: _Asked) -> Planned:
         args["phone"] = new_phones[0]
     if len(args) == 1:
         return [], "which details should we update, and to what?"
+    if r.ents.get("channel", "email") not in ("email", "phone"):  # the knowledge base: from the address on file only
+        return [], "for your security, contact details change only on a request from the email address on your " \
+            "account or a verified phone call: please write to us from that address and we'll update them"
     return [Step("update_contact_details", args, r.intent, "customer gave new contact details")], ""
 
 
@@ -397,10 +400,8 @@ def _charge_dispute(r: _Asked) -> Planned:
 
 
 def _complaint(r: _Asked) -> Planned:
-    """A complaint the customer makes ("I want to make a formal complaint") is recorded on their account, and when
-    it names no order, they are asked what it is about; a remark of frustration ("fed up with waiting") is no
-    complaint to record: the reply's apology and its answer are what it needs (and, when it names nothing, the
-    question what it is about)."""
+    """A complaint made ("I want to make a formal complaint") is recorded on the account, and one naming no order
+    asks what it is about; a remark of frustration ("fed up with waiting") is answered, not recorded."""
     named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
         ring = " If you would rather we called you, reply with a good time and the number to ring." \
@@ -413,8 +414,7 @@ def _complaint(r: _Asked) -> Planned:
 
 
 def _about_open(snap: dict[str, Any]) -> str:
-    """What a message that names nothing is most likely about: the customer's newest ticket still open, asked by
-    its own words ("is this about your message of Wednesday 25 November, 'The delivery address … is wrong'?")."""
+    """What a message naming nothing is likely about: the customer's newest open ticket, in its own words."""
     mine = snap.get("open_tickets") or []
     if not mine:
         return ""
