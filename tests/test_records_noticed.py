@@ -272,3 +272,16 @@ def test_contact_details_change_only_from_the_address_on_file_or_a_call(services
         assert any(p.action == "update_contact_details" for p in result.proposals) == proposed, channel
         if not proposed:
             assert "email address on your account" in result.draft.reply and "512-555-0199" not in result.draft.reply
+
+
+def test_a_reply_naming_a_record_changed_on_another_ticket_is_read_again(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "SAID-1", o["email"], f"Can you resend the invoice? Also, is order {o['order_id']} on its way?")
+    before = desk.get_ticket(services.db, "SAID-1")
+    assert o["order_id"] in before["result"].draft.reply
+    data = processed(services, "SAID-2", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, Springfield, "
+                     "IL 62704 instead.", at=timedelta(minutes=5))
+    change = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
+    desk.approve(services.db, services.policy(), ADVISOR, change["id"])
+    if before["ticket"]["status"] == "open":  # its reply speaks of the order as it was: read again
+        assert desk.get_ticket(services.db, "SAID-1")["ticket"]["status"] == "new"

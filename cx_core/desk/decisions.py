@@ -67,7 +67,8 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             p.result = out.result if out.status == "executed" else None
             row = s.get(TicketRow, ticket_id)
             if out.status == "executed" and row is not None:  # what changed is seen on the customer's other tickets
-                reread_related(s, row.customer_id, [args], ticket_id, f"{action} ran on ticket {ticket_id}")
+                reread_related(s, row.customer_id, [args], ticket_id, f"{action} ran on ticket {ticket_id}",
+                               said=True)
         elif out.status == "denied" and above(out):
             p.required_role = out.required_role  # it waits for someone who may approve it: nothing is refused
             audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,
