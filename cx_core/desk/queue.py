@@ -289,16 +289,17 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     waiting = [p for p in outcome.proposals if p.decision.value in ("needs_approval", "abstained", "escalated")]
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks about the same record",
                    cancels=any("cancel" in p.action for p in waiting))
-    for p in waiting:  # what another ticket only noticed on the records, this one asks for: read that one again
-        reread_related(s, row.customer_id, [p.args], row.id, f"ticket {row.id} asks for the same", action=p.action)
+    # what another ticket only noticed on the records, this one asks for: read that one again (one pass for all)
+    reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks for the same",
+                   actions={p.action for p in waiting})
 
 
 def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any]], exclude: str, why: str,
-                   cancels: bool | None = None, action: str = "", said: bool = False) -> list[str]:
+                   cancels: bool | None = None, actions: set[str] | None = None, said: bool = False) -> list[str]:
     """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
     agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
     one asked later, is then seen there. Given whether these ``cancels``, only where one side cancels and the other
-    does not; given an ``action``, only where that very action waits there, raised from the records, not asked;
+    does not; given ``actions``, only where one of them waits there, raised from the records, not asked;
     with ``said``, also a ticket whose drafted reply names the record (a notice about it is stale now)."""
     ids = contacts.record_ids(args)
     if not customer_id or not ids:
@@ -309,8 +310,8 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
         waiting = s.execute(select(ProposalRow.action, ProposalRow.args, ProposalRow.rationale).where(
             ProposalRow.ticket_id == row.id, ProposalRow.status == "pending")).all()
         reply = str(((row.result or {}).get("draft") or {}).get("reply") or "") if said else ""
-        if not ids & contacts.record_ids([a for w, a, why in waiting if not action or (w == action
-                                                                                       and why.endswith(NOTICED))]) \
+        if not ids & contacts.record_ids([a for w, a, why in waiting if actions is None or (w in actions
+                                                                                            and why.endswith(NOTICED))]) \
                 and not any(i.lstrip("#") in reply for i in ids):
             continue
         if cancels is not None and cancels == any("cancel" in act for act, _, _ in waiting):
