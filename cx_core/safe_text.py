@@ -43,8 +43,8 @@ def one_line(text: str, limit: int | None = None) -> str:
     return escape_markdown(flat[:limit] if limit else flat)
 
 
-_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-_CONTACT = re.compile(rf"{_EMAIL}|\+?\d[\d() -]{{5,}}\d")  # an e-mail address, a phone number
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_CONTACT = re.compile(rf"{_EMAIL.pattern}|\+?\d[\d() -]{{5,}}\d")  # an e-mail address, a phone number
 
 
 def contacts_as_code(text: str, limit: int | None = None, phones: bool = True) -> str:
@@ -54,7 +54,7 @@ def contacts_as_code(text: str, limit: int | None = None, phones: bool = True) -
     flat = " ".join(mask(text).split())
     flat = flat[:limit] if limit else flat
     out, at = [], 0
-    for m in (_CONTACT if phones else re.compile(_EMAIL)).finditer(flat):
+    for m in (_CONTACT if phones else _EMAIL).finditer(flat):
         out += [escape_markdown(flat[at:m.start()]), inline_code(m.group())]
         at = m.end()
     return "".join(out) + escape_markdown(flat[at:])

@@ -172,3 +172,50 @@ def test_a_formal_complaint_typed_fast_is_still_one() -> None:
 
     assert FORMAL.search("I want to make a foraml copmlaint about how my odrer was handled.")
     assert FORMAL.search("I wish to complain formally.") and not FORMAL.search("the formula is complex")
+
+
+def booked_on_saturday() -> dict[str, object]:
+    slots = [{"slot_id": f"SL-{n}", "start": start} for n, start in enumerate(
+        ["2026-11-20T08:00", "2026-11-20T14:00", "2026-11-27T08:00", "2026-11-27T14:00"])]
+    return {"profile": {"user_id": "u1"}, "orders": [], "invoices": [], "charges": [], "appointments": [
+        {"appointment_id": "APT-1", "order_id": "", "kind": "installation", "status": "booked",
+         "start": "2026-11-28T10:00", "free_slots": slots}]}
+
+
+def test_a_day_ruled_out_in_a_sentence_of_its_own_is_never_the_one_moved_to() -> None:
+    from datetime import date
+
+    from domains.lumen.appointments import pick_appointment
+    from domains.lumen.planner import CONDITIONAL
+
+    full = "The installation on Saturday won't work for me. Friday doesn't work either. Is Friday 27 November free?"
+    asked = "The installation on Saturday won't work for me. Is Friday 27 November free?"  # the request's own words
+    appt, wanted, avoid = pick_appointment(booked_on_saturday(), {"dates": ["2026-11-20", "2026-11-27"]}, asked,
+                                           date(2026, 11, 18), full)
+    assert appt is not None and wanted == ["2026-11-27"] and "2026-11-20" in avoid
+    assert not CONDITIONAL.search(full)  # "doesn't work either." sets no condition
+    assert CONDITIONAL.search("Either Friday or Monday works, whichever is free.")
+
+
+def test_a_day_named_both_as_impossible_and_as_wanted_is_asked_about_with_its_free_times() -> None:
+    from datetime import date
+
+    from domains.lumen.asked import Asked
+    from domains.lumen.visits import installation_reschedule
+
+    text = ("The installation on Saturday won't work for me. Friday doesn't work either. Could you move it to Friday "
+            "the 20th in the afternoon?")
+    steps, ask = installation_reschedule(Asked("installation_reschedule", text, {
+        "dates": ["2026-11-20"], "time_of_day": ["afternoon"]}, booked_on_saturday(), date(2026, 11, 18), text))
+    assert [s.missing for s in steps] == ["the new day"]  # nothing is moved on a guess
+    assert ask == ("you mention Friday 20 November both as a day that doesn't suit you and as one you'd like; it has "
+                   "free times at 14:00; which day and time would suit you best?")
+
+
+def test_a_formal_complaint_naming_nothing_is_handed_over_and_asked_what_happened(services: Services) -> None:
+    o = recent_delivery(services)
+    data = processed(services, "FORMAL-2", o["email"], "I want to make a formal complaint. This is the worst service "
+                                                       "I have ever had.")
+    reply = data["result"].draft.reply
+    assert "supervisor, who now owns your case" in reply
+    assert "So that they can look into it straight away, " in reply and reply.count("?") == 1

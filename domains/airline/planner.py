@@ -430,7 +430,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     elsewhere = {r["reservation_id"] for r in (snap or {}).get("reservations", []) for t in (snap or {}).get(
         "open_tickets") or [] if r["reservation_id"] in t.get("said", "") or any(
             "cancel" in p["action"] and p["args"].get("reservation_id") == r["reservation_id"] for p in t["pending"])}
-    news = disrupted(snap, acting | (elsewhere - about), about, today)
+    news = disrupted(snap, acting | (elsewhere - about), about, today, cancelling={
+        str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
+        if p["action"] == "cancel_reservation"})  # the cancellation another message of theirs asks for
     made.steps = [ours(s, snap) for s in made.steps]
     price_first(made, snap or {}, text)
     after_ours(made, snap or {}, today)
@@ -452,12 +454,6 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
-    asked = {str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
-             if p["action"] == "cancel_reservation"}  # the cancellation another message of theirs asks for
-    news = [n.replace(", so just reply and I'll cancel it for you", "; the cancellation you asked for in your other "
-                      "message is with us, and comes with a full refund").replace(
-        "; just reply and tell us which", "; the cancellation you asked for in your other message is with us, unless "
-        "you would rather move") if any(rid in n for rid in asked) else n for n in news]
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
         made.asides = _also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
@@ -510,13 +506,17 @@ def allowance(snap: dict[str, Any] | None, text: str) -> str:
             f"{'are' if free != 1 else 'is'} free on it in all.")
 
 
+_WITH_US = "the cancellation you asked for in your other message is with us"
+
+
 def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about: set[str] | None = None,
-              today: date | None = None) -> list[str]:
+              today: date | None = None, cancelling: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """One sentence per active reservation with a flight the airline cancelled or delayed and not yet flown: what
     happened and what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a
     refund; an economy or business booking may instead move to another flight, a basic-economy one may not, and no
     flight is moved into the past; a delay: when the flight is now expected to leave). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
-    the message is ``about`` some bookings, only theirs are spoken of."""
+    the message is ``about`` some bookings, only theirs are spoken of; one whose cancellation another message of
+    theirs asks for (``cancelling``) is said to be under way."""
     out = []
     for r in (snap or {}).get("reservations", []):
         if r.get("status") == "cancelled" or r["reservation_id"] in (acting or set()) \
@@ -526,10 +526,12 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
         if gone:
             f = gone[0]
             movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
+            asked = r["reservation_id"] in cancelling
             offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
-                     else "we can move you to another flight, or cancel that booking for a full refund; just reply "
-                     "and tell us which" if movable else "you're entitled to a full refund of that booking, so just "
-                     "reply and I'll cancel it for you")
+                     else "we can move you to another flight, or cancel that booking for a full refund; " + (
+                         _WITH_US + ", unless you would rather move" if asked else "just reply and tell us which")
+                     if movable else _WITH_US + ", and comes with a full refund" if asked else
+                     "you're entitled to a full refund of that booking, so just reply and I'll cancel it for you")
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:

@@ -37,11 +37,11 @@ def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:
     return out
 
 
-def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date
+def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date, full: str = ""
                      ) -> tuple[dict[str, Any] | None, list[str], set[str]]:
     """The booked appointment a request is about, and the days the customer wants instead. A day the customer
     names that is an appointment's current day says which appointment it is ("I can't be home on Wednesday"),
-    not where to move it."""
+    not where to move it; a day ruled out anywhere in the message (``full``) is not one to move to."""
     appts = [a for a in snap["appointments"] if a["status"] == "booked"]
     dates = ents.get("dates", [])
     items = {o["order_id"]: o["items"] for o in snap["orders"]}
@@ -56,11 +56,12 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
         if len(found) == 1:
             appt = found[0]
             day = appt["start"][:10]
-            said = days_said(text, today, day)
-            refused = {d for cannot, d in said if cannot}  # "Wednesday doesn't work": not a day to move to
-            dates = [d for d in dates if d not in said_as_weekday(text, today, day)]
+            said = days_said(full or text, today, day)
+            # "Wednesday doesn't work": not a day to move to, unless another sentence asks for it
+            refused = {d for cannot, d in said if cannot} - {d for cannot, d in said if not cannot}
+            dates = [d for d in dates if d not in said_as_weekday(full or text, today, day)]
             others = [d for d in dates if d != day and d not in refused]
-            if others or CANNOT.search(text):
+            if others or CANNOT.search(full or text):
                 return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
             return appt, dates, set()  # "move it to Friday 27 November", the day it is on: another time that day
         if len(found) > 1:

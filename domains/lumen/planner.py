@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,17 +15,16 @@ from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
 from cx_core.signals import CALL_NOTES
-from cx_core.wording import also_decided, day, listed, money
+from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
-from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
+from domains.lumen.asked import ORDER_REF, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.phrases import A_REASON, DISPUTES, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
+from domains.lumen.phrases import A_REASON, FORMAL, ONLY_ASKS, TWICE, UNWANTED
 from domains.lumen.picking import (
     pick_items,
     pick_new_variant,
-    pick_order,
     planned_words,
     repair_words,
     return_words,
@@ -34,13 +33,15 @@ from domains.lumen.picking import (
 )
 from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
 from domains.lumen.records import refund_route
-from domains.lumen.wording import DUPLICATE, WAIVED
+from domains.lumen.visits import WAIVER, charge_dispute, installation_reschedule
+from domains.lumen.wording import DUPLICATE
 
 WRITE_FREE = PACK.informational
 
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
 CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
-                         r"in case|depending on|regret|not sure|except|but not|instead of|rather than|either)\b", re.I)
+                         r"in case|depending on|regret|not sure|except|but not|instead of|rather than|"
+                         r"either(?!\s*(?:[.!?,;]|$)))\b", re.I)  # "doesn't work either." is no choice
 
 
 _ACTION_FOR = {"delivery_reschedule": "reschedule_delivery", "address_change": "change_shipping_address",
@@ -68,34 +69,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     return steps, ask
 
 
-@dataclass(frozen=True)
-class _Asked:
-    """One request as the planner reads it: its intent and words, the ticket's entities, the customer's records,
-    the day, and the whole message."""
-
-    intent: str
-    text: str
-    ents: dict[str, Any]
-    snap: dict[str, Any]
-    today: date
-    full_text: str
-
-    @property
-    def uid(self) -> str:
-        return str(self.snap["profile"]["user_id"])
-
-    def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
-        """The order the request is about among those in ``statuses``, or (None, what to ask): one its own words
-        name first ("…where order #W2 is?" beside "ship order #W1 to…"), else those the message names."""
-        said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in _ORDER_REF.findall(self.text)))
-        ents = {**self.ents, "order_ids": said} if said else self.ents
-        return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
-                          self.full_text)
-
-
-Planned = tuple[list[Step], str]
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
-_ORDER_REF = re.compile(r"#?W\d{7}\b")
 _NO_CALL = re.compile(r"\b(?:call(?:s|ed)?|rang|rings?|phoned?)\s+(?:me\s+|us\s+)?back\b", re.I)
 _WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
@@ -106,14 +80,14 @@ PRIVACY_CHECK = (" As it reached us here, they will first confirm it is you by w
                  "account, the only place personal data is ever sent.")
 
 
-def _order_status(r: _Asked) -> Planned:
+def _order_status(r: Asked) -> Planned:
     order, ask = r.order(("pending", "processed", "delivered"))
     if not order:
         return [], ask
     return [Step("lookup_order", {"order_id": order["order_id"]}, r.intent, "customer asks about the order")], ask
 
 
-def _delivery_reschedule(r: _Asked) -> Planned:
+def _delivery_reschedule(r: Asked) -> Planned:
     order, ask = r.order(("pending", "processed"))
     if not order:
         return [], ask
@@ -126,7 +100,7 @@ def _delivery_reschedule(r: _Asked) -> Planned:
                  r.intent, "customer asked for this date")], ""
 
 
-def _address_change(r: _Asked) -> Planned:
+def _address_change(r: Asked) -> Planned:
     order, ask = r.order(("pending",))
     if not order:
         return [], ask
@@ -137,7 +111,7 @@ def _address_change(r: _Asked) -> Planned:
                  "customer gave the new address")], ""
 
 
-def _order_cancel(r: _Asked) -> Planned:
+def _order_cancel(r: Asked) -> Planned:
     reason = r.ents.get("cancel_reason", "no longer needed")
     order, ask = r.order(("pending",))
     if not order:
@@ -150,7 +124,7 @@ def _order_cancel(r: _Asked) -> Planned:
                  "customer asked to cancel a pending order")], ""
 
 
-def _return_items(r: _Asked) -> Planned:
+def _return_items(r: Asked) -> Planned:
     order, ask = r.order(("delivered",))
     if not order:
         return [], ask
@@ -206,7 +180,7 @@ def _fault(text: str) -> str:
     return (words if len(words) <= 300 else words[:299] + "…") or "fault reported by the customer"
 
 
-def _exchange(r: _Asked) -> Planned:
+def _exchange(r: Asked) -> Planned:
     order, ask = r.order(("delivered",))
     if not order:
         return [], ask
@@ -225,9 +199,9 @@ def _exchange(r: _Asked) -> Planned:
                  defaults=swap_words(order, args))], ""
 
 
-def _duplicate_charge(r: _Asked) -> Planned:
+def _duplicate_charge(r: Asked) -> Planned:
     noticed = r.ents.get("noticed_twice") or ""  # found on the records, not written of
-    said = {"#" + x.lstrip("#").upper() for x in _ORDER_REF.findall(r.text)}  # the order this request names
+    said = {"#" + x.lstrip("#").upper() for x in ORDER_REF.findall(r.text)}  # the order this request names
     named = [o for o in r.snap["orders"] if o["order_id"] in (said or set(r.ents.get("order_ids", [])))]
     dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
     if noticed:
@@ -248,7 +222,7 @@ def _duplicate_charge(r: _Asked) -> Planned:
     return [], "could you tell us which order the duplicate charge is for?"
 
 
-def _resend_invoice(r: _Asked) -> Planned:
+def _resend_invoice(r: Asked) -> Planned:
     invoices = r.snap["invoices"]
     named = [i for i in invoices if i["invoice_id"] in r.ents.get("invoice_ids", [])]
     by_order = [i for i in invoices if i["order_id"] and i["order_id"] in r.ents.get("order_ids", [])]
@@ -263,7 +237,7 @@ def _resend_invoice(r: _Asked) -> Planned:
     return steps, "which invoice do you need (the order number is enough)?"
 
 
-def _contact_update(r: _Asked) -> Planned:
+def _contact_update(r: Asked) -> Planned:
     current = r.snap["profile"]
     new_emails = [e for e in r.ents.get("emails", []) if e != current["email"].lower()]
     new_phones = [p for p in r.ents.get("phones", []) if p != current.get("phone")]
@@ -280,129 +254,10 @@ def _contact_update(r: _Asked) -> Planned:
     return [Step("update_contact_details", args, r.intent, "customer gave new contact details")], ""
 
 
-def _installation_reschedule(r: _Asked) -> Planned:
-    appt, wanted_dates, avoid = pick_appointment(r.snap, r.ents, r.text, r.today)
-    if appt is None:
-        booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
-        if not booked:
-            return [], "we could not find a booked installation on your account"
-        return [], _free_on(booked, r.ents.get("dates", [])) + "which appointment would you like to move: " + \
-            listed([f"the {a['kind']} on {day(a['start'])}" for a in booked][:3], "or") + "?"
-    own = appt["start"][:10]
-    said = days_said(r.full_text or r.text, r.today, own)
-    if (True, own) in said and (False, own) in said and not [d for d in wanted_dates if d != own]:
-        # "I can't be home Thursday … could the technician come Thursday?": the day it already is
-        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
-                     "the day asked for is the appointment's own day", missing="the new day")], \
-            f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?"
-    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"), busy={
-        str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
-        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]})
-    if not slots:
-        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
-                     "no free slot on the requested day", missing="a free slot")], \
-            "we have no free slot on that day; would another day suit you?"
-    aid = appt["appointment_id"]
-    wanted = ", ".join(wanted_dates) or "the next free day"
-    rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
-        f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
-        "Please call the customer to rebook.")}, r.intent, "scheduling is unavailable: the field team rebooks")
-    return [Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, r.intent,
-                 f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
-                 alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
-                 fallback=rebook),
-            Step("notify_field_team", {"appointment_id": aid, "message": (
-                f"Appointment {aid} moved to {{when}} at the customer's request.")}, r.intent,
-                "field team must know", depends_on="reschedule_appointment",
-                defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
-
-
-def _free_on(booked: list[dict[str, Any]], dates: list[str]) -> str:
-    """Before asking which visit to move, the answer to "is Friday 4 December free?": the free times that day."""
-    if not dates:
-        return ""
-    times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, dates[:1])})
-    return (f"{day(dates[0])} has free times at {listed(times[:4])}; " if times
-            else f"{day(dates[0])} has no free time left; ")
-
-
-def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
-    """The knowledge base: a call-out charge that came from the appointment being rescheduled now is credited in
-    full. The charge is the open call-out charge on the appointment's invoice (else of the amount it billed): one,
-    else none."""
-    invoices = [i for i in snap["invoices"] if i.get("appointment_id") == aid]
-    billed = {round(float(i["amount"]), 2) for i in invoices}
-    open_ = [c for c in snap["charges"] if c["kind"] == "callout" and c["amount"] - c["credited"] > 0.005
-             and (c.get("invoice_id") in {i["invoice_id"] for i in invoices} if c.get("invoice_id")
-                  else round(float(c["amount"]), 2) in billed)]
-    if len(open_) != 1:
-        return []
-    ch = open_[0]
-    return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
-                                   "reason": f"{ch['description'].lower()} {WAIVED}"}, intent,
-                 _WAIVER, depends_on="reschedule_appointment")]  # waived only when the visit is rebooked
-
-
-_WAIVER = "a call-out charge from the appointment being rescheduled is credited in full"
-
-
-def _charge_dispute(r: _Asked) -> Planned:
-    charges = [c for c in r.snap["charges"] if c["amount"] - c["credited"] > 0.005]
-    named = [c for c in charges if c["charge_id"] in r.ents.get("charge_ids", [])]
-    by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in r.ents.get("amounts", []))]
-    callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
-                                                                           r"missed|appointment", r.text, re.I) else []
-    pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
-    if not pick:
-        return [], "which charge would you like us to review (the date and amount are enough)?"
-    if len(pick) > 1 and not named:  # two alike (two call-outs of $49): the day named settles it, else ask
-        alike = [c for c in pick if c in callout] if by_amount and callout else pick
-        dated = [c for c in alike if c["created_on"] in {str(d) for d in r.ents.get("dates", [])}]
-        told = r.full_text or r.text  # a visit they say came late, or not at all, is one whose day has come
-        came = [c for c in alike if (NO_SHOW.search(told) or LATE.search(told)) and (v := visit_of(c, r.snap))
-                and str(v["start"])[:10] <= r.today.isoformat()]
-        pick = dated or (came if len(came) == 1 else alike)
-        if len(pick) > 1:
-            return [], "which charge do you mean: " + " or ".join(
-                f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
-                for c in pick[:3]) + "?"
-    ch = pick[0]
-    text = r.full_text or r.text
-    if WHAT_IS.search(r.text) and not DISPUTES.search(text) and not NO_SHOW.search(text):
-        # asked what it is, not to take it off: what it was for, and how to dispute it
-        visit = visit_of(ch, r.snap) if ch["kind"] == "callout" else None
-        return [], (f"the {money(ch['amount'])} charged on {day(ch['created_on'])} is the "
-                    f"{ch['description'].lower()}" + (f" for your appointment on {day(visit['start'])}"
-                                                      if visit else "") +
-                    "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
-                    "straight away")
-    no_show, late = NO_SHOW.search(text), LATE.search(text)
-    seen = visit_of(ch, r.snap) if ch["kind"] == "callout" else None  # which charge, and why: its day and visit
-    credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
-                                    "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
-                  f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
-                      f"billed on {day(ch['created_on'])}" + (" for the technician's visit booked that day"
-                                                              if seen and str(seen["start"])[:10] == str(ch["created_on"])[:10]
-                                                              else ""))})
-    visit = visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
-    if visit is None:
-        return [credit], ""
-    # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
-    # a visit still ahead of the charge is the one on file, not the one billed: said as such, never as billed
-    billed = (f"the visit billed on {day(ch['created_on'])} (appointment {visit['appointment_id']})"
-              if str(visit.get("start", ""))[:10] <= str(ch["created_on"])[:10] else
-              f"the visit billed on {day(ch['created_on'])} (the appointment on file is {visit['appointment_id']} on "
-              f"{day(str(visit['start']))})")
-    return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
-        f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
-        f"say the technician {'did not come' if no_show else 'came late'} for {billed}. Please check the visit "
-        "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
-
-
-def _complaint(r: _Asked) -> Planned:
+def _complaint(r: Asked) -> Planned:
     """A complaint made ("I want to make a formal complaint") is recorded on the account, and one naming no order
     asks what it is about; a remark of frustration ("fed up with waiting") is answered, not recorded."""
-    named = bool(r.ents.get("order_ids") or _ORDER_REF.search(r.full_text))
+    named = bool(r.ents.get("order_ids") or ORDER_REF.search(r.full_text))
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
         ring = " If you would rather we called you, reply with a good time and the number to ring." \
             if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
@@ -410,7 +265,7 @@ def _complaint(r: _Asked) -> Planned:
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
-        "" if named else "so that we can look into it, which order is it about, and what happened?"
+        "" if named else _about_open(r.snap) or "so that we can look into it, which order is it about, and what happened?"
 
 
 def _about_open(snap: dict[str, Any]) -> str:
@@ -425,18 +280,18 @@ def _about_open(snap: dict[str, Any]) -> str:
             "which order or request is it about?")
 
 
-def _data_request(r: _Asked) -> Planned:
+def _data_request(r: Asked) -> Planned:
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Data protection request: {r.text[:500]}"},
                  r.intent, "privacy team handles it within 30 days")], ""
 
 
 # how each kind of request is planned; a kind not here (a question the reply answers) plans no action
-_PLANNERS: dict[str, Callable[[_Asked], Planned]] = {
+_PLANNERS: dict[str, Callable[[Asked], Planned]] = {
     "order_status": _order_status, "delivery_reschedule": _delivery_reschedule, "address_change": _address_change,
     "order_cancel": _order_cancel, "return_refund": _return_items, "damaged_item": _return_items,
     "exchange": _exchange, "duplicate_charge": _duplicate_charge, "resend_invoice": _resend_invoice,
-    "contact_update": _contact_update, "installation_reschedule": _installation_reschedule,
-    "charge_dispute": _charge_dispute, "complaint": _complaint, "data_request": _data_request,
+    "contact_update": _contact_update, "installation_reschedule": installation_reschedule,
+    "charge_dispute": charge_dispute, "complaint": _complaint, "data_request": _data_request,
 }
 
 
@@ -446,7 +301,7 @@ def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: dat
     planner = _PLANNERS.get(req.intent)
     if planner is None:
         return [], ""
-    return planner(_Asked(req.intent, req.text, triage.entities, snap, today, full_text))
+    return planner(Asked(req.intent, req.text, triage.entities, snap, today, full_text))
 
 
 _MONEY_OR_ORDER = {"order_status", "delivery_reschedule", "address_change", "order_cancel", "return_refund",
@@ -521,6 +376,19 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
                                      "requests": list(requests.values())})
 
 
+def _formal(result: Plan, triage: Triage) -> None:
+    """Whatever else the message asks, the knowledge base hands a formal complaint to a supervisor, who owns the
+    case and asks or offers what is still open; a complaint naming nothing else is asked what it is about, so that
+    they can look into it."""
+    result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
+    result.handed_over = " ".join(filter(None, [FORMAL_HANDED_OVER, also_decided(
+        [(st.action, st.args) for st in result.steps if st.action != "add_internal_note"])]))
+    if (what := result.questions.get("complaint", "")) and len(triage.requests) == 1:
+        result.handed_over += " So that they can look into it straight away, " + \
+            what.removeprefix("so that we can look into it, ")
+    result.questions = {}
+
+
 def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
     """A plan for every request of the ticket, in the order the customer asked."""
     result = Plan()
@@ -578,20 +446,16 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if len(triage.requests) > 1 and "which order or request is" in result.questions.get("complaint", ""):
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
-        # whatever else the message asks, the knowledge base hands a formal complaint to a supervisor
-        result.escalate_because = "a formal complaint: a supervisor owns it and answers within 5 business days"
-        result.handed_over = " ".join(filter(None, [FORMAL_HANDED_OVER, also_decided(
-            [(st.action, st.args) for st in result.steps if st.action != "add_internal_note"])]))
-        result.questions = {}  # the supervisor who owns the case asks or offers what is still open
+        _formal(result, triage)
     _one_field_note(result.steps)
-    credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != _WAIVER]
-    result.steps = [st for st in result.steps if not (st.rationale == _WAIVER and st.args["charge_id"] in credited)]
-    if any(st.rationale == _WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
+    credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != WAIVER]
+    result.steps = [st for st in result.steps if not (st.rationale == WAIVER and st.args["charge_id"] in credited)]
+    if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
             "which charge do you mean"):  # the visit moved names the charge disputed: credited for the customer's reason
         del result.questions["charge_dispute"]
         result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
                                 intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)")
-                        if st.rationale == _WAIVER else st for st in result.steps]
+                        if st.rationale == WAIVER else st for st in result.steps]
     if ask := also_moved(result.steps, result.questions, snap, text):
         result.questions["address_change"] = ask
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead

@@ -1,0 +1,39 @@
+"""One request as the Lumen planner reads it, and what planning it gives: the steps, and what to ask."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cx_core.plans import Step
+from domains.lumen.picking import pick_order
+
+Planned = tuple[list[Step], str]
+ORDER_REF = re.compile(r"#?W\d{7}\b")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request as the planner reads it: its intent and words, the ticket's entities, the customer's records,
+    the day, and the whole message."""
+
+    intent: str
+    text: str
+    ents: dict[str, Any]
+    snap: dict[str, Any]
+    today: date
+    full_text: str
+
+    @property
+    def uid(self) -> str:
+        return str(self.snap["profile"]["user_id"])
+
+    def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
+        """The order the request is about among those in ``statuses``, or (None, what to ask): one its own words
+        name first ("…where order #W2 is?" beside "ship order #W1 to…"), else those the message names."""
+        said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in ORDER_REF.findall(self.text)))
+        ents = {**self.ents, "order_ids": said} if said else self.ents
+        return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
+                          self.full_text)

@@ -1,0 +1,141 @@
+"""Planning for the technician's visits: moving a booked installation to a day the customer can be home, and a
+disputed call-out charge (credited, and the visit checked by the field team)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cx_core.plans import Step
+from cx_core.wording import day, listed, money
+from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
+from domains.lumen.asked import Asked, Planned
+from domains.lumen.phrases import DISPUTES, LATE, NO_SHOW, WHAT_IS
+from domains.lumen.wording import WAIVED
+
+
+def installation_reschedule(r: Asked) -> Planned:
+    appt, wanted_dates, avoid = pick_appointment(r.snap, r.ents, r.text, r.today, r.full_text)
+    if appt is None:
+        booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
+        if not booked:
+            return [], "we could not find a booked installation on your account"
+        return [], _free_on(booked, r.ents.get("dates", [])) + "which appointment would you like to move: " + \
+            listed([f"the {a['kind']} on {day(a['start'])}" for a in booked][:3], "or") + "?"
+    own = appt["start"][:10]
+    said = days_said(r.full_text or r.text, r.today, own)
+    both = {d for cannot, d in said if cannot} & {d for cannot, d in said if not cannot}
+    if both and not [d for d in wanted_dates if d not in both | {own}]:
+        # "I can't be home Thursday … could the technician come Thursday?": the day it already is, or one the
+        # message both rules out and asks for; ask rather than pick a day the customer did not name
+        first = min(both)
+        times = sorted({x["start"][11:16] for x in slots_for(appt, [first], parts=r.ents.get("time_of_day"))})
+        ask = f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?" \
+            if own in both else f"you mention {day(first)} both as a day that doesn't suit you and as one you'd " \
+            "like; " + (f"it has free times at {listed(times[:4])}" if times else "it has no free time left") + \
+            "; which day and time would suit you best?"
+        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
+                     "the day asked for is the appointment's own day" if own in both else
+                     "the day asked for is also named as one that doesn't suit", missing="the new day")], ask
+    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"), busy={
+        str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
+        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]})
+    if not slots:
+        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
+                     "no free slot on the requested day", missing="a free slot")], \
+            "we have no free slot on that day; would another day suit you?"
+    aid = appt["appointment_id"]
+    wanted = ", ".join(wanted_dates) or "the next free day"
+    rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
+        f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
+        "Please call the customer to rebook.")}, r.intent, "scheduling is unavailable: the field team rebooks")
+    return [Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, r.intent,
+                 f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
+                 alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
+                 fallback=rebook),
+            Step("notify_field_team", {"appointment_id": aid, "message": (
+                f"Appointment {aid} moved to {{when}} at the customer's request.")}, r.intent,
+                "field team must know", depends_on="reschedule_appointment",
+                defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
+
+
+def _free_on(booked: list[dict[str, Any]], dates: list[str]) -> str:
+    """Before asking which visit to move, the answer to "is Friday 4 December free?": the free times that day."""
+    if not dates:
+        return ""
+    times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, dates[:1])})
+    return (f"{day(dates[0])} has free times at {listed(times[:4])}; " if times
+            else f"{day(dates[0])} has no free time left; ")
+
+
+def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
+    """The knowledge base: a call-out charge that came from the appointment being rescheduled now is credited in
+    full. The charge is the open call-out charge on the appointment's invoice (else of the amount it billed): one,
+    else none."""
+    invoices = [i for i in snap["invoices"] if i.get("appointment_id") == aid]
+    billed = {round(float(i["amount"]), 2) for i in invoices}
+    open_ = [c for c in snap["charges"] if c["kind"] == "callout" and c["amount"] - c["credited"] > 0.005
+             and (c.get("invoice_id") in {i["invoice_id"] for i in invoices} if c.get("invoice_id")
+                  else round(float(c["amount"]), 2) in billed)]
+    if len(open_) != 1:
+        return []
+    ch = open_[0]
+    return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                   "reason": f"{ch['description'].lower()} {WAIVED}"}, intent,
+                 WAIVER, depends_on="reschedule_appointment")]  # waived only when the visit is rebooked
+
+
+WAIVER = "a call-out charge from the appointment being rescheduled is credited in full"
+
+
+def charge_dispute(r: Asked) -> Planned:
+    charges = [c for c in r.snap["charges"] if c["amount"] - c["credited"] > 0.005]
+    named = [c for c in charges if c["charge_id"] in r.ents.get("charge_ids", [])]
+    by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in r.ents.get("amounts", []))]
+    callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
+                                                                           r"missed|appointment", r.text, re.I) else []
+    pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
+    if not pick:
+        return [], "which charge would you like us to review (the date and amount are enough)?"
+    if len(pick) > 1 and not named:  # two alike (two call-outs of $49): the day named settles it, else ask
+        alike = [c for c in pick if c in callout] if by_amount and callout else pick
+        dated = [c for c in alike if c["created_on"] in {str(d) for d in r.ents.get("dates", [])}]
+        told = r.full_text or r.text  # a visit they say came late, or not at all, is one whose day has come
+        came = [c for c in alike if (NO_SHOW.search(told) or LATE.search(told)) and (v := visit_of(c, r.snap))
+                and str(v["start"])[:10] <= r.today.isoformat()]
+        pick = dated or (came if len(came) == 1 else alike)
+        if len(pick) > 1:
+            return [], "which charge do you mean: " + " or ".join(
+                f"the {c['description'].lower()} of {money(c['amount'])} on {day(c['created_on'])}"
+                for c in pick[:3]) + "?"
+    ch = pick[0]
+    text = r.full_text or r.text
+    if WHAT_IS.search(r.text) and not DISPUTES.search(text) and not NO_SHOW.search(text):
+        # asked what it is, not to take it off: what it was for, and how to dispute it
+        visit = visit_of(ch, r.snap) if ch["kind"] == "callout" else None
+        return [], (f"the {money(ch['amount'])} charged on {day(ch['created_on'])} is the "
+                    f"{ch['description'].lower()}" + (f" for your appointment on {day(visit['start'])}"
+                                                      if visit else "") +
+                    "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
+                    "straight away")
+    no_show, late = NO_SHOW.search(text), LATE.search(text)
+    seen = visit_of(ch, r.snap) if ch["kind"] == "callout" else None  # which charge, and why: its day and visit
+    credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
+                                    "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
+                  f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
+                      f"billed on {day(ch['created_on'])}" + (" for the technician's visit booked that day"
+                                                              if seen and str(seen["start"])[:10] == str(ch["created_on"])[:10]
+                                                              else ""))})
+    visit = visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
+    if visit is None:
+        return [credit], ""
+    # the knowledge base: a dispute about a technician's visit goes to the field team, to check the visit report
+    # a visit still ahead of the charge is the one on file, not the one billed: said as such, never as billed
+    billed = (f"the visit billed on {day(ch['created_on'])} (appointment {visit['appointment_id']})"
+              if str(visit.get("start", ""))[:10] <= str(ch["created_on"])[:10] else
+              f"the visit billed on {day(ch['created_on'])} (the appointment on file is {visit['appointment_id']} on "
+              f"{day(str(visit['start']))})")
+    return [credit, Step("notify_field_team", {"appointment_id": visit["appointment_id"], "message": (
+        f"The customer disputes the {ch['description'].lower()} of {money(ch['amount'])} ({ch['charge_id']}): they "
+        f"say the technician {'did not come' if no_show else 'came late'} for {billed}. Please check the visit "
+        "report.")}, r.intent, "a disputed visit: the field team checks its report")], ""
