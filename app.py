@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import streamlit as st
@@ -14,6 +15,21 @@ from cx_core.errors import NotAuthorised
 from cx_core.models import ROLE_RANK, Role
 from cx_core.sessions import SessionKeys
 from pages.common import guarded, services, worker_status
+
+
+def serve(options: list[str]) -> None:
+    """``python app.py [streamlit options]``: ``streamlit run app.py``, with the pages below from the very first
+    visit after a start. (Streamlit otherwise serves the first visit after a start from the files in ``pages/``:
+    a page list of module names, and "Page not found" over the sign-in for a link to a ticket.)"""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.web import cli
+
+    PagesManager.uses_pages_directory = False
+    cli.main(args=["run", __file__, *options], prog_name="streamlit")
+
+
+if __name__ == "__main__" and not st.runtime.exists():
+    serve(sys.argv[1:])
 
 # a narrow sidebar (its width in pixels): the ticket and its records get the room at 1366 px
 st.set_page_config(page_title="Tandem", page_icon=":material/support_agent:", layout="wide", initial_sidebar_state=220)

@@ -72,7 +72,7 @@ def browser_render(data: Path) -> list[float]:
     from playwright.sync_api import expect, sync_playwright
 
     port = 8611
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=ROOT,
                             env={**os.environ, "TANDEM_DATA_DIR": str(data)}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -13,5 +13,5 @@ API=$!
 trap 'kill "$WORKER" "$API" 2>/dev/null || true' EXIT INT TERM
 echo "Tandem is starting on http://127.0.0.1:${TANDEM_PORT:-8501};" \
   "its API on http://127.0.0.1:${TANDEM_API_PORT:-8600}/api/v1/docs" >&2
-streamlit run app.py --server.address 127.0.0.1 --server.port "${TANDEM_PORT:-8501}" \
+python app.py --server.address 127.0.0.1 --server.port "${TANDEM_PORT:-8501}" \
   --server.headless true --browser.gatherUsageStats false

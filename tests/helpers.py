@@ -113,9 +113,10 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(env: dict[str, str]) -> Iterator[str]:
-    """A real ``streamlit run app.py`` on a free port with ``env`` added; yields its URL once it is healthy."""
+    """A real ``python app.py`` (``streamlit run app.py``, as the run command starts it) on a free port with ``env``
+    added; yields its URL once it is healthy."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             cwd=PROJECT_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
