@@ -219,3 +219,19 @@ def test_a_formal_complaint_naming_nothing_is_handed_over_and_asked_what_happene
     reply = data["result"].draft.reply
     assert "supervisor, who now owns your case" in reply
     assert "So that they can look into it straight away, " in reply and reply.count("?") == 1
+
+
+def test_an_address_changed_for_one_item_says_the_rest_of_the_order_goes_there_too(services: Services) -> None:
+    with services.db.session() as s:
+        for o in s.scalars(select(OrderRow).where(OrderRow.status == "pending").order_by(OrderRow.order_id)):
+            names = [i.name for i in s.scalars(select(OrderItemRow).where(OrderItemRow.order_id == o.order_id))]
+            if len(set(names)) == 2 and len(names) == 2:
+                c = s.get(CustomerRow, o.user_id)
+                assert c is not None
+                email, order_id = c.email, o.order_id
+                break
+    data = processed(services, "ALONG-1", email, f"Hi, could you send the {names[0].lower()} from order {order_id} to "
+                                                 "my office instead: 500 Market Street, Suite 200, San Francisco, CA "
+                                                 "94105?")
+    assert [p["action"] for p in data["proposals"]] == ["change_shipping_address"]
+    assert f"An order ships to one address, so the {names[1]} will go there too." in data["result"].draft.reply

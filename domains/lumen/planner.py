@@ -23,6 +23,7 @@ from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.phrases import A_REASON, FORMAL, ONLY_ASKS, TWICE, UNWANTED
 from domains.lumen.picking import (
+    mentions_item,
     pick_items,
     pick_new_variant,
     planned_words,
@@ -107,8 +108,11 @@ def _address_change(r: Asked) -> Planned:
     if not r.ents.get("address"):
         return [Step("change_shipping_address", {"order_id": order["order_id"]}, r.intent, "new address requested",
                      missing="the full new address")], "could you send the full new address, including the ZIP code?"
+    items = order.get("items", [])
+    named = [i for i in items if mentions_item(r.text, i)]  # "send the doorbell to…": the address is the order's
+    rest = [i for i in items if i not in named] if named else []
     return [Step("change_shipping_address", {"order_id": order["order_id"], **r.ents["address"]}, r.intent,
-                 "customer gave the new address")], ""
+                 "customer gave the new address", defaults={"with": listed(the_names(rest))} if rest else {})], ""
 
 
 def _order_cancel(r: Asked) -> Planned:

@@ -42,6 +42,11 @@ def _address(a: dict[str, Any]) -> str:
             f"{a['zip']}")
 
 
+def _along(p: dict[str, str]) -> str:
+    """An address changed for one item of an order: the order has one address, so the rest go there too."""
+    return f" An order ships to one address, so {p['with']} will go there too." if p.get("with") else ""
+
+
 def _contact(a: dict[str, Any]) -> str:
     """ "your email address to … and your phone number to …": what changes, each to its new value."""
     return " and ".join([*([f"your email address to {a['email']}"] if a.get("email") else []),
@@ -118,9 +123,9 @@ LUMEN_WORDING = {
         _claim(r"moved|rescheduled|changed|re-?booked|arranged|updated|set", r"deliver")),
     "change_shipping_address": Wording(
         "the address change",
-        lambda a, r, p: f"I've changed the shipping address of order {a['order_id']} to {_address(a)}.",
-        lambda a, p: f"I'm arranging to change the shipping address of order {a['order_id']} to {_address(a)}. "
-                     f"{CONFIRM}",
+        lambda a, r, p: f"I've changed the shipping address of order {a['order_id']} to {_address(a)}." + _along(p),
+        lambda a, p: f"I'm arranging to change the shipping address of order {a['order_id']} to {_address(a)}."
+                     f"{_along(p)} {CONFIRM}",
         _claim(r"changed|updated|corrected|amended|moved|set", r"address")),
     "cancel_order": Wording(
         "the cancellation",
