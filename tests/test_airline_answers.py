@@ -430,3 +430,37 @@ def test_a_disruption_whose_booking_another_message_cancels_says_that_cancellati
     assert "the cancellation you asked for in your other message is with us" in said
     from cx_core.contacts import same_record
     assert same_record(made.steps, [cancel]) == ""  # a complaint's gesture is no choice against the cancellation
+
+
+def test_a_connection_moved_to_a_day_without_its_flights_offers_the_ways_for_sale_that_day() -> None:
+    from cx_core.models import Request
+    from cx_core.recipes import Context, Unbound
+    from domains.airline.flights import connection
+
+    def sold(number: str, origin: str, destination: str, at: str, price: int, seats: int = 9) -> dict[str, Any]:
+        return {"flight_number": number, "origin": origin, "destination": destination, "date": "2026-12-02",
+                "departure": at, "prices": {"economy": price}, "seats": {"economy": seats}}
+
+    legs = [{"flight_number": "HAT006", "origin": "DEN", "destination": "ORD", "date": "2026-11-29"},
+            {"flight_number": "HAT022", "origin": "ORD", "destination": "MIA", "date": "2026-11-29"}]
+    pairs = [[sold("HAT101", "DEN", "ATL", "08:00", 120), sold("HAT202", "ATL", "MIA", "13:00", 90)],
+             [sold("HAT103", "DEN", "ORD", "10:00", 150), sold("HAT204", "ORD", "MIA", "15:30", 100, seats=0)]]
+
+    def ctx(found: list[list[dict[str, Any]]]) -> Context:
+        snap = {"connecting": [{"origin": "DEN", "destination": "MIA", "date": "2026-12-02", "pairs": found}],
+                "for_sale": []}
+        return Context(Request(intent="change_flight", text="x", confidence=1.0), "x", {}, snap, NOW.date())
+
+    # one way with seats that day: taken, whatever its flight numbers
+    assert connection(ctx(pairs), legs, "2026-12-02", "economy", 1) == [
+        {"flight_number": "HAT101", "date": "2026-12-02"}, {"flight_number": "HAT202", "date": "2026-12-02"}]
+    pairs[1][1]["seats"] = {"economy": 4}
+    with pytest.raises(Unbound) as several:  # two: the member chooses, each way with its times and fare
+        connection(ctx(pairs), legs, "2026-12-02", "economy", 1)
+    assert "we have HAT101 at 06:00 local time, changing at ATL to HAT202 ($210.00); HAT103" in several.value.ask
+    assert several.value.ask.endswith("per passenger: which would you like?") and not several.value.final
+    with pytest.raises(Unbound) as none:
+        connection(ctx([]), legs, "2026-12-02", "economy", 1)
+    assert "would another day suit you?" in none.value.ask
+    assert connection(Context(Request(intent="change_flight", text="x", confidence=1.0), "x", {}, {}, NOW.date()),
+                      legs, "2026-12-02", "economy", 1) is None  # not looked up: an advisor searches

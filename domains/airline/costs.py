@@ -71,7 +71,9 @@ def _flights(step: Step, r: dict[str, Any], snap: dict[str, Any]) -> str:
     pax = int(r.get("passenger_count") or 1)
     kept = {(f["flight_number"], f["date"]) for f in r["flights"]}
     moved = [f for f in flights if (f["flight_number"], f["date"]) not in kept]
-    what = ("Moving to " + " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved) if moved
+    days = list(dict.fromkeys(f["date"] for f in moved))  # flights of one day: the day said once
+    what = ("Moving to " + (" and ".join(f["flight_number"] for f in moved) + f" on {day(days[0])}" if len(days) == 1
+                            else " and ".join(f"{f['flight_number']} on {day(f['date'])}" for f in moved)) if moved
             else f"Moving reservation {r['reservation_id']} to {CABIN_WORDS[cabin]} on the same flights")
     who = " for both passengers" if pax == 2 else f" for all {pax} passengers" if pax > 1 else ""
     if cost > 0:

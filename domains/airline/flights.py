@@ -44,6 +44,39 @@ def pick(ctx: Context, origin: str, destination: str, when: str, cabin: str, pax
                   f"on {on} we have {listed} in {CABIN_WORDS[cabin]}, per passenger: which would you like?")
 
 
+def connection(ctx: Context, legs: list[dict[str, Any]], when: str, cabin: str, pax: int
+               ) -> list[dict[str, str]] | None:
+    """A connecting trip moved whole to another day on other flights: the one pair for sale with seats that makes
+    it, else the member chooses among those listed with their times and fares (None: not looked up)."""
+    trip = (legs[0]["origin"], legs[-1]["destination"])
+    found = next((c["pairs"] for c in ctx.snapshot.get("connecting") or []
+                  if (c["origin"], c["destination"], c["date"]) == (*trip, when)), None)
+    if found is None:
+        return None
+    direct = [[f] for f in _for_sale(ctx, *trip, when) or []]
+    fits = [p for p in direct + found if all(int((f.get("seats") or {}).get(cabin, 0)) >= pax
+                                             and cabin in (f.get("prices") or {}) for f in p)]
+    on = day(when)
+    if len(fits) == 1:
+        return [{"flight_number": f["flight_number"], "date": f["date"]} for f in fits[0]]
+    if not fits:
+        raise Unbound(f"flights: none from {trip[0]} to {trip[1]} has {pax} {CABIN_WORDS[cabin]} seat"
+                      f"{'s' if pax != 1 else ''} on {on}",
+                      f"there are no flights from {trip[0]} to {trip[1]} with {CABIN_WORDS[cabin]} seats left on "
+                      f"{on}: would another day suit you?")
+    fits.sort(key=lambda p: sum(float(f["prices"][cabin]) for f in p))
+
+    def said(p: list[dict[str, Any]]) -> str:
+        price = money(sum(float(f["prices"][cabin]) for f in p))
+        if len(p) == 1:
+            return f"{p[0]['flight_number']} at {clock(trip[0], when + 'T' + p[0]['departure'])}, nonstop ({price})"
+        return (f"{p[0]['flight_number']} at {clock(trip[0], when + 'T' + p[0]['departure'])}, changing at "
+                f"{p[1]['origin']} to {p[1]['flight_number']} ({price})")
+    raise Unbound(f"which flights on {on} the member wants ({len(fits)} ways for sale)",
+                  f"on {on}, from {trip[0]} to {trip[1]} in {CABIN_WORDS[cabin]}, we have " +
+                  "; ".join(said(p) for p in fits[:4]) + ", per passenger: which would you like?")
+
+
 def same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: int) -> dict[str, str] | None:
     """The same flight number on another day, when it is for sale there with seats in the cabin."""
     sale = _for_sale(ctx, leg["origin"], leg["destination"], when) or []

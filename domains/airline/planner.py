@@ -17,7 +17,7 @@ from cx_core.wording import day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .flights import booked_flights, pick, same_flight, this_trip
+from .flights import booked_flights, connection, pick, same_flight, this_trip
 from .settled import after_ours, already, known, ours, price_first
 from .wording import clock
 
@@ -133,6 +133,9 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
+_INSTEAD = re.compile(r"\b(?:instead of|rather than|in place of)\b", re.I)
+
+
 def new_flights(ctx: Context) -> list[dict[str, str]]:
     """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
     rec = ctx.bound.get("@reservations")
@@ -144,7 +147,8 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     said = this_trip(ctx, rec)
     mentioned = set(said)
     booked = {f["date"] for f in rec["flights"]}
-    if len(said) == 2 and said[1] in booked and said[0] not in booked:  # "from the 12th to the 13th", on the 13th
+    if len(said) == 2 and said[1] in booked and said[0] not in booked and not _INSTEAD.search(ctx.text):
+        # "from the 12th to the 13th", on the 13th ("to the 13th instead of the 12th" names the old day second)
         return [{"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]  # already there
     new = sorted(mentioned - booked)
     if new and all(d < ctx.today.isoformat() for d in new):  # no flight is moved into the past, whatever the cabin
@@ -171,6 +175,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             moved = {(f["flight_number"], f["date"]): s for f, s in zip(named, same, strict=True)}
             return [moved.get((f["flight_number"], f["date"])) or
                     {"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]
+        if (pair := connection(ctx, named, new[0], cabin, pax)) is not None:  # other flights make the trip that day
+            return [*pair, *({"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]
+                             if f not in named)]
     moving = named if len(named) == 1 else ahead if len(ahead) == 1 else []
     if len(new) != 1 or len(moving) != 1:
         raise Unbound("the new flights (an advisor picks them from the search with the member)")
@@ -341,9 +348,12 @@ def payment(ctx: Context) -> str:
         raise Unbound("which of the member's cards pays",
                       f"which card should we use: {listed(named_cards, last='or')}?")
     usable = _methods(ctx)
-    raise Unbound("which saved payment method pays",
-                  f"shall we charge it to {usable[0]}?" if len(usable) == 1 else
-                  f"which of your saved payment methods should we use: {', '.join(usable[:-1])} or {usable[-1]}?")
+    back = cost is not None and cost < 0  # money back: where it goes, not what pays
+    raise Unbound("which saved payment method pays" if not back else "which saved payment method the refund goes to",
+                  (f"shall the difference go back to {usable[0]}?" if back else f"shall we charge it to {usable[0]}?")
+                  if len(usable) == 1 else
+                  f"which of your saved payment methods should {'the difference go back to' if back else 'we use'}: "
+                  f"{', '.join(usable[:-1])} or {usable[-1]}?")
 
 
 def _kind(method: dict[str, Any]) -> str:
@@ -418,8 +428,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     """A plan for every request of the ticket, from the airline's recipes; a flight of the member's that the
     airline cancelled is spoken of first, whatever they asked."""
     made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
-    acting = {str(s.args.get("reservation_id")) for s in made.steps
-              if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held and not s.missing}
+    acting = {str(s.args.get("reservation_id")) for s in made.steps  # a move that waits only for how to pay acts
+              if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held
+              and (not s.missing or (s.action == "update_reservation_flights" and s.args.get("flights")))}
     about = {str(s.args["reservation_id"]) for s in made.steps if s.args.get("reservation_id")}
     changed = {str(s.args.get("reservation_id")) for s in made.steps if s.action in _BOOKING_WRITES}
     asked = {r.intent for r in triage.requests if "?" in r.text}

@@ -138,11 +138,25 @@ def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> d
     sale = []
     for origin, destination in list(dict.fromkeys(routes))[:6]:
         for d in days:
-            flights = [{"flight_number": f["flight_number"], "departure": f["scheduled_departure_time_est"][:5],
-                        "prices": f["prices"], "seats": f["available_seats"]}
-                       for f in backend.search_direct(s, origin, destination, d)]
+            flights = [_on_sale(f) for f in backend.search_direct(s, origin, destination, d)]
             sale.append({"origin": origin, "destination": destination, "date": d.isoformat(), "flights": flights})
-    return {**snap, "for_sale": sale}
+    connecting = []  # a trip made of a connection: the pairs of flights that make it on each date named
+    for r in snap.get("reservations", []):
+        ahead = [f for f in r["flights"] if not f.get("flown")]
+        if r.get("status") == "cancelled" or len(ahead) < 2 or len({f["date"] for f in ahead}) > 2:
+            continue
+        trip = (ahead[0]["origin"], next((f["destination"] for f in ahead if f["destination"] == r["destination"]),
+                                         ahead[-1]["destination"]))
+        for d in days:
+            pairs = [[_on_sale(a), _on_sale(b)] for a, b in backend.search_onestop(s, *trip, d)]
+            connecting.append({"origin": trip[0], "destination": trip[1], "date": d.isoformat(), "pairs": pairs})
+    return {**snap, "for_sale": sale, "connecting": connecting}
+
+
+def _on_sale(f: dict[str, Any]) -> dict[str, Any]:
+    return {"flight_number": f["flight_number"], "origin": f["origin"], "destination": f["destination"],
+            "date": f["date"], "departure": f["scheduled_departure_time_est"][:5], "prices": f["prices"],
+            "seats": f["available_seats"]}
 
 
 def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
