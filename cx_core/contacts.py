@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .actions.base import is_read
 from .domain import active
+from .entities import split_sentences
 from .store.db import Database
 from .store.tables import ProposalRow, TicketRow
 from .triage import contacts as said_contacts
@@ -58,10 +59,12 @@ def count(db: Database, customer_id: str | None, task_types: list[str], ticket_i
     return Contacts(number=max(counted, said_contacts(text)), earlier=earlier)
 
 
-def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime) -> list[dict[str, Any]]:
+def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime,
+                   after: datetime | None = None) -> list[dict[str, Any]]:
     """The customer's other tickets still open (open, escalated or waiting on them), newest first, at most three,
     each with its actions still waiting for a person and the reply drafted there: what a vague message ("nobody
-    calls back") is likely about, what is already under way and what the customer is being told."""
+    calls back") is likely about, what is already under way and what the customer is being told; ``later``: sent
+    after this ticket's own message came (``after``), their latest word."""
     with db.session() as s:
         rows = s.scalars(select(TicketRow).where(
             TicketRow.customer_id == customer_id, TicketRow.id != ticket_id,
@@ -70,6 +73,7 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
         waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")).all()
         return [{"id": r.id, "at": r.created_at.date().isoformat(), "today": r.created_at.date() == now.date(),
+                 "later": after is not None and r.created_at > after,
                  "subject": (r.subject or r.body)[:120],
                  "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
                  "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id],
@@ -82,12 +86,32 @@ def record_ids(args: list[dict[str, Any]]) -> set[str]:
             and isinstance(v, str) and len(v.lstrip("#")) >= 5}
 
 
-def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None
-          ) -> tuple[str, dict[str, Any]] | None:
+_FREE_TEXT = {"reason", "message", "body", "note", "user_id"}  # words and whose: no detail of the change itself
+
+
+def _details(args: dict[str, Any], ids: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k not in _FREE_TEXT and v not in ids}
+
+
+def other_change(mine: list[tuple[str, dict[str, Any]]], theirs: list[dict[str, Any]]) -> str:
+    """A record that this ticket's actions and another ticket's waiting ones change the same way with different
+    details (order #W1 shipped to one address here, to another there): its id, or ''."""
+    for action, args in mine:
+        for p in theirs:
+            shared = record_ids([args]) & record_ids([p.get("args") or {}])
+            if p.get("action") == action and shared and (a := _details(args, shared)) and \
+                    (b := _details(p.get("args") or {}, shared)) and a != b:
+                return sorted(shared)[0]
+    return ""
+
+
+def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None,
+          actions: list[str] | None = None) -> tuple[str, dict[str, Any], str] | None:
     """The record (its id) that this ticket's actions and another open ticket of the customer's both speak of, when
     one of the two cancels it and the other asks something else of it (a booking one message asks to cancel and
-    another to upgrade) and that ticket's action on it still waits for a person (one the rules refused, or one done,
-    leaves nothing to choose between), with that ticket; None when there is no such pair."""
+    another to upgrade: "cancel"), or, given the ``actions``, both change it the same way differently ("differs"),
+    and that ticket's action on it still waits for a person (one the rules refused, or one done, leaves nothing to
+    choose between), with that ticket; None when there is no such pair."""
     ids = sorted(record_ids(args))
     for t in open_tickets or []:
         other = str(t.get("task_type") or "")
@@ -95,7 +119,9 @@ def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str
         hit = next((i for i in ids if i in live and re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])),
                    None)
         if hit and cancels != ("cancel" in other) and not any(w in other for w in _BESIDE):
-            return hit, t
+            return hit, t, "cancel"
+        if actions and (hit := other_change(list(zip(actions, args, strict=True)), t.get("pending") or [])):
+            return hit, t, "differs"
     return None
 
 
@@ -104,21 +130,41 @@ def sent(ticket: dict[str, Any]) -> str:
     return "earlier today" if ticket.get("today") else f"of {day(str(ticket['at']))}"
 
 
-def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> str:
-    """The reply's sentence when ``clash`` finds one: it sees both messages and asks which the customer wants."""
+def your_message(ticket: dict[str, Any]) -> str:
+    """One of ``open_elsewhere``'s tickets as the reply names it: "your later message" when it came after this one
+    (their latest word), else "your message earlier today", "your message of Monday 7 December"."""
+    return "your later message" if ticket.get("later") else f"your message {sent(ticket)}"
+
+
+def _their_words(ticket: dict[str, Any], record: str) -> str:
+    """The sentence of the other message that names the record, in the customer's words."""
+    found = [x for x in split_sentences(str(ticket.get("text") or "")) if record.lstrip("#") in x]
+    return " ".join(found[0].split())[:300].rstrip(".!? ") if found else ""
+
+
+def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The reply's sentence when ``clash`` finds one (it sees both messages and asks which the customer wants), and
+    the record whose actions here then wait for that answer ('' when they stand: a cancellation asked after the
+    other change, which it overrides unless the customer says otherwise)."""
     # one that cannot run is no choice to offer; a complaint's gesture sits beside a cancellation, never against it
     steps = [st for st in steps if not (st.final or st.refused or is_read(st.action)
                                         or any(w in st.intent for w in _BESIDE))]
     cancels = any("cancel" in st.intent for st in steps)
-    found = clash([st.args for st in steps], cancels, open_tickets)
+    found = clash([st.args for st in steps], cancels, open_tickets, [st.action for st in steps])
     if found is None:
-        return ""
-    hit, t = found
-    when = sent(t)
+        return "", ""
+    hit, t, kind = found
+    yours = your_message(t)
+    if kind == "differs":
+        words = _their_words(t, hit)
+        return (f"I can also see {yours} asking for a different change to {hit}" + (f": \"{words}\"" if words else "")
+                + "; please tell us which you would like.", hit)
     if not cancels:
-        return (f"I can also see your message {when} asking to cancel {hit}; please tell us which you would like: "
-                "this change, or the cancellation.")
+        return (f"I can also see {yours} asking to cancel {hit}; please tell us which you would like: this change, or "
+                "the cancellation.", hit)
     asked = active().label(str(t.get("task_type") or ""))
     what = (f"asking to {asked} for {hit}" if asked.split(" ")[0] in _VERBS else
             f"about {hit} (\"{' '.join(str(t['subject']).split()).rstrip('.?! ')}\")")
-    return f"I can also see your message {when} {what}; if you would rather have that than the cancellation, just tell us."
+    if t.get("later"):  # their latest word asks otherwise: nothing is cancelled before they say which
+        return f"I can also see {yours} {what}; please tell us which you would like: that, or the cancellation.", hit
+    return f"I can also see {yours} {what}; if you would rather have that than the cancellation, just tell us.", ""

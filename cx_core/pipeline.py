@@ -301,7 +301,8 @@ class Pipeline:
         if profile is not None and named_only:
             profile = {**profile, "unverified": True}  # named in the message only: the summary says so
         if snap is not None and customer is not None and verified and not self.rehearsal:  # what it may be about
-            snap = {**snap, "open_tickets": contacts.open_elsewhere(self.db, customer.id, ticket.id, now)}
+            snap = {**snap, "open_tickets": contacts.open_elsewhere(self.db, customer.id, ticket.id, now,
+                                                                    after=ticket.created_at)}
         return customer, snap, profile, verified
 
     def _plan(self, planner: Any, tri: Triage, snap: dict[str, Any] | None, today: Any, ticket: TicketIn,
@@ -311,8 +312,13 @@ class Pipeline:
         plan: Plan = planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
-        if also := contacts.same_record(plan.steps, (snap or {}).get("open_tickets")):
+        also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
+        if also:
             plan.asides.append(also)
+        if waits:  # the customer says which first: nothing on that record is proposed as sure
+            plan.steps = [replace(st, held=st.held or "another open message of the customer's asks otherwise on "
+                                  f"{waits}: they say which") if waits in contacts.record_ids([st.args]) else st
+                          for st in plan.steps]
         return plan
 
     @staticmethod

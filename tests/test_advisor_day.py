@@ -235,3 +235,22 @@ def test_an_address_changed_for_one_item_says_the_rest_of_the_order_goes_there_t
                                                  "94105?")
     assert [p["action"] for p in data["proposals"]] == ["change_shipping_address"]
     assert f"An order ships to one address, so the {names[1]} will go there too." in data["result"].draft.reply
+
+
+def test_which_of_two_visits_on_the_day_ruled_out_is_asked_after_the_free_times_of_the_day_asked_for() -> None:
+    from datetime import date
+
+    from domains.lumen.asked import Asked
+    from domains.lumen.visits import installation_reschedule
+
+    slots = [{"slot_id": f"SL-{n}", "start": start} for n, start in enumerate(
+        ["2026-11-28T08:00", "2026-11-28T12:00", "2026-12-04T08:00", "2026-12-04T14:00"])]
+    snap = {"profile": {"user_id": "u1"}, "orders": [], "invoices": [], "charges": [], "appointments": [
+        {"appointment_id": f"APT-{n}", "order_id": "", "kind": "installation", "status": "booked", "start": start,
+         "free_slots": slots} for n, start in enumerate(["2026-11-28T08:00", "2026-11-28T10:00"])]}
+    text = "need to rebook the install, Saturday doesn't work anymore. is Friday 4 December free?"
+    steps, ask = installation_reschedule(Asked("installation_reschedule", text, {
+        "dates": ["2026-11-28", "2026-12-04"]}, snap, date(2026, 11, 25), text))
+    assert steps == [] and ask == (
+        "Friday 4 December has free times at 08:00 and 14:00; you have 2 visits booked on Saturday 28 November: "
+        "would you like to move both, or just the installation at 08:00 or the installation at 10:00?")

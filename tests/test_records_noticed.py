@@ -15,7 +15,7 @@ from sqlalchemy import select
 from cx_core import desk
 from cx_core.access import StaffUser
 from cx_core.desk.reply import owes_word_back
-from cx_core.models import Role
+from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.triage import Triager
 from domains.lumen.backend import billing
@@ -157,8 +157,49 @@ def test_a_later_cancellation_of_the_same_order_is_shown_beside_the_earlier_chan
     processed(services, "LATER-2", o["email"], f"Please cancel order {o['order_id']}, I don't need it any more.",
               subject="Cancel my order", at=timedelta(minutes=20))
     assert desk.clash_note(services.db, "LATER-1") == (
-        f"The ticket “Cancel my order” of this customer, still open, asks to cancel {o['order_id']}: decide the two "
-        "together.")
+        f"The newer ticket “Cancel my order” of this customer, still open, asks to cancel {o['order_id']}: decide the "
+        "two together.")
+
+
+def test_a_later_message_asking_otherwise_holds_the_cancellation_and_asks_which(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "LATEST-1", o["email"], f"Please cancel order {o['order_id']}, I don't need it any more.",
+              subject="Cancel my order")
+    processed(services, "LATEST-2", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, Springfield, "
+              "IL 62704 instead.", subject="New address", at=timedelta(minutes=20))
+    again = TicketIn(id="LATEST-1", customer=o["email"], subject="Cancel my order", created_at=NOW,
+                     body=f"Please cancel order {o['order_id']}, I don't need it any more.")
+    desk.store_result(services.db, services.policy(), services.pipeline.process(
+        again, now=NOW + timedelta(minutes=21)))  # read again, as the queue does once the later message came
+    data = desk.get_ticket(services.db, "LATEST-1")
+    reply = data["result"].draft.reply
+    assert "I can also see your later message asking to " in reply and "that, or the cancellation." in reply
+    assert "arranging the cancellation" not in reply  # their latest word asks otherwise: nothing cancelled yet
+    assert desk.clash_note(services.db, "LATEST-1").startswith("The newer ticket “New address”")
+
+
+def test_two_different_changes_to_one_order_on_two_tickets_are_named_together(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "TWO-1", o["email"], f"Please ship order {o['order_id']} to 556 Willow Street, Boston, MA "
+              "02116 instead.")
+    second = processed(services, "TWO-2", o["email"], f"Please ship order {o['order_id']} to 614 Willow Street, "
+                       "Raleigh, NC 27601.", subject="Address", at=timedelta(minutes=30))
+    reply = second["result"].draft.reply
+    assert (f"I can also see your message earlier today asking for a different change to {o['order_id']}: \"Please "
+            f"ship order {o['order_id']} to 556 Willow Street, Boston, MA 02116 instead\"; please tell us which you "
+            "would like.") in reply
+    assert "arranging to change the shipping address" not in reply
+    assert desk.get_ticket(services.db, "TWO-1")["ticket"]["status"] == "new"  # the first goes back to be read again
+    first = TicketIn(id="TWO-1", customer=o["email"], subject="A question", created_at=NOW,
+                     body=f"Please ship order {o['order_id']} to 556 Willow Street, Boston, MA 02116 instead.")
+    desk.store_result(services.db, services.policy(), services.pipeline.process(first, now=NOW + timedelta(minutes=31)))
+    again = desk.get_ticket(services.db, "TWO-1")["result"].draft.reply
+    assert f"I can also see your later message asking for a different change to {o['order_id']}: \"Please" in again
+    assert "arranging to change the shipping address" not in again
+    assert desk.clash_note(services.db, "TWO-1").startswith("The newer ticket “Address”")
+    assert desk.clash_note(services.db, "TWO-2") == (
+        f"The older ticket “A question” of this customer, still open, asks for a different change to {o['order_id']}: "
+        "decide the two together.")
 
 
 def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:

@@ -335,11 +335,13 @@ def clash_note(db: Database, ticket_id: str) -> str:
     if not pending:
         return ""
     cancels = any("cancel" in p.action for p in pending)
-    found = contacts.clash([p.args for p in pending], cancels, contacts.open_elsewhere(db, row.customer_id, ticket_id,
-                                                                                       utcnow()))
+    found = contacts.clash([p.args for p in pending], cancels, contacts.open_elsewhere(
+        db, row.customer_id, ticket_id, utcnow(), after=row.created_at), [p.action for p in pending])
     if found is None:
         return ""
-    hit, t = found
+    hit, t, kind = found
     said = cut_words(" ".join(str(t["subject"]).split()), 60)
-    return (f"The ticket “{said}” of this customer, still open, " + (f"asks for something else on {hit}, which this "
-            "one cancels" if cancels else f"asks to cancel {hit}") + ": decide the two together.")
+    return (f"The {'newer' if t.get('later') else 'older'} ticket “{said}” of this customer, still open, " + (
+        f"asks for a different change to {hit}" if kind == "differs" else
+        f"asks for something else on {hit}, which this one cancels" if cancels else f"asks to cancel {hit}")
+        + ": decide the two together.")

@@ -292,15 +292,21 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     # what another ticket only noticed on the records, this one asks for: read that one again (one pass for all)
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks for the same",
                    actions={p.action for p in waiting})
+    # the same change asked there with other details (another address for the order): both ask which
+    reread_related(s, row.customer_id, [p.args for p in waiting], row.id,
+                   f"ticket {row.id} asks for a different change to the same record",
+                   changes=[(p.action, p.args) for p in waiting])
 
 
 def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any]], exclude: str, why: str,
-                   cancels: bool | None = None, actions: set[str] | None = None, said: bool = False) -> list[str]:
+                   cancels: bool | None = None, actions: set[str] | None = None, said: bool = False,
+                   changes: list[tuple[str, dict[str, Any]]] | None = None) -> list[str]:
     """The customer's other open tickets whose waiting proposals act on a record these ``args`` name go back to the
     agent, to be read again with what changed (what people decided there stays decided): a cancellation that ran, or
     one asked later, is then seen there. Given whether these ``cancels``, only where one side cancels and the other
     does not; given ``actions``, only where one of them waits there, raised from the records, not asked;
-    with ``said``, also a ticket whose drafted reply names the record (a notice about it is stale now)."""
+    with ``said``, also a ticket whose drafted reply names the record (a notice about it is stale now); given
+    ``changes``, only where the same action waits on the record with other details."""
     ids = contacts.record_ids(args)
     if not customer_id or not ids:
         return []
@@ -315,6 +321,8 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
                 and not any(i.lstrip("#") in reply for i in ids):
             continue
         if cancels is not None and cancels == any("cancel" in act for act, _, _ in waiting):
+            continue
+        if changes is not None and not contacts.other_change(changes, [{"action": w, "args": a} for w, a, _ in waiting]):
             continue
         row.status = "new"
         audit.append(s, "agent", "ticket.reread", row.id, reason=why)

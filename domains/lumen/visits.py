@@ -20,8 +20,7 @@ def installation_reschedule(r: Asked) -> Planned:
         booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
         if not booked:
             return [], "we could not find a booked installation on your account"
-        return [], _free_on(booked, r.ents.get("dates", [])) + "which appointment would you like to move: " + \
-            listed([f"the {a['kind']} on {day(a['start'])}" for a in booked][:3], "or") + "?"
+        return [], _which_visit(r, booked)
     own = appt["start"][:10]
     said = days_said(r.full_text or r.text, r.today, own)
     both = {d for cannot, d in said if cannot} & {d for cannot, d in said if not cannot}
@@ -59,13 +58,25 @@ def installation_reschedule(r: Asked) -> Planned:
                 defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
 
 
-def _free_on(booked: list[dict[str, Any]], dates: list[str]) -> str:
-    """Before asking which visit to move, the answer to "is Friday 4 December free?": the free times that day."""
-    if not dates:
-        return ""
-    times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, dates[:1])})
-    return (f"{day(dates[0])} has free times at {listed(times[:4])}; " if times
-            else f"{day(dates[0])} has no free time left; ")
+def _which_visit(r: Asked, booked: list[dict[str, Any]]) -> str:
+    """Which of several booked visits to move, after the answer to "is Friday 4 December free?" (the free times
+    that day, never a day the message rules out nor a time one of the customer's own visits takes); visits on one
+    day are told apart by their times, and may move together."""
+    refused = {d for a in booked for cannot, d in days_said(r.full_text or r.text, r.today, a["start"][:10]) if cannot}
+    days = {a["start"][:10] for a in booked}
+    wanted = [d for d in r.ents.get("dates", []) if d not in refused and d not in days]
+    busy = {str(a["start"])[:16].replace(" ", "T") for a in booked}
+    free = ""
+    if wanted:
+        times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, wanted[:1], busy=busy)})
+        free = (f"{day(wanted[0])} has free times at {listed(times[:4])}; " if times
+                else f"{day(wanted[0])} has no free time left; ")
+    if len(days) == 1 and len(booked) > 1:  # "the installation on Saturday", and both are on Saturday
+        return free + f"you have {len(booked)} visits booked on {day(booked[0]['start'][:10])}: would you like to " \
+            "move " + ("both" if len(booked) == 2 else "all of them") + ", or just " + listed(
+                [f"the {a['kind']} at {str(a['start'])[11:16]}" for a in booked][:3], "or") + "?"
+    return free + "which appointment would you like to move: " + \
+        listed([f"the {a['kind']} on {day(a['start'])}" for a in booked][:3], "or") + "?"
 
 
 def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
