@@ -90,7 +90,7 @@ _FREE_TEXT = {"reason", "message", "body", "note", "user_id"}  # words and whose
 
 
 def _details(args: dict[str, Any], ids: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in args.items() if k not in _FREE_TEXT and v not in ids}
+    return {k: v for k, v in args.items() if k not in _FREE_TEXT and not (isinstance(v, str) and v in ids)}
 
 
 def other_change(mine: list[tuple[str, dict[str, Any]]], theirs: list[dict[str, Any]]) -> str:

@@ -29,8 +29,8 @@ def empathy(triage: Triage, channel: str) -> str:
         # what went wrong first, when the message names it: "I'm sorry to hear nobody came as arranged, and that…"
         return f"{what[:-1]}, and that you have had to {how} again about it." if what else \
             f"I'm sorry you have had to {how} again about this."
-    if triage.entities.get("waiting"):
-        return "I'm sorry you have been kept waiting."
+    if triage.entities.get("waiting"):  # what went wrong first, when the message names it
+        return f"{what[:-1]}, and that you have been kept waiting." if what else "I'm sorry you have been kept waiting."
     if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
         return GIFT if triage.entities.get("gift_in_time") else ""
     return what or "I'm sorry for the trouble."

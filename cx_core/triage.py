@@ -43,6 +43,7 @@ from .signals import (
     URGENT,
     VULNERABLE,
     contacts,
+    life,
     ordinal,
     signals,
 )
@@ -106,11 +107,12 @@ def opens_request(sentence: str) -> bool:
     """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
     request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a
     phrase serves one request, and a word inside it never opens another. A statement that gives something (a
-    reading, a date, a problem) stands as its own request."""
+    reading, a date, a problem) stands as its own request; an illness or a loss told of ("I had surgery last week
+    and can't travel") is the reason for the one before."""
     if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
             or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
         return True
-    return not _REASON_OR_VERDICT.search(sentence)
+    return not (_REASON_OR_VERDICT.search(sentence) or life(sentence))
 
 
 @dataclass

@@ -86,6 +86,8 @@ def proposal_note(p: dict[str, Any], spec: Any) -> str:
         note = f"Done by the agent, then reversed by {p['decided_by']}: {p['reject_reason']}"
     elif p["status"] == "executed" and p["decision"] == "executed":
         note = "Done by the agent alone, within its limits" + ("" if note.startswith("within policy") else f": {note}")
+    elif p["status"] == "executed" and p.get("decided_by"):  # who approved it, by name
+        note = f"Approved by {p['decided_by']}"
     call = p.get("call") or {}
     if p["status"] == "calling" and call.get("status") == "retrying":
         note = f"Not done yet, retrying: {call.get('error') or 'no answer'} (attempt {call.get('attempts')})"
@@ -278,7 +280,7 @@ def workspace(tid: str) -> None:
         if t["status"] in {"open", "escalated", "waiting"}:
             with more:
                 add_action(tid, choices)
-        if len(props) > 1:  # every card of the scrolling box named, so none is missed below the first
+        if len(props) > 2:  # every card of the scrolling box named, so none is missed below the first
             st.caption("In this box: " + " · ".join(action_label(p["action"]) for p in props))
         unknown = ", ".join(label(k) for k in result.no_action) if result else ""
         if unknown:
@@ -290,7 +292,7 @@ def workspace(tid: str) -> None:
                       and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
         alone = desk.reversible_on(svc.db, user, tid)
         # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
-        with st.container(height=265 if len(props) > 1 else "content", key="proposal-list"):
+        with st.container(height=440 if len(props) > 2 else "content", key="proposal-list"):
             for p in props:
                 proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
                               choices=choices, alone=alone.get(p.get("execution_key") or ""))

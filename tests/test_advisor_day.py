@@ -254,3 +254,27 @@ def test_which_of_two_visits_on_the_day_ruled_out_is_asked_after_the_free_times_
     assert steps == [] and ask == (
         "Friday 4 December has free times at 08:00 and 14:00; you have 2 visits booked on Saturday 28 November: "
         "would you like to move both, or just the installation at 08:00 or the installation at 10:00?")
+
+
+def test_an_item_that_came_broken_is_not_told_when_it_was_delivered(services: Services) -> None:
+    o = recent_delivery(services)
+    data = processed(services, "CAME-1", o["email"], f"{o['item']} came broken!! order {o['order_id']} I'm fed up "
+                                                     "with waiting.")
+    reply = data["result"].draft.reply
+    assert "I'm sorry it arrived damaged, and that you have been kept waiting." in reply
+    assert "was delivered on" not in reply and "We have received the order" not in reply
+    assert [p["action"] for p in data["proposals"] if p["action"] != "refund"] == ["return_items"]
+
+
+def test_a_delivery_asked_for_the_day_it_is_due_is_told_so_with_no_rule_beside_it(services: Services) -> None:
+    with services.db.session() as s:
+        o = next(o for o in s.scalars(select(OrderRow).where(OrderRow.status == "pending").order_by(OrderRow.order_id))
+                 if o.expected_delivery and o.expected_delivery > NOW.date())
+        c = s.get(CustomerRow, o.user_id)
+        assert c is not None
+        email, order_id, due = c.email, o.order_id, o.expected_delivery
+    data = processed(services, "DUE-1", email, f"I won't be in for the delivery of order {order_id}. Could it come on "
+                                               f"{due:%A} {due.day} {due:%B} instead?")
+    reply = data["result"].draft.reply
+    assert f"Order {order_id} is already due on {due:%A} {due.day} {due:%B}, the day you ask for." in reply
+    assert "[" not in reply and "rescheduled" not in reply  # no rule quoted beside what the records answer

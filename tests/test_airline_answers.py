@@ -429,7 +429,7 @@ def test_a_disruption_whose_booking_another_message_cancels_says_that_cancellati
     assert "just reply and I'll cancel" not in said and "just reply and tell us which" not in said, said
     assert "the cancellation you asked for in your other message is with us" in said
     from cx_core.contacts import same_record
-    assert same_record(made.steps, [cancel]) == ""  # a complaint's gesture is no choice against the cancellation
+    assert same_record(made.steps, [cancel]) == ("", "")  # a complaint's gesture is no choice against the cancellation
 
 
 def test_a_connection_moved_to_a_day_without_its_flights_offers_the_ways_for_sale_that_day() -> None:

@@ -95,7 +95,8 @@ def test_review_page_shows_sampled_actions_and_reverses_one(app_data: Services) 
     raw = app_data.policy().model_dump(mode="json")
     raw["review"] = {"sample_rate": 1.0, "risk_above": 1.0}
     policy = Policy.model_validate(raw)
-    o = find_order(app_data, "pending", other_than=None)
+    # another customer than P-1's, whose own open address change on that order would wait for their choice
+    o = find_order(app_data, "pending", other_than=find_order(app_data, "pending")["user_id"])
     ticket = TicketIn(id="P-2", customer=o["email"], channel="email", subject="Address please", created_at=NOW,
                       body=f"Please change the address of {o['order_id']} to 77 Birch Lane, Austin, TX 78702.")
     desk.add_tickets(app_data.db, [ticket], source="test")

@@ -326,3 +326,19 @@ def test_a_reply_naming_a_record_changed_on_another_ticket_is_read_again(service
     desk.approve(services.db, services.policy(), ADVISOR, change["id"])
     if before["ticket"]["status"] == "open":  # its reply speaks of the order as it was: read again
         assert desk.get_ticket(services.db, "SAID-1")["ticket"]["status"] == "new"
+
+
+def test_every_order_charged_twice_is_refunded_beside_another_request(services: Services) -> None:
+    from sqlalchemy import text
+
+    with services.db.session() as s:
+        rows = s.execute(text(
+            "select o.user_id, p.order_id from billing_payments p join orders_orders o on o.order_id = p.order_id "
+            "where p.transaction_type = 'payment' group by o.user_id, p.order_id, p.amount having count(*) > 1")).all()
+        user = next(u for u, _ in rows if sum(1 for v, _ in rows if v == u) == 2)
+        email = s.get(CustomerRow, user).email
+    data = processed(services, "TWICE-ALL", email, "Hi, can I get a copy of my latest invoice please?")
+    refunds = [p for p in data["proposals"] if p["action"] == "refund"]
+    assert sorted(p["args"]["order_id"] for p in refunds) == sorted(o for u, o in rows if u == user)
+    reply = data["result"].draft.reply
+    assert reply.count("I also noticed that your order") == 1 and reply.count("was charged twice as well") == 1

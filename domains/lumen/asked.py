@@ -11,6 +11,12 @@ from cx_core.plans import Step
 from domains.lumen.picking import pick_order
 
 Planned = tuple[list[Step], str]
+
+
+class Answer(str):
+    """What a planner tells the customer from their records instead of asking ("order #W… is already due on
+    Tuesday 1 December, the day you ask for"): the reply says it, with no rule quoted beside it."""
+
 ORDER_REF = re.compile(r"#?W\d{7}\b")
 
 

@@ -13,7 +13,7 @@ from domains.lumen.records import refund_route
 
 def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
     """A payment taken twice on the customer's orders, not yet refunded and not written of: the reply refunds it
-    too (the order the message names first, else their latest such order). Never for a sender not verified as the
+    too (each such order, up to three: the one the message names first, then the latest). Never for a sender not verified as the
     customer, nor beside a formal complaint or a question the customer did not ask about an order."""
     if triage.abstained or not triage.entities.get("verified") or FORMAL.search(text) or \
             any(r.intent in {"duplicate_charge", "data_request"} for r in triage.requests):
@@ -22,14 +22,16 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
                if p["action"] in ("refund", "cancel_order")}  # refunded, or cancelled in full, on another ticket
     twice = [o for o in snap["orders"] if o.get("duplicate_payment") and o["order_id"] not in waiting]
     named = [o for o in twice if o["order_id"] in triage.entities.get("order_ids", [])]
-    found = (named or sorted(twice, key=lambda o: str(o.get("created_at", "")), reverse=True))[:1]
+    found = named + sorted([o for o in twice if o not in named], key=lambda o: str(o.get("created_at", "")),
+                           reverse=True)
     if not found:
         return triage
-    oid = found[0]["order_id"]
+    shows = [f"order {o['order_id']} shows two payments of {money(o['duplicate_payment'])}" for o in found[:3]]
     return triage.model_copy(update={
-        "entities": {**triage.entities, "noticed_twice": oid},
-        "requests": [*triage.requests, Request(intent="duplicate_charge", text=f"(order {oid} shows two payments of "
-                     f"{money(found[0]['duplicate_payment'])}, found on the records.)", confidence=triage.confidence)]})
+        "entities": {**triage.entities, "noticed_twice": [o["order_id"] for o in found[:3]]},
+        "requests": [*triage.requests, Request(intent="duplicate_charge", text=f"({'; '.join(shows)}, found on the "
+                                                                                 "records.)",
+                                               confidence=triage.confidence)]})
 
 
 def refunded_already(order: dict[str, Any], methods: list[dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
-from domains.lumen.asked import ORDER_REF, Asked, Planned
+from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
@@ -96,7 +96,8 @@ def _delivery_reschedule(r: Asked) -> Planned:
         return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, "customer wants another day",
                      missing="new delivery date")], "which day would suit you for the delivery?"
     if order.get("expected_delivery") == r.ents["dates"][0]:  # the day asked for is the day it is due already
-        return [], f"order {order['order_id']} is already due on {day(order['expected_delivery'])}, the day you ask for"
+        return [], Answer(f"order {order['order_id']} is already due on {day(order['expected_delivery'])}, the day "
+                          "you ask for")
     return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": r.ents["dates"][0]},
                  r.intent, "customer asked for this date")], ""
 
@@ -204,20 +205,20 @@ def _exchange(r: Asked) -> Planned:
 
 
 def _duplicate_charge(r: Asked) -> Planned:
-    noticed = r.ents.get("noticed_twice") or ""  # found on the records, not written of
+    noticed = r.ents.get("noticed_twice") or []  # found on the records, not written of
     said = {"#" + x.lstrip("#").upper() for x in ORDER_REF.findall(r.text)}  # the order this request names
     named = [o for o in r.snap["orders"] if o["order_id"] in (said or set(r.ents.get("order_ids", [])))]
     dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
     if noticed:
-        dups = [o for o in r.snap["orders"] if o["order_id"] == noticed]
-    if len(dups) == 1:
-        o = dups[0]
+        dups = [o for o in r.snap["orders"] if o["order_id"] in noticed]
+    if len(dups) == 1 or (noticed and dups):
         return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
                                 "reason": DUPLICATE}, r.intent,
                      f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"
                      + (NOTICED if noticed else ""),
                      defaults={**refund_route(o, o["duplicate_payment"], r.snap.get("payment_methods", [])),
-                               **({"noticed": "yes"} if noticed else {})})], ""
+                               **({"noticed": "again" if n else "yes"} if noticed else {})})
+                for n, o in enumerate(dups)], ""
     done = [back for o in named or r.snap["orders"] if (back := refunded_already(o, r.snap.get("payment_methods", [])))]
     if not dups and done:  # refunded since the customer wrote, or before: said, never asked for again
         return [], done[0] + "."
@@ -315,6 +316,9 @@ READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "ad
                   "exchange_item": "exchange", "modify_order_items": "exchange"}
 
 
+_IT_CAME = {"damaged_item", "return_refund", "exchange"}  # requests about an order that has reached the customer
+
+
 def _one_field_note(steps: list[Step]) -> None:
     """One message to the field team per appointment: a disputed visit's note rides on the note of its move (and on
     the move's fallback, when scheduling does not answer)."""
@@ -341,6 +345,8 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     a copy of invoice…" read as the invoice alone)."""
     kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and A_REASON.search(
         r.text) and not re.search(r"\bcancel", r.text, re.I))]  # "… a refund for the X? I don't want it any more."
+    if {r.intent for r in kept} & _IT_CAME:  # "came broken!! … fed up with waiting": it came, no status is asked
+        kept = [r for r in kept if not (r.intent == "order_status" and "?" not in r.text)]
     if len(kept) < len(triage.requests):
         triage = triage.model_copy(update={"requests": kept})
     if not triage.abstained and (twice := TWICE.search(text)) and \
@@ -442,7 +448,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                      missing="the details of the request", held=reading.unsure)]
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
-        if ask:
+        if isinstance(ask, Answer):  # the records answer it: said, with no rule quoted beside it
+            result.answers[req.intent] = ask
+        elif ask:
             result.questions[req.intent] = ask
         if req.intent == "data_request":  # the knowledge base: only from the email on file, or verified by phone
             away = triage.entities.get("channel", "email") not in ("email", "phone")
@@ -452,6 +460,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         _formal(result, triage)
     _one_field_note(result.steps)
+    came = {st.args.get("order_id") for st in result.steps if st.intent in _IT_CAME}  # it arrived: no "delivered on"
+    result.steps = [st for st in result.steps if not (st.action == "lookup_order" and st.args.get("order_id") in came)]
     credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != WAIVER]
     result.steps = [st for st in result.steps if not (st.rationale == WAIVER and st.args["charge_id"] in credited)]
     if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(

@@ -29,6 +29,8 @@ def _refunded(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
 
 def _noticed(a: dict[str, Any], p: dict[str, str]) -> str:
     """A double charge the customer did not write about, found on their records: said before its refund."""
+    if p.get("noticed") == "again":  # the next of several: said as one more
+        return f"Your order {a['order_id']} was charged twice as well, so "
     return f"I also noticed that your order {a['order_id']} was charged twice, so " if p.get("noticed") else ""
 
 
