@@ -430,6 +430,12 @@ def test_a_disruption_whose_booking_another_message_cancels_says_that_cancellati
     assert "the cancellation you asked for in your other message is with us" in said
     from cx_core.contacts import same_record
     assert same_record(made.steps, [cancel]) == ("", "")  # a complaint's gesture is no choice against the cancellation
+    # a message about another booking: its disruption is told on the ticket about it, not beside this answer
+    other = {**cancel, "subject": f"Change flight {r['reservation_id']}", "text": f"Change flight {r['reservation_id']}",
+             "task_type": "change_flight", "pending": []}
+    text = "How many checked bags can I take for free?"
+    made = plan(svc.triager.triage("Bags", text), {**snap, "open_tickets": [other]}, NOW.date(), text)
+    assert not any(r["reservation_id"] in x for x in made.notices + made.asides)
 
 
 def test_a_connection_moved_to_a_day_without_its_flights_offers_the_ways_for_sale_that_day() -> None:

@@ -437,9 +437,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     # a look-up of a booking the plan changes anyway, when nobody asked about it, would read out the old booking
     made.steps = [s for s in made.steps if not (s.action == "get_reservation_details" and s.intent not in asked
                                                 and str(s.args.get("reservation_id")) in changed)]
-    # a booking another open ticket of theirs asks to cancel, or whose reply tells of it already: not told again
+    # a booking another open ticket of theirs is about (its message or its reply names it), or asks to cancel: the
+    # disruption is told there, not again here
     elsewhere = {r["reservation_id"] for r in (snap or {}).get("reservations", []) for t in (snap or {}).get(
-        "open_tickets") or [] if r["reservation_id"] in t.get("said", "") or any(
+        "open_tickets") or [] if r["reservation_id"] in t.get("said", "") + t.get("text", "") or any(
             "cancel" in p["action"] and p["args"].get("reservation_id") == r["reservation_id"] for p in t["pending"])}
     news = disrupted(snap, acting | (elsewhere - about), about, today, cancelling={
         str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
