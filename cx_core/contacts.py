@@ -93,12 +93,18 @@ def _details(args: dict[str, Any], ids: set[str]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in _FREE_TEXT and not (isinstance(v, str) and v in ids)}
 
 
+def target(args: dict[str, Any]) -> set[str]:
+    """The record an action acts on: the first record its arguments name (an order, a booking; never the card or
+    the item named after it)."""
+    return next((ids for k, v in (args or {}).items() if (ids := record_ids([{k: v}]))), set())
+
+
 def other_change(mine: list[tuple[str, dict[str, Any]]], theirs: list[dict[str, Any]]) -> str:
     """A record that this ticket's actions and another ticket's waiting ones change the same way with different
     details (order #W1 shipped to one address here, to another there): its id, or ''."""
     for action, args in mine:
         for p in theirs:
-            shared = record_ids([args]) & record_ids([p.get("args") or {}])
+            shared = target(args) & target(p.get("args") or {})
             if p.get("action") == action and shared and (a := _details(args, shared)) and \
                     (b := _details(p.get("args") or {}, shared)) and a != b:
                 return sorted(shared)[0]

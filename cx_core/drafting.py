@@ -421,7 +421,9 @@ class Drafter:
         requests: list[Request] = triage.requests
         if triage.abstained or not requests:
             paragraph += 1
-            say("Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
+            say("Thank you for your message. A colleague is reviewing it and will reply shortly." if
+                triage.entities.get("referenced") else  # the reference is given: it is not asked for again
+                "Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
                 "include your reference number (order, booking or account) and what you would like us to do.")
         quoted, asked = set[str](), set[str]()
         # nothing quoted where the records answered, nor to a sender who may hear nothing of an account but why

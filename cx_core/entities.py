@@ -148,6 +148,10 @@ def find_address(text: str) -> dict[str, str] | None:
     return parts
 
 
+# a reference of any kind the customer gives (an order, a booking, an account, a ticket): letters and digits together
+REFERENCE = re.compile(r"#?\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z][A-Z0-9-]{4,}\b|#?\b[A-Z]{1,3}-?\d{5,}\b")
+
+
 def extract(text: str, today: date) -> dict[str, Any]:
     """All entities as plain JSON-friendly values."""
     lowered = text.lower()

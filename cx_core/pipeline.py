@@ -13,7 +13,7 @@ from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
 from .domain import Customer, DomainPack, active
 from .drafting import Drafter, StepOutcome, for_customer, label, sendable, signed_name
-from .entities import whole_text
+from .entities import REFERENCE, whole_text
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
@@ -484,6 +484,7 @@ class Pipeline:
         self._explain_refusals(outcomes, passages)
         self._explain_answers(plan.questions, passages)
         tri.entities["answered"] = sorted(plan.answers)  # the records answer these: no knowledge quote beside them
+        tri.entities["referenced"] = bool(REFERENCE.search(text))  # a reference given: never asked for again
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes,
                                    {**plan.answers, **plan.questions}, escalation, level, plan.notices, plan.asides)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())

@@ -278,3 +278,16 @@ def test_a_delivery_asked_for_the_day_it_is_due_is_told_so_with_no_rule_beside_i
     reply = data["result"].draft.reply
     assert f"Order {order_id} is already due on {due:%A} {due.day} {due:%B}, the day you ask for." in reply
     assert "[" not in reply and "rescheduled" not in reply  # no rule quoted beside what the records answer
+
+
+def test_a_message_the_agent_cannot_place_is_not_asked_for_the_reference_it_gives(services: Services) -> None:
+    from cx_core.models import Triage
+
+    def reply(referenced: bool) -> str:
+        triage = Triage(task_type="unclassified", intent="unclassified", confidence=0.2, abstained=True,
+                        entities={"referenced": referenced})
+        customer = {"first_name": "Jimmy", "name": "Jimmy Allen", "tier": "standard"}
+        return services.pipeline.drafter.draft(triage, customer, "email", {}, [], {}, "", 2).reply
+
+    assert "A colleague is reviewing it and will reply shortly." in reply(True)
+    assert "reference number" not in reply(True) and "reference number" in reply(False)

@@ -342,3 +342,14 @@ def test_every_order_charged_twice_is_refunded_beside_another_request(services: 
     assert sorted(p["args"]["order_id"] for p in refunds) == sorted(o for u, o in rows if u == user)
     reply = data["result"].draft.reply
     assert reply.count("I also noticed that your order") == 1 and reply.count("was charged twice as well") == 1
+
+
+def test_two_changes_paid_with_one_card_to_two_bookings_are_no_choice_between_them() -> None:
+    from cx_core.contacts import other_change, target
+
+    here = ("update_reservation_flights", {"reservation_id": "AAA111", "cabin": "economy", "payment_id": "card_1"})
+    there = {"action": "update_reservation_flights",
+             "args": {"reservation_id": "BBB222", "cabin": "business", "payment_id": "card_1"}}
+    assert target(here[1]) == {"AAA111"} and other_change([here], [there]) == ""  # the card is no record changed
+    there["args"]["reservation_id"] = "AAA111"
+    assert other_change([here], [there]) == "AAA111"
