@@ -68,6 +68,10 @@ class StepOutcome:
 HANDED_OVER = "A specialist colleague will review this personally and get back to you."
 # a reply with nothing else to say says what happens next, never only hello and goodbye
 NEXT = "A colleague is looking at your message and will get back to you shortly."
+# a message the agent cannot place, and what it asks for unless the message gives a reference already
+UNPLACED = "Thank you for your message. A colleague is reviewing it and will reply shortly"
+UNPLACED_ASK = ("; if you can, please include your reference number (order, booking or account) and what you would "
+                "like us to do.")
 APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really )?sorry\b|\bapologi[sz]e|\bapologies\b",
                      re.I)
 
@@ -421,10 +425,7 @@ class Drafter:
         requests: list[Request] = triage.requests
         if triage.abstained or not requests:
             paragraph += 1
-            say("Thank you for your message. A colleague is reviewing it and will reply shortly." if
-                triage.entities.get("referenced") else  # the reference is given: it is not asked for again
-                "Thank you for your message. A colleague is reviewing it and will reply shortly; if you can, please "
-                "include your reference number (order, booking or account) and what you would like us to do.")
+            say(UNPLACED + ("." if triage.entities.get("referenced") else UNPLACED_ASK))  # a reference given: kept
         quoted, asked = set[str](), set[str]()
         # nothing quoted where the records answered, nor to a sender who may hear nothing of an account but why
         quiet = {r.intent for r in requests} if set(questions.values()) & set(HOLDER_ONLY) else \
@@ -510,9 +511,15 @@ _HOW = re.compile(r"\b(?:how|what|when|where|why|which|is there|do you|does it)\
 _WHAT_WE = re.compile(r"^what we (\w+)$", re.I)
 
 
+# "Slow or dropping Wi-Fi: in the app, run Network check…": a list item's label, then what to do
+_LABELLED = re.compile(r"(?!(?:please|important|tip|note)\b)([A-Z][^:.;?!\s]*(?: [^:.;?!\s]+){1,5}): ([a-z].+)$", re.I)
+
+
 def framed(quote: str, heading: str) -> str:
     """A knowledge sentence that is no sentence on its own, under a heading that says what it is ("What we
     accept": "Credit and debit cards…"), said as one: "We accept credit and debit cards…"."""
+    if (label := _LABELLED.match(quote)) and not _VERB.search(label.group(1)):  # a list item under its label
+        return f"For {label.group(1)[:1].lower()}{label.group(1)[1:]}: {label.group(2)}"
     m = _WHAT_WE.match(heading.strip())
     if m is None or _VERB.search(quote) or ":" in quote:
         return quote

@@ -483,8 +483,7 @@ class Pipeline:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)
         self._explain_answers(plan.questions, passages)
-        tri.entities["answered"] = sorted(plan.answers)  # the records answer these: no knowledge quote beside them
-        tri.entities["referenced"] = bool(REFERENCE.search(text))  # a reference given: never asked for again
+        tri.entities.update(answered=sorted(plan.answers), referenced=bool(REFERENCE.search(text)))  # see draft()
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes,
                                    {**plan.answers, **plan.questions}, escalation, level, plan.notices, plan.asides)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())

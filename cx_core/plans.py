@@ -21,6 +21,7 @@ HOLDER_ONLY = (ONLY_THE_HOLDER, ANOTHER_ADDRESS)
 # why a write waits when the message's sender is not verified as the customer: the reply promises nothing of it
 NOT_VERIFIED = "the sender is not verified as the customer"
 # ends the rationale of a step the records raised, not the message (a payment taken twice, noticed)
+AS_ASKED = "cannot be done as asked: "  # the reason of a step held for good (Step.final)
 NOTICED = " (found on the records)"
 
 
@@ -57,6 +58,8 @@ class Step:
     def waiting_reason(self) -> str:
         """Why this step waits for a person, as an advisor reads it: the fact that is missing, and why a person
         decides."""
+        if self.final:  # nothing the customer adds makes it run: a person changes it or drops it
+            return f"{AS_ASKED}{self.held or self.missing}"
         if self.missing and self.held:
             return f"needs {self.missing}: {self.held}"
         if self.missing:

@@ -423,6 +423,23 @@ def _used(book: Book, req: Request, recipe: Recipe, each: bool, latest: bool) ->
     return used
 
 
+def _own_records(entities: dict[str, list[Any]], snap: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """A value read as one kind that is the key of one of the customer's own records ("FNG382", a booking code
+    shaped like a flight number) names that record: it is read as that record's key, not as the other kind."""
+    keys = {str(v).lower(): k for rows in (snap or {}).values() if isinstance(rows, list) for r in rows
+            if isinstance(r, dict) for k, v in r.items() if k.endswith("_id") and isinstance(v, str) and len(v) >= 5}
+    out = {name: list(values) for name, values in entities.items()}
+    for name, values in entities.items():
+        for v in values:
+            key = keys.get(str(v).lower())
+            if key and name not in (key, key + "s") and isinstance(v, str):
+                out[name] = [x for x in out[name] if x != v]
+                out.setdefault(key, [])
+                if v not in out[key]:
+                    out[key].append(v)
+    return {name: values for name, values in out.items() if values}
+
+
 def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, text: str,
          resolvers: Mapping[str, Resolver] | None = None, write_free: Iterable[str] = ()) -> Plan:
     """A plan for every request of the ticket, in the order the customer asked. A request that only asks to know
@@ -433,7 +450,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         return result
     resolvers = resolvers or {}
     quiet = set(write_free)
-    entities = book.entities(text, triage.entities)
+    entities = _own_records(book.entities(text, triage.entities), snap)
     for req in triage.requests:
         recipe = book.recipes.get(req.intent)
         if recipe is None:

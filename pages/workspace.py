@@ -12,7 +12,7 @@ from cx_core import desk
 from cx_core.actions import action_label
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
-from cx_core.plans import NOT_VERIFIED
+from cx_core.plans import AS_ASKED, NOT_VERIFIED
 from cx_core.safe_text import contacts_as_code, escape_markdown, one_line
 from pages.common import (
     SENTIMENT_COLOUR,
@@ -115,7 +115,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         head = st.columns([3, 1.3])
         head[0].markdown(f"**{title}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
-        shown = "denied" if shown == "pending" and "rules refuse it" in p["reason"] else shown  # held, as asked
+        shown = "denied" if shown == "pending" and str(p["reason"]).startswith(AS_ASKED) else shown  # held, as asked
         head[1].badge(("needs a decision" if complete(p["args"], spec) else "needs details")
                       if p["decision"] == "abstained" and shown == "pending" else SHOWN_STATUS.get(shown, shown),
                       color=DECISION_COLOUR.get(shown, "gray"))

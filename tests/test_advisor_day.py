@@ -291,3 +291,11 @@ def test_a_message_the_agent_cannot_place_is_not_asked_for_the_reference_it_give
 
     assert "A colleague is reviewing it and will reply shortly." in reply(True)
     assert "reference number" not in reply(True) and "reference number" in reply(False)
+
+
+def test_an_item_named_with_a_slip_of_the_keys_is_the_one_returned() -> None:
+    from domains.lumen.order_requests.items import _typed_fast
+
+    assert _typed_fast("i'd like to send back the cfofee machine from order #W1007468", "Coffee Machine")
+    assert not _typed_fast("i'd like to send back the machine from order #W1007468", "Coffee Machine")
+    assert not _typed_fast("the toffee tin arrived", "Coffee Machine")

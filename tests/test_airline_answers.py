@@ -470,3 +470,20 @@ def test_a_connection_moved_to_a_day_without_its_flights_offers_the_ways_for_sal
     assert "would another day suit you?" in none.value.ask
     assert connection(Context(Request(intent="change_flight", text="x", confidence=1.0), "x", {}, {}, NOW.date()),
                       legs, "2026-12-02", "economy", 1) is None  # not looked up: an advisor searches
+
+
+def test_a_booking_code_shaped_like_a_flight_number_names_the_booking_not_a_second_flight(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if not r["any_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    mine["reservation_id"] = "FNG382"  # three letters and three digits, like a flight number
+    f0 = mine["flights"][0]
+    when = datetime.fromisoformat(str(f0["date"]))
+    text = f"Is flight {f0['flight_number']} on {when:%B} {when.day} on time? I'm on booking FNG382."
+    made = plan(svc.triager.triage("Flight status", text), snap, NOW.date(), text)
+    status = [s for s in made.steps if s.action == "get_flight_status"]
+    assert [s.args["flight_number"] for s in status] == [f0["flight_number"]] and not made.questions

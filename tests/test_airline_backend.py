@@ -466,7 +466,7 @@ def test_certificate_for_a_cancelled_flight(s: Session, raw: dict[str, Any]) -> 
     done = B.send_certificate(s, args, NOW)
     assert B.get_user(s, r["user_id"])["payment_methods"][done["certificate_id"]] == {
         "source": "certificate", "amount": due, "id": done["certificate_id"]}
-    with pytest.raises(PolicyDenied, match="already compensated"):
+    with pytest.raises(PolicyDenied, match="cannot have a second travel certificate"):
         B.preview_send_certificate(s, args, NOW)
     regular = _find(raw, lambda r, u, st: "cancelled" in st and u["membership"] == "regular"
                     and r["cabin"] != "business" and r["insurance"] == "no")

@@ -211,3 +211,21 @@ def test_a_sentence_about_another_case_is_left_out() -> None:
         True, False, True, True, True]
     # the customer only asks whether it has landed: no status is quoted as if it were theirs
     assert other_case(pool[1:3], "", "") == [True, True]
+
+
+def test_a_reply_asking_the_customer_to_write_back_keeps_the_ticket_open_but_an_offer_does_not() -> None:
+    from cx_core.desk.reply import promises_follow_up
+
+    assert promises_follow_up("We can move you to another flight, or cancel it for a refund; just reply and tell us "
+                              "which.")
+    assert promises_follow_up("Please write to us from the email address on your account.")
+    assert not promises_follow_up("I've booked it. If you would rather have a replacement, just reply and I'll "
+                                  "arrange that instead.")
+
+
+def test_a_list_item_quoted_under_its_label_reads_as_a_sentence() -> None:
+    from cx_core.drafting import framed
+
+    assert framed("Slow or dropping Wi-Fi: in the app, run Network check.", "Troubleshooting") == \
+        "For slow or dropping Wi-Fi: in the app, run Network check."
+    assert framed("Please note: returns are free.", "Returns") == "Please note: returns are free."

@@ -154,8 +154,17 @@ def owes_word_back(body: str) -> bool:
 
 
 def promises_follow_up(body: str) -> bool:
-    """Whether a reply asks the customer something or promises them word back, so the ticket should stay open."""
-    return bool(_FOLLOW_UP.search(body))
+    """Whether a reply asks the customer something, asks them to write back ("just reply and tell us which";
+    not an offer they may take up: "If you would rather…, just reply") or promises them word back, so the ticket
+    should stay open."""
+    return bool(_FOLLOW_UP.search(body)) or any(
+        _WRITE_BACK.search(x) and not _OFFER.match(x) for x in re.split(r"(?<=[.!])\s+", body))
+
+
+# the customer asked to write back: what the reply needs from them comes in their answer
+_WRITE_BACK = re.compile(r"\b(?:just|please|simply) (?:reply|write|send us|tell us|let us know)\b|\btell us which\b",
+                         re.I)
+_OFFER = re.compile(r"\s*(?:if|should|whenever|any time)\b", re.I)  # "If you would rather have…, just reply"
 
 
 def send_reply(db: Database, policy: Policy, user: StaffUser, ticket_id: str, body: str,

@@ -106,7 +106,9 @@ def new_cabin(ctx: Context) -> str:
         if blocked:  # a flight we cancelled is said by the notice, with what the member may do instead
             gone = "is cancelled" in blocked and any(f.get("status") == "cancelled" for f in rec.get("flights") or [])
             raise Unbound(f"the cabin cannot be had: {blocked}",
-                          "I haven't changed the cabin, as that flight no longer flies" if gone else
+                          "I haven't changed the cabin, as that flight no longer flies; once you tell us which "
+                          f"flight you would like instead, I'll price {CABIN_WORDS.get(str(wanted[0]), wanted[0])} on "
+                          "it" if gone else
                           f"I'm sorry, but reservation {rec['reservation_id']} cannot move to "
                           f"{CABIN_WORDS.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])

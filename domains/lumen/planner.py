@@ -77,8 +77,8 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
-PRIVACY_CHECK = (" As it reached us here, they will first confirm it is you by writing to the email address on your "
-                 "account, the only place personal data is ever sent.")
+PRIVACY_CHECK = (" As your request did not come from the email address on your account, they will first write to "
+                 "that address to confirm it is you; personal data is only ever sent there.")
 
 
 def _order_status(r: Asked) -> Planned:
@@ -431,6 +431,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                      held=reading.unsure))
     for req in triage.requests:
         if snap is None:
+            if req.intent == "complaint" and not _COMPLAINS.search(text or req.text):
+                continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             if req.intent not in WRITE_FREE:
                 result.questions[req.intent] = (
                     "to protect your data, we act on a data protection request only when it comes from the email "

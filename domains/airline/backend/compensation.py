@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cx_core.errors import PolicyDenied
+from cx_core.wording import day
+from cx_core.wording import money as say_money
 from domains.airline.backend.arguments import _as_dict, _choice, _int, _text
 from domains.airline.backend.lookup import Leg, _leg, _reservation, user_row
 from domains.airline.backend.policy import COMPENSATION_PER_PASSENGER, airline_now
@@ -98,8 +100,9 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
     done = s.scalars(select(AirlineCompensationRow)
                      .where(AirlineCompensationRow.reservation_id == r.reservation_id)).first()
     if done is not None:
-        raise PolicyDenied(f"reservation {r.reservation_id} was already compensated ({done.certificate_id}, "
-                           f"{done.amount} on {done.issued_at:%Y-%m-%d})")
+        raise PolicyDenied(f"reservation {r.reservation_id} cannot have a second travel certificate: one of "
+                           f"{say_money(float(done.amount))} was already sent to you on "
+                           f"{day(done.issued_at.date().isoformat())}")
     return {"action": "send_certificate", "user_id": u.user_id, "reservation_id": r.reservation_id,
             "complaint": complaint, "flight": hit[0].label(), "basis": eligible, "passengers": len(r.passengers),
             "amount": due, "certificate_id": _next_certificate_id(s, u)}

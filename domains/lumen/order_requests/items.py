@@ -5,6 +5,7 @@ product, "everything" with its exceptions, and the orders a sentence speaks of."
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 from typing import Any
 
 from cx_core import qualifiers
@@ -41,6 +42,15 @@ def _mention_strength(text: str, product: str) -> int:
     if any(_has(text, n) or _has(text, n + "s") for n in strong):
         return 2
     return 1 if any(_has(text, w) for w in weak) else 0
+
+
+def _typed_fast(text: str, product: str) -> bool:
+    """The product's full name typed fast ("cfofee machine"): each word of it there, or one of five letters or more
+    off by a letter or two."""
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    words = re.findall(r"[a-z]+", product.lower())
+    return len(words) > 1 and all(w in said or len(w) >= 5 and get_close_matches(w, said, n=1, cutoff=0.8)
+                                  for w in words)
 
 
 def _plural(text: str, product: str) -> bool:
@@ -112,6 +122,8 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
             raise Unsure("“everything” fits more than one order; the order number is needed")
         return [x for x in pool if x.item["name"] not in excluded]
     if not any(_mention_strength(include, n) for n in names):
+        if len(fast := [n for n in names if _typed_fast(include, n)]) == 1:  # named, typed fast: that one alone
+            return [x for x in pool if x.item["name"] == fast[0]]
         orders = {x.order["order_id"] for x in pool}
         if len(orders) == 1 and len(pool) == 1 and re.search(r"\b(?:it|this|that|the item|my order)\b", include, re.I):
             return pool  # "return it" about an order with a single item
