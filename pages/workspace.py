@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from cx_core import desk
 from cx_core.actions import action_label
+from cx_core.drafting import NEXT
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.plans import AS_ASKED, NOT_VERIFIED
@@ -472,10 +473,11 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
 
 
 def answered_at(data: dict[str, Any]) -> Any:
-    """When a reply went out after the agent last read the ticket (its draft is answered), else None."""
+    """When a reply went out after the agent last read the ticket (its draft is answered), else None. A holding
+    line alone ("A colleague is looking at your message…") answers nothing: the draft is still offered."""
     read = data["ticket"]["processed_at"]
-    return max((m["at"] for m in data["messages"] if m["direction"] == "out" and read and m["at"] >= read),
-               default=None)
+    return max((m["at"] for m in data["messages"] if m["direction"] == "out" and read and m["at"] >= read
+                and not (NEXT in m["body"] and len(m["body"]) < len(NEXT) + 160)), default=None)
 
 
 def _escalate_button(place: Any, tid: str) -> None:

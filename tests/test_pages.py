@@ -247,6 +247,14 @@ def test_a_reply_already_sent_is_never_offered_again_in_a_new_session(app_data: 
     data = desk.get_ticket(app_data.db, "P-1")
     _, text = desk.reply_draft(data)
     advisor = StaffUser("test-advisor", "Test advisor", Role.advisor)
+    from cx_core.drafting import NEXT
+
+    desk.send_reply(app_data.db, app_data.policy(), advisor, "P-1", f"Hi,\n\n{NEXT}\n\nKind regards", resolve=False,
+                    override="a holding line first")
+    at = signed_in(Role.advisor)  # a holding line answers nothing: the draft is still offered
+    at.query_params["ticket"] = "P-1"
+    at.switch_page("pages/workspace.py").run()
+    assert next(t for t in at.text_area if t.key == "reply-P-1").value == text
     desk.send_reply(app_data.db, app_data.policy(), advisor, "P-1", text, resolve=False, override="sent as drafted")
     at = signed_in(Role.advisor)  # another session: nothing of the send is in it
     at.query_params["ticket"] = "P-1"
