@@ -108,7 +108,8 @@ def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]])
                          if isinstance(v, dict) else shown.value(v) for v in values)
     if name in _MONEY_FIELDS and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return ", ".join(money_in(float(v)) for v in values)  # "$49.00", in the pack's currency
-    return ", ".join(known.get(str(v), shown.value(v)) for v in values)
+    # an id among none of the customer's choices now (a free time someone else has booked since): said so
+    return ", ".join(known.get(str(v), shown.value(v) + (" (no longer available)" if known else "")) for v in values)
 
 
 def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tuple[str, str]]) -> Any:

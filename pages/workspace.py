@@ -293,7 +293,7 @@ def workspace(tid: str) -> None:
                       and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
         alone = desk.reversible_on(svc.db, user, tid)
         # several proposals scroll in their own box, so the reply stays on the first screen beside the first one
-        with st.container(height=440 if len(props) > 2 else "content", key="proposal-list"):
+        with st.container(height=380 if len(props) > 2 else "content", key="proposal-list"):
             for p in props:
                 proposal_card(p, editable=t["status"] != "resolved", shortcut="Alt+A" if p["id"] == first else None,
                               choices=choices, alone=alone.get(p.get("execution_key") or ""))

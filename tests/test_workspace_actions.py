@@ -183,6 +183,7 @@ def test_a_free_slot_reads_as_its_time_and_an_order_keeps_its_number() -> None:
                               "free_slots": [{"slot_id": "SL-00271", "start": "2026-11-30T09:00"}]}]}
     choices = desk.record_choices(snap)
     assert value_text("slot_id", "SL-00271", choices) == "30 Nov 2026, 09:00"
+    assert value_text("slot_id", "SL-00346", choices) == "SL-00346 (no longer available)"  # booked by someone since
     assert value_text("order_id", "#W1000001", choices).startswith("#W1000001 · ")
     assert said_as("credit_card_1 · Visa ending 3681") == "Visa ending 3681"
 
