@@ -7,9 +7,10 @@ order names what goes back; a reply that owes the customer word back keeps the t
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from cx_core import desk
@@ -353,3 +354,28 @@ def test_two_changes_paid_with_one_card_to_two_bookings_are_no_choice_between_th
     assert target(here[1]) == {"AAA111"} and other_change([here], [there]) == ""  # the card is no record changed
     there["args"]["reservation_id"] = "AAA111"
     assert other_change([here], [there]) == "AAA111"
+
+
+def test_a_free_time_booked_for_one_customer_sends_anothers_proposal_for_it_back_to_be_planned(
+        services: Services) -> None:
+    from domains.lumen.tables import AppointmentRow, SlotRow
+
+    advisor = StaffUser("ada", "Ada Advisor", Role.advisor)
+    with services.db.session() as s:
+        booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.status == "booked")
+                                .order_by(AppointmentRow.appointment_id)))
+        a, b = next((a, b) for a in booked for b in booked if a.region == b.region and a.user_id != b.user_id)
+        slot = s.scalars(select(SlotRow).where(SlotRow.region == a.region, SlotRow.free.is_(True),
+                                               SlotRow.start > datetime.now() + timedelta(days=2)).order_by(SlotRow.start)).first()
+        if slot is None:
+            pytest.skip("the demo world's free times are all in the past")
+        emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]
+        ids, when = [a.appointment_id, b.appointment_id], f"{slot.start:%A} {slot.start.day} {slot.start:%B}"
+    for n, (email, aid) in enumerate(zip(emails, ids, strict=True)):
+        processed(services, f"SLOT-{n}", email, f"Please move my installation appointment {aid} to {when}.")
+    moves = [next(p for p in desk.get_ticket(services.db, f"SLOT-{n}")["proposals"]
+                  if p["action"] == "reschedule_appointment") for n in range(2)]
+    assert moves[0]["args"]["slot_id"] == moves[1]["args"]["slot_id"]  # both offered the first free time that day
+    out = desk.approve(services.db, services.policy(), advisor, moves[0]["id"])
+    assert out["status"] == "executed", out
+    assert desk.get_ticket(services.db, "SLOT-1")["ticket"]["status"] == "new"  # planned anew, with what is free now

@@ -23,7 +23,7 @@ from ..store.db import Database, utcnow
 from ..store.tables import ProposalRow, TicketRow
 from ..wording import money_in
 from .inbox import escalate, taking
-from .queue import reread_related
+from .queue import reread_related, reread_taken
 
 
 def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Policy) -> ExecContext:
@@ -69,6 +69,7 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             if out.status == "executed" and row is not None:  # what changed is seen on the customer's other tickets
                 reread_related(s, row.customer_id, [args], ticket_id, f"{action} ran on ticket {ticket_id}",
                                said=True)
+                reread_taken(s, action, args, ticket_id, f"{action} on ticket {ticket_id} took what this one asks")
         elif out.status == "denied" and above(out):
             p.required_role = out.required_role  # it waits for someone who may approve it: nothing is refused
             audit.append(s, user.username, "proposal.approved", ticket_id, proposal_id=proposal_id, action=action,

@@ -330,6 +330,26 @@ def reread_related(s: Session, customer_id: str | None, args: list[dict[str, Any
     return again
 
 
+def reread_taken(s: Session, action: str, args: dict[str, Any], exclude: str, why: str) -> list[str]:
+    """Open tickets (any customer's) whose waiting proposal would take what this action just took (the free time a
+    reschedule booked: the same ``…_id`` of another record than theirs) go back to the agent, to be planned anew."""
+    own = contacts.target(args)
+    taken = {k: v for k, v in args.items() if k.endswith("_id") and isinstance(v, str) and len(v) >= 5
+             and v not in own and k != "user_id"}
+    if not taken:
+        return []
+    again = []
+    for p in s.scalars(select(ProposalRow).where(ProposalRow.action == action, ProposalRow.status == "pending",
+                                                 ProposalRow.ticket_id != exclude)):
+        row = s.get(TicketRow, p.ticket_id)
+        if row is not None and row.status == "open" and contacts.target(p.args or {}) != own and \
+                any((p.args or {}).get(k) == v for k, v in taken.items()):
+            row.status = "new"
+            audit.append(s, "agent", "ticket.reread", row.id, reason=why)
+            again.append(row.id)
+    return again
+
+
 def _call_state(s: Session, key: str) -> tuple[str, dict[str, Any] | None]:
     """A call the agent sent alone, as its proposal stands now (still calling, done, refused or not done), and its
     result once done."""
