@@ -299,3 +299,31 @@ def test_an_item_named_with_a_slip_of_the_keys_is_the_one_returned() -> None:
     assert _typed_fast("i'd like to send back the cfofee machine from order #W1007468", "Coffee Machine")
     assert not _typed_fast("i'd like to send back the machine from order #W1007468", "Coffee Machine")
     assert not _typed_fast("the toffee tin arrived", "Coffee Machine")
+
+
+def test_a_charger_sent_back_is_a_return_not_a_charge_dispute(services: Services) -> None:
+    from cx_core.models import Request, Triage
+    from domains.lumen.planner import grounded
+
+    said = "the ev charger isn't right for us. How do I return it?"
+    triage = Triage(task_type="charge_dispute", intent="charge_dispute", confidence=0.78,
+                    requests=[Request(intent="charge_dispute", text=said, confidence=0.78)])
+    snap = {"orders": [], "profile": {"user_id": "u1"}}
+    assert [r.intent for r in grounded(triage, snap, said).requests] == ["return_refund"]
+    charged = "Why was I charged $49 for the charger visit?"  # a charge named: a dispute it stays
+    triage = triage.model_copy(update={"requests": [Request(intent="charge_dispute", text=charged, confidence=0.8)]})
+    assert [r.intent for r in grounded(triage, snap, charged).requests] == ["charge_dispute"]
+
+
+def test_a_visit_moved_with_no_time_said_keeps_its_time_of_day() -> None:
+    from datetime import date
+
+    from domains.lumen.asked import Asked
+    from domains.lumen.visits import installation_reschedule
+
+    text = "Please move my installation to Friday 27 November."
+    snap = booked_on_saturday()
+    snap["appointments"][0]["start"] = "2026-11-28T13:00"
+    steps, _ = installation_reschedule(Asked("installation_reschedule", text, {"dates": ["2026-11-27"]}, snap,
+                                             date(2026, 11, 18), text))
+    assert steps[0].args["slot_id"] == "SL-3"  # 14:00, the free time nearest the 13:00 it is booked at

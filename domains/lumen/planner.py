@@ -264,7 +264,9 @@ def _complaint(r: Asked) -> Planned:
     asks what it is about; a remark of frustration ("fed up with waiting") is answered, not recorded."""
     named = bool(r.ents.get("order_ids") or ORDER_REF.search(r.full_text))
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
-        ring = " If you would rather we called you, reply with a good time and the number to ring." \
+        phone = str(r.snap["profile"].get("phone") or "")  # the number on file is not asked for again
+        ring = (f" If you would rather we called you, reply with a good time and we'll ring you on {phone}." if phone
+                else " If you would rather we called you, reply with a good time and the number to ring.") \
             if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
         return [], "" if named else (_about_open(r.snap) or _WHAT_ABOUT) + ring
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
@@ -316,6 +318,10 @@ READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "ad
                   "exchange_item": "exchange", "modify_order_items": "exchange"}
 
 
+# what a charge dispute names: a charge, a fee, a bill, an amount ("charger" is an item, not a charge)
+_A_CHARGE = re.compile(r"\$|\b(?:charge[ds]?|charging|fees?|bill(?:ed|ing)?|invoice\w*|call-?outs?|payments?|paid|"
+                       r"debit(?:ed)?|cost|price|amount)\b", re.I)
+_SEND_BACK = re.compile(r"\b(?:return\w*|send (?:it |them )?back|money back)\b", re.I)
 _IT_CAME = {"damaged_item", "return_refund", "exchange"}  # requests about an order that has reached the customer
 
 
@@ -359,6 +365,11 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
         return triage
     triage = noticed_twice(triage, snap, text)
     reading = interpret(text, snap)
+    if any(r.intent == "charge_dispute" and not _A_CHARGE.search(r.text) and _SEND_BACK.search(r.text)
+           for r in triage.requests):  # "the ev charger isn't right for us. How do I return it?": no charge named
+        triage = triage.model_copy(update={"requests": [
+            r.model_copy(update={"intent": "return_refund"}) if r.intent == "charge_dispute" and not _A_CHARGE.search(
+                r.text) and _SEND_BACK.search(r.text) else r for r in triage.requests]})
     if not reading.steps:
         return triage
     if not triage.abstained:
