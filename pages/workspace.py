@@ -98,8 +98,8 @@ def proposal_note(p: dict[str, Any], spec: Any) -> str:
         note = f"Not done: {p['reason']}. Approve again to retry with the same key."
     if p["required_role"] == "supervisor" and p["status"] == "pending":
         note += " · needs a supervisor"
-    if spec and not spec.reversible and p["status"] == "pending":
-        note += " · cannot be undone"
+    if spec and not spec.reversible and p["status"] == "pending" and not str(p["reason"]).startswith(AS_ASKED):
+        note += " · cannot be undone"  # (one refused as asked runs only once changed: said then)
     if p.get("depends_on") and p["status"] == "pending" and (first := desk.REGISTRY.get(p["depends_on"])):
         note += f" · runs after '{first.label}'"
     return note[:1].upper() + note[1:]
