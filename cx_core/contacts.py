@@ -163,14 +163,14 @@ def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> 
     yours = your_message(t)
     if kind == "differs":
         words = _their_words(t, hit)
-        return (f"I can also see {yours} asking for a different change to {hit}" + (f": \"{words}\"" if words else "")
+        return (f"I can see {yours} asking for a different change to {hit}" + (f": \"{words}\"" if words else "")
                 + "; please tell us which you would like.", hit)
     if not cancels:
-        return (f"I can also see {yours} asking to cancel {hit}; please tell us which you would like: this change, or "
+        return (f"I can see {yours} asking to cancel {hit}; please tell us which you would like: this change, or "
                 "the cancellation.", hit)
     asked = active().label(str(t.get("task_type") or ""))
     what = (f"asking to {asked} for {hit}" if asked.split(" ")[0] in _VERBS else
             f"about {hit} (\"{' '.join(str(t['subject']).split()).rstrip('.?! ')}\")")
     if t.get("later"):  # their latest word asks otherwise: nothing is cancelled before they say which
-        return f"I can also see {yours} {what}; please tell us which you would like: that, or the cancellation.", hit
+        return f"I can see {yours} {what}; please tell us which you would like: that, or the cancellation.", hit
     return f"I can also see {yours} {what}; if you would rather have that than the cancellation, just tell us.", ""

@@ -324,6 +324,8 @@ def test_a_visit_moved_with_no_time_said_keeps_its_time_of_day() -> None:
     text = "Please move my installation to Friday 27 November."
     snap = booked_on_saturday()
     snap["appointments"][0]["start"] = "2026-11-28T13:00"
+    snap["appointments"][0]["free_slots"][2:2] = [{"slot_id": f"SL-X{h}", "start": f"2026-11-27T{h}:00"}
+                                                  for h in ("09", "10", "11", "12")]  # more than four that day
     steps, _ = installation_reschedule(Asked("installation_reschedule", text, {"dates": ["2026-11-27"]}, snap,
                                              date(2026, 11, 18), text))
-    assert steps[0].args["slot_id"] == "SL-3"  # 14:00, the free time nearest the 13:00 it is booked at
+    assert steps[0].args["slot_id"] == "SL-X12"  # 12:00, the free time nearest the 13:00 it is booked at

@@ -221,8 +221,8 @@ def test_my_card_on_file_with_two_cards_saved_asks_which_naming_only_the_cards(s
                      "body": f"Please add two checked bags to reservation {r['reservation_id']} and charge my card "
                              "on file."})
     cards = [m["label"] for m in u["payment_methods"] if m["source"] == "credit_card"]
-    assert "Which card should we use" in out.draft.reply, out.draft.reply
-    assert all(c in out.draft.reply for c in cards) and "gift card" not in out.draft.reply.split("Which card")[1]
+    assert "You have two cards on file: which should we use" in out.draft.reply, out.draft.reply
+    assert all(c in out.draft.reply for c in cards) and "gift card" not in out.draft.reply.split("which should we use")[1]
 
 
 def test_a_bag_allowance_question_gets_the_members_own_numbers(svc: Services) -> None:
@@ -487,3 +487,22 @@ def test_a_booking_code_shaped_like_a_flight_number_names_the_booking_not_a_seco
     made = plan(svc.triager.triage("Flight status", text), snap, NOW.date(), text)
     status = [s for s in made.steps if s.action == "get_flight_status"]
     assert [s.args["flight_number"] for s in status] == [f0["flight_number"]] and not made.questions
+
+
+def test_a_name_change_on_a_trip_with_a_cancelled_flight_is_named_when_its_refund_goes_to_the_team(
+        svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if len(r["flights"]) > 1 and len(r["passengers"]) > 1
+                and all(str(f["date"]) < NOW.date().isoformat() for f in r["flights"]))
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    mine = next(x for x in snap["reservations"] if x["reservation_id"] == r["reservation_id"])
+    mine["flights"][-1].update(status="cancelled", flown=False)  # its last flight, cancelled by us
+    mine["any_flown"], mine["all_flown"] = True, False
+    who = mine["passengers"][1]
+    text = (f"On {r['reservation_id']}, {who['first_name']} {who['last_name']} is replaced by Maya {who['last_name']} "
+            "(born July 14, 1988). Can you change the name?")
+    made = plan(svc.triager.triage("Name change", text), snap, NOW.date(), text)
+    assert "reservations team" in made.handed_over and "They will also decide on the passenger" in made.handed_over

@@ -86,7 +86,7 @@ def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_
               subject="Cancel my order")
     data = processed(services, "BOTH-2", o["email"], f"Please send order {o['order_id']} to 12 Elm Street, "
                      "Springfield, IL 62704 instead.", at=timedelta(minutes=10))
-    assert (f"I can also see your message earlier today asking to cancel {o['order_id']}; please tell us which you "
+    assert (f"I can see your message earlier today asking to cancel {o['order_id']}; please tell us which you "
             "would like: this change, or the cancellation.") in data["result"].draft.reply
     later = processed(services, "BOTH-3", o["email"], f"Actually just cancel order {o['order_id']}, please.",
                       subject="Cancel it", at=timedelta(days=1))
@@ -102,7 +102,7 @@ def test_a_cancellation_the_rules_refused_is_not_weighed_against_another_request
     data = processed(services, "DEN-2", email, f"I'd like to send back the {item.lower()} from order {order_id} and "
                      "get my money back.", at=timedelta(minutes=10))
     assert any(p["action"] == "return_items" for p in data["proposals"])
-    assert "I can also see your message" not in data["result"].draft.reply
+    assert "see your message" not in data["result"].draft.reply
     assert desk.clash_note(services.db, "DEN-2") == ""
 
 
@@ -174,7 +174,7 @@ def test_a_later_message_asking_otherwise_holds_the_cancellation_and_asks_which(
         again, now=NOW + timedelta(minutes=21)))  # read again, as the queue does once the later message came
     data = desk.get_ticket(services.db, "LATEST-1")
     reply = data["result"].draft.reply
-    assert "I can also see your later message asking to " in reply and "that, or the cancellation." in reply
+    assert "I can see your later message asking to " in reply and "that, or the cancellation." in reply
     assert "arranging the cancellation" not in reply  # their latest word asks otherwise: nothing cancelled yet
     assert desk.clash_note(services.db, "LATEST-1").startswith("The newer ticket “New address”")
 
@@ -186,7 +186,7 @@ def test_two_different_changes_to_one_order_on_two_tickets_are_named_together(se
     second = processed(services, "TWO-2", o["email"], f"Please ship order {o['order_id']} to 614 Willow Street, "
                        "Raleigh, NC 27601.", subject="Address", at=timedelta(minutes=30))
     reply = second["result"].draft.reply
-    assert (f"I can also see your message earlier today asking for a different change to {o['order_id']}: \"Please "
+    assert (f"I can see your message earlier today asking for a different change to {o['order_id']}: \"Please "
             f"ship order {o['order_id']} to 556 Willow Street, Boston, MA 02116 instead\"; please tell us which you "
             "would like.") in reply
     assert "arranging to change the shipping address" not in reply
@@ -195,7 +195,7 @@ def test_two_different_changes_to_one_order_on_two_tickets_are_named_together(se
                      body=f"Please ship order {o['order_id']} to 556 Willow Street, Boston, MA 02116 instead.")
     desk.store_result(services.db, services.policy(), services.pipeline.process(first, now=NOW + timedelta(minutes=31)))
     again = desk.get_ticket(services.db, "TWO-1")["result"].draft.reply
-    assert f"I can also see your later message asking for a different change to {o['order_id']}: \"Please" in again
+    assert f"I can see your later message asking for a different change to {o['order_id']}: \"Please" in again
     assert "arranging to change the shipping address" not in again
     assert desk.clash_note(services.db, "TWO-1").startswith("The newer ticket “Address”")
     assert desk.clash_note(services.db, "TWO-2") == (
@@ -358,6 +358,7 @@ def test_two_changes_paid_with_one_card_to_two_bookings_are_no_choice_between_th
 
 def test_a_free_time_booked_for_one_customer_sends_anothers_proposal_for_it_back_to_be_planned(
         services: Services) -> None:
+    from cx_core.entities import part_of_day
     from domains.lumen.tables import AppointmentRow, SlotRow
 
     advisor = StaffUser("ada", "Ada Advisor", Role.advisor)
@@ -371,8 +372,10 @@ def test_a_free_time_booked_for_one_customer_sends_anothers_proposal_for_it_back
             pytest.skip("the demo world's free times are all in the past")
         emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]
         ids, when = [a.appointment_id, b.appointment_id], f"{slot.start:%A} {slot.start.day} {slot.start:%B}"
+        slot_hour = slot.start.hour
     for n, (email, aid) in enumerate(zip(emails, ids, strict=True)):
-        processed(services, f"SLOT-{n}", email, f"Please move my installation appointment {aid} to {when}.")
+        processed(services, f"SLOT-{n}", email, f"Please move my installation appointment {aid} to {when} in the "
+                  f"{part_of_day(slot_hour)}.")
     moves = [next(p for p in desk.get_ticket(services.db, f"SLOT-{n}")["proposals"]
                   if p["action"] == "reschedule_appointment") for n in range(2)]
     assert moves[0]["args"]["slot_id"] == moves[1]["args"]["slot_id"]  # both offered the first free time that day

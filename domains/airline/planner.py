@@ -13,7 +13,7 @@ from cx_core.models import Triage
 from cx_core.plans import Plan
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
-from cx_core.wording import day, listed, money
+from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
@@ -135,6 +135,7 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
+_COUNT = {2: "two", 3: "three", 4: "four"}
 _INSTEAD = re.compile(r"\b(?:instead of|rather than|in place of)\b", re.I)
 
 
@@ -347,8 +348,9 @@ def payment(ctx: Context) -> str:
         return paid_with.pop()  # "my card on file" for money back on this booking: the card that paid for it
     if len(cards_saved) > 1 and _CARD.search(ctx.text):  # "my card": which of their cards
         named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
-        raise Unbound("which of the member's cards pays",
-                      f"which card should we use: {listed(named_cards, last='or')}?")
+        raise Unbound("which of the member's cards pays",  # "my card on file", and there are several
+                      f"you have {_COUNT.get(len(named_cards), len(named_cards))} cards on file: which should we "
+                      f"use, {listed(named_cards, last='or')}?")
     usable = _methods(ctx)
     back = cost is not None and cost < 0  # money back: where it goes, not what pays
     raise Unbound("which saved payment method pays" if not back else "which saved payment method the refund goes to",
@@ -462,8 +464,12 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         rid, f = under_way[0]
         made.escalate_because = ("a flight we cancelled on a trip already under way: the reservations team decides "
                                  "a refund for the part not flown")
-        made.handed_over = (f"I've passed reservation {rid} to our reservations team, who will look at a refund for "
-                            f"the cancelled flight, {f['flight_number']}, and write to you.")
+        made.handed_over = " ".join([f"I've passed reservation {rid} to our reservations team, who will look at a "
+                                     f"refund for the cancelled flight, {f['flight_number']}, and write to you.",
+                                     *(q[:1].upper() + q[1:] + ("" if q.endswith(("?", ".")) else ".")
+                                       for q in made.questions.values() if rid in q), also_decided(
+                                         [(st.action, st.args) for st in made.steps if st.action in _BOOKING_WRITES
+                                          and st.action != "cancel_reservation"])])  # the rest still answered
         news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}

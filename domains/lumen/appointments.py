@@ -73,15 +73,19 @@ CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|un
 
 
 def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
-               parts: list[str] | None = None, busy: set[str] | None = None) -> list[dict[str, Any]]:
+              parts: list[str] | None = None, busy: set[str] | None = None, near: int | None = None
+              ) -> list[dict[str, Any]]:
     """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
     customer did not rule out; in the part of the day the customer asked for, when they named one; never at the
-    time of another visit the customer has booked (``busy``: their starts)."""
+    time of another visit the customer has booked (``busy``: their starts); on each day asked for, the one nearest
+    the hour ``near`` first (a visit moved with no time said keeps its time of day)."""
     slots = [x for x in appt["free_slots"] if (not parts or part_of_day(int(x["start"][11:13])) in parts)
              and str(x["start"])[:16].replace(" ", "T") not in (busy or set())]
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
-    return [slot for d in dates for slot in slots if slot["start"].startswith(d)][:4]
+    return [slot for d in dates for slot in sorted(
+        (x for x in slots if x["start"].startswith(d)),
+        key=lambda x: 0 if near is None else abs(int(x["start"][11:13]) - near))][:4]
 
 
 def visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:

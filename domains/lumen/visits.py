@@ -38,11 +38,8 @@ def installation_reschedule(r: Asked) -> Planned:
                      "the day asked for is also named as one that doesn't suit", missing="the new day")], ask
     slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"), busy={
         str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
-        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]})
-    if wanted_dates and not r.ents.get("time_of_day"):  # no time said: the time it is booked at, else the nearest
-        at = int(str(appt["start"])[11:13] or 0)
-        slots.sort(key=lambda x: (wanted_dates.index(x["start"][:10]) if x["start"][:10] in wanted_dates else 9,
-                                  abs(int(x["start"][11:13]) - at)))
+        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]},
+        near=None if r.ents.get("time_of_day") else int(str(appt["start"])[11:13] or 0))  # no time said: its own
     if not slots:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "no free slot on the requested day", missing="a free slot")], \
