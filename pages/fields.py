@@ -98,6 +98,9 @@ def said_as(text: str) -> str:
     return rest[:1].upper() + rest[1:] if rest and (_MACHINE_ID.match(ident) or _ONLY_A_TIME.match(rest)) else text
 
 
+GONE = " (no longer available)"  # an id among none of the customer's choices now
+
+
 def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]]) -> str:
     """An argument's value, each record id with what it is ("W1234567 · delivered · Desk lamp")."""
     known = {k: said_as(text) for k, text in choices.get(name if not name.endswith("_ids") else name[:-1], [])}
@@ -109,7 +112,7 @@ def value_text(name: str, value: Any, choices: dict[str, list[tuple[str, str]]])
     if name in _MONEY_FIELDS and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return ", ".join(money_in(float(v)) for v in values)  # "$49.00", in the pack's currency
     # an id among none of the customer's choices now (a free time someone else has booked since): said so
-    return ", ".join(known.get(str(v), shown.value(v) + (" (no longer available)" if known else "")) for v in values)
+    return ", ".join(known.get(str(v), shown.value(v) + (GONE if known else "")) for v in values)
 
 
 def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tuple[str, str]]) -> Any:

@@ -30,6 +30,7 @@ from pages.common import (
 )
 from pages.explain import done_elsewhere, sources, why_the_agent_thinks_so
 from pages.fields import (
+    GONE,
     TICKET_STATE,
     complete,
     field_name,
@@ -121,7 +122,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                       if p["decision"] == "abstained" and shown == "pending" else SHOWN_STATUS.get(shown, shown),
                       color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items() if not (p["status"] == "executed" and isinstance(v, str)
-                                                           and _CODE.match(v) and value_text(k, v, choices) == v)}
+                                                           and _CODE.match(v)
+                                                           and value_text(k, v, choices) in (v, v + GONE))}
         fields = spec.args_model.model_fields if spec else {}
         st.markdown("  \n".join(f"**{field_name(k, fields.get(k))}:** "  # a message is read whole
                                 f"{contacts_as_code(value_text(k, v, choices), 600 if k in _WORDS else 160, phones=False)}"
@@ -145,7 +147,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Refused as asked: edit it, or reject it.")
-        elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger else "primary",
+        elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else
                        "Approve only once you know who wrote, or that it should be done again." if stranger else None):

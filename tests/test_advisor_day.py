@@ -329,3 +329,11 @@ def test_a_visit_moved_with_no_time_said_keeps_its_time_of_day() -> None:
     steps, _ = installation_reschedule(Asked("installation_reschedule", text, {"dates": ["2026-11-27"]}, snap,
                                              date(2026, 11, 18), text))
     assert steps[0].args["slot_id"] == "SL-X12"  # 12:00, the free time nearest the 13:00 it is booked at
+
+
+def test_a_sender_on_no_account_is_asked_for_what_their_channel_can_give() -> None:
+    from domains.lumen.planner import _no_account
+
+    assert "please write from the email address on your account" in _no_account("order_status", "email")
+    assert _no_account("charge_dispute", "chat").endswith("could you tell us the email address on your account, or "
+                                                          "your order number?")

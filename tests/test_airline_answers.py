@@ -506,3 +506,11 @@ def test_a_name_change_on_a_trip_with_a_cancelled_flight_is_named_when_its_refun
             "(born July 14, 1988). Can you change the name?")
     made = plan(svc.triager.triage("Name change", text), snap, NOW.date(), text)
     assert "reservations team" in made.handed_over and "They will also decide on the passenger" in made.handed_over
+
+
+def test_a_trip_under_way_on_another_booking_is_not_raised_beside_an_unrelated_answer() -> None:
+    from domains.airline.planner import _UNFLOWN, _also
+
+    under_way = f"I can see that flight HAT058 on Sunday 22 November, on your reservation Q7MWEZ, was cancelled by us: {_UNFLOWN}."
+    ahead = "I can see that flight HAT001 on Friday 4 December, on your reservation ABC123, is delayed."
+    assert _also([under_way]) == [] and _also([under_way, ahead]) == [ahead]

@@ -383,7 +383,9 @@ def bags_total(ctx: Context) -> int:
                       f"{rid}: {why}. " + (f"If you meant your reservation {ahead[0]['reservation_id']} "
                                            f"({ahead[0].get('origin', '')} to {ahead[0].get('destination', '')}), "
                                            "just reply and I'll add them there." if len(ahead) == 1 else
-                                           "For a new trip, bags can be added when you book it."), final=True)
+                                           "If you meant another of your bookings, just send us its reference."
+                                           if ahead else "For a new trip, bags can be added when you book it."),
+                      final=True)
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
 
 
@@ -495,7 +497,9 @@ _ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what
 
 def _also(news: list[str]) -> list[str]:
     """Disruptions on bookings the message is not about, after the answer: one said whole, several in one
-    sentence."""
+    sentence; not one on a trip already under way, whose refund is a colleague's to look at when the member writes
+    about it (nothing to do from this reply)."""
+    news = [n for n in news if _UNFLOWN not in n]
     if len(news) < 2:
         return news
     ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]

@@ -109,11 +109,33 @@ def _address_change(r: Asked) -> Planned:
     if not r.ents.get("address"):
         return [Step("change_shipping_address", {"order_id": order["order_id"]}, r.intent, "new address requested",
                      missing="the full new address")], "could you send the full new address, including the ZIP code?"
-    items = order.get("items", [])
-    named = [i for i in items if mentions_item(r.text, i)]  # "send the doorbell to…": the address is the order's
-    rest = [i for i in items if i not in named] if named else []
     return [Step("change_shipping_address", {"order_id": order["order_id"], **r.ents["address"]}, r.intent,
-                 "customer gave the new address", defaults={"with": listed(the_names(rest))} if rest else {})], ""
+                 "customer gave the new address", defaults=_along(order, r.text))], ""
+
+
+def _no_account(intent: str, channel: str) -> str:
+    """What a sender on no account is asked: a data protection request, only from the address on file; anything
+    else, the address or an order number (a chat or a call comes from no address of theirs)."""
+    if intent == "data_request":
+        return ("to protect your data, we act on a data protection request only when it comes from the email address "
+                "on your account: please write to us from that address, and our privacy team will answer within 30 "
+                "days")
+    return "we could not match your message to an account; " + (
+        "please write from the email address on your account or send your order number" if channel == "email" else
+        "could you tell us the email address on your account, or your order number?")
+
+
+def _worded(action: str, args: dict[str, Any], order: dict[str, Any] | None, text: str) -> dict[str, str]:
+    """A step the reading settled, in the words its sentence needs (an address change: what goes along)."""
+    return {**planned_words(action, args, order), **(_along(order, text) if action == "change_shipping_address" else {})}
+
+
+def _along(order: dict[str, Any] | None, text: str) -> dict[str, str]:
+    """"Send the doorbell to…": an address is the whole order's; the other items, for the reply to name."""
+    items = (order or {}).get("items", [])
+    named = [i for i in items if mentions_item(text, i)]
+    rest = [i for i in items if i not in named] if named else []
+    return {"with": listed(the_names(rest))} if rest else {}
 
 
 def _order_cancel(r: Asked) -> Planned:
@@ -434,7 +456,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
                 action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
                 args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
-            result.steps.append(Step(action, args, intent, why, defaults=planned_words(action, args, order)))
+            result.steps.append(Step(action, args, intent, why, defaults=_worded(action, args, order, text)))
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"
             result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,
@@ -445,12 +467,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if req.intent == "complaint" and not _COMPLAINS.search(text or req.text):
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             if req.intent not in WRITE_FREE:
-                result.questions[req.intent] = (
-                    "to protect your data, we act on a data protection request only when it comes from the email "
-                    "address on your account: please write to us from that address, and our privacy team will "
-                    "answer within 30 days" if req.intent == "data_request" else  # the holder alone
-                    "we could not match your message to an account; please write from the email address on your "
-                    "account or send your order number")
+                result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
             continue
