@@ -28,10 +28,9 @@ def installation_reschedule(r: Asked) -> Planned:
         # "I can't be home Thursday … could the technician come Thursday?": the day it already is, or one the
         # message both rules out and asks for; ask rather than pick a day the customer did not name
         first = min(both)
-        times = sorted({x["start"][11:16] for x in slots_for(appt, [first], parts=r.ents.get("time_of_day"))})
         ask = f"your installation is booked for {day(appt['start'])}; which other day or time would suit you?" \
             if own in both else f"you mention {day(first)} both as a day that doesn't suit you and as one you'd " \
-            "like; " + (f"it has free times at {listed(times[:4])}" if times else "it has no free time left") + \
+            "like; it " + _free_on([appt], first, parts=r.ents.get("time_of_day")) + \
             "; which day and time would suit you best?"
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "the day asked for is the appointment's own day" if own in both else
@@ -59,6 +58,14 @@ def installation_reschedule(r: Asked) -> Planned:
                 defaults={"when": day(slots[0]["start"])}), *_waived(aid, r.snap, r.intent)], ""
 
 
+def _free_on(appts: list[dict[str, Any]], on: str, parts: list[str] | None = None, busy: set[str] | None = None
+             ) -> str:
+    """ "has free times at 08:00 and 14:00" on a day (up to four, in the part of the day asked for, never at a time
+    the customer's own visits take), or "has no free time left"."""
+    times = sorted({x["start"][11:16] for a in appts for x in slots_for(a, [on], parts=parts, busy=busy)})
+    return f"has free times at {listed(times[:4])}" if times else "has no free time left"
+
+
 def _which_visit(r: Asked, booked: list[dict[str, Any]]) -> str:
     """Which of several booked visits to move, after the answer to "is Friday 4 December free?" (the free times
     that day, never a day the message rules out nor a time one of the customer's own visits takes); visits on one
@@ -69,9 +76,7 @@ def _which_visit(r: Asked, booked: list[dict[str, Any]]) -> str:
     busy = {str(a["start"])[:16].replace(" ", "T") for a in booked}
     free = ""
     if wanted:
-        times = sorted({x["start"][11:16] for a in booked for x in slots_for(a, wanted[:1], busy=busy)})
-        free = (f"{day(wanted[0])} has free times at {listed(times[:4])}; " if times
-                else f"{day(wanted[0])} has no free time left; ")
+        free = f"{day(wanted[0])} {_free_on(booked, wanted[0], busy=busy)}; "
     if len(days) == 1 and len(booked) > 1:  # "the installation on Saturday", and both are on Saturday
         return free + f"you have {len(booked)} visits booked on {day(booked[0]['start'][:10])}: would you like to " \
             "move " + ("both" if len(booked) == 2 else "all of them") + ", or just " + listed(
