@@ -279,7 +279,7 @@ def workspace(tid: str) -> None:
         if clash := guarded(lambda: desk.clash_note(svc.db, tid)):  # a later message may undo this one's request
             st.warning(one_line(clash), icon=":material/call_split:")
         head, more = st.columns([3, 1.3], vertical_alignment="center")  # the heading, and beside it adding one
-        head.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 1 else ""))
+        head.markdown("**Proposed actions**" + (f" ({len(props)}, scroll to see each)" if len(props) > 2 else f" ({len(props)})" if len(props) > 1 else ""))
         if t["status"] in {"open", "escalated", "waiting"}:
             with more:
                 add_action(tid, choices)
