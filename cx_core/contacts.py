@@ -21,6 +21,7 @@ from .wording import day
 WINDOW = timedelta(days=30)
 _BESIDE = ("complaint", "compensation")  # task types whose actions (a note, a gesture) never clash with a record's
 # a task type named by what it asks for ("change flights", "add checked bags") reads as "asking to …"
+_UNDER_WAY = ("needs_approval", "escalated")  # a waiting proposal's decisions that are the change itself, in hand
 _VERBS = {"add", "change", "update", "reschedule", "move", "resend", "exchange", "upgrade", "book", "rebook"}
 
 
@@ -70,13 +71,14 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
             TicketRow.customer_id == customer_id, TicketRow.id != ticket_id,
             TicketRow.status.in_(("open", "escalated", "waiting")), TicketRow.created_at <= now)
             .order_by(TicketRow.created_at.desc()).limit(3)).all()
-        waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args).where(
+        waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args,
+                                   ProposalRow.decision).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")).all()
         return [{"id": r.id, "at": r.created_at.date().isoformat(), "today": r.created_at.date() == now.date(),
                  "later": after is not None and r.created_at > after,
                  "subject": (r.subject or r.body)[:120],
                  "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
-                 "pending": [{"action": a, "args": args} for t, a, args in waiting if t == r.id],
+                 "pending": [{"action": a, "args": args, "decision": d} for t, a, args, d in waiting if t == r.id],
                  "said": str(((r.result or {}).get("draft") or {}).get("reply") or "")[:4000]} for r in rows]
 
 
@@ -109,6 +111,32 @@ def other_change(mine: list[tuple[str, dict[str, Any]]], theirs: list[dict[str, 
                     (b := _details(p.get("args") or {}, shared)) and a != b:
                 return sorted(shared)[0]
     return ""
+
+
+def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
+    """The changes this ticket asks that an earlier open ticket of the customer's already asks the same way (a bag
+    added to one booking, asked twice in different words) and that still wait for a person there: the reply's
+    sentence and those steps, so each change is proposed once, on the first ticket; ("", []) when there are none."""
+    found: list[Any] = []
+    earlier: dict[str, Any] = {}
+    for st in steps:
+        if st.final or st.refused or is_read(st.action):
+            continue
+        for t in open_tickets or []:
+            # asked there too (not only noticed there, which moves to the ticket that asks)
+            asked = t.get("task_type") == st.intent or any(
+                re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", str(t.get("text") or "")) for i in target(st.args))
+            if asked and not t.get("later") and any(  # planned there as asked (not only offered, nor waiting on details)
+                    p.get("decision") in _UNDER_WAY and p.get("action") == st.action and (shared := target(st.args) & target(p.get("args") or {}))
+                    and _details(st.args, shared) == _details(p.get("args") or {}, shared)
+                    for p in t.get("pending") or []):
+                found.append(st)
+                earlier = earlier or t
+                break
+    if not found:
+        return "", []
+    return (f"I can see you asked for the same in {your_message(earlier)}, and we're already arranging it from "
+            "there: you'll hear from us as soon as it goes through.", found)
 
 
 def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None,

@@ -312,6 +312,15 @@ class Pipeline:
         plan: Plan = planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
+        again, gone = contacts.asked_before(plan.steps, (snap or {}).get("open_tickets"))
+        if again:  # proposed once, on the ticket that asked first; what was said there of it is not said again
+            plan.steps = [st for st in plan.steps if st not in gone]
+            for intent in dict.fromkeys(st.intent for st in gone):
+                said = plan.answers.get(intent, "").rstrip()
+                plan.answers[intent] = (said + ("" if said.endswith((".", "?", "!")) else ".") + " " if said
+                                        else "") + again
+            there = contacts.record_ids([st.args for st in gone])
+            plan.notices = [n for n in plan.notices if not any(i in n for i in there)]
         also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
         if also:
             plan.asides.append(also)

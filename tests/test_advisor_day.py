@@ -16,7 +16,7 @@ from cx_core.services import Services
 from cx_core.wording import also_decided, offer
 from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
 from tests.conftest import NOW
-from tests.helpers import find_order
+from tests.helpers import find_callout_with_booking, find_order
 from tests.test_workspace_actions import processed
 
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
@@ -38,8 +38,10 @@ def recent_delivery(svc: Services) -> dict[str, str]:
 def test_the_same_change_done_from_another_ticket_is_flagged_before_it_is_approved_twice(services: Services) -> None:
     o = find_order(services, "pending")
     body = f"Please send order {o['order_id']} to 12 Elm Street, Springfield, IL 62704 instead."
+    # read in the other order (the later message first): each proposes the change, and each is flagged
+    processed(services, "TWICE-2", o["email"], body, at=timedelta(minutes=5))
     first = processed(services, "TWICE-1", o["email"], body)
-    second = processed(services, "TWICE-2", o["email"], body, at=timedelta(minutes=5))
+    second = desk.get_ticket(services.db, "TWICE-2")
     move = next(p for p in first["proposals"] if p["action"] == "change_shipping_address")
     again = next(p for p in second["proposals"] if p["action"] == "change_shipping_address")
     assert again["done_elsewhere"]["pending"] and again["done_elsewhere"]["ticket_id"] == "TWICE-1"  # waiting twice
@@ -337,3 +339,45 @@ def test_a_sender_on_no_account_is_asked_for_what_their_channel_can_give() -> No
     assert "please write from the email address on your account" in _no_account("order_status", "email")
     assert _no_account("charge_dispute", "chat").endswith("could you tell us the email address on your account, or "
                                                           "your order number?")
+
+
+def test_the_visit_on_the_day_ruled_out_moves_to_the_day_of_another_visit_at_a_free_time() -> None:
+    from datetime import date
+
+    from domains.lumen.asked import Asked
+    from domains.lumen.visits import installation_reschedule
+
+    slots = [{"slot_id": f"SL-{n}", "start": start} for n, start in enumerate(
+        ["2026-12-04T14:00", "2026-12-04T16:00", "2026-12-05T16:00"])]
+    snap = {"profile": {"user_id": "u1"}, "orders": [], "invoices": [], "charges": [], "appointments": [
+        {"appointment_id": f"APT-{n}", "order_id": "", "kind": "installation", "status": "booked", "start": start,
+         "free_slots": slots} for n, start in enumerate(["2026-11-30T16:00", "2026-12-04T14:00"])]}
+    text = "i can't be home for the installation on Monday. Culd the technician come on Friday 4 December?"
+    steps, ask = installation_reschedule(Asked("installation_reschedule", text, {
+        "dates": ["2026-11-30", "2026-12-04"]}, snap, date(2026, 11, 25), text))
+    assert ask == "" and steps[0].args == {"appointment_id": "APT-0", "slot_id": "SL-1"}  # never the other's 14:00
+    assert steps[0].defaults["from"].startswith("2026-11-30")  # the reply says which of the two moves
+
+
+def test_why_a_call_out_charge_is_answered_before_it_is_credited(services: Services) -> None:
+    c = find_callout_with_booking(services)
+    data = processed(services, "WHY-1", c["email"], "Why is there a call-out charge of $49 on my account? I was home "
+                     "all day and nobody came.")
+    reply = data["result"].draft.reply
+    assert ("A call-out charge is billed when a technician arrives and nobody is home, or when a visit is changed "
+            "less than 24 hours before its window. Since nobody came, I'm arranging a credit of $49.00") in reply
+    plain = processed(services, "WHY-2", c["email"], "Please take the $49 call-out charge off, nobody came.")
+    assert "is billed when" not in plain["result"].draft.reply  # not asked why: not told
+
+
+def test_the_brand_in_a_greeting_never_reads_as_the_home_address() -> None:
+    from domains.lumen.order_requests import interpret
+
+    snap = {"profile": {"user_id": "u1", "address": {"address1": "1 Main St", "address2": "", "city": "Austin",
+                                                      "state": "TX", "country": "USA", "zip": "73301"}},
+            "orders": [{"order_id": "#W1000001", "status": "pending", "items": [], "variants": {},
+                        "address": {"address1": "1 Main St", "address2": "", "city": "Austin", "state": "TX",
+                                    "country": "USA", "zip": "73301"}}], "payments": [], "payment_methods": []}
+    read = interpret("Dear Lumen Home team,\n\nThe delivery address on #W1000001 is wrong, it should be 215 Harbor "
+                     "Road, Boston, MA 02116.\n\nKind regards,\nAlbert", snap)
+    assert [a for a, _, _ in read.steps] == ["change_shipping_address"]

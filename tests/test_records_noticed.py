@@ -203,6 +203,21 @@ def test_two_different_changes_to_one_order_on_two_tickets_are_named_together(se
         "decide the two together.")
 
 
+def test_the_same_change_asked_again_in_other_words_is_proposed_once(services: Services) -> None:
+    o = find_order(services, "pending")
+    first = processed(services, "SAME-1", o["email"], f"Please ship order {o['order_id']} to 556 Willow Street, "
+                      "Boston, MA 02116 instead.")
+    assert [p["action"] for p in first["proposals"]] == ["change_shipping_address"]
+    second = processed(services, "SAME-2", o["email"], f"Hello, order {o['order_id']} should go to 556 Willow Street, "
+                       "Boston, MA 02116 please.", subject="Address", at=timedelta(minutes=30))
+    reply = second["result"].draft.reply
+    assert ("I can see you asked for the same in your message earlier today, and we're already arranging it from "
+            "there: you'll hear from us as soon as it goes through.") in reply
+    assert not second["proposals"] and "arranging to change the shipping address" not in reply
+    assert desk.get_ticket(services.db, "SAME-1")["ticket"]["status"] != "new"  # the first stands as it was
+    assert [p["status"] for p in desk.get_ticket(services.db, "SAME-1")["proposals"]] == ["pending"]
+
+
 def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:
     from domains.lumen.tables import ProductRow
 

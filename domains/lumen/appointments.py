@@ -47,6 +47,8 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
     items = {o["order_id"]: o["items"] for o in snap["orders"]}
     for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
                   [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
+                  # "I can't be home on Monday. Could they come on Friday 4 December?": the day ruled out names it
+                  [a for a in appts if _ruled_out(full or text, today, a["start"][:10])],
                   [a for a in appts if a["start"][:10] in dates],
                   # "I can't be home for the installation on Friday": the weekday alone names the visit on it
                   [a for a in appts if re.search(rf"\b{date.fromisoformat(a['start'][:10]):%A}s?\b(?!,?\s+\d)", text,
@@ -67,6 +69,12 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
         if len(found) > 1:
             break
     return None, [], set()
+
+
+def _ruled_out(text: str, today: date, own: str) -> bool:
+    """Whether the message rules out the day ``own`` (a visit's day) and asks for it nowhere."""
+    said = days_said(text, today, own)
+    return (True, own) in said and (False, own) not in said
 
 
 CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)

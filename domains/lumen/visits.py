@@ -44,12 +44,14 @@ def installation_reschedule(r: Asked) -> Planned:
                      "no free slot on the requested day", missing="a free slot")], \
             "we have no free slot on that day; would another day suit you?"
     aid = appt["appointment_id"]
+    booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
     wanted = ", ".join(wanted_dates) or "the next free day"
     rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
         f"The customer asked to move appointment {aid} to {wanted}, but scheduling did not answer. "
         "Please call the customer to rebook.")}, r.intent, "scheduling is unavailable: the field team rebooks")
     return [Step("reschedule_appointment", {"appointment_id": aid, "slot_id": slots[0]["slot_id"]}, r.intent,
-                 f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"]},
+                 f"first free slot {slots[0]['start']}", defaults={"start": slots[0]["start"], **(
+                     {"from": str(appt["start"])} if len(booked) > 1 else {})},
                  alternatives=[{"appointment_id": aid, "slot_id": x["slot_id"]} for x in slots[1:]],
                  fallback=rebook),
             Step("notify_field_team", {"appointment_id": aid, "message": (
@@ -142,7 +144,10 @@ def charge_dispute(r: Asked) -> Planned:
                   f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
                       f"billed on {day(ch['created_on'])}" + (" for the technician's visit booked that day"
                                                               if seen and str(seen["start"])[:10] == str(ch["created_on"])[:10]
-                                                              else ""))})
+                                                              else "")), **(
+                      # "why is there a call-out charge? nobody came": when it is billed, and why it goes
+                      {"why": "no_show" if no_show else "late"} if ch["kind"] == "callout" and (no_show or late)
+                      and WHAT_IS.search(r.text) else {})})
     visit = visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
     if visit is None:
         return [credit], ""

@@ -60,6 +60,11 @@ def _when(a: dict[str, Any], r: dict[str, Any], planned: dict[str, str]) -> str:
     return f" to {day(start)}" if start else ""
 
 
+def _from(planned: dict[str, str]) -> str:
+    """ " on Monday 23 November" when the customer has other visits booked, so the reply says which one moves."""
+    return f" on {day(planned['from'][:10])}" if planned.get("from") else ""
+
+
 def _swap(a: dict[str, Any], planned: dict[str, str]) -> str:
     """ "a replacement of the Robot Vacuum" when the same item is sent again, else "the exchange"."""
     if a.get("item_ids") and a.get("item_ids") == a.get("new_item_ids"):
@@ -89,6 +94,15 @@ def _charge(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
     said = re.match(r"customer disputes (?:the |a )?(.+)", reason, re.I)
     billed = f" {(p or {})['billed']}" if (p or {}).get("billed") else ""
     return f"the {said.group(1).strip().rstrip('.')}{billed}" if said else f"charge {a['charge_id']}"
+
+
+def _why(p: dict[str, str]) -> str:
+    """To "why is there a call-out charge? nobody came": when the knowledge base bills it, before the credit."""
+    if not p.get("why"):
+        return ""
+    return ("A call-out charge is billed when a technician arrives and nobody is home, or when a visit is changed "
+            "less than 24 hours before its window. " + ("Since nobody came, " if p["why"] == "no_show" else
+                                                        "As the technician came late, "))
 
 
 def _warranty(a: dict[str, Any], planned: dict[str, str]) -> str:
@@ -188,10 +202,10 @@ LUMEN_WORDING = {
         _claim(r"re-?sent|sent|e-?mailed|forwarded|attached", r"invoice|receipt"), ("invoice_id",)),
     "credit_charge": Wording(
         "the credit",
-        lambda a, r, p: (f"I've credited {money(float(a['amount']))} for {_charge(a, p)}; the credit shows on your "
-                         "next invoice."),
-        lambda a, p: (f"I'm arranging a credit of {money(float(a['amount']))} for {_charge(a, p)}; it will show on your "
-                      f"next invoice. {CONFIRM}"),
+        lambda a, r, p: (f"{_why(p)}I've credited {money(float(a['amount']))} for {_charge(a, p)}; the credit shows on "
+                         "your next invoice."),
+        lambda a, p: (f"{_why(p)}I'm arranging a credit of {money(float(a['amount']))} for {_charge(a, p)}; it will show "
+                      f"on your next invoice. {CONFIRM}"),
         _claim(r"credited|refunded|reversed|waived|removed|cancell?ed|written off|issued|applied",
                r"charge|credit|fee|refund"), ("charge_id",)),
     "update_contact_details": Wording(
@@ -202,9 +216,9 @@ LUMEN_WORDING = {
         ()),
     "reschedule_appointment": Wording(
         "the appointment change",
-        lambda a, r, p: ("I've moved your installation appointment" + _when(a, r, p)
+        lambda a, r, p: ("I've moved your installation appointment" + _from(p) + _when(a, r, p)
                          + "; you'll get a confirmation by email."),
-        lambda a, p: ("I'm arranging to move your installation appointment" + _when(a, {}, p) + ". " + CONFIRM),
+        lambda a, p: ("I'm arranging to move your installation appointment" + _from(p) + _when(a, {}, p) + ". " + CONFIRM),
         _claim(r"moved|rescheduled|changed|re-?booked|booked|arranged|set", r"appointment|installation|technician|"
                r"engineer|visit"), ("appointment_id",)),
     "add_internal_note": Wording(

@@ -142,7 +142,9 @@ def _change_address(v: _Verb) -> None:
     segment, sentence, st, snap = v.segment, v.sentence, v.st, v.ctx.snap
     target = _address_target(segment, sentence, snap, v.ctx.text)
     head = re.split(r"\bto\b", segment, maxsplit=1)[0]
-    if re.search(r"\b(?:user|default|profile|account|home)\b[^.]{0,20}\baddress", head, re.I) or \
+    # "my account address", "the address on my profile … home address"; never across a clause ("Lumen Home team,
+    # the delivery address")
+    if re.search(r"\b(?:(?:user|default|profile|account)\b[^.,;!?]{0,20}\b|home\s+)address", head, re.I) or \
             re.search(r"\b(?:user|default|profile|account)\s+address", sentence, re.I) and \
             re.search(r"\b(?:and|along with|as well as|plus) (?:also )?(?:my |your |the )?"
                       r"(?:user |default |profile )+address", sentence, re.I):
