@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,7 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
     # approved on the real clock, by an advisor: a cancellation the rules allow for a reason that lasts (a business
     # cabin, cover, a flight we cancelled; never one allowed only within 24 hours of booking, which may run out
     # meanwhile) and whose refund is within an advisor's limit
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     at = now.replace(tzinfo=None)
     with svc.db.session() as s:
         found = [x for seed in range(11, 41) for x in airline_demo.demo_tickets(s, 18, seed=seed, now=now)
