@@ -163,10 +163,13 @@ def complete(args: dict[str, Any], spec: Any) -> bool:
     return True
 
 
-def records_tabs(view: dict[str, Any]) -> None:
-    """The customer's records, one tab each, across the whole width so that their columns can be read."""
+def records_tabs(view: dict[str, Any], about: set[str] | None = None) -> None:
+    """The customer's records, one tab each, across the whole width so that their columns can be read; the tab
+    holding a record the ticket's proposals name (``about``: their values) first, so it opens on it."""
     card, past = view["card"], view["past"]
-    names = [*card["tabs"], "Tickets"]
+    names = sorted(card["tabs"], key=lambda n: not any(
+        str(v) in (about or set()) for row in card["tabs"][n] or [] for v in row.values()))
+    names = [*names, "Tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:
             if name != "Tickets":

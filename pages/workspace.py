@@ -133,6 +133,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         if not editable or p["status"] not in {"pending", "escalated", "failed"}:
             if p["status"] == "executed" and p["result"] and result_text(p):
                 st.caption("Done: " + one_line(result_text(p), 300))  # one_line escapes it
+            elif p["status"] == "denied" and editable:
+                st.caption("Nothing to approve: the reply tells the customer why.")
             if alone and alone["status"] in ("open", "unsampled") and p["status"] == "executed":
                 if alone["reversible"]:
                     reverse_popover(st, alone["id"], f"t{p['id']}")
@@ -146,7 +148,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             or _above_me(p)  # a supervisor's to approve: the advisor's click only refers it
         confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
-            b[0].caption("Refused as asked: edit it, or reject it.")
+            b[0].caption("Edit it into something the rules allow, or reject it.")
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else
@@ -212,7 +214,8 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
     head = st.columns([3.2, 2.8], vertical_alignment="center")
     if subject:
         head[0].markdown(f"#### {subject}", help=escape_markdown(" ".join(t["subject"].split())))
-    elif (opening := one_line(desk.cut_words(desk.opening(str(t.get("body") or "")), 70))):
+    elif (opening := one_line(desk.cut_words(re.split(r"(?<=[.!?])\s+", desk.opening(str(t.get("body") or "")),
+                                                       maxsplit=1)[0], 70))):  # its first sentence, when short
         head[0].markdown(f"#### :gray[{opening}]", help="No subject: the first words of the message")
     else:
         head[0].markdown("#### :gray[No subject]")
@@ -260,8 +263,9 @@ def workspace(tid: str) -> None:
             st.markdown("**Summary**")
             st.markdown(contacts_as_code(result.draft.summary, phones=False))  # an address in it copies exactly
         view = customer_card(tid, t["customer_id"], t["customer_ref"])
-    if view:  # below both columns, full width
-        records_tabs(view)
+    if view:  # below both columns, full width; the records the proposals act on open first
+        records_tabs(view, {str(v) for p in data["proposals"] for v in (p.get("args") or {}).values()
+                            if isinstance(v, str) and v})
     st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
                "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
     with right:
@@ -515,7 +519,7 @@ def assignment_bar(t: dict[str, Any]) -> None:
             guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
             st.rerun()
     elif active:
-        bar[0].caption(":material/person_outline: Free: your first decision takes it")
+        bar[0].caption(":material/person_outline: Unassigned: your first decision makes it yours")
         if bar[1].button("Take", icon=":material/person_add:", shortcut="Alt+T"):
             guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
             st.rerun()

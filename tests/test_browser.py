@@ -109,7 +109,7 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
     page.get_by_role("link", name="Browser test: new address").click()
     expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Change shipping address")).to_be_visible()
-    expect(page.get_by_text("your first decision takes it")).to_be_visible()  # reading a ticket claims nothing
+    expect(page.get_by_text("your first decision makes it yours")).to_be_visible()  # reading a ticket claims nothing
     assert desk.get_ticket(svc.db, "B-1")["ticket"]["assigned_to"] is None
     page.screenshot(path=str(ARTIFACTS / "advisor-ticket.png"), full_page=True)
     page.get_by_role("button", name="Approve").click()
