@@ -45,7 +45,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         rf"\b(?:for|than|within|under|over|up\s+to|same\s+as|no\s+more\s+than)\s+(?:what|the\s+amount)\s+(?:i|we|you|"
         rf"they|he|she)\s+(?:paid|spent|(?:was|were)\s+charged)\b|\b(?:same|similar)\s+price\b|\bbudget\b", re.I),
     TIME_OF_DAY: re.compile(
-        r"\b(?:morning|afternoon|evening|night|midday|noon|lunch\s*time|tonight)\b|"
+        r"(?<!good )\b(?:morning|afternoon|evening|night|midday|noon|lunch\s*time|tonight)\b|"  # no greeting
         r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|"
         r"\b(?:before|after|by|around|between)\s+\d{1,2}(?::\d{2})?\s*(?:am|pm|h|o'?clock)?(?!\w)", re.I),
     QUANTITY: re.compile(

@@ -409,6 +409,30 @@ def test_a_disruption_is_told_once_across_the_members_open_tickets(svc: Services
     assert told([{**other_ticket, "pending": [], "said": "Your bags are added."}])
 
 
+def test_bags_asked_for_a_booking_a_later_message_cancels_wait_for_the_member_to_keep_it(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if not r["any_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    rid = r["reservation_id"]
+    cancel = {"id": "T9", "at": "2026-11-18", "today": True, "later": True, "subject": "Cancel", "said": "",
+              "text": f"Please cancel {rid}", "task_type": "cancel_booking",
+              "pending": [{"action": "cancel_reservation", "args": {"reservation_id": rid}}]}
+    text = f"We need 2 more checked bags on booking {rid}, please."
+    made = plan(svc.triager.triage("Extra luggage", text), {**snap, "open_tickets": [cancel]}, NOW.date(), text)
+    assert not [st for st in made.steps if st.action == "update_reservation_baggages"]
+    assert not made.questions and not any("to pay" in n for n in made.notices)  # not priced, no card asked for
+    assert made.answers["add_baggage"] == (f"as your later message asks to cancel reservation {rid}, I haven't gone "
+                                           "ahead with the checked bags; if you would rather keep the booking, just "
+                                           "tell us, and I'll see to it then")
+    # the cancellation asked first, the bags after: their latest word, so the bags are planned (and which is asked)
+    made = plan(svc.triager.triage("Extra luggage", text), {**snap, "open_tickets": [{**cancel, "later": False}]},
+                NOW.date(), text)
+    assert [st for st in made.steps if st.action == "update_reservation_baggages"]
+
+
 def test_a_disruption_whose_booking_another_message_cancels_says_that_cancellation_is_with_us(svc: Services) -> None:
     from domains.airline.planner import plan
     from domains.airline.records import snapshot
@@ -514,3 +538,26 @@ def test_a_trip_under_way_on_another_booking_is_not_raised_beside_an_unrelated_a
     under_way = f"I can see that flight HAT058 on Sunday 22 November, on your reservation Q7MWEZ, was cancelled by us: {_UNFLOWN}."
     ahead = "I can see that flight HAT001 on Friday 4 December, on your reservation ABC123, is delayed."
     assert _also([under_way]) == [] and _also([under_way, ahead]) == [ahead]
+
+
+def test_a_basic_economy_move_offered_after_an_upgrade_is_priced_whole(svc: Services) -> None:
+    from datetime import date as Date
+    from datetime import timedelta
+
+    priced = 0
+    for u, r in _bookings(svc):
+        if r["cabin"] != "basic_economy" or len(r["flights"]) != 1 or r["flights"][0]["date"] <= "2026-11-25":
+            continue
+        f = r["flights"][0]
+        when = Date.fromisoformat(f["date"])
+        text = (f"Good morning, could I move my {f['origin']}-{f['destination']} flight on {when:%B} {when.day} to "
+                f"the next day, {when + timedelta(days=1):%B} {(when + timedelta(days=1)).day}? Booking reference "
+                f"{r['reservation_id']}.")
+        out = svc.pipeline.process(TicketIn(id=f"BE-{r['reservation_id']}", customer=u["email"], channel="email",
+                                            subject="", body=text, created_at=NOW), now=NOW)
+        reply = out.draft.reply
+        assert "You can upgrade it to economy first" in reply, reply
+        assert "morning" not in " ".join(p.reason for p in out.proposals)  # a greeting is no time of day asked for
+        priced += bool(re.search(r"Moving to HAT\d+ on \w+day \d+ \w+ would then (?:cost (?:nothing|\$[\d,.]+) more|"
+                                 r"be \$[\d,.]+ cheaper)", reply))
+    assert priced, "no basic-economy booking whose move could be priced"

@@ -45,3 +45,12 @@ def test_a_binding_covers_the_kinds_and_spans_it_used() -> None:
     assert [x.words for x in q.unbound(text, used)] == ["cheapest"]
     assert q.unbound(text, q.Binding(kinds={q.SUPERLATIVE, q.TIME_OF_DAY})) == []
     assert q.need(q.unbound(text, used)) == "a person to apply what the customer said (“cheapest”: superlative)"
+
+
+def test_a_greeting_is_no_time_of_day() -> None:
+    from cx_core import qualifiers
+
+    assert not qualifiers.find("Good morning, could I move my flight?", qualifiers.PATTERNS)
+    assert not qualifiers.find("Good evening. Please move it to Friday.", qualifiers.PATTERNS)
+    assert [q.words for q in qualifiers.find("Good morning, could they come in the morning?", qualifiers.PATTERNS)] \
+        == ["morning"]

@@ -17,7 +17,7 @@ def _reservation(snap: dict[str, Any], rid: Any) -> dict[str, Any] | None:
     return next((r for r in snap.get("reservations", []) if r["reservation_id"] == rid), None)
 
 
-def _fare(snap: dict[str, Any], flight: dict[str, Any], cabin: str) -> int | None:
+def fare(snap: dict[str, Any], flight: dict[str, Any], cabin: str) -> int | None:
     for sale in snap.get("for_sale") or []:
         if sale["date"] != flight["date"]:
             continue
@@ -59,7 +59,7 @@ def change_cost(args: dict[str, Any], r: dict[str, Any], snap: dict[str, Any]) -
     if sorted(kept) == sorted((f["flight_number"], f["date"]) for f in flights):
         return 0 if cabin == r["cabin"] else (r.get("cabin_costs") or {}).get(cabin)
     fares = [kept.get((f["flight_number"], f["date"])) if cabin == r["cabin"] else None for f in flights]
-    fares = [x if x is not None else _fare(snap, f, cabin) for x, f in zip(fares, flights, strict=True)]
+    fares = [x if x is not None else fare(snap, f, cabin) for x, f in zip(fares, flights, strict=True)]
     return None if None in fares else (sum(int(x or 0) for x in fares) - sum(kept.values())) * pax
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import day, money
 
+from . import costs
 from .backend import CABIN_WORDS
 from .wording import clock
 
@@ -125,3 +126,24 @@ def this_trip(ctx: Context, rec: dict[str, Any]) -> list[str]:
             d = back
         out.append(d.isoformat())
     return list(dict.fromkeys(out))
+
+
+def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
+    """What moving one flight of a basic-economy booking to the one other day the message names would cost once it
+    is upgraded to economy, at today's fares ("Moving to HAT012 on Sunday 29 November would then cost $88.00 more
+    for both passengers."), or "" when that flight or a fare is not known."""
+    said, booked = set(this_trip(ctx, rec)), {f["date"] for f in rec["flights"]}
+    new = sorted(said - booked)
+    named = [f for f in rec["flights"] if not f.get("flown") and f["date"] in said]
+    pax = int(rec.get("passenger_count") or 1)
+    if len(new) != 1 or len(named) != 1 or (same := same_flight(ctx, named[0], new[0], "economy", pax)) is None:
+        return ""
+    after, before = costs.fare(ctx.snapshot, same, "economy"), costs.fare(ctx.snapshot, named[0], "economy")
+    if after is None or before is None:
+        return ""
+    who = "" if pax == 1 else " for both passengers" if pax == 2 else f" for all {pax} passengers"
+    diff = (after - before) * pax
+    moving = f" Moving to {same['flight_number']} on {day(new[0])} would then"
+    if diff < 0:
+        return f"{moving} be {money(-diff)} cheaper{who} at today's fares, and we would refund the difference."
+    return f"{moving} cost {money(diff) + ' more' if diff else 'nothing more'}{who if diff else ''} at today's fares."

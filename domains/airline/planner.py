@@ -17,8 +17,8 @@ from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .flights import booked_flights, connection, pick, same_flight, this_trip
-from .settled import after_ours, already, known, ours, price_first
+from .flights import after_upgrade, booked_flights, connection, pick, same_flight, this_trip
+from .settled import after_ours, already, known, left_for_cancel, ours, price_first
 from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
@@ -167,8 +167,8 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
         raise Unbound(f"the airline's rules refuse it: {why}", final=True, ask=
                       f"I'm sorry, but reservation {rec['reservation_id']} cannot move to other flights: {why}."
                       + (f" You can upgrade it to economy first, on the same flights{priced}, and then change the "
-                         "flights; any difference in fare is charged or refunded then. Would you like to do that?"
-                         if upgrade else ""))
+                         "flights; any difference in fare is charged or refunded then." + after_upgrade(ctx, rec)
+                         + " Would you like to do that?" if upgrade else ""))
     ahead = [f for f in rec["flights"] if not f.get("flown")]
     named = [f for f in ahead if f["date"] in mentioned]
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
@@ -452,6 +452,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
         if p["action"] == "cancel_reservation"})  # the cancellation another message of theirs asks for
     made.steps = [ours(s, snap) for s in made.steps]
+    left_for_cancel(made, snap or {})
     price_first(made, snap or {}, text)
     after_ours(made, snap or {}, today)
     for step, said in [(s, a) for s in made.steps if (a := already(s, snap))]:  # asked again once done: said

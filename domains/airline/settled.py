@@ -105,3 +105,18 @@ def after_ours(made: Plan, snap: dict[str, Any], today: date | None = None) -> N
 
 
 _AFTER = ("update_reservation_passengers", "update_reservation_baggages")
+
+
+def left_for_cancel(made: Plan, snap: dict[str, Any]) -> None:
+    """A change to a booking that a later message of the member's asks to cancel (their latest word, still waiting
+    for a person): not made, nor priced, nor asked how to pay; the reply says it waits for them to keep the booking."""
+    later = {str(p["args"].get("reservation_id")) for t in snap.get("open_tickets") or [] if t.get("later")
+             for p in t.get("pending") or [] if p.get("action") == "cancel_reservation"}
+    moot = [st for st in made.steps if st.action in _AFTER + ("update_reservation_flights",)
+            and str(st.args.get("reservation_id")) in later]
+    for st in moot:
+        made.steps.remove(st)
+        made.questions.pop(st.intent, None)
+        made.answers[st.intent] = (f"as your later message asks to cancel reservation {st.args['reservation_id']}, I "
+                                   f"haven't gone ahead with {WORDING[st.action].noun}; if you would rather keep the "
+                                   "booking, just tell us, and I'll see to it then")

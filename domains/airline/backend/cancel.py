@@ -34,7 +34,8 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
     if basis:
         return basis
     hours = int((now - r.created_at).total_seconds() // 3600)
-    age = f"{hours} hours" if hours < 48 else f"{hours // 24} days"
+    # just past the 24-hour window: "more than 24 hours", never "24 hours", which reads as within it
+    age = "more than 24 hours" if hours == 24 else f"{hours} hours" if hours < 48 else f"{hours // 24} days"
     if not r.insurance:
         cover = "without travel insurance"
     elif reason is None:
