@@ -174,7 +174,7 @@ def outcome_sentence(action: str, args: dict[str, Any], result: dict[str, Any] |
 def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
     if not r:
         return f"I'm checking order {a.get('order_id')} for you."
-    state = {"pending": "confirmed and waiting to be packed", "processed": "packed and on its way to you",
+    state = {"pending": "confirmed and waiting to be packed", "processed": "packed and on its way",
              "delivered": "delivered", "cancelled": "cancelled"}.get(str(r["status"]), str(r["status"]))
     text = f"Your order {r['order_id']} is {state}"
     if r.get("expected_delivery") and r["status"] in {"pending", "processed"}:
@@ -434,7 +434,7 @@ class Drafter:
             paragraph += 1
             mine = [(i, o) for i, o in enumerate(outcomes) if o.intent == req.intent]
             spoke, said = False, list[str]()
-            for i, o in mine:
+            for i, o in [(i, o) for i, o in mine if o.reason not in HOLDER_ONLY]:  # to a stranger: never, decided or not
                 full, planned = _handed(action_sentence(o), handed, o.planned)
                 if text := said_once(full, [p.text for p in parts]):
                     say(text, "action", i, intent=o.intent, planned=planned)

@@ -318,6 +318,27 @@ def test_a_message_with_no_address_that_names_an_order_reads_nothing_back(servic
     assert [(p.action, p.decision.value) for p in result.proposals] == [("lookup_order", "executed")]
 
 
+def test_a_refusal_read_from_the_records_is_never_told_to_a_sender_not_verified(services: Services) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from domains.lumen.tables import OrderRow
+
+    with services.db.session() as s:
+        o = {"order_id": s.scalars(select(OrderRow.order_id).where(
+            OrderRow.status == "delivered", OrderRow.delivered_on < NOW.date() - timedelta(days=40))
+            .order_by(OrderRow.order_id)).first()}
+    t = TicketIn(id="H-stranger", customer="", channel="chat", subject="", created_at=NOW,
+                 body=f"i'd like to send back everything from order {o['order_id']} and get my money back.")
+    desk.add_tickets(services.db, [t], source="test")
+    desk.store_result(services.db, services.policy(), services.pipeline.process(t, now=NOW, autonomy=2))
+    data = desk.get_ticket(services.db, "H-stranger")
+    assert [p["status"] for p in data["proposals"] if p["action"] == "return_items"] == ["denied"]  # the advisor sees it
+    _, reply = desk.reply_draft(data)  # as the workspace shows it, from the stored proposals
+    assert "only with its holder" in reply and o["order_id"] not in reply and "30 days" not in reply, reply
+
+
 def test_i_dont_want_it_any_more_after_a_refund_request_cancels_no_other_order(services: Services) -> None:
     from sqlalchemy import select
 
