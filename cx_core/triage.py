@@ -4,6 +4,7 @@ language and personal data, each with the reasons behind it."""
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 import threading
 from dataclasses import dataclass
@@ -310,6 +311,41 @@ class Triager:
 
     # ------------------------------------------------------------ task type and requests
     def classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
+        """The task type and the requests, sentence by sentence. A text the model cannot place is read once more
+        with its misspelt words put right ("canecl my odrer" → "cancel my order"); its requests keep the
+        customer's own words."""
+        pred, requests = self._classify(subject, body)
+        if requests and pred.confidence >= self.abstain_below:
+            return pred, requests
+        fixed = (self._spelled(subject), self._spelled(body))
+        if fixed == (subject, body):
+            return pred, requests
+        again, found = self._classify(*fixed)
+        theirs = dict(zip(split_sentences(fixed[1]), split_sentences(body), strict=False))
+        for r in found:
+            for mine, own in theirs.items():
+                r.text = r.text.replace(mine, own)
+        return again, found
+
+    def _spelled(self, text: str) -> str:
+        """``text`` with each word the model never saw, and that reads as a slip of the keys of one it saw (same
+        first letter, at most one letter longer or shorter, four in five letters alike), put right."""
+        words = getattr(self, "_words", None)
+        if words is None:
+            union = getattr(self.model, "vectorizer", None)
+            vocab = union.transformer_list[0][1].vocabulary_ if union is not None else {}
+            words = self._words = {w for w in vocab if " " not in w and w.isalpha() and len(w) >= 3}
+
+        def right(m: re.Match[str]) -> str:
+            w = m.group(0)
+            if w.lower() in words or len(w) < 4:
+                return w
+            near = difflib.get_close_matches(w.lower(), [x for x in words if x[0] == w[0].lower()
+                                                         and abs(len(x) - len(w)) <= 1], n=1, cutoff=0.8)
+            return near[0] if near else w
+        return re.sub(r"[A-Za-z]+", right, text)
+
+    def _classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
         sentences = split_sentences(body)
         if subject.strip():
             sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make

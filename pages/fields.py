@@ -163,12 +163,13 @@ def complete(args: dict[str, Any], spec: Any) -> bool:
     return True
 
 
-def records_tabs(view: dict[str, Any], about: set[str] | None = None) -> None:
+def records_tabs(view: dict[str, Any], proposals: list[dict[str, Any]] | None = None) -> None:
     """The customer's records, one tab each, across the whole width so that their columns can be read; the tab
-    holding a record the ticket's proposals name (``about``: their values) first, so it opens on it."""
+    holding a record the ticket's ``proposals`` name first, so it opens on it."""
     card, past = view["card"], view["past"]
+    about = {str(v) for p in proposals or [] for v in (p.get("args") or {}).values() if isinstance(v, str) and v}
     names = sorted(card["tabs"], key=lambda n: not any(
-        str(v) in (about or set()) for row in card["tabs"][n] or [] for v in row.values()))
+        str(v) in about for row in card["tabs"][n] or [] for v in row.values()))
     names = [*names, "Tickets"]
     for tab, name in zip(st.tabs(names), names, strict=True):
         with tab:

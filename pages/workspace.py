@@ -264,8 +264,7 @@ def workspace(tid: str) -> None:
             st.markdown(contacts_as_code(result.draft.summary, phones=False))  # an address in it copies exactly
         view = customer_card(tid, t["customer_id"], t["customer_ref"])
     if view:  # below both columns, full width; the records the proposals act on open first
-        records_tabs(view, {str(v) for p in data["proposals"] for v in (p.get("args") or {}).values()
-                            if isinstance(v, str) and v})
+        records_tabs(view, data["proposals"])
     st.caption("Shortcuts: **Ctrl+Enter** send the reply · **Alt+A** approve the first proposal · "
                "**Alt+T** take · **Alt+N** next free ticket · **Alt+I** inbox")
     with right:
@@ -279,7 +278,8 @@ def workspace(tid: str) -> None:
                                     help="The context packet: what a supervisor needs to take the case over"):
                     packet_view(result.packet)
         choices = (view or {}).get("choices") or guarded(lambda: desk.ticket_choices(svc.db, tid)) or {}
-        props = [p for p in data["proposals"] if not desk.is_read(p["action"])]
+        props = sorted((p for p in data["proposals"] if not desk.is_read(p["action"])),  # undecided ones first
+                       key=lambda p: p["status"] not in {"pending", "escalated", "failed", "calling"})
         if clash := guarded(lambda: desk.clash_note(svc.db, tid)):  # a later message may undo this one's request
             st.warning(one_line(clash), icon=":material/call_split:")
         head, more = st.columns([3, 1.3], vertical_alignment="center")  # the heading, and beside it adding one

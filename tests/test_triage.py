@@ -131,3 +131,12 @@ def test_a_second_request_run_on_without_a_full_stop_is_its_own_sentence() -> No
         "return the plug (#W1002797) for a refund", "can you resend the invoice for #W1002073"]
     assert len(split_sentences("tell me when can you deliver it")) == 1  # the words before ask it
     assert len(split_sentences("I wonder if you could help")) == 1
+
+
+def test_a_message_full_of_slips_of_the_keys_is_read_put_right_and_quoted_as_written(services: Services) -> None:
+    tri = services.triager.triage("", "i ordred the washing machine by mistake, please canecl order #W1000275.")
+    assert not tri.abstained and [r.intent for r in tri.requests] == ["order_cancel"]
+    assert "canecl" in tri.requests[0].text  # the customer's own words, as they wrote them
+    tri = services.triager.triage("", "i want to make a formal complanit about how my odrer was handled.")
+    assert [r.intent for r in tri.requests] == ["complaint"]
+    assert services.triager.triage("", "asdf qwerty zxcv").abstained  # gibberish is not put right into a request
