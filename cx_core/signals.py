@@ -21,6 +21,18 @@ THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transac
 SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
                     r"gas leak|(?:smell|smells|smelling|smelt|smelled)\s+(?:of\s+)?gas|gas\s+smell|carbon monoxide|co alarm|"
                     r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
+
+
+def safety(text: str) -> str:
+    """The first safety word of ``text`` ("sparks"), or ''; a capitalised one inside a sentence is a name ("Alicia
+    Sparks", "Mr Fire"), not a hazard."""
+    for m in SAFETY.finditer(text):
+        word, before = m.group(0), text[:m.start()].rstrip(" \t")
+        if not (word[0].isupper() and not word.isupper() and before and before[-1] not in ".!?\n:;\"'(-*"):
+            return word
+    return ""
+
+
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
@@ -111,7 +123,7 @@ def signals(text: str) -> dict[str, Any]:
     """What policy escalates on (``policy.escalation_reason``) and the reply apologises for (contacts, waiting, a
     problem the customer reports)."""
     n = contacts(text)
-    return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(SAFETY.search(text)),
+    return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(safety(text)),
             "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
             "problem": _problem(text), "life": life(text),

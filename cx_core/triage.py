@@ -38,7 +38,6 @@ from .signals import (
     OWN_SLIP,
     PROBLEM,
     REPEAT,
-    SAFETY,
     STILL,
     THREAT,
     URGENT,
@@ -46,6 +45,7 @@ from .signals import (
     contacts,
     life,
     ordinal,
+    safety,
     signals,
 )
 
@@ -492,8 +492,8 @@ class Triager:
     def urgency(self, text: str, frustration: float, tier: str, channel: str) -> tuple[str, list[str]]:
         reasons = []
         level = 1
-        if SAFETY.search(text):
-            reasons.append(f"safety words ('{SAFETY.search(text).group(0).lower()}')")  # type: ignore[union-attr]
+        if hazard := safety(text):
+            reasons.append(f"safety words ('{hazard.lower()}')")
             level = 3
         if legal := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):
             reasons.append(f"legal words ('{legal.group(0).lower()}')")

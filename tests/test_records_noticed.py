@@ -397,3 +397,29 @@ def test_a_free_time_booked_for_one_customer_sends_anothers_proposal_for_it_back
     out = desk.approve(services.db, services.policy(), advisor, moves[0]["id"])
     assert out["status"] == "executed", out
     assert desk.get_ticket(services.db, "SLOT-1")["ticket"]["status"] == "new"  # planned anew, with what is free now
+
+
+def test_a_cancellation_asked_later_sends_back_the_ticket_whose_reply_speaks_of_the_order(services: Services) -> None:
+    o = find_order(services, "pending")
+    first = processed(services, "STALE-1", o["email"], f"Where is my order {o['order_id']}?")
+    assert o["order_id"] in first["result"].draft.reply
+    with services.db.session() as s:  # answered, and kept open by the advisor
+        from cx_core.store.tables import TicketRow
+
+        row = s.get(TicketRow, "STALE-1")
+        assert row is not None
+        row.status = "open"
+        s.commit()
+    processed(services, "STALE-2", o["email"], f"Please cancel order {o['order_id']}, I ordered it by mistake.",
+              subject="Cancel", at=timedelta(minutes=20))
+    assert desk.get_ticket(services.db, "STALE-1")["ticket"]["status"] == "new"  # read again, with the cancellation
+
+
+def test_an_order_cancelled_that_was_paid_twice_is_not_refunded_beside_the_cancellation(services: Services) -> None:
+    try:
+        o = find_order(services, "pending", duplicate=True)
+    except LookupError:
+        pytest.skip("no pending order paid twice in this world")
+    data = processed(services, "CANTWICE-1", o["email"], f"I ordered it by mistake, please cancel order {o['order_id']}.")
+    assert [p["action"] for p in data["proposals"] if p["args"].get("order_id") == o["order_id"]] == ["cancel_order"]
+    assert "can have only one of these" not in data["result"].draft.reply

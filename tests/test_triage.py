@@ -140,3 +140,11 @@ def test_a_message_full_of_slips_of_the_keys_is_read_put_right_and_quoted_as_wri
     tri = services.triager.triage("", "i want to make a formal complanit about how my odrer was handled.")
     assert [r.intent for r in tri.requests] == ["complaint"]
     assert services.triager.triage("", "asdf qwerty zxcv").abstained  # gibberish is not put right into a request
+
+
+def test_a_name_that_is_also_a_hazard_word_is_no_safety_signal() -> None:
+    from cx_core.signals import safety, signals
+
+    assert not signals("Please book two seats to LGA.\n\nThanks,\nAlicia Sparks")["safety"]
+    assert safety("The charger sparks when I plug it in") == "sparks"
+    assert safety("Sparks came out of the socket!") == "Sparks"  # a sentence may open with it

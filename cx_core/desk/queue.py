@@ -292,6 +292,11 @@ def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: b
     # what another ticket only noticed on the records, this one asks for: read that one again (one pass for all)
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id, f"ticket {row.id} asks for the same",
                    actions={p.action for p in waiting})
+    # a cancellation asked here: a reply drafted there that speaks of the record (offers to cancel it) is stale
+    cancelled = [p.args for p in waiting if "cancel" in p.action]
+    if cancelled:
+        reread_related(s, row.customer_id, cancelled, row.id, f"ticket {row.id} asks to cancel a record it speaks of",
+                       said=True)
     # the same change asked there with other details (another address for the order): both ask which
     reread_related(s, row.customer_id, [p.args for p in waiting], row.id,
                    f"ticket {row.id} asks for a different change to the same record",

@@ -472,7 +472,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                      *(q[:1].upper() + q[1:] + ("" if q.endswith(("?", ".")) else ".")
                                        for q in made.questions.values() if rid in q), also_decided(
                                          [(st.action, st.args) for st in made.steps if st.action in _BOOKING_WRITES
-                                          and st.action != "cancel_reservation"])])  # the rest still answered
+                                          and st.action != "cancel_reservation" and not (st.final or st.refused)])])
         news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
