@@ -336,7 +336,7 @@ def test_a_visit_moved_with_no_time_said_keeps_its_time_of_day() -> None:
 def test_a_sender_on_no_account_is_asked_for_what_their_channel_can_give() -> None:
     from domains.lumen.planner import _no_account
 
-    assert "please write from the email address on your account" in _no_account("order_status", "email")
+    assert "could you write to us from the email address on your account" in _no_account("order_status", "email")
     assert _no_account("charge_dispute", "chat").endswith("could you tell us the email address on your account, or "
                                                           "your order number?")
 
@@ -381,3 +381,11 @@ def test_the_brand_in_a_greeting_never_reads_as_the_home_address() -> None:
     read = interpret("Dear Lumen Home team,\n\nThe delivery address on #W1000001 is wrong, it should be 215 Harbor "
                      "Road, Boston, MA 02116.\n\nKind regards,\nAlbert", snap)
     assert [a for a, _, _ in read.steps] == ["change_shipping_address"]
+
+
+def test_a_complaint_alone_from_a_sender_on_no_account_asks_who_they_are(services: Services) -> None:
+    data = processed(services, "NOACC-1", "someone.new@example.org", "I am really disappointed. Nobody ever calls me "
+                     "back when you say you will.")
+    reply = data["result"].draft.reply
+    assert "could you write to us from the email address on your account, or send your order number?" in reply
+    assert "[1]" not in reply  # no rule quoted beside the question

@@ -561,3 +561,26 @@ def test_a_basic_economy_move_offered_after_an_upgrade_is_priced_whole(svc: Serv
         priced += bool(re.search(r"Moving to HAT\d+ on \w+day \d+ \w+ would then (?:cost (?:nothing|\$[\d,.]+) more|"
                                  r"be \$[\d,.]+ cheaper)", reply))
     assert priced, "no basic-economy booking whose move could be priced"
+
+
+def test_an_upgrade_of_a_cancelled_flight_waits_for_the_move_another_message_asks(svc: Services) -> None:
+    from domains.airline.planner import plan
+
+    found = [(u, r) for u, r in _bookings(svc) if "business" in (r.get("cabin_blocked") or {})
+             and "is cancelled" in r["cabin_blocked"]["business"]]
+    if not found:
+        pytest.skip("no booking in this world whose upgrade a cancelled flight blocks")
+    u, r = found[0]
+    from domains.airline.records import snapshot
+
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    rid = r["reservation_id"]
+    move = {"id": "T8", "at": "2026-11-18", "today": True, "subject": "Move", "said": "", "text": f"Move {rid}",
+            "task_type": "change_flight", "pending": [{"action": "update_reservation_flights", "args": {
+                "reservation_id": rid}}]}
+    text = f"I'd like to upgrade {rid} to business. What would it cost?"
+    for tickets, said in (([], "once you tell us which flight you would like instead"),
+                          ([move], "I can see your other message asking to move to another flight")):
+        made = plan(svc.triager.triage("Upgrade", text), {**snap, "open_tickets": tickets}, NOW.date(), text)
+        assert any(said in q for q in made.questions.values()), made.questions

@@ -329,6 +329,7 @@ def test_contact_details_change_only_from_the_address_on_file_or_a_call(services
         assert any(p.action == "update_contact_details" for p in result.proposals) == proposed, channel
         if not proposed:
             assert "email address on your account" in result.draft.reply and "512-555-0199" not in result.draft.reply
+            assert "[1]" not in result.draft.reply  # no "you can update your phone number" quoted beside the rule
 
 
 def test_a_reply_naming_a_record_changed_on_another_ticket_is_read_again(services: Services) -> None:

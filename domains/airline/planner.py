@@ -105,10 +105,16 @@ def new_cabin(ctx: Context) -> str:
         blocked = (rec.get("cabin_blocked") or {}).get(wanted[0])
         if blocked:  # a flight we cancelled is said by the notice, with what the member may do instead
             gone = "is cancelled" in blocked and any(f.get("status") == "cancelled" for f in rec.get("flights") or [])
+            moving = any(p.get("action") == "update_reservation_flights" and (p.get("args") or {}).get(
+                "reservation_id") == rec.get("reservation_id") for t in ctx.snapshot.get("open_tickets") or []
+                for p in t.get("pending") or [])  # the new flight already asked for in another message
+            cabin = CABIN_WORDS.get(str(wanted[0]), wanted[0])
             raise Unbound(f"the cabin cannot be had: {blocked}",
-                          "I haven't changed the cabin, as that flight no longer flies; once you tell us which "
-                          f"flight you would like instead, I'll price {CABIN_WORDS.get(str(wanted[0]), wanted[0])} on "
-                          "it" if gone else
+                          "I haven't changed the cabin, as that flight no longer flies; " + (
+                              "I can see your other message asking to move to another flight: once that is settled, "
+                              f"I'll price {cabin} on the new one" if moving else
+                              f"once you tell us which flight you would like instead, I'll price {cabin} on it")
+                          if gone else
                           f"I'm sorry, but reservation {rec['reservation_id']} cannot move to "
                           f"{CABIN_WORDS.get(str(wanted[0]), wanted[0])}: {blocked}.", final=True)
         return str(wanted[0])

@@ -121,7 +121,7 @@ def _no_account(intent: str, channel: str) -> str:
                 "on your account: please write to us from that address, and our privacy team will answer within 30 "
                 "days")
     return "we could not match your message to an account; " + (
-        "please write from the email address on your account or send your order number" if channel == "email" else
+        "could you write to us from the email address on your account, or send your order number?" if channel == "email" else
         "could you tell us the email address on your account, or your order number?")
 
 
@@ -276,8 +276,9 @@ def _contact_update(r: Asked) -> Planned:
     if len(args) == 1:
         return [], "which details should we update, and to what?"
     if r.ents.get("channel", "email") not in ("email", "phone"):  # the knowledge base: from the address on file only
-        return [], "for your security, contact details change only on a request from the email address on your " \
-            "account or a verified phone call: please write to us from that address and we'll update them"
+        return [], Answer("for your security, contact details change only on a request from the email address on "
+                          "your account or a verified phone call: please write to us from that address and we'll "
+                          "update them")  # the rule itself: no "you can update…" quoted beside it
     return [Step("update_contact_details", args, r.intent, "customer gave new contact details")], ""
 
 
@@ -464,7 +465,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                      held=reading.unsure))
     for req in triage.requests:
         if snap is None:
-            if req.intent == "complaint" and not _COMPLAINS.search(text or req.text):
+            if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             if req.intent not in WRITE_FREE:
                 result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
