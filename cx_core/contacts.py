@@ -13,6 +13,7 @@ from sqlalchemy import select
 from .actions.base import is_read
 from .domain import active
 from .entities import split_sentences
+from .plans import NOTICED
 from .store.db import Database
 from .store.tables import ProposalRow, TicketRow
 from .triage import contacts as said_contacts
@@ -72,13 +73,14 @@ def open_elsewhere(db: Database, customer_id: str, ticket_id: str, now: datetime
             TicketRow.status.in_(("open", "escalated", "waiting")), TicketRow.created_at <= now)
             .order_by(TicketRow.created_at.desc()).limit(3)).all()
         waiting = s.execute(select(ProposalRow.ticket_id, ProposalRow.action, ProposalRow.args,
-                                   ProposalRow.decision).where(
+                                   ProposalRow.decision, ProposalRow.rationale).where(
             ProposalRow.ticket_id.in_([r.id for r in rows]), ProposalRow.status == "pending")).all()
         return [{"id": r.id, "at": r.created_at.date().isoformat(), "today": r.created_at.date() == now.date(),
                  "later": after is not None and r.created_at > after,
                  "subject": (r.subject or r.body)[:120],
                  "text": f"{r.subject}\n{r.body}"[:4000], "task_type": r.task_type or "",
-                 "pending": [{"action": a, "args": args, "decision": d} for t, a, args, d in waiting if t == r.id],
+                 "pending": [{"action": a, "args": args, "decision": d, "noticed": (why or "").endswith(NOTICED)}
+                             for t, a, args, d, why in waiting if t == r.id],
                  "said": str(((r.result or {}).get("draft") or {}).get("reply") or "")[:4000]} for r in rows]
 
 
@@ -127,7 +129,7 @@ def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) ->
             asked = t.get("task_type") == st.intent or any(
                 re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", str(t.get("text") or "")) for i in target(st.args))
             if asked and not t.get("later") and any(  # planned there as asked (not only offered, nor waiting on details)
-                    p.get("decision") in _UNDER_WAY and p.get("action") == st.action and (shared := target(st.args) & target(p.get("args") or {}))
+                    p.get("decision") in _UNDER_WAY and not p.get("noticed") and p.get("action") == st.action and (shared := target(st.args) & target(p.get("args") or {}))
                     and _details(st.args, shared) == _details(p.get("args") or {}, shared)
                     for p in t.get("pending") or []):
                 found.append(st)

@@ -424,3 +424,13 @@ def test_an_order_cancelled_that_was_paid_twice_is_not_refunded_beside_the_cance
     data = processed(services, "CANTWICE-1", o["email"], f"I ordered it by mistake, please cancel order {o['order_id']}.")
     assert [p["action"] for p in data["proposals"] if p["args"].get("order_id") == o["order_id"]] == ["cancel_order"]
     assert "can have only one of these" not in data["result"].draft.reply
+
+
+def test_a_refund_only_noticed_on_a_ticket_naming_the_order_is_no_request_asked_before(services: Services) -> None:
+    c = twice_and_another(services)
+    first = processed(services, "NOTED-1", c["email"], f"Where is my order {c['twice']}?")
+    assert [p["args"]["order_id"] for p in first["proposals"] if p["action"] == "refund"] == [c["twice"]]
+    asked = processed(services, "NOTED-2", c["email"], f"You charged me twice for order {c['twice']}, please refund "
+                      "one.", at=timedelta(minutes=20))
+    assert "asked for the same" not in asked["result"].draft.reply
+    assert [p["args"]["order_id"] for p in asked["proposals"] if p["action"] == "refund"] == [c["twice"]]
