@@ -115,6 +115,11 @@ def other_change(mine: list[tuple[str, dict[str, Any]]], theirs: list[dict[str, 
     return ""
 
 
+def _names(text: str, record: str) -> bool:
+    """Whether a message's text names the record ("W1001234" for order #W1001234)."""
+    return re.search(rf"(?<!\w){re.escape(record.lstrip('#'))}\b", text) is not None
+
+
 def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
     """The changes this ticket asks that an earlier open ticket of the customer's already asks the same way (a bag
     added to one booking, asked twice in different words) and that still wait for a person there: the reply's
@@ -126,8 +131,7 @@ def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) ->
             continue
         for t in open_tickets or []:
             # asked there too (not only noticed there, which moves to the ticket that asks)
-            asked = t.get("task_type") == st.intent or any(
-                re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", str(t.get("text") or "")) for i in target(st.args))
+            asked = t.get("task_type") == st.intent or any(_names(str(t.get("text") or ""), i) for i in target(st.args))
             if asked and not t.get("later") and any(  # planned there as asked (not only offered, nor waiting on details)
                     p.get("decision") in _UNDER_WAY and not p.get("noticed") and p.get("action") == st.action and (shared := target(st.args) & target(p.get("args") or {}))
                     and _details(st.args, shared) == _details(p.get("args") or {}, shared)
@@ -152,8 +156,7 @@ def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str
     for t in open_tickets or []:
         other = str(t.get("task_type") or "")
         live = record_ids([p.get("args") or {} for p in t.get("pending") or []])  # refused or done: nothing to weigh
-        hit = next((i for i in ids if i in live and re.search(rf"(?<!\w){re.escape(i.lstrip('#'))}\b", t["text"])),
-                   None)
+        hit = next((i for i in ids if i in live and _names(t["text"], i)), None)
         if hit and cancels != ("cancel" in other) and not any(w in other for w in _BESIDE):
             return hit, t, "cancel"
         if actions and (hit := other_change(list(zip(actions, args, strict=True)), t.get("pending") or [])):
