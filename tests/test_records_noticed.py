@@ -434,3 +434,29 @@ def test_a_refund_only_noticed_on_a_ticket_naming_the_order_is_no_request_asked_
                       "one.", at=timedelta(minutes=20))
     assert "asked for the same" not in asked["result"].draft.reply
     assert [p["args"]["order_id"] for p in asked["proposals"] if p["action"] == "refund"] == [c["twice"]]
+
+
+def test_a_free_time_the_agent_booked_alone_sends_anothers_proposal_for_it_back_to_be_planned(
+        services: Services) -> None:
+    from cx_core import autonomy
+    from domains.lumen.tables import AppointmentRow, SlotRow
+
+    with services.db.session() as s:
+        booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.status == "booked")
+                                .order_by(AppointmentRow.appointment_id)))
+        a, b = next((a, b) for a in booked for b in booked if a.region == b.region and a.user_id != b.user_id)
+        slot = s.scalars(select(SlotRow).where(SlotRow.region == a.region, SlotRow.free.is_(True),
+                                               SlotRow.start > datetime.now() + timedelta(days=2)).order_by(SlotRow.start)).first()
+        if slot is None:
+            pytest.skip("the demo world's free times are all in the past")
+        emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]
+        ids, when = [a.appointment_id, b.appointment_id], f"{slot.start:%A} {slot.start.day} {slot.start:%B} at {slot.start:%H:%M}"
+    waiting = processed(services, "ALONE-1", emails[1], f"Please move my installation appointment {ids[1]} to {when}.")
+    wanted = next(p for p in waiting["proposals"] if p["action"] == "reschedule_appointment")
+    assert wanted["status"] == "pending"
+    autonomy.set_level(services.db, services.settings.writable_policy_file, services.policy(),
+                       StaffUser("root", "Root Admin", Role.admin), "installation_reschedule", 3, "trial")
+    done = processed(services, "ALONE-0", emails[0], f"Please move my installation appointment {ids[0]} to {when}.")
+    move = next(p for p in done["proposals"] if p["action"] == "reschedule_appointment")
+    assert move["status"] == "executed" and move["args"]["slot_id"] == wanted["args"]["slot_id"], move
+    assert desk.get_ticket(services.db, "ALONE-1")["ticket"]["status"] == "new"  # planned anew, with what is free now

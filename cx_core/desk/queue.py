@@ -250,12 +250,15 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                                                      ProposalRow.position < 1000)):
             k.position = -k.id  # decided on an earlier reading: history now, unless this reading names it again
         s.flush()
+        ran_alone = []
         for i, p in enumerate(outcome.proposals):
             if p.action == "send_reply":
                 continue
             if p.execution_key and p.execution_key in kept:
                 kept[p.execution_key].position = i
                 continue
+            if p.decision == Decision.executed:
+                ran_alone.append(p)
             status = {"executed": "executed", "needs_approval": "pending", "escalated": "escalated",
                       "denied": "denied", "abstained": "pending"}[p.decision.value]
             answer = p.result
@@ -276,6 +279,9 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                          packet=outcome.packet or {"summary": outcome.draft.summary})
 
         enqueue(s, policy, outcome)
+        for p in ran_alone:  # what the agent did alone is seen on other tickets, as an approval's is
+            reread_related(s, row.customer_id, [p.args], row.id, f"{p.action} ran on ticket {row.id}", said=True)
+            reread_taken(s, p.action, p.args, row.id, f"{p.action} on ticket {row.id} took what this one asks")
         _clashing_again(s, row, outcome, first)
 
     db.run(write)
