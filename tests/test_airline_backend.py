@@ -839,3 +839,14 @@ def test_demo_tickets_reference_real_records_and_their_verdicts_hold() -> None:
         done = B.cancel_reservation(s, {"reservation_id": t["reservation_id"], "reason": t["reason"]}, now)
         assert done["reservation"]["status"] == "cancelled"
     s.close()
+
+
+def test_two_gift_cards_alike_are_told_apart_by_their_last_digits() -> None:
+    from domains.airline.backend import method_label
+
+    one, two = ({"id": f"gift_card_{n}", "source": "gift_card", "amount": 50} for n in ("7215893", "4400121"))
+    assert (method_label(one), method_label(two)) == ("gift card ending 5893 ($50.00 left)",
+                                                      "gift card ending 0121 ($50.00 left)")
+    assert method_label({"id": "certificate_1234567", "source": "certificate", "amount": 250}) == \
+        "travel certificate ending 4567 ($250.00)"
+    assert method_label({**one, "amount": 0}) == "gift card ending 5893 (used up)"

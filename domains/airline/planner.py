@@ -337,7 +337,7 @@ def payment(ctx: Context) -> str:
     if len(set(named)) == 1:
         return str(named[0])
     four = set(ctx.entities.get("card_last_four") or [])
-    cards = [m["id"] for m in methods if m.get("source") == "credit_card" and any(m["label"].endswith(f) for f in four)]
+    cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
     if len(cards) == 1:
         return str(cards[0])
     kinds = [m["id"] for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]

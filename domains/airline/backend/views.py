@@ -22,10 +22,13 @@ def method_label(method: Mapping[str, Any]) -> str:
     source = method.get("source")
     if source == "credit_card":
         return shown.card(method.get("brand", "card"), method.get("last_four", "????"))
+    # a member may hold several gift cards or certificates alike: the last digits of each tell them apart
+    digits = "".join(c for c in str(method.get("id", "")) if c.isdigit())[-4:]
+    ending = f" ending {digits}" if len(digits) == 4 else ""
     if source == "gift_card":
         left = float(method.get("amount", 0) or 0)
-        return f"gift card ({money(left)} left)" if left > 0 else "gift card (used up)"
-    return f"travel certificate ({money(float(method.get('amount', 0)))})"
+        return f"gift card{ending} ({money(left)} left)" if left > 0 else f"gift card{ending} (used up)"
+    return f"travel certificate{ending} ({money(float(method.get('amount', 0)))})"
 
 
 def user_view(u: AirlineUserRow) -> dict[str, Any]:
