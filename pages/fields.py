@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import streamlit as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cx_core import desk, shown
 from cx_core.actions import action_label
@@ -39,12 +39,53 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     if base in (float, int):
         return st.number_input(title, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
                                format="%.0f" if base is int else "%.2f", key=key, help=field.description)
+    if get_origin(base) is list and (rows := record_rows(base)) is not None:
+        return rows_widget(title, rows, value, key, field.description)
     if get_origin(base) is list:
         raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
                             help=(field.description or "") + " Separate several with commas.")
         return [x.strip() for x in raw.split(",") if x.strip()]
     raw = st.text_input(title, value="" if value is None else str(value), key=key, help=field.description)
     return raw.strip() or None
+
+
+def record_rows(kind: Any) -> Any:
+    """The model each row of a list of records is (a passenger: first name, last name, date of birth), or None."""
+    inner = next(iter(get_args(kind)), None)
+    return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+
+
+def rows_widget(title: str, model: Any, value: Any, key: str, description: str | None) -> list[dict[str, Any]]:
+    """A list of records (the passengers of a booking) as a table to edit, a row each, a column per field in words
+    and dates as dates; rows may be added or removed. Returns the rows as the action takes them."""
+    fields = model.model_fields
+    dates = {n for n, f in fields.items() if f.annotation is date}
+    rows = []
+    for v in value or []:
+        row = dict(v) if isinstance(v, dict) else {}
+        for n in fields:
+            x = row.get(n)
+            if n in dates:
+                try:
+                    row[n] = date.fromisoformat(str(x)) if x else None
+                except ValueError:
+                    row[n] = None
+            else:
+                row[n] = "" if x is None else str(x)
+        rows.append({n: row[n] for n in fields})
+    config = {n: st.column_config.DateColumn(field_name(n, f), format="D MMM YYYY") if n in dates else
+              st.column_config.TextColumn(field_name(n, f)) for n, f in fields.items()}
+    st.caption(f"{title}{': ' + description if description else ''} — one row each; add or remove rows as needed.")
+    edited = st.data_editor(rows or [dict.fromkeys(fields)], key=key, num_rows="dynamic", hide_index=True,
+                            column_config=config, width="stretch")
+    out = []
+    for row in edited if isinstance(edited, list) else edited.to_dict("records"):
+        if not any(row.get(n) not in (None, "") for n in fields):
+            continue  # an empty row added and left
+        out.append({n: (row[n].date().isoformat() if isinstance(row.get(n), datetime) else
+                        row[n].isoformat() if isinstance(row.get(n), date) else
+                        str(row[n]).strip() if row.get(n) is not None else None) for n in fields})
+    return out
 
 
 def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str, list[tuple[str, str]]],

@@ -258,3 +258,56 @@ def test_eval_actions_on_tau_bench_airline_meets_its_targets(shared_data: Path, 
     assert 0.0 <= result["request_recall"] <= 1.0 and 0.0 <= result["request_precision"] <= 1.0
     assert 0 <= result["requests_read"] <= min(result["requests"], result["requests_proposed"])
     assert result["requests"] == 26 and result["request_precision"] >= 0.95
+
+
+@pytest.mark.browser
+def test_the_travellers_of_a_name_change_are_edited_as_a_table_of_names_and_dates(svc: Services,
+                                                                                  airline: Settings) -> None:
+    """The Edit of a passenger change shows each traveller as a row (first name, last name, date of birth as a
+    date), never a dict; approving it unchanged writes the travellers the agent proposed."""
+    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, raw_on_screen, sign_in
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    pytest.importorskip("playwright")
+    from playwright.sync_api import expect, sync_playwright
+
+    now = datetime.now(UTC)
+    at = now.replace(tzinfo=None)
+    with svc.db.session() as s:
+        found = [x for seed in range(11, 41) for x in airline_demo.demo_tickets(s, 18, seed=seed, now=now)
+                 if x["task_type"] == "change_passenger" and x["expected"] == "allowed" and x.get("passenger")]
+    assert found, "the demo world has no name change the rules allow"
+    t = found[0]
+    ticket = TicketIn(id="AIR-PAX", customer=t["customer"], channel="email", subject="Browser test: name change",
+                      body=t["body"], created_at=at)
+    desk.add_tickets(svc.db, [ticket], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=at))
+    proposed = next(p for p in desk.get_ticket(svc.db, "AIR-PAX")["proposals"]
+                    if p["action"] == "update_reservation_passengers")
+    with running_app({"TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir)}) as url, \
+            sync_playwright() as p:
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        sign_in(page, url, "ada", "advisor-demo")
+        page.get_by_role("link", name="Browser test: name change").click()
+        expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Edit").first.click()
+        form = page.locator("[data-testid='stPopoverBody']")
+        expect(form.get_by_text("one row each")).to_be_visible(timeout=30_000)
+        grid = form.locator("[data-testid='stDataFrame']")
+        expect(grid).to_be_visible()
+        text = form.inner_text() + " " + " ".join(grid.all_inner_texts())
+        page.screenshot(path=str(ARTIFACTS / "airline-passengers-edit.png"))
+        assert "{" not in text and "first_name" not in text and not raw_on_screen(text), text
+        form.get_by_role("button", name="Approve with changes").click()
+        expect(page.get_by_text("Executed:").first).to_be_visible(timeout=30_000)
+        browser.close()
+    from domains.airline.tables import AirlineReservationRow
+
+    with svc.db.session() as s:
+        row = s.get(AirlineReservationRow, t["reservation_id"])
+        assert row is not None
+        assert [dict(x) for x in row.passengers] == [
+            {k: str(v) for k, v in x.items()} for x in proposed["args"]["passengers"]]

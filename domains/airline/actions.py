@@ -64,7 +64,7 @@ class FlightInfo(Args):
 class Passenger(Args):
     first_name: str = Field(min_length=1, max_length=60)
     last_name: str = Field(min_length=1, max_length=60)
-    dob: date = Field(description="Date of birth.")
+    dob: date = Field(title="Date of birth", description="Date of birth.")
 
 
 class PaymentPart(Args):

@@ -129,21 +129,26 @@ def this_trip(ctx: Context, rec: dict[str, Any]) -> list[str]:
 
 
 def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
-    """What moving one flight of a basic-economy booking to the one other day the message names would cost once it
-    is upgraded to economy, at today's fares ("Moving to HAT012 on Sunday 29 November would then cost $88.00 more
+    """What moving a flight (or a connection, whole) of a basic-economy booking to the one other day the message
+    names would cost once it is upgraded to economy, at today's fares ("Moving to HAT012 on Sunday 29 November would then cost $88.00 more
     for both passengers."), or "" when that flight or a fare is not known."""
     said, booked = set(this_trip(ctx, rec)), {f["date"] for f in rec["flights"]}
     new = sorted(said - booked)
     named = [f for f in rec["flights"] if not f.get("flown") and f["date"] in said]
     pax = int(rec.get("passenger_count") or 1)
-    if len(new) != 1 or len(named) != 1 or (same := same_flight(ctx, named[0], new[0], "economy", pax)) is None:
+    if len(new) != 1 or not named or len({f["date"] for f in named}) != 1:
         return ""
-    after, before = costs.fare(ctx.snapshot, same, "economy"), costs.fare(ctx.snapshot, named[0], "economy")
-    if after is None or before is None:
+    found = [same_flight(ctx, f, new[0], "economy", pax) for f in named]  # a connection moves whole
+    same = [f for f in found if f is not None]
+    if len(same) != len(named):
+        return ""
+    after = [costs.fare(ctx.snapshot, s, "economy") for s in same]
+    before = [costs.fare(ctx.snapshot, f, "economy") for f in named]
+    if None in after or None in before:
         return ""
     who = "" if pax == 1 else " for both passengers" if pax == 2 else f" for all {pax} passengers"
-    diff = (after - before) * pax
-    moving = f" Moving to {same['flight_number']} on {day(new[0])} would then"
+    diff = (sum(a for a in after if a is not None) - sum(b for b in before if b is not None)) * pax
+    moving = f" Moving to {' and '.join(str(f['flight_number']) for f in same)} on {day(new[0])} would then"
     if diff < 0:
         return f"{moving} be {money(-diff)} cheaper{who} at today's fares, and we would refund the difference."
     return f"{moving} cost {money(diff) + ' more' if diff else 'nothing more'}{who if diff else ''} at today's fares."
