@@ -25,6 +25,7 @@ from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
 from .signals import (
+    AND_AGAIN,
     ANGER,
     CANCEL_SERVICE,
     COMPLAINT,
@@ -447,8 +448,10 @@ class Triager:
                   grieves=compound < 0.5)
         n = contacts(text)
         if n > 1:
-            found(0.2 + 0.1 * (n >= 3), f"repeated contact (says it is the {'at least ' if n >= 3 else ''}"
-                                        f"{ordinal(n)} time)")
+            said = REPEAT.search(text) or AND_AGAIN.search(text)  # in their words: "nobody calls back" is no count
+            found(0.2 + 0.1 * (n >= 3), f"repeated contact ('{said.group(0).lower()}'" + (
+                f", at least the {ordinal(n)} time)" if n >= 3 else ")") if said else
+                f"repeated contact (at least the {ordinal(n)} time)")
         if m := ANGER.search(text):
             found(0.25, f"angry words ('{m.group(0).lower()}')")
         if m := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):

@@ -5,6 +5,7 @@ once."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -389,3 +390,13 @@ def test_a_complaint_alone_from_a_sender_on_no_account_asks_who_they_are(service
     reply = data["result"].draft.reply
     assert "could you write to us from the email address on your account, or send your order number?" in reply
     assert "[1]" not in reply  # no rule quoted beside the question
+
+
+def test_a_present_whose_timing_matters_hears_when_its_order_is_due_beside_a_double_charge(services: Services) -> None:
+    o = find_order(services, "pending", duplicate=True)
+    data = processed(services, "GIFT-1", o["email"], f"I ordered this as a present, so the timing matters. My card "
+                     f"was charged twice for order {o['order_id']}. Please refund one.")
+    reply = data["result"].draft.reply
+    assert any(p["action"] == "refund" for p in data["proposals"])
+    assert re.search(rf"Your order {re.escape(o['order_id'])} is still due on \w+day \d+ \w+\.", reply), reply
+    assert reply.index("refund") < reply.index("is still due on")  # the answer first, the timing after

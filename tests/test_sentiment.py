@@ -114,3 +114,10 @@ def test_a_present_whose_timing_matters_is_acknowledged_unless_something_went_wr
     assert said("It's a birthday present. Where is order #W1?") == ""  # nothing said of timing: nothing assumed
     assert said("I ordered this as a present, so the timing matters. It arrived damaged.", "negative") == \
         "I'm sorry it arrived damaged."
+
+
+def test_a_repeated_contact_is_explained_in_the_customers_own_words(reader: Triager) -> None:
+    *_, why = reader.sentiment("I am really disappointed with the service lately. Nobody calls back.")
+    assert "repeated contact ('nobody calls back')" in why, why
+    *_, why = reader.sentiment("This is the third time I'm writing about this!!!")
+    assert "repeated contact ('third time', at least the third time)" in why, why

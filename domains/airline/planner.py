@@ -382,11 +382,23 @@ def _bags_added(ctx: Context) -> int:
 
 def bags_total(ctx: Context) -> int:
     if why := _refused(ctx, "add_bags"):
-        rid = ctx.bound["@reservations"]["reservation_id"]
+        rec = ctx.bound["@reservations"]
+        rid = rec["reservation_id"]
+        if "cancelled by the airline" in why:  # the trip is still theirs to take: the bags wait for its new flight
+            gone = re.match(r"flight (.+?) was cancelled", why)
+            raise Unbound(f"the airline's rules refuse it: {why}", (
+                f"As we cancelled {'flight ' + gone.group(1) if gone else 'its flight'}, reservation {rid} has no "
+                + ("flight to add bags to yet: once you've chosen another flight, I'll add them there."
+                   if rec.get("cabin") != "basic_economy" else "flight left to add bags to.")), final=True)
         ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
                  and r.get("status") != "cancelled" and not r.get("all_flown")]  # a trip of theirs still to fly
+        asked = {str((p.get("args") or {}).get("reservation_id")) for t in ctx.snapshot.get("open_tickets") or []
+                 for p in t.get("pending") or [] if p.get("action") == "update_reservation_baggages"}
         raise Unbound(f"the airline's rules refuse it: {why}", f"I'm sorry, but no bags can be added to reservation "
-                      f"{rid}: {why}. " + (f"If you meant your reservation {ahead[0]['reservation_id']} "
+                      f"{rid}: {why}. " + (f"The bags you asked for on your reservation {ahead[0]['reservation_id']} "
+                                           "are in hand from your other message." if len(ahead) == 1 and
+                                           ahead[0]["reservation_id"] in asked else
+                                           f"If you meant your reservation {ahead[0]['reservation_id']} "
                                            f"({ahead[0].get('origin', '')} to {ahead[0].get('destination', '')}), "
                                            "just reply and I'll add them there." if len(ahead) == 1 else
                                            "If you meant another of your bookings, just send us its reference."
@@ -544,8 +556,8 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
               today: date | None = None, cancelling: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """One sentence per active reservation with a flight the airline cancelled or delayed and not yet flown: what
     happened and what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a
-    refund; an economy or business booking may instead move to another flight, a basic-economy one may not, and no
-    flight is moved into the past; a delay: when the flight is now expected to leave). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
+    refund; an economy or business booking may instead move to another flight ahead, a basic-economy one may not; a
+    delay: when the flight is now expected to leave). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
     the message is ``about`` some bookings, only theirs are spoken of; one whose cancellation another message of
     theirs asks for (``cancelling``) is said to be under way."""
     out = []
@@ -556,7 +568,7 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
         gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
         if gone:
             f = gone[0]
-            movable = r.get("cabin") != "basic_economy" and not (today and str(f["date"]) < today.isoformat())
+            movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
             asked = r["reservation_id"] in cancelling
             offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
                      else "we can move you to another flight, or cancel that booking for a full refund; " + (
