@@ -152,6 +152,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else
+                       "Above your limit: your approval sends it to a supervisor, who decides." if _above_me(p) else
                        "Approve only once you know who wrote, or that it should be done again." if stranger else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
@@ -159,7 +160,9 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             run_approve(p["id"], None)
         if st.session_state.get(f"confirm-{p['id']}"):
             why = proposal_note(p, spec)
-            st.warning(f"The agent did not propose this as sure ({why[:1].lower()}{why[1:]}). Approve it as it "
+            st.warning("Above your limit: approving sends it to a supervisor, who decides. Send it to them?"
+                       if _above_me(p) and not unsure else
+                       f"The agent did not propose this as sure ({why[:1].lower()}{why[1:]}). Approve it as it "
                        "stands?" if unsure or stranger else
                        "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):

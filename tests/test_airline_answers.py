@@ -590,3 +590,31 @@ def test_an_upgrade_of_a_cancelled_flight_waits_for_the_move_another_message_ask
                           ([move], "I can see your other message asking to move to another flight")):
         made = plan(svc.triager.triage("Upgrade", text), {**snap, "open_tickets": tickets}, NOW.date(), text)
         assert any(said in q for q in made.questions.values()), made.questions
+
+
+def test_a_way_that_changes_planes_overnight_moves_whole_to_the_next_day() -> None:
+    from datetime import date
+
+    from cx_core.models import Request
+    from cx_core.recipes import Context
+    from domains.airline.flights import after_upgrade, moved_trip
+
+    legs = [{"origin": "SFO", "destination": "ORD", "flight_number": "HAT013", "date": "2026-11-30"},
+            {"origin": "ORD", "destination": "MIA", "flight_number": "HAT022", "date": "2026-12-01"}]
+    rec = {"reservation_id": "MBJSCD", "origin": "SFO", "destination": "MIA", "cabin": "basic_economy",
+           "passenger_count": 1, "flights": legs}
+
+    def sale(leg: dict[str, str], when: str, price: int) -> dict[str, Any]:
+        return {"origin": leg["origin"], "destination": leg["destination"], "date": when, "flights": [
+            {"flight_number": leg["flight_number"], "seats": {"economy": 9}, "prices": {"economy": price}}]}
+
+    snap = {"for_sale": [sale(legs[0], "2026-11-30", 100), sale(legs[1], "2026-12-01", 120),
+                         sale(legs[0], "2026-12-01", 90), sale(legs[1], "2026-12-02", 150)]}
+    text = "Could I move my SFO-MIA flight on November 30 to the next day, December 1? Booking reference MBJSCD."
+    ctx = Context(Request(intent="change_flight", text=text, confidence=1.0), text,
+                  {"dates": ["2026-11-30", "2026-12-01"]}, snap, date(2026, 11, 25))
+    assert moved_trip(ctx, rec) == (legs, ["2026-12-01", "2026-12-02"])  # both legs, a day later each
+    assert after_upgrade(ctx, rec) == (" Moving to HAT013 on Tuesday 1 December and HAT022 on Wednesday 2 December "
+                                       "would then cost $20.00 more at today's fares.")
+    one_day = [{**legs[0]}, {**legs[1], "date": "2026-11-30"}]  # changing planes the same day: not this move
+    assert moved_trip(ctx, {**rec, "flights": one_day}) is None

@@ -128,6 +128,29 @@ def this_trip(ctx: Context, rec: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def moved_trip(ctx: Context, rec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """ "Move my SFO-MIA flight on November 30 to the next day, December 1" when that way of the trip changes planes
+    overnight (SFO-ORD on the 30th, ORD-MIA on the 1st): its legs, and each one's day moved by as many days; None
+    when the message names no such move."""
+    said = this_trip(ctx, rec)
+    if len(said) != 2:
+        return None
+    start, to = said
+    ahead = [f for f in rec["flights"] if not f.get("flown")]
+    chain = [f for f in ahead if f["date"] == start][:1]
+    ends = {str(rec.get("destination")), str(rec.get("origin"))}
+    while chain and chain[-1]["destination"] not in ends:
+        nxt = next((f for f in ahead if f not in chain and f["origin"] == chain[-1]["destination"]
+                    and 0 <= (date.fromisoformat(f["date"]) - date.fromisoformat(chain[-1]["date"])).days <= 1), None)
+        if nxt is None:
+            return None
+        chain.append(nxt)
+    if len({f["date"] for f in chain}) < 2:  # all on one day: moved as a connection elsewhere
+        return None
+    shift = date.fromisoformat(to) - date.fromisoformat(start)
+    return chain, [(date.fromisoformat(f["date"]) + shift).isoformat() for f in chain]
+
+
 def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
     """What moving a flight (or a connection, whole) of a basic-economy booking to the one other day the message
     names would cost once it is upgraded to economy, at today's fares ("Moving to HAT012 on Sunday 29 November would then cost $88.00 more
@@ -136,9 +159,13 @@ def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
     new = sorted(said - booked)
     named = [f for f in rec["flights"] if not f.get("flown") and f["date"] in said]
     pax = int(rec.get("passenger_count") or 1)
-    if len(new) != 1 or not named or len({f["date"] for f in named}) != 1:
+    if trip := moved_trip(ctx, rec):  # a way of the trip that changes planes overnight: each leg moved as far
+        named, days = trip
+    elif len(new) != 1 or not named or len({f["date"] for f in named}) != 1:
         return ""
-    found = [same_flight(ctx, f, new[0], "economy", pax) for f in named]  # a connection moves whole
+    else:
+        days = [new[0]] * len(named)
+    found = [same_flight(ctx, f, d, "economy", pax) for f, d in zip(named, days, strict=True)]  # moved whole
     same = [f for f in found if f is not None]
     if len(same) != len(named):
         return ""
@@ -148,7 +175,9 @@ def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
         return ""
     who = "" if pax == 1 else " for both passengers" if pax == 2 else f" for all {pax} passengers"
     diff = (sum(a for a in after if a is not None) - sum(b for b in before if b is not None)) * pax
-    moving = f" Moving to {' and '.join(str(f['flight_number']) for f in same)} on {day(new[0])} would then"
+    moving = (f" Moving to {' and '.join(str(f['flight_number']) for f in same)} on {day(days[0])}" if len(set(days)) == 1
+              else " Moving to " + " and ".join(f"{f['flight_number']} on {day(d)}" for f, d in zip(same, days, strict=True))
+              ) + " would then"
     if diff < 0:
         return f"{moving} be {money(-diff)} cheaper{who} at today's fares, and we would refund the difference."
     return f"{moving} cost {money(diff) + ' more' if diff else 'nothing more'}{who if diff else ''} at today's fares."

@@ -17,7 +17,7 @@ from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .flights import after_upgrade, booked_flights, connection, pick, same_flight, this_trip
+from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip
 from .settled import after_ours, already, known, left_for_cancel, ours, price_first
 from .wording import clock
 
@@ -130,7 +130,8 @@ def _another(ctx: Context, rid: str) -> str:
              and r.get("status") != "cancelled" and not r.get("any_flown")]
     return (f" If you meant your reservation {ahead[0]['reservation_id']} ({ahead[0].get('origin', '')} to "
             f"{ahead[0].get('destination', '')}), just reply and I'll price it there." if len(ahead) == 1 else
-            " If you meant another booking, just send us its reference.")
+            " If you meant another booking, just send us its reference." if ahead else
+            " I can't see another trip of yours still to fly; for a new one, the cabin is chosen when you book it.")
 
 
 def same_cabin(ctx: Context) -> str:
@@ -175,6 +176,13 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
                       + (f" You can upgrade it to economy first, on the same flights{priced}, and then change the "
                          "flights; any difference in fare is charged or refunded then." + after_upgrade(ctx, rec)
                          + " Would you like to do that?" if upgrade else ""))
+    if trip := moved_trip(ctx, rec):  # a way that changes planes overnight, moved whole by as many days
+        pax = int(rec.get("passenger_count") or 1)
+        found = [same_flight(ctx, f, d, cabin, pax) for f, d in zip(*trip, strict=True)]
+        if all(found):
+            moved = {(f["flight_number"], f["date"]): x for f, x in zip(trip[0], found, strict=True)}
+            return [moved.get((f["flight_number"], f["date"])) or {"flight_number": f["flight_number"], "date": f["date"]}
+                    for f in rec["flights"]]
     ahead = [f for f in rec["flights"] if not f.get("flown")]
     named = [f for f in ahead if f["date"] in mentioned]
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
