@@ -18,6 +18,7 @@ from cx_core.wording import day, money
 
 from . import backend, reading
 from .tables import AirlineCompensationRow, AirlineReservationRow, AirlineUserRow
+from .wording import clock
 
 entity_patterns: dict[str, str] = {
     # six capitals or digits; some real ids have no digit (e.g. HATHAT), so candidates are confirmed against records
@@ -248,6 +249,18 @@ def tiers(s: Session) -> dict[str, str]:
     return dict(s.execute(select(AirlineUserRow.user_id, AirlineUserRow.membership)).all())  # type: ignore[arg-type]
 
 
+def _departs(f: dict[str, Any]) -> str:
+    """When a flight leaves, in its airport's local time: as scheduled, or as now expected ("expected 00:00 local
+    time on Thursday 26 November", for a delay), or as it left."""
+    said = f.get("actual_departure_time_est") or f.get("estimated_departure_time_est") or f.get("departure") or ""
+    if len(str(said)) < 16:
+        return ""
+    when = clock(str(f.get("origin") or ""), str(said)[:16])
+    if str(said)[:10] != str(f["date"]):  # past midnight: its own day
+        when += "" if " on " in when else f" on {day(str(said)[:10])}"
+    return ("expected " if f.get("status") == "delayed" and f.get("estimated_departure_time_est") else "") + when
+
+
 def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
     """The member card advisors see beside a ticket: a headline, contact and details, and one table per subject."""
     snap = snapshot(s, user_id, now)
@@ -264,10 +277,12 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                               "trip": f"{r['origin']} → {r['destination']} ({r['flight_type'].replace('_', ' ')})",
                               "cabin": r["cabin"].replace("_", " "),
                               "flights": ", ".join(f"{f['flight_number']} {shown.value(f['date'])}" for f in r["flights"]),
-                              "passengers": r["passenger_count"], "bags": r["total_baggages"],
-                              "insurance": r["insurance"]} for r in snap["reservations"]],
+                              "travellers": ", ".join(f"{p['first_name']} {p['last_name']}" for p in r["passengers"]),
+                              "bags": r["total_baggages"], "insurance": r["insurance"],
+                              "paid": money(float(r.get("paid_total") or 0))} for r in snap["reservations"]],
             "Flights": [{"flight": f["flight_number"], "date": f["date"], "status": f["status"],
-                         "route": f"{f['origin']} → {f['destination']}", "reservation": r["reservation_id"]}
+                         "route": f"{f['origin']} → {f['destination']}", "departs": _departs(f),
+                         "reservation": r["reservation_id"]}
                         for r in snap["reservations"] for f in r["flights"]],
             "Payment methods": [{"method": m["label"], "balance": m.get("balance", "")}
                                 for m in u["payment_methods"]],

@@ -158,9 +158,18 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
             "Invoices": [{"invoice": i["invoice_id"], "what": i["description"], "amount": i["amount"],
                           "issued": i["issued_on"], "status": i["status"]} for i in snap["invoices"]],
             "Visits": [{"appointment": a["appointment_id"], "when": a["start"], "technician": a["technician"],
-                              "status": a["status"]} for a in snap["appointments"]],
+                        "status": a["status"], "for": _visit_for(a, snap["orders"])} for a in snap["appointments"]],
         },
     }
+
+
+def _visit_for(a: dict[str, Any], orders: list[dict[str, Any]]) -> str:
+    """What a visit is for: "installation of the Washing Machine (#W1007530)"."""
+    order = next((o for o in orders if o["order_id"] == a.get("order_id")), None)
+    what = str(a.get("kind") or "visit").replace("_", " ")
+    if order is None:
+        return what
+    return f"{what} of {', '.join(i['name'] for i in order['items'])} ({order['order_id']})"
 
 
 def _order_state(o: dict[str, Any]) -> str:
