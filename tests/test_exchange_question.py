@@ -40,9 +40,12 @@ def test_an_option_that_is_not_sold_is_named_with_what_is(services: Services) ->
     t = TicketIn(id="EX-1", customer=customer["email"], channel="email", subject="Exchange",
                  body=f"I'd like to exchange the {item['name']} from order {o['order_id']} for a purple one.",
                  created_at=NOW)
-    reply = services.pipeline.process(t, now=NOW).draft.reply
+    out = services.pipeline.process(t, now=NOW)
+    reply = out.draft.reply
     assert "does not come in purple" in reply and "is available as" in reply, reply
     assert "(size or colour)" not in reply
+    swap = next(p for p in out.proposals if p.action == "exchange_item")
+    assert swap.args == {"order_id": o["order_id"], "item_ids": [item["item_id"]]}  # the item known, its option not
 
 
 def test_an_exchange_past_the_window_is_refused_with_the_warranty_and_asks_nothing(services: Services) -> None:

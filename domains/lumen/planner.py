@@ -218,7 +218,8 @@ def _exchange(r: Asked) -> Planned:
                      r.intent, "exchange requested", refused=why)], ""
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
     if not chosen or new is None:
-        return [Step("exchange_item", {"order_id": order["order_id"]}, r.intent, "exchange requested",
+        return [Step("exchange_item", {"order_id": order["order_id"], **(  # the item is known: only the option waits
+                    {"item_ids": [chosen[0]["item_id"]]} if len(chosen) == 1 else {})}, r.intent, "exchange requested",
                      missing=missing_option(order, chosen[0], r.ents) if len(chosen) == 1
                      else "the item and the new option")], exchange_question(order, chosen, r.ents)
     args = {"order_id": order["order_id"], "item_ids": [chosen[0]["item_id"]], "new_item_ids": [new["item_id"]]}
