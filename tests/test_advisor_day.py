@@ -400,3 +400,12 @@ def test_a_present_whose_timing_matters_hears_when_its_order_is_due_beside_a_dou
     assert any(p["action"] == "refund" for p in data["proposals"])
     assert re.search(rf"Your order {re.escape(o['order_id'])} is still due on \w+day \d+ \w+\.", reply), reply
     assert reply.index("refund") < reply.index("is still due on")  # the answer first, the timing after
+
+
+def test_a_cancellation_says_where_the_money_goes_back_and_when_it_shows(services: Services) -> None:
+    o = find_order(services, "pending", single_item=True)
+    data = processed(services, "CANCEL-WHEN", o["email"], f"Please cancel my order {o['order_id']}, I changed my mind.")
+    assert any(p["action"] == "cancel_order" for p in data["proposals"])
+    reply = data["result"].draft.reply
+    assert re.search(r"will go back to your [\w ]+?(?: ending \d{4})?, where it shows (?:at once|within \d to \d "
+                     r"business days)\.", reply), reply

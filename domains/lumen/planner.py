@@ -125,9 +125,14 @@ def _no_account(intent: str, channel: str) -> str:
         "could you tell us the email address on your account, or your order number?")
 
 
-def _worded(action: str, args: dict[str, Any], order: dict[str, Any] | None, text: str) -> dict[str, str]:
-    """A step the reading settled, in the words its sentence needs (an address change: what goes along)."""
-    return {**planned_words(action, args, order), **(_along(order, text) if action == "change_shipping_address" else {})}
+def _worded(action: str, args: dict[str, Any], order: dict[str, Any] | None, text: str,
+            methods: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """A step the reading settled, in the words its sentence needs (an address change: what goes along; a
+    cancellation: where the money goes back and when it shows, when one method paid it all)."""
+    back = refund_route(order, float(order.get("refundable") or 0), methods or []) if order and action == "cancel_order" \
+        else {}
+    return {**planned_words(action, args, order), **back,
+            **(_along(order, text) if action == "change_shipping_address" else {})}
 
 
 def _along(order: dict[str, Any] | None, text: str) -> dict[str, str]:
@@ -458,7 +463,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
                 action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
                 args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
-            result.steps.append(Step(action, args, intent, why, defaults=_worded(action, args, order, text)))
+            result.steps.append(Step(action, args, intent, why, defaults=_worded(
+                action, args, order, text, (snap or {}).get("payment_methods"))))
         if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
             first = order_reqs[0].intent if order_reqs else "order_cancel"
             result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,

@@ -150,7 +150,8 @@ LUMEN_WORDING = {
         lambda a, p: (f"I'm arranging the cancellation of order {a['order_id']}"
                       + (f" ({p['items']})" if p.get("items") else "")
                       + f", and everything you paid{' (' + p['paid'] + ')' if p.get('paid') else ''} will go back to "
-                      f"your original payment method. {CONFIRM}"),
+                      + (f"your {p['paid_with']}, where it shows {p['lands']}" if p.get("paid_with") and p.get("lands")
+                         else "your original payment method") + f". {CONFIRM}"),
         _claim(r"cancell?ed|called off|stopped")),
     "return_items": Wording(
         "the return",
