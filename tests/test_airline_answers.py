@@ -618,3 +618,22 @@ def test_a_way_that_changes_planes_overnight_moves_whole_to_the_next_day() -> No
                                        "would then cost $20.00 more at today's fares.")
     one_day = [{**legs[0]}, {**legs[1], "date": "2026-11-30"}]  # changing planes the same day: not this move
     assert moved_trip(ctx, {**rec, "flights": one_day}) is None
+
+
+def test_a_cabin_change_on_a_flown_trip_points_to_the_trip_ahead_or_says_there_is_none(svc: Services) -> None:
+    from domains.airline.planner import plan
+    from domains.airline.records import snapshot
+
+    u, r = next((u, r) for u, r in _bookings(svc) if r["all_flown"])
+    with svc.db.session() as s:
+        snap = snapshot(s, u["user_id"], NOW)
+    text = f"I'd like to upgrade everyone on {r['reservation_id']} to business, same flights. What would it cost?"
+    ahead = [x for x in snap["reservations"] if x["reservation_id"] != r["reservation_id"]
+             and x.get("status") != "cancelled" and not x.get("any_flown")]
+    for trips, said in ((ahead[:1], f"If you meant your reservation {ahead[0]['reservation_id']}" if ahead else None),
+                        ([], "I can't see another trip of yours still to fly")):
+        if said is None:
+            continue
+        others = [x for x in snap["reservations"] if x not in ahead] + trips
+        made = plan(svc.triager.triage("Upgrade", text), {**snap, "reservations": others}, NOW.date(), text)
+        assert any(said in q for q in made.questions.values()), made.questions
