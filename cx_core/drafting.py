@@ -103,6 +103,18 @@ def said_once(text: str, before: list[str]) -> str:
     return text
 
 
+def confirm_after(parts: list[ReplyPart], text: str, paragraph: int) -> None:
+    """Before ``text`` joins its paragraph: the promise to confirm by email leaves an earlier sentence of the same
+    paragraph, so it is said once, after the last thing arranged ("I'm arranging to move …. I'm arranging a credit
+    of …. I'll confirm by email…"), never between two of them."""
+    if CONFIRM not in text or any(p.text == text for p in parts):  # said already: nothing moves
+        return
+    for k in range(len(parts) - 1, -1, -1):
+        if parts[k].paragraph == paragraph and parts[k].kind == "action" and parts[k].text.endswith(CONFIRM):
+            parts[k] = parts[k].model_copy(update={"text": parts[k].text.removesuffix(CONFIRM).rstrip()})
+            return
+
+
 def label(intent: str) -> str:
     return "unclassified" if intent == "unclassified" else active().label(intent)
 
@@ -211,6 +223,7 @@ def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[
             st_ = states[part.proposal]
             text = outcome_sentence(st_.action, st_.args, st_.result, part.planned, part.intent, st_.decision,
                                     st_.status, st_.reason, st_.note)
+            confirm_after(out, text, part.paragraph)
             text = said_once(text, [p.text for p in out])
             kept[part.proposal] = kept.get(part.proposal, False) or bool(text)
             out.append(part.model_copy(update={"text": text}))
@@ -436,6 +449,7 @@ class Drafter:
             spoke, said = False, list[str]()
             for i, o in [(i, o) for i, o in mine if o.reason not in HOLDER_ONLY]:  # to a stranger: never, decided or not
                 full, planned = _handed(action_sentence(o), handed, o.planned)
+                confirm_after(parts, full, paragraph)
                 if text := said_once(full, [p.text for p in parts]):
                     say(text, "action", i, intent=o.intent, planned=planned)
                     said.append(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from cx_core import desk
@@ -409,3 +410,16 @@ def test_a_cancellation_says_where_the_money_goes_back_and_when_it_shows(service
     reply = data["result"].draft.reply
     assert re.search(r"will go back to your [\w ]+?(?: ending \d{4})?, where it shows (?:at once|within \d to \d "
                      r"business days)\.", reply), reply
+
+
+def test_a_present_already_due_on_the_day_asked_is_told_so_once(services: Services) -> None:
+    o = find_order(services, "pending", single_item=True)
+    with services.db.session() as s:
+        due = s.get(OrderRow, o["order_id"]).expected_delivery  # type: ignore[union-attr]
+    if due is None or due <= NOW.date() + timedelta(days=1):
+        pytest.skip("the order has no delivery day ahead")
+    data = processed(services, "GIFT-2", o["email"], f"I ordered this as a present, so the timing matters. I won't be "
+                     f"in for the delivery of order {o['order_id']}. Could it come on {due:%A} {due.day} {due:%B} "
+                     "instead?")
+    reply = data["result"].draft.reply
+    assert "already due" in reply and "is still due on" not in reply, reply

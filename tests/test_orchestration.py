@@ -15,6 +15,7 @@ from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.policy import Policy
 from cx_core.services import Services
+from cx_core.wording import CONFIRM
 from cx_core.store.tables import NotificationRow, ReviewRow
 from cx_core.wording import day
 from domains.lumen import planner
@@ -262,3 +263,6 @@ def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(se
     credit = next(p for p in result.proposals if p.action == "credit_charge")
     assert credit.args["charge_id"] == charge and "disputes" not in credit.args["reason"]
     assert "which we waive when a visit is rebooked" in result.draft.reply
+    moved = next(x for x in result.draft.reply.split("\n\n") if "which we waive" in x)
+    # the promise to confirm comes once, after both things arranged, never between them
+    assert moved.count(CONFIRM) == 1 and moved.endswith(CONFIRM), moved

@@ -513,19 +513,21 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
         result.questions[order_reqs[0].intent] = (
             f"Unfortunately, {reading.unsure}. {reading.asks[reading.unsure][:1].upper()}{reading.asks[reading.unsure][1:]}")
-    result.asides.extend(_in_time(triage, snap, result.steps))
+    said = " ".join([*map(str, result.answers.values()), *map(str, result.questions.values())])
+    result.asides.extend(_in_time(triage, snap, result.steps, said))
     return result
 
 
 _MOVES_IT = {"reschedule_delivery", "cancel_order", "lookup_order", "change_address"}  # they say its day themselves
 
 
-def _in_time(triage: Triage, snap: dict[str, Any] | None, steps: list[Step]) -> list[str]:
+def _in_time(triage: Triage, snap: dict[str, Any] | None, steps: list[Step], said: str) -> list[str]:
     """For a present whose timing matters ("I ordered this as a present, so the timing matters"): when each order
-    the message names and nothing here moves is still due, said from the records."""
+    the message names and nothing here moves is still due, said from the records (the plan leaves out an order its
+    answers already speak of)."""
     if snap is None or not triage.entities.get("gift_in_time"):
         return []
     moved = {st.args.get("order_id") for st in steps if st.action in _MOVES_IT}
     return [f"Your order {o['order_id']} is still due on {day(str(o['expected_delivery']))}."
             for o in snap["orders"] if o["order_id"] in triage.entities.get("order_ids", []) and o["order_id"] not in
-            moved and o.get("status") in ("pending", "processed") and o.get("expected_delivery")]
+            moved and o["order_id"] not in said and o.get("status") in ("pending", "processed") and o.get("expected_delivery")]
