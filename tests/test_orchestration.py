@@ -15,9 +15,8 @@ from cx_core.errors import InvalidInput, NotAuthorised
 from cx_core.models import Decision, ProcessResult, Role, TicketIn
 from cx_core.policy import Policy
 from cx_core.services import Services
-from cx_core.wording import CONFIRM
 from cx_core.store.tables import NotificationRow, ReviewRow
-from cx_core.wording import day
+from cx_core.wording import CONFIRM, day
 from domains.lumen import planner
 from domains.lumen.tables import AppointmentRow, ChargeRow, OrderRow, SlotRow
 from tests.conftest import NOW
