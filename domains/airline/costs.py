@@ -171,11 +171,17 @@ def _who(p: dict[str, Any]) -> str:
     return f"{p['first_name']} {p['last_name']}"
 
 
+# a change held until the member chooses another flight or their money back, after we cancelled their flights
+WAITS_FOR_CHOICE = "the booking's flights were cancelled by us: the member first chooses another flight or a refund"
+
+
 def sentences(plan: Plan, snap: dict[str, Any] | None) -> list[str]:
     """One sentence per planned change whose price or effect is known: bags, cabin, flights, travellers, a new
-    booking."""
+    booking (none for a change that waits for the member's choice after we cancelled their flights)."""
     out: list[str] = []
     for step in plan.steps:
+        if step.held == WAITS_FOR_CHOICE:
+            continue
         r = _reservation(snap or {}, step.args.get("reservation_id"))
         if step.action == "update_reservation_baggages" and r is not None:
             said = _bags(step, r)

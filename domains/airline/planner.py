@@ -166,7 +166,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             f"I'm sorry, but {day(new[0])} has already passed, so no flight can be booked for it. Which other date "
             "would suit you?"))
     if why := _refused(ctx, "change_flights"):
-        upgrade = "basic economy" in why and not _refused(ctx, "change_cabin")
+        ahead = [f for f in rec["flights"] if not f.get("flown")]
+        ours = bool(ahead) and all(f.get("status") == "cancelled" for f in ahead)  # the notice offers the refund
+        upgrade = "basic economy" in why and not _refused(ctx, "change_cabin") and not ours
         cost = (rec.get("cabin_costs") or {}).get("economy")
         pax = int(rec.get("passenger_count") or 1)
         priced = "" if cost is None else " at no extra cost" if cost <= 0 else f" for {money(cost)}" + (
@@ -480,7 +482,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     made.steps = [ours(s, snap) for s in made.steps]
     left_for_cancel(made, snap or {})
     price_first(made, snap or {}, text)
-    after_ours(made, snap or {}, today)
+    after_ours(made, snap or {})
     for step, said in [(s, a) for s in made.steps if (a := already(s, snap))]:  # asked again once done: said
         made.steps.remove(step)
         made.questions.pop(step.intent, None)  # nothing to pay for, nothing to ask

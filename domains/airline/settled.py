@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 from cx_core.plans import Plan, Step
@@ -81,11 +80,11 @@ def ours(step: Step, snap: dict[str, Any] | None) -> Step:
         **step.defaults, "we_cancelled": f"{gone[0]['flight_number']} on {day(str(gone[0]['date']))}"})
 
 
-def after_ours(made: Plan, snap: dict[str, Any], today: date | None = None) -> None:
+def after_ours(made: Plan, snap: dict[str, Any]) -> None:
     """A change to a booking whose flights still ahead were all cancelled by us (a name, bags, a cabin): it waits
     until the member says whether they want another flight or their money back, which the notice offers first; a
-    booking that cannot move to another flight (basic economy, or its flight's day has passed) has only the refund
-    left, and the change is said not to be made."""
+    booking that cannot move to another flight (basic economy) has only the refund left, and the change is said not
+    to be made."""
     for i, st in enumerate(made.steps):
         if st.action not in _AFTER or st.held:
             continue
@@ -94,10 +93,8 @@ def after_ours(made: Plan, snap: dict[str, Any], today: date | None = None) -> N
         ahead = [f for f in r.get("flights", []) if not f.get("flown")]
         if r.get("status") == "cancelled" or not ahead or any(f.get("status") != "cancelled" for f in ahead):
             continue
-        made.steps[i] = replace(st, held="the booking's flights were cancelled by us: the member first chooses "
-                                         "another flight or a refund")
-        movable = r.get("cabin") != "basic_economy" and not (today and min(str(f["date"]) for f in ahead)
-                                                               < today.isoformat())
+        made.steps[i] = replace(st, held=costs.WAITS_FOR_CHOICE)
+        movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
         made.questions[st.intent] = (f"which would you like? Once you have chosen, I'll make "
                                      f"{WORDING[st.action].noun} too" if movable else
                                      f"I haven't made {WORDING[st.action].noun}, as no flight is left to fly on "
