@@ -322,8 +322,9 @@ def _what_to_quote(req: Request, mine: list[tuple[int, StepOutcome]], said: list
 
 def _quote_plan(req: Request, mine: list[tuple[int, StepOutcome]], said: list[str], escalation: str
                 ) -> tuple[str, int, int | None, bool]:
+    asked = req.read_as or req.text  # searched with its slips of the keys put right
     if escalation or any(o.decision == Decision.escalated for _, o in mine):
-        return req.text, 0, None, False
+        return asked, 0, None, False
     if denied := [(i, o) for i, o in mine if o.decision == Decision.denied]:
         # a refusal said in full carries its rule and the way forward: a quoted rule beside it says it twice
         return denied[0][1].reason, 0 if said else 1, denied[0][0], True
@@ -331,14 +332,14 @@ def _quote_plan(req: Request, mine: list[tuple[int, StepOutcome]], said: list[st
         # a change that waits for the customer's answer: the question is what they need to read, and the answer
         # to theirs when they asked how it works ("How do I return it?")
         waits = any(o.decision == Decision.abstained and not is_read(o.action) for _, o in mine)
-        return req.text, 1 if waits and _HOW.search(req.text) else 0, None, False
+        return asked, 1 if waits and _HOW.search(req.text) else 0, None, False
     if acting := [i for i, o in mine if o.action != "send_reply" and o.decision != Decision.abstained]:
         # beside a look-up that says nothing itself, the fact that explains what it found; beside one that says
         # what it found in words ("has landed"), or a change, nothing: a glossary line or a rule quoted there
         # reads as filler, or contradicts it ("On time: …" beside a flight that has landed)
         writes = [i for i, o in mine if i in acting and not is_read(o.action)]
-        return " ".join([req.text, *said]), 0 if writes or said else 1, acting[0], False
-    return req.text, 2, None, False
+        return " ".join([asked, *said]), 0 if writes or said else 1, acting[0], False
+    return asked, 2, None, False
 
 
 def _cite(citations: list[Citation], p: Passage) -> int:

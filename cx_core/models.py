@@ -178,6 +178,7 @@ class Request(BaseModel):
     intent: str
     text: str
     confidence: float
+    read_as: str = ""  # the text with its slips of the keys put right ("Gogle" → "google"), to search knowledge by
 
 
 class Triage(BaseModel):

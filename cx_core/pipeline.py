@@ -359,12 +359,13 @@ class Pipeline:
             # damage policy, not the item's set-up guide) or for none in particular (a new upload not yet
             # tagged); a question is answered from whichever article is closest
             strict = req.intent not in ANSWERED_FROM_ANY
-            found = self.kb.retrieve(f"{label(req.intent)}: {req.text}", k=3, task_type=req.intent,
+            said = req.read_as or req.text  # its slips of the keys put right
+            found = self.kb.retrieve(f"{label(req.intent)}: {said}", k=3, task_type=req.intent,
                                      only_task_type=strict, untagged=True)
             if strict:
-                found += self.kb.retrieve(req.text, k=2, task_type=req.intent, only_task_type=True, untagged=True)
+                found += self.kb.retrieve(said, k=2, task_type=req.intent, only_task_type=True, untagged=True)
             if not strict or not found:
-                found += self.kb.retrieve(req.text, k=2)
+                found += self.kb.retrieve(said, k=2)
             unique = {(p.doc_id, p.heading): p for p in found}
             passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
         return passages

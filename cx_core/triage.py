@@ -317,16 +317,24 @@ class Triager:
         customer's own words."""
         pred, requests = self._classify(subject, body)
         if requests and pred.confidence >= self.abstain_below:
-            return pred, requests
+            return pred, self._read_as(requests)
         fixed = (self._spelled(subject), self._spelled(body))
         if fixed == (subject, body):
-            return pred, requests
+            return pred, self._read_as(requests)
         again, found = self._classify(*fixed)
         theirs = dict(zip(split_sentences(fixed[1]), split_sentences(body), strict=False))
         for r in found:
             for mine, own in theirs.items():
                 r.text = r.text.replace(mine, own)
-        return again, found
+        return again, self._read_as(found)
+
+    def _read_as(self, requests: list[Request]) -> list[Request]:
+        """Each request with its words as the knowledge base spells them, when a slip of the keys made them
+        otherwise ("pair my thermostat with Gogle Home"): what its answer is searched by."""
+        for r in requests:
+            if len(r.text) <= 600 and (fixed := self._spelled(r.text)) != r.text:
+                r.read_as = fixed
+        return requests
 
     def _spelled(self, text: str) -> str:
         """``text`` with each word the model never saw, and that reads as a slip of the keys of one it saw (same
@@ -336,14 +344,23 @@ class Triager:
             union = getattr(self.model, "vectorizer", None)
             vocab = union.transformer_list[0][1].vocabulary_ if union is not None else {}
             words = self._words = {w for w in vocab if " " not in w and w.isalpha() and len(w) >= 3}
+            self._by_first: dict[str, list[str]] = {}
+            for w in sorted(words):
+                self._by_first.setdefault(w[0], []).append(w)
+            self._fixed: dict[str, str] = {}
 
         def right(m: re.Match[str]) -> str:
             w = m.group(0)
-            if w.lower() in words or len(w) < 4:
+            low = w.lower()
+            if low in words or len(w) < 4:
                 return w
-            near = difflib.get_close_matches(w.lower(), [x for x in words if x[0] == w[0].lower()
-                                                         and abs(len(x) - len(w)) <= 1], n=1, cutoff=0.8)
-            return near[0] if near else w
+            if low not in self._fixed:  # each word looked up once (names and codes too: the memory is bounded)
+                if len(self._fixed) > 50_000:
+                    self._fixed.clear()
+                near = difflib.get_close_matches(low, [x for x in self._by_first.get(low[0], [])
+                                                       if abs(len(x) - len(w)) <= 1], n=1, cutoff=0.8)
+                self._fixed[low] = near[0] if near else ""
+            return self._fixed[low] or w
         return re.sub(r"[A-Za-z]+", right, text)
 
     def _classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:

@@ -148,3 +148,12 @@ def test_a_name_that_is_also_a_hazard_word_is_no_safety_signal() -> None:
     assert not signals("Please book two seats to LGA.\n\nThanks,\nAlicia Sparks")["safety"]
     assert safety("The charger sparks when I plug it in") == "sparks"
     assert safety("Sparks came out of the socket!") == "Sparks"  # a sentence may open with it
+
+
+def test_a_question_typed_with_a_slip_of_the_keys_is_answered_from_the_right_section(services: Services) -> None:
+    from cx_core.models import TicketIn
+
+    reply = services.pipeline.process(TicketIn(id="SLIP-KB", customer="", channel="chat", subject="",
+                                               body="how do I pair my thermostat with Gogle Home?")).draft.reply
+    assert "To pair, open Integrations in the Lumen Home app" in reply, reply
+    assert "Restart" not in reply  # another section's step is no answer to it
