@@ -50,10 +50,10 @@ _WORDS = {"message", "body", "fault", "reason", "note"}  # fields of free text, 
 # a record's code ("SL-00241") with nothing said of it: once its action is done, the "Done:" line says what it was
 _CODE = re.compile(r"^[A-Z]{2,4}-\d{3,}$")
 SHOWN_STATUS = {"calling": "sent, awaiting answer", "failed": "not done", "executed": "done", "denied": "refused by the rules"}
+ABOVE = "Above your limit: approving sends it to a supervisor, who decides."
 user = current_user()
 svc = services()
-# the ticket starts at the top of the screen and uses the width
-# an e-mail address or phone number (a code span) never breaks across lines
+# the ticket starts at the top of the screen and uses the width; an e-mail address or phone number never breaks
 st.html("<style>.block-container{padding-top:2.2rem;padding-left:2rem;padding-right:2rem}"
         "[data-testid='stMarkdownContainer'] p code{white-space:nowrap}</style>")
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
@@ -151,19 +151,16 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
             b[0].caption("Edit it into something the rules allow, or reject it.")
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
-                       help="Some details are missing: use Edit to fill them in." if unsure else
-                       "Above your limit: your approval sends it to a supervisor, who decides." if _above_me(p) else
-                       "Approve only once you know who wrote, or that it should be done again." if stranger else None):
+                       help="Some details are missing: use Edit to fill them in." if unsure else ABOVE if _above_me(p)
+                       else "Approve only once you know who wrote, or that it should be done again." if stranger else None):
             if confirm_needed and not st.session_state.get(f"confirm-{p['id']}"):
                 st.session_state[f"confirm-{p['id']}"] = True
                 st.rerun()
             run_approve(p["id"], None)
         if st.session_state.get(f"confirm-{p['id']}"):
             why = proposal_note(p, spec)
-            st.warning("Above your limit: approving sends it to a supervisor, who decides. Send it to them?"
-                       if _above_me(p) and not unsure else
-                       f"The agent did not propose this as sure ({why[:1].lower()}{why[1:]}). Approve it as it "
-                       "stands?" if unsure or stranger else
+            st.warning(f"{ABOVE} Send it to them?" if _above_me(p) and not unsure else f"The agent did not propose this "
+                       f"as sure ({why[:1].lower()}{why[1:]}). Approve it as it stands?" if unsure or stranger else
                        "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
                 st.session_state.pop(f"confirm-{p['id']}", None)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit, contacts, packs
 from ..access import StaffUser, require
+from ..actions.base import is_read
 from ..conversations import (
     customer_text,
     unread_customer_message,
@@ -204,11 +205,10 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
     """Writes the pipeline's conclusions on the ticket and its proposals, and audits them, once: with the worker's
     ``claim``, only while that claim still holds the ticket (``LeaseLost`` otherwise). Executions of an earlier,
     interrupted attempt that the result does not mention are recorded too, as executed proposals with their review
-    samples, so no side effect is left without a trace on its ticket.
-
-    A ticket read again (the customer wrote since) keeps what people decided: proposals still waiting are replaced
-    by the new ones, decided ones stay (an executed one the new result repeats is the same row). ``read_through`` is
-    the newest message the result has read: when the customer wrote after it, the ticket is read again."""
+    samples, so no side effect is left without a trace on its ticket. A ticket read again (the customer wrote
+    since) keeps what people decided: proposals still waiting are replaced by the new ones, decided ones stay (an
+    executed one the new result repeats is the same row). ``read_through`` is the newest message the result has
+    read: when the customer wrote after it, the ticket is read again."""
     def write(s: Session) -> None:
         row = _held(s, result.ticket_id, claim)
         first = row.processed_at is None  # its first reading (a reading again never sends others back)
@@ -250,15 +250,12 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                                                      ProposalRow.position < 1000)):
             k.position = -k.id  # decided on an earlier reading: history now, unless this reading names it again
         s.flush()
-        ran_alone = []
         for i, p in enumerate(outcome.proposals):
             if p.action == "send_reply":
                 continue
             if p.execution_key and p.execution_key in kept:
                 kept[p.execution_key].position = i
                 continue
-            if p.decision == Decision.executed:
-                ran_alone.append(p)
             status = {"executed": "executed", "needs_approval": "pending", "escalated": "escalated",
                       "denied": "denied", "abstained": "pending"}[p.decision.value]
             answer = p.result
@@ -279,12 +276,21 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
                          packet=outcome.packet or {"summary": outcome.draft.summary})
 
         enqueue(s, policy, outcome)
-        for p in ran_alone:  # what the agent did alone is seen on other tickets, as an approval's is
-            reread_related(s, row.customer_id, [p.args], row.id, f"{p.action} ran on ticket {row.id}", said=True)
-            reread_taken(s, p.action, p.args, row.id, f"{p.action} on ticket {row.id} took what this one asks")
+        _done_alone(s, row, outcome, set(kept))
         _clashing_again(s, row, outcome, first)
 
     db.run(write)
+
+
+def _done_alone(s: Session, row: TicketRow, outcome: ProcessResult, recorded: set[str]) -> None:
+    """What the agent changed alone on this reading (not a look-up, nor one recorded before) is seen on the
+    customer's other tickets, and a free time it took on another customer's, as an approval's is."""
+    for p in outcome.proposals:
+        if p.decision != Decision.executed or is_read(p.action) or p.action == "send_reply" \
+                or (p.execution_key and p.execution_key in recorded):
+            continue
+        reread_related(s, row.customer_id, [p.args], row.id, f"{p.action} ran on ticket {row.id}", said=True)
+        reread_taken(s, p.action, p.args, row.id, f"{p.action} on ticket {row.id} took what this one asks")
 
 
 def _clashing_again(s: Session, row: TicketRow, outcome: ProcessResult, first: bool) -> None:
