@@ -558,5 +558,14 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
     for tab in page.get_by_role("tab").all():
         tab.click()
         read(f"ticket › {tab.inner_text()}")
+    edits = page.get_by_role("button", name="Edit")
+    for n in range(edits.count()):  # what each proposal's Edit offers: values as people read them too
+        edits.nth(n).click()
+        form = page.locator("[data-testid='stPopoverBody']").last
+        expect(form).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(500)
+        if bad := raw_on_screen(form.inner_text()):
+            found[f"ticket › Edit {n + 1}"] = sorted(set(bad))
+        page.keyboard.press("Escape")
     (ARTIFACTS / "raw-on-screen.json").write_text(json.dumps(found, indent=1))
     assert not found, found
