@@ -14,7 +14,7 @@ def empathy(triage: Triage, channel: str) -> str:
     """The reply's one apology, for a customer who is upset, in the words of what upset them: one who had to come
     back about it, or has been waiting, is told so; a problem only mentioned in passing ("Monday doesn't work any
     more") gets none. An illness or a loss the customer tells of is acknowledged, however calmly it is told."""
-    said = _NOT_OURS.sub(" ", " ".join(r.text for r in triage.requests))
+    said = _NOT_OURS.sub(" ", " ".join(r.read_as or r.text for r in triage.requests))  # slips of the keys put right
     if event := str(triage.entities.get("life") or life(said)):
         return _LIFE[event]
     if not (triage.sentiment == "negative" or triage.entities.get("problem")):

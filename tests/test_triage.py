@@ -157,3 +157,10 @@ def test_a_question_typed_with_a_slip_of_the_keys_is_answered_from_the_right_sec
                                                body="how do I pair my thermostat with Gogle Home?")).draft.reply
     assert "To pair, open Integrations in the Lumen Home app" in reply, reply
     assert "Restart" not in reply  # another section's step is no answer to it
+
+
+def test_an_apology_names_what_went_wrong_through_a_slip_of_the_keys(services: Services) -> None:
+    from cx_core.empathy import empathy
+
+    tri = services.triager.triage("", "the coffee machine was daamged in delivery, the box was crushed and it's broken.")
+    assert empathy(tri, "chat") == "I'm sorry it arrived damaged."
