@@ -176,9 +176,19 @@ def your_message(ticket: dict[str, Any]) -> str:
 
 
 def _their_words(ticket: dict[str, Any], record: str) -> str:
-    """The sentence of the other message that names the record, in the customer's words."""
-    found = [x for x in split_sentences(str(ticket.get("text") or "")) if record.lstrip("#") in x]
-    return " ".join(found[0].split())[:300].rstrip(".!? ") if found else ""
+    """The sentence of the other message that names the record, in the customer's words: one of its body before
+    its subject line ("Could I move my BOS-JFK flight on December 2 to December 3? Booking reference YB2DBN." before
+    "Change flight YB2DBN")."""
+    sentences = split_sentences(str(ticket.get("text") or ""))
+    subject = " ".join(str(ticket.get("text") or "").split("\n", 1)[0].split())
+    named = [i for i, x in enumerate(sentences) if record.lstrip("#") in x]
+    named = [i for i in named if " ".join(sentences[i].split()) != subject] or named
+    if not named:
+        return ""
+    i = named[0]  # a bare reference ("Booking reference YB2DBN.") goes with the request before it
+    said = " ".join(sentences[i - 1:i + 1]) if i > 0 and len(sentences[i].split()) <= 4 \
+        and " ".join(sentences[i - 1].split()) != subject else sentences[i]
+    return " ".join(said.split())[:300].rstrip(".!? ")
 
 
 def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> tuple[str, str]:

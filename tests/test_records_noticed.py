@@ -460,3 +460,13 @@ def test_a_free_time_the_agent_booked_alone_sends_anothers_proposal_for_it_back_
     move = next(p for p in done["proposals"] if p["action"] == "reschedule_appointment")
     assert move["status"] == "executed" and move["args"]["slot_id"] == wanted["args"]["slot_id"], move
     assert desk.get_ticket(services.db, "ALONE-1")["ticket"]["status"] == "new"  # planned anew, with what is free now
+
+
+def test_another_message_is_quoted_by_its_request_never_by_its_subject_line() -> None:
+    from cx_core.contacts import _their_words
+
+    text = ("Change flight YB2DBN\nCould I move my BOS-JFK flight on December 2 to the next day, December 3? Booking "
+            "reference YB2DBN. Please use my card on file for any difference.")
+    assert _their_words({"text": text}, "YB2DBN") == ("Could I move my BOS-JFK flight on December 2 to the next day, "
+                                                      "December 3? Booking reference YB2DBN")
+    assert _their_words({"text": "Change flight YB2DBN\nPlease help."}, "YB2DBN") == "Change flight YB2DBN"
