@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -86,6 +87,9 @@ def test_cancellations_follow_the_airlines_rules_and_nothing_acts_before_approva
         assert cancel.args["reservation_id"] == t["reservation_id"]
         if t["expected"] == "allowed":
             assert cancel.decision == Decision.needs_approval, cancel.reason
+            # what goes and what comes back, as the knowledge base asks: the flights and the amount paid
+            assert re.search(rf"cancellation of reservation {t['reservation_id']}(?: \(HAT\d+.* on \w+day \d+ \w+\))?, "
+                             r"and the \$[\d,.]+ you paid will go back", result.draft.reply), result.draft.reply
         else:
             assert cancel.decision == Decision.denied and cancel.refused_by == "invariant"
             assert "cannot be cancelled" in cancel.reason or "already" in cancel.reason

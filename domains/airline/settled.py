@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from cx_core.plans import Plan, Step
-from cx_core.wording import WORDING, day, listed
+from cx_core.wording import WORDING, day, listed, money
 
 from . import costs
 from .backend import CABIN_WORDS
@@ -68,11 +68,18 @@ def price_first(made: Plan, snap: dict[str, Any], text: str) -> None:
 
 
 def ours(step: Step, snap: dict[str, Any] | None) -> Step:
-    """A cancellation of a booking with a flight we cancelled: for that reason, and said so."""
+    """A cancellation, with what goes and what comes back ("HAT053 and HAT050 on Wednesday 2 December", "$412.00");
+    of a booking with a flight we cancelled: for that reason, and said so."""
     if step.action != "cancel_reservation" or step.held or step.missing:
         return step
     r: dict[str, Any] = next((x for x in (snap or {}).get("reservations", [])
                               if x["reservation_id"] == step.args.get("reservation_id")), {})
+    ahead = [f for f in r.get("flights", []) if not f.get("flown") and f.get("status") != "cancelled"]
+    days = list(dict.fromkeys(str(f["date"]) for f in ahead))
+    words = {**({"paid": money(float(r["paid_total"]))} if r.get("paid_total") else {}), **({"flights": listed(
+        [f"{listed([f['flight_number'] for f in ahead if str(f['date']) == d])} on {day(d)}" for d in days])}
+        if ahead else {})}
+    step = replace(step, defaults={**step.defaults, **words})
     gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled"]
     if not gone:
         return step

@@ -92,8 +92,10 @@ AIRLINE_WORDING = {
     "cancel_reservation": Wording(
         "the cancellation of the booking",
         lambda a, r, p: f"{_as_we(p)}I've cancelled reservation {a['reservation_id']}.{_refund(r)}",
-        lambda a, p: (f"{_as_we(p)}I'm arranging the cancellation of reservation {a['reservation_id']}, and what you "
-                      f"paid will go back to the original payment method within 5 to 7 business days. {CONFIRM}"),
+        lambda a, p: (f"{_as_we(p)}I'm arranging the cancellation of reservation {a['reservation_id']}"
+                      + (f" ({p['flights']})" if p.get("flights") else "")
+                      + f", and {'the ' + p['paid'] + ' you paid' if p.get('paid') else 'what you paid'} will go back "
+                      f"to the original payment method within 5 to 7 business days. {CONFIRM}"),
         _claim(r"cancell?ed|refunded", r"reservation|booking|flight"), ("reservation_id",)),
     "update_reservation_flights": Wording(
         "the change of flights or cabin",
