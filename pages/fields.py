@@ -45,7 +45,9 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
         raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
                             help=(field.description or "") + " Separate several with commas.")
         return [x.strip() for x in raw.split(",") if x.strip()]
-    raw = st.text_input(title, value="" if value is None else str(value), key=key, help=field.description)
+    said = "" if value is None else str(value)
+    raw = st.text_area(title, value=said, key=key, help=field.description, height=90) if len(said) > 40 else \
+        st.text_input(title, value=said, key=key, help=field.description)  # a message is read whole
     return raw.strip() or None
 
 

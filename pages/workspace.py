@@ -55,7 +55,7 @@ user = current_user()
 svc = services()
 # the ticket starts at the top of the screen and uses the width; an e-mail address or phone number never breaks
 st.html("<style>.block-container{padding-top:2.2rem;padding-left:2rem;padding-right:2rem}"
-        "[data-testid='stMarkdownContainer'] p code{white-space:nowrap}</style>")
+        "[data-testid='stMarkdownContainer'] p code{white-space:nowrap}[data-testid='stPopoverBody']{min-width:34rem}</style>")
 ticket_id = st.query_params.get("ticket") or st.session_state.get("ticket")
 
 

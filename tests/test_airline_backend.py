@@ -472,7 +472,7 @@ def test_certificate_for_a_cancelled_flight(s: Session, raw: dict[str, Any]) -> 
     regular = _find(raw, lambda r, u, st: "cancelled" in st and u["membership"] == "regular"
                     and r["cabin"] != "business" and r["insurance"] == "no")
     rr = raw["reservations"][regular]
-    with pytest.raises(PolicyDenied, match="without travel insurance, which does not qualify"):
+    with pytest.raises(PolicyDenied, match=r"travelling in [a-z ]+ without travel insurance, this booking does not"):
         B.preview_send_certificate(s, {"user_id": rr["user_id"], "reservation_id": regular,
                                        "complaint": "cancelled_flight", "amount": 100 * len(rr["passengers"])}, NOW)
     with pytest.raises(PolicyDenied, match="does not belong"):
@@ -497,7 +497,7 @@ def test_certificate_for_a_delay_only_after_the_reservation_changed(s: Session) 
         B.preview_send_certificate(s, {**args, "amount": 400}, NOW)
     # 4NXSCL: regular member, basic economy, no insurance
     other = B.get_reservation(s, "4NXSCL")
-    with pytest.raises(PolicyDenied, match="without travel insurance, which does not qualify"):
+    with pytest.raises(PolicyDenied, match=r"travelling in [a-z ]+ without travel insurance, this booking does not"):
         B.preview_send_certificate(s, {"user_id": other["user_id"], "reservation_id": "4NXSCL",
                                        "complaint": "delayed_flight", "amount": 50}, NOW)
 

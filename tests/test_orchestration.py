@@ -261,7 +261,7 @@ def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(se
     result = run(services, "O-W", email, "I can't be home for my installation, could you move it to another day?", 2)
     credit = next(p for p in result.proposals if p.action == "credit_charge")
     assert credit.args["charge_id"] == charge and "disputes" not in credit.args["reason"]
-    assert "which we waive when a visit is rebooked" in result.draft.reply
-    moved = next(x for x in result.draft.reply.split("\n\n") if "which we waive" in x)
+    assert "as you are rebooking the visit it was charged for" in result.draft.reply
+    moved = next(x for x in result.draft.reply.split("\n\n") if "rebooking the visit" in x)
     # the promise to confirm comes once, after both things arranged, never between them
     assert moved.count(CONFIRM) == 1 and moved.endswith(CONFIRM), moved

@@ -117,6 +117,7 @@ def left_for_cancel(made: Plan, snap: dict[str, Any]) -> None:
     later = {str(p["args"].get("reservation_id")) for t in snap.get("open_tickets") or [] if t.get("later")
              for p in t.get("pending") or [] if p.get("action") == "cancel_reservation"}
     moot = [st for st in made.steps if st.action in _AFTER + ("update_reservation_flights",)
+            and not (st.final or st.refused)  # one the rules refuse anyway is said so, not kept for later
             and str(st.args.get("reservation_id")) in later]
     for st in moot:
         made.steps.remove(st)

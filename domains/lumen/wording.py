@@ -89,8 +89,8 @@ def _charge(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
     reference."""
     reason = str(a.get("reason") or "")
     if reason.endswith(WAIVED):  # the knowledge base's waiver, said with its reason
-        return (f"the {reason[:-len(WAIVED)].strip()} billed for that appointment, which we waive when a visit is "
-                "rebooked")
+        return (f"the {reason[:-len(WAIVED)].strip()} billed for that appointment, as you are rebooking the visit "
+                "it was charged for")
     said = re.match(r"customer disputes (?:the |a )?(.+)", reason, re.I)
     billed = f" {(p or {})['billed']}" if (p or {}).get("billed") else ""
     return f"the {said.group(1).strip().rstrip('.')}{billed}" if said else f"charge {a['charge_id']}"

@@ -64,9 +64,9 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
         # (a flight we cancelled: the member is told first what they may do about it, by the disruption notice)
         way = ("" if complaint == "cancelled_flight" else "; if the delay no longer suits you, we can move you to "
                "another flight or, where the rules allow, cancel the booking")
-        cabin = r.cabin.replace("_", " ")
-        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: it is "
-                           f"{'an' if cabin[0] in 'aeiou' else 'a'} {cabin} booking without travel insurance, which does not qualify for "
+        cabin = r.cabin.replace("_", " ")  # each condition that would have qualified it, said as it stands
+        raise PolicyDenied(f"we cannot offer a travel certificate on reservation {r.reservation_id}: as a {u.membership} "
+                           f"member travelling in {cabin} without travel insurance, this booking does not qualify for "
                            f"one{way}")
     legs = _legs_ever(s, r)
     if complaint == "cancelled_flight":
