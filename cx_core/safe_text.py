@@ -38,9 +38,12 @@ def escape_markdown(text: str) -> str:
 def one_line(text: str, limit: int | None = None) -> str:
     """Escaped and on one line (whitespace runs become one space), for titles, labels and captions, with secrets
     masked (an error a page shows may echo one); cut to ``limit`` characters before escaping so an escape is never
-    cut in half."""
+    cut in half, at a word and with "…" (never "found on the recor")."""
     flat = " ".join(mask(text).split())
-    return escape_markdown(flat[:limit] if limit else flat)
+    if limit and len(flat) > limit:
+        head = flat[:limit - 1]
+        flat = (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(" ,;:-") + "…"
+    return escape_markdown(flat)
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

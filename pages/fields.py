@@ -27,8 +27,8 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
         else kind
     title = field_name(name, field)
     if options:
-        return st.selectbox(title, options, index=options.index(value) if value in options else 0, key=key,
-                            format_func=shown.value,
+        return st.selectbox(title, options, index=options.index(value) if value in options else None, key=key,
+                            format_func=shown.value, placeholder="Choose…",  # none chosen for the advisor
                             help=field.description)
     if base is date:
         try:
