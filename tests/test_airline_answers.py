@@ -645,3 +645,27 @@ def test_a_cabin_change_on_a_flown_trip_points_to_the_trip_ahead_or_says_there_i
         others = [x for x in snap["reservations"] if x not in ahead] + trips
         made = plan(svc.triager.triage("Upgrade", text), {**snap, "reservations": others}, NOW.date(), text)
         assert any(said in q for q in made.questions.values()), made.questions
+
+
+def test_a_basic_economy_move_names_the_card_on_file_it_was_asked_to_use() -> None:
+    from datetime import date
+
+    from cx_core.models import Request
+    from cx_core.recipes import Context
+    from domains.airline.flights import after_upgrade
+
+    leg = {"origin": "DFW", "destination": "DEN", "flight_number": "HAT009", "date": "2026-12-10"}
+    rec = {"reservation_id": "UWP99G", "cabin": "basic_economy", "passenger_count": 3, "flights": [leg]}
+    sale = [{"origin": "DFW", "destination": "DEN", "date": d, "flights": [
+        {"flight_number": "HAT009", "seats": {"economy": 9}, "prices": {"economy": p}}]}
+        for d, p in (("2026-12-10", 120), ("2026-12-11", 114))]
+    card = {"id": "credit_card_1", "source": "credit_card", "label": "Mastercard ending 0160"}
+    text = "Could I move my DFW-DEN flight on December 10 to the next day, December 11? Please use my card on file."
+    ctx = Context(Request(intent="change_flight", text=text, confidence=1.0), text,
+                  {"dates": ["2026-12-10", "2026-12-11"]}, {"for_sale": sale, "user": {"payment_methods": [card]}},
+                  date(2026, 11, 25))
+    assert after_upgrade(ctx, rec).endswith(" The upgrade would be charged to your Mastercard ending 0160 and the "
+                                            "difference refunded to it, as you asked.")
+    two = {"id": "credit_card_2", "source": "credit_card", "label": "Visa card ending 1111"}
+    ctx.snapshot["user"]["payment_methods"].append(two)  # two cards: which one is asked, not assumed
+    assert "as you asked" not in after_upgrade(ctx, rec)

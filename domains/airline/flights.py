@@ -3,6 +3,7 @@ among several, listed with fares), a round trip out and back, and the dates a me
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -178,6 +179,18 @@ def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
     moving = (f" Moving to {' and '.join(str(f['flight_number']) for f in same)} on {day(days[0])}" if len(set(days)) == 1
               else " Moving to " + " and ".join(f"{f['flight_number']} on {day(d)}" for f, d in zip(same, days, strict=True))
               ) + " would then"
+    card = _card_asked(ctx)
     if diff < 0:
-        return f"{moving} be {money(-diff)} cheaper{who} at today's fares, and we would refund the difference."
-    return f"{moving} cost {money(diff) + ' more' if diff else 'nothing more'}{who if diff else ''} at today's fares."
+        return f"{moving} be {money(-diff)} cheaper{who} at today's fares, and we would refund the difference." + (
+            f" The upgrade would be charged to your {card} and the difference refunded to it, as you asked."
+            if card else "")
+    return f"{moving} cost {money(diff) + ' more' if diff else 'nothing more'}{who if diff else ''} at today's fares." + (
+        f" {'Both' if diff else 'The upgrade'} would be charged to your {card}, as you asked." if card else "")
+
+
+def _card_asked(ctx: Context) -> str:
+    """The one card saved, when the message asks to pay with the card on file ("use my card on file"), or ""."""
+    if not re.search(r"\b(?:card on file|my card)\b", ctx.text, re.I):
+        return ""
+    cards = [m for m in ctx.snapshot.get("user", {}).get("payment_methods") or [] if m.get("source") == "credit_card"]
+    return str(cards[0]["label"]) if len(cards) == 1 else ""

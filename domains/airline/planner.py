@@ -172,7 +172,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
         cost = (rec.get("cabin_costs") or {}).get("economy")
         pax = int(rec.get("passenger_count") or 1)
         priced = "" if cost is None else " at no extra cost" if cost <= 0 else f" for {money(cost)}" + (
-            "" if pax == 1 else " for both passengers" if pax == 2 else f" for all {pax} passengers")
+            "" if pax == 1 else f" ({money(cost / pax)} each) for " + ("both passengers" if pax == 2 else f"all {pax} passengers"))
         raise Unbound(f"the airline's rules refuse it: {why}", final=True, ask=
                       f"I'm sorry, but reservation {rec['reservation_id']} cannot move to other flights: {why}."
                       + (f" You can upgrade it to economy first, on the same flights{priced}, and then change the "
