@@ -425,7 +425,10 @@ class Pipeline:
         customer's earlier contacts about it."""
         escalation = escalation_reason(policy, tri.entities, tri.confidence, tri.frustration)
         # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
-        contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, now, text)
+        # the tickets before this one: a later message is no earlier contact about it (read again, it stays so)
+        sent = ticket.created_at if ticket.created_at is not None and (ticket.created_at.tzinfo is None) == (
+            now.tzinfo is None) and ticket.created_at < now else now
+        contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, sent, text)
         # the reply's apology counts the earlier tickets too, not only what the message says of itself
         tri.entities["contacts"] = max(int(tri.entities.get("contacts") or 1), contact.number)
         if not escalation and contact.number >= policy.escalation.repeated_contact:

@@ -423,3 +423,17 @@ def test_a_present_already_due_on_the_day_asked_is_told_so_once(services: Servic
                      "instead?")
     reply = data["result"].draft.reply
     assert "already due" in reply and "is still due on" not in reply, reply
+
+
+def test_a_message_read_again_after_a_later_one_is_not_apologised_for_as_a_chase(services: Services) -> None:
+    from cx_core.models import TicketIn
+
+    o = find_order(services, "pending", single_item=True)
+    first = TicketIn(id="LATER-1", customer=o["email"], subject="Delivery", created_at=NOW,
+                     body=f"Could the delivery of order {o['order_id']} come on Friday 4 December instead?")
+    processed(services, "LATER-1", o["email"], first.body, subject="Delivery")
+    processed(services, "LATER-2", o["email"], f"Actually, could order {o['order_id']} come on Monday 7 December?",
+              subject="Delivery", at=timedelta(hours=1))
+    again = services.pipeline.process(first, now=NOW + timedelta(hours=2))  # read again, with the later one on file
+    assert "again about" not in again.draft.reply, again.draft.reply
+    assert int(again.triage.entities.get("contacts") or 1) == 1
