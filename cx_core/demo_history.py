@@ -1,5 +1,5 @@
 """A morning of advisor work on any pack's demo tickets, so that Insights, Review and the audit log start with history:
-advisors take tickets, approve or reject proposals (with reason codes, sometimes editing the reply) and reply."""
+a colleague takes tickets, approves what the customers asked for and replies."""
 
 from __future__ import annotations
 
@@ -14,16 +14,10 @@ from .access import StaffUser
 from .actions.base import is_read
 from .errors import TandemError
 from .models import Role
-from .plans import NOTICED
 from .services import Services
 from .store.tables import ProposalRow, TicketRow
-from .wording import WORDING
 
 ADVISOR = StaffUser("bo", "Bo Advisor", Role.advisor)  # a colleague: what the demo shows done is not yours
-# a demo advisor turns a proposal down as a person would on an early shift: the customer confirms first, and is
-# asked to in the reply (never "wrong details" on details that are right, leaving nothing to send)
-REASONS = ["Customer must confirm first"]
-CONFIRM_FIRST = "Before I go ahead with {noun}, could you confirm that you would like me to?"
 
 
 def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
@@ -38,20 +32,9 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
         try:
             desk.assign(services.db, ADVISOR, tid, ADVISOR.username)
             data = desk.get_ticket(services.db, tid)
-            turned_down = ""  # once one step is turned down, the steps after it (which may build on it) are too
-            asked = False  # the customer is asked to confirm once, whatever was turned down
-            for p in data["proposals"]:
-                if p["status"] != "pending" or p["decision"] == "abstained" or is_read(p["action"]):
-                    continue
-                noticed = p["rationale"].endswith(NOTICED)  # raised from the records: nothing for them to confirm
-                if (turned_down or rng.random() < 0.15) and not noticed:
-                    turned_down = turned_down or rng.choice(REASONS)
-                    if _still_pending(services, p["id"]):  # not already rejected with a step it depends on
-                        noun = WORDING[p["action"]].noun if p["action"] in WORDING else "this"
-                        desk.reject(services.db, ADVISOR, p["id"], turned_down,
-                                    say_instead="" if asked else CONFIRM_FIRST.format(noun=noun))
-                        asked = True
-                else:
+            for p in data["proposals"]:  # what the customer plainly asked, and what the records raised, approved:
+                # a colleague never asks a customer to confirm what they asked for
+                if p["status"] == "pending" and p["decision"] != "abstained" and not is_read(p["action"]):
                     desk.approve(services.db, policy, ADVISOR, p["id"])
             if data["result"] is None:
                 continue
@@ -73,9 +56,3 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
                         p.decided_at = row.assigned_at + timedelta(minutes=rng.uniform(1, 3))
         done += 1
     return done
-
-
-def _still_pending(services: Services, proposal_id: int) -> bool:
-    with services.db.session() as s:
-        row = s.get(ProposalRow, proposal_id)
-        return row is not None and row.status == "pending"

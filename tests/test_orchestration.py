@@ -265,3 +265,21 @@ def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(se
     moved = next(x for x in result.draft.reply.split("\n\n") if "rebooking the visit" in x)
     # the promise to confirm comes once, after both things arranged, never between them
     assert moved.count(CONFIRM) == 1 and moved.endswith(CONFIRM), moved
+
+
+def test_why_a_call_out_charge_is_billed_is_answered_when_its_visit_is_rebooked_too(services: Services) -> None:
+    from domains.lumen.tables import CustomerRow, InvoiceRow
+
+    with services.db.session() as s:
+        found = []
+        for inv in s.scalars(select(InvoiceRow).where(InvoiceRow.appointment_id.is_not(None))):
+            a = s.get(AppointmentRow, inv.appointment_id)
+            charges = [] if a is None or a.status != "booked" else list(s.scalars(
+                select(ChargeRow).where(ChargeRow.user_id == a.user_id, ChargeRow.kind == "callout")))
+            if a is not None and charges and any(abs(c.amount - inv.amount) < 0.01 for c in charges):
+                found.append(s.get(CustomerRow, a.user_id).email)  # type: ignore[union-attr]
+    result = run(services, "O-WHY", found[0], "I can't be home for my installation, could you move it to another day? "
+                 "Why is there a call-out charge of $49 on my account? I was home all day and nobody came.", 2)
+    assert any(p.action == "credit_charge" for p in result.proposals)
+    assert "A call-out charge is billed when a technician arrives and nobody is home" in result.draft.reply, \
+        result.draft.reply

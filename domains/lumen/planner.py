@@ -21,7 +21,7 @@ from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.phrases import A_REASON, FORMAL, ONLY_ASKS, TWICE, UNWANTED
+from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
 from domains.lumen.picking import (
     mentions_item,
     pick_items,
@@ -505,8 +505,11 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
             "which charge do you mean"):  # the visit moved names the charge disputed: credited for the customer's reason
         del result.questions["charge_dispute"]
+        asked_why = {"why": "no_show" if NO_SHOW.search(text) else "late"} if WHAT_IS.search(text) and (
+            NO_SHOW.search(text) or LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
         result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
-                                intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)")
+                                intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)",
+                                defaults={**st.defaults, **asked_why})
                         if st.rationale == WAIVER else st for st in result.steps]
     if ask := also_moved(result.steps, result.questions, snap, text):
         result.questions["address_change"] = ask
