@@ -9,6 +9,7 @@ from datetime import date, datetime
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
+import pandas as pd
 import streamlit as st
 from pydantic import BaseModel, ValidationError
 
@@ -78,10 +79,11 @@ def rows_widget(title: str, model: Any, value: Any, key: str, description: str |
     config = {n: st.column_config.DateColumn(field_name(n, f), format="D MMM YYYY") if n in dates else
               st.column_config.TextColumn(field_name(n, f)) for n, f in fields.items()}
     st.caption(f"{title}{': ' + description if description else ''} — one row each; add or remove rows as needed.")
-    edited = st.data_editor(rows or [dict.fromkeys(fields)], key=key, num_rows="dynamic", hide_index=True,
-                            column_config=config, width="stretch")
+    edited = st.data_editor(pd.DataFrame(rows, columns=list(fields)), key=key, num_rows="dynamic", hide_index=True,
+                            column_config=config, width="stretch")  # none yet: no empty row to misread
     out = []
-    for row in edited if isinstance(edited, list) else edited.to_dict("records"):
+    for raw in edited if isinstance(edited, list) else edited.to_dict("records"):
+        row = {n: None if not isinstance(raw.get(n), list | dict) and pd.isna(raw.get(n)) else raw.get(n) for n in fields}
         if not any(row.get(n) not in (None, "") for n in fields):
             continue  # an empty row added and left
         out.append({n: (row[n].date().isoformat() if isinstance(row.get(n), datetime) else

@@ -167,7 +167,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             "would suit you?"))
     if why := _refused(ctx, "change_flights"):
         ahead = [f for f in rec["flights"] if not f.get("flown")]
-        ours = bool(ahead) and all(f.get("status") == "cancelled" for f in ahead)  # the notice offers the refund
+        ours = any(f.get("status") == "cancelled" for f in ahead)  # the same flights are not all there: no upgrade
         upgrade = "basic economy" in why and not _refused(ctx, "change_cabin") and not ours
         cost = (rec.get("cabin_costs") or {}).get("economy")
         pax = int(rec.get("passenger_count") or 1)

@@ -316,7 +316,7 @@ def field_options(s: Session, action: str, args: dict[str, Any], now: datetime) 
     options: dict[str, str] = {}
     for f in current:
         options[json.dumps({"flight_number": f["flight_number"], "date": f["date"]}, sort_keys=True)] = \
-            f"{f['flight_number']} · {day(f['date'])} (now on the booking)"
+            f"{f['flight_number']} · {day(f['date'])} ({'now on the booking' if args.get('reservation_id') else 'proposed'})"
     for origin, destination, around in legs:
         for shift in range(-3, 4):
             when = around + timedelta(days=shift)

@@ -102,8 +102,8 @@ def after_ours(made: Plan, snap: dict[str, Any]) -> None:
             continue
         made.steps[i] = replace(st, held=costs.WAITS_FOR_CHOICE)
         movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
-        made.questions[st.intent] = (f"which would you like? Once you have chosen, I'll make "
-                                     f"{WORDING[st.action].noun} too" if movable else
+        made.questions[st.intent] = (f"once you have chosen, I'll make {WORDING[st.action].noun} too"  # asked above
+                                     if movable else
                                      f"I haven't made {WORDING[st.action].noun}, as no flight is left to fly on "
                                      f"reservation {r['reservation_id']}")
 
