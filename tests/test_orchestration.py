@@ -246,18 +246,25 @@ def test_reversing_a_moved_appointment_whose_old_slot_is_gone_changes_nothing(se
         assert s.get(OrderRow, "#W0000000") is None
 
 
-def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(services: Services) -> None:
+def booked_with_its_call_out_billed(services: Services, only: bool) -> list[tuple[str, str]]:
+    """Customers with a visit still booked whose call-out charge was billed (``only``: their one call-out charge):
+    each one's email and that charge."""
     from domains.lumen.tables import CustomerRow, InvoiceRow
 
+    found = []
     with services.db.session() as s:
-        found = []
         for inv in s.scalars(select(InvoiceRow).where(InvoiceRow.appointment_id.is_not(None))):
             a = s.get(AppointmentRow, inv.appointment_id)
             charges = [] if a is None or a.status != "booked" else list(s.scalars(
                 select(ChargeRow).where(ChargeRow.user_id == a.user_id, ChargeRow.kind == "callout")))
-            if a is not None and len(charges) == 1 and abs(charges[0].amount - inv.amount) < 0.01:
-                found.append((s.get(CustomerRow, a.user_id).email, charges[0].charge_id))  # type: ignore[union-attr]
-    email, charge = found[0]
+            billed = [c for c in charges if abs(c.amount - inv.amount) < 0.01]
+            if a is not None and billed and (len(charges) == 1 or not only):
+                found.append((s.get(CustomerRow, a.user_id).email, billed[0].charge_id))  # type: ignore[union-attr]
+    return found
+
+
+def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(services: Services) -> None:
+    email, charge = booked_with_its_call_out_billed(services, only=True)[0]
     result = run(services, "O-W", email, "I can't be home for my installation, could you move it to another day?", 2)
     credit = next(p for p in result.proposals if p.action == "credit_charge")
     assert credit.args["charge_id"] == charge and "disputes" not in credit.args["reason"]
@@ -268,17 +275,8 @@ def test_a_rebooked_visit_has_its_call_out_charge_waived_with_the_reason_said(se
 
 
 def test_why_a_call_out_charge_is_billed_is_answered_when_its_visit_is_rebooked_too(services: Services) -> None:
-    from domains.lumen.tables import CustomerRow, InvoiceRow
-
-    with services.db.session() as s:
-        found = []
-        for inv in s.scalars(select(InvoiceRow).where(InvoiceRow.appointment_id.is_not(None))):
-            a = s.get(AppointmentRow, inv.appointment_id)
-            charges = [] if a is None or a.status != "booked" else list(s.scalars(
-                select(ChargeRow).where(ChargeRow.user_id == a.user_id, ChargeRow.kind == "callout")))
-            if a is not None and charges and any(abs(c.amount - inv.amount) < 0.01 for c in charges):
-                found.append(s.get(CustomerRow, a.user_id).email)  # type: ignore[union-attr]
-    result = run(services, "O-WHY", found[0], "I can't be home for my installation, could you move it to another day? "
+    email, _ = booked_with_its_call_out_billed(services, only=False)[0]
+    result = run(services, "O-WHY", email, "I can't be home for my installation, could you move it to another day? "
                  "Why is there a call-out charge of $49 on my account? I was home all day and nobody came.", 2)
     assert any(p.action == "credit_charge" for p in result.proposals)
     assert "A call-out charge is billed when a technician arrives and nobody is home" in result.draft.reply, \

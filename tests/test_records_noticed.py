@@ -28,6 +28,23 @@ from tests.test_workspace_actions import processed
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 
 
+def two_customers_one_free_time(svc: Services) -> tuple[list[str], list[str], datetime]:
+    """Two customers with a visit booked in one region, their visits and a free time there ahead: the emails, the
+    appointment ids and the free time's start (skipped when the world's free times are all past)."""
+    from domains.lumen.tables import AppointmentRow, SlotRow
+
+    with svc.db.session() as s:
+        booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.status == "booked")
+                                .order_by(AppointmentRow.appointment_id)))
+        a, b = next((a, b) for a in booked for b in booked if a.region == b.region and a.user_id != b.user_id)
+        slot = s.scalars(select(SlotRow).where(SlotRow.region == a.region, SlotRow.free.is_(True),
+                                               SlotRow.start > datetime.now() + timedelta(days=2)).order_by(SlotRow.start)).first()
+        if slot is None:
+            pytest.skip("the demo world's free times are all in the past")
+        emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]  # type: ignore[union-attr]
+        return emails, [a.appointment_id, b.appointment_id], slot.start
+
+
 def twice_and_another(svc: Services) -> dict[str, str]:
     """A customer with a payment taken twice on one order and a pending order without one."""
     with svc.db.session() as s:
@@ -375,20 +392,10 @@ def test_two_changes_paid_with_one_card_to_two_bookings_are_no_choice_between_th
 def test_a_free_time_booked_for_one_customer_sends_anothers_proposal_for_it_back_to_be_planned(
         services: Services) -> None:
     from cx_core.entities import part_of_day
-    from domains.lumen.tables import AppointmentRow, SlotRow
 
     advisor = StaffUser("ada", "Ada Advisor", Role.advisor)
-    with services.db.session() as s:
-        booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.status == "booked")
-                                .order_by(AppointmentRow.appointment_id)))
-        a, b = next((a, b) for a in booked for b in booked if a.region == b.region and a.user_id != b.user_id)
-        slot = s.scalars(select(SlotRow).where(SlotRow.region == a.region, SlotRow.free.is_(True),
-                                               SlotRow.start > datetime.now() + timedelta(days=2)).order_by(SlotRow.start)).first()
-        if slot is None:
-            pytest.skip("the demo world's free times are all in the past")
-        emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]
-        ids, when = [a.appointment_id, b.appointment_id], f"{slot.start:%A} {slot.start.day} {slot.start:%B}"
-        slot_hour = slot.start.hour
+    emails, ids, start = two_customers_one_free_time(services)
+    when, slot_hour = f"{start:%A} {start.day} {start:%B}", start.hour
     for n, (email, aid) in enumerate(zip(emails, ids, strict=True)):
         processed(services, f"SLOT-{n}", email, f"Please move my installation appointment {aid} to {when} in the "
                   f"{part_of_day(slot_hour)}.")
@@ -439,18 +446,9 @@ def test_a_refund_only_noticed_on_a_ticket_naming_the_order_is_no_request_asked_
 def test_a_free_time_the_agent_booked_alone_sends_anothers_proposal_for_it_back_to_be_planned(
         services: Services) -> None:
     from cx_core import autonomy
-    from domains.lumen.tables import AppointmentRow, SlotRow
 
-    with services.db.session() as s:
-        booked = list(s.scalars(select(AppointmentRow).where(AppointmentRow.status == "booked")
-                                .order_by(AppointmentRow.appointment_id)))
-        a, b = next((a, b) for a in booked for b in booked if a.region == b.region and a.user_id != b.user_id)
-        slot = s.scalars(select(SlotRow).where(SlotRow.region == a.region, SlotRow.free.is_(True),
-                                               SlotRow.start > datetime.now() + timedelta(days=2)).order_by(SlotRow.start)).first()
-        if slot is None:
-            pytest.skip("the demo world's free times are all in the past")
-        emails = [s.get(CustomerRow, x.user_id).email for x in (a, b)]
-        ids, when = [a.appointment_id, b.appointment_id], f"{slot.start:%A} {slot.start.day} {slot.start:%B} at {slot.start:%H:%M}"
+    emails, ids, start = two_customers_one_free_time(services)
+    when = f"{start:%A} {start.day} {start:%B} at {start:%H:%M}"
     waiting = processed(services, "ALONE-1", emails[1], f"Please move my installation appointment {ids[1]} to {when}.")
     wanted = next(p for p in waiting["proposals"] if p["action"] == "reschedule_appointment")
     assert wanted["status"] == "pending"
