@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from cx_core.recipes import Context, Unbound
-from cx_core.wording import day, money
+from cx_core.wording import day, listed, money
 
 from . import costs
 from .backend import CABIN_WORDS
@@ -194,3 +194,9 @@ def _card_asked(ctx: Context) -> str:
         return ""
     cards = [m for m in ctx.snapshot.get("user", {}).get("payment_methods") or [] if m.get("source") == "credit_card"]
     return str(cards[0]["label"]) if len(cards) == 1 else ""
+
+
+def trips(bookings: list[dict[str, Any]]) -> str:
+    """The member's bookings as they are told apart: "LEG7DZ (DEN to IAH) or TSQGYS (ORD to SFO)"."""
+    return listed([f"{r['reservation_id']} ({r.get('origin', '')} to {r.get('destination', '')})" for r in bookings],
+                  last="or")

@@ -17,7 +17,7 @@ from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip
+from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
 from .settled import after_ours, already, known, left_for_cancel, ours, price_first
 from .wording import clock
 
@@ -130,7 +130,7 @@ def _another(ctx: Context, rid: str) -> str:
              and r.get("status") != "cancelled" and not r.get("any_flown")]
     return (f" If you meant your reservation {ahead[0]['reservation_id']} ({ahead[0].get('origin', '')} to "
             f"{ahead[0].get('destination', '')}), just reply and I'll price it there." if len(ahead) == 1 else
-            " If you meant another booking, just send us its reference." if ahead else
+            f" If you meant one of your reservations {trips(ahead)}, just reply and tell us which." if ahead else
             " I can't see another trip of yours still to fly; for a new one, the cabin is chosen when you book it.")
 
 
@@ -411,7 +411,7 @@ def bags_total(ctx: Context) -> int:
                                            f"If you meant your reservation {ahead[0]['reservation_id']} "
                                            f"({ahead[0].get('origin', '')} to {ahead[0].get('destination', '')}), "
                                            "just reply and I'll add them there." if len(ahead) == 1 else
-                                           "If you meant another of your bookings, just send us its reference."
+                                           f"If you meant one of your reservations {trips(ahead)}, just reply and tell us which."
                                            if ahead else "For a new trip, bags can be added when you book it."),
                       final=True)
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
