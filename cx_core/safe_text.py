@@ -40,10 +40,15 @@ def one_line(text: str, limit: int | None = None) -> str:
     masked (an error a page shows may echo one); cut to ``limit`` characters before escaping so an escape is never
     cut in half, at a word and with "…" (never "found on the recor")."""
     flat = " ".join(mask(text).split())
-    if limit and len(flat) > limit:
-        head = flat[:limit - 1]
-        flat = (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(" ,;:-") + "…"
-    return escape_markdown(flat)
+    return escape_markdown(cut_words(flat, limit - 1) if limit and len(flat) > limit else flat)
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" when anything was cut."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return head.rstrip(" ,;:-") + "…"
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

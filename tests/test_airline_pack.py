@@ -193,13 +193,26 @@ def test_the_pages_serve_the_airline(svc: Services, airline: Settings, monkeypat
         st.cache_resource.clear()
 
 
-@pytest.mark.browser
-def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
-    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
+def needs_a_browser() -> None:
+    from tests.test_browser import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     pytest.importorskip("playwright")
+
+
+def allowed_tickets(svc: Services, now: datetime, task: str, fits: Any) -> list[dict[str, Any]]:
+    """The demo's tickets of ``task`` that the rules allow on the real clock and that ``fits`` keeps, over many seeds."""
+    with svc.db.session() as s:
+        return [x for seed in range(11, 41) for x in airline_demo.demo_tickets(s, 18, seed=seed, now=now)
+                if x["task_type"] == task and x["expected"] == "allowed" and fits(x)]
+
+
+@pytest.mark.browser
+def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
+    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
+
+    needs_a_browser()
     from playwright.sync_api import expect, sync_playwright
 
     # approved on the real clock, by an advisor: a cancellation the rules allow for a reason that lasts (a business
@@ -207,10 +220,7 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
     # meanwhile) and whose refund is within an advisor's limit
     now = datetime.now(UTC)
     at = now.replace(tzinfo=None)
-    with svc.db.session() as s:
-        found = [x for seed in range(11, 41) for x in airline_demo.demo_tickets(s, 18, seed=seed, now=now)
-                 if x["task_type"] == "cancel_booking" and x["expected"] == "allowed"
-                 and "within the last 24 hours" not in str(x.get("why"))]
+    found = allowed_tickets(svc, now, "cancel_booking", lambda x: "within the last 24 hours" not in str(x.get("why")))
     for n, t in enumerate(found):
         ticket = TicketIn(id=f"AIR-B-{n}", customer=t["customer"], channel="email",
                           subject="Browser test: cancel booking", body=t["body"], created_at=at)
@@ -271,16 +281,12 @@ def test_the_travellers_of_a_name_change_are_edited_as_a_table_of_names_and_date
     date), never a dict; approving it unchanged writes the travellers the agent proposed."""
     from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, raw_on_screen, sign_in
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    pytest.importorskip("playwright")
+    needs_a_browser()
     from playwright.sync_api import expect, sync_playwright
 
     now = datetime.now(UTC)
     at = now.replace(tzinfo=None)
-    with svc.db.session() as s:
-        found = [x for seed in range(11, 41) for x in airline_demo.demo_tickets(s, 18, seed=seed, now=now)
-                 if x["task_type"] == "change_passenger" and x["expected"] == "allowed" and x.get("passenger")]
+    found = allowed_tickets(svc, now, "change_passenger", lambda x: bool(x.get("passenger")))
     assert found, "the demo world has no name change the rules allow"
     t = found[0]
     ticket = TicketIn(id="AIR-PAX", customer=t["customer"], channel="email", subject="Browser test: name change",

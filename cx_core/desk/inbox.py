@@ -14,6 +14,7 @@ from .. import audit, contacts
 from ..access import StaffUser, require
 from ..errors import InvalidInput, NotAuthorised, NotFound
 from ..models import ROLE_RANK, ProcessResult, Role
+from ..safe_text import cut_words
 from ..store import fulltext
 from ..store.db import Database, utcnow
 from ..store.tables import MessageRow, NotificationRow, ProposalRow, StaffUserRow, TicketRow
@@ -81,14 +82,6 @@ def opening(body: str) -> str:
     """A message's first words for a title where it has no subject: the greeting ("Hi,", "Good morning,") left
     out."""
     return plain(_GREETING.sub("", body or "", count=1))
-
-
-def cut_words(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" when anything was cut."""
-    if len(text) <= limit:
-        return text
-    head = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return head.rstrip(" ,;:-") + "…"
 
 
 ORDERS: dict[str, list[Any]] = {
