@@ -120,10 +120,12 @@ def _names(text: str, record: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(record.lstrip('#'))}\b", text) is not None
 
 
-def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
+def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None, text: str = "") -> tuple[str, list[Any]]:
     """The changes this ticket asks that an earlier open ticket of the customer's already asks the same way (a bag
     added to one booking, asked twice in different words) and that still wait for a person there: the reply's
-    sentence and those steps, so each change is proposed once, on the first ticket; ("", []) when there are none."""
+    sentence and those steps, so each change is proposed once, on the first ticket; ("", []) when there are none.
+    The record is named as the customer's ``text`` names it ("on reservation FZN2VD"), so that once the change runs
+    there, this reply, which names it, is read again."""
     found: list[Any] = []
     earlier: dict[str, Any] = {}
     for st in steps:
@@ -141,8 +143,10 @@ def asked_before(steps: list[Any], open_tickets: list[dict[str, Any]] | None) ->
                 break
     if not found:
         return "", []
-    return (f"I can see you asked for the same in {your_message(earlier)}, and we're already arranging it from "
-            "there: you'll hear from us as soon as it goes through.", found)
+    named = next((f" on {k.removesuffix('_id').replace('_', ' ')} {v}" for k, v in found[0].args.items()
+                  if isinstance(v, str) and v in target(found[0].args) and _names(text, v)), "")
+    return (f"I can see you asked for the same{named} in {your_message(earlier)}, and we're already arranging it "
+            "from there: you'll hear from us as soon as it goes through.", found)
 
 
 def clash(args: list[dict[str, Any]], cancels: bool, open_tickets: list[dict[str, Any]] | None,

@@ -312,7 +312,7 @@ class Pipeline:
         plan: Plan = planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
-        again, gone = contacts.asked_before(plan.steps, (snap or {}).get("open_tickets"))
+        again, gone = contacts.asked_before(plan.steps, (snap or {}).get("open_tickets"), text)
         if again:  # proposed once, on the ticket that asked first; what was said there of it is not said again
             plan.steps = [st for st in plan.steps if st not in gone]
             for intent in dict.fromkeys(st.intent for st in gone):

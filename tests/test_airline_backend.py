@@ -155,7 +155,7 @@ def test_cancel_within_24_hours_of_booking(s: Session) -> None:
     plan = B.preview_cancel_reservation(s, {"reservation_id": "K1NW8N"}, NOW)  # basic economy, booked 23 h ago
     assert plan["basis"][0].startswith("booked within the last 24 hours")
     assert plan["refunds"] == [{"payment_id": "gift_card_6136092", "source": "gift_card", "amount": 567}]
-    with pytest.raises(PolicyDenied, match="within 24 hours of booking") as refused:
+    with pytest.raises(PolicyDenied, match="made in the last 24 hours") as refused:
         B.preview_cancel_reservation(s, {"reservation_id": "K1NW8N"}, NOW + timedelta(hours=2))
     assert "was made more than 24 hours ago" in str(refused.value)  # just past the window, never "24 hours"
 
@@ -811,8 +811,8 @@ def test_demo_tickets_reference_real_records_and_their_verdicts_hold() -> None:
     today = date(2025, 3, 10)
     now = datetime.combine(today, time(12))
     s, _ = _demo(7, today)
-    tickets = demo.demo_tickets(s, 45, seed=3, now=now)
-    assert tickets == demo.demo_tickets(s, 45, seed=3, now=now)
+    tickets = demo.demo_tickets(s, 45, seed=4, now=now)
+    assert tickets == demo.demo_tickets(s, 45, seed=4, now=now)
     assert len(tickets) == 45
     assert {t["task_type"] for t in tickets} == {"cancel_booking", "change_flight", "change_cabin", "add_baggage",
                                                 "change_passenger", "new_booking", "delay_compensation",

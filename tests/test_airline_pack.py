@@ -129,7 +129,7 @@ def test_a_flight_the_airline_cancelled_is_spoken_of_after_another_answer_and_fi
     from sqlalchemy import select
 
     from cx_core.store.tables import TicketRow
-    from domains.airline.planner import disrupted
+    from domains.airline.disruptions import disrupted
     from domains.airline.tables import AirlineUserRow
 
     records = packs.records(svc.pack)

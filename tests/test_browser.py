@@ -116,6 +116,9 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
     expect(page.get_by_text("Executed:")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Assigned to you")).to_be_visible()
     assert order(svc, o["order_id"]).address1 == "12 Oak Street"
+    # the draft turns to the past tense once the change ran (the page has re-read the ticket): then it is sent
+    expect(page.get_by_role("textbox", name="Suggested reply (edit before sending)")).to_have_value(
+        re.compile("I've changed the shipping address"), timeout=30_000)
     page.get_by_role("button", name="Send and resolve").click()
     expect(page.get_by_text("Reply sent and ticket resolved.")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "advisor-resolved.png"), full_page=True)

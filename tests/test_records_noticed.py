@@ -228,11 +228,18 @@ def test_the_same_change_asked_again_in_other_words_is_proposed_once(services: S
     second = processed(services, "SAME-2", o["email"], f"Hello, order {o['order_id']} should go to 556 Willow Street, "
                        "Boston, MA 02116 please.", subject="Address", at=timedelta(minutes=30))
     reply = second["result"].draft.reply
-    assert ("I can see you asked for the same in your message earlier today, and we're already arranging it from "
-            "there: you'll hear from us as soon as it goes through.") in reply
+    assert (f"I can see you asked for the same on order {o['order_id']} in your message earlier today, and we're "
+            "already arranging it from there: you'll hear from us as soon as it goes through.") in reply
     assert not second["proposals"] and "arranging to change the shipping address" not in reply
     assert desk.get_ticket(services.db, "SAME-1")["ticket"]["status"] != "new"  # the first stands as it was
     assert [p["status"] for p in desk.get_ticket(services.db, "SAME-1")["proposals"]] == ["pending"]
+    # once it runs there, the second reply ("already arranging it") is stale: it goes back to be read again
+    change = desk.get_ticket(services.db, "SAME-1")["proposals"][0]
+    assert desk.approve(services.db, services.policy(), ADVISOR, change["id"])["status"] == "executed"
+    assert desk.get_ticket(services.db, "SAME-2")["ticket"]["status"] == "new"
+    again = processed(services, "SAME-2", o["email"], f"Hello, order {o['order_id']} should go to 556 Willow Street, "
+                      "Boston, MA 02116 please.", subject="Address", at=timedelta(minutes=40))["result"].draft.reply
+    assert "already arranging" not in again and "556 Willow Street" in again
 
 
 def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:

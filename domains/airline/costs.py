@@ -117,7 +117,7 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
         fares = ("" if whole is None or (pax <= 1 and not legs) else
                  f", {money(whole)} in fares for {pax} travellers{legs}" if pax > 1 else f", {money(whole)}{legs}")
         return (f"{_legs(args, snap)[:1].upper()}{_legs(args, snap)[1:]}; the {CABIN_WORDS[cabin]} "
-                f"fare{'s are' if legs else ' is'} {each} per traveller{fares}.")
+                f"fare{'s are' if legs else ' is'} {each} per traveller{fares}.{_same_day(args, snap)}")
     if not args.get("flights") or not args.get("passengers") or "insurance" not in args \
             or "nonfree_baggages" not in args:
         return ""
@@ -129,7 +129,26 @@ def _booking(step: Step, snap: dict[str, Any]) -> str:
     return (f"{legs[:1].upper()}{legs[1:]}, with {CABIN_WORDS[str(args['cabin'])]} seats; the trip comes to "
             f"{money(total)} in total for {pax} passenger{'s' if pax != 1 else ''}"
             f"{', with travel insurance' if args['insurance'] == 'yes' else ''}"
-            f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}{_paid_with(args, snap)}.")
+            f"{', including paid bags' if int(args['nonfree_baggages'] or 0) else ''}{_paid_with(args, snap)}."
+            f"{_same_day(args, snap)}")
+
+
+def _same_day(args: dict[str, Any], snap: dict[str, Any]) -> str:
+    """A flight the member already holds on a day the new booking flies: said, so that they check the two fit
+    (" You are also booked on flight HAT004 from ATL to ORD that day, on reservation GNBNLH, leaving at 11:00 local
+    time; do check the two fit together."), or ""."""
+    days = {str(f.get("date")) for f in args.get("flights") or []}
+    for r in snap.get("reservations") or []:
+        if r.get("status") == "cancelled":
+            continue
+        for f in r.get("flights") or []:
+            if str(f.get("date")) in days and not f.get("flown") and f.get("status") != "cancelled":
+                at = clock(str(f.get("origin") or ""), str(f.get("departure") or "")) if f.get("departure") else ""
+                return (f" You are also booked on flight {f['flight_number']} from {f.get('origin')} to "
+                        f"{f.get('destination')} {'that day' if len(days) == 1 else 'on ' + day(str(f['date']))}, on "
+                        f"reservation {r['reservation_id']}{', leaving at ' + at if at else ''}; do check the two fit "
+                        "together.")
+    return ""
 
 
 def _paid_with(args: dict[str, Any], snap: dict[str, Any]) -> str:

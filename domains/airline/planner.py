@@ -17,9 +17,9 @@ from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
+from .disruptions import UNFLOWN, also, disrupted
 from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
 from .settled import after_ours, already, known, left_for_cancel, ours, price_first
-from .wording import clock
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
@@ -476,9 +476,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     elsewhere = {r["reservation_id"] for r in (snap or {}).get("reservations", []) for t in (snap or {}).get(
         "open_tickets") or [] if r["reservation_id"] in t.get("said", "") + t.get("text", "") or any(
             "cancel" in p["action"] and p["args"].get("reservation_id") == r["reservation_id"] for p in t["pending"])}
-    news = disrupted(snap, acting | (elsewhere - about), about, today, cancelling={
-        str(p["args"].get("reservation_id")) for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]
-        if p["action"] == "cancel_reservation"})  # the cancellation another message of theirs asks for
+    theirs = [p for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]]
+    news = disrupted(snap, acting | (elsewhere - about), about, today, cancelling={  # another message of theirs asks
+        str(p["args"].get("reservation_id")) for p in theirs if p["action"] == "cancel_reservation"}, moving={
+        str(p["args"].get("reservation_id")) for p in theirs if p["action"] == "update_reservation_flights"})
     made.steps = [ours(s, snap) for s in made.steps]
     left_for_cancel(made, snap or {})
     price_first(made, snap or {}, text)
@@ -501,39 +502,25 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                        for q in made.questions.values() if rid in q), also_decided(
                                          [(st.action, st.args) for st in made.steps if st.action in _BOOKING_WRITES
                                           and st.action != "cancel_reservation" and not (st.final or st.refused)])])
-        news = [re.sub(rf": {_UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
+        news = [re.sub(rf": {UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
     if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
-        made.asides = _also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
+        made.asides = also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
     else:  # a disruption on a booking the member did not write about: after the answer
-        made.notices, made.asides = costs.sentences(made, snap), _also(news)
+        made.notices, made.asides = costs.sentences(made, snap), also(news)
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
 
 
-# what a member whose trip is under way may have when we cancelled a flight of it: the reservations team's to decide
-_UNFLOWN = "a colleague in our reservations team can look at a refund for the part of the trip not flown"
 # a refusal's offer of a colleague ("If you would like, a colleague can look at…"), left out beside a notice that
 # makes the same offer
 _ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what else can be done with the booking\.|"
                             r",? or, if you would rather, a colleague can look at what else can be done with the "
                             r"booking(?=\.)")
-
-
-def _also(news: list[str]) -> list[str]:
-    """Disruptions on bookings the message is not about, after the answer: one said whole, several in one
-    sentence; not one on a trip already under way, whose refund is a colleague's to look at when the member writes
-    about it (nothing to do from this reply)."""
-    news = [n for n in news if _UNFLOWN not in n]
-    if len(news) < 2:
-        return news
-    ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]
-    return [f"I can also see flights we cancelled or delayed on your reservations {listed(ids)}; just reply if you "
-            "would like me to go through what you can do about them."]
 
 
 def allowance(snap: dict[str, Any] | None, text: str) -> str:
@@ -557,44 +544,3 @@ def allowance(snap: dict[str, Any] | None, text: str) -> str:
     return (f"{said} Reservation {r['reservation_id']} is in {CABIN_WORDS.get(str(r.get('cabin')), r.get('cabin'))} "
             f"for {pax} passenger{'s' if pax != 1 else ''}, so {free or 'no'} checked bag{'s' if free != 1 else ''} "
             f"{'are' if free != 1 else 'is'} free on it in all.")
-
-
-_WITH_US = "the cancellation you asked for in your other message is with us"
-
-
-def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about: set[str] | None = None,
-              today: date | None = None, cancelling: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """One sentence per active reservation with a flight the airline cancelled or delayed and not yet flown: what
-    happened and what the member may do (the knowledge base's rules: a cancelled flight allows a cancellation with a
-    refund; an economy or business booking may instead move to another flight ahead, a basic-economy one may not; a
-    delay: when the flight is now expected to leave). A reservation the plan already cancels or changes (``acting``) needs no such offer; when
-    the message is ``about`` some bookings, only theirs are spoken of; one whose cancellation another message of
-    theirs asks for (``cancelling``) is said to be under way."""
-    out = []
-    for r in (snap or {}).get("reservations", []):
-        if r.get("status") == "cancelled" or r["reservation_id"] in (acting or set()) \
-                or (about and r["reservation_id"] not in about):
-            continue
-        gone = [f for f in r.get("flights", []) if f.get("status") == "cancelled" and not f.get("flown")]
-        if gone:
-            f = gone[0]
-            movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
-            asked = r["reservation_id"] in cancelling
-            offer = (_UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
-                     else "we can move you to another flight, or cancel that booking for a full refund; " + (
-                         _WITH_US + ", unless you would rather move" if asked else "just reply and tell us which")
-                     if movable else _WITH_US + ", and comes with a full refund" if asked else
-                     "you're entitled to a full refund of that booking, so just reply and I'll cancel it for you")
-            out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
-                       f"{r['reservation_id']}, was cancelled by us: {offer}.")
-        elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
-            f = late[0]
-            iso = str(f.get("estimated_departure_time_est") or "")
-            expected = clock(str(f.get("origin") or ""), iso) if len(iso) >= 16 else ""
-            if expected and " on " not in expected and iso[:10] != str(f["date"]):  # past midnight: the day too
-                expected += f" on {day(iso[:10])}"
-            expected = expected.removesuffix(f" on {day(str(f['date']))}")  # the flight's own day, said already
-            out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
-                       f"{r['reservation_id']}, is delayed" + (f": it is now expected to leave at {expected}."
-                                                               if expected else "."))
-    return out[:2]

@@ -35,7 +35,7 @@ from domains.lumen.picking import (
 from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
 from domains.lumen.records import refund_route
 from domains.lumen.visits import WAIVER, charge_dispute, installation_reschedule
-from domains.lumen.wording import DUPLICATE
+from domains.lumen.wording import DUPLICATE, address_words
 
 WRITE_FREE = PACK.informational
 
@@ -77,8 +77,9 @@ FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who no
                       "everything you have told us; we answer formal complaints within 5 business days.")
 PRIVACY_HANDED_OVER = ("I've passed your data protection request to our privacy team, who handle it personally and "
                        "answer within 30 days.")
-PRIVACY_CHECK = (" As your request did not come from the email address on your account, they will first write to "
-                 "that address to confirm it is you; personal data is only ever sent there.")
+PRIVACY_CHECK = (" As you wrote to us {by}, they will first write to the email address on your account to confirm it "
+                 "is you; personal data is only ever sent there.")
+_BY = {"chat": "by chat", "social": "on social media"}
 
 
 def _order_status(r: Asked) -> Planned:
@@ -109,6 +110,10 @@ def _address_change(r: Asked) -> Planned:
     if not r.ents.get("address"):
         return [Step("change_shipping_address", {"order_id": order["order_id"]}, r.intent, "new address requested",
                      missing="the full new address")], "could you send the full new address, including the ZIP code?"
+    now, asked = order.get("address") or {}, r.ents["address"]
+    if all(" ".join(str(now.get(k) or "").lower().split()) == " ".join(str(asked.get(k) or "").lower().split())
+           for k in ("address1", "zip")):  # asked again once done: it ships there already
+        return [], Answer(f"order {order['order_id']} is already set to ship to {address_words(now)}, as you ask")
     return [Step("change_shipping_address", {"order_id": order["order_id"], **r.ents["address"]}, r.intent,
                  "customer gave the new address", defaults=_along(order, r.text))], ""
 
@@ -176,18 +181,25 @@ def _return_items(r: Asked) -> Planned:
     names = listed(the_names(chosen))
     sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
                for i in chosen)
-    if r.intent == "damaged_item" and _REPLACEMENT.search(r.full_text or r.text):  # the same item, sent again
+    refund_asked = _REFUND_ASKED.search(r.full_text or r.text)
+    # the same item, sent again: asked for, or a present whose timing matters (a refund would not arrive in time)
+    if r.intent == "damaged_item" and (_REPLACEMENT.search(r.full_text or r.text) or (
+            r.ents.get("gift_in_time") and sold and not refund_asked)):
         if not sold:
             return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent,
                          "item arrived damaged; the same one is out of stock", missing="whether a refund will do")], (
                 f"{names} {'are' if len(chosen) > 1 else 'is'} out of stock at the moment, so we cannot send a replacement yet; would you like a full "
                 "refund instead, or to wait until it is back?")
+        asked = bool(_REPLACEMENT.search(r.full_text or r.text))
         return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": ids, "new_item_ids": ids},
-                     r.intent, "item arrived damaged: the customer asks for a replacement of the same one",
-                     defaults={"items": names})], ""
+                     r.intent, "item arrived damaged: the customer asks for a replacement of the same one" if asked
+                     else "item arrived damaged, a present whose timing matters: a replacement of the same one",
+                     defaults={"items": names})], "" if asked else (
+            "as it is a present and the timing matters, a replacement gets it to you soonest; if you would rather "
+            "have your money back, just reply and I'll arrange a return instead")
     why = "item arrived damaged" if r.intent == "damaged_item" else "customer wants to return"
     other = (f"if you would rather have a replacement of {names}, just reply and I'll arrange that instead"
-             if r.intent == "damaged_item" and sold and not _REFUND_ASKED.search(r.full_text or r.text) else "")
+             if r.intent == "damaged_item" and sold and not refund_asked else "")
     return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent, why,
                  defaults=return_words(order, {"item_ids": ids}))], other
 
@@ -218,7 +230,7 @@ def _exchange(r: Asked) -> Planned:
         return [], ask
     chosen = pick_items(order, r.text) or (pick_items(order, r.full_text) if r.full_text else [])
     if _past_return_window(order, r.today):  # refused whatever the new option: the rule and the way forward
-        why = past_window(order["order_id"])
+        why = past_window(order["order_id"], order.get("delivered_on"))
         return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": [i["item_id"] for i in chosen]},
                      r.intent, "exchange requested", refused=why)], ""
     new = pick_new_variant(order, chosen[0], r.ents) if len(chosen) == 1 else None
@@ -491,8 +503,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         elif ask:
             result.questions[req.intent] = ask
         if req.intent == "data_request":  # the knowledge base: only from the email on file, or verified by phone
-            away = triage.entities.get("channel", "email") not in ("email", "phone")
-            result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER + (PRIVACY_CHECK if away else "")
+            channel = str(triage.entities.get("channel") or "email")
+            check = PRIVACY_CHECK.format(by=_BY.get(channel, "here")) if channel not in ("email", "phone") else ""
+            result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER + check
     if len(triage.requests) > 1 and "which order or request is" in result.questions.get("complaint", ""):
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):

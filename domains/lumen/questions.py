@@ -36,10 +36,31 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
     # "available as a 2-pack in white, or a 3-pack…": a countable option takes its article
     offered = re.sub(r"(?<![\w-])(\d+-(?:pack|piece|set|seater))\b", r"a \1", options_said([v["options"] for v in shown[:6]]))
     if wanted and not fits:
-        lead = f"the {item['name']} does not come in {' '.join(wanted)}; it is available as {offered}"
+        near = _own_kind_first(item, shown)
+        lead = f"the {item['name']} does not come in {' '.join(wanted)}; " + (near or f"it is available as {offered}")
     else:
         lead = f"the {item['name']} is available as {offered}"
     return f"{lead}. Which would you like? If none of these suits you, you can return it for a refund instead."
+
+
+def _own_kind_first(item: dict[str, Any], shown: list[dict[str, Any]]) -> str:
+    """For an item sold in two kinds of option (a size and a colour), the options that keep the customer's own one
+    of them first, then the rest ("in your 55 inch it is available in silver; other options: 43 inch in black or
+    silver, at another price"), or '' when there is no such split."""
+    own = {k: str(v) for k, v in (item.get("options") or {}).items()}
+    if len(own) != 2:
+        return ""
+    near = [v for v in shown if sum(str(v["options"].get(k)) != x for k, x in own.items()) == 1]
+    kept = [k for k in own if near and all(str(v["options"].get(k)) == own[k] for v in near)]
+    if len(kept) != 1:
+        return ""
+    other = next(k for k in own if k != kept[0])
+    said = f"in your {own[kept[0]]} it is available in {listed([str(v['options'][other]) for v in near], last='or')}"
+    rest = [v for v in shown if v not in near]
+    if rest:
+        priced = any(abs(float(v.get("price") or 0) - float(item.get("price") or 0)) > 0.005 for v in rest)
+        said += f"; other options: {options_said([v['options'] for v in rest])}" + (", at another price" if priced else "")
+    return said
 
 
 def _fitting(others: list[dict[str, Any]], ents: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:

@@ -39,7 +39,7 @@ def _of(a: dict[str, Any], p: dict[str, str]) -> str:
     return f"of {p['items']} from order {a['order_id']}" if p.get("items") else f"for order {a['order_id']}"
 
 
-def _address(a: dict[str, Any]) -> str:
+def address_words(a: dict[str, Any]) -> str:
     return (f"{a['address1']}{', ' + a['address2'] if a.get('address2') else ''}, {a['city']}, {a['state']} "
             f"{a['zip']}")
 
@@ -139,8 +139,8 @@ LUMEN_WORDING = {
         _claim(r"moved|rescheduled|changed|re-?booked|arranged|updated|set", r"deliver")),
     "change_shipping_address": Wording(
         "the address change",
-        lambda a, r, p: f"I've changed the shipping address of order {a['order_id']} to {_address(a)}." + _along(p),
-        lambda a, p: f"I'm arranging to change the shipping address of order {a['order_id']} to {_address(a)}."
+        lambda a, r, p: f"I've changed the shipping address of order {a['order_id']} to {address_words(a)}." + _along(p),
+        lambda a, p: f"I'm arranging to change the shipping address of order {a['order_id']} to {address_words(a)}."
                      f"{_along(p)} {CONFIRM}",
         _claim(r"changed|updated|corrected|amended|moved|set", r"address")),
     "cancel_order": Wording(
@@ -192,8 +192,8 @@ LUMEN_WORDING = {
         _claim(r"changed|updated|swapped|replaced|modified|amended|switched", r"item|order|option|size|colou?r")),
     "update_default_address": Wording(
         "the account address change",
-        lambda a, r, p: f"I've updated the address on your account to {_address(a)}.",
-        lambda a, p: f"I'm arranging to update the address on your account to {_address(a)}. {CONFIRM}",
+        lambda a, r, p: f"I've updated the address on your account to {address_words(a)}.",
+        lambda a, p: f"I'm arranging to update the address on your account to {address_words(a)}. {CONFIRM}",
         _claim(r"changed|updated|corrected|amended|saved|set", r"address"), ()),
     "resend_invoice": Wording(
         "the invoice",

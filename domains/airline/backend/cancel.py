@@ -42,13 +42,15 @@ def _cancel_basis(r: AirlineReservationRow, legs: list[Leg], reason: str | None,
         cover = "and its travel insurance needs a health or weather reason, which was not given"
     else:
         cover = f"and its travel insurance does not cover {reason.replace('_', ' ')}"
-    way = ("Its flights can still be changed to other dates instead" if r.cabin != "basic_economy" else
-           "It can still be upgraded to economy, and its flights then changed to other dates")
+    way = ("If you would rather travel on other dates, its flights can still be changed instead"
+           if r.cabin != "basic_economy" else "If you would rather travel on other dates, it can still be upgraded "
+           "to economy and its flights then changed")
     raise PolicyDenied(f"reservation {r.reservation_id} cannot be cancelled for a refund: this "
                        f"{r.cabin.replace('_', ' ')} booking was made {age} ago, {cover}"
                        + (", and none of its flights was cancelled by us" if reason == "airline_cancelled" else "")
-                       + ". A refund is possible only within 24 hours of booking, for a business booking, when we "
-                         "have cancelled one of its flights, or with travel insurance for health or weather reasons. "
+                       + ". We can refund a cancelled booking only when it was made in the last 24 hours, is in "
+                         "business, has a flight we cancelled, or has travel insurance and is cancelled for a health "
+                         "or weather reason. "
                        + way)
 
 
@@ -64,16 +66,17 @@ def preview_cancel_reservation(s: Session, args: Mapping[str, Any] | BaseModel, 
         raise PolicyDenied(f"reservation {r.reservation_id} is already cancelled")
     legs = legs_of(s, r)
     flown = [leg for leg in legs if leg.flown(clock)]
+    insured = ", with your travel insurance in mind," if r.insurance and reason in ("health", "weather") else ""
     if flown and len(flown) == len(legs):  # the whole trip's time has passed: what can be refunded, if anything
-        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled here: its "
+        raise HandedOver(f"reservation {r.reservation_id} can no longer be cancelled, as its "
                          f"{'flight has' if len(legs) == 1 else 'flights have'} already left (flight "
-                         f"{flown[-1].label()}); I've passed your request to a colleague in our reservations team, "
-                         "who will look at whether anything can be refunded, and write to you")
+                         f"{flown[-1].label()}). I've passed your request to a colleague in our reservations team, "
+                         f"who will look at whether anything can be refunded{insured} and write to you")
     if flown:
-        raise HandedOver(f"reservation {r.reservation_id} cannot be cancelled here: flight {flown[0].label()} has "
-                           "already been flown; I've passed your request to a colleague in our reservations team, who "
-                           "will look at what can be done for the part of the trip not flown, a refund included, and "
-                           "write to you")
+        raise HandedOver(f"reservation {r.reservation_id} can no longer be cancelled as a whole, as flight "
+                         f"{flown[0].label()} has already been flown. I've passed your request to a colleague in our "
+                         "reservations team, who will look at what can be done for the part of the trip not flown, a "
+                         f"refund included{insured}, and write to you")
     basis = _cancel_basis(r, legs, reason, clock)
     u = user_row(s, r.user_id)
     net: dict[str, float] = {}

@@ -84,8 +84,9 @@ def preview_send_certificate(s: Session, args: Mapping[str, Any] | BaseModel, no
             if r.cabin == "basic_economy" and not r.insurance:  # neither a change nor a refund is possible
                 raise PolicyDenied(f"for a delayed flight, a travel certificate comes with a change or cancellation "
                                    f"of the booking, and reservation {r.reservation_id}, a basic economy booking "
-                                   "without travel insurance, can be neither moved to another flight nor cancelled "
-                                   "for a refund")
+                                   "without travel insurance, cannot be cancelled for a refund or moved as it is; if "
+                                   "the new time no longer suits you, it can be upgraded to economy and then moved to "
+                                   "another flight, and the certificate follows")
             way = ("a basic economy booking cannot move to another flight, but with its travel insurance we can "
                    "cancel it for a health or weather reason" if r.cabin == "basic_economy" else
                    "we can move you to another flight or, where the rules allow, cancel the booking")

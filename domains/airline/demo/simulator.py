@@ -100,7 +100,9 @@ def _cancel_ticket(s: Session, rng: random.Random, clock: datetime, users: dict[
 
 def _change_flight_ticket(s: Session, rng: random.Random, clock: datetime, users: dict[str, AirlineUserRow],
                           active: list[AirlineReservationRow]) -> dict[str, Any] | None:
-    r = rng.choice([x for x in active if x.flight_type == "one_way" and _unflown(s, x, clock)] or active)
+    # a move asked of a trip still ahead (a flight we cancelled, its day gone, is no longer to be moved)
+    r = rng.choice([x for x in active if x.flight_type == "one_way" and _unflown(s, x, clock)
+                    and date.fromisoformat(x.flights[0]["date"]) > clock.date()] or active)
     first = r.flights[0]
     new_day = date.fromisoformat(first["date"]) + timedelta(days=1)
     options = backend.search_direct(s, r.origin, r.destination, new_day)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from cx_core.errors import InvalidInput, NotFound, PolicyDenied
 from cx_core.store.db import require_row
+from cx_core.wording import day
 from domains.lumen.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
@@ -133,16 +134,19 @@ def cancel(s: Session, order_id: str, reason: str) -> None:
     order.cancel_reason = reason
 
 
-def past_window(order_id: str) -> str:
-    """Why an order delivered too long ago is neither returned nor exchanged, and the way the policy leaves open."""
-    return (f"order {order_id} was delivered more than {RETURN_WINDOW_DAYS} days ago, so it can no longer be returned "
-            "or exchanged; if something is faulty, our two-year warranty covers a free repair")
+def past_window(order_id: str, delivered: date | str | None = None) -> str:
+    """Why an order delivered too long ago is neither returned nor exchanged (the day it came, when known), and the
+    way the policy leaves open."""
+    on = f"on {day(str(delivered))}, " if delivered else ""
+    return (f"order {order_id} was delivered {on}more than {RETURN_WINDOW_DAYS} days ago, so it can no longer be "
+            "returned or exchanged. If anything is wrong with it, our two-year warranty covers a free repair: just "
+            "tell us what the fault is and I'll book it")
 
 
 def _delivered_items(s: Session, order: OrderRow, item_ids: list[str], today: date) -> list[OrderItemRow]:
     _require_status(order, ("delivered",), "returned or exchanged")
     if order.delivered_on and (today - order.delivered_on).days > RETURN_WINDOW_DAYS:
-        raise PolicyDenied(past_window(order.order_id))
+        raise PolicyDenied(past_window(order.order_id, order.delivered_on))
     return _ordered_items(s, order, item_ids, "a returnable item")
 
 
