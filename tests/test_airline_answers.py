@@ -672,3 +672,28 @@ def test_a_basic_economy_move_names_the_card_on_file_it_was_asked_to_use() -> No
     two = {"id": "credit_card_2", "source": "credit_card", "label": "Visa card ending 1111"}
     ctx.snapshot["user"]["payment_methods"].append(two)  # two cards: which one is asked, not assumed
     assert "as you asked" not in after_upgrade(ctx, rec)
+
+
+def test_a_new_booking_names_a_flight_the_member_already_holds_that_day() -> None:
+    from domains.airline.costs import _same_day
+
+    held = {"reservation_id": "GNBNLH", "status": "active", "flights": [
+        {"flight_number": "HAT004", "date": "2026-12-05", "origin": "ATL", "destination": "ORD", "flown": False,
+         "status": "available", "departure": "2026-12-05T11:00"}]}
+    said = _same_day({"flights": [{"flight_number": "HAT016", "date": "2026-12-05"}]}, {"reservations": [held]})
+    assert said.startswith(" You are also booked on flight HAT004 from ATL to ORD that day, on reservation GNBNLH, "
+                           "leaving at 11:00"), said
+    assert _same_day({"flights": [{"flight_number": "HAT016", "date": "2026-12-06"}]}, {"reservations": [held]}) == ""
+    gone = {**held, "status": "cancelled"}
+    assert _same_day({"flights": [{"flight_number": "HAT016", "date": "2026-12-05"}]}, {"reservations": [gone]}) == ""
+
+
+def test_a_flight_we_cancelled_knows_the_move_another_message_asks() -> None:
+    from domains.airline.disruptions import disrupted
+
+    r = {"reservation_id": "W02T5G", "status": "active", "cabin": "economy", "any_flown": False, "flights": [
+        {"flight_number": "HAT015", "date": "2026-12-03", "status": "cancelled", "flown": False}]}
+    [plain] = disrupted({"reservations": [r]})
+    assert plain.endswith("just reply and tell us which.")
+    [moving] = disrupted({"reservations": [r]}, moving={"W02T5G"})
+    assert "the move you asked for in your other message is with us" in moving and "tell us which" not in moving

@@ -10,6 +10,7 @@ from typing import Any
 from cx_core import packs
 from cx_core.models import TicketIn
 from cx_core.services import Services
+from cx_core.wording import day
 from tests.conftest import NOW
 
 
@@ -57,5 +58,46 @@ def test_an_exchange_past_the_window_is_refused_with_the_warranty_and_asks_nothi
     result = services.pipeline.process(t, now=NOW)
     reply = result.draft.reply
     assert "more than 30 days ago" in reply and "warranty" in reply and "?" not in reply, reply
+    assert f"was delivered on {day(str(o['delivered_on']))}" in reply and "I'll book it" in reply, reply
     # recorded as refused by the rule (an advisor sees why, and nothing waits for approval)
     assert [(p.action, p.decision.value, p.refused_by) for p in result.proposals] == [("exchange_item", "denied", "invariant")]
+
+
+def test_a_damaged_present_is_replaced_first_and_a_refund_offered(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow
+
+    records = packs.records(services.pack)
+    with services.db.session() as s:
+        found = [(c, o, o["items"][0]) for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id))
+                 for o in records.snapshot(s, c.user_id, NOW)["orders"]
+                 if o["status"] == "delivered" and len(o["items"]) == 1 and o.get("delivered_on")
+                 and (NOW.date() - date.fromisoformat(str(o["delivered_on"]))).days <= 30
+                 and any(v["item_id"] == o["items"][0]["item_id"] and v["available"]
+                         for v in o["variants"].get(o["items"][0]["item_id"], []))]
+    c, o, item = found[0]
+    t = TicketIn(id="GIFT-1", customer=c.email, channel="email", subject="Broken",
+                 body=f"I ordered this as a present, so the timing matters. The {item['name']} from order "
+                      f"{o['order_id']} arrived broken.", created_at=NOW)
+    out = services.pipeline.process(t, now=NOW)
+    swap = [p for p in out.proposals if p.action == "exchange_item"]
+    assert swap and swap[0].args["new_item_ids"] == swap[0].args["item_ids"] == [item["item_id"]], out.proposals
+    assert "return_items" not in {p.action for p in out.proposals}
+    assert "your money back" in out.draft.reply, out.draft.reply
+
+
+def test_a_data_request_by_chat_says_the_check_goes_to_the_email_on_file(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow
+
+    with services.db.session() as s:
+        c = s.scalars(select(CustomerRow).order_by(CustomerRow.user_id)).first()
+        assert c is not None
+        email = c.email
+    t = TicketIn(id="GDPR-1", customer=email, channel="chat", subject="", created_at=NOW,
+                 body="Please delete my personal data from your systems.")
+    reply = services.pipeline.process(t, now=NOW).draft.reply
+    assert "As you wrote to us by chat, they will first write to the email address on your account" in reply, reply
+    assert "did not come from" not in reply

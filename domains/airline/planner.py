@@ -479,7 +479,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     theirs = [p for t in (snap or {}).get("open_tickets") or [] for p in t["pending"]]
     news = disrupted(snap, acting | (elsewhere - about), about, today, cancelling={  # another message of theirs asks
         str(p["args"].get("reservation_id")) for p in theirs if p["action"] == "cancel_reservation"}, moving={
-        str(p["args"].get("reservation_id")) for p in theirs if p["action"] == "update_reservation_flights"})
+        str(p["args"].get("reservation_id")) for p in theirs if p["action"] == "update_reservation_flights"
+        and p["args"].get("flights") and p.get("decision") != "denied" and not p.get("noticed")
+        and _moves(p["args"], snap or {})})  # a move of flights, not an upgrade on the same ones
     made.steps = [ours(s, snap) for s in made.steps]
     left_for_cancel(made, snap or {})
     price_first(made, snap or {}, text)
@@ -521,6 +523,13 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
 _ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what else can be done with the booking\.|"
                             r",? or, if you would rather, a colleague can look at what else can be done with the "
                             r"booking(?=\.)")
+
+
+def _moves(args: dict[str, Any], snap: dict[str, Any]) -> bool:
+    """Whether a change of a booking's flights moves it to other flights (not only to another cabin)."""
+    r: dict[str, Any] = next((x for x in snap.get("reservations", []) if x["reservation_id"] == args.get("reservation_id")), {})
+    return {(f["flight_number"], str(f["date"])) for f in args.get("flights") or []} != {
+        (f["flight_number"], str(f["date"])) for f in r.get("flights") or []}
 
 
 def allowance(snap: dict[str, Any] | None, text: str) -> str:
