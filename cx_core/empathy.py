@@ -18,7 +18,7 @@ def empathy(triage: Triage, channel: str) -> str:
     if event := str(triage.entities.get("life") or life(said)):
         return _LIFE[event]
     if not (triage.sentiment == "negative" or triage.entities.get("problem")):
-        return GIFT if triage.entities.get("gift_in_time") else ""
+        return _gift(triage)
     what = next((sorry(m) for pattern, sorry in _SORRY if (m := pattern.search(said))), "")
     if unanswered := _UNANSWERED.search(said):  # said with what went wrong, when the message names it too
         nobody = ("nobody called you back" if re.search(r"call|rang|ring|phone", unanswered.group(0), re.I)
@@ -32,8 +32,15 @@ def empathy(triage: Triage, channel: str) -> str:
     if triage.entities.get("waiting"):  # what went wrong first, when the message names it
         return f"{what[:-1]}, and that you have been kept waiting." if what else "I'm sorry you have been kept waiting."
     if not (triage.frustration >= 0.2 or triage.sentiment_score <= -0.4 or triage.entities.get("problem")):
-        return GIFT if triage.entities.get("gift_in_time") else ""
+        return _gift(triage)
     return what or "I'm sorry for the trouble."
+
+
+def _gift(triage: Triage) -> str:
+    """A present whose timing matters, acknowledged when the message is about something of theirs we hold (an order,
+    a booking, a visit it names), not beside a request about their account alone."""
+    named = any(v for k, v in triage.entities.items() if k.endswith("_ids") and k != "user_ids")
+    return GIFT if triage.entities.get("gift_in_time") and named else ""
 
 
 # "Wednesday doesn't work any more": the customer's own diary, nothing of ours that failed

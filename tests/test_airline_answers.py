@@ -640,7 +640,8 @@ def test_a_cabin_change_on_a_flown_trip_points_to_the_trip_ahead_or_says_there_i
     text = f"I'd like to upgrade everyone on {r['reservation_id']} to business, same flights. What would it cost?"
     ahead = [x for x in snap["reservations"] if x["reservation_id"] != r["reservation_id"]
              and x.get("status") != "cancelled" and not x.get("any_flown")]
-    ahead = ahead or [{**r, "reservation_id": "CCC333", "any_flown": False, "all_flown": False}]  # a trip ahead
+    ahead = ahead or [{**r, "reservation_id": "CCC333", "any_flown": False, "all_flown": False, "flights": [
+        {**f, "flown": False, "status": "available"} for f in r["flights"]]}]  # a trip ahead, still to fly
     two = [{**ahead[0], "reservation_id": x} for x in ("AAA111", "BBB222")]
     for trips, said in ((ahead[:1], f"If you meant your reservation {ahead[0]['reservation_id']}"),
                         (two, "If you meant one of your reservations AAA111 ("),

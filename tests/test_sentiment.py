@@ -4,6 +4,7 @@ plain request does not; policy hands repeat contacts and threats to a person. Me
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -105,13 +106,17 @@ def test_a_present_whose_timing_matters_is_acknowledged_unless_something_went_wr
     from cx_core.models import Request, Triage
 
     def said(text: str, sentiment: str = "neutral") -> str:
+        named = {"order_ids": re.findall(r"#W\d+", text)}
         triage = Triage(task_type="order_status", intent="order_status", confidence=0.9, sentiment=sentiment,
-                        requests=[Request(intent="order_status", text=text, confidence=0.9)], entities=signals(text))
+                        requests=[Request(intent="order_status", text=text, confidence=0.9)],
+                        entities={**signals(text), **named})
         return empathy(triage, "email")
 
     assert said("I ordered this as a present, so the timing matters. Where is order #W1?") == \
         "I understand the timing matters, as it's a present."
     assert said("It's a birthday present. Where is order #W1?") == ""  # nothing said of timing: nothing assumed
+    # a request about the account alone, beside it: the present is not what the message is about
+    assert said("I ordered this as a present, so the timing matters. Please delete my personal data.") == ""
     assert said("I ordered this as a present, so the timing matters. It arrived damaged.", "negative") == \
         "I'm sorry it arrived damaged."
 

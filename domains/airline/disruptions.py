@@ -37,6 +37,13 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             f = gone[0]
             movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
             asked = r["reservation_id"] in cancelling
+            past = today is not None and str(f["date"]) < today.isoformat()  # the refund first; a move if still going
+            if past and movable and not r.get("any_flown") and not asked and r["reservation_id"] not in moving:
+                out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
+                           f"{r['reservation_id']}, was cancelled by us: you're entitled to a full refund of that "
+                           "booking, so just reply and I'll cancel it for you; if you still need to make the trip, we "
+                           "can move you to a flight ahead instead.")
+                continue
             offer = (UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
                      else "we can move you to another flight, or cancel that booking for a full refund; " + (
                          _WITH_US + ", unless you would rather move" if asked else _MOVE_WITH_US

@@ -121,13 +121,18 @@ def new_cabin(ctx: Context) -> str:
     raise Unbound("which cabin the booking should move to", "which cabin would you like: economy or business?")
 
 
+def _flies(r: dict[str, Any]) -> bool:
+    """A booking with a flight still to fly (not flown, not cancelled by us)."""
+    return any(not f.get("flown") and f.get("status") != "cancelled" for f in r.get("flights") or [])
+
+
 def _another(ctx: Context, rid: str) -> str:
     """For a cabin change asked on a trip already flown: the member's one trip not yet started, offered instead
     (a cabin changes only before the first flight)."""
     if not ctx.bound["@reservations"].get("all_flown"):
         return ""
     ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
-             and r.get("status") != "cancelled" and not r.get("any_flown")]
+             and r.get("status") != "cancelled" and not r.get("any_flown") and _flies(r)]
     return (f" If you meant your reservation {ahead[0]['reservation_id']} ({ahead[0].get('origin', '')} to "
             f"{ahead[0].get('destination', '')}), just reply and I'll price it there." if len(ahead) == 1 else
             f" If you meant one of your reservations {trips(ahead)}, just reply and tell us which." if ahead else
@@ -401,7 +406,7 @@ def bags_total(ctx: Context) -> int:
                 + ("flight to add bags to yet: once you've chosen another flight, I'll add them there."
                    if rec.get("cabin") != "basic_economy" else "flight left to add bags to.")), final=True)
         ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
-                 and r.get("status") != "cancelled" and not r.get("all_flown")]  # a trip of theirs still to fly
+                 and r.get("status") != "cancelled" and _flies(r)]  # a trip of theirs still to fly
         asked = {str((p.get("args") or {}).get("reservation_id")) for t in ctx.snapshot.get("open_tickets") or []
                  for p in t.get("pending") or [] if p.get("action") == "update_reservation_baggages"}
         raise Unbound(f"the airline's rules refuse it: {why}", f"I'm sorry, but no bags can be added to reservation "

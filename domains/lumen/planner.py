@@ -100,7 +100,19 @@ def _delivery_reschedule(r: Asked) -> Planned:
         return [], Answer(f"order {order['order_id']} is already due on {day(order['expected_delivery'])}, the day "
                           "you ask for")
     return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": r.ents["dates"][0]},
-                 r.intent, "customer asked for this date")], ""
+                 r.intent, "customer asked for this date")], _visit_before(r.snap, order["order_id"], r.ents["dates"][0])
+
+
+def _visit_before(snap: dict[str, Any], order_id: str, new_day: str) -> str:
+    """A visit booked for the order's goods (an installation) that would now come before them: raised, so that the
+    technician does not arrive first; '' when there is none."""
+    early = [a for a in snap.get("appointments") or [] if a.get("order_id") == order_id and a.get("status") == "booked"
+             and str(a.get("start", ""))[:10] < new_day]
+    if not early:
+        return ""
+    a = early[0]
+    return (f"your {str(a.get('kind') or 'visit').replace('_', ' ')} appointment for this order is booked for "
+            f"{day(str(a['start']))}, before the new delivery day; shall I move it to a day after the delivery?")
 
 
 def _address_change(r: Asked) -> Planned:
@@ -493,9 +505,10 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             continue
         steps, ask = plan_request(req, triage, snap, today, text)
         if reading is not None and reading.unsure and reading.found and req.intent in ORDER_INTENTS:
-            steps = [st if st.missing else replace(st, held=st.held or reading.unsure) for st in steps] or [
+            steps = [st if st.missing else replace(st, held=st.held or reading.unsure) for st in steps] or ([] if (
+                isinstance(ask, Answer)) else [  # the records answer it: nothing for a person to settle
                 Step(_ACTION_FOR.get(req.intent, "add_internal_note"), {}, req.intent, "the request needs a person",
-                     missing="the details of the request", held=reading.unsure)]
+                     missing="the details of the request", held=reading.unsure)])
         seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
         result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
         if isinstance(ask, Answer):  # the records answer it: said, with no rule quoted beside it
@@ -513,17 +526,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     _one_field_note(result.steps)
     came = {st.args.get("order_id") for st in result.steps if st.intent in _IT_CAME}  # it arrived: no "delivered on"
     result.steps = [st for st in result.steps if not (st.action == "lookup_order" and st.args.get("order_id") in came)]
-    credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != WAIVER]
-    result.steps = [st for st in result.steps if not (st.rationale == WAIVER and st.args["charge_id"] in credited)]
-    if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
-            "which charge do you mean"):  # the visit moved names the charge disputed: credited for the customer's reason
-        del result.questions["charge_dispute"]
-        asked_why = {"why": "no_show" if NO_SHOW.search(text) else "late"} if WHAT_IS.search(text) and (
-            NO_SHOW.search(text) or LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
-        result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
-                                intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)",
-                                defaults={**st.defaults, **asked_why})
-                        if st.rationale == WAIVER else st for st in result.steps]
+    _waiver_disputed(result, text)
     if ask := also_moved(result.steps, result.questions, snap, text):
         result.questions["address_change"] = ask
     if reading is not None and reading.unsure in reading.asks:  # a rule refuses it: say so, and ask what instead
@@ -532,6 +535,22 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     said = " ".join([*map(str, result.answers.values()), *map(str, result.questions.values())])
     result.asides.extend(_in_time(triage, snap, result.steps, said))
     return result
+
+
+def _waiver_disputed(result: Plan, text: str) -> None:
+    """A call-out charge both waived by a visit's move and disputed: credited once; when the customer did not say
+    which charge, the one the moved visit names is the disputed one, credited for the customer's reason."""
+    credited = [st.args["charge_id"] for st in result.steps if st.action == "credit_charge" and st.rationale != WAIVER]
+    result.steps = [st for st in result.steps if not (st.rationale == WAIVER and st.args["charge_id"] in credited)]
+    if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
+            "which charge do you mean"):
+        del result.questions["charge_dispute"]
+        asked_why = {"why": "no_show" if NO_SHOW.search(text) else "late"} if WHAT_IS.search(text) and (
+            NO_SHOW.search(text) or LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
+        result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
+                                intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)",
+                                defaults={**st.defaults, **asked_why})
+                        if st.rationale == WAIVER else st for st in result.steps]
 
 
 _MOVES_IT = {"reschedule_delivery", "cancel_order", "lookup_order", "change_address"}  # they say its day themselves

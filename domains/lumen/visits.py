@@ -142,10 +142,8 @@ def charge_dispute(r: Asked) -> Planned:
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
                   f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
-                      f"billed on {day(ch['created_on'])}" + (" for the visit that day" + (
-                          ", when you tell us nobody came" if no_show else ", when you tell us our technician came late"
-                          if late else "") if seen and str(seen["start"])[:10] == str(ch["created_on"])[:10]
-                          else "")), **(
+                      f"billed on {day(ch['created_on'])}" + (" for that day's visit" if seen and str(
+                          seen["start"])[:10] == str(ch["created_on"])[:10] else "")), **(
                       # "why is there a call-out charge? nobody came": when it is billed, and why it goes
                       {"why": "no_show" if no_show else "late"} if ch["kind"] == "callout" and (no_show or late)
                       and WHAT_IS.search(r.text) else {})})
