@@ -44,8 +44,7 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
                            "booking, so just reply and I'll cancel it for you; if you still need to make the trip, we "
                            "can move you to a flight ahead instead.")
                 continue
-            offer = (UNFLOWN + (", or we can move you to another flight" if movable and not past else "")
-                     if r.get("any_flown")
+            offer = (UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
                      else "we can move you to another flight, or cancel that booking for a full refund; " + (
                          _WITH_US + ", unless you would rather move" if asked else _MOVE_WITH_US
                          if r["reservation_id"] in moving else "just reply and tell us which")

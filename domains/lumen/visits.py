@@ -44,14 +44,6 @@ def installation_reschedule(r: Asked) -> Planned:
                      "no free slot on the requested day", missing="a free slot")], \
             "we have no free slot on that day; would another day suit you?"
     aid = appt["appointment_id"]
-    goods = next((o for o in r.snap.get("orders") or [] if o["order_id"] == appt.get("order_id")
-                  and o.get("status") in ("pending", "processed") and o.get("expected_delivery")), None)
-    if goods is not None and str(goods["expected_delivery"]) > str(slots[0]["start"])[:10]:  # the goods come after
-        return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent, "the day asked for comes before "
-                     "the goods are delivered", missing="a day once the goods are delivered")], (
-            f"order {goods['order_id']}, which the technician is to install, is due to be delivered on "
-            f"{day(str(goods['expected_delivery']))}, after {day(str(slots[0]['start'])[:10])}; would a day from "
-            f"{day(str(goods['expected_delivery']))} suit you instead?")
     booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
     wanted = ", ".join(wanted_dates) or "the next free day"
     rebook = Step("notify_field_team", {"appointment_id": aid, "message": (
