@@ -15,6 +15,7 @@ from .wording import clock
 UNFLOWN = "a colleague in our reservations team can look at a refund for the part of the trip not flown"
 
 _WITH_US = "the cancellation you asked for in your other message is with us"
+_REFUND = "you're entitled to a full refund of that booking, so just reply and I'll cancel it for you"
 _MOVE_WITH_US = "the move you asked for in your other message is with us, unless you would rather have the refund"
 
 
@@ -38,18 +39,14 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
             asked = r["reservation_id"] in cancelling
             past = today is not None and str(f["date"]) < today.isoformat()  # the refund first; a move if still going
-            if past and movable and not r.get("any_flown") and not asked and r["reservation_id"] not in moving:
-                out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
-                           f"{r['reservation_id']}, was cancelled by us: you're entitled to a full refund of that "
-                           "booking, so just reply and I'll cancel it for you; if you still need to make the trip, we "
-                           "can move you to a flight ahead instead.")
-                continue
-            offer = (UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
+            offer = (_REFUND + "; if you still need to make the trip, we can move you to a flight ahead instead"
+                     if past and movable and not r.get("any_flown") and not asked
+                     and r["reservation_id"] not in moving else
+                     UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
                      else "we can move you to another flight, or cancel that booking for a full refund; " + (
                          _WITH_US + ", unless you would rather move" if asked else _MOVE_WITH_US
                          if r["reservation_id"] in moving else "just reply and tell us which")
-                     if movable else _WITH_US + ", and comes with a full refund" if asked else
-                     "you're entitled to a full refund of that booking, so just reply and I'll cancel it for you")
+                     if movable else _WITH_US + ", and comes with a full refund" if asked else _REFUND)
             out.append(f"I can see that flight {f['flight_number']} on {day(str(f['date']))}, on your reservation "
                        f"{r['reservation_id']}, was cancelled by us: {offer}.")
         elif late := [f for f in r.get("flights", []) if f.get("status") == "delayed" and not f.get("flown")]:
@@ -75,5 +72,3 @@ def also(news: list[str]) -> list[str]:
     ids = [m.group(1) for n in news if (m := re.search(r"on your reservation (\w+)", n))]
     return [f"I can also see flights we cancelled or delayed on your reservations {listed(ids)}; just reply if you "
             "would like me to go through what you can do about them."]
-
-
