@@ -324,10 +324,15 @@ class Pipeline:
         also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
         if also:
             plan.asides.append(also)
-        if waits:  # the customer says which first: nothing on that record is proposed as sure
+        if waits:  # the customer says which first: nothing on that record is proposed as sure, nor its details asked
+            held = [waits in contacts.record_ids([st.args]) for st in plan.steps]
+            asking = {st.intent for st, h in zip(plan.steps, held, strict=True) if h and st.missing
+                      and not (st.final or st.refused)} - {st.intent for st, h in zip(plan.steps, held, strict=True)
+                                                           if not h}
             plan.steps = [replace(st, held=st.held or "another open message of the customer's asks otherwise on "
-                                  f"{waits}: they say which") if waits in contacts.record_ids([st.args]) else st
-                          for st in plan.steps]
+                                  f"{waits}: they say which") if h else st for st, h in zip(plan.steps, held, strict=True)]
+            for intent in asking:
+                plan.questions.pop(intent, None)
         return plan
 
     @staticmethod

@@ -145,3 +145,11 @@ def outside_env() -> dict[str, str]:
 def cache_env() -> dict[str, str]:
     """The test run's shared embedding cache, for a subprocess given a minimal environment."""
     return {k: v for k, v in os.environ.items() if k == "TANDEM_EMBEDDING_CACHE"}
+
+
+def installable_slots(snap: dict[str, Any], appointment_id: str) -> list[dict[str, Any]]:
+    """An appointment's free slots on which its goods are there to install: after the order's expected delivery."""
+    appt = next(a for a in snap["appointments"] if a["appointment_id"] == appointment_id)
+    due = next((str(o.get("expected_delivery") or "") for o in snap["orders"] if o["order_id"] == appt["order_id"]
+                and o.get("status") in ("pending", "processed")), "")
+    return [x for x in appt["free_slots"] if x["start"][:10] > due]

@@ -7,6 +7,8 @@ import re
 from datetime import date
 from typing import Any
 
+import pytest
+
 from cx_core import packs
 from cx_core.models import TicketIn
 from cx_core.services import Services
@@ -101,3 +103,56 @@ def test_a_data_request_by_chat_says_the_check_goes_to_the_email_on_file(service
     reply = services.pipeline.process(t, now=NOW).draft.reply
     assert "As you wrote to us by chat, they will first write to the email address on your account" in reply, reply
     assert "did not come from" not in reply
+
+
+def test_an_installed_appliance_is_not_returned_and_its_fault_is_repaired(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow
+
+    records = packs.records(services.pack)
+    with services.db.session() as s:
+        found = [(c.email, o, i) for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id))
+                 for snap in [records.snapshot(s, c.user_id, NOW)] for o in snap["orders"]
+                 if o["status"] == "delivered" and o.get("delivered_on")
+                 and (NOW.date() - date.fromisoformat(str(o["delivered_on"]))).days <= 30
+                 and any(a["order_id"] == o["order_id"] and a["status"] == "completed" for a in snap["appointments"])
+                 for i in o["items"][:1] if i.get("at_home")]
+    if not found:
+        pytest.skip("this demo world has no appliance installed within 30 days of its delivery")
+    email, o, item = found[0]
+    back = services.pipeline.process(TicketIn(
+        id="INST-1", customer=email, channel="email", subject="Return", created_at=NOW,
+        body=f"I'd like to return the {item['name']} from order {o['order_id']} for a refund."), now=NOW)
+    assert "so it can no longer be returned" in back.draft.reply and "I'll book it" in back.draft.reply, back.draft.reply
+    assert [(p.action, p.decision.value) for p in back.proposals] == [("return_items", "denied")]
+    broken = services.pipeline.process(TicketIn(
+        id="INST-2", customer=email, channel="email", subject="Broken", created_at=NOW,
+        body=f"The {item['name']} from order {o['order_id']} arrived damaged, the panel is cracked."), now=NOW)
+    assert "book_repair" in [p.action for p in broken.proposals], broken.proposals
+    assert "return_items" not in [p.action for p in broken.proposals]
+
+
+def test_an_installation_is_not_moved_before_its_goods_arrive(services: Services) -> None:
+    from sqlalchemy import select
+
+    from domains.lumen.tables import CustomerRow
+
+    records = packs.records(services.pack)
+    with services.db.session() as s:
+        found = [(c.email, a, o) for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id))
+                 for snap in [records.snapshot(s, c.user_id, NOW)] for a in snap["appointments"]
+                 if a["status"] == "booked" for o in snap["orders"] if o["order_id"] == a["order_id"]
+                 and o["status"] in ("pending", "processed") and o.get("expected_delivery")
+                 and any(str(f["start"])[:10] < str(o["expected_delivery"]) for f in a.get("free_slots") or [])]
+    if not found:
+        pytest.skip("this demo world has no installation booked for goods still to come")
+    email, a, o = found[0]
+    early = date.fromisoformat(min(str(f["start"])[:10] for f in a["free_slots"]))
+    out = services.pipeline.process(TicketIn(
+        id="INST-3", customer=email, channel="email", subject="Installation", created_at=NOW,
+        body=f"Could the technician come for installation {a['appointment_id']} on {day(early.isoformat())} instead?"),
+        now=NOW)
+    moves = [p for p in out.proposals if p.action == "reschedule_appointment"]
+    assert not any(p.args.get("slot_id") for p in moves), moves  # nothing booked before the goods come
+    assert f"is due to be delivered on {day(str(o['expected_delivery']))}" in out.draft.reply, out.draft.reply

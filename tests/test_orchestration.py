@@ -258,7 +258,9 @@ def booked_with_its_call_out_billed(services: Services, only: bool) -> list[tupl
             charges = [] if a is None or a.status != "booked" else list(s.scalars(
                 select(ChargeRow).where(ChargeRow.user_id == a.user_id, ChargeRow.kind == "callout")))
             billed = [c for c in charges if abs(c.amount - inv.amount) < 0.01]
-            if a is not None and billed and (len(charges) == 1 or not only):
+            visits = [] if a is None else list(s.scalars(select(AppointmentRow.appointment_id).where(
+                AppointmentRow.user_id == a.user_id, AppointmentRow.status == "booked")))
+            if a is not None and billed and (len(charges) == 1 or not only) and len(visits) == 1:  # "my installation"
                 found.append((s.get(CustomerRow, a.user_id).email, billed[0].charge_id))  # type: ignore[union-attr]
     return found
 

@@ -20,7 +20,7 @@ from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.triage import Triager
 from domains.lumen.backend import billing
-from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
+from domains.lumen.tables import AppointmentRow, CustomerRow, OrderItemRow, OrderRow
 from tests.conftest import NOW
 from tests.helpers import find_order
 from tests.test_workspace_actions import processed
@@ -245,9 +245,10 @@ def test_the_same_change_asked_again_in_other_words_is_proposed_once(services: S
 def test_a_large_appliance_returned_is_collected_from_home_not_posted(services: Services) -> None:
     from domains.lumen.tables import ProductRow
 
-    def large(s: Any, items: list[Any]) -> bool:
+    def large(s: Any, items: list[Any]) -> bool:  # not installed yet (an installed appliance is no longer returned)
         product = s.get(ProductRow, items[0].product_id) if len(items) == 1 else None
-        return product is not None and product.needs_installation
+        return product is not None and product.needs_installation and not s.scalars(select(AppointmentRow).where(
+            AppointmentRow.order_id == items[0].order_id, AppointmentRow.status == "completed")).first()
 
     order_id, item, email = recent_order(services, large)
     data = processed(services, "BIG-1", email,
@@ -475,3 +476,15 @@ def test_another_message_is_quoted_by_its_request_never_by_its_subject_line() ->
     assert _their_words({"text": text}, "YB2DBN") == ("Could I move my BOS-JFK flight on December 2 to the next day, "
                                                       "December 3? Booking reference YB2DBN")
     assert _their_words({"text": "Change flight YB2DBN\nPlease help."}, "YB2DBN") == "Change flight YB2DBN"
+
+
+def test_a_change_weighed_against_a_cancellation_asks_which_before_any_of_its_details(services: Services) -> None:
+    o = find_order(services, "pending")
+    processed(services, "WHICH-1", o["email"], f"Please cancel order {o['order_id']}, I no longer need it.")
+    data = processed(services, "WHICH-2", o["email"], f"I'd like to change the shipping address of order "
+                     f"{o['order_id']}.", subject="Address", at=timedelta(minutes=30))
+    reply = data["result"].draft.reply
+    assert f"asking to cancel {o['order_id']}; please tell us which you would like" in reply, reply
+    assert "new address" not in reply, reply  # its details are asked once the customer keeps the order
+    change = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
+    assert change["decision"] != "needs_approval"

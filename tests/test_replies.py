@@ -14,7 +14,7 @@ from cx_core.services import Services
 from domains.lumen.records import snapshot
 from domains.lumen.tables import AppointmentRow
 from tests.conftest import NOW
-from tests.helpers import find_callout_with_booking, find_order
+from tests.helpers import find_callout_with_booking, find_order, installable_slots
 
 
 def process(svc: Services, ticket_id: str, customer: str, subject: str, body: str) -> ProcessResult:
@@ -53,7 +53,7 @@ def test_the_day_the_customer_cannot_make_is_not_the_day_the_installation_moves_
         assert appt is not None
         current = appt.start.date()
         snap = snapshot(s, callout["user_id"], NOW)
-    free = next(a for a in snap["appointments"] if a["appointment_id"] == callout["appointment_id"])["free_slots"]
+    free = installable_slots(snap, callout["appointment_id"])
     wanted = next(x for x in free if x["start"][:10] != current.isoformat())
     day = wanted["start"][:10]
     asked = date.fromisoformat(day).strftime("%A %d %B").replace(" 0", " ")
@@ -108,7 +108,7 @@ def test_the_part_of_the_day_the_customer_named_is_booked_and_never_asked_for_ag
         assert appt is not None
         current = appt.start.date()
         snap = snapshot(s, callout["user_id"], NOW)
-    free = next(a for a in snap["appointments"] if a["appointment_id"] == callout["appointment_id"])["free_slots"]
+    free = installable_slots(snap, callout["appointment_id"])
     days = [x["start"][:10] for x in free if x["start"][:10] != current.isoformat()]
     day = next(d for d in days if any(x["start"].startswith(d) and int(x["start"][11:13]) < 12 for x in free)
                and any(x["start"].startswith(d) and int(x["start"][11:13]) >= 12 for x in free))

@@ -39,10 +39,11 @@ def disrupted(snap: dict[str, Any] | None, acting: set[str] | None = None, about
             movable = r.get("cabin") != "basic_economy"  # to a flight ahead, even when the cancelled one's day is past
             asked = r["reservation_id"] in cancelling
             past = today is not None and str(f["date"]) < today.isoformat()  # the refund first; a move if still going
-            offer = (_REFUND + "; if you still need to make the trip, we can move you to a flight ahead instead"
+            offer = (_REFUND + "; if you still need to make the trip, we can move you to a later flight instead"
                      if past and movable and not r.get("any_flown") and not asked
                      and r["reservation_id"] not in moving else
-                     UNFLOWN + (", or we can move you to another flight" if movable else "") if r.get("any_flown")
+                     UNFLOWN + (", or we can move you to another flight" if movable and not past else "")
+                     if r.get("any_flown")
                      else "we can move you to another flight, or cancel that booking for a full refund; " + (
                          _WITH_US + ", unless you would rather move" if asked else _MOVE_WITH_US
                          if r["reservation_id"] in moving else "just reply and tell us which")

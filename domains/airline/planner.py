@@ -242,10 +242,11 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         if not born and len(named) == 1 and _LEAVING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
-                          f"I'm sorry, but {who} cannot be taken off the booking: "
-                          f"{_refused(ctx, 'remove_passenger')}. {who} can be replaced by another traveller (send us "
-                          "their full name and date of birth), or, if you would rather, a colleague can look at what "
-                          "else can be done with the booking.", final=True)
+                          f"I'm sorry, but {who} cannot be taken off reservation {rec['reservation_id']}: a booking "
+                          f"keeps the number of travellers it was made with, so one seat cannot be refunded on its "
+                          f"own. {who}'s place can go to another traveller (send us their full name and date of "
+                          "birth), or, if you would rather, a colleague can look at what else can be done with the "
+                          "booking.", final=True)
         raise Unbound("the new traveller's full name and date of birth",
                       "what are the new traveller's full name and date of birth, as on their ID?")
     if reading.travelling_alone(ctx.text) and not born:
@@ -415,11 +416,24 @@ def bags_total(ctx: Context) -> int:
                                            ahead[0]["reservation_id"] in asked else
                                            f"If you meant your reservation {ahead[0]['reservation_id']} "
                                            f"({ahead[0].get('origin', '')} to {ahead[0].get('destination', '')}), "
-                                           "just reply and I'll add them there." if len(ahead) == 1 else
+                                           f"just reply and I'll add them there{_bags_price(ctx, ahead[0])}."
+                                           if len(ahead) == 1 else
                                            f"If you meant one of your reservations {trips(ahead)}, just reply and tell us which."
                                            if ahead else "For a new trip, bags can be added when you book it."),
                       final=True)
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
+
+
+def _bags_price(ctx: Context, r: dict[str, Any]) -> str:
+    """What the bags asked for would cost on another booking of the member's (beyond its free allowance), or ''."""
+    try:
+        added = _bags_added(ctx)
+    except Unbound:
+        return ""
+    free, nonfree = int(r.get("free_bag_allowance") or 0), int(r.get("nonfree_baggages") or 0)
+    paid = max(nonfree, int(r.get("total_baggages") or 0) + added - free) - nonfree
+    return " at no extra cost, within its free allowance" if paid == 0 else \
+        f" for {money(paid * BAG_FEE)} ({paid} bag{'s' if paid != 1 else ''} beyond its free allowance, {money(BAG_FEE)} each)"
 
 
 def bags_paid(ctx: Context) -> int:

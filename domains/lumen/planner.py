@@ -19,6 +19,7 @@ from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
 from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
+from domains.lumen.installed import not_once_installed
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
@@ -523,6 +524,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         _formal(result, triage)
+    result.steps = not_once_installed(result.steps, snap, _fault(text or " ".join(r.text for r in triage.requests)))
     _one_field_note(result.steps)
     came = {st.args.get("order_id") for st in result.steps if st.intent in _IT_CAME}  # it arrived: no "delivered on"
     result.steps = [st for st in result.steps if not (st.action == "lookup_order" and st.args.get("order_id") in came)]

@@ -35,15 +35,27 @@ def installation_reschedule(r: Asked) -> Planned:
         return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
                      "the day asked for is the appointment's own day" if own in both else
                      "the day asked for is also named as one that doesn't suit", missing="the new day")], ask
-    slots = slots_for(appt, wanted_dates, avoid, r.ents.get("time_of_day"), busy={
-        str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
-        if a["status"] == "booked" and a["appointment_id"] != appt["appointment_id"]},
-        near=None if r.ents.get("time_of_day") else int(str(appt["start"])[11:13] or 0))  # no time said: its own
+    aid = appt["appointment_id"]
+    goods = next((o for o in r.snap.get("orders") or [] if o["order_id"] == appt.get("order_id")
+                  and o.get("status") in ("pending", "processed") and o.get("expected_delivery")), None)
+    due = str(goods["expected_delivery"]) if goods else ""
+
+    def free(after: str = "") -> list[dict[str, Any]]:  # the free slots asked for (after the goods' delivery day)
+        return slots_for({**appt, "free_slots": [x for x in appt["free_slots"] if str(x["start"])[:10] > after]},
+                         wanted_dates, avoid, r.ents.get("time_of_day"), busy={
+            str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
+            if a["status"] == "booked" and a["appointment_id"] != aid},
+            near=None if r.ents.get("time_of_day") else int(str(appt["start"])[11:13] or 0))  # no time said: its own
+    slots = free(due)
+    if not slots and due and (early := free()):  # the goods come after every day asked for
+        return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent, "the day asked for comes before "
+                     "the goods are delivered", missing="a day once the goods are delivered")], (
+            f"order {goods['order_id'] if goods else ''}, which the technician is to install, is due to be delivered "
+            f"on {day(due)}, after {day(str(early[0]['start'])[:10])}; would a day after that suit you instead?")
     if not slots:
-        return [Step("reschedule_appointment", {"appointment_id": appt["appointment_id"]}, r.intent,
+        return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent,
                      "no free slot on the requested day", missing="a free slot")], \
             "we have no free slot on that day; would another day suit you?"
-    aid = appt["appointment_id"]
     booked = [a for a in r.snap["appointments"] if a["status"] == "booked"]
     wanted = ", ".join(wanted_dates) or "the next free day"
     rebook = Step("notify_field_team", {"appointment_id": aid, "message": (

@@ -206,7 +206,7 @@ def _orders(s: Session, rng: random.Random, people: list[CustomerRow], methods: 
                              description=f"Order {oid}", amount=round(total, 2), status="paid",
                              issued_on=created.date()))
         made.append({"order_id": oid, "user_id": c.user_id, "status": status, "items": items, "region":
-                     region_of(c.state), "created": created, "delivered": delivered})
+                     region_of(c.state), "created": created, "delivered": delivered, "expected": expected})
     s.flush()
     return made
 
@@ -242,7 +242,9 @@ def _appointments(s: Session, rng: random.Random, made: list[dict[str, Any]], sl
         aid = f"APT-{n}"
         recent = o["status"] == "processed" or (o["delivered"] and (today - o["delivered"]).days < 12)
         if recent:
-            free = [x for x in slots[o["region"]] if x.free]
+            # an installation is booked once the goods are there: from the day after their delivery
+            ready = o["expected"] or today
+            free = [x for x in slots[o["region"]] if x.free and x.start.date() > ready]
             slot = rng.choice(free[: max(1, len(free) // 2)])
             slot.free = False
             s.add(AppointmentRow(appointment_id=aid, user_id=o["user_id"], order_id=o["order_id"], kind="installation",
