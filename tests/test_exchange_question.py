@@ -155,4 +155,7 @@ def test_an_installation_is_not_moved_before_its_goods_arrive(services: Services
         now=NOW)
     moves = [p for p in out.proposals if p.action == "reschedule_appointment"]
     assert not any(p.args.get("slot_id") for p in moves), moves  # nothing booked before the goods come
-    assert f"is due to be delivered on {day(str(o['expected_delivery']))}" in out.draft.reply, out.draft.reply
+    assert f"is due to be delivered on {day(str(o['expected_delivery']))}, so the installation needs to be on a " \
+        "later day; the first free time after that is " in out.draft.reply, out.draft.reply  # and a day offered
+    later = {day(str(f["start"])) for f in a["free_slots"] if str(f["start"])[:10] > str(o["expected_delivery"])}
+    assert any(f"the first free time after that is {x}: would that suit you?" in out.draft.reply for x in later)

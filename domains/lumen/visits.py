@@ -40,18 +40,22 @@ def installation_reschedule(r: Asked) -> Planned:
                   and o.get("status") in ("pending", "processed") and o.get("expected_delivery")), None)
     due = str(goods["expected_delivery"]) if goods else ""
 
-    def free(after: str = "") -> list[dict[str, Any]]:  # the free slots asked for (after the goods' delivery day)
+    def free(after: str = "", dates: list[str] = wanted_dates) -> list[dict[str, Any]]:
+        """The free slots asked for (after the goods' delivery day)."""
         return slots_for({**appt, "free_slots": [x for x in appt["free_slots"] if str(x["start"])[:10] > after]},
-                         wanted_dates, avoid, r.ents.get("time_of_day"), busy={
+                         dates, avoid, r.ents.get("time_of_day"), busy={
             str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
             if a["status"] == "booked" and a["appointment_id"] != aid},
             near=None if r.ents.get("time_of_day") else int(str(appt["start"])[11:13] or 0))  # no time said: its own
     slots = free(due)
-    if not slots and due and (early := free()):  # the goods come after every day asked for
-        return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent, "the day asked for comes before "
+    if not slots and due and free():  # the goods are not there yet on any day asked for
+        first = free(due, [])
+        return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent, "the day asked for is not after "
                      "the goods are delivered", missing="a day once the goods are delivered")], (
             f"order {goods['order_id'] if goods else ''}, which the technician is to install, is due to be delivered "
-            f"on {day(due)}, after {day(str(early[0]['start'])[:10])}; would a day after that suit you instead?")
+            f"on {day(due)}, so the installation needs to be on a later day" + (
+                f"; the first free time after that is {day(str(first[0]['start']))}: would that suit you?"
+                if first else "; which day after that would suit you?"))
     if not slots:
         return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent,
                      "no free slot on the requested day", missing="a free slot")], \
