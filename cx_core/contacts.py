@@ -187,8 +187,9 @@ def _their_words(ticket: dict[str, Any], record: str) -> str:
     subject = " ".join(str(ticket.get("text") or "").split("\n", 1)[0].split())
     named = [i for i, x in enumerate(sentences) if record.lstrip("#") in x]
     named = [i for i in named if " ".join(sentences[i].split()) != subject] or named
-    if not named:
-        return ""
+    if not named:  # the message never names it: its first lines of substance ("I can't be home on Tuesday. Could…")
+        body = [x for x in sentences if " ".join(x.split()) != subject and len(x.split()) > 4]
+        return " ".join(" ".join(body[:2]).split())[:300].rstrip(".!? ")
     i = named[0]  # a bare reference ("Booking reference YB2DBN.") goes with the request before it
     said = " ".join(sentences[i - 1:i + 1]) if i > 0 and len(sentences[i].split()) <= 4 \
         and " ".join(sentences[i - 1].split()) != subject else sentences[i]

@@ -312,7 +312,12 @@ class Pipeline:
         plan: Plan = planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
-        again, gone = contacts.asked_before(plan.steps, (snap or {}).get("open_tickets"), text)
+        also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
+        # what is weighed against another message (and what hangs on it) waits for their choice: not "asked before"
+        weighed = [st for st in plan.steps if waits and (waits in contacts.record_ids([st.args]) or any(
+            o.action == st.depends_on and waits in contacts.record_ids([o.args]) for o in plan.steps))]
+        again, gone = contacts.asked_before([st for st in plan.steps if st not in weighed],
+                                            (snap or {}).get("open_tickets"), text)
         if again:  # proposed once, on the ticket that asked first; what was said there of it is not said again
             plan.steps = [st for st in plan.steps if st not in gone]
             for intent in dict.fromkeys(st.intent for st in gone):
@@ -321,11 +326,10 @@ class Pipeline:
                                         else "") + again
             there = contacts.record_ids([st.args for st in gone])
             plan.notices = [n for n in plan.notices if not any(i in n for i in there)]
-        also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
         if also:
             plan.asides.append(also)
         if waits:  # the customer says which first: nothing on that record is proposed as sure, nor its details asked
-            held = [waits in contacts.record_ids([st.args]) for st in plan.steps]
+            held = [st in weighed for st in plan.steps]
             asking = {st.intent for st, h in zip(plan.steps, held, strict=True) if h and st.missing
                       and not (st.final or st.refused)} - {st.intent for st, h in zip(plan.steps, held, strict=True)
                                                            if not h}

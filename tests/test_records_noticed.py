@@ -488,3 +488,44 @@ def test_a_change_weighed_against_a_cancellation_asks_which_before_any_of_its_de
     assert "new address" not in reply, reply  # its details are asked once the customer keeps the order
     change = next(p for p in data["proposals"] if p["action"] == "change_shipping_address")
     assert change["decision"] != "needs_approval"
+
+
+def test_a_disputed_call_out_credited_then_replied_to_as_drafted_is_sent(services: Services) -> None:
+    from tests.helpers import find_callout_with_booking
+    from tests.test_workspace_actions import ADVISOR
+
+    c = find_callout_with_booking(services)
+    data = processed(services, "LATE-1", c["email"], "dispute the $49 callout charge, your engineer was 3 hours late")
+    for p in data["proposals"]:
+        if p["status"] == "pending" and p["decision"] != "abstained":
+            desk.approve(services.db, services.policy(), ADVISOR, p["id"])
+    _, reply = desk.reply_draft(desk.get_ticket(services.db, "LATE-1"))
+    assert "I've credited $49.00" in reply, reply  # the credit's own words: no claim of a refund that never ran
+    out = desk.send_reply(services.db, services.policy(), ADVISOR, "LATE-1", reply)
+    assert out["status"] == "executed"
+
+
+def test_a_sender_on_no_account_whom_nobody_called_back_is_offered_a_call(services: Services) -> None:
+    data = processed(services, "RING-1", "someone@mailinator.example", "I am really disappointed with the service "
+                     "I've had from Lumen Home lately. Nobody calls back.")
+    reply = data["result"].draft.reply
+    assert "could not match your message to an account" in reply
+    assert "If you would rather we called you, reply with a good time and the number to ring." in reply, reply
+
+
+def test_a_visit_weighed_against_another_message_holds_what_hangs_on_it_and_quotes_that_message(
+        services: Services) -> None:
+    from tests.test_orchestration import booked_with_its_call_out_billed
+
+    email, _ = booked_with_its_call_out_billed(services, only=True)[0]
+    first = processed(services, "VISIT-1", email, "I can't be home for the installation. Could the technician come "
+                      "another day?")
+    assert any(p["action"] == "reschedule_appointment" and p["args"].get("slot_id") for p in first["proposals"])
+    aid = next(p["args"]["appointment_id"] for p in first["proposals"] if p["action"] == "reschedule_appointment")
+    later = (NOW + timedelta(days=12)).strftime("%A %d %B").replace(" 0", " ")
+    data = processed(services, "VISIT-2", email, f"Please move my installation appointment {aid} to {later}.",
+                     subject="Installation", at=timedelta(minutes=30))
+    reply = data["result"].draft.reply
+    assert f"asking for a different change to {aid}: \"I can't be home for the installation" in reply, reply
+    assert "asked for the same" not in reply and "arranging a credit" not in reply, reply
+    assert all(p["decision"] == "abstained" for p in data["proposals"] if p["action"] != "lookup_order")

@@ -83,13 +83,16 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
     still waits for a decision; resolving while proposals are undecided; a claim of an action nobody proposed."""
     props = [p for p in data["proposals"] if p["action"] in WORDING]
     problems: list[tuple[str, bool]] = []
+    parts, _ = reply_draft(data)
+    ran = [part.text for part in parts if part.kind == "action" and part.text and any(  # the draft's words of what ran
+        x["position"] == part.proposal and x["status"] == "executed" for x in props)]
     for action in {p["action"] for p in props} | set(claimed_actions(body)):
         mine = [p for p in props if p["action"] == action]
         done = [p for p in mine if p["status"] == "executed"]
         not_done = [p for p in mine if p["status"] != "executed"]
         noun = WORDING[action].noun
         for said in claims(body, action):
-            if _accounted(said, action, props):
+            if _accounted(said, action, props) or any(said in text for text in ran):
                 continue
             if not mine:
                 problems.append((f"The reply says {noun} is done, but no such action ran on this ticket: remove "
@@ -100,7 +103,6 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
                 state = "it still waits for a decision" if state in UNDECIDED else f"it was {state}"
                 problems.append((f"{noun[0].upper() + noun[1:]} has not been done ({state}): remove the sentence "
                                  f"that says it was: \"{_clip(said)}\"", False))
-    parts, _ = reply_draft(data)
     for part in parts:
         if part.kind != "action" or part.proposal is None or not part.text or part.text not in body:
             continue

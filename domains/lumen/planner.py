@@ -73,6 +73,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
 
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
 _NO_CALL = re.compile(r"\b(?:call(?:s|ed)?|rang|rings?|phoned?)\s+(?:me\s+|us\s+)?back\b", re.I)
+_RING = " If you would rather we called you, reply with a good time and the number to ring."  # nobody called back
 _WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
                       "everything you have told us; we answer formal complaints within 5 business days.")
@@ -320,7 +321,7 @@ def _complaint(r: Asked) -> Planned:
     if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
         phone = str(r.snap["profile"].get("phone") or "")  # the number on file is not asked for again
         ring = (f" If you would rather we called you, reply with a good time and we'll ring you on {phone}." if phone
-                else " If you would rather we called you, reply with a good time and the number to ring.") \
+                else _RING) \
             if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
         return [], "" if named else (_about_open(r.snap) or _WHAT_ABOUT) + ring
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
@@ -500,7 +501,8 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             if req.intent not in WRITE_FREE:
-                result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
+                result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email"))) \
+                    + (_RING if req.intent == "complaint" and _NO_CALL.search(text or req.text) else "")
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
             continue
