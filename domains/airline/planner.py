@@ -19,7 +19,7 @@ from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
 from .disruptions import UNFLOWN, also, disrupted
 from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
-from .settled import after_ours, already, known, left_for_cancel, ours, price_first
+from .settled import after_ours, already, known, left_for_cancel, legs, ours, price_first
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
@@ -547,8 +547,7 @@ _ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what
 def _moves(args: dict[str, Any], snap: dict[str, Any]) -> bool:
     """Whether a change of a booking's flights moves it to other flights (not only to another cabin)."""
     r: dict[str, Any] = next((x for x in snap.get("reservations", []) if x["reservation_id"] == args.get("reservation_id")), {})
-    return {(f["flight_number"], str(f["date"])) for f in args.get("flights") or []} != {
-        (f["flight_number"], str(f["date"])) for f in r.get("flights") or []}
+    return legs(args.get("flights")) != legs(r.get("flights"))
 
 
 def allowance(snap: dict[str, Any] | None, text: str) -> str:

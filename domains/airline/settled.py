@@ -30,6 +30,11 @@ def known(news: str, text: str) -> str:
         m.group(5).replace("that booking", f"reservation {m.group(3)}")
 
 
+def legs(flights: list[dict[str, Any]] | None) -> set[tuple[str, str]]:
+    """A booking's flights as (number, day) pairs: two lists of flights are the same trip when these are equal."""
+    return {(str(f["flight_number"]), str(f["date"])) for f in flights or []}
+
+
 def already(step: Step, snap: dict[str, Any] | None) -> str:
     """A change of flights to the very flights and cabin the booking already has (asked again after it was done):
     what the booking is, or ''."""
@@ -37,9 +42,7 @@ def already(step: Step, snap: dict[str, Any] | None) -> str:
         return ""
     r = next((x for x in (snap or {}).get("reservations", []) if x["reservation_id"] == step.args["reservation_id"]),
              None)
-    if r is None or r.get("cabin") != step.args.get("cabin") or sorted(
-            (f["flight_number"], str(f["date"])) for f in r.get("flights", [])) != sorted(
-            (f["flight_number"], str(f["date"])) for f in step.args["flights"]):
+    if r is None or r.get("cabin") != step.args.get("cabin") or legs(r.get("flights")) != legs(step.args["flights"]):
         return ""
     on = listed([f"{f['flight_number']} on {day(str(f['date']))}" for f in step.args["flights"]])
     return (f"reservation {r['reservation_id']} is already booked on {on}, in "
