@@ -501,8 +501,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             if req.intent not in WRITE_FREE:
-                result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email"))) \
-                    + (_RING if req.intent == "complaint" and _NO_CALL.search(text or req.text) else "")
+                result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
+                if req.intent == "complaint" and _NO_CALL.search(text or req.text):  # nobody called back: a call
+                    result.asides.append(_RING.strip())
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
             continue
