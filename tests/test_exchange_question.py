@@ -131,6 +131,13 @@ def test_an_installed_appliance_is_not_returned_and_its_fault_is_repaired(servic
         body=f"The {item['name']} from order {o['order_id']} arrived damaged, the panel is cracked."), now=NOW)
     assert "book_repair" in [p.action for p in broken.proposals], broken.proposals
     assert "return_items" not in [p.action for p in broken.proposals]
+    reply = broken.draft.reply  # why a repair: its installation, never a delivery "more than 30 days ago"
+    assert "was installed on" in reply and "more than 30 days" not in reply and "replacement" not in reply, reply
+    present = services.pipeline.process(TicketIn(
+        id="INST-4", customer=email, channel="email", subject="Broken present", created_at=NOW,
+        body=f"I ordered this as a present, so the timing matters. The {item['name']} from order {o['order_id']} "
+             "arrived broken."), now=NOW)
+    assert [p.action for p in present.proposals if p.action != "lookup_order"] == ["book_repair"], present.proposals
 
 
 def test_an_installation_is_not_moved_before_its_goods_arrive(services: Services) -> None:

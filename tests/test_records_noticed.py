@@ -529,3 +529,16 @@ def test_a_visit_weighed_against_another_message_holds_what_hangs_on_it_and_quot
     assert f"asking for a different change to {aid}: \"I can't be home for the installation" in reply, reply
     assert "asked for the same" not in reply and "arranging a credit" not in reply, reply
     assert all(p["decision"] == "abstained" for p in data["proposals"] if p["action"] != "lookup_order")
+
+
+def test_a_contact_change_by_chat_says_why_and_how_and_a_bare_complaint_names_its_owner(services: Services) -> None:
+    o = find_order(services, "pending")
+    t = TicketIn(id="CHAT-PHONE", customer=o["email"], channel="chat", subject="", created_at=NOW,
+                 body="Hi, my mobile number has changed, it's now 415-555-0199.")
+    reply = services.pipeline.process(t, now=NOW).draft.reply
+    assert "As you wrote to us by chat, I haven't changed your contact details" in reply, reply
+    assert "Just email us from that address, or call us" in reply
+    data = processed(services, "OWN-1", o["email"], "I am really disappointed with the service lately. Nobody calls "
+                     "back.")
+    reply = data["result"].draft.reply
+    assert "I'll look after your case myself from now on and update you within one business day. " in reply, reply

@@ -245,8 +245,11 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                           f"I'm sorry, but {who} cannot be taken off reservation {rec['reservation_id']}: a booking "
                           f"keeps the number of travellers it was made with, so one seat cannot be refunded on its "
                           f"own. {who}'s place can go to another traveller (send us their full name and date of "
-                          "birth), or, if you would rather, a colleague can look at what else can be done with the "
-                          "booking.", final=True)
+                          "birth)" + (", or, if the trip no longer works without them, the whole booking can be "
+                                      "cancelled for a full refund." if str((rec.get("policy") or {}).get(
+                                          "cancel", "")).startswith("allowed") else
+                                      ", or, if you would rather, a colleague can look at what else can be done with "
+                                      "the booking."), final=True)
         raise Unbound("the new traveller's full name and date of birth",
                       "what are the new traveller's full name and date of birth, as on their ID?")
     if reading.travelling_alone(ctx.text) and not born:

@@ -74,6 +74,8 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
 _NO_CALL = re.compile(r"\b(?:call(?:s|ed)?|rang|rings?|phoned?)\s+(?:me\s+|us\s+)?back\b", re.I)
 _RING = " If you would rather we called you, reply with a good time and the number to ring."  # nobody called back
+# the knowledge base: one colleague now owns the case and updates the customer within one business day
+_OWNED = "I'll look after your case myself from now on and update you within one business day. "
 _WHAT_ABOUT = "so that we can put it right, which order or request is this about?"  # asked of a complaint alone
 FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
                       "everything you have told us; we answer formal complaints within 5 business days.")
@@ -307,10 +309,12 @@ def _contact_update(r: Asked) -> Planned:
         args["phone"] = new_phones[0]
     if len(args) == 1:
         return [], "which details should we update, and to what?"
-    if r.ents.get("channel", "email") not in ("email", "phone"):  # the knowledge base: from the address on file only
-        return [], Answer("for your security, contact details change only on a request from the email address on "
-                          "your account or a verified phone call: please write to us from that address and we'll "
-                          "update them")  # the rule itself: no "you can update…" quoted beside it
+    channel = str(r.ents.get("channel", "email"))
+    if channel not in ("email", "phone"):  # the knowledge base: from the address on file or a verified call only
+        return [], Answer(f"as you wrote to us {_BY.get(channel, 'here')}, I haven't changed your contact details: for "
+                          "your security, they change only on a request sent from the email address on your account, "
+                          "or in a phone call where we verify you. Just email us from that address, or call us, and "
+                          "we'll update them")  # the rule itself: no "you can update…" quoted beside it
     return [Step("update_contact_details", args, r.intent, "customer gave new contact details")], ""
 
 
@@ -323,7 +327,8 @@ def _complaint(r: Asked) -> Planned:
         ring = (f" If you would rather we called you, reply with a good time and we'll ring you on {phone}." if phone
                 else _RING) \
             if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
-        return [], "" if named else (_about_open(r.snap) or _WHAT_ABOUT) + ring
+        what = _about_open(r.snap) or _WHAT_ABOUT
+        return [], "" if named else _OWNED + what[:1].upper() + what[1:] + ring
     formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
@@ -527,7 +532,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         del result.questions["complaint"]  # the other requests say what it is about
     if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
         _formal(result, triage)
-    result.steps = not_once_installed(result.steps, snap, _fault(text or " ".join(r.text for r in triage.requests)))
+    not_once_installed(result, snap, _fault(text or " ".join(r.text for r in triage.requests)))
     _one_field_note(result.steps)
     came = {st.args.get("order_id") for st in result.steps if st.intent in _IT_CAME}  # it arrived: no "delivered on"
     result.steps = [st for st in result.steps if not (st.action == "lookup_order" and st.args.get("order_id") in came)]

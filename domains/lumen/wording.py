@@ -107,6 +107,10 @@ def _why(p: dict[str, str]) -> str:
 
 def _warranty(a: dict[str, Any], planned: dict[str, str]) -> str:
     """Why a repair and not a return: the order's delivery day, past the 30-day window, and the warranty."""
+    if planned.get("installed"):  # installed at home: no longer returned, whatever its delivery day
+        return (f"As {planned.get('items') or 'it'} {'was' if planned.get('one') else 'were'} installed on "
+                f"{planned['installed']}, {'it' if planned.get('one') else 'they'} can no longer be returned, so the "
+                "fault is covered by our two-year warranty")
     if planned.get("delivered"):
         return (f"Order {a['order_id']} was delivered on {planned['delivered']}, more than 30 days ago, so the fault "
                 "is covered by our two-year warranty rather than a return")
