@@ -166,3 +166,18 @@ def test_an_installation_is_not_moved_before_its_goods_arrive(services: Services
         "later day; the first free time after that is " in out.draft.reply, out.draft.reply  # and a day offered
     later = {day(str(f["start"])) for f in a["free_slots"] if str(f["start"])[:10] > str(o["expected_delivery"])}
     assert any(f"the first free time after that is {x}: would that suit you?" in out.draft.reply for x in later)
+
+
+def test_the_options_nearest_the_customers_own_are_named_first_each_with_its_price() -> None:
+    from domains.lumen.questions import exchange_question
+
+    item = {"item_id": "1", "name": "Robot Vacuum", "options": {"model": "standard", "color": "black"}, "price": 349.0}
+    order = {"items": [item], "variants": {"1": [
+        {"item_id": "1", "options": item["options"], "available": True, "price": 349.0},
+        {"item_id": "2", "options": {"model": "mop combo", "color": "black"}, "available": True, "price": 399.0},
+        {"item_id": "3", "options": {"model": "mop combo", "color": "white"}, "available": True, "price": 399.0},
+        {"item_id": "4", "options": {"model": "standard", "color": "white"}, "available": False, "price": 349.0}]}}
+    asked = exchange_question(order, [item], {"colours": ["silver"]})
+    assert asked.startswith("the Robot Vacuum does not come in silver; it comes in black, like yours, as the mop "
+                            "combo (at $399.00); it also comes as the mop combo in white (at $399.00). Which would "
+                            "you like?"), asked

@@ -7,7 +7,7 @@ import re
 from functools import partial
 from typing import Any
 
-from cx_core.wording import day, listed
+from cx_core.wording import day, listed, money
 
 from .picking import the_names
 
@@ -45,8 +45,8 @@ def exchange_question(order: dict[str, Any], chosen: list[dict[str, Any]], ents:
 
 def _own_kind_first(item: dict[str, Any], shown: list[dict[str, Any]]) -> str:
     """For an item sold in two kinds of option (a size and a colour), the options that keep the customer's own one
-    of them first, then the rest ("in your 55 inch it is available in silver; other options: 43 inch in black or
-    silver, at another price"), or '' when there is no such split."""
+    of them first, then the rest, each with its price where it differs ("it comes in black, like yours, as the mop
+    combo (at $399.00); it also comes as the mop combo in white (at $399.00)"), or '' when there is no such split."""
     own = {k: str(v) for k, v in (item.get("options") or {}).items()}
     if len(own) != 2:
         return ""
@@ -55,12 +55,27 @@ def _own_kind_first(item: dict[str, Any], shown: list[dict[str, Any]]) -> str:
     if len(kept) != 1:
         return ""
     other = next(k for k in own if k != kept[0])
-    said = f"in your {own[kept[0]]} it is available in {listed([str(v['options'][other]) for v in near], last='or')}"
+    said = f"it comes {_as(kept[0], own[kept[0]])}, like yours, " + listed(
+        [_as(other, str(v["options"][other])) + _price(v, item) for v in near], last="or")
     rest = [v for v in shown if v not in near]
     if rest:
-        priced = any(abs(float(v.get("price") or 0) - float(item.get("price") or 0)) > 0.005 for v in rest)
-        said += f"; other options: {options_said([v['options'] for v in rest])}" + (", at another price" if priced else "")
+        said += "; it also comes " + listed([" ".join(_as(k, str(v["options"][k])) for k in sorted(
+            own, key=_COLOUR.__contains__)) + _price(v, item) for v in rest], last="or")
     return said
+
+
+_COLOUR = ("color", "colour")
+
+
+def _as(key: str, value: str) -> str:
+    """An option as a person names it: "in silver" for a colour, "as the 55 inch" for the rest."""
+    return f"in {value}" if key in _COLOUR else f"as the {value}"
+
+
+def _price(variant: dict[str, Any], item: dict[str, Any]) -> str:
+    """" (at $399.00)" when an option costs other than the customer's own, else ''."""
+    price = float(variant.get("price") or 0)
+    return f" (at {money(price)})" if price and abs(price - float(item.get("price") or 0)) > 0.005 else ""
 
 
 def _fitting(others: list[dict[str, Any]], ents: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
