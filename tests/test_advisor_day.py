@@ -367,7 +367,7 @@ def test_why_a_call_out_charge_is_answered_before_it_is_credited(services: Servi
                      "all day and nobody came.")
     reply = data["result"].draft.reply
     assert ("A call-out charge is billed when a technician arrives and nobody is home, or when a visit is changed "
-            "less than 24 hours before its window. Since nobody came, I'm arranging a credit of $49.00") in reply
+            "less than 24 hours before its window. As you tell us nobody came, I'm arranging a credit of $49.00") in reply
     plain = processed(services, "WHY-2", c["email"], "Please take the $49 call-out charge off, nobody came.")
     assert "is billed when" not in plain["result"].draft.reply  # not asked why: not told
 

@@ -101,8 +101,8 @@ def _why(p: dict[str, str]) -> str:
     if not p.get("why"):
         return ""
     return ("A call-out charge is billed when a technician arrives and nobody is home, or when a visit is changed "
-            "less than 24 hours before its window. " + ("Since nobody came, " if p["why"] == "no_show" else
-                                                        "As the technician came late, "))
+            "less than 24 hours before its window. " + ("As you tell us nobody came, " if p["why"] == "no_show" else
+                                                        "As you tell us the technician came late, "))
 
 
 def _warranty(a: dict[str, Any], planned: dict[str, str]) -> str:
