@@ -221,4 +221,6 @@ def same_record(steps: list[Any], open_tickets: list[dict[str, Any]] | None) -> 
             f"about {hit} (\"{' '.join(str(t['subject']).split()).rstrip('.?! ')}\")")
     if t.get("later"):  # their latest word asks otherwise: nothing is cancelled before they say which
         return f"I can see {yours} {what}; please tell us which you would like: that, or the cancellation.", hit
-    return f"I can also see {yours} {what}; if you would rather have that than the cancellation, just tell us.", ""
+    # the cancellation asked last is their latest word, and it cannot be undone once it runs: nothing is offered
+    # that the reply, read after it ran, could not keep
+    return f"I can also see {yours} {what}; as you now ask to cancel {hit}, that will not go ahead.", ""

@@ -23,9 +23,9 @@ from pages.common import label
 def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     """A widget that fits the argument's type: dates, amounts, choices, lists and text."""
     kind = field.annotation
-    options = get_args(kind) if get_origin(kind) is Literal else ()
     base = next((a for a in get_args(kind) if a is not type(None)), kind) if get_origin(kind) in (Union, UnionType) \
         else kind
+    options = get_args(base) if get_origin(base) is Literal else ()  # a choice, optional or not
     title = field_name(name, field)
     if options:
         return st.selectbox(title, options, index=options.index(value) if value in options else None, key=key,

@@ -162,8 +162,9 @@ def test_an_installation_is_not_moved_before_its_goods_arrive(services: Services
         now=NOW)
     moves = [p for p in out.proposals if p.action == "reschedule_appointment"]
     assert not any(p.args.get("slot_id") for p in moves), moves  # nothing booked before the goods come
-    assert f"is due to be delivered on {day(str(o['expected_delivery']))}, so the installation needs to be on a " \
-        "later day; the first free time after that is " in out.draft.reply, out.draft.reply  # and a day offered
+    assert f"is due to be delivered on {day(str(o['expected_delivery']))}, after {day(early.isoformat())}, so the " \
+        "installation needs to be on a later day; the first free time after that is " in out.draft.reply, \
+        out.draft.reply  # and a day offered
     later = {day(str(f["start"])) for f in a["free_slots"] if str(f["start"])[:10] > str(o["expected_delivery"])}
     assert any(f"the first free time after that is {x}: would that suit you?" in out.draft.reply for x in later)
 
@@ -181,3 +182,13 @@ def test_the_options_nearest_the_customers_own_are_named_first_each_with_its_pri
     assert asked.startswith("the Robot Vacuum does not come in silver; it comes in black, like yours, as the mop "
                             "combo (at $399.00); it also comes as the mop combo in white (at $399.00). Which would "
                             "you like?"), asked
+
+
+def test_a_weekday_ruled_out_is_the_visits_own_and_a_day_written_in_full_is_the_one_asked() -> None:
+    from domains.lumen.appointments import days_said, said_as_weekday
+
+    today, own = date(2026, 11, 26), "2026-12-05"  # a Thursday; the visit is on Saturday 5 December
+    text = "need to rebook the install, Saturday doesn't work anymore. is Saturday 28 November free?"
+    assert said_as_weekday(text, today, own) == set()  # 28 November is written out: it is the day asked for
+    assert days_said(text, today, own) == [(True, own), (False, "2026-11-28")]
+    assert said_as_weekday("Saturday doesn't work anymore.", today, own) == {"2026-11-28"}

@@ -107,8 +107,8 @@ def test_a_cancellation_and_a_change_of_the_same_order_on_two_tickets_are_named_
             "would like: this change, or the cancellation.") in data["result"].draft.reply
     later = processed(services, "BOTH-3", o["email"], f"Actually just cancel order {o['order_id']}, please.",
                       subject="Cancel it", at=timedelta(days=1))
-    assert (f"I can also see your message of Wednesday 18 November asking to change address for {o['order_id']}; if "
-            "you would rather have that than the cancellation, just tell us.") in later["result"].draft.reply
+    assert (f"I can also see your message of Wednesday 18 November asking to change address for {o['order_id']}; as "
+            f"you now ask to cancel {o['order_id']}, that will not go ahead.") in later["result"].draft.reply
 
 
 def test_a_cancellation_the_rules_refused_is_not_weighed_against_another_request(services: Services) -> None:

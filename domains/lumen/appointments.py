@@ -23,7 +23,9 @@ def said_as_weekday(text: str, today: date, own: str) -> set[str]:
         return set()
     ahead = (date.fromisoformat(own).weekday() - today.weekday()) % 7 or 7
     nxt = today + timedelta(days=ahead)
-    return {nxt.isoformat()} - {own}
+    # "Saturday doesn't work. Is Saturday 28 November free?": a day written out in full is the day meant
+    written = {d.isoformat() for d in find_dates(_WEEKDAY_ONLY.sub(" ", text), today)}
+    return {nxt.isoformat()} - {own} - written
 
 
 def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:

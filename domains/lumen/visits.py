@@ -48,12 +48,13 @@ def installation_reschedule(r: Asked) -> Planned:
             if a["status"] == "booked" and a["appointment_id"] != aid},
             near=None if r.ents.get("time_of_day") else int(str(appt["start"])[11:13] or 0))  # no time said: its own
     slots = free(due)
-    if not slots and due and free():  # the goods are not there yet on any day asked for
+    if not slots and due and (free() or (wanted_dates and max(wanted_dates) <= due)):  # goods not there yet
         soonest = free(due, [])
         return [Step("reschedule_appointment", {"appointment_id": aid}, r.intent, "the day asked for is not after "
                      "the goods are delivered", missing="a day once the goods are delivered")], (
             f"order {goods['order_id'] if goods else ''}, which the technician is to install, is due to be delivered "
-            f"on {day(due)}, so the installation needs to be on a later day" + (
+            f"on {day(due)}" + (f", after {day(max(wanted_dates))}" if wanted_dates and max(wanted_dates) < due
+                                else "") + ", so the installation needs to be on a later day" + (
                 f"; the first free time after that is {day(str(soonest[0]['start']))}: would that suit you?"
                 if soonest else "; which day after that would suit you?"))
     if not slots:
