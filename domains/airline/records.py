@@ -280,8 +280,8 @@ def card(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
                               "travellers": ", ".join(f"{p['first_name']} {p['last_name']}" for p in r["passengers"]),
                               "bags": r["total_baggages"], "insurance": r["insurance"],
                               "paid": money(float(r.get("paid_total") or 0)),
-                              # a booking made in the last 24 hours is refundable: when it was made, as people read it
-                              "booked": shown.value(str(r.get("created_at") or "")[:16])} for r in snap["reservations"]],
+                              # a booking made in the last 24 hours is refundable: the day it was made
+                              "booked": shown.value(str(r.get("created_at") or "")[:10])} for r in snap["reservations"]],
             "Flights": [{"flight": f["flight_number"], "date": f["date"], "status": f["status"],
                          "route": f"{f['origin']} → {f['destination']}", "departs": _departs(f),
                          "reservation": r["reservation_id"]}
