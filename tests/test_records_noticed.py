@@ -542,3 +542,10 @@ def test_a_contact_change_by_chat_says_why_and_how_and_a_bare_complaint_names_it
                      "back.")
     reply = data["result"].draft.reply
     assert "I'll look after your case myself from now on and update you within one business day. " in reply, reply
+
+
+def test_a_sender_on_no_account_asking_where_an_order_is_is_asked_who_they_are(services: Services) -> None:
+    data = processed(services, "WHERE-1", "someone@mailinator.example", "Hi, where is my coffee machine? No update "
+                     "for days.")
+    reply = data["result"].draft.reply
+    assert "could not match your message to an account" in reply and "A colleague is looking" not in reply, reply

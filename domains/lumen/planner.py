@@ -39,6 +39,7 @@ from domains.lumen.visits import WAIVER, charge_dispute, installation_reschedule
 from domains.lumen.wording import DUPLICATE, address_words
 
 WRITE_FREE = PACK.informational
+_FROM_ACCOUNT = {"order_status"}  # a question only the customer's own records answer: asked of a sender on none
 
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
 CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
@@ -505,7 +506,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         if snap is None:
             if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
-            if req.intent not in WRITE_FREE:
+            # a question about one of their orders ("where is order #W…?") is answered from the account, too
+            if req.intent not in WRITE_FREE or req.intent in _FROM_ACCOUNT or triage.entities.get("order_ids") \
+                    or ORDER_REF.search(req.text):
                 result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
                 if req.intent == "complaint" and _NO_CALL.search(text or req.text):  # nobody called back: a call
                     result.asides.append(_RING.strip())
