@@ -29,11 +29,11 @@ def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:
     policy = services.policy()
     done = 0
     for tid in chosen:
-        if desk.get_ticket(services.db, tid)["ticket"]["status"] != "open":
+        data = desk.get_ticket(services.db, tid)
+        if data["ticket"]["status"] != "open":
             continue  # sent back to be read again (another ticket of theirs changed its record): its draft is stale
         try:
             desk.assign(services.db, ADVISOR, tid, ADVISOR.username)
-            data = desk.get_ticket(services.db, tid)
             for p in data["proposals"]:  # what the customer plainly asked, and what the records raised, approved:
                 # a colleague never asks a customer to confirm what they asked for
                 if p["status"] == "pending" and p["decision"] != "abstained" and not is_read(p["action"]):

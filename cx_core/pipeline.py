@@ -329,12 +329,10 @@ class Pipeline:
         if also:
             plan.asides.append(also)
         if waits:  # the customer says which first: nothing on that record is proposed as sure, nor its details asked
-            held = [st in weighed for st in plan.steps]
-            asking = {st.intent for st, h in zip(plan.steps, held, strict=True) if h and st.missing
-                      and not (st.final or st.refused)} - {st.intent for st, h in zip(plan.steps, held, strict=True)
-                                                           if not h}
+            asking = {st.intent for st in weighed if st.missing and not (st.final or st.refused)} \
+                - {st.intent for st in plan.steps if st not in weighed}
             plan.steps = [replace(st, held=st.held or "another open message of the customer's asks otherwise on "
-                                  f"{waits}: they say which") if h else st for st, h in zip(plan.steps, held, strict=True)]
+                                  f"{waits}: they say which") if st in weighed else st for st in plan.steps]
             for intent in asking:
                 plan.questions.pop(intent, None)
         return plan
