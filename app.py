@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import streamlit as st
 
-from cx_core import sessions
+from cx_core import session_cookie, sessions
 from cx_core.access import StaffUser
 from cx_core.auth import Throttle, authenticate, refresh, sso_user
 from cx_core.errors import NotAuthorised
 from cx_core.models import ROLE_RANK, Role
+from cx_core.safe_text import one_line
 from cx_core.sessions import SessionKeys
 from pages.common import guarded, services, worker_status
 
 
 def serve(options: list[str]) -> None:
-    """``python app.py [streamlit options]``: ``streamlit run app.py``, with the pages below from the very first
-    visit after a start. (Streamlit otherwise serves the first visit after a start from the files in ``pages/``:
-    a page list of module names, and "Page not found" over the sign-in for a link to a ticket.)"""
+    """``python app.py [--streamlit.option value …]``: this page served as an ``st.App`` with the route that writes
+    the session cookie (``session_cookie``), with the pages below from the very first visit after a start.
+    (Streamlit otherwise serves the first visit after a start from the files in ``pages/``: a page list of module
+    names, and "Page not found" over the sign-in for a link to a ticket.)"""
+    from functools import cache
+
     from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.web import cli
+
+    from cx_core.config import load_settings
 
     PagesManager.uses_pages_directory = False
-    cli.main(args=["run", __file__, *options], prog_name="streamlit")
+    config: dict[str, Any] = {}
+    pairs = iter(options)
+    for option in pairs:
+        name, _, value = option.removeprefix("--").partition("=")
+        raw = value or next(pairs, "")
+        config[name] = raw.lower() == "true" if raw.lower() in {"true", "false"} else int(raw) if raw.isdigit() \
+            else raw
+    keys = cache(lambda: SessionKeys.from_settings(load_settings()))  # the same key the pages sign tokens with
+    st.App(__file__, routes=session_cookie.routes(keys)).run(config=config)
 
 
 if __name__ == "__main__" and not st.runtime.exists():
@@ -72,23 +84,15 @@ def forget_cookie(token: str) -> None:
 
 
 def write_cookie(where: Any) -> None:
-    """Writes the pending cookie change on the app's own origin (a one-line script, no iframe)."""
+    """Has the server write (or remove) the pending session cookie, ``HttpOnly``: the page posts a one-time code
+    for it to the app's own route (``session_cookie``); the token itself never reaches the page."""
     pending = st.session_state.pop("cookie", None)
     if pending is None:
         return
-    keys = session_keys()
-    keep = pending[0] == "keep"
-    value, only_if = (pending[1], "") if keep else ("", pending[1])
-    max_age = int(keys.lifetime.total_seconds()) if keep else 0
-    code = f"""<script>(() => {{
-  const name = {json.dumps(keys.cookie_name)}, value = {json.dumps(value)}, onlyIf = {json.dumps(only_if)};
-  const held = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
-  if (onlyIf && (!held || held.slice(name.length + 1) !== onlyIf)) return;
-  const secure = window.location.protocol === "https:" ? "; Secure" : "";
-  document.cookie = `${{name}}=${{value}}; Path=/; Max-Age={max_age}; SameSite=Strict${{secure}}`;
-}})();</script>"""
+    code = session_cookie.offer(pending[1], keep=pending[0] == "keep")
     with where:
-        st.html(code, unsafe_allow_javascript=True, width="content")
+        st.html(session_cookie.script(code, str(st.get_option("server.baseUrlPath") or "")),
+                unsafe_allow_javascript=True, width="content")
 
 
 def begin_session(user: StaffUser) -> None:
@@ -172,7 +176,7 @@ def sign_in() -> None:
                     user = authenticate(svc.db, username, password, client_address(),
                                         limits=Throttle.from_settings(svc.settings))
                 except NotAuthorised as exc:  # waiting after failed attempts, or locked: one line, no detail
-                    st.error(str(exc))
+                    st.error(one_line(exc))
                     return
                 if user is None:
                     st.error("Wrong username or password.")
@@ -233,10 +237,10 @@ def main() -> None:
             st.switch_page(target, query_params=after[1])
     write_cookie(st.sidebar)
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**  \n{user.role.value.capitalize()}")
+        st.markdown(f"**{one_line(user.display_name)}**  \n{one_line(user.role.value.capitalize())}")
         alive, text = worker_status(services())
         st.badge("Agent running" if alive else "Agent stopped", color="green" if alive else "red",
-                 icon=":material/smart_toy:", help=text)
+                 icon=":material/smart_toy:", help=one_line(text))
         if not alive:
             st.caption("Start it with `python -m cx_core worker` (the run command does this).")
         if st.button("Sign out", icon=":material/logout:"):

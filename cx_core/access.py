@@ -29,14 +29,12 @@ def current(db: Database, user: StaffUser) -> StaffUser:
     return StaffUser(row.username, row.display_name, Role(row.role))
 
 
-def require(user: StaffUser, role: Role, db: Database | None = None) -> StaffUser:
-    """Roles are enforced here, in the core, not only by hiding pages. Every call that changes something passes
-    ``db``: the account is re-read, so a stale session of someone deactivated or demoted since is refused.
-    Returns the user as stored, to act as from here on (their role now, not the one they signed in with)."""
-    stored = current(db, user) if db is not None else user
+def require(user: StaffUser, role: Role, db: Database) -> StaffUser:
+    """Roles are enforced here, in the core, not only by hiding pages, and always against the account as stored
+    now (``current``): the object a caller hands in may claim any role, and a stale session of someone deactivated
+    or demoted since is refused. Returns the user as stored, to act as from here on."""
+    stored = current(db, user)
     if ROLE_RANK[stored.role] < ROLE_RANK[role]:
         now = "your role is now" if stored.role != user.role else "you are signed in as"
         raise NotAuthorised(f"this needs the {role.value} role; {now} {stored.role.value}")
     return stored
-
-

@@ -18,6 +18,7 @@ from .actions.base import REGISTRY, ActionSpec, ExecContext
 from .errors import ConfigError, InvalidInput, NotFound, TandemError
 from .http_actions import calls, mcp_tools
 from .models import Role
+from .secret_mask import mask, mask_data
 from .store.db import Database
 from .store.tables import ActionCallRow
 
@@ -242,7 +243,8 @@ def try_read(db: Database, user: StaffUser, name: str, args: dict[str, Any]) -> 
     """Runs a read action once for an admin, outside any ticket, to see what the system answers: declared and MCP
     reads call the system, a pack's own read runs on the database without changing it. Recorded in the audit log
     (``action.tried``). A refusal, a timeout or a missing setting comes back as ``ok`` False with the one-line
-    reason; writes are never tried here, since trying one would change the customer's records."""
+    reason; writes are never tried here, since trying one would change the customer's records. Secrets in the
+    answer are masked, as everywhere (``secret_mask``)."""
 
     actor = require(user, Role.admin, db)
     spec = _spec(name)
@@ -276,5 +278,6 @@ def try_read(db: Database, user: StaffUser, name: str, args: dict[str, Any]) -> 
     error = " ".join(error.split()) if error else None
     db.run(lambda s: audit.append(s, actor.username, "action.tried", None, action=name, args=clean, ok=ok,
                                   status=status))
-    return {"ok": ok, "result": _plain(result) if ok else None, "status": status, "latency_ms": latency,
-            "error": error}
+    # what a system answers may echo a secret it was sent (a token, a path): masked like everything shown
+    return {"ok": ok, "result": mask_data(_plain(result)) if ok else None, "status": status, "latency_ms": latency,
+            "error": mask(error) if error else None}

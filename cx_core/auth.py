@@ -12,17 +12,24 @@ three ways, for names that are accounts and names that are not alike (so a name 
   else, so a stranger cannot lock anyone out, the admin included.
 * **Per account, from new addresses**: an address the account signed in from successfully in the last
   ``familiar_for`` (90 days) is *familiar*; wrong passwords from every other address are also counted together.
-  After ``account_delay_after`` (25) within the window every new address waits before trying that account; after
-  ``account_lock_after`` (100) the account refuses new addresses, even with the right password, until an admin
-  unlocks it. This stops guessing spread over many addresses; familiar addresses are never held back by it. The
-  first threshold is above ``lock_after``, so one address alone never slows the account down for anybody else.
+  After ``account_delay_after`` (25) within the window every new address waits before trying that account. This
+  slows down guessing spread over many addresses and never locks: one try from each of a thousand addresses makes a
+  new address wait, it never shuts the account (a break-glass admin that never signed in, say) out everywhere.
+  Familiar addresses are never held back by it; the first threshold is above ``lock_after``, so one address alone
+  never slows the account down for anybody else.
 
-Attempts made while waiting or locked are refused without checking the password and still count, for the address
-and for the account there (never for the account as a whole). A successful sign-in clears the account's count at
-that address and makes the address familiar; the count from new addresses is forgotten only after a quiet window
-or by an unlock. An admin unlock (Users and roles, or ``python -m cx_core users unlock NAME``) clears everything
-about the name, and the waits of the addresses where it was held back. Every lock, every burst of refused
-attempts and every unlock is an audit event.
+**Addresses are trusted only when a reverse proxy says which they are** (``client_address_header``). Without it
+every person behind one proxy has the proxy's address, so a lock of "the address" or of "the account at the
+address" would lock everyone out, the admin included. Then throttling falls back to the account at the address
+and to the account as a whole, and both only slow down (``trust_addresses`` False): nothing locks, an attempt
+refused while it must wait does not make the wait longer, and the start-up warns that the header is not set.
+
+Attempts made while waiting or locked are refused without checking the password; where a lock can follow, they
+still count, for the address and for the account there (never for the account as a whole). A successful sign-in
+clears the account's count at that address and makes the address familiar; the count from new addresses is
+forgotten only after a quiet window or by an unlock. An admin unlock (Users and roles, or ``python -m cx_core
+users unlock NAME``) clears everything about the name, and the waits of the addresses where it was held back.
+Every lock, every burst of refused attempts and every unlock is an audit event.
 """
 
 from __future__ import annotations
@@ -54,8 +61,9 @@ DEMO_USERS = [("ada", "Ada Advisor", Role.advisor, "advisor-demo"),
               ("root", "Robin Admin", Role.admin, "admin-demo")]
 ACCOUNT, PAIR, CLIENT = "account", "pair", "client"
 LOCKED = "This account is locked after too many failed sign-ins; ask an admin to unlock it."
-LOCKED_NEW_ADDRESS = ("This account is locked to new addresses after too many failed sign-ins; sign in from where "
-                      "you usually do, or ask an admin to unlock it.")
+ADDRESSES_UNTRUSTED = ("TANDEM_CLIENT_ADDRESS_HEADER is not set: behind a reverse proxy every sign-in comes from the "
+                       "proxy's address, so failed sign-ins only slow down the account tried and never lock; set it "
+                       "to the header your proxy writes (e.g. X-Forwarded-For)")
 REFUSED_AUDIT_EVERY = 50  # a long burst of refused attempts is audited at its start and every 50 attempts
 
 
@@ -80,37 +88,43 @@ def create_user(db: Database, username: str, display_name: str, role: Role, pass
 # ------------------------------------------------------------------ sign-in and throttling
 @dataclass(frozen=True)
 class Throttle:
-    """How failed sign-ins slow down and lock; ``from_settings`` reads the ``sign_in_*`` settings."""
+    """How failed sign-ins slow down and lock; ``from_settings`` reads the ``sign_in_*`` settings. Without
+    ``trust_addresses`` (no proxy header names the client) nothing locks and only the account is slowed down."""
 
     delay_after: int = 5  # one account at one address
     lock_after: int = 20
     window: timedelta = timedelta(hours=24)
     account_delay_after: int = 25  # one account, wrong passwords from all its unfamiliar addresses together
-    account_lock_after: int = 100
     client_delay_after: int = 10  # one address, whatever names
     client_lock_after: int = 50
     client_window: timedelta = timedelta(hours=1)
     client_lock_for: timedelta = timedelta(hours=1)
     max_delay: timedelta = timedelta(minutes=15)
     familiar_for: timedelta = timedelta(days=90)
+    trust_addresses: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttle:
         return cls(delay_after=settings.sign_in_delay_after, lock_after=settings.sign_in_lock_after,
                    window=timedelta(minutes=settings.sign_in_window_minutes),
                    account_delay_after=settings.sign_in_account_delay_after,
-                   account_lock_after=settings.sign_in_account_lock_after,
                    client_delay_after=settings.sign_in_client_delay_after,
                    client_lock_after=settings.sign_in_client_lock_after,
                    client_window=timedelta(minutes=settings.sign_in_client_window_minutes),
                    client_lock_for=timedelta(minutes=settings.sign_in_client_lock_minutes),
-                   max_delay=timedelta(seconds=settings.sign_in_max_delay_seconds))
+                   max_delay=timedelta(seconds=settings.sign_in_max_delay_seconds),
+                   trust_addresses=bool(settings.client_address_header.strip()))
 
     def wait(self, failures: int, after: int) -> timedelta | None:
         """The wait before the next attempt: none below ``after`` failures, then 2 s doubling up to ``max_delay``."""
         if failures < after:
             return None
         return min(self.max_delay, timedelta(seconds=2 ** min(failures - after + 1, 30)))
+
+
+def address_warning(settings: Settings) -> str | None:
+    """The start-up's warning when no proxy header names the client's address (see the module's note)."""
+    return None if settings.client_address_header.strip() else ADDRESSES_UNTRUSTED
 
 
 def _wait_line(seconds: float) -> str:
@@ -137,24 +151,23 @@ class _Rows:
     client: SignInThrottleRow  # this address's failures, whatever names
     familiar: bool
 
-    def holding(self, now: datetime) -> tuple[SignInThrottleRow, str] | None:
+    def holding(self, now: datetime, trusted: bool = True) -> tuple[SignInThrottleRow, str] | None:
         """The row that refuses an attempt now and the line to show, or None when the password may be checked.
-        A lock wins over a wait; among waits the longest one."""
-        if self.client.locked_at is not None:
+        A lock wins over a wait; among waits the longest one. An address that is not ``trusted`` is not held back
+        for itself (it may be a proxy's, shared by everyone)."""
+        if trusted and self.client.locked_at is not None:
             return self.client, _wait_line(((self.client.blocked_until or now) - now).total_seconds())
-        if self.pair.locked_at is not None:
+        if trusted and self.pair.locked_at is not None:
             return self.pair, LOCKED
-        if self.account.locked_at is not None and not self.familiar:
-            return self.account, LOCKED_NEW_ADDRESS
-        rows = [self.client, self.pair] + ([] if self.familiar else [self.account])
+        rows = ([self.client] if trusted else []) + [self.pair] + ([] if self.familiar else [self.account])
         waiting = [r for r in rows if r.blocked_until is not None and r.blocked_until > now]
         if not waiting:
             return None
         by = max(waiting, key=lambda r: r.blocked_until or now)
         return by, _wait_line(((by.blocked_until or now) - now).total_seconds())
 
-    def locked_line(self, now: datetime) -> str | None:
-        held = self.holding(now)
+    def locked_line(self, now: datetime, trusted: bool = True) -> str | None:
+        held = self.holding(now, trusted)
         return held[1] if held is not None and held[0].locked_at is not None else None
 
 
@@ -182,13 +195,16 @@ def _forget_if_quiet(row: SignInThrottleRow, window: timedelta, now: datetime) -
 
 
 def _refuse(s: Session, limits: Throttle, rows: _Rows, now: datetime, name: str, client: str) -> str | None:
-    """The line that refuses this attempt without checking the password, or None when it may be checked. A refused
-    attempt counts for the address and, unless the address alone is held back, for the account there."""
-    held = rows.holding(now)
+    """The line that refuses this attempt without checking the password, or None when it may be checked. Where a
+    lock can follow (``trust_addresses``), a refused attempt counts for the address and, unless the address alone
+    is held back, for the account there; otherwise it makes no wait longer."""
+    trusted = limits.trust_addresses
+    held = rows.holding(now, trusted)
     if held is None:
         return None
     by, line = held
-    for row in [rows.client] if by is rows.client else [rows.pair, rows.client]:
+    counted = ([rows.client] if by is rows.client else [rows.pair, rows.client]) if trusted else []
+    for row in counted:
         row.failures += 1
         row.last_attempt_at = now
     by.refused += 1
@@ -197,13 +213,15 @@ def _refuse(s: Session, limits: Throttle, rows: _Rows, now: datetime, name: str,
                      reason="locked" if by.locked_at is not None else "waiting", refused=by.refused,
                      failures=by.failures, until=by.blocked_until)
     _lock_if_due(s, limits, rows, now, name, client)
-    return rows.locked_line(now) or line
+    return rows.locked_line(now, trusted) or line
 
 
 def _lock_if_due(s: Session, limits: Throttle, rows: _Rows, now: datetime, name: str, client: str) -> None:
+    """Locks the account at the address, or the address, once their failures reach the limit: only where
+    addresses are trusted. The account as a whole is never locked."""
+    if not limits.trust_addresses:
+        return
     due = [(rows.pair, limits.lock_after, None), (rows.client, limits.client_lock_after, now + limits.client_lock_for)]
-    if not rows.familiar:
-        due.append((rows.account, limits.account_lock_after, None))
     for row, after, until in due:
         if row.locked_at is None and row.failures >= after:
             row.locked_at, row.refused, row.blocked_until = now, 0, until  # refusals from here: a new burst
@@ -222,7 +240,9 @@ def _admit(db: Database, limits: Throttle, name: str, client: str, now: datetime
         _forget_if_quiet(rows.client, limits.client_window, now)
         line = _refuse(s, limits, rows, now, name, client)
         if line is None:
-            counted = [(rows.pair, limits.delay_after), (rows.client, limits.client_delay_after)]
+            counted = [(rows.pair, limits.delay_after)]
+            if limits.trust_addresses:
+                counted.append((rows.client, limits.client_delay_after))
             if not rows.familiar:
                 counted.append((rows.account, limits.account_delay_after))
                 rows.account.last_client = client
@@ -261,7 +281,7 @@ def _settle(db: Database, limits: Throttle, name: str, client: str, now: datetim
                 SignInThrottleRow.scope == CLIENT, SignInThrottleRow.last_attempt_at < now - limits.client_window,
                 or_(SignInThrottleRow.locked_at.is_(None), SignInThrottleRow.blocked_until <= now)))
             s.execute(delete(SignInFamiliarRow).where(SignInFamiliarRow.last_success_at < now - limits.familiar_for))
-        line = rows.locked_line(now)  # on success: locked meanwhile by attempts at the same moment
+        line = rows.locked_line(now, limits.trust_addresses)  # on success: locked meanwhile at the same moment
         if ok and line is None:
             s.delete(rows.pair)
             _take_back(rows.client, limits, limits.client_delay_after)

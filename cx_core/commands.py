@@ -11,7 +11,7 @@ from typing import Any
 
 from . import api_tokens, audit, delivery, desk, domain, http_actions, kb_docs, packs, setup, worker
 from .actions.base import REGISTRY
-from .auth import create_user, unlock_account
+from .auth import address_warning, create_user, unlock_account
 from .config import Settings, load_settings
 from .documents import IngestLimits
 from .domain import find
@@ -59,6 +59,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     """What any pack needs before it runs: a pack with a demo world gets it (once), any other its schema,
     knowledge index, classifier and a first admin."""
     services = _services()
+    if warning := address_warning(services.settings):
+        print(f"warning: {warning}", file=sys.stderr)
     if services.pack.has_demo:
         done = _demo(services, argparse.Namespace(if_missing=True, tickets=24, customers=None, orders=None))
         print("sign in with a demo login (README.md: ada, sam or root)", file=sys.stderr)

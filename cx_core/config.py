@@ -60,8 +60,6 @@ class Settings(BaseSettings):
                                     "within the window, that lock it there until an admin unlocks it.")
     sign_in_account_delay_after: int = Field(default=25, ge=1, description="Wrong passwords for one account from "
                                              "addresses it never signed in from before every such address waits.")
-    sign_in_account_lock_after: int = Field(default=100, ge=2, description="Wrong passwords for one account from "
-                                            "new addresses that lock it to new addresses until an admin unlocks it.")
     sign_in_window_minutes: int = Field(default=1440, ge=1, description="An account's failures are forgotten "
                                                                         "after this long without one.")
     sign_in_client_delay_after: int = Field(default=10, ge=1, description="Failed sign-ins from one client "

@@ -172,7 +172,8 @@ def _receive(s: Session, msg: Inbound) -> Received:
 
 
 def _thread_of(s: Session, msg: Inbound) -> TicketRow | None:
-    """The ticket ``msg`` belongs to: named by id, by its conversation, or by the messages it answers."""
+    """The ticket ``msg`` belongs to: named by id, by its conversation, or by the messages it answers when one of
+    them is Tandem's own reply or the ticket is the sender's."""
     if msg.ticket_id:
         row = s.get(TicketRow, msg.ticket_id, with_for_update=True)
         if row is not None:
@@ -184,10 +185,15 @@ def _thread_of(s: Session, msg: Inbound) -> TicketRow | None:
             return row
     answered = [x for x in (outside_id(msg.source, r) for r in msg.references) if x]
     if answered:
-        found = s.scalars(select(MessageRow.ticket_id).where(MessageRow.external_id.in_(answered))
-                          .order_by(MessageRow.id.desc())).first()
-        if found is not None:
-            return s.get(TicketRow, found, with_for_update=True)
+        found = s.execute(select(MessageRow.ticket_id, MessageRow.direction, TicketRow.customer_ref)
+                          .join(TicketRow, TicketRow.id == MessageRow.ticket_id)
+                          .where(MessageRow.external_id.in_(answered)).order_by(MessageRow.id.desc())).all()
+        sender = (msg.customer or "").strip().lower()
+        for ticket_id, direction, customer in found:
+            # a message Tandem sent, or one whose ticket is the sender's own: anyone who merely quotes a customer's
+            # message id (a stranger copied on it) opens a ticket of their own
+            if direction == "out" or (sender and sender == (customer or "").strip().lower()):
+                return s.get(TicketRow, ticket_id, with_for_update=True)
     return None
 
 

@@ -35,6 +35,8 @@ from .store.tables import MessageRow, ProposalRow, TicketRow
 REPEAT_DAYS = 7
 METRICS = ["tickets", "auto_resolution", "escalation", "handle_min", "fcr", "csat_proxy", "sla_compliance",
            "acceptance", "edit_rate", "reply_edit_rate", "cost_per_ticket"]
+DEFINITIONS = __doc__ or ""  # the page shows them as written: the product's own Markdown
+
 LABELS = {"tickets": "Tickets", "auto_resolution": "Auto-resolution", "escalation": "Escalation",
           "handle_min": "Handle time (min)", "fcr": "First-contact resolution", "csat_proxy": "CSAT proxy (1–5)",
           "sla_compliance": "SLA compliance", "acceptance": "Suggestion acceptance", "edit_rate": "Action edit rate",

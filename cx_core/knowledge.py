@@ -37,7 +37,8 @@ class Chunk:
 
 
 def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
-    """One chunk per ``##`` section (long sections split by paragraph), each prefixed by its title."""
+    """One chunk per ``##`` section (long sections split by paragraph), each prefixed by its title; a passage that
+    is the same as an earlier one (same heading, same words) is kept once."""
     sections: list[tuple[str, str]] = []
     current = ""
     lines: list[str] = []
@@ -53,6 +54,7 @@ def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
     if "".join(lines).strip():
         sections.append((current, "\n".join(lines).strip()))
     chunks: list[Chunk] = []
+    seen: set[str] = set()  # a passage written twice (an FAQ's repeated row) is one passage
     for heading, text in sections:
         pieces, buf = [], ""
         for para in re.split(r"\n\s*\n", text):
@@ -64,6 +66,9 @@ def chunk_document(doc: Document, max_chars: int = 1200) -> list[Chunk]:
             pieces.append(buf)
         for piece in pieces:
             digest = hashlib.sha1(f"{doc.doc_id}|{heading}|{piece}".encode()).hexdigest()[:12]
+            if digest in seen:
+                continue
+            seen.add(digest)
             chunks.append(Chunk(f"{doc.doc_id}::{digest}", doc.doc_id, doc.title, heading or doc.title, piece,
                                 doc.task_types))
     return chunks

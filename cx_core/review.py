@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from . import audit, health
-from .access import StaffUser, require
+from .access import StaffUser, current, require
 from .actions.base import REGISTRY, ExecContext, is_read
 from .domain import active
 from .drafting import render
@@ -106,8 +106,9 @@ def queue(db: Database, user: StaffUser, status: str = "open", limit: int = 50, 
 
 def for_ticket(db: Database, user: StaffUser, ticket_id: str) -> dict[str, dict[str, Any]]:
     """The actions the agent took alone on one ticket, by execution key, as a supervisor acts on them from the
-    ticket: the review item's id, its status and whether the action can be undone. Empty for other roles."""
-    if ROLE_RANK[user.role] < ROLE_RANK[Role.supervisor]:
+    ticket: the review item's id, its status and whether the action can be undone. Empty for other roles (the role
+    as stored now, not the one the object handed in claims)."""
+    if ROLE_RANK[current(db, user).role] < ROLE_RANK[Role.supervisor]:
         return {}
     with db.session() as s:
         rows = s.scalars(select(ReviewRow).where(ReviewRow.ticket_id == ticket_id)).all()

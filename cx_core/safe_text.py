@@ -1,18 +1,28 @@
 """Outside text on staff pages, shown without doing anything. Streamlit renders Markdown in titles, captions,
-labels and ``st.markdown``, so a ticket's ``![](http://…)`` would load a tracking image when an advisor opens it
-and its links would be live phishing in the advisor's own tool.
+labels, help texts, badges, tabs, toasts and ``st.markdown``, so a ticket's ``![](http://…)`` would load a tracking
+image when an advisor opens it and its links would be live phishing in the advisor's own tool.
 
-- Customer-written text is shown as text: ``escape_markdown`` escapes every character Markdown, HTML, Streamlit's
-  directives (``:red[…]``), LaTeX (``$``) and GitHub's bare-URL links could act on.
+Every value that came from outside (names, addresses, subjects, ids, a query string, an exception's text, a
+service's answer) reaches a page through this module, and every function here masks secrets first
+(``secret_mask``):
+
+- ``one_line`` is the one way to show a value as text: on one line, cut at a word, escaped. ``escape_markdown`` keeps
+  the value's lines. Both escape every character Markdown, HTML, Streamlit's directives (``:red[…]``), LaTeX
+  (``$``) and GitHub's bare-URL links could act on.
+- ``contacts_as_code`` and ``code_line`` show an address or an id as a code span (copied exactly, never a link).
 - Knowledge passages keep their formatting: ``safe_markdown`` parses them with markdown-it and writes them back
   with every image turned into its alt text and every link into plain text, except links and images served over
-  http(s) from a host the admin allowed (``TANDEM_ALLOWED_LINK_HOSTS``)."""
+  http(s) from a host the admin allowed (``TANDEM_ALLOWED_LINK_HOSTS``).
+
+``tests/test_outside_text.py`` checks every rendering call of the pages for it; ``tests/test_browser_hostile.py``
+walks every page with hostile values in every field a stranger controls."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
@@ -28,18 +38,19 @@ _BARE_LINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<!\u2060)(?=@)", re.I)
 WORD_JOINER = "\u2060"
 
 
-def escape_markdown(text: str) -> str:
-    """``text`` as literal characters in any Streamlit Markdown: a backslash before each ASCII punctuation
-    character (no emphasis, link, image, HTML tag, entity, directive or formula is recognised) and a word joiner
-    inside anything Streamlit would turn into a link on its own (bare URLs and e-mail addresses)."""
-    return _PUNCTUATION.sub(r"\\\1", _BARE_LINK.sub(WORD_JOINER, text))
+def escape_markdown(text: Any) -> str:
+    """``text`` (any value, as ``str``) with secrets masked, as literal characters in any Streamlit Markdown: a
+    backslash before each ASCII punctuation character (no emphasis, link, image, HTML tag, entity, directive or
+    formula is recognised) and a word joiner inside anything Streamlit would turn into a link on its own (bare URLs
+    and e-mail addresses)."""
+    return _PUNCTUATION.sub(r"\\\1", _BARE_LINK.sub(WORD_JOINER, mask("" if text is None else str(text))))
 
 
-def one_line(text: str, limit: int | None = None) -> str:
-    """Escaped and on one line (whitespace runs become one space), for titles, labels and captions, with secrets
-    masked (an error a page shows may echo one); cut to ``limit`` characters before escaping so an escape is never
-    cut in half, at a word and with "…" (never "found on the recor")."""
-    flat = " ".join(mask(text).split())
+def one_line(text: Any, limit: int | None = None) -> str:
+    """The way to show a value from outside: as ``str``, secrets masked, escaped and on one line (whitespace runs
+    become one space), for titles, labels, captions and help texts; cut to ``limit`` characters before escaping so
+    an escape is never cut in half, at a word and with "…" (never "found on the recor")."""
+    flat = " ".join(mask("" if text is None else str(text)).split())
     return escape_markdown(cut_words(flat, limit - 1) if limit and len(flat) > limit else flat)
 
 

@@ -4,8 +4,10 @@ Secrets reach Tandem as settings (``TANDEM_*`` in the environment or ``[tandem]`
 passwords, API tokens, webhook secrets, ``OPENAI_API_KEY``, the password in ``TANDEM_DATABASE_URL``, and every
 ``${NAME}`` a declared service or MCP server puts into its base URL, headers or query. Each value is registered here
 the moment it becomes known (settings loaded, an actions file loaded, a ``${NAME}`` filled into a request), and
-``mask`` replaces it with ``[secret removed]`` wherever it appears: as written, URL-encoded, JSON-escaped and
-base64-encoded (also inside a longer base64 text, so ``Basic`` credentials built from it are found too).
+``mask`` replaces it with ``[secret removed]`` wherever it appears: as written, in any case, URL-encoded once or
+twice, JSON-escaped, hexadecimal and base64-encoded (also inside a longer base64 text, so ``Basic`` credentials built
+from it are found too). A URL's secret is its path, each of the path's segments that is not plain words, its query
+values and its password.
 
 Values the text itself shows to be credentials are masked without being known: ``Authorization`` headers
 (``Bearer …``, ``Basic …``, ``Token token=…``), ``X-Api-Key`` and ``api_access_token`` headers, ``password=``,
@@ -39,9 +41,10 @@ MIN_LENGTH = 6  # shorter values are not masked as raw text: too many ordinary w
 
 _lock = threading.Lock()
 _values: set[str] = set()
-# (anchor, pattern): the pattern runs only on text that contains its anchor, a plain substring every form of the
-# value keeps, so text without any secret costs one substring search per form; longest values first
-_known: tuple[tuple[str | None, re.Pattern[str]], ...] = ()
+# (anchor, folded, pattern): the pattern runs only on text that contains its anchor, a plain substring every form of
+# the value keeps (sought in the lower-cased text when ``folded``), so text without any secret costs one substring
+# search per form; longest values first
+_known: tuple[tuple[str | None, bool, re.Pattern[str]], ...] = ()
 
 
 def _b64_cores(raw: bytes) -> set[str]:
@@ -61,12 +64,17 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
 _EDGE = "[A-Za-z0-9+/_-]{0,2}"  # the characters around a base64 core that mix its bits with its neighbours'
 
 
+def _percent(c: str, times: int) -> str:
+    """``c`` percent-encoded ``times`` times, hex digits in either case (``/`` → ``%2F``, ``%252f``)."""
+    return "".join("%" + "25" * (times - 1) + f"{b:02X}" for b in c.encode("utf-8"))
+
+
 def _char(c: str) -> str:
-    """A character of a secret as it may appear: itself, percent-encoded (either case), JSON-escaped, ``+`` for a
-    space in a query."""
+    """A character of a secret as it may appear: itself, percent-encoded once or twice, JSON-escaped, ``+`` for a
+    space in a query (the pattern is compiled ignoring case, so upper- and lower-case forms are found alike)."""
     if _UNRESERVED.fullmatch(c):
         return re.escape(c)
-    ways = {re.escape(c), "".join(f"%(?:{b:02X}|{b:02x})" for b in c.encode("utf-8"))}
+    ways = {re.escape(c), _percent(c, 1), _percent(c, 2)}
     escaped = json.dumps(c)[1:-1]
     if escaped != c:
         ways.add(re.escape(escaped))
@@ -80,19 +88,22 @@ def _char(c: str) -> str:
 
 
 def pattern_of(value: str) -> str:
-    """A regular expression for ``value`` as written, URL-encoded (wholly or in part, as clients do) or
-    JSON-escaped."""
+    """A regular expression (to compile ignoring case) for ``value`` as written, URL-encoded once or twice (wholly
+    or in part, as clients do) or JSON-escaped."""
     return "".join(_char(c) for c in value)
 
 
-def _entries(value: str) -> list[tuple[str | None, re.Pattern[str]]]:
-    """How ``value`` is found: as text in any encoding (anchored by its longest run of characters no encoding
-    changes), and as base64 in any alignment (anchored by the core itself)."""
+def _entries(value: str) -> list[tuple[str | None, bool, re.Pattern[str]]]:
+    """How ``value`` is found: as text in any encoding and any case (anchored by its longest run of characters no
+    encoding changes, lower-cased), as hexadecimal of its bytes in either case, and as base64 in any alignment
+    (anchored by the core itself, whose case matters)."""
     runs = sorted(_UNRESERVED.findall(value), key=len, reverse=True)
-    anchor = runs[0] if runs and len(runs[0]) >= 3 else None
-    out: list[tuple[str | None, re.Pattern[str]]] = [(anchor, re.compile(pattern_of(value)))]
+    anchor = runs[0].lower() if runs and len(runs[0]) >= 3 else None
+    out: list[tuple[str | None, bool, re.Pattern[str]]] = [(anchor, True, re.compile(pattern_of(value), re.I))]
+    hexed = value.encode("utf-8").hex()
+    out.append((hexed, True, re.compile(re.escape(hexed), re.I)))
     for core in sorted(_b64_cores(value.encode("utf-8")), key=len, reverse=True):
-        out.append((core, re.compile(f"{_EDGE}{re.escape(core)}{_EDGE}={{0,2}}")))
+        out.append((core, False, re.compile(f"{_EDGE}{re.escape(core)}{_EDGE}={{0,2}}")))
     return out
 
 
@@ -183,10 +194,11 @@ def mask(text: str) -> str:
     Masking masked text changes nothing."""
     if not text or not isinstance(text, str):
         return text
-    for anchor, pattern in _known:
-        if anchor is None or anchor in text:
-            text = pattern.sub(MARK, text)
     low = text.lower()
+    for anchor, folded, pattern in _known:
+        if anchor is None or anchor in (low if folded else text):
+            text = pattern.sub(MARK, text)
+            low = text.lower()
     for words, pattern, replace in _PATTERNS:
         if any(w in low for w in words):
             text = pattern.sub(replace, text)
@@ -244,15 +256,21 @@ def _secrets_file() -> list[str]:
     return _named_secrets(found)
 
 
+_WORDS = re.compile(r"[a-z]+(?:[-_.][a-z]+)*")  # a path segment of plain lower-case words ("webhooks", "api-v")
+
+
 def url_secrets(value: str) -> list[str]:
-    """What of a setting's value is secret: of a URL its path, query values and password (its scheme and host stay
-    readable in logs and errors: a webhook's secret is usually its path), of anything else the whole."""
-    from urllib.parse import parse_qsl, urlsplit
+    """What of a setting's value is secret: of a URL its path, each segment of the path that is not plain words
+    (a service's error may name one segment alone: ``/hooks/T0k3n/in`` → ``T0k3n``), its query values and password
+    (its scheme and host stay readable in logs and errors: a webhook's secret is usually its path), of anything else
+    the whole."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
 
     parts = urlsplit(value.strip())
     if parts.scheme in {"http", "https"} and parts.hostname:
-        return [p for p in (parts.path.strip("/"), parts.password or "", *(v for _, v in parse_qsl(parts.query)))
-                if p]
+        path = parts.path.strip("/")
+        segments = [unquote(p) for p in path.split("/") if p and not _WORDS.fullmatch(p)] if "/" in path else []
+        return [p for p in (path, *segments, parts.password or "", *(v for _, v in parse_qsl(parts.query))) if p]
     return [value]
 
 

@@ -29,7 +29,7 @@ def main() -> None:
         st.error(one_line(line, 400), icon=":material/error:")
     for m in action_admin.missing_secrets(svc.db, user):
         used = f" ({', '.join(m['actions'])})" if m["actions"] else ""
-        st.warning(f"{m['setting']} is not set: calls to {one_line(m['service'], 60)} fail until it is"
+        st.warning(f"{one_line(m['setting'], 80)} is not set: calls to {one_line(m['service'], 60)} fail until it is"
                    f"{escape_markdown(used)}", icon=":material/key:")
     out = action_admin.not_in_force(svc.db, user)
     if out:
@@ -56,7 +56,7 @@ def details(row: dict[str, Any]) -> None:
     """The chosen action: what it does, its facts, its argument schema, and a trial when it only reads."""
     with st.container(border=True):
         st.markdown(f"**{one_line(row['label'], 120)}** · {inline_code(row['name'])} · "
-                    f"{escape_markdown(row['source'])} · {row['effect']}")
+                    f"{escape_markdown(row['source'])} · {one_line(row['effect'])}")
         st.markdown(escape_markdown(row["description"] or "No description."))
         facts = [f"service {one_line(row['service'], 60)}"]
         if row["method"]:
@@ -68,7 +68,7 @@ def details(row: dict[str, Any]) -> None:
             facts.append("can be undone" if row["reversible"] else "cannot be undone")
         if row["task_type_labels"]:
             facts.append("for " + ", ".join(one_line(t, 60) for t in row["task_type_labels"]))
-        st.caption(" · ".join(facts))
+        st.caption(" · ".join(facts))  # each fact escaped where it was made
         with st.expander("Arguments", icon=":material/data_object:"):
             fields = action_admin.form_fields(row["name"])
             st.dataframe([{"Argument": f["name"], "Type": f["type"], "Required": "yes" if f["required"] else "no",
@@ -89,7 +89,7 @@ def try_it(name: str) -> None:
         texts: dict[str, str] = {}
         for f in fields:
             required = " (required)" if f["required"] else ""
-            texts[f["name"]] = st.text_input(f"{one_line(f['name'], 60)}{required}", value=f["value"],
+            texts[f["name"]] = st.text_input(one_line(f["name"], 60) + required, value=f["value"],
                                              key=f"try-{name}-{f['name']}",
                                              help=one_line(f"{f['type']}. {f['help']}", 300))
         if not fields:
@@ -100,12 +100,12 @@ def try_it(name: str) -> None:
     out = guarded(lambda: action_admin.try_read(svc.db, user, name, action_admin.form_args(name, texts)))
     if out is None:
         return
-    status = f" · status {out['status']}" if out["status"] is not None else ""
+    status = f" · status {out['status']:d}" if isinstance(out["status"], int) else ""
     if out["ok"]:
-        st.success(f"Answered in {out['latency_ms']} ms{status}", icon=":material/check_circle:")
+        st.success(f"Answered in {out['latency_ms']:d} ms" + status, icon=":material/check_circle:")
         st.json(out["result"])
     else:
-        st.error(f"{one_line(out['error'] or 'the call did not succeed', 400)}{status}", icon=":material/error:")
+        st.error(one_line(out["error"] or "the call did not succeed", 400) + status, icon=":material/error:")
 
 
 def recent_calls() -> None:

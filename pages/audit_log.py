@@ -7,6 +7,7 @@ import streamlit as st
 from cx_core import audit, exports
 from cx_core.access import require
 from cx_core.models import Role
+from cx_core.safe_text import one_line
 from pages.common import current_user, guarded, services
 
 user = current_user()
@@ -15,7 +16,7 @@ st.title("Audit log")
 
 
 def page() -> None:
-    require(user, Role.supervisor)
+    require(user, Role.supervisor, svc.db)
     cols = st.columns([3, 1.2, 1.2], vertical_alignment="bottom")
     kept = cols[0].text_input("Anchor kept outside Tandem (optional)", placeholder="SEQ:HASH",
                               help="Printed by 'python -m cx_core audit anchor' or the Anchor button. A log rewritten "
@@ -24,7 +25,7 @@ def page() -> None:
     if cols[1].button("Verify the chain", icon=":material/verified:"):
         result = guarded(lambda: audit.verify_for(svc.db, user, kept.strip()))
         if result is not None:
-            (st.success if result.ok else st.error)(result.message)
+            (st.success if result.ok else st.error)(one_line(result.message))
     if cols[2].button("Anchor", icon=":material/anchor:", help="The chain's current head, to keep outside Tandem"):
         head = guarded(lambda: audit.anchor_for(svc.db, user))
         if head:

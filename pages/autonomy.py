@@ -10,7 +10,7 @@ import streamlit as st
 from cx_core import autonomy, desk, replay
 from cx_core.access import require
 from cx_core.models import Role
-from cx_core.safe_text import escape_markdown, one_line
+from cx_core.safe_text import one_line
 from pages.common import current_user, guarded, label, services
 
 user = current_user()
@@ -23,7 +23,7 @@ REC_ICON = {"promote": "⬆ promote", "demote": "⬇ demote", "hold": "hold"}
 def save(fn: Any) -> None:
     out = guarded(fn)
     if out is not None:
-        st.toast(f"Saved as policy version {out['version']}", icon=":material/check:")
+        st.toast(f"Saved as policy version {one_line(out['version'])}", icon=":material/check:")
         st.rerun()
 
 
@@ -57,8 +57,8 @@ def evidence_table(policy: Any) -> list[Any]:
                      "why": r["why"]})
     st.dataframe(rows, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 460),
                  column_config={"why": st.column_config.TextColumn(width="large")})
-    st.caption(f"Over the last {policy.earned.window_days} days; a recommendation needs at least "
-               f"{policy.earned.min_sample} decisions. Nothing changes until an admin saves it below.")
+    st.caption(f"Over the last {policy.earned.window_days:d} days; a recommendation needs at least "
+               f"{policy.earned.min_sample:d} decisions. Nothing changes until an admin saves it below.")
     return evidence
 
 
@@ -110,12 +110,12 @@ def show_report(report: dict[str, Any]) -> None:
     cols = st.columns([1.2, 2])
     cols[0].dataframe(rows, hide_index=True, width="stretch")
     diffs = report["differences"]
-    cols[1].markdown(f"**{len(diffs)} of {c['tickets']} tickets would be handled differently**")
+    cols[1].markdown(f"**{len(diffs)} of {c['tickets']:d} tickets would be handled differently**")
     held = report.get("held") or []
     if held:
         cols[1].markdown("**What still holds the others for a person:**  \n" + "  \n".join(
             f"{len(h['tickets'])} ticket{'s' if len(h['tickets']) != 1 else ''}: "
-            f"{escape_markdown(one_line(h['reason'][:1].upper() + h['reason'][1:], 200))}" for h in held[:6]))
+            f"{one_line(h['reason'][:1].upper() + h['reason'][1:], 200)}" for h in held[:6]))
         cols[1].caption("Limits per action and the review sample are on the Limits tab.")
     if diffs:
         cols[1].dataframe([{"ticket": d.get("subject") or d["ticket_id"], "now": ", ".join(map(decision_text, d["active"])) or "—",
@@ -139,8 +139,8 @@ def limits(policy: Any) -> None:
                          for r in edited}
         raw["review"] = {"sample_rate": rate / 100, "risk_above": risk}
         save(lambda: autonomy.save_policy(svc.db, svc.settings.writable_policy_file, policy, raw, user, why))
-    st.caption(f"Amounts in {money}. Above “advisor up to”, a supervisor approves. Never autonomous: "
-               + ", ".join(action_name(a) for a in policy.never_autonomous) + ".")
+    st.caption(f"Amounts in {one_line(money)}. Above “advisor up to”, a supervisor approves. Never autonomous: "
+               + ", ".join(one_line(action_name(a)) for a in policy.never_autonomous) + ".")
 
 
 def action_name(name: str) -> str:
@@ -172,17 +172,18 @@ def history() -> None:
         st.info("No changes yet: the shipped policy is in force.")
         return
     for h in changes:
-        with st.expander(f"Version {h['version']} · {h['at']:%d %b %Y %H:%M} · {h['by']} — {h['why']}"):
+        with st.expander(f"Version {one_line(h['version'])} · {h['at']:%d %b %Y %H:%M} · {one_line(h['by'])} — "
+                         f"{one_line(h['why'], 200)}"):
             st.dataframe([{"setting": setting_name(d["field"]), "before": str(d["before"]), "after": str(d["after"])}
                           for d in h["diff"]], hide_index=True, width="stretch")
 
 
 def page() -> None:
-    require(user, Role.admin)
+    require(user, Role.admin, svc.db)
     if svc.policy_error:
-        st.error(f"The policy file was refused: {svc.policy_error}")
+        st.error(f"The policy file was refused: {one_line(svc.policy_error, 400)}")
     policy = svc.policy()
-    st.caption(f"Policy version {policy.version} · levels: 0 manual, 1 answer, 2 copilot, 3 supervised, "
+    st.caption(f"Policy version {one_line(policy.version)} · levels: 0 manual, 1 answer, 2 copilot, 3 supervised, "
                "4 orchestrate")
     kill_switch(policy)
     levels, limit_tab, hist = st.tabs(["Levels and evidence", "Limits and review", "History"])

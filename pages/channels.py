@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cx_core import channel_status, delivery
-from cx_core.safe_text import escape_markdown, one_line
+from cx_core.safe_text import one_line
 from pages.common import current_user, guarded, services
 
 user = current_user()
@@ -34,11 +34,11 @@ def main() -> None:
             c = st.columns([3.5, 1.2], vertical_alignment="center")
             state = "Not delivered, retrying" if p["status"] == "retrying" else "Not delivered: gave up"
             when = f" · next try {p['next_attempt_at']:%d %b %H:%M:%S}" if p["next_attempt_at"] else ""
-            tries = f"{p['attempts']} attempt{'s' if p['attempts'] != 1 else ''}"
-            c[0].markdown(f"**{state}** · {p['destination']} · to {escape_markdown(one_line(p['recipient'], 60))} · {tries}{when}")
-            c[0].caption(escape_markdown(one_line(p["error"] or "", 300)))
+            tries = f"{p['attempts']:d} attempt{'s' if p['attempts'] != 1 else ''}"
+            c[0].markdown(f"**{state}** · {one_line(p['destination'], 60)} · to {one_line(p['recipient'], 60)} · {tries}{when}")
+            c[0].caption(one_line(p["error"] or "", 300))
             if p["ticket_id"]:
-                c[0].page_link("pages/workspace.py", label=f"Ticket {escape_markdown(one_line(p['ticket_id'], 60))}",
+                c[0].page_link("pages/workspace.py", label=f"Ticket {one_line(p['ticket_id'], 60)}",
                                query_params={"ticket": p["ticket_id"]}, icon=":material/open_in_new:")
             if c[1].button("Retry now", key=f"retry-{p['id']}", icon=":material/refresh:"):
                 guarded(lambda p=p: delivery.retry_now(svc.db, user, p["id"]))

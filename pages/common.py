@@ -12,6 +12,7 @@ import streamlit as st
 from cx_core import desk, shown
 from cx_core.access import StaffUser
 from cx_core.actions import action_label
+from cx_core.auth import address_warning
 from cx_core.errors import (
     ConfigError,
     ConnectorUnavailable,
@@ -22,7 +23,6 @@ from cx_core.errors import (
     TandemError,
 )
 from cx_core.safe_text import escape_markdown, one_line, safe_markdown
-from cx_core.secret_mask import mask
 from cx_core.services import Services
 
 log = logging.getLogger("tandem.ui")
@@ -37,6 +37,8 @@ def services() -> Services:
     """One ``Services`` per server process (database engine, policy, models on first use)."""
     svc = Services()
     svc.db.migrate()
+    if warning := address_warning(svc.settings):
+        log.warning(warning)
     return svc
 
 
@@ -49,7 +51,7 @@ def current_user() -> StaffUser:
 
 def show_error(exc: Exception) -> None:
     """The right message for the right audience; never a traceback, never a secret."""
-    text = mask(str(exc))
+    text = one_line(exc, 600)  # an exception may quote a ticket id from a link, a sender or a service: text only
     if isinstance(exc, (InvalidInput, NotFound)):
         st.warning(text)
     elif isinstance(exc, PolicyDenied):
@@ -126,8 +128,8 @@ def packet_view(p: dict[str, Any]) -> None:
     history = p.get("history") or []
     if history:
         st.markdown("**Earlier contacts:** " + "; ".join(
-            f"{shown.value(str(h.get('at', ''))[:10])} · {escape_markdown(one_line(str(h.get('subject', '')), 60))} "
-            f"({h.get('status', '')})"
+            f"{one_line(shown.value(str(h.get('at', ''))[:10]))} · {one_line(str(h.get('subject', '')), 60)} "
+            f"({one_line(h.get('status', ''))})"
             for h in history))
     if p.get("suggested_next"):
         st.info(escape_markdown(p["suggested_next"]), icon=":material/lightbulb:")

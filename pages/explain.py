@@ -19,7 +19,7 @@ def sources(result: Any) -> None:
     st.caption("Sources (the reply's [1], [2] markers; the customer receives the reply without them)")
     passages = {(p.doc_id, p.heading): p for p in result.passages}
     for i, c in enumerate(result.draft.citations, 1):
-        with st.expander(f"[{i}] {one_line(c.title)} — {one_line(c.heading)}"):
+        with st.expander(f"[{i:d}] {one_line(c.title)} — {one_line(c.heading)}"):
             p = passages.get((c.doc_id, c.heading))
             if p:
                 show_passage(p.text)
@@ -32,11 +32,11 @@ def why_the_agent_thinks_so(tri: Any) -> None:
         st.markdown(f"- **Task type** {label(tri.task_type)} ({tri.confidence:.0%})"
                     + "".join(f"\n- **Request** {label(r.intent)} ({r.confidence:.0%}): {one_line(r.text, 160)}"
                               for r in tri.requests)
-                    + f"\n- **Urgency** {tri.urgency}: {one_line('; '.join(tri.urgency_reasons))}"
-                    + f"\n- **Sentiment** {tri.sentiment}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
+                    + f"\n- **Urgency** {one_line(tri.urgency)}: {one_line('; '.join(tri.urgency_reasons))}"
+                    + f"\n- **Sentiment** {one_line(tri.sentiment)}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
                     + one_line('; '.join(tri.sentiment_reasons))
-                    + f"\n- **Language** {tri.language}"
-                    + (f"\n- **Personal data found:** {', '.join(tri.pii)}" if tri.pii else ""))
+                    + f"\n- **Language** {one_line(tri.language)}"
+                    + (f"\n- **Personal data found:** {one_line(', '.join(tri.pii))}" if tri.pii else ""))
 
 
 _MOOD = ("little", "some", "high")

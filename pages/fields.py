@@ -30,25 +30,25 @@ def arg_widget(name: str, field: Any, value: Any, key: str) -> Any:
     if options:
         return st.selectbox(title, options, index=options.index(value) if value in options else None, key=key,
                             format_func=shown.value, placeholder="Choose…",  # none chosen for the advisor
-                            help=field.description)
+                            help=one_line(field.description))
     if base is date:
         try:
             current = date.fromisoformat(str(value)) if value else desk.utcnow().date()
         except ValueError:
             current = desk.utcnow().date()
-        return st.date_input(title, value=current, key=key, help=field.description).isoformat()
+        return st.date_input(title, value=current, key=key, help=one_line(field.description)).isoformat()
     if base in (float, int):
         return st.number_input(title, value=float(value or 0), min_value=0.0, step=1.0 if base is int else 0.01,
-                               format="%.0f" if base is int else "%.2f", key=key, help=field.description)
+                               format="%.0f" if base is int else "%.2f", key=key, help=one_line(field.description))
     if get_origin(base) is list and (rows := record_rows(base)) is not None:
         return rows_widget(title, rows, value, key, field.description)
     if get_origin(base) is list:
         raw = st.text_input(title, value=", ".join(map(str, value or [])), key=key,
-                            help=(field.description or "") + " Separate several with commas.")
+                            help=one_line(field.description) + " Separate several with commas.")
         return [x.strip() for x in raw.split(",") if x.strip()]
     said = "" if value is None else str(value)
-    raw = st.text_area(title, value=said, key=key, help=field.description, height=90) if len(said) > 40 else \
-        st.text_input(title, value=said, key=key, help=field.description)  # a message is read whole
+    raw = st.text_area(title, value=said, key=key, help=one_line(field.description), height=90) if len(said) > 40 else \
+        st.text_input(title, value=said, key=key, help=one_line(field.description))  # a message is read whole
     return raw.strip() or None
 
 
@@ -78,7 +78,8 @@ def rows_widget(title: str, model: Any, value: Any, key: str, description: str |
         rows.append({n: row[n] for n in fields})
     config = {n: st.column_config.DateColumn(field_name(n, f), format="D MMM YYYY") if n in dates else
               st.column_config.TextColumn(field_name(n, f)) for n, f in fields.items()}
-    st.caption(f"{title}{': ' + description if description else ''} — one row each; add or remove rows as needed.")
+    st.caption(f"{one_line(title)}{': ' + one_line(description) if description else ''} — one row each; add or remove "
+               "rows as needed.")
     edited = st.data_editor(pd.DataFrame(rows, columns=list(fields)), key=key, num_rows="dynamic", hide_index=True,
                             column_config=config, width="stretch")  # none yet: no empty row to misread
     out = []
@@ -107,14 +108,14 @@ def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str,
         if current and current not in labels:
             ids, labels = [current, *ids], {**labels, current: current}
         return st.selectbox(field_name(name, field), ids, index=ids.index(current) if current in ids else None,
-                            format_func=labels.get, key=key, help=field.description, placeholder="Choose…")
+                            format_func=labels.get, key=key, help=one_line(field.description), placeholder="Choose…")
     if many:
         ids = [c[0] for c in many]
         labels = {k: said_as(text) for k, text in many}
         current = [str(v) for v in value or []]
         ids = [*[v for v in current if v not in labels], *ids]
         return st.multiselect(field_name(name, field), ids, default=[v for v in current if v in ids],
-                              format_func=lambda v: labels.get(v, v), key=key, help=field.description)
+                              format_func=lambda v: labels.get(v, v), key=key, help=one_line(field.description))
     return arg_widget(name, field, value, key)
 
 
@@ -169,10 +170,10 @@ def searched_widget(name: str, field: Any, value: Any, key: str, found: list[tup
     show = {**labels, **{c: shown.value(json.loads(c)) for c in current if c not in labels}}
     if get_origin(field.annotation) is list or isinstance(value, list):
         picked = st.multiselect(field_name(name, field), ids, default=current, format_func=show.get, key=key,
-                                help=(field.description or "") + " Found for sale now; pick each in travel order.")
+                                help=one_line(field.description) + " Found for sale now; pick each in travel order.")
         return [json.loads(v) for v in picked]
     one = st.selectbox(field_name(name, field), ids, index=ids.index(current[0]) if current else None,
-                       format_func=show.get, key=key, help=field.description, placeholder="Choose…")
+                       format_func=show.get, key=key, help=one_line(field.description), placeholder="Choose…")
     return json.loads(one) if one else None
 
 
@@ -216,12 +217,12 @@ def records_tabs(view: dict[str, Any], proposals: list[dict[str, Any]] | None = 
     names = sorted(card["tabs"], key=lambda n: not any(
         str(v) in about for row in card["tabs"][n] or [] for v in row.values()))
     names = [*names, "Tickets"]
-    for tab, name in zip(st.tabs(names), names, strict=True):
+    for tab, name in zip(st.tabs([one_line(n) for n in names]), names, strict=True):
         with tab:
             if name != "Tickets":
                 rows = shown_rows(card["tabs"][name])
                 if not rows:
-                    st.caption(f"No {name.lower()} on record for this customer.")
+                    st.caption(f"No {one_line(name.lower())} on record for this customer.")
                     continue
                 # a static table: every cell wraps and reads whole (no cut "Ship to" or flights); the records are
                 # data, so each cell is escaped, never Markdown
@@ -233,7 +234,8 @@ def records_tabs(view: dict[str, Any], proposals: list[dict[str, Any]] | None = 
             for r in past:
                 st.page_link("pages/workspace.py", label=f"{r['created_at']:%d %b %Y} · {one_line(desk.cut_words(r['subject'], 70))}"
                              f" · {label(r['task_type']) if r['task_type'] else 'not read yet'}"
-                             f" · {TICKET_STATE.get(r['status'], r['status'])}", query_params={"ticket": r["id"]})
+                             f" · {one_line(TICKET_STATE.get(r['status'], r['status']))}",
+                             query_params={"ticket": r["id"]})
 
 
 TICKET_STATE = {"waiting": "waiting on customer", "processing": "being read by the agent", "new": "new"}

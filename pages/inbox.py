@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from cx_core import desk
-from cx_core.safe_text import code_line, escape_markdown, one_line
+from cx_core.safe_text import code_line, one_line
 from pages.common import URGENCY_COLOUR, current_user, guarded, label, services, sla_text
 
 PAGE_SIZE = 15
@@ -51,7 +51,7 @@ with top[2].popover("Filters", icon=":material/filter_list:", width="stretch"):
     }
     order = st.radio("Order", list(ORDERS), format_func=ORDERS.get, key="inbox-order", on_change=reset_page,
                      help="By default the ticket whose first-response target comes soonest is first")
-active = [f"{label(v) if k == 'task_types' else v}" for k, vs in chosen.items() for v in vs]
+active = [label(v) if k == "task_types" else one_line(v) for k, vs in chosen.items() for v in vs]
 if active:
     row[2].caption("Filtered: " + ", ".join(active))
 where = desk.InboxFilter(statuses=STATUSES[view], assigned=who, me=user.username, search=search, order=order,
@@ -72,28 +72,28 @@ def ticket_row(r: dict[str, Any]) -> None:
                    else ":gray[No subject]", query_params={"ticket": r["id"]},
                    help=one_line(subject, 300) if len(subject) > 70 else None)
     replied = " · :blue[customer replied]" if r["customer_replied"] else ""
-    c[0].caption(f"{code_line(r['customer'], 60)} · {r['channel']} · "
-                 f"{r['created_at']:%d %b %H:%M} · {r['sentiment']}{replied}")
-    pending = f" · {r['pending']} to review" if r["pending"] else ""
+    c[0].caption(f"{code_line(r['customer'], 60)} · {one_line(r['channel'])} · "
+                 f"{r['created_at']:%d %b %H:%M} · {one_line(r['sentiment'])}{replied}")
+    pending = f" · {r['pending']:d} to review" if r["pending"] else ""
     if r["task_type"]:
         asked = r["requests"] or [r["task_type"]]  # the first thing the customer asks names the ticket
         c[1].badge(label(asked[0]) + (f" +{len(asked) - 1}" if len(asked) > 1 else ""), color="violet",
                    help=", ".join(label(a) for a in asked) if len(asked) > 1 else None)
-        c[1].caption(f":{URGENCY_COLOUR.get(r['urgency'], 'gray')}[{r['urgency']}] · {r['status']}{pending}")
+        c[1].caption(f":{URGENCY_COLOUR.get(r['urgency'], 'gray')}[{one_line(r['urgency'])}] · {one_line(r['status'])}{pending}")
     else:
         c[1].caption("The agent is reading it…")
     if r["status"] == "resolved":  # no clock runs on a resolved ticket, and nobody holds it any more
         c[2].badge("resolved", color="green", icon=":material/check:")
-        c[3].caption(f":material/person: {escape_markdown(one_line(r['assigned_to'], 30))}" if r["assigned_to"] else "")
+        c[3].caption(f":material/person: {one_line(r['assigned_to'], 30)}" if r["assigned_to"] else "")
         return
     text, colour = sla_text(r["sla_due"], r["status"])
-    c[2].badge(text, color=colour, icon=":material/timer:")
+    c[2].badge(one_line(text), color=colour, icon=":material/timer:")
     owner = r["assigned_to"]
     if owner == user.username:
         c[3].button("Release", key=f"rel-{r['id']}", type="secondary", on_click=take, args=(r["id"], None),
                     help="You are working on this ticket: give it back to the queue", width="stretch")
     elif owner:
-        c[3].caption(f":material/person: {escape_markdown(one_line(owner, 30))}")
+        c[3].caption(f":material/person: {one_line(owner, 30)}")
     elif r["status"] in {"open", "escalated", "waiting"}:
         c[3].button("Take", key=f"take-{r['id']}", type="secondary", on_click=take, args=(r["id"], user.username),
                     help="Assign this ticket to yourself", width="stretch")
@@ -104,9 +104,9 @@ def live_queue() -> None:
     guarded(lambda: desk.sweep_expired(svc.db))  # a dead worker's tickets come back to the queue
     counts = desk.counts(svc.db, me=user.username)
     waiting = counts.get("new", 0) + counts.get("processing", 0)
-    st.caption(f"Waiting for the agent **{waiting}** · Open **{counts.get('open', 0)}** · Mine "
-               f"**{counts.get('mine', 0)}** · Unassigned **{counts.get('unassigned', 0)}** · Escalated "
-               f"**{counts.get('escalated', 0)}** · On the customer **{counts.get('waiting', 0)}**",
+    st.caption(f"Waiting for the agent **{waiting:d}** · Open **{counts.get('open', 0):d}** · Mine "
+               f"**{counts.get('mine', 0):d}** · Unassigned **{counts.get('unassigned', 0):d}** · Escalated "
+               f"**{counts.get('escalated', 0):d}** · On the customer **{counts.get('waiting', 0):d}**",
                help="Mine: open or escalated tickets assigned to you. Unassigned: open or escalated tickets nobody "
                     "has taken. On the customer: replied and waiting for the customer's answer.")
     rows, total = desk.inbox(svc.db, where=where, limit=PAGE_SIZE, offset=page_no * PAGE_SIZE)
@@ -120,7 +120,7 @@ def live_queue() -> None:
             ticket_row(r)
     pages = max(1, -(-total // PAGE_SIZE))
     st.session_state["inbox_pages"] = pages
-    st.caption(f"Page {page_no + 1} of {pages} · {total} tickets")
+    st.caption(f"Page {page_no + 1:d} of {pages:d} · {total:d} tickets")
 
 
 guarded(live_queue)

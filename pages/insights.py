@@ -12,6 +12,7 @@ import streamlit as st
 from cx_core import desk, exports, insights
 from cx_core.access import require
 from cx_core.models import Role
+from cx_core.safe_text import one_line
 from cx_core.wording import money_in
 from pages.common import current_user, guarded, label, services
 
@@ -80,7 +81,7 @@ def charts(rows: list[dict[str, Any]], split: str) -> None:
                 y=alt.Y(f"{split}:N", title=None), x=alt.X("handle_min:Q", title="minutes"),
                 tooltip=[split, "handle_min"]).properties(height=220), width="stretch")
     with c4:
-        st.markdown(f"**Cost per ticket ({svc.pack.locale.currency})**")
+        st.markdown(f"**Cost per ticket ({one_line(svc.pack.locale.currency)})**")
         st.altair_chart(alt.Chart(frame.dropna(subset=["cost_per_ticket"])).mark_bar(color="#3aa17e").encode(
             y=alt.Y(f"{split}:N", title=None), x=alt.X("cost_per_ticket:Q", title=svc.pack.locale.currency),
             tooltip=[split, "cost_per_ticket"]).properties(height=220), width="stretch")
@@ -107,7 +108,7 @@ def impact_matrix(facts: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    require(user, Role.supervisor)
+    require(user, Role.supervisor, svc.db)
     top = st.columns([1.2, 2.6, 2])
     days = top[0].selectbox("Period", [1, 7, 30, 90], index=2, format_func=lambda d: f"Last {d} day{'s' * (d > 1)}")
     split = top[1].segmented_control("Break down by", ["task_type", "channel", "tier", "day"], default="task_type",
@@ -126,7 +127,7 @@ def main() -> None:
         for c, k in zip(cols, row, strict=True):
             c.metric(insights.LABELS[k], fmt(k, total[k]))
     currency = svc.pack.locale.currency
-    st.caption(f"{total['tickets']} processed tickets. Cost uses {money_in(s.advisor_cost_per_hour, currency)} an "
+    st.caption(f"{total['tickets']:d} processed tickets. Cost uses {money_in(s.advisor_cost_per_hour, currency)} an "
                f"advisor hour and {money_in(s.agent_cost_per_ticket, currency)} of agent compute a ticket (settings TANDEM_ADVISOR_COST_PER_HOUR, "
                "TANDEM_AGENT_COST_PER_TICKET).")
     rows = insights.by(facts, split)
@@ -143,7 +144,7 @@ def main() -> None:
         e2.download_button("Download per-ticket facts (CSV)", exports.to_csv(facts), file_name="tandem-tickets.csv",
                            mime="text/csv", icon=":material/download:")
     with help_tab:
-        st.markdown(insights.__doc__ or "")
+        st.markdown(insights.DEFINITIONS)
 
 
 guarded(main)

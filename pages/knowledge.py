@@ -47,7 +47,8 @@ def upload_outcome(outcome: list[dict[str, Any]]) -> None:
     stored = [f for f in outcome if f["status"] != "refused"]
     if stored:
         st.success("Knowledge base updated: " + "; ".join(
-            f"{one_line(f['title'])} — {f['status']} (v{f['version']}, {f['passages']} passages)" for f in stored))
+            f"{one_line(f['title'])} — {one_line(f['status'])} (v{f['version']:d}, {f['passages']:d} passages)"
+            for f in stored))
     for f in outcome:
         if f["status"] == "refused":
             st.warning(f"Not stored: {escape_markdown(f['reason'])}", icon=":material/block:")
@@ -73,8 +74,8 @@ def documents_tab(docs: list[dict[str, Any]]) -> None:
 def document_detail(d: dict[str, Any]) -> None:
     with st.container(border=True):
         st.subheader(one_line(d["title"]))
-        st.caption(f"{inline_code(str(d['doc_id']))} · version {d['version']} · {d['passages']} passages · updated "
-                   f"{when(d['updated'])}" + (f" · uploaded by {one_line(d['uploaded_by'])}" if d["uploaded_by"] else ""))
+        st.caption(f"{inline_code(str(d['doc_id']))} · version {d['version']:d} · {d['passages']:d} passages · "
+                   f"updated {one_line(when(d['updated']))}" + (f" · uploaded by {one_line(d['uploaded_by'])}" if d["uploaded_by"] else ""))
         left, right = st.columns([1.6, 1], gap="large")
         with left:
             st.markdown("**Passages** (what the agent retrieves and cites)")
@@ -98,7 +99,7 @@ def document_detail(d: dict[str, Any]) -> None:
                     if st.button("Delete for good", type="primary", key=f"del-{d['doc_id']}", disabled=not why.strip()):
                         removed = guarded(lambda: kb_docs.delete(svc.db, svc.kb, user, d["doc_id"], why))
                         if removed is not None:
-                            st.session_state["kb-flash-text"] = f"Deleted {one_line(d['title'])} ({removed} passages)."
+                            st.session_state["kb-deleted"] = (d["title"], removed)
                             st.rerun()
 
 
@@ -139,7 +140,7 @@ def health_tab(docs: list[dict[str, Any]]) -> None:
     st.markdown("**Frequent questions with no good document**")
     if g["questions"]:
         for q in g["questions"][:8]:
-            st.markdown(f"- **{label(q['intent'])}** — {q['tickets']} tickets, e.g. "
+            st.markdown(f"- **{label(q['intent'])}** — {q['tickets']:d} tickets, e.g. "
                         + "; ".join(f"“{one_line(e, 70)}”" for e in q["examples"]))
     else:
         st.success("Every frequent question found a good passage.")
@@ -157,9 +158,9 @@ def search_tab() -> None:
 
 
 def main() -> None:
-    for msg in [st.session_state.pop("kb-flash-text", None)]:
-        if msg:
-            st.success(msg)
+    deleted = st.session_state.pop("kb-deleted", None)
+    if deleted:
+        st.success(f"Deleted {one_line(deleted[0])} ({deleted[1]:d} passages).")
     flash = st.session_state.pop("kb-flash", None)
     if flash:
         upload_outcome(flash)

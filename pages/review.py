@@ -10,7 +10,7 @@ import streamlit as st
 from cx_core import review, shown
 from cx_core.access import require
 from cx_core.models import Role
-from cx_core.safe_text import escape_markdown, inline_code, one_line
+from cx_core.safe_text import inline_code, one_line
 from pages.common import current_user, guarded, label, packet_view, reverse_popover, services
 
 user = current_user()
@@ -28,16 +28,16 @@ def args_text(args: dict[str, Any]) -> str:
 def sampled_item(item: dict[str, Any]) -> None:
     with st.container(border=True):
         head = st.columns([4.2, 1.2, 1.4], vertical_alignment="center")
-        head[0].markdown(f"**{item['label']}** — {one_line(item['subject'] or item['ticket_id'])}")
+        head[0].markdown(f"**{one_line(item['label'])}** — {one_line(item['subject'] or item['ticket_id'])}")
         head[0].caption(one_line(args_text(item["args"]), 220))
         head[1].badge(label(item["task_type"]), color="violet")
         colour = "red" if item["risk"] > 0.6 else "orange" if item["risk"] > 0.4 else "gray"
-        head[2].badge(f"risk {item['risk']:.2f}", color=colour, help=f"In the queue because: {item['why']}")
+        head[2].badge(f"risk {item['risk']:.2f}", color=colour, help=f"In the queue because: {one_line(item['why'])}")
         head[0].page_link("pages/workspace.py", label="Open the ticket", icon=":material/open_in_new:",
                           query_params={"ticket": item["ticket_id"]})
         if item["status"] not in ("open", "unsampled"):
-            st.caption(f"{item['status'].capitalize()} by {item['decided_by']}"
-                       + (f": {escape_markdown(item['note'])}" if item["note"] else ""))
+            st.caption(f"{one_line(item['status'].capitalize())} by {one_line(item['decided_by'])}"
+                       + (f": {one_line(item['note'], 400)}" if item["note"] else ""))
             if item["compensation"]:
                 st.caption(f"Undone: {one_line(args_text(item['compensation']))}")
             return
@@ -67,15 +67,15 @@ def escalation(item: dict[str, Any]) -> None:
                           query_params={"ticket": item["id"]})
         head[0].caption(f"{inline_code(item['customer'] or '')} · {item['created_at']:%d %b %H:%M}")
         head[1].badge(label(item["task_type"]), color="violet")
-        head[2].badge(item["urgency"] or "normal", color="orange")
+        head[2].badge(one_line(item["urgency"] or "normal"), color="orange")
         packet_view(p)
 
 
 def page() -> None:
-    require(user, Role.supervisor)
+    require(user, Role.supervisor, svc.db)
     flash = st.session_state.pop("flash", None)
     if flash:
-        st.success(f"Reversed. {flash[1]}", icon=":material/undo:")
+        st.success(f"Reversed. {one_line(flash[1])}", icon=":material/undo:")
     counts = review.counts(svc.db, user)
     esc = review.escalations(svc.db, user, limit=100)
     m = st.columns(4)

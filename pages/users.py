@@ -9,6 +9,7 @@ import streamlit as st
 
 from cx_core import api_tokens, auth
 from cx_core.models import Role
+from cx_core.safe_text import one_line
 from pages.common import current_user, guarded, services
 
 user = current_user()
@@ -22,7 +23,7 @@ ROLE_HELP = ("**Advisor**: inbox, tickets, approve within limits. **Supervisor**
 def main() -> None:
     flash = st.session_state.pop("users-flash", None)
     if flash:
-        st.success(flash)
+        st.success(one_line(flash))
     users = auth.list_users(svc.db, user)
     st.caption(ROLE_HELP)
     st.dataframe([{"Username": u["username"], "Name": u["name"], "Role": str(u["role"]).capitalize(),
@@ -77,7 +78,7 @@ def api_tokens_section() -> None:
                    "every ticket.")
         made = st.session_state.pop("api-token-made", None)
         if made:
-            st.success(f"Token “{made['name']}” created. Copy it now:")
+            st.success(f"Token “{one_line(made['name'])}” created. Copy it now:")
             st.code(made["token"], language=None)
             st.warning("It will not be shown again: Tandem keeps only its hash. If it is lost, revoke it and "
                        "create another.")
@@ -156,14 +157,25 @@ def sign_in_locks() -> None:
     s = svc.settings
     with st.container(border=True):
         st.subheader("Locked sign-ins")
-        st.caption(f"After {s.sign_in_delay_after} failed sign-ins of an account from one address, attempts from "
-                   f"there wait longer each time; after {s.sign_in_lock_after} the account is locked at that address "
-                   "until you unlock it here, and stays open everywhere else. Wrong passwords from addresses an "
-                   f"account never signed in from are also counted together: after {s.sign_in_account_delay_after} "
-                   f"new addresses wait, after {s.sign_in_account_lock_after} they are refused until you unlock it; "
-                   f"addresses it signed in from keep working. An address failing {s.sign_in_client_lock_after} "
-                   f"times, whatever the names, is refused for {s.sign_in_client_lock_minutes} min. Names that are "
-                   "not accounts are counted the same way, so nobody can find out which names exist.")
+        if s.client_address_header.strip():
+            st.caption(f"After {s.sign_in_delay_after:d} failed sign-ins of an account from one address, attempts from "
+                       f"there wait longer each time; after {s.sign_in_lock_after:d} the account is locked at that "
+                       "address until you unlock it here, and stays open everywhere else. Wrong passwords from "
+                       "addresses an account never signed in from are also counted together: after "
+                       f"{s.sign_in_account_delay_after:d} new addresses wait longer each time, but are never locked "
+                       "out; addresses it signed in from keep working. An address failing "
+                       f"{s.sign_in_client_lock_after:d} times, whatever the names, is refused for "
+                       f"{s.sign_in_client_lock_minutes:d} min. Names that are not accounts are counted the same way, "
+                       "so nobody can find out which names exist.")
+        else:
+            st.warning("No proxy header names the client's address (TANDEM_CLIENT_ADDRESS_HEADER), so every person "
+                       "behind a proxy looks alike: failed sign-ins only make later attempts wait, and nothing is "
+                       "ever locked. Set it when Tandem runs behind a reverse proxy.", icon=":material/info:")
+            st.caption(f"After {s.sign_in_delay_after:d} failed sign-ins of an account from one address, or "
+                       f"{s.sign_in_account_delay_after:d} from addresses it never signed in from, attempts wait "
+                       "longer each time, up to "
+                       f"{max(1, s.sign_in_max_delay_seconds // 60)} min. Names that are not accounts are counted the "
+                       "same way, so nobody can find out which names exist.")
         if not locks:
             st.caption("No account or address is locked or waiting.")
             return

@@ -28,6 +28,7 @@ from pages.common import (
     show_error,
     sla_text,
 )
+from pages.customer import customer_card
 from pages.explain import done_elsewhere, sources, why_the_agent_thinks_so
 from pages.fields import (
     GONE,
@@ -38,7 +39,6 @@ from pages.fields import (
     first_error,
     records_tabs,
     result_text,
-    sender_moved,
     value_text,
 )
 
@@ -115,11 +115,11 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
     title = spec.label if spec else p["action"]
     with st.container(border=True):
         head = st.columns([3, 1.3])
-        head[0].markdown(f"**{title}**")
+        head[0].markdown(f"**{one_line(title)}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
         shown = "denied" if shown == "pending" and str(p["reason"]).startswith(AS_ASKED) else shown  # held, as asked
         head[1].badge(("needs a decision" if complete(p["args"], spec) else "needs details")
-                      if p["decision"] == "abstained" and shown == "pending" else SHOWN_STATUS.get(shown, shown),
+                      if p["decision"] == "abstained" and shown == "pending" else one_line(SHOWN_STATUS.get(shown, shown)),
                       color=DECISION_COLOUR.get(shown, "gray"))
         args = {k: v for k, v in p["args"].items() if not (p["status"] == "executed" and isinstance(v, str)
                                                            and _CODE.match(v)
@@ -160,7 +160,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         if st.session_state.get(f"confirm-{p['id']}"):
             why = proposal_note(p, spec)
             st.warning(f"{ABOVE} Send it to them?" if _above_me(p) and not unsure else f"The agent did not propose this "
-                       f"as sure ({why[:1].lower()}{why[1:]}). Approve it as it stands?" if unsure or stranger else
+                       f"as sure ({one_line(why[:1].lower() + why[1:])}). Approve it as it stands?" if unsure or stranger else
                        "This action cannot be undone. Approve again to confirm.")
             if st.button("Yes, do it", key=f"confirm-yes-{p['id']}", type="primary"):
                 st.session_state.pop(f"confirm-{p['id']}", None)
@@ -196,7 +196,7 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                     if spec is not None:
                         spec.args_model.model_validate(edited)
                 except ValidationError as exc:
-                    st.error(first_error(exc))
+                    st.error(one_line(first_error(exc)))
                 else:
                     run_approve(p["id"], edited)
 
@@ -221,23 +221,23 @@ def ticket_header(t: dict[str, Any], result: Any) -> None:
         head[0].markdown("#### :gray[No subject]")
     with head[1]:
         chips = st.container(horizontal=True, gap="small")
-        chips.badge(TICKET_STATE.get(t["status"], t["status"]),
+        chips.badge(one_line(TICKET_STATE.get(t["status"], t["status"])),
                     color=STATUS_COLOUR.get(t["status"], "gray"))
-        chips.badge(svc.pack.channel(t["channel"]).shown, color="gray", icon=":material/forum:",
-                    help=f"Came in through {t['source']}")
+        chips.badge(one_line(svc.pack.channel(t["channel"]).shown), color="gray", icon=":material/forum:",
+                    help=f"Came in through {one_line(t['source'])}")
         if t["customer_replied"]:
             chips.badge("customer replied", color="blue", icon=":material/reply:")
         if result is not None:
             tri = result.triage
-            chips.badge(tri.urgency, color=URGENCY_COLOUR.get(tri.urgency, "gray"),
-                        help="; ".join(tri.urgency_reasons))
+            chips.badge(one_line(tri.urgency), color=URGENCY_COLOUR.get(tri.urgency, "gray"),
+                        help=one_line("; ".join(tri.urgency_reasons)))
             chips.badge(f"{label(tri.task_type)} · {tri.confidence:.0%}", color="violet",
                         help=f"Read as: {label(tri.intent)}")
-            chips.badge(tri.sentiment, color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
-                        help="; ".join(tri.sentiment_reasons))
+            chips.badge(one_line(tri.sentiment), color=SENTIMENT_COLOUR.get(tri.sentiment, "gray"),
+                        help=one_line("; ".join(tri.sentiment_reasons)))
         if t["status"] != "resolved":
             text, colour = sla_text(t["sla_due"], t["status"])
-            chips.badge(text, color=colour, icon=":material/timer:", help="Time left to the first-response target")
+            chips.badge(one_line(text), color=colour, icon=":material/timer:", help="Time left to the first-response target")
 
 
 def workspace(tid: str) -> None:
@@ -253,7 +253,7 @@ def workspace(tid: str) -> None:
     flash = st.session_state.pop("flash", None)
     if flash:
         (st.success if flash[0] in {"executed", "pending", "sent", "reversed"} else st.warning)(
-            f"{flash[0].replace('_', ' ').capitalize()}: {flash[1]}")
+            f"{one_line(flash[0].replace('_', ' ').capitalize())}: {one_line(flash[1], 600)}")
     left, right = st.columns([1, 1.25], gap="medium")
     with left:
         st.markdown("**Conversation**")
@@ -328,13 +328,13 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
         for m in messages:
             if m["direction"] == "note":
                 with st.chat_message("note", avatar=":material/sticky_note_2:"):
-                    st.caption(f"Internal note · {m['author']} · {m['at']:%d %b %H:%M} · never sent")
+                    st.caption(f"Internal note · {one_line(m['author'], 80)} · {m['at']:%d %b %H:%M} · never sent")
                     st.text(m["body"][:4000])
                 continue
             by_agent = m["direction"] != "in" and m["author"] in {"agent", "tandem"}
             avatar = None if m["direction"] == "in" else ":material/smart_toy:" if by_agent else ":material/support_agent:"
             with st.chat_message("user" if m["direction"] == "in" else "assistant", avatar=avatar):
-                who = "customer" if m["direction"] == "in" else m["author"]
+                who = "customer" if m["direction"] == "in" else one_line(m["author"], 80)
                 line = f"{who} · {m['at']:%d %b %H:%M}"
                 words = " ".join(m["body"].split()).casefold()
                 if m["direction"] == "in":
@@ -349,8 +349,9 @@ def live_thread(tid: str, read_through: int, processed_at: Any) -> None:
                 d = m["delivery"]
                 if d is not None and d["destination"] != "local":
                     text, colour = DELIVERY.get(d["status"], (d["status"], "gray"))
-                    why = f"{d['error']} (attempt {d['attempts']})" if d["error"] else None
-                    st.badge(f"{text} · {d['destination']}", color=colour, icon=":material/outbox:", help=why)
+                    why = f"{one_line(d['error'], 300)} (attempt {d['attempts']:d})" if d["error"] else None
+                    st.badge(f"{one_line(text)} · {one_line(d['destination'], 60)}", color=colour,
+                             icon=":material/outbox:", help=why)
     now = desk.processing_mark(svc.db, tid)
     if now is not None and now != processed_at:
         st.rerun(scope="app")  # the agent finished reading the conversation again: show its new conclusions
@@ -438,8 +439,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     head, *send = st.columns([1.25, 1.45, 1.9] if follow_up or empty else [1.25, 1.9, 1.45], vertical_alignment="center")
     title = (f"Follow-up (the suggested reply went out at {sent:%H:%M})" if sent and empty else
              "Suggested reply (edit before sending)")
-    head.markdown(f"**{title.split(' (')[0]}**",
-                  help=title.split(" (")[1].rstrip(")").capitalize() + ". Markers such as [1] point to the sources "
+    head.markdown(f"**{one_line(title.split(' (')[0])}**",
+                  help=one_line(title.split(" (")[1].rstrip(")").capitalize()) + ". Markers such as [1] point to the sources "
                        "listed below the reply; they are taken out of what the customer receives.")
     resolve = send[0].button("Send and resolve", type="secondary" if follow_up or empty else "primary",
                              icon=":material/send:", shortcut=None if follow_up or empty else "Ctrl+Enter",
@@ -465,7 +466,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     held = st.session_state.get(f"held-{tid}")
     if held:
         message, overridable, wanted_resolve = held
-        st.warning(message, icon=":material/block:")
+        st.warning(one_line(message, 800), icon=":material/block:")
         if overridable:
             with st.form(f"override-{tid}"):
                 why = st.text_input("Send anyway: why (recorded in the audit log)",
@@ -512,9 +513,9 @@ def assignment_bar(t: dict[str, Any]) -> None:
             st.toast("Released: the ticket is back in the queue for anyone to take.")
             st.rerun()
     elif owner and not active:
-        bar[0].caption(f":material/person: Handled by {owner}")
+        bar[0].caption(f":material/person: Handled by {one_line(owner, 60)}")
     elif owner:
-        bar[0].warning(f"**{owner}** is working on this ticket.", icon=":material/person:")
+        bar[0].warning(f"**{one_line(owner, 60)}** is working on this ticket.", icon=":material/person:")
         if ROLE_RANK[user.role] >= ROLE_RANK[Role.supervisor] and bar[1].button("Take over", icon=":material/swap_horiz:"):
             guarded(lambda: desk.assign(svc.db, user, t["id"], user.username))
             st.rerun()
@@ -556,42 +557,6 @@ def failed_bar(t: dict[str, Any]) -> None:
         else:
             st.session_state["flash"] = ("pending", "The ticket is back in the queue; the agent reads it again.")
             st.rerun()
-
-
-def customer_card(tid: str, customer_id: str | None, ref: str | None) -> dict[str, Any] | None:
-    """The customer's card, read once per version of the ticket (the workspace's reruns never call the team's
-    systems again); *Read again* asks them now."""
-    st.markdown("**Customer**")
-    if not customer_id:
-        st.info(f"No customer record matches the sender ({ref or 'no address given'}): nothing changes on an "
-                "account until someone has checked who wrote.")
-        return None
-    fresh = bool(st.session_state.pop(f"card-fresh-{tid}", False))
-    view = guarded(lambda: desk.customer_view(svc.db, svc.pack, user, tid, customer_id, fresh=fresh))
-    if not view:
-        return None
-    card = view["card"]
-    # contact details can come from a customer's message: one line of plain text each
-    head = st.columns([6, 1], vertical_alignment="center")
-    # a separator stays with what it follows: a wrapped line never starts with "·"
-    head[0].markdown(f"**{one_line(card['headline'])}** · " + contacts_as_code(card["contact"]).replace(" · ", "\u00a0· ")
-                     + "  \n"
-                     + one_line(card["details"]))
-    if head[1].button("", icon=":material/refresh:", key=f"card-refresh-{tid}", type="tertiary",
-                      help="Read the customer's records again"):
-        st.session_state[f"card-fresh-{tid}"] = True
-        st.rerun()
-    if moved := sender_moved(ref, card["contact"]):
-        st.warning(moved, icon=":material/alternate_email:")
-    for name, why in (card.get("unread") or {}).items():
-        st.caption(f"{escape_markdown(name)}: not read ({escape_markdown(one_line(why, 200))})")
-    past = desk.customer_tickets(svc.db, customer_id, exclude=str(ticket_id or ""))
-    still = [r for r in past if r["status"] in {"new", "open", "escalated", "waiting"}]
-    if still:  # the same matter asked twice is answered (and refunded) once
-        st.warning(f"{len(still)} more open ticket{'s' if len(still) > 1 else ''} from this customer (Tickets tab): "
-                   + "; ".join(f"“{one_line(desk.cut_words(r['subject'], 50))}” ({r['status']})" for r in still[:2])
-                   + (" …" if len(still) > 2 else ""), icon=":material/content_copy:")
-    return {**view, "past": past}
 
 
 if ticket_id:

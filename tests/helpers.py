@@ -26,6 +26,14 @@ from domains.lumen.tables import AppointmentRow, ChargeRow, CustomerRow, OrderIt
 DEMO_ADMIN = StaffUser("root", "Robin Admin", Role.admin)  # the demo world's admin, for what only admins see
 
 
+def plain(markdown: str) -> str:
+    """What a person reads of a text a page wrote as escaped Markdown (``safe_text``): escapes and invisible word
+    joiners taken out (the AppTest hands the Markdown over as written)."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
 def find_order(svc: Services, status: str, max_total: float | None = None, min_total: float | None = None,
                single_item: bool = False, duplicate: bool = False, other_than: str | tuple[str, ...] | None = ()
                ) -> dict[str, Any]:

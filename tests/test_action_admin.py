@@ -24,6 +24,7 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.store.tables import ActionCallRow, AuditRow
+from tests.helpers import plain
 
 APP = str(PROJECT_ROOT / "app.py")
 ADMIN = StaffUser("test-admin", "Test admin", Role.admin)
@@ -258,7 +259,7 @@ def test_actions_page_warns_of_a_missing_setting_and_tries_a_declared_read(app_d
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     at = _page(ADMIN).run()
     assert not at.exception and not at.error
-    assert any(w.value.startswith(f"{TOKEN} is not set: calls to shop fail until it is") for w in at.warning)
+    assert any(plain(w.value).startswith(f"{TOKEN} is not set: calls to shop fail until it is") for w in at.warning)
     monkeypatch.setenv(TOKEN, "secret-value")
     at.selectbox(key="action-pick").select("get_shop_order").run()
     assert at.text_input(key="try-get_shop_order-order_id").value == "A-1"

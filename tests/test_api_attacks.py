@@ -281,6 +281,29 @@ def test_nul_and_control_characters_are_refused_in_ids_and_dropped_from_text(api
     assert "any news" in bodies
 
 
+def test_a_written_time_outside_a_sane_window_is_refused_in_one_line(api: Api) -> None:
+    """``created_at`` decides where a ticket waits in the agent's queue: a date centuries back or ahead (or older
+    than a month) is refused with one line, and nothing is stored; a recent one is kept."""
+    from datetime import timedelta
+
+    n = uuid.uuid4().hex[:6]
+    now = utcnow()
+    with api.client() as c:
+        for k, when in enumerate(("1653-03-01T10:00:00Z", "9999-12-31T23:59:59Z",
+                                  (now - timedelta(days=31)).isoformat() + "Z",
+                                  (now + timedelta(hours=2)).isoformat() + "Z")):
+            refused = c.post("/api/v1/tickets", json=ticket(f"W-{n}-{k}", created_at=when))
+            detail = refused.json()["detail"]
+            assert refused.status_code == 422 and detail.startswith("created_at: ") and "\n" not in detail, detail
+        kept = c.post("/api/v1/tickets", json=ticket(f"W-{n}-ok", created_at=(now - timedelta(days=2)).isoformat()
+                                                     + "Z"))
+        assert kept.status_code == 201, kept.text
+        late = c.post(f"/api/v1/tickets/W-{n}-ok/messages", json={"body": "any news?", "external_id": f"w-{n}",
+                                                                  "created_at": "1700-01-01T00:00:00Z"})
+        assert late.status_code == 422 and late.json()["detail"].startswith("created_at: "), late.text
+    assert _count(api.db, TicketRow, TicketRow.id.like(f"W-{n}-%")) == 1
+
+
 @pytest.mark.parametrize("signature", ["sha256=é", "ü" * 64, "\u00ff\u00fe", "sha1=" + "ß" * 40])
 def test_a_signature_header_with_strange_characters_is_401(api: Api, signature: str) -> None:
     body = json.dumps(message_created(1, 1, "hi")).encode()

@@ -78,8 +78,13 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Waiting for the agent")).to_be_visible(timeout=30_000)
-    # the session cookie is written by the page just after it signs in: a new page load needs it
-    page.wait_for_function("document.cookie.includes('tandem_session_')", timeout=30_000)
+    # the session cookie is written by the server just after the page signs in: a new page load needs it
+    for _ in range(300):
+        if any(c["name"].startswith("tandem_session_") for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("the session cookie was never written")
 
 
 def choose(page: Any, box: str, option: str) -> None:

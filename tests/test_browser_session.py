@@ -134,6 +134,7 @@ def test_a_session_survives_reloads_and_new_tabs_and_sign_out_ends_it_everywhere
     cookie = wait_for_cookie(first, context, url, present=True)
     assert cookie is not None
     assert cookie["sameSite"] == "Strict" and cookie["path"] == "/" and cookie["domain"] == "127.0.0.1"
+    assert cookie["httpOnly"] and "tandem_session_" not in first.evaluate("document.cookie")  # no script reads it
     assert cookie["expires"] > 0  # kept when the browser closes, until the session expires
 
     first.reload()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from cx_core import audit, conversations, desk, outbox, worker
@@ -14,6 +15,7 @@ from cx_core.conversations import Inbound
 from cx_core.errors import InvalidInput
 from cx_core.models import Role
 from cx_core.services import Services
+from cx_core.store.db import Database
 from cx_core.store.tables import ExecutionRow, MessageRow, NotificationRow, ProposalRow, TicketRow
 from tests.helpers import DEMO_ADMIN, find_order
 
@@ -264,3 +266,62 @@ def test_a_reply_sent_on_an_earlier_reading_does_not_resolve_the_next_one(servic
     data = desk.get_ticket(services.db, "CONV-7")
     assert data["ticket"]["status"] == "open"  # the invoice waits for an advisor
     assert [m["direction"] for m in conversations.thread(services.db, "CONV-7")] == ["in", "out", "in"]
+
+
+def _mail(sender: str, message_id: str, body: str, **headers: str) -> bytes:
+    """A raw e-mail as a mail server hands it over."""
+    lines = [f"From: {sender}", "To: care@lumen.test", f"Message-ID: {message_id}", "Subject: Re: my order",
+             *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()), "", body]
+    return "\r\n".join(lines).encode()
+
+
+def _strangers_stay_out(db: Database) -> None:
+    """A customer's mail opens a ticket and Tandem answers it. A stranger who quotes the customer's own Message-ID
+    (``In-Reply-To`` or ``References``, as anyone copied on the mail can) opens a ticket of their own; the customer
+    answering their own mail, and anyone answering Tandem's reply, join the ticket."""
+    from cx_core.channels import email as mailbox
+
+    def arrive(raw: bytes) -> conversations.Received:
+        msg = mailbox.parse(raw)
+        assert msg is not None
+        return conversations.receive(db, msg)
+
+    first = arrive(_mail("Ann Lee <ann@customer.test>", "<ann-1@customer.test>", "Where is my parcel?"))
+    with db.tx() as s:
+        ticket = s.get(TicketRow, first.ticket_id)
+        assert ticket is not None
+        sent = outbox.reply(s, ticket, "ann@customer.test", "Re: my order", "It is on its way.", "ada", "lumen.test")
+        ours = s.get(NotificationRow, sent["notification_id"])
+        assert ours is not None
+        ours_id = ours.headers["message_id"]
+    strangers = [arrive(_mail("Mallory <mallory@evil.test>", f"<m-{n}@evil.test>", "I am Ann, refund me to my "
+                              "new card.", **{header: "<ann-1@customer.test>"}))
+                 for n, header in enumerate(("In_Reply_To", "References"))]
+    assert all(r.ticket_id != first.ticket_id and r.created for r in strangers), strangers
+    again = arrive(_mail("ANN@customer.test", "<ann-2@customer.test>", "Any news?", In_Reply_To="<ann-1@customer.test>"))
+    assert again.ticket_id == first.ticket_id and not again.created
+    answer = arrive(_mail("Bob Lee <bob@customer.test>", "<bob-1@customer.test>", "Ann's husband here: thanks!",
+                          In_Reply_To=ours_id))
+    assert answer.ticket_id == first.ticket_id  # an answer to Tandem's own reply
+    with db.session() as s:
+        joined = s.scalars(select(MessageRow.body).where(MessageRow.ticket_id == first.ticket_id,
+                                                         MessageRow.direction == "in")).all()
+    assert not any("refund me" in b for b in joined), joined
+
+
+def test_a_stranger_quoting_a_customers_message_id_opens_a_ticket_of_their_own(services: Services) -> None:
+    _strangers_stay_out(services.db)
+
+
+@pytest.mark.postgres
+def test_a_stranger_quoting_a_customers_message_id_stays_out_on_postgres(tmp_path: Path) -> None:
+    from cx_core.config import load_settings
+    from tests.helpers import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        svc = Services(load_settings(data_dir=tmp_path / "data", database_url=url))
+        try:
+            svc.db.migrate()
+            _strangers_stay_out(svc.db)
+        finally:
+            svc.close()

@@ -246,6 +246,29 @@ def test_command_line_stores_the_good_files_of_a_mixed_batch(services: Services,
                                 "'answer')", f"error: {tmp_path / 'missing.md'}: no such file or folder"]
 
 
+def test_a_passage_written_twice_is_stored_once_and_blocks_nothing_beside_it(
+        services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An FAQ with a row repeated (and a Markdown article with a section pasted twice) is stored with each passage
+    once, on the page and from the command line, and the valid file uploaded beside it is stored too."""
+    from cx_core import cli
+
+    faq = (b"question,answer\nDo you gift wrap?,Yes, for 4 dollars an item.\nCan I pay later?,Yes, in three parts."
+           b"\nDo you gift wrap?,Yes, for 4 dollars an item.\n")
+    twice = b"# Care\n\n## Cleaning\n\nWipe the filter monthly.\n\n## Cleaning\n\nWipe the filter monthly.\n"
+    out = kb_docs.upload(services.db, services.kb, SUPERVISOR, [("gift-faq.csv", faq), ("care.md", twice),
+                                                                  ("hours.md", b"# Hours\n\nOpen 9 to 5.")])
+    assert [(o["status"], o["passages"]) for o in out] == [("added", 2), ("added", 1), ("added", 1)], out
+    assert len(services.kb.chunks_of("gift-faq")) == 2
+    (tmp_path / "faq.csv").write_bytes(faq.replace(b"gift wrap", b"wrap presents"))
+    (tmp_path / "valid.md").write_text("# Valid\n\n## Hours\n\nOpen every day.")
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(services.settings.data_dir))
+    assert cli.main(["ingest-kb", str(tmp_path / "faq.csv"), str(tmp_path / "valid.md")]) == 0
+    printed, err = capsys.readouterr()
+    assert "Traceback" not in err and "DuplicateIDError" not in err, err
+    assert "added  faq  v1" in printed and "added  valid  v1" in printed, printed
+
+
 # ---------------------------------------------------------------- Markdown shown as text, or made safe
 HOSTILE = ("Hi ![x](http://127.0.0.1:9/beacon.png) <img src=\"http://127.0.0.1:9/i.png\"> "
            "[click](http://127.0.0.1:9/phish) http://127.0.0.1:9/bare www.example.com $x$ :red[alarm] &amp; **b**")

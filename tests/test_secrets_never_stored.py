@@ -477,3 +477,135 @@ def test_a_blank_secret_is_refused_at_start_with_the_settings_name(name: str, tm
     with pytest.raises(ConfigError, match=f"{name} is set but blank"):
         load_settings(data_dir=tmp_path, **{name.removeprefix("TANDEM_").lower(): " \t"})
     assert load_settings(data_dir=tmp_path, **{name.removeprefix("TANDEM_").lower(): ""})  # unset: feature off
+
+
+# ------------------------------------------------------------------ a base URL given whole, its segment echoed alone
+SEGMENT, ECHO_TOKEN = "Seg9xQ2wLk7", "et-Mn4Zp8Qy2Rv"
+
+
+def every_form(value: str) -> dict[str, str]:
+    """A secret as a service may echo it: as written, in upper and lower case, URL-encoded once and twice, as
+    JSON, in hexadecimal of either case and in base64."""
+    hexed = value.encode().hex()
+    return {"raw": value, "upper": value.upper(), "lower": value.lower(), "url": quote(value, safe=""),
+            "url twice": quote(quote(value, safe=""), safe=""), "json": json.dumps(value)[1:-1], "hex": hexed,
+            "HEX": hexed.upper(), "base64": base64.b64encode(value.encode()).decode()}
+
+
+def _echo_handler() -> type[BaseHTTPRequestHandler]:
+    class Echo(JsonHandler):
+        """A service that names the secret segment of its own address alone, in every form, when it refuses; and
+        echoes the token it was sent in a read's answer."""
+
+        def _serve(self) -> None:
+            seen = self._seen()
+            forms = ", ".join(every_form(SEGMENT).values())
+            if self.command == "GET" and self.path.endswith("/notes/N-1"):
+                self._answer(200, {"note": f"sent with {seen.headers.get('authorization')}; your route is "
+                                           f"{forms}", "id": "N-1"})
+            else:
+                self._answer(404, {"detail": f"no route under {forms} for token {every_form(ECHO_TOKEN)}"})
+
+        do_GET = do_POST = _serve
+
+    return Echo
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def echo_world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+        tuple[Services, list[str]]]:
+    """An empty Tandem (SQLite, or a fresh PostgreSQL database) whose actions file names a service by a base URL
+    given whole as ``${ECHO_URL}`` (the form the README recommends), with a token in a header."""
+    from contextlib import ExitStack
+
+    from cx_core.auth import create_user
+    from tests.helpers import fresh_pg_database
+
+    log: list[str] = []
+    collect = _Collect(log)
+    root = logging.getLogger()
+    with ExitStack() as stack:
+        url = stack.enter_context(serving(_echo_handler()))
+        database_url = stack.enter_context(fresh_pg_database()) if request.param == "postgres" else ""
+        if request.param == "postgres":
+            request.node.add_marker(pytest.mark.postgres)
+        actions = tmp_path / "actions.yaml"
+        note_id = {"note_id": {"type": "string"}}
+        actions.write_text(yaml.safe_dump({
+            "services": {"notes": {"base_url": "${ECHO_URL}", "headers": {"Authorization": "Bearer ${ECHO_TOKEN}"},
+                                   "allowed_hosts": ["127.0.0.1"], "timeout": 2}},
+            "actions": [
+                {"name": "read_note", "label": "Read a note", "description": "Read a note.", "effect": "read",
+                 "service": "notes", "method": "GET", "path": "/notes/{note_id}",
+                 "arguments": {"type": "object", "required": ["note_id"], "properties": note_id}},
+                {"name": "add_note", "label": "Add a note", "description": "Add a note.", "effect": "write",
+                 "service": "notes", "method": "POST", "path": "/notes/{note_id}/lines", "body": {"id": "{note_id}"},
+                 "arguments": {"type": "object", "required": ["note_id", "customer_id"],
+                               "properties": {**note_id, "customer_id": {"type": "string"}}},
+                 "owner": {"arg": "customer_id"}, "idempotency_key": "Idempotency-Key"}]}, sort_keys=False))
+        monkeypatch.setenv("TANDEM_ECHO_URL", f"{url}/hooks/{SEGMENT}/v2")
+        monkeypatch.setenv("TANDEM_ECHO_TOKEN", ECHO_TOKEN)
+        monkeypatch.setenv("TANDEM_ACTIONS_FILE", str(actions))
+        root.addHandler(collect)
+        previous = root.level
+        root.setLevel(logging.DEBUG)
+        stack.callback(root.removeHandler, collect)
+        stack.callback(root.setLevel, previous)
+        stack.callback(packs.use, domain.find("lumen"))
+        svc = Services(load_settings(data_dir=tmp_path / "data", database_url=database_url))
+        stack.callback(svc.close)
+        svc.db.migrate()
+        create_user(svc.db, DEMO_ADMIN.username, DEMO_ADMIN.display_name, DEMO_ADMIN.role, "password-123")
+        create_user(svc.db, ADVISOR.username, ADVISOR.display_name, ADVISOR.role, "password-123")
+        with svc.db.tx() as s:
+            s.add(CustomerRow(user_id="ann_1", first_name="Ann", last_name="Lee", email="ann@example.com",
+                              created_at=NOW))
+        assert not LOADED.problems, LOADED.problems
+        yield svc, log
+
+
+def _stored(svc: Services) -> bytes:
+    """Every row of every table, as the database gives it back."""
+    from sqlalchemy import text
+
+    from cx_core.store.tables import Base
+
+    out = []
+    with svc.db.session() as s:
+        for table in Base.metadata.sorted_tables:
+            out += [repr(tuple(row)) for row in s.execute(text(f'SELECT * FROM "{table.name}"'))]
+    return "\n".join(out).encode()
+
+
+def test_a_whole_url_setting_whose_segment_a_service_echoes_alone_is_never_stored(
+        echo_world: tuple[Services, list[str]]) -> None:
+    svc, log = echo_world
+    ticket = conversations.receive(svc.db, Inbound(source="api", ticket_id="E-1", customer="ann@example.com",
+                                                   body="Please add a line to my note."))
+    ctx = ExecContext(actor="agent", role=None, ticket_id=ticket.ticket_id, customer_id="ann_1", autonomy=2,
+                      today=NOW.date(), now=NOW)
+    refused = execute(svc.db, svc.policy(), "read_note", {"note_id": "N-404"}, ctx)
+    assert refused.status in {"denied", "failed"} and MARK in refused.reason, refused
+    with svc.db.tx() as s:
+        row = s.get(TicketRow, ticket.ticket_id)
+        assert row is not None
+        row.status = "open"
+    proposal = int(desk.add_action(svc.db, svc.policy(), ADVISOR, ticket.ticket_id, "add_note",
+                                   {"note_id": "N-2", "customer_id": "ann_1"})["id"])
+    approved = desk.approve(svc.db, svc.policy(), ADVISOR, proposal)
+    tried = [action_admin.try_read(svc.db, DEMO_ADMIN, "read_note", {"note_id": n}) for n in ("N-1", "N-404")]
+    assert tried[0]["ok"] and MARK in json.dumps(tried[0]["result"]), tried[0]  # "Try it" masks the answer too
+    assert not tried[1]["ok"] and MARK in tried[1]["error"], tried[1]
+    assert audit.verify(svc.db).ok
+    places = {"database": _stored(svc), "log": "\n".join(log).encode(),
+              "pages": json.dumps([refused.reason, approved, tried], default=str).encode()}
+    if svc.db.is_sqlite:
+        svc.db.engine.dispose()
+        with sqlite3.connect(svc.settings.data_dir / "tandem.db") as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        places["database file"] = (svc.settings.data_dir / "tandem.db").read_bytes()
+    found = [f"{name} ({form}) in the {place}" for place, data in places.items()
+             for name, value in (("segment", SEGMENT), ("token", ECHO_TOKEN))
+             for form, text in every_form(value).items() if text.encode() in data]
+    assert any(MARK.encode() in data for data in places.values())
+    assert not found, found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,24 @@ from ..errors import InvalidInput
 from ..models import MAX_BODY_CHARS, TicketIn, plain_id, storable_text
 from ..store.db import Database
 from ..store.tables import TicketRow
+
+# when a message sent through the API may say it was written: recently (the queue serves the oldest first, so a
+# date decades back would jump it), and never ahead of the server's clock by more than a clock's drift
+PAST_WINDOW = timedelta(days=30)
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def written_when(value: datetime | None) -> datetime | None:
+    """``created_at`` when it lies in the window, else ``ValueError`` with what to send instead."""
+    if value is None:
+        return None
+    at, now = as_utc(value), datetime.now(UTC)
+    if at > now + FUTURE_SLACK:
+        raise ValueError(f"{at:%Y-%m-%d %H:%M} UTC is in the future; send when the customer wrote, or leave it out")
+    if at < now - PAST_WINDOW:
+        raise ValueError(f"{at:%Y-%m-%d} is more than {PAST_WINDOW.days} days ago; send when the customer wrote "
+                         "(older conversations are added with import-tickets), or leave it out")
+    return value
 
 
 class TicketCreate(TicketIn):
@@ -39,6 +57,11 @@ class TicketCreate(TicketIn):
             raise ValueError(problem)
         return value
 
+    @field_validator("created_at")
+    @classmethod
+    def _recent(cls, value: datetime | None) -> datetime | None:
+        return written_when(value)
+
 
 class MessageCreate(BaseModel):
     """A customer's follow-up on a ticket. ``external_id`` is its id in the calling system: the same id again adds
@@ -56,6 +79,11 @@ class MessageCreate(BaseModel):
     @classmethod
     def _printable(cls, value: str) -> str:
         return plain_id(value)
+
+    @field_validator("created_at")
+    @classmethod
+    def _recent(cls, value: datetime | None) -> datetime | None:
+        return written_when(value)
 
     @field_validator("body")
     @classmethod

@@ -169,8 +169,10 @@ def parse(raw: bytes, own_addresses: set[str] | None = None, fallback_id: str = 
     """A received mail as a message for ``conversations.receive``; None for automatic mail and Tandem's own.
 
     A mail without a Message-ID gets ``fallback_id``, else an id made from its content. It joins a ticket only
-    through the messages it answers (``In-Reply-To``, ``References``) that Tandem stored: the first id of a thread
-    someone else started (a newsletter two customers answer) never ties two customers' mail together."""
+    through the messages it answers (``In-Reply-To``, ``References``) that Tandem stored, and then only through one
+    Tandem sent or from the ticket customer's own address (``conversations``): the first id of a thread someone else
+    started (a newsletter two customers answer) never ties two customers' mail together, and a stranger quoting a
+    customer's Message-ID opens a ticket of their own."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     sender = parseaddr(_header(msg, "From"))[1].strip().lower()
     if automatic(msg) or not sender or sender in (own_addresses or set()):

@@ -216,15 +216,18 @@ def escalate(db: Database, user: StaffUser, ticket_id: str, reason: str) -> None
 
 
 def check_not_taken(db: Database | Any, user: StaffUser, ticket_id: str) -> None:
-    """An advisor cannot act on a ticket another person has claimed (supervisors can, knowingly).
-    ``db`` is a database or an open session."""
+    """An advisor cannot act on a ticket another person has claimed (supervisors can, knowingly: the role as
+    stored, not the one the object handed in claims). ``db`` is a database or an open session."""
     if isinstance(db, Database):
         with db.session() as s:
-            row = s.get(TicketRow, ticket_id)
-    else:
-        row = db.get(TicketRow, ticket_id)
+            return check_not_taken(s, user, ticket_id)
+    row = db.get(TicketRow, ticket_id)
     owner = row.assigned_to if row is not None else None
-    if owner and owner != user.username and ROLE_RANK[user.role] < ROLE_RANK[Role.supervisor]:
+    if not owner or owner == user.username:
+        return
+    stored = db.get(StaffUserRow, user.username)
+    role = Role(stored.role) if stored is not None and stored.active else Role.advisor
+    if ROLE_RANK[role] < ROLE_RANK[Role.supervisor]:
         raise InvalidInput(f"{owner} is working on this ticket; ask them or a supervisor to hand it over")
 
 
