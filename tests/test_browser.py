@@ -252,24 +252,11 @@ def test_pdf_upload_shows_progress_and_becomes_citable(app: tuple[str, Services,
 @pytest.fixture
 def beacon() -> Iterator[tuple[int, list[str]]]:
     """A local web server that records every request it gets: a tracking image or a clicked link lands here."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from tests.servers.stub import Beacon
 
-    seen: list[str] = []
-
-    class Record(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-            seen.append(self.path)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1], seen
-    server.shutdown()
+    server = Beacon()
+    yield server.server.server_address[1], server.seen
+    server.close()
 
 
 @pytest.mark.hostile

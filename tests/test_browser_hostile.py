@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from cx_core.store.db import utcnow
 from cx_core.store.tables import NotificationRow, TicketRow
 from tests.conftest import copy_world
 from tests.helpers import running_app
+from tests.servers.stub import Beacon, JsonHandler
 from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.hostile]
@@ -48,45 +49,16 @@ def forms(value: str) -> list[str]:
             base64.b64encode(value.encode()).decode()]
 
 
-class Beacon:
-    """A local web server that records every request: a tracking image loaded or a link followed lands here."""
-
-    def __init__(self) -> None:
-        seen = self.seen = []  # type: list[str]
-
-        class Record(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                seen.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-
-
 def _service(host: str) -> ThreadingHTTPServer:
     """A team's notes system that answers with hostile text and echoes the token and its own secret path."""
 
-    class Notes(BaseHTTPRequestHandler):
+    class Notes(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802
             echoed = f"{self.headers.get('Authorization')} on {', '.join(forms(SEGMENT))}"
             if self.path.endswith("/notes/N-1"):
-                status, body = 200, {"note": bait(host, "service"), "seen": echoed, "link": f"http://{host}/svc"}
+                self._answer(200, {"note": bait(host, "service"), "seen": echoed, "link": f"http://{host}/svc"})
             else:
-                status, body = 502, {"detail": f"{bait(host, 'service-error')} {echoed} {', '.join(forms(TOKEN))}"}
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args: Any) -> None:
-            return
+                self._answer(502, {"detail": f"{bait(host, 'service-error')} {echoed} {', '.join(forms(TOKEN))}"})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Notes)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -152,7 +124,7 @@ def hostile(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             yield {"url": url, "beacon": beacon, "tickets": ticket_ids, "folder": folder, "svc": svc}
     finally:
         service.shutdown()
-        beacon.server.shutdown()
+        beacon.close()
         svc.close()
 
 
