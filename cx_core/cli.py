@@ -20,12 +20,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _day(text: str) -> Any:
+    """A ``YYYY-MM-DD`` argument, or one line saying what to give."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a day: give it as YYYY-MM-DD, e.g. 2026-11-20") from None
+
+
 def _add_demo(sub: Any) -> None:
     d = sub.add_parser("demo", help="(re)build the demo world, knowledge base and first tickets")
     d.add_argument("--if-missing", action="store_true", help="do nothing if a demo world already exists")
     d.add_argument("--tickets", type=int, default=24, help="tickets to create and process (default 24)")
     d.add_argument("--customers", type=int, default=None, help="size of the demo world (the pack's default)")
     d.add_argument("--orders", type=int, default=None, help="orders in the demo world (domains that have orders)")
+    d.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="build the world as on this day (its dates, "
+                   "free slots and flight statuses), whatever the machine's clock says")
     d.set_defaults(func=commands.cmd_demo)
 
 
@@ -59,6 +71,8 @@ def _add_replay(sub: Any) -> None:
     r.add_argument("--policy", help="policy YAML to use instead of the active one")
     r.add_argument("--autonomy", type=int, choices=[int(a) for a in Autonomy], help="force this level for every ticket")
     r.add_argument("--json", action="store_true", help="one JSON object per ticket")
+    r.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="read every ticket as on this day (its dates, "
+                   "the records' states and the rules' deadlines), whatever the machine's clock says")
     r.add_argument("--compare", action="store_true",
                    help="compare --policy with the active policy: counts and the tickets whose outcome differs")
     r.set_defaults(func=commands.cmd_replay)
@@ -182,7 +196,7 @@ def _add_train_intents(sub: Any) -> None:
 
 def _add_eval(sub: Any) -> None:
     e = sub.add_parser("eval", help="measure triage, retrieval or actions on outside data")
-    e.add_argument("what", choices=["intents", "retrieval", "actions"])
+    e.add_argument("what", choices=["intents", "retrieval", "actions", "reading", "natural"])
     e.add_argument("--train", help="intents: labelled CSV to train on")
     e.add_argument("--test", help="intents: labelled CSV to score")
     e.add_argument("--text-col", default="text")
@@ -193,8 +207,25 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("--domain", help="actions: the domain pack to evaluate (default TANDEM_DOMAIN)")
     e.add_argument("--details", help="actions: write every task's proposed and expected actions to this file")
     e.add_argument("--k", type=int, default=10)
+    e.add_argument("--sgd", metavar="DIR", help="reading: the Schema-Guided Dialogue folder (../shared/data/sgd)")
+    e.add_argument("--split", choices=["dev", "train"], default="dev", help="reading: the split to read (default dev)")
+    e.add_argument("--limit", type=int, metavar="N", help="reading: only the first N turns")
+    e.add_argument("--services", metavar="A,B", help="reading: only these services")
+    e.add_argument("--tickets", dest="ticket_file", metavar="FILE", help="natural: the tickets (JSONL)")
+    e.add_argument("--expected", metavar="FILE", help="natural: what a good advisor proposes for each ticket")
+    e.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="natural: read the tickets as on this day")
+    e.add_argument("--autonomy", type=int, default=2, help="natural: the level every ticket is read at (default 2)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=commands.cmd_eval)
+
+
+def _add_train_reader(sub: Any) -> None:
+    t = sub.add_parser("train-reader", help="rebuild the schema reader's weights from the Schema-Guided Dialogue "
+                                            "training services (cx_core/reading/model/reader.joblib)")
+    t.add_argument("--sgd", metavar="DIR", required=True, help="the Schema-Guided Dialogue folder")
+    t.add_argument("--turns", type=int, default=30000, help="training turns sampled for the argument model")
+    t.add_argument("--out", help="where to write the weights (default: the shipped file)")
+    t.set_defaults(func=commands.cmd_train_reader)
 
 
 def _add_users(sub: Any) -> None:
@@ -214,8 +245,8 @@ def _add_users(sub: Any) -> None:
 
 # every command of the command line, in the order ``--help`` lists them
 COMMANDS = (_add_demo, _add_setup, _add_ingest_kb, _add_import_tickets, _add_replay, _add_audit, _add_domain,
-            _add_worker, _add_dispatch, _add_api, _add_api_token, _add_actions, _add_train_intents, _add_eval,
-            _add_users)
+            _add_worker, _add_dispatch, _add_api, _add_api_token, _add_actions, _add_train_intents, _add_train_reader,
+            _add_eval, _add_users)
 
 
 def build_parser() -> argparse.ArgumentParser:

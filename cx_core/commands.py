@@ -50,7 +50,7 @@ def _demo(services: Any, args: argparse.Namespace) -> int:
             print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
             return 0
     sizes = {k: v for k, v in (("customers", args.customers), ("orders", args.orders)) if v is not None}
-    info = setup.build_demo(services, tickets_n=args.tickets, **sizes)
+    info = setup.build_demo(services, tickets_n=args.tickets, today=getattr(args, "today", None), **sizes)
     print(json.dumps(info))
     return 0
 
@@ -165,7 +165,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for d in report["differences"]:
                 print(f"  {d['ticket_id']}: {', '.join(d['active']) or '-'}  →  {', '.join(d['candidate']) or '-'}")
         return 1 if bad else 0
-    for r in replay.run(settings, good, policy_override, args.autonomy, on_error=failed):
+    for r in replay.run(settings, good, policy_override, args.autonomy, on_error=failed, today=args.today):
         if args.json:
             print(json.dumps(r, ensure_ascii=False), flush=True)
         else:
@@ -349,13 +349,84 @@ def cmd_train_intents(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_reading(args: argparse.Namespace) -> int:
+    """``eval reading --sgd DIR``: each user turn read with only its service's schema; one JSON object last."""
+    from tqdm import tqdm
+
+    from .reading import sgd
+
+    if not args.sgd:
+        raise InvalidInput("eval reading needs --sgd DIR (the Schema-Guided Dialogue folder, ../shared/data/sgd)")
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    services = {s.strip() for s in (args.services or "").split(",") if s.strip()} or None
+    bar = tqdm(total=0, unit="turn", file=sys.stderr, disable=args.json and not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    result = sgd.evaluate(Path(args.sgd), args.split, args.limit, services, progress=progress)
+    bar.close()
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()
+                                                          if k != "by_service"))
+    return 0
+
+
+def _eval_natural(args: argparse.Namespace) -> int:
+    """``eval natural --tickets F --expected F``: the tickets replayed in a throw-away copy of this data folder (as
+    on ``--today``) and scored against their expectations, the tune and check halves apart; one JSON object."""
+    from . import natural_eval, replay
+    from .actions.base import REGISTRY, is_read
+
+    if not args.ticket_file or not args.expected:
+        raise InvalidInput("eval natural needs --tickets FILE and --expected FILE")
+    settings = load_settings()
+    good, bad = desk.parse_ticket_file(Path(args.ticket_file), channels=find(settings.domain).channel_names)
+    if bad:
+        raise InvalidInput(f"{args.ticket_file}: {bad[0].message}")
+    expected = natural_eval.read_jsonl(Path(args.expected))
+    records = list(replay.run(settings, good, None, args.autonomy, today=args.today))
+    result = natural_eval.score(expected, records, {name for name in REGISTRY if is_read(name)})
+    if args.details:
+        Path(args.details).write_text(json.dumps({"score": result, "records": records}, indent=1,
+                                                 ensure_ascii=False), encoding="utf-8")
+    result.pop("tickets")
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    """Fits the schema reader on the training services and writes its weights (joblib, compressed)."""
+    import joblib
+
+    from .embedding import shared_embedder
+    from .reading.shipped import MODEL_FILE
+    from .reading.training import train
+
+    if args.turns < 100:
+        raise InvalidInput("--turns must be at least 100")
+    embedder = shared_embedder()
+    model, report = train(Path(args.sgd), lambda texts: embedder.encode(list(texts)), args.turns,
+                          lambda line: print(line, file=sys.stderr, flush=True))
+    out = Path(args.out) if args.out else MODEL_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out, compress=3)
+    report["bytes"] = out.stat().st_size
+    print(json.dumps(report))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     # the evaluations load the embedding model and the classifier's libraries only for this command
     from .embedding import shared_embedder
     from .evaluation import eval_intents, eval_retrieval
 
+    if args.what == "reading":
+        return _eval_reading(args)
+    if args.what == "natural":
+        return _eval_natural(args)
     if args.what == "actions":
-
         pack = find(args.domain or load_settings().domain)
         if not args.db or not args.tasks:
             raise InvalidInput(f"eval actions needs --db and --tasks (τ-bench data for the {pack.name} domain)")

@@ -401,9 +401,10 @@ class RecipePlanner:
     def __init__(self, path: Path, write_free: frozenset[str]) -> None:
         self.path, self.write_free = path, write_free
 
-    def plan(self, triage: Any, snapshot: dict[str, Any] | None, today: Any, text: str = "") -> Plan:
-
-        return plan(load_recipes(self.path), triage, snapshot, today, text, {}, write_free=self.write_free)
+    def plan(self, triage: Any, snapshot: dict[str, Any] | None, today: Any, text: str = "", reading: Any = None
+             ) -> Plan:
+        return plan(load_recipes(self.path), triage, snapshot, today, text, {}, write_free=self.write_free,
+                    reading=reading)
 
 
 class NoPlanner:

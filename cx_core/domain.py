@@ -122,7 +122,8 @@ class Planner(Protocol):
     """What turns a triaged ticket into steps."""
 
     def plan(self, triage: Triage, snapshot: dict[str, Any] | None, today: date, text: str = "") -> Plan:
-        """The steps (typed actions with arguments) that would resolve the ticket's requests."""
+        """The steps (typed actions with arguments) that would resolve the ticket's requests. A planner may also take
+        ``reading`` (the message's ``Reading``, made once by the engine) as a keyword."""
 
 
 @runtime_checkable
@@ -148,6 +149,7 @@ class Brand:
 @dataclass(frozen=True)
 class Locale:
     currency: str = "USD"
+    region: str = "US"  # the country whose phone numbers and addresses customers usually write (ISO 3166 code)
     time_zone: str = "UTC"
     date_format: str = "%A %d %B %Y"
     phone_example: str = ""

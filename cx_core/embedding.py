@@ -143,13 +143,13 @@ class Embedder:
             if self._disk is not None:
                 self._disk.put(made)
             fresh.update(made)
-        if fresh:
-            with self._lock:
+        with self._lock:  # the answer first: a call with more texts than the cache holds evicts its own
+            out = np.stack([fresh[k] if k in fresh else self._cache[k] for k in keys])
+            if fresh:
                 self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return np.stack([fresh[k] if k in fresh else self._cache[k] for k in keys])
+        return out
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

@@ -1,37 +1,21 @@
-"""Entities read from ticket text: record ids, dates and times of day, amounts, addresses, contact details,
-options."""
+"""Entities read from ticket text: record ids (in the shapes the pack in force declares, ``reading.yaml``), dates
+and times of day, amounts, postal addresses and phone numbers (of the pack's country first, read by the engine's
+readers: ``cx_core.reading``), e-mail addresses, options."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-ORDER_ID = re.compile(r"#?\b(W\d{7})\b", re.IGNORECASE)
-INVOICE_ID = re.compile(r"\b(INV-?\d{4,})\b", re.IGNORECASE)
-APPOINTMENT_ID = re.compile(r"\b(APT-?\d{4,})\b", re.IGNORECASE)
-CHARGE_ID = re.compile(r"\b(CHG-?\d{4,})\b", re.IGNORECASE)
+from .reading import numbers, values, when
+from .reading.reader import Vocabulary
+from .reading.records import words as content_words
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")
 # an amount of money in any of the usual currencies: "$40", "£12.50", "€9,99", "40 dollars", "12 pounds", "9 EUR"
 AMOUNT = re.compile(r"[$£€]\s?(\d{1,6}(?:[.,]\d{2})?)|(\d{1,6}(?:\.\d{2})?)\s?(?:dollars?|usd|pounds?|gbp|quid|"
                     r"euros?|eur)\b", re.IGNORECASE)
-ADDRESS = re.compile(
-    r"(?P<address1>(?<![\w#-])\d{1,6}\s+[A-Za-z0-9.' -]{2,40}?\s(?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Way"
-    r"|Court|Ct|Place|Pl|Terrace|Parkway|Pkwy)\.?)"
-    r"(?:,?\s*(?P<address2>(?:Apt|Apartment|Suite|Unit|Floor)\.?\s*[A-Za-z0-9-]+))?"
-    r",?\s+(?P<city>[A-Za-z .'-]{2,40}?),?\s+(?P<state>[A-Z]{2}),?\s+(?P<zip>\d{5})\b"
-)
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december"]
-_MONTH_RE = "|".join(m[:3] + r"[a-z]*" for m in MONTHS)
-DATE_ISO = re.compile(r"\b(20\d{2})-(\d{1,2})-(\d{1,2})\b")
-DATE_MD = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNORECASE)
-DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\b", re.IGNORECASE)
-DATE_ORD = re.compile(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
-WEEKDAY = re.compile(r"\b(next\s+)?(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
-RELATIVE = re.compile(r"\b(tomorrow|day after tomorrow|next week)\b", re.IGNORECASE)
 # a part of the day the customer names ("Saturday afternoon", "after lunch", "any time before noon")
 TIME_OF_DAY = {
     "morning": re.compile(r"\b(?:mornings?|a\.?m\.?(?![a-z])|before (?:noon|midday|lunch)|first thing)\b", re.I),
@@ -50,55 +34,20 @@ COLOURS = {"black", "white", "red", "blue", "green", "grey", "gray", "silver", "
            "brown", "yellow", "orange", "navy"}
 
 
-def _month(name: str) -> int:
-    return [m[:3] for m in MONTHS].index(name[:3].lower()) + 1
-
-
-def _future(d: date, today: date) -> date:
-    return d if d >= today else d.replace(year=d.year + 1)
-
-
-def find_dates(text: str, today: date) -> list[date]:
-    """Dates mentioned in ``text``, resolved to the future relative to ``today``, in order of appearance."""
-    found: list[tuple[int, date]] = []
-
-    def add(pos: int, make: Any) -> None:
-        try:
-            found.append((pos, make()))
-        except ValueError:
-            pass
-
-    for m in DATE_ISO.finditer(text):
-        add(m.start(), lambda m=m: date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
-    for m in DATE_MD.finditer(text):
-        add(m.start(), lambda m=m: _future(date(today.year, _month(m.group(1)), int(m.group(2))), today))
-    for m in DATE_DM.finditer(text):
-        add(m.start(), lambda m=m: _future(date(today.year, _month(m.group(2)), int(m.group(1))), today))
-    for m in DATE_ORD.finditer(text):
-        def _ordinal(m: re.Match[str] = m) -> date:
-            d = today.replace(day=int(m.group(1)))
-            if d <= today:
-                d = (today.replace(day=1) + timedelta(days=32)).replace(day=int(m.group(1)))
-            return d
-        add(m.start(), _ordinal)
-    explicit = {pos for pos, _ in found}
-    for m in WEEKDAY.finditer(text):
-        after = text[m.end():]
-        starts = {m.end() + g.end() for g in (re.match(r"[\s,]*", after), re.match(r"[\s,]*(?:the\s+)?", after)) if g}
-        if starts & explicit:
-            continue  # "Friday 27 November" is one date, not also the next Friday
-        wd = WEEKDAYS.index(m.group(2).lower())
-        ahead = (wd - today.weekday()) % 7 or 7
-        found.append((m.start(), today + timedelta(days=ahead)))
-    for m in RELATIVE.finditer(text):
-        word = m.group(1).lower()
-        delta = {"tomorrow": 1, "day after tomorrow": 2, "next week": 7}[word]
-        found.append((m.start(), today + timedelta(days=delta)))
-    seen: list[date] = []
-    for _, d in sorted(found, key=lambda x: x[0]):
-        if d not in seen:
-            seen.append(d)
-    return seen
+def find_dates(text: str, today: date, every: bool = False) -> list[date]:
+    """Dates mentioned in ``text``, relative to ``today``, in order of appearance, each once: the engine's one
+    grammar of days (``cx_core.reading.when``), written day first or month first as the pack's country does. A
+    weekday in the plural ("we don't deliver on Sundays") names every such day, and is one of them (the next) only
+    with ``every``."""
+    out: list[date] = []
+    found = [w for w in when.dates(text, today, _vocabulary().day_first) if every or w.bound != "every"]
+    # "we're away until December 1st … bring it the Wednesday after": a day that only bounds a stretch comes after
+    # the days asked for
+    for w in sorted(found, key=lambda w: w.bound in ("after", "before")):
+        d = date.fromisoformat(w.value)
+        if d not in out:
+            out.append(d)
+    return out
 
 
 def part_of_day(hour: int) -> str:
@@ -126,6 +75,12 @@ def find_times_of_day(text: str) -> list[str]:
     return list(dict.fromkeys(part for _, part in sorted(found) if part not in ruled_out))
 
 
+def find_clock_times(text: str) -> list[dict[str, str]]:
+    """The clock times the customer gives, each with how it bounds a time ("any time after 2pm" →
+    ``{"at": "14:00", "bound": "after"}``; bounds: after, before, by, around, or "" for the time itself)."""
+    return [{"at": str(t.value), "bound": t.bound} for t in when.times(text) if t.kind == "time"]
+
+
 def find_amounts(text: str) -> list[float]:
     out = []
     for m in AMOUNT.finditer(text):
@@ -138,18 +93,67 @@ def find_amounts(text: str) -> list[float]:
 
 
 def find_address(text: str) -> dict[str, str] | None:
-    # an address typed in capitals ("459 CEDAR LANE, COLUMBUS, OH 43215") is read as written in words
-    m = ADDRESS.search(text) or ADDRESS.search(re.sub(r"\b[A-Z][A-Z'.-]{2,}\b", lambda w: w.group(0).capitalize(),
-                                                      text))
-    if not m:
-        return None
-    parts = {k: (v or "").strip(" ,.") for k, v in m.groupdict().items()}
-    parts["country"] = "USA"
-    return parts
+    """The first postal address of ``text`` as its parts (``address1``, ``address2``, ``city``, ``state``, ``zip``,
+    ``country``), read for the pack's country first; an address typed in capitals is read as written in words."""
+    shapes = list(_vocabulary().ids.values())
+    found = values.addresses(text, _countries(), shapes) or values.addresses(
+        re.sub(r"\b[A-Z][A-Z'.-]{2,}\b", lambda w: w.group(0).capitalize(), text), _countries(), shapes)
+    return {k: str(v) for k, v in found[0].value.items()} if found else None
+
+
+def _vocabulary() -> Any:
+    """The reading vocabulary of the pack in force (its ids' shapes, its country), or an empty one."""
+    from . import domain, packs
+
+    try:
+        return packs.reading(domain.active())
+    except Exception:  # noqa: BLE001 - no pack in force (a bare unit of the engine): no ids of anyone's
+        return Vocabulary()
+
+
+def _countries() -> tuple[str, ...]:
+    region = _vocabulary().region
+    return tuple(dict.fromkeys([region, "US", "GB", "CA"]))
+
+
+def ids(text: str) -> dict[str, list[str]]:
+    """The record ids of ``text`` by kind (``order_ids``, ``bill_ids``…), each as the pack shows it."""
+    vocab = _vocabulary()
+    out: dict[str, list[str]] = {}
+    for kind, rx in vocab.ids.items():
+        shown = vocab.shown.get(kind, "{id}")
+        raw = [m.group(1) if rx.groups else m.group(0) for m in rx.finditer(text)]
+        found = [shown.format(id=r.upper() if kind in vocab.upper else r) for r in raw]
+        out[f"{kind}_ids"] = list(dict.fromkeys(found))
+    return out
 
 
 # a reference of any kind the customer gives (an order, a booking, an account, a ticket): letters and digits together
 REFERENCE = re.compile(r"#?\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z][A-Z0-9-]{4,}\b|#?\b[A-Z]{1,3}-?\d{5,}\b")
+
+
+# the last digits of a card or account said as such: "my Visa ending 4242", "the card that ends in 0252"
+LAST_FOUR = re.compile(r"\b(?:ending|ends|ended)(?:\s+(?:in|with))?\s*:?\s*(\d{4})\b", re.I)
+
+
+def counts(text: str) -> dict[str, list[int]]:
+    """How many of each thing the pack says customers count (``reading.yaml``'s ``counts``: ``bag: [bag, suitcase,
+    luggage]``) the message asks for: "two more bags" → ``bag_count: [2]``, "no checked bags" → ``[0]``."""
+    out: dict[str, list[int]] = {}
+    for name, nouns in _vocabulary().counts.items():
+        noun = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
+        rx = re.compile(rf"\b(?P<n>\d+|[a-z]+(?:-[a-z]+)?)\s+(?:more\s+|extra\s+|additional\s+|other\s+)?"
+                        rf"(?:checked\s+|check-in\s+|large\s+|small\s+|hold\s+)?(?:{noun})(?:e?s)?\b", re.I)
+        found = []
+        for m in rx.finditer(text):
+            word = m.group("n").lower()
+            value = 0 if word in ("no", "zero", "none") else numbers.value_of(word) if not word.isdigit() \
+                else int(word)
+            if value is not None:
+                found.append(int(value))
+        if found:
+            out[f"{name}_count"] = found
+    return out
 
 
 def extract(text: str, today: date) -> dict[str, Any]:
@@ -157,23 +161,18 @@ def extract(text: str, today: date) -> dict[str, Any]:
     lowered = text.lower()
     words = set(re.findall(r"[a-z]+", lowered))
     return {
-        "order_ids": list(dict.fromkeys("#" + m.upper() for m in ORDER_ID.findall(text))),
-        "invoice_ids": list(dict.fromkeys(m.upper().replace("INV", "INV-").replace("--", "-")
-                                          for m in INVOICE_ID.findall(text))),
-        "appointment_ids": list(dict.fromkeys(m.upper().replace("APT", "APT-").replace("--", "-")
-                                              for m in APPOINTMENT_ID.findall(text))),
-        "charge_ids": list(dict.fromkeys(m.upper().replace("CHG", "CHG-").replace("--", "-")
-                                         for m in CHARGE_ID.findall(text))),
+        **ids(text),
+        **counts(text),
+        "last_four": list(dict.fromkeys(LAST_FOUR.findall(text))),
         "emails": list(dict.fromkeys(e.lower() for e in EMAIL.findall(text))),
-        "phones": list(dict.fromkeys(PHONE.findall(text))),
+        "phones": list(dict.fromkeys(v.words.text for v in values.phones(text, _vocabulary().region))),
         "amounts": find_amounts(text),
         "dates": [d.isoformat() for d in find_dates(text, today)],
         "time_of_day": find_times_of_day(text),
+        "clock_times": find_clock_times(text),
         "address": find_address(text),
         "colours": sorted(words & COLOURS),
         "sizes": sorted(w for w in re.findall(r"\b(?:size\s+)?(xs|xxl|xl|small|medium|large)\b", lowered)),
-        "cancel_reason": "ordered by mistake" if re.search(r"mistake|wrong (?:item|thing|one)|by accident|accidental",
-                                                          lowered) else "no longer needed",
     }
 
 
@@ -182,18 +181,17 @@ MAX_SENTENCES = 40
 MAX_CHARS = 6000
 
 _MASKS = [
-    (re.compile(r"#?\bW\d{7}\b", re.I), "order"),
-    (re.compile(r"\bINV-?\d+\b", re.I), "invoice"),
-    (re.compile(r"\bAPT-?\d+\b", re.I), "appointment"),
-    (re.compile(r"\bCHG-?\d+\b", re.I), "charge"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "email address"),
-    (re.compile(r"\$\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
-    (re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)"), "phone number"),
+    (re.compile(r"[$£€]\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
+    (re.compile(r"(?<!\w)(?:\+?\d{1,3}[ .-]?)?\(?\d{2,5}\)?[ .-]\d{3,4}[ .-]?\d{3,4}(?!\w)"), "phone number"),
 ]
 
 
 def normalise(text: str) -> str:
-    """Record ids, addresses and amounts replaced by their kind, so the classifier reads the request."""
+    """Record ids (by the pack's shapes), e-mail addresses, amounts and phone numbers replaced by their kind, so the
+    classifier reads the request."""
+    for kind, pattern in _vocabulary().ids.items():
+        text = pattern.sub(kind.replace("_", " "), text)
     for pattern, word in _MASKS:
         text = pattern.sub(word, text)
     return text
@@ -219,11 +217,18 @@ def split_sentences(text: str) -> list[str]:
 
 def whole_text(subject: str, body: str) -> str:
     """Subject and body as one text to read requests from; a subject that only repeats the body's opening words
-    (often cut off mid-word) is left out, so that nothing is asked for twice."""
+    (often cut off mid-word), or whose words the body says again (at least two thirds of them, every number among
+    them), is left out, so that nothing is asked for twice."""
     head = re.sub(r"\s+", " ", subject).strip().lower()
     if not head:
         return body
     clipped = head.endswith(("…", "..."))  # "… to Thursday 26…": cut off, its last word maybe too
     head = head.rstrip("…. ")
     cut = head if len(head) < 60 and not clipped else head.rsplit(" ", 1)[0]  # a long one may end mid-word
-    return body if cut in re.sub(r"\s+", " ", body).lower() else f"{subject}\n{body}"
+    if cut in re.sub(r"\s+", " ", body).lower():
+        return body
+    said, told = content_words(head), content_words(body)
+    numbers = {w for w in said if any(c.isdigit() for c in w)}
+    if said and numbers <= told and len(said & told) * 3 >= len(said) * 2:  # a heading the body says again
+        return body
+    return f"{subject}\n{body}"

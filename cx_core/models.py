@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .reading.types import Reading
+
 
 class Channel(StrEnum):
     email = "email"
@@ -284,6 +286,7 @@ class ProcessResult(BaseModel):
     engine_note: str = ""
     packet: dict[str, Any] | None = None  # the context packet handed to a person on escalation
     no_action: list[str] = Field(default_factory=list)  # requests the domain knows no action for
+    reading: Reading | None = None  # what the message says, read once (``cx_core.reading``)
 
     def replay_record(self) -> dict[str, Any]:
         """The replay contract object of ARCHITECTURE.md."""

@@ -9,6 +9,7 @@ in force."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, cast
 
 from . import declared_records, domain, http_actions
@@ -16,6 +17,7 @@ from .actions import conversation as _engine_actions  # noqa: F401 - the engine'
 from .actions.base import REGISTRY, ActionSpec, use_pack
 from .domain import Demo, DomainPack, Planner, Records, Vocabulary
 from .errors import ConfigError
+from .reading.reader import Vocabulary as ReadingVocabulary
 from .store.db import use_pack_tables
 
 
@@ -66,6 +68,33 @@ def vocabulary(pack: DomainPack | None = None) -> Vocabulary:
     return Vocabulary(task_types=frozenset(pack.task_types) | {"unclassified"},
                       actions=frozenset(REGISTRY) | frozenset(http_actions.LOADED.refused),
                       channels=frozenset(pack.channel_names))
+
+
+def reading(pack: DomainPack) -> Any:
+    """What the engine's reader takes from the pack, as data (``reading.yaml`` beside the pack: the shapes of its
+    ids, the words customers use for each kind of record), with the pack's country and currency."""
+    return _reading(pack.root, pack.locale.region, pack.locale.currency)
+
+
+@cache
+def _reading(root: Any, region: str, currency: str) -> Any:
+    import yaml
+
+    path = root / "reading.yaml"
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'ids' and 'records'")
+    try:
+        return ReadingVocabulary.of(ids=data.get("ids") or {}, records=data.get("records") or {}, region=region,
+                             currency=currency, day_first=data.get("day_first"), follow_ups=data.get("follow_ups"),
+                             counts=data.get("counts"))
+    except Exception as exc:  # noqa: BLE001 - a bad pattern is one line naming the file
+        raise ConfigError(f"{path}: ids: {exc}") from exc
 
 
 def records_of_active() -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,10 @@ from .llm import Engine, OfflineEngine, Polished
 from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
 from .plans import ANOTHER_ADDRESS, ASKS_ONLY, ONLY_THE_HOLDER, Plan, Step
 from .policy import Policy, escalation_reason
+from .reading import guard
+from .reading.reader import read
+from .reading.types import Reading
+from .signals import safety as danger
 from .store.db import Database, utcnow
 from .triage import Triager
 from .wording import WORDING, claimed_actions
@@ -225,6 +230,13 @@ class StepRunner:
                          done=[p.action for p in self.proposals if p.decision == Decision.executed])
 
 
+def naive(at: datetime) -> datetime:
+    """A time as naive UTC (the store's and the clock's form)."""
+    from datetime import UTC
+
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
 def suggested_next(refused: dict[str, Any] | None, reason: str) -> str:
     if refused is not None:
         spec = REGISTRY.get(refused["action"])
@@ -306,10 +318,13 @@ class Pipeline:
         return customer, snap, profile, verified
 
     def _plan(self, planner: Any, tri: Triage, snap: dict[str, Any] | None, today: Any, ticket: TicketIn,
-              text: str) -> Plan:
-        """The pack's plan; when the sender is on no account but the message names one, its questions say why
-        nothing is done from here instead of asking for what the customer gave."""
-        plan: Plan = planner.plan(tri, snap, today, text)
+              text: str, reading: Reading) -> Plan:
+        """The pack's plan (a planner that reads the Reading is handed it); when the sender is on no account but the
+        message names one, its questions say why nothing is done from here instead of asking for what the customer
+        gave."""
+        takes = "reading" in inspect.signature(planner.plan).parameters
+        plan: Plan = planner.plan(tri, snap, today, text, reading=reading) if takes else \
+            planner.plan(tri, snap, today, text)
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
         also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
@@ -442,6 +457,24 @@ class Pipeline:
             escalation = contact.reason(label(tri.task_type).lower())
         return escalation, contact
 
+    def _run_plan(self, run: StepRunner, plan: Plan, steps: list[Step], level: int, known: bool,
+                  escalated: bool) -> None:
+        """The plan's steps the levels allow, combined and rehearsed as a whole (their questions added to the
+        plan's), then run: as a plan at level 4, else one by one."""
+        if known and len(steps) > 1:
+            checked = plan_check.check(self.db, steps, run.ctx)
+            steps = checked.steps
+            for intent, question in checked.questions.items():
+                plan.questions[intent] = (f"{plan.questions[intent]} {question}" if intent in plan.questions
+                                          else question)
+        if not steps:
+            return
+        if level >= int(Autonomy.orchestrate) and known and not escalated:
+            run.orchestrate(steps)
+        else:
+            for step in steps:
+                run.single(step, known)
+
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
                 claim: str | None = None, prior: list[dict[str, Any]] | None = None) -> ProcessResult:
         """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
@@ -451,12 +484,15 @@ class Pipeline:
         started = time.perf_counter()
         now = now or utcnow()
         today = now.date()
+        # the message is read as on the day it was written, never by the clock of the machine that reads it
+        written = naive(ticket.created_at) if ticket.created_at is not None and naive(ticket.created_at) <= now \
+            else now
         policy = self.policy()
         text = whole_text(ticket.subject, ticket.body)
         planner = packs.planner(self.pack)
         customer, snap, profile, verified = self._customer(ticket, text, now)
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
-                                  channel=ticket.channel, today=today)
+                                  channel=ticket.channel, today=written.date())
         tri.entities.update(verified=verified, channel=ticket.channel)  # reading beyond the asked: the holder's alone
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
@@ -468,7 +504,9 @@ class Pipeline:
         level = min(levels.values())
         level = min(level, int(Autonomy.copilot)) if policy.kill_switch else level
         escalation, contact = self._escalation(policy, tri, cid, kinds, ticket, now, text)
-        plan = self._plan(planner, tri, snap, today, ticket, text)
+        reading = read(text, written, packs.reading(self.pack), tri.requests)
+        plan = guard.apply(self._plan(planner, tri, snap, today, ticket, text, reading), reading, snap,
+                           safety=danger(text) if tri.entities.get("safety") else "")
         if plan.escalate_queue or plan.escalate_because:  # a team takes it over, whatever else escalated it
             escalation = escalation or plan.escalate_because or "data protection requests are handled by the privacy team"
             tri.entities["handed_over"] = plan.handed_over  # what the customer is told instead of "a colleague…"
@@ -485,19 +523,8 @@ class Pipeline:
             own = levels.get(step.intent, level)
             return own >= int(Autonomy.copilot) or (own >= int(Autonomy.answer) and is_read(step.action))
 
-        steps = [st for st in plan.steps if allowed(st)]
-        if customer is not None and len(steps) > 1:  # the plan as a whole: combined, and rehearsed together
-            checked = plan_check.check(self.db, steps, ctx)
-            steps = checked.steps
-            for intent, question in checked.questions.items():
-                plan.questions[intent] = (f"{plan.questions[intent]} {question}" if intent in plan.questions
-                                          else question)
-        if steps:
-            if level >= int(Autonomy.orchestrate) and customer is not None and not escalation:
-                run.orchestrate(steps)
-            else:
-                for step in steps:
-                    run.single(step, customer is not None)
+        self._run_plan(run, plan, [st for st in plan.steps if allowed(st)], level, customer is not None,
+                       bool(escalation))
         outcomes, proposals = self._for_sender(run.outcomes, plan, bool((profile or {}).get("unverified"))), run.proposals
         if (run.stopped or run.handed_over) and not escalation:
             escalation = run.stopped or run.handed_over
@@ -521,4 +548,5 @@ class Pipeline:
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,
             engine_note=polished.fallback_reason if polished else "", packet=packet, no_action=plan.no_action,
+            reading=reading,
         )

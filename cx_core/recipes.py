@@ -2,7 +2,10 @@
 
 A recipe is the ordered actions that resolve one task type. Each argument is bound to
 
-- ``entity: NAME`` — a value read from the message (the engine's entities, the pack's ``patterns`` and ``words``);
+- ``said: true`` — the argument's value read from the message by the engine, from the action's own schema (its type,
+  range, choices and description: "the number on the meter's display", "day of the month (1 to 28)");
+- ``entity: NAME`` — a value read from the message (the engine's entities: ``dates``, ``time_of_day``, the ids the
+  pack's ``reading.yaml`` declares as ``KIND_ids``, and the pack's ``words``: the phrases customers use for values);
 - ``record: COLLECTION`` — a record of the customer's snapshot chosen by a declared rule: the ones ``where`` keeps
   (``field: value``, ``field: {not: value}``), then the one the message names by ``key`` (``named_by`` entity),
   else the one the message's other entities point to (``narrow_by``: dates, places, flight numbers found among the
@@ -12,7 +15,9 @@ A recipe is the ordered actions that resolve one task type. Each argument is bou
 - ``resolver: NAME`` — a function of the pack's own, for what data cannot say.
 
 What cannot be bound with certainty is marked missing, with what to ask, and a person decides: nothing is guessed.
-A task type without a recipe proposes nothing and says so (``Plan.no_action``).
+A task type without a recipe proposes nothing and says so (``Plan.no_action``). The English around a request
+(a negation, a condition, a fallback, "all of my…", "my latest…", a question that only asks) is read by the engine
+(``cx_core.reading``) for every pack: a recipe file holds no grammar.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from typing import Any
 
 import yaml
 
-from . import qualifiers
 from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
 from .wording import listed
 
-BINDING_KINDS = ("entity", "record", "step", "const", "resolver")
+BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver")
+# what a recipe file held before the engine read English itself: refused with the reason
+RETIRED = {"hold_if": "conditions are read by the engine for every pack",
+           "all_words": "'all of my…' is read by the engine for every pack",
+           "latest_words": "'my latest…' is read by the engine for every pack"}
 
 
 class Unbound(Exception):
@@ -76,7 +84,6 @@ class StepSpec:
 class Recipe:
     task_type: str
     steps: tuple[StepSpec, ...]
-    hold_if: tuple[re.Pattern[str], ...] = ()  # wording that makes the request a person's call
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,6 @@ class Book:
     recipes: Mapping[str, Recipe]
     patterns: Mapping[str, re.Pattern[str]] = dc_field(default_factory=dict)
     words: Mapping[str, Mapping[str, tuple[str, ...]]] = dc_field(default_factory=dict)
-    hold_if: tuple[re.Pattern[str], ...] = ()
-    all_words: re.Pattern[str] | None = None
-    latest_words: re.Pattern[str] | None = None
 
     def spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Where in ``text`` each of the pack's own entities was read (its patterns' matches, its words' phrases)."""
@@ -136,6 +140,7 @@ class Context:
     today: date
     bound: dict[str, Any] = dc_field(default_factory=dict)
     latest: bool = False  # the message asks about the newest record ("my most recent booking")
+    reading: Any = None  # the message's Reading (cx_core.reading), made once by the engine
 
 
 Resolver = Callable[[Context], Any]
@@ -149,27 +154,25 @@ def _binding(raw: Any, where: str) -> Binding:
     if len(kinds) != 1:
         raise ConfigError(f"{where}: give exactly one of {', '.join(BINDING_KINDS)}")
     kind = kinds[0]
+    if kind == "said" and raw.get("said") is not True:
+        raise ConfigError(f"{where}: said: true (the value is read from the message by the action's schema)")
     pick = str(raw.get("pick", "one"))
     if pick not in ("one", "each"):
         raise ConfigError(f"{where}: pick must be 'one' or 'each', not '{pick}'")
-    return Binding(kind=kind, name="" if kind == "const" else str(raw[kind]), value=raw.get("const"),
+    return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
                    newest_by=str(raw.get("newest_by", "")),
                    ask=str(raw.get("ask", "")), default=raw.get("default"))
 
 
-def _regexes(raw: Any, where: str) -> tuple[re.Pattern[str], ...]:
-    try:
-        return tuple(re.compile(p, re.I) for p in (raw or []))
-    except (re.error, TypeError) as exc:
-        raise ConfigError(f"{where}: not a list of regular expressions ({exc})") from exc
-
-
 def parse(data: Any, source: str = "recipes.yaml") -> Book:
     """A book from the YAML's data; anything malformed is one line naming the field."""
     if not isinstance(data, dict) or not isinstance(data.get("recipes"), dict):
         raise ConfigError(f"{source}: expected a mapping with 'recipes'")
+    for key, why in RETIRED.items():
+        if key in data or any(isinstance(r, dict) and key in r for r in data["recipes"].values()):
+            raise ConfigError(f"{source}: {key}: remove it ({why})")
     recipes = {}
     for task_type, spec in data["recipes"].items():
         where = f"{source}: recipes.{task_type}"
@@ -184,20 +187,14 @@ def parse(data: Any, source: str = "recipes.yaml") -> Book:
                 raise ConfigError(f"{where}.steps[{i}].args: expected a mapping")
             steps.append(StepSpec(str(st["action"]), {k: _binding(v, f"{where}.steps[{i}].args.{k}")
                                                       for k, v in args.items()}, str(st.get("why", ""))))
-        recipes[str(task_type)] = Recipe(str(task_type), tuple(steps), _regexes(spec.get("hold_if"), where))
+        recipes[str(task_type)] = Recipe(str(task_type), tuple(steps))
     try:
         patterns = {str(k): re.compile(str(v)) for k, v in (data.get("patterns") or {}).items()}
     except re.error as exc:
         raise ConfigError(f"{source}: patterns: {exc}") from exc
     words = {str(k): {str(val): tuple(str(p) for p in ps) for val, ps in (vals or {}).items()}
              for k, vals in (data.get("words") or {}).items()}
-    special = {}
-    for key in ("all_words", "latest_words"):
-        try:
-            special[key] = re.compile(str(data[key]), re.I) if data.get(key) else None
-        except re.error as exc:
-            raise ConfigError(f"{source}: {key}: {exc}") from exc
-    return Book(recipes, patterns, words, _regexes(data.get("hold_if"), f"{source}: hold_if"), **special)
+    return Book(recipes, patterns, words)
 
 
 @cache
@@ -267,7 +264,8 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where)]
     key = b.key or b.field
     everything = [r for r in ctx.snapshot.get(b.name) or []]
-    named = [str(v).lower() for v in ctx.entities.get(b.named_by, [])] if b.named_by else []
+    named = [str(v).lower() for v in ctx.entities.get(b.named_by) or ctx.entities.get(b.named_by + "s") or []] \
+        if b.named_by else []
     if b.named_by and not named:  # a code the pattern misses ("YNKEDB") still names a record written out in full
         named = [str(r.get(key)).lower() for r in everything if len(str(r.get(key) or "")) >= 5
                  and re.search(rf"(?<![A-Za-z0-9]){re.escape(str(r.get(key)))}(?![A-Za-z0-9])", ctx.text)]
@@ -331,7 +329,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
     out = []
     for chosen in choices:
         ctx = Context(ctx_base.request, ctx_base.text, ctx_base.entities, ctx_base.snapshot, ctx_base.today,
-                      latest=ctx_base.latest)
+                      latest=ctx_base.latest, reading=ctx_base.reading)
         args: dict[str, Any] = {}
         gaps: list[Unbound] = [unbound] if unbound is not None else []
         no_record = unbound is not None
@@ -358,7 +356,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             if no_record and b.kind == "resolver":
                 continue  # a resolver reads the chosen record: nothing to resolve without it
             try:
-                args[name] = _bind(b, ctx, resolvers)
+                args[name] = _said(spec.action, name, b, ctx, chosen) if b.kind == "said" else \
+                    _bind(b, ctx, resolvers)
                 ctx.bound[name] = args[name]
             except Unbound as exc:
                 gaps.append(exc)
@@ -377,6 +376,26 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
     return out
 
 
+def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:
+    """An argument read from the message by the action's own schema; the chosen record's words pick among several
+    values ("electric 12301, gas 5302")."""
+    from .actions.base import REGISTRY
+    from .reading import arguments
+
+    spec = REGISTRY.get(action)
+    field = spec.args_model.model_fields.get(name) if spec is not None else None
+    if field is None or ctx.reading is None:
+        raise Unbound(f"the {name.replace('_', ' ')}", b.ask)
+    near = " ".join(str(v) for v in (chosen or {}).values() if isinstance(v, str | int | float))
+    value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near)
+    if value is None:
+        if b.default is not None:
+            return b.default
+        raise Unbound(f"the {name.replace('_', ' ')}" if why == arguments.NOT_FOUND else
+                      f"which {name.replace('_', ' ')} is meant", b.ask)
+    return value
+
+
 def _together(needs: list[str]) -> str:
     """Every missing fact of a step in one noun phrase: "A", "A and B", "A, B and C"."""
     return listed(list(dict.fromkeys(n for n in needs if n)))
@@ -389,38 +408,19 @@ def _as_question(ask: str) -> str:
     return ask[:1].upper() + ask[1:] + end
 
 
-# an entity bound to one of these names is the reading of that kind of qualifier ("afternoon" bound to a slot)
-KIND_ENTITIES = {qualifiers.TIME_OF_DAY: {"time_of_day", "part_of_day", "slot", "time"},
-                 qualifiers.BOUND: {"amount", "amounts", "price", "budget", "max_price"},
-                 qualifiers.QUANTITY: {"quantity", "count", "number"}}
 _INFO_QUESTION = re.compile(r"^\W*(?:why|what|how|when|where|who|which|is|are|was|were|does|do|did|has|have|had)\b"
                             r"[^?]*\?\s*$", re.I)
 
 
 def acts(request_text: str) -> bool:
-    """Whether a request asks for something to be done, not only to know something: a request whose every
-    sentence is a question about the matter ("is it the installation fee?") gets answered, and nothing is done."""
+    """Whether a request asks for something to be done, not only to know something (without a Reading): a request
+    whose every sentence is a question about the matter ("is it the installation fee?") gets answered."""
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", request_text.strip()) if x.strip()]
     return not sentences or not all(_INFO_QUESTION.match(x) for x in sentences)
 
 
-def _used(book: Book, req: Request, recipe: Recipe, each: bool, latest: bool) -> qualifiers.Binding:
-    """What the recipe's reading of a request used of its words: the conditions it holds for a person, "all" when it
-    takes every record, "my most recent" when it takes the newest, and the entities its steps were bound to."""
-    text = req.text
-    used = qualifiers.Binding()
-    for rx in recipe.hold_if + book.hold_if:
-        used.uses(rx, text)
-    if each:
-        used.uses(book.all_words, text)
-    if latest:
-        used.uses(book.latest_words, text)
-    spans = book.spans(text)
-    bound_entities = {b.name for spec in recipe.steps for b in spec.args.values() if b.kind == "entity"}
-    for name in bound_entities:
-        used.spans.extend(spans.get(name, []))
-        used.kinds |= {kind for kind, names in KIND_ENTITIES.items() if name in names}
-    return used
+def _clauses(reading: Any, intent: str) -> list[Any]:
+    return [r for r in reading.requests if r.task_type == intent] if reading is not None else []
 
 
 def _own_records(entities: dict[str, list[Any]], snap: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -441,10 +441,13 @@ def _own_records(entities: dict[str, list[Any]], snap: dict[str, Any] | None) ->
 
 
 def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, text: str,
-         resolvers: Mapping[str, Resolver] | None = None, write_free: Iterable[str] = ()) -> Plan:
-    """A plan for every request of the ticket, in the order the customer asked. A request that only asks to know
-    something gets no write; a write whose request says something the recipe does not read (an exception, a bound,
-    a superlative, a time of day, a quantity, a condition) waits for a person, with those words shown."""
+         resolvers: Mapping[str, Resolver] | None = None, write_free: Iterable[str] = (), reading: Any = None
+         ) -> Plan:
+    """A plan for every request of the ticket, in the order the customer asked. The engine's Reading says what the
+    words around a request do: a request that only asks to know something gets no write, "all of my…" takes every
+    record a ``pick: each`` rule keeps, "my latest…" the newest; what holds or drops a write (a negation, a change
+    of mind, a condition, a fallback) is applied to every pack's plan by the engine afterwards
+    (``cx_core.reading.guard``)."""
     result = Plan()
     if triage.abstained:
         return result
@@ -462,29 +465,20 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
                 result.questions[req.intent] = ("we could not match your message to an account; please write from "
                                                 "the email address on your account or send your reference")
             continue
-        held = next((rx for rx in recipe.hold_if + book.hold_if if rx.search(req.text) or rx.search(text)), None)
-        each = bool(book.all_words and (book.all_words.search(req.text) or book.all_words.search(text)))
-        latest = bool(book.latest_words and book.latest_words.search(text))
-        ctx = Context(req, text, entities, snap, today, latest=latest)
+        clauses = _clauses(reading, req.intent)
+        each = any(c.qualifiers.every is not None for c in clauses)
+        latest = any(c.qualifiers.latest is not None for c in clauses)
+        ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading)
         done: list[str] = []
-        doing = acts(req.text)
+        doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:
             asks: list[str] = []
             steps = _steps_for(spec, req, ctx, resolvers, each, done, asks)
             if not doing:
                 steps = [st for st in steps if is_read(st.action)]
-            if held is not None:
-                steps = [Step(st.action, st.args, st.intent, "the request depends on a condition",
-                              missing=st.missing, held="the customer sets a condition on it") for st in steps]
-            else:
-                loose = qualifiers.unbound(req.text, _used(book, req, recipe, each, latest))
-                if loose:
-                    steps = [st if st.missing or is_read(st.action) else
-                             Step(st.action, st.args, st.intent, st.rationale, missing=qualifiers.need(loose),
-                                  depends_on=st.depends_on) for st in steps]
             seen = {(s.action, str(sorted(s.args.items()))) for s in result.steps}
             result.steps.extend(s for s in steps if (s.action, str(sorted(s.args.items()))) not in seen)
             done.append(spec.action)
-            if asks and held is None and req.intent not in result.questions:
+            if asks and req.intent not in result.questions:
                 result.questions[req.intent] = asks[0]
     return result

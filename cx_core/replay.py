@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,24 @@ def throwaway_copy(settings: Settings, tmp: Path) -> Settings:
     return copy
 
 
+def as_of(ticket: TicketIn, today: date | None) -> tuple[TicketIn, datetime | None]:
+    """The ticket and the moment it is read at, as on ``today``: the time of day it was written (09:00 when it
+    says none), on that day; a ticket that gives no time of writing is written then."""
+    if today is None:
+        return ticket, None
+    at = ticket.created_at.time() if ticket.created_at is not None else time(9, 0)
+    now = datetime.combine(today, at)
+    if ticket.created_at is None or ticket.created_at.date() != today:
+        ticket = ticket.model_copy(update={"created_at": now})
+    return ticket, now.replace(tzinfo=None)
+
+
 def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | None = None,
-        autonomy: int | None = None, on_error: Callable[[int, str], None] | None = None
-        ) -> Iterator[dict[str, Any]]:
-    """Replay records (the ARCHITECTURE.md contract), one per ticket, from a fresh throw-away copy."""
+        autonomy: int | None = None, on_error: Callable[[int, str], None] | None = None,
+        today: date | None = None) -> Iterator[dict[str, Any]]:
+    """Replay records (the ARCHITECTURE.md contract), one per ticket, from a fresh throw-away copy; with ``today``
+    each ticket is read as on that day (its dates, the records' states, the rules' deadlines), whatever the
+    clock of the machine says."""
 
     with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
         services = Services(throwaway_copy(settings, Path(tmp)))
@@ -55,10 +70,11 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
             if policy is not None:
                 services.policy = lambda: policy  # type: ignore[method-assign]
             services.pipeline.rehearsal = True  # nothing acts, here or outside
-            for n, ticket in items:
+            for n, raw in items:
+                ticket, now = as_of(raw, today)
                 desk.add_tickets(services.db, [ticket], source="replay")
                 try:
-                    result = services.pipeline.process(ticket, autonomy=autonomy)
+                    result = services.pipeline.process(ticket, now=now, autonomy=autonomy)
                 except TandemError as exc:
                     if on_error:
                         on_error(n, str(exc))

@@ -11,6 +11,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -69,16 +70,16 @@ def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> di
     return {"articles": len(services.kb.documents()), "passages": passages, "trained": trained}
 
 
-def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False, **sizes: int
-               ) -> dict[str, Any]:
-    """(Re)builds the domain's demo world, staff users, knowledge base, classifier and a first batch of tickets;
-    ``sizes`` (e.g. customers=200) go to the pack's world builder."""
+def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False,
+               today: date | None = None, **sizes: int) -> dict[str, Any]:
+    """(Re)builds the domain's demo world, staff users, knowledge base, classifier and a first batch of tickets,
+    as on ``today`` (default: the clock's day); ``sizes`` (e.g. customers=200) go to the pack's world builder."""
     def say(msg: str) -> None:
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    now = utcnow()
+    now = utcnow() if today is None else datetime(today.year, today.month, today.day, 9, 0)
     demo = services.pack.module("demo")
     say(f"building the demo world ({services.pack.title})…")
     counts = demo.build_world(services.db, services.settings.seed, now.date(), **sizes)

@@ -68,20 +68,23 @@ def tone_analyzer() -> SentimentIntensityAnalyzer:
 
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
-# request, whatever it reads like alone: "is Saturday 28 November free?" after an installation to rebook,
-# "Please refund one." after a double charge.
-FOLLOW_UP = {"installation_reschedule": {"delivery_reschedule"}, "duplicate_charge": {"return_refund"},
-             "charge_dispute": {"return_refund"}}
+# request, whatever it reads like alone: which kinds of request a pack's customers follow up that way is its data
+# (``reading.yaml``'s ``follow_ups``): "is Saturday 28 November free?" after an installation to rebook.
 FOLLOW_UP_WORDS = 6
-_RECORD = re.compile(r"#?\bW\d{7}\b|\b(?:INV|APT|CHG)-?\d+\b", re.I)
-
-
 FOLLOW_UP_P = 0.2  # or a longer one that still reads, in part, as the request before it
 
 
+def _follow_ups() -> Any:
+    return entities._vocabulary().follow_ups
+
+
+def _names_a_record(sentence: str) -> bool:
+    return any(p.search(sentence) for p in entities._vocabulary().ids.values())
+
+
 def follows(previous: Request | None, label: str, sentence: str, p_previous: float) -> bool:
-    return (previous is not None and label in FOLLOW_UP.get(previous.intent, set()) and not _RECORD.search(sentence)
-            and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
+    return (previous is not None and label in _follow_ups().get(previous.intent, ()) and
+            not _names_a_record(sentence) and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
 
 
 # what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a
@@ -112,7 +115,7 @@ def opens_request(sentence: str) -> bool:
     reading, a date, a problem) stands as its own request; an illness or a loss told of ("I had surgery last week
     and can't travel") is the reason for the one before."""
     if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
-            or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
+            or PROBLEM.search(sentence) or _names_a_record(sentence) or COMPLAINT.search(sentence):
         return True
     return not (_REASON_OR_VERDICT.search(sentence) or life(sentence))
 
@@ -422,10 +425,10 @@ class Triager:
         if nxt >= len(sentences) or nxt == from_subject or re.search(r"\d", sentence):
             return False
         if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
-                or PROBLEM.search(sentence) or _RECORD.search(sentence) or COMPLAINT.search(sentence):
+                or PROBLEM.search(sentence) or _names_a_record(sentence) or COMPLAINT.search(sentence):
             return False
         after = preds[nxt]
-        return after.label not in (NONE, preds[i].label, *FOLLOW_UP.get(preds[i].label, ())) \
+        return after.label not in (NONE, preds[i].label, *_follow_ups().get(preds[i].label, ())) \
             and after.confidence >= REQUEST_MIN and opens_request(sentences[nxt])
 
     # ------------------------------------------------------------ signals

@@ -189,16 +189,15 @@ def booked_on_saturday() -> dict[str, object]:
 def test_a_day_ruled_out_in_a_sentence_of_its_own_is_never_the_one_moved_to() -> None:
     from datetime import date
 
+    from cx_core.reading.language import CONDITION
     from domains.lumen.appointments import pick_appointment
-    from domains.lumen.planner import CONDITIONAL
 
     full = "The installation on Saturday won't work for me. Friday doesn't work either. Is Friday 27 November free?"
     asked = "The installation on Saturday won't work for me. Is Friday 27 November free?"  # the request's own words
     appt, wanted, avoid = pick_appointment(booked_on_saturday(), {"dates": ["2026-11-20", "2026-11-27"]}, asked,
                                            date(2026, 11, 18), full)
     assert appt is not None and wanted == ["2026-11-27"] and "2026-11-20" in avoid
-    assert not CONDITIONAL.search(full)  # "doesn't work either." sets no condition
-    assert CONDITIONAL.search("Either Friday or Monday works, whichever is free.")
+    assert not CONDITION.search(full)  # "doesn't work either." sets no condition
 
 
 def test_a_day_named_both_as_impossible_and_as_wanted_is_asked_about_with_its_free_times() -> None:
@@ -437,3 +436,48 @@ def test_a_message_read_again_after_a_later_one_is_not_apologised_for_as_a_chase
     again = services.pipeline.process(first, now=NOW + timedelta(hours=2))  # read again, with the later one on file
     assert "again about" not in again.draft.reply, again.draft.reply
     assert int(again.triage.entities.get("contacts") or 1) == 1
+
+
+def test_a_visit_moved_to_any_time_after_an_hour_takes_the_first_free_slot_at_or_after_it() -> None:
+    from datetime import date
+
+    from cx_core.entities import find_clock_times
+    from domains.lumen.asked import Asked
+    from domains.lumen.visits import installation_reschedule
+
+    slots = [{"slot_id": f"SL-{n}", "start": start} for n, start in enumerate(
+        ["2026-12-03T08:00", "2026-12-03T12:00", "2026-12-03T14:00", "2026-12-03T16:00"])]
+    snap = {"profile": {"user_id": "u1"}, "orders": [], "invoices": [], "charges": [], "appointments": [
+        {"appointment_id": "APT-1", "order_id": "", "kind": "installation", "status": "booked",
+         "start": "2026-12-01T08:00", "free_slots": slots}]}
+    for text, want in [("Please move the installation from Tuesday 1 December to Thursday 3 December, any time "
+                        "after 2pm.", "SL-2"),
+                       ("Please move the installation to Thursday 3 December, before noon if you can.", "SL-0"),
+                       ("Please move the installation to Thursday 3 December at about 4pm.", "SL-3")]:
+        ents = {"dates": ["2026-12-03", "2026-12-01"], "clock_times": find_clock_times(text)}
+        steps, _ = installation_reschedule(Asked("installation_reschedule", text, ents, snap, date(2026, 11, 20),
+                                                 text))
+        assert steps[0].args["slot_id"] == want, text
+
+
+def test_a_delivery_day_the_shop_cannot_do_gives_way_to_the_other_day_the_customer_gave() -> None:
+    from datetime import date
+
+    from cx_core.entities import find_dates
+    from domains.lumen.asked import Asked
+    from domains.lumen.planner import _delivery_reschedule
+
+    snap = {"profile": {"user_id": "u1"}, "orders": [{"order_id": "#W1", "status": "pending", "items": [
+        {"name": "Headphones"}], "expected_delivery": "2026-11-26"}], "appointments": []}
+    today = date(2026, 11, 20)
+    text = ("Can my headphones be delivered on Sunday the 29th? If you don't deliver on Sundays the Monday after is "
+            "fine.")
+    ents = {"dates": [d.isoformat() for d in find_dates(text, today)], "order_ids": ["#W1"]}
+    steps, said = _delivery_reschedule(Asked("delivery_reschedule", text, ents, snap, today, text))
+    assert steps[0].args == {"order_id": "#W1", "new_date": "2026-11-30"}
+    assert str(said).startswith("we do not deliver on Sundays, so it comes on Monday 30 November")
+    text = "Could the headphones come on Sunday the 29th instead?"  # the only day given cannot be done: asked again
+    ents = {"dates": [d.isoformat() for d in find_dates(text, today)], "order_ids": ["#W1"]}
+    steps, said = _delivery_reschedule(Asked("delivery_reschedule", text, ents, snap, today, text))
+    assert steps[0].missing and "new_date" not in steps[0].args
+    assert said == "we do not deliver on Sundays; which other day would suit you?"

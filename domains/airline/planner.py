@@ -352,16 +352,20 @@ def payment(ctx: Context) -> str:
             and cards_on_file:
         return str(cards_on_file[0])
     ids = {m["id"] for m in methods}
-    named = [p for p in ctx.entities.get("payment_id") or [] if p in ids]
+    named = [p for p in ctx.entities.get("payment_ids") or [] if p in ids]
     if len(set(named)) == 1:
         return str(named[0])
-    four = set(ctx.entities.get("card_last_four") or [])
+    four = set(ctx.entities.get("last_four") or [])
     cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
     if len(cards) == 1:
         return str(cards[0])
-    kinds = [m["id"] for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+    kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
-        return str(kinds[0])
+        return str(kinds[0]["id"])
+    # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
+    able = [m for m in kinds if f"your {m['label']}" in _methods(ctx)]
+    if len(kinds) > 1 and len(able) == 1:
+        return str(able[0]["id"])
     if len(methods) == 1:
         return str(methods[0]["id"])
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
@@ -392,7 +396,7 @@ def _kind(method: dict[str, Any]) -> str:
 
 
 def _bags_added(ctx: Context) -> int:
-    counts = [str(c).lower() for c in ctx.entities.get("bag_count") or []]
+    counts = [str(c).lower() for c in ctx.entities.get("bag_count") or []]  # the engine's count of bags
     if len(set(counts)) != 1 or not _ADDING.search(ctx.request.text + " " + ctx.text):
         raise Unbound("how many checked bags to add", "how many checked bags would you like to add?")
     word = counts[0]
@@ -480,10 +484,11 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     return triage.model_copy(update={"requests": requests, "task_type": first, "intent": first})
 
 
-def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
-    """A plan for every request of the ticket, from the airline's recipes; a flight of the member's that the
-    airline cancelled is spoken of first, whatever they asked."""
-    made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational)
+def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "", reading: Any = None) -> Plan:
+    """A plan for every request of the ticket, from the airline's recipes (read with the engine's ``reading``); a
+    flight of the member's that the airline cancelled is spoken of first, whatever they asked."""
+    made = recipe_plan(load(RECIPES), triage, snap, today, text, RESOLVERS, write_free=PACK.informational,
+                       reading=reading)
     acting = {str(s.args.get("reservation_id")) for s in made.steps  # a move that waits only for how to pay acts
               if s.action in ("cancel_reservation", "update_reservation_flights") and not s.held
               and (not s.missing or (s.action == "update_reservation_flights" and s.args.get("flights")))}

@@ -34,7 +34,7 @@ def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:
     out = []
     for part in _SENTENCE.split(text):
         moved = said_as_weekday(part, today, own)
-        for d in find_dates(part, today):
+        for d in find_dates(part, today, every=True):
             out.append((bool(CANNOT.search(part)), own if d.isoformat() in moved else d.isoformat()))
     return out
 
@@ -83,19 +83,32 @@ CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|un
 
 
 def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
-              parts: list[str] | None = None, busy: set[str] | None = None, near: int | None = None
-              ) -> list[dict[str, Any]]:
+              parts: list[str] | None = None, busy: set[str] | None = None, near: int | None = None,
+              clock: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
     customer did not rule out; in the part of the day the customer asked for, when they named one; never at the
     time of another visit the customer has booked (``busy``: their starts); on each day asked for, the one nearest
-    the hour ``near`` first (a visit moved with no time said keeps its time of day)."""
-    slots = [x for x in appt["free_slots"] if (not parts or part_of_day(int(x["start"][11:13])) in parts)
-             and str(x["start"])[:16].replace(" ", "T") not in (busy or set())]
+    the hour ``near`` first (a visit moved with no time said keeps its time of day); within the clock times the
+    customer bounds (``clock``: "after 2pm", "before 11", "by noon"), a time given alone ranking its nearest first.
+    """
+    bounded = [c for c in clock or [] if c.get("bound") in ("after", "before", "by")]
+    slots = [x for x in appt["free_slots"] if (bounded or not parts or part_of_day(int(x["start"][11:13])) in parts)
+             and str(x["start"])[:16].replace(" ", "T") not in (busy or set())
+             and all(_within(str(x["start"])[11:16], c) for c in bounded)]
+    exact = [c["at"] for c in clock or [] if c.get("bound") in ("", "around")]
+    if exact and near is None:
+        near = int(exact[0][:2])
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
     return [slot for d in dates for slot in sorted(
         (x for x in slots if x["start"].startswith(d)),
         key=lambda x: 0 if near is None else abs(int(x["start"][11:13]) - near))][:4]
+
+
+def _within(start: str, bound: dict[str, str]) -> bool:
+    """A slot's start ("14:00") against a bound time: after it (or at it), before it, or by it."""
+    at = str(bound["at"])
+    return start >= at if bound["bound"] == "after" else start < at if bound["bound"] == "before" else start <= at
 
 
 def visit_of(charge: dict[str, Any], snap: dict[str, Any]) -> dict[str, Any] | None:

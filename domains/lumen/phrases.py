@@ -11,10 +11,6 @@ A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|th
 NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                       r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
                       re.I)
-# the item itself is unwanted: a question how to send it back is a request to
-UNWANTED = re.compile(r"\b(?:isn'?t|is not|aren'?t|are not|wasn'?t|was not) (?:right|suitable|what (?:i|we) "
-                       r"(?:wanted|expected|ordered))\b|\b(?:doesn'?t|does not|don'?t|do not) (?:fit|suit|work for)\b|"
-                       r"\bchanged (?:my|our) minds?\b|\b(?:no longer|don'?t|do not) (?:want|need) (?:it|them)\b", re.I)
 TWICE = re.compile(r"\b(?:charged|billed|debited|took (?:the )?(?:money|payment)|paid|taken)(?: me| us| it)? "
                     r"(?:twice|two times|double)\b|\bdouble[- ](?:charged|billed|payment)\b|"
                     r"\b(?:two|2) (?:identical )?(?:payments|charges)\b|\bduplicate (?:payment|charge)\b", re.I)

@@ -8,6 +8,7 @@ import re
 from difflib import get_close_matches
 from typing import Any
 
+from cx_core.reading import records
 from cx_core.wording import day, listed, money
 
 
@@ -122,6 +123,9 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
     if len(by_item) == 1:
         return by_item[0], ""
+    described = records.named(text, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
+    if len(described) == 1:
+        return candidates[described[0]], ""
     elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
     if len(candidates) == 1 and not elsewhere:
         return candidates[0], ""

@@ -14,15 +14,17 @@ from cx_core import contacts
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
+from cx_core.reading import language
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
 from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
-from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, past_window
+from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, delivery_refusal, past_window
 from domains.lumen.installed import not_once_installed
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
-from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, UNWANTED, WHAT_IS
+from domains.lumen.order_requests.details import Unsure, _cancel_reason
+from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, WHAT_IS
 from domains.lumen.picking import (
     mentions_item,
     pick_items,
@@ -42,10 +44,6 @@ WRITE_FREE = PACK.informational
 _FROM_ACCOUNT = {"order_status"}  # a question only the customer's own records answer: asked of a sender on none
 
 # A request that depends on a condition, an exception or a change of mind is a person's call, not the agent's.
-CONDITIONAL = re.compile(r"\b(?:if(?! (?:possible|you can|you could|that'?s (?:ok|okay|fine)|needed))|unless|otherwise|"
-                         r"in case|depending on|regret|not sure|except|but not|instead of|rather than|"
-                         r"either(?!\s*(?:[.!?,;]|$)))\b", re.I)  # "doesn't work either." is no choice
-
 
 _ACTION_FOR = {"delivery_reschedule": "reschedule_delivery", "address_change": "change_shipping_address",
                "order_cancel": "cancel_order", "return_refund": "return_items", "damaged_item": "return_items",
@@ -66,10 +64,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
         return [], ""  # "How long does a refund take?": the knowledge base answers; nothing is arranged
     if req.intent == "return_refund" and (back := sent_back(snap, triage.entities, full_text or req.text)):
         return [], back  # already on its way back: nothing to arrange again
-    steps, ask = _plan_request(req, triage, snap, today, full_text)
-    if req.intent not in WRITE_FREE and steps and CONDITIONAL.search(full_text or triage_text(triage, req.text)):
-        return [replace(st, held=st.held or "the customer sets a condition on it") for st in steps], ask
-    return steps, ask
+    return _plan_request(req, triage, snap, today, full_text)  # a condition the customer sets: the engine's guard
 
 
 _COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
@@ -104,8 +99,18 @@ def _delivery_reschedule(r: Asked) -> Planned:
     if order.get("expected_delivery") == r.ents["dates"][0]:  # the day asked for is the day it is due already
         return [], Answer(f"order {order['order_id']} is already due on {day(order['expected_delivery'])}, the day "
                           "you ask for")
-    return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": r.ents["dates"][0]},
-                 r.intent, "customer asked for this date")], _visit_before(r.snap, order["order_id"], r.ents["dates"][0])
+    # "on Sunday the 29th? If you don't deliver on Sundays then the Monday after is fine too": the first day asked
+    # for that a delivery can move to, with why the ones before it cannot
+    refused = [(d, delivery_refusal(date.fromisoformat(d), r.today)) for d in r.ents["dates"]]
+    wanted = next((d for d, why in refused if not why), None)
+    if wanted is None or wanted == order.get("expected_delivery"):
+        return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, refused[0][1],
+                     missing="new delivery date")], f"{refused[0][1]}; which other day would suit you?"
+    why = refused[0][1] if wanted != r.ents["dates"][0] else ""
+    lead = f"{why}, so it comes on {day(wanted)}, the other day you gave" if why else ""
+    return [Step("reschedule_delivery", {"order_id": order["order_id"], "new_date": wanted}, r.intent,
+                 "customer asked for this date" + (f" ({why} on {day(r.ents['dates'][0])})" if why else ""))], \
+        "; ".join(x for x in (lead, _visit_before(r.snap, order["order_id"], wanted)) if x)
 
 
 def _visit_before(snap: dict[str, Any], order_id: str, new_day: str) -> str:
@@ -166,7 +171,10 @@ def _along(order: dict[str, Any] | None, text: str) -> dict[str, str]:
 
 
 def _order_cancel(r: Asked) -> Planned:
-    reason = r.ents.get("cancel_reason", "no longer needed")
+    try:
+        reason = _cancel_reason(r.text, r.full_text) or "no longer needed"
+    except Unsure:
+        reason = "no longer needed"
     order, ask = r.order(("pending",))
     if not order:
         any_order, _ = r.order(("processed", "delivered", "cancelled"))
@@ -481,7 +489,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
             any(r.intent == "damaged_item" for r in order_reqs):
         reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
-    if reading is not None and reading.unsure == ASKS_ONLY and UNWANTED.search(text):
+    if reading is not None and reading.unsure == ASKS_ONLY and language.UNWANTED.search(text):
         reading.unsure = ""  # "The kettle isn't right for us. How do I return it?": the return is wanted
     if reading is not None and snap is not None and sent_back(snap, triage.entities, text):
         reading.steps = [st for st in reading.steps if st[0] != "return_items"]

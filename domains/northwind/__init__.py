@@ -25,7 +25,7 @@ PACK = DomainPack(
               ChannelSpec("phone", "Phone", 240, live=True), ChannelSpec("app", "Northwind app", 480)),
     brand=Brand(name="Northwind Energy", signature="Kind regards,\nThe Northwind Energy team",
                 sender="help@northwind-energy.example"),
-    locale=Locale(currency="GBP", time_zone="Europe/London", date_format="%A %d %B %Y",
+    locale=Locale(currency="GBP", region="GB", time_zone="Europe/London", date_format="%A %d %B %Y",
                   phone_example="0330 088 1234"),
     modules={},  # no Python parts: actions, customers and recipes are declared in the YAML files
 )

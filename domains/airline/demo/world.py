@@ -72,7 +72,7 @@ def build_demo(s: Session, seed: int = 7, *, today: date | None = None, users: i
     for table in ALL_TABLES:
         s.execute(delete(table))
     now = datetime.combine(today, time(BUILD_HOUR))
-    people = _users(s, rng, fake, users)
+    people = _users(s, rng, fake, users, today)
     network = _flights(s, rng, today, flights)
     s.flush()
     plans = _plans(rng, today, now, reservations)
@@ -95,7 +95,17 @@ def build_demo(s: Session, seed: int = 7, *, today: date | None = None, users: i
 
 
 # ---------------------------------------------------------------- members
-def _users(s: Session, rng: random.Random, fake: Faker, n: int) -> list[AirlineUserRow]:
+def _born(fake: Faker, today: date, youngest: int, oldest: int) -> str:
+    """A date of birth as ``Faker.date_of_birth`` draws it, counted back from the world's day rather than the
+    machine's clock (a world built for a past day has the same people)."""
+    from faker.providers.date_time import change_year
+
+    start, end = change_year(today, -(oldest + 1)), change_year(today, -youngest)
+    dob = fake.date_time_ad(start_datetime=start, end_datetime=end).date()
+    return (dob if dob != start else dob + timedelta(days=1)).isoformat()
+
+
+def _users(s: Session, rng: random.Random, fake: Faker, n: int, today: date) -> list[AirlineUserRow]:
     people: list[AirlineUserRow] = []
     levels = ["gold", "silver", "regular"]
     taken: set[str] = set()
@@ -120,11 +130,11 @@ def _users(s: Session, rng: random.Random, fake: Faker, n: int) -> list[AirlineU
         address = {"address1": fake.street_address(), "address2": rng.choice(["", f"Apt {rng.randint(1, 40)}"]),
                    "city": fake.city(), "country": "USA", "state": fake.state_abbr(), "zip": fake.zipcode()}
         saved = [{"first_name": fake.first_name(), "last_name": rng.choice([last, fake.last_name()]),
-                  "dob": fake.date_of_birth(minimum_age=2, maximum_age=85).isoformat()}
+                  "dob": _born(fake, today, 2, 85)}
                  for _ in range(rng.choice([0, 1, 2]))]
         u = AirlineUserRow(user_id=uid, first_name=first, last_name=last,
                            email=f"{first}.{last}{rng.randint(10, 9999)}@example.com".lower().replace(" ", ""),
-                           dob=fake.date_of_birth(minimum_age=20, maximum_age=80).isoformat(),
+                           dob=_born(fake, today, 20, 80),
                            membership=levels[i % 3], address=address, payment_methods=methods,
                            saved_passengers=saved, reservation_ids=[])
         s.add(u)
@@ -277,7 +287,7 @@ def _book(s: Session, rng: random.Random, fake: Faker, people: list[AirlineUserR
             legs += back
         passengers = [{"first_name": u.first_name, "last_name": u.last_name, "dob": u.dob}]
         for p in (u.saved_passengers + [{"first_name": fake.first_name(), "last_name": u.last_name,
-                                          "dob": fake.date_of_birth(minimum_age=3, maximum_age=80).isoformat()}
+                                          "dob": _born(fake, now.date(), 3, 80)}
                                          for _ in range(4)])[:pax - 1]:
             passengers.append(dict(p))
         free = backend.free_bag_allowance(u.membership, plan.cabin, pax)

@@ -100,13 +100,21 @@ def restore_address(s: Session, order_id: str, before: dict[str, str]) -> None:
     order.address_changes = max(0, order.address_changes - 1)
 
 
+def delivery_refusal(new_date: date, today: date) -> str:
+    """Why a delivery cannot be moved to ``new_date`` ('' when it can)."""
+    if not today + timedelta(days=1) <= new_date <= today + timedelta(days=14):
+        return "a delivery can be moved to a date between 1 and 14 days from today"
+    if new_date.weekday() == 6:
+        return "we do not deliver on Sundays"
+    return ""
+
+
 def reschedule_delivery(s: Session, order_id: str, new_date: date, today: date) -> str | None:
     order = get_order(s, order_id, lock=True)
     _require_status(order, ("pending", "processed"), "rescheduled")
-    if not today + timedelta(days=1) <= new_date <= today + timedelta(days=14):
-        raise PolicyDenied("a delivery can be moved to a date between 1 and 14 days from today")
-    if new_date.weekday() == 6:
-        raise PolicyDenied("we do not deliver on Sundays")
+    refused = delivery_refusal(new_date, today)
+    if refused:
+        raise PolicyDenied(refused)
     extra = dict(order.extra or {})
     if int(extra.get("reschedules", 0)) >= MAX_RESCHEDULES:
         raise PolicyDenied(f"order {order_id} has already been rescheduled {MAX_RESCHEDULES} times")

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from cx_core.entities import find_address
+from cx_core.reading import language
 
 from .base import Unsure
 from .items import _mention_strength
@@ -38,7 +39,8 @@ def _payment(text: str, snap: dict[str, Any]) -> str | None:
     if ids:
         raise Unsure("more than one payment method is named")
     low = _norm(text)
-    named = [kind for kind, pattern in _METHOD_WORDS if re.search(pattern, low)]
+    named = [kind for kind, pattern in _METHOD_WORDS  # "on my gift card rather than PayPal": the gift card
+             if any(not language.contrasted(low, m.start()) for m in re.finditer(pattern, low))]
     if not named:
         return None
     if len(named) > 1:

@@ -9,6 +9,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from cx_core import qualifiers
+from cx_core.reading import language, records
 
 from .base import Unsure, _Item
 from .catalogue_words import catalogue
@@ -118,12 +119,18 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
         raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
     if allow_all and _ALL.search(include):
         orders = {x.order["order_id"] for x in pool}
+        if len(orders) != 1 and language.LATEST.search(include):  # "everything from my last order"
+            newest = max((x.order for x in pool), key=lambda o: str(o.get("created_at") or ""))
+            pool, orders = [x for x in pool if x.order is newest], {newest["order_id"]}
         if len(orders) != 1:
             raise Unsure("“everything” fits more than one order; the order number is needed")
         return [x for x in pool if x.item["name"] not in excluded]
     if not any(_mention_strength(include, n) for n in names):
         if len(fast := [n for n in names if _typed_fast(include, n)]) == 1:  # named, typed fast: that one alone
             return [x for x in pool if x.item["name"] == fast[0]]
+        described = records.named(include, [{"name": n} for n in names])  # "my mesh wifi" (Wi-Fi Mesh System)
+        if len(described) == 1:
+            return [x for x in pool if x.item["name"] == names[described[0]]]
         orders = {x.order["order_id"] for x in pool}
         if len(orders) == 1 and len(pool) == 1 and re.search(r"\b(?:it|this|that|the item|my order)\b", include, re.I):
             return pool  # "return it" about an order with a single item

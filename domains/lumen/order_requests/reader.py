@@ -173,6 +173,8 @@ def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading
         _read_condition(sentence, verbs, msg, reading)
     elif not (_QUESTION.search(sentence) and not verbs or _ASKING.search(sentence)):
         _read_request(sentence, verbs, ctx.snap, msg)
+    elif not verbs:
+        msg.general.append(sentence)  # "Could the money go on my gift card?": a detail of a request, asked
 
 
 def _read_condition(sentence: str, verbs: list[tuple[str, str]], msg: _Message, reading: Reading) -> None:

@@ -157,7 +157,9 @@ def _change_address(v: _Verb) -> None:
     elif re.search(r"\border", head, re.I) or _mentions_any(head, snap):  # "send my desk lamp to …"
         by_city = [o for o in pending if _has(_places(head), o["address"]["city"])]
         by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
-        chosen = by_city or list({o["order_id"]: o for o in by_item}.values()) or pending
+        by_item_orders = list({o["order_id"]: o for o in by_item}.values())
+        both = [o for o in by_city if o in by_item_orders]  # "my mesh wifi order … not Floyd Ford": both point
+        chosen = both or by_item_orders or by_city or pending
         if len(chosen) > 1:  # "my wrong order": the one not already going there
             chosen = [o for o in chosen if not _same_address(o["address"], target)] or chosen
         if len(chosen) != 1:

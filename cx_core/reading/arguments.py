@@ -1,0 +1,211 @@
+"""An action's argument read from the message by its schema alone: its type (a number and its range, a day, a
+choice of values), its name and description. Nothing here knows a company: "the number on the meter's display"
+(an integer from 0 to 999999) takes the one number the message gives in that range; "day of the month for the
+direct debit (1 to 28)" the day it names; "morning or afternoon" the part of the day it asks for. When several
+values fit, the one whose neighbouring words share the argument's words is taken ("electric 12301" for the
+electricity account's reading); when that does not decide, nothing is guessed."""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from datetime import date
+from types import UnionType
+from typing import Any, Literal, get_args, get_origin
+
+from . import records, when
+from .types import Reading, Value, Words
+
+NOT_FOUND, AMBIGUOUS = "not found", "ambiguous"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the reader needs of an argument: its name and words, its kind, its range and its choices."""
+
+    name: str
+    description: str
+    kind: str  # number | date | choice | text
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> set[str]:
+        return records.words(f"{self.name.replace('_', ' ')} {self.description}")
+
+
+def spec_of(name: str, field: Any) -> Spec:
+    """An argument's ``Spec`` from its pydantic field."""
+    ann = field.annotation
+    if get_origin(ann) in (typing.Union, UnionType):
+        ann = next((a for a in get_args(ann) if a is not type(None)), ann)
+    low = high = None
+    for m in field.metadata or []:
+        low = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else low
+        low = getattr(m, "gt", None) if getattr(m, "gt", None) is not None and low is None else low
+        high = getattr(m, "le", None) if getattr(m, "le", None) is not None else high
+        high = getattr(m, "lt", None) if getattr(m, "lt", None) is not None and high is None else high
+    desc = str(field.description or "")
+    if get_origin(ann) is Literal:
+        return Spec(name, desc, "choice", choices=tuple(str(v) for v in get_args(ann)))
+    if ann in (int, float):
+        return Spec(name, desc, "number", low, high)
+    pattern = next((getattr(m, "pattern", None) for m in field.metadata or [] if getattr(m, "pattern", None)), None)
+    if ann is date:
+        return Spec(name, desc, "date")
+    if pattern and re.fullmatch(r"\^?\\d\{4\}-\\d\{2\}-\\d\{2\}\$?", str(pattern)):
+        return Spec(name, desc, "date")
+    return Spec(name, desc, "text")
+
+
+def _near(reading: Reading, v: Value, spec: Spec, width: int = 40) -> int:
+    """How many of the argument's words stand just before or after a value ("meter reading: 23817")."""
+    text = reading.text
+    around = text[max(0, v.words.start - width):v.words.start] + " " + text[v.words.end:v.words.end + 15]
+    return len(spec.words & records.words(around))
+
+
+def _in_range(v: float, spec: Spec) -> bool:
+    return (spec.low is None or v >= spec.low) and (spec.high is None or v <= spec.high)
+
+
+def _longest(reading: Reading) -> bool:
+    """The customer takes the most the rules allow ("the longest you can do", "the latest day you can")."""
+    return bool(re.search(r"\b(?:the\s+)?(?:longest|most|maximum|max|highest|biggest|latest|last)\b[^.?!]{0,30}\b"
+                          r"(?:you\s+can|possible|allowed|you\s+allow|available|there\s+is)\b|\bas\s+(?:long|many|late)\s+"
+                          r"as\s+(?:you\s+can|possible|allowed)\b", reading.text, re.I))
+
+
+UNITS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
+
+
+def _unit(words: set[str]) -> str | None:
+    return next((u for u in ("month", "week", "day", "year") if u in words or u + "ly" in words), None)
+
+
+def _in_unit(reading: Reading, v: Value, spec: Spec) -> float | None:
+    """A number said with a unit of time ("two years"), in the unit the argument counts ("monthly instalments":
+    24); None when either says no unit."""
+    after = re.match(r"\s*(day|week|fortnight|month|year)s?\b", reading.text[v.words.end:], re.I)
+    wanted = _unit(spec.words)
+    if not after or not wanted or not isinstance(v.value, int | float):
+        return None
+    said = after.group(1).lower()
+    if said == wanted:
+        return float(v.value)
+    per = {"month": 12, "week": 52, "day": 365}
+    if said == "year" and wanted in per:
+        return float(v.value) * per[wanted]
+    return float(v.value) * UNITS[said] / UNITS[wanted]
+
+
+def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
+    """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near`` are words of the record the
+    value belongs to (its kind of supply, its name), which pick among several ("electric 12301, gas 5302")."""
+    if spec.kind == "number":
+        pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
+        if spec.high is not None and spec.high <= 31:  # a day of the month: "the 28th" was read as a day
+            pool += [Value(kind="ordinal", value=int(m.group(1)), words=d.words) for d in reading.facts.dates
+                     if (m := re.fullmatch(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", d.words.text.strip(), re.I))]
+        money = any(w in spec.words for w in ("pound", "dollar", "euro", "amount", "price", "fee", "cost"))
+        if money:
+            pool = [*reading.facts.amounts, *pool]
+        pool = [v.model_copy(update={"value": int(c) if c.is_integer() else c}) if (c := _in_unit(reading, v, spec))
+                is not None else v for v in pool]
+        values = [v for v in pool if _in_range(float(v.value["amount"] if isinstance(v.value, dict) else v.value),
+                                               spec) and not ruled_out(reading, v)]
+        if not values and pool and spec.high is not None and _longest(reading):
+            return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
+        return _pick(values or pool, spec, reading, near)
+    if spec.kind == "date":
+        days = [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)]
+        if not days:
+            first = _first_of_span(reading, near)
+            if first is not None:
+                return first, ""
+        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near], spec, reading, "")
+    if spec.kind == "choice":
+        found = []
+        for v in [t for t in reading.facts.times if not ruled_out(reading, t)]:
+            part = v.value if v.kind == "period" else when.period_of(int(str(v.value["at"] if isinstance(
+                v.value, dict) else v.value)[:2]))
+            if part in spec.choices:
+                found.append(Value(kind="enum", value=part, words=v.words))
+        low = reading.text.lower()
+        for choice in spec.choices:
+            for m in re.finditer(rf"(?<![\w-]){re.escape(choice.lower())}(?![\w-])", low):
+                if not any(f.words.start <= m.start() < f.words.end for f in found):
+                    found.append(Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end())))
+        distinct = list(dict.fromkeys(str(f.value) for f in found))
+        if len(distinct) == 1:
+            return distinct[0], ""
+        return None, NOT_FOUND if not distinct else AMBIGUOUS
+    return None, NOT_FOUND
+
+
+# what rules a day or a time out for the customer: "I can't do Monday", "I'm away on the 3rd", "not Saturday"
+RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|not\s+able|not\s+available|unavailable|"
+                       r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
+                       r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
+                       r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,25}$", re.I)
+
+
+def ruled_out(reading: Reading, v: Value) -> bool:
+    """Whether the words just before a day rule it out ("I can't do Monday", "instead of Friday", "from Tuesday
+    to Thursday": the day it moves from)."""
+    before = reading.text[max(0, v.words.start - 40):v.words.start]
+    before = re.split(r"[.;!?]|\bbut\b|\b(?:to|for|on)\s+$", before)[-1] if re.search(r"\b(?:to|for|on)\s*$",
+                                                                                       before) else before
+    return bool(RULED_OUT.search(before))
+
+
+def _first_of_span(reading: Reading, near: str) -> str | None:
+    """The first day of a stretch the customer offers ("any afternoon next week, apart from Wednesday") that no
+    words rule out, from tomorrow on."""
+    from datetime import timedelta
+
+    today = reading.written_at.date()
+    out = [d.value for d in reading.facts.dates if ruled_out(reading, d)]
+    for span in when.spans(reading.text, today):
+        before = reading.text[max(0, span.start - 40):span.start]
+        if RULED_OUT.search(before):
+            continue
+        day = max(span.first, today + timedelta(days=1))
+        while day <= span.last:
+            if day.isoformat() not in out and day.weekday() < 5 or span.last - span.first < timedelta(days=3) and \
+                    day.isoformat() not in out:
+                return day.isoformat()
+            day += timedelta(days=1)
+    return None
+
+
+def _w(text: str, start: int, end: int) -> Any:
+    return Words(text=text[start:end], start=start, end=end)
+
+
+def _pick(values: list[Value], spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
+    if not values:
+        return None, NOT_FOUND
+
+    def plain(v: Value) -> Any:
+        return v.value["amount"] if isinstance(v.value, dict) and "amount" in v.value else v.value
+
+    distinct = list(dict.fromkeys(str(plain(v)) for v in values))
+    if len(distinct) == 1:
+        return plain(values[0]), ""
+    if near:  # the value beside the record's own words
+        own = records.words(near)
+        scored = [(len(own & records.words(reading.text[max(0, v.words.start - 20):v.words.end + 20])), v)
+                  for v in values]
+        best = max(s for s, _ in scored)
+        top = [v for s, v in scored if s == best]
+        if best and len({str(plain(v)) for v in top}) == 1:
+            return plain(top[0]), ""
+    scored2 = [(_near(reading, v, spec), v) for v in values]
+    best2 = max(s for s, _ in scored2)
+    top2 = [v for s, v in scored2 if s == best2]
+    if best2 and len({str(plain(v)) for v in top2}) == 1:
+        return plain(top2[0]), ""
+    return None, AMBIGUOUS

@@ -1,0 +1,149 @@
+"""What follows from the Reading for any plan, whichever pack made it: a write the customer asked *not* to be
+done, or took back, is not proposed; one they only ask about, want only under a condition or as a second choice
+waits for a person with the reason. Each step is weighed against the clause of the message that names its record
+(its id, or the words of the record in the customer's snapshot: the items of an order, a tariff's name), so "please
+DON'T cancel the vacuum order, just cancel the headphones" drops the one and keeps the other."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..actions.base import is_read
+from ..plans import ASKS_ONLY, NOTICED, Plan, Step
+from .types import Qualifiers, Reading, RequestReading
+
+_STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
+order orders item items booking account accounts record records one ones any all new old my its it's their them""".split())
+DROPPED = "as you asked, I haven't changed anything there"
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9'-]+", text.lower()) if len(w) > 2 and w not in _STOP}
+
+
+def _records_with(value: str, node: Any, out: list[Mapping[str, Any]], depth: int = 0) -> None:
+    """Every record (a mapping) of ``node`` holding ``value`` as one of its own fields."""
+    if depth > 6:
+        return
+    if isinstance(node, Mapping):
+        if any(str(v) == value for v in node.values() if isinstance(v, str | int)):
+            out.append(node)
+        for v in node.values():
+            if isinstance(v, Mapping | list):
+                _records_with(value, v, out, depth + 1)
+    elif isinstance(node, list):
+        for v in node:
+            _records_with(value, v, out, depth + 1)
+
+
+def _flat(node: Any, depth: int = 0) -> Iterable[str]:
+    if depth > 4:
+        return
+    if isinstance(node, Mapping):
+        for v in node.values():
+            yield from _flat(v, depth + 1)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _flat(v, depth + 1)
+    elif isinstance(node, str) and not re.fullmatch(r"[\d\-:T.+Z ]+", node):
+        yield node
+
+
+def step_words(step: Step, snapshot: Mapping[str, Any] | None) -> tuple[set[str], set[str]]:
+    """The ids a step names and the words of the records they stand for (from the customer's snapshot)."""
+    ids, words = set(), set()
+    for value in step.args.values():
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            continue
+        text = str(value)
+        ids.add(text.lower().lstrip("#"))
+        found: list[Mapping[str, Any]] = []
+        _records_with(text, snapshot or {}, found)
+        for record in found[:3]:
+            for field_text in _flat(record):
+                words |= _words(field_text)
+        words |= _words(text)
+    return ids, words
+
+
+def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None) -> RequestReading | None:
+    """The request (a clause) of the message that names this step's record best: by id, else by the most words
+    of the record; among the step's own task type first."""
+    ids, words = step_words(step, snapshot)
+    own = [r for r in reading.requests if r.task_type == step.intent] or list(reading.requests)
+    best, score = None, 0.0
+    for r in own:
+        hit = _score(ids, words, r.sentence.text)
+        if hit > score:
+            best, score = r, hit
+    if best is None and own:  # no clause names the record: the request's own words, when they agree
+        verdicts = {holding(r.qualifiers)[0] for r in own}
+        if len(own) == 1 or len(verdicts) == 1:
+            return own[0]
+        dropped = [r for r in own if holding(r.qualifiers)[0] == "drop"]
+        return dropped[-1] if dropped and own[-1] in dropped else None  # a change of mind said last wins
+    return best
+
+
+def _score(ids: set[str], words: set[str], text: str) -> float:
+    """How well words name a record: ten for each of its ids, one for each of its words."""
+    low = text.lower()
+    return 10.0 * sum(1 for i in ids if i and len(i) > 2 and re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", low)) \
+        + len(words & _words(text))
+
+
+def holding(q: Qualifiers) -> tuple[str, str]:
+    """(what to do, why): ``drop`` a write the customer does not want, ``hold`` one that waits for them."""
+    if q.negated is not None:
+        return "drop", f"the customer asks for it not to be done (“{q.negated.text}”)"
+    if q.withdrawn is not None:
+        return "drop", f"the customer changed their mind (“{q.withdrawn.text}”)"
+    if q.asks_only is not None:
+        return "hold", ASKS_ONLY
+    if q.condition is not None:
+        return "hold", f"the customer sets a condition on it (“{q.condition.text}”)"
+    if q.fallback is not None:
+        return "hold", f"the customer wants it only if the first choice cannot be done (“{q.fallback.text}”)"
+    if q.restriction is not None:
+        return "hold", f"the customer narrows which ones they mean (“{q.restriction.text}”)"
+    return "", ""
+
+
+SAFETY = "the message speaks of a danger ({word}): a person answers it first"
+
+
+def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safety: str = "") -> Plan:
+    """``plan`` with what the Reading says of each write step: dropped when the customer does not want it, held
+    (with the reason) when it waits for them or when the message speaks of a danger (a smell of gas, sparks).
+    Reads are never held."""
+    kept: list[Step] = []
+    dropped: list[Step] = []
+    for step in plan.steps:
+        if is_read(step.action) or step.refused:
+            kept.append(step)
+            continue
+        if safety and not step.held:
+            kept.append(replace(step, held=SAFETY.format(word=safety)))
+            continue
+        clause = clause_for(step, reading, snapshot)
+        if clause is not None and step.rationale.endswith(NOTICED) and not _score(*step_words(step, snapshot),
+                                                                            clause.sentence.text):
+            clause = None  # found on the records, not asked for: only words that name its record weigh on it
+        what, why = holding(clause.qualifiers) if clause is not None else ("", "")
+        if what == "drop":
+            dropped.append(step)
+        elif what == "hold" and not step.held:
+            kept.append(replace(step, held=why))
+        else:
+            kept.append(step)
+    if dropped:
+        for intent in {s.intent for s in dropped} - {s.intent for s in kept if not is_read(s.action)}:
+            plan.questions.pop(intent, None)
+            plan.answers.setdefault(intent, DROPPED)
+        plan.steps = [s for s in kept if not (s.depends_on and s.depends_on in {d.action for d in dropped})]
+    else:
+        plan.steps = kept
+    return plan

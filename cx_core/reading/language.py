@@ -1,0 +1,287 @@
+"""Generic English, once for every company: sentences and clauses, and the words that change what a request means
+(negation, a change of mind, a condition, a fallback, an exception, a question that only asks, a quantity, "all",
+"the latest", a comparison, a fact the customer claims). A pack brings the words of its trade (what customers call
+its records, its actions, its enum values); how English negates, conditions or asks is read here and nowhere else,
+and ``tests/test_generic_english.py`` runs the same table of constructions through every pack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import numbers
+from .types import Qualifiers, Value, Words
+
+MAX_CHARS = 6000
+MAX_SENTENCES = 40
+
+# ------------------------------------------------------------------ sentences and clauses
+# a new request run on without a full stop ("… for a refund CAN YOU RESEND THE INVOICE", "… please could you")
+_RUN_ON = (r"(?<=[a-z0-9)])\s+(?=(?:Please|PLEASE|Can you|CAN YOU|Could you|COULD YOU|Can I|CAN I|Could I|COULD I|"
+           r"I NEED|I WANT|I'D LIKE|Also|ALSO)\b)")
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+|" + _RUN_ON)
+_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|No|Apt|Ave|Rd|approx|e\.g|i\.e|etc|vs|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|"
+                     r"Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\.$", re.I)
+
+
+def sentences(text: str) -> list[Words]:
+    """The sentences and lines of ``text`` with their places; an abbreviation's full stop ("Dec. 5", "St. John")
+    does not end one; bounded, so a huge message cannot stall the reader."""
+    text = text[:MAX_CHARS]
+    out: list[Words] = []
+    start = 0
+    for m in _SENTENCE.finditer(text):
+        piece = text[start:m.start()]
+        if _ABBREV.search(piece) and "\n" not in m.group(0):
+            continue
+        out.append(_words(text, start, m.start()))
+        start = m.end()
+    out.append(_words(text, start, len(text)))
+    return [w for w in out if len(w.text) > 1][:MAX_SENTENCES]
+
+
+def _words(text: str, start: int, end: int) -> Words:
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip(" \t-*>•"))
+    piece = piece.strip(" \t-*>•")
+    return Words(text=piece, start=start + lead, end=start + lead + len(piece))
+
+
+# what starts a clause of its own inside a sentence: a contrast, a fallback, a condition, another request
+_CLAUSE = re.compile(r"\s*(?:;|,?\s+but\s+|,?\s+however,?\s+|,\s*(?=(?:and\s+)?(?:please|just|only|then|instead|"
+                     r"otherwise|if\s+not|or\s+else|i\s+(?:want|would|'d|need|still)|keep|leave|don'?t|do\s+not)\b)|"
+                     r"\s+(?=(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+"
+                     r"possible|instead(?!\s+of))\b)|,?\s+and\s+(?=(?:please\s+)?(?:also\s+)?(?:can|could|would)\s+you\b|"
+                     r"(?:please\s+)?(?:also\s+)?(?:i\s+(?:want|need|would|'d))\b))", re.I)
+
+
+def clauses(sentence: Words) -> list[Words]:
+    """A sentence cut where its requests part: at "but", a semicolon, "otherwise", "if not", "instead", or a comma
+    before another ask ("Please don't cancel the vacuum, just cancel the headphones")."""
+    out, at = [], 0
+    text = sentence.text
+    for m in _CLAUSE.finditer(text):
+        if m.start() > at:
+            out.append(_words(text, at, m.start()))
+        at = m.start() if re.match(r"\s+(?:otherwise|or\s+else|failing|if|instead)", m.group(0), re.I) else m.end()
+    out.append(_words(text, at, len(text)))
+    return [Words(text=c.text, start=sentence.start + c.start, end=sentence.start + c.end) for c in out
+            if len(c.text) > 1 and not _ONLY_COURTESY.fullmatch(c.text)]
+
+
+_ONLY_COURTESY = re.compile(r"\W*(?:please|pls|plz|thanks|thank\s+you|thx|ta|cheers|many\s+thanks)\W*", re.I)
+
+
+# ------------------------------------------------------------------ the constructions
+def _find(rx: re.Pattern[str], clause: Words) -> Words | None:
+    m = rx.search(clause.text)
+    return Words(text=m.group(0).strip(), start=clause.start + m.start(), end=clause.start + m.end()) if m else None
+
+
+# "please don't cancel", "do NOT change", "no need to send", "I don't want it moved", "leave X alone"
+NEGATION = re.compile(
+    r"\b(?:do\s+not|don'?t|dont|didn'?t\s+(?:ask|want)|never|please\s+no|no\s+need\s+to|not\s+to|shouldn'?t|"
+    r"should\s+not|mustn'?t|must\s+not|won'?t\s+need|no\s+longer\s+need\s+(?:you\s+)?to)\s+(?:(?:want|need|wish)\s+"
+    r"(?:you\s+)?(?:to\s+)?)?(?:\w+\s+){0,2}?(?:cancel\w*|chang\w*|mov\w*|switch\w*|swap\w*|return\w*|refund\w*|"
+    r"send\w*|book\w*|credit\w*|clos\w*|stop\w*|touch\w*|updat\w*|remov\w*|delet\w*|upgrad\w*|downgrad\w*|"
+    r"reschedul\w*|ship\w*|exchang\w*|charg\w*|process\w*|put|add\w*|submit\w*|set\s+up|do\s+(?:that|this|it|"
+    r"anything))\b|\bleave\s+(?:\w+\s+){0,4}?(?:alone|as\s+(?:it\s+is|they\s+are|is))\b|"
+    r"\bleave\s+(?:it|them|that|this|everything)\s+(?:on|at|as|where|with|how)\b|"
+    # "please don't." said of the request before it
+    r"\b(?:please\s+)?(?:don'?t|do\s+not)\b(?=\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b))|"
+    r"\b(?:keep|stay(?:ing)?\s+(?:on|with)|remain\s+on|stick\s+with)\b", re.I)
+# a change of mind: the customer takes back what they asked before
+WITHDRAWN = re.compile(
+    r"\b(?:(?:i'?ve|i\s+have|have)\s+changed\s+my\s+mind|changed\s+my\s+mind|change\s+of\s+plan|scratch\s+that|"
+    r"never\s*mind|nevermind|forget\s+(?:what\s+i\s+(?:said|asked)|my\s+(?:last|previous|earlier)\s+(?:e-?mail|"
+    r"message|request))|ignore\s+my\s+(?:last|previous|earlier)\s+(?:e-?mail|message|request)|no\s+longer\s+want\s+"
+    r"(?:to|it|that|the)|(?:cancel|withdraw)\s+my\s+(?:request|earlier\s+request)|don'?t\s+(?:bother|worry)\s+"
+    r"(?:about|with)|i\s+(?:asked|wanted)\s+(?:you\s+)?to\s+\w+[^.!?]{0,60}\bbut\b)", re.I)
+# what withdraws an earlier request whatever else the clause says
+WITHDRAWS = re.compile(r"\b(?:scratch\s+that|never\s*mind|nevermind|forget\s+(?:what\s+i\s+(?:said|asked)|my\s+(?:last|"
+                       r"previous|earlier))|ignore\s+my\s+(?:last|previous|earlier)|(?:cancel|withdraw)\s+my\s+(?:earlier\s+)?"
+                       r"request|no\s+longer\s+want\s+you\s+to|don'?t\s+(?:bother|worry)\s+(?:about|with))\b", re.I)
+# a clause that asks for something itself (an imperative, a polite or a wished request)
+ASKS_FOR = re.compile(r"^\W*(?:please\s+|pls\s+|kindly\s+|just\s+)?(?:cancel|change|move|return|exchange|refund|send|"
+                      r"resend|update|book|add|remove|switch|upgrade|downgrade|replace|credit|reverse|close|reschedule|"
+                      r"stop|put|set|take|submit|arrange|ship|deliver|keep|leave)\b|\bplease\b|\b(?:can|could|would|"
+                      r"will)\s+you\b|\bi\s+(?:want|need|would\s+like|'d\s+like)\s+(?:you\s+)?to\b", re.I)
+# a request told of as made before ("yesterday I asked you to…"), which a later "please don't" takes back
+EARLIER = re.compile(r"\b(?:i|we)\s+(?:asked|requested|wanted|told\s+you|wrote|emailed|called)\b|\bmy\s+(?:last|previous|"
+                     r"earlier)\s+(?:e-?mail|message|request)\b", re.I)
+# a negation with nothing after it: it negates what was asked before ("please don't.", "don't, leave it")
+ELLIPTIC = re.compile(r"^(?:please\s+)?(?:don'?t|do\s+not)\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b)", re.I)
+CONDITION = re.compile(
+    r"\b(?:if(?!\s+(?:possible|you\s+can|you\s+could|you\s+would|you\s+don'?t\s+mind|needed|necessary|so|not\b|"
+    r"(?:you|the\s+agent|anyone|they|someone)\s+(?:need|needs|ask|asks|want\s+to\s+know|require|requires)\b|"
+    r"that'?s\s+(?:ok|okay|fine|alright)|(?:that|this|it)(?:'s|\s+is)\s+not\s+possible|you\s+can'?t|you\s+cannot|"
+    r"any|anyone|anything))|unless|as\s+long\s+as|provided(?:\s+that)?|only\s+if|in\s+case|depending\s+on|"
+    r"assuming)\b[^.!?;]*", re.I)
+FALLBACK = re.compile(
+    r"\b(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+(?:possible|"
+    r"available|an\s+option)|if\s+(?:you|they|it)\s+(?:can'?t|cannot|won'?t|don'?t|doesn'?t|isn'?t)\b[^,.;]*,?|"
+    r"if\s+(?:that'?s|that\s+is)\s+too\s+\w+|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
+    r"cancel|send|credit))", re.I)
+EXCEPTION = re.compile(
+    r"\b(?:except(?:\s+for)?|apart\s+from|aside\s+from|other\s+than|excluding|but\s+not|not\s+including|"
+    r"with\s+the\s+exception\s+of|besides)\s+[^.!?;,]+|\b(?:everything|all|every\s+\w+|the\s+rest)\s+but\s+"
+    r"(?!i\b|we\b|it\b|the\s+\w+\s+(?:is|are|was|were)\b)[^.!?;,]+", re.I)
+# a question about the thing, not a request to do it: "how long does a refund take?", "can I pay with Amex?"
+_WH_QUESTION = re.compile(r"^\W*(?:how|what|when|which|where|who|whether|is\s+there|are\s+there|is\s+it|"
+                          r"are\s+(?:you|they|there)|do\s+(?:you|i|they|we)|does|did|will|would\s+(?:it|there)|"
+                          r"should\s+i|am\s+i|have\s+you|has)\b", re.I)
+# a polite request, permission asked included ("could I spread it over 12 months?" asks for the plan)
+_POLITE_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|dear\s+\w+[,!]?\s+)?(?:please\s+)?"
+                         r"(?:can|could|would|will|may)\s+"
+                         r"(?:you|u|i|we|someone|somebody|one\s+of\s+you)\b|^\W*is\s+it\s+possible\s+(?:for\s+you\s+)?to\b|"
+                         r"^\W*(?:would|do)\s+you\s+mind\b", re.I)
+_WANTS = re.compile(r"\b(?:i\s+(?:want|need|would\s+like|'d\s+like|wish)\s+(?:you\s+)?to|please\s+\w+|i'?d\s+like\s+"
+                    r"(?:you\s+)?to|i'?m\s+(?:asking|requesting)|i\s+request)\b", re.I)
+QUANTITY = re.compile(r"\b(?:only|just)\s+(?:one|two|three|four|five|\d+|a\s+single|half)\b|\b(?:one|two|three|four|"
+                      r"five|six|\d+|a\s+couple|both|several|a\s+few)\s+of\s+(?:them|those|these|the|my)\b|"
+                      r"\b(?:two|three|four|five|\d+)\s+more\b", re.I)
+EVERY = re.compile(r"\b(?:both|all\s+(?:of\s+)?(?:my|your|the|our|them|those|these)|each\s+of|every\s+one\s+of|"
+                   r"everything|all\s+\w+s\b)", re.I)
+# the thing named next is the one *not* wanted: "on my gift card rather than PayPal", "not to my Visa"
+CONTRAST = re.compile(r"\b(?:not|instead\s+of|rather\s+than|other\s+than|except|but\s+not|never)\s+(?:(?:to|on|onto|"
+                      r"via|by|with|in|into|using|back\s+to|my|the|a|an|our|your)\s+)*$", re.I)
+
+
+def contrasted(text: str, start: int) -> bool:
+    """Whether the words just before ``start`` set what follows aside ("rather than PayPal", "not my Visa")."""
+    return bool(CONTRAST.search(text[max(0, start - 40):start]))
+
+
+LATEST = re.compile(r"\b(?:my|your|our)\s+(?:latest|last|most\s+recent|newest|current|recent)\b|\bthe\s+(?:latest|most\s+recent|"
+                    r"newest|last\s+one)\b", re.I)
+# "all of my flights that only have one passenger": which ones "all" means is narrowed by a clause of its own
+RESTRICTED = re.compile(r"\b(?:all|every|each|both)\b[^.!?;]{0,50}?\b(?:that|which|who|whose|where|with\s+(?:only|"
+                        r"just|more|less|fewer|no|at\s+least))\b[^.!?;]*", re.I)
+COMPARATIVE = re.compile(r"\b(?:cheapest|least\s+expensive|most\s+expensive|lowest|highest|earliest|latest\s+"
+                         r"(?:flight|slot|time|one)|first\s+(?:available|free)|next\s+(?:available|free)|"
+                         r"(?:cheaper|pricier|earlier|later|bigger|smaller)\s+than|under\s+[$£€]?\d+|over\s+[$£€]?\d+|"
+                         r"(?:no\s+)?more\s+than\s+[$£€]?\d+|less\s+than\s+[$£€]?\d+)\b", re.I)
+# what a customer says happened, which the records may contradict
+# a condition on the record's own state or on what is possible ("if it hasn't shipped yet", "if there's a slot"):
+# the action's own checks decide it, so it holds nothing by itself
+ON_STATE = re.compile(r"\b(?:(?:has|have|hasn'?t|haven'?t|has\s+not|is|isn'?t|is\s+not|was|wasn'?t|are|aren'?t)\s+"
+                      r"(?:not\s+)?(?:yet\s+)?(?:already\s+)?(?:been\s+)?(?:left|shipped|dispatched|sent|processed|"
+                      r"gone|on\s+(?:its|their)\s+way|out\s+for\s+delivery|delivered|started|packed|available|free|"
+                      r"possible|too\s+late)|(?:still|yet)\s+(?:possible|time|pending|available)|there'?s\s+(?:a|an|"
+                      r"any)\s+(?:slot|space|seat|room|time)|not\s+too\s+late|in\s+time)\b", re.I)
+_COURTESY = re.compile(r"(?:,?\s+(?:please|thanks|thank\s+you|pls|plz|cheers))+\W*$", re.I)
+CLAIM = re.compile(r"\b(?:you(?:'ve|\s+have)?|i(?:'ve|\s+have)?\s+been|i\s+was|we\s+were|it\s+was|they)\s+(?:\w+\s+)?"
+                   r"(?:charged|billed|debited|took|taken|sent|delivered|cancelled|canceled)\b[^.!?;]{0,40}|"
+                   r"\b(?:never\s+(?:arrived|came|turned\s+up|received)|didn'?t\s+(?:arrive|come|turn\s+up)|"
+                   r"(?:has|have)\s+not\s+arrived|hasn'?t\s+arrived)\b", re.I)
+
+
+def is_question(clause: Words) -> bool:
+    """Whether a clause is a question (a question mark, or one of the words that open a question)."""
+    return clause.text.rstrip().endswith("?") or bool(_WH_QUESTION.search(clause.text) and "?" in clause.text)
+
+
+def asks_only(clause: Words) -> Words | None:
+    """The clause, when it only asks about something ("how long does a refund take?", "is there a fee?", "could
+    you tell me how it works?") and asks for nothing to be done. A question opened by a modal ("can an engineer
+    come on Thursday?", "could you move it?", "may I return it?") or a wish ("I want…", "please…") asks for
+    something to be done, whatever its mark."""
+    text = clause.text
+    if _TELL_ME.search(text):
+        return clause
+    if _MODAL_ASK.search(text) or _POLITE_ASK.search(text) or _WANTS.search(text):
+        return None
+    if _WH_QUESTION.search(text) and ("?" in text or re.search(r"\b(?:know|wonder|wondering)\b", text, re.I)):
+        return clause
+    if text.rstrip().endswith("?") and _INFO_QUESTION.search(text):
+        return clause
+    return None
+
+
+# a question that asks for an arrangement: "can an engineer come…?", "could the delivery be moved?"
+_MODAL_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|so,?\s+|and\s+|also,?\s+|ok,?\s+)?"
+                        r"(?:please\s+)?(?:can|could|would|will|may|might|shall)\b", re.I)
+_INFO_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|has|have|had|isn'?t|aren'?t|doesn'?t|don'?t)\b",
+                            re.I)
+
+
+# asking to be told, not to have something done: "could you tell me how…", "I was wondering whether…"
+_TELL_ME = re.compile(r"\b(?:i\s+(?:was\s+)?wonder(?:ing)?|(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|explain|"
+                      r"let\s+me\s+know|confirm\s+(?:whether|if|how|what|when))|i'?d\s+like\s+to\s+know|do\s+you\s+"
+                      r"know|just\s+(?:a\s+)?(?:question|checking|asking))\b", re.I)
+
+
+# the thing itself is unwanted ("it isn't right for us", "they don't fit", "I no longer need it"): a question how to
+# send it back, cancel or return it is then a request to
+UNWANTED = re.compile(r"\b(?:isn'?t|is\s+not|aren'?t|are\s+not|wasn'?t|was\s+not)\s+(?:right|suitable|what\s+(?:i|we)\s+"
+                      r"(?:wanted|expected|ordered))\b|\b(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+(?:fit|suit|work\s+for)\b|"
+                      r"\bchanged\s+(?:my|our)\s+minds?\b|\b(?:no\s+longer|don'?t|do\s+not)\s+(?:want|need)\s+(?:it|them)\b",
+                      re.I)
+HOW_TO = re.compile(r"^\W*(?:(?:so|and|ok|okay),?\s+)?how\s+(?:do|can|should|would)\s+(?:i|we)\s+(?:go\s+about\s+)?\w+",
+                    re.I)
+
+
+def qualifiers(clause: Words, sentence: Words | None = None) -> Qualifiers:
+    """What the words of ``clause`` (and the sentence it belongs to, for a condition or a fallback spoken for the
+    whole sentence) do to its request."""
+    whole = sentence or clause
+    condition = _find(CONDITION, clause)
+    q = Qualifiers(negated=_find(NEGATION, clause), withdrawn=_find(WITHDRAWN, clause), asks_only=asks_only(clause),
+                   condition=condition if condition is None or not ON_STATE.search(condition.text) else None,
+                   checkable=condition if condition is not None and ON_STATE.search(condition.text) else None,
+                   fallback=_fallback(clause, whole),
+                   exceptions=[Words(text=t, start=clause.start + m.start(), end=clause.start + m.start() + len(t))
+                               for m in EXCEPTION.finditer(clause.text)
+                               if (t := _COURTESY.sub("", m.group(0)).rstrip())],
+                   every=_find(EVERY, clause), latest=_find(LATEST, clause), comparative=_find(COMPARATIVE, clause),
+                   claims=[w for w in [_find(CLAIM, clause)] if w is not None])
+    if q.condition is not None and q.fallback is not None and q.condition.start >= q.fallback.start:
+        q.condition = None  # "if not, …" is the fallback's own condition
+    if q.withdrawn is not None and ASKS_FOR.search(clause.text) and not WITHDRAWS.search(clause.text):
+        q.withdrawn = None  # "please cancel it, I changed my mind": the change of mind is the reason for this request
+    if q.negated is not None and re.match(r"(?i)(?:keep|stay|remain|stick)", q.negated.text) and \
+            not re.search(r"\b(?:keep|stay|remain|stick)(?:ing)?\b[^.!?;]{0,40}\b(?:on|with|it|them|my|the)\b",
+                          clause.text, re.I):
+        q.negated = None  # "keep" alone ("keep me posted") negates nothing
+    if (narrowed := _find(RESTRICTED, clause)) is not None:
+        q.restriction = narrowed
+    m = QUANTITY.search(clause.text)
+    if m:
+        n = numbers.find(m.group(0))
+        if n and n[0].whole:
+            q.quantity = Value(kind="number", value=n[0].whole,
+                               words=Words(text=m.group(0), start=clause.start + m.start(), end=clause.start + m.end()))
+    return q
+
+
+def _fallback(clause: Words, sentence: Words) -> Words | None:
+    """The fallback words that open ``clause`` (its request is the second choice)."""
+    m = FALLBACK.match(clause.text) or FALLBACK.search(clause.text[:40])
+    if m is None:
+        return None
+    return Words(text=m.group(0).strip(), start=clause.start + m.start(), end=clause.start + m.end())
+
+
+@dataclass(frozen=True)
+class Construction:
+    """One row of the generic-English table: a name, what must happen, and the words that show it."""
+
+    name: str
+    effect: str
+    example: str
+
+
+CONSTRUCTIONS = (
+    Construction("negation", "no write is proposed for what the customer asks not to be done",
+                 "please don't cancel the order"),
+    Construction("change of mind", "the earlier request is withdrawn", "I've changed my mind, keep it as it is"),
+    Construction("condition", "the step is held with the question to ask", "if it hasn't shipped, cancel it"),
+    Construction("fallback", "the second choice waits for the first", "move it to Friday, otherwise cancel it"),
+    Construction("exception", "what is left out is left out", "everything except the doorbell"),
+    Construction("question", "a question proposes no write and gets its answer", "how long does a refund take?"),
+    Construction("quantity", "number words count", "two of them"),
+    Construction("every", "each record of the kind is taken", "both my accounts"),
+    Construction("latest", "the newest record is taken", "my latest bill"),
+    Construction("claim", "a stated fact is checked against the records", "you charged me twice"),
+)

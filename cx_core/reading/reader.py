@@ -1,0 +1,173 @@
+"""The offline reader: a message → a ``Reading``, once, relative to when it was written.
+
+The task types of its requests come from triage (the pack's labelled examples, read by the engine's classifier);
+everything else is read here with the engine's generic English (``language``, ``when``, ``numbers``, ``values``)
+and the pack's vocabulary as data (``Vocabulary``: the shapes of its ids, what customers call its records, its
+country and currency). Each request is a clause of the message with its qualifiers; the facts are every value the
+message gives, wherever it stands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import language, values
+from .types import Facts, Reading, RecordRef, RequestKind, RequestReading, Value, Words
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a pack brings for reading, as data: the shapes of its ids by kind (``{"order": "#?(W\\d{7})"}``), the
+    words customers use for each kind of record (``{"order": ["order", "parcel"]}``), its country (for phone
+    numbers and addresses), its currency, and whether dates are written day first."""
+
+    ids: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    records: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    region: str = "US"
+    currency: str = "USD"
+    day_first: bool = False
+    shown: Mapping[str, str] = field(default_factory=dict)  # how each kind of id is written back ("#{id}")
+    follow_ups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see ``triage.follows``
+    counts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # things customers count: bag → [bag, …]
+    upper: frozenset[str] = frozenset()  # the kinds of id written in capitals whatever the customer typed
+
+    @classmethod
+    def of(cls, ids: Mapping[str, Any] | None = None, records: Mapping[str, Iterable[str]] | None = None,
+           region: str = "US", currency: str = "USD", day_first: bool | None = None,
+           follow_ups: Mapping[str, Iterable[str]] | None = None,
+           counts: Mapping[str, Iterable[str]] | None = None) -> Vocabulary:
+        """From data: each id a pattern (its first group is the id), or ``{pattern, shown}``."""
+        patterns, shown, upper = {}, {}, set()
+        for kind, spec in (ids or {}).items():
+            pattern = spec.get("pattern") if isinstance(spec, Mapping) else spec
+            patterns[kind] = re.compile(str(pattern))  # as written: a pattern says '(?i)' when case does not matter
+            if isinstance(spec, Mapping) and spec.get("shown"):
+                shown[kind] = str(spec["shown"])
+            if isinstance(spec, Mapping) and spec.get("upper"):
+                upper.add(kind)
+        return cls(patterns, {k: tuple(v) for k, v in (records or {}).items()}, region, currency,
+                   region not in ("US", "CA") if day_first is None else day_first, shown,
+                   {k: tuple(v) for k, v in (follow_ups or {}).items()},
+                   {k: tuple(v) for k, v in (counts or {}).items()}, frozenset(upper))
+
+
+def facts(text: str, written_at: datetime, vocab: Vocabulary) -> Facts:
+    """Every value ``text`` gives, by kind."""
+    today = written_at.date()
+    money = values.amounts(text, vocab.currency)
+    found_times = [t for t in values.times(text)
+                   if not any(t.words.start < m.words.end and m.words.start < t.words.end for m in money)]
+    dates = values.days(text, today, vocab.day_first)
+    birth = [d for d in dates if re.search(r"\b(?:born|birth|dob|d\.o\.b)\b", text[max(0, d.words.start - 40):
+                                                                                   d.words.start], re.I)]
+    taken = [(v.words.start, v.words.end) for v in [*dates, *found_times]]
+    ids = values.ids(text, dict(vocab.ids))
+    taken += [(v.words.start, v.words.end) for v in ids]
+    taken += [(v.words.start, v.words.end) for v in money]
+    addresses = values.addresses(text, tuple(dict.fromkeys([vocab.region, "US", "GB", "CA"])), vocab.ids.values())
+    taken += [(v.words.start, v.words.end) for v in addresses]
+    phones = [p for p in values.phones(text, vocab.region)
+              if not any(p.words.start < e and s < p.words.end for s, e in taken)]
+    taken += [(v.words.start, v.words.end) for v in phones]
+    nums = [n for n in values.numbers_in(text) if not any(n.words.start < e and s < n.words.end for s, e in taken)
+            and not _pronoun(text, n)]
+    return Facts(dates_of_birth=birth, dates=[d for d in dates if d not in birth], times=found_times,
+                 amounts=money, phones=phones, emails=values.emails(text), addresses=addresses,
+                 numbers=nums, ids=ids)
+
+
+def _pronoun(text: str, n: Value) -> bool:
+    """"one" that stands for a thing ("that one", "the blue one", "one of them" aside): no number."""
+    return n.words.text.lower() == "one" and bool(
+        re.search(r"\b(?:that|this|the|which|each|any|every|no|another|other|new|old|right|wrong|same|\w+er|\w+est)\s+$",
+                  text[:n.words.start], re.I))
+
+
+def _records(clause: Words, vocab: Vocabulary, ids: list[Value]) -> list[RecordRef]:
+    out = [RecordRef(kind=v.value["kind"], id=v.value["id"]) for v in ids
+           if clause.start <= v.words.start < clause.end]
+    low = clause.text.lower()
+    for kind, words in vocab.records.items():
+        if any(re.search(rf"\b{re.escape(w.lower())}s?\b", low) for w in words) and \
+                not any(r.kind == kind for r in out):
+            out.append(RecordRef(kind=kind, description=clause))
+    return out
+
+
+def _kind(q: Any, clause: Words) -> RequestKind:
+    if q.asks_only is not None:
+        return "ask"
+    if q.claims and not re.search(r"\b(?:please|can|could|would|want|need|refund|cancel|change|send|move)\b",
+                                  clause.text, re.I):
+        return "report"
+    return "act"
+
+
+def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
+         requests: Iterable[Any] = (), reader: str = "offline") -> Reading:
+    """The Reading of ``text``. ``requests`` are the triage's (each with ``intent``, ``text`` and ``confidence``):
+    their sentences are found in the text and each clause of them becomes a request of that task type, with its own
+    qualifiers; a condition said in a clause of its own ("If my wife agrees, please cancel it") holds the clause
+    after it too."""
+    vocab = vocab or Vocabulary()
+    given = facts(text, written_at, vocab)
+    sentences = language.sentences(text)
+    out: list[RequestReading] = []
+    seen: set[tuple[int, int]] = set()
+    for req in requests:
+        for sentence in _located(text, sentences, str(getattr(req, "text", "") or "")):
+            parts = language.clauses(sentence)
+            carried = None
+            start = len(out)
+            for clause in parts:
+                q = language.qualifiers(clause, sentence)
+                if q.condition is not None and clause.text.strip().lower() == q.condition.text.strip().lower():
+                    carried = q.condition  # a clause that is only a condition: it holds the next one
+                    continue
+                if carried is not None and q.condition is None:
+                    q.condition = carried
+                carried = None
+                key = (clause.start, clause.end)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if q.withdrawn is not None and not language.ASKS_FOR.search(clause.text):
+                    for earlier in out[start:]:  # "I asked to move to Fixed 24, but I've changed my mind"
+                        if earlier.qualifiers.withdrawn is None and earlier.qualifiers.negated is None:
+                            earlier.qualifiers.withdrawn = q.withdrawn
+                taken_back = q.withdrawn or (q.negated if q.negated is not None and language.ELLIPTIC.search(
+                    q.negated.text + clause.text[q.negated.end - clause.start:]) else None)
+                if taken_back is not None:  # "Yesterday I asked you to move it to the 20th. Please don't."
+                    for earlier in out:
+                        if language.EARLIER.search(earlier.sentence.text) and earlier.qualifiers.negated is None \
+                                and earlier.qualifiers.withdrawn is None and earlier.task_type == clause_type(req):
+                            earlier.qualifiers.withdrawn = taken_back
+                out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
+                                          confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
+                                          records=_records(clause, vocab, given.ids), qualifiers=q))
+    if language.UNWANTED.search(text):  # "The kettle isn't right for us. How do I return it?": the return is wanted
+        for r in out:
+            if r.qualifiers.asks_only is not None and language.HOW_TO.search(r.sentence.text):
+                r.qualifiers.asks_only = None
+                r.kind = _kind(r.qualifiers, r.sentence)
+    return Reading(written_at=written_at, text=text, sentences=sentences, requests=out, facts=given, reader=reader)
+
+
+def clause_type(req: Any) -> str | None:
+    return getattr(req, "intent", None)
+
+
+def _located(text: str, sentences: list[Words], said: str) -> list[Words]:
+    """The sentences of ``text`` that make up a request's words (triage may join or trim them)."""
+    said = " ".join(said.split()).lower()
+    if not said:
+        return []
+    found = [s for s in sentences if " ".join(s.text.split()).lower() in said or said in " ".join(s.text.split()).lower()]
+    if found:
+        return found
+    m = re.search(r"\s+".join(re.escape(w) for w in said.split()[:8]), text, re.I)
+    return [s for s in sentences if m is not None and s.start <= m.start() < s.end]

@@ -1,0 +1,116 @@
+"""Which of a customer's records the words point at: by its id, or described ("the EV charger", "the black ones",
+"my Dallas flight", "the 5th December flight", "my gas account"), for every pack alike.
+
+Each record's own words (its products, options, places, names, kinds; nested records included) are compared with
+the words of the request. A word the customer's other records share weighs little (most orders hold something
+"smart"); one only this record has decides ("charger"). A word typed with a slip of the keys still counts
+("chager"), a plural is its singular, and a day the words give is matched against the record's days. When one record
+stands out it is the one; when several tie, each is named; when none is named, nothing is guessed."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+_STOP = frozenset("""a an the and or of to in on at for from with by my our your me we i it its is are was were be been
+this that these those one ones please can could would will just only also all any some both each every other another
+new old same order orders booking bookings account accounts item items record records thing things stuff one""".split())
+_TIME_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.+Z-]*)?$")
+
+
+def stem(word: str) -> str:
+    w = word.lower()
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def words(text: str) -> set[str]:
+    """A text's content words, singular and lower case ("Wi-Fi" → "wi", "fi" and "wifi")."""
+    found = set()
+    for raw in re.findall(r"[A-Za-z0-9][A-Za-z0-9'-]*", text):
+        w = raw.lower().strip("'-")
+        if len(w) < 2 or w in _STOP:
+            continue
+        found.add(stem(w))
+        if "-" in w:
+            found.add(w.replace("-", ""))
+            found.update(stem(p) for p in w.split("-") if len(p) >= 2 and p not in _STOP)
+    return found
+
+
+def flat(record: Any, depth: int = 0) -> Iterable[str]:
+    """Every text of a record (nested records too), days apart."""
+    if depth > 5:
+        return
+    if isinstance(record, Mapping):
+        for v in record.values():
+            yield from flat(v, depth + 1)
+    elif isinstance(record, list | tuple):
+        for v in record:
+            yield from flat(v, depth + 1)
+    elif isinstance(record, str) and not _TIME_LIKE.match(record):
+        yield record
+
+
+def days(record: Any, depth: int = 0) -> set[str]:
+    """The ISO days a record holds (a delivery, a flight, a visit)."""
+    if depth > 5:
+        return set()
+    if isinstance(record, Mapping):
+        return set().union(*(days(v, depth + 1) for v in record.values())) if record else set()
+    if isinstance(record, list | tuple):
+        return set().union(*(days(v, depth + 1) for v in record)) if record else set()
+    if isinstance(record, str) and _TIME_LIKE.match(record):
+        return {record[:10]}
+    return set()
+
+
+def _close(word: str, pool: set[str]) -> str | None:
+    """A word of ``pool`` that ``word`` is a slip of the keys for (five letters or more, 85% alike)."""
+    if len(word) < 5 or word.isdigit():
+        return None
+    from rapidfuzz import fuzz, process
+
+    best = process.extractOne(word, [p for p in pool if len(p) >= 5 and not p.isdigit()], scorer=fuzz.ratio,
+                              score_cutoff=85)
+    return best[0] if best else None
+
+
+def scores(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[str] = (),
+           ignore: Iterable[str] = ()) -> list[float]:
+    """How strongly ``text`` points at each record: the weight (rarer among these records, heavier) of each of the
+    record's words it says, plus a day it names that the record holds."""
+    own = [words(" ".join(flat(r))) - set(ignore) for r in records]
+    n = len(records)
+    df: dict[str, int] = {}
+    for ws in own:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    said = words(text) - set(ignore)
+    pool = set(df)
+    said |= {c for w in said - pool if (c := _close(w, pool))}
+    out = []
+    wanted_days = set(said_days)
+    for ws, r in zip(own, records, strict=True):
+        score = sum(math.log(1 + n / df[w]) for w in said & ws)
+        score += 2.0 * len(wanted_days & days(r))
+        out.append(score)
+    return out
+
+
+def named(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[str] = (),
+          ignore: Iterable[str] = ()) -> list[int]:
+    """The indexes of the records ``text`` names: the one that stands out, every one that ties at the top, or none
+    when no record's own words are said."""
+    if not records:
+        return []
+    s = scores(text, records, said_days, ignore)
+    top = max(s)
+    if top <= 0:
+        return []
+    return [i for i, v in enumerate(s) if v >= top - 1e-9]

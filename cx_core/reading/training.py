@@ -1,0 +1,168 @@
+"""Training the schema reader's small models from the Schema-Guided Dialogue *training* services
+(``python -m cx_core train-reader --sgd ../shared/data/sgd``). Nothing of the development services is used, so the
+eight development services absent from training are read as a new company's schema would be. The artefact is a
+few hundred kilobytes (``cx_core/reading/model/reader.joblib``); its data's licence (CC BY-SA 4.0) is noted beside
+it. Deterministic for a given seed."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .schema import Argument, Schema
+from .schema_reader import _TOKEN, Model, Turn, intent_features, pair_features
+from .sgd import WRITTEN, SgdTurn, correct, schemas, turns
+
+SEED = 20240607
+# training services held back to set the thresholds as for services never seen (same domains as the development
+# split's unseen ones: alarms, banks, flights, hotels, media, restaurants, services)
+HOLDOUT = ("Banks_1", "Flights_2", "Hotels_3", "Media_1", "Restaurants_1", "Services_3", "Calendar_1")
+PRECISION = 0.96  # the thresholds aim a little above the 0.95 wanted, to hold on new services
+
+
+def gold_kind(values: Sequence[str]) -> str:
+    """The kind an argument's canonical values show: ISO days, ``HH:MM`` times, digits, or words."""
+    counts = Counter("date" if re.fullmatch(r"\d{4}-\d\d-\d\d", v) else "time" if re.fullmatch(r"\d\d:\d\d", v)
+                     else "number" if re.fullmatch(r"\d+(?:\.\d+)?", v) else "text" for v in values)
+    return counts.most_common(1)[0][0] if counts else "text"
+
+
+def _kinds(rows: list[SgdTurn], known: dict[str, Schema]) -> dict[tuple[str, str], str]:
+    seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for t in rows:
+        for name, gold in t.informed.items():
+            seen[(t.service, name)].extend(gold.get("canonical", [])[:1])
+    out = {}
+    for service, schema in known.items():
+        for a in schema.arguments:
+            out[(service, a.name)] = a.kind if a.kind != "text" else gold_kind(seen.get((service, a.name), []))
+    return out
+
+
+def token_prior(rows: list[SgdTurn], least: int = 3) -> dict[str, float]:
+    """For each word seen at least ``least`` times, how often it stands inside a value the turn informs (smoothed):
+    "trying" and "need" almost never, a city's name often."""
+    inside: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for t in rows:
+        low = t.text.lower()
+        spans = [(m.start(), m.end()) for gold in t.informed.values() for v in gold.get("values", [])
+                 for m in re.finditer(re.escape(v.lower()), low)]
+        for m in _TOKEN.finditer(t.text):
+            w = m.group(0).lower()
+            total[w] += 1
+            inside[w] += any(s <= m.start() and m.end() <= e for s, e in spans)
+    return {w: round((inside[w] + 0.5) / (n + 1.0), 4) for w, n in total.items() if n >= least}
+
+
+def _pairs(rows: list[SgdTurn], known: dict[str, Schema], kinds: dict[tuple[str, str], str],
+           encode: Callable[[list[str]], np.ndarray], prior: dict[str, float]
+           ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str]]]:
+    X: list[tuple[float, ...]] = []
+    y: list[int] = []
+    where: list[tuple[int, str, str]] = []
+    for n, t in enumerate(rows):
+        schema = known[t.service]
+        args = list(schema.arguments)
+        vecs = encode([a.words for a in args])
+        ks = [kinds[(t.service, a.name)] for a in args]
+        for p in pair_features(Turn(t.text, WRITTEN, t.system, t.requested), args, ks, vecs, encode, prior):
+            X.append(p.features)
+            gold = t.informed.get(p.arg)
+            y.append(int(gold is not None and correct(p.cand.value if p.cand.kind != "text" else p.cand.text, gold)))
+            where.append((n, p.arg, p.cand.value))
+    return np.asarray(X, dtype=np.float32), np.asarray(y), where
+
+
+def _slot_model(X: np.ndarray, y: np.ndarray) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=250, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+                                          random_state=SEED).fit(X, y)
+
+
+def _thresholds(probs: np.ndarray, y: np.ndarray, kinds: list[str], gold_total: dict[str, int]) -> dict[str, float]:
+    """Per argument kind, the lowest threshold whose precision on the held-back services reaches ``PRECISION``."""
+    out: dict[str, float] = {}
+    for kind in set(kinds):
+        mask = np.asarray([k == kind for k in kinds])
+        p, t = probs[mask], y[mask]
+        best = 0.95
+        for limit in np.arange(0.3, 0.99, 0.01):
+            chosen = p >= limit
+            if chosen.sum() >= 5 and t[chosen].mean() >= PRECISION:
+                best = float(round(limit, 2))
+                break
+        out[kind] = best
+    out["default"] = 0.9
+    return out
+
+
+def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 30000,
+          say: Callable[[str], None] = print) -> tuple[Model, dict[str, Any]]:
+    """The reader's weights, fitted on the training services, and a report of what was fitted."""
+    from sklearn.linear_model import LogisticRegression
+
+    known = schemas(folder, "train")
+    rows = list(turns(folder, "train"))
+    kinds = _kinds(rows, known)
+    rng = random.Random(SEED)
+
+    # doing or finding: a classifier of the message, over the turns that state an intent
+    stated = [t for t in rows if t.new_intent]
+    say(f"{len(stated)} turns that state an intent")
+    msgs = encode([t.text for t in stated])
+    writes = [next(a for a in known[t.service].actions if a.name == t.intent).writes for t in stated]
+    write_model = LogisticRegression(C=1.0, max_iter=3000).fit(msgs, writes)
+    p_write = write_model.predict_proba(msgs)[:, 1]
+
+    # the action: one row per (turn, action) of services with several actions
+    X, y = [], []
+    for t, msg, pw in zip(stated, msgs, p_write, strict=True):
+        schema = known[t.service]
+        if len(schema.actions) < 2:
+            continue
+        system = encode([t.system])[0] if t.system else None
+        acts = encode([a.words for a in schema.actions])
+        for row, action in zip(intent_features(msg, system, acts, [a.writes for a in schema.actions], pw),
+                               schema.actions, strict=True):
+            X.append(row)
+            y.append(int(action.name == t.intent))
+    intent_model = LogisticRegression(max_iter=3000).fit(np.asarray(X), y)
+
+    # the kinds of free arguments, from their words
+    free = [(service, a) for service, schema in known.items() for a in schema.arguments if a.kind == "text"]
+    kind_vectors = encode([a.words for _, a in free])
+    kind_labels = [kinds[(service, a.name)] for service, a in free]
+
+    # the arguments: (argument, candidate) pairs of a sample of turns
+    sample = rng.sample(rows, min(limit, len(rows)))
+    held = [t for t in sample if t.service in HOLDOUT]
+    fit = [t for t in sample if t.service not in HOLDOUT]
+    say(f"argument pairs from {len(fit)} turns, thresholds from {len(held)} turns of held-back services")
+    prior = token_prior([t for t in rows if t.service not in HOLDOUT])
+    Xf, yf, _ = _pairs(fit, known, kinds, encode, prior)
+    Xh, yh, where = _pairs(held, known, kinds, encode, prior)
+    first = _slot_model(Xf, yf)
+    probs = first.predict_proba(Xh)[:, 1]
+    held_kinds = [kinds[(held[n].service, arg)] for n, arg, _ in where]
+    thresholds = _thresholds(probs, yh, held_kinds, {})
+    slot_model = _slot_model(np.vstack([Xf, Xh]), np.concatenate([yf, yh]))
+    model = Model(write_coef=write_model.coef_[0].astype(np.float32), write_bias=float(write_model.intercept_[0]),
+                  intent_coef=intent_model.coef_[0].astype(np.float32), intent_bias=float(intent_model.intercept_[0]),
+                  slot_model=slot_model, kind_vectors=np.asarray(kind_vectors, dtype=np.float32),
+                  kind_labels=kind_labels, thresholds=thresholds, token_prior=token_prior(rows))
+    report = {"turns": len(rows), "intent_turns": len(stated), "pairs": int(len(yf) + len(yh)),
+              "positives": int(yf.sum() + yh.sum()), "thresholds": thresholds, "holdout": list(HOLDOUT),
+              "free_arguments": len(free)}
+    return model, report
+
+
+def kind_table(known: dict[str, Schema]) -> list[Argument]:
+    return [a for s in known.values() for a in s.arguments]

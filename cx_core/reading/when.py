@@ -1,0 +1,385 @@
+"""Days, times of day and stretches of time, read relative to the day the message was written.
+
+A library was tried first (dateparser 1.5): it reads "the day after tomorrow" as tomorrow, "Sunday the 6th" as
+1 June and "a week on Thursday" as this Thursday, so the rules of English dates live here, once, with a table of
+tests. The conventions are the common ones (and the Schema-Guided Dialogue data's):
+
+- a weekday alone is the next one after today ("Friday", said on a Friday, is a week ahead);
+- "this Saturday" is the one of the current week, or the next one when it has passed;
+- "next Tuesday" is the first Tuesday after today when that is in the next calendar week, else the one after;
+- "Thursday next week", "Monday this week", "the Wednesday of the week after next" name a calendar week;
+- "a week on Thursday" / "Thursday week" is the next Thursday and a week; "the Wednesday after next" likewise;
+- a day of the month ("the 13th") or a day and month without a year is the occurrence nearest the message
+  (ties and near-misses go forward), so "delivered on 3 November" read on 20 November is in the past;
+- a clock time without am/pm from 1 to 7 is in the afternoon ("at 3") unless the words say morning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from . import numbers
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+_WD = r"(?:mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
+_MON = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+        r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])"
+_ORD = r"(?:st|nd|rd|th)"
+_YEAR = r"(?:,?\s+(?P<year>20\d\d))?"
+PERIODS = ("morning", "afternoon", "evening")
+
+
+@dataclass(frozen=True)
+class When:
+    """A day (ISO), a time (``HH:MM``) or a part of the day, where it stands in the text, and how the words bound
+    it (``after``, ``before``, ``by``, ``around``, ``from``, ``until``, or '')."""
+
+    kind: str  # date | time | period
+    value: str
+    start: int
+    end: int
+    text: str
+    bound: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of days the words name ("next week", "all of next week", "this weekend")."""
+
+    first: date
+    last: date
+    start: int
+    end: int
+    text: str
+
+
+def _weekday(word: str) -> int:
+    return next(i for i, w in enumerate(WEEKDAYS) if w.startswith(word.lower()[:3]))
+
+
+def _month(word: str) -> int:
+    return next(i for i, m in enumerate(MONTHS, 1) if m.startswith(word.lower()[:3]))
+
+
+def monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def nearest(day: int, month: int | None, today: date, year: int | None = None) -> date | None:
+    """The date with that day (and month, and year) nearest ``today``; a tie or a date up to 7 days back goes
+    to the next occurrence only when the past one is more than that."""
+    options: list[date] = []
+    if year is not None and month is not None:
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    if month is not None:
+        for y in (today.year - 1, today.year, today.year + 1):
+            try:
+                options.append(date(y, month, day))
+            except ValueError:
+                continue
+    else:
+        first = today.replace(day=1)
+        for shift in (-1, 0, 1, 2):
+            m0 = (first.month - 1 + shift) % 12 + 1
+            y0 = first.year + (first.month - 1 + shift) // 12
+            try:
+                options.append(date(y0, m0, day))
+            except ValueError:
+                continue
+    if not options:
+        return None
+    return min(options, key=lambda d: (abs((d - today).days) if d >= today else abs((d - today).days) + 0.5))
+
+
+def weekday_after(today: date, wd: int) -> date:
+    """The first such weekday strictly after ``today``."""
+    return today + timedelta(days=(wd - today.weekday()) % 7 or 7)
+
+
+def _this(today: date, wd: int) -> date:
+    d = monday(today) + timedelta(days=wd)
+    return d if d >= today else weekday_after(today, wd)
+
+
+def _next(today: date, wd: int) -> date:
+    d = weekday_after(today, wd)
+    return d if monday(d) > monday(today) else d + timedelta(days=7)
+
+
+# ------------------------------------------------------------------ days
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("iso", re.compile(r"\b(?P<year>20\d\d)-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
+    ("numeric", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<year>(?:20)?\d\d))?(?![\d/.])")),
+    # "Saturday 5 Dec", "5th of December 2026", "the 5th of December"
+    ("dm", re.compile(rf"\b(?:(?P<wd>{_WD})\.?,?\s+)?(?:the\s+)?(?P<day>{_DAY}){_ORD}?\s+(?:of\s+)?(?P<month>{_MON})\b"
+                      rf"{_YEAR}", re.I)),
+    # "Saturday, December 5th", "Dec. 5", "March 3rd 2026"
+    ("md", re.compile(rf"\b(?:(?P<wd>{_WD})\.?,?\s+)?(?P<month>{_MON})\.?\s+(?:the\s+)?(?P<day>{_DAY}){_ORD}?\b{_YEAR}",
+                      re.I)),
+    # "the 13th of this month", "the 2nd of next month"
+    ("of_month", re.compile(rf"\b(?:the\s+)?(?P<day>{_DAY}){_ORD}\s+of\s+(?P<which>this|next|last)\s+month\b", re.I)),
+    # "Sunday the 6th", "Sat 28th", "on the 13th"
+    ("wd_ord", re.compile(rf"\b(?P<wd>{_WD})\.?,?\s+(?:the\s+)?(?P<day>{_DAY}){_ORD}\b", re.I)),
+    ("ord", re.compile(rf"\bthe\s+(?P<day>{_DAY}){_ORD}\b|\b(?P<day2>{_DAY}){_ORD}\b(?!\s+(?:time|floor|item|order|"
+                       rf"bag|night|year|month|week|day|of\s+(?:them|those|these|my|the|our)\b))", re.I)),
+    ("ord_words", re.compile(r"\bthe\s+(?P<word>(?:twenty|thirty)[\s-])?(?P<ordw>first|second|third|fourth|fifth|sixth|"
+                             r"seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|"
+                             r"seventeenth|eighteenth|nineteenth|twentieth|thirtieth)\b(?!\s+(?:time|one|floor|item|"
+                             r"order|bag|of\s+(?:them|those|these|my|the)\b))", re.I)),
+    ("after_next", re.compile(rf"\b(?:the\s+)?(?P<wd>{_WD})\s+(?:of\s+)?the\s+week\s+after\s+next\b|"
+                              rf"\bthe\s+(?P<wd2>{_WD})\s+after\s+next\b", re.I)),
+    ("week_on", re.compile(rf"\ba\s+week\s+(?:on|from)\s+(?P<wd>{_WD})\b|\b(?P<wd2>{_WD})\s+week\b(?!\s*end)", re.I)),
+    ("wd_week", re.compile(rf"\b(?P<wd>{_WD})\s+(?:of\s+)?(?P<which>this|next|the\s+following)\s+week\b", re.I)),
+    ("this_next", re.compile(rf"\b(?P<which>this|next|coming|this\s+coming|last|the\s+following)\s+(?P<wd>{_WD})\b",
+                             re.I)),
+    ("relative", re.compile(r"\b(?P<word>the\s+day\s+after\s+tomorrow|day\s+after\s+tomorrow|tomorrow|tmrw|tmr|"
+                            r"later\s+today|today|tonight|yesterday|a\s+week\s+(?:today|tomorrow))\b", re.I)),
+    ("in_days", re.compile(r"\bin\s+(?P<n>\d+|a|one|two|three|four|five|six|seven|ten|fourteen)\s+"
+                           r"(?P<unit>days?|weeks?)(?:'?\s+time)?\b|\b(?P<n2>\d+|a|one|two|three|four|five|six|seven)\s+"
+                           r"(?P<unit2>days?|weeks?)\s+from\s+(?:now|today)\b", re.I)),
+    ("wd", re.compile(rf"\b(?:on\s+)?(?P<wd>{_WD})(?P<every>s)?\b(?!\s*-)", re.I)),
+]
+_DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+than|not\s+before|not\s+after)"
+                        r"(?:\s+the)?\s*$", re.I)
+# "the Monday after", "the day after that": a day counted from the day named before it
+_AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
+                             rf"the\s+week|(?:this|next|the|a)\b))", re.I)
+
+
+def _relative(word: str, today: date) -> date | None:
+    w = " ".join(word.lower().split())
+    return {"today": today, "tonight": today, "later today": today, "yesterday": today - timedelta(days=1),
+            "tomorrow": today + timedelta(days=1), "tmrw": today + timedelta(days=1),
+            "tmr": today + timedelta(days=1), "day after tomorrow": today + timedelta(days=2),
+            "the day after tomorrow": today + timedelta(days=2), "a week today": today + timedelta(days=7),
+            "a week tomorrow": today + timedelta(days=8)}.get(w)
+
+
+def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date | None:
+    g = m.groupdict()
+    year = int(g["year"]) if g.get("year") and len(g["year"]) == 4 else (2000 + int(g["year"]) if g.get("year")
+                                                                           else None)
+    if kind == "iso":
+        return nearest(int(g["day"]), int(g["month"]), today, int(g["year"]))
+    if kind == "numeric":
+        a, b = int(g["a"]), int(g["b"])
+        day, month = (a, b) if day_first else (b, a)
+        if month > 12 and day <= 12:
+            day, month = month, day
+        if month > 12 or day > 31:
+            return None
+        return nearest(day, month, today, year)
+    if kind in ("dm", "md"):
+        return nearest(int(g["day"]), _month(g["month"]), today, year)
+    if kind == "of_month":
+        which = g["which"].lower()
+        first = today.replace(day=1)
+        if which == "next":
+            first = (first + timedelta(days=32)).replace(day=1)
+        elif which == "last":
+            first = (first - timedelta(days=1)).replace(day=1)
+        try:
+            return first.replace(day=int(g["day"]))
+        except ValueError:
+            return None
+    if kind == "wd_ord":
+        wd, day = _weekday(g["wd"]), int(g["day"])
+        d = nearest(day, None, today)
+        if d is not None and d.weekday() != wd:  # "Sunday the 6th": the next month whose 6th is a Sunday
+            for shift in range(1, 13):
+                probe = (today.replace(day=1) + timedelta(days=31 * shift)).replace(day=1)
+                try:
+                    cand = probe.replace(day=day)
+                except ValueError:
+                    continue
+                if cand.weekday() == wd and cand >= today:
+                    return cand
+        return d
+    if kind == "ord":
+        return nearest(int(g.get("day") or g.get("day2") or 0), None, today)
+    if kind == "ord_words":
+        value = numbers.ORDINAL_WORDS[g["ordw"].lower()] + (numbers.TENS[g["word"].strip(" -").lower()]
+                                                            if g.get("word") else 0)
+        return nearest(value, None, today) if value <= 31 else None
+    if kind == "after_next":
+        wd = _weekday(g.get("wd") or g.get("wd2") or "")
+        if g.get("wd"):
+            return monday(today) + timedelta(days=14 + wd)
+        return weekday_after(today, wd) + timedelta(days=7)
+    if kind == "week_on":
+        return weekday_after(today, _weekday(g.get("wd") or g.get("wd2") or "")) + timedelta(days=7)
+    if kind == "wd_week":
+        wd, which = _weekday(g["wd"]), " ".join(g["which"].lower().split())
+        return monday(today) + timedelta(days=wd + (0 if which == "this" else 7))
+    if kind == "this_next":
+        wd, which = _weekday(g["wd"]), " ".join(g["which"].lower().split())
+        if which == "last":
+            return today - timedelta(days=(today.weekday() - wd) % 7 or 7)
+        if which in ("this", "coming", "this coming"):
+            return _this(today, wd) if which == "this" else weekday_after(today, wd)
+        return _next(today, wd)
+    if kind == "relative":
+        return _relative(g["word"], today)
+    if kind == "in_days":
+        raw = (g.get("n") or g.get("n2") or "").lower()
+        n = 1 if raw in ("a", "one") else numbers.value_of(raw) or 0
+        unit = (g.get("unit") or g.get("unit2") or "").lower()
+        return today + timedelta(days=n * (7 if unit.startswith("week") else 1)) if n else None
+    if kind == "wd":
+        return weekday_after(today, _weekday(g["wd"]))
+    return None
+
+
+def dates(text: str, today: date, day_first: bool = True) -> list[When]:
+    """Every day ``text`` names, in order, each once; the longest reading of a stretch of words wins ("Saturday 5
+    Dec" is one day, not also "Saturday")."""
+    found: list[When] = []
+    taken: list[tuple[int, int]] = []
+    for kind, rx in _PATTERNS:
+        for m in rx.finditer(text):
+            s, e = m.span()
+            if any(s < b and a < e for a, b in taken):
+                continue
+            if kind == "numeric" and not re.search(r"\d", m.group(0)):
+                continue
+            d = _resolve(kind, m, today, day_first)
+            if d is None:
+                continue
+            # "if you don't deliver on Sundays": a weekday in the plural is every such day, not one of them
+            every = kind == "wd" and bool(m.group("every")) and len(m.group("wd")) > 3
+            # "away until December 1st", "after Monday", "by Friday": how the words before bound the day
+            lead = _DAY_BOUND.search(text[max(0, s - 24):s])
+            bound = "every" if every else _norm_bound(" ".join(lead.group(1).lower().split())) if lead else ""
+            found.append(When("date", d.isoformat(), s, e, m.group(0), bound))
+            taken.append((s, e))
+    for m in _AFTER_PREVIOUS.finditer(text):
+        s, e = m.span()
+        before = [w for w in found if w.end <= s and w.bound != "every"]
+        if not before:
+            continue
+        anchor = date.fromisoformat(max(before, key=lambda w: w.end).value)
+        word = m.group("wd").lower()
+        d = anchor + timedelta(days=1) if word == "day" else weekday_after(anchor, _weekday(word))
+        found = [w for w in found if not (s <= w.start < e)]
+        found.append(When("date", d.isoformat(), s, e, m.group(0)))
+    return sorted(found, key=lambda w: w.start)
+
+
+# ------------------------------------------------------------------ weeks and weekends
+_SPAN = re.compile(r"\b(?:(?:all|the\s+whole|the\s+rest)\s+(?:of\s+)?)?(?P<which>this|next|the\s+following|"
+                   r"the\s+week\s+after)\s+(?P<what>week(?:end)?)\b(?!\s+after)|\bthe\s+week\s+after\s+next\b|"
+                   r"\b(?:later|the\s+rest\s+of)\s+this\s+week\b|\bover\s+the\s+weekend\b|\bthis\s+weekend\b", re.I)
+
+
+def spans(text: str, today: date) -> list[Span]:
+    """The stretches of days ``text`` names: this week, next week, the week after next, the weekend."""
+    out = []
+    for m in _SPAN.finditer(text):
+        words = " ".join(m.group(0).lower().split())
+        start = monday(today)
+        if "after next" in words:
+            start += timedelta(days=14)
+        elif m.group("which") and m.group("which").lower().split()[0] in ("next", "the") or "following" in words:
+            start += timedelta(days=7)
+        weekend = "weekend" in words
+        first, last = (start + timedelta(days=5), start + timedelta(days=6)) if weekend else (start, start + timedelta(6))
+        if "later" in words or "rest" in words:
+            first = max(first, today + timedelta(days=1))
+        out.append(Span(max(first, today) if start == monday(today) else first, last, m.start(), m.end(),
+                        m.group(0)))
+    return out
+
+
+# ------------------------------------------------------------------ times of day
+_H = r"(?:[01]?\d|2[0-3])"
+_NUMW = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_PART = r"(?:in\s+the\s+(?P<part>morning|afternoon|evening)|at\s+night|tonight|o['\"’]?\s*clock(?:\s+in\s+the\s+" \
+        r"(?P<part2>morning|afternoon|evening))?)"
+_TIMES = re.compile(
+    rf"(?:\b(?P<lead>morning|afternoon|evening)\s+)?"
+    rf"(?:(?P<half>half|quarter)\s+(?P<dir>past|to)\s+(?P<hq>{_H}|{_NUMW})|"
+    rf"(?<![$£€\d.,])(?P<h>{_H}|{_NUMW})(?:(?::|\.(?=[0-5]\d\s*(?:a\.?m|p\.?m)))(?P<m>[0-5]\d))?)"
+    rf"(?:\s*(?P<ampm>a\.?\s?m\.?|p\.?\s?m\.?)(?![a-z])|\s*(?P<h24>h\b|hrs\b|hours\b)|\s+{_PART})?"
+    r"|\b(?P<named>noon|midday|midnight)\b", re.I)
+_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|around|about|at|between|no\s+later\s+than|"
+                    r"not\s+before|not\s+after|or\s+later|or\s+after|onwards)\s*$", re.I)
+_PERIOD = re.compile(r"(?<!good\s)\b(?P<p>mornings?|afternoons?|evenings?|tonight|night|am\s+slot|pm\s+slot|"
+                     r"first\s+thing|after\s+lunch|before\s+(?:noon|midday|lunch)|lunch\s*time)\b", re.I)
+
+
+def _hour(word: str) -> int | None:
+    return int(word) if word.isdigit() else numbers.value_of(word)
+
+
+def times(text: str) -> list[When]:
+    """Clock times ("2pm", "14:30", "half past 11 in the morning", "four in the evening", "noon") as ``HH:MM``, and
+    parts of the day ("morning", "after lunch"), each with the word that bounds it ("after 2pm" → after)."""
+    out: list[When] = []
+    for m in _TIMES.finditer(text):
+        g = m.groupdict()
+        if g["named"]:
+            value = "00:00" if g["named"].lower() == "midnight" else "12:00"
+        else:
+            hour = _hour(g["hq"] or g["h"] or "")
+            if hour is None:
+                continue
+            minute = int(g["m"]) if g["m"] else 0
+            if g["half"]:
+                minute = 30 if g["half"].lower() == "half" else 15
+                if g["dir"].lower() == "to":
+                    hour, minute = (hour - 1) % 24, 60 - minute
+            part = (g["part"] or g["part2"] or g["lead"] or "").lower()
+            ampm = (g["ampm"] or "").lower().replace(".", "").replace(" ", "")
+            marked = bool(ampm or part or g["h24"] or g["m"] or g["half"] or "night" in m.group(0).lower()
+                          or "clock" in m.group(0).lower())
+            lead = _BOUND.search(text[max(0, m.start() - 24):m.start()])
+            bare_bound = not marked and g["h"] and lead is not None and \
+                re.match(r"(?:after|before|from|by|until|till|around)\b", lead.group(1), re.I) and \
+                1 <= (hour or 0) <= 12 and \
+                not re.match(r"\s*(?:days?|weeks?|months?|years?|hours?|minutes?|items?|bags?|people|of)\b",
+                             text[m.end():], re.I)
+            if not marked and not bare_bound:
+                continue  # a bare number is no time ("after 2" is: 2 in the afternoon)
+            if g["m"] and not (ampm or part or g["h24"]) and g["h"] and not g["h"].isdigit():
+                continue
+            if ampm == "pm" or part in ("afternoon", "evening") or "night" in m.group(0).lower():
+                hour = hour % 12 + 12 if hour < 12 else hour
+            elif ampm == "am" or part == "morning":
+                hour = 0 if hour == 12 and ampm == "am" else hour
+            elif not g["h24"] and 1 <= hour <= 7 and not (g["m"] and len(g["h"] or "") == 2):
+                hour += 12  # "at 3" is in the afternoon
+            if hour > 23:
+                continue
+            value = f"{hour:02d}:{minute:02d}"
+        before = _BOUND.search(text[max(0, m.start() - 24):m.start()])
+        bound = " ".join(before.group(1).lower().split()) if before else ""
+        after = re.match(r"\s*(or\s+later|or\s+after|onwards|and\s+later)\b", text[m.end():], re.I)
+        bound = "after" if after else bound
+        out.append(When("time", value, m.start(), m.end(), m.group(0).strip(), _norm_bound(bound)))
+    for m in _PERIOD.finditer(text):
+        if any(t.start <= m.start() < t.end for t in out):
+            continue
+        word = m.group("p").lower()
+        part = ("morning" if word.startswith(("morning", "am", "first", "before")) else
+                "afternoon" if word.startswith(("afternoon", "pm", "after lunch", "lunch")) else "evening")
+        out.append(When("period", part, m.start(), m.end(), m.group(0)))
+    return sorted(out, key=lambda w: w.start)
+
+
+def _norm_bound(word: str) -> str:
+    return {"from": "after", "not before": "after", "onwards": "after", "or later": "after", "or after": "after",
+            "till": "before", "til": "before", "until": "before", "no later than": "by", "not after": "by",
+            "about": "around", "at": "", "between": "after"}.get(word, word)
+
+
+def period_of(hour: int) -> str:
+    """morning (before 12:00), afternoon (12:00 to 17:00) or evening."""
+    return "morning" if hour < 12 else "afternoon" if hour < 17 else "evening"

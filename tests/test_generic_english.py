@@ -1,0 +1,269 @@
+"""The one table of generic English, run over every pack: each row is a construction customers use, written with
+the pack's own words (its requests, records and things), and what the engine's Reading must make of it. No pack may
+fail a row another passes: the rows are the same, only the words of the trade change.
+
+What a row checks, by name:
+- ``drop``: the request's write must not be proposed (negation, a change of mind);
+- ``hold``: it waits for a person, with the reason (a condition the records cannot tell, a fallback, a question);
+- ``go``: nothing holds it (a polite request, a condition the action's own checks decide);
+- ``ask``/``report``: the request is a question, or a statement of what happened;
+- a value (``date``, ``time``, ``period``, ``number``, ``amount``, ``phone``, ``address``, ``email``) read from the words,
+  relative to the day the message was written (Friday 20 November 2026);
+- ``every``, ``latest``, ``quantity``, ``exception``, ``comparative``, ``claim``, ``excluded``: the qualifier read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cx_core import packs
+from cx_core.domain import find
+from cx_core.reading.reader import read
+from cx_core.reading.types import Reading
+
+WRITTEN = datetime(2026, 11, 20, 9, 0)  # a Friday
+
+# each pack's words for the same constructions: a write request, a record, a thing of theirs, a question noun
+PACKS: dict[str, dict[str, str]] = {
+    "lumen": {"act": "cancel order W1002420", "act2": "move the delivery to Friday", "record": "order",
+              "thing": "the robot vacuum", "topic": "a refund", "ing": "cancelling the order"},
+    "airline": {"act": "cancel booking UD0NDU", "act2": "move my flight to Friday", "record": "booking",
+                "thing": "my Dallas flight", "topic": "a refund", "ing": "cancelling the booking"},
+    "northwind": {"act": "change my tariff to Fixed 12", "act2": "move the engineer visit to Friday",
+                  "record": "account", "thing": "the gas meter", "topic": "a payment plan",
+                  "ing": "changing my tariff"},
+}
+
+ROWS: list[tuple[str, str, Any]] = [
+    # negation: no write
+    ("Please don't {act}.", "drop", None),
+    ("Please DON'T {act}!", "drop", None),
+    ("Do not {act}.", "drop", None),
+    ("dont {act} pls", "drop", None),
+    ("I don't want you to {act}.", "drop", None),
+    ("There's no need to {act} any more.", "drop", None),
+    ("You shouldn't {act}.", "drop", None),
+    ("Please never {act}.", "drop", None),
+    ("Leave my {record} alone, please.", "drop", None),
+    ("Keep my {record} as it is.", "drop", None),
+    ("I want to stay on my current {record}, don't {act}.", "drop", None),
+    # a change of mind: the earlier request withdrawn
+    ("I asked you to {act} but I've changed my mind.", "drop", None),
+    ("I've changed my mind about it, sorry.", "drop", None),
+    ("Changed my mind - please ignore my last email.", "drop", None),
+    ("Scratch that, forget what I said.", "drop", None),
+    ("Never mind, I no longer want to go ahead.", "drop", None),
+    ("Please ignore my previous message.", "drop", None),
+    ("Please {act}, I changed my mind about it.", "go", None),  # the change of mind is the reason here
+    # requests that go
+    ("Please {act}.", "go", None),
+    ("Could you {act}?", "go", None),
+    ("Can you {act} please?", "go", None),
+    ("Would you {act} for me?", "go", None),
+    ("Is it possible to {act}?", "go", None),
+    ("I'd like you to {act}.", "go", None),
+    ("I need you to {act} today.", "go", None),
+    ("Hi there, can you {act}? Thanks!", "go", None),
+    ("May I ask you to {act}?", "go", None),
+    ("If possible, please {act}.", "go", None),
+    ("If you can, please {act}.", "go", None),
+    ("If it's not too late, please {act}.", "go", None),
+    ("Please {act}. If you need the reason, it was a mistake.", "go", None),  # information, no condition
+    ("Please {act} if it hasn't been processed yet.", "go", None),
+    # conditions the records cannot tell: held
+    ("If my partner agrees, please {act}.", "hold", None),
+    ("Please {act} unless you hear from me by Monday.", "hold", None),
+    ("Only if the price drops, {act}.", "hold", None),
+    ("Please {act} as long as there is no fee.", "hold", None),
+    ("Please {act}, depending on what my bank says.", "hold", None),
+    ("In case I don't call back by noon, {act}.", "hold", None),
+    # fallbacks: the second choice waits for the first
+    ("Could you {act2}? Otherwise please {act}.", "hold", None),
+    ("Please {act2}. If not, {act}.", "hold", None),
+    ("Please {act2}, failing that {act}.", "hold", None),
+    ("Please {act2}; if that's not possible, {act}.", "hold", None),
+    # questions that only ask: no write, an answer
+    ("How long does {topic} take?", "ask", None),
+    ("What is your policy on {ing}?", "ask", None),
+    ("Is there a fee for {ing}?", "ask", None),
+    ("When will {topic} reach me?", "ask", None),
+    ("Do you charge for {ing}?", "ask", None),
+    ("Why was I charged for {thing}? Nobody told me.", "go", None),  # a "why" about a charge disputes it
+    ("Which options do I have for {thing}?", "ask", None),
+    ("I was wondering how {ing} works.", "ask", None),
+    ("Could you tell me how {ing} works?", "ask", None),
+    ("Just a question: is {ing} free?", "ask", None),
+    # statements of what happened
+    ("You charged me twice for {thing}.", "report", None),
+    ("I was billed twice this month.", "report", None),
+    ("{thing} never arrived.", "report", None),
+    # days, relative to Friday 20 November 2026
+    ("Can you do it next Tuesday?", "date", "2026-11-24"),
+    ("Tomorrow would be great.", "date", "2026-11-21"),
+    ("How about the day after tomorrow?", "date", "2026-11-22"),
+    ("Saturday 5 Dec works for me.", "date", "2026-12-05"),
+    ("On the 4th of December please.", "date", "2026-12-04"),
+    ("Any chance of December 3rd?", "date", "2026-12-03"),
+    ("The Wednesday after next would suit.", "date", "2026-12-02"),
+    ("A week on Thursday, please.", "date", "2026-12-03"),
+    ("Thursday week is best.", "date", "2026-12-03"),
+    ("Wednesday of the week after next, please.", "date", "2026-12-02"),
+    ("Monday next week, please.", "date", "2026-11-23"),
+    ("This Sunday if possible.", "date", "2026-11-22"),
+    ("In three days' time.", "date", "2026-11-23"),
+    ("Can it be on the 28th?", "date", "2026-11-28"),
+    ("Sunday the 6th would be better.", "date", "2026-12-06"),
+    ("It arrived on 3 November.", "date", "2026-11-03"),
+    ("Sunday the 29th, or the Monday after if you don't work Sundays.", "date", "2026-11-30"),
+    ("We're away until December 1st; the day after that would be ideal.", "date", "2026-12-02"),
+    # times and parts of the day
+    ("Any time after 2pm.", "time", ("14:00", "after")),
+    ("2pm or later, please.", "time", ("14:00", "after")),
+    ("Before 10am if you can.", "time", ("10:00", "before")),
+    ("At half past ten in the morning.", "time", ("10:30", "")),
+    ("Around 4:30 in the afternoon.", "time", ("16:30", "around")),
+    ("Monday morning please.", "period", "morning"),
+    ("I'm free after lunch.", "period", "afternoon"),
+    ("Evenings are best for me.", "period", "evening"),
+    ("I'm away all of next week.", "excluded", ("2026-11-23", "2026-11-29")),
+    # numbers, words included
+    ("Over eighteen months, please.", "number", 18),
+    ("I need two more.", "quantity", 2),
+    ("Just one of them, please.", "quantity", 1),
+    ("A couple of them are broken.", "quantity", 2),
+    ("Twenty-four months would suit me.", "number", 24),
+    # qualifiers
+    ("Both of my {record}s, please.", "every", None),
+    ("All of my {record}s need it.", "every", None),
+    ("My latest {record}, please.", "latest", None),
+    ("Everything except {thing}.", "exception", "{thing}"),
+    ("All of them apart from {thing}.", "exception", "{thing}"),
+    ("The cheapest option, please.", "comparative", None),
+    ("Nothing more than $50 please.", "comparative", None),
+    # facts given
+    ("You can call me on 07911 123456.", "phone", "+447911123456"),
+    ("Ring me on +44 20 7946 0958 please.", "phone", "+442079460958"),
+    ("My number is (512) 555-0134.", "phone", "+15125550134"),
+    ("Send it to 418 Birch Hollow Rd, Apt 12, Lake Jeremyville, AK 82999 instead.", "address",
+     {"address1": "418 Birch Hollow Rd", "zip": "82999"}),
+    ("My new address is 12 High Street, Leeds LS1 4AB.", "address", {"address1": "12 High Street", "zip": "LS1 4AB"}),
+    ("I paid £12.50 for it.", "amount", (12.5, "GBP")),
+    ("It cost $49.", "amount", (49.0, "USD")),
+    ("That's 40 dollars.", "amount", (40.0, "USD")),
+    ("My email is ann.lee@example.co.uk now.", "email", "ann.lee@example.co.uk"),
+]
+
+
+def _reading(text: str, pack: str) -> Reading:
+    vocabulary = packs.reading(find(pack))
+    return read(text, WRITTEN, vocabulary, [SimpleNamespace(intent="request", text=text, confidence=1.0)])
+
+
+def check(kind: str, want: Any, r: Reading, fill: dict[str, str]) -> str:
+    """'' when the Reading shows what the row wants, else what it shows instead."""
+    qs = [q.qualifiers for q in r.requests]
+    holds = [q.holds_a_write() for q in qs]
+    last = r.requests[-1] if r.requests else None
+    if kind == "drop":
+        return "" if any(q.negated or q.withdrawn for q in qs) else f"not dropped: {holds}"
+    if kind == "go":
+        return "" if not any(holds) and all(q.kind == "act" for q in r.requests) else f"held: {holds}"
+    if kind == "hold":
+        held = [h for h in holds if h and "not to be done" not in h and "changed their mind" not in h]
+        return "" if held else f"not held: {holds}"
+    if kind in ("ask", "report"):
+        return "" if last is not None and any(q.kind == kind for q in r.requests) else \
+            f"read as {[q.kind for q in r.requests]}"
+    f = r.facts
+    if kind == "date":
+        return "" if want in [d.value for d in f.dates] else f"dates {[d.value for d in f.dates]}"
+    if kind == "time":
+        got = [(t.value["at"], t.value["bound"]) if isinstance(t.value, dict) else (t.value, "") for t in f.times
+               if t.kind == "time"]
+        return "" if tuple(want) in got else f"times {got}"
+    if kind == "period":
+        return "" if want in [t.value for t in f.times if t.kind == "period"] else f"times {f.times}"
+    if kind == "excluded":
+        from cx_core.reading import when
+
+        spans = [(s.first.isoformat(), s.last.isoformat()) for s in when.spans(r.text, WRITTEN.date())]
+        return "" if tuple(want) in spans else f"spans {spans}"
+    if kind == "number":
+        return "" if want in [n.value for n in f.numbers] else f"numbers {[n.value for n in f.numbers]}"
+    if kind == "quantity":
+        got = [q.quantity.value for q in qs if q.quantity is not None]
+        return "" if want in got else f"quantities {got}"
+    if kind in ("every", "latest", "comparative"):
+        return "" if any(getattr(q, kind) for q in qs) else "not read"
+    if kind == "exception":
+        return "" if any(want.format(**fill).lower() in e.text.lower() for q in qs for e in q.exceptions) else \
+            f"exceptions {[e.text for q in qs for e in q.exceptions]}"
+    if kind == "phone":
+        return "" if want in [p.value for p in f.phones] else f"phones {[p.value for p in f.phones]}"
+    if kind == "email":
+        return "" if want in [e.value for e in f.emails] else f"emails {[e.value for e in f.emails]}"
+    if kind == "address":
+        return "" if any(all(a.value.get(k) == v for k, v in want.items()) for a in f.addresses) else \
+            f"addresses {[a.value for a in f.addresses]}"
+    if kind == "amount":
+        got = [(a.value["amount"], a.value["currency"]) for a in f.amounts]
+        return "" if tuple(want) in got else f"amounts {got}"
+    return f"unknown row kind {kind}"
+
+
+def test_the_table_has_at_least_eighty_constructions() -> None:
+    assert len(ROWS) >= 80
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_every_pack_reads_every_row_of_the_generic_english_table(pack: str) -> None:
+    fill = PACKS[pack]
+    failed = []
+    for template, kind, want in ROWS:
+        text = template.format(**fill)
+        text = text[:1].upper() + text[1:]
+        problem = check(kind, want, _reading(text, pack), fill)
+        if problem:
+            failed.append(f"{kind}: {text!r} → {problem}")
+    assert not failed, f"{len(failed)} of {len(ROWS)} rows failed for {pack}:\n" + "\n".join(failed)
+
+
+# ------------------------------------------------------------------ what follows for a plan, in every pack
+# each pack's write for the row's request, and the record it acts on (as its snapshot holds it)
+STEPS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "lumen": ("cancel_order", {"order_id": "#W1002420", "reason": "no longer needed"},
+              {"orders": [{"order_id": "#W1002420", "items": [{"name": "Robot Vacuum"}]}]}),
+    "airline": ("cancel_reservation", {"reservation_id": "UD0NDU", "reason": "change_of_plan"},
+                {"reservations": [{"reservation_id": "UD0NDU", "origin": "DFW", "destination": "DTW"}]}),
+    "northwind": ("change_tariff", {"account_id": "E-2001", "tariff_code": "FIX12"},
+                  {"accounts": [{"id": "E-2001", "fuel": "electricity"}],
+                   "tariffs": [{"code": "FIX12", "name": "Fixed 12"}]}),
+}
+EFFECTS = [(template, kind) for template, kind, _ in ROWS if kind in ("drop", "hold", "go", "ask")]
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_every_pack_drops_holds_or_keeps_its_own_write_as_the_words_say(pack: str) -> None:
+    """The engine's guard over a plan the pack made: a write the customer does not want is not proposed, one that
+    waits for them is held with the reason, one they plainly ask for goes as planned."""
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    action, args, snap = STEPS[pack]
+    fill = PACKS[pack]
+    failed = []
+    for template, kind in EFFECTS:
+        text = template.format(**fill)
+        text = text[:1].upper() + text[1:]
+        reading = read(text, WRITTEN, packs.reading(find(pack)),
+                       [SimpleNamespace(intent="request", text=text, confidence=1.0)])
+        plan = guard.apply(Plan(steps=[Step(action, dict(args), "request", "the customer asked")]), reading, snap)
+        got = "drop" if not plan.steps else "hold" if plan.steps[0].held else "go"
+        want = "hold" if kind == "ask" else kind
+        if got != want:
+            failed.append(f"{kind}: {text!r} → {got} ({plan.steps[0].held if plan.steps else ''})")
+    assert not failed, f"{len(failed)} of {len(EFFECTS)} rows failed for {pack}:\n" + "\n".join(failed)
