@@ -225,6 +225,29 @@ def field_of(record: Mapping[str, Any], path: str | None, usual: tuple[str, ...]
     return next((record[k] for k in usual if record.get(k) not in (None, "")), None)
 
 
+_WRAPPERS = ("items", "data", "results", "records", "rows", "response", "entries", "content")
+_PAGING = {"total", "count", "total_count", "page", "pages", "per_page", "page_size", "next", "previous", "prev",
+           "cursor", "next_cursor", "limit", "offset", "has_more", "links", "meta", "object", "url"}
+
+
+def rows(answer: Any) -> list[Any]:
+    """A read's answer as the rows a card's table and a recipe's ``record:`` go through, whatever its shape: a
+    list as it is; a list under a field (``items``, ``data``, ``results``…, beside paging fields such as ``total``
+    or ``next``; or the object's only field) as that list; any other object as a one-row list; nothing as none."""
+    if answer is None:
+        return []
+    if isinstance(answer, list):
+        return answer
+    if isinstance(answer, dict):
+        lists = [k for k, v in answer.items() if isinstance(v, list)]
+        if len(answer) == 1 and lists:
+            return list(answer[lists[0]])
+        wrapped = [k for k in _WRAPPERS if k in lists]
+        if wrapped and all(str(k).lower() in _PAGING for k in answer if k != wrapped[0]):
+            return list(answer[wrapped[0]])
+    return [answer]
+
+
 def _one(value: Any) -> dict[str, Any] | None:
     """A record from an answer: the object itself, or the only object of a list (none or several: None)."""
     if isinstance(value, dict) and set(value) == {"response"} and isinstance(value["response"], list):
@@ -321,7 +344,7 @@ class DeclaredRecords:
         values = {"customer_id": customer_id, "id": customer_id, "profile": snap["profile"]}
         for name, read in self.spec.reads.items():
             try:
-                snap[name] = call_read(s, read, values)
+                snap[name] = rows(call_read(s, read, values))
             except NotFound:
                 snap[name] = []
             except TandemError as exc:

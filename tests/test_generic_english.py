@@ -58,7 +58,9 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Scratch that, forget what I said.", "drop", None),
     ("Never mind, I no longer want to go ahead.", "drop", None),
     ("Please ignore my previous message.", "drop", None),
-    ("Please {act}, I changed my mind about it.", "go", None),  # the change of mind is the reason here
+    ("Please {act}, I changed my mind about it.", "go", None),
+    ("Is there any way you could {act2}?", "go", None),
+    ("Any chance you could {act2}?", "go", None),  # the change of mind is the reason here
     # requests that go
     ("Please {act}.", "go", None),
     ("Could you {act}?", "go", None),

@@ -110,3 +110,34 @@ def test_a_malformed_book_is_one_line_naming_the_field(tmp_path: Path) -> None:
                      "recipes.cancel.steps[0].args.a": "unknown resolver 'nobody'",
                      "recipes.cancel.steps[0].args.b": "step 'later' does not come before this one",
                      "recipes.unknown_type": "unknown task type 'unknown_type'"}
+
+
+@pytest.mark.parametrize("answer", [
+    {"id": "BK001", "status": "open"},                                   # one object: GET /bookings/{id}
+    [{"id": "BK001", "status": "open"}],                                 # a list
+    {"items": [{"id": "BK001", "status": "open"}], "total": 1, "next": None},   # a list under a field, with paging
+    {"data": [{"id": "BK001", "status": "open"}]},                       # the object's only field
+])
+def test_a_read_binds_whatever_the_shape_of_its_answer(answer: Any) -> None:
+    """A customer with one booking: the recipe binds it, whether the team's read answers one object, a list, or
+    a list under a field; the card's tables see the same rows."""
+    from datetime import datetime
+
+    from cx_core.declared_records import rows
+    from cx_core.reading.reader import read
+
+    snap = {"bookings": rows(answer)}
+    assert snap["bookings"] == [{"id": "BK001", "status": "open"}]
+    book = recipes.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
+        "booking_id": {"record": "bookings", "key": "id", "ask": "which booking?"}}}]}}})
+    triage = _triage("cancel", "Please cancel my booking.")
+    plan = recipes.plan(book, triage, snap, date(2026, 11, 20), "Please cancel my booking.", {},
+                        reading=read("Please cancel my booking.", datetime(2026, 11, 20, 9), None, triage.requests))
+    assert plan.steps[0].args == {"booking_id": "BK001"} and not plan.steps[0].missing
+
+
+def test_an_object_with_a_list_of_its_own_stays_one_row() -> None:
+    from cx_core.declared_records import rows
+
+    bill = {"id": "B-1", "total": 80.0, "items": [{"kind": "plan", "amount": 60.0}, {"kind": "call", "amount": 20.0}]}
+    assert rows(bill) == [bill] and rows(None) == [] and rows([]) == []

@@ -135,7 +135,18 @@ _WH_QUESTION = re.compile(r"^\W*(?:how|what|when|which|where|who|whether|is\s+th
 _POLITE_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|dear\s+\w+[,!]?\s+)?(?:please\s+)?"
                          r"(?:can|could|would|will|may)\s+"
                          r"(?:you|u|i|we|someone|somebody|one\s+of\s+you)\b|^\W*is\s+it\s+possible\s+(?:for\s+you\s+)?to\b|"
-                         r"^\W*(?:would|do)\s+you\s+mind\b", re.I)
+                         r"^\W*(?:would|do)\s+you\s+mind\b|"
+                         # "is there any way to hold it…?", "any chance you could…?": asked as a question, meant as a request
+                         r"^\W*(?:is\s+there\s+(?:any|a|some)\s+(?:way|chance|possibility)|any\s+chance)\b", re.I)
+# a reason given for a request ("because…", "due to…", "booked it by mistake", "I meant to…"): a reason there is,
+# whichever of the action's reasons it is
+REASON_GIVEN = re.compile(r"\b(?:because|due\s+to|since|as\s+(?:i|we)\s+(?:am|are|have|had|was|were|will|won'?t|can'?t)|"
+                          r"by\s+(?:mistake|accident)|in\s+error|accidentally|mistakenly|(?:i|we)\s+meant\s+to|"
+                          r"(?:booked|ordered|bought|picked|chose)\s+the\s+wrong)\b|,\s+so\s+(?:i|we)\b", re.I)
+# a question about how things are, answered from what is known ("how long does a refund take?", "is there a fee?")
+ASKS_ABOUT = re.compile(r"^\W*(?:how\s+(?:long|much|many|soon)|when\s+(?:will|do|does|would)|what\s+(?:is|are|happens)|"
+                        r"do\s+you|does\s+it|is\s+there(?!\s+(?:any|a|some)\s+(?:way|chance|possibility))|are\s+there)\b"
+                        r"[^?]*\?\W*$", re.I)
 _WANTS = re.compile(r"\b(?:i\s+(?:want|need|would\s+like|'d\s+like|wish)\s+(?:you\s+)?to|please\s+\w+|i'?d\s+like\s+"
                     r"(?:you\s+)?to|i'?m\s+(?:asking|requesting)|i\s+request)\b", re.I)
 QUANTITY = re.compile(r"\b(?:only|just)\s+(?:one|two|three|four|five|\d+|a\s+single|half)\b|\b(?:one|two|three|four|"

@@ -11,6 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
+from cx_core.reading import language
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import also_decided, day, listed, money
@@ -25,7 +26,6 @@ RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
 _DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
 _CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
-_BECAUSE = re.compile(r"\b(?:because|due to|since)\b|, so (?:I|we)\b", re.I)  # a reason given for it
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
 _LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
                       re.I)
@@ -71,7 +71,7 @@ def cancel_reason(ctx: Context) -> str | None:
     if len(reasons) > 1:
         raise Unbound("why the booking is cancelled (the reasons given differ)",
                       "could you tell us the main reason you need to cancel?")
-    if _BECAUSE.search(ctx.text):
+    if language.REASON_GIVEN.search(ctx.text):
         return "other"  # a reason was given, and it is neither health nor weather
     rec = _record(ctx)
     verdicts = rec.get("policy") or {}

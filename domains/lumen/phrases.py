@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-ONLY_ASKS = re.compile(r"^\W*(?:how (?:long|much|many|soon)|when (?:will|do|does|would)|what (?:is|are|happens)|"
-                        r"do you|does it|is there|are there)\b[^?]*\?\W*$", re.I)
 A_REASON = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
 NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                       r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",

@@ -24,7 +24,7 @@ from domains.lumen.installed import not_once_installed
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.order_requests.details import Unsure, _cancel_reason
-from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, ONLY_ASKS, TWICE, WHAT_IS
+from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, TWICE, WHAT_IS
 from domains.lumen.picking import (
     mentions_item,
     pick_items,
@@ -60,7 +60,7 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
                  ) -> tuple[list[Step], str]:
     """Steps for one request, and a question for the customer if something is missing. A request that would act
     while the message sets a condition waits for a person's decision (one that finds nothing to do does not)."""
-    if req.intent in _MONEY_OR_ORDER and ONLY_ASKS.match(req.text) and not triage.entities.get("order_ids"):
+    if req.intent in _MONEY_OR_ORDER and language.ASKS_ABOUT.match(req.text) and not triage.entities.get("order_ids"):
         return [], ""  # "How long does a refund take?": the knowledge base answers; nothing is arranged
     if req.intent == "return_refund" and (back := sent_back(snap, triage.entities, full_text or req.text)):
         return [], back  # already on its way back: nothing to arrange again
