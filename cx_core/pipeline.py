@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from . import audit, contacts, packs, plan_check
 from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
@@ -25,6 +27,7 @@ from .reading.reader import read
 from .reading.types import Reading
 from .signals import safety as danger
 from .store.db import Database, utcnow
+from .store.tables import ProposalRow, TicketRow
 from .triage import Triager
 from .wording import WORDING, claimed_actions
 
@@ -44,6 +47,8 @@ class StepRunner:
     proposals: list[Proposal] = field(default_factory=list)
     # what people and the agent already decided on this ticket (it is being read again after the customer wrote)
     prior: list[dict[str, Any]] = field(default_factory=list)
+    # the customer's writes that already ran from their other tickets (the same request sent twice)
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""
     handed_over: str = ""  # a refusal whose rules send the case to a person: the ticket goes to one
     refused: dict[str, Any] | None = None
@@ -84,6 +89,14 @@ class StepRunner:
     def _settled(self, step: Step, args: dict[str, Any]) -> bool:
         """Records a step already decided on this ticket instead of running it again; True when it was."""
         earlier = self._earlier(step, args)
+        twin = next((p for p in self.elsewhere if p["action"] == step.action and p["args"] == args), None)
+        if (earlier is None or earlier[0] == "again") and twin is not None and not is_read(step.action):
+            # asked again in another message: already arranged, never offered as a fresh action
+            when = f" on {twin['decided_at']:%d %b}" if twin.get("decided_at") else ""
+            self.results[step.action] = dict(twin["result"] or {})
+            self._record(step, args, Decision.executed, f"already done{when} from ticket {twin['ticket_id']}",
+                         twin["result"] or None, key=twin["execution_key"] or "", route="earlier")
+            return True
         if earlier is None or earlier[0] == "again":
             return False
         what, p = earlier
@@ -475,6 +488,19 @@ class Pipeline:
             for step in steps:
                 run.single(step, known)
 
+    def _done_elsewhere(self, customer_id: str | None, ticket_id: str) -> list[dict[str, Any]]:
+        """The customer's writes that ran from their other tickets, newest first."""
+        if not customer_id or self.rehearsal:
+            return []
+        with self.db.session() as s:
+            rows = s.scalars(select(ProposalRow).join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
+                             .where(TicketRow.customer_id == customer_id, ProposalRow.ticket_id != ticket_id,
+                                    ProposalRow.status == "executed").order_by(ProposalRow.decided_at.desc())
+                             .limit(200)).all()
+            return [{"action": r.action, "args": r.args, "result": r.result, "ticket_id": r.ticket_id,
+                     "decided_at": r.decided_at, "execution_key": r.execution_key}
+                    for r in rows if not is_read(r.action)]
+
     def process(self, ticket: TicketIn, now: datetime | None = None, autonomy: int | None = None,
                 claim: str | None = None, prior: list[dict[str, Any]] | None = None) -> ProcessResult:
         """Everything the agent concludes and may do for one ticket; side effects only through ``execute``, and
@@ -517,7 +543,7 @@ class Pipeline:
                           task_type=tri.task_type, autonomy=min(level, int(Autonomy.copilot)) if escalation else level,
                           today=today, now=now, confidence=tri.confidence, claim=claim, dry_run=self.rehearsal)
         run = StepRunner(self.db, policy, ctx, escalation if "handed_over" in tri.entities else "",
-                         prior=list(prior or []))
+                         prior=list(prior or []), elsewhere=self._done_elsewhere(cid, ticket.id))
 
         def allowed(step: Step) -> bool:
             own = levels.get(step.intent, level)

@@ -147,8 +147,19 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         stranger = p["reason"] == NOT_VERIFIED or not (p.get("done_elsewhere") or {"pending": True})["pending"] \
             or _above_me(p)  # a supervisor's to approve: the advisor's click only refers it
         confirm_needed = spec is not None and (not spec.reversible or unsure or stranger)
+        twice = not (p.get("done_elsewhere") or {"pending": True})["pending"]
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Edit it into something the rules allow, or reject it.")
+        elif twice:  # already done for the customer from another ticket: only on purpose, with the reason
+            with b[0].popover("Do it again", icon=":material/repeat:"):
+                with st.form(f"again-{p['id']}"):
+                    why_again = st.text_input("Why do it a second time?", max_chars=500,
+                                              help="Kept in the audit log with your name.")
+                    if st.form_submit_button("Do it again", type="primary"):
+                        if not why_again.strip():
+                            st.error("Give the reason to do it again, or reject it.")
+                        else:
+                            run_approve(p["id"], None, again=why_again)
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else ABOVE if _above_me(p)
@@ -201,8 +212,8 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                     run_approve(p["id"], edited)
 
 
-def run_approve(proposal_id: int, edited: dict[str, Any] | None) -> None:
-    out = guarded(lambda: desk.approve(svc.db, svc.policy(), user, proposal_id, edited))
+def run_approve(proposal_id: int, edited: dict[str, Any] | None, again: str = "") -> None:
+    out = guarded(lambda: desk.approve(svc.db, svc.policy(), user, proposal_id, edited, again=again))
     if out:
         st.session_state["flash"] = (out["status"], out["reason"])
     st.rerun()

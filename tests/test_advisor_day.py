@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from cx_core import desk
 from cx_core.access import StaffUser
+from cx_core.errors import InvalidInput
 from cx_core.models import Passage, Role
 from cx_core.services import Services
+from cx_core.store.tables import AuditRow
 from cx_core.wording import also_decided, offer
 from domains.lumen.tables import CustomerRow, OrderItemRow, OrderRow
 from tests.conftest import NOW
@@ -53,6 +55,40 @@ def test_the_same_change_done_from_another_ticket_is_flagged_before_it_is_approv
     assert not flagged["done_elsewhere"]["pending"]
     assert next(p for p in desk.get_ticket(services.db, "TWICE-1")["proposals"]
                 if p["id"] == move["id"])["done_elsewhere"] is None  # the one that ran is not flagged
+    # approving the twin needs the reason to do it again, which the audit log keeps
+    with pytest.raises(InvalidInput, match="already done for the customer .* give the reason to do it again"):
+        desk.approve(services.db, services.policy(), ADVISOR, again["id"])
+    assert desk.approve(services.db, services.policy(), ADVISOR, again["id"],
+                        again="the courier lost the first parcel")["status"] in ("executed", "denied")
+    with services.db.session() as s:
+        kept = s.scalars(select(AuditRow).where(AuditRow.kind == "proposal.again")).all()
+    assert [e.ticket_id for e in kept] == ["TWICE-2"] and "courier lost" in kept[0].data
+    # asked once more, after it ran: never offered as a fresh action; the reply says it is done
+    third = processed(services, "TWICE-3", o["email"], body, at=timedelta(minutes=10))
+    assert not [p for p in third["proposals"] if p["action"] == "change_shipping_address" and p["status"] == "pending"]
+    assert "approve" not in third["result"].draft.reply.lower()
+
+
+def test_a_write_already_done_from_another_ticket_is_recorded_as_done_not_offered_again() -> None:
+    from datetime import datetime
+
+    from cx_core.actions import ExecContext
+    from cx_core.models import Decision
+    from cx_core.pipeline import StepRunner
+    from cx_core.plans import Step
+
+    ran = {"action": "refund", "args": {"order_id": "#W1", "amount": 6.0}, "result": {"refunded": 6.0},
+           "ticket_id": "T-1", "decided_at": datetime(2026, 11, 19, 10), "execution_key": "proposal:7"}
+    run = StepRunner(None, None, ExecContext(actor="agent", role=None, ticket_id="T-2", customer_id="u1"), "",  # type: ignore[arg-type]
+                     elsewhere=[ran])
+    assert run._settled(Step("refund", {"order_id": "#W1", "amount": 6.0}, "refund", "asked"),
+                        {"order_id": "#W1", "amount": 6.0})
+    [p] = run.proposals
+    assert p.decision == Decision.executed and p.reason == "already done on 19 Nov from ticket T-1"
+    assert p.route == "earlier" and p.execution_key == "proposal:7"
+    # other details are a new request: offered as usual
+    assert not run._settled(Step("refund", {"order_id": "#W1", "amount": 9.0}, "refund", "asked"),
+                            {"order_id": "#W1", "amount": 9.0})
 
 
 def test_a_formal_complaint_handed_over_names_the_other_request_its_supervisor_decides(services: Services) -> None:

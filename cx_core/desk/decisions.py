@@ -37,8 +37,10 @@ def decision_context(db: Database, user: StaffUser, ticket_id: str, policy: Poli
 
 
 def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
-            edited_args: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Executes a proposal on a person's approval; ``execute`` re-checks policy and the person's role."""
+            edited_args: dict[str, Any] | None = None, again: str = "") -> dict[str, Any]:
+    """Executes a proposal on a person's approval; ``execute`` re-checks policy and the person's role. The very
+    action (same details) already done for the customer from another ticket runs again only with ``again``, the
+    reason to do it a second time, which the audit log keeps."""
     user = require(user, Role.advisor, db)
     with db.session() as s:
         p = s.get(ProposalRow, proposal_id)
@@ -52,6 +54,12 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
             raise InvalidInput(f"this proposal is {p.status} and cannot be approved")
         ticket_id, action, args = p.ticket_id, p.action, dict(edited_args if edited_args is not None else p.args)
         _check_dependency(s, p)
+        twin = _done_before(s, p, args)
+        if twin is not None and not again.strip():
+            when = f" on {twin.decided_at:%d %b %Y}" if twin.decided_at else ""
+            raise InvalidInput(f"this was already done for the customer{when} from ticket {twin.ticket_id}: give "
+                               "the reason to do it again, or reject it")
+        done_on = twin.ticket_id if twin is not None else ""
     taking(db, user, ticket_id)
     ctx = decision_context(db, user, ticket_id, policy)
     ctx.idempotency_key = f"proposal:{proposal_id}"
@@ -61,6 +69,9 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         p = s.get(ProposalRow, proposal_id, with_for_update=True)
         if p is None or p.status == "executed":
             return
+        if done_on:  # asked to be done a second time on purpose: who, why, and what came of it
+            audit.append(s, user.username, "proposal.again", ticket_id, proposal_id=proposal_id, action=action,
+                         done_on=done_on, reason=again.strip()[:500], outcome=out.status)
         if out.status in {"executed", "calling"}:  # calling: sent to the team's system, its answer comes next
             p.edited = edited_args is not None and edited_args != p.args
             p.status, p.args, p.execution_key = out.status, args, out.key
@@ -94,6 +105,20 @@ def approve(db: Database, policy: Policy, user: StaffUser, proposal_id: int,
         return {"status": "escalated", "reason": f"{out.reason}; the ticket is in the {out.required_role}s' queue, "
                                                  "the proposal waiting for them", "result": None}
     return {"status": out.status, "reason": out.reason, "result": out.result}
+
+
+def _done_before(s: Session, p: ProposalRow, args: dict[str, Any]) -> ProposalRow | None:
+    """The same write, with the same details, that already ran for this ticket's customer from another ticket."""
+    if REGISTRY.get(p.action) is None or not REGISTRY[p.action].writes:
+        return None
+    customer = s.scalar(select(TicketRow.customer_id).where(TicketRow.id == p.ticket_id))
+    if not customer:
+        return None
+    done = s.scalars(select(ProposalRow).join(TicketRow, TicketRow.id == ProposalRow.ticket_id)
+                     .where(TicketRow.customer_id == customer, ProposalRow.ticket_id != p.ticket_id,
+                            ProposalRow.action == p.action, ProposalRow.status == "executed")
+                     .order_by(ProposalRow.decided_at.desc()).limit(100))
+    return next((q for q in done if q.args == args), None)
 
 
 def reject(db: Database, user: StaffUser, proposal_id: int, reason: str, say_instead: str = "") -> None:
