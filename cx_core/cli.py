@@ -113,6 +113,10 @@ def _add_worker(sub: Any) -> None:
     w.add_argument("--once", action="store_true", help="stop when the queue is empty")
     w.add_argument("--retry-failed", nargs="*", metavar="TICKET_ID", default=None,
                    help="first put tickets the agent failed on back in the queue: the ones named, or every one")
+    w.add_argument("--reread", nargs="*", metavar="TICKET_ID", default=None,
+                   help="first put open tickets back in the queue, to be read again with the pack as it is now (what "
+                        "people decided stays decided): the ones named, or every open one nobody has taken")
+    w.add_argument("--task-type", metavar="NAME", help="with --reread and no ids: only open tickets of this task type")
     w.set_defaults(func=commands.cmd_worker)
 
 

@@ -211,6 +211,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         again = desk.retry_failed(services.db, args.retry_failed or None)
         print(f"{len(again)} failed ticket{'s' if len(again) != 1 else ''} back in the queue"
               + (f": {', '.join(again)}" if again else ""), file=sys.stderr, flush=True)
+    if args.reread is not None:
+        if args.task_type and args.task_type not in services.pack.task_types:
+            raise InvalidInput(f"--task-type: '{args.task_type}' is not a task type of {services.pack.name} (it has "
+                               f"{', '.join(sorted(services.pack.task_types))})")
+        again = desk.reread_waiting(services.db, args.reread or None, args.task_type)
+        print(f"{len(again)} open ticket{'s' if len(again) != 1 else ''} back in the queue to be read again"
+              + (f": {', '.join(again)}" if again else ""), file=sys.stderr, flush=True)
     services.pipeline  # noqa: B018 - load the models before the first ticket
     print("worker running (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:

@@ -197,8 +197,17 @@ def parse(data: Any, source: str = "recipes.yaml") -> Book:
     return Book(recipes, patterns, words)
 
 
-@cache
 def load(path: Path) -> Book:
+    """The recipe book at ``path``, read again whenever the file changes (a pack fixed while the worker runs)."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from exc
+    return _load(path, stamp)
+
+
+@cache
+def _load(path: Path, stamp: int) -> Book:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -211,7 +220,7 @@ def problems(path: Path, actions: Iterable[str], task_types: Iterable[str],
     """Every problem of a recipe file as (field, message): unreadable, an unknown task type, action or resolver,
     a step result used before its step."""
     try:
-        book = load.__wrapped__(path)
+        book = _load.__wrapped__(path, 0)
     except ConfigError as exc:
         return [("", str(exc).split(": ", 1)[-1])]
     known_actions, known_types, known_resolvers = set(actions), set(task_types), set(resolvers)

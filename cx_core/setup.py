@@ -21,7 +21,7 @@ from .auth import create_user, ensure_demo_users
 from .documents import load_paths
 from .models import Role
 from .secret_mask import register
-from .store.db import utcnow
+from .store.db import meta, set_meta, utcnow
 from .store.tables import StaffUserRow
 from .triage import train_default
 from .worker import process_one
@@ -67,7 +67,36 @@ def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> di
         services.__dict__.pop("triager", None)
         services.__dict__.pop("pipeline", None)
         trained = True
-    return {"articles": len(services.kb.documents()), "passages": passages, "trained": trained}
+    # the pack changed since the last start: tickets waiting on a decision are read again with it
+    print_ = fingerprint(services.pack.root)
+    before = meta(services.db.engine, "pack_fingerprint")
+    again: list[str] = []
+    if before != print_:
+        if before is not None:
+            again = desk.reread_waiting(services.db, actor="setup", why="the pack changed")
+            say(f"the pack changed: {len(again)} open ticket{'s' if len(again) != 1 else ''} read again with it")
+        set_meta(services.db.engine, "pack_fingerprint", print_)
+    return {"articles": len(services.kb.documents()), "passages": passages, "trained": trained, "reread": len(again)}
+
+
+_PACK_FILES = (".py", ".yaml", ".yml", ".csv", ".md", ".json", ".jsonl", ".txt")
+
+
+def fingerprint(root: Any) -> str:
+    """A hash of what a pack is made of (its code, declarations, policy, examples and articles; not its demo
+    world nor compiled files): it changes whenever the pack does."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    base = Path(root)
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base)
+        if not path.is_file() or path.suffix not in _PACK_FILES or rel.parts[0] == "demo" or "__pycache__" in rel.parts:
+            continue
+        h.update(str(rel).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
 
 
 def build_demo(services: Any, tickets_n: int = 24, process: bool = True, quiet: bool = False,

@@ -19,7 +19,7 @@ from cx_core import desk, domain, packs
 from cx_core.auth import authenticate, create_user
 from cx_core.cli import main
 from cx_core.config import Settings, load_settings
-from cx_core.errors import ConfigError, ConnectorUnavailable
+from cx_core.errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound
 from cx_core.models import Role, TicketIn
 from cx_core.services import Services
 from cx_core.store.db import Database
@@ -557,3 +557,50 @@ def test_actions_check_lists_what_is_kept_out_and_why(pack_dirs: Path, capsys: p
                            "this file")
     assert out[-2] == "not in force: submit_reading (each for the problem named above); 4 in force"
     assert out[-1] == "1 problem"
+
+
+# ------------------------------------------------------------------ a pack fixed while tickets wait
+def test_a_pack_changed_while_tickets_wait_reads_them_again_and_keeps_what_people_decided(
+        pack_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from cx_core import worker
+
+    name = pack_name()
+    folder = write_pack(pack_dirs, name, recipes=None)  # no recipes yet: nothing is proposed
+    data = tmp_path / "data"
+    set_up(name, data, capsys, monkeypatch)
+    svc = Services(settings_for(name, data))
+    ada = create_user(svc.db, "ada", "Ada", Role.advisor, "password-123")
+    try:
+        desk.add_tickets(svc.db, [TicketIn(id=tid, customer="dana@kestrel-customer.example", channel="email",
+                                           subject="Meter reading", body=f"Hello, my meter reading is {value}.",
+                                           created_at=NOW) for tid, value in (("K-30", 12345), ("K-31", 23456))],
+                         source="test")
+        assert worker.run(svc, simulate=False, once=True, deliver=False, channels=False) == 2
+
+        def actions(tid: str) -> list[tuple[str, str]]:
+            return [(p["action"], p["status"]) for p in desk.get_ticket(svc.db, tid)["proposals"]]
+
+        assert actions("K-30") == [] and actions("K-31") == []
+        # Ada decides something on K-31 (a reading she adds by hand, then turns down): a decision, and her ticket
+        added = desk.add_action(svc.db, svc.policy(), ada, "K-31", "submit_reading", {"account_id": "A1", "value": 1})
+        desk.reject(svc.db, ada, added["id"], "wrong: typed by mistake")
+        # the pack gains its recipes; the next start reads again what waits on nobody
+        (folder / "recipes.yaml").write_text(RECIPES, encoding="utf-8")
+        assert "the pack changed: 1 open ticket read again with it" in set_up(name, data, capsys, monkeypatch)
+        assert desk.get_ticket(svc.db, "K-31")["ticket"]["status"] == "open"  # Ada's: hers to read again
+        assert worker.run(svc, simulate=False, once=True, deliver=False, channels=False) == 1
+        assert [a for a, _ in actions("K-30")] == ["submit_reading"]  # read with the pack as it is now
+        desk.reread(svc.db, ada, "K-31")
+        assert worker.run(svc, simulate=False, once=True, deliver=False, channels=False) == 1
+        assert ("submit_reading", "rejected") in actions("K-31")  # what Ada decided stays decided
+        assert ("submit_reading", "pending") in actions("K-31")  # and the new pack's proposal is there beside it
+        with pytest.raises(NotFound):
+            desk.reread(svc.db, ada, "K-99")
+        assert desk.reread_waiting(svc.db, ["K-30"]) == ["K-30"]
+        with pytest.raises(InvalidInput, match="already waiting for the agent"):
+            desk.reread(svc.db, ada, "K-30")
+        assert worker.run(svc, simulate=False, once=True, deliver=False, channels=False) == 1
+        # unchanged, a start reads nothing again
+        assert "read again" not in set_up(name, data, capsys, monkeypatch)
+    finally:
+        svc.close()

@@ -50,6 +50,8 @@ from .queue import (
     release,
     release_expired,
     renew_lease,
+    reread,
+    reread_waiting,
     retry,
     retry_failed,
     sla_due,
@@ -76,5 +78,5 @@ __all__ = [
     "clash_note", "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox", "opening",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
     "field_options", "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
-    "require", "retry", "retry_failed", "reversal_text", "reverse_and_tell", "reversible_on", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
+    "require", "reread", "reread_waiting", "retry", "retry_failed", "reversal_text", "reverse_and_tell", "reversible_on", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
 ]

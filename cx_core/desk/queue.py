@@ -436,6 +436,61 @@ def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
     db.run(write)
 
 
+_READABLE = ("open", "escalated", "waiting")
+
+
+def _reread(s: Session, row: TicketRow, actor: str, why: str) -> None:
+    audit.append(s, actor, "ticket.reread", row.id, reason=why)
+    row.status, row.error, row.claimed_by, row.lease_until = "new", None, None, None
+
+
+def reread(db: Database, user: StaffUser, ticket_id: str) -> None:
+    """Puts an open ticket back in the queue for the agent to read again with the pack as it is now (after a fix
+    to the pack): what people decided on it stays decided, only what waits is proposed anew (advisors; audited
+    ``ticket.reread``)."""
+    user = require(user, Role.advisor, db)
+
+    def write(s: Session) -> None:
+        row = s.get(TicketRow, ticket_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        if row.status in {"new", "processing"}:
+            raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
+        if row.status not in _READABLE:
+            raise InvalidInput(f"ticket {ticket_id} is {row.status}: only an open ticket is read again")
+        _reread(s, row, user.username, "read again on request")
+
+    db.run(write)
+
+
+def reread_waiting(db: Database, ticket_ids: list[str] | None = None, task_type: str | None = None,
+                   actor: str = "cli", why: str = "read again on request") -> list[str]:
+    """Puts open tickets back in the queue, to be read again with the pack as it is now; returns their ids. Named
+    tickets must be open (an id that is not is refused in one line, and nothing is changed); without names, every
+    open ticket nobody has taken (of ``task_type``, when given): a ticket an advisor works on is theirs to read
+    again. What people decided stays decided."""
+    def write(s: Session) -> list[str]:
+        if ticket_ids:
+            rows = []
+            for tid in ticket_ids:
+                row = s.get(TicketRow, tid, with_for_update=True)
+                if row is None:
+                    raise NotFound(f"ticket {tid} not found")
+                if row.status not in _READABLE:
+                    raise InvalidInput(f"ticket {tid} is {row.status}: only an open ticket is read again")
+                rows.append(row)
+        else:
+            stmt = select(TicketRow).where(TicketRow.status.in_(_READABLE), TicketRow.assigned_to.is_(None))
+            if task_type:
+                stmt = stmt.where(TicketRow.task_type == task_type)
+            rows = list(s.scalars(stmt.order_by(TicketRow.created_at)))
+        for row in rows:
+            _reread(s, row, actor, why)
+        return [r.id for r in rows]
+
+    return db.run(write)
+
+
 def retry_failed(db: Database, ticket_ids: list[str] | None = None, actor: str = "cli") -> list[str]:
     """Puts the named tickets (or every ticket the agent failed on) back in the queue; returns their ids. An id
     that is not a failed ticket is refused in one line, and nothing is changed."""

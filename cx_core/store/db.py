@@ -297,6 +297,16 @@ def meta(engine: Engine, key: str, default: Callable[[], str] | None = None) -> 
         return row.value if row is not None else None
 
 
+def set_meta(engine: Engine, key: str, value: str) -> None:
+    """Writes the store's fact ``key`` (replacing what was there)."""
+    with Session(engine) as session, session.begin():
+        row = session.get(MetaRow, key)
+        if row is None:
+            session.add(MetaRow(key=key, value=value, at=utcnow()))
+        else:
+            row.value, row.at = value, utcnow()
+
+
 def claim_for_pack(engine: Engine, pack: str) -> None:
     """Writes the pack a new store belongs to; a store of another pack stops here with one line. Two packs never
     share one database (their records, tickets, policy and audit would mix)."""
