@@ -151,15 +151,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
         if shown == "denied":  # the rules refuse it as asked: there is nothing to approve, only to change or drop
             b[0].caption("Edit it into something the rules allow, or reject it.")
         elif twice:  # already done for the customer from another ticket: only on purpose, with the reason
-            with b[0].popover("Do it again", icon=":material/repeat:"):
-                with st.form(f"again-{p['id']}"):
-                    why_again = st.text_input("Why do it a second time?", max_chars=500,
-                                              help="Kept in the audit log with your name.")
-                    if st.form_submit_button("Do it again", type="primary"):
-                        if not why_again.strip():
-                            st.error("Give the reason to do it again, or reject it.")
-                        else:
-                            run_approve(p["id"], None, again=why_again)
+            again_popover(b[0], p["id"])
         elif b[0].button("Approve", key=f"approve-{p['id']}", type="secondary" if stranger or unsure else "primary",
                        icon=":material/check:", disabled=unsure and not complete(p["args"], spec), shortcut=shortcut,
                        help="Some details are missing: use Edit to fill them in." if unsure else ABOVE if _above_me(p)
@@ -210,6 +202,17 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                     st.error(one_line(first_error(exc)))
                 else:
                     run_approve(p["id"], edited)
+
+
+def again_popover(place: Any, proposal_id: int) -> None:
+    """Approve for an action already done for the customer from another ticket: only with the reason."""
+    with place.popover("Do it again", icon=":material/repeat:"), st.form(f"again-{proposal_id}"):
+        why = st.text_input("Why do it a second time?", max_chars=500, help="Kept in the audit log with your name.")
+        if st.form_submit_button("Do it again", type="primary"):
+            if not why.strip():
+                st.error("Give the reason to do it again, or reject it.")
+            else:
+                run_approve(proposal_id, None, again=why)
 
 
 def run_approve(proposal_id: int, edited: dict[str, Any] | None, again: str = "") -> None:
