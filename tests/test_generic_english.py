@@ -269,3 +269,13 @@ def test_every_pack_drops_holds_or_keeps_its_own_write_as_the_words_say(pack: st
         if got != want:
             failed.append(f"{kind}: {text!r} → {got} ({plan.steps[0].held if plan.steps else ''})")
     assert not failed, f"{len(failed)} of {len(EFFECTS)} rows failed for {pack}:\n" + "\n".join(failed)
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_a_sentence_no_request_took_still_takes_an_earlier_request_back(pack: str) -> None:
+    """Triage may keep only the request's own sentence; "Please don't." after it still withdraws it."""
+    fill = PACKS[pack]
+    first = f"Yesterday I asked you to {fill['act']}."
+    reading = read(f"{first} Please don't, leave it as it is. Thanks!", WRITTEN, packs.reading(find(pack)),
+                   [SimpleNamespace(intent="request", text=first, confidence=1.0)])
+    assert [r.qualifiers.withdrawn is not None for r in reading.requests] == [True]

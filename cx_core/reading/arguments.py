@@ -136,8 +136,9 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         low = reading.text.lower()
         for choice in spec.choices:
             for m in re.finditer(rf"(?<![\w-]){re.escape(choice.lower())}(?![\w-])", low):
-                if not any(f.words.start <= m.start() < f.words.end for f in found):
-                    found.append(Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end())))
+                said = Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end()))
+                if not any(f.words.start <= m.start() < f.words.end for f in found) and not ruled_out(reading, said):
+                    found.append(said)
         distinct = list(dict.fromkeys(str(f.value) for f in found))
         if len(distinct) == 1:
             return distinct[0], ""

@@ -149,6 +149,21 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
                 out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
                                           confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
                                           records=_records(clause, vocab, given.ids), qualifiers=q))
+    # "Yesterday I asked you to move it to the 20th. Please don't, leave it on the 5th.": a sentence no request
+    # took, which takes back an earlier request, still takes it back
+    for sentence in sentences:
+        if any(r.sentence.start < sentence.end and sentence.start < r.sentence.end for r in out):
+            continue
+        for clause in language.clauses(sentence):
+            q = language.qualifiers(clause, sentence)
+            taken_back = q.withdrawn or (q.negated if q.negated is not None and language.ELLIPTIC.search(
+                q.negated.text + clause.text[q.negated.end - clause.start:]) else None)
+            if taken_back is None:
+                continue
+            for earlier in out:
+                if earlier.sentence.end <= clause.start and language.EARLIER.search(earlier.sentence.text) and \
+                        earlier.qualifiers.negated is None and earlier.qualifiers.withdrawn is None:
+                    earlier.qualifiers.withdrawn = taken_back
     if language.UNWANTED.search(text):  # "The kettle isn't right for us. How do I return it?": the return is wanted
         for r in out:
             if r.qualifiers.asks_only is not None and language.HOW_TO.search(r.sentence.text):
