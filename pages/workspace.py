@@ -308,13 +308,6 @@ def workspace(tid: str) -> None:
             st.caption(f"No action here for: {unknown}; the reply answers it from the knowledge base.")
         elif not props:
             st.caption("No actions proposed for this ticket.")
-        if t["status"] in {"open", "escalated", "waiting"} and ROLE_RANK[user.role] >= ROLE_RANK[Role.advisor] and \
-                st.button("Read again", icon=":material/refresh:", type="tertiary", key=f"reread-{tid}",
-                          help="The agent reads the whole conversation again with the pack as it is now (after a fix "
-                               "to the pack); what people decided here stays decided") and \
-                guarded(lambda: desk.reread(svc.db, user, tid) or True):
-            st.session_state["flash"] = ("pending", "The ticket is back in the queue; the agent reads it again.")
-            st.rerun()
         first = next((p["id"] for p in props if p["status"] in {"pending", "escalated"} and not _above_me(p)
                       and p["decision"] != "abstained" and p["reason"] != NOT_VERIFIED
                       and (p.get("done_elsewhere") or {"pending": True})["pending"]), None)
@@ -331,6 +324,18 @@ def workspace(tid: str) -> None:
             reply_box(tid, data)
         sources(result)
         why_the_agent_thinks_so(result.triage)
+        read_again(t)
+
+
+def read_again(t: dict[str, Any]) -> None:
+    """After a fix to the pack: the agent reads this open ticket again; what people decided stays decided."""
+    if t["status"] in {"open", "escalated", "waiting"} and ROLE_RANK[user.role] >= ROLE_RANK[Role.advisor] and \
+            st.button("Read again", icon=":material/refresh:", type="tertiary", key=f"reread-{t['id']}",
+                      help="The agent reads the whole conversation again with the pack as it is now (after a fix to "
+                           "the pack); what people decided here stays decided") and \
+            guarded(lambda: desk.reread(svc.db, user, t["id"]) or True):
+        st.session_state["flash"] = ("pending", "The ticket is back in the queue; the agent reads it again.")
+        st.rerun()
 
 
 DELIVERY = {"pending": ("sending…", "gray"), "sending": ("sending…", "gray"), "delivered": ("delivered", "green"),
