@@ -185,10 +185,12 @@ def names(sentence_text: str, args: dict[str, Any], action: str) -> bool:
 
 # ------------------------------------------------------------------ templates: the words of actions declared as data
 # "{order_id}", "{amount:money}", "{result.fees.0.amount:money}", "{reason}": a field, with an optional format
-FIELD = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(?::\s*([A-Za-z_]+)\s*)?\}")
+# "{result.lines:each(description amount:money)}": each row of a list, its fields in order, the rows joined
+FIELD = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(?::\s*([A-Za-z_]+(?:\([A-Za-z0-9_:,. ]*\))?)\s*)?\}")
 FORMATS = {"money": "an amount in the pack's currency ($84.20)", "date": "a date as people read it (Saturday 28 "
            "November)", "number": "a number with thousands separators", "list": "items joined (a, b and c)",
-           "lower": "in lower case"}
+           "lower": "in lower case", "each": "each row of a list, by its fields: each(description amount:money)"}
+_EACH = re.compile(r"each\(([^()]*)\)")
 _TEMPLATE_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9{\"“(])")
 
 
@@ -209,6 +211,8 @@ def at_path(values: Any, path: str) -> Any:
             node = node.get(part)
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
+        elif isinstance(node, list) and not part.isdigit():  # "lines.description": that field of every row
+            node = [row.get(part) for row in node if isinstance(row, dict) and row.get(part) not in (None, "")]
         else:
             return None
     return node
@@ -223,8 +227,25 @@ def _number(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,.2f}"
 
 
+def _rows(value: Any, spec: str, currency: str) -> str:
+    """Each row of a list by the fields ``spec`` names ("description amount:money" → "Standing charge $12.00"),
+    the rows joined ("a, b and c"); a row missing one of them is left out."""
+    fields = [f.partition(":") for f in re.split(r"[\s,]+", spec.strip()) if f]
+    shown = []
+    for row in value if isinstance(value, list) else [value]:
+        try:
+            shown.append(" ".join(_show(at_path(row, name), fmt, currency) for name, _, fmt in fields))
+        except _Missing:
+            continue
+    if not shown:
+        raise _Missing
+    return listed(shown)
+
+
 def _show(value: Any, fmt: str, currency: str) -> str:
     """A value as the reply shows it; ``_Missing`` when there is nothing to show."""
+    if (each := _EACH.fullmatch(fmt)) is not None and value not in (None, [], ""):
+        return _rows(value, each.group(1), currency)
     if value is None or value == "" or value == [] or isinstance(value, dict):
         raise _Missing
     if isinstance(value, list) or fmt == "list":

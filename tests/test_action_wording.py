@@ -187,7 +187,7 @@ def test_actions_check_names_each_template_field_that_names_nothing(tmp_path: Pa
         f"{path}: actions.create_refund.wording.waiting: {{order id}} is not a field: write {{argument}}, "
         "{result.field} or {argument:money}",
         f"{path}: actions.create_refund.wording.done: {{amount:cash}}: unknown format 'cash' (formats: money, date, "
-        "number, list, lower)",
+        "number, list, lower, each)",
         f"{path}: actions.create_refund.wording.done: {{result.refund_id}} names no result field (result: amount, "
         "id)",
     ], "\n".join(lines)

@@ -141,3 +141,20 @@ def test_an_object_with_a_list_of_its_own_stays_one_row() -> None:
 
     bill = {"id": "B-1", "total": 80.0, "items": [{"kind": "plan", "amount": 60.0}, {"kind": "call", "amount": 20.0}]}
     assert rows(bill) == [bill] and rows(None) == [] and rows([]) == []
+
+
+def test_a_template_lists_the_rows_a_read_found() -> None:
+    """A bill explained from its lines: ``each(…)`` shows each row by the fields it names, ``a.b`` a field of
+    every row; a row without one of them is left out, and no rows leave the sentence out."""
+    from cx_core.wording import fill
+
+    bill = {"period": "October 2026", "total": 78.2, "lines": [
+        {"description": "Energy used in October", "amount": 54.2}, {"description": "Standing charge", "amount": 12.0},
+        {"description": "Late payment fee", "amount": 12.0}, {"amount": 1.0}]}
+    template = "Your bill for {result.period} comes to {result.total:money}: {result.lines:each(description amount:money)}."
+    assert fill(template, {}, bill, currency="GBP") == ("Your bill for October 2026 comes to £78.20: Energy used in "
+                                                        "October £54.20, Standing charge £12.00 and Late payment fee "
+                                                        "£12.00.")
+    assert fill("It lists {result.lines.description:list}.", {}, bill) == (
+        "It lists Energy used in October, Standing charge and Late payment fee.")
+    assert fill("Lines: {result.lines:each(description amount:money)}. Thanks.", {}, {"lines": []}) == "Thanks."

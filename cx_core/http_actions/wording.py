@@ -154,7 +154,7 @@ def template_problems(wording: ActionWording, where: str, arguments: set[str], r
         for path, fmt in template_fields(template):
             root, _, rest = path.partition(".")
             shown = f"{{{path}{':' + fmt if fmt else ''}}}"
-            if fmt and fmt not in FORMATS:
+            if fmt and fmt.split("(")[0] not in FORMATS:
                 out.append((at, f"{shown}: unknown format '{fmt}' (formats: {', '.join(FORMATS)})"))
             if root == "result":
                 if state not in {DONE, "facts"}:
