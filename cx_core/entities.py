@@ -8,7 +8,7 @@ import re
 from datetime import date
 from typing import Any
 
-from .reading import numbers, values, when
+from .reading import language, numbers, values, when
 from .reading.reader import Vocabulary
 from .reading.records import words as content_words
 
@@ -42,8 +42,11 @@ def find_dates(text: str, today: date, every: bool = False) -> list[date]:
     out: list[date] = []
     found = [w for w in when.dates(text, today, _vocabulary().day_first) if every or w.bound != "every"]
     # "we're away until December 1st … bring it the Wednesday after": a day that only bounds a stretch comes after
-    # the days asked for
-    for w in sorted(found, key=lambda w: w.bound in ("after", "before")):
+    # the days asked for; "a week on Monday … actually, scratch that, make it the Tuesday after": the days named
+    # after a change of mind come first
+    change = language.WITHDRAWS.search(text) or language.CHANGED_TO.search(text)
+    before = {w.value for w in found if change is not None and w.start < change.start()}
+    for w in sorted(found, key=lambda w: (change is not None and w.value in before, w.bound in ("after", "before"))):
         d = date.fromisoformat(w.value)
         if d not in out:
             out.append(d)

@@ -121,6 +121,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Sunday the 6th would be better.", "date", "2026-12-06"),
     ("It arrived on 3 November.", "date", "2026-11-03"),
     ("Sunday the 29th, or the Monday after if you don't work Sundays.", "date", "2026-11-30"),
+    ("Deliver it a week on Monday. Actually, scratch that, they need the Monday too: the Tuesday after that.", "date",
+     "2026-12-01"),
     ("We're away until December 1st; the day after that would be ideal.", "date", "2026-12-02"),
     # times and parts of the day
     ("Any time after 2pm.", "time", ("14:00", "after")),
@@ -279,3 +281,31 @@ def test_a_sentence_no_request_took_still_takes_an_earlier_request_back(pack: st
     reading = read(f"{first} Please don't, leave it as it is. Thanks!", WRITTEN, packs.reading(find(pack)),
                    [SimpleNamespace(intent="request", text=first, confidence=1.0)])
     assert [r.qualifiers.withdrawn is not None for r in reading.requests] == [True]
+
+
+@pytest.mark.parametrize("text", ["Honestly that one's on me, I forgot about the appointment.", "It was my fault.",
+                                  "I was out when the engineer came.", "We weren't home, my mistake."])
+def test_an_admission_of_fault_is_read_as_such(text: str) -> None:
+    from cx_core.reading import language
+
+    assert language.ADMITS.search(text)
+
+
+@pytest.mark.parametrize("text", ["Nobody came and I was home all day.", "The engineer never turned up.",
+                                  "I'm not at fault here."])
+def test_a_dispute_is_no_admission(text: str) -> None:
+    from cx_core.reading import language
+
+    assert not language.ADMITS.search(text)
+
+
+def test_the_days_named_after_a_change_of_mind_come_first() -> None:
+    from datetime import date
+
+    from cx_core.entities import find_dates
+
+    text = ("Please deliver it a week on Monday. Actually, scratch that - they need the Monday as well, so please make "
+            "it the Tuesday after that.")
+    assert [d.isoformat() for d in find_dates(text, date(2026, 11, 20))] == ["2026-12-01", "2026-11-30"]
+    assert [d.isoformat() for d in find_dates("Move it to Friday. Actually, make it Saturday instead.",
+                                              date(2026, 11, 20))][0] == "2026-11-21"

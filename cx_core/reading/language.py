@@ -143,6 +143,15 @@ _POLITE_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|dear\s+\
 REASON_GIVEN = re.compile(r"\b(?:because|due\s+to|since|as\s+(?:i|we)\s+(?:am|are|have|had|was|were|will|won'?t|can'?t)|"
                           r"by\s+(?:mistake|accident)|in\s+error|accidentally|mistakenly|(?:i|we)\s+meant\s+to|"
                           r"(?:booked|ordered|bought|picked|chose)\s+the\s+wrong)\b|,\s+so\s+(?:i|we)\b", re.I)
+# a correction of what was just said: "actually, make it Tuesday", "on second thoughts", "sorry, I meant Friday"
+CHANGED_TO = re.compile(r"\b(?:actually|on\s+second\s+thoughts?|sorry,?\s+i\s+meant|i\s+meant\s+to\s+say|correction)\b[,:;-]?"
+                        r"\s+(?:[^.!?]{0,60}?\b)?(?:make\s+it|change\s+it\s+to|instead|rather|i\s+meant)\b", re.I)
+# the customer owns what happened ("that one's on me", "my fault", "I forgot", "I was out when he came"): a charge
+# for it is not disputed, whatever they ask of it
+ADMITS = re.compile(r"\b(?:(?:that|this|it)(?:'s|’s|\s+is|\s+was|\s+one'?s|\s+one\s+is)\s+(?:(?:all|totally|entirely)\s+)?on\s+"
+                    r"(?:me|us)|(?:my|our)\s+(?:own\s+)?(?:fault|mistake|bad)|(?:i|we)\s+(?:completely\s+)?forgot|"
+                    r"(?:i|we)\s+(?:was|were)\s+(?:out|away|not\s+(?:in|home|there))|(?:i|we)\s+(?:wasn'?t|weren'?t)\s+"
+                    r"(?:in|home|there)|(?:i|we)\s+missed\s+(?:it|the\s+(?:appointment|visit|slot|delivery)))\b", re.I)
 # a question about how things are, answered from what is known ("how long does a refund take?", "is there a fee?")
 ASKS_ABOUT = re.compile(r"^\W*(?:how\s+(?:long|much|many|soon)|when\s+(?:will|do|does|would)|what\s+(?:is|are|happens)|"
                         r"do\s+you|does\s+it|is\s+there(?!\s+(?:any|a|some)\s+(?:way|chance|possibility))|are\s+there)\b"

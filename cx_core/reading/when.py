@@ -253,6 +253,10 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             d = _resolve(kind, m, today, day_first)
             if d is None:
                 continue
+            if kind == "wd" and re.search(r"\bthe\s+$", text[max(0, s - 8):s]):
+                # "a week on Monday … they need the Monday as well": the Monday already named
+                named = [w for w in found if w.start < s and date.fromisoformat(w.value).weekday() == d.weekday()]
+                d = date.fromisoformat(max(named, key=lambda w: w.start).value) if named else d
             # "if you don't deliver on Sundays": a weekday in the plural is every such day, not one of them
             every = kind == "wd" and bool(m.group("every")) and len(m.group("wd")) > 3
             # "away until December 1st", "after Monday", "by Friday": how the words before bound the day

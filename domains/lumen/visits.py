@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 from cx_core.plans import Step
+from cx_core.reading import language
 from cx_core.wording import day, listed, money
 from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
-from domains.lumen.asked import Asked, Planned
+from domains.lumen.asked import Answer, Asked, Planned
 from domains.lumen.phrases import DISPUTES, LATE, NO_SHOW, WHAT_IS
 from domains.lumen.wording import WAIVED
 
@@ -156,6 +157,13 @@ def charge_dispute(r: Asked) -> Planned:
                     "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
                     "straight away")
     no_show, late = NO_SHOW.search(text), LATE.search(text)
+    if ch["kind"] == "callout" and not (no_show or late) and language.ADMITS.search(text):
+        # "that one's on me, I was out when he came … could you take it off?": the rule it was charged under
+        visit = visit_of(ch, r.snap)
+        same = visit is not None and str(visit["start"])[:10] == str(ch["created_on"])[:10]
+        return [], Answer(f"the {money(ch['amount'])} call-out charge of {day(ch['created_on'])}" + (
+            " for that day's visit" if same else f" for your appointment on {day(visit['start'])}" if visit else "")
+            + " applies when our technician comes and nobody is home, as you say happened, so it stands")
     seen = visit_of(ch, r.snap) if ch["kind"] == "callout" else None  # which charge, and why: its day and visit
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
