@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from functools import cache
@@ -37,6 +37,7 @@ from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
+from .reading import language
 from .wording import listed
 
 BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver")
@@ -141,6 +142,8 @@ class Context:
     bound: dict[str, Any] = dc_field(default_factory=dict)
     latest: bool = False  # the message asks about the newest record ("my most recent booking")
     reading: Any = None  # the message's Reading (cx_core.reading), made once by the engine
+    own: dict[str, list[Any]] = dc_field(default_factory=dict)  # the entities of the request's own words
+    kept: dict[str, list[Any]] = dc_field(default_factory=dict)  # those of the sentences that do not say "leave it"
 
 
 Resolver = Callable[[Context], Any]
@@ -268,13 +271,23 @@ def _keeps(record: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
     return True
 
 
+def _open(text: str) -> str:
+    """The sentences of ``text`` that do not ask to keep something as it is."""
+    return " ".join(x.text for x in language.sentences(text) if not language.NEGATION.search(x.text))
+
+
+def _given(ctx: Context, name: str) -> list[Any]:
+    """The values of ``name`` the customer gives: the request's own words first; else the message's, never from a
+    sentence that asks to keep something as it is ("leave my electricity where it is, on Flex")."""
+    return list(ctx.own.get(name) or (ctx.kept if ctx.kept else ctx.entities).get(name) or [])
+
+
 def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     """The records a binding chooses; raises ``Unbound`` when the choice is not certain."""
     pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where)]
     key = b.key or b.field
     everything = [r for r in ctx.snapshot.get(b.name) or []]
-    named = [str(v).lower() for v in ctx.entities.get(b.named_by) or ctx.entities.get(b.named_by + "s") or []] \
-        if b.named_by else []
+    named = [str(v).lower() for v in _given(ctx, b.named_by) or _given(ctx, b.named_by + "s")] if b.named_by else []
     if b.named_by and not named:  # a code the pattern misses ("YNKEDB") still names a record written out in full
         named = [str(r.get(key)).lower() for r in everything if len(str(r.get(key) or "")) >= 5
                  and re.search(rf"(?<![A-Za-z0-9]){re.escape(str(r.get(key)))}(?![A-Za-z0-9])", ctx.text)]
@@ -290,9 +303,10 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
             raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
         return pool
     for hint in b.narrow_by:
-        values = {str(v).lower() for v in ctx.entities.get(hint, [])}
-        if values:
-            narrowed = [r for r in pool if values & set(_scalars(r))]
+        # "move the direct debit for my gas … leave the electricity one": the request's own words first
+        for found in (ctx.entities.get(hint, []), ctx.own.get(hint, [])):
+            values = {str(v).lower() for v in found}
+            narrowed = [r for r in pool if values & set(_scalars(r))] if values else []
             if narrowed:
                 pool = narrowed
     if len(pool) > 1 and ctx.latest and b.newest_by:
@@ -306,7 +320,9 @@ def _bind(b: Binding, ctx: Context, resolvers: Mapping[str, Resolver]) -> Any:
     if b.kind == "const":
         return b.value
     if b.kind == "entity":
-        found = ctx.entities.get(b.name) or []
+        # the request's own words first; else the message's, but never from a sentence that asks for nothing to
+        # change ("leave my electricity where it is, on Flex")
+        found = _given(ctx, b.name)
         if len(set(map(str, found))) == 1:
             return found[0]
         if not found and b.default is not None:
@@ -337,8 +353,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             unbound = exc
     out = []
     for chosen in choices:
-        ctx = Context(ctx_base.request, ctx_base.text, ctx_base.entities, ctx_base.snapshot, ctx_base.today,
-                      latest=ctx_base.latest, reading=ctx_base.reading)
+        ctx = replace(ctx_base, bound={})
         args: dict[str, Any] = {}
         gaps: list[Unbound] = [unbound] if unbound is not None else []
         no_record = unbound is not None
@@ -463,6 +478,9 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
     resolvers = resolvers or {}
     quiet = set(write_free)
     entities = _own_records(book.entities(text, triage.entities), snap)
+    # a word list's values only from the sentences that do not ask to keep something as it is
+    said = book.entities(_open(text), {})
+    kept = {k: v for k, v in entities.items() if k not in book.words} | {k: v for k, v in said.items() if k in book.words}
     for req in triage.requests:
         recipe = book.recipes.get(req.intent)
         if recipe is None:
@@ -477,7 +495,8 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         clauses = _clauses(reading, req.intent)
         each = any(c.qualifiers.every is not None for c in clauses)
         latest = any(c.qualifiers.latest is not None for c in clauses)
-        ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading)
+        ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading,
+                      own=book.entities(_open(req.text), {}), kept=kept)
         done: list[str] = []
         doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:

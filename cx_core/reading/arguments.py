@@ -14,7 +14,7 @@ from datetime import date
 from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
-from . import records, when
+from . import language, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS = "not found", "ambiguous"
@@ -114,13 +114,16 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             pool = [*reading.facts.amounts, *pool]
         pool = [v.model_copy(update={"value": int(c) if c.is_integer() else c}) if (c := _in_unit(reading, v, spec))
                 is not None else v for v in pool]
+        refused = _set_aside(reading, pool)
         values = [v for v in pool if _in_range(float(v.value["amount"] if isinstance(v.value, dict) else v.value),
-                                               spec) and not ruled_out(reading, v)]
+                                               spec) and not ruled_out(reading, v) and v not in refused]
         if not values and pool and spec.high is not None and _longest(reading):
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
         return _pick(values or pool, spec, reading, near)
     if spec.kind == "date":
-        days = [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)]
+        refused = _set_aside(reading, reading.facts.dates)
+        days = [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)
+                and d not in refused]
         if not days:
             first = _first_of_span(reading, near)
             if first is not None:
@@ -151,6 +154,16 @@ RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|n
                        r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
                        r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
                        r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,25}$", re.I)
+
+
+def _set_aside(reading: Reading, pool: list[Value]) -> list[Value]:
+    """The values the customer sets aside: one said anywhere after "not" ("make it the 25th, not the 22nd": every
+    22 of the message), and one said in a sentence that asks to keep something as it is ("leave the other one on
+    the 8th")."""
+    kept = [s for s in language.sentences(reading.text) if language.NEGATION.search(s.text)
+            and re.match(r"\W*(?:please\s+)?(?:leave|keep)\b", s.text, re.I)]
+    refused = {str(v.value) for v in pool if language.contrasted(reading.text, v.words.start)}
+    return [v for v in pool if str(v.value) in refused or any(s.start <= v.words.start < s.end for s in kept)]
 
 
 def ruled_out(reading: Reading, v: Value) -> bool:

@@ -88,6 +88,9 @@ NEGATION = re.compile(
     r"reschedul\w*|ship\w*|exchang\w*|charg\w*|process\w*|put|add\w*|submit\w*|set\s+up|do\s+(?:that|this|it|"
     r"anything))\b|\bleave\s+(?:\w+\s+){0,4}?(?:alone|as\s+(?:it\s+is|they\s+are|is))\b|"
     r"\bleave\s+(?:it|them|that|this|everything)\s+(?:on|at|as|where|with|how)\b|"
+    # "leave my electricity where it is", "leave the electricity one on the 8th, that's fine as it is"
+    r"\bleave\s+(?:\w+\s+){1,4}?(?:where\s+(?:it|they)\s+(?:is|are)|on\s+(?:the\s+)?\w+[^.!?;]{0,30}\bas\s+(?:it|they)\s+"
+    r"(?:is|are))\b|"
     # "please don't." said of the request before it
     r"\b(?:please\s+)?(?:don'?t|do\s+not)\b(?=\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b))|"
     r"\b(?:keep|stay(?:ing)?\s+(?:on|with)|remain\s+on|stick\s+with)\b", re.I)

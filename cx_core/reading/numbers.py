@@ -66,6 +66,11 @@ def words_value(words: str) -> int | None:
     return total + current if seen else None
 
 
+# the words before a pronoun "one": "the gas one", "that one", "the cheaper one", "which one"
+_PRONOUN_ONE = re.compile(r"\b(?:the|this|that|which|another|each|every|other|my|your|our|their|its)\s+(?:[a-z0-9-]+\s+){0,2}$",
+                          re.I)
+
+
 def find(text: str) -> list[Number]:
     """Every number of ``text`` in order: digits, number words and quantities ("a couple of" → 2); an ordinal is
     marked (``3rd`` and ``third`` → 3). Overlaps go to the longest."""
@@ -75,6 +80,8 @@ def find(text: str) -> list[Number]:
         found.append(Number(float(raw), m.start(), m.end(), m.group(0)))
     for m in WORDS.finditer(text):
         value = words_value(m.group(0))
+        if value == 1 and m.group(0).strip().lower() == "one" and _PRONOUN_ONE.search(text[max(0, m.start() - 30):m.start()]):
+            continue  # "the gas one", "this one", "the white one I ordered": a pronoun, not a count
         if value is not None:
             found.append(Number(float(value), m.start(), m.end(), m.group(0), spelled=True))
     for m in ORDINAL.finditer(text):
