@@ -309,3 +309,25 @@ def test_the_days_named_after_a_change_of_mind_come_first() -> None:
     assert [d.isoformat() for d in find_dates(text, date(2026, 11, 20))] == ["2026-12-01", "2026-11-30"]
     assert [d.isoformat() for d in find_dates("Move it to Friday. Actually, make it Saturday instead.",
                                               date(2026, 11, 20))][0] == "2026-11-21"
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Can you move my direct debit to the 22nd? Leave the other one on the 8th, that's fine as it is. Oh wait, sorry, "
+     "make it the 25th, not the 22nd.", 25),
+    ("Please set the payment day to the 12th rather than the 3rd.", 12),
+    ("Move the gas one to the 20th please.", 20),
+])
+def test_a_value_set_aside_is_never_the_one_bound(text: str, want: int) -> None:
+    """ "the 25th, not the 22nd": every 22 of the message is set aside; so is a value in a sentence that keeps
+    something as it is; "the gas one" counts nothing."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class PaymentDay(BaseModel):
+        day: int = Field(ge=1, le=28, description="Day of the month the Direct Debit is taken")
+
+    spec = arguments.spec_of("day", PaymentDay.model_fields["day"])
+    value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
+                                                                                confidence=1.0)]))
+    assert value == want
