@@ -63,10 +63,10 @@ def token_prior(rows: list[SgdTurn], least: int = 3) -> dict[str, float]:
 
 def _pairs(rows: list[SgdTurn], known: dict[str, Schema], kinds: dict[tuple[str, str], str],
            encode: Callable[[list[str]], np.ndarray], prior: dict[str, float]
-           ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str]]]:
+           ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, int, int, str]]]:
     X: list[tuple[float, ...]] = []
     y: list[int] = []
-    where: list[tuple[int, str, str]] = []
+    where: list[tuple[int, str, int, int, str]] = []
     for n, t in enumerate(rows):
         schema = known[t.service]
         args = list(schema.arguments)
@@ -76,7 +76,7 @@ def _pairs(rows: list[SgdTurn], known: dict[str, Schema], kinds: dict[tuple[str,
             X.append(p.features)
             gold = t.informed.get(p.arg)
             y.append(int(gold is not None and correct(p.cand.value if p.cand.kind != "text" else p.cand.text, gold)))
-            where.append((n, p.arg, p.cand.value))
+            where.append((n, p.arg, p.cand.start, p.cand.end, p.cand.kind))
     return np.asarray(X, dtype=np.float32), np.asarray(y), where
 
 
@@ -87,21 +87,52 @@ def _slot_model(X: np.ndarray, y: np.ndarray) -> Any:
                                           random_state=SEED).fit(X, y)
 
 
-def _thresholds(probs: np.ndarray, y: np.ndarray, kinds: list[str], gold_total: dict[str, int]) -> dict[str, float]:
-    """Per argument kind, the lowest threshold whose precision on the held-back services reaches ``PRECISION``."""
-    out: dict[str, float] = {}
-    for kind in set(kinds):
-        mask = np.asarray([k == kind for k in kinds])
-        p, t = probs[mask], y[mask]
-        best = 0.95
-        for limit in np.arange(0.3, 0.99, 0.01):
-            chosen = p >= limit
-            if chosen.sum() >= 5 and t[chosen].mean() >= PRECISION:
-                best = float(round(limit, 2))
-                break
-        out[kind] = best
-    out["default"] = 0.9
-    return out
+def _assigned(probs: np.ndarray, y: np.ndarray, where: list[tuple[int, str, int, int, str]], kinds: list[str],
+              limits: dict[str, float]) -> tuple[int, int]:
+    """(bound, right) when the reader assigns as it does at run time (``SchemaReader.arguments``): in each turn the
+    pairs by falling probability, an argument its best candidate above its kind's limit, no words given twice."""
+    bound = right = 0
+    order = np.lexsort((-probs, np.asarray([w[0] for w in where])))
+    taken_args: set[tuple[int, str]] = set()
+    spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for i in order:
+        n, arg, start, end, ckind = where[i]
+        if probs[i] < limits[kinds[i]] or (n, arg) in taken_args:
+            continue
+        if ckind != "boolean" and any(start < e and s < end for s, e in spans[n]):
+            continue
+        taken_args.add((n, arg))
+        if ckind != "boolean":
+            spans[n].append((start, end))
+        bound += 1
+        right += int(y[i])
+    return bound, right
+
+
+def _assignment_thresholds(probs: np.ndarray, y: np.ndarray, where: list[tuple[int, str, int, int, str]],
+                           kinds: list[str], step: float = 0.02) -> dict[str, float]:
+    """Per argument kind, thresholds that bind as many right values as the assignment allows while its precision
+    on the held-back services stays at ``PRECISION``: from 0.99 everywhere, the kind whose lowering gains the most
+    right values for each wrong one is lowered a step at a time."""
+    limits = {k: 0.99 for k in set(kinds)}
+    bound, right = _assigned(probs, y, where, kinds, limits)
+    while True:
+        best: tuple[float, str, int, int] | None = None
+        for kind in limits:
+            if limits[kind] - step < 0.3:
+                continue
+            trial = {**limits, kind: round(limits[kind] - step, 2)}
+            b, r = _assigned(probs, y, where, kinds, trial)
+            if b and r / b < PRECISION:
+                continue
+            gain = (r - right) / max(1, (b - r) - (bound - right))  # a step that binds nothing more: gain 0
+            if best is None or gain > best[0]:
+                best = (gain, kind, b, r)
+        if best is None:
+            break
+        _, kind, bound, right = best
+        limits[kind] = round(limits[kind] - step, 2)
+    return {**limits, "default": 0.9}
 
 
 def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 30000,
@@ -151,8 +182,8 @@ def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 
     Xh, yh, where = _pairs(held, known, kinds, encode, prior)
     first = _slot_model(Xf, yf)
     probs = first.predict_proba(Xh)[:, 1]
-    held_kinds = [kinds[(held[n].service, arg)] for n, arg, _ in where]
-    thresholds = _thresholds(probs, yh, held_kinds, {})
+    held_kinds = [kinds[(held[n].service, arg)] for n, arg, _, _, _ in where]
+    thresholds = _assignment_thresholds(probs, yh, where, held_kinds)
     slot_model = _slot_model(np.vstack([Xf, Xh]), np.concatenate([yf, yh]))
     model = Model(write_coef=write_model.coef_[0].astype(np.float32), write_bias=float(write_model.intercept_[0]),
                   intent_coef=intent_model.coef_[0].astype(np.float32), intent_bias=float(intent_model.intercept_[0]),

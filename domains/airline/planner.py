@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language
+from cx_core.reading import language, numbers
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import also_decided, day, listed, money
@@ -362,6 +362,12 @@ def payment(ctx: Context) -> str:
     kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
+    # "the gift card that has 150 on it, not the 200 one": of those of the kind named, the one whose balance is said
+    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
+    by_balance = [m for m in kinds if m.get("balance") is not None
+                  and any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
+    if len(kinds) > 1 and len(by_balance) == 1:
+        return str(by_balance[0]["id"])
     # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
     able = [m for m in kinds if f"your {m['label']}" in _methods(ctx)]
     if len(kinds) > 1 and len(able) == 1:
