@@ -362,16 +362,16 @@ def payment(ctx: Context) -> str:
     kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
-    # "the gift card that has 150 on it, not the 200 one": of those of the kind named, the one whose balance is said
-    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
-    by_balance = [m for m in kinds if m.get("balance") is not None
-                  and any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
-    if len(kinds) > 1 and len(by_balance) == 1:
-        return str(by_balance[0]["id"])
     # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
     able = [m for m in kinds if f"your {m['label']}" in _methods(ctx)]
     if len(kinds) > 1 and len(able) == 1:
         return str(able[0]["id"])
+    # "the gift card that has 150 on it, not the 200 one": of those that can pay, the one whose balance is said
+    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
+    by_balance = [m for m in able or kinds if m.get("balance") is not None
+                  and any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
+    if len(kinds) > 1 and len(by_balance) == 1:
+        return str(by_balance[0]["id"])
     if len(methods) == 1:
         return str(methods[0]["id"])
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
