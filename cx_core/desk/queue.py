@@ -413,9 +413,24 @@ def failure_line(message: str) -> str:
     return words if len(words) <= 300 else words[:299].rstrip() + "…"
 
 
-def _retry(s: Session, row: TicketRow, actor: str) -> None:
-    audit.append(s, actor, "ticket.retried", row.id, error=row.error)
+def _back_in_queue(s: Session, row: TicketRow, actor: str, event: str, **facts: Any) -> None:
+    """The ticket goes back to the agent (audited ``event``); what people decided on it stays decided."""
+    audit.append(s, actor, event, row.id, **facts)
     row.status, row.error, row.claimed_by, row.lease_until = "new", None, None, None
+
+
+def _retry(s: Session, row: TicketRow, actor: str) -> None:
+    _back_in_queue(s, row, actor, "ticket.retried", error=row.error)
+
+
+def _not_queued(s: Session, ticket_id: str) -> TicketRow:
+    """The ticket, locked, when it is not already waiting for the agent; else one line saying why not."""
+    row = s.get(TicketRow, ticket_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} not found")
+    if row.status in {"new", "processing"}:
+        raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
+    return row
 
 
 def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
@@ -424,11 +439,7 @@ def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
     user = require(user, Role.advisor, db)
 
     def write(s: Session) -> None:
-        row = s.get(TicketRow, ticket_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        if row.status in {"new", "processing"}:
-            raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
+        row = _not_queued(s, ticket_id)
         if not row.error:
             raise InvalidInput(f"the agent did not fail on ticket {ticket_id}")
         _retry(s, row, user.username)
@@ -439,9 +450,11 @@ def retry(db: Database, user: StaffUser, ticket_id: str) -> None:
 _READABLE = ("open", "escalated", "waiting")
 
 
-def _reread(s: Session, row: TicketRow, actor: str, why: str) -> None:
-    audit.append(s, actor, "ticket.reread", row.id, reason=why)
-    row.status, row.error, row.claimed_by, row.lease_until = "new", None, None, None
+def _readable(s: Session, ticket_id: str) -> TicketRow:
+    row = _not_queued(s, ticket_id)
+    if row.status not in _READABLE:
+        raise InvalidInput(f"ticket {ticket_id} is {row.status}: only an open ticket is read again")
+    return row
 
 
 def reread(db: Database, user: StaffUser, ticket_id: str) -> None:
@@ -449,18 +462,8 @@ def reread(db: Database, user: StaffUser, ticket_id: str) -> None:
     to the pack): what people decided on it stays decided, only what waits is proposed anew (advisors; audited
     ``ticket.reread``)."""
     user = require(user, Role.advisor, db)
-
-    def write(s: Session) -> None:
-        row = s.get(TicketRow, ticket_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        if row.status in {"new", "processing"}:
-            raise InvalidInput(f"ticket {ticket_id} is already waiting for the agent")
-        if row.status not in _READABLE:
-            raise InvalidInput(f"ticket {ticket_id} is {row.status}: only an open ticket is read again")
-        _reread(s, row, user.username, "read again on request")
-
-    db.run(write)
+    db.run(lambda s: _back_in_queue(s, _readable(s, ticket_id), user.username, "ticket.reread",
+                                    reason="read again on request"))
 
 
 def reread_waiting(db: Database, ticket_ids: list[str] | None = None, task_type: str | None = None,
@@ -471,21 +474,14 @@ def reread_waiting(db: Database, ticket_ids: list[str] | None = None, task_type:
     again. What people decided stays decided."""
     def write(s: Session) -> list[str]:
         if ticket_ids:
-            rows = []
-            for tid in ticket_ids:
-                row = s.get(TicketRow, tid, with_for_update=True)
-                if row is None:
-                    raise NotFound(f"ticket {tid} not found")
-                if row.status not in _READABLE:
-                    raise InvalidInput(f"ticket {tid} is {row.status}: only an open ticket is read again")
-                rows.append(row)
+            rows = [_readable(s, tid) for tid in ticket_ids]
         else:
             stmt = select(TicketRow).where(TicketRow.status.in_(_READABLE), TicketRow.assigned_to.is_(None))
             if task_type:
                 stmt = stmt.where(TicketRow.task_type == task_type)
             rows = list(s.scalars(stmt.order_by(TicketRow.created_at)))
         for row in rows:
-            _reread(s, row, actor, why)
+            _back_in_queue(s, row, actor, "ticket.reread", reason=why)
         return [r.id for r in rows]
 
     return db.run(write)

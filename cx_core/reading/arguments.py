@@ -160,7 +160,7 @@ def _set_aside(reading: Reading, pool: list[Value]) -> list[Value]:
     """The values the customer sets aside: one said anywhere after "not" ("make it the 25th, not the 22nd": every
     22 of the message), and one said in a sentence that asks to keep something as it is ("leave the other one on
     the 8th")."""
-    kept = [s for s in language.sentences(reading.text) if language.NEGATION.search(s.text)
+    kept = [s for s in reading.sentences if language.NEGATION.search(s.text)
             and re.match(r"\W*(?:please\s+)?(?:leave|keep)\b", s.text, re.I)]
     refused = {str(v.value) for v in pool if language.contrasted(reading.text, v.words.start)}
     return [v for v in pool if str(v.value) in refused or any(s.start <= v.words.start < s.end for s in kept)]

@@ -363,7 +363,8 @@ def payment(ctx: Context) -> str:
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
     # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
-    able = [m for m in kinds if f"your {m['label']}" in _methods(ctx)]
+    usable = _methods(ctx) if len(kinds) > 1 else []
+    able = [m for m in kinds if f"your {m['label']}" in usable]
     if len(kinds) > 1 and len(able) == 1:
         return str(able[0]["id"])
     # "the gift card that has 150 on it, not the 200 one": of those that can pay, the one whose balance is said
