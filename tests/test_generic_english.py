@@ -59,6 +59,9 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Never mind, I no longer want to go ahead.", "drop", None),
     ("Please ignore my previous message.", "drop", None),
     ("Please {act}, I changed my mind about it.", "go", None),
+    # a "don't" that negates another verb, or a word that merely starts like one of the action verbs
+    ("Please {act}. I don't want to give my address again.", "go", None),
+    ("Please {act}; I don't have my credit card to hand.", "go", None),
     ("Is there any way you could {act2}?", "go", None),
     ("Any chance you could {act2}?", "go", None),  # the change of mind is the reason here
     # requests that go
