@@ -119,6 +119,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._chunks: list[dict[str, Any]] = []
+        self._vocabulary: frozenset[str] = frozenset()
         self._version: tuple[int, int] = (-1, -1)
         self._chroma_path = None if chroma_url else chroma_path
         self._known_generation: int | None = None
@@ -231,7 +232,14 @@ class KnowledgeBase:
                 retriever = bm25s.BM25()
                 retriever.index(corpus, show_progress=False)
                 self._bm25 = retriever
+            self._vocabulary = frozenset(t for c in self._chunks for t in re.findall(
+                r"[a-z0-9]+(?:-[a-z0-9]+)*", f"{c['title']} {c['heading']} {c['text']}".lower()))
             self._version = stamp
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every word the knowledge base uses (lower case, hyphenated ones whole), in its titles, headings and text."""
+        self._ensure_bm25()
+        return self._vocabulary
 
     def _bm25_ranking(self, query: str, n: int) -> list[int]:
         if not self._chunks or self._bm25 is None:

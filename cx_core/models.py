@@ -287,6 +287,7 @@ class ProcessResult(BaseModel):
     packet: dict[str, Any] | None = None  # the context packet handed to a person on escalation
     no_action: list[str] = Field(default_factory=list)  # requests the domain knows no action for
     reading: Reading | None = None  # what the message says, read once (``cx_core.reading``)
+    reply_waits: str = ""  # why a reply the level let go alone waits for a person instead
 
     def replay_record(self) -> dict[str, Any]:
         """The replay contract object of ARCHITECTURE.md."""
@@ -306,6 +307,7 @@ class ProcessResult(BaseModel):
                 for p in self.proposals
             ],
             "escalated": self.escalated,
+            **({"reply_waits": self.reply_waits} if self.reply_waits else {}),
         }
 
     def executed_writes(self) -> list[Proposal]:

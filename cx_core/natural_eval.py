@@ -104,7 +104,10 @@ def judge(expected: dict[str, Any], record: dict[str, Any], reads: set[str]) -> 
             "extra": [{"action": p["action"], "args": p.get("args")} for p in extra], "must_not": violated,
             "task_type": record.get("task_type") == expected.get("task_type"),
             "escalation": bool(record.get("escalated")) == bool(expected.get("escalate")),
-            "acts": bool(expected["proposals"])}
+            "acts": bool(expected["proposals"]),
+            "answered_alone": any(p["action"] == "send_reply" and p.get("decision") == "executed"
+                                  for p in record["proposals"]),
+            **({"reply_waits": record["reply_waits"]} if record.get("reply_waits") else {})}
 
 
 def score(expected: list[dict[str, Any]], records: list[dict[str, Any]], reads: set[str]) -> dict[str, Any]:
@@ -120,6 +123,8 @@ def score(expected: list[dict[str, Any]], records: list[dict[str, Any]], reads: 
                 "exact_of_acts": f"{sum(r['exact'] for r in acts)} of {len(acts)}",
                 "task_type": sum(r["task_type"] for r in rows), "escalation": sum(r["escalation"] for r in rows),
                 "must_not_violated": sum(bool(r["must_not"]) for r in rows),
+                "answered_alone": sum(r["answered_alone"] for r in rows),
+                "reply_held": sum(bool(r.get("reply_waits")) for r in rows),
                 "exact_share": round(sum(r["exact"] for r in rows) / len(rows), 3) if rows else None}
 
     return {"tune": tally([j for j in judged if halves[j["id"]] == "tune"]),

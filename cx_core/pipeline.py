@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import audit, contacts, packs, plan_check
+from . import answer_check, audit, contacts, packs, plan_check
 from .actions import REGISTRY, ExecContext, is_read
 from .actions.execute import Outcome, execute
 from .domain import Customer, DomainPack, active
@@ -305,6 +305,7 @@ class Pipeline:
         self.policy = policy
         # a rehearsal (replay, evaluation) previews every write and changes nothing, here or in any outside system
         self.rehearsal = False
+        self._known: tuple[frozenset[str] | None, set[str]] = (None, set())
 
     def _customer(self, ticket: TicketIn, text: str, now: datetime
                   ) -> tuple[Customer | None, Any, dict[str, Any] | None, bool]:
@@ -446,6 +447,24 @@ class Pipeline:
         informational = bool(tri.requests) and all(r.intent in self.pack.informational for r in tri.requests)
         return (level >= 1 and informational) or (level >= 3 and not writes_pending)
 
+    def _known_words(self) -> set[str]:
+        """The stems of every word the knowledge base and the pack use (recomputed when the knowledge changes)."""
+        vocabulary = self.kb.vocabulary()
+        if self._known[0] is not vocabulary:
+            pack = " ".join([*self.pack.task_types, self.pack.brand.name,
+                             *(f"{a.label} {a.description}" for a in REGISTRY.values())])
+            self._known = (vocabulary, answer_check.stems(" ".join(vocabulary)) | answer_check.stems(pack))
+        return self._known[1]
+
+    def _unanswered(self, tri: Triage, snap: Any, profile: dict[str, Any] | None) -> str:
+        """Why a reply the level lets go alone waits for a person instead: a question it answers names what neither
+        the knowledge base, the customer's records nor the pack ever mention ('' when it may go)."""
+        asked = [r.text for r in tri.requests if r.intent in self.pack.informational]
+        if not asked:
+            return ""
+        known = self._known_words() | answer_check.record_words(snap) | answer_check.record_words(profile)
+        return answer_check.why_it_waits(asked, known)
+
     def _send(self, policy: Policy, ctx: ExecContext, draft: Draft, level: int) -> Proposal:
         """Sends the reply through ``execute`` as the agent, within autonomy."""
         reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
@@ -563,7 +582,9 @@ class Pipeline:
         draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and sendable(draft))
-        if may_send and self._answers_alone(tri, level, proposals):
+        waits = self._unanswered(tri, snap, profile) if may_send and self._answers_alone(tri, level, proposals) \
+            else "-"
+        if not waits:
             proposals.append(self._send(policy, ctx, draft, level))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
         packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
@@ -574,5 +595,5 @@ class Pipeline:
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,
             engine_note=polished.fallback_reason if polished else "", packet=packet, no_action=plan.no_action,
-            reading=reading,
+            reading=reading, reply_waits="" if waits == "-" else waits,
         )

@@ -477,6 +477,9 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                shortcut="Ctrl+Enter" if follow_up and not empty else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
+    waits = getattr(data["result"], "reply_waits", "") if data.get("result") is not None else ""
+    if waits and not sent:  # the level would have sent it alone: why a person reads it first
+        st.caption(f":material/pan_tool: Not sent alone: {one_line(waits, 300)}.")
     # as tall as the reply needs, up to what keeps it on a laptop screen beside the first proposal
     st.text_area(title, height=min(max(22 * lines + 30, 170), 420), key=key, label_visibility="collapsed")
     if resolve or keep_open:

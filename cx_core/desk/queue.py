@@ -268,7 +268,7 @@ def store_result(db: Database, policy: Policy, result: ProcessResult, claim: str
         audit.append(s, "agent", "ticket.processed", row.id, task_type=t.task_type, confidence=t.confidence,
                      urgency=t.urgency, sentiment=t.sentiment, autonomy=outcome.autonomy, escalated=outcome.escalated,
                      escalation_reason=outcome.escalation_reason, ms=outcome.ms, engine=outcome.engine,
-                     engine_note=outcome.engine_note,
+                     engine_note=outcome.engine_note, **({"reply_waits": outcome.reply_waits} if outcome.reply_waits else {}),
                      proposals=[{"action": p.action, "decision": p.decision.value, "reason": p.reason}
                                 for p in outcome.proposals])
         if outcome.escalated:

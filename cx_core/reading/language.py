@@ -73,6 +73,18 @@ def clauses(sentence: Words) -> list[Words]:
 _ONLY_COURTESY = re.compile(r"\W*(?:please|pls|plz|thanks|thank\s+you|thx|ta|cheers|many\s+thanks)\W*", re.I)
 
 
+# the words people greet, thank and ask with, beside the function words of English: none of them says what a
+# question is about ("Hi, quick question: is there any way I could pay with my Amex instead?" is about paying, Amex)
+ASKING_WORDS = frozenset("""
+hi hello hey dear thanks thank cheers regards kind best wishes pls plz question questions quick wondering wonder
+wondered know knew tell told ask asking asked want wanted wants like liked need needed needs help hope hoping able
+possible possibly instead actually really just maybe perhaps curious thing things way ways okay ok yes yeah guys team
+sir madam got get gets getting let lets make sure good great lot lots bit little right currently soon today tomorrow
+yesterday does did doing done going goes come happen happens happened say said says use using used wish would could
+should shall might must can will also bye morning afternoon evening folks anyone someone somebody anybody
+""".split())
+
+
 # ------------------------------------------------------------------ the constructions
 def _find(rx: re.Pattern[str], clause: Words) -> Words | None:
     m = rx.search(clause.text)

@@ -1,0 +1,85 @@
+"""Whether an answer may go out without a person: it answers what was asked only when the knowledge base speaks of
+everything the question names. A question about something the knowledge base never mentions ("can I pay with my
+Amex?", "do you price match?") gets the nearest passage at best, which answers another question; such a reply waits
+for a person, with the words the knowledge base does not know as the reason.
+
+What counts as known: the words of the knowledge base (every chunk's title, heading and text), the customer's own
+records (a product they bought is theirs to name) and the pack's vocabulary. Function words and the words people
+use to ask (``language.ASKING_WORDS``) say nothing of what is asked. Words are compared by their first letters
+(``stem``), so "refunds" meets "refund" and "cancelled" meets "cancellation".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from .reading.language import ASKING_WORDS
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+STEM = 5  # letters that make two forms of a word the same word
+
+
+# a prefix that keeps the word's subject: "reconnect" is about connecting, "unpair" about pairing
+_PREFIX = re.compile(r"^(?:re|un|dis|pre|non)(?=[a-z]{4})")
+
+
+def stem(word: str) -> str:
+    """The first letters of a word, without its hyphens ("Wi-Fi" and "wifi" meet) or what follows an apostrophe."""
+    return word.lower().split("'")[0].replace("-", "")[:STEM]
+
+
+def _known(word: str, known: set[str]) -> bool:
+    low = word.lower()
+    return stem(low) in known or (bool(_PREFIX.match(low)) and stem(_PREFIX.sub("", low)) in known)
+
+
+def stems(text: str) -> set[str]:
+    """The stems of every word of ``text``."""
+    return {stem(w) for w in _WORD.findall(text)}
+
+
+def record_words(node: Any, depth: int = 0) -> set[str]:
+    """The stems of every text value in a customer's records (names of products, plans, places)."""
+    if depth > 6:
+        return set()
+    if isinstance(node, Mapping):
+        return set().union(*(record_words(v, depth + 1) for v in node.values())) if node else set()
+    if isinstance(node, list | tuple):
+        return set().union(*(record_words(v, depth + 1) for v in node[:200])) if node else set()
+    return stems(node) if isinstance(node, str) and len(node) < 400 else set()
+
+
+def content_words(question: str) -> list[str]:
+    """The words of a question that say what it is about, in order, each once: no function word, no word of
+    asking, no number, no single letter."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for w in _WORD.findall(question):
+        low = w.lower().split("'")[0]
+        if len(low) < 3 or low in ENGLISH_STOP_WORDS or low in ASKING_WORDS or stem(low) in seen:
+            continue
+        seen.add(stem(low))
+        out.append(w)
+    return out
+
+
+def unknown(questions: Iterable[str], known: set[str]) -> list[str]:
+    """The words of the questions the knowledge base, the records and the pack never use."""
+    out: list[str] = []
+    for q in questions:
+        out.extend(w for w in content_words(q) if not _known(w, known) and w not in out)
+    return out
+
+
+def why_it_waits(questions: Iterable[str], known: set[str]) -> str:
+    """Why an answer to ``questions`` must wait for a person ('' when it may go alone)."""
+    missing = unknown(questions, known)
+    if not missing:
+        return ""
+    named = ", ".join(f"“{w}”" for w in missing[:3])
+    return (f"the knowledge base never mentions {named}, so its nearest passage may answer another question: "
+            "check the answer before sending")

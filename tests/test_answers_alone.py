@@ -1,0 +1,79 @@
+"""An answer that goes out without a person answers what was asked, or waits for a person with the reason: a
+question the knowledge base speaks of is answered from it and sent at the answer level; one that names what the
+knowledge base never mentions ("my Amex", "Bitcoin") is drafted from the nearest passage at best, so the draft
+waits, the ticket says why, and the audit log records it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from cx_core import desk
+from cx_core.answer_check import content_words, why_it_waits
+from cx_core.models import Channel, Decision, ProcessResult, TicketIn
+from cx_core.services import Services
+from cx_core.store.tables import AuditRow
+from tests.conftest import NOW
+
+# (question, words of the article sentence the reply must quote)
+ANSWERED = [
+    ("Which cards do you accept?", "Visa, Mastercard, American Express"),
+    ("Can I change the payment card on an order that's already placed?", "switched to another saved payment method"),
+    ("How do I pair my soundbar with my TV?", "HDMI"),
+    ("How do I reset my password? I can't log in.", "reset link"),
+]
+NOT_ANSWERED = [
+    ("Can I pay with my Amex instead of the gift card?", "Amex"),
+    ("Can I pay with Bitcoin?", "Bitcoin"),
+]
+
+
+def _ask(svc: Services, email: str, n: int, question: str) -> ProcessResult:
+    t = TicketIn(id=f"ASK-{n}", customer=email, channel=Channel.email, subject="A question", body=question,
+                 created_at=NOW)
+    desk.add_tickets(svc.db, [t], source="test")
+    out = svc.pipeline.process(t, now=NOW, autonomy=1)
+    desk.store_result(svc.db, svc.policy(), out)
+    return out
+
+
+@pytest.fixture
+def customer_email(services: Services) -> str:
+    row = services.db.engine.connect().exec_driver_sql("SELECT email FROM crm_customers LIMIT 1").first()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_question_the_knowledge_base_answers_goes_out_alone_and_answers_it(services: Services,
+                                                                            customer_email: str) -> None:
+    for n, (question, fact) in enumerate(ANSWERED):
+        out = _ask(services, customer_email, n, question)
+        sent = [p for p in out.proposals if p.action == "send_reply"]
+        assert sent and sent[0].decision == Decision.executed, (question, out.reply_waits)
+        assert fact in out.draft.reply, (question, out.draft.reply)
+        assert not out.reply_waits
+
+
+def test_a_question_naming_what_the_knowledge_base_never_mentions_waits_with_the_reason(services: Services,
+                                                                                     customer_email: str) -> None:
+    for n, (question, unknown) in enumerate(NOT_ANSWERED):
+        out = _ask(services, customer_email, 100 + n, question)
+        assert not any(p.action == "send_reply" and p.decision == Decision.executed for p in out.proposals)
+        assert f"“{unknown}”" in out.reply_waits and "check the answer" in out.reply_waits
+        assert out.replay_record()["reply_waits"] == out.reply_waits
+        data = desk.get_ticket(services.db, f"ASK-{100 + n}")
+        assert data["ticket"]["status"] != "resolved" and data["result"].reply_waits == out.reply_waits
+    with services.db.session() as s:
+        logged = [d for e in s.execute(select(AuditRow).where(AuditRow.kind == "ticket.processed")).scalars()
+                  if (d := json.loads(e.data)).get("reply_waits")]
+    assert len(logged) == len(NOT_ANSWERED)
+
+
+def test_the_words_of_asking_and_greeting_are_not_what_a_question_is_about() -> None:
+    assert content_words("Hi, quick question: is there any way I could pay with my Amex instead? Thanks!") == \
+        ["pay", "Amex"]
+    known = {"pay", "card", "wifi", "conne", "gift"}
+    assert why_it_waits(["How do I reconnect the Wi-Fi?"], known) == ""  # a prefix, a hyphen
+    assert "“Amex”" in why_it_waits(["Can I pay with my Amex?"], known)
