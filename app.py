@@ -150,7 +150,9 @@ def sign_in() -> None:
     left, mid, right = st.columns([1, 1.2, 1])
     with mid:
         st.title("Tandem")
-        st.caption("The advisor copilot for Lumen Home customer care")
+        brand = guarded(lambda: services().pack.brand.name)
+        st.caption(f"The advisor copilot for {one_line(brand, 80)} customer care" if brand else
+                   "The advisor copilot for customer care")
         if sso_configured():
             if st.user.is_logged_in and st.session_state.get("ended_token") and not st.session_state.get("sso_again"):
                 # this tab's session ended (signed out here or elsewhere): signing in again is the person's choice

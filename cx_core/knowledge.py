@@ -309,7 +309,8 @@ class KnowledgeBase:
             seen.add(key)
             out.append(Passage(doc_id=str(c["doc_id"]), title=str(c["title"]), heading=str(c["heading"]),
                                text=str(c["text"]), score=round(score, 5),
-                               similarity=round(sims.get(i, 0.0), 4)))
+                               similarity=round(sims.get(i, 0.0), 4),
+                               task_types=[t for t in str(c.get("task_types") or "").split(",") if t]))
             if len(out) >= k:
                 break
         return out

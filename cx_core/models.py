@@ -209,6 +209,7 @@ class Passage(BaseModel):
     text: str
     score: float
     similarity: float = 0.0  # cosine similarity of the passage to the query (0 when not searched densely)
+    task_types: list[str] = Field(default_factory=list)  # the task types its article is written for (none: any)
 
 
 class Citation(BaseModel):

@@ -22,6 +22,7 @@ from .models import ROLE_RANK, Decision, ProcessResult, Proposal, ReplyPart, Rol
 from .policy import Policy
 from .store.db import Database, utcnow
 from .store.tables import ExecutionRow, ProposalRow, ReviewRow, TicketRow
+from .wording import noun_for
 
 UNDECIDED = ("open", "unsampled")  # what a supervisor may still confirm, flag or reverse
 RISK_BASE = {"low": 0.15, "medium": 0.4, "high": 0.6}
@@ -191,18 +192,23 @@ def reverse(db: Database, user: StaffUser, review_id: int, note: str) -> dict[st
         audit.append(s, user.username, "action.reversed", row.ticket_id, review_id=review_id, action=row.action,
                      args=executed.args, compensation=compensation, note=note.strip(), key=row.execution_key)
         if ticket is not None:
-            reopen_for_reversal(s, ticket, spec.label or row.action, dict(executed.args), user)
+            reopen_for_reversal(s, ticket, row.action, dict(executed.args), user)
         return {"status": "reversed", "compensation": compensation, "duplicate": False}
 
 
-def reversal_message(ticket: TicketRow, what: str, args: dict[str, Any]) -> list[ReplyPart]:
-    """The message that tells the customer an action taken for them was undone: a draft for the advisor to check
-    and send, never sent by itself."""
+def reversal_message(ticket: TicketRow, action: str, args: dict[str, Any]) -> list[ReplyPart]:
+    """The message that tells the customer an action taken for them was undone, naming it as replies do ("the
+    shipping address change for order #W1000430"): a draft for the advisor to check and send, never sent by
+    itself."""
 
     result = ProcessResult.model_validate(ticket.result) if ticket.result else None
     first = (result.draft.parts[0].text if result and result.draft.parts else "Hello,").strip()
-    records = ", ".join(str(v) for k, v in args.items() if k.endswith("_id") and isinstance(v, (str, int)))
-    about = f"the {what.lower()}" + (f" for {records}" if records else "")
+    about = noun_for(action, args)
+    if not about:
+        spec = REGISTRY.get(action)
+        records = ", ".join(str(v) for k, v in args.items() if k.endswith("_id") and isinstance(v, (str, int)))
+        about = f"the {((spec.label if spec else '') or action.replace('_', ' ')).lower()} action" + (
+            f" for {records}" if records else "")
     return [ReplyPart(text=first, paragraph=0),
             ReplyPart(text=f"I'm writing about {about} we made for you earlier. On review, a colleague found it "
                            "should not have been made, and it has been reversed.", paragraph=1),
@@ -219,17 +225,17 @@ def reversal_text(db: Database, user: StaffUser, review_id: int) -> str:
         if row is None:
             raise NotFound(f"review item {review_id} not found")
         ticket = s.get(TicketRow, row.ticket_id)
-        spec = REGISTRY.get(row.action)
         if ticket is None:
             return ""
-        return render(reversal_message(ticket, (spec.label if spec else "") or row.action, dict(row.args)))
+        return render(reversal_message(ticket, row.action, dict(row.args)))
 
 
-def reopen_for_reversal(s: Session, ticket: TicketRow, what: str, args: dict[str, Any], user: StaffUser) -> None:
+def reopen_for_reversal(s: Session, ticket: TicketRow, action: str, args: dict[str, Any], user: StaffUser) -> None:
     """After a reversal the ticket goes back to work: open again for the advisor who had it (or the queue), with a
     drafted message to the customer in place of the reply, which now said something no longer true."""
 
-    parts = reversal_message(ticket, what, args)
+    parts = reversal_message(ticket, action, args)
+    what = noun_for(action, args) or action.replace("_", " ")
     if ticket.result:
         result = ProcessResult.model_validate(ticket.result)
         draft = result.draft.model_copy(update={"parts": parts, "reply": render(parts), "citations": []})

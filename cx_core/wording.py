@@ -129,6 +129,13 @@ def offer(action: str, args: dict[str, Any]) -> str:
     return f"If you would like me to arrange {w.noun}{_named(w, args)}, just reply to this message and I'll start it."
 
 
+def noun_for(action: str, args: dict[str, Any]) -> str:
+    """How a reply names an action on its record ("the shipping address change for order #W1000430"); '' when the
+    pack words it not."""
+    w = WORDING.get(action)
+    return f"{w.noun}{_named(w, args)}" if w is not None and w.noun else ""
+
+
 def _named(w: Wording, args: dict[str, Any]) -> str:
     return next((f" for {k.removesuffix('_id').replace('_', ' ')} {args[k]}" for k in w.ids if args.get(k)), "")
 

@@ -36,6 +36,8 @@ def why_the_agent_thinks_so(tri: Any) -> None:
                     + f"\n- **Sentiment** {one_line(tri.sentiment)}, {_MOOD[min(int(tri.frustration * 3), 2)]} frustration: "
                     + one_line('; '.join(tri.sentiment_reasons))
                     + f"\n- **Language** {one_line(tri.language)}"
+                    + (f"\n- **Read from the knowledge base:** {one_line(tri.entities['from_knowledge'], 300)}"
+                       if tri.entities.get("from_knowledge") else "")
                     + (f"\n- **Personal data found:** {one_line(', '.join(tri.pii))}" if tri.pii else ""))
 
 

@@ -102,6 +102,7 @@ def field_widget(name: str, field: Any, value: Any, key: str, choices: dict[str,
     single = choices.get(name)
     many = choices.get(name[:-1]) if name.endswith("_ids") else None
     if single:
+        single = desk.once_each(single, str(value) if value is not None else None)  # each time on offer once
         ids = [c[0] for c in single]
         labels = {k: said_as(text) for k, text in single}
         current = str(value) if value is not None else None
@@ -133,7 +134,7 @@ def field_name(name: str, field: Any = None) -> str:
 
 _MONEY_FIELDS = {"amount", "price", "total", "refund_amount", "credit", "fee"}
 _MACHINE_ID = re.compile(r"^(?:\w+_\w+|\d{6,})$")  # "credit_card_4315301", "6970132219": nobody reads these
-_ONLY_A_TIME = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}(?:, \d\d:\d\d)?$")  # a free slot is its time
+_ONLY_A_TIME = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}(?:, \d\d:\d\d)?(?: · \d+ free at this time)?$")  # a free slot is its time
 
 
 def said_as(text: str) -> str:

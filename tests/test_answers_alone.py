@@ -77,3 +77,17 @@ def test_the_words_of_asking_and_greeting_are_not_what_a_question_is_about() -> 
     known = {"pay", "card", "wifi", "conne", "gift"}
     assert why_it_waits(["How do I reconnect the Wi-Fi?"], known) == ""  # a prefix, a hyphen
     assert "“Amex”" in why_it_waits(["Can I pay with my Amex?"], known)
+
+
+def test_a_question_the_classifier_cannot_place_is_answered_from_the_knowledge_base(services: Services,
+                                                                                  customer_email: str) -> None:
+    out = _ask(services, customer_email, 200, "Do you take American Express?")
+    assert not out.escalated and out.triage.task_type == "payment_method"
+    assert "American Express" in out.draft.reply and out.draft.citations
+    assert "answered from the knowledge base" in out.triage.entities["from_knowledge"]
+    # the classifier's doubt still keeps the reply from going out alone: a person approves it, told why
+    assert not any(p.action == "send_reply" and p.decision == Decision.executed for p in out.proposals)
+    for n, question in enumerate(["Do you ship to Mars?", "Can I bring my dog to your showroom?"]):
+        out = _ask(services, customer_email, 201 + n, question)
+        assert out.escalated and "not sure what the customer asks" in out.escalation_reason
+        assert "from_knowledge" not in out.triage.entities

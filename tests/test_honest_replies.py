@@ -16,7 +16,7 @@ from cx_core.actions.base import speaks_of
 from cx_core.drafting import ProposalState, merge_edits, outcome_sentence, recompose, render
 from cx_core.errors import InvalidInput, ReplyHeld
 from cx_core.llm import Polished
-from cx_core.models import Channel, Draft, Role, TicketIn
+from cx_core.models import Channel, Draft, ReplyPart, Role, TicketIn
 from cx_core.secret_mask import mask
 from cx_core.services import Services
 from cx_core.wording import WORDING, claimed_actions, claims
@@ -180,6 +180,26 @@ def test_sending_checks_what_the_reply_says_against_what_ran(services: Services)
     out = desk.send_reply(services.db, services.policy(), ADA, "H-refund", merged)
     assert out["status"] == "executed"
     assert desk.get_ticket(services.db, "H-refund")["ticket"]["status"] == "resolved"
+
+
+def test_the_drafts_own_sentences_are_data_at_send_and_only_what_a_person_typed_is_read(services: Services) -> None:
+    """A sentence of the agent's draft carries what it claims as data (worded from the proposals' states), so the
+    check at Send never reads it back as English; the same words typed by a person are read, and refused."""
+    o = find_order(services, "delivered", duplicate=True)
+    data = _processed(services, "H-typed", f"My card was charged twice for order {o['order_id']}. Please refund one.",
+                      o["email"])
+    desk.reject(services.db, ADA, next(p for p in data["proposals"] if p["action"] == "refund")["id"], "not now")
+    data = desk.get_ticket(services.db, "H-typed")
+    earlier = f"A refund of $5.00 was refunded on order {o['order_id']} last month."  # a fact of the records
+    parts = data["result"].draft.parts
+    sign_off = parts[-1]
+    data["result"].draft.parts = [*parts[:-1], ReplyPart(text=earlier, paragraph=sign_off.paragraph - 1),
+                                  sign_off]
+    _, text = desk.reply_draft(data)
+    assert earlier in text and claims(earlier, "refund")  # read as English, it would claim a refund done
+    assert not [m for m, _ in desk.reply_problems(data, text, resolve=False) if "has not been done" in m]
+    typed = text.replace(earlier, f"I've refunded $5.00 on order {o['order_id']}.")
+    assert [m for m, _ in desk.reply_problems(data, typed, resolve=False) if "has not been done" in m]
 
 
 def test_a_rejected_action_leaves_the_reply_and_the_advisors_words_take_its_place(services: Services) -> None:

@@ -221,6 +221,8 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                     # an invoice names its appointment: the appointment's own record says what it is
                     if key == own:
                         out.setdefault(prefix + key, {})[str(v)] = describe(value, key)
+                        if isinstance(value.get("start"), str):  # a time on offer: read in time order, once
+                            starts[(prefix + key, str(v))] = value["start"]
                     else:
                         out.setdefault(prefix + key, {}).setdefault(str(v), str(v))
                 elif key == "id" and parent.endswith("s") and isinstance(v, (str, int)) and str(v):
@@ -243,9 +245,37 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                 walk(v, parent, prefix)
 
     owners: dict[str, str] = {}  # a value's label from the record it is the id of ("Visa card ending 3681")
+    starts: dict[tuple[str, str], str] = {}
     walk(snapshot or {}, "")
     # a payment's ``payment_id`` names a payment method: it reads as that method, not as the payment's amount
-    return {k: sorted((x, owners.get(x, text)) for x, text in v.items()) for k, v in out.items()}
+    found = {k: sorted((x, owners.get(x, text)) for x, text in v.items()) for k, v in out.items()}
+    return {k: _times_once(k, v, starts) if any((k, x) in starts for x, _ in v) else v for k, v in found.items()}
+
+
+def _times_once(field: str, choices: list[tuple[str, str]], starts: dict[tuple[str, str], str]
+                ) -> list[tuple[str, str]]:
+    """Times on offer (free slots), in time order; several free at the same time (one per technician, say) read
+    alike and say how many are free, so a list shows each time once (``once_each``) and any of them still names
+    its time."""
+    alike: dict[str, list[str]] = {}
+    for x, text in sorted(choices, key=lambda c: (starts.get((field, c[0]), ""), c[0])):
+        alike.setdefault(text.split(" · ", 1)[-1], []).append(x)
+    return [(x, f"{x} · {when}" + (f" · {len(ids)} free at this time" if len(ids) > 1 else ""))
+            for when, ids in alike.items() for x in ids]
+
+
+def once_each(choices: list[tuple[str, str]], current: str | None = None) -> list[tuple[str, str]]:
+    """Choices a person reads the same (the same time, free with several technicians) offered once: the one
+    already chosen where it is among them, else the first."""
+    def said(text: str) -> str:
+        return text.split(" · ", 1)[-1]
+
+    chosen = {said(t) for x, t in choices if x == current}
+    out: dict[str, tuple[str, str]] = {}
+    for x, text in choices:
+        if said(text) not in out or (x == current and said(text) in chosen):
+            out[said(text)] = (x, text)
+    return list(out.values())
 
 
 def field_options(db: Database, action: str, args: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:

@@ -84,15 +84,14 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
     props = [p for p in data["proposals"] if p["action"] in WORDING]
     problems: list[tuple[str, bool]] = []
     parts, _ = reply_draft(data)
-    ran = [part.text for part in parts if part.kind == "action" and part.text and any(  # the draft's words of what ran
-        x["position"] == part.proposal and x["status"] == "executed" for x in props)]
-    for action in {p["action"] for p in props} | set(claimed_actions(body)):
+    typed = typed_text(body, parts)  # only what a person wrote is read as English; the draft's parts are data
+    for action in {p["action"] for p in props} | set(claimed_actions(typed)):
         mine = [p for p in props if p["action"] == action]
         done = [p for p in mine if p["status"] == "executed"]
         not_done = [p for p in mine if p["status"] != "executed"]
         noun = WORDING[action].noun
-        for said in claims(body, action):
-            if _accounted(said, action, props) or any(said in text for text in ran):
+        for said in claims(typed, action):
+            if _accounted(said, action, props):
                 continue
             if not mine:
                 problems.append((f"The reply says {noun} is done, but no such action ran on this ticket: remove "
@@ -119,6 +118,15 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
                              f"{'' if len(waiting) > 1 else 's'} for a decision ({what}): approve or reject "
                              f"{'them' if len(waiting) > 1 else 'it'} first, or resolve anyway", True))
     return list(dict.fromkeys(problems))
+
+
+def typed_text(body: str, parts: list[ReplyPart]) -> str:
+    """What a person wrote in ``body``: the reply less every sentence of the agent's draft it still holds word for
+    word. Those sentences were worded from the proposals' states (``recompose``: an action's sentence says done only
+    once it ran) and from the knowledge base, so what they claim is known as data and never read back as English."""
+    for text in sorted({p.text.strip() for p in parts if p.text.strip()}, key=len, reverse=True):
+        body = body.replace(text, "\n")
+    return body
 
 
 def _accounted(said: str, action: str, props: list[dict[str, Any]]) -> bool:
