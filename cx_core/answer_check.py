@@ -17,6 +17,10 @@ from typing import Any
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from .actions import REGISTRY
+from .entities import whole_text
+from .models import Request, TicketIn, Triage
+from .reading import language
 from .reading.language import ASKING_WORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
@@ -83,3 +87,56 @@ def why_it_waits(questions: Iterable[str], known: set[str]) -> str:
     named = ", ".join(f"“{w}”" for w in missing[:3])
     return (f"the knowledge base never mentions {named}, so its nearest passage may answer another question: "
             "check the answer before sending")
+
+
+KNOWLEDGE_ANSWERS = 0.35  # a passage this close to a question the classifier could not place answers it
+
+
+class Answers:
+    """What the knowledge base and the pack know, for a pipeline: whether a reply may go alone, and a question
+    the classifier could not place read anew from the knowledge base."""
+
+    def __init__(self, kb: Any, pack: Any) -> None:
+        self.kb = kb
+        self.pack = pack
+        self._known: tuple[frozenset[str] | None, set[str]] = (None, set())
+
+    def known(self, snap: Any, profile: Mapping[str, Any] | None) -> set[str]:
+        """The stems of every word the knowledge base (recomputed when it changes), the pack and the customer's
+        records use."""
+        vocabulary = self.kb.vocabulary()
+        if self._known[0] is not vocabulary:
+            pack = " ".join([*self.pack.task_types, self.pack.brand.name,
+                             *(f"{a.label} {a.description}" for a in REGISTRY.values())])
+            self._known = (vocabulary, stems(" ".join(vocabulary)) | stems(pack))
+        return self._known[1] | record_words(snap) | record_words(profile)
+
+    def why_it_waits(self, tri: Triage, snap: Any, profile: Mapping[str, Any] | None) -> str:
+        """Why a reply the level lets go alone waits for a person instead: a question it answers names what neither
+        the knowledge base, the customer's records nor the pack ever mention ('' when it may go)."""
+        asked = [r.text for r in tri.requests if r.intent in self.pack.informational]
+        return why_it_waits(asked, self.known(snap, profile)) if asked else ""
+
+    def read_anew(self, tri: Triage, ticket: TicketIn, snap: Any, profile: Mapping[str, Any] | None) -> Triage:
+        """A question the classifier could not place is still answered from the knowledge base when one of its
+        passages is close to it and the knowledge base speaks of everything it names: read as that article's task
+        type (else the classifier's best guess), with the reason kept; anything else stays with a person."""
+        if not tri.abstained:
+            return tri
+        asked = [s.text for s in language.sentences(whole_text(ticket.subject, ticket.body))
+                 if language.is_question(s) or language.asks_only(s)]
+        question = " ".join(asked)
+        if not question:
+            return tri
+        top = self.kb.retrieve(question, k=1)
+        if not top or top[0].similarity < KNOWLEDGE_ANSWERS or why_it_waits(asked, self.known(snap, profile)):
+            return tri
+        kind = next((t for t in top[0].task_types if t in self.pack.task_types), tri.intent)
+        if kind not in self.pack.task_types:
+            return tri
+        why = (f"answered from the knowledge base (“{top[0].title}: {top[0].heading}”, similarity "
+               f"{top[0].similarity:.2f}) although the classifier was {tri.confidence:.0%} sure")
+        return tri.model_copy(update={
+            "task_type": kind, "intent": kind, "abstained": False,
+            "requests": [Request(intent=kind, text=question, confidence=top[0].similarity)],
+            "entities": {**tri.entities, "from_knowledge": why}})

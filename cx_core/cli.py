@@ -100,6 +100,9 @@ def _add_domain(sub: Any) -> None:
                                      "wrong and what to fix', then the number of problems (or that the pack is "
                                      "ready). Exit 0 when there is none, 1 when there is any.")
     dc.add_argument("path", metavar="PATH", help="the pack's folder (e.g. domains/acme) or a pack's name")
+    dc.add_argument("--sample", metavar="EMAIL", default="",
+                    help="call each read of card.yaml once for the customer with this e-mail (the team's system "
+                         "must answer), note what each answered and check the recipes' bindings against its rows")
     dc.set_defaults(func=commands.cmd_domain_check)
 
 

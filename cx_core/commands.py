@@ -179,7 +179,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_domain_check(args: argparse.Namespace) -> int:
     """Every problem of a pack, one line each (FILE: FIELD: what to fix), then the count; exit 1 when any."""
 
-    found = check(args.path)
+    found = check(args.path, sample=args.sample)
+    for note in found.notes:
+        print(note)
     for problem in found:
         print(problem)
     print(found.summary())

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import http_actions, wording
+from . import declared_records, http_actions, read_check, wording
 from .actions import base
 from .actions.base import REGISTRY, use_pack
 from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, pack_dirs
@@ -52,21 +52,21 @@ OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def check(path_or_name: str | Path) -> Findings:
+def check(path_or_name: str | Path, sample: str = "") -> Findings:
     """Every problem of the pack in the folder ``path_or_name`` (or the pack of that name: a folder under
     ``domains/`` or an installed ``tandem.domains`` entry point), as a list; empty when the pack is ready.
     The engine's action registry is left as it was found."""
     found = Findings()
     with _registry_kept():
         try:
-            _check(str(path_or_name), found)
+            _check(str(path_or_name), found, sample)
         except Exception as exc:  # a bug of the checker on a strange pack is still one line, not a traceback
             found.add(str(path_or_name), "check", f"stopped early: {type(exc).__name__}: {exc}")
     return found
 
 
 # ------------------------------------------------------------------ finding and importing the pack
-def _check(arg: str, found: Findings) -> None:
+def _check(arg: str, found: Findings, sample: str = "") -> None:
     where_pack = _load(arg, found)
     if where_pack is None:
         return
@@ -78,6 +78,12 @@ def _check(arg: str, found: Findings) -> None:
     check_knowledge(pack, where, own, refused, found)
     check_recipes(pack, where, own, refused, found)
     check_card(pack, where, refused, found)
+    if sample and not found:
+        columns = read_check.check_reads(where.folder, sample, found)
+        read_check.check_bindings(where.folder / "recipes.yaml", columns, found)
+    elif declared_records.card_file(where.folder).is_file() and not sample:
+        found.notes.append("the reads were not called: give --sample EMAIL (a customer the team's system knows) to "
+                           "call each once and check what it answers")
 
 
 def _load(arg: str, found: Findings) -> tuple[Where, DomainPack] | None:

@@ -32,6 +32,7 @@ class Findings(list[Problem]):
         super().__init__()
         self.name = ""
         self.counts: dict[str, int] = {}
+        self.notes: list[str] = []  # what was found beside the problems (each read called, what it answered)
 
     def add(self, file: Path | str, field: str, message: str) -> None:
         self.append(Problem(shown(file), field, message))

@@ -19,10 +19,10 @@ from .drafting import Drafter, StepOutcome, for_customer, label, sendable, signe
 from .entities import REFERENCE, whole_text
 from .knowledge import KnowledgeBase
 from .llm import Engine, OfflineEngine, Polished
-from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Request, Role, Status, TicketIn, Triage
+from .models import Autonomy, Decision, Draft, Passage, ProcessResult, Proposal, Role, Status, TicketIn, Triage
 from .plans import ANOTHER_ADDRESS, ASKS_ONLY, ONLY_THE_HOLDER, Plan, Step
 from .policy import Policy, escalation_reason
-from .reading import guard, language
+from .reading import guard
 from .reading.reader import read
 from .reading.types import Reading
 from .signals import safety as danger
@@ -31,7 +31,6 @@ from .store.tables import ProposalRow, TicketRow
 from .triage import Triager
 from .wording import WORDING, claimed_actions
 
-KNOWLEDGE_ANSWERS = 0.35  # a passage this close to a question the classifier could not place answers it
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
 
@@ -306,7 +305,7 @@ class Pipeline:
         self.policy = policy
         # a rehearsal (replay, evaluation) previews every write and changes nothing, here or in any outside system
         self.rehearsal = False
-        self._known: tuple[frozenset[str] | None, set[str]] = (None, set())
+        self.answers = answer_check.Answers(kb, self.pack)
 
     def _customer(self, ticket: TicketIn, text: str, now: datetime
                   ) -> tuple[Customer | None, Any, dict[str, Any] | None, bool]:
@@ -448,51 +447,6 @@ class Pipeline:
         informational = bool(tri.requests) and all(r.intent in self.pack.informational for r in tri.requests)
         return (level >= 1 and informational) or (level >= 3 and not writes_pending)
 
-    def _known_words(self) -> set[str]:
-        """The stems of every word the knowledge base and the pack use (recomputed when the knowledge changes)."""
-        vocabulary = self.kb.vocabulary()
-        if self._known[0] is not vocabulary:
-            pack = " ".join([*self.pack.task_types, self.pack.brand.name,
-                             *(f"{a.label} {a.description}" for a in REGISTRY.values())])
-            self._known = (vocabulary, answer_check.stems(" ".join(vocabulary)) | answer_check.stems(pack))
-        return self._known[1]
-
-    def _from_knowledge(self, tri: Triage, ticket: TicketIn, snap: Any, profile: dict[str, Any] | None) -> Triage:
-        """A question the classifier could not place is still answered from the knowledge base when one of its
-        passages is close to it and the knowledge base speaks of everything it names: read as that article's task
-        type (else the classifier's best guess), with the reason kept; anything else stays with a person."""
-        if not tri.abstained:
-            return tri
-        asked = [s.text for s in language.sentences(whole_text(ticket.subject, ticket.body))
-                 if language.is_question(s) or language.asks_only(s)]
-        question = " ".join(asked)
-        if not question:
-            return tri
-        top = self.kb.retrieve(question, k=1)
-        if not top or top[0].similarity < KNOWLEDGE_ANSWERS:
-            return tri
-        known = self._known_words() | answer_check.record_words(snap) | answer_check.record_words(profile)
-        if answer_check.why_it_waits(asked, known):
-            return tri
-        kind = next((t for t in top[0].task_types if t in self.pack.task_types), tri.intent)
-        if kind not in self.pack.task_types:
-            return tri
-        why = (f"answered from the knowledge base (“{top[0].title}: {top[0].heading}”, similarity "
-               f"{top[0].similarity:.2f}) although the classifier was {tri.confidence:.0%} sure")
-        return tri.model_copy(update={
-            "task_type": kind, "intent": kind, "abstained": False,
-            "requests": [Request(intent=kind, text=question, confidence=top[0].similarity)],
-            "entities": {**tri.entities, "from_knowledge": why}})
-
-    def _unanswered(self, tri: Triage, snap: Any, profile: dict[str, Any] | None) -> str:
-        """Why a reply the level lets go alone waits for a person instead: a question it answers names what neither
-        the knowledge base, the customer's records nor the pack ever mention ('' when it may go)."""
-        asked = [r.text for r in tri.requests if r.intent in self.pack.informational]
-        if not asked:
-            return ""
-        known = self._known_words() | answer_check.record_words(snap) | answer_check.record_words(profile)
-        return answer_check.why_it_waits(asked, known)
-
     def _send(self, policy: Policy, ctx: ExecContext, draft: Draft, level: int) -> Proposal:
         """Sends the reply through ``execute`` as the agent, within autonomy."""
         reply_ctx = replace(ctx, autonomy=max(level, int(Autonomy.supervised)), in_force=level)
@@ -569,7 +523,7 @@ class Pipeline:
         tri = self.triager.triage(ticket.subject, ticket.body, tier=customer.tier if customer else "standard",
                                   channel=ticket.channel, today=written.date())
         tri.entities.update(verified=verified, channel=ticket.channel)  # reading beyond the asked: the holder's alone
-        tri = self._from_knowledge(tri, ticket, snap, profile)
+        tri = self.answers.read_anew(tri, ticket, snap, profile)
         tri = planner.grounded(tri, snap, text) if hasattr(planner, "grounded") else tri
         tri.entities.update({} if profile else {"signed": signed_name(ticket.body)})  # greets an unknown sender
         kinds = [r.intent for r in tri.requests] or [tri.task_type]
@@ -613,7 +567,7 @@ class Pipeline:
         draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and sendable(draft))
-        waits = self._unanswered(tri, snap, profile) if may_send and self._answers_alone(tri, level, proposals) \
+        waits = self.answers.why_it_waits(tri, snap, profile) if may_send and self._answers_alone(tri, level, proposals) \
             else "-"
         if not waits:
             proposals.append(self._send(policy, ctx, draft, level))
