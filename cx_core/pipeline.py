@@ -29,7 +29,7 @@ from .signals import safety as danger
 from .store.db import Database, utcnow
 from .store.tables import ProposalRow, TicketRow
 from .triage import Triager
-from .wording import WORDING, claimed_actions
+from .wording import NAMED, WORDING, claimed_actions, names_in
 
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
@@ -53,12 +53,14 @@ class StepRunner:
     handed_over: str = ""  # a refusal whose rules send the case to a person: the ticket goes to one
     refused: dict[str, Any] | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # the customer's records' names of codes (``names_in``)
 
     def _record(self, step: Step, args: dict[str, Any], decision: Decision, reason: str,
                 result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "",
                 refused_by: str = "") -> None:
+        shown = {NAMED + k: self.names[v] for k, v in args.items() if isinstance(v, str) and v in self.names}
         self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing,
-                                         step.defaults))
+                                         {**step.defaults, **shown}))
         self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,
                                        reason=reason, required_role=Role(role), result=result, execution_key=key,
                                        route=route, refused_by=refused_by if decision == Decision.denied else "",
@@ -547,7 +549,7 @@ class Pipeline:
                           task_type=tri.task_type, autonomy=min(level, int(Autonomy.copilot)) if escalation else level,
                           today=today, now=now, confidence=tri.confidence, claim=claim, dry_run=self.rehearsal)
         run = StepRunner(self.db, policy, ctx, escalation if "handed_over" in tri.entities else "",
-                         prior=list(prior or []), elsewhere=self._done_elsewhere(cid, ticket.id))
+                         prior=list(prior or []), elsewhere=self._done_elsewhere(cid, ticket.id), names=names_in(snap))
 
         def allowed(step: Step) -> bool:
             own = levels.get(step.intent, level)

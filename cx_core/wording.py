@@ -282,12 +282,45 @@ def _show(value: Any, fmt: str, currency: str) -> str:
     return text
 
 
+NAME_FIELDS = ("name", "label", "title", "display_name")  # what a record calls itself, for people
+_CODE_FIELD = re.compile(r"^(?:code|id|key|slug)$|_(?:code|id)$")
+NAMED = "name:"  # a planned value's key: an argument's code as the customer's records name it
+
+
+def names_in(snapshot: Any, depth: int = 0) -> dict[str, str]:
+    """Every code in a customer's records that a record names for people: a listed record's code or id (``code``,
+    ``id``, ``…_code``, ``…_id``: ``FIX12``, ``FIBRE900``) mapped to its ``name`` ("Fixed 12"), so a reply never
+    shows a customer the code. The customer's own profile names the customer, not a code: it is left out."""
+    out: dict[str, str] = {}
+    if depth > 5:
+        return out
+    rows = snapshot if isinstance(snapshot, list) else [v for k, v in snapshot.items() if depth or k != "profile"] \
+        if isinstance(snapshot, dict) else []
+    if isinstance(snapshot, dict) and depth > 1:  # a record of a list (a snapshot's read, then its rows)
+        name = next((str(snapshot[k]) for k in NAME_FIELDS if isinstance(snapshot.get(k), str)
+                     and snapshot[k].strip()), "")
+        for k, v in snapshot.items() if name else ():
+            if isinstance(v, str) and v != name and _CODE_FIELD.search(k) and re.fullmatch(r"[A-Za-z0-9_.-]{2,40}", v):
+                out.setdefault(v, name)
+    for v in rows[:500]:
+        if isinstance(v, dict | list):
+            for code, name in names_in(v, depth + 1).items():
+                out.setdefault(code, name)
+    return out
+
+
+def shown_as(planned: dict[str, str]) -> dict[str, str]:
+    """The arguments' names for people that a step carries in its planned values (``names_in``)."""
+    return {k.removeprefix(NAMED): v for k, v in planned.items() if k.startswith(NAMED)}
+
+
 def fill(template: str, args: dict[str, Any], result: dict[str, Any] | None = None, reason: str = "",
-         currency: str = "") -> str:
+         currency: str = "", names: dict[str, str] | None = None) -> str:
     """A template's text with its fields filled from the action's arguments (``{order_id}``), what it returned
     (``{result.refund_id}``) and why it was refused (``{reason}``). Each sentence of the template stands or goes
-    whole: a sentence naming a field with no value is left out, never sent half-written."""
-    values = {**args, "result": result or {}, "reason": reason}
+    whole: a sentence naming a field with no value is left out, never sent half-written. An argument that is a
+    code the customer's records name (``names``: ``FIX12`` → "Fixed 12") is shown by that name."""
+    values = {**args, **(names or {}), "result": result or {}, "reason": reason}
     out: list[str] = []
     for part in _TEMPLATE_SENTENCE.split((template or "").strip()):
         try:
@@ -350,9 +383,10 @@ def templated(noun: str, templates: dict[str, str], claimed: re.Pattern[str], id
     """The wording of an action declared as data: one template per state (``STATES``), filled by ``fill``."""
 
     def state(name: str) -> Callable[[dict[str, Any], dict[str, str]], str]:
-        return lambda a, p: fill(templates.get(name) or "", a, None, p.get("reason", ""), currency)
+        return lambda a, p: fill(templates.get(name) or "", a, None, p.get("reason", ""), currency, shown_as(p))
 
-    return Wording(noun, lambda a, r, p: fill(templates.get(DONE) or "", a, r, p.get("reason", ""), currency),
+    return Wording(noun, lambda a, r, p: fill(templates.get(DONE) or "", a, r, p.get("reason", ""), currency,
+                                              shown_as(p)),
                    state(WAITING), claimed, ids, proposed=state(PROPOSED), refused=state(REFUSED),
                    failed=state(FAILED), explicit=explicit)
 

@@ -225,3 +225,24 @@ def test_a_reply_with_nothing_to_say_says_what_happens_next_and_is_not_sent_alon
     desk.reject(h.svc.db, ADA, pid, "duplicate of another ticket")
     text = desk.reply_draft(desk.get_ticket(h.svc.db, "HN-2"))[1]
     assert "Order O-1001 is delivered and came to £120.00." in text and "refund an order" not in text
+
+
+def test_a_code_the_customers_records_name_is_shown_to_them_by_that_name() -> None:
+    """A tariff, plan or product code bound from the customer's records reads as the name those records give it
+    ("the Fixed 12 tariff", never "the FIX12 tariff"); the customer's own profile names no code."""
+    import re
+
+    from cx_core.wording import NAMED, PROPOSED, names_in, templated
+
+    snap = {"profile": {"id": "C-1", "name": "Priya Shah", "tier": "priority"},
+            "tariffs": [{"code": "FIX12", "name": "Fixed 12", "kind": "fixed"}, {"code": "FLEX", "name": "Flex"}],
+            "accounts": [{"id": "E-1", "tariff": "FLEX", "fuel": "electricity"}]}
+    names = names_in(snap)
+    assert names == {"FIX12": "Fixed 12", "FLEX": "Flex"}
+    wording = templated("the tariff change", {PROPOSED: "I've asked a colleague to approve moving account "
+                                                        "{account_id} to the {tariff_code} tariff."}, re.compile("x"))
+    args = {"account_id": "E-1", "tariff_code": "FIX12"}
+    planned = {NAMED + k: names[v] for k, v in args.items() if v in names}
+    assert wording.proposed is not None
+    assert wording.proposed(args, planned) == ("I've asked a colleague to approve moving account E-1 to the Fixed 12 "
+                                               "tariff.")

@@ -101,7 +101,7 @@ def cases(book: date, move: date) -> list[Case]:
         Case("NW-E5", "olu.adeyemi@example.co.uk", "Tariff", "Please switch me to the Fixed 24 tariff.",
              "tariff_change", [("change_tariff", {"account_id": "E-2008", "tariff_code": "FIX24"})],
              "/accounts/E-2008/tariff",
-             proposed="I've asked a colleague to approve moving account E-2008 to the FIX24 tariff; the new prices "
+             proposed="I've asked a colleague to approve moving account E-2008 to the Fixed 24 tariff; the new prices "
                       f"start the day after the change. {ask}",
              done="I've moved account E-2008 to the Fixed 24 tariff; the new prices start tomorrow."),
         Case("NW-E6", "priya.shah@example.co.uk", "Gas meter",
