@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from . import expressions
 from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
@@ -40,7 +41,7 @@ from .plans import Plan, Step
 from .reading import language
 from .wording import listed
 
-BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver")
+BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver", "compute")
 # what a recipe file held before the engine read English itself: refused with the reason
 RETIRED = {"hold_if": "conditions are read by the engine for every pack",
            "all_words": "'all of my…' is read by the engine for every pack",
@@ -70,6 +71,8 @@ class Binding:
     narrow_by: tuple[str, ...] = ()
     pick: str = "one"  # one | each
     newest_by: str = ""  # the field that orders records in time: "my most recent booking" takes the newest
+    filter: str = ""  # record: a JMESPath expression each row must meet ("code != {@accounts.tariff}")
+    cap: Any = None  # compute: the most the value may be (a number, or an expression)
     ask: str = ""
     default: Any = None
 
@@ -162,10 +165,13 @@ def _binding(raw: Any, where: str) -> Binding:
     pick = str(raw.get("pick", "one"))
     if pick not in ("one", "each"):
         raise ConfigError(f"{where}: pick must be 'one' or 'each', not '{pick}'")
+    for key in ("compute", "filter", "cap"):
+        if isinstance(raw.get(key), str) and (wrong := expressions.problem(raw[key])):
+            raise ConfigError(f"{where}.{key}: {wrong}")
     return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
-                   newest_by=str(raw.get("newest_by", "")),
+                   newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
                    ask=str(raw.get("ask", "")), default=raw.get("default"))
 
 
@@ -284,7 +290,7 @@ def _given(ctx: Context, name: str) -> list[Any]:
 
 def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     """The records a binding chooses; raises ``Unbound`` when the choice is not certain."""
-    pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where)]
+    pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where) and _meets(r, b, ctx)]
     key = b.key or b.field
     everything = [r for r in ctx.snapshot.get(b.name) or []]
     named = [str(v).lower() for v in _given(ctx, b.named_by) or _given(ctx, b.named_by + "s")] if b.named_by else []
@@ -336,7 +342,23 @@ def _bind(b: Binding, ctx: Context, resolvers: Mapping[str, Resolver]) -> Any:
         return fn(ctx)
     if b.kind == "step":
         return "{" + b.field + "}"
+    if b.kind == "compute":
+        try:
+            return expressions.computed(b.name, ctx.snapshot, ctx.bound, b.cap)
+        except expressions.NoValue as exc:
+            raise Unbound(b.ask or f"the value of {b.name}", b.ask) from exc
     raise ConfigError(f"recipes: unknown binding kind '{b.kind}'")
+
+
+def _meets(row: Any, b: Binding, ctx: Context) -> bool:
+    """Whether a row meets the binding's ``filter`` (none: every row); one naming what is not bound yet keeps
+    none."""
+    if not b.filter:
+        return True
+    try:
+        return expressions.keeps(b.filter, row, ctx.bound)
+    except expressions.NoValue:
+        return False
 
 
 def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mapping[str, Resolver],

@@ -158,3 +158,71 @@ def test_a_template_lists_the_rows_a_read_found() -> None:
     assert fill("It lists {result.lines.description:list}.", {}, bill) == (
         "It lists Energy used in October, Standing charge and Late payment fee.")
     assert fill("Lines: {result.lines:each(description amount:money)}. Thanks.", {}, {"lines": []}) == "Thanks."
+
+
+# ------------------------------------------------------------------ expressions as data
+PLAN_BOOK = {"recipes": {
+    "plan_change": {"steps": [{"action": "change_plan", "args": {
+        "account_id": {"record": "accounts", "key": "id"},
+        # "another plan": any plan other than the account's own, and the one the customer names among those
+        "plan_code": {"record": "plans", "key": "code", "named_by": "plan",
+                      "filter": "code != {@accounts.plan}", "ask": "which plan would you like?"}}}]},
+    "bill_credit": {"steps": [{"action": "credit_bill", "args": {
+        "bill_id": {"record": "bills", "key": "id", "newest_by": "issued"},
+        # the latest bill's lines that are not the plan, summed, and at most what policy lets one credit be
+        "amount": {"compute": "sum(max_by(bills, &issued).lines[?kind != 'plan'].amount)", "cap": 40,
+                   "ask": "how much should be credited?"}}}]},
+}}
+PLAN_SNAP = {
+    "accounts": [{"id": "AC-1", "plan": "FIBRE500"}],
+    "plans": [{"code": "FIBRE500", "name": "Fibre 500"}, {"code": "FIBRE900", "name": "Fibre 900"}],
+    "bills": [{"id": "B-1", "issued": "2026-10-01", "lines": [{"kind": "plan", "amount": 30.0},
+                                                             {"kind": "extra", "amount": 5.5}]},
+              {"id": "B-2", "issued": "2026-11-01", "lines": [{"kind": "plan", "amount": 30.0},
+                                                             {"kind": "call", "amount": 12.25},
+                                                             {"kind": "router", "amount": 9.0}]}],
+}
+
+
+def _planned(intent: str, text: str, snap: dict[str, Any], **entities: Any) -> Any:
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    triage = _triage(intent, text, **entities)
+    reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+    return recipes.plan(recipes.parse(PLAN_BOOK), triage, snap, date(2026, 11, 20), text, {}, reading=reading)
+
+
+def test_a_filter_keeps_only_the_rows_it_names_such_as_another_plan_than_the_current_one() -> None:
+    [step] = _planned("plan_change", "Move me to the other plan please.", PLAN_SNAP).steps
+    assert step.args == {"account_id": "AC-1", "plan_code": "FIBRE900"} and not step.missing
+    # with no plan other than the account's own, there is nothing to choose: a person asks
+    one = {**PLAN_SNAP, "plans": PLAN_SNAP["plans"][:1]}
+    [step] = _planned("plan_change", "Move me to the other plan please.", one).steps
+    assert "plan_code" not in step.args and step.missing
+
+
+def test_an_amount_computed_from_the_records_is_summed_filtered_and_capped() -> None:
+    [step] = _planned("bill_credit", "Please credit my latest bill.", PLAN_SNAP).steps
+    assert step.args == {"bill_id": "B-2", "amount": 21.25}
+    capped = {**PLAN_SNAP, "bills": [{**PLAN_SNAP["bills"][1], "lines": [{"kind": "call", "amount": 75.0}]}]}
+    [step] = _planned("bill_credit", "Please credit my latest bill.", capped).steps
+    assert step.args["amount"] == 40
+    [step] = _planned("bill_credit", "Please credit my latest bill.", {**PLAN_SNAP, "bills": []}).steps
+    assert "amount" not in step.args and step.missing
+
+
+def test_a_value_from_the_records_can_never_change_what_an_expression_does() -> None:
+    from cx_core import expressions
+
+    hostile = {"@accounts": {"plan": "x' || `true` || '"}}
+    assert expressions.with_values("code != {@accounts.plan}", hostile) == "code != 'x\\' || `true` || \\''"
+    rows = [{"code": "FIBRE500"}, {"code": "x' || `true` || '"}]
+    assert [r["code"] for r in rows if expressions.keeps("code != {@accounts.plan}", r, hostile)] == ["FIBRE500"]
+
+
+def test_a_malformed_expression_is_one_line_naming_its_field() -> None:
+    bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"amount": {"compute": "sum(bills[?"}}}]}}}
+    with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.amount\.compute: not a JMESPath"):
+        recipes.parse(bad)
