@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from cx_core import desk
 from cx_core.actions import action_label
-from cx_core.drafting import NEXT
+from cx_core.drafting import NEXT, render
 from cx_core.errors import ReplyHeld
 from cx_core.models import ROLE_RANK, Role
 from cx_core.plans import AS_ASKED, NOT_VERIFIED
@@ -451,11 +451,12 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
         before = desk.align(st.session_state.get(parts_key) or parts, parts)
         if len(before) != len(parts) or any((a.kind, a.proposal) != (b.kind, b.proposal)
                                             for a, b in zip(before, parts, strict=True)):
-            st.session_state[key] = text  # a new draft altogether (the ticket was reopened): start from it
+            # a new draft altogether (the ticket was read again): offered beside the advisor's, never swapped in
+            st.session_state[f"newer-{tid}"] = (text, parts)
         else:
             st.session_state[key] = desk.merge_edits(st.session_state[key], before, parts)
-        st.session_state[parts_key] = parts
-        st.toast("The reply now says what was decided.", icon=":material/edit_note:")
+            st.session_state[parts_key] = parts
+            st.toast("The reply now says what was decided.", icon=":material/edit_note:")
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
     body = str(st.session_state.get(key) or "")  # what the box holds: the send buttons sit above it, always in view
     # a reply that asks the customer something or promises word back leaves the ticket open by default
@@ -477,6 +478,8 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                                shortcut="Ctrl+Enter" if follow_up and not empty else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
+    refusal = st.empty()  # why Send was refused: at the composer, where the advisor is looking
+    newer_offer(tid, key, parts_key)
     waits = getattr(data["result"], "reply_waits", "") if data.get("result") is not None else ""
     if waits and not sent:  # the level would have sent it alone: why a person reads it first
         st.caption(f":material/pan_tool: Not sent alone: {one_line(waits, 300)}.")
@@ -495,7 +498,7 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
     held = st.session_state.get(f"held-{tid}")
     if held:
         message, overridable, wanted_resolve = held
-        st.warning(one_line(message, 800), icon=":material/block:")
+        refusal.warning(one_line(message, 800), icon=":material/block:")
         if overridable:
             with st.form(f"override-{tid}"):
                 why = st.text_input("Send anyway: why (recorded in the audit log)",
@@ -506,6 +509,36 @@ def reply_box(tid: str, data: dict[str, Any]) -> None:
                     if out:
                         st.session_state.pop(f"held-{tid}", None)
                         _sent(tid, out, wanted_resolve)
+
+
+def newer_offer(tid: str, key: str, parts_key: str) -> None:
+    """A newer suggested reply (the agent read the ticket again) beside the advisor's own: what changed, and the
+    choice to take it; the composer never changes by itself."""
+    newer = st.session_state.get(f"newer-{tid}")
+    if not newer:
+        return
+    text, parts = newer
+    mine = str(st.session_state.get(key) or "")
+    if text.strip() == mine.strip():
+        st.session_state.pop(f"newer-{tid}", None)
+        st.session_state[parts_key] = parts
+        return
+    added, gone = desk.changed_sentences(render(st.session_state.get(parts_key) or []), text)
+    with st.container(border=True):
+        st.markdown(":material/update: **A newer suggested reply is ready.** Yours stays as it is until you choose.")
+        for sentence in added[:4]:
+            st.caption(f":green[Adds:] {one_line(sentence, 200)}")
+        for sentence in gone[:4]:
+            st.caption(f":red[No longer says:] {one_line(sentence, 200)}")
+        use, keep = st.columns(2)
+        if use.button("Use the newer reply", key=f"use-newer-{tid}", width="stretch"):
+            st.session_state[key], st.session_state[parts_key] = text, parts
+            st.session_state.pop(f"newer-{tid}", None)
+            st.rerun()
+        if keep.button("Keep mine", key=f"keep-mine-{tid}", width="stretch"):
+            st.session_state[parts_key] = parts
+            st.session_state.pop(f"newer-{tid}", None)
+            st.rerun()
 
 
 def answered_at(data: dict[str, Any]) -> Any:

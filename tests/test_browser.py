@@ -497,6 +497,46 @@ def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Serv
     assert desk.get_ticket(svc.db, "B-4")["ticket"]["status"] in {"open", "escalated", "resolved"}
 
 
+def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advisors(
+        app: tuple[str, Services, dict[str, str]], browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from cx_core import conversations, worker
+    from cx_core.conversations import Inbound
+
+    url, svc, o = app
+    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-6", customer=o["email"],
+                                          subject="Browser test: paying another way",
+                                          body="Hello, can I pay with my Amex instead of the gift card?"))
+    while worker.process_one(svc, "browser"):
+        pass
+    page = browser_page
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, url, "ada", "advisor-demo")
+    page.goto(f"{url}/ticket?ticket=B-6")
+    # the question names what the knowledge base never mentions: the answer waits for the advisor, who is told why
+    expect(page.get_by_text("Not sent alone:")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("never mentions “Amex”")).to_be_visible()
+    reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    mine = "Hello! Yes: American Express cards are welcome, and a pending order can be switched to a saved card."
+    reply.fill(mine)
+    reply.blur()
+    page.wait_for_timeout(1500)
+    follow_up = "Thanks. Also, could you send me a copy of my last invoice?"
+    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-6", external_id="live-6", body=follow_up))
+    expect(page.get_by_text(follow_up)).to_be_visible(timeout=20_000)
+    while worker.process_one(svc, "browser"):
+        pass
+    # the agent's newer draft is offered beside the advisor's words, never swapped in under them
+    expect(page.get_by_text("A newer suggested reply is ready.")).to_be_visible(timeout=30_000)
+    expect(reply).to_have_value(mine)
+    page.screenshot(path=str(ARTIFACTS / "newer-draft-offered.png"), full_page=False)
+    page.get_by_role("button", name="Use the newer reply").click()
+    expect(page.get_by_text("A newer suggested reply is ready.")).to_have_count(0, timeout=20_000)
+    expect(reply).not_to_have_value(mine)
+    assert "invoice" in reply.input_value().lower()
+
+
 RAW = {"a dict": re.compile(r"\{\s*['\"][A-Za-z_]+['\"]\s*:"),
        "a timestamp": re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"),
        "a code word": re.compile(r"(?<![\w./-])[a-z]+(?:_[a-z]+)+(?![\w./-])")}

@@ -72,6 +72,7 @@ from .reply import (
     UNDECIDED,
     added_parts,
     align,
+    changed_sentences,
     promises_follow_up,
     proposal_states,
     reply_draft,
@@ -83,7 +84,7 @@ from .reversal import reverse_and_tell
 __all__ = [
     "REGISTRY", "add_note", "is_read", "label", "merge_edits", "thread", "utcnow", "worker_seen",
     "ACTIVE", "FACETS", "IMPORT_BATCH", "UNDECIDED", "InboxFilter", "ParseError", "StaffUser", "add_action", "add_tickets",
-    "addable_actions", "added_parts", "align", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "escalate", "promises_follow_up", "ticket_version",
+    "addable_actions", "added_parts", "align", "changed_sentences", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "escalate", "promises_follow_up", "ticket_version",
     "clash_note", "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox", "opening",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
     "field_options", "once_each", "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",

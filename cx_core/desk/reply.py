@@ -129,6 +129,17 @@ def typed_text(body: str, parts: list[ReplyPart]) -> str:
     return body
 
 
+def changed_sentences(mine: str, newer: str) -> tuple[list[str], list[str]]:
+    """What a newer draft says that the one before (``mine``) did not, and what it no longer says, sentence by
+    sentence (for the advisor to see before taking it)."""
+    def split(text: str) -> list[str]:
+        text = re.sub(r"\s*\[\d+\]", "", text)  # the citation markers are no words of the reply
+        return [x.strip() for x in re.split(r"(?<=[.!?])\s+|\n+", text) if x.strip()]
+
+    old, new = split(mine), split(newer)
+    return [x for x in new if x not in old], [x for x in old if x not in new]
+
+
 def _accounted(said: str, action: str, props: list[dict[str, Any]]) -> bool:
     """A sentence that also reads as another action which did run, on the record it names, speaks of that one
     ("I've changed the shipping address of order 1001" is no claim that the account's address changed)."""
