@@ -185,12 +185,14 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
 def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                  choices: dict[str, list[tuple[str, str]]]) -> None:
     """The proposal's fields, as the records offer them, to approve with changes."""
+    fields = dict(spec.args_model.model_fields) if spec is not None else {}
     with where.popover("Edit", icon=":material/edit:"):
         with st.form(f"edit-{p['id']}"):
             values = {}
-            if spec is not None:
-                found = guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}
-                for name, field in spec.args_model.model_fields.items():
+            # many fields scroll inside the pop-over, so it fits a laptop screen with its button in view
+            with st.container(height=330 if len(fields) > 3 else "content", border=False):
+                found = (guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}) if fields else {}
+                for name, field in fields.items():
                     values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices,
                                                 found.get(name))
             if st.form_submit_button("Approve with changes", type="primary"):

@@ -535,6 +535,21 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     expect(page.get_by_text("A newer suggested reply is ready.")).to_have_count(0, timeout=20_000)
     expect(reply).not_to_have_value(mine)
     assert "invoice" in reply.input_value().lower()
+    # an action with many fields: its Edit pop-over fits the laptop screen, its button in view
+    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-7", customer=o["email"],
+                                          subject="Browser test: a new address",
+                                          body=f"Please send order {o['order_id']} to 9 Elm Road, Apt 4, Austin, "
+                                               "TX 78704 instead."))
+    while worker.process_one(svc, "browser"):
+        pass
+    page.goto(f"{url}/ticket?ticket=B-7")
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Edit").first.click()
+    button = page.get_by_role("button", name="Approve with changes")
+    expect(button).to_be_visible(timeout=20_000)
+    box = button.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, f"the pop-over runs past the screen: {box}"
+    page.screenshot(path=str(ARTIFACTS / "edit-popover-1366.png"))
 
 
 RAW = {"a dict": re.compile(r"\{\s*['\"][A-Za-z_]+['\"]\s*:"),
