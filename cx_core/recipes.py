@@ -39,6 +39,7 @@ from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
 from .reading import language
+from .reading import records as reading_records
 from .wording import listed
 
 BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver", "compute")
@@ -317,6 +318,8 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
                 pool = narrowed
     if len(pool) > 1 and ctx.latest and b.newest_by:
         return [max(pool, key=lambda r: str(r.get(b.newest_by) or ""))]
+    if len(pool) > 1 and (best := reading_records.superlative(ctx.request.text, pool)) is not None:
+        return [dict(best)]  # "whichever of your fixed tariffs has the lowest gas unit rate"
     if len(pool) == 1:
         return pool
     raise Unbound(f"which of the customer's {b.name.replace('_', ' ')} is meant", b.ask)

@@ -226,3 +226,21 @@ def test_a_malformed_expression_is_one_line_naming_its_field() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"amount": {"compute": "sum(bills[?"}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.amount\.compute: not a JMESPath"):
         recipes.parse(bad)
+
+
+def test_a_superlative_picks_the_one_record_by_the_number_its_words_name() -> None:
+    from cx_core.reading.records import superlative
+
+    tariffs = [{"code": "FLEX", "kind": "variable", "gas_unit_rate": 5.1, "exit_fee": 0},
+               {"code": "FIX12", "kind": "fixed", "gas_unit_rate": 5.8, "exit_fee": 75},
+               {"code": "FIX24", "kind": "fixed", "gas_unit_rate": 6.0, "exit_fee": 75},
+               {"code": "GREEN12", "kind": "fixed", "gas_unit_rate": 6.4, "exit_fee": 50}]
+    text = "Please move my gas onto whichever of your fixed tariffs has the lowest gas unit rate."
+    assert (superlative(text, tariffs) or {}).get("code") == "FIX12"  # the fixed ones only, by that rate
+    assert (superlative("the one with the highest exit fee", tariffs) or {}).get("code") is None  # a tie: no guess
+    goods = [{"name": "Tablet 64GB", "price": 299.0}, {"name": "Tablet 128GB", "price": "349.00"},
+             {"name": "Tablet 32GB", "price": 199.0}]
+    assert (superlative("exchange it for the cheapest one", goods) or {}).get("name") == "Tablet 32GB"
+    assert (superlative("the most expensive model please", goods) or {}).get("name") == "Tablet 128GB"
+    assert superlative("the lowest one", [{"name": "a"}, {"name": "b"}]) is None  # no number to compare
+    assert superlative("please cancel both", goods) is None

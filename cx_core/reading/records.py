@@ -114,3 +114,52 @@ def named(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[s
     if top <= 0:
         return []
     return [i for i, v in enumerate(s) if v >= top - 1e-9]
+
+
+# "the cheapest", "the lowest gas unit rate", "the most expensive": a superlative that picks one record by a number
+_SUPERLATIVE = re.compile(r"\b(cheapest|least\s+expensive|lowest|smallest|fewest|least|most\s+expensive|dearest|"
+                          r"highest|biggest|largest|most)\b((?:\s+[A-Za-z-]+){0,4})", re.I)
+_SMALLEST = {"cheapest", "least expensive", "lowest", "smallest", "fewest", "least"}
+# what a price is called in a record's field names, when the words name none ("the cheapest")
+_PRICE = frozenset({"price", "cost", "rate", "fee", "amount", "total", "charge"})
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"[$£€]?\d+(?:\.\d+)?", value.strip()):
+        return float(value.strip().lstrip("$£€"))
+    return None
+
+
+def superlative(text: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The one record a superlative of ``text`` picks among ``records`` ("whichever of your fixed tariffs has the
+    lowest gas unit rate"): first narrowed to the records the words name by a value of theirs ("fixed"), then the
+    one with the smallest (or largest) number in the field the words after the superlative name ("gas unit rate" →
+    ``gas_unit_rate``; a price for "the cheapest"). None when no superlative, no such field, or a tie."""
+    m = _SUPERLATIVE.search(text)
+    if m is None or len(records) < 2:
+        return None
+    said = words(text)
+    narrowed = [r for r in records if said & {stem(w) for v in flat(r) for w in words(v)}]
+    pool = narrowed if 0 < len(narrowed) < len(records) else list(records)
+    after = words(m.group(2)) | ({"price"} if m.group(1).lower() in {"cheapest", "least expensive", "dearest",
+                                                                      "most expensive"} else set())
+    fields = {k for r in pool for k, v in r.items() if _number(v) is not None}
+
+    def fit(field: str) -> int:
+        parts = {stem(p) for p in re.split(r"[_\W]+", field.lower()) if p}
+        return len(parts & after) * 2 + (bool(parts & _PRICE) and "price" in after)
+
+    best = max(fields, key=lambda f: (fit(f), -len(f)), default=None)
+    if best is None or fit(best) == 0:
+        return None
+    valued = [(n, r) for r in pool if (n := _number(r.get(best))) is not None]
+    if not valued:
+        return None
+    pick = min if " ".join(m.group(1).lower().split()) in _SMALLEST else max
+    target = pick(n for n, _ in valued)
+    chosen = [r for n, r in valued if n == target]
+    return chosen[0] if len(chosen) == 1 else None
