@@ -289,7 +289,7 @@ def cmd_api_token(args: argparse.Namespace) -> int:
 
 
 def _declared() -> set[str]:
-    return {*http_actions.LOADED.actions, *http_actions.LOADED.mcp}
+    return {*http_actions.LOADED.actions, *http_actions.LOADED.mcp, *http_actions.LOADED.composites}
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
@@ -335,7 +335,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     for name, service in loaded.services.items():
         for missing in calls.missing_settings(service.base_url, service.headers):
             print(f"note: {path}: services.{name}: {missing} is not set here (calls to {name} fail until it is)")
-    in_force = len(loaded.actions) + len(loaded.mcp)
+    in_force = len(loaded.actions) + len(loaded.mcp) + len(loaded.composites)
     if loaded.refused:
         print(f"not in force: {', '.join(sorted(loaded.refused))} (each for the problem named above); "
               f"{in_force} in force")

@@ -354,7 +354,7 @@ def _check_declared(pack: DomainPack, where: Where, own: dict[str, Any] | None, 
     for field_name, message in loaded.problems[len(reading.problems):]:  # an action that could not be built
         found.add(path, field_name, message)
     if own is not None:
-        found.counts["action"] = len(own) + len(loaded.actions) + len(loaded.mcp)
+        found.counts["action"] = len(own) + len(loaded.actions) + len(loaded.mcp) + len(loaded.composites)
     return dict(loaded.refused)
 
 

@@ -30,7 +30,8 @@ def put_in_force(pack: DomainPack) -> dict[str, ActionSpec]:
     except ImportError as exc:
         raise ConfigError(f"domain '{pack.name}': its actions cannot be imported ({exc})") from exc
     declared = http_actions.register_pack(pack.root, pack.package, frozenset(pack.task_types))
-    return {**own, **{name: REGISTRY[name] for name in [*declared.actions, *declared.mcp] if name in REGISTRY}}
+    return {**own, **{name: REGISTRY[name] for name in [*declared.actions, *declared.mcp, *declared.composites]
+                       if name in REGISTRY}}
 
 
 def use(pack: DomainPack) -> DomainPack:

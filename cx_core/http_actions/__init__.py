@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..actions.base import REGISTRY, ActionSpec, ExecContext, _register, forget
 from ..errors import ConfigError, ConnectorUnavailable, InvalidInput, PolicyDenied
 from ..wording import declare, forget_declared
-from . import calls, loading, mcp_tools, wording
+from . import calls, composite, loading, mcp_tools, wording
 from .calls import as_refusal
 from .schema import model_from_schema
 from .spec import FILE_NAME, Declared, Lookup, Service
@@ -33,6 +33,7 @@ class Loaded:
     actions: dict[str, Declared] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     mcp: list[str] = field(default_factory=list)
+    composites: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # a declared action or MCP server kept out → why
 
@@ -170,7 +171,7 @@ def register_pack(root: Path, package: str, task_types: frozenset[str] = frozens
     problem (or on a service with one, or reading through an action kept out) stays out alone, with its reason,
     and every other is in force. The problems are kept for the Actions page and ``actions check``, and logged."""
     global LOADED
-    for name in list(LOADED.actions) + LOADED.mcp:
+    for name in list(LOADED.actions) + LOADED.mcp + LOADED.composites:
         forget(name, declared=True)  # a pack's own action of the same name stays
     forget_declared()
     path = actions_file(root)
@@ -210,6 +211,15 @@ def put_in_force(reading: loading.Reading, package: str, path: Path | None = Non
         declare(decl.name, wording.build(decl.name, decl.label, decl.arguments, decl.effect, decl.wording))
         out.actions[decl.name] = decl
     out.services = dict(parsed.services)
+    for comp in parsed.composites or []:
+        try:
+            _register(f"{package}.actions_yaml", composite.build(comp))
+        except (InvalidInput, KeyError) as exc:
+            out.problems.append((f"composites.{comp.name}", str(exc)))
+            out.refused[comp.name] = str(exc)
+            continue
+        declare(comp.name, wording.build(comp.name, comp.label, comp.arguments, comp.effect, comp.wording))
+        out.composites.append(comp.name)
     if parsed.mcp_servers:
         for server in parsed.mcp_servers:
             for tool in server.tools:

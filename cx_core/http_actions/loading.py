@@ -19,10 +19,10 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InvalidInput
 from .schema import model_from_schema
-from .spec import ActionsFile, Declared, McpServer, Service
+from .spec import ActionsFile, Composite, Declared, McpServer, Service
 from .wording import template_problems
 
-SECTIONS = ("services", "actions", "mcp_servers")
+SECTIONS = ("services", "actions", "mcp_servers", "composites")
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Reading:
     services: dict[str, Service] = field(default_factory=dict)
     actions: list[Declared] = field(default_factory=list)
     mcp_servers: list[McpServer] = field(default_factory=list)
+    composites: list[Composite] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # an action's (or MCP server's) name → why it is out
     whole_file: bool = False  # the file itself cannot be read: nothing of it is in force
@@ -40,7 +41,7 @@ class Reading:
     @property
     def file(self) -> ActionsFile:
         return ActionsFile.model_construct(services=self.services, actions=self.actions,
-                                           mcp_servers=self.mcp_servers)
+                                           mcp_servers=self.mcp_servers, composites=self.composites)
 
 
 def _errors(exc: ValidationError, where: str, fields: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
@@ -90,6 +91,7 @@ def read(path: Path, known_actions: frozenset[str] = frozenset(), task_types: fr
     _semantic(out, entries, bad_services, own, known_actions, task_types)
     follow = _consequences(out, entries, bad_services)
     out.actions = [d for n, d in entries if n not in out.refused]
+    _read_composites(raw, out, own, {d.name: d for d in out.actions}, task_types)
     out.mcp_servers = [m for m in out.mcp_servers if m.name not in out.refused]
     out.services = {n: s for n, s in out.services.items() if n not in bad_services}
     out.problems = own + follow
@@ -157,6 +159,43 @@ def _read_actions(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]])
             continue
         entries.append((name, decl))
     return entries
+
+
+def _read_composites(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]], declared: dict[str, Declared],
+                     task_types: frozenset[str]) -> None:
+    """The composites whose parts are declared writes in force go into ``out``; the others are refused there."""
+    composites = raw.get("composites") or []
+    if not isinstance(composites, list):
+        own.append(("composites", "must be a list of composites, each starting with '- name: ...'"))
+        composites = []
+    for i, body in enumerate(composites):
+        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
+        where = f"composites.{name}"
+        found: list[tuple[str, str]] = []
+        comp = _valid(Composite, body, where, found)
+        if comp is not None and name in declared:
+            found.append((f"{where}.name", f"'{name}' is also an action's name: give the composite its own"))
+        if comp is not None and (why := refused_part(comp, declared)):
+            found.append((f"{where}.parts", why))
+        for tt in comp.task_types if comp is not None and task_types else []:
+            if tt not in task_types:
+                found.append((f"{where}.task_types", f"'{tt}' is not one of the pack's task types"))
+        if found or comp is None:
+            own.extend(found)
+            out.refused[name] = _because(found, where)
+        else:
+            out.composites.append(comp)
+
+
+def refused_part(comp: Composite, declared: dict[str, Declared]) -> str:
+    """Why a composite cannot be put in force ('' when it can): each part is a declared write in force."""
+    for part in comp.parts:
+        decl = declared.get(part.action)
+        if decl is None:
+            return f"part '{part.action}' is not a declared action in force"
+        if decl.effect == "read":
+            return f"part '{part.action}' is a read: a composite's parts change records"
+    return ""
 
 
 def _read_servers(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]]) -> None:

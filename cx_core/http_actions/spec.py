@@ -235,10 +235,34 @@ class McpServer(Strict):
         return self
 
 
+class Part(Strict):
+    """One action of a composite, with its arguments as templates over the composite's (``{visit_id}``) and what the
+    parts before it returned (``{parts.0.id}``)."""
+
+    action: str = Field(pattern=NAME)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Composite(Strict):
+    """Several declared writes approved once, run in order, undone as a whole (``composite.py``)."""
+
+    name: str = Field(pattern=NAME)
+    label: str = ""
+    description: str = Field(min_length=3)
+    effect: Literal["write", "destructive"] = "write"
+    arguments: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    parts: list[Part] = Field(min_length=2)
+    task_types: list[str] = Field(default_factory=list)
+    risk: Literal["low", "medium", "high"] = "medium"
+    confirm: bool | None = None
+    wording: ActionWording | None = None
+
+
 class ActionsFile(Strict):
     services: dict[str, Service] = Field(default_factory=dict)
     actions: list[Declared] = Field(default_factory=list)
     mcp_servers: list[McpServer] = Field(default_factory=list)
+    composites: list[Composite] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> ActionsFile:

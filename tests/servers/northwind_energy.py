@@ -889,6 +889,35 @@ def create_app(db_path: Path, today: date | None = None, token: str = "") -> Fas
         return store.idempotent(idempotency_key, {"op": "moveVisit", "visit": visit_id, "body": body.model_dump()},
                                 act)
 
+    # a cancellation and its undo, for composite steps (not in the document the Northwind pack was imported from)
+    @app.post("/visits/{visit_id}/cancel", operation_id="cancelVisit", response_model=Visit, tags=["visits"],
+              include_in_schema=False,
+              summary="Cancel an engineer visit", description="Cancels a booked visit; its slot is free again.",
+              responses=ERRORS)
+    def cancel_visit(visit_id: VisitId, idempotency_key: IdempotencyKey = None) -> Response:
+        return _visit_status(visit_id, "booked", "cancelled", "visit_cancelled", "cancelVisit", idempotency_key)
+
+    @app.post("/visits/{visit_id}/restore", operation_id="restoreVisit", response_model=Visit, tags=["visits"],
+              include_in_schema=False,
+              summary="Book a cancelled visit again", description="Puts back a cancelled visit at its own time, "
+                                                                  "when that slot is still free.", responses=ERRORS)
+    def restore_visit(visit_id: VisitId, idempotency_key: IdempotencyKey = None) -> Response:
+        return _visit_status(visit_id, "cancelled", "booked", "visit_restored", "restoreVisit", idempotency_key)
+
+    def _visit_status(visit_id: str, was: str, now: str, kind: str, op: str, key: str | None) -> Response:
+        def act(db: sqlite3.Connection) -> tuple[int, Any]:
+            before = store.visit(db, visit_id)
+            if before["status"] != was:
+                raise HttpError(409, f"visit {visit_id} is {before['status']}")
+            if now == "booked":  # its time must still be free
+                store.check_slot(db, before["date"], before["period"])
+            db.execute("UPDATE visits SET status = ? WHERE id = ?", (now, visit_id))
+            out = store.visit(db, visit_id)
+            store.apply(db, kind, visit_id, out, key)
+            return 200, out
+
+        return store.idempotent(key, {"op": op, "visit": visit_id}, act)
+
     @app.patch("/visits/{visit_id}/validate", operation_id="validateVisitMove", response_model=Check,
                tags=["visits"], summary="Check a visit move without making it", responses=ERRORS)
     def validate_move(visit_id: VisitId, body: VisitMove) -> dict[str, Any]:
