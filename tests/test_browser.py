@@ -535,15 +535,27 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     expect(page.get_by_text("A newer suggested reply is ready.")).to_have_count(0, timeout=20_000)
     expect(reply).not_to_have_value(mine)
     assert "invoice" in reply.input_value().lower()
-    # an action with many fields: its Edit pop-over fits the laptop screen, its button in view
-    conversations.receive(svc.db, Inbound(source="api", ticket_id="B-7", customer=o["email"],
-                                          subject="Browser test: a new address",
-                                          body=f"Please send order {o['order_id']} to 9 Elm Road, Apt 4, Austin, "
-                                               "TX 78704 instead."))
-    while worker.process_one(svc, "browser"):
-        pass
+    # an action with many fields: its Edit pop-over fits the laptop screen, its button in view (a customer and an
+    # order no other journey touches)
+    from sqlalchemy import select
+
+    from domains.lumen.tables import OrderRow
+
+    level3 = find_order(svc, "pending", other_than=(o["user_id"], o["sampled_user"]))["user_id"]  # level-3 journey
+    with svc.db.session() as s:
+        last = s.scalars(select(OrderRow.user_id).where(OrderRow.status == "pending")
+                         .order_by(OrderRow.order_id.desc())).first()  # the outside-text journey's
+    mine_only = find_order(svc, "pending", other_than=(o["user_id"], o["sampled_user"], level3, str(last)))
+    moved = TicketIn(id="B-7", customer=mine_only["email"], channel="email", subject="Browser test: a new address",
+                     created_at=NOW, body=f"Please send order {mine_only['order_id']} to 9 Elm Road, Apt 4, Austin, "
+                                          "TX 78704 instead.")
+    desk.add_tickets(svc.db, [moved], source="test")
+    # read at the copilot level, whatever level another journey set: the change waits for the advisor
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(moved, now=NOW, autonomy=2))
     page.goto(f"{url}/ticket?ticket=B-7")
     expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "edit-before-1366.png"), full_page=True)
     page.get_by_role("button", name="Edit").first.click()
     button = page.get_by_role("button", name="Approve with changes")
     expect(button).to_be_visible(timeout=20_000)
