@@ -146,6 +146,13 @@ class StepRunner:
             return
         again = self._again_ctx(step, args)
         out = self._exec(step.action, args, again)
+        if out.status in {"denied", "failed"} and out.kind in {"invariant", "unavailable"}:
+            for alt in step.alternatives:  # the customer's second choice, when the first cannot be
+                tried = self._exec(step.action, alt, again)
+                if tried.status not in {"denied", "failed"}:
+                    tried.reason = f"{tried.reason} (the customer's second choice: the first could not be, {out.reason})"
+                    out, args = tried, alt
+                    break
         if again is not None and out.status == "needs_approval":
             out.reason = f"{REGISTRY[step.action].label} already ran on this ticket; a person decides on it again"
         if out.status == "failed":

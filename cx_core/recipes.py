@@ -418,7 +418,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         final = gaps[0].need if gaps and gaps[0].final else ""
         out.append(Step(spec.action, args, req.intent, spec.why or f"recipe for {req.intent.replace('_', ' ')}",
                         missing="" if final else _together([g.need for g in gaps]), held=final, final=bool(final),
-                        depends_on=depends))
+                        depends_on=depends, alternatives=_second_choices(spec, args, ctx)))
         questions = list(dict.fromkeys(g.ask for g in gaps if g.ask))
         if questions:
             asks.append(questions[0] if len(questions) == 1 else " ".join(_as_question(q) for q in questions))
@@ -443,6 +443,26 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
         raise Unbound(f"the {name.replace('_', ' ')}" if why == arguments.NOT_FOUND else
                       f"which {name.replace('_', ' ')} is meant", b.ask)
     return value
+
+
+def _second_choices(spec: StepSpec, args: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    """The step again with the customer's second choice of a value read from the message ("…Saturday? If you don't
+    do weekends, then a week on Tuesday"), tried when the first is refused."""
+    from .actions.base import REGISTRY
+    from .reading import arguments
+
+    action = REGISTRY.get(spec.action)
+    if action is None or ctx.reading is None:
+        return []
+    out = []
+    for name, b in spec.args.items():
+        field = action.args_model.model_fields.get(name)
+        if b.kind != "said" or name not in args or field is None:
+            continue
+        second = arguments.fallback(arguments.spec_of(name, field), ctx.reading)
+        if second is not None and second != args[name]:
+            out.append({**args, name: second})
+    return out
 
 
 def _together(needs: list[str]) -> str:

@@ -334,3 +334,28 @@ def test_a_value_set_aside_is_never_the_one_bound(text: str, want: int) -> None:
     value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
                                                                                 confidence=1.0)]))
     assert value == want
+
+
+@pytest.mark.parametrize("text, first, second", [
+    ("Could the engineer come on Saturday morning instead? If you don't do weekends, then a week on Tuesday.",
+     "2026-11-21", "2026-12-01"),
+    ("Please move it to Monday. Otherwise the Wednesday after next.", "2026-11-23", "2026-12-02"),
+    ("Tomorrow would be ideal, or failing that Thursday 3 December.", "2026-11-21", "2026-12-03"),
+])
+def test_a_day_given_as_the_second_choice_is_bound_only_when_the_first_cannot_be(text: str, first: str,
+                                                                                 second: str) -> None:
+    """A fallback is the second choice: the first day is the one asked for, the second is tried only if the first
+    is refused (the recipe's step carries it as its alternative)."""
+    from datetime import date as day
+
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class NewDay(BaseModel):
+        date: day = Field(description="The new day of the visit.")
+
+    reading = read(text, WRITTEN, None, [])
+    spec = arguments.spec_of("date", NewDay.model_fields["date"])
+    assert str(arguments.read(spec, reading)[0]) == first
+    assert str(arguments.fallback(spec, reading)) == second

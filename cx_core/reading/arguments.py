@@ -128,6 +128,11 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             first = _first_of_span(reading, near)
             if first is not None:
                 return first, ""
+        wanted = [d for d in days if not in_fallback(reading, d)]  # "…Saturday? If you don't do weekends, Tuesday"
+        if wanted and len(wanted) < len(days):
+            chosen, why = _pick(wanted, spec, reading, "")
+            if chosen is not None:
+                return chosen, why
         return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near], spec, reading, "")
     if spec.kind == "choice":
         found = []
@@ -154,6 +159,28 @@ RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|n
                        r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
                        r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
                        r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,25}$", re.I)
+
+
+def in_fallback(reading: Reading, value: Value) -> bool:
+    """Whether a value is said as the second choice: after fallback words in its sentence ("If you don't do
+    weekends, then a week on Tuesday", "otherwise the 28th")."""
+    for s in reading.sentences:
+        if s.start <= value.words.start < max(s.end, s.start + 1):
+            return bool(language.FALLBACK.search(reading.text[s.start:value.words.start]))
+    return False
+
+
+def fallback(spec: Spec, reading: Reading) -> Any:
+    """The second choice of a day the message gives after fallback words, when the first is another (None when
+    there is none)."""
+    if spec.kind != "date":
+        return None
+    days = [d for d in reading.facts.dates if not ruled_out(reading, d)]
+    second = [d for d in days if in_fallback(reading, d)]
+    if not second or len(second) == len(days):
+        return None
+    value, _ = _pick(second, spec, reading, "")
+    return value
 
 
 def _set_aside(reading: Reading, pool: list[Value]) -> list[Value]:
