@@ -88,10 +88,7 @@ def build(decl: Declared, service: Service, package: str) -> ActionSpec:
         return dict(a.model_dump(mode="json"))
 
     def run(s: Session, a: Any, ctx: ExecContext) -> dict[str, Any]:
-        try:
-            return remote.call(dump(a), key=ctx.idempotency_key)[0]
-        except (calls.CallFailed, ConfigError) as exc:
-            raise as_refusal(exc) from exc
+        return calls.run_remote(remote, a, ctx.idempotency_key)
 
     def owner(s: Session, a: Any) -> str | None:
         if decl.owner is None:

@@ -233,6 +233,15 @@ def mapped(data: Any, mapping: dict[str, str] | None) -> dict[str, Any]:
     return dict(data) if isinstance(data, dict) else {"response": data}
 
 
+def run_remote(remote: Any, args: Any, key: str | None) -> dict[str, Any]:
+    """An action's outside call with its arguments (a validated model) and Tandem's idempotency key: what it
+    returned, or the failure as the engine's errors (``as_refusal``)."""
+    try:
+        return dict(remote.call(dict(args.model_dump(mode="json")), key=key)[0])
+    except (CallFailed, ConfigError) as exc:
+        raise as_refusal(exc) from exc
+
+
 def as_refusal(exc: CallFailed | ConfigError) -> Exception:
     """A failed call as the engine's errors: the system refused it (4xx: nothing changed, the reason shown), the
     record is not there (404), or the system is unavailable (retry later)."""

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from ..actions.base import REGISTRY, ActionSpec, ExecContext
 from ..errors import ConfigError, PolicyDenied, TandemError
 from . import calls
-from .calls import as_refusal
 from .schema import model_from_schema
 from .spec import Composite
 
@@ -97,10 +96,7 @@ def build(comp: Composite) -> ActionSpec:
         return dict(a.model_dump(mode="json"))
 
     def run(s: Session, a: Any, ctx: ExecContext) -> dict[str, Any]:
-        try:
-            return remote.call(dump(a), key=ctx.idempotency_key)[0]
-        except (calls.CallFailed, ConfigError) as exc:
-            raise as_refusal(exc) from exc
+        return calls.run_remote(remote, a, ctx.idempotency_key)
 
     def owner(s: Session, a: Any) -> str | None:
         """Whose record it changes: every part's owner, and all the same customer (else nobody's, so refused)."""

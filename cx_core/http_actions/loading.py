@@ -10,6 +10,7 @@ uses 'get_order', which is not in force because: …``), so the real cause is al
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,16 +162,23 @@ def _read_actions(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]])
     return entries
 
 
+def _listed(raw: dict[str, Any], section: str, what: str, own: list[tuple[str, str]]
+            ) -> Iterator[tuple[str, str, Any]]:
+    """Each entry of a list section as (its name, where it is, its body); a section that is no list is one
+    problem."""
+    entries = raw.get(section) or []
+    if not isinstance(entries, list):
+        own.append((section, f"must be a list of {what}, each starting with '- name: ...'"))
+        entries = []
+    for i, body in enumerate(entries):
+        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
+        yield name, f"{section}.{name}", body
+
+
 def _read_composites(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]], declared: dict[str, Declared],
                      task_types: frozenset[str]) -> None:
     """The composites whose parts are declared writes in force go into ``out``; the others are refused there."""
-    composites = raw.get("composites") or []
-    if not isinstance(composites, list):
-        own.append(("composites", "must be a list of composites, each starting with '- name: ...'"))
-        composites = []
-    for i, body in enumerate(composites):
-        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
-        where = f"composites.{name}"
+    for name, where, body in _listed(raw, "composites", "composites", own):
         found: list[tuple[str, str]] = []
         comp = _valid(Composite, body, where, found)
         if comp is not None and name in declared:
@@ -200,13 +208,7 @@ def refused_part(comp: Composite, declared: dict[str, Declared]) -> str:
 
 def _read_servers(raw: dict[str, Any], out: Reading, own: list[tuple[str, str]]) -> None:
     """The MCP servers that read well go into ``out``; the others are refused there."""
-    servers = raw.get("mcp_servers") or []
-    if not isinstance(servers, list):
-        own.append(("mcp_servers", "must be a list of servers, each starting with '- name: ...'"))
-        servers = []
-    for i, body in enumerate(servers):
-        name = str(body.get("name")) if isinstance(body, dict) and body.get("name") else str(i)
-        where = f"mcp_servers.{name}"
+    for name, where, body in _listed(raw, "mcp_servers", "servers", own):
         found: list[tuple[str, str]] = []
         server = _valid(McpServer, body, where, found)
         if server is None:
