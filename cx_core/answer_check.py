@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from .actions import REGISTRY
 from .entities import whole_text
 from .models import Request, TicketIn, Triage
-from .reading import language
+from .reading import language, records
 from .reading.language import ASKING_WORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
@@ -46,15 +46,9 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text)}
 
 
-def record_words(node: Any, depth: int = 0) -> set[str]:
+def record_words(node: Any) -> set[str]:
     """The stems of every text value in a customer's records (names of products, plans, places)."""
-    if depth > 6:
-        return set()
-    if isinstance(node, Mapping):
-        return set().union(*(record_words(v, depth + 1) for v in node.values())) if node else set()
-    if isinstance(node, list | tuple):
-        return set().union(*(record_words(v, depth + 1) for v in node[:200])) if node else set()
-    return stems(node) if isinstance(node, str) and len(node) < 400 else set()
+    return {st for text in records.flat(node) if len(text) < 400 for st in stems(text)}
 
 
 def content_words(question: str) -> list[str]:

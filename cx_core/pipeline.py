@@ -576,9 +576,9 @@ class Pipeline:
         draft, polished = self._polished(draft, all_passages, tri, profile, proposals)
         may_send = (customer is not None and verified and not escalation and not tri.abstained and not plan.questions
                     and sendable(draft))
-        waits = self.answers.why_it_waits(tri, snap, profile) if may_send and self._answers_alone(tri, level, proposals) \
-            else "-"
-        if not waits:
+        alone = may_send and self._answers_alone(tri, level, proposals)
+        waits = self.answers.why_it_waits(tri, snap, profile) if alone else ""
+        if alone and not waits:
             proposals.append(self._send(policy, ctx, draft, level))
         escalated = bool(escalation) or any(p.decision == Decision.escalated for p in proposals)
         packet = context_packet(draft.summary, tri, proposals, escalation or "an action was escalated",
@@ -589,5 +589,5 @@ class Pipeline:
             escalation_reason=escalation, autonomy=level, ms=round((time.perf_counter() - started) * 1000, 1),
             engine=polished.engine if polished else self.engine.name,
             engine_note=polished.fallback_reason if polished else "", packet=packet, no_action=plan.no_action,
-            reading=reading, reply_waits="" if waits == "-" else waits,
+            reading=reading, reply_waits=waits,
         )
