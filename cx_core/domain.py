@@ -3,7 +3,8 @@ actions and the systems they reach, its customer records, request readers, polic
 examples, brand, locale and demo world. The engine knows none of them.
 
 A pack is found by name among the ``tandem.domains`` entry points (a team ``pip install``s its own) or as a
-folder ``domains/<name>/`` beside the engine, whose package exposes ``PACK``. ``TANDEM_DOMAIN`` picks it.
+folder ``domains/<name>/`` beside the engine, whose package exposes ``PACK`` or, for a pack of data alone, whose
+``pack.yaml`` says the same (``cx_core.pack_file``). ``TANDEM_DOMAIN`` picks it.
 A pack's ``__init__`` stays light (names and paths); its Python parts are named by module and imported on use.
 """
 
@@ -245,15 +246,19 @@ def _from_folder(name: str) -> DomainPack | None:
         return None
     for base in pack_dirs():
         folder = base / name
-        if (folder / "__init__.py").exists():
+        if (folder / "__init__.py").exists() or (folder / "pack.yaml").exists():
             break
     else:
         return None
     inside = base == PROJECT_ROOT / "domains"
+    dotted = f"domains.{name}" if inside else name
+    if not (folder / "__init__.py").exists():  # a pack of data alone: pack.yaml says what PACK would
+        from . import pack_file
+
+        return pack_file.pack(folder, dotted)
     root = PROJECT_ROOT if inside else base
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    dotted = f"domains.{name}" if inside else name
     try:
         module = importlib.import_module(dotted)
     except ImportError as exc:
@@ -276,7 +281,8 @@ def available() -> list[str]:
     names = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     for folder in pack_dirs():
         if folder.is_dir():
-            names |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists() and p.name.isidentifier()}
+            names |= {p.name for p in folder.iterdir() if p.name.isidentifier()
+                      and ((p / "__init__.py").exists() or (p / "pack.yaml").exists())}
     return sorted(names)
 
 

@@ -17,11 +17,12 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import declared_records, http_actions, read_check, wording
+from . import declared_records, http_actions, pack_file, read_check, wording
 from .actions import base
 from .actions.base import REGISTRY, use_pack
 from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, pack_dirs
@@ -72,8 +73,11 @@ def _check(arg: str, found: Findings, sample: str = "") -> None:
         return
     where, pack = where_pack
     found.name = str(pack.name)
+    start = len(found)
     _check_pack(pack, where, found)
     own = _check_modules(pack, where, found)
+    if where.init.name == pack_file.FILE:  # its fields are pack.yaml's own, not PACK's
+        found[start:] = [replace(p, field=p.field.removeprefix("PACK.")) for p in found[start:]]
     refused = _check_declared(pack, where, own, found)
     check_knowledge(pack, where, own, refused, found)
     check_recipes(pack, where, own, refused, found)
@@ -129,9 +133,11 @@ def _import_path(folder: Path) -> str | None:
 def _load_folder(folder: Path, found: Findings) -> tuple[Where, DomainPack] | None:
     init = folder / "__init__.py"
     dotted = _import_path(folder)
+    if dotted is None and (folder / pack_file.FILE).exists():
+        return _load_data_pack(folder, found)
     if dotted is None:
-        found.add(init, "PACK", f"{folder} has no __init__.py: a pack is a Python package whose __init__.py "
-                                "defines PACK = DomainPack(...)")
+        found.add(init, "PACK", f"{folder} has no pack.yaml (title, task_types, brand) and no __init__.py "
+                                "defining PACK = DomainPack(...): add pack.yaml")
         return None
     if not all(part.isidentifier() for part in dotted.split(".")):
         found.add(init, "PACK", f"'{dotted}' cannot be imported (each folder name must be a Python identifier): "
@@ -163,6 +169,21 @@ def _load_folder(folder: Path, found: Findings) -> tuple[Where, DomainPack] | No
         found.add(init, "PACK", f"is a {type(pack).__name__}, not a cx_core.domain.DomainPack")
         return None
     return where, pack
+
+
+def _load_data_pack(folder: Path, found: Findings) -> tuple[Where, DomainPack] | None:
+    """A pack of data alone: its ``pack.yaml``."""
+    described = folder / pack_file.FILE
+    if not folder.name.isidentifier():
+        found.add(described, "name", f"the folder's name '{folder.name}' is the pack's name and must be an "
+                                     "identifier (letters, digits and _): rename the folder")
+        return None
+    try:
+        pack = pack_file.pack(folder, folder.name)
+    except pack_file.PackFileError as exc:
+        found.add(exc.path, exc.field, exc.message)
+        return None
+    return Where(folder, described, folder.name, ""), pack
 
 
 # ------------------------------------------------------------------ PACK itself

@@ -191,6 +191,78 @@ def test_the_command_prints_one_line_per_problem_and_exits_1(tmp_path: Path) -> 
                                        "tier", "1 problem"]
 
 
+PACK_YAML = """title: Acme Telecom
+task_types: {plan_change: change plan, outage: outage report}
+informational: [outage]
+channels: [email, {name: whatsapp, label: WhatsApp, sla_minutes: 60}]
+brand: {name: Acme, signature: "Best regards,\\nAcme Care"}
+locale: {currency: GBP, region: GB, time_zone: Europe/London}
+"""
+
+
+def data_pack(tmp_path: Path, text: str = PACK_YAML) -> Path:
+    """``make_pack``'s pack with no Python at all: ``pack.yaml`` instead of ``__init__.py`` and its modules."""
+    folder = make_pack(tmp_path)
+    for name in ("__init__.py", "actions.py", "records.py", "planner.py"):
+        (folder / name).unlink()
+    policy = folder / "knowledge" / "policy.yaml"
+    policy.write_text("\n".join(x for x in policy.read_text(encoding="utf-8").splitlines() if "change_plan" not in x
+                                and "limits" not in x) + "\n", encoding="utf-8")
+    (folder / "pack.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_pack_of_data_alone_is_its_pack_yaml(tmp_path: Path) -> None:
+    folder = data_pack(tmp_path)
+    found = check(folder)
+    assert list(found) == [] and found.summary().startswith(f"domain '{folder.name}' is ready: 2 task types")
+    out = run_check(str(folder))
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1].startswith(f"domain '{folder.name}' is ready")
+
+
+def test_each_fault_of_pack_yaml_is_one_line_naming_its_field(tmp_path: Path) -> None:
+    cases = {
+        PACK_YAML.replace("title: Acme Telecom\n", ""): ("title", "is missing"),
+        PACK_YAML.replace("outage: outage report", "Outage Report: outage report"): ("task_types", "not a task type"),
+        PACK_YAML.replace("time_zone: Europe/London", "time_zone: Mars/Olympus"): ("locale.time_zone",
+                                                                                  "is not a time zone"),
+        PACK_YAML + "colour: blue\n": ("colour", "is not a field of pack.yaml"),
+        PACK_YAML.replace("informational: [outage]", "informational: [outages]"): ("informational",
+                                                                                  "'outages' is not one of"),
+        PACK_YAML + "name: other\n": ("name", "the folder's name is the pack's name"),
+        "title: [unclosed\n": ("file", "line 2: not valid YAML"),
+        "- a list\n": ("file", "must be a mapping"),
+    }
+    for i, (text, (field, words)) in enumerate(cases.items()):
+        found = check(data_pack(tmp_path / str(i), text))
+        assert len(found) == 1, [str(p) for p in found]
+        assert Path(found[0].file).name == "pack.yaml" and found[0].field == field and words in found[0].message, \
+            str(found[0])
+
+
+def test_a_data_pack_is_found_by_name_and_a_broken_one_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    from cx_core import domain
+    from cx_core.errors import ConfigError
+
+    folder = data_pack(tmp_path)
+    monkeypatch.setenv("TANDEM_PACKS_DIR", str(tmp_path))
+    domain.find.cache_clear()
+    try:
+        pack = domain.find(folder.name)
+        assert pack.package == folder.name and pack.informational == {"outage"}
+        assert pack.channel("whatsapp").sla_minutes == 60 and pack.brand.signature == "Best regards,\nAcme Care"
+        assert folder.name in domain.available()
+        (folder / "pack.yaml").write_text("title: Acme\nbrand: {name: Acme, signature: Acme Care}\n", encoding="utf-8")
+        domain.find.cache_clear()
+        try:
+            domain.find(folder.name)
+            raise AssertionError("a pack.yaml without task types was taken")
+        except ConfigError as exc:
+            assert str(exc).endswith("pack.yaml: task_types: is missing") and "\n" not in str(exc)
+    finally:
+        domain.find.cache_clear()
+
+
 def test_the_reserved_labels_are_the_triage_ones() -> None:
     from cx_core import triage
 

@@ -40,9 +40,6 @@ def _copy(tmp_path: Path) -> Path:
     pkg = f"nw_{uuid.uuid4().hex[:8]}"
     folder = tmp_path / pkg
     shutil.copytree(PROJECT_ROOT / "domains" / "northwind", folder)
-    init = folder / "__init__.py"
-    init.write_text(init.read_text(encoding="utf-8").replace('name="northwind"', f'name="{pkg}"')
-                    .replace('package="domains.northwind"', f'package="{pkg}"'), encoding="utf-8")
     return folder
 
 

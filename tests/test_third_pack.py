@@ -265,10 +265,12 @@ def test_domain_check_finds_the_pack_ready() -> None:
                      r"policy version 1", done.stdout), done.stdout
 
 
-def test_the_pack_is_data_but_for_its_name() -> None:
-    python = sorted(p.name for p in PACK_DIR.rglob("*.py"))
-    assert python == ["__init__.py"]
-    assert domain.find("northwind").modules == {}
+def test_the_pack_is_data_alone() -> None:
+    assert sorted(p.name for p in PACK_DIR.rglob("*.py")) == []
+    pack = domain.find("northwind")
+    assert pack.modules == {} and pack.package == "domains.northwind" and pack.root == PACK_DIR.resolve()
+    assert pack.locale.currency == "GBP" and pack.channel("app").shown == "Northwind app"
+    assert "northwind" in domain.available()
 
 
 def test_actions_yaml_is_the_import_of_the_services_openapi_document_reviewed(desk: Desk, tmp_path: Path) -> None:
