@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from . import pack_file
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -253,9 +254,7 @@ def _from_folder(name: str) -> DomainPack | None:
     inside = base == PROJECT_ROOT / "domains"
     dotted = f"domains.{name}" if inside else name
     if not (folder / "__init__.py").exists():  # a pack of data alone: pack.yaml says what PACK would
-        from . import pack_file
-
-        return pack_file.pack(folder, dotted)
+        return from_pack_file(folder, dotted)
     root = PROJECT_ROOT if inside else base
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
@@ -268,6 +267,20 @@ def _from_folder(name: str) -> DomainPack | None:
         raise ConfigError(f"domain '{name}' in {folder}: the name '{dotted}' is already taken by "
                           f"{loaded_from or 'another module'}: rename the pack's folder")
     return _checked(getattr(module, "PACK", None), f"{folder}/__init__.py")
+
+
+def from_pack_file(folder: Path, package: str) -> DomainPack:
+    """The pack ``folder/pack.yaml`` describes (``pack_file.PackFileError``, one line, when it cannot);
+    ``package`` is the dotted name the folder would be imported by."""
+    parsed = pack_file.read(folder)
+    channels = tuple(c if isinstance(c, str) else ChannelSpec(c.name, c.label, c.sla_minutes, c.live)
+                     for c in parsed.channels)
+    return DomainPack(
+        name=folder.name, title=parsed.title, package=package, root=folder.resolve(),
+        task_types=dict(parsed.task_types), informational=frozenset(parsed.informational),
+        brand=Brand(parsed.brand.name, parsed.brand.signature, parsed.brand.sender),
+        locale=Locale(**parsed.locale.model_dump()), modules=dict(parsed.modules),
+        channels=channels or DEFAULT_CHANNELS)
 
 
 def _checked(pack: Any, where: str) -> DomainPack:

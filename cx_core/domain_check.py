@@ -25,7 +25,7 @@ from typing import Any
 from . import declared_records, http_actions, pack_file, read_check, wording
 from .actions import base
 from .actions.base import REGISTRY, use_pack
-from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, pack_dirs
+from .domain import ENTRY_POINT_GROUP, ChannelSpec, DomainPack, available, from_pack_file, pack_dirs
 from .findings import Findings, Where, at_line, exc_text, file_of, site, suggest
 from .http_actions import actions_file, loading
 from .pack_content import RESERVED, check_card, check_knowledge, check_recipes
@@ -179,7 +179,7 @@ def _load_data_pack(folder: Path, found: Findings) -> tuple[Where, DomainPack] |
                                      "identifier (letters, digits and _): rename the folder")
         return None
     try:
-        pack = pack_file.pack(folder, folder.name)
+        pack = from_pack_file(folder, folder.name)
     except pack_file.PackFileError as exc:
         found.add(exc.path, exc.field, exc.message)
         return None

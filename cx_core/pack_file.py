@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .domain import Brand, ChannelSpec, DomainPack, Locale
 from .errors import ConfigError
 
 FILE = "pack.yaml"
@@ -117,16 +115,3 @@ def read(folder: Path) -> PackFile:
         raise PackFileError(path, "name", f"is '{parsed.name}' but the folder is '{folder.name}': the folder's name "
                                           "is the pack's name (leave name out, or rename the folder)")
     return parsed
-
-
-def pack(folder: Path, package: str) -> DomainPack:
-    """The pack ``folder/pack.yaml`` describes; ``package`` is the dotted name the folder would be imported by."""
-    parsed = read(folder)
-    channels: tuple[ChannelSpec | str, ...] = tuple(
-        c if isinstance(c, str) else ChannelSpec(c.name, c.label, c.sla_minutes, c.live) for c in parsed.channels)
-    extra: dict[str, Any] = {"channels": channels} if channels else {}
-    return DomainPack(
-        name=folder.name, title=parsed.title, package=package, root=folder.resolve(),
-        task_types=dict(parsed.task_types), informational=frozenset(parsed.informational),
-        brand=Brand(parsed.brand.name, parsed.brand.signature, parsed.brand.sender),
-        locale=Locale(**parsed.locale.model_dump()), modules=dict(parsed.modules), **extra)

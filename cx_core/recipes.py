@@ -373,7 +373,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
     if record_args:
         name, b = record_args[0]
         try:
-            choices = list(records(b, ctx_base, each and b.pick == "each"))
+            choices = list(records(b, _bound_before(spec, name, ctx_base, resolvers), each and b.pick == "each"))
         except Unbound as exc:
             unbound = exc
     out = []
@@ -422,6 +422,24 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         questions = list(dict.fromkeys(g.ask for g in gaps if g.ask))
         if questions:
             asks.append(questions[0] if len(questions) == 1 else " ".join(_as_question(q) for q in questions))
+    return out
+
+
+def _bound_before(spec: StepSpec, first: str, ctx: Context, resolvers: Mapping[str, Resolver]) -> Context:
+    """The context with what the step declares before its first record bound, for that record's ``filter`` to
+    name ("the bills with a line of the kind the customer disputes": ``{reason}``)."""
+    bound: dict[str, Any] = {}
+    out = replace(ctx, bound=bound)
+    for name, b in spec.args.items():
+        if name == first:
+            break
+        try:
+            bound[name] = _said(spec.action, name, b, out, None) if b.kind == "said" else \
+                _bind(b, out, resolvers) if b.kind in ("entity", "const", "compute") else None
+        except Unbound:
+            continue
+        if bound[name] is None:
+            bound.pop(name)
     return out
 
 

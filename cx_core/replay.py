@@ -65,8 +65,12 @@ def run(settings: Settings, items: list[tuple[int, TicketIn]], policy: Policy | 
     with tempfile.TemporaryDirectory(prefix="tandem-replay-") as tmp:
         services = Services(throwaway_copy(settings, Path(tmp)))
         try:
-            if not has_schema(services.db.engine) or services.kb.count() == 0:
+            if not services.pack.has_demo:  # a team's own pack: its schema, knowledge and classifier as they are now
+                setup.prepare(services)
+            elif not has_schema(services.db.engine) or services.kb.count() == 0:
                 setup.build_demo(services, tickets_n=0, process=False, quiet=True)
+            else:
+                setup.retrain_if_stale(services)
             if policy is not None:
                 services.policy = lambda: policy  # type: ignore[method-assign]
             services.pipeline.rehearsal = True  # nothing acts, here or outside

@@ -58,15 +58,7 @@ def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> di
         say(f"  {len(done)} articles, {changed} new or changed")
     else:
         say(f"no articles in {articles}: the replies will quote nothing until some are added")
-    training = settings.knowledge_dir / "training" / "task_types.csv"
-    model = services.model_path
-    trained = False
-    if not model.exists() or (training.exists() and training.stat().st_mtime > model.stat().st_mtime):
-        say("training the task-type classifier…")
-        services.__dict__["intent_model"] = train_default(training, services.embedder, model)
-        services.__dict__.pop("triager", None)
-        services.__dict__.pop("pipeline", None)
-        trained = True
+    trained = retrain_if_stale(services, say)
     # the pack changed since the last start: tickets waiting on a decision are read again with it
     print_ = fingerprint(services.pack.root)
     before = meta(services.db.engine, "pack_fingerprint")
@@ -77,6 +69,20 @@ def prepare(services: Any, say: Callable[[str], None] = lambda _msg: None) -> di
             say(f"the pack changed: {len(again)} open ticket{'s' if len(again) != 1 else ''} read again with it")
         set_meta(services.db.engine, "pack_fingerprint", print_)
     return {"articles": len(services.kb.documents()), "passages": passages, "trained": trained, "reread": len(again)}
+
+
+def retrain_if_stale(services: Any, say: Callable[[str], None] = lambda _msg: None) -> bool:
+    """The task-type classifier trained again when there is none or the pack's examples changed since; whether it
+    was."""
+    training = services.settings.knowledge_dir / "training" / "task_types.csv"
+    model = services.model_path
+    if model.exists() and not (training.exists() and training.stat().st_mtime > model.stat().st_mtime):
+        return False
+    say("training the task-type classifier…")
+    services.__dict__["intent_model"] = train_default(training, services.embedder, model)
+    services.__dict__.pop("triager", None)
+    services.__dict__.pop("pipeline", None)
+    return True
 
 
 _PACK_FILES = (".py", ".yaml", ".yml", ".csv", ".md", ".json", ".jsonl", ".txt")

@@ -359,3 +359,61 @@ def test_a_day_given_as_the_second_choice_is_bound_only_when_the_first_cannot_be
     spec = arguments.spec_of("date", NewDay.model_fields["date"])
     assert str(arguments.read(spec, reading)[0]) == first
     assert str(arguments.fallback(spec, reading)) == second
+
+
+class _Visit:
+    """A visit move's arguments as an action would declare them: a new day and a part of the day."""
+
+    @staticmethod
+    def specs() -> tuple[Any, Any]:
+        from datetime import date as day
+        from typing import Literal
+
+        from pydantic import BaseModel, Field
+
+        from cx_core.reading import arguments
+
+        class Move(BaseModel):
+            date: day = Field(description="The new day of the visit.")
+            period: Literal["morning", "afternoon"] = Field(description="Part of the day.")
+
+        return (arguments.spec_of("date", Move.model_fields["date"]),
+                arguments.spec_of("period", Move.model_fields["period"]))
+
+
+@pytest.mark.parametrize("text, near, date, period", [
+    # the record's own day takes its part of the day with it: the new one is the other
+    ("Your engineer is booked for Tuesday morning but I'll be at work. Could he come on Friday 4 December in the "
+     "afternoon instead?", "V-1 2026-11-24 morning booked", "2026-12-04", "afternoon"),
+    ("It's on Tuesday in the morning; can it be Thursday afternoon?", "V-1 2026-11-24 morning", "2026-11-26",
+     "afternoon"),
+    # a day ruled out by the words after it is never the new day: which day is for the customer to say
+    ("Can you move the installation to another day? That Monday is no good for us any more.", "V-1 2026-12-07",
+     None, None),
+    ("Monday doesn't work for me, could we do Wednesday morning?", "V-1 2026-11-23", "2026-11-25", "morning"),
+])
+def test_the_day_and_time_a_record_already_has_or_the_customer_rules_out_are_not_the_new_ones(
+        text: str, near: str, date: str | None, period: str | None) -> None:
+    from cx_core.reading import arguments
+
+    reading = read(text, WRITTEN, None, [])
+    day_spec, period_spec = _Visit.specs()
+    assert str(arguments.read(day_spec, reading, near)[0]) == str(date)
+    assert arguments.read(period_spec, reading, near)[0] == period
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_a_negation_after_a_sentence_that_only_tells_of_the_record_still_drops_the_write(pack: str) -> None:
+    """ "I got a text about … Please don't …": the sentence that says what to do weighs more than the one that only
+    tells of the record, whatever words of the record each has."""
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    action, args, snap = STEPS[pack]
+    fill = PACKS[pack]
+    text = (f"Hi, I got a message about {fill['thing']} and my {fill['record']} this morning. Please don't "
+            f"{fill['act']}, I need it as it is. Just checking it's all still on.")
+    reading = read(text, WRITTEN, packs.reading(find(pack)), [SimpleNamespace(intent="request", text=text,
+                                                                             confidence=1.0)])
+    plan = guard.apply(Plan(steps=[Step(action, dict(args), "request", "the customer asked")]), reading, snap)
+    assert plan.steps == [] and plan.answers["request"].startswith("as you asked, I've left ")

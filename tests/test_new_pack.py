@@ -279,6 +279,28 @@ def test_demo_if_missing_prepares_a_pack_without_a_demo_module(pack_dirs: Path, 
     assert "has no demo world" in err and "First admin created" in err
 
 
+def test_replay_on_a_pack_without_a_demo_needs_no_setup_first_and_reads_with_its_examples_as_they_are(
+        pack_dirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    name = pack_name()
+    folder = write_pack(pack_dirs, name)
+    monkeypatch.setenv("TANDEM_DOMAIN", name)
+    monkeypatch.setenv("TANDEM_DATA_DIR", str(tmp_path / "data"))
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text(json.dumps({"id": "R-1", "customer": "dana@kestrel-customer.example", "channel": "email",
+                                   "subject": "", "body": "Here is my meter reading: 12345."}) + "\n")
+    assert main(["replay", "--tickets", str(tickets), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["ticket_id"] == "R-1" and first["task_type"]
+    # the examples changed since: the replay reads with a classifier trained on them, not the one before
+    csv = folder / "knowledge" / "training" / "task_types.csv"
+    model = tmp_path / "data" / "models" / "task_types.joblib"
+    before = model.stat().st_mtime if model.exists() else None
+    csv.write_text(csv.read_text(encoding="utf-8") + "my meter says 55555,meter_reading\n", encoding="utf-8")
+    assert main(["replay", "--tickets", str(tickets), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["ticket_id"] == "R-1"
+    assert before is None or model.stat().st_mtime == before  # the replay's copy was retrained, not the desk's
+
+
 # ------------------------------------------------------------------ records and card declared over read actions
 def test_customers_are_found_and_the_card_is_built_from_card_yaml(pack_dirs: Path, tmp_path: Path) -> None:
     name = pack_name()

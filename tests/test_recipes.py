@@ -172,6 +172,12 @@ PLAN_BOOK = {"recipes": {
         # the latest bill's lines that are not the plan, summed, and at most what policy lets one credit be
         "amount": {"compute": "sum(max_by(bills, &issued).lines[?kind != 'plan'].amount)", "cap": 40,
                    "ask": "how much should be credited?"}}}]},
+    "charge_dispute": {"steps": [{"action": "credit_bill", "args": {
+        # the kind of line disputed, from the customer's words; then the bill that has such a line
+        "reason": {"entity": "charge_kind", "ask": "which charge do you mean?"},
+        "bill_id": {"record": "bills", "key": "id", "filter": "length(lines[?kind == {reason}]) > `0`",
+                    "ask": "which bill is it on?"},
+        "amount": {"compute": "sum(bills[?id == {bill_id}] | [0].lines[?kind == {reason}].amount)"}}}]},
 }}
 PLAN_SNAP = {
     "accounts": [{"id": "AC-1", "plan": "FIBRE500"}],
@@ -211,6 +217,21 @@ def test_an_amount_computed_from_the_records_is_summed_filtered_and_capped() -> 
     assert step.args["amount"] == 40
     [step] = _planned("bill_credit", "Please credit my latest bill.", {**PLAN_SNAP, "bills": []}).steps
     assert "amount" not in step.args and step.missing
+
+
+def test_a_filter_names_what_the_step_bound_before_its_record() -> None:
+    book = {**PLAN_BOOK, "words": {"charge_kind": {"router": ["router"], "extra": ["extra", "add-on"]}}}
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    for text, bill, amount in (("You charged me for a router I never got.", "B-2", 9.0),
+                               ("Please take the add-on off my bill.", "B-1", 5.5)):
+        triage = _triage("charge_dispute", text)
+        reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+        [step] = recipes.plan(recipes.parse(book), triage, PLAN_SNAP, date(2026, 11, 20), text, {},
+                              reading=reading).steps
+        assert step.args["bill_id"] == bill and step.args["amount"] == amount and not step.missing, step
 
 
 def test_a_value_from_the_records_can_never_change_what_an_expression_does() -> None:

@@ -133,10 +133,13 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             chosen, why = _pick(wanted, spec, reading, "")
             if chosen is not None:
                 return chosen, why
-        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near], spec, reading, "")
+        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)],
+                     spec, reading, "")
     if spec.kind == "choice":
         found = []
-        for v in [t for t in reading.facts.times if not ruled_out(reading, t)]:
+        old = [d for d in reading.facts.dates if str(d.value) in near or ruled_out(reading, d)]
+        aside = [t for t in reading.facts.times if ruled_out(reading, t) or _with_day(reading, t, old)]
+        for v in [t for t in reading.facts.times if t not in aside]:
             part = v.value if v.kind == "period" else when.period_of(int(str(v.value["at"] if isinstance(
                 v.value, dict) else v.value)[:2]))
             if part in spec.choices:
@@ -145,7 +148,8 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         for choice in spec.choices:
             for m in re.finditer(rf"(?<![\w-]){re.escape(choice.lower())}(?![\w-])", low):
                 said = Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end()))
-                if not any(f.words.start <= m.start() < f.words.end for f in found) and not ruled_out(reading, said):
+                if not any(f.words.start <= m.start() < f.words.end for f in [*found, *aside]) \
+                        and not ruled_out(reading, said):
                     found.append(said)
         distinct = list(dict.fromkeys(str(f.value) for f in found))
         if len(distinct) == 1:
@@ -159,6 +163,28 @@ RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|n
                        r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
                        r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
                        r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,25}$", re.I)
+
+
+# the words after a day that rule it out: "That Monday is no good", "Tuesday doesn't work for us"
+RULED_OUT_AFTER = re.compile(r"^\W{0,3}(?:(?:is|are|'s|was)\s+(?:now\s+|really\s+|just\s+)?(?:no\s+good|not\s+good|bad|out|"
+                             r"impossible|(?:not|no\s+longer)\s+(?:possible|convenient|ok|okay|an\s+option|going\s+to\s+work)"
+                             r"|a\s+problem|difficult|awkward|tricky)|(?:doesn'?t|does\s+not|won'?t|will\s+not|isn'?t\s+going\s+"
+                             r"to)\s+(?:work|suit))\b", re.I)
+_NEXT_CLAUSE = re.compile(r"[,;]\s*(?=(?:could|can|would|will|how|what|so|and|but|please|maybe|perhaps|then|"
+                          r"instead)\b)", re.I)
+# what joins a part of the day to its day: "Tuesday morning", "Tuesday in the morning", "the morning of Tuesday"
+_JOINED = re.compile(r"^\s*(?:,\s*)?(?:in\s+the\s+|at\s+|on\s+|of\s+)?$", re.I)
+
+
+def _with_day(reading: Reading, t: Value, days: list[Value]) -> bool:
+    """Whether a time or part of the day is said with one of ``days`` ("booked for Tuesday morning"): it belongs to
+    that day, so a day set aside takes its time with it."""
+    for d in days:
+        if d.words.end <= t.words.start and _JOINED.match(reading.text[d.words.end:t.words.start]):
+            return True
+        if t.words.end <= d.words.start and _JOINED.match(reading.text[t.words.end:d.words.start]):
+            return True
+    return False
 
 
 def in_fallback(reading: Reading, value: Value) -> bool:
@@ -197,9 +223,10 @@ def ruled_out(reading: Reading, v: Value) -> bool:
     """Whether the words just before a day rule it out ("I can't do Monday", "instead of Friday", "from Tuesday
     to Thursday": the day it moves from)."""
     before = reading.text[max(0, v.words.start - 40):v.words.start]
+    before = _NEXT_CLAUSE.split(before)[-1]  # "Monday doesn't work for me, could we do Wednesday?"
     before = re.split(r"[.;!?]|\bbut\b|\b(?:to|for|on)\s+$", before)[-1] if re.search(r"\b(?:to|for|on)\s*$",
                                                                                        before) else before
-    return bool(RULED_OUT.search(before))
+    return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(reading.text[v.words.end:v.words.end + 50]))
 
 
 def _first_of_span(reading: Reading, near: str) -> str | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..actions.base import is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
+from ..wording import listed
+from .language import ASKS_FOR
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -59,7 +61,8 @@ def step_words(step: Step, snapshot: Mapping[str, Any] | None) -> tuple[set[str]
         if not isinstance(value, str | int) or isinstance(value, bool):
             continue
         text = str(value)
-        ids.add(text.lower().lstrip("#"))
+        if re.search(r"\d", text) or re.fullmatch(r"[A-Z][A-Z0-9_-]{2,}", text):  # a key, not a word ("afternoon")
+            ids.add(text.lower().lstrip("#"))
         found: list[Mapping[str, Any]] = []
         _records_with(text, snapshot or {}, found)
         for record in found[:3]:
@@ -79,6 +82,12 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         hit = _score(ids, words, r.sentence.text)
         if hit > score:
             best, score = r, hit
+    if best is None or score < 10 and not _instructs(best):
+        # a clause that only tells of the record ("I got a text about the engineer coming on Thursday") weighs less
+        # than the ones that say what to do with it ("please don't move my visit"), unless it names the record's id
+        telling = [r for r in own if _instructs(r)]
+        if telling and len({holding(r.qualifiers)[0] for r in telling}) == 1:
+            return max(telling, key=lambda r: _score(ids, words, r.sentence.text))
     if best is None and own:  # no clause names the record: the request's own words, when they agree
         verdicts = {holding(r.qualifiers)[0] for r in own}
         if len(own) == 1 or len(verdicts) == 1:
@@ -86,6 +95,11 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         dropped = [r for r in own if holding(r.qualifiers)[0] == "drop"]
         return dropped[-1] if dropped and own[-1] in dropped else None  # a change of mind said last wins
     return best
+
+
+def _instructs(r: RequestReading) -> bool:
+    """Whether a clause says what to do (asks, wants, or says not to), rather than only telling of something."""
+    return bool(holding(r.qualifiers)[0]) or bool(ASKS_FOR.search(r.sentence.text)) or "?" in r.sentence.text
 
 
 def _score(ids: set[str], words: set[str], text: str) -> float:
@@ -110,6 +124,21 @@ def holding(q: Qualifiers) -> tuple[str, str]:
     if q.restriction is not None:
         return "hold", f"the customer narrows which ones they mean (“{q.restriction.text}”)"
     return "", ""
+
+
+_WHOSE = ("user_id", "customer_id")  # whose record it is, not the record
+
+
+def left_alone(steps: list[Step]) -> str:
+    """What the reply says of writes the customer asked not to have done: the records they would have changed, left
+    as they are ("as you asked, I've left visit V-4001 as it is"); without a record's key, the plain words."""
+    names = list(dict.fromkeys(
+        f"{key.removesuffix('_id').replace('_', ' ')} {value}" for s in steps
+        for key, value in list(s.args.items())[:1] if key.endswith("_id") and key not in _WHOSE
+        and isinstance(value, str | int) and str(value).strip()))
+    if not names:
+        return DROPPED
+    return f"as you asked, I've left {listed(names)} as {'it is' if len(names) == 1 else 'they are'}"
 
 
 SAFETY = "the message speaks of a danger ({word}): a person answers it first"
@@ -142,7 +171,7 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
     if dropped:
         for intent in {s.intent for s in dropped} - {s.intent for s in kept if not is_read(s.action)}:
             plan.questions.pop(intent, None)
-            plan.answers.setdefault(intent, DROPPED)
+            plan.answers.setdefault(intent, left_alone([s for s in dropped if s.intent == intent]))
         plan.steps = [s for s in kept if not (s.depends_on and s.depends_on in {d.action for d in dropped})]
     else:
         plan.steps = kept
