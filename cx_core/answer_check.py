@@ -37,8 +37,12 @@ def stem(word: str) -> str:
 
 
 def _known(word: str, known: set[str]) -> bool:
+    """Whether the word is known: its stem is; a short word is the start of a longer known one ("high" of
+    "higher", "fee" of "fees"); or it is a known word with a prefix that keeps its subject."""
     low = word.lower()
-    return stem(low) in known or (bool(_PREFIX.match(low)) and stem(_PREFIX.sub("", low)) in known)
+    st = stem(low)
+    return st in known or (len(st) < STEM and any(k.startswith(st) for k in known)) \
+        or (bool(_PREFIX.match(low)) and stem(_PREFIX.sub("", low)) in known)
 
 
 def stems(text: str) -> set[str]:

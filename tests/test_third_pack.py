@@ -65,6 +65,8 @@ class Case:
     proposed: str = ""  # what the reply says of the action while a person decides (actions.yaml's wording)
     done: str = ""  # and once it ran
     refused: str = ""  # or when the service refused it as the agent planned it
+    read: bool = False  # the proposal is a read, run at once (nothing to approve)
+    explains: str = ""  # what the reply says of what the read found
 
 
 def cases(book: date, move: date) -> list[Case]:
@@ -122,9 +124,14 @@ def cases(book: date, move: date) -> list[Case]:
         Case("NW-E8", "mei.chen@example.co.uk", "Late fee", "Please take the late fee off my bill, I paid a day late.",
              "fee_waiver", [("credit_bill", {"reason": "late payment fee waived"})],
              abstains="which of the customer's bills is meant", asks="Which bill is the late payment fee on"),
-        # only a question: answered from the articles, nothing to do
+        # only a question: answered from the articles, beside the customer's own bill read line by line
         Case("NW-E9", "olu.adeyemi@example.co.uk", "Standing charge",
-             "What is the standing charge and why do I pay it even on days I use no energy?", "bill_question"),
+             "What is the standing charge and why do I pay it even on days I use no energy?", "bill_question",
+             [("get_bill", {"bill_id": "B-3008"})], read=True, explains="Your bill B-3008 for "),
+        # of two bills, "my latest" is the newer: it is read and explained, nothing else is done
+        Case("NW-E11", "aisha.okafor@example.co.uk", "Gas bill",
+             "Why is my latest gas bill so high? I don't understand what I'm paying for.", "bill_question",
+             [("get_bill", {"bill_id": "B-3005"})], read=True, explains="Your bill B-3005 for "),
         # a reading below the last one: the service's dry run refuses it, and the reply says why
         Case("NW-E10", "tom.bennett@example.co.uk", "Reading", "Hello, please use my meter reading of 30012 for my "
              "bill.", "meter_reading", [("submit_reading", {"account_id": "E-2003", "reading": 30012})],
@@ -320,6 +327,8 @@ def test_the_proposals_are_the_right_actions_with_the_right_arguments(desk: Desk
                 if c.abstains:
                     assert p["decision"] == "abstained" and c.abstains in p["reason"], (c.id, p)
                     assert {k: v for k, v in p["args"].items() if k in args} == args
+                elif c.read:
+                    assert p["decision"] == "executed" and p["args"] == args, (c.id, p)
                 elif c.refused:
                     assert p["decision"] == "denied" and "lower than the last one" in p["reason"], (c.id, p)
                     assert _typed(action, p["args"]) == args, (c.id, p["args"])
@@ -335,16 +344,16 @@ def test_each_reply_asks_answers_or_says_why_before_anyone_approves(desk: Desk) 
         assert _content(reply), (c.id, reply)  # more than a greeting and a signature
         if c.asks:
             assert c.asks in reply, reply
-        if not c.proposals:
-            assert not desk.proposals(c.id)
-            assert "[1]" in reply and "standing charge" in _content(reply).lower(), reply
+        if c.read:
+            assert c.explains in reply and "£" in reply.split(c.explains)[1].split("\n")[0], reply  # its lines
+            assert "standing charge" in _content(reply).lower(), reply
         if c.refused:
             assert c.refused in reply and not wording.claims(reply, "submit_reading"), reply
             assert not [w for w in desk.service.writes() if w["path"] == "/accounts/E-2003/readings"]
 
 
 def test_one_approval_makes_exactly_one_call_with_an_idempotency_key(desk: Desk) -> None:
-    writes = [c for c in desk.cases if c.path]
+    writes = [c for c in desk.cases if c.path and not c.read]
     assert not desk.service.writes(), "nothing is written before a person approves"
     for c in writes:
         [p] = desk.proposals(c.id)

@@ -82,6 +82,7 @@ possible possibly instead actually really just maybe perhaps curious thing thing
 sir madam got get gets getting let lets make sure good great lot lots bit little right currently soon today tomorrow
 yesterday does did doing done going goes come happen happens happened say said says use using used wish would could
 should shall might must can will also bye morning afternoon evening folks anyone someone somebody anybody
+explain explains explained explaining understand understood clarify confirm latest recent recently long
 isn aren wasn weren hasn haven hadn doesn didn don won wouldn couldn shouldn can't cant isnt arent wasnt werent hasnt
 havent hadnt doesnt didnt dont wont wouldnt couldnt shouldnt im ive id youre theyre thats whats wheres hows theres
 monday tuesday wednesday thursday friday saturday sunday weekend week weeks month months year years january february
