@@ -300,13 +300,16 @@ def cmd_actions(args: argparse.Namespace) -> int:
     if args.actions_command == "import-openapi":
 
         packs.use(pack)
+        notes: list[str] = []
         path, added, kept = openapi.import_openapi(args.spec, target, args.only or None, args.service,
                                                    args.base_url, args.replace,
-                                                   frozenset(n for n in REGISTRY if n not in _declared()))
+                                                   frozenset(n for n in REGISTRY if n not in _declared()), notes)
         for name in added:
             print(f"   added  {name}")
         for name in kept:
             print(f"    kept  {name} (already in the file; --replace to overwrite)")
+        for note in notes:
+            print(f"    note  {note}")
         print(f"{len(added)} actions written to {path}; review them, then: python -m cx_core actions check")
         return 0
     if args.actions_command == "import-mcp":

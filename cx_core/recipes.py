@@ -14,7 +14,8 @@ A recipe is the ordered actions that resolve one task type. Each argument is bou
 - ``const: VALUE``;
 - ``resolver: NAME`` — a function of the pack's own, for what data cannot say.
 
-What cannot be bound with certainty is marked missing, with what to ask, and a person decides: nothing is guessed.
+What cannot be bound with certainty is marked missing, with what to ask, and a person decides: nothing is guessed. A
+look-up (a read action) whose record cannot be chosen and that has no ``ask`` is left out.
 A task type without a recipe proposes nothing and says so (``Plan.no_action``). The English around a request
 (a negation, a condition, a fallback, "all of my…", "my latest…", a question that only asks) is read by the engine
 (``cx_core.reading``) for every pack: a recipe file holds no grammar.
@@ -415,6 +416,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                     break
         if depends and depends not in done_actions:
             depends = ""
+        if gaps and is_read(spec.action) and not any(g.ask for g in gaps):
+            continue  # a look-up whose record cannot be chosen, and nothing to ask: there is nothing to look up
         final = gaps[0].need if gaps and gaps[0].final else ""
         out.append(Step(spec.action, args, req.intent, spec.why or f"recipe for {req.intent.replace('_', ' ')}",
                         missing="" if final else _together([g.need for g in gaps]), held=final, final=bool(final),

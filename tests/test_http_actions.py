@@ -297,3 +297,33 @@ def test_a_timeout_is_retried_with_its_key_and_without_a_key_it_is_said_to_be_un
             remote.decl.idempotency_key = key_header
     finally:
         remote.service.timeout = 10.0
+
+
+def test_a_dry_run_on_the_writes_path_is_its_preview_whatever_its_method_and_an_orphan_is_said(
+        tmp_path: Path) -> None:
+    """``POST /visits/{id}/validate`` checks ``PATCH /visits/{id}``: the write's preview, though their methods
+    differ; a dry run that belongs to no write is named in the notes, not dropped unsaid."""
+    import json
+
+    ok = {"200": {"description": "ok", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"ok": {"type": "boolean"}, "reason": {"type": "string"}}}}}}}
+    body = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+        "date": {"type": "string", "description": "New day."}}}}}}
+    param = [{"name": "visit_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    doc = {"openapi": "3.1.0", "info": {"title": "Visits", "version": "1"}, "servers": [{"url": "http://x.example"}],
+           "paths": {
+               "/visits/{visit_id}": {"patch": {"operationId": "rescheduleVisit", "summary": "Reschedule a visit",
+                                                "parameters": param, "requestBody": body, "responses": ok}},
+               "/visits/{visit_id}/validate": {"post": {"operationId": "validateReschedule", "parameters": param,
+                                                        "requestBody": body, "responses": ok}},
+               "/bills/{bill_id}/preview": {"post": {"operationId": "previewNothing", "responses": ok, "parameters": [
+                   {"name": "bill_id", "in": "path", "required": True, "schema": {"type": "string"}}]}}}}
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(doc), encoding="utf-8")
+    notes: list[str] = []
+    _, added, _ = openapi.import_openapi(str(spec), tmp_path / "actions.yaml", notes=notes)
+    assert added == ["reschedule_visit"]
+    [action] = yaml.safe_load((tmp_path / "actions.yaml").read_text(encoding="utf-8"))["actions"]
+    assert action["preview"]["method"] == "POST" and action["preview"]["path"] == "/visits/{visit_id}/validate"
+    assert len(notes) == 1 and notes[0].startswith("preview_nothing (POST /bills/{bill_id}/preview) is a dry run of "
+                                                   "no write")

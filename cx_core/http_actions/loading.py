@@ -242,6 +242,7 @@ def _consequences(out: Reading, entries: list[tuple[str, Declared]], bad_service
                   ) -> list[tuple[str, str]]:
     """An action on a service kept out, or reading through an action kept out, is kept out too."""
     follow: list[tuple[str, str]] = []
+    by_service: dict[str, list[str]] = {}
     changed = True
     while changed:
         changed = False
@@ -250,9 +251,18 @@ def _consequences(out: Reading, entries: list[tuple[str, Declared]], bad_service
                 continue
             why = _kept_out_because(decl, name, out, bad_services)
             if why is not None:
-                follow.append(why)
+                if decl.service in bad_services:
+                    by_service.setdefault(decl.service, []).append(name)  # one line per service, not per action
+                else:
+                    follow.append(why)
                 out.refused[name] = why[1]
                 changed = True
+    for service, names in by_service.items():
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        follow.insert(0, (f"actions.{names[0]}.service" if len(names) == 1 else "actions",
+                          f"{len(names)} action{'s' if len(names) != 1 else ''} on the service '{service}' "
+                          f"({shown}) {'is' if len(names) == 1 else 'are'} not in force because of the service's "
+                          f"problem above: {bad_services[service]}"))
     return follow
 
 

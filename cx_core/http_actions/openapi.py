@@ -166,16 +166,30 @@ def _response_fields(doc: dict[str, Any], op: dict[str, Any]) -> set[str]:
 DRY_RUN = re.compile(r"/(preview|validate|dry[-_]?run)$")
 
 
-def _previews(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Dry-run operations (``POST /orders/{id}/refunds/preview``) attached to their write as its preview."""
+def _dry_run_of(decl: dict[str, Any], dry: list[dict[str, Any]], writes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The dry run of a write: on its path, with its method; else the one on its path when the write is the only
+    write there (``POST /visits/{id}/validate`` for ``PATCH /visits/{id}``)."""
+    same_path = [d for d in dry if DRY_RUN.sub("", d["path"]) == decl["path"]]
+    same = [d for d in same_path if d["method"] == decl["method"]]
+    if same:
+        return same[0]
+    alone = [w for w in writes if w["path"] == decl["path"]] == [decl]
+    return same_path[0] if alone and len(same_path) == 1 else None
+
+
+def _previews(found: list[dict[str, Any]], notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Dry-run operations (``POST /orders/{id}/refunds/preview``) attached to their write as its preview; one that
+    belongs to no write is said in ``notes``."""
     out = []
     dry = [d for d in found if d["effect"] != "read" and DRY_RUN.search(d["path"])]
+    writes = [d for d in found if d["effect"] != "read" and d not in dry]
+    used: list[dict[str, Any]] = []
     for decl in found:
         if decl in dry:
             continue
-        match = next((d for d in dry if DRY_RUN.sub("", d["path"]) == decl["path"] and d["method"] == decl["method"]),
-                     None)
+        match = _dry_run_of(decl, dry, writes) if decl["effect"] != "read" else None
         if match is not None:
+            used.append(match)
             preview: dict[str, Any] = {"method": match["method"], "path": match["path"]}
             if match.get("body"):
                 preview["body"] = match["body"]
@@ -190,6 +204,11 @@ def _previews(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     break
             decl["preview"] = preview
         out.append(decl)
+    for d in dry:
+        if d not in used and notes is not None:
+            notes.append(f"{d['name']} ({d['method'].upper()} {d['path']}) is a dry run of no write in the document "
+                         f"(none at {d['method'].upper()} {DRY_RUN.sub('', d['path'])}): give the write it checks a "
+                         "preview: by hand")
     out = _undos(out)
     for decl in out:
         decl.pop("_answer", None)
@@ -230,8 +249,8 @@ def _owner_by_read(decl: dict[str, Any], reads: dict[str, dict[str, Any]]) -> No
 
 
 def import_openapi(source: str, target: Path, only: list[str] | None = None, service: str | None = None,
-                   base_url: str | None = None, replace: bool = False, taken: frozenset[str] = frozenset()
-                   ) -> tuple[Path, list[str], list[str]]:
+                   base_url: str | None = None, replace: bool = False, taken: frozenset[str] = frozenset(),
+                   notes: list[str] | None = None) -> tuple[Path, list[str], list[str]]:
     """Writes the document's operations (or the ``only`` ones, by operationId or action name) to the actions file
     ``target``; a name the pack's own actions use (``taken``) gets the service's name in front. An operation whose
     path ends in ``/preview`` or ``/validate`` is the dry run of the write it belongs to, not an action. Returns the
@@ -266,7 +285,7 @@ def import_openapi(source: str, target: Path, only: list[str] | None = None, ser
         missing = {original for name, original in wanted.items() if name not in matched}
         if missing:
             raise InvalidInput(f"no operation called {', '.join(sorted(missing))} in {source}")
-    found = _previews(found)
+    found = _previews(found, notes)
     for decl in found:
         _owner_by_read(decl, reads)
         if decl["name"] in taken:
