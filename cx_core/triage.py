@@ -89,10 +89,17 @@ def follows(previous: Request | None, label: str, sentence: str, p_previous: flo
 
 # what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a
 # question, an imperative), a new-request marker, a problem reported, or a record of its own
+# (a question word asks when it opens the sentence or a clause of it, or the sentence ends in "?": "was out when the
+# technician came" and "can stay where it is" ask nothing; "must have fallen through" is a guess, not a must)
 ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|need|needs|please|pls|plz|can you|"
-                 r"could you|would you|will you|can i|could i|may i|can we|let me|help|how|when|what|where|why|"
-                 r"which|whether|is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
-                 r"asking|must|have to|has to|should|kindly|i'?ll need|i'm after)\b", re.I)
+                 r"could you|would you|will you|can i|could i|may i|can we|let me|help|wonder\w*|"
+                 r"is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
+                 r"asking|must(?!\s+have\b)|have to|has to|should(?!\s+have\b)|kindly|i'?ll need|i'm after)\b"
+                 r"|(?:^|[,;:(-]\s*|\b(?:and|but|so|also|just)\s+)\W*(?:how|when|what|where|why|which|whether)\b", re.I)
+# a request that points back at what the sentence before spoke of: "Could it be removed?", "Please update it"
+POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will)\s+(?:you\s+)?(?:please\s+)?)?"
+                         r"(?:(?:it|this|that|they|these|those)\s+be\b|[a-z]+\s+(?:it|them|that|this|those|these)\b)",
+                         re.I)
 NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
                          r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
 _IMPERATIVE = re.compile(r"^\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
@@ -112,12 +119,15 @@ def opens_request(sentence: str) -> bool:
     """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
     request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a
     phrase serves one request, and a word inside it never opens another. A statement that gives something (a
-    reading, a date, a problem) stands as its own request; an illness or a loss told of ("I had surgery last week
-    and can't travel") is the reason for the one before."""
+    reading, a date, a problem) stands as its own request; one that gives nothing ("the old card is being replaced
+    by my bank") and an illness or a loss told of ("I had surgery last week and can't travel") are the context of
+    the one before."""
     if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
             or PROBLEM.search(sentence) or _names_a_record(sentence) or COMPLAINT.search(sentence):
         return True
-    return not (_REASON_OR_VERDICT.search(sentence) or life(sentence))
+    if _REASON_OR_VERDICT.search(sentence) or life(sentence):
+        return False
+    return bool(re.search(r"\d", sentence))  # a statement gives something (a reading, a date, an amount), or is context
 
 
 @dataclass
@@ -389,6 +399,8 @@ class Triager:
             if self._leads_in(sentences, sentence_preds, i, from_subject):
                 lead = sentence  # "The lamp isn't right for us. How do I return it?": the context of what follows
                 continue
+            if requests and self._points_back(requests[-1], sentence):
+                continue
             p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
                 if requests and requests[-1].intent in self.model.labels else 0.0
             if requests and (follows(requests[-1], pred.label, sentence, p_previous)
@@ -416,6 +428,19 @@ class Triager:
         if closest < getattr(self.model, "similarity_floor", 0.0):
             return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
         return Prediction(best, best_p, closest), requests
+
+    def _points_back(self, previous: Request, sentence: str) -> bool:
+        """A request that points back at what a statement before it spoke of ("There's a £12 late fee on my
+        September bill. Could it be removed?") is one request with it, of the kind the two read as together."""
+        if not POINTS_BACK.search(sentence) or NEW_REQUEST.search(sentence) or _names_a_record(sentence) \
+                or ASK.search(previous.text):
+            return False
+        previous.text += " " + sentence
+        together = self.model.probabilities([previous.text], self.embedder.encode([normalise(previous.text)]))[0]
+        best = int(together.argmax())
+        if self.model.labels[best] != NONE and float(together[best]) >= REQUEST_MIN:
+            previous.intent, previous.confidence = str(self.model.labels[best]), float(together[best])
+        return True
 
     @staticmethod
     def _leads_in(sentences: list[str], preds: list[Prediction], i: int, from_subject: int) -> bool:

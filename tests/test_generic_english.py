@@ -417,3 +417,15 @@ def test_a_negation_after_a_sentence_that_only_tells_of_the_record_still_drops_t
                                                                              confidence=1.0)])
     plan = guard.apply(Plan(steps=[Step(action, dict(args), "request", "the customer asked")]), reading, snap)
     assert plan.steps == [] and plan.answers["request"].startswith("as you asked, I've left ")
+
+
+@pytest.mark.parametrize("text, held", [
+    ("I'm filing a chargeback unless it's refunded today.", False),
+    ("I will go to the ombudsman unless you sort this out by Friday.", False),
+    ("Cancel it unless it has already shipped.", True),
+    ("Please refund me unless my wife objects.", True),
+])
+def test_a_threat_made_unless_the_request_is_done_is_no_condition(text: str, held: bool) -> None:
+    [request] = read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text, confidence=1.0)]).requests
+    q = request.qualifiers
+    assert (q.condition is not None or q.checkable is not None) == held, q

@@ -141,6 +141,11 @@ CONDITION = re.compile(
     r"that'?s\s+(?:ok|okay|fine|alright)|(?:that|this|it)(?:'s|\s+is)\s+not\s+possible|you\s+can'?t|you\s+cannot|"
     r"any|anyone|anything))|unless|as\s+long\s+as|provided(?:\s+that)?|only\s+if|in\s+case|depending\s+on|"
     r"assuming)\b[^.!?;]*", re.I)
+# a condition that is the request itself, said as a threat: "…unless it's refunded today", "unless you sort it out"
+ULTIMATUM = re.compile(r"unless\s+(?:(?:it|this|that|they|the\s+\w+|my\s+\w+)(?:\s+(?:is|are|gets?|has\s+been|have\s+been)|"
+                       r"['’](?:s|re)\b)"
+                       r"|you\s+(?:\w+\s+)?(?:refund|fix|sort|resolve|return|credit|remove|pay|reverse|cancel|deal|do)"
+                       r"|i\s+(?:get|receive|hear))\b", re.I)
 FALLBACK = re.compile(
     r"\b(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+(?:possible|"
     r"available|an\s+option)|if\s+(?:you|they|it)\s+(?:can'?t|cannot|won'?t|don'?t|doesn'?t|isn'?t)\b[^,.;]*,?|"
@@ -279,6 +284,8 @@ def qualifiers(clause: Words, sentence: Words | None = None) -> Qualifiers:
                                if (t := _COURTESY.sub("", m.group(0)).rstrip())],
                    every=_find(EVERY, clause), latest=_find(LATEST, clause), comparative=_find(COMPARATIVE, clause),
                    claims=[w for w in [_find(CLAIM, clause)] if w is not None])
+    if q.condition is not None and ULTIMATUM.match(q.condition.text):
+        q.condition = None  # "I'm filing a chargeback unless it's refunded today": what they want, said as a threat
     if q.condition is not None and q.fallback is not None and q.condition.start >= q.fallback.start:
         q.condition = None  # "if not, …" is the fallback's own condition
     if q.withdrawn is not None and ASKS_FOR.search(clause.text) and not WITHDRAWS.search(clause.text):
