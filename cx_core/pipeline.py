@@ -29,7 +29,7 @@ from .signals import safety as danger
 from .store.db import Database, utcnow
 from .store.tables import ProposalRow, TicketRow
 from .triage import Triager
-from .wording import NAMED, WORDING, claimed_actions, names_in
+from .wording import NAMED, WORDING, claimed_actions, enum_labels_of, names_in
 
 ANSWERED_FROM_ANY = {"technical_question", "account_access", "payment_method"}
 
@@ -58,7 +58,9 @@ class StepRunner:
     def _record(self, step: Step, args: dict[str, Any], decision: Decision, reason: str,
                 result: dict[str, Any] | None = None, role: str = "advisor", key: str = "", route: str = "",
                 refused_by: str = "") -> None:
-        shown = {NAMED + k: self.names[v] for k, v in args.items() if isinstance(v, str) and v in self.names}
+        labels = enum_labels_of(step.action)
+        shown = {NAMED + k: self.names.get(v) or labels[k][v] for k, v in args.items()
+                 if isinstance(v, str) and (v in self.names or v in labels.get(k, {}))}
         self.outcomes.append(StepOutcome(step.action, args, step.intent, decision, reason, result, step.missing,
                                          {**step.defaults, **shown}))
         self.proposals.append(Proposal(action=step.action, args=args, rationale=step.rationale, decision=decision,

@@ -24,6 +24,16 @@ from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .redact import find_pii
+from .request_split import (
+    ASK,
+    IMPERATIVE,
+    NEW_REQUEST,
+    POINTS_BACK,
+    follow_ups,
+    follows,
+    names_a_record,
+    opens_request,
+)
 from .signals import (
     AND_AGAIN,
     ANGER,
@@ -44,7 +54,6 @@ from .signals import (
     URGENT,
     VULNERABLE,
     contacts,
-    life,
     ordinal,
     safety,
     signals,
@@ -65,69 +74,6 @@ def tone_analyzer() -> SentimentIntensityAnalyzer:
     for word in NEUTRAL_WORDS:
         vader.lexicon.pop(word, None)
     return vader
-
-
-# A short sentence that names no record of its own and follows a request it belongs to is part of that
-# request, whatever it reads like alone: which kinds of request a pack's customers follow up that way is its data
-# (``reading.yaml``'s ``follow_ups``): "is Saturday 28 November free?" after an installation to rebook.
-FOLLOW_UP_WORDS = 6
-FOLLOW_UP_P = 0.2  # or a longer one that still reads, in part, as the request before it
-
-
-def _follow_ups() -> Any:
-    return entities._vocabulary().follow_ups
-
-
-def _names_a_record(sentence: str) -> bool:
-    return any(p.search(sentence) for p in entities._vocabulary().ids.values())
-
-
-def follows(previous: Request | None, label: str, sentence: str, p_previous: float) -> bool:
-    return (previous is not None and label in _follow_ups().get(previous.intent, ()) and
-            not _names_a_record(sentence) and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
-
-
-# what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a
-# question, an imperative), a new-request marker, a problem reported, or a record of its own
-# (a question word asks when it opens the sentence or a clause of it, or the sentence ends in "?": "was out when the
-# technician came" and "can stay where it is" ask nothing; "must have fallen through" is a guess, not a must)
-ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|need|needs|please|pls|plz|can you|"
-                 r"could you|would you|will you|can i|could i|may i|can we|let me|help|wonder\w*|"
-                 r"is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
-                 r"asking|must(?!\s+have\b)|have to|has to|should(?!\s+have\b)|kindly|i'?ll need|i'm after)\b"
-                 r"|(?:^|[,;:(-]\s*|\b(?:and|but|so|also|just)\s+)\W*(?:how|when|what|where|why|which|whether)\b", re.I)
-# a request that points back at what the sentence before spoke of: "Could it be removed?", "Please update it"
-POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will)\s+(?:you\s+)?(?:please\s+)?)?"
-                         r"(?:(?:it|this|that|they|these|those)\s+be\b|[a-z]+\s+(?:it|them|that|this|those|these)\b)",
-                         re.I)
-NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
-                         r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
-_IMPERATIVE = re.compile(r"^\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
-                         r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
-                         r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
-                         re.I)
-
-
-# a reason or a judgement: what a customer says about the request before it, not a request of its own
-_REASON_OR_VERDICT = re.compile(r"\b(?:because|since|as|so|too|that's why|which is why|the reason|reason is|"
-                                r"(?:too |very |really |so )?(?:expensive|dear|pricey|cheap|slow|fast|bad|poor|unreliable|"
-                                r"useless|good|great)|can(?:no|')t afford|not worth|no longer (?:need|use|want))\b",
-                                re.I)
-
-
-def opens_request(sentence: str) -> bool:
-    """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
-    request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a
-    phrase serves one request, and a word inside it never opens another. A statement that gives something (a
-    reading, a date, a problem) stands as its own request; one that gives nothing ("the old card is being replaced
-    by my bank") and an illness or a loss told of ("I had surgery last week and can't travel") are the context of
-    the one before."""
-    if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
-            or PROBLEM.search(sentence) or _names_a_record(sentence) or COMPLAINT.search(sentence):
-        return True
-    if _REASON_OR_VERDICT.search(sentence) or life(sentence):
-        return False
-    return bool(re.search(r"\d", sentence))  # a statement gives something (a reading, a date, an amount), or is context
 
 
 @dataclass
@@ -432,7 +378,7 @@ class Triager:
     def _points_back(self, previous: Request, sentence: str) -> bool:
         """A request that points back at what a statement before it spoke of ("There's a £12 late fee on my
         September bill. Could it be removed?") is one request with it, of the kind the two read as together."""
-        if not POINTS_BACK.search(sentence) or NEW_REQUEST.search(sentence) or _names_a_record(sentence) \
+        if not POINTS_BACK.search(sentence) or NEW_REQUEST.search(sentence) or names_a_record(sentence) \
                 or ASK.search(previous.text):
             return False
         previous.text += " " + sentence
@@ -449,11 +395,11 @@ class Triager:
         sentence, nxt = sentences[i], i + 1
         if nxt >= len(sentences) or nxt == from_subject or re.search(r"\d", sentence):
             return False
-        if ASK.search(sentence) or NEW_REQUEST.search(sentence) or _IMPERATIVE.search(sentence) \
-                or PROBLEM.search(sentence) or _names_a_record(sentence) or COMPLAINT.search(sentence):
+        if ASK.search(sentence) or NEW_REQUEST.search(sentence) or IMPERATIVE.search(sentence) \
+                or PROBLEM.search(sentence) or names_a_record(sentence) or COMPLAINT.search(sentence):
             return False
         after = preds[nxt]
-        return after.label not in (NONE, preds[i].label, *_follow_ups().get(preds[i].label, ())) \
+        return after.label not in (NONE, preds[i].label, *follow_ups().get(preds[i].label, ())) \
             and after.confidence >= REQUEST_MIN and opens_request(sentences[nxt])
 
     # ------------------------------------------------------------ signals

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .actions.base import speaks_of
+from .actions.base import REGISTRY, speaks_of
 from .domain import _current
 
 # the states a reply sentence can be in: proposed (a person decides), waiting (approved and sent, the system's
@@ -306,6 +306,18 @@ def names_in(snapshot: Any, depth: int = 0) -> dict[str, str]:
         if isinstance(v, dict | list):
             for code, name in names_in(v, depth + 1).items():
                 out.setdefault(code, name)
+    return out
+
+
+def enum_labels_of(action: str) -> dict[str, dict[str, str]]:
+    """What customers call each enum value of an action's arguments (its schema's ``x-enum-labels``), by argument."""
+    spec = REGISTRY.get(action)
+    out: dict[str, dict[str, str]] = {}
+    for name, arg in (spec.args_model.model_fields.items() if spec is not None else ()):
+        extra = arg.json_schema_extra if isinstance(arg.json_schema_extra, dict) else {}
+        labels = extra.get("x-enum-labels")
+        if isinstance(labels, dict) and labels:
+            out[name] = {str(k): str(v) for k, v in labels.items()}
     return out
 
 

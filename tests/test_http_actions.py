@@ -327,3 +327,30 @@ def test_a_dry_run_on_the_writes_path_is_its_preview_whatever_its_method_and_an_
     assert action["preview"]["method"] == "POST" and action["preview"]["path"] == "/visits/{visit_id}/validate"
     assert len(notes) == 1 and notes[0].startswith("preview_nothing (POST /bills/{bill_id}/preview) is a dry run of "
                                                    "no write")
+
+
+def test_an_enums_labels_are_what_customers_call_its_values_read_and_shown() -> None:
+    """``x-enum-labels`` beside an ``enum``: the value is read from the customer's name for it ("Fixed 24"), and a
+    reply shows that name, never the code; labels for values the enum lacks are one line naming the field."""
+    from datetime import datetime
+
+    from cx_core.errors import InvalidInput
+    from cx_core.http_actions.schema import model_from_schema
+    from cx_core.reading import arguments
+    from cx_core.reading.reader import read
+
+    schema = {"type": "object", "required": ["tariff_code"], "properties": {"tariff_code": {
+        "type": "string", "description": "Tariff to move to.", "enum": ["FLEX", "FIX12", "FIX24"],
+        "x-enum-labels": {"FLEX": "Northwind Flex", "FIX12": "Fixed 12", "FIX24": "Fixed 24"}}}}
+    model = model_from_schema("change_tariff", schema)
+    spec = arguments.spec_of("tariff_code", model.model_fields["tariff_code"])
+    for text, want in (("Please put me on Fixed 24 from next month.", "FIX24"),
+                       ("Move me to FIX12 please.", "FIX12"), ("Switch me to a cheaper tariff.", None)):
+        assert arguments.read(spec, read(text, datetime(2026, 11, 20, 9)))[0] == want, text
+    listed = {**schema["properties"]["tariff_code"], "x-enum-labels": ["Flex", "Fixed 12", "Fixed 24"]}
+    assert model_from_schema("x", {"type": "object", "properties": {"t": listed}}).model_fields["t"] \
+        .json_schema_extra == {"x-enum-labels": {"FLEX": "Flex", "FIX12": "Fixed 12", "FIX24": "Fixed 24"}}
+    for bad, words in (({"FIX36": "Fixed 36"}, "FIX36 not among the enum values"),
+                       (["Flex"], "1 labels for 3 enum values")):
+        with pytest.raises(InvalidInput, match=words):
+            model_from_schema("x", {"type": "object", "properties": {"t": {**listed, "x-enum-labels": bad}}})

@@ -38,6 +38,30 @@ def _type(name: str, schema: dict[str, Any], where: str) -> Any:
     raise InvalidInput(f"{where}: type '{kind}' is not supported (string, integer, number, boolean, array, object)")
 
 
+LABELS = "x-enum-labels"  # what customers call each value of an enum: {FIX12: Fixed 12}, or a list in enum's order
+
+
+def enum_labels(schema: dict[str, Any], where: str) -> dict[str, str]:
+    """An enum's ``x-enum-labels`` as value → label (a mapping, or a list in the order of ``enum``); a label for a
+    value the enum does not have, or a list of another length, is one line naming the field."""
+    raw = schema.get(LABELS)
+    if raw is None:
+        return {}
+    values = [str(v) for v in schema.get("enum") or []]
+    if not values:
+        raise InvalidInput(f"{where}.{LABELS}: labels need an enum beside them")
+    if isinstance(raw, list):
+        if len(raw) != len(values):
+            raise InvalidInput(f"{where}.{LABELS}: {len(raw)} labels for {len(values)} enum values: give one each")
+        raw = dict(zip(values, raw, strict=True))
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where}.{LABELS}: must map each enum value to its name, e.g. {{FIX12: Fixed 12}}")
+    unknown = [str(k) for k in raw if str(k) not in values]
+    if unknown:
+        raise InvalidInput(f"{where}.{LABELS}: {', '.join(unknown)} not among the enum values ({', '.join(values)})")
+    return {str(k): str(v) for k, v in raw.items() if str(v).strip()}
+
+
 def _constraints(schema: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for json_key, field_key in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"),
@@ -70,6 +94,9 @@ def model_from_schema(name: str, schema: dict[str, Any], where: str = "arguments
             raise InvalidInput(f"{where}.properties.{field}: must be a schema")
         kind = _type(field, sub, f"{where}.properties.{field}")
         extra = {"description": sub.get("description") or None, **_constraints(sub)}
+        labels = enum_labels(sub, f"{where}.properties.{field}")
+        if labels:
+            extra["json_schema_extra"] = {LABELS: labels}
         if field in required:
             fields[field] = (kind, Field(..., **extra))
         else:

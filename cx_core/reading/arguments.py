@@ -30,6 +30,7 @@ class Spec:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (value, what customers call it), from the enum's x-enum-labels
 
     @property
     def words(self) -> set[str]:
@@ -49,7 +50,10 @@ def spec_of(name: str, field: Any) -> Spec:
         high = getattr(m, "lt", None) if getattr(m, "lt", None) is not None and high is None else high
     desc = str(field.description or "")
     if get_origin(ann) is Literal:
-        return Spec(name, desc, "choice", choices=tuple(str(v) for v in get_args(ann)))
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        labels = extra.get("x-enum-labels") or {}
+        return Spec(name, desc, "choice", choices=tuple(str(v) for v in get_args(ann)),
+                    labels=tuple((str(k), str(v)) for k, v in labels.items()) if isinstance(labels, dict) else ())
     if ann in (int, float):
         return Spec(name, desc, "number", low, high)
     pattern = next((getattr(m, "pattern", None) for m in field.metadata or [] if getattr(m, "pattern", None)), None)
@@ -145,8 +149,8 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             if part in spec.choices:
                 found.append(Value(kind="enum", value=part, words=v.words))
         low = reading.text.lower()
-        for choice in spec.choices:
-            for m in re.finditer(rf"(?<![\w-]){re.escape(choice.lower())}(?![\w-])", low):
+        for choice, name in [*((c, c) for c in spec.choices), *spec.labels]:
+            for m in re.finditer(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", low):
                 said = Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end()))
                 if not any(f.words.start <= m.start() < f.words.end for f in [*found, *aside]) \
                         and not ruled_out(reading, said):
