@@ -40,13 +40,15 @@ ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|n
                  r"is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
                  r"asking|must(?!\s+have\b)|have to|has to|should(?!\s+have\b)|kindly|i'?ll need|i'm after)\b"
                  r"|(?:^|[,;:(-]\s*|\b(?:and|but|so|also|just)\s+)\W*(?:how|when|what|where|why|which|whether)\b", re.I)
+# (an imperative may follow a clause that sets it up: "If that's not possible, just cancel it")
 # a request that points back at what the sentence before spoke of: "Could it be removed?", "Please update it"
 POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will)\s+(?:you\s+)?(?:please\s+)?)?"
-                         r"(?:(?:it|this|that|they|these|those)\s+be\b|[a-z]+\s+(?:it|them|that|this|those|these)\b)",
+                         r"(?:(?:it|this|that|they|these|those)\s+be\b|(?!(?:if|when|as|because|since|unless|but|and|or|"
+                         r"so|though|although|once|until|while)\b)[a-z]+\s+(?:it|them|that|this|those|these)\b)",
                          re.I)
 NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
                          r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
-IMPERATIVE = re.compile(r"^\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
+IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
                          r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
                          r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
                          re.I)
