@@ -6,10 +6,13 @@ A recipe is the ordered actions that resolve one task type. Each argument is bou
   range, choices and description: "the number on the meter's display", "day of the month (1 to 28)");
 - ``entity: NAME`` — a value read from the message (the engine's entities: ``dates``, ``time_of_day``, the ids the
   pack's ``reading.yaml`` declares as ``KIND_ids``, and the pack's ``words``: the phrases customers use for values);
-- ``record: COLLECTION`` — a record of the customer's snapshot chosen by a declared rule: the ones ``where`` keeps
+- ``record: COLLECTION`` — a record of the customer's snapshot (``reservations.flights``: the rows under each of
+  another's) chosen by a declared rule: the ones ``where`` keeps
   (``field: value``, ``field: {not: value}``), then the one the message names by ``key`` (``named_by`` entity),
   else the one the message's other entities point to (``narrow_by``: dates, places, flight numbers found among the
   record's values), else the only one left; ``pick: each`` takes every record kept when the message says ``all``;
+  ``any_named: true`` takes a key the message names even when no record of the customer's has it (any flight's
+  status);
 - ``step: ACTION`` with ``field`` — an earlier step's result (filled in when that step has run);
 - ``const: VALUE``;
 - ``resolver: NAME`` — a function of the pack's own, for what data cannot say.
@@ -77,6 +80,7 @@ class Binding:
     cap: Any = None  # compute: the most the value may be (a number, or an expression)
     ask: str = ""
     default: Any = None
+    any_named: bool = False  # record: a key the message names is taken even when no record of the customer has it
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,7 @@ def _binding(raw: Any, where: str) -> Binding:
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
-                   ask=str(raw.get("ask", "")), default=raw.get("default"))
+                   ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True)
 
 
 def parse(data: Any, source: str = "recipes.yaml") -> Book:
@@ -290,11 +294,22 @@ def _given(ctx: Context, name: str) -> list[Any]:
     return list(ctx.own.get(name) or (ctx.kept if ctx.kept else ctx.entities).get(name) or [])
 
 
+def collection(snapshot: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """A snapshot's rows by name; ``reservations.flights`` are the rows under each reservation, each with its
+    parent's own fields beside its own (a flight knows its ``reservation_id``; its own ``status`` wins)."""
+    parts = name.split(".")
+    rows = [r for r in snapshot.get(parts[0]) or [] if isinstance(r, dict)]
+    for part in parts[1:]:
+        rows = [{**{k: v for k, v in parent.items() if not isinstance(v, dict | list)}, **child}
+                for parent in rows for child in (parent.get(part) or []) if isinstance(child, dict)]
+    return rows
+
+
 def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     """The records a binding chooses; raises ``Unbound`` when the choice is not certain."""
-    pool = [r for r in ctx.snapshot.get(b.name) or [] if _keeps(r, b.where) and _meets(r, b, ctx)]
+    everything = collection(ctx.snapshot, b.name)
+    pool = [r for r in everything if _keeps(r, b.where) and _meets(r, b, ctx)]
     key = b.key or b.field
-    everything = [r for r in ctx.snapshot.get(b.name) or []]
     named = [str(v).lower() for v in _given(ctx, b.named_by) or _given(ctx, b.named_by + "s")] if b.named_by else []
     if b.named_by and not named:  # a code the pattern misses ("YNKEDB") still names a record written out in full
         named = [str(r.get(key)).lower() for r in everything if len(str(r.get(key) or "")) >= 5
@@ -302,6 +317,8 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     if named:
         mine = {str(r.get(key)).lower(): r for r in everything}
         picked = [mine[n] for n in named if n in mine]
+        if not picked and b.any_named:  # "is HAT045 on time?": any flight, not only the customer's
+            return [{key: v} for v in dict.fromkeys(_given(ctx, b.named_by) or _given(ctx, b.named_by + "s"))]
         if not picked:
             raise Unbound(f"{named[0].upper()} is not on this customer's account",
                           f"we could not find {named[0].upper()} on your account; could you check it?")

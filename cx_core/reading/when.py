@@ -141,7 +141,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("this_next", re.compile(rf"\b(?P<which>this|next|coming|this\s+coming|last|the\s+following)\s+(?P<wd>{_WD})\b",
                              re.I)),
     ("relative", re.compile(r"\b(?P<word>the\s+day\s+after\s+tomorrow|day\s+after\s+tomorrow|tomorrow|tmrw|tmr|"
-                            r"later\s+today|today|tonight|yesterday|a\s+week\s+(?:today|tomorrow))\b", re.I)),
+                            r"later\s+today|today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
+                            r"a\s+week\s+(?:today|tomorrow))\b", re.I)),
     ("in_days", re.compile(r"\bin\s+(?P<n>\d+|a|one|two|three|four|five|six|seven|ten|fourteen)\s+"
                            r"(?P<unit>days?|weeks?)(?:'?\s+time)?\b|\b(?P<n2>\d+|a|one|two|three|four|five|six|seven)\s+"
                            r"(?P<unit2>days?|weeks?)\s+from\s+(?:now|today)\b", re.I)),
@@ -156,6 +157,8 @@ _AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that
 
 def _relative(word: str, today: date) -> date | None:
     w = " ".join(word.lower().split())
+    if w.startswith("this "):  # "this afternoon": a part of today
+        return today
     return {"today": today, "tonight": today, "later today": today, "yesterday": today - timedelta(days=1),
             "tomorrow": today + timedelta(days=1), "tmrw": today + timedelta(days=1),
             "tmr": today + timedelta(days=1), "day after tomorrow": today + timedelta(days=2),
