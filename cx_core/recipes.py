@@ -405,8 +405,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             if b.kind == "record":
                 if chosen is None:
                     continue
-                if b is record_args[0][1]:
-                    rec = chosen
+                if b is record_args[0][1] or b.name == record_args[0][1].name:
+                    rec = chosen  # the same collection: the record already chosen (a bill, then its late fee)
                 else:
                     try:
                         rec = records(b, ctx, False)[0]
