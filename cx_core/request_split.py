@@ -34,8 +34,11 @@ def follows(previous: Request | None, label: str, sentence: str, p_previous: flo
 # what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a
 # question, an imperative), a new-request marker, a problem reported, or a record of its own
 # (a question word asks when it opens the sentence or a clause of it, or the sentence ends in "?": "was out when the
-# technician came" and "can stay where it is" ask nothing; "must have fallen through" is a guess, not a must)
-ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|need|needs|please|pls|plz|can you|"
+# technician came" and "can stay where it is" ask nothing; "must have fallen through" is a guess, not a must;
+# "I need surgery" tells, "I need a refund" asks)
+ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|"
+                 r"needs?\s+(?:you|to|a|an|the|my|our|your|some|it|this|that|these|those|help|more|another|new|\d+|one|"
+                 r"two|three|four|\w+ing)|please|pls|plz|can you|"
                  r"could you|would you|will you|can i|could i|may i|can we|let me|help|wonder\w*|"
                  r"is there|are there|do you|does|did|request\w*|looking to|hoping to|trying to|"
                  r"asking|must(?!\s+have\b)|have to|has to|should(?!\s+have\b)|kindly|i'?ll need|i'm after)\b"
