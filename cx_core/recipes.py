@@ -174,6 +174,9 @@ def _binding(raw: Any, where: str) -> Binding:
     for key in ("compute", "filter", "cap"):
         if isinstance(raw.get(key), str) and (wrong := expressions.problem(raw[key])):
             raise ConfigError(f"{where}.{key}: {wrong}")
+    if raw.get("ask") and not str(raw["ask"]).rstrip().endswith("?"):
+        raise ConfigError(f"{where}.ask: is the question the reply puts to the customer: end it with '?' "
+                          f"(e.g. \"which booking do you mean?\")")
     return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
