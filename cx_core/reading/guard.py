@@ -136,6 +136,9 @@ def left_alone(steps: list[Step]) -> str:
         f"{key.removesuffix('_id').replace('_', ' ')} {value}" for s in steps
         for key, value in list(s.args.items())[:1] if key.endswith("_id") and key not in _WHOSE
         and isinstance(value, str | int) and str(value).strip()))
+    if not names:  # no record's key: the fields the write would have changed ("your phone", "your email")
+        names = list(dict.fromkeys(f"your {key.replace('_', ' ')}" for s in steps for key in s.args
+                                   if key not in _WHOSE and not key.endswith("_id")))[:2]
     if not names:
         return DROPPED
     return f"as you asked, I've left {listed(names)} as {'it is' if len(names) == 1 else 'they are'}"
