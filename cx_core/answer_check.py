@@ -18,12 +18,14 @@ from typing import Any
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .actions import REGISTRY
-from .entities import whole_text
+from .entities import split_sentences, whole_text
 from .models import Request, TicketIn, Triage
+from .passages import quotable_sentences
 from .reading import language, records
 from .reading.language import ASKING_WORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+SAFETY_MIN = 0.35  # how close a passage must be to the sentence naming a danger to tell what to do about it
 STEM = 5  # letters that make two forms of a word the same word
 
 
@@ -138,3 +140,16 @@ class Answers:
             "task_type": kind, "intent": kind, "abstained": False,
             "requests": [Request(intent=kind, text=question, confidence=top[0].similarity)],
             "entities": {**tri.entities, "from_knowledge": why}})
+
+
+def what_to_do(kb: Any, text: str, word: str) -> list[str]:
+    """What the knowledge base tells a customer to do about a danger their message speaks of ("I can smell gas"):
+    the sentences of the passage closest to the sentence that names it, when that passage names the danger too and
+    is close enough to be about it; none otherwise."""
+    said = next((x for x in split_sentences(text) if word.lower() in x.lower()), word)
+    danger = [w for w in re.findall(r"[a-z]+", word.lower()) if w not in ("smell", "smells", "smelling", "smelt",
+                                                                          "smelled", "of")]
+    for p in kb.retrieve(said, k=3):
+        if p.similarity >= SAFETY_MIN and all(re.search(rf"\b{re.escape(w)}", p.text, re.I) for w in danger):
+            return quotable_sentences(p.text, p.heading)[:2]
+    return []

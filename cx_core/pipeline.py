@@ -571,6 +571,8 @@ class Pipeline:
             escalation = run.stopped or run.handed_over
         self._explain_refusals(outcomes, passages)
         self._explain_answers(plan.questions, passages)
+        if tri.entities.get("safety") and (word := danger(text)):  # what to do about the danger, first
+            plan.notices[:0] = answer_check.what_to_do(self.kb, text, word)
         tri.entities.update(answered=sorted(plan.answers), referenced=bool(REFERENCE.search(text)))  # see draft()
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes,
                                    {**plan.answers, **plan.questions}, escalation, level, plan.notices, plan.asides)

@@ -139,7 +139,11 @@ IN_TIME = re.compile(r"\btiming\b|\bin time\b|\bneed (?:it|them|this) by\b|\bbef
 
 # what happened in the customer's life, acknowledged however calmly it is told, wherever in the message it is
 LIFE: list[tuple[str, re.Pattern[str]]] = [
-    ("loss", re.compile(r"\b(?:passed away|died|funeral|bereave\w*|death in (?:the|my|our) family)\b", re.I)),
+    # someone died, not something ("my car's just died", "the soundbar died after a week")
+    ("loss", re.compile(r"\b(?:passed away|funeral|bereave\w*|death in (?:the|my|our) family|(?:mum|mom|mother|dad|"
+                        r"father|husband|wife|partner|son|daughter|brother|sister|gran\w*|nan|grandma|grandpa|friend|"
+                        r"uncle|aunt|cousin|dog|cat|pet|baby|child|parents?|relative|someone|he|she|who)(?:'s|\s+has|"
+                        r"\s+had)?(?:\s+(?:just|sadly|recently|suddenly|unexpectedly))?\s+died)\b", re.I)),
     ("health", re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I)),
     ("unwell", re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b",
                           re.I)),

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..actions.base import is_read
+from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
 from ..wording import listed
 from .language import ASKS_FOR
@@ -82,10 +82,12 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         hit = _score(ids, words, r.sentence.text)
         if hit > score:
             best, score = r, hit
-    if best is None or score < 10 and not _instructs(best):
-        # a clause that only tells of the record ("I got a text about the engineer coming on Thursday") weighs less
-        # than the ones that say what to do with it ("please don't move my visit"), unless it names the record's id
-        telling = [r for r in own if _instructs(r)]
+    if best is not None and score < 10 and not _instructs(best):
+        # a clause that only tells of the record ("I got a text about the engineer coming on Thursday afternoon")
+        # weighs less than one that says what to do with it ("please don't move my afternoon visit"), unless it
+        # names the record's id; a clause that names nothing of the record ("don't process anything else") never
+        # speaks for it
+        telling = [r for r in own if _instructs(r) and _score(ids, words, r.sentence.text) > 0]
         if telling and len({holding(r.qualifiers)[0] for r in telling}) == 1:
             return max(telling, key=lambda r: _score(ids, words, r.sentence.text))
     if best is None and own:  # no clause names the record: the request's own words, when they agree
@@ -98,8 +100,9 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
 
 
 def _instructs(r: RequestReading) -> bool:
-    """Whether a clause says what to do (asks, wants, or says not to), rather than only telling of something."""
-    return bool(holding(r.qualifiers)[0]) or bool(ASKS_FOR.search(r.sentence.text)) or "?" in r.sentence.text
+    """Whether a clause says what to do (asks for it, or says not to), rather than only telling of something or
+    asking a question ("Is Tuesday free?" follows the request it belongs to; it holds nothing of its own)."""
+    return holding(r.qualifiers)[0] == "drop" or bool(ASKS_FOR.search(r.sentence.text))
 
 
 def _score(ids: set[str], words: set[str], text: str) -> float:
@@ -124,6 +127,19 @@ def holding(q: Qualifiers) -> tuple[str, str]:
     if q.restriction is not None:
         return "hold", f"the customer narrows which ones they mean (“{q.restriction.text}”)"
     return "", ""
+
+
+def _blank(step: Step) -> list[str]:
+    """The required arguments a step carries empty ("zip": ""), by the words people read for them."""
+    spec = REGISTRY.get(step.action)
+    if spec is None:
+        return []
+    out = []
+    for name, field in spec.args_model.model_fields.items():
+        if field.is_required() and name in step.args and step.args[name] in ("", None):
+            said = str(field.description or "").rstrip(".")
+            out.append(said[:1].lower() + said[1:] if said and len(said) <= 40 else name.replace("_", " "))
+    return out
 
 
 _WHOSE = ("user_id", "customer_id")  # whose record it is, not the record
@@ -157,8 +173,12 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
         if is_read(step.action) or step.refused:
             kept.append(step)
             continue
+        if not step.missing and (blank := _blank(step)):  # a value left empty is a detail to ask, not a refusal
+            step = replace(step, missing=listed([f"the {b}" for b in blank]))
+            plan.questions.setdefault(step.intent, f"could you send {listed([f'the {b}' for b in blank])}?")
         if safety and not step.held:
             kept.append(replace(step, held=SAFETY.format(word=safety)))
+            plan.questions.pop(step.intent, None)  # no details asked for what the danger holds: safety first
             continue
         clause = clause_for(step, reading, snapshot)
         if clause is not None and step.rationale.endswith(NOTICED) and not _score(*step_words(step, snapshot),
