@@ -174,8 +174,8 @@ def _binding(raw: Any, where: str) -> Binding:
     for key in ("compute", "filter", "cap"):
         if isinstance(raw.get(key), str) and (wrong := expressions.problem(raw[key])):
             raise ConfigError(f"{where}.{key}: {wrong}")
-    if raw.get("ask") and not str(raw["ask"]).rstrip().endswith("?"):
-        raise ConfigError(f"{where}.ask: is the question the reply puts to the customer: end it with '?' "
+    if raw.get("ask") and "?" not in str(raw["ask"]):
+        raise ConfigError(f"{where}.ask: is the question the reply puts to the customer: ask it, with a '?' "
                           f"(e.g. \"which booking do you mean?\")")
     return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),

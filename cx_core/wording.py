@@ -169,7 +169,20 @@ def claims(text: str, action: str, strict: bool = False) -> list[str]:
     w = WORDING.get(action)
     if w is None:
         return []
-    return [s for s in split_sentences(text) if (strict or not _conditional(s)) and w.claimed.search(s)]
+    return [s for s in split_sentences(text) if (strict or not (_conditional(s) or _sympathy(s)))
+            and not _NOT_DONE.search(s) and w.claimed.search(s)]
+
+
+# "I haven't cancelled anything", "it was not refunded": the claim is denied, not made
+_NOT_DONE = re.compile(r"(?:\b(?:not|never|no\s+longer)|n['’]t)\s+(?:(?:yet|been|be|have|has|had|just|actually|"
+                       r"already)\s+)*[a-z]+(?:ed|ded|led|unded|ent|ken|ne)\b", re.I)
+# "I'm sorry your flight home was cancelled": what happened to the customer, told with sympathy, is nothing done here
+_SYMPATHY = re.compile(r"^\W*(?:(?:i\s*['’]?\s*a?m|we\s*['’]?\s*re|we\s+are)\s+(?:so\s+|very\s+|really\s+)?sorry|sorry|"
+                       r"(?:i\s*['’]?\s*a?m|we\s*['’]?\s*re)\s+sad)\b(?![,\s]+(?:but|for\s+the\s+wait)\b)", re.I)
+
+
+def _sympathy(s: str) -> bool:
+    return bool(_SYMPATHY.search(s))
 
 
 def claimed_actions(text: str, strict: bool = False) -> dict[str, list[str]]:

@@ -270,5 +270,5 @@ def test_a_superlative_picks_the_one_record_by_the_number_its_words_name() -> No
 def test_an_ask_that_is_no_question_is_one_line_naming_its_field() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"kind": {"entity": "kind",
                                                                          "ask": "whether it was late"}}}]}}}
-    with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.kind\.ask: is the question .* end it with"):
+    with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.kind\.ask: is the question .* ask it, with a '\?'"):
         recipes.parse(bad)

@@ -229,3 +229,18 @@ def test_a_list_item_quoted_under_its_label_reads_as_a_sentence() -> None:
     assert framed("Slow or dropping Wi-Fi: in the app, run Network check.", "Troubleshooting") == \
         "For slow or dropping Wi-Fi: in the app, run Network check."
     assert framed("Please note: returns are free.", "Returns") == "Please note: returns are free."
+
+
+@pytest.mark.parametrize("text, claimed", [
+    ("No problem, I haven't cancelled anything.", False),
+    ("The order was not cancelled yet.", False),
+    ("I'm sorry your order was cancelled by the carrier.", False),
+    ("I've cancelled order #W1002420.", True),
+    ("Sorry, but I have cancelled the order.", True),
+])
+def test_a_claim_denied_or_told_with_sympathy_is_no_claim_of_an_action_done(text: str, claimed: bool) -> None:
+    """What a person types is read for claims at Send: "I haven't cancelled anything" says nothing was done, and
+    "I'm sorry your … was cancelled" tells of what happened to the customer."""
+    from cx_core.wording import claimed_actions
+
+    assert ("cancel_order" in claimed_actions(text)) is claimed
