@@ -37,8 +37,7 @@ from .wording import (
 )
 
 INTERNAL = re.compile(r"\b(advisors?|the customer|a customer|customers can|ask the|ask whether|tell them|"
-                      r"hand (?:it|the case)|"
-                      r"escalate|supervisor|do not argue|record the|log it|we use them)\b", re.I)
+                      r"hand (?:it|the case)|escalate|supervisor|do not argue|record the|log it|we use them)\b", re.I)
 # a section written for staff: its heading says so, or the whole article is internal
 STAFF_SECTION = re.compile(r"\((?:staff|internal)\)\s*$|^internal\b", re.I)
 # what staff are told to pass on is meant for the customer: "Tell the customer (that) X" → "X"
@@ -203,7 +202,6 @@ def _lookup_sentence(a: dict[str, Any], r: dict[str, Any]) -> str:
 @dataclass
 class ProposalState:
     """A proposal as it stands now: what the reply's sentence about it is made from."""
-
     action: str
     args: dict[str, Any]
     decision: str
@@ -213,13 +211,21 @@ class ProposalState:
     note: str = ""  # what the advisor chose to tell the customer instead, when rejecting it
 
 
+ASKS = "asks"  # a reply part's ``planned`` key: the part asks the customer for what its request still needs
+_NONE = ProposalState("", {}, "", "", None, "", "")
+
+
 def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[ReplyPart]:
     """The reply's parts with every action sentence worded for its proposal's current state; the knowledge quoted
     beside an action stays only while the action's own sentence does."""
     out: list[ReplyPart] = []
     kept: dict[int, bool] = {}
+    ran = {p.intent for p in parts if p.kind == "action" and states.get(-1 if p.proposal is None else p.proposal,
+                                                                          _NONE).status == "executed"}
     for part in parts:
-        if part.kind == "action" and part.proposal is not None and part.proposal in states:
+        if part.planned.get(ASKS) and part.intent in ran:  # asked for what a person since gave, and it ran
+            out.append(part.model_copy(update={"text": ""}))
+        elif part.kind == "action" and part.proposal is not None and part.proposal in states:
             st_ = states[part.proposal]
             text = outcome_sentence(st_.action, st_.args, st_.result, part.planned, part.intent, st_.decision,
                                     st_.status, st_.reason, st_.note)
@@ -466,7 +472,7 @@ class Drafter:
                     and not answered(questions[req.intent], triage):
                 asked.add(questions[req.intent])  # one question put once, however many requests need it
                 q = questions[req.intent].rstrip(".")
-                say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."))
+                say(q[0].upper() + q[1:] + ("" if q.endswith("?") else "."), intent=req.intent, planned={ASKS: "1"})
                 asking = True
             # what to quote: nothing when a person takes it over; why, when policy refused; one fact beside an
             # action (it stays only while the action's sentence does); two when the customer only asked; beside a

@@ -28,7 +28,7 @@ def _sent(tid: str, out: dict[str, Any], resolved: bool) -> None:
 
 def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
     """The suggested reply. A decision on a proposal rewords that action's sentence (done once it ran, gone once
-    rejected) and keeps the advisor's own edits to the rest. Sending is checked in the core: a reply that says an
+    rejected): in the suggestion as it stands, or, once the advisor typed in it, offered beside their words. Sending is checked in the core: a reply that says an
     action was done when it was not is refused; one about an undecided action can be sent anyway, with a reason."""
     svc = services()
     key, parts_key = f"reply-{tid}", f"reply-parts-{tid}"
@@ -44,10 +44,11 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
                                             for a, b in zip(before, parts, strict=True)):
             # a new draft altogether (the ticket was read again): offered beside the advisor's, never swapped in
             st.session_state[f"newer-{tid}"] = (text, parts)
-        else:
-            st.session_state[key] = desk.merge_edits(st.session_state[key], before, parts)
-            st.session_state[parts_key] = parts
+        elif str(st.session_state[key]).strip() == render(before).strip():  # untouched: it follows the decision
+            st.session_state[key], st.session_state[parts_key] = text, parts
             st.toast("The reply now says what was decided.", icon=":material/edit_note:")
+        else:  # the advisor's own words: the decision's wording is offered beside them, never typed into them
+            st.session_state[f"newer-{tid}"] = (desk.merge_edits(st.session_state[key], before, parts), parts)
     lines = sum(1 + len(line) // 85 for line in str(st.session_state.get(key) or "").splitlines())
     body = str(st.session_state.get(key) or "")  # what the box holds: the send buttons sit above it, always in view
     # a reply that asks the customer something or promises word back leaves the ticket open by default
@@ -114,9 +115,10 @@ def newer_offer(tid: str, key: str, parts_key: str) -> None:
         st.session_state.pop(f"newer-{tid}", None)
         st.session_state[parts_key] = parts
         return
-    added, gone = desk.changed_sentences(render(st.session_state.get(parts_key) or []), text)
+    added, gone = desk.changed_sentences(mine, text)
     with st.container(border=True):
-        st.markdown(":material/update: **A newer suggested reply is ready.** Yours stays as it is until you choose.")
+        st.markdown(":material/update: **A newer suggested reply is ready.** Yours stays as it is until you choose; "
+                    "the newer one keeps your edits where they still fit.")
         for sentence in added[:4]:
             st.caption(f":green[Adds:] {one_line(sentence, 200)}")
         for sentence in gone[:4]:

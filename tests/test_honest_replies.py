@@ -489,3 +489,21 @@ def test_the_invoice_resent_is_the_one_of_the_order_the_request_names(services: 
                       f"{second.order_id}.", email)
     sent = [p["args"]["invoice_id"] for p in data["proposals"] if p["action"] == "resend_invoice"]
     assert sent == [second.invoice_id], sent
+
+
+def test_a_question_for_what_a_person_since_gave_goes_once_the_action_ran() -> None:
+    """"Which invoice do you need?" stays while the resend waits for someone to choose it; once a person picked the
+    invoice and the resend ran, the reply no longer asks."""
+    from cx_core.drafting import ASKS
+    from cx_core.models import ReplyPart
+
+    args = {"invoice_id": "INV-100008"}
+    parts = [ReplyPart(text="Hi Ann,", paragraph=0),
+             ReplyPart(text="", paragraph=1, kind="action", proposal=0, intent="invoice_request"),
+             ReplyPart(text="Which invoice do you need (the order number is enough)?", paragraph=1,
+                       intent="invoice_request", planned={ASKS: "1"}),
+             ReplyPart(text="Kind regards,\nLumen Home Customer Care", paragraph=2)]
+    waiting = render(recompose(parts, {0: ProposalState("resend_invoice", args, "abstained", "pending")}))
+    assert "Which invoice do you need" in waiting
+    ran = render(recompose(parts, {0: ProposalState("resend_invoice", args, "abstained", "executed", {})}))
+    assert "Which invoice" not in ran and "INV-100008" in ran

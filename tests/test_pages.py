@@ -193,7 +193,7 @@ def test_inbox_take_assigns_the_ticket(app_data: Services) -> None:
     assert desk.get_ticket(app_data.db, "P-1")["ticket"]["assigned_to"] == "test-advisor"
 
 
-def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_data: Services) -> None:
+def test_workspace_reply_offers_the_decisions_wording_and_never_types_into_the_advisors_edits(app_data: Services) -> None:
     at = signed_in(Role.advisor)
     at.query_params["ticket"] = "P-1"
     at.switch_page("pages/workspace.py").run()
@@ -207,7 +207,12 @@ def test_workspace_reply_follows_the_decision_and_keeps_the_advisors_edits(app_d
     next(b for b in at.button if b.label == "Approve").click().run()
     assert not at.exception
     reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
-    assert reply.value.startswith("Hello ") and "I've changed the shipping address" in reply.value
+    # what the advisor typed never changes by itself: the decision's wording is offered beside it
+    assert reply.value.startswith("Hello ") and "I'm arranging to change the shipping address" in reply.value
+    assert any("A newer suggested reply is ready." in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Use the newer reply").click().run()
+    reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
+    assert reply.value.startswith("Hello ") and "I've changed the shipping address" in reply.value  # edits kept
     next(b for b in at.button if b.label == "Send and resolve").click().run()
     assert not at.exception and desk.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
 
