@@ -70,7 +70,7 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
                                shortcut="Ctrl+Enter" if follow_up and not empty else None,
                                help="Send the reply and keep the ticket open, e.g. while the customer answers a "
                                     "question")
-    refusal = st.empty()  # why Send was refused: at the composer, where the advisor is looking
+    refusal = st.container()  # why Send was refused, and the way past it: at the composer, above the reply, in view
     newer_offer(tid, key, parts_key)
     waits = getattr(data["result"], "reply_waits", "") if data.get("result") is not None else ""
     if waits and not sent:  # the level would have sent it alone: why a person reads it first
@@ -92,7 +92,7 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
         message, overridable, wanted_resolve = held
         refusal.warning(one_line(message, 800), icon=":material/block:")
         if overridable:
-            with st.form(f"override-{tid}"):
+            with refusal.form(f"override-{tid}"):
                 why = st.text_input("Send anyway: why (recorded in the audit log)",
                                     placeholder="e.g. the customer asked for this wording")
                 if st.form_submit_button("Send anyway"):

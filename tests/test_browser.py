@@ -562,6 +562,26 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     box = button.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 768, f"the pop-over runs past the screen: {box}"
     page.screenshot(path=str(ARTIFACTS / "edit-popover-1366.png"))
+    page.keyboard.press("Escape")
+    # the advisor types, then approves: their words stay as typed, the decision's wording is offered beside them
+    page.goto(f"{url}/ticket?ticket=B-7")
+    typed = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    expect(typed).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1000)
+    mine = typed.input_value().replace("Hi ", "Hello ", 1)  # a touch of the advisor's own; the action's words kept
+    typed.fill(mine)
+    typed.blur()
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name=re.compile(r"^Approve(?! with)")).first.click()
+    page.wait_for_timeout(1500)
+    confirm = page.get_by_role("button", name=re.compile(r"^(?:Approve again to confirm|Yes, do it)"))
+    if confirm.count():
+        confirm.first.click()
+    expect(page.get_by_text("A newer suggested reply is ready.")).to_be_visible(timeout=30_000)
+    expect(typed).to_have_value(mine)
+    page.screenshot(path=str(ARTIFACTS / "decision-offered-1366.png"))
+    page.get_by_role("button", name="Use the newer reply").click()
+    expect(typed).to_have_value(re.compile(r"^Hello .*I've changed the shipping address", re.S), timeout=20_000)
 
 
 RAW = {"a dict": re.compile(r"\{\s*['\"][A-Za-z_]+['\"]\s*:"),
