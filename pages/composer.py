@@ -26,6 +26,26 @@ def _sent(tid: str, out: dict[str, Any], resolved: bool) -> None:
     st.rerun()
 
 
+UNSENT_KEPT = 2000  # unsent replies kept across reloads, the oldest let go first
+
+
+@st.cache_resource
+def _unsent() -> dict[tuple[str, str], tuple[str, Any]]:
+    """What each advisor typed and has not sent, by (advisor, ticket): it outlives a reload or a visit elsewhere
+    (a widget's own state goes when the page no longer shows it), for as long as the app runs."""
+    return {}
+
+
+def _keep_unsent(user: StaffUser, tid: str, text: str, parts: Any, suggested: str) -> None:
+    kept = _unsent()
+    if not text.strip() or text.strip() == suggested.strip():
+        kept.pop((user.username, tid), None)
+        return
+    kept[(user.username, tid)] = (text, parts)
+    while len(kept) > UNSENT_KEPT:
+        kept.pop(next(iter(kept)))
+
+
 def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
     """The suggested reply. A decision on a proposal rewords that action's sentence (done once it ran, gone once
     rejected): in the suggestion as it stands, or, once the advisor typed in it, offered beside their words. Sending is checked in the core: a reply that says an
@@ -36,6 +56,9 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
     sent = answered_at(data)
     if st.session_state.pop(f"sent-{tid}", False):  # sent: the composer starts empty, never one click from a resend
         st.session_state[key], st.session_state[parts_key] = "", parts
+        _unsent().pop((user.username, tid), None)
+    elif key not in st.session_state and (typed := _unsent().get((user.username, tid))) and not sent:
+        st.session_state[key], st.session_state[parts_key] = typed  # what they typed before a reload, as typed
     elif key not in st.session_state:  # a reply already sent since the agent's last reading is not offered again
         st.session_state[key], st.session_state[parts_key] = ("" if sent else text), parts
     elif parts and st.session_state.get(parts_key) != parts:
@@ -77,6 +100,8 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
         st.caption(f":material/pan_tool: Not sent alone: {one_line(waits, 300)}.")
     # as tall as the reply needs, up to what keeps it on a laptop screen beside the first proposal
     st.text_area(title, height=min(max(22 * lines + 30, 170), 420), key=key, label_visibility="collapsed")
+    _keep_unsent(user, tid, str(st.session_state.get(key) or ""), st.session_state.get(parts_key),
+                 render(st.session_state.get(parts_key) or []) if st.session_state.get(parts_key) else text)
     if resolve or keep_open:
         st.session_state.pop(f"held-{tid}", None)
         try:

@@ -582,6 +582,14 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     page.screenshot(path=str(ARTIFACTS / "decision-offered-1366.png"))
     page.get_by_role("button", name="Use the newer reply").click()
     expect(typed).to_have_value(re.compile(r"^Hello .*I've changed the shipping address", re.S), timeout=20_000)
+    # what they typed and did not send outlives a reload
+    kept = typed.input_value() + "\n\nThanks for letting us know in time."
+    typed.fill(kept)
+    typed.blur()
+    page.wait_for_timeout(1500)
+    page.reload()
+    expect(page.get_by_role("textbox", name="Suggested reply (edit before sending)")).to_have_value(kept,
+                                                                                                   timeout=30_000)
 
 
 RAW = {"a dict": re.compile(r"\{\s*['\"][A-Za-z_]+['\"]\s*:"),

@@ -217,6 +217,26 @@ def test_workspace_reply_offers_the_decisions_wording_and_never_types_into_the_a
     assert not at.exception and desk.get_ticket(app_data.db, "P-1")["ticket"]["status"] == "resolved"
 
 
+def test_what_an_advisor_typed_and_did_not_send_outlives_a_reload(app_data: Services) -> None:
+    at = signed_in(Role.advisor)
+    at.query_params["ticket"] = "P-1"
+    at.switch_page("pages/workspace.py").run()
+    reply = next(t for t in at.text_area if t.label.startswith("Suggested reply"))
+    mine = reply.value.replace("Hi ", "Good morning ", 1)
+    reply.input(mine).run()
+    again = signed_in(Role.advisor)  # the same advisor, a new browser session (a reload)
+    again.query_params["ticket"] = "P-1"
+    again.switch_page("pages/workspace.py").run()
+    assert not again.exception
+    assert next(t for t in again.text_area if t.label.startswith("Suggested reply")).value == mine
+    other = signed_in(Role.supervisor)  # another person opens the ticket: the suggestion, not someone's draft
+    other.query_params["ticket"] = "P-1"
+    other.switch_page("pages/workspace.py").run()
+    assert not next(t for t in other.text_area if t.label.startswith("Suggested reply")).value.startswith("Good morning")
+    reply = next(t for t in again.text_area if t.label.startswith("Suggested reply"))
+    reply.input(reply.value.replace("Good morning ", "Hi ", 1)).run()  # back to the suggestion: nothing kept
+
+
 def test_workspace_adds_an_action_the_agent_missed(app_data: Services) -> None:
     at = signed_in(Role.advisor)
     at.query_params["ticket"] = "P-1"
