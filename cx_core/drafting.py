@@ -212,7 +212,6 @@ class ProposalState:
 
 
 ASKS = "asks"  # a reply part's ``planned`` key: the part asks the customer for what its request still needs
-_NONE = ProposalState("", {}, "", "", None, "", "")
 
 
 def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[ReplyPart]:
@@ -220,8 +219,8 @@ def recompose(parts: list[ReplyPart], states: dict[int, ProposalState]) -> list[
     beside an action stays only while the action's own sentence does."""
     out: list[ReplyPart] = []
     kept: dict[int, bool] = {}
-    ran = {p.intent for p in parts if p.kind == "action" and states.get(-1 if p.proposal is None else p.proposal,
-                                                                          _NONE).status == "executed"}
+    ran = {p.intent for p in parts if p.kind == "action" and p.proposal in states
+           and states[p.proposal].status == "executed"}
     for part in parts:
         if part.planned.get(ASKS) and part.intent in ran:  # asked for what a person since gave, and it ran
             out.append(part.model_copy(update={"text": ""}))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .actions.base import REGISTRY, speaks_of
+from .actions.base import REGISTRY, enum_labels, speaks_of
 from .domain import _current
 
 # the states a reply sentence can be in: proposed (a person decides), waiting (approved and sent, the system's
@@ -169,7 +169,7 @@ def claims(text: str, action: str, strict: bool = False) -> list[str]:
     w = WORDING.get(action)
     if w is None:
         return []
-    return [s for s in split_sentences(text) if (strict or not (_conditional(s) or _sympathy(s)))
+    return [s for s in split_sentences(text) if (strict or not (_conditional(s) or _SYMPATHY.search(s)))
             and not _NOT_DONE.search(s) and w.claimed.search(s)]
 
 
@@ -180,9 +180,6 @@ _NOT_DONE = re.compile(r"(?:\b(?:not|never|no\s+longer)|n['’]t)\s+(?:(?:yet|be
 _SYMPATHY = re.compile(r"^\W*(?:(?:i\s*['’]?\s*a?m|we\s*['’]?\s*re|we\s+are)\s+(?:so\s+|very\s+|really\s+)?sorry|sorry|"
                        r"(?:i\s*['’]?\s*a?m|we\s*['’]?\s*re)\s+sad)\b(?![,\s]+(?:but|for\s+the\s+wait)\b)", re.I)
 
-
-def _sympathy(s: str) -> bool:
-    return bool(_SYMPATHY.search(s))
 
 
 def claimed_actions(text: str, strict: bool = False) -> dict[str, list[str]]:
@@ -327,10 +324,8 @@ def enum_labels_of(action: str) -> dict[str, dict[str, str]]:
     spec = REGISTRY.get(action)
     out: dict[str, dict[str, str]] = {}
     for name, arg in (spec.args_model.model_fields.items() if spec is not None else ()):
-        extra = arg.json_schema_extra if isinstance(arg.json_schema_extra, dict) else {}
-        labels = extra.get("x-enum-labels")
-        if isinstance(labels, dict) and labels:
-            out[name] = {str(k): str(v) for k, v in labels.items()}
+        if labels := enum_labels(arg):
+            out[name] = labels
     return out
 
 

@@ -43,6 +43,16 @@ class ExecContext:
 Runner = Callable[[Session, Any, ExecContext], dict[str, Any]]
 
 
+ENUM_LABELS = "x-enum-labels"  # what customers call each value of an enum: {FIX12: Fixed 12}
+
+
+def enum_labels(arg: Any) -> dict[str, str]:
+    """What customers call each value of an argument's enum (a pydantic field's ``x-enum-labels``), or none."""
+    extra = arg.json_schema_extra if isinstance(getattr(arg, "json_schema_extra", None), dict) else {}
+    labels = extra.get(ENUM_LABELS)
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
 def is_read(name: str) -> bool:
     """The action only reads (a look-up an answer may make alone); unknown names are not reads."""
     spec = REGISTRY.get(name)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
-from ..actions.base import Args
+from ..actions.base import ENUM_LABELS, Args
 from ..errors import InvalidInput
 
 _SIMPLE: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
@@ -38,7 +38,7 @@ def _type(name: str, schema: dict[str, Any], where: str) -> Any:
     raise InvalidInput(f"{where}: type '{kind}' is not supported (string, integer, number, boolean, array, object)")
 
 
-LABELS = "x-enum-labels"  # what customers call each value of an enum: {FIX12: Fixed 12}, or a list in enum's order
+LABELS = ENUM_LABELS  # a mapping of each enum value to its name, or a list of names in the enum's order
 
 
 def enum_labels(schema: dict[str, Any], where: str) -> dict[str, str]:

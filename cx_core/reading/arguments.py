@@ -14,6 +14,7 @@ from datetime import date
 from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
+from ..actions.base import enum_labels
 from . import language, records, when
 from .types import Reading, Value, Words
 
@@ -50,10 +51,8 @@ def spec_of(name: str, field: Any) -> Spec:
         high = getattr(m, "lt", None) if getattr(m, "lt", None) is not None and high is None else high
     desc = str(field.description or "")
     if get_origin(ann) is Literal:
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        labels = extra.get("x-enum-labels") or {}
         return Spec(name, desc, "choice", choices=tuple(str(v) for v in get_args(ann)),
-                    labels=tuple((str(k), str(v)) for k, v in labels.items()) if isinstance(labels, dict) else ())
+                    labels=tuple(enum_labels(field).items()))
     if ann in (int, float):
         return Spec(name, desc, "number", low, high)
     pattern = next((getattr(m, "pattern", None) for m in field.metadata or [] if getattr(m, "pattern", None)), None)
