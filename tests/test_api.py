@@ -24,7 +24,7 @@ from cx_core.models import Role
 from cx_core.store.db import Database
 from cx_core.store.tables import MessageRow, TicketRow
 from tests.conftest import copy_world
-from tests.helpers import free_port, outside_env
+from tests.helpers import HTTP, free_port, outside_env
 
 pytestmark = pytest.mark.api
 
@@ -39,7 +39,7 @@ class Api:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token if token is not None else self.token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, verify=False)
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -77,7 +77,7 @@ def running_api(world: Settings, data: Path, extra_env: dict[str, str] | None = 
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                if HTTP.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -118,14 +118,14 @@ def ticket(ticket_id: str, **fields: str) -> dict[str, str]:
 
 
 def test_health_needs_no_token_and_openapi_lists_the_paths(api: Api) -> None:
-    health = httpx.get(f"{api.url}/api/v1/health", timeout=10)
+    health = HTTP.get(f"{api.url}/api/v1/health", timeout=10)
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "database": "ok"}
-    doc = httpx.get(f"{api.url}/api/v1/openapi.json", timeout=10).json()
+    doc = HTTP.get(f"{api.url}/api/v1/openapi.json", timeout=10).json()
     assert {"/api/v1/tickets", "/api/v1/tickets/{ticket_id}", "/api/v1/tickets/{ticket_id}/messages",
             "/api/v1/health", "/api/v1/webhooks/chatwoot", "/api/v1/webhooks/zendesk",
             "/api/v1/webhooks/helpdesk"} <= set(doc["paths"])
-    assert httpx.get(f"{api.url}/api/v1/docs", timeout=10).status_code == 200
+    assert HTTP.get(f"{api.url}/api/v1/docs", timeout=10).status_code == 200
 
 
 def test_calls_without_a_valid_token_get_401(api: Api) -> None:

@@ -30,7 +30,7 @@ from cx_core.models import Role
 from cx_core.services import Services
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, MessageRow, TicketRow
-from tests.helpers import fresh_pg_database
+from tests.helpers import HTTP, fresh_pg_database
 from tests.test_api import Api, cli, running_api, ticket
 from tests.test_webhooks import conversation_created, message_created, post_chatwoot
 from tests.test_zammad import payload as zammad_payload
@@ -86,7 +86,7 @@ def _zendesk(api: Api, body: dict[str, Any] | bytes, signature: str | None = Non
                "X-Zendesk-Webhook-Signature-Timestamp": ts,
                "X-Zendesk-Webhook-Invocation-Id": delivery or str(uuid.uuid4())}
     encoded = [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
-    return httpx.post(f"{api.url}/api/v1/webhooks/zendesk", content=raw, headers=encoded, timeout=30)
+    return HTTP.post(f"{api.url}/api/v1/webhooks/zendesk", content=raw, headers=encoded, timeout=30)
 
 
 def datetime_now() -> str:
@@ -109,7 +109,7 @@ def helpdesk_ticket(ticket_id: int, text: str) -> dict[str, Any]:
 
 def _helpdesk(api: Api, body: dict[str, Any] | bytes, token: str = HELPDESK_TOKEN) -> httpx.Response:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": token}, content=raw,
+    return HTTP.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": token}, content=raw,
                       headers={"Content-Type": "application/json"}, timeout=30)
 
 

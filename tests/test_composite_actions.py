@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -25,6 +24,7 @@ from cx_core.services import Services
 from cx_core.store.tables import TicketRow
 from cx_core.wording import DONE, sentence
 from tests.conftest import NOW
+from tests.helpers import HTTP
 from tests.servers.northwind_energy import NorthwindService, running_northwind
 
 TOKEN = "composite-token"
@@ -86,7 +86,7 @@ def energy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Northwind
 
 
 def _get(service: NorthwindService, path: str) -> Any:
-    return httpx.get(f"{service.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
+    return HTTP.get(f"{service.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()
 
 
 def _booked_and_free(service: NorthwindService) -> tuple[dict[str, Any], dict[str, Any], str]:

@@ -36,7 +36,7 @@ from cx_core.store.db import Database
 from cx_core.store.tables import NotificationRow, TicketRow, WebhookDeliveryRow
 from cx_core.worker import process_one
 from tests.conftest import copy_world
-from tests.helpers import find_order, free_port, outside_env
+from tests.helpers import HTTP, find_order, free_port, outside_env
 from tests.servers import helpdesk as harness
 from tests.servers.helpdesk import HelpdeskAPIError, HelpdeskServer
 
@@ -93,7 +93,7 @@ def stack(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 if proc.poll() is not None:
                     pytest.fail("the API exited: " + (data / "api.log").read_text()[-2000:])
                 try:
-                    return httpx.get(f"{api_url}/api/v1/health", timeout=2).status_code == 200
+                    return HTTP.get(f"{api_url}/api/v1/health", timeout=2).status_code == 200
                 except httpx.HTTPError:
                     return False
 
@@ -273,9 +273,9 @@ def test_delivery_failures_say_what_is_wrong(stack: Stack) -> None:
 
 def test_the_webhook_route_refuses_a_body_without_a_ticket(stack: Stack) -> None:
     url = f"{stack.api_url}/api/v1/webhooks/helpdesk"
-    bad = httpx.post(url, params={"token": stack.token}, json={"queue_slug": "support"}, timeout=10)
+    bad = HTTP.post(url, params={"token": stack.token}, json={"queue_slug": "support"}, timeout=10)
     assert bad.status_code == 422 and bad.json()["detail"].startswith("ticket: missing")
-    assert httpx.post(url, params={"token": "wrong"}, json={"ticket": {}}, timeout=10).status_code == 401
+    assert HTTP.post(url, params={"token": "wrong"}, json={"ticket": {}}, timeout=10).status_code == 401
 
 
 def test_catch_up_reads_what_lost_webhooks_missed(world: Settings, tmp_path: Path,

@@ -354,3 +354,13 @@ def test_an_enums_labels_are_what_customers_call_its_values_read_and_shown() -> 
                        (["Flex"], "1 labels for 3 enum values")):
         with pytest.raises(InvalidInput, match=words):
             model_from_schema("x", {"type": "object", "properties": {"t": {**listed, "x-enum-labels": bad}}})
+
+
+def test_outgoing_clients_share_one_tls_context_that_verifies_certificates() -> None:
+    import ssl
+
+    from cx_core import http_client
+
+    assert http_client.tls() is http_client.tls() and http_client.tls().verify_mode == ssl.CERT_REQUIRED
+    with http_client.client(timeout=1) as c:
+        assert c.timeout.connect == 1

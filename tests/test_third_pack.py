@@ -33,7 +33,7 @@ from cx_core.actions.base import REGISTRY
 from cx_core.config import PROJECT_ROOT, load_settings
 from cx_core.models import Role
 from cx_core.services import Services
-from tests.helpers import free_port, outside_env
+from tests.helpers import HTTP, free_port, outside_env
 from tests.servers.northwind_energy import NorthwindService, running_northwind
 
 pytestmark = [pytest.mark.http_actions, pytest.mark.api]
@@ -159,7 +159,7 @@ class Desk:
     replayed: Path
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=30, verify=False)
 
     def proposals(self, ticket_id: str) -> list[dict[str, Any]]:
         return [p for p in tandem_desk.get_ticket(self.svc.db, ticket_id)["proposals"] if p["action"] != "send_reply"]
@@ -170,7 +170,7 @@ class Desk:
 
 def _free_days(service: NorthwindService) -> tuple[date, date]:
     """A free morning a week or more ahead for a booking, and a later free afternoon to move the booked visit to."""
-    slots = httpx.get(f"{service.url}/slots", headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}).json()["items"]
+    slots = HTTP.get(f"{service.url}/slots", headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}).json()["items"]
     soon = date.today() + timedelta(days=7)
     free = {(s["date"], s["period"]) for s in slots}
     mornings = sorted(date.fromisoformat(d) for d, p in free if p == "morning" and date.fromisoformat(d) >= soon)
@@ -213,7 +213,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
             deadline = time.monotonic() + 90
             while True:
                 try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                    if HTTP.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

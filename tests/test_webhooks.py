@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from cx_core.config import Settings
 from cx_core.store.tables import AuditRow, MessageRow, TicketRow, WebhookDeliveryRow
+from tests.helpers import HTTP
 from tests.test_api import Api, count_messages, count_tickets, running_api
 
 pytestmark = pytest.mark.api
@@ -120,7 +121,7 @@ def post_chatwoot(api: Api, payload: dict[str, Any], delivery: str | None = None
     digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     headers = {"Content-Type": "application/json", "X-Chatwoot-Signature": prefix + digest,
                "X-Chatwoot-Timestamp": ts, "X-Chatwoot-Delivery": delivery or str(uuid.uuid4())}
-    return httpx.post(f"{api.url}/api/v1/webhooks/chatwoot", content=body, headers=headers, timeout=30)
+    return HTTP.post(f"{api.url}/api/v1/webhooks/chatwoot", content=body, headers=headers, timeout=30)
 
 
 def ticket_row(api: Api, ticket_id: str) -> TicketRow | None:
@@ -176,7 +177,7 @@ def test_a_bad_signature_or_a_stale_timestamp_is_401_and_nothing_is_stored(api: 
     assert stale.status_code == 401 and "X-Chatwoot-Timestamp" in stale.json()["detail"]
     ahead = post_chatwoot(api, message_created(5203, 123, "Refund me now."), stamp=int(time.time()) + 3600)
     assert ahead.status_code == 401
-    unsigned = httpx.post(f"{api.url}/api/v1/webhooks/chatwoot", json=message_created(5204, 124, "Hi"), timeout=10)
+    unsigned = HTTP.post(f"{api.url}/api/v1/webhooks/chatwoot", json=message_created(5204, 124, "Hi"), timeout=10)
     assert unsigned.status_code == 401
     for conv in (121, 122, 123, 124):
         assert ticket_row(api, f"chatwoot-{conv}") is None
@@ -236,7 +237,7 @@ def post_zendesk(api: Api, payload: dict[str, str], secret: str = ZENDESK_SECRET
                "X-Zendesk-Webhook-Signature-Timestamp": stamp, "X-Zendesk-Webhook-Id": "01HZTANDEMTESTWEBHOOK",
                "X-Zendesk-Webhook-Invocation-Id": invocation or str(uuid.uuid4().int)[:10],
                "X-Zendesk-Account-Id": "123456"}
-    return httpx.post(f"{api.url}/api/v1/webhooks/zendesk", content=body, headers=headers, timeout=30)
+    return HTTP.post(f"{api.url}/api/v1/webhooks/zendesk", content=body, headers=headers, timeout=30)
 
 
 def test_a_signed_zendesk_comment_opens_a_ticket_once(api: Api) -> None:
@@ -264,13 +265,13 @@ def test_a_bad_zendesk_signature_or_stale_timestamp_is_401(api: Api) -> None:
 
 # ------------------------------------------------------------------ django-helpdesk and limits
 def test_the_helpdesk_webhook_needs_its_token(api: Api) -> None:
-    wrong = httpx.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": "guess"}, json={"ticket": 1},
+    wrong = HTTP.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": "guess"}, json={"ticket": 1},
                        timeout=10)
     assert wrong.status_code == 401 and "token" in wrong.json()["detail"]
-    missing = httpx.post(f"{api.url}/api/v1/webhooks/helpdesk", json={"ticket": 1}, timeout=10)
+    missing = HTTP.post(f"{api.url}/api/v1/webhooks/helpdesk", json={"ticket": 1}, timeout=10)
     assert missing.status_code == 401
     assert deliveries(api, "helpdesk") == 0
-    right = httpx.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": HELPDESK_TOKEN}, json={"ticket": 1},
+    right = HTTP.post(f"{api.url}/api/v1/webhooks/helpdesk", params={"token": HELPDESK_TOKEN}, json={"ticket": 1},
                        timeout=10)
     assert right.status_code != 401
     assert HELPDESK_TOKEN not in (api.settings.data_dir / "api.log").read_text()

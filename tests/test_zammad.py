@@ -32,6 +32,7 @@ from cx_core.config import Settings
 from cx_core.conversations import thread
 from cx_core.store.db import utcnow
 from cx_core.store.tables import MessageRow, NotificationRow, TicketRow, WebhookDeliveryRow
+from tests.helpers import HTTP
 from tests.servers.stub import JsonHandler, Seen, serving
 from tests.test_api import Api, count_messages, running_api
 
@@ -94,7 +95,7 @@ def post_zammad(api: Api, body: dict[str, Any], delivery_id: str | None = None, 
                "X-Zammad-Trigger": TRIGGER, "X-Zammad-Delivery": delivery_id or str(uuid.uuid4())}
     if signed:
         headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), raw, hashlib.sha1).hexdigest()
-    return httpx.post(f"{api.url}/api/v1/webhooks/zammad", content=raw, headers=headers, timeout=30)
+    return HTTP.post(f"{api.url}/api/v1/webhooks/zammad", content=raw, headers=headers, timeout=30)
 
 
 def ticket_row(api: Api, ticket_id: str) -> TicketRow | None:
@@ -168,7 +169,7 @@ def test_a_bad_or_missing_signature_is_401_and_nothing_is_stored(api: Api) -> No
     unsigned = post_zammad(api, payload(83, 302, "Refund me now."), signed=False)
     assert unsigned.status_code == 401 and "missing" in unsigned.json()["detail"]
     raw = json.dumps(payload(83, 303, "Refund me now.")).encode()
-    tampered = httpx.post(f"{api.url}/api/v1/webhooks/zammad", content=raw.replace(b"Refund", b"Refund 9999 EUR"),
+    tampered = HTTP.post(f"{api.url}/api/v1/webhooks/zammad", content=raw.replace(b"Refund", b"Refund 9999 EUR"),
                           headers={"X-Hub-Signature": "sha1=" + hmac.new(SECRET.encode(), raw, hashlib.sha1)
                                    .hexdigest(), "X-Zammad-Delivery": "tampered-1"}, timeout=10)
     assert tampered.status_code == 401

@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, http_client
 from ..config import Settings
 from ..conversations import Inbound, outside_id, receive
 from ..store.db import Database, utcnow
@@ -227,7 +227,7 @@ class ChatwootReplies:
         self.base = url.rstrip("/")
         self.account = account_id.strip()
         self.token = token
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or http_client.client(timeout=TIMEOUT, follow_redirects=False)
 
     def deliver(self, item: Outgoing) -> str | None:
         """Posts the reply once: a message of the conversation that already carries the key is the delivery."""

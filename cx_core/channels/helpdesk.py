@@ -35,6 +35,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import http_client
 from ..config import Settings
 from ..conversations import Inbound, outside_id, receive
 from ..domain import active
@@ -218,7 +219,7 @@ class HelpdeskClient:
     def __init__(self, url: str, user: str, password: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
         self.user = user
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False,
+        self.client = client or http_client.client(timeout=TIMEOUT, follow_redirects=False,
                                              auth=httpx.BasicAuth(user, password),
                                              headers={"Accept": "application/json", "User-Agent": "Tandem"})
 

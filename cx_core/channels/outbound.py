@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from .. import http_client
 from ..config import Settings
 from .base import DeliveryFailed, Outgoing
 
@@ -85,7 +86,7 @@ class OutboundWebhook:
     def __init__(self, url: str, secret: str = "", client: httpx.Client | None = None) -> None:
         self.url = url
         self.secret = secret
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or http_client.client(timeout=TIMEOUT, follow_redirects=False)
 
     def deliver(self, item: Outgoing) -> str | None:
         """POSTs the reply once per key; returns the receiver's id for it when its answer has one."""

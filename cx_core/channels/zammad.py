@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from .. import http_client
 from ..config import Settings
 from ..conversations import Inbound, receive
 from ..domain import active
@@ -186,7 +187,7 @@ class ZammadReplies:
     def __init__(self, url: str, token: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
         self.headers = {"Authorization": f"Token token={token}", "Accept": "application/json"}
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or http_client.client(timeout=TIMEOUT, follow_redirects=False)
 
     def deliver(self, item: Outgoing) -> str | None:
         """Posts the reply once; returns the new article's id (an earlier attempt's when it got through)."""

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .. import http_client
 from ..config import Settings
 from ..conversations import Inbound, receive
 from ..store.db import Database
@@ -123,7 +124,7 @@ class ZendeskReplies:
     def __init__(self, url: str, email: str, token: str, client: httpx.Client | None = None) -> None:
         self.base = url.rstrip("/")
         self.auth = httpx.BasicAuth(f"{email}/token", token)
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or http_client.client(timeout=TIMEOUT, follow_redirects=False)
 
     def deliver(self, item: Outgoing) -> str | None:
         """Adds the comment once; returns the new comment's id (or ``ticket-ID`` when Zendesk's answer has none)."""

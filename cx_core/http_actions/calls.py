@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from .. import http_client
 from ..config import _secrets_file_values
 from ..errors import ConfigError, ConnectorUnavailable, NotFound, PolicyDenied
 from ..secret_mask import mask, register, url_secrets
@@ -166,7 +167,7 @@ def send(service: Service, call: Call, values: dict[str, Any], key: str | None =
     for attempt in range(tries):
         started = time.perf_counter()
         try:
-            with httpx.Client(timeout=service.timeout, follow_redirects=False) as client:
+            with http_client.client(timeout=service.timeout, follow_redirects=False) as client:
                 resp = client.request(call.method, url, params=params or None, headers=headers,
                                       content=raw if body is not None else None)
         except httpx.TimeoutException as exc:
