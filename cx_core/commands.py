@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import api_tokens, audit, delivery, desk, domain, http_actions, kb_docs, packs, setup, worker
+from . import api_tokens, audit, delivery, demo_history, desk, domain, http_actions, kb_docs, packs, setup, worker
 from .actions.base import REGISTRY
 from .auth import address_warning, create_user, unlock_account
 from .config import Settings, load_settings
@@ -50,7 +50,12 @@ def _demo(services: Any, args: argparse.Namespace) -> int:
             print("demo world already built (use 'demo' without --if-missing to rebuild)", file=sys.stderr)
             return 0
     sizes = {k: v for k, v in (("customers", args.customers), ("orders", args.orders)) if v is not None}
-    info = setup.build_demo(services, tickets_n=args.tickets, today=getattr(args, "today", None), **sizes)
+    later = getattr(args, "in_background", False)  # the worker reads the first batch, and the page answers at once
+    info = setup.build_demo(services, tickets_n=args.tickets, today=getattr(args, "today", None), process=not later,
+                            **sizes)
+    if later:
+        demo_history.mark_pending(services)
+        print(f"the worker reads the first {info['tickets']} tickets in the background", file=sys.stderr)
     print(json.dumps(info))
     return 0
 
@@ -62,7 +67,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if warning := address_warning(services.settings):
         print(f"warning: {warning}", file=sys.stderr)
     if services.pack.has_demo:
-        done = _demo(services, argparse.Namespace(if_missing=True, tickets=24, customers=None, orders=None))
+        done = _demo(services, argparse.Namespace(if_missing=True, tickets=24, customers=None, orders=None,
+                                                  in_background=True))
         print("sign in with a demo login (README.md: ada, sam or root)", file=sys.stderr)
         return done
     return _setup(services)

@@ -3,9 +3,11 @@ a colleague takes tickets, approves what the customers asked for and replies."""
 
 from __future__ import annotations
 
+import os
 import random
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,6 +20,32 @@ from .services import Services
 from .store.tables import ProposalRow, TicketRow
 
 ADVISOR = StaffUser("bo", "Bo Advisor", Role.advisor)  # a colleague: what the demo shows done is not yours
+PENDING = "demo-history.pending"  # in the data folder: the colleague's morning is still to do
+
+
+def _marker(services: Services) -> Path:
+    return Path(services.settings.data_dir) / PENDING
+
+
+def mark_pending(services: Services) -> None:
+    """The first batch is left to the worker to read; the colleague's morning waits until it has."""
+    _marker(services).parent.mkdir(parents=True, exist_ok=True)
+    _marker(services).write_text("the demo colleague's work waits for the first batch to be read\n")
+
+
+def finish_if_due(services: Services) -> int | None:
+    """Once the worker has read the first batch, the colleague's morning (``work_some``), done by one worker only:
+    the one that takes the marker. ``None`` when nothing was due."""
+    marker = _marker(services)
+    taken = marker.with_name(f"{PENDING}.{os.getpid()}")
+    try:
+        marker.rename(taken)
+    except FileNotFoundError:
+        return None
+    try:
+        return work_some(services)
+    finally:
+        taken.unlink(missing_ok=True)
 
 
 def work_some(services: Services, share: float = 0.4, seed: int = 7) -> int:

@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import delivery, desk
+from . import delivery, demo_history, desk
 from .channels import email, helpdesk
 from .errors import DatabaseBusy, LeaseLost, TandemError
 from .services import Services
@@ -160,6 +160,8 @@ def _process(services: Services, simulate: bool, once: bool, stop: threading.Eve
             if process_one(services, name):
                 processed += 1
                 continue
+            if services.pack.has_demo and (worked := demo_history.finish_if_due(services)) is not None:
+                log.info("the demo colleague handled %d of the first tickets", worked)
             if once:
                 break
             stop.wait(services.settings.worker_poll)

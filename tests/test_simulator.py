@@ -44,3 +44,25 @@ def test_simulated_tickets_reference_real_records(services: Services) -> None:
     assert any(t.customer is None for t in batch)
     kinds = Counter(task for _, task in labelled(sim, 400, NOW))
     assert len(kinds) >= 15 and set(kinds) <= set(WEIGHTS)
+
+
+def test_the_first_batch_is_read_by_the_worker_and_then_the_colleagues_morning_is_done_once(
+        services: Services) -> None:
+    """``setup`` leaves the demo's first tickets to the worker (the page answers at once); the worker that empties
+    the queue does the demo colleague's morning, once, however many workers run."""
+    from cx_core import demo_history, desk, worker
+    from cx_core.store.db import utcnow
+    from cx_core.store.tables import TicketRow
+
+    def colleagues() -> int:
+        with services.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.assigned_to == "bo")) or 0)
+
+    added, _ = desk.add_tickets(services.db, Simulator(services.db, seed=3).tickets(2, utcnow(), spread_minutes=10),
+                                source="simulator", join_repeats=True)
+    demo_history.mark_pending(services)
+    before = colleagues()
+    assert worker.run(services, simulate=False, once=True, deliver=False, channels=False) == added
+    assert not (services.settings.data_dir / demo_history.PENDING).exists()
+    assert colleagues() > before
+    assert demo_history.finish_if_due(services) is None  # done once
