@@ -11,11 +11,10 @@ use to ask (``language.ASKING_WORDS``) say nothing of what is asked. Words are c
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .actions import REGISTRY
 from .entities import split_sentences, whole_text
@@ -57,6 +56,15 @@ def record_words(node: Any) -> set[str]:
     return {st for text in records.flat(node) if len(text) < 400 for st in stems(text)}
 
 
+@functools.cache
+def _function_words() -> frozenset[str]:
+    """English function words (scikit-learn's list), loaded on first use: the library takes seconds to import,
+    which every command would pay at start."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
 def content_words(question: str) -> list[str]:
     """The words of a question that say what it is about, in order, each once: no function word, no word of
     asking, no number, no single letter."""
@@ -64,7 +72,7 @@ def content_words(question: str) -> list[str]:
     out: list[str] = []
     for w in _WORD.findall(question):
         low = w.lower().split("'")[0]
-        if len(low) < 3 or low in ENGLISH_STOP_WORDS or low in ASKING_WORDS or stem(low) in seen:
+        if len(low) < 3 or low in _function_words() or low in ASKING_WORDS or stem(low) in seen:
             continue
         seen.add(stem(low))
         out.append(w)
