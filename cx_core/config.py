@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     llm_base_url: str = Field(default="", description="OpenAI-compatible base URL; empty means the offline engine.")
     llm_model: str = Field(default="", description="Model name for the OpenAI-compatible engine.")
     llm_timeout: float = Field(default=20.0, description="Seconds before the offline engine answers instead.")
+    llm_daily_tokens: int = Field(default=0, ge=0, description="Tokens the model may use in a day (UTC); past them "
+                                  "the offline engine answers until midnight. 0: no limit.")
     advisor_cost_per_hour: float = Field(default=36.0, description="Loaded cost of an advisor hour (Insights).")
     agent_cost_per_ticket: float = Field(default=0.02, description="Compute cost of the agent per ticket (Insights).")
     llm_api_key: str = Field(default="", validation_alias="OPENAI_API_KEY", description="Key for the LLM server.")

@@ -24,6 +24,7 @@ class Polished:
     draft: Draft
     engine: str
     fallback_reason: str = ""
+    tokens: int = 0  # what the model's server counted for the call (prompt and answer), when it says
 
 
 class Engine(Protocol):
@@ -71,6 +72,7 @@ class OpenAIEngine:
         from openai import OpenAI
 
         self.model = model
+        self.tokens = 0  # the last call's tokens, as the server counted them
         self.format_level = 0  # index into RESPONSE_FORMATS of the form this server takes (past the end: none)
         self.format_confirmed = False
         self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1,
@@ -96,6 +98,8 @@ class OpenAIEngine:
                 self.format_level += 1
                 continue
             self.format_confirmed = True
+            usage = getattr(answer, "usage", None)
+            self.tokens += int(getattr(usage, "total_tokens", 0) or 0)
             return answer.choices[0].message.content or ""
 
     def polish(self, draft: Draft, passages: list[Passage], language: str,
@@ -113,17 +117,19 @@ class OpenAIEngine:
         sources = "\n\n".join(f"[{p.doc_id} — {p.heading}]\n{hide(p.text)}" for p in passages[:4])
         prompt = (f"Language of the customer: {language}\n\nSources:\n{sources}\n\nDraft summary:\n"
                   f"{hide(draft.summary)}\n\nDraft reply:\n{hide(draft.reply)}")
+        self.tokens = 0
         try:
             text = self._complete(prompt)
             match = re.search(r"\{.*\}", text, re.S)
             parsed = _Rewrite.model_validate(json.loads(match.group(0) if match else text))
         except (ValidationError, ValueError, AttributeError, IndexError) as exc:
-            return Polished(draft, OfflineEngine.name, f"the model's answer was not usable ({type(exc).__name__})")
+            return Polished(draft, OfflineEngine.name, f"the model's answer was not usable ({type(exc).__name__})",
+                            self.tokens)
         except Exception as exc:  # noqa: BLE001 - any transport failure falls back to the offline answer
-            return Polished(draft, OfflineEngine.name, f"the model did not answer ({type(exc).__name__})")
+            return Polished(draft, OfflineEngine.name, f"the model did not answer ({type(exc).__name__})", self.tokens)
         markers = set(re.findall(r"\[\d+\]", draft.reply))
         if not markers <= set(re.findall(r"\[\d+\]", parsed.reply)) or not parsed.reply.strip():
-            return Polished(draft, OfflineEngine.name, "the model dropped citations")
+            return Polished(draft, OfflineEngine.name, "the model dropped citations", self.tokens)
 
         def unhide(text: str) -> str:
             for marker, _, name in masks:
@@ -131,7 +137,8 @@ class OpenAIEngine:
             return text
 
         return Polished(Draft(summary=unhide(parsed.summary.strip()) or draft.summary,
-                              reply=unhide(parsed.reply.strip()), citations=draft.citations), self.name)
+                              reply=unhide(parsed.reply.strip()), citations=draft.citations), self.name,
+                        tokens=self.tokens)
 
 
 def _name_masks(names: list[str]) -> list[tuple[str, re.Pattern[str], str]]:

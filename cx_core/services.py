@@ -14,6 +14,7 @@ from .embedding import Embedder, shared_embedder
 from .errors import ConfigError
 from .knowledge import KnowledgeBase
 from .llm import make_engine
+from .model_usage import Metered
 from .pipeline import Pipeline
 from .policy import Policy, load_policy
 from .store.db import Database
@@ -101,6 +102,8 @@ class Services:
     def pipeline(self) -> Pipeline:
         s = self.settings
         engine = make_engine(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+        if s.llm_base_url:  # a model's calls are counted, and held to the day's budget
+            engine = Metered(engine, self.db, s.llm_daily_tokens)
         return Pipeline(self.db, self.kb, self.triager, Drafter(self.embedder), self.policy, engine, self.pack)
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from cx_core import desk, exports, insights
+from cx_core import desk, exports, insights, model_usage
 from cx_core.access import require
 from cx_core.models import Role
 from cx_core.safe_text import one_line
@@ -131,7 +131,8 @@ def main() -> None:
                f"advisor hour and {money_in(s.agent_cost_per_ticket, currency)} of agent compute a ticket (settings TANDEM_ADVISOR_COST_PER_HOUR, "
                "TANDEM_AGENT_COST_PER_TICKET).")
     rows = insights.by(facts, split)
-    chart_tab, matrix_tab, table_tab, help_tab = st.tabs(["Charts", "Impact matrix", "Table and export", "Definitions"])
+    chart_tab, matrix_tab, table_tab, model_tab, help_tab = st.tabs(
+        ["Charts", "Impact matrix", "Table and export", "Model", "Definitions"])
     with chart_tab:
         charts(rows, split)
     with matrix_tab:
@@ -143,8 +144,29 @@ def main() -> None:
                            mime="text/csv", icon=":material/download:")
         e2.download_button("Download per-ticket facts (CSV)", exports.to_csv(facts), file_name="tandem-tickets.csv",
                            mime="text/csv", icon=":material/download:")
+    with model_tab:
+        model_use(days)
     with help_tab:
         st.markdown(insights.DEFINITIONS)
+
+
+def model_use(days: int) -> None:
+    """A configured model's calls by day and stage: tokens, mean latency, fallbacks and calls the budget stopped."""
+    s = svc.settings
+    if not s.llm_base_url:
+        st.info("No model is configured: the offline engine reads, decides and writes every reply, at no token cost.")
+        return
+    budget = f"{s.llm_daily_tokens:,} tokens a day" if s.llm_daily_tokens else "no daily limit"
+    st.caption(f"Model {one_line(s.llm_model or 'default')} at {one_line(s.llm_base_url)} · budget: {budget} "
+               "(TANDEM_LLM_DAILY_TOKENS). Past the budget the offline engine answers until midnight (UTC).")
+    rows = model_usage.usage(svc.db, days)
+    if not rows:
+        st.info("The model has not been called in this period.")
+        return
+    st.dataframe(pd.DataFrame(rows).rename(columns={
+        "day": "Day", "stage": "Stage", "calls": "Calls", "tokens": "Tokens", "mean_latency_ms": "Mean latency (ms)",
+        "fallbacks": "Fell back to offline", "not_called": "Not called (budget spent)"}), hide_index=True,
+        width="stretch")
 
 
 guarded(main)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
+from cx_core import model_usage
 from cx_core.llm import OfflineEngine, OpenAIEngine
+from cx_core.model_usage import Metered
 from cx_core.models import Citation, Draft, Passage
+from cx_core.store.db import Database
 
 DRAFT = Draft(summary="Ann (standard) via email. 1 request.",
               reply="Hi Ann,\n\nI've moved the delivery of order #W1234567 to Friday 20 November. We deliver Monday "
@@ -17,7 +21,8 @@ PASSAGES = [Passage(doc_id="delivery-reschedule", title="Rescheduling a delivery
                     text="A delivery can be rescheduled twice. Call ann@example.com or 555-201-3344.", score=1.0)]
 
 
-def engine_answering(content: str | None, status: int = 200, seen: list[dict[str, object]] | None = None) -> OpenAIEngine:
+def engine_answering(content: str | None, status: int = 200, seen: list[dict[str, object]] | None = None,
+                     tokens: int = 0) -> OpenAIEngine:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if seen is not None:
@@ -26,7 +31,9 @@ def engine_answering(content: str | None, status: int = 200, seen: list[dict[str
             return httpx.Response(status, json={"error": {"message": "down"}})
         return httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": "m",
                                          "choices": [{"index": 0, "finish_reason": "stop",
-                                                      "message": {"role": "assistant", "content": content}}]})
+                                                      "message": {"role": "assistant", "content": content}}],
+                                         **({"usage": {"prompt_tokens": tokens - 10, "completion_tokens": 10,
+                                                       "total_tokens": tokens}} if tokens else {})})
 
     return OpenAIEngine("http://llm.test/v1", "m", "k", http_client=httpx.Client(transport=httpx.MockTransport(handler)))
 
@@ -82,3 +89,24 @@ def test_a_server_without_schema_formats_is_asked_again_without_them() -> None:
     assert engine.polish(DRAFT, PASSAGES, "en").engine == "openai"
     formats = [b.get("response_format", {}).get("type") for b in seen]  # type: ignore[attr-defined]
     assert formats == ["json_schema", "json_object", None, None]  # each form tried once, the answer remembered
+
+
+def test_a_models_calls_are_counted_by_day_and_stage_and_the_days_budget_stops_calls_not_the_desk(
+        tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'tandem.db'}")
+    db.migrate()
+    calls: list[dict[str, object]] = []
+    good = json.dumps({"summary": "Ann wants a new delivery day.", "reply": DRAFT.reply})
+    metered = Metered(engine_answering(good, seen=calls, tokens=400), db, daily_tokens=700)
+    first = metered.polish(DRAFT, PASSAGES, "en")
+    assert first.engine == "openai" and first.tokens == 400 and model_usage.tokens_today(db) == 400
+    assert metered.polish(DRAFT, PASSAGES, "en").engine == "openai"  # 400 used of 700: still called
+    spent = metered.polish(DRAFT, PASSAGES, "en")  # 800 used: the budget stops the call, the offline draft stands
+    assert len(calls) == 2 and spent.engine == "offline" and spent.draft is DRAFT
+    assert "budget of 700 tokens is spent" in spent.fallback_reason
+    broken = Metered(engine_answering(None, status=503), db).polish(DRAFT, PASSAGES, "en")  # no limit, server down
+    assert broken.engine == "offline" and broken.draft is DRAFT
+    [row] = model_usage.usage(db)
+    assert (row["stage"], row["calls"], row["tokens"], row["fallbacks"], row["not_called"]) == ("wording", 3, 800, 1, 1)
+    assert row["mean_latency_ms"] >= 0
+    db.dispose()

@@ -154,6 +154,7 @@ def test_insights_page_for_supervisors(app_data: Services) -> None:
     at.switch_page("pages/insights.py").run()
     assert not at.exception and not at.error
     assert {"Auto-resolution", "SLA compliance", "Cost per ticket"} <= {m.label for m in at.metric}
+    assert any("No model is configured" in i.value for i in at.info)  # the Model tab, offline
     advisor = signed_in(Role.advisor)
     advisor.switch_page("pages/insights.py").run()
     assert any("supervisor role" in e.value for e in advisor.error)

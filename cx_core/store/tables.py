@@ -241,6 +241,20 @@ class HeartbeatRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class ModelUsageRow(Base):
+    """A configured model's calls in one day and stage (``wording``): how many, the tokens its server counted, the
+    time they took and how many fell back to the offline result."""
+
+    __tablename__ = "model_usage"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    stage: Mapped[str] = mapped_column(String(30), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # calls not made: the day's budget was spent
+
+
 class WebhookDeliveryRow(Base):
     """A signed webhook delivery, recorded once by its delivery id: a retried delivery is acknowledged, not read."""
 
