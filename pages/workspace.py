@@ -112,7 +112,8 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
     choices = choices or {}
     spec = desk.REGISTRY.get(p["action"])
     title = spec.label if spec else p["action"]
-    with st.container(border=True):
+    # keyed by the proposal: when the cards reorder after a decision, an open pop-over stays with its own card
+    with st.container(border=True, key=f"card-{p['id']}"):
         head = st.columns([3, 1.3])
         head[0].markdown(f"**{one_line(title)}**")
         shown = "pending" if p["status"] == "pending" and p["decision"] == "abstained" else p["status"]
@@ -168,7 +169,7 @@ def proposal_card(p: dict[str, Any], editable: bool, shortcut: str | None = None
                 st.session_state.pop(f"confirm-{p['id']}", None)
                 run_approve(p["id"], None)
         edit_popover(b[1], p, spec, args, choices)
-        with b[2].popover("Reject", icon=":material/close:"):
+        with b[2].popover("Reject", icon=":material/close:", key=f"reject-open-{p['id']}"):
             with st.form(f"reject-{p['id']}"):
                 code = st.selectbox("Reason", REJECT_REASONS)
                 detail = st.text_input("Details (optional)")
@@ -185,7 +186,7 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                  choices: dict[str, list[tuple[str, str]]]) -> None:
     """The proposal's fields, as the records offer them, to approve with changes."""
     fields = dict(spec.args_model.model_fields) if spec is not None else {}
-    with where.popover("Edit", icon=":material/edit:"):
+    with where.popover("Edit", icon=":material/edit:", key=f"edit-open-{p['id']}"):
         with st.form(f"edit-{p['id']}"):
             values = {}
             # many fields scroll inside the pop-over, so it fits a laptop screen with its button in view
@@ -207,7 +208,8 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
 
 def again_popover(place: Any, proposal_id: int) -> None:
     """Approve for an action already done for the customer from another ticket: only with the reason."""
-    with place.popover("Do it again", icon=":material/repeat:"), st.form(f"again-{proposal_id}"):
+    with place.popover("Do it again", icon=":material/repeat:", key=f"again-open-{proposal_id}"), \
+            st.form(f"again-{proposal_id}"):
         why = st.text_input("Why do it a second time?", max_chars=500, help="Kept in the audit log with your name.")
         if st.form_submit_button("Do it again", type="primary"):
             if not why.strip():
