@@ -42,7 +42,7 @@ from .actions.base import is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
-from .reading import language
+from .reading import language, phrases
 from .reading import records as reading_records
 from .wording import listed
 
@@ -109,12 +109,10 @@ class Book:
         out: dict[str, list[tuple[int, int]]] = {}
         for name, rx in self.patterns.items():
             out.setdefault(name, []).extend(m.span() for m in rx.finditer(text))
-        low = text.lower()
         for name, values in self.words.items():
-            for phrases in values.values():
-                for p in phrases:
-                    out.setdefault(name, []).extend(
-                        m.span() for m in re.finditer(rf"(?<![a-z0-9]){re.escape(p.lower())}(?![a-z0-9])", low))
+            for said in values.values():
+                for p in said:
+                    out.setdefault(name, []).extend(phrases.find(p, text))
         return out
 
     def entities(self, text: str, found: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -125,14 +123,12 @@ class Book:
             hits = list(dict.fromkeys(m.group(1) if rx.groups else m.group(0) for m in rx.finditer(text)))
             if hits:
                 out[name] = hits
-        low = text.lower()
         for name, values in self.words.items():
             at: dict[str, int] = {}
-            for value, phrases in values.items():
-                for p in phrases:
-                    m = re.search(rf"(?<![a-z0-9]){re.escape(p.lower())}(?![a-z0-9])", low)
-                    if m and (value not in at or m.start() < at[value]):
-                        at[value] = m.start()
+            for value, said in values.items():
+                start = phrases.first(said, text)
+                if start is not None:
+                    at[value] = start
             if at:
                 out[name] = sorted(at, key=lambda v: at[v])
         return out

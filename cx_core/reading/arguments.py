@@ -15,7 +15,7 @@ from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
 from ..actions.base import enum_labels
-from . import language, records, when
+from . import language, phrases, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS = "not found", "ambiguous"
@@ -147,11 +147,10 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
                 v.value, dict) else v.value)[:2]))
             if part in spec.choices:
                 found.append(Value(kind="enum", value=part, words=v.words))
-        low = reading.text.lower()
         for choice, name in [*((c, c) for c in spec.choices), *spec.labels]:
-            for m in re.finditer(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", low):
-                said = Value(kind="enum", value=choice, words=_w(reading.text, m.start(), m.end()))
-                if not any(f.words.start <= m.start() < f.words.end for f in [*found, *aside]) \
+            for start, end in phrases.find(name, reading.text):
+                said = Value(kind="enum", value=choice, words=_w(reading.text, start, end))
+                if not any(f.words.start <= start < f.words.end for f in [*found, *aside]) \
                         and not ruled_out(reading, said):
                     found.append(said)
         distinct = list(dict.fromkeys(str(f.value) for f in found))

@@ -106,7 +106,7 @@ NEGATION = re.compile(
     r"updat(?:e|es|ed|ing)|remov(?:e|es|ed|ing)|delet(?:e|es|ed|ing)|upgrad(?:e|es|ed|ing)|downgrad(?:e|es|ed|ing)|"
     r"reschedul(?:e|es|ed|ing)|ship(?:s|ped|ping)?|exchang(?:e|es|ed|ing)|charg(?:e|es|ed|ing)|"
     r"process(?:es|ed|ing)?|put|add(?:s|ed|ing)?|submit(?:s|ted|ting)?|set\s+up|do\s+(?:that|this|it|"
-    r"anything))\b|\bleave\s+(?:\w+\s+){0,4}?(?:alone|as\s+(?:it\s+is|they\s+are|is))\b|"
+    r"anything))\b|\bleave\s+(?:[\w'#-]+\s+){0,12}?alone\b|\bleave\s+(?:\w+\s+){0,4}?as\s+(?:it\s+is|they\s+are|is)\b|"
     r"\bleave\s+(?:it|them|that|this|everything)\s+(?:on|at|as|where|with|how)\b|"
     # "leave my electricity where it is", "leave the electricity one on the 8th, that's fine as it is"
     r"\bleave\s+(?:\w+\s+){1,4}?(?:where\s+(?:it|they)\s+(?:is|are)|on\s+(?:the\s+)?\w+[^.!?;]{0,30}\bas\s+(?:it|they)\s+"

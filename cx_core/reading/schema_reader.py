@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import numbers, when
+from . import numbers, phrases, when
 from .schema import Action, Argument, Schema, split_name
 
 STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did to of in on at for
@@ -128,14 +128,13 @@ def choice_candidates(arg: Argument, text: str) -> list[Candidate]:
     """The values of a choice that ``text`` names: the value itself or one of its phrases, as whole words (a number
     choice also by its word: "two" for 2)."""
     out = []
-    low = text.lower()
     for value in arg.values:
-        phrases = {value, *arg.synonyms.get(value, ())}
+        said = {value, *arg.synonyms.get(value, ())}
         if arg.kind == "number" and value.isdigit():
-            phrases |= {w for w, n in numbers.UNITS.items() if str(n) == value}
-        for p in phrases:
-            for m in re.finditer(rf"(?<![\w-]){re.escape(p.lower())}(?![\w-])", low):
-                out.append(Candidate("enum", value, m.start(), m.end(), text[m.start():m.end()]))
+            said |= {w for w, n in numbers.UNITS.items() if str(n) == value}
+        for p in said:
+            for start, end in phrases.find(p, text):
+                out.append(Candidate("enum", value, start, end, text[start:end]))
     return out
 
 

@@ -1,0 +1,118 @@
+"""Where a phrase of a pack's vocabulary stands in a message, read as English rather than as a string.
+
+- Each word meets its spellings and its plural, by the Snowball English stemmer, in the same form: "cancelled"
+  meets "canceled" but not "cancel" ("can you cancel" is not "you cancelled") nor "cancellation"; "flights" is
+  "flight".
+- A form of "be", "have" or "get" meets any other ("flight was cancelled" meets "flights were cancelled" and
+  "flight has been cancelled"), one or several in a row.
+- Before such a verb up to three words may stand between ("my flight on Tuesday has been cancelled"), never a
+  negation ("the flight was not cancelled" is no cancelled flight) nor the end of a clause.
+- Other words of a phrase stand next to each other, as written: "new york" is never "a new bag to York".
+
+A phrase with signs other than letters, digits, hyphens and apostrophes is matched as it is written."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import snowballstemmer
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|[.!?;:()\n]")
+_PLAIN = re.compile(r"[A-Za-z0-9\s'’-]+")
+_AUX = frozenset("""is are was were be been being am has have had get gets got gotten getting 's 're 've""".split())
+_NEGATION = frozenset("not no never nor without cannot".split())
+AUX = "\0aux"  # a phrase word that any form of "be", "have" or "get" meets
+GAP = 3
+_FORMS = ("ed", "ing", "ions", "ion")
+
+
+@dataclass(frozen=True)
+class _Tok:
+    key: str  # the stem, AUX, or "" for the end of a clause
+    start: int
+    end: int
+    negation: bool = False
+
+
+@functools.cache
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=20000)
+def _key(word: str) -> str:
+    low = word.lower().replace("’", "'")
+    if low in _AUX:
+        return AUX
+    # the stem with the word's form: "you cancelled" is no "can you cancel", nor a "cancellation"
+    form = next((f for f in _FORMS if low.endswith(f) and len(low) > len(f) + 2), "")
+    return f"{_stemmer().stemWord(low)}|{form.rstrip('s')}"
+
+
+@functools.lru_cache(maxsize=256)
+def _tokens(text: str) -> tuple[tuple[_Tok, ...], dict[str, tuple[int, ...]]]:
+    toks: list[_Tok] = []
+    where: dict[str, list[int]] = {}
+    for m in _TOKEN.finditer(text):
+        word = m.group(0)
+        if not word[0].isalnum():
+            toks.append(_Tok("", m.start(), m.end()))
+            continue
+        low = word.lower().replace("’", "'")
+        key = _key(word)
+        toks.append(_Tok(key, m.start(), m.end(), low in _NEGATION or low.endswith("n't")))
+        where.setdefault(key, []).append(len(toks) - 1)
+    return tuple(toks), {k: tuple(v) for k, v in where.items()}
+
+
+@functools.lru_cache(maxsize=20000)
+def _words(phrase: str) -> tuple[str, ...] | None:
+    """The phrase's word keys (a run of "be"/"have"/"get" forms as one), or None to match it as written."""
+    if not _PLAIN.fullmatch(phrase) or not phrase.strip():
+        return None
+    keys: list[str] = []
+    for m in _TOKEN.finditer(phrase):
+        key = _key(m.group(0))
+        if not (key == AUX and keys and keys[-1] == AUX):
+            keys.append(key)
+    return tuple(keys)
+
+
+def _follow(toks: tuple[_Tok, ...], at: int, keys: tuple[str, ...]) -> int | None:
+    """The index of the last token of the phrase's rest ``keys`` after token ``at``, or None."""
+    for key in keys:
+        k = at + 1
+        gap = 0
+        while k < len(toks) and toks[k].key != key:
+            if key != AUX or gap >= GAP or not toks[k].key or toks[k].key == AUX or toks[k].negation:
+                return None
+            gap += 1
+            k += 1
+        if k >= len(toks):
+            return None
+        while key == AUX and k + 1 < len(toks) and toks[k + 1].key == AUX:
+            k += 1  # "has been", "got"
+        at = k
+    return at
+
+
+def find(phrase: str, text: str) -> list[tuple[int, int]]:
+    """Every span of ``text`` where ``phrase`` is said, in the order they stand."""
+    keys = _words(phrase)
+    if keys is None:
+        return [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", text.lower())]
+    toks, where = _tokens(text)
+    out = []
+    for i in where.get(keys[0], ()):
+        last = _follow(toks, i, keys[1:])
+        if last is not None:
+            out.append((toks[i].start, toks[last].end))
+    return out
+
+
+def first(phrases: tuple[str, ...] | list[str], text: str) -> int | None:
+    """Where the first of ``phrases`` said in ``text`` starts, or None."""
+    starts = [s for p in phrases for s, _ in find(p, text)[:1]]
+    return min(starts) if starts else None
