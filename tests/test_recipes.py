@@ -272,3 +272,19 @@ def test_an_ask_that_is_no_question_is_one_line_naming_its_field() -> None:
                                                                          "ask": "whether it was late"}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.kind\.ask: is the question .* ask it, with a '\?'"):
         recipes.parse(bad)
+
+
+def test_a_record_described_by_its_own_words_is_the_one_meant_and_none_described_is_left_to_a_person() -> None:
+    described = {"bookings": [{**SNAP["bookings"][0], "trip": "Lisbon city break"},
+                              {**SNAP["bookings"][1], "trip": "Alpine ski week"}]}
+    book = recipes.parse({"recipes": {"cancel": BOOK["recipes"]["cancel"]}})
+    for text, want in (("Please cancel the ski trip", "BK002"), ("Cancel the Lisbon one", "BK001"),
+                       ("Cancel my city break, not the skiing", "BK001"), ("Cancel my booking please", None)):
+        from datetime import datetime
+
+        from cx_core.reading.reader import read
+
+        triage = _triage("cancel", text)
+        plan = recipes.plan(book, triage, described, date(2026, 11, 20), text, {},
+                            reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+        assert plan.steps[0].args.get("booking_id") == want, text
