@@ -127,6 +127,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Deliver it a week on Monday. Actually, scratch that, they need the Monday too: the Tuesday after that.", "date",
      "2026-12-01"),
     ("We're away until December 1st; the day after that would be ideal.", "date", "2026-12-02"),
+    ("It was cancelled on the 30th; the same time the next day, please.", "date", "2026-12-01"),
+    ("Not Monday 7 December: the following Wednesday.", "date", "2026-12-09"),
     # times and parts of the day
     ("Any time after 2pm.", "time", ("14:00", "after")),
     ("2pm or later, please.", "time", ("14:00", "after")),

@@ -150,9 +150,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+than|not\s+before|not\s+after)"
                         r"(?:\s+the)?\s*$", re.I)
-# "the Monday after", "the day after that": a day counted from the day named before it
+# "the Monday after", "the day after that", "the next day", "the following Monday": a day counted from the day
+# named before it
 _AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
-                             rf"the\s+week|(?:this|next|the|a)\b))", re.I)
+                             rf"the\s+week|(?:this|next|the|a)\b))|\bthe\s+(?:next|following)\s+(?P<nd>day)\b|"
+                             rf"\bthe\s+following\s+(?P<fd>{_WD})\b", re.I)
 
 
 def _relative(word: str, today: date) -> date | None:
@@ -273,7 +275,7 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
         if not before:
             continue
         anchor = date.fromisoformat(max(before, key=lambda w: w.end).value)
-        word = m.group("wd").lower()
+        word = (m.group("wd") or m.group("nd") or m.group("fd")).lower()
         d = anchor + timedelta(days=1) if word == "day" else weekday_after(anchor, _weekday(word))
         found = [w for w in found if not (s <= w.start < e)]
         found.append(When("date", d.isoformat(), s, e, m.group(0)))
