@@ -186,6 +186,8 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
                  choices: dict[str, list[tuple[str, str]]]) -> None:
     """The proposal's fields, as the records offer them, to approve with changes."""
     fields = dict(spec.args_model.model_fields) if spec is not None else {}
+    # the items of the order being changed, the options of the item being swapped: what goes with the records named
+    choices = choices.within(args) if isinstance(choices, desk.Choices) else choices
     with where.popover("Edit", icon=":material/edit:", key=f"edit-open-{p['id']}"):
         with st.form(f"edit-{p['id']}"):
             values = {}

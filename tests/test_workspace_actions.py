@@ -225,3 +225,20 @@ def test_a_ticket_without_a_subject_is_titled_by_its_words_not_its_greeting() ->
     assert desk.opening("Good morning,\n\nPlease cancel reservation 11JPES") == "Please cancel reservation 11JPES"
     assert desk.opening("Dear Lumen Home team,\n\nMy lamp is broken") == "My lamp is broken"
     assert desk.opening("High time you answered") == "High time you answered"
+
+
+def test_an_actions_fields_offer_only_what_goes_with_the_records_its_other_fields_name() -> None:
+    snap = {"orders": [{"order_id": "#W1", "items": [{"item_id": "11", "name": "Desk Lamp"},
+                                                      {"item_id": "12", "name": "Kettle"}],
+                        "variants": {"11": [{"item_id": "21", "options": {"color": "black"}}],
+                                     "12": [{"item_id": "22", "options": {"color": "red"}}]}},
+                       {"order_id": "#W2", "items": [{"item_id": "13", "name": "Toaster"}]}]}
+    choices = desk.record_choices(snap)
+    assert {x for x, _ in choices["item_id"]} == {"11", "12", "13"}
+    swap = choices.within({"order_id": "#W1", "item_ids": ["11"], "new_item_ids": []})
+    assert {x for x, _ in swap["item_id"]} == {"11", "12"}  # the order's own items, not the toaster of #W2
+    assert {x for x, _ in swap["new_item_id"]} == {"21"}  # the lamp's other colours only
+    assert {x for x, _ in swap["order_id"]} == {"#W1", "#W2"}  # an order sits under nothing: every one stays
+    # a value held now stays whatever it sits under; nothing named: everything
+    assert {x for x, _ in choices.within({"order_id": "#W2", "item_ids": ["11"]})["item_id"]} == {"11", "13"}
+    assert choices.within({})["item_id"] == choices["item_id"]

@@ -23,6 +23,7 @@ from ..review import reversal_text
 from ..store.db import utcnow
 from .customer import customer_view, ticket_version
 from .decisions import (
+    Choices,
     add_action,
     addable_actions,
     approve,
@@ -87,6 +88,6 @@ __all__ = [
     "addable_actions", "added_parts", "align", "changed_sentences", "approve", "as_ticket_in", "assign", "claim_next", "counts", "current", "customer_view", "escalate", "promises_follow_up", "ticket_version",
     "clash_note", "customer_tickets", "cut_words", "failure_line", "filter_options", "for_agent", "get_ticket", "inbox", "opening",
     "insert_tickets", "mark_failed", "parse_ticket_file", "plain", "priority_of", "processing_mark", "proposal_states",
-    "field_options", "once_each", "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
+    "Choices", "field_options", "once_each", "record_choices", "reject", "release", "release_expired", "renew_lease", "reply_draft", "reply_problems",
     "require", "reread", "reread_waiting", "retry", "retry_failed", "reversal_text", "reverse_and_tell", "reversible_on", "send_reply", "sla_due", "store_result", "sweep_expired", "ticket_choices",
 ]

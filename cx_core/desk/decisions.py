@@ -186,7 +186,34 @@ def addable_actions() -> list[str]:
                   key=lambda n: REGISTRY[n].label or n)
 
 
-def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
+class Choices(dict[str, list[tuple[str, str]]]):
+    """Record choices by field, each value knowing the records it sits under (an item its order, an option its
+    item), so that an action's fields offer only what goes with the records its other fields name."""
+
+    def __init__(self, found: dict[str, list[tuple[str, str]]], under: dict[tuple[str, str], set[tuple[str, str]]]
+                 ) -> None:
+        super().__init__(found)
+        self.under = under
+
+    def within(self, args: dict[str, Any]) -> Choices:
+        """The choices for an action with ``args``: a field whose values sit under the records the other fields
+        name offers those alone (the items of the order being changed, the options of the item being swapped);
+        the value it holds now always stays."""
+        named = {(k[:-1] if k.endswith("_ids") else k, str(x)) for k, v in args.items()
+                 for x in (v if isinstance(v, list) else [v]) if isinstance(x, str | int) and not isinstance(x, bool)}
+        out = {}
+        for field, values in self.items():
+            many = args.get(field + "s")
+            current = {str(x) for x in (many if isinstance(many, list) else [args.get(field)]) if isinstance(x, str | int)}
+            others = {n for n in named if n[0] != field}
+            near = {x: len(self.under.get((field, x), set()) & others) for x, _ in values}
+            most = max(near.values(), default=0)  # the option under the very item named, not its order's others
+            fits = [(x, t) for x, t in values if (most and near[x] == most) or x in current]
+            out[field] = fits if any(x not in current for x, _ in fits) else values
+        return Choices(out, self.under)
+
+
+def record_choices(snapshot: dict[str, Any] | None) -> Choices:
     """The customer's own records as choices for an action's fields, by field name: every ``…_id`` value found in
     the snapshot (an order's ``order_id``, its items' ``item_id``, an appointment's free ``slot_id``…), the ``id``
     of a record listed under a plural key (``payment_methods`` gives ``payment_method_id``), and the other options
@@ -213,14 +240,17 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                             else shown.value(v))
         return f"{record[key]} · {' · '.join(bits[:3])}" if bits else str(record[key])
 
-    def walk(value: Any, parent: str, prefix: str = "") -> None:
+    def walk(value: Any, parent: str, prefix: str = "", path: tuple[tuple[str, str], ...] = ()) -> None:
         if isinstance(value, dict):
             own = next((k for k in value if k.endswith("_id")), "")  # the record's own id; later ones refer on
+            if own and isinstance(value[own], str | int) and not isinstance(value[own], bool):
+                path = (*path, (prefix + own, str(value[own])))
             for key, v in value.items():
                 if key.endswith("_id") and isinstance(v, (str, int)) and not isinstance(v, bool) and str(v):
                     # an invoice names its appointment: the appointment's own record says what it is
                     if key == own:
                         out.setdefault(prefix + key, {})[str(v)] = describe(value, key)
+                        under.setdefault((prefix + key, str(v)), set()).update(path[:-1])
                         if isinstance(value.get("start"), str):  # a time on offer: read in time order, once
                             starts[(prefix + key, str(v))] = value["start"]
                     else:
@@ -236,20 +266,24 @@ def record_choices(snapshot: dict[str, Any] | None) -> dict[str, list[tuple[str,
                             if isinstance(o, dict) and o.get("item_id"):
                                 named = {**o, "name": o.get("name") or names.get(str(item)) or ""}
                                 out.setdefault("new_item_id", {})[str(o["item_id"])] = describe(named, "item_id")
+                                under.setdefault(("new_item_id", str(o["item_id"])), set()).update(
+                                    {*path, ("item_id", str(item))})
                 elif key == "variants":
-                    walk(v, key, "new_")
+                    walk(v, key, "new_", path)
                 elif isinstance(v, (dict, list)) and key not in {"payments", "changes", "notes"}:
-                    walk(v, key, prefix)
+                    walk(v, key, prefix, path)
         elif isinstance(value, list):
             for v in value:
-                walk(v, parent, prefix)
+                walk(v, parent, prefix, path)
 
+    under: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (field, value) → the records it sits under
     owners: dict[str, str] = {}  # a value's label from the record it is the id of ("Visa card ending 3681")
     starts: dict[tuple[str, str], str] = {}
     walk(snapshot or {}, "")
     # a payment's ``payment_id`` names a payment method: it reads as that method, not as the payment's amount
     found = {k: sorted((x, owners.get(x, text)) for x, text in v.items()) for k, v in out.items()}
-    return {k: _times_once(k, v, starts) if any((k, x) in starts for x, _ in v) else v for k, v in found.items()}
+    return Choices({k: _times_once(k, v, starts) if any((k, x) in starts for x, _ in v) else v
+                    for k, v in found.items()}, under)
 
 
 def _times_once(field: str, choices: list[tuple[str, str]], starts: dict[tuple[str, str], str]
@@ -290,7 +324,7 @@ def field_options(db: Database, action: str, args: dict[str, Any]) -> dict[str, 
     return {field: [(json.dumps(v, sort_keys=True), text) for v, text in options] for field, options in found.items()}
 
 
-def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, str]]]:
+def ticket_choices(db: Database, ticket_id: str) -> Choices:
     """``record_choices`` for the customer on a ticket, or the account its message names (none when it names no
     known customer)."""
     with db.session() as s:
@@ -300,7 +334,7 @@ def ticket_choices(db: Database, ticket_id: str) -> dict[str, list[tuple[str, st
         # the account the message named, when its sender is not verified: its records are named for the advisor
         customer_id = row.customer_id or (row.result or {}).get("customer_id")
         if not customer_id:
-            return {}
+            return Choices({}, {})
         snap = packs.records(active()).snapshot(s, customer_id, utcnow())
     return record_choices(snap)
 
