@@ -20,14 +20,24 @@ THREAT = re.compile(r"\b(?:dispute (?:it|this|that|the (?:charge|payment|transac
                     r"one-star) review|consumer protection)\b", re.I)
 SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|electric shock|shocked|electrocut\w*|"
                     r"gas leak|(?:smell|smells|smelling|smelt|smelled)\s+(?:of\s+)?gas|gas\s+smell|carbon monoxide|co alarm|"
-                    r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*)\b", re.I)
+                    r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*|(?:is|was|were|are|kept|started) bleeding|blood|"
+                    r"cut (?:my|his|her|their|our) (?:finger|hand|foot|arm|leg|head))\b", re.I)
+# a hazard's word in a figure of speech: "to add insult to injury", "a flood of emails", "fire away"
+FIGURATIVE = re.compile(r"\b(?:insult to injury|fire away|under fire|hurt (?:my|our|his|her) feelings|(?:it|that|this) "
+                        r"hurts? (?:my|our) (?:business|feelings|pride|rating)|smoke and mirrors|burning question|"
+                        r"melting pot|(?:a|the) flood of|flooded with (?:e-?mails?|calls|messages|requests|orders)|"
+                        r"no smoke without fire|blood pressure|burnt? out|burning (?:through|a hole)|"
+                        r"(?:fired|firing) (?:off|back)|like wildfire|bad blood)\b", re.I)
 
 
 def safety(text: str) -> str:
     """The first safety word of ``text`` ("sparks"), or ''; a capitalised one inside a sentence is a name ("Alicia
-    Sparks", "Mr Fire"), not a hazard."""
+    Sparks", "Mr Fire"), and one in a figure of speech ("to add insult to injury") no hazard."""
+    figures = [f.span() for f in FIGURATIVE.finditer(text)]
     for m in SAFETY.finditer(text):
         word, before = m.group(0), text[:m.start()].rstrip(" \t")
+        if any(s <= m.start() < e for s, e in figures):
+            continue
         if not (word[0].isupper() and not word.isupper() and before and before[-1] not in ".!?\n:;\"'(-*"):
             return word
     return ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cx_core.services import Services
 from tests.conftest import NOW
 
@@ -28,3 +30,17 @@ def test_signals_on_the_labelled_set(services: Services) -> None:
     assert hits["language"] == n, misses
     assert hits["urgency"] / n >= 0.85, misses
     assert hits["sentiment"] / n >= 0.75, misses
+
+
+@pytest.mark.parametrize("text, word", [
+    ("And to add insult to injury, the replacement was late too.", ""),
+    ("We've been flooded with emails about it; fire away with your questions.", ""),
+    ("It really hurts my business when the delivery is missed.", ""),
+    ("My son cut his finger on the broken glass of the oven door.", "cut his finger"),
+    ("To add insult to injury, sparks came out of the socket.", "sparks"),
+    ("I had to bleed the radiators myself.", ""),
+])
+def test_a_hazard_in_a_figure_of_speech_is_none_and_a_real_one_is_never_missed(text: str, word: str) -> None:
+    from cx_core import signals
+
+    assert signals.safety(text) == word
