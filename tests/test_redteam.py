@@ -5,6 +5,7 @@ number survives into a summary, a reply, a stored ticket, a proposal or the audi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,10 +13,11 @@ from sqlalchemy import select
 
 from cx_core import audit, desk
 from cx_core.actions import REGISTRY
+from cx_core.config import Settings
 from cx_core.models import Decision, TicketIn
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow, MessageRow, NotificationRow, ProposalRow, TicketRow
-from tests.conftest import NOW
+from tests.conftest import NOW, copy_world
 from tests.helpers import find_order, order
 
 CARD = "4111 1111 1111 1111"
@@ -57,8 +59,18 @@ def adversarial(svc: Services) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def processed(services: Services) -> tuple[Services, list[Any], dict[str, str]]:
+@pytest.fixture(scope="module")
+def module_services(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """One copy of the demo world for the file: its tests only read what the adversarial tickets left."""
+    svc = Services(copy_world(world, tmp_path_factory.mktemp("redteam") / "data"))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="module")
+def processed(module_services: Services) -> tuple[Services, list[Any], dict[str, str]]:
+    """The adversarial tickets processed once at level 4; each test checks another side of what came of them."""
+    services = module_services
     raws = adversarial(services)
     ids = sorted({m for r in raws for m in re.findall(r"#W\d{7}", r["body"])})
     before = {i: _state(services, i) for i in ids}
