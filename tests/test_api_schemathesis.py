@@ -25,16 +25,19 @@ SECRETS = {"TANDEM_CHATWOOT_WEBHOOK_SECRET": "cw-secret", "TANDEM_ZENDESK_WEBHOO
            "TANDEM_API_RATE_PER_MINUTE": "100000", "TANDEM_API_FAILED_AUTH_PER_MINUTE": "100000"}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def api(request: pytest.FixtureRequest, world: Settings, tmp_path: Path) -> Iterator[Api]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One server per database for both tokens: each token is made for its run, and a default token reaches only
+    its own tickets, whatever the admin's run stored before it."""
     if shutil.which("st", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("schemathesis is not installed")
+    data = tmp_path_factory.mktemp(f"schemathesis-{request.param}") / "data"
     if request.param == "sqlite":
-        with running_api(world, tmp_path / "data", SECRETS) as running:
+        with running_api(world, data, SECRETS) as running:
             yield running
         return
     with fresh_pg_database("schemathesis") as url:
-        with running_api(world, tmp_path / "data", {**SECRETS, "TANDEM_DATABASE_URL": url}) as running:
+        with running_api(world, data, {**SECRETS, "TANDEM_DATABASE_URL": url}) as running:
             yield running
 
 
