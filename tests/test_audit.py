@@ -10,7 +10,7 @@ from sqlalchemy import delete, text, update
 from cx_core import audit
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow
-from tests.helpers import DEMO_ADMIN
+from tests.helpers import DEMO_ADMIN, cache_env
 
 
 def _some_events(svc: Services, n: int = 5) -> list[int]:
@@ -56,7 +56,8 @@ def test_truncated_tail_is_detected(services: Services) -> None:
 
 def test_cli_verify_exit_codes(services: Services) -> None:
     seqs = _some_events(services)
-    env = {"TANDEM_DATA_DIR": str(services.settings.data_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {"TANDEM_DATA_DIR": str(services.settings.data_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+           **cache_env()}
     ok = subprocess.run([sys.executable, "-m", "cx_core", "audit", "verify"], env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and "intact" in ok.stdout
     with services.db.tx() as s:

@@ -38,7 +38,9 @@ def test_eval_intents_contract_on_bitext_sample(shared_data: Path, tmp_path: Pat
             w.writeheader()
             w.writerows({"text": x["utterance"], "category": x["intent"]} for x in r[::every])
 
-    sample(shared_data / "bitext/train.csv", tmp_path / "train.csv", 8)
+    # every 16th training line (about 1,100, some 40 for each of the 27 intents: 0.99 accuracy measured, as with
+    # every 8th) and every 4th test line
+    sample(shared_data / "bitext/train.csv", tmp_path / "train.csv", 16)
     sample(shared_data / "bitext/dev.csv", tmp_path / "test.csv", 4)
     out = run(["eval", "intents", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
                "--json"], tmp_path)
