@@ -45,6 +45,17 @@ ADMIN = StaffUser("root", "Robin Admin", Role.admin)
 SUPERVISOR = StaffUser("sam", "Sam Supervisor", Role.supervisor)
 ADVISOR = StaffUser("ada", "Ada Advisor", Role.advisor)
 T0 = datetime(2026, 11, 18, 9, 0)
+REAL_HASHER = auth._hasher  # the product's parameters: attempts at the same moment overlap as long as they do live
+
+
+@pytest.fixture(autouse=True)
+def _quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its lightest parameters for these tests, which sign in hundreds of times: the throttle, locks and
+    roles are what they check, and a hash names its own parameters, so the world's stored ones still verify (attempts
+    made at the same moment keep the real cost, so they overlap as long as they would)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _fresh(db: Database) -> Database:
@@ -307,10 +318,12 @@ def _at_once(db: Database, username: str, net: str, n: int = 12, same_address: b
             results.append(out)
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth, "_hasher", REAL_HASHER)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     return results
 
 
