@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
 from ..wording import listed
@@ -129,16 +131,29 @@ def holding(q: Qualifiers) -> tuple[str, str]:
     return "", ""
 
 
-def _blank(step: Step) -> list[str]:
-    """The required arguments a step carries empty ("zip": ""), by the words people read for them."""
+def _later(value: Any) -> bool:
+    """A value an earlier step's result fills in when it has run ("{refund}")."""
+    return isinstance(value, str) and value.startswith("{") and value.endswith("}")
+
+
+def _unfit(step: Step) -> dict[str, str]:
+    """The arguments a step carries that its action cannot take, by the words people read for them: a required one
+    left empty ("zip": ""), or a value read that its field refuses (a meter's "23791.4" where whole digits are
+    wanted). Each is a detail to ask, never a refusal in a validator's words."""
     spec = REGISTRY.get(step.action)
     if spec is None:
-        return []
-    out = []
-    for name, field in spec.args_model.model_fields.items():
-        if field.is_required() and name in step.args and step.args[name] in ("", None):
-            said = str(field.description or "").rstrip(".")
-            out.append(said[:1].lower() + said[1:] if said and len(said) <= 40 else name.replace("_", " "))
+        return {}
+    fields = spec.args_model.model_fields
+    names = {n for n, f in fields.items() if f.is_required() and n in step.args and step.args[n] in ("", None)}
+    try:
+        spec.args_model.model_validate(step.args)
+    except ValidationError as exc:
+        names |= {str(e["loc"][0]) for e in exc.errors() if e["loc"] and e["loc"][0] in step.args
+                  and e["loc"][0] in fields and not _later(step.args[e["loc"][0]])}
+    out = {}
+    for name in sorted(names, key=list(fields).index):
+        said = str(fields[name].description or "").rstrip(".")
+        out[name] = said[:1].lower() + said[1:] if said and len(said) <= 40 else name.replace("_", " ")
     return out
 
 
@@ -173,9 +188,11 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
         if is_read(step.action) or step.refused:
             kept.append(step)
             continue
-        if not step.missing and (blank := _blank(step)):  # a value left empty is a detail to ask, not a refusal
-            step = replace(step, missing=listed([f"the {b}" for b in blank]))
-            plan.questions.setdefault(step.intent, f"could you send {listed([f'the {b}' for b in blank])}?")
+        if not step.missing and (unfit := _unfit(step)):  # a value left empty or refused is a detail to ask
+            asked = listed([f"the {b}" for b in unfit.values()])
+            step = replace(step, missing=asked, args={k: v for k, v in step.args.items()
+                                                      if k not in unfit or v in ("", None)})
+            plan.questions.setdefault(step.intent, f"could you send {asked}?")
         if safety and not step.held:
             kept.append(replace(step, held=SAFETY.format(word=safety)))
             plan.questions.pop(step.intent, None)  # no details asked for what the danger holds: safety first

@@ -42,13 +42,20 @@ def _stemmer() -> snowballstemmer.stemmer:
 
 
 @functools.lru_cache(maxsize=20000)
+def stem(word: str) -> str:
+    """A word's Snowball stem, whatever its form: "electricity" and "electric" are "electr", "batteries" and
+    "battery" "batteri"."""
+    return str(_stemmer().stemWord(word.lower().replace("’", "'")))
+
+
+@functools.lru_cache(maxsize=20000)
 def _key(word: str) -> str:
     low = word.lower().replace("’", "'")
     if low in _AUX:
         return AUX
     # the stem with the word's form: "you cancelled" is no "can you cancel", nor a "cancellation"
     form = next((f for f in _FORMS if low.endswith(f) and len(low) > len(f) + 2), "")
-    return f"{_stemmer().stemWord(low)}|{form.rstrip('s')}"
+    return f"{stem(low)}|{form.rstrip('s')}"
 
 
 @functools.lru_cache(maxsize=256)

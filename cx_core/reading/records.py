@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from . import phrases
+
 _STOP = frozenset("""a an the and or of to in on at for from with by my our your me we i it its is are was were be been
 this that these those one ones please can could would will just only also all any some both each every other another
 new old same order orders booking bookings account accounts item items record records thing things stuff one""".split())
@@ -21,12 +23,8 @@ _TIME_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.+Z-]*)?$")
 
 
 def stem(word: str) -> str:
-    w = word.lower()
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-        return w[:-1]
-    return w
+    """A word as records and requests meet: its stem ("chargers" is "charger", "electric" meets "Electricity")."""
+    return phrases.stem(word)
 
 
 def words(text: str) -> set[str]:
