@@ -431,3 +431,18 @@ def test_a_threat_made_unless_the_request_is_done_is_no_condition(text: str, hel
     [request] = read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text, confidence=1.0)]).requests
     q = request.qualifiers
     assert (q.condition is not None or q.checkable is not None) == held, q
+
+
+def test_a_value_its_action_refuses_is_asked_for_never_refused_in_a_validators_words() -> None:
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    text = "Please cancel order W1002420."
+    reading = read(text, WRITTEN, packs.reading(find("lumen")),
+                   [SimpleNamespace(intent="request", text=text, confidence=1.0)])
+    snap = STEPS["lumen"][2]
+    plan = guard.apply(Plan(steps=[Step("cancel_order", {"order_id": "#W1002420", "reason": "it is too big"},
+                                        "request", "the customer asked")]), reading, snap)
+    [step] = plan.steps
+    assert step.args == {"order_id": "#W1002420"} and step.missing == "the reason"
+    assert plan.questions["request"] == "could you send the reason?"

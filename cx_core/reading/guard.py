@@ -131,6 +131,9 @@ def holding(q: Qualifiers) -> tuple[str, str]:
     return "", ""
 
 
+_WH = frozenset("why what which when where how who whom whose whether if".split())
+
+
 def _later(value: Any) -> bool:
     """A value an earlier step's result fills in when it has run ("{refund}")."""
     return isinstance(value, str) and value.startswith("{") and value.endswith("}")
@@ -153,7 +156,8 @@ def _unfit(step: Step) -> dict[str, str]:
     out = {}
     for name in sorted(names, key=list(fields).index):
         said = str(fields[name].description or "").rstrip(".")
-        out[name] = said[:1].lower() + said[1:] if said and len(said) <= 40 else name.replace("_", " ")
+        noun = said and len(said) <= 40 and said.split()[0].lower() not in _WH  # "Why the customer cancels": no noun
+        out[name] = said[:1].lower() + said[1:] if noun else name.replace("_", " ")
     return out
 
 
