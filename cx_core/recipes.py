@@ -335,8 +335,8 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
                 pool = narrowed
     if len(pool) > 1:  # described by its own words: "the EV charger", "the one delivered on Wednesday"
         days = [str(d) for d in ctx.entities.get("dates", [])]
-        if len(picked := reading_records.named(ctx.request.text, pool, days)) == 1:
-            return [pool[picked[0]]]
+        if len(described := reading_records.named(ctx.request.text, pool, days)) == 1:
+            return [pool[described[0]]]
     if len(pool) > 1 and ctx.latest and b.newest_by:
         return [max(pool, key=lambda r: str(r.get(b.newest_by) or ""))]
     if len(pool) > 1 and (best := reading_records.superlative(ctx.request.text, pool)) is not None:
