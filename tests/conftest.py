@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,9 @@ from cx_core.config import PROJECT_ROOT, Settings, load_settings  # noqa: E402
 from cx_core.services import Services  # noqa: E402
 
 NOW = datetime(2026, 11, 18, 9, 30)  # a Wednesday
+# the day the airline's demo world is built on in the tests that read its bookings: fixed, so that which flights
+# have flown, been cancelled or are still ahead never depends on the day the suite runs
+WORLD_DAY = date(2026, 11, 26)
 SHARED = PROJECT_ROOT.parent / "shared"
 
 

@@ -18,6 +18,7 @@ from cx_core.models import Decision, TicketIn
 from cx_core.services import Services
 from cx_core.setup import build_demo
 from domains.airline import demo as airline_demo
+from tests.conftest import WORLD_DAY
 
 NOW = datetime(2026, 11, 18, 14, 0)
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
@@ -27,7 +28,7 @@ ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     settings: Settings = load_settings(domain="airline", data_dir=tmp_path_factory.mktemp("air"), database_url="")
     s = Services(settings)
-    build_demo(s, tickets_n=0, process=False, quiet=True)
+    build_demo(s, tickets_n=0, process=False, quiet=True, today=WORLD_DAY)
     yield s
     s.close()
     packs.use(domain.find(domain.DEFAULT_DOMAIN))

@@ -25,6 +25,7 @@ from cx_core.models import Decision, Role, TicketIn
 from cx_core.services import Services
 from cx_core.setup import build_demo
 from domains.airline import demo as airline_demo
+from tests.conftest import WORLD_DAY
 from tests.helpers import running_app
 
 NOW = datetime(2026, 11, 18, 14, 0)
@@ -36,7 +37,7 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The airline's demo world, knowledge and classifier, built once (no tickets yet)."""
     settings = load_settings(domain="airline", data_dir=tmp_path_factory.mktemp("airline"), database_url="")
     svc = Services(settings)
-    build_demo(svc, tickets_n=0, process=False, quiet=True)
+    build_demo(svc, tickets_n=0, process=False, quiet=True, today=WORLD_DAY)
     for role in Role:
         create_user(svc.db, f"test-{role.value}", f"Test {role.value}", role, "password-123")
     svc.close()

@@ -23,7 +23,7 @@ from cx_core.safe_text import plain_text
 from cx_core.services import Services
 from cx_core.setup import build_demo
 from cx_core.wording import split_sentences
-from tests.conftest import NOW
+from tests.conftest import NOW, WORLD_DAY
 from tests.helpers import find_callout_with_booking, find_order
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
@@ -131,7 +131,7 @@ def test_the_demo_companys_drafts_can_be_sent_as_written(services: Services) -> 
 def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = load_settings(domain="airline", data_dir=tmp_path_factory.mktemp("airline-text"), database_url="")
     svc = Services(settings)
-    build_demo(svc, tickets_n=0, process=False, quiet=True)
+    build_demo(svc, tickets_n=0, process=False, quiet=True, today=WORLD_DAY)
     svc.close()
     yield settings
     packs.use(domain.find(domain.DEFAULT_DOMAIN))
