@@ -14,17 +14,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import phrases
+from .phrases import stem  # records and requests meet by their stems ("electric", "Electricity")
 
 _STOP = frozenset("""a an the and or of to in on at for from with by my our your me we i it its is are was were be been
 this that these those one ones please can could would will just only also all any some both each every other another
 new old same order orders booking bookings account accounts item items record records thing things stuff one""".split())
 _TIME_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.+Z-]*)?$")
-
-
-def stem(word: str) -> str:
-    """A word as records and requests meet: its stem ("chargers" is "charger", "electric" meets "Electricity")."""
-    return phrases.stem(word)
 
 
 def words(text: str) -> set[str]:
