@@ -141,22 +141,32 @@ LAST_FOUR = re.compile(r"\b(?:ending|ends|ended)(?:\s+(?:in|with))?\s*:?\s*(\d{4
 
 def counts(text: str) -> dict[str, list[int]]:
     """How many of each thing the pack says customers count (``reading.yaml``'s ``counts``: ``bag: [bag, suitcase,
-    luggage]``) the message asks for: "two more bags" → ``bag_count: [2]``, "no checked bags" → ``[0]``."""
+    luggage]``) the message asks for: "two more bags" → ``bag_count: [2]``, "no checked bags" → ``[0]``; a count said
+    for each person ("one checked bag each") is also under ``bag_each``."""
     out: dict[str, list[int]] = {}
     for name, nouns in _vocabulary().counts.items():
         noun = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
         rx = re.compile(rf"\b(?P<n>\d+|[a-z]+(?:-[a-z]+)?)\s+(?:more\s+|extra\s+|additional\s+|other\s+)?"
                         rf"(?:checked\s+|check-in\s+|large\s+|small\s+|hold\s+)?(?:{noun})(?:e?s)?\b", re.I)
-        found = []
+        found, each = [], []
         for m in rx.finditer(text):
             word = m.group("n").lower()
             value = 0 if word in ("no", "zero", "none") else numbers.value_of(word) if not word.isdigit() \
                 else int(word)
             if value is not None:
                 found.append(int(value))
+                if EACH.match(text, m.end()):
+                    each.append(int(value))
         if found:
             out[f"{name}_count"] = found
+        if each:
+            out[f"{name}_each"] = each
     return out
+
+
+# a count said for each person: "one checked bag each", "two bags per passenger", "a case apiece"
+EACH = re.compile(r"\s*,?\s*(?:each|apiece|per\s+(?:person|passenger|travell?er|head|adult)|for\s+each\s+of\s+(?:us|them)|"
+                  r"for\s+(?:every|each)\s+(?:person|passenger|travell?er|one\s+of\s+us))\b", re.I)
 
 
 def extract(text: str, today: date) -> dict[str, Any]:

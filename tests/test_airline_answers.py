@@ -389,6 +389,71 @@ def test_a_round_trip_is_booked_out_and_back_with_both_fares_and_every_way_to_pa
     assert "travel certificate" in reply.split("Which of your saved payment methods")[1]  # it pays a new booking
 
 
+def test_a_saved_traveller_bags_each_and_a_gift_card_with_the_rest_on_a_card_are_read_once(svc: Services) -> None:
+    """ "For me and my husband Marvin (saved on my profile)", "one checked bag each", "use my $250 gift card and
+    put the rest on my Mastercard": the saved traveller's details from the profile, a bag per traveller, and the
+    gift card paying what it holds with the card paying the rest."""
+    from sqlalchemy import select
+
+    from domains.airline.backend import search_direct
+    from domains.airline.tables import AirlineFlightRow
+
+    out_day, back_day = datetime(2026, 12, 4).date(), datetime(2026, 12, 7).date()
+    with svc.db.session() as s:
+        route = next((f.origin, f.destination) for f in s.scalars(select(AirlineFlightRow).order_by(
+            AirlineFlightRow.flight_number)) if len(search_direct(s, f.origin, f.destination, out_day)) == 1
+            and len(search_direct(s, f.destination, f.origin, back_day)) == 1)
+    members = {u["user_id"]: u for u, _ in _bookings(svc)}
+    member, saved, gift, card = next(
+        (u, p, g, c) for u in members.values() for p in u["saved_passengers"][:1]
+        for g in [m for m in u["payment_methods"] if m["source"] == "gift_card"][:1]
+        for c in [m for m in u["payment_methods"] if m["source"] == "credit_card"]
+        if sum(m["source"] == "credit_card" for m in u["payment_methods"]) == 1
+        and sum(m["source"] == "gift_card" for m in u["payment_methods"]) == 1
+        and p["first_name"] != u["name"]["first_name"] and g.get("balance"))
+    brand = card["label"].split()[0]
+    out = _run(svc, {"id": "SAVED", "customer": member["email"], "subject": "New booking", "body":
+                     f"Please book a round trip in economy from {route[0]} to {route[1]}, out Friday 4 December and "
+                     f"back Monday 7 December, for me and my partner {saved['first_name']} (saved on my profile). "
+                     f"One checked bag each, and no insurance. Please use my ${gift['balance']:g} gift card and put "
+                     f"the rest on my {brand}."})
+    [book] = [p for p in out.proposals if p.action == "book_reservation"]
+    a = book.args
+    assert {"first_name": saved["first_name"], "last_name": saved["last_name"], "dob": saved["dob"]} in a["passengers"]
+    assert len(a["passengers"]) == 2 and a["total_baggages"] == 2, book.reason
+    paid = {m["payment_id"]: m["amount"] for m in a["payment_methods"]}
+    total = sum(paid.values())
+    assert set(paid) == {gift["id"], card["id"]} and paid[gift["id"]] == min(float(gift["balance"]), total)
+    assert "date of birth" not in out.draft.reply and "how many checked bags" not in out.draft.reply
+
+
+def test_a_leg_said_to_stay_as_it_is_stays_and_the_other_moves_to_the_next_day(svc: Services) -> None:
+    """ "Can you move the return on the 30th to the next day? Keep the outbound on the 24th as it is.": of two legs
+    on two days, the one named only to stay is kept and the other is the one moved."""
+    from datetime import date, timedelta
+
+    from domains.airline.backend import search_direct
+
+    with svc.db.session() as s:
+        u, r, out, back = next(
+            (u, r, f[0], f[1]) for u, r in _bookings(svc) for f in [r["flights"]]
+            if r["flight_type"] == "round_trip" and len(f) == 2 and r["cabin"] != "basic_economy"
+            and not r["any_flown"] and date.fromisoformat(f[0]["date"]) > NOW.date()
+            and f[0]["date"] != f[1]["date"] and any(
+                x["flight_number"] == f[1]["flight_number"] for x in search_direct(
+                    s, f[1]["origin"], f[1]["destination"], date.fromisoformat(f[1]["date"]) + timedelta(days=1))))
+    d_out, d_back = date.fromisoformat(out["date"]), date.fromisoformat(back["date"])
+    result = _run(svc, {"id": "KEEP", "customer": u["email"], "subject": "", "body":
+                        f"Hello, booking {r['reservation_id']}: our flight home is on {d_back:%B} {d_back.day}. Can "
+                        f"you put us on the same flight the next day instead? Keep the outbound on {d_out:%B} "
+                        f"{d_out.day} as it is. "
+                        "Use my card on file for any difference."})
+    [move] = [p for p in result.proposals if p.action == "update_reservation_flights"]
+    assert move.args.get("flights") == [
+        {"flight_number": out["flight_number"], "date": out["date"]},
+        {"flight_number": back["flight_number"], "date": (d_back + timedelta(days=1)).isoformat()}], move.reason
+
+
 def test_a_move_between_two_days_gone_by_is_said_to_be_past_not_asked_about(svc: Services) -> None:
     from datetime import date, timedelta
 

@@ -9,6 +9,7 @@ What a row checks, by name:
 - ``ask``/``report``: the request is a question, or a statement of what happened;
 - a value (``date``, ``time``, ``period``, ``number``, ``amount``, ``phone``, ``address``, ``email``) read from the words,
   relative to the day the message was written (Friday 20 November 2026);
+- ``kept``: the day named only to stay as it is, apart from the new one;
 - ``every``, ``latest``, ``quantity``, ``exception``, ``comparative``, ``claim``, ``excluded``: the qualifier read.
 """
 
@@ -111,6 +112,9 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Tomorrow would be great.", "date", "2026-11-21"),
     ("How about the day after tomorrow?", "date", "2026-11-22"),
     ("Saturday 5 Dec works for me.", "date", "2026-12-05"),
+    # a day named only to stay as it is never the new one
+    ("Please {act2}. Keep the one on the 24th as it is.", "kept", ("2026-11-24", "2026-11-27")),
+    ("{act2} instead, but leave the 24th alone.", "kept", ("2026-11-24", "2026-11-27")),
     ("On the 4th of December please.", "date", "2026-12-04"),
     ("Any chance of December 3rd?", "date", "2026-12-03"),
     ("The Wednesday after next would suit.", "date", "2026-12-02"),
@@ -188,6 +192,10 @@ def check(kind: str, want: Any, r: Reading, fill: dict[str, str]) -> str:
         return "" if last is not None and any(q.kind == kind for q in r.requests) else \
             f"read as {[q.kind for q in r.requests]}"
     f = r.facts
+    if kind == "kept":  # (the day kept as it is, the new day)
+        stays, new = want
+        return "" if r.kept_only("dates") == {stays} and new in [d.value for d in f.dates if not d.kept] else \
+            f"kept {r.kept_only('dates')}, others {[d.value for d in f.dates if not d.kept]}"
     if kind == "date":
         return "" if want in [d.value for d in f.dates] else f"dates {[d.value for d in f.dates]}"
     if kind == "time":

@@ -169,7 +169,18 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
             if r.qualifiers.asks_only is not None and language.HOW_TO.search(r.sentence.text):
                 r.qualifiers.asks_only = None
                 r.kind = _kind(r.qualifiers, r.sentence)
+    _mark_kept(given, sentences)
     return Reading(written_at=written_at, text=text, sentences=sentences, requests=out, facts=given, reader=reader)
+
+
+def _mark_kept(given: Facts, sentences: list[Words]) -> None:
+    """Each value said in a clause that asks to keep something as it is ("Keep the outbound on the 24th as it is",
+    "don't touch the 5th") is marked ``kept``: it names what stays, never what the request changes to."""
+    spans = [(clause.start, clause.end) for sentence in sentences for clause in language.clauses(sentence)
+             if (q := language.qualifiers(clause, sentence)).negated is not None and q.withdrawn is None]
+    for name in Facts.model_fields:
+        for v in getattr(given, name):
+            v.kept = any(start <= v.words.start < end for start, end in spans)
 
 
 def clause_type(req: Any) -> str | None:

@@ -37,6 +37,7 @@ class Value(BaseModel):
     value: Any
     words: Words
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    kept: bool = False  # said in words that ask to keep something as it is ("keep the outbound on the 24th as it is")
 
 
 class Window(BaseModel):
@@ -152,6 +153,11 @@ class Reading(BaseModel):
 
     def for_task(self, task_type: str) -> list[RequestReading]:
         return [r for r in self.requests if r.task_type == task_type]
+
+    def kept_only(self, kind: str) -> set[Any]:
+        """The values of ``facts.<kind>`` (``"dates"``…) the message names only to keep as they are."""
+        said = getattr(self.facts, kind)
+        return {str(v.value) for v in said if v.kept} - {str(v.value) for v in said if not v.kept}
 
     def held(self, task_type: str) -> str:
         """Why a write for ``task_type`` must wait ('' when nothing in the message holds it)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language, numbers
+from cx_core.reading import language
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import also_decided, day, listed, money
@@ -20,12 +20,12 @@ from . import PACK, costs, reading
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
 from .disruptions import UNFLOWN, also, disrupted
 from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
+from .paying import payment, payment_split
 from .settled import after_ours, already, known, left_for_cancel, legs, ours, price_first
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
 _DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
-_CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
 _LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
                       re.I)
@@ -147,7 +147,6 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
-_COUNT = {2: "two", 3: "three", 4: "four"}
 _INSTEAD = re.compile(r"\b(?:instead of|rather than|in place of)\b", re.I)
 
 
@@ -191,7 +190,8 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             return [moved.get((f["flight_number"], f["date"])) or {"flight_number": f["flight_number"], "date": f["date"]}
                     for f in rec["flights"]]
     ahead = [f for f in rec["flights"] if not f.get("flown")]
-    named = [f for f in ahead if f["date"] in mentioned]
+    stays = ctx.reading.kept_only("dates") if ctx.reading else set()  # "keep the outbound on the 24th as it is"
+    named = [f for f in ahead if f["date"] in mentioned - stays]
     if len(new) == 1 and len(named) > 1 and len({f["date"] for f in named}) == 1:  # a connection, moved whole
         pax = int(rec.get("passenger_count") or 1)
         same = [same_flight(ctx, f, new[0], cabin, pax) for f in named]
@@ -257,6 +257,8 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
     who = reading.companion(ctx.text)
     if who and len(born) == 1:
         return [_member_as_passenger(ctx), born[0]]
+    if who and not born and len(saved := _saved_named(ctx)) == 1:  # "my husband Marvin (he's saved on my profile)"
+        return [_member_as_passenger(ctx), saved[0]]
     if born and not who:  # the travellers named with their dates of birth, and the member when "me and …"
         me = _member_as_passenger(ctx)
         named_me = any((p["first_name"], p["last_name"]) == (me["first_name"], me["last_name"]) for p in born)
@@ -266,6 +268,16 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                       f"what are your {who}'s full name and date of birth, as on their ID?")
     raise Unbound("the passengers' full names and dates of birth",
                   "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
+
+
+def _saved_named(ctx: Context) -> list[dict[str, str]]:
+    """The member's saved travellers the message names (by full name, or a first name only one of them has), with
+    the details on file; never the member themself."""
+    me = _member_as_passenger(ctx)
+    saved = [{"first_name": p["first_name"], "last_name": p["last_name"], "dob": p["dob"]}
+             for p in ctx.snapshot["user"].get("saved_passengers") or []
+             if (p.get("first_name"), p.get("last_name")) != (me["first_name"], me["last_name"])]
+    return [saved[i] for i in reading.named(ctx.text, saved)]
 
 
 def _said(value: Any, need: str, ask: str) -> Any:
@@ -299,7 +311,12 @@ def booking_cabin(ctx: Context) -> str:
 
 
 def booking_bags(ctx: Context) -> int:
-    return int(_said(reading.bags(ctx.text), "how many checked bags", "how many checked bags will you bring?"))
+    said = int(_said(reading.bags(ctx.text), "how many checked bags", "how many checked bags will you bring?"))
+    if said not in (ctx.entities.get("bag_each") or []):
+        return said
+    if not ctx.bound.get("passengers"):  # "one checked bag each": as many as there are travellers
+        raise Unbound("how many checked bags (known once every traveller is known)")
+    return said * len(ctx.bound["passengers"])
 
 
 def booking_bags_paid(ctx: Context) -> int:
@@ -309,18 +326,6 @@ def booking_bags_paid(ctx: Context) -> int:
     return max(total - free_bag_allowance(str(ctx.snapshot["user"]["membership"]), cabin, pax), 0)
 
 
-def payment_split(ctx: Context) -> list[dict[str, Any]]:
-    """A new booking paid in full by the one saved method the member named (or their only one), once its total is
-    known (fares for every traveller, insurance, paid bags)."""
-    method = payment(ctx)
-    total = costs.booking_total(ctx.snapshot, dict(ctx.bound)) if {"flights", "passengers", "insurance",
-                                                              "nonfree_baggages"} <= set(ctx.bound) else None
-    if total is None:
-        waiting = "the flights are chosen" if "flights" not in ctx.bound else "every traveller is known"
-        raise Unbound(f"the amount to charge (known once {waiting})")
-    return [{"payment_id": method, "amount": total}]
-
-
 def insurance(ctx: Context) -> str:
     said = reading.insurance(ctx.text)
     if said is None:
@@ -328,78 +333,6 @@ def insurance(ctx: Context) -> str:
                       f"would you like travel insurance ({money(INSURANCE_FEE)} per passenger)? It refunds the trip "
                       "if you have to cancel for a health or weather reason")
     return said
-
-
-def _methods(ctx: Context) -> list[str]:
-    """The saved payment methods that can pay for this, as one phrase: "your Visa card ending 1234 or your gift card
-    ($80 left)" (a travel certificate pays only for a new booking; an empty gift card pays nothing)."""
-    booking = "@reservations" not in ctx.bound
-    rec = ctx.bound.get("@reservations") or {}
-    need = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
-    labels = [f"your {m['label']}" for m in ctx.snapshot["user"].get("payment_methods") or []
-              if (m["source"] == "credit_card" or float(m.get("balance") or 0) >= max(need or 0, 0.01))
-              and (booking or m["source"] != "certificate")]  # a balance too small to pay it is not offered
-    return labels or ["a saved payment method"]
-
-
-def payment(ctx: Context) -> str:
-    """The saved payment method the member named (its id, or a card's last four digits), or the only one saved;
-    bags the free allowance covers cost nothing, so the card on file is named only for the record."""
-    methods = ctx.snapshot["user"].get("payment_methods") or []
-    rec = ctx.bound.get("@reservations") or {}
-    cards_on_file = [m["id"] for m in methods if m.get("source") == "credit_card"]
-    if rec and "nonfree_baggages" in ctx.bound and int(ctx.bound["nonfree_baggages"]) <= int(rec.get("nonfree_baggages") or 0) \
-            and cards_on_file:
-        return str(cards_on_file[0])
-    ids = {m["id"] for m in methods}
-    named = [p for p in ctx.entities.get("payment_ids") or [] if p in ids]
-    if len(set(named)) == 1:
-        return str(named[0])
-    four = set(ctx.entities.get("last_four") or [])
-    cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
-    if len(cards) == 1:
-        return str(cards[0])
-    kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
-    if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
-        return str(kinds[0]["id"])
-    # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
-    usable = _methods(ctx) if len(kinds) > 1 else []
-    able = [m for m in kinds if f"your {m['label']}" in usable]
-    if len(kinds) > 1 and len(able) == 1:
-        return str(able[0]["id"])
-    # "the gift card that has 150 on it, not the 200 one": of those that can pay, the one whose balance is said
-    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
-    by_balance = [m for m in able or kinds if m.get("balance") is not None
-                  and any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
-    if len(kinds) > 1 and len(by_balance) == 1:
-        return str(by_balance[0]["id"])
-    if len(methods) == 1:
-        return str(methods[0]["id"])
-    cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
-    if len(cards_saved) == 1 and _CARD.search(ctx.text):
-        return str(cards_saved[0])  # "my card on file": the member has one
-    paid_with = {str(h.get("payment_id")) for h in rec.get("payment_history") or []} & set(cards_saved)
-    cost = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
-    if len(cards_saved) > 1 and _CARD.search(ctx.text) and len(paid_with) == 1 and cost is not None and cost <= 0:
-        return paid_with.pop()  # "my card on file" for money back on this booking: the card that paid for it
-    if len(cards_saved) > 1 and _CARD.search(ctx.text):  # "my card": which of their cards
-        named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
-        raise Unbound("which of the member's cards pays",  # "my card on file", and there are several
-                      f"you have {_COUNT.get(len(named_cards), len(named_cards))} cards on file: which should we "
-                      f"use, {listed(named_cards, last='or')}?")
-    usable = _methods(ctx)
-    back = cost is not None and cost < 0  # money back: where it goes, not what pays
-    raise Unbound("which saved payment method pays" if not back else "which saved payment method the refund goes to",
-                  (f"shall the difference go back to {usable[0]}?" if back else f"shall we charge it to {usable[0]}?")
-                  if len(usable) == 1 else
-                  f"which of your saved payment methods should {'the difference go back to' if back else 'we use'}: "
-                  f"{', '.join(usable[:-1])} or {usable[-1]}?")
-
-
-def _kind(method: dict[str, Any]) -> str:
-    """What a member calls a saved payment method: its card's brand ("Mastercard"), "gift card", "certificate"."""
-    source = str(method.get("source"))
-    return {"gift_card": "gift card", "certificate": "certificate"}.get(source) or str(method["label"]).split()[0]
 
 
 def _bags_added(ctx: Context) -> int:
