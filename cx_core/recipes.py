@@ -322,17 +322,17 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
             raise Unbound(f"{named[0].upper()} is not on this customer's account",
                           f"we could not find {named[0].upper()} on your account; could you check it?")
         return picked  # a record the customer names is the one meant, whatever its state (the action says why not)
-    if each:
-        if not pool:
-            raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
-        return pool
-    for hint in b.narrow_by:
+    if each and not pool:
+        raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
+    for hint in b.narrow_by:  # "both my flights, on the 10th and the 11th": every one of those the words name
         # "move the direct debit for my gas … leave the electricity one": the request's own words first
         for found in (ctx.entities.get(hint, []), ctx.own.get(hint, [])):
             values = {str(v).lower() for v in found}
             narrowed = [r for r in pool if values & set(_scalars(r))] if values else []
             if narrowed:
                 pool = narrowed
+    if each:
+        return pool
     if len(pool) > 1:  # described by its own words: "the EV charger", "the one delivered on Wednesday"
         days = [str(d) for d in ctx.entities.get("dates", [])]
         if len(described := reading_records.named(ctx.request.text, pool, days)) == 1:

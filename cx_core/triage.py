@@ -66,6 +66,8 @@ DetectorFactory.seed = 0
 NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
+ASKED_MIN = 0.4  # unless it asks for something in so many words, of a kind not yet asked, after a request
+BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
 def tone_analyzer() -> SentimentIntensityAnalyzer:
     """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no
@@ -337,8 +339,11 @@ class Triager:
         from_subject = len(sentences) - 1 if subject.strip() else -1
         lead = ""
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
-            if pred.label == NONE or pred.confidence < REQUEST_MIN:
-                continue
+            if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
+                    pred.confidence >= ASKED_MIN and requests and ASK.search(sentence) and not BACK_TO.search(sentence)
+                    and all(r.intent != pred.label for r in requests)):
+                continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
+                # unless it speaks of what came before ("any chance you could take it off?")
             if i == from_subject and requests:
                 continue
             sentence, lead = (f"{lead} {sentence}" if lead else sentence), ""

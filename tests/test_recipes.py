@@ -75,6 +75,8 @@ def test_an_unnamed_record_is_chosen_by_the_rule_or_left_to_a_person() -> None:
 def test_all_takes_every_record_the_rule_keeps_and_a_condition_holds_it() -> None:
     every = _plan("cancel", "Please cancel all of my bookings")
     assert [s.args["booking_id"] for s in every.steps] == ["BK001", "BK002"]
+    both = _plan("cancel", "Please cancel all my bookings on 1 December", dates=["2026-12-01"])
+    assert [s.args["booking_id"] for s in both.steps] == ["BK001"]  # every one of those the words name
     held = _plan("cancel", "Cancel BK001 unless you can move it")
     assert held.steps[0].held.startswith("the customer sets a condition on it")
 

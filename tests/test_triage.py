@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from cx_core import entities
 from cx_core.redact import find_pii, redact_secrets
@@ -163,3 +164,42 @@ def test_an_apology_names_what_went_wrong_through_a_slip_of_the_keys(services: S
 
     tri = services.triager.triage("", "the coffee machine was daamged in delivery, the box was crushed and it's broken.")
     assert empathy(tri, "chat") == "I'm sorry it arrived damaged."
+
+
+def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_the_model_is_less_sure() -> None:
+    """ "… were cancelled by you. I want full refunds for both bookings and compensation.": a sentence that asks in
+    so many words for something of a kind not asked yet is its own request even when two wishes in it split the
+    model's belief (0.48); a statement as unsure stays the context of the request before it."""
+    import numpy as np
+
+    from cx_core.triage import NONE, Triager
+
+    labels = [NONE, "compensation", "cancel"]
+    belief = {"Two of my flights were cancelled by you.": [0.1, 0.8, 0.1],
+              "I want full refunds for both bookings and compensation.": [0.1, 0.42, 0.48],
+              "The refunds were for both bookings.": [0.1, 0.42, 0.48]}
+
+    class Model:
+        similarity_floor = 0.0
+
+        def __init__(self) -> None:
+            self.labels = labels
+
+        def probabilities(self, texts: list[str], vectors: Any) -> Any:
+            return np.array([belief.get(t, [0.1, 0.7, 0.2]) for t in texts])
+
+        def nearest_similarity(self, vectors: Any) -> Any:
+            return np.ones(len(vectors))
+
+    class Embedder:
+        def encode(self, texts: list[str]) -> Any:
+            return np.zeros((len(texts), 3))
+
+    def intents(body: str) -> list[str]:
+        t = Triager.__new__(Triager)
+        t.model, t.embedder, t.abstain_below = Model(), Embedder(), 0.45  # type: ignore[assignment]
+        return [r.intent for r in t._classify("", body)[1]]
+
+    assert intents("Two of my flights were cancelled by you. I want full refunds for both bookings and "
+                   "compensation.") == ["compensation", "cancel"]
+    assert intents("Two of my flights were cancelled by you. The refunds were for both bookings.") == ["compensation"]
