@@ -18,6 +18,7 @@ from .empathy import GIFT, empathy
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
 from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
 from .plans import ASKS_ONLY, HOLDER_ONLY, NOT_VERIFIED
+from .reading import language
 from .redact import redact_secrets
 from .safe_text import plain_text
 from .signals import CALL_NOTES
@@ -75,21 +76,10 @@ APOLOGY = re.compile(r"\b(?:i'?m|i am|we'?re|we are) (?:so |very |truly |really 
                      re.I)
 
 
-_SIGN_OFF = re.compile(r"^(?:thanks?|thank you|many thanks|regards|kind regards|best|best wishes|cheers|sincerely|"
-                       r"yours|hello|hi|dear|sent from .*)\W*$", re.I)
-
-
 def signed_name(body: str) -> str:
-    """The first name a message is signed with ("…\n\nThanks,\nMelanie" → "Melanie"); '' when it has no such
-    line: a last line of one to three capitalised words, none a sign-off formula."""
-    lines = [ln.strip() for ln in body.strip().splitlines() if ln.strip()]
-    if len(lines) < 2 or _SIGN_OFF.match(lines[-1]):
-        return ""
-    words = lines[-1].rstrip(".,!").split()
-    if 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Z][a-z'’-]+\.?", w) for w in words) \
-            and words[0].lower() not in {"please", "help", "urgent", "order", "the", "my", "no", "yes"}:
-        return words[0]
-    return ""
+    """The first name a message is signed with ("…\n\nThanks,\nMelanie" → "Melanie"); '' when it has none."""
+    found = language.signature(body.strip())
+    return found.text.split()[0] if found else ""
 
 
 def said_once(text: str, before: list[str]) -> str:

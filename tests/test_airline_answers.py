@@ -454,6 +454,22 @@ def test_a_leg_said_to_stay_as_it_is_stays_and_the_other_moves_to_the_next_day(s
         {"flight_number": back["flight_number"], "date": (d_back + timedelta(days=1)).isoformat()}], move.reason
 
 
+def test_a_traveller_added_to_a_booking_is_refused_with_the_rule_and_a_separate_booking_offered(svc: Services) -> None:
+    """ "Please add my nephew Sam, born …, to our booking … Thank you. <the member's name>": no one is named to
+    leave (the member signing is not spoken of), so it is one traveller more, which a booking cannot take."""
+    u, r = next((u, r) for u, r in _bookings(svc) if len(r["passengers"]) >= 2 and not r["any_flown"]
+                and any(p["first_name"] == u["name"]["first_name"] for p in r["passengers"]))
+    me = f"{u['name']['first_name']} {u['name']['last_name']}"
+    out = _run(svc, {"id": "ADD", "customer": u["email"], "subject": "", "body":
+                     f"Good afternoon. Please add my nephew Sam {u['name']['last_name']}, born 4 May 2012, as a "
+                     f"passenger on booking {r['reservation_id']}, so he can travel with the rest of us. Thank you. "
+                     f"{me}"})
+    live = [p for p in out.proposals if p.action == "update_reservation_passengers"
+            and p.decision != Decision.abstained]
+    assert not live, [p.args for p in live]
+    assert "Sam cannot be added" in out.draft.reply and "separate booking" in out.draft.reply, out.draft.reply
+
+
 def test_a_move_between_two_days_gone_by_is_said_to_be_past_not_asked_about(svc: Services) -> None:
     from datetime import date, timedelta
 

@@ -454,3 +454,20 @@ def test_a_value_its_action_refuses_is_asked_for_never_refused_in_a_validators_w
     [step] = plan.steps
     assert step.args == {"order_id": "#W1002420"} and step.missing == "the reason"
     assert plan.questions["request"] == "could you send the reason?"
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Please add my granddaughter to our booking. Thank you. Anthony Wilson", "Anthony Wilson"),
+    ("Hi,\n\nplease cancel it.\n\nThanks,\nMelanie", "Melanie"),
+    ("Can I have the gold one instead? Ta, David", "David"),
+    ("Please move it.\n\nMary Turner", "Mary Turner"),
+    ("please cancel my order", None),
+    ("I need help.\nPlease", None),
+    ("Cancel it. Order W1234567", None),
+])
+def test_the_name_a_message_is_signed_with_is_found_where_it_stands(text: str, name: str | None) -> None:
+    from cx_core.reading import language
+
+    found = language.signature(text)
+    assert (found.text if found else None) == name
+    assert found is None or text[found.start:found.end] == name

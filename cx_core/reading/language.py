@@ -41,6 +41,33 @@ def sentences(text: str) -> list[Words]:
     return [w for w in out if len(w.text) > 1][:MAX_SENTENCES]
 
 
+# a closing formula before the writer's name: "Thanks,", "Thank you.", "Kind regards,", "Ta,"
+_CLOSING = (r"(?:thanks?(?:\s+(?:so\s+much|again|in\s+advance))?|thank\s+you(?:\s+(?:so\s+much|again|in\s+advance))?|"
+            r"many\s+thanks|(?:kind(?:est)?\s+|best\s+|warm\s+)?regards|best(?:\s+wishes)?|cheers|sincerely|"
+            r"yours(?:\s+(?:sincerely|truly|faithfully))?|ta|diolch|love|all\s+the\s+best)")
+_SIGN_OFF = re.compile(rf"^{_CLOSING}\W*$|^(?:hello|hi|dear|sent\s+from\s+.*)\W*$", re.I)
+_NAME = re.compile(r"^(?:[A-Z][a-z'’-]+\.?)(?:\s+[A-Z][a-z'’-]+\.?){0,2}$")
+_NOT_NAMES = {"please", "help", "urgent", "order", "the", "my", "no", "yes"}
+
+
+def signature(text: str) -> Words | None:
+    """The writer's name a message ends with, where it stands: a last line of one to three capitalised words ("…
+    \n\nMary Turner"), or a name after a closing formula ("Thank you. Anthony Wilson", "Ta, David"); None when the
+    message ends otherwise. The name signs the message: it is no one the message speaks of."""
+    found = sentences(text)
+    if len(found) < 2:
+        return None
+    last = found[-1]
+    name = last.text.rstrip(".,!")
+    if _NAME.match(name) and name.split()[0].lower() not in _NOT_NAMES and not _SIGN_OFF.match(last.text) and (
+            "\n" in text[found[-2].end:last.start] or _SIGN_OFF.match(found[-2].text.strip())):
+        return _words(text, last.start, last.start + len(name))
+    m = re.match(rf"^{_CLOSING}\W+([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){{0,2}})\W*$", last.text, re.I)
+    if m and m.group(1).split()[0].lower() not in _NOT_NAMES and _NAME.match(m.group(1)):
+        return _words(text, last.start + m.start(1), last.start + m.end(1))
+    return None
+
+
 def _words(text: str, start: int, end: int) -> Words:
     piece = text[start:end]
     lead = len(piece) - len(piece.lstrip(" \t-*>•"))

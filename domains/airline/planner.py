@@ -225,7 +225,8 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
     rec = ctx.bound.get("@reservations")
     if rec is not None:
         current = [dict(p) for p in rec.get("passengers") or []]
-        named = reading.named(ctx.text, current)
+        signed = language.signature(ctx.text)  # the member signing their message is not spoken of by it
+        named = reading.named(ctx.text[:signed.start] if signed else ctx.text, current)
         me = ctx.snapshot["user"]["name"]
         if len(named) > 1:  # the member signing their own message is not the traveller they write about
             named = [i for i in named if (current[i]["first_name"], current[i]["last_name"])
@@ -233,6 +234,14 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         if len(born) == 1 and (len(named) == 1 or len(current) == 1):
             at = named[0] if named else 0
             return [born[0] if i == at else p for i, p in enumerate(current)]
+        if len(born) == 1 and not named and (why := _refused(ctx, "remove_passenger")):  # no one leaves: one more
+            adding = born[0]["first_name"]
+            legs_ahead = [f"{f['flight_number']} on {day(f['date'])}" for f in rec["flights"] if not f.get("flown")]
+            raise Unbound(f"the airline's rules refuse it: {why}",
+                          f"I'm sorry, but {adding} cannot be added to reservation {rec['reservation_id']}: a booking "
+                          f"keeps the number of travellers it was made with ({len(current)}). A separate booking can "
+                          f"be made for {adding} on the same flights ({listed(legs_ahead)}); would you like us to make "
+                          "it?", final=True)
         if not born and (why := _refused(ctx, "change_passengers")):  # the action would refuse: no name asked for
             raise Unbound(f"the airline's rules refuse it: {why}", (
                 f"the trip on reservation {rec['reservation_id']} has already been flown, so there is nothing left on "
