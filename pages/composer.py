@@ -116,11 +116,12 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
     if held:
         message, overridable, wanted_resolve = held
         refusal.warning(one_line(message, 800), icon=":material/block:")
-        if overridable:
-            with refusal.form(f"override-{tid}"):
-                why = st.text_input("Send anyway: why (recorded in the audit log)",
-                                    placeholder="e.g. the customer asked for this wording")
-                if st.form_submit_button("Send anyway"):
+        if overridable:  # one row, so that the reply it speaks of stays in view below it
+            with refusal.form(f"override-{tid}", border=False):
+                reason, go = st.columns([4, 1.2], vertical_alignment="bottom")
+                why = reason.text_input("Send anyway: why (recorded in the audit log)", label_visibility="collapsed",
+                                        placeholder="Send anyway: why? (recorded in the audit log)")
+                if go.form_submit_button("Send anyway", width="stretch"):
                     out = guarded(lambda: desk.send_reply(svc.db, svc.policy(), user, tid, body,
                                                              resolve=wanted_resolve, override=why))
                     if out:

@@ -190,20 +190,22 @@ def edit_popover(where: Any, p: dict[str, Any], spec: Any, args: dict[str, Any],
     choices = choices.within(args) if isinstance(choices, desk.Choices) else choices
     with where.popover("Edit", icon=":material/edit:", key=f"edit-open-{p['id']}"):
         with st.form(f"edit-{p['id']}"):
+            # the button first, in view wherever the pop-over opens; many fields scroll inside it below
+            go = st.form_submit_button("Approve with changes", type="primary")
+            said = st.container()
             values = {}
-            # many fields scroll inside the pop-over, so it fits a laptop screen with its button in view
-            with st.container(height=330 if len(fields) > 3 else "content", border=False):
+            with st.container(height=300 if len(fields) > 3 else "content", border=False):
                 found = (guarded(lambda: desk.field_options(svc.db, p["action"], args)) or {}) if fields else {}
                 for name, field in fields.items():
                     values[name] = field_widget(name, field, args.get(name), f"arg-{p['id']}-{name}", choices,
                                                 found.get(name))
-            if st.form_submit_button("Approve with changes", type="primary"):
+            if go:
                 edited = {k: v for k, v in values.items() if v not in (None, "", [])}
                 try:
                     if spec is not None:
                         spec.args_model.model_validate(edited)
                 except ValidationError as exc:
-                    st.error(one_line(first_error(exc)))
+                    said.error(one_line(first_error(exc)))
                 else:
                     run_approve(p["id"], edited)
 

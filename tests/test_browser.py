@@ -563,9 +563,21 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     assert box is not None and box["y"] + box["height"] <= 768, f"the pop-over runs past the screen: {box}"
     page.screenshot(path=str(ARTIFACTS / "edit-popover-1366.png"))
     page.keyboard.press("Escape")
-    # the advisor types, then approves: their words stay as typed, the decision's wording is offered beside them
+    # sent before the change is decided: the refusal shows at the composer, in view, quoting the sentence it
+    # objects to, with the reply it speaks of right below it
     page.goto(f"{url}/ticket?ticket=B-7")
     typed = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    expect(typed).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name=re.compile(r"^Send")).first.click()
+    refused = page.get_by_text(re.compile(r"remove the sentence about it: \"I'm arranging to change the shipping"))
+    expect(refused).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "send-refused-1366.png"))
+    box, below = refused.bounding_box(), typed.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, f"the refusal is out of view: {box}"
+    assert below is not None and below["y"] > box["y"], "the reply is not at the refusal"
+    # the advisor types, then approves: their words stay as typed, the decision's wording is offered beside them
+    page.goto(f"{url}/ticket?ticket=B-7")
     expect(typed).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1000)
     mine = typed.input_value().replace("Hi ", "Hello ", 1)  # a touch of the advisor's own; the action's words kept
