@@ -244,3 +244,15 @@ def test_a_claim_denied_or_told_with_sympathy_is_no_claim_of_an_action_done(text
     from cx_core.wording import claimed_actions
 
     assert ("cancel_order" in claimed_actions(text)) is claimed
+
+
+def test_a_return_refunded_to_the_method_the_customer_asked_for_says_where_the_money_goes() -> None:
+    """ "Could the money go on my Lumen gift card rather than PayPal?": the return's sentence names the gift card,
+    never "your original payment method", once it is waiting and once it is done."""
+    from domains.lumen.wording import LUMEN_WORDING
+
+    w = LUMEN_WORDING["return_items"]
+    args = {"order_id": "#W1006059", "item_ids": ["6625382720"], "payment_method_id": "gift_card_9010850"}
+    assert "your Lumen gift card" in w.waiting(args, {}) and "original payment method" not in w.waiting(args, {})
+    assert "your Lumen gift card" in w.done(args, {}, {})
+    assert "original payment method" in w.waiting({**args, "payment_method_id": None}, {})

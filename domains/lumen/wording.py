@@ -34,6 +34,13 @@ def _noticed(a: dict[str, Any], p: dict[str, str]) -> str:
     return f"I also noticed that your order {a['order_id']} was charged twice, so " if p.get("noticed") else ""
 
 
+def _refund_to(a: dict[str, Any]) -> str:
+    """Where a return's refund goes: the method the customer asked for ("your Lumen gift card"), else the one that
+    paid."""
+    kind = str(a.get("payment_method_id") or "").rsplit("_", 1)[0]
+    return {"gift_card": "your Lumen gift card", "paypal": "your PayPal account"}.get(kind, "your original payment method")
+
+
 def _of(a: dict[str, Any], p: dict[str, str]) -> str:
     """What a return sends back: "of the Smart Plug from order #W…" when part of the order, else "for order #W…"."""
     return f"of {p['items']} from order {a['order_id']}" if p.get("items") else f"for order {a['order_id']}"
@@ -160,15 +167,15 @@ LUMEN_WORDING = {
     "return_items": Wording(
         "the return",
         lambda a, r, p: (f"I've opened a return {_of(a, p)}: " + (
-            f"we'll email you to book a collection from your home, and {_refund_of(r)} goes back to your original "
-            "payment method as soon as the driver scans it at collection." if p.get("collected") else
-            f"you'll receive a prepaid label by email, and {_refund_of(r)} goes back to your original payment method "
+            f"we'll email you to book a collection from your home, and {_refund_of(r)} goes back to {_refund_to(a)} "
+            "as soon as the driver scans it at collection." if p.get("collected") else
+            f"you'll receive a prepaid label by email, and {_refund_of(r)} goes back to {_refund_to(a)} "
             "as soon as the parcel is scanned at the drop-off point.")),
         lambda a, p: (f"I'm arranging a return {_of(a, p)}; once the return is open " + (
-            "we'll email you to book a collection from your home, and the refund goes to your original payment method "
-            "as soon as the driver scans it at collection." if p.get("collected") else
-            "you'll receive a prepaid label by email, and the refund goes to your original payment method as soon as "
-            "the parcel is scanned.")),
+            f"we'll email you to book a collection from your home, and the refund goes to {_refund_to(a)} as soon as "
+            "the driver scans it at collection." if p.get("collected") else
+            f"you'll receive a prepaid label by email, and the refund goes to {_refund_to(a)} as soon as the parcel "
+            "is scanned.")),
         _claim(r"opened|started|created|arranged|processed|accepted|approved|booked|registered|set up",
                r"return"),
         how=("you'll receive a prepaid return label and the drop-off points by email, and the refund goes to your "
