@@ -236,11 +236,24 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
             sync_playwright() as p:
         ARTIFACTS.mkdir(exist_ok=True)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url)  # the sign-in page names the pack in force, never the demo shop
+        expect(page.get_by_text("Horizon Air Travel customer care")).to_be_visible(timeout=30_000)
+        assert "Lumen" not in page.inner_text("body")
         sign_in(page, url, "ada", "advisor-demo")
         page.get_by_role("link", name="Browser test: cancel booking").click()
         expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "airline-ticket.png"), full_page=True)
+        # sent before the cancellation is decided: refused at the composer, in view, quoting the sentence
+        reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+        expect(reply).to_have_value(re.compile(r"I'm arranging the cancellation"), timeout=30_000)
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name=re.compile(r"^Send")).first.click()
+        refused = page.get_by_text(re.compile(r"remove the sentence about it: \"[^\"]*arranging the cancellation"))
+        expect(refused).to_be_visible(timeout=20_000)
+        box = refused.bounding_box()
+        page.screenshot(path=str(ARTIFACTS / "airline-send-refused-1366.png"))
+        assert box is not None and box["y"] + box["height"] <= 768, f"the refusal is out of view: {box}"
         page.get_by_role("button", name="Approve").first.click()
         expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first

@@ -108,7 +108,7 @@ def reply_problems(data: dict[str, Any], body: str, resolve: bool) -> list[tuple
         p = next((x for x in props if x["position"] == part.proposal), None)
         if p is not None and p["status"] in UNDECIDED:
             problems.append((f"Approve or reject {WORDING[p['action']].noun} first, or remove the sentence about it: "
-                             f"\"{_clip(part.text)}\"", True))
+                             f"\"{_clip(part.text, 160)}\"", True))
     if resolve:
         waiting = [p for p in data["proposals"] if p["status"] in UNDECIDED and not is_read(p["action"])]
         if waiting:
