@@ -17,7 +17,7 @@ from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import TicketIn
 from cx_core.services import Services
 from tests.conftest import NOW, copy_world
-from tests.helpers import DEMO_ADMIN, find_order, order, running_app
+from tests.helpers import DEMO_ADMIN, find_order, order, rerun_of, running_app, settle
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -167,7 +167,7 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     page.get_by_role("link", name="Autonomy & policy").click()
     expect(page.get_by_role("button", name="Replay recent tickets")).to_be_visible(timeout=30_000)
     choose(page, "Task type", "change address")
-    page.wait_for_timeout(1500)  # the level box follows the chosen task type
+    settle(page)  # the level box follows the chosen task type
     choose(page, "New level", "supervised")
     expect(page.get_by_role("button", name="Save level")).to_be_disabled()  # replay first
     page.get_by_role("textbox", name="Why").first.fill("pilot after six weeks at 97% approval")
@@ -325,7 +325,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     page = browser_page
 
     def harmless(where: str) -> None:
-        page.wait_for_timeout(1500)  # images and late elements have had their chance to load
+        settle(page)  # images and late elements have had their chance to load
         for kind, found in (("a live link to", f"a[href*='{host}']"), ("an image from", f"img[src*='{host}']")):
             where_found = [el.evaluate("e => (e.closest('[data-testid^=st]') || e).getAttribute('data-testid') + ': '"
                                        " + e.outerHTML.slice(0, 160)") for el in page.locator(found).all()]
@@ -418,7 +418,7 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         sign_in(page, url, "ada", "advisor-demo")
-        page.wait_for_timeout(1500)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
         rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
         above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
@@ -430,7 +430,7 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         assert long_subject.startswith(shown[:-1].rstrip())  # cut at a word, never inside one
         link.click()
         expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
         reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
         for what, el in (("the proposals", page.get_by_text("Proposed actions")),
@@ -452,7 +452,7 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
         page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
         expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)
+        settle(page)
         main = page.locator("[data-testid='stMain']").inner_text()
         assert " left" not in main and "overdue" not in main
         expect(page.get_by_role("button", name="Release")).to_have_count(0)
@@ -520,8 +520,8 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
     mine = "Hello! Yes: American Express cards are welcome, and a pending order can be switched to a saved card."
     reply.fill(mine)
-    reply.blur()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        reply.blur()
     follow_up = "Thanks. Also, could you send me a copy of my last invoice?"
     conversations.receive(svc.db, Inbound(source="api", ticket_id="B-6", external_id="live-6", body=follow_up))
     expect(page.get_by_text(follow_up)).to_be_visible(timeout=20_000)
@@ -554,7 +554,7 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     desk.store_result(svc.db, svc.policy(), svc.pipeline.process(moved, now=NOW, autonomy=2))
     page.goto(f"{url}/ticket?ticket=B-7")
     expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1000)
+    settle(page)
     page.screenshot(path=str(ARTIFACTS / "edit-before-1366.png"), full_page=True)
     page.get_by_role("button", name="Edit").first.click()
     button = page.get_by_role("button", name="Approve with changes")
@@ -567,13 +567,13 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     page.goto(f"{url}/ticket?ticket=B-7")
     typed = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
     expect(typed).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1000)
+    settle(page)
     mine = typed.input_value().replace("Hi ", "Hello ", 1)  # a touch of the advisor's own; the action's words kept
     typed.fill(mine)
-    typed.blur()
-    page.wait_for_timeout(1500)
-    page.get_by_role("button", name=re.compile(r"^Approve(?! with)")).first.click()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        typed.blur()
+    with rerun_of(page):
+        page.get_by_role("button", name=re.compile(r"^Approve(?! with)")).first.click()
     confirm = page.get_by_role("button", name=re.compile(r"^(?:Approve again to confirm|Yes, do it)"))
     if confirm.count():
         confirm.first.click()
@@ -585,8 +585,8 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     # what they typed and did not send outlives a reload
     kept = typed.input_value() + "\n\nThanks for letting us know in time."
     typed.fill(kept)
-    typed.blur()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        typed.blur()
     page.reload()
     expect(page.get_by_role("textbox", name="Suggested reply (edit before sending)")).to_have_value(kept,
                                                                                                    timeout=30_000)
@@ -615,7 +615,7 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
     found: dict[str, list[str]] = {}
 
     def read(where: str) -> None:
-        page.wait_for_timeout(1500)
+        settle(page)
         for el in page.locator("[data-testid='stExpander'] summary").all():
             if el.is_visible() and el.get_attribute("aria-expanded") != "true":
                 el.click()
@@ -653,7 +653,7 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
         edits.nth(n).click()
         form = page.locator("[data-testid='stPopoverBody']").last
         expect(form).to_be_visible(timeout=20_000)
-        page.wait_for_timeout(500)
+        settle(page)
         if bad := raw_on_screen(form.inner_text()):
             found[f"ticket › Edit {n + 1}"] = sorted(set(bad))
         page.keyboard.press("Escape")
