@@ -57,16 +57,31 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         svc.close()
 
 
-@pytest.fixture
-def browser_page(app: tuple[str, Services, dict[str, str]]) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium(app: tuple[str, Services, dict[str, str]]) -> Iterator[Any]:
+    """One Chromium for the journeys; each test has a browser context of its own (its own cookies and storage)."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def laptop_page(chromium: Any) -> Iterator[Any]:
+    """A page the size of a laptop's screen."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    yield context.new_page()
+    context.close()
 
 
 def sign_in(page: Any, url: str, username: str, password: str) -> None:
@@ -378,12 +393,12 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     harmless("knowledge search")
 
 
-def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple[str, Services, dict[str, str]]
-                                                                      ) -> None:
+def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple[str, Services, dict[str, str]],
+                                                                      laptop_page: Any) -> None:
     """At 1366×768 ten inbox rows, the reply and the proposals are on screen without scrolling; an advisor adds the refund the
     agent did not propose, which waits for approval; a resolved ticket shows no countdown and no Release; the
     inbox cuts a long subject at a word and keeps previews free of markup."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from sqlalchemy import select
 
     from cx_core.store.tables import TicketRow
@@ -414,50 +429,47 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         done = s.get(TicketRow, "W-2")
         assert done is not None
         done.status, done.assigned_to = "resolved", "ada"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        sign_in(page, url, "ada", "advisor-demo")
-        settle(page)
-        page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
-        rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
-        above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
-        assert len(rows) >= 10 and len(above) >= 10, f"{len(above)} of {len(rows)} tickets above the fold"
-        link = page.get_by_role("link", name="Browser test: my parcel arrived")
-        expect(link).to_be_visible(timeout=30_000)
-        shown = link.inner_text().strip()
-        assert shown.endswith("…") and shown[:-1].strip() in long_subject and len(shown) < len(long_subject)
-        assert long_subject.startswith(shown[:-1].rstrip())  # cut at a word, never inside one
-        link.click()
-        expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-        settle(page)
-        page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
-        reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
-        for what, el in (("the proposals", page.get_by_text("Proposed actions")),
-                         ("the first proposal", page.get_by_role("button", name="Approve").first),
-                         ("sending", page.get_by_role("button", name="Send and resolve"))):
-            box = el.bounding_box()
-            assert box is not None and box["y"] + box["height"] <= 768, f"{what} is below the fold: {box}"
-        box = reply.bounding_box()  # the reply's first lines are on the first screen, under the send buttons
-        assert box is not None and box["y"] + 110 <= 768, f"the reply is below the fold: {box}"
-        page.get_by_role("button", name="Add an action").click()
-        choose(page, "Action", "Refund")
-        choose(page, "Order", row.order_id)
-        page.get_by_role("spinbutton", name="Amount").fill("5")
-        page.get_by_role("textbox", name="Reason").fill("goodwill gesture")
-        page.get_by_role("button", name="Check and add").click()
-        expect(page.get_by_text("Refund added; it waits for approval")).to_be_visible(timeout=30_000)
-        added = [p for p in desk.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
-        assert [p["action"] for p in added] == ["refund"] and added[0]["status"] == "pending"
-        page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
-        page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
-        expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
-        settle(page)
-        main = page.locator("[data-testid='stMain']").inner_text()
-        assert " left" not in main and "overdue" not in main
-        expect(page.get_by_role("button", name="Release")).to_have_count(0)
-        page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
-        browser.close()
+    page = laptop_page
+    sign_in(page, url, "ada", "advisor-demo")
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
+    rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
+    above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
+    assert len(rows) >= 10 and len(above) >= 10, f"{len(above)} of {len(rows)} tickets above the fold"
+    link = page.get_by_role("link", name="Browser test: my parcel arrived")
+    expect(link).to_be_visible(timeout=30_000)
+    shown = link.inner_text().strip()
+    assert shown.endswith("…") and shown[:-1].strip() in long_subject and len(shown) < len(long_subject)
+    assert long_subject.startswith(shown[:-1].rstrip())  # cut at a word, never inside one
+    link.click()
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
+    reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    for what, el in (("the proposals", page.get_by_text("Proposed actions")),
+                     ("the first proposal", page.get_by_role("button", name="Approve").first),
+                     ("sending", page.get_by_role("button", name="Send and resolve"))):
+        box = el.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, f"{what} is below the fold: {box}"
+    box = reply.bounding_box()  # the reply's first lines are on the first screen, under the send buttons
+    assert box is not None and box["y"] + 110 <= 768, f"the reply is below the fold: {box}"
+    page.get_by_role("button", name="Add an action").click()
+    choose(page, "Action", "Refund")
+    choose(page, "Order", row.order_id)
+    page.get_by_role("spinbutton", name="Amount").fill("5")
+    page.get_by_role("textbox", name="Reason").fill("goodwill gesture")
+    page.get_by_role("button", name="Check and add").click()
+    expect(page.get_by_text("Refund added; it waits for approval")).to_be_visible(timeout=30_000)
+    added = [p for p in desk.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
+    assert [p["action"] for p in added] == ["refund"] and added[0]["status"] == "pending"
+    page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
+    page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
+    expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
+    settle(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert " left" not in main and "overdue" not in main
+    expect(page.get_by_role("button", name="Release")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
 
 
 def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Services, dict[str, str]],
