@@ -149,6 +149,56 @@ def running_app(env: dict[str, str]) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
+# true once the page has shown a connected app, with no script run going and every image loaded or failed, for
+# ``quiet`` milliseconds on end (counted from the call: a click's rerun has that long to begin)
+_SETTLED = """(quiet) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const now = performance.now();
+    const idle = !!app && app.getAttribute("data-test-connection-state") === "CONNECTED"
+        && app.getAttribute("data-test-script-state") === "notRunning"
+        && Array.from(document.images).every((img) => img.complete);
+    if (!idle || window.__tandemIdleSince === undefined) {
+        window.__tandemIdleSince = now;
+        return false;
+    }
+    return now - window.__tandemIdleSince >= quiet;
+}"""
+
+
+def settle(page: Any, quiet_ms: int = 500, timeout_ms: int = 60_000) -> None:
+    """Waits until the Streamlit page in ``page`` has finished its run and drawn it: connected, no script running
+    and its images loaded, for ``quiet_ms`` on end. Late elements and images have had their chance to appear."""
+    page.evaluate("() => { window.__tandemIdleSince = performance.now(); }")
+    page.wait_for_function(_SETTLED, arg=quiet_ms, polling=50, timeout=timeout_ms)
+
+
+# counts the page's script runs from now on (each change of the app's run state away from "not running")
+_WATCH_RUNS = """() => {
+    window.__tandemRuns = 0;
+    const app = document.querySelector("[data-testid='stApp']");
+    if (!app) return;
+    new MutationObserver(() => {
+        if (app.getAttribute("data-test-script-state") !== "notRunning") window.__tandemRuns += 1;
+    }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+@contextmanager
+def rerun_of(page: Any, wait_ms: int = 3_000) -> Iterator[None]:
+    """Around what a person does that the app answers with a rerun (a click, a field left): afterwards waits for
+    that rerun to begin (at most ``wait_ms``) and for the page to settle, so the server has what they did."""
+    from playwright.sync_api import TimeoutError as NoRerun
+
+    page.evaluate(_WATCH_RUNS)
+    yield
+    try:
+        page.wait_for_function("() => window.__tandemRuns === undefined || window.__tandemRuns > 0", polling=20,
+                               timeout=wait_ms)
+    except NoRerun:  # none came: the page is settled all the same
+        pass
+    settle(page)
+
+
 def outside_env() -> dict[str, str]:
     """This process's environment without Tandem's settings (a subprocess configured from scratch), keeping the
     test run's shared embedding cache."""

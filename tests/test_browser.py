@@ -17,7 +17,7 @@ from cx_core.config import PROJECT_ROOT, Settings
 from cx_core.models import TicketIn
 from cx_core.services import Services
 from tests.conftest import NOW, copy_world
-from tests.helpers import DEMO_ADMIN, find_order, order, running_app
+from tests.helpers import DEMO_ADMIN, find_order, order, rerun_of, running_app, settle
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,16 +57,31 @@ def app(world: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         svc.close()
 
 
-@pytest.fixture
-def browser_page(app: tuple[str, Services, dict[str, str]]) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium(app: tuple[str, Services, dict[str, str]]) -> Iterator[Any]:
+    """One Chromium for the journeys; each test has a browser context of its own (its own cookies and storage)."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def laptop_page(chromium: Any) -> Iterator[Any]:
+    """A page the size of a laptop's screen."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    yield context.new_page()
+    context.close()
 
 
 def sign_in(page: Any, url: str, username: str, password: str) -> None:
@@ -167,7 +182,7 @@ def test_admin_replays_and_raises_a_level(app: tuple[str, Services, dict[str, st
     page.get_by_role("link", name="Autonomy & policy").click()
     expect(page.get_by_role("button", name="Replay recent tickets")).to_be_visible(timeout=30_000)
     choose(page, "Task type", "change address")
-    page.wait_for_timeout(1500)  # the level box follows the chosen task type
+    settle(page)  # the level box follows the chosen task type
     choose(page, "New level", "supervised")
     expect(page.get_by_role("button", name="Save level")).to_be_disabled()  # replay first
     page.get_by_role("textbox", name="Why").first.fill("pilot after six weeks at 97% approval")
@@ -325,7 +340,7 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     page = browser_page
 
     def harmless(where: str) -> None:
-        page.wait_for_timeout(1500)  # images and late elements have had their chance to load
+        settle(page)  # images and late elements have had their chance to load
         for kind, found in (("a live link to", f"a[href*='{host}']"), ("an image from", f"img[src*='{host}']")):
             where_found = [el.evaluate("e => (e.closest('[data-testid^=st]') || e).getAttribute('data-testid') + ': '"
                                        " + e.outerHTML.slice(0, 160)") for el in page.locator(found).all()]
@@ -378,12 +393,12 @@ def test_customer_and_document_markdown_load_nothing_and_link_nowhere(app: tuple
     harmless("knowledge search")
 
 
-def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple[str, Services, dict[str, str]]
-                                                                      ) -> None:
+def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple[str, Services, dict[str, str]],
+                                                                      laptop_page: Any) -> None:
     """At 1366×768 ten inbox rows, the reply and the proposals are on screen without scrolling; an advisor adds the refund the
     agent did not propose, which waits for approval; a resolved ticket shows no countdown and no Release; the
     inbox cuts a long subject at a word and keeps previews free of markup."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from sqlalchemy import select
 
     from cx_core.store.tables import TicketRow
@@ -414,50 +429,47 @@ def test_workspace_fits_a_laptop_screen_and_an_advisor_adds_an_action(app: tuple
         done = s.get(TicketRow, "W-2")
         assert done is not None
         done.status, done.assigned_to = "resolved", "ada"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        sign_in(page, url, "ada", "advisor-demo")
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
-        rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
-        above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
-        assert len(rows) >= 10 and len(above) >= 10, f"{len(above)} of {len(rows)} tickets above the fold"
-        link = page.get_by_role("link", name="Browser test: my parcel arrived")
-        expect(link).to_be_visible(timeout=30_000)
-        shown = link.inner_text().strip()
-        assert shown.endswith("…") and shown[:-1].strip() in long_subject and len(shown) < len(long_subject)
-        assert long_subject.startswith(shown[:-1].rstrip())  # cut at a word, never inside one
-        link.click()
-        expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
-        reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
-        for what, el in (("the proposals", page.get_by_text("Proposed actions")),
-                         ("the first proposal", page.get_by_role("button", name="Approve").first),
-                         ("sending", page.get_by_role("button", name="Send and resolve"))):
-            box = el.bounding_box()
-            assert box is not None and box["y"] + box["height"] <= 768, f"{what} is below the fold: {box}"
-        box = reply.bounding_box()  # the reply's first lines are on the first screen, under the send buttons
-        assert box is not None and box["y"] + 110 <= 768, f"the reply is below the fold: {box}"
-        page.get_by_role("button", name="Add an action").click()
-        choose(page, "Action", "Refund")
-        choose(page, "Order", row.order_id)
-        page.get_by_role("spinbutton", name="Amount").fill("5")
-        page.get_by_role("textbox", name="Reason").fill("goodwill gesture")
-        page.get_by_role("button", name="Check and add").click()
-        expect(page.get_by_text("Refund added; it waits for approval")).to_be_visible(timeout=30_000)
-        added = [p for p in desk.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
-        assert [p["action"] for p in added] == ["refund"] and added[0]["status"] == "pending"
-        page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
-        page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
-        expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)
-        main = page.locator("[data-testid='stMain']").inner_text()
-        assert " left" not in main and "overdue" not in main
-        expect(page.get_by_role("button", name="Release")).to_have_count(0)
-        page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
-        browser.close()
+    page = laptop_page
+    sign_in(page, url, "ada", "advisor-demo")
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "inbox-1366.png"))
+    rows = page.locator(".st-key-inbox-rows [data-testid='stPageLink']").all()
+    above = [r for r in rows if (box := r.bounding_box()) and box["y"] + box["height"] <= 768]
+    assert len(rows) >= 10 and len(above) >= 10, f"{len(above)} of {len(rows)} tickets above the fold"
+    link = page.get_by_role("link", name="Browser test: my parcel arrived")
+    expect(link).to_be_visible(timeout=30_000)
+    shown = link.inner_text().strip()
+    assert shown.endswith("…") and shown[:-1].strip() in long_subject and len(shown) < len(long_subject)
+    assert long_subject.startswith(shown[:-1].rstrip())  # cut at a word, never inside one
+    link.click()
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "workspace-1366.png"))
+    reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    for what, el in (("the proposals", page.get_by_text("Proposed actions")),
+                     ("the first proposal", page.get_by_role("button", name="Approve").first),
+                     ("sending", page.get_by_role("button", name="Send and resolve"))):
+        box = el.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, f"{what} is below the fold: {box}"
+    box = reply.bounding_box()  # the reply's first lines are on the first screen, under the send buttons
+    assert box is not None and box["y"] + 110 <= 768, f"the reply is below the fold: {box}"
+    page.get_by_role("button", name="Add an action").click()
+    choose(page, "Action", "Refund")
+    choose(page, "Order", row.order_id)
+    page.get_by_role("spinbutton", name="Amount").fill("5")
+    page.get_by_role("textbox", name="Reason").fill("goodwill gesture")
+    page.get_by_role("button", name="Check and add").click()
+    expect(page.get_by_text("Refund added; it waits for approval")).to_be_visible(timeout=30_000)
+    added = [p for p in desk.get_ticket(svc.db, "W-1")["proposals"] if p["rationale"].startswith("added by")]
+    assert [p["action"] for p in added] == ["refund"] and added[0]["status"] == "pending"
+    page.screenshot(path=str(ARTIFACTS / "workspace-added.png"))
+    page.goto(f"{url}/ticket?ticket=W-2")  # the session survives the new page load
+    expect(page.get_by_text("Browser test: done already").first).to_be_visible(timeout=30_000)
+    settle(page)
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert " left" not in main and "overdue" not in main
+    expect(page.get_by_role("button", name="Release")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "workspace-resolved.png"))
 
 
 def test_a_customer_follow_up_arrives_live_in_the_workspace(app: tuple[str, Services, dict[str, str]],
@@ -520,8 +532,8 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
     mine = "Hello! Yes: American Express cards are welcome, and a pending order can be switched to a saved card."
     reply.fill(mine)
-    reply.blur()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        reply.blur()
     follow_up = "Thanks. Also, could you send me a copy of my last invoice?"
     conversations.receive(svc.db, Inbound(source="api", ticket_id="B-6", external_id="live-6", body=follow_up))
     expect(page.get_by_text(follow_up)).to_be_visible(timeout=20_000)
@@ -554,7 +566,7 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     desk.store_result(svc.db, svc.policy(), svc.pipeline.process(moved, now=NOW, autonomy=2))
     page.goto(f"{url}/ticket?ticket=B-7")
     expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1000)
+    settle(page)
     page.screenshot(path=str(ARTIFACTS / "edit-before-1366.png"), full_page=True)
     page.get_by_role("button", name="Edit").first.click()
     button = page.get_by_role("button", name="Approve with changes")
@@ -568,7 +580,7 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     page.goto(f"{url}/ticket?ticket=B-7")
     typed = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
     expect(typed).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1000)
+    settle(page)
     page.get_by_role("button", name=re.compile(r"^Send")).first.click()
     refused = page.get_by_text(re.compile(r"remove the sentence about it: \"I'm arranging to change the shipping"))
     expect(refused).to_be_visible(timeout=20_000)
@@ -579,13 +591,13 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     # the advisor types, then approves: their words stay as typed, the decision's wording is offered beside them
     page.goto(f"{url}/ticket?ticket=B-7")
     expect(typed).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1000)
+    settle(page)
     mine = typed.input_value().replace("Hi ", "Hello ", 1)  # a touch of the advisor's own; the action's words kept
     typed.fill(mine)
-    typed.blur()
-    page.wait_for_timeout(1500)
-    page.get_by_role("button", name=re.compile(r"^Approve(?! with)")).first.click()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        typed.blur()
+    with rerun_of(page):
+        page.get_by_role("button", name=re.compile(r"^Approve(?! with)")).first.click()
     confirm = page.get_by_role("button", name=re.compile(r"^(?:Approve again to confirm|Yes, do it)"))
     if confirm.count():
         confirm.first.click()
@@ -597,8 +609,8 @@ def test_an_answer_that_waits_says_why_and_a_newer_draft_never_replaces_the_advi
     # what they typed and did not send outlives a reload
     kept = typed.input_value() + "\n\nThanks for letting us know in time."
     typed.fill(kept)
-    typed.blur()
-    page.wait_for_timeout(1500)
+    with rerun_of(page):
+        typed.blur()
     page.reload()
     expect(page.get_by_role("textbox", name="Suggested reply (edit before sending)")).to_have_value(kept,
                                                                                                    timeout=30_000)
@@ -627,7 +639,7 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
     found: dict[str, list[str]] = {}
 
     def read(where: str) -> None:
-        page.wait_for_timeout(1500)
+        settle(page)
         for el in page.locator("[data-testid='stExpander'] summary").all():
             if el.is_visible() and el.get_attribute("aria-expanded") != "true":
                 el.click()
@@ -665,7 +677,7 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
         edits.nth(n).click()
         form = page.locator("[data-testid='stPopoverBody']").last
         expect(form).to_be_visible(timeout=20_000)
-        page.wait_for_timeout(500)
+        settle(page)
         if bad := raw_on_screen(form.inner_text()):
             found[f"ticket › Edit {n + 1}"] = sorted(set(bad))
         page.keyboard.press("Escape")

@@ -29,7 +29,7 @@ from cx_core.services import Services
 from cx_core.store.db import utcnow
 from cx_core.store.tables import NotificationRow, TicketRow
 from tests.conftest import copy_world
-from tests.helpers import running_app
+from tests.helpers import running_app, settle
 from tests.servers.stub import Beacon, JsonHandler
 from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
 
@@ -136,7 +136,7 @@ def test_no_page_or_error_path_loads_or_links_anything_a_stranger_wrote(hostile:
     ARTIFACTS.mkdir(exist_ok=True)
 
     def harmless(page: Any, where: str) -> None:
-        page.wait_for_timeout(1200)  # images and late elements have had their chance to load
+        settle(page)  # images and late elements have had their chance to load
         # a link the page wrote from a stranger's Markdown: aimed at the beacon, or with the bait's own words as its
         # whole text (a relative link from a file's name); a link to a ticket whose subject quotes them is the app's
         links = page.locator(f"a[href*='{beacon.host}']").count() + page.locator("a").filter(
@@ -178,7 +178,7 @@ def test_no_page_or_error_path_loads_or_links_anything_a_stranger_wrote(hostile:
                      "Users and roles", "Channels", "Actions"):
             page.get_by_role("link", name=name).first.click()
             expect(page.get_by_role("heading").first).to_be_visible(timeout=30_000)
-            page.wait_for_timeout(1500)
+            settle(page)
             open_all(page)
             harmless(page, name)
         page.get_by_role("link", name="Review").first.click()

@@ -23,6 +23,7 @@ from cx_core.conversations import Inbound
 from cx_core.store.db import Database
 from cx_core.store.tables import NotificationRow, TicketRow
 from tests.conftest import copy_world
+from tests.fork_server import Forked, ForkServer
 from tests.helpers import DEMO_ADMIN
 from tests.servers.sink import Sink, running_sink
 
@@ -52,13 +53,26 @@ def _replies(db: Database, n: int, start: int = 0) -> list[int]:
     return ids
 
 
-def _dispatch(settings: Settings, sink: Sink, *args: str, failpoint: str = "", wait: bool = True
-              ) -> subprocess.Popen[bytes]:
+@pytest.fixture(scope="module")
+def forks() -> Iterator[ForkServer]:
+    server = ForkServer()
+    yield server
+    server.close()
+
+
+def _dispatch(settings: Settings, sink: Sink, *args: str, failpoint: str = "", wait: bool = True,
+              forks: ForkServer | None = None) -> subprocess.Popen[bytes] | Forked:
+    """A real ``python -m cx_core dispatch``; with ``forks``, a fork of a process that imported Tandem once
+    (``tests/fork_server.py``), which starts delivering at once."""
     env = {**os.environ, "TANDEM_DATA_DIR": str(settings.data_dir), "TANDEM_DATABASE_URL": "",
            "TANDEM_OUTBOUND_WEBHOOK_URL": f"{sink.url}/hooks/tandem", "TANDEM_DELIVERY_LEASE_SECONDS": "1",
            "TANDEM_DELIVERY_POLL": "0.1", "TANDEM_DELIVERY_RETRY_SECONDS": "0.2", "TANDEM_FAILPOINT": failpoint}
-    proc = subprocess.Popen([sys.executable, "-m", "cx_core", "dispatch", *args], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc: subprocess.Popen[bytes] | Forked
+    if forks is not None:
+        proc = forks.start(["dispatch", *args], env, settings.data_dir / "dispatch.log")
+    else:
+        proc = subprocess.Popen([sys.executable, "-m", "cx_core", "dispatch", *args], cwd=PROJECT_ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if wait:
         proc.wait(timeout=120)
     return proc
@@ -69,41 +83,44 @@ def _statuses(db: Database, ids: list[int]) -> Counter[str]:
         return Counter(s.scalars(select(NotificationRow.status).where(NotificationRow.id.in_(ids))))
 
 
-def _drain(settings: Settings, sink: Sink, db: Database, ids: list[int]) -> None:
+def _drain(settings: Settings, sink: Sink, db: Database, ids: list[int], forks: ForkServer) -> None:
     """Runs dispatchers (after the dead one's lease ran out) until every message is delivered."""
     for _ in range(20):
         time.sleep(1.2)
-        _dispatch(settings, sink, "--once")
+        _dispatch(settings, sink, "--once", forks=forks)
         if _statuses(db, ids) == Counter({"delivered": len(ids)}):
             return
     raise AssertionError(f"not all delivered: {_statuses(db, ids)}")
 
 
-def test_killed_between_commit_and_delivery_it_delivers_exactly_once(setup: tuple[Settings, Database, Sink]) -> None:
+def test_killed_between_commit_and_delivery_it_delivers_exactly_once(setup: tuple[Settings, Database, Sink],
+                                                                     forks: ForkServer) -> None:
     settings, db, sink = setup
     ids = _replies(db, 5)
-    dead = _dispatch(settings, sink, failpoint="delivery.claimed")
+    dead = _dispatch(settings, sink, failpoint="delivery.claimed", forks=forks)
     assert dead.returncode == -signal.SIGKILL
     assert sink.requests() == []
     assert _statuses(db, ids) == Counter({"sending": 5})  # claimed, then the process died
-    _drain(settings, sink, db, ids)
+    _drain(settings, sink, db, ids, forks)
     keys = [r["key"] for r in sink.requests()]
     assert len(keys) == 5 and len(set(keys)) == 5 and sorted(sink.applied()) == sorted(keys)
 
 
-def test_killed_after_the_service_took_it_the_retry_is_recognised(setup: tuple[Settings, Database, Sink]) -> None:
+def test_killed_after_the_service_took_it_the_retry_is_recognised(setup: tuple[Settings, Database, Sink],
+                                                                  forks: ForkServer) -> None:
     settings, db, sink = setup
     ids = _replies(db, 3)
-    dead = _dispatch(settings, sink, failpoint="delivery.sent")
+    dead = _dispatch(settings, sink, failpoint="delivery.sent", forks=forks)
     assert dead.returncode == -signal.SIGKILL
     assert len(sink.requests()) == 1  # the service has it; the outbox does not know yet
-    _drain(settings, sink, db, ids)
+    _drain(settings, sink, db, ids, forks)
     keys = Counter(r["key"] for r in sink.requests())
     assert len(keys) == 3 and sorted(keys.values()) == [1, 1, 2]  # one was sent twice, with the same key
     assert len(sink.applied()) == 3  # and applied once
 
 
-def test_random_kills_never_lose_or_double_a_delivery(setup: tuple[Settings, Database, Sink]) -> None:
+def test_random_kills_never_lose_or_double_a_delivery(setup: tuple[Settings, Database, Sink],
+                                                     forks: ForkServer) -> None:
     settings, db, sink = setup
     ids = _replies(db, 30)
     sink.delay = 0.05
@@ -117,7 +134,7 @@ def test_random_kills_never_lose_or_double_a_delivery(setup: tuple[Settings, Dat
         kills += 1
         if _statuses(db, ids).get("delivered", 0) == len(ids):
             break
-    _drain(settings, sink, db, ids)
+    _drain(settings, sink, db, ids, forks)
     requests = sink.requests()
     assert kills >= 1
     assert len(sink.applied()) == len(ids) and len(set(sink.applied())) == len(ids)

@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,11 +25,12 @@ from sqlalchemy import func, select, update
 
 from cx_core import conversations, delivery, outbox
 from cx_core.channels.base import DeliveryFailed, Outgoing
-from cx_core.config import PROJECT_ROOT, Settings, load_settings
+from cx_core.config import Settings, load_settings
 from cx_core.conversations import Inbound
 from cx_core.store.db import Database, utcnow
 from cx_core.store.tables import AuditRow, NotificationRow, TicketRow
 from domains.lumen import tables as lumen_tables
+from tests.fork_server import Forked, ForkServer
 from tests.helpers import fresh_pg_database
 from tests.servers.sink import running_sink
 from tests.servers.smtp_sink import SmtpSink, running_smtp_sink
@@ -118,11 +118,17 @@ def _smtp_env(settings: Settings, sink: SmtpSink, **extra: str) -> dict[str, str
                 TANDEM_MAIL_FROM=MAIL_FROM, **extra)
 
 
-def _start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """A real ``python -m cx_core dispatch`` process, its log in ``log``."""
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "cx_core", "dispatch", *args], cwd=PROJECT_ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=out)
+@pytest.fixture(scope="module")
+def forks() -> Iterator[ForkServer]:
+    server = ForkServer()
+    yield server
+    server.close()
+
+
+def _start(forks: ForkServer, env: dict[str, str], log: Path, *args: str) -> Forked:
+    """A real ``python -m cx_core dispatch`` process, its log in ``log`` (a fork of a process that imported Tandem
+    once, so that it starts delivering at once; ``tests/fork_server.py``)."""
+    return forks.start(["dispatch", *args], env, log)
 
 
 def _until(check: Callable[[], Any], seconds: float, what: str) -> None:
@@ -134,7 +140,7 @@ def _until(check: Callable[[], Any], seconds: float, what: str) -> None:
     raise AssertionError(f"not within {seconds:.0f} s: {what}")
 
 
-def _stop(*procs: subprocess.Popen[bytes]) -> None:
+def _stop(*procs: Forked) -> None:
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -154,13 +160,13 @@ def _in_doubt_events(db: Database) -> int:
 
 # ------------------------------------------------------------------ two dispatchers, a lease shorter than a batch
 def test_two_dispatchers_with_a_lease_shorter_than_a_batch_send_each_message_once(
-        store: tuple[Settings, Database], tmp_path: Path) -> None:
+        store: tuple[Settings, Database], tmp_path: Path, forks: ForkServer) -> None:
     settings, db = store
     keys = _replies(db, 24)
     with running_sink(tmp_path) as sink:
         sink.delay = 0.25  # a batch of 20 takes 5 s; the lease is 1 s
         env = _env(settings, TANDEM_OUTBOUND_WEBHOOK_URL=f"{sink.url}/hooks/tandem")
-        procs = [_start(env, tmp_path / f"dispatch-{i}.log") for i in range(2)]
+        procs = [_start(forks, env, tmp_path / f"dispatch-{i}.log") for i in range(2)]
         try:
             _until(lambda: _all_delivered(db, keys), 60, f"every reply delivered ({_statuses(db, keys)})")
         finally:
@@ -324,17 +330,17 @@ def test_a_call_that_went_out_unanswered_is_made_again_only_with_a_key(
     ("email.accepted", 2, 1),  # the server took it, the dispatcher died before recording it: the one duplicate
 ])
 def test_an_email_dispatcher_killed_at_each_step(sqlite_store: tuple[Settings, Database], tmp_path: Path,
-                                                 failpoint: str, taken: int, in_doubt: int) -> None:
+                                                 forks: ForkServer, failpoint: str, taken: int, in_doubt: int) -> None:
     settings, db = sqlite_store
     [(nid, message_id)] = _replies(db, 1, source="email").items()
     with running_smtp_sink() as sink:
-        dead = _start(_smtp_env(settings, sink, TANDEM_FAILPOINT=failpoint), tmp_path / "dead.log", "--once")
+        dead = _start(forks, _smtp_env(settings, sink, TANDEM_FAILPOINT=failpoint), tmp_path / "dead.log", "--once")
         assert dead.wait(timeout=60) == -signal.SIGKILL
         assert _rows(db, [nid])[nid].status == "sending"
 
         def restarted() -> bool:
             time.sleep(0.5)  # past the dead dispatcher's one-second lease
-            again = _start(_smtp_env(settings, sink), tmp_path / "again.log", "--once")
+            again = _start(forks, _smtp_env(settings, sink), tmp_path / "again.log", "--once")
             assert again.wait(timeout=60) == 0
             return _all_delivered(db, [nid])
 
@@ -346,7 +352,7 @@ def test_an_email_dispatcher_killed_at_each_step(sqlite_store: tuple[Settings, D
 
 @pytest.mark.email
 def test_an_email_dispatcher_killed_ten_times_loses_nothing_and_resends_only_what_the_server_may_have(
-        sqlite_store: tuple[Settings, Database], tmp_path: Path) -> None:
+        sqlite_store: tuple[Settings, Database], tmp_path: Path, forks: ForkServer) -> None:
     settings, db = sqlite_store
     replies = _replies(db, 60, source="email")
     rng = random.Random(2025)
@@ -357,7 +363,7 @@ def test_an_email_dispatcher_killed_ten_times_loses_nothing_and_resends_only_wha
         log = tmp_path / "dispatch.log"
         while kills < 10:
             before = len(sink.taken())
-            proc = _start(env, log)
+            proc = _start(forks, env, log)
             _until(lambda p=proc, n=before: p.poll() is not None or len(sink.taken()) > n, 30,
                    "the dispatcher delivering")
             time.sleep(rng.uniform(0.0, 0.4))  # a random moment of its delivering
@@ -366,7 +372,7 @@ def test_an_email_dispatcher_killed_ten_times_loses_nothing_and_resends_only_wha
             kills += 1
             left_at_kill.append(len(replies) - _statuses(db, replies)["delivered"])
         sink.delay = sink.rcpt_delay = 0.0  # the rest goes out at full speed
-        last = _start(env, log)
+        last = _start(forks, env, log)
         try:
             _until(lambda: _all_delivered(db, replies), 60, f"every reply delivered ({_statuses(db, replies)})")
         finally:
