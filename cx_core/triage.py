@@ -66,7 +66,9 @@ DetectorFactory.seed = 0
 NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
-ASKED_MIN = 0.4  # unless it asks for something in so many words, of a kind not yet asked, after a request
+ASKED_MIN = 0.4  # unless it declares a wish in so many words, of a kind not yet asked, after a request
+WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like)\b",
+                  re.I)  # a wish declared in so many words: "I want…", "we'd like…"
 BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
 def tone_analyzer() -> SentimentIntensityAnalyzer:
@@ -340,7 +342,7 @@ class Triager:
         lead = ""
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
-                    pred.confidence >= ASKED_MIN and requests and ASK.search(sentence) and not BACK_TO.search(sentence)
+                    pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")

@@ -112,6 +112,12 @@ def reply_box(tid: str, data: dict[str, Any], user: StaffUser) -> None:
             show_error(exc)
         else:
             _sent(tid, out, resolve)
+    refused_at(refusal, tid, body, user)
+
+
+def refused_at(refusal: Any, tid: str, body: str, user: StaffUser) -> None:
+    """Why Send was refused, in ``refusal`` (at the composer, above the reply), and the audited way past it."""
+    svc = services()
     held = st.session_state.get(f"held-{tid}")
     if held:
         message, overridable, wanted_resolve = held
