@@ -57,20 +57,16 @@ def test_eval_intents_bad_column_is_one_line(shared_data: Path, tmp_path: Path) 
 
 
 def test_eval_retrieval_beats_both_baselines(shared_data: Path, tmp_path: Path) -> None:
-    """On a fixed subset: the even-numbered training tasks (20 of 39), every document they need and a fixed twelfth
-    of the others as distractors (174 of 698 documents; measured recall@10 0.42 against BM25 0.25 and dense 0.38,
-    as on the whole training set the hybrid leads both). The whole collection's numbers come from ``eval
-    retrieval``, recorded in benchmarks/RESULTS.md."""
+    """On every document a training task needs and a fixed sixth of the others as distractors (the whole
+    collection's numbers come from ``eval retrieval``, recorded in benchmarks/RESULTS.md)."""
     d = shared_data / "tau_bench/banking_knowledge"
-    tasks = json.loads((d / "tasks_train.json").read_text())[::2]
-    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
-    needed = {str(doc) for task in tasks for doc in task.get("required_documents") or []}
+    needed = {str(doc) for task in json.loads((d / "tasks_train.json").read_text())
+              for doc in task.get("required_documents") or []}
     lines = (d / "documents.jsonl").read_text().splitlines()
-    kept = [line for i, line in enumerate(lines) if line.strip() and (json.loads(line).get("id") in needed or i % 12 == 0)]
+    kept = [line for i, line in enumerate(lines) if line.strip() and (json.loads(line).get("id") in needed or i % 6 == 0)]
     (tmp_path / "documents.jsonl").write_text("\n".join(kept) + "\n")
-    result = eval_retrieval(tmp_path / "documents.jsonl", tmp_path / "tasks.json", 10, shared_embedder())
-    assert result["n"] == len(tasks) == 20 and result["documents"] == len(kept) < len(lines) / 3
-    assert needed <= {json.loads(line).get("id") for line in kept}
+    result = eval_retrieval(tmp_path / "documents.jsonl", d / "tasks_train.json", 10, shared_embedder())
+    assert result["documents"] < len(lines) / 2 and needed <= {json.loads(line).get("id") for line in kept}
     assert set(result) >= {"tandem", "bm25", "dense"}
     for name in ("tandem", "bm25", "dense"):
         assert set(result[name]) == {"recall_at_k", "ndcg_at_k"}
