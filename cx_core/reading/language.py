@@ -160,10 +160,10 @@ ASKS_FOR = re.compile(r"^\W*(?:please\s+|pls\s+|kindly\s+|just\s+)?(?:cancel|cha
 # a request told of as made before ("yesterday I asked you to…"), which a later "please don't" takes back
 EARLIER = re.compile(r"\b(?:i|we)\s+(?:asked|requested|wanted|told\s+you|wrote|emailed|called)\b|\bmy\s+(?:last|previous|"
                      r"earlier)\s+(?:e-?mail|message|request)\b", re.I)
-# a negation with nothing after it: it negates what was asked before ("please don't.", "don't, leave it")
 # what is left to pay after a part: "put the rest on my Mastercard", "the remainder on my card"
 REMAINDER = re.compile(r"\b(?:the\s+rest|(?:the\s+)?remainder|whatever(?:'s|\s+is)?\s+left|anything\s+(?:left|over|"
                        r"more|extra|else)|the\s+remaining(?:\s+amount|\s+balance)?|the\s+balance|the\s+difference)\b", re.I)
+# a negation with nothing after it: it negates what was asked before ("please don't.", "don't, leave it")
 ELLIPTIC = re.compile(r"^(?:please\s+)?(?:don'?t|do\s+not)\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b)", re.I)
 CONDITION = re.compile(
     r"\b(?:if(?!\s+(?:possible|you\s+can|you\s+could|you\s+would|you\s+don'?t\s+mind|needed|necessary|so|not\b|"

@@ -176,11 +176,14 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
 def _mark_kept(given: Facts, sentences: list[Words]) -> None:
     """Each value said in a clause that asks to keep something as it is ("Keep the outbound on the 24th as it is",
     "don't touch the 5th") is marked ``kept``: it names what stays, never what the request changes to."""
+    said = [v for name in Facts.model_fields for v in getattr(given, name)]
+    if not said:
+        return
     spans = [(clause.start, clause.end) for sentence in sentences for clause in language.clauses(sentence)
-             if (q := language.qualifiers(clause, sentence)).negated is not None and q.withdrawn is None]
-    for name in Facts.model_fields:
-        for v in getattr(given, name):
-            v.kept = any(start <= v.words.start < end for start, end in spans)
+             if any(clause.start <= v.words.start < clause.end for v in said)  # only clauses that give a value
+             and (q := language.qualifiers(clause, sentence)).negated is not None and q.withdrawn is None]
+    for v in said:
+        v.kept = any(start <= v.words.start < end for start, end in spans)
 
 
 def clause_type(req: Any) -> str | None:

@@ -21,13 +21,11 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
     """A new booking paid in full by the one saved method the member named (or their only one), or by a gift card
     or certificate for what it holds with a card for the rest when the member says so; once its total is known
     (fares for every traveller, insurance, paid bags)."""
-    methods = ctx.snapshot["user"].get("payment_methods") or []
-    kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+    kinds = _kinds_named(ctx, ctx.snapshot["user"].get("payment_methods") or [])
     held = [m for m in kinds if m.get("balance") is not None]  # a gift card or certificate pays what it holds
     cards = [m for m in kinds if m.get("balance") is None]
     if len(held) > 1:  # "my $250 gift card": the one whose balance is said
-        said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
-        held = [m for m in held if any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
+        held = _by_balance(ctx, held)
     split = len(held) == 1 and len(cards) == 1 and language.REMAINDER.search(ctx.text)  # "the rest on my Mastercard"
     method = None if split else payment(ctx)
     total = costs.booking_total(ctx.snapshot, dict(ctx.bound)) if {"flights", "passengers", "insurance",
@@ -71,7 +69,7 @@ def payment(ctx: Context) -> str:
     cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
     if len(cards) == 1:
         return str(cards[0])
-    kinds = [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+    kinds = _kinds_named(ctx, methods)
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
     # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this
@@ -80,9 +78,7 @@ def payment(ctx: Context) -> str:
     if len(kinds) > 1 and len(able) == 1:
         return str(able[0]["id"])
     # "the gift card that has 150 on it, not the 200 one": of those that can pay, the one whose balance is said
-    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
-    by_balance = [m for m in able or kinds if m.get("balance") is not None
-                  and any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
+    by_balance = _by_balance(ctx, [m for m in able or kinds if m.get("balance") is not None])
     if len(kinds) > 1 and len(by_balance) == 1:
         return str(by_balance[0]["id"])
     if len(methods) == 1:
@@ -112,3 +108,15 @@ def _kind(method: dict[str, Any]) -> str:
     """What a member calls a saved payment method: its card's brand ("Mastercard"), "gift card", "certificate"."""
     source = str(method.get("source"))
     return {"gift_card": "gift card", "certificate": "certificate"}.get(source) or str(method["label"]).split()[0]
+
+
+def _kinds_named(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved methods whose kind the message names ("my Mastercard", "my gift card")."""
+    return [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+
+
+def _by_balance(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of methods with a balance, those whose balance the message says ("my $250 gift card"), never one it sets
+    aside ("not the 200 one")."""
+    said = [n.value for n in numbers.find(ctx.text) if not language.contrasted(ctx.text, n.start)]
+    return [m for m in methods if any(abs(float(m["balance"]) - a) < 0.005 for a in said)]
