@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from cx_core.services import Services
 from cx_core.setup import build_demo
 from domains.airline import demo as airline_demo
 from tests.conftest import WORLD_DAY
-from tests.helpers import running_app
+from tests.helpers import running_app, settle
 
 NOW = datetime(2026, 11, 18, 14, 0)
 PACK_DIR = PROJECT_ROOT / "domains" / "airline"
@@ -209,9 +209,26 @@ def allowed_tickets(svc: Services, now: datetime, task: str, fits: Any) -> list[
                 if x["task_type"] == task and x["expected"] == "allowed" and fits(x)]
 
 
+def clashing_tickets(svc: Services, found: list[dict[str, Any]], at: datetime) -> str:
+    """A cancellation (for a reason that lasts, not a flight we cancelled) and, ten minutes later, the same
+    customer's message asking for a bag on that booking, both stored as the queue stores them: the cancellation's
+    id."""
+    t = next(x for x in found if "cancelled by the airline" not in str(x.get("why")))
+    cancel = TicketIn(id="AIR-C-1", customer=t["customer"], channel="email", subject="Browser test: change of plan",
+                      body=t["body"], created_at=at - timedelta(minutes=15))
+    bags = TicketIn(id="AIR-C-2", customer=t["customer"], channel="email", subject="Bags", created_at=at - timedelta(
+        minutes=5), body=f"Please add one checked bag to my booking {t['reservation_id']}, thanks.")
+    desk.add_tickets(svc.db, [cancel, bags], source="test")
+    for ticket, read_at in ((cancel, at - timedelta(minutes=15)), (bags, at - timedelta(minutes=5)),
+                            (cancel, at - timedelta(minutes=4))):  # the first read again once the second came
+        desk.store_result(svc.db, svc.policy(), svc.pipeline.process(ticket, now=read_at))
+    assert desk.clash_note(svc.db, cancel.id).startswith("The newer ticket “Bags”"), desk.clash_note(svc.db, cancel.id)
+    return cancel.id
+
+
 @pytest.mark.browser
 def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
-    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, sign_in
+    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, in_view_above, sign_in
 
     needs_a_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -232,6 +249,7 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
             break
     else:
         pytest.fail("the demo world has no cancellation an advisor may approve for good")
+    clashing = clashing_tickets(svc, [x for x in found if x["customer"] != t["customer"]], at)
     with running_app({"TANDEM_DOMAIN": "airline", "TANDEM_DATA_DIR": str(airline.data_dir)}) as url, \
             sync_playwright() as p:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -259,6 +277,12 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
         page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
         expect(page.get_by_text("Executed:")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "airline-approved.png"), full_page=True)
+        # a newer ticket of another customer's asks for bags on the booking their older one cancels: read first
+        page.goto(f"{url}/ticket?ticket={clashing}")
+        note = page.get_by_text(re.compile(r"The newer ticket “Bags” of this customer, still open, asks for something"))
+        expect(note).to_be_visible(timeout=30_000)
+        settle(page)
+        in_view_above(page, note, page.get_by_text("Proposed actions"), "airline-conflict-above-proposals-1366.png")
         browser.close()
     from domains.airline.tables import AirlineReservationRow
 

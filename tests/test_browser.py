@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -683,3 +684,44 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
         page.keyboard.press("Escape")
     (ARTIFACTS / "raw-on-screen.json").write_text(json.dumps(found, indent=1))
     assert not found, found
+
+
+def in_view_above(page: Any, first: Any, then: Any, name: str) -> None:
+    """``first`` is on the laptop screen without scrolling, above ``then``; a screenshot named ``name`` is kept."""
+    page.screenshot(path=str(ARTIFACTS / name))
+    box, below = first.bounding_box(), then.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, f"out of view: {box}"
+    assert below is not None and below["y"] > box["y"], f"not above what it concerns: {box} / {below}"
+
+
+def test_a_conflicting_ticket_of_the_same_customer_shows_above_the_proposals(
+        app: tuple[str, Services, dict[str, str]], laptop_page: Any) -> None:
+    """A newer open ticket of the customer cancels the order this one changes: the advisor reads it first, above
+    the proposals, on the first screen."""
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from cx_core.store.tables import TicketRow
+
+    url, svc, _ = app
+    with svc.db.session() as s:  # a customer no other journey writes about
+        busy = tuple(str(c) for c in s.scalars(select(TicketRow.customer_id)) if c)
+    o = find_order(svc, "pending", other_than=busy)
+    change = TicketIn(id="B-9", customer=o["email"], channel="email", subject="Browser test: new address",
+                      created_at=NOW, body=f"Please send order {o['order_id']} to 12 Elm Street, Springfield, "
+                                           "IL 62704 instead.")
+    cancel = TicketIn(id="B-10", customer=o["email"], channel="email", subject="Cancel my order",
+                      created_at=NOW + timedelta(minutes=20),
+                      body=f"Please cancel order {o['order_id']}, I don't need it any more.")
+    desk.add_tickets(svc.db, [change, cancel], source="test")
+    for t, read_at in ((change, NOW), (cancel, cancel.created_at), (change, cancel.created_at + timedelta(minutes=1))):
+        # the first read again once the second came, as the queue does
+        desk.store_result(svc.db, svc.policy(), svc.pipeline.process(t, now=read_at, autonomy=2))
+    assert desk.clash_note(svc.db, "B-9").startswith("The newer ticket “Cancel my order”")
+    page = laptop_page
+    sign_in(page, url, "ada", "advisor-demo")
+    page.goto(f"{url}/ticket?ticket=B-9")
+    note = page.get_by_text(re.compile(r"The newer ticket “Cancel my order” of this customer, still open"))
+    expect(note).to_be_visible(timeout=30_000)
+    settle(page)
+    in_view_above(page, note, page.get_by_text("Proposed actions"), "conflict-above-proposals-1366.png")
