@@ -41,6 +41,7 @@ class Action:
     description: str = ""
     arguments: tuple[Argument, ...] = ()
     writes: bool = False  # changes something (a booking, a purchase), as opposed to finding or reading
+    required: tuple[str, ...] = ()  # the arguments it cannot run without
 
     @property
     def words(self) -> str:
@@ -81,7 +82,8 @@ def from_sgd(service: Mapping[str, Any]) -> Schema:
     by_name = {a.name: a for a in args}
     actions = tuple(Action(str(i["name"]), str(i.get("description", "")),
                            tuple(by_name[n] for n in [*i.get("required_slots", []), *i.get("optional_slots", {})]
-                                 if n in by_name), bool(i.get("is_transactional")))
+                                 if n in by_name), bool(i.get("is_transactional")),
+                           tuple(str(n) for n in i.get("required_slots", [])))
                     for i in service.get("intents", []))
     return Schema(str(service["service_name"]), str(service.get("description", "")), actions, tuple(args))
 
@@ -122,5 +124,6 @@ def from_actions(name: str, specs: Iterable[Any], synonyms: Mapping[str, Mapping
                            info.is_required())
             args.append(arg)
             arguments.setdefault(field_name, arg)
-        actions.append(Action(spec.name, str(spec.description or spec.label or ""), tuple(args), bool(spec.writes)))
+        actions.append(Action(spec.name, str(spec.description or spec.label or ""), tuple(args), bool(spec.writes),
+                              tuple(a.name for a in args if a.required)))
     return Schema(name, "", tuple(actions), tuple(arguments.values()))

@@ -209,8 +209,9 @@ def left_context(text: str, start: int, words: int = 3) -> str:
 
 
 def right_context(text: str, end: int, words: int = 2) -> str:
+    """The first content words after a candidate, in its clause ("four *on the same day*" → "same day")."""
     after = re.split(r"[.!?;,]", text[end:])[0]
-    return " ".join(_TOKEN.findall(after)[:words])
+    return " ".join([w for w in _TOKEN.findall(after) if w.lower() not in STOP][:words])
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,16 @@ class Pair:
 PRIOR_UNSEEN = 0.5  # a word the training turns never had: likely a name
 
 
+def neighbours(text: str, start: int, end: int) -> tuple[str, str]:
+    """The word just before a candidate and just after it (``^`` and ``$`` at the message's edges)."""
+    before = _TOKEN.findall(text[max(0, start - 40):start])
+    after = _TOKEN.findall(text[end:end + 40])
+    return (before[-1].lower() if before else "^"), (after[0].lower() if after else "$")
+
+
+PRIOR_EDGE = 0.05  # a word the training turns seldom had beside a value
+
+
 def value_likeness(words: Sequence[str], prior: dict[str, float]) -> tuple[float, float, float, float]:
     """How much the words look like a value rather than the sentence around one, from how often each word was part
     of a value in the training turns: the lowest, the mean, the share of words never seen, the first word's."""
@@ -232,9 +243,12 @@ def value_likeness(words: Sequence[str], prior: dict[str, float]) -> tuple[float
 
 
 def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], arg_vecs: np.ndarray,
-                  encode: Any, prior: dict[str, float] | None = None) -> list[Pair]:
-    """Every (argument, candidate) pair of compatible kinds, with its features."""
+                  encode: Any, prior: dict[str, float] | None = None,
+                  belongs: dict[str, tuple[float, float]] | None = None) -> list[Pair]:
+    """Every (argument, candidate) pair of compatible kinds, with its features; ``belongs`` gives, per argument,
+    how likely the action asked for takes it and needs it (``SchemaReader.belonging``)."""
     prior = prior or {}
+    belongs = belongs or {}
     text = turn.text
     cands = turn.candidates()
     per_arg: list[list[Candidate]] = []
@@ -272,6 +286,8 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
                                 float(any(ch.isdigit() for ch in c.text)), 0.0, float(len(c.text.split())), 0.0,
                                 1.0, 1.0)
             likeness = value_likeness(_TOKEN.findall(c.text), prior) if c.kind == "text" else (1.0, 1.0, 0.0, 1.0)
+            prev, nxt = neighbours(text, c.start, c.end) if c.kind != "boolean" else ("^", "$")
+            edges = (prior.get("<" + prev, PRIOR_EDGE), prior.get(">" + nxt, PRIOR_EDGE))
             negated = 1.0 if c.kind == "boolean" and re.search(r"\b(?:no|not|n't|without|don't need|doesn't need)\b",
                                                                 text, re.I) else 0.0
             in_sys = 1.0 if turn.system and c.text.lower() in turn.system.lower() else 0.0
@@ -282,7 +298,7 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
                      *shape, *likeness, float(c.start) / max(1, len(text)), float(len(same)), float(idx),
                      float(order.index(arg.name)), float(len(order)), negated, in_sys, named,
                      float(KIND_CODES.get(kind, 4)), float(KIND_CODES.get(c.kind, 4)),
-                     1.0 if c.kind == "enum" else 0.0)
+                     1.0 if c.kind == "enum" else 0.0, *belongs.get(arg.name, (0.5, 0.5)), *edges)
             out.append(Pair(arg.name, c, feats))
     return _relative(out)
 
@@ -332,22 +348,37 @@ class SchemaReader:
             self._vecs.update(zip(missing, self.encode(missing), strict=True))
         return np.asarray([self._vecs[t] for t in texts])
 
-    def action(self, schema: Schema, turn: Turn) -> tuple[Action, float]:
-        """The action the turn asks for, with a probability among the service's actions."""
+    def action_probs(self, schema: Schema, turn: Turn) -> np.ndarray:
+        """Each of the service's actions' probability of being the one the turn asks for."""
         if len(schema.actions) == 1:
-            return schema.actions[0], 1.0
+            return np.ones(1)
         msg = self._vec([turn.text])[0]
         system = self._vec([turn.system])[0] if turn.system else None
         acts = self._vec([a.words for a in schema.actions])
         feats = intent_features(msg, system, acts, [a.writes for a in schema.actions], self.model.writes(msg))
         scores = feats @ self.model.intent_coef + self.model.intent_bias
         p = np.exp(scores - scores.max())
-        p /= p.sum()
+        return np.asarray(p / p.sum())
+
+    def action(self, schema: Schema, turn: Turn) -> tuple[Action, float]:
+        """The action the turn asks for, with a probability among the service's actions."""
+        p = self.action_probs(schema, turn)
         best = int(np.argmax(p))
         return schema.actions[best], float(p[best])
 
-    def arguments(self, schema: Schema, turn: Turn, only: Sequence[str] | None = None) -> tuple[
-            dict[str, Candidate], dict[str, float]]:
+    @staticmethod
+    def belonging(schema: Schema, probs: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Per argument: the probability that the action asked for takes it, and that it needs it."""
+        out = {}
+        for arg in schema.arguments:
+            takes = sum(float(p) for a, p in zip(schema.actions, probs, strict=True)
+                        if any(x.name == arg.name for x in a.arguments))
+            needs = sum(float(p) for a, p in zip(schema.actions, probs, strict=True) if arg.name in a.required)
+            out[arg.name] = (round(takes, 4), round(needs, 4))
+        return out
+
+    def arguments(self, schema: Schema, turn: Turn, only: Sequence[str] | None = None,
+                  probs: np.ndarray | None = None) -> tuple[dict[str, Candidate], dict[str, float]]:
         """The argument values the turn states: each argument its best candidate above its kind's threshold, no
         candidate (nor overlapping words) given to two arguments."""
         args = [a for a in schema.arguments if only is None or a.name in only]
@@ -355,7 +386,9 @@ class SchemaReader:
             return {}, {}
         arg_vecs = self._vec([a.words for a in args])
         kinds = [arg_kind(a, v, self.model) for a, v in zip(args, arg_vecs, strict=True)]
-        pairs = pair_features(turn, args, kinds, arg_vecs, lambda ts: self._vec(list(ts)), self.model.token_prior)
+        belongs = self.belonging(schema, self.action_probs(schema, turn) if probs is None else probs)
+        pairs = pair_features(turn, args, kinds, arg_vecs, lambda ts: self._vec(list(ts)), self.model.token_prior,
+                              belongs)
         if not pairs:
             return {}, {}
         probs = self.model.slot_model.predict_proba(np.asarray([p.features for p in pairs]))[:, 1]
@@ -381,6 +414,7 @@ class SchemaReader:
         return out, scores
 
     def read(self, schema: Schema, turn: Turn) -> Read:
-        action, confidence = self.action(schema, turn)
-        values, scores = self.arguments(schema, turn)
-        return Read(action.name, confidence, values, scores)
+        probs = self.action_probs(schema, turn)
+        best = int(np.argmax(probs))
+        values, scores = self.arguments(schema, turn, probs=probs)
+        return Read(schema.actions[best].name, float(probs[best]), values, scores)

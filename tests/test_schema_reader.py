@@ -1,0 +1,81 @@
+"""Reading a request against a schema the engine has never seen: the action and the argument values it states, with
+nothing invented; and the evaluation on the Schema-Guided Dialogue development split that measures it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cx_core.config import PROJECT_ROOT
+from cx_core.reading.schema import from_sgd
+from cx_core.reading.schema_reader import Turn, neighbours
+from cx_core.reading.shipped import schema_reader
+
+GROOMING: dict[str, Any] = {
+    "service_name": "PetGrooming_1", "description": "Book grooming sessions for pets and find groomers",
+    "slots": [
+        {"name": "pet_name", "description": "Name of the pet to be groomed", "is_categorical": False},
+        {"name": "appointment_date", "description": "Date of the grooming appointment", "is_categorical": False},
+        {"name": "appointment_time", "description": "Time of the grooming appointment", "is_categorical": False},
+        {"name": "city", "description": "City where the groomer is located", "is_categorical": False},
+        {"name": "service_type", "description": "Kind of grooming", "is_categorical": True,
+         "possible_values": ["Bath", "Haircut", "Nail trim"]}],
+    "intents": [
+        {"name": "BookGrooming", "description": "Book a grooming appointment", "is_transactional": True,
+         "required_slots": ["pet_name", "appointment_date", "appointment_time"],
+         "optional_slots": {"service_type": "Bath"}},
+        {"name": "FindGroomer", "description": "Search for a groomer in a city", "is_transactional": False,
+         "required_slots": ["city"], "optional_slots": {}}]}
+WRITTEN = date(2019, 3, 1)  # a Friday
+
+
+@pytest.mark.parametrize("text, action, wanted", [
+    ("Can you book a haircut for my dog Biscuit on March 5th at 3pm?", "BookGrooming",
+     {"appointment_date": "2019-03-05", "appointment_time": "15:00"}),
+    ("I'm looking for a groomer in San Diego.", "FindGroomer", {"city": "San Diego"}),
+    ("Do you know any good groomers?", "FindGroomer", {}),
+])
+def test_a_service_never_seen_is_read_from_its_schema_alone(text: str, action: str, wanted: dict[str, str]) -> None:
+    schema = from_sgd(GROOMING)
+    assert schema.actions[0].required == ("pet_name", "appointment_date", "appointment_time")
+    read = schema_reader().read(schema, Turn(text, WRITTEN))
+    assert read.action == action
+    got = {k: c.value for k, c in read.arguments.items()}
+    assert wanted.items() <= got.items()
+    for name, c in read.arguments.items():  # whatever else is bound stands in the message, under its own argument
+        assert c.text.lower() in text.lower(), (name, c)
+        assert name in wanted or (name, c.value) in {("service_type", "Haircut"), ("pet_name", "Biscuit")}, (name, c)
+
+
+def test_the_words_beside_a_value_are_read_to_the_messages_edges() -> None:
+    text = "Send one hundred dollars to Philip."
+    assert neighbours(text, text.index("Philip"), text.index("Philip") + 6) == ("to", "$")
+    assert neighbours(text, 0, 4) == ("^", "one")
+
+
+def test_eval_reading_on_the_sgd_development_split_reports_seen_and_unseen_services(shared_data: Path) -> None:
+    """The command outside checks call: one JSON object last, with the figures for all, seen and unseen services."""
+    sgd = shared_data / "sgd"
+    if not sgd.exists():
+        pytest.skip("../shared/data/sgd is not available")
+    done = subprocess.run([sys.executable, "-m", "cx_core", "eval", "reading", "--sgd", str(sgd), "--split", "dev",
+                           "--services", "Flights_3,Buses_1", "--limit", "150", "--json"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("n_turns", "intent_accuracy", "slot_precision", "slot_recall", "wrong_bound", "n_bound", "seen",
+                "unseen", "by_service"):
+        assert key in out, key
+    assert out["n_turns"] == 150 and set(out["by_service"]) <= {"Flights_3", "Buses_1"}
+    assert out["unseen_services"] == ["Flights_3"]
+    assert out["slot_precision"] >= 0.9 and out["slot_recall"] >= 0.5 and out["intent_accuracy"] >= 0.9, out
+    bad = subprocess.run([sys.executable, "-m", "cx_core", "eval", "reading", "--sgd", str(sgd), "--services",
+                          "Nowhere_9"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "--services: Nowhere_9 not in the dev split" in bad.stderr
