@@ -387,14 +387,16 @@ def _meets(row: Any, b: Binding, ctx: Context) -> bool:
 
 def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mapping[str, Resolver],
                each: bool, done_actions: list[str], asks: list[str]) -> list[Step]:
-    """One step per record chosen (a ``pick: each`` record under ``all``), arguments bound in order."""
+    """One step per record chosen (``pick: each`` under "all", each the request names under "both"), args in order."""
     record_args = [(name, b) for name, b in spec.args.items() if b.kind == "record"]
     choices: list[dict[str, Any] | None] = [None]
     unbound: Unbound | None = None
     if record_args:
         name, b = record_args[0]
         try:
-            choices = list(records(b, _bound_before(spec, name, ctx_base, resolvers), each and b.pick == "each"))
+            several = any(len({str(v).lower() for v in ctx_base.own.get(h, [])}) > 1 for h in b.narrow_by)
+            choices = list(records(b, _bound_before(spec, name, ctx_base, resolvers),
+                                   each and (b.pick == "each" or several)))
         except Unbound as exc:
             unbound = exc
     out = []

@@ -52,6 +52,9 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Leave my {record} alone, please.", "drop", None),
     ("Keep my {record} as it is.", "drop", None),
     ("I want to stay on my current {record}, don't {act}.", "drop", None),
+    # nothing is to change yet: every write waits for the customer
+    ("We're thinking about {ing}, but not switching anything yet, just weighing it up.", "drop", None),
+    ("Is {ing} worth it? Please don't do anything for now.", "drop", None),
     # a change of mind: the earlier request withdrawn
     ("I asked you to {act} but I've changed my mind.", "drop", None),
     ("I've changed my mind about it, sorry.", "drop", None),
@@ -346,6 +349,38 @@ def test_a_value_set_aside_is_never_the_one_bound(text: str, want: int) -> None:
     assert value == want
 
 
+@pytest.mark.parametrize("text, nothing", [
+    ("Not switching anything yet, just weighing it up.", True),
+    ("We won't be changing anything until we've moved.", True),
+    ("Don't change anything else, thanks.", False),  # the rest stays; what was asked still goes
+    ("I haven't received anything yet.", False),
+    ("Cancel it but don't touch anything on my other order.", False),
+])
+def test_only_a_customer_who_wants_nothing_changed_now_holds_every_write(text: str, nothing: bool) -> None:
+    from cx_core.reading import language
+
+    assert bool(language.NOTHING_NOW.search(text)) is nothing
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Could I spread what I owe on both accounts over six months?", 6),
+    ("Two plans please, each over nine months.", 9),
+    ("Spread it over 3 months please, we have two accounts.", 3),
+])
+def test_a_number_said_in_the_arguments_own_unit_is_the_one_meant(text: str, want: int) -> None:
+    """"both accounts over six months": the count of monthly instalments is the number said in months, not
+    "both" nor "two accounts"."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Plan(BaseModel):
+        instalments: int = Field(ge=2, le=12, description="Number of monthly instalments.")
+
+    spec = arguments.spec_of("instalments", Plan.model_fields["instalments"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
+
+
 @pytest.mark.parametrize("text, first, second", [
     ("Could the engineer come on Saturday morning instead? If you don't do weekends, then a week on Tuesday.",
      "2026-11-21", "2026-12-01"),
@@ -401,6 +436,9 @@ class _Visit:
     ("Can you move the installation to another day? That Monday is no good for us any more.", "V-1 2026-12-07",
      None, None),
     ("Monday doesn't work for me, could we do Wednesday morning?", "V-1 2026-11-23", "2026-11-25", "morning"),
+    # the day already booked kept, only the part of the day moving; the one asked for, not one told of
+    ("It's set for Tuesday morning. Could they come later that day, in the afternoon? I'm at the dentist first "
+     "thing.", "V-1 2026-11-24 morning booked", "2026-11-24", "afternoon"),
 ])
 def test_the_day_and_time_a_record_already_has_or_the_customer_rules_out_are_not_the_new_ones(
         text: str, near: str, date: str | None, period: str | None) -> None:

@@ -115,11 +115,14 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         money = any(w in spec.words for w in ("pound", "dollar", "euro", "amount", "price", "fee", "cost"))
         if money:
             pool = [*reading.facts.amounts, *pool]
-        pool = [v.model_copy(update={"value": int(c) if c.is_integer() else c}) if (c := _in_unit(reading, v, spec))
-                is not None else v for v in pool]
+        united = [v.model_copy(update={"value": int(c) if c.is_integer() else c}) for v in pool
+                  if (c := _in_unit(reading, v, spec)) is not None]  # "over six months" for monthly instalments
+        pool = [next((u for u in united if u.words == v.words), v) for v in pool]
         refused = _set_aside(reading, pool)
         values = [v for v in pool if _in_range(float(v.value["amount"] if isinstance(v.value, dict) else v.value),
                                                spec) and not ruled_out(reading, v) and v not in refused]
+        # a number said in the argument's own unit is the one meant, not "both" or "two" said of something else
+        values = [v for v in values if v in united] or values
         if not values and pool and spec.high is not None and _longest(reading):
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
         return _pick(values or pool, spec, reading, near)
@@ -131,6 +134,9 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             first = _first_of_span(reading, near)
             if first is not None:
                 return first, ""
+            same = {str(d.value) for d in reading.facts.dates if str(d.value) in near}
+            if len(same) == 1 and language.SAME_DAY.search(reading.text):  # "the same day, in the afternoon"
+                return same.pop(), ""
         wanted = [d for d in days if not in_fallback(reading, d)]  # "…Saturday? If you don't do weekends, Tuesday"
         if wanted and len(wanted) < len(days):
             chosen, why = _pick(wanted, spec, reading, "")
@@ -154,6 +160,9 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
                         and not ruled_out(reading, said):
                     found.append(said)
         distinct = list(dict.fromkeys(str(f.value) for f in found))
+        if len(distinct) > 1:  # "…the afternoon instead? I drop the car off first thing.": the one asked for
+            asked = list(dict.fromkeys(str(f.value) for f in found if _in_asking(reading, f)))
+            distinct = asked if len(asked) == 1 else distinct
         if len(distinct) == 1:
             return distinct[0], ""
         return None, NOT_FOUND if not distinct else AMBIGUOUS
@@ -176,6 +185,12 @@ _NEXT_CLAUSE = re.compile(r"[,;]\s*(?=(?:could|can|would|will|how|what|so|and|bu
                           r"instead)\b)", re.I)
 # what joins a part of the day to its day: "Tuesday morning", "Tuesday in the morning", "the morning of Tuesday"
 _JOINED = re.compile(r"^\s*(?:,\s*)?(?:in\s+the\s+|at\s+|on\s+|of\s+)?$", re.I)
+
+
+def _in_asking(reading: Reading, v: Value) -> bool:
+    """Whether a value stands in a sentence that asks (a question, a request), not one that tells."""
+    return any(s.start <= v.words.start < s.end and (s.text.rstrip().endswith("?") or language.ASKS_FOR.search(s.text))
+               for s in reading.sentences)
 
 
 def _with_day(reading: Reading, t: Value, days: list[Value]) -> bool:

@@ -192,6 +192,9 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
         if is_read(step.action) or step.refused:
             kept.append(step)
             continue
+        if reading.nothing_now is not None:  # "not changing anything yet, just trying to understand"
+            dropped.append(step)
+            continue
         if not step.missing and (unfit := _unfit(step)):  # a value left empty or refused is a detail to ask
             asked = listed([f"the {b}" for b in unfit.values()])
             step = replace(step, missing=asked, args={k: v for k, v in step.args.items()

@@ -231,6 +231,19 @@ def contrasted(text: str, start: int) -> bool:
     return bool(CONTRAST.search(text[max(0, start - 40):start]))
 
 
+# the customer says nothing is to change now: "Not switching anything yet, just weighing it up", "please don't do
+# anything for now" (never "don't change anything else", nor "I haven't received anything")
+NOTHING_NOW = re.compile(
+    r"\b(?:not|don'?t|do\s+not|won'?t|will\s+not|no\s+need\s+to)\s+(?:be\s+|want\s+(?:you\s+)?to\s+|need\s+(?:you\s+)?"
+    r"to\s+)?(?:switch|chang|cancel|mov|book|do|touch|sign|commit|go\s+ahead\s+with)\w*\s+(?:up\s+to\s+)?(?:anything|"
+    r"everything)(?=\s*(?:(?:just\s+)?yet|for\s+now|at\s+the\s+moment|right\s+now|until\b[^.!?;]*)?\s*(?:[,.;!?]|$|"
+    r"\bjust\b|\bi'?m\b|\bwe'?re\b))", re.I)
+
+
+# the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
+SAME_DAY = re.compile(r"\b(?:the\s+)?(?:same|very\s+same)\s+(?:day|date)\b|\blater\s+(?:that|the\s+same)\s+day\b", re.I)
+
+
 LATEST = re.compile(r"\b(?:my|your|our)\s+(?:latest|last|most\s+recent|newest|current|recent)\b|\bthe\s+(?:latest|most\s+recent|"
                     r"newest|last\s+one)\b", re.I)
 # "all of my flights that only have one passenger": which ones "all" means is narrowed by a clause of its own
@@ -364,4 +377,9 @@ CONSTRUCTIONS = (
     Construction("every", "each record of the kind is taken", "both my accounts"),
     Construction("latest", "the newest record is taken", "my latest bill"),
     Construction("claim", "a stated fact is checked against the records", "you charged me twice"),
+    Construction("nothing now", "no write is proposed while the customer is only weighing it up",
+                 "Not switching anything yet, just weighing it up"),
+    Construction("same day", "the day already booked is kept and only the time changes",
+                 "could he come the same day but in the afternoon?"),
+    Construction("unit", "a number said in the argument's unit is the one meant", "both accounts over six months"),
 )

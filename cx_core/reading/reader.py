@@ -169,8 +169,15 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
             if r.qualifiers.asks_only is not None and language.HOW_TO.search(r.sentence.text):
                 r.qualifiers.asks_only = None
                 r.kind = _kind(r.qualifiers, r.sentence)
+    nothing = None
+    if (m := language.NOTHING_NOW.search(text)) is not None:  # "not switching anything yet": none is wanted now
+        nothing = Words(text=m.group(0), start=m.start(), end=m.end())
+        for r in out:
+            if r.qualifiers.negated is None:
+                r.qualifiers.negated = nothing
     _mark_kept(given, sentences)
-    return Reading(written_at=written_at, text=text, sentences=sentences, requests=out, facts=given, reader=reader)
+    return Reading(written_at=written_at, text=text, sentences=sentences, requests=out, facts=given, reader=reader,
+                   nothing_now=nothing)
 
 
 def _mark_kept(given: Facts, sentences: list[Words]) -> None:

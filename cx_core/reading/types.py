@@ -150,6 +150,8 @@ class Reading(BaseModel):
     requests: list[RequestReading] = Field(default_factory=list)
     facts: Facts = Field(default_factory=Facts)
     reader: str = "offline"  # who filled it: the offline reader, or a model (its name)
+    # the words that say nothing is to change now ("not switching anything yet"): every write of the message waits
+    nothing_now: Words | None = None
 
     def for_task(self, task_type: str) -> list[RequestReading]:
         return [r for r in self.requests if r.task_type == task_type]
