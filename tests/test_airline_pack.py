@@ -209,6 +209,34 @@ def allowed_tickets(svc: Services, now: datetime, task: str, fits: Any) -> list[
                 if x["task_type"] == task and x["expected"] == "allowed" and fits(x)]
 
 
+def advisors_words_stay(page: Any, svc: Services, ticket_id: str) -> None:
+    """What the advisor typed stays while the customer writes again and the agent reads it: the newer draft is
+    offered beside it, never swapped in."""
+    from playwright.sync_api import expect
+
+    from cx_core import conversations, worker
+    from cx_core.conversations import Inbound
+    from tests.helpers import rerun_of
+    from tests.test_browser import ARTIFACTS
+
+    reply = page.get_by_role("textbox", name="Suggested reply (edit before sending)")
+    expect(reply).to_be_visible(timeout=30_000)
+    settle(page)
+    mine = "Hello! The names on your booking are corrected now; your boarding passes will show them."
+    reply.fill(mine)
+    with rerun_of(page):
+        reply.blur()
+    follow_up = "Thanks! And how many checked bags can I bring on that booking?"
+    conversations.receive(svc.db, Inbound(source="api", ticket_id=ticket_id, external_id=f"{ticket_id}-2",
+                                          body=follow_up))
+    expect(page.get_by_text(follow_up)).to_be_visible(timeout=20_000)
+    while worker.process_one(svc, "browser"):
+        pass
+    expect(page.get_by_text("A newer suggested reply is ready.")).to_be_visible(timeout=30_000)
+    expect(reply).to_have_value(mine)
+    page.screenshot(path=str(ARTIFACTS / "airline-newer-draft-offered-1366.png"))
+
+
 def clashing_tickets(svc: Services, found: list[dict[str, Any]], at: datetime) -> str:
     """A cancellation (for a reason that lasts, not a flight we cancelled) and, ten minutes later, the same
     customer's message asking for a bag on that booking, both stored as the queue stores them: the cancellation's
@@ -228,7 +256,14 @@ def clashing_tickets(svc: Services, found: list[dict[str, Any]], at: datetime) -
 
 @pytest.mark.browser
 def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, airline: Settings) -> None:
-    from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS, in_view_above, sign_in
+    from tests.test_browser import (
+        ARTIFACTS,
+        CHROMIUM,
+        FLAGS,
+        edit_fits_and_offers_each_choice_once,
+        in_view_above,
+        sign_in,
+    )
 
     needs_a_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -272,6 +307,7 @@ def test_an_advisor_approves_an_airline_proposal_in_the_browser(svc: Services, a
         box = refused.bounding_box()
         page.screenshot(path=str(ARTIFACTS / "airline-send-refused-1366.png"))
         assert box is not None and box["y"] + box["height"] <= 768, f"the refusal is out of view: {box}"
+        edit_fits_and_offers_each_choice_once(page, "airline-edit-popover-1366.png")
         page.get_by_role("button", name="Approve").first.click()
         expect(page.get_by_text("This action cannot be undone")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Yes, do it").click()  # a cancellation is confirmed first
@@ -351,6 +387,7 @@ def test_the_travellers_of_a_name_change_are_edited_as_a_table_of_names_and_date
         assert "{" not in text and "first_name" not in text and not raw_on_screen(text), text
         form.get_by_role("button", name="Approve with changes").click()
         expect(page.get_by_text("Executed:").first).to_be_visible(timeout=30_000)
+        advisors_words_stay(page, svc, "AIR-PAX")
         browser.close()
     from domains.airline.tables import AirlineReservationRow
 

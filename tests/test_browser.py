@@ -686,6 +686,31 @@ def test_no_page_shows_dicts_timestamps_or_code_words(app: tuple[str, Services, 
     assert not found, found
 
 
+def edit_fits_and_offers_each_choice_once(page: Any, shot: str) -> None:
+    """The first proposal's Edit pop-over fits a 1366×768 screen, its button in view, and each of its lists offers
+    every choice once, as a person reads it."""
+    from playwright.sync_api import expect
+
+    settle(page)
+    page.get_by_role("button", name="Edit").first.click()
+    form = page.locator("[data-testid='stPopoverBody']").last
+    button = form.get_by_role("button", name="Approve with changes")
+    expect(button).to_be_visible(timeout=20_000)
+    box = button.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, f"the pop-over runs past the screen: {box}"
+    page.screenshot(path=str(ARTIFACTS / shot))
+    lists = form.get_by_test_id("stSelectbox")
+    assert lists.count() >= 1
+    for n in range(lists.count()):
+        lists.nth(n).locator("input").click()
+        page.get_by_role("option").first.wait_for(timeout=10_000)
+        offered = page.get_by_role("option").all_inner_texts()
+        assert offered and len(offered) == len(set(offered)), offered
+        lists.nth(n).locator("input").press("Escape")
+    page.keyboard.press("Escape")
+    settle(page)
+
+
 def in_view_above(page: Any, first: Any, then: Any, name: str) -> None:
     """``first`` is on the laptop screen without scrolling, above ``then``; a screenshot named ``name`` is kept."""
     page.screenshot(path=str(ARTIFACTS / name))
@@ -725,3 +750,42 @@ def test_a_conflicting_ticket_of_the_same_customer_shows_above_the_proposals(
     expect(note).to_be_visible(timeout=30_000)
     settle(page)
     in_view_above(page, note, page.get_by_text("Proposed actions"), "conflict-above-proposals-1366.png")
+
+
+def test_an_installations_new_time_is_offered_once_each_and_only_after_its_goods(
+        app: tuple[str, Services, dict[str, str]], laptop_page: Any) -> None:
+    """The Edit of a moved installation at 1366×768: its button in view, each time on offer once (several free
+    technicians at one time are one choice), none on or before the day the goods arrive."""
+    from sqlalchemy import select
+
+    from cx_core import packs
+    from cx_core.store.tables import TicketRow
+    from cx_core.wording import day
+    from domains.lumen.tables import CustomerRow
+
+    url, svc, _ = app
+    records = packs.records(svc.pack)
+    with svc.db.session() as s:
+        busy = {str(c) for c in s.scalars(select(TicketRow.customer_id)) if c}
+        found = [(c.email, a, o) for c in s.scalars(select(CustomerRow).order_by(CustomerRow.user_id))
+                 if c.user_id not in busy for snap in [records.snapshot(s, c.user_id, NOW)]
+                 for a in snap["appointments"] if a["status"] == "booked" and len(a.get("free_slots") or []) > 3
+                 for o in snap["orders"] if o["order_id"] == a["order_id"]]
+    assert found, "the demo world has no booked installation with free times"
+    email, a, o = found[0]
+    if o.get("status") in ("pending", "processed") and o.get("expected_delivery"):
+        assert all(str(f["start"])[:10] > str(o["expected_delivery"]) for f in a["free_slots"])
+    later = a["free_slots"][-1]["start"][:10]
+    moved = TicketIn(id="B-11", customer=email, channel="email", subject="Browser test: another time",
+                     created_at=NOW, body=f"Hello, could the technician come for my installation on "
+                                          f"{day(later)} instead?")
+    desk.add_tickets(svc.db, [moved], source="test")
+    desk.store_result(svc.db, svc.policy(), svc.pipeline.process(moved, now=NOW, autonomy=2))
+    assert any(p["action"] == "reschedule_appointment" for p in desk.get_ticket(svc.db, "B-11")["proposals"])
+    page = laptop_page
+    sign_in(page, url, "ada", "advisor-demo")
+    page.goto(f"{url}/ticket?ticket=B-11")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Proposed actions")).to_be_visible(timeout=30_000)
+    edit_fits_and_offers_each_choice_once(page, "new-time-edit-1366.png")

@@ -72,8 +72,12 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         }
         order_views.append(view)
     appts = []
+    # an installation is offered only times after the day its goods are delivered
+    due = {o["order_id"]: str(o["expected_delivery"]) for o in order_views
+           if o.get("status") in ("pending", "processed") and o.get("expected_delivery")}
     for a in scheduling.appointments(s, user_id):
-        slots = scheduling.free_slots(s, a.region, now + timedelta(days=1), limit=200)
+        slots = [x for x in scheduling.free_slots(s, a.region, now + timedelta(days=1), limit=200)
+                 if x.start.date().isoformat() > due.get(str(a.order_id), "")]
         appts.append({"appointment_id": a.appointment_id, "order_id": a.order_id, "kind": a.kind,
                       "start": a.start.isoformat(timespec="minutes"), "technician": a.technician,
                       "status": a.status, "region": a.region,
