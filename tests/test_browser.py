@@ -116,7 +116,12 @@ def reverse(page: Any, why: str) -> None:
     """A supervisor reverses the first reversible action on the page, telling the customer (the default)."""
     page.get_by_role("button", name="Reverse").first.click()
     page.get_by_role("textbox", name="Why reverse it?").fill(why)
-    page.get_by_role("button", name="Reverse now").click()
+    button = page.get_by_role("button", name="Reverse now")
+    box, screen = button.bounding_box(), page.viewport_size
+    assert box is not None and screen is not None and box["y"] + box["height"] <= screen["height"], \
+        f"the pop-over runs past the screen: {box}"
+    page.screenshot(path=str(ARTIFACTS / "reverse-popover.png"))
+    button.click()
 
 
 def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Services, dict[str, str]],
@@ -150,13 +155,15 @@ def test_advisor_approves_a_proposal_and_sends_the_reply(app: tuple[str, Service
 
 
 def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Services, dict[str, str]],
-                                                         browser_page: Any) -> None:
+                                                         laptop_page: Any) -> None:
     from playwright.sync_api import expect
+
+    from cx_core import conversations
 
     url, svc, o = app
     before = order(svc, o["sampled_order"]).address1
     assert before == "77 Birch Lane"  # the agent changed it alone
-    page = browser_page
+    page = laptop_page
     sign_in(page, url, "sam", "supervisor-demo")
     page.get_by_role("link", name="Review").click()
     expect(page.get_by_text("Change shipping address — Browser test: sampled change")).to_be_visible(timeout=30_000)
@@ -167,6 +174,9 @@ def test_supervisor_reverses_a_sampled_autonomous_action(app: tuple[str, Service
     expect(page.get_by_text("Reversed by sam")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "supervisor-reversed.png"), full_page=True)
     assert order(svc, o["sampled_order"]).address1 != "77 Birch Lane"
+    told = [m["body"] for m in conversations.thread(svc.db, "B-2") if m["direction"] == "out"][-1]
+    # the action named in plain words, as the customer would say it, never by its code or its label pasted in
+    assert f"the address change for order {o['sampled_order']}" in told and "change shipping address" not in told
     kinds = [e.kind for e in audit.events(svc.db, DEMO_ADMIN, ticket_id="B-2")]
     assert "action.reversed" in kinds and audit.verify(svc.db).ok
 
