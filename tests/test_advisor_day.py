@@ -517,3 +517,13 @@ def test_a_delivery_day_the_shop_cannot_do_gives_way_to_the_other_day_the_custom
     steps, said = _delivery_reschedule(Asked("delivery_reschedule", text, ents, snap, today, text))
     assert steps[0].missing and "new_date" not in steps[0].args
     assert said == "we do not deliver on Sundays; which other day would suit you?"
+
+
+def test_of_the_free_slots_at_one_time_the_technician_the_customer_names_comes_first() -> None:
+    from domains.lumen.appointments import slots_for
+
+    appt = {"free_slots": [{"slot_id": f"SL-{n}", "start": "2026-12-01T12:00", "technician": who}
+                           for n, who in enumerate(["Sam Ortiz", "Jo Whitaker", "Lee Chan"])]}
+    text = "Tuesday week, same time? And if at all possible keep Jo Whitaker."
+    assert slots_for(appt, ["2026-12-01"], near=12, text=text)[0]["slot_id"] == "SL-1"
+    assert slots_for(appt, ["2026-12-01"], near=12)[0]["slot_id"] == "SL-0"  # no one named: the first free

@@ -509,3 +509,19 @@ def test_the_name_a_message_is_signed_with_is_found_where_it_stands(text: str, n
     found = language.signature(text)
     assert (found.text if found else None) == name
     assert found is None or text[found.start:found.end] == name
+
+
+@pytest.mark.parametrize("text, day, out", [
+    ("I can't be home for the installation on Monday.", "Monday", True),
+    ("I can't do Monday but Friday works.", "Friday", False),
+    ("I can't do Monday but Friday works.", "Monday", True),
+    ("Please move it from Tuesday to Thursday.", "Thursday", False),
+    ("Please move it from Tuesday to Thursday.", "Tuesday", True),
+    ("The electrician can't finish before then, so could we push it back to Tuesday week?", "Tuesday", False),
+])
+def test_a_day_is_ruled_out_by_the_words_around_it_not_by_a_negation_elsewhere(text: str, day: str,
+                                                                                out: bool) -> None:
+    from cx_core.reading.arguments import said_against
+
+    at = text.index(day)
+    assert said_against(text, at, at + len(day)) is out

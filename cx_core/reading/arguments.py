@@ -173,7 +173,7 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
 RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|not\s+able|not\s+available|unavailable|"
                        r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
                        r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
-                       r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,25}$", re.I)
+                       r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,45}$", re.I)
 
 
 # the words after a day that rule it out: "That Monday is no good", "Tuesday doesn't work for us"
@@ -239,11 +239,23 @@ def _set_aside(reading: Reading, pool: list[Value]) -> list[Value]:
 def ruled_out(reading: Reading, v: Value) -> bool:
     """Whether the words just before a day rule it out ("I can't do Monday", "instead of Friday", "from Tuesday
     to Thursday": the day it moves from)."""
-    before = reading.text[max(0, v.words.start - 40):v.words.start]
+    return said_against(reading.text, v.words.start, v.words.end)
+
+
+def said_against(text: str, start: int, end: int) -> bool:
+    """Whether the words around ``text[start:end]`` (a day, a time) rule it out: just before it in its clause ("I
+    can't do Monday"), or just after it ("Monday is no good"); never a negation about something else in the same
+    sentence ("the electrician can't finish before then, so could we push it back to Tuesday week?")."""
+    before = text[max(0, start - 60):start]
     before = _NEXT_CLAUSE.split(before)[-1]  # "Monday doesn't work for me, could we do Wednesday?"
-    before = re.split(r"[.;!?]|\bbut\b|\b(?:to|for|on)\s+$", before)[-1] if re.search(r"\b(?:to|for|on)\s*$",
-                                                                                       before) else before
-    return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(reading.text[v.words.end:v.words.end + 50]))
+    before = re.split(r"[.;!?]|\bbut\b", before)[-1]  # "I can't do Monday but Friday works"
+    if _MOVED_TO.search(before):  # "from Tuesday to Thursday": the day it moves to
+        return False
+    return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
+
+
+# the words before the day something moves to: "from Tuesday to", "instead of Monday, on"
+_MOVED_TO = re.compile(r"\b(?:from|instead\s+of|rather\s+than)\b[^.;!?]{1,30}?\b(?:to|until|till|for|on)\s*$", re.I)
 
 
 def _first_of_span(reading: Reading, near: str) -> str | None:

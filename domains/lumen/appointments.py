@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cx_core.entities import find_dates, part_of_day
+from cx_core.reading import arguments, records, when
 from domains.lumen.picking import mentions_item
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
@@ -29,13 +30,14 @@ def said_as_weekday(text: str, today: date, own: str) -> set[str]:
 
 
 def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:
-    """Each day the message names, sentence by sentence, with whether the sentence rules it out ("I can't be
-    home on Friday"); a bare weekday that the appointment falls on is the appointment's own day."""
+    """Each day the message names, sentence by sentence, with whether the words around it rule it out ("I can't be
+    home on Friday", read by the engine); a bare weekday that the appointment falls on is the appointment's own
+    day."""
     out = []
     for part in _SENTENCE.split(text):
         moved = said_as_weekday(part, today, own)
-        for d in find_dates(part, today, every=True):
-            out.append((bool(CANNOT.search(part)), own if d.isoformat() in moved else d.isoformat()))
+        for w in when.dates(part, today, day_first=False):
+            out.append((arguments.said_against(part, w.start, w.end), own if w.value in moved else w.value))
     return out
 
 
@@ -84,7 +86,7 @@ CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|un
 
 def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
               parts: list[str] | None = None, busy: set[str] | None = None, near: int | None = None,
-              clock: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+              clock: list[dict[str, str]] | None = None, text: str = "") -> list[dict[str, Any]]:
     """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
     customer did not rule out; in the part of the day the customer asked for, when they named one; never at the
     time of another visit the customer has booked (``busy``: their starts); on each day asked for, the one nearest
@@ -100,9 +102,11 @@ def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = N
         near = int(exact[0][:2])
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
+    # of the slots at one time, the one whose technician the customer names ("keep Jo Whitaker") first
+    liked = {slots[i]["slot_id"] for i in records.named(text, [{"technician": x.get("technician", "")} for x in slots])}
     return [slot for d in dates for slot in sorted(
         (x for x in slots if x["start"].startswith(d)),
-        key=lambda x: 0 if near is None else abs(int(x["start"][11:13]) - near))][:4]
+        key=lambda x: (0 if near is None else abs(int(x["start"][11:13]) - near), x["slot_id"] not in liked))][:4]
 
 
 def _within(start: str, bound: dict[str, str]) -> bool:

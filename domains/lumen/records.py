@@ -81,8 +81,8 @@ def snapshot(s: Session, user_id: str, now: datetime) -> dict[str, Any]:
         appts.append({"appointment_id": a.appointment_id, "order_id": a.order_id, "kind": a.kind,
                       "start": a.start.isoformat(timespec="minutes"), "technician": a.technician,
                       "status": a.status, "region": a.region,
-                      "free_slots": [{"slot_id": x.slot_id, "start": x.start.isoformat(timespec="minutes")}
-                                     for x in slots]})
+                      "free_slots": [{"slot_id": x.slot_id, "start": x.start.isoformat(timespec="minutes"),
+                                      "technician": x.technician} for x in slots]})
     return {
         "profile": customer_profile(c),
         "orders": order_views,

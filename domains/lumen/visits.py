@@ -48,7 +48,8 @@ def installation_reschedule(r: Asked) -> Planned:
             str(a["start"])[:16].replace(" ", "T") for a in r.snap["appointments"]
             if a["status"] == "booked" and a["appointment_id"] != aid},
             near=None if r.ents.get("time_of_day") or r.ents.get("clock_times")
-            else int(str(appt["start"])[11:13] or 0), clock=r.ents.get("clock_times"))  # no time said: its own
+            else int(str(appt["start"])[11:13] or 0), clock=r.ents.get("clock_times"),  # no time said: its own
+            text=r.full_text or r.text)
     slots = free(due)
     if not slots and due and (free() or (wanted_dates and max(wanted_dates) <= due)):  # goods not there yet
         soonest = free(due, [])
