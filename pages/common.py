@@ -150,7 +150,7 @@ def reverse_popover(where: Any, review_id: int, key: str) -> None:
         note = st.text_input("Why reverse it?", key=f"rev-note-{key}")
         text = st.session_state.get(f"rev-text-{key}") or guarded(
             lambda: desk.reversal_text(svc.db, user, review_id)) or ""
-        message = st.text_area("Message to the customer", value=text, height=110, key=f"rev-msg-{key}")
+        message = st.text_area("Message to the customer", value=text, height=90, key=f"rev-msg-{key}")
         left, right = st.columns([1.6, 1], vertical_alignment="center")  # one row: it fits a laptop screen
         tell = left.checkbox("Send it to the customer now", value=True, key=f"rev-tell-{key}",
                              help="Unticked, the ticket reopens with this message drafted for its advisor.")

@@ -114,7 +114,9 @@ def choose(page: Any, box: str, option: str) -> None:
 
 def reverse(page: Any, why: str) -> None:
     """A supervisor reverses the first reversible action on the page, telling the customer (the default)."""
-    page.get_by_role("button", name="Reverse").first.click()
+    opener = page.get_by_role("button", name="Reverse").first
+    opener.evaluate("e => e.scrollIntoView({block: 'center'})")  # where a person reads it, not at the screen's edge
+    opener.click()
     page.get_by_role("textbox", name="Why reverse it?").fill(why)
     button = page.get_by_role("button", name="Reverse now")
     box, screen = button.bounding_box(), page.viewport_size
