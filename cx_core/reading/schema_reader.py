@@ -378,15 +378,16 @@ class SchemaReader:
         return out
 
     def arguments(self, schema: Schema, turn: Turn, only: Sequence[str] | None = None,
-                  probs: np.ndarray | None = None) -> tuple[dict[str, Candidate], dict[str, float]]:
+                  actions: np.ndarray | None = None) -> tuple[dict[str, Candidate], dict[str, float]]:
         """The argument values the turn states: each argument its best candidate above its kind's threshold, no
-        candidate (nor overlapping words) given to two arguments."""
+        candidate (nor overlapping words) given to two arguments; ``actions``: the action probabilities, when the
+        caller has them."""
         args = [a for a in schema.arguments if only is None or a.name in only]
         if not args:
             return {}, {}
         arg_vecs = self._vec([a.words for a in args])
         kinds = [arg_kind(a, v, self.model) for a, v in zip(args, arg_vecs, strict=True)]
-        belongs = self.belonging(schema, self.action_probs(schema, turn) if probs is None else probs)
+        belongs = self.belonging(schema, self.action_probs(schema, turn) if actions is None else actions)
         pairs = pair_features(turn, args, kinds, arg_vecs, lambda ts: self._vec(list(ts)), self.model.token_prior,
                               belongs)
         if not pairs:
@@ -416,5 +417,5 @@ class SchemaReader:
     def read(self, schema: Schema, turn: Turn) -> Read:
         probs = self.action_probs(schema, turn)
         best = int(np.argmax(probs))
-        values, scores = self.arguments(schema, turn, probs=probs)
+        values, scores = self.arguments(schema, turn, actions=probs)
         return Read(schema.actions[best].name, float(probs[best]), values, scores)

@@ -49,7 +49,7 @@ def token_prior(rows: list[SgdTurn], least: int = 3) -> dict[str, float]:
     """For each word seen at least ``least`` times, how often it stands inside a value the turn informs (smoothed):
     "trying" and "need" almost never, a city's name often; and, keyed ``<word`` and ``>word``, how often a value
     begins right after it ("to", "from", "starring") and ends right before it ("on", "please"), ``^`` and ``$``
-    standing for the start and end of a clause."""
+    standing for the start and end of the message."""
     inside: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for t in rows:

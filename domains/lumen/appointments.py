@@ -103,7 +103,8 @@ def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = N
     if not dates:
         return [x for x in slots if x["start"][:10] not in (avoid or set())][:4]
     # of the slots at one time, the one whose technician the customer names ("keep Jo Whitaker") first
-    liked = {slots[i]["slot_id"] for i in records.named(text, [{"technician": x.get("technician", "")} for x in slots])}
+    liked = {slots[i]["slot_id"] for i in records.named(text, [{"technician": x.get("technician", "")} for x in slots])
+             } if text else set()
     return [slot for d in dates for slot in sorted(
         (x for x in slots if x["start"].startswith(d)),
         key=lambda x: (0 if near is None else abs(int(x["start"][11:13]) - near), x["slot_id"] not in liked))][:4]
