@@ -331,6 +331,8 @@ def test_the_days_named_after_a_change_of_mind_come_first() -> None:
     ("Can you move my direct debit to the 22nd? Leave the other one on the 8th, that's fine as it is. Oh wait, sorry, "
      "make it the 25th, not the 22nd.", 25),
     ("Please set the payment day to the 12th rather than the 3rd.", 12),
+    ("I'd rather pay on payday each month than have it taken on the 1st, so the 26th please.", 26),
+    ("I would sooner have it on the 20th than the 3rd.", 20),
     ("Move the gas one to the 20th please.", 20),
 ])
 def test_a_value_set_aside_is_never_the_one_bound(text: str, want: int) -> None:
@@ -347,6 +349,24 @@ def test_a_value_set_aside_is_never_the_one_bound(text: str, want: int) -> None:
     value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
                                                                                 confidence=1.0)]))
     assert value == want
+
+
+def test_a_value_the_customer_sets_aside_is_never_bound_even_when_it_is_the_only_one() -> None:
+    """ "I'd rather pay myself than have a direct debit on the 15th": the 15th is the thing not wanted; with no
+    other day said, no day is read."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class PaymentDay(BaseModel):
+        day: int = Field(ge=1, le=28, description="Day of the month the Direct Debit is taken")
+
+    spec = arguments.spec_of("day", PaymentDay.model_fields["day"])
+    for text in ["I'd rather pay my bills myself by bank transfer than have a direct debit on the 15th.",
+                 "Not the 3rd please, that never suits me."]:
+        value, why = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
+                                                                                      confidence=1.0)]))
+        assert value is None and why == arguments.NOT_FOUND, text
 
 
 @pytest.mark.parametrize("text, nothing", [

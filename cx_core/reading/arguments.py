@@ -119,8 +119,9 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
                   if (c := _in_unit(reading, v, spec)) is not None]  # "over six months" for monthly instalments
         pool = [next((u for u in united if u.words == v.words), v) for v in pool]
         refused = _set_aside(reading, pool)
+        pool = [v for v in pool if not ruled_out(reading, v) and v not in refused]  # never the one set aside
         values = [v for v in pool if _in_range(float(v.value["amount"] if isinstance(v.value, dict) else v.value),
-                                               spec) and not ruled_out(reading, v) and v not in refused]
+                                               spec)]
         # a number said in the argument's own unit is the one meant, not "both" or "two" said of something else
         values = [v for v in values if v in united] or values
         if not values and pool and spec.high is not None and _longest(reading):
@@ -251,7 +252,13 @@ def said_against(text: str, start: int, end: int) -> bool:
     before = re.split(r"[.;!?]|\bbut\b", before)[-1]  # "I can't do Monday but Friday works"
     if _MOVED_TO.search(before):  # "from Tuesday to Thursday": the day it moves to
         return False
+    if _RATHER_THAN.search(re.split(r"[.;!?]", text[max(0, start - 160):start])[-1]):
+        return True  # "I'd rather pay by transfer each month than have a direct debit on the 15th"
     return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
+
+
+# the second of two things compared, the one not wanted: "rather X than Y", "would sooner X than Y"
+_RATHER_THAN = re.compile(r"\b(?:rather|sooner|prefer(?:red|s)?)\b[^.;!?]*\bthan\b[^.;!?,]{0,45}$", re.I)
 
 
 # the words before the day something moves to: "from Tuesday to", "instead of Monday, on"
