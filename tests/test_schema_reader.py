@@ -14,7 +14,7 @@ import pytest
 
 from cx_core.config import PROJECT_ROOT
 from cx_core.reading.schema import from_sgd
-from cx_core.reading.schema_reader import Turn, neighbours
+from cx_core.reading.schema_reader import Turn, neighbours, unit_word
 from cx_core.reading.shipped import schema_reader
 
 GROOMING: dict[str, Any] = {
@@ -57,6 +57,14 @@ def test_the_words_beside_a_value_are_read_to_the_messages_edges() -> None:
     text = "Send one hundred dollars to Philip."
     assert neighbours(text, text.index("Philip"), text.index("Philip") + 6) == ("to", "$")
     assert neighbours(text, 0, 4) == ("^", "one")
+
+
+def test_what_a_number_counts_is_the_word_after_it() -> None:
+    """ "for 4 people" counts people, "a 3-star hotel" stars; a function word after a value counts nothing."""
+    text = "Book a table for 4 people, then a 3-star hotel."
+    assert unit_word(text, text.index("4") + 1) == "people"
+    assert unit_word(text, text.index("3") + 1) == "star"
+    assert unit_word(text, text.index("table") + 5) == ""  # "for": no content word
 
 
 def test_eval_reading_on_the_sgd_development_split_reports_seen_and_unseen_services(shared_data: Path) -> None:

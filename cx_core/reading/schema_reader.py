@@ -154,7 +154,7 @@ class Model:
     kind_labels: list[str]
     thresholds: dict[str, float]
     token_prior: dict[str, float] = field(default_factory=dict)
-    version: int = 2
+    version: int = 3
 
     def writes(self, vec: np.ndarray) -> float:
         return float(1 / (1 + np.exp(-(vec @ self.write_coef + self.write_bias))))
@@ -214,6 +214,20 @@ def right_context(text: str, end: int, words: int = 2) -> str:
     return " ".join([w for w in _TOKEN.findall(after) if w.lower() not in STOP][:words])
 
 
+def unit_word(text: str, end: int) -> str:
+    """The word right after a candidate when it is a content word of the same clause: what a number counts ("4
+    *people*", "3 *star*", "two *rooms*")."""
+    m = re.match(r"[ -]*(" + _TOKEN.pattern + ")", text[end:])
+    if not m:
+        return ""
+    w = m.group(1).lower()
+    return "" if w in STOP else w
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 @dataclass(frozen=True)
 class Pair:
     arg: str
@@ -262,7 +276,9 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
     needed = {c.text for cs in per_arg for c in cs if c.kind != "boolean"}
     lefts = {(c.start, c.end): left_context(text, c.start) for cs in per_arg for c in cs}
     rights = {(c.start, c.end): right_context(text, c.end) for cs in per_arg for c in cs}
-    texts = sorted(needed | {v for v in lefts.values() if v} | {v for v in rights.values() if v} | {text})
+    units = {(c.start, c.end): unit_word(text, c.end) for cs in per_arg for c in cs}
+    texts = sorted(needed | {v for v in lefts.values() if v} | {v for v in rights.values() if v} |
+                   {v for v in units.values() if v} | {text})
     vec = dict(zip(texts, encode(texts), strict=True))
     zero = np.zeros(arg_vecs.shape[1], dtype=np.float32)
     msg = vec[text]
@@ -276,6 +292,7 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
         av = arg_vecs[a_i]
         same = [c for c in cands if c.kind in COMPATIBLE.get(kind, ())] if kind in ("date", "time") else []
         name_words = set(split_name(arg.name).split()) - STOP
+        arg_stems = {_stem(w.lower()) for w in _TOKEN.findall(arg.words)} - STOP
         for c in per_arg[a_i]:
             left, right = lefts[(c.start, c.end)], rights[(c.start, c.end)]
             lv, rv = vec.get(left, zero), vec.get(right, zero)
@@ -290,6 +307,7 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
             edges = (prior.get("<" + prev, PRIOR_EDGE), prior.get(">" + nxt, PRIOR_EDGE))
             negated = 1.0 if c.kind == "boolean" and re.search(r"\b(?:no|not|n't|without|don't need|doesn't need)\b",
                                                                 text, re.I) else 0.0
+            unit = units[(c.start, c.end)] if c.kind != "boolean" else ""
             in_sys = 1.0 if turn.system and c.text.lower() in turn.system.lower() else 0.0
             named = 1.0 if name_words & {w.lower() for w in _TOKEN.findall(left + " " + right)} else 0.0
             feats = (float(av @ cv), float(av @ lv) if left else 0.0, float(av @ rv) if right else 0.0,
@@ -298,12 +316,13 @@ def pair_features(turn: Turn, args: Sequence[Argument], kinds: Sequence[str], ar
                      *shape, *likeness, float(c.start) / max(1, len(text)), float(len(same)), float(idx),
                      float(order.index(arg.name)), float(len(order)), negated, in_sys, named,
                      float(KIND_CODES.get(kind, 4)), float(KIND_CODES.get(c.kind, 4)),
-                     1.0 if c.kind == "enum" else 0.0, *belongs.get(arg.name, (0.5, 0.5)), *edges)
+                     1.0 if c.kind == "enum" else 0.0, *belongs.get(arg.name, (0.5, 0.5)), *edges,
+                     float(av @ vec[unit]) if unit else 0.0, 1.0 if unit and _stem(unit) in arg_stems else 0.0)
             out.append(Pair(arg.name, c, feats))
     return _relative(out)
 
 
-_SIMS = (0, 1, 2)  # the similarity features a pair is compared on with its rivals
+_SIMS = (0, 1, 2, -2)  # the similarity features a pair is compared on with its rivals (-2: the unit word's)
 
 
 def _relative(pairs: list[Pair]) -> list[Pair]:
