@@ -87,3 +87,57 @@ def test_eval_reading_on_the_sgd_development_split_reports_seen_and_unseen_servi
                           "Nowhere_9"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert "--services: Nowhere_9 not in the dev split" in bad.stderr
+
+
+FERRIES: dict[str, Any] = {
+    "service_name": "Ferries_1", "description": "Find and book ferry crossings",
+    "slots": [
+        {"name": "origin_port", "description": "Port the ferry leaves from", "is_categorical": False},
+        {"name": "destination_port", "description": "Port the ferry arrives at", "is_categorical": False},
+        {"name": "departure_date", "description": "Date of the outbound crossing", "is_categorical": False},
+        {"name": "return_date", "description": "Date of the crossing back", "is_categorical": False},
+        {"name": "fare_paid", "description": "The amount of money to transfer", "is_categorical": False}],
+    "intents": [
+        {"name": "SearchOnewayCrossing", "description": "Search for a one-way ferry crossing",
+         "is_transactional": False, "required_slots": ["origin_port", "destination_port", "departure_date"],
+         "optional_slots": {}},
+        {"name": "SearchReturnCrossing", "description": "Search for a ferry crossing there and back",
+         "is_transactional": False,
+         "required_slots": ["origin_port", "destination_port", "departure_date", "return_date"],
+         "optional_slots": {}}]}
+
+
+def test_of_two_close_readings_the_one_that_assumes_less_of_what_was_not_said() -> None:
+    """Between a one-way and a return search read as close, a message that gives no day back is a one-way search:
+    the return search needs a day no one gave. With the day back said, or the return search far ahead, it stands."""
+    import numpy as np
+
+    from cx_core.reading.schema_reader import Candidate, SchemaReader
+
+    schema = from_sgd(FERRIES)
+    back = {"return_date": Candidate("date", "2019-03-09", 0, 7, "9 March")}
+    assert SchemaReader._assuming_less(schema, np.array([0.4, 0.6]), 1, {}) == 0
+    assert SchemaReader._assuming_less(schema, np.array([0.4, 0.6]), 1, back) == 1
+    assert SchemaReader._assuming_less(schema, np.array([0.1, 0.9]), 1, {}) == 1  # not close
+    assert SchemaReader._assuming_less(schema, np.array([0.6, 0.4]), 0, {}) == 0  # the best assumes less already
+    read = schema_reader().read(schema, Turn("Find a crossing there and back from Dover, out on March 4th and back on "
+                                             "March 9th.", WRITTEN))
+    assert read.action == "SearchReturnCrossing" and read.arguments["return_date"].value == "2019-03-09"
+
+
+def test_an_argument_worded_almost_as_a_training_argument_takes_its_kind() -> None:
+    """Worded (nearly) as a training argument that is a number, an amount is a number, whatever its less similar
+    neighbours are: the sum is bound, never the recipient's name."""
+    import numpy as np
+
+    from cx_core.reading.schema import Argument
+    from cx_core.reading.schema_reader import Model, arg_kind
+
+    # one training argument worded almost the same and a number; four a little further and words
+    vectors = np.array([[1.0, 0.0], *[[0.8, 0.6]] * 4], dtype=np.float32)
+    model = Model(np.zeros(2), 0.0, np.zeros(5), 0.0, None, vectors, ["number", *["text"] * 4], {})
+    assert arg_kind(Argument("sent", "what goes"), np.array([0.95, 0.312], dtype=np.float32), model) == "number"
+    assert arg_kind(Argument("sent", "what goes"), np.array([0.85, 0.527], dtype=np.float32), model) == "text"
+    reader = schema_reader()
+    amount = Argument("transfer_amount", "The amount of money to transfer")
+    assert arg_kind(amount, reader._vec([amount.words])[0], reader.model) == "number"

@@ -21,7 +21,7 @@ among the training services' arguments.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -183,16 +183,21 @@ def intent_features(msg: np.ndarray, system: np.ndarray | None, actions: np.ndar
 # a free argument whose name says it counts something ("number_of_days", "stay_length", "num_passengers")
 _COUNTS = re.compile(r"(?:^|_)(?:number|num|count|length|total|quantity|qty)(?:_|$)|_(?:count|number)$")
 
+CLOSE = 0.5  # a runner-up at least half as likely as the best reading is close to it (set on the training services)
+SAME_WORDS = 0.9  # similarity above which two arguments' words say the same thing
+
 
 def arg_kind(arg: Argument, vec: np.ndarray, model: Model) -> str:
-    """An argument's kind: a choice's own; a count when its name says so; else read from its words by its nearest
-    training arguments."""
+    """An argument's kind: a choice's own; a count when its name says so; that of a training argument worded the
+    same; else read from its words by its nearest training arguments."""
     if arg.kind != "text":
         return arg.kind
     if _COUNTS.search(arg.name) and not re.search(r"(?:^|_)(?:phone|account|id|street|card)(?:_|$)", arg.name):
         return "number"
     sims = model.kind_vectors @ vec
     top = np.argsort(-sims)[:5]
+    if sims[top[0]] >= SAME_WORDS:  # worded as a training argument is: its kind, whatever the neighbours say
+        return model.kind_labels[top[0]]
     votes: dict[str, float] = {}
     for i in top:
         votes[model.kind_labels[i]] = votes.get(model.kind_labels[i], 0.0) + float(sims[i])
@@ -437,4 +442,19 @@ class SchemaReader:
         probs = self.action_probs(schema, turn)
         best = int(np.argmax(probs))
         values, scores = self.arguments(schema, turn, actions=probs)
+        best = self._assuming_less(schema, probs, best, values)
         return Read(schema.actions[best].name, float(probs[best]), values, scores)
+
+    @staticmethod
+    def _assuming_less(schema: Schema, probs: np.ndarray, best: int, values: Mapping[str, Candidate]) -> int:
+        """Of two close readings, the action that assumes less of what was not said: when the runner-up needs
+        only what the best needs, and the message gives none of what the best needs besides ("find me a flight":
+        a one-way search, not a round trip that needs a day back), the runner-up."""
+        if len(probs) < 2:
+            return best
+        second = int(np.argsort(-probs)[1])
+        needs, fewer = set(schema.actions[best].required), set(schema.actions[second].required)
+        extra = needs - fewer
+        if extra and fewer <= needs and not extra & set(values) and probs[second] >= CLOSE * probs[best]:
+            return second
+        return best
