@@ -141,3 +141,16 @@ def test_an_argument_worded_almost_as_a_training_argument_takes_its_kind() -> No
     reader = schema_reader()
     amount = Argument("transfer_amount", "The amount of money to transfer")
     assert arg_kind(amount, reader._vec([amount.words])[0], reader.model) == "number"
+
+
+def test_a_question_whether_the_thing_spoken_of_is_so_states_no_value() -> None:
+    """"Do they do haircuts?" asks about the groomer found, it does not ask for a haircut; "Can you book a haircut"
+    does."""
+    from cx_core.reading.language import asked_about
+
+    text = "That one looks fine. Do they do a haircut? And is it in San Diego?"
+    assert [w.text for w in asked_about(text)] == ["Do they do a haircut?", "And is it in San Diego?"]
+    assert asked_about("Can you book a haircut for Biscuit?") == []
+    assert asked_about("Is there a groomer in San Diego?") == []  # asks for one to be found
+    read = schema_reader().read(from_sgd(GROOMING), Turn(text, WRITTEN))
+    assert "service_type" not in read.arguments and "city" not in read.arguments

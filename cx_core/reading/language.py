@@ -290,6 +290,19 @@ def asks_only(clause: Words) -> Words | None:
     return None
 
 
+# a yes-or-no question about a thing already named: "do they serve vegetarian food?", "is it a 3-star hotel?"
+_ABOUT_IT = re.compile(r"^\W*(?:(?:so|and|also|ok|okay|well|oh),?\s+)?(?:is|are|was|were|does|do|did|will|would|has|"
+                       r"have|can|could)(?:n'?t)?\s+(?:it|they|this|that|these|those|he|she|its|their|the\s+\w+)\b",
+                       re.I)
+
+
+def asked_about(text: str) -> list[Words]:
+    """The sentences of ``text`` that ask whether the thing already spoken of is so ("do they serve vegetarian
+    food?", "is it an expensive place?", "does the hotel have 3 stars?"): what they name is asked about, not asked
+    for, and states no value of a request."""
+    return [w for w in sentences(text) if w.text.rstrip().endswith("?") and _ABOUT_IT.search(w.text)]
+
+
 # a question that asks for an arrangement: "can an engineer come…?", "could the delivery be moved?"
 _MODAL_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|so,?\s+|and\s+|also,?\s+|ok,?\s+)?"
                         r"(?:please\s+)?(?:can|could|would|will|may|might|shall)\b", re.I)

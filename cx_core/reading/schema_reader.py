@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import numbers, phrases, when
+from . import language, numbers, phrases, when
 from .schema import Action, Argument, Schema, split_name
 
 STOP = frozenset("""a an the i me my we our you your it its is are was were be been am do does did to of in on at for
@@ -417,6 +417,7 @@ class SchemaReader:
         if not pairs:
             return {}, {}
         probs = self.model.slot_model.predict_proba(np.asarray([p.features for p in pairs]))[:, 1]
+        asked = [(w.start, w.end) for w in language.asked_about(turn.text)]
         kind_of = dict(zip((a.name for a in args), kinds, strict=True))
         ranked = sorted(zip(probs, range(len(pairs)), strict=True), key=lambda x: -x[0])
         taken_args: set[str] = set()
@@ -430,6 +431,8 @@ class SchemaReader:
                 continue
             c = pair.cand
             if c.kind not in ("boolean",) and any(c.start < e and s < c.end for s, e in taken_spans):
+                continue
+            if any(s <= c.start < e for s, e in asked):  # "do they serve vegetarian food?" asks, states nothing
                 continue
             out[pair.arg] = c
             scores[pair.arg] = float(p)
