@@ -310,10 +310,6 @@ def trip_destination(ctx: Context) -> str:
     return _place(ctx, 1)
 
 
-def trip_type(ctx: Context) -> str:
-    return str(_said(reading.trip_type(ctx.text), "one way or round trip", "is it one way or a round trip?"))
-
-
 def booking_cabin(ctx: Context) -> str:
     return str(_said(reading.cabin(ctx.text), "which cabin",
                      "which cabin would you like: basic economy, economy or business?"))
@@ -407,7 +403,7 @@ def compensation(ctx: Context) -> int:
 
 RESOLVERS: dict[str, Resolver] = {f.__name__: f for f in (
     member, flight_date, cancel_reason, new_cabin, same_cabin, same_flights, new_flights, new_passengers,
-    trip_origin, trip_destination, trip_type, payment_split, insurance, payment, bags_total, bags_paid,
+    trip_origin, trip_destination, payment_split, insurance, payment, bags_total, bags_paid,
     compensation, booking_cabin, booking_bags, booking_bags_paid)}
 
 

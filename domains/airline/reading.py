@@ -10,8 +10,6 @@ from datetime import date, datetime
 from .backend import AIRPORT_CITIES
 
 _CODE = re.compile(r"\b[A-Z]{3}\b")
-_ONE_WAY = re.compile(r"\bone[- ]way\b", re.I)
-_ROUND = re.compile(r"\b(?:round[- ]trip|return (?:ticket|flight|trip)|and back)\b", re.I)
 _CABIN = (("basic_economy", re.compile(r"\bbasic[- ]economy\b", re.I)),
           ("business", re.compile(r"\bbusiness(?: class| cabin)?\b", re.I)),
           ("economy", re.compile(r"(?<!basic )(?<!basic-)\beconomy\b", re.I)))
@@ -43,11 +41,6 @@ def places(text: str) -> list[str]:
         if at >= 0:
             found.append((at, code))
     return list(dict.fromkeys(code for _, code in sorted(found)))
-
-
-def trip_type(text: str) -> str | None:
-    one, back = bool(_ONE_WAY.search(text)), bool(_ROUND.search(text))
-    return "one_way" if one and not back else "round_trip" if back and not one else None
 
 
 def cabin(text: str) -> str | None:
