@@ -95,8 +95,7 @@ FERRIES: dict[str, Any] = {
         {"name": "origin_port", "description": "Port the ferry leaves from", "is_categorical": False},
         {"name": "destination_port", "description": "Port the ferry arrives at", "is_categorical": False},
         {"name": "departure_date", "description": "Date of the outbound crossing", "is_categorical": False},
-        {"name": "return_date", "description": "Date of the crossing back", "is_categorical": False},
-        {"name": "fare_paid", "description": "The amount of money to transfer", "is_categorical": False}],
+        {"name": "return_date", "description": "Date of the crossing back", "is_categorical": False}],
     "intents": [
         {"name": "SearchOnewayCrossing", "description": "Search for a one-way ferry crossing",
          "is_transactional": False, "required_slots": ["origin_port", "destination_port", "departure_date"],
