@@ -148,7 +148,7 @@ def counts(text: str) -> dict[str, list[int]]:
         noun = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
         rx = re.compile(rf"\b(?P<n>\d+|[a-z]+(?:-[a-z]+)?)\s+(?:more\s+|extra\s+|additional\s+|other\s+)?"
                         rf"(?:checked\s+|check-in\s+|large\s+|small\s+|hold\s+)?(?:{noun})(?:e?s)?\b", re.I)
-        found, each = [], []
+        found, each = [0] if _without(noun).search(text) else [], []
         for m in rx.finditer(text):
             word = m.group("n").lower()
             value = 0 if word in ("no", "zero", "none") else numbers.value_of(word) if not word.isdigit() \
@@ -164,6 +164,31 @@ def counts(text: str) -> dict[str, list[int]]:
     return out
 
 
+def _without(noun: str) -> re.Pattern[str]:
+    """Going without any of a thing: "without any bags", "without checked luggage"."""
+    return re.compile(rf"\bwithout\s+(?:any\s+)?(?:checked\s+|check-in\s+|hold\s+)?(?:{noun})(?:e?s)?\b", re.I)
+
+
+# taking a thing offered ("with insurance", "please add the travel insurance", "I'd like insurance") or declining it
+# ("no insurance", "without travel insurance", "skip the insurance", "I don't want/need any insurance")
+_DECLINE = r"\b(?:no|without|skip(?:\s+the)?|decline(?:\s+the)?|(?:don'?t|do\s+not)\s+(?:want|need)(?:\s+(?:the|any))?)\s+"
+_TAKE = r"\b(?:with|add|include|including|want|like|need|take)(?:\s+(?:the|a|some))?\s+"
+
+
+def options(text: str) -> dict[str, list[str]]:
+    """Whether the customer takes (``yes``) or declines (``no``) each thing the pack offers (``reading.yaml``'s
+    ``options``: ``insurance: [travel insurance, insurance]``): "no travel insurance thanks" → ``insurance: ["no"]``.
+    Declining wins when both are said of the same thing; not said, not read."""
+    out: dict[str, list[str]] = {}
+    for name, nouns in _vocabulary().options.items():
+        noun = "(?:" + "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True)) + r")\b"
+        if re.search(_DECLINE + noun, text, re.I):
+            out[name] = ["no"]
+        elif re.search(_TAKE + noun, text, re.I):
+            out[name] = ["yes"]
+    return out
+
+
 # a count said for each person: "one checked bag each", "two bags per passenger", "a case apiece"
 EACH = re.compile(r"\s*,?\s*(?:each|apiece|per\s+(?:person|passenger|travell?er|head|adult)|for\s+each\s+of\s+(?:us|them)|"
                   r"for\s+(?:every|each)\s+(?:person|passenger|travell?er|one\s+of\s+us))\b", re.I)
@@ -176,6 +201,7 @@ def extract(text: str, today: date) -> dict[str, Any]:
     return {
         **ids(text),
         **counts(text),
+        **options(text),
         "last_four": list(dict.fromkeys(LAST_FOUR.findall(text))),
         "emails": list(dict.fromkeys(e.lower() for e in EMAIL.findall(text))),
         "phones": list(dict.fromkeys(v.words.text for v in values.phones(text, _vocabulary().region))),

@@ -93,7 +93,7 @@ def _reading(root: Any, region: str, currency: str) -> Any:
     try:
         return ReadingVocabulary.of(ids=data.get("ids") or {}, records=data.get("records") or {}, region=region,
                              currency=currency, day_first=data.get("day_first"), follow_ups=data.get("follow_ups"),
-                             counts=data.get("counts"))
+                             counts=data.get("counts"), options=data.get("options"))
     except Exception as exc:  # noqa: BLE001 - a bad pattern is one line naming the file
         raise ConfigError(f"{path}: ids: {exc}") from exc
 

@@ -87,6 +87,26 @@ COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|diss
                        r"(?:nobody|no one|no-one) (?:explained|helped|cares?|bothered|told)|no (?:help|explanation|"
                        r"apology|announcements?|information|updates?)|without (?:any )?(?:warning|notice|explanation))",
                        re.I)
+# someone who was to come did not, or came late: "the engineer never turned up", "a no-show", "nobody came"
+NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
+                     r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
+                     re.I)
+CAME_LATE = re.compile(r"\b(?:late|hours? behind|kept me waiting)\b", re.I)
+# one payment taken twice: "you charged me twice", "double-billed", "two identical payments"
+CHARGED_TWICE = re.compile(r"\b(?:charged|billed|debited|took (?:the )?(?:money|payment)|paid|taken)(?: me| us| it)? "
+                           r"(?:twice|two times|double)\b|\bdouble[- ](?:charged|billed|payment)\b|"
+                           r"\b(?:two|2) (?:identical )?(?:payments|charges)\b|\bduplicate (?:payment|charge)\b", re.I)
+# a charge put in question: "remove it", "refund", "unfair", "I never agreed"
+DISPUTES = re.compile(r"\b(?:remove|refund|credit|waive|take (?:it|this|that) off|reverse|dispute|unfair|not fair|"
+                      r"shouldn'?t|should not|never agreed|wrong|ridiculous|cancel|money back|late)\b", re.I)
+# a customer asking what something is or why: "what is this charge?", "I don't recognise it"
+WHAT_IS = re.compile(r"\b(?:why|what)\b[^.?!]*\?|\b(?:don'?t|do not) (?:understand|recogni[sz]e|know)\b", re.I)
+# a sentence that gives the reason for the request before it: "I don't need it any more"
+NOT_WANTED = re.compile(r"^\W*i (?:do not|don'?t|no longer) (?:want|need) (?:it|them|this|that)\b", re.I)
+# a complaint made formally, typed fast or not: "I want to make a formal complaint", "a foraml copmlaint", "I'm
+# complaining formally"
+FORMAL_COMPLAINT = re.compile(r"\b(?:formal|foraml|fromal|formla|fomral)(?:ly)?\b[^.!?]{0,40}\bc\w{0,2}(?:mpl|pml)[ai]\w*|"
+                              r"\bcomplain\w*\b[^.!?]{0,20}\bformally\b", re.I)
 # "consumercomplaint", "mycomplaint": the grievance word inside a run-together word
 COMPLAINT_INSIDE = re.compile(r"(?<=[a-z])complain\w*", re.I)
 STILL = re.compile(r"\bstill (?:not|no|nothing|haven'?t|hasn'?t|isn'?t|doesn'?t|don'?t|can'?t|waiting|broken|"

@@ -15,13 +15,16 @@ from pydantic import ValidationError
 
 from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
-from ..wording import listed
+from ..signals import FORMAL_COMPLAINT
+from ..wording import also_decided, listed
 from .language import ASKS_FOR
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
 order orders item items booking account accounts record records one ones any all new old my its it's their them""".split())
 DROPPED = "as you asked, I haven't changed anything there"
+FORMAL_HANDED_OVER = ("I've passed your formal complaint to a supervisor, who now owns your case and will look at "
+                      "everything you have told us.")
 
 
 def _words(text: str) -> set[str]:
@@ -185,7 +188,8 @@ SAFETY = "the message speaks of a danger ({word}): a person answers it first"
 def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safety: str = "") -> Plan:
     """``plan`` with what the Reading says of each write step: dropped when the customer does not want it, held
     (with the reason) when it waits for them or when the message speaks of a danger (a smell of gas, sparks).
-    Reads are never held."""
+    Reads are never held. A formal complaint hands the whole case to a supervisor."""
+    _formal_complaint(plan, reading)
     kept: list[Step] = []
     dropped: list[Step] = []
     for step in plan.steps:
@@ -223,3 +227,15 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
     else:
         plan.steps = kept
     return plan
+
+
+def _formal_complaint(plan: Plan, reading: Reading) -> None:
+    """A complaint made formally goes to a supervisor, who owns the case and decides what else the message asks
+    (unless the pack's plan already hands it to a person or a team, with its own words)."""
+    said = FORMAL_COMPLAINT.search(reading.text)
+    if said is None or plan.escalate_because or plan.escalate_queue:
+        return
+    plan.escalate_because = f"a formal complaint (\u201c{said.group(0)}\u201d): a supervisor owns the case"
+    plan.handed_over = " ".join(filter(None, [FORMAL_HANDED_OVER, also_decided(
+        [(st.action, st.args) for st in plan.steps if not is_read(st.action)])]))
+    plan.questions = {}

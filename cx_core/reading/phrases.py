@@ -9,7 +9,8 @@
   negation ("the flight was not cancelled" is no cancelled flight) nor the end of a clause.
 - Other words of a phrase stand next to each other, as written: "new york" is never "a new bag to York".
 
-A phrase with signs other than letters, digits, hyphens and apostrophes is matched as it is written."""
+A phrase with signs other than letters, digits, hyphens and apostrophes is matched as it is written; a code written
+in capitals ("JFK", "ORD") only in capitals, so that "Mia" and "the sea" are not airports."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import snowballstemmer
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|[.!?;:()\n]")
 _PLAIN = re.compile(r"[A-Za-z0-9\s'’-]+")
+_CODE = re.compile(r"[A-Z][A-Z0-9]{2,}")
 _AUX = frozenset("""is are was were be been being am has have had get gets got gotten getting 's 're 've""".split())
 _NEGATION = frozenset("not no never nor without cannot".split())
 AUX = "\0aux"  # a phrase word that any form of "be", "have" or "get" meets
@@ -107,6 +109,8 @@ def _follow(toks: tuple[_Tok, ...], at: int, keys: tuple[str, ...]) -> int | Non
 
 def find(phrase: str, text: str) -> list[tuple[int, int]]:
     """Every span of ``text`` where ``phrase`` is said, in the order they stand."""
+    if _CODE.fullmatch(phrase):
+        return [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text)]
     keys = _words(phrase)
     if keys is None:
         return [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", text.lower())]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import language, values
+from . import language, people, values
 from .types import Facts, Reading, RecordRef, RequestKind, RequestReading, Value, Words
 
 
@@ -34,12 +34,15 @@ class Vocabulary:
     follow_ups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see ``triage.follows``
     counts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # things customers count: bag → [bag, …]
     upper: frozenset[str] = frozenset()  # the kinds of id written in capitals whatever the customer typed
+    # things a customer takes or declines: insurance → [travel insurance, insurance] ("no insurance thanks": "no")
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, ids: Mapping[str, Any] | None = None, records: Mapping[str, Iterable[str]] | None = None,
            region: str = "US", currency: str = "USD", day_first: bool | None = None,
            follow_ups: Mapping[str, Iterable[str]] | None = None,
-           counts: Mapping[str, Iterable[str]] | None = None) -> Vocabulary:
+           counts: Mapping[str, Iterable[str]] | None = None,
+           options: Mapping[str, Iterable[str]] | None = None) -> Vocabulary:
         """From data: each id a pattern (its first group is the id), or ``{pattern, shown}``."""
         patterns, shown, upper = {}, {}, set()
         for kind, spec in (ids or {}).items():
@@ -52,7 +55,8 @@ class Vocabulary:
         return cls(patterns, {k: tuple(v) for k, v in (records or {}).items()}, region, currency,
                    region not in ("US", "CA") if day_first is None else day_first, shown,
                    {k: tuple(v) for k, v in (follow_ups or {}).items()},
-                   {k: tuple(v) for k, v in (counts or {}).items()}, frozenset(upper))
+                   {k: tuple(v) for k, v in (counts or {}).items()}, frozenset(upper),
+                   {k: tuple(v) for k, v in (options or {}).items()})
 
 
 def facts(text: str, written_at: datetime, vocab: Vocabulary) -> Facts:
@@ -77,7 +81,7 @@ def facts(text: str, written_at: datetime, vocab: Vocabulary) -> Facts:
             and not _pronoun(text, n)]
     return Facts(dates_of_birth=birth, dates=[d for d in dates if d not in birth], times=found_times,
                  amounts=money, phones=phones, emails=values.emails(text), addresses=addresses,
-                 numbers=nums, ids=ids)
+                 numbers=nums, ids=ids, people=people.born(text, today, vocab.day_first), party=people.party(text))
 
 
 def _pronoun(text: str, n: Value) -> bool:
@@ -183,7 +187,7 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
 def _mark_kept(given: Facts, sentences: list[Words]) -> None:
     """Each value said in a clause that asks to keep something as it is ("Keep the outbound on the 24th as it is",
     "don't touch the 5th") is marked ``kept``: it names what stays, never what the request changes to."""
-    said = [v for name in Facts.model_fields for v in getattr(given, name)]
+    said = [v for name in Facts.model_fields if isinstance(got := getattr(given, name), list) for v in got]
     if not said:
         return
     spans = [(clause.start, clause.end) for sentence in sentences for clause in language.clauses(sentence)

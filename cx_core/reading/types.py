@@ -124,11 +124,23 @@ class RequestReading(BaseModel):
     qualifiers: Qualifiers = Field(default_factory=Qualifiers)
 
 
+class Party(BaseModel):
+    """Who goes with the writer, as the words say it: alone ("just me"), with someone they call by a word ("me and
+    my wife": ``companion`` "wife"), and whether the writer goes too beside the people they name ("Alex and I")."""
+
+    alone: bool = False
+    companion: str | None = None
+    with_writer: bool = False
+
+
 class Facts(BaseModel):
     """What the customer states about themselves and their world, wherever in the message."""
 
     names: list[Value] = Field(default_factory=list)
     dates_of_birth: list[Value] = Field(default_factory=list)
+    # people named with their date of birth: ``{"first_name", "last_name", "dob"}`` (kind ``name``)
+    people: list[Value] = Field(default_factory=list)
+    party: Party = Field(default_factory=Party)
     addresses: list[Value] = Field(default_factory=list)
     phones: list[Value] = Field(default_factory=list)
     emails: list[Value] = Field(default_factory=list)

@@ -30,7 +30,7 @@ _MON = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|au
         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORD = r"(?:st|nd|rd|th)"
-_YEAR = r"(?:,?\s+(?P<year>20\d\d))?"
+_YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d\d))?"
 PERIODS = ("morning", "afternoon", "evening")
 
 
@@ -116,7 +116,7 @@ def _next(today: date, wd: int) -> date:
 
 # ------------------------------------------------------------------ days
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("iso", re.compile(r"\b(?P<year>20\d\d)-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
+    ("iso", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<year>(?:20)?\d\d))?(?![\d/.])")),
     # "Saturday 5 Dec", "5th of December 2026", "the 5th of December"
     ("dm", re.compile(rf"\b(?:(?P<wd>{_WD})\.?,?\s+)?(?:the\s+)?(?P<day>{_DAY}){_ORD}?\s+(?:of\s+)?(?P<month>{_MON})\b"

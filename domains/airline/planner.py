@@ -11,12 +11,13 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language
+from cx_core.reading import language, people
+from cx_core.reading.types import Facts
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
 from cx_core.wording import also_decided, day, listed, money
 
-from . import PACK, costs, reading
+from . import PACK, costs
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
 from .disruptions import UNFLOWN, also, disrupted
 from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
@@ -217,16 +218,24 @@ def _member_as_passenger(ctx: Context) -> dict[str, str]:
     return {"first_name": user["name"]["first_name"], "last_name": user["name"]["last_name"], "dob": user["dob"]}
 
 
+def _facts(ctx: Context) -> Facts:
+    """The facts the engine read from the message (its Reading's; read afresh only when planned without one)."""
+    if ctx.reading is not None:
+        return ctx.reading.facts
+    return Facts(people=people.born(ctx.text, ctx.today, False), party=people.party(ctx.text))
+
+
 def new_passengers(ctx: Context) -> list[dict[str, str]]:
     """Who travels: on a booking, the named traveller replaced by the one given with a date of birth (or taken off:
     the airline's rules then say whether the number may change); on a new booking, the member alone ("just me"),
     or with the travellers the message gives with their dates of birth."""
-    born = reading.people_born(ctx.text)
+    facts = _facts(ctx)
+    born = [dict(v.value) for v in facts.people]
     rec = ctx.bound.get("@reservations")
     if rec is not None:
         current = [dict(p) for p in rec.get("passengers") or []]
         signed = language.signature(ctx.text)  # the member signing their message is not spoken of by it
-        named = reading.named(ctx.text[:signed.start] if signed else ctx.text, current)
+        named = people.named(ctx.text[:signed.start] if signed else ctx.text, current)
         me = ctx.snapshot["user"]["name"]
         if len(named) > 1:  # the member signing their own message is not the traveller they write about
             named = [i for i in named if (current[i]["first_name"], current[i]["last_name"])
@@ -261,9 +270,9 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                                       "the booking."), final=True)
         raise Unbound("the new traveller's full name and date of birth",
                       "what are the new traveller's full name and date of birth, as on their ID?")
-    if reading.travelling_alone(ctx.text) and not born:
+    if facts.party.alone and not born:
         return [_member_as_passenger(ctx)]
-    who = reading.companion(ctx.text)
+    who = facts.party.companion
     if who and len(born) == 1:
         return [_member_as_passenger(ctx), born[0]]
     if who and not born and len(saved := _saved_named(ctx)) == 1:  # "my husband Marvin (he's saved on my profile)"
@@ -271,7 +280,7 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
     if born and not who:  # the travellers named with their dates of birth, and the member when "me and …"
         me = _member_as_passenger(ctx)
         named_me = any((p["first_name"], p["last_name"]) == (me["first_name"], me["last_name"]) for p in born)
-        return [me, *born] if reading.with_me(ctx.text) and not named_me else born
+        return [me, *born] if facts.party.with_writer and not named_me else born
     if who:
         raise Unbound(f"the {who}'s full name and date of birth",
                       f"what are your {who}'s full name and date of birth, as on their ID?")
@@ -286,7 +295,7 @@ def _saved_named(ctx: Context) -> list[dict[str, str]]:
     saved = [{"first_name": p["first_name"], "last_name": p["last_name"], "dob": p["dob"]}
              for p in ctx.snapshot["user"].get("saved_passengers") or []
              if (p.get("first_name"), p.get("last_name")) != (me["first_name"], me["last_name"])]
-    return [saved[i] for i in reading.named(ctx.text, saved)]
+    return [saved[i] for i in people.named(ctx.text, saved)]
 
 
 def _said(value: Any, need: str, ask: str) -> Any:
@@ -297,7 +306,7 @@ def _said(value: Any, need: str, ask: str) -> Any:
 
 
 def _place(ctx: Context, which: int) -> str:
-    found = reading.places(ctx.text)
+    found = ctx.entities.get("airport") or []
     return str(_said(found[which] if len(found) >= 2 else None, "where the trip starts and ends",
                      "where does the trip start and end?"))
 
@@ -311,12 +320,15 @@ def trip_destination(ctx: Context) -> str:
 
 
 def booking_cabin(ctx: Context) -> str:
-    return str(_said(reading.cabin(ctx.text), "which cabin",
+    named = ctx.entities.get("cabin_named") or []
+    return str(_said(named[0] if len(named) == 1 else None, "which cabin",
                      "which cabin would you like: basic economy, economy or business?"))
 
 
 def booking_bags(ctx: Context) -> int:
-    said = int(_said(reading.bags(ctx.text), "how many checked bags", "how many checked bags will you bring?"))
+    counted = set(ctx.entities.get("bag_count") or [])  # the engine's count of the things the pack names
+    said = int(_said(counted.pop() if len(counted) == 1 else None, "how many checked bags",
+                     "how many checked bags will you bring?"))
     if said not in (ctx.entities.get("bag_each") or []):
         return said
     if not ctx.bound.get("passengers"):  # "one checked bag each": as many as there are travellers
@@ -332,7 +344,7 @@ def booking_bags_paid(ctx: Context) -> int:
 
 
 def insurance(ctx: Context) -> str:
-    said = reading.insurance(ctx.text)
+    said = next(iter(ctx.entities.get("insurance") or []), None)  # taken or declined, read by the engine
     if said is None:
         raise Unbound("whether the member wants travel insurance",
                       f"would you like travel insurance ({money(INSURANCE_FEE)} per passenger)? It refunds the trip "

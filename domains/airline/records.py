@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,9 +15,10 @@ from sqlalchemy.orm import Session
 from cx_core import shown
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
+from cx_core.recipes import load
 from cx_core.wording import day, money
 
-from . import backend, reading
+from . import backend
 from .tables import AirlineCompensationRow, AirlineReservationRow, AirlineUserRow
 from .wording import clock
 
@@ -130,7 +132,7 @@ def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> d
     if not days:
         return snap
     routes: list[tuple[str, str]] = []
-    places = reading.places(text)
+    places = load(Path(__file__).resolve().parent / "recipes.yaml").entities(text, {}).get("airport") or []
     if len(places) >= 2:  # the trip asked for, and its way back
         routes += [(places[0], places[1]), (places[1], places[0])]
     for r in snap.get("reservations", []):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cx_core import signals
 from cx_core.models import Request, Triage
 from cx_core.wording import day, money
 from domains.lumen.asked import ORDER_REF
-from domains.lumen.phrases import FORMAL
 from domains.lumen.records import refund_route
 
 
@@ -16,7 +16,7 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
     """A payment taken twice on the customer's orders, not yet refunded and not written of: the reply refunds it
     too (each such order, up to three: the one the message names first, then the latest). Never for a sender not verified as the
     customer, nor beside a formal complaint or a question the customer did not ask about an order."""
-    if triage.abstained or not triage.entities.get("verified") or FORMAL.search(text) or \
+    if triage.abstained or not triage.entities.get("verified") or signals.FORMAL_COMPLAINT.search(text) or \
             any(r.intent in {"duplicate_charge", "data_request"} for r in triage.requests):
         return triage
     waiting = {str(p["args"].get("order_id")) for t in snap.get("open_tickets") or [] for p in t.get("pending") or []

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from cx_core import contacts
+from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
@@ -24,7 +24,6 @@ from domains.lumen.installed import not_once_installed
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.order_requests.details import Unsure, _cancel_reason
-from domains.lumen.phrases import A_REASON, FORMAL, LATE, NO_SHOW, TWICE, WHAT_IS
 from domains.lumen.picking import (
     mentions_item,
     pick_items,
@@ -338,7 +337,7 @@ def _complaint(r: Asked) -> Planned:
             if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
         what = _about_open(r.snap) or _WHAT_ABOUT
         return [], "" if named else _OWNED + what[:1].upper() + what[1:] + ring
-    formal = {"formal": "yes"} if FORMAL.search(r.full_text) else {}
+    formal = {"formal": "yes"} if signals.FORMAL_COMPLAINT.search(r.full_text) else {}
     return [Step("add_internal_note", {"user_id": r.uid, "body": f"Complaint: {r.text[:500]}"}, r.intent,
                  "record the complaint on the customer", defaults=formal)], \
         "" if named else _about_open(r.snap) or "so that we can look into it, which order is it about, and what happened?"
@@ -418,13 +417,13 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     (``plan`` says so). The classifier's confidence is kept as it was. A placed ticket keeps its requests, and
     gains an order request the classifier missed but the reading settles ("return the TV (#W…) for a refund I need
     a copy of invoice…" read as the invoice alone)."""
-    kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and A_REASON.search(
+    kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and signals.NOT_WANTED.search(
         r.text) and not re.search(r"\bcancel", r.text, re.I))]  # "… a refund for the X? I don't want it any more."
     if {r.intent for r in kept} & _IT_CAME:  # "came broken!! … fed up with waiting": it came, no status is asked
         kept = [r for r in kept if not (r.intent == "order_status" and "?" not in r.text)]
     if len(kept) < len(triage.requests):
         triage = triage.model_copy(update={"requests": kept})
-    if not triage.abstained and (twice := TWICE.search(text)) and \
+    if not triage.abstained and (twice := signals.CHARGED_TWICE.search(text)) and \
             not {r.intent for r in triage.requests} & {"duplicate_charge", "charge_dispute"}:
         # "…and you also took the money twice": a second request inside another's sentence
         said = next((x for x in split_sentences(text) if twice.group(0) in x), twice.group(0))
@@ -541,7 +540,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
             result.escalate_queue, result.handed_over = "privacy", PRIVACY_HANDED_OVER + check
     if len(triage.requests) > 1 and "which order or request is" in result.questions.get("complaint", ""):
         del result.questions["complaint"]  # the other requests say what it is about
-    if snap is not None and FORMAL.search(text or " ".join(r.text for r in triage.requests)):
+    if snap is not None and signals.FORMAL_COMPLAINT.search(text or " ".join(r.text for r in triage.requests)):
         _formal(result, triage)
     not_once_installed(result, snap, _fault(text or " ".join(r.text for r in triage.requests)))
     _one_field_note(result.steps)
@@ -566,8 +565,8 @@ def _waiver_disputed(result: Plan, text: str) -> None:
     if any(st.rationale == WAIVER for st in result.steps) and result.questions.get("charge_dispute", "").startswith(
             "which charge do you mean"):
         del result.questions["charge_dispute"]
-        asked_why = {"why": "no_show" if NO_SHOW.search(text) else "late"} if WHAT_IS.search(text) and (
-            NO_SHOW.search(text) or LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
+        asked_why = {"why": "no_show" if signals.NO_SHOW.search(text) else "late"} if signals.WHAT_IS.search(text) and (
+            signals.NO_SHOW.search(text) or signals.CAME_LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
         result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
                                 intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)",
                                 defaults={**st.defaults, **asked_why})

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cx_core import signals
 from cx_core.plans import Step
 from cx_core.reading import language
 from cx_core.wording import day, listed, money
 from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
 from domains.lumen.asked import Answer, Asked, Planned
-from domains.lumen.phrases import DISPUTES, LATE, NO_SHOW, WHAT_IS
 from domains.lumen.wording import WAIVED
 
 
@@ -140,7 +140,7 @@ def charge_dispute(r: Asked) -> Planned:
         alike = [c for c in pick if c in callout] if by_amount and callout else pick
         dated = [c for c in alike if c["created_on"] in {str(d) for d in r.ents.get("dates", [])}]
         told = r.full_text or r.text  # a visit they say came late, or not at all, is one whose day has come
-        came = [c for c in alike if (NO_SHOW.search(told) or LATE.search(told)) and (v := visit_of(c, r.snap))
+        came = [c for c in alike if (signals.NO_SHOW.search(told) or signals.CAME_LATE.search(told)) and (v := visit_of(c, r.snap))
                 and str(v["start"])[:10] <= r.today.isoformat()]
         pick = dated or (came if len(came) == 1 else alike)
         if len(pick) > 1:
@@ -149,7 +149,7 @@ def charge_dispute(r: Asked) -> Planned:
                 for c in pick[:3]) + "?"
     ch = pick[0]
     text = r.full_text or r.text
-    if WHAT_IS.search(r.text) and not DISPUTES.search(text) and not NO_SHOW.search(text):
+    if signals.WHAT_IS.search(r.text) and not signals.DISPUTES.search(text) and not signals.NO_SHOW.search(text):
         # asked what it is, not to take it off: what it was for, and how to dispute it
         visit = visit_of(ch, r.snap) if ch["kind"] == "callout" else None
         return [], (f"the {money(ch['amount'])} charged on {day(ch['created_on'])} is the "
@@ -157,7 +157,7 @@ def charge_dispute(r: Asked) -> Planned:
                                                       if visit else "") +
                     "; if you believe it should not apply to you, just reply and tell us why, and we'll look at it "
                     "straight away")
-    no_show, late = NO_SHOW.search(text), LATE.search(text)
+    no_show, late = signals.NO_SHOW.search(text), signals.CAME_LATE.search(text)
     if ch["kind"] == "callout" and not (no_show or late) and language.ADMITS.search(text):
         # "that one's on me, I was out when he came … could you take it off?": the rule it was charged under
         visit = visit_of(ch, r.snap)
@@ -173,7 +173,7 @@ def charge_dispute(r: Asked) -> Planned:
                           seen["start"])[:10] == str(ch["created_on"])[:10] else "")), **(
                       # "why is there a call-out charge? nobody came": when it is billed, and why it goes
                       {"why": "no_show" if no_show else "late"} if ch["kind"] == "callout" and (no_show or late)
-                      and WHAT_IS.search(r.text) else {})})
+                      and signals.WHAT_IS.search(r.text) else {})})
     visit = visit_of(ch, r.snap) if ch["kind"] == "callout" and (no_show or late) else None
     if visit is None:
         return [credit], ""

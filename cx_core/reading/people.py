@@ -1,0 +1,58 @@
+"""The people a message speaks of, in generic English: those it names with a date of birth ("Alex Lee, born
+12 May 1990", "Sam Kay (DOB 1988-02-03)"), who goes along with the writer ("just me", "me and my wife", "Alex and
+I", "with me"), and which of a list of known people it names. Dates are read by the engine's one grammar of days,
+relative to when the message was written: a birth date is always before that day."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from . import when
+from .types import Party, Value, Words
+
+_NAME = r"[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)+"
+# the words between a full name and its date of birth: "Alex Lee, born on", "Sam Kay (DOB:", "Ann Ray, who was born"
+_BORN_BEFORE = re.compile(rf"(?P<name>{_NAME})\s*[,(]?\s*(?i:(?:who\s+was\s+|was\s+)?(?:born(?:\s+on)?|date\s+of\s+"
+                          r"birth|dob|d\.o\.b\.?)\s*(?:is\s+)?[:,-]?\s*)$")
+_ALONE = re.compile(r"\b(?:just|only) (?:me|myself)\b|\bfor myself\b|\bmyself only\b|\bjust for me\b", re.I)
+# the writer and someone else: "me and my wife", "my partner and I"
+_ME_AND = re.compile(r"\bme and my (\w+)\b|\bmy (\w+) and (?:me|I)\b", re.I)
+# the writer goes too, beside the people named: "me and Alex Lee", "Alex and I", "with me"
+_WITH_ME = re.compile(r"\b(?:[Mm]e|[Mm]yself),? and (?:[A-Z]|[Mm]y )|\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)? and (?:me|I)\b"
+                      r"|\b(?:[Ww]ith|[Aa]nd) me\b")
+
+
+def born(text: str, today: date, day_first: bool = True) -> list[Value]:
+    """The people ``text`` names with a date of birth before ``today`` (the day it was written), in order, each
+    ``{"first_name", "last_name", "dob"}`` as records keep them."""
+    out: list[Value] = []
+    for day in when.dates(text, today, day_first):
+        base = max(0, day.start - 80)
+        m = _BORN_BEFORE.search(text[base:day.start])
+        if m is None or not re.search(r"\d{4}", day.text):
+            continue  # a birth date gives its year: "born on the 5th" is no date of birth
+        if date.fromisoformat(day.value) >= today:
+            continue
+        words = m.group("name").split()
+        start = base + m.start("name")
+        out.append(Value(kind="name", value={"first_name": words[0], "last_name": " ".join(words[1:]),
+                                             "dob": day.value},
+                         words=Words(text=text[start:day.end], start=start, end=day.end)))
+    return out
+
+
+def party(text: str) -> Party:
+    m = _ME_AND.search(text)
+    return Party(alone=bool(_ALONE.search(text)), companion=(m.group(1) or m.group(2)).lower() if m else None,
+                 with_writer=bool(_WITH_ME.search(text)))
+
+
+def named(text: str, people: Sequence[Mapping[str, str]]) -> list[int]:
+    """Which of ``people`` (each with ``first_name`` and ``last_name``) the message names: by full name, or by a
+    first name only one of them has ("Natalie can't come… Steven Novak" names both)."""
+    flat = " ".join(text.split()).lower()
+    firsts = [str(p.get("first_name", "")).lower() for p in people]
+    return [i for i, p in enumerate(people) if f"{p.get('first_name', '')} {p.get('last_name', '')}".lower() in flat
+            or (firsts[i] and firsts.count(firsts[i]) == 1 and re.search(rf"\b{re.escape(firsts[i])}\b", flat))]
