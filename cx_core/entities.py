@@ -8,7 +8,7 @@ import re
 from datetime import date
 from typing import Any
 
-from .reading import language, numbers, values, when
+from .reading import language, numbers, people, values, when
 from .reading.reader import Vocabulary
 from .reading.records import words as content_words
 
@@ -40,7 +40,10 @@ def find_dates(text: str, today: date, every: bool = False) -> list[date]:
     weekday in the plural ("we don't deliver on Sundays") names every such day, and is one of them (the next) only
     with ``every``."""
     out: list[date] = []
-    found = [w for w in when.dates(text, today, _vocabulary().day_first) if every or w.bound != "every"]
+    day_first = _vocabulary().day_first
+    born = [(v.words.start, v.words.end) for v in people.born(text, today, day_first)]  # a date of birth is no day asked
+    found = [w for w in when.dates(text, today, day_first) if (every or w.bound != "every")
+             and not any(s <= w.start < e for s, e in born)]
     # "we're away until December 1st … bring it the Wednesday after": a day that only bounds a stretch comes after
     # the days asked for; "a week on Monday … actually, scratch that, make it the Tuesday after": the days named
     # after a change of mind come first

@@ -124,23 +124,10 @@ class Book:
             if hits:
                 out[name] = hits
         for name, values in self.words.items():
-            at = _first_said(values, text)
+            at = phrases.first_said(values, text)
             if at:
                 out[name] = sorted(at, key=lambda v: at[v])
         return out
-
-
-def _first_said(values: Mapping[str, tuple[str, ...]], text: str) -> dict[str, int]:
-    """Where each value of a word list is first said; words inside a longer phrase of another value say only that
-    one ("basic economy" is not also "economy")."""
-    spans = {value: [sp for p in said for sp in phrases.find(p, text)] for value, said in values.items()}
-    at: dict[str, int] = {}
-    for value, mine in spans.items():
-        free = [(s, e) for s, e in mine if not any(o != value and a <= s and e <= b and (a, b) != (s, e)
-                                                  for o, theirs in spans.items() for a, b in theirs)]
-        if free:
-            at[value] = min(s for s, _ in free)
-    return at
 
 
 @dataclass

@@ -208,7 +208,7 @@ def test_the_weekday_of_a_visit_names_it_among_several_booked() -> None:
 
 
 def test_a_formal_complaint_typed_fast_is_still_one() -> None:
-    from domains.lumen.planner import FORMAL
+    from cx_core.signals import FORMAL_COMPLAINT as FORMAL
 
     assert FORMAL.search("I want to make a foraml copmlaint about how my odrer was handled.")
     assert FORMAL.search("I wish to complain formally.") and not FORMAL.search("the formula is complex")

@@ -545,3 +545,27 @@ def test_a_day_is_ruled_out_by_the_words_around_it_not_by_a_negation_elsewhere(t
 
     at = text.index(day)
     assert said_against(text, at, at + len(day)) is out
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+@pytest.mark.parametrize("text, formal", [
+    ("I want to make a formal complaint about how this was handled, and please {act}.", True),
+    ("Consider this a foraml copmlaint. Please {act}.", True),
+    ("I'm not one to complain, but please {act}.", False),
+])
+def test_a_formal_complaint_hands_the_case_to_a_supervisor_in_every_pack(pack: str, text: str, formal: bool) -> None:
+    """Whatever the pack planned, a complaint made formally goes to a supervisor with the reason; the reply says so
+    and names what else they will decide, and asks the customer nothing meanwhile."""
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    action, args, snap = STEPS[pack]
+    said = text.format(**PACKS[pack])
+    reading = read(said, WRITTEN, packs.reading(find(pack)), [SimpleNamespace(intent="request", text=said,
+                                                                                confidence=1.0)])
+    plan = Plan(steps=[Step(action, dict(args), "request", "the customer asked")], questions={"request": "which?"})
+    plan = guard.apply(plan, reading, snap)
+    assert bool(plan.escalate_because) is formal
+    if formal:
+        assert "formal complaint" in plan.escalate_because and "supervisor" in plan.handed_over
+        assert plan.questions == {} and [s.action for s in plan.steps] == [action]

@@ -35,16 +35,21 @@ def test_people_named_with_a_date_of_birth(text: str, want: list[tuple[str, str,
         assert v.value["first_name"] in v.words.text
 
 
-@pytest.mark.parametrize("text, alone, companion, with_writer", [
-    ("Economy, just me, one checked bag", True, None, False),
-    ("A flight for me and my wife please", False, "wife", True),
-    ("My partner and I want to fly to Denver", False, "partner", False),
-    ("Alex Lee and I would like two seats", False, None, True),
-    ("Two seats: Alex Lee and Sam Kay", False, None, False),
+@pytest.mark.parametrize("text, alone, companion, with_writer, without_writer", [
+    ("Economy, just me, one checked bag", True, None, False, False),
+    ("A flight for me and my wife please", False, "wife", True, False),
+    ("My partner and I want to fly to Denver", False, "partner", False, False),
+    ("A trip for myself and my grandson Leo", False, "grandson", True, False),
+    ("Alex Lee and I would like two seats", False, None, True, False),
+    ("Two seats: Alex Lee and Sam Kay", False, None, False, False),
+    ("For my sister and her son. I'm NOT travelling myself.", False, None, False, True),
+    ("I won't be flying, it's for my parents", False, None, False, True),
 ])
-def test_who_goes_with_the_writer(text: str, alone: bool, companion: str | None, with_writer: bool) -> None:
+def test_who_goes_with_the_writer(text: str, alone: bool, companion: str | None, with_writer: bool,
+                                  without_writer: bool) -> None:
     party = people.party(text)
-    assert (party.alone, party.companion, party.with_writer) == (alone, companion, with_writer)
+    assert (party.alone, party.companion, party.with_writer, party.without_writer) == (
+        alone, companion, with_writer, without_writer)
 
 
 def test_which_known_people_a_message_names() -> None:

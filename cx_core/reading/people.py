@@ -16,9 +16,14 @@ _NAME = r"[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)+"
 # the words between a full name and its date of birth: "Alex Lee, born on", "Sam Kay (DOB:", "Ann Ray, who was born"
 _BORN_BEFORE = re.compile(rf"(?P<name>{_NAME})\s*[,(]?\s*(?i:(?:who\s+was\s+|was\s+)?(?:born(?:\s+on)?|date\s+of\s+"
                           r"birth|dob|d\.o\.b\.?)\s*(?:is\s+)?[:,-]?\s*)$")
-_ALONE = re.compile(r"\b(?:just|only) (?:me|myself)\b|\bfor myself\b|\bmyself only\b|\bjust for me\b", re.I)
+_ALONE = re.compile(r"(?:\b(?:just|only) (?:me|myself)\b|\bfor myself\b|\bmyself only\b|\bjust for me\b)"
+                    r"(?!\s*(?:,\s*)?(?:and|&|\+|with|plus)\b)", re.I)
 # the writer and someone else: "me and my wife", "my partner and I"
-_ME_AND = re.compile(r"\bme and my (\w+)\b|\bmy (\w+) and (?:me|I)\b", re.I)
+_ME_AND = re.compile(r"\b(?:me|myself) and my (\w+)\b|\bmy (\w+) and (?:me|I|myself)\b", re.I)
+# the writer stays at home: "I'm NOT travelling myself", "I won't be flying", "without me"
+_NOT_ME = re.compile(r"\b(?:i'?m|i\s+am|i'?ll|i\s+will)\s+not\s+(?:be\s+)?(?:travell?ing|flying|coming|going)\b|"
+                     r"\bi\s+(?:won'?t|will\s+not|can'?t|cannot)\s+(?:be\s+)?(?:travell?ing|flying|coming|going)\b|"
+                     r"\bnot\s+(?:travell?ing|flying|coming|going)\s+myself\b|\bwithout\s+me\b", re.I)
 # the writer goes too, beside the people named: "me and Alex Lee", "Alex and I", "with me"
 _WITH_ME = re.compile(r"\b(?:[Mm]e|[Mm]yself),? and (?:[A-Z]|[Mm]y )|\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)? and (?:me|I)\b"
                       r"|\b(?:[Ww]ith|[Aa]nd) me\b")
@@ -46,7 +51,7 @@ def born(text: str, today: date, day_first: bool = True) -> list[Value]:
 def party(text: str) -> Party:
     m = _ME_AND.search(text)
     return Party(alone=bool(_ALONE.search(text)), companion=(m.group(1) or m.group(2)).lower() if m else None,
-                 with_writer=bool(_WITH_ME.search(text)))
+                 with_writer=bool(_WITH_ME.search(text)), without_writer=bool(_NOT_ME.search(text)))
 
 
 def named(text: str, people: Sequence[Mapping[str, str]]) -> list[int]:

@@ -131,6 +131,7 @@ class Party(BaseModel):
     alone: bool = False
     companion: str | None = None
     with_writer: bool = False
+    without_writer: bool = False  # the writer stays behind: "I'm not travelling myself"
 
 
 class Facts(BaseModel):

@@ -24,9 +24,10 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
     kinds = _kinds_named(ctx, ctx.snapshot["user"].get("payment_methods") or [])
     held = [m for m in kinds if m.get("balance") is not None]  # a gift card or certificate pays what it holds
     cards = [m for m in kinds if m.get("balance") is None]
-    if len(held) > 1:  # "my $250 gift card": the one whose balance is said
+    if len(held) > 1 and len({_kind(m) for m in held}) < len(held):  # "my $250 gift card": those whose balance is said
         held = _by_balance(ctx, held)
-    split = len(held) == 1 and len(cards) == 1 and language.REMAINDER.search(ctx.text)  # "the rest on my Mastercard"
+    # "my $150 certificate first, then my gift card, the rest on my Mastercard": each in turn, the card for the rest
+    split = held and len(cards) == 1 and language.REMAINDER.search(ctx.text)
     method = None if split else payment(ctx)
     total = costs.booking_total(ctx.snapshot, dict(ctx.bound)) if {"flights", "passengers", "insurance",
                                                               "nonfree_baggages"} <= set(ctx.bound) else None
@@ -35,9 +36,12 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
         raise Unbound(f"the amount to charge (known once {waiting})")
     if method is not None:
         return [{"payment_id": method, "amount": total}]
-    part = round(min(float(held[0]["balance"]), float(total)), 2)
-    return [{"payment_id": held[0]["id"], "amount": part}] + (
-        [{"payment_id": cards[0]["id"], "amount": round(float(total) - part, 2)}] if part < float(total) else [])
+    parts, left = [], float(total)
+    for m in sorted(held, key=lambda m: _where_named(ctx.text, m)):
+        if (part := round(min(float(m["balance"]), left), 2)) > 0:
+            parts.append({"payment_id": m["id"], "amount": part})
+            left = round(left - part, 2)
+    return parts + ([{"payment_id": cards[0]["id"], "amount": left}] if left > 0 else [])
 
 
 def _methods(ctx: Context) -> list[str]:
@@ -108,6 +112,11 @@ def _kind(method: dict[str, Any]) -> str:
     """What a member calls a saved payment method: its card's brand ("Mastercard"), "gift card", "certificate"."""
     source = str(method.get("source"))
     return {"gift_card": "gift card", "certificate": "certificate"}.get(source) or str(method["label"]).split()[0]
+
+
+def _where_named(text: str, method: dict[str, Any]) -> int:
+    found = re.search(rf"\b{re.escape(_kind(method))}\b", text, re.I)
+    return found.start() if found else len(text)
 
 
 def _kinds_named(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -277,6 +277,9 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         return [_member_as_passenger(ctx), born[0]]
     if who and not born and len(saved := _saved_named(ctx)) == 1:  # "my husband Marvin (he's saved on my profile)"
         return [_member_as_passenger(ctx), saved[0]]
+    if not born and (saved := _saved_named(ctx)):  # "my sister Mary and my nephew Robert, both saved; not me"
+        party = facts.party
+        return ([_member_as_passenger(ctx)] if party.with_writer and not party.without_writer else []) + saved
     if born and not who:  # the travellers named with their dates of birth, and the member when "me and …"
         me = _member_as_passenger(ctx)
         named_me = any((p["first_name"], p["last_name"]) == (me["first_name"], me["last_name"]) for p in born)
