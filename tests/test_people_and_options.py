@@ -111,3 +111,9 @@ def test_words_inside_a_longer_phrase_of_another_value_say_only_that_one() -> No
     assert book.entities("I'm booked in basic economy", {})["cabin"] == ["basic_economy"]
     assert book.entities("from basic economy to economy", {})["cabin"] == ["basic_economy", "economy"]
     assert book.entities("business, not economy", {})["cabin"] == ["business", "economy"]
+
+
+def test_a_hyphen_parts_words_as_a_space_does() -> None:
+    text = "two more bags on our Las Vegas-Charlotte trip, one-way"
+    assert phrases.find("las vegas", text) and phrases.find("charlotte", text)
+    assert phrases.find("one way", text) and phrases.find("one-way", "a one way ticket")

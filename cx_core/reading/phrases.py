@@ -8,6 +8,7 @@
 - Before such a verb up to three words may stand between ("my flight on Tuesday has been cancelled"), never a
   negation ("the flight was not cancelled" is no cancelled flight) nor the end of a clause.
 - Other words of a phrase stand next to each other, as written: "new york" is never "a new bag to York".
+- A hyphen parts words as a space does: "one-way" is "one way", and "our Las Vegas-Charlotte trip" names both.
 
 A phrase with signs other than letters, digits, hyphens and apostrophes is matched as it is written; a code written
 in capitals ("JFK", "ORD") only in capitals, so that "Mia" and "the sea" are not airports."""
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import snowballstemmer
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*|[.!?;:()\n]")
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z0-9]+)*|[.!?;:()\n]")  # a hyphen parts words as a space does
 _PLAIN = re.compile(r"[A-Za-z0-9\s'’-]+")
 _CODE = re.compile(r"[A-Z][A-Z0-9]{2,}")
 _AUX = frozenset("""is are was were be been being am has have had get gets got gotten getting 's 're 've""".split())
