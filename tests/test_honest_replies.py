@@ -507,3 +507,41 @@ def test_a_question_for_what_a_person_since_gave_goes_once_the_action_ran() -> N
     assert "Which invoice do you need" in waiting
     ran = render(recompose(parts, {0: ProposalState("resend_invoice", args, "abstained", "executed", {})}))
     assert "Which invoice" not in ran and "INV-100008" in ran
+
+
+def test_the_invoice_resent_is_the_one_for_the_product_the_customer_names(services: Services) -> None:
+    """"The invoice for the washing machine": of the customer's invoices, the one whose order holds the one product
+    named, read by the engine's reading of records described by their words."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from domains.lumen.records import snapshot
+    from domains.lumen.tables import CustomerRow, InvoiceRow
+
+    with services.db.session() as s:
+        rows = list(s.scalars(select(InvoiceRow).where(InvoiceRow.order_id.is_not(None)).order_by(InvoiceRow.invoice_id)))
+        users = sorted({i.user_id for i in rows if sum(x.user_id == i.user_id for x in rows) >= 2})
+        picked = None
+        for uid in users:
+            snap = snapshot(s, uid, datetime(2026, 11, 20))
+            names = {o["order_id"]: {i["name"] for i in o["items"]} for o in snap["orders"]}
+            for inv in (i for i in snap["invoices"] if i.get("order_id")):
+                mine = names.get(inv["order_id"], set())
+                others = set().union(*(v for k, v in names.items() if k != inv["order_id"]))
+                only = sorted(n for n in mine if n not in others and not any(w in " ".join(others).lower()
+                                                                             for w in n.lower().split()))
+                if only:
+                    picked = (uid, inv["invoice_id"], only[0])
+                    break
+            if picked:
+                break
+        assert picked is not None
+        uid, invoice_id, product = picked
+        customer = s.get(CustomerRow, uid)
+        assert customer is not None
+        email = customer.email
+    data = _processed(services, "H-invoice-described", f"Could you send me the invoice for the {product.lower()}? I "
+                      "can't find the original e-mail.", email)
+    sent = [p["args"]["invoice_id"] for p in data["proposals"] if p["action"] == "resend_invoice"]
+    assert sent == [invoice_id], (sent, product)

@@ -14,7 +14,7 @@ from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
-from cx_core.reading import language
+from cx_core.reading import language, records
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
@@ -299,6 +299,11 @@ def _resend_invoice(r: Asked) -> Planned:
     pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
     if re.search(r"instal", r.text, re.I) and not pick:
         pick = [i for i in invoices if i["appointment_id"]][:1]
+    if not pick and len(invoices) > 1:  # described by what it bills: "the invoice for the washing machine"
+        orders = {o["order_id"]: o for o in r.snap["orders"]}
+        billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
+        hit = records.named(r.text, billed, r.ents.get("dates") or [])
+        pick = [invoices[hit[0]]] if len(hit) == 1 else []
     if pick:
         return [Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, r.intent, "customer asked")], ""
     steps = [Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, r.intent, "most recent invoice",
