@@ -120,12 +120,11 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     if foreign:
         return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
     candidates = [o for o in snap["orders"] if o["status"] in statuses]
-    by_item = [o for o in candidates if any(mentions_item(text, i) for i in o["items"])]
-    if len(by_item) == 1:
-        return by_item[0], ""
-    described = records.named(text, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
-    if len(described) == 1:
-        return candidates[described[0]], ""
+    for words in dict.fromkeys([text, whole]):  # the request's own words first; else the whole message's
+        by_item = [o for o in candidates if any(mentions_item(words, i) for i in o["items"])] if words else []
+        described = records.named(words, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
+        if len(by_item) == 1 or len(described) == 1:
+            return by_item[0] if len(by_item) == 1 else candidates[described[0]], ""
     elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
     if len(candidates) == 1 and not elsewhere:
         return candidates[0], ""
