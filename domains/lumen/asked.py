@@ -31,6 +31,7 @@ class Asked:
     snap: dict[str, Any]
     today: date
     full_text: str
+    alone: bool = False  # the message's only request: its record may be described anywhere in the message
 
     @property
     def uid(self) -> str:
@@ -42,4 +43,4 @@ class Asked:
         said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in ORDER_REF.findall(self.text)))
         ents = {**self.ents, "order_ids": said} if said else self.ents
         return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
-                          self.full_text)
+                          self.full_text, described=self.full_text if self.alone else "")

@@ -105,10 +105,12 @@ def repair_words(order: dict[str, Any], items: list[dict[str, Any]]) -> dict[str
             else "its collection", **({"delivered": day(order["delivered_on"])} if order.get("delivered_on") else {})}
 
 
-def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str, whole: str = ""
-               ) -> tuple[dict[str, Any] | None, str]:
+def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, ...], text: str, whole: str = "",
+               described: str = "") -> tuple[dict[str, Any] | None, str]:
     """The order a request is about, or (None, what to ask); the only order in ``statuses`` is not assumed when the
-    ``whole`` message names an item of another order ("a refund for the dishwasher? I don't want it any more")."""
+    ``whole`` message names an item of another order ("a refund for the dishwasher? I don't want it any more").
+    When the request's own words name none, the ``described`` words may ("the silver washing machine you installed
+    … can someone come out and fix it?": the message's only request)."""
     own = {o["order_id"]: o for o in snap["orders"]}
     named = [own[o] for o in ents.get("order_ids", []) if o in own]
     foreign = [o for o in ents.get("order_ids", []) if o not in own]
@@ -120,11 +122,11 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     if foreign:
         return None, f"we could not find order {foreign[0]} on your account; could you check the number?"
     candidates = [o for o in snap["orders"] if o["status"] in statuses]
-    for words in dict.fromkeys([text, whole]):  # the request's own words first; else the whole message's
+    for words in dict.fromkeys([text, described]):  # the request's own words first
         by_item = [o for o in candidates if any(mentions_item(words, i) for i in o["items"])] if words else []
-        described = records.named(words, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
-        if len(by_item) == 1 or len(described) == 1:
-            return by_item[0] if len(by_item) == 1 else candidates[described[0]], ""
+        hits = records.named(words, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
+        if len(by_item) == 1 or len(hits) == 1:
+            return by_item[0] if len(by_item) == 1 else candidates[hits[0]], ""
     elsewhere = any(mentions_item(whole, i) for o in snap["orders"] if o not in candidates for i in o["items"])
     if len(candidates) == 1 and not elsewhere:
         return candidates[0], ""
