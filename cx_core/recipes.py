@@ -280,7 +280,7 @@ def _keeps(record: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
 
 def _open(text: str) -> str:
     """The sentences of ``text`` that do not ask to keep something as it is."""
-    return " ".join(x.text for x in language.sentences(text) if not language.NEGATION.search(x.text))
+    return language.unnegated(text)
 
 
 def _given(ctx: Context, name: str) -> list[Any]:

@@ -303,6 +303,21 @@ def asked_about(text: str) -> list[Words]:
     return [w for w in sentences(text) if w.text.rstrip().endswith("?") and _ABOUT_IT.search(w.text)]
 
 
+def unnegated(text: str) -> str:
+    """The sentences of ``text`` that deny or set nothing aside ("I don't need the invoice for the call-out" is
+    left out): the words that may describe the record a request is about."""
+    return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
+
+
+# a request that acts on a thing spoken of elsewhere in the message: "can someone come out and fix it?"
+_ACTS_ON_IT = re.compile(r"\b[a-z]+\s+(?:it|them)\b(?!\s+(?:is|was|has|had|will|would|'s))", re.I)
+
+
+def points_back(text: str) -> bool:
+    """The words act on "it" or "them", a thing the rest of the message names ("Can someone fix it?")."""
+    return bool(_ACTS_ON_IT.search(text))
+
+
 # a question that asks for an arrangement: "can an engineer come…?", "could the delivery be moved?"
 _MODAL_ASK = re.compile(r"^\W*(?:(?:hi|hello|hey)(?:\s+there)?[,!]?\s+|so,?\s+|and\s+|also,?\s+|ok,?\s+)?"
                         r"(?:please\s+)?(?:can|could|would|will|may|might|shall)\b", re.I)

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from cx_core.plans import Step
+from cx_core.reading import language
 from domains.lumen.picking import pick_order
 
 Planned = tuple[list[Step], str]
@@ -31,7 +32,7 @@ class Asked:
     snap: dict[str, Any]
     today: date
     full_text: str
-    alone: bool = False  # the message's only request: its record may be described anywhere in the message
+    alone: bool = False  # the message's only request: "fix it" may point at a thing described elsewhere in it
 
     @property
     def uid(self) -> str:
@@ -43,4 +44,5 @@ class Asked:
         said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in ORDER_REF.findall(self.text)))
         ents = {**self.ents, "order_ids": said} if said else self.ents
         return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
-                          self.full_text, described=self.full_text if self.alone else "")
+                          self.full_text, described=language.unnegated(self.full_text)
+                          if self.alone and language.points_back(self.text) else "")

@@ -308,7 +308,7 @@ def _resend_invoice(r: Asked) -> Planned:
     if not pick and len(invoices) > 1:  # described by what it bills: "the invoice for the washing machine"
         orders = {o["order_id"]: o for o in r.snap["orders"]}
         billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
-        hit = records.named(r.text, billed, r.ents.get("dates") or [])
+        hit = records.named(language.unnegated(r.text), billed, r.ents.get("dates") or [])
         pick = [invoices[hit[0]]] if len(hit) == 1 else []
     if pick:
         return [Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, r.intent, "customer asked")], ""
