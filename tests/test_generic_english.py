@@ -155,6 +155,7 @@ ROWS: list[tuple[str, str, Any]] = [
     # qualifiers
     ("Both of my {record}s, please.", "every", None),
     ("All of my {record}s need it.", "every", None),
+    ("It is the same for all three {record}s.", "every", None),
     ("My latest {record}, please.", "latest", None),
     ("Everything except {thing}.", "exception", "{thing}"),
     ("All of them apart from {thing}.", "exception", "{thing}"),

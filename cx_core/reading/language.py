@@ -220,7 +220,7 @@ QUANTITY = re.compile(r"\b(?:only|just)\s+(?:one|two|three|four|five|\d+|a\s+sin
                       r"five|six|\d+|a\s+couple|both|several|a\s+few)\s+of\s+(?:them|those|these|the|my)\b|"
                       r"\b(?:two|three|four|five|\d+)\s+more\b", re.I)
 EVERY = re.compile(r"\b(?:both|all\s+(?:of\s+)?(?:my|your|the|our|them|those|these)|each\s+of|every\s+one\s+of|"
-                   r"everything|all\s+\w+s\b)", re.I)
+                   r"everything|all\s+\w+s\b|all\s+(?:two|three|four|five|six|\d+)\s+\w+s\b)", re.I)
 # the thing named next is the one *not* wanted: "on my gift card rather than PayPal", "not to my Visa"
 CONTRAST = re.compile(r"\b(?:not|instead\s+of|rather\s+than|other\s+than|except|but\s+not|never)\s+(?:(?:to|on|onto|"
                       r"via|by|with|in|into|using|back\s+to|my|the|a|an|our|your)\s+)*$", re.I)

@@ -305,7 +305,7 @@ def _resend_invoice(r: Asked) -> Planned:
     pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
     if re.search(r"instal", r.text, re.I) and not pick:
         pick = [i for i in invoices if i["appointment_id"]][:1]
-    if not pick and len(invoices) > 1:  # described by what it bills: "the invoice for the washing machine"
+    if not pick and len(invoices) > 1 and not language.EVERY.search(r.text):  # "the invoice for the washing machine"
         orders = {o["order_id"]: o for o in r.snap["orders"]}
         billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
         hit = records.named(language.unnegated(r.text), billed, r.ents.get("dates") or [])
