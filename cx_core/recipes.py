@@ -125,8 +125,11 @@ class Book:
                 out[name] = hits
         for name, values in self.words.items():
             at = phrases.first_said(values, text)
-            if at:
-                out[name] = sorted(at, key=lambda v: at[v])
+            # a value the customer sets aside anywhere ("move it to that, not Fixed 24") is never one they give
+            aside = {v for v in at if any(language.contrasted(text, start) for p in values[v]
+                                          for start, _ in phrases.find(p, text))}
+            if said := [v for v in sorted(at, key=lambda v: at[v]) if v not in aside]:
+                out[name] = said
         return out
 
 

@@ -32,7 +32,12 @@ class Asked:
     snap: dict[str, Any]
     today: date
     full_text: str
-    alone: bool = False  # the message's only request: "fix it" may point at a thing described elsewhere in it
+    intents: tuple[str, ...] = ()  # the kinds of every request of the message, this one's among them
+
+    @property
+    def alone(self) -> bool:
+        """The message's only request: "fix it" may point at a thing described elsewhere in it."""
+        return len(self.intents) == 1
 
     @property
     def uid(self) -> str:

@@ -294,7 +294,8 @@ def _duplicate_charge(r: Asked) -> Planned:
 def _resend_invoice(r: Asked) -> Planned:
     invoices = r.snap["invoices"]
     on_file = str(r.snap["profile"].get("email") or "").lower()
-    if elsewhere := [e for e in r.ents.get("emails") or [] if e.lower() != on_file and e.lower() in r.text.lower()]:
+    elsewhere = [e for e in r.ents.get("emails") or [] if e.lower() != on_file and e.lower() in r.text.lower()]
+    if elsewhere and "contact_update" not in r.intents:  # sent after the address on file becomes that one
         # the knowledge base: an invoice goes only to the email address on the account
         return [], Answer(f"we only ever send invoices to the email address on your account, so I can't send it to "
                           f"{elsewhere[0]}; you can download it from My account → Orders and forward it, or change the "
@@ -387,7 +388,8 @@ def _plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: dat
     planner = _PLANNERS.get(req.intent)
     if planner is None:
         return [], ""
-    return planner(Asked(req.intent, req.text, triage.entities, snap, today, full_text, len(triage.requests) == 1))
+    return planner(Asked(req.intent, req.text, triage.entities, snap, today, full_text,
+                         tuple(r.intent for r in triage.requests)))
 
 
 _MONEY_OR_ORDER = {"order_status", "delivery_reschedule", "address_change", "order_cancel", "return_refund",
