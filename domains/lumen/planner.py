@@ -14,13 +14,14 @@ from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
-from cx_core.reading import language, records
+from cx_core.reading import language
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
 from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, delivery_refusal, past_window
 from domains.lumen.installed import not_once_installed
+from domains.lumen.invoices import resend_invoice
 from domains.lumen.noticed import noticed_twice, refunded_already
 from domains.lumen.order_requests import ORDER_INTENTS, interpret
 from domains.lumen.order_requests.details import Unsure, _cancel_reason
@@ -291,33 +292,6 @@ def _duplicate_charge(r: Asked) -> Planned:
     return [], "could you tell us which order the duplicate charge is for?"
 
 
-def _resend_invoice(r: Asked) -> Planned:
-    invoices = r.snap["invoices"]
-    on_file = str(r.snap["profile"].get("email") or "").lower()
-    elsewhere = [e for e in r.ents.get("emails") or [] if e.lower() != on_file and e.lower() in r.text.lower()]
-    if elsewhere and "contact_update" not in r.intents:  # sent after the address on file becomes that one
-        # the knowledge base: an invoice goes only to the email address on the account
-        return [], Answer(f"we only ever send invoices to the email address on your account, so I can't send it to "
-                          f"{elsewhere[0]}; you can download it from My account → Orders and forward it, or change the "
-                          "email address on your account first")
-    named = [i for i in invoices if i["invoice_id"] in r.ents.get("invoice_ids", [])]
-    by_order = [i for i in invoices if i["order_id"] and i["order_id"] in r.ents.get("order_ids", [])]
-    own = [i for i in by_order if i["order_id"] in r.text]  # the order this request names, not another one's
-    pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
-    if re.search(r"instal", r.text, re.I) and not pick:
-        pick = [i for i in invoices if i["appointment_id"]][:1]
-    if not pick and len(invoices) > 1 and not language.EVERY.search(r.text):  # "the invoice for the washing machine"
-        orders = {o["order_id"]: o for o in r.snap["orders"]}
-        billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
-        hit = records.named(language.unnegated(r.text), billed, r.ents.get("dates") or [])
-        pick = [invoices[hit[0]]] if len(hit) == 1 else []
-    if pick:
-        return [Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, r.intent, "customer asked")], ""
-    steps = [Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, r.intent, "most recent invoice",
-                  missing="which invoice")] if invoices else []
-    return steps, "which invoice do you need (the order number is enough)?"
-
-
 def _contact_update(r: Asked) -> Planned:
     current = r.snap["profile"]
     new_emails = [e for e in r.ents.get("emails", []) if e != current["email"].lower()]
@@ -376,7 +350,7 @@ def _data_request(r: Asked) -> Planned:
 _PLANNERS: dict[str, Callable[[Asked], Planned]] = {
     "order_status": _order_status, "delivery_reschedule": _delivery_reschedule, "address_change": _address_change,
     "order_cancel": _order_cancel, "return_refund": _return_items, "damaged_item": _return_items,
-    "exchange": _exchange, "duplicate_charge": _duplicate_charge, "resend_invoice": _resend_invoice,
+    "exchange": _exchange, "duplicate_charge": _duplicate_charge, "resend_invoice": resend_invoice,
     "contact_update": _contact_update, "installation_reschedule": installation_reschedule,
     "charge_dispute": charge_dispute, "complaint": _complaint, "data_request": _data_request,
 }
