@@ -14,7 +14,8 @@ from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
-from cx_core.reading import language
+from cx_core.reading import language, when
+from cx_core.reading.arguments import said_against
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
@@ -89,10 +90,19 @@ def _order_status(r: Asked) -> Planned:
     return [Step("lookup_order", {"order_id": order["order_id"]}, r.intent, "customer asks about the order")], ask
 
 
+def _asked_days(r: Asked, due: str) -> list[str]:
+    """The days the message names for the delivery, less those its words rule out ("I'm out of town Monday and
+    Tuesday") and, beside another, the day it is due already ("down to arrive on Monday … the Saturday after")."""
+    ruled = {w.value for w in when.dates(r.full_text, r.today, False) if said_against(r.full_text, w.start, w.end)}
+    days = [d for d in r.ents.get("dates") or [] if d not in ruled]
+    return [d for d in days if d != due] if len(days) > 1 else days
+
+
 def _delivery_reschedule(r: Asked) -> Planned:
     order, ask = r.order(("pending", "processed"))
     if not order:
         return [], ask
+    r = replace(r, ents={**r.ents, "dates": _asked_days(r, str(order.get("expected_delivery") or ""))})
     if not r.ents.get("dates"):
         return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, "customer wants another day",
                      missing="new delivery date")], "which day would suit you for the delivery?"
