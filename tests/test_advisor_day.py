@@ -519,6 +519,23 @@ def test_a_delivery_day_the_shop_cannot_do_gives_way_to_the_other_day_the_custom
     assert said == "we do not deliver on Sundays; which other day would suit you?"
 
 
+def test_a_delivery_never_moves_to_a_day_ruled_out_nor_to_the_day_it_is_due_already() -> None:
+    from datetime import date
+
+    from cx_core.entities import find_dates
+    from domains.lumen.asked import Asked
+    from domains.lumen.planner import _delivery_reschedule
+
+    snap = {"profile": {"user_id": "u1"}, "orders": [{"order_id": "#W1", "status": "pending", "items": [
+        {"name": "Espresso Machine"}], "expected_delivery": "2026-11-23"}], "appointments": []}
+    today = date(2026, 11, 20)
+    text = ("The espresso machine is down to arrive on Monday but I'm out of town Monday and Tuesday for work. Can "
+            "you have it brought the Saturday after, the 28th?")
+    ents = {"dates": [d.isoformat() for d in find_dates(text, today)], "order_ids": ["#W1"]}
+    steps, _ = _delivery_reschedule(Asked("delivery_reschedule", text, ents, snap, today, text))
+    assert steps[0].args == {"order_id": "#W1", "new_date": "2026-11-28"}
+
+
 def test_of_the_free_slots_at_one_time_the_technician_the_customer_names_comes_first() -> None:
     from domains.lumen.appointments import slots_for
 
