@@ -12,12 +12,11 @@ from domains.lumen.asked import Answer, Asked, Planned
 def resend_invoice(r: Asked) -> Planned:
     """The invoice a customer asks to have again: the one they name, the one of the order they name, the one of an
     installation, or the one whose order holds what they describe ("the invoice for the washing machine"); asked
-    for at another address, the answer that invoices go only to the one on file (unless the same message makes it
-    that one)."""
+    for at another address, the answer that invoices go only to the one on file."""
     invoices = r.snap["invoices"]
     on_file = str(r.snap["profile"].get("email") or "").lower()
     elsewhere = [e for e in r.ents.get("emails") or [] if e.lower() != on_file and e.lower() in r.text.lower()]
-    if elsewhere and "contact_update" not in r.intents:  # sent after the address on file becomes that one
+    if elsewhere:  # said in the request's own words: "send it to our accounts team at …, not to me"
         # the knowledge base: an invoice goes only to the email address on the account
         return [], Answer(f"we only ever send invoices to the email address on your account, so I can't send it to "
                           f"{elsewhere[0]}; you can download it from My account → Orders and forward it, or change the "
