@@ -286,7 +286,7 @@ def _duplicate_charge(r: Asked) -> Planned:
     dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
     if noticed:
         dups = [o for o in r.snap["orders"] if o["order_id"] in noticed]
-    if len(dups) == 1 or (noticed and dups):
+    if len(dups) == 1 or (noticed and dups) or (dups and language.EVERY.search(r.full_text)):  # "both of the orders"
         return [Step("refund", {"order_id": o["order_id"], "amount": o["duplicate_payment"],
                                 "reason": DUPLICATE}, r.intent,
                      f"two payments of {o['duplicate_payment']:.2f} on {o['order_id']}"
