@@ -133,7 +133,9 @@ def charge_dispute(r: Asked) -> Planned:
     by_amount = [c for c in charges if any(abs(c["amount"] - a) < 0.01 for a in r.ents.get("amounts", []))]
     callout = [c for c in charges if c["kind"] == "callout"] if re.search(r"call.?out|technician|engineer|visit|"
                                                                            r"missed|appointment", r.text, re.I) else []
-    pick = named or by_amount or callout or (charges if len(charges) == 1 else [])
+    # the only charge, unless the customer gives an amount it does not have ("over $850 you've taken")
+    only = charges if len(charges) == 1 and not r.ents.get("amounts") else []
+    pick = named or by_amount or callout or only
     if not pick:
         return [], "which charge would you like us to review (the date and amount are enough)?"
     if len(pick) > 1 and not named:  # two alike (two call-outs of $49): the day named settles it, else ask
