@@ -544,3 +544,24 @@ def test_of_the_free_slots_at_one_time_the_technician_the_customer_names_comes_f
     text = "Tuesday week, same time? And if at all possible keep Jo Whitaker."
     assert slots_for(appt, ["2026-12-01"], near=12, text=text)[0]["slot_id"] == "SL-1"
     assert slots_for(appt, ["2026-12-01"], near=12)[0]["slot_id"] == "SL-0"  # no one named: the first free
+
+
+def test_a_payment_taken_twice_on_both_orders_is_refunded_on_each_and_no_other_charge_is_assumed() -> None:
+    from datetime import date
+
+    from domains.lumen.asked import Asked
+    from domains.lumen.planner import _duplicate_charge
+    from domains.lumen.visits import charge_dispute
+
+    today = date(2026, 11, 20)
+    orders = [{"order_id": f"#W{n}", "status": "processed", "items": [{"name": name}], "duplicate_payment": amount,
+               "payments": []} for n, name, amount in ((1, "Smart TV", 717.05), (2, "Thermostat", 139.82))]
+    snap = {"profile": {"user_id": "u1"}, "orders": orders, "payment_methods": [], "charges": [
+        {"charge_id": "CHG-1", "amount": 79.0, "credited": 0.0, "kind": "service", "description": "Installation",
+         "created_on": "2026-11-12"}], "appointments": [], "invoices": []}
+    text = "You've taken the money twice for both of the orders I put in this week, the tv and the thermostat."
+    steps, _ = _duplicate_charge(Asked("duplicate_charge", text, {}, snap, today, text))
+    assert [(s.action, s.args["order_id"]) for s in steps] == [("refund", "#W1"), ("refund", "#W2")]
+    said = "That's over $850 you've taken that you shouldn't have."
+    steps, ask = charge_dispute(Asked("charge_dispute", said, {"amounts": [850.0]}, snap, today, text + " " + said))
+    assert steps == [] and "which charge" in ask
