@@ -91,7 +91,9 @@ COMPLAINT = re.compile(r"(?<!\bno )(?<!\bany )\b(?:complain\w*|grievance\w*|diss
 NO_SHOW = re.compile(r"\b(?:never|didn'?t|did not|not) (?:turn(?:ed)? up|show(?:ed)? up|come|came|arrive[ds]?)\b|"
                      r"\bno[- ]show\b|\bno one (?:came|turned up|showed up)\b|\bnobody (?:came|turned up|showed up)\b",
                      re.I)
-CAME_LATE = re.compile(r"\b(?:late|hours? behind|kept me waiting)\b", re.I)
+# … or came late: "two hours late", "turned up two and a half hours after the window ended"
+CAME_LATE = re.compile(r"\b(?:late|hours? behind|kept me waiting|(?:hours?|hrs?|minutes?|mins?)\s+(?:after|past)\s+"
+                       r"(?:the\s+)?(?:window|slot|time\s+slot|agreed\s+time|appointment\s+time))\b", re.I)
 # one payment taken twice: "you charged me twice", "double-billed", "two identical payments"
 CHARGED_TWICE = re.compile(r"\b(?:charged|billed|debited|took (?:the )?(?:money|payment)|paid|taken)(?: me| us| it)? "
                            r"(?:twice|two times|double)\b|\bdouble[- ](?:charged|billed|payment)\b|"

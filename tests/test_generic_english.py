@@ -570,3 +570,15 @@ def test_a_formal_complaint_hands_the_case_to_a_supervisor_in_every_pack(pack: s
     if formal:
         assert "formal complaint" in plan.escalate_because and "supervisor" in plan.handed_over
         assert plan.questions == {} and [s.action for s in plan.steps] == [action]
+
+
+@pytest.mark.parametrize("text, sent", [
+    ("Please send the invoice for the headphones order to our accounts team at accounts@example.com", True),
+    ("please email the invoice directly to our accountant at payables@example.com", True),
+    ("Please switch the email I use with you to bill@example.net", False),
+    ("Replace the email we have on file with jen@example.org", False),
+])
+def test_an_address_given_as_where_to_send_something_is_read_as_such(text: str, sent: bool) -> None:
+    from cx_core.reading import language
+
+    assert language.sent_to(text, text.index("@") - text[:text.index("@")][::-1].index(" ")) is sent

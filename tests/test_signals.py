@@ -44,3 +44,16 @@ def test_a_hazard_in_a_figure_of_speech_is_none_and_a_real_one_is_never_missed(t
     from cx_core import signals
 
     assert signals.safety(text) == word
+
+
+@pytest.mark.parametrize("text, no_show, late", [
+    ("The engineer never turned up.", True, False),
+    ("Nobody came, it was a no-show.", True, False),
+    ("He turned up almost two and a half hours after the window ended.", False, True),
+    ("The technician was two hours late.", False, True),
+    ("I rang an hour after the delivery and nobody answered the phone.", False, False),
+])
+def test_a_visit_missed_or_come_late_is_read_as_such(text: str, no_show: bool, late: bool) -> None:
+    from cx_core import signals
+
+    assert (bool(signals.NO_SHOW.search(text)), bool(signals.CAME_LATE.search(text))) == (no_show, late)

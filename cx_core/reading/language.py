@@ -309,6 +309,17 @@ def unnegated(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
 
 
+# where something is to be sent: "send the invoice to our accounts team at …", "email it to …"
+_SENT_TO = re.compile(r"\b(?:send|e-?mail|forward|mail)\s+(?:it|them|this|that|these|those|the|a|an|my|our|copies|"
+                      r"a\s+copy)\b[^.?!]{0,80}\bto\b[^.?!]{0,40}$", re.I)
+
+
+def sent_to(text: str, start: int) -> bool:
+    """Whether the words before ``start`` name what follows as where something is to be sent (an address given as
+    a destination is no new detail of the customer's own)."""
+    return bool(_SENT_TO.search(text[max(0, start - 140):start]))
+
+
 # a request that acts on a thing spoken of elsewhere in the message: "can someone come out and fix it?"
 _ACTS_ON_IT = re.compile(r"\b[a-z]+\s+(?:it|them)\b(?!\s+(?:is|was|has|had|will|would|'s))", re.I)
 

@@ -304,7 +304,9 @@ def _duplicate_charge(r: Asked) -> Planned:
 
 def _contact_update(r: Asked) -> Planned:
     current = r.snap["profile"]
-    new_emails = [e for e in r.ents.get("emails", []) if e != current["email"].lower()]
+    low = r.full_text.lower()  # an address only given as where to send something is no new detail of theirs
+    new_emails = [e for e in r.ents.get("emails", []) if e != current["email"].lower() and not (
+        (at := [m.start() for m in re.finditer(re.escape(e), low)]) and all(language.sent_to(low, a) for a in at))]
     new_phones = [p for p in r.ents.get("phones", []) if p != current.get("phone")]
     args: dict[str, Any] = {"user_id": r.uid}
     if new_emails:
