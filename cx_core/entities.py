@@ -40,10 +40,9 @@ def find_dates(text: str, today: date, every: bool = False) -> list[date]:
     weekday in the plural ("we don't deliver on Sundays") names every such day, and is one of them (the next) only
     with ``every``."""
     out: list[date] = []
-    day_first = _vocabulary().day_first
-    born = [(v.words.start, v.words.end) for v in people.born(text, today, day_first)]  # a date of birth is no day asked
-    found = [w for w in when.dates(text, today, day_first) if (every or w.bound != "every")
-             and not any(s <= w.start < e for s, e in born)]
+    days = when.dates(text, today, _vocabulary().day_first)
+    born = [(v.words.start, v.words.end) for v in people.born(text, today, days=days)]  # a birth date is no day asked
+    found = [w for w in days if (every or w.bound != "every") and not any(s <= w.start < e for s, e in born)]
     # "we're away until December 1st … bring it the Wednesday after": a day that only bounds a stretch comes after
     # the days asked for; "a week on Monday … actually, scratch that, make it the Tuesday after": the days named
     # after a change of mind come first

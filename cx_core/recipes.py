@@ -124,12 +124,12 @@ class Book:
             if hits:
                 out[name] = hits
         for name, values in self.words.items():
-            at = phrases.first_said(values, text)
+            spans = phrases.said(values, text)
             # a value the customer sets aside anywhere ("move it to that, not Fixed 24") is never one they give
-            aside = {v for v in at if any(language.contrasted(text, start) for p in values[v]
-                                          for start, _ in phrases.find(p, text))}
-            if said := [v for v in sorted(at, key=lambda v: at[v]) if v not in aside]:
-                out[name] = said
+            given = {v: min(s for s, _ in sp) for v, sp in spans.items()
+                     if not any(language.contrasted(text, s) for s, _ in sp)}
+            if given:
+                out[name] = sorted(given, key=lambda v: given[v])
         return out
 
 
@@ -279,11 +279,6 @@ def _keeps(record: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
         elif have != want:
             return False
     return True
-
-
-def _open(text: str) -> str:
-    """The sentences of ``text`` that do not ask to keep something as it is."""
-    return language.unnegated(text)
 
 
 def _given(ctx: Context, name: str) -> list[Any]:
@@ -566,7 +561,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
     quiet = set(write_free)
     entities = _own_records(book.entities(text, triage.entities), snap)
     # a word list's values only from the sentences that do not ask to keep something as it is
-    said = book.entities(_open(text), {})
+    said = book.entities(language.unnegated(text), {})
     kept = {k: v for k, v in entities.items() if k not in book.words} | {k: v for k, v in said.items() if k in book.words}
     for req in triage.requests:
         recipe = book.recipes.get(req.intent)
@@ -583,7 +578,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         each = any(c.qualifiers.every is not None for c in clauses)
         latest = any(c.qualifiers.latest is not None for c in clauses)
         ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading,
-                      own=book.entities(_open(req.text), {}), kept=kept)
+                      own=book.entities(language.unnegated(req.text), {}), kept=kept)
         done: list[str] = []
         doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:

@@ -29,11 +29,11 @@ _WITH_ME = re.compile(r"\b(?:[Mm]e|[Mm]yself),? and (?:[A-Z]|[Mm]y )|\b[A-Z][a-z
                       r"|\b(?:[Ww]ith|[Aa]nd) me\b")
 
 
-def born(text: str, today: date, day_first: bool = True) -> list[Value]:
+def born(text: str, today: date, day_first: bool = True, days: Sequence[when.When] | None = None) -> list[Value]:
     """The people ``text`` names with a date of birth before ``today`` (the day it was written), in order, each
-    ``{"first_name", "last_name", "dob"}`` as records keep them."""
+    ``{"first_name", "last_name", "dob"}`` as records keep them; ``days`` are the text's days when already read."""
     out: list[Value] = []
-    for day in when.dates(text, today, day_first):
+    for day in when.dates(text, today, day_first) if days is None else days:
         base = max(0, day.start - 80)
         m = _BORN_BEFORE.search(text[base:day.start])
         if m is None or not re.search(r"\d{4}", day.text):

@@ -131,14 +131,14 @@ def first(phrases: tuple[str, ...] | list[str], text: str) -> int | None:
     return min(starts) if starts else None
 
 
-def first_said(values: Mapping[str, tuple[str, ...]], text: str) -> dict[str, int]:
-    """Where each value of a word list is first said; words inside a longer phrase of another value say only that
-    one ("basic economy" is not also "economy")."""
-    spans = {value: [sp for p in said for sp in find(p, text)] for value, said in values.items()}
-    at: dict[str, int] = {}
+def said(values: Mapping[str, tuple[str, ...]], text: str) -> dict[str, list[tuple[int, int]]]:
+    """Where each value of a word list is said (the values not said are left out); words inside a longer phrase of
+    another value say only that one ("basic economy" is not also "economy")."""
+    spans = {value: [sp for p in phrases for sp in find(p, text)] for value, phrases in values.items()}
+    out: dict[str, list[tuple[int, int]]] = {}
     for value, mine in spans.items():
         free = [(s, e) for s, e in mine if not any(o != value and a <= s and e <= b and (a, b) != (s, e)
                                                   for o, theirs in spans.items() for a, b in theirs)]
         if free:
-            at[value] = min(s for s, _ in free)
-    return at
+            out[value] = free
+    return out
