@@ -196,6 +196,11 @@ EACH = re.compile(r"\s*,?\s*(?:each|apiece|per\s+(?:person|passenger|travell?er|
                   r"for\s+(?:every|each)\s+(?:person|passenger|travell?er|one\s+of\s+us))\b", re.I)
 
 
+def gives_contact(text: str) -> bool:
+    """Whether the text gives an e-mail address or a phone number."""
+    return bool(EMAIL.search(text)) or bool(values.phones(text, _vocabulary().region))
+
+
 def extract(text: str, today: date) -> dict[str, Any]:
     """All entities as plain JSON-friendly values."""
     lowered = text.lower()

@@ -23,6 +23,7 @@ from .embedding import Embedder
 from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
+from .reading import language
 from .redact import find_pii
 from .request_split import (
     ASK,
@@ -331,9 +332,17 @@ class Triager:
         if subject.strip():
             sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make
         whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
-        texts = [whole, *sentences]
+        wanted = {i: w for i, x in enumerate(sentences) if (w := language.wanted_only(x)) != x}
+        texts = [whole, *sentences, *wanted.values()]
         vectors = self.embedder.encode([normalise(x) for x in texts])
         probs = self.model.probabilities(texts, vectors)
+        for n, i in enumerate(wanted):  # "a replacement please, not a refund": read as what it asks for, when
+            asked = probs[1 + len(sentences) + n]  # that alone reads as a request
+            label = int(asked.argmax())
+            if self.model.labels[label] != NONE and float(asked[label]) >= REQUEST_MIN:
+                probs[1 + i] = asked
+        probs = probs[: 1 + len(sentences)]
+        vectors = vectors[: 1 + len(sentences)]
         sentence_preds = [Prediction(self.model.labels[i], float(p[i])) for i, p in zip(probs[1:].argmax(axis=1),
                                                                                      probs[1:], strict=True)]
         closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0

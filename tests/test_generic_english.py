@@ -582,3 +582,52 @@ def test_an_address_given_as_where_to_send_something_is_read_as_such(text: str, 
     from cx_core.reading import language
 
     assert language.sent_to(text, text.index("@") - text[:text.index("@")][::-1].index(" ")) is sent
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("I'd like a replacement please, not a refund.", "I'd like a replacement please."),
+    ("Can I get store credit instead of a refund?", "Can I get store credit?"),
+    ("Please move it to Friday, not Monday.", "Please move it to Friday."),
+    ("I am not happy.", "I am not happy."),
+    ("I'm not travelling myself, my son is.", "I'm not travelling myself, my son is."),
+])
+def test_what_a_sentence_asks_for_without_what_it_sets_aside(text: str, wanted: str) -> None:
+    from cx_core.reading import language
+
+    assert language.wanted_only(text) == wanted
+
+
+@pytest.mark.parametrize("text, word, aside", [
+    ("Rather than putting the money back on my Amex, could it go onto my gift card?", "Amex", True),
+    ("Rather than putting the money back on my Amex, could it go onto my gift card?", "gift card", False),
+    ("Put it on my gift card rather than PayPal.", "PayPal", True),
+    ("Put it on my gift card rather than PayPal.", "gift card", False),
+])
+def test_a_clause_that_sets_a_thing_aside(text: str, word: str, aside: bool) -> None:
+    from cx_core.reading import language
+
+    assert language.contrasted(text, text.index(word)) is aside
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("The lamp arrived cracked. The smart plug in the same parcel is fine.", "The lamp arrived cracked."),
+    ("The lamp is fine but the kettle is cracked.", "The lamp is fine but the kettle is cracked."),
+    ("The other two work perfectly. The third one won't turn on.", "The third one won't turn on."),
+])
+def test_what_is_said_to_be_all_right_names_nothing_concerned(text: str, kept: str) -> None:
+    from cx_core.reading import language
+
+    assert language.not_fine(text) == kept
+
+
+@pytest.mark.parametrize("text, wish", [
+    ("Can I have the gold one instead of white?", True),
+    ("Could we get the large one instead?", True),
+    ("I'd rather have the two-pack than the three-pack.", True),
+    ("Can I have a refund?", False),
+    ("Instead of calling, can you email me?", False),
+])
+def test_another_option_wished_for_without_a_verb_of_changing(text: str, wish: bool) -> None:
+    from cx_core.reading import language
+
+    assert bool(language.INSTEAD.search(text)) is wish

@@ -433,3 +433,45 @@ def test_an_order_cancelled_for_one_of_its_items_asks_whole_order_or_that_item()
 def test_i_dont_want_it_any_more_is_a_reason_for_cancelling() -> None:
     assert steps("Please cancel order #W1000003. I don't want it anymore.") == [
         ("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]
+
+
+def test_a_wish_for_another_option_without_a_verb_of_changing() -> None:
+    assert steps("On my pending desk lamp order, can I have the black one instead of white?") == [
+        ("modify_order_items", {"order_id": "#W1000003", "item_ids": ["L-2"], "new_item_ids": ["L-3"],
+                                "payment_method_id": "credit_card_1"})]
+
+
+def test_it_is_the_item_said_before_the_request_not_one_said_after() -> None:
+    text = ("I picked the blue t-shirt in my pending order by mistake. Can you change it to a red one? "
+            "The desk lamp in my other order is fine.")
+    assert steps(text)[0][1]["new_item_ids"] == ["S-RED-M"]
+
+
+def test_both_items_said_before_change_to_the_option_said_once() -> None:
+    records = snap()
+    delivered = records["orders"][0]
+    delivered["items"][1] = _item("L-2", "Desk Lamp", LAMPS[1]["options"], 30.0)
+    delivered["variants"] = {"S-BLUE-M": [dict(v, available=True) for v in SHIRTS], "L-2": LAMPS}
+    reading = interpret("From order #W1000001 - the t-shirt in blue and the white desk lamp - could I swap both for "
+                        "the black versions? Any money back can go to my Visa.", records)
+    assert not reading.unsure, reading.unsure
+    [(action, args, _)] = reading.steps
+    assert action == "exchange_item" and args["payment_method_id"] == "credit_card_1"
+    assert dict(zip(args["item_ids"], args["new_item_ids"], strict=True)) == {"S-BLUE-M": "S-BLACK-M", "L-2": "L-3"}
+
+
+def test_where_the_money_goes_is_a_detail_not_a_refund_asked_for() -> None:
+    assert steps("I'd like to return the desk lamp I received. Rather than putting the money back on my Visa, "
+                 "could the refund go onto my gift card?") == [
+        ("return_items", {"order_id": "#W1000001", "item_ids": ["L-1"], "payment_method_id": "gift_card_9"})]
+    assert steps("Please return the desk lamp I received. Any money back can go to my gift card.")[0][1][
+        "payment_method_id"] == "gift_card_9"
+
+
+def test_a_contact_detail_to_update_is_no_order_change() -> None:
+    assert steps("New phone number is (512) 555-0172, please update it on my account.") == []
+
+
+def test_the_one_described_among_two_of_a_kind() -> None:
+    assert steps("I have two desk lamps on order and I only need one. Cancel the low brightness one.") == [
+        ("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]

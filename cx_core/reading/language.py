@@ -226,9 +226,15 @@ CONTRAST = re.compile(r"\b(?:not|instead\s+of|rather\s+than|other\s+than|except|
                       r"via|by|with|in|into|using|back\s+to|my|the|a|an|our|your)\s+)*$", re.I)
 
 
+# "rather than putting the money back on my Amex, …": all that clause names is set aside
+_CONTRAST_CLAUSE = re.compile(r"\b(?:rather\s+than|instead\s+of)\b[^,.;!?]{0,50}$", re.I)
+
+
 def contrasted(text: str, start: int) -> bool:
-    """Whether the words just before ``start`` set what follows aside ("rather than PayPal", "not my Visa")."""
-    return bool(CONTRAST.search(text[max(0, start - 40):start]))
+    """Whether the words just before ``start`` set what follows aside ("rather than PayPal", "not my Visa", "rather
+    than putting it back on my Amex")."""
+    return bool(CONTRAST.search(text[max(0, start - 40):start])) or bool(
+        _CONTRAST_CLAUSE.search(text[max(0, start - 70):start]))
 
 
 # the customer says nothing is to change now: "Not switching anything yet, just weighing it up", "please don't do
@@ -240,6 +246,11 @@ NOTHING_NOW = re.compile(
     r"\bjust\b|\bi'?m\b|\bwe'?re\b))", re.I)
 
 
+# "can I have the gold one instead of white?", "I'd rather have the large one": another of what they have, wished for
+# without a verb of changing
+INSTEAD = re.compile(r"\b(?:can|could|may)\s+(?:i|we)\s+(?:have|get|go\s+for|take)\b[^.!?;]{1,60}?\binstead\b|"
+                     r"\b(?:i|we)(?:'d|\s+would)\s+(?:rather|prefer\s+to)\s+(?:have|get)\b[^.!?;]{1,60}?\b"
+                     r"(?:instead|than)\b", re.I)
 # the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
 SAME_DAY = re.compile(r"\b(?:the\s+)?(?:same|very\s+same)\s+(?:day|date)\b|\blater\s+(?:that|the\s+same)\s+day\b", re.I)
 
@@ -307,6 +318,31 @@ def unnegated(text: str) -> str:
     """The sentences of ``text`` that deny or set nothing aside ("I don't need the invoice for the call-out" is
     left out): the words that may describe the record a request is about."""
     return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
+
+
+# something the customer says is all right: "the smart plug in the same parcel is fine", "the other two work
+# perfectly"
+_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came)\s+(?:(?:absolutely|perfectly|totally|just|all)\s+)?"
+                   r"(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|undamaged)\b|\b(?:works?|"
+                   r"working)\s+(?:fine|perfectly|great)\b", re.I)
+
+
+def not_fine(text: str) -> str:
+    """The sentences of ``text`` that do not only say something is all right ("The smart plug in the same parcel is
+    fine" is left out, "the lamp is fine but the kettle is cracked" kept): the words that may name what a problem
+    or a request is about."""
+    return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
+
+
+# a thing named only to be set aside: "a replacement please, not a refund", "store credit instead of a refund"
+_SET_ASIDE = re.compile(r"(?:,\s*(?:but\s+|and\s+)?not|\s+(?:rather\s+than|instead\s+of))\s+(?:(?:a|an|the|my|your|any)\s+)"
+                        r"?[a-z-]+(?:\s+[a-z-]+)?(?=\s*(?:[,.;!?)]|$))", re.I)
+
+
+def wanted_only(sentence: str) -> str:
+    """``sentence`` without the things it names only to set them aside: what is asked for, as a classifier should
+    read it ("I'd like a replacement please, not a refund" asks for a replacement)."""
+    return _SET_ASIDE.sub("", sentence)
 
 
 # where something is to be sent: "send the invoice to our accounts team at …", "email it to …"

@@ -8,7 +8,7 @@ import re
 from difflib import get_close_matches
 from typing import Any
 
-from cx_core.reading import records
+from cx_core.reading import language, records
 from cx_core.wording import day, listed, money
 
 
@@ -35,8 +35,11 @@ def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
     open_items = [i for i in order["items"] if i["status"] == "ordered"]
     if re.search(r"\b(everything|all (?:the |of the )?items|whole order|entire order)\b", text, re.I):
         return open_items
+    text = language.not_fine(text) or text  # "the smart plug in the same parcel is fine" names no item concerned
     mentioned = [i for i in open_items if mentions_item(text, i)] or \
         [i for i in open_items if mentions_item(text, i, close=True)]  # "the smrat tv": a slip of the keyboard
+    if not mentioned and len(described := records.named(text, [{"name": i["name"]} for i in open_items])) == 1:
+        mentioned = [open_items[described[0]]]  # "my mesh wifi pack" (the Wi-Fi Mesh System)
     if not mentioned:  # "the thermostat": the kind of product, when the order holds one product of that kind
         said = {_stem(w) for w in re.findall(r"[a-z0-9]{2,}", text.lower())}
         kinds = {i["name"]: _stem(re.findall(r"[a-z0-9]{2,}", i["name"].lower())[-1]) for i in open_items

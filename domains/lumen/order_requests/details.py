@@ -116,7 +116,8 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
         low = _norm(text)
         mistake = bool(re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low))
         unneeded = bool(re.search(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|"
-                                  r"not need(?:ed)? any ?more|\w+ged my mind|change of mind|no need for|won'?t need|not needed", low))
+                                  r"not need(?:ed)? any ?more|\w+ged my mind|change of mind|no need for|won'?t need|not needed|"
+                                  r"only (?:need|want)(?:ed)? (?:one|1)\b", low))
         if mistake and unneeded:
             raise Unsure("the message gives two reasons for cancelling")
         return "ordered by mistake" if mistake else "no longer needed" if unneeded else ""

@@ -140,6 +140,8 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
     chosen_names = [n for n, v in strengths.items() if v == best]
     if best == 1 and len(chosen_names) > 1:
         raise Unsure(f"“{include.strip()[:60]}” could be any of: {', '.join(chosen_names)}")
+    if best == 2:  # "the over-ear headphones and the 4-pack of smart plugs": a short name beside a full one
+        chosen_names += _also_named(include, chosen_names, [n for n, v in strengths.items() if v == 1])
     head = re.split(r"\b(?:to|into|for a|for an|for the|for one)\b", include, maxsplit=1)[0]
     groups = {n: [x for x in pool if x.item["name"] == n] for n in chosen_names}
     if re.search(r"\b(?:same|one) order\b", include, re.I) and len(chosen_names) > 1:
@@ -157,6 +159,17 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
                 raise Unsure(f"the customer has more than one {n}; which one is meant is not clear")
         chosen += matches
     return chosen
+
+
+def _also_named(text: str, strong: list[str], weak: list[str]) -> list[str]:
+    """The one product named by a distinctive word outside the full names said ("smart" inside "smart plugs" names
+    no smart speaker); none when that word would fit several."""
+    rest = _flat(text)
+    for n in strong:
+        for name in sorted(_names_for(n)[0], key=len, reverse=True):
+            rest = re.sub(rf"(?<![a-z0-9]){re.escape(_flat(name))}(?:e?s)?(?![a-z0-9])", " ", rest)
+    found = [n for n in weak if _mention_strength(rest, n)]
+    return found if len(found) == 1 else []
 
 
 def _mentions_any(text: str, snap: dict[str, Any]) -> bool:

@@ -9,10 +9,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cx_core.entities import find_address
+from cx_core.entities import find_address, gives_contact
 from cx_core.plans import ASKS_ONLY
+from cx_core.reading import language
 
 from .base import Reading, Unsure
+from .details import _sentence_methods
 from .items import _mentions_any
 from .sentences import (
     _NEGATED,
@@ -88,6 +90,7 @@ _UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|w
 _ADDRESS_FIX = re.compile(r"\baddress\b[^.?!]{0,80}?\b(?:is|was|'s) (?:wrong|incorrect|not right|outdated|old)\b|"
                           r"\baddress\b[^.?!]{0,60}?\b(?:should|must|needs? to|has to|was meant to) (?:be|read|say)\b|"
                           r"\b(?:correct|right|proper) (?:shipping |delivery )?address (?:is|should be)\b", re.I)
+_ORDER_ID = re.compile(r"#?\bW\d{7}\b", re.I)
 _REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
                      r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
 
@@ -119,6 +122,7 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
         ctx.text = text
     for sentence in _split_sentences(text):
         _read_sentence(sentence, ctx, msg, reading)
+    _heading_said_again(text, msg)
     if not msg.units and not pairs:
         if msg.wants and not msg.doubts:  # "I'd like a return for order #W…": wanted, the details still to ask
             reading.found = True
@@ -141,6 +145,18 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     for unit in msg.units:
         st = _settle(unit, st, ctx, msg.doubts)
     _write_steps(st, ctx, original, msg.doubts, reading)
+
+
+def _heading_said_again(text: str, msg: _Message) -> None:
+    """A subject line ("Change lamp colour before it ships") asks only what the body does not: its request is
+    dropped when the body asks one of the same kind in its own words."""
+    first, _, rest = text.partition("\n")
+    heading = first.strip()
+    if not rest.strip() or not heading or heading[-1] in ".?!" or len(heading.split()) > 10:
+        return
+    own = [u for u in msg.units if u.sentence.strip() == heading]
+    kinds = {_kind(v) for u in msg.units if u not in own for v, _, _ in u.ops}
+    msg.units = [u for u in msg.units if u not in own or not {_kind(v) for v, _, _ in u.ops} <= kinds]
 
 
 def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading) -> None:
@@ -235,21 +251,37 @@ def _read_request(sentence: str, verbs: list[tuple[str, str]], snap: dict[str, A
         verbs = [("change", sentence)]
     elif not verbs and _ADDRESS_FIX.search(sentence):
         msg.wrong_address = sentence
-    if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]):
+    if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]) and not _money_goes(
+            sentence, units, snap):
         verbs = [("refund", sentence)]  # "the earbuds are faulty and I want a full refund"
     if not verbs and units and len(sentence.split()) <= 10 and not _WHETHER.search(sentence) and \
             re.search(r"\b(?:too|as well|also)\b", sentence, re.I) and (
             _OTHER_ONE.search(sentence) or _mentions_any(sentence, snap)):
         verbs = [(units[-1].ops[-1][0], units[-1].ops[-1][0] + " " + sentence)]  # "… and the other one too"
+    if not verbs and language.INSTEAD.search(sentence) and _mentions_any(sentence, snap):
+        verbs = [("change", sentence)]  # "on my desk lamp order, can I have the gold one instead of white?"
     unneeded = _UNNEEDED.search(sentence)
     if not verbs and unneeded and _mentions_any(sentence[unneeded.end():], snap):
         verbs = [("unneeded", sentence[unneeded.start():])]  # "I no longer need the boots and the watch"
+    if verbs and gives_contact(sentence) and not _mentions_any(sentence, snap) and not _ORDER_ID.search(sentence):
+        verbs = []  # "new phone number is (484) 555-0172, please update it": the account's details, no order's
     if verbs and units and _repeats(units[-1], verbs, sentence, snap):
         units[-1].sentence += " " + sentence  # "return it because …": the same request, said again
     elif verbs:
         units.append(_Unit([(v, seg, sentence) for v, seg in verbs], sentence))
     else:
         msg.general.append(sentence)
+
+
+def _money_goes(sentence: str, units: list[_Unit], snap: dict[str, Any]) -> bool:
+    """"Any money back can go to my Visa" after a request: where that request's money goes (a payment method and
+    no item named), not a refund asked for on its own."""
+    if not units or _mentions_any(sentence, snap):
+        return False
+    try:
+        return bool(_sentence_methods(sentence, snap))
+    except Unsure:
+        return False
 
 
 def _repeats(unit: _Unit, verbs: list[tuple[str, str]], sentence: str, snap: dict[str, Any]) -> bool:

@@ -14,6 +14,8 @@ def _norm(text: str) -> str:
     t = text.lower().replace("’", "'")
     for word, digit in _NUMBERS.items():
         t = re.sub(rf"\b{word}(?=[- ](?:piece|inch|foot|feet|ft|bar|liters?|cups?)\b)", digit, t)
+        if word != "one":  # "the two-pack" is the 2-pack
+            t = re.sub(rf"\b{word}(?=-[a-z])", digit, t)
     t = re.sub(r"(\d)\s*(?:foot|feet)\b", r"\1 ft", t)
     return t
 

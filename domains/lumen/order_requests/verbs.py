@@ -13,7 +13,7 @@ from domains.lumen.picking import mentions_item
 
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
-from .items import _eligible, _mention_strength, _mentions_any, _names_for, _resolve_items
+from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
 from .sentences import _OTHER_ONE, _PAY_CHANGE, _REMOVE, _has
 from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
@@ -110,6 +110,8 @@ def _items_of(v: _Verb, pool: list[_Item], allow_all: bool = True) -> list[_Item
     if not found and _ANAPHOR.search(segment[len(v.verb):][:40]):  # "return it", "cancel that one as well"
         found = [x for x in v.context if any(x.item is y.item for y in pool)] or \
             _earlier_items(v.ctx, v.before, pool, hints)
+        if len(found) > 1 and len({x.item["name"] for x in found}) == 1:  # "cancel the 7kW white one" of two
+            found = _narrow(found, segment, found[0].item["name"], hints)
     cheap = _CHEAPER_ONE.search(segment)
     if cheap and len(found) > 1:  # "the more expensive one" of the two named
         word = (cheap.group(1) or cheap.group(2)).lower()
@@ -298,13 +300,15 @@ def _change_items(v: _Verb) -> None:
     items = _resolve_items(segment, pool, allow_all=False, hints=hints)
     if not items and re.match(r"\w+ed\b", segment):  # "the puzzle in the same order also needs to be exchanged"
         items = _resolve_items(v.sentence[: v.sentence.find(segment)], pool, allow_all=False, hints=hints)
-    if not items and re.match(r"\w+ (?:it|them)\b", segment):  # "you received a laptop and want to exchange it"
+    if not items and re.match(r"\w+ (?:it|them|both|these|those|the two)\b", segment):  # "… and want to exchange it"
         earlier = v.sentence[: v.sentence.find(segment)]
         items = _resolve_items(earlier, pool, allow_all=False, hints=hints)
         if not items and v.context:
             items = [x for x in v.context if any(x.item is y.item for y in pool)]
         if not items:  # "The mesh system is lovely but I wanted it in silver. Can I swap it?": the sentence before
-            told = [d for d in v.ctx.details if _resolve_items(d, pool, allow_all=False, hints=hints)]
+            at = v.ctx.text.find(v.sentence)  # said before the request ("The speaker … is fine" after it is not)
+            told = [d for d in v.ctx.details if 0 <= v.ctx.text.find(d) < at
+                    and _resolve_items(d, pool, allow_all=False, hints=hints)]
             earlier = told[-1] if len(told) == 1 else earlier
             items = _resolve_items(earlier, pool, allow_all=False, hints=hints) if told else []
         segment = earlier + " " + segment[segment.find(" "):]
@@ -325,7 +329,7 @@ def _change_items(v: _Verb) -> None:
 def _new_option(x: _Item, items: list[_Item], segment: str, ctx: _Context) -> dict[str, Any] | None:
     """The option item ``x`` changes to, from the words about it (those up to the next item named); None when an
     option list gives current options that are not this item's."""
-    spec = segment
+    spec, shared = segment, ""
     if len({y.item["name"] for y in items}) > 1:
         strong, weak = _names_for(x.item["name"])
         starts = [m.start() for n in strong + weak for m in re.finditer(rf"\b{re.escape(n)}\b", segment, re.I)]
@@ -335,6 +339,7 @@ def _new_option(x: _Item, items: list[_Item], segment: str, ctx: _Context) -> di
         begin = min(starts) if starts else 0
         after = [p for p in others if p > begin]
         spec = segment[begin: min(after) if after else len(segment)]
+        shared = segment[max(starts + others, default=0):]  # "… swap both for the black versions": said of each
     dicts = _DICT.findall(spec)
     if len(dicts) >= 2:
         current = _dicts(dicts[0])[0]
@@ -343,6 +348,8 @@ def _new_option(x: _Item, items: list[_Item], segment: str, ctx: _Context) -> di
             return None
     target_text = re.split(r"\b(?:to|for|into|with)\b", spec, maxsplit=1)
     words = target_text[1] if len(target_text) > 1 else spec
+    if len(target_text) == 1 and len(to_shared := re.split(r"\b(?:to|for|into|with)\b", shared, maxsplit=1)) > 1:
+        words = to_shared[1]
     if dicts:
         words = spec[spec.rfind("{"):]
     variants = x.order["variants"].get(x.item["item_id"], [])
