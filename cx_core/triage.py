@@ -357,6 +357,11 @@ class Triager:
                 # unless it speaks of what came before ("any chance you could take it off?")
             if i == from_subject and requests:
                 continue
+            if not lead and i and i - 1 != from_subject and POINTS_BACK.search(sentence) and not requests \
+                    and sentence_preds[i - 1].confidence < REQUEST_MIN:
+                read = self._with_scene(sentences[i - 1], sentence, pred)  # "… for the installation. Could it be …"
+                if read is not pred:
+                    pred, lead = read, sentences[i - 1]  # "it" is what the statement spoke of: read with it
             sentence, lead = (f"{lead} {sentence}" if lead else sentence), ""
             if self._leads_in(sentences, sentence_preds, i, from_subject):
                 lead = sentence  # "The lamp isn't right for us. How do I return it?": the context of what follows
@@ -390,6 +395,17 @@ class Triager:
         if closest < getattr(self.model, "similarity_floor", 0.0):
             return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
         return Prediction(best, best_p, closest), requests
+
+    def _with_scene(self, scene: str, sentence: str, pred: Prediction) -> Prediction:
+        """A first request that points back at the statement before it ("We won't be home tomorrow for the
+        dishwasher installation. Could it be moved to Monday?"): of the kind the two read as together, when that
+        reads as a request."""
+        together = self.model.probabilities([f"{scene} {sentence}"], self.embedder.encode([normalise(
+            f"{scene} {sentence}")]))[0]
+        best = int(together.argmax())
+        if self.model.labels[best] == NONE or float(together[best]) < REQUEST_MIN:
+            return pred
+        return Prediction(str(self.model.labels[best]), float(together[best]))
 
     def _points_back(self, previous: Request, sentence: str) -> bool:
         """A request that points back at what a statement before it spoke of ("There's a £12 late fee on my

@@ -590,6 +590,9 @@ def test_an_address_given_as_where_to_send_something_is_read_as_such(text: str, 
     ("Please move it to Friday, not Monday.", "Please move it to Friday."),
     ("I am not happy.", "I am not happy."),
     ("I'm not travelling myself, my son is.", "I'm not travelling myself, my son is."),
+    ("Could you email the invoice to the new address?", "Could you email the invoice?"),
+    ("Please send the receipt to ana@example.com", "Please send the receipt"),
+    ("Send my order to the new address please", "Send my order to the new address please"),
 ])
 def test_what_a_sentence_asks_for_without_what_it_sets_aside(text: str, wanted: str) -> None:
     from cx_core.reading import language
@@ -631,3 +634,38 @@ def test_another_option_wished_for_without_a_verb_of_changing(text: str, wish: b
     from cx_core.reading import language
 
     assert bool(language.INSTEAD.search(text)) is wish
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+@pytest.mark.parametrize("refunds_in_full", [True, False])
+@pytest.mark.parametrize("template, refund_condition", [
+    ("If I get the whole amount back, please {act}.", True),
+    ("Please {act} as long as it's a full refund.", True),
+    ("If my wife agrees, please {act}.", False),
+])
+def test_a_condition_on_all_the_money_back_is_met_by_a_write_that_refunds_in_full(
+        pack: str, refunds_in_full: bool, template: str, refund_condition: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An action that gives back everything paid whenever the rules allow it meets the customer's condition on
+    getting all their money back; any other condition, or another action, still waits for a person."""
+    from pydantic import ConfigDict
+
+    from cx_core.actions.base import REGISTRY, ActionSpec, Args
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    class Loose(Args):
+        model_config = ConfigDict(extra="allow")
+
+    action, args, snap = STEPS[pack]
+    monkeypatch.setitem(REGISTRY, action, ActionSpec(
+        name=action, args_model=Loose, run=lambda *_: {}, description="", writes=True, reversible=False, risk="high",
+        connector="records", task_types=(), owner=lambda *_: None, refunds_in_full=refunds_in_full))
+    text = template.format(**PACKS[pack])
+    reading = read(text, WRITTEN, packs.reading(find(pack)), [SimpleNamespace(intent="request", text=text,
+                                                                              confidence=1.0)])
+    [step] = guard.apply(Plan(steps=[Step(action, dict(args), "request", "the customer asked")]), reading,
+                         snap).steps
+    met = refund_condition and refunds_in_full
+    assert (not step.held) is met, step.held
+    assert (guard.REFUND_SETTLES in step.rationale) is met

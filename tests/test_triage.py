@@ -203,3 +203,15 @@ def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_t
     assert intents("Two of my flights were cancelled by you. I want full refunds for both bookings and "
                    "compensation.") == ["compensation", "cancel"]
     assert intents("Two of my flights were cancelled by you. The refunds were for both bookings.") == ["compensation"]
+
+
+def test_a_request_is_read_as_what_it_asks_for(services: Services) -> None:
+    """Read with the statement its "it" points back at, and without what it sets aside or where a thing goes."""
+    scene = services.triager.triage("", "Something's come up and we won't be home tomorrow afternoon for the "
+                                    "dishwasher installation. Could it be moved to Monday morning?", today=NOW.date())
+    assert [r.intent for r in scene.requests] == ["installation_reschedule"]
+    assert "dishwasher installation" in scene.requests[0].text
+    mailed = services.triager.triage("", "Please replace the email we have on file with ana@example.org. Once "
+                                     "that's done, could you email the dishwasher's invoice to the new address?",
+                                     today=NOW.date())
+    assert [r.intent for r in mailed.requests] == ["contact_update", "resend_invoice"]

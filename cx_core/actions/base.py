@@ -96,6 +96,9 @@ class ActionSpec:
     remote: Any = None
     # list arguments two calls on the same record may be joined by (the items of one return): such steps combine
     combine: tuple[str, ...] = ()
+    # whenever the rules allow it, it gives back everything the customer paid (a whole booking cancelled): a
+    # customer's condition on getting all their money back is then met
+    refunds_in_full: bool = False
 
     def check(self, s: Session, args: Any, ctx: ExecContext) -> dict[str, Any]:
         """What running would change, with no side effect: the action's own preview, or a run of a local action
@@ -180,7 +183,8 @@ def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk:
            task_types: tuple[str, ...], owner: Probe, amount: Probe | None = None,
            label: str = "", confirm: bool = False,
            compensate: Compensator | None = None, preview: Previewer | None = None,
-           local: bool = True, combine: tuple[str, ...] = ()) -> Callable[[Runner], Runner]:
+           local: bool = True, combine: tuple[str, ...] = (),
+           refunds_in_full: bool = False) -> Callable[[Runner], Runner]:
     """Registers the decorated runner; its docstring becomes the tool description. A reversible action that
     writes must say how it is undone (``compensate``); one that writes outside Tandem's own database must say what
     it would change without doing it (``preview``)."""
@@ -194,7 +198,8 @@ def action(*, name: str, args: type[Args], writes: bool, reversible: bool, risk:
                                     writes=writes, reversible=reversible, risk=risk, connector=connector,
                                     task_types=task_types, owner=owner, amount=amount,
                                     label=label or name.replace("_", " ").capitalize(), confirm=confirm,
-                                    compensate=compensate, preview=preview, local=local, combine=combine))
+                                    compensate=compensate, preview=preview, local=local, combine=combine,
+                                    refunds_in_full=refunds_in_full))
         return fn
 
     return wrap

@@ -147,7 +147,8 @@ def build(decl: Declared, service: Service, package: str) -> ActionSpec:
                       amount=amount if decl.amount else None, label=decl.label or decl.name.replace("_", " ").capitalize(),
                       confirm=decl.needs_confirmation and decl.effect != "read",
                       compensate=undo if decl.undo is not None else None,
-                      preview=preview if decl.effect != "read" else None, local=False, remote=remote)
+                      preview=preview if decl.effect != "read" else None, local=False, remote=remote,
+                      refunds_in_full=decl.refunds_in_full and decl.effect != "read")
 
 
 def service_label(decl: Declared) -> str:

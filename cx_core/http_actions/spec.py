@@ -177,6 +177,8 @@ class Declared(Strict):
     confirm: bool | None = Field(default=None, description="A person confirms before it runs; default: destructive "
                                  "actions and those without an undo.")
     wording: ActionWording | None = None
+    refunds_in_full: bool = Field(default=False, description="Whenever the rules allow it, it gives back everything "
+                                  "the customer paid: a condition on getting all their money back is then met.")
 
     @field_validator("method", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from .language import ASKS_FOR
+from .language import ASKS_FOR, ON_REFUND
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -102,6 +102,19 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         dropped = [r for r in own if holding(r.qualifiers)[0] == "drop"]
         return dropped[-1] if dropped and own[-1] in dropped else None  # a change of mind said last wins
     return best
+
+
+REFUND_SETTLES = "the customer's condition on getting all their money back is met: it refunds everything paid"
+
+
+def _refund_settles(step: Step, q: Qualifiers) -> bool:
+    """A condition only on getting all the money back ("if I get the whole amount back, go ahead"), on a step whose
+    action gives back everything paid whenever the rules allow it (a refused one never runs): the records settle
+    it, so it does not wait for a person."""
+    spec = REGISTRY.get(step.action)
+    held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
+    return bool(spec is not None and spec.refunds_in_full and q.condition is not None and not held
+                and ON_REFUND.search(q.condition.text))
 
 
 def _instructs(r: RequestReading) -> bool:
@@ -213,6 +226,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
                                                                             clause.sentence.text):
             clause = None  # found on the records, not asked for: only words that name its record weigh on it
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
+        if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
+            what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:

@@ -334,15 +334,38 @@ def not_fine(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
 
 
+# a condition on whether all the money comes back: "if I get the whole amount back", "as long as it's a full
+# refund", "if cancelling means losing money, hold off"
+ON_REFUND = re.compile(r"\b(?:the\s+)?(?:whole|full|entire|total)\s+(?:amount|sum|price|fare|cost|refund)\b|"
+                       r"\b(?:all|every\s+(?:penny|cent)\s+of)\s+(?:my|our|the)\s+money\b|\brefund(?:ed)?\s+in\s+full\b|"
+                       r"\bmoney\s+back\s+in\s+full\b|\b(?:lose|losing|lost)\s+(?:any\s+)?money\b|\bout\s+of\s+pocket\b",
+                       re.I)
+
+
 # a thing named only to be set aside: "a replacement please, not a refund", "store credit instead of a refund"
 _SET_ASIDE = re.compile(r"(?:,\s*(?:but\s+|and\s+)?not|\s+(?:rather\s+than|instead\s+of))\s+(?:(?:a|an|the|my|your|any)\s+)"
                         r"?[a-z-]+(?:\s+[a-z-]+)?(?=\s*(?:[,.;!?)]|$))", re.I)
 
 
+# where a thing is to be sent: "could you email the invoice to the new address?" asks for the invoice
+_SENT_WHERE = re.compile(r"(?<=\S)\s+to\s+(?:(?:the|my|our|your|this|that|her|his|their)\s+(?:new\s+|old\s+|other\s+|"
+                         r"same\s+|work\s+|personal\s+|home\s+)?(?:e-?mail\s+)?(?:address|inbox|e-?mail)\b|"
+                         r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+)", re.I)
+_SENDS = re.compile(r"\b(?:e-?mail|send|forward|mail)\b", re.I)
+
+
 def wanted_only(sentence: str) -> str:
-    """``sentence`` without the things it names only to set them aside: what is asked for, as a classifier should
-    read it ("I'd like a replacement please, not a refund" asks for a replacement)."""
-    return _SET_ASIDE.sub("", sentence)
+    """``sentence`` without the things it names only to set them aside, nor where a thing it asks for is to be
+    sent: what is asked for, as a classifier should read it ("I'd like a replacement please, not a refund" asks for
+    a replacement, "could you email the invoice to the new address?" for the invoice)."""
+    sentence = _SET_ASIDE.sub("", sentence)
+    sends = _SENDS.search(sentence)
+    if sends:  # e-mailed anywhere, or sent to an inbox (a parcel sent to a new address is an address change)
+        mailed = sends.group(0).lower().startswith("e")
+        sentence = sentence[: sends.end()] + _SENT_WHERE.sub(
+            lambda m: "" if mailed or re.search(r"@|mail|inbox", m.group(0), re.I) else m.group(0),
+            sentence[sends.end():])
+    return sentence
 
 
 # where something is to be sent: "send the invoice to our accounts team at …", "email it to …"

@@ -205,7 +205,7 @@ def list_all_airports(s: Session, a: ListAllAirports, ctx: ExecContext) -> dict[
 @action(name="cancel_reservation", args=CancelReservation, writes=True, reversible=False, risk="high",
         connector=CONNECTOR, task_types=("cancel_booking",), owner=_reservation_owner,
         amount=_amount("cancel_reservation"), label="Cancel reservation",
-        confirm=True, preview=_preview(backend.preview_cancel_reservation))
+        confirm=True, preview=_preview(backend.preview_cancel_reservation), refunds_in_full=True)
 def cancel_reservation(s: Session, a: CancelReservation, ctx: ExecContext) -> dict[str, Any]:
     """Cancel the whole reservation and refund every payment to its original method (5 to 7 business days).
     Allowed only if nothing has been flown and: it was booked in the last 24 hours, or the airline cancelled a

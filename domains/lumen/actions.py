@@ -98,7 +98,8 @@ def _cancel_amount(s: Session, a: CancelOrder) -> float:
 
 
 @action(name="cancel_order", args=CancelOrder, writes=True, reversible=False, risk="medium", connector="orders",
-        task_types=("order_cancel",), owner=_order_owner, amount=_cancel_amount, label="Cancel order", confirm=True)
+        task_types=("order_cancel",), owner=_order_owner, amount=_cancel_amount, label="Cancel order", confirm=True,
+        refunds_in_full=True)
 def cancel_order(s: Session, a: CancelOrder, ctx: ExecContext) -> dict[str, Any]:
     """Cancel a pending order and refund everything paid to the original payment method."""
     orders.cancel(s, a.order_id, a.reason)
