@@ -475,3 +475,10 @@ def test_a_contact_detail_to_update_is_no_order_change() -> None:
 def test_the_one_described_among_two_of_a_kind() -> None:
     assert steps("I have two desk lamps on order and I only need one. Cancel the low brightness one.") == [
         ("cancel_order", {"order_id": "#W1000003", "reason": "no longer needed"})]
+
+
+def test_a_new_address_said_to_be_the_one_on_file_is_the_accounts_not_an_orders() -> None:
+    said = steps("We've moved, new address is 12 Oak Street, Dallas, TX 75201 - please put that as my address on "
+                 "file. But leave the address on my pending orders alone.")
+    assert [a for a, _ in said] == ["update_default_address"] and said[0][1]["zip"] == "75201"
+    assert steps("We've moved, new address is 12 Oak Street, Dallas, TX 75201.") == []

@@ -89,7 +89,10 @@ _UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|w
 # "the delivery address on #W… is wrong, it should be 219 Pine Drive, …": a change asked for without its verb
 _ADDRESS_FIX = re.compile(r"\baddress\b[^.?!]{0,80}?\b(?:is|was|'s) (?:wrong|incorrect|not right|outdated|old)\b|"
                           r"\baddress\b[^.?!]{0,60}?\b(?:should|must|needs? to|has to|was meant to) (?:be|read|say)\b|"
-                          r"\b(?:correct|right|proper) (?:shipping |delivery )?address (?:is|should be)\b", re.I)
+                          r"\b(?:correct|right|proper) (?:shipping |delivery )?address (?:is|should be)\b|"
+                          # "new address is …, please put that as my address on file": the account's, said so
+                          r"\b(?:(?:my|our) )?new (?:home |postal )?address is\b(?=[^.?!]*\b(?:on file|account|profile)\b)",
+                          re.I)
 _ORDER_ID = re.compile(r"#?\bW\d{7}\b", re.I)
 _REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
                      r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)

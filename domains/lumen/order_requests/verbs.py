@@ -147,7 +147,8 @@ def _change_address(v: _Verb) -> None:
     # "my account address", "the address on my profile … home address"; never across a clause ("Lumen Home team,
     # the delivery address")
     if re.search(r"\b(?:(?:user|default|profile|account)\b[^.,;!?]{0,20}\b|home\s+)address|\baddress\s+(?:on|of|for|in)\s+"
-                 r"(?:my|the|our)\s+(?:user\s+)?(?:account|profile)\b", head, re.I) or \
+                 r"(?:my|the|our)\s+(?:user\s+)?(?:account|profile)\b|\baddress\s+(?:you\s+have\s+|we\s+have\s+)?on\s+file\b",
+                 head, re.I) or \
             re.search(r"\b(?:user|default|profile|account)\s+address", sentence, re.I) and \
             re.search(r"\b(?:and|along with|as well as|plus) (?:also )?(?:my |your |the )?"
                       r"(?:user |default |profile )+address", sentence, re.I):
