@@ -70,6 +70,9 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Any chance you could {act2}?", "go", None),  # the change of mind is the reason here
     # requests that go
     ("Please {act}.", "go", None),
+    # a condition on the clause whose "it" stands for the request holds it
+    ("I think {ing} would suit me better. If it costs nothing, please do it.", "hold", None),
+    ("About {thing}: I think {ing} would suit me better. If there's no fee, please do it straight away.", "hold", None),
     ("Could you {act}?", "go", None),
     ("Can you {act} please?", "go", None),
     ("Would you {act} for me?", "go", None),
@@ -130,6 +133,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Can it be on the 28th?", "date", "2026-11-28"),
     ("Sunday the 6th would be better.", "date", "2026-12-06"),
     ("It arrived on 3 November.", "date", "2026-11-03"),
+    ("Out on 5 December, back on the 10th.", "date", "2026-12-10"),  # the 10th of the month just said
+    ("Away from 28 December, home again on the 3rd.", "date", "2027-01-03"),
     ("Sunday the 29th, or the Monday after if you don't work Sundays.", "date", "2026-11-30"),
     ("Deliver it a week on Monday. Actually, scratch that, they need the Monday too: the Tuesday after that.", "date",
      "2026-12-01"),

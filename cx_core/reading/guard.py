@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from .language import ASKS_FOR, ON_REFUND
+from .language import ASKS_FOR, ON_REFUND, points_back
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -95,7 +95,11 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         telling = [r for r in own if _instructs(r) and _score(ids, words, r.sentence.text) > 0]
         if telling and len({holding(r.qualifiers)[0] for r in telling}) == 1:
             return max(telling, key=lambda r: _score(ids, words, r.sentence.text))
+        if not telling and (said := _pointing(own)) is not None:
+            return said
     if best is None and own:  # no clause names the record: the request's own words, when they agree
+        if (said := _pointing(own)) is not None:
+            return said
         verdicts = {holding(r.qualifiers)[0] for r in own}
         if len(own) == 1 or len(verdicts) == 1:
             return own[0]
@@ -115,6 +119,13 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
     held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
     return bool(spec is not None and spec.refunds_in_full and q.condition is not None and not held
                 and ON_REFUND.search(q.condition.text))
+
+
+def _pointing(own: list[RequestReading]) -> RequestReading | None:
+    """"Fixed 24 would suit me better. If I can switch without the exit fee, please do it": the clause whose "it"
+    stands for the request says what becomes of it, when such clauses agree."""
+    pointing = [r for r in own if points_back(r.sentence.text) and holding(r.qualifiers)[0]]
+    return pointing[-1] if pointing and len({holding(r.qualifiers)[0] for r in pointing}) == 1 else None
 
 
 def _instructs(r: RequestReading) -> bool:

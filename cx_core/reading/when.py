@@ -248,6 +248,7 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
     Dec" is one day, not also "Saturday")."""
     found: list[When] = []
     taken: list[tuple[int, int]] = []
+    kinds: dict[int, str] = {}
     for kind, rx in _PATTERNS:
         for m in rx.finditer(text):
             s, e = m.span()
@@ -269,6 +270,8 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             bound = "every" if every else _norm_bound(" ".join(lead.group(1).lower().split())) if lead else ""
             found.append(When("date", d.isoformat(), s, e, m.group(0), bound))
             taken.append((s, e))
+            kinds[s] = kind
+    found = [_in_month_said(w, found, kinds, text) if kinds.get(w.start) in ("ord", "ord_words") else w for w in found]
     for m in _AFTER_PREVIOUS.finditer(text):
         s, e = m.span()
         before = [w for w in found if w.end <= s and w.bound != "every"]
@@ -280,6 +283,26 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
         found = [w for w in found if not (s <= w.start < e)]
         found.append(When("date", d.isoformat(), s, e, m.group(0)))
     return sorted(found, key=lambda w: w.start)
+
+
+def _in_month_said(w: When, found: list[When], kinds: dict[int, str], text: str) -> When:
+    """A day of the month alone after a date with its month in the same sentence ("out on 5 December, back on the
+    10th") is in that month, or the next one when it comes before that day."""
+    said = [x for x in found if x.end <= w.start and kinds.get(x.start) in ("dm", "md", "iso")
+            and not re.search(r"[.!?]", text[x.end:w.start])]
+    if not said:
+        return w
+    anchor = date.fromisoformat(max(said, key=lambda x: x.end).value)
+    day = date.fromisoformat(w.value).day
+    for shift in (0, 1):
+        y, m = anchor.year + (anchor.month - 1 + shift) // 12, (anchor.month - 1 + shift) % 12 + 1
+        try:
+            d = date(y, m, day)
+        except ValueError:
+            continue
+        if d >= anchor:
+            return When(w.kind, d.isoformat(), w.start, w.end, w.text, w.bound)
+    return w
 
 
 # ------------------------------------------------------------------ weeks and weekends
