@@ -342,6 +342,26 @@ ON_REFUND = re.compile(r"\b(?:the\s+)?(?:whole|full|entire|total)\s+(?:amount|su
                        re.I)
 
 
+# money off that a customer asks for, with its amount: "take $75 off the price", "a $20 credit for the trouble",
+# "a partial refund of $40"
+_AMOUNT = r"[$£€]\s?\d[\d,]*(?:\.\d{1,2})?"
+MONEY_OFF = re.compile(rf"\b(?:take|knock|get|give\s+me)\s+(?P<a1>{_AMOUNT})\s+off\b|(?P<a2>{_AMOUNT})\s+(?:credit|"
+                       rf"off|discount|goodwill|partial\s+refund|gesture)\b|\bpartial\s+refund\s+of\s+(?P<a3>{_AMOUNT})",
+                       re.I)
+
+
+def money_off(text: str) -> float | None:
+    """The amount of money off a customer asks for ("if you can take $75 off the price"), or None."""
+    m = MONEY_OFF.search(text)
+    if m is None:
+        return None
+    before = re.split(r"[.;!?,]", text[max(0, m.start() - 40):m.start()])[-1]
+    if re.search(r"\bnot\b|n't\b|\bno\b|\bnever\b", before, re.I):
+        return None
+    said = m.group("a1") or m.group("a2") or m.group("a3")
+    return float(re.sub(r"[^\d.]", "", said))
+
+
 # a thing named only to be set aside: "a replacement please, not a refund", "store credit instead of a refund"
 _SET_ASIDE = re.compile(r"(?:,\s*(?:but\s+|and\s+)?not|\s+(?:rather\s+than|instead\s+of))\s+(?:(?:a|an|the|my|your|any)\s+)"
                         r"?[a-z-]+(?:\s+[a-z-]+)?(?=\s*(?:[,.;!?)]|$))", re.I)

@@ -21,6 +21,7 @@ from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
 from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, delivery_refusal, past_window
+from domains.lumen.goodwill import money_off
 from domains.lumen.installed import not_once_installed
 from domains.lumen.invoices import resend_invoice
 from domains.lumen.noticed import noticed_twice, refunded_already
@@ -483,7 +484,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if triage.abstained:
         return result
     order_reqs = [r for r in triage.requests if r.intent in ORDER_INTENTS]
-    reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs else None
+    off = money_off(triage, snap, today, text)  # "take $75 off and I'll keep it": nothing returned or exchanged
+    reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs and not (
+        off and {r.intent for r in order_reqs} <= off[1]) else None
     if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
             any(r.intent == "damaged_item" for r in order_reqs):
         reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
@@ -520,6 +523,9 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                     result.asides.append(_RING.strip())
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:
+            continue
+        if off is not None and req.intent in off[1]:
+            result.steps.extend([] if off[0] in result.steps else [off[0]])
             continue
         steps, ask = plan_request(req, triage, snap, today, text)
         if reading is not None and reading.unsure and reading.found and req.intent in ORDER_INTENTS:
