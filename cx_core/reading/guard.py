@@ -122,10 +122,11 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
-    """"Fixed 24 would suit me better. If I can switch without the exit fee, please do it": the clause whose "it"
-    stands for the request says what becomes of it, when such clauses agree."""
-    pointing = [r for r in own if points_back(r.sentence.text) and holding(r.qualifiers)[0]]
-    return pointing[-1] if pointing and len({holding(r.qualifiers)[0] for r in pointing}) == 1 else None
+    """"Fixed 24 would suit me better. If I can switch without the exit fee, please do it": a condition set on the
+    clause whose "it" stands for the request holds it (a second choice is the planner's to apply)."""
+    pointing = [r for r in own if points_back(r.sentence.text) and r.qualifiers.condition is not None
+                and holding(r.qualifiers)[0] == "hold"]
+    return pointing[-1] if pointing else None
 
 
 def _instructs(r: RequestReading) -> bool:
