@@ -478,6 +478,28 @@ def _formal(result: Plan, triage: Triage) -> None:
     result.questions = {}
 
 
+def _read_steps(reading: Any, order_reqs: list[Request], snap: dict[str, Any] | None, today: date, text: str
+                ) -> list[Step]:
+    """The order requests the reading settled, as steps (a fault past the return window is repaired), and one that
+    waits for a person for the part it could not settle."""
+    steps, kinds = [], {r.intent for r in order_reqs}
+    for action, args, why in reading.steps:
+        intent = READING_INTENT[action]
+        if intent == "return_refund" and "damaged_item" in kinds:
+            intent = "damaged_item"
+        order = next((o for o in snap["orders"] if o["order_id"] == args.get("order_id")), None) if snap else None
+        if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
+            action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
+            args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
+        steps.append(Step(action, args, intent, why, defaults=_worded(action, args, order, text,
+                                                                       (snap or {}).get("payment_methods"))))
+    if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
+        first = order_reqs[0].intent if order_reqs else "order_cancel"
+        steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first, "part of the message needs a person",
+                          missing="the details of the request", held=reading.unsure))
+    return steps
+
+
 def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "") -> Plan:
     """A plan for every request of the ticket, in the order the customer asked."""
     result = Plan()
@@ -495,22 +517,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     if reading is not None and snap is not None and sent_back(snap, triage.entities, text):
         reading.steps = [st for st in reading.steps if st[0] != "return_items"]
     if reading is not None and reading.steps:
-        kinds = {r.intent for r in order_reqs}
-        for action, args, why in reading.steps:
-            intent = READING_INTENT[action]
-            if intent == "return_refund" and "damaged_item" in kinds:
-                intent = "damaged_item"
-            order = next((o for o in snap["orders"] if o["order_id"] == args.get("order_id")), None) if snap else None
-            if intent == "damaged_item" and action == "return_items" and order and _past_return_window(order, today):
-                action, why = "book_repair", "a fault after the 30-day return window: covered by the warranty"
-                args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
-            result.steps.append(Step(action, args, intent, why, defaults=_worded(
-                action, args, order, text, (snap or {}).get("payment_methods"))))
-        if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
-            first = order_reqs[0].intent if order_reqs else "order_cancel"
-            result.steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first,
-                                     "part of the message needs a person", missing="the details of the request",
-                                     held=reading.unsure))
+        result.steps.extend(_read_steps(reading, order_reqs, snap, today, text))
     for req in triage.requests:
         if snap is None:
             if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
