@@ -93,7 +93,7 @@ _ADDRESS_FIX = re.compile(r"\baddress\b[^.?!]{0,80}?\b(?:is|was|'s) (?:wrong|inc
                           # "new address is …, please put that as my address on file": the account's, said so
                           r"\b(?:(?:my|our) )?new (?:home |postal )?address is\b(?=[^.?!]*\b(?:on file|account|profile)\b)",
                           re.I)
-_ORDER_ID = re.compile(r"#?\bW\d{7}\b", re.I)
+_ORDER_ID = re.compile(r"#?\b(W\d{7})\b", re.I)
 _REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
                      r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
 
@@ -116,7 +116,7 @@ class _Message:
 
 def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     original = text
-    order_ids = list(dict.fromkeys("#" + m.upper() for m in re.findall(r"#?\b(W\d{7})\b", text, re.I)))
+    order_ids = list(dict.fromkeys("#" + m.upper() for m in _ORDER_ID.findall(text)))
     msg = _Message()
     ctx = _Context(snap, text, order_ids, [], [], msg.general, asks=reading.asks)
     pairs = _dict_pairs(text, snap, order_ids)

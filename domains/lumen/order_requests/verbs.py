@@ -307,8 +307,7 @@ def _change_items(v: _Verb) -> None:
         if not items and v.context:
             items = [x for x in v.context if any(x.item is y.item for y in pool)]
         if not items:  # "The mesh system is lovely but I wanted it in silver. Can I swap it?": the sentence before
-            at = v.ctx.text.find(v.sentence)  # said before the request ("The speaker … is fine" after it is not)
-            told = [d for d in v.ctx.details if 0 <= v.ctx.text.find(d) < at
+            told = [d for d in v.ctx.details if d in v.before  # said before it ("The speaker … is fine" after is not)
                     and _resolve_items(d, pool, allow_all=False, hints=hints)]
             earlier = told[-1] if len(told) == 1 else earlier
             items = _resolve_items(earlier, pool, allow_all=False, hints=hints) if told else []
