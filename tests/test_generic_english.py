@@ -305,6 +305,27 @@ def test_a_sentence_no_request_took_still_takes_an_earlier_request_back(pack: st
     assert [r.qualifiers.withdrawn is not None for r in reading.requests] == [True]
 
 
+@pytest.mark.parametrize("pack", sorted(PACKS))
+@pytest.mark.parametrize("said, held", [
+    ("If I can do it now without a fee, please do it straight away.", True),
+    ("If there's nothing extra to pay, could you go ahead and do it?", True),
+    ("Please do it today, thanks.", False),  # no condition: nothing new to hold
+    ("If you need anything else, my number is on file.", False),  # asks for nothing
+])
+def test_a_condition_on_it_said_where_no_request_was_found_holds_the_request(pack: str, said: str,
+                                                                             held: bool) -> None:
+    """Triage may find the request only in the subject ("Leaving my plan early?"); "If there's no fee, please do
+    it" in the body is that request, held by its condition."""
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    fill = PACKS[pack]
+    action, args, snap = STEPS[pack]
+    body = f"I've worked out that {fill['ing']} would suit me better. {said}"
+    reading = read(body, WRITTEN, packs.reading(find(pack)),
+                   [SimpleNamespace(intent="request", text=f"About {fill['ing']}?", confidence=0.5)])
+    plan = guard.apply(Plan(steps=[Step(action, dict(args), "request", "the customer asked")]), reading, snap)
+    assert [bool(s.held) for s in plan.steps] == [held]
 @pytest.mark.parametrize("text", ["Honestly that one's on me, I forgot about the appointment.", "It was my fault.",
                                   "I was out when the engineer came.", "We weren't home, my mistake."])
 def test_an_admission_of_fault_is_read_as_such(text: str) -> None:

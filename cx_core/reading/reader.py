@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from . import language, people, values
@@ -122,37 +123,11 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
     sentences = language.sentences(text)
     out: list[RequestReading] = []
     seen: set[tuple[int, int]] = set()
+    requests = list(requests)
     for req in requests:
         for sentence in _located(text, sentences, str(getattr(req, "text", "") or "")):
-            parts = language.clauses(sentence)
-            carried = None
-            start = len(out)
-            for clause in parts:
-                q = language.qualifiers(clause, sentence)
-                if q.condition is not None and clause.text.strip().lower() == q.condition.text.strip().lower():
-                    carried = q.condition  # a clause that is only a condition: it holds the next one
-                    continue
-                if carried is not None and q.condition is None:
-                    q.condition = carried
-                carried = None
-                key = (clause.start, clause.end)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if q.withdrawn is not None and not language.ASKS_FOR.search(clause.text):
-                    for earlier in out[start:]:  # "I asked to move to Fixed 24, but I've changed my mind"
-                        if earlier.qualifiers.withdrawn is None and earlier.qualifiers.negated is None:
-                            earlier.qualifiers.withdrawn = q.withdrawn
-                taken_back = q.withdrawn or (q.negated if q.negated is not None and language.ELLIPTIC.search(
-                    q.negated.text + clause.text[q.negated.end - clause.start:]) else None)
-                if taken_back is not None:  # "Yesterday I asked you to move it to the 20th. Please don't."
-                    for earlier in out:
-                        if language.EARLIER.search(earlier.sentence.text) and earlier.qualifiers.negated is None \
-                                and earlier.qualifiers.withdrawn is None and earlier.task_type == clause_type(req):
-                            earlier.qualifiers.withdrawn = taken_back
-                out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
-                                          confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
-                                          records=_records(clause, vocab, given.ids), qualifiers=q))
+            _add_clauses(out, seen, sentence, req, vocab, given)
+    _conditions_on_it(out, seen, sentences, requests, vocab, given)
     # "Yesterday I asked you to move it to the 20th. Please don't, leave it on the 5th.": a sentence no request
     # took, which takes back an earlier request, still takes it back
     for sentence in sentences:
@@ -182,6 +157,56 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
     _mark_kept(given, sentences)
     return Reading(written_at=written_at, text=text, sentences=sentences, requests=out, facts=given, reader=reader,
                    nothing_now=nothing)
+
+
+def _add_clauses(out: list[RequestReading], seen: set[tuple[int, int]], sentence: Words, req: Any,
+                 vocab: Vocabulary, given: Facts) -> None:
+    """Each clause of a request's sentence as a request of its task type, with its own qualifiers; a clause that is
+    only a condition holds the one after it, and a change of mind takes back what it speaks of."""
+    carried = None
+    start = len(out)
+    for clause in language.clauses(sentence):
+        q = language.qualifiers(clause, sentence)
+        if q.condition is not None and clause.text.strip().lower() == q.condition.text.strip().lower():
+            carried = q.condition  # a clause that is only a condition: it holds the next one
+            continue
+        if carried is not None and q.condition is None:
+            q.condition = carried
+        carried = None
+        key = (clause.start, clause.end)
+        if key in seen:
+            continue
+        seen.add(key)
+        if q.withdrawn is not None and not language.ASKS_FOR.search(clause.text):
+            for earlier in out[start:]:  # "I asked to move to Fixed 24, but I've changed my mind"
+                if earlier.qualifiers.withdrawn is None and earlier.qualifiers.negated is None:
+                    earlier.qualifiers.withdrawn = q.withdrawn
+        taken_back = q.withdrawn or (q.negated if q.negated is not None and language.ELLIPTIC.search(
+            q.negated.text + clause.text[q.negated.end - clause.start:]) else None)
+        if taken_back is not None:  # "Yesterday I asked you to move it to the 20th. Please don't."
+            for earlier in out:
+                if language.EARLIER.search(earlier.sentence.text) and earlier.qualifiers.negated is None \
+                        and earlier.qualifiers.withdrawn is None and earlier.task_type == clause_type(req):
+                    earlier.qualifiers.withdrawn = taken_back
+        out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
+                                  confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
+                                  records=_records(clause, vocab, given.ids), qualifiers=q))
+
+
+def _conditions_on_it(out: list[RequestReading], seen: set[tuple[int, int]], sentences: list[Words],
+                      requests: list[Any], vocab: Vocabulary, given: Facts) -> None:
+    """"Fixed 24 would suit me better. If I can switch without the exit fee, please do it.": a sentence no request
+    took, that asks for "it" under a condition, is the request said before it (or the first the triage found, said
+    in the subject), held by that condition."""
+    for sentence in sentences:
+        if not requests or any(r.sentence.start < sentence.end and sentence.start < r.sentence.end for r in out):
+            continue
+        if not (language.CONDITION.search(sentence.text) and language.points_back(sentence.text)
+                and language.ASKS_FOR.search(sentence.text)):
+            continue
+        before = [r for r in out if r.sentence.start < sentence.start] or out
+        req = SimpleNamespace(intent=before[-1].task_type, confidence=before[-1].confidence) if before else requests[0]
+        _add_clauses(out, seen, sentence, req, vocab, given)
 
 
 def _mark_kept(given: Facts, sentences: list[Words]) -> None:
