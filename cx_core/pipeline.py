@@ -350,6 +350,7 @@ class Pipeline:
         takes = "reading" in inspect.signature(planner.plan).parameters
         plan: Plan = planner.plan(tri, snap, today, text, reading=reading) if takes else \
             planner.plan(tri, snap, today, text)
+        plan.asked_once()
         if snap is None and plan.questions and self._named_elsewhere(ticket, text):
             plan.questions = dict.fromkeys(plan.questions, ANOTHER_ADDRESS)
         also, waits = contacts.same_record(plan.steps, (snap or {}).get("open_tickets"))
@@ -573,7 +574,7 @@ class Pipeline:
         self._explain_answers(plan.questions, passages)
         if tri.entities.get("safety") and (word := danger(text)):  # what to do about the danger, first
             plan.notices[:0] = answer_check.what_to_do(self.kb, text, word)
-        tri.entities.update(answered=sorted(plan.answers), referenced=bool(REFERENCE.search(text)))  # see draft()
+        tri.entities.update(answered=sorted({*plan.answers, *plan.covered}), referenced=bool(REFERENCE.search(text)))  # see draft()
         draft = self.drafter.draft(tri, profile, ticket.channel, passages, outcomes,
                                    {**plan.answers, **plan.questions}, escalation, level, plan.notices, plan.asides)
         all_passages = list({(p.doc_id, p.heading): p for ps in passages.values() for p in ps}.values())

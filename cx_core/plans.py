@@ -89,3 +89,18 @@ class Plan:
     notices: list[str] = field(default_factory=list)
     # what the customer should also know, said after the answers (a disruption on a booking they did not write about)
     asides: list[str] = field(default_factory=list)
+    covered: list[str] = field(default_factory=list)  # requests another's step settles: nothing quoted for them
+
+    def asked_once(self) -> None:
+        """Two requests read as the same write on the same record ("my mesh pack arrived cracked … I'd like a
+        replacement"): the step settled stands for both, and the other's missing value is not asked for."""
+        done = [s for s in self.steps if not s.missing and not s.refused]
+        gone = [s for s in self.steps if s.missing and not s.refused and s.args and any(
+            d.action == s.action and all(d.args.get(k) == v for k, v in s.args.items()) for d in done)]
+        if not gone:
+            return
+        self.steps = [s for s in self.steps if s not in gone]
+        for intent in {s.intent for s in gone} - {s.intent for s in self.steps if s.missing}:
+            self.questions.pop(intent, None)
+            if intent not in {s.intent for s in self.steps}:
+                self.covered.append(intent)

@@ -428,11 +428,33 @@ def test_a_number_said_in_the_arguments_own_unit_is_the_one_meant(text: str, wan
     assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
 
 
+
+@pytest.mark.parametrize("text, want", [
+    ("I am writing for the THIRD time. Here it is again, checked twice: 09957.", 9957),
+    ("My second message about this: the meter says 4512.", 4512),
+    ("The reading is 10330, and this is the fourth time I've sent it.", 10330),
+])
+def test_a_rank_said_in_words_is_no_value_beside_a_number(text: str, want: int) -> None:
+    """"the THIRD time I write … 09957": a rank counts the customer's messages, not the meter's digits."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
+
+
 @pytest.mark.parametrize("text, first, second", [
     ("Could the engineer come on Saturday morning instead? If you don't do weekends, then a week on Tuesday.",
      "2026-11-21", "2026-12-01"),
     ("Please move it to Monday. Otherwise the Wednesday after next.", "2026-11-23", "2026-12-02"),
     ("Tomorrow would be ideal, or failing that Thursday 3 December.", "2026-11-21", "2026-12-03"),
+    # of several days, the soonest that can be done
+    ("I'm only home Friday and Monday mornings. Whichever of those you can do soonest.", "2026-11-23", "2026-11-27"),
+    ("Wednesday or Tuesday, whichever comes first that has a slot.", "2026-11-24", "2026-11-25"),
 ])
 def test_a_day_given_as_the_second_choice_is_bound_only_when_the_first_cannot_be(text: str, first: str,
                                                                                  second: str) -> None:

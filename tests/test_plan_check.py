@@ -70,3 +70,22 @@ def test_a_step_refused_on_its_own_is_not_a_conflict(services: Services) -> None
                   "cancel")]
     checked = plan_check.check(services.db, steps, _ctx(o))
     assert checked.conflicts == 0 and not any(st.missing for st in checked.steps)  # the cancel is refused alone
+
+
+def test_a_write_two_requests_ask_for_is_proposed_once_and_its_missing_value_not_asked() -> None:
+    """"One unit of my mesh pack arrived cracked … I'd like a replacement": read as a damaged item (a replacement,
+    same option) and as an exchange (which option?), the settled step stands for both."""
+    from cx_core.plans import Plan
+
+    done = Step("exchange_item", {"order_id": "#W1", "item_ids": ["1"], "new_item_ids": ["1"]}, "damaged_item",
+                "a replacement of the damaged item")
+    asked = Step("exchange_item", {"order_id": "#W1", "item_ids": ["1"]}, "exchange", "an exchange",
+                 missing="the new option")
+    other = Step("exchange_item", {"order_id": "#W2", "item_ids": ["7"]}, "exchange", "an exchange",
+                 missing="the new option")
+    plan = Plan(steps=[done, asked], questions={"exchange": "which option would you like?"})
+    plan.asked_once()
+    assert plan.steps == [done] and plan.questions == {} and plan.covered == ["exchange"]
+    plan = Plan(steps=[done, other], questions={"exchange": "which option would you like?"})
+    plan.asked_once()  # another record: still asked
+    assert plan.steps == [done, other] and plan.questions and plan.covered == []

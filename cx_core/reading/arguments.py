@@ -109,6 +109,8 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
     value belongs to (its kind of supply, its name), which pick among several ("electric 12301, gas 5302")."""
     if spec.kind == "number":
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
+        # a rank said in words ("the THIRD time I write", "my second message") counts nothing beside a number said
+        pool = [v for v in pool if v.kind != "ordinal"] or pool
         if spec.high is not None and spec.high <= 31:  # a day of the month: "the 28th" was read as a day
             pool += [Value(kind="ordinal", value=int(m.group(1)), words=d.words) for d in reading.facts.dates
                      if (m := re.fullmatch(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", d.words.text.strip(), re.I))]
@@ -138,6 +140,8 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             same = {str(d.value) for d in reading.facts.dates if str(d.value) in near}
             if len(same) == 1 and language.SAME_DAY.search(reading.text):  # "the same day, in the afternoon"
                 return same.pop(), ""
+        if len({str(d.value) for d in days}) > 1 and language.SOONEST.search(reading.text):
+            return min(str(d.value) for d in days), ""  # "Monday or Friday, whichever is soonest": then the next
         wanted = [d for d in days if not in_fallback(reading, d)]  # "…Saturday? If you don't do weekends, Tuesday"
         if wanted and len(wanted) < len(days):
             chosen, why = _pick(wanted, spec, reading, "")
@@ -220,6 +224,8 @@ def fallback(spec: Spec, reading: Reading) -> Any:
     if spec.kind != "date":
         return None
     days = [d for d in reading.facts.dates if not ruled_out(reading, d)]
+    if len(ordered := sorted({str(d.value) for d in days})) > 1 and language.SOONEST.search(reading.text):
+        return ordered[1]  # "whichever is soonest": the later day when the first cannot be done
     second = [d for d in days if in_fallback(reading, d)]
     if not second or len(second) == len(days):
         return None

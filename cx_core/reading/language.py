@@ -252,6 +252,10 @@ INSTEAD = re.compile(r"\b(?:can|could|may)\s+(?:i|we)\s+(?:have|get|go\s+for|tak
                      r"\b(?:i|we)(?:'d|\s+would)\s+(?:rather|prefer\s+to)\s+(?:have|get)\b[^.!?;]{1,60}?\b"
                      r"(?:instead|than)\b", re.I)
 # the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
+# of several days or times said, the first that can be done: "Monday or Friday, whichever you can do soonest"
+SOONEST = re.compile(r"\bwhichever\b[^.!?;]{0,40}?\b(?:soonest|sooner|earliest|earlier|first|quickest|comes\s+first)\b|"
+                     r"\b(?:the\s+)?(?:soonest|earliest|first)\s+(?:of\s+(?:those|these|them|the\s+two)|one\s+(?:you\s+)?"
+                     r"(?:can|have|that'?s\s+free))\b", re.I)
 SAME_DAY = re.compile(r"\b(?:the\s+)?(?:same|very\s+same)\s+(?:day|date)\b|\blater\s+(?:that|the\s+same)\s+day\b", re.I)
 
 
