@@ -68,8 +68,14 @@ def swap_words(order: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
     new = next((v for v in order.get("variants", {}).get(old["item_id"], []) if v["item_id"] == new_ids[0]), None)
     if new is None:
         return {}
-    changed = [str(v) for k, v in (new.get("options") or {}).items() if (old.get("options") or {}).get(k) != v]
-    return {"swap": f"the exchange of the {old['name']} for the {' '.join(changed)} one"} if changed else {}
+    was = old.get("options") or {}
+    keys = [k for k, v in (new.get("options") or {}).items() if was.get(k) != v]
+    if not keys:
+        return {}
+    now = " ".join(str(new["options"][k]) for k in keys)
+    before = " ".join(str(was[k]) for k in keys if was.get(k) is not None)
+    return {"swap": f"the exchange of the {old['name']} for the {now} one",
+            "change": f"the {old['name']} " + (f"from {before} to {now}" if before else f"to the {now} one")}
 
 
 def cancelled_words(order: dict[str, Any]) -> dict[str, str]:

@@ -38,7 +38,7 @@ from domains.lumen.picking import (
     the_names,
 )
 from domains.lumen.questions import also_moved, exchange_question, missing_option, sent_back, which_items
-from domains.lumen.records import refund_route
+from domains.lumen.records import paid_words, refund_route
 from domains.lumen.visits import WAIVER, charge_dispute, installation_reschedule
 from domains.lumen.wording import DUPLICATE, address_words
 
@@ -167,8 +167,7 @@ def _worded(action: str, args: dict[str, Any], order: dict[str, Any] | None, tex
             methods: list[dict[str, Any]] | None = None) -> dict[str, str]:
     """A step the reading settled, in the words its sentence needs (an address change: what goes along; a
     cancellation: where the money goes back and when it shows, when one method paid it all)."""
-    back = refund_route(order, float(order.get("refundable") or 0), methods or []) if order and action == "cancel_order" \
-        else {}
+    back = paid_words(order, action, args, methods or [])
     return {**planned_words(action, args, order), **back,
             **(_along(order, text) if action == "change_shipping_address" else {})}
 

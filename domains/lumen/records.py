@@ -129,6 +129,17 @@ def refund_route(order: dict[str, Any], amount: float, methods: list[dict[str, A
                                                                                          "within 5 to 7 business days")}
 
 
+def paid_words(order: dict[str, Any] | None, action: str, args: dict[str, Any],
+               methods: list[dict[str, Any]]) -> dict[str, str]:
+    """Where a step's money goes, for its sentence: a cancellation's refund (``refund_route``), the method an item
+    change's difference is charged to or refunded on."""
+    if order and action == "cancel_order":
+        return refund_route(order, float(order.get("refundable") or 0), methods)
+    if action == "modify_order_items" and args.get("payment_method_id"):
+        return {"paid_with": method_label(str(args["payment_method_id"]), methods)}
+    return {}
+
+
 def payment_row(order: dict[str, Any], methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One order's money in one row: what was paid, what was refunded already and what can still be refunded,
     with each movement and its method, so a refund is never decided blind."""

@@ -196,10 +196,10 @@ LUMEN_WORDING = {
                r"refund|reimburs|money back|credited|paid back")),
     "modify_order_items": Wording(
         "the item change",
-        lambda a, r, p: (f"I've changed the items on order {a['order_id']} as you asked; any price difference goes "
-                         "to or from your payment method."),
-        lambda a, p: (f"I'm arranging the item change on order {a['order_id']}; any price difference goes to or from "
-                      f"your payment method. {CONFIRM}"),
+        lambda a, r, p: (f"I've changed {p.get('change') or 'the items'} on order {a['order_id']} as you asked; any "
+                         f"price difference goes to or from your {p.get('paid_with') or 'payment method'}."),
+        lambda a, p: (f"I'm arranging to change {p.get('change') or 'the items'} on order {a['order_id']}; any price "
+                      f"difference goes to or from your {p.get('paid_with') or 'payment method'}. {CONFIRM}"),
         _claim(r"changed|updated|swapped|replaced|modified|amended|switched", r"item|order|option|size|colou?r")),
     "update_default_address": Wording(
         "the account address change",
