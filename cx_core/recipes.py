@@ -477,6 +477,8 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
     if value is None:
         if b.default is not None:
             return b.default
+        if why == arguments.STUCK:  # the only figure said is where a fault left it: no value to give, nor to ask
+            raise Unbound(f"the {name.replace('_', ' ')}: the figure said is where it is stuck, a fault", final=True)
         raise Unbound(f"the {name.replace('_', ' ')}" if why == arguments.NOT_FOUND else
                       f"which {name.replace('_', ' ')} is meant", b.ask)
     return value

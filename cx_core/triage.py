@@ -350,6 +350,10 @@ class Triager:
         from_subject = len(sentences) - 1 if subject.strip() else -1
         lead = ""
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
+            if requests and i and i - 1 != from_subject and self._asks_of_it(sentence, pred):
+                read = self._with_scene(sentences[i - 1], sentence, pred)  # "… has packed in. Please replace it."
+                if read is not pred and all(r.intent != read.label for r in requests):
+                    pred, sentence = read, f"{sentences[i - 1]} {sentence}"
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
                     pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
@@ -406,6 +410,13 @@ class Triager:
         if self.model.labels[best] == NONE or float(together[best]) < REQUEST_MIN:
             return pred
         return Prediction(str(self.model.labels[best]), float(together[best]))
+
+    @staticmethod
+    def _asks_of_it(sentence: str, pred: Prediction) -> bool:
+        """A plain request about what the sentence before spoke of ("Please send someone to replace it."), that the
+        model reads as no request of its own: read with that sentence, it may be one of another kind."""
+        return pred.confidence < REQUEST_MIN and bool(IMPERATIVE.search(sentence) and BACK_TO.search(sentence)) \
+            and not POINTS_BACK.search(sentence)
 
     def _points_back(self, previous: Request, sentence: str) -> bool:
         """A request that points back at what a statement before it spoke of ("There's a £12 late fee on my

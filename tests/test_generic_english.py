@@ -447,6 +447,47 @@ def test_a_rank_said_in_words_is_no_value_beside_a_number(text: str, want: int) 
     assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
 
 
+@pytest.mark.parametrize("text, want", [
+    ("The numbers on my meter have been stuck on 15702 for about ten days. Please send someone.", None),
+    ("The display hasn't moved from 4410 since Monday, my son is 16 and can let you in.", None),
+    ("It was stuck on 15702 for a week, but today it finally reads 15790.", 15790),
+    ("My reading is 15702.", 15702),
+])
+def test_a_figure_said_as_where_something_is_stuck_is_no_value_given(text: str, want: int | None) -> None:
+    """"stuck on 15702 for ten days": a fault seen; no reading is bound from it, nor asked for."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    assert arguments.read(spec, read(text, WRITTEN, None, [])) == ((want, "") if want else (None, arguments.STUCK))
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Thursday afternoons are best, but not next Thursday, I have a scan. The one after that would be perfect.",
+     "2026-12-03"),
+    ("Friday afternoons are best for me, but not next Friday.", None),
+    ("Not next Tuesday, I'm away. The one after that works.", "2026-12-01"),
+])
+def test_a_day_of_every_week_ruled_out_once_and_the_one_after_that(text: str, want: str | None) -> None:
+    """"Thursday afternoons, but not next Thursday … the one after that": the next Thursday is out, and "the one
+    after that" is the same weekday a week on."""
+    from datetime import date as day
+
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class NewDay(BaseModel):
+        date: day = Field(description="The day of the visit.")
+
+    got = arguments.read(arguments.spec_of("date", NewDay.model_fields["date"]), read(text, WRITTEN, None, []))[0]
+    assert (str(got) if got else None) == want
+
+
 @pytest.mark.parametrize("text, first, second", [
     ("Could the engineer come on Saturday morning instead? If you don't do weekends, then a week on Tuesday.",
      "2026-11-21", "2026-12-01"),

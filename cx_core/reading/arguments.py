@@ -18,7 +18,7 @@ from ..actions.base import enum_labels
 from . import language, phrases, records, when
 from .types import Reading, Value, Words
 
-NOT_FOUND, AMBIGUOUS = "not found", "ambiguous"
+NOT_FOUND, AMBIGUOUS, STUCK = "not found", "ambiguous", "stuck"
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,13 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
         # a rank said in words ("the THIRD time I write", "my second message") counts nothing beside a number said
         pool = [v for v in pool if v.kind != "ordinal"] or pool
+        stuck = [v for v in pool if language.STUCK.search(reading.text[max(0, v.words.start - 40):v.words.start])]
+        if stuck:  # "stuck on 15702 for ten days": a fault seen, no value given, unless a figure like it is given too
+            size = min(len(str(v.value)) for v in stuck)
+            value, why = read(spec, reading.model_copy(update={"facts": reading.facts.model_copy(update={
+                "numbers": [v for v in reading.facts.numbers if v not in stuck and len(str(v.value)) >= size]})}),
+                near)
+            return (value, why) if value is not None else (None, STUCK)
         if spec.high is not None and spec.high <= 31:  # a day of the month: "the 28th" was read as a day
             pool += [Value(kind="ordinal", value=int(m.group(1)), words=d.words) for d in reading.facts.dates
                      if (m := re.fullmatch(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", d.words.text.strip(), re.I))]
@@ -131,8 +138,10 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         return _pick(values or pool, spec, reading, near)
     if spec.kind == "date":
         refused = _set_aside(reading, reading.facts.dates)
+        # "Thursday afternoons suit me, but not next Thursday": the next of every such day, when ruled out, is out
+        out = {str(d.value) for d in reading.facts.dates if ruled_out(reading, d)}
         days = [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)
-                and d not in refused]
+                and d not in refused and not (d.every and str(d.value) in out)]
         if not days:
             first = _first_of_span(reading, near)
             if first is not None:
@@ -147,8 +156,8 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             chosen, why = _pick(wanted, spec, reading, "")
             if chosen is not None:
                 return chosen, why
-        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)],
-                     spec, reading, "")
+        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)
+                              and not (d.every and str(d.value) in out)], spec, reading, "")
     if spec.kind == "choice":
         found = []
         old = [d for d in reading.facts.dates if str(d.value) in near or ruled_out(reading, d)]
@@ -177,7 +186,7 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
 # what rules a day or a time out for the customer: "I can't do Monday", "I'm away on the 3rd", "not Saturday"
 RULED_OUT = re.compile(r"\b(?:can'?t|cannot|can\s+not|won'?t|will\s+not|unable|not\s+able|not\s+available|unavailable|"
                        r"away|busy|working|at\s+work|out\s+of\s+town|on\s+holiday|doesn'?t\s+(?:work|suit)|"
-                       r"don'?t\s+(?:work|suit)|not\s+(?:on|at|in)?|no\s+longer|instead\s+of|rather\s+than|"
+                       r"don'?t\s+(?:work|suit)|not(?:\s+(?:on|at|in))?|no\s+longer|instead\s+of|rather\s+than|"
                        r"except|but\s+not|apart\s+from|other\s+than|from)\b[^.;!?]{0,45}$", re.I)
 
 

@@ -253,6 +253,10 @@ INSTEAD = re.compile(r"\b(?:can|could|may)\s+(?:i|we)\s+(?:have|get|go\s+for|tak
                      r"(?:instead|than)\b", re.I)
 # the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
 # of several days or times said, the first that can be done: "Monday or Friday, whichever you can do soonest"
+# a figure said as where something is stuck: a fault seen, not a value given ("the display has been stuck on 15702")
+STUCK = re.compile(r"\b(?:stuck|frozen|jammed|fixed|sitting|sat)\s+(?:on|at)\s*$|\b(?:hasn'?t|has\s+not|haven'?t|have\s+not|"
+                   r"isn'?t|won'?t|doesn'?t|not)\s+(?:moved|moving|changed|changing|gone\s+up|going\s+up|budged)\s+"
+                   r"(?:from|past|off|beyond)\s*$|\bstill\s+(?:says|shows|showing|reads|reading|on|at)\s*$", re.I)
 SOONEST = re.compile(r"\bwhichever\b[^.!?;]{0,40}?\b(?:soonest|sooner|earliest|earlier|first|quickest|comes\s+first)\b|"
                      r"\b(?:the\s+)?(?:soonest|earliest|first)\s+(?:of\s+(?:those|these|them|the\s+two)|one\s+(?:you\s+)?"
                      r"(?:can|have|that'?s\s+free))\b", re.I)

@@ -38,6 +38,7 @@ class Value(BaseModel):
     words: Words
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     kept: bool = False  # said in words that ask to keep something as it is ("keep the outbound on the 24th as it is")
+    every: bool = False  # a weekday said of every week ("Sundays", "Thursday afternoons"): its next one stands for it
 
 
 class Window(BaseModel):

@@ -27,7 +27,8 @@ def _w(text: str, start: int, end: int) -> Words:
 
 
 def days(text: str, today: date, day_first: bool = True) -> list[Value]:
-    return [Value(kind="date", value=w.value, words=_w(text, w.start, w.end)) for w in when.dates(text, today, day_first)]
+    return [Value(kind="date", value=w.value, words=_w(text, w.start, w.end), every=w.bound == "every")
+            for w in when.dates(text, today, day_first)]
 
 
 def times(text: str) -> list[Value]:

@@ -154,7 +154,7 @@ _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+th
 # named before it
 _AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
                              rf"the\s+week|(?:this|next|the|a)\b))|\bthe\s+(?:next|following)\s+(?P<nd>day)\b|"
-                             rf"\bthe\s+following\s+(?P<fd>{_WD})\b", re.I)
+                             rf"\bthe\s+following\s+(?P<fd>{_WD})\b|\bthe\s+(?P<one>one)\s+after\s+(?:that|it|this)\b", re.I)
 
 
 def _relative(word: str, today: date) -> date | None:
@@ -264,7 +264,8 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
                 named = [w for w in found if w.start < s and date.fromisoformat(w.value).weekday() == d.weekday()]
                 d = date.fromisoformat(max(named, key=lambda w: w.start).value) if named else d
             # "if you don't deliver on Sundays": a weekday in the plural is every such day, not one of them
-            every = kind == "wd" and bool(m.group("every")) and len(m.group("wd")) > 3
+            every = kind == "wd" and len(m.group("wd")) > 3 and bool(m.group("every") or re.match(
+                r"\s+(?:mornings|afternoons|evenings|nights)\b", text[e:e + 12], re.I))  # "Thursday afternoons"
             # "away until December 1st", "after Monday", "by Friday": how the words before bound the day
             lead = _DAY_BOUND.search(text[max(0, s - 24):s])
             bound = "every" if every else _norm_bound(" ".join(lead.group(1).lower().split())) if lead else ""
@@ -277,9 +278,15 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
         before = [w for w in found if w.end <= s and w.bound != "every"]
         if not before:
             continue
-        anchor = date.fromisoformat(max(before, key=lambda w: w.end).value)
-        word = (m.group("wd") or m.group("nd") or m.group("fd")).lower()
-        d = anchor + timedelta(days=1) if word == "day" else weekday_after(anchor, _weekday(word))
+        last = max(before, key=lambda w: w.end)
+        anchor = date.fromisoformat(last.value)
+        if m.group("one"):  # "not next Thursday … the one after that": the same weekday, a week on
+            if not re.search(_WD, last.text, re.I):
+                continue
+            d = anchor + timedelta(days=7)
+        else:
+            word = (m.group("wd") or m.group("nd") or m.group("fd")).lower()
+            d = anchor + timedelta(days=1) if word == "day" else weekday_after(anchor, _weekday(word))
         found = [w for w in found if not (s <= w.start < e)]
         found.append(When("date", d.isoformat(), s, e, m.group(0)))
     return sorted(found, key=lambda w: w.start)
@@ -357,6 +364,8 @@ def times(text: str) -> list[When]:
     out: list[When] = []
     for m in _TIMES.finditer(text):
         g = m.groupdict()
+        if text[m.end():m.end() + 1].isdigit() or text[max(0, m.start() - 1):m.start()].isdigit():
+            continue  # part of a longer figure ("moved from 4410"), no time
         if g["named"]:
             value = "00:00" if g["named"].lower() == "midnight" else "12:00"
         else:
