@@ -758,3 +758,18 @@ def test_a_condition_on_all_the_money_back_is_met_by_a_write_that_refunds_in_ful
     met = refund_condition and refunds_in_full
     assert (not step.held) is met, step.held
     assert (guard.REFUND_SETTLES in step.rationale) is met
+
+
+@pytest.mark.parametrize("text, instructs", [
+    ("I'm off on Tuesday, so could the washing machine come on Tuesday too?", True),
+    ("Could it arrive a day earlier?", True),
+    ("Is Tuesday free?", False),
+    ("The washing machine is due on Monday.", False),
+])
+def test_a_question_that_asks_for_a_thing_to_be_done_says_what_to_do(text: str, instructs: bool) -> None:
+    """"…so could the washing machine come on Tuesday too?" says what to do with the record, as "please" does: a
+    "leave the other order as it is" beside it does not speak for it."""
+    from cx_core.reading import guard
+
+    reading = read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text, confidence=1.0)])
+    assert guard._instructs(reading.requests[0]) is instructs

@@ -411,6 +411,13 @@ def sent_to(text: str, start: int) -> bool:
 _ACTS_ON_IT = re.compile(r"\b[a-z]+\s+(?:it|them)\b(?!\s+(?:is|was|has|had|will|would|'s))", re.I)
 
 
+def asking(text: str) -> str:
+    """The sentences of ``text`` that ask for something (a request or a question), less any that say not to: what
+    they name is what the message is about, beside what it only tells of."""
+    return " ".join(s.text for s in sentences(text) if (s.text.rstrip().endswith("?") or ASKS_FOR.search(s.text))
+                    and not NEGATION.search(s.text))
+
+
 def points_back(text: str) -> bool:
     """The words act on "it" or "them", a thing the rest of the message names ("Can someone fix it?")."""
     return bool(_ACTS_ON_IT.search(text))

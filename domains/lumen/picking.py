@@ -133,6 +133,9 @@ def pick_order(snap: dict[str, Any], ents: dict[str, Any], statuses: tuple[str, 
     candidates = [o for o in snap["orders"] if o["status"] in statuses]
     for words in dict.fromkeys([text, described]):  # the request's own words first
         by_item = [o for o in candidates if any(mentions_item(words, i) for i in o["items"])] if words else []
+        if len(by_item) > 1:  # "…the washer on Monday, the charger on Tuesday. Could the washer come on Tuesday?"
+            asked = language.asking(words)
+            by_item = [o for o in by_item if any(mentions_item(asked, i) for i in o["items"])] or by_item
         hits = records.named(words, [{"items": o["items"]} for o in candidates])  # "the black mesh wifi one"
         if len(by_item) == 1 or len(hits) == 1:
             return by_item[0] if len(by_item) == 1 else candidates[hits[0]], ""
