@@ -15,6 +15,7 @@ from cx_core.reading import language, people
 from cx_core.reading.types import Facts
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
+from cx_core.request_split import ASK
 from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs
@@ -30,8 +31,6 @@ _DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|
 _ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
 _LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
                       re.I)
-_ASKS = re.compile(r"\?|^\s*(?:what|how|when|where|which|who|why|can|could|do|does|did|is|are|was|will|would|may|"
-                   r"should|have|has)\b|\b(?:tell me|let me know|wondering|want to know|need to know|confirm)\b", re.I)
 _CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
                            r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
                            r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
@@ -433,7 +432,7 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     if not _CANCEL_WORD.search(text) and _LEAVING.search(text):
         requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
                     for r in requests]
-    stated = [r for r in requests if (r.intent in PACK.informational and not _ASKS.search(r.text))
+    stated = [r for r in requests if (r.intent in PACK.informational and not ASK.search(r.text))
               or (r.intent in ("change_flight", "change_cabin")
                   and not _CHANGE_ASKED.search(_REASON_IDIOM.sub(" ", r.text)))]
     if stated and len(stated) < len(requests):
