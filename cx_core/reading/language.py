@@ -489,6 +489,28 @@ def _fallback(clause: Words, sentence: Words) -> Words | None:
     return Words(text=m.group(0).strip(), start=clause.start + m.start(), end=clause.start + m.end())
 
 
+# slips of the keyboard in the words a request hangs on ("Plesae ship oder #W…"), put right before reading
+TYPOS = {"plesae": "please", "pleae": "please", "pleas": "please", "plase": "please", "pls": "please",
+         "plz": "please", "oder": "order", "ordr": "order", "odrer": "order", "adress": "address",
+         "adresss": "address", "retrun": "return", "cancle": "cancel", "cancell": "cancel"}
+_TYPO = re.compile(r"\b(?:" + "|".join(TYPOS) + r")\b", re.I)
+
+
+def typos_fixed(text: str) -> str:
+    """``text`` with the common slips of the keys in the words requests hang on put right."""
+    return _TYPO.sub(lambda m: TYPOS[m.group(0).lower()], text)
+
+
+# a person who will not travel or come after all: "take her off the booking", "my son can't come"
+NOT_COMING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|"
+                        r"travell?ing))\b", re.I)
+# a change of plans or of mind told as the reason, not a change asked for ("my plans have changed")
+CHANGED_PLANS = re.compile(r"\bplans? (?:have |has |had )?changed\b|\bchanged? (?:my|our|his|her) mind\b|\bchange of "
+                           r"(?:plans?|mind)\b", re.I)
+# more of something: "add a bag", "two more", "an extra suitcase", "another one"
+ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
+
+
 @dataclass(frozen=True)
 class Construction:
     """One row of the generic-English table: a name, what must happen, and the words that show it."""

@@ -12,6 +12,7 @@ from typing import Any
 from cx_core.models import Triage
 from cx_core.plans import Plan
 from cx_core.reading import language, people
+from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
 from cx_core.recipes import Context, Resolver, Unbound, load
 from cx_core.recipes import plan as recipe_plan
@@ -26,16 +27,10 @@ from .paying import payment, payment_split
 from .settled import after_ours, already, known, left_for_cancel, legs, ours, price_first
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
-_NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "an": 1}
 _DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
-_ADDING = re.compile(r"\b(?:add|adding|more|extra|additional|another)\b", re.I)
-_LEAVING = re.compile(r"\b(?:take (?:him|her|them) off|remove|can't come|cannot come|no longer (?:coming|travell?ing))\b",
-                      re.I)
 _CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
                            r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
                            r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
-_REASON_IDIOM = re.compile(r"\bplans? (?:have |has |had )?changed\b|\bchanged? (?:my|our|his|her) mind\b|\bchange of "
-                           r"(?:plans?|mind)\b", re.I)
 _CANCEL_WORD = re.compile(r"\bcancel", re.I)
 _BOOKING_WRITES = ("cancel_reservation", "update_reservation_flights", "update_reservation_baggages",
                    "update_reservation_passengers")
@@ -256,7 +251,7 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                 "it to change; if you meant another booking, just send us its reference" if rec.get("all_flown") else
                 f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}. "
                 "If you would like, a colleague can look at what else can be done with the booking."), final=True)
-        if not born and len(named) == 1 and _LEAVING.search(ctx.text):
+        if not born and len(named) == 1 and language.NOT_COMING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
                           f"I'm sorry, but {who} cannot be taken off reservation {rec['reservation_id']}: a booking "
@@ -356,10 +351,10 @@ def insurance(ctx: Context) -> str:
 
 def _bags_added(ctx: Context) -> int:
     counts = [str(c).lower() for c in ctx.entities.get("bag_count") or []]  # the engine's count of bags
-    if len(set(counts)) != 1 or not _ADDING.search(ctx.request.text + " " + ctx.text):
+    if len(set(counts)) != 1 or not language.ADDING.search(ctx.request.text + " " + ctx.text):
         raise Unbound("how many checked bags to add", "how many checked bags would you like to add?")
     word = counts[0]
-    return int(word) if word.isdigit() else _NUMBER[word]
+    return int(word) if word.isdigit() else 1 if word in ("a", "an") else UNITS[word]
 
 
 def bags_total(ctx: Context) -> int:
@@ -429,12 +424,12 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     detail of that one, not a question to answer; so is a change that names nothing to change ("My plans have
     changed." beside a cancellation)."""
     requests = list(triage.requests)
-    if not _CANCEL_WORD.search(text) and _LEAVING.search(text):
+    if not _CANCEL_WORD.search(text) and language.NOT_COMING.search(text):
         requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
                     for r in requests]
     stated = [r for r in requests if (r.intent in PACK.informational and not ASK.search(r.text))
               or (r.intent in ("change_flight", "change_cabin")
-                  and not _CHANGE_ASKED.search(_REASON_IDIOM.sub(" ", r.text)))]
+                  and not _CHANGE_ASKED.search(language.CHANGED_PLANS.sub(" ", r.text)))]
     if stated and len(stated) < len(requests):
         requests = [r for r in requests if r not in stated]
     if requests == triage.requests:

@@ -39,18 +39,11 @@ from .variants import _dict_pairs
 ORDER_INTENTS = {"return_refund", "damaged_item", "exchange", "order_cancel", "address_change"}
 
 
-# slips of the keyboard in the words a request hangs on ("Plesae ship oder #W…")
-_TYPOS = {"plesae": "please", "pleae": "please", "pleas": "please", "plase": "please", "pls": "please",
-          "plz": "please", "oder": "order", "ordr": "order", "odrer": "order", "adress": "address",
-          "adresss": "address", "retrun": "return", "cancle": "cancel", "cancell": "cancel"}
-_TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b", re.I)
-
-
 def interpret(text: str, snap: dict[str, Any]) -> Reading:
     """The order operations a ticket asks for: each request read on its own, so that one the reading cannot
     settle leaves the others standing (``steps`` and ``unsure`` both set), or why a person has to read it all."""
     reading = Reading()
-    text = _TYPO.sub(lambda m: _TYPOS[m.group(0).lower()], text)
+    text = language.typos_fixed(text)
     try:
         _interpret(text, snap, reading)
     except Unsure as why:
