@@ -45,7 +45,9 @@ def _spec(step: Step) -> ActionSpec | None:
 
 
 def _ready(step: Step) -> bool:
-    return _spec(step) is not None and not step.missing and not step.depends_on
+    """A write that can be tried: nothing missing, nothing it waits on, and no person to decide first (a step held
+    for a danger or a condition is theirs, not the customer's choice)."""
+    return _spec(step) is not None and not step.missing and not step.depends_on and not step.held
 
 
 def combine(steps: list[Step]) -> tuple[list[Step], int]:

@@ -39,6 +39,12 @@ def test_signals_on_the_labelled_set(services: Services) -> None:
     ("My son cut his finger on the broken glass of the oven door.", "cut his finger"),
     ("To add insult to injury, sparks came out of the socket.", "sparks"),
     ("I had to bleed the radiators myself.", ""),
+    # a battery that swells or a thing too hot to hold, a smell of burning plastic: the product-safety signs
+    ("The bottom panel is bulging outwards where the battery sits.", "bulging"),
+    ("When I picked it up the underside was almost too hot to hold.", "too hot to hold"),
+    ("There was a sharp plastic smell in the kitchen.", "plastic smell"),
+    ("The plastic around the meter looks scorched.", "scorched"),
+    ("My ankle is swelling after the fall, so I can't get to the door quickly.", ""),
 ])
 def test_a_hazard_in_a_figure_of_speech_is_none_and_a_real_one_is_never_missed(text: str, word: str) -> None:
     from cx_core import signals

@@ -235,9 +235,10 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
             step = replace(step, missing=asked, args={k: v for k, v in step.args.items()
                                                       if k not in unfit or v in ("", None)})
             plan.questions.setdefault(step.intent, f"could you send {asked}?")
-        if safety and not step.held:
-            kept.append(replace(step, held=SAFETY.format(word=safety)))
-            plan.questions.pop(step.intent, None)  # no details asked for what the danger holds: safety first
+        if safety:  # the danger first, whatever else held the step: no details asked, no other way offered
+            kept.append(replace(step, held=SAFETY.format(word=safety), missing=""))
+            plan.questions.pop(step.intent, None)
+            plan.answers.pop(step.intent, None)
             continue
         clause = clause_for(step, reading, snapshot)
         if clause is not None and step.rationale.endswith(NOTICED) and not _score(*step_words(step, snapshot),
