@@ -402,6 +402,9 @@ def test_a_value_the_customer_sets_aside_is_never_bound_even_when_it_is_the_only
     ("Don't change anything else, thanks.", False),  # the rest stays; what was asked still goes
     ("I haven't received anything yet.", False),
     ("Cancel it but don't touch anything on my other order.", False),
+    ("Three quick questions before then. Nothing to change yet, and Monday stays as booked.", True),
+    ("Nothing needs changing for now, I'm only asking.", True),
+    ("There's nothing to change on the gas account; please move the electricity to Fixed 12.", False),
 ])
 def test_only_a_customer_who_wants_nothing_changed_now_holds_every_write(text: str, nothing: bool) -> None:
     from cx_core.reading import language

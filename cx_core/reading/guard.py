@@ -224,11 +224,14 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
     kept: list[Step] = []
     dropped: list[Step] = []
     for step in plan.steps:
-        if is_read(step.action) or step.refused:
+        if is_read(step.action):
             kept.append(step)
             continue
-        if reading.nothing_now is not None:  # "not changing anything yet, just trying to understand"
-            dropped.append(step)
+        if reading.nothing_now is not None:  # "not changing anything yet, just trying to understand": nor is a
+            dropped.append(step)  # refusal of what they did not ask for said
+            continue
+        if step.refused:
+            kept.append(step)
             continue
         if not step.missing and (unfit := _unfit(step)):  # a value left empty or refused is a detail to ask
             asked = listed([f"the {b}" for b in unfit.values()])

@@ -243,7 +243,10 @@ NOTHING_NOW = re.compile(
     r"\b(?:not|don'?t|do\s+not|won'?t|will\s+not|no\s+need\s+to)\s+(?:be\s+|want\s+(?:you\s+)?to\s+|need\s+(?:you\s+)?"
     r"to\s+)?(?:switch|chang|cancel|mov|book|do|touch|sign|commit|go\s+ahead\s+with)\w*\s+(?:up\s+to\s+)?(?:anything|"
     r"everything)(?=\s*(?:(?:just\s+)?yet|for\s+now|at\s+the\s+moment|right\s+now|until\b[^.!?;]*)?\s*(?:[,.;!?]|$|"
-    r"\bjust\b|\bi'?m\b|\bwe'?re\b))", re.I)
+    r"\bjust\b|\bi'?m\b|\bwe'?re\b))|"
+    # "Nothing to change yet", "nothing needs changing for now": said with the time that says it is not yet
+    r"\bnothing\s+(?:to\s+(?:change|switch|move|cancel|book|do)|needs?\s+(?:changing|doing|to\s+change)|should\s+change)"
+    r"\s+(?:just\s+)?(?:yet|for\s+now|at\s+the\s+moment|right\s+now|until\b)", re.I)
 
 
 # "can I have the gold one instead of white?", "I'd rather have the large one": another of what they have, wished for
