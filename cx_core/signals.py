@@ -48,6 +48,18 @@ def safety(text: str) -> str:
 
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
+# a hospital named for an appointment or a scan, or a stay that is over, tells of no vulnerability now ("any day but
+# Thursday, when I have hospital appointments", "I was in hospital when they were due"); being in it does
+NOT_VULNERABLE = re.compile(r"\b(?:was|were|had\s+been|'d\s+been)\s+in\s+(?:the\s+)?hospital\b|\bhospital\s+(?:appointments?|"
+                            r"scans?|visits?|check-?ups?|clinics?)\b|\b(?:scan|appointment|check-?up)\s+at\s+the\s+hospital\b",
+                            re.I)
+
+
+def vulnerable(text: str) -> bool:
+    """Whether the words tell of a customer (or someone of theirs) in a vulnerable situation now."""
+    return bool(VULNERABLE.search(NOT_VULNERABLE.sub(" ", text)))
+
+
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
 # writing about the same thing before: "third time", "I already asked twice", "writing again", "no reply to my email"
 _CONTACT = (r"(?:writ\w*|wrote|ask\w*|call\w*|contact\w*|e-?mail\w*|messag\w*|chas\w*|rang|ring\w*|phon\w*|"
@@ -159,7 +171,7 @@ def signals(text: str) -> dict[str, Any]:
     problem the customer reports)."""
     n = contacts(text)
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(safety(text)),
-            "vulnerable": bool(VULNERABLE.search(text)), "cancel_service": bool(CANCEL_SERVICE.search(text)),
+            "vulnerable": vulnerable(text), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
             "problem": _problem(text), "life": life(text),
             "gift_in_time": bool(GIFT.search(text) and IN_TIME.search(text))}

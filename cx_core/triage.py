@@ -53,11 +53,11 @@ from .signals import (
     STILL,
     THREAT,
     URGENT,
-    VULNERABLE,
     contacts,
     ordinal,
     safety,
     signals,
+    vulnerable,
 )
 
 if TYPE_CHECKING:
@@ -535,7 +535,7 @@ class Triager:
         if legal := (LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)):
             reasons.append(f"legal words ('{legal.group(0).lower()}')")
             level = max(level, 2)
-        if VULNERABLE.search(text):
+        if vulnerable(text):
             reasons.append("possible vulnerability")
             level = max(level, 2)
         if URGENT.search(text):

@@ -63,3 +63,18 @@ def test_a_visit_missed_or_come_late_is_read_as_such(text: str, no_show: bool, l
     from cx_core import signals
 
     assert (bool(signals.NO_SHOW.search(text)), bool(signals.CAME_LATE.search(text))) == (no_show, late)
+
+
+@pytest.mark.parametrize("text, vulnerable", [
+    ("Any day except Monday and Thursday, when I have hospital appointments.", False),
+    ("I was in hospital when they were due, I've never paid late before.", False),
+    ("Not next Thursday, I've got my scan at the hospital.", False),
+    ("My husband is still in hospital and I'm on my own with the kids.", True),
+    ("I'm writing from a hospital bed after a fall.", True),
+    ("My mother is elderly and lives alone.", True),
+    ("We're expecting a baby, I'm eight months pregnant.", True),
+])
+def test_a_hospital_named_for_an_appointment_or_a_past_stay_is_no_vulnerability(text: str, vulnerable: bool) -> None:
+    from cx_core import signals
+
+    assert signals.signals(text)["vulnerable"] is vulnerable
