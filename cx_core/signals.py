@@ -23,7 +23,8 @@ SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|elect
                     r"injur\w*|hurt|flood\w*|overheat\w*|exploded?|melt\w*|scorch\w*|(?:swollen|swelling|bulging)(?=[^.!?]{0,60}"
                     r"\bbatter)|batter(?:y|ies)\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:swollen|swelling|swelled|bulging|"
                     r"puffed(?:\s+up)?)|(?:too|very|really)\s+hot\s+to\s+(?:hold|touch)|hot\s+to\s+the\s+touch|"
-                    r"(?:plastic|burning|electrical|melting)\s+smell|smell\w*\s+(?:of\s+)?(?:burning|melting|plastic)|(?:is|was|were|are|kept|started) bleeding|blood|"
+                    r"(?:plastic|burning|electrical|melting)\s+smell|smell\w*\s+(?:of\s+)?(?:burning|melting|plastic)|"
+                    r"(?:is|was|were|are|kept|started) bleeding|blood|"
                     r"cut (?:my|his|her|their|our) (?:finger|hand|foot|arm|leg|head))\b", re.I)
 # a hazard's word in a figure of speech: "to add insult to injury", "a flood of emails", "fire away"
 FIGURATIVE = re.compile(r"\b(?:insult to injury|fire away|under fire|hurt (?:my|our|his|her) feelings|(?:it|that|this) "

@@ -138,10 +138,12 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
         return _pick(values or pool, spec, reading, near)
     if spec.kind == "date":
         refused = _set_aside(reading, reading.facts.dates)
+        ruled = [ruled_out(reading, d) for d in reading.facts.dates]
         # "Thursday afternoons suit me, but not next Thursday": the next of every such day, when ruled out, is out
-        out = {str(d.value) for d in reading.facts.dates if ruled_out(reading, d)}
-        days = [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)
-                and d not in refused and not (d.every and str(d.value) in out)]
+        out = {str(d.value) for d, no in zip(reading.facts.dates, ruled, strict=True) if no}
+        open_days = [d for d, no in zip(reading.facts.dates, ruled, strict=True) if not no
+                     and str(d.value) not in near and not (d.every and str(d.value) in out)]
+        days = [d for d in open_days if d not in refused]
         if not days:
             first = _first_of_span(reading, near)
             if first is not None:
@@ -156,8 +158,7 @@ def read(spec: Spec, reading: Reading, near: str = "") -> tuple[Any, str]:
             chosen, why = _pick(wanted, spec, reading, "")
             if chosen is not None:
                 return chosen, why
-        return _pick(days or [d for d in reading.facts.dates if str(d.value) not in near and not ruled_out(reading, d)
-                              and not (d.every and str(d.value) in out)], spec, reading, "")
+        return _pick(days or open_days, spec, reading, "")
     if spec.kind == "choice":
         found = []
         old = [d for d in reading.facts.dates if str(d.value) in near or ruled_out(reading, d)]

@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from .language import ASKS_FOR, ON_REFUND, points_back
+from .language import ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -133,12 +133,7 @@ def _instructs(r: RequestReading) -> bool:
     """Whether a clause says what to do (asks for it, or says not to), rather than only telling of something or
     asking a question ("Is Tuesday free?" follows the request it belongs to; it holds nothing of its own)."""
     return holding(r.qualifiers)[0] == "drop" or bool(ASKS_FOR.search(r.sentence.text)) or bool(
-        _ASKED_OF_IT.search(r.sentence.text))  # "…so could the washing machine come on Tuesday too?"
-
-
-# a question that asks for a thing to be done, its subject the thing: "could the washer come on Tuesday too?"
-_ASKED_OF_IT = re.compile(r"\b(?:can|could|would|will)\s+(?:the|my|our|it|they|this|that|these|those|we|i)\b[^.!?]*\?\s*$",
-                        re.I)
+        ASKS_OF_IT.search(r.sentence.text))  # "…so could the washing machine come on Tuesday too?"
 
 
 def _score(ids: set[str], words: set[str], text: str) -> float:

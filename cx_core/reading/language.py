@@ -157,6 +157,9 @@ ASKS_FOR = re.compile(r"^\W*(?:please\s+|pls\s+|kindly\s+|just\s+)?(?:cancel|cha
                       r"resend|update|book|add|remove|switch|upgrade|downgrade|replace|credit|reverse|close|reschedule|"
                       r"stop|put|set|take|submit|arrange|ship|deliver|keep|leave)\b|\bplease\b|\b(?:can|could|would|"
                       r"will)\s+you\b|\bi\s+(?:want|need|would\s+like|'d\s+like)\s+(?:you\s+)?to\b", re.I)
+# a question that asks for a thing to be done, its subject the thing: "so could the washer come on Tuesday too?"
+ASKS_OF_IT = re.compile(r"\b(?:can|could|would|will)\s+(?:the|my|our|it|they|this|that|these|those|we|i)\b[^.!?]*\?\s*$",
+                        re.I)
 # a request told of as made before ("yesterday I asked you to…"), which a later "please don't" takes back
 EARLIER = re.compile(r"\b(?:i|we)\s+(?:asked|requested|wanted|told\s+you|wrote|emailed|called)\b|\bmy\s+(?:last|previous|"
                      r"earlier)\s+(?:e-?mail|message|request)\b", re.I)
@@ -254,15 +257,15 @@ NOTHING_NOW = re.compile(
 INSTEAD = re.compile(r"\b(?:can|could|may)\s+(?:i|we)\s+(?:have|get|go\s+for|take)\b[^.!?;]{1,60}?\binstead\b|"
                      r"\b(?:i|we)(?:'d|\s+would)\s+(?:rather|prefer\s+to)\s+(?:have|get)\b[^.!?;]{1,60}?\b"
                      r"(?:instead|than)\b", re.I)
-# the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
-# of several days or times said, the first that can be done: "Monday or Friday, whichever you can do soonest"
 # a figure said as where something is stuck: a fault seen, not a value given ("the display has been stuck on 15702")
 STUCK = re.compile(r"\b(?:stuck|frozen|jammed|fixed|sitting|sat)\s+(?:on|at)\s*$|\b(?:hasn'?t|has\s+not|haven'?t|have\s+not|"
                    r"isn'?t|won'?t|doesn'?t|not)\s+(?:moved|moving|changed|changing|gone\s+up|going\s+up|budged)\s+"
                    r"(?:from|past|off|beyond)\s*$|\bstill\s+(?:says|shows|showing|reads|reading|on|at)\s*$", re.I)
+# of several days or times said, the first that can be done: "Monday or Friday, whichever you can do soonest"
 SOONEST = re.compile(r"\bwhichever\b[^.!?;]{0,40}?\b(?:soonest|sooner|earliest|earlier|first|quickest|comes\s+first)\b|"
                      r"\b(?:the\s+)?(?:soonest|earliest|first)\s+(?:of\s+(?:those|these|them|the\s+two)|one\s+(?:you\s+)?"
                      r"(?:can|have|that'?s\s+free))\b", re.I)
+# the day already named is kept, only the time moves: "could he come the same day but in the afternoon?"
 SAME_DAY = re.compile(r"\b(?:the\s+)?(?:same|very\s+same)\s+(?:day|date)\b|\blater\s+(?:that|the\s+same)\s+day\b", re.I)
 
 
