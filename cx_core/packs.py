@@ -92,10 +92,12 @@ def _reading(root: Any, region: str, currency: str) -> Any:
         raise ConfigError(f"{path}: expected a mapping with 'ids' and 'records'")
     try:
         return ReadingVocabulary.of(ids=data.get("ids") or {}, records=data.get("records") or {}, region=region,
-                             currency=currency, day_first=data.get("day_first"), follow_ups=data.get("follow_ups"),
-                             counts=data.get("counts"), options=data.get("options"))
+                                    currency=currency, day_first=data.get("day_first"),
+                                    follow_ups=data.get("follow_ups"),
+                                    counts=data.get("counts"), options=data.get("options"),
+                                    requests=data.get("requests"))
     except Exception as exc:  # noqa: BLE001 - a bad pattern is one line naming the file
-        raise ConfigError(f"{path}: ids: {exc}") from exc
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def records_of_active() -> Any:

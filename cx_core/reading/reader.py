@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import language, people, values
+from .requests import Grammar
 from .types import Facts, Reading, RecordRef, RequestKind, RequestReading, Value, Words
 
 
@@ -37,18 +38,23 @@ class Vocabulary:
     upper: frozenset[str] = frozenset()  # the kinds of id written in capitals whatever the customer typed
     # things a customer takes or declines: insurance → [travel insurance, insurance] ("no insurance thanks": "no")
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    requests: Grammar = field(default_factory=lambda: Grammar.of(None, {}, {}))  # the verbs of its requests
 
     @classmethod
     def of(cls, ids: Mapping[str, Any] | None = None, records: Mapping[str, Iterable[str]] | None = None,
            region: str = "US", currency: str = "USD", day_first: bool | None = None,
            follow_ups: Mapping[str, Iterable[str]] | None = None,
            counts: Mapping[str, Iterable[str]] | None = None,
-           options: Mapping[str, Iterable[str]] | None = None) -> Vocabulary:
+           options: Mapping[str, Iterable[str]] | None = None,
+           requests: Mapping[str, Any] | None = None) -> Vocabulary:
         """From data: each id a pattern (its first group is the id), or ``{pattern, shown}``."""
         patterns, shown, upper = {}, {}, set()
         for kind, spec in (ids or {}).items():
             pattern = spec.get("pattern") if isinstance(spec, Mapping) else spec
-            patterns[kind] = re.compile(str(pattern))  # as written: a pattern says '(?i)' when case does not matter
+            try:
+                patterns[kind] = re.compile(str(pattern))  # as written: a pattern says '(?i)' when case does not matter
+            except re.error as exc:
+                raise ValueError(f"ids: {kind}: {exc}") from exc
             if isinstance(spec, Mapping) and spec.get("shown"):
                 shown[kind] = str(spec["shown"])
             if isinstance(spec, Mapping) and spec.get("upper"):
@@ -57,7 +63,8 @@ class Vocabulary:
                    region not in ("US", "CA") if day_first is None else day_first, shown,
                    {k: tuple(v) for k, v in (follow_ups or {}).items()},
                    {k: tuple(v) for k, v in (counts or {}).items()}, frozenset(upper),
-                   {k: tuple(v) for k, v in (options or {}).items()})
+                   {k: tuple(v) for k, v in (options or {}).items()},
+                   Grammar.of(requests, records or {}, patterns))
 
 
 def facts(text: str, written_at: datetime, vocab: Vocabulary) -> Facts:

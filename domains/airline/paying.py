@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cx_core.reading import language, numbers
+from cx_core.reading import language, numbers, topics
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import listed
 
 from . import costs
 
-_CARD = re.compile(r"\b(?:card on file|my (?:credit )?card|the (?:credit )?card|credit card)\b", re.I)
 _COUNT = {2: "two", 3: "three", 4: "four"}
 
 
@@ -88,13 +87,13 @@ def payment(ctx: Context) -> str:
     if len(methods) == 1:
         return str(methods[0]["id"])
     cards_saved = [m["id"] for m in methods if m.get("source") == "credit_card"]
-    if len(cards_saved) == 1 and _CARD.search(ctx.text):
+    if len(cards_saved) == 1 and topics.A_CARD.search(ctx.text):
         return str(cards_saved[0])  # "my card on file": the member has one
     paid_with = {str(h.get("payment_id")) for h in rec.get("payment_history") or []} & set(cards_saved)
     cost = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
-    if len(cards_saved) > 1 and _CARD.search(ctx.text) and len(paid_with) == 1 and cost is not None and cost <= 0:
+    if len(cards_saved) > 1 and topics.A_CARD.search(ctx.text) and len(paid_with) == 1 and cost is not None and cost <= 0:
         return paid_with.pop()  # "my card on file" for money back on this booking: the card that paid for it
-    if len(cards_saved) > 1 and _CARD.search(ctx.text):  # "my card": which of their cards
+    if len(cards_saved) > 1 and topics.A_CARD.search(ctx.text):  # "my card": which of their cards
         named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
         raise Unbound("which of the member's cards pays",  # "my card on file", and there are several
                       f"you have {_COUNT.get(len(named_cards), len(named_cards))} cards on file: which should we "

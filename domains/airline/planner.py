@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language, people
+from cx_core.reading import language, people, topics
 from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
 from cx_core.recipes import Context, Resolver, Unbound, load
@@ -27,7 +27,6 @@ from .paying import payment, payment_split
 from .settled import after_ours, already, known, left_for_cancel, legs, ours, price_first
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
-_DISRUPTION = re.compile(r"\b(?:cancel\w*|delay\w*|late|disrupt\w*|strike|storm|weather|missed|status)\b", re.I)
 _CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
                            r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
                            r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
@@ -142,9 +141,6 @@ def same_flights(ctx: Context) -> list[dict[str, str]]:
     return [{"flight_number": f["flight_number"], "date": f["date"]} for f in _record(ctx)["flights"]]
 
 
-_INSTEAD = re.compile(r"\b(?:instead of|rather than|in place of)\b", re.I)
-
-
 def new_flights(ctx: Context) -> list[dict[str, str]]:
     """A new booking's one-way flight, or a booking's flight moved to the one other date the message names."""
     rec = ctx.bound.get("@reservations")
@@ -156,7 +152,7 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     said = this_trip(ctx, rec)
     mentioned = set(said)
     booked = {f["date"] for f in rec["flights"]}
-    if len(said) == 2 and said[1] in booked and said[0] not in booked and not _INSTEAD.search(ctx.text):
+    if len(said) == 2 and said[1] in booked and said[0] not in booked and not topics.IN_PLACE_OF.search(ctx.text):
         # "from the 12th to the 13th", on the 13th ("to the 13th instead of the 12th" names the old day second)
         return [{"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]  # already there
     new = sorted(mentioned - booked)
@@ -489,7 +485,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
         made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
     news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
-    if about or _DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
+    if about or topics.DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
         made.notices = news + costs.sentences(made, snap)
         made.asides = also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
     else:  # a disruption on a booking the member did not write about: after the answer

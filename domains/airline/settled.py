@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from cx_core.plans import Plan, Step
+from cx_core.reading import topics
 from cx_core.wording import WORDING, day, listed, money
 
 from . import costs
@@ -50,15 +51,10 @@ def already(step: Step, snap: dict[str, Any] | None) -> str:
 
 
 # the member asks the price before deciding ("What would it cost?"): told first, never charged unasked
-PRICE_ASKED = re.compile(r"\bwhat (?:would|will|does|did) (?:it|that|this) cost\b|\bhow much (?:would|will|does|is|"
-                          r"extra)\b|\bwhat(?:'s| is| would be) the (?:price|cost|difference)\b|\bprice difference\b",
-                          re.I)
-
-
 def price_first(made: Plan, snap: dict[str, Any], text: str) -> None:
     """A change the member would pay for, asked with its price: the price is said and the change waits for their
     yes (the card it would go on named)."""
-    if not PRICE_ASKED.search(text):
+    if not topics.PRICE_ASKED.search(text):
         return
     labels = {m["id"]: m["label"] for m in (snap.get("user") or {}).get("payment_methods") or []}
     for i, st in enumerate(made.steps):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cx_core.entities import find_dates, part_of_day
-from cx_core.reading import arguments, records, when
+from cx_core.reading import arguments, records, topics, when
 from domains.lumen.picking import mentions_item
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
@@ -67,7 +67,7 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
             refused = {d for cannot, d in said if cannot} - {d for cannot, d in said if not cannot}
             dates = [d for d in dates if d not in said_as_weekday(full or text, today, day)]
             others = [d for d in dates if d != day and d not in refused]
-            if others or CANNOT.search(full or text):
+            if others or topics.CANNOT.search(full or text):
                 return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
             return appt, dates, set()  # "move it to Friday 27 November", the day it is on: another time that day
         if len(found) > 1:
@@ -79,9 +79,6 @@ def _ruled_out(text: str, today: date, own: str) -> bool:
     """Whether the message rules out the day ``own`` (a visit's day) and asks for it nowhere."""
     said = days_said(text, today, own)
     return (True, own) in said and (False, own) not in said
-
-
-CANNOT = re.compile(r"\b(?:can'?t|cannot|won'?t|not|no longer|doesn'?t|isn'?t|unable)\b", re.I)
 
 
 def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,

@@ -14,7 +14,7 @@ from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
-from cx_core.reading import language, when
+from cx_core.reading import language, topics, when
 from cx_core.reading.arguments import said_against
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
@@ -69,8 +69,6 @@ def plan_request(req: Request, triage: Triage, snap: dict[str, Any], today: date
     return _plan_request(req, triage, snap, today, full_text)  # a condition the customer sets: the engine's guard
 
 
-_COMPLAINS = re.compile(r"\b(?:complain\w*|complaint|formal(?:ly)?|escalat\w*|manager|supervisor)\b", re.I)
-_NO_CALL = re.compile(r"\b(?:call(?:s|ed)?|rang|rings?|phoned?)\s+(?:me\s+|us\s+)?back\b", re.I)
 _RING = " If you would rather we called you, reply with a good time and the number to ring."  # nobody called back
 # the knowledge base: one colleague now owns the case and updates the customer within one business day
 _OWNED = "I'll look after your case myself from now on and update you within one business day. "
@@ -216,16 +214,16 @@ def _return_items(r: Asked) -> Planned:
     names = listed(the_names(chosen))
     sold = all(any(v["item_id"] == i["item_id"] and v["available"] for v in order["variants"].get(i["item_id"], []))
                for i in chosen)
-    refund_asked = _REFUND_ASKED.search(r.full_text or r.text)
+    refund_asked = topics.REFUND.search(r.full_text or r.text)
     # the same item, sent again: asked for, or a present whose timing matters (a refund would not arrive in time)
-    if r.intent == "damaged_item" and (_REPLACEMENT.search(r.full_text or r.text) or (
+    if r.intent == "damaged_item" and (topics.REPLACEMENT.search(r.full_text or r.text) or (
             r.ents.get("gift_in_time") and sold and not refund_asked)):
         if not sold:
             return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent,
                          "item arrived damaged; the same one is out of stock", missing="whether a refund will do")], (
                 f"{names} {'are' if len(chosen) > 1 else 'is'} out of stock at the moment, so we cannot send a replacement yet; would you like a full "
                 "refund instead, or to wait until it is back?")
-        asked = bool(_REPLACEMENT.search(r.full_text or r.text))
+        asked = bool(topics.REPLACEMENT.search(r.full_text or r.text))
         return [Step("exchange_item", {"order_id": order["order_id"], "item_ids": ids, "new_item_ids": ids},
                      r.intent, "item arrived damaged: the customer asks for a replacement of the same one" if asked
                      else "item arrived damaged, a present whose timing matters: a replacement of the same one",
@@ -237,11 +235,6 @@ def _return_items(r: Asked) -> Planned:
              if r.intent == "damaged_item" and sold and not refund_asked else "")
     return [Step("return_items", {"order_id": order["order_id"], "item_ids": ids}, r.intent, why,
                  defaults=return_words(order, {"item_ids": ids}))], other
-
-
-_REFUND_ASKED = re.compile(r"\b(?:refund\w*|money back|reimburs\w*)\b", re.I)
-_REPLACEMENT = re.compile(r"\b(?:replacement|replace (?:it|them)|(?:a |another )?new one|send (?:me |us )?another)\b",
-                          re.I)
 
 
 def _past_return_window(order: dict[str, Any], today: date) -> bool:
@@ -328,11 +321,11 @@ def _complaint(r: Asked) -> Planned:
     """A complaint made ("I want to make a formal complaint") is recorded on the account, and one naming no order
     asks what it is about; a remark of frustration ("fed up with waiting") is answered, not recorded."""
     named = bool(r.ents.get("order_ids") or ORDER_REF.search(r.full_text))
-    if not _COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
+    if not topics.COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
         phone = str(r.snap["profile"].get("phone") or "")  # the number on file is not asked for again
         ring = (f" If you would rather we called you, reply with a good time and we'll ring you on {phone}." if phone
                 else _RING) \
-            if _NO_CALL.search(r.full_text) else ""  # nobody called back: a call is offered
+            if topics.CALL_BACK.search(r.full_text) else ""  # nobody called back: a call is offered
         what = _about_open(r.snap) or _WHAT_ABOUT
         return [], "" if named else _OWNED + what[:1].upper() + what[1:] + ring
     formal = {"formal": "yes"} if signals.FORMAL_COMPLAINT.search(r.full_text) else {}
@@ -386,9 +379,6 @@ READING_INTENT = {"cancel_order": "order_cancel", "change_shipping_address": "ad
 
 
 # what a charge dispute names: a charge, a fee, a bill, an amount ("charger" is an item, not a charge)
-_A_CHARGE = re.compile(r"\$|\b(?:charge[ds]?|charging|fees?|bill(?:ed|ing)?|invoice\w*|call-?outs?|payments?|paid|"
-                       r"debit(?:ed)?|cost|price|amount)\b", re.I)
-_SEND_BACK = re.compile(r"\b(?:return\w*|send (?:it |them )?back|money back)\b", re.I)
 _IT_CAME = {"damaged_item", "return_refund", "exchange"}  # requests about an order that has reached the customer
 
 
@@ -432,11 +422,11 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
         return triage
     triage = noticed_twice(triage, snap, text)
     reading = interpret(text, snap)
-    if any(r.intent == "charge_dispute" and not _A_CHARGE.search(r.text) and _SEND_BACK.search(r.text)
+    if any(r.intent == "charge_dispute" and not topics.CHARGE.search(r.text) and topics.SEND_BACK.search(r.text)
            for r in triage.requests):  # "the ev charger isn't right for us. How do I return it?": no charge named
         triage = triage.model_copy(update={"requests": [
-            r.model_copy(update={"intent": "return_refund"}) if r.intent == "charge_dispute" and not _A_CHARGE.search(
-                r.text) and _SEND_BACK.search(r.text) else r for r in triage.requests]})
+            r.model_copy(update={"intent": "return_refund"}) if r.intent == "charge_dispute" and not topics.CHARGE.search(
+                r.text) and topics.SEND_BACK.search(r.text) else r for r in triage.requests]})
     if not reading.steps:
         return triage
     if not triage.abstained:
@@ -508,7 +498,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
     off = money_off(triage, snap, today, text)  # "take $75 off and I'll keep it": nothing returned or exchanged
     reading = interpret(text or triage_text(triage, ""), snap) if snap is not None and order_reqs and not (
         off and {r.intent for r in order_reqs} <= off[1]) else None
-    if reading is not None and reading.unsure and not reading.steps and _REPLACEMENT.search(text) and \
+    if reading is not None and reading.unsure and not reading.steps and topics.REPLACEMENT.search(text) and \
             any(r.intent == "damaged_item" for r in order_reqs):
         reading = None  # "can you replace it?" of a damaged item: the same one again, not another option
     if reading is not None and reading.unsure == ASKS_ONLY and language.UNWANTED.search(text):
@@ -519,13 +509,13 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
         result.steps.extend(_read_steps(reading, order_reqs, snap, today, text))
     for req in triage.requests:
         if snap is None:
-            if req.intent == "complaint" and not _COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
+            if req.intent == "complaint" and not topics.COMPLAINS.search(text or req.text) and len(triage.requests) > 1:
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             # a question about one of their orders ("where is order #W…?") is answered from the account, too
             if req.intent not in WRITE_FREE or req.intent in _FROM_ACCOUNT or triage.entities.get("order_ids") \
                     or ORDER_REF.search(req.text):
                 result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
-                if req.intent == "complaint" and _NO_CALL.search(text or req.text):  # nobody called back: a call
+                if req.intent == "complaint" and topics.CALL_BACK.search(text or req.text):  # nobody called back: a call
                     result.asides.append(_RING.strip())
             continue
         if reading is not None and reading.steps and req.intent in ORDER_INTENTS:

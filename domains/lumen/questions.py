@@ -7,6 +7,7 @@ import re
 from functools import partial
 from typing import Any
 
+from cx_core.reading import topics
 from cx_core.wording import day, listed, money
 
 from .picking import the_names
@@ -111,16 +112,11 @@ def options_said(options: list[dict[str, Any]]) -> str:
 
 
 # the customer says the parcel is already on its way back: the return was made, not asked for
-_SENT_BACK = re.compile(r"\b(?:I|we)(?:'ve| have)? (?:already )?(?:returned|sent|posted|shipped|mailed) (?:it|them|the "
-                        r"[\w -]{1,40}?|my [\w -]{1,40}?)? ?back\b|\b(?:I|we)(?:'ve| have)? (?:already )?returned\b|"
-                        r"\b(?:I|we)(?:'ve| have)? (?:already )?dropped (?:it|them|the parcel|the package) off\b", re.I)
-
-
 def sent_back(snap: dict[str, Any], ents: dict[str, Any], text: str) -> str | None:
     """For "I returned the lamp from order #W… last week, when is my refund?": what to tell the customer instead of
     arranging a return again (the return on record and when its refund comes, or that none is on record yet and
     what traces it); None when the message does not say the item was already sent back, or names no order."""
-    if not _SENT_BACK.search(text):
+    if not topics.SENT_BACK.search(text):
         return None
     named = [o for o in snap.get("orders", []) if o["order_id"] in ents.get("order_ids", [])]
     if len(named) != 1:
@@ -133,14 +129,11 @@ def sent_back(snap: dict[str, Any], ents: dict[str, Any], text: str) -> str | No
             "drop-off receipt, so that we can trace the parcel?")
 
 
-_MOVED = re.compile(r"\b(?:moved|moving|relocat\w*|new (?:home|house|flat|apartment|place))\b", re.I)
-
-
 def also_moved(steps: list[Any], questions: dict[str, str], snap: dict[str, Any] | None, text: str) -> str:
     """A customer who moved and changes an order's address: the knowledge base leaves the account's address as it
     was, so ask whether it changes too, and name their other orders still due at the old address; '' otherwise."""
     moved = [st for st in steps if st.action == "change_shipping_address"]
-    if not moved or snap is None or not _MOVED.search(text) or "address_change" in questions \
+    if not moved or snap is None or not topics.MOVED.search(text) or "address_change" in questions \
             or any(st.action == "update_default_address" for st in steps) \
             or snap.get("profile", {}).get("address", {}).get("address1") == moved[0].args.get("address1"):
         return ""

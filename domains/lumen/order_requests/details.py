@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cx_core.entities import find_address
-from cx_core.reading import language
+from cx_core.reading import comparing, language
 
 from .base import Unsure
 from .items import _mention_strength
@@ -104,10 +104,6 @@ def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-_REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
-                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)
-
-
 def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tuple[str, ...] = ()) -> str:
     """The reason for a cancellation: the one the request gives, or the message around it, or a detail given
     elsewhere ("if asked for the reason, say it was a mistake"). A reason other than a mistake ("we found it
@@ -132,7 +128,7 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
     for text in more:
         if text and said(text):
             return said(text)
-    if _REASON.search(around) or any(_REASON.search(t) for t in more[:1] if t):
+    if comparing.REASON.search(around) or any(comparing.REASON.search(t) for t in more[:1] if t):
         return "no longer needed"
     raise Unsure("the reason for cancelling is not given (no longer needed, or ordered by mistake)")
 

@@ -9,7 +9,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from cx_core import qualifiers
-from cx_core.reading import language, records
+from cx_core.reading import comparing, language, records
 
 from .base import Unsure, _Item
 from .catalogue_words import catalogue
@@ -17,8 +17,6 @@ from .sentences import _flat, _has
 
 # words of the language, not of the catalogue: they never name a product on their own either
 _FUNCTION_WORDS = {"the", "and"}
-_ALL = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|the (?:items|things)|"
-                  r"(?:whole|entire) order|all (?:that|i|you) (?:ordered|bought|received))\b", re.I)
 
 
 def _names_for(product: str) -> tuple[list[str], list[str]]:
@@ -117,7 +115,7 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
     excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
     if exclude and not excluded:
         raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
-    if allow_all and _ALL.search(include):
+    if allow_all and comparing.EVERY_ONE.search(include):
         orders = {x.order["order_id"] for x in pool}
         if len(orders) != 1 and language.LATEST.search(include):  # "everything from my last order"
             newest = max((x.order for x in pool), key=lambda o: str(o.get("created_at") or ""))

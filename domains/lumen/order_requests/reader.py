@@ -12,16 +12,36 @@ from typing import Any
 from cx_core.entities import find_address, gives_contact
 from cx_core.plans import ASKS_ONLY
 from cx_core.reading import language
+from cx_core.reading.requests import (
+    ACTIONISH,
+    ADDRESS_FIX,
+    ADDS,
+    ASKED,
+    ASKING,
+    BECAUSE,
+    HINT,
+    HOLD,
+    MIND,
+    MONEY_BACK,
+    NEGATED,
+    OTHER_ONE,
+    PAYING,
+    PREFERENCE,
+    PREFERENCE_IF,
+    QUESTION,
+    REMOVE,
+    THE_SAME_THING,
+    TOO,
+    UNNEEDED,
+    WANTS,
+    WHETHER,
+)
 
 from .base import Reading, Unsure
 from .details import _sentence_methods
 from .items import _mentions_any
 from .sentences import (
-    _NEGATED,
-    _OTHER_ONE,
     _PAIR,
-    _REMOVE,
-    _WHETHER,
     _cond_kind,
     _conditional,
     _fallback,
@@ -31,6 +51,7 @@ from .sentences import (
     _sentence_ops,
     _split_sentences,
     _spoken_of,
+    grammar,
 )
 from .state import _Context, _State, _Unit
 from .steps import _settle, _write_steps
@@ -55,42 +76,6 @@ def interpret(text: str, snap: dict[str, Any]) -> Reading:
     return reading
 
 
-# what a sentence is, besides a request: a preference that breaks ties, a change of mind, a request held, a hint
-# about which item is meant, a question, a detail for when the agent asks, "I no longer need …", "a full refund"
-_PREFERENCE = re.compile(r"\bif\b[^.]*\b(?:multiple|several|both|more than one|many)\b[^.]*\b(?:available|options?)\b"
-                         r"[^.,]*,\s*(?:you |i )?(?:would )?(?:prefer|like|want|choose|pick)\b", re.I)
-_PREFERENCE_IF = re.compile(r"(?:,\s*)?(?:and\s+)?(?:you |i )?(?:would )?prefer\w*\b[^.;]*?\bif\b[^.;]*?\b(?:multiple|"
-                            r"several|both|more than one|many)\b[^.;]*?\b(?:available|options?)\b", re.I)
-_MIND = re.compile(r"\b(?:regrets?|change (?:your|my|his|her) mind|changes? (?:it|them) back|back to the original|"
-                   r"undo|reverse|then decide|later decide|on second thought|initially|eventually|indecisive|"
-                   r"undecided|at first)\b", re.I)
-
-# the customer asks about something without wanting it done yet
-_HOLD = re.compile(r"\b(?:not sure yet|don'?t process|do not process|don'?t do anything|do not do anything|"
-                   r"hold off|wait before|(?:just|only) (?:check|ask)\w*)\b", re.I)
-_HINT = re.compile(r"\bwhich ([a-z][a-z -]*?)\b[^,]*,\s*(?:it is|it's|they are|mention|say)\b(.*)", re.I)
-_ACTIONISH = re.compile(r"\b(?:return|exchange|swap|switch|change|modify|upgrade|cancel|refund|keep|proceed|"
-                        r"transfer|do|go (?:for|with)|get|use|pay|buy|order|remove|add)\w*\b", re.I)
-_QUESTION = re.compile(r"^\s*(?:(?:finally|lastly|also|then|and|but|additionally|first|second|next)\b,?\s*)*"
-                       r"(?:you (?:also )?(?:want|would like|wish) to (?:know|check|ask|confirm|find out|"
-                       r"inquire)|ask\b|you wonder|what|how|which|when|is|are|can|could)\b", re.I)
-_ASKING = re.compile(r"^\s*(?:how|what|when|where|why|which|is|are|does|do|will)\b[^?]*\?\s*$", re.I)
-_WANTS = re.compile(r"\b(?:please|pls|i'?d like|i would like|i want|i need|i'?d love|can (?:i|you)|could (?:i|you)|"
-                    r"would you|send me)\b", re.I)
-_ASKED = re.compile(r"\b(?:if|when|once)\s+(?:the agent |they |he |she |someone )?(?:asks?|asked)\b", re.I)
-_UNNEEDED = re.compile(r"\b(?:no longer|don'?t|do not|won'?t|will not) (?:need|want)\b", re.I)
-# "the delivery address on #W… is wrong, it should be 219 Pine Drive, …": a change asked for without its verb
-_ADDRESS_FIX = re.compile(r"\baddress\b[^.?!]{0,80}?\b(?:is|was|'s) (?:wrong|incorrect|not right|outdated|old)\b|"
-                          r"\baddress\b[^.?!]{0,60}?\b(?:should|must|needs? to|has to|was meant to) (?:be|read|say)\b|"
-                          r"\b(?:correct|right|proper) (?:shipping |delivery )?address (?:is|should be)\b|"
-                          # "new address is …, please put that as my address on file": the account's, said so
-                          r"\b(?:(?:my|our) )?new (?:home |postal )?address is\b(?=[^.?!]*\b(?:on file|account|profile)\b)",
-                          re.I)
-_ORDER_ID = re.compile(r"#?\b(W\d{7})\b", re.I)
-_REFUND = re.compile(r"\b(?:full|complete) refund|\b(?:get|want|need|receive|request|like) (?:a |my )?refund\b|"
-                     r"\bmoney back\b|\brefund (?:me|it|them)\b", re.I)
-
-
 @dataclass
 class _Message:
     """What the sentences of a message ask, as they are read one by one."""
@@ -109,7 +94,7 @@ class _Message:
 
 def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     original = text
-    order_ids = list(dict.fromkeys("#" + m.upper() for m in _ORDER_ID.findall(text)))
+    order_ids = list(dict.fromkeys("#" + m.upper() for m in grammar().record_id.findall(text)))
     msg = _Message()
     ctx = _Context(snap, text, order_ids, [], [], msg.general, asks=reading.asks)
     pairs = _dict_pairs(text, snap, order_ids)
@@ -160,30 +145,30 @@ def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading
     person resolves."""
     spoken = _spoken_of(sentence)
     msg.asked = msg.asked or spoken  # spoken of, even as a noun ("a return")
-    msg.wants = msg.wants or bool(spoken and _WANTS.search(sentence) and not _HOLD.search(sentence)
-                                  and not _ASKING.search(sentence) and not _conditional(sentence))
-    hint = _HINT.search(sentence)
+    msg.wants = msg.wants or bool(spoken and WANTS.search(sentence) and not HOLD.search(sentence)
+                                  and not ASKING.search(sentence) and not _conditional(sentence))
+    hint = HINT.search(sentence)
     if hint and not _sentence_ops(hint.group(2)):
         ctx.hints.append((hint.group(1), hint.group(2)))
         return
     verbs = _sentence_ops(sentence)
-    if _HOLD.search(sentence):
+    if HOLD.search(sentence):
         return
-    if _MIND.search(sentence):
+    if MIND.search(sentence):
         msg.mind = True
         msg.doubts.append((sentence, "the customer may change their mind; a person confirms what to do"))
         return
     if _conditional(sentence):
-        pref = _PREFERENCE.search(sentence) or _PREFERENCE_IF.search(sentence)
+        pref = PREFERENCE.search(sentence) or PREFERENCE_IF.search(sentence)
         if pref:  # "if both are available, you prefer art": a tie-breaker, not a condition on the request
-            ctx.preferences.append(sentence.split(",", 1)[-1] if pref.re is _PREFERENCE else pref.group(0))
+            ctx.preferences.append(sentence.split(",", 1)[-1] if pref.re is PREFERENCE else pref.group(0))
             sentence = (sentence[: pref.start()] + sentence[pref.end():]).strip(" ,")
             verbs = _sentence_ops(sentence)
             if not verbs or _conditional(sentence):
                 return
     if _conditional(sentence):
         _read_condition(sentence, verbs, msg, reading)
-    elif not (_QUESTION.search(sentence) and not verbs or _ASKING.search(sentence)):
+    elif not (QUESTION.search(sentence) and not verbs or ASKING.search(sentence)):
         _read_request(sentence, verbs, ctx.snap, msg)
     elif not verbs:
         msg.general.append(sentence)  # "Could the money go on my gift card?": a detail of a request, asked
@@ -199,16 +184,16 @@ def _read_condition(sentence: str, verbs: list[tuple[str, str]], msg: _Message, 
     possible = _if_possible(sentence)
     if possible is not None and _rule(possible[0]) is False:
         return  # "if cancelling part of the order is possible, …": it is not, so that request falls
-    if not verbs and (re.search(r"\b(?:pay\w*|refund\w*|charge\w*)\b", sentence, re.I) or _ASKED.search(sentence)):
+    if not verbs and (PAYING.search(sentence) or ASKED.search(sentence)):
         msg.general.append(sentence)  # "if the agent asks how to pay, you prefer PayPal": a detail, not a request
         return
-    because = re.search(r"\bbecause\b", sentence, re.I)
+    because = BECAUSE.search(sentence)
     if because and verbs and not _sentence_ops(sentence[: because.end()]) \
             and not _conditional(sentence[because.end():]):
         said = sentence[because.end():]  # "if asked, wait, because you also want to return the watch"
         msg.units.append(_Unit([(v, seg, said) for v, seg in _sentence_ops(said)], said))
         return
-    if verbs or _ACTIONISH.search(sentence):
+    if verbs or ACTIONISH.search(sentence):
         reading.found = reading.found or bool(verbs)
         msg.doubts.append((sentence, "the request depends on a condition; a person decides"))
 
@@ -219,12 +204,12 @@ def _read_fallback(sentence: str, fallback: tuple[str, str], msg: _Message) -> N
     speaks of, or a doubt."""
     cond, then = fallback
     then_ops = _sentence_ops(then, passive=True)  # "see if it can be cancelled"
-    if _conditional(then) or _MIND.search(then):
+    if _conditional(then) or MIND.search(then):
         msg.doubts.append((sentence, "the request depends on a condition; a person decides"))
         return
     kind = _cond_kind(cond)
     target = next((u for u in reversed(msg.units) if kind is None or kind in
-                   {"remove" if _REMOVE.match(seg) else _kind(v) for v, seg, _ in u.ops}), None)
+                   {"remove" if REMOVE.match(seg) else _kind(v) for v, seg, _ in u.ops}), None)
     if target is None and _rule(cond) is False:
         if then_ops:  # "if cancelling part of an order is not possible, cancel the whole order"
             msg.units.append(_Unit([(v, seg, then) for v, seg in then_ops], then))
@@ -240,26 +225,26 @@ def _read_request(sentence: str, verbs: list[tuple[str, str]], snap: dict[str, A
     """A sentence that asks for something done (a verb, "I want a full refund", "I no longer need …", "… and the
     other one too"), says the last request again, or gives a detail."""
     units = msg.units
-    refund = _REFUND.search(sentence)
-    if not verbs and (_ADDRESS_FIX.search(sentence) or msg.wrong_address) and find_address(sentence):
+    refund = MONEY_BACK.search(sentence)
+    if not verbs and (ADDRESS_FIX.search(sentence) or msg.wrong_address) and find_address(sentence):
         # the address said to be wrong, and the right one in the same sentence or the next
-        sentence = sentence if _ADDRESS_FIX.search(sentence) else msg.wrong_address + " " + sentence
+        sentence = sentence if ADDRESS_FIX.search(sentence) else msg.wrong_address + " " + sentence
         verbs = [("change", sentence)]
-    elif not verbs and _ADDRESS_FIX.search(sentence):
+    elif not verbs and ADDRESS_FIX.search(sentence):
         msg.wrong_address = sentence
-    if not verbs and refund and not _NEGATED.search(sentence[: refund.start()][-40:]) and not _money_goes(
+    if not verbs and refund and not NEGATED.search(sentence[: refund.start()][-40:]) and not _money_goes(
             sentence, units, snap):
         verbs = [("refund", sentence)]  # "the earbuds are faulty and I want a full refund"
-    if not verbs and units and len(sentence.split()) <= 10 and not _WHETHER.search(sentence) and \
-            re.search(r"\b(?:too|as well|also)\b", sentence, re.I) and (
-            _OTHER_ONE.search(sentence) or _mentions_any(sentence, snap)):
+    if not verbs and units and len(sentence.split()) <= 10 and not WHETHER.search(sentence) and \
+            TOO.search(sentence) and (
+            OTHER_ONE.search(sentence) or _mentions_any(sentence, snap)):
         verbs = [(units[-1].ops[-1][0], units[-1].ops[-1][0] + " " + sentence)]  # "… and the other one too"
     if not verbs and language.INSTEAD.search(sentence) and _mentions_any(sentence, snap):
         verbs = [("change", sentence)]  # "on my desk lamp order, can I have the gold one instead of white?"
-    unneeded = _UNNEEDED.search(sentence)
+    unneeded = UNNEEDED.search(sentence)
     if not verbs and unneeded and _mentions_any(sentence[unneeded.end():], snap):
         verbs = [("unneeded", sentence[unneeded.start():])]  # "I no longer need the boots and the watch"
-    if verbs and gives_contact(sentence) and not _mentions_any(sentence, snap) and not _ORDER_ID.search(sentence):
+    if verbs and gives_contact(sentence) and not _mentions_any(sentence, snap) and not grammar().record_id.search(sentence):
         verbs = []  # "new phone number is (484) 555-0172, please update it": the account's details, no order's
     if verbs and units and _repeats(units[-1], verbs, sentence, snap):
         units[-1].sentence += " " + sentence  # "return it because …": the same request, said again
@@ -284,8 +269,8 @@ def _repeats(unit: _Unit, verbs: list[tuple[str, str]], sentence: str, snap: dic
     """The verbs only say the last request again ("return it because …", "return it for a full refund"): the
     same kind of request about "it", naming nothing new, with no word that adds a request ("also", "too")."""
     kinds = {_kind(v) for v, _, _ in unit.ops}
-    if re.search(r"\b(?:other|too|as well|also|both|another|additionally|plus|all|every\w*)\b", sentence, re.I):
+    if ADDS.search(sentence):
         return False
-    return all(_kind(v) in kinds and re.search(r"\b(?:it|them|the item|the product)\b", seg[len(v):], re.I)
+    return all(_kind(v) in kinds and THE_SAME_THING.search(seg[len(v):])
                and not _mentions_any(seg, snap)
-               and not re.search(r"#?\bW\d{7}\b|\d{10}|\{", seg) for v, seg in verbs)
+               and not grammar().record_id.search(seg) and not re.search(r"\d{10}|\{", seg) for v, seg in verbs)

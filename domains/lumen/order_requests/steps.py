@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cx_core import qualifiers
+from cx_core.reading import comparing
 
 from .base import Impossible, Reading, Unsure
 from .details import _order_methods, _original, _preferred_method, _sentence_methods
@@ -44,16 +45,12 @@ def _doubt(why: Unsure, ctx: _Context) -> str:
     return str(why)
 
 
-# what this reading applies: conditions (held, or read as fallbacks), exceptions (``_resolve_items``), and the
-# superlatives that pick an option (``_target_variant``); any other superlative, bound or quantity goes to a person
-_SUPERLATIVES_READ = re.compile(r"\b(?:cheapest|least expensive|lowest price|most expensive|priciest|highest price|"
-                                r"maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest)\b", re.I)
-
-
 def _loose_words(request: str) -> list[qualifiers.Qualifier]:
-    """The qualifiers of one request that this reading does not apply."""
+    """The qualifiers of one request that this reading does not apply: it applies conditions (held, or read as
+    fallbacks), exceptions (``_resolve_items``) and the superlatives that pick an option (``_target_variant``); any
+    other superlative, bound or quantity goes to a person."""
     binding = qualifiers.Binding(kinds={qualifiers.CONDITION, qualifiers.EXCEPTION})
-    binding.uses(_SUPERLATIVES_READ, request)
+    binding.uses(comparing.SUPERLATIVE, request)
     return qualifiers.unbound(request, binding, (qualifiers.SUPERLATIVE, qualifiers.BOUND, qualifiers.QUANTITY))
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cx_core.reading import comparing
+
 from .base import Impossible, Unsure, _Item
 from .catalogue_words import catalogue
 from .items import _eligible, _mention_strength
@@ -17,11 +19,6 @@ from .sentences import _PAIR, _flat, _has, _norm
 
 _ITEM_ID = re.compile(r"(?<![\d#W])\d{10}(?!\d)")
 _DICT = re.compile(r"\{[^{}]*\}")
-_RELATIVE = re.compile(r"\b(?:bigger|smaller|larger|lower|higher|less|more(?! expensive)|fewer|fewest|maximum|"
-                       r"minimum|max|min|fancier|fancy|better|faster|slower|cheaper|longer|shorter|brighter|"
-                       r"lighter|heavier|upgrade|downgrade|similar|or above|or below|at least|at most|"
-                       r"different|taller|wider|narrower|thinner|thicker|newer|older|warmer|cooler|stronger|"
-                       r"weaker|quieter|louder|closer|nicer)\b", re.I)
 
 
 def _dict_pairs(text: str, snap: dict[str, Any], order_ids: list[str]) -> list[tuple[_Item, dict[str, Any]]]:
@@ -130,17 +127,6 @@ def _wanted_options(spec: str, item: dict[str, Any], variants: list[dict[str, An
     return out
 
 
-_UP = {"bigger", "larger", "higher", "more", "longer", "brighter", "heavier", "taller", "wider", "thicker", "faster",
-       "stronger", "louder", "greater", "bigger-sized"}
-_DOWN = {"smaller", "lower", "less", "fewer", "shorter", "dimmer", "narrower", "thinner", "slower", "weaker",
-         "quieter"}
-_ORDINALS = (("low", "medium", "high"), ("small", "medium", "large"), ("slow", "medium", "fast"),
-             ("light", "medium", "heavy"), ("short", "medium", "long"))
-_COMPARE = re.compile(r"\b(?:(?P<amount>\d+(?:\.\d+)?)\s+)?(?P<degree>slightly |a (?:bit|little) |one step |"
-                      r"the next )?(?P<word>" + "|".join(sorted(_UP | _DOWN)) + r")\b(?:\s+(?P<what>[a-z]+(?: [a-z]+)?))?"
-                      r"|\b(?P<amount2>\d+(?:\.\d+)?)\s+(?P<what2>[a-z]+)\s+(?P<word2>more|less|fewer)\b", re.I)
-
-
 def _soft_options(text: str, item: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, set[str]]:
     """What the customer would prefer ("prefer i5 over i7, and silver or black than other colors"): for each
     option, the values named first in each preference; words it cannot place are left out (a preference only
@@ -170,7 +156,7 @@ def _rank(value: Any) -> float | None:
     sizes = catalogue().size_order
     if text in sizes:
         return float(sizes.index(text))
-    for scale in _ORDINALS:
+    for scale in comparing.SCALES:
         if text.lower() in scale:
             return float(scale.index(text.lower()))
     return None
@@ -181,7 +167,7 @@ def _comparison(spec: str, item: dict[str, Any], variants: list[dict[str, Any]]
     """A comparison with the current option ("a slightly lower resolution", "1000 more pieces", "a shorter one"):
     (option key, up, amount or None, nearest, the words without it); None when there is none. Raises ``Unsure``
     when it cannot be placed on one option whose values can be ordered ("a more fancy theme")."""
-    found = [m for m in _COMPARE.finditer(spec)
+    found = [m for m in comparing.COMPARE.finditer(spec)
              if not (m.group("word") or "").lower() == "more" or not (m.group("what") or "").startswith("expensive")]
     if not found:
         return None
@@ -210,7 +196,7 @@ def _comparison(spec: str, item: dict[str, Any], variants: list[dict[str, Any]]
     amount = m.group("amount") or m.group("amount2")
     end = m.end() if (named and what and m.group("what")) or m.group("what2") else m.end("word")
     rest = spec[: m.start()] + " " + spec[end:]
-    return key, word in _UP, float(amount) if amount else None, bool(m.group("degree")), rest
+    return key, word in comparing.UP, float(amount) if amount else None, bool(m.group("degree")), rest
 
 
 # "the same material and color": options named in a list after "same" or "keep"
@@ -299,7 +285,7 @@ def _described(spec: str, item: dict[str, Any], variants: list[dict[str, Any]], 
     compare = _comparison(spec_wo, item, variants)
     if compare is not None:  # "a slightly lower resolution", "1000 more pieces", "a shorter one"
         spec_wo = compare[4]
-    relative = _RELATIVE.search(spec_wo)
+    relative = comparing.RELATIVE.search(spec_wo)
     if relative:
         raise Unsure(f"“{relative.group(0)}” needs a person to compare the options")
     parts = re.split(r"\b(?:prefer(?:ably|ring|s|red)?|ideally|if possible)\b", spec_wo, maxsplit=1)
@@ -386,16 +372,10 @@ def _number(variant: dict[str, Any], key: str) -> float:
     return float(found.group(0))
 
 
-_SAME_AS = re.compile(r"\bsame (?P<what>[a-z]+(?: [a-z]+)?) as (?:the one|the \w+|what|that|those|mine)\b[^.;]*?"
-                      r"\b(?P<where>received|got|bought|own|have|had|delivered|other order|before|last time|"
-                      r"already)\b|\b(?:the )?(?P<what2>type|kind|model|one|version|variant) (?:that is |that's |which is )?"
-                      r"in (?:my|your|the) (?P<where2>pending|other) order\b", re.I)
-
-
 def _like_other(spec: str, x: _Item, snap: dict[str, Any]) -> dict[str, str] | None:
     """The options of the customer's other item of the same product that the words point to ("the same type as
     the one you already received"): all of them, or the option named; None when the words say no such thing."""
-    m = _SAME_AS.search(spec)
+    m = comparing.SAME_AS.search(spec)
     if not m:
         return None
     where = (m.group("where") or m.group("where2")).lower()

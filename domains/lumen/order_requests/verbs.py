@@ -8,22 +8,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cx_core.reading import comparing
+from cx_core.reading.requests import OTHER_ONE, REMOVE
 from cx_core.wording import listed
 from domains.lumen.picking import mentions_item
 
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
-from .sentences import _OTHER_ONE, _PAY_CHANGE, _REMOVE, _has
+from .sentences import _PAY_CHANGE, _has
 from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
 
 _PENDING = ("pending", "pending (item modified)")
 _ALL_PENDING = re.compile(r"\ball (?:of )?(?:my |your |the )?(?:possible |current )?(?:pending |open )?orders?\b", re.I)
-_ANAPHOR = re.compile(r"\b(?:it|them|this one|that one|these|those|this|that|the same one|one|the item|the product)\b",
-                      re.I)
-_CHEAPER_ONE = re.compile(r"\bthe (more|less) expensive (?:one|item)\b|\bthe (cheaper|cheapest|pricier|priciest|"
-                          r"dearer|dearest)\s+(?:one|item)\b", re.I)
 
 
 @dataclass
@@ -62,7 +60,7 @@ def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, co
         _unneeded(v)
     elif verb == "refund":  # "I want a full refund" for an item: returned if delivered, cancelled if not sent yet
         _refund(v)
-    elif verb == "cancel" or _REMOVE.match(segment):
+    elif verb == "cancel" or REMOVE.match(segment):
         _cancel(v)
     elif verb == "return" or verb.startswith("send back"):
         _return(v)
@@ -96,7 +94,7 @@ def _items_of(v: _Verb, pool: list[_Item], allow_all: bool = True) -> list[_Item
     """The items of ``pool`` the verb's words name: by name, "the other one", "it" (the items a fallback stands
     for, or the last ones named before), "the more expensive one" of those named."""
     segment, st, hints = v.segment, v.st, v.ctx.hints
-    other = _OTHER_ONE.search(segment)
+    other = OTHER_ONE.search(segment)
     found = _resolve_items(segment[: other.start()] if other else segment, pool, allow_all=allow_all, hints=hints)
     if other and (found or st.items):  # "the lamp and the other one too", "… and the other one too"
         before_items = found or st.items
@@ -107,12 +105,12 @@ def _items_of(v: _Verb, pool: list[_Item], allow_all: bool = True) -> list[_Item
         if len(everywhere) != 1 or len(others) != 1:
             raise Unsure("which other item is meant is not clear, or it cannot be done the same way")
         found = found + others
-    if not found and _ANAPHOR.search(segment[len(v.verb):][:40]):  # "return it", "cancel that one as well"
+    if not found and comparing.ANAPHOR.search(segment[len(v.verb):][:40]):  # "return it", "cancel that one as well"
         found = [x for x in v.context if any(x.item is y.item for y in pool)] or \
             _earlier_items(v.ctx, v.before, pool, hints)
         if len(found) > 1 and len({x.item["name"] for x in found}) == 1:  # "cancel the 7kW white one" of two
             found = _narrow(found, segment, found[0].item["name"], hints)
-    cheap = _CHEAPER_ONE.search(segment)
+    cheap = comparing.BY_PRICE.search(segment)
     if cheap and len(found) > 1:  # "the more expensive one" of the two named
         word = (cheap.group(1) or cheap.group(2)).lower()
         top = max if word in {"more", "pricier", "priciest", "dearer", "dearest"} else min
@@ -256,7 +254,7 @@ def _cancel(v: _Verb) -> None:
             [i["name"] for i in items if mentions_item(words, i, close=True)]  # "the smrat speaker"
         if order and said:
             _whole_orders_only(order, said)
-    if _REMOVE.match(segment) and named:
+    if REMOVE.match(segment) and named:
         raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
     if not chosen_ids:
         raise Unsure("there is no pending order to cancel")
@@ -282,7 +280,7 @@ def _return(v: _Verb) -> None:
     if not items:
         pending = _resolve_items(segment, _eligible(v.ctx.snap, ("pending", "processed"), v.orders),
                                  allow_all=False) or ([x for x in v.context if x.order["status"] != "delivered"]
-                                                      if _ANAPHOR.search(segment) else [])
+                                                      if comparing.ANAPHOR.search(segment) else [])
         if pending:
             st.items = pending
             raise Impossible(f"the {pending[0].item['name']} has not been delivered yet and cannot be returned")

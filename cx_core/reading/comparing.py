@@ -1,0 +1,45 @@
+"""Words that point at one thing among several, or compare it with another, in any trade: "it", "that one", "the
+cheaper one", "a slightly bigger one", "1000 more pieces", "the same colour as the one I got", "the cheapest", a
+reason given with "because" or "so". A pack's reader weighs them against its own records; the words are here."""
+
+from __future__ import annotations
+
+import re
+
+# the thing spoken of just before: "return it", "cancel that one as well"
+ANAPHOR = re.compile(r"\b(?:it|them|this one|that one|these|those|this|that|the same one|one|the item|the product)\b",
+                     re.I)
+# one of two by its price: "the more expensive one", "the cheaper item" (group 1 or 2: the comparison)
+BY_PRICE = re.compile(r"\bthe (more|less) expensive (?:one|item)\b|\bthe (cheaper|cheapest|pricier|priciest|"
+                      r"dearer|dearest)\s+(?:one|item)\b", re.I)
+# every one of them: "everything", "all the items", "all I ordered"
+EVERY_ONE = re.compile(r"\b(?:everything|all (?:the |of the |my |your )?(?:items|things|of it|of them)|the (?:items|"
+                       r"things)|(?:whole|entire) order|all (?:that|i|you) (?:ordered|bought|received))\b", re.I)
+# a choice described by how it compares with the current one
+RELATIVE = re.compile(r"\b(?:bigger|smaller|larger|lower|higher|less|more(?! expensive)|fewer|fewest|maximum|"
+                      r"minimum|max|min|fancier|fancy|better|faster|slower|cheaper|longer|shorter|brighter|"
+                      r"lighter|heavier|upgrade|downgrade|similar|or above|or below|at least|at most|"
+                      r"different|taller|wider|narrower|thinner|thicker|newer|older|warmer|cooler|stronger|"
+                      r"weaker|quieter|louder|closer|nicer)\b", re.I)
+UP = frozenset({"bigger", "larger", "higher", "more", "longer", "brighter", "heavier", "taller", "wider", "thicker",
+                "faster", "stronger", "louder", "greater", "bigger-sized"})
+DOWN = frozenset({"smaller", "lower", "less", "fewer", "shorter", "dimmer", "narrower", "thinner", "slower", "weaker",
+                  "quieter"})
+# scales said in words, lowest first
+SCALES = (("low", "medium", "high"), ("small", "medium", "large"), ("slow", "medium", "fast"),
+          ("light", "medium", "heavy"), ("short", "medium", "long"))
+# "a slightly lower resolution", "the next size up", "1000 more pieces": amount, degree, word, what is compared
+COMPARE = re.compile(r"\b(?:(?P<amount>\d+(?:\.\d+)?)\s+)?(?P<degree>slightly |a (?:bit|little) |one step |"
+                     r"the next )?(?P<word>" + "|".join(sorted(UP | DOWN)) + r")\b(?:\s+(?P<what>[a-z]+(?: [a-z]+)?))?"
+                     r"|\b(?P<amount2>\d+(?:\.\d+)?)\s+(?P<what2>[a-z]+)\s+(?P<word2>more|less|fewer)\b", re.I)
+# "the same size as the one I got", "the model that's in my other order"
+SAME_AS = re.compile(r"\bsame (?P<what>[a-z]+(?: [a-z]+)?) as (?:the one|the \w+|what|that|those|mine)\b[^.;]*?"
+                     r"\b(?P<where>received|got|bought|own|have|had|delivered|other order|before|last time|"
+                     r"already)\b|\b(?:the )?(?P<what2>type|kind|model|one|version|variant) (?:that is |that's |which "
+                     r"is )?in (?:my|your|the) (?P<where2>pending|other) order\b", re.I)
+# a superlative that picks one: "the cheapest", "the largest"
+SUPERLATIVE = re.compile(r"\b(?:cheapest|least expensive|lowest price|most expensive|priciest|highest price|"
+                         r"maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest)\b", re.I)
+# a reason given for a request: "because", "since", "so I can", "I found it cheaper"
+REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
+                    r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)
