@@ -129,6 +129,8 @@ class Grammar:
     record_id: re.Pattern[str] = re.compile(r"(?!x)x")
     money_back: str = ""
     not_needed: str = ""
+    # "the same address as order #…": the record whose detail is copied (its first group the id)
+    same_as: re.Pattern[str] = re.compile(r"(?!x)x")
 
     @classmethod
     def of(cls, spec: Mapping[str, Any] | None, records: Mapping[str, Iterable[str]],
@@ -152,7 +154,8 @@ class Grammar:
             r"her|their|this|that)\s+(?:[\w']+\s+){0,2}address\b)))\w*", re.I)
         stems = {_stem(w): kind for w, kind in kinds.items() if " " not in w}
         money_back, not_needed = str(spec.get("money_back") or ""), str(spec.get("not_needed") or "")
-        return cls(verb, kinds, stems, re.compile(id_rx, re.I), money_back, not_needed)
+        same_as = re.compile(rf"same (?:address )?as (?:(?:in |my )?(?:{nouns}) )?{id_rx}", re.I)
+        return cls(verb, kinds, stems, re.compile(id_rx, re.I), money_back, not_needed, same_as)
 
     # -------------------------------------------------------------- sentences and their verbs
     def sentences(self, text: str) -> list[str]:

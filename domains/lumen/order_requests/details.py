@@ -12,7 +12,7 @@ from cx_core.reading import comparing, language
 
 from .base import Unsure
 from .items import _mention_strength
-from .sentences import _PAY_CHANGE, _has, _norm, _sentence_ops, _split_sentences
+from .sentences import _PAY_CHANGE, _has, _norm, _sentence_ops, _split_sentences, grammar
 from .variants import _dicts
 
 _METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
@@ -90,8 +90,8 @@ def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
         if not ids:
             continue
         strength = 1 if _PAY_CHANGE.search(sentence) and len(_sentence_ops(sentence)) <= 1 else 2
-        copied = re.findall(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
-        for oid in re.findall(r"#?\b(W\d{7})\b", sentence, re.I):
+        copied = grammar().same_as.findall(sentence)
+        for oid in grammar().record_id.findall(sentence):
             if oid.upper() in {c.upper() for c in copied}:
                 continue
             found.setdefault("#" + oid.upper(), {}).setdefault(strength, set()).update(ids)
@@ -143,7 +143,7 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
     found = find_address(segment) or find_address(whole)
     if found:
         return {k: found.get(k, "") for k in ("address1", "address2", "city", "state", "country", "zip")}
-    same = re.search(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", segment, re.I)
+    same = grammar().same_as.search(segment)
     if same:
         ref = next((o for o in snap["orders"] if o["order_id"] == "#" + same.group(1).upper()), None)
         if ref is None:

@@ -16,7 +16,7 @@ from domains.lumen.picking import mentions_item
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
-from .sentences import _PAY_CHANGE, _has
+from .sentences import _PAY_CHANGE, _has, grammar
 from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
 
@@ -73,7 +73,7 @@ def _orders_spoken_of(segment: str, sentence: str, st: _State, ctx: _Context, co
     of the items a fallback's "it" stands for, else "the same order" as the last request's items, else the one
     order the message names, unless the words name another order's item."""
     snap, order_ids = ctx.snap, ctx.order_ids
-    ref = re.search(r"same (?:address )?as (?:order |in order |my order )?#?(W\d{7})", sentence, re.I)
+    ref = grammar().same_as.search(sentence)
     in_sentence = [o for o in order_ids if o.lstrip("#").lower() in sentence.lower()
                    and not (ref and o == "#" + ref.group(1).upper())]
     context_orders = list(dict.fromkeys(x.order["order_id"] for x in context))
