@@ -25,6 +25,7 @@ from .policy import Policy, escalation_reason
 from .reading import guard
 from .reading.reader import read
 from .reading.types import Reading
+from .signals import held_first
 from .signals import safety as danger
 from .store.db import Database, utcnow
 from .store.tables import ProposalRow, TicketRow
@@ -548,7 +549,7 @@ class Pipeline:
         escalation, contact = self._escalation(policy, tri, cid, kinds, ticket, now, text)
         reading = read(text, written, packs.reading(self.pack), tri.requests)
         plan = guard.apply(self._plan(planner, tri, snap, today, ticket, text, reading), reading, snap,
-                           safety=danger(text) if tri.entities.get("safety") else "")
+                           first=held_first(tri.entities, text))
         if plan.escalate_queue or plan.escalate_because:  # a team takes it over, whatever else escalated it
             escalation = escalation or plan.escalate_because or "data protection requests are handled by the privacy team"
             tri.entities["handed_over"] = plan.handed_over  # what the customer is told instead of "a colleague…"

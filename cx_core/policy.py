@@ -16,6 +16,7 @@ from .domain import Vocabulary, active
 from .errors import ConfigError
 from .models import ROLE_RANK, Autonomy, Role
 from .plans import NOT_VERIFIED
+from .signals import AT_RISK
 from .wording import money_in
 
 
@@ -244,6 +245,8 @@ def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float
         return "legal signals in the ticket"
     if signals.get("vulnerable"):
         return "the customer may be vulnerable"
+    if signals.get("account_at_risk"):
+        return AT_RISK
     if signals.get("cancel_service"):
         return "the customer wants to close an account or cancel a service"
     if int(signals.get("contacts") or 1) >= e.repeated_contact:

@@ -61,6 +61,38 @@ def vulnerable(text: str) -> bool:
     return bool(VULNERABLE.search(NOT_VULNERABLE.sub(" ", text)))
 
 
+# the way into the account is lost to someone else: a stolen or lost phone, a hacked e-mail, while the writer cannot
+# get in; a change to sign-in or contact details asked in that state is how accounts are taken over, so a person
+# checks who is writing first ("my phone was stolen and now I can't get into my account, send the codes to my new
+# number")
+DEVICE_GONE = re.compile(r"\b(?:phone|mobile|cell|sim(?:\s+card)?|laptop|e-?mail(?:\s+account)?)\b[^.!?]{0,30}?\b(?:was|were|"
+                         r"got|been|has\s+been|is)\s+(?:\w+\s+)?(?:stolen|lost|hacked|compromised|nicked|taken)\b|"
+                         r"\b(?:stolen|lost|hacked|compromised)\s+(?:my\s+)?(?:phone|mobile|cell|sim)\b|"
+                         r"\b(?:i'?ve|i\s+have|my\s+account\s+(?:was|has\s+been))\s+(?:been\s+)?hacked\b|"
+                         r"\bsomeone\s+(?:else\s+)?(?:has\s+)?(?:got\s+into|accessed|logged\s+into|changed)\s+my\s+"
+                         r"(?:account|password|e-?mail|login)\b", re.I)
+ACCESS_LOST = re.compile(r"\b(?:can'?t|cannot|can\s+not|unable\s+to|couldn'?t|could\s+not)\s+(?:get\s+(?:in|into|"
+                         r"back\s+into)|sign\s+in|log\s*(?:in|on|into)|access)\b|\blocked\s+out\b|\b(?:verification|"
+                         r"security|one[-\s]time|login|sign[-\s]in|2fa|two[-\s](?:step|factor))\s+codes?\b", re.I)
+
+
+def account_at_risk(text: str) -> bool:
+    """Someone else may have the way into the customer's account while they ask about getting in."""
+    return bool(DEVICE_GONE.search(text) and ACCESS_LOST.search(text))
+
+
+DANGER_FIRST = "the message speaks of a danger ({word}): a person answers it first"
+AT_RISK = "the way into the account may be in someone else's hands: a person checks who is writing first"
+
+
+def held_first(found: dict[str, Any], text: str) -> str:
+    """Why every write of the ticket waits for what a person answers first, or "": a danger the message speaks of
+    (``found``: the ticket's signals), or an account whose way in someone else may hold."""
+    if found.get("safety") and (word := safety(text)):
+        return DANGER_FIRST.format(word=word)
+    return AT_RISK if found.get("account_at_risk") else ""
+
+
 URGENT = re.compile(r"\b(urgent\w*|asap|immediately|right now|today|emergency)\b", re.I)
 # writing about the same thing before: "third time", "I already asked twice", "writing again", "no reply to my email"
 _CONTACT = (r"(?:writ\w*|wrote|ask\w*|call\w*|contact\w*|e-?mail\w*|messag\w*|chas\w*|rang|ring\w*|phon\w*|"
@@ -172,7 +204,7 @@ def signals(text: str) -> dict[str, Any]:
     problem the customer reports)."""
     n = contacts(text)
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(safety(text)),
-            "vulnerable": vulnerable(text), "cancel_service": bool(CANCEL_SERVICE.search(text)),
+            "vulnerable": vulnerable(text), "account_at_risk": account_at_risk(text), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
             "problem": _problem(text), "life": life(text),
             "gift_in_time": bool(GIFT.search(text) and IN_TIME.search(text))}

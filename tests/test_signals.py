@@ -78,3 +78,22 @@ def test_a_hospital_named_for_an_appointment_or_a_past_stay_is_no_vulnerability(
     from cx_core import signals
 
     assert signals.signals(text)["vulnerable"] is vulnerable
+
+
+@pytest.mark.parametrize("text, at_risk", [
+    ("My phone was stolen on the bus and now I can't get into my account. Send the codes to 07700 900123.", True),
+    ("My email account was hacked and I cannot log in any more.", True),
+    ("Someone changed my password and I'm locked out.", True),
+    ("my mobile got nicked yesterday, the verification code still goes to it", True),
+    ("I've got a new phone, please update my number to 07700 900123.", False),  # nothing lost to anyone
+    ("I can't sign in, I think I forgot my password.", False),  # locked out, the way in in no one else's hands
+    ("I lost my wallet with the gift card in it.", False),
+])
+def test_an_account_whose_way_in_someone_else_may_hold_waits_for_a_person(text: str, at_risk: bool) -> None:
+    from cx_core import signals
+    from cx_core.policy import Policy, escalation_reason
+
+    found = signals.signals(text)
+    assert found["account_at_risk"] is at_risk
+    assert (signals.held_first(found, text) == signals.AT_RISK) is at_risk
+    assert (escalation_reason(Policy(version=1), found, 0.99, 0.0) == signals.AT_RISK) is at_risk

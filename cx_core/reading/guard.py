@@ -208,13 +208,11 @@ def left_alone(steps: list[Step]) -> str:
     return f"as you asked, I've left {listed(names)} as {'it is' if len(names) == 1 else 'they are'}"
 
 
-SAFETY = "the message speaks of a danger ({word}): a person answers it first"
-
-
-def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safety: str = "") -> Plan:
+def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, first: str = "") -> Plan:
     """``plan`` with what the Reading says of each write step: dropped when the customer does not want it, held
-    (with the reason) when it waits for them or when the message speaks of a danger (a smell of gas, sparks).
-    Reads are never held. A formal complaint hands the whole case to a supervisor."""
+    (with the reason) when it waits for them, or for what a person answers ``first`` (``signals.held_first``: a
+    danger, an account someone else may hold). Reads are never held. A formal complaint hands the whole case to a
+    supervisor."""
     _formal_complaint(plan, reading)
     kept: list[Step] = []
     dropped: list[Step] = []
@@ -233,8 +231,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, safe
             step = replace(step, missing=asked, args={k: v for k, v in step.args.items()
                                                       if k not in unfit or v in ("", None)})
             plan.questions.setdefault(step.intent, f"could you send {asked}?")
-        if safety:  # the danger first, whatever else held the step: no details asked, no other way offered
-            kept.append(replace(step, held=SAFETY.format(word=safety), missing=""))
+        if first:  # the danger first, whatever else held the step: no details asked, no other way offered
+            kept.append(replace(step, held=first, missing=""))
             plan.questions.pop(step.intent, None)
             plan.answers.pop(step.intent, None)
             continue

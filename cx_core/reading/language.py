@@ -247,6 +247,10 @@ NOTHING_NOW = re.compile(
     r"to\s+)?(?:switch|chang|cancel|mov|book|do|touch|sign|commit|go\s+ahead\s+with)\w*\s+(?:up\s+to\s+)?(?:anything|"
     r"everything)(?=\s*(?:(?:just\s+)?yet|for\s+now|at\s+the\s+moment|right\s+now|until\b[^.!?;]*)?\s*(?:[,.;!?]|$|"
     r"\bjust\b|\bi'?m\b|\bwe'?re\b))|"
+    # "I am not asking to switch yet", "we're not ready to change just yet": the asking itself is not yet
+    r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+not\s+(?:(?:yet|really)\s+)?(?:asking|looking|ready|planning|wanting)\s+"
+    r"(?:you\s+)?to\s+(?:switch|chang|cancel|mov|book|commit|sign|go\s+ahead)\w*(?:\s+[\w']+){0,4}?\s+(?:just\s+)?"
+    r"(?:yet|for\s+now|at\s+the\s+moment|right\s+now)\b|"
     # "Nothing to change yet", "nothing needs changing for now": said with the time that says it is not yet
     r"\bnothing\s+(?:to\s+(?:change|switch|move|cancel|book|do)|needs?\s+(?:changing|doing|to\s+change)|should\s+change)"
     r"\s+(?:just\s+)?(?:yet|for\s+now|at\s+the\s+moment|right\s+now|until\b)", re.I)
