@@ -473,7 +473,7 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
     if field is None or ctx.reading is None:
         raise Unbound(f"the {name.replace('_', ' ')}", b.ask)
     near = " ".join(str(v) for v in (chosen or {}).values() if isinstance(v, str | int | float))
-    value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near)
+    value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near, ctx.request.text)
     if value is None:
         if b.default is not None:
             return b.default

@@ -405,6 +405,9 @@ def test_a_value_the_customer_sets_aside_is_never_bound_even_when_it_is_the_only
     ("Three quick questions before then. Nothing to change yet, and Monday stays as booked.", True),
     ("Nothing needs changing for now, I'm only asking.", True),
     ("There's nothing to change on the gas account; please move the electricity to Fixed 12.", False),
+    ("Before I decide, a few questions. I am not asking to switch yet.", True),
+    ("We're not ready to change the tariff just yet.", True),
+    ("I'm not asking you to cancel the order, only to move it.", False),
 ])
 def test_only_a_customer_who_wants_nothing_changed_now_holds_every_write(text: str, nothing: bool) -> None:
     from cx_core.reading import language
@@ -467,6 +470,22 @@ def test_a_figure_said_as_where_something_is_stuck_is_no_value_given(text: str, 
 
     spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
     assert arguments.read(spec, read(text, WRITTEN, None, [])) == ((want, "") if want else (None, arguments.STUCK))
+
+
+def test_a_number_the_request_gives_in_its_own_words_comes_before_other_figures() -> None:
+    """A move to "14 Elmete Walk, Leeds LS8 2LB" and, in its own sentence, the meter's reading: the reading is the
+    figure its request says, whatever else the message counts."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    own = "I read the gas meter this morning and it says 15841."
+    text = f"We move on 5 December to 14 Elmete Walk, Leeds LS8 2LB, flat 2 at the back. {own}"
+    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []), "Leeds LS8 gas", own)[0] == 15841
 
 
 @pytest.mark.parametrize("text, want", [
@@ -585,6 +604,9 @@ def test_a_negation_after_a_sentence_that_only_tells_of_the_record_still_drops_t
     ("I will go to the ombudsman unless you sort this out by Friday.", False),
     ("Cancel it unless it has already shipped.", True),
     ("Please refund me unless my wife objects.", True),
+    ("Please take the reading of 15841, in case that's useful before we go.", False),  # a courtesy, no condition
+    ("Here is my new number in case you need it: please update it.", False),
+    ("Cancel it in case the parcel is late.", True),
 ])
 def test_a_threat_made_unless_the_request_is_done_is_no_condition(text: str, held: bool) -> None:
     [request] = read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text, confidence=1.0)]).requests

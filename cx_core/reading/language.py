@@ -172,7 +172,10 @@ CONDITION = re.compile(
     r"\b(?:if(?!\s+(?:possible|you\s+can|you\s+could|you\s+would|you\s+don'?t\s+mind|needed|necessary|so|not\b|"
     r"(?:you|the\s+agent|anyone|they|someone)\s+(?:need|needs|ask|asks|want\s+to\s+know|require|requires)\b|"
     r"that'?s\s+(?:ok|okay|fine|alright)|(?:that|this|it)(?:'s|\s+is)\s+not\s+possible|you\s+can'?t|you\s+cannot|"
-    r"any|anyone|anything))|unless|as\s+long\s+as|provided(?:\s+that)?|only\s+if|in\s+case|depending\s+on|"
+    r"any|anyone|anything))|unless|as\s+long\s+as|provided(?:\s+that)?|only\s+if|"
+    # "in case that's useful", "in case you need it": a courtesy, no condition
+    r"in\s+case(?!\s+(?:(?:it|that|this)(?:'s|\s+is)\s+(?:of\s+use|useful|helpful|needed|relevant|handy)|it\s+helps|"
+    r"(?:you|they|anyone)\s+needs?\s+(?:it|them|this|that)\b))|depending\s+on|"
     r"assuming)\b[^.!?;]*", re.I)
 # a condition that is the request itself, said as a threat: "…unless it's refunded today", "unless you sort it out"
 ULTIMATUM = re.compile(r"unless\s+(?:(?:it|this|that|they|the\s+\w+|my\s+\w+)(?:\s+(?:is|are|gets?|has\s+been|have\s+been)|"
