@@ -489,6 +489,22 @@ def test_a_number_the_request_gives_in_its_own_words_comes_before_other_figures(
 
 
 @pytest.mark.parametrize("text, want", [
+    ("Then on Tuesday I ordered another without realizing.", "2026-11-17"),
+    ("It arrived on Monday with a crack in the lid.", "2026-11-16"),
+    ("We rang on Wednesday and nobody answered.", "2026-11-18"),
+    ("Please deliver it on Tuesday.", "2026-11-24"),
+    ("I booked the engineer for Tuesday.", "2026-11-24"),  # what a booking is for lies ahead
+    ("On Monday I will be out all day.", "2026-11-23"),
+])
+def test_a_weekday_told_of_what_already_happened_is_the_last_one(text: str, want: str) -> None:
+    """Written on Friday 20 November: a weekday in a clause about what happened is the one before, never a day to
+    book."""
+    from cx_core.reading import when
+
+    assert [w.value for w in when.dates(text, WRITTEN.date())] == [want]
+
+
+@pytest.mark.parametrize("text, want", [
     ("Thursday afternoons are best, but not next Thursday, I have a scan. The one after that would be perfect.",
      "2026-12-03"),
     ("Friday afternoons are best for me, but not next Friday.", None),

@@ -4,7 +4,8 @@ A library was tried first (dateparser 1.5): it reads "the day after tomorrow" as
 1 June and "a week on Thursday" as this Thursday, so the rules of English dates live here, once, with a table of
 tests. The conventions are the common ones (and the Schema-Guided Dialogue data's):
 
-- a weekday alone is the next one after today ("Friday", said on a Friday, is a week ahead);
+- a weekday alone is the next one after today ("Friday", said on a Friday, is a week ahead), unless its clause tells
+  of what already happened ("on Tuesday I ordered another", "it arrived on Monday"): then it is the last one;
 - "this Saturday" is the one of the current week, or the next one when it has passed;
 - "next Tuesday" is the first Tuesday after today when that is in the next calendar week, else the one after;
 - "Thursday next week", "Monday this week", "the Wednesday of the week after next" name a calendar week;
@@ -152,6 +153,23 @@ _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+th
                         r"(?:\s+the)?\s*$", re.I)
 # "the Monday after", "the day after that", "the next day", "the following Monday": a day counted from the day
 # named before it
+# a weekday told of something that already happened is the last one, not the next: "on Tuesday I ordered another",
+# "it arrived on Monday", "we rang on Wednesday" (never one a booking is for: "I booked it for Tuesday")
+_HAPPENED = re.compile(r"\b(?:i|we|they|he|she|you)\s+(?:\w+ly\s+)?(?:ordered|placed|bought|paid|rang|called|phoned|"
+                       r"e-?mailed|wrote|received|noticed|tried|returned|posted)\b|\b(?:arrived|came|turned\s+up|"
+                       r"showed\s+up|was\s+delivered|were\s+delivered|got\s+delivered|broke|stopped\s+working)\b", re.I)
+_NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|supposed|due|booked|scheduled|expected|"
+                      r"for|until|till|by|from)\b", re.I)
+
+
+def _happened(text: str, start: int, end: int) -> bool:
+    """The weekday at ``start`` is told in a clause about what already happened, with nothing that looks ahead."""
+    left = max(text.rfind(c, 0, start) for c in ".;!?,\n") + 1
+    ends = [i for i in (text.find(c, end) for c in ".;!?,\n") if i >= 0]
+    clause = text[left:min(ends) if ends else len(text)]
+    return bool(_HAPPENED.search(clause)) and not _NOT_YET.search(clause)
+
+
 _AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
                              rf"the\s+week|(?:this|next|the|a)\b))|\bthe\s+(?:next|following)\s+(?P<nd>day)\b|"
                              rf"\bthe\s+following\s+(?P<fd>{_WD})\b|\bthe\s+(?P<one>one)\s+after\s+(?:that|it|this)\b", re.I)
@@ -259,6 +277,8 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             d = _resolve(kind, m, today, day_first)
             if d is None:
                 continue
+            if kind == "wd" and not m.group("every") and _happened(text, s, e):
+                d = today - timedelta(days=(today.weekday() - d.weekday()) % 7 or 7)
             if kind == "wd" and re.search(r"\bthe\s+$", text[max(0, s - 8):s]):
                 # "a week on Monday … they need the Monday as well": the Monday already named
                 named = [w for w in found if w.start < s and date.fromisoformat(w.value).weekday() == d.weekday()]
