@@ -104,18 +104,23 @@ def _in_unit(reading: Reading, v: Value, spec: Spec) -> float | None:
     return float(v.value) * UNITS[said] / UNITS[wanted]
 
 
+def _own_number(spec: Spec, reading: Reading, near: str, own: str) -> Any:
+    """The number the request's ``own`` words give, read as the argument among those alone ("…Leeds LS8 2LB. I read
+    the gas meter this morning: 15841": 15841, whatever the postcode); None when they give none, or the message no
+    other."""
+    at = reading.text.find(own)
+    inside = [v for v in reading.facts.numbers if at >= 0 and at <= v.words.start and v.words.end <= at + len(own)]
+    if not inside or len(inside) == len(reading.facts.numbers):
+        return None
+    return read(spec, reading.model_copy(update={"facts": reading.facts.model_copy(update={"numbers": inside})}),
+                near)[0]
+
+
 def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[Any, str]:
-    """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near`` are words of the record the
-    value belongs to (its kind of supply, its name), which pick among several ("electric 12301, gas 5302"). A number
-    the request's ``own`` words give is its value before any other figure of the message ("we move on 5 December to
-    … LS8 2LB. I read the gas meter this morning: 15841" — the reading is 15841, whatever the postcode)."""
-    if spec.kind == "number" and own and (at := reading.text.find(own)) >= 0:
-        inside = [v for v in reading.facts.numbers if at <= v.words.start and v.words.end <= at + len(own)]
-        if inside and len(inside) < len(reading.facts.numbers):
-            value, why = read(spec, reading.model_copy(update={"facts": reading.facts.model_copy(update={
-                "numbers": inside})}), near)
-            if value is not None:
-                return value, why
+    """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near``, words of the record it belongs
+    to, pick among several ("electric 12301, gas 5302"); a number the request's ``own`` words give comes first."""
+    if spec.kind == "number" and own and (found := _own_number(spec, reading, near, own)) is not None:
+        return found, ""
     if spec.kind == "number":
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
         # a rank said in words ("the THIRD time I write", "my second message") counts nothing beside a number said
