@@ -75,3 +75,6 @@ def test_verbs_that_are_not_a_list_are_one_line_naming_the_file(tmp_path) -> Non
     (tmp_path / "reading.yaml").write_text("requests:\n  record: loan\n  verbs:\n    renew: renew\n")
     with pytest.raises(ConfigError, match=r"reading\.yaml: requests: verbs: expected"):
         packs._reading(tmp_path, "GB", "GBP")
+    (tmp_path / "reading.yaml").write_text("requests: renew\n")
+    with pytest.raises(ConfigError, match=r"reading\.yaml: requests: expected a mapping"):
+        packs._reading(tmp_path, "US", "USD")

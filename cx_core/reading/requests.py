@@ -137,6 +137,8 @@ class Grammar:
            ids: Mapping[str, re.Pattern[str]]) -> Grammar:
         """From ``reading.yaml``'s ``requests`` (see the module), the words of the pack's records and its ids."""
         spec = spec or {}
+        if not isinstance(spec, Mapping):
+            raise ValueError("requests: expected a mapping with 'record' and 'verbs'")
         verbs = spec.get("verbs") or {}
         if not isinstance(verbs, Mapping) or not all(isinstance(v, list) for v in verbs.values()):
             raise ValueError("requests: verbs: expected each kind of request with a list of verbs")
