@@ -141,12 +141,18 @@ ROWS: list[tuple[str, str, Any]] = [
     ("We're away until December 1st; the day after that would be ideal.", "date", "2026-12-02"),
     ("It was cancelled on the 30th; the same time the next day, please.", "date", "2026-12-01"),
     ("Not Monday 7 December: the following Wednesday.", "date", "2026-12-09"),
+    ("Would a fortnight today suit?", "date", "2026-12-04"),
+    ("In a fortnight's time, please.", "date", "2026-12-04"),
+    ("Two weeks from this Sunday would be ideal.", "date", "2026-12-06"),
+    ("It is booked for Tuesday Dec 1 in the morning; Monday the 23rd instead?", "date", "2026-11-23"),
     # times and parts of the day
     ("Any time after 2pm.", "time", ("14:00", "after")),
     ("2pm or later, please.", "time", ("14:00", "after")),
     ("Before 10am if you can.", "time", ("10:00", "before")),
     ("At half past ten in the morning.", "time", ("10:30", "")),
     ("Around 4:30 in the afternoon.", "time", ("16:30", "around")),
+    ("I get home at half past three, so it has to start after that.", "time", ("15:30", "after")),
+    ("I leave at 2pm, so it must be before that.", "time", ("14:00", "before")),
     ("Monday morning please.", "period", "morning"),
     ("I'm free after lunch.", "period", "afternoon"),
     ("Evenings are best for me.", "period", "evening"),
@@ -814,3 +820,23 @@ def test_a_question_that_asks_for_a_thing_to_be_done_says_what_to_do(text: str, 
 
     reading = read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text, confidence=1.0)])
     assert guard._instructs(reading.requests[0]) is instructs
+
+
+def test_the_day_of_a_month_is_no_hour_and_a_bound_can_point_back_at_a_time() -> None:
+    """"booked for Tuesday Dec 1 in the morning" has no 1am in it; "home at half past three, so a visit that starts
+    after that" bounds the visit after 15:30."""
+    from cx_core.reading import when
+
+    said = when.times("It is booked for Tuesday Dec 1 in the morning. I get home at half past three, so it would "
+                      "have to be a visit that starts after that. Whatever suits after 5pm too.")
+    assert [(t.value, t.bound) for t in said if t.kind == "time"] == [("15:30", "after"), ("17:00", "after")]
+
+
+def test_a_day_named_beats_a_weekday_of_every_week() -> None:
+    """"Would a fortnight today suit, in the morning? My carer is with me on Friday mornings": the day is the one
+    named; every Friday tells when someone is home."""
+    from cx_core.reading import arguments
+
+    text = "Would a fortnight today suit, in the morning? My carer is with me on Friday mornings."
+    spec = arguments.Spec("date", "the day of the visit", "date")
+    assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == "2026-12-04"

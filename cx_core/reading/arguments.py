@@ -151,28 +151,7 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
         return _pick(values or pool, spec, reading, near)
     if spec.kind == "date":
-        refused = _set_aside(reading, reading.facts.dates)
-        ruled = [ruled_out(reading, d) for d in reading.facts.dates]
-        # "Thursday afternoons suit me, but not next Thursday": the next of every such day, when ruled out, is out
-        out = {str(d.value) for d, no in zip(reading.facts.dates, ruled, strict=True) if no}
-        open_days = [d for d, no in zip(reading.facts.dates, ruled, strict=True) if not no
-                     and str(d.value) not in near and not (d.every and str(d.value) in out)]
-        days = [d for d in open_days if d not in refused]
-        if not days:
-            first = _first_of_span(reading, near)
-            if first is not None:
-                return first, ""
-            same = {str(d.value) for d in reading.facts.dates if str(d.value) in near}
-            if len(same) == 1 and language.SAME_DAY.search(reading.text):  # "the same day, in the afternoon"
-                return same.pop(), ""
-        if len({str(d.value) for d in days}) > 1 and language.SOONEST.search(reading.text):
-            return min(str(d.value) for d in days), ""  # "Monday or Friday, whichever is soonest": then the next
-        wanted = [d for d in days if not in_fallback(reading, d)]  # "…Saturday? If you don't do weekends, Tuesday"
-        if wanted and len(wanted) < len(days):
-            chosen, why = _pick(wanted, spec, reading, "")
-            if chosen is not None:
-                return chosen, why
-        return _pick(days or open_days, spec, reading, "")
+        return _read_date(spec, reading, near)
     if spec.kind == "choice":
         found = []
         old = [d for d in reading.facts.dates if str(d.value) in near or ruled_out(reading, d)]
@@ -196,6 +175,37 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
             return distinct[0], ""
         return None, NOT_FOUND if not distinct else AMBIGUOUS
     return None, NOT_FOUND
+
+
+def _read_date(spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
+    """A day: one the customer asks for, not one ruled out, set aside or the record's own (``near``)."""
+    refused = _set_aside(reading, reading.facts.dates)
+    ruled = [ruled_out(reading, d) for d in reading.facts.dates]
+    # "Thursday afternoons suit me, but not next Thursday": the next of every such day, when ruled out, is out
+    out = {str(d.value) for d, no in zip(reading.facts.dates, ruled, strict=True) if no}
+    open_days = [d for d, no in zip(reading.facts.dates, ruled, strict=True) if not no
+                 and str(d.value) not in near and not (d.every and str(d.value) in out)]
+    days = [d for d in open_days if d not in refused]
+    # "a fortnight today, in the morning? My carer is with me on Friday mornings": a day named beats a weekday
+    # of every week, which tells when the customer can be there
+    named = [d for d in days if not d.every]  # ("Friday and Monday mornings": both every week)
+    days = named if named and not any(re.fullmatch(r"(?:on\s+)?[a-z]+day", d.words.text.strip(), re.I)
+                                      for d in named) else days
+    if not days:
+        first = _first_of_span(reading, near)
+        if first is not None:
+            return first, ""
+        same = {str(d.value) for d in reading.facts.dates if str(d.value) in near}
+        if len(same) == 1 and language.SAME_DAY.search(reading.text):  # "the same day, in the afternoon"
+            return same.pop(), ""
+    if len({str(d.value) for d in days}) > 1 and language.SOONEST.search(reading.text):
+        return min(str(d.value) for d in days), ""  # "Monday or Friday, whichever is soonest": then the next
+    wanted = [d for d in days if not in_fallback(reading, d)]  # "…Saturday? If you don't do weekends, Tuesday"
+    if wanted and len(wanted) < len(days):
+        chosen, why = _pick(wanted, spec, reading, "")
+        if chosen is not None:
+            return chosen, why
+    return _pick(days or open_days, spec, reading, "")
 
 
 # what rules a day or a time out for the customer: "I can't do Monday", "I'm away on the 3rd", "not Saturday"

@@ -137,16 +137,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                              r"order|bag|of\s+(?:them|those|these|my|the)\b))", re.I)),
     ("after_next", re.compile(rf"\b(?:the\s+)?(?P<wd>{_WD})\s+(?:of\s+)?the\s+week\s+after\s+next\b|"
                               rf"\bthe\s+(?P<wd2>{_WD})\s+after\s+next\b", re.I)),
+    # "two weeks from this Sunday", "a fortnight on Friday", "3 days after next Monday"
+    ("from_day", re.compile(rf"\b(?P<n>\d+|a|one|two|three|four)\s+(?P<unit>days?|weeks?|fortnights?)\s+(?:from|after|on)\s+"
+                            rf"(?:(?P<which>this|next|coming|this\s+coming)\s+)?(?P<wd>{_WD})\b", re.I)),
     ("week_on", re.compile(rf"\ba\s+week\s+(?:on|from)\s+(?P<wd>{_WD})\b|\b(?P<wd2>{_WD})\s+week\b(?!\s*end)", re.I)),
     ("wd_week", re.compile(rf"\b(?P<wd>{_WD})\s+(?:of\s+)?(?P<which>this|next|the\s+following)\s+week\b", re.I)),
     ("this_next", re.compile(rf"\b(?P<which>this|next|coming|this\s+coming|last|the\s+following)\s+(?P<wd>{_WD})\b",
                              re.I)),
     ("relative", re.compile(r"\b(?P<word>the\s+day\s+after\s+tomorrow|day\s+after\s+tomorrow|tomorrow|tmrw|tmr|"
                             r"later\s+today|today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
-                            r"a\s+week\s+(?:today|tomorrow))\b", re.I)),
+                            r"a\s+(?:week|fortnight)\s+(?:today|tomorrow))\b", re.I)),
     ("in_days", re.compile(r"\bin\s+(?P<n>\d+|a|one|two|three|four|five|six|seven|ten|fourteen)\s+"
-                           r"(?P<unit>days?|weeks?)(?:'?\s+time)?\b|\b(?P<n2>\d+|a|one|two|three|four|five|six|seven)\s+"
-                           r"(?P<unit2>days?|weeks?)\s+from\s+(?:now|today)\b", re.I)),
+                           r"(?P<unit>days?|weeks?|fortnights?)(?:'?s?\s+time)?\b|\b(?P<n2>\d+|a|one|two|three|four|five|six|seven)\s+"
+                           r"(?P<unit2>days?|weeks?|fortnights?)\s+from\s+(?:now|today)\b", re.I)),
     ("wd", re.compile(rf"\b(?:on\s+)?(?P<wd>{_WD})(?P<every>s)?\b(?!\s*-)", re.I)),
 ]
 _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+than|not\s+before|not\s+after)"
@@ -183,7 +186,11 @@ def _relative(word: str, today: date) -> date | None:
             "tomorrow": today + timedelta(days=1), "tmrw": today + timedelta(days=1),
             "tmr": today + timedelta(days=1), "day after tomorrow": today + timedelta(days=2),
             "the day after tomorrow": today + timedelta(days=2), "a week today": today + timedelta(days=7),
-            "a week tomorrow": today + timedelta(days=8)}.get(w)
+            "a week tomorrow": today + timedelta(days=8), "a fortnight today": today + timedelta(days=14),
+            "a fortnight tomorrow": today + timedelta(days=15)}.get(w)
+
+
+_UNIT_DAYS = {"d": 1, "w": 7, "f": 14}
 
 
 def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date | None:
@@ -254,8 +261,13 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
     if kind == "in_days":
         raw = (g.get("n") or g.get("n2") or "").lower()
         n = 1 if raw in ("a", "one") else numbers.value_of(raw) or 0
-        unit = (g.get("unit") or g.get("unit2") or "").lower()
-        return today + timedelta(days=n * (7 if unit.startswith("week") else 1)) if n else None
+        return today + timedelta(days=n * _UNIT_DAYS[(g.get("unit") or g.get("unit2") or "d")[0].lower()]) if n else None
+    if kind == "from_day":
+        raw, which = g["n"].lower(), " ".join((g.get("which") or "coming").lower().split())
+        n = 1 if raw in ("a", "one") else numbers.value_of(raw) or 0
+        anchor = _next(today, _weekday(g["wd"])) if which == "next" else \
+            _this(today, _weekday(g["wd"])) if which == "this" else weekday_after(today, _weekday(g["wd"]))
+        return anchor + timedelta(days=n * _UNIT_DAYS[g["unit"][0].lower()]) if n else None
     if kind == "wd":
         return weekday_after(today, _weekday(g["wd"]))
     return None
@@ -386,6 +398,8 @@ def times(text: str) -> list[When]:
         g = m.groupdict()
         if text[m.end():m.end() + 1].isdigit() or text[max(0, m.start() - 1):m.start()].isdigit():
             continue  # part of a longer figure ("moved from 4410"), no time
+        if g["h"] and re.search(rf"\b{_MON}\.?\s*$", text[max(0, m.start() - 12):m.start()], re.I):
+            continue  # the day of a month ("Tuesday Dec 1 in the morning"), no hour
         if g["named"]:
             value = "00:00" if g["named"].lower() == "midnight" else "12:00"
         else:
@@ -423,7 +437,7 @@ def times(text: str) -> list[When]:
         before = _BOUND.search(text[max(0, m.start() - 24):m.start()])
         bound = " ".join(before.group(1).lower().split()) if before else ""
         after = re.match(r"\s*(or\s+later|or\s+after|onwards|and\s+later)\b", text[m.end():], re.I)
-        bound = "after" if after else bound
+        bound = "after" if after else bound if _norm_bound(bound) else _bound_back(text, m.end())
         out.append(When("time", value, m.start(), m.end(), m.group(0).strip(), _norm_bound(bound)))
     for m in _PERIOD.finditer(text):
         if any(t.start <= m.start() < t.end for t in out):
@@ -433,6 +447,18 @@ def times(text: str) -> list[When]:
                 "afternoon" if word.startswith(("afternoon", "pm", "after lunch", "lunch")) else "evening")
         out.append(When("period", part, m.start(), m.end(), m.group(0)))
     return sorted(out, key=lambda w: w.start)
+
+
+# the bound said after the time, pointing back at it: "home at half past three, so a visit that starts after that"
+_BOUND_BACK = re.compile(r"\b(after|before|later\s+than|earlier\s+than)\s+(?:that|then|this)\b", re.I)
+
+
+def _bound_back(text: str, end: int) -> str:
+    rest = re.split(r"[.!?\n]", text[end:end + 120], maxsplit=1)[0]
+    m = _BOUND_BACK.search(rest)
+    if m is None or _TIMES.search(rest[:m.start()]) and re.search(r"\d|noon|midday", rest[:m.start()]):
+        return ""
+    return "after" if m.group(1).lower().startswith(("after", "later")) else "before"
 
 
 def _norm_bound(word: str) -> str:
