@@ -417,7 +417,7 @@ class Pipeline:
                 found += self.kb.retrieve(said, k=2)
             unique = {(p.doc_id, p.heading): p for p in found}
             passages[req.intent] = sorted(unique.values(), key=lambda p: -p.similarity)[:3]
-        return passages
+        return passages | {f"?{q}": self.kb.retrieve(q, k=2) for q in tri.entities.get("also_asked", ())}
 
     def _explain_refusals(self, outcomes: list[StepOutcome], passages: dict[str, list[Passage]]) -> None:
         """A refusal is explained from the rule behind it, so that passage comes first."""
@@ -474,9 +474,8 @@ class Pipeline:
         customer's earlier contacts about it."""
         # a question the knowledge base answers is not one the agent is unsure of, whatever the classifier said
         sure = 1.0 if tri.entities.get("from_knowledge") else tri.confidence
-        escalation = escalation_reason(policy, tri.entities, sure, tri.frustration)
-        # a rehearsal (replay, evaluation) reads each ticket alone: the store's other tickets are not its history
-        # the tickets before this one: a later message is no earlier contact about it (read again, it stays so)
+        escalation = escalation_reason(policy, tri.entities, sure, tri.frustration, str(tri.entities.get("tier", "")))
+        # the tickets before this one (a later message is no earlier contact; a rehearsal reads each ticket alone)
         sent = ticket.created_at if ticket.created_at is not None and (ticket.created_at.tzinfo is None) == (
             now.tzinfo is None) and ticket.created_at < now else now
         contact = contacts.count(self.db, None if self.rehearsal else cid, kinds, ticket.id, sent, text)

@@ -89,6 +89,10 @@ class Escalation(BaseModel):
     safety_signals: bool = True
     repeated_contact: int = Field(default=3, ge=1)
     act_alone_min_confidence: float = Field(default=0.75, ge=0, le=1)
+    # customer tiers whose standing needs the company already holds (a priority-services register): a carer, a
+    # disability or age told of by such a customer is answered, and hands the ticket to a person only with a crisis
+    # (a death, a stay in hospital) or another reason
+    needs_on_record: list[str] = Field(default_factory=list)
 
 
 class Policy(BaseModel):
@@ -236,14 +240,16 @@ class Verdict:
     required_role: Role = Role.advisor
 
 
-def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float, frustration: float) -> str:
-    """Why a ticket must go to a person before any action, or '' when nothing requires it."""
+def escalation_reason(policy: Policy, signals: dict[str, Any], confidence: float, frustration: float,
+                      tier: str = "") -> str:
+    """Why a ticket must go to a person before any action, or '' when nothing requires it (``tier``: the
+    customer's)."""
     e = policy.escalation
     if e.safety_signals and signals.get("safety"):
         return "safety signals in the ticket"
     if e.legal_signals and signals.get("legal"):
         return "legal signals in the ticket"
-    if signals.get("vulnerable"):
+    if signals.get("vulnerable") and (tier not in e.needs_on_record or signals.get("vulnerable_crisis", True)):
         return "the customer may be vulnerable"
     if signals.get("account_at_risk"):
         return AT_RISK

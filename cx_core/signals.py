@@ -49,6 +49,9 @@ def safety(text: str) -> str:
 
 VULNERABLE = re.compile(r"\b(disabled|disability|elderly|bereave\w*|passed away|hospital|carer|terminal|"
                         r"wheelchair|pregnan\w*)\b", re.I)
+# what a priority-services register already holds of a customer (a carer, a disability, age, a wheelchair, a
+# pregnancy), as against a crisis now (a death, a stay in hospital, a terminal illness)
+STANDING_NEEDS = re.compile(r"\b(disabled|disability|elderly|carer|wheelchair|pregnan\w*)\b", re.I)
 # a hospital named for an appointment or a scan, or a stay that is over, tells of no vulnerability now ("any day but
 # Thursday, when I have hospital appointments", "I was in hospital when they were due"); being in it does
 NOT_VULNERABLE = re.compile(r"\b(?:was|were|had\s+been|'d\s+been)\s+in\s+(?:the\s+)?hospital\b|\bhospital\s+(?:appointments?|"
@@ -59,6 +62,11 @@ NOT_VULNERABLE = re.compile(r"\b(?:was|were|had\s+been|'d\s+been)\s+in\s+(?:the\
 def vulnerable(text: str) -> bool:
     """Whether the words tell of a customer (or someone of theirs) in a vulnerable situation now."""
     return bool(VULNERABLE.search(NOT_VULNERABLE.sub(" ", text)))
+
+
+def vulnerable_crisis(text: str) -> bool:
+    """Whether the vulnerability told of is more than the standing needs a register holds."""
+    return bool(VULNERABLE.search(STANDING_NEEDS.sub(" ", NOT_VULNERABLE.sub(" ", text))))
 
 
 # the way into the account is lost to someone else: a stolen or lost phone, a hacked e-mail, while the writer cannot
@@ -204,7 +212,7 @@ def signals(text: str) -> dict[str, Any]:
     problem the customer reports)."""
     n = contacts(text)
     return {"legal": bool(LEGAL.search(NOT_LEGAL.sub(' ', text)) or THREAT.search(text)), "safety": bool(safety(text)),
-            "vulnerable": vulnerable(text), "account_at_risk": account_at_risk(text), "cancel_service": bool(CANCEL_SERVICE.search(text)),
+            "vulnerable": vulnerable(text), "vulnerable_crisis": vulnerable_crisis(text), "account_at_risk": account_at_risk(text), "cancel_service": bool(CANCEL_SERVICE.search(text)),
             "contacts": n, "repeated_contact": n > 1, "waiting": bool(WAITING.search(text)),
             "problem": _problem(text), "life": life(text),
             "gift_in_time": bool(GIFT.search(text) and IN_TIME.search(text))}

@@ -566,7 +566,7 @@ class Triager:
         urgency, u_reasons = self.urgency(text, frustration, tier, channel)
         abstained = pred.confidence < self.abstain_below or not text or not requests
         found: dict[str, Any] = entities.extract(text[:MAX_CHARS], today)
-        found.update(signals(text))
+        found.update(signals(text), tier=tier)  # the customer's tier: a need a register holds is no hand-over
         return Triage(
             task_type=UNCLASSIFIED if abstained else pred.label,
             intent=pred.label,

@@ -80,6 +80,25 @@ def test_a_hospital_named_for_an_appointment_or_a_past_stay_is_no_vulnerability(
     assert signals.signals(text)["vulnerable"] is vulnerable
 
 
+@pytest.mark.parametrize("text, tier, hands_over", [
+    ("My carer is with me on Friday mornings, so someone can let the engineer in.", "priority", False),
+    ("My carer is with me on Friday mornings, so someone can let the engineer in.", "standard", True),
+    ("I use a wheelchair, so the meter needs to be reachable.", "priority", False),
+    ("My husband passed away last month and the account is in his name.", "priority", True),
+    ("I'm writing from a hospital bed; my carer reads me your letters.", "priority", True),
+])
+def test_needs_a_register_already_holds_hand_the_ticket_to_no_one_by_themselves(text: str, tier: str,
+                                                                                  hands_over: bool) -> None:
+    from cx_core import signals
+    from cx_core.policy import Escalation, Policy, escalation_reason
+
+    policy = Policy(version=1, escalation=Escalation(needs_on_record=["priority"]))
+    reason = escalation_reason(policy, signals.signals(text), 0.9, 0.0, tier)
+    assert (reason == "the customer may be vulnerable") is hands_over
+    assert escalation_reason(Policy(version=1), signals.signals(text), 0.9, 0.0, tier) == \
+        "the customer may be vulnerable"  # a company that names no register hands every one over
+
+
 @pytest.mark.parametrize("text, at_risk", [
     ("My phone was stolen on the bus and now I can't get into my account. Send the codes to 07700 900123.", True),
     ("My email account was hacked and I cannot log in any more.", True),
