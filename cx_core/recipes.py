@@ -81,6 +81,7 @@ class Binding:
     ask: str = ""
     default: Any = None
     any_named: bool = False  # record: a key the message names is taken even when no record of the customer has it
+    described: bool = False  # record: only one the words name or narrow to ("my Dallas to Atlanta trip"), never asked
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def _binding(raw: Any, where: str) -> Binding:
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
-                   ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True)
+                   ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True,
+                   described=raw.get("described") is True)
 
 
 def parse(data: Any, source: str = "recipes.yaml") -> Book:
@@ -318,13 +320,15 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
         return picked  # a record the customer names is the one meant, whatever its state (the action says why not)
     if each and not pool:
         raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
+    narrowed_by_words = False  # by the message's words, then the request's own ("for my gas … leave the other")
     for hint in b.narrow_by:  # "both my flights, on the 10th and the 11th": every one of those the words name
-        # "move the direct debit for my gas … leave the electricity one": the request's own words first
         for found in (ctx.entities.get(hint, []), ctx.own.get(hint, [])):
             values = {str(v).lower() for v in found}
             narrowed = [r for r in pool if values & set(_scalars(r))] if values else []
             if narrowed:
-                pool = narrowed
+                pool, narrowed_by_words = narrowed, True
+    if b.described and not narrowed_by_words:
+        raise Unbound(f"no {b.name.replace('_', ' ')} the words describe", "")
     if each:
         return pool
     if len(pool) > 1:  # described by its own words: "the EV charger", "the one delivered on Wednesday"

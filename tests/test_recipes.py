@@ -290,3 +290,24 @@ def test_a_record_described_by_its_own_words_is_the_one_meant_and_none_described
         plan = recipes.plan(book, triage, described, date(2026, 11, 20), text, {},
                             reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
         assert plan.steps[0].args.get("booking_id") == want, text
+
+
+def test_a_record_bound_only_when_described_is_never_the_only_one_by_default() -> None:
+    """``described: true``: a look-up of a booking for a question about it ("did the bags on my Dallas trip on 29
+    October cost extra?") takes only the one the words name or narrow to; with one booking on the account and
+    nothing described ("how many bags can I take?") it binds nothing, and asks nothing."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    one = {"bookings": [SNAP["bookings"][0]]}
+    book = recipes.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
+        "booking_id": {"record": "bookings", "key": "id", "named_by": "booking_id", "described": True,
+                       "narrow_by": ["dates"]}}}]}}})
+    for text, dates, want in (("Please check the bags on my trip on 1 December.", ["2026-12-01"], "BK001"),
+                              ("Please check how many bags I can take.", [], None)):
+        triage = _triage("cancel", text, dates=dates)
+        plan = recipes.plan(book, triage, one, date(2026, 11, 20), text, {},
+                            reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+        assert (plan.steps[0].args.get("booking_id") if plan.steps else None) == want, text
+        assert not plan.questions, text
