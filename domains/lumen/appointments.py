@@ -47,7 +47,11 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
     names that is an appointment's current day says which appointment it is ("I can't be home on Wednesday"),
     not where to move it; a day ruled out anywhere in the message (``full``) is not one to move to."""
     appts = [a for a in snap["appointments"] if a["status"] == "booked"]
-    dates = ents.get("dates", [])
+    # the days the request's own words name first, when they name one to move to: "twice on Wednesday" of a
+    # payment is no day for the visit
+    own = {w.value for w in when.dates(text, today, day_first=False)}
+    dates = [d for d in ents.get("dates", []) if d in own]
+    dates = dates if set(dates) - {a["start"][:10] for a in appts} else ents.get("dates", [])
     items = {o["order_id"]: o["items"] for o in snap["orders"]}
     for found in ([a for a in appts if a["appointment_id"] in ents.get("appointment_ids", [])],
                   [a for a in appts if a["order_id"] and a["order_id"] in ents.get("order_ids", [])],
