@@ -20,7 +20,7 @@ from .actions import REGISTRY
 from .entities import split_sentences, whole_text
 from .models import Request, TicketIn, Triage
 from .passages import quotable_sentences
-from .reading import language, records
+from .reading import comparing, language, records
 from .reading.language import ASKING_WORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
@@ -98,6 +98,9 @@ def why_it_waits(questions: Iterable[str], known: set[str]) -> str:
 
 
 KNOWLEDGE_ANSWERS = 0.35  # a passage this close to a question the classifier could not place answers it
+# a yes-or-no question about what will happen, not asking anyone to act: "will the electricity go off while…?"
+_WILL_IT = re.compile(r"^\W*(?:(?:and|so|also|but),?\s+)?(?:will|would|does|do|is|are)\s+(?:the|my|our|it|there|"
+                      r"that|this)\b[^?]*\?\s*$", re.I)
 
 
 class Answers:
@@ -125,11 +128,30 @@ class Answers:
         asked = [r.text for r in tri.requests if r.intent in self.pack.informational]
         return why_it_waits(asked, self.known(snap, profile)) if asked else ""
 
+    def also_asked(self, tri: Triage, ticket: TicketIn) -> list[str]:
+        """The questions a message asks beside its requests ("…book the engineer for Friday. Will the power go off
+        while the work is done?"): each only asks to be told, names at least two things, gives no day or figure (those
+        ask of the request they stand in) and is not already a request answered from the articles. The draft quotes
+        an answer the knowledge base gives to one; the summary names the others, so the advisor answers them."""
+        answered_by = " ".join(r.text for r in tri.requests if r.intent in self.pack.informational)
+        said = language.sentences(whole_text(ticket.subject, ticket.body))
+        out = []
+        for i, s in enumerate(said):
+            if not (language.asks_only(s) or _WILL_IT.search(s.text)) or s.text in answered_by \
+                    or re.search(r"\d", s.text) or len(content_words(s.text)) < 2:
+                continue
+            # "Is that something I arrange later?": what "that" is, the sentence before says
+            out.append(f"{said[i - 1].text} {s.text}" if i and comparing.ANAPHOR.search(s.text) else s.text)
+        return out[:3]
+
     def read_anew(self, tri: Triage, ticket: TicketIn, snap: Any, profile: Mapping[str, Any] | None) -> Triage:
         """A question the classifier could not place is still answered from the knowledge base when one of its
         passages is close to it and the knowledge base speaks of everything it names: read as that article's task
-        type (else the classifier's best guess), with the reason kept; anything else stays with a person."""
+        type (else the classifier's best guess), with the reason kept; anything else stays with a person. A
+        placed ticket keeps the questions it asks beside its requests (``also_asked``)."""
         if not tri.abstained:
+            if also := self.also_asked(tri, ticket):
+                tri.entities["also_asked"] = also
             return tri
         asked = [s.text for s in language.sentences(whole_text(ticket.subject, ticket.body))
                  if language.is_question(s) or language.asks_only(s)]
@@ -161,3 +183,4 @@ def what_to_do(kb: Any, text: str, word: str) -> list[str]:
         if p.similarity >= SAFETY_MIN and all(re.search(rf"\b{re.escape(w)}", p.text, re.I) for w in danger):
             return quotable_sentences(p.text, p.heading)[:2]
     return []
+

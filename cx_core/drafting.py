@@ -16,7 +16,16 @@ from .domain import active
 from .embedding import Embedder
 from .empathy import GIFT, empathy
 from .models import Citation, Decision, Draft, Passage, ReplyPart, Request, Triage
-from .passages import ASKS_FOR, DEFINITION, other_case, quotable_sentences, restates, same_point, statements
+from .passages import (
+    ASKS_FOR,
+    DEFINITION,
+    answers_beside,
+    other_case,
+    quotable_sentences,
+    restates,
+    same_point,
+    statements,
+)
 from .plans import ASKS_ONLY, HOLDER_ONLY, NOT_VERIFIED
 from .reading import language
 from .redact import redact_secrets
@@ -416,10 +425,9 @@ class Drafter:
         escalation = escalation if "handed_over" in triage.entities else ""  # a team takes over; else a full answer
         if autonomy < 1:
             return Draft(summary=summary, reply="", citations=[])
-        first = _first_name(customer, triage)
         handed = str(triage.entities.get("handed_over") or HANDED_OVER)
         citations: list[Citation] = []
-        cite, parts = partial(_cite, citations), [ReplyPart(text=f"Hi {first},", paragraph=0)]
+        cite, parts = partial(_cite, citations), [ReplyPart(text=f"Hi {_first_name(customer, triage)},", paragraph=0)]
 
         def say(text: str, kind: str = "text", proposal: int | None = None, **extra: Any) -> None:
             parts.append(ReplyPart(text=redact_secrets(text), paragraph=paragraph, kind=kind,  # type: ignore[arg-type]
@@ -431,15 +439,14 @@ class Drafter:
         for notice in notices or []:  # what the customer should hear first, each on its own
             say(notice)
             paragraph += 1
-        requests: list[Request] = triage.requests
-        if triage.abstained or not requests:
+        if triage.abstained or not triage.requests:
             paragraph += 1
             say(UNPLACED + ("." if triage.entities.get("referenced") else UNPLACED_ASK))  # a reference given: kept
         quoted, asked = set[str](), set[str]()
         # nothing quoted where the records answered, nor to a sender who may hear nothing of an account but why
-        quiet = {r.intent for r in requests} if set(questions.values()) & set(HOLDER_ONLY) else \
+        quiet = {r.intent for r in triage.requests} if set(questions.values()) & set(HOLDER_ONLY) else \
             set(triage.entities.get("answered", ()))
-        for req in requests:
+        for req in triage.requests:
             paragraph += 1
             mine = [(i, o) for i, o in enumerate(outcomes) if o.intent == req.intent]
             spoke, said = False, list[str]()
@@ -482,8 +489,10 @@ class Drafter:
                 quoted.add(quote)
                 say(f"{framed(quote, p.heading)} [{cite(p)}]", "support" if beside is not None else "text", beside)
         paragraph += 1
-        for aside in asides or []:  # worth knowing, after the answers
-            say(aside)
+        for quote, p in (also := answers_beside(self.best_sentences, passages, quoted, [p.text for p in parts]))[0]:
+            say(f"{framed(quote, p.heading)} [{cite(p)}]")  # a question asked beside the requests, answered
+        summary += "".join(f" Also asks, not answered from the knowledge base: “{_short(q)}”" for q in also[1])
+        list(map(say, asides or []))  # worth knowing, after the answers
         say("", "next")  # what happens next, when the reply would otherwise say nothing
         paragraph += 1
         say(active().brand.signature)

@@ -5,9 +5,11 @@ whether a sentence is about another case than the customer's (a membership level
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 
 from .documents import paragraphs
 from .models import Passage
+from .reading.records import words
 from .safe_text import plain_text
 
 # a list item that starts like this, or a fragment, is completed by its lead-in
@@ -312,3 +314,22 @@ def other_case(pool: list[tuple[str, Passage, int]], facts: str, level: str = ""
                       and not re.search(rf"(?<=[a-z] ){w.capitalize()}\b", sent)}
             out[i] = out[i] or (bool(levels) and level not in levels)
     return out
+
+
+ALSO_ASKED_MIN = 0.5  # a question asked beside the requests: quoted only when this close, and about its words
+
+
+def answers_beside(best: Callable[..., list[tuple[str, Passage]]], passages: Mapping[str, list[Passage]],
+                   quoted: set[str], said: list[str]) -> tuple[list[tuple[str, Passage]], list[str]]:
+    """For each question asked beside the requests (its passages under "?" and the question, ``Answers.also_asked``):
+    the knowledge sentence that answers it, close to it and about its own words, or the question, left for the
+    advisor (``best``: the drafter's choice of sentences)."""
+    quotes: list[tuple[str, Passage]] = []
+    left: list[str] = []
+    for key in [k for k in passages if k.startswith("?")]:
+        found = [(q, p) for q, p in best(key[1:], passages[key], 1, set(), least=ALSO_ASKED_MIN)
+                 if words(key[1:]) & words(f"{p.heading} {q}")]
+        quotes += [(q, p) for q, p in found if q not in quoted and not any(q in x for x in said)]  # once
+        quoted.update(q for q, _ in found)
+        left += [] if found else [key[1:]]
+    return quotes, left

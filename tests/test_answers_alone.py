@@ -91,3 +91,18 @@ def test_a_question_the_classifier_cannot_place_is_answered_from_the_knowledge_b
         out = _ask(services, customer_email, 201 + n, question)
         assert out.escalated and "not sure what the customer asks" in out.escalation_reason
         assert "from_knowledge" not in out.triage.entities
+
+
+def test_a_question_asked_beside_a_request_is_answered_from_the_knowledge_base(services: Services,
+                                                                              customer_email: str) -> None:
+    """A question asked beside a request to act ("…move it, please. Does the installation include taking away the
+    old appliance?") is answered from the knowledge base, with its citation, when a passage answers it; one the
+    knowledge base does not answer gets nothing made up, and the summary names it for the advisor."""
+    move = "My installation needs to move, please, to any morning next week. "
+    out = _ask(services, customer_email, 90, move + "Will the technician call before arriving at the house?")
+    assert "The technician calls 30 minutes before arriving." in out.draft.reply
+    assert "Also asks" not in out.draft.summary and out.draft.citations
+    out = _ask(services, customer_email, 91, move + "Does the technician take the old appliance away?")
+    assert "appliance" not in out.draft.reply.lower()
+    assert "Also asks, not answered from the knowledge base: “Does the technician take the old appliance away?”" \
+        in out.draft.summary
