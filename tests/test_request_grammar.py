@@ -58,6 +58,10 @@ def test_a_fallback_and_the_request_it_stands_for() -> None:
     # a condition on something else is no fallback
     assert LIBRARY.fallback("If you can't find my card, call me", lambda _: None) is None
     assert LIBRARY.cond_kind("if it cannot be renewed") == "renew"
+    # the one who would take it back refusing: what bringing it back is, a fallback
+    assert LIBRARY.fallback("If for whatever reason you won't take it back, then reserve the sequel instead",
+                            lambda _: None) == ("for whatever reason you won't take it back", "reserve the sequel instead")
+    assert LIBRARY.cond_kind("if you refuse to take the atlas back") == "return"
     assert LIBRARY.cond_kind("if extending isn't allowed") == "renew"
     assert LIBRARY.cond_kind("if the weather is bad") is None
     assert LIBRARY.if_possible("If renewing twice is possible, do it") == ("renewing twice is possible", "do it")

@@ -55,13 +55,15 @@ _ELSE = re.compile(r"^\W*(?:(?:and|but)\s+)?(?:otherwise|if not|else|failing tha
                    re.I | re.S)
 _NOT = re.compile(r"\b(?:not|no|cannot|unable|impossible|unavailable|none)\b|n't\b", re.I)
 _POSSIBLE = re.compile(r"\b(?:possible|impossible|available|unavailable|able|way|doable|work|works|worked|in stock|"
-                       r"can|could|cannot|allowed)\b|n't be\b|can't\b", re.I)
+                       r"can|could|cannot|allowed|refuse|decline)\b|n't be\b|can't\b|\bwon'?t\b|\bwill not\b", re.I)
+# what the one who receives it does when something is sent back: "if you won't take it back"
+_TAKE_BACK = re.compile(r"\b(?:take|taking|took|accept|accepting)\s+(?:\w+\s+){0,2}back\b", re.I)
 # a condition on what someone says or does in the conversation, or on a fact the reading does not check
 _OTHER_PARTY = re.compile(r"\b(?:agent|they|he|she|someone|anyone|asks?|asked|says?|said|tells?|told|offers?|"
                           r"propos\w*|confirm\w*|agrees?|insists?|help|allow\w*|let)\b|\$|\d|\b(?:price|cost|"
                           r"cheaper|expensive|less than|more than|over|under|above|below|shipped|arriv\w*|"
                           r"deliver\w*|time|days?|weeks?|still)\b", re.I)
-_PLAIN_CONDITION = {"this", "that", "it", "they", "there", "so", "is", "are", "was", "were", "be", "isn't", "aren't",
+_PLAIN_CONDITION = {"this", "that", "it", "they", "there", "so", "for", "whatever", "some", "reason", "you", "is", "are", "was", "were", "be", "isn't", "aren't",
                     "not", "no", "possible", "available", "in", "stock", "work", "works", "doable", "an", "option",
                     "a", "way", "any", "to", "do", "the", "same", "item", "items", "one", "does", "doesn't",
                     "don't", "can", "can't", "cannot", "done", "exact", "that's", "it's", "isnt", "n't"}
@@ -242,7 +244,11 @@ class Grammar:
         return self.kinds.get(verb, verb)
 
     def cond_kind(self, cond: str) -> str | None:
-        """The kind of request a condition names ("if it cannot be returned": return), or None."""
+        """The kind of request a condition names ("if it cannot be returned": return; "if you won't take it
+        back": what sending back is), or None."""
+        back = next((kind for verb, kind in self.kinds.items() if verb.endswith(" back")), None)
+        if back is not None and _TAKE_BACK.search(cond):  # "send back", "bring back": what the other takes back
+            return back
         for m in re.finditer(r"[a-z]+", cond.lower()):
             word = m.group(0)
             for stem, kind in self.stems.items():
