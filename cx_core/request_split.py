@@ -45,7 +45,8 @@ ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|"
                  r"|(?:^|[,;:(-]\s*|\b(?:and|but|so|also|just)\s+)\W*(?:how|when|what|where|why|which|whether)\b", re.I)
 # (an imperative may follow a clause that sets it up: "If that's not possible, just cancel it")
 # a request that points back at what the sentence before spoke of: "Could it be removed?", "Please update it"
-POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will)\s+(?:you\s+)?(?:please\s+)?)?"
+POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will|may)\s+(?:you\s+|i\s+|we\s+)?"
+                         r"(?:please\s+)?)?"
                          r"(?:(?:it|this|that|they|these|those)\s+be\b|(?!(?:if|when|as|because|since|unless|but|and|or|"
                          r"so|though|although|once|until|while)\b)[a-z]+\s+(?:it|them|that|this|those|these)\b)",
                          re.I)

@@ -420,6 +420,21 @@ def test_an_item_named_by_its_kind_or_misspelt_is_the_one_meant() -> None:
         assert [i["name"] for i in pick_items(order, text)] == names, text
 
 
+def test_an_item_described_by_what_came_with_it_is_the_one_meant() -> None:
+    """"the speaker that came in one box with my kettle and the lamp": the speaker; the kettle and the lamp only say
+    which order it is."""
+    from domains.lumen.picking import pick_items
+
+    order = {"items": [{"name": n, "status": "ordered", "item_id": n} for n in
+                       ("Electric Kettle", "Desk Lamp", "Smart Speaker")]}
+    said = {"the little white speaker that came in one box with my black kettle and the gold lamp is too quiet":
+            ["Smart Speaker"],
+            "the lamp in the same parcel as the kettle flickers": ["Desk Lamp"],
+            "it came with the kettle": ["Electric Kettle"]}  # nothing else named: the words are all there is
+    for text, names in said.items():
+        assert [i["name"] for i in pick_items(order, text)] == names, text
+
+
 def test_an_order_cancelled_for_one_of_its_items_asks_whole_order_or_that_item() -> None:
     two = snap()
     two["orders"].append(_order("#W1000004", "pending", [_item("L-3", "Desk Lamp", LAMPS[2]["options"], 25.0),

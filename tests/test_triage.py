@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
+
 from cx_core import entities
 from cx_core.redact import find_pii, redact_secrets
 from cx_core.services import Services
@@ -215,3 +217,19 @@ def test_a_request_is_read_as_what_it_asks_for(services: Services) -> None:
                                      "that's done, could you email the dishwasher's invoice to the new address?",
                                      today=NOW.date())
     assert [r.intent for r in mailed.requests] == ["contact_update", "resend_invoice"]
+
+
+@pytest.mark.parametrize("sentence, points_back", [
+    ("can i trade it for the large size, still white?", True),
+    ("Could we swap them for the black ones?", True),
+    ("May I return it?", True),
+    ("Could it be removed?", True),
+    ("Can I get a refund?", False),  # asks for something of its own
+    ("If that's not possible, cancel it.", False),
+])
+def test_a_request_that_points_back_at_the_sentence_before(sentence: str, points_back: bool) -> None:
+    """"The little white speaker … is too quiet. Can I trade it for the large size?": "it" is what the sentence
+    before spoke of, so the two are read together."""
+    from cx_core.request_split import POINTS_BACK
+
+    assert bool(POINTS_BACK.search(sentence)) is points_back

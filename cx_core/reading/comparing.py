@@ -43,3 +43,9 @@ SUPERLATIVE = re.compile(r"\b(?:cheapest|least expensive|lowest price|most expen
 # a reason given for a request: "because", "since", "so I can", "I found it cheaper"
 REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)
+# what a thing is described by, not what is asked about: "the speaker that came in one box with my kettle and the
+# lamp", "the one in the same parcel as the charger"
+ALONG_WITH = re.compile(r"\b(?:(?:that|which)\s+)?(?:came|arrived|was\s+delivered|were\s+delivered|got\s+delivered|"
+                        r"shipped|was\s+sent|were\s+sent|(?:was\s+|were\s+)?put\s+in)\s+(?:\w+\s+){0,3}?(?:with|alongside|"
+                        r"along\s+with|together\s+with)\s+[^.;!?()]*|\bin\s+the\s+same\s+(?:box|parcel|order|delivery|"
+                        r"package|shipment)\s+as\s+[^.;!?()]*", re.I)
