@@ -27,3 +27,13 @@ def test_a_phrase_with_signs_is_matched_as_written_and_first_says_where() -> Non
     assert phrases.find("AT&T", "my AT&T bill") == [(3, 7)]
     assert phrases.first(["was cancelled", "delayed"], "It was delayed, then it was cancelled") == 7
     assert phrases.first(["refund"], "nothing here") is None
+
+
+def test_a_number_meets_its_unit_joined_or_apart() -> None:
+    """"change the 7 kW charger to the 11 kW one": the options "7kW" and "11kW" are said."""
+    from cx_core.reading.phrases import spaced
+    from domains.lumen.order_requests.sentences import _has
+
+    assert spaced("11kw") == {"11kw", "11 kw"} and "11kw" in spaced("11 kw")
+    assert _has("please change the 7 kW charger to the 11 kW one", "11kW")
+    assert _has("the 11kW one", "11kW") and not _has("the 11 kettles", "11kW")

@@ -45,6 +45,12 @@ def _stemmer() -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer("english")
 
 
+def spaced(phrase: str) -> set[str]:
+    """A lower-case phrase as customers write it, a number joined to its unit or set apart: "11kw" and "11 kw",
+    "2-pack" and "2 pack"."""
+    return {phrase, re.sub(r"(?<=\d)(?=[a-z])", " ", phrase), re.sub(r"(?<=\d)\s+(?=[a-z]{1,3}\b)", "", phrase)}
+
+
 @functools.lru_cache(maxsize=20000)
 def stem(word: str) -> str:
     """A word's Snowball stem, whatever its form: "electricity" and "electric" are "electr", "batteries" and

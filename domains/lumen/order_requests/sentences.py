@@ -8,6 +8,7 @@ import functools
 import re
 
 from cx_core import domain, packs
+from cx_core.reading import phrases
 from cx_core.reading.requests import PART_OF, REMOVES_ITEM, Grammar
 
 _NUMBERS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
@@ -29,7 +30,8 @@ def _flat(text: str) -> str:
 
 
 def _has(text: str, phrase: str) -> bool:
-    return bool(re.search(rf"(?<![a-z0-9]){re.escape(_flat(phrase))}(?![a-z0-9])", _flat(text)))
+    flat = _flat(text)  # "the 11 kW one" has the option "11kW"
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", flat) for p in phrases.spaced(_flat(phrase)))
 
 
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")
