@@ -752,6 +752,9 @@ def test_a_clause_that_sets_a_thing_aside(text: str, word: str, aside: bool) -> 
     ("The lamp arrived cracked. The smart plug in the same parcel is fine.", "The lamp arrived cracked."),
     ("The lamp is fine but the kettle is cracked.", "The lamp is fine but the kettle is cracked."),
     ("The other two work perfectly. The third one won't turn on.", "The third one won't turn on."),
+    ("Please ship me a replacement. The TV and charger installation next Friday is still fine.",
+     "Please ship me a replacement."),
+    ("Put me on Fixed 12. The smart meter fitting on Monday is unaffected.", "Put me on Fixed 12."),
 ])
 def test_what_is_said_to_be_all_right_names_nothing_concerned(text: str, kept: str) -> None:
     from cx_core.reading import language

@@ -343,8 +343,8 @@ def unnegated(text: str) -> str:
 
 # something the customer says is all right: "the smart plug in the same parcel is fine", "the other two work
 # perfectly"
-_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came)\s+(?:(?:absolutely|perfectly|totally|just|all)\s+)?"
-                   r"(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|undamaged)\b|\b(?:works?|"
+_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came)\s+(?:(?:absolutely|perfectly|totally|just|all|still)"
+                   r"\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|undamaged|unaffected)\b|\b(?:works?|"
                    r"working)\s+(?:fine|perfectly|great)\b", re.I)
 
 

@@ -113,7 +113,8 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
         include, exclude = cut
     names = sorted({x.item["name"] for x in pool})
     subject = comparing.ALONG_WITH.sub(" ", include)  # "the speaker that came with my kettle": the speaker
-    include = subject if any(_mention_strength(subject, n) for n in names) else include
+    include = subject if any(_mention_strength(subject, n) for n in names) or \
+        records.named(subject, [{"name": n} for n in names]) else include
     excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
     if exclude and not excluded:
         raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
