@@ -14,14 +14,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from .actions import REGISTRY
 from .entities import split_sentences, whole_text
 from .models import Request, TicketIn, Triage
 from .passages import quotable_sentences
-from .reading import comparing, language, records
+from .reading import comparing, language, records, when
 from .reading.language import ASKING_WORDS
+from .reading.types import Words
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 SAFETY_MIN = 0.35  # how close a passage must be to the sentence naming a danger to tell what to do about it
@@ -103,6 +105,11 @@ _WILL_IT = re.compile(r"^\W*(?:(?:and|so|also|but),?\s+)?(?:will|would|does|do|i
                       r"that|this)\b[^?]*\?\s*$", re.I)
 
 
+def _asks(s: Words) -> bool:
+    """Whether a sentence only asks to be told ("how long does a refund take?", "will the power go off?")."""
+    return bool(language.asks_only(s) or _WILL_IT.search(s.text))
+
+
 class Answers:
     """What the knowledge base and the pack know, for a pipeline: whether a reply may go alone, and a question
     the classifier could not place read anew from the knowledge base."""
@@ -133,13 +140,15 @@ class Answers:
         while the work is done?"): each only asks to be told, names at least two things, gives no day or figure (those
         ask of the request they stand in) and is not already a request answered from the articles. The draft quotes
         an answer the knowledge base gives to one; the summary names the others, so the advisor answers them."""
-        answered_by = " ".join(r.text for r in tri.requests if r.intent in self.pack.informational)
         said = language.sentences(whole_text(ticket.subject, ticket.body))
+        # a request that only asks, or is of a kind answered from the articles, is answered as such already
+        answered_by = " ".join(r.text for r in tri.requests if r.intent in self.pack.informational or all(
+            _asks(x) for x in language.sentences(r.text)))
         out = []
         for i, s in enumerate(said):
-            if not (language.asks_only(s) or _WILL_IT.search(s.text)) or s.text in answered_by \
-                    or re.search(r"\d", s.text) or len(content_words(s.text)) < 2:
-                continue
+            if not _asks(s) or s.text in answered_by or re.search(r"\d", s.text) or len(content_words(s.text)) < 2 \
+                    or when.dates(s.text, date(2000, 1, 1)):
+                continue  # a question with a day or a figure asks of the request it belongs to
             # "Is that something I arrange later?": what "that" is, the sentence before says
             out.append(f"{said[i - 1].text} {s.text}" if i and comparing.ANAPHOR.search(s.text) else s.text)
         return out[:3]

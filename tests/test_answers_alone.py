@@ -106,3 +106,24 @@ def test_a_question_asked_beside_a_request_is_answered_from_the_knowledge_base(s
     assert "appliance" not in out.draft.reply.lower()
     assert "Also asks, not answered from the knowledge base: “Does the technician take the old appliance away?”" \
         in out.draft.summary
+
+
+def test_which_questions_are_asked_beside_the_requests() -> None:
+    """Only a question that asks to be told counts; one that names a day or a figure, or asks for something to be
+    done, belongs to its request; a request that only asks is answered as such already."""
+    from types import SimpleNamespace
+
+    from cx_core.answer_check import Answers
+    from cx_core.models import Request, Triage
+
+    body = ("Please book the engineer for the morning. Will the electricity go off while the work is done? "
+            "Could someone come on Monday instead? Is the 9am slot free?")
+    tri = Triage(task_type="book_visit", intent="book_visit", confidence=0.9,
+                 requests=[Request(intent="book_visit", text=body, confidence=0.9)])
+    ticket = TicketIn(id="Q-1", customer="a@example.com", channel=Channel.email, subject="Visit", body=body)
+    answers = Answers(None, SimpleNamespace(informational=frozenset()))
+    assert answers.also_asked(tri, ticket) == ["Will the electricity go off while the work is done?"]
+    only = "How long does a refund take to reach my card?"
+    asked = Triage(task_type="return_refund", intent="return_refund", confidence=0.9,
+                   requests=[Request(intent="return_refund", text=only, confidence=0.9)])
+    assert answers.also_asked(asked, ticket.model_copy(update={"body": only})) == []
