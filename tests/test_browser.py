@@ -120,6 +120,11 @@ def reverse(page: Any, why: str) -> None:
     page.get_by_role("textbox", name="Why reverse it?").fill(why)
     button = page.get_by_role("button", name="Reverse now")
     box, screen = button.bounding_box(), page.viewport_size
+    for _ in range(30):  # the page settles once the pop-over is open (the app re-renders around it)
+        if box is not None and screen is not None and box["y"] + box["height"] <= screen["height"]:
+            break
+        page.wait_for_timeout(100)
+        box = button.bounding_box()
     assert box is not None and screen is not None and box["y"] + box["height"] <= screen["height"], \
         f"the pop-over runs past the screen: {box}"
     page.screenshot(path=str(ARTIFACTS / "reverse-popover.png"))
