@@ -23,7 +23,6 @@ from .models import Request, TicketIn, Triage
 from .passages import quotable_sentences
 from .reading import comparing, language, records, when
 from .reading.language import ASKING_WORDS
-from .reading.types import Words
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 SAFETY_MIN = 0.35  # how close a passage must be to the sentence naming a danger to tell what to do about it
@@ -100,16 +99,6 @@ def why_it_waits(questions: Iterable[str], known: set[str]) -> str:
 
 
 KNOWLEDGE_ANSWERS = 0.35  # a passage this close to a question the classifier could not place answers it
-# a yes-or-no question about what will happen, not asking anyone to act: "will the electricity go off while…?"
-_WILL_IT = re.compile(r"^\W*(?:(?:and|so|also|but),?\s+)?(?:will|would|does|do|is|are)\s+(?:the|my|our|it|there|"
-                      r"that|this)\b[^?]*\?\s*$", re.I)
-
-
-def _asks(s: Words) -> bool:
-    """Whether a sentence only asks to be told ("how long does a refund take?", "will the power go off?")."""
-    return bool(language.asks_only(s) or _WILL_IT.search(s.text))
-
-
 class Answers:
     """What the knowledge base and the pack know, for a pipeline: whether a reply may go alone, and a question
     the classifier could not place read anew from the knowledge base."""
@@ -143,11 +132,11 @@ class Answers:
         said = language.sentences(whole_text(ticket.subject, ticket.body))
         # a request that only asks, or is of a kind answered from the articles, is answered as such already
         answered_by = " ".join(r.text for r in tri.requests if r.intent in self.pack.informational or all(
-            _asks(x) for x in language.sentences(r.text)))
+            language.asks_to_be_told(x) for x in language.sentences(r.text)))
         out = []
         for i, s in enumerate(said):
-            if not _asks(s) or s.text in answered_by or re.search(r"\d", s.text) or len(content_words(s.text)) < 2 \
-                    or when.dates(s.text, date(2000, 1, 1)):
+            if not language.asks_to_be_told(s) or s.text in answered_by or re.search(r"\d", s.text) \
+                    or len(content_words(s.text)) < 2 or when.dates(s.text, date(2000, 1, 1)):
                 continue  # a question with a day or a figure asks of the request it belongs to
             # "Is that something I arrange later?": what "that" is, the sentence before says
             out.append(f"{said[i - 1].text} {s.text}" if i and comparing.ANAPHOR.search(s.text) else s.text)
@@ -192,4 +181,3 @@ def what_to_do(kb: Any, text: str, word: str) -> list[str]:
         if p.similarity >= SAFETY_MIN and all(re.search(rf"\b{re.escape(w)}", p.text, re.I) for w in danger):
             return quotable_sentences(p.text, p.heading)[:2]
     return []
-

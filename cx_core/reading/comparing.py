@@ -5,6 +5,7 @@ reason given with "because" or "so". A pack's reader weighs them against its own
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # the thing spoken of just before: "return it", "cancel that one as well"
 ANAPHOR = re.compile(r"\b(?:it|them|this one|that one|these|those|this|that|the same one|one|the item|the product)\b",
@@ -46,6 +47,13 @@ REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so 
 # what a thing is described by, not what is asked about: "the speaker that came in one box with my kettle and the
 # lamp", "the one in the same parcel as the charger"
 ALONG_WITH = re.compile(r"\b(?:(?:that|which)\s+)?(?:came|arrived|was\s+delivered|were\s+delivered|got\s+delivered|"
-                        r"shipped|was\s+sent|were\s+sent|(?:was\s+|were\s+)?put\s+in)\s+(?:\w+\s+){0,3}?(?:with|alongside|"
-                        r"along\s+with|together\s+with)\s+[^.;!?()]*|\bin\s+the\s+same\s+(?:box|parcel|order|delivery|"
+                        r"shipped|was\s+sent|were\s+sent|(?:was\s+|were\s+)?put\s+in)\s+(?:\w+\s+){0,3}?"
+                        r"(?:with|alongside|along\s+with|together\s+with)\s+[^.;!?()]*|\bin\s+the\s+same\s+(?:box|parcel|order|delivery|"
                         r"package|shipment)\s+as\s+[^.;!?()]*", re.I)
+
+
+def without_companions(text: str, names_it: Callable[[str], bool]) -> str:
+    """``text`` without what the thing is described by ("the speaker that came with my kettle": the speaker), when
+    the rest still names it (``names_it``); else ``text`` as it is."""
+    subject = ALONG_WITH.sub(" ", text)
+    return subject if names_it(subject) else text

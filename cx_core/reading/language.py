@@ -322,6 +322,16 @@ def asks_only(clause: Words) -> Words | None:
     return None
 
 
+# a yes-or-no question about what will happen, not asking anyone to act: "will the electricity go off while…?"
+_WILL_IT = re.compile(r"^\W*(?:(?:and|so|also|but),?\s+)?(?:will|would|does|do|is|are)\s+(?:the|my|our|it|there|"
+                      r"that|this)\b[^?]*\?\s*$", re.I)
+
+
+def asks_to_be_told(clause: Words) -> bool:
+    """Whether a clause only asks to be told ("how long does a refund take?", "will the power go off?")."""
+    return bool(asks_only(clause) or _WILL_IT.search(clause.text))
+
+
 # a yes-or-no question about a thing already named: "do they serve vegetarian food?", "is it a 3-star hotel?"
 _ABOUT_IT = re.compile(r"^\W*(?:(?:so|and|also|ok|okay|well|oh),?\s+)?(?:is|are|was|were|does|do|did|will|would|has|"
                        r"have|can|could)(?:n'?t)?\s+(?:it|they|this|that|these|those|he|she|its|their|the\s+\w+)\b",

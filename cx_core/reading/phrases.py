@@ -46,8 +46,7 @@ def _stemmer() -> snowballstemmer.stemmer:
 
 
 def spaced(phrase: str) -> set[str]:
-    """A lower-case phrase as customers write it, a number joined to its unit or set apart: "11kw" and "11 kw",
-    "2-pack" and "2 pack"."""
+    """A lower-case phrase as customers write it, a number joined to its unit or set apart: "11kw" and "11 kw"."""
     return {phrase, re.sub(r"(?<=\d)(?=[a-z])", " ", phrase), re.sub(r"(?<=\d)\s+(?=[a-z]{1,3}\b)", "", phrase)}
 
 

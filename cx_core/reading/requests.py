@@ -63,10 +63,11 @@ _OTHER_PARTY = re.compile(r"\b(?:agent|they|he|she|someone|anyone|asks?|asked|sa
                           r"propos\w*|confirm\w*|agrees?|insists?|help|allow\w*|let)\b|\$|\d|\b(?:price|cost|"
                           r"cheaper|expensive|less than|more than|over|under|above|below|shipped|arriv\w*|"
                           r"deliver\w*|time|days?|weeks?|still)\b", re.I)
-_PLAIN_CONDITION = {"this", "that", "it", "they", "there", "so", "for", "whatever", "some", "reason", "you", "is", "are", "was", "were", "be", "isn't", "aren't",
-                    "not", "no", "possible", "available", "in", "stock", "work", "works", "doable", "an", "option",
-                    "a", "way", "any", "to", "do", "the", "same", "item", "items", "one", "does", "doesn't",
-                    "don't", "can", "can't", "cannot", "done", "exact", "that's", "it's", "isnt", "n't"}
+_PLAIN_CONDITION = {"this", "that", "it", "they", "there", "so", "for", "whatever", "some", "reason", "you", "is",
+                    "are", "was", "were", "be", "isn't", "aren't", "not", "no", "possible", "available", "in",
+                    "stock", "work", "works", "doable", "an", "option", "a", "way", "any", "to", "do", "the", "same",
+                    "item", "items", "one", "does", "doesn't", "don't", "can", "can't", "cannot", "done", "exact",
+                    "that's", "it's", "isnt", "n't"}
 # doing something to part of a record: "cancel just one item of the order", "a partial cancellation"
 PART_OF = re.compile(r"\b(?:cancel\w*|remov\w*|delet\w*)\b.{0,30}\b(?:partial\w*|part|one|some|single|"
                      r"individual|just|only|an?)\b.{0,12}\b(?:items?|things?|products?|of (?:the|an|my|your) "

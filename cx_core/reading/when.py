@@ -193,6 +193,11 @@ def _relative(word: str, today: date) -> date | None:
 _UNIT_DAYS = {"d": 1, "w": 7, "f": 14}
 
 
+def _count(word: str) -> int:
+    """How many days or weeks a word counts: "a", "one", "two", "14"; 0 when none."""
+    return 1 if word.lower() in ("a", "one") else numbers.value_of(word.lower()) or 0
+
+
 def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date | None:
     g = m.groupdict()
     year = int(g["year"]) if g.get("year") and len(g["year"]) == 4 else (2000 + int(g["year"]) if g.get("year")
@@ -259,12 +264,10 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
     if kind == "relative":
         return _relative(g["word"], today)
     if kind == "in_days":
-        raw = (g.get("n") or g.get("n2") or "").lower()
-        n = 1 if raw in ("a", "one") else numbers.value_of(raw) or 0
+        n = _count(g.get("n") or g.get("n2") or "")
         return today + timedelta(days=n * _UNIT_DAYS[(g.get("unit") or g.get("unit2") or "d")[0].lower()]) if n else None
     if kind == "from_day":
-        raw, which = g["n"].lower(), " ".join((g.get("which") or "coming").lower().split())
-        n = 1 if raw in ("a", "one") else numbers.value_of(raw) or 0
+        n, which = _count(g["n"]), " ".join((g.get("which") or "coming").lower().split())
         anchor = _next(today, _weekday(g["wd"])) if which == "next" else \
             _this(today, _weekday(g["wd"])) if which == "this" else weekday_after(today, _weekday(g["wd"]))
         return anchor + timedelta(days=n * _UNIT_DAYS[g["unit"][0].lower()]) if n else None

@@ -36,8 +36,8 @@ def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
     if re.search(r"\b(everything|all (?:the |of the )?items|whole order|entire order)\b", text, re.I):
         return open_items
     text = language.not_fine(text) or text  # "the smart plug in the same parcel is fine" names no item concerned
-    subject = comparing.ALONG_WITH.sub(" ", text)  # "the speaker that came with my kettle": the speaker
-    text = subject if records.named(subject, [{"name": i["name"]} for i in open_items]) else text
+    listed = [{"name": i["name"]} for i in open_items]
+    text = comparing.without_companions(text, lambda t: bool(records.named(t, listed)))  # "…came with my kettle"
     mentioned = [i for i in open_items if mentions_item(text, i)] or \
         [i for i in open_items if mentions_item(text, i, close=True)]  # "the smrat tv": a slip of the keyboard
     if not mentioned and len(described := records.named(text, [{"name": i["name"]} for i in open_items])) == 1:

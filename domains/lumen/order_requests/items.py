@@ -112,9 +112,8 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
     if cut is not None:
         include, exclude = cut
     names = sorted({x.item["name"] for x in pool})
-    subject = comparing.ALONG_WITH.sub(" ", include)  # "the speaker that came with my kettle": the speaker
-    include = subject if any(_mention_strength(subject, n) for n in names) or \
-        records.named(subject, [{"name": n} for n in names]) else include
+    include = comparing.without_companions(include, lambda t: any(_mention_strength(t, n) for n in names) or bool(
+        records.named(t, [{"name": n} for n in names])))  # "the speaker that came with my kettle": the speaker
     excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
     if exclude and not excluded:
         raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
