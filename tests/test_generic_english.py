@@ -501,6 +501,7 @@ def test_a_number_the_request_gives_in_its_own_words_comes_before_other_figures(
     ("Please deliver it on Tuesday.", "2026-11-24"),
     ("I booked the engineer for Tuesday.", "2026-11-24"),  # what a booking is for lies ahead
     ("On Monday I will be out all day.", "2026-11-23"),
+    ("The headphones I ordered separately can still arrive on Monday as planned.", "2026-11-23"),
 ])
 def test_a_weekday_told_of_what_already_happened_is_the_last_one(text: str, want: str) -> None:
     """Written on Friday 20 November: a weekday in a clause about what happened is the one before, never a day to

@@ -161,7 +161,8 @@ _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+th
 _HAPPENED = re.compile(r"\b(?:i|we|they|he|she|you)\s+(?:\w+ly\s+)?(?:ordered|placed|bought|paid|rang|called|phoned|"
                        r"e-?mailed|wrote|received|noticed|tried|returned|posted)\b|\b(?:arrived|came|turned\s+up|"
                        r"showed\s+up|was\s+delivered|were\s+delivered|got\s+delivered|broke|stopped\s+working)\b", re.I)
-_NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|supposed|due|booked|scheduled|expected|"
+_NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|supposed|due|booked|scheduled|expected|can|"
+                      r"could|planned|"
                       r"for|until|till|by|from)\b", re.I)
 
 
