@@ -38,9 +38,27 @@ SAME_AS = re.compile(r"\bsame (?P<what>[a-z]+(?: [a-z]+)?) as (?:the one|the \w+
                      r"\b(?P<where>received|got|bought|own|have|had|delivered|other order|before|last time|"
                      r"already)\b|\b(?:the )?(?P<what2>type|kind|model|one|version|variant) (?:that is |that's |which "
                      r"is )?in (?:my|your|the) (?P<where2>pending|other) order\b", re.I)
+# the cheapest or the dearest of what fits
+CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest price)\b", re.I)
+DEAREST = re.compile(r"\b(?:most expensive|priciest|highest price)\b", re.I)
+_PRICE_WORDS = "cheapest|least expensive|lowest price|most expensive|priciest|highest price"
+BY_PRICE_WORDS = re.compile(rf"\b(?:{_PRICE_WORDS})\b", re.I)
+# the most or least of one option: "the maximum capacity", "the smallest size" (group 1: the word, 2: the option)
+TOP_WORDS = frozenset({"maximum", "max", "highest", "largest", "biggest"})
+_EXTREME_WORDS = "maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest"
+EXTREME = re.compile(rf"\b({_EXTREME_WORDS})\s+"
+                     r"([a-z][a-z ]*?)(?= capacity\b|[,.;]|$| and\b| but\b| with\b)")
+# "one size bigger", "a size down" (group 1: which way; STEP_UP the words of the way up)
+SIZE_STEP = re.compile(r"\b(?:one|a) size (smaller|bigger|larger|up|down)\b", re.I)
+STEP_UP = frozenset({"bigger", "larger", "up"})
 # a superlative that picks one: "the cheapest", "the largest"
-SUPERLATIVE = re.compile(r"\b(?:cheapest|least expensive|lowest price|most expensive|priciest|highest price|"
-                         r"maximum|max|highest|largest|biggest|minimum|min|lowest|smallest|fewest)\b", re.I)
+SUPERLATIVE = re.compile(rf"\b(?:{_PRICE_WORDS}|{_EXTREME_WORDS})\b", re.I)
+# a preference that only breaks ties, and the word before what is set below it: "ideally silver, rather than black"
+PREFERENCE = re.compile(r"\b(?:prefer(?:ably|ring|s|red)?|ideally|if possible)\b", re.I)
+OVER = re.compile(r"\s*(?:>|\bthan\b|\bover\b|\brather than\b|\binstead of\b)", re.I)
+# what the customer says they do not mind (group 1): "I don't care about the color"
+INDIFFERENT = re.compile(r"\b(?:do not|don't|doesn't|does not) care (?:about|for) (?:the )?([a-z ]+?)(?: or not)?"
+                         r"(?=[,.;]|$| and\b)")
 # a reason given for a request: "because", "since", "so I can", "I found it cheaper"
 REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import snowballstemmer
 
+from cx_core.reading import numbers
+
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z0-9]+)*|[.!?;:()\n]")  # a hyphen parts words as a space does
 _PLAIN = re.compile(r"[A-Za-z0-9\s'’-]+")
 _CODE = re.compile(r"[A-Z][A-Z0-9]{2,}")
@@ -48,6 +50,34 @@ def _stemmer() -> snowballstemmer.stemmer:
 def spaced(phrase: str) -> set[str]:
     """A lower-case phrase as customers write it, a number joined to its unit or set apart: "11kw" and "11 kw"."""
     return {phrase, re.sub(r"(?<=\d)(?=[a-z])", " ", phrase), re.sub(r"(?<=\d)\s+(?=[a-z]{1,3}\b)", "", phrase)}
+
+
+# "a two-piece", "six foot", "four cups": a number word before its unit, written as the digit
+_UNIT_AFTER = r"(?=[- ](?:piece|inch|foot|feet|ft|bar|liters?|cups?)\b)"
+_SMALL = {w: str(n) for w, n in numbers.UNITS.items() if 1 <= n <= 10}
+
+
+def normal(text: str) -> str:
+    """Lower case, with a number word before its unit as the digit ("a two-piece set": "a 2-piece set"; "the
+    two-pack" is the 2-pack) and feet as "ft", as a catalogue writes them."""
+    t = text.lower().replace("’", "'")
+    for word, digit in _SMALL.items():
+        t = re.sub(rf"\b{word}{_UNIT_AFTER}", digit, t)
+        if word != "one":
+            t = re.sub(rf"\b{word}(?=-[a-z])", digit, t)
+    return re.sub(r"(\d)\s*(?:foot|feet)\b", r"\1 ft", t)
+
+
+def flat(text: str) -> str:
+    """``normal`` text with every sign but ``% . +`` a space: what a catalogue's names and values are compared in."""
+    return re.sub(r"[^a-z0-9%.+]+", " ", normal(text)).strip()
+
+
+def has(text: str, phrase: str) -> bool:
+    """Whether ``text`` says ``phrase`` as whole words, flat, a number joined to its unit or apart ("the 11 kW one"
+    has the option "11kW")."""
+    words = flat(text)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", words) for p in spaced(flat(phrase)))
 
 
 @functools.lru_cache(maxsize=20000)

@@ -9,10 +9,11 @@ from typing import Any
 
 from cx_core.entities import find_address
 from cx_core.reading import comparing, language
+from cx_core.reading.phrases import has, normal
 
 from .base import Unsure
 from .items import _mention_strength
-from .sentences import _PAY_CHANGE, _has, _norm, _sentence_ops, _split_sentences, grammar
+from .sentences import _PAY_CHANGE, _sentence_ops, _split_sentences, grammar
 from .variants import _dicts
 
 _METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
@@ -38,7 +39,7 @@ def _payment(text: str, snap: dict[str, Any]) -> str | None:
         return ids[0]
     if ids:
         raise Unsure("more than one payment method is named")
-    low = _norm(text)
+    low = normal(text)
     named = [kind for kind, pattern in _METHOD_WORDS  # "on my gift card rather than PayPal": the gift card
              if any(not language.contrasted(low, m.start()) for m in re.finditer(pattern, low))]
     if not named:
@@ -109,7 +110,7 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
     elsewhere ("if asked for the reason, say it was a mistake"). A reason other than a mistake ("we found it
     cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed."""
     def said(text: str) -> str:
-        low = _norm(text)
+        low = normal(text)
         mistake = bool(re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low))
         unneeded = bool(re.search(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|"
                                   r"not need(?:ed)? any ?more|\w+ged my mind|change of mind|no need for|won'?t need|not needed|"
@@ -162,7 +163,7 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
         lives = re.search(rf"\b{re.escape(person.group(1))}\b[^.;]*?\b(?:lives?|living|stays?|moved|is)\s+(?:now\s+)?"
                           r"(?:in|at|to)\s+([^.;,]+)", text, re.I)
         place = _places(lives.group(1)) if lives else ""
-    named = [a for a in known.values() if a.get("city") and _has(place, a["city"])]
+    named = [a for a in known.values() if a.get("city") and has(place, a["city"])]
     if len(named) == 1:  # "my NYC address": the one address on record in that city
         return {k: named[0].get(k, "") for k in fields}
     new_home = re.search(r"\bnew (?:home|house|address|place|apartment|flat)\b", place, re.I)

@@ -10,10 +10,10 @@ from typing import Any
 
 from cx_core import qualifiers
 from cx_core.reading import comparing, language, records
+from cx_core.reading.phrases import flat, has
 
 from .base import Unsure, _Item
 from .catalogue_words import catalogue
-from .sentences import _flat, _has
 
 # words of the language, not of the catalogue: they never name a product on their own either
 _FUNCTION_WORDS = {"the", "and"}
@@ -38,9 +38,9 @@ def _names_for(product: str) -> tuple[list[str], list[str]]:
 
 def _mention_strength(text: str, product: str) -> int:
     strong, weak = _names_for(product)
-    if any(_has(text, n) or _has(text, n + "s") for n in strong):
+    if any(has(text, n) or has(text, n + "s") for n in strong):
         return 2
-    return 1 if any(_has(text, w) for w in weak) else 0
+    return 1 if any(has(text, w) for w in weak) else 0
 
 
 def _typed_fast(text: str, product: str) -> bool:
@@ -55,15 +55,15 @@ def _typed_fast(text: str, product: str) -> bool:
 def _plural(text: str, product: str) -> bool:
     """The text speaks of several of this product ("both", "two", "all", or the plural name)."""
     strong, weak = _names_for(product)
-    flat = _flat(text)
-    if not product.lower().endswith("s") and any(a.endswith("s") and _has(text, a) for a in strong[3:]):
+    said = flat(text)
+    if not product.lower().endswith("s") and any(a.endswith("s") and has(text, a) for a in strong[3:]):
         return True  # "bookshelves"
     for n in strong + weak:
-        n = _flat(n)
+        n = flat(n)
         if n.endswith("s") or not n:
             continue
-        if re.search(rf"(?<![a-z0-9]){re.escape(n)}(?:s|es)(?![a-z0-9])", flat) or re.search(
-                rf"\b(?:both|two|three|all|these|them)\b(?: [a-z]+){{0,3}} {re.escape(n)}", flat):
+        if re.search(rf"(?<![a-z0-9]){re.escape(n)}(?:s|es)(?![a-z0-9])", said) or re.search(
+                rf"\b(?:both|two|three|all|these|them)\b(?: [a-z]+){{0,3}} {re.escape(n)}", said):
             return True
     return False
 
@@ -81,10 +81,10 @@ def _option_words(item: dict[str, Any], text: str) -> int:
     for value in item["options"].values():
         v = str(value)
         if len(v) <= 3 and (v.isupper() or v.isdigit()):
-            n += bool(re.search(rf"\bsize {re.escape(v.lower())}\b|\b{re.escape(v.lower())} size\b", _flat(text)))
-            n += any(code == v and _has(text, w) for w, code in catalogue().size_words.items())
+            n += bool(re.search(rf"\bsize {re.escape(v.lower())}\b|\b{re.escape(v.lower())} size\b", flat(text)))
+            n += any(code == v and has(text, w) for w, code in catalogue().size_words.items())
         elif v.lower() not in {"yes", "no", "none"}:
-            n += _has(text, v)
+            n += has(text, v)
     return n
 
 
@@ -164,10 +164,10 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
 def _also_named(text: str, strong: list[str], weak: list[str]) -> list[str]:
     """The one product named by a distinctive word outside the full names said ("smart" inside "smart plugs" names
     no smart speaker); none when that word would fit several."""
-    rest = _flat(text)
+    rest = flat(text)
     for n in strong:
         for name in sorted(_names_for(n)[0], key=len, reverse=True):
-            rest = re.sub(rf"(?<![a-z0-9]){re.escape(_flat(name))}(?:e?s)?(?![a-z0-9])", " ", rest)
+            rest = re.sub(rf"(?<![a-z0-9]){re.escape(flat(name))}(?:e?s)?(?![a-z0-9])", " ", rest)
     found = [n for n in weak if _mention_strength(rest, n)]
     return found if len(found) == 1 else []
 

@@ -8,31 +8,7 @@ import functools
 import re
 
 from cx_core import domain, packs
-from cx_core.reading import phrases
 from cx_core.reading.requests import PART_OF, REMOVES_ITEM, Grammar
-
-_NUMBERS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-            "nine": "9", "ten": "10"}
-
-
-def _norm(text: str) -> str:
-    t = text.lower().replace("’", "'")
-    for word, digit in _NUMBERS.items():
-        t = re.sub(rf"\b{word}(?=[- ](?:piece|inch|foot|feet|ft|bar|liters?|cups?)\b)", digit, t)
-        if word != "one":  # "the two-pack" is the 2-pack
-            t = re.sub(rf"\b{word}(?=-[a-z])", digit, t)
-    t = re.sub(r"(\d)\s*(?:foot|feet)\b", r"\1 ft", t)
-    return t
-
-
-def _flat(text: str) -> str:
-    return re.sub(r"[^a-z0-9%.+]+", " ", _norm(text)).strip()
-
-
-def _has(text: str, phrase: str) -> bool:
-    flat = _flat(text)  # "the 11 kW one" has the option "11kW"
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", flat) for p in phrases.spaced(_flat(phrase)))
-
 
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")
 _PAY_CHANGE = re.compile(r"\bchange (?:the |my |your )?payment(?: method)? to\b", re.I)

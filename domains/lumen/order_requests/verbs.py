@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cx_core.reading import comparing
+from cx_core.reading.phrases import has
 from cx_core.reading.requests import OTHER_ONE, REMOVE
 from cx_core.wording import listed
 from domains.lumen.picking import mentions_item
@@ -16,7 +17,7 @@ from domains.lumen.picking import mentions_item
 from .base import Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
-from .sentences import _PAY_CHANGE, _has, grammar
+from .sentences import _PAY_CHANGE, grammar
 from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
 
@@ -157,7 +158,7 @@ def _change_address(v: _Verb) -> None:
     elif v.orders:
         chosen = [o for o in snap["orders"] if o["order_id"] in v.orders]
     elif re.search(r"\border", head, re.I) or _mentions_any(head, snap):  # "send my desk lamp to …"
-        by_city = [o for o in pending if _has(_places(head), o["address"]["city"])]
+        by_city = [o for o in pending if has(_places(head), o["address"]["city"])]
         by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
         by_item_orders = list({o["order_id"]: o for o in by_item}.values())
         both = [o for o in by_city if o in by_item_orders]  # "my mesh wifi order … not Floyd Ford": both point
