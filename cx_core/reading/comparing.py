@@ -59,6 +59,33 @@ OVER = re.compile(r"\s*(?:>|\bthan\b|\bover\b|\brather than\b|\binstead of\b)", 
 # what the customer says they do not mind (group 1): "I don't care about the color"
 INDIFFERENT = re.compile(r"\b(?:do not|don't|doesn't|does not) care (?:about|for) (?:the )?([a-z ]+?)(?: or not)?"
                          r"(?=[,.;]|$| and\b)")
+# the whole of a thing, not a part of it: "the whole order", "the entire booking"
+WHOLE = re.compile(r"\b(?:whole|entire|full|complete)\b", re.I)
+WHOLE_OR_ALL = re.compile(r"\b(?:whole|entire|full|complete|all|everything)\b", re.I)
+# a thing said not to have come yet: "the pending lamp", "the one I just ordered", "not yet delivered"
+NOT_ARRIVED = re.compile(r"\b(?:pending|just (?:ordered|placed)|not (?:yet )?(?:arrived|delivered|received))\b", re.I)
+# why a thing is not wanted any more: a mistake, or no need of it
+BY_MISTAKE = re.compile(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", re.I)
+NO_NEED = re.compile(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|not need(?:ed)? any ?more|"
+                     r"\w+ged my mind|change of mind|no need for|won'?t need|not needed|only (?:need|want)(?:ed)? (?:one|1)\b",
+                     re.I)
+
+
+def every(noun: str) -> re.Pattern[str]:
+    """Every one of the customer's records of a kind, as it stands: "all my orders", "all of the open orders"."""
+    return re.compile(rf"\ball (?:of )?(?:my |your |the )?(?:possible |current )?(?:pending |open )?{noun}s?\b", re.I)
+
+
+def preferred(text: str) -> str | None:
+    """The words of what the customer prefers ("I'd prefer PayPal over a gift card": "PayPal"), up to what is set
+    below it; None when nothing is said to be preferred."""
+    m = re.search(r"\bprefer\w*\b(.*)", text, re.I)
+    if not m:
+        return None
+    return re.split(r"\b(?:than|over|rather than|to|instead of|but|and then|then)\b|>|,", m.group(1), maxsplit=1,
+                    flags=re.I)[0]
+
+
 # a reason given for a request: "because", "since", "so I can", "I found it cheaper"
 REASON = re.compile(r"\b(?:because|since|due to|given that|as i|as you|as we|so that|so i|so you)\b|,\s*so\b|"
                     r"\b(?:found|find|buy|get) (?:it|them|the same \w+|a better \w+|\w+ cheaper)\b", re.I)

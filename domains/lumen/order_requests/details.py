@@ -70,11 +70,8 @@ def _sentence_methods(sentence: str, snap: dict[str, Any]) -> set[str]:
 
 def _preferred_method(sentence: str, snap: dict[str, Any]) -> set[str]:
     """"you prefer PayPal over a gift card": the method named first after "prefer"."""
-    m = re.search(r"\bprefer\w*\b(.*)", sentence, re.I)
-    if not m:
-        return set()
-    first = re.split(r"\b(?:than|over|rather than|to|instead of|but|and then|then)\b|>|,", m.group(1), maxsplit=1)[0]
-    return _sentence_methods(first, snap)
+    first = comparing.preferred(sentence)
+    return set() if first is None else _sentence_methods(first, snap)
 
 
 def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
@@ -111,10 +108,7 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
     cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed."""
     def said(text: str) -> str:
         low = normal(text)
-        mistake = bool(re.search(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", low))
-        unneeded = bool(re.search(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|"
-                                  r"not need(?:ed)? any ?more|\w+ged my mind|change of mind|no need for|won'?t need|not needed|"
-                                  r"only (?:need|want)(?:ed)? (?:one|1)\b", low))
+        mistake, unneeded = bool(comparing.BY_MISTAKE.search(low)), bool(comparing.NO_NEED.search(low))
         if mistake and unneeded:
             raise Unsure("the message gives two reasons for cancelling")
         return "ordered by mistake" if mistake else "no longer needed" if unneeded else ""

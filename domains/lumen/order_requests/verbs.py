@@ -22,7 +22,7 @@ from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
 
 _PENDING = ("pending", "pending (item modified)")
-_ALL_PENDING = re.compile(r"\ball (?:of )?(?:my |your |the )?(?:possible |current )?(?:pending |open )?orders?\b", re.I)
+_ALL_PENDING = comparing.every("order")
 
 
 @dataclass
@@ -243,11 +243,10 @@ def _cancel(v: _Verb) -> None:
             raise Unsure("which order to cancel is not clear")
     if named:
         st.items = named
-        if not re.search(r"\b(?:whole|entire|full|complete)\b", segment, re.I):
+        if not comparing.WHOLE.search(segment):
             for x in named:
                 _whole_orders_only(x.order, [y.item["name"] for y in named])
-    elif len(chosen_ids) == 1 and not re.search(r"\b(?:whole|entire|full|complete|all|everything)\b",
-                                                v.before + " " + v.sentence, re.I):
+    elif len(chosen_ids) == 1 and not comparing.WHOLE_OR_ALL.search(v.before + " " + v.sentence):
         # "I ordered the speaker by mistake, please cancel order #W…": the order, for one of its items
         order = next((o for o in snap["orders"] if o["order_id"] == chosen_ids[0]), None)
         words, items = v.before + " " + v.sentence, (order or {}).get("items", [])
@@ -275,8 +274,7 @@ def _return(v: _Verb) -> None:
         return  # "… when you return": the verb alone names nothing
     pool = _eligible(v.ctx.snap, ("delivered",), v.orders)
     items = _items_of(v, pool)
-    if items and re.search(r"\b(?:pending|just (?:ordered|placed)|not (?:yet )?(?:arrived|delivered|"
-                           r"received))\b", segment, re.I):
+    if items and comparing.NOT_ARRIVED.search(segment):
         items = []  # "return the pending lamp" is not the lamp that was delivered
     if not items:
         pending = _resolve_items(segment, _eligible(v.ctx.snap, ("pending", "processed"), v.orders),
