@@ -28,5 +28,6 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
 fi
 ruff check cx_core domains pages app.py tests benchmarks
 mypy cx_core domains
-# two test processes (TANDEM_TEST_PROCESSES=0: one); a file's tests stay together in one of them; the slowest ten listed
-python -m pytest -n "${TANDEM_TEST_PROCESSES:-2}" --dist loadfile --durations=10 "$@"
+# three test processes on two cores, as many tests wait on a server, a browser or a subprocess rather than compute
+# (TANDEM_TEST_PROCESSES=0: one); a file's tests stay together in one of them; the slowest ten listed
+python -m pytest -n "${TANDEM_TEST_PROCESSES:-3}" --dist loadfile --durations=10 "$@"

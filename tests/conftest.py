@@ -15,8 +15,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
-    # two test processes on two cores: one math thread each (and in every command they start); two threads each
-    # fight over the cores and embed at half the speed
+    # several test processes on two cores: one math thread each (and in every command they start); more threads
+    # each fight over the cores and embed at half the speed
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cx_core.config import PROJECT_ROOT, Settings, load_settings  # noqa: E402
@@ -29,8 +29,8 @@ WORLD_DAY = date(2026, 11, 26)
 SHARED = PROJECT_ROOT.parent / "shared"
 
 
-# the files that take longest start first, so the two test processes (``pytest -n 2``) finish together instead of
-# one waiting on a long file picked up last; the scheduler deals files out in turn, so the longest two go to
+# the files that take longest start first, so the test processes (``pytest -n 3``) finish together instead of
+# one waiting on a long file picked up last; the scheduler deals files out in turn, so the longest ones go to
 # different processes; the rest keep their order
 LONGEST_FIRST = ("test_evaluation.py", "test_eval_actions.py", "test_crash.py", "test_airline_pack.py",
                  "test_third_pack.py", "test_browser.py", "test_api_attacks.py", "test_order_requests.py",

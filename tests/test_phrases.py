@@ -31,9 +31,13 @@ def test_a_phrase_with_signs_is_matched_as_written_and_first_says_where() -> Non
 
 def test_a_number_meets_its_unit_joined_or_apart() -> None:
     """"change the 7 kW charger to the 11 kW one": the options "7kW" and "11kW" are said."""
-    from cx_core.reading.phrases import spaced
-    from domains.lumen.order_requests.sentences import _has
+    assert phrases.spaced("11kw") == {"11kw", "11 kw"} and "11kw" in phrases.spaced("11 kw")
+    assert phrases.has("please change the 7 kW charger to the 11 kW one", "11kW")
+    assert phrases.has("the 11kW one", "11kW") and not phrases.has("the 11 kettles", "11kW")
 
-    assert spaced("11kw") == {"11kw", "11 kw"} and "11kw" in spaced("11 kw")
-    assert _has("please change the 7 kW charger to the 11 kW one", "11kW")
-    assert _has("the 11kW one", "11kW") and not _has("the 11 kettles", "11kW")
+
+def test_a_number_word_before_its_unit_is_its_digit() -> None:
+    """A catalogue writes "2-pack" and "6 ft": "the two-pack", "a six foot cable" name them."""
+    assert phrases.normal("The two-pack and a six foot cable") == "the 2-pack and a 6 ft cable"
+    assert phrases.has("a three-piece set please", "3-piece") and not phrases.has("someone said", "1 piece")
+    assert phrases.flat("Wi-Fi (2.4GHz) + 5%") == "wi fi 2.4ghz + 5%"

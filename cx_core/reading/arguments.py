@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import typing
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
@@ -295,6 +295,35 @@ def said_against(text: str, start: int, end: int) -> bool:
     if _RATHER_THAN.search(re.split(r"[.;!?]", text[max(0, start - 160):start])[-1]):
         return True  # "I'd rather pay by transfer each month than have a direct debit on the 15th"
     return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
+
+
+# a weekday with no day of the month after it: "on Friday", not "Friday 4 December" nor "Friday the 4th"
+BARE_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def own_weekday(text: str, today: date, own: str, day_first: bool = False) -> set[str]:
+    """The days read from a bare weekday ("on Friday") that a record's own day (``own``, ISO) falls on: the
+    customer means that record's Friday, not the next one (``days_said`` reads it as ``own``)."""
+    weekday = date.fromisoformat(own).strftime("%A").lower()
+    if weekday not in {m.group(1).lower() for m in BARE_WEEKDAY.finditer(text)}:
+        return set()
+    ahead = (date.fromisoformat(own).weekday() - today.weekday()) % 7 or 7
+    nxt = today + timedelta(days=ahead)
+    # "Saturday doesn't work. Is Saturday 28 November free?": a day written out in full is the day meant
+    written = {w.value for w in when.dates(BARE_WEEKDAY.sub(" ", text), today, day_first) if w.bound != "every"}
+    return {nxt.isoformat()} - {own} - written
+
+
+def days_said(text: str, today: date, own: str, day_first: bool = False) -> list[tuple[bool, str]]:
+    """Each day the message names, sentence by sentence, with whether the words around it rule it out ("I can't be
+    home on Friday"); a bare weekday that a record's own day (``own``) falls on is that day."""
+    out = []
+    for part in _SENTENCE_END.split(text):
+        moved = own_weekday(part, today, own, day_first)
+        for w in when.dates(part, today, day_first=day_first):
+            out.append((said_against(part, w.start, w.end), own if w.value in moved else w.value))
+    return out
 
 
 # the second of two things compared, the one not wanted: "rather X than Y", "would sooner X than Y"

@@ -4,41 +4,12 @@ and the free slots that fit."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from cx_core.entities import find_dates, part_of_day
+from cx_core.entities import part_of_day
 from cx_core.reading import arguments, records, topics, when
 from domains.lumen.picking import mentions_item
-
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
-_WEEKDAY_ONLY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
-
-
-def said_as_weekday(text: str, today: date, own: str) -> set[str]:
-    """The days read from a bare weekday ("on Friday") that the appointment's own day falls on: the customer
-    means that appointment's Friday, not the next one (read as ``own`` by ``days_said``)."""
-    weekday = date.fromisoformat(own).strftime("%A").lower()
-    bare = {m.group(1).lower() for m in _WEEKDAY_ONLY.finditer(text)}
-    if weekday not in bare:
-        return set()
-    ahead = (date.fromisoformat(own).weekday() - today.weekday()) % 7 or 7
-    nxt = today + timedelta(days=ahead)
-    # "Saturday doesn't work. Is Saturday 28 November free?": a day written out in full is the day meant
-    written = {d.isoformat() for d in find_dates(_WEEKDAY_ONLY.sub(" ", text), today)}
-    return {nxt.isoformat()} - {own} - written
-
-
-def days_said(text: str, today: date, own: str) -> list[tuple[bool, str]]:
-    """Each day the message names, sentence by sentence, with whether the words around it rule it out ("I can't be
-    home on Friday", read by the engine); a bare weekday that the appointment falls on is the appointment's own
-    day."""
-    out = []
-    for part in _SENTENCE.split(text):
-        moved = said_as_weekday(part, today, own)
-        for w in when.dates(part, today, day_first=False):
-            out.append((arguments.said_against(part, w.start, w.end), own if w.value in moved else w.value))
-    return out
 
 
 def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, today: date, full: str = ""
@@ -66,10 +37,10 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
         if len(found) == 1:
             appt = found[0]
             day = appt["start"][:10]
-            said = days_said(full or text, today, day)
+            said = arguments.days_said(full or text, today, day)
             # "Wednesday doesn't work": not a day to move to, unless another sentence asks for it
             refused = {d for cannot, d in said if cannot} - {d for cannot, d in said if not cannot}
-            dates = [d for d in dates if d not in said_as_weekday(full or text, today, day)]
+            dates = [d for d in dates if d not in arguments.own_weekday(full or text, today, day)]
             others = [d for d in dates if d != day and d not in refused]
             if others or topics.CANNOT.search(full or text):
                 return appt, others, refused | {day}  # "I can't be home on Wednesday": any day but that one
@@ -81,7 +52,7 @@ def pick_appointment(snap: dict[str, Any], ents: dict[str, Any], text: str, toda
 
 def _ruled_out(text: str, today: date, own: str) -> bool:
     """Whether the message rules out the day ``own`` (a visit's day) and asks for it nowhere."""
-    said = days_said(text, today, own)
+    said = arguments.days_said(text, today, own)
     return (True, own) in said and (False, own) not in said
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from cx_core import signals
 from cx_core.plans import Step
-from cx_core.reading import language
+from cx_core.reading import arguments, language
 from cx_core.wording import day, listed, money
-from domains.lumen.appointments import days_said, pick_appointment, slots_for, visit_of
+from domains.lumen.appointments import pick_appointment, slots_for, visit_of
 from domains.lumen.asked import Answer, Asked, Planned
 from domains.lumen.wording import WAIVED
 
@@ -23,7 +23,7 @@ def installation_reschedule(r: Asked) -> Planned:
             return [], "we could not find a booked installation on your account"
         return [], _which_visit(r, booked)
     own = appt["start"][:10]
-    said = days_said(r.full_text or r.text, r.today, own)
+    said = arguments.days_said(r.full_text or r.text, r.today, own)
     both = {d for cannot, d in said if cannot} & {d for cannot, d in said if not cannot}
     if both and not [d for d in wanted_dates if d not in both | {own}]:
         # "I can't be home Thursday … could the technician come Thursday?": the day it already is, or one the
@@ -92,7 +92,8 @@ def _which_visit(r: Asked, booked: list[dict[str, Any]]) -> str:
     """Which of several booked visits to move, after the answer to "is Friday 4 December free?" (the free times
     that day, never a day the message rules out nor a time one of the customer's own visits takes); visits on one
     day are told apart by their times, and may move together."""
-    refused = {d for a in booked for cannot, d in days_said(r.full_text or r.text, r.today, a["start"][:10]) if cannot}
+    told = r.full_text or r.text
+    refused = {d for a in booked for cannot, d in arguments.days_said(told, r.today, a["start"][:10]) if cannot}
     days = {a["start"][:10] for a in booked}
     wanted = [d for d in r.ents.get("dates", []) if d not in refused and d not in days]
     busy = {str(a["start"])[:16].replace(" ", "T") for a in booked}
