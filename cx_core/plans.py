@@ -23,6 +23,8 @@ NOT_VERIFIED = "the sender is not verified as the customer"
 # ends the rationale of a step the records raised, not the message (a payment taken twice, noticed)
 AS_ASKED = "cannot be done as asked: "  # the reason of a step held for good (Step.final)
 NOTICED = " (found on the records)"
+# why the customer's second choice waits (``Step.instead_of``): it goes ahead only once the first is refused
+SECOND_CHOICE = "the customer wants it only if the first choice cannot be done"
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Step:
     alternatives: list[dict[str, Any]] = field(default_factory=list)  # other arguments if this one fails
     fallback: Step | None = None  # another route when the backend does not answer
     depends_on: str = ""  # an earlier step's action; skipped when that step took its fallback route
+    # the action of the customer's first choice, when this step is their second ("if you won't take it back, cancel
+    # the other order instead"): it waits while the first may run, and goes ahead when the rules refuse the first
+    instead_of: str = ""
     defaults: dict[str, str] = field(default_factory=dict)  # fills {placeholders} until the earlier step ran
 
     def rendered(self, values: dict[str, Any] | None = None) -> dict[str, Any]:

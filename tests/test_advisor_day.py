@@ -74,8 +74,8 @@ def test_a_write_already_done_from_another_ticket_is_recorded_as_done_not_offere
 
     from cx_core.actions import ExecContext
     from cx_core.models import Decision
-    from cx_core.pipeline import StepRunner
     from cx_core.plans import Step
+    from cx_core.step_runner import StepRunner
 
     ran = {"action": "refund", "args": {"order_id": "#W1", "amount": 6.0}, "result": {"refunded": 6.0},
            "ticket_id": "T-1", "decided_at": datetime(2026, 11, 19, 10), "execution_key": "proposal:7"}
@@ -565,3 +565,24 @@ def test_a_payment_taken_twice_on_both_orders_is_refunded_on_each_and_no_other_c
     said = "That's over $850 you've taken that you shouldn't have."
     steps, ask = charge_dispute(Asked("charge_dispute", said, {"amounts": [850.0]}, snap, today, text + " " + said))
     assert steps == [] and "which charge" in ask
+
+
+def test_a_second_choice_goes_ahead_only_once_the_rules_refuse_the_first() -> None:
+    from cx_core.actions import ExecContext
+    from cx_core.models import Decision, Proposal
+    from cx_core.plans import SECOND_CHOICE, Step
+    from cx_core.step_runner import StepRunner
+
+    run = StepRunner(None, None, ExecContext(actor="agent", role=None, ticket_id="T-3", customer_id="u1"), "")  # type: ignore[arg-type]
+    second = Step("cancel_order", {"order_id": "#W2", "reason": "no longer needed"}, "return_refund", "asked",
+                  held=SECOND_CHOICE, instead_of="return_items")
+    assert run._second_choice(second) is second  # the first has not been refused: it waits
+    run.proposals.append(Proposal(action="return_items", args={"order_id": "#W1"}, rationale="asked",
+                                  decision=Decision.needs_approval, reason="an advisor approves it"))
+    assert run._second_choice(second).held == SECOND_CHOICE  # the first may still run
+    run.proposals.append(Proposal(action="return_items", args={"order_id": "#W1"}, rationale="asked",
+                                  decision=Decision.denied, refused_by="invariant",
+                                  reason="order #W1 was delivered more than 30 days ago. If anything is wrong …"))
+    released = run._second_choice(second)
+    assert released.held == "" and released.instead_of == "return_items"
+    assert "second choice" in released.rationale and "more than 30 days ago" in released.rationale

@@ -239,7 +239,7 @@ def test_a_500_is_retried_under_the_same_key_and_a_timeout_is_stated(world_http:
 
 
 def test_a_read_feeds_a_later_step_and_rehearsal_never_writes(world_http: World) -> None:
-    from cx_core.pipeline import StepRunner
+    from cx_core.step_runner import StepRunner
 
     w = world_http
     tid = _ticket(w, "H-6")

@@ -497,3 +497,16 @@ def test_a_new_address_said_to_be_the_one_on_file_is_the_accounts_not_an_orders(
                  "file. But leave the address on my pending orders alone.")
     assert [a for a, _ in said] == ["update_default_address"] and said[0][1]["zip"] == "75201"
     assert steps("We've moved, new address is 12 Oak Street, Dallas, TX 75201.") == []
+
+
+def test_a_fallback_to_a_request_read_as_it_stands_is_kept_as_the_second_choice() -> None:
+    """"Send back the lamp; if you won't take it back, cancel my other order instead": the return is the request,
+    and the cancellation of the other order waits as the customer's second choice."""
+    reading = interpret("Could I send back the desk lamp from order #W1000001? If for whatever reason you won't take "
+                        "it back, then cancel my pending order #W1000002 instead.", snap())
+    assert [(a, args["order_id"]) for a, args, _ in reading.steps] == [("return_items", "#W1000001")]
+    [(action, args, _, first)] = reading.second
+    assert (action, args["order_id"], args["reason"], first) == ("cancel_order", "#W1000002", "no longer needed",
+                                                                 "return_items")
+    # no fallback, no second choice
+    assert not interpret("Could I send back the desk lamp from order #W1000001?", snap()).second

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..actions.base import REGISTRY, is_read
-from ..plans import ASKS_ONLY, NOTICED, Plan, Step
+from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
 from .language import ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
@@ -154,7 +154,7 @@ def holding(q: Qualifiers) -> tuple[str, str]:
     if q.condition is not None:
         return "hold", f"the customer sets a condition on it (“{q.condition.text}”)"
     if q.fallback is not None:
-        return "hold", f"the customer wants it only if the first choice cannot be done (“{q.fallback.text}”)"
+        return "hold", f"{SECOND_CHOICE} (“{q.fallback.text}”)"
     if q.restriction is not None:
         return "hold", f"the customer narrows which ones they mean (“{q.restriction.text}”)"
     return "", ""
@@ -246,7 +246,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:
-            kept.append(replace(step, held=why))
+            first = _first_choice(step, clause, plan.steps, reading, snapshot) if clause is not None else ""
+            kept.append(replace(step, held=why, instead_of=step.instead_of or first))
         else:
             kept.append(step)
     if dropped:
@@ -257,6 +258,23 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
     else:
         plan.steps = kept
     return plan
+
+
+def _first_choice(step: Step, clause: RequestReading, steps: list[Step], reading: Reading,
+                  snapshot: Mapping[str, Any] | None) -> str:
+    """The action of the customer's first choice, when ``clause`` only wants ``step`` as the second ("if you can't,
+    cancel it instead"): the nearest write before it that the words ask for as they stand; '' when there is none."""
+    q = clause.qualifiers
+    if q.fallback is None or q.condition is not None or q.asks_only is not None:
+        return ""
+    before: list[tuple[int, str]] = []
+    for other in steps:
+        if other is step or is_read(other.action) or other.action == step.action:
+            continue
+        said = clause_for(other, reading, snapshot)
+        if said is not None and said.sentence.start < clause.sentence.start and not holding(said.qualifiers)[0]:
+            before.append((said.sentence.start, other.action))
+    return max(before)[1] if before else ""
 
 
 def _formal_complaint(plan: Plan, reading: Reading) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
-from cx_core.plans import ASKS_ONLY, NOTICED, Plan, Step
+from cx_core.plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from cx_core.reading import language, topics, when
 from cx_core.reading.arguments import said_against
 from cx_core.signals import CALL_NOTES
@@ -482,6 +482,11 @@ def _read_steps(reading: Any, order_reqs: list[Request], snap: dict[str, Any] | 
             args = {"order_id": args["order_id"], "item_ids": args.get("item_ids", []), "fault": _fault(text)}
         steps.append(Step(action, args, intent, why, defaults=_worded(action, args, order, text,
                                                                        (snap or {}).get("payment_methods"))))
+    for action, args, why, first in reading.second:  # proposed only once the first choice is refused
+        order = next((o for o in snap["orders"] if o["order_id"] == args.get("order_id")), None) if snap else None
+        intent = next((s.intent for s in steps if s.action == first), READING_INTENT[action])  # it stands in for it
+        steps.append(Step(action, args, intent, why, held=SECOND_CHOICE, instead_of=first,
+                          defaults=_worded(action, args, order, text, (snap or {}).get("payment_methods"))))
     if reading.unsure:  # the requests it settled are proposed; the one it could not waits for a person
         first = order_reqs[0].intent if order_reqs else "order_cancel"
         steps.append(Step(_ACTION_FOR.get(first, "add_internal_note"), {}, first, "part of the message needs a person",

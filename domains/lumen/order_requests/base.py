@@ -19,6 +19,9 @@ class Reading:
     unsure: str = ""
     found: bool = False  # the text asks for something done with an order at all
     asks: dict[str, str] = field(default_factory=dict)  # for a reason a request cannot be done: what to ask instead
+    # the steps the customer wants only if a first choice cannot be done: (action, args, why, the first's action)
+    second: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
+    fallbacks: list[int] = field(default_factory=list)  # the requests (by place) that give a fallback
 
 
 @dataclass

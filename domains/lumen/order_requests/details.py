@@ -102,10 +102,13 @@ def _order_methods(text: str, snap: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tuple[str, ...] = ()) -> str:
+def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tuple[str, ...] = (),
+                   second: bool = False) -> str:
     """The reason for a cancellation: the one the request gives, or the message around it, or a detail given
     elsewhere ("if asked for the reason, say it was a mistake"). A reason other than a mistake ("we found it
-    cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed."""
+    cheaper elsewhere", "I'll be away when it arrives") means it is no longer needed, and so does a cancellation
+    wanted only as the ``second`` choice to another request ("if you won't take the lamp back, cancel the new one"):
+    the order is no longer needed once the first cannot be done."""
     def said(text: str) -> str:
         low = normal(text)
         mistake, unneeded = bool(comparing.BY_MISTAKE.search(low)), bool(comparing.NO_NEED.search(low))
@@ -123,7 +126,7 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
     for text in more:
         if text and said(text):
             return said(text)
-    if comparing.REASON.search(around) or any(comparing.REASON.search(t) for t in more[:1] if t):
+    if second or comparing.REASON.search(around) or any(comparing.REASON.search(t) for t in more[:1] if t):
         return "no longer needed"
     raise Unsure("the reason for cancelling is not given (no longer needed, or ordered by mistake)")
 

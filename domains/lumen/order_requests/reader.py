@@ -67,6 +67,7 @@ def interpret(text: str, snap: dict[str, Any]) -> Reading:
     text = language.typos_fixed(text)
     try:
         _interpret(text, snap, reading)
+        _second_choices(text, snap, reading)
     except Unsure as why:
         reading.steps = []
         reading.unsure = str(why)
@@ -74,6 +75,22 @@ def interpret(text: str, snap: dict[str, Any]) -> Reading:
         reading.found = reading.found or bool(_PAIR.search(text)) or any(
             _sentence_ops(x) for x in _split_sentences(text))
     return reading
+
+
+def _second_choices(text: str, snap: dict[str, Any], reading: Reading) -> None:
+    """For each request with a fallback that was read as it stands ("send the lamp back; if you won't take it back,
+    cancel my other order instead"), the steps of the fallback, read as if the rules refused the request: the
+    planner proposes them only once the first choice is refused."""
+    for n in reading.fallbacks:
+        other = Reading()
+        try:
+            _interpret(text, snap, other, refused=n)
+        except Unsure:
+            continue
+        first = [s for s in reading.steps if s not in other.steps]
+        second = [s for s in other.steps if s not in reading.steps]
+        if len({a for a, _, _ in first}) == 1 and second:
+            reading.second += [(a, args, why, first[0][0]) for a, args, why in second]
 
 
 @dataclass
@@ -92,7 +109,8 @@ class _Message:
     wrong_address: str = ""  # "the address on my order is wrong", the new one still to come
 
 
-def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
+def _interpret(text: str, snap: dict[str, Any], reading: Reading, refused: int = -1) -> None:
+    """Reads the message into ``reading``; with ``refused``, as if the rules refused that request (by its place)."""
     original = text
     order_ids = list(dict.fromkeys("#" + m.upper() for m in grammar().record_id.findall(text)))
     msg = _Message()
@@ -123,8 +141,9 @@ def _interpret(text: str, snap: dict[str, Any], reading: Reading) -> None:
     for x, new in pairs:
         st.changes.setdefault(x.order["order_id"], []).append((x, new))
     # each request on its own: what it cannot settle stays with it (and the orders it speaks of)
-    for unit in msg.units:
-        st = _settle(unit, st, ctx, msg.doubts)
+    for n, unit in enumerate(msg.units):
+        st = _settle(unit, st, ctx, msg.doubts, refused=n == refused)
+    reading.fallbacks = [n for n, unit in enumerate(msg.units) if unit.fallback is not None]
     _write_steps(st, ctx, original, msg.doubts, reading)
 
 

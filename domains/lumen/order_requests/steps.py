@@ -20,9 +20,10 @@ from .verbs import _run
 _Step = tuple[str, dict[str, Any], str]  # (action, args, why), ready for ``execute``
 
 
-def _settle(unit: _Unit, st: _State, ctx: _Context, doubts: list[tuple[str, str]]) -> _State:
-    """The state after one request, or after what the customer wants instead when it cannot be done; what it
-    cannot settle goes to ``doubts`` and leaves the state as it was."""
+def _settle(unit: _Unit, st: _State, ctx: _Context, doubts: list[tuple[str, str]], refused: bool = False) -> _State:
+    """The state after one request, or after what the customer wants instead when it cannot be done (with
+    ``refused``, as if the rules refused the request as read); what it cannot settle goes to ``doubts`` and leaves
+    the state as it was."""
     loose = _loose_words(unit.sentence + " " + unit.fallback_sentence)
     if loose:
         doubts.append((unit.sentence, qualifiers.need(loose)))
@@ -30,6 +31,8 @@ def _settle(unit: _Unit, st: _State, ctx: _Context, doubts: list[tuple[str, str]
     ctx.strict = unit.fallback is not None
     primary = _run(unit.ops, unit.sentence, st, ctx, [])
     ctx.strict = False
+    if refused and unit.fallback is not None and not isinstance(primary, Unsure):
+        primary = Impossible("the rules refuse the first choice", items=primary.items)
     if isinstance(primary, Impossible) and unit.fallback is not None:
         return _fall_back(unit, primary, st, ctx, doubts)
     if isinstance(primary, Unsure):

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cx_core.reading import comparing
+from cx_core.reading import comparing, records
 from cx_core.reading.phrases import has
 from cx_core.reading.requests import OTHER_ONE, REMOVE
 from cx_core.wording import listed
@@ -80,6 +80,14 @@ def _orders_spoken_of(segment: str, sentence: str, st: _State, ctx: _Context, co
     context_orders = list(dict.fromkeys(x.order["order_id"] for x in context))
     same_order = list(dict.fromkeys(x.order["order_id"] for x in st.items)) if re.search(
         r"\b(?:in|from|of) the same order\b", sentence, re.I) and not in_sentence else []
+    if context_orders and not in_sentence:  # "… cancel the order with the black lamp and the plugs instead": the
+        # words name more of another order's products than of the order the fallback's "it" stands for
+        named = {o["order_id"]: sum(_mention_strength(segment, n) > 0 for n in {i["name"] for i in o["items"]})
+                 for o in snap["orders"]}
+        best = max(named.values(), default=0)
+        top = [o for o, n in named.items() if n == best]
+        if best and len(top) == 1 and top[0] not in context_orders:
+            context_orders = top
     seg_orders = [o for o in in_sentence if o.lstrip("#").lower() in segment.lower()] or in_sentence or \
         context_orders or same_order
     if not seg_orders and len(order_ids) == 1:  # the one order the message names, unless the words name another's item
@@ -226,9 +234,11 @@ def _cancel(v: _Verb) -> None:
     else:
         whole_order = bool(re.search(r"^\w+\s+(?:\w+\s+)?(?:the |my |your |this |that |whole |entire |full |"
                                      r"complete |pending )*orders?\b", segment, re.I))
-        named = [] if whole_order and not v.context else _items_of(
+        # "cancel the order …" of the items a fallback's "it" stands for, not of another order the words name
+        of_context = any(x.order["order_id"] in v.orders for x in v.context)
+        named = [] if whole_order and not of_context else _items_of(
             v, _eligible(snap, _PENDING, v.orders), allow_all=False)
-        if not named and v.context and not whole_order:
+        if not named and of_context and not whole_order:
             named = list(v.context)
         if named:
             chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in named))
@@ -252,7 +262,8 @@ def _cancel(v: _Verb) -> None:
         words, items = v.before + " " + v.sentence, (order or {}).get("items", [])
         said = [i["name"] for i in items if mentions_item(words, i)] or \
             [i["name"] for i in items if mentions_item(words, i, close=True)]  # "the smrat speaker"
-        if order and said:
+        said += [i["name"] for i in items if i["name"] not in said and records.named(v.segment, [{"name": i["name"]}])]
+        if order and said:  # "… the order I put through on Wednesday, the matte black lamp plus the white plug 4-pack"
             _whole_orders_only(order, said)
     if REMOVE.match(segment) and named:
         raise Impossible("an item cannot be removed from an order; only the whole order can be cancelled")
@@ -262,7 +273,7 @@ def _cancel(v: _Verb) -> None:
     for oid in chosen_ids:  # the action refuses it and says why; a fallback the customer gave applies instead
         if by_id.get(oid, {}).get("status") not in _PENDING and v.ctx.strict:
             raise Impossible(f"order {oid} is no longer pending and cannot be cancelled")
-    reason = _cancel_reason(segment, v.sentence, v.before, (v.ctx.around, *v.ctx.details))
+    reason = _cancel_reason(segment, v.sentence, v.before, (v.ctx.around, *v.ctx.details), second=bool(v.ctx.around))
     for oid in chosen_ids:
         st.cancels[oid] = reason
 
