@@ -844,3 +844,22 @@ def test_a_day_named_beats_a_weekday_of_every_week() -> None:
     text = "Would a fortnight today suit, in the morning? My carer is with me on Friday mornings."
     spec = arguments.Spec("date", "the day of the visit", "date")
     assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == "2026-12-04"
+
+
+def test_a_write_wanted_only_as_the_second_choice_names_the_first() -> None:
+    """"Move my visit; if not, change my tariff": the tariff change waits, as the second choice to the visit's move,
+    which the step runner tries first (it goes ahead only once the rules refuse the move)."""
+    from cx_core.plans import SECOND_CHOICE, Plan, Step
+    from cx_core.reading import guard
+
+    text = "Please move my engineer visit V-4001 to Friday 27 November. If not, change my tariff to Fixed 12."
+    snap = {"visits": [{"id": "V-4001", "kind": "engineer visit"}], "accounts": [{"id": "E-2001"}],
+            "tariffs": [{"code": "FIX12", "name": "Fixed 12"}]}
+    reading = read(text, WRITTEN, packs.reading(find("northwind")),
+                   [SimpleNamespace(intent="request", text=text, confidence=1.0)])
+    plan = guard.apply(Plan(steps=[Step("move_visit", {"visit_id": "V-4001", "date": "2026-11-27"}, "request", "asked"),
+                                   Step("change_tariff", {"account_id": "E-2001", "tariff_code": "FIX12"}, "request",
+                                        "asked")]), reading, snap)
+    move, tariff = plan.steps
+    assert not move.held and not move.instead_of
+    assert tariff.held.startswith(SECOND_CHOICE) and tariff.instead_of == "move_visit"
