@@ -333,7 +333,7 @@ def test_a_message_the_agent_cannot_place_is_not_asked_for_the_reference_it_give
 
 
 def test_an_item_named_with_a_slip_of_the_keys_is_the_one_returned() -> None:
-    from domains.lumen.order_requests.items import _typed_fast
+    from cx_core.reading.naming import typed_fast as _typed_fast
 
     assert _typed_fast("i'd like to send back the cfofee machine from order #W1007468", "Coffee Machine")
     assert not _typed_fast("i'd like to send back the machine from order #W1007468", "Coffee Machine")

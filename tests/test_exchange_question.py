@@ -188,7 +188,8 @@ def test_the_options_nearest_the_customers_own_are_named_first_each_with_its_pri
 
 
 def test_a_weekday_ruled_out_is_the_visits_own_and_a_day_written_in_full_is_the_one_asked() -> None:
-    from domains.lumen.appointments import days_said, said_as_weekday
+    from cx_core.reading.arguments import days_said
+    from cx_core.reading.arguments import own_weekday as said_as_weekday
 
     today, own = date(2026, 11, 26), "2026-12-05"  # a Thursday; the visit is on Saturday 5 December
     text = "need to rebook the install, Saturday doesn't work anymore. is Saturday 28 November free?"

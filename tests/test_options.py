@@ -78,3 +78,22 @@ def test_a_size_step_reads_the_catalogue_order() -> None:
     with pytest.raises(Unsure):
         options.target_variant("one size bigger", big, shirts, WORDS)
     assert options.target_variant("a large size", shirt, shirts, WORDS)["item_id"] == "S-L"  # a size word of the data
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"trail tent": ("pup tent",)})
+    generic: frozenset[str] = frozenset({"trail", "smart"})
+    size_words: dict[str, str] = field(default_factory=lambda: {"large": "L"})
+
+
+def test_a_thing_is_named_strongly_weakly_or_typed_fast_by_the_catalogues_words() -> None:
+    from cx_core.reading import naming
+
+    names = naming.Names(Catalogue())
+    assert names.strength("my pup tent leaks", "Trail Tent") == 2  # another name of it, from the data
+    assert names.strength("the tent leaks", "Trail Tent") == 1  # a distinctive word of its name
+    assert names.strength("the trail was muddy", "Trail Tent") == 0  # a word the catalogue calls generic
+    assert names.several("both tents leak", "Trail Tent") and not names.several("the tent leaks", "Trail Tent")
+    assert naming.typed_fast("my cfofee machine", "Coffee Machine") and not naming.typed_fast("a coffee mug", "Coffee Machine")
+    assert names.option_words({"size": "L", "color": "olive"}, "the large olive one") == 2

@@ -64,6 +64,7 @@ WHOLE = re.compile(r"\b(?:whole|entire|full|complete)\b", re.I)
 WHOLE_OR_ALL = re.compile(r"\b(?:whole|entire|full|complete|all|everything)\b", re.I)
 # a thing said not to have come yet: "the pending lamp", "the one I just ordered", "not yet delivered"
 NOT_ARRIVED = re.compile(r"\b(?:pending|just (?:ordered|placed)|not (?:yet )?(?:arrived|delivered|received))\b", re.I)
+ARRIVED = re.compile(r"\b(?:received|delivered|got)\b", re.I)
 # why a thing is not wanted any more: a mistake, or no need of it
 BY_MISTAKE = re.compile(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", re.I)
 NO_NEED = re.compile(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|not need(?:ed)? any ?more|"
