@@ -356,10 +356,9 @@ class Triager:
                     pred, sentence = read, f"{sentences[i - 1]} {sentence}"
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
                     pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
-                    and all(r.intent != pred.label for r in requests)) or not language.not_fine(sentence).strip():
+                    and all(r.intent != pred.label for r in requests)):
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
-                # unless it speaks of what came before ("any chance you could take it off?"); a sentence that only
-                # says something is all right ("The meter fitting on Monday is unaffected.") asks nothing
+                # unless it speaks of what came before ("any chance you could take it off?")
             if i == from_subject and requests:
                 continue
             if not lead and i and i - 1 != from_subject and POINTS_BACK.search(sentence) and not requests \

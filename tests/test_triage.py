@@ -233,11 +233,3 @@ def test_a_request_that_points_back_at_the_sentence_before(sentence: str, points
     from cx_core.request_split import POINTS_BACK
 
     assert bool(POINTS_BACK.search(sentence)) is points_back
-
-
-def test_a_sentence_that_only_says_something_is_all_right_asks_nothing(services: Services) -> None:
-    """"The installation on Monday is unaffected": said beside a request, it opens no request of its own."""
-    body = ("Please cancel order #W1234567, I ordered it by mistake. The dishwasher installation on Monday is "
-            "unaffected, and the delivery of the kettle is fine.")
-    tri = services.triager.triage("", body, today=NOW.date())
-    assert [r.intent for r in tri.requests] == ["order_cancel"], tri.requests
