@@ -863,3 +863,26 @@ def test_a_write_wanted_only_as_the_second_choice_names_the_first() -> None:
     move, tariff = plan.steps
     assert not move.held and not move.instead_of
     assert tariff.held.startswith(SECOND_CHOICE) and tariff.instead_of == "move_visit"
+
+
+def test_a_cards_expiry_is_no_day_and_book_me_is_the_writer_alone() -> None:
+    """"Please book me one way … on Monday 30 November. … my new Amex, exp 07/29": one day, the 30th, and one
+    traveller, the writer; a month and year after "exp" or "valid thru" is a card's, and names no day."""
+    from datetime import date
+
+    from cx_core.reading import people, when
+
+    text = "Please book me one way on Monday 30 November. Pay with my new Amex, exp 07/29; the old one is valid thru 03/27."
+    assert [w.value for w in when.dates(text, date(2026, 11, 20), False)] == ["2026-11-30"]
+    assert [w.value for w in when.dates("it was delivered on 10/20", date(2026, 11, 20), False)] == ["2026-10-20"]
+    assert people.party(text).alone
+    assert not people.party("Please book me and my wife on the 9am").alone
+    assert not people.party("Please book me a seat for my son").alone
+
+
+def test_a_thing_named_only_to_be_ruled_out_is_set_aside() -> None:
+    from cx_core.reading import arguments
+
+    text = "Do NOT charge the Mastercard you have on file, it's maxed out. Take it out of my gift card."
+    card, gift = text.index("Mastercard"), text.index("gift card")
+    assert arguments.said_against(text, card, card + 10) and not arguments.said_against(text, gift, gift + 9)

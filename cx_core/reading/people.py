@@ -18,6 +18,9 @@ _BORN_BEFORE = re.compile(rf"(?P<name>{_NAME})\s*[,(]?\s*(?i:(?:who\s+was\s+|was
                           r"birth|dob|d\.o\.b\.?)\s*(?:is\s+)?[:,-]?\s*)$")
 _ALONE = re.compile(r"(?:\b(?:just|only) (?:me|myself)\b|\bfor myself\b|\bmyself only\b|\bjust for me\b)"
                     r"(?!\s*(?:,\s*)?(?:and|&|\+|with|plus)\b)", re.I)
+# the writer as the one a booking is for, no one else beside: "please book me one way from …", "get me on the 9am"
+_SELF_BOOKED = re.compile(r"\b(?:book|get|put|fly|reserve)\s+me\b(?!\s*(?:,\s*)?(?:and|&|\+|with|plus)\b)"
+                          r"(?![^.!?]{0,40}\bfor\s+(?:my|our|his|her|their)\b)", re.I)
 # the writer and someone else: "me and my wife", "my partner and I"
 _ME_AND = re.compile(r"\b(?:me|myself) and my (\w+)\b|\bmy (\w+) and (?:me|I|myself)\b", re.I)
 # the writer stays at home: "I'm NOT travelling myself", "I won't be flying", "without me"
@@ -50,8 +53,10 @@ def born(text: str, today: date, day_first: bool = True, days: Sequence[when.Whe
 
 def party(text: str) -> Party:
     m = _ME_AND.search(text)
-    return Party(alone=bool(_ALONE.search(text)), companion=(m.group(1) or m.group(2)).lower() if m else None,
-                 with_writer=bool(_WITH_ME.search(text)), without_writer=bool(_NOT_ME.search(text)))
+    with_writer = bool(_WITH_ME.search(text))
+    alone = bool(_ALONE.search(text)) or bool(_SELF_BOOKED.search(text) and m is None and not with_writer)
+    return Party(alone=alone, companion=(m.group(1) or m.group(2)).lower() if m else None, with_writer=with_writer,
+                 without_writer=bool(_NOT_ME.search(text)))
 
 
 def named(text: str, people: Sequence[Mapping[str, str]]) -> list[int]:

@@ -277,6 +277,11 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
     return None
 
 
+# the words before a card's expiry date ("exp 07/29", "expires 07/29", "valid thru 07/29")
+_EXPIRY = re.compile(r"\b(?:exp(?:iry|ires|iration)?(?:\s+date)?|valid\s+(?:thru|through|until|till)|good\s+thru)"
+                     r"\.?\s*:?\s*$", re.I)
+
+
 def dates(text: str, today: date, day_first: bool = True) -> list[When]:
     """Every day ``text`` names, in order, each once; the longest reading of a stretch of words wins ("Saturday 5
     Dec" is one day, not also "Saturday")."""
@@ -288,8 +293,8 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             s, e = m.span()
             if any(s < b and a < e for a, b in taken):
                 continue
-            if kind == "numeric" and not re.search(r"\d", m.group(0)):
-                continue
+            if kind == "numeric" and (not re.search(r"\d", m.group(0)) or _EXPIRY.search(text[max(0, s - 24):s])):
+                continue  # "exp 07/29", "valid thru 07/29": a card's month and year, no day
             d = _resolve(kind, m, today, day_first)
             if d is None:
                 continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cx_core.reading import language, numbers, topics
+from cx_core.reading import arguments, language, numbers, topics
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import listed
 
@@ -119,8 +119,10 @@ def _where_named(text: str, method: dict[str, Any]) -> int:
 
 
 def _kinds_named(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The saved methods whose kind the message names ("my Mastercard", "my gift card")."""
-    return [m for m in methods if re.search(rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I)]
+    """The saved methods whose kind the message names ("my Mastercard", "my gift card"), but one only ever named to
+    be ruled out ("Do NOT charge the Mastercard you have on file")."""
+    return [m for m in methods if any(not arguments.said_against(ctx.text, x.start(), x.end()) for x in re.finditer(
+        rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I))]
 
 
 def _by_balance(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
