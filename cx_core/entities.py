@@ -173,8 +173,9 @@ def _without(noun: str) -> re.Pattern[str]:
 
 # taking a thing offered ("with insurance", "please add the travel insurance", "I'd like insurance") or declining it
 # ("no insurance", "without travel insurance", "skip the insurance", "I don't want/need any insurance")
-_DECLINE = r"\b(?:no|without|skip(?:\s+the)?|decline(?:\s+the)?|(?:don'?t|do\s+not)\s+(?:want|need)(?:\s+(?:the|any))?)\s+"
-_TAKE = r"\b(?:with|add|include|including|want|like|need|take)(?:\s+(?:the|a|some))?\s+"
+_DECLINE = (r"\b(?:no|without|skip(?:\s+the)?|decline(?:\s+the)?|(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+(?:want|need)"
+            r"(?:\s+(?:the|any))?)\s+")
+_TAKE = r"\b(?:with|add(?:s|ed)?|include[sd]?|including|wants?|like[sd]?|needs?|takes?)(?:\s+(?:the|a|some))?\s+"
 
 
 def options(text: str) -> dict[str, list[str]]:

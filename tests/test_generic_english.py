@@ -886,3 +886,33 @@ def test_a_thing_named_only_to_be_ruled_out_is_set_aside() -> None:
     text = "Do NOT charge the Mastercard you have on file, it's maxed out. Take it out of my gift card."
     card, gift = text.index("Mastercard"), text.index("gift card")
     assert arguments.said_against(text, card, card + 10) and not arguments.said_against(text, gift, gift + 9)
+
+
+def test_a_date_written_in_figures_ends_a_sentence_and_a_birth_year_has_four_figures() -> None:
+    from datetime import date
+
+    from cx_core.reading import people, when
+
+    today = date(2026, 11, 20)
+    assert [w.value for w in when.dates("It was delivered on 10/20.", today, False)] == ["2026-10-20"]
+    born = people.born("Her details: Shelley Kennedy, date of birth 08/31/1950. Economy.", today, False)
+    assert [p.value for p in born] == [{"first_name": "Shelley", "last_name": "Kennedy", "dob": "1950-08-31"}]
+    assert not when.dates("version 1.2.3 of the app", today, False)
+
+
+@pytest.mark.parametrize("text, said", [
+    ("she wants the travel insurance added", "yes"),
+    ("add the travel insurance for both of us", "yes"),
+    ("he likes the insurance, include it", "yes"),
+    ("she doesn't want insurance", "no"),
+    ("skip the insurance", "no"),
+])
+def test_a_thing_offered_is_taken_or_declined_in_any_person(text: str, said: str) -> None:
+    from cx_core import entities
+    from cx_core.domain import DEFAULT_DOMAIN
+
+    packs.use(find("airline"))
+    try:
+        assert entities.options(text) == {"insurance": [said]}
+    finally:
+        packs.use_named(DEFAULT_DOMAIN)

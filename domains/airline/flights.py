@@ -90,7 +90,8 @@ def same_flight(ctx: Context, leg: dict[str, Any], when: str, cabin: str, pax: i
 def booked_flights(ctx: Context, cabin: str) -> list[dict[str, str]]:
     """A new booking's flights: one way on the one date said; a round trip out on the first of two dates and back
     on the second, each the one flight that fits or, for either way, the member's choice (both asked at once)."""
-    dates = sorted({str(d) for d in ctx.entities.get("dates") or []})
+    # a day gone by is no day to fly ("my mother came up with us on the 12th"; a date of birth is read apart)
+    dates = sorted({str(d) for d in ctx.entities.get("dates") or [] if str(d) >= ctx.today.isoformat()})
     back = ctx.bound.get("flight_type") == "round_trip"
     if len(dates) != 1 + back:
         raise Unbound("the dates of the flights", "which dates would you like to fly out and back?" if back else

@@ -68,7 +68,9 @@ def payment(ctx: Context) -> str:
     named = [p for p in ctx.entities.get("payment_ids") or [] if p in ids]
     if len(set(named)) == 1:
         return str(named[0])
-    four = set(ctx.entities.get("last_four") or [])
+    four = {f for f in ctx.entities.get("last_four") or [] if any(  # "the Visa ending 3261, not the one ending 1357"
+        not arguments.said_against(ctx.text, m.start(), m.end()) and not language.contrasted(ctx.text, m.start())
+        for m in re.finditer(rf"\b{re.escape(str(f))}\b", ctx.text))}
     cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
     if len(cards) == 1:
         return str(cards[0])
