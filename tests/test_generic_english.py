@@ -886,6 +886,8 @@ def test_a_thing_named_only_to_be_ruled_out_is_set_aside() -> None:
     text = "Do NOT charge the Mastercard you have on file, it's maxed out. Take it out of my gift card."
     card, gift = text.index("Mastercard"), text.index("gift card")
     assert arguments.said_against(text, card, card + 10) and not arguments.said_against(text, gift, gift + 9)
+    under = "Use my certificate, or if that is not possible put it on my Visa."
+    assert not arguments.ruled_out_in_words(under, under.index("Visa"), under.index("Visa") + 4)
 
 
 def test_a_date_written_in_figures_ends_a_sentence_and_a_birth_year_has_four_figures() -> None:

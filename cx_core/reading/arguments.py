@@ -297,6 +297,18 @@ def said_against(text: str, start: int, end: int) -> bool:
     return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
 
 
+_UNDER_CONDITION = re.compile(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", re.I)
+
+
+def ruled_out_in_words(text: str, start: int, end: int) -> bool:
+    """Whether the words rule out what stands at ``text[start:end]`` ("Do NOT charge the Mastercard", "not the one
+    ending 1357"), never by the negation of a condition it is the second choice under ("if that's not possible, my
+    Visa")."""
+    if _UNDER_CONDITION.search(text[:start]):
+        return False
+    return said_against(text, start, end) or language.contrasted(text, start)
+
+
 # a weekday with no day of the month after it: "on Friday", not "Friday 4 December" nor "Friday the 4th"
 BARE_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")

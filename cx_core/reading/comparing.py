@@ -39,9 +39,10 @@ SAME_AS = re.compile(r"\bsame (?P<what>[a-z]+(?: [a-z]+)?) as (?:the one|the \w+
                      r"already)\b|\b(?:the )?(?P<what2>type|kind|model|one|version|variant) (?:that is |that's |which "
                      r"is )?in (?:my|your|the) (?P<where2>pending|other) order\b", re.I)
 # the cheapest or the dearest of what fits
-CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest price)\b", re.I)
-DEAREST = re.compile(r"\b(?:most expensive|priciest|highest price)\b", re.I)
-_PRICE_WORDS = "cheapest|least expensive|lowest price|most expensive|priciest|highest price"
+_CHEAP_WORDS, _DEAR_WORDS = "cheapest|least expensive|lowest price", "most expensive|priciest|highest price"
+CHEAPEST = re.compile(rf"\b(?:{_CHEAP_WORDS})\b", re.I)
+DEAREST = re.compile(rf"\b(?:{_DEAR_WORDS})\b", re.I)
+_PRICE_WORDS = f"{_CHEAP_WORDS}|{_DEAR_WORDS}"
 BY_PRICE_WORDS = re.compile(rf"\b(?:{_PRICE_WORDS})\b", re.I)
 # the most or least of one option: "the maximum capacity", "the smallest size" (group 1: the word, 2: the option)
 TOP_WORDS = frozenset({"maximum", "max", "highest", "largest", "biggest"})

@@ -69,7 +69,7 @@ def payment(ctx: Context) -> str:
     if len(set(named)) == 1:
         return str(named[0])
     four = {f for f in ctx.entities.get("last_four") or [] if any(  # "the Visa ending 3261, not the one ending 1357"
-        not _set_aside(ctx.text, m) for m in re.finditer(rf"\b{re.escape(str(f))}\b", ctx.text))}
+        not arguments.ruled_out_in_words(ctx.text, m.start(), m.end()) for m in re.finditer(rf"\b{re.escape(str(f))}\b", ctx.text))}
     cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
     if len(cards) == 1:
         return str(cards[0])
@@ -122,16 +122,9 @@ def _where_named(text: str, method: dict[str, Any]) -> int:
 def _kinds_named(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The saved methods whose kind the message names ("my Mastercard", "my gift card"), but one only ever named to
     be ruled out ("Do NOT charge the Mastercard you have on file")."""
-    return [m for m in methods if any(not _set_aside(ctx.text, x) for x in re.finditer(
+    return [m for m in methods if any(not arguments.ruled_out_in_words(ctx.text, x.start(), x.end()) for x in re.finditer(
         rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I))]
 
-
-def _set_aside(text: str, m: re.Match[str]) -> bool:
-    """Whether the words rule out the method named at ``m`` ("Do NOT charge the Mastercard", "not the one ending
-    1357"), never a negation of a condition it is the second choice under ("if that's not possible, my Visa")."""
-    if re.search(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", text[: m.start()], re.I):
-        return False
-    return arguments.said_against(text, m.start(), m.end()) or language.contrasted(text, m.start())
 
 
 def _by_balance(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
