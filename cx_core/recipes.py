@@ -385,7 +385,8 @@ def _meets(row: Any, b: Binding, ctx: Context) -> bool:
 
 def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mapping[str, Resolver],
                each: bool, done_actions: list[str], asks: list[str]) -> list[Step]:
-    """One step per record chosen (``pick: each`` under "all", each the request names under "both"), args in order."""
+    """One step per record chosen (``pick: each`` under "all", each the request names under "both" or with a value
+    of its own), args in order."""
     record_args = [(name, b) for name, b in spec.args.items() if b.kind == "record"]
     choices: list[dict[str, Any] | None] = [None]
     unbound: Unbound | None = None
@@ -393,8 +394,10 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         name, b = record_args[0]
         try:
             several = any(len({str(v).lower() for v in ctx_base.own.get(h, [])}) > 1 for h in b.narrow_by)
-            choices = list(records(b, _bound_before(spec, name, ctx_base, resolvers),
-                                   each and (b.pick == "each" or several)))
+            before = _bound_before(spec, name, ctx_base, resolvers)
+            if several and not each and _each_its_own(spec, before, records(b, before, True)):
+                each = True  # "electric 12301, gas 5299": each record named with a value of its own
+            choices = list(records(b, before, each and (b.pick == "each" or several)))
         except Unbound as exc:
             unbound = exc
     out = []
@@ -446,6 +449,22 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         if questions:
             asks.append(questions[0] if len(questions) == 1 else " ".join(_as_question(q) for q in questions))
     return out
+
+
+def _each_its_own(spec: StepSpec, ctx: Context, pool: list[dict[str, Any]]) -> bool:
+    """Whether every record the request's words name has a value of its own said beside it ("electric 12301, gas
+    5299"), so each is meant, though no "both" or "all" is said."""
+    said = [(n, b) for n, b in spec.args.items() if b.kind == "said"]
+    if len(pool) < 2 or not said:
+        return False
+    for n, b in said:
+        try:
+            values = [str(_said(spec.action, n, b, ctx, r)) for r in pool]
+        except Unbound:
+            return False
+        if len(set(values)) != len(values):
+            return False
+    return True
 
 
 def _bound_before(spec: StepSpec, first: str, ctx: Context, resolvers: Mapping[str, Resolver]) -> Context:

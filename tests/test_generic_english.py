@@ -441,6 +441,45 @@ def test_a_number_said_in_the_arguments_own_unit_is_the_one_meant(text: str, wan
 
 
 
+@pytest.mark.parametrize("text, near, want", [
+    ("Meter readings as promised - electric 12301, gas 5299.", "gas G4C30561", 5299),
+    ("Meter readings as promised - electric 12301, gas 5299.", "electricity E20M10944", 12301),
+    ("The gas meter says 08533 this morning and the electric one 23,812.", "electricity", 23812),
+    ("The gas meter says 08533 this morning and the electric one 23,812.", "gas", 8533),
+])
+def test_each_value_of_a_list_belongs_to_the_record_named_in_its_own_part(text: str, near: str, want: int) -> None:
+    """"electric 12301, gas 5299": each reading is the one said in its own part of the list, beside its record's
+    words ("electric" of "electricity" too), not merely the nearest figure."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []), near)[0] == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("I get paid on the 20th now, so please take both payments on the 22nd from now on.", 22),
+    ("hi can u change when my payment goes out to the 3rd of each month, the 15th is too late for me", 3),
+    ("Please take both of my direct debits on the 15th of the month instead of the 1st.", 15),
+])
+def test_the_day_asked_for_is_the_one_bound_not_the_one_told_of(text: str, want: int) -> None:
+    """"I get paid on the 20th, so please take it on the 22nd": the value in the part that asks, not the one the
+    customer tells of, nor "both" said of the payments."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Day(BaseModel):
+        day: int = Field(ge=1, le=28, description="Day of the month for the direct debit (1 to 28).")
+
+    spec = arguments.spec_of("day", Day.model_fields["day"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
+
+
 @pytest.mark.parametrize("text, want", [
     ("I am writing for the THIRD time. Here it is again, checked twice: 09957.", 9957),
     ("My second message about this: the meter says 4512.", 4512),
@@ -918,3 +957,34 @@ def test_a_thing_offered_is_taken_or_declined_in_any_person(text: str, said: str
         assert entities.options(text) == {"insurance": [said]}
     finally:
         packs.use_named(DEFAULT_DOMAIN)
+
+
+INVOICES = [
+    {"id": "I-1", "description": "Order of a video doorbell and a mesh system", "amount": 361.34},
+    {"id": "I-2", "description": "Order of a smart plug", "amount": 24.24},
+    {"id": "I-3", "description": "Order of wireless headphones, an EV charger and a smart TV", "amount": 1669.5},
+]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Could you resend the $24.24 invoice?", [1]),
+    ("the invoice for £1,669.50 please", [2]),
+    ("the invoice for the EV charger", [2]),
+])
+def test_a_record_is_named_by_its_own_words_or_a_sum_it_holds(text: str, want: list[int]) -> None:
+    """"the $24.24 invoice": a sum said with its currency or its cents names the record that holds it."""
+    from cx_core.reading import records
+
+    assert records.named(text, INVOICES) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Can you send me the invoices for the doorbell order and for the headphones order?", [0, 2]),
+    ("the invoices for the smart plug, the doorbell and the TV", [1, 0, 2]),
+    ("the invoice for the doorbell order", []),
+])
+def test_a_list_names_each_of_its_records(text: str, want: list[int]) -> None:
+    """"the doorbell order and the headphones order": each part of a list names a record of its own."""
+    from cx_core.reading import records
+
+    assert records.named_each(text, INVOICES) == want

@@ -147,6 +147,7 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
                                                spec)]
         # a number said in the argument's own unit is the one meant, not "both" or "two" said of something else
         values = [v for v in values if v in united] or values
+        values = [v for v in values if not _counts_other(reading.text, v, spec)] or values
         if not values and pool and spec.high is not None and _longest(reading):
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
         return _pick(values or pool, spec, reading, near)
@@ -370,6 +371,44 @@ def _w(text: str, start: int, end: int) -> Any:
     return Words(text=text[start:end], start=start, end=end)
 
 
+# where one value's part of a list ends: "electric 12301, gas 5299", "gas says 08533 and the electric one 23,812"
+_PART_END = re.compile(r"[;:!?()\n]|[.,](?!\d)|\s[-–]\s|\b(?:and|but|while|whereas|plus)\b", re.I)
+
+
+def _part_of(text: str, w: Words) -> str:
+    """The part of a list or sentence a value stands in: from the last break before it to the first after it."""
+    starts = [m.end() for m in _PART_END.finditer(text, 0, w.start)]
+    after = _PART_END.search(text, w.end)
+    return text[starts[-1] if starts else 0:after.start() if after else len(text)]
+
+
+def _counts_other(text: str, v: Value, spec: Spec) -> bool:
+    """A number said in words that counts a thing other than the argument's ("take both payments on the 22nd")."""
+    if not v.words.text.isalpha():
+        return False
+    noun = re.match(r"\s+(?:of\s+(?:the|my|our|your)\s+)?([A-Za-z]+)", text[v.words.end:])
+    return bool(noun and not records.words(noun.group(1)) & records.words(spec.name.replace("_", " ")))
+
+
+def _part_asks(text: str, w: Words) -> bool:
+    """Whether the part a value stands in asks for it ("…, so please take both payments on the 22nd", "change it
+    to the 3rd"), not tells of it ("I get paid on the 20th", "the 15th is too late")."""
+    part = _part_of(text, w)
+    at = text.find(part)
+    return bool(language.ASKS_FOR.search(part) or part.rstrip().endswith("?")
+                or re.search(r"\b(?:to|onto|into|instead\s+on)\s+(?:the\s+)?$", text[at:w.start], re.I))
+
+
+def _beside(text: str, w: Words) -> str:
+    return text[max(0, w.start - 20):w.end + 20]
+
+
+def _shared(own: set[str], said: set[str]) -> int:
+    """The record's words said, a word counting when one begins the other ("electric" of "electricity")."""
+    return sum(1 for o in own if any(o == s or (min(len(o), len(s)) >= 5 and (o.startswith(s) or s.startswith(o)))
+                                     for s in said))
+
+
 def _pick(values: list[Value], spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
     if not values:
         return None, NOT_FOUND
@@ -380,14 +419,17 @@ def _pick(values: list[Value], spec: Spec, reading: Reading, near: str) -> tuple
     distinct = list(dict.fromkeys(str(plain(v)) for v in values))
     if len(distinct) == 1:
         return plain(values[0]), ""
-    if near:  # the value beside the record's own words
+    if near:  # the value beside the record's own words: in its own part of the sentence, else just around it
         own = records.words(near)
-        scored = [(len(own & records.words(reading.text[max(0, v.words.start - 20):v.words.end + 20])), v)
-                  for v in values]
-        best = max(s for s, _ in scored)
-        top = [v for s, v in scored if s == best]
-        if best and len({str(plain(v)) for v in top}) == 1:
-            return plain(top[0]), ""
+        for around in (_part_of, _beside):
+            scored = [(_shared(own, records.words(around(reading.text, v.words))), v) for v in values]
+            best = max(s for s, _ in scored)
+            top = [v for s, v in scored if s == best]
+            if best and len({str(plain(v)) for v in top}) == 1:
+                return plain(top[0]), ""
+    asked = [v for v in values if _part_asks(reading.text, v.words)]
+    if asked and len({str(plain(v)) for v in asked}) == 1:  # "I'm paid on the 20th, so please take it on the 22nd"
+        return plain(asked[0]), ""
     scored2 = [(_near(reading, v, spec), v) for v in values]
     best2 = max(s for s, _ in scored2)
     top2 = [v for s, v in scored2 if s == best2]

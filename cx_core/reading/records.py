@@ -74,6 +74,27 @@ def _close(word: str, pool: set[str]) -> str | None:
     return best[0] if best else None
 
 
+# a sum of money said: with its currency sign or its pence and cents ("$24.24", "£80", "80.40")
+_SUM = re.compile(r"[$£€]\s?(\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)|(?<![\d.,])(\d+\.\d{2})(?![\d.])")
+
+
+def _sums(text: str) -> set[float]:
+    return {round(float((m.group(1) or m.group(2)).replace(",", "")), 2) for m in _SUM.finditer(text)}
+
+
+def _figures(record: Any, depth: int = 0) -> set[float]:
+    """Every sum of a record (nested records too), rounded to the cent."""
+    if depth > 5:
+        return set()
+    if isinstance(record, Mapping):
+        return {f for v in record.values() for f in _figures(v, depth + 1)}
+    if isinstance(record, list | tuple):
+        return {f for v in record for f in _figures(v, depth + 1)}
+    if isinstance(record, int | float) and not isinstance(record, bool):
+        return {round(float(record), 2)}
+    return set()
+
+
 def scores(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[str] = (),
            ignore: Iterable[str] = ()) -> list[float]:
     """How strongly ``text`` points at each record: the weight (rarer among these records, heavier) of each of the
@@ -89,9 +110,11 @@ def scores(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[
     said |= {c for w in said - pool if (c := _close(w, pool))}
     out = []
     wanted_days = set(said_days)
+    sums = _sums(text)
     for ws, r in zip(own, records, strict=True):
         score = sum(math.log(1 + n / df[w]) for w in said & ws)
         score += 2.0 * len(wanted_days & days(r))
+        score += 2.0 * len(sums & _figures(r)) if sums else 0.0  # "the $24.24 invoice"
         out.append(score)
     return out
 
@@ -107,6 +130,24 @@ def named(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[s
     if top <= 0:
         return []
     return [i for i, v in enumerate(s) if v >= top - 1e-9]
+
+
+# where one thing of a list ends and the next begins: "the doorbell order and the headphones order", "…, the TV"
+_LIST_BREAK = re.compile(r"\s*(?:[,;&/]|\band\b|\bplus\b|\bas\s+well\s+as\b)\s*", re.I)
+
+
+def named_each(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[str] = ()) -> list[int]:
+    """The records a list names one by one ("the invoices for the doorbell order and for the headphones order"):
+    each part of the list names one record of its own; [] unless two or more parts do, each a different one."""
+    parts = [p for p in _LIST_BREAK.split(text) if words(p)]
+    found: list[int] = []
+    for part in parts:
+        hit = named(part, records, said_days)
+        if len(hit) == 1 and hit[0] not in found:
+            found.append(hit[0])
+        elif len(hit) > 1:
+            return []
+    return found if len(found) > 1 else []
 
 
 # "the cheapest", "the lowest gas unit rate", "the most expensive": a superlative that picks one record by a number

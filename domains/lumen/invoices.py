@@ -30,10 +30,13 @@ def resend_invoice(r: Asked) -> Planned:
     if not pick and len(invoices) > 1 and not language.EVERY.search(r.text):  # "the invoice for the washing machine"
         orders = {o["order_id"]: o for o in r.snap["orders"]}
         billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
-        hit = records.named(language.unnegated(r.text), billed, r.ents.get("dates") or [])
-        pick = [invoices[hit[0]]] if len(hit) == 1 else []
+        said = language.unnegated(r.text)
+        hit = records.named_each(said, billed, r.ents.get("dates") or []) or \
+            records.named(said, billed, r.ents.get("dates") or [])
+        pick = [invoices[h] for h in hit] if len(hit) == 1 or records.named_each(said, billed) else []
     if pick:
-        return [Step("resend_invoice", {"invoice_id": pick[0]["invoice_id"]}, r.intent, "customer asked")], ""
+        return [Step("resend_invoice", {"invoice_id": i["invoice_id"]}, r.intent, "customer asked")
+                for i in list({i["invoice_id"]: i for i in pick}.values())], ""
     steps = [Step("resend_invoice", {"invoice_id": invoices[0]["invoice_id"]}, r.intent, "most recent invoice",
                   missing="which invoice")] if invoices else []
     return steps, "which invoice do you need (the order number is enough)?"
