@@ -988,3 +988,25 @@ def test_a_list_names_each_of_its_records(text: str, want: list[int]) -> None:
     from cx_core.reading import records
 
     assert records.named_each(text, INVOICES) == want
+
+
+@pytest.mark.parametrize("text, want", [
+    ("New address for the lamp order:\n88 Linden Ave\nApt 3B\nPortland, Oregon 97214\n\nthanks",
+     ("88 Linden Ave", "Apt 3B", "Portland", "OR", "97214")),
+    ("ship the lamp to 12 elm st apt 4 boulder co 80302 please", ("12 Elm St", "Apt 4", "Boulder", "CO", "80302")),
+    ("My new home address is 9 Riverside Drive, Unit 5, Austin TX 78701.",
+     ("9 Riverside Drive", "Unit 5", "Austin", "TX", "78701")),
+    ("could it go to 1600 Amphitheatre Pkwy, Mountain View, CA 94043-1351 instead?",
+     ("1600 Amphitheatre Pkwy", "", "Mountain View", "CA", "94043")),
+    ("I bought 2 lamps, please send them to 455 Market Street, San Francisco, CA 94105",
+     ("455 Market Street", "", "San Francisco", "CA", "94105")),
+    ("I ordered 2 lamps on Tuesday and my zip is 94105", None),
+])
+def test_a_us_address_is_read_however_it_is_laid_out(text: str, want: tuple[str, ...] | None) -> None:
+    """On several lines, without commas, in lower case, the state by its name, a ZIP+4: the address's parts; a count
+    and a ZIP said apart are no address."""
+    from cx_core.reading import values
+
+    found = values.addresses(text, ("US",))
+    got = tuple(found[0].value[k] for k in ("address1", "address2", "city", "state", "zip")) if found else None
+    assert got == want

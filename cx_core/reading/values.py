@@ -106,6 +106,9 @@ def addresses(text: str, countries: Iterable[str] = ("US", "GB", "CA"),
         text = rx.sub(lambda m: " " * len(m.group(0)), text)
     out: list[Value] = []
     for country in countries:
+        if country == "US":  # a learnt parser reads a US address however it is laid out; pyap what it leaves
+            out.extend(v for v in _us_addresses(text, original) if not any(
+                v.words.start < o.words.end and o.words.start < v.words.end for o in out))
         try:
             found = pyap.parse(text, country=country)
         except Exception:  # noqa: BLE001 - a country pyap cannot read is skipped
@@ -131,6 +134,72 @@ def addresses(text: str, countries: Iterable[str] = ("US", "GB", "CA"),
                 "country": {"US": "USA", "GB": "United Kingdom", "CA": "Canada"}[country]},
                 words=_w(original, start, start + len(full))))
     return sorted(out, key=lambda v: v.words.start)
+
+
+# a US address as customers lay it out: a house number, then a few words or lines, ending at a ZIP code
+_HOUSE = re.compile(r"(?<![\w#$£€.,-])\d{1,6}[A-Za-z]?\s+[A-Za-z]")
+_ZIP = re.compile(r"(?<![\w#-])\d{5}(?:-\d{4})?(?![\w-])")
+_STATES = {"alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
+           "connecticut": "CT", "delaware": "DE", "district of columbia": "DC", "florida": "FL", "georgia": "GA",
+           "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS",
+           "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD", "massachusetts": "MA",
+           "michigan": "MI", "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
+           "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM",
+           "new york": "NY", "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
+           "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
+           "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
+           "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "puerto rico": "PR"}
+_STREET = ("AddressNumberPrefix", "AddressNumber", "AddressNumberSuffix", "StreetNamePreModifier",
+           "StreetNamePreDirectional", "StreetNamePreType", "StreetName", "StreetNamePostType",
+           "StreetNamePostDirectional", "StreetNamePostModifier")
+
+
+def _us_addresses(text: str, original: str) -> list[Value]:
+    """US addresses read by ``usaddress`` (a model trained on addresses as people write them): on one line or
+    several, with or without commas, the state by name or code, a ZIP+4 read as its five digits. Each ZIP code is
+    read back to the nearest house number that makes a whole address ("2 lamps, send them to 455 Market Street…")."""
+    out: list[Value] = []
+    done = 0
+    for z in _ZIP.finditer(text):
+        starts = [m.start() for m in _HOUSE.finditer(text, max(done, z.start() - 200), z.start())]
+        for start in reversed(starts):
+            found = _us_address(text[start:z.end()])
+            if found is not None:
+                out.append(Value(kind="address", value=found, words=_w(original, start, z.end())))
+                done = z.end()
+                break
+    return out
+
+
+def _us_address(span: str) -> dict[str, str] | None:
+    import usaddress
+
+    if span.count("\n") > 4 or "@" in span:
+        return None
+    try:
+        parts, kind = usaddress.tag(span)
+    except usaddress.RepeatedLabelError:
+        return None
+    state = " ".join(str(parts.get("StateName") or "").strip(" .,\n").split()).lower()
+    code = state.upper() if state.upper() in _STATES.values() else _STATES.get(state, "")
+    street_name = str(parts.get("StreetName") or "")
+    if kind != "Street Address" or not code or not all(parts.get(k) for k in ("AddressNumber", "StreetName",
+                                                                             "PlaceName", "ZipCode")) \
+            or any(c.isdigit() for c in street_name) or len(street_name.split()) > 4:
+        return None
+    street = " ".join(" ".join(str(parts[k]).split()) for k in _STREET if parts.get(k)).strip(" ,")
+    unit = " ".join(" ".join(str(parts[k]).split()) for k in ("OccupancyType", "OccupancyIdentifier",
+                                                              "SubaddressType", "SubaddressIdentifier")
+                    if parts.get(k)).strip(" ,")
+    return {"address1": _titled(street), "address2": _titled(unit),
+            "city": _titled(" ".join(str(parts["PlaceName"]).split()).strip(" ,")), "state": code,
+            "zip": str(parts["ZipCode"]).strip()[:5], "country": "USA"}
+
+
+def _titled(part: str) -> str:
+    """An address part as it is written on a label: "12 elm st" → "12 Elm St", "CEDAR LANE" → "Cedar Lane"."""
+    return " ".join(w.capitalize() if w.isalpha() and (w.islower() or (w.isupper() and len(w) > 2)) else w
+                    for w in _cased(part).split(" "))
 
 
 def _cased(part: str) -> str:
