@@ -602,8 +602,12 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         clauses = _clauses(reading, req.intent)
         each = any(c.qualifiers.every is not None for c in clauses)
         latest = any(c.qualifiers.latest is not None for c in clauses)
+        # the request's own words: its clauses that do not take it back ("switch my gas to Fixed 24; the electric
+        # can stay on Flex": the gas and Fixed 24 alone)
+        wanted = " ".join(c.sentence.text for c in clauses if c.sentence.text in req.text
+                          and c.qualifiers.negated is None and c.qualifiers.withdrawn is None)
         ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading,
-                      own=book.entities(language.unnegated(req.text), {}), kept=kept)
+                      own=book.entities(language.unnegated(wanted or req.text), {}), kept=kept)
         done: list[str] = []
         doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:

@@ -960,9 +960,11 @@ def test_a_thing_offered_is_taken_or_declined_in_any_person(text: str, said: str
 
 
 INVOICES = [
-    {"id": "I-1", "description": "Order of a video doorbell and a mesh system", "amount": 361.34},
-    {"id": "I-2", "description": "Order of a smart plug", "amount": 24.24},
-    {"id": "I-3", "description": "Order of wireless headphones, an EV charger and a smart TV", "amount": 1669.5},
+    {"id": "I-1", "description": "Order of a video doorbell and a mesh system", "amount": 361.34,
+     "issued_on": "2026-09-17"},
+    {"id": "I-2", "description": "Order of a smart plug", "amount": 24.24, "issued_on": "2026-09-25"},
+    {"id": "I-3", "description": "Order of wireless headphones, an EV charger and a smart TV", "amount": 1669.5,
+     "issued_on": "2026-11-16"},
 ]
 
 
@@ -970,9 +972,12 @@ INVOICES = [
     ("Could you resend the $24.24 invoice?", [1]),
     ("the invoice for £1,669.50 please", [2]),
     ("the invoice for the EV charger", [2]),
+    ("the invoice for my November order", [2]),
+    ("both my September invoices", [0, 1]),
 ])
 def test_a_record_is_named_by_its_own_words_or_a_sum_it_holds(text: str, want: list[int]) -> None:
-    """"the $24.24 invoice": a sum said with its currency or its cents names the record that holds it."""
+    """"the $24.24 invoice": a sum said with its currency or its cents names the record that holds it, "my November
+    order" one whose days fall in that month."""
     from cx_core.reading import records
 
     assert records.named(text, INVOICES) == want
@@ -1010,3 +1015,15 @@ def test_a_us_address_is_read_however_it_is_laid_out(text: str, want: tuple[str,
     found = values.addresses(text, ("US",))
     got = tuple(found[0].value[k] for k in ("address1", "address2", "city", "state", "zip")) if found else None
     assert got == want
+
+
+def test_a_clause_that_keeps_the_other_record_as_it_is_leaves_the_request_its_own() -> None:
+    """"Switch my gas to Fixed 24 please; the electric can stay on Flex": the request's own words are its clause that
+    asks, so it names the gas and Fixed 24; the clause that keeps the electricity as it is takes nothing back."""
+    from types import SimpleNamespace
+
+    text = "Switch my gas to Fixed 24 please; the electric can stay on Flex."
+    reading = read(text, WRITTEN, None, [SimpleNamespace(intent="tariff_change", text=text, confidence=0.8)])
+    asks, keeps = reading.requests
+    assert asks.qualifiers.negated is None and "gas" in asks.sentence.text
+    assert keeps.qualifiers.negated is not None and "electric" in keeps.sentence.text

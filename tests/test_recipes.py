@@ -311,3 +311,28 @@ def test_a_record_bound_only_when_described_is_never_the_only_one_by_default() -
                             reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
         assert (plan.steps[0].args.get("booking_id") if plan.steps else None) == want, text
         assert not plan.questions, text
+
+
+def test_a_clause_keeping_the_other_record_as_it_is_leaves_the_request_its_own_record_and_value() -> None:
+    """"Switch my gas to Fixed 24 please; the electric can stay on Flex": the request names the gas account and Fixed
+    24 in its own clause; the clause that keeps the electricity neither names another record for it nor takes it
+    back."""
+    from datetime import datetime
+
+    from cx_core.reading import guard
+    from cx_core.reading.reader import read
+
+    book = recipes.parse({
+        "words": {"fuel": {"electricity": ["electricity", "electric"], "gas": ["gas"]},
+                  "tariff": {"FLEX": ["flex"], "FIX24": ["fixed 24"]}},
+        "recipes": {"tariff_change": {"steps": [{"action": "change_tariff", "args": {
+            "account_id": {"record": "accounts", "key": "id", "narrow_by": ["fuel"], "pick": "each"},
+            "tariff_code": {"entity": "tariff"}}}]}}})
+    snap = {"accounts": [{"id": "E-1", "fuel": "electricity", "tariff": "FLEX"},
+                         {"id": "G-1", "fuel": "gas", "tariff": "FLEX"}]}
+    text = "Switch my gas to Fixed 24 please; the electric can stay on Flex."
+    triage = _triage("tariff_change", text)
+    reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+    plan = guard.apply(recipes.plan(book, triage, snap, date(2026, 11, 20), text, reading=reading), reading, snap)
+    assert [(s.action, s.args) for s in plan.steps if not s.missing] == [
+        ("change_tariff", {"account_id": "G-1", "tariff_code": "FIX24"})]

@@ -74,6 +74,11 @@ def _close(word: str, pool: set[str]) -> str | None:
     return best[0] if best else None
 
 
+# a month named alone ("my November order", "the September invoices"); "may" only with a capital
+_MONTH = re.compile(r"\b((?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|jun(?:e)?|jul(?:y)?|aug(?:ust)?|"
+                    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)\b")
+_MONTHS = {m: f"{n:02d}" for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                                 "nov", "dec"), start=1)}
 # a sum of money said: with its currency sign or its pence and cents ("$24.24", "£80", "80.40")
 _SUM = re.compile(r"[$£€]\s?(\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)|(?<![\d.,])(\d+\.\d{2})(?![\d.])")
 
@@ -111,9 +116,12 @@ def scores(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[
     out = []
     wanted_days = set(said_days)
     sums = _sums(text)
+    months = {_MONTHS[m.group(1).lower()[:3]] for m in _MONTH.finditer(text)}
     for ws, r in zip(own, records, strict=True):
         score = sum(math.log(1 + n / df[w]) for w in said & ws)
         score += 2.0 * len(wanted_days & days(r))
+        if months and not wanted_days:  # "my November order": a month its days fall in
+            score += 1.5 * bool(months & {d[5:7] for d in days(r)})
         score += 2.0 * len(sums & _figures(r)) if sums else 0.0  # "the $24.24 invoice"
         out.append(score)
     return out
@@ -138,15 +146,19 @@ _LIST_BREAK = re.compile(r"\s*(?:[,;&/]|\band\b|\bplus\b|\bas\s+well\s+as\b)\s*"
 
 def named_each(text: str, records: Sequence[Mapping[str, Any]], said_days: Iterable[str] = ()) -> list[int]:
     """The records a list names one by one ("the invoices for the doorbell order and for the headphones order"):
-    each part of the list names one record of its own; [] unless two or more parts do, each a different one."""
+    each part of the list names one record of its own, clearly above the others; [] unless two or more parts do,
+    or when one part names several alike."""
     parts = [p for p in _LIST_BREAK.split(text) if words(p)]
     found: list[int] = []
     for part in parts:
-        hit = named(part, records, said_days)
-        if len(hit) == 1 and hit[0] not in found:
-            found.append(hit[0])
-        elif len(hit) > 1:
-            return []
+        s = scores(part, records, said_days)
+        ranked = sorted(range(len(s)), key=lambda i: -s[i])
+        if not s or s[ranked[0]] <= 0:
+            continue
+        if len(s) > 1 and s[ranked[1]] > s[ranked[0]] / 2:
+            return []  # a part that does not clearly name one record: the list is not read one by one
+        if ranked[0] not in found:
+            found.append(ranked[0])
     return found if len(found) > 1 else []
 
 

@@ -9,6 +9,11 @@ from cx_core.reading import language, records
 from domains.lumen.asked import Answer, Asked, Planned
 
 
+def _several(text: str) -> bool:
+    """The words ask for more than one invoice ("the invoices for …", "all my receipts")."""
+    return bool(re.search(r"\b(?:invoices|receipts|bills)\b", text, re.I))
+
+
 def resend_invoice(r: Asked) -> Planned:
     """The invoice a customer asks to have again: the one they name, the one of the order they name, the one of an
     installation, or the one whose order holds what they describe ("the invoice for the washing machine"); asked
@@ -27,13 +32,18 @@ def resend_invoice(r: Asked) -> Planned:
     pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
     if re.search(r"instal", r.text, re.I) and not pick:
         pick = [i for i in invoices if i["appointment_id"]][:1]
-    if not pick and len(invoices) > 1 and not language.EVERY.search(r.text):  # "the invoice for the washing machine"
+    if not pick and len(invoices) > 1:  # "the invoice for the washing machine", "the TV and the plug invoices"
         orders = {o["order_id"]: o for o in r.snap["orders"]}
         billed = [{"invoice": i, "order": orders.get(i["order_id"]) or {}} for i in invoices]
         said = language.unnegated(r.text)
-        hit = records.named_each(said, billed, r.ents.get("dates") or []) or \
-            records.named(said, billed, r.ents.get("dates") or [])
-        pick = [invoices[h] for h in hit] if len(hit) == 1 or records.named_each(said, billed) else []
+        each = records.named_each(said, billed, r.ents.get("dates") or [])
+        # "all"/"both" with no list that names each one: which ones is not guessed
+        hit = each or ([] if language.EVERY.search(r.text) else records.named(said, billed, r.ents.get("dates") or []))
+        if len(hit) > 1 and not each and language.LATEST.search(said):  # "my most recent invoice" of those named
+            hit = [max(hit, key=lambda h: str(invoices[h]["issued_on"]))]
+        pick = [invoices[h] for h in hit] if len(hit) == 1 or each or _several(said) else []
+    if not pick and len(invoices) > 1 and language.LATEST.search(r.text):  # "a copy of my most recent invoice"
+        pick = [max(invoices, key=lambda i: str(i["issued_on"]))]
     if pick:
         return [Step("resend_invoice", {"invoice_id": i["invoice_id"]}, r.intent, "customer asked")
                 for i in list({i["invoice_id"]: i for i in pick}.values())], ""
