@@ -23,6 +23,13 @@ WRITTEN = date(2026, 11, 20)
     ("my wife Jane Doe, date of birth: March 3, 1985, travels with me",
      [("Jane", "Doe", "1985-03-03")]),
     ("Ann Marie Ray who was born on 4/7/2001", [("Ann", "Marie Ray", "2001-04-07")]),
+    ("Her name is Maria Gonzalez and she was born on July 8th, 1962.", [("Maria", "Gonzalez", "1962-07-08")]),
+    ("Add my husband: Tom O'Brien, 03-22-1979", [("Tom", "O'Brien", "1979-03-22")]),
+    ("the new passenger is Anna-Lena Fischer, d.o.b. 17.04.1995", [("Anna-Lena", "Fischer", "1995-04-17")]),
+    ("Her name's Rosa Diaz, she's 34, birthday 1 Aug 1992", [("Rosa", "Diaz", "1992-08-01")]),
+    ("Kevin Brown (12/05/1970) and Ann McDonald, born 3 March 1950",
+     [("Kevin", "Brown", "1970-12-05"), ("Ann", "McDonald", "1950-03-03")]),
+    ("We flew with Alex Lee, 12 May 2026, and it was fine", []),  # a recent day beside a name, no birth word
     ("Alex Lee, born on the 5th", []),  # a birth date gives its year
     ("Baby Kay, born 1 December 2026", []),  # after the day the message was written: no birth date
     ("Please book me a flight on 12 May 2027", []),  # a day with no one born on it

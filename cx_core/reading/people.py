@@ -12,10 +12,15 @@ from datetime import date
 from . import when
 from .types import Party, Value, Words
 
-_NAME = r"[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)+"
-# the words between a full name and its date of birth: "Alex Lee, born on", "Sam Kay (DOB:", "Ann Ray, who was born"
-_BORN_BEFORE = re.compile(rf"(?P<name>{_NAME})\s*[,(]?\s*(?i:(?:who\s+was\s+|was\s+)?(?:born(?:\s+on)?|date\s+of\s+"
-                          r"birth|dob|d\.o\.b\.?)\s*(?:is\s+)?[:,-]?\s*)$")
+# a name as written: "Alex Lee", "Anna-Lena Fischer", "Tom O'Brien", "Ann McDonald"
+_PART = r"[A-Z][a-z]*(?:[A-Z][a-z]+)?(?:['’][A-Z]?[a-z]+)?(?:-[A-Z][a-z'’]+)*"
+_NAME = rf"(?<![\w'’-]){_PART}(?: {_PART})+"
+# the words between a full name and its date of birth: "Alex Lee, born on", "Sam Kay (DOB:", "Ann Ray, who was born",
+# "Maria Diaz and she was born on", "Rosa Diaz, she's 34, birthday", or only a comma ("Tom O'Brien, 03-22-1979")
+_BORN_BEFORE = re.compile(
+    rf"(?P<name>{_NAME})\s*[,(:]?\s*(?i:(?:and\s+)?(?:(?:he|she|they|who)(?:['’]s|\s+is|\s+was|\s+were)?\s+)?"
+    r"(?:(?:aged?\s+)?\d{1,3}(?:\s*(?:years?\s+old|yo))?\s*[,;]?\s*)?(?P<said>(?:was\s+)?born(?:\s+on)?|date\s+of\s+"
+    r"birth|dob|d\.o\.b\.?|birthday|birth\s*date)?\s*(?:is\s+)?[:,-]?\s*)$")
 _ALONE = re.compile(r"(?:\b(?:just|only) (?:me|myself)\b|\bfor myself\b|\bmyself only\b|\bjust for me\b)"
                     r"(?!\s*(?:,\s*)?(?:and|&|\+|with|plus)\b)", re.I)
 # the writer as the one a booking is for, no one else beside: "please book me one way from …", "get me on the 9am"
@@ -41,8 +46,9 @@ def born(text: str, today: date, day_first: bool = True, days: Sequence[when.Whe
         m = _BORN_BEFORE.search(text[base:day.start])
         if m is None or not re.search(r"\d{4}", day.text):
             continue  # a birth date gives its year: "born on the 5th" is no date of birth
-        if date.fromisoformat(day.value) >= today:
-            continue
+        born_on = date.fromisoformat(day.value)
+        if born_on >= today or (not m.group("said") and (today - born_on).days < 730):
+            continue  # a day with no birth word beside a name is a birth date only when it is years ago
         words = m.group("name").split()
         start = base + m.start("name")
         out.append(Value(kind="name", value={"first_name": words[0], "last_name": " ".join(words[1:]),

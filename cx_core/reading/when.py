@@ -119,6 +119,8 @@ def _next(today: date, wd: int) -> date:
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<year>(?:19|20)?\d\d))?(?![\d/]|\.\d)")),
+    # with dashes only beside a four-figure year ("03-22-1979"): "10-12" alone is a range, not a day
+    ("numeric", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})-(?P<b>\d{1,2})-(?P<year>(?:19|20)\d\d)(?![\d-])")),
     # "Saturday 5 Dec", "5th of December 2026", "the 5th of December"
     ("dm", re.compile(rf"\b(?:(?P<wd>{_WD})\.?,?\s+)?(?:the\s+)?(?P<day>{_DAY}){_ORD}?\s+(?:of\s+)?(?P<month>{_MON})\b"
                       rf"{_YEAR}", re.I)),
