@@ -1027,3 +1027,43 @@ def test_a_clause_that_keeps_the_other_record_as_it_is_leaves_the_request_its_ow
     asks, keeps = reading.requests
     assert asks.qualifiers.negated is None and "gas" in asks.sentence.text
     assert keeps.qualifiers.negated is not None and "electric" in keeps.sentence.text
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Can you push my TV and soundbar delivery back by a week?", "2026-11-30"),
+    ("Is it possible to get the TV delivered a day later than planned?", "2026-11-24"),
+    ("could you bring it forward two days", "2026-11-21"),
+    ("delay the delivery by a fortnight", "2026-12-07"),
+    ("I will be away a week from today", None),
+    ("please push the visit back", None),
+])
+def test_a_records_own_day_moved_by_a_span(text: str, want: str | None) -> None:
+    """"push it back by a week", "a day later than planned": the record's own day (here Monday 23 November), moved."""
+    from datetime import date
+
+    from cx_core.reading import when
+
+    got = when.shifted(text, date(2026, 11, 23))
+    assert (got.isoformat() if got else None) == want
+
+
+def test_any_day_after_a_day_named_is_the_day_after_it() -> None:
+    from datetime import date
+
+    from cx_core.reading import when
+
+    text = "I'm in hospital until the 27th. Please bring the order any day after that."
+    assert [w.value for w in when.dates(text, date(2026, 11, 20), False)] == ["2026-11-27", "2026-11-28"]
+
+
+@pytest.mark.parametrize("text, day, against", [
+    ("Instead of Wednesday, Friday the 27th would be ideal.", "Friday", False),
+    ("Instead of Wednesday, Friday the 27th would be ideal.", "Wednesday", True),
+    ("I can't do Monday, but Friday works.", "Friday", False),
+    ("I can't do Monday.", "Monday", True),
+])
+def test_words_that_rule_a_day_out_rule_out_the_day_they_name(text: str, day: str, against: bool) -> None:
+    from cx_core.reading import arguments
+
+    at = text.index(day)
+    assert arguments.said_against(text, at, at + len(day)) is against

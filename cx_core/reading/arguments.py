@@ -196,6 +196,10 @@ def _read_date(spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
         first = _first_of_span(reading, near)
         if first is not None:
             return first, ""
+        own = re.search(r"\d{4}-\d{2}-\d{2}", near)  # "a day later than planned": the record's own day, moved
+        moved = when.shifted(asking(reading), date.fromisoformat(own.group(0))) if own else None
+        if moved is not None:
+            return moved.isoformat(), ""
         same = {str(d.value) for d in reading.facts.dates if str(d.value) in near}
         if len(same) == 1 and language.SAME_DAY.search(reading.text):  # "the same day, in the afternoon"
             return same.pop(), ""
@@ -225,6 +229,11 @@ _NEXT_CLAUSE = re.compile(r"[,;]\s*(?=(?:could|can|would|will|how|what|so|and|bu
                           r"instead)\b)", re.I)
 # what joins a part of the day to its day: "Tuesday morning", "Tuesday in the morning", "the morning of Tuesday"
 _JOINED = re.compile(r"^\s*(?:,\s*)?(?:in\s+the\s+|at\s+|on\s+|of\s+)?$", re.I)
+
+
+def asking(reading: Reading) -> str:
+    """The sentences of the message that ask (a question, a request), not those that tell."""
+    return " ".join(s.text for s in reading.sentences if s.text.rstrip().endswith("?") or language.ASKS_FOR.search(s.text))
 
 
 def _in_asking(reading: Reading, v: Value) -> bool:
@@ -295,7 +304,15 @@ def said_against(text: str, start: int, end: int) -> bool:
         return False
     if _RATHER_THAN.search(re.split(r"[.;!?]", text[max(0, start - 160):start])[-1]):
         return True  # "I'd rather pay by transfer each month than have a direct debit on the 15th"
-    return bool(RULED_OUT.search(before)) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
+    ruled = RULED_OUT.search(before)
+    if ruled and re.search(r",\s*$", before) and _DAYISH.search(ruled.group(0)):
+        ruled = None  # "Instead of Wednesday, Friday the 27th": the words rule out the day they name, not the next
+    return bool(ruled) or bool(RULED_OUT_AFTER.match(text[end:end + 50]))
+
+
+# a day or a time named: a weekday, a month, a figure
+_DAYISH = re.compile(r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?\b|\b(?:jan|feb|mar|apr|may|jun|"
+                     r"jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|\d|\b(?:tomorrow|today|morning|afternoon|evening)\b", re.I)
 
 
 _UNDER_CONDITION = re.compile(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", re.I)

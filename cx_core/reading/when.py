@@ -176,7 +176,7 @@ def _happened(text: str, start: int, end: int) -> bool:
     return bool(_HAPPENED.search(clause)) and not _NOT_YET.search(clause)
 
 
-_AFTER_PREVIOUS = re.compile(rf"\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
+_AFTER_PREVIOUS = re.compile(rf"\bany\s+(?:day|time)\s+(?P<ad>after)\s+(?:that|then|it|this)\b|\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
                              rf"the\s+week|(?:this|next|the|a)\b))|\bthe\s+(?:next|following)\s+(?P<nd>day)\b|"
                              rf"\bthe\s+following\s+(?P<fd>{_WD})\b|\bthe\s+(?P<one>one)\s+after\s+(?:that|it|this)\b", re.I)
 
@@ -194,6 +194,28 @@ def _relative(word: str, today: date) -> date | None:
 
 
 _UNIT_DAYS = {"d": 1, "w": 7, "f": 14}
+# a record's own day moved by a span: "a day later than planned", "push it back by a week", "two days earlier",
+# "bring it forward a week", "delay it by 3 days"
+_SPAN = r"(?P<n>a|an|one|two|three|four|five|six|seven|ten|fourteen|\d{1,2})\s+(?P<unit>days?|weeks?|fortnights?)"
+_SHIFT = re.compile(
+    rf"\b(?:{_SPAN}\s+(?P<dir>later|earlier|sooner)\b|(?P<verb>push(?:ed|ing)?|put(?:ting)?|move[ds]?|moving|delay(?:ed|ing)?|"
+    rf"bring(?:ing)?|brought|pull(?:ed|ing)?)\s+(?:[\w']+\s+){{0,5}}?(?P<way>back|forward|forwards|on|earlier|later)\s+"
+    rf"(?:by\s+)?{_SPAN.replace('?P<n>', '?P<n2>').replace('?P<unit>', '?P<unit2>')}|(?P<dverb>delay(?:ed|ing)?)\s+"
+    rf"(?:[\w']+\s+){{0,5}}?by\s+{_SPAN.replace('?P<n>', '?P<n3>').replace('?P<unit>', '?P<unit3>')})", re.I)
+
+
+def shifted(text: str, base: date) -> date | None:
+    """The day ``base`` (a record's own day) moved by the span the words give ("a day later than planned": the day
+    after; "bring it forward a week": seven days before); None when they give none, or two that disagree."""
+    found: set[date] = set()
+    for m in _SHIFT.finditer(text):
+        n = _count(m.group("n") or m.group("n2") or m.group("n3") or "")
+        unit = (m.group("unit") or m.group("unit2") or m.group("unit3") or "d")[0].lower()
+        way = (m.group("dir") or m.group("way") or "later").lower()
+        if n:
+            sign = -1 if way in ("earlier", "sooner", "forward", "forwards") else 1
+            found.add(base + timedelta(days=sign * n * _UNIT_DAYS[unit]))
+    return found.pop() if len(found) == 1 else None
 
 
 def _count(word: str) -> int:
@@ -328,7 +350,7 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
                 continue
             d = anchor + timedelta(days=7)
         else:
-            word = (m.group("wd") or m.group("nd") or m.group("fd")).lower()
+            word = "day" if m.group("ad") else (m.group("wd") or m.group("nd") or m.group("fd")).lower()
             d = anchor + timedelta(days=1) if word == "day" else weekday_after(anchor, _weekday(word))
         found = [w for w in found if not (s <= w.start < e)]
         found.append(When("date", d.isoformat(), s, e, m.group(0)))

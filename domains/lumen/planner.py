@@ -101,7 +101,10 @@ def _delivery_reschedule(r: Asked) -> Planned:
     order, ask = r.order(("pending", "processed"))
     if not order:
         return [], ask
-    r = replace(r, ents={**r.ents, "dates": _asked_days(r, str(order.get("expected_delivery") or ""))})
+    due = str(order.get("expected_delivery") or "")
+    r = replace(r, ents={**r.ents, "dates": _asked_days(r, due)})
+    if not r.ents.get("dates") and due and (moved := when.shifted(r.text, date.fromisoformat(due[:10]))):
+        r = replace(r, ents={**r.ents, "dates": [moved.isoformat()]})  # "push it back by a week"
     if not r.ents.get("dates"):
         return [Step("reschedule_delivery", {"order_id": order["order_id"]}, r.intent, "customer wants another day",
                      missing="new delivery date")], "which day would suit you for the delivery?"
