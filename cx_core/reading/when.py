@@ -196,12 +196,12 @@ def _relative(word: str, today: date) -> date | None:
 _UNIT_DAYS = {"d": 1, "w": 7, "f": 14}
 # a record's own day moved by a span: "a day later than planned", "push it back by a week", "two days earlier",
 # "bring it forward a week", "delay it by 3 days"
-_SPAN = r"(?P<n>a|an|one|two|three|four|five|six|seven|ten|fourteen|\d{1,2})\s+(?P<unit>days?|weeks?|fortnights?)"
+_BY_SPAN = r"(?P<n>a|an|one|two|three|four|five|six|seven|ten|fourteen|\d{1,2})\s+(?P<unit>days?|weeks?|fortnights?)"
 _SHIFT = re.compile(
-    rf"\b(?:{_SPAN}\s+(?P<dir>later|earlier|sooner)\b|(?P<verb>push(?:ed|ing)?|put(?:ting)?|move[ds]?|moving|delay(?:ed|ing)?|"
+    rf"\b(?:{_BY_SPAN}\s+(?P<dir>later|earlier|sooner)\b|(?P<verb>push(?:ed|ing)?|put(?:ting)?|move[ds]?|moving|delay(?:ed|ing)?|"
     rf"bring(?:ing)?|brought|pull(?:ed|ing)?)\s+(?:[\w']+\s+){{0,5}}?(?P<way>back|forward|forwards|on|earlier|later)\s+"
-    rf"(?:by\s+)?{_SPAN.replace('?P<n>', '?P<n2>').replace('?P<unit>', '?P<unit2>')}|(?P<dverb>delay(?:ed|ing)?)\s+"
-    rf"(?:[\w']+\s+){{0,5}}?by\s+{_SPAN.replace('?P<n>', '?P<n3>').replace('?P<unit>', '?P<unit3>')})", re.I)
+    rf"(?:by\s+)?{_BY_SPAN.replace('?P<n>', '?P<n2>').replace('?P<unit>', '?P<unit2>')}|(?P<dverb>delay(?:ed|ing)?)\s+"
+    rf"(?:[\w']+\s+){{0,5}}?by\s+{_BY_SPAN.replace('?P<n>', '?P<n3>').replace('?P<unit>', '?P<unit3>')})", re.I)
 
 
 def shifted(text: str, base: date) -> date | None:
