@@ -1067,3 +1067,18 @@ def test_words_that_rule_a_day_out_rule_out_the_day_they_name(text: str, day: st
 
     at = text.index(day)
     assert arguments.said_against(text, at, at + len(day)) is against
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Can my return be on Dec 9 instead of the 8th?", ["2026-12-09", "2026-12-08"]),
+    ("on Friday the 11th rather than the 10th", ["2026-12-11", "2026-12-10"]),
+    ("out on 28 November, back on the 3rd", ["2026-11-28", "2026-12-03"]),
+])
+def test_a_day_of_the_month_alone_is_read_in_the_month_said_before_it(text: str, want: list[str]) -> None:
+    """"Dec 9 instead of the 8th": the other day of that month; "out on 28 November, back on the 3rd": the next
+    month's, as it comes after."""
+    from datetime import date
+
+    from cx_core.reading import when
+
+    assert [w.value for w in when.dates(text, date(2026, 11, 20), False)] == want

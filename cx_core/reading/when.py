@@ -357,15 +357,25 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
     return sorted(found, key=lambda w: w.start)
 
 
+_INSTEAD = re.compile(r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of|not)\b", re.I)
+
+
 def _in_month_said(w: When, found: list[When], kinds: dict[int, str], text: str) -> When:
     """A day of the month alone after a date with its month in the same sentence ("out on 5 December, back on the
     10th") is in that month, or the next one when it comes before that day."""
-    said = [x for x in found if x.end <= w.start and kinds.get(x.start) in ("dm", "md", "iso")
+    said = [x for x in found if x.end <= w.start and kinds.get(x.start) in ("dm", "md", "iso", "wd_ord")
             and not re.search(r"[.!?]", text[x.end:w.start])]
     if not said:
         return w
-    anchor = date.fromisoformat(max(said, key=lambda x: x.end).value)
+    last = max(said, key=lambda x: x.end)
+    anchor = date.fromisoformat(last.value)
     day = date.fromisoformat(w.value).day
+    # "Dec 9 instead of the 8th", "the 11th rather than the 10th": the other day of the same month
+    if _INSTEAD.search(text[last.end:w.start]):
+        try:
+            return When(w.kind, anchor.replace(day=day).isoformat(), w.start, w.end, w.text, w.bound)
+        except ValueError:
+            return w
     for shift in (0, 1):
         y, m = anchor.year + (anchor.month - 1 + shift) // 12, (anchor.month - 1 + shift) % 12 + 1
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language, people, topics
+from cx_core.reading import language, people, topics, when
 from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
 from cx_core.recipes import Context, Resolver, Unbound, load
@@ -152,7 +152,10 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
     said = this_trip(ctx, rec)
     mentioned = set(said)
     booked = {f["date"] for f in rec["flights"]}
-    if len(said) == 2 and said[1] in booked and said[0] not in booked and not topics.IN_PLACE_OF.search(ctx.text):
+    at = {str(d.value): d.words.start for d in (ctx.reading.facts.dates if ctx.reading else [])}
+    in_text = sorted(said, key=lambda d: at.get(d, 0))  # as written, whatever order the days were weighed in
+    if len(in_text) == 2 and in_text[1] in booked and in_text[0] not in booked and \
+            not topics.IN_PLACE_OF.search(ctx.text):
         # "from the 12th to the 13th", on the 13th ("to the 13th instead of the 12th" names the old day second)
         return [{"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]]  # already there
     new = sorted(mentioned - booked)
@@ -194,6 +197,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             return [*pair, *({"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]
                              if f not in named)]
     moving = named if len(named) == 1 else ahead if len(ahead) == 1 else []
+    if not new and len(moving) == 1 and (moved := when.shifted(ctx.request.text,
+                                                              date.fromisoformat(str(moving[0]["date"])))):
+        new = [moved.isoformat()]  # "push my Seattle flight back by a week"
     if len(new) != 1 or len(moving) != 1:
         raise Unbound("the new flights (an advisor picks them from the search with the member)")
     leg = moving[0]

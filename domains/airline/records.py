@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from cx_core import shown
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
+from cx_core.reading import when
 from cx_core.recipes import load
 from cx_core.wording import day, money
 
@@ -129,6 +130,12 @@ def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> d
 
     clock = backend.airline_now(now)
     days = [d for d in find_dates(text, clock.date()) if d > clock.date()][:3]
+    for r in snap.get("reservations", []):  # "push my Seattle flight back by a week": a booked day, moved
+        for f in r["flights"] if r.get("status") != "cancelled" else []:
+            moved = when.shifted(text, date.fromisoformat(str(f["date"])[:10])) if not f.get("flown") else None
+            if moved is not None and moved > clock.date() and moved not in days:
+                days.append(moved)
+    days = days[:4]
     if not days:
         return snap
     routes: list[tuple[str, str]] = []
