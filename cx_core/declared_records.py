@@ -42,7 +42,7 @@ from .errors import ConfigError, ConnectorUnavailable, InvalidInput, NotFound, T
 from .http_actions import as_refusal, calls
 from .http_actions.calls import lookup
 from .plans import Plan
-from .recipes import load as load_recipes
+from .recipe_book import load as load_recipes
 from .recipes import plan
 
 if TYPE_CHECKING:

@@ -4,9 +4,6 @@ card, each problem with its file and field."""
 from __future__ import annotations
 
 import csv
-import importlib
-import importlib.metadata
-import importlib.util
 import re
 import sys
 from collections.abc import Mapping
@@ -16,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import declared_records
+from . import declared_records, recipe_book
 from .actions.base import REGISTRY
 from .domain import DomainPack, Vocabulary
 from .errors import ConfigError
@@ -164,28 +161,17 @@ def check_policy(pack: DomainPack, own: dict[str, Any] | None, refused: Mapping[
         located(loc, msg)
 
 
-# ------------------------------------------------------------------ recipes (cx_core.recipes, when there is one)
+# ------------------------------------------------------------------ recipes (cx_core.recipe_book)
 def check_recipes(pack: DomainPack, where: Where, own: dict[str, Any] | None, refused: Mapping[str, str],
                    found: Findings) -> None:
     path = where.folder / "recipes.yaml"
     if not path.is_file():
         return
-    try:
-        recipes = importlib.import_module("cx_core.recipes")
-    except ImportError:
-        return  # an engine without recipes: nothing to check them with
-    except Exception as exc:
-        found.add(path, "recipes", f"cannot be checked: the engine's cx_core.recipes fails to import ({exc_text(exc)})")
-        return
-    problems = getattr(recipes, "problems", None)
-    if not callable(problems):
-        return
-
     planner = sys.modules.get(pack.modules.get("planner", "")) if pack.has("planner") else None
     resolvers = getattr(planner, "RESOLVERS", None)
     try:
         # against what this check put in force, the declared actions included
-        result = problems(path, sorted(REGISTRY), sorted(pack.task_types),
+        result = recipe_book.problems(path, sorted(REGISTRY), sorted(pack.task_types),
                           sorted(resolvers) if isinstance(resolvers, Mapping) else ())
         for field, message in result:
             named = re.fullmatch(r"unknown action '(.+)'", str(message))

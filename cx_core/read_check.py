@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import declared_records, recipes
+from . import declared_records, recipe_book
 from .actions import REGISTRY
 from .errors import ConfigError, NotFound, TandemError
 from .findings import Findings
@@ -90,7 +90,7 @@ def check_bindings(recipes_path: Path, columns: Mapping[str, set[str]], found: F
     if not recipes_path.is_file():
         return
     try:
-        book = recipes.load(recipes_path)
+        book = recipe_book.load(recipes_path)
     except TandemError:
         return  # its problems are listed by the recipes' own check
     for task_type, recipe in book.recipes.items():

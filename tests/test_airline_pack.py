@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cx_core import desk, domain, packs, recipes
+from cx_core import desk, domain, packs, recipe_book
 from cx_core.access import StaffUser
 from cx_core.actions.base import REGISTRY
 from cx_core.auth import create_user
@@ -58,7 +58,7 @@ def test_the_pack_is_complete_and_its_recipes_name_only_what_it_has() -> None:
     assert pack.title == "Horizon Air Travel" and pack.brand.signature.endswith("Customer Care")
     packs.put_in_force(pack)
     resolvers = getattr(pack.module("planner"), "RESOLVERS", {})
-    assert recipes.problems(PACK_DIR / "recipes.yaml", REGISTRY, pack.task_types, resolvers) == []
+    assert recipe_book.problems(PACK_DIR / "recipes.yaml", REGISTRY, pack.task_types, resolvers) == []
     known = packs.vocabulary(pack)
     assert {"cancel_reservation", "send_certificate", "send_reply"} <= known.actions
     assert "refund" not in known.actions  # the demo company's actions are not the airline's

@@ -12,7 +12,7 @@ from cx_core import domain, packs
 from cx_core.domain import find
 from cx_core.reading import people, phrases
 from cx_core.reading.reader import Vocabulary, facts
-from cx_core.recipes import Book
+from cx_core.recipe_book import Book
 
 WRITTEN = date(2026, 11, 20)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cx_core import recipes
+from cx_core import recipe_book, recipes
 from cx_core.errors import ConfigError
 from cx_core.models import Request, Triage
 
@@ -47,7 +47,7 @@ def _plan(intent: str, text: str, **entities: Any) -> Any:
     from cx_core.reading import guard
     from cx_core.reading.reader import read
 
-    book = recipes.parse(BOOK)
+    book = recipe_book.parse(BOOK)
     triage = _triage(intent, text, **entities)
     reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
     plan = recipes.plan(book, triage, SNAP, date(2026, 11, 20), text, {"method": lambda ctx: "card_1"},
@@ -102,12 +102,12 @@ def test_a_request_with_no_recipe_says_no_action_is_known() -> None:
 def test_a_malformed_book_is_one_line_naming_the_field(tmp_path: Path) -> None:
     bad = {"recipes": {"cancel": {"steps": [{"action": "x", "args": {"a": {"entity": "e", "const": 1}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes.cancel.steps\[0\].args.a: give exactly one of"):
-        recipes.parse(bad)
+        recipe_book.parse(bad)
     path = tmp_path / "recipes.yaml"
     path.write_text(yaml.safe_dump({"recipes": {"cancel": {"steps": [
         {"action": "no_such_action", "args": {"a": {"resolver": "nobody"}, "b": {"step": "later"}}}]},
         "unknown_type": {"steps": []}}}), encoding="utf-8")
-    found = dict(recipes.problems(path, {"cancel_booking"}, {"cancel"}, {"method"}))
+    found = dict(recipe_book.problems(path, {"cancel_booking"}, {"cancel"}, {"method"}))
     assert found == {"recipes.cancel.steps[0].action": "unknown action 'no_such_action'",
                      "recipes.cancel.steps[0].args.a": "unknown resolver 'nobody'",
                      "recipes.cancel.steps[0].args.b": "step 'later' does not come before this one",
@@ -130,7 +130,7 @@ def test_a_read_binds_whatever_the_shape_of_its_answer(answer: Any) -> None:
 
     snap = {"bookings": rows(answer)}
     assert snap["bookings"] == [{"id": "BK001", "status": "open"}]
-    book = recipes.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
+    book = recipe_book.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
         "booking_id": {"record": "bookings", "key": "id", "ask": "which booking?"}}}]}}})
     triage = _triage("cancel", "Please cancel my booking.")
     plan = recipes.plan(book, triage, snap, date(2026, 11, 20), "Please cancel my booking.", {},
@@ -199,7 +199,7 @@ def _planned(intent: str, text: str, snap: dict[str, Any], **entities: Any) -> A
 
     triage = _triage(intent, text, **entities)
     reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
-    return recipes.plan(recipes.parse(PLAN_BOOK), triage, snap, date(2026, 11, 20), text, {}, reading=reading)
+    return recipes.plan(recipe_book.parse(PLAN_BOOK), triage, snap, date(2026, 11, 20), text, {}, reading=reading)
 
 
 def test_a_filter_keeps_only_the_rows_it_names_such_as_another_plan_than_the_current_one() -> None:
@@ -231,7 +231,7 @@ def test_a_filter_names_what_the_step_bound_before_its_record() -> None:
                                ("Please take the add-on off my bill.", "B-1", 5.5)):
         triage = _triage("charge_dispute", text)
         reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
-        [step] = recipes.plan(recipes.parse(book), triage, PLAN_SNAP, date(2026, 11, 20), text, {},
+        [step] = recipes.plan(recipe_book.parse(book), triage, PLAN_SNAP, date(2026, 11, 20), text, {},
                               reading=reading).steps
         assert step.args["bill_id"] == bill and step.args["amount"] == amount and not step.missing, step
 
@@ -248,7 +248,7 @@ def test_a_value_from_the_records_can_never_change_what_an_expression_does() -> 
 def test_a_malformed_expression_is_one_line_naming_its_field() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"amount": {"compute": "sum(bills[?"}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.amount\.compute: not a JMESPath"):
-        recipes.parse(bad)
+        recipe_book.parse(bad)
 
 
 def test_a_superlative_picks_the_one_record_by_the_number_its_words_name() -> None:
@@ -273,13 +273,13 @@ def test_an_ask_that_is_no_question_is_one_line_naming_its_field() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"kind": {"entity": "kind",
                                                                          "ask": "whether it was late"}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.kind\.ask: is the question .* ask it, with a '\?'"):
-        recipes.parse(bad)
+        recipe_book.parse(bad)
 
 
 def test_a_record_described_by_its_own_words_is_the_one_meant_and_none_described_is_left_to_a_person() -> None:
     described = {"bookings": [{**SNAP["bookings"][0], "trip": "Lisbon city break"},
                               {**SNAP["bookings"][1], "trip": "Alpine ski week"}]}
-    book = recipes.parse({"recipes": {"cancel": BOOK["recipes"]["cancel"]}})
+    book = recipe_book.parse({"recipes": {"cancel": BOOK["recipes"]["cancel"]}})
     for text, want in (("Please cancel the ski trip", "BK002"), ("Cancel the Lisbon one", "BK001"),
                        ("Cancel my city break, not the skiing", "BK001"), ("Cancel my booking please", None)):
         from datetime import datetime
@@ -301,7 +301,7 @@ def test_a_record_bound_only_when_described_is_never_the_only_one_by_default() -
     from cx_core.reading.reader import read
 
     one = {"bookings": [SNAP["bookings"][0]]}
-    book = recipes.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
+    book = recipe_book.parse({"recipes": {"cancel": {"steps": [{"action": "cancel_booking", "args": {
         "booking_id": {"record": "bookings", "key": "id", "named_by": "booking_id", "described": True,
                        "narrow_by": ["dates"]}}}]}}})
     for text, dates, want in (("Please check the bags on my trip on 1 December.", ["2026-12-01"], "BK001"),
@@ -322,7 +322,7 @@ def test_a_clause_keeping_the_other_record_as_it_is_leaves_the_request_its_own_r
     from cx_core.reading import guard
     from cx_core.reading.reader import read
 
-    book = recipes.parse({
+    book = recipe_book.parse({
         "words": {"fuel": {"electricity": ["electricity", "electric"], "gas": ["gas"]},
                   "tariff": {"FLEX": ["flex"], "FIX24": ["fixed 24"]}},
         "recipes": {"tariff_change": {"steps": [{"action": "change_tariff", "args": {

@@ -126,7 +126,8 @@ def test_a_recipe_binds_the_time_of_day_from_the_message_and_a_question_it_answe
     from cx_core.drafting import answered
     from cx_core.entities import extract
     from cx_core.models import Request, Triage
-    from cx_core.recipes import parse, plan
+    from cx_core.recipe_book import parse
+    from cx_core.recipes import plan
 
     book = parse({"recipes": {"callback": {"steps": [{"action": "book_callback", "args": {
         "day": {"entity": "dates", "ask": "which day suits you?"},

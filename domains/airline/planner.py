@@ -14,7 +14,8 @@ from cx_core.plans import Plan
 from cx_core.reading import language, people, topics, when
 from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
-from cx_core.recipes import Context, Resolver, Unbound, load
+from cx_core.recipe_book import load
+from cx_core.recipes import Context, Resolver, Unbound
 from cx_core.recipes import plan as recipe_plan
 from cx_core.request_split import ASK
 from cx_core.wording import also_decided, day, listed, money
@@ -197,9 +198,9 @@ def new_flights(ctx: Context) -> list[dict[str, str]]:
             return [*pair, *({"flight_number": f["flight_number"], "date": f["date"]} for f in rec["flights"]
                              if f not in named)]
     moving = named if len(named) == 1 else ahead if len(ahead) == 1 else []
-    if not new and len(moving) == 1 and (moved := when.shifted(ctx.request.text,
+    if not new and len(moving) == 1 and (later := when.shifted(ctx.request.text,
                                                               date.fromisoformat(str(moving[0]["date"])))):
-        new = [moved.isoformat()]  # "push my Seattle flight back by a week"
+        new = [later.isoformat()]  # "push my Seattle flight back by a week"
     if len(new) != 1 or len(moving) != 1:
         raise Unbound("the new flights (an advisor picks them from the search with the member)")
     leg = moving[0]

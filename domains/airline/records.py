@@ -16,7 +16,7 @@ from cx_core import shown
 from cx_core.domain import Customer
 from cx_core.errors import PolicyDenied, TandemError
 from cx_core.reading import when
-from cx_core.recipes import load
+from cx_core.recipe_book import load
 from cx_core.wording import day, money
 
 from . import backend

@@ -8,7 +8,8 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.recipes import Context, load
+from cx_core.recipe_book import load
+from cx_core.recipes import Context
 from cx_core.recipes import plan as recipe_plan
 
 from . import PACK
