@@ -1082,3 +1082,38 @@ def test_a_day_of_the_month_alone_is_read_in_the_month_said_before_it(text: str,
     from cx_core.reading import when
 
     assert [w.value for w in when.dates(text, date(2026, 11, 20), False)] == want
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Cancel the coffee machine order but keep the air purifier one.", True),
+    ("Cancel the coffee machine order. Actually, don't.", False),
+    ("Please cancel my order. I've changed my mind, don't cancel it.", False),
+])
+def test_keeping_another_thing_is_no_change_of_mind(text: str, kept: bool) -> None:
+    """A step whose record is not settled yet, weighed against the clauses: "… but keep the air purifier one" keeps
+    another thing, so the request stands; "Actually, don't" takes it back."""
+    from cx_core.plans import Step
+    from cx_core.reading import guard
+
+    reading = read(text, WRITTEN, None, [SimpleNamespace(intent="order_cancel", text=text, confidence=0.9)])
+    clause = guard.clause_for(Step("cancel_order", {}, "order_cancel", "customer asked"), reading, None)
+    assert clause is not None and (guard.holding(clause.qualifiers)[0] != "drop") is kept
+
+
+@pytest.mark.parametrize("sentence, settled", [
+    ("If my coffee machine order hasn't shipped yet, please cancel it.", True),
+    ("Please swap it for the 1.0L one if it's in stock.", True),
+    ("Cancel it as long as it's not too late.", True),
+    ("If possible, move the delivery to Friday.", True),
+    ("If that is not possible, cancel my pending order.", False),  # a second choice, not a condition met
+    ("If it's not in stock, the grey one.", False),
+    ("If my wife agrees, please cancel it.", False),
+    ("Switch me to Fixed 24 provided there's no charge for leaving.", False),
+])
+def test_a_condition_the_actions_own_rules_check_is_no_reason_to_wait(sentence: str, settled: bool) -> None:
+    """"if it hasn't shipped yet", "if it's in stock", "if possible": the action's rules check it when it is
+    proposed (allowed: the condition is met; refused: the reason is said), so the step does not wait for a person;
+    a second choice, another person's say or a price does."""
+    from cx_core.reading import language
+
+    assert language.rules_settle(sentence) is settled

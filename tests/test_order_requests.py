@@ -510,3 +510,30 @@ def test_a_fallback_to_a_request_read_as_it_stands_is_kept_as_the_second_choice(
                                                                  "return_items")
     # no fallback, no second choice
     assert not interpret("Could I send back the desk lamp from order #W1000001?", snap()).second
+
+
+def _kitchen() -> dict[str, Any]:
+    plain = {"color": "white"}
+    return {**snap(), "orders": [
+        _order("#W1000004", "pending", [_item("C-1", "Coffee Machine", plain, 120.0),
+                                        _item("T-1", "Smart Thermostat", plain, 90.0)]),
+        _order("#W1000005", "pending", [_item("P-1", "Air Purifier", plain, 200.0)]),
+        _order("#W1000006", "pending", [_item("SP-1", "Smart Speaker", plain, 60.0),
+                                        _item("D-1", "Video Doorbell", plain, 80.0)])]}
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Please cancel my doorbell and speaker order, I found them cheaper elsewhere.",
+     [("cancel_order", {"order_id": "#W1000006", "reason": "no longer needed"})]),
+    ("I ordered a coffee machine and a thermostat this morning by accident. Could you cancel that order?",
+     [("cancel_order", {"order_id": "#W1000004", "reason": "ordered by mistake"})]),
+    ("Cancel the coffee machine order, I no longer need it, but keep the air purifier one.",
+     [("cancel_order", {"order_id": "#W1000004", "reason": "no longer needed"})]),
+])
+def test_an_order_named_by_what_it_holds_or_pointed_back_at_is_cancelled_whole(
+        text: str, want: list[tuple[str, dict[str, Any]]]) -> None:
+    """"my doorbell and speaker order" (two things, each by a word of its own), "that order" after the things
+    ordered were told, "the coffee machine order … but keep the air purifier one": the whole order those words name."""
+    reading = interpret(text, _kitchen())
+    assert not reading.unsure, reading.unsure
+    assert [(a, args) for a, args, _ in reading.steps] == want

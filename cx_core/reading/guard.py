@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from .language import ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
+from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, FEASIBLE, ON_REFUND, points_back
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -104,8 +104,24 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         if len(own) == 1 or len(verdicts) == 1:
             return own[0]
         dropped = [r for r in own if holding(r.qualifiers)[0] == "drop"]
-        return dropped[-1] if dropped and own[-1] in dropped else None  # a change of mind said last wins
+        if not dropped or own[-1] not in dropped:
+            return None
+        asks = [r for r in own if r not in dropped]
+        if len(asks) == 1 and _of_another(own[-1], asks[0]):
+            return asks[0]  # "cancel the coffee machine order but keep the air purifier one": another thing kept
+        return own[-1]  # a change of mind said last wins
     return best
+
+
+_KEEPING = frozenset("keep keeping leave stay stays remain not don't dont never mind changed change cancel stop hold "
+                     "off after all anymore more longer actually".split())
+
+
+def _of_another(kept: RequestReading, asked: RequestReading) -> bool:
+    """Whether a clause that keeps or refuses something names a thing of its own that the asking clause does not
+    ("… but keep the air purifier one"), rather than taking the request back ("Actually, don't")."""
+    said = _words(kept.sentence.text) - _KEEPING - ASKING_WORDS
+    return bool(said) and not said & _words(asked.sentence.text)
 
 
 REFUND_SETTLES = "the customer's condition on getting all their money back is met: it refunds everything paid"
@@ -119,6 +135,16 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
     held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
     return bool(spec is not None and spec.refunds_in_full and q.condition is not None and not held
                 and ON_REFUND.search(q.condition.text))
+
+
+RULES_SETTLE = "the customer's condition is one the action's own rules check when it is proposed"
+
+
+def _rules_settle(q: Qualifiers) -> bool:
+    """A condition only on what the action's own rules check ("if it hasn't shipped yet", "if the 1.0L one is in
+    stock", "if possible"): a step the rules allow meets it, one they refuse says why; neither waits for a person."""
+    held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
+    return q.condition is not None and not held and bool(FEASIBLE.search(q.condition.text))
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
@@ -243,6 +269,9 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
+        elif what == "hold" and clause is not None and _rules_settle(clause.qualifiers):
+            what, step = "", replace(step, rationale=f"{step.rationale}; {RULES_SETTLE} "
+                                                       f"(“{clause.qualifiers.condition.text}”)")
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:

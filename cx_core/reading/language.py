@@ -365,6 +365,32 @@ def not_fine(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
 
 
+# a condition the action's own rules answer when it is checked: the state of the thing ("if it hasn't shipped yet",
+# "if the 1.0L one is in stock", "as long as it's not too late"), or whether it can be done at all ("if possible",
+# "if you can"); a refused step says why, an allowed one meets it
+FEASIBLE = re.compile(
+    r"^\W*(?:if|as\s+long\s+as|provided(?:\s+that)?|assuming|so\s+long\s+as)\s+(?:(?:it|that|this|they|these|those|"
+    r"(?:the|my|our)\s+[\w.'-]+(?:\s+[\w.'-]+){0,4})\s*)?(?:(?:has|have|had)(?:n'?t|\s+not)?\s+(?:not\s+)?(?:yet\s+|"
+    r"already\s+)?(?:been\s+)?(?:shipped|sent|dispatched|posted|processed|left(?:\s+the\s+warehouse)?|gone\s+out|delivered)|"
+    r"(?:is|are|was|were|'s|'re)(?:n'?t|\s+not)?\s+(?:still\s+|yet\s+|already\s+)?(?:been\s+)?(?:shipped|sent|dispatched|"
+    r"processed|delivered)|(?:is|are|'s|'re)\s+(?:still\s+)?(?:in\s+stock|available|pending|possible|allowed|doable|not\s+too\s+"
+    r"late)|(?:you|we)\s+(?:still\s+)?can|possible|there'?s\s+still\s+time|not\s+too\s+late|still\s+possible)"
+    r"(?:\s+(?:yet|still|already|at\s+all|now))?\W*$", re.I)
+
+
+_LEADING_IF = re.compile(r"^\W*(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|assuming|so\s+long\s+as)\b[^,;]+?)\s*,",
+                        re.I)
+_TRAILING_IF = re.compile(r"[,\s]+(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|so\s+long\s+as)\b[^,.;!?]+)"
+                          r"(?=[,.;!?]|$)", re.I)
+
+
+def rules_settle(sentence: str) -> bool:
+    """Whether the one condition of a sentence is one the action's own rules check (``FEASIBLE``): "If my coffee
+    machine order hasn't shipped yet, please cancel it", "swap it for the 1.0L one if it's in stock"."""
+    found = [m.group("cond") for rx in (_LEADING_IF, _TRAILING_IF) for m in rx.finditer(sentence)]
+    return len(found) == 1 and bool(FEASIBLE.search(found[0]))
+
+
 # a condition on whether all the money comes back: "if I get the whole amount back", "as long as it's a full
 # refund", "if cancelling means losing money, hold off"
 ON_REFUND = re.compile(r"\b(?:the\s+)?(?:whole|full|entire|total)\s+(?:amount|sum|price|fare|cost|refund)\b|"

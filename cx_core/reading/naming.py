@@ -58,6 +58,10 @@ class Names:
             return 2
         return 1 if any(has(text, w) for w in weak) else 0
 
+    def weak_said(self, text: str, thing: str) -> set[str]:
+        """The weak names of a thing that ``text`` says ("speaker" of "Smart Speaker")."""
+        return {w for w in self.of(thing)[1] if has(text, w)}
+
     def several(self, text: str, thing: str) -> bool:
         """Whether the text speaks of several of the thing ("both", "two", "all", or its plural name)."""
         strong, weak = self.of(thing)

@@ -61,8 +61,10 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
     include = comparing.without_companions(include, lambda t: any(_mention_strength(t, n) for n in names) or bool(
         records.named(t, [{"name": n} for n in names])))  # "the speaker that came with my kettle": the speaker
     excluded = {n for n in names if _mention_strength(exclude, n)} if exclude else set()
-    if exclude and not excluded:
+    if exclude and not excluded and comparing.EVERY_ONE.search(include):
         raise Unsure(f"the exception “{exclude.strip()[:40]}” does not name an item of the order")
+    # "cancel the coffee machine order but keep the air purifier one": what is kept is another order's, not an
+    # exception to the things named
     if allow_all and comparing.EVERY_ONE.search(include):
         orders = {x.order["order_id"] for x in pool}
         if len(orders) != 1 and language.LATEST.search(include):  # "everything from my last order"
@@ -84,7 +86,9 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
     strengths = {n: _mention_strength(include, n) for n in names}
     best = max(strengths.values())
     chosen_names = [n for n, v in strengths.items() if v == best]
-    if best == 1 and len(chosen_names) > 1:
+    said = [frozenset(w.rstrip("s") for w in _names().weak_said(include, n)) for n in chosen_names]
+    apart = all(not (a & b) for i, a in enumerate(said) for b in said[i + 1:])  # "my doorbell and speaker order"
+    if best == 1 and len(chosen_names) > 1 and not apart:
         raise Unsure(f"“{include.strip()[:60]}” could be any of: {', '.join(chosen_names)}")
     if best == 2:  # "the over-ear headphones and the 4-pack of smart plugs": a short name beside a full one
         chosen_names += _also_named(include, chosen_names, [n for n, v in strengths.items() if v == 1])

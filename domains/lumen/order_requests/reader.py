@@ -185,7 +185,7 @@ def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading
             verbs = _sentence_ops(sentence)
             if not verbs or _conditional(sentence):
                 return
-    if _conditional(sentence):
+    if _conditional(sentence) and not (verbs and language.rules_settle(sentence)):
         _read_condition(sentence, verbs, msg, reading)
     elif not (QUESTION.search(sentence) and not verbs or ASKING.search(sentence)):
         _read_request(sentence, verbs, ctx.snap, msg)

@@ -224,6 +224,20 @@ def _whole_orders_only(order: dict[str, Any], said: list[str]) -> None:
                              f"{listed(list(dict.fromkeys(said)))} once it arrives?")
 
 
+# an order named by what it holds: "cancel the coffee machine order", "my doorbell and speaker order"
+_ITEMS_ORDER = re.compile(r"\b(?:the|my|our|your|this|that)\s+((?:[\w'-]+\s+){1,5}?)order\b(?!\s+(?:of|for|with)\b)",
+                          re.I)
+
+
+def _by_its_items(text: str, orders: list[dict[str, Any]]) -> bool:
+    """Whether the words name one of ``orders`` by the things it holds ("the coffee machine order") and name none of
+    its things on their own ("cancel the lamp from my lamp and kettle order" names the lamp)."""
+    names = {i["name"] for o in orders for i in o["items"]}
+    phrases = [m for m in _ITEMS_ORDER.finditer(text) if any(_mention_strength(m.group(1), n) for n in names)]
+    rest = _ITEMS_ORDER.sub(" ", text)
+    return bool(phrases) and not any(_mention_strength(rest, n) for n in names)
+
+
 def _cancel(v: _Verb) -> None:
     """A cancellation (or an item to remove) of the pending orders the words name, whole orders only, for the
     reason the customer gave."""
@@ -244,6 +258,10 @@ def _cancel(v: _Verb) -> None:
             chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in named))
         elif v.orders:
             chosen_ids = v.orders
+        elif whole_order and re.search(r"\b(?:that|this|the\s+same)\s+order\b|\bit\b", segment, re.I) and \
+                (told := _earlier_items(v.ctx, v.before, _eligible(snap, _PENDING + ("processed", "delivered"), []),
+                                        v.ctx.hints)):  # "I ordered a coffee machine … by accident. Cancel that order"
+            chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in told))
         else:
             elsewhere = _resolve_items(segment, _eligible(snap, ("processed", "delivered"), []), allow_all=False)
             if elsewhere:
@@ -253,16 +271,18 @@ def _cancel(v: _Verb) -> None:
             raise Unsure("which order to cancel is not clear")
     if named:
         st.items = named
-        if not comparing.WHOLE.search(segment):
+        if not comparing.WHOLE.search(segment) and not _by_its_items(v.sentence, [x.order for x in named]):
             for x in named:
                 _whole_orders_only(x.order, [y.item["name"] for y in named])
-    elif len(chosen_ids) == 1 and not comparing.WHOLE_OR_ALL.search(v.before + " " + v.sentence):
+    elif len(chosen_ids) == 1 and not comparing.WHOLE_OR_ALL.search(v.before + " " + v.sentence) and \
+            not _by_its_items(v.sentence, [o for o in snap["orders"] if o["order_id"] == chosen_ids[0]]):
         # "I ordered the speaker by mistake, please cancel order #W…": the order, for one of its items
         order = next((o for o in snap["orders"] if o["order_id"] == chosen_ids[0]), None)
         words, items = v.before + " " + v.sentence, (order or {}).get("items", [])
         said = [i["name"] for i in items if mentions_item(words, i)] or \
             [i["name"] for i in items if mentions_item(words, i, close=True)]  # "the smrat speaker"
         said += [i["name"] for i in items if i["name"] not in said and records.named(v.segment, [{"name": i["name"]}])]
+        said += [i["name"] for i in items if i["name"] not in said and _mention_strength(words, i["name"])]  # "a thermostat"
         if order and said:  # "… the order I put through on Wednesday, the matte black lamp plus the white plug 4-pack"
             _whole_orders_only(order, said)
     if REMOVE.match(segment) and named:
