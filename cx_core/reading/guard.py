@@ -140,11 +140,14 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
 RULES_SETTLE = "the customer's condition is one the action's own rules check when it is proposed"
 
 
-def _rules_settle(q: Qualifiers) -> bool:
+def _rules_settle(q: Qualifiers) -> str:
     """A condition only on what the action's own rules check ("if it hasn't shipped yet", "if the 1.0L one is in
-    stock", "if possible"): a step the rules allow meets it, one they refuse says why; neither waits for a person."""
+    stock", "if possible"): a step the rules allow meets it, one they refuse says why; neither waits for a person.
+    The condition's words, or '' when it is not such a one."""
     held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
-    return q.condition is not None and not held and bool(FEASIBLE.search(q.condition.text))
+    if q.condition is None or held or not FEASIBLE.search(q.condition.text):
+        return ""
+    return q.condition.text
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
@@ -269,9 +272,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
-        elif what == "hold" and clause is not None and _rules_settle(clause.qualifiers):
-            what, step = "", replace(step, rationale=f"{step.rationale}; {RULES_SETTLE} "
-                                                       f"(“{clause.qualifiers.condition.text}”)")
+        elif what == "hold" and clause is not None and (met := _rules_settle(clause.qualifiers)):
+            what, step = "", replace(step, rationale=f"{step.rationale}; {RULES_SETTLE} (“{met}”)")
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:
