@@ -336,3 +336,12 @@ def test_a_clause_keeping_the_other_record_as_it_is_leaves_the_request_its_own_r
     plan = guard.apply(recipes.plan(book, triage, snap, date(2026, 11, 20), text, reading=reading), reading, snap)
     assert [(s.action, s.args) for s in plan.steps if not s.missing] == [
         ("change_tariff", {"account_id": "G-1", "tariff_code": "FIX24"})]
+
+
+def test_a_condition_the_rules_check_does_not_hold_the_step_and_another_does() -> None:
+    """"If it hasn't been sent yet, please cancel BK002": the action's own rules check that when it is proposed; "if
+    my wife agrees" only a person can settle."""
+    [met] = _plan("cancel", "If it hasn't been sent yet, please cancel BK002.").steps
+    assert not met.held and not met.missing
+    [held] = _plan("cancel", "If my wife agrees, please cancel BK002.").steps
+    assert "condition" in held.held

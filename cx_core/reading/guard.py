@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, FEASIBLE, ON_REFUND, points_back
+from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -135,19 +135,6 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
     held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
     return bool(spec is not None and spec.refunds_in_full and q.condition is not None and not held
                 and ON_REFUND.search(q.condition.text))
-
-
-RULES_SETTLE = "the customer's condition is one the action's own rules check when it is proposed"
-
-
-def _rules_settle(q: Qualifiers) -> str:
-    """A condition only on what the action's own rules check ("if it hasn't shipped yet", "if the 1.0L one is in
-    stock", "if possible"): a step the rules allow meets it, one they refuse says why; neither waits for a person.
-    The condition's words, or '' when it is not such a one."""
-    held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
-    if q.condition is None or held or not FEASIBLE.search(q.condition.text):
-        return ""
-    return q.condition.text
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
@@ -272,8 +259,6 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
-        elif what == "hold" and clause is not None and (met := _rules_settle(clause.qualifiers)):
-            what, step = "", replace(step, rationale=f"{step.rationale}; {RULES_SETTLE} (“{met}”)")
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:

@@ -365,30 +365,26 @@ def not_fine(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
 
 
-# a condition the action's own rules answer when it is checked: the state of the thing ("if it hasn't shipped yet",
-# "if the 1.0L one is in stock", "as long as it's not too late"), or whether it can be done at all ("if possible",
-# "if you can"); a refused step says why, an allowed one meets it
-FEASIBLE = re.compile(
-    r"^\W*(?:if|as\s+long\s+as|provided(?:\s+that)?|assuming|so\s+long\s+as)\s+(?:(?:it|that|this|they|these|those|"
-    r"(?:the|my|our)\s+[\w.'-]+(?:\s+[\w.'-]+){0,4})\s*)?(?:(?:has|have|had)(?:n'?t|\s+not)?\s+(?:not\s+)?(?:yet\s+|"
-    r"already\s+)?(?:been\s+)?(?:shipped|sent|dispatched|posted|processed|left(?:\s+the\s+warehouse)?|gone\s+out|delivered)|"
-    r"(?:is|are|was|were|'s|'re)(?:n'?t|\s+not)?\s+(?:still\s+|yet\s+|already\s+)?(?:been\s+)?(?:shipped|sent|dispatched|"
-    r"processed|delivered)|(?:is|are|'s|'re)\s+(?:still\s+)?(?:in\s+stock|available|pending|possible|allowed|doable|not\s+too\s+"
-    r"late)|(?:you|we)\s+(?:still\s+)?can|possible|there'?s\s+still\s+time|not\s+too\s+late|still\s+possible)"
-    r"(?:\s+(?:yet|still|already|at\s+all|now))?\W*$", re.I)
-
-
 _LEADING_IF = re.compile(r"^\W*(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|assuming|so\s+long\s+as)\b[^,;]+?)\s*,",
                         re.I)
 _TRAILING_IF = re.compile(r"[,\s]+(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|so\s+long\s+as)\b[^,.;!?]+)"
                           r"(?=[,.;!?]|$)", re.I)
 
 
+# what cannot be done, said as a condition: the second choice follows ("if that is not possible, …")
+_CANNOT = re.compile(r"(?:\bnot|n't)\s+(?:\w+\s+)?(?:possible|available|in\s+stock|allowed|doable)\b|(?<!not\s)\btoo\s+late\b|"
+                     r"\b(?:out\s+of\s+stock|sold\s+out|unavailable|impossible)\b", re.I)
+
+
 def rules_settle(sentence: str) -> bool:
-    """Whether the one condition of a sentence is one the action's own rules check (``FEASIBLE``): "If my coffee
-    machine order hasn't shipped yet, please cancel it", "swap it for the 1.0L one if it's in stock"."""
+    """Whether the one condition of a sentence is on the record's own state or on what is possible (``ON_STATE``,
+    read as ``checkable``), so the action's own checks decide it: "If my coffee machine order hasn't shipped yet,
+    please cancel it", "swap it for the 1.0L one if it's in stock"; never one that says what cannot be done, which a
+    second choice follows."""
     found = [m.group("cond") for rx in (_LEADING_IF, _TRAILING_IF) for m in rx.finditer(sentence)]
-    return len(found) == 1 and bool(FEASIBLE.search(found[0]))
+    return len(found) == 1 and bool(ON_STATE.search(found[0]) or re.search(r"\bin\s+stock\b|\bif\s+(?:possible|you\s+can)\b",
+                                                                          found[0], re.I)) \
+        and not _CANNOT.search(found[0])
 
 
 # a condition on whether all the money comes back: "if I get the whole amount back", "as long as it's a full
