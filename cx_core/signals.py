@@ -25,7 +25,11 @@ SAFETY = re.compile(r"\b(fire|smoke|smoking|sparks?|sparking|burning|burnt|elect
                     r"puffed(?:\s+up)?)|(?:too|very|really)\s+hot\s+to\s+(?:hold|touch)|hot\s+to\s+the\s+touch|"
                     r"(?:plastic|burning|electrical|melting)\s+smell|smell\w*\s+(?:of\s+)?(?:burning|melting|plastic)|"
                     r"(?:is|was|were|are|kept|started) bleeding|blood|"
-                    r"cut (?:my|his|her|their|our) (?:finger|hand|foot|arm|leg|head))\b", re.I)
+                    r"cut (?:my|his|her|their|our) (?:finger|hand|foot|arm|leg|head)|"
+                    # water where the power is: "the water has crept across the floor to the wall where it's plugged in"
+                    r"(?:water|leak(?:s|ing|ed)?|puddle|wet)\b[^.!?]{0,80}?\b(?:plugged\s+in|plug|socket|outlet|wiring|"
+                    r"electrics|power\s+point|fuse\s*box)|(?:socket|outlet|plug|wiring|electrics)\b[^.!?]{0,40}?\b(?:wet|"
+                    r"water|leak\w*))\b", re.I)
 # a hazard's word in a figure of speech: "to add insult to injury", "a flood of emails", "fire away"
 FIGURATIVE = re.compile(r"\b(?:insult to injury|fire away|under fire|hurt (?:my|our|his|her) feelings|(?:it|that|this) "
                         r"hurts? (?:my|our) (?:business|feelings|pride|rating)|smoke and mirrors|burning question|"

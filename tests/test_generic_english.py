@@ -1117,3 +1117,32 @@ def test_a_condition_the_actions_own_rules_check_is_no_reason_to_wait(sentence: 
     from cx_core.reading import language
 
     assert language.rules_settle(sentence) is settled
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Here's what it read this morning: 31377. Will my Green Fixed 12 prices change?", 31377),
+    ("the Fixed 12 one, reading 5520", 5520),
+])
+def test_a_figure_inside_a_name_is_no_value(text: str, want: int) -> None:
+    """"my Green Fixed 12 prices": the 12 is part of a tariff's name, not the meter's reading."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
+
+
+@pytest.mark.parametrize("text, danger", [
+    ("The water has crept across the floor to the wall where it's plugged in.", True),
+    ("The socket behind the machine is wet.", True),
+    ("The kettle leaks from the base.", False),
+    ("Please plug it in when you arrive.", False),
+])
+def test_water_where_the_power_is_is_a_danger(text: str, danger: bool) -> None:
+    from cx_core import signals
+
+    assert bool(signals.safety(text)) is danger

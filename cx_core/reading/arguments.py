@@ -148,6 +148,7 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
         # a number said in the argument's own unit is the one meant, not "both" or "two" said of something else
         values = [v for v in values if v in united] or values
         values = [v for v in values if not _counts_other(reading.text, v, spec)] or values
+        values = [v for v in values if not _in_a_name(reading.text, v)] or values  # "my Green Fixed 12 prices"
         if not values and pool and spec.high is not None and _longest(reading):
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
         return _pick(values or pool, spec, reading, near)
@@ -397,6 +398,19 @@ def _part_of(text: str, w: Words) -> str:
     starts = [m.end() for m in _PART_END.finditer(text, 0, w.start)]
     after = _PART_END.search(text, w.end)
     return text[starts[-1] if starts else 0:after.start() if after else len(text)]
+
+
+_NOT_NAMES = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|(?:mon|tue|wed|thu|fri|sat|sun)"
+                        r"[a-z]*|i|no|number|reading|total|page|step", re.I)
+
+
+def _in_a_name(text: str, v: Value) -> bool:
+    """A figure that is part of a name ("Green Fixed 12", "Galaxy S24"): written straight after a capitalised word
+    inside a sentence, not a month's, a weekday's or a label's."""
+    if not v.words.text[:1].isdigit():
+        return False
+    m = re.search(r"([\w,])[ \t]+([A-Z][a-z]+)[ \t]+$", text[max(0, v.words.start - 40):v.words.start])
+    return bool(m) and not _NOT_NAMES.fullmatch(m.group(2))
 
 
 def _counts_other(text: str, v: Value, spec: Spec) -> bool:
