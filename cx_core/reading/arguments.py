@@ -410,7 +410,7 @@ def _in_a_name(text: str, v: Value) -> bool:
     if not v.words.text[:1].isdigit():
         return False
     m = re.search(r"([\w,])[ \t]+([A-Z][a-z]+)[ \t]+$", text[max(0, v.words.start - 40):v.words.start])
-    return bool(m) and not _NOT_NAMES.fullmatch(m.group(2))
+    return m is not None and not _NOT_NAMES.fullmatch(m.group(2))
 
 
 def _counts_other(text: str, v: Value, spec: Spec) -> bool:
