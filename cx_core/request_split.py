@@ -65,6 +65,19 @@ _REASON_OR_VERDICT = re.compile(r"\b(?:because|since|as|so|too|that's why|which 
                                 re.I)
 
 
+# a change the writer made themselves, told of: "I rebooked the installer", "we moved the visit to Monday"
+_DONE_ALREADY = re.compile(r"\b(?:i|we)\s+(?:already\s+|have\s+|'ve\s+|had\s+|'d\s+)?(?:re-?booked|rescheduled|"
+                           r"re-?arranged|moved|changed)\b", re.I)
+# what says it did not go as it should: then the sentence is a problem, not news
+_AMISS = re.compile(r"\b(?:but|however|yet|still|wrong|never|not|no)\b|n't\b", re.I)
+
+
+def done_already(sentence: str) -> bool:
+    """A change the writer made themselves and tells of, asking nothing and with nothing amiss ("On Wednesday I
+    rebooked the installer, and the new time is Monday the 30th"): news that is the context of a request, none."""
+    return bool(_DONE_ALREADY.search(sentence)) and not ASK.search(sentence) and not _AMISS.search(sentence)
+
+
 def opens_request(sentence: str) -> bool:
     """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
     request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a

@@ -30,6 +30,7 @@ from .request_split import (
     IMPERATIVE,
     NEW_REQUEST,
     POINTS_BACK,
+    done_already,
     follow_ups,
     follows,
     names_a_record,
@@ -359,6 +360,8 @@ class Triager:
                     and all(r.intent != pred.label for r in requests)):
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
+            if done_already(sentence):
+                continue  # "I rebooked the installer, the new time is Monday the 30th": told of, not asked
             if i == from_subject and requests:
                 continue
             if not lead and i and i - 1 != from_subject and POINTS_BACK.search(sentence) and not requests \

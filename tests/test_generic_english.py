@@ -1146,3 +1146,15 @@ def test_water_where_the_power_is_is_a_danger(text: str, danger: bool) -> None:
     from cx_core import signals
 
     assert bool(signals.safety(text)) is danger
+
+
+@pytest.mark.parametrize("sentence, told", [
+    ("On Wednesday I rebooked the installer, and the new time is Monday the 30th, first thing.", True),
+    ("We moved the visit to Tuesday last week.", True),
+    ("I rebooked for Monday but the confirmation still says Thursday.", False),  # amiss: a problem
+    ("Could you move the visit to Tuesday?", False),
+])
+def test_a_change_the_writer_made_and_tells_of_asks_nothing(sentence: str, told: bool) -> None:
+    from cx_core.request_split import done_already
+
+    assert done_already(sentence) is told
