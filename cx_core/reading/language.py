@@ -292,7 +292,8 @@ ON_STATE = re.compile(r"\b(?:(?:has|have|hasn'?t|haven'?t|has\s+not|is|isn'?t|is
                       r"(?:not\s+)?(?:yet\s+)?(?:already\s+)?(?:been\s+)?(?:left|shipped|dispatched|sent|processed|"
                       r"gone|on\s+(?:its|their)\s+way|out\s+for\s+delivery|delivered|started|packed|available|free|"
                       r"possible|too\s+late)|(?:still|yet)\s+(?:possible|time|pending|available)|there'?s\s+(?:a|an|"
-                      r"any)\s+(?:slot|space|seat|room|time)|not\s+too\s+late|in\s+time)\b", re.I)
+                      r"any)\s+(?:slot|space|seat|room|time)|not\s+too\s+late|in\s+time|in\s+stock)\b",
+                      re.I)
 _COURTESY = re.compile(r"(?:,?\s+(?:please|thanks|thank\s+you|pls|plz|cheers))+\W*$", re.I)
 CLAIM = re.compile(r"\b(?:you(?:'ve|\s+have)?|i(?:'ve|\s+have)?\s+been|i\s+was|we\s+were|it\s+was|they)\s+(?:\w+\s+)?"
                    r"(?:charged|billed|debited|took|taken|sent|delivered|cancelled|canceled)\b[^.!?;]{0,40}|"
@@ -365,26 +366,19 @@ def not_fine(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
 
 
-_LEADING_IF = re.compile(r"^\W*(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|assuming|so\s+long\s+as)\b[^,;]+?)\s*,",
-                        re.I)
-_TRAILING_IF = re.compile(r"[,\s]+(?P<cond>(?:if|as\s+long\s+as|provided(?:\s+that)?|so\s+long\s+as)\b[^,.;!?]+)"
-                          r"(?=[,.;!?]|$)", re.I)
-
-
 # what cannot be done, said as a condition: the second choice follows ("if that is not possible, …")
 _CANNOT = re.compile(r"(?:\bnot|n't)\s+(?:\w+\s+)?(?:possible|available|in\s+stock|allowed|doable)\b|(?<!not\s)\btoo\s+late\b|"
                      r"\b(?:out\s+of\s+stock|sold\s+out|unavailable|impossible)\b", re.I)
 
 
 def rules_settle(sentence: str) -> bool:
-    """Whether the one condition of a sentence is on the record's own state or on what is possible (``ON_STATE``,
-    read as ``checkable``), so the action's own checks decide it: "If my coffee machine order hasn't shipped yet,
-    please cancel it", "swap it for the 1.0L one if it's in stock"; never one that says what cannot be done, which a
-    second choice follows."""
-    found = [m.group("cond") for rx in (_LEADING_IF, _TRAILING_IF) for m in rx.finditer(sentence)]
-    return len(found) == 1 and bool(ON_STATE.search(found[0]) or re.search(r"\bin\s+stock\b|\bif\s+(?:possible|you\s+can)\b",
-                                                                          found[0], re.I)) \
-        and not _CANNOT.search(found[0])
+    """Whether the condition of a sentence is only on the record's own state or on what is possible (the Reading's
+    ``checkable``), so the action's own checks decide it: "If my coffee machine order hasn't shipped yet, please
+    cancel it", "swap it for the 1.0L one if it's in stock"; never one that says what cannot be done, which a second
+    choice follows."""
+    q = qualifiers(Words(text=sentence, start=0, end=len(sentence)))
+    return q.checkable is not None and q.condition is None and q.fallback is None \
+        and not _CANNOT.search(q.checkable.text)
 
 
 # a condition on whether all the money comes back: "if I get the whole amount back", "as long as it's a full
