@@ -232,15 +232,19 @@ _NEXT_CLAUSE = re.compile(r"[,;]\s*(?=(?:could|can|would|will|how|what|so|and|bu
 _JOINED = re.compile(r"^\s*(?:,\s*)?(?:in\s+the\s+|at\s+|on\s+|of\s+)?$", re.I)
 
 
+def _asks(text: str) -> bool:
+    """Whether words ask (a question, a request), not tell."""
+    return text.rstrip().endswith("?") or bool(language.ASKS_FOR.search(text))
+
+
 def asking(reading: Reading) -> str:
-    """The sentences of the message that ask (a question, a request), not those that tell."""
-    return " ".join(s.text for s in reading.sentences if s.text.rstrip().endswith("?") or language.ASKS_FOR.search(s.text))
+    """The sentences of the message that ask, not those that tell."""
+    return " ".join(s.text for s in reading.sentences if _asks(s.text))
 
 
 def _in_asking(reading: Reading, v: Value) -> bool:
-    """Whether a value stands in a sentence that asks (a question, a request), not one that tells."""
-    return any(s.start <= v.words.start < s.end and (s.text.rstrip().endswith("?") or language.ASKS_FOR.search(s.text))
-               for s in reading.sentences)
+    """Whether a value stands in a sentence that asks, not one that tells."""
+    return any(s.start <= v.words.start < s.end and _asks(s.text) for s in reading.sentences)
 
 
 def _with_day(reading: Reading, t: Value, days: list[Value]) -> bool:
@@ -393,11 +397,17 @@ def _w(text: str, start: int, end: int) -> Any:
 _PART_END = re.compile(r"[;:!?()\n]|[.,](?!\d)|\s[-–]\s|\b(?:and|but|while|whereas|plus)\b", re.I)
 
 
-def _part_of(text: str, w: Words) -> str:
-    """The part of a list or sentence a value stands in: from the last break before it to the first after it."""
+def _part_span(text: str, w: Words) -> tuple[int, int]:
+    """Where the part of a list or sentence a value stands in starts and ends: from the last break before it to the
+    first after it."""
     starts = [m.end() for m in _PART_END.finditer(text, 0, w.start)]
     after = _PART_END.search(text, w.end)
-    return text[starts[-1] if starts else 0:after.start() if after else len(text)]
+    return (starts[-1] if starts else 0), (after.start() if after else len(text))
+
+
+def _part_of(text: str, w: Words) -> str:
+    start, end = _part_span(text, w)
+    return text[start:end]
 
 
 _NOT_NAMES = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|(?:mon|tue|wed|thu|fri|sat|sun)"
@@ -424,10 +434,8 @@ def _counts_other(text: str, v: Value, spec: Spec) -> bool:
 def _part_asks(text: str, w: Words) -> bool:
     """Whether the part a value stands in asks for it ("…, so please take both payments on the 22nd", "change it
     to the 3rd"), not tells of it ("I get paid on the 20th", "the 15th is too late")."""
-    part = _part_of(text, w)
-    at = text.find(part)
-    return bool(language.ASKS_FOR.search(part) or part.rstrip().endswith("?")
-                or re.search(r"\b(?:to|onto|into|instead\s+on)\s+(?:the\s+)?$", text[at:w.start], re.I))
+    at, end = _part_span(text, w)
+    return _asks(text[at:end]) or bool(re.search(r"\b(?:to|onto|into|instead\s+on)\s+(?:the\s+)?$", text[at:w.start], re.I))
 
 
 def _beside(text: str, w: Words) -> str:
