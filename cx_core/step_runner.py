@@ -1,6 +1,6 @@
 """``StepRunner``: the planned steps of one ticket run through ``execute`` and recorded as proposals: one by one
 (levels 1-3), or as a plan (level 4) that takes another route when a step fails and stops at the first step policy
-refuses. A step the customer wants only if the first choice cannot be done (``Step.instead_of``) waits while the
+refuses, unless the customer gave a second choice for it. A step the customer wants only if the first choice cannot be done (``Step.instead_of``) waits while the
 first may run, and goes ahead in its place when the rules refuse it."""
 
 from __future__ import annotations
@@ -174,10 +174,18 @@ class StepRunner:
                 self._record(step, step.args, Decision.abstained, f"not needed: {step.depends_on} took another route",
                              route="skipped")
                 continue
+            if step.instead_of:  # the customer's second choice: not needed once the first ran, in its place if refused
+                if any(p.action == step.instead_of and p.decision == Decision.executed for p in self.proposals):
+                    self._record(step, step.args, Decision.abstained, f"not needed: {step.instead_of} ran",
+                                 route="skipped")
+                    continue
+                step = self._second_choice(step)
             if step.refused:
-                self._stop(step, step.args, step.refused, "advisor", steps[i + 1:],
-                           Outcome(Status.denied, step.refused, kind="invariant"))
-                return
+                refusal = Outcome(Status.denied, step.refused, kind="invariant")
+                if not self._refused_before_second_choice(step, step.args, refusal, steps[i + 1:]):
+                    self._stop(step, step.args, step.refused, "advisor", steps[i + 1:], refusal)
+                    return
+                continue
             if step.missing:
                 self._stop(step, step.args, step.waiting_reason(), "advisor", steps[i + 1:])
                 return
@@ -215,8 +223,10 @@ class StepRunner:
                     continue
                 out, step, args = fb_out, fb, fb.args
             if out.status != "executed":
-                self._stop(step, args, out.reason, out.required_role, steps[i + 1:], out)
-                return
+                if not self._refused_before_second_choice(step, args, out, steps[i + 1:]):
+                    self._stop(step, args, out.reason, out.required_role, steps[i + 1:], out)
+                    return
+                continue
             self.results[step.action] = out.result
             self._record(step, args, Decision.executed, out.reason, out.result or None, out.required_role, out.key,
                          route=route)
@@ -224,6 +234,19 @@ class StepRunner:
             audit.append(s, "agent", "plan.completed", audit_ctx.ticket_id,
                          steps=[{"action": p.action, "route": p.route, "decision": p.decision.value}
                                 for p in self.proposals])
+
+    def _refused_before_second_choice(self, step: Step, args: dict[str, Any], out: Outcome, rest: list[Step]) -> bool:
+        """A step the rules refuse, with the customer's second choice later in the plan: recorded as refused and the
+        plan goes on to the second choice (True); anything else stops the plan (False)."""
+        if out.status != Status.denied or out.kind not in {"invariant", "policy"}:
+            return False
+        if not any(later.instead_of == step.action for later in rest):
+            return False
+        self._record(step, args, Decision.denied, out.reason, role=out.required_role, route="refused",
+                     refused_by=out.kind)
+        with self.db.tx() as s:
+            audit.append(s, "agent", "plan.second_choice", self.ctx.ticket_id, step=step.action, reason=out.reason)
+        return True
 
     def _stop(self, step: Step, args: dict[str, Any], reason: str, role: str, rest: list[Step],
               out: Outcome | None = None) -> None:

@@ -4,6 +4,7 @@ reversal by compensating action. Checked on backend state and audit events."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -283,3 +284,27 @@ def test_why_a_call_out_charge_is_billed_is_answered_when_its_visit_is_rebooked_
     assert any(p.action == "credit_charge" for p in result.proposals)
     assert "A call-out charge is billed when a technician arrives and nobody is home" in result.draft.reply, \
         result.draft.reply
+
+
+def test_level_4_takes_the_customers_second_choice_when_the_rules_refuse_the_first(services: Services) -> None:
+    """"Send back the lamp; if you won't take it back, cancel my pending order instead": at level 4 the return is
+    refused (delivered two months ago) and the plan goes on to the cancellation, which a person confirms (it cannot
+    be undone), instead of stopping at the refusal."""
+    old = find_order(services, "delivered")
+    other = find_order(services, "pending", other_than=old["user_id"], max_total=100)
+    with services.db.tx() as s:
+        row, mine = s.get(OrderRow, old["order_id"]), s.get(OrderRow, other["order_id"])
+        assert row is not None and mine is not None
+        row.delivered_on = NOW.date() - timedelta(days=60)
+        mine.user_id = old["user_id"]
+    body = (f"Could I send back the {old['item']} from order {old['order_id']}? If for whatever reason you won't take "
+            f"it back, then cancel my pending order {other['order_id']} instead.")
+    result = run(services, "O-9", old["email"], body, 4)
+    got = {p.action: (p.decision, p.route) for p in result.proposals}
+    assert got["return_items"] == (Decision.denied, "refused")
+    cancel = next(p for p in result.proposals if p.action == "cancel_order")
+    assert cancel.decision == Decision.needs_approval and "cannot be undone" in cancel.reason
+    assert "second choice" in cancel.rationale and cancel.args["order_id"] == other["order_id"]
+    assert order(services, other["order_id"]).status == "pending"
+    kinds = [e.kind for e in audit.events(services.db, DEMO_ADMIN, ticket_id="O-9")]
+    assert "plan.second_choice" in kinds

@@ -316,8 +316,8 @@ def said_against(text: str, start: int, end: int) -> bool:
 
 
 # a day or a time named: a weekday, a month, a figure
-_DAYISH = re.compile(r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?s?\b|\b(?:jan|feb|mar|apr|may|jun|"
-                     r"jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|\d|\b(?:tomorrow|today|morning|afternoon|evening)\b", re.I)
+_DAYISH = re.compile(rf"\b{when.WEEKDAY_WORD}s?\b|\b{when.MONTH_WORD}\b|\d|\b(?:tomorrow|today|morning|afternoon|evening)\b",
+                     re.I)
 
 
 _UNDER_CONDITION = re.compile(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", re.I)
@@ -410,8 +410,7 @@ def _part_of(text: str, w: Words) -> str:
     return text[start:end]
 
 
-_NOT_NAMES = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|(?:mon|tue|wed|thu|fri|sat|sun)"
-                        r"[a-z]*|i|no|number|reading|total|page|step", re.I)
+_NOT_NAMES = re.compile(rf"{when.MONTH_WORD}|{when.WEEKDAY_WORD}|i|no|number|reading|total|page|step", re.I)
 
 
 def _in_a_name(text: str, v: Value) -> bool:
