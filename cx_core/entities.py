@@ -144,13 +144,14 @@ LAST_FOUR = re.compile(r"\b(?:ending|ends|ended)(?:\s+(?:in|with))?\s*:?\s*(\d{4
 def counts(text: str) -> dict[str, list[int]]:
     """How many of each thing the pack says customers count (``reading.yaml``'s ``counts``: ``bag: [bag, suitcase,
     luggage]``) the message asks for: "two more bags" → ``bag_count: [2]``, "no checked bags" → ``[0]``; a count said
-    for each person ("one checked bag each") is also under ``bag_each``."""
+    for each person ("one checked bag each") is also under ``bag_each``, one said as the whole there will be ("4
+    checked bags in total") under ``bag_total``."""
     out: dict[str, list[int]] = {}
     for name, nouns in _vocabulary().counts.items():
         noun = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
         rx = re.compile(rf"\b(?P<n>\d+|[a-z]+(?:-[a-z]+)?)\s+(?:more\s+|extra\s+|additional\s+|other\s+)?"
                         rf"(?:checked\s+|check-in\s+|large\s+|small\s+|hold\s+)?(?:{noun})(?:e?s)?\b", re.I)
-        found, each = [0] if _without(noun).search(text) else [], []
+        found, each, total = [0] if _without(noun).search(text) else [], [], []
         for m in rx.finditer(text):
             word = m.group("n").lower()
             value = 0 if word in ("no", "zero", "none") else numbers.value_of(word) if not word.isdigit() \
@@ -159,10 +160,11 @@ def counts(text: str) -> dict[str, list[int]]:
                 found.append(int(value))
                 if EACH.match(text, m.end()):
                     each.append(int(value))
-        if found:
-            out[f"{name}_count"] = found
-        if each:
-            out[f"{name}_each"] = each
+                if TOTAL.match(text, m.end()) or A_TOTAL_OF.search(text, 0, m.start()):
+                    total.append(int(value))
+        for key, got in (("count", found), ("each", each), ("total", total)):
+            if got:
+                out[f"{name}_{key}"] = got
     return out
 
 
@@ -192,6 +194,9 @@ def options(text: str) -> dict[str, list[str]]:
     return out
 
 
+# a count said as the whole there will be, not the number added: "4 checked bags in total", "a total of three bags"
+TOTAL = re.compile(r"\s*,?\s*(?:in\s+total|in\s+all|altogether|all\s+together|total)\b", re.I)
+A_TOTAL_OF = re.compile(r"\b(?:a\s+total\s+of|in\s+total|altogether)\s+$", re.I)
 # a count said for each person: "one checked bag each", "two bags per passenger", "a case apiece"
 EACH = re.compile(r"\s*,?\s*(?:each|apiece|per\s+(?:person|passenger|travell?er|head|adult)|for\s+each\s+of\s+(?:us|them)|"
                   r"for\s+(?:every|each)\s+(?:person|passenger|travell?er|one\s+of\s+us))\b", re.I)

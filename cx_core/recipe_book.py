@@ -43,6 +43,7 @@ class Binding:
     default: Any = None
     any_named: bool = False  # record: a key the message names is taken even when no record of the customer has it
     described: bool = False  # record: only one the words name or narrow to ("my Dallas to Atlanta trip"), never asked
+    otherwise: Binding | None = None  # record: bound instead when this one cannot be ("the October bill", else the balance)
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,18 @@ def _binding(raw: Any, where: str) -> Binding:
     if raw.get("ask") and "?" not in str(raw["ask"]):
         raise ConfigError(f"{where}.ask: is the question the reply puts to the customer: ask it, with a '?' "
                           f"(e.g. \"which booking do you mean?\")")
+    otherwise = None
+    if "otherwise" in raw:
+        if kind != "record" or not isinstance(raw["otherwise"], dict) or "record" not in raw["otherwise"]:
+            raise ConfigError(f"{where}.otherwise: a record binding may fall back on another record binding, "
+                              f"e.g. otherwise: {{record: accounts, key: id, field: balance}}")
+        otherwise = _binding(raw["otherwise"], f"{where}.otherwise")
     return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
                    ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True,
-                   described=raw.get("described") is True)
+                   described=raw.get("described") is True, otherwise=otherwise)
 
 
 def parse(data: Any, source: str = "recipes.yaml") -> Book:

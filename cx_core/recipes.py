@@ -145,7 +145,10 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
             narrowed = [r for r in pool if values & set(_scalars(r))] if values else []
             if narrowed:
                 pool, narrowed_by_words = narrowed, True
-    if b.described and not narrowed_by_words:
+    if b.described and not narrowed_by_words:  # only one its own words name ("the October bill"), or none
+        days = [str(d) for d in ctx.entities.get("dates", [])]
+        if len(pool) > 1 and len(described := reading_records.named(ctx.request.text, pool, days)) == 1:
+            return [pool[described[0]]]
         raise Unbound(f"no {b.name.replace('_', ' ')} the words describe", "")
     if each:
         return pool
@@ -233,7 +236,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                     rec = chosen  # the same collection: the record already chosen (a bill, then its late fee)
                 else:
                     try:
-                        rec = records(b, ctx, False)[0]
+                        rec, b = _record_or_otherwise(b, ctx, record_args[0][1].name, chosen)
                     except Unbound as exc:
                         gaps.append(exc)
                         no_record = True
@@ -267,6 +270,20 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         if questions:
             asks.append(questions[0] if len(questions) == 1 else " ".join(_as_question(q) for q in questions))
     return out
+
+
+def _record_or_otherwise(b: Binding, ctx: Context, first: str, chosen: dict[str, Any]) -> tuple[dict[str, Any], Binding]:
+    """The record a binding chooses, else the one its ``otherwise`` chooses ("spread the October bill": that bill's
+    amount; "spread what I owe": the balance), with the binding that chose it; of the collection the step's first
+    record came from, that record."""
+    if b.name == first:
+        return chosen, b
+    try:
+        return records(b, ctx, False)[0], b
+    except Unbound:
+        if b.otherwise is None:
+            raise
+        return _record_or_otherwise(b.otherwise, ctx, first, chosen)
 
 
 def _each_its_own(spec: StepSpec, ctx: Context, pool: list[dict[str, Any]]) -> bool:

@@ -78,6 +78,26 @@ def done_already(sentence: str) -> bool:
     return bool(_DONE_ALREADY.search(sentence)) and not ASK.search(sentence) and not _AMISS.search(sentence)
 
 
+# how to pay for what was asked before: a means of payment, a verb of paying, and no other act
+_MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypal|visa|mastercard|amex|points|"
+                    r"miles|store\s+credit|account\s+credit)\b", re.I)
+_PAYS = re.compile(r"\b(?:pay|pays|paid|paying|charge|charged|cover|covers|use|using|put\s+(?:it|that|the\s+rest|"
+                   r"whatever|the\s+balance|the\s+difference))\b", re.I)
+_OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|book\w*|reschedul\w*|move|change|update|"
+                        r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
+
+
+def says_how_to_pay(sentence: str) -> bool:
+    """A sentence that only says how to pay for what was asked before it ("I'd like my $100 travel certificate to
+    cover any fee", "If certificates can't be used for bags, charge the card on file"): part of that request, never
+    a request of its own; a question about paying ("Can I pay with my Amex?") still asks."""
+    return bool(_MEANS.search(sentence) and _PAYS.search(sentence)) and not _OTHER_ACT.search(sentence) \
+        and "?" not in sentence and not names_a_record(sentence)
+
+
+_CONDITION_CLAUSE = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided(?:\s+that)?|so\s+long\s+as)\b[^,;.!?]*", re.I)
+
+
 def opens_request(sentence: str) -> bool:
     """Whether ``sentence`` asks for something of its own. One that only gives a reason for, or a judgement of, the
     request before it ("the Fiber 500 plan is too dear for me" after "I want to cancel") is that request's context: a
@@ -90,4 +110,6 @@ def opens_request(sentence: str) -> bool:
         return True
     if _REASON_OR_VERDICT.search(sentence) or life(sentence):
         return False
-    return bool(re.search(r"\d", sentence))  # a statement gives something (a reading, a date, an amount), or is context
+    # a statement gives something (a reading, a date, an amount), or is context; a figure that only bounds a
+    # condition on the request before ("business class if it's under $300 a head, otherwise economy") gives nothing
+    return bool(re.search(r"\d", _CONDITION_CLAUSE.sub(" ", sentence)))

@@ -35,6 +35,7 @@ from .request_split import (
     follows,
     names_a_record,
     opens_request,
+    says_how_to_pay,
 )
 from .signals import (
     AND_AGAIN,
@@ -378,8 +379,10 @@ class Triager:
             p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
                 if requests and requests[-1].intent in self.model.labels else 0.0
             if requests and (follows(requests[-1], pred.label, sentence, p_previous)
-                             or (pred.label != requests[-1].intent and not opens_request(sentence))):
-                requests[-1].text += " " + sentence
+                             or (pred.label != requests[-1].intent and (not opens_request(sentence)
+                                                                        or says_how_to_pay(sentence)))):
+                if language.not_fine(sentence) or opens_request(sentence):
+                    requests[-1].text += " " + sentence  # not one that only says something is fine: it gives nothing
                 continue
             known = next((r for r in requests if r.intent == pred.label), None)
             if known is not None:

@@ -1157,3 +1157,66 @@ def test_a_change_the_writer_made_and_tells_of_asks_nothing(sentence: str, told:
     from cx_core.request_split import done_already
 
     assert done_already(sentence) is told
+
+
+@pytest.mark.parametrize("text, want", [
+    ("The week after next suits, any morning except the Monday, and the sooner in that week the better.",
+     "2026-12-01"),
+    ("Any afternoon the week after next, apart from Monday and Tuesday.", "2026-12-02"),
+    ("The week after next suits, any morning.", "2026-11-30"),
+])
+def test_a_weekday_ruled_out_by_its_name_is_out_of_the_stretch_offered(text: str, want: str) -> None:
+    """"The week after next, any morning except the Monday": that week's Monday is out, not only the next one."""
+    from cx_core.reading import arguments
+
+    reading = read(text, WRITTEN, None, [])
+    day_spec, _ = _Visit.specs()
+    assert str(arguments.read(day_spec, reading)[0]) == want
+
+
+@pytest.mark.parametrize("text, phrase, found", [
+    ("We've decided to call the trip off and go another time.", "called off", True),
+    ("The trip was called off.", "called off", True),
+    ("Please send the lamp back.", "send back", True),
+    ("I called. Off we go.", "called off", False),  # never across the end of a sentence
+    ("Call me when the parcel is off the van and back at the depot.", "called off", False),
+])
+def test_a_verb_and_its_particle_meet_in_any_form_with_words_between(text: str, phrase: str, found: bool) -> None:
+    from cx_core.reading import phrases
+
+    assert bool(phrases.find(phrase, text)) is found
+
+
+@pytest.mark.parametrize("sentence, pays", [
+    ("I'd like my $100 travel certificate to cover any fee.", True),
+    ("If certificates can't be used for bags, fine, charge the card on file.", True),
+    ("Use both my gift cards first and put whatever's left on my Mastercard.", True),
+    ("Can I pay with my Amex instead of the gift card?", False),  # a question about paying still asks
+    ("Please refund it to my card.", False),  # another act
+])
+def test_a_sentence_that_only_says_how_to_pay_belongs_to_the_request_before_it(sentence: str, pays: bool) -> None:
+    from cx_core.request_split import says_how_to_pay
+
+    assert says_how_to_pay(sentence) is pays
+
+
+@pytest.mark.parametrize("sentence, opens", [
+    ("Business class if it's under $300 a head, otherwise regular economy is fine.", False),
+    ("As long as the exit fee is £100 or less.", False),
+    ("The reading is 41037.", True),
+])
+def test_a_figure_that_only_bounds_a_condition_opens_no_request(sentence: str, opens: bool) -> None:
+    from cx_core.request_split import opens_request
+
+    assert opens_request(sentence) is opens
+
+
+def test_a_count_said_as_the_whole_is_read_apart_from_one_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"4 checked bags in total instead of 2": the whole there will be, not four more (the things counted are the
+    pack's: the airline counts bags)."""
+    from cx_core import entities
+
+    monkeypatch.setattr(entities, "_vocabulary", lambda: packs.reading(find("airline")))
+    got = entities.counts("I now need 4 checked bags in total instead of 2. Can you add two more bags?")
+    assert got["bag_total"] == [4] and got["bag_count"] == [4, 2]
+    assert "bag_total" not in entities.counts("Please add two more bags.")

@@ -345,3 +345,34 @@ def test_a_condition_the_rules_check_does_not_hold_the_step_and_another_does() -
     assert not met.held and not met.missing
     [held] = _plan("cancel", "If my wife agrees, please cancel BK002.").steps
     assert "condition" in held.held
+
+
+def test_a_record_the_words_describe_else_another_binding_its_otherwise() -> None:
+    """``otherwise``: "spread the October bill on its own" takes that bill's amount; "spread what I owe" names no
+    bill, so the account's balance; a bill named of another account is never taken."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    book = recipe_book.parse({"recipes": {"payment_plan": {"steps": [{"action": "create_payment_plan", "args": {
+        "account_id": {"record": "accounts", "key": "id"},
+        "amount": {"record": "bills", "key": "id", "field": "outstanding", "described": True,
+                   "filter": "account_id == {account_id}",
+                   "otherwise": {"record": "accounts", "key": "id", "field": "balance"}}}}]}}})
+    snap = {"accounts": [{"id": "G-1", "balance": 412.75}],
+            "bills": [{"id": "B-9", "account_id": "G-1", "period": "September 2026", "issued_on": "2026-09-30",
+                       "outstanding": 210.30},
+                      {"id": "B-10", "account_id": "G-1", "period": "October 2026", "issued_on": "2026-10-31",
+                       "outstanding": 202.45},
+                      {"id": "B-11", "account_id": "E-7", "period": "November 2026", "issued_on": "2026-11-30",
+                       "outstanding": 50.0}]}
+    for text, want in (("Could the October bill on its own be split over four months?", 202.45),
+                       ("Could what I owe be split over four months?", 412.75),
+                       ("Could the November bill be split over four months?", 412.75)):
+        triage = _triage("payment_plan", text)
+        plan = recipes.plan(book, triage, snap, date(2026, 11, 20), text, {},
+                            reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+        assert plan.steps[0].args["amount"] == want, text
+    with pytest.raises(ConfigError, match="otherwise"):
+        recipe_book.parse({"recipes": {"x": {"steps": [{"action": "a", "args": {
+            "n": {"entity": "amount", "otherwise": {"record": "accounts"}}}}]}}})

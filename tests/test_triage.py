@@ -233,3 +233,14 @@ def test_a_request_that_points_back_at_the_sentence_before(sentence: str, points
     from cx_core.request_split import POINTS_BACK
 
     assert bool(POINTS_BACK.search(sentence)) is points_back
+
+
+def test_how_to_pay_joins_the_request_and_a_thing_said_to_be_fine_joins_none(services: Services) -> None:
+    """"… I'd like that back please. Put it on my gift card like the original payment. The mesh visit next Wednesday
+    is still fine.": one request, paid as the customer says, and the mesh visit, said to be fine, is no part of it."""
+    body = ("The TV came without its remote. I've bought a universal remote for $24.99 and I'd like that back "
+            "please. Put it on my gift card like the original payment. The mesh wifi visit next Wednesday is still "
+            "fine.")
+    tri = services.triager.triage("No remote in the TV box", body, today=NOW.date())
+    assert len(tri.requests) == 1, [(r.intent, r.text) for r in tri.requests]
+    assert "gift card" in tri.requests[0].text and "mesh" not in tri.requests[0].text

@@ -323,11 +323,17 @@ _DAYISH = re.compile(rf"\b{when.WEEKDAY_WORD}s?\b|\b{when.MONTH_WORD}\b|\d|\b(?:
 _UNDER_CONDITION = re.compile(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", re.I)
 
 
+def under_condition(text: str, start: int) -> bool:
+    """Whether what stands at ``start`` is said under a condition in its sentence ("if certificates can't be used
+    for bags, charge the card on file"): a second choice, or one held on a condition."""
+    return bool(_UNDER_CONDITION.search(text[:start]))
+
+
 def ruled_out_in_words(text: str, start: int, end: int) -> bool:
     """Whether the words rule out what stands at ``text[start:end]`` ("Do NOT charge the Mastercard", "not the one
     ending 1357"), never by the negation of a condition it is the second choice under ("if that's not possible, my
     Visa")."""
-    if _UNDER_CONDITION.search(text[:start]):
+    if under_condition(text, start):
         return False
     return said_against(text, start, end) or language.contrasted(text, start)
 
@@ -375,13 +381,20 @@ def _first_of_span(reading: Reading, near: str) -> str | None:
     from datetime import timedelta
 
     today = reading.written_at.date()
-    out = [d.value for d in reading.facts.dates if ruled_out(reading, d)]
+    ruled = [d for d in reading.facts.dates if ruled_out(reading, d)]
+    out = [d.value for d in ruled]
+    # "the week after next, any morning except the Monday": a weekday ruled out by its name alone is out of the stretch
+    no_weekdays = {date.fromisoformat(str(d.value)).weekday() for d in ruled
+                   if BARE_WEEKDAY.fullmatch(d.words.text.strip())}
     for span in when.spans(reading.text, today):
         before = reading.text[max(0, span.start - 40):span.start]
         if RULED_OUT.search(before):
             continue
         day = max(span.first, today + timedelta(days=1))
         while day <= span.last:
+            if day.weekday() in no_weekdays:
+                day += timedelta(days=1)
+                continue
             if day.isoformat() not in out and day.weekday() < 5 or span.last - span.first < timedelta(days=3) and \
                     day.isoformat() not in out:
                 return day.isoformat()

@@ -7,7 +7,8 @@
   "flight has been cancelled"), one or several in a row.
 - Before such a verb up to three words may stand between ("my flight on Tuesday has been cancelled"), never a
   negation ("the flight was not cancelled" is no cancelled flight) nor the end of a clause.
-- Other words of a phrase stand next to each other, as written: "new york" is never "a new bag to York".
+- Other words of a phrase stand next to each other, as written: "new york" is never "a new bag to York"; but a verb
+  and its particle ("called off") meet in any form of the verb, up to three words apart ("call the trip off").
 - A hyphen parts words as a space does: "one-way" is "one way", and "our Las Vegas-Charlotte trip" names both.
 
 A phrase with signs other than letters, digits, hyphens and apostrophes is matched as it is written; a code written
@@ -144,6 +145,26 @@ def _follow(toks: tuple[_Tok, ...], at: int, keys: tuple[str, ...]) -> int | Non
     return at
 
 
+_PARTICLES = frozenset(_key(w) for w in ("off", "up", "back", "out", "down", "away", "over"))
+
+
+def _phrasal(toks: tuple[_Tok, ...], keys: tuple[str, ...]) -> list[tuple[int, int]]:
+    """A verb and its particle ("called off"): in any form of the verb, with up to three words between them ("we
+    decided to call the trip off"), never across the end of a clause nor a negation."""
+    verb = keys[0].split("|")[0]
+    out = []
+    for i, t in enumerate(toks):
+        if not t.key or t.key.split("|")[0] != verb:
+            continue
+        for k in range(i + 1, min(i + 2 + GAP, len(toks))):
+            if toks[k].key == keys[1]:
+                out.append((t.start, toks[k].end))
+                break
+            if not toks[k].key or toks[k].negation:
+                break
+    return out
+
+
 def find(phrase: str, text: str) -> list[tuple[int, int]]:
     """Every span of ``text`` where ``phrase`` is said, in the order they stand."""
     if _CODE.fullmatch(phrase):
@@ -152,6 +173,8 @@ def find(phrase: str, text: str) -> list[tuple[int, int]]:
     if keys is None:
         return [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", text.lower())]
     toks, where = _tokens(text)
+    if len(keys) == 2 and keys[1] in _PARTICLES:
+        return _phrasal(toks, keys)
     out = []
     for i in where.get(keys[0], ()):
         last = _follow(toks, i, keys[1:])

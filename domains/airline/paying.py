@@ -74,6 +74,11 @@ def payment(ctx: Context) -> str:
     if len(cards) == 1:
         return str(cards[0])
     kinds = _kinds_named(ctx, methods)
+    on_file = [m for m in methods if m.get("source") == "credit_card"]
+    card = topics.A_CARD.search(ctx.text)
+    if len(kinds) == 1 and kinds[0].get("balance") is not None and len(on_file) == 1 and card \
+            and arguments.under_condition(ctx.text, card.start()):
+        kinds = [*kinds, on_file[0]]  # "my certificate; if certificates can't be used for bags, the card on file"
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
     # "use my certificate, or if that's not possible my Visa": of the kinds named, the one that can pay this

@@ -385,6 +385,9 @@ def bags_total(ctx: Context) -> int:
                                            f"If you meant one of your reservations {trips(ahead)}, just reply and tell us which."
                                            if ahead else "For a new trip, bags can be added when you book it."),
                       final=True)
+    whole = set(ctx.entities.get("bag_total") or [])  # "4 checked bags in total": the whole, not the bags added
+    if len(whole) == 1 and (n := int(whole.pop())) >= int(_record(ctx).get("total_baggages") or 0):
+        return n
     return int(_record(ctx).get("total_baggages") or 0) + _bags_added(ctx)
 
 
