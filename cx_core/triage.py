@@ -359,6 +359,9 @@ class Triager:
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
                     pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
+                if requests and pred.label != NONE and IMPERATIVE.search(sentence) and not done_already(sentence) \
+                        and not re.match(r"\W*(?:if|unless|otherwise|or\s+else)\b", sentence, re.I):
+                    requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
             if done_already(sentence):

@@ -244,3 +244,14 @@ def test_how_to_pay_joins_the_request_and_a_thing_said_to_be_fine_joins_none(ser
     tri = services.triager.triage("No remote in the TV box", body, today=NOW.date())
     assert len(tri.requests) == 1, [(r.intent, r.text) for r in tri.requests]
     assert "gift card" in tri.requests[0].text and "mesh" not in tri.requests[0].text
+
+
+def test_a_plain_request_the_model_reads_weakly_is_part_of_the_request_before_it(services: Services) -> None:
+    """"… so please send that one to Oak Street instead": a sentence that asks in so many words, though the model
+    reads it as no request of its own, says which record the request before it is about."""
+    body = ("We move house this Wednesday. The new address is 12 Oak Street, Austin, TX 78701. The lamp order is due "
+            "Monday, so that one is fine arriving at the old house. But the order with the red espresso machine "
+            "won't turn up until after we've gone, so please send that one to Oak Street instead.")
+    tri = services.triager.triage("Moving on Wednesday", body, today=NOW.date())
+    assert [r.intent for r in tri.requests] == ["address_change"], [(r.intent, r.text) for r in tri.requests]
+    assert "espresso machine" in tri.requests[0].text and "lamp" not in tri.requests[0].text
