@@ -145,9 +145,11 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
             narrowed = [r for r in pool if values & set(_scalars(r))] if values else []
             if narrowed:
                 pool, narrowed_by_words = narrowed, True
-    if b.described and not narrowed_by_words:  # only one its own words name ("the October bill"), or none
+    if b.described and not narrowed_by_words:
+        # with no entities declared to narrow it, only one its own words name ("the October bill"), or none
         days = [str(d) for d in ctx.entities.get("dates", [])]
-        if len(pool) > 1 and len(described := reading_records.named(ctx.request.text, pool, days)) == 1:
+        if not b.narrow_by and len(pool) > 1 and len(described := reading_records.named(ctx.request.text, pool,
+                                                                                          days)) == 1:
             return [pool[described[0]]]
         raise Unbound(f"no {b.name.replace('_', ' ')} the words describe", "")
     if each:
@@ -221,6 +223,13 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             choices = list(records(b, before, each and (b.pick == "each" or several)))
         except Unbound as exc:
             unbound = exc
+            while b.otherwise is not None and unbound is not None:  # "when did my second flight land?": a flown one
+                b = b.otherwise
+                try:
+                    choices, unbound = list(records(b, before, each and b.pick == "each")), None
+                    record_args[0] = (name, b)
+                except Unbound as again:
+                    unbound = exc if not again.ask else again
     out = []
     for chosen in choices:
         ctx = replace(ctx_base, bound={})

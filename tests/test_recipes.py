@@ -376,3 +376,29 @@ def test_a_record_the_words_describe_else_another_binding_its_otherwise() -> Non
     with pytest.raises(ConfigError, match="otherwise"):
         recipe_book.parse({"recipes": {"x": {"steps": [{"action": "a", "args": {
             "n": {"entity": "amount", "otherwise": {"record": "accounts"}}}}]}}})
+
+
+def test_the_first_record_falls_back_on_its_otherwise_when_it_cannot_be_chosen() -> None:
+    """The flight a status question is about: one still to fly; else, ``otherwise``, a flown one the words narrow to
+    ("look up my flight on the 12th"); neither: the question of the first binding."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    book = recipe_book.parse({"recipes": {"status": {"steps": [{"action": "get_status", "args": {
+        "flight": {"record": "flights", "key": "number", "where": {"flown": False}, "narrow_by": ["dates"],
+                   "ask": "which flight do you mean?",
+                   "otherwise": {"record": "flights", "key": "number", "described": True, "narrow_by": ["dates"]}}}}]}}})
+    snap = {"flights": [{"number": "F1", "date": "2026-11-12", "flown": True},
+                        {"number": "F2", "date": "2026-11-14", "flown": True},
+                        {"number": "F3", "date": "2026-12-01", "flown": False},
+                        {"number": "F4", "date": "2026-12-03", "flown": False}]}
+    for text, dates, want in (("Please look up my flight on the 12th.", ["2026-11-12"], "F1"),
+                              ("Please look up my flight on 1 December.", ["2026-12-01"], "F3"),
+                              ("Please look up my flight.", [], None)):
+        triage = _triage("status", text, dates=dates)
+        plan = recipes.plan(book, triage, snap, date(2026, 11, 20), text, {},
+                            reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+        assert plan.steps[0].args.get("flight") == want, text
+        if want is None:
+            assert plan.questions == {"status": "which flight do you mean?"}
