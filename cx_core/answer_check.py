@@ -135,11 +135,12 @@ class Answers:
             language.asks_to_be_told(x) for x in language.sentences(r.text)))
         out = []
         for i, s in enumerate(said):
+            # "Is that something I arrange later?", "What actually is that?": what "that" is, the sentence before says
+            asked = f"{said[i - 1].text} {s.text}" if i and comparing.ANAPHOR.search(s.text) else s.text
             if not language.asks_to_be_told(s) or s.text in answered_by or re.search(r"\d", s.text) \
-                    or len(content_words(s.text)) < 2 or when.dates(s.text, date(2000, 1, 1)):
+                    or len(content_words(asked)) < 2 or when.dates(s.text, date(2000, 1, 1)):
                 continue  # a question with a day or a figure asks of the request it belongs to
-            # "Is that something I arrange later?": what "that" is, the sentence before says
-            out.append(f"{said[i - 1].text} {s.text}" if i and comparing.ANAPHOR.search(s.text) else s.text)
+            out.append(asked)
         return out[:3]
 
     def read_anew(self, tri: Triage, ticket: TicketIn, snap: Any, profile: Mapping[str, Any] | None) -> Triage:

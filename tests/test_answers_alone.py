@@ -127,3 +127,8 @@ def test_which_questions_are_asked_beside_the_requests() -> None:
     asked = Triage(task_type="return_refund", intent="return_refund", confidence=0.9,
                    requests=[Request(intent="return_refund", text=only, confidence=0.9)])
     assert answers.also_asked(asked, ticket.model_copy(update={"body": only})) == []
+    # "What actually is that?": a short question about what the sentence before names, asked with it
+    told = "There's a line on my bill called standing charge. What actually is that?"
+    bill = Triage(task_type="bill_question", intent="bill_question", confidence=0.9,
+                  requests=[Request(intent="bill_question", text=told.split(". ")[0] + ".", confidence=0.9)])
+    assert answers.also_asked(bill, ticket.model_copy(update={"body": told})) == [told]
