@@ -9,6 +9,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
+from .reading import language
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -113,3 +114,22 @@ def opens_request(sentence: str) -> bool:
     # a statement gives something (a reading, a date, an amount), or is context; a figure that only bounds a
     # condition on the request before ("business class if it's under $300 a head, otherwise economy") gives nothing
     return bool(re.search(r"\d", _CONDITION_CLAUSE.sub(" ", sentence)))
+
+
+def part_of(previous: Request, label: str, sentence: str, p_previous: float) -> bool:
+    """Whether a sentence read as ``label`` belongs to the request before it: a follow-up of its kind, or one of
+    another kind that opens no request of its own or only says how to pay for it."""
+    return follows(previous, label, sentence, p_previous) or (
+        label != previous.intent and (not opens_request(sentence) or says_how_to_pay(sentence)))
+
+
+def gives_something(sentence: str) -> bool:
+    """Whether a sentence that belongs to the request before it adds to its words: not one that only says something
+    is fine ("the mesh wifi visit next Wednesday is still fine")."""
+    return bool(language.not_fine(sentence)) or opens_request(sentence)
+
+
+def asks_in_so_many_words(sentence: str) -> bool:
+    """A plain request ("… so please send that one to Glenwood Ave instead"), not news told nor a condition."""
+    return bool(IMPERATIVE.search(sentence)) and not done_already(sentence) \
+        and not re.match(r"\W*(?:if|unless|otherwise|or\s+else)\b", sentence, re.I)

@@ -30,12 +30,13 @@ from .request_split import (
     IMPERATIVE,
     NEW_REQUEST,
     POINTS_BACK,
+    asks_in_so_many_words,
     done_already,
     follow_ups,
-    follows,
+    gives_something,
     names_a_record,
     opens_request,
-    says_how_to_pay,
+    part_of,
 )
 from .signals import (
     AND_AGAIN,
@@ -359,8 +360,7 @@ class Triager:
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
                     pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
-                if requests and pred.label != NONE and IMPERATIVE.search(sentence) and not done_already(sentence) \
-                        and not re.match(r"\W*(?:if|unless|otherwise|or\s+else)\b", sentence, re.I):
+                if requests and pred.label != NONE and asks_in_so_many_words(sentence):
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
@@ -381,11 +381,9 @@ class Triager:
                 continue
             p_previous = float(probs[i + 1][self.model.labels.index(requests[-1].intent)]) \
                 if requests and requests[-1].intent in self.model.labels else 0.0
-            if requests and (follows(requests[-1], pred.label, sentence, p_previous)
-                             or (pred.label != requests[-1].intent and (not opens_request(sentence)
-                                                                        or says_how_to_pay(sentence)))):
-                if language.not_fine(sentence) or opens_request(sentence):
-                    requests[-1].text += " " + sentence  # not one that only says something is fine: it gives nothing
+            if requests and part_of(requests[-1], pred.label, sentence, p_previous):
+                if gives_something(sentence):
+                    requests[-1].text += " " + sentence
                 continue
             known = next((r for r in requests if r.intent == pred.label), None)
             if known is not None:
