@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from . import expressions
@@ -220,16 +221,12 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
             before = _bound_before(spec, name, ctx_base, resolvers)
             if several and not each and _each_its_own(spec, before, records(b, before, True)):
                 each = True  # "electric 12301, gas 5299": each record named with a value of its own
-            choices = list(records(b, before, each and (b.pick == "each" or several)))
+            first = b
+            chosen_by, b = _or_otherwise(b, lambda x: records(x, before, each and (
+                x.pick == "each" or several and x is first)))  # "when did my second flight land?": a flown one
+            choices, record_args[0] = list(chosen_by), (name, b)
         except Unbound as exc:
             unbound = exc
-            while b.otherwise is not None and unbound is not None:  # "when did my second flight land?": a flown one
-                b = b.otherwise
-                try:
-                    choices, unbound = list(records(b, before, each and b.pick == "each")), None
-                    record_args[0] = (name, b)
-                except Unbound as again:
-                    unbound = exc if not again.ask else again
     out = []
     for chosen in choices:
         ctx = replace(ctx_base, bound={})
@@ -245,7 +242,9 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                     rec = chosen  # the same collection: the record already chosen (a bill, then its late fee)
                 else:
                     try:
-                        rec, b = _record_or_otherwise(b, ctx, record_args[0][1].name, chosen)
+                        found, b = _or_otherwise(b, partial(_record_of, ctx=ctx, first=record_args[0][1].name,
+                                                            chosen=chosen))
+                        rec = found[0]
                     except Unbound as exc:
                         gaps.append(exc)
                         no_record = True
@@ -281,18 +280,26 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
     return out
 
 
-def _record_or_otherwise(b: Binding, ctx: Context, first: str, chosen: dict[str, Any]) -> tuple[dict[str, Any], Binding]:
-    """The record a binding chooses, else the one its ``otherwise`` chooses ("spread the October bill": that bill's
-    amount; "spread what I owe": the balance), with the binding that chose it; of the collection the step's first
-    record came from, that record."""
-    if b.name == first:
-        return chosen, b
-    try:
-        return records(b, ctx, False)[0], b
-    except Unbound:
-        if b.otherwise is None:
-            raise
-        return _record_or_otherwise(b.otherwise, ctx, first, chosen)
+def _record_of(b: Binding, ctx: Context, first: str, chosen: dict[str, Any]) -> list[dict[str, Any]]:
+    """The one record a later binding of a step chooses; of the collection the step's first record came from, that
+    record."""
+    return [chosen] if b.name == first else records(b, ctx, False)[:1]
+
+
+def _or_otherwise(b: Binding, choose: Callable[[Binding], list[dict[str, Any]]]
+                  ) -> tuple[list[dict[str, Any]], Binding]:
+    """The records a binding chooses, else those its ``otherwise`` chooses ("spread the October bill": that bill's
+    amount; "spread what I owe": the balance), with the binding that chose them; when none can, the first one's
+    reason, unless a later one has a question to ask."""
+    reason: Unbound | None = None
+    while True:
+        try:
+            return choose(b), b
+        except Unbound as exc:
+            reason = exc if reason is None or exc.ask else reason
+            if b.otherwise is None:
+                raise reason from None
+            b = b.otherwise
 
 
 def _each_its_own(spec: StepSpec, ctx: Context, pool: list[dict[str, Any]]) -> bool:

@@ -1,7 +1,7 @@
 """``StepRunner``: the planned steps of one ticket run through ``execute`` and recorded as proposals: one by one
 (levels 1-3), or as a plan (level 4) that takes another route when a step fails and stops at the first step policy
-refuses, unless the customer gave a second choice for it. A step the customer wants only if the first choice cannot be done (``Step.instead_of``) waits while the
-first may run, and goes ahead in its place when the rules refuse it."""
+refuses, unless the customer gave a second choice for it. A step the customer wants only if the first choice cannot
+be done (``Step.instead_of``) waits while the first may run, and goes ahead in its place when the rules refuse it."""
 
 from __future__ import annotations
 

@@ -441,6 +441,18 @@ def test_a_number_said_in_the_arguments_own_unit_is_the_one_meant(text: str, wan
 
 
 
+def _reading_spec() -> Any:
+    """A meter reading's argument as an action would declare it."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Submitted(BaseModel):
+        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
+
+    return arguments.spec_of("reading", Submitted.model_fields["reading"])
+
+
 @pytest.mark.parametrize("text, near, want", [
     ("Meter readings as promised - electric 12301, gas 5299.", "gas G4C30561", 5299),
     ("Meter readings as promised - electric 12301, gas 5299.", "electricity E20M10944", 12301),
@@ -450,14 +462,9 @@ def test_a_number_said_in_the_arguments_own_unit_is_the_one_meant(text: str, wan
 def test_each_value_of_a_list_belongs_to_the_record_named_in_its_own_part(text: str, near: str, want: int) -> None:
     """"electric 12301, gas 5299": each reading is the one said in its own part of the list, beside its record's
     words ("electric" of "electricity" too), not merely the nearest figure."""
-    from pydantic import BaseModel, Field
-
     from cx_core.reading import arguments
 
-    class Submitted(BaseModel):
-        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
-
-    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    spec = _reading_spec()
     assert arguments.read(spec, read(text, WRITTEN, None, []), near)[0] == want
 
 
@@ -487,14 +494,9 @@ def test_the_day_asked_for_is_the_one_bound_not_the_one_told_of(text: str, want:
 ])
 def test_a_rank_said_in_words_is_no_value_beside_a_number(text: str, want: int) -> None:
     """"the THIRD time I write … 09957": a rank counts the customer's messages, not the meter's digits."""
-    from pydantic import BaseModel, Field
-
     from cx_core.reading import arguments
 
-    class Submitted(BaseModel):
-        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
-
-    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    spec = _reading_spec()
     assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
 
 
@@ -506,30 +508,20 @@ def test_a_rank_said_in_words_is_no_value_beside_a_number(text: str, want: int) 
 ])
 def test_a_figure_said_as_where_something_is_stuck_is_no_value_given(text: str, want: int | None) -> None:
     """"stuck on 15702 for ten days": a fault seen; no reading is bound from it, nor asked for."""
-    from pydantic import BaseModel, Field
-
     from cx_core.reading import arguments
 
-    class Submitted(BaseModel):
-        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
-
-    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    spec = _reading_spec()
     assert arguments.read(spec, read(text, WRITTEN, None, [])) == ((want, "") if want else (None, arguments.STUCK))
 
 
 def test_a_number_the_request_gives_in_its_own_words_comes_before_other_figures() -> None:
     """A move to "14 Elmete Walk, Leeds LS8 2LB" and, in its own sentence, the meter's reading: the reading is the
     figure its request says, whatever else the message counts."""
-    from pydantic import BaseModel, Field
-
     from cx_core.reading import arguments
-
-    class Submitted(BaseModel):
-        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
 
     own = "I read the gas meter this morning and it says 15841."
     text = f"We move on 5 December to 14 Elmete Walk, Leeds LS8 2LB, flat 2 at the back. {own}"
-    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    spec = _reading_spec()
     assert arguments.read(spec, read(text, WRITTEN, None, []), "Leeds LS8 gas", own)[0] == 15841
 
 
@@ -1124,14 +1116,9 @@ def test_a_condition_the_actions_own_rules_check_is_no_reason_to_wait(sentence: 
 ])
 def test_a_figure_inside_a_name_is_no_value(text: str, want: int) -> None:
     """"my Green Fixed 12 prices": the 12 is part of a tariff's name, not the meter's reading."""
-    from pydantic import BaseModel, Field
-
     from cx_core.reading import arguments
 
-    class Submitted(BaseModel):
-        reading: int = Field(ge=0, description="The meter reading, digits on the display.")
-
-    spec = arguments.spec_of("reading", Submitted.model_fields["reading"])
+    spec = _reading_spec()
     assert arguments.read(spec, read(text, WRITTEN, None, []))[0] == want
 
 
