@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .reading import conditions
+
 EXCEPTION, CONDITION, SUPERLATIVE, BOUND, TIME_OF_DAY, QUANTITY = (
     "exception", "condition", "superlative", "bound", "time of day", "quantity")
 
@@ -29,9 +31,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bother\s+than\b|\bapart\s+from\b|\baside\s+from\b|\bexcluding\b|\bbesides\b|"
         r"\bwith\s+the\s+exception\s+of\b|\bleav(?:e|ing)\s+out\b|\bnot\s+(?:including|counting)\b|"
         r"\bbut\s+(?:keep|leave)\b", re.I),
-    CONDITION: re.compile(
-        r"\b(?:if|unless|otherwise|in\s+case|as\s+long\s+as|provided(?:\s+that)?|only\s+when|only\s+if|even\s+if|"
-        r"assuming|depending\s+on)\b", re.I),
+    CONDITION: conditions.CONDITIONAL_WORD,
     SUPERLATIVE: re.compile(
         r"(?<!\bat\s)(?<!\bat\sthe\s)\b(?:best(?!\s+(?:regards|wishes|friends?|mates?|buddy|man|woman|part|"
         r"interests?|efforts?))|cheapest|least\s+expensive|most\s+expensive|priciest|dearest|lowest|highest|largest|"

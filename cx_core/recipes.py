@@ -71,6 +71,7 @@ class Context:
     reading: Any = None  # the message's Reading (cx_core.reading), made once by the engine
     own: dict[str, list[Any]] = dc_field(default_factory=dict)  # the entities of the request's own words
     kept: dict[str, list[Any]] = dc_field(default_factory=dict)  # those of the sentences that do not say "leave it"
+    alone: bool = False  # the message's only request
 
 
 Resolver = Callable[[Context], Any]
@@ -155,10 +156,11 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
         raise Unbound(f"no {b.name.replace('_', ' ')} the words describe", "")
     if each:
         return pool
-    if len(pool) > 1:  # described by its own words: "the EV charger", "the one delivered on Wednesday"
-        days = [str(d) for d in ctx.entities.get("dates", [])]
-        if len(described := reading_records.named(ctx.request.text, pool, days)) == 1:
-            return [pool[described[0]]]
+    if len(pool) > 1:  # described by its own words ("the EV charger", "the one delivered on Wednesday"), or
+        days = [str(d) for d in ctx.entities.get("dates", [])]  # pointed at ("fix it") and described elsewhere
+        for words in dict.fromkeys([ctx.request.text, _described_elsewhere(ctx)]):
+            if words and len(described := reading_records.named(words, pool, days)) == 1:
+                return [pool[described[0]]]
     if len(pool) > 1 and ctx.latest and b.newest_by:
         return [max(pool, key=lambda r: str(r.get(b.newest_by) or ""))]
     if len(pool) > 1 and (best := reading_records.superlative(ctx.request.text, pool)) is not None:
@@ -166,6 +168,12 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     if len(pool) == 1:
         return pool
     raise Unbound(f"which of the customer's {b.name.replace('_', ' ')} is meant", b.ask)
+
+
+def _described_elsewhere(ctx: Context) -> str:
+    """The words of the whole message that deny nothing, for its only request when that points back at something
+    its own words do not name ("The EV charger in the garage stopped working. Can someone come out and fix it?")."""
+    return language.unnegated(ctx.text) if ctx.alone and language.points_back(ctx.request.text) else ""
 
 
 def _bind(b: Binding, ctx: Context, resolvers: Mapping[str, Resolver]) -> Any:
@@ -458,7 +466,8 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
         wanted = " ".join(c.sentence.text for c in clauses if c.sentence.text in req.text
                           and c.qualifiers.negated is None and c.qualifiers.withdrawn is None)
         ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading,
-                      own=book.entities(language.unnegated(wanted or req.text), {}), kept=kept)
+                      own=book.entities(language.unnegated(wanted or req.text), {}), kept=kept,
+                      alone=len(triage.requests) == 1)
         done: list[str] = []
         doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:

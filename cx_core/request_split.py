@@ -9,7 +9,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
-from .reading import language
+from .reading import conditions, language
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -59,11 +59,11 @@ IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(
                          re.I)
 
 
-# a reason or a judgement: what a customer says about the request before it, not a request of its own
-_REASON_OR_VERDICT = re.compile(r"\b(?:because|since|as|so|too|that's why|which is why|the reason|reason is|"
-                                r"(?:too |very |really |so )?(?:expensive|dear|pricey|cheap|slow|fast|bad|poor|unreliable|"
-                                r"useless|good|great)|can(?:no|')t afford|not worth|no longer (?:need|use|want))\b",
-                                re.I)
+# a judgement: what a customer thinks of the request before it, not a request of its own (a reason is the
+# language's: ``language.REASON_GIVEN``; "charging me $49 as a call-out fee" gives none)
+_VERDICT = re.compile(r"\b(?:that's why|which is why|the reason|reason is|"
+                      r"(?:too |very |really |so )?(?:expensive|dear|pricey|cheap|slow|fast|bad|poor|unreliable|"
+                      r"useless|good|great)|can(?:no|')t afford|not worth|no longer (?:need|use|want))\b", re.I)
 
 
 # a change the writer made themselves, told of: "I rebooked the installer", "we moved the visit to Monday"
@@ -96,7 +96,9 @@ def says_how_to_pay(sentence: str) -> bool:
         and "?" not in sentence and not names_a_record(sentence)
 
 
-_CONDITION_CLAUSE = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided(?:\s+that)?|so\s+long\s+as)\b[^,;.!?]*", re.I)
+# a figure that only describes a noun, its unit singular ("your 24 hour rule", "a 30-day window"): no value given
+_MODIFIER = re.compile(r"\b(?!1\b)\d+[\s-](?:minute|hour|day|week|month|year)\s+(?!ago\b|later\b|before\b|after\b|"
+                       r"early\b|earlier\b|late\b|from\b|or\b|and\b)[a-z]", re.I)
 
 
 def opens_request(sentence: str) -> bool:
@@ -109,11 +111,18 @@ def opens_request(sentence: str) -> bool:
     if ASK.search(sentence) or NEW_REQUEST.search(sentence) or IMPERATIVE.search(sentence) \
             or PROBLEM.search(sentence) or names_a_record(sentence) or COMPLAINT.search(sentence):
         return True
-    if _REASON_OR_VERDICT.search(sentence) or life(sentence):
+    if language.REASON_GIVEN.search(sentence) or _VERDICT.search(sentence) or life(sentence) \
+            or not language.not_fine(sentence):  # "The installation on December 3rd is fine as booked."
         return False
     # a statement gives something (a reading, a date, an amount), or is context; a figure that only bounds a
     # condition on the request before ("business class if it's under $300 a head, otherwise economy") gives nothing
-    return bool(re.search(r"\d", _CONDITION_CLAUSE.sub(" ", sentence)))
+    return gives_a_figure(sentence)
+
+
+def gives_a_figure(sentence: str) -> bool:
+    """Whether a sentence gives a figure (a reading, a date, an amount): not one that only bounds a condition nor
+    one that only describes a noun ("well outside your 24 hour rule")."""
+    return bool(re.search(r"\d", _MODIFIER.sub(" ", conditions.without_conditions(sentence))))
 
 
 def part_of(previous: Request, label: str, sentence: str, p_previous: float) -> bool:
@@ -132,4 +141,4 @@ def gives_something(sentence: str) -> bool:
 def asks_in_so_many_words(sentence: str) -> bool:
     """A plain request ("… so please send that one to Glenwood Ave instead"), not news told nor a condition."""
     return bool(IMPERATIVE.search(sentence)) and not done_already(sentence) \
-        and not re.match(r"\W*(?:if|unless|otherwise|or\s+else)\b", sentence, re.I)
+        and not conditions.opens_with_condition(sentence)

@@ -33,6 +33,7 @@ from .request_split import (
     asks_in_so_many_words,
     done_already,
     follow_ups,
+    gives_a_figure,
     gives_something,
     names_a_record,
     opens_request,
@@ -360,7 +361,7 @@ class Triager:
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
                     pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
-                if requests and pred.label != NONE and asks_in_so_many_words(sentence):
+                if requests and (pred.label != NONE or POINTS_BACK.search(sentence)) and asks_in_so_many_words(sentence):
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
@@ -443,7 +444,7 @@ class Triager:
         """Whether sentence ``i`` only sets the scene for the next one: it asks nothing, reports no problem, names
         no record and gives no figure, and the next sentence opens a request of another kind."""
         sentence, nxt = sentences[i], i + 1
-        if nxt >= len(sentences) or nxt == from_subject or re.search(r"\d", sentence):
+        if nxt >= len(sentences) or nxt == from_subject or gives_a_figure(sentence):
             return False
         if ASK.search(sentence) or NEW_REQUEST.search(sentence) or IMPERATIVE.search(sentence) \
                 or PROBLEM.search(sentence) or names_a_record(sentence) or COMPLAINT.search(sentence):

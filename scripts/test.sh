@@ -29,5 +29,6 @@ fi
 ruff check cx_core domains pages app.py tests benchmarks
 mypy cx_core domains
 # three test processes on two cores, as many tests wait on a server, a browser or a subprocess rather than compute
-# (TANDEM_TEST_PROCESSES=0: one); a file's tests stay together in one of them; the slowest ten listed
-python -m pytest -n "${TANDEM_TEST_PROCESSES:-3}" --dist loadfile --durations=10 "$@"
+# (TANDEM_TEST_PROCESSES=0: one); a file's tests stay together in one of them, the longest files dealt out first in
+# the order tests/conftest.py sets (not re-sorted by their number of tests); the slowest ten listed
+python -m pytest -n "${TANDEM_TEST_PROCESSES:-3}" --dist loadfile --no-loadscope-reorder --durations=10 "$@"

@@ -29,12 +29,14 @@ WORLD_DAY = date(2026, 11, 26)
 SHARED = PROJECT_ROOT.parent / "shared"
 
 
-# the files that take longest start first, so the test processes (``pytest -n 3``) finish together instead of
-# one waiting on a long file picked up last; the scheduler deals files out in turn, so the longest ones go to
-# different processes; the rest keep their order
-LONGEST_FIRST = ("test_evaluation.py", "test_eval_actions.py", "test_crash.py", "test_airline_pack.py",
-                 "test_third_pack.py", "test_browser.py", "test_api_attacks.py", "test_order_requests.py",
-                 "test_api_schemathesis.py", "test_reply_text.py", "test_cli.py", "test_delivery_ownership.py")
+# the files that take longest start first (measured: ``--durations=0`` summed per file), so the test processes
+# (``pytest -n 3``) finish together instead of one waiting on a long file picked up last; the scheduler deals files
+# out in turn (``--no-loadscope-reorder`` keeps this order), so the longest ones go to different processes; the rest
+# keep their order
+LONGEST_FIRST = ("test_browser.py", "test_airline_pack.py", "test_crash.py", "test_evaluation.py",
+                 "test_api_schemathesis.py", "test_api_attacks.py", "test_eval_actions.py", "test_third_pack.py",
+                 "test_cli.py", "test_busy_database.py", "test_browser_hostile.py", "test_browser_session.py",
+                 "test_pages.py", "test_http_actions.py", "test_schema_reader.py", "test_delivery_ownership.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1207,3 +1207,34 @@ def test_a_count_said_as_the_whole_is_read_apart_from_one_added(monkeypatch: pyt
     got = entities.counts("I now need 4 checked bags in total instead of 2. Can you add two more bags?")
     assert got["bag_total"] == [4] and got["bag_count"] == [4, 2]
     assert "bag_total" not in entities.counts("Please add two more bags.")
+
+
+@pytest.mark.parametrize("text, at, under", [
+    ("If certificates can't be used for bags, charge the card on file.", "card", True),
+    ("Charge the card on file as long as the fee is under $50.", "card", False),
+    ("Provided it hasn't shipped, cancel the lamp.", "lamp", True),
+    ("Cancel the lamp. Otherwise I'm fine.", "fine", True),
+    ("Cancel the lamp. The rest is fine.", "rest", False),  # a condition ends with its sentence
+])
+def test_every_reader_of_conditions_reads_the_same_words(text: str, at: str, under: bool) -> None:
+    from cx_core.reading import conditions
+
+    assert conditions.under_condition(text, text.index(at)) is under
+    first = text.split(". ")[-1]
+    assert conditions.opens_with_condition(first) is bool(conditions.CONDITIONAL_WORD.match(first))
+    assert conditions.without_conditions("Business class provided it's under $300 a head").strip() == "Business class"
+
+
+@pytest.mark.parametrize("sentence, opens", [
+    ("That was days ahead of the old appointment, well outside your 24 hour rule.", False),  # a figure describing
+    ("It's still inside the 30-day return window.", False),  # a noun gives nothing
+    ("It arrived 3 days late.", True),
+    ("The meter read 41037 this morning.", True),
+    ("Then yesterday an invoice turned up charging me $49 as a call-out fee.", True),  # "as" gives no reason
+    ("The installation on December 3rd is fine as booked.", False),  # only says something is fine
+    ("The fitting itself on the 27th stays as it is.", False),  # or stays as it is
+])
+def test_a_figure_that_only_describes_a_noun_gives_nothing_and_as_is_no_reason(sentence: str, opens: bool) -> None:
+    from cx_core.request_split import opens_request
+
+    assert opens_request(sentence) is opens

@@ -402,3 +402,23 @@ def test_the_first_record_falls_back_on_its_otherwise_when_it_cannot_be_chosen()
         assert plan.steps[0].args.get("flight") == want, text
         if want is None:
             assert plan.questions == {"status": "which flight do you mean?"}
+
+
+
+def test_the_only_request_that_points_back_takes_the_record_the_message_describes() -> None:
+    """"The ski week got snowed out. Please refund it": the refund's own words name no booking, "it" points at the one
+    the message describes; "I'd like my money back" points at nothing and is asked which."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    trips = {"bookings": [{**SNAP["bookings"][0], "trip": "Lisbon city break"},
+                          {**SNAP["bookings"][1], "trip": "Alpine ski week"}]}
+    book = recipe_book.parse({"recipes": {"refund": {"steps": [{"action": "refund_booking", "args": {
+        "booking_id": {"record": "bookings", "key": "id", "ask": "which booking?"}}}]}}})
+    for said, want in (("Please refund it.", "BK002"), ("I'd like my money back please.", None)):
+        text = f"The ski week got snowed out. {said}"
+        triage = _triage("refund", said)
+        plan = recipes.plan(book, triage, trips, date(2026, 11, 20), text, {},
+                            reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+        assert (plan.steps[0].args.get("booking_id") if plan.steps else None) == want, said

@@ -15,7 +15,7 @@ from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
 from ..actions.base import enum_labels
-from . import language, phrases, records, when
+from . import conditions, language, phrases, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS, STUCK = "not found", "ambiguous", "stuck"
@@ -320,20 +320,11 @@ _DAYISH = re.compile(rf"\b{when.WEEKDAY_WORD}s?\b|\b{when.MONTH_WORD}\b|\d|\b(?:
                      re.I)
 
 
-_UNDER_CONDITION = re.compile(r"\b(?:if|unless|otherwise|in\s+case)\b[^.;!?]*$", re.I)
-
-
-def under_condition(text: str, start: int) -> bool:
-    """Whether what stands at ``start`` is said under a condition in its sentence ("if certificates can't be used
-    for bags, charge the card on file"): a second choice, or one held on a condition."""
-    return bool(_UNDER_CONDITION.search(text[:start]))
-
-
 def ruled_out_in_words(text: str, start: int, end: int) -> bool:
     """Whether the words rule out what stands at ``text[start:end]`` ("Do NOT charge the Mastercard", "not the one
     ending 1357"), never by the negation of a condition it is the second choice under ("if that's not possible, my
     Visa")."""
-    if under_condition(text, start):
+    if conditions.under_condition(text, start):
         return False
     return said_against(text, start, end) or language.contrasted(text, start)
 

@@ -1,8 +1,9 @@
 """Generic English, once for every company: sentences and clauses, and the words that change what a request means
 (negation, a change of mind, a condition, a fallback, an exception, a question that only asks, a quantity, "all",
 "the latest", a comparison, a fact the customer claims). A pack brings the words of its trade (what customers call
-its records, its actions, its enum values); how English negates, conditions or asks is read here and nowhere else,
-and ``tests/test_generic_english.py`` runs the same table of constructions through every pack.
+its records, its actions, its enum values); how English negates, conditions or asks is read here (conditions in
+``conditions``) and nowhere else, and ``tests/test_generic_english.py`` runs the same table of constructions through
+every pack.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from . import numbers
+from .conditions import CONDITION, FALLBACK, ULTIMATUM
 from .types import Qualifiers, Value, Words
 
 MAX_CHARS = 6000
@@ -168,25 +170,6 @@ REMAINDER = re.compile(r"\b(?:the\s+rest|(?:the\s+)?remainder|whatever(?:'s|\s+i
                        r"more|extra|else)|the\s+remaining(?:\s+amount|\s+balance)?|the\s+balance|the\s+difference)\b", re.I)
 # a negation with nothing after it: it negates what was asked before ("please don't.", "don't, leave it")
 ELLIPTIC = re.compile(r"^(?:please\s+)?(?:don'?t|do\s+not)\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b)", re.I)
-CONDITION = re.compile(
-    r"\b(?:if(?!\s+(?:possible|you\s+can|you\s+could|you\s+would|you\s+don'?t\s+mind|needed|necessary|so|not\b|"
-    r"(?:you|the\s+agent|anyone|they|someone)\s+(?:need|needs|ask|asks|want\s+to\s+know|require|requires)\b|"
-    r"that'?s\s+(?:ok|okay|fine|alright)|(?:that|this|it)(?:'s|\s+is)\s+not\s+possible|you\s+can'?t|you\s+cannot|"
-    r"any|anyone|anything))|unless|as\s+long\s+as|provided(?:\s+that)?|only\s+if|"
-    # "in case that's useful", "in case you need it": a courtesy, no condition
-    r"in\s+case(?!\s+(?:(?:it|that|this)(?:'s|\s+is)\s+(?:of\s+use|useful|helpful|needed|relevant|handy)|it\s+helps|"
-    r"(?:you|they|anyone)\s+needs?\s+(?:it|them|this|that)\b))|depending\s+on|"
-    r"assuming)\b[^.!?;]*", re.I)
-# a condition that is the request itself, said as a threat: "…unless it's refunded today", "unless you sort it out"
-ULTIMATUM = re.compile(r"unless\s+(?:(?:it|this|that|they|the\s+\w+|my\s+\w+)(?:\s+(?:is|are|gets?|has\s+been|have\s+been)|"
-                       r"['’](?:s|re)\b)"
-                       r"|you\s+(?:\w+\s+)?(?:refund|fix|sort|resolve|return|credit|remove|pay|reverse|cancel|deal|do)"
-                       r"|i\s+(?:get|receive|hear))\b", re.I)
-FALLBACK = re.compile(
-    r"\b(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+(?:possible|"
-    r"available|an\s+option)|if\s+(?:you|they|it)\s+(?:can'?t|cannot|won'?t|don'?t|doesn'?t|isn'?t)\b[^,.;]*,?|"
-    r"if\s+(?:that'?s|that\s+is)\s+too\s+\w+|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
-    r"cancel|send|credit))", re.I)
 EXCEPTION = re.compile(
     r"\b(?:except(?:\s+for)?|apart\s+from|aside\s+from|other\s+than|excluding|but\s+not|not\s+including|"
     r"with\s+the\s+exception\s+of|besides)\s+[^.!?;,]+|\b(?:everything|all|every\s+\w+|the\s+rest)\s+but\s+"
@@ -352,11 +335,14 @@ def unnegated(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
 
 
-# something the customer says is all right: "the smart plug in the same parcel is fine", "the other two work
-# perfectly"
+# something the customer says is all right or stays as it is: "the smart plug in the same parcel is fine", "the
+# other two work perfectly"
 _FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came)\s+(?:(?:absolutely|perfectly|totally|just|all|still)"
                    r"\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|undamaged|unaffected)\b|\b(?:works?|"
-                   r"working)\s+(?:fine|perfectly|great)\b", re.I)
+                   r"working)\s+(?:fine|perfectly|great)\b|"
+                   # or stays as it is: "the fitting on the 27th stays as it is", "… is fine as booked"
+                   r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|remain))\s+(?:as\s+(?:it\s+is|they\s+are|booked|"
+                   r"planned|arranged|scheduled)|unchanged|the\s+same)\b", re.I)
 
 
 def not_fine(text: str) -> str:

@@ -26,9 +26,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import conditions
+
 # ------------------------------------------------------------------ what a verb's word is, in its sentence
 NEGATED = re.compile(r"(?:\bnot|\bnever|n't|\bnor)\s+(?:\w+\s+){0,2}$", re.I)
-CONDITION = re.compile(r"\b(?:if|unless|otherwise|in case|whether|once|as long as|provided)\b", re.I)
+CONDITION = re.compile(rf"\b(?:{conditions.CONDITIONAL}|whether|once)\b", re.I)
 # a verb's word used as a noun ("the return", "life changes", "quick swap"), in the passive ("is exchanged"),
 # after "when you …", or in an idiom ("changed my mind", "my plans have changed", "it won't switch on")
 _NOUN_BEFORE = re.compile(r"\b(?:the|a|an|this|that|these|those|my|your|his|her|our|their|its|any|some|no|each|"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cx_core.reading import arguments, language, numbers, topics
+from cx_core.reading import arguments, conditions, language, numbers, topics
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import listed
 
@@ -77,7 +77,7 @@ def payment(ctx: Context) -> str:
     on_file = [m for m in methods if m.get("source") == "credit_card"]
     card = topics.A_CARD.search(ctx.text)
     if len(kinds) == 1 and kinds[0].get("balance") is not None and len(on_file) == 1 and card \
-            and arguments.under_condition(ctx.text, card.start()):
+            and conditions.under_condition(ctx.text, card.start()):
         kinds = [*kinds, on_file[0]]  # "my certificate; if certificates can't be used for bags, the card on file"
     if len(kinds) == 1:  # "charge my Mastercard", "use my gift card": the one of that kind
         return str(kinds[0]["id"])
