@@ -332,7 +332,7 @@ class Triager:
         return re.sub(r"[A-Za-z]+", right, text)
 
     def _classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
-        sentences = split_sentences(body)
+        sentences = split_sentences(language.unsigned(body))  # a phone under the name signs, asks nothing
         if subject.strip():
             sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make
         whole = (subject + "\n" + body)[:2000].strip() or "(empty)"

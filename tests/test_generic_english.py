@@ -1238,3 +1238,15 @@ def test_a_figure_that_only_describes_a_noun_gives_nothing_and_as_is_no_reason(s
     from cx_core.request_split import opens_request
 
     assert opens_request(sentence) is opens
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Please send it to Glenwood Ave.\n\nLindsey Graham\n624-558-3477", "Please send it to Glenwood Ave.\n\nLindsey Graham"),
+    ("Thanks,\nAmir Khan\nMobile: +44 7700 900123\namir@example.com", "Thanks,\nAmir Khan"),
+    ("My new number is\n624-558-3477", "My new number is\n624-558-3477"),  # no name signs it: a detail given
+    ("Please call me on\n\n624-558-3477", "Please call me on\n\n624-558-3477"),
+])
+def test_contact_lines_under_the_writers_name_sign_the_message(text: str, want: str) -> None:
+    from cx_core.reading import language
+
+    assert language.unsigned(text) == want

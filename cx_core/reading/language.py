@@ -70,6 +70,24 @@ def signature(text: str) -> Words | None:
     return None
 
 
+# what a signature carries under the writer's name, a line each: a phone number, an email or a web address
+_CONTACT_LINE = re.compile(r"^\W*(?:(?:tel|phone|mobile|mob|cell)\.?:?\s*)?(?:\+?[\d(][\d\s().-]{6,}\d|[\w.+-]+@[\w-]+\.[\w.]+|"
+                           r"(?:https?://|www\.)\S+)\W*$", re.I)
+
+
+def unsigned(text: str) -> str:
+    """``text`` without the contact lines under the writer's name ("…\n\nLindsey Graham\n624-558-3477"): a phone
+    number, an email or a web address that signs the message asks for nothing."""
+    lines = text.rstrip().split("\n")
+    end = len(lines)
+    while end > 1 and (not lines[end - 1].strip() or _CONTACT_LINE.match(lines[end - 1].strip())):
+        end -= 1
+    name = lines[end - 1].strip().rstrip(".,!") if end < len(lines) else ""
+    if not name or not _NAME.match(name) or name.split()[0].lower() in _NOT_NAMES:
+        return text
+    return "\n".join(lines[:end])
+
+
 def _words(text: str, start: int, end: int) -> Words:
     piece = text[start:end]
     lead = len(piece) - len(piece.lstrip(" \t-*>•"))
