@@ -9,7 +9,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
-from .reading import conditions, language
+from .reading import conditions, language, when
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -79,6 +79,33 @@ def done_already(sentence: str) -> bool:
     return bool(_DONE_ALREADY.search(sentence)) and not ASK.search(sentence) and not _AMISS.search(sentence)
 
 
+# a relative clause: ", which turned up fine" asks nothing (", which one should I keep?" does)
+_RELATIVE = re.compile(r",\s*which\s+(?!one|ones|of|day|date|time)[^,.;!?]*", re.I)
+
+
+def tells_only(sentence: str) -> bool:
+    """A sentence that only tells: news of a change the writer made, or that something is fine ("That's what I paid
+    for the white kettle in October, which turned up fine and gets used every day"); it opens no request."""
+    return done_already(sentence) or "?" not in sentence and not ASK.search(_RELATIVE.sub(" ", sentence)) \
+        and only_fine(sentence)
+
+
+# a choice said to be fine: an act, a way to pay or a day ("Refund to my Mastercard is fine", "Friday is fine")
+_CHOICE = re.compile(rf"\b{when.WEEKDAY_WORD}\b|\b{when.MONTH_WORD}\b|\b(?:tomorrow|today|morning|afternoon|evening)\b",
+                     re.I)
+
+
+def only_fine(sentence: str) -> bool:
+    """Whether a sentence only says something is all right or stays as it is ("The smart plug in the same parcel is
+    fine", "The installation on December 3rd is fine as booked"), not that a choice is ("Refund to my Mastercard is
+    fine", "Friday is fine")."""
+    if language.unchanged(sentence):
+        return True
+    said_of = language.fine_of(sentence)
+    return not language.not_fine(sentence) and not (_CHOICE.search(said_of) or _MEANS.search(said_of)
+                                                    or _OTHER_ACT.search(said_of))
+
+
 # how to pay for what was asked before: a means of payment, a verb of paying, and no other act
 _MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypal|visa|mastercard|amex|points|"
                     r"miles|store\s+credit|account\s+credit)\b", re.I)
@@ -112,7 +139,7 @@ def opens_request(sentence: str) -> bool:
             or PROBLEM.search(sentence) or names_a_record(sentence) or COMPLAINT.search(sentence):
         return True
     if language.REASON_GIVEN.search(sentence) or _VERDICT.search(sentence) or life(sentence) \
-            or not language.not_fine(sentence):  # "The installation on December 3rd is fine as booked."
+            or only_fine(sentence):  # "The installation on December 3rd is fine as booked."
         return False
     # a statement gives something (a reading, a date, an amount), or is context; a figure that only bounds a
     # condition on the request before ("business class if it's under $300 a head, otherwise economy") gives nothing

@@ -31,13 +31,13 @@ from .request_split import (
     NEW_REQUEST,
     POINTS_BACK,
     asks_in_so_many_words,
-    done_already,
     follow_ups,
     gives_a_figure,
     gives_something,
     names_a_record,
     opens_request,
     part_of,
+    tells_only,
 )
 from .signals import (
     AND_AGAIN,
@@ -365,7 +365,7 @@ class Triager:
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
-            if done_already(sentence):
+            if tells_only(sentence):
                 continue  # "I rebooked the installer, the new time is Monday the 30th": told of, not asked
             if i == from_subject and requests:
                 continue

@@ -1250,3 +1250,20 @@ def test_contact_lines_under_the_writers_name_sign_the_message(text: str, want: 
     from cx_core.reading import language
 
     assert language.unsigned(text) == want
+
+
+@pytest.mark.parametrize("sentence, told", [
+    ("That's exactly what I paid for the white kettle back in October, which turned up fine and gets used every day.",
+     True),
+    ("On Wednesday I rebooked the installer, and the new time is Monday the 30th.", True),
+    ("The kettle arrived fine, please refund the delivery fee.", False),
+    ("The lamp is fine but the kettle is cracked.", False),
+    ("Is the kettle fine to use?", False),
+    ("Refund to my Mastercard is fine.", False),  # a choice said to be fine
+    ("Friday is fine.", False),
+    ("The car charger install on Tuesday stays as is.", True),
+])
+def test_a_sentence_that_only_tells_opens_no_request(sentence: str, told: bool) -> None:
+    from cx_core.request_split import tells_only
+
+    assert tells_only(sentence) is told

@@ -353,14 +353,28 @@ def unnegated(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
 
 
-# something the customer says is all right or stays as it is: "the smart plug in the same parcel is fine", "the
-# other two work perfectly"
-_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came)\s+(?:(?:absolutely|perfectly|totally|just|all|still)"
-                   r"\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|undamaged|unaffected)\b|\b(?:works?|"
-                   r"working)\s+(?:fine|perfectly|great)\b|"
-                   # or stays as it is: "the fitting on the 27th stays as it is", "… is fine as booked"
-                   r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|remain))\s+(?:as\s+(?:it\s+is|they\s+are|booked|"
-                   r"planned|arranged|scheduled)|unchanged|the\s+same)\b", re.I)
+# something the customer says stays as it is: "the fitting on the 27th stays as it is", "… is fine as booked", "the
+# visit next Wednesday is still fine"
+_UNCHANGED = re.compile(r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|remain))\s+(?:as\s+(?:it\s+is|is|they\s+are|"
+                        r"booked|planned|arranged|scheduled)|unchanged|the\s+same)\b|\b(?:fine|ok|okay)\s+as\s+(?:it\s+is|is|"
+                        r"booked|planned|arranged|scheduled)\b|\b(?:is|are)\s+still\s+(?:fine|ok|okay|good)\b", re.I)
+# or is all right: "the smart plug in the same parcel is fine", "the other two work perfectly"
+_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came|turned\s+up|showed\s+up)\s+(?:(?:absolutely|"
+                   r"perfectly|totally|just|all|still)\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|"
+                   r"undamaged|unaffected)\b|\b(?:works?|working)\s+(?:fine|perfectly|great)\b|" + _UNCHANGED.pattern, re.I)
+
+
+def unchanged(text: str) -> bool:
+    """Whether ``text`` says something stays as it is ("the installation on December 3rd is fine as booked"): what
+    it names is kept, never asked for."""
+    return bool(_UNCHANGED.search(text)) and not re.search(r"\bbut\b", text, re.I)
+
+
+def fine_of(text: str) -> str:
+    """The words that ``text`` says are all right, in their clause ("Refund to my Mastercard" of "Refund to my
+    Mastercard is fine"); '' when it says nothing is."""
+    m = _FINE.search(text)
+    return re.split(r"[,;:]|\b(?:and|so|but)\b", text[:m.start()], flags=re.I)[-1].strip() if m else ""
 
 
 def not_fine(text: str) -> str:
