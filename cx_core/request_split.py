@@ -91,8 +91,7 @@ def tells_only(sentence: str) -> bool:
 
 
 # a choice said to be fine: an act, a way to pay or a day ("Refund to my Mastercard is fine", "Friday is fine")
-_CHOICE = re.compile(rf"\b{when.WEEKDAY_WORD}\b|\b{when.MONTH_WORD}\b|\b(?:tomorrow|today|morning|afternoon|evening)\b",
-                     re.I)
+_CHOICE = re.compile(when.DAY_WORDS, re.I)
 
 
 def only_fine(sentence: str) -> bool:

@@ -316,8 +316,7 @@ def said_against(text: str, start: int, end: int) -> bool:
 
 
 # a day or a time named: a weekday, a month, a figure
-_DAYISH = re.compile(rf"\b{when.WEEKDAY_WORD}s?\b|\b{when.MONTH_WORD}\b|\d|\b(?:tomorrow|today|morning|afternoon|evening)\b",
-                     re.I)
+_DAYISH = re.compile(rf"{when.DAY_WORDS}|\d", re.I)
 
 
 def ruled_out_in_words(text: str, start: int, end: int) -> bool:

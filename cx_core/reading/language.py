@@ -362,12 +362,13 @@ _UNCHANGED = re.compile(r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|rem
 _FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came|turned\s+up|showed\s+up)\s+(?:(?:absolutely|"
                    r"perfectly|totally|just|all|still)\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|"
                    r"undamaged|unaffected)\b|\b(?:works?|working)\s+(?:fine|perfectly|great)\b|" + _UNCHANGED.pattern, re.I)
+_BUT = re.compile(r"\bbut\b", re.I)  # "the lamp is fine but the kettle is cracked": not only fine
 
 
 def unchanged(text: str) -> bool:
     """Whether ``text`` says something stays as it is ("the installation on December 3rd is fine as booked"): what
     it names is kept, never asked for."""
-    return bool(_UNCHANGED.search(text)) and not re.search(r"\bbut\b", text, re.I)
+    return bool(_UNCHANGED.search(text)) and not _BUT.search(text)
 
 
 def fine_of(text: str) -> str:
@@ -381,7 +382,7 @@ def not_fine(text: str) -> str:
     """The sentences of ``text`` that do not only say something is all right ("The smart plug in the same parcel is
     fine" is left out, "the lamp is fine but the kettle is cracked" kept): the words that may name what a problem
     or a request is about."""
-    return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or re.search(r"\bbut\b", x.text, re.I))
+    return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or _BUT.search(x.text))
 
 
 # what cannot be done, said as a condition: the second choice follows ("if that is not possible, …")

@@ -30,6 +30,8 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
 WEEKDAY_WORD = r"(?:mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)"
 MONTH_WORD = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# a day or a part of one named in words: a weekday, a month, "tomorrow", "this afternoon"
+DAY_WORDS = rf"\b{WEEKDAY_WORD}s?\b|\b{MONTH_WORD}\b|\b(?:tomorrow|today|morning|afternoon|evening)\b"
 _WD, _MON = WEEKDAY_WORD, MONTH_WORD
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORD = r"(?:st|nd|rd|th)"
