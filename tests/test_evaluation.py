@@ -38,16 +38,16 @@ def test_eval_intents_contract_on_bitext_sample(shared_data: Path, tmp_path: Pat
             w.writeheader()
             w.writerows({"text": x["utterance"], "category": x["intent"]} for x in r[::every])
 
-    # every 16th training line (about 1,100, some 40 for each of the 27 intents: 0.99 accuracy measured, as with
-    # every 8th) and every 4th test line
-    sample(shared_data / "bitext/train.csv", tmp_path / "train.csv", 16)
-    sample(shared_data / "bitext/dev.csv", tmp_path / "test.csv", 4)
+    # every 32nd training line (about 550, some 20 for each of the 27 intents: 0.988 accuracy measured, 0.992 with
+    # every 16th) and every 8th test line
+    sample(shared_data / "bitext/train.csv", tmp_path / "train.csv", 32)
+    sample(shared_data / "bitext/dev.csv", tmp_path / "test.csv", 8)
     out = run(["eval", "intents", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
                "--json"], tmp_path)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert set(result) == {"accuracy", "macro_f1", "n", "ms_per_ticket"}
-    assert result["accuracy"] > 0.9 and result["n"] > 400
+    assert result["accuracy"] > 0.9 and result["n"] > 200
 
 
 def test_eval_intents_bad_column_is_one_line(shared_data: Path, tmp_path: Path) -> None:
@@ -57,15 +57,17 @@ def test_eval_intents_bad_column_is_one_line(shared_data: Path, tmp_path: Path) 
 
 
 def test_eval_retrieval_beats_both_baselines(shared_data: Path, tmp_path: Path) -> None:
-    """On every document a training task needs and a fixed twelfth of the others as distractors (the whole
-    collection's numbers come from ``eval retrieval``, recorded in benchmarks/RESULTS.md)."""
+    """On every third training task, every document those tasks need and a fixed twelfth of the others as
+    distractors (the whole collection's numbers, all tasks, come from ``eval retrieval``, recorded in
+    benchmarks/RESULTS.md; on this third, recall at 10 measured 0.456 against dense 0.415 and BM25 0.340)."""
     d = shared_data / "tau_bench/banking_knowledge"
-    needed = {str(doc) for task in json.loads((d / "tasks_train.json").read_text())
-              for doc in task.get("required_documents") or []}
+    tasks = json.loads((d / "tasks_train.json").read_text())[::3]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    needed = {str(doc) for task in tasks for doc in task.get("required_documents") or []}
     lines = (d / "documents.jsonl").read_text().splitlines()
     kept = [line for i, line in enumerate(lines) if line.strip() and (json.loads(line).get("id") in needed or i % 12 == 0)]
     (tmp_path / "documents.jsonl").write_text("\n".join(kept) + "\n")
-    result = eval_retrieval(tmp_path / "documents.jsonl", d / "tasks_train.json", 10, shared_embedder())
+    result = eval_retrieval(tmp_path / "documents.jsonl", tmp_path / "tasks.json", 10, shared_embedder())
     assert result["documents"] < len(lines) / 2 and needed <= {json.loads(line).get("id") for line in kept}
     assert set(result) >= {"tandem", "bm25", "dense"}
     for name in ("tandem", "bm25", "dense"):
