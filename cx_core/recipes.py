@@ -258,7 +258,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                         no_record = True
                         continue
                 ctx.bound["@" + b.name] = rec
-                args[name] = rec.get(b.field or b.key)
+                args[name] = _less_excepted(spec.action, name, rec.get(b.field or b.key), ctx)
                 ctx.bound[name] = args[name]
                 continue
             if b.kind == "step":
@@ -342,6 +342,20 @@ def _bound_before(spec: StepSpec, first: str, ctx: Context, resolvers: Mapping[s
         if bound[name] is None:
             bound.pop(name)
     return out
+
+
+def _less_excepted(action: str, name: str, value: Any, ctx: Context) -> Any:
+    """A sum taken from a record, less what the customer leaves out of it ("all of it apart from the £12 late
+    fee")."""
+    from .actions.base import REGISTRY
+    from .reading import arguments
+
+    spec = REGISTRY.get(action)
+    field = spec.args_model.model_fields.get(name) if spec is not None else None
+    if field is None or ctx.reading is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    off = arguments.excepted(arguments.spec_of(name, field), ctx.reading, ctx.request.text)
+    return round(value - off, 2) if 0 < off < value else value
 
 
 def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:

@@ -51,6 +51,11 @@ POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|w
                          r"(?:(?:it|this|that|they|these|those)\s+be\b|(?!(?:if|when|as|because|since|unless|but|and|or|"
                          r"so|though|although|once|until|while)\b)[a-z]+\s+(?:it|them|that|this|those|these)\b)",
                          re.I)
+# a sentence that narrows the request before it: "…split into three? All of it apart from the £12 late fee",
+# "Everything except the lamp", "But not the sofa"
+NARROWS = re.compile(r"^\W*(?:(?:but|and|so)\s+)?(?:(?:all|everything|the\s+lot|the\s+whole\s+(?:thing|lot|amount)|"
+                     r"all\s+of\s+(?:it|them|that))\s+(?:apart\s+from|except|but|other\s+than|bar|minus|less)|"
+                     r"except(?:\s+for)?|apart\s+from|other\s+than|excluding|not\s+including|minus|not\s+the)\b", re.I)
 NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
                          r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
 IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
@@ -84,10 +89,30 @@ _RELATIVE = re.compile(r",\s*which\s+(?!one|ones|of|day|date|time)[^,.;!?]*", re
 
 
 def tells_only(sentence: str) -> bool:
-    """A sentence that only tells: news of a change the writer made, or that something is fine ("That's what I paid
-    for the white kettle in October, which turned up fine and gets used every day"); it opens no request."""
-    return done_already(sentence) or "?" not in sentence and not ASK.search(_RELATIVE.sub(" ", sentence)) \
-        and only_fine(sentence)
+    """A sentence that only tells: news of a change the writer made, that something is fine ("That's what I paid
+    for the white kettle in October, which turned up fine and gets used every day"), or what is not wanted ("No
+    vouchers or credit of any kind, please"); it opens no request."""
+    return done_already(sentence) or refuses_only(sentence) or "?" not in sentence \
+        and not ASK.search(_RELATIVE.sub(" ", sentence)) and only_fine(sentence)
+
+
+# a sentence that opens with what the writer does not want: "No vouchers or credit of any kind, please."
+_REFUSES = re.compile(r"^\W*(?:(?:and|but|so)\s+)?(?:absolutely\s+|definitely\s+|really\s+)?no\s+(?!longer\b|one\b|"
+                      r"matter\b|sooner\b|later\b|doubt\b|idea\b|way\b|reply\b|response\b|answer\b|word\b|news\b)"
+                      r"[a-z]", re.I)
+
+
+def refuses_only(sentence: str) -> bool:
+    """Whether a sentence only sets aside a thing ("No vouchers, please", "No rush"), asking for nothing else
+    ("No need for a technician, just refund me" asks for the refund)."""
+    m = _REFUSES.match(sentence)
+    return m is not None and "?" not in sentence and not IMPERATIVE.search(sentence[m.end():]) \
+        and bool(_SETS_ASIDE.search(sentence))  # "No hot water since Monday" reports a fault
+
+
+# what makes "No …" a thing set aside, not a fault told of
+_SETS_ASIDE = re.compile(r"^\W*(?:(?:and|but|so)\s+)?no\s+need\b|\b(?:please|pls|thanks|thank\s+you|of\s+any\s+kind|"
+                         r"whatsoever|needed|necessary|required|wanted|thanks?)\b", re.I)
 
 
 # a choice said to be fine: an act, a way to pay or a day ("Refund to my Mastercard is fine", "Friday is fine")

@@ -28,6 +28,7 @@ from .redact import find_pii
 from .request_split import (
     ASK,
     IMPERATIVE,
+    NARROWS,
     NEW_REQUEST,
     POINTS_BACK,
     asks_in_so_many_words,
@@ -365,6 +366,9 @@ class Triager:
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
                 # unless it speaks of what came before ("any chance you could take it off?")
+            if requests and NARROWS.match(sentence):
+                requests[-1].text += " " + sentence  # "…split into three? All of it apart from the £12 fee"
+                continue
             if tells_only(sentence):
                 continue  # "I rebooked the installer, the new time is Monday the 30th": told of, not asked
             if i == from_subject and requests:
@@ -575,22 +579,11 @@ class Triager:
         abstained = pred.confidence < self.abstain_below or not text or not requests
         found: dict[str, Any] = entities.extract(text[:MAX_CHARS], today)
         found.update(signals(text), tier=tier)  # the customer's tier: a need a register holds is no hand-over
-        return Triage(
-            task_type=UNCLASSIFIED if abstained else pred.label,
-            intent=pred.label,
-            confidence=round(pred.confidence, 4),
-            abstained=abstained,
-            requests=[] if abstained else requests,
-            urgency=urgency,
-            urgency_reasons=u_reasons,
-            sentiment=sentiment,
-            sentiment_score=round(compound, 3),
-            frustration=frustration,
-            sentiment_reasons=s_reasons,
-            language=self.language(text),
-            pii=find_pii(text),
-            entities=found,
-        )
+        return Triage(task_type=UNCLASSIFIED if abstained else pred.label, intent=pred.label,
+                      confidence=round(pred.confidence, 4), abstained=abstained,
+                      requests=[] if abstained else requests, urgency=urgency, urgency_reasons=u_reasons,
+                      sentiment=sentiment, sentiment_score=round(compound, 3), frustration=frustration,
+                      sentiment_reasons=s_reasons, language=self.language(text), pii=find_pii(text), entities=found)
 
 
 def train_default(training_csv: Path, embedder: Embedder, out: Path) -> IntentModel:

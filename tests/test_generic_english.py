@@ -572,6 +572,11 @@ def test_a_day_of_every_week_ruled_out_once_and_the_one_after_that(text: str, wa
     # of several days, the soonest that can be done
     ("I'm only home Friday and Monday mornings. Whichever of those you can do soonest.", "2026-11-23", "2026-11-27"),
     ("Wednesday or Tuesday, whichever comes first that has a slot.", "2026-11-24", "2026-11-25"),
+    # the first choice not to be had ("if that day is already full"); a day said as the limit is neither choice
+    ("It has to be done ahead of our moving day on 12 December. Could someone come on Thursday 3 December? If that "
+     "day is already full, Monday the 7th.", "2026-12-03", "2026-12-07"),
+    ("We need it before the 18th. Tuesday the 1st please, or if those are all booked up, Wednesday the 2nd.",
+     "2026-12-01", "2026-12-02"),
 ])
 def test_a_day_given_as_the_second_choice_is_bound_only_when_the_first_cannot_be(text: str, first: str,
                                                                                  second: str) -> None:
@@ -1262,8 +1267,62 @@ def test_contact_lines_under_the_writers_name_sign_the_message(text: str, want: 
     ("Refund to my Mastercard is fine.", False),  # a choice said to be fine
     ("Friday is fine.", False),
     ("The car charger install on Tuesday stays as is.", True),
+    # what is not wanted, set aside; a fault told of, or a request after it, still asks
+    ("No vouchers or credit of any kind, please.", True),
+    ("No need for a technician, thanks.", True),
+    ("No hot water since Monday.", False),
+    ("No need for a technician, just refund me.", False),
+    ("No longer need the booking, please cancel it.", False),
 ])
 def test_a_sentence_that_only_tells_opens_no_request(sentence: str, told: bool) -> None:
     from cx_core.request_split import tells_only
 
     assert tells_only(sentence) is told
+
+
+@pytest.mark.parametrize("text, want", [
+    ("Gas reading 08533. Actually, scratch that, it's 08353.", 8353),
+    ("The meter says 15521. Sorry, I mean 15512, I misread the last digits.", 15512),
+    ("Electric is 4410, no wait, 4401.", 4401),
+    ("Electric is 4410 and I read it twice.", 4410),
+])
+def test_a_value_the_writer_corrects_is_the_later_one(text: str, want: int) -> None:
+    """"…twelve. Actually, scratch that, it's 9921": the value given after the correction stands; the one before it
+    is set aside (and the request is not withdrawn)."""
+    from cx_core.reading import arguments
+
+    assert arguments.read(_reading_spec(), read(text, WRITTEN, None, []))[0] == want
+
+
+@pytest.mark.parametrize("text, off", [
+    ("Can the balance be spread over three months? All of it apart from the £12 late fee, I'll pay that today.", 12.0),
+    ("Please put what I owe on a plan, minus the $30 reconnection charge.", 30.0),
+    ("Please put what I owe on a plan over six months.", 0.0),
+    ("Can the balance be spread over three months? The £12 late fee is wrong too.", 0.0),
+])
+def test_money_left_out_of_a_sum_from_the_records_is_taken_off(text: str, off: float) -> None:
+    """"all of it apart from the £12 late fee": a sum taken from the customer's records (a balance) is reduced by
+    the amount the customer leaves out, said after words of exception in the request or the sentence after it."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Plan(BaseModel):
+        amount: float = Field(gt=0, description="The amount to spread, in pounds.")
+
+    spec = arguments.spec_of("amount", Plan.model_fields["amount"])
+    own = text.split("?")[0] + "?" if "?" in text else text
+    assert arguments.excepted(spec, read(text, WRITTEN, None, []), own) == off
+
+
+@pytest.mark.parametrize("sentence, narrows", [
+    ("All of it apart from the £12 late fee - I'll clear that myself.", True),
+    ("Everything except the lamp, please.", True),
+    ("Except for the sofa.", True),
+    ("All of my orders arrived late.", False),
+    ("The late fee is wrong too.", False),
+])
+def test_a_sentence_that_narrows_the_request_before_it_joins_it(sentence: str, narrows: bool) -> None:
+    from cx_core.request_split import NARROWS
+
+    assert bool(NARROWS.match(sentence)) is narrows

@@ -15,7 +15,7 @@ from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
 from ..actions.base import enum_labels
-from . import conditions, language, phrases, records, when
+from . import conditions, corrections, language, phrases, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS, STUCK = "not found", "ambiguous", "stuck"
@@ -135,8 +135,7 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
         if spec.high is not None and spec.high <= 31:  # a day of the month: "the 28th" was read as a day
             pool += [Value(kind="ordinal", value=int(m.group(1)), words=d.words) for d in reading.facts.dates
                      if (m := re.fullmatch(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", d.words.text.strip(), re.I))]
-        money = any(w in spec.words for w in ("pound", "dollar", "euro", "amount", "price", "fee", "cost"))
-        if money:
+        if money(spec):
             pool = [*reading.facts.amounts, *pool]
         united = [v.model_copy(update={"value": int(c) if c.is_integer() else c}) for v in pool
                   if (c := _in_unit(reading, v, spec)) is not None]  # "over six months" for monthly instalments
@@ -179,6 +178,28 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
     return None, NOT_FOUND
 
 
+def money(spec: Spec) -> bool:
+    """Whether the argument is a sum of money."""
+    return any(w in spec.words for w in ("pound", "dollar", "euro", "amount", "price", "fee", "cost", "balance"))
+
+
+def excepted(spec: Spec, reading: Reading, own: str) -> float:
+    """The money the customer leaves out of a sum taken from their records ("can the gas balance be split into
+    three? all of it apart from the £12 late fee"): the amounts said after words of exception in the request's own
+    sentence or the one after it; 0 when none."""
+    if not money(spec) or not own:
+        return 0.0
+    at = reading.text.find(own)
+    near = [s for s in reading.sentences if at >= 0 and s.end > at][:2]
+    total = 0.0
+    for s in near:
+        for m in [*language.EXCEPTION.finditer(s.text), *re.finditer(r"\bminus\b[^.!?;,]+", s.text, re.I)]:
+            start, end = s.start + m.start(), s.start + m.end()
+            total += sum(float(v.value["amount"]) for v in reading.facts.amounts
+                         if start <= v.words.start < end and isinstance(v.value, dict))
+    return total
+
+
 def _read_date(spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
     """A day: one the customer asks for, not one ruled out, set aside or the record's own (``near``)."""
     refused = _set_aside(reading, reading.facts.dates)
@@ -193,6 +214,8 @@ def _read_date(spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
     named = [d for d in days if not d.every]  # ("Friday and Monday mornings": both every week)
     days = named if named and not any(re.fullmatch(r"(?:on\s+)?[a-z]+day", d.words.text.strip(), re.I)
                                       for d in named) else days
+    # "…before their start date of 14 December. Would Wednesday 9 December be possible?": the limit is not the day
+    days = [d for d in days if not when.deadline(reading.text, d.words.start)] or days
     if not days:
         first = _first_of_span(reading, near)
         if first is not None:
@@ -453,6 +476,7 @@ def _shared(own: set[str], said: set[str]) -> int:
 def _pick(values: list[Value], spec: Spec, reading: Reading, near: str) -> tuple[Any, str]:
     if not values:
         return None, NOT_FOUND
+    values = corrections.standing(reading.text, values)  # "…twelve. Actually, scratch that, it's 9921": 9921
 
     def plain(v: Value) -> Any:
         return v.value["amount"] if isinstance(v.value, dict) and "amount" in v.value else v.value

@@ -49,5 +49,8 @@ ULTIMATUM = re.compile(r"unless\s+(?:(?:it|this|that|they|the\s+\w+|my\s+\w+)(?:
 FALLBACK = re.compile(
     r"\b(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+(?:possible|"
     r"available|an\s+option)|if\s+(?:you|they|it)\s+(?:can'?t|cannot|won'?t|don'?t|doesn'?t|isn'?t)\b[^,.;]*,?|"
-    r"if\s+(?:that'?s|that\s+is)\s+too\s+\w+|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
+    r"if\s+(?:that'?s|that\s+is)\s+too\s+\w+|"
+    # "If that morning is taken, Tuesday the 8th": the first choice not to be had
+    r"if\s+(?:that|this|it|the|those|these)\b[^,.;!?]{0,30}?(?:\s+is|\s+are|'s|'re)\s+(?:already\s+|all\s+)?(?:taken|"
+    r"gone|booked(?:\s+up)?|full(?:y\s+booked)?|unavailable|not\s+(?:free|available|possible)|no\s+good|sold\s+out)\b,?|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
     r"cancel|send|credit))", re.I)

@@ -160,6 +160,17 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _DAY_BOUND = re.compile(r"\b(after|from|before|by|until|till|til|no\s+later\s+than|not\s+before|not\s+after)"
                         r"(?:\s+the)?\s*$", re.I)
+# a day said as the limit a thing must happen by, not the day asked for: "before their start date of 14 December",
+# "by the 3rd", "ahead of our moving day on 5 Dec"
+_DEADLINE = re.compile(r"\b(?:before|by|ahead\s+of|no\s+later\s+than|in\s+time\s+for|prior\s+to)\s+(?:(?:the|their|our|"
+                       r"my|his|her|your|its)\s+)?(?:(?:[\w'-]+\s+){0,3}?(?:date|day|deadline)\s+(?:of|on)\s+)?$", re.I)
+
+
+def deadline(text: str, start: int) -> bool:
+    """Whether the day at ``start`` is said as a limit ("before their start date of 14 December")."""
+    return bool(_DEADLINE.search(text[max(0, start - 48):start]))
+
+
 # "the Monday after", "the day after that", "the next day", "the following Monday": a day counted from the day
 # named before it
 # a weekday told of something that already happened is the last one, not the next: "on Tuesday I ordered another",
