@@ -181,6 +181,7 @@ class Request(BaseModel):
     text: str
     confidence: float
     read_as: str = ""  # the text with its slips of the keys put right ("Gogle" → "google"), to search knowledge by
+    second: str = ""  # the model's next reading of the request, when it is close (read instead when this one can't be)
 
 
 class Triage(BaseModel):

@@ -41,7 +41,7 @@ from .models import Request, Triage
 from .plans import Plan, Step
 from .reading import language
 from .reading import records as reading_records
-from .recipe_book import Binding, Book, StepSpec
+from .recipe_book import Binding, Book, Recipe, StepSpec
 from .wording import listed
 
 
@@ -358,6 +358,25 @@ def _less_excepted(action: str, name: str, value: Any, ctx: Context) -> Any:
     return round(value - off, 2) if 0 < off < value else value
 
 
+def _first_records(recipe: Recipe | None, snap: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The customer's records the first step of a recipe acts on (None when it acts on none)."""
+    steps = recipe.steps if recipe is not None else ()
+    first = next((b for b in steps[0].args.values() if b.kind == "record"), None) if steps else None
+    return None if first is None else [r for r in collection(snap, first.name) if _keeps(r, first.where)]
+
+
+def _as_can_be_done(req: Request, book: Book, snap: Mapping[str, Any] | None) -> Request:
+    """A request to change a record of a kind the customer has none of ("Could an engineer come in the first week
+    of January?" read as moving a visit, with no visit booked) is read as the model's next reading of it, when that
+    one's records are there."""
+    if snap is None or not req.second or req.second not in book.recipes or _first_records(
+            book.recipes.get(req.intent), snap) != []:
+        return req
+    if _first_records(book.recipes[req.second], snap) == []:
+        return req
+    return req.model_copy(update={"intent": req.second, "second": req.intent})
+
+
 def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:
     """An argument read from the message by the action's own schema; the chosen record's words pick among several
     values ("electric 12301, gas 5302")."""
@@ -461,7 +480,13 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
     # a word list's values only from the sentences that do not ask to keep something as it is
     said = book.entities(language.unnegated(text), {})
     kept = {k: v for k, v in entities.items() if k not in book.words} | {k: v for k, v in said.items() if k in book.words}
-    for req in triage.requests:
+    for n, req in enumerate(triage.requests):
+        if (done_as := _as_can_be_done(req, book, snap)) is not req:
+            # read as what can be done, for every stage after this one (the summary, the reply, the ticket's type)
+            triage.requests[n] = done_as
+            if triage.task_type == req.intent:
+                triage.task_type = done_as.intent
+            req = done_as
         recipe = book.recipes.get(req.intent)
         if recipe is None:
             if req.intent not in quiet:

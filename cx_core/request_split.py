@@ -111,8 +111,8 @@ def refuses_only(sentence: str) -> bool:
 
 
 # what makes "No …" a thing set aside, not a fault told of
-_SETS_ASIDE = re.compile(r"^\W*(?:(?:and|but|so)\s+)?no\s+need\b|\b(?:please|pls|thanks|thank\s+you|of\s+any\s+kind|"
-                         r"whatsoever|needed|necessary|required|wanted|thanks?)\b", re.I)
+_SETS_ASIDE = re.compile(r"^\W*(?:(?:and|but|so)\s+)?no\s+need\b|\b(?:of\s+any\s+kind|whatsoever|needed|necessary|"
+                         r"required|wanted)\b|,\s*(?:please|pls|thanks|thank\s+you)\W*$", re.I)
 
 
 # a choice said to be fine: an act, a way to pay or a day ("Refund to my Mastercard is fine", "Friday is fine")

@@ -397,7 +397,8 @@ class Triager:
                     known.text += " " + sentence
                 known.confidence = max(known.confidence, pred.confidence)
             else:
-                requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence))
+                requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence,
+                                        second=self._second(probs[i + 1], pred.label)))
         by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs[0], strict=True)}
         if requests:
             # the ticket's type is the request the sentences and the whole text agree on most
@@ -422,6 +423,12 @@ class Triager:
         if self.model.labels[best] == NONE or float(together[best]) < REQUEST_MIN:
             return pred
         return Prediction(str(self.model.labels[best]), float(together[best]))
+
+    def _second(self, probs: np.ndarray, first: str) -> str:
+        """The model's next reading of a sentence, when it is close: at least a third as likely as the first."""
+        top = [str(self.model.labels[i]) for i in np.argsort(-probs)[:2]]
+        runner = next((lbl for lbl in top if lbl != first), "")
+        return runner if runner and runner != NONE and probs[self.model.labels.index(runner)] * 3 >= probs.max() else ""
 
     @staticmethod
     def _asks_of_it(sentence: str, pred: Prediction) -> bool:

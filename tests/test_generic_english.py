@@ -1271,6 +1271,8 @@ def test_contact_lines_under_the_writers_name_sign_the_message(text: str, want: 
     ("No vouchers or credit of any kind, please.", True),
     ("No need for a technician, thanks.", True),
     ("No hot water since Monday.", False),
+    ("No internet since Monday, please help!", False),
+    ("No rush, thanks.", True),
     ("No need for a technician, just refund me.", False),
     ("No longer need the booking, please cancel it.", False),
 ])

@@ -422,3 +422,36 @@ def test_the_only_request_that_points_back_takes_the_record_the_message_describe
         plan = recipes.plan(book, triage, trips, date(2026, 11, 20), text, {},
                             reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
         assert (plan.steps[0].args.get("booking_id") if plan.steps else None) == want, said
+
+
+VISIT_BOOK = {"recipes": {
+    "move_visit": {"steps": [{"action": "move_visit", "args": {
+        "visit_id": {"record": "visits", "key": "id", "where": {"status": "booked"}, "ask": "which visit?"}}}]},
+    "book_visit": {"steps": [{"action": "book_visit", "args": {"account_id": {"record": "accounts", "key": "id"}}}]},
+}}
+
+
+@pytest.mark.parametrize("visits, second, want", [
+    ([], "book_visit", "book_visit"),  # no visit booked to move: the model's next reading, which can be done
+    ([{"id": "V-1", "status": "done"}], "book_visit", "book_visit"),
+    ([{"id": "V-1", "status": "booked"}], "book_visit", "move_visit"),  # a visit to move: as read
+    ([], "", "move_visit"),  # no next reading close enough: as read, and the question asked
+    ([], "payment_plan", "move_visit"),  # a next reading with no recipe
+])
+def test_a_request_to_change_a_record_the_customer_has_none_of_is_read_as_the_next_reading(
+        visits: list[dict[str, Any]], second: str, want: str) -> None:
+    """"Could an engineer come in the first week of January?" read as moving a visit when none is booked: the
+    model's next reading (booking one) is taken, when its records are there; the ticket's type follows."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    text = "Could an engineer come on the 9th of December in the morning?"
+    triage = Triage(task_type="move_visit", intent="move_visit", confidence=0.6, urgency="normal",
+                    sentiment="neutral", language="en", entities={},
+                    requests=[Request(intent="move_visit", text=text, confidence=0.6, second=second)])
+    snap = {"accounts": [{"id": "E-1"}], "visits": visits}
+    plan = recipes.plan(recipe_book.parse(VISIT_BOOK), triage, snap, date(2026, 11, 20), text, {},
+                        reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+    assert [s.action for s in plan.steps] == [want]
+    assert triage.task_type == want and triage.requests[0].intent == want
