@@ -1267,6 +1267,7 @@ def test_contact_lines_under_the_writers_name_sign_the_message(text: str, want: 
     ("Refund to my Mastercard is fine.", False),  # a choice said to be fine
     ("Friday is fine.", False),
     ("The car charger install on Tuesday stays as is.", True),
+    ("The smart meter fitting on Monday is unaffected.", True),  # a thing said with its day, not a day chosen
     # what is not wanted, set aside; a fault told of, or a request after it, still asks
     ("No vouchers or credit of any kind, please.", True),
     ("No need for a technician, thanks.", True),

@@ -356,8 +356,9 @@ def unnegated(text: str) -> str:
 # something the customer says stays as it is: "the fitting on the 27th stays as it is", "… is fine as booked", "the
 # visit next Wednesday is still fine"
 _UNCHANGED = re.compile(r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|remain))\s+(?:as\s+(?:it\s+is|is|they\s+are|"
-                        r"booked|planned|arranged|scheduled)|unchanged|the\s+same)\b|\b(?:fine|ok|okay)\s+as\s+(?:it\s+is|is|"
-                        r"booked|planned|arranged|scheduled)\b|\b(?:is|are)\s+still\s+(?:fine|ok|okay|good)\b", re.I)
+                        r"booked|planned|arranged|scheduled)|unchanged|the\s+same)\b|\b(?:fine|ok|okay)\s+as\s+(?:it\s+is|is|booked|"
+                        r"planned|arranged|scheduled)\b|\b(?:is|are)\s+still\s+(?:fine|ok|okay|good)\b|\b(?:is|are|will\s+be|"
+                        r"stays?|remains?)\s+(?:still\s+)?(?:unaffected|not\s+affected|unchanged)\b", re.I)
 # or is all right: "the smart plug in the same parcel is fine", "the other two work perfectly"
 _FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came|turned\s+up|showed\s+up)\s+(?:(?:absolutely|"
                    r"perfectly|totally|just|all|still)\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|"
