@@ -35,11 +35,11 @@ from functools import partial
 from typing import Any
 
 from . import expressions
-from .actions.base import is_read
+from .actions.base import REGISTRY, is_read
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
-from .reading import language
+from .reading import arguments, language
 from .reading import records as reading_records
 from .recipe_book import Binding, Book, Recipe, StepSpec
 from .wording import listed
@@ -347,9 +347,6 @@ def _bound_before(spec: StepSpec, first: str, ctx: Context, resolvers: Mapping[s
 def _less_excepted(action: str, name: str, value: Any, ctx: Context) -> Any:
     """A sum taken from a record, less what the customer leaves out of it ("all of it apart from the £12 late
     fee")."""
-    from .actions.base import REGISTRY
-    from .reading import arguments
-
     spec = REGISTRY.get(action)
     field = spec.args_model.model_fields.get(name) if spec is not None else None
     if field is None or ctx.reading is None or isinstance(value, bool) or not isinstance(value, int | float):
@@ -380,9 +377,6 @@ def _as_can_be_done(req: Request, book: Book, snap: Mapping[str, Any] | None) ->
 def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:
     """An argument read from the message by the action's own schema; the chosen record's words pick among several
     values ("electric 12301, gas 5302")."""
-    from .actions.base import REGISTRY
-    from .reading import arguments
-
     spec = REGISTRY.get(action)
     field = spec.args_model.model_fields.get(name) if spec is not None else None
     if field is None or ctx.reading is None:
@@ -402,9 +396,6 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
 def _second_choices(spec: StepSpec, args: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     """The step again with the customer's second choice of a value read from the message ("…Saturday? If you don't
     do weekends, then a week on Tuesday"), tried when the first is refused."""
-    from .actions.base import REGISTRY
-    from .reading import arguments
-
     action = REGISTRY.get(spec.action)
     if action is None or ctx.reading is None:
         return []
