@@ -344,11 +344,16 @@ def _bound_before(spec: StepSpec, first: str, ctx: Context, resolvers: Mapping[s
     return out
 
 
+def _field_of(action: str, name: str) -> Any:
+    """The declared field of an action's argument (None when the action or the argument is not declared)."""
+    spec = REGISTRY.get(action)
+    return spec.args_model.model_fields.get(name) if spec is not None else None
+
+
 def _less_excepted(action: str, name: str, value: Any, ctx: Context) -> Any:
     """A sum taken from a record, less what the customer leaves out of it ("all of it apart from the £12 late
     fee")."""
-    spec = REGISTRY.get(action)
-    field = spec.args_model.model_fields.get(name) if spec is not None else None
+    field = _field_of(action, name)
     if field is None or ctx.reading is None or isinstance(value, bool) or not isinstance(value, int | float):
         return value
     off = arguments.excepted(arguments.spec_of(name, field), ctx.reading, ctx.request.text)
@@ -377,8 +382,7 @@ def _as_can_be_done(req: Request, book: Book, snap: Mapping[str, Any] | None) ->
 def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:
     """An argument read from the message by the action's own schema; the chosen record's words pick among several
     values ("electric 12301, gas 5302")."""
-    spec = REGISTRY.get(action)
-    field = spec.args_model.model_fields.get(name) if spec is not None else None
+    field = _field_of(action, name)
     if field is None or ctx.reading is None:
         raise Unbound(f"the {name.replace('_', ' ')}", b.ask)
     near = " ".join(str(v) for v in (chosen or {}).values() if isinstance(v, str | int | float))
