@@ -145,8 +145,8 @@ def reverse_popover(where: Any, review_id: int, key: str) -> None:
     """Reverse an action the agent took alone: the reason, the message to the customer (drafted, editable) and
     whether it goes now; the compensating action runs and both are audited."""
     svc, user = services(), current_user()
-    with where.popover("Reverse", icon=":material/undo:"):
-        st.caption("Runs the action's undo now and records it in the audit log.")
+    with where.popover("Reverse", icon=":material/undo:",  # no caption inside: the pop-over fits a laptop screen
+                       help="Runs the action's undo now and records it in the audit log."):
         note = st.text_input("Why reverse it?", key=f"rev-note-{key}")
         text = st.session_state.get(f"rev-text-{key}") or guarded(
             lambda: desk.reversal_text(svc.db, user, review_id)) or ""

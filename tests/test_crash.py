@@ -1,4 +1,4 @@
-"""A crash strands nothing and doubles nothing: a worker killed with SIGKILL at random points, 30 times, on SQLite
+"""A crash strands nothing and doubles nothing: a worker killed with SIGKILL at random points, 20 times, on SQLite
 and on PostgreSQL, then restarted; every ticket ends processed exactly once, and every action that ran has its
 proposal, its audit event and its review sample, and ran once. Also: Ctrl-C finishes the ticket in hand, an expired
 lease is taken back, and an action run just before a crash is recorded, not run again."""
@@ -32,8 +32,8 @@ from domains.lumen.demo.world import build_world
 from tests.conftest import NOW, copy_world
 from tests.helpers import find_order, fresh_pg_database
 
-KILLS = 30
-TICKETS = 70
+KILLS = 20
+TICKETS = 50
 
 
 def _acting_policy(settings: Settings) -> None:
@@ -102,7 +102,7 @@ def _check(db: Database, ids: list[str]) -> dict[str, int]:
 
 
 @pytest.mark.crash
-def test_kill_the_worker_30_times_on_sqlite(world: Settings, tmp_path: Path) -> None:
+def test_kill_the_worker_20_times_on_sqlite(world: Settings, tmp_path: Path) -> None:
     settings = copy_world(world, tmp_path / "data")
     _acting_policy(settings)
     db = Database(settings.db_url)
@@ -127,7 +127,7 @@ def pg_data(world: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str]]:
 
 @pytest.mark.crash
 @pytest.mark.postgres
-def test_kill_the_worker_30_times_on_postgres(pg_data: tuple[Settings, str]) -> None:
+def test_kill_the_worker_20_times_on_postgres(pg_data: tuple[Settings, str]) -> None:
     settings, url = pg_data
     _acting_policy(settings)
     db = Database(url)
