@@ -97,3 +97,19 @@ def test_a_thing_is_named_strongly_weakly_or_typed_fast_by_the_catalogues_words(
     assert names.several("both tents leak", "Trail Tent") and not names.several("the tent leaks", "Trail Tent")
     assert naming.typed_fast("my cfofee machine", "Coffee Machine") and not naming.typed_fast("a coffee mug", "Coffee Machine")
     assert names.option_words({"size": "L", "color": "olive"}, "the large olive one") == 2
+
+
+SPEAKER = {"item_id": "SPK-S-WHITE", "name": "Shelf Speaker", "options": {"size": "small", "color": "white"}}
+SPEAKERS = [{"item_id": f"SPK-{s[0].upper()}-{c.upper()}", "options": {"size": s, "color": c}, "price": p,
+             "available": True} for s, c, p in [("small", "white", 60), ("large", "white", 90), ("large", "grey", 90),
+                                                ("small", "grey", 60)]]
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("swap it for the big one", "SPK-L-WHITE"),  # everyday words for a value: big is large, the colour stays
+    ("the big one in gray", "SPK-L-GREY"),  # either spelling of grey
+])
+def test_everyday_words_for_a_value_name_it_in_any_catalogue(words: str, expected: str) -> None:
+    assert options.target_variant(words, SPEAKER, SPEAKERS, Words(value_words={}))["item_id"] == expected
+    big = {**SPEAKER, "item_id": "SPK-L-WHITE", "options": {"size": "large", "color": "white"}}
+    assert options.target_variant("the little one", big, SPEAKERS, Words(value_words={}))["item_id"] == "SPK-S-WHITE"

@@ -57,6 +57,10 @@ _MEASURE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:gb|tb|mb|inch|inches|ft|ml|l|mah|mp
 _KEPT_LIST = r"(?:\w+\s+)?(?:[a-z]+(?:\s+[a-z]+)?\s+(?:and|or|&)\s+)?"
 _KEPT = r"\b(?:same|keep(?:ing)?(?: the)?|current|existing)\s+" + _KEPT_LIST
 _SAME = r"\b(?:same|keep(?:ing)?(?: the)?)\s+" + _KEPT_LIST
+# other words every customer uses for an option value, whatever the trade ("the big one" of a large one); a
+# pack's ``value_words`` add its catalogue's own
+SAME_VALUE: Mapping[str, tuple[str, ...]] = {"large": ("big",), "small": ("little",), "grey": ("gray",),
+                                             "gray": ("grey",)}
 # words that name the thing compared, not an option: "a smaller one", "a lighter model"
 _THING = frozenset({"one", "version", "model", "variant", "item", "kind"})
 
@@ -130,7 +134,7 @@ def _value_said(text: str, key: str, value: str, words: OptionWords, wanted: dic
         if re.search(rf"\bsize (?:of )?{re.escape(low)}\b|\b{re.escape(low)} size\b", text):
             wanted.setdefault(key, set()).add(value)
         return
-    if has(text, value) or any(has(text, w) for w in words.value_words.get(low, ())):
+    if has(text, value) or any(has(text, w) for w in (*words.value_words.get(low, ()), *SAME_VALUE.get(low, ()))):
         wanted.setdefault(key, set()).add(value)
 
 
