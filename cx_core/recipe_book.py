@@ -16,7 +16,7 @@ import yaml
 
 from . import expressions
 from .errors import ConfigError
-from .reading import language, phrases
+from .reading import language, phrases, route
 
 BINDING_KINDS = ("entity", "said", "record", "step", "const", "resolver", "compute")
 # what a recipe file held before the engine read English itself: refused with the reason
@@ -35,6 +35,7 @@ class Binding:
     where: Mapping[str, Any] = dc_field(default_factory=dict)
     named_by: str = ""
     narrow_by: tuple[str, ...] = ()
+    must_match: tuple[str, ...] = ()  # record: entities the words give that the record must have one of, else none is it
     pick: str = "one"  # one | each
     newest_by: str = ""  # the field that orders records in time: "my most recent booking" takes the newest
     filter: str = ""  # record: a JMESPath expression each row must meet ("code != {@accounts.tariff}")
@@ -66,6 +67,7 @@ class Book:
     recipes: Mapping[str, Recipe]
     patterns: Mapping[str, re.Pattern[str]] = dc_field(default_factory=dict)
     words: Mapping[str, Mapping[str, tuple[str, ...]]] = dc_field(default_factory=dict)
+    routes: tuple[str, ...] = ()  # the word lists whose values are places: read in the order of the trip
 
     def spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Where in ``text`` each of the pack's own entities was read (its patterns' matches, its words' phrases)."""
@@ -92,7 +94,8 @@ class Book:
             given = {v: min(s for s, _ in sp) for v, sp in spans.items()
                      if not any(language.contrasted(text, s) for s, _ in sp)}
             if given:
-                out[name] = sorted(given, key=lambda v: given[v])
+                out[name] = route.ordered(text, {v: spans[v] for v in given}) if name in self.routes else \
+                    sorted(given, key=lambda v: given[v])
         return out
 
 
@@ -124,6 +127,7 @@ def _binding(raw: Any, where: str) -> Binding:
     return Binding(kind=kind, name="" if kind in ("const", "said") else str(raw[kind]), value=raw.get("const"),
                    field=str(raw.get("field", "")), key=str(raw.get("key", "")), where=dict(raw.get("where") or {}),
                    named_by=str(raw.get("named_by", "")), narrow_by=tuple(raw.get("narrow_by") or ()), pick=pick,
+                   must_match=tuple(raw.get("must_match") or ()),
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
                    ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True,
                    described=raw.get("described") is True, otherwise=otherwise)
@@ -157,7 +161,10 @@ def parse(data: Any, source: str = "recipes.yaml") -> Book:
         raise ConfigError(f"{source}: patterns: {exc}") from exc
     words = {str(k): {str(val): tuple(str(p) for p in ps) for val, ps in (vals or {}).items()}
              for k, vals in (data.get("words") or {}).items()}
-    return Book(recipes, patterns, words)
+    routes = tuple(str(r) for r in data.get("routes") or ())
+    if unknown := [r for r in routes if r not in words]:
+        raise ConfigError(f"{source}: routes: {unknown[0]} is not one of the word lists under 'words'")
+    return Book(recipes, patterns, words, routes)
 
 
 def load(path: Path) -> Book:

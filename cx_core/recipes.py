@@ -138,6 +138,7 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
             raise Unbound(f"{named[0].upper()} is not on this customer's account",
                           f"we could not find {named[0].upper()} on your account; could you check it?")
         return picked  # a record the customer names is the one meant, whatever its state (the action says why not)
+    pool = _matching(pool, b, ctx)
     if each and not pool:
         raise Unbound(f"no {b.name.replace('_', ' ')} to act on", b.ask)
     narrowed_by_words = False  # by the message's words, then the request's own ("for my gas … leave the other")
@@ -168,6 +169,19 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     if len(pool) == 1:
         return pool
     raise Unbound(f"which of the customer's {b.name.replace('_', ' ')} is meant", b.ask)
+
+
+def _matching(pool: list[dict[str, Any]], b: Binding, ctx: Context) -> list[dict[str, Any]]:
+    """The records that have one of the values the words give for each of ``must_match`` (the airports and the day
+    of "my father's Miami to Chicago flight this evening"); when the words give some and no record has any, the
+    words describe another record: ``Unbound``, so that an ``otherwise`` looks elsewhere."""
+    for hint in b.must_match:
+        values = {str(v).lower() for v in ctx.entities.get(hint, [])}
+        if values:
+            pool = [r for r in pool if values & set(_scalars(r))]
+            if not pool:
+                raise Unbound(f"none of the customer's {b.name.replace('_', ' ')} has the {hint} the words give", b.ask)
+    return pool
 
 
 def _described_elsewhere(ctx: Context) -> str:
@@ -227,7 +241,8 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
         try:
             several = any(len({str(v).lower() for v in ctx_base.own.get(h, [])}) > 1 for h in b.narrow_by)
             before = _bound_before(spec, name, ctx_base, resolvers)
-            if several and not each and _each_its_own(spec, before, records(b, before, True)):
+            if several and not each and _each_its_own(spec, before, _or_otherwise(b, lambda x: records(
+                    x, before, True))[0]):
                 each = True  # "electric 12301, gas 5299": each record named with a value of its own
             first = b
             chosen_by, b = _or_otherwise(b, lambda x: records(x, before, each and (

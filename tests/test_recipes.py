@@ -455,3 +455,47 @@ def test_a_request_to_change_a_record_the_customer_has_none_of_is_read_as_the_ne
                         reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
     assert [s.action for s in plan.steps] == [want]
     assert triage.task_type == want and triage.requests[0].intent == want
+
+
+def test_a_record_that_must_match_the_words_is_never_one_of_another_route_or_day() -> None:
+    """``must_match``: the member's own flight only when it has one of the places and days the words give; else the
+    ``otherwise`` (a flight someone else flies, on that route that day); neither: the first binding's question."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    book = recipe_book.parse({
+        "routes": ["place"], "words": {"place": {"MIA": ["miami"], "ORD": ["chicago"], "DFW": ["dallas"]}},
+        "recipes": {"status": {"steps": [{"action": "get_status", "args": {
+            "flight": {"record": "flights", "key": "number", "narrow_by": ["place", "dates"],
+                       "must_match": ["place", "dates"], "ask": "which flight do you mean?",
+                       "otherwise": {"record": "schedule", "key": "number", "described": True,
+                                     "narrow_by": ["place", "dates"], "must_match": ["place", "dates"]}}}}]}}})
+    snap = {"flights": [{"number": "F1", "origin": "DFW", "destination": "JFK", "date": "2026-11-20"},
+                        {"number": "F2", "origin": "MIA", "destination": "ORD", "date": "2026-12-01"}],
+            "schedule": [{"number": "S9", "origin": "MIA", "destination": "ORD", "date": "2026-11-20"}]}
+    for text, day, want in (("Please look up my father's flight from Miami to Chicago this evening.", "2026-11-20", "S9"),
+                            ("Please look up my flight to Chicago on 1 December.", "2026-12-01", "F2"),
+                            ("Please look up my flight this evening.", "2026-11-20", "F1"),
+                            ("Please look up the Dallas flight on 3 December.", "2026-12-03", None)):
+        triage = _triage("status", text, **book.entities(text, {"dates": [day]}))
+        reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+        plan = recipes.plan(book, triage, snap, date(2026, 11, 20), text, {}, reading=reading)
+        assert plan.steps[0].args.get("flight") == want, text
+        if want is None:
+            assert plan.questions == {"status": "which flight do you mean?"}
+
+
+@pytest.mark.parametrize(("text", "trip"), [
+    ("I'm collecting my sister at the Miami airport; she's on your flight from Chicago.", ["ORD", "MIA"]),
+    ("I need a flight to Chicago from Miami.", ["MIA", "ORD"]),
+    ("Miami to Chicago, please.", ["MIA", "ORD"]),
+    ("Flying out of Dallas into Chicago.", ["DFW", "ORD"]),
+    ("Chicago, then Dallas.", ["ORD", "DFW"]),  # no word says which way: the order they are said
+])
+def test_places_a_pack_calls_a_route_are_read_in_the_order_of_the_trip(text: str, trip: list[str]) -> None:
+    book = recipe_book.parse({"routes": ["place"], "recipes": {},
+                              "words": {"place": {"MIA": ["miami"], "ORD": ["chicago"], "DFW": ["dallas"]}}})
+    assert book.entities(text, {})["place"] == trip
+    with pytest.raises(ConfigError, match="routes"):
+        recipe_book.parse({"routes": ["city"], "recipes": {}, "words": {"place": {"MIA": ["miami"]}}})

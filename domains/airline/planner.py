@@ -51,9 +51,9 @@ def flight_date(ctx: Context) -> str:
     """The date the member names; when one of their bookings has that flight on that day of the year, the
     booking's date (a day already past is the one flown or missed, not the same day next year)."""
     dates = ctx.entities.get("dates") or []
-    chosen = ctx.bound.get("@reservations.flights") or {}
+    chosen = ctx.bound.get("@reservations.flights") or ctx.bound.get("@schedule") or {}
     if chosen.get("date") and (not dates or str(chosen["date"])[:10] in map(str, dates)):
-        return str(chosen["date"])[:10]  # the member's own flight, chosen by the words: its day
+        return str(chosen["date"])[:10]  # the flight chosen by the words: its day
     if len(set(dates)) == 1:
         number, day_of_year = ctx.bound.get("flight_number"), str(dates[0])[5:]
         booked = [f["date"] for r in ctx.snapshot.get("reservations", []) for f in r.get("flights", [])

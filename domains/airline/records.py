@@ -125,11 +125,18 @@ def _cabin_costs(r: AirlineReservationRow, legs: list[backend.Leg], clock: datet
 
 def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> dict[str, Any]:
     """The snapshot with the direct flights for sale that the message's words point to: between the first two
-    airports it names, and on the routes of the member's bookings, on each date it names."""
+    airports it names, and on the routes of the member's bookings, on each date it names; and, as ``schedule``, every
+    flight from the first of those airports to the second on those dates."""
     from cx_core.entities import find_dates
 
     clock = backend.airline_now(now)
-    days = [d for d in find_dates(text, clock.date()) if d > clock.date()][:3]
+    named = find_dates(text, clock.date())
+    places = load(Path(__file__).resolve().parent / "recipes.yaml").entities(text, {}).get("airport") or []
+    # every flight from the first airport of the trip the words give to the second, on each day named, in any
+    # state: one someone else flies ("my father is flying Miami to Chicago this evening")
+    snap = {**snap, "schedule": [f for d in named[:3] for f in backend.operating(s, places[0], places[1], d)]
+            if len(places) >= 2 else []}
+    days = [d for d in named if d > clock.date()][:3]
     for r in snap.get("reservations", []):  # "push my Seattle flight back by a week": a booked day, moved
         for f in r["flights"] if r.get("status") != "cancelled" else []:
             moved = when.shifted(text, date.fromisoformat(str(f["date"])[:10])) if not f.get("flown") else None
@@ -139,7 +146,6 @@ def for_message(s: Session, snap: dict[str, Any], text: str, now: datetime) -> d
     if not days:
         return snap
     routes: list[tuple[str, str]] = []
-    places = load(Path(__file__).resolve().parent / "recipes.yaml").entities(text, {}).get("airport") or []
     if len(places) >= 2:  # the trip asked for, and its way back
         routes += [(places[0], places[1]), (places[1], places[0])]
     for r in snap.get("reservations", []):

@@ -45,6 +45,18 @@ def flight_status(s: Session, flight_number: str, day: date | str) -> dict[str, 
     return out
 
 
+def operating(s: Session, origin: str, destination: str, day: date | str) -> list[dict[str, Any]]:
+    """The nonstop flights between two airports on a date, whatever their state (full, delayed, flying, landed):
+    the flights a person who is not the member may ask about ("my father's Miami to Chicago flight this evening")."""
+    d = _day(day, "date")
+    q = (select(AirlineFlightRow, AirlineFlightDateRow)
+         .join(AirlineFlightDateRow, AirlineFlightDateRow.flight_number == AirlineFlightRow.flight_number)
+         .where(AirlineFlightDateRow.date == d, AirlineFlightRow.origin == origin.strip().upper(),
+                AirlineFlightRow.destination == destination.strip().upper()))
+    return [{"flight_number": f.flight_number, "origin": f.origin, "destination": f.destination, "date": d.isoformat(),
+             "status": fd.status} for f, fd in s.execute(q.order_by(AirlineFlightRow.flight_number)).all()]
+
+
 def _available(s: Session, day: date, origin: str | None = None, destination: str | None = None,
                leave_after: datetime | None = None) -> list[Leg]:
     q = (select(AirlineFlightRow, AirlineFlightDateRow)
