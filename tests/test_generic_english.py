@@ -1329,3 +1329,31 @@ def test_a_sentence_that_narrows_the_request_before_it_joins_it(sentence: str, n
     from cx_core.request_split import NARROWS
 
     assert bool(NARROWS.match(sentence)) is narrows
+
+
+@pytest.mark.parametrize(("text", "own_day"), [
+    ("Could the installer come on Tuesday, the very first slot of the morning?", False),  # asked for: the next one
+    ("Tuesday doesn't work for me any more.", True),  # ruled out: the visit's own Tuesday
+    ("Could you move my Tuesday visit to Thursday?", True),
+    ("Please move it from Tuesday to Thursday.", True),
+])
+def test_a_weekday_asked_for_is_the_next_one_and_one_ruled_out_or_owned_is_the_records(text: str,
+                                                                                       own_day: bool) -> None:
+    from datetime import date
+
+    from cx_core.reading.arguments import own_weekday
+
+    today, own = date(2026, 11, 20), "2026-12-01"  # a Friday; the visit is on Tuesday 1 December
+    assert own_weekday(text, today, own) == ({"2026-11-24"} if own_day else set())
+
+
+@pytest.mark.parametrize(("text", "refuses"), [
+    ("If possible keep the same technician who's booked now.", False),  # goes along with the change asked for
+    ("Keep the same seat that I chose, please.", False),
+    ("Keep me on Flex.", True),
+    ("I'd like to keep the same tariff.", True),
+])
+def test_keeping_whoever_goes_along_with_a_change_refuses_nothing(text: str, refuses: bool) -> None:
+    from cx_core.reading import language
+
+    assert bool(language.NEGATION.search(text)) is refuses

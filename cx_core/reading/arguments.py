@@ -352,6 +352,7 @@ def ruled_out_in_words(text: str, start: int, end: int) -> bool:
 
 
 # a weekday with no day of the month after it: "on Friday", not "Friday 4 December" nor "Friday the 4th"
+_OWN_DAY = re.compile(r"\b(?:my|our|the|this|from|instead\s+of|rather\s+than)\s+$", re.I)
 BARE_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
@@ -360,7 +361,10 @@ def own_weekday(text: str, today: date, own: str, day_first: bool = False) -> se
     """The days read from a bare weekday ("on Friday") that a record's own day (``own``, ISO) falls on: the
     customer means that record's Friday, not the next one (``days_said`` reads it as ``own``)."""
     weekday = date.fromisoformat(own).strftime("%A").lower()
-    if weekday not in {m.group(1).lower() for m in BARE_WEEKDAY.finditer(text)}:
+    # the record's weekday ruled out, or named as the record's own ("my Tuesday visit", "from Tuesday"); one only
+    # asked for is the next one ("could the installer come on Tuesday?" of a visit on Tuesday in a fortnight)
+    if not any(m.group(1).lower() == weekday and (said_against(text, m.start(), m.end()) or _OWN_DAY.search(
+            text[max(0, m.start() - 16):m.start()])) for m in BARE_WEEKDAY.finditer(text)):
         return set()
     ahead = (date.fromisoformat(own).weekday() - today.weekday()) % 7 or 7
     nxt = today + timedelta(days=ahead)

@@ -160,7 +160,8 @@ NEGATION = re.compile(
     r"(?:is|are))\b|"
     # "please don't." said of the request before it
     r"\b(?:please\s+)?(?:don'?t|do\s+not)\b(?=\s*(?:[,.;!]|$|(?:do\s+)?(?:it|that|this|bother)\b))|"
-    r"\b(?:keep|stay(?:ing)?\s+(?:on|with)|remain\s+on|stick\s+with)\b", re.I)
+    r"\b(?:keep(?!\s+(?:the\s+)?same\s+\w+\s+(?:who|whom|that|which)\b)|stay(?:ing)?\s+(?:on|with)|remain\s+on|"
+    r"stick\s+with)\b", re.I)
 # a change of mind: the customer takes back what they asked before
 WITHDRAWN = re.compile(
     r"\b(?:(?:i'?ve|i\s+have|have)\s+changed\s+my\s+mind|changed\s+my\s+mind|change\s+of\s+plan|scratch\s+that|"
