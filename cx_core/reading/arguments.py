@@ -351,8 +351,9 @@ def ruled_out_in_words(text: str, start: int, end: int) -> bool:
     return said_against(text, start, end) or language.contrasted(text, start)
 
 
-# a weekday with no day of the month after it: "on Friday", not "Friday 4 December" nor "Friday the 4th"
+# the words before a weekday that name it as a record's own: "my Tuesday visit", "from Tuesday"
 _OWN_DAY = re.compile(r"\b(?:my|our|the|this|from|instead\s+of|rather\s+than)\s+$", re.I)
+# a weekday with no day of the month after it: "on Friday", not "Friday 4 December" nor "Friday the 4th"
 BARE_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?!,? \d| the \d)", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 

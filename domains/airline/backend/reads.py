@@ -49,24 +49,29 @@ def operating(s: Session, origin: str, destination: str, day: date | str) -> lis
     """The nonstop flights between two airports on a date, whatever their state (full, delayed, flying, landed):
     the flights a person who is not the member may ask about ("my father's Miami to Chicago flight this evening")."""
     d = _day(day, "date")
-    q = (select(AirlineFlightRow, AirlineFlightDateRow)
-         .join(AirlineFlightDateRow, AirlineFlightDateRow.flight_number == AirlineFlightRow.flight_number)
-         .where(AirlineFlightDateRow.date == d, AirlineFlightRow.origin == origin.strip().upper(),
-                AirlineFlightRow.destination == destination.strip().upper()))
-    return [{"flight_number": f.flight_number, "origin": f.origin, "destination": f.destination, "date": d.isoformat(),
-             "status": fd.status} for f, fd in s.execute(q.order_by(AirlineFlightRow.flight_number)).all()]
+    return [{"flight_number": leg.number, "origin": leg.flight.origin, "destination": leg.flight.destination,
+             "date": d.isoformat(), "status": leg.status}
+            for leg in _on(s, d, origin.strip().upper(), destination.strip().upper(), only_available=False)]
 
 
-def _available(s: Session, day: date, origin: str | None = None, destination: str | None = None,
-               leave_after: datetime | None = None) -> list[Leg]:
+def _on(s: Session, day: date, origin: str | None = None, destination: str | None = None,
+        only_available: bool = True) -> list[Leg]:
+    """The flights operating on ``day`` (only those still for sale, by default), in flight-number order."""
     q = (select(AirlineFlightRow, AirlineFlightDateRow)
          .join(AirlineFlightDateRow, AirlineFlightDateRow.flight_number == AirlineFlightRow.flight_number)
-         .where(AirlineFlightDateRow.date == day, AirlineFlightDateRow.status == "available"))
+         .where(AirlineFlightDateRow.date == day))
+    if only_available:
+        q = q.where(AirlineFlightDateRow.status == "available")
     if origin:
         q = q.where(AirlineFlightRow.origin == origin)
     if destination:
         q = q.where(AirlineFlightRow.destination == destination)
-    legs = [Leg(f, day, fd) for f, fd in s.execute(q.order_by(AirlineFlightRow.flight_number)).all()]
+    return [Leg(f, day, fd) for f, fd in s.execute(q.order_by(AirlineFlightRow.flight_number)).all()]
+
+
+def _available(s: Session, day: date, origin: str | None = None, destination: str | None = None,
+               leave_after: datetime | None = None) -> list[Leg]:
+    legs = _on(s, day, origin, destination)
     if leave_after is not None:
         legs = [leg for leg in legs if leg.departure >= leave_after]
     return legs
