@@ -22,6 +22,7 @@ from .entities import split_sentences, whole_text
 from .models import Request, TicketIn, Triage
 from .passages import quotable_sentences
 from .reading import comparing, language, records, when
+from .reading.requests import asks_for_a_change
 from .reading.language import ASKING_WORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
@@ -119,9 +120,14 @@ class Answers:
         return self._known[1] | record_words(snap) | record_words(profile)
 
     def why_it_waits(self, tri: Triage, snap: Any, profile: Mapping[str, Any] | None) -> str:
-        """Why a reply the level lets go alone waits for a person instead: a question it answers names what neither
-        the knowledge base, the customer's records nor the pack ever mention ('' when it may go)."""
+        """Why a reply the level lets go alone waits for a person instead: a question it answers also asks for a
+        change ("…which tariff would be cheapest, and move our gas onto it?"), which an answer alone leaves undone,
+        or names what neither the knowledge base, the customer's records nor the pack ever mention ('' when it may
+        go)."""
         asked = [r.text for r in tri.requests if r.intent in self.pack.informational]
+        if done := next((s for r in asked for s in language.sentences(r) if asks_for_a_change(s)), None):
+            return (f"the customer also asks for something to be done (“{done.text[:120]}”), which an answer alone "
+                    "leaves undone: a person decides")
         return why_it_waits(asked, self.known(snap, profile)) if asked else ""
 
     def also_asked(self, tri: Triage, ticket: TicketIn) -> list[str]:

@@ -41,6 +41,7 @@ from .models import Request, Triage
 from .plans import Plan, Step
 from .reading import arguments, language
 from .reading import records as reading_records
+from .reading.requests import asks_for_a_change
 from .recipe_book import Binding, Book, Recipe, StepSpec
 from .wording import listed
 
@@ -129,6 +130,10 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
     if b.named_by and not named:  # a code the pattern misses ("YNKEDB") still names a record written out in full
         named = [str(r.get(key)).lower() for r in everything if len(str(r.get(key) or "")) >= 5
                  and re.search(rf"(?<![A-Za-z0-9]){re.escape(str(r.get(key)))}(?![A-Za-z0-9])", ctx.text)]
+    if named and b.filter and not (ctx.own.get(b.named_by) or ctx.own.get(b.named_by + "s")):
+        # named elsewhere in the message ("We're currently on Flex. … which would be cheapest, and move us onto
+        # it?"): only one the binding may choose
+        named = [n for n in named if any(str(r.get(key)).lower() == n and _meets(r, b, ctx) for r in everything)]
     if named:
         mine = {str(r.get(key)).lower(): r for r in everything}
         picked = [mine[n] for n in named if n in mine]
@@ -394,6 +399,18 @@ def _as_can_be_done(req: Request, book: Book, snap: Mapping[str, Any] | None) ->
     return req.model_copy(update={"intent": req.second, "second": req.intent})
 
 
+def _as_asked(req: Request, book: Book) -> Request:
+    """A request of a kind that is only answered which also asks, in so many words, for a change ("Can you work
+    out which tariff would be cheapest for us and move our gas onto it?") is read as the model's next reading of
+    it, when that kind changes something."""
+    if req.intent in book.recipes or not req.second or req.second not in book.recipes or all(
+            is_read(s.action) for s in book.recipes[req.second].steps):
+        return req
+    if not any(asks_for_a_change(s) for s in language.sentences(req.text)):
+        return req
+    return req.model_copy(update={"intent": req.second, "second": req.intent})
+
+
 def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str, Any] | None) -> Any:
     """An argument read from the message by the action's own schema; the chosen record's words pick among several
     values ("electric 12301, gas 5302")."""
@@ -491,7 +508,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
     said = book.entities(language.unnegated(text), {})
     kept = {k: v for k, v in entities.items() if k not in book.words} | {k: v for k, v in said.items() if k in book.words}
     for n, req in enumerate(triage.requests):
-        if (done_as := _as_can_be_done(req, book, snap)) is not req:
+        if (done_as := _as_asked(_as_can_be_done(req, book, snap), book)) is not req:
             # read as what can be done, for every stage after this one (the summary, the reply, the ticket's type)
             triage.requests[n] = done_as
             if triage.task_type == req.intent:

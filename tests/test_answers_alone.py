@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cx_core import desk
 from cx_core.answer_check import content_words, why_it_waits
-from cx_core.models import Channel, Decision, ProcessResult, TicketIn
+from cx_core.models import Channel, Decision, ProcessResult, Request, TicketIn
 from cx_core.services import Services
 from cx_core.store.tables import AuditRow
 from tests.conftest import NOW
@@ -132,3 +132,31 @@ def test_which_questions_are_asked_beside_the_requests() -> None:
     bill = Triage(task_type="bill_question", intent="bill_question", confidence=0.9,
                   requests=[Request(intent="bill_question", text=told.split(". ")[0] + ".", confidence=0.9)])
     assert answers.also_asked(bill, ticket.model_copy(update={"body": told})) == [told]
+
+
+@pytest.mark.parametrize(("sentence", "change"), [
+    ("Can you work out which plan would be cheapest for us and move our account onto it?", True),
+    ("Please switch the card on that order, as long as there is no fee.", True),
+    ("I'd like you to cancel it if it hasn't shipped.", True),
+    ("Could you tell me how to change my plan?", False),
+    ("I want to know whether I can cancel.", False),
+    ("Can I change my tariff at any time?", False),
+    ("Please don't change anything yet.", False),
+    ("Which tariff is cheapest?", False),
+])
+def test_a_sentence_that_asks_for_a_change_is_told_from_one_that_asks_to_be_told(sentence: str, change: bool) -> None:
+    from cx_core.reading import language
+    from cx_core.reading.requests import asks_for_a_change
+
+    assert asks_for_a_change(language.sentences(sentence)[0]) is change
+
+
+def test_an_answer_to_a_question_that_also_asks_for_a_change_waits_with_the_reason(services: Services) -> None:
+    from cx_core.answer_check import Answers
+
+    informational = sorted(services.pipeline.pack.informational)[0]
+    text = "Which cards do you accept? Please switch my order's payment to the Visa."
+    tri = services.triager.triage("Cards", text).model_copy(update={
+        "requests": [Request(intent=informational, text=text, confidence=0.9)]})
+    waits = Answers(services.kb, services.pipeline.pack).why_it_waits(tri, None, None)
+    assert waits.startswith("the customer also asks for something to be done (“Please switch")

@@ -499,3 +499,53 @@ def test_places_a_pack_calls_a_route_are_read_in_the_order_of_the_trip(text: str
     assert book.entities(text, {})["place"] == trip
     with pytest.raises(ConfigError, match="routes"):
         recipe_book.parse({"routes": ["city"], "recipes": {}, "words": {"place": {"MIA": ["miami"]}}})
+
+
+@pytest.mark.parametrize(("text", "second", "want"), [
+    # a question that also asks, in so many words, for the change: read as the kind that makes it
+    ("Which of your plans would be cheapest for us, and could you move us onto it?", "plan_change", "plan_change"),
+    # only a question, or asked to be told how: answered
+    ("Which of your plans would be cheapest for us?", "plan_change", "plan_question"),
+    ("Could you tell me how to change my plan?", "plan_change", "plan_question"),
+    # no next reading that changes anything: answered as asked
+    ("Which plan is cheapest, and could you move us onto it?", "", "plan_question"),
+])
+def test_a_question_that_also_asks_for_the_change_is_read_as_the_change(text: str, second: str, want: str) -> None:
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    triage = Triage(task_type="plan_question", intent="plan_question", confidence=0.6, urgency="normal",
+                    sentiment="neutral", language="en", entities={},
+                    requests=[Request(intent="plan_question", text=text, confidence=0.6, second=second)])
+    recipes.plan(recipe_book.parse(PLAN_BOOK), triage, PLAN_SNAP, date(2026, 11, 20), text, {},
+                 reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests))
+    assert triage.requests[0].intent == want and triage.task_type == want
+
+
+def test_a_value_named_elsewhere_in_the_message_that_the_filter_refuses_is_not_the_one_chosen() -> None:
+    """"We're on Fibre 500 now. … move us to the other one": the plan the account is on, named as what it is now,
+    is never the new plan; named in the request itself, it is (the action then says why not)."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    def planned(text: str, request: str) -> Any:
+        triage = _triage("plan_change", request, plan=["fibre500"])
+        reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+        return recipes.plan(recipe_book.parse(PLAN_BOOK), triage, PLAN_SNAP, date(2026, 11, 20), text, {},
+                            reading=reading)
+
+    request = "Please move us to the other plan."
+    [step] = planned(f"We're on Fibre 500 at the moment. {request}", request).steps
+    assert step.args["plan_code"] == "FIBRE900" and not step.missing
+
+
+def test_a_superlative_weighs_the_words_around_it_and_never_guesses_between_fields_named_alike() -> None:
+    from cx_core.reading.records import superlative
+
+    tariffs = [{"code": "A", "electricity_unit_rate": 0.245, "gas_unit_rate": 0.058},
+               {"code": "B", "electricity_unit_rate": 0.231, "gas_unit_rate": 0.062}]
+    assert (superlative("Put my electricity on the one with the lowest unit rate.", tariffs) or {}).get("code") == "B"
+    assert (superlative("Put my gas on the one with the lowest unit rate.", tariffs) or {}).get("code") == "A"
+    assert superlative("Put me on the one with the lowest unit rate.", tariffs) is None  # which fuel: not a guess

@@ -177,7 +177,7 @@ WITHDRAWS = re.compile(r"\b(?:scratch\s+that|never\s*mind|nevermind|forget\s+(?:
 ASKS_FOR = re.compile(r"^\W*(?:please\s+|pls\s+|kindly\s+|just\s+)?(?:cancel|change|move|return|exchange|refund|send|"
                       r"resend|update|book|add|remove|switch|upgrade|downgrade|replace|credit|reverse|close|reschedule|"
                       r"stop|put|set|take|submit|arrange|ship|deliver|keep|leave)\b|\bplease\b|\b(?:can|could|would|"
-                      r"will)\s+you\b|\bi\s+(?:want|need|would\s+like|'d\s+like)\s+(?:you\s+)?to\b", re.I)
+                      r"will)\s+you\b|\bi(?:\s+want|\s+need|\s+would\s+like|['’]d\s+like)\s+(?:you\s+)?to\b", re.I)
 # a question that asks for a thing to be done, its subject the thing: "so could the washer come on Tuesday too?"
 ASKS_OF_IT = re.compile(r"\b(?:can|could|would|will)\s+(?:the|my|our|it|they|this|that|these|those|we|i)\b[^.!?]*\?\s*$",
                         re.I)
@@ -492,8 +492,8 @@ _INFO_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|has|have|had|is
 
 # asking to be told, not to have something done: "could you tell me how…", "I was wondering whether…"
 _TELL_ME = re.compile(r"\b(?:i\s+(?:was\s+)?wonder(?:ing)?|(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|explain|"
-                      r"let\s+me\s+know|confirm\s+(?:whether|if|how|what|when))|i'?d\s+like\s+to\s+know|do\s+you\s+"
-                      r"know|just\s+(?:a\s+)?(?:question|checking|asking))\b", re.I)
+                      r"let\s+me\s+know|confirm\s+(?:whether|if|how|what|when))|i(?:'?d\s+like|\s+want|\s+need)\s+to\s+"
+                      r"know|do\s+you\s+know|just\s+(?:a\s+)?(?:question|checking|asking))\b", re.I)
 
 
 # the thing itself is unwanted ("it isn't right for us", "they don't fit", "I no longer need it"): a question how to

@@ -195,13 +195,17 @@ def superlative(text: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str,
                                                                       "most expensive"} else set())
     fields = {k for r in pool for k, v in r.items() if _number(v) is not None}
 
-    def fit(field: str) -> int:
+    def fit(field: str) -> tuple[int, int]:
+        """How well the words after the superlative name a field, then how well the rest of the words do ("the
+        lowest unit rate" for "my electricity": ``electricity_unit_rate``, not ``gas_unit_rate``)."""
         parts = {stem(p) for p in re.split(r"[_\W]+", field.lower()) if p}
-        return len(parts & after) * 2 + (bool(parts & _PRICE) and "price" in after)
+        return len(parts & after) * 2 + (bool(parts & _PRICE) and "price" in after), len(parts & said_stems)
 
-    best = max(fields, key=lambda f: (fit(f), -len(f)), default=None)
-    if best is None or fit(best) == 0:
-        return None
+    said_stems = {stem(w) for w in said}
+    ranked = sorted(fields, key=fit, reverse=True)
+    best = ranked[0] if ranked else None
+    if best is None or fit(best)[0] == 0 or len(ranked) > 1 and fit(ranked[1]) == fit(best):
+        return None  # no field named, or two named alike ("the cheapest" of rates, charges and fees): not a guess
     valued = [(n, r) for r in pool if (n := _number(r.get(best))) is not None]
     if not valued:
         return None

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import conditions
+from . import conditions, language
+from .types import Words
 
 # ------------------------------------------------------------------ what a verb's word is, in its sentence
 NEGATED = re.compile(r"(?:\bnot|\bnever|n't|\bnor)\s+(?:\w+\s+){0,2}$", re.I)
@@ -295,3 +296,16 @@ class Grammar:
 def _stem(word: str) -> str:
     """A verb's stem as a condition may inflect it: "exchange" → "exchang", "modify" → "modif"."""
     return word[:-1] if word.endswith(("e", "y")) and len(word) > 4 else word
+
+
+# the verbs of a change asked for, wherever they stand in a request ("…and move our gas onto it?")
+_CHANGE = re.compile(r"\b(?:cancel|change|move|switch|put|swap|return|exchange|refund|credit|waive|book|reschedule|"
+                     r"add|remove|upgrade|downgrade|replace|reverse|close|transfer|update)\b", re.I)
+
+
+def asks_for_a_change(sentence: Words) -> bool:
+    """Whether a clause of a sentence asks for something to be changed (a request or a wish with a verb of change),
+    not only to be told something ("could you tell me how to change it?" only asks)."""
+    return any(not language.asks_to_be_told(c) and language.ASKS_FOR.search(c.text) and any(
+        not language.NEGATION.search(c.text[max(0, m.start() - 30):m.end()]) for m in _CHANGE.finditer(c.text))
+        for c in language.clauses(sentence))
