@@ -22,8 +22,8 @@ from .entities import split_sentences, whole_text
 from .models import Request, TicketIn, Triage
 from .passages import quotable_sentences
 from .reading import comparing, language, records, when
-from .reading.requests import asks_for_a_change
 from .reading.language import ASKING_WORDS
+from .reading.requests import asks_for_a_change
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 SAFETY_MIN = 0.35  # how close a passage must be to the sentence naming a danger to tell what to do about it
