@@ -91,6 +91,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Please {act} unless you hear from me by Monday.", "hold", None),
     ("Only if the price drops, {act}.", "hold", None),
     ("Please {act} as long as there is no fee.", "hold", None),
+    ("I'd like you to {act}. But only if my partner agrees.", "hold", None),  # the condition said after it
+    ("Please {act}. Only as long as there is no fee.", "hold", None),
     ("Please {act}, depending on what my bank says.", "hold", None),
     ("In case I don't call back by noon, {act}.", "hold", None),
     # fallbacks: the second choice waits for the first

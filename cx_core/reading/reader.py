@@ -177,6 +177,13 @@ def _add_clauses(out: list[RequestReading], seen: set[tuple[int, int]], sentence
         if q.condition is not None and clause.text.strip().lower() == q.condition.text.strip().lower():
             carried = q.condition  # a clause that is only a condition: it holds the next one
             continue
+        if q.condition is not None and len(out) == start and _only(clause.text) == _only(q.condition.text) \
+                and "," not in clause.text and out and out[-1].task_type == clause_type(req) \
+                and out[-1].qualifiers.condition is None and out[-1].kind == "act":
+            # a sentence that is only a condition holds the request before it: "I'd like to move the booking up to
+            # economy. But only if it's no more than $150 a head."
+            out[-1].qualifiers.condition = q.condition
+            continue
         if carried is not None and q.condition is None:
             q.condition = carried
         carried = None
@@ -198,6 +205,11 @@ def _add_clauses(out: list[RequestReading], seen: set[tuple[int, int]], sentence
         out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
                                   confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
                                   records=_records(clause, vocab, given.ids), qualifiers=q))
+
+
+def _only(text: str) -> str:
+    """A clause's words without the words that open it nor its last mark ("But only if …." → "if …")."""
+    return re.sub(r"^\W*(?:(?:but|and|so|though)\b\W*)?(?:(?:only|just)\b\W*)?|\W+$", "", text.strip().lower())
 
 
 def _conditions_on_it(out: list[RequestReading], seen: set[tuple[int, int]], sentences: list[Words],
