@@ -549,3 +549,37 @@ def test_a_superlative_weighs_the_words_around_it_and_never_guesses_between_fiel
     assert (superlative("Put my electricity on the one with the lowest unit rate.", tariffs) or {}).get("code") == "B"
     assert (superlative("Put my gas on the one with the lowest unit rate.", tariffs) or {}).get("code") == "A"
     assert superlative("Put me on the one with the lowest unit rate.", tariffs) is None  # which fuel: not a guess
+
+
+@pytest.mark.parametrize(("said", "fee", "goes"), [
+    ("as long as its exit fee is £100 or less", 75, True),
+    ("as long as its exit fee is £100 or less", 150, False),
+    ("provided the exit fee isn't higher than £75", 75, True),
+    ("unless the exit fee is over £50", 75, False),
+    ("only if the exit fee is under £50 per month", 25, None),  # measured by something else: a person decides
+    ("as long as there is no fee", 0, None),  # no figure: a person decides
+    ("if my partner agrees", 0, None),
+])
+def test_a_condition_on_a_figure_of_the_record_is_settled_by_the_record(said: str, fee: int, goes: bool | None
+                                                                      ) -> None:
+    """"Move me to Fibre 900, as long as its exit fee is £100 or less": the plan's own exit fee settles it. Met, the
+    step goes ahead with the figure; not met, it is not done and the reply says why; a condition the records cannot
+    tell still waits for a person."""
+    from datetime import datetime
+
+    from cx_core.reading import guard
+    from cx_core.reading.reader import read
+
+    snap = {**PLAN_SNAP, "plans": [PLAN_SNAP["plans"][0], {**PLAN_SNAP["plans"][1], "exit_fee": fee}]}
+    text = f"Please move me to the other plan, {said}."
+    triage = _triage("plan_change", text)
+    reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+    plan = guard.apply(recipes.plan(recipe_book.parse(PLAN_BOOK), triage, snap, date(2026, 11, 20), text, {},
+                                    reading=reading), reading, snap)
+    if goes is None:
+        assert [s.held for s in plan.steps] and all(s.held for s in plan.steps)
+    elif goes:
+        [step] = plan.steps
+        assert step.args["plan_code"] == "FIBRE900" and not step.held and f"£{fee}" in step.rationale
+    else:
+        assert not plan.steps and f"the exit fee is £{fee}" in plan.answers["plan_change"]

@@ -17,6 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
+from . import bounds
 from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
 from .types import Qualifiers, Reading, RequestReading
 
@@ -137,6 +138,19 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
                 and ON_REFUND.search(q.condition.text))
 
 
+def _records_settle(step: Step, q: Qualifiers, snapshot: Mapping[str, Any] | None) -> tuple[bool, str] | None:
+    """A condition only on a figure of a record the step acts on ("as long as its exit fee is £100 or less"):
+    whether the record meets it, with the figure (``bounds.settle``); None when it is not such a condition."""
+    held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
+    if q.condition is None or held:
+        return None
+    rows: list[Mapping[str, Any]] = []
+    for value in step.args.values():
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            _records_with(str(value), snapshot or {}, rows)
+    return bounds.settle(q.condition.text, rows) if rows else None
+
+
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
     """"Fixed 24 would suit me better. If I can switch without the exit fee, please do it": a condition set on the
     clause whose "it" stands for the request holds it (a second choice is the planner's to apply)."""
@@ -232,6 +246,7 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
     _formal_complaint(plan, reading)
     kept: list[Step] = []
     dropped: list[Step] = []
+    unmet: dict[str, str] = {}  # a condition the records settle, not met: why, by task type
     for step in plan.steps:
         if is_read(step.action):
             kept.append(step)
@@ -259,6 +274,11 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
+        elif what == "hold" and clause is not None and (settled := _records_settle(step, clause.qualifiers,
+                                                                                    snapshot)) is not None:
+            what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why
+            step = replace(step, rationale=f"{step.rationale}; {'met' if settled[0] else 'not met'}: {settled[1]}")
+            unmet.update({} if settled[0] else {step.intent: settled[1]})
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:
@@ -269,7 +289,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
     if dropped:
         for intent in {s.intent for s in dropped} - {s.intent for s in kept if not is_read(s.action)}:
             plan.questions.pop(intent, None)
-            plan.answers.setdefault(intent, left_alone([s for s in dropped if s.intent == intent]))
+            left = left_alone([s for s in dropped if s.intent == intent])
+            plan.answers.setdefault(intent, f"{left}: {unmet[intent]}" if intent in unmet else left)
         plan.steps = [s for s in kept if not (s.depends_on and s.depends_on in {d.action for d in dropped})]
     else:
         plan.steps = kept

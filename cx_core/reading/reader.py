@@ -174,16 +174,10 @@ def _add_clauses(out: list[RequestReading], seen: set[tuple[int, int]], sentence
     start = len(out)
     for clause in language.clauses(sentence):
         q = language.qualifiers(clause, sentence)
-        if q.condition is not None and clause.text.strip().lower() == q.condition.text.strip().lower():
-            carried = q.condition  # a clause that is only a condition: it holds the next one
-            continue
-        if q.condition is not None and len(out) == start and _only(clause.text) == _only(q.condition.text) \
-                and "," not in clause.text and out and out[-1].task_type == clause_type(req) \
-                and out[-1].qualifiers.condition is None and out[-1].kind == "act":
-            # a sentence that is only a condition holds the request before it: "I'd like to move the booking up to
-            # economy. But only if it's no more than $150 a head."
-            out[-1].qualifiers.condition = q.condition
-            continue
+        if q.condition is not None and (clause.text.strip().lower() == q.condition.text.strip().lower() or (
+                "," not in clause.text and _only(clause.text) == _only(q.condition.text))):
+            carried = q.condition  # a clause that is only a condition: it holds the next one (or, said last, the
+            continue  # one before)
         if carried is not None and q.condition is None:
             q.condition = carried
         carried = None
@@ -205,6 +199,11 @@ def _add_clauses(out: list[RequestReading], seen: set[tuple[int, int]], sentence
         out.append(RequestReading(kind=_kind(q, clause), task_type=getattr(req, "intent", None),
                                   confidence=float(getattr(req, "confidence", 0.0) or 0.0), sentence=clause,
                                   records=_records(clause, vocab, given.ids), qualifiers=q))
+    if carried is not None and out and out[-1].task_type == clause_type(req) and out[-1].kind == "act" \
+            and out[-1].qualifiers.condition is None:
+        # "Please move me to Fibre 900, only if the fee is under £50", "I'd like to move the booking up to economy.
+        # But only if it's no more than $150 a head.": the condition said last holds the request before it
+        out[-1].qualifiers.condition = carried
 
 
 def _only(text: str) -> str:
