@@ -7,7 +7,7 @@ person", "£20 a month"): such a condition still waits for a person."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .phrases import stem
@@ -41,53 +41,92 @@ def _comparison(text: str, start: int, end: int) -> str:
     last = lambda rx: max((m.end() for m in rx.finditer(before)), default=-1)  # noqa: E731
     found = {op: last(rx) for op, rx in (("<=", _AT_MOST), ("<", _BELOW), (">=", _AT_LEAST), (">", _ABOVE))}
     op, at = max(found.items(), key=lambda x: x[1])
-    if at < 0 or before[at:].strip(" $£€"):
+    if at < 0 or not re.fullmatch(r"\s*(?:the\s+)?[$£€]?\s*", before[at:]):
         return ""  # the comparison must stand right before the amount
     if op == ">" and found["<="] >= 0 and found["<="] >= at - 25:
         return "<="  # "isn't higher than": the most wins over the "higher than" inside it
     return op
 
 
-def _field(said: set[str], rows: Iterable[Mapping[str, Any]]) -> tuple[str, float] | None:
-    """The one numeric field of the records the words name best ("exit fee" → ``exit_fee``), with its value; None
-    when none is named or two are named alike."""
-    scored: dict[str, tuple[int, float]] = {}
+def _field(said: set[str], rows: list[Mapping[str, Any]], around: set[str]) -> str | None:
+    """The one numeric field of the records the words name best ("exit fee" → ``exit_fee``); among fields named
+    alike, the one the records' own words name ("standing charge" of an electricity account:
+    ``electricity_standing_charge``); None when none is named or two still are alike."""
+    scored: dict[str, tuple[int, int]] = {}
     for row in rows:
         for name, value in row.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             parts = {stem(p) for p in re.split(r"[_\W]+", name.lower()) if p}
-            hit = len(parts & said)
-            if hit and (name not in scored or scored[name][0] < hit):
-                scored[name] = (hit, float(value))
-    if not scored:
+            if hit := len(parts & said):
+                scored[name] = max(scored.get(name, (0, 0)), (hit, len(parts & around)))
+    ranked = sorted(scored.items(), key=lambda x: x[1], reverse=True)
+    if not ranked or len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
         return None
-    ranked = sorted(scored.items(), key=lambda x: -x[1][0])
-    if len(ranked) > 1 and ranked[1][1][0] == ranked[0][1][0]:
-        return None
-    return ranked[0][0], ranked[0][1][1]
+    return ranked[0][0]
 
 
-def settle(condition: str, rows: Iterable[Mapping[str, Any]]) -> tuple[bool, str] | None:
-    """Whether the records meet a condition on one of their figures, with the reason; None when the records cannot
-    tell."""
-    found = amounts(condition)
-    if len(found) != 1 or re.search(r"\beven\s+if\b", condition, re.I):
+def _value(rows: list[Mapping[str, Any]], name: str) -> float | None:
+    return next((float(r[name]) for r in rows if isinstance(r.get(name), int | float)
+                 and not isinstance(r.get(name), bool)), None)
+
+
+_PENCE = re.compile(r"(?<![\w.£$€])(\d{1,3}(?:\.\d+)?)\s?p\b")
+_THAN = re.compile(r"\b(?:(lower|less|cheaper|smaller)|(higher|more|dearer|bigger|greater))\s+than\b", re.I)
+_NOT = re.compile(r"\b(?:is|are|was)n'?t\s+$|\bnot\s+$", re.I)
+
+
+def _limit(condition: str, others: list[Mapping[str, Any]], kin: list[Mapping[str, Any]]
+           ) -> tuple[float, str, int, int, Mapping[str, Any] | None] | None:
+    """What the condition compares with: an amount ("£100", "51p") or another of the records (``others``), named
+    after "than" ("lower than what I pay on Flex"), with its words' place; None when it gives neither, or several."""
+    found = [(float(v.value["amount"]), v.words.text.strip(), v.words.start, v.words.end) for v in amounts(condition)]
+    found += [(float(m.group(1)) / 100, m.group(0), m.start(), m.end()) for m in _PENCE.finditer(condition)]
+    if len(found) == 1:
+        return (*found[0], None)
+    than = _THAN.search(condition)
+    if found or than is None or not others:
+        return None
+    named = words(condition[than.end():])
+    common = set.intersection(*(_own_words(r) for r in [*others, *kin]))  # words every record of the kind has
+    hits = [r for r in others if (_own_words(r) - common) & named]
+    return (0.0, "", than.start(), than.end(), hits[0]) if len(hits) == 1 else None
+
+
+def _own_words(row: Mapping[str, Any]) -> set[str]:
+    return set().union(*(words(v) for v in row.values() if isinstance(v, str)), set())
+
+
+def settle(condition: str, rows: list[Mapping[str, Any]], others: list[Mapping[str, Any]] = ()
+           ) -> tuple[bool, str] | None:
+    """Whether the records a step acts on (``rows``) meet a condition on one of their figures, with the reason;
+    ``others``: the records beside them that the condition may compare with. None when the records cannot tell."""
+    around = set().union(*(_own_words(r) for r in rows), set())
+    name = _field(words(_THAN.split(condition)[0] if _THAN.search(condition) else condition) - _WHO, rows, around)
+    beside = [r for r in others if name and _value([r], name) is not None]  # the others of the record's own kind
+    if re.search(r"\beven\s+if\b", condition, re.I) or (limit := _limit(
+            condition, beside, [r for r in rows if name and _value([r], name) is not None])) is None:
         return None
     unless = bool(re.match(r"\W*unless\b", condition, re.I))  # "unless the fee is over £100": done when it is not
-    money = found[0]
-    start, end = money.words.start, money.words.end
-    op = _comparison(condition, start, end)
-    if not op or _PER.search(condition[end:]):
+    amount, said_as, start, end, other = limit
+    if other is None:
+        op = _comparison(condition, start, end)
+        if not op or _PER.search(condition[end:]):
+            return None
+    else:  # "lower than what I pay on Flex", "isn't higher than my current one"
+        m = _THAN.match(condition, start)
+        negated = bool(m and _NOT.search(condition[:start]))
+        op = ("<" if m and m.group(1) else ">") if not negated else (">=" if m and m.group(1) else "<=")
+    if other is None:  # the field named around the amount ("its exit fee is £100 or less")
+        name = _field(words(condition[:start] + " " + condition[end:]) - _WHO, rows, around)
+    value = _value(rows, name) if name else None
+    if other is not None and name:
+        amount = _value([other], name)  # type: ignore[assignment]
+    if name is None or value is None or amount is None:
         return None
-    said = words(condition[:start] + " " + condition[end:]) - _WHO
-    named = _field(said, list(rows))
-    if named is None:
-        return None
-    name, value = named
-    limit = float(money.value["amount"])
-    met = {"<=": value <= limit, "<": value < limit, ">=": value >= limit, ">": value > limit}[op] != unless
+    met = {"<=": value <= amount, "<": value < amount, ">=": value >= amount, ">": value > amount}[op] != unless
     label = name.replace("_", " ")
-    sign = money.words.text.strip()[0] if money.words.text.strip()[:1] in "$£€" else ""
-    figure = f"{sign}{value:,.2f}".replace(".00", "")
-    return met, f"the {label} is {figure}, and you asked for it only “{condition.strip()}”"
+    sign = said_as[:1] if said_as[:1] in "$£€" else ""
+    figure = f"{sign}{value:,.2f}".replace(".00", "") if sign or other is None else f"{value:g}"
+    against = f" against {amount:g}" if other is not None else ""
+    return met, f"the {label} is {figure}{against}, and you asked for it only “{condition.strip()}”"

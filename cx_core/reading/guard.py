@@ -145,10 +145,15 @@ def _records_settle(step: Step, q: Qualifiers, snapshot: Mapping[str, Any] | Non
     if q.condition is None or held:
         return None
     rows: list[Mapping[str, Any]] = []
+    others: list[Mapping[str, Any]] = []
     for value in step.args.values():
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            _records_with(str(value), snapshot or {}, rows)
-    return bounds.settle(q.condition.text, rows) if rows else None
+            for rows_of in (snapshot or {}).values():  # the record, and the others of its kind beside it
+                if isinstance(rows_of, list) and (mine := [r for r in rows_of if isinstance(r, Mapping) and any(
+                        str(v) == str(value) for v in r.values() if isinstance(v, str | int))]):
+                    rows += mine
+                    others += [r for r in rows_of if isinstance(r, Mapping) and r not in mine]
+    return bounds.settle(q.condition.text, rows, others) if rows else None
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
