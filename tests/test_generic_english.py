@@ -86,6 +86,7 @@ ROWS: list[tuple[str, str, Any]] = [
     ("If it's not too late, please {act}.", "go", None),
     ("Please {act}. If you need the reason, it was a mistake.", "go", None),  # information, no condition
     ("Please {act} if it hasn't been processed yet.", "go", None),
+    ("If it's a real charge, please {act}.", "go", None),  # the records tell whether a payment was taken
     # conditions the records cannot tell: held
     ("If my partner agrees, please {act}.", "hold", None),
     ("Please {act} unless you hear from me by Monday.", "hold", None),

@@ -294,8 +294,8 @@ ON_STATE = re.compile(r"\b(?:(?:has|have|hasn'?t|haven'?t|has\s+not|is|isn'?t|is
                       r"(?:not\s+)?(?:yet\s+)?(?:already\s+)?(?:been\s+)?(?:left|shipped|dispatched|sent|processed|"
                       r"gone|on\s+(?:its|their)\s+way|out\s+for\s+delivery|delivered|started|packed|available|free|"
                       r"possible|too\s+late)|(?:still|yet)\s+(?:possible|time|pending|available)|there'?s\s+(?:a|an|"
-                      r"any)\s+(?:slot|space|seat|room|time)|not\s+too\s+late|in\s+time|in\s+stock)\b",
-                      re.I)
+                      r"any)\s+(?:slot|space|seat|room|time)|not\s+too\s+late|in\s+time|in\s+stock|(?:genuine|real)\s+"
+                      r"(?:payment|charge|debit))\b", re.I)
 _COURTESY = re.compile(r"(?:,?\s+(?:please|thanks|thank\s+you|pls|plz|cheers))+\W*$", re.I)
 CLAIM = re.compile(r"\b(?:you(?:'ve|\s+have)?|i(?:'ve|\s+have)?\s+been|i\s+was|we\s+were|it\s+was|they)\s+(?:\w+\s+)?"
                    r"(?:charged|billed|debited|took|taken|sent|delivered|cancelled|canceled)\b[^.!?;]{0,40}|"
