@@ -7,7 +7,7 @@ person", "£20 a month"): such a condition still waits for a person."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .phrases import stem
@@ -97,7 +97,7 @@ def _own_words(row: Mapping[str, Any]) -> set[str]:
     return set().union(*(words(v) for v in row.values() if isinstance(v, str)), set())
 
 
-def settle(condition: str, rows: list[Mapping[str, Any]], others: list[Mapping[str, Any]] = ()
+def settle(condition: str, rows: list[Mapping[str, Any]], others: Sequence[Mapping[str, Any]] = ()
            ) -> tuple[bool, str] | None:
     """Whether the records a step acts on (``rows``) meet a condition on one of their figures, with the reason;
     ``others``: the records beside them that the condition may compare with. None when the records cannot tell."""
@@ -108,7 +108,7 @@ def settle(condition: str, rows: list[Mapping[str, Any]], others: list[Mapping[s
             condition, beside, [r for r in rows if name and _value([r], name) is not None])) is None:
         return None
     unless = bool(re.match(r"\W*unless\b", condition, re.I))  # "unless the fee is over £100": done when it is not
-    amount, said_as, start, end, other = limit
+    said_amount, said_as, start, end, other = limit
     if other is None:
         op = _comparison(condition, start, end)
         if not op or _PER.search(condition[end:]):
@@ -120,8 +120,7 @@ def settle(condition: str, rows: list[Mapping[str, Any]], others: list[Mapping[s
     if other is None:  # the field named around the amount ("its exit fee is £100 or less")
         name = _field(words(condition[:start] + " " + condition[end:]) - _WHO, rows, around)
     value = _value(rows, name) if name else None
-    if other is not None and name:
-        amount = _value([other], name)  # type: ignore[assignment]
+    amount = _value([other], name) if other is not None and name else said_amount
     if name is None or value is None or amount is None:
         return None
     met = {"<=": value <= amount, "<": value < amount, ">=": value >= amount, ">": value > amount}[op] != unless
