@@ -405,6 +405,29 @@ def test_a_value_the_customer_sets_aside_is_never_bound_even_when_it_is_the_only
         assert value is None and why == arguments.NOT_FOUND, text
 
 
+@pytest.mark.parametrize(("told", "asked", "want"), [
+    ("New job, new payday: it's now the 7th.", "Can it be taken a week earlier than at present?", None),
+    ("My pay comes in on the 7th.", "Could you take it the day after?", None),
+    ("My pay comes in on the 7th.", "Could you take it on the 8th, the day after?", 8),
+])
+def test_a_day_counted_from_another_is_asked_never_taken_from_a_day_told(told: str, asked: str, want: int | None
+                                                                        ) -> None:
+    """"It's now the 7th. Can it be taken a week earlier than at present?": the day wanted is counted from one the
+    words do not give; the 7th told is not it, so it is asked for."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class PaymentDay(BaseModel):
+        day: int = Field(ge=1, le=28, description="Day of the month the Direct Debit is taken")
+
+    spec = arguments.spec_of("day", PaymentDay.model_fields["day"])
+    text = f"{told} {asked}"
+    value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=asked,
+                                                                                confidence=1.0)]), own=asked)
+    assert value == want
+
+
 @pytest.mark.parametrize("text, nothing", [
     ("Not switching anything yet, just weighing it up.", True),
     ("We won't be changing anything until we've moved.", True),

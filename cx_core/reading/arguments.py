@@ -116,11 +116,21 @@ def _own_number(spec: Spec, reading: Reading, near: str, own: str) -> Any:
                 near)[0]
 
 
+# a day given as a shift from another: "a week earlier", "two days later", "the day after"
+_SHIFTED = re.compile(r"\b(?:a|one|two|three|four|five|six|seven|\d+)\s+(?:days?|weeks?)\s+(?:earlier|later|sooner|"
+                      r"before|after|on)\b|\bthe\s+day\s+(?:after|before)\b", re.I)
+
+
 def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[Any, str]:
     """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near``, words of the record it belongs
     to, pick among several ("electric 12301, gas 5302"); a number the request's ``own`` words give comes first."""
     if spec.kind == "number" and own and (found := _own_number(spec, reading, near, own)) is not None:
         return found, ""
+    if spec.kind == "number" and spec.high is not None and spec.high <= 31 and _SHIFTED.search(own) \
+            and not re.search(r"\d", own):
+        # "Can my Direct Debit be taken a week earlier than at present?": a day counted from another, which no day
+        # said elsewhere ("it's now the 7th") gives; asked, not guessed
+        return None, AMBIGUOUS
     if spec.kind == "number":
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
         # a rank said in words ("the THIRD time I write", "my second message") counts nothing beside a number said
