@@ -97,13 +97,17 @@ def find_amounts(text: str) -> list[float]:
     return out
 
 
-def find_address(text: str) -> dict[str, str] | None:
+def find_address(text: str, whole: str = "") -> dict[str, str] | None:
     """The first postal address of ``text`` as its parts (``address1``, ``address2``, ``city``, ``state``, ``zip``,
-    ``country``), read for the pack's country first; an address typed in capitals is read as written in words."""
+    ``country``), read for the pack's country first; an address typed in capitals is read as written in words. A
+    figure of it the writer puts right in ``text`` or the ``whole`` message ("the house number is 5281, not 5218")
+    is put right."""
     shapes = list(_vocabulary().ids.values())
     found = values.addresses(text, _countries(), shapes) or values.addresses(
         re.sub(r"\b[A-Z][A-Z'.-]{2,}\b", lambda w: w.group(0).capitalize(), text), _countries(), shapes)
-    return {k: str(v) for k, v in found[0].value.items()} if found else None
+    if not found:
+        return None
+    return values.corrected({k: str(v) for k, v in found[0].value.items()}, f"{text}\n{whole}")
 
 
 def _vocabulary() -> Any:

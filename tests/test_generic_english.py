@@ -1383,3 +1383,16 @@ def test_keeping_whoever_goes_along_with_a_change_refuses_nothing(text: str, ref
     from cx_core.reading import language
 
     assert bool(language.NEGATION.search(text)) is refuses
+
+
+@pytest.mark.parametrize(("text", "address1", "zip_code"), [
+    ("Could it go to 5218 W 32nd Ave, Denver, CO 80212? Sorry - the house number is 5281, not 5218.",
+     "5281 W 32nd Ave", "80212"),
+    ("Please send it to 5218 W 32nd Ave, Denver, CO 80221 (the ZIP is 80212 rather than 80221).",
+     "5218 W 32nd Ave", "80212"),
+    ("Please send it to 12 Oak St, Denver, CO 80212, not 14 Elm Rd.", "12 Oak St", "80212"),  # no figure put right
+])
+def test_a_figure_of_an_address_put_right_in_so_many_words_is_read_as_put_right(text: str, address1: str,
+                                                                               zip_code: str) -> None:
+    [address] = read(text, WRITTEN, None, []).facts.addresses
+    assert address.value["address1"] == address1 and address.value["zip"] == zip_code

@@ -80,7 +80,8 @@ def facts(text: str, written_at: datetime, vocab: Vocabulary) -> Facts:
     ids = values.ids(text, dict(vocab.ids))
     taken += [(v.words.start, v.words.end) for v in ids]
     taken += [(v.words.start, v.words.end) for v in money]
-    addresses = values.addresses(text, tuple(dict.fromkeys([vocab.region, "US", "GB", "CA"])), vocab.ids.values())
+    addresses = [a.model_copy(update={"value": values.corrected(a.value, text)}) for a in values.addresses(
+        text, tuple(dict.fromkeys([vocab.region, "US", "GB", "CA"])), vocab.ids.values())]  # "…5281, not 5218"
     taken += [(v.words.start, v.words.end) for v in addresses]
     phones = [p for p in values.phones(text, vocab.region)
               if not any(p.words.start < e and s < p.words.end for s, e in taken)]

@@ -136,6 +136,23 @@ def addresses(text: str, countries: Iterable[str] = ("US", "GB", "CA"),
     return sorted(out, key=lambda v: v.words.start)
 
 
+# a figure of an address put right in so many words: "the house number is 5281, not 5218", "80212 not 80221"
+_FIGURE_FIX = re.compile(r"(?<![\w-])(\d[\w-]*),?\s+(?:not|rather\s+than|instead\s+of)\s+(\d[\w-]*)(?![\w-])", re.I)
+
+
+def corrected(address: dict[str, str], text: str) -> dict[str, str]:
+    """``address`` with each figure the writer puts right anywhere in ``text`` ("Sorry - the house number is 5281,
+    not 5218") replaced where it stands in one of its parts."""
+    out = dict(address)
+    for m in _FIGURE_FIX.finditer(text):
+        new, wrong = m.group(1), m.group(2)
+        for part, value in out.items():
+            if isinstance(value, str) and re.search(rf"(?<![\w-]){re.escape(wrong)}(?![\w-])", value) \
+                    and new not in value:
+                out[part] = re.sub(rf"(?<![\w-]){re.escape(wrong)}(?![\w-])", new, value)
+    return out
+
+
 # a US address as customers lay it out: a house number, then a few words or lines, ending at a ZIP code
 _HOUSE = re.compile(r"(?<![\w#$£€.,-])\d{1,6}[A-Za-z]?\s+[A-Za-z]")
 _ZIP = re.compile(r"(?<![\w#-])\d{5}(?:-\d{4})?(?![\w-])")

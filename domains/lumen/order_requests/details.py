@@ -138,7 +138,7 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
     for d in _dicts(segment):
         if {"address1", "city", "zip"} <= set(d):
             return {k: d.get(k, "") or "" for k in ("address1", "address2", "city", "state", "country", "zip")}
-    found = find_address(segment) or find_address(whole)
+    found = find_address(segment, text or whole) or find_address(whole, text)
     if found:
         return {k: found.get(k, "") for k in ("address1", "address2", "city", "state", "country", "zip")}
     same = grammar().same_as.search(segment)
