@@ -1396,3 +1396,19 @@ def test_a_figure_of_an_address_put_right_in_so_many_words_is_read_as_put_right(
                                                                                zip_code: str) -> None:
     [address] = read(text, WRITTEN, None, []).facts.addresses
     assert address.value["address1"] == address1 and address.value["zip"] == zip_code
+
+
+def test_a_rank_said_in_words_is_never_a_figure_such_as_a_meter_reading() -> None:
+    """"The first one you have, please": no reading of 1 (a rank, not a figure); a day of the month still may be."""
+    from pydantic import BaseModel, Field
+
+    from cx_core.reading import arguments
+
+    class Reading(BaseModel):
+        reading: int = Field(ge=0, le=99999, description="Digits on the meter's display")
+
+    text = "The meter needs replacing. Mornings only, the first one you have, please."
+    spec = arguments.spec_of("reading", Reading.model_fields["reading"])
+    value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
+                                                                                confidence=1.0)]))
+    assert value is None

@@ -133,8 +133,9 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[A
         return None, AMBIGUOUS
     if spec.kind == "number":
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
-        # a rank said in words ("the THIRD time I write", "my second message") counts nothing beside a number said
-        pool = [v for v in pool if v.kind != "ordinal"] or pool
+        # a rank said in words ("the THIRD time I write", "my second message", "the first one you have") counts
+        # nothing beside a number said, and is never a figure other than a day of the month
+        pool = [v for v in pool if v.kind != "ordinal"] or (pool if spec.high is not None and spec.high <= 31 else [])
         stuck = [v for v in pool if language.STUCK.search(reading.text[max(0, v.words.start - 40):v.words.start])]
         if stuck:  # "stuck on 15702 for ten days": a fault seen, no value given, unless a figure like it is given too
             size = min(len(str(v.value)) for v in stuck)
