@@ -73,6 +73,7 @@ class Context:
     own: dict[str, list[Any]] = dc_field(default_factory=dict)  # the entities of the request's own words
     kept: dict[str, list[Any]] = dc_field(default_factory=dict)  # those of the sentences that do not say "leave it"
     alone: bool = False  # the message's only request
+    earlier: list[Step] = dc_field(default_factory=list)  # the steps planned for the requests said before this one
 
 
 Resolver = Callable[[Context], Any]
@@ -278,7 +279,7 @@ def _steps_for(spec: StepSpec, req: Request, ctx_base: Context, resolvers: Mappi
                         no_record = True
                         continue
                 ctx.bound["@" + b.name] = rec
-                args[name] = _less_excepted(spec.action, name, rec.get(b.field or b.key), ctx)
+                args[name] = _less_excepted(spec.action, name, rec.get(b.field or b.key), ctx, rec)
                 ctx.bound[name] = args[name]
                 continue
             if b.kind == "step":
@@ -370,14 +371,33 @@ def _field_of(action: str, name: str) -> Any:
     return spec.args_model.model_fields.get(name) if spec is not None else None
 
 
-def _less_excepted(action: str, name: str, value: Any, ctx: Context) -> Any:
+def _less_excepted(action: str, name: str, value: Any, ctx: Context, rec: Mapping[str, Any] | None = None) -> Any:
     """A sum taken from a record, less what the customer leaves out of it ("all of it apart from the £12 late
-    fee")."""
+    fee"), or less what a step planned before takes off that record when the words ask for "the rest" ("…the £12
+    late fee to come off my October bill. Once it's off, can the rest of the bill be spread…")."""
     field = _field_of(action, name)
-    if field is None or ctx.reading is None or isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return value
-    off = arguments.excepted(arguments.spec_of(name, field), ctx.reading, ctx.request.text)
+    off = arguments.excepted(arguments.spec_of(name, field), ctx.reading, ctx.request.text) \
+        if field is not None and ctx.reading is not None else 0.0
+    if not off and rec is not None and language.REMAINDER.search(ctx.request.text):
+        keys = _keys(rec)  # the record, or one of its own (the bill of an account's balance), that the step changed
+        off = sum(float(st.args["amount"]) for st in ctx.earlier if isinstance(st.args.get("amount"), int | float)
+                  and not st.refused and not st.held and any(keys & _keys(r) for v in st.args.values()
+                                                             if isinstance(v, str) for r in _rows_with(ctx, v)))
     return round(value - off, 2) if 0 < off < value else value
+
+
+def _keys(rec: Mapping[str, Any]) -> set[str]:
+    """A record's key and the keys of the records it belongs to, never whose it is (the customer's own id)."""
+    return {str(v) for k, v in rec.items() if isinstance(v, str) and (k == "id" or k.endswith("_id"))
+            and k not in ("customer_id", "user_id")}
+
+
+def _rows_with(ctx: Context, value: str) -> list[Mapping[str, Any]]:
+    """The customer's records whose key is ``value``."""
+    return [r for rows in ctx.snapshot.values() if isinstance(rows, list) for r in rows
+            if isinstance(r, Mapping) and value in _keys(r)]
 
 
 def _first_records(recipe: Recipe | None, snap: Mapping[str, Any]) -> list[dict[str, Any]] | None:
@@ -533,7 +553,7 @@ def plan(book: Book, triage: Triage, snap: dict[str, Any] | None, today: date, t
                           and c.qualifiers.negated is None and c.qualifiers.withdrawn is None)
         ctx = Context(req, text, entities, snap, today, latest=latest, reading=reading,
                       own=book.entities(language.unnegated(wanted or req.text), {}), kept=kept,
-                      alone=len(triage.requests) == 1)
+                      alone=len(triage.requests) == 1, earlier=list(result.steps))
         done: list[str] = []
         doing = any(c.kind != "ask" for c in clauses) if clauses else acts(req.text)
         for spec in recipe.steps:

@@ -587,3 +587,32 @@ def test_a_condition_on_a_figure_of_the_record_is_settled_by_the_record(said: st
             in step.rationale
     else:
         assert not plan.steps and f"the exit fee is {'£' if '£' in said else ''}{fee}" in plan.answers["plan_change"]
+
+
+def test_the_rest_of_a_figure_is_what_is_left_once_a_step_said_before_takes_its_part_off() -> None:
+    """"I'm asking for the £12 fee to come off my bill. Once it's off, can the rest be spread over four months?": the
+    plan spreads what is left once the credit planned before it is taken off; without "the rest", the whole."""
+    from datetime import datetime
+
+    from cx_core.reading.reader import read
+
+    book = {"recipes": {
+        "fee": {"steps": [{"action": "credit_bill", "args": {
+            "bill_id": {"record": "bills", "key": "id", "where": {"late_fee": {"not": 0}}},
+            "amount": {"record": "bills", "key": "id", "field": "late_fee", "where": {"late_fee": {"not": 0}}}}}]},
+        "plan": {"steps": [{"action": "make_plan", "args": {
+            "account_id": {"record": "accounts", "key": "id"},
+            "amount": {"record": "accounts", "key": "id", "field": "balance"}}}]}}}
+    snap = {"accounts": [{"id": "E-1", "customer_id": "C-1", "balance": 96.4}],
+            "bills": [{"id": "B-1", "account_id": "E-1", "customer_id": "C-1", "late_fee": 12.0}],
+            "other": [{"id": "X-1", "customer_id": "C-1", "amount": 5.0}]}
+    for plan_words, want in (("Once it's off, can the rest be spread over four months?", 84.4),
+                             ("Can the bill be spread over four months?", 96.4)):
+        text = f"Please take the £12 late fee off my bill. {plan_words}"
+        triage = Triage(task_type="fee", intent="fee", confidence=0.9, urgency="normal", sentiment="neutral",
+                        language="en", entities={}, requests=[
+                            Request(intent="fee", text="Please take the £12 late fee off my bill.", confidence=0.9),
+                            Request(intent="plan", text=plan_words, confidence=0.9)])
+        steps = recipes.plan(recipe_book.parse(book), triage, snap, date(2026, 11, 20), text, {},
+                             reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests)).steps
+        assert [s.args["amount"] for s in steps] == [12.0, want]
