@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .phrases import stem
-from .records import words
+from .records import field_words, words
 from .values import amounts
 
 # the words just before an amount that make it a most ("no more than £100", "isn't higher than $50")
@@ -57,7 +57,7 @@ def _field(said: set[str], rows: list[Mapping[str, Any]], around: set[str]) -> s
         for name, value in row.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
-            parts = {stem(p) for p in re.split(r"[_\W]+", name.lower()) if p}
+            parts = field_words(name)
             if hit := len(parts & said):
                 scored[name] = max(scored.get(name, (0, 0)), (hit, len(parts & around)))
     ranked = sorted(scored.items(), key=lambda x: x[1], reverse=True)
@@ -117,8 +117,6 @@ def settle(condition: str, rows: list[Mapping[str, Any]], others: Sequence[Mappi
         m = _THAN.match(condition, start)
         negated = bool(m and _NOT.search(condition[:start]))
         op = ("<" if m and m.group(1) else ">") if not negated else (">=" if m and m.group(1) else "<=")
-    if other is None:  # the field named around the amount ("its exit fee is £100 or less")
-        name = _field(words(condition[:start] + " " + condition[end:]) - _WHO, rows, around)
     value = _value(rows, name) if name else None
     amount = _value([other], name) if other is not None and name else said_amount
     if name is None or value is None or amount is None:

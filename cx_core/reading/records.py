@@ -170,6 +170,11 @@ _SMALLEST = {"cheapest", "least expensive", "lowest", "smallest", "fewest", "lea
 _PRICE = frozenset({"price", "cost", "rate", "fee", "amount", "total", "charge"})
 
 
+def field_words(name: str) -> set[str]:
+    """The stems of a field's name ("electricity_unit_rate" → electricity, unit, rate): what words name it by."""
+    return {stem(p) for p in re.split(r"[_\W]+", name.lower()) if p}
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -198,7 +203,7 @@ def superlative(text: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str,
     def fit(field: str) -> tuple[int, int]:
         """How well the words after the superlative name a field, then how well the rest of the words do ("the
         lowest unit rate" for "my electricity": ``electricity_unit_rate``, not ``gas_unit_rate``)."""
-        parts = {stem(p) for p in re.split(r"[_\W]+", field.lower()) if p}
+        parts = field_words(field)
         return len(parts & after) * 2 + (bool(parts & _PRICE) and "price" in after), len(parts & said_stems)
 
     said_stems = {stem(w) for w in said}
