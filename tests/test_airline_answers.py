@@ -633,12 +633,14 @@ def test_a_name_change_on_a_trip_with_a_cancelled_flight_is_named_when_its_refun
 
 
 def test_a_trip_under_way_on_another_booking_is_not_raised_beside_an_unrelated_answer() -> None:
-    from domains.airline.disruptions import UNFLOWN as _UNFLOWN
+    from domains.airline.disruptions import Disruption
     from domains.airline.disruptions import also as _also
 
-    under_way = f"I can see that flight HAT058 on Sunday 22 November, on your reservation Q7MWEZ, was cancelled by us: {_UNFLOWN}."
-    ahead = "I can see that flight HAT001 on Friday 4 December, on your reservation ABC123, is delayed."
-    assert _also([under_way]) == [] and _also([under_way, ahead]) == [ahead]
+    under_way = Disruption("HAT058", "Sunday 22 November", "Q7MWEZ", under_way=True)
+    ahead = Disruption("HAT001", "Friday 4 December", "ABC123", delayed=True)
+    assert "reservations team" in under_way.sentence()
+    assert _also([under_way]) == [] and _also([under_way, ahead]) == [
+        "I can see that flight HAT001 on Friday 4 December, on your reservation ABC123, is delayed."]
 
 
 def test_a_basic_economy_move_offered_after_an_upgrade_is_priced_whole(svc: Services) -> None:
@@ -780,7 +782,7 @@ def test_a_flight_we_cancelled_knows_the_move_another_message_asks() -> None:
 
     r = {"reservation_id": "W02T5G", "status": "active", "cabin": "economy", "any_flown": False, "flights": [
         {"flight_number": "HAT015", "date": "2026-12-03", "status": "cancelled", "flown": False}]}
-    [plain] = disrupted({"reservations": [r]})
+    [plain] = [d.sentence() for d in disrupted({"reservations": [r]})]
     assert plain.endswith("just reply and tell us which.")
-    [moving] = disrupted({"reservations": [r]}, moving={"W02T5G"})
+    [moving] = [d.sentence() for d in disrupted({"reservations": [r]}, moving={"W02T5G"})]
     assert "the move you asked for in your other message is with us" in moving and "tell us which" not in moving

@@ -133,13 +133,16 @@ def test_a_flight_the_airline_cancelled_is_spoken_of_after_another_answer_and_fi
     from domains.airline.disruptions import disrupted
     from domains.airline.tables import AirlineUserRow
 
+    def _said(news: list[Any]) -> list[str]:
+        return [d.sentence() for d in news]
+
     records = packs.records(svc.pack)
     with svc.db.session() as s:  # a member with no other open ticket (whose reply would tell of it already)
         busy = set(s.scalars(select(TicketRow.customer_id).where(TicketRow.status.in_(("open", "escalated",
                                                                                       "waiting")))))
         users = s.scalars(select(AirlineUserRow).order_by(AirlineUserRow.user_id)).all()
         hit = next(((u, notes, snap) for u in users if u.user_id not in busy
-                    and (notes := disrupted(snap := records.snapshot(s, u.user_id, NOW)))
+                    and (notes := _said(disrupted(snap := records.snapshot(s, u.user_id, NOW))))
                     and "cancelled by us" in notes[0]), None)
     assert hit is not None, "the demo world has a member with a flight the airline cancelled"
     member, notes, snap = hit

@@ -22,16 +22,19 @@ from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs
 from .backend import BAG_FEE, CABIN_WORDS, COMPENSATION_PER_PASSENGER, FREE_BAGS, INSURANCE_FEE, free_bag_allowance
-from .disruptions import UNFLOWN, also, disrupted
+from .disruptions import also, disrupted
 from .flights import after_upgrade, booked_flights, connection, moved_trip, pick, same_flight, this_trip, trips
 from .paying import payment, payment_split
-from .settled import after_ours, already, known, left_for_cancel, legs, ours, price_first
+from .settled import after_ours, already, left_for_cancel, legs, ours, price_first
 
 RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
                            r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
                            r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
 _CANCEL_WORD = re.compile(r"\bcancel", re.I)
+# a refusal's offer of a colleague, left out beside a notice that makes the same offer
+COLLEAGUE = " If you would like, a colleague can look at what else can be done with the booking."
+OR_COLLEAGUE = ", or, if you would rather, a colleague can look at what else can be done with the booking"
 _BOOKING_WRITES = ("cancel_reservation", "update_reservation_flights", "update_reservation_baggages",
                    "update_reservation_passengers")
 
@@ -255,8 +258,8 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
             raise Unbound(f"the airline's rules refuse it: {why}", (
                 f"the trip on reservation {rec['reservation_id']} has already been flown, so there is nothing left on "
                 "it to change; if you meant another booking, just send us its reference" if rec.get("all_flown") else
-                f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}. "
-                "If you would like, a colleague can look at what else can be done with the booking."), final=True)
+                f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}."
+                + COLLEAGUE), final=True)
         if not born and len(named) == 1 and language.NOT_COMING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
@@ -266,8 +269,7 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                           "birth)" + (", or, if the trip no longer works without them, the whole booking can be "
                                       "cancelled for a full refund." if str((rec.get("policy") or {}).get(
                                           "cancel", "")).startswith("allowed") else
-                                      ", or, if you would rather, a colleague can look at what else can be done with "
-                                      "the booking."), final=True)
+                                      OR_COLLEAGUE + "."), final=True)
         raise Unbound("the new traveller's full name and date of birth",
                       "what are the new traveller's full name and date of birth, as on their ID?")
     if facts.party.alone and not born:
@@ -367,10 +369,11 @@ def bags_total(ctx: Context) -> int:
     if why := _refused(ctx, "add_bags"):
         rec = ctx.bound["@reservations"]
         rid = rec["reservation_id"]
-        if "cancelled by the airline" in why:  # the trip is still theirs to take: the bags wait for its new flight
-            gone = re.match(r"flight (.+?) was cancelled", why)
+        ahead = [f for f in rec.get("flights") or [] if not f.get("flown")]
+        if ahead and all(f.get("status") == "cancelled" for f in ahead):  # still theirs to take: bags wait for it
             raise Unbound(f"the airline's rules refuse it: {why}", (
-                f"As we cancelled {'flight ' + gone.group(1) if gone else 'its flight'}, reservation {rid} has no "
+                f"As we cancelled flight {ahead[0]['flight_number']} on {day(str(ahead[0]['date']))}, reservation "
+                f"{rid} has no "
                 + ("flight to add bags to yet: once you've chosen another flight, I'll add them there."
                    if rec.get("cabin") != "basic_economy" else "flight left to add bags to.")), final=True)
         ahead = [r for r in ctx.snapshot.get("reservations", []) if r["reservation_id"] != rid
@@ -494,25 +497,19 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                                        for q in made.questions.values() if rid in q), also_decided(
                                          [(st.action, st.args) for st in made.steps if st.action in _BOOKING_WRITES
                                           and st.action != "cancel_reservation" and not (st.final or st.refused)])])
-        news = [re.sub(rf": {UNFLOWN}(, or )?", lambda m: ": " if m.group(1) else "", n) for n in news]
-    elif any("a colleague" in n for n in news):  # the notice offers a colleague already: the answer need not again
-        made.questions = {k: _ONE_COLLEAGUE.sub("", v) for k, v in made.questions.items()}
-    news = [said for n in news if (said := known(n, text))]  # one the member writes of: said from it, or not again
+        news = [n.without_team() for n in news]
+    elif any(n.under_way for n in news):  # the notice offers a colleague already: the answer need not again
+        made.questions = {k: v.replace(COLLEAGUE, "").replace(OR_COLLEAGUE, "") for k, v in made.questions.items()}
     if about or topics.DISRUPTION.search(text):  # the booking written about, or the disruption itself: said first
-        made.notices = news + costs.sentences(made, snap)
+        made.notices = [said for n in news if (said := n.known(text))] + costs.sentences(made, snap)
         made.asides = also(disrupted(snap, acting | about | elsewhere, None, today)) if about else []  # their other bookings
     else:  # a disruption on a booking the member did not write about: after the answer
-        made.notices, made.asides = costs.sentences(made, snap), also(news)
+        made.notices, made.asides = costs.sentences(made, snap), also([n for n in news if n.known(text)])
     if any(r.intent == "baggage_question" for r in triage.requests) and (bags := allowance(snap, text)):
         made.answers["baggage_question"] = bags  # the answer: the member's own allowance
     return made
 
 
-# a refusal's offer of a colleague ("If you would like, a colleague can look at…"), left out beside a notice that
-# makes the same offer
-_ONE_COLLEAGUE = re.compile(r"\s*If you would like, a colleague can look at what else can be done with the booking\.|"
-                            r",? or, if you would rather, a colleague can look at what else can be done with the "
-                            r"booking(?=\.)")
 
 
 def _moves(args: dict[str, Any], snap: dict[str, Any]) -> bool:

@@ -1,10 +1,8 @@
-"""What the plan says of what the member already knows or already has, and what waits for their yes: a disruption
-they write about, a change asked again once done, a cancellation caused by a flight we cancelled, a change asked
-with its price."""
+"""What the plan says of what the member already has, and what waits for their yes: a change asked again once
+done, a cancellation caused by a flight we cancelled, a change asked with its price."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -14,21 +12,6 @@ from cx_core.wording import WORDING, day, listed, money
 
 from . import costs
 from .backend import CABIN_WORDS
-
-
-def known(news: str, text: str) -> str:
-    """A disruption the member writes about is no news to them: what they may do, said from it ("As we cancelled
-    flight HAT049 on Wednesday 2 December, you can cancel reservation VKJVUE for a full refund…")."""
-    m = re.match(r"I can see that flight (\w+) on (.+?), on your reservation (\w+), (was cancelled by us|is delayed)"
-                 r"(?:: (.+)|\.)$", news)
-    if m is None or not re.search(rf"\b{m.group(1)}\b", text, re.I):
-        return news
-    if m.group(4) == "is delayed":
-        return f"Flight {m.group(1)} on {m.group(2)} " + (m.group(5)[3:] if m.group(5) else "is delayed.")
-    if not m.group(5):  # nothing left to offer (a team takes the booking over): the member knows the rest
-        return ""
-    return f"As we cancelled flight {m.group(1)} on {m.group(2)}, " + \
-        m.group(5).replace("that booking", f"reservation {m.group(3)}")
 
 
 def legs(flights: list[dict[str, Any]] | None) -> set[tuple[str, str]]:

@@ -578,7 +578,7 @@ def _waiver_disputed(result: Plan, text: str) -> None:
             signals.NO_SHOW.search(text) or signals.CAME_LATE.search(text)) else {}  # "why is there a call-out charge? nobody came"
         result.steps = [replace(st, args={**st.args, "reason": "customer disputes call-out charge"}, depends_on="",
                                 intent="charge_dispute", rationale="call-out charge disputed (its visit is rebooked)",
-                                defaults={**st.defaults, **asked_why})
+                                defaults={**st.defaults, "waived": "", **asked_why})
                         if st.rationale == WAIVER else st for st in result.steps]
 
 

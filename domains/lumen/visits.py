@@ -12,7 +12,6 @@ from cx_core.reading import arguments, language
 from cx_core.wording import day, listed, money
 from domains.lumen.appointments import pick_appointment, slots_for, visit_of
 from domains.lumen.asked import Answer, Asked, Planned
-from domains.lumen.wording import WAIVED
 
 
 def installation_reschedule(r: Asked) -> Planned:
@@ -122,9 +121,11 @@ def _waived(aid: str, snap: dict[str, Any], intent: str) -> list[Step]:
     ch = open_[0]
     return [Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                    "reason": f"{ch['description'].lower()} {WAIVED}"}, intent,
-                 WAIVER, depends_on="reschedule_appointment")]  # waived only when the visit is rebooked
+                 WAIVER, depends_on="reschedule_appointment",  # waived only when the visit is rebooked
+                 defaults={"charge": ch["description"].lower(), "waived": "1"})]
 
 
+WAIVED = "waived: its appointment is rebooked"  # a credit's reason under the rebooking rule
 WAIVER = "a call-out charge from the appointment being rescheduled is credited in full"
 
 
@@ -171,7 +172,8 @@ def charge_dispute(r: Asked) -> Planned:
     seen = visit_of(ch, r.snap) if ch["kind"] == "callout" else None  # which charge, and why: its day and visit
     credit = Step("credit_charge", {"charge_id": ch["charge_id"], "amount": round(ch["amount"] - ch["credited"], 2),
                                     "reason": f"customer disputes {ch['description'].lower()}"}, r.intent,
-                  f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"billed": (
+                  f"{ch['description']} of {ch['amount']:.2f} disputed", defaults={"charge": ch["description"].lower(),
+                                                                                   "billed": (
                       f"billed on {day(ch['created_on'])}" + (" for that day's visit" if seen and str(
                           seen["start"])[:10] == str(ch["created_on"])[:10] else "")), **(
                       # "why is there a call-out charge? nobody came": when it is billed, and why it goes

@@ -3,7 +3,6 @@ is done). Registered beside the engine's wording when the pack's actions are imp
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cx_core.wording import CONFIRM, WORDING, Wording, _claim, day, money
@@ -88,19 +87,14 @@ def _refund_of(r: dict[str, Any]) -> str:
     return money(float(amount)) if isinstance(amount, int | float) and not isinstance(amount, bool) else "the refund"
 
 
-WAIVED = "waived: its appointment is rebooked"  # a credit's reason under the rebooking rule; its sentence says so
-
-
 def _charge(a: dict[str, Any], p: dict[str, str] | None = None) -> str:
     """The charge as the customer knows it ("the call-out charge billed on Saturday 14 November"), else by its
     reference."""
-    reason = str(a.get("reason") or "")
-    if reason.endswith(WAIVED):  # the knowledge base's waiver, said with its reason
-        return (f"the {reason[:-len(WAIVED)].strip()} billed for that appointment, as you are rebooking the visit "
-                "it was charged for")
-    said = re.match(r"customer disputes (?:the |a )?(.+)", reason, re.I)
-    billed = f" {(p or {})['billed']}" if (p or {}).get("billed") else ""
-    return f"the {said.group(1).strip().rstrip('.')}{billed}" if said else f"charge {a['charge_id']}"
+    p = p or {}
+    if p.get("waived") and p.get("charge"):  # the knowledge base's waiver, said with its reason
+        return f"the {p['charge']} billed for that appointment, as you are rebooking the visit it was charged for"
+    billed = f" {p['billed']}" if p.get("billed") else ""
+    return f"the {p['charge']}{billed}" if p.get("charge") else f"charge {a['charge_id']}"
 
 
 def _why(p: dict[str, str]) -> str:
