@@ -45,6 +45,7 @@ class Binding:
     any_named: bool = False  # record: a key the message names is taken even when no record of the customer has it
     described: bool = False  # record: only one the words name or narrow to ("my Dallas to Atlanta trip"), never asked
     otherwise: Binding | None = None  # record: bound instead when this one cannot be ("the October bill", else the balance)
+    now: str = ""  # said: the value as it is now ("{@accounts.payment_day}"), which "a week earlier" counts from
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _binding(raw: Any, where: str) -> Binding:
     pick = str(raw.get("pick", "one"))
     if pick not in ("one", "each"):
         raise ConfigError(f"{where}: pick must be 'one' or 'each', not '{pick}'")
-    for key in ("compute", "filter", "cap"):
+    for key in ("compute", "filter", "cap", "now"):
         if isinstance(raw.get(key), str) and (wrong := expressions.problem(raw[key])):
             raise ConfigError(f"{where}.{key}: {wrong}")
     if raw.get("ask") and "?" not in str(raw["ask"]):
@@ -130,7 +131,7 @@ def _binding(raw: Any, where: str) -> Binding:
                    must_match=tuple(raw.get("must_match") or ()),
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
                    ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True,
-                   described=raw.get("described") is True, otherwise=otherwise)
+                   described=raw.get("described") is True, otherwise=otherwise, now=str(raw.get("now", "")))
 
 
 def parse(data: Any, source: str = "recipes.yaml") -> Book:

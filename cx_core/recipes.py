@@ -438,7 +438,11 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
     if field is None or ctx.reading is None:
         raise Unbound(f"the {name.replace('_', ' ')}", b.ask)
     near = " ".join(str(v) for v in (chosen or {}).values() if isinstance(v, str | int | float))
-    value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near, ctx.request.text)
+    try:
+        now = expressions.evaluate(b.now, dict(ctx.snapshot), ctx.bound) if b.now else None
+    except expressions.NoValue:
+        now = None
+    value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near, ctx.request.text, now)
     if value is None:
         if b.default is not None:
             return b.default

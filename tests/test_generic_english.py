@@ -405,15 +405,22 @@ def test_a_value_the_customer_sets_aside_is_never_bound_even_when_it_is_the_only
         assert value is None and why == arguments.NOT_FOUND, text
 
 
-@pytest.mark.parametrize(("told", "asked", "want"), [
-    ("New job, new payday: it's now the 7th.", "Can it be taken a week earlier than at present?", None),
-    ("My pay comes in on the 7th.", "Could you take it the day after?", None),
-    ("My pay comes in on the 7th.", "Could you take it on the 8th, the day after?", 8),
+@pytest.mark.parametrize(("told", "asked", "now", "want"), [
+    ("New job, new payday: it's now the 7th.", "Can it be taken a week earlier than at present?", None, None),
+    ("My pay comes in on the 7th.", "Could you take it the day after?", None, None),
+    ("My pay comes in on the 7th.", "Could you take it on the 8th, the day after?", None, 8),
+    # counted from the day the records have now (the 15th)
+    ("New job, new payday: it's now the 7th.", "Can it be taken a week earlier than at present?", 15, 8),
+    ("", "Could the direct debit come out two days later?", 15, 17),
+    ("", "Please take it three days sooner than now.", 15, 12),
+    ("", "Could you move it two weeks later?", 15, None),  # the 29th: past the last day it may be
+    ("My payday moved.", "Can it be a week earlier than my payday?", 15, None),  # counted from something else
+    ("", "Could you take it the day after?", 15, None),  # after what: asked
 ])
-def test_a_day_counted_from_another_is_asked_never_taken_from_a_day_told(told: str, asked: str, want: int | None
-                                                                        ) -> None:
-    """"It's now the 7th. Can it be taken a week earlier than at present?": the day wanted is counted from one the
-    words do not give; the 7th told is not it, so it is asked for."""
+def test_a_day_counted_from_another_is_asked_never_taken_from_a_day_told(told: str, asked: str, now: int | None,
+                                                                        want: int | None) -> None:
+    """"It's now the 7th. Can it be taken a week earlier than at present?": the day wanted is counted from the one
+    the records have now, when the pack names it (``now:``); never from the 7th told; else it is asked for."""
     from pydantic import BaseModel, Field
 
     from cx_core.reading import arguments
@@ -422,9 +429,9 @@ def test_a_day_counted_from_another_is_asked_never_taken_from_a_day_told(told: s
         day: int = Field(ge=1, le=28, description="Day of the month the Direct Debit is taken")
 
     spec = arguments.spec_of("day", PaymentDay.model_fields["day"])
-    text = f"{told} {asked}"
+    text = f"{told} {asked}".strip()
     value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=asked,
-                                                                                confidence=1.0)]), own=asked)
+                                                                                confidence=1.0)]), own=asked, now=now)
     assert value == want
 
 

@@ -616,3 +616,50 @@ def test_the_rest_of_a_figure_is_what_is_left_once_a_step_said_before_takes_its_
         steps = recipes.plan(recipe_book.parse(book), triage, snap, date(2026, 11, 20), text, {},
                              reading=read(text, datetime(2026, 11, 20, 9), None, triage.requests)).steps
         assert [s.args["amount"] for s in steps] == [12.0, want]
+
+
+def test_a_day_said_as_a_shift_counts_from_the_one_the_record_has_now() -> None:
+    """Northwind's ``day: {said: true, now: "{@accounts.payment_day}"}``: "a week earlier than at present" on an
+    account whose Direct Debit is taken on the 15th is the 8th; with no day on the record it is asked, not guessed."""
+    from datetime import datetime
+
+    from cx_core import packs
+    from cx_core.domain import DEFAULT_DOMAIN, find
+    from cx_core.reading.reader import read
+
+    pack = packs.use(find("northwind"))
+    try:
+        book = recipe_book.load(pack.root / "recipes.yaml")
+        asked = "Can my electricity Direct Debit be taken a week earlier than at present?"
+        text = f"New job, new payday - it's now the 7th. {asked}"
+        triage = _triage("payment_date", asked)
+        reading = read(text, datetime(2026, 11, 20, 9), packs.reading(pack), triage.requests)
+        account = {"id": "E-1", "status": "active", "fuel": "electricity", "payment_day": 15}
+        [step] = recipes.plan(book, triage, {"accounts": [account]}, date(2026, 11, 20), text, {},
+                              reading=reading).steps
+        assert step.args == {"account_id": "E-1", "day": 8} and not step.missing
+        unknown = {k: v for k, v in account.items() if k != "payment_day"}
+        [step] = recipes.plan(book, triage, {"accounts": [unknown]}, date(2026, 11, 20), text, {},
+                              reading=reading).steps
+        assert "day" not in step.args and step.missing
+    finally:
+        packs.use_named(DEFAULT_DOMAIN)
+
+
+@pytest.mark.parametrize(("text", "waits"), [
+    ("BK002 runs more slowly than I'd like, so I made another booking.", True),  # only tells: a person decides
+    ("Please cancel BK002.", False),
+    ("You charged me twice for BK002.", False),  # a wrong claimed: the records and the rules decide
+])
+def test_a_write_read_with_little_confidence_from_words_that_ask_for_nothing_waits(text: str, waits: bool) -> None:
+    from datetime import datetime
+
+    from cx_core.reading import guard
+    from cx_core.reading.reader import read
+
+    triage = Triage(task_type="cancel", intent="cancel", confidence=0.6, urgency="normal", sentiment="neutral",
+                    language="en", entities={}, requests=[Request(intent="cancel", text=text, confidence=0.6)])
+    reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
+    plan = recipes.plan(recipe_book.parse(BOOK), triage, SNAP, date(2026, 11, 20), text, {}, reading=reading)
+    [step] = guard.apply(plan, reading, SNAP).steps
+    assert ("asks for nothing" in step.held) is waits, step

@@ -15,7 +15,7 @@ from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
 from ..actions.base import enum_labels
-from . import conditions, corrections, language, phrases, records, when
+from . import conditions, corrections, language, numbers, phrases, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS, STUCK = "not found", "ambiguous", "stuck"
@@ -119,18 +119,43 @@ def _own_number(spec: Spec, reading: Reading, near: str, own: str) -> Any:
 # a day given as a shift from another: "a week earlier", "two days later", "the day after"
 _SHIFTED = re.compile(r"\b(?:a|one|two|three|four|five|six|seven|\d+)\s+(?:days?|weeks?)\s+(?:earlier|later|sooner|"
                       r"before|after|on)\b|\bthe\s+day\s+(?:after|before)\b", re.I)
+# a shift counted from the value as it is now: "a week earlier (than at present)", "two days later than now"
+_FROM_NOW = re.compile(r"\b(a|one|two|three|four|five|six|seven|\d+)\s+(days?|weeks?)\s+(earlier|sooner|later)\b"
+                       r"(?!\s+than\b(?!\s+(?:at\s+present|now|currently|it\s+is(?:\s+now)?|the\s+current|usual)\b))",
+                       re.I)
 
 
-def read(spec: Spec, reading: Reading, near: str = "", own: str = "") -> tuple[Any, str]:
+def shifted(own: str, now: Any, spec: Spec) -> int | None:
+    """A value said as a shift from the one it has now ("a week earlier than at present": 15 → 8), when every shift
+    the words give counts from it to the same value within the argument's range; None otherwise."""
+    if not isinstance(now, int | float) or isinstance(now, bool):
+        return None
+    found = set()
+    for m in _FROM_NOW.finditer(own):
+        n = 1 if m.group(1).lower() == "a" else int(m.group(1)) if m.group(1).isdigit() else numbers.UNITS[
+            m.group(1).lower()]
+        step = n * (7 if m.group(2).lower().startswith("week") else 1)
+        found.add(int(now) + (step if m.group(3).lower() == "later" else -step))
+    if len(found) != 1:
+        return None
+    value = found.pop()
+    low, high = spec.low if spec.low is not None else value, spec.high if spec.high is not None else value
+    return value if low <= value <= high else None
+
+
+def read(spec: Spec, reading: Reading, near: str = "", own: str = "", now: Any = None) -> tuple[Any, str]:
     """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near``, words of the record it belongs
-    to, pick among several ("electric 12301, gas 5302"); a number the request's ``own`` words give comes first."""
+    to, pick among several ("electric 12301, gas 5302"); a number the request's ``own`` words give comes first;
+    ``now``, the value the record has now, which a shift in words counts from."""
+    if spec.kind == "number" and own and (moved := shifted(own, now, spec)) is not None:
+        # "Can my Direct Debit be taken a week earlier than at present?": a day counted from the one the records
+        # have now, never from a day told beside it ("it's now the 7th")
+        return moved, ""
     if spec.kind == "number" and own and (found := _own_number(spec, reading, near, own)) is not None:
         return found, ""
     if spec.kind == "number" and spec.high is not None and spec.high <= 31 and _SHIFTED.search(own) \
             and not re.search(r"\d", own):
-        # "Can my Direct Debit be taken a week earlier than at present?": a day counted from another, which no day
-        # said elsewhere ("it's now the 7th") gives; asked, not guessed
-        return None, AMBIGUOUS
+        return None, AMBIGUOUS  # counted from a day the records do not give: asked, not guessed
     if spec.kind == "number":
         pool = [v for v in reading.facts.numbers if isinstance(v.value, int | float)]
         # a rank said in words ("the THIRD time I write", "my second message", "the first one you have") counts

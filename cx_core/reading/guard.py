@@ -171,6 +171,19 @@ def _instructs(r: RequestReading) -> bool:
         ASKS_OF_IT.search(r.sentence.text))  # "…so could the washing machine come on Tuesday too?"
 
 
+TOLD_ONLY = 0.7  # below this, a request read from a sentence that only tells of something is not acted on
+
+
+def _told_only(clause: RequestReading, reading: Reading) -> str:
+    """Why a write waits when the words behind it only tell of something ("the charger charges more slowly than I'd
+    like, so I ordered the 11kW"): no sentence of its kind asks for anything, says not to, or claims a wrong, and
+    the classifier's confidence in the kind is low; '' otherwise."""
+    own = [r for r in reading.requests if r.task_type == clause.task_type] or [clause]
+    if max(r.confidence for r in own) >= TOLD_ONLY or any(_instructs(r) or r.qualifiers.claims for r in own):
+        return ""
+    return f"the message only tells of it (“{clause.sentence.text[:80]}”) and asks for nothing: a person decides"
+
+
 def _score(ids: set[str], words: set[str], text: str) -> float:
     """How well words name a record: ten for each of its ids, one for each of its words."""
     low = text.lower()
@@ -284,6 +297,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why
             step = replace(step, rationale=f"{step.rationale}; {'met' if settled[0] else 'not met'}: {settled[1]}")
             unmet.update({} if settled[0] else {step.intent: settled[1]})
+        if not what and clause is not None and (why := _told_only(clause, reading)):
+            what = "hold"
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:
