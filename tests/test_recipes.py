@@ -647,19 +647,52 @@ def test_a_day_said_as_a_shift_counts_from_the_one_the_record_has_now() -> None:
 
 
 @pytest.mark.parametrize(("text", "waits"), [
-    ("BK002 runs more slowly than I'd like, so I made another booking.", True),  # only tells: a person decides
+    # only tells, as the background of what is asked: a person decides
+    ("BK002 runs more slowly than I'd like, so I made another booking.", True),
     ("Please cancel BK002.", False),
     ("You charged me twice for BK002.", False),  # a wrong claimed: the records and the rules decide
 ])
 def test_a_write_read_with_little_confidence_from_words_that_ask_for_nothing_waits(text: str, waits: bool) -> None:
     from datetime import datetime
 
+    from cx_core.plans import Step
     from cx_core.reading import guard
     from cx_core.reading.reader import read
 
+    asked = "Please refund me for the other one."
+    message = f"{text} {asked}"
+    requests = [Request(intent="cancel", text=text, confidence=0.6), Request(intent="refund", text=asked,
+                                                                             confidence=0.99)]
     triage = Triage(task_type="cancel", intent="cancel", confidence=0.6, urgency="normal", sentiment="neutral",
-                    language="en", entities={}, requests=[Request(intent="cancel", text=text, confidence=0.6)])
-    reading = read(text, datetime(2026, 11, 20, 9), None, triage.requests)
-    plan = recipes.plan(recipe_book.parse(BOOK), triage, SNAP, date(2026, 11, 20), text, {}, reading=reading)
-    [step] = guard.apply(plan, reading, SNAP).steps
-    assert ("asks for nothing" in step.held) is waits, step
+                    language="en", entities={}, requests=requests)
+    reading = read(message, datetime(2026, 11, 20, 9), None, triage.requests)
+    plan = recipes.plan(recipe_book.parse(BOOK), triage.model_copy(update={"requests": requests[:1]}), SNAP,
+                        date(2026, 11, 20), message, {}, reading=reading)
+    plan.steps.append(Step("refund", {"amount": 5}, "refund", "asked"))  # what the message asks for, elsewhere
+    step = guard.apply(plan, reading, SNAP).steps[0]
+    assert ("something else" in step.held) is waits, step
+    alone = recipes.plan(recipe_book.parse(BOOK), triage.model_copy(update={"requests": requests[:1]}), SNAP,
+                         date(2026, 11, 20), text, {}, reading=read(text, datetime(2026, 11, 20, 9), None,
+                                                                     requests[:1]))
+    assert not guard.apply(alone, read(text, datetime(2026, 11, 20, 9), None, requests[:1]), SNAP).steps[0].held
+
+
+@pytest.mark.parametrize(("sentence", "met"), [
+    ("If I somehow managed to order another kettle, please cancel that one.", True),
+    ("if we booked a second kettle by mistake, cancel it", True),
+    ("If I ordered the wrong size, please exchange it.", None),  # what was wrong with it: the records cannot tell
+    ("If I ordered another toaster, please cancel it.", None),  # the record found holds no toaster
+    ("If the kettle arrives late, please cancel it.", None),  # not a condition on its making
+])
+def test_a_condition_that_the_record_was_made_is_settled_by_the_record_the_step_found(sentence: str,
+                                                                                       met: bool | None) -> None:
+    from cx_core.reading import bounds
+    from cx_core.reading.language import qualifiers
+    from cx_core.reading.types import Words
+
+    order = {"order_id": "#W1", "items": [{"name": "Electric Kettle", "options": {"colour": "white"}}]}
+    condition = qualifiers(Words(text=sentence, start=0, end=len(sentence))).condition
+    assert condition is not None
+    found = bounds.made(condition.text, [order])
+    assert (found[0] if found else None) is met
+    assert bounds.on_making(sentence) is (met is not None or "wrong size" in sentence or "toaster" in sentence)

@@ -2,7 +2,9 @@
 under $200", "only if the deposit isn't more than €50". It names a field of a record the step acts on, a comparison
 and an amount. ``settle`` says whether the record meets it, with the figures; it says nothing (None) when the words
 give no amount, name no field of the record or two alike, or measure the amount by something else ("$150 per
-person", "£20 a month"): such a condition still waits for a person."""
+person", "£20 a month"): such a condition still waits for a person. ``made`` settles a condition that the record was
+made at all ("if I somehow managed to order another kettle, please cancel that one"): the record the step found is
+it, when it holds the thing named."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .language import qualifiers
 from .phrases import stem
 from .records import field_words, words
+from .types import Words
 from .values import amounts
 
 # the words just before an amount that make it a most ("no more than £100", "isn't higher than $50")
@@ -127,3 +131,43 @@ def settle(condition: str, rows: list[Mapping[str, Any]], others: Sequence[Mappi
     figure = f"{sign}{value:,.2f}".replace(".00", "") if sign or other is None else f"{value:g}"
     against = f" against {amount:g}" if other is not None else ""
     return met, f"the {label} is {figure}{against}, and you asked for it only “{condition.strip()}”"
+
+
+# "if I (somehow) (managed to) ordered another kettle", "in case we booked a second room": the record's making
+_MADE = re.compile(r"^\W*(?:if|in\s+case)\s+(?:i|we)\s+(?:(?:somehow|accidentally|mistakenly|actually|really|did|"
+                   r"have|'ve|had|managed|to|by\s+mistake)\s+){0,4}(?:order(?:ed)?|book(?:ed)?|bought|buy|placed?|"
+                   r"made|make)\s+(?:(?:another|a\s+second|an\s+extra|one\s+more|a|an|the|one)\s+)?([^,;]+?)\s*(?:[,;].*)?$",
+                   re.I | re.S)
+_BY_MISTAKE = re.compile(r"\b(?:by\s+mistake|by\s+accident|accidentally|too|again)\b", re.I)
+
+
+def _nested_words(node: Any, depth: int = 0) -> set[str]:
+    if isinstance(node, str):
+        return words(node)
+    if depth > 3:
+        return set()
+    if isinstance(node, Mapping):
+        node = list(node.values())
+    if isinstance(node, list):
+        return set().union(*(_nested_words(v, depth + 1) for v in node), set())
+    return set()
+
+
+def made(condition: str, rows: list[Mapping[str, Any]]) -> tuple[bool, str] | None:
+    """Whether a condition that the record came to be ("if I ordered another kettle") is met by the records the
+    step acts on: met when one of them holds every word of the thing named; None when it is not such a condition
+    or names more than a thing ("if I ordered the wrong size")."""
+    m = _MADE.match(condition)
+    if m is None or not rows:
+        return None
+    thing = words(_BY_MISTAKE.sub(" ", m.group(1))) - _WHO
+    if not thing or len(thing) > 3 or not any(thing <= _nested_words(r) for r in rows):
+        return None
+    return True, f"the records show it, and you asked for it only “{condition.strip()}”"
+
+
+def on_making(sentence: str) -> bool:
+    """Whether a sentence's condition is only that a record was made ("… if I somehow managed to order another
+    kettle, please cancel that one"): the records settle it once the step has found its record (``made``)."""
+    q = qualifiers(Words(text=sentence, start=0, end=len(sentence)))
+    return q.condition is not None and q.fallback is None and bool(_MADE.match(q.condition.text))

@@ -67,7 +67,9 @@ WHOLE_OR_ALL = re.compile(r"\b(?:whole|entire|full|complete|all|everything)\b", 
 NOT_ARRIVED = re.compile(r"\b(?:pending|just (?:ordered|placed)|not (?:yet )?(?:arrived|delivered|received))\b", re.I)
 ARRIVED = re.compile(r"\b(?:received|delivered|got)\b", re.I)
 # why a thing is not wanted any more: a mistake, or no need of it
-BY_MISTAKE = re.compile(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental", re.I)
+BY_MISTAKE = re.compile(r"\bmistake|\bwrong (?:item|thing|one|order)|by accident|accidental|\bsomehow (?:managed to |"
+                        r"ended up )?(?:order|book|buy|bought|place)|\b(?:didn'?t|did not|never) mean(?:t)? to\b|"
+                        r"\bwithout meaning to\b", re.I)
 NO_NEED = re.compile(r"no longer (?:need|want)|don'?t (?:need|want)|do not (?:need|want)|not need(?:ed)? any ?more|"
                      r"\w+ged my mind|change of mind|no need for|won'?t need|not needed|only (?:need|want)(?:ed)? (?:one|1)\b",
                      re.I)

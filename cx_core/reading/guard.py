@@ -153,7 +153,9 @@ def _records_settle(step: Step, q: Qualifiers, snapshot: Mapping[str, Any] | Non
                         str(v) == str(value) for v in r.values() if isinstance(v, str | int))]):
                     rows += mine
                     others += [r for r in rows_of if isinstance(r, Mapping) and r not in mine]
-    return bounds.settle(q.condition.text, rows, others) if rows else None
+    if not rows:
+        return None
+    return bounds.made(q.condition.text, rows) or bounds.settle(q.condition.text, rows, others)
 
 
 def _pointing(own: list[RequestReading]) -> RequestReading | None:
@@ -174,14 +176,21 @@ def _instructs(r: RequestReading) -> bool:
 TOLD_ONLY = 0.7  # below this, a request read from a sentence that only tells of something is not acted on
 
 
-def _told_only(clause: RequestReading, reading: Reading) -> str:
-    """Why a write waits when the words behind it only tell of something ("the charger charges more slowly than I'd
-    like, so I ordered the 11kW"): no sentence of its kind asks for anything, says not to, or claims a wrong, and
-    the classifier's confidence in the kind is low; '' otherwise."""
+def _told_only(clause: RequestReading, reading: Reading, steps: list[Step]) -> str:
+    """Why a write waits when the words behind it only tell of something, as the background of what the message
+    asks for elsewhere ("the charger charges more slowly than I'd like, so I ordered the 11kW. … please take it back
+    and refund me"): no sentence of its kind asks for anything, says not to, or claims a wrong, the classifier is
+    unsure of its kind, and another request of the message, of another kind, asks in so many words for what a step
+    of its own does; '' otherwise."""
     own = [r for r in reading.requests if r.task_type == clause.task_type] or [clause]
     if max(r.confidence for r in own) >= TOLD_ONLY or any(_instructs(r) or r.qualifiers.claims for r in own):
         return ""
-    return f"the message only tells of it (“{clause.sentence.text[:80]}”) and asks for nothing: a person decides"
+    served = {s.intent for s in steps}
+    if not any(r.task_type != clause.task_type and r.task_type in served and r.confidence >= TOLD_ONLY
+               and _instructs(r) for r in reading.requests):
+        return ""
+    return (f"the message only tells of it (“{clause.sentence.text[:80]}”), and what it asks for is something else: "
+            "a person decides")
 
 
 def _score(ids: set[str], words: set[str], text: str) -> float:
@@ -297,7 +306,7 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why
             step = replace(step, rationale=f"{step.rationale}; {'met' if settled[0] else 'not met'}: {settled[1]}")
             unmet.update({} if settled[0] else {step.intent: settled[1]})
-        if not what and clause is not None and (why := _told_only(clause, reading)):
+        if not what and clause is not None and (why := _told_only(clause, reading, plan.steps)):
             what = "hold"
         if what == "drop":
             dropped.append(step)

@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.entities import find_address, gives_contact
 from cx_core.plans import ASKS_ONLY
-from cx_core.reading import language
+from cx_core.reading import bounds, language
 from cx_core.reading.requests import (
     ACTIONISH,
     ADDRESS_FIX,
@@ -185,7 +185,7 @@ def _read_sentence(sentence: str, ctx: _Context, msg: _Message, reading: Reading
             verbs = _sentence_ops(sentence)
             if not verbs or _conditional(sentence):
                 return
-    if _conditional(sentence) and not (verbs and language.rules_settle(sentence)):
+    if _conditional(sentence) and not (verbs and (language.rules_settle(sentence) or bounds.on_making(sentence))):
         _read_condition(sentence, verbs, msg, reading)
     elif not (QUESTION.search(sentence) and not verbs or ASKING.search(sentence)):
         _read_request(sentence, verbs, ctx.snap, msg)
