@@ -696,3 +696,25 @@ def test_a_condition_that_the_record_was_made_is_settled_by_the_record_the_step_
     found = bounds.made(condition.text, [order])
     assert (found[0] if found else None) is met
     assert bounds.on_making(sentence) is (met is not None or "wrong size" in sentence or "toaster" in sentence)
+
+
+@pytest.mark.parametrize(("told", "waits"), [
+    ("BK002 turned up on my account last week.", True),  # only asks whether it is wrong: a person checks
+    ("Please cancel BK002.", False),
+])
+def test_a_write_whose_record_the_customer_only_asks_about_waits(told: str, waits: bool) -> None:
+    from datetime import datetime
+
+    from cx_core.reading import guard
+    from cx_core.reading.reader import read
+
+    asked = "Has BK002 been booked twice?"
+    requests = [Request(intent="cancel", text=told, confidence=0.95),
+                Request(intent="question", text=asked, confidence=0.95)]
+    triage = Triage(task_type="cancel", intent="cancel", confidence=0.95, urgency="normal", sentiment="neutral",
+                    language="en", entities={}, requests=requests)
+    reading = read(f"{told} {asked}", datetime(2026, 11, 20, 9), None, requests)
+    plan = recipes.plan(recipe_book.parse(BOOK), triage.model_copy(update={"requests": requests[:1]}), SNAP,
+                        date(2026, 11, 20), f"{told} {asked}", {}, reading=reading)
+    [step] = guard.apply(plan, reading, SNAP).steps
+    assert ("asks whether" in step.held) is waits, step

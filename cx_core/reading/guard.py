@@ -18,7 +18,7 @@ from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
 from . import bounds
-from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, ON_REFUND, points_back
+from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, ON_REFUND, is_question, points_back
 from .types import Qualifiers, Reading, RequestReading
 
 _STOP = frozenset("""the and for with from that this your you our are was were has have had not but can could would please
@@ -193,6 +193,22 @@ def _told_only(clause: RequestReading, reading: Reading, steps: list[Step]) -> s
             "a person decides")
 
 
+_YES_NO = re.compile(r"^\W*(?:(?:also|and|so|but),?\s+)?(?:is|are|was|were|do|does|did|has|have|had|am)\b", re.I)
+
+
+def _asked_whether(step: Step, clause: RequestReading, reading: Reading, snapshot: Mapping[str, Any] | None) -> str:
+    """Why a write waits when the customer only asks whether there is anything wrong with its record ("a $79
+    charge turned up on my account … Have I been billed for the installation twice?"): no sentence of its kind asks
+    for anything or claims a wrong, and a yes-or-no question names its record; '' otherwise."""
+    own = [r for r in reading.requests if r.task_type == clause.task_type] or [clause]
+    if any(_instructs(r) or r.qualifiers.claims or holding(r.qualifiers)[0] for r in own):
+        return ""
+    ids, words = step_words(step, snapshot)
+    asked = [r for r in reading.requests if r not in own and _YES_NO.search(r.sentence.text)
+             and is_question(r.sentence) and not _instructs(r) and _score(ids, words, r.sentence.text) > 0]
+    return f"the customer asks whether it is so (“{asked[0].sentence.text[:80]}”): a person checks" if asked else ""
+
+
 def _score(ids: set[str], words: set[str], text: str) -> float:
     """How well words name a record: ten for each of its ids, one for each of its words."""
     low = text.lower()
@@ -306,7 +322,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why
             step = replace(step, rationale=f"{step.rationale}; {'met' if settled[0] else 'not met'}: {settled[1]}")
             unmet.update({} if settled[0] else {step.intent: settled[1]})
-        if not what and clause is not None and (why := _told_only(clause, reading, plan.steps)):
+        if not what and clause is not None and (why := _told_only(clause, reading, plan.steps)
+                                                or _asked_whether(step, clause, reading, snapshot)):
             what = "hold"
         if what == "drop":
             dropped.append(step)
