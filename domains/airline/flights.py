@@ -3,10 +3,10 @@ among several, listed with fares), a round trip out and back, and the dates a me
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
+from cx_core.reading import topics
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import day, listed, money
 
@@ -191,7 +191,7 @@ def after_upgrade(ctx: Context, rec: dict[str, Any]) -> str:
 
 def _card_asked(ctx: Context) -> str:
     """The one card saved, when the message asks to pay with the card on file ("use my card on file"), or ""."""
-    if not re.search(r"\b(?:card on file|my card)\b", ctx.text, re.I):
+    if not topics.A_CARD.search(ctx.text):
         return ""
     cards = [m for m in ctx.snapshot.get("user", {}).get("payment_methods") or [] if m.get("source") == "credit_card"]
     return str(cards[0]["label"]) if len(cards) == 1 else ""

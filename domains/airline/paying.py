@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cx_core.reading import arguments, conditions, language, numbers, topics
+from cx_core.reading import arguments, conditions, language, numbers, paying, topics
 from cx_core.recipes import Context, Unbound
 from cx_core.wording import listed
 
@@ -70,7 +70,7 @@ def payment(ctx: Context) -> str:
         return str(named[0])
     four = {f for f in ctx.entities.get("last_four") or [] if any(  # "the Visa ending 3261, not the one ending 1357"
         not arguments.ruled_out_in_words(ctx.text, m.start(), m.end()) for m in re.finditer(rf"\b{re.escape(str(f))}\b", ctx.text))}
-    cards = [m["id"] for m in methods if any(re.search(rf"\bending {f}\b", m["label"]) for f in four)]  # a gift card too
+    cards = [m["id"] for m in methods if str(m.get("last_four") or "") in four]  # a gift card's too
     if len(cards) == 1:
         return str(cards[0])
     kinds = _kinds_named(ctx, methods)
@@ -115,21 +115,17 @@ def payment(ctx: Context) -> str:
 
 def _kind(method: dict[str, Any]) -> str:
     """What a member calls a saved payment method: its card's brand ("Mastercard"), "gift card", "certificate"."""
-    source = str(method.get("source"))
-    return {"gift_card": "gift card", "certificate": "certificate"}.get(source) or str(method["label"]).split()[0]
+    return paying.name(method)
 
 
 def _where_named(text: str, method: dict[str, Any]) -> int:
-    found = re.search(rf"\b{re.escape(_kind(method))}\b", text, re.I)
-    return found.start() if found else len(text)
+    return min(paying.where_named(text, method), default=len(text))
 
 
 def _kinds_named(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The saved methods whose kind the message names ("my Mastercard", "my gift card"), but one only ever named to
     be ruled out ("Do NOT charge the Mastercard you have on file")."""
-    return [m for m in methods if any(not arguments.ruled_out_in_words(ctx.text, x.start(), x.end()) for x in re.finditer(
-        rf"\b{re.escape(_kind(m))}\b", ctx.text, re.I))]
-
+    return [m for m in methods if paying.where_named(ctx.text, m, arguments.ruled_out_in_words)]
 
 
 def _by_balance(ctx: Context, methods: list[dict[str, Any]]) -> list[dict[str, Any]]:

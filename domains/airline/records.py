@@ -72,9 +72,15 @@ def identify_customer(s: Session, text: str) -> str | None:
 
 
 def _method(m: dict[str, Any]) -> dict[str, Any]:
+    """A saved method as the reader and the reply see it: a card's brand and last four digits; a gift card's or
+    certificate's balance, and the last four digits of its id that its label shows."""
     out = {"id": m["id"], "source": m["source"], "label": backend.method_label(m)}
-    if m["source"] != "credit_card":
+    if m["source"] == "credit_card":
+        out.update(brand=m.get("brand", ""), last_four=str(m.get("last_four", "")))
+    else:
         out["balance"] = m.get("amount", 0)
+        digits = "".join(c for c in str(m["id"]) if c.isdigit())[-4:]
+        out["last_four"] = digits if len(digits) == 4 else ""
     return out
 
 

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cx_core.entities import find_address
-from cx_core.reading import comparing, language
+from cx_core.reading import comparing, paying
 from cx_core.reading.phrases import has, normal
 
 from .base import Unsure
@@ -16,20 +16,14 @@ from .items import _mention_strength
 from .sentences import _PAY_CHANGE, _sentence_ops, _split_sentences, grammar
 from .variants import _dicts
 
-_METHOD_ID = re.compile(r"\b(?:credit_card|gift_card|paypal)_\d+\b")
-_METHOD_WORDS = [("gift_card", r"gift ?cards?|\bgc\b"), ("paypal", r"pay ?pal"),
-                 ("credit_card", r"credit ?cards?|\bvisa\b|master ?card|\bamex\b|american express|(?<!gift )(?<!gift)\bcard\b")]
-
 
 def _method_ids(text: str, snap: dict[str, Any]) -> list[str]:
     """Payment method ids written out (``gift_card_7219486``); raises ``Unsure`` for one that is not the
     customer's."""
-    own = {str(m["id"]) for m in snap.get("payment_methods", [])}
-    found = list(dict.fromkeys(_METHOD_ID.findall(text)))
-    strangers = [m for m in found if m not in own]
+    own, strangers = paying.ids_written(text, snap.get("payment_methods", []))
     if strangers:
         raise Unsure(f"payment method {strangers[0]} is not on the customer's account")
-    return found
+    return own
 
 
 def _payment(text: str, snap: dict[str, Any]) -> str | None:
@@ -40,14 +34,13 @@ def _payment(text: str, snap: dict[str, Any]) -> str | None:
     if ids:
         raise Unsure("more than one payment method is named")
     low = normal(text)
-    named = [kind for kind, pattern in _METHOD_WORDS  # "on my gift card rather than PayPal": the gift card
-             if any(not language.contrasted(low, m.start()) for m in re.finditer(pattern, low))]
+    named = paying.kinds_named(low)  # "on my gift card rather than PayPal": the gift card
     if not named:
         return None
     if len(named) > 1:
         raise Unsure("more than one payment method is named")
-    methods = [m for m in snap.get("payment_methods", []) if m["source"] == named[0]]
-    brands = [m for m in methods if m.get("brand") and re.search(rf"\b{re.escape(m['brand'].lower())}\b", low)]
+    methods = [m for m in snap.get("payment_methods", []) if paying.kind(m) == named[0]]
+    brands = paying.brand_said(low, methods)
     if brands:
         methods = brands
     if len(methods) != 1:
