@@ -576,6 +576,22 @@ def test_a_weekday_told_of_what_already_happened_is_the_last_one(text: str, want
 
 
 @pytest.mark.parametrize("text, want", [
+    ("I want to fly back a little sooner: the 8th, please.", "2026-12-08"),  # asked for: the next 8th
+    ("Could the delivery come on the 19th instead?", "2026-12-19"),
+    ("The 8th is my granddaughter's recital.", "2026-11-08"),  # told: the nearest
+    ("I was charged on the 8th.", "2026-11-08"),
+    ("I ordered it on the 8th and want it moved.", "2026-11-08"),  # what happened
+    ("My bill of the 13th is wrong.", "2026-11-13"),
+])
+def test_a_day_of_the_month_asked_for_lies_ahead_and_one_told_of_is_the_nearest(text: str, want: str) -> None:
+    """Written on Friday 20 November: a day of the month alone is the nearest one, unless its clause asks for a day
+    ahead; then it is the next one."""
+    from cx_core.reading import when
+
+    assert [w.value for w in when.dates(text, WRITTEN.date())] == [want]
+
+
+@pytest.mark.parametrize("text, want", [
     ("Thursday afternoons are best, but not next Thursday, I have a scan. The one after that would be perfect.",
      "2026-12-03"),
     ("Friday afternoons are best for me, but not next Friday.", None),

@@ -324,7 +324,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             unmet.update({} if settled[0] else {step.intent: settled[1]})
         if not what and clause is not None and (why := _told_only(clause, reading, plan.steps)
                                                 or _asked_whether(step, clause, reading, snapshot)):
-            what = "hold"
+            what, step = "hold", replace(step, missing="")  # nothing of it is asked of the customer either
+            plan.questions.pop(step.intent, None)
         if what == "drop":
             dropped.append(step)
         elif what == "hold" and not step.held:

@@ -11,7 +11,8 @@ tests. The conventions are the common ones (and the Schema-Guided Dialogue data'
 - "Thursday next week", "Monday this week", "the Wednesday of the week after next" name a calendar week;
 - "a week on Thursday" / "Thursday week" is the next Thursday and a week; "the Wednesday after next" likewise;
 - a day of the month ("the 13th") or a day and month without a year is the occurrence nearest the message
-  (ties and near-misses go forward), so "delivered on 3 November" read on 20 November is in the past;
+  (ties and near-misses go forward), so "delivered on 3 November" read on 20 November is in the past; a day of the
+  month alone in a clause that asks for a day ahead ("fly back sooner: the 8th, please") is the next one;
 - a clock time without am/pm from 1 to 7 is in the afternoon ("at 3") unless the words say morning.
 """
 
@@ -183,12 +184,36 @@ _NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|suppo
                       r"for|until|till|by|from)\b", re.I)
 
 
-def _happened(text: str, start: int, end: int) -> bool:
-    """The weekday at ``start`` is told in a clause about what already happened, with nothing that looks ahead."""
+def _clause(text: str, start: int, end: int) -> str:
     left = max(text.rfind(c, 0, start) for c in ".;!?,\n") + 1
     ends = [i for i in (text.find(c, end) for c in ".;!?,\n") if i >= 0]
-    clause = text[left:min(ends) if ends else len(text)]
+    return text[left:min(ends) if ends else len(text)]
+
+
+def _happened(text: str, start: int, end: int) -> bool:
+    """The weekday at ``start`` is told in a clause about what already happened, with nothing that looks ahead."""
+    clause = _clause(text, start, end)
     return bool(_HAPPENED.search(clause)) and not _NOT_YET.search(clause)
+
+
+# a clause that asks for a day ahead: "I want to fly back a little sooner: the 8th, please", "could it come on the 3rd?"
+_WISHED = re.compile(r"\b(?:want|wants|would\s+like|'d\s+like|please|prefer|rather|instead|sooner|earlier|move|"
+                     r"change|reschedule|rebook|book|deliver|come|fly|travel|make\s+(?:it|that))\b", re.I)
+
+
+def _ahead(text: str, start: int, end: int, d: date, today: date) -> date:
+    """A day of the month without its month, past by the nearest reading, in a clause that asks for a day ahead
+    (and tells of nothing that happened): its next occurrence."""
+    clause = _clause(text, start, end)
+    if d >= today or _HAPPENED.search(clause) or not (_WISHED.search(clause) or _NOT_YET.search(clause)):
+        return d
+    first = today.replace(day=1)
+    for shift in (1, 2):
+        try:
+            return date(first.year + (first.month - 1 + shift) // 12, (first.month - 1 + shift) % 12 + 1, d.day)
+        except ValueError:
+            continue
+    return d
 
 
 _AFTER_PREVIOUS = re.compile(rf"\bany\s+(?:day|time)\s+(?P<ad>after)\s+(?:that|then|it|this)\b|\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
@@ -337,6 +362,8 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             d = _resolve(kind, m, today, day_first)
             if d is None:
                 continue
+            if kind in ("ord", "ord_words") and d < today:  # "fly back sooner: the 8th, please": the next 8th
+                d = _ahead(text, s, e, d, today)
             if kind == "wd" and not m.group("every") and _happened(text, s, e):
                 d = today - timedelta(days=(today.weekday() - d.weekday()) % 7 or 7)
             if kind == "wd" and re.search(r"\bthe\s+$", text[max(0, s - 8):s]):
