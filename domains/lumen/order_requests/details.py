@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cx_core.entities import find_address
-from cx_core.reading import comparing, paying
+from cx_core.reading import addressing, comparing, paying
 from cx_core.reading.phrases import has, normal
 
 from .base import Unsure
@@ -140,43 +140,28 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
         if ref is None:
             raise Unsure("the order whose address is to be copied is not the customer's")
         return dict(ref["address"])
-    if re.search(r"\bto (?:my|your|the) (?:default|profile|account|home|user)(?: default)? address|"
-                 r"\baddress (?:on|in) (?:my|your|the) (?:profile|account)", segment, re.I):
+    if addressing.TO_ACCOUNT_ADDRESS.search(segment):
         return dict(snap["profile"]["address"])
-    place = _places(re.split(r"\bto\b", segment, maxsplit=1)[-1])
+    place = addressing.places(re.split(r"\bto\b", segment, maxsplit=1)[-1])
     known = {(a["address1"], a["zip"]): a for a in [o["address"] for o in snap["orders"]]
              + [snap["profile"]["address"]]}
     fields = ("address1", "address2", "city", "state", "country", "zip")
-    person = re.search(r"\b(?:my|your|his|her|our|their)\s+([a-z]+)'s\s+(?:address|place|home|house|apartment)",
-                       place, re.I)
+    person = addressing.SOMEONES.search(place)
     if person:  # "my daughter's address" and, elsewhere, "my daughter lives in Chicago"
-        lives = re.search(rf"\b{re.escape(person.group(1))}\b[^.;]*?\b(?:lives?|living|stays?|moved|is)\s+(?:now\s+)?"
-                          r"(?:in|at|to)\s+([^.;,]+)", text, re.I)
-        place = _places(lives.group(1)) if lives else ""
+        lives = addressing.lives(person.group(1)).search(text)
+        place = addressing.places(lives.group(1)) if lives else ""
     named = [a for a in known.values() if a.get("city") and has(place, a["city"])]
     if len(named) == 1:  # "my NYC address": the one address on record in that city
         return {k: named[0].get(k, "") for k in fields}
-    new_home = re.search(r"\bnew (?:home|house|address|place|apartment|flat)\b", place, re.I)
+    new_home = addressing.NEW_HOME.search(place)
     if new_home and not named:  # "the new home", where an order of theirs was sent ("… bought a lamp sent there")
-        told = [x for x in re.split(r"(?<=[.!?;])\s+", text) if re.search(
-            r"\bnew (?:home|house|address|place|apartment|flat)\b", x, re.I) and x.strip() != whole.strip()]
+        told = [x for x in re.split(r"(?<=[.!?;])\s+", text) if addressing.NEW_HOME.search(x)
+                and x.strip() != whole.strip()]
         homes = {(o["address"]["address1"], o["address"]["zip"]): o["address"] for x in told
                  for o in snap["orders"] if any(_mention_strength(x, i["name"]) == 2 for i in o["items"])}
         if len(homes) == 1:
             return {k: next(iter(homes.values())).get(k, "") for k in fields}
     raise Unsure("the new address is not given in full")
-
-
-_PLACES = {r"\bnyc\b|\bnew york city\b|\bbig apple\b|\bmanhattan\b": "New York",
-           r"\bwashington,? d\.?c\.?|\bd\.?c\.?\b": "Washington", r"\bla\b": "Los Angeles",
-           r"\bsf\b": "San Francisco", r"\bphilly\b": "Philadelphia"}
-
-
-def _places(text: str) -> str:
-    """Common names of cities written as they are on addresses."""
-    for pattern, city in _PLACES.items():
-        text = re.sub(pattern, city, text, flags=re.I)
-    return text
 
 
 def _same_address(a: dict[str, str], b: dict[str, str]) -> bool:

@@ -8,14 +8,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cx_core.reading import comparing, records
+from cx_core.reading import addressing, comparing, records
 from cx_core.reading.phrases import has
 from cx_core.reading.requests import OTHER_ONE, REMOVE
 from cx_core.wording import listed
 from domains.lumen.picking import mentions_item
 
 from .base import Impossible, Unsure, _Item
-from .details import _address_target, _cancel_reason, _original, _places, _same_address, _sentence_methods
+from .details import _address_target, _cancel_reason, _original, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
 from .sentences import _PAY_CHANGE, grammar
 from .state import _Context, _State
@@ -41,9 +41,6 @@ class _Verb:
     before: str
 
 
-_SHIP_TO = re.compile(r"(?:ship|send|deliver|redirect|forward)\b(?!\s+back\b)", re.I)
-
-
 def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, context: list[_Item]) -> None:
     """One verb of a request, added to the state; raises ``Unsure`` (or ``Impossible``) when it cannot be settled.
     ``context`` holds the items a fallback's "it" or "that order" stands for."""
@@ -55,7 +52,7 @@ def _apply(verb: str, segment: str, sentence: str, st: _State, ctx: _Context, co
     at = ctx.text.find(sentence)
     before = (ctx.text[:at] if at >= 0 else "") + sentence[: max(sentence.find(segment), 0)]
     v = _Verb(verb, segment, sentence, st, ctx, context, orders, before)
-    if re.search(r"(?<!e-mail )(?<!email )\baddress\b", segment, re.I) or _SHIP_TO.match(verb):
+    if addressing.ADDRESS.search(segment) or addressing.SHIP_TO.match(verb):
         _change_address(v)
     elif verb == "unneeded":  # "you no longer need the boots": cancelled if the order has not left yet
         _unneeded(v)
@@ -153,12 +150,8 @@ def _change_address(v: _Verb) -> None:
     head = re.split(r"\bto\b", segment, maxsplit=1)[0]
     # "my account address", "the address on my profile … home address"; never across a clause ("Lumen Home team,
     # the delivery address")
-    if re.search(r"\b(?:(?:user|default|profile|account)\b[^.,;!?]{0,20}\b|home\s+)address|\baddress\s+(?:on|of|for|in)\s+"
-                 r"(?:my|the|our)\s+(?:user\s+)?(?:account|profile)\b|\baddress\s+(?:you\s+have\s+|we\s+have\s+)?on\s+file\b",
-                 head, re.I) or \
-            re.search(r"\b(?:user|default|profile|account)\s+address", sentence, re.I) and \
-            re.search(r"\b(?:and|along with|as well as|plus) (?:also )?(?:my |your |the )?"
-                      r"(?:user |default |profile )+address", sentence, re.I):
+    if addressing.ACCOUNT_ADDRESS.search(head) or addressing.ACCOUNT_TOO.search(sentence) and \
+            addressing.ALONG_WITH_ACCOUNT.search(sentence):
         st.default_address = target
     pending = [o for o in snap["orders"] if o["status"] in _PENDING]
     if _ALL_PENDING.search(segment):
@@ -166,7 +159,7 @@ def _change_address(v: _Verb) -> None:
     elif v.orders:
         chosen = [o for o in snap["orders"] if o["order_id"] in v.orders]
     elif re.search(r"\border", head, re.I) or _mentions_any(head, snap):  # "send my desk lamp to …"
-        by_city = [o for o in pending if has(_places(head), o["address"]["city"])]
+        by_city = [o for o in pending if has(addressing.places(head), o["address"]["city"])]
         by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
         by_item_orders = list({o["order_id"]: o for o in by_item}.values())
         both = [o for o in by_city if o in by_item_orders]  # "my mesh wifi order … not Floyd Ford": both point
