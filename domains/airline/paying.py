@@ -23,7 +23,8 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
     kinds = _kinds_named(ctx, ctx.snapshot["user"].get("payment_methods") or [])
     held = [m for m in kinds if m.get("balance") is not None]  # a gift card or certificate pays what it holds
     cards = [m for m in kinds if m.get("balance") is None]
-    if len(held) > 1 and len({_kind(m) for m in held}) < len(held):  # "my $250 gift card": those whose balance is said
+    # "my $250 gift card": of several alike, those whose balance is said; "both my gift cards": all of them
+    if len(held) > 1 and len({_kind(m) for m in held}) < len(held) and not language.EVERY.search(ctx.text):
         held = _by_balance(ctx, held)
     # "my $150 certificate first, then my gift card, the rest on my Mastercard": each in turn, the card for the rest
     split = held and len(cards) == 1 and language.REMAINDER.search(ctx.text)
