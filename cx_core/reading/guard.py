@@ -176,18 +176,21 @@ def _instructs(r: RequestReading) -> bool:
 TOLD_ONLY = 0.7  # below this, a request read from a sentence that only tells of something is not acted on
 
 
-def _told_only(clause: RequestReading, reading: Reading, steps: list[Step]) -> str:
+def _told_only(step: Step, clause: RequestReading, reading: Reading, steps: list[Step]) -> str:
     """Why a write waits when the words behind it only tell of something, as the background of what the message
     asks for elsewhere ("the charger charges more slowly than I'd like, so I ordered the 11kW. … please take it back
     and refund me"): no sentence of its kind asks for anything, says not to, or claims a wrong, the classifier is
     unsure of its kind, and another request of the message, of another kind, asks in so many words for what a step
-    of its own does; '' otherwise."""
+    of its own does on other records (a statement about the same booking, "the conference has been pushed back a
+    week", is what the request beside it is about); '' otherwise."""
     own = [r for r in reading.requests if r.task_type == clause.task_type] or [clause]
     if max(r.confidence for r in own) >= TOLD_ONLY or any(_instructs(r) or r.qualifiers.claims for r in own):
         return ""
-    served = {s.intent for s in steps}
-    if not any(r.task_type != clause.task_type and r.task_type in served and r.confidence >= TOLD_ONLY
-               and _instructs(r) for r in reading.requests):
+    asked = {r.task_type for r in reading.requests if r.task_type != clause.task_type and r.confidence >= TOLD_ONLY
+             and _instructs(r)}
+    elsewhere = [s for s in steps if s.intent in asked]
+    mine = step_words(step, None)[0]
+    if not elsewhere or any(mine & step_words(s, None)[0] for s in elsewhere):
         return ""
     return (f"the message only tells of it (“{clause.sentence.text[:80]}”), and what it asks for is something else: "
             "a person decides")
@@ -322,7 +325,7 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why
             step = replace(step, rationale=f"{step.rationale}; {'met' if settled[0] else 'not met'}: {settled[1]}")
             unmet.update({} if settled[0] else {step.intent: settled[1]})
-        if not what and clause is not None and (why := _told_only(clause, reading, plan.steps)
+        if not what and clause is not None and (why := _told_only(step, clause, reading, plan.steps)
                                                 or _asked_whether(step, clause, reading, snapshot)):
             what, step = "hold", replace(step, missing="")  # nothing of it is asked of the customer either
             plan.questions.pop(step.intent, None)

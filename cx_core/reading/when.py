@@ -177,7 +177,7 @@ def deadline(text: str, start: int) -> bool:
 # a weekday told of something that already happened is the last one, not the next: "on Tuesday I ordered another",
 # "it arrived on Monday", "we rang on Wednesday" (never one a booking is for: "I booked it for Tuesday")
 _HAPPENED = re.compile(r"\b(?:i|we|they|he|she|you)\s+(?:\w+ly\s+)?(?:ordered|placed|bought|paid|rang|called|phoned|"
-                       r"e-?mailed|wrote|received|noticed|tried|returned|posted)\b|\b(?:arrived|came|turned\s+up|"
+                       r"e-?mailed|wrote|received|noticed|tried|returned|posted|flew|travell?ed|went|landed)\b|\b(?:arrived|came|turned\s+up|"
                        r"showed\s+up|was\s+delivered|were\s+delivered|got\s+delivered|broke|stopped\s+working)\b", re.I)
 _NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|supposed|due|booked|scheduled|expected|can|"
                       r"could|planned|"
@@ -201,11 +201,14 @@ _WISHED = re.compile(r"\b(?:want|wants|would\s+like|'d\s+like|please|prefer|rath
                      r"change|reschedule|rebook|book|deliver|come|fly|travel|make\s+(?:it|that))\b", re.I)
 
 
+_LATER = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|due|scheduled|expected|planned)\b", re.I)
+
+
 def _ahead(text: str, start: int, end: int, d: date, today: date) -> date:
     """A day of the month without its month, past by the nearest reading, in a clause that asks for a day ahead
     (and tells of nothing that happened): its next occurrence."""
     clause = _clause(text, start, end)
-    if d >= today or _HAPPENED.search(clause) or not (_WISHED.search(clause) or _NOT_YET.search(clause)):
+    if d >= today or _HAPPENED.search(clause) or not (_WISHED.search(clause) or _LATER.search(clause)):
         return d
     first = today.replace(day=1)
     for shift in (1, 2):
