@@ -582,6 +582,8 @@ def test_a_weekday_told_of_what_already_happened_is_the_last_one(text: str, want
     ("I was charged on the 8th.", "2026-11-08"),
     ("I ordered it on the 8th and want it moved.", "2026-11-08"),  # what happened
     ("My bill of the 13th is wrong.", "2026-11-13"),
+    ("We'd now like to come home a week from tomorrow.", "2026-11-28"),  # a span counted from a day
+    ("Could it come a fortnight from today?", "2026-12-04"),
 ])
 def test_a_day_of_the_month_asked_for_lies_ahead_and_one_told_of_is_the_nearest(text: str, want: str) -> None:
     """Written on Friday 20 November: a day of the month alone is the nearest one, unless its clause asks for a day

@@ -40,3 +40,10 @@ def test_a_card_is_named_by_its_brand_in_any_spelling_and_never_where_it_is_rule
 def test_last_four_digits_name_a_method_unless_set_aside() -> None:
     text = "the Visa ending 3261, not the one ending 1357"
     assert [m["id"] for m in paying.by_last_four(text, METHODS, ruled_out_in_words)] == ["credit_card_1234567"]
+
+
+def test_every_method_of_a_kind_is_taken_when_the_words_say_both_or_all() -> None:
+    gift = METHODS[2]
+    assert paying.every_one("use both my gift cards first, the rest on my Mastercard", gift)
+    assert paying.every_one("put all of my gift cards towards it", gift)
+    assert not paying.every_one("insurance for both of us; pay with my $80 gift card", gift)

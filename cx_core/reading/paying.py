@@ -95,3 +95,11 @@ def by_last_four(text: str, methods: Iterable[Mapping[str, Any]], ruled_out: Rul
     said = {m.group(0) for m in re.finditer(r"(?<!\d)\d{4}(?!\d)", text)
             if ruled_out is None or not ruled_out(text, m.start(), m.end())}
     return [m for m in methods if str(m.get("last_four") or "") in said]
+
+
+def every_one(text: str, method: Mapping[str, Any]) -> bool:
+    """Whether the words take every saved method of this one's kind ("use both my gift cards", "all of my
+    certificates"), not one of them by its balance."""
+    words = KIND_WORDS.get(kind(method))
+    return words is not None and bool(re.search(rf"\b(?:both|all|each)\s+(?:of\s+)?(?:(?:my|the|our|your)\s+)?"
+                                                rf"(?:[\w$.]+\s+)?(?:{words.pattern})", text, re.I))

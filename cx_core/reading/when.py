@@ -153,7 +153,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                              re.I)),
     ("relative", re.compile(r"\b(?P<word>the\s+day\s+after\s+tomorrow|day\s+after\s+tomorrow|tomorrow|tmrw|tmr|"
                             r"later\s+today|today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
-                            r"a\s+(?:week|fortnight)\s+(?:today|tomorrow))\b", re.I)),
+                            r"a\s+(?:week|fortnight)\s+(?:from\s+)?(?:today|tomorrow))\b", re.I)),
     ("in_days", re.compile(r"\bin\s+(?P<n>\d+|a|one|two|three|four|five|six|seven|ten|fourteen)\s+"
                            r"(?P<unit>days?|weeks?|fortnights?)(?:'?s?\s+time)?\b|\b(?P<n2>\d+|a|one|two|three|four|five|six|seven)\s+"
                            r"(?P<unit2>days?|weeks?|fortnights?)\s+from\s+(?:now|today)\b", re.I)),
@@ -225,7 +225,7 @@ _AFTER_PREVIOUS = re.compile(rf"\bany\s+(?:day|time)\s+(?P<ad>after)\s+(?:that|t
 
 
 def _relative(word: str, today: date) -> date | None:
-    w = " ".join(word.lower().split())
+    w = " ".join(word.lower().split()).replace(" from ", " ")  # "a week from tomorrow" is "a week tomorrow"
     if w.startswith("this "):  # "this afternoon": a part of today
         return today
     return {"today": today, "tonight": today, "later today": today, "yesterday": today - timedelta(days=1),

@@ -24,7 +24,8 @@ def payment_split(ctx: Context) -> list[dict[str, Any]]:
     held = [m for m in kinds if m.get("balance") is not None]  # a gift card or certificate pays what it holds
     cards = [m for m in kinds if m.get("balance") is None]
     # "my $250 gift card": of several alike, those whose balance is said; "both my gift cards": all of them
-    if len(held) > 1 and len({_kind(m) for m in held}) < len(held) and not language.EVERY.search(ctx.text):
+    if len(held) > 1 and len({_kind(m) for m in held}) < len(held) and not all(paying.every_one(ctx.text, m)
+                                                                                 for m in held):
         held = _by_balance(ctx, held)
     # "my $150 certificate first, then my gift card, the rest on my Mastercard": each in turn, the card for the rest
     split = held and len(cards) == 1 and language.REMAINDER.search(ctx.text)
