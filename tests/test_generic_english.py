@@ -50,6 +50,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("You shouldn't {act}.", "drop", None),
     ("Please never {act}.", "drop", None),
     ("Leave my {record} alone, please.", "drop", None),
+    ("Nothing should be changed on my {record}.", "drop", None),
+    ("I'm still going, so nothing needs to be cancelled.", "drop", None),
     ("Keep my {record} as it is.", "drop", None),
     ("I want to stay on my current {record}, don't {act}.", "drop", None),
     # nothing is to change yet: every write waits for the customer

@@ -196,6 +196,19 @@ def _told_only(step: Step, clause: RequestReading, reading: Reading, steps: list
             "a person decides")
 
 
+def _verb_denied(step: Step, reading: Reading) -> RequestReading | None:
+    """A clause of the step's kind that says its own verb is not to be done ("I'm still going, so nothing should be
+    cancelled; just swap Miguel for Nathan"), when no clause asks for that verb: it speaks for the step, whatever
+    another clause of that kind names."""
+    verb = step.action.split("_")[0].lower()
+    if len(verb) < 4:
+        return None
+    own = [r for r in reading.requests if r.task_type == step.intent]
+    denied = [r for r in own if r.qualifiers.negated is not None and verb in r.qualifiers.negated.text.lower()]
+    asked = [r for r in own if r not in denied and verb in r.sentence.text.lower()]
+    return denied[-1] if denied and not asked else None
+
+
 _YES_NO = re.compile(r"^\W*(?:(?:also|and|so|but),?\s+)?(?:is|are|was|were|do|does|did|has|have|had|am)\b", re.I)
 
 
@@ -318,6 +331,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
                                                                             clause.sentence.text):
             clause = None  # found on the records, not asked for: only words that name its record weigh on it
         what, why = holding(clause.qualifiers) if clause is not None else ("", "")
+        if what != "drop" and (denied := _verb_denied(step, reading)) is not None:
+            what, why = holding(denied.qualifiers)
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
         elif what == "hold" and clause is not None and (settled := _records_settle(step, clause.qualifiers,

@@ -143,9 +143,9 @@ def _find(rx: re.Pattern[str], clause: Words) -> Words | None:
     return Words(text=m.group(0).strip(), start=clause.start + m.start(), end=clause.start + m.end()) if m else None
 
 
-# "please don't cancel", "do NOT change", "no need to send", "I don't want it moved", "leave X alone"
-NEGATION = re.compile(
-    r"\b(?:do\s+not|don'?t|dont|didn'?t\s+(?:ask|want)|never|please\s+no|no\s+need\s+to|not\s+to|shouldn'?t|"
+NEGATION = re.compile(  # "please don't cancel", "no need to send", "nothing should be cancelled", "leave X alone"
+    r"\b(?:nothing\s+(?:should|needs?\s+to|has\s+to|must|is\s+to)\s+be|"
+    r"do\s+not|don'?t|dont|didn'?t\s+(?:ask|want)|never|please\s+no|no\s+need\s+to|not\s+to|shouldn'?t|"
     r"should\s+not|mustn'?t|must\s+not|won'?t\s+need|no\s+longer\s+need\s+(?:you\s+)?to)\s+(?:(?:want|need|wish)\s+"
     r"(?:you\s+)?(?:to\s+)?)?(?:\w+\s+){0,2}?(?:cancel(?:s|l?ed|l?ing)?|chang(?:e|es|ed|ing)|mov(?:e|es|ed|ing)|"
     r"switch(?:es|ed|ing)?|swap(?:s|ped|ping)?|return(?:s|ed|ing)?|refund(?:s|ed|ing)?|send(?:s|ing)?|sent|"

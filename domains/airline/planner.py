@@ -430,13 +430,13 @@ RESOLVERS: dict[str, Resolver] = {f.__name__: f for f in (
 
 def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     """The requests as the member meant them. A request read as cancelling a booking whose message never says
-    cancel, but says a traveller is not coming ("take them off"), is about who travels: taking one person off is a
-    passenger change, which the airline's rules then judge (the classifier hears "refund" and thinks of a
-    cancellation). A question-type request that asks nothing ("No bags, no insurance.") beside another request is a
+    cancel (or only says nothing is to be cancelled), but says a traveller is not coming ("take them off"), is about
+    who travels: taking one person off is a passenger change, which the airline's rules then judge (the classifier
+    hears "refund" and thinks of a cancellation). A question-type request that asks nothing ("No bags, no insurance.") beside another request is a
     detail of that one, not a question to answer; so is a change that names nothing to change ("My plans have
     changed." beside a cancellation)."""
     requests = list(triage.requests)
-    if not _CANCEL_WORD.search(text) and language.NOT_COMING.search(text):
+    if not _CANCEL_WORD.search(language.unnegated(text)) and language.NOT_COMING.search(text):
         requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
                     for r in requests]
     stated = [r for r in requests if (r.intent in PACK.informational and not ASK.search(r.text))
