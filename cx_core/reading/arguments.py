@@ -15,7 +15,7 @@ from types import UnionType
 from typing import Any, Literal, get_args, get_origin
 
 from ..actions.base import enum_labels
-from . import conditions, corrections, language, numbers, phrases, records, when
+from . import conditions, corrections, language, phrases, records, when
 from .types import Reading, Value, Words
 
 NOT_FOUND, AMBIGUOUS, STUCK = "not found", "ambiguous", "stuck"
@@ -119,26 +119,21 @@ def _own_number(spec: Spec, reading: Reading, near: str, own: str) -> Any:
 # a day given as a shift from another: "a week earlier", "two days later", "the day after"
 _SHIFTED = re.compile(r"\b(?:a|one|two|three|four|five|six|seven|\d+)\s+(?:days?|weeks?)\s+(?:earlier|later|sooner|"
                       r"before|after|on)\b|\bthe\s+day\s+(?:after|before)\b", re.I)
-# a shift counted from the value as it is now: "a week earlier (than at present)", "two days later than now"
-_FROM_NOW = re.compile(r"\b(a|one|two|three|four|five|six|seven|\d+)\s+(days?|weeks?)\s+(earlier|sooner|later)\b"
-                       r"(?!\s+than\b(?!\s+(?:at\s+present|now|currently|it\s+is(?:\s+now)?|the\s+current|usual)\b))",
-                       re.I)
+# a shift counted from something other than the value as it is now: "a week earlier than my payday"
+_THAN_ANOTHER = re.compile(r"\b(?:earlier|later|sooner)\s+than\b(?!\s+(?:at\s+present|now|currently|it\s+is(?:\s+now)?|"
+                           r"the\s+current|usual)\b)", re.I)
 
 
 def shifted(own: str, now: Any, spec: Spec) -> int | None:
-    """A value said as a shift from the one it has now ("a week earlier than at present": 15 → 8), when every shift
-    the words give counts from it to the same value within the argument's range; None otherwise."""
-    if not isinstance(now, int | float) or isinstance(now, bool):
+    """A value said as a shift from the one it has now ("a week earlier than at present": 15 → 8; the span read by
+    ``when.shift_days``), within the argument's range; None otherwise, or when the shift counts from something
+    else."""
+    if not isinstance(now, int | float) or isinstance(now, bool) or _THAN_ANOTHER.search(own):
         return None
-    found = set()
-    for m in _FROM_NOW.finditer(own):
-        n = 1 if m.group(1).lower() == "a" else int(m.group(1)) if m.group(1).isdigit() else numbers.UNITS[
-            m.group(1).lower()]
-        step = n * (7 if m.group(2).lower().startswith("week") else 1)
-        found.add(int(now) + (step if m.group(3).lower() == "later" else -step))
-    if len(found) != 1:
+    days = when.shift_days(own)
+    if days is None:
         return None
-    value = found.pop()
+    value = int(now) + days
     low, high = spec.low if spec.low is not None else value, spec.high if spec.high is not None else value
     return value if low <= value <= high else None
 

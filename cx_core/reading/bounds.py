@@ -14,7 +14,7 @@ from typing import Any
 
 from .language import qualifiers
 from .phrases import stem
-from .records import field_words, words
+from .records import field_words, flat, words
 from .types import Words
 from .values import amounts
 
@@ -141,18 +141,6 @@ _MADE = re.compile(r"^\W*(?:if|in\s+case)\s+(?:i|we)\s+(?:(?:somehow|accidentall
 _BY_MISTAKE = re.compile(r"\b(?:by\s+mistake|by\s+accident|accidentally|too|again)\b", re.I)
 
 
-def _nested_words(node: Any, depth: int = 0) -> set[str]:
-    if isinstance(node, str):
-        return words(node)
-    if depth > 3:
-        return set()
-    if isinstance(node, Mapping):
-        node = list(node.values())
-    if isinstance(node, list):
-        return set().union(*(_nested_words(v, depth + 1) for v in node), set())
-    return set()
-
-
 def made(condition: str, rows: list[Mapping[str, Any]]) -> tuple[bool, str] | None:
     """Whether a condition that the record came to be ("if I ordered another kettle") is met by the records the
     step acts on: met when one of them holds every word of the thing named; None when it is not such a condition
@@ -161,7 +149,7 @@ def made(condition: str, rows: list[Mapping[str, Any]]) -> tuple[bool, str] | No
     if m is None or not rows:
         return None
     thing = words(_BY_MISTAKE.sub(" ", m.group(1))) - _WHO
-    if not thing or len(thing) > 3 or not any(thing <= _nested_words(r) for r in rows):
+    if not thing or len(thing) > 3 or not any(thing <= set().union(*(words(t) for t in flat(r)), set()) for r in rows):
         return None
     return True, f"the records show it, and you asked for it only “{condition.strip()}”"
 

@@ -247,18 +247,25 @@ _SHIFT = re.compile(
     rf"(?:[\w']+\s+){{0,5}}?by\s+{_BY_SPAN.replace('?P<n>', '?P<n3>').replace('?P<unit>', '?P<unit3>')})", re.I)
 
 
-def shifted(text: str, base: date) -> date | None:
-    """The day ``base`` (a record's own day) moved by the span the words give ("a day later than planned": the day
-    after; "bring it forward a week": seven days before); None when they give none, or two that disagree."""
-    found: set[date] = set()
+def shift_days(text: str) -> int | None:
+    """How many days the words move a record's own value by ("a day later than planned": 1; "bring it forward a
+    week": -7); None when they give no span, or two that disagree."""
+    found: set[int] = set()
     for m in _SHIFT.finditer(text):
         n = _count(m.group("n") or m.group("n2") or m.group("n3") or "")
         unit = (m.group("unit") or m.group("unit2") or m.group("unit3") or "d")[0].lower()
         way = (m.group("dir") or m.group("way") or "later").lower()
         if n:
             sign = -1 if way in ("earlier", "sooner", "forward", "forwards") else 1
-            found.add(base + timedelta(days=sign * n * _UNIT_DAYS[unit]))
+            found.add(sign * n * _UNIT_DAYS[unit])
     return found.pop() if len(found) == 1 else None
+
+
+def shifted(text: str, base: date) -> date | None:
+    """The day ``base`` (a record's own day) moved by the span the words give ("a day later than planned": the day
+    after; "bring it forward a week": seven days before); None when they give none, or two that disagree."""
+    days = shift_days(text)
+    return base + timedelta(days=days) if days is not None else None
 
 
 def _count(word: str) -> int:

@@ -4,7 +4,6 @@ certificate for what it holds with a card for the rest; otherwise the question t
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cx_core.reading import arguments, conditions, language, numbers, paying, topics
@@ -70,9 +69,9 @@ def payment(ctx: Context) -> str:
     named = [p for p in ctx.entities.get("payment_ids") or [] if p in ids]
     if len(set(named)) == 1:
         return str(named[0])
-    four = {f for f in ctx.entities.get("last_four") or [] if any(  # "the Visa ending 3261, not the one ending 1357"
-        not arguments.ruled_out_in_words(ctx.text, m.start(), m.end()) for m in re.finditer(rf"\b{re.escape(str(f))}\b", ctx.text))}
-    cards = [m["id"] for m in methods if str(m.get("last_four") or "") in four]  # a gift card's too
+    four = {str(f) for f in ctx.entities.get("last_four") or []}  # "the Visa ending 3261, not the one ending 1357"
+    cards = [m["id"] for m in paying.by_last_four(ctx.text, methods, arguments.ruled_out_in_words)
+             if str(m.get("last_four")) in four]  # a gift card's too
     if len(cards) == 1:
         return str(cards[0])
     kinds = _kinds_named(ctx, methods)
