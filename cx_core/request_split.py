@@ -9,7 +9,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
-from .reading import conditions, language, when
+from .reading import conditions, keeping, language, when
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -123,9 +123,9 @@ def only_fine(sentence: str) -> bool:
     """Whether a sentence only says something is all right or stays as it is ("The smart plug in the same parcel is
     fine", "The installation on December 3rd is fine as booked"), not that a choice is ("Refund to my Mastercard is
     fine", "Friday is fine")."""
-    if language.unchanged(sentence):
+    if keeping.unchanged(sentence):
         return True
-    said_of = language.fine_of(sentence)
+    said_of = keeping.fine_of(sentence)
     return not language.not_fine(sentence) and not (_CHOICE.search(said_of) or _MEANS.search(said_of)
                                                     or _OTHER_ACT.search(said_of))
 

@@ -519,6 +519,35 @@ def test_a_delivery_day_the_shop_cannot_do_gives_way_to_the_other_day_the_custom
     assert said == "we do not deliver on Sundays; which other day would suit you?"
 
 
+
+def test_a_public_holiday_asked_for_gives_way_to_the_other_day_and_both_points_at_the_sentence_before() -> None:
+    """Thanksgiving is no delivery day: "could you bring both on Thursday? If Thursday can't be done, make it
+    Wednesday" moves the order the sentence before names to the Wednesday; the other order stays put."""
+    from datetime import date
+
+    from cx_core.entities import find_dates
+    from domains.lumen.asked import Asked
+    from domains.lumen.backend.orders import public_holiday
+    from domains.lumen.planner import _delivery_reschedule
+
+    assert public_holiday(date(2026, 11, 26)) == "Thanksgiving" and public_holiday(date(2026, 11, 25)) == ""
+    assert public_holiday(date(2027, 5, 31)) == "Memorial Day" and public_holiday(date(2026, 12, 25))
+    snap = {"profile": {"user_id": "u1"}, "appointments": [], "orders": [
+        {"order_id": "#W1", "status": "processed", "items": [{"name": "Washing Machine"}, {"name": "Dishwasher"}],
+         "expected_delivery": "2026-11-23"},
+        {"order_id": "#W2", "status": "processed", "items": [{"name": "Coffee Maker"}],
+         "expected_delivery": "2026-11-23"}]}
+    today = date(2026, 11, 20)
+    whole = ("The washing machine and dishwasher I ordered are due on Monday. Could you bring both on Thursday? If "
+             "Thursday can't be done, make it Wednesday.")
+    asked = "Could you bring both on Thursday? If Thursday can't be done, make it Wednesday."
+    ents = {"dates": [d.isoformat() for d in find_dates(whole, today)]}
+    steps, said = _delivery_reschedule(Asked("delivery_reschedule", asked, ents, snap, today, whole,
+                                             ("order_status", "delivery_reschedule")))
+    assert steps[0].args == {"order_id": "#W1", "new_date": "2026-11-25"}
+    assert str(said).startswith("we do not deliver on public holidays (Thanksgiving), so it comes on Wednesday")
+
+
 def test_a_delivery_never_moves_to_a_day_ruled_out_nor_to_the_day_it_is_due_already() -> None:
     from datetime import date
 

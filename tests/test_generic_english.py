@@ -54,6 +54,7 @@ ROWS: list[tuple[str, str, Any]] = [
     ("I'm still going, so nothing needs to be cancelled.", "drop", None),
     ("Keep my {record} as it is.", "drop", None),
     ("I want to stay on my current {record}, don't {act}.", "drop", None),
+    ("My {record} should stay as booked.", "drop", None),
     # nothing is to change yet: every write waits for the customer
     ("We're thinking about {ing}, but not switching anything yet, just weighing it up.", "drop", None),
     ("Is {ing} worth it? Please don't do anything for now.", "drop", None),
@@ -103,6 +104,7 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Please {act2}. If not, {act}.", "hold", None),
     ("Please {act2}, failing that {act}.", "hold", None),
     ("Please {act2}; if that's not possible, {act}.", "hold", None),
+    ("Could you {act2}? If that can't be done, {act}.", "hold", None),
     # questions that only ask: no write, an answer
     ("How long does {topic} take?", "ask", None),
     ("What is your policy on {ing}?", "ask", None),
@@ -126,6 +128,7 @@ ROWS: list[tuple[str, str, Any]] = [
     # a day named only to stay as it is never the new one
     ("Please {act2}. Keep the one on the 24th as it is.", "kept", ("2026-11-24", "2026-11-27")),
     ("{act2} instead, but leave the 24th alone.", "kept", ("2026-11-24", "2026-11-27")),
+    ("Please {act2}. The one on the 24th should stay as booked.", "kept", ("2026-11-24", "2026-11-27")),
     ("On the 4th of December please.", "date", "2026-12-04"),
     ("Any chance of December 3rd?", "date", "2026-12-03"),
     ("The Wednesday after next would suit.", "date", "2026-12-02"),

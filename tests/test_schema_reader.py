@@ -153,3 +153,35 @@ def test_a_question_whether_the_thing_spoken_of_is_so_states_no_value() -> None:
     assert asked_about("Is there a groomer in San Diego?") == []  # asks for one to be found
     read = schema_reader().read(from_sgd(GROOMING), Turn(text, WRITTEN))
     assert "service_type" not in read.arguments and "city" not in read.arguments
+
+
+def test_an_action_with_examples_is_read_by_the_messages_nearest_them(shared_data: Path) -> None:
+    """Where every action carries messages it was asked with, the message nearest them decides between two
+    actions worded alike; a service seen in training gets its training turns as examples, a new one none."""
+    from dataclasses import replace
+
+    from cx_core.reading.sgd import schemas, seen_services, with_examples
+
+    assert schema_reader().model.example_coef is not None
+    alike = {"service_name": "Desk_1", "description": "A desk",
+             "slots": [], "intents": [
+                 {"name": "FirstThing", "description": "Handle a request", "is_transactional": False,
+                  "required_slots": [], "optional_slots": {}},
+                 {"name": "SecondThing", "description": "Handle a request", "is_transactional": False,
+                  "required_slots": [], "optional_slots": {}}]}
+    plain = from_sgd(alike)
+    examples = {"FirstThing": ("What is the balance of my savings account?", "How much money is in my account?",
+                               "Tell me my current balance please"),
+                "SecondThing": ("Is it going to rain tomorrow in Paris?", "What's the weather forecast for Sunday?",
+                                "Will it be sunny this weekend?")}
+    taught = replace(plain, actions=tuple(replace(a, examples=examples[a.name]) for a in plain.actions))
+    for text, wanted in (("Can you check how much I have in checking?", "FirstThing"),
+                         ("Do I need an umbrella in London on Friday?", "SecondThing")):
+        assert schema_reader().read(taught, Turn(text, WRITTEN)).action == wanted, text
+    sgd = shared_data / "sgd"
+    if not sgd.exists():
+        pytest.skip("../shared/data/sgd is not available")
+    dev = {k: v for k, v in schemas(sgd, "dev").items() if k in ("Buses_1", "Flights_3")}
+    given = with_examples(sgd, dev, seen_services(sgd))
+    assert all(a.examples for a in given["Buses_1"].actions)
+    assert not any(a.examples for a in given["Flights_3"].actions)

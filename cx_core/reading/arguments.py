@@ -281,7 +281,7 @@ RULED_OUT_AFTER = re.compile(r"^\W{0,3}(?:(?:is|are|'s|was)\s+(?:now\s+|really\s
                              r"|a\s+problem|difficult|awkward|tricky)|(?:doesn'?t|does\s+not|won'?t|will\s+not|isn'?t\s+going\s+"
                              r"to)\s+(?:work|suit))\b", re.I)
 _NEXT_CLAUSE = re.compile(r"[,;]\s*(?=(?:could|can|would|will|how|what|so|and|but|please|maybe|perhaps|then|"
-                          r"instead)\b)", re.I)
+                          r"instead|otherwise|or|make|go|try|do|book|move|put|let'?s|just)\b)", re.I)
 # what joins a part of the day to its day: "Tuesday morning", "Tuesday in the morning", "the morning of Tuesday"
 _JOINED = re.compile(r"^\s*(?:,\s*)?(?:in\s+the\s+|at\s+|on\s+|of\s+)?$", re.I)
 
@@ -357,7 +357,8 @@ def said_against(text: str, start: int, end: int) -> bool:
     can't do Monday"), or just after it ("Monday is no good"); never a negation about something else in the same
     sentence ("the electrician can't finish before then, so could we push it back to Tuesday week?")."""
     before = text[max(0, start - 60):start]
-    before = _NEXT_CLAUSE.split(before)[-1]  # "Monday doesn't work for me, could we do Wednesday?"
+    before = _NEXT_CLAUSE.split(before)[-1]  # "Monday doesn't work for me, could we do Wednesday?", "if Thursday
+    # can't be done, make it Wednesday"
     before = re.split(r"[.;!?]|\bbut\b", before)[-1]  # "I can't do Monday but Friday works"
     if _MOVED_TO.search(before):  # "from Tuesday to Thursday": the day it moves to
         return False

@@ -50,6 +50,9 @@ FALLBACK = re.compile(
     r"\b(?:otherwise|or\s+else|failing\s+that|if\s+not|if\s+(?:that|this|it)(?:'s|\s+is)\s+not\s+(?:possible|"
     r"available|an\s+option)|if\s+(?:you|they|it)\s+(?:can'?t|cannot|won'?t|don'?t|doesn'?t|isn'?t)\b[^,.;]*,?|"
     r"if\s+(?:that'?s|that\s+is)\s+too\s+\w+|"
+    # "If Thursday can't be done, make it Wednesday", "if that doesn't work out": the first choice not to be had
+    r"if\s+(?:\w+\s+){1,3}?(?:can'?t|cannot|couldn'?t|won'?t)\s+(?:be\s+(?:done|arranged|managed|had)|happen|work)\b,?|"
+    r"if\s+(?:that|this|it|the\s+\w+|\w+day)\s+(?:doesn'?t|does\s+not|won'?t)\s+work(?:\s+out)?\b,?|"
     # "If that morning is taken, Tuesday the 8th": the first choice not to be had
     r"if\s+(?:that|this|it|the|those|these)\b[^,.;!?]{0,30}?(?:\s+is|\s+are|'s|'re)\s+(?:already\s+|all\s+)?(?:taken|"
     r"gone|booked(?:\s+up)?|full(?:y\s+booked)?|unavailable|not\s+(?:free|available|possible)|no\s+good|sold\s+out)\b,?|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import numbers
 from .conditions import CONDITION, FALLBACK, ULTIMATUM
+from .keeping import BUT, FINE, UNCHANGED, unchanged
 from .types import Qualifiers, Value, Words
 
 MAX_CHARS = 6000
@@ -354,37 +355,11 @@ def unnegated(text: str) -> str:
     return " ".join(x.text for x in sentences(text) if not NEGATION.search(x.text))
 
 
-# something the customer says stays as it is: "the fitting on the 27th stays as it is", "… is fine as booked", "the
-# visit next Wednesday is still fine"
-_UNCHANGED = re.compile(r"\b(?:stays?|remains?|(?:can|should|will)\s+(?:stay|remain))\s+(?:as\s+(?:it\s+is|is|they\s+are|"
-                        r"booked|planned|arranged|scheduled)|unchanged|the\s+same)\b|\b(?:fine|ok|okay)\s+as\s+(?:it\s+is|is|booked|"
-                        r"planned|arranged|scheduled)\b|\b(?:is|are)\s+still\s+(?:fine|ok|okay|good)\b|\b(?:is|are|will\s+be|"
-                        r"stays?|remains?)\s+(?:still\s+)?(?:unaffected|not\s+affected|unchanged)\b", re.I)
-# or is all right: "the smart plug in the same parcel is fine", "the other two work perfectly"
-_FINE = re.compile(r"\b(?:is|are|was|were|works?|worked|arrived|came|turned\s+up|showed\s+up)\s+(?:(?:absolutely|"
-                   r"perfectly|totally|just|all|still)\s+)?(?:fine|ok|okay|perfect|intact|spot\s+on|in\s+perfect\s+condition|"
-                   r"undamaged|unaffected)\b|\b(?:works?|working)\s+(?:fine|perfectly|great)\b|" + _UNCHANGED.pattern, re.I)
-_BUT = re.compile(r"\bbut\b", re.I)  # "the lamp is fine but the kettle is cracked": not only fine
-
-
-def unchanged(text: str) -> bool:
-    """Whether ``text`` says something stays as it is ("the installation on December 3rd is fine as booked"): what
-    it names is kept, never asked for."""
-    return bool(_UNCHANGED.search(text)) and not _BUT.search(text)
-
-
-def fine_of(text: str) -> str:
-    """The words that ``text`` says are all right, in their clause ("Refund to my Mastercard" of "Refund to my
-    Mastercard is fine"); '' when it says nothing is."""
-    m = _FINE.search(text)
-    return re.split(r"[,;:]|\b(?:and|so|but)\b", text[:m.start()], flags=re.I)[-1].strip() if m else ""
-
-
 def not_fine(text: str) -> str:
     """The sentences of ``text`` that do not only say something is all right ("The smart plug in the same parcel is
     fine" is left out, "the lamp is fine but the kettle is cracked" kept): the words that may name what a problem
     or a request is about."""
-    return " ".join(x.text for x in sentences(text) if not _FINE.search(x.text) or _BUT.search(x.text))
+    return " ".join(x.text for x in sentences(text) if not FINE.search(x.text) or BUT.search(x.text))
 
 
 # what cannot be done, said as a condition: the second choice follows ("if that is not possible, …")
@@ -468,7 +443,8 @@ def sent_to(text: str, start: int) -> bool:
 
 
 # a request that acts on a thing spoken of elsewhere in the message: "can someone come out and fix it?"
-_ACTS_ON_IT = re.compile(r"\b[a-z]+\s+(?:it|them)\b(?!\s+(?:is|was|has|had|will|would|'s))", re.I)
+_ACTS_ON_IT = re.compile(r"\b[a-z]+\s+(?:(?:it|them)\b(?!\s+(?:is|was|has|had|will|would|'s))|both(?:\s+of\s+them)?"
+                         r"(?=\s*(?:[,.;!?]|$|(?:on|to|at|by|for|in|together|tomorrow|next)\b)))", re.I)
 
 
 def asking(text: str) -> str:
@@ -479,7 +455,8 @@ def asking(text: str) -> str:
 
 
 def points_back(text: str) -> bool:
-    """The words act on "it" or "them", a thing the rest of the message names ("Can someone fix it?")."""
+    """The words act on "it", "them" or "both", a thing the rest of the message names ("Can someone fix it?",
+    "could you bring both on Thursday?")."""
     return bool(_ACTS_ON_IT.search(text))
 
 
@@ -526,6 +503,8 @@ def qualifiers(clause: Words, sentence: Words | None = None) -> Qualifiers:
         q.condition = None  # "if not, …" is the fallback's own condition
     if q.withdrawn is not None and ASKS_FOR.search(clause.text) and not WITHDRAWS.search(clause.text):
         q.withdrawn = None  # "please cancel it, I changed my mind": the change of mind is the reason for this request
+    if q.negated is None and unchanged(clause.text):  # "the installer on Friday should stay as booked"
+        q.negated = _find(UNCHANGED, clause)
     if q.negated is not None and re.match(r"(?i)(?:keep|stay|remain|stick)", q.negated.text) and \
             not re.search(r"\b(?:keep|stay|remain|stick)(?:ing)?\b[^.!?;]{0,40}\b(?:on|with|it|them|my|the)\b",
                           clause.text, re.I):

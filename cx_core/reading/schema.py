@@ -42,6 +42,7 @@ class Action:
     arguments: tuple[Argument, ...] = ()
     writes: bool = False  # changes something (a booking, a purchase), as opposed to finding or reading
     required: tuple[str, ...] = ()  # the arguments it cannot run without
+    examples: tuple[str, ...] = ()  # messages customers have asked for it with, where a service has them
 
     @property
     def words(self) -> str:

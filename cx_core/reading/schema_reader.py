@@ -7,6 +7,7 @@ any company's words) weigh those similarities with what English says about each 
 
 - **actions**: similarity of the message (and of the question it answers) to each action's words, and whether the
   message asks to *do* something (book, buy, reserve) or to *find* something, read by a classifier of the message;
+  where every action has examples (messages it was asked with), the message's similarity to the nearest of them;
 - **arguments**: candidates are read first by kind — days and times relative to when the message was written,
   numbers and number words, amounts, the values of a choice (with the pack's synonyms), yes-or-no statements, and
   spans of words for free text — then each (argument, candidate) pair is scored from the similarity of the
@@ -154,7 +155,9 @@ class Model:
     kind_labels: list[str]
     thresholds: dict[str, float]
     token_prior: dict[str, float] = field(default_factory=dict)
-    version: int = 3
+    version: int = 4
+    example_coef: np.ndarray | None = None  # the action features with the examples' (``example_features``)
+    example_bias: float = 0.0
 
     def writes(self, vec: np.ndarray) -> float:
         return float(1 / (1 + np.exp(-(vec @ self.write_coef + self.write_bias))))
@@ -178,6 +181,17 @@ def intent_features(msg: np.ndarray, system: np.ndarray | None, actions: np.ndar
                      (1.0 if writes[i] else -1.0) * (p_write - 0.5),
                      c2[i] - (others2.max() if len(others2) and system is not None else 0.0)])
     return np.asarray(rows)
+
+
+EXAMPLES_NEAR = 3  # an action's examples speak through the three nearest the message
+
+
+def example_features(msg: np.ndarray, examples: Sequence[np.ndarray]) -> np.ndarray:
+    """One row per action that has examples (messages it was asked with): the message's mean similarity to the
+    nearest of them, and its margin over the other actions'."""
+    near = np.asarray([float(np.sort(e @ msg)[-EXAMPLES_NEAR:].mean()) if len(e) else 0.0 for e in examples])
+    return np.asarray([[near[i], near[i] - (np.delete(near, i).max() if len(near) > 1 else 0.0)]
+                       for i in range(len(near))])
 
 
 # a free argument whose name says it counts something ("number_of_days", "stay_length", "num_passengers")
@@ -365,12 +379,18 @@ class SchemaReader:
         self.model = model
         self.encode = encode
         self._vecs: dict[str, np.ndarray] = {}
+        self._examples: dict[tuple[str, ...], np.ndarray] = {}
 
     def _vec(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
         if missing:
             self._vecs.update(zip(missing, self.encode(missing), strict=True))
         return np.asarray([self._vecs[t] for t in texts])
+
+    def _example_vecs(self, examples: tuple[str, ...]) -> np.ndarray:
+        if examples not in self._examples:
+            self._examples[examples] = np.asarray(self.encode(list(examples)))
+        return self._examples[examples]
 
     def action_probs(self, schema: Schema, turn: Turn) -> np.ndarray:
         """Each of the service's actions' probability of being the one the turn asks for."""
@@ -380,7 +400,11 @@ class SchemaReader:
         system = self._vec([turn.system])[0] if turn.system else None
         acts = self._vec([a.words for a in schema.actions])
         feats = intent_features(msg, system, acts, [a.writes for a in schema.actions], self.model.writes(msg))
-        scores = feats @ self.model.intent_coef + self.model.intent_bias
+        if self.model.example_coef is not None and all(a.examples for a in schema.actions):
+            feats = np.hstack([feats, example_features(msg, [self._example_vecs(a.examples) for a in schema.actions])])
+            scores = feats @ self.model.example_coef + self.model.example_bias
+        else:
+            scores = feats @ self.model.intent_coef + self.model.intent_bias
         p = np.exp(scores - scores.max())
         return np.asarray(p / p.sum())
 

@@ -1,6 +1,6 @@
 """The Schema-Guided Dialogue data (``../shared/data/sgd``, CC BY-SA 4.0) as the reader meets it: each user turn
-with only its service's schema, the system turn before it and the day the conversations were written (Friday
-1 March 2019); and the measure ``eval reading`` prints (intent accuracy on the turns that state an intent;
+with only its service's schema (a service seen in training with, on each action, the training turns that asked for
+it), the system turn before it and the day the conversations were written (Friday 1 March 2019); and the measure ``eval reading`` prints (intent accuracy on the turns that state an intent;
 argument precision and recall over the values a turn informs, a value counting when it equals, ignoring case, one
 of the gold values as written or canonical)."""
 
@@ -10,7 +10,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,23 @@ def schemas(folder: Path, split: str) -> dict[str, Schema]:
 def seen_services(folder: Path) -> set[str]:
     with _file(folder, "schema_train.json").open(encoding="utf-8") as f:
         return {s["service_name"] for s in json.load(f)}
+
+
+def with_examples(folder: Path, known: dict[str, Schema], seen: set[str]) -> dict[str, Schema]:
+    """The services seen in training with, on each action, the training turns that asked for it: what the reader
+    was fitted on, as a team's own past messages would be. Without the training turns, the schemas as they are."""
+    if not (folder / "train.jsonl.gz").exists():
+        return known
+    asked: dict[tuple[str, str], list[str]] = {}
+    for t in turns(folder, "train"):
+        if t.new_intent and t.service in seen and t.service in known:
+            asked.setdefault((t.service, t.intent), []).append(t.text)
+    out = dict(known)
+    for name in seen & set(known):
+        schema = known[name]
+        actions = tuple(replace(a, examples=tuple(asked.get((name, a.name), ()))) for a in schema.actions)
+        out[name] = replace(schema, actions=actions)
+    return out
 
 
 def turns(folder: Path, split: str) -> Iterator[SgdTurn]:
@@ -104,6 +121,10 @@ def evaluate(folder: Path, split: str = "dev", limit: int | None = None, service
     seen = seen_services(folder)
     rows = [t for t in turns(folder, split) if not services or t.service in services]
     rows = rows[:limit] if limit else rows
+    present = {t.service for t in rows}
+    known = {k: v for k, v in known.items() if k in present}
+    if split != "train":  # a turn is never its own example
+        known = with_examples(folder, known, seen)
     groups: dict[str, Tally] = {"all": Tally(), "seen": Tally(), "unseen": Tally()}
     by_service: dict[str, Tally] = {}
     started = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .schema import Argument, Schema
-from .schema_reader import _TOKEN, Model, SchemaReader, Turn, intent_features, pair_features
+from .schema_reader import _TOKEN, Model, SchemaReader, Turn, example_features, intent_features, pair_features
 from .sgd import WRITTEN, SgdTurn, correct, schemas, turns
 
 SEED = 20240607
@@ -184,6 +185,41 @@ def _argument_model(sample: list[SgdTurn], rows: list[SgdTurn], known: dict[str,
     return (_slot_model(np.vstack([p[0] for p in parts]), y_all), thresholds, int(len(y_all)), int(y_all.sum()))
 
 
+def _dialogue_fold(turn: SgdTurn) -> int:
+    """The fold of a turn's whole dialogue, stable across runs: an example never speaks for its own dialogue."""
+    return zlib.crc32(turn.id.split(":")[0].encode()) % FOLDS
+
+
+def _intent_models(stated: list[SgdTurn], msgs: np.ndarray, p_write: np.ndarray, known: dict[str, Schema],
+                   encode: Callable[[list[str]], np.ndarray]) -> tuple[Any, Any]:
+    """How the action features combine, without examples (a new service's actions) and with them (a service
+    whose actions carry messages they were asked with: each turn's examples are those of the other dialogues'
+    folds, as a new message's are at run time)."""
+    from sklearn.linear_model import LogisticRegression
+
+    folds = np.asarray([_dialogue_fold(t) for t in stated])
+    by_action: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, t in enumerate(stated):
+        by_action[(t.service, t.intent)].append(i)
+    X: list[np.ndarray] = []
+    X_ex: list[np.ndarray] = []
+    y: list[int] = []
+    for i, (t, msg, pw) in enumerate(zip(stated, msgs, p_write, strict=True)):
+        schema = known[t.service]
+        if len(schema.actions) < 2:
+            continue
+        system = encode([t.system])[0] if t.system else None
+        acts = encode([a.words for a in schema.actions])
+        rows = intent_features(msg, system, acts, [a.writes for a in schema.actions], pw)
+        others = [msgs[[j for j in by_action.get((t.service, a.name), []) if folds[j] != folds[i]]]
+                  for a in schema.actions]
+        X.extend(rows)
+        X_ex.extend(np.hstack([rows, example_features(msg, others)]))
+        y.extend(int(a.name == t.intent) for a in schema.actions)
+    return (LogisticRegression(max_iter=3000).fit(np.asarray(X), y),
+            LogisticRegression(max_iter=3000).fit(np.asarray(X_ex), y))
+
+
 def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 30000,
           say: Callable[[str], None] = print) -> tuple[Model, dict[str, Any]]:
     """The reader's weights, fitted on the training services, and a report of what was fitted."""
@@ -202,19 +238,8 @@ def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 
     write_model = LogisticRegression(C=1.0, max_iter=3000).fit(msgs, writes)
     p_write = write_model.predict_proba(msgs)[:, 1]
 
-    # the action: one row per (turn, action) of services with several actions
-    X, y = [], []
-    for t, msg, pw in zip(stated, msgs, p_write, strict=True):
-        schema = known[t.service]
-        if len(schema.actions) < 2:
-            continue
-        system = encode([t.system])[0] if t.system else None
-        acts = encode([a.words for a in schema.actions])
-        for row, action in zip(intent_features(msg, system, acts, [a.writes for a in schema.actions], pw),
-                               schema.actions, strict=True):
-            X.append(row)
-            y.append(int(action.name == t.intent))
-    intent_model = LogisticRegression(max_iter=3000).fit(np.asarray(X), y)
+    # the action: one row per (turn, action) of services with several actions, without examples and with them
+    intent_model, example_model = _intent_models(stated, msgs, p_write, known, encode)
 
     # the kinds of free arguments, from their words
     free = [(service, a) for service, schema in known.items() for a in schema.arguments if a.kind == "text"]
@@ -230,7 +255,9 @@ def train(folder: Path, encode: Callable[[list[str]], np.ndarray], limit: int = 
     model = Model(write_coef=write_model.coef_[0].astype(np.float32), write_bias=float(write_model.intercept_[0]),
                   intent_coef=intent_model.coef_[0].astype(np.float32), intent_bias=float(intent_model.intercept_[0]),
                   slot_model=slot_model, kind_vectors=np.asarray(kind_vectors, dtype=np.float32),
-                  kind_labels=kind_labels, thresholds=thresholds, token_prior=token_prior(rows))
+                  kind_labels=kind_labels, thresholds=thresholds, token_prior=token_prior(rows),
+                  example_coef=example_model.coef_[0].astype(np.float32),
+                  example_bias=float(example_model.intercept_[0]))
     report = {"turns": len(rows), "intent_turns": len(stated), "pairs": pairs, "positives": positives,
               "thresholds": thresholds, "folds": FOLDS, "free_arguments": len(free)}
     return model, report

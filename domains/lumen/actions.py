@@ -40,7 +40,7 @@ def lookup_order(s: Session, a: LookupOrder, ctx: ExecContext) -> dict[str, Any]
 
 class RescheduleDelivery(Args):
     order_id: str = OrderId
-    new_date: date = Field(description="New delivery date (1 to 14 days ahead, not a Sunday).")
+    new_date: date = Field(description="New delivery date (1 to 14 days ahead, not a Sunday or a public holiday).")
 
 
 def _undo_reschedule_delivery(s: Session, a: RescheduleDelivery, result: dict[str, Any], ctx: ExecContext

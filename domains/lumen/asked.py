@@ -49,5 +49,16 @@ class Asked:
         said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in ORDER_REF.findall(self.text)))
         ents = {**self.ents, "order_ids": said} if said else self.ents
         return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
-                          self.full_text, described=language.unnegated(self.full_text)
-                          if self.alone and language.points_back(self.text) else "")
+                          self.full_text, described=self.pointed_at())
+
+    def pointed_at(self) -> str:
+        """What "it", "them" or "both" of this request points at: the rest of the message when it is the only
+        request, else the sentence just before this request's ("The washer and dishwasher I ordered are due on
+        Monday … could you bring both on Thursday?")."""
+        if not language.points_back(self.text):
+            return ""
+        if self.alone:
+            return language.unnegated(self.full_text)
+        at = self.full_text.find(self.text[:40])
+        before = [s for s in language.sentences(self.full_text) if 0 <= at and s.end <= at]
+        return language.unnegated(before[-1].text) if before else ""

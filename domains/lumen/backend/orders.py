@@ -100,12 +100,33 @@ def restore_address(s: Session, order_id: str, before: dict[str, str]) -> None:
     order.address_changes = max(0, order.address_changes - 1)
 
 
+def _nth(year: int, month: int, weekday: int, n: int) -> date:
+    """The ``n``-th ``weekday`` (0 Monday) of a month; ``n`` -1 for the last."""
+    if n < 0:
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def public_holiday(day: date) -> str:
+    """The US public holiday on ``day`` ('' when none): no deliveries go out on it."""
+    y = day.year
+    named = {date(y, 1, 1): "New Year's Day", _nth(y, 1, 0, 3): "Martin Luther King Jr. Day",
+             _nth(y, 2, 0, 3): "Presidents' Day", _nth(y, 5, 0, -1): "Memorial Day", date(y, 6, 19): "Juneteenth",
+             date(y, 7, 4): "Independence Day", _nth(y, 9, 0, 1): "Labor Day", _nth(y, 10, 0, 2): "Columbus Day",
+             date(y, 11, 11): "Veterans Day", _nth(y, 11, 3, 4): "Thanksgiving", date(y, 12, 25): "Christmas Day"}
+    return named.get(day, "")
+
+
 def delivery_refusal(new_date: date, today: date) -> str:
     """Why a delivery cannot be moved to ``new_date`` ('' when it can)."""
     if not today + timedelta(days=1) <= new_date <= today + timedelta(days=14):
         return "a delivery can be moved to a date between 1 and 14 days from today"
     if new_date.weekday() == 6:
         return "we do not deliver on Sundays"
+    if holiday := public_holiday(new_date):
+        return f"we do not deliver on public holidays ({holiday})"
     return ""
 
 
