@@ -477,8 +477,12 @@ _TELL_ME = re.compile(r"\b(?:i\s+(?:was\s+)?wonder(?:ing)?|(?:could|can|would)\s
 # send it back, cancel or return it is then a request to
 UNWANTED = re.compile(r"\b(?:isn'?t|is\s+not|aren'?t|are\s+not|wasn'?t|was\s+not)\s+(?:right|suitable|what\s+(?:i|we)\s+"
                       r"(?:wanted|expected|ordered))\b|\b(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+(?:fit|suit|work\s+for)\b|"
-                      r"\bchanged\s+(?:my|our)\s+minds?\b|\b(?:no\s+longer|don'?t|do\s+not)\s+(?:want|need)\s+(?:it|them)\b",
-                      re.I)
+                      r"\bchanged\s+(?:my|our)\s+minds?\b|\b(?:no\s+longer|don'?t|do\s+not)\s+(?:want|need)\s+(?:it|them)\b|"
+                      r"\b(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+go\s+with\b|\b(?:it'?s|it\s+is|they'?re|they\s+are)\s+"
+                      r"(?:going|being\s+sent)\s+back\b|\b(?:i'?m|i\s+am|we'?re|we\s+are|i'?ll|we'?ll)\s+(?:be\s+)?"
+                      r"(?:sending|returning)\s+(?:it|them)\b", re.I)
+# a question about what doing it takes, of the thing just said to be unwanted: "Do I pay anything to return it?"
+DOING_IT = re.compile(r"\b(?:pay|cost|costs|charge|fee|free)\b[^.?!]{0,40}\bto\s+\w+\s+(?:it|them)\b", re.I)
 HOW_TO = re.compile(r"^\W*(?:(?:so|and|ok|okay),?\s+)?how\s+(?:do|can|should|would)\s+(?:i|we)\s+(?:go\s+about\s+)?\w+",
                     re.I)
 

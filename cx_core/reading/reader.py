@@ -151,9 +151,11 @@ def read(text: str, written_at: datetime, vocab: Vocabulary | None = None,
                 if earlier.sentence.end <= clause.start and language.EARLIER.search(earlier.sentence.text) and \
                         earlier.qualifiers.negated is None and earlier.qualifiers.withdrawn is None:
                     earlier.qualifiers.withdrawn = taken_back
-    if language.UNWANTED.search(text):  # "The kettle isn't right for us. How do I return it?": the return is wanted
+    if language.UNWANTED.search(text):  # "The kettle isn't right for us. How do I return it?", "… so it's going back.
+        # Do I pay anything to return it?": the return is wanted
         for r in out:
-            if r.qualifiers.asks_only is not None and language.HOW_TO.search(r.sentence.text):
+            if r.qualifiers.asks_only is not None and (language.HOW_TO.search(r.sentence.text)
+                                                       or language.DOING_IT.search(r.sentence.text)):
                 r.qualifiers.asks_only = None
                 r.kind = _kind(r.qualifiers, r.sentence)
     nothing = None
