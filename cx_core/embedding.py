@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -179,6 +180,14 @@ def shared_embedder() -> Embedder:
         if _SHARED is None:
             _SHARED = Embedder()
         return _SHARED
+
+
+def similar(text: str, others: Sequence[str]) -> list[float]:
+    """How alike in meaning ``text`` is to each of ``others`` (cosine of the shared model's vectors)."""
+    if not others:
+        return []
+    vecs = np.asarray(shared_embedder().encode([text, *others]))
+    return [float(v) for v in vecs[1:] @ vecs[0]]
 
 
 @register_embedding_function

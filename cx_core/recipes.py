@@ -36,6 +36,7 @@ from typing import Any
 
 from . import expressions
 from .actions.base import REGISTRY, is_read
+from .embedding import similar
 from .errors import ConfigError
 from .models import Request, Triage
 from .plans import Plan, Step
@@ -170,7 +171,7 @@ def records(b: Binding, ctx: Context, each: bool) -> list[dict[str, Any]]:
                 return [pool[described[0]]]
     if len(pool) > 1 and ctx.latest and b.newest_by:
         return [max(pool, key=lambda r: str(r.get(b.newest_by) or ""))]
-    if len(pool) > 1 and (best := reading_records.superlative(ctx.request.text, pool)) is not None:
+    if len(pool) > 1 and (best := reading_records.superlative(ctx.request.text, pool, similar)) is not None:
         return [dict(best)]  # "whichever of your fixed tariffs has the lowest gas unit rate"
     if len(pool) == 1:
         return pool

@@ -269,6 +269,24 @@ def test_a_superlative_picks_the_one_record_by_the_number_its_words_name() -> No
     assert superlative("please cancel both", goods) is None
 
 
+
+def test_a_superlative_whose_words_name_no_field_finds_the_field_alike_in_meaning() -> None:
+    """"the fixed deal that costs least to leave early" names no field by its words; by meaning it is the exit fee,
+    well ahead of the rates. Where no field is well ahead, nothing is picked."""
+    from cx_core.embedding import similar
+    from cx_core.reading.records import superlative
+
+    tariffs = [{"code": "FLEX", "kind": "variable", "gas_unit_rate": 5.1, "exit_fee": 0, "fixed_months": 0},
+               {"code": "FIX12", "kind": "fixed", "gas_unit_rate": 5.8, "exit_fee": 75, "fixed_months": 12},
+               {"code": "FIX24", "kind": "fixed", "gas_unit_rate": 6.0, "exit_fee": 150, "fixed_months": 24},
+               {"code": "GREEN12", "kind": "fixed", "gas_unit_rate": 6.4, "exit_fee": 50, "fixed_months": 12}]
+    text = "So put the gas on the fixed deal that costs least to leave early."
+    assert superlative(text, tariffs) is None  # without meaning: no field named
+    assert (superlative(text, tariffs, similar) or {}).get("code") == "GREEN12"
+    assert superlative("whichever fixed one is the least bother", tariffs, similar) is None
+    assert superlative("the fixed deal that lasts longest", tariffs, similar) is None  # alike to nothing enough
+
+
 def test_an_ask_that_is_no_question_is_one_line_naming_its_field() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"kind": {"entity": "kind",
                                                                          "ask": "whether it was late"}}}]}}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .phrases import stem  # records and requests meet by their stems ("electric", "Electricity")
@@ -163,9 +163,12 @@ def named_each(text: str, records: Sequence[Mapping[str, Any]], said_days: Itera
 
 
 # "the cheapest", "the lowest gas unit rate", "the most expensive": a superlative that picks one record by a number
-_SUPERLATIVE = re.compile(r"\b(cheapest|least\s+expensive|lowest|smallest|fewest|least|most\s+expensive|dearest|"
-                          r"highest|biggest|largest|most)\b((?:\s+[A-Za-z-]+){0,4})", re.I)
-_SMALLEST = {"cheapest", "least expensive", "lowest", "smallest", "fewest", "least"}
+_SUPERLATIVE = re.compile(r"\b(cheapest|least\s+expensive|lowest|smallest|fewest|least|shortest|most\s+expensive|"
+                          r"dearest|highest|biggest|largest|longest|most)\b((?:\s+[A-Za-z-]+){0,4})", re.I)
+_SMALLEST = {"cheapest", "least expensive", "lowest", "smallest", "fewest", "least", "shortest"}
+# how alike the words of a superlative and a field's name must be, and by how much more than the next field, when no
+# word of theirs is shared ("costs least to leave early" and ``exit_fee``)
+ALIKE, AHEAD = 0.4, 0.15
 # what a price is called in a record's field names, when the words name none ("the cheapest")
 _PRICE = frozenset({"price", "cost", "rate", "fee", "amount", "total", "charge"})
 
@@ -185,11 +188,25 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def superlative(text: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def _alike_field(phrase: str, fields: Sequence[str], similar: Callable[[str, Sequence[str]], Sequence[float]]
+                 ) -> str | None:
+    """The field whose name means what ``phrase`` says, well ahead of every other; None when none is."""
+    names = sorted(fields)
+    scores = sorted(zip(similar(phrase, [" ".join(re.split(r"[_\W]+", n)) for n in names]), names, strict=True),
+                    reverse=True)
+    if not scores or scores[0][0] < ALIKE or len(scores) > 1 and scores[0][0] - scores[1][0] < AHEAD:
+        return None
+    return scores[0][1]
+
+
+def superlative(text: str, records: Sequence[Mapping[str, Any]],
+                similar: Callable[[str, Sequence[str]], Sequence[float]] | None = None) -> Mapping[str, Any] | None:
     """The one record a superlative of ``text`` picks among ``records`` ("whichever of your fixed tariffs has the
     lowest gas unit rate"): first narrowed to the records the words name by a value of theirs ("fixed"), then the
     one with the smallest (or largest) number in the field the words after the superlative name ("gas unit rate" →
-    ``gas_unit_rate``; a price for "the cheapest"). None when no superlative, no such field, or a tie."""
+    ``gas_unit_rate``; a price for "the cheapest"), or, when their words name none, the field ``similar`` finds
+    alike by meaning ("the fixed deal that costs least to leave early" → ``exit_fee``). None when no superlative,
+    no such field, or a tie."""
     m = _SUPERLATIVE.search(text)
     if m is None or len(records) < 2:
         return None
@@ -209,8 +226,13 @@ def superlative(text: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str,
     said_stems = {stem(w) for w in said}
     ranked = sorted(fields, key=fit, reverse=True)
     best = ranked[0] if ranked else None
-    if best is None or fit(best)[0] == 0 or len(ranked) > 1 and fit(ranked[1]) == fit(best):
+    if best is not None and fit(best)[0] == 0 and similar is not None:
+        before = re.search(r"(?:[\w'-]+\s+)?$", text[:m.start()])  # the word before: "costs least to leave early"
+        best = _alike_field(text[m.start() - len(before.group(0)) if before else m.start():m.end()], ranked, similar)
+    elif best is None or fit(best)[0] == 0 or len(ranked) > 1 and fit(ranked[1]) == fit(best):
         return None  # no field named, or two named alike ("the cheapest" of rates, charges and fees): not a guess
+    if best is None:
+        return None
     valued = [(n, r) for r in pool if (n := _number(r.get(best))) is not None]
     if not valued:
         return None
