@@ -215,7 +215,8 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("--details", help="actions: write every task's proposed and expected actions to this file")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--sgd", metavar="DIR", help="reading: the Schema-Guided Dialogue folder (../shared/data/sgd)")
-    e.add_argument("--split", choices=["dev", "train"], default="dev", help="reading: the split to read (default dev)")
+    e.add_argument("--split", choices=["dev", "test", "train"], default="dev",
+                   help="reading: the split to read (default dev)")
     e.add_argument("--limit", type=int, metavar="N", help="reading: only the first N turns")
     e.add_argument("--services", metavar="A,B", help="reading: only these services")
     e.add_argument("--tickets", dest="ticket_file", metavar="FILE", help="natural: the tickets (JSONL)")

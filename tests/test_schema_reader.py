@@ -185,3 +185,27 @@ def test_an_action_with_examples_is_read_by_the_messages_nearest_them(shared_dat
     given = with_examples(sgd, dev, seen_services(sgd))
     assert all(a.examples for a in given["Buses_1"].actions)
     assert not any(a.examples for a in given["Flights_3"].actions)
+
+
+def test_eval_reading_reads_a_test_split_held_in_a_folder_of_its_own(shared_data: Path, tmp_path: Path) -> None:
+    """The held-out test split may come in a folder of its own: `--split test` reads it, and the services of the
+    training split (found in ../shared/data/sgd) are still told apart as seen."""
+    import gzip
+    import shutil
+
+    sgd = shared_data / "sgd"
+    if not sgd.exists():
+        pytest.skip("../shared/data/sgd is not available")
+    shutil.copy(sgd / "schema_dev.json", tmp_path / "schema_test.json")
+    with gzip.open(sgd / "dev.jsonl.gz", "rt", encoding="utf-8") as f:
+        kept = [json.loads(line) for line in f]
+    kept = [r for r in kept if r["service"] == "Flights_3"][:20] + [r for r in kept if r["service"] == "Homes_1"][:20]
+    with gzip.open(tmp_path / "test.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in kept)
+    done = subprocess.run([sys.executable, "-m", "cx_core", "eval", "reading", "--sgd", str(tmp_path), "--split",
+                           "test", "--json"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["n_turns"] == 40 and set(out["by_service"]) == {"Flights_3", "Homes_1"}
+    assert out["unseen_services"] == ["Flights_3"]  # Homes_1 is in schema_train.json, beside the dev split
+    assert "Traceback" not in done.stderr

@@ -35,11 +35,21 @@ class SgdTurn:
     requested: tuple[str, ...]
 
 
+# where the training split lies when the folder read holds only another split (a held-out test split)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "sgd"
+
+
 def _file(folder: Path, name: str) -> Path:
     path = folder / name
     if not path.exists():
         raise InvalidInput(f"{path}: not found; give --sgd the folder that holds {name} (../shared/data/sgd)")
     return path
+
+
+def _training(folder: Path, name: str) -> Path | None:
+    """A training file (``schema_train.json``, ``train.jsonl.gz``): beside the split read, else in
+    ``../shared/data/sgd``; None when neither has it."""
+    return next((p for p in (folder / name, SHARED / name) if p.exists()), None)
 
 
 def schemas(folder: Path, split: str) -> dict[str, Schema]:
@@ -48,17 +58,22 @@ def schemas(folder: Path, split: str) -> dict[str, Schema]:
 
 
 def seen_services(folder: Path) -> set[str]:
-    with _file(folder, "schema_train.json").open(encoding="utf-8") as f:
+    """The services of the training split; none known (every service unseen) when its schema is nowhere."""
+    path = _training(folder, "schema_train.json")
+    if path is None:
+        return set()
+    with path.open(encoding="utf-8") as f:
         return {s["service_name"] for s in json.load(f)}
 
 
 def with_examples(folder: Path, known: dict[str, Schema], seen: set[str]) -> dict[str, Schema]:
     """The services seen in training with, on each action, the training turns that asked for it: what the reader
     was fitted on, as a team's own past messages would be. Without the training turns, the schemas as they are."""
-    if not (folder / "train.jsonl.gz").exists():
+    path = _training(folder, "train.jsonl.gz")
+    if path is None:
         return known
     asked: dict[tuple[str, str], list[str]] = {}
-    for t in turns(folder, "train"):
+    for t in turns(path.parent, "train"):
         if t.new_intent and t.service in seen and t.service in known:
             asked.setdefault((t.service, t.intent), []).append(t.text)
     out = dict(known)
