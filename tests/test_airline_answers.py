@@ -786,3 +786,27 @@ def test_a_flight_we_cancelled_knows_the_move_another_message_asks() -> None:
     assert plain.endswith("just reply and tell us which.")
     [moving] = [d.sentence() for d in disrupted({"reservations": [r]}, moving={"W02T5G"})]
     assert "the move you asked for in your other message is with us" in moving and "tell us which" not in moving
+
+
+def test_a_traveller_swapped_for_one_saved_on_the_profile_takes_their_details_from_it(svc: Services) -> None:
+    """ "X won't be coming … nothing should be cancelled; just swap X for Y" where Y is saved on the profile: the
+    booking keeps its travellers in their places with Y's saved name and date of birth in X's; nothing is asked
+    and nothing is cancelled."""
+    member, r, gone, saved = next(
+        (u, r, p, s) for u, r in _bookings(svc) if len(r["passengers"]) == 2 and not any(f.get("flown")
+                                                                                    for f in r["flights"])
+        and str((r.get("policy") or {}).get("change_passengers", "allowed")).startswith("allowed")
+        for p in r["passengers"] if p["first_name"] != u["name"]["first_name"]
+        for s in u["saved_passengers"] if s["first_name"] not in {x["first_name"] for x in r["passengers"]}
+        and sum(x["first_name"] == s["first_name"] for x in u["saved_passengers"]) == 1)
+    out = _run(svc, {"id": "SWAP", "customer": member["email"], "subject": "Change of traveller", "body":
+                     f"{gone['first_name']} can't travel any more, so {gone['first_name']} won't be coming on "
+                     f"booking {r['reservation_id']}. I'm still going, so nothing should be cancelled; just swap "
+                     f"{gone['first_name']} for {saved['first_name']} {saved['last_name']}, who is saved on my "
+                     f"profile.\n\n{member['name']['first_name']}"})
+    [swap] = [p for p in out.proposals if p.action == "update_reservation_passengers"]
+    want = [{"first_name": saved["first_name"], "last_name": saved["last_name"], "dob": saved["dob"]}
+            if p == gone else {k: p[k] for k in ("first_name", "last_name", "dob")} for p in r["passengers"]]
+    assert swap.args.get("passengers") == want, (swap.reason, swap.args)
+    assert not [p for p in out.proposals if p.action == "cancel_reservation"]
+    assert "date of birth" not in out.draft.reply

@@ -822,6 +822,9 @@ def test_an_address_given_as_where_to_send_something_is_read_as_such(text: str, 
     ("Could you email the invoice to the new address?", "Could you email the invoice?"),
     ("Please send the receipt to ana@example.com", "Please send the receipt"),
     ("Send my order to the new address please", "Send my order to the new address please"),
+    ("I'm still going, so nothing should be cancelled; just swap Miguel for Nathan.", "just swap Miguel for Nathan."),
+    ("Please don't cancel the vacuum, just cancel the headphones", "just cancel the headphones"),
+    ("Don't refund me, send a replacement.", "Don't refund me, send a replacement."),  # one clause: read whole
 ])
 def test_what_a_sentence_asks_for_without_what_it_sets_aside(text: str, wanted: str) -> None:
     from cx_core.reading import language

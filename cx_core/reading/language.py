@@ -422,6 +422,9 @@ def wanted_only(sentence: str) -> str:
     sent: what is asked for, as a classifier should read it ("I'd like a replacement please, not a refund" asks for
     a replacement, "could you email the invoice to the new address?" for the invoice)."""
     sentence = _SET_ASIDE.sub("", sentence)
+    parts = clauses(Words(text=sentence, start=0, end=len(sentence)))
+    if len(asked := [c.text for c in parts if not NEGATION.search(c.text)]) < len(parts) and asked:
+        sentence = " ".join(asked)  # "nothing should be cancelled; just swap Miguel for Nathan" asks for a swap
     sends = _SENDS.search(sentence)
     if sends:  # e-mailed anywhere, or sent to an inbox (a parcel sent to a new address is an address change)
         mailed = sends.group(0).lower().startswith("e")

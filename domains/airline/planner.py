@@ -260,6 +260,10 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                 "it to change; if you meant another booking, just send us its reference" if rec.get("all_flown") else
                 f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}."
                 + COLLEAGUE), final=True)
+        on_it = {(p["first_name"], p["last_name"]) for p in current}
+        saved = [p for p in _saved_named(ctx) if (p["first_name"], p["last_name"]) not in on_it]
+        if not born and len(named) == 1 and len(saved) == 1:  # "swap Miguel for Nathan" (Nathan saved on file)
+            return [saved[0] if i == named[0] else p for i, p in enumerate(current)]
         if not born and len(named) == 1 and language.NOT_COMING.search(ctx.text):
             who = current[named[0]]["first_name"]
             raise Unbound(f"the airline's rules refuse it: {_refused(ctx, 'remove_passenger')}",
