@@ -125,6 +125,8 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Tomorrow would be great.", "date", "2026-11-21"),
     ("How about the day after tomorrow?", "date", "2026-11-22"),
     ("Saturday 5 Dec works for me.", "date", "2026-12-05"),
+    ("The first Tuesday in December, please.", "date", "2026-12-01"),
+    ("The last Friday of the month works.", "date", "2026-11-27"),
     # a day named only to stay as it is never the new one
     ("Please {act2}. Keep the one on the 24th as it is.", "kept", ("2026-11-24", "2026-11-27")),
     ("{act2} instead, but leave the 24th alone.", "kept", ("2026-11-24", "2026-11-27")),

@@ -64,6 +64,18 @@ class Span:
     text: str
 
 
+_NTH = {"fi": 1, "1s": 1, "se": 2, "2n": 2, "th": 3, "3r": 3, "fo": 4, "4t": 4}  # "last", "final": -1
+
+
+def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    """The ``n``-th ``weekday`` (0 Monday) of a month; ``n`` -1 for the last ("the last Friday of the month")."""
+    if n < 0:
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
 def _weekday(word: str) -> int:
     return next(i for i, w in enumerate(WEEKDAYS) if w.startswith(word.lower()[:3]))
 
@@ -134,6 +146,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                       re.I)),
     # "the 13th of this month", "the 2nd of next month"
     ("of_month", re.compile(rf"\b(?:the\s+)?(?P<day>{_DAY}){_ORD}\s+of\s+(?P<which>this|next|last)\s+month\b", re.I)),
+    # "the first Tuesday in December", "the last Friday of the month"
+    ("nth_wd", re.compile(rf"\b(?:the\s+)?(?P<nth>first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+(?P<wd>{_WD})"
+                          rf"\s+(?:of|in)\s+(?:(?P<month>{_MON})\b|(?P<which>this|next|the)\s+month\b)", re.I)),
     # "Sunday the 6th", "Sat 28th", "on the 13th"
     ("wd_ord", re.compile(rf"\b(?P<wd>{_WD})\.?,?\s+(?:the\s+)?(?P<day>{_DAY}){_ORD}\b", re.I)),
     ("ord", re.compile(rf"\bthe\s+(?P<day>{_DAY}){_ORD}\b|\b(?P<day2>{_DAY}){_ORD}\b(?!\s+(?:time|floor|item|order|"
@@ -313,6 +328,12 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
                 if cand.weekday() == wd and cand >= today:
                     return cand
         return d
+    if kind == "nth_wd":
+        month = _month(g["month"]) if g.get("month") else (today.month if (g["which"] or "").lower() != "next"
+                                                            else today.month % 12 + 1)
+        year = today.year + (month < today.month)
+        n = _NTH.get(g["nth"].lower()[:2], -1)
+        return nth_weekday(year, month, _weekday(g["wd"]), n)
     if kind == "ord":
         return nearest(int(g.get("day") or g.get("day2") or 0), None, today)
     if kind == "ord_words":

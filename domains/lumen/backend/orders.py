@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cx_core.errors import InvalidInput, NotFound, PolicyDenied
+from cx_core.reading.when import nth_weekday
 from cx_core.store.db import require_row
 from cx_core.wording import day
 from domains.lumen.tables import FulfillmentRow, OrderItemRow, OrderRow, ProductRow, VariantRow
@@ -100,22 +101,13 @@ def restore_address(s: Session, order_id: str, before: dict[str, str]) -> None:
     order.address_changes = max(0, order.address_changes - 1)
 
 
-def _nth(year: int, month: int, weekday: int, n: int) -> date:
-    """The ``n``-th ``weekday`` (0 Monday) of a month; ``n`` -1 for the last."""
-    if n < 0:
-        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-        return last - timedelta(days=(last.weekday() - weekday) % 7)
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
 def public_holiday(day: date) -> str:
     """The US public holiday on ``day`` ('' when none): no deliveries go out on it."""
     y = day.year
-    named = {date(y, 1, 1): "New Year's Day", _nth(y, 1, 0, 3): "Martin Luther King Jr. Day",
-             _nth(y, 2, 0, 3): "Presidents' Day", _nth(y, 5, 0, -1): "Memorial Day", date(y, 6, 19): "Juneteenth",
-             date(y, 7, 4): "Independence Day", _nth(y, 9, 0, 1): "Labor Day", _nth(y, 10, 0, 2): "Columbus Day",
-             date(y, 11, 11): "Veterans Day", _nth(y, 11, 3, 4): "Thanksgiving", date(y, 12, 25): "Christmas Day"}
+    named = {date(y, 1, 1): "New Year's Day", nth_weekday(y, 1, 0, 3): "Martin Luther King Jr. Day",
+             nth_weekday(y, 2, 0, 3): "Presidents' Day", nth_weekday(y, 5, 0, -1): "Memorial Day", date(y, 6, 19): "Juneteenth",
+             date(y, 7, 4): "Independence Day", nth_weekday(y, 9, 0, 1): "Labor Day", nth_weekday(y, 10, 0, 2): "Columbus Day",
+             date(y, 11, 11): "Veterans Day", nth_weekday(y, 11, 3, 4): "Thanksgiving", date(y, 12, 25): "Christmas Day"}
     return named.get(day, "")
 
 
