@@ -65,6 +65,7 @@ ROWS: list[tuple[str, str, Any]] = [
     ("Scratch that, forget what I said.", "drop", None),
     ("Never mind, I no longer want to go ahead.", "drop", None),
     ("Please ignore my previous message.", "drop", None),
+    ("We were going to ask you to {act2}, but my brother can't get the days off.", "drop", None),
     ("Please {act}, I changed my mind about it.", "go", None),
     # a "don't" that negates another verb, or a word that merely starts like one of the action verbs
     ("Please {act}. I don't want to give my address again.", "go", None),

@@ -105,6 +105,8 @@ def clause_for(step: Step, reading: Reading, snapshot: Mapping[str, Any] | None)
         if len(own) == 1 or len(verdicts) == 1:
             return own[0]
         dropped = [r for r in own if holding(r.qualifiers)[0] == "drop"]
+        if dropped and not any(_instructs(r) for r in own if r not in dropped):
+            return dropped[-1]  # "we were going to ask you to move it, but my brother can't get the days off"
         if not dropped or own[-1] not in dropped:
             return None
         asks = [r for r in own if r not in dropped]
@@ -352,9 +354,17 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
         else:
             kept.append(step)
     if dropped:
+        # a record another write acts on is not "left as it is" ("we were going to ask for another flight, but …
+        # please cancel the whole booking")
+        acted = {str(v) for s in kept if not is_read(s.action) for k, v in s.args.items() if k.endswith("_id")}
         for intent in {s.intent for s in dropped} - {s.intent for s in kept if not is_read(s.action)}:
             plan.questions.pop(intent, None)
-            left = left_alone([s for s in dropped if s.intent == intent])
+            unacted = [s for s in dropped if s.intent == intent and not {
+                str(v) for k, v in s.args.items() if k.endswith("_id") and k not in _WHOSE} & acted]
+            if not unacted:
+                plan.covered.append(intent)  # the other write settles it: nothing quoted for it either
+                continue
+            left = left_alone(unacted)
             plan.answers.setdefault(intent, f"{left}: {unmet[intent]}" if intent in unmet else left)
         plan.steps = [s for s in kept if not (s.depends_on and s.depends_on in {d.action for d in dropped})]
     else:

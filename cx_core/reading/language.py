@@ -170,6 +170,8 @@ WITHDRAWN = re.compile(
     r"message|request))|ignore\s+my\s+(?:last|previous|earlier)\s+(?:e-?mail|message|request)|no\s+longer\s+want\s+"
     r"(?:to|it|that|the)|(?:cancel|withdraw)\s+my\s+(?:request|earlier\s+request)|don'?t\s+(?:bother|worry)\s+"
     r"(?:about|with)|i\s+(?:asked|wanted)\s+(?:you\s+)?to\s+\w+[^.!?]{0,60}\bbut\b)", re.I)
+# what the writer meant to ask and no longer does: "we were going to ask you for a different one, but …"
+_MEANT_TO = re.compile(r"\b(?:i|we)\s+(?:was|were)\s+going\s+to\s+\w+[^.!?]{0,60}?(?=,?\s+but\b)", re.I)
 # what withdraws an earlier request whatever else the clause says
 WITHDRAWS = re.compile(r"\b(?:scratch\s+that|never\s*mind|nevermind|forget\s+(?:what\s+i\s+(?:said|asked)|my\s+(?:last|"
                        r"previous|earlier))|ignore\s+my\s+(?:last|previous|earlier)|(?:cancel|withdraw)\s+my\s+(?:earlier\s+)?"
@@ -508,6 +510,9 @@ def qualifiers(clause: Words, sentence: Words | None = None) -> Qualifiers:
         q.condition = None  # "I'm filing a chargeback unless it's refunded today": what they want, said as a threat
     if q.condition is not None and q.fallback is not None and q.condition.start >= q.fallback.start:
         q.condition = None  # "if not, …" is the fallback's own condition
+    if q.withdrawn is None and (m := _MEANT_TO.search(whole.text)) is not None and \
+            clause.start < whole.start + m.end() and whole.start + m.start() < clause.end:
+        q.withdrawn = Words(text=m.group(0), start=whole.start + m.start(), end=whole.start + m.end())
     if q.withdrawn is not None and ASKS_FOR.search(clause.text) and not WITHDRAWS.search(clause.text):
         q.withdrawn = None  # "please cancel it, I changed my mind": the change of mind is the reason for this request
     if q.negated is None and unchanged(clause.text):  # "the installer on Friday should stay as booked"

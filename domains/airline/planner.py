@@ -69,6 +69,9 @@ def cancel_reason(ctx: Context) -> str | None:
     reasons = ctx.entities.get("why_cancel") or []
     if len(reasons) == 1:
         return str(reasons[0])
+    if "airline_cancelled" in reasons and any(f.get("status") == "cancelled" and not f.get("flown")
+                                              for f in _record(ctx).get("flights") or []):
+        return "airline_cancelled"  # we cancelled a flight of it, as the member says: whatever else they add
     if len(reasons) > 1:
         raise Unbound("why the booking is cancelled (the reasons given differ)",
                       "could you tell us the main reason you need to cancel?")
