@@ -46,6 +46,8 @@ class Binding:
     described: bool = False  # record: only one the words name or narrow to ("my Dallas to Atlanta trip"), never asked
     otherwise: Binding | None = None  # record: bound instead when this one cannot be ("the October bill", else the balance)
     now: str = ""  # said: the value as it is now ("{@accounts.payment_day}"), which "a week earlier" counts from
+    per: str = ""  # said, a count: when none is said, how many monthly parts pay the argument named here, each at most
+    # what the message says a month can be ("£25 a month is what I can manage": £96.40 in 4)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ def _binding(raw: Any, where: str) -> Binding:
     for key in ("compute", "filter", "cap", "now"):
         if isinstance(raw.get(key), str) and (wrong := expressions.problem(raw[key])):
             raise ConfigError(f"{where}.{key}: {wrong}")
+    if raw.get("per") and kind != "said":
+        raise ConfigError(f"{where}.per: only a said count may follow from an amount a month, e.g. "
+                          f"instalments: {{said: true, per: amount}}")
     if raw.get("ask") and "?" not in str(raw["ask"]):
         raise ConfigError(f"{where}.ask: is the question the reply puts to the customer: ask it, with a '?' "
                           f"(e.g. \"which booking do you mean?\")")
@@ -131,7 +136,8 @@ def _binding(raw: Any, where: str) -> Binding:
                    must_match=tuple(raw.get("must_match") or ()),
                    newest_by=str(raw.get("newest_by", "")), filter=str(raw.get("filter", "")), cap=raw.get("cap"),
                    ask=str(raw.get("ask", "")), default=raw.get("default"), any_named=raw.get("any_named") is True,
-                   described=raw.get("described") is True, otherwise=otherwise, now=str(raw.get("now", "")))
+                   described=raw.get("described") is True, otherwise=otherwise, now=str(raw.get("now", "")),
+                   per=str(raw.get("per", "")))
 
 
 def parse(data: Any, source: str = "recipes.yaml") -> Book:

@@ -736,3 +736,22 @@ def test_a_write_whose_record_the_customer_only_asks_about_waits(told: str, wait
                         date(2026, 11, 20), f"{told} {asked}", {}, reading=reading)
     [step] = guard.apply(plan, reading, SNAP).steps
     assert ("asks whether" in step.held) is waits, step
+
+
+def test_a_count_follows_from_what_a_month_may_take_when_none_is_said() -> None:
+    """"About £25 a month is what I can manage" is the most a month may take; a `said` count with `per:` divides the
+    argument it names by it, rounding up. Only a said binding may take `per`."""
+    from datetime import UTC, datetime
+
+    from cx_core.reading import arguments, reader
+
+    def month(text: str) -> float | None:
+        return arguments.a_month(reader.read(text, datetime(2026, 11, 20, 9, tzinfo=UTC)))
+
+    assert month("About £25 a month is what I can manage. Split it into as few payments as possible.") == 25.0
+    assert month("Could I pay it off in monthly payments of no more than £30?") == 30.0
+    assert month("I owe £96.40 and can pay £20 now.") is None  # no amount a month
+    assert month("£25 a month, or £30 per month if I must.") is None  # two: not a guess
+    bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"n": {"const": 3, "per": "amount"}}}]}}}
+    with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.n\.per: only a said count"):
+        recipe_book.parse(bad)

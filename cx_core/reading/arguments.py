@@ -209,6 +209,21 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "", now: Any =
     return None, NOT_FOUND
 
 
+# an amount said as what a month may take: "£25 a month", "monthly payments of no more than £30"
+_A_MONTH_AFTER = re.compile(r"^\s*(?:a|per|each|every)\s+month\b|^\s*monthly\b", re.I)
+_A_MONTH_BEFORE = re.compile(r"\bmonthly\s+(?:payments?|instal?ments?|amounts?)\s+of\s+(?:no\s+more\s+than\s+|at\s+most\s+|"
+                             r"up\s+to\s+|about\s+|around\s+|roughly\s+)?$", re.I)
+
+
+def a_month(reading: Reading) -> float | None:
+    """The amount the message says a month may take ("About £25 a month is what I can manage"); None when it says
+    none, or two different ones."""
+    said = {float(v.value["amount"]) for v in reading.facts.amounts if isinstance(v.value, dict)
+            and float(v.value.get("amount") or 0) > 0 and (_A_MONTH_AFTER.match(reading.text[v.words.end:v.words.end + 16])
+                                                        or _A_MONTH_BEFORE.search(reading.text[:v.words.start]))}
+    return said.pop() if len(said) == 1 else None
+
+
 def money(spec: Spec) -> bool:
     """Whether the argument is a sum of money."""
     return any(w in spec.words for w in ("pound", "dollar", "euro", "amount", "price", "fee", "cost", "balance"))
