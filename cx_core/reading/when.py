@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from . import numbers
 
@@ -288,6 +289,26 @@ def _count(word: str) -> int:
     return 1 if word.lower() in ("a", "one") else numbers.value_of(word.lower()) or 0
 
 
+def _in_month(kind: str, g: dict[str, Any], today: date) -> date | None:
+    """A day of a month said by its number ("the 13th of next month") or as an ordinal weekday ("the first Tuesday
+    in December")."""
+    if kind == "nth_wd":
+        month = _month(g["month"]) if g.get("month") else (today.month if (g["which"] or "").lower() != "next"
+                                                            else today.month % 12 + 1)
+        return nth_weekday(today.year + (month < today.month), month, _weekday(g["wd"]),
+                           _NTH.get(g["nth"].lower()[:2], -1))
+    which = g["which"].lower()
+    first = today.replace(day=1)
+    if which == "next":
+        first = (first + timedelta(days=32)).replace(day=1)
+    elif which == "last":
+        first = (first - timedelta(days=1)).replace(day=1)
+    try:
+        return first.replace(day=int(g["day"]))
+    except ValueError:
+        return None
+
+
 def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date | None:
     g = m.groupdict()
     year = int(g["year"]) if g.get("year") and len(g["year"]) == 4 else (2000 + int(g["year"]) if g.get("year")
@@ -304,17 +325,8 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
         return nearest(day, month, today, year)
     if kind in ("dm", "md"):
         return nearest(int(g["day"]), _month(g["month"]), today, year)
-    if kind == "of_month":
-        which = g["which"].lower()
-        first = today.replace(day=1)
-        if which == "next":
-            first = (first + timedelta(days=32)).replace(day=1)
-        elif which == "last":
-            first = (first - timedelta(days=1)).replace(day=1)
-        try:
-            return first.replace(day=int(g["day"]))
-        except ValueError:
-            return None
+    if kind in ("of_month", "nth_wd"):
+        return _in_month(kind, g, today)
     if kind == "wd_ord":
         wd, day = _weekday(g["wd"]), int(g["day"])
         d = nearest(day, None, today)
@@ -328,12 +340,6 @@ def _resolve(kind: str, m: re.Match[str], today: date, day_first: bool) -> date 
                 if cand.weekday() == wd and cand >= today:
                     return cand
         return d
-    if kind == "nth_wd":
-        month = _month(g["month"]) if g.get("month") else (today.month if (g["which"] or "").lower() != "next"
-                                                            else today.month % 12 + 1)
-        year = today.year + (month < today.month)
-        n = _NTH.get(g["nth"].lower()[:2], -1)
-        return nth_weekday(year, month, _weekday(g["wd"]), n)
     if kind == "ord":
         return nearest(int(g.get("day") or g.get("day2") or 0), None, today)
     if kind == "ord_words":
