@@ -284,6 +284,11 @@ def _unfit(step: Step) -> dict[str, str]:
 _WHOSE = ("user_id", "customer_id")  # whose record it is, not the record
 
 
+def _record_keys(step: Step) -> set[str]:
+    """The keys of the records a step acts on (not whose they are)."""
+    return {str(v) for k, v in step.args.items() if k.endswith("_id") and k not in _WHOSE}
+
+
 def left_alone(steps: list[Step]) -> str:
     """What the reply says of writes the customer asked not to have done: the records they would have changed, left
     as they are ("as you asked, I've left visit V-4001 as it is"); without a record's key, the plain words."""
@@ -356,11 +361,10 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
     if dropped:
         # a record another write acts on is not "left as it is" ("we were going to ask for another flight, but …
         # please cancel the whole booking")
-        acted = {str(v) for s in kept if not is_read(s.action) for k, v in s.args.items() if k.endswith("_id")}
+        acted = {key for s in kept if not is_read(s.action) for key in _record_keys(s)}
         for intent in {s.intent for s in dropped} - {s.intent for s in kept if not is_read(s.action)}:
             plan.questions.pop(intent, None)
-            unacted = [s for s in dropped if s.intent == intent and not {
-                str(v) for k, v in s.args.items() if k.endswith("_id") and k not in _WHOSE} & acted]
+            unacted = [s for s in dropped if s.intent == intent and not _record_keys(s) & acted]
             if not unacted:
                 plan.covered.append(intent)  # the other write settles it: nothing quoted for it either
                 continue

@@ -1,7 +1,7 @@
 """The Schema-Guided Dialogue data (``../shared/data/sgd``, CC BY-SA 4.0) as the reader meets it: each user turn
 with only its service's schema (a service seen in training with, on each action, the training turns that asked for
-it), the system turn before it and the day the conversations were written (Friday 1 March 2019); and the measure ``eval reading`` prints (intent accuracy on the turns that state an intent;
-argument precision and recall over the values a turn informs, a value counting when it equals, ignoring case, one
+it), the system turn before it and the day the conversations were written (Friday 1 March 2019); and the measure
+``eval reading`` prints (intent accuracy on the turns that state an intent; argument precision and recall over the values a turn informs, a value counting when it equals, ignoring case, one
 of the gold values as written or canonical)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..config import PROJECT_ROOT
 from ..errors import InvalidInput
 from .schema import Schema, from_sgd
 from .schema_reader import Turn
@@ -36,7 +37,7 @@ class SgdTurn:
 
 
 # where the training split lies when the folder read holds only another split (a held-out test split)
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "sgd"
+SHARED = PROJECT_ROOT.parent / "shared" / "data" / "sgd"
 
 
 def _file(folder: Path, name: str) -> Path:

@@ -201,6 +201,10 @@ def _intent_models(stated: list[SgdTurn], msgs: np.ndarray, p_write: np.ndarray,
     by_action: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, t in enumerate(stated):
         by_action[(t.service, t.intent)].append(i)
+    # each action's examples left when one fold is held out, made once
+    held_out = {(key, f): msgs[[j for j in rows if folds[j] != f]] for key, rows in by_action.items()
+                for f in range(FOLDS)}
+    empty = msgs[:0]
     X: list[np.ndarray] = []
     X_ex: list[np.ndarray] = []
     y: list[int] = []
@@ -211,8 +215,7 @@ def _intent_models(stated: list[SgdTurn], msgs: np.ndarray, p_write: np.ndarray,
         system = encode([t.system])[0] if t.system else None
         acts = encode([a.words for a in schema.actions])
         rows = intent_features(msg, system, acts, [a.writes for a in schema.actions], pw)
-        others = [msgs[[j for j in by_action.get((t.service, a.name), []) if folds[j] != folds[i]]]
-                  for a in schema.actions]
+        others = [held_out.get(((t.service, a.name), int(folds[i])), empty) for a in schema.actions]
         X.extend(rows)
         X_ex.extend(np.hstack([rows, example_features(msg, others)]))
         y.extend(int(a.name == t.intent) for a in schema.actions)

@@ -65,7 +65,7 @@ class Span:
     text: str
 
 
-_NTH = {"fi": 1, "1s": 1, "se": 2, "2n": 2, "th": 3, "3r": 3, "fo": 4, "4t": 4}  # "last", "final": -1
+_NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}  # "last": -1
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -296,7 +296,7 @@ def _in_month(kind: str, g: dict[str, Any], today: date) -> date | None:
         month = _month(g["month"]) if g.get("month") else (today.month if (g["which"] or "").lower() != "next"
                                                             else today.month % 12 + 1)
         return nth_weekday(today.year + (month < today.month), month, _weekday(g["wd"]),
-                           _NTH.get(g["nth"].lower()[:2], -1))
+                           _NTH.get(g["nth"].lower(), -1))
     which = g["which"].lower()
     first = today.replace(day=1)
     if which == "next":

@@ -59,7 +59,7 @@ class Asked:
             return ""
         if self.alone:
             return language.unnegated(self.full_text)
-        pointing = next(s.text for s in language.sentences(self.text) if language.points_back(s.text))
-        at = self.full_text.find(pointing)
+        pointing = next((s.text for s in language.sentences(self.text) if language.points_back(s.text)), "")
+        at = self.full_text.find(pointing) if pointing else -1
         before = [s for s in language.sentences(self.full_text) if 0 <= at and s.end <= at]
         return language.unnegated(before[-1].text) if before else ""
