@@ -73,7 +73,8 @@ NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
 ASKED_MIN = 0.4  # unless it declares a wish in so many words, of a kind not yet asked, after a request
-WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like)\b",
+WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
+                  r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
                   re.I)  # a wish declared in so many words: "I want…", "we'd like…"
 BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
@@ -355,12 +356,13 @@ class Triager:
         from_subject = len(sentences) - 1 if subject.strip() else -1
         lead = ""
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
-            if requests and i and i - 1 != from_subject and self._asks_of_it(sentence, pred):
+            if requests and i and i - 1 != from_subject and self._asks_of_it(
+                    sentence, pred, scene=not any(sentences[i - 1] in r.text for r in requests)):
                 read = self._with_scene(sentences[i - 1], sentence, pred)  # "… has packed in. Please replace it."
                 if read is not pred and all(r.intent != read.label for r in requests):
                     pred, sentence = read, f"{sentences[i - 1]} {sentence}"
             if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
-                    pred.confidence >= ASKED_MIN and requests and WISH.search(sentence) and not BACK_TO.search(sentence)
+                    pred.confidence >= ASKED_MIN and WISH.search(sentence) and not BACK_TO.search(sentence)
                     and all(r.intent != pred.label for r in requests)):
                 if requests and (pred.label != NONE or POINTS_BACK.search(sentence)) and asks_in_so_many_words(sentence):
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
@@ -431,11 +433,13 @@ class Triager:
         return runner if runner and runner != NONE and probs[self.model.labels.index(runner)] * 3 >= probs.max() else ""
 
     @staticmethod
-    def _asks_of_it(sentence: str, pred: Prediction) -> bool:
+    def _asks_of_it(sentence: str, pred: Prediction, scene: bool) -> bool:
         """A plain request about what the sentence before spoke of ("Please send someone to replace it."), that the
-        model reads as no request of its own: read with that sentence, it may be one of another kind."""
+        model reads as no request of its own: read with that sentence, it may be one of another kind. One that opens
+        by pointing back ("Please add them to our booking") is read so only when that sentence set the scene (no
+        request took it)."""
         return pred.confidence < REQUEST_MIN and bool(IMPERATIVE.search(sentence) and BACK_TO.search(sentence)) \
-            and not POINTS_BACK.search(sentence)
+            and (scene or not POINTS_BACK.search(sentence))
 
     def _points_back(self, previous: Request, sentence: str) -> bool:
         """A request that points back at what a statement before it spoke of ("There's a £12 late fee on my

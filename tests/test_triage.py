@@ -168,18 +168,11 @@ def test_an_apology_names_what_went_wrong_through_a_slip_of_the_keys(services: S
     assert empathy(tri, "chat") == "I'm sorry it arrived damaged."
 
 
-def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_the_model_is_less_sure() -> None:
-    """ "… were cancelled by you. I want full refunds for both bookings and compensation.": a sentence that asks in
-    so many words for something of a kind not asked yet is its own request even when two wishes in it split the
-    model's belief (0.48); a statement as unsure stays the context of the request before it."""
+def _fake_triager(labels: list[str], belief: dict[str, list[float]], other: list[float]) -> Any:
+    """A triager whose model believes what ``belief`` says of each text (``other`` of any other)."""
     import numpy as np
 
-    from cx_core.triage import NONE, Triager
-
-    labels = [NONE, "compensation", "cancel"]
-    belief = {"Two of my flights were cancelled by you.": [0.1, 0.8, 0.1],
-              "I want full refunds for both bookings and compensation.": [0.1, 0.42, 0.48],
-              "The refunds were for both bookings.": [0.1, 0.42, 0.48]}
+    from cx_core.triage import Triager
 
     class Model:
         similarity_floor = 0.0
@@ -188,7 +181,7 @@ def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_t
             self.labels = labels
 
         def probabilities(self, texts: list[str], vectors: Any) -> Any:
-            return np.array([belief.get(t, [0.1, 0.7, 0.2]) for t in texts])
+            return np.array([belief.get(t, other) for t in texts])
 
         def nearest_similarity(self, vectors: Any) -> Any:
             return np.ones(len(vectors))
@@ -197,14 +190,58 @@ def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_t
         def encode(self, texts: list[str]) -> Any:
             return np.zeros((len(texts), 3))
 
+    t = Triager.__new__(Triager)
+    t.model, t.embedder, t.abstain_below = Model(), Embedder(), 0.45  # type: ignore[assignment]
+    return t
+
+
+def test_a_wish_of_another_kind_after_a_request_is_a_request_of_its_own_though_the_model_is_less_sure() -> None:
+    """ "… were cancelled by you. I want full refunds for both bookings and compensation.": a sentence that asks in
+    so many words for something of a kind not asked yet is its own request even when two wishes in it split the
+    model's belief (0.48); a statement as unsure stays the context of the request before it."""
+    from cx_core.triage import NONE
+
+    t = _fake_triager([NONE, "compensation", "cancel"], {
+        "Two of my flights were cancelled by you.": [0.1, 0.8, 0.1],
+        "I want full refunds for both bookings and compensation.": [0.1, 0.42, 0.48],
+        "The refunds were for both bookings.": [0.1, 0.42, 0.48]}, [0.1, 0.7, 0.2])
+
     def intents(body: str) -> list[str]:
-        t = Triager.__new__(Triager)
-        t.model, t.embedder, t.abstain_below = Model(), Embedder(), 0.45  # type: ignore[assignment]
         return [r.intent for r in t._classify("", body)[1]]
 
     assert intents("Two of my flights were cancelled by you. I want full refunds for both bookings and "
                    "compensation.") == ["compensation", "cancel"]
     assert intents("Two of my flights were cancelled by you. The refunds were for both bookings.") == ["compensation"]
+
+
+def test_a_need_said_in_so_many_words_is_the_first_request_though_the_model_is_less_sure() -> None:
+    """ "… so I'll need three checked suitcases.": a first sentence that declares a need is a request at the
+    lower bar of a wish; told as news, as unsure, it stays context."""
+    from cx_core.triage import NONE
+
+    t = _fake_triager([NONE, "add_bags", "status"], {
+        "I'm helping my brother move, so I'll need three checked suitcases.": [0.13, 0.47, 0.40],
+        "My brother moved last week with three checked suitcases.": [0.13, 0.47, 0.40]}, [0.9, 0.05, 0.05])
+    assert [r.intent for r in t._classify("", "I'm helping my brother move, so I'll need three checked "
+                                          "suitcases. Thanks.")[1]] == ["add_bags"]
+    assert [r.intent for r in t._classify("", "My brother moved last week with three checked suitcases. "
+                                          "Thanks.")[1]] != ["add_bags"]
+
+
+def test_a_request_that_points_back_at_a_scene_after_another_request_is_read_with_it() -> None:
+    """ "I see the flight has slipped to 5:15. We've ended up with three suitcases. Please add them to our
+    booking.": the request points back at the sentence no request took, and is read with it, though a request of
+    another kind came first."""
+    from cx_core.triage import NONE
+
+    scene, ask = "We've ended up with three suitcases.", "Please add them to our booking."
+    t = _fake_triager([NONE, "add_bags", "status", "book"], {
+        "I see the flight has slipped to 5:15.": [0.02, 0.01, 0.96, 0.01],
+        scene: [0.35, 0.24, 0.36, 0.05], ask: [0.10, 0.23, 0.20, 0.47],
+        f"{scene} {ask}": [0.10, 0.73, 0.05, 0.12]}, [0.9, 0.03, 0.04, 0.03])
+    requests = t._classify("", f"I see the flight has slipped to 5:15. {scene} {ask}")[1]
+    assert [r.intent for r in requests] == ["status", "add_bags"], [(r.intent, r.text) for r in requests]
+    assert scene in requests[1].text
 
 
 def test_a_request_is_read_as_what_it_asks_for(services: Services) -> None:

@@ -366,7 +366,8 @@ def insurance(ctx: Context) -> str:
 
 def _bags_added(ctx: Context) -> int:
     counts = [str(c).lower() for c in ctx.entities.get("bag_count") or []]  # the engine's count of bags
-    if len(set(counts)) != 1 or not language.ADDING.search(ctx.request.text + " " + ctx.text):
+    none_yet = not int(_record(ctx).get("total_baggages") or 0)  # "I'll need three suitcases": added and in all
+    if len(set(counts)) != 1 or not (none_yet or language.ADDING.search(ctx.request.text + " " + ctx.text)):
         raise Unbound("how many checked bags to add", "how many checked bags would you like to add?")
     word = counts[0]
     return int(word) if word.isdigit() else 1 if word in ("a", "an") else UNITS[word]
