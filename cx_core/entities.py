@@ -8,7 +8,7 @@ import re
 from datetime import date
 from typing import Any
 
-from .reading import language, numbers, people, values, when
+from .reading import corrections, language, numbers, people, values, when
 from .reading.reader import Vocabulary
 from .reading.records import words as content_words
 
@@ -43,6 +43,10 @@ def find_dates(text: str, today: date, every: bool = False) -> list[date]:
     days = when.dates(text, today, _vocabulary().day_first)
     born = [(v.words.start, v.words.end) for v in people.born(text, today, days=days)]  # a birth date is no day asked
     found = [w for w in days if (every or w.bound != "every") and not any(s <= w.start < e for s, e in born)]
+    # "the 8th, please. No, sorry, make that Wednesday the 9th": a day the writer corrects is no day asked for
+    spans = [(w.start, w.end, w.value) for w in found]
+    gone = {w.value for w, said in zip(found, spans, strict=True) if corrections.corrects(text, said, spans)}
+    found = [w for w in found if w.value not in gone] or found
     # "we're away until December 1st … bring it the Wednesday after": a day that only bounds a stretch comes after
     # the days asked for; "a week on Monday … actually, scratch that, make it the Tuesday after": the days named
     # after a change of mind come first

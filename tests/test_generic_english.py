@@ -1359,6 +1359,34 @@ def test_a_value_the_writer_corrects_is_the_later_one(text: str, want: int) -> N
     assert arguments.read(_reading_spec(), read(text, WRITTEN, None, []))[0] == want
 
 
+@pytest.mark.parametrize("text, want", [
+    ("Fly me back sooner: the 8th, please. No, sorry, make that Wednesday the 9th - the 8th is my granddaughter's "
+     "recital.", ["2026-12-09"]),
+    ("Out on December 5th, back on the 10th; move the return to the 14th. Sorry, I mean the 15th.",
+     ["2026-12-05", "2026-12-10", "2026-12-15"]),
+])
+def test_a_day_the_writer_corrects_is_no_day_asked_for_and_only_the_day_just_given_is_corrected(
+        text: str, want: list[str]) -> None:
+    """"the 8th, please. No, sorry, make that Wednesday the 9th": the 8th is set aside, though named again as the
+    reason; the days told before it are not what the correction takes back."""
+    from datetime import date
+
+    from cx_core.entities import find_dates
+
+    assert [d.isoformat() for d in find_dates(text, date(2026, 11, 20))] == want
+
+
+def test_a_day_of_the_month_said_again_is_the_same_day() -> None:
+    """"the 8th, please … Wednesday the 9th - the 8th is a recital": the second 8th is the first one, not January's."""
+    from datetime import date
+
+    from cx_core.reading import when
+
+    text = "Back sooner: the 8th, please. Make that Wednesday the 9th - the 8th is a recital."
+    assert [w.value for w in when.dates(text, date(2026, 11, 20), False)] == ["2026-12-08", "2026-12-09",
+                                                                             "2026-12-08"]
+
+
 @pytest.mark.parametrize("text, off", [
     ("Can the balance be spread over three months? All of it apart from the £12 late fee, I'll pay that today.", 12.0),
     ("Please put what I owe on a plan, minus the $30 reconnection charge.", 30.0),

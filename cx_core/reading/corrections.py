@@ -5,6 +5,7 @@ aside. Generic English, for every reader and every pack."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .types import Value
 
@@ -20,9 +21,17 @@ _REACH = 160
 
 def superseded(text: str, value: Value, others: list[Value]) -> bool:
     """Whether a later value of ``others`` corrects ``value``: correction words stand between them."""
-    for later in others:
-        gap = text[value.words.end:later.words.start]
-        if 0 <= len(gap) <= _REACH and later.value != value.value and CORRECTS.search(gap):
+    return corrects(text, (value.words.start, value.words.end, value.value),
+                    [(o.words.start, o.words.end, o.value) for o in others])
+
+
+def corrects(text: str, said: tuple[int, int, object], others: Sequence[tuple[int, int, object]]) -> bool:
+    """Whether a later value of ``others`` (each its start, end and value in ``text``) corrects ``said``: the
+    correction words stand between them and no other value does (what is corrected is the value just given)."""
+    for start, _end, value in others:
+        gap = text[said[1]:start]
+        if 0 < len(gap) <= _REACH and value != said[2] and CORRECTS.search(gap) \
+                and not any(said[1] <= s and e <= start for s, e, _v in others):
             return True
     return False
 

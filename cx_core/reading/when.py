@@ -1,8 +1,7 @@
 """Days, times of day and stretches of time, read relative to the day the message was written.
 
-A library was tried first (dateparser 1.5): it reads "the day after tomorrow" as tomorrow, "Sunday the 6th" as
-1 June and "a week on Thursday" as this Thursday, so the rules of English dates live here, once, with a table of
-tests. The conventions are the common ones (and the Schema-Guided Dialogue data's):
+dateparser 1.5 reads "the day after tomorrow" as tomorrow and "a week on Thursday" as this Thursday, so the rules
+of English dates live here, once, with a table of tests. The conventions are the common ones (and SGD's):
 
 - a weekday alone is the next one after today ("Friday", said on a Friday, is a week ahead), unless its clause tells
   of what already happened ("on Tuesday I ordered another", "it arrived on Monday"): then it is the last one;
@@ -19,11 +18,11 @@ tests. The conventions are the common ones (and the Schema-Guided Dialogue data'
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from . import numbers
+from . import corrections, numbers
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -416,7 +415,9 @@ def dates(text: str, today: date, day_first: bool = True) -> list[When]:
             found.append(When("date", d.isoformat(), s, e, m.group(0), bound))
             taken.append((s, e))
             kinds[s] = kind
-    found = [_in_month_said(w, found, kinds, text) if kinds.get(w.start) in ("ord", "ord_words") else w for w in found]
+    found.sort(key=lambda w: w.start)  # in order: a day said again is read as it was the first time
+    for n, w in enumerate(found):
+        found[n] = _in_month_said(w, found, kinds, text) if kinds.get(w.start) in ("ord", "ord_words") else w
     for m in _AFTER_PREVIOUS.finditer(text):
         s, e = m.span()
         before = [w for w in found if w.end <= s and w.bound != "every"]
@@ -440,19 +441,24 @@ _INSTEAD = re.compile(r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of|not)\b",
 
 
 def _in_month_said(w: When, found: list[When], kinds: dict[int, str], text: str) -> When:
-    """A day of the month alone after a date with its month in the same sentence ("out on 5 December, back on the
-    10th") is in that month, or the next one when it comes before that day."""
-    said = [x for x in found if x.end <= w.start and kinds.get(x.start) in ("dm", "md", "iso", "wd_ord")
-            and not re.search(r"[.!?]", text[x.end:w.start])]
-    if not said:
-        return w
-    last = max(said, key=lambda x: x.end)
-    anchor = date.fromisoformat(last.value)
+    """A day of the month alone after a date with its month in its sentence ("out on 5 December, back on the 10th")
+    is in that month, or the next when it comes before that day; one instead of the day before ("Dec 9 instead of
+    the 8th") or putting it right ("the 14th. Sorry, I mean the 15th") is in its month; one said again, as it was."""
     day = date.fromisoformat(w.value).day
-    # "Dec 9 instead of the 8th", "the 11th rather than the 10th": the other day of the same month
-    if _INSTEAD.search(text[last.end:w.start]):
+    before = [x for x in found if x.end <= w.start]
+    if again := [x for x in before if kinds.get(x.start) in ("ord", "ord_words") and int(x.value[8:]) == day]:
+        return replace(w, value=again[0].value)
+    said = [x for x in before if kinds.get(x.start) in ("dm", "md", "iso", "wd_ord")
+            and not re.search(r"[.!?]", text[x.end:w.start])]
+    fixed = next((x for x in sorted(before, key=lambda x: -x.end)[:1]
+                  if corrections.corrects(text, (x.start, x.end, x.value), [(w.start, w.end, day)])), None)
+    if not said and fixed is None:
+        return w
+    last = fixed or max(said, key=lambda x: x.end)
+    anchor = date.fromisoformat(last.value)
+    if fixed is not None or _INSTEAD.search(text[last.end:w.start]):
         try:
-            return When(w.kind, anchor.replace(day=day).isoformat(), w.start, w.end, w.text, w.bound)
+            return replace(w, value=anchor.replace(day=day).isoformat())
         except ValueError:
             return w
     for shift in (0, 1):
