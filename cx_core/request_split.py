@@ -58,6 +58,9 @@ NARROWS = re.compile(r"^\W*(?:(?:but|and|so)\s+)?(?:(?:all|everything|the\s+lot|
                      r"except(?:\s+for)?|apart\s+from|other\s+than|excluding|not\s+including|minus|not\s+the)\b", re.I)
 NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|second|third|next|finally|lastly|"
                          r"plus|and also|on another note|one more thing|while i'?m at it|by the way)\b", re.I)
+WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
+                  r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
+                  re.I)  # a wish declared in so many words: "I want…", "we'd like…"
 IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
                          r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
                          r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
@@ -187,6 +190,11 @@ def gives_something(sentence: str) -> bool:
     """Whether a sentence that belongs to the request before it adds to its words: not one that only says something
     is fine ("the mesh wifi visit next Wednesday is still fine")."""
     return bool(language.not_fine(sentence)) or opens_request(sentence)
+
+
+def asks_plainly(sentence: str) -> bool:
+    """A sentence that asks in so many words, or declares a wish, and does not only tell."""
+    return (asks_in_so_many_words(sentence) or bool(WISH.search(sentence))) and not tells_only(sentence)
 
 
 def asks_in_so_many_words(sentence: str) -> bool:

@@ -17,6 +17,7 @@ from .llm import make_engine
 from .model_usage import Metered
 from .pipeline import Pipeline
 from .policy import Policy, load_policy
+from .reading.backing import Backing
 from .store.db import Database
 from .triage import IntentModel, Triager, train_default
 
@@ -95,8 +96,10 @@ class Services:
     @cached_property
     def triager(self) -> Triager:
         esc = self.policy().escalation
+        from .actions import REGISTRY  # the actions in force, read when the triage first needs them
+
         return Triager(self.intent_model, self.embedder, abstain_below=esc.confidence_below,
-                       frustration_escalate=esc.frustration_above)
+                       frustration_escalate=esc.frustration_above, backing=Backing(lambda: list(REGISTRY.values())))
 
     @cached_property
     def pipeline(self) -> Pipeline:

@@ -24,6 +24,7 @@ from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
 from .models import Request, Triage
 from .reading import language
+from .reading.backing import Backing, backed
 from .redact import find_pii
 from .request_split import (
     ASK,
@@ -31,7 +32,9 @@ from .request_split import (
     NARROWS,
     NEW_REQUEST,
     POINTS_BACK,
+    WISH,
     asks_in_so_many_words,
+    asks_plainly,
     follow_ups,
     gives_a_figure,
     gives_something,
@@ -73,9 +76,6 @@ NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
 ASKED_MIN = 0.4  # unless it declares a wish in so many words, of a kind not yet asked, after a request
-WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
-                  r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
-                  re.I)  # a wish declared in so many words: "I want…", "we'd like…"
 BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
 def tone_analyzer() -> SentimentIntensityAnalyzer:
@@ -272,13 +272,10 @@ class Triager:
     """Turns a ticket's text into a ``Triage``; the model and thresholds are injected."""
 
     def __init__(self, model: IntentModel, embedder: Embedder, abstain_below: float = 0.45,
-                 frustration_escalate: float = 0.85) -> None:
-        self.model = model
-        self.embedder = embedder
-        self.abstain_below = abstain_below
-        self.frustration_escalate = frustration_escalate
-        self._vader = tone_analyzer()
-        self._lock = threading.Lock()
+                 frustration_escalate: float = 0.85, backing: Backing | None = None) -> None:
+        self.model, self.embedder, self.backing = model, embedder, backing  # backing: the pack's actions' reading
+        self.abstain_below, self.frustration_escalate = abstain_below, frustration_escalate
+        self._vader, self._lock = tone_analyzer(), threading.Lock()
 
     # ------------------------------------------------------------ task type and requests
     def classify(self, subject: str, body: str) -> tuple[Prediction, list[Request]]:
@@ -347,8 +344,9 @@ class Triager:
             label = int(asked.argmax())
             if self.model.labels[label] != NONE and float(asked[label]) >= REQUEST_MIN:
                 probs[1 + i] = asked
-        probs = probs[: 1 + len(sentences)]
-        vectors = vectors[: 1 + len(sentences)]
+        probs, vectors = probs[: 1 + len(sentences)], vectors[: 1 + len(sentences)]
+        for i, x in enumerate(sentences):  # unsure of a plain request: what the pack's actions say it asks for
+            probs[1 + i] = backed(probs[1 + i], x, self.model.labels, getattr(self, "backing", None), asks_plainly)
         sentence_preds = [Prediction(self.model.labels[i], float(p[i])) for i, p in zip(probs[1:].argmax(axis=1),
                                                                                      probs[1:], strict=True)]
         closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0
@@ -435,9 +433,8 @@ class Triager:
     @staticmethod
     def _asks_of_it(sentence: str, pred: Prediction, scene: bool) -> bool:
         """A plain request about what the sentence before spoke of ("Please send someone to replace it."), that the
-        model reads as no request of its own: read with that sentence, it may be one of another kind. One that opens
-        by pointing back ("Please add them to our booking") is read so only when that sentence set the scene (no
-        request took it)."""
+        model reads as no request of its own: read with that sentence, it may be one of another kind (one opening by
+        pointing back, "Please add them to our booking", only when no request took that sentence)."""
         return pred.confidence < REQUEST_MIN and bool(IMPERATIVE.search(sentence) and BACK_TO.search(sentence)) \
             and (scene or not POINTS_BACK.search(sentence))
 
@@ -598,7 +595,6 @@ class Triager:
 
 
 def train_default(training_csv: Path, embedder: Embedder, out: Path) -> IntentModel:
-    texts, labels = read_labelled_csv(training_csv)
-    model = IntentModel.train(texts, labels, embedder)
+    model = IntentModel.train(*read_labelled_csv(training_csv), embedder)
     model.save(out)
     return model

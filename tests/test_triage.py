@@ -244,6 +244,47 @@ def test_a_request_that_points_back_at_a_scene_after_another_request_is_read_wit
     assert scene in requests[1].text
 
 
+def test_a_plain_request_the_classifier_is_unsure_of_is_read_by_what_the_packs_actions_say_they_do() -> None:
+    """"Please put my electricity on the tariff with the lowest unit rate": the pack's examples leave the classifier
+    unsure (0.39); the actions' descriptions read it as a change of tariff too, and the two together make it a
+    request. A question, or a sentence whose first kind the actions do not share, is left as the classifier read it
+    ("… on the same green tariff if possible": a question of tariffs first, no change)."""
+    import numpy as np
+
+    from cx_core.reading.backing import Backing
+    from cx_core.triage import NONE
+
+    class Actions(Backing):
+        def row(self, sentence: str, labels: Any) -> Any:
+            return np.array([0.0, 1.0, 0.0])
+
+    ask, question = ("Please put my electricity on the tariff with the lowest unit rate.",
+                     "Could you put my electricity on the tariff with the lowest unit rate?")
+    same = "We want you to supply us there too, on the same green tariff if possible."
+    t = _fake_triager([NONE, "tariff_change", "tariff_question"], {
+        ask: [0.35, 0.39, 0.26], question: [0.35, 0.39, 0.26], same: [0.29, 0.34, 0.37]}, [0.9, 0.05, 0.05])
+    t.backing = Actions(list)
+    assert [r.intent for r in t._classify("", ask)[1]] == ["tariff_change"]
+    assert t._classify("", same)[1] == []
+    assert t._classify("", question)[1] == []  # a question is read as the classifier read it: no request
+    t.backing = None
+    assert t._classify("", ask)[1] == []
+
+
+def test_the_packs_actions_read_a_request_by_their_descriptions(services: Services) -> None:
+    """The demo company's write actions, read by the shipped schema reader: each sentence's task type is the one
+    whose action it asks for, without any of the company's examples."""
+    from cx_core.actions import REGISTRY
+    from cx_core.reading.backing import Backing
+
+    labels = services.triager.model.labels
+    backing = Backing(lambda: list(REGISTRY.values()))
+    for sentence, kind in (("Please send the parcel to my new flat at 12 Oak Street instead.", "address_change"),
+                           ("Please cancel the whole order, I no longer need it.", "order_cancel")):
+        row = backing.row(sentence, labels)
+        assert row is not None and labels[int(row.argmax())] == kind, (sentence, row.round(2))
+
+
 def test_a_request_is_read_as_what_it_asks_for(services: Services) -> None:
     """Read with the statement its "it" points back at, and without what it sets aside or where a thing goes."""
     scene = services.triager.triage("", "Something's come up and we won't be home tomorrow afternoon for the "
