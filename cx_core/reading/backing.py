@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
+
 UNSURE_BELOW = 0.5  # the classifier's belief under which a sentence's kind is read again (the triage's request bar)
 
 
@@ -44,7 +46,11 @@ class Backing:
         from .schema_reader import Turn
         from .shipped import schema_reader
 
-        probs = schema_reader().action_probs(schema, Turn(sentence, date.min))  # no day plays a part in it
+        try:
+            reader = schema_reader()
+        except ConfigError:  # the reader's weights are not there: the classifier's reading stands
+            return None
+        probs = reader.action_probs(schema, Turn(sentence, date.min))  # no day plays a part in it
         out = np.zeros(len(labels))
         index = {label: n for n, label in enumerate(labels)}
         for p, kinds in zip(probs, self._kinds, strict=True):
