@@ -1476,3 +1476,31 @@ def test_a_rank_said_in_words_is_never_a_figure_such_as_a_meter_reading() -> Non
     value, _ = arguments.read(spec, read(text, WRITTEN, None, [SimpleNamespace(intent="request", text=text,
                                                                                 confidence=1.0)]))
     assert value is None
+
+
+@pytest.mark.parametrize("noun", ["order", "booking", "account"])
+def test_the_words_that_point_at_one_record_are_built_from_any_packs_noun(noun: str) -> None:
+    """"this order", "the same booking", "cancel the whole account": what a reader of records of one kind looks for,
+    built from the noun its pack gives, never written in a pack."""
+    from cx_core.reading import cuts
+
+    assert cuts.this_one(noun).search(f"not receive the current {noun} and get a full refund")
+    assert cuts.that_same(noun).search(f"I made it by accident. Cancel that {noun}")
+    assert cuts.one_of_them(noun).search(f"the two things in the same {noun}")
+    assert cuts.whole(noun, ("pending",)).search(f"cancel my pending {noun}s please")
+    assert not cuts.whole(noun).search(f"cancel the lamp in my {noun}")
+    assert cuts.it_or_the(noun).search("please return it")
+    assert cuts.speaks_of(noun).search(f"send my {noun}s to the new flat")
+
+
+def test_the_cuts_of_a_message_a_reader_of_records_makes() -> None:
+    """Its sentences (a semicolon ends one), the part of the last one said so far, the parts of a list, and the
+    words before what a thing becomes."""
+    from cx_core.reading import cuts
+
+    assert cuts.pieces("Send it back; refund me.\n\nThanks") == ["Send it back;", "refund me.", "Thanks"]
+    assert cuts.so_far("I moved. The lamp {") == "The lamp {" and cuts.so_far("I moved. ") == ""
+    assert cuts.parts("the lamp, the kettle and the plug") == ["the lamp", "the kettle", "the plug"]
+    assert cuts.at_target("swap the blue one for the black", ("to", "for")) == ["swap the blue one ", " the black"]
+    assert cuts.at_target("send the lamp to Oak Street")[0] == "send the lamp "
+    assert cuts.ACTS_ON_EARLIER.match("exchange them for the black") and cuts.PARTICIPLE_FIRST.match("exchanged")

@@ -30,7 +30,7 @@ def resend_invoice(r: Asked) -> Planned:
     by_order = [i for i in invoices if i["order_id"] and i["order_id"] in r.ents.get("order_ids", [])]
     own = [i for i in by_order if i["order_id"] in r.text]  # the order this request names, not another one's
     pick = (named or own or by_order or ([invoices[0]] if len(invoices) == 1 else []))
-    if re.search(r"instal", r.text, re.I) and not pick:
+    if "instal" in r.text.lower() and not pick:
         pick = [i for i in invoices if i["appointment_id"]][:1]
     if not pick and len(invoices) > 1:  # "the invoice for the washing machine", "the TV and the plug invoices"
         orders = {o["order_id"]: o for o in r.snap["orders"]}

@@ -14,7 +14,7 @@ from cx_core import contacts, signals
 from cx_core.entities import split_sentences
 from cx_core.models import Request, Triage
 from cx_core.plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
-from cx_core.reading import language, topics, when
+from cx_core.reading import cuts, language, topics, when
 from cx_core.reading.arguments import said_against
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
@@ -410,7 +410,7 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     gains an order request the classifier missed but the reading settles ("return the TV (#W…) for a refund I need
     a copy of invoice…" read as the invoice alone)."""
     kept = [r for i, r in enumerate(triage.requests) if not (i and r.intent == "order_cancel" and signals.NOT_WANTED.search(
-        r.text) and not re.search(r"\bcancel", r.text, re.I))]  # "… a refund for the X? I don't want it any more."
+        r.text) and not cuts.speaks_of("cancel").search(r.text))]  # "… a refund for the X? I don't want it any more."
     if {r.intent for r in kept} & _IT_CAME:  # "came broken!! … fed up with waiting": it came, no status is asked
         kept = [r for r in kept if not (r.intent == "order_status" and "?" not in r.text)]
     if len(kept) < len(triage.requests):

@@ -9,6 +9,8 @@ from typing import Any
 
 from cx_core.reading.options import Impossible, Unsure
 
+ORDER = "order"  # what the customers call the records these requests act on (``reading.yaml``'s records)
+
 
 @dataclass
 class Reading:
@@ -30,4 +32,4 @@ class _Item:
     item: dict[str, Any]
 
 
-__all__ = ["Impossible", "Reading", "Unsure", "_Item"]
+__all__ = ["ORDER", "Impossible", "Reading", "Unsure", "_Item"]

@@ -4,11 +4,10 @@ order, the account's, or one on record named by its city or by who lives there).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cx_core.entities import find_address
-from cx_core.reading import addressing, comparing, paying
+from cx_core.reading import addressing, comparing, cuts, paying
 from cx_core.reading.phrases import has, normal
 
 from .base import Unsure
@@ -112,7 +111,7 @@ def _cancel_reason(segment: str, sentence: str = "", before: str = "", more: tup
     for text in (segment, sentence):
         if said(text):
             return said(text)
-    last = [p for p in re.split(r"(?<=[.!?;])\s+|\n+", before) if p.strip()][-1:]
+    last = cuts.pieces(before)[-1:]
     around = " ".join(last + [sentence or segment])
     if said(around):
         return said(around)
@@ -142,7 +141,7 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
         return dict(ref["address"])
     if addressing.TO_ACCOUNT_ADDRESS.search(segment):
         return dict(snap["profile"]["address"])
-    place = addressing.places(re.split(r"\bto\b", segment, maxsplit=1)[-1])
+    place = addressing.places(cuts.at_target(segment)[-1])
     known = {(a["address1"], a["zip"]): a for a in [o["address"] for o in snap["orders"]]
              + [snap["profile"]["address"]]}
     fields = ("address1", "address2", "city", "state", "country", "zip")
@@ -155,7 +154,7 @@ def _address_target(segment: str, whole: str, snap: dict[str, Any], text: str = 
         return {k: named[0].get(k, "") for k in fields}
     new_home = addressing.NEW_HOME.search(place)
     if new_home and not named:  # "the new home", where an order of theirs was sent ("… bought a lamp sent there")
-        told = [x for x in re.split(r"(?<=[.!?;])\s+", text) if addressing.NEW_HOME.search(x)
+        told = [x for x in cuts.pieces(text) if addressing.NEW_HOME.search(x)
                 and x.strip() != whole.strip()]
         homes = {(o["address"]["address1"], o["address"]["zip"]): o["address"] for x in told
                  for o in snap["orders"] if any(_mention_strength(x, i["name"]) == 2 for i in o["items"])}

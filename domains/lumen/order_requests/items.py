@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from cx_core import qualifiers
-from cx_core.reading import comparing, language, naming, records
+from cx_core.reading import comparing, cuts, language, naming, records
 from cx_core.reading.phrases import flat
 
-from .base import Unsure, _Item
+from .base import ORDER, Unsure, _Item
 from .catalogue_words import catalogue
 
 
@@ -36,7 +36,7 @@ def _eligible(snap: dict[str, Any], statuses: tuple[str, ...], order_ids: list[s
 
 def _narrow(matches: list[_Item], head: str, name: str, hints: list[tuple[str, str]]) -> list[_Item]:
     """Among several items of one product, the one the words describe (status, options, a hint), or all."""
-    if comparing.NOT_ARRIVED.search(head) or re.search(r"\b(?:ordered|placed)\b", head, re.I):
+    if comparing.NOT_ARRIVED.search(head) or cuts.PLACED.search(head):
         matches = [x for x in matches if x.order["status"].startswith("pending")] or matches
     elif comparing.ARRIVED.search(head):
         matches = [x for x in matches if x.order["status"] == "delivered"] or matches
@@ -80,7 +80,7 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
         if len(described) == 1:
             return [x for x in pool if x.item["name"] == names[described[0]]]
         orders = {x.order["order_id"] for x in pool}
-        if len(orders) == 1 and len(pool) == 1 and re.search(r"\b(?:it|this|that|the item|my order)\b", include, re.I):
+        if len(orders) == 1 and len(pool) == 1 and cuts.it_or_the(ORDER).search(include):
             return pool  # "return it" about an order with a single item
         return []
     strengths = {n: _mention_strength(include, n) for n in names}
@@ -92,9 +92,9 @@ def _resolve_items(segment: str, pool: list[_Item], allow_all: bool = True,
         raise Unsure(f"“{include.strip()[:60]}” could be any of: {', '.join(chosen_names)}")
     if best == 2:  # "the over-ear headphones and the 4-pack of smart plugs": a short name beside a full one
         chosen_names += _also_named(include, chosen_names, [n for n, v in strengths.items() if v == 1])
-    head = re.split(r"\b(?:to|into|for a|for an|for the|for one)\b", include, maxsplit=1)[0]
+    head = cuts.at_target(include, ("to", "into", "for a", "for an", "for the", "for one"))[0]
     groups = {n: [x for x in pool if x.item["name"] == n] for n in chosen_names}
-    if re.search(r"\b(?:same|one) order\b", include, re.I) and len(chosen_names) > 1:
+    if cuts.one_of_them(ORDER).search(include) and len(chosen_names) > 1:
         common = set.intersection(*({x.order["order_id"] for x in g} for g in groups.values()))
         if len(common) == 1:
             groups = {n: [x for x in g if x.order["order_id"] in common] for n, g in groups.items()}
@@ -132,6 +132,6 @@ def _referents(sentence: str, snap: dict[str, Any], order_ids: list[str]) -> set
     for o in snap["orders"]:
         if any(_mention_strength(sentence, i["name"]) for i in o["items"]):
             refs.add(o["order_id"])
-    if re.search(r"\baddress", sentence, re.I):
+    if cuts.speaks_of("address").search(sentence):
         refs.add("address")
     return refs or None

@@ -4,12 +4,11 @@ a request a person has to decide holds the orders it speaks of."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from cx_core import qualifiers
-from cx_core.reading import comparing
+from cx_core.reading import comparing, cuts
 
 from .base import Impossible, Reading, Unsure
 from .details import _order_methods, _original, _preferred_method, _sentence_methods
@@ -63,7 +62,7 @@ def _fall_back(unit: _Unit, primary: Impossible, st: _State, ctx: _Context, doub
     items the request spoke of), the same request with the preferences it gives, or only another payment
     method."""
     spoken = primary.items
-    prefer = re.search(r"\bprefer", unit.fallback_sentence, re.I)
+    prefer = cuts.PREFERS.search(unit.fallback_sentence)
     if not unit.fallback and prefer:
         # "if no exact item is available, you prefer i5 over i7": the same request, with those preferences
         ctx.preferences.append(unit.fallback_sentence[prefer.start():])

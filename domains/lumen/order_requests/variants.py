@@ -8,7 +8,7 @@ import ast
 import re
 from typing import Any
 
-from cx_core.reading import comparing, options
+from cx_core.reading import comparing, cuts, options
 from cx_core.reading.phrases import flat
 
 from .base import Unsure, _Item
@@ -26,7 +26,7 @@ def _dict_pairs(text: str, snap: dict[str, Any], order_ids: list[str]) -> list[t
     used: set[tuple[str, int]] = set()
     for m in _PAIR.finditer(text):
         current, wanted = _dicts(m.group(2))[0], m.group(3)
-        before = re.split(r"(?<=[.;!?])\s+|\n", text[: m.start()])[-1]
+        before = cuts.so_far(text[: m.start()])
         sentence_orders = [o for o in order_ids if o.lstrip("#") in before]
         pool = _eligible(snap, ("delivered", "pending"), sentence_orders[-1:] or order_ids)
         fits = [x for x in pool if _mention_strength(m.group(1), x.item["name"]) == 2

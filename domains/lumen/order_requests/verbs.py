@@ -8,13 +8,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cx_core.reading import addressing, comparing, records
+from cx_core.reading import addressing, comparing, cuts, records
 from cx_core.reading.phrases import has
 from cx_core.reading.requests import OTHER_ONE, REMOVE
 from cx_core.wording import listed
 from domains.lumen.picking import mentions_item
 
-from .base import Impossible, Unsure, _Item
+from .base import ORDER, Impossible, Unsure, _Item
 from .details import _address_target, _cancel_reason, _original, _same_address, _sentence_methods
 from .items import _eligible, _mention_strength, _mentions_any, _names_for, _narrow, _resolve_items
 from .sentences import _PAY_CHANGE, grammar
@@ -22,7 +22,8 @@ from .state import _Context, _State
 from .variants import _DICT, _dicts, _like_other, _lower_keys, _target_variant
 
 _PENDING = ("pending", "pending (item modified)")
-_ALL_PENDING = comparing.every("order")
+_ALL_PENDING = comparing.every(ORDER)
+_BECOMES = ("to", "for", "into", "with")  # the words before what an item is changed to
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _items_of(v: _Verb, pool: list[_Item], allow_all: bool = True) -> list[_Item
 
 def _earlier_items(ctx: _Context, before: str, pool: list[_Item], hints: list[tuple[str, str]]) -> list[_Item]:
     """The items "it" or "them" stands for: the last ones named before, in the same sentence or earlier."""
-    parts = [p for p in re.split(r"(?<=[.!?;])\s+|\n+|,\s*(?:and\s+)?|\s+and\s+", before) if p.strip()]
+    parts = cuts.parts(before)
     for part in reversed(parts[-6:]):
         try:
             found = _resolve_items(part, pool, allow_all=False, hints=hints)
@@ -147,7 +148,7 @@ def _change_address(v: _Verb) -> None:
     wrong order"), and for the account when they say so."""
     segment, sentence, st, snap = v.segment, v.sentence, v.st, v.ctx.snap
     target = _address_target(segment, sentence, snap, v.ctx.text)
-    head = re.split(r"\bto\b", segment, maxsplit=1)[0]
+    head = cuts.at_target(segment)[0]
     # "my account address", "the address on my profile … home address"; never across a clause ("Lumen Home team,
     # the delivery address")
     if addressing.ACCOUNT_ADDRESS.search(head) or addressing.ACCOUNT_TOO.search(sentence) and \
@@ -158,7 +159,7 @@ def _change_address(v: _Verb) -> None:
         chosen = pending
     elif v.orders:
         chosen = [o for o in snap["orders"] if o["order_id"] in v.orders]
-    elif re.search(r"\border", head, re.I) or _mentions_any(head, snap):  # "send my desk lamp to …"
+    elif cuts.speaks_of(ORDER).search(head) or _mentions_any(head, snap):  # "send my desk lamp to …"
         by_city = [o for o in pending if has(addressing.places(head), o["address"]["city"])]
         by_item = [x.order for x in _resolve_items(head, _eligible(snap, ("pending",), []), allow_all=False)]
         by_item_orders = list({o["order_id"]: o for o in by_item}.values())
@@ -194,8 +195,7 @@ def _refund(v: _Verb) -> None:
     """"I want a full refund" for an item: a return if it was delivered, a cancellation if it has not been sent."""
     scope = _eligible(v.ctx.snap, ("delivered",) + _PENDING, v.orders)
     found = _items_of(v, scope)
-    if not found and len(v.orders) == 1 and re.search(r"\b(?:the|this|that|my|your|current) order\b", v.segment,
-                                                      re.I):
+    if not found and len(v.orders) == 1 and cuts.this_one(ORDER).search(v.segment):
         found = scope  # "not receive the current order and get a full refund"
     states = {x.order["status"] in _PENDING for x in found}
     if not found or len(states) > 1:
@@ -239,8 +239,7 @@ def _cancel(v: _Verb) -> None:
         chosen_ids = [o["order_id"] for o in snap["orders"] if o["status"] in _PENDING]
         named: list[_Item] = []
     else:
-        whole_order = bool(re.search(r"^\w+\s+(?:\w+\s+)?(?:the |my |your |this |that |whole |entire |full |"
-                                     r"complete |pending )*orders?\b", segment, re.I))
+        whole_order = bool(cuts.whole(ORDER, ("pending",)).search(segment))
         # "cancel the order …" of the items a fallback's "it" stands for, not of another order the words name
         of_context = any(x.order["order_id"] in v.orders for x in v.context)
         named = [] if whole_order and not of_context else _items_of(
@@ -251,7 +250,7 @@ def _cancel(v: _Verb) -> None:
             chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in named))
         elif v.orders:
             chosen_ids = v.orders
-        elif whole_order and re.search(r"\b(?:that|this|the\s+same)\s+order\b|\bit\b", segment, re.I) and \
+        elif whole_order and cuts.that_same(ORDER).search(segment) and \
                 (told := _earlier_items(v.ctx, v.before, _eligible(snap, _PENDING + ("processed", "delivered"), []),
                                         v.ctx.hints)):  # "I ordered a coffee machine … by accident. Cancel that order"
             chosen_ids = list(dict.fromkeys(x.order["order_id"] for x in told))
@@ -320,9 +319,9 @@ def _change_items(v: _Verb) -> None:
     segment, hints = v.segment, v.ctx.hints
     pool = _eligible(v.ctx.snap, ("delivered", "pending"), v.orders)
     items = _resolve_items(segment, pool, allow_all=False, hints=hints)
-    if not items and re.match(r"\w+ed\b", segment):  # "the puzzle in the same order also needs to be exchanged"
+    if not items and cuts.PARTICIPLE_FIRST.match(segment):  # "the puzzle in the same order also needs to be exchanged"
         items = _resolve_items(v.sentence[: v.sentence.find(segment)], pool, allow_all=False, hints=hints)
-    if not items and re.match(r"\w+ (?:it|them|both|these|those|the two)\b", segment):  # "… and want to exchange it"
+    if not items and cuts.ACTS_ON_EARLIER.match(segment):  # "… and want to exchange it"
         earlier = v.sentence[: v.sentence.find(segment)]
         items = _resolve_items(earlier, pool, allow_all=False, hints=hints)
         if not items and v.context:
@@ -367,9 +366,9 @@ def _new_option(x: _Item, items: list[_Item], segment: str, ctx: _Context) -> di
         options = _lower_keys(x.item["options"])
         if any(str(options.get(k, "")).lower() != v.lower() for k, v in current.items() if k in options):
             return None
-    target_text = re.split(r"\b(?:to|for|into|with)\b", spec, maxsplit=1)
+    target_text = cuts.at_target(spec, _BECOMES)
     words = target_text[1] if len(target_text) > 1 else spec
-    if len(target_text) == 1 and len(to_shared := re.split(r"\b(?:to|for|into|with)\b", shared, maxsplit=1)) > 1:
+    if len(target_text) == 1 and len(to_shared := cuts.at_target(shared, _BECOMES)) > 1:
         words = to_shared[1]
     if dicts:
         words = spec[spec.rfind("{"):]
