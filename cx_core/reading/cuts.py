@@ -82,6 +82,14 @@ def whole(noun: str, states: tuple[str, ...] = ()) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=32)
+def by_what_it_holds(noun: str) -> re.Pattern[str]:
+    """A record named by the things in it, those words its first group: "the coffee machine order", "my doorbell and
+    speaker booking" (never "the order of …")."""
+    return re.compile(rf"\b(?:the|my|our|your|this|that)\s+((?:[\w'-]+\s+){{1,5}}?){re.escape(noun)}\b"
+                      rf"(?!\s+(?:of|for|with)\b)", re.I)
+
+
+@lru_cache(maxsize=32)
 def it_or_the(noun: str, thing: str = "item") -> re.Pattern[str]:
     """The one thing or record meant when there is only one: "it", "this", "the item", "my order"."""
     return re.compile(rf"\b(?:it|this|that|the {re.escape(thing)}|my {re.escape(noun)})\b", re.I)

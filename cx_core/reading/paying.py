@@ -28,6 +28,8 @@ BRAND_WORDS: dict[str, re.Pattern[str]] = {
     "discover": re.compile(r"\bdiscover\b", re.I),
 }
 _CARDS = frozenset({"credit_card", "debit_card"})
+# a change of the method alone: "change the payment method to my PayPal"
+CHANGE_METHOD = re.compile(r"\bchange (?:the |my |your )?payment(?: method)? to\b", re.I)
 RuledOut = Callable[[str, int, int], bool]
 
 

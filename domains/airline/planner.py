@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import language, people, topics, when
+from cx_core.reading import cuts, language, people, topics, when
 from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
 from cx_core.recipe_book import load
@@ -31,7 +31,6 @@ RECIPES = Path(__file__).resolve().parent / "recipes.yaml"
 _CHANGE_ASKED = re.compile(r"\b(?:move|change|switch|rebook|reschedule|swap|push|bring)\w*\b[^.?!]{0,40}\b(?:flights?|"
                            r"dates?|day|trip|booking|reservation|cabin|class|seat)\b|\b(?:upgrade|downgrade|earlier|"
                            r"later|next day|business|economy)\b|\b[A-Z]{3}\d{3}\b|\d", re.I)
-_CANCEL_WORD = re.compile(r"\bcancel", re.I)
 # a refusal's offer of a colleague, left out beside a notice that makes the same offer
 COLLEAGUE = " If you would like, a colleague can look at what else can be done with the booking."
 OR_COLLEAGUE = ", or, if you would rather, a colleague can look at what else can be done with the booking"
@@ -444,7 +443,7 @@ def grounded(triage: Triage, snap: dict[str, Any] | None, text: str) -> Triage:
     detail of that one, not a question to answer; so is a change that names nothing to change ("My plans have
     changed." beside a cancellation)."""
     requests = list(triage.requests)
-    if not _CANCEL_WORD.search(language.unnegated(text)) and language.NOT_COMING.search(text):
+    if not cuts.speaks_of("cancel").search(language.unnegated(text)) and language.NOT_COMING.search(text):
         requests = [r.model_copy(update={"intent": "change_passenger"}) if r.intent == "cancel_booking" else r
                     for r in requests]
     stated = [r for r in requests if (r.intent in PACK.informational and not ASK.search(r.text))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from cx_core import packs
 from cx_core.plans import Step
 from cx_core.reading import language
+from domains.lumen import PACK
 from domains.lumen.picking import pick_order
 
 Planned = tuple[list[Step], str]
@@ -18,7 +19,10 @@ class Answer(str):
     """What a planner tells the customer from their records instead of asking ("order #W… is already due on
     Tuesday 1 December, the day you ask for"): the reply says it, with no rule quoted beside it."""
 
-ORDER_REF = re.compile(r"#?W\d{7}\b")
+def order_refs(text: str) -> list[str]:
+    """The orders ``text`` names by id (the shape ``reading.yaml`` declares), as written back ("#W1234567"), each
+    once, in order."""
+    return list(dict.fromkeys("#" + x.lstrip("#").upper() for x in packs.reading(PACK).ids["order"].findall(text)))
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Asked:
     def order(self, statuses: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
         """The order the request is about among those in ``statuses``, or (None, what to ask): one its own words
         name first ("…where order #W2 is?" beside "ship order #W1 to…"), else those the message names."""
-        said = list(dict.fromkeys("#" + x.lstrip("#").upper() for x in ORDER_REF.findall(self.text)))
+        said = order_refs(self.text)
         ents = {**self.ents, "order_ids": said} if said else self.ents
         return pick_order(self.snap, ents, statuses, self.text + " " + " ".join(ents.get("order_ids", [])),
                           self.full_text, described=self.pointed_at())

@@ -8,7 +8,7 @@ from typing import Any
 from cx_core import signals
 from cx_core.models import Request, Triage
 from cx_core.wording import day, money
-from domains.lumen.asked import ORDER_REF
+from domains.lumen.asked import order_refs
 from domains.lumen.records import refund_route
 
 
@@ -22,7 +22,7 @@ def noticed_twice(triage: Triage, snap: dict[str, Any], text: str) -> Triage:
     waiting = {str(p["args"].get("order_id")) for t in snap.get("open_tickets") or [] for p in t.get("pending") or []
                if p["action"] in ("refund", "cancel_order")}  # refunded, or cancelled in full, on another ticket
     # an order this message cancels: the cancellation pays back every payment, the one taken twice too
-    waiting |= {"#" + m.lstrip("#") for r in triage.requests if r.intent == "order_cancel" for m in ORDER_REF.findall(r.text)}
+    waiting |= {m for r in triage.requests if r.intent == "order_cancel" for m in order_refs(r.text)}
     twice = [o for o in snap["orders"] if o.get("duplicate_payment") and o["order_id"] not in waiting]
     named = [o for o in twice if o["order_id"] in triage.entities.get("order_ids", [])]
     found = named + sorted([o for o in twice if o not in named], key=lambda o: str(o.get("created_at", "")),

@@ -19,7 +19,7 @@ from cx_core.reading.arguments import said_against
 from cx_core.signals import CALL_NOTES
 from cx_core.wording import also_decided, day, listed
 from domains.lumen import PACK
-from domains.lumen.asked import ORDER_REF, Answer, Asked, Planned
+from domains.lumen.asked import Answer, Asked, Planned, order_refs
 from domains.lumen.backend.orders import RETURN_WINDOW_DAYS, delivery_refusal, past_window
 from domains.lumen.goodwill import money_off
 from domains.lumen.installed import not_once_installed
@@ -277,7 +277,7 @@ def _exchange(r: Asked) -> Planned:
 
 def _duplicate_charge(r: Asked) -> Planned:
     noticed = r.ents.get("noticed_twice") or []  # found on the records, not written of
-    said = {"#" + x.lstrip("#").upper() for x in ORDER_REF.findall(r.text)}  # the order this request names
+    said = set(order_refs(r.text))  # the order this request names
     named = [o for o in r.snap["orders"] if o["order_id"] in (said or set(r.ents.get("order_ids", [])))]
     dups = [o for o in named or r.snap["orders"] if o.get("duplicate_payment")]
     if noticed:
@@ -323,7 +323,7 @@ def _contact_update(r: Asked) -> Planned:
 def _complaint(r: Asked) -> Planned:
     """A complaint made ("I want to make a formal complaint") is recorded on the account, and one naming no order
     asks what it is about; a remark of frustration ("fed up with waiting") is answered, not recorded."""
-    named = bool(r.ents.get("order_ids") or ORDER_REF.search(r.full_text))
+    named = bool(r.ents.get("order_ids") or order_refs(r.full_text))
     if not topics.COMPLAINS.search(r.full_text):  # unhappy, with nothing named to look into: what it is about
         phone = str(r.snap["profile"].get("phone") or "")  # the number on file is not asked for again
         ring = (f" If you would rather we called you, reply with a good time and we'll ring you on {phone}." if phone
@@ -521,7 +521,7 @@ def plan(triage: Triage, snap: dict[str, Any] | None, today: date, text: str = "
                 continue  # "fed up with waiting": a remark, answered with the rest; no account is needed for it
             # a question about one of their orders ("where is order #W…?") is answered from the account, too
             if req.intent not in WRITE_FREE or req.intent in _FROM_ACCOUNT or triage.entities.get("order_ids") \
-                    or ORDER_REF.search(req.text):
+                    or order_refs(req.text):
                 result.questions[req.intent] = _no_account(req.intent, str(triage.entities.get("channel", "email")))
                 if req.intent == "complaint" and topics.CALL_BACK.search(text or req.text):  # nobody called back: a call
                     result.asides.append(_RING.strip())

@@ -8,10 +8,11 @@ import functools
 import re
 
 from cx_core import domain, packs
+from cx_core.reading import paying
 from cx_core.reading.requests import PART_OF, REMOVES_ITEM, Grammar
 
 _PAIR = re.compile(r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,3})\s*(\{[^{}]*\})\s*(?:to|for|into)\b[^{}]*?(\{[^{}]*\})")
-_PAY_CHANGE = re.compile(r"\bchange (?:the |my |your )?payment(?: method)? to\b", re.I)
+_PAY_CHANGE = paying.CHANGE_METHOD
 
 
 @functools.cache

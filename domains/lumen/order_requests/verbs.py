@@ -217,9 +217,7 @@ def _whole_orders_only(order: dict[str, Any], said: list[str]) -> None:
                              f"{listed(list(dict.fromkeys(said)))} once it arrives?")
 
 
-# an order named by what it holds: "cancel the coffee machine order", "my doorbell and speaker order"
-_ITEMS_ORDER = re.compile(r"\b(?:the|my|our|your|this|that)\s+((?:[\w'-]+\s+){1,5}?)order\b(?!\s+(?:of|for|with)\b)",
-                          re.I)
+_ITEMS_ORDER = cuts.by_what_it_holds(ORDER)  # "cancel the coffee machine order", "my doorbell and speaker order"
 
 
 def _by_its_items(text: str, orders: list[dict[str, Any]]) -> bool:
