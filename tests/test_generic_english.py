@@ -1491,6 +1491,8 @@ def test_the_words_that_point_at_one_record_are_built_from_any_packs_noun(noun: 
     assert not cuts.whole(noun).search(f"cancel the lamp in my {noun}")
     assert cuts.it_or_the(noun).search("please return it")
     assert cuts.speaks_of(noun).search(f"send my {noun}s to the new flat")
+    assert cuts.all_of(noun).search(f"please refund the whole {noun}") and cuts.all_of(noun).search("all the items")
+    assert cuts.by_what_it_holds(noun).search(f"cancel the coffee machine {noun}").group(1) == "coffee machine "
 
 
 def test_the_cuts_of_a_message_a_reader_of_records_makes() -> None:

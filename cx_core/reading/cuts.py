@@ -90,6 +90,13 @@ def by_what_it_holds(noun: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=32)
+def all_of(noun: str) -> re.Pattern[str]:
+    """Every thing of one record: "everything", "all the items", "the whole order", "the entire booking"."""
+    return re.compile(rf"\b(everything|all (?:the |of the )?items|whole {re.escape(noun)}|entire {re.escape(noun)})\b",
+                      re.I)
+
+
+@lru_cache(maxsize=32)
 def it_or_the(noun: str, thing: str = "item") -> re.Pattern[str]:
     """The one thing or record meant when there is only one: "it", "this", "the item", "my order"."""
     return re.compile(rf"\b(?:it|this|that|the {re.escape(thing)}|my {re.escape(noun)})\b", re.I)

@@ -8,7 +8,7 @@ import re
 from difflib import get_close_matches
 from typing import Any
 
-from cx_core.reading import comparing, language, records
+from cx_core.reading import comparing, cuts, language, records
 from cx_core.wording import day, listed, money
 
 
@@ -33,7 +33,7 @@ def mentions_item(text: str, item: dict[str, Any], close: bool = False) -> bool:
 
 def pick_items(order: dict[str, Any], text: str) -> list[dict[str, Any]]:
     open_items = [i for i in order["items"] if i["status"] == "ordered"]
-    if re.search(r"\b(everything|all (?:the |of the )?items|whole order|entire order)\b", text, re.I):
+    if cuts.all_of("order").search(text):
         return open_items
     text = language.not_fine(text) or text  # "the smart plug in the same parcel is fine" names no item concerned
     listed = [{"name": i["name"]} for i in open_items]
