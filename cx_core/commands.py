@@ -19,6 +19,7 @@ from .domain_check import check
 from .errors import InvalidInput
 from .http_actions import actions_file, calls, loading, mcp_tools, openapi
 from .http_actions.spec import McpServer
+from .labelled import read_labelled_csv
 from .models import Role
 from .packs import vocabulary
 from .policy import load_policy
@@ -357,7 +358,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
 
 def cmd_train_intents(args: argparse.Namespace) -> int:
-    from .triage import IntentModel, read_labelled_csv  # trains a model: its libraries load only here
+    from .triage import IntentModel  # trains a model: its libraries load only here
 
     services = _services()
     texts, labels = read_labelled_csv(Path(args.file), args.text_col, args.label_col)

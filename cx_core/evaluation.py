@@ -17,7 +17,8 @@ from .embedding import Embedder
 from .errors import InvalidInput
 from .files import json_lines, read_json
 from .knowledge import KnowledgeBase, _tokens, boilerplate
-from .triage import IntentModel, read_labelled_csv
+from .labelled import read_labelled_csv
+from .triage import IntentModel
 
 
 # ------------------------------------------------------------------ retrieval

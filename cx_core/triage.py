@@ -3,7 +3,6 @@ language and personal data, each with the reasons behind it."""
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 import threading
@@ -22,6 +21,7 @@ from . import entities
 from .embedding import Embedder
 from .entities import MAX_CHARS, normalise, split_sentences, whole_text
 from .errors import ConfigError, InvalidInput
+from .labelled import read_labelled_csv
 from .models import Request, Triage
 from .reading import language
 from .reading.backing import Backing, backed
@@ -245,29 +245,6 @@ class IntentModel:
         return model
 
 
-def read_labelled_csv(path: Path, text_col: str = "text", label_col: str = "label") -> tuple[list[str], list[str]]:
-    """Texts and labels from a CSV; a missing column or empty file is a one-line error."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        if label_col == "auto":  # the usual names, in order
-            label_col = next((c for c in ("label", "category", "intent") if c in cols), "label")
-        for col in (text_col, label_col):
-            if col not in cols:
-                raise InvalidInput(f"{path}: no column '{col}' (columns are: {', '.join(cols) or 'none'})")
-        texts, labels = [], []
-        for row in reader:
-            text, label = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
-            if text and label:
-                texts.append(text)
-                labels.append(label)
-    if not texts:
-        raise InvalidInput(f"{path}: no labelled rows")
-    return texts, labels
-
-
 class Triager:
     """Turns a ticket's text into a ``Triage``; the model and thresholds are injected."""
 
@@ -334,19 +311,7 @@ class Triager:
         sentences = split_sentences(language.unsigned(body))  # a phone under the name signs, asks nothing
         if subject.strip():
             sentences.append(subject.strip()[:300])  # last: it only adds a request the body does not make
-        whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
-        wanted = {i: w for i, x in enumerate(sentences) if (w := language.wanted_only(x)) != x}
-        texts = [whole, *sentences, *wanted.values()]
-        vectors = self.embedder.encode([normalise(x) for x in texts])
-        probs = self.model.probabilities(texts, vectors)
-        for n, i in enumerate(wanted):  # "a replacement please, not a refund": read as what it asks for, when
-            asked = probs[1 + len(sentences) + n]  # that alone reads as a request
-            label = int(asked.argmax())
-            if self.model.labels[label] != NONE and float(asked[label]) >= REQUEST_MIN:
-                probs[1 + i] = asked
-        probs, vectors = probs[: 1 + len(sentences)], vectors[: 1 + len(sentences)]
-        for i, x in enumerate(sentences):  # unsure of a plain request: what the pack's actions say it asks for
-            probs[1 + i] = backed(probs[1 + i], x, self.model.labels, getattr(self, "backing", None), asks_plainly)
+        probs, vectors = self._beliefs(subject, body, sentences)
         sentence_preds = [Prediction(self.model.labels[i], float(p[i])) for i, p in zip(probs[1:].argmax(axis=1),
                                                                                      probs[1:], strict=True)]
         closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0
@@ -412,6 +377,24 @@ class Triager:
         if closest < getattr(self.model, "similarity_floor", 0.0):
             return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
         return Prediction(best, best_p, closest), requests
+
+    def _beliefs(self, subject: str, body: str, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The model's belief in each kind, and the vectors, of the whole text and of each sentence: a sentence read as
+        what it asks for, and, when unsure of a plain request, with what the pack's actions say it asks for."""
+        whole = (subject + "\n" + body)[:2000].strip() or "(empty)"
+        wanted = {i: w for i, x in enumerate(sentences) if (w := language.wanted_only(x)) != x}
+        texts = [whole, *sentences, *wanted.values()]
+        vectors = self.embedder.encode([normalise(x) for x in texts])
+        probs = self.model.probabilities(texts, vectors)
+        for n, i in enumerate(wanted):  # "a replacement please, not a refund": read as what it asks for, when
+            asked = probs[1 + len(sentences) + n]  # that alone reads as a request
+            label = int(asked.argmax())
+            if self.model.labels[label] != NONE and float(asked[label]) >= REQUEST_MIN:
+                probs[1 + i] = asked
+        probs, vectors = probs[: 1 + len(sentences)], vectors[: 1 + len(sentences)]
+        for i, x in enumerate(sentences):  # unsure of a plain request: what the pack's actions say it asks for
+            probs[1 + i] = backed(probs[1 + i], x, self.model.labels, getattr(self, "backing", None), asks_plainly)
+        return probs, vectors
 
     def _with_scene(self, scene: str, sentence: str, pred: Prediction) -> Prediction:
         """A first request that points back at the statement before it ("We won't be home tomorrow for the
