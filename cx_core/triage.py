@@ -393,7 +393,7 @@ class Triager:
                 probs[1 + i] = asked
         probs, vectors = probs[: 1 + len(sentences)], vectors[: 1 + len(sentences)]
         for i, x in enumerate(sentences):  # unsure of a plain request: what the pack's actions say it asks for
-            probs[1 + i] = backed(probs[1 + i], x, self.model.labels, getattr(self, "backing", None), asks_plainly)
+            probs[1 + i] = backed(probs[1 + i], x, self.model.labels, self.backing, asks_plainly, REQUEST_MIN)
         return probs, vectors
 
     def _with_scene(self, scene: str, sentence: str, pred: Prediction) -> Prediction:

@@ -191,7 +191,7 @@ def _fake_triager(labels: list[str], belief: dict[str, list[float]], other: list
             return np.zeros((len(texts), 3))
 
     t = Triager.__new__(Triager)
-    t.model, t.embedder, t.abstain_below = Model(), Embedder(), 0.45  # type: ignore[assignment]
+    t.model, t.embedder, t.abstain_below, t.backing = Model(), Embedder(), 0.45, None  # type: ignore[assignment]
     return t
 
 

@@ -14,8 +14,6 @@ import numpy as np
 
 from ..errors import ConfigError
 
-UNSURE_BELOW = 0.5  # the classifier's belief under which a sentence's kind is read again (the triage's request bar)
-
 
 class Backing:
     """The pack's write actions as a schema, and each action's task types; ``specs`` gives the actions in force
@@ -23,24 +21,23 @@ class Backing:
 
     def __init__(self, specs: Callable[[], Iterable[Any]]) -> None:
         self._specs = specs
-        self._key: tuple[str, ...] = ()
-        self._schema: Any = None
-        self._kinds: list[tuple[str, ...]] = []
+        # the actions' names, their schema and each one's task types, replaced whole (threads read it at once)
+        self._state: tuple[tuple[str, ...], Any, list[tuple[str, ...]]] = ((), None, [])
 
-    def _current(self) -> Any:
+    def _current(self) -> tuple[Any, list[tuple[str, ...]]]:
         from . import schema
 
         specs = [s for s in self._specs() if s.writes and s.task_types]
         key = tuple(s.name for s in specs)
-        if key != self._key:
-            self._key, self._kinds = key, [tuple(s.task_types) for s in specs]
-            self._schema = schema.from_actions("pack", specs) if len(specs) > 1 else None
-        return self._schema
+        if key != self._state[0]:
+            self._state = (key, schema.from_actions("pack", specs) if len(specs) > 1 else None,
+                           [tuple(s.task_types) for s in specs])
+        return self._state[1], self._state[2]
 
     def row(self, sentence: str, labels: Sequence[str]) -> np.ndarray | None:
         """The probability of each of ``labels`` (task types) that the sentence asks for an action of that kind,
         by the actions' descriptions; None when the pack has fewer than two such actions."""
-        schema = self._current()
+        schema, action_kinds = self._current()
         if schema is None:
             return None
         from .schema_reader import Turn
@@ -53,7 +50,7 @@ class Backing:
         probs = reader.action_probs(schema, Turn(sentence, date.min))  # no day plays a part in it
         out = np.zeros(len(labels))
         index = {label: n for n, label in enumerate(labels)}
-        for p, kinds in zip(probs, self._kinds, strict=True):
+        for p, kinds in zip(probs, action_kinds, strict=True):
             for kind in kinds:
                 if kind in index:
                     out[index[kind]] += float(p) / len(kinds)
@@ -61,12 +58,12 @@ class Backing:
 
 
 def backed(row: np.ndarray, sentence: str, labels: Sequence[str], backing: Backing | None,
-           asks: Callable[[str], bool]) -> np.ndarray:
+           asks: Callable[[str], bool], unsure_below: float) -> np.ndarray:
     """``row`` (the classifier's belief over ``labels`` for one sentence) averaged with the actions' reading, when
-    the classifier is unsure, the sentence asks in so many words (``asks``) without a question mark, and the two
+    the classifier is unsure (below the triage's request bar), the sentence asks in so many words (``asks``) without a question mark, and the two
     readings put the same kind first (the actions alone never choose a kind the classifier did not put first: "We
     want you to supply us there too, on the same green tariff" is no change of tariff)."""
-    if backing is None or float(row.max()) >= UNSURE_BELOW or "?" in sentence or not asks(sentence):
+    if backing is None or float(row.max()) >= unsure_below or "?" in sentence or not asks(sentence):
         return row
     other = backing.row(sentence, labels)
     return row if other is None or int(other.argmax()) != int(row.argmax()) else (row + other) / 2
