@@ -5,6 +5,7 @@ reason, a judgement, or a statement that gives nothing is the context of the req
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from . import entities
@@ -29,7 +30,24 @@ def names_a_record(sentence: str) -> bool:
 
 def follows(previous: Request | None, label: str, sentence: str, p_previous: float) -> bool:
     return (previous is not None and label in follow_ups().get(previous.intent, ()) and
-            not names_a_record(sentence) and (len(sentence.split()) <= FOLLOW_UP_WORDS or p_previous >= FOLLOW_UP_P))
+            not names_a_record(sentence) and (words_besides_when(sentence) <= FOLLOW_UP_WORDS
+                                              or p_previous >= FOLLOW_UP_P))
+
+
+_ANY_DAY = date(2000, 1, 3)  # where words stand does not hang on the day they are read
+
+
+def words_besides_when(sentence: str) -> int:
+    """How many words a sentence says besides the days and times it gives: "Is there any chance of Friday the 27th,
+    2 to 4?" says no more than "is there any chance of"."""
+    found = sorted((w.start, w.end) for w in [*when.dates(sentence, _ANY_DAY), *when.times(sentence)])
+    kept, at = [], 0
+    for start, end in found:
+        if start >= at:
+            kept.append(sentence[at:start])
+            at = end
+    kept.append(sentence[at:])
+    return len(re.findall(r"[^\W\d_]+", " ".join(kept)))
 
 
 # what makes a sentence a request of its own rather than the context of the one before it: an ask (a wish, a

@@ -1506,3 +1506,46 @@ def test_the_cuts_of_a_message_a_reader_of_records_makes() -> None:
     assert cuts.at_target("swap the blue one for the black", ("to", "for")) == ["swap the blue one ", " the black"]
     assert cuts.at_target("send the lamp to Oak Street")[0] == "send the lamp "
     assert cuts.ACTS_ON_EARLIER.match("exchange them for the black") and cuts.PARTICIPLE_FIRST.match("exchanged")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("Is there any chance of Friday the 27th, 2 to 4?", [("14:00", "after"), ("16:00", "before")]),
+    ("Monday between 8 and 10 please", [("08:00", "after"), ("10:00", "before")]),
+    ("on Tuesday, 2-4pm would suit", [("14:00", "after"), ("16:00", "before")]),
+    ("Saturday the 28th, between 4 and 6 in the evening", [("16:00", "after"), ("18:00", "before")]),
+    ("Could it be Dec 1 to 3?", []),  # days of a month
+    ("On Friday we need 2 to 4 weeks", []),  # a count
+    ("I ordered 2 to 4 of them on Friday", []),
+    ("Between 2 and 4 of the plugs are broken", []),  # no day named before it
+])
+def test_two_bare_hours_after_a_day_are_a_window_of_the_clock(text: str, said: list[tuple[str, str]]) -> None:
+    from cx_core.reading import when
+
+    assert [(t.value, t.bound) for t in when.times(text) if t.kind == "time"] == said
+
+
+def test_the_times_said_of_each_day_stay_with_that_day() -> None:
+    """"Friday the 27th, 2 to 4? If that one's full, the Monday after in the morning": the window is Friday's, the
+    morning Monday's; one day alone has no times of its own apart from the message's."""
+    from datetime import date
+
+    from cx_core.entities import times_of_days
+
+    days = times_of_days("Is there any chance of Friday the 27th, 2 to 4? If that one's full, the Monday after in "
+                         "the morning would work too.", date(2026, 11, 20))
+    assert days["2026-11-27"]["clock"] == [{"at": "14:00", "bound": "after"}, {"at": "16:00", "bound": "before"}]
+    assert days["2026-11-30"] == {"clock": [], "parts": ["morning"]}
+    assert times_of_days("Could it be Friday at 2pm?", date(2026, 11, 20)) == {}
+
+
+@pytest.mark.parametrize(("sentence", "words"), [
+    ("Is there any chance of Friday the 27th, 2 to 4?", 6),
+    ("is Saturday 28 November free?", 2),
+    ("Could you move it to the afternoon of Tuesday 1 December, any time after 2pm?", 10),
+])
+def test_a_follow_up_is_as_long_as_its_words_besides_the_days_and_times_it_gives(sentence: str, words: int) -> None:
+    """A short sentence of another kind after a request it follows up is part of it: the days and times it gives
+    make it no longer ("Is there any chance of Friday the 27th, 2 to 4?" after an installation to move)."""
+    from cx_core import request_split
+
+    assert request_split.words_besides_when(sentence) == words

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from . import corrections, numbers
+from . import corrections, numbers, windows
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -33,6 +33,7 @@ MONTH_WORD = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|ju
         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 # a day or a part of one named in words: a weekday, a month, "tomorrow", "this afternoon"
 DAY_WORDS = rf"\b{WEEKDAY_WORD}s?\b|\b{MONTH_WORD}\b|\b(?:tomorrow|today|morning|afternoon|evening)\b"
+_DAY_SAID, _MONTH_SAID = re.compile(DAY_WORDS, re.I), re.compile(rf"\b{MONTH_WORD}\b", re.I)
 _WD, _MON = WEEKDAY_WORD, MONTH_WORD
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORD = r"(?:st|nd|rd|th)"
@@ -187,16 +188,13 @@ def deadline(text: str, start: int) -> bool:
     return bool(_DEADLINE.search(text[max(0, start - 48):start]))
 
 
-# "the Monday after", "the day after that", "the next day", "the following Monday": a day counted from the day
-# named before it
 # a weekday told of something that already happened is the last one, not the next: "on Tuesday I ordered another",
 # "it arrived on Monday", "we rang on Wednesday" (never one a booking is for: "I booked it for Tuesday")
 _HAPPENED = re.compile(r"\b(?:i|we|they|he|she|you)\s+(?:\w+ly\s+)?(?:ordered|placed|bought|paid|rang|called|phoned|"
                        r"e-?mailed|wrote|received|noticed|tried|returned|posted|flew|travell?ed|went|landed)\b|\b(?:arrived|came|turned\s+up|"
                        r"showed\s+up|was\s+delivered|were\s+delivered|got\s+delivered|broke|stopped\s+working)\b", re.I)
 _NOT_YET = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|next|coming|should|supposed|due|booked|scheduled|expected|can|"
-                      r"could|planned|"
-                      r"for|until|till|by|from)\b", re.I)
+                      r"could|planned|for|until|till|by|from)\b", re.I)
 
 
 def _clause(text: str, start: int, end: int) -> str:
@@ -214,8 +212,6 @@ def _happened(text: str, start: int, end: int) -> bool:
 # a clause that asks for a day ahead: "I want to fly back a little sooner: the 8th, please", "could it come on the 3rd?"
 _WISHED = re.compile(r"\b(?:want|wants|would\s+like|'d\s+like|please|prefer|rather|instead|sooner|earlier|move|"
                      r"change|reschedule|rebook|book|deliver|come|fly|travel|make\s+(?:it|that))\b", re.I)
-
-
 _LATER = re.compile(r"\b(?:will|won'?t|going\s+to|'ll|due|scheduled|expected|planned)\b", re.I)
 
 
@@ -234,6 +230,8 @@ def _ahead(text: str, start: int, end: int, d: date, today: date) -> date:
     return d
 
 
+# "the Monday after", "the day after that", "the next day", "the following Monday": a day counted from the day
+# named before it
 _AFTER_PREVIOUS = re.compile(rf"\bany\s+(?:day|time)\s+(?P<ad>after)\s+(?:that|then|it|this)\b|\bthe\s+(?P<wd>{_WD}|day)\s+after\b(?:\s+(?:that|it|this))?(?!\s+(?:next|tomorrow|"
                              rf"the\s+week|(?:this|next|the|a)\b))|\bthe\s+(?:next|following)\s+(?P<nd>day)\b|"
                              rf"\bthe\s+following\s+(?P<fd>{_WD})\b|\bthe\s+(?P<one>one)\s+after\s+(?:that|it|this)\b", re.I)
@@ -522,6 +520,7 @@ def times(text: str) -> list[When]:
     """Clock times ("2pm", "14:30", "half past 11 in the morning", "four in the evening", "noon") as ``HH:MM``, and
     parts of the day ("morning", "after lunch"), each with the word that bounds it ("after 2pm" → after)."""
     out: list[When] = []
+    window = windows.hours(text, _DAY_SAID, _MONTH_SAID)
     for m in _TIMES.finditer(text):
         g = m.groupdict()
         if text[m.end():m.end() + 1].isdigit() or text[max(0, m.start() - 1):m.start()].isdigit():
@@ -549,7 +548,7 @@ def times(text: str) -> list[When]:
                 1 <= (hour or 0) <= 12 and \
                 not re.match(r"\s*(?:days?|weeks?|months?|years?|hours?|minutes?|items?|bags?|people|of)\b",
                              text[m.end():], re.I)
-            if not marked and not bare_bound:
+            if not marked and not bare_bound and m.start() not in window:
                 continue  # a bare number is no time ("after 2" is: 2 in the afternoon)
             if g["m"] and not (ampm or part or g["h24"]) and g["h"] and not g["h"].isdigit():
                 continue
@@ -565,7 +564,8 @@ def times(text: str) -> list[When]:
         before = _BOUND.search(text[max(0, m.start() - 24):m.start()])
         bound = " ".join(before.group(1).lower().split()) if before else ""
         after = re.match(r"\s*(or\s+later|or\s+after|onwards|and\s+later)\b", text[m.end():], re.I)
-        bound = "after" if after else bound if _norm_bound(bound) else _bound_back(text, m.end())
+        bound = window.get(m.start()) or ("after" if after else bound if _norm_bound(bound) else
+                                          _bound_back(text, m.end()))
         out.append(When("time", value, m.start(), m.end(), m.group(0).strip(), _norm_bound(bound)))
     for m in _PERIOD.finditer(text):
         if any(t.start <= m.start() < t.end for t in out):

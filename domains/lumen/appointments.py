@@ -58,17 +58,24 @@ def _ruled_out(text: str, today: date, own: str) -> bool:
 
 def slots_for(appt: dict[str, Any], dates: list[str], avoid: set[str] | None = None,
               parts: list[str] | None = None, busy: set[str] | None = None, near: int | None = None,
-              clock: list[dict[str, str]] | None = None, text: str = "") -> list[dict[str, Any]]:
+              clock: list[dict[str, str]] | None = None, text: str = "",
+              days: dict[str, dict[str, list[Any]]] | None = None) -> list[dict[str, Any]]:
     """Free slots on the asked-for days in order, or, when no day was given, the next free slots on a day the
     customer did not rule out; in the part of the day the customer asked for, when they named one; never at the
     time of another visit the customer has booked (``busy``: their starts); on each day asked for, the one nearest
     the hour ``near`` first (a visit moved with no time said keeps its time of day); within the clock times the
-    customer bounds (``clock``: "after 2pm", "before 11", "by noon"), a time given alone ranking its nearest first.
+    customer bounds (``clock``: "after 2pm", "before 11", "by noon"), a time given alone ranking its nearest first;
+    a day with times of its own (``days``: "Friday 2 to 4, else Monday morning") within those alone.
     """
-    bounded = [c for c in clock or [] if c.get("bound") in ("after", "before", "by")]
-    slots = [x for x in appt["free_slots"] if (bounded or not parts or part_of_day(int(x["start"][11:13])) in parts)
-             and str(x["start"])[:16].replace(" ", "T") not in (busy or set())
-             and all(_within(str(x["start"])[11:16], c) for c in bounded)]
+    def fits(x: dict[str, Any], parts: list[str] | None, clock: list[dict[str, str]] | None) -> bool:
+        bounded = [c for c in clock or [] if c.get("bound") in ("after", "before", "by")]
+        return (bool(bounded) or not parts or part_of_day(int(x["start"][11:13])) in parts) \
+            and all(_within(str(x["start"])[11:16], c) for c in bounded)
+
+    own = days or {}
+    slots = [x for x in appt["free_slots"] if str(x["start"])[:16].replace(" ", "T") not in (busy or set())
+             and (fits(x, own[x["start"][:10]]["parts"], own[x["start"][:10]]["clock"]) if x["start"][:10] in own
+                  else fits(x, parts, clock))]
     exact = [c["at"] for c in clock or [] if c.get("bound") in ("", "around")]
     if exact and near is None:
         near = int(exact[0][:2])

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from cx_core import signals
+from cx_core.entities import times_of_days
 from cx_core.plans import Step
 from cx_core.reading import arguments, language
 from cx_core.wording import day, listed, money
@@ -48,7 +49,7 @@ def installation_reschedule(r: Asked) -> Planned:
             if a["status"] == "booked" and a["appointment_id"] != aid},
             near=None if r.ents.get("time_of_day") or r.ents.get("clock_times")
             else int(str(appt["start"])[11:13] or 0), clock=r.ents.get("clock_times"),  # no time said: its own
-            text=r.full_text or r.text)
+            text=r.full_text or r.text, days=times_of_days(r.text, r.today))
     slots = free(due)
     if not slots and due and (free() or (wanted_dates and max(wanted_dates) <= due)):  # goods not there yet
         soonest = free(due, [])
