@@ -8,7 +8,7 @@ import re
 from datetime import date
 from typing import Any
 
-from .reading import corrections, language, numbers, people, values, when, windows
+from .reading import corrections, language, numbers, people, values, when
 from .reading.reader import Vocabulary
 from .reading.records import words as content_words
 
@@ -88,19 +88,6 @@ def find_clock_times(text: str) -> list[dict[str, str]]:
     """The clock times the customer gives, each with how it bounds a time ("any time after 2pm" →
     ``{"at": "14:00", "bound": "after"}``; bounds: after, before, by, around, or "" for the time itself)."""
     return [{"at": str(t.value), "bound": t.bound} for t in when.times(text) if t.kind == "time"]
-
-
-def times_of_days(text: str, today: date) -> dict[str, dict[str, list[Any]]]:
-    """The times said of each day the text names, where several days are named ("Friday the 27th, 2 to 4? If
-    that's full, the Monday after in the morning"): per day (ISO), its ``clock`` times and its ``parts`` of the day,
-    as ``find_clock_times`` and ``find_times_of_day`` give them for the whole text."""
-    days = [(w.start, w.end, str(w.value)) for w in when.dates(text, today)]
-    if len({d for _, _, d in days}) < 2:
-        return {}
-    said = windows.of_each_day(days, [(t.start, t.end, t) for t in when.times(text)], text)
-    return {d: {"clock": [{"at": str(t.value), "bound": t.bound} for t in ts if t.kind == "time"],
-                "parts": list(dict.fromkeys(str(t.value) if t.kind == "period" else part_of_day(int(str(t.value)[:2]))
-                                            for t in ts))} for d, ts in said.items()}
 
 
 def find_amounts(text: str) -> list[float]:

@@ -43,6 +43,7 @@ from .models import Request, Triage
 from .plans import Plan, Step
 from .reading import arguments, language
 from .reading import records as reading_records
+from .reading.day_times import times_of_days
 from .reading.requests import asks_for_a_change
 from .recipe_book import Binding, Book, Recipe, StepSpec
 from .wording import listed
@@ -471,7 +472,24 @@ def _second_choices(spec: StepSpec, args: dict[str, Any], ctx: Context) -> list[
             continue
         second = arguments.fallback(arguments.spec_of(name, field), ctx.reading)
         if second is not None and second != args[name]:
-            out.append({**args, name: second})
+            out.append({**args, name: second, **_said_of_day(str(second), spec, args, ctx)})
+    return out
+
+
+def _said_of_day(day: str, spec: StepSpec, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The part of the day said with a second-choice day ("…a Saturday morning? If Saturdays are out, the first
+    Friday afternoon"): the choice argument it fills, in place of the first day's."""
+    action = REGISTRY.get(spec.action)
+    assert action is not None and ctx.reading is not None
+    parts = times_of_days(ctx.reading.text, ctx.reading.written_at.date()).get(day, {}).get("parts", [])
+    out = {}
+    for name, b in spec.args.items():
+        field = action.args_model.model_fields.get(name)
+        if b.kind == "said" and name in args and field is not None:
+            choices = arguments.spec_of(name, field).choices
+            said = [p for p in parts if p in choices]
+            if len(said) == 1:
+                out[name] = said[0]
     return out
 
 

@@ -85,6 +85,26 @@ IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(
                          re.I)
 
 
+# a plan the writer already holds, told as the scene of what they ask next ("we were due to fly to Dallas on the
+# 9th", "your installer is booked to come on Saturday the 28th", "I'm flying to Charlotte on the 5th")
+_HELD = re.compile(r"\b(?:am|is|are|was|were|['’]m|['’]re|['’]s)\s+(?:\w+\s+)?(?:due|booked|scheduled|supposed|meant)\s+"
+                   r"(?:to|on|for|in|back|out|home)\b|\b(?:i|we)\s*(?:['’]m|['’]re|\s+am|\s+are)\s+"
+                   r"(?:flying|travell?ing|leaving)\b", re.I)
+# a plain "please" before what is to be done ("so please call the trip off"), not one before a courtesy
+_PLEASE_DO = re.compile(r"\bplease\s+(?!(?:note|see|find|be|bear|excuse|forgive|accept)\b)[a-z]", re.I)
+
+
+def tells_of_a_plan(sentence: str) -> bool:
+    """A sentence that tells of a plan the writer already holds, and asks nothing."""
+    return bool(_HELD.search(sentence)) and "?" not in sentence and not ASK.search(sentence) \
+        and not IMPERATIVE.search(sentence) and not WISH.search(sentence)
+
+
+def asks_outright(sentence: str) -> bool:
+    """A wish declared ("I want…", "we'd like…") or a thing to do said after "please"."""
+    return bool(WISH.search(sentence) or _PLEASE_DO.search(sentence))
+
+
 # a judgement: what a customer thinks of the request before it, not a request of its own (a reason is the
 # language's: ``language.REASON_GIVEN``; "charging me $49 as a call-out fee" gives none)
 _VERDICT = re.compile(r"\b(?:that's why|which is why|the reason|reason is|"

@@ -32,8 +32,8 @@ from .request_split import (
     NARROWS,
     NEW_REQUEST,
     POINTS_BACK,
-    WISH,
     asks_in_so_many_words,
+    asks_outright,
     asks_plainly,
     follow_ups,
     gives_a_figure,
@@ -41,6 +41,7 @@ from .request_split import (
     names_a_record,
     opens_request,
     part_of,
+    tells_of_a_plan,
     tells_only,
 )
 from .signals import (
@@ -317,16 +318,16 @@ class Triager:
         closest = float(self.model.nearest_similarity(vectors).max()) if len(vectors) else 0.0
         requests: list[Request] = []
         from_subject = len(sentences) - 1 if subject.strip() else -1
-        lead = ""
+        lead, scene = "", None  # scene: a plan told before what is asked of it, and what it reads as alone
+        in_body = sentences[:from_subject] if from_subject >= 0 else sentences
         for i, (sentence, pred) in enumerate(zip(sentences, sentence_preds, strict=True)):
             if requests and i and i - 1 != from_subject and self._asks_of_it(
                     sentence, pred, scene=not any(sentences[i - 1] in r.text for r in requests)):
                 read = self._with_scene(sentences[i - 1], sentence, pred)  # "… has packed in. Please replace it."
                 if read is not pred and all(r.intent != read.label for r in requests):
                     pred, sentence = read, f"{sentences[i - 1]} {sentence}"
-            if pred.label == NONE or pred.confidence < REQUEST_MIN and not (
-                    pred.confidence >= ASKED_MIN and WISH.search(sentence) and not BACK_TO.search(sentence)
-                    and all(r.intent != pred.label for r in requests)):
+            if pred.label == NONE or pred.confidence < REQUEST_MIN and not self._asked_outright(sentence, pred, requests,
+                                                                                                 scene is not None):
                 if requests and (pred.label != NONE or POINTS_BACK.search(sentence)) and asks_in_so_many_words(sentence):
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
@@ -336,6 +337,9 @@ class Triager:
                 continue
             if tells_only(sentence):
                 continue  # "I rebooked the installer, the new time is Monday the 30th": told of, not asked
+            if not lead and tells_of_a_plan(sentence) and any("?" in s or asks_plainly(s) for s in in_body[i + 1:]):
+                lead, scene = sentence, pred  # "We were due to fly on the 9th. … so please call the trip off."
+                continue
             if i == from_subject and requests:
                 continue
             if not lead and i and i - 1 != from_subject and POINTS_BACK.search(sentence) and not requests \
@@ -344,6 +348,9 @@ class Triager:
                 if read is not pred:
                     pred, lead = read, sentences[i - 1]  # "it" is what the statement spoke of: read with it
             sentence, lead = (f"{lead} {sentence}" if lead else sentence), ""
+            if scene is not None:  # what is asked of a plan is of its kind when it follows one of that kind up
+                pred, scene = (Prediction(scene.label, max(scene.confidence, pred.confidence)) if pred.label in follow_ups().get(
+                    scene.label, ()) else pred), None
             if self._leads_in(sentences, sentence_preds, i, from_subject):
                 lead = sentence  # "The lamp isn't right for us. How do I return it?": the context of what follows
                 continue
@@ -364,6 +371,8 @@ class Triager:
             else:
                 requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence,
                                         second=self._second(probs[i + 1], pred.label)))
+        if scene is not None:  # nothing else asked: the plan told is the request
+            requests.append(Request(intent=scene.label, text=lead, confidence=scene.confidence))
         by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs[0], strict=True)}
         if requests:
             # the ticket's type is the request the sentences and the whole text agree on most
@@ -412,6 +421,14 @@ class Triager:
         top = [str(self.model.labels[i]) for i in np.argsort(-probs)[:2]]
         runner = next((lbl for lbl in top if lbl != first), "")
         return runner if runner and runner != NONE and probs[self.model.labels.index(runner)] * 3 >= probs.max() else ""
+
+    @staticmethod
+    def _asked_outright(sentence: str, pred: Prediction, requests: list[Request], of_a_plan: bool) -> bool:
+        """A sentence the model is less sure of that asks outright ("I want…", "please call the trip off"), of a
+        kind not yet asked, and not about what came before unless that is the plan the writer told of: a request all
+        the same."""
+        return pred.confidence >= ASKED_MIN and asks_outright(sentence) and \
+            (of_a_plan or not BACK_TO.search(sentence)) and all(r.intent != pred.label for r in requests)
 
     @staticmethod
     def _asks_of_it(sentence: str, pred: Prediction, scene: bool) -> bool:

@@ -636,6 +636,8 @@ def test_a_day_of_every_week_ruled_out_once_and_the_one_after_that(text: str, wa
      "day is already full, Monday the 7th.", "2026-12-03", "2026-12-07"),
     ("We need it before the 18th. Tuesday the 1st please, or if those are all booked up, Wednesday the 2nd.",
      "2026-12-01", "2026-12-02"),
+    ("Could someone come on a Saturday morning? If Saturdays are out, the first Friday afternoon you can manage.",
+     "2026-11-21", "2026-11-27"),
 ])
 def test_a_day_given_as_the_second_choice_is_bound_only_when_the_first_cannot_be(text: str, first: str,
                                                                                  second: str) -> None:
@@ -1529,7 +1531,7 @@ def test_the_times_said_of_each_day_stay_with_that_day() -> None:
     morning Monday's; one day alone has no times of its own apart from the message's."""
     from datetime import date
 
-    from cx_core.entities import times_of_days
+    from cx_core.reading.day_times import times_of_days
 
     days = times_of_days("Is there any chance of Friday the 27th, 2 to 4? If that one's full, the Monday after in "
                          "the morning would work too.", date(2026, 11, 20))
@@ -1549,3 +1551,58 @@ def test_a_follow_up_is_as_long_as_its_words_besides_the_days_and_times_it_gives
     from cx_core import request_split
 
     assert request_split.words_besides_when(sentence) == words
+
+
+@pytest.mark.parametrize(("sentence", "plan"), [
+    ("My friend and I were due to fly from Orlando to Dallas on the 9th of December.", True),
+    ("We're due back in Atlanta from Denver on the 12th.", True),
+    ("Your installer is booked to set up my new mesh wifi on Saturday the 28th.", True),
+    ("I'm flying New York to Charlotte on December 5th and back on the 10th.", True),
+    ("I'm due to fly on the 9th, please cancel it.", False),  # asks
+    ("Is my installer booked to come on Saturday?", False),
+    ("I need to fly to Dallas on the 9th.", False),
+    ("The kettle arrived broken on Monday.", False),
+])
+def test_a_plan_the_writer_holds_is_told_and_asks_nothing(sentence: str, plan: bool) -> None:
+    from cx_core import request_split
+
+    assert request_split.tells_of_a_plan(sentence) is plan
+
+
+@pytest.mark.parametrize(("sentence", "outright"), [
+    ("We paid for the insurance, so please call the trip off for both of us.", True),
+    ("I want my money back.", True),
+    ("Please note my new address.", False),
+    ("Please find the photos attached.", False),
+    ("The trip is off.", False),
+])
+def test_a_thing_to_do_after_please_asks_outright(sentence: str, outright: bool) -> None:
+    from cx_core import request_split
+
+    assert request_split.asks_outright(sentence) is outright
+
+
+@pytest.mark.parametrize(("text", "days"), [
+    ("If Saturdays are out, the first Friday afternoon you can manage.", ["2026-11-21", "2026-11-27"]),
+    ("the 1st Monday you have free", ["2026-11-23"]),
+    ("on the first, please", ["2026-12-01"]),
+    ("the first Tuesday in December", ["2026-12-01"]),
+])
+def test_the_first_weekday_is_that_weekday_and_no_day_of_the_month(text: str, days: list[str]) -> None:
+    from datetime import date
+
+    from cx_core.reading import when
+
+    assert sorted({str(w.value) for w in when.dates(text, date(2026, 11, 20))}) == days
+
+
+@pytest.mark.parametrize(("text", "second"), [
+    ("If Saturdays are out, the first Friday afternoon you can manage.", True),
+    ("If weekends are not an option, Tuesday the 1st.", True),
+    ("If that one's full, the Monday after in the morning.", True),
+    ("If it is out of stock, please refund me.", False),
+])
+def test_a_first_choice_that_cannot_be_had_opens_the_second(text: str, second: bool) -> None:
+    from cx_core.reading.conditions import FALLBACK
+
+    assert bool(FALLBACK.search(text)) is second

@@ -54,6 +54,7 @@ FALLBACK = re.compile(
     r"if\s+(?:\w+\s+){1,3}?(?:can'?t|cannot|couldn'?t|won'?t)\s+(?:be\s+(?:done|arranged|managed|had)|happen|work)\b,?|"
     r"if\s+(?:that|this|it|the\s+\w+|\w+day)\s+(?:doesn'?t|does\s+not|won'?t)\s+work(?:\s+out)?\b,?|"
     # "If that morning is taken, Tuesday the 8th": the first choice not to be had
-    r"if\s+(?:that|this|it|the|those|these)\b[^,.;!?]{0,30}?(?:\s+is|\s+are|'s|'re)\s+(?:already\s+|all\s+)?(?:taken|"
-    r"gone|booked(?:\s+up)?|full(?:y\s+booked)?|unavailable|not\s+(?:free|available|possible)|no\s+good|sold\s+out)\b,?|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
+    r"if\s+(?:that|this|it|the|those|these|[a-z]+days|weekends|mornings|afternoons|evenings)\b[^,.;!?]{0,30}?"
+    r"(?:\s+is|\s+are|'s|'re)\s+(?:already\s+|all\s+)?(?:taken|gone|booked(?:\s+up)?|full(?:y\s+booked)?|unavailable|"
+    r"not\s+(?:free|available|possible|an\s+option)|no\s+good|sold\s+out|out(?!\s+of))\b,?|instead(?!\s+of)\s+(?:just\s+)?(?=\w)|(?:or|else)\s+(?:just\s+)?(?=refund|"
     r"cancel|send|credit))", re.I)

@@ -134,6 +134,8 @@ def _next(today: date, wd: int) -> date:
 
 
 # ------------------------------------------------------------------ days
+_NO_DAY = (rf"(?:time|floor|item|order|bag|night|year|month|week|day|slot|free|available|thing|{_WD}\b|"  # no day of a month
+           r"of\s+(?:them|those|these|my|the|our)\b)")
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
     ("numeric", re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<year>(?:19|20)?\d\d))?(?![\d/]|\.\d)")),
@@ -152,12 +154,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                           rf"\s+(?:of|in)\s+(?:(?P<month>{_MON})\b|(?P<which>this|next|the)\s+month\b)", re.I)),
     # "Sunday the 6th", "Sat 28th", "on the 13th"
     ("wd_ord", re.compile(rf"\b(?P<wd>{_WD})\.?,?\s+(?:the\s+)?(?P<day>{_DAY}){_ORD}\b", re.I)),
-    ("ord", re.compile(rf"\bthe\s+(?P<day>{_DAY}){_ORD}\b|\b(?P<day2>{_DAY}){_ORD}\b(?!\s+(?:time|floor|item|order|"
-                       rf"bag|night|year|month|week|day|of\s+(?:them|those|these|my|the|our)\b))", re.I)),
+    ("ord", re.compile(rf"\bthe\s+(?P<day>{_DAY}){_ORD}\b(?!\s+{_WD}\b)|\b(?P<day2>{_DAY}){_ORD}\b(?!\s+{_NO_DAY})", re.I)),
     ("ord_words", re.compile(r"\bthe\s+(?P<word>(?:twenty|thirty)[\s-])?(?P<ordw>first|second|third|fourth|fifth|sixth|"
                              r"seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|"
-                             r"seventeenth|eighteenth|nineteenth|twentieth|thirtieth)\b(?!\s+(?:time|one|floor|item|"
-                             r"order|bag|of\s+(?:them|those|these|my|the)\b))", re.I)),
+                             rf"seventeenth|eighteenth|nineteenth|twentieth|thirtieth)\b(?!\s+(?:one\b|{_NO_DAY}))", re.I)),
     ("after_next", re.compile(rf"\b(?:the\s+)?(?P<wd>{_WD})\s+(?:of\s+)?the\s+week\s+after\s+next\b|"
                               rf"\bthe\s+(?P<wd2>{_WD})\s+after\s+next\b", re.I)),
     # "two weeks from this Sunday", "a fortnight on Friday", "3 days after next Monday"

@@ -5,7 +5,6 @@ before, are the window's first and last hours."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 _RANGE = re.compile(r"(?P<lead>\bbetween\s+|\bfrom\s+)?(?<![$£€\d.,:/#])\b(?P<a>1[0-2]|0?[1-9])\s*"
                     r"(?:-|–|\bto\b|\btill\b|\buntil\b|(?P<joint>\band\b))\s*(?P<b>1[0-2]|0?[1-9])(?:\b|(?=[ap]\.?m))(?![.,:/]\d)", re.I)
@@ -34,18 +33,3 @@ def hours(text: str, day: re.Pattern[str], month: re.Pattern[str]) -> dict[int, 
         out[m.start("b")] = "before"
     return out
 
-
-def of_each_day(days: list[tuple[int, int, str]], times: list[tuple[int, int, Any]], text: str) -> dict[str, list[Any]]:
-    """The times said of each day (``days``: where each is said and its value; ``times``: where each time is said
-    and what it is): a time goes with the day said last before it in its sentence, else with the first said after
-    it there ("in the morning on Monday"). A day with none of its own is absent."""
-    out: dict[str, list[Any]] = {}
-    for start, end, t in times:
-        left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-        right = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
-        before = [d for d in days if left <= d[0] and d[1] <= start]
-        after = [d for d in days if end <= d[0] and d[1] <= right]
-        owner = before[-1] if before else after[0] if after else None
-        if owner is not None:
-            out.setdefault(owner[2], []).append(t)
-    return out

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from cx_core import signals
-from cx_core.entities import times_of_days
 from cx_core.plans import Step
 from cx_core.reading import arguments, language
+from cx_core.reading.day_times import times_of_days
 from cx_core.wording import day, listed, money
 from domains.lumen.appointments import pick_appointment, slots_for, visit_of
 from domains.lumen.asked import Answer, Asked, Planned
