@@ -95,14 +95,26 @@ _PLEASE_DO = re.compile(r"\bplease\s+(?!(?:note|see|find|be|bear|excuse|forgive|
 
 
 def tells_of_a_plan(sentence: str) -> bool:
-    """A sentence that tells of a plan the writer already holds, and asks nothing."""
+    """A sentence that tells of a plan the writer already holds, and asks nothing (what they got is not one: "the
+    kettle I ordered came with a dent" tells of a fault in words no list holds)."""
     return bool(_HELD.search(sentence)) and "?" not in sentence and not ASK.search(sentence) \
         and not IMPERATIVE.search(sentence) and not WISH.search(sentence)
+
+
+ASKED_MIN = 0.4  # a sentence the model is less sure of that asks outright is a request all the same
+BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
 
 def asks_outright(sentence: str) -> bool:
     """A wish declared ("I want…", "we'd like…") or a thing to do said after "please"."""
     return bool(WISH.search(sentence) or _PLEASE_DO.search(sentence))
+
+
+def asked_outright(sentence: str, label: str, confidence: float, asked: list[str], of_a_plan: bool) -> bool:
+    """A sentence the model reads as ``label``, less sure, that asks outright ("I want…", "please call the trip
+    off"), of a kind not yet ``asked``, and not about what came before unless that is the plan the writer told of."""
+    return confidence >= ASKED_MIN and asks_outright(sentence) and (of_a_plan or not BACK_TO.search(sentence)) \
+        and label not in asked
 
 
 # a judgement: what a customer thinks of the request before it, not a request of its own (a reason is the

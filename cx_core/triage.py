@@ -28,12 +28,13 @@ from .reading.backing import Backing, backed
 from .redact import find_pii
 from .request_split import (
     ASK,
+    BACK_TO,
     IMPERATIVE,
     NARROWS,
     NEW_REQUEST,
     POINTS_BACK,
+    asked_outright,
     asks_in_so_many_words,
-    asks_outright,
     asks_plainly,
     follow_ups,
     gives_a_figure,
@@ -76,8 +77,6 @@ DetectorFactory.seed = 0
 NONE = "none"
 UNCLASSIFIED = "unclassified"
 REQUEST_MIN = 0.5  # a sentence below this is context, not a separate request
-ASKED_MIN = 0.4  # unless it declares a wish in so many words, of a kind not yet asked, after a request
-BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
 
 def tone_analyzer() -> SentimentIntensityAnalyzer:
     """VADER with the words that name a request ("cancel", "charged") left neutral: asking to cancel is no
@@ -326,8 +325,8 @@ class Triager:
                 read = self._with_scene(sentences[i - 1], sentence, pred)  # "… has packed in. Please replace it."
                 if read is not pred and all(r.intent != read.label for r in requests):
                     pred, sentence = read, f"{sentences[i - 1]} {sentence}"
-            if pred.label == NONE or pred.confidence < REQUEST_MIN and not self._asked_outright(sentence, pred, requests,
-                                                                                                 scene is not None):
+            if pred.label == NONE or pred.confidence < REQUEST_MIN and not asked_outright(
+                    sentence, pred.label, pred.confidence, [r.intent for r in requests], scene is not None):
                 if requests and (pred.label != NONE or POINTS_BACK.search(sentence)) and asks_in_so_many_words(sentence):
                     requests[-1].text += " " + sentence  # "… so please send that one to Glenwood Ave instead"
                 continue  # context; but a wish of another kind after a request ("… and I want full refunds") asks,
@@ -349,8 +348,8 @@ class Triager:
                     pred, lead = read, sentences[i - 1]  # "it" is what the statement spoke of: read with it
             sentence, lead = (f"{lead} {sentence}" if lead else sentence), ""
             if scene is not None:  # what is asked of a plan is of its kind when it follows one of that kind up
-                pred, scene = (Prediction(scene.label, max(scene.confidence, pred.confidence)) if pred.label in follow_ups().get(
-                    scene.label, ()) else pred), None
+                pred, scene = (Prediction(scene.label, max(scene.confidence, pred.confidence))
+                               if pred.label in follow_ups().get(scene.label, ()) else pred), None
             if self._leads_in(sentences, sentence_preds, i, from_subject):
                 lead = sentence  # "The lamp isn't right for us. How do I return it?": the context of what follows
                 continue
@@ -362,15 +361,7 @@ class Triager:
                 if gives_something(sentence):
                     requests[-1].text += " " + sentence
                 continue
-            known = next((r for r in requests if r.intent == pred.label), None)
-            if known is not None:
-                norm = sentence.lower().rstrip(".?! ")
-                if norm not in known.text.lower() and (known is requests[-1]):
-                    known.text += " " + sentence
-                known.confidence = max(known.confidence, pred.confidence)
-            else:
-                requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence,
-                                        second=self._second(probs[i + 1], pred.label)))
+            self._add(requests, pred, sentence, probs[i + 1])
         if scene is not None:  # nothing else asked: the plan told is the request
             requests.append(Request(intent=scene.label, text=lead, confidence=scene.confidence))
         by_label = {lbl: float(p) for lbl, p in zip(self.model.labels, probs[0], strict=True)}
@@ -386,6 +377,18 @@ class Triager:
         if closest < getattr(self.model, "similarity_floor", 0.0):
             return Prediction(best, best_p, closest), []  # unlike anything trained: a person decides
         return Prediction(best, best_p, closest), requests
+
+    def _add(self, requests: list[Request], pred: Prediction, sentence: str, probs: np.ndarray) -> None:
+        """A sentence read as a request: more words of one of its kind already made (the last one's), or a new one."""
+        known = next((r for r in requests if r.intent == pred.label), None)
+        if known is not None:
+            norm = sentence.lower().rstrip(".?! ")
+            if norm not in known.text.lower() and (known is requests[-1]):
+                known.text += " " + sentence
+            known.confidence = max(known.confidence, pred.confidence)
+        else:
+            requests.append(Request(intent=pred.label, text=sentence, confidence=pred.confidence,
+                                    second=self._second(probs, pred.label)))
 
     def _beliefs(self, subject: str, body: str, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The model's belief in each kind, and the vectors, of the whole text and of each sentence: a sentence read as
@@ -421,14 +424,6 @@ class Triager:
         top = [str(self.model.labels[i]) for i in np.argsort(-probs)[:2]]
         runner = next((lbl for lbl in top if lbl != first), "")
         return runner if runner and runner != NONE and probs[self.model.labels.index(runner)] * 3 >= probs.max() else ""
-
-    @staticmethod
-    def _asked_outright(sentence: str, pred: Prediction, requests: list[Request], of_a_plan: bool) -> bool:
-        """A sentence the model is less sure of that asks outright ("I want…", "please call the trip off"), of a
-        kind not yet asked, and not about what came before unless that is the plan the writer told of: a request all
-        the same."""
-        return pred.confidence >= ASKED_MIN and asks_outright(sentence) and \
-            (of_a_plan or not BACK_TO.search(sentence)) and all(r.intent != pred.label for r in requests)
 
     @staticmethod
     def _asks_of_it(sentence: str, pred: Prediction, scene: bool) -> bool:

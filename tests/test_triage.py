@@ -228,6 +228,27 @@ def test_a_need_said_in_so_many_words_is_the_first_request_though_the_model_is_l
                                           "Thanks.")[1]] != ["add_bags"]
 
 
+def test_a_plan_the_writer_holds_is_the_scene_of_what_they_ask_next() -> None:
+    """ "We were due to fly to Dallas on the 9th. … so please call the trip off.": the plan told is no new booking
+    but the scene of the cancellation asked next (read at the lower bar of a thing to do after "please"); a
+    follow-up of the plan's own kind keeps the plan's kind; when nothing else asks, the plan is the request."""
+    from cx_core.triage import NONE
+
+    plan, ask = "My friend and I were due to fly to Dallas on the 9th.", "So please call the trip off for both of us."
+    also = "Does the insurance come back?"
+    move = "Could he come Wednesday instead?"
+    t = _fake_triager([NONE, "book", "cancel", "installation_reschedule", "delivery_reschedule"], {
+        plan: [0.05, 0.84, 0.05, 0.03, 0.03], ask: [0.20, 0.10, 0.45, 0.15, 0.10],
+        "The technician is booked for Monday at 2.": [0.0, 0.0, 0.0, 1.0, 0.0], move: [0.0, 0.0, 0.0, 0.31, 0.69],
+        also: [1.0, 0.0, 0.0, 0.0, 0.0], "Thanks.": [1.0, 0.0, 0.0, 0.0, 0.0]},
+        [0.1, 0.3, 0.3, 0.2, 0.1])  # Lumen's follow-up of a visit to move
+    requests = t._classify("", f"{plan} {ask} {also}")[1]
+    assert [(r.intent, r.text) for r in requests] == [("cancel", f"{plan} {ask}")]
+    assert [r.intent for r in t._classify("", f"The technician is booked for Monday at 2. {move}")[1]] == \
+        ["installation_reschedule"]
+    assert [r.intent for r in t._classify("", f"{plan} Thanks.")[1]] == ["book"]
+
+
 def test_a_request_that_points_back_at_a_scene_after_another_request_is_read_with_it() -> None:
     """ "I see the flight has slipped to 5:15. We've ended up with three suitcases. Please add them to our
     booking.": the request points back at the sentence no request took, and is read with it, though a request of
