@@ -472,16 +472,14 @@ def _second_choices(spec: StepSpec, args: dict[str, Any], ctx: Context) -> list[
             continue
         second = arguments.fallback(arguments.spec_of(name, field), ctx.reading)
         if second is not None and second != args[name]:
-            out.append({**args, name: second, **_said_of_day(str(second), spec, args, ctx)})
+            out.append({**args, name: second, **_said_of_day(str(second), spec, args, action, ctx.reading)})
     return out
 
 
-def _said_of_day(day: str, spec: StepSpec, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def _said_of_day(day: str, spec: StepSpec, args: dict[str, Any], action: Any, reading: Any) -> dict[str, Any]:
     """The part of the day said with a second-choice day ("…a Saturday morning? If Saturdays are out, the first
     Friday afternoon"): the choice argument it fills, in place of the first day's."""
-    action = REGISTRY.get(spec.action)
-    assert action is not None and ctx.reading is not None
-    parts = times_of_days(ctx.reading.text, ctx.reading.written_at.date()).get(day, {}).get("parts", [])
+    parts = times_of_days(reading.text, reading.written_at.date()).get(day, {}).get("parts", [])
     out = {}
     for name, b in spec.args.items():
         field = action.args_model.model_fields.get(name)

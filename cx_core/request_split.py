@@ -30,8 +30,8 @@ def names_a_record(sentence: str) -> bool:
 
 def follows(previous: Request | None, label: str, sentence: str, p_previous: float) -> bool:
     return (previous is not None and label in follow_ups().get(previous.intent, ()) and
-            not names_a_record(sentence) and (words_besides_when(sentence) <= FOLLOW_UP_WORDS
-                                              or p_previous >= FOLLOW_UP_P))
+            not names_a_record(sentence) and (p_previous >= FOLLOW_UP_P
+                                              or words_besides_when(sentence) <= FOLLOW_UP_WORDS))
 
 
 _ANY_DAY = date(2000, 1, 3)  # where words stand does not hang on the day they are read
@@ -97,7 +97,7 @@ _PLEASE_DO = re.compile(r"\bplease\s+(?!(?:note|see|find|be|bear|excuse|forgive|
 def tells_of_a_plan(sentence: str) -> bool:
     """A sentence that tells of a plan the writer already holds, and asks nothing (what they got is not one: "the
     kettle I ordered came with a dent" tells of a fault in words no list holds)."""
-    return bool(_HELD.search(sentence)) and "?" not in sentence and not ASK.search(sentence) \
+    return bool(_HELD.search(sentence)) and not ASK.search(sentence) \
         and not IMPERATIVE.search(sentence) and not WISH.search(sentence)
 
 
