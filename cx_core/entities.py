@@ -203,7 +203,8 @@ def options(text: str) -> dict[str, list[str]]:
 
 
 # a count said as the whole there will be, not the number added: "4 checked bags in total", "a total of three bags"
-TOTAL = re.compile(r"\s*,?\s*(?:in\s+total|in\s+all|altogether|all\s+together|total)\b", re.I)
+TOTAL = re.compile(r"\s*,?\s*(?:in\s+total|in\s+all|altogether|all\s+together|total|between\s+(?:us|them|the\s+\w+\s+of\s+"
+                   r"(?:us|them))(?:\s+(?:both|all|two|three|four|five))?)\b", re.I)
 A_TOTAL_OF = re.compile(r"\b(?:a\s+total\s+of|in\s+total|altogether)\s+$", re.I)
 # a count said for each person: "one checked bag each", "two bags per passenger", "a case apiece"
 EACH = re.compile(r"\s*,?\s*(?:each|apiece|per\s+(?:person|passenger|travell?er|head|adult)|for\s+each\s+of\s+(?:us|them)|"

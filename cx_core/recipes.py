@@ -26,7 +26,6 @@ A task type without a recipe proposes nothing and says so (``Plan.no_action``). 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -446,9 +445,8 @@ def _said(action: str, name: str, b: Binding, ctx: Context, chosen: Mapping[str,
     except expressions.NoValue:
         now = None
     value, why = arguments.read(arguments.spec_of(name, field), ctx.reading, near, ctx.request.text, now)
-    if value is None and b.per and isinstance(total := ctx.bound.get(b.per), int | float) and \
-            (most := arguments.a_month(ctx.reading)):
-        value = math.ceil(round(float(total) / most, 6))  # "no more than £25 a month" of £96.40: 4 parts
+    if value is None and b.per and isinstance(total := ctx.bound.get(b.per), int | float):
+        value = arguments.parts(ctx.reading, total)  # "no more than £25 a month" of £96.40: 4 parts
     if value is None:
         if b.default is not None:
             return b.default

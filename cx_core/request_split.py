@@ -79,7 +79,7 @@ NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|
 WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
                   r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
                   re.I)  # a wish declared in so many words: "I want…", "we'd like…"
-IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
+IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+|\b(?:can|could|would|will)\s+you\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
                          r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
                          r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
                          re.I)
@@ -102,7 +102,10 @@ def tells_of_a_plan(sentence: str) -> bool:
 
 
 ASKED_MIN = 0.4  # a sentence the model is less sure of that asks outright is a request all the same
-BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same)\b", re.I)  # words that speak of what came before
+# words that speak of what came before: a pronoun, or a number whose noun was said before it ("put all seven on")
+BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same|(?:both|all)\s+of\s+them|(?:both|all\s+(?:two|three|"
+                     r"four|five|six|seven|eight|nine|ten|\d+))(?!\s+(?!on|to|in|onto|into|of|for|at|back|please)[a-z]))\b",
+                     re.I)
 
 
 def asks_outright(sentence: str) -> bool:

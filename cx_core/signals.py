@@ -236,7 +236,12 @@ LIFE: list[tuple[str, re.Pattern[str]]] = [
                         r"father|husband|wife|partner|son|daughter|brother|sister|gran\w*|nan|grandma|grandpa|friend|"
                         r"uncle|aunt|cousin|dog|cat|pet|baby|child|parents?|relative|someone|he|she|who)(?:'s|\s+has|"
                         r"\s+had)?(?:\s+(?:just|sadly|recently|suddenly|unexpectedly))?\s+died)\b", re.I)),
-    ("health", re.compile(r"\b(?:surgery|an operation|hospital\w*)\b", re.I)),
+    ("health", re.compile(r"\b(?:surgery|surgeon|an operation|hospital\w*|heart attack|stroke(?!\s+of\b)|pregnan\w*|fractured?|"
+                          r"(?:broke|broken)\s+(?:her|his|my|their|a|an)\s+(?:hip|leg|arm|ankle|wrist|knee|pelvis|"
+                          r"shoulder|back|foot|collarbone)|(?:doctor|surgeon|specialist|consultant|cardiologist|gp|"
+                          r"physician)(?:'s)?\s+(?:says|said|has\s+said|told|has\s+told|advised|has\s+advised)|"
+                          r"no\s+flying|not\s+(?:fit|allowed|well\s+enough)\s+to\s+(?:fly|travel)|"
+                          r"must\s*n[o']?t\s+(?:fly|travel))\b", re.I)),
     ("unwell", re.compile(r"\b(?:been (?:ill|sick|unwell)|(?:I'm|I am|I was|fell|got) (?:ill|sick|unwell)|my doctor)\b",
                           re.I)),
 ]

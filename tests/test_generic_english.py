@@ -1236,6 +1236,8 @@ def test_a_weekday_ruled_out_by_its_name_is_out_of_the_stretch_offered(text: str
     ("Please send the lamp back.", "send back", True),
     ("I called. Off we go.", "called off", False),  # never across the end of a sentence
     ("Call me when the parcel is off the van and back at the depot.", "called off", False),
+    ("He can't fly, so please call the trip off for both of us.", "called off", False),  # asked, not a reason told
+    ("Can you call it off?", "called off", False),
 ])
 def test_a_verb_and_its_particle_meet_in_any_form_with_words_between(text: str, phrase: str, found: bool) -> None:
     from cx_core.reading import phrases
@@ -1276,6 +1278,8 @@ def test_a_count_said_as_the_whole_is_read_apart_from_one_added(monkeypatch: pyt
     got = entities.counts("I now need 4 checked bags in total instead of 2. Can you add two more bags?")
     assert got["bag_total"] == [4] and got["bag_count"] == [4, 2]
     assert "bag_total" not in entities.counts("Please add two more bags.")
+    assert entities.counts("We'll have seven checked bags between us both.")["bag_total"] == [7]  # shared: the whole
+    assert entities.counts("Three bags between the four of us, please.")["bag_total"] == [3]
 
 
 @pytest.mark.parametrize("text, at, under", [
@@ -1607,3 +1611,20 @@ def test_a_first_choice_that_cannot_be_had_opens_the_second(text: str, second: b
     from cx_core.reading.conditions import FALLBACK
 
     assert bool(FALLBACK.search(text)) is second
+
+
+@pytest.mark.parametrize("text, event", [
+    ("My wife slipped on the ice and broke her hip. The surgeon says no flying for two months.", "health"),
+    ("His heart specialist told him on Wednesday that he mustn't fly for the next few months.", "health"),
+    ("Dad had a stroke last week.", "health"),
+    ("I'm pregnant and not allowed to fly after 36 weeks.", "health"),
+    ("I had a stroke of luck and won the raffle.", ""),
+    ("The handle broke off my suitcase.", ""),
+    ("We have a consultant coming to look at the kitchen.", ""),
+])
+def test_an_illness_or_injury_is_read_in_the_words_people_tell_it_in(text: str, event: str) -> None:
+    """What happened to someone's health, told in the customer's words (a surgeon's advice, a broken hip, a stroke),
+    is read by the engine for every pack: the draft's sympathy, and a pack's reason for what it is asked."""
+    from cx_core.signals import life
+
+    assert life(text) == event

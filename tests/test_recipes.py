@@ -755,3 +755,20 @@ def test_a_count_follows_from_what_a_month_may_take_when_none_is_said() -> None:
     bad = {"recipes": {"x": {"steps": [{"action": "a", "args": {"n": {"const": 3, "per": "amount"}}}]}}}
     with pytest.raises(ConfigError, match=r"recipes\.x\.steps\[0\]\.args\.n\.per: only a said count"):
         recipe_book.parse(bad)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("We move out at the end of March and the account should be paid off by then. Could you spread it over as many "
+     "monthly payments as fit in before we leave?", 4),  # written in November: December to March
+    ("Spread it over as many instalments as you can before the end of June, please.", 7),
+    ("Please split it into as many payments as possible.", None),  # no month to count to: asked, not guessed
+    ("We move out at the end of March. Could you spread it over six months?", None),  # a count said is read as said
+    ("About £25 a month is what I can manage.", 4),  # £96.40 at most £25 a month
+])
+def test_as_many_monthly_parts_as_fit_before_a_month_named_count_the_months_left(text: str, parts: int | None) -> None:
+    from datetime import UTC, datetime
+
+    from cx_core.reading import arguments, reader
+
+    assert arguments.parts(reader.read(text, datetime(2026, 11, 20, 9, tzinfo=UTC)), 96.40) == parts
+

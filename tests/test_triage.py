@@ -265,6 +265,34 @@ def test_a_request_that_points_back_at_a_scene_after_another_request_is_read_wit
     assert scene in requests[1].text
 
 
+def test_an_ask_that_counts_what_the_sentence_before_named_is_read_with_it() -> None:
+    """ "We'll have seven checked bags between us both. Can you put all seven on the booking?": "all seven" are the
+    bags the sentence before counted, so the ask is read with it, though a question took that sentence first."""
+    from cx_core.triage import NONE
+
+    told, ask = "We'll have seven checked bags between us both.", "Can you put all seven on the booking?"
+    t = _fake_triager([NONE, "add_bags", "bags_question", "passengers"], {
+        told: [0.02, 0.10, 0.86, 0.02], ask: [0.21, 0.20, 0.30, 0.29],
+        f"{told} {ask}": [0.03, 0.77, 0.19, 0.01]}, [0.1, 0.5, 0.3, 0.1])
+    requests = t._classify("", f"{told} {ask}")[1]
+    assert [r.intent for r in requests] == ["bags_question", "add_bags"], [(r.intent, r.text) for r in requests]
+    assert told in requests[1].text
+
+
+@pytest.mark.parametrize("sentence, back", [
+    ("Can you put all seven on the booking?", True),
+    ("Could you add both to my order?", True),
+    ("Please send all of them back.", True),
+    ("Can you put all seven bags on the booking?", False),  # the noun is said: nothing to point back at
+    ("All 3 rooms need painting.", False),
+    ("Please could you resend the invoices for both orders?", False),
+])
+def test_a_number_whose_noun_was_said_before_points_back(sentence: str, back: bool) -> None:
+    from cx_core.request_split import BACK_TO
+
+    assert bool(BACK_TO.search(sentence)) is back
+
+
 def test_a_plain_request_the_classifier_is_unsure_of_is_read_by_what_the_packs_actions_say_they_do() -> None:
     """"Please put my electricity on the tariff with the lowest unit rate": the pack's examples leave the classifier
     unsure (0.39); the actions' descriptions read it as a change of tariff too, and the two together make it a

@@ -7,6 +7,7 @@ electricity account's reading); when that does not decide, nothing is guessed.""
 
 from __future__ import annotations
 
+import math
 import re
 import typing
 from dataclasses import dataclass
@@ -222,6 +223,35 @@ def a_month(reading: Reading) -> float | None:
             and float(v.value.get("amount") or 0) > 0 and (_A_MONTH_AFTER.match(reading.text[v.words.end:v.words.end + 16])
                                                         or _A_MONTH_BEFORE.search(reading.text[:v.words.start]))}
     return said.pop() if len(said) == 1 else None
+
+
+# a count as large as a time allows: "as many monthly payments as fit in before we leave", "as many months as I can"
+_AS_MANY = re.compile(r"\bas\s+many\s+(?:\w+\s+){0,2}?(?:payments?|instal?ments?|months?|parts?)\s+as\b", re.I)
+# the month a thing must be done by: "by the end of March", "before March", "until March", "at the end of March"
+_BY_MONTH = re.compile(r"\b(?:by|before|until|till|(?:at\s+)?the\s+end\s+of)\s+(?:the\s+end\s+of\s+)?"
+                       r"(" + "|".join(when.MONTHS) + r")\b", re.I)
+
+
+def months_left(reading: Reading) -> int | None:
+    """The number of monthly payments that fit before the month the message must be done by, when it asks for as
+    many as fit ("We move out at the end of March … spread it over as many monthly payments as fit in before we
+    leave", written in November: December to March, 4); None when it asks no such thing or names no such month."""
+    if not _AS_MANY.search(reading.text):
+        return None
+    months = {when.MONTHS.index(m.group(1).lower()) + 1 for m in _BY_MONTH.finditer(reading.text)}
+    if len(months) != 1:
+        return None
+    now = reading.written_at.date()
+    ahead = (months.pop() - now.month) % 12
+    return ahead or None
+
+
+def parts(reading: Reading, total: float) -> int | None:
+    """Into how many monthly parts the message asks a sum to be split without counting them: by what a month may take
+    ("no more than £25 a month" of £96.40: 4), or by the months left before a month named; None when it says neither."""
+    if most := a_month(reading):
+        return math.ceil(round(float(total) / most, 6))
+    return months_left(reading)
 
 
 def money(spec: Spec) -> bool:

@@ -148,13 +148,22 @@ def _follow(toks: tuple[_Tok, ...], at: int, keys: tuple[str, ...]) -> int | Non
 _PARTICLES = frozenset(_key(w) for w in ("off", "up", "back", "out", "down", "away", "over"))
 
 
+_ASKING = frozenset(_key(w) for w in ("please", "pls", "you", "kindly", "just"))
+
+
+def _asked(toks: tuple[_Tok, ...], i: int) -> bool:
+    """Whether the bare verb at ``i`` is asked for: opening a clause, or after "please" or "can you"."""
+    return toks[i].key.endswith("|") and (i == 0 or not toks[i - 1].key or toks[i - 1].key in _ASKING)
+
+
 def _phrasal(toks: tuple[_Tok, ...], keys: tuple[str, ...]) -> list[tuple[int, int]]:
-    """A verb and its particle ("called off"): in any form of the verb, with up to three words between them ("we
-    decided to call the trip off"), never across the end of a clause nor a negation."""
-    verb = keys[0].split("|")[0]
+    """A verb and its particle ("call off"): in any form of the verb, with up to three words between them ("we
+    decided to call the trip off"), never across the end of a clause nor a negation. A phrase that tells of what
+    happened ("called off") is not met by the verb asked for ("please call the trip off", "can you call it off")."""
+    verb, form = keys[0].split("|")
     out = []
     for i, t in enumerate(toks):
-        if not t.key or t.key.split("|")[0] != verb:
+        if not t.key or t.key.split("|")[0] != verb or form == "ed" and _asked(toks, i):
             continue
         for k in range(i + 1, min(i + 2 + GAP, len(toks))):
             if toks[k].key == keys[1]:

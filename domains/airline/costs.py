@@ -27,6 +27,11 @@ def fare(snap: dict[str, Any], flight: dict[str, Any], cabin: str) -> int | None
     return None
 
 
+def bags_cost(args: dict[str, Any], r: dict[str, Any]) -> int:
+    """What the bags beyond the free allowance that a change adds cost the member."""
+    return max(int(args["nonfree_baggages"]) - int(r.get("nonfree_baggages") or 0), 0) * BAG_FEE
+
+
 def _bags(step: Step, r: dict[str, Any]) -> str:
     total, paid = step.args.get("total_baggages"), step.args.get("nonfree_baggages")
     if total is None or paid is None:

@@ -49,7 +49,8 @@ def _methods(ctx: Context) -> list[str]:
     ($80 left)" (a travel certificate pays only for a new booking; an empty gift card pays nothing)."""
     booking = "@reservations" not in ctx.bound
     rec = ctx.bound.get("@reservations") or {}
-    need = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
+    need = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else \
+        costs.bags_cost(ctx.bound, rec) if rec and "nonfree_baggages" in ctx.bound else None
     labels = [f"your {m['label']}" for m in ctx.snapshot["user"].get("payment_methods") or []
               if (m["source"] == "credit_card" or float(m.get("balance") or 0) >= max(need or 0, 0.01))
               and (booking or m["source"] != "certificate")]  # a balance too small to pay it is not offered

@@ -18,6 +18,7 @@ from cx_core.recipe_book import load
 from cx_core.recipes import Context, Resolver, Unbound
 from cx_core.recipes import plan as recipe_plan
 from cx_core.request_split import ASK
+from cx_core.signals import life
 from cx_core.wording import also_decided, day, listed, money
 
 from . import PACK, costs
@@ -74,6 +75,8 @@ def cancel_reason(ctx: Context) -> str | None:
     if len(reasons) > 1:
         raise Unbound("why the booking is cancelled (the reasons given differ)",
                       "could you tell us the main reason you need to cancel?")
+    if life(ctx.text) in ("health", "unwell"):
+        return "health"  # "the surgeon says no flying for two months": a health reason in words no list holds
     if language.REASON_GIVEN.search(ctx.text):
         return "other"  # a reason was given, and it is neither health nor weather
     rec = _record(ctx)
