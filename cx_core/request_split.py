@@ -10,7 +10,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
-from .reading import conditions, keeping, language, when
+from .reading import conditions, keeping, language, paying, when
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -65,7 +65,7 @@ ASK = re.compile(r"\?|\b(?:want|wants|wanted|would like|'d like|’d like|wish|"
 # (an imperative may follow a clause that sets it up: "If that's not possible, just cancel it")
 # a request that points back at what the sentence before spoke of: "Could it be removed?", "Please update it"
 POINTS_BACK = re.compile(r"^\W*(?:(?:please|pls|kindly|so)\s+)?(?:(?:can|could|would|will|may)\s+(?:you\s+|i\s+|we\s+)?"
-                         r"(?:please\s+)?)?"
+                         r"(?:please\s+)?|(?:i|we)(?:['’]d|\s+would)\s+like\s+to\s+|(?:i|we)\s+(?:want|need)\s+to\s+)?"
                          r"(?:(?:it|this|that|they|these|those)\s+be\b|(?!(?:if|when|as|because|since|unless|but|and|or|"
                          r"so|though|although|once|until|while)\b)[a-z]+\s+(?:it|them|that|this|those|these)\b)",
                          re.I)
@@ -182,25 +182,15 @@ def only_fine(sentence: str) -> bool:
     if keeping.unchanged(sentence):
         return True
     said_of = keeping.fine_of(sentence)
-    return not language.not_fine(sentence) and not (_CHOICE.search(said_of) or _MEANS.search(said_of)
-                                                    or _OTHER_ACT.search(said_of))
-
-
-# how to pay for what was asked before: a means of payment, a verb of paying, and no other act
-_MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypal|visa|mastercard|amex|points|"
-                    r"miles|store\s+credit|account\s+credit)\b", re.I)
-_PAYS = re.compile(r"\b(?:pay|pays|paid|paying|charge|charged|cover|covers|use|using|put\s+(?:it|that|the\s+rest|"
-                   r"whatever|the\s+balance|the\s+difference))\b", re.I)
-_OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|book\w*|reschedul\w*|move|change|update|"
-                        r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
+    return not language.not_fine(sentence) and not (_CHOICE.search(said_of) or paying.MEANS.search(said_of)
+                                                    or paying.OTHER_ACT.search(said_of))
 
 
 def says_how_to_pay(sentence: str) -> bool:
     """A sentence that only says how to pay for what was asked before it ("I'd like my $100 travel certificate to
     cover any fee", "If certificates can't be used for bags, charge the card on file"): part of that request, never
     a request of its own; a question about paying ("Can I pay with my Amex?") still asks."""
-    return bool(_MEANS.search(sentence) and _PAYS.search(sentence)) and not _OTHER_ACT.search(sentence) \
-        and "?" not in sentence and not names_a_record(sentence)
+    return paying.only_how_to_pay(sentence) and not names_a_record(sentence)
 
 
 # a figure that only describes a noun, its unit singular ("your 24 hour rule", "a 30-day window"): no value given

@@ -280,6 +280,10 @@ def test_my_card_on_file_for_money_back_on_a_booking_is_the_card_that_paid_for_i
     ctx = Context(Request(intent="change_flight", text="x", confidence=1.0), "Please use my card on file.", {}, snap,
                   NOW.date(), bound={"@reservations": r, "cabin": r["cabin"], "flights": same})
     assert payment(ctx) == r["payment_history"][0]["payment_id"]  # the same fare: nothing to charge
+    # no method named at all: money back goes where it came from, too
+    unnamed = Context(ctx.request, "Please put me on the same flight a week later.", {}, snap, NOW.date(),
+                      bound=ctx.bound)
+    assert payment(unnamed) == r["payment_history"][0]["payment_id"]
     dearer = {**ctx.bound, "nonfree_baggages": int(r["nonfree_baggages"]) + 1}
     dearer.pop("flights")
     with pytest.raises(Unbound, match="which of the member's cards"):

@@ -830,6 +830,10 @@ def test_an_address_given_as_where_to_send_something_is_read_as_such(text: str, 
     ("I'm still going, so nothing should be cancelled; just swap Miguel for Nathan.", "just swap Miguel for Nathan."),
     ("Please don't cancel the vacuum, just cancel the headphones", "just cancel the headphones"),
     ("Don't refund me, send a replacement.", "Don't refund me, send a replacement."),  # one clause: read whole
+    ("If the 7kW can't be returned, then please cancel this morning's order instead.",
+     "then please cancel this morning's order instead."),  # what is asked, without the condition it is asked on
+    ("If I send the vacuum back, can the refund go to my gift card?",
+     "If I send the vacuum back, can the refund go to my gift card?"),  # a question on a condition stays whole
 ])
 def test_what_a_sentence_asks_for_without_what_it_sets_aside(text: str, wanted: str) -> None:
     from cx_core.reading import language
@@ -1628,3 +1632,49 @@ def test_an_illness_or_injury_is_read_in_the_words_people_tell_it_in(text: str, 
     from cx_core.signals import life
 
     assert life(text) == event
+
+
+@pytest.mark.parametrize("pack", list(PACKS))
+@pytest.mark.parametrize("template, pays_only", [
+    ("Please {act}, and if there's a charge, put it on my gift card first, and if that doesn't have enough on it, use "
+     "my Visa.", True),
+    ("Please {act}, and if it costs anything, charge my Mastercard.", True),
+    ("If my wife agrees, please {act}.", False),
+])
+@pytest.mark.parametrize("payment_chosen", [True, False])
+def test_a_condition_that_only_says_how_to_pay_holds_no_write_whose_payer_is_chosen(
+        pack: str, template: str, pays_only: bool, payment_chosen: bool) -> None:
+    """"If there's a charge, put it on the gift card first, and if that doesn't have enough, use my Visa": the
+    condition picks who pays, and the rule that chose the payer read it; the write does not wait for a person. A
+    step whose payer is not chosen, or any other condition, still waits."""
+    from cx_core.plans import Plan, Step
+    from cx_core.reading import guard
+
+    action, args, snap = STEPS[pack]
+    text = template.format(**PACKS[pack])
+    reading = read(text, WRITTEN, packs.reading(find(pack)), [SimpleNamespace(intent="request", text=text,
+                                                                              confidence=1.0)])
+    chosen = {"payment_id": "credit_card_1"} if payment_chosen else {}
+    [step] = guard.apply(Plan(steps=[Step(action, {**args, **chosen}, "request", "the customer asked")]), reading,
+                         snap).steps
+    goes = pays_only and payment_chosen
+    assert (not step.held) is goes, step.held
+    assert (guard.PAYMENT_SETTLES in step.rationale) is goes
+
+
+@pytest.mark.parametrize("text, amount, each, extra", [
+    ("Business class if it's under $300 a head, otherwise regular economy is fine.", 300.0, True, False),
+    ("But only if the upgrade is no more than $150 extra per person.", 150.0, True, True),
+    ("Fine provided it's less than $150 more; more than that and I'll keep Sunday.", 150.0, False, True),
+    ("As long as the whole thing is under £500.", 500.0, False, False),
+    ("I paid $200 for it.", None, False, False),  # an amount, no ceiling
+    ("Under $100 each, or at most $250 in all.", None, False, False),  # two ceilings: none is guessed
+])
+def test_a_price_ceiling_is_read_with_whom_it_counts_and_whether_it_is_the_difference(
+        text: str, amount: float | None, each: bool, extra: bool) -> None:
+    from cx_core.reading import bounds
+
+    most = bounds.ceiling(text)
+    assert (most.amount, most.each, most.extra) == (amount, each, extra) if amount is not None else most is None
+    if most is not None:
+        assert most.allows(amount * (3 if each else 1), 3) and not most.allows(amount * (3 if each else 1) + 1, 3)

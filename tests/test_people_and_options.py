@@ -51,6 +51,8 @@ def test_people_named_with_a_date_of_birth(text: str, want: list[tuple[str, str,
     ("Two seats: Alex Lee and Sam Kay", False, None, False, False),
     ("For my sister and her son. I'm NOT travelling myself.", False, None, False, True),
     ("I won't be flying, it's for my parents", False, None, False, True),
+    ("My friend would like to use it in my place.", False, None, False, True),
+    ("Could you put her name on the booking instead of mine?", False, None, False, True),
 ])
 def test_who_goes_with_the_writer(text: str, alone: bool, companion: str | None, with_writer: bool,
                                   without_writer: bool) -> None:

@@ -351,6 +351,8 @@ def test_a_request_is_read_as_what_it_asks_for(services: Services) -> None:
     ("Could we swap them for the black ones?", True),
     ("May I return it?", True),
     ("Could it be removed?", True),
+    ("I'd like to swap it for the silver filter model.", True),  # a wish about what came before
+    ("We want to move them to Friday.", True),
     ("Can I get a refund?", False),  # asks for something of its own
     ("If that's not possible, cancel it.", False),
 ])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .language import qualifiers
@@ -159,3 +160,37 @@ def on_making(sentence: str) -> bool:
     kettle, please cancel that one"): the records settle it once the step has found its record (``made``)."""
     q = qualifiers(Words(text=sentence, start=0, end=len(sentence)))
     return q.condition is not None and q.fallback is None and bool(_MADE.match(q.condition.text))
+
+
+# what the words after a ceiling say it is of: a difference ("$150 more", "$150 extra per person")
+_EXTRA = re.compile(r"^\s*(?:(?:a|per|each)\s+\w+\s+)?(?:more|extra|on\s+top|additional)\b|^\s*(?:in\s+)?extra\b", re.I)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The most a customer will pay for a choice: ``amount``, for each traveller or thing (``each``), and as the
+    difference from what they have now (``extra``)."""
+
+    amount: float
+    each: bool
+    extra: bool
+    words: Words
+
+    def allows(self, price: float, count: int = 1) -> bool:
+        """Whether ``price`` (for all ``count`` of them, or the difference when ``extra``) is within it."""
+        return price <= self.amount * (count if self.each else 1) + 0.005
+
+
+def ceiling(text: str) -> Ceiling | None:
+    """The one price ceiling the text sets ("business class if it's under $300 a head", "only if the upgrade is no
+    more than $150 extra per person", "fine provided it's less than $150 more"); None when it sets none or two."""
+    found = []
+    for v in amounts(text):
+        start, end = v.words.start, v.words.end
+        if _comparison(text, start, end) not in ("<", "<="):
+            continue
+        after = text[end:end + 40]
+        found.append(Ceiling(float(v.value["amount"]), each=bool(_PER.search(after) or re.match(
+            r"^\s*(?:more|extra)\s+(?:per|a|each)\s+(?:person|head|passenger|traveller|traveler|seat|ticket)\b", after,
+            re.I)), extra=bool(_EXTRA.search(after)), words=v.words))
+    return found[0] if len(found) == 1 else None

@@ -17,7 +17,7 @@ from ..actions.base import REGISTRY, is_read
 from ..plans import ASKS_ONLY, NOTICED, SECOND_CHOICE, Plan, Step
 from ..signals import FORMAL_COMPLAINT
 from ..wording import also_decided, listed
-from . import bounds
+from . import bounds, paying
 from .language import ASKING_WORDS, ASKS_FOR, ASKS_OF_IT, ON_REFUND, is_question, points_back
 from .types import Qualifiers, Reading, RequestReading
 
@@ -138,6 +138,19 @@ def _refund_settles(step: Step, q: Qualifiers) -> bool:
     held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.fallback, q.restriction) if x is not None]
     return bool(spec is not None and spec.refunds_in_full and q.condition is not None and not held
                 and ON_REFUND.search(q.condition.text))
+
+
+PAYMENT_SETTLES = "the customer's condition only says how to pay: the payment method it leads to is the one chosen"
+
+
+def _pays_only(step: Step, q: Qualifiers) -> bool:
+    """A condition that only says how to pay ("If there's a charge, put it on the gift card first, and if that doesn't
+    have enough on it, use my Visa"), on a step whose payment is chosen: the condition picks the payer, and the pack's
+    rule that chose it read the same words, so the write itself does not wait."""
+    held = [x for x in (q.negated, q.withdrawn, q.asks_only, q.restriction) if x is not None]
+    return q.condition is not None and not held and paying.only_how_to_pay(q.condition.text) \
+        and (q.fallback is None or paying.only_how_to_pay(q.fallback.text)) \
+        and any("payment" in k and v not in (None, "", []) for k, v in step.args.items())
 
 
 def _records_settle(step: Step, q: Qualifiers, snapshot: Mapping[str, Any] | None) -> tuple[bool, str] | None:
@@ -342,6 +355,8 @@ def apply(plan: Plan, reading: Reading, snapshot: Mapping[str, Any] | None, firs
             what, why = holding(denied.qualifiers)
         if what == "hold" and clause is not None and _refund_settles(step, clause.qualifiers):
             what, step = "", replace(step, rationale=f"{step.rationale}; {REFUND_SETTLES}")
+        elif what == "hold" and clause is not None and _pays_only(step, clause.qualifiers):
+            what, step = "", replace(step, rationale=f"{step.rationale}; {PAYMENT_SETTLES}")
         elif what == "hold" and clause is not None and (settled := _records_settle(step, clause.qualifiers,
                                                                                     snapshot)) is not None:
             what = "" if settled[0] else "drop"  # met: it goes ahead; not met: not done, and the reply says why

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from . import numbers
-from .conditions import CONDITION, FALLBACK, ULTIMATUM
+from .conditions import CONDITION, FALLBACK, ULTIMATUM, without_conditions
 from .keeping import BUT, FINE, UNCHANGED, unchanged
 from .types import Qualifiers, Value, Words
 
@@ -421,9 +421,14 @@ _SENDS = re.compile(r"\b(?:e-?mail|send|forward|mail)\b", re.I)
 
 def wanted_only(sentence: str) -> str:
     """``sentence`` without the things it names only to set them aside, nor where a thing it asks for is to be
-    sent: what is asked for, as a classifier should read it ("I'd like a replacement please, not a refund" asks for
-    a replacement, "could you email the invoice to the new address?" for the invoice)."""
+    sent, nor the condition a thing to do is asked on (a question asked on one stays whole): what is asked for, as
+    a classifier should read it ("I'd like a replacement please, not a refund" asks for a replacement, "could you
+    email the invoice to the new address?" for the invoice, "if the 7kW can't be returned, then please cancel this
+    morning's order" for a cancellation)."""
     sentence = _SET_ASIDE.sub("", sentence)
+    asked_after = without_conditions(sentence).strip(" ,;:-")
+    if asked_after != sentence.strip(" ,;:-") and len(asked_after.split()) >= 3 and "?" not in sentence:
+        sentence = asked_after
     parts = clauses(Words(text=sentence, start=0, end=len(sentence)))
     if len(asked := [c.text for c in parts if not NEGATION.search(c.text)]) < len(parts) and asked:
         sentence = " ".join(asked)  # "nothing should be cancelled; just swap Miguel for Nathan" asks for a swap

@@ -105,3 +105,18 @@ def every_one(text: str, method: Mapping[str, Any]) -> bool:
     words = KIND_WORDS.get(kind(method))
     return words is not None and bool(re.search(rf"\b(?:both|all|each)\s+(?:of\s+)?(?:(?:my|the|our|your)\s+)?"
                                                 rf"(?:[\w$.]+\s+)?(?:{words.pattern})", text, re.I))
+
+
+# how to pay for what was asked before: a means of payment, a verb of paying, and no other act
+MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypal|visa|mastercard|amex|points|"
+                    r"miles|store\s+credit|account\s+credit)\b", re.I)
+PAYS = re.compile(r"\b(?:pay|pays|paid|paying|charge|charged|cover|covers|use|using|put\s+(?:it|that|the\s+rest|"
+                   r"whatever|the\s+balance|the\s+difference))\b", re.I)
+OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|book\w*|reschedul\w*|move|change|update|"
+                        r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
+
+
+def only_how_to_pay(text: str) -> bool:
+    """Words that only say how to pay ("If there's a charge, put it on the gift card first, and if that doesn't have
+    enough on it, use my Visa"): a means of payment and a verb of paying, no other act and no question."""
+    return bool(MEANS.search(text) and PAYS.search(text)) and not OTHER_ACT.search(text) and "?" not in text

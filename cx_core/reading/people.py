@@ -31,7 +31,8 @@ _ME_AND = re.compile(r"\b(?:me|myself) and my (\w+)\b|\bmy (\w+) and (?:me|I|mys
 # the writer stays at home: "I'm NOT travelling myself", "I won't be flying", "without me"
 _NOT_ME = re.compile(r"\b(?:i'?m|i\s+am|i'?ll|i\s+will)\s+not\s+(?:be\s+)?(?:travell?ing|flying|coming|going)\b|"
                      r"\bi\s+(?:won'?t|will\s+not|can'?t|cannot)\s+(?:be\s+)?(?:travell?ing|flying|coming|going)\b|"
-                     r"\bnot\s+(?:travell?ing|flying|coming|going)\s+myself\b|\bwithout\s+me\b", re.I)
+                     r"\bnot\s+(?:travell?ing|flying|coming|going)\s+myself\b|\bwithout\s+me\b|\bin\s+my\s+place\b|"
+                     r"\binstead\s+of\s+(?:me|mine|myself)\b", re.I)
 # the writer goes too, beside the people named: "me and Alex Lee", "Alex and I", "with me"
 _WITH_ME = re.compile(r"\b(?:[Mm]e|[Mm]yself),? and (?:[A-Z]|[Mm]y )|\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+)? and (?:me|I)\b"
                       r"|\b(?:[Ww]ith|[Aa]nd) me\b")

@@ -99,8 +99,8 @@ def payment(ctx: Context) -> str:
         return str(cards_saved[0])  # "my card on file": the member has one
     paid_with = {str(h.get("payment_id")) for h in rec.get("payment_history") or []} & set(cards_saved)
     cost = costs.change_cost(ctx.bound, rec, ctx.snapshot) if rec and "flights" in ctx.bound else None
-    if len(cards_saved) > 1 and topics.A_CARD.search(ctx.text) and len(paid_with) == 1 and cost is not None and cost <= 0:
-        return paid_with.pop()  # "my card on file" for money back on this booking: the card that paid for it
+    if len(paid_with) == 1 and cost is not None and cost <= 0 and (topics.A_CARD.search(ctx.text) or not kinds):
+        return paid_with.pop()  # money back on this booking ("my card on file", or no method named): where it came from
     if len(cards_saved) > 1 and topics.A_CARD.search(ctx.text):  # "my card": which of their cards
         named_cards = [f"your {m['label']}" for m in methods if m.get("source") == "credit_card"]
         raise Unbound("which of the member's cards pays",  # "my card on file", and there are several

@@ -11,7 +11,7 @@ from typing import Any
 
 from cx_core.models import Triage
 from cx_core.plans import Plan
-from cx_core.reading import cuts, language, people, topics, when
+from cx_core.reading import bounds, conditions, cuts, language, people, topics, when
 from cx_core.reading.numbers import UNITS
 from cx_core.reading.types import Facts
 from cx_core.recipe_book import load
@@ -248,6 +248,9 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         if len(named) > 1:  # the member signing their own message is not the traveller they write about
             named = [i for i in named if (current[i]["first_name"], current[i]["last_name"])
                      != (me["first_name"], me["last_name"])]
+        if not named and facts.party.without_writer:  # "could you put her name on the booking instead of mine?"
+            named = [i for i, p in enumerate(current) if (p["first_name"], p["last_name"])
+                     == (me["first_name"], me["last_name"])]
         if len(born) == 1 and (len(named) == 1 or len(current) == 1):
             at = named[0] if named else 0
             return [born[0] if i == at else p for i, p in enumerate(current)]
@@ -335,8 +338,22 @@ def trip_destination(ctx: Context) -> str:
 
 def booking_cabin(ctx: Context) -> str:
     named = ctx.entities.get("cabin_named") or []
+    if len(named) == 2 and conditions.FALLBACK.search(ctx.text) and (most := bounds.ceiling(ctx.text)) is not None \
+            and not most.extra:
+        return _cabin_within(ctx, str(named[0]), str(named[1]), most)
     return str(_said(named[0] if len(named) == 1 else None, "which cabin",
                      "which cabin would you like: basic economy, economy or business?"))
+
+
+def _cabin_within(ctx: Context, first: str, second: str, most: bounds.Ceiling) -> str:
+    """"Business class if it's under $300 a head, otherwise regular economy": the first cabin when the flights
+    asked for cost no more than that in it, else the second."""
+    flights = booked_flights(ctx, first)
+    fares = [costs.fare(ctx.snapshot, f, first) for f in flights]
+    if any(f is None for f in fares):
+        raise Unbound(f"which cabin: the fare in {first.replace('_', ' ')} is not known")
+    count = 1 if most.each else len(new_passengers(ctx))
+    return first if most.allows(sum(int(f or 0) for f in fares) * count, count) else second
 
 
 def booking_bags(ctx: Context) -> int:
