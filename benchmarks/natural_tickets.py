@@ -1,7 +1,7 @@
 """Replays the tickets written in customers' own words and scores them, both halves of the fixed tune/check split:
 ``../shared/data/tickets-natural`` (the development set), ``evaluation/natural`` (the project's own, written the
-same way by someone who had not read the readers), ``evaluation/natural-2`` to ``evaluation/natural-15`` (a second
-to fifteenth such set, each measured before any rule was changed for it). Each company's world is built as on the
+same way by someone who had not read the readers), ``evaluation/natural-2`` to ``evaluation/natural-16`` (a second
+to sixteenth such set, each measured before any rule was changed for it). Each company's world is built as on the
 tickets' day (``demo --today``), Northwind's records in its own HTTP service (the tests' service, seeded for that
 day); a set whose folder is absent is skipped.
 
@@ -30,7 +30,7 @@ SETS = {"shared": ROOT.parent / "shared" / "data" / "tickets-natural", "own": RO
         "tenth": ROOT / "evaluation" / "natural-10", "eleventh": ROOT / "evaluation" / "natural-11",
         "twelfth": ROOT / "evaluation" / "natural-12", "thirteenth": ROOT / "evaluation" / "natural-13",
         "fourteenth": ROOT / "evaluation" / "natural-14",
-        "fifteenth": ROOT / "evaluation" / "natural-15"}
+        "fifteenth": ROOT / "evaluation" / "natural-15", "sixteenth": ROOT / "evaluation" / "natural-16"}
 DAY = "2026-11-20"
 TOKEN = "nw-dev-token-2026"
 
@@ -52,7 +52,7 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--sets", default="shared,own,fresh,third,fourth,fifth,sixth,seventh,eighth,ninth,tenth,eleventh,"
-                                     "twelfth,thirteenth,fourteenth,fifteenth")
+                                     "twelfth,thirteenth,fourteenth,fifteenth,sixteenth")
     p.add_argument("--packs", default="lumen,airline,northwind")
     p.add_argument("--keep", help="a folder to build the worlds in and keep (built once, reused)")
     p.add_argument("--details", help="a folder for each set's details")
