@@ -245,6 +245,11 @@ _MASKS = [
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "email address"),
     (re.compile(r"[$£€]\s?\d[\d,]*(?:\.\d{2})?"), "amount"),
     (re.compile(r"(?<!\w)(?:\+?\d{1,3}[ .-]?)?\(?\d{2,5}\)?[ .-]\d{3,4}[ .-]?\d{3,4}(?!\w)"), "phone number"),
+    # a thing the customer sends back, in the words people use: "it needs to go back to you", "the other two are
+    # going back" is a return asked for (never the writer going back somewhere: "I'm going back to work")
+    (re.compile(r"\b(it|they|this|that|these|those|both|(?:the|my)\s+[\w-]+(?:\s+[\w-]+)?)(?:['’](?:s|re)|\s+(?:is|are|"
+                r"needs?\s+to|has\s+to|have\s+to|will|must|should|can))\s+(?:be\s+)?go(?:ing)?\s+back\b"
+                r"(?:\s+to\s+you\b)?", re.I), r"I want to return \1"),
 ]
 
 

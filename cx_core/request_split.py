@@ -79,17 +79,21 @@ NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|
 WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
                   r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
                   re.I)  # a wish declared in so many words: "I want…", "we'd like…"
-IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+|\b(?:can|could|would|will)\s+you\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|"
+IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+|\b(?:can|could|would|will)\s+you\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|rebook|re-book|swap|"
                          r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
                          r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
                          re.I)
 
 
 # a plan the writer already holds, told as the scene of what they ask next ("we were due to fly to Dallas on the
-# 9th", "your installer is booked to come on Saturday the 28th", "I'm flying to Charlotte on the 5th")
+# 9th", "your installer is booked to come on Saturday the 28th", "I'm flying to Charlotte on the 5th", "the order
+# says it's coming Monday")
 _HELD = re.compile(r"\b(?:am|is|are|was|were|['’]m|['’]re|['’]s)\s+(?:\w+\s+)?(?:due|booked|scheduled|supposed|meant)\s+"
                    r"(?:to|on|for|in|back|out|home)\b|\b(?:i|we)\s*(?:['’]m|['’]re|\s+am|\s+are)\s+"
-                   r"(?:flying|travell?ing|leaving)\b", re.I)
+                   r"(?:flying|travell?ing|leaving)\b|"
+                   # "it says it's coming Monday", "the sofa is arriving on the 3rd"
+                   r"\b(?:is|are|['’]s|['’]re)\s+(?:\w+\s+)?(?:coming|arriving|expected)\s+(?:on\s+|this\s+|next\s+)?"
+                   r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|the\s+\d)", re.I)
 # a plain "please" before what is to be done ("so please call the trip off"), not one before a courtesy
 _PLEASE_DO = re.compile(r"\bplease\s+(?!(?:note|see|find|be|bear|excuse|forgive|accept)\b)[a-z]", re.I)
 

@@ -1678,3 +1678,65 @@ def test_a_price_ceiling_is_read_with_whom_it_counts_and_whether_it_is_the_diffe
     assert (most.amount, most.each, most.extra) == (amount, each, extra) if amount is not None else most is None
     if most is not None:
         assert most.allows(amount * (3 if each else 1), 3) and not most.allows(amount * (3 if each else 1) + 1, 3)
+
+
+@pytest.mark.parametrize("text, returned", [
+    ("The vacuum leaves wet streaks, so it needs to go back to you.", True),
+    ("The other two are going back - the soundbar is too wide.", True),
+    ("It doesn't suit my office, so it's going back too.", True),
+    ("I'm going back to work on Monday.", False),  # the writer goes back somewhere
+    ("We are going back home on the 12th.", False),
+])
+def test_a_thing_going_back_is_read_by_the_classifier_as_a_return_asked_for(text: str, returned: bool) -> None:
+    """"It needs to go back to you": what the customer sends back, said the way people say it, reaches every pack's
+    classifier as a return asked for; the writer going back somewhere does not."""
+    from cx_core.entities import normalise
+
+    assert ("I want to return" in normalise(text)) is returned
+
+
+@pytest.mark.parametrize("text, first, second", [
+    ("Could you shift the Direct Debit from the 12th to the 2nd? Apologies, I've just checked my contract and the "
+     "money lands on the 3rd, so the 3rd it is.", 2, 3),
+    ("Saturday the 13th, please. I have just looked at the calendar again and Saturday is the 12th.", 13, 12),
+])
+def test_a_value_given_again_after_the_writer_checked_replaces_the_first(text: str, first: int, second: int) -> None:
+    from cx_core.reading import corrections
+
+    at1 = text.index(f"{first}")
+    at2 = text.index(f"{second}", at1 + len(str(first)))
+    assert corrections.corrects(text, (at1, at1 + len(str(first)), first), [(at2, at2 + len(str(second)), second)])
+
+
+@pytest.mark.parametrize("sentence, plan", [
+    ("Last night's order with the TV and the coffee maker says it's coming Monday.", True),
+    ("The sofa is arriving on the 3rd.", True),
+    ("When is it coming?", False),  # asks
+    ("My sister is coming to stay.", False),  # no day it is held for
+])
+def test_a_delivery_told_as_coming_on_a_day_is_a_plan_held(sentence: str, plan: bool) -> None:
+    from cx_core.request_split import tells_of_a_plan
+
+    assert tells_of_a_plan(sentence) is plan
+
+
+def test_a_second_choice_that_rebooks_is_an_act_of_its_own_not_only_how_to_pay() -> None:
+    """"…if that's a no, then rebook me onto the same flight a week later and charge the difference to my
+    Mastercard": another act, not only how to pay for the first."""
+    from cx_core.request_split import IMPERATIVE, says_how_to_pay
+
+    s = "If that's a no, then rebook me onto the same flight a week later and charge the difference to my Mastercard."
+    assert IMPERATIVE.search(s) and not says_how_to_pay(s)
+
+
+def test_the_value_a_record_holds_now_is_no_new_value_when_another_is_said() -> None:
+    """"Shift the Direct Debit from the 12th to the 2nd? Apologies, I've just checked … the 3rd it is. … or does
+    that one still go out on the 12th?": the 12th is the day on file, the 2nd is corrected, the 3rd is asked."""
+    from cx_core.reading import arguments
+
+    day = arguments.Spec("day", "Day of the month the Direct Debit is taken.", "number", 1, 28)
+    text = ("Could you shift the electricity Direct Debit from the 12th to the 2nd? Apologies, I've just checked my "
+            "contract and the money lands on the 3rd, so the 3rd it is. Will the change be in place for December's "
+            "payment, or does that one still go out on the 12th?")
+    assert arguments.read(day, read(text, WRITTEN, None, []), now=12)[0] == 3
+    assert arguments.read(day, read("Please move it to the 12th.", WRITTEN, None, []), now=12)[0] == 12  # only one

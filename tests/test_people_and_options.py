@@ -126,3 +126,15 @@ def test_a_hyphen_parts_words_as_a_space_does() -> None:
     text = "two more bags on our Las Vegas-Charlotte trip, one-way"
     assert phrases.find("las vegas", text) and phrases.find("charlotte", text)
     assert phrases.find("one way", text) and phrases.find("one-way", "a one way ticket")
+
+
+@pytest.mark.parametrize("text, right", [
+    ("I booked my niece as Susan. Her passport actually says Suzanne (same surname, same birthday).", "Suzanne"),
+    ("It should be Jon, not John.", "Jon"),
+    ("It actually is fine.", None),  # no name
+    ("The flight should be cheaper.", None),
+])
+def test_the_right_spelling_of_a_name_on_file_is_read(text: str, right: str | None) -> None:
+    from cx_core.reading.people import right_name
+
+    assert right_name(text) == right

@@ -142,7 +142,8 @@ def shifted(own: str, now: Any, spec: Spec) -> int | None:
 def read(spec: Spec, reading: Reading, near: str = "", own: str = "", now: Any = None) -> tuple[Any, str]:
     """The argument's value, or (None, why: ``NOT_FOUND`` or ``AMBIGUOUS``); ``near``, words of the record it belongs
     to, pick among several ("electric 12301, gas 5302"); a number the request's ``own`` words give comes first;
-    ``now``, the value the record has now, which a shift in words counts from."""
+    ``now``, the value the record has now, which a shift in words counts from and which is no new value when
+    another is said."""
     if spec.kind == "number" and own and (moved := shifted(own, now, spec)) is not None:
         # "Can my Direct Debit be taken a week earlier than at present?": a day counted from the one the records
         # have now, never from a day told beside it ("it's now the 7th")
@@ -182,6 +183,8 @@ def read(spec: Spec, reading: Reading, near: str = "", own: str = "", now: Any =
         values = [v for v in values if not _in_a_name(reading.text, v)] or values  # "my Green Fixed 12 prices"
         if not values and pool and spec.high is not None and _longest(reading):
             return (int(spec.high) if float(spec.high).is_integer() else spec.high), ""
+        # the value the record holds now is no new one, when another is said ("from the 12th to the 3rd")
+        values = [v for v in values if now is None or v.value != now] or values
         return _pick(values or pool, spec, reading, near)
     if spec.kind == "date":
         return _read_date(spec, reading, near)

@@ -1,5 +1,6 @@
 """A value the writer corrects as they write ("nine thousand nine hundred and twelve. Actually, scratch that, I had
-my glasses off - it's 9921"; "the 14th, sorry, I mean the 15th"): the later value stands, the earlier one is set
+my glasses off - it's 9921"; "the 14th, sorry, I mean the 15th"; "the 2nd? Apologies, I've just checked my
+contract and the money lands on the 3rd"): the later value stands, the earlier one is set
 aside. Generic English, for every reader and every pack."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from .types import Value
 CORRECTS = re.compile(
     r"\b(?:scratch\s+that|strike\s+that|sorry,?\s+(?:i\s+)?mean[st]?|i\s+meant|correction|my\s+(?:mistake|bad)|"
     r"typo|make\s+that|no,?\s+wait|wait,?\s+no|or\s+rather|i\s+mis(?:read|typed|spoke|wrote)|"
-    r"actually,?\s+(?:it'?s|it\s+is|it\s+was|make\s+it|that'?s|that\s+should)|should\s+have\s+(?:read|said|been))\b",
+    r"actually,?\s+(?:it'?s|it\s+is|it\s+was|make\s+it|that'?s|that\s+should)|should\s+have\s+(?:read|said|been)|"
+    # the writer looked again: "Apologies, I've just checked my contract and the money lands on the 3rd"
+    r"(?:i'?ve|i\s+have)\s+just\s+(?:checked|looked|re-?read|realised|realized|noticed)|(?:checked|looked)\s+again)\b",
     re.I)
 # how far apart a value and its correction may stand (the correction's own sentence, or the next)
 _REACH = 160

@@ -112,7 +112,7 @@ MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypa
                     r"miles|store\s+credit|account\s+credit)\b", re.I)
 PAYS = re.compile(r"\b(?:pay|pays|paid|paying|charge|charged|cover|covers|use|using|put\s+(?:it|that|the\s+rest|"
                    r"whatever|the\s+balance|the\s+difference))\b", re.I)
-OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|book\w*|reschedul\w*|move|change|update|"
+OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|(?:re-?)?book\w*|reschedul\w*|move|change|update|"
                         r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
 
 

@@ -73,3 +73,16 @@ def named(text: str, people: Sequence[Mapping[str, str]]) -> list[int]:
     firsts = [str(p.get("first_name", "")).lower() for p in people]
     return [i for i, p in enumerate(people) if f"{p.get('first_name', '')} {p.get('last_name', '')}".lower() in flat
             or (firsts[i] and firsts.count(firsts[i]) == 1 and re.search(rf"\b{re.escape(firsts[i])}\b", flat))]
+
+
+# the right spelling of a name given as the correction of one on file: "her passport actually says Suzanne", "it
+# should be Suzanne", "her name is really Suzanne", "spelt Suzanne, not Susan"
+_RIGHT_NAME = re.compile(r"\b(?:actually|really|correctly)\s+(?:says|reads|is|spelt|spelled|shows)\s+"
+                         rf"({_PART})\b|\bshould\s+(?:be|read|say)\s+({_PART})\b|\b(?:spelt|spelled)\s+({_PART})\b")
+
+
+def right_name(text: str) -> str | None:
+    """The one first name the message gives as the right spelling of a name on file, or None."""
+    said = {next(g for g in m.groups() if g) for m in _RIGHT_NAME.finditer(text)}
+    said = {s for s in said if s[0].isupper() and s.lower() not in ("i", "it", "the", "my", "her", "his")}
+    return said.pop() if len(said) == 1 else None

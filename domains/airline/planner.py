@@ -4,6 +4,7 @@ certain raises ``Unbound`` with what a person must decide; nothing is guessed.""
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from pathlib import Path
@@ -268,6 +269,8 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                 "it to change; if you meant another booking, just send us its reference" if rec.get("all_flown") else
                 f"I'm sorry, but the travellers on reservation {rec['reservation_id']} cannot change: {why}."
                 + COLLEAGUE), final=True)
+        if not born and (fixed := _name_fixed(ctx.text, current)) is not None:
+            return fixed  # "I booked my niece as Susan. Her passport actually says Suzanne"
         on_it = {(p["first_name"], p["last_name"]) for p in current}
         saved = [p for p in _saved_named(ctx) if (p["first_name"], p["last_name"]) not in on_it]
         if not born and len(named) == 1 and len(saved) == 1:  # "swap Miguel for Nathan" (Nathan saved on file)
@@ -303,6 +306,18 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                       f"what are your {who}'s full name and date of birth, as on their ID?")
     raise Unbound("the passengers' full names and dates of birth",
                   "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
+
+
+def _name_fixed(text: str, current: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The travellers with one first name spelt right, when the message gives the right spelling of a name on the
+    booking ("Her passport actually says Suzanne"): the one traveller whose name is that one misspelt."""
+    right = people.right_name(text)
+    if right is None or any(p["first_name"] == right for p in current):
+        return None
+    alike = [i for i, p in enumerate(current)
+             if difflib.SequenceMatcher(None, str(p["first_name"]).lower(), right.lower()).ratio() >= 0.6]
+    return [{**p, "first_name": right} if i == alike[0] else p for i, p in enumerate(current)] if len(alike) == 1 \
+        else None
 
 
 def _saved_named(ctx: Context) -> list[dict[str, str]]:
