@@ -10,7 +10,7 @@ from typing import Any
 
 from . import entities
 from .models import Request
-from .reading import conditions, keeping, language, paying, when
+from .reading import conditions, keeping, language, numbers, paying, when
 from .signals import COMPLAINT, PROBLEM, life
 
 # A short sentence that names no record of its own and follows a request it belongs to is part of that
@@ -79,10 +79,11 @@ NEW_REQUEST = re.compile(r"^\W*(?:also|additionally|another|separately|secondly|
 WISH = re.compile(r"\b(?:i|we)(?:\s+(?:really|also|just|still))?(?:\s+(?:want|would\s+like|need|wish)|['’]d\s+like|"
                   r"(?:['’]ll|\s+will|\s+shall)\s+(?:also\s+|still\s+)?need)\b",
                   re.I)  # a wish declared in so many words: "I want…", "we'd like…"
-IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+|\b(?:can|could|would|will)\s+you\s+)\W*(?:please\s+)?(?:cancel|change|move|return|exchange|refund|send|resend|update|book|rebook|re-book|swap|"
-                         r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
-                         r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
-                         re.I)
+IMPERATIVE = re.compile(r"(?:^|[,;:]\s*|\b(?:just|then|so)\s+|\b(?:can|could|would|will)\s+you\s+)\W*(?:please\s+)?"
+                        r"(?:cancel|change|move|return|exchange|refund|send|resend|update|book|rebook|re-book|swap|"
+                        r"add|remove|switch|upgrade|downgrade|fix|replace|credit|reverse|close|open|reschedule|"
+                        r"stop|pause|resume|transfer|apply|waive|check|confirm|tell|give|show|make|set|put|get)\b",
+                        re.I)
 
 
 # a plan the writer already holds, told as the scene of what they ask next ("we were due to fly to Dallas on the
@@ -107,9 +108,9 @@ def tells_of_a_plan(sentence: str) -> bool:
 
 ASKED_MIN = 0.4  # a sentence the model is less sure of that asks outright is a request all the same
 # words that speak of what came before: a pronoun, or a number whose noun was said before it ("put all seven on")
-BACK_TO = re.compile(r"\b(?:it|them|that one|this one|the same|(?:both|all)\s+of\s+them|(?:both|all\s+(?:two|three|"
-                     r"four|five|six|seven|eight|nine|ten|\d+))(?!\s+(?!on|to|in|onto|into|of|for|at|back|please)[a-z]))\b",
-                     re.I)
+_SOME = "|".join(w for w, n in numbers.UNITS.items() if 2 <= n <= 10)
+BACK_TO = re.compile(rf"\b(?:it|them|that one|this one|the same|(?:both|all)\s+of\s+them|(?:both|all\s+(?:{_SOME}|\d+))"
+                     r"(?!\s+(?!on|to|in|onto|into|of|for|at|back|please)[a-z]))\b", re.I)
 
 
 def asks_outright(sentence: str) -> bool:

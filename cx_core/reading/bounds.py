@@ -190,7 +190,7 @@ def ceiling(text: str) -> Ceiling | None:
         if _comparison(text, start, end) not in ("<", "<="):
             continue
         after = text[end:end + 40]
-        found.append(Ceiling(float(v.value["amount"]), each=bool(_PER.search(after) or re.match(
-            r"^\s*(?:more|extra)\s+(?:per|a|each)\s+(?:person|head|passenger|traveller|traveler|seat|ticket)\b", after,
-            re.I)), extra=bool(_EXTRA.search(after)), words=v.words))
+        each = _PER.search(re.sub(r"^\s*(?:more|extra)\b", "", after, flags=re.I))  # "$150 extra per person"
+        found.append(Ceiling(float(v.value["amount"]), each=bool(each), extra=bool(_EXTRA.search(after)),
+                             words=v.words))
     return found[0] if len(found) == 1 else None

@@ -109,11 +109,11 @@ def every_one(text: str, method: Mapping[str, Any]) -> bool:
 
 # how to pay for what was asked before: a means of payment, a verb of paying, and no other act
 MEANS = re.compile(r"\b(?:card|cards|gift\s*cards?|certificates?|vouchers?|paypal|visa|mastercard|amex|points|"
-                    r"miles|store\s+credit|account\s+credit)\b", re.I)
+                   r"miles|store\s+credit|account\s+credit)\b", re.I)
 PAYS = re.compile(r"\b(?:pay|pays|paid|paying|charge|charged|cover|covers|use|using|put\s+(?:it|that|the\s+rest|"
-                   r"whatever|the\s+balance|the\s+difference))\b", re.I)
+                  r"whatever|the\s+balance|the\s+difference))\b", re.I)
 OTHER_ACT = re.compile(r"\b(?:refund\w*|cancel\w*|return\w*|exchang\w*|(?:re-?)?book\w*|reschedul\w*|move|change|update|"
-                        r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
+                       r"remove|add|send|switch|replace|upgrade|downgrade)\b", re.I)
 
 
 def only_how_to_pay(text: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -247,11 +248,9 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         named = people.named(ctx.text[:signed.start] if signed else ctx.text, current)
         me = ctx.snapshot["user"]["name"]
         if len(named) > 1:  # the member signing their own message is not the traveller they write about
-            named = [i for i in named if (current[i]["first_name"], current[i]["last_name"])
-                     != (me["first_name"], me["last_name"])]
+            named = [i for i in named if _person(current[i]) != _person(me)]
         if not named and facts.party.without_writer:  # "could you put her name on the booking instead of mine?"
-            named = [i for i, p in enumerate(current) if (p["first_name"], p["last_name"])
-                     == (me["first_name"], me["last_name"])]
+            named = [i for i, p in enumerate(current) if _person(p) == _person(me)]
         if len(born) == 1 and (len(named) == 1 or len(current) == 1):
             at = named[0] if named else 0
             return [born[0] if i == at else p for i, p in enumerate(current)]
@@ -271,8 +270,8 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
                 + COLLEAGUE), final=True)
         if not born and (fixed := _name_fixed(ctx.text, current)) is not None:
             return fixed  # "I booked my niece as Susan. Her passport actually says Suzanne"
-        on_it = {(p["first_name"], p["last_name"]) for p in current}
-        saved = [p for p in _saved_named(ctx) if (p["first_name"], p["last_name"]) not in on_it]
+        on_it = {_person(p) for p in current}
+        saved = [p for p in _saved_named(ctx) if _person(p) not in on_it]
         if not born and len(named) == 1 and len(saved) == 1:  # "swap Miguel for Nathan" (Nathan saved on file)
             return [saved[0] if i == named[0] else p for i, p in enumerate(current)]
         if not born and len(named) == 1 and language.NOT_COMING.search(ctx.text):
@@ -299,13 +298,18 @@ def new_passengers(ctx: Context) -> list[dict[str, str]]:
         return ([_member_as_passenger(ctx)] if party.with_writer and not party.without_writer else []) + saved
     if born and not who:  # the travellers named with their dates of birth, and the member when "me and …"
         me = _member_as_passenger(ctx)
-        named_me = any((p["first_name"], p["last_name"]) == (me["first_name"], me["last_name"]) for p in born)
+        named_me = any(_person(p) == _person(me) for p in born)
         return [me, *born] if facts.party.with_writer and not named_me else born
     if who:
         raise Unbound(f"the {who}'s full name and date of birth",
                       f"what are your {who}'s full name and date of birth, as on their ID?")
     raise Unbound("the passengers' full names and dates of birth",
                   "who is travelling? Please give each traveller's full name and date of birth, as on their ID")
+
+
+def _person(p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Who a traveller is, by name: their first and last names."""
+    return p.get("first_name"), p.get("last_name")
 
 
 def _name_fixed(text: str, current: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -326,7 +330,7 @@ def _saved_named(ctx: Context) -> list[dict[str, str]]:
     me = _member_as_passenger(ctx)
     saved = [{"first_name": p["first_name"], "last_name": p["last_name"], "dob": p["dob"]}
              for p in ctx.snapshot["user"].get("saved_passengers") or []
-             if (p.get("first_name"), p.get("last_name")) != (me["first_name"], me["last_name"])]
+             if _person(p) != _person(me)]
     return [saved[i] for i in people.named(ctx.text, saved)]
 
 
